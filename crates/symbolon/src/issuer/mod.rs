@@ -1,0 +1,102 @@
+//! The issuer side of authorised writes: an issuer identity (the station's
+//! signing key that tokens are initialised to trust) and the commands it signs
+//! to write a certificate or a wrapped key into one token.
+//!
+//! The identity is sealed at rest like a token, in the same format with its
+//! own magic, so an issuer file can never be mistaken for a token.
+
+use zeroize::Zeroizing;
+
+use crate::keys::{wrap, IdentityKeyPair, IdentityPublicKey, RsaPrivateKey, RsaPublicKey};
+use crate::token::{
+    open_sealed, seal, IssuerAction, IssuerCommand, OpenFailure, SealedKind, SealingKey,
+    SignedCommand, SlotName, TokenError, TokenSerial,
+};
+
+/// What an issuer must know of a token to address a command to it, all of it
+/// public: from `token info` and the token's transport key.
+#[derive(Debug, Clone)]
+pub struct TokenTarget {
+    /// The token's serial.
+    pub serial: TokenSerial,
+    /// The sequence number its next command must carry.
+    pub sequence: u64,
+    /// Its transport key.
+    pub transport_key: RsaPublicKey,
+}
+
+/// An issuer identity. No `Debug`, `Clone` or `Serialize`.
+pub struct IssuerIdentity {
+    id: TokenSerial,
+    key: IdentityKeyPair,
+}
+
+impl IssuerIdentity {
+    /// A new identity with a fresh key.
+    pub fn generate() -> Result<Self, TokenError> {
+        Ok(Self {
+            id: TokenSerial::random()?,
+            key: IdentityKeyPair::generate()?,
+        })
+    }
+
+    /// The sealed form, for the caller to store.
+    pub fn seal(&self, key: &SealingKey) -> Result<Vec<u8>, TokenError> {
+        seal(SealedKind::Issuer, self.id, 1, self.key.pkcs8_der(), key)
+    }
+
+    /// Opens a sealed identity.
+    pub fn open(data: &[u8], key: &SealingKey) -> Result<Self, TokenError> {
+        match open_sealed(SealedKind::Issuer, data, key) {
+            Ok((header, pkcs8)) => Ok(Self {
+                id: header.serial,
+                key: IdentityKeyPair::from_pkcs8_der(Zeroizing::new(pkcs8.to_vec()))?,
+            }),
+            Err(OpenFailure::Refuse(e)) => Err(e),
+            Err(OpenFailure::Tampered(h)) => Err(TokenError::Tampered {
+                serial: Some(h.serial),
+            }),
+        }
+    }
+
+    /// The identity's public key, which tokens add with `trust-issuer`.
+    pub fn public_key(&self) -> &IdentityPublicKey {
+        self.key.public_key()
+    }
+
+    /// Signs a command writing `certificate` (DER) into `slot`.
+    pub fn authorize_certificate(
+        &self,
+        target: &TokenTarget,
+        slot: &SlotName,
+        certificate: Vec<u8>,
+    ) -> Result<SignedCommand, TokenError> {
+        IssuerCommand {
+            token: target.serial,
+            sequence: target.sequence,
+            slot: slot.clone(),
+            action: IssuerAction::WriteCertificate { certificate },
+        }
+        .sign(&self.key)
+    }
+
+    /// Wraps `key` to the target's transport key and signs a command
+    /// accepting it into `slot`.
+    pub fn authorize_key(
+        &self,
+        target: &TokenTarget,
+        slot: &SlotName,
+        key: &RsaPrivateKey,
+    ) -> Result<SignedCommand, TokenError> {
+        IssuerCommand {
+            token: target.serial,
+            sequence: target.sequence,
+            slot: slot.clone(),
+            action: IssuerAction::AcceptKey {
+                public_key: key.public_key().clone(),
+                wrapped: wrap::wrap(key, &target.transport_key)?,
+            },
+        }
+        .sign(&self.key)
+    }
+}

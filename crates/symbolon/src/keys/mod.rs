@@ -1,0 +1,28 @@
+//! Key material: RSA keys for users' slots and transport, P-256 identity keys
+//! for devices and issuers, digests and fingerprints.
+//!
+//! Every private key type here zeroises on drop, has no `Debug`, `Display`,
+//! `Serialize` or accessor that yields its bytes outside this crate; the only
+//! way its bytes leave is [`wrap`], encrypted to a token's transport key.
+
+mod algorithm;
+mod digest;
+mod error;
+mod fingerprint;
+mod identity;
+mod rsa_private;
+mod rsa_public;
+pub mod wrap;
+
+pub use algorithm::{HashAlgorithm, RsaAlgorithm, SignatureScheme};
+pub use digest::MessageDigest;
+pub use error::KeyError;
+pub use fingerprint::Fingerprint;
+pub use identity::{IdentityKeyPair, IdentityPublicKey};
+pub use rsa_private::RsaPrivateKey;
+pub use rsa_public::{RsaPublicKey, MIN_PUBLIC_EXPONENT};
+
+/// Fills `out` from the system CSPRNG (aws-lc's DRBG seeded by the OS).
+pub fn random_bytes(out: &mut [u8]) -> Result<(), KeyError> {
+    aws_lc_rs::rand::fill(out).map_err(|_| KeyError::Rng)
+}

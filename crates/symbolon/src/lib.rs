@@ -1,0 +1,20 @@
+//! symbolon core: the domain of US patent 5,768,389 as pure, synchronous Rust.
+//!
+//! Keys that no one ever knows live only inside a [`token`]: generated there or
+//! accepted there under an issuer's signed authorisation, used there, never read
+//! out. This crate holds the key material types ([`keys`]), the token trait and
+//! the soft token state machine with its sealed at-rest format ([`token`]), the
+//! issuer side of authorised writes ([`issuer`]) and the power-on self-tests that
+//! gate every cryptographic operation ([`self_test`]).
+//!
+//! Nothing here opens a file or a socket: storage is behind
+//! [`token::SealedStore`], so the same state machine runs over a file, over
+//! memory in tests, or over a TPM later.
+
+pub mod encoding;
+pub mod issuer;
+pub mod keys;
+pub mod pem;
+pub mod self_test;
+mod self_test_vectors;
+pub mod token;

@@ -1,0 +1,90 @@
+//! The token: the patent's personal portable device (FIG. 3, 14, 18).
+//!
+//! A token holds named key slots. A slot's private key is generated inside
+//! the token ([`Token::generate`], the fourth embodiment) or accepted from an
+//! issuer it trusts, wrapped to its transport key ([`Token::accept_key`], the
+//! first and second embodiments); either way it never leaves. The token signs
+//! and decrypts with it, shows its public key and certificate to anyone, lets
+//! only a trusted issuer write the certificate region, attests where a key
+//! came from with its device identity key, and on tamper zeroises everything
+//! and stays dead (FIG. 16).
+//!
+//! [`Token`] is the seam: the in-process [`SoftToken`] here, the token agent
+//! client in `symbolon-token`, and a PKCS#11 device later all implement it.
+
+mod attestation;
+mod command;
+mod error;
+mod sealing;
+mod soft;
+mod state;
+mod types;
+
+pub use attestation::{Attestation, AttestationError, AttestationStatement, MAX_NONCE_LEN};
+pub use command::{IssuerAction, IssuerCommand, SignedCommand};
+pub use error::TokenError;
+pub use sealing::{read_header, SealedHeader, SealedKind, SealingKey, SEALED_HEADER_LEN};
+pub(crate) use sealing::{open as open_sealed, seal, tombstone, OpenFailure};
+pub use soft::{MemoryStore, SealedStore, SoftToken, StoreError, TRANSPORT_KEY};
+pub use types::{KeyOrigin, SlotInfo, SlotName, TokenInfo, TokenSerial, TokenStatus};
+
+use zeroize::Zeroizing;
+
+use crate::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme};
+
+/// The operations of a token. No method returns a slot's private key, and
+/// there is no export: that is the point.
+pub trait Token {
+    /// Serial, state, slots and trust list.
+    fn info(&self) -> Result<TokenInfo, TokenError>;
+
+    /// The device identity key that signs attestations.
+    fn device_key(&self) -> Result<IdentityPublicKey, TokenError>;
+
+    /// The transport key issuers wrap keys to.
+    fn transport_key(&self) -> Result<RsaPublicKey, TokenError>;
+
+    /// Adds an issuer allowed to write certificates and keys. Only while the
+    /// token is [`TokenStatus::New`]: the first key fixes the trust list.
+    fn trust_issuer(&mut self, issuer: &IdentityPublicKey) -> Result<(), TokenError>;
+
+    /// Generates a key pair inside the token in an empty slot, runs the
+    /// pairwise consistency test, stores it, and returns the public key.
+    fn generate(
+        &mut self,
+        slot: &SlotName,
+        algorithm: RsaAlgorithm,
+    ) -> Result<RsaPublicKey, TokenError>;
+
+    /// A slot's public key.
+    fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError>;
+
+    /// Signs a digest with a slot's key.
+    fn sign(
+        &self,
+        slot: &SlotName,
+        scheme: SignatureScheme,
+        digest: &MessageDigest,
+    ) -> Result<Vec<u8>, TokenError>;
+
+    /// Decrypts an RSAES-OAEP-SHA256 ciphertext with a slot's key.
+    fn decrypt(&self, slot: &SlotName, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError>;
+
+    /// A slot's certificate (DER).
+    fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError>;
+
+    /// Writes a certificate into a slot's certificate region, on a trusted
+    /// issuer's signed command.
+    fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError>;
+
+    /// Accepts a private key wrapped to the transport key, on a trusted
+    /// issuer's signed command; returns its public key.
+    fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError>;
+
+    /// Signs, with the device identity key, a statement of where a slot's key
+    /// came from and that it cannot be exported.
+    fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError>;
+
+    /// Cover-opening response: zeroises every secret and leaves the token dead.
+    fn tamper(&mut self) -> Result<(), TokenError>;
+}

@@ -1,0 +1,398 @@
+//! The soft token: the token state machine in process memory, its state
+//! sealed at rest through a [`SealedStore`].
+//!
+//! Every change is built on a copy of the state, sealed under the next write
+//! counter and handed to the store, which must replace the old sealed bytes
+//! atomically; only then does the copy become the live state. A crash at any
+//! point leaves the old state or the new one, never neither.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use super::state::{Slot, TokenState};
+use super::{
+    open_sealed, seal, tombstone, Attestation, AttestationStatement, IssuerAction, KeyOrigin,
+    OpenFailure, SealedKind, SealingKey, SignedCommand, SlotName, Token, TokenError, TokenInfo,
+    TokenSerial, TokenStatus,
+};
+use crate::keys::{
+    wrap, IdentityKeyPair, IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPrivateKey,
+    RsaPublicKey, SignatureScheme,
+};
+
+/// The size of a token's transport key: keys up to RSA-4096 travel wrapped
+/// under an AES-256 key it protects, so 128-bit security is enough.
+pub const TRANSPORT_KEY: RsaAlgorithm = RsaAlgorithm::Rsa3072;
+
+/// A storage failure, described for the user.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+impl From<StoreError> for TokenError {
+    fn from(e: StoreError) -> Self {
+        TokenError::Storage(e.0)
+    }
+}
+
+/// Where sealed bytes live.
+pub trait SealedStore {
+    /// The current sealed bytes.
+    fn load(&mut self) -> Result<Vec<u8>, StoreError>;
+    /// Replaces the sealed bytes atomically: afterwards `load` yields either
+    /// the old bytes or `sealed`, whatever happens in between.
+    fn save(&mut self, sealed: &[u8]) -> Result<(), StoreError>;
+    /// Destroys the sealed state (and any key material the store holds) and
+    /// leaves `tombstone` in its place.
+    fn zeroise(&mut self, tombstone: &[u8]) -> Result<(), StoreError>;
+}
+
+impl<S: SealedStore + ?Sized> SealedStore for &mut S {
+    fn load(&mut self) -> Result<Vec<u8>, StoreError> {
+        (**self).load()
+    }
+    fn save(&mut self, sealed: &[u8]) -> Result<(), StoreError> {
+        (**self).save(sealed)
+    }
+    fn zeroise(&mut self, tombstone: &[u8]) -> Result<(), StoreError> {
+        (**self).zeroise(tombstone)
+    }
+}
+
+/// A store in memory, for tests and for embedding.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    /// The sealed bytes.
+    pub data: Vec<u8>,
+}
+
+impl SealedStore for MemoryStore {
+    fn load(&mut self) -> Result<Vec<u8>, StoreError> {
+        Ok(self.data.clone())
+    }
+    fn save(&mut self, sealed: &[u8]) -> Result<(), StoreError> {
+        self.data = sealed.to_vec();
+        Ok(())
+    }
+    fn zeroise(&mut self, tombstone: &[u8]) -> Result<(), StoreError> {
+        self.data = tombstone.to_vec();
+        Ok(())
+    }
+}
+
+enum Life {
+    Live(TokenState),
+    Dead(Option<TokenSerial>),
+}
+
+/// A token whose keys live in this process's memory and, sealed, in a store.
+pub struct SoftToken<S: SealedStore> {
+    store: S,
+    key: SealingKey,
+    life: Life,
+    counter: u64,
+}
+
+impl<S: SealedStore> SoftToken<S> {
+    /// Initialises a new token: a random serial, a device identity key and a
+    /// transport key, an empty trust list; sealed into `store`.
+    pub fn create(mut store: S, key: SealingKey) -> Result<Self, TokenError> {
+        let state = TokenState {
+            serial: TokenSerial::random()?,
+            device_key: Arc::new(IdentityKeyPair::generate()?),
+            transport_key: Arc::new(RsaPrivateKey::generate(TRANSPORT_KEY)?),
+            trusted_issuers: Vec::new(),
+            command_sequence: 0,
+            slots: BTreeMap::new(),
+        };
+        let sealed = seal(SealedKind::Token, state.serial, 1, &state.encode(), &key)?;
+        store.save(&sealed)?;
+        Ok(Self {
+            store,
+            key,
+            life: Life::Live(state),
+            counter: 1,
+        })
+    }
+
+    /// Opens a sealed token. A file that fails authentication under the right
+    /// key is tampering: the store is zeroised and the token is dead.
+    pub fn open(mut store: S, key: SealingKey) -> Result<Self, TokenError> {
+        let data = store.load()?;
+        match open_sealed(SealedKind::Token, &data, &key) {
+            Ok((header, plaintext)) => {
+                let state = TokenState::decode(&plaintext)?;
+                if state.serial != header.serial {
+                    return Err(TokenError::NotAToken(
+                        "the sealed state names another serial than its header".into(),
+                    ));
+                }
+                Ok(Self {
+                    store,
+                    key,
+                    life: Life::Live(state),
+                    counter: header.counter,
+                })
+            }
+            Err(OpenFailure::Refuse(e)) => Err(e),
+            Err(OpenFailure::Tampered(header)) => {
+                // Best effort: the token is dead whether or not this succeeds.
+                let _ = store.zeroise(&tombstone(
+                    SealedKind::Token,
+                    header.serial,
+                    header.counter.saturating_add(1),
+                ));
+                Err(TokenError::Tampered {
+                    serial: Some(header.serial),
+                })
+            }
+        }
+    }
+
+    /// The serial, when it is known.
+    pub fn serial(&self) -> Option<TokenSerial> {
+        match &self.life {
+            Life::Live(s) => Some(s.serial),
+            Life::Dead(serial) => *serial,
+        }
+    }
+
+    /// The write counter of the sealed state.
+    pub fn counter(&self) -> u64 {
+        self.counter
+    }
+
+    /// The store (for tests and for the file layer).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn live(&self) -> Result<&TokenState, TokenError> {
+        match &self.life {
+            Life::Live(s) => Ok(s),
+            Life::Dead(serial) => Err(TokenError::Tampered { serial: *serial }),
+        }
+    }
+
+    fn commit(&mut self, next: TokenState) -> Result<(), TokenError> {
+        let counter = self.counter + 1;
+        let sealed = seal(SealedKind::Token, next.serial, counter, &next.encode(), &self.key)?;
+        self.store.save(&sealed)?;
+        self.life = Life::Live(next);
+        self.counter = counter;
+        Ok(())
+    }
+
+    /// Checks an issuer command's trust, signature, target and sequence.
+    fn check_command(&self, command: &SignedCommand) -> Result<(), TokenError> {
+        let state = self.live()?;
+        if !state.trusted_issuers.contains(&command.issuer) {
+            return Err(TokenError::UntrustedIssuer(command.issuer.fingerprint()));
+        }
+        command
+            .issuer
+            .verify(&command.command.to_be_signed(), &command.signature)
+            .map_err(|_| TokenError::BadAuthorization)?;
+        if command.command.token != state.serial {
+            return Err(TokenError::WrongToken {
+                expected: command.command.token,
+                actual: state.serial,
+            });
+        }
+        if command.command.sequence != state.command_sequence {
+            return Err(TokenError::ReplayedCommand {
+                expected: state.command_sequence,
+                got: command.command.sequence,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn certificate_key(der: &[u8]) -> Result<RsaPublicKey, TokenError> {
+    use der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(der)
+        .map_err(|e| TokenError::InvalidCertificate(e.to_string()))?;
+    let spki = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| TokenError::InvalidCertificate(e.to_string()))?;
+    RsaPublicKey::from_der(&spki).map_err(|e| {
+        TokenError::InvalidCertificate(format!("its public key is not an RSA key symbolon reads: {e}"))
+    })
+}
+
+impl<S: SealedStore> Token for SoftToken<S> {
+    fn info(&self) -> Result<TokenInfo, TokenError> {
+        Ok(self.live()?.info())
+    }
+
+    fn device_key(&self) -> Result<IdentityPublicKey, TokenError> {
+        Ok(self.live()?.device_key.public_key().clone())
+    }
+
+    fn transport_key(&self) -> Result<RsaPublicKey, TokenError> {
+        Ok(self.live()?.transport_key.public_key().clone())
+    }
+
+    fn trust_issuer(&mut self, issuer: &IdentityPublicKey) -> Result<(), TokenError> {
+        let state = self.live()?;
+        if state.status() != TokenStatus::New {
+            return Err(TokenError::TrustFixed);
+        }
+        if state.trusted_issuers.contains(issuer) {
+            return Err(TokenError::AlreadyTrusted(issuer.fingerprint()));
+        }
+        let mut next = state.clone();
+        next.trusted_issuers.push(issuer.clone());
+        self.commit(next)
+    }
+
+    fn generate(
+        &mut self,
+        slot: &SlotName,
+        algorithm: RsaAlgorithm,
+    ) -> Result<RsaPublicKey, TokenError> {
+        if self.live()?.slots.contains_key(slot) {
+            return Err(TokenError::SlotOccupied(slot.clone()));
+        }
+        let key = RsaPrivateKey::generate(algorithm)?;
+        let public = key.public_key().clone();
+        let mut next = self.live()?.clone();
+        next.slots.insert(
+            slot.clone(),
+            Slot {
+                key: Arc::new(key),
+                origin: KeyOrigin::Generated,
+                certificate: None,
+            },
+        );
+        self.commit(next)?;
+        Ok(public)
+    }
+
+    fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        Ok(self.live()?.slot(slot)?.key.public_key().clone())
+    }
+
+    fn sign(
+        &self,
+        slot: &SlotName,
+        scheme: SignatureScheme,
+        digest: &MessageDigest,
+    ) -> Result<Vec<u8>, TokenError> {
+        Ok(self.live()?.slot(slot)?.key.sign_digest(scheme, digest)?)
+    }
+
+    fn decrypt(&self, slot: &SlotName, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        Ok(self.live()?.slot(slot)?.key.decrypt_oaep(ciphertext)?)
+    }
+
+    fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {
+        self.live()?
+            .slot(slot)?
+            .certificate
+            .clone()
+            .ok_or_else(|| TokenError::NoCertificate(slot.clone()))
+    }
+
+    fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError> {
+        self.check_command(command)?;
+        let IssuerAction::WriteCertificate { certificate } = &command.command.action else {
+            return Err(TokenError::InvalidInput(
+                "this command accepts a key; use accept-key".into(),
+            ));
+        };
+        let slot_name = &command.command.slot;
+        let state = self.live()?;
+        let slot = state.slot(slot_name)?;
+        if &certificate_key(certificate)? != slot.key.public_key() {
+            return Err(TokenError::CertificateMismatch(slot_name.clone()));
+        }
+        let mut next = state.clone();
+        next.command_sequence += 1;
+        if let Some(s) = next.slots.get_mut(slot_name) {
+            s.certificate = Some(certificate.clone());
+        }
+        self.commit(next)
+    }
+
+    fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError> {
+        self.check_command(command)?;
+        let IssuerAction::AcceptKey {
+            public_key,
+            wrapped,
+        } = &command.command.action
+        else {
+            return Err(TokenError::InvalidInput(
+                "this command writes a certificate; use write-certificate".into(),
+            ));
+        };
+        let slot_name = &command.command.slot;
+        let state = self.live()?;
+        if state.slots.contains_key(slot_name) {
+            return Err(TokenError::SlotOccupied(slot_name.clone()));
+        }
+        let key = wrap::unwrap(wrapped, &state.transport_key)?;
+        if key.public_key() != public_key {
+            return Err(TokenError::InvalidInput(
+                "the wrapped key does not match the public key the command states".into(),
+            ));
+        }
+        key.pairwise_consistency_test()?;
+        let mut next = state.clone();
+        next.command_sequence += 1;
+        next.slots.insert(
+            slot_name.clone(),
+            Slot {
+                key: Arc::new(key),
+                origin: KeyOrigin::Issuer {
+                    issuer: command.issuer.fingerprint(),
+                },
+                certificate: None,
+            },
+        );
+        self.commit(next)?;
+        Ok(public_key.clone())
+    }
+
+    fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError> {
+        if nonce.len() > super::attestation::MAX_NONCE_LEN {
+            return Err(TokenError::InvalidInput(format!(
+                "the attestation nonce is {} bytes; at most {} are accepted",
+                nonce.len(),
+                super::attestation::MAX_NONCE_LEN
+            )));
+        }
+        let state = self.live()?;
+        let s = state.slot(slot)?;
+        let statement = AttestationStatement {
+            token: state.serial,
+            device_key: state.device_key.public_key().clone(),
+            slot: slot.clone(),
+            public_key: s.key.public_key().clone(),
+            origin: s.origin,
+            exportable: false,
+            nonce: nonce.to_vec(),
+        };
+        let signature = state.device_key.sign(&statement.to_be_signed())?;
+        Ok(Attestation {
+            statement,
+            signature,
+        })
+    }
+
+    fn tamper(&mut self) -> Result<(), TokenError> {
+        let serial = self.serial();
+        // Drop every key first: memory is zeroised whatever the store does.
+        self.life = Life::Dead(serial);
+        let serial = serial.ok_or(TokenError::Tampered { serial: None })?;
+        self.store
+            .zeroise(&tombstone(SealedKind::Token, serial, self.counter.saturating_add(1)))?;
+        Ok(())
+    }
+}

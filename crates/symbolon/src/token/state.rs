@@ -1,0 +1,164 @@
+//! The token's plaintext state and its canonical encoding (sealed at rest).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::{KeyOrigin, SlotInfo, SlotName, TokenError, TokenInfo, TokenSerial, TokenStatus};
+use crate::encoding::{DecodeError, Reader, Writer};
+use crate::keys::{Fingerprint, IdentityKeyPair, IdentityPublicKey, RsaPrivateKey};
+
+const STATE_DOMAIN: &str = "symbolon/token-state/v1";
+const ORIGIN_GENERATED: u8 = 1;
+const ORIGIN_ISSUER: u8 = 2;
+
+/// One key slot.
+#[derive(Clone)]
+pub(crate) struct Slot {
+    pub(crate) key: Arc<RsaPrivateKey>,
+    pub(crate) origin: KeyOrigin,
+    pub(crate) certificate: Option<Vec<u8>>,
+}
+
+/// Everything a token knows. Cloning shares the keys (`Arc`), so a mutation
+/// is built on a copy and only replaces the live state once it is sealed and
+/// stored.
+#[derive(Clone)]
+pub(crate) struct TokenState {
+    pub(crate) serial: TokenSerial,
+    pub(crate) device_key: Arc<IdentityKeyPair>,
+    pub(crate) transport_key: Arc<RsaPrivateKey>,
+    pub(crate) trusted_issuers: Vec<IdentityPublicKey>,
+    pub(crate) command_sequence: u64,
+    pub(crate) slots: BTreeMap<SlotName, Slot>,
+}
+
+impl TokenState {
+    pub(crate) fn status(&self) -> TokenStatus {
+        if self.slots.is_empty() {
+            TokenStatus::New
+        } else {
+            TokenStatus::Active
+        }
+    }
+
+    pub(crate) fn info(&self) -> TokenInfo {
+        TokenInfo {
+            serial: self.serial,
+            status: self.status(),
+            device_key: self.device_key.public_key().fingerprint(),
+            transport_key: self.transport_key.public_key().fingerprint(),
+            trusted_issuers: self.trusted_issuers.iter().map(|k| k.fingerprint()).collect(),
+            command_sequence: self.command_sequence,
+            slots: self
+                .slots
+                .iter()
+                .map(|(name, s)| SlotInfo {
+                    name: name.clone(),
+                    algorithm: s.key.algorithm(),
+                    fingerprint: s.key.public_key().fingerprint(),
+                    origin: s.origin,
+                    has_certificate: s.certificate.is_some(),
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn slot(&self, name: &SlotName) -> Result<&Slot, TokenError> {
+        self.slots
+            .get(name)
+            .ok_or_else(|| TokenError::SlotNotFound(name.clone()))
+    }
+
+    pub(crate) fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Writer::with_domain(STATE_DOMAIN);
+        w.bytes(self.serial.as_bytes());
+        w.u64(self.command_sequence);
+        w.bytes(self.device_key.pkcs8_der());
+        w.bytes(self.transport_key.pkcs8_der());
+        w.u32(self.trusted_issuers.len() as u32);
+        for issuer in &self.trusted_issuers {
+            w.bytes(issuer.spki_der());
+        }
+        w.u32(self.slots.len() as u32);
+        for (name, slot) in &self.slots {
+            w.str(name.as_str());
+            match slot.origin {
+                KeyOrigin::Generated => w.u8(ORIGIN_GENERATED),
+                KeyOrigin::Issuer { issuer } => {
+                    w.u8(ORIGIN_ISSUER);
+                    w.bytes(issuer.as_bytes());
+                }
+            }
+            w.bytes(slot.key.pkcs8_der());
+            match &slot.certificate {
+                None => w.bool(false),
+                Some(cert) => {
+                    w.bool(true);
+                    w.bytes(cert);
+                }
+            }
+        }
+        w.into_bytes()
+    }
+
+    pub(crate) fn decode(data: &[u8]) -> Result<Self, TokenError> {
+        let bad = |e: DecodeError| TokenError::NotAToken(format!("sealed state does not decode: {e}"));
+        let mut r = Reader::new(data);
+        r.domain(STATE_DOMAIN).map_err(bad)?;
+        let serial = TokenSerial::from_bytes(
+            r.bytes("serial")
+                .map_err(bad)?
+                .try_into()
+                .map_err(|_| bad(DecodeError::Invalid { field: "serial", reason: "not 16 bytes" }))?,
+        );
+        let command_sequence = r.u64("command sequence").map_err(bad)?;
+        let device_key = Arc::new(IdentityKeyPair::from_pkcs8_der(Zeroizing::new(
+            r.bytes("device key").map_err(bad)?.to_vec(),
+        ))?);
+        let transport_key = Arc::new(RsaPrivateKey::from_pkcs8_der(Zeroizing::new(
+            r.bytes("transport key").map_err(bad)?.to_vec(),
+        ))?);
+        let n = r.u32("issuer count").map_err(bad)?;
+        let mut trusted_issuers = Vec::new();
+        for _ in 0..n {
+            trusted_issuers.push(IdentityPublicKey::from_spki_der(
+                r.bytes("issuer").map_err(bad)?,
+            )?);
+        }
+        let n = r.u32("slot count").map_err(bad)?;
+        let mut slots = BTreeMap::new();
+        for _ in 0..n {
+            let name = SlotName::new(r.str("slot name").map_err(bad)?)?;
+            let origin = match r.u8("origin").map_err(bad)? {
+                ORIGIN_GENERATED => KeyOrigin::Generated,
+                ORIGIN_ISSUER => {
+                    let fp: [u8; 32] = r.bytes("issuer fingerprint").map_err(bad)?.try_into().map_err(
+                        |_| bad(DecodeError::Invalid { field: "issuer fingerprint", reason: "not 32 bytes" }),
+                    )?;
+                    KeyOrigin::Issuer { issuer: Fingerprint::from_bytes(fp) }
+                }
+                _ => return Err(bad(DecodeError::Invalid { field: "origin", reason: "unknown" })),
+            };
+            let key = Arc::new(RsaPrivateKey::from_pkcs8_der(Zeroizing::new(
+                r.bytes("slot key").map_err(bad)?.to_vec(),
+            ))?);
+            let certificate = if r.bool("certificate present").map_err(bad)? {
+                Some(r.bytes("certificate").map_err(bad)?.to_vec())
+            } else {
+                None
+            };
+            slots.insert(name, Slot { key, origin, certificate });
+        }
+        r.finish().map_err(bad)?;
+        Ok(Self {
+            serial,
+            device_key,
+            transport_key,
+            trusted_issuers,
+            command_sequence,
+            slots,
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! The soft token state machine end to end over a memory store: generation,
+//! signing, decryption, trust, issuer commands, attestation, tamper.
+
+use symbolon::issuer::{IssuerIdentity, TokenTarget};
+use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey, SignatureScheme};
+use symbolon::token::{
+    KeyOrigin, MemoryStore, SealingKey, SignedCommand, SlotName, SoftToken, Token, TokenError,
+    TokenStatus,
+};
+
+const OTHER_CERT: &[u8] = include_bytes!("data/other-key.der");
+
+fn slot(s: &str) -> SlotName {
+    SlotName::new(s).unwrap()
+}
+
+fn new_token() -> (SoftToken<MemoryStore>, ()) {
+    (
+        SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap(),
+        (),
+    )
+}
+
+fn target(t: &SoftToken<MemoryStore>) -> TokenTarget {
+    let info = t.info().unwrap();
+    TokenTarget {
+        serial: info.serial,
+        sequence: info.command_sequence,
+        transport_key: t.transport_key().unwrap(),
+    }
+}
+
+#[test]
+fn generate_sign_decrypt_and_reopen() {
+    let key = SealingKey::generate().unwrap();
+    let key_file = key.to_key_file();
+    let mut t = SoftToken::create(MemoryStore::default(), key).unwrap();
+    assert_eq!(t.info().unwrap().status, TokenStatus::New);
+    let pk = t.generate(&slot("sig"), RsaAlgorithm::Rsa2048).unwrap();
+    assert_eq!(t.info().unwrap().status, TokenStatus::Active);
+    let d = MessageDigest::of(HashAlgorithm::Sha256, b"hello");
+    let sig = t.sign(&slot("sig"), SignatureScheme::Pkcs1Sha256, &d).unwrap();
+    pk.verify(SignatureScheme::Pkcs1Sha256, b"hello", &sig).unwrap();
+    let ct = pk.encrypt_oaep(b"k").unwrap();
+    assert_eq!(t.decrypt(&slot("sig"), &ct).unwrap().as_slice(), b"k");
+    assert_eq!(
+        t.generate(&slot("sig"), RsaAlgorithm::Rsa2048).unwrap_err(),
+        TokenError::SlotOccupied(slot("sig"))
+    );
+    assert_eq!(
+        t.public_key(&slot("nope")).unwrap_err(),
+        TokenError::SlotNotFound(slot("nope"))
+    );
+
+    let store = t.store().clone();
+    let again = SoftToken::open(store, SealingKey::from_key_file(key_file.as_bytes()).unwrap()).unwrap();
+    assert_eq!(again.public_key(&slot("sig")).unwrap(), pk);
+    assert_eq!(again.info().unwrap(), t.info().unwrap());
+}
+
+#[test]
+fn trust_is_fixed_by_the_first_key() {
+    let (mut t, _) = new_token();
+    let issuer = IssuerIdentity::generate().unwrap();
+    t.trust_issuer(issuer.public_key()).unwrap();
+    assert!(matches!(
+        t.trust_issuer(issuer.public_key()),
+        Err(TokenError::AlreadyTrusted(_))
+    ));
+    t.generate(&slot("a"), RsaAlgorithm::Rsa2048).unwrap();
+    let other = IssuerIdentity::generate().unwrap();
+    assert_eq!(t.trust_issuer(other.public_key()), Err(TokenError::TrustFixed));
+}
+
+#[test]
+fn accept_key_and_certificate_commands() {
+    let (mut t, _) = new_token();
+    let issuer = IssuerIdentity::generate().unwrap();
+    let stranger = IssuerIdentity::generate().unwrap();
+    t.trust_issuer(issuer.public_key()).unwrap();
+
+    let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let cmd = issuer.authorize_key(&target(&t), &slot("k"), &key).unwrap();
+
+    // Untrusted issuer, forged signature, wrong token: refused, nothing changes.
+    let from_stranger = stranger.authorize_key(&target(&t), &slot("k"), &key).unwrap();
+    assert!(matches!(t.accept_key(&from_stranger), Err(TokenError::UntrustedIssuer(_))));
+    let mut forged = cmd.clone();
+    forged.command.slot = slot("elsewhere");
+    assert_eq!(t.accept_key(&forged), Err(TokenError::BadAuthorization));
+    let (other_token, _) = new_token();
+    let for_other = issuer.authorize_key(&target(&other_token), &slot("k"), &key).unwrap();
+    assert!(matches!(t.accept_key(&for_other), Err(TokenError::WrongToken { .. })));
+    assert!(t.info().unwrap().slots.is_empty());
+    let before = t.store().data.clone();
+
+    // The real one, then its replay.
+    let json = cmd.to_json();
+    let cmd = SignedCommand::from_json(&json).unwrap();
+    assert_eq!(t.accept_key(&cmd).unwrap(), *key.public_key());
+    assert_ne!(t.store().data, before);
+    assert!(matches!(t.accept_key(&cmd), Err(TokenError::ReplayedCommand { expected: 1, got: 0 })));
+    let info = t.info().unwrap();
+    assert_eq!(
+        info.slots[0].origin,
+        KeyOrigin::Issuer { issuer: issuer.public_key().fingerprint() }
+    );
+
+    // A certificate for another key is refused; garbage is refused.
+    let c = issuer.authorize_certificate(&target(&t), &slot("k"), OTHER_CERT.to_vec()).unwrap();
+    assert_eq!(t.write_certificate(&c), Err(TokenError::CertificateMismatch(slot("k"))));
+    let c = issuer.authorize_certificate(&target(&t), &slot("k"), b"junk".to_vec()).unwrap();
+    assert!(matches!(t.write_certificate(&c), Err(TokenError::InvalidCertificate(_))));
+    assert_eq!(t.certificate(&slot("k")), Err(TokenError::NoCertificate(slot("k"))));
+    // A key command offered as a certificate write is refused.
+    let k2 = issuer.authorize_key(&target(&t), &slot("k2"), &key).unwrap();
+    assert!(matches!(t.write_certificate(&k2), Err(TokenError::InvalidInput(_))));
+}
+
+#[test]
+fn attestation_names_origin_and_verifies() {
+    let (mut t, _) = new_token();
+    let pk = t.generate(&slot("a"), RsaAlgorithm::Rsa2048).unwrap();
+    let att = t.attest(&slot("a"), b"nonce").unwrap();
+    let dev = t.device_key().unwrap();
+    let s = att.verify(&dev, Some(&pk), Some(b"nonce")).unwrap();
+    assert_eq!(s.origin, KeyOrigin::Generated);
+    assert!(!s.exportable);
+    let parsed = symbolon::token::Attestation::from_json(&att.to_json()).unwrap();
+    assert_eq!(parsed, att);
+    assert!(att.verify(&dev, None, Some(b"other")).is_err());
+    let (other, _) = new_token();
+    assert!(att.verify(&other.device_key().unwrap(), None, None).is_err());
+    let mut forged = att.clone();
+    forged.statement.exportable = true;
+    assert!(forged.verify(&dev, None, None).is_err());
+    assert!(t.attest(&slot("a"), &[0u8; 65]).is_err());
+}
+
+#[test]
+fn tamper_zeroises_and_kills() {
+    let (mut t, _) = new_token();
+    t.generate(&slot("a"), RsaAlgorithm::Rsa2048).unwrap();
+    let serial = t.serial();
+    t.tamper().unwrap();
+    assert_eq!(t.info(), Err(TokenError::Tampered { serial }));
+    let d = MessageDigest::of(HashAlgorithm::Sha256, b"x");
+    assert!(matches!(
+        t.sign(&slot("a"), SignatureScheme::Pkcs1Sha256, &d),
+        Err(TokenError::Tampered { .. })
+    ));
+    assert_eq!(t.store().data.len(), symbolon::token::SEALED_HEADER_LEN);
+    let reopened = SoftToken::open(t.store().clone(), SealingKey::generate().unwrap());
+    assert!(matches!(reopened, Err(TokenError::Tampered { .. })));
+}
+
+#[test]
+fn a_changed_byte_kills_the_token_on_open() {
+    let key = SealingKey::generate().unwrap();
+    let file = key.to_key_file();
+    let t = SoftToken::create(MemoryStore::default(), key).unwrap();
+    let mut store = t.store().clone();
+    let last = store.data.len() - 1;
+    store.data[last] ^= 1;
+    let k = SealingKey::from_key_file(file.as_bytes()).unwrap();
+    let err = SoftToken::open(&mut store, k).err().unwrap();
+    assert!(matches!(err, TokenError::Tampered { .. }));
+    // The open zeroised the store: only the tombstone header is left.
+    assert_eq!(store.data.len(), symbolon::token::SEALED_HEADER_LEN);
+    let k = SealingKey::from_key_file(file.as_bytes()).unwrap();
+    assert!(matches!(SoftToken::open(&mut store, k), Err(TokenError::Tampered { .. })));
+}
