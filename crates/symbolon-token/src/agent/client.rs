@@ -1,0 +1,142 @@
+//! The agent's client side: a `Token` whose every call crosses the socket.
+
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::Value;
+use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme};
+use symbolon::token::{Attestation, SignedCommand, SlotName, Token, TokenError, TokenInfo};
+use zeroize::Zeroizing;
+
+use super::protocol::{read_frame, write_frame, Request, Response};
+
+/// A connection to a token agent.
+pub struct AgentClient {
+    stream: Mutex<UnixStream>,
+}
+
+impl AgentClient {
+    /// Connects to the agent at `path`.
+    pub fn connect(path: &Path) -> Result<Self, TokenError> {
+        let stream = UnixStream::connect(path).map_err(|e| {
+            TokenError::Storage(format!(
+                "no token agent answers at {} ({e}); start one with `symbolon token serve --token FILE --socket {}`",
+                path.display(),
+                path.display()
+            ))
+        })?;
+        Ok(Self {
+            stream: Mutex::new(stream),
+        })
+    }
+
+    fn call(&self, request: &Request) -> Result<Value, TokenError> {
+        let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
+        let body = serde_json::to_vec(request).map_err(|e| TokenError::InvalidInput(e.to_string()))?;
+        let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        write_frame(&mut *stream, &body).map_err(io)?;
+        let frame = read_frame(&mut *stream)
+            .map_err(io)?
+            .ok_or_else(|| TokenError::Storage("the token agent closed the connection".into()))?;
+        match serde_json::from_slice::<Response>(&frame)
+            .map_err(|e| TokenError::Storage(format!("malformed agent response: {e}")))?
+        {
+            Response::Ok(v) => Ok(v),
+            Response::Error(e) => Err(TokenError::Remote {
+                code: e.code,
+                message: e.message,
+            }),
+        }
+    }
+
+    fn field(v: &Value, name: &str) -> Result<Vec<u8>, TokenError> {
+        v.get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| B64.decode(s).ok())
+            .ok_or_else(|| TokenError::Storage(format!("agent response lacks {name}")))
+    }
+}
+
+impl Token for AgentClient {
+    fn info(&self) -> Result<TokenInfo, TokenError> {
+        serde_json::from_value(self.call(&Request::Info)?)
+            .map_err(|e| TokenError::Storage(format!("malformed agent response: {e}")))
+    }
+
+    fn device_key(&self) -> Result<IdentityPublicKey, TokenError> {
+        Ok(IdentityPublicKey::from_spki_der(&Self::field(&self.call(&Request::DeviceKey)?, "spki")?)?)
+    }
+
+    fn transport_key(&self) -> Result<RsaPublicKey, TokenError> {
+        Ok(RsaPublicKey::from_der(&Self::field(&self.call(&Request::TransportKey)?, "spki")?)?)
+    }
+
+    fn trust_issuer(&mut self, issuer: &IdentityPublicKey) -> Result<(), TokenError> {
+        self.call(&Request::TrustIssuer {
+            issuer: B64.encode(issuer.spki_der()),
+        })
+        .map(|_| ())
+    }
+
+    fn generate(&mut self, slot: &SlotName, algorithm: RsaAlgorithm) -> Result<RsaPublicKey, TokenError> {
+        let v = self.call(&Request::Generate {
+            slot: slot.to_string(),
+            algorithm: algorithm.name().into(),
+        })?;
+        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+    }
+
+    fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        let v = self.call(&Request::PublicKey { slot: slot.to_string() })?;
+        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+    }
+
+    fn sign(&self, slot: &SlotName, scheme: SignatureScheme, digest: &MessageDigest) -> Result<Vec<u8>, TokenError> {
+        let v = self.call(&Request::Sign {
+            slot: slot.to_string(),
+            scheme: scheme.name().into(),
+            digest: B64.encode(digest.as_bytes()),
+        })?;
+        Self::field(&v, "signature")
+    }
+
+    fn decrypt(&self, slot: &SlotName, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        let v = self.call(&Request::Decrypt {
+            slot: slot.to_string(),
+            ciphertext: B64.encode(ciphertext),
+        })?;
+        Ok(Zeroizing::new(Self::field(&v, "plaintext")?))
+    }
+
+    fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {
+        Self::field(&self.call(&Request::Certificate { slot: slot.to_string() })?, "certificate")
+    }
+
+    fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError> {
+        self.call(&Request::WriteCertificate { command: command.to_json() }).map(|_| ())
+    }
+
+    fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError> {
+        let v = self.call(&Request::AcceptKey { command: command.to_json() })?;
+        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+    }
+
+    fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError> {
+        let v = self.call(&Request::Attest {
+            slot: slot.to_string(),
+            nonce: hex::encode(nonce),
+        })?;
+        let text = v
+            .get("attestation")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TokenError::Storage("agent response lacks attestation".into()))?;
+        Attestation::from_json(text).map_err(|e| TokenError::Storage(e.to_string()))
+    }
+
+    fn tamper(&mut self) -> Result<(), TokenError> {
+        self.call(&Request::Tamper).map(|_| ())
+    }
+}

@@ -1,0 +1,129 @@
+//! The agent's wire messages. Requests mirror the `Token` trait one to one;
+//! binary fields are base64, the issuer command and attestation travel in
+//! their JSON file forms.
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+/// Largest frame either side accepts.
+pub const MAX_FRAME: usize = 1024 * 1024;
+
+/// A request.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    /// `Token::info`.
+    Info,
+    /// `Token::device_key`.
+    DeviceKey,
+    /// `Token::transport_key`.
+    TransportKey,
+    /// `Token::trust_issuer`; SPKI DER, base64.
+    TrustIssuer {
+        /// Issuer key.
+        issuer: String,
+    },
+    /// `Token::generate`.
+    Generate {
+        /// Slot.
+        slot: String,
+        /// Algorithm name.
+        algorithm: String,
+    },
+    /// `Token::public_key`.
+    PublicKey {
+        /// Slot.
+        slot: String,
+    },
+    /// `Token::sign`.
+    Sign {
+        /// Slot.
+        slot: String,
+        /// Scheme name.
+        scheme: String,
+        /// Digest, base64.
+        digest: String,
+    },
+    /// `Token::decrypt`.
+    Decrypt {
+        /// Slot.
+        slot: String,
+        /// Ciphertext, base64.
+        ciphertext: String,
+    },
+    /// `Token::certificate`.
+    Certificate {
+        /// Slot.
+        slot: String,
+    },
+    /// `Token::write_certificate`.
+    WriteCertificate {
+        /// The signed command, JSON.
+        command: String,
+    },
+    /// `Token::accept_key`.
+    AcceptKey {
+        /// The signed command, JSON.
+        command: String,
+    },
+    /// `Token::attest`.
+    Attest {
+        /// Slot.
+        slot: String,
+        /// Nonce, hex.
+        nonce: String,
+    },
+    /// `Token::tamper`.
+    Tamper,
+}
+
+/// An error as it crosses the socket.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WireError {
+    /// Stable code (`TokenError::code`).
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+/// A response: exactly one of `ok` and `error`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Response {
+    /// Success with a result.
+    Ok(serde_json::Value),
+    /// Failure.
+    Error(WireError),
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of stream.
+pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the {MAX_FRAME}-byte limit"),
+        ));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    Ok(Some(body))
+}
+
+/// Writes one frame.
+pub fn write_frame(w: &mut impl Write, body: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(body.len())
+        .ok()
+        .filter(|&l| l as usize <= MAX_FRAME)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame too large"))?;
+    w.write_all(&len.to_be_bytes())?;
+    w.write_all(body)?;
+    w.flush()
+}

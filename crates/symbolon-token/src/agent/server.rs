@@ -1,0 +1,198 @@
+//! The agent's server side: accept, check the peer, dispatch to the token.
+
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureScheme};
+use symbolon::token::{SignedCommand, SlotName, Token, TokenError};
+use thiserror::Error;
+
+use super::protocol::{read_frame, write_frame, Request, Response, WireError};
+
+/// Most connections served at once; more are told the agent is busy.
+const MAX_CONNECTIONS: usize = 64;
+
+/// Why the agent could not start or stopped.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// Another agent answers on that socket.
+    #[error("another token agent is already serving {0}")]
+    AlreadyServing(PathBuf),
+    /// Socket I/O failed.
+    #[error("socket {path}: {source}")]
+    Socket {
+        /// The socket path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Binds the socket (mode 0600), removing a stale one left by a dead agent.
+pub fn bind(path: &Path) -> Result<UnixListener, AgentError> {
+    let sock_err = |source| AgentError::Socket {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(AgentError::AlreadyServing(path.to_path_buf()));
+        }
+        std::fs::remove_file(path).map_err(sock_err)?;
+    }
+    let listener = UnixListener::bind(path).map_err(sock_err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(sock_err)?;
+    Ok(listener)
+}
+
+/// Serves `token` on `listener` until the listener fails. Each connection
+/// gets a thread; reads share the token, writes take it exclusively.
+pub fn serve<T>(listener: UnixListener, token: T) -> Result<(), AgentError>
+where
+    T: Token + Send + Sync + 'static,
+{
+    let token = Arc::new(RwLock::new(token));
+    let active = Arc::new(AtomicUsize::new(0));
+    let uid = rustix::process::geteuid();
+    for stream in listener.incoming() {
+        let mut stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        match rustix::net::sockopt::socket_peercred(&stream) {
+            Ok(cred) if cred.uid == uid => {}
+            Ok(cred) => {
+                tracing::warn!(peer_uid = cred.uid.as_raw(), "refused a connection from another user");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read peer credentials; connection refused");
+                continue;
+            }
+        }
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            let _ = send(&mut stream, error_response("busy", "the agent is serving too many connections; retry"));
+            continue;
+        }
+        let token = Arc::clone(&token);
+        let active = Arc::clone(&active);
+        std::thread::spawn(move || {
+            connection(stream, &token);
+            active.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+    Ok(())
+}
+
+fn send(stream: &mut UnixStream, response: Response) -> std::io::Result<()> {
+    let body = serde_json::to_vec(&response).unwrap_or_default();
+    write_frame(stream, &body)
+}
+
+fn error_response(code: &str, message: &str) -> Response {
+    Response::Error(WireError {
+        code: code.into(),
+        message: message.into(),
+    })
+}
+
+fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<T>) {
+    loop {
+        let frame = match read_frame(&mut stream) {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
+            Err(e) => {
+                // Framing is lost: say why, then close this connection only.
+                let code = if e.kind() == ErrorKind::InvalidData { "invalid_request" } else { "io" };
+                let _ = send(&mut stream, error_response(code, &e.to_string()));
+                return;
+            }
+        };
+        let response = match serde_json::from_slice::<Request>(&frame) {
+            Ok(request) => match dispatch(token, request) {
+                Ok(v) => Response::Ok(v),
+                Err(e) => error_response(e.code(), &e.to_string()),
+            },
+            Err(e) => error_response("invalid_request", &format!("not a valid agent request: {e}")),
+        };
+        if send(&mut stream, response).is_err() {
+            return;
+        }
+    }
+}
+
+fn b64(field: &str, v: &str) -> Result<Vec<u8>, TokenError> {
+    B64.decode(v)
+        .map_err(|e| TokenError::InvalidInput(format!("{field}: {e}")))
+}
+
+fn read<T>(token: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // A panic while holding the lock cannot leave the token half-changed
+    // (changes are committed whole), so a poisoned lock is still usable.
+    token.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(token: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    token.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn dispatch<T: Token>(token: &RwLock<T>, request: Request) -> Result<Value, TokenError> {
+    let spki = |der: &[u8]| json!({ "spki": B64.encode(der) });
+    Ok(match request {
+        Request::Info => serde_json::to_value(read(token).info()?)
+            .map_err(|e| TokenError::InvalidInput(e.to_string()))?,
+        Request::DeviceKey => spki(read(token).device_key()?.spki_der()),
+        Request::TransportKey => spki(read(token).transport_key()?.spki_der()),
+        Request::TrustIssuer { issuer } => {
+            let key = IdentityPublicKey::from_spki_der(&b64("issuer", &issuer)?)?;
+            write(token).trust_issuer(&key)?;
+            Value::Null
+        }
+        Request::Generate { slot, algorithm } => {
+            let alg: RsaAlgorithm = algorithm.parse()?;
+            spki(write(token).generate(&SlotName::new(&slot)?, alg)?.spki_der())
+        }
+        Request::PublicKey { slot } => spki(read(token).public_key(&SlotName::new(&slot)?)?.spki_der()),
+        Request::Sign { slot, scheme, digest } => {
+            let scheme: SignatureScheme = scheme.parse()?;
+            let digest = MessageDigest::from_bytes(scheme.hash(), &b64("digest", &digest)?)?;
+            let sig = read(token).sign(&SlotName::new(&slot)?, scheme, &digest)?;
+            json!({ "signature": B64.encode(sig) })
+        }
+        Request::Decrypt { slot, ciphertext } => {
+            let pt = read(token).decrypt(&SlotName::new(&slot)?, &b64("ciphertext", &ciphertext)?)?;
+            json!({ "plaintext": B64.encode(pt.as_slice()) })
+        }
+        Request::Certificate { slot } => {
+            json!({ "certificate": B64.encode(read(token).certificate(&SlotName::new(&slot)?)?) })
+        }
+        Request::WriteCertificate { command } => {
+            write(token).write_certificate(&SignedCommand::from_json(&command)?)?;
+            Value::Null
+        }
+        Request::AcceptKey { command } => {
+            spki(write(token).accept_key(&SignedCommand::from_json(&command)?)?.spki_der())
+        }
+        Request::Attest { slot, nonce } => {
+            let nonce = hex::decode(&nonce).map_err(|e| TokenError::InvalidInput(format!("nonce: {e}")))?;
+            json!({ "attestation": read(token).attest(&SlotName::new(&slot)?, &nonce)?.to_json() })
+        }
+        Request::Tamper => {
+            write(token).tamper()?;
+            Value::Null
+        }
+    })
+}
+
