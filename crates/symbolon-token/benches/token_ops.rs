@@ -1,1 +1,66 @@
-fn main() {}
+//! Token operation rates: RSA-2048 and RSA-3072 signing and OAEP decryption,
+//! in process and through the token agent. `scripts/bench` runs these beside
+//! `openssl speed` and prints the ratios.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, SignatureScheme};
+use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
+use symbolon_token::agent::{bind, serve, AgentClient};
+
+fn token_with(alg: RsaAlgorithm) -> (SoftToken<MemoryStore>, SlotName) {
+    let mut t = SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
+    let slot = SlotName::new("bench").unwrap();
+    t.generate(&slot, alg).unwrap();
+    (t, slot)
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    for alg in [RsaAlgorithm::Rsa2048, RsaAlgorithm::Rsa3072] {
+        let digest = MessageDigest::of(HashAlgorithm::Sha256, b"benchmark message");
+        let (local, slot) = token_with(alg);
+        let ct = local
+            .public_key(&slot)
+            .unwrap()
+            .encrypt_oaep(&[7u8; 32])
+            .unwrap();
+
+        let sock = dir.path().join(format!("{}.sock", alg.name()));
+        let listener = bind(&sock).unwrap();
+        let (served, _) = token_with(alg);
+        let served_pk = served.public_key(&slot).unwrap();
+        std::thread::spawn(move || serve(listener, served));
+        let agent = AgentClient::connect(&sock).unwrap();
+        let agent_ct = served_pk.encrypt_oaep(&[7u8; 32]).unwrap();
+
+        let mut g = c.benchmark_group(format!("token/{}", alg.name()));
+        g.bench_function("sign/in-process", |b| {
+            b.iter(|| {
+                local
+                    .sign(&slot, SignatureScheme::Pkcs1Sha256, &digest)
+                    .unwrap()
+            })
+        });
+        g.bench_function("sign/agent", |b| {
+            b.iter(|| {
+                agent
+                    .sign(&slot, SignatureScheme::Pkcs1Sha256, &digest)
+                    .unwrap()
+            })
+        });
+        g.bench_function("decrypt/in-process", |b| {
+            b.iter(|| local.decrypt(&slot, &ct).unwrap())
+        });
+        g.bench_function("decrypt/agent", |b| {
+            b.iter(|| agent.decrypt(&slot, &agent_ct).unwrap())
+        });
+        g.bench_function("public-key/agent", |b| {
+            b.iter(|| agent.public_key(&slot).unwrap())
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -146,14 +146,19 @@ impl SealedStore for FileStore {
             failures.push(e.0);
         }
         if self.key_path.exists() {
-            if let Err(e) = overwrite_with_zeros(&self.key_path).and_then(|_| std::fs::remove_file(&self.key_path)) {
+            if let Err(e) = overwrite_with_zeros(&self.key_path)
+                .and_then(|_| std::fs::remove_file(&self.key_path))
+            {
                 failures.push(format!("destroy {}: {e}", self.key_path.display()));
             }
         }
         if failures.is_empty() {
             Ok(())
         } else {
-            Err(StoreError(format!("zeroisation incomplete: {}", failures.join("; "))))
+            Err(StoreError(format!(
+                "zeroisation incomplete: {}",
+                failures.join("; ")
+            )))
         }
     }
 }
@@ -193,7 +198,10 @@ pub fn create_new_private(path: &Path, data: &[u8]) -> Result<(), TokenError> {
         .open(path)
         .map_err(|e| {
             TokenError::Storage(if e.kind() == std::io::ErrorKind::AlreadyExists {
-                format!("{} already exists; symbolon never overwrites a token or key file", path.display())
+                format!(
+                    "{} already exists; symbolon never overwrites a token or key file",
+                    path.display()
+                )
             } else {
                 format!("cannot create {}: {e}", path.display())
             })
@@ -224,7 +232,8 @@ pub fn init_token(
             (k, true)
         }
     };
-    let created = FileStore::lock(path, key_path, Duration::ZERO).and_then(|s| SoftToken::create(s, key));
+    let created =
+        FileStore::lock(path, key_path, Duration::ZERO).and_then(|s| SoftToken::create(s, key));
     if created.is_err() && made_key {
         // Nothing was sealed under it: leave no orphan key behind.
         let _ = std::fs::remove_file(key_path);
@@ -254,7 +263,9 @@ pub fn open_token(
             let data = s.load()?;
             if let Ok(h) = symbolon::token::read_header(symbolon::token::SealedKind::Token, &data) {
                 if h.tombstone {
-                    return Err(TokenError::Tampered { serial: Some(h.serial) });
+                    return Err(TokenError::Tampered {
+                        serial: Some(h.serial),
+                    });
                 }
             }
             return Err(e);

@@ -28,7 +28,9 @@ impl TokenSpec {
     pub fn parse(token: &str, sealing_key: Option<&Path>) -> Result<Self, TokenError> {
         if let Some(sock) = token.strip_prefix("agent:") {
             if sock.is_empty() {
-                return Err(TokenError::InvalidInput("agent: needs a socket path, e.g. agent:/run/user/1000/symbolon.sock".into()));
+                return Err(TokenError::InvalidInput(
+                    "agent: needs a socket path, e.g. agent:/run/user/1000/symbolon.sock".into(),
+                ));
             }
             return Ok(Self::Agent(PathBuf::from(sock)));
         }
@@ -38,7 +40,9 @@ impl TokenSpec {
             ));
         }
         if token.is_empty() {
-            return Err(TokenError::InvalidInput("--token needs a file path or agent:SOCKET".into()));
+            return Err(TokenError::InvalidInput(
+                "--token needs a file path or agent:SOCKET".into(),
+            ));
         }
         let path = PathBuf::from(token);
         let sealing_key = sealing_key

@@ -30,7 +30,8 @@ pub fn encode(label: &str, der: &[u8]) -> String {
 /// Decodes a PEM document whose label is one of `labels`; returns the label
 /// found and the DER.
 pub fn decode(text: &[u8], labels: &[&str]) -> Result<(String, Vec<u8>), PemError> {
-    let (label, der) = der::pem::decode_vec(trim(text)).map_err(|e| PemError::Malformed(e.to_string()))?;
+    let (label, der) =
+        der::pem::decode_vec(trim(text)).map_err(|e| PemError::Malformed(e.to_string()))?;
     if !labels.contains(&label) {
         return Err(PemError::WrongLabel {
             expected: labels.join(" or "),
@@ -76,6 +77,9 @@ mod tests {
             decode(pem.as_bytes(), &["CERTIFICATE"]),
             Err(PemError::WrongLabel { .. })
         ));
-        assert!(matches!(decode(b"garbage", &["X"]), Err(PemError::Malformed(_))));
+        assert!(matches!(
+            decode(b"garbage", &["X"]),
+            Err(PemError::Malformed(_))
+        ));
     }
 }

@@ -75,7 +75,8 @@ fn sha256_kat() -> Result<(), SelfTestError> {
     let d = digest::digest(&digest::SHA256, b"abc");
     check(
         d.as_ref()
-            == hex_of("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad").as_slice(),
+            == hex_of("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+                .as_slice(),
         "SHA-256",
     )
 }
@@ -86,7 +87,8 @@ fn hmac_kat() -> Result<(), SelfTestError> {
     let tag = hmac::sign(&key, b"what do ya want for nothing?");
     check(
         tag.as_ref()
-            == hex_of("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843").as_slice(),
+            == hex_of("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+                .as_slice(),
         "HMAC-SHA-256",
     )
 }
@@ -159,12 +161,10 @@ fn rsa_kat(expected_sig: &[u8]) -> Result<(), SelfTestError> {
         .is_ok();
     check(signed && sig == expected_sig, "RSASSA-PKCS1-v1_5 sign")?;
     let public = signature::KeyPair::public_key(&pair);
-    let verified = signature::UnparsedPublicKey::new(
-        &signature::RSA_PKCS1_2048_8192_SHA256,
-        public.as_ref(),
-    )
-    .verify(&hex_of(v::MESSAGE), expected_sig)
-    .is_ok();
+    let verified =
+        signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public.as_ref())
+            .verify(&hex_of(v::MESSAGE), expected_sig)
+            .is_ok();
     check(verified, "RSASSA-PKCS1-v1_5 verify")?;
 
     let dec = rsa::PrivateDecryptingKey::from_pkcs8(&pkcs8)
@@ -185,9 +185,10 @@ fn rsa_kat(expected_sig: &[u8]) -> Result<(), SelfTestError> {
 }
 
 fn ecdsa_kat(sig: &[u8]) -> Result<(), SelfTestError> {
-    let ok = signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, hex_of(v::EC_SPKI))
-        .verify(&hex_of(v::MESSAGE), sig)
-        .is_ok();
+    let ok =
+        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, hex_of(v::EC_SPKI))
+            .verify(&hex_of(v::MESSAGE), sig)
+            .is_ok();
     check(ok, "ECDSA P-256 verify")
 }
 

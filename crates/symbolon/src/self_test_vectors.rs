@@ -60,4 +60,5 @@ pub(crate) const EC_SPKI: &str = "3059301306072a8648ce3d020106082a8648ce3d030107
 pub(crate) const EC_SIG: &str = "304402200df811e518f278760b8b0e876b2ae110b12a9a5c3c10bc3077907bcb40bb2b3e022021e3a480c478d976e0384bbc9fcb586e5ff400c38127d1da8e0125e602e354c0";
 /// AES-256-GCM with key 00..1f, nonce 00..0b, AAD "symbolon aad" over
 /// "symbolon gcm kat plaintext": ciphertext || tag.
-pub(crate) const GCM_CT: &str = "347bbb79aa89ad75ad26f4e691821919a3a6eb5599152b194013dd351cf82d617a108c53e5d1240e97f4";
+pub(crate) const GCM_CT: &str =
+    "347bbb79aa89ad75ad26f4e691821919a3a6eb5599152b194013dd351cf82d617a108c53e5d1240e97f4";

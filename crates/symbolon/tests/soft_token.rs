@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The soft token state machine end to end over a memory store: generation,
 //! signing, decryption, trust, issuer commands, attestation, tamper.
 
@@ -39,8 +40,11 @@ fn generate_sign_decrypt_and_reopen() {
     let pk = t.generate(&slot("sig"), RsaAlgorithm::Rsa2048).unwrap();
     assert_eq!(t.info().unwrap().status, TokenStatus::Active);
     let d = MessageDigest::of(HashAlgorithm::Sha256, b"hello");
-    let sig = t.sign(&slot("sig"), SignatureScheme::Pkcs1Sha256, &d).unwrap();
-    pk.verify(SignatureScheme::Pkcs1Sha256, b"hello", &sig).unwrap();
+    let sig = t
+        .sign(&slot("sig"), SignatureScheme::Pkcs1Sha256, &d)
+        .unwrap();
+    pk.verify(SignatureScheme::Pkcs1Sha256, b"hello", &sig)
+        .unwrap();
     let ct = pk.encrypt_oaep(b"k").unwrap();
     assert_eq!(t.decrypt(&slot("sig"), &ct).unwrap().as_slice(), b"k");
     assert_eq!(
@@ -53,7 +57,11 @@ fn generate_sign_decrypt_and_reopen() {
     );
 
     let store = t.store().clone();
-    let again = SoftToken::open(store, SealingKey::from_key_file(key_file.as_bytes()).unwrap()).unwrap();
+    let again = SoftToken::open(
+        store,
+        SealingKey::from_key_file(key_file.as_bytes()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(again.public_key(&slot("sig")).unwrap(), pk);
     assert_eq!(again.info().unwrap(), t.info().unwrap());
 }
@@ -69,7 +77,10 @@ fn trust_is_fixed_by_the_first_key() {
     ));
     t.generate(&slot("a"), RsaAlgorithm::Rsa2048).unwrap();
     let other = IssuerIdentity::generate().unwrap();
-    assert_eq!(t.trust_issuer(other.public_key()), Err(TokenError::TrustFixed));
+    assert_eq!(
+        t.trust_issuer(other.public_key()),
+        Err(TokenError::TrustFixed)
+    );
 }
 
 #[test]
@@ -83,14 +94,24 @@ fn accept_key_and_certificate_commands() {
     let cmd = issuer.authorize_key(&target(&t), &slot("k"), &key).unwrap();
 
     // Untrusted issuer, forged signature, wrong token: refused, nothing changes.
-    let from_stranger = stranger.authorize_key(&target(&t), &slot("k"), &key).unwrap();
-    assert!(matches!(t.accept_key(&from_stranger), Err(TokenError::UntrustedIssuer(_))));
+    let from_stranger = stranger
+        .authorize_key(&target(&t), &slot("k"), &key)
+        .unwrap();
+    assert!(matches!(
+        t.accept_key(&from_stranger),
+        Err(TokenError::UntrustedIssuer(_))
+    ));
     let mut forged = cmd.clone();
     forged.command.slot = slot("elsewhere");
     assert_eq!(t.accept_key(&forged), Err(TokenError::BadAuthorization));
     let (other_token, _) = new_token();
-    let for_other = issuer.authorize_key(&target(&other_token), &slot("k"), &key).unwrap();
-    assert!(matches!(t.accept_key(&for_other), Err(TokenError::WrongToken { .. })));
+    let for_other = issuer
+        .authorize_key(&target(&other_token), &slot("k"), &key)
+        .unwrap();
+    assert!(matches!(
+        t.accept_key(&for_other),
+        Err(TokenError::WrongToken { .. })
+    ));
     assert!(t.info().unwrap().slots.is_empty());
     let before = t.store().data.clone();
 
@@ -99,22 +120,48 @@ fn accept_key_and_certificate_commands() {
     let cmd = SignedCommand::from_json(&json).unwrap();
     assert_eq!(t.accept_key(&cmd).unwrap(), *key.public_key());
     assert_ne!(t.store().data, before);
-    assert!(matches!(t.accept_key(&cmd), Err(TokenError::ReplayedCommand { expected: 1, got: 0 })));
+    assert!(matches!(
+        t.accept_key(&cmd),
+        Err(TokenError::ReplayedCommand {
+            expected: 1,
+            got: 0
+        })
+    ));
     let info = t.info().unwrap();
     assert_eq!(
         info.slots[0].origin,
-        KeyOrigin::Issuer { issuer: issuer.public_key().fingerprint() }
+        KeyOrigin::Issuer {
+            issuer: issuer.public_key().fingerprint()
+        }
     );
 
     // A certificate for another key is refused; garbage is refused.
-    let c = issuer.authorize_certificate(&target(&t), &slot("k"), OTHER_CERT.to_vec()).unwrap();
-    assert_eq!(t.write_certificate(&c), Err(TokenError::CertificateMismatch(slot("k"))));
-    let c = issuer.authorize_certificate(&target(&t), &slot("k"), b"junk".to_vec()).unwrap();
-    assert!(matches!(t.write_certificate(&c), Err(TokenError::InvalidCertificate(_))));
-    assert_eq!(t.certificate(&slot("k")), Err(TokenError::NoCertificate(slot("k"))));
+    let c = issuer
+        .authorize_certificate(&target(&t), &slot("k"), OTHER_CERT.to_vec())
+        .unwrap();
+    assert_eq!(
+        t.write_certificate(&c),
+        Err(TokenError::CertificateMismatch(slot("k")))
+    );
+    let c = issuer
+        .authorize_certificate(&target(&t), &slot("k"), b"junk".to_vec())
+        .unwrap();
+    assert!(matches!(
+        t.write_certificate(&c),
+        Err(TokenError::InvalidCertificate(_))
+    ));
+    assert_eq!(
+        t.certificate(&slot("k")),
+        Err(TokenError::NoCertificate(slot("k")))
+    );
     // A key command offered as a certificate write is refused.
-    let k2 = issuer.authorize_key(&target(&t), &slot("k2"), &key).unwrap();
-    assert!(matches!(t.write_certificate(&k2), Err(TokenError::InvalidInput(_))));
+    let k2 = issuer
+        .authorize_key(&target(&t), &slot("k2"), &key)
+        .unwrap();
+    assert!(matches!(
+        t.write_certificate(&k2),
+        Err(TokenError::InvalidInput(_))
+    ));
 }
 
 #[test]
@@ -130,7 +177,9 @@ fn attestation_names_origin_and_verifies() {
     assert_eq!(parsed, att);
     assert!(att.verify(&dev, None, Some(b"other")).is_err());
     let (other, _) = new_token();
-    assert!(att.verify(&other.device_key().unwrap(), None, None).is_err());
+    assert!(att
+        .verify(&other.device_key().unwrap(), None, None)
+        .is_err());
     let mut forged = att.clone();
     forged.statement.exportable = true;
     assert!(forged.verify(&dev, None, None).is_err());
@@ -168,5 +217,8 @@ fn a_changed_byte_kills_the_token_on_open() {
     // The open zeroised the store: only the tombstone header is left.
     assert_eq!(store.data.len(), symbolon::token::SEALED_HEADER_LEN);
     let k = SealingKey::from_key_file(file.as_bytes()).unwrap();
-    assert!(matches!(SoftToken::open(&mut store, k), Err(TokenError::Tampered { .. })));
+    assert!(matches!(
+        SoftToken::open(&mut store, k),
+        Err(TokenError::Tampered { .. })
+    ));
 }

@@ -7,11 +7,17 @@ use std::sync::Mutex;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::Value;
-use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme};
+use symbolon::keys::{
+    IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme,
+};
 use symbolon::token::{Attestation, SignedCommand, SlotName, Token, TokenError, TokenInfo};
 use zeroize::Zeroizing;
 
-use super::protocol::{read_frame, write_frame, Request, Response};
+use super::protocol::{read_frame, wait_readable, write_frame, Request, Response};
+
+/// How long a client busy-waits for a reply before sleeping: about one
+/// RSA-3072 private-key operation.
+const REPLY_SPIN: std::time::Duration = std::time::Duration::from_micros(700);
 
 /// A connection to a token agent.
 pub struct AgentClient {
@@ -35,9 +41,11 @@ impl AgentClient {
 
     fn call(&self, request: &Request) -> Result<Value, TokenError> {
         let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
-        let body = serde_json::to_vec(request).map_err(|e| TokenError::InvalidInput(e.to_string()))?;
+        let body =
+            serde_json::to_vec(request).map_err(|e| TokenError::InvalidInput(e.to_string()))?;
         let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
         write_frame(&mut *stream, &body).map_err(io)?;
+        wait_readable(&*stream, REPLY_SPIN).map_err(io)?;
         let frame = read_frame(&mut *stream)
             .map_err(io)?
             .ok_or_else(|| TokenError::Storage("the token agent closed the connection".into()))?;
@@ -67,11 +75,17 @@ impl Token for AgentClient {
     }
 
     fn device_key(&self) -> Result<IdentityPublicKey, TokenError> {
-        Ok(IdentityPublicKey::from_spki_der(&Self::field(&self.call(&Request::DeviceKey)?, "spki")?)?)
+        Ok(IdentityPublicKey::from_spki_der(&Self::field(
+            &self.call(&Request::DeviceKey)?,
+            "spki",
+        )?)?)
     }
 
     fn transport_key(&self) -> Result<RsaPublicKey, TokenError> {
-        Ok(RsaPublicKey::from_der(&Self::field(&self.call(&Request::TransportKey)?, "spki")?)?)
+        Ok(RsaPublicKey::from_der(&Self::field(
+            &self.call(&Request::TransportKey)?,
+            "spki",
+        )?)?)
     }
 
     fn trust_issuer(&mut self, issuer: &IdentityPublicKey) -> Result<(), TokenError> {
@@ -81,7 +95,11 @@ impl Token for AgentClient {
         .map(|_| ())
     }
 
-    fn generate(&mut self, slot: &SlotName, algorithm: RsaAlgorithm) -> Result<RsaPublicKey, TokenError> {
+    fn generate(
+        &mut self,
+        slot: &SlotName,
+        algorithm: RsaAlgorithm,
+    ) -> Result<RsaPublicKey, TokenError> {
         let v = self.call(&Request::Generate {
             slot: slot.to_string(),
             algorithm: algorithm.name().into(),
@@ -90,11 +108,18 @@ impl Token for AgentClient {
     }
 
     fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
-        let v = self.call(&Request::PublicKey { slot: slot.to_string() })?;
+        let v = self.call(&Request::PublicKey {
+            slot: slot.to_string(),
+        })?;
         Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
     }
 
-    fn sign(&self, slot: &SlotName, scheme: SignatureScheme, digest: &MessageDigest) -> Result<Vec<u8>, TokenError> {
+    fn sign(
+        &self,
+        slot: &SlotName,
+        scheme: SignatureScheme,
+        digest: &MessageDigest,
+    ) -> Result<Vec<u8>, TokenError> {
         let v = self.call(&Request::Sign {
             slot: slot.to_string(),
             scheme: scheme.name().into(),
@@ -103,7 +128,11 @@ impl Token for AgentClient {
         Self::field(&v, "signature")
     }
 
-    fn decrypt(&self, slot: &SlotName, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+    fn decrypt(
+        &self,
+        slot: &SlotName,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         let v = self.call(&Request::Decrypt {
             slot: slot.to_string(),
             ciphertext: B64.encode(ciphertext),
@@ -112,15 +141,25 @@ impl Token for AgentClient {
     }
 
     fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {
-        Self::field(&self.call(&Request::Certificate { slot: slot.to_string() })?, "certificate")
+        Self::field(
+            &self.call(&Request::Certificate {
+                slot: slot.to_string(),
+            })?,
+            "certificate",
+        )
     }
 
     fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError> {
-        self.call(&Request::WriteCertificate { command: command.to_json() }).map(|_| ())
+        self.call(&Request::WriteCertificate {
+            command: command.to_json(),
+        })
+        .map(|_| ())
     }
 
     fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError> {
-        let v = self.call(&Request::AcceptKey { command: command.to_json() })?;
+        let v = self.call(&Request::AcceptKey {
+            command: command.to_json(),
+        })?;
         Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
     }
 

@@ -232,7 +232,8 @@ impl FromStr for SignatureScheme {
             .ok_or_else(|| KeyError::Unsupported {
                 kind: "signature scheme",
                 name: s.to_string(),
-                supported: "pkcs1-sha256, pkcs1-sha384, pkcs1-sha512, pss-sha256, pss-sha384, pss-sha512",
+                supported:
+                    "pkcs1-sha256, pkcs1-sha384, pkcs1-sha512, pss-sha256, pss-sha384, pss-sha512",
             })
     }
 }
@@ -246,7 +247,11 @@ mod tests {
         for s in SignatureScheme::ALL {
             assert_eq!(s.name().parse::<SignatureScheme>().unwrap(), s);
         }
-        for a in [RsaAlgorithm::Rsa2048, RsaAlgorithm::Rsa3072, RsaAlgorithm::Rsa4096] {
+        for a in [
+            RsaAlgorithm::Rsa2048,
+            RsaAlgorithm::Rsa3072,
+            RsaAlgorithm::Rsa4096,
+        ] {
             assert_eq!(a.name().parse::<RsaAlgorithm>().unwrap(), a);
             assert_eq!(RsaAlgorithm::from_bits(a.bits()), Some(a));
         }

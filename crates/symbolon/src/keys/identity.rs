@@ -34,12 +34,13 @@ impl IdentityKeyPair {
 
     pub(crate) fn from_pkcs8_der(pkcs8: Zeroizing<Vec<u8>>) -> Result<Self, KeyError> {
         crate::self_test::ensure()?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8).map_err(
-            |e| KeyError::Malformed {
-                kind: "P-256 private key",
-                reason: e.to_string(),
-            },
-        )?;
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8).map_err(|e| {
+                KeyError::Malformed {
+                    kind: "P-256 private key",
+                    reason: e.to_string(),
+                }
+            })?;
         let spki = pair
             .public_key()
             .as_der()
@@ -156,7 +157,10 @@ mod tests {
         let k = IdentityKeyPair::generate().unwrap();
         let sig = k.sign(b"hello").unwrap();
         k.public_key().verify(b"hello", &sig).unwrap();
-        assert_eq!(k.public_key().verify(b"hellO", &sig), Err(KeyError::BadSignature));
+        assert_eq!(
+            k.public_key().verify(b"hellO", &sig),
+            Err(KeyError::BadSignature)
+        );
         let again = IdentityPublicKey::from_pem_or_der(k.public_key().to_pem().as_bytes()).unwrap();
         assert_eq!(&again, k.public_key());
         assert!(IdentityPublicKey::from_spki_der(b"\x30\x03\x02\x01\x00").is_err());

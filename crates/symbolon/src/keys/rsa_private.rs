@@ -7,7 +7,10 @@ use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair};
 use zeroize::Zeroizing;
 
 use super::rsa_public::check_digest;
-use super::{random_bytes, HashAlgorithm, KeyError, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme};
+use super::{
+    random_bytes, HashAlgorithm, KeyError, MessageDigest, RsaAlgorithm, RsaPublicKey,
+    SignatureScheme,
+};
 use crate::pem;
 
 /// An RSA private key. No `Debug`, no `Clone`, no `Serialize`, and no method
@@ -60,19 +63,22 @@ impl RsaPrivateKey {
     /// issuer can bring an externally made key into a token under its
     /// authorisation. The key is checked and tested pairwise.
     pub fn import_pem(text: &[u8]) -> Result<Self, KeyError> {
-        let (label, der) = pem::decode_secret(text, &["PRIVATE KEY", "RSA PRIVATE KEY"]).map_err(
-            |e| KeyError::Malformed {
-                kind: "RSA private key",
-                reason: e.to_string(),
-            },
-        )?;
+        let (label, der) =
+            pem::decode_secret(text, &["PRIVATE KEY", "RSA PRIVATE KEY"]).map_err(|e| {
+                KeyError::Malformed {
+                    kind: "RSA private key",
+                    reason: e.to_string(),
+                }
+            })?;
         let pkcs8 = if label == "RSA PRIVATE KEY" {
             // PKCS#1 → PKCS#8 through aws-lc, keeping every copy zeroising.
             let pair = RsaKeyPair::from_der(&der).map_err(|e| KeyError::Malformed {
                 kind: "RSA private key",
                 reason: e.to_string(),
             })?;
-            let doc = pair.as_der().map_err(|_| KeyError::Internal("PKCS#8 encoding"))?;
+            let doc = pair
+                .as_der()
+                .map_err(|_| KeyError::Internal("PKCS#8 encoding"))?;
             Zeroizing::new(doc.as_ref().to_vec())
         } else {
             der
@@ -182,6 +188,9 @@ mod tests {
         assert_eq!(key.decrypt_oaep(&ct).unwrap().as_slice(), b"secret");
         let mut bad = ct.clone();
         bad[10] ^= 1;
-        assert_eq!(key.decrypt_oaep(&bad).map(|_| ()), Err(KeyError::DecryptionFailed));
+        assert_eq!(
+            key.decrypt_oaep(&bad).map(|_| ()),
+            Err(KeyError::DecryptionFailed)
+        );
     }
 }

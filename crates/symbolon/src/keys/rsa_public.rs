@@ -156,7 +156,11 @@ impl RsaPublicKey {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), KeyError> {
-        self.verify_digest(scheme, &MessageDigest::of(scheme.hash(), message), signature)
+        self.verify_digest(
+            scheme,
+            &MessageDigest::of(scheme.hash(), message),
+            signature,
+        )
     }
 
     /// Encrypts `plaintext` with RSAES-OAEP (SHA-256, MGF1-SHA-256, no label).
@@ -183,7 +187,10 @@ impl RsaPublicKey {
     }
 }
 
-pub(crate) fn check_digest(scheme: SignatureScheme, digest: &MessageDigest) -> Result<(), KeyError> {
+pub(crate) fn check_digest(
+    scheme: SignatureScheme,
+    digest: &MessageDigest,
+) -> Result<(), KeyError> {
     if digest.algorithm() != scheme.hash() {
         return Err(KeyError::DigestMismatch {
             scheme: scheme.name(),

@@ -65,7 +65,10 @@ impl IssuerCommand {
                 w.u8(1);
                 w.bytes(certificate);
             }
-            IssuerAction::AcceptKey { public_key, wrapped } => {
+            IssuerAction::AcceptKey {
+                public_key,
+                wrapped,
+            } => {
                 w.u8(2);
                 w.bytes(public_key.spki_der());
                 w.bytes(wrapped.as_bytes());
@@ -119,10 +122,16 @@ impl SignedCommand {
     pub fn to_json(&self) -> String {
         let c = &self.command;
         let (action, certificate, public_key, wrapped_key) = match &c.action {
-            IssuerAction::WriteCertificate { certificate } => {
-                ("write-certificate", Some(B64.encode(certificate)), None, None)
-            }
-            IssuerAction::AcceptKey { public_key, wrapped } => (
+            IssuerAction::WriteCertificate { certificate } => (
+                "write-certificate",
+                Some(B64.encode(certificate)),
+                None,
+                None,
+            ),
+            IssuerAction::AcceptKey {
+                public_key,
+                wrapped,
+            } => (
                 "accept-key",
                 None,
                 Some(B64.encode(public_key.spki_der())),

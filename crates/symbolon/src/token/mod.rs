@@ -23,8 +23,8 @@ mod types;
 pub use attestation::{Attestation, AttestationError, AttestationStatement, MAX_NONCE_LEN};
 pub use command::{IssuerAction, IssuerCommand, SignedCommand};
 pub use error::TokenError;
-pub use sealing::{read_header, SealedHeader, SealedKind, SealingKey, SEALED_HEADER_LEN};
 pub(crate) use sealing::{open as open_sealed, seal, tombstone, OpenFailure};
+pub use sealing::{read_header, SealedHeader, SealedKind, SealingKey, SEALED_HEADER_LEN};
 pub use soft::{MemoryStore, SealedStore, SoftToken, StoreError, TRANSPORT_KEY};
 pub use types::{KeyOrigin, SlotInfo, SlotName, TokenInfo, TokenSerial, TokenStatus};
 
@@ -68,7 +68,8 @@ pub trait Token {
     ) -> Result<Vec<u8>, TokenError>;
 
     /// Decrypts an RSAES-OAEP-SHA256 ciphertext with a slot's key.
-    fn decrypt(&self, slot: &SlotName, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError>;
+    fn decrypt(&self, slot: &SlotName, ciphertext: &[u8])
+        -> Result<Zeroizing<Vec<u8>>, TokenError>;
 
     /// A slot's certificate (DER).
     fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError>;

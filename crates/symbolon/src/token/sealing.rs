@@ -139,12 +139,23 @@ pub(crate) fn seal(
     crate::self_test::ensure().map_err(crate::keys::KeyError::from)?;
     let mut nonce = [0u8; 12];
     random_bytes(&mut nonce)?;
-    let mut out = header(kind, KIND_LIVE, serial, counter, &key.check_value()?, &nonce);
+    let mut out = header(
+        kind,
+        KIND_LIVE,
+        serial,
+        counter,
+        &key.check_value()?,
+        &nonce,
+    );
     let aad = out.clone();
     let mut body = Zeroizing::new(plaintext.to_vec());
     let tag = key
         .aead_key()?
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut body)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&aad),
+            &mut body,
+        )
         .map_err(|_| TokenError::Key(crate::keys::KeyError::Internal("AES-GCM seal")))?;
     out.extend_from_slice(&body);
     out.extend_from_slice(tag.as_ref());
@@ -290,12 +301,19 @@ mod tests {
             for flip in [0x01u8, 0x80, 0xff] {
                 let mut b = sealed.clone();
                 b[i] ^= flip;
-                assert_ne!(fail_kind(open(SealedKind::Token, &b, &key)), "opened", "byte {i}");
+                assert_ne!(
+                    fail_kind(open(SealedKind::Token, &b, &key)),
+                    "opened",
+                    "byte {i}"
+                );
             }
         }
         for cut in 0..sealed.len() {
             let k = fail_kind(open(SealedKind::Token, &sealed[..cut], &key));
-            assert!(k == "tampered" || (cut == 0 && k == "refused"), "cut {cut}: {k}");
+            assert!(
+                k == "tampered" || (cut == 0 && k == "refused"),
+                "cut {cut}: {k}"
+            );
         }
     }
 
@@ -305,8 +323,14 @@ mod tests {
         let serial = TokenSerial::random().unwrap();
         let sealed = seal(SealedKind::Token, serial, 1, b"x", &key).unwrap();
         let other = SealingKey::generate().unwrap();
-        assert_eq!(fail_kind(open(SealedKind::Token, &sealed, &other)), "wrong-key");
-        assert_eq!(fail_kind(open(SealedKind::Issuer, &sealed, &key)), "refused");
+        assert_eq!(
+            fail_kind(open(SealedKind::Token, &sealed, &other)),
+            "wrong-key"
+        );
+        assert_eq!(
+            fail_kind(open(SealedKind::Issuer, &sealed, &key)),
+            "refused"
+        );
         let t = tombstone(SealedKind::Token, serial, 2);
         assert_eq!(fail_kind(open(SealedKind::Token, &t, &key)), "tampered");
     }
@@ -316,6 +340,9 @@ mod tests {
         let key = SealingKey::generate().unwrap();
         let again = SealingKey::from_key_file(key.to_key_file().as_bytes()).unwrap();
         assert_eq!(key.check_value().unwrap(), again.check_value().unwrap());
-        assert!(SealingKey::from_key_file(b"-----BEGIN SYMBOLON SEALING KEY-----\nAAAA\n-----END SYMBOLON SEALING KEY-----\n").is_err());
+        assert!(SealingKey::from_key_file(
+            b"-----BEGIN SYMBOLON SEALING KEY-----\nAAAA\n-----END SYMBOLON SEALING KEY-----\n"
+        )
+        .is_err());
     }
 }

@@ -179,7 +179,13 @@ impl<S: SealedStore> SoftToken<S> {
 
     fn commit(&mut self, next: TokenState) -> Result<(), TokenError> {
         let counter = self.counter + 1;
-        let sealed = seal(SealedKind::Token, next.serial, counter, &next.encode(), &self.key)?;
+        let sealed = seal(
+            SealedKind::Token,
+            next.serial,
+            counter,
+            &next.encode(),
+            &self.key,
+        )?;
         self.store.save(&sealed)?;
         self.life = Life::Live(next);
         self.counter = counter;
@@ -222,7 +228,9 @@ fn certificate_key(der: &[u8]) -> Result<RsaPublicKey, TokenError> {
         .to_der()
         .map_err(|e| TokenError::InvalidCertificate(e.to_string()))?;
     RsaPublicKey::from_der(&spki).map_err(|e| {
-        TokenError::InvalidCertificate(format!("its public key is not an RSA key symbolon reads: {e}"))
+        TokenError::InvalidCertificate(format!(
+            "its public key is not an RSA key symbolon reads: {e}"
+        ))
     })
 }
 
@@ -288,7 +296,11 @@ impl<S: SealedStore> Token for SoftToken<S> {
         Ok(self.live()?.slot(slot)?.key.sign_digest(scheme, digest)?)
     }
 
-    fn decrypt(&self, slot: &SlotName, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+    fn decrypt(
+        &self,
+        slot: &SlotName,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         Ok(self.live()?.slot(slot)?.key.decrypt_oaep(ciphertext)?)
     }
 
@@ -391,8 +403,11 @@ impl<S: SealedStore> Token for SoftToken<S> {
         // Drop every key first: memory is zeroised whatever the store does.
         self.life = Life::Dead(serial);
         let serial = serial.ok_or(TokenError::Tampered { serial: None })?;
-        self.store
-            .zeroise(&tombstone(SealedKind::Token, serial, self.counter.saturating_add(1)))?;
+        self.store.zeroise(&tombstone(
+            SealedKind::Token,
+            serial,
+            self.counter.saturating_add(1),
+        ))?;
         Ok(())
     }
 }

@@ -49,7 +49,11 @@ impl TokenState {
             status: self.status(),
             device_key: self.device_key.public_key().fingerprint(),
             transport_key: self.transport_key.public_key().fingerprint(),
-            trusted_issuers: self.trusted_issuers.iter().map(|k| k.fingerprint()).collect(),
+            trusted_issuers: self
+                .trusted_issuers
+                .iter()
+                .map(|k| k.fingerprint())
+                .collect(),
             command_sequence: self.command_sequence,
             slots: self
                 .slots
@@ -104,15 +108,17 @@ impl TokenState {
     }
 
     pub(crate) fn decode(data: &[u8]) -> Result<Self, TokenError> {
-        let bad = |e: DecodeError| TokenError::NotAToken(format!("sealed state does not decode: {e}"));
+        let bad =
+            |e: DecodeError| TokenError::NotAToken(format!("sealed state does not decode: {e}"));
         let mut r = Reader::new(data);
         r.domain(STATE_DOMAIN).map_err(bad)?;
-        let serial = TokenSerial::from_bytes(
-            r.bytes("serial")
-                .map_err(bad)?
-                .try_into()
-                .map_err(|_| bad(DecodeError::Invalid { field: "serial", reason: "not 16 bytes" }))?,
-        );
+        let serial =
+            TokenSerial::from_bytes(r.bytes("serial").map_err(bad)?.try_into().map_err(|_| {
+                bad(DecodeError::Invalid {
+                    field: "serial",
+                    reason: "not 16 bytes",
+                })
+            })?);
         let command_sequence = r.u64("command sequence").map_err(bad)?;
         let device_key = Arc::new(IdentityKeyPair::from_pkcs8_der(Zeroizing::new(
             r.bytes("device key").map_err(bad)?.to_vec(),
@@ -134,12 +140,26 @@ impl TokenState {
             let origin = match r.u8("origin").map_err(bad)? {
                 ORIGIN_GENERATED => KeyOrigin::Generated,
                 ORIGIN_ISSUER => {
-                    let fp: [u8; 32] = r.bytes("issuer fingerprint").map_err(bad)?.try_into().map_err(
-                        |_| bad(DecodeError::Invalid { field: "issuer fingerprint", reason: "not 32 bytes" }),
-                    )?;
-                    KeyOrigin::Issuer { issuer: Fingerprint::from_bytes(fp) }
+                    let fp: [u8; 32] = r
+                        .bytes("issuer fingerprint")
+                        .map_err(bad)?
+                        .try_into()
+                        .map_err(|_| {
+                            bad(DecodeError::Invalid {
+                                field: "issuer fingerprint",
+                                reason: "not 32 bytes",
+                            })
+                        })?;
+                    KeyOrigin::Issuer {
+                        issuer: Fingerprint::from_bytes(fp),
+                    }
                 }
-                _ => return Err(bad(DecodeError::Invalid { field: "origin", reason: "unknown" })),
+                _ => {
+                    return Err(bad(DecodeError::Invalid {
+                        field: "origin",
+                        reason: "unknown",
+                    }))
+                }
             };
             let key = Arc::new(RsaPrivateKey::from_pkcs8_der(Zeroizing::new(
                 r.bytes("slot key").map_err(bad)?.to_vec(),
@@ -149,7 +169,14 @@ impl TokenState {
             } else {
                 None
             };
-            slots.insert(name, Slot { key, origin, certificate });
+            slots.insert(
+                name,
+                Slot {
+                    key,
+                    origin,
+                    certificate,
+                },
+            );
         }
         r.finish().map_err(bad)?;
         Ok(Self {

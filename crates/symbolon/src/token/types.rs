@@ -47,8 +47,9 @@ impl FromStr for TokenSerial {
     type Err = TokenError;
     fn from_str(s: &str) -> Result<Self, TokenError> {
         let mut b = [0u8; 16];
-        hex::decode_to_slice(s, &mut b)
-            .map_err(|_| TokenError::InvalidInput(format!("{s:?} is not a token serial (32 hex digits)")))?;
+        hex::decode_to_slice(s, &mut b).map_err(|_| {
+            TokenError::InvalidInput(format!("{s:?} is not a token serial (32 hex digits)"))
+        })?;
         Ok(Self(b))
     }
 }
@@ -61,7 +62,9 @@ impl Serialize for TokenSerial {
 
 impl<'de> Deserialize<'de> for TokenSerial {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

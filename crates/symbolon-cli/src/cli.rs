@@ -1,0 +1,332 @@
+//! The command line: `symbolon <noun> <verb>` (DESIGN §7).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure (I/O, storage, internal)
+  2  usage error
+  3  invalid input (malformed file, unknown slot, bad name)
+  4  verification failed (signature, attestation, decryption)
+  5  refused (untrusted issuer, replayed command, occupied slot, weak key)
+  6  the token was tampered with and is dead";
+
+/// symbolon: keys that no one ever knows.
+#[derive(Debug, Parser)]
+#[command(name = "symbolon", version, about, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: Noun,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Noun {
+    /// A token: key slots whose secret halves never leave it.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check a token's key attestation.
+    #[command(subcommand)]
+    Attestation(AttestationCommand),
+    /// An issuer identity: the key tokens trust to write keys and certificates.
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
+}
+
+/// Where the token is.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct TokenArgs {
+    /// The token: a soft-token file, or agent:SOCKET for a token agent.
+    #[arg(long, env = "SYMBOLON_TOKEN", required_unless_present = "agent")]
+    pub(crate) token: Option<String>,
+    /// Go through the token agent at this socket (same as --token agent:PATH).
+    #[arg(long, conflicts_with = "token")]
+    pub(crate) agent: Option<PathBuf>,
+    /// The soft token's sealing key file (default: <token>.sealing-key).
+    #[arg(long, env = "SYMBOLON_SEALING_KEY")]
+    pub(crate) sealing_key: Option<PathBuf>,
+}
+
+/// A slot.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct SlotArg {
+    /// The key slot's name.
+    #[arg(long)]
+    pub(crate) slot: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a new soft token and its sealing key.
+    #[command(
+        after_help = "Example:\n  symbolon token init --token alice.token\n\nWrites alice.token and alice.token.sealing-key (mode 0600). Keep the key file \
+                            apart from the token in production (--sealing-key)."
+    )]
+    Init {
+        /// The token file to create.
+        #[arg(long)]
+        token: PathBuf,
+        /// Where to write the sealing key (default: <token>.sealing-key).
+        #[arg(long)]
+        sealing_key: Option<PathBuf>,
+    },
+    /// Show serial, state, trust list and slots.
+    #[command(after_help = "Example:\n  symbolon token info --token alice.token --json")]
+    Info(#[command(flatten)] TokenArgs),
+    /// Trust an issuer to write keys and certificates (only while the token is new).
+    #[command(
+        after_help = "Example:\n  symbolon token trust-issuer --token alice.token --issuer-key station.pub.pem\n\n\
+                            The trust list is fixed for good when the token's first key is created."
+    )]
+    TrustIssuer {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// The issuer's public key (PEM), from `symbolon issuer public-key`.
+        #[arg(long)]
+        issuer_key: PathBuf,
+    },
+    /// Generate a key pair inside the token.
+    #[command(
+        after_help = "Example:\n  symbolon token generate --token alice.token --slot signing --algorithm rsa-3072"
+    )]
+    Generate {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// rsa-2048, rsa-3072 or rsa-4096.
+        #[arg(long, default_value = "rsa-2048")]
+        algorithm: String,
+    },
+    /// Print a public key as PEM: a slot's, or the token's device or transport key.
+    #[command(
+        after_help = "Examples:\n  symbolon token public-key --token alice.token --slot signing --out signing.pub.pem\n  \
+                            symbolon token public-key --token alice.token --device"
+    )]
+    PublicKey {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// The slot.
+        #[arg(long, required_unless_present_any = ["device", "transport"])]
+        slot: Option<String>,
+        /// The device identity key (verifies attestations).
+        #[arg(long, conflicts_with_all = ["slot", "transport"])]
+        device: bool,
+        /// The transport key (issuers wrap keys to it).
+        #[arg(long, conflicts_with_all = ["slot", "device"])]
+        transport: bool,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Sign a file (hashed here) or a pre-computed digest with a slot's key.
+    #[command(
+        after_help = "Examples:\n  symbolon token sign --token alice.token --slot signing --in doc.pdf --out doc.sig\n  \
+                            symbolon token sign --token alice.token --slot signing --scheme pss-sha384 --digest <96 hex digits>\n\n\
+                            The signature is raw bytes (as `openssl pkeyutl` / `openssl dgst -sign` write them)."
+    )]
+    Sign {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// pkcs1-sha256|pkcs1-sha384|pkcs1-sha512|pss-sha256|pss-sha384|pss-sha512.
+        #[arg(long, default_value = "pkcs1-sha256")]
+        scheme: String,
+        /// The message file (default: stdin).
+        #[arg(long = "in", conflicts_with = "digest")]
+        input: Option<PathBuf>,
+        /// A digest already computed with the scheme's hash, in hex.
+        #[arg(long)]
+        digest: Option<String>,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Decrypt an RSAES-OAEP (SHA-256) ciphertext with a slot's key.
+    #[command(
+        after_help = "Example:\n  openssl pkeyutl -encrypt -pubin -inkey enc.pub.pem -pkeyopt rsa_padding_mode:oaep \\\n    \
+                            -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in secret -out secret.enc\n  \
+                            symbolon token decrypt --token alice.token --slot enc --in secret.enc --out secret"
+    )]
+    Decrypt {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The ciphertext file (default: stdin).
+        #[arg(long = "in")]
+        input: Option<PathBuf>,
+        /// Output file, created with mode 0600 (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print a slot's certificate (PEM).
+    #[command(
+        after_help = "Example:\n  symbolon token certificate --token alice.token --slot signing --out signing.crt"
+    )]
+    Certificate {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Apply an issuer's signed command writing a certificate.
+    #[command(
+        after_help = "Example:\n  symbolon token write-certificate --token alice.token --authorization cert-cmd.json"
+    )]
+    WriteCertificate {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// The signed command file from `symbolon issuer write-certificate --out`.
+        #[arg(long)]
+        authorization: PathBuf,
+    },
+    /// Apply an issuer's signed command carrying a wrapped key.
+    #[command(
+        after_help = "Example:\n  symbolon token accept-key --token alice.token --authorization key-cmd.json"
+    )]
+    AcceptKey {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// The signed command file from `symbolon issuer accept-key --out`.
+        #[arg(long)]
+        authorization: PathBuf,
+    },
+    /// Sign, with the device key, where a slot's key came from and that it cannot be exported.
+    #[command(
+        after_help = "Example:\n  symbolon token attest --token alice.token --slot signing --nonce 5f3a... --out signing.att.json"
+    )]
+    Attest {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The verifier's freshness nonce, hex (up to 64 bytes).
+        #[arg(long, default_value = "")]
+        nonce: String,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Tamper response: zeroise every secret and leave the token dead for good.
+    #[command(after_help = "Example:\n  symbolon token tamper --token alice.token --yes")]
+    Tamper {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Hold the token in this process and serve it on a Unix socket.
+    #[command(
+        after_help = "Example:\n  symbolon token serve --token alice.token --socket $XDG_RUNTIME_DIR/symbolon.sock &\n  \
+                            symbolon token info --agent $XDG_RUNTIME_DIR/symbolon.sock"
+    )]
+    Serve {
+        /// The soft-token file to serve.
+        #[arg(long)]
+        token: PathBuf,
+        /// Its sealing key file (default: <token>.sealing-key).
+        #[arg(long, env = "SYMBOLON_SEALING_KEY")]
+        sealing_key: Option<PathBuf>,
+        /// The socket to listen on (created with mode 0600).
+        #[arg(long)]
+        socket: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AttestationCommand {
+    /// Verify an attestation against the device key you expect.
+    #[command(
+        after_help = "Example:\n  symbolon token public-key --token alice.token --device --out device.pem\n  \
+                            symbolon attestation verify --in signing.att.json --device-key device.pem --public-key signing.pub.pem --nonce 5f3a..."
+    )]
+    Verify {
+        /// The attestation file.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// The device identity key you expect (PEM).
+        #[arg(long)]
+        device_key: PathBuf,
+        /// The public key you expect it to attest (PEM).
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        /// The nonce you supplied, hex.
+        #[arg(long)]
+        nonce: Option<String>,
+    },
+}
+
+/// Where the issuer identity is.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct IssuerDir {
+    /// The issuer's directory (identity sealed in issuer.sealed).
+    #[arg(long, env = "SYMBOLON_ISSUER")]
+    pub(crate) issuer: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IssuerCommand {
+    /// Create an issuer identity.
+    #[command(after_help = "Example:\n  symbolon issuer init --issuer station/")]
+    Init(#[command(flatten)] IssuerDir),
+    /// Print the issuer's public key (PEM), for `token trust-issuer`.
+    #[command(
+        after_help = "Example:\n  symbolon issuer public-key --issuer station/ --out station.pub.pem"
+    )]
+    PublicKey {
+        #[command(flatten)]
+        issuer: IssuerDir,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Sign a command writing a certificate into a token slot; apply it, or save it with --out.
+    #[command(
+        after_help = "Example:\n  symbolon issuer write-certificate --issuer station/ --token alice.token --slot signing --in signing.crt"
+    )]
+    WriteCertificate {
+        #[command(flatten)]
+        issuer: IssuerDir,
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The certificate (PEM or DER).
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Save the signed command here instead of applying it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Wrap a private key to a token's transport key and sign a command accepting it.
+    #[command(
+        after_help = "Example:\n  symbolon issuer accept-key --issuer station/ --token alice.token --slot enc --key enc.key.pem\n\n\
+                            The key file is read, wrapped and never written anywhere; delete it securely afterwards."
+    )]
+    AcceptKey {
+        #[command(flatten)]
+        issuer: IssuerDir,
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The RSA private key (PEM, PKCS#8 or PKCS#1).
+        #[arg(long)]
+        key: PathBuf,
+        /// Save the signed command here instead of applying it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}

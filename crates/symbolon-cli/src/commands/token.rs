@@ -1,0 +1,310 @@
+//! `symbolon token …`: the token's own operations.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::json;
+use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureScheme};
+use symbolon::pem;
+use symbolon::token::{SignedCommand, SlotName, TokenInfo};
+use symbolon_token::file::{default_sealing_key_path, init_token};
+
+use super::{open_token, parse_hex};
+use crate::cli::TokenCommand;
+use crate::error::CliError;
+use crate::files::{read_input, read_text, write_output};
+use crate::output::print_json;
+
+pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
+    match cmd {
+        TokenCommand::Init { token, sealing_key } => {
+            let key_path = sealing_key.unwrap_or_else(|| default_sealing_key_path(&token));
+            let spinner = spinner(json, "generating device and transport keys");
+            let t = init_token(&token, &key_path, None);
+            spinner.finish_and_clear();
+            let t = t?;
+            let info = symbolon::token::Token::info(&t)?;
+            if json {
+                print_json(&json!({
+                    "token": token, "sealing_key": key_path, "serial": info.serial,
+                    "device_key": info.device_key, "transport_key": info.transport_key,
+                }))
+            } else {
+                println!("initialised token {} at {}", info.serial, token.display());
+                println!(
+                    "sealing key: {} (mode 0600; keep it apart from the token)",
+                    key_path.display()
+                );
+                println!("device key:  {}", info.device_key);
+                Ok(())
+            }
+        }
+        TokenCommand::Info(args) => {
+            let info = open_token(&args)?.info()?;
+            if json {
+                print_json(&info)
+            } else {
+                print_info(&info);
+                Ok(())
+            }
+        }
+        TokenCommand::TrustIssuer { token, issuer_key } => {
+            let key = IdentityPublicKey::from_pem_or_der(&read_input(Some(&issuer_key))?)?;
+            open_token(&token)?.trust_issuer(&key)?;
+            done(
+                json,
+                json!({ "trusted_issuer": key.fingerprint() }),
+                &format!("now trusting issuer {}", key.fingerprint()),
+            )
+        }
+        TokenCommand::Generate {
+            token,
+            slot,
+            algorithm,
+        } => {
+            let alg: RsaAlgorithm = algorithm.parse()?;
+            let slot = SlotName::new(&slot.slot)?;
+            let mut t = open_token(&token)?;
+            let spinner = spinner(json, &format!("generating {alg} key in slot {slot}"));
+            let pk = t.generate(&slot, alg);
+            spinner.finish_and_clear();
+            let pk = pk?;
+            done(
+                json,
+                json!({ "slot": slot, "algorithm": alg, "fingerprint": pk.fingerprint(), "public_key": pk.to_pem() }),
+                &format!("generated {alg} key in slot {slot}: {}", pk.fingerprint()),
+            )
+        }
+        TokenCommand::PublicKey {
+            token,
+            slot,
+            device,
+            transport,
+            out,
+        } => {
+            let t = open_token(&token)?;
+            let (pem_text, fp) = if device {
+                let k = t.device_key()?;
+                (k.to_pem(), k.fingerprint())
+            } else if transport {
+                let k = t.transport_key()?;
+                (k.to_pem(), k.fingerprint())
+            } else {
+                let slot = SlotName::new(slot.as_deref().unwrap_or_default())?;
+                let k = t.public_key(&slot)?;
+                (k.to_pem(), k.fingerprint())
+            };
+            if json {
+                write_or_json(
+                    out.as_deref(),
+                    pem_text.as_bytes(),
+                    json!({ "fingerprint": fp, "public_key": pem_text }),
+                )
+            } else {
+                write_output(out.as_deref(), pem_text.as_bytes(), false)
+            }
+        }
+        TokenCommand::Sign {
+            token,
+            slot,
+            scheme,
+            input,
+            digest,
+            out,
+        } => {
+            let scheme: SignatureScheme = scheme.parse()?;
+            let slot = SlotName::new(&slot.slot)?;
+            let digest = match digest {
+                Some(hex) => {
+                    MessageDigest::from_bytes(scheme.hash(), &parse_hex("--digest", &hex)?)?
+                }
+                None => hash_input(scheme, input.as_deref())?,
+            };
+            let sig = open_token(&token)?.sign(&slot, scheme, &digest)?;
+            if json {
+                write_or_json(
+                    out.as_deref(),
+                    &sig,
+                    json!({ "slot": slot, "scheme": scheme, "signature": B64.encode(&sig) }),
+                )
+            } else {
+                write_output(out.as_deref(), &sig, false)
+            }
+        }
+        TokenCommand::Decrypt {
+            token,
+            slot,
+            input,
+            out,
+        } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let ct = read_input(input.as_deref())?;
+            let pt = open_token(&token)?.decrypt(&slot, &ct)?;
+            if json && out.is_none() {
+                print_json(&json!({ "slot": slot, "plaintext": B64.encode(pt.as_slice()) }))
+            } else {
+                write_output(out.as_deref(), &pt, true)
+            }
+        }
+        TokenCommand::Certificate { token, slot, out } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let der = open_token(&token)?.certificate(&slot)?;
+            let text = pem::encode("CERTIFICATE", &der);
+            if json {
+                write_or_json(
+                    out.as_deref(),
+                    text.as_bytes(),
+                    json!({ "slot": slot, "certificate": text }),
+                )
+            } else {
+                write_output(out.as_deref(), text.as_bytes(), false)
+            }
+        }
+        TokenCommand::WriteCertificate {
+            token,
+            authorization,
+        } => {
+            let cmd = SignedCommand::from_json(&read_text(&authorization)?)?;
+            open_token(&token)?.write_certificate(&cmd)?;
+            let slot = cmd.command.slot;
+            done(
+                json,
+                json!({ "slot": slot, "written": "certificate" }),
+                &format!("certificate written into slot {slot}"),
+            )
+        }
+        TokenCommand::AcceptKey {
+            token,
+            authorization,
+        } => {
+            let cmd = SignedCommand::from_json(&read_text(&authorization)?)?;
+            let pk = open_token(&token)?.accept_key(&cmd)?;
+            let slot = cmd.command.slot;
+            done(
+                json,
+                json!({ "slot": slot, "fingerprint": pk.fingerprint(), "issuer": cmd.issuer.fingerprint() }),
+                &format!(
+                    "key {} accepted into slot {slot} from issuer {}",
+                    pk.fingerprint(),
+                    cmd.issuer.fingerprint()
+                ),
+            )
+        }
+        TokenCommand::Attest {
+            token,
+            slot,
+            nonce,
+            out,
+        } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let nonce = parse_hex("--nonce", &nonce)?;
+            let att = open_token(&token)?.attest(&slot, &nonce)?;
+            write_output(
+                out.as_deref(),
+                format!("{}\n", att.to_json()).as_bytes(),
+                false,
+            )
+        }
+        TokenCommand::Tamper { token, yes } => {
+            if !yes {
+                return Err(CliError::new(
+                    "not_confirmed",
+                    "tamper destroys every key in the token for good",
+                )
+                .hint("pass --yes to confirm"));
+            }
+            open_token(&token)?.tamper()?;
+            done(
+                json,
+                json!({ "tampered": true }),
+                "token zeroised; it is dead for good",
+            )
+        }
+        TokenCommand::Serve {
+            token,
+            sealing_key,
+            socket,
+        } => super::serve::run(&token, sealing_key.as_deref(), &socket),
+    }
+}
+
+fn done(json: bool, value: serde_json::Value, text: &str) -> Result<(), CliError> {
+    if json {
+        print_json(&value)
+    } else {
+        println!("{text}");
+        Ok(())
+    }
+}
+
+/// With --json and --out, the file gets the raw output and stdout the JSON.
+fn write_or_json(out: Option<&Path>, raw: &[u8], value: serde_json::Value) -> Result<(), CliError> {
+    if out.is_some() {
+        write_output(out, raw, false)?;
+    }
+    print_json(&value)
+}
+
+fn hash_input(scheme: SignatureScheme, input: Option<&Path>) -> Result<MessageDigest, CliError> {
+    let result = match input {
+        Some(p) => std::fs::File::open(p)
+            .and_then(|mut f| MessageDigest::of_reader(scheme.hash(), &mut f))
+            .map_err(|e| CliError::io("cannot read", p, e)),
+        None => {
+            MessageDigest::of_reader(scheme.hash(), &mut std::io::stdin().lock().take(u64::MAX))
+                .map_err(|e| CliError::new("io", format!("cannot read stdin: {e}")))
+        }
+    };
+    result
+}
+
+fn spinner(json: bool, msg: &str) -> indicatif::ProgressBar {
+    if json {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new_spinner().with_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+fn print_info(info: &TokenInfo) {
+    let status = match info.status {
+        symbolon::token::TokenStatus::New => "new (issuers may still be trusted)",
+        symbolon::token::TokenStatus::Active => "active (trust list fixed)",
+    };
+    println!("serial:           {}", info.serial);
+    println!("status:           {status}");
+    println!("device key:       {}", info.device_key);
+    println!("transport key:    {}", info.transport_key);
+    if info.trusted_issuers.is_empty() {
+        println!("trusted issuers:  none");
+    } else {
+        for (i, fp) in info.trusted_issuers.iter().enumerate() {
+            println!(
+                "{}{fp}",
+                if i == 0 {
+                    "trusted issuers:  "
+                } else {
+                    "                  "
+                }
+            );
+        }
+    }
+    println!("next command:     {}", info.command_sequence);
+    if info.slots.is_empty() {
+        println!("slots:            none");
+    }
+    for s in &info.slots {
+        println!(
+            "slot {}: {} {} ({}; certificate: {})",
+            s.name,
+            s.algorithm,
+            s.fingerprint,
+            s.origin,
+            if s.has_certificate { "yes" } else { "no" }
+        );
+    }
+}

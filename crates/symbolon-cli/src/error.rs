@@ -1,0 +1,90 @@
+//! CLI errors: what went wrong, what to do, and an exit code that means
+//! something (listed in `symbolon --help`).
+
+use symbolon::keys::KeyError;
+use symbolon::token::{AttestationError, TokenError};
+
+/// A failure as the user sees it.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    pub(crate) code: String,
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
+}
+
+impl CliError {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub(crate) fn io(what: &str, path: &std::path::Path, e: std::io::Error) -> Self {
+        Self::new("io", format!("{what} {}: {e}", path.display()))
+    }
+
+    /// The process exit code for this error's code.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self.code.as_str() {
+            "invalid_input"
+            | "malformed_key"
+            | "invalid_certificate"
+            | "not_a_token"
+            | "unsupported"
+            | "invalid_request"
+            | "slot_not_found"
+            | "no_certificate" => 3,
+            "bad_signature" | "decryption_failed" | "wrong_device" | "wrong_key"
+            | "wrong_nonce" | "exportable" | "bad_authorization" => 4,
+            "untrusted_issuer"
+            | "replayed_command"
+            | "wrong_token"
+            | "trust_fixed"
+            | "already_trusted"
+            | "slot_occupied"
+            | "key_refused"
+            | "certificate_mismatch"
+            | "wrong_sealing_key"
+            | "not_confirmed" => 5,
+            "token_tampered" => 6,
+            _ => 1,
+        }
+    }
+}
+
+impl From<TokenError> for CliError {
+    fn from(e: TokenError) -> Self {
+        let hint = match &e {
+            TokenError::UntrustedIssuer(_) => {
+                Some("a token trusts only the issuers added by `token trust-issuer` before its first key")
+            }
+            TokenError::ReplayedCommand { .. } => {
+                Some("ask the issuer for a new command made against the token's current `token info`")
+            }
+            TokenError::Tampered { .. } => Some("initialise a new token; this one can never be used again"),
+            _ => None,
+        };
+        let mut err = Self::new(e.code(), e.to_string());
+        err.hint = hint.map(str::to_string);
+        err
+    }
+}
+
+impl From<KeyError> for CliError {
+    fn from(e: KeyError) -> Self {
+        TokenError::Key(e).into()
+    }
+}
+
+impl From<AttestationError> for CliError {
+    fn from(e: AttestationError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
