@@ -21,7 +21,7 @@ use symbolon::token::{SealedStore, SealingKey, SoftToken, StoreError, TokenError
 use zeroize::Zeroizing;
 
 /// How long an in-process open waits for another process to release a token.
-pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+pub const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 /// The default sealing key path for a token file: `<token>.sealing-key`.
 pub fn default_sealing_key_path(token: &Path) -> PathBuf {

@@ -1,0 +1,179 @@
+//! Helpers for the end-to-end tests: run the real `symbolon` binary, OpenSSL
+//! as the peer, and token agents that die with the test.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_symbolon")
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// Runs `symbolon args…` in `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Run {
+    run_stdin(dir, args, None)
+}
+
+pub fn run_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("SYMBOLON_TOKEN")
+        .env_remove("SYMBOLON_SEALING_KEY")
+        .env_remove("SYMBOLON_ISSUER")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn symbolon");
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        if let Some(data) = stdin {
+            input.write_all(data).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs and expects success.
+pub fn ok(dir: &Path, args: &[&str]) -> Run {
+    let r = run(dir, args);
+    assert_eq!(r.code, 0, "symbolon {args:?} failed: {}", r.stderr);
+    r
+}
+
+/// Runs and expects failure with `code`, and `needle` in stderr.
+pub fn fails(dir: &Path, args: &[&str], code: i32, needle: &str) -> Run {
+    let r = run(dir, args);
+    assert_eq!(r.code, code, "symbolon {args:?}: expected exit {code}, got {}: {}", r.code, r.stderr);
+    assert!(r.stderr.contains(needle), "symbolon {args:?}: stderr lacks {needle:?}: {}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
+    r
+}
+
+/// Whether the OpenSSL command is here; with SYMBOLON_REQUIRE_PEERS=1 its
+/// absence fails the test instead of skipping it.
+pub fn have_openssl() -> bool {
+    let here = Command::new("openssl").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
+    if !here && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("openssl is required (SYMBOLON_REQUIRE_PEERS=1) but not installed");
+    }
+    if !here {
+        eprintln!("skipping: openssl not installed");
+    }
+    here
+}
+
+/// Runs `openssl args…` in `dir`, expecting success.
+pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A token agent child process, killed when dropped.
+pub struct Agent {
+    pub child: Child,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Agent {
+    pub fn start(dir: &Path, token: &str, socket: &str) -> Agent {
+        let log = dir.join(format!("{socket}.log"));
+        let child = Command::new(bin())
+            .args(["token", "serve", "--token", token, "--socket", socket])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let socket = dir.join(socket);
+        let start = Instant::now();
+        while UnixStream::connect(&socket).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "agent did not start: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Agent { child, socket, log }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An issuer `st`, a token `t.tok` trusting it, and an RSA-2048 key in slot `sig`.
+pub fn token_with_key(dir: &Path) {
+    ok(dir, &["issuer", "init", "--issuer", "st"]);
+    ok(dir, &["issuer", "public-key", "--issuer", "st", "--out", "st.pem"]);
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    ok(dir, &["token", "trust-issuer", "--token", "t.tok", "--issuer-key", "st.pem"]);
+    ok(dir, &["token", "generate", "--token", "t.tok", "--slot", "sig"]);
+    ok(dir, &["token", "public-key", "--token", "t.tok", "--slot", "sig", "--out", "sig.pub"]);
+}
+
+/// A certificate for `pubkey` made by OpenSSL with a throwaway CA key.
+pub fn certificate_for(dir: &Path, pubkey: &str, out: &str) {
+    if !dir.join("ca.key").exists() {
+        openssl(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "ca.key"]);
+    }
+    openssl(dir, &["x509", "-new", "-key", "ca.key", "-force_pubkey", pubkey, "-subj", "/CN=test", "-days", "30", "-out", out]);
+}
+
+/// Every file in `dir` with its bytes.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in walk(dir) {
+        out.push((e.clone(), std::fs::read(&e).unwrap_or_default()));
+    }
+    out.sort();
+    out
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let ft = std::fs::symlink_metadata(&p).unwrap().file_type();
+        if ft.is_dir() {
+            out.extend(walk(&p));
+        } else if ft.is_file() {
+            out.push(p);
+        }
+    }
+    out
+}
