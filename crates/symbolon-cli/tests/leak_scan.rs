@@ -1,0 +1,195 @@
+//! No secret ever leaks: tokens and agents are driven through every command,
+//! including failing ones, with the most verbose logging, and every output,
+//! error, log line and file written is scanned for the secret key's bytes
+//! (p, q, d, the CRT values, the PKCS#1 and PKCS#8 DER) in raw, hex and
+//! base64, for the sealing key, and for the shape of any private key
+//! structure at all (which catches keys generated inside the token, whose
+//! bytes the test cannot know).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+
+use base64::Engine as _;
+use common::*;
+use der::Decode;
+
+struct Needle {
+    what: String,
+    bytes: Vec<u8>,
+}
+
+fn add_encodings(out: &mut Vec<Needle>, what: &str, secret: &[u8]) {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // A 20-byte window catches fragments too; chance matches are impossible.
+    for (i, chunk) in [secret, &secret[secret.len() / 2..]].into_iter().enumerate() {
+        let w = &chunk[..chunk.len().min(20)];
+        out.push(Needle { what: format!("{what} raw #{i}"), bytes: w.to_vec() });
+        out.push(Needle { what: format!("{what} hex #{i}"), bytes: hex::encode(w).into_bytes() });
+        out.push(Needle { what: format!("{what} HEX #{i}"), bytes: hex::encode_upper(w).into_bytes() });
+    }
+    // base64 of the whole value and of each of its three alignments.
+    for shift in 0..3 {
+        let enc = b64.encode(&secret[shift..]);
+        out.push(Needle { what: format!("{what} base64+{shift}"), bytes: enc.as_bytes()[4..28].to_vec() });
+    }
+}
+
+/// Byte patterns that begin any RSA or EC private key encoding symbolon uses.
+const STRUCTURES: [(&str, &[u8]); 5] = [
+    ("PKCS#8 RSA header", &[0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00, 0x04]),
+    ("PKCS#8 EC header", &[0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+    ("PKCS#1 RSA header", &[0x02, 0x01, 0x00, 0x02, 0x82]),
+    ("PEM private key", b"PRIVATE KEY-----"),
+    ("PEM sealing key", b"SYMBOLON SEALING KEY"),
+];
+
+fn find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn scan(label: &str, data: &[u8], needles: &[Needle], structures: bool) {
+    for n in needles {
+        assert!(!find(data, &n.bytes), "{label} contains {}", n.what);
+    }
+    if structures {
+        for (what, pat) in STRUCTURES {
+            assert!(!find(data, pat), "{label} contains a {what}");
+        }
+    }
+}
+
+fn sealing_key_bytes(path: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+#[test]
+fn no_secret_in_any_output_log_or_file() {
+    if !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // The key the test knows, made outside and kept outside the scanned directory.
+    let outside = tempfile::tempdir().unwrap();
+    openssl(outside.path(), &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "known.key"]);
+    let pkcs1 = openssl(outside.path(), &["rsa", "-in", "known.key", "-traditional", "-outform", "DER"]);
+    let pkcs8 = openssl(outside.path(), &["pkey", "-in", "known.key", "-outform", "DER"]);
+    let k = pkcs1::RsaPrivateKeyRef::from_der(&pkcs1).unwrap();
+    let mut needles = Vec::new();
+    for (what, v) in [
+        ("p", k.prime1.as_bytes()),
+        ("q", k.prime2.as_bytes()),
+        ("d", k.private_exponent.as_bytes()),
+        ("dp", k.exponent1.as_bytes()),
+        ("dq", k.exponent2.as_bytes()),
+        ("qinv", k.coefficient.as_bytes()),
+        ("PKCS#1 DER", &pkcs1[..]),
+        ("PKCS#8 DER", &pkcs8[..]),
+    ] {
+        add_encodings(&mut needles, what, v);
+    }
+
+    let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
+    let record = |outputs: &mut Vec<(String, Vec<u8>)>, label: String, r: Run| {
+        let mut all = r.stdout.clone();
+        all.extend_from_slice(r.stderr.as_bytes());
+        outputs.push((label, all));
+    };
+
+    token_with_key(dir);
+    let token_seal = sealing_key_bytes(&dir.join("t.tok.sealing-key"));
+    let key_outside = outside.path().join("known.key");
+    let key_arg = key_outside.to_str().unwrap();
+    record(&mut outputs, "accept-key".into(), ok(dir, &["issuer", "accept-key", "--issuer", "st", "--token", "t.tok", "--slot", "known", "--key", key_arg]));
+    ok(dir, &["token", "public-key", "--token", "t.tok", "--slot", "known", "--out", "known.pub"]);
+    certificate_for(dir, "known.pub", "known.crt");
+    std::fs::remove_file(dir.join("ca.key")).unwrap(); // a key of the test's own, not the token's
+    record(&mut outputs, "write-certificate".into(), ok(dir, &["issuer", "write-certificate", "--issuer", "st", "--token", "t.tok", "--slot", "known", "--in", "known.crt"]));
+    std::fs::write(dir.join("m"), b"message").unwrap();
+    openssl(dir, &[
+        "pkeyutl", "-encrypt", "-pubin", "-inkey", "known.pub", "-pkeyopt", "rsa_padding_mode:oaep",
+        "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256", "-in", "m", "-out", "m.enc",
+    ]);
+
+    let agent = Agent::start(dir, "t.tok", "a.sock");
+    let through_agent: Vec<Vec<&str>> = vec![
+        vec!["token", "info"],
+        vec!["--json", "token", "info"],
+        vec!["token", "public-key", "--slot", "known"],
+        vec!["token", "public-key", "--device"],
+        vec!["token", "public-key", "--transport"],
+        vec!["token", "certificate", "--slot", "known"],
+        vec!["--json", "token", "sign", "--slot", "known", "--scheme", "pss-sha512", "--in", "m"],
+        vec!["token", "sign", "--slot", "known", "--in", "m", "--out", "m.sig"],
+        vec!["token", "sign", "--slot", "sig", "--in", "m"],
+        vec!["token", "decrypt", "--slot", "known", "--in", "m.enc"],
+        vec!["--json", "token", "decrypt", "--slot", "known", "--in", "m.enc"],
+        vec!["token", "attest", "--slot", "known", "--out", "known.att"],
+        vec!["token", "decrypt", "--slot", "known", "--in", "m"],
+        vec!["token", "sign", "--slot", "nope", "--in", "m"],
+        vec!["token", "generate", "--slot", "known"],
+        vec!["token", "generate", "--slot", "gen2", "--algorithm", "rsa-3072"],
+    ];
+    for mut args in through_agent {
+        let at = if args[0] == "--json" { 3 } else { 2 };
+        args.splice(at..at, ["--agent", "a.sock"]);
+        let r = run_env(dir, &args);
+        record(&mut outputs, format!("agent {args:?}"), r);
+    }
+    drop(agent);
+    let agent_log = std::fs::read(dir.join("a.sock.log")).unwrap();
+    outputs.push(("agent log".into(), agent_log));
+    for args in [
+        vec!["token", "info", "--token", "t.tok"],
+        vec!["--json", "token", "sign", "--token", "t.tok", "--slot", "known", "--in", "m"],
+        vec!["token", "decrypt", "--token", "t.tok", "--slot", "known", "--in", "m.enc"],
+        vec!["token", "attest", "--token", "t.tok", "--slot", "gen2"],
+        vec!["token", "tamper", "--token", "t.tok", "--yes"],
+        vec!["token", "info", "--token", "t.tok"],
+    ] {
+        let r = run_env(dir, &args);
+        record(&mut outputs, format!("in-process {args:?}"), r);
+    }
+
+    // The sealing keys of the token and the issuer must appear nowhere but in
+    // their own files (the token's was destroyed by tamper).
+    let mut seal_needles = Vec::new();
+    add_encodings(&mut seal_needles, "issuer sealing key", &sealing_key_bytes(&dir.join("st/issuer.sealing-key")));
+    add_encodings(&mut seal_needles, "token sealing key", &token_seal);
+
+    for (label, data) in &outputs {
+        scan(label, data, &needles, true);
+        scan(label, data, &seal_needles, false);
+    }
+    let mut files = 0;
+    for path in walk(dir) {
+        let data = std::fs::read(&path).unwrap();
+        let label = path.display().to_string();
+        scan(&label, &data, &needles, false);
+        if !path.ends_with("st/issuer.sealing-key") {
+            // Every other file: no sealing key, no private key structure.
+            scan(&label, &data, &seal_needles, true);
+        }
+        files += 1;
+    }
+    assert!(files >= 10, "only {files} files scanned");
+    assert!(outputs.len() >= 20, "only {} outputs scanned", outputs.len());
+}
+
+fn run_env(dir: &Path, args: &[&str]) -> Run {
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("SYMBOLON_LOG", "trace")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
