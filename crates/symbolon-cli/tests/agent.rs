@@ -37,14 +37,38 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
     let agent = Agent::start(dir, "t.tok", "a.sock");
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (frame(b"not json"), "invalid_request"),
-        (frame(br#"{"op":"export-private-key","slot":"sig"}"#), "invalid_request"),
-        (frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256"}"#), "invalid_request"),
-        (frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256","digest":"!!!"}"#), "invalid_input"),
-        (frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256","digest":"AAAA"}"#), "invalid_input"),
-        (frame(br#"{"op":"sign","slot":"../x","scheme":"pkcs1-sha256","digest":"AAAA"}"#), "invalid_input"),
-        (frame(br#"{"op":"generate","slot":"sig","algorithm":"rsa-2048"}"#), "slot_occupied"),
-        (frame(br#"{"op":"write-certificate","command":"{}"}"#), "invalid_input"),
-        (frame(br#"{"op":"decrypt","slot":"sig","ciphertext":"AAAA"}"#), "decryption_failed"),
+        (
+            frame(br#"{"op":"export-private-key","slot":"sig"}"#),
+            "invalid_request",
+        ),
+        (
+            frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256"}"#),
+            "invalid_request",
+        ),
+        (
+            frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256","digest":"!!!"}"#),
+            "invalid_input",
+        ),
+        (
+            frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256","digest":"AAAA"}"#),
+            "invalid_input",
+        ),
+        (
+            frame(br#"{"op":"sign","slot":"../x","scheme":"pkcs1-sha256","digest":"AAAA"}"#),
+            "invalid_input",
+        ),
+        (
+            frame(br#"{"op":"generate","slot":"sig","algorithm":"rsa-2048"}"#),
+            "slot_occupied",
+        ),
+        (
+            frame(br#"{"op":"write-certificate","command":"{}"}"#),
+            "invalid_input",
+        ),
+        (
+            frame(br#"{"op":"decrypt","slot":"sig","ciphertext":"AAAA"}"#),
+            "decryption_failed",
+        ),
         (vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3], "invalid_request"),
         (vec![0, 0, 0, 9, b'{'], ""), // truncated frame, then the peer hangs up
         (vec![0x42; 3], ""),
@@ -53,13 +77,24 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
         let reply = raw_exchange(&agent.socket, &bytes);
         if !code.is_empty() {
             let text = String::from_utf8_lossy(&reply[4.min(reply.len())..]).into_owned();
-            assert!(text.contains(&format!("\"code\":\"{code}\"")), "{:?} → {text}", String::from_utf8_lossy(&bytes));
+            assert!(
+                text.contains(&format!("\"code\":\"{code}\"")),
+                "{:?} → {text}",
+                String::from_utf8_lossy(&bytes)
+            );
         }
         // Still alive and still right.
-        ok(dir, &["token", "public-key", "--agent", "a.sock", "--slot", "sig"]);
+        ok(
+            dir,
+            &["token", "public-key", "--agent", "a.sock", "--slot", "sig"],
+        );
     }
     drop(agent);
-    assert_eq!(std::fs::read(dir.join("t.tok")).unwrap(), before, "garbage changed the token");
+    assert_eq!(
+        std::fs::read(dir.join("t.tok")).unwrap(),
+        before,
+        "garbage changed the token"
+    );
 }
 
 #[test]
@@ -68,7 +103,9 @@ fn concurrent_clients_are_all_served() {
     let dir = d.path();
     token_with_key(dir);
     let agent = Agent::start(dir, "t.tok", "a.sock");
-    let pk = symbolon::keys::RsaPublicKey::from_pem_or_der(&std::fs::read(dir.join("sig.pub")).unwrap()).unwrap();
+    let pk =
+        symbolon::keys::RsaPublicKey::from_pem_or_der(&std::fs::read(dir.join("sig.pub")).unwrap())
+            .unwrap();
     let slot = SlotName::new("sig").unwrap();
     std::thread::scope(|s| {
         for i in 0..8u32 {
@@ -78,7 +115,11 @@ fn concurrent_clients_are_all_served() {
                 for j in 0..25u32 {
                     let msg = format!("client {i} message {j}");
                     let d = MessageDigest::of(HashAlgorithm::Sha256, msg.as_bytes());
-                    let scheme = if j % 2 == 0 { SignatureScheme::PssSha256 } else { SignatureScheme::Pkcs1Sha256 };
+                    let scheme = if j % 2 == 0 {
+                        SignatureScheme::PssSha256
+                    } else {
+                        SignatureScheme::Pkcs1Sha256
+                    };
                     let sig = client.sign(&slot, scheme, &d).unwrap();
                     pk.verify(scheme, msg.as_bytes(), &sig).unwrap();
                 }
@@ -88,7 +129,12 @@ fn concurrent_clients_are_all_served() {
         for _ in 0..4 {
             let dir = dir.to_path_buf();
             s.spawn(move || {
-                ok(&dir, &["token", "sign", "--agent", "a.sock", "--slot", "sig", "--in", "sig.pub"]);
+                ok(
+                    &dir,
+                    &[
+                        "token", "sign", "--agent", "a.sock", "--slot", "sig", "--in", "sig.pub",
+                    ],
+                );
             });
         }
     });
@@ -102,8 +148,18 @@ fn one_agent_per_socket_and_stale_sockets_are_replaced() {
     ok(dir, &["token", "init", "--token", "u.tok"]);
     let mut agent = Agent::start(dir, "t.tok", "a.sock");
     // A second agent on the same socket is refused; on the same token, too.
-    fails(dir, &["token", "serve", "--token", "u.tok", "--socket", "a.sock"], 1, "already serving");
-    fails(dir, &["token", "serve", "--token", "t.tok", "--socket", "b.sock"], 1, "in use by another process");
+    fails(
+        dir,
+        &["token", "serve", "--token", "u.tok", "--socket", "a.sock"],
+        1,
+        "already serving",
+    );
+    fails(
+        dir,
+        &["token", "serve", "--token", "t.tok", "--socket", "b.sock"],
+        1,
+        "in use by another process",
+    );
     // SIGKILL leaves a stale socket; the next agent replaces it.
     agent.kill();
     assert!(dir.join("a.sock").exists());
@@ -111,5 +167,8 @@ fn one_agent_per_socket_and_stale_sockets_are_replaced() {
     ok(dir, &["token", "info", "--agent", "a.sock"]);
     // The socket is private to its owner.
     let mode = std::fs::metadata(dir.join("a.sock")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o077, 0);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o077,
+        0
+    );
 }

@@ -29,30 +29,133 @@ fn bad_arguments_change_nothing() {
     let dir = d.path();
     token_with_key(dir);
     std::fs::write(dir.join("junk"), b"\x00\x01 not a thing \xff").unwrap();
-    std::fs::write(dir.join("bad.pem"), b"-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n").unwrap();
+    std::fs::write(
+        dir.join("bad.pem"),
+        b"-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
     let t = ["--token", "t.tok"];
     let long_nonce = "00".repeat(65);
     let with = |extra: &[&'static str]| -> Vec<&str> { extra.to_vec() };
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
-        (with(&["token", "sign", "--slot", "nope"]), 3, "holds no key"),
-        (with(&["token", "sign", "--slot", "sig", "--scheme", "pkcs1-sha1"]), 3, "unsupported signature scheme"),
-        (with(&["token", "sign", "--slot", "sig", "--digest", "zz"]), 3, "not valid hex"),
-        (with(&["token", "sign", "--slot", "sig", "--digest", "abcd"]), 3, "digest is 32 bytes"),
-        (with(&["token", "sign", "--slot", "sig", "--scheme", "pss-sha512", "--digest", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]), 3, "digest is 64 bytes"),
-        (with(&["token", "sign", "--slot", "../etc", "--in", "junk"]), 3, "not a valid slot name"),
-        (with(&["token", "generate", "--slot", "x", "--algorithm", "rsa-1024"]), 3, "unsupported algorithm"),
-        (with(&["token", "generate", "--slot", "a b"]), 3, "not a valid slot name"),
-        (with(&["token", "generate", "--slot", "sig"]), 5, "already holds a key"),
-        (with(&["token", "decrypt", "--slot", "sig", "--in", "junk"]), 4, "decryption failed"),
-        (with(&["token", "public-key", "--slot", "nope"]), 3, "holds no key"),
-        (with(&["token", "certificate", "--slot", "sig"]), 3, "no certificate"),
-        (with(&["token", "trust-issuer", "--issuer-key", "bad.pem"]), 3, "not a valid P-256 public key"),
-        (with(&["token", "trust-issuer", "--issuer-key", "sig.pub"]), 3, "P-256"),
-        (with(&["token", "trust-issuer", "--issuer-key", "junk"]), 3, "P-256"),
-        (with(&["token", "write-certificate", "--authorization", "junk"]), 3, "not UTF-8"),
-        (with(&["token", "accept-key", "--authorization", "sig.pub"]), 3, "issuer command"),
-        (with(&["token", "attest", "--slot", "sig", "--nonce", "xyz"]), 3, "not valid hex"),
-        (vec!["token", "attest", "--slot", "sig", "--nonce", long_nonce.as_str()], 3, "at most 64"),
+        (
+            with(&["token", "sign", "--slot", "nope"]),
+            3,
+            "holds no key",
+        ),
+        (
+            with(&["token", "sign", "--slot", "sig", "--scheme", "pkcs1-sha1"]),
+            3,
+            "unsupported signature scheme",
+        ),
+        (
+            with(&["token", "sign", "--slot", "sig", "--digest", "zz"]),
+            3,
+            "not valid hex",
+        ),
+        (
+            with(&["token", "sign", "--slot", "sig", "--digest", "abcd"]),
+            3,
+            "digest is 32 bytes",
+        ),
+        (
+            with(&[
+                "token",
+                "sign",
+                "--slot",
+                "sig",
+                "--scheme",
+                "pss-sha512",
+                "--digest",
+                "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+            ]),
+            3,
+            "digest is 64 bytes",
+        ),
+        (
+            with(&["token", "sign", "--slot", "../etc", "--in", "junk"]),
+            3,
+            "not a valid slot name",
+        ),
+        (
+            with(&[
+                "token",
+                "generate",
+                "--slot",
+                "x",
+                "--algorithm",
+                "rsa-1024",
+            ]),
+            3,
+            "unsupported algorithm",
+        ),
+        (
+            with(&["token", "generate", "--slot", "a b"]),
+            3,
+            "not a valid slot name",
+        ),
+        (
+            with(&["token", "generate", "--slot", "sig"]),
+            5,
+            "already holds a key",
+        ),
+        (
+            with(&["token", "decrypt", "--slot", "sig", "--in", "junk"]),
+            4,
+            "decryption failed",
+        ),
+        (
+            with(&["token", "public-key", "--slot", "nope"]),
+            3,
+            "holds no key",
+        ),
+        (
+            with(&["token", "certificate", "--slot", "sig"]),
+            3,
+            "no certificate",
+        ),
+        (
+            with(&["token", "trust-issuer", "--issuer-key", "bad.pem"]),
+            3,
+            "not a valid P-256 public key",
+        ),
+        (
+            with(&["token", "trust-issuer", "--issuer-key", "sig.pub"]),
+            3,
+            "P-256",
+        ),
+        (
+            with(&["token", "trust-issuer", "--issuer-key", "junk"]),
+            3,
+            "P-256",
+        ),
+        (
+            with(&["token", "write-certificate", "--authorization", "junk"]),
+            3,
+            "not UTF-8",
+        ),
+        (
+            with(&["token", "accept-key", "--authorization", "sig.pub"]),
+            3,
+            "issuer command",
+        ),
+        (
+            with(&["token", "attest", "--slot", "sig", "--nonce", "xyz"]),
+            3,
+            "not valid hex",
+        ),
+        (
+            vec![
+                "token",
+                "attest",
+                "--slot",
+                "sig",
+                "--nonce",
+                long_nonce.as_str(),
+            ],
+            3,
+            "at most 64",
+        ),
         (with(&["token", "tamper"]), 5, "--yes"),
     ];
     for (mut args, code, needle) in cases {
@@ -73,7 +176,23 @@ fn bad_issuer_commands_change_nothing() {
     let dir = d.path();
     token_with_key(dir);
     certificate_for(dir, "sig.pub", "sig.crt");
-    ok(dir, &["issuer", "write-certificate", "--issuer", "st", "--token", "t.tok", "--slot", "sig", "--in", "sig.crt", "--out", "good.json"]);
+    ok(
+        dir,
+        &[
+            "issuer",
+            "write-certificate",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--in",
+            "sig.crt",
+            "--out",
+            "good.json",
+        ],
+    );
     let good = std::fs::read_to_string(dir.join("good.json")).unwrap();
     let cmd: serde_json::Value = serde_json::from_str(&good).unwrap();
 
@@ -85,44 +204,282 @@ fn bad_issuer_commands_change_nothing() {
     raw[n - 3] ^= 1;
     forged["signature"] = base64_encode(&raw).into();
     std::fs::write(dir.join("forged.json"), forged.to_string()).unwrap();
-    refused(dir, &["token", "write-certificate", "--token", "t.tok", "--authorization", "forged.json"], 4, "does not verify");
+    refused(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--token",
+            "t.tok",
+            "--authorization",
+            "forged.json",
+        ],
+        4,
+        "does not verify",
+    );
 
     // The command's content altered under the old signature.
     let mut moved = cmd.clone();
     moved["slot"] = "elsewhere".into();
     std::fs::write(dir.join("moved.json"), moved.to_string()).unwrap();
-    refused(dir, &["token", "write-certificate", "--token", "t.tok", "--authorization", "moved.json"], 4, "does not verify");
+    refused(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--token",
+            "t.tok",
+            "--authorization",
+            "moved.json",
+        ],
+        4,
+        "does not verify",
+    );
 
     // An untrusted issuer.
     ok(dir, &["issuer", "init", "--issuer", "rogue"]);
-    ok(dir, &["issuer", "write-certificate", "--issuer", "rogue", "--token", "t.tok", "--slot", "sig", "--in", "sig.crt", "--out", "rogue.json"]);
-    refused(dir, &["token", "write-certificate", "--token", "t.tok", "--authorization", "rogue.json"], 5, "not trusted");
+    ok(
+        dir,
+        &[
+            "issuer",
+            "write-certificate",
+            "--issuer",
+            "rogue",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--in",
+            "sig.crt",
+            "--out",
+            "rogue.json",
+        ],
+    );
+    refused(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--token",
+            "t.tok",
+            "--authorization",
+            "rogue.json",
+        ],
+        5,
+        "not trusted",
+    );
 
     // A command for another token.
     ok(dir, &["token", "init", "--token", "u.tok"]);
-    ok(dir, &["token", "trust-issuer", "--token", "u.tok", "--issuer-key", "st.pem"]);
-    ok(dir, &["token", "generate", "--token", "u.tok", "--slot", "sig"]);
-    refused(dir, &["token", "write-certificate", "--token", "u.tok", "--authorization", "good.json"], 5, "is for token");
+    ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            "u.tok",
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
+    ok(
+        dir,
+        &["token", "generate", "--token", "u.tok", "--slot", "sig"],
+    );
+    refused(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--token",
+            "u.tok",
+            "--authorization",
+            "good.json",
+        ],
+        5,
+        "is for token",
+    );
 
     // A certificate for another key.
-    openssl(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "o.key"]);
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "o.key",
+        ],
+    );
     openssl(dir, &["pkey", "-in", "o.key", "-pubout", "-out", "o.pub"]);
     certificate_for(dir, "o.pub", "o.crt");
-    refused(dir, &["issuer", "write-certificate", "--issuer", "st", "--token", "t.tok", "--slot", "sig", "--in", "o.crt"], 5, "is not the key in slot");
-    refused(dir, &["issuer", "write-certificate", "--issuer", "st", "--token", "t.tok", "--slot", "sig", "--in", "junk_missing"], 1, "cannot read");
-    std::fs::write(dir.join("junk.crt"), b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
-    refused(dir, &["issuer", "write-certificate", "--issuer", "st", "--token", "t.tok", "--slot", "sig", "--in", "junk.crt"], 3, "certificate");
+    refused(
+        dir,
+        &[
+            "issuer",
+            "write-certificate",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--in",
+            "o.crt",
+        ],
+        5,
+        "is not the key in slot",
+    );
+    refused(
+        dir,
+        &[
+            "issuer",
+            "write-certificate",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--in",
+            "junk_missing",
+        ],
+        1,
+        "cannot read",
+    );
+    std::fs::write(
+        dir.join("junk.crt"),
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    refused(
+        dir,
+        &[
+            "issuer",
+            "write-certificate",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--in",
+            "junk.crt",
+        ],
+        3,
+        "certificate",
+    );
 
     // Keys: an occupied slot, a weak key, a file that is not a key.
-    openssl(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "weak.key"]);
-    refused(dir, &["issuer", "accept-key", "--issuer", "st", "--token", "t.tok", "--slot", "sig", "--key", "o.key"], 5, "already holds a key");
-    refused(dir, &["issuer", "accept-key", "--issuer", "st", "--token", "t.tok", "--slot", "w", "--key", "weak.key"], 3, "RSA private key");
-    refused(dir, &["issuer", "accept-key", "--issuer", "st", "--token", "t.tok", "--slot", "w", "--key", "o.pub"], 3, "PRIVATE KEY");
-    openssl(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_keygen_pubexp:3", "-out", "e3.key"]);
-    refused(dir, &["issuer", "accept-key", "--issuer", "st", "--token", "t.tok", "--slot", "w", "--key", "e3.key"], 5, "at least 65537");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:1024",
+            "-out",
+            "weak.key",
+        ],
+    );
+    refused(
+        dir,
+        &[
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--key",
+            "o.key",
+        ],
+        5,
+        "already holds a key",
+    );
+    refused(
+        dir,
+        &[
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "w",
+            "--key",
+            "weak.key",
+        ],
+        3,
+        "RSA private key",
+    );
+    refused(
+        dir,
+        &[
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "w",
+            "--key",
+            "o.pub",
+        ],
+        3,
+        "PRIVATE KEY",
+    );
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-pkeyopt",
+            "rsa_keygen_pubexp:3",
+            "-out",
+            "e3.key",
+        ],
+    );
+    refused(
+        dir,
+        &[
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "w",
+            "--key",
+            "e3.key",
+        ],
+        5,
+        "at least 65537",
+    );
 
     // The good command still works after all that: nothing moved the sequence.
-    ok(dir, &["token", "write-certificate", "--token", "t.tok", "--authorization", "good.json"]);
+    ok(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--token",
+            "t.tok",
+            "--authorization",
+            "good.json",
+        ],
+    );
 }
 
 #[test]
@@ -132,23 +489,81 @@ fn bad_token_files_and_keys_are_reported_and_left_alone() {
     ok(dir, &["token", "init", "--token", "a.tok"]);
     ok(dir, &["token", "init", "--token", "b.tok"]);
     // Swapped sealing key: told apart from tampering; nothing is destroyed.
-    refused(dir, &["token", "info", "--token", "a.tok", "--sealing-key", "b.tok.sealing-key"], 5, "sealing key does not open");
+    refused(
+        dir,
+        &[
+            "token",
+            "info",
+            "--token",
+            "a.tok",
+            "--sealing-key",
+            "b.tok.sealing-key",
+        ],
+        5,
+        "sealing key does not open",
+    );
     // Not a token at all.
-    std::fs::write(dir.join("x.tok"), b"hello world, this is not a token file at all").unwrap();
+    std::fs::write(
+        dir.join("x.tok"),
+        b"hello world, this is not a token file at all",
+    )
+    .unwrap();
     std::fs::copy(dir.join("a.tok.sealing-key"), dir.join("x.tok.sealing-key")).unwrap();
-    std::fs::set_permissions(dir.join("x.tok.sealing-key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        dir.join("x.tok.sealing-key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     std::fs::write(dir.join("x.tok.lock"), b"").unwrap();
-    refused(dir, &["token", "info", "--token", "x.tok"], 3, "not a usable symbolon token");
+    refused(
+        dir,
+        &["token", "info", "--token", "x.tok"],
+        3,
+        "not a usable symbolon token",
+    );
     // A sealing key readable by others is refused.
-    std::fs::set_permissions(dir.join("b.tok.sealing-key"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        dir.join("b.tok.sealing-key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
     refused(dir, &["token", "info", "--token", "b.tok"], 1, "chmod 600");
-    std::fs::set_permissions(dir.join("b.tok.sealing-key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        dir.join("b.tok.sealing-key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     // Missing pieces.
-    fails(dir, &["token", "info", "--token", "missing.tok"], 1, "no token at");
-    refused(dir, &["token", "init", "--token", "a.tok"], 1, "never overwrites");
-    refused(dir, &["token", "info", "--agent", "nobody.sock"], 1, "no token agent answers");
-    refused(dir, &["token", "info", "--token", "pkcs11:token=x"], 3, "PKCS#11");
-    refused(dir, &["issuer", "public-key", "--issuer", "nowhere"], 1, "issuer init");
+    fails(
+        dir,
+        &["token", "info", "--token", "missing.tok"],
+        1,
+        "no token at",
+    );
+    refused(
+        dir,
+        &["token", "init", "--token", "a.tok"],
+        1,
+        "never overwrites",
+    );
+    refused(
+        dir,
+        &["token", "info", "--agent", "nobody.sock"],
+        1,
+        "no token agent answers",
+    );
+    refused(
+        dir,
+        &["token", "info", "--token", "pkcs11:token=x"],
+        3,
+        "PKCS#11",
+    );
+    refused(
+        dir,
+        &["issuer", "public-key", "--issuer", "nowhere"],
+        1,
+        "issuer init",
+    );
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

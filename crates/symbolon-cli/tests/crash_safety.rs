@@ -28,11 +28,17 @@ fn sigkill_during_writes_leaves_old_or_new_state() {
         &read_sealing_key(&dir.join("st/issuer.sealing-key")).unwrap(),
     )
     .unwrap();
-    let pool: Vec<RsaPrivateKey> = (0..6).map(|_| RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap()).collect();
+    let pool: Vec<RsaPrivateKey> = (0..6)
+        .map(|_| RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap())
+        .collect();
     let token_path = dir.join("t.tok");
     let key_path = dir.join("t.tok.sealing-key");
 
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
     eprintln!("crash test seed {seed}");
     let mut x = seed;
     let mut next = move || {
@@ -67,21 +73,36 @@ fn sigkill_during_writes_leaves_old_or_new_state() {
         killer.join().unwrap();
         agent.kill();
 
-        let t = open_token(&token_path, &key_path, Duration::from_secs(5))
-            .unwrap_or_else(|e| panic!("operation {i} (kill after {delay:?}): token does not open: {e}"));
+        let t = open_token(&token_path, &key_path, Duration::from_secs(5)).unwrap_or_else(|e| {
+            panic!("operation {i} (kill after {delay:?}): token does not open: {e}")
+        });
         let after = t.info().unwrap();
         if after.command_sequence == info.command_sequence {
-            assert_eq!(after, info, "operation {i}: sequence unchanged but state differs");
+            assert_eq!(
+                after, info,
+                "operation {i}: sequence unchanged but state differs"
+            );
             old_states += 1;
         } else {
-            assert_eq!(after.command_sequence, info.command_sequence + 1, "operation {i}");
+            assert_eq!(
+                after.command_sequence,
+                info.command_sequence + 1,
+                "operation {i}"
+            );
             assert_eq!(after.slots.len(), info.slots.len() + 1, "operation {i}");
-            assert_eq!(&t.public_key(&slot).unwrap(), key.public_key(), "operation {i}");
+            assert_eq!(
+                &t.public_key(&slot).unwrap(),
+                key.public_key(),
+                "operation {i}"
+            );
             new_states += 1;
         }
         drop(t);
     }
     eprintln!("{OPERATIONS} kills: {old_states} left the old state, {new_states} the new");
     assert_eq!(old_states + new_states, OPERATIONS);
-    assert!(old_states > 0 && new_states > 0, "kills never landed on both sides of the commit (seed {seed})");
+    assert!(
+        old_states > 0 && new_states > 0,
+        "kills never landed on both sides of the commit (seed {seed})"
+    );
 }

@@ -23,23 +23,49 @@ struct Needle {
 fn add_encodings(out: &mut Vec<Needle>, what: &str, secret: &[u8]) {
     let b64 = base64::engine::general_purpose::STANDARD;
     // A 20-byte window catches fragments too; chance matches are impossible.
-    for (i, chunk) in [secret, &secret[secret.len() / 2..]].into_iter().enumerate() {
+    for (i, chunk) in [secret, &secret[secret.len() / 2..]]
+        .into_iter()
+        .enumerate()
+    {
         let w = &chunk[..chunk.len().min(20)];
-        out.push(Needle { what: format!("{what} raw #{i}"), bytes: w.to_vec() });
-        out.push(Needle { what: format!("{what} hex #{i}"), bytes: hex::encode(w).into_bytes() });
-        out.push(Needle { what: format!("{what} HEX #{i}"), bytes: hex::encode_upper(w).into_bytes() });
+        out.push(Needle {
+            what: format!("{what} raw #{i}"),
+            bytes: w.to_vec(),
+        });
+        out.push(Needle {
+            what: format!("{what} hex #{i}"),
+            bytes: hex::encode(w).into_bytes(),
+        });
+        out.push(Needle {
+            what: format!("{what} HEX #{i}"),
+            bytes: hex::encode_upper(w).into_bytes(),
+        });
     }
     // base64 of the whole value and of each of its three alignments.
     for shift in 0..3 {
         let enc = b64.encode(&secret[shift..]);
-        out.push(Needle { what: format!("{what} base64+{shift}"), bytes: enc.as_bytes()[4..28].to_vec() });
+        out.push(Needle {
+            what: format!("{what} base64+{shift}"),
+            bytes: enc.as_bytes()[4..28].to_vec(),
+        });
     }
 }
 
 /// Byte patterns that begin any RSA or EC private key encoding symbolon uses.
 const STRUCTURES: [(&str, &[u8]); 5] = [
-    ("PKCS#8 RSA header", &[0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00, 0x04]),
-    ("PKCS#8 EC header", &[0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+    (
+        "PKCS#8 RSA header",
+        &[
+            0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+            0x01, 0x01, 0x05, 0x00, 0x04,
+        ],
+    ),
+    (
+        "PKCS#8 EC header",
+        &[
+            0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+        ],
+    ),
     ("PKCS#1 RSA header", &[0x02, 0x01, 0x00, 0x02, 0x82]),
     ("PEM private key", b"PRIVATE KEY-----"),
     ("PEM sealing key", b"SYMBOLON SEALING KEY"),
@@ -63,7 +89,9 @@ fn scan(label: &str, data: &[u8], needles: &[Needle], structures: bool) {
 fn sealing_key_bytes(path: &Path) -> Vec<u8> {
     let text = std::fs::read_to_string(path).unwrap();
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
 }
 
 #[test]
@@ -75,9 +103,26 @@ fn no_secret_in_any_output_log_or_file() {
     let dir = d.path();
     // The key the test knows, made outside and kept outside the scanned directory.
     let outside = tempfile::tempdir().unwrap();
-    openssl(outside.path(), &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "known.key"]);
-    let pkcs1 = openssl(outside.path(), &["rsa", "-in", "known.key", "-traditional", "-outform", "DER"]);
-    let pkcs8 = openssl(outside.path(), &["pkey", "-in", "known.key", "-outform", "DER"]);
+    openssl(
+        outside.path(),
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "known.key",
+        ],
+    );
+    let pkcs1 = openssl(
+        outside.path(),
+        &["rsa", "-in", "known.key", "-traditional", "-outform", "DER"],
+    );
+    let pkcs8 = openssl(
+        outside.path(),
+        &["pkey", "-in", "known.key", "-outform", "DER"],
+    );
     let k = pkcs1::RsaPrivateKeyRef::from_der(&pkcs1).unwrap();
     let mut needles = Vec::new();
     for (what, v) in [
@@ -104,16 +149,80 @@ fn no_secret_in_any_output_log_or_file() {
     let token_seal = sealing_key_bytes(&dir.join("t.tok.sealing-key"));
     let key_outside = outside.path().join("known.key");
     let key_arg = key_outside.to_str().unwrap();
-    record(&mut outputs, "accept-key".into(), ok(dir, &["issuer", "accept-key", "--issuer", "st", "--token", "t.tok", "--slot", "known", "--key", key_arg]));
-    ok(dir, &["token", "public-key", "--token", "t.tok", "--slot", "known", "--out", "known.pub"]);
+    record(
+        &mut outputs,
+        "accept-key".into(),
+        ok(
+            dir,
+            &[
+                "issuer",
+                "accept-key",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "known",
+                "--key",
+                key_arg,
+            ],
+        ),
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--slot",
+            "known",
+            "--out",
+            "known.pub",
+        ],
+    );
     certificate_for(dir, "known.pub", "known.crt");
     std::fs::remove_file(dir.join("ca.key")).unwrap(); // a key of the test's own, not the token's
-    record(&mut outputs, "write-certificate".into(), ok(dir, &["issuer", "write-certificate", "--issuer", "st", "--token", "t.tok", "--slot", "known", "--in", "known.crt"]));
+    record(
+        &mut outputs,
+        "write-certificate".into(),
+        ok(
+            dir,
+            &[
+                "issuer",
+                "write-certificate",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "known",
+                "--in",
+                "known.crt",
+            ],
+        ),
+    );
     std::fs::write(dir.join("m"), b"message").unwrap();
-    openssl(dir, &[
-        "pkeyutl", "-encrypt", "-pubin", "-inkey", "known.pub", "-pkeyopt", "rsa_padding_mode:oaep",
-        "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256", "-in", "m", "-out", "m.enc",
-    ]);
+    openssl(
+        dir,
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            "known.pub",
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+            "-in",
+            "m",
+            "-out",
+            "m.enc",
+        ],
+    );
 
     let agent = Agent::start(dir, "t.tok", "a.sock");
     let through_agent: Vec<Vec<&str>> = vec![
@@ -123,16 +232,37 @@ fn no_secret_in_any_output_log_or_file() {
         vec!["token", "public-key", "--device"],
         vec!["token", "public-key", "--transport"],
         vec!["token", "certificate", "--slot", "known"],
-        vec!["--json", "token", "sign", "--slot", "known", "--scheme", "pss-sha512", "--in", "m"],
-        vec!["token", "sign", "--slot", "known", "--in", "m", "--out", "m.sig"],
+        vec![
+            "--json",
+            "token",
+            "sign",
+            "--slot",
+            "known",
+            "--scheme",
+            "pss-sha512",
+            "--in",
+            "m",
+        ],
+        vec![
+            "token", "sign", "--slot", "known", "--in", "m", "--out", "m.sig",
+        ],
         vec!["token", "sign", "--slot", "sig", "--in", "m"],
         vec!["token", "decrypt", "--slot", "known", "--in", "m.enc"],
-        vec!["--json", "token", "decrypt", "--slot", "known", "--in", "m.enc"],
+        vec![
+            "--json", "token", "decrypt", "--slot", "known", "--in", "m.enc",
+        ],
         vec!["token", "attest", "--slot", "known", "--out", "known.att"],
         vec!["token", "decrypt", "--slot", "known", "--in", "m"],
         vec!["token", "sign", "--slot", "nope", "--in", "m"],
         vec!["token", "generate", "--slot", "known"],
-        vec!["token", "generate", "--slot", "gen2", "--algorithm", "rsa-3072"],
+        vec![
+            "token",
+            "generate",
+            "--slot",
+            "gen2",
+            "--algorithm",
+            "rsa-3072",
+        ],
     ];
     for mut args in through_agent {
         let at = if args[0] == "--json" { 3 } else { 2 };
@@ -145,8 +275,12 @@ fn no_secret_in_any_output_log_or_file() {
     outputs.push(("agent log".into(), agent_log));
     for args in [
         vec!["token", "info", "--token", "t.tok"],
-        vec!["--json", "token", "sign", "--token", "t.tok", "--slot", "known", "--in", "m"],
-        vec!["token", "decrypt", "--token", "t.tok", "--slot", "known", "--in", "m.enc"],
+        vec![
+            "--json", "token", "sign", "--token", "t.tok", "--slot", "known", "--in", "m",
+        ],
+        vec![
+            "token", "decrypt", "--token", "t.tok", "--slot", "known", "--in", "m.enc",
+        ],
         vec!["token", "attest", "--token", "t.tok", "--slot", "gen2"],
         vec!["token", "tamper", "--token", "t.tok", "--yes"],
         vec!["token", "info", "--token", "t.tok"],
@@ -158,7 +292,11 @@ fn no_secret_in_any_output_log_or_file() {
     // The sealing keys of the token and the issuer must appear nowhere but in
     // their own files (the token's was destroyed by tamper).
     let mut seal_needles = Vec::new();
-    add_encodings(&mut seal_needles, "issuer sealing key", &sealing_key_bytes(&dir.join("st/issuer.sealing-key")));
+    add_encodings(
+        &mut seal_needles,
+        "issuer sealing key",
+        &sealing_key_bytes(&dir.join("st/issuer.sealing-key")),
+    );
     add_encodings(&mut seal_needles, "token sealing key", &token_seal);
 
     for (label, data) in &outputs {
@@ -177,7 +315,11 @@ fn no_secret_in_any_output_log_or_file() {
         files += 1;
     }
     assert!(files >= 10, "only {files} files scanned");
-    assert!(outputs.len() >= 20, "only {} outputs scanned", outputs.len());
+    assert!(
+        outputs.len() >= 20,
+        "only {} outputs scanned",
+        outputs.len()
+    );
 }
 
 fn run_env(dir: &Path, args: &[&str]) -> Run {

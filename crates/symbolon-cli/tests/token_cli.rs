@@ -20,7 +20,9 @@ fn interop(dir: &std::path::Path, token: &[&str]) {
     for (scheme, md, salt) in SCHEMES {
         let mut args = vec!["token", "sign"];
         args.extend_from_slice(token);
-        args.extend_from_slice(&["--slot", "sig", "--scheme", scheme, "--in", "msg", "--out", "msg.sig"]);
+        args.extend_from_slice(&[
+            "--slot", "sig", "--scheme", scheme, "--in", "msg", "--out", "msg.sig",
+        ]);
         ok(dir, &args);
         let mut v = vec!["dgst", md, "-verify", "sig.pub", "-signature", "msg.sig"];
         let saltopt = format!("rsa_pss_saltlen:{salt}");
@@ -28,22 +30,61 @@ fn interop(dir: &std::path::Path, token: &[&str]) {
             v.extend_from_slice(&["-sigopt", "rsa_padding_mode:pss", "-sigopt", &saltopt]);
         }
         v.push("msg");
-        assert!(String::from_utf8_lossy(&openssl(dir, &v)).contains("Verified OK"), "{scheme}");
+        assert!(
+            String::from_utf8_lossy(&openssl(dir, &v)).contains("Verified OK"),
+            "{scheme}"
+        );
     }
     // A digest computed by OpenSSL, signed by the token.
     let digest = openssl(dir, &["dgst", "-sha384", "-binary", "msg"]);
     let mut args = vec!["token", "sign"];
     args.extend_from_slice(token);
     let hex = hex::encode(&digest);
-    args.extend_from_slice(&["--slot", "sig", "--scheme", "pkcs1-sha384", "--digest", &hex, "--out", "d.sig"]);
+    args.extend_from_slice(&[
+        "--slot",
+        "sig",
+        "--scheme",
+        "pkcs1-sha384",
+        "--digest",
+        &hex,
+        "--out",
+        "d.sig",
+    ]);
     ok(dir, &args);
-    openssl(dir, &["dgst", "-sha384", "-verify", "sig.pub", "-signature", "d.sig", "msg"]);
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha384",
+            "-verify",
+            "sig.pub",
+            "-signature",
+            "d.sig",
+            "msg",
+        ],
+    );
     // OAEP-SHA256 by OpenSSL, decrypted inside the token.
     std::fs::write(dir.join("secret"), b"thirty-two bytes of key material").unwrap();
-    openssl(dir, &[
-        "pkeyutl", "-encrypt", "-pubin", "-inkey", "sig.pub", "-pkeyopt", "rsa_padding_mode:oaep",
-        "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256", "-in", "secret", "-out", "secret.enc",
-    ]);
+    openssl(
+        dir,
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            "sig.pub",
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+            "-in",
+            "secret",
+            "-out",
+            "secret.enc",
+        ],
+    );
     let mut args = vec!["token", "decrypt"];
     args.extend_from_slice(token);
     args.extend_from_slice(&["--slot", "sig", "--in", "secret.enc"]);
@@ -69,17 +110,45 @@ fn agent_results_equal_in_process_results() {
     let dir = d.path();
     token_with_key(dir);
     std::fs::write(dir.join("m"), b"deterministic").unwrap();
-    let local = ok(dir, &["token", "sign", "--token", "t.tok", "--slot", "sig", "--in", "m"]).stdout;
+    let local = ok(
+        dir,
+        &[
+            "token", "sign", "--token", "t.tok", "--slot", "sig", "--in", "m",
+        ],
+    )
+    .stdout;
     let local_info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
     let _agent = Agent::start(dir, "t.tok", "a.sock");
-    let remote = ok(dir, &["token", "sign", "--agent", "a.sock", "--slot", "sig", "--in", "m"]).stdout;
-    assert_eq!(local, remote, "PKCS#1 v1.5 is deterministic: same key, same bytes");
-    assert_eq!(local_info, ok(dir, &["--json", "token", "info", "--agent", "a.sock"]).json());
+    let remote = ok(
+        dir,
+        &[
+            "token", "sign", "--agent", "a.sock", "--slot", "sig", "--in", "m",
+        ],
+    )
+    .stdout;
+    assert_eq!(
+        local, remote,
+        "PKCS#1 v1.5 is deterministic: same key, same bytes"
+    );
+    assert_eq!(
+        local_info,
+        ok(dir, &["--json", "token", "info", "--agent", "a.sock"]).json()
+    );
     // The same refusal, the same message and exit code.
-    let a = fails(dir, &["token", "public-key", "--agent", "a.sock", "--slot", "nope"], 3, "holds no key");
+    let a = fails(
+        dir,
+        &["token", "public-key", "--agent", "a.sock", "--slot", "nope"],
+        3,
+        "holds no key",
+    );
     assert!(a.stderr.contains("slot \"nope\" holds no key"));
     // While the agent serves, no other process opens the token file.
-    fails(dir, &["token", "info", "--token", "t.tok"], 1, "in use by another process");
+    fails(
+        dir,
+        &["token", "info", "--token", "t.tok"],
+        1,
+        "in use by another process",
+    );
 }
 
 #[test]
@@ -91,34 +160,161 @@ fn issuer_writes_certificate_and_key_once() {
     let dir = d.path();
     token_with_key(dir);
     certificate_for(dir, "sig.pub", "sig.crt");
-    ok(dir, &["issuer", "write-certificate", "--issuer", "st", "--token", "t.tok", "--slot", "sig", "--in", "sig.crt", "--out", "cmd.json"]);
-    ok(dir, &["token", "write-certificate", "--token", "t.tok", "--authorization", "cmd.json"]);
-    fails(dir, &["token", "write-certificate", "--token", "t.tok", "--authorization", "cmd.json"], 5, "replayed");
-    let pem = ok(dir, &["token", "certificate", "--token", "t.tok", "--slot", "sig"]).stdout;
+    ok(
+        dir,
+        &[
+            "issuer",
+            "write-certificate",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--in",
+            "sig.crt",
+            "--out",
+            "cmd.json",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--token",
+            "t.tok",
+            "--authorization",
+            "cmd.json",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--token",
+            "t.tok",
+            "--authorization",
+            "cmd.json",
+        ],
+        5,
+        "replayed",
+    );
+    let pem = ok(
+        dir,
+        &["token", "certificate", "--token", "t.tok", "--slot", "sig"],
+    )
+    .stdout;
     std::fs::write(dir.join("back.crt"), &pem).unwrap();
-    assert_eq!(openssl(dir, &["x509", "-in", "back.crt", "-outform", "DER"]), openssl(dir, &["x509", "-in", "sig.crt", "-outform", "DER"]));
+    assert_eq!(
+        openssl(dir, &["x509", "-in", "back.crt", "-outform", "DER"]),
+        openssl(dir, &["x509", "-in", "sig.crt", "-outform", "DER"])
+    );
     // The certificate's key verifies the token's signatures.
     std::fs::write(dir.join("m"), b"m").unwrap();
-    ok(dir, &["token", "sign", "--token", "t.tok", "--slot", "sig", "--in", "m", "--out", "m.sig"]);
+    ok(
+        dir,
+        &[
+            "token", "sign", "--token", "t.tok", "--slot", "sig", "--in", "m", "--out", "m.sig",
+        ],
+    );
     let certkey = openssl(dir, &["x509", "-in", "back.crt", "-pubkey", "-noout"]);
     std::fs::write(dir.join("cert.pub"), certkey).unwrap();
-    openssl(dir, &["dgst", "-sha256", "-verify", "cert.pub", "-signature", "m.sig", "m"]);
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "cert.pub",
+            "-signature",
+            "m.sig",
+            "m",
+        ],
+    );
 
     // A key made by OpenSSL, written in by the issuer; the token holds the same key.
-    openssl(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072", "-out", "imp.key"]);
-    let r = ok(dir, &["--json", "issuer", "accept-key", "--issuer", "st", "--token", "t.tok", "--slot", "imp", "--key", "imp.key"]);
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:3072",
+            "-out",
+            "imp.key",
+        ],
+    );
+    let r = ok(
+        dir,
+        &[
+            "--json",
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "imp",
+            "--key",
+            "imp.key",
+        ],
+    );
     assert_eq!(r.json()["slot"], "imp");
-    let expected = openssl(dir, &["pkey", "-in", "imp.key", "-pubout", "-outform", "DER"]);
-    ok(dir, &["token", "public-key", "--token", "t.tok", "--slot", "imp", "--out", "imp.pub"]);
-    assert_eq!(openssl(dir, &["pkey", "-pubin", "-in", "imp.pub", "-outform", "DER"]), expected);
+    let expected = openssl(
+        dir,
+        &["pkey", "-in", "imp.key", "-pubout", "-outform", "DER"],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--slot",
+            "imp",
+            "--out",
+            "imp.pub",
+        ],
+    );
+    assert_eq!(
+        openssl(
+            dir,
+            &["pkey", "-pubin", "-in", "imp.pub", "-outform", "DER"]
+        ),
+        expected
+    );
     let info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
-    let imp = info["slots"].as_array().unwrap().iter().find(|s| s["name"] == "imp").unwrap();
+    let imp = info["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "imp")
+        .unwrap();
     assert_eq!(imp["origin"]["kind"], "issuer");
     assert_eq!(imp["algorithm"], "rsa-3072");
     assert_eq!(info["command_sequence"], 2);
     // A key in PKCS#1 PEM works too.
     openssl(dir, &["genrsa", "-traditional", "-out", "pk1.key", "2048"]);
-    ok(dir, &["issuer", "accept-key", "--issuer", "st", "--token", "t.tok", "--slot", "pk1", "--key", "pk1.key"]);
+    ok(
+        dir,
+        &[
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "pk1",
+            "--key",
+            "pk1.key",
+        ],
+    );
 }
 
 #[test]
@@ -126,24 +322,138 @@ fn attestation_is_checked_by_the_verifier() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     token_with_key(dir);
-    ok(dir, &["token", "public-key", "--token", "t.tok", "--device", "--out", "dev.pem"]);
-    ok(dir, &["token", "attest", "--token", "t.tok", "--slot", "sig", "--nonce", "c0ffee", "--out", "att.json"]);
-    let v = ok(dir, &["--json", "attestation", "verify", "--in", "att.json", "--device-key", "dev.pem", "--public-key", "sig.pub", "--nonce", "c0ffee"]).json();
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--device",
+            "--out",
+            "dev.pem",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "token", "attest", "--token", "t.tok", "--slot", "sig", "--nonce", "c0ffee", "--out",
+            "att.json",
+        ],
+    );
+    let v = ok(
+        dir,
+        &[
+            "--json",
+            "attestation",
+            "verify",
+            "--in",
+            "att.json",
+            "--device-key",
+            "dev.pem",
+            "--public-key",
+            "sig.pub",
+            "--nonce",
+            "c0ffee",
+        ],
+    )
+    .json();
     assert_eq!(v["valid"], true);
     assert_eq!(v["origin"]["kind"], "generated");
     assert_eq!(v["exportable"], false);
-    fails(dir, &["attestation", "verify", "--in", "att.json", "--device-key", "dev.pem", "--nonce", "c0ffef"], 4, "nonce");
+    fails(
+        dir,
+        &[
+            "attestation",
+            "verify",
+            "--in",
+            "att.json",
+            "--device-key",
+            "dev.pem",
+            "--nonce",
+            "c0ffef",
+        ],
+        4,
+        "nonce",
+    );
     // Another token's device key.
     ok(dir, &["token", "init", "--token", "u.tok"]);
-    ok(dir, &["token", "public-key", "--token", "u.tok", "--device", "--out", "udev.pem"]);
-    fails(dir, &["attestation", "verify", "--in", "att.json", "--device-key", "udev.pem"], 4, "signed by device key");
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "u.tok",
+            "--device",
+            "--out",
+            "udev.pem",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "attestation",
+            "verify",
+            "--in",
+            "att.json",
+            "--device-key",
+            "udev.pem",
+        ],
+        4,
+        "signed by device key",
+    );
     // An edited statement.
     let text = std::fs::read_to_string(dir.join("att.json")).unwrap();
-    std::fs::write(dir.join("forged.json"), text.replace("\"slot\": \"sig\"", "\"slot\": \"other\"")).unwrap();
-    fails(dir, &["attestation", "verify", "--in", "forged.json", "--device-key", "dev.pem"], 4, "does not verify");
-    std::fs::write(dir.join("exp.json"), text.replace("\"exportable\": false", "\"exportable\": true")).unwrap();
-    fails(dir, &["attestation", "verify", "--in", "exp.json", "--device-key", "dev.pem"], 4, "does not verify");
-    fails(dir, &["attestation", "verify", "--in", "st.pem", "--device-key", "dev.pem"], 3, "not a valid attestation");
+    std::fs::write(
+        dir.join("forged.json"),
+        text.replace("\"slot\": \"sig\"", "\"slot\": \"other\""),
+    )
+    .unwrap();
+    fails(
+        dir,
+        &[
+            "attestation",
+            "verify",
+            "--in",
+            "forged.json",
+            "--device-key",
+            "dev.pem",
+        ],
+        4,
+        "does not verify",
+    );
+    std::fs::write(
+        dir.join("exp.json"),
+        text.replace("\"exportable\": false", "\"exportable\": true"),
+    )
+    .unwrap();
+    fails(
+        dir,
+        &[
+            "attestation",
+            "verify",
+            "--in",
+            "exp.json",
+            "--device-key",
+            "dev.pem",
+        ],
+        4,
+        "does not verify",
+    );
+    fails(
+        dir,
+        &[
+            "attestation",
+            "verify",
+            "--in",
+            "st.pem",
+            "--device-key",
+            "dev.pem",
+        ],
+        3,
+        "not a valid attestation",
+    );
 }
 
 #[test]
@@ -156,21 +466,87 @@ fn json_output_and_trust_life_cycle() {
     assert_eq!(info["status"], "new");
     assert_eq!(info["slots"].as_array().unwrap().len(), 0);
     ok(dir, &["issuer", "init", "--issuer", "i1"]);
-    ok(dir, &["issuer", "public-key", "--issuer", "i1", "--out", "i1.pem"]);
-    ok(dir, &["token", "trust-issuer", "--token", "n.tok", "--issuer-key", "i1.pem"]);
-    fails(dir, &["token", "trust-issuer", "--token", "n.tok", "--issuer-key", "i1.pem"], 5, "already trusted");
-    let g = ok(dir, &["--json", "token", "generate", "--token", "n.tok", "--slot", "a", "--algorithm", "rsa-3072"]).json();
+    ok(
+        dir,
+        &["issuer", "public-key", "--issuer", "i1", "--out", "i1.pem"],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            "n.tok",
+            "--issuer-key",
+            "i1.pem",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            "n.tok",
+            "--issuer-key",
+            "i1.pem",
+        ],
+        5,
+        "already trusted",
+    );
+    let g = ok(
+        dir,
+        &[
+            "--json",
+            "token",
+            "generate",
+            "--token",
+            "n.tok",
+            "--slot",
+            "a",
+            "--algorithm",
+            "rsa-3072",
+        ],
+    )
+    .json();
     assert_eq!(g["algorithm"], "rsa-3072");
-    assert!(g["public_key"].as_str().unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+    assert!(g["public_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
     ok(dir, &["issuer", "init", "--issuer", "i2"]);
-    ok(dir, &["issuer", "public-key", "--issuer", "i2", "--out", "i2.pem"]);
-    fails(dir, &["token", "trust-issuer", "--token", "n.tok", "--issuer-key", "i2.pem"], 5, "fixed");
+    ok(
+        dir,
+        &["issuer", "public-key", "--issuer", "i2", "--out", "i2.pem"],
+    );
+    fails(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            "n.tok",
+            "--issuer-key",
+            "i2.pem",
+        ],
+        5,
+        "fixed",
+    );
     let info = ok(dir, &["--json", "token", "info", "--token", "n.tok"]).json();
     assert_eq!(info["status"], "active");
     assert_eq!(info["trusted_issuers"].as_array().unwrap().len(), 1);
-    let sig = ok(dir, &["--json", "token", "sign", "--token", "n.tok", "--slot", "a"]).json();
+    let sig = ok(
+        dir,
+        &["--json", "token", "sign", "--token", "n.tok", "--slot", "a"],
+    )
+    .json();
     assert_eq!(sig["scheme"], "pkcs1-sha256");
-    let err = run(dir, &["--json", "token", "sign", "--token", "n.tok", "--slot", "zz"]);
+    let err = run(
+        dir,
+        &[
+            "--json", "token", "sign", "--token", "n.tok", "--slot", "zz",
+        ],
+    );
     let body: serde_json::Value = serde_json::from_str(err.stderr.trim()).unwrap();
     assert_eq!(body["error"]["code"], "slot_not_found");
     assert_eq!(err.code, 3);
@@ -184,8 +560,15 @@ fn tamper_kills_the_token_for_good() {
     fails(dir, &["token", "tamper", "--token", "t.tok"], 5, "--yes");
     ok(dir, &["token", "info", "--token", "t.tok"]);
     ok(dir, &["token", "tamper", "--token", "t.tok", "--yes"]);
-    assert!(!dir.join("t.tok.sealing-key").exists(), "the sealing key is destroyed");
-    assert_eq!(std::fs::metadata(dir.join("t.tok")).unwrap().len(), 63, "only the tombstone header is left");
+    assert!(
+        !dir.join("t.tok.sealing-key").exists(),
+        "the sealing key is destroyed"
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("t.tok")).unwrap().len(),
+        63,
+        "only the tombstone header is left"
+    );
     for args in [
         vec!["token", "info", "--token", "t.tok"],
         vec!["token", "sign", "--token", "t.tok", "--slot", "sig"],
@@ -193,12 +576,25 @@ fn tamper_kills_the_token_for_good() {
     ] {
         fails(dir, &args, 6, "was tampered with");
     }
-    fails(dir, &["token", "init", "--token", "t.tok"], 1, "never overwrites");
+    fails(
+        dir,
+        &["token", "init", "--token", "t.tok"],
+        1,
+        "never overwrites",
+    );
     // Through the agent: tamper kills it there too.
     ok(dir, &["token", "init", "--token", "v.tok"]);
-    ok(dir, &["token", "generate", "--token", "v.tok", "--slot", "k"]);
+    ok(
+        dir,
+        &["token", "generate", "--token", "v.tok", "--slot", "k"],
+    );
     let _agent = Agent::start(dir, "v.tok", "v.sock");
     ok(dir, &["token", "tamper", "--agent", "v.sock", "--yes"]);
-    fails(dir, &["token", "info", "--agent", "v.sock"], 6, "was tampered with");
+    fails(
+        dir,
+        &["token", "info", "--agent", "v.sock"],
+        6,
+        "was tampered with",
+    );
     assert!(!dir.join("v.tok.sealing-key").exists());
 }

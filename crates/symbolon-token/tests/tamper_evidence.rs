@@ -35,7 +35,11 @@ fn open_variant(dir: &Path, data: &[u8], key: &[u8]) -> Result<(), TokenError> {
     if let Err(TokenError::Tampered { serial: Some(_) }) = &r {
         // Detected tampering under the right key zeroises: tombstone left, key gone.
         let left = std::fs::read(&path).unwrap();
-        assert_eq!(left.len(), SEALED_HEADER_LEN, "tampered file was not zeroised");
+        assert_eq!(
+            left.len(),
+            SEALED_HEADER_LEN,
+            "tampered file was not zeroised"
+        );
         assert!(!key_path.exists(), "sealing key survived zeroisation");
     }
     r
@@ -44,7 +48,11 @@ fn open_variant(dir: &Path, data: &[u8], key: &[u8]) -> Result<(), TokenError> {
 fn assert_detected(r: Result<(), TokenError>, what: &str) {
     match r {
         Ok(()) => panic!("{what}: a changed token opened"),
-        Err(TokenError::Tampered { .. } | TokenError::WrongSealingKey { .. } | TokenError::NotAToken(_)) => {}
+        Err(
+            TokenError::Tampered { .. }
+            | TokenError::WrongSealingKey { .. }
+            | TokenError::NotAToken(_),
+        ) => {}
         Err(e) => panic!("{what}: unexpected error {e:?}"),
     }
 }
@@ -60,7 +68,23 @@ fn every_byte_of_a_small_token_is_protected() {
         b[i] ^= [0x01, 0x80, 0xff][i % 3];
         assert_detected(open_variant(scratch.path(), &b, &key), &format!("byte {i}"));
     }
-    for cut in [0, 1, 7, 8, 10, 11, 40, 62, 63, 64, 78, 79, data.len() / 2, data.len() - 17, data.len() - 1] {
+    for cut in [
+        0,
+        1,
+        7,
+        8,
+        10,
+        11,
+        40,
+        62,
+        63,
+        64,
+        78,
+        79,
+        data.len() / 2,
+        data.len() - 17,
+        data.len() - 1,
+    ] {
         let r = open_variant(scratch.path(), &data[..cut], &key);
         assert!(r.is_err(), "truncated to {cut} bytes opened");
     }
@@ -75,22 +99,34 @@ fn sampled_bytes_of_a_large_token_are_protected() {
     let (data, key) = make(
         d.path(),
         "large.tok",
-        &[("a", RsaAlgorithm::Rsa4096), ("b", RsaAlgorithm::Rsa3072), ("c", RsaAlgorithm::Rsa2048)],
+        &[
+            ("a", RsaAlgorithm::Rsa4096),
+            ("b", RsaAlgorithm::Rsa3072),
+            ("c", RsaAlgorithm::Rsa2048),
+        ],
     );
     let scratch = tempfile::tempdir().unwrap();
     // A fixed-seed LCG: the positions are spread over the whole file and the
     // test is repeatable.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for n in 0..400 {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let i = (x >> 33) as usize % data.len();
         let mut b = data.clone();
         b[i] ^= ((x >> 8) as u8) | 1;
-        assert_detected(open_variant(scratch.path(), &b, &key), &format!("sample {n}, byte {i}"));
+        assert_detected(
+            open_variant(scratch.path(), &b, &key),
+            &format!("sample {n}, byte {i}"),
+        );
     }
     for k in 0..60 {
         let cut = data.len() * k / 60;
-        assert!(open_variant(scratch.path(), &data[..cut], &key).is_err(), "truncated to {cut}");
+        assert!(
+            open_variant(scratch.path(), &data[..cut], &key).is_err(),
+            "truncated to {cut}"
+        );
     }
 }
 
@@ -102,8 +138,15 @@ fn swapped_sealing_keys_are_told_apart_and_destroy_nothing() {
     let scratch = tempfile::tempdir().unwrap();
     for (data, key) in [(&a, &kb), (&b, &ka)] {
         let r = open_variant(scratch.path(), data, key);
-        assert!(matches!(r, Err(TokenError::WrongSealingKey { .. })), "{r:?}");
-        assert_eq!(&std::fs::read(scratch.path().join("v.tok")).unwrap(), data, "a wrong key must not destroy the token");
+        assert!(
+            matches!(r, Err(TokenError::WrongSealingKey { .. })),
+            "{r:?}"
+        );
+        assert_eq!(
+            &std::fs::read(scratch.path().join("v.tok")).unwrap(),
+            data,
+            "a wrong key must not destroy the token"
+        );
     }
     // Swapping the sealed bodies between two tokens under one key fails too.
     let mut spliced = a[..SEALED_HEADER_LEN].to_vec();

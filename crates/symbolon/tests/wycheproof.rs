@@ -36,14 +36,19 @@ fn vector_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("Wycheproof vectors not found at {} and SYMBOLON_REQUIRE_PEERS=1", dir.display());
+        panic!(
+            "Wycheproof vectors not found at {} and SYMBOLON_REQUIRE_PEERS=1",
+            dir.display()
+        );
     }
     eprintln!("skipping: no Wycheproof vectors at {}", dir.display());
     None
 }
 
 fn files_with_schema(schema: &str) -> Vec<(String, Value)> {
-    let Some(dir) = vector_dir() else { return vec![] };
+    let Some(dir) = vector_dir() else {
+        return vec![];
+    };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -96,20 +101,30 @@ fn rsassa_pkcs1_verify() {
     let mut t = Tally { checked: 0 };
     for (file, v) in files_with_schema("rsassa_pkcs1_verify_schema_v1.json") {
         for g in v["testGroups"].as_array().unwrap() {
-            let Some(h) = hash_of(g["sha"].as_str().unwrap()) else { continue };
+            let Some(h) = hash_of(g["sha"].as_str().unwrap()) else {
+                continue;
+            };
             let key = RsaPublicKey::from_der(&hex(&g["publicKeyDer"])).unwrap();
             for tc in g["tests"].as_array().unwrap() {
                 let ok = key
                     .verify(pkcs1_scheme(h), &hex(&tc["msg"]), &hex(&tc["sig"]))
                     .is_ok();
                 let expected = tc["result"] == "valid";
-                assert_eq!(ok, expected, "{file} tcId {} ({})", tc["tcId"], tc["comment"]);
+                assert_eq!(
+                    ok, expected,
+                    "{file} tcId {} ({})",
+                    tc["tcId"], tc["comment"]
+                );
                 t.checked += 1;
             }
         }
     }
     if vector_dir().is_some() {
-        assert!(t.checked > 500, "only {} PKCS#1 verification vectors ran", t.checked);
+        assert!(
+            t.checked > 500,
+            "only {} PKCS#1 verification vectors ran",
+            t.checked
+        );
     }
 }
 
@@ -131,7 +146,13 @@ fn rsassa_pss_verify() {
                 let ok = key
                     .verify(pss_scheme(h), &hex(&tc["msg"]), &hex(&tc["sig"]))
                     .is_ok();
-                assert_eq!(ok, tc["result"] == "valid", "{file} tcId {} ({})", tc["tcId"], tc["comment"]);
+                assert_eq!(
+                    ok,
+                    tc["result"] == "valid",
+                    "{file} tcId {} ({})",
+                    tc["tcId"],
+                    tc["comment"]
+                );
                 checked += 1;
             }
         }
@@ -167,7 +188,10 @@ fn rsassa_pkcs1_generate() {
         }
     }
     if vector_dir().is_some() {
-        assert!(exact >= 10, "only {exact} signing vectors ran ({refused} refused by policy)");
+        assert!(
+            exact >= 10,
+            "only {exact} signing vectors ran ({refused} refused by policy)"
+        );
     }
 }
 
@@ -179,13 +203,18 @@ fn rsaes_oaep_decrypt() {
             if g["sha"] != "SHA-256" || g["mgfSha"] != "SHA-256" {
                 continue; // symbolon decrypts OAEP-SHA256 with MGF1-SHA256 only
             }
-            let key = RsaPrivateKey::import_pem(g["privateKeyPem"].as_str().unwrap().as_bytes()).unwrap();
+            let key =
+                RsaPrivateKey::import_pem(g["privateKeyPem"].as_str().unwrap().as_bytes()).unwrap();
             for tc in g["tests"].as_array().unwrap() {
                 let label = hex(&tc["label"]);
                 let result = key.decrypt_oaep(&hex(&tc["ct"]));
                 let id = format!("{file} tcId {} ({})", tc["tcId"], tc["comment"]);
                 if tc["result"] == "valid" && label.is_empty() {
-                    assert_eq!(result.unwrap().as_slice(), hex(&tc["msg"]).as_slice(), "{id}");
+                    assert_eq!(
+                        result.unwrap().as_slice(),
+                        hex(&tc["msg"]).as_slice(),
+                        "{id}"
+                    );
                 } else {
                     assert_eq!(result.map(|_| ()), Err(KeyError::DecryptionFailed), "{id}");
                 }
@@ -203,7 +232,9 @@ fn rsaes_pkcs1_ciphertexts_are_all_refused_alike() {
     let mut checked = 0;
     for (file, v) in files_with_schema("rsaes_pkcs1_decrypt_schema_v1.json") {
         for g in v["testGroups"].as_array().unwrap() {
-            let Ok(key) = RsaPrivateKey::import_pem(g["privateKeyPem"].as_str().unwrap().as_bytes()) else {
+            let Ok(key) =
+                RsaPrivateKey::import_pem(g["privateKeyPem"].as_str().unwrap().as_bytes())
+            else {
                 continue;
             };
             for tc in g["tests"].as_array().unwrap() {

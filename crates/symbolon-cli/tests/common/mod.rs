@@ -1,6 +1,6 @@
 //! Helpers for the end-to-end tests: run the real `symbolon` binary, OpenSSL
 //! as the peer, and token agents that die with the test.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,8 @@ impl Run {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -67,8 +68,16 @@ pub fn ok(dir: &Path, args: &[&str]) -> Run {
 /// Runs and expects failure with `code`, and `needle` in stderr.
 pub fn fails(dir: &Path, args: &[&str], code: i32, needle: &str) -> Run {
     let r = run(dir, args);
-    assert_eq!(r.code, code, "symbolon {args:?}: expected exit {code}, got {}: {}", r.code, r.stderr);
-    assert!(r.stderr.contains(needle), "symbolon {args:?}: stderr lacks {needle:?}: {}", r.stderr);
+    assert_eq!(
+        r.code, code,
+        "symbolon {args:?}: expected exit {code}, got {}: {}",
+        r.code, r.stderr
+    );
+    assert!(
+        r.stderr.contains(needle),
+        "symbolon {args:?}: stderr lacks {needle:?}: {}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
     r
 }
@@ -76,7 +85,11 @@ pub fn fails(dir: &Path, args: &[&str], code: i32, needle: &str) -> Run {
 /// Whether the OpenSSL command is here; with SYMBOLON_REQUIRE_PEERS=1 its
 /// absence fails the test instead of skipping it.
 pub fn have_openssl() -> bool {
-    let here = Command::new("openssl").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
+    let here = Command::new("openssl")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !here && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
         panic!("openssl is required (SYMBOLON_REQUIRE_PEERS=1) but not installed");
     }
@@ -88,7 +101,11 @@ pub fn have_openssl() -> bool {
 
 /// Runs `openssl args…` in `dir`, expecting success.
 pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "openssl {args:?} failed: {}{}",
@@ -118,7 +135,11 @@ impl Agent {
         let socket = dir.join(socket);
         let start = Instant::now();
         while UnixStream::connect(&socket).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "agent did not start: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "agent did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         Agent { child, socket, log }
@@ -139,19 +160,74 @@ impl Drop for Agent {
 /// An issuer `st`, a token `t.tok` trusting it, and an RSA-2048 key in slot `sig`.
 pub fn token_with_key(dir: &Path) {
     ok(dir, &["issuer", "init", "--issuer", "st"]);
-    ok(dir, &["issuer", "public-key", "--issuer", "st", "--out", "st.pem"]);
+    ok(
+        dir,
+        &["issuer", "public-key", "--issuer", "st", "--out", "st.pem"],
+    );
     ok(dir, &["token", "init", "--token", "t.tok"]);
-    ok(dir, &["token", "trust-issuer", "--token", "t.tok", "--issuer-key", "st.pem"]);
-    ok(dir, &["token", "generate", "--token", "t.tok", "--slot", "sig"]);
-    ok(dir, &["token", "public-key", "--token", "t.tok", "--slot", "sig", "--out", "sig.pub"]);
+    ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            "t.tok",
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
+    ok(
+        dir,
+        &["token", "generate", "--token", "t.tok", "--slot", "sig"],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--out",
+            "sig.pub",
+        ],
+    );
 }
 
 /// A certificate for `pubkey` made by OpenSSL with a throwaway CA key.
 pub fn certificate_for(dir: &Path, pubkey: &str, out: &str) {
     if !dir.join("ca.key").exists() {
-        openssl(dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "ca.key"]);
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                "ca.key",
+            ],
+        );
     }
-    openssl(dir, &["x509", "-new", "-key", "ca.key", "-force_pubkey", pubkey, "-subj", "/CN=test", "-days", "30", "-out", out]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-force_pubkey",
+            pubkey,
+            "-subj",
+            "/CN=test",
+            "-days",
+            "30",
+            "-out",
+            out,
+        ],
+    );
 }
 
 /// Every file in `dir` with its bytes.
