@@ -172,3 +172,139 @@ fn one_agent_per_socket_and_stale_sockets_are_replaced() {
         0
     );
 }
+
+#[test]
+fn sigterm_closes_the_agent_cleanly() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    token_with_key(dir);
+    let mut agent = Agent::start(dir, "t.tok", "a.sock");
+    let pid = rustix::process::Pid::from_raw(agent.child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = agent.child.wait().unwrap();
+    assert!(status.success(), "agent exited with {status}");
+    assert!(!dir.join("a.sock").exists(), "socket left behind");
+    ok(dir, &["token", "info", "--token", "t.tok"]);
+}
+
+#[test]
+fn refusals_through_the_agent_change_nothing() {
+    if !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    token_with_key(dir);
+    certificate_for(dir, "sig.pub", "sig.crt");
+    ok(dir, &["issuer", "init", "--issuer", "rogue"]);
+    ok(
+        dir,
+        &[
+            "issuer",
+            "write-certificate",
+            "--issuer",
+            "rogue",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--in",
+            "sig.crt",
+            "--out",
+            "rogue.json",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "issuer",
+            "write-certificate",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--in",
+            "sig.crt",
+            "--out",
+            "good.json",
+        ],
+    );
+    let _agent = Agent::start(dir, "t.tok", "a.sock");
+    let before = std::fs::read(dir.join("t.tok")).unwrap();
+    let a = ["--agent", "a.sock"];
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec![
+                "token",
+                "write-certificate",
+                "--authorization",
+                "rogue.json",
+            ],
+            5,
+            "not trusted",
+        ),
+        (vec!["token", "sign", "--slot", "nope"], 3, "holds no key"),
+        (
+            vec!["token", "sign", "--slot", "sig", "--digest", "abcd"],
+            3,
+            "digest is 32 bytes",
+        ),
+        (
+            vec![
+                "token",
+                "generate",
+                "--slot",
+                "x",
+                "--algorithm",
+                "rsa-1024",
+            ],
+            3,
+            "unsupported algorithm",
+        ),
+        (
+            vec!["token", "trust-issuer", "--issuer-key", "sig.pub"],
+            3,
+            "P-256",
+        ),
+        (
+            vec!["token", "decrypt", "--slot", "sig", "--in", "sig.pub"],
+            4,
+            "decryption failed",
+        ),
+    ];
+    for (mut args, code, needle) in cases {
+        args.splice(2..2, a);
+        fails(dir, &args, code, needle);
+    }
+    assert_eq!(
+        std::fs::read(dir.join("t.tok")).unwrap(),
+        before,
+        "a refusal changed the token"
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--agent",
+            "a.sock",
+            "--authorization",
+            "good.json",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "token",
+            "write-certificate",
+            "--agent",
+            "a.sock",
+            "--authorization",
+            "good.json",
+        ],
+        5,
+        "replayed",
+    );
+}

@@ -1,8 +1,10 @@
 //! `symbolon token serve`: the token agent's process.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use symbolon_token::agent::{bind, harden_process, serve};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use symbolon_token::agent::{bind, harden_process, Agent};
 use symbolon_token::file::{default_sealing_key_path, open_token};
 
 use crate::error::CliError;
@@ -24,12 +26,27 @@ pub(crate) fn run(token: &Path, sealing_key: Option<&Path>, socket: &Path) -> Re
         .unwrap_or_else(|| default_sealing_key_path(token));
     // The agent holds the token's lock for its whole life: no other process
     // opens the token while it serves.
-    let t = open_token(token, &key_path, std::time::Duration::ZERO)?;
+    let agent = Agent::new(open_token(token, &key_path, std::time::Duration::ZERO)?);
     let listener = bind(socket).map_err(|e| CliError::new("io", e.to_string()))?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| CliError::new("io", format!("cannot install signal handlers: {e}")))?;
+    let closer = agent.clone();
+    let socket_path: PathBuf = socket.to_path_buf();
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            // Zeroise the keys (waiting for any request in flight), then go.
+            closer.close();
+            let _ = std::fs::remove_file(&socket_path);
+            tracing::info!(signal = sig, "token agent stopped");
+            std::process::exit(0);
+        }
+    });
     eprintln!(
         "symbolon token agent serving {} on {}",
         token.display(),
         socket.display()
     );
-    serve(listener, t).map_err(|e| CliError::new("io", e.to_string()))
+    agent
+        .serve(listener)
+        .map_err(|e| CliError::new("io", e.to_string()))
 }

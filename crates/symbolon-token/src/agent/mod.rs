@@ -13,4 +13,4 @@ mod server;
 
 pub use client::AgentClient;
 pub use harden::{harden_process, Hardening};
-pub use server::{bind, serve, AgentError};
+pub use server::{bind, serve, Agent, AgentError};

@@ -57,13 +57,54 @@ pub fn bind(path: &Path) -> Result<UnixListener, AgentError> {
     Ok(listener)
 }
 
-/// Serves `token` on `listener` until the listener fails. Each connection
-/// gets a thread; reads share the token, writes take it exclusively.
+/// Serves `token` on `listener` until the listener fails.
 pub fn serve<T>(listener: UnixListener, token: T) -> Result<(), AgentError>
 where
     T: Token + Send + Sync + 'static,
 {
-    let token = Arc::new(RwLock::new(token));
+    Agent::new(token).serve(listener)
+}
+
+/// The token held by an agent. Cloning shares it; [`Agent::close`] drops it
+/// (zeroising every key) so a signal handler can end the process cleanly.
+pub struct Agent<T> {
+    token: Arc<RwLock<Option<T>>>,
+}
+
+impl<T> Clone for Agent<T> {
+    fn clone(&self) -> Self {
+        Self {
+            token: Arc::clone(&self.token),
+        }
+    }
+}
+
+impl<T: Token + Send + Sync + 'static> Agent<T> {
+    /// Takes ownership of an open token.
+    pub fn new(token: T) -> Self {
+        Self {
+            token: Arc::new(RwLock::new(Some(token))),
+        }
+    }
+
+    /// Drops the token once no request is using it; later requests are told
+    /// the agent is shutting down.
+    pub fn close(&self) {
+        let mut guard = self.token.write().unwrap_or_else(|p| p.into_inner());
+        *guard = None;
+    }
+
+    /// Serves on `listener` until it fails. Each connection gets a thread;
+    /// reads share the token, writes take it exclusively.
+    pub fn serve(&self, listener: UnixListener) -> Result<(), AgentError> {
+        serve_shared(listener, &self.token)
+    }
+}
+
+fn serve_shared<T>(listener: UnixListener, token: &Arc<RwLock<Option<T>>>) -> Result<(), AgentError>
+where
+    T: Token + Send + Sync + 'static,
+{
     let active = Arc::new(AtomicUsize::new(0));
     let uid = rustix::process::geteuid();
     for stream in listener.incoming() {
@@ -96,7 +137,7 @@ where
             );
             continue;
         }
-        let token = Arc::clone(&token);
+        let token = Arc::clone(token);
         let active = Arc::clone(&active);
         std::thread::spawn(move || {
             connection(stream, &token);
@@ -118,7 +159,7 @@ fn error_response(code: &str, message: &str) -> Response {
     })
 }
 
-fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<T>) {
+fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
     loop {
         // A client that sends back to back is usually here within microseconds.
         if wait_readable(&stream, NEXT_REQUEST_SPIN).is_err() {
@@ -159,38 +200,51 @@ fn b64(field: &str, v: &str) -> Result<Vec<u8>, TokenError> {
         .map_err(|e| TokenError::InvalidInput(format!("{field}: {e}")))
 }
 
-fn read<T>(token: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // A panic while holding the lock cannot leave the token half-changed
-    // (changes are committed whole), so a poisoned lock is still usable.
-    token.read().unwrap_or_else(|p| p.into_inner())
+fn closing() -> TokenError {
+    TokenError::Storage("the token agent is shutting down".into())
 }
 
-fn write<T>(token: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    token.write().unwrap_or_else(|p| p.into_inner())
+// A panic while holding the lock cannot leave the token half-changed (changes
+// are committed whole), so a poisoned lock is still usable.
+fn with_read<T, R>(
+    token: &RwLock<Option<T>>,
+    f: impl FnOnce(&T) -> Result<R, TokenError>,
+) -> Result<R, TokenError> {
+    let guard = token.read().unwrap_or_else(|p| p.into_inner());
+    f(guard.as_ref().ok_or_else(closing)?)
 }
 
-fn dispatch<T: Token>(token: &RwLock<T>, request: Request) -> Result<Value, TokenError> {
+fn with_write<T, R>(
+    token: &RwLock<Option<T>>,
+    f: impl FnOnce(&mut T) -> Result<R, TokenError>,
+) -> Result<R, TokenError> {
+    let mut guard = token.write().unwrap_or_else(|p| p.into_inner());
+    f(guard.as_mut().ok_or_else(closing)?)
+}
+
+fn dispatch<T: Token>(token: &RwLock<Option<T>>, request: Request) -> Result<Value, TokenError> {
     let spki = |der: &[u8]| json!({ "spki": B64.encode(der) });
+    let slot_name = |s: &str| SlotName::new(s);
     Ok(match request {
-        Request::Info => serde_json::to_value(read(token).info()?)
-            .map_err(|e| TokenError::InvalidInput(e.to_string()))?,
-        Request::DeviceKey => spki(read(token).device_key()?.spki_der()),
-        Request::TransportKey => spki(read(token).transport_key()?.spki_der()),
+        Request::Info => {
+            let info = with_read(token, |t| t.info())?;
+            serde_json::to_value(info).map_err(|e| TokenError::InvalidInput(e.to_string()))?
+        }
+        Request::DeviceKey => spki(with_read(token, |t| t.device_key())?.spki_der()),
+        Request::TransportKey => spki(with_read(token, |t| t.transport_key())?.spki_der()),
         Request::TrustIssuer { issuer } => {
             let key = IdentityPublicKey::from_spki_der(&b64("issuer", &issuer)?)?;
-            write(token).trust_issuer(&key)?;
+            with_write(token, |t| t.trust_issuer(&key))?;
             Value::Null
         }
         Request::Generate { slot, algorithm } => {
             let alg: RsaAlgorithm = algorithm.parse()?;
-            spki(
-                write(token)
-                    .generate(&SlotName::new(&slot)?, alg)?
-                    .spki_der(),
-            )
+            let slot = slot_name(&slot)?;
+            spki(with_write(token, |t| t.generate(&slot, alg))?.spki_der())
         }
         Request::PublicKey { slot } => {
-            spki(read(token).public_key(&SlotName::new(&slot)?)?.spki_der())
+            let slot = slot_name(&slot)?;
+            spki(with_read(token, |t| t.public_key(&slot))?.spki_der())
         }
         Request::Sign {
             slot,
@@ -199,33 +253,37 @@ fn dispatch<T: Token>(token: &RwLock<T>, request: Request) -> Result<Value, Toke
         } => {
             let scheme: SignatureScheme = scheme.parse()?;
             let digest = MessageDigest::from_bytes(scheme.hash(), &b64("digest", &digest)?)?;
-            let sig = read(token).sign(&SlotName::new(&slot)?, scheme, &digest)?;
+            let slot = slot_name(&slot)?;
+            let sig = with_read(token, |t| t.sign(&slot, scheme, &digest))?;
             json!({ "signature": B64.encode(sig) })
         }
         Request::Decrypt { slot, ciphertext } => {
-            let pt =
-                read(token).decrypt(&SlotName::new(&slot)?, &b64("ciphertext", &ciphertext)?)?;
+            let slot = slot_name(&slot)?;
+            let ct = b64("ciphertext", &ciphertext)?;
+            let pt = with_read(token, |t| t.decrypt(&slot, &ct))?;
             json!({ "plaintext": B64.encode(pt.as_slice()) })
         }
         Request::Certificate { slot } => {
-            json!({ "certificate": B64.encode(read(token).certificate(&SlotName::new(&slot)?)?) })
+            let slot = slot_name(&slot)?;
+            json!({ "certificate": B64.encode(with_read(token, |t| t.certificate(&slot))?) })
         }
         Request::WriteCertificate { command } => {
-            write(token).write_certificate(&SignedCommand::from_json(&command)?)?;
+            let command = SignedCommand::from_json(&command)?;
+            with_write(token, |t| t.write_certificate(&command))?;
             Value::Null
         }
-        Request::AcceptKey { command } => spki(
-            write(token)
-                .accept_key(&SignedCommand::from_json(&command)?)?
-                .spki_der(),
-        ),
+        Request::AcceptKey { command } => {
+            let command = SignedCommand::from_json(&command)?;
+            spki(with_write(token, |t| t.accept_key(&command))?.spki_der())
+        }
         Request::Attest { slot, nonce } => {
             let nonce =
                 hex::decode(&nonce).map_err(|e| TokenError::InvalidInput(format!("nonce: {e}")))?;
-            json!({ "attestation": read(token).attest(&SlotName::new(&slot)?, &nonce)?.to_json() })
+            let slot = slot_name(&slot)?;
+            json!({ "attestation": with_read(token, |t| t.attest(&slot, &nonce))?.to_json() })
         }
         Request::Tamper => {
-            write(token).tamper()?;
+            with_write(token, |t| t.tamper())?;
             Value::Null
         }
     })
