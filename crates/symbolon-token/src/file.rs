@@ -218,6 +218,9 @@ pub fn init_token(
     key_path: &Path,
     existing_key: Option<SealingKey>,
 ) -> Result<SoftToken<FileStore>, TokenError> {
+    // Lock first, then look: two processes initialising one path cannot both
+    // see it free.
+    let store = FileStore::lock(path, key_path, Duration::ZERO)?;
     if path.exists() {
         return Err(TokenError::Storage(format!(
             "{} already exists; symbolon never overwrites a token (a dead token stays as evidence)",
@@ -232,8 +235,7 @@ pub fn init_token(
             (k, true)
         }
     };
-    let created =
-        FileStore::lock(path, key_path, Duration::ZERO).and_then(|s| SoftToken::create(s, key));
+    let created = SoftToken::create(store, key);
     if created.is_err() && made_key {
         // Nothing was sealed under it: leave no orphan key behind.
         let _ = std::fs::remove_file(key_path);

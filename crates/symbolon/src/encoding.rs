@@ -76,10 +76,9 @@ impl Writer {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    /// A length-prefixed byte string.
-    ///
-    /// # Panics
-    /// Never for inputs below 4 GiB; longer fields are a programming error.
+    /// A length-prefixed byte string. Every field symbolon writes is bounded
+    /// far below 4 GiB by the input limits of the CLI and the agent; a longer
+    /// one would be cut at 4 GiB, never mis-framed.
     pub fn bytes(&mut self, v: &[u8]) {
         let len = u32::try_from(v.len()).unwrap_or(u32::MAX);
         self.u32(len);

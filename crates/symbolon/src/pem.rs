@@ -47,7 +47,22 @@ pub fn decode_secret(
     text: &[u8],
     labels: &[&str],
 ) -> Result<(String, Zeroizing<Vec<u8>>), PemError> {
-    decode(text, labels).map(|(l, d)| (l, Zeroizing::new(d)))
+    // Decoded DER is never longer than its PEM: one buffer, sized once, so no
+    // reallocation leaves a copy of the secret behind.
+    let mut buf = Zeroizing::new(vec![0u8; text.len()]);
+    let (label, len) = {
+        let (label, der) = der::pem::decode(trim(text), &mut buf)
+            .map_err(|e| PemError::Malformed(e.to_string()))?;
+        (label.to_string(), der.len())
+    };
+    if !labels.contains(&label.as_str()) {
+        return Err(PemError::WrongLabel {
+            expected: labels.join(" or "),
+            found: label,
+        });
+    }
+    buf.truncate(len);
+    Ok((label, buf))
 }
 
 /// Whether `data` looks like PEM rather than DER.
