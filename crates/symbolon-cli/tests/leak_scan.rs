@@ -275,6 +275,15 @@ fn no_secret_in_any_output_log_or_file() {
     outputs.push(("agent log".into(), agent_log));
     for args in [
         vec!["token", "info", "--token", "t.tok"],
+        vec!["--json", "token", "info", "--token", "t.tok"],
+        vec!["token", "public-key", "--token", "t.tok", "--slot", "known"],
+        vec!["token", "public-key", "--token", "t.tok", "--transport"],
+        vec!["token", "certificate", "--token", "t.tok", "--slot", "known"],
+        vec!["--json", "token", "generate", "--token", "t.tok", "--slot", "gen3"],
+        vec!["token", "generate", "--token", "t.tok", "--slot", "known"],
+        vec!["token", "trust-issuer", "--token", "t.tok", "--issuer-key", "st.pem"],
+        vec!["token", "sign", "--token", "t.tok", "--slot", "known", "--scheme", "pkcs1-sha512", "--in", "m"],
+        vec!["token", "decrypt", "--token", "t.tok", "--slot", "known", "--in", "m"],
         vec![
             "--json", "token", "sign", "--token", "t.tok", "--slot", "known", "--in", "m",
         ],
