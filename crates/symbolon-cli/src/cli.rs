@@ -10,7 +10,7 @@ Exit codes:
   1  failure (I/O, storage, internal)
   2  usage error
   3  invalid input (malformed file, unknown slot, bad name)
-  4  verification failed (signature, attestation, decryption)
+  4  verification failed (signature, attestation, decryption, audit chain)
   5  refused (untrusted issuer, replayed command, occupied slot, weak key)
   6  the token was tampered with and is dead";
 
@@ -37,6 +37,31 @@ pub(crate) enum Noun {
     /// An issuer identity: the key tokens trust to write keys and certificates.
     #[command(subcommand)]
     Issuer(IssuerCommand),
+    /// The registry's hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Where the service's data lives.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct DataArgs {
+    /// The data directory.
+    #[arg(long, env = "SYMBOLON_DATA", default_value = "symbolon-data")]
+    pub(crate) data: PathBuf,
+    /// The registry database (default: sqlite://<data>/registry.db).
+    #[arg(long, env = "SYMBOLON_DATABASE")]
+    pub(crate) database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Recompute the audit chain and name the first broken link.
+    #[command(
+        after_help = "Example:\n  symbolon audit verify --data symbolon-data\n\n\
+                            Exit 0 when every entry is intact; 4 with the first entry that was edited, \
+                            removed or reordered."
+    )]
+    Verify(#[command(flatten)] DataArgs),
 }
 
 /// Where the token is.

@@ -40,9 +40,10 @@ impl CliError {
             | "unsupported"
             | "invalid_request"
             | "slot_not_found"
-            | "no_certificate" => 3,
+            | "no_certificate"
+            | "not_found" => 3,
             "bad_signature" | "decryption_failed" | "wrong_device" | "wrong_key"
-            | "wrong_nonce" | "exportable" | "bad_authorization" => 4,
+            | "wrong_nonce" | "exportable" | "bad_authorization" | "audit_broken" => 4,
             "untrusted_issuer"
             | "replayed_command"
             | "wrong_token"

@@ -2,6 +2,7 @@
 //! prints.
 
 mod attestation;
+mod audit;
 mod issuer;
 mod serve;
 mod token;
@@ -18,6 +19,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Token(c) => token::run(c, json),
         Noun::Attestation(c) => attestation::run(c, json),
         Noun::Issuer(c) => issuer::run(c, json),
+        Noun::Audit(c) => audit::run(c, json),
     }
 }
 

@@ -1,0 +1,178 @@
+//! The audit log's entries and chain arithmetic.
+//!
+//! `hash = SHA-256(canonical("symbolon/audit-entry/v1", seq, at, kind, detail,
+//! prev_hash))`, where `prev_hash` is the previous entry's hash (32 zero bytes
+//! before the first). Editing an entry breaks its hash; removing or
+//! reordering entries breaks a `prev_hash` or the sequence; cutting entries off
+//! the end breaks the agreement with the head row.
+
+use std::fmt;
+
+use aws_lc_rs::digest;
+use serde::Serialize;
+use symbolon::encoding::Writer;
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// A station reserved a public key.
+    KeyReserved,
+    /// A reservation was given up; the key can never be used.
+    ReservationAbandoned,
+    /// The CA issued a certificate.
+    CertificateIssued,
+    /// The CA refused a request.
+    CertificationRefused,
+    /// A token's device key was registered.
+    TokenRegistered,
+    /// The CA was initialised.
+    CaInitialised,
+    /// A certificate was written into a token by a station.
+    IssuanceCompleted,
+}
+
+impl AuditKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeyReserved => "key-reserved",
+            Self::ReservationAbandoned => "reservation-abandoned",
+            Self::CertificateIssued => "certificate-issued",
+            Self::CertificationRefused => "certification-refused",
+            Self::TokenRegistered => "token-registered",
+            Self::CaInitialised => "ca-initialised",
+            Self::IssuanceCompleted => "issuance-completed",
+        }
+    }
+}
+
+impl fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One stored entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// What kind of event.
+    pub kind: String,
+    /// Its details, JSON.
+    pub detail: String,
+    /// The previous entry's hash, hex.
+    #[serde(serialize_with = "hex_ser")]
+    pub prev_hash: Vec<u8>,
+    /// This entry's hash, hex.
+    #[serde(serialize_with = "hex_ser")]
+    pub hash: Vec<u8>,
+}
+
+fn hex_ser<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(b))
+}
+
+/// The hash an entry must carry.
+pub(crate) fn entry_hash(
+    seq: i64,
+    at: i64,
+    kind: &str,
+    detail: &str,
+    prev_hash: &[u8],
+) -> [u8; 32] {
+    let mut w = Writer::with_domain("symbolon/audit-entry/v1");
+    w.u64(seq as u64);
+    w.u64(at as u64);
+    w.str(kind);
+    w.str(detail);
+    w.bytes(prev_hash);
+    let d = digest::digest(&digest::SHA256, &w.into_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// A verified chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditVerification {
+    /// Entries checked.
+    pub entries: i64,
+    /// The head hash, hex.
+    pub head: String,
+}
+
+/// The first place the chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenLink {
+    /// The sequence number where it breaks.
+    pub seq: i64,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+impl fmt::Display for BrokenLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "audit chain broken at entry {}: {}",
+            self.seq, self.reason
+        )
+    }
+}
+
+/// Walks entries in order and names the first broken link.
+pub(crate) fn verify_chain(
+    entries: &[AuditEntry],
+    head_seq: i64,
+    head_hash: &[u8],
+) -> Result<AuditVerification, BrokenLink> {
+    let mut prev: Vec<u8> = GENESIS_HASH.to_vec();
+    let mut expected_seq = 1;
+    for e in entries {
+        if e.seq != expected_seq {
+            return Err(BrokenLink {
+                seq: expected_seq,
+                reason: format!(
+                    "entry {expected_seq} is missing (next present is {})",
+                    e.seq
+                ),
+            });
+        }
+        if e.prev_hash != prev {
+            return Err(BrokenLink {
+                seq: e.seq,
+                reason:
+                    "its link to the previous entry does not match (removed or reordered entries)"
+                        .into(),
+            });
+        }
+        if entry_hash(e.seq, e.at, &e.kind, &e.detail, &e.prev_hash).as_slice() != e.hash.as_slice()
+        {
+            return Err(BrokenLink {
+                seq: e.seq,
+                reason: "its contents do not match its hash (the entry was edited)".into(),
+            });
+        }
+        prev = e.hash.clone();
+        expected_seq += 1;
+    }
+    let last = expected_seq - 1;
+    if last != head_seq || prev.as_slice() != head_hash {
+        return Err(BrokenLink {
+            seq: last + 1,
+            reason: format!("the log ends at entry {last} but its head says {head_seq} (entries cut from the end)"),
+        });
+    }
+    Ok(AuditVerification {
+        entries: last,
+        head: hex::encode(prev),
+    })
+}

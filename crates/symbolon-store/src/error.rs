@@ -1,0 +1,52 @@
+//! Registry errors.
+
+use symbolon::keys::Fingerprint;
+use thiserror::Error;
+
+/// Why a registry operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The public key was registered before: it can never be used again.
+    #[error("public key {0} was registered before; a key is certified at most once, ever")]
+    DuplicateKey(Fingerprint),
+    /// No such record.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A reservation that does not exist or is no longer open.
+    #[error("reservation {0} is not open (unknown, already used or abandoned)")]
+    ReservationClosed(String),
+    /// The database was written by a newer symbolon.
+    #[error("the database schema is newer than this symbolon knows ({0}); upgrade symbolon")]
+    SchemaTooNew(String),
+    /// A stored value does not decode.
+    #[error("registry data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database {context}: {source}")]
+    Database {
+        /// What was being done.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| StoreError::Database { context, source }
+    }
+
+    /// A stable code for JSON errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::DuplicateKey(_) => "duplicate_key",
+            Self::NotFound(_) => "not_found",
+            Self::ReservationClosed(_) => "reservation_closed",
+            Self::SchemaTooNew(_) => "schema_too_new",
+            Self::Corrupt(_) => "corrupt",
+            Self::Database { .. } => "database",
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The registry (the patent's public key storage units 114, 134 and 142):
+//! every public key ever registered, the certificates issued for them, the
+//! tokens and their device identity keys, and an append-only, hash-chained
+//! audit log.
+//!
+//! Invariants live in the database, not in memory, so they hold across many
+//! processes: a public key's fingerprint is a primary key (a key is reserved,
+//! certified or abandoned at most once, ever), and audit appends move a
+//! one-row head with a compare-and-set, so the chain cannot fork.
+//!
+//! SQLite (a file in the data directory) is the embedded default; the SQL is
+//! kept portable for PostgreSQL.
+
+mod audit;
+mod error;
+mod records;
+mod registry;
+
+pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
+pub use error::StoreError;
+pub use records::{
+    CertificateRecord, CertificateSerial, KeyRecord, KeyState, ReservationId, TokenRecord,
+};
+pub use registry::Registry;
