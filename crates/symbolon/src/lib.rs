@@ -11,6 +11,7 @@
 //! [`token::SealedStore`], so the same state machine runs over a file, over
 //! memory in tests, or over a TPM later.
 
+pub mod ca;
 pub mod encoding;
 pub mod issuer;
 pub mod keys;
@@ -18,3 +19,4 @@ pub mod pem;
 pub mod self_test;
 mod self_test_vectors;
 pub mod token;
+pub mod x509;

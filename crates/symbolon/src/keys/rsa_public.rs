@@ -17,6 +17,7 @@ pub const MIN_PUBLIC_EXPONENT: u64 = 65537;
 pub struct RsaPublicKey {
     spki: Vec<u8>,
     pkcs1: Vec<u8>,
+    modulus: Vec<u8>,
     modulus_bits: usize,
     exponent: Vec<u8>,
 }
@@ -53,6 +54,7 @@ impl RsaPublicKey {
             spki,
             pkcs1: key.as_ref().to_vec(),
             modulus_bits: bit_len(modulus),
+            modulus: modulus.to_vec(),
             exponent,
         })
     }
@@ -95,6 +97,11 @@ impl RsaPublicKey {
     /// Modulus length in bits.
     pub fn bits(&self) -> usize {
         self.modulus_bits
+    }
+
+    /// The modulus, big-endian without leading zeros.
+    pub fn modulus(&self) -> &[u8] {
+        &self.modulus
     }
 
     /// The public exponent, big-endian without leading zeros.

@@ -219,19 +219,9 @@ impl<S: SealedStore> SoftToken<S> {
 }
 
 fn certificate_key(der: &[u8]) -> Result<RsaPublicKey, TokenError> {
-    use der::{Decode, Encode};
-    let cert = x509_cert::Certificate::from_der(der)
-        .map_err(|e| TokenError::InvalidCertificate(e.to_string()))?;
-    let spki = cert
-        .tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
-        .map_err(|e| TokenError::InvalidCertificate(e.to_string()))?;
-    RsaPublicKey::from_der(&spki).map_err(|e| {
-        TokenError::InvalidCertificate(format!(
-            "its public key is not an RSA key symbolon reads: {e}"
-        ))
-    })
+    let invalid = |e: crate::x509::X509Error| TokenError::InvalidCertificate(e.to_string());
+    crate::x509::certificate_key(&crate::x509::parse_certificate(der).map_err(invalid)?)
+        .map_err(invalid)
 }
 
 impl<S: SealedStore> Token for SoftToken<S> {

@@ -1,0 +1,74 @@
+//! Why the CA refused, each with a stable code for the JSON error body.
+
+use thiserror::Error;
+
+/// A refusal or failure of the CA.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaError {
+    /// The request does not parse.
+    #[error("invalid certification request: {0}")]
+    InvalidRequest(String),
+    /// The PKCS#10 signature does not verify: no proof of possession.
+    #[error("the request's signature does not verify: no proof of possession of the key")]
+    BadRequestSignature,
+    /// The identity presented directly is not the one in the request (step 423).
+    #[error("the identity presented ({presented}) is not the one in the request ({requested})")]
+    IdentityMismatch {
+        /// What the user presented.
+        presented: String,
+        /// What the request names.
+        requested: String,
+    },
+    /// A key the policy refuses.
+    #[error("weak key refused: {0}")]
+    WeakKey(String),
+    /// The key was registered before (step 424).
+    #[error("public key {0} was registered before; a key is certified at most once")]
+    DuplicateKey(String),
+    /// A role the CA does not issue, or only with attestation.
+    #[error("role {role} requires a key attested by the subscriber's own token")]
+    AttestationRequired {
+        /// The role asked for.
+        role: String,
+    },
+    /// The attestation did not check out.
+    #[error("attestation refused: {0}")]
+    BadAttestation(String),
+    /// The response's signature does not verify under the CA key.
+    #[error("the CA's signature over the response does not verify (tampered on the way?)")]
+    BadResponseSignature,
+    /// The response answers another request.
+    #[error("the response answers another request (its nonce differs): a replayed response")]
+    ReplayedResponse,
+    /// The response's certificate is not what was asked for.
+    #[error("the certificate in the response does not match the request: {0}")]
+    WrongCertificate(String),
+    /// The CA itself failed.
+    #[error("the CA failed: {0}")]
+    Internal(String),
+}
+
+impl CaError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::BadRequestSignature => "bad_csr_signature",
+            Self::IdentityMismatch { .. } => "identity_mismatch",
+            Self::WeakKey(_) => "weak_key",
+            Self::DuplicateKey(_) => "duplicate_key",
+            Self::AttestationRequired { .. } => "attestation_required",
+            Self::BadAttestation(_) => "bad_attestation",
+            Self::BadResponseSignature => "bad_response_signature",
+            Self::ReplayedResponse => "replayed_response",
+            Self::WrongCertificate(_) => "wrong_certificate",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the requester is at fault (4xx) rather than the CA (5xx).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, Self::Internal(_))
+    }
+}

@@ -1,0 +1,149 @@
+//! The CA's response (steps 432–433): certificate and chain, signed by the
+//! issuing CA key together with the request's nonce, so a response altered
+//! on the way or replayed from another request is detected by the station.
+//!
+//! Signed bytes: canonical("symbolon/certify-response/v1", nonce,
+//! certificate DER, chain DERs). JSON on the wire: PEM certificates, base64
+//! nonce and signature.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use x509_cert::Certificate;
+
+use super::CaError;
+use crate::encoding::Writer;
+use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
+use crate::pem;
+use crate::x509::{certificate_key, parse_certificate, verify_issued_by};
+
+/// A certification response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertifyResponse {
+    /// The certificate, DER.
+    pub certificate: Vec<u8>,
+    /// Issuing CA first, root last, DER.
+    pub chain: Vec<Vec<u8>>,
+    /// The request's nonce.
+    pub nonce: Vec<u8>,
+    /// PKCS#1 v1.5 SHA-256 by the issuing CA key.
+    pub signature: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    certificate: String,
+    chain: Vec<String>,
+    serial: String,
+    nonce: String,
+    signature: String,
+}
+
+fn to_be_signed(certificate: &[u8], chain: &[Vec<u8>], nonce: &[u8]) -> Vec<u8> {
+    let mut w = Writer::with_domain("symbolon/certify-response/v1");
+    w.bytes(nonce);
+    w.bytes(certificate);
+    w.u32(chain.len() as u32);
+    for c in chain {
+        w.bytes(c);
+    }
+    w.into_bytes().to_vec()
+}
+
+impl CertifyResponse {
+    /// Signs a response through `sign` (the CA token).
+    pub fn sign<E: std::fmt::Display>(
+        certificate: Vec<u8>,
+        chain: Vec<Vec<u8>>,
+        nonce: Vec<u8>,
+        sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    ) -> Result<Self, CaError> {
+        let scheme = SignatureScheme::Pkcs1Sha256;
+        let digest = MessageDigest::of(scheme.hash(), &to_be_signed(&certificate, &chain, &nonce));
+        let signature = sign(scheme, &digest).map_err(|e| CaError::Internal(e.to_string()))?;
+        Ok(Self {
+            certificate,
+            chain,
+            nonce,
+            signature,
+        })
+    }
+
+    /// What the station checks: the response is signed by the issuing CA,
+    /// whose certificate chains to the pinned `root`; it answers `nonce`; its
+    /// certificate certifies `expected_key` and was issued by that CA.
+    pub fn verify(
+        &self,
+        root: &[u8],
+        nonce: &[u8],
+        expected_key: &RsaPublicKey,
+    ) -> Result<Certificate, CaError> {
+        let bad = |m: &str| CaError::WrongCertificate(m.to_string());
+        let chain: Vec<Certificate> = self
+            .chain
+            .iter()
+            .map(|c| parse_certificate(c))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(&e.to_string()))?;
+        let issuer = chain.first().ok_or_else(|| bad("the chain is empty"))?;
+        let issuer_key = certificate_key(issuer).map_err(|e| bad(&e.to_string()))?;
+        let scheme = SignatureScheme::Pkcs1Sha256;
+        issuer_key
+            .verify(
+                scheme,
+                &to_be_signed(&self.certificate, &self.chain, &self.nonce),
+                &self.signature,
+            )
+            .map_err(|_| CaError::BadResponseSignature)?;
+        if aws_lc_rs::constant_time::verify_slices_are_equal(&self.nonce, nonce).is_err() {
+            return Err(CaError::ReplayedResponse);
+        }
+        // Each link signed by the next; the last is the pinned root.
+        for pair in chain.windows(2) {
+            let next_key = certificate_key(&pair[1]).map_err(|e| bad(&e.to_string()))?;
+            verify_issued_by(&pair[0], &next_key).map_err(|e| bad(&e.to_string()))?;
+        }
+        if self.chain.last().map(Vec::as_slice) != Some(root) {
+            return Err(bad("the chain does not end at the pinned root"));
+        }
+        let cert = parse_certificate(&self.certificate).map_err(|e| bad(&e.to_string()))?;
+        verify_issued_by(&cert, &issuer_key).map_err(|e| bad(&e.to_string()))?;
+        if &certificate_key(&cert).map_err(|e| bad(&e.to_string()))? != expected_key {
+            return Err(bad("it certifies another key"));
+        }
+        Ok(cert)
+    }
+
+    /// The JSON form.
+    pub fn to_json(&self, serial: &str) -> serde_json::Value {
+        let wire = Wire {
+            certificate: pem::encode("CERTIFICATE", &self.certificate),
+            chain: self
+                .chain
+                .iter()
+                .map(|c| pem::encode("CERTIFICATE", c))
+                .collect(),
+            serial: serial.to_string(),
+            nonce: B64.encode(&self.nonce),
+            signature: B64.encode(&self.signature),
+        };
+        serde_json::to_value(wire).unwrap_or_default()
+    }
+
+    /// Parses the JSON form (structure only; see [`CertifyResponse::verify`]).
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, CaError> {
+        let bad = |m: String| CaError::WrongCertificate(format!("malformed response: {m}"));
+        let w: Wire = serde_json::from_value(value.clone()).map_err(|e| bad(e.to_string()))?;
+        let der = |p: &str| {
+            pem::decode(p.as_bytes(), &["CERTIFICATE"])
+                .map(|(_, d)| d)
+                .map_err(|e| bad(e.to_string()))
+        };
+        Ok(Self {
+            certificate: der(&w.certificate)?,
+            chain: w.chain.iter().map(|c| der(c)).collect::<Result<_, _>>()?,
+            nonce: B64.decode(&w.nonce).map_err(|e| bad(e.to_string()))?,
+            signature: B64.decode(&w.signature).map_err(|e| bad(e.to_string()))?,
+        })
+    }
+}

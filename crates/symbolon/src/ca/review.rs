@@ -1,0 +1,112 @@
+//! Reviewing a certification request (FIG. 6): proof of possession, the
+//! identity presented directly against the one in the request (step 423), the
+//! key checks, and the token's attestation where there is one. Registry
+//! uniqueness (step 424) is the database's, checked by the service.
+
+use aws_lc_rs::digest;
+use x509_cert::name::Name;
+
+use super::{check_key, CaError, CaPolicy};
+use crate::encoding::Writer;
+use crate::keys::{IdentityPublicKey, RsaPublicKey};
+use crate::token::{Attestation, KeyOrigin, TokenSerial};
+use crate::x509::{parse_identity, same_identity, verify_csr, CertificateRole, X509Error};
+
+/// What arrives at the CA.
+#[derive(Debug, Clone)]
+pub struct CertifyRequest {
+    /// The PKCS#10 request, DER.
+    pub csr: Vec<u8>,
+    /// The identity the user presented directly, RFC 4514.
+    pub identity: String,
+    /// The profile asked for.
+    pub role: CertificateRole,
+    /// The token's word that it generated the key.
+    pub attestation: Option<Attestation>,
+}
+
+/// A request the CA will certify.
+#[derive(Debug, Clone)]
+pub struct Approved {
+    /// The subject (from the request, equal to the identity presented).
+    pub subject: Name,
+    /// The key.
+    pub public_key: RsaPublicKey,
+    /// The profile.
+    pub role: CertificateRole,
+    /// The token that attested generating the key.
+    pub attested_by: Option<TokenSerial>,
+}
+
+/// The nonce a token must put in its attestation for this request: it binds
+/// the attestation to this CSR, so it cannot be replayed onto another.
+pub fn attestation_nonce(csr_der: &[u8]) -> Vec<u8> {
+    let mut w = Writer::with_domain("symbolon/attest-csr/v1");
+    w.bytes(csr_der);
+    digest::digest(&digest::SHA256, &w.into_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Reviews `req`. `device_key` is the registered device key of the token the
+/// attestation names (None if it names none or an unregistered one).
+pub fn review(
+    req: &CertifyRequest,
+    policy: &CaPolicy,
+    device_key: Option<&IdentityPublicKey>,
+) -> Result<Approved, CaError> {
+    if !policy.roles.contains(&req.role) {
+        return Err(CaError::InvalidRequest(format!(
+            "this CA does not issue {} certificates",
+            req.role
+        )));
+    }
+    let csr = verify_csr(&req.csr).map_err(|e| match e {
+        X509Error::BadSignature(_) => CaError::BadRequestSignature,
+        other => CaError::InvalidRequest(other.to_string()),
+    })?;
+    let presented =
+        parse_identity(&req.identity).map_err(|e| CaError::InvalidRequest(e.to_string()))?;
+    if !same_identity(&presented, &csr.subject) {
+        return Err(CaError::IdentityMismatch {
+            presented: presented.to_string(),
+            requested: csr.subject.to_string(),
+        });
+    }
+    check_key(&csr.public_key)?;
+    let attested_by = match &req.attestation {
+        Some(att) => {
+            let serial = att.statement.token;
+            let device = device_key.ok_or_else(|| {
+                CaError::BadAttestation(format!("token {serial} is not registered with this CA"))
+            })?;
+            let s = att
+                .verify(
+                    device,
+                    Some(&csr.public_key),
+                    Some(&attestation_nonce(&req.csr)),
+                )
+                .map_err(|e| CaError::BadAttestation(e.to_string()))?;
+            if s.origin != KeyOrigin::Generated {
+                return Err(CaError::BadAttestation(format!(
+                    "the key was {}, not generated on the token",
+                    s.origin
+                )));
+            }
+            Some(serial)
+        }
+        None => None,
+    };
+    if attested_by.is_none() && (req.role == CertificateRole::Server || policy.require_attestation)
+    {
+        return Err(CaError::AttestationRequired {
+            role: req.role.to_string(),
+        });
+    }
+    Ok(Approved {
+        subject: csr.subject,
+        public_key: csr.public_key,
+        role: req.role,
+        attested_by,
+    })
+}

@@ -1,0 +1,192 @@
+//! Certificates: the self-signed root, leaves issued under a profile, and the
+//! checks a relying party (the station) makes on what it receives.
+
+use std::time::{Duration, SystemTime};
+
+use der::{Decode, Encode};
+use x509_cert::builder::CertificateBuilder;
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::{Time, Validity};
+use x509_cert::Certificate;
+
+use super::profile::{LeafProfile, RootProfile};
+use super::signer::{oid_scheme, to_der};
+use super::{CertificateRole, RsaSigner, X509Error};
+use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
+
+/// What the CA decided to certify.
+#[derive(Debug, Clone)]
+pub struct IssueParams {
+    /// Serial: at least 64 bits from a CSPRNG (see [`random_serial`]).
+    pub serial: [u8; 16],
+    /// Validity start.
+    pub not_before: SystemTime,
+    /// Validity length.
+    pub validity: Duration,
+    /// The subject.
+    pub subject: Name,
+    /// The subject's key.
+    pub public_key: RsaPublicKey,
+    /// The profile.
+    pub role: CertificateRole,
+}
+
+/// 128 random bits, positive and with a non-zero first byte, so the DER
+/// INTEGER is exactly 16 bytes: well over the 64 bits the Baseline
+/// Requirements ask for.
+pub fn random_serial() -> Result<[u8; 16], X509Error> {
+    let mut s = [0u8; 16];
+    crate::keys::random_bytes(&mut s)?;
+    s[0] = (s[0] & 0x7f) | 0x40;
+    Ok(s)
+}
+
+fn validity(not_before: SystemTime, length: Duration) -> Result<Validity, X509Error> {
+    let nb = Time::try_from(not_before).map_err(X509Error::encoding("notBefore"))?;
+    let na = Time::try_from(not_before + length).map_err(X509Error::encoding("notAfter"))?;
+    Ok(Validity::new(nb, na))
+}
+
+fn spki(public: &RsaPublicKey) -> Result<spki::SubjectPublicKeyInfoOwned, X509Error> {
+    spki::SubjectPublicKeyInfoOwned::from_der(public.spki_der())
+        .map_err(X509Error::malformed("public key"))
+}
+
+/// A self-signed root certificate for the CA key behind `signer`.
+pub fn self_signed_root<E: std::fmt::Display>(
+    subject: &Name,
+    signer: &RsaSigner,
+    serial: [u8; 16],
+    not_before: SystemTime,
+    length: Duration,
+    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, X509Error> {
+    let builder = CertificateBuilder::new(
+        RootProfile {
+            subject: subject.clone(),
+        },
+        SerialNumber::new(&serial).map_err(X509Error::encoding("serial"))?,
+        validity(not_before, length)?,
+        spki(signer.public_key())?,
+    )
+    .map_err(X509Error::encoding("root certificate"))?;
+    to_der("root certificate", &signer.build(builder, sign)?)
+}
+
+/// Issues an end-entity certificate under `issuer` (the CA's certificate),
+/// signed through `sign` by the CA key behind `signer`.
+pub fn issue_leaf<E: std::fmt::Display>(
+    issuer: &Certificate,
+    signer: &RsaSigner,
+    params: &IssueParams,
+    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, X509Error> {
+    let builder = CertificateBuilder::new(
+        LeafProfile {
+            issuer: issuer.tbs_certificate().subject().clone(),
+            subject: params.subject.clone(),
+            role: params.role,
+        },
+        SerialNumber::new(&params.serial).map_err(X509Error::encoding("serial"))?,
+        validity(params.not_before, params.validity)?,
+        spki(&params.public_key)?,
+    )
+    .map_err(X509Error::encoding("certificate"))?;
+    to_der("certificate", &signer.build(builder, sign)?)
+}
+
+/// Parses a DER certificate.
+pub fn parse_certificate(der: &[u8]) -> Result<Certificate, X509Error> {
+    Certificate::from_der(der).map_err(X509Error::malformed("certificate"))
+}
+
+/// The RSA public key a certificate certifies.
+pub fn certificate_key(cert: &Certificate) -> Result<RsaPublicKey, X509Error> {
+    let spki = to_der(
+        "certificate public key",
+        cert.tbs_certificate().subject_public_key_info(),
+    )?;
+    Ok(RsaPublicKey::from_der(&spki)?)
+}
+
+/// Checks that `cert` was signed by `issuer_key`.
+pub fn verify_issued_by(cert: &Certificate, issuer_key: &RsaPublicKey) -> Result<(), X509Error> {
+    let scheme = oid_scheme(&cert.signature_algorithm().oid).ok_or_else(|| {
+        X509Error::UnsupportedAlgorithm(cert.signature_algorithm().oid.to_string())
+    })?;
+    let tbs = cert
+        .tbs_certificate()
+        .to_der()
+        .map_err(X509Error::encoding("to-be-signed data"))?;
+    let sig = cert
+        .signature()
+        .as_bytes()
+        .ok_or(X509Error::BadSignature("certificate"))?;
+    issuer_key
+        .verify(scheme, &tbs, sig)
+        .map_err(|_| X509Error::BadSignature("certificate"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{RsaAlgorithm, RsaPrivateKey};
+    use crate::x509::{build_csr, parse_identity, verify_csr};
+
+    fn signer_of(k: &RsaPrivateKey) -> RsaSigner {
+        RsaSigner::new(k.public_key().clone(), SignatureScheme::Pkcs1Sha256).unwrap()
+    }
+
+    #[test]
+    fn root_csr_and_leaf_fit_together() {
+        let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        let subject = parse_identity("CN=Test Root,O=symbolon").unwrap();
+        let root_der = self_signed_root(
+            &subject,
+            &signer_of(&ca),
+            random_serial().unwrap(),
+            SystemTime::now(),
+            Duration::from_secs(86400),
+            |s, d| ca.sign_digest(s, d),
+        )
+        .unwrap();
+        let root = parse_certificate(&root_der).unwrap();
+        verify_issued_by(&root, ca.public_key()).unwrap();
+
+        let user = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        let alice = parse_identity("CN=Alice").unwrap();
+        let csr = build_csr(&alice, &signer_of(&user), |s, d| user.sign_digest(s, d)).unwrap();
+        let v = verify_csr(&csr).unwrap();
+        assert_eq!(&v.public_key, user.public_key());
+        assert!(crate::x509::same_identity(&v.subject, &alice));
+        let mut bad = csr.clone();
+        let n = bad.len();
+        bad[n - 5] ^= 1;
+        assert_eq!(
+            verify_csr(&bad).unwrap_err(),
+            X509Error::BadSignature("request")
+        );
+
+        let params = IssueParams {
+            serial: random_serial().unwrap(),
+            not_before: SystemTime::now(),
+            validity: Duration::from_secs(3600),
+            subject: v.subject,
+            public_key: v.public_key,
+            role: CertificateRole::Client,
+        };
+        let leaf_der =
+            issue_leaf(&root, &signer_of(&ca), &params, |s, d| ca.sign_digest(s, d)).unwrap();
+        let leaf = parse_certificate(&leaf_der).unwrap();
+        verify_issued_by(&leaf, ca.public_key()).unwrap();
+        assert!(verify_issued_by(&leaf, user.public_key()).is_err());
+        assert_eq!(&certificate_key(&leaf).unwrap(), user.public_key());
+
+        // A signer that signs with the wrong key never yields a certificate.
+        let wrong = issue_leaf(&root, &signer_of(&ca), &params, |s, d| {
+            user.sign_digest(s, d)
+        });
+        assert_eq!(wrong.unwrap_err(), X509Error::BadSignature("freshly made"));
+    }
+}

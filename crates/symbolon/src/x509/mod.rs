@@ -1,0 +1,25 @@
+//! X.509 for the CA and the issuance station: names, PKCS#10 requests with
+//! proof of possession, certificate profiles, and two-phase signing through a
+//! token (the key never leaves it: the builder hands over the to-be-signed
+//! bytes, the token signs their digest, the signature is checked, then the
+//! certificate is assembled).
+
+mod certificate;
+mod csr;
+mod error;
+mod name;
+mod profile;
+mod signer;
+
+pub use certificate::{
+    certificate_key, issue_leaf, parse_certificate, random_serial, self_signed_root,
+    verify_issued_by, IssueParams,
+};
+pub use csr::{build_csr, verify_csr, VerifiedCsr};
+pub use error::X509Error;
+pub use name::{parse_identity, same_identity};
+pub use profile::CertificateRole;
+pub use signer::RsaSigner;
+
+pub use x509_cert::name::Name;
+pub use x509_cert::Certificate;

@@ -1,0 +1,115 @@
+//! A signer description for the x509-cert builders: the public key and the
+//! algorithm, nothing secret. The signature itself comes from a closure (a
+//! token operation), after `finalize` hands over the to-be-signed bytes.
+
+use der::asn1::{Any, BitString};
+use der::Encode;
+use spki::{AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey};
+use x509_cert::builder::Builder;
+
+use super::X509Error;
+use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
+
+/// The public half of an RSA signer and its PKCS#1 v1.5 scheme.
+#[derive(Debug, Clone)]
+pub struct RsaSigner {
+    public: RsaPublicKey,
+    scheme: SignatureScheme,
+}
+
+/// SPKI DER, as the builder wants a verifying key.
+#[derive(Debug, Clone)]
+pub struct SpkiDer(Vec<u8>);
+
+impl EncodePublicKey for SpkiDer {
+    fn to_public_key_der(&self) -> spki::Result<der::Document> {
+        der::Document::try_from(self.0.as_slice()).map_err(Into::into)
+    }
+}
+
+impl signature::Keypair for RsaSigner {
+    type VerifyingKey = SpkiDer;
+    fn verifying_key(&self) -> SpkiDer {
+        SpkiDer(self.public.spki_der().to_vec())
+    }
+}
+
+impl DynSignatureAlgorithmIdentifier for RsaSigner {
+    fn signature_algorithm_identifier(&self) -> spki::Result<AlgorithmIdentifierOwned> {
+        Ok(AlgorithmIdentifierOwned {
+            oid: scheme_oid(self.scheme),
+            parameters: Some(Any::null()),
+        })
+    }
+}
+
+pub(crate) fn scheme_oid(scheme: SignatureScheme) -> const_oid::ObjectIdentifier {
+    use const_oid::db::rfc5912;
+    match scheme {
+        SignatureScheme::Pkcs1Sha384 => rfc5912::SHA_384_WITH_RSA_ENCRYPTION,
+        SignatureScheme::Pkcs1Sha512 => rfc5912::SHA_512_WITH_RSA_ENCRYPTION,
+        _ => rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
+    }
+}
+
+pub(crate) fn oid_scheme(oid: &const_oid::ObjectIdentifier) -> Option<SignatureScheme> {
+    use const_oid::db::rfc5912;
+    match *oid {
+        rfc5912::SHA_256_WITH_RSA_ENCRYPTION => Some(SignatureScheme::Pkcs1Sha256),
+        rfc5912::SHA_384_WITH_RSA_ENCRYPTION => Some(SignatureScheme::Pkcs1Sha384),
+        rfc5912::SHA_512_WITH_RSA_ENCRYPTION => Some(SignatureScheme::Pkcs1Sha512),
+        _ => None,
+    }
+}
+
+impl RsaSigner {
+    /// A signer for `public` with a PKCS#1 v1.5 scheme (X.509 and PKCS#10
+    /// signatures here are sha256/384/512WithRSAEncryption).
+    pub fn new(public: RsaPublicKey, scheme: SignatureScheme) -> Result<Self, X509Error> {
+        if scheme.is_pss() {
+            return Err(X509Error::UnsupportedAlgorithm(scheme.name().into()));
+        }
+        Ok(Self { public, scheme })
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> &RsaPublicKey {
+        &self.public
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> SignatureScheme {
+        self.scheme
+    }
+
+    /// Two-phase signing: encode the to-be-signed part, have `sign` sign its
+    /// digest, check the signature against the public key (a faulty or wrong
+    /// signer never yields a bad object), assemble.
+    pub(crate) fn build<B, E>(
+        &self,
+        mut builder: B,
+        sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    ) -> Result<B::Output, X509Error>
+    where
+        B: Builder,
+        E: std::fmt::Display,
+    {
+        let tbs = builder
+            .finalize(self)
+            .map_err(X509Error::encoding("to-be-signed data"))?;
+        let digest = MessageDigest::of(self.scheme.hash(), &tbs);
+        let sig = sign(self.scheme, &digest).map_err(|e| X509Error::Signing(e.to_string()))?;
+        self.public
+            .verify_digest(self.scheme, &digest, &sig)
+            .map_err(|_| X509Error::BadSignature("freshly made"))?;
+        let bits = BitString::from_bytes(&sig).map_err(X509Error::encoding("signature"))?;
+        builder
+            .assemble(bits, self)
+            .map_err(X509Error::encoding("signed object"))
+    }
+}
+
+/// DER of anything encodable, as an X509Error on failure.
+pub(crate) fn to_der(what: &'static str, v: &impl Encode) -> Result<Vec<u8>, X509Error> {
+    v.to_der().map_err(X509Error::encoding(what))
+}

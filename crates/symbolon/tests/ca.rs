@@ -1,0 +1,229 @@
+//! The CA's decisions and the station's checks, without I/O: review of
+//! requests (proof of possession, identity, key, attestation) and the signed,
+//! nonce-bound response.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, SystemTime};
+
+use symbolon::ca::{attestation_nonce, review, CaError, CaPolicy, CertifyRequest, CertifyResponse};
+use symbolon::keys::{RsaAlgorithm, RsaPrivateKey, SignatureScheme};
+use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
+use symbolon::x509::{
+    build_csr, issue_leaf, parse_certificate, parse_identity, random_serial, self_signed_root,
+    CertificateRole, IssueParams, RsaSigner,
+};
+
+fn signer(k: &RsaPrivateKey) -> RsaSigner {
+    RsaSigner::new(k.public_key().clone(), SignatureScheme::Pkcs1Sha256).unwrap()
+}
+
+fn csr_for(k: &RsaPrivateKey, who: &str) -> Vec<u8> {
+    build_csr(&parse_identity(who).unwrap(), &signer(k), |s, d| {
+        k.sign_digest(s, d)
+    })
+    .unwrap()
+}
+
+fn request(csr: Vec<u8>, identity: &str, role: CertificateRole) -> CertifyRequest {
+    CertifyRequest {
+        csr,
+        identity: identity.into(),
+        role,
+        attestation: None,
+    }
+}
+
+#[test]
+fn review_checks_possession_identity_role_and_attestation() {
+    let policy = CaPolicy::default();
+    let user = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let csr = csr_for(&user, "CN=Alice,O=Example");
+
+    let ok = review(
+        &request(csr.clone(), "CN=Alice, O=Example", CertificateRole::Client),
+        &policy,
+        None,
+    )
+    .unwrap();
+    assert_eq!(&ok.public_key, user.public_key());
+    assert_eq!(ok.attested_by, None);
+
+    let e = review(
+        &request(csr.clone(), "CN=Mallory,O=Example", CertificateRole::Client),
+        &policy,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "identity_mismatch");
+
+    let mut forged = csr.clone();
+    let n = forged.len();
+    forged[n - 9] ^= 0x40;
+    let e = review(
+        &request(forged, "CN=Alice,O=Example", CertificateRole::Client),
+        &policy,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e, CaError::BadRequestSignature);
+
+    let e = review(
+        &request(b"junk".to_vec(), "CN=Alice", CertificateRole::Client),
+        &policy,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "invalid_request");
+
+    let e = review(
+        &request(csr.clone(), "CN=Alice,O=Example", CertificateRole::Server),
+        &policy,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "attestation_required");
+
+    let strict = CaPolicy {
+        roles: vec![CertificateRole::Email],
+        ..CaPolicy::default()
+    };
+    let e = review(
+        &request(csr, "CN=Alice,O=Example", CertificateRole::Client),
+        &strict,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "invalid_request");
+}
+
+#[test]
+fn attestation_binds_the_token_key_to_this_request() {
+    let policy = CaPolicy::default();
+    let mut token =
+        SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
+    let slot = SlotName::new("tls").unwrap();
+    let pk = token.generate(&slot, RsaAlgorithm::Rsa2048).unwrap();
+    let s = RsaSigner::new(pk, SignatureScheme::Pkcs1Sha256).unwrap();
+    let csr = build_csr(&parse_identity("CN=www.example").unwrap(), &s, |sc, d| {
+        token.sign(&slot, sc, d)
+    })
+    .unwrap();
+    let device = token.device_key().unwrap();
+
+    let mut req = request(csr.clone(), "CN=www.example", CertificateRole::Server);
+    req.attestation = Some(token.attest(&slot, &attestation_nonce(&csr)).unwrap());
+    let ok = review(&req, &policy, Some(&device)).unwrap();
+    assert_eq!(ok.attested_by, Some(token.info().unwrap().serial));
+
+    // Not registered, another device, a nonce for another request.
+    assert_eq!(
+        review(&req, &policy, None).unwrap_err().code(),
+        "bad_attestation"
+    );
+    let other = SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
+    assert_eq!(
+        review(&req, &policy, Some(&other.device_key().unwrap()))
+            .unwrap_err()
+            .code(),
+        "bad_attestation"
+    );
+    req.attestation = Some(token.attest(&slot, b"some other request").unwrap());
+    assert_eq!(
+        review(&req, &policy, Some(&device)).unwrap_err().code(),
+        "bad_attestation"
+    );
+}
+
+#[test]
+fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
+    let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let root = self_signed_root(
+        &parse_identity("CN=Root").unwrap(),
+        &signer(&ca),
+        random_serial().unwrap(),
+        SystemTime::now(),
+        Duration::from_secs(86400),
+        |s, d| ca.sign_digest(s, d),
+    )
+    .unwrap();
+    let root_cert = parse_certificate(&root).unwrap();
+    let user = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let params = IssueParams {
+        serial: random_serial().unwrap(),
+        not_before: SystemTime::now(),
+        validity: Duration::from_secs(3600),
+        subject: parse_identity("CN=Alice").unwrap(),
+        public_key: user.public_key().clone(),
+        role: CertificateRole::Email,
+    };
+    let leaf = issue_leaf(&root_cert, &signer(&ca), &params, |s, d| {
+        ca.sign_digest(s, d)
+    })
+    .unwrap();
+    let resp = CertifyResponse::sign(
+        leaf.clone(),
+        vec![root.clone()],
+        b"nonce-1".to_vec(),
+        |s, d| ca.sign_digest(s, d),
+    )
+    .unwrap();
+    resp.verify(&root, b"nonce-1", user.public_key()).unwrap();
+    let wire = CertifyResponse::from_json(&resp.to_json("ab")).unwrap();
+    assert_eq!(wire, resp);
+
+    assert_eq!(
+        resp.verify(&root, b"nonce-2", user.public_key())
+            .unwrap_err(),
+        CaError::ReplayedResponse
+    );
+    let other = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    assert_eq!(
+        resp.verify(&root, b"nonce-1", other.public_key())
+            .unwrap_err()
+            .code(),
+        "wrong_certificate"
+    );
+    for i in [10, leaf.len() / 2, leaf.len() - 3] {
+        let mut t = resp.clone();
+        t.certificate[i] ^= 1;
+        assert_eq!(
+            t.verify(&root, b"nonce-1", user.public_key()).unwrap_err(),
+            CaError::BadResponseSignature
+        );
+    }
+    let mut t = resp.clone();
+    t.nonce = b"nonce-2".to_vec();
+    assert_eq!(
+        t.verify(&root, b"nonce-2", user.public_key()).unwrap_err(),
+        CaError::BadResponseSignature
+    );
+    // A response signed by an impostor CA whose chain does not end at the pinned root.
+    let fake = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let fake_root = self_signed_root(
+        &parse_identity("CN=Root").unwrap(),
+        &signer(&fake),
+        random_serial().unwrap(),
+        SystemTime::now(),
+        Duration::from_secs(86400),
+        |s, d| fake.sign_digest(s, d),
+    )
+    .unwrap();
+    let fake_leaf = issue_leaf(
+        &parse_certificate(&fake_root).unwrap(),
+        &signer(&fake),
+        &params,
+        |s, d| fake.sign_digest(s, d),
+    )
+    .unwrap();
+    let forged = CertifyResponse::sign(fake_leaf, vec![fake_root], b"nonce-1".to_vec(), |s, d| {
+        fake.sign_digest(s, d)
+    })
+    .unwrap();
+    assert_eq!(
+        forged
+            .verify(&root, b"nonce-1", user.public_key())
+            .unwrap_err()
+            .code(),
+        "wrong_certificate"
+    );
+}
