@@ -40,6 +40,107 @@ pub(crate) enum Noun {
     /// The registry's hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The certification authority: set up, show its certificate.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Run the CA and registry service (creates ./symbolon-data on first run).
+    #[command(
+        after_help = "Examples:\n  symbolon serve\n  symbolon serve --data /var/lib/symbolon --listen 127.0.0.1:8080\n\n\
+                            On first run the data directory is created with a new CA (its key in the CA's own \
+                            token) and the path of the CA certificate is printed."
+    )]
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on.
+        #[arg(long, env = "SYMBOLON_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// The issuance station: make a key, have the CA certify it, write both into a token.
+    #[command(after_help = "Examples:\n  \
+        symbolon issue --ca http://127.0.0.1:8080 --ca-cert root.pem --issuer station --token alice.token \\\n      \
+        --slot signing --identity 'CN=Alice Example,O=Example' --role email\n  \
+        symbolon issue --on-token --ca http://127.0.0.1:8080 --ca-cert root.pem --issuer station \\\n      \
+        --token alice.token --slot tls --identity 'CN=alice.example' --role server\n\n\
+        Without --on-token the station generates the key in its own process, reserves it, has it certified, \
+        writes key and certificate into the token (the token must trust the station) and wipes its copy. \
+        With --on-token the token generates the key and attests it; the station only relays.")]
+    Issue(IssueArgs),
+}
+
+/// What `symbolon issue` needs.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct IssueArgs {
+    /// The CA service.
+    #[arg(long, env = "SYMBOLON_CA")]
+    pub(crate) ca: String,
+    /// The CA root certificate you trust (PEM), from `symbolon ca certificate`.
+    #[arg(long)]
+    pub(crate) ca_cert: PathBuf,
+    /// The station's issuer identity directory.
+    #[arg(long, env = "SYMBOLON_ISSUER")]
+    pub(crate) issuer: PathBuf,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The identity the user presents, RFC 4514 (CN=…,O=…,C=…).
+    #[arg(long)]
+    pub(crate) identity: String,
+    /// client, email, document-signing or server (server needs --on-token).
+    #[arg(long, default_value = "client")]
+    pub(crate) role: String,
+    /// rsa-2048, rsa-3072 or rsa-4096.
+    #[arg(long, default_value = "rsa-2048")]
+    pub(crate) algorithm: String,
+    /// Let the token generate the key and attest it (embodiment 4).
+    #[arg(long)]
+    pub(crate) on_token: bool,
+    /// Also save the PKCS#10 request here.
+    #[arg(long)]
+    pub(crate) csr_out: Option<PathBuf>,
+    /// Also save the certificate here (PEM).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CaCommand {
+    /// Create a CA: a token with the CA key and a self-signed root.
+    #[command(
+        after_help = "Example:\n  symbolon ca init --data symbolon-data --subject 'CN=Example Root CA,O=Example' --algorithm rsa-3072"
+    )]
+    Init {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The CA's name, RFC 4514.
+        #[arg(long, default_value = "CN=symbolon CA")]
+        subject: String,
+        /// The CA key's algorithm.
+        #[arg(long, default_value = "rsa-3072")]
+        algorithm: String,
+        /// Validity of issued certificates, in days.
+        #[arg(long, default_value_t = 365)]
+        validity_days: u32,
+        /// Require a token attestation for every request.
+        #[arg(long)]
+        require_attestation: bool,
+    },
+    /// Print the CA's root certificate (PEM) from a running CA or a data directory.
+    #[command(
+        after_help = "Examples:\n  symbolon ca certificate --ca http://127.0.0.1:8080 --out root.pem\n  symbolon ca certificate --data symbolon-data"
+    )]
+    Certificate {
+        /// A running CA.
+        #[arg(long, env = "SYMBOLON_CA", conflicts_with = "data")]
+        ca: Option<String>,
+        /// A local data directory.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Where the service's data lives.
@@ -251,6 +352,17 @@ pub(crate) enum TokenCommand {
         /// Confirm: this cannot be undone.
         #[arg(long)]
         yes: bool,
+    },
+    /// Register the token's device key with a CA, so its attestations count.
+    #[command(
+        after_help = "Example:\n  symbolon token register --token alice.token --ca http://127.0.0.1:8080"
+    )]
+    Register {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// The CA service.
+        #[arg(long, env = "SYMBOLON_CA")]
+        ca: String,
     },
     /// Hold the token in this process and serve it on a Unix socket.
     #[command(

@@ -41,9 +41,23 @@ impl CliError {
             | "invalid_request"
             | "slot_not_found"
             | "no_certificate"
-            | "not_found" => 3,
-            "bad_signature" | "decryption_failed" | "wrong_device" | "wrong_key"
-            | "wrong_nonce" | "exportable" | "bad_authorization" | "audit_broken" => 4,
+            | "not_found"
+            | "invalid_json"
+            | "invalid_body"
+            | "payload_too_large" => 3,
+            "bad_signature"
+            | "decryption_failed"
+            | "wrong_device"
+            | "wrong_key"
+            | "wrong_nonce"
+            | "exportable"
+            | "bad_authorization"
+            | "audit_broken"
+            | "bad_csr_signature"
+            | "bad_attestation"
+            | "bad_response_signature"
+            | "replayed_response"
+            | "wrong_certificate" => 4,
             "untrusted_issuer"
             | "replayed_command"
             | "wrong_token"
@@ -53,7 +67,12 @@ impl CliError {
             | "key_refused"
             | "certificate_mismatch"
             | "wrong_sealing_key"
-            | "not_confirmed" => 5,
+            | "not_confirmed"
+            | "duplicate_key"
+            | "identity_mismatch"
+            | "weak_key"
+            | "attestation_required"
+            | "reservation_closed" => 5,
             "token_tampered" => 6,
             _ => 1,
         }
@@ -86,6 +105,30 @@ impl From<KeyError> for CliError {
 
 impl From<AttestationError> for CliError {
     fn from(e: AttestationError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<symbolon_server::ServiceError> for CliError {
+    fn from(e: symbolon_server::ServiceError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<symbolon_store::StoreError> for CliError {
+    fn from(e: symbolon_store::StoreError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<symbolon::x509::X509Error> for CliError {
+    fn from(e: symbolon::x509::X509Error) -> Self {
+        Self::new("invalid_input", e.to_string())
+    }
+}
+
+impl From<symbolon::ca::CaError> for CliError {
+    fn from(e: symbolon::ca::CaError) -> Self {
         Self::new(e.code(), e.to_string())
     }
 }

@@ -30,11 +30,7 @@ pub(crate) async fn open_existing(args: &DataArgs) -> Result<Registry, CliError>
 
 pub(crate) fn run(cmd: AuditCommand, json: bool) -> Result<(), CliError> {
     let AuditCommand::Verify(args) = cmd;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::new("io", format!("cannot start the runtime: {e}")))?;
-    rt.block_on(async {
+    super::runtime()?.block_on(async {
         let registry = open_existing(&args).await?;
         let verdict = registry
             .verify_audit()

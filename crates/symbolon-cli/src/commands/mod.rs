@@ -3,8 +3,12 @@
 
 mod attestation;
 mod audit;
+mod ca;
+mod ca_client;
+mod issue;
 mod issuer;
 mod serve;
+mod serve_ca;
 mod token;
 
 use symbolon::token::Token;
@@ -20,6 +24,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Attestation(c) => attestation::run(c, json),
         Noun::Issuer(c) => issuer::run(c, json),
         Noun::Audit(c) => audit::run(c, json),
+        Noun::Ca(c) => ca::run(c, json),
+        Noun::Serve { data, listen } => serve_ca::run(&data, &listen),
+        Noun::Issue(args) => issue::run(&args, json),
     }
 }
 
@@ -34,6 +41,14 @@ pub(crate) fn open_token(args: &TokenArgs) -> Result<Box<dyn Token + Send + Sync
         }
     };
     Ok(spec.open()?)
+}
+
+/// A runtime for the commands that talk to a database.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new("io", format!("cannot start the runtime: {e}")))
 }
 
 /// Parses a hex argument.

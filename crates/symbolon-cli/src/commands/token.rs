@@ -223,6 +223,20 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
                 "token zeroised; it is dead for good",
             )
         }
+        TokenCommand::Register { token, ca } => {
+            let t = open_token(&token)?;
+            let info = t.info()?;
+            let device = t.device_key()?;
+            super::ca_client::CaClient::new(&ca).post(
+                "/v1/tokens",
+                &json!({ "serial": info.serial, "device_key": device.to_pem() }),
+            )?;
+            done(
+                json,
+                json!({ "token": info.serial, "device_key": device.fingerprint() }),
+                &format!("token {} registered with {ca}", info.serial),
+            )
+        }
         TokenCommand::Serve {
             token,
             sealing_key,

@@ -253,3 +253,98 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A `symbolon serve` child on a free loopback port, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(dir: &Path, data: &str) -> Server {
+        use std::io::BufRead;
+        let mut child = Command::new(bin())
+            .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let mut seen = String::new();
+        let url = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("server exited: {seen}"))
+                .unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(u) = line.strip_prefix("symbolon serving on ") {
+                break u.trim().to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A JSON request to the service; returns status and body.
+pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(url).call(),
+        (_, Some(b)) => agent.post(url).send_json(b),
+        (_, None) => agent.post(url).send_empty(),
+    };
+    let mut resp = resp.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// Station `st`, token `t.tok` trusting it, and the CA root in `root.pem`.
+pub fn station_and_token(dir: &Path, server: &Server) {
+    ok(
+        dir,
+        &[
+            "ca",
+            "certificate",
+            "--ca",
+            &server.url,
+            "--out",
+            "root.pem",
+        ],
+    );
+    ok(dir, &["issuer", "init", "--issuer", "st"]);
+    ok(
+        dir,
+        &["issuer", "public-key", "--issuer", "st", "--out", "st.pem"],
+    );
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            "t.tok",
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
+}

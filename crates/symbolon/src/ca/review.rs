@@ -8,7 +8,7 @@ use x509_cert::name::Name;
 
 use super::{check_key, CaError, CaPolicy};
 use crate::encoding::Writer;
-use crate::keys::{IdentityPublicKey, RsaPublicKey};
+use crate::keys::{IdentityPublicKey, KeyError, RsaPublicKey};
 use crate::token::{Attestation, KeyOrigin, TokenSerial};
 use crate::x509::{parse_identity, same_identity, verify_csr, CertificateRole, X509Error};
 
@@ -63,6 +63,7 @@ pub fn review(
     }
     let csr = verify_csr(&req.csr).map_err(|e| match e {
         X509Error::BadSignature(_) => CaError::BadRequestSignature,
+        X509Error::Key(KeyError::Refused(m)) => CaError::WeakKey(m),
         other => CaError::InvalidRequest(other.to_string()),
     })?;
     let presented =

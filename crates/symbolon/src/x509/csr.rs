@@ -36,6 +36,9 @@ pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
         .ok_or_else(|| X509Error::UnsupportedAlgorithm(req.algorithm.oid.to_string()))?;
     let spki = to_der("request public key", &req.info.public_key)?;
     let public_key = RsaPublicKey::from_der(&spki)?;
+    // Keys outside the policy cannot be verified here (and would be refused
+    // anyway): say so, rather than blame the signature.
+    public_key.check_policy()?;
     let info = to_der("request info", &req.info)?;
     let sig = req
         .signature

@@ -1,0 +1,92 @@
+//! `symbolon ca …`: set up a CA, show its certificate.
+
+use serde_json::json;
+use symbolon::ca::CaPolicy;
+use symbolon::keys::RsaAlgorithm;
+use symbolon::pem;
+use symbolon_server::DataDir;
+use symbolon_store::{AuditKind, Registry};
+
+use super::ca_client::CaClient;
+use crate::cli::{CaCommand, DataArgs};
+use crate::error::CliError;
+use crate::files::write_output;
+use crate::output::print_json;
+
+/// Creates the CA in `data` and records it in the registry; returns the root DER.
+pub(crate) fn init_ca(
+    data: &DataArgs,
+    subject: &str,
+    algorithm: RsaAlgorithm,
+    policy: CaPolicy,
+) -> Result<Vec<u8>, CliError> {
+    let dir = DataDir::new(&data.data);
+    let root = dir.init(subject, algorithm, policy)?;
+    let url = data.database.clone().unwrap_or_else(|| dir.database_url());
+    super::runtime()?.block_on(async {
+        let registry = Registry::open(&url).await?;
+        let fp = symbolon::keys::Fingerprint::of_spki(&root);
+        registry
+            .append_audit(
+                AuditKind::CaInitialised,
+                &json!({ "subject": subject, "certificate": fp }),
+            )
+            .await?;
+        registry.close().await;
+        Ok::<_, CliError>(())
+    })?;
+    Ok(root)
+}
+
+pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
+    match cmd {
+        CaCommand::Init {
+            data,
+            subject,
+            algorithm,
+            validity_days,
+            require_attestation,
+        } => {
+            let alg: RsaAlgorithm = algorithm.parse()?;
+            let policy = CaPolicy {
+                validity_days,
+                require_attestation,
+                ..CaPolicy::default()
+            };
+            init_ca(&data, &subject, alg, policy)?;
+            let dir = DataDir::new(&data.data);
+            if json {
+                print_json(
+                    &json!({ "data": dir.path(), "certificate": dir.certificate_path(), "subject": subject }),
+                )
+            } else {
+                println!("CA {subject} created in {}", dir.path().display());
+                println!("its certificate: {}", dir.certificate_path().display());
+                Ok(())
+            }
+        }
+        CaCommand::Certificate { ca, data, out } => {
+            let root = match (ca, data) {
+                (Some(url), _) => {
+                    let v = CaClient::new(&url).get("/v1/ca/certificate")?;
+                    v["root"].as_str().map(str::to_string).ok_or_else(|| {
+                        CliError::new("bad_response", "the CA's answer has no root certificate")
+                    })?
+                }
+                (None, Some(dir)) => {
+                    let chain =
+                        symbolon_server::data_dir::read_chain(&DataDir::new(dir).chain_path())?;
+                    pem::encode(
+                        "CERTIFICATE",
+                        chain.last().map(Vec::as_slice).unwrap_or_default(),
+                    )
+                }
+                (None, None) => {
+                    return Err(CliError::new("invalid_input", "say where the CA is")
+                        .hint("pass --ca URL or --data DIR"))
+                }
+            };
+            write_output(out.as_deref(), root.as_bytes(), false)
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! `symbolon issue`: the issuance station (patent: key generation device
+//! 130, FIG. 2; and embodiment 4, where the token generates).
+//!
+//! Station-generated (embodiment 1/2): generate the key pair in this process
+//! → reserve the public key in the registry → PKCS#10 signed by the new key
+//! → the CA → verify the signed, nonce-bound response and its chain against
+//! the pinned root → write key (wrapped to the token's transport key) and
+//! certificate into the token under the station's issuer signature → wipe →
+//! record the delivery. A failure before certification abandons the
+//! reservation; after it, the delivery record says the certificate was not
+//! delivered (its key is wiped, so the certificate is unusable).
+//!
+//! Token-generated (embodiment 4, `--on-token`): the token generates, signs
+//! the request and attests it; the station relays and writes the certificate.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use symbolon::ca::{attestation_nonce, CertifyResponse};
+use symbolon::issuer::{IssuerIdentity, TokenTarget};
+use symbolon::keys::{RsaAlgorithm, RsaPrivateKey, RsaPublicKey, SignatureScheme};
+use symbolon::pem;
+use symbolon::token::{SlotName, Token};
+use symbolon::x509::{build_csr, parse_identity, CertificateRole, RsaSigner};
+use symbolon_token::file::read_sealing_key;
+
+use super::ca_client::CaClient;
+use super::open_token;
+use crate::cli::IssueArgs;
+use crate::error::CliError;
+use crate::files::{read_input, write_output};
+use crate::output::print_json;
+
+fn load_issuer(dir: &std::path::Path) -> Result<IssuerIdentity, CliError> {
+    let sealed = dir.join("issuer.sealed");
+    let data = std::fs::read(&sealed).map_err(|e| {
+        CliError::io("cannot read issuer identity", &sealed, e)
+            .hint("create one with `symbolon issuer init`")
+    })?;
+    Ok(IssuerIdentity::open(
+        &data,
+        &read_sealing_key(&dir.join("issuer.sealing-key"))?,
+    )?)
+}
+
+fn target(token: &dyn Token) -> Result<TokenTarget, CliError> {
+    let info = token.info()?;
+    Ok(TokenTarget {
+        serial: info.serial,
+        sequence: info.command_sequence,
+        transport_key: token.transport_key()?,
+    })
+}
+
+fn nonce() -> Result<Vec<u8>, CliError> {
+    let mut n = vec![0u8; 32];
+    symbolon::keys::random_bytes(&mut n)?;
+    Ok(n)
+}
+
+fn certify_body(csr: &[u8], args: &IssueArgs, nonce: &[u8]) -> Value {
+    json!({
+        "csr": pem::encode("CERTIFICATE REQUEST", csr),
+        "identity": args.identity,
+        "role": args.role,
+        "nonce": B64.encode(nonce),
+    })
+}
+
+pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
+    let role: CertificateRole = args.role.parse()?;
+    let algorithm: RsaAlgorithm = args.algorithm.parse()?;
+    let subject = parse_identity(&args.identity)?;
+    let slot = SlotName::new(&args.slot.slot)?;
+    let (_, root) = pem::decode(&read_input(Some(&args.ca_cert))?, &["CERTIFICATE"])
+        .map_err(|e| CliError::new("invalid_input", format!("--ca-cert: {e}")))?;
+    let issuer = load_issuer(&args.issuer)?;
+    let mut token = open_token(&args.token)?;
+    let ca = CaClient::new(&args.ca);
+    // A slot with a key the token generated but that has no certificate yet
+    // (an earlier --on-token attempt the CA refused) can be certified now;
+    // any other occupied slot is refused.
+    let existing = token.info()?.slots.into_iter().find(|s| s.name == slot);
+    let reuse = match &existing {
+        None => false,
+        Some(s)
+            if args.on_token
+                && !s.has_certificate
+                && s.origin == symbolon::token::KeyOrigin::Generated =>
+        {
+            true
+        }
+        Some(_) => {
+            return Err(CliError::new(
+                "slot_occupied",
+                format!("slot {slot:?} already holds a key; keys are never replaced"),
+            ))
+        }
+    };
+    let n = nonce()?;
+    let token_serial = token.info()?.serial;
+
+    let (public, serial, cert_der) = if args.on_token {
+        // Embodiment 4: the key is born in the token; the station relays.
+        let public = if reuse {
+            token.public_key(&slot)?
+        } else {
+            token.generate(&slot, algorithm)?
+        };
+        let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
+        let csr = build_csr(&subject, &signer, |s, d| token.sign(&slot, s, d))?;
+        save_csr(args, &csr)?;
+        let att = token.attest(&slot, &attestation_nonce(&csr))?;
+        let mut body = certify_body(&csr, args, &n);
+        body["attestation"] = serde_json::from_str(&att.to_json()).unwrap_or(Value::Null);
+        let (serial, cert) = certify(&ca, &body, &root, &n, &public)?;
+        deliver(&ca, &serial, &token_serial, || {
+            let t = target(token.as_ref())?;
+            let cmd = issuer.authorize_certificate(&t, &slot, cert.clone())?;
+            token.write_certificate(&cmd)?;
+            Ok(())
+        })?;
+        (public, serial, cert)
+    } else {
+        // Embodiments 1 and 2: the station makes the key, and wipes it.
+        let key = RsaPrivateKey::generate(algorithm)?;
+        let public = key.public_key().clone();
+        let reserved = ca.post(
+            "/v1/reservations",
+            &json!({ "public_key": public.to_pem() }),
+        )?;
+        let reservation = reserved["reservation"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let outcome = (|| {
+            let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
+            let csr = build_csr(&subject, &signer, |s, d| key.sign_digest(s, d))?;
+            save_csr(args, &csr)?;
+            let mut body = certify_body(&csr, args, &n);
+            body["reservation"] = reservation.clone().into();
+            certify(&ca, &body, &root, &n, &public)
+        })();
+        let (serial, cert) = match outcome {
+            Ok(v) => v,
+            Err(e) => {
+                let reason = format!("station failed before delivery: {}", e.message);
+                if let Err(abandon) = ca.post(
+                    &format!("/v1/reservations/{reservation}/abandon"),
+                    &json!({ "reason": reason }),
+                ) {
+                    tracing::warn!(error = %abandon.message, "could not abandon the reservation");
+                }
+                return Err(e);
+            }
+        };
+        deliver(&ca, &serial, &token_serial, || {
+            let t = target(token.as_ref())?;
+            let cmd = issuer.authorize_key(&t, &slot, &key)?;
+            token.accept_key(&cmd)?;
+            let t = target(token.as_ref())?;
+            let cmd = issuer.authorize_certificate(&t, &slot, cert.clone())?;
+            token.write_certificate(&cmd)?;
+            Ok(())
+        })?;
+        drop(key); // zeroised: the only copy now lives in the token
+        (public, serial, cert)
+    };
+
+    let cert_pem = pem::encode("CERTIFICATE", &cert_der);
+    if let Some(out) = &args.out {
+        write_output(Some(out), cert_pem.as_bytes(), false)?;
+    }
+    if json_out {
+        print_json(&json!({
+            "serial": serial, "fingerprint": public.fingerprint(), "token": token_serial,
+            "slot": slot, "role": role, "generated_on_token": args.on_token, "certificate": cert_pem,
+        }))
+    } else {
+        println!(
+            "certificate {serial} for {} issued to token {token_serial} slot {slot}",
+            args.identity
+        );
+        println!(
+            "key {} ({})",
+            public.fingerprint(),
+            if args.on_token {
+                "generated on the token"
+            } else {
+                "generated by the station, now only in the token"
+            }
+        );
+        Ok(())
+    }
+}
+
+fn save_csr(args: &IssueArgs, csr: &[u8]) -> Result<(), CliError> {
+    match &args.csr_out {
+        Some(p) => write_output(
+            Some(p),
+            pem::encode("CERTIFICATE REQUEST", csr).as_bytes(),
+            false,
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Sends the request and checks the answer (steps 432–433).
+fn certify(
+    ca: &CaClient,
+    body: &Value,
+    root: &[u8],
+    nonce: &[u8],
+    public: &RsaPublicKey,
+) -> Result<(String, Vec<u8>), CliError> {
+    let answer = ca.post("/v1/certify", body)?;
+    let serial = answer["serial"].as_str().unwrap_or_default().to_string();
+    let response = CertifyResponse::from_json(&answer)?;
+    match response.verify(root, nonce, public) {
+        Ok(_) => Ok((serial, response.certificate)),
+        Err(e) => {
+            // The CA may have issued, but this answer cannot be trusted.
+            let _ = ca.post(
+                &format!("/v1/certificates/{serial}/delivery"),
+                &json!({ "delivered": false, "reason": format!("response refused by the station: {e}") }),
+            );
+            Err(e.into())
+        }
+    }
+}
+
+/// Writes into the token and records the outcome with the CA.
+fn deliver(
+    ca: &CaClient,
+    serial: &str,
+    token_serial: &symbolon::token::TokenSerial,
+    write: impl FnOnce() -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    match write() {
+        Ok(()) => {
+            ca.post(
+                &format!("/v1/certificates/{serial}/delivery"),
+                &json!({ "token": token_serial, "delivered": true }),
+            )?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = ca.post(
+                &format!("/v1/certificates/{serial}/delivery"),
+                &json!({ "token": token_serial, "delivered": false, "reason": e.message }),
+            );
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! `symbolon serve`: the CA and registry over HTTP.
+
+use std::sync::Arc;
+
+use symbolon::ca::CaPolicy;
+use symbolon::keys::RsaAlgorithm;
+use symbolon_server::{http::router, CaService, DataDir};
+use symbolon_store::Registry;
+
+use crate::cli::DataArgs;
+use crate::error::CliError;
+
+/// The CA a first run creates.
+const DEFAULT_SUBJECT: &str = "CN=symbolon CA";
+
+pub(crate) fn run(data: &DataArgs, listen: &str) -> Result<(), CliError> {
+    let dir = DataDir::new(&data.data);
+    if !dir.is_initialised() {
+        super::ca::init_ca(
+            data,
+            DEFAULT_SUBJECT,
+            RsaAlgorithm::Rsa3072,
+            CaPolicy::default(),
+        )?;
+        eprintln!(
+            "created a new CA ({DEFAULT_SUBJECT}) in {}",
+            dir.path().display()
+        );
+    }
+    let ca = dir.open()?;
+    let url = data.database.clone().unwrap_or_else(|| dir.database_url());
+    super::runtime()?.block_on(async move {
+        let registry = Registry::open(&url).await?;
+        let service = Arc::new(CaService::new(
+            ca.config,
+            ca.token,
+            ca.chain,
+            registry.clone(),
+        )?);
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| CliError::new("io", format!("cannot listen on {listen}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| CliError::new("io", format!("cannot read the listening address: {e}")))?;
+        eprintln!("CA certificate: {}", dir.certificate_path().display());
+        eprintln!("symbolon serving on http://{addr}");
+        axum::serve(listener, router(service))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| CliError::new("io", format!("the server failed: {e}")))?;
+        registry.close().await;
+        eprintln!("symbolon stopped");
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,603 @@
+//! The certification service end to end: `symbolon serve`, the station
+//! (`symbolon issue`), OpenSSL and pkilint as the independent judges, and
+//! every refusal path over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn issue(dir: &std::path::Path, server: &Server, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "issue",
+        "--ca",
+        &server.url,
+        "--ca-cert",
+        "root.pem",
+        "--issuer",
+        "st",
+        "--token",
+        "t.tok",
+    ];
+    args.extend_from_slice(extra);
+    run(dir, &args)
+}
+
+fn pkilint(dir: &std::path::Path, cert: &str) {
+    let out = Command::new("lint_pkix_cert")
+        .args(["lint", "-s", "WARNING", cert])
+        .current_dir(dir)
+        .output();
+    match out {
+        Ok(o) => assert!(
+            o.status.success(),
+            "pkilint finds problems in {cert}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => {
+            if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
+                panic!("pkilint (lint_pkix_cert) is required but not runnable: {e}");
+            }
+            eprintln!("skipping pkilint: {e}");
+        }
+    }
+}
+
+fn last_audit(server: &Server) -> Value {
+    let (_, v) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
+    v["entries"].as_array().unwrap().last().unwrap().clone()
+}
+
+#[test]
+fn issuance_end_to_end_verifies_with_openssl() {
+    if !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    station_and_token(dir, &server);
+
+    // Embodiments 1 and 2: the station generates, the token receives.
+    let r = issue(
+        dir,
+        &server,
+        &[
+            "--slot",
+            "mail",
+            "--identity",
+            "CN=Alice Example,O=Example",
+            "--role",
+            "email",
+            "--csr-out",
+            "mail.csr",
+            "--out",
+            "mail.crt",
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["generated_on_token"], false);
+    std::fs::write(
+        dir.join("chain.pem"),
+        std::fs::read(dir.join("data/chain.pem")).unwrap(),
+    )
+    .unwrap();
+    assert!(String::from_utf8_lossy(&openssl(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "chain.pem",
+            "mail.crt"
+        ]
+    ))
+    .contains("OK"));
+    openssl(dir, &["req", "-in", "mail.csr", "-verify", "-noout"]);
+    for cert in ["mail.crt", "root.pem"] {
+        openssl(dir, &["x509", "-in", cert, "-noout", "-text"]);
+        pkilint(dir, cert);
+    }
+    let text = String::from_utf8_lossy(&openssl(
+        dir,
+        &["x509", "-in", "mail.crt", "-noout", "-text"],
+    ))
+    .into_owned();
+    assert!(
+        text.contains("E-mail Protection")
+            && text.contains("Non Repudiation")
+            && text.contains("CA:FALSE"),
+        "{text}"
+    );
+    // The token holds the key and the certificate; its signatures verify against the certificate.
+    assert_eq!(
+        ok(
+            dir,
+            &["token", "certificate", "--token", "t.tok", "--slot", "mail"]
+        )
+        .stdout,
+        std::fs::read(dir.join("mail.crt")).unwrap()
+    );
+    std::fs::write(dir.join("m"), b"I agree").unwrap();
+    ok(
+        dir,
+        &[
+            "token", "sign", "--token", "t.tok", "--slot", "mail", "--in", "m", "--out", "m.sig",
+        ],
+    );
+    std::fs::write(
+        dir.join("mail.pub"),
+        openssl(dir, &["x509", "-in", "mail.crt", "-pubkey", "-noout"]),
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "mail.pub",
+            "-signature",
+            "m.sig",
+            "m",
+        ],
+    );
+    let info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
+    assert_eq!(info["slots"][0]["origin"]["kind"], "issuer");
+
+    // The registry knows it.
+    let serial = v["serial"].as_str().unwrap();
+    let (status, rec) = http(
+        "GET",
+        &format!("{}/v1/certificates/{serial}", server.url),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(rec["profile"], "email");
+    let fp = v["fingerprint"].as_str().unwrap();
+    let (_, key) = http("GET", &format!("{}/v1/keys/{fp}", server.url), None);
+    assert_eq!(key["state"], "certified");
+    assert_eq!(last_audit(&server)["kind"], "issuance-completed");
+
+    // Embodiment 4: the token generates and attests; a server certificate needs that.
+    let r = issue(
+        dir,
+        &server,
+        &[
+            "--slot",
+            "tls",
+            "--identity",
+            "CN=alice.example",
+            "--role",
+            "server",
+            "--on-token",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("not registered"), "{}", r.stderr);
+    ok(
+        dir,
+        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+    );
+    let r = issue(
+        dir,
+        &server,
+        &[
+            "--slot",
+            "tls",
+            "--identity",
+            "CN=alice.example",
+            "--role",
+            "server",
+            "--on-token",
+            "--out",
+            "tls.crt",
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    openssl(dir, &["verify", "-CAfile", "root.pem", "tls.crt"]);
+    pkilint(dir, "tls.crt");
+    let serial = r.json()["serial"].as_str().unwrap().to_string();
+    let (_, rec) = http(
+        "GET",
+        &format!("{}/v1/certificates/{serial}", server.url),
+        None,
+    );
+    assert_eq!(rec["generated_on_token"], info["serial"]);
+    // Without attestation a server role is refused.
+    let r = issue(
+        dir,
+        &server,
+        &[
+            "--slot",
+            "tls2",
+            "--identity",
+            "CN=alice.example",
+            "--role",
+            "server",
+        ],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("attested"), "{}", r.stderr);
+    // The refusal abandoned the reservation: the key can never come back.
+    assert_eq!(last_audit(&server)["kind"], "reservation-abandoned");
+
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+/// A PKCS#10 request made by OpenSSL for `key`, subject `subj`.
+fn openssl_csr(dir: &std::path::Path, key: &str, subj: &str, out: &str) -> String {
+    openssl(
+        dir,
+        &["req", "-new", "-key", key, "-subj", subj, "-out", out],
+    );
+    std::fs::read_to_string(dir.join(out)).unwrap()
+}
+
+#[test]
+fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
+    if !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    let url = format!("{}/v1/certify", server.url);
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "k.key",
+        ],
+    );
+    let csr = openssl_csr(dir, "k.key", "/CN=Bob", "k.csr");
+
+    let refusals: Vec<(Value, u16, &str)> = {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:1024",
+                "-out",
+                "small.key",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-pkeyopt",
+                "rsa_keygen_pubexp:3",
+                "-out",
+                "e3.key",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                "ec.key",
+            ],
+        );
+        let small = openssl_csr(dir, "small.key", "/CN=Bob", "small.csr");
+        let e3 = openssl_csr(dir, "e3.key", "/CN=Bob", "e3.csr");
+        let ec = openssl_csr(dir, "ec.key", "/CN=Bob", "ec.csr");
+        openssl(
+            dir,
+            &[
+                "req", "-new", "-key", "k.key", "-subj", "/CN=Bob", "-sha1", "-out", "sha1.csr",
+            ],
+        );
+        let sha1 = std::fs::read_to_string(dir.join("sha1.csr")).unwrap();
+        // A signature that does not verify: flip a byte inside the signature.
+        let der = openssl(dir, &["req", "-in", "k.csr", "-outform", "DER"]);
+        let mut bad = der.clone();
+        let n = bad.len();
+        bad[n - 10] ^= 0x01;
+        let bad_pem = symbolon::pem::encode("CERTIFICATE REQUEST", &bad);
+        vec![
+            (
+                json!({ "csr": "not pem", "identity": "CN=Bob" }),
+                400,
+                "invalid_request",
+            ),
+            (
+                json!({ "csr": symbolon::pem::encode("CERTIFICATE REQUEST", b"\x30\x03\x02\x01\x00"), "identity": "CN=Bob" }),
+                400,
+                "invalid_request",
+            ),
+            (
+                json!({ "csr": bad_pem, "identity": "CN=Bob" }),
+                400,
+                "bad_csr_signature",
+            ),
+            (
+                json!({ "csr": csr, "identity": "CN=Mallory" }),
+                400,
+                "identity_mismatch",
+            ),
+            (
+                json!({ "csr": csr, "identity": "not a name" }),
+                400,
+                "invalid_request",
+            ),
+            (
+                json!({ "csr": small, "identity": "CN=Bob" }),
+                400,
+                "weak_key",
+            ),
+            (json!({ "csr": e3, "identity": "CN=Bob" }), 400, "weak_key"),
+            (
+                json!({ "csr": ec, "identity": "CN=Bob" }),
+                400,
+                "invalid_request",
+            ),
+            (
+                json!({ "csr": sha1, "identity": "CN=Bob" }),
+                400,
+                "invalid_request",
+            ),
+            (
+                json!({ "csr": csr, "identity": "CN=Bob", "role": "server" }),
+                400,
+                "attestation_required",
+            ),
+            (
+                json!({ "csr": csr, "identity": "CN=Bob", "role": "root" }),
+                400,
+                "invalid_request",
+            ),
+            (
+                json!({ "csr": csr, "identity": "CN=Bob", "attestation": { "format": "nope" } }),
+                400,
+                "bad_attestation",
+            ),
+            (
+                json!({ "csr": csr, "identity": "CN=Bob", "surprise": 1 }),
+                400,
+                "invalid_json",
+            ),
+            (
+                json!({ "csr": csr, "identity": "CN=Bob", "reservation": "00112233445566778899aabbccddeeff" }),
+                409,
+                "duplicate_key",
+            ),
+        ]
+    };
+    for (body, status, code) in refusals {
+        let before = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None).1["entries"]
+            .as_array()
+            .unwrap()
+            .len();
+        let (s, v) = http("POST", &url, Some(&body));
+        assert_eq!(
+            (s, v["error"]["code"].as_str().unwrap_or("")),
+            (status, code),
+            "{body}: {v}"
+        );
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+        let entries = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None).1
+            ["entries"]
+            .as_array()
+            .unwrap()
+            .clone();
+        // Review refusals are recorded; a body that never reached review leaves no trace at all.
+        let added = entries.len() - before;
+        assert!(added <= 1, "{body}: {added} entries");
+        if added == 1 {
+            assert_eq!(entries.last().unwrap()["kind"], "certification-refused");
+        }
+    }
+    // Nothing was certified.
+    let fp = {
+        let pk = openssl(dir, &["pkey", "-in", "k.key", "-pubout"]);
+        symbolon::keys::RsaPublicKey::from_pem_or_der(&pk)
+            .unwrap()
+            .fingerprint()
+    };
+    assert_eq!(
+        http("GET", &format!("{}/v1/keys/{fp}", server.url), None).0,
+        404
+    );
+
+    // Oversized and malformed bodies, unknown endpoints.
+    let huge = json!({ "csr": "A".repeat(100_000), "identity": "CN=Bob" });
+    let (s, v) = http("POST", &url, Some(&huge));
+    assert_eq!(
+        (s, v["error"]["code"].as_str().unwrap()),
+        (413, "payload_too_large")
+    );
+    assert_eq!(
+        http("GET", &format!("{}/v1/nothing", server.url), None).0,
+        404
+    );
+    assert_eq!(
+        http("GET", &format!("{}/v1/certificates/zz", server.url), None).0,
+        404
+    );
+    assert_eq!(
+        http("GET", &format!("{}/v1/keys/nonsense", server.url), None).0,
+        400
+    );
+
+    // The CLI says the same.
+    ok(
+        dir,
+        &[
+            "ca",
+            "certificate",
+            "--ca",
+            &server.url,
+            "--out",
+            "root.pem",
+        ],
+    );
+    ok(dir, &["issuer", "init", "--issuer", "st"]);
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    let r = run(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "s",
+            "--identity",
+            "CN=Bob",
+        ],
+    );
+    assert_eq!(
+        r.code, 5,
+        "the token does not trust the station: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("not trusted"), "{}", r.stderr);
+    let r = run(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            "http://127.0.0.1:9",
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "s",
+            "--identity",
+            "CN=Bob",
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("cannot reach the CA"), "{}", r.stderr);
+
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+#[test]
+fn one_key_one_certificate_under_a_race() {
+    if !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "k.key",
+        ],
+    );
+    let csr = openssl_csr(dir, "k.key", "/CN=Carol", "k.csr");
+    let body = json!({ "csr": csr, "identity": "CN=Carol" });
+    let url = format!("{}/v1/certify", server.url);
+    let results: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..24)
+            .map(|_| s.spawn(|| http("POST", &url, Some(&body))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let issued = results.iter().filter(|(s, _)| *s == 200).count();
+    let dup = results
+        .iter()
+        .filter(|(s, v)| *s == 409 && v["error"]["code"] == "duplicate_key")
+        .count();
+    assert_eq!((issued, dup), (1, 23), "{results:?}");
+    // The same key in another encoding of the request, later: still refused.
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "k.key",
+            "-subj",
+            "/CN=Carol",
+            "-sha512",
+            "-out",
+            "k2.csr",
+        ],
+    );
+    let (s, v) = http(
+        "POST",
+        &url,
+        Some(
+            &json!({ "csr": std::fs::read_to_string(dir.join("k2.csr")).unwrap(), "identity": "CN=Carol" }),
+        ),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str().unwrap()),
+        (409, "duplicate_key")
+    );
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+#[test]
+fn the_service_stops_gracefully_and_keeps_its_state() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let mut server = Server::start(dir, "data");
+    let (s, v) = http("GET", &format!("{}/v1/health", server.url), None);
+    assert_eq!((s, v["status"].as_str().unwrap()), (200, "ok"));
+    let (_, doc) = http("GET", &format!("{}/v1/openapi.json", server.url), None);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/certify"]["post"].is_object());
+    let root = http("GET", &format!("{}/v1/ca/certificate", server.url), None).1["root"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pid = rustix::process::Pid::from_raw(server.child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert!(server.child.wait().unwrap().success());
+    // A second start reuses the CA.
+    let again = Server::start(dir, "data");
+    assert_eq!(
+        http("GET", &format!("{}/v1/ca/certificate", again.url), None).1["root"]
+            .as_str()
+            .unwrap(),
+        root
+    );
+    assert_eq!(
+        ok(dir, &["ca", "certificate", "--data", "data"]).text(),
+        root
+    );
+}

@@ -1,0 +1,190 @@
+//! The data directory: everything the CA needs, in one place.
+//!
+//! ```text
+//! symbolon-data/            (mode 0700)
+//!   ca.json                 configuration: subject, key slot, policy
+//!   ca.token                the CA's soft token (the CA key never leaves it)
+//!   ca.token.sealing-key    its sealing key (0600)
+//!   ca.crt                  the CA certificate (PEM)
+//!   chain.pem               issuing CA first, root last (PEM)
+//!   registry.db             the registry (SQLite), unless --database says otherwise
+//! ```
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use symbolon::ca::CaPolicy;
+use symbolon::keys::{RsaAlgorithm, SignatureScheme};
+use symbolon::pem;
+use symbolon::token::{SlotName, Token};
+use symbolon::x509::{parse_identity, random_serial, self_signed_root, RsaSigner};
+use symbolon_token::file::{default_sealing_key_path, init_token, open_token, LOCK_WAIT};
+
+use crate::ServiceError;
+
+/// The CA's configuration (`ca.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaConfig {
+    /// The CA's subject, RFC 4514.
+    pub subject: String,
+    /// The slot of the CA key in the CA token.
+    pub slot: String,
+    /// Issuance policy.
+    pub policy: CaPolicy,
+}
+
+/// An opened CA: its configuration, its token (held locked), its chain.
+pub struct OpenedCa {
+    /// The configuration.
+    pub config: CaConfig,
+    /// The CA's token.
+    pub token: Box<dyn Token + Send + Sync>,
+    /// Issuing CA first, root last, DER.
+    pub chain: Vec<Vec<u8>>,
+}
+
+/// A data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// Validity of a self-signed root made by `init`.
+const ROOT_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+impl DataDir {
+    /// The directory at `root` (not necessarily existing yet).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The CA token's path.
+    pub fn token_path(&self) -> PathBuf {
+        self.root.join("ca.token")
+    }
+
+    /// The CA certificate's path.
+    pub fn certificate_path(&self) -> PathBuf {
+        self.root.join("ca.crt")
+    }
+
+    /// The chain's path.
+    pub fn chain_path(&self) -> PathBuf {
+        self.root.join("chain.pem")
+    }
+
+    /// The default registry URL.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.root.join("registry.db").display())
+    }
+
+    /// Whether a CA has been set up here.
+    pub fn is_initialised(&self) -> bool {
+        self.root.join("ca.json").exists()
+    }
+
+    /// Sets up a new CA: a token holding a fresh CA key, a self-signed root,
+    /// the configuration. Refuses a directory that already holds a CA.
+    pub fn init(
+        &self,
+        subject: &str,
+        algorithm: RsaAlgorithm,
+        policy: CaPolicy,
+    ) -> Result<Vec<u8>, ServiceError> {
+        if self.is_initialised() {
+            return Err(ServiceError::Setup(format!(
+                "{} already holds a CA",
+                self.root.display()
+            )));
+        }
+        let name = parse_identity(subject).map_err(|e| ServiceError::Setup(e.to_string()))?;
+        std::fs::create_dir_all(&self.root).map_err(|e| io("create", &self.root, e))?;
+        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io("protect", &self.root, e))?;
+        let token_path = self.token_path();
+        let mut token = init_token(&token_path, &default_sealing_key_path(&token_path), None)?;
+        let slot = SlotName::new("ca")?;
+        let public = token.generate(&slot, algorithm)?;
+        let signer = RsaSigner::new(public, SignatureScheme::Pkcs1Sha256)
+            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let root = self_signed_root(
+            &name,
+            &signer,
+            random_serial().map_err(|e| ServiceError::Setup(e.to_string()))?,
+            SystemTime::now(),
+            ROOT_VALIDITY,
+            |s, d| token.sign(&slot, s, d),
+        )
+        .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let pem_root = pem::encode("CERTIFICATE", &root);
+        write(&self.certificate_path(), pem_root.as_bytes())?;
+        write(&self.chain_path(), pem_root.as_bytes())?;
+        let config = CaConfig {
+            subject: subject.to_string(),
+            slot: slot.to_string(),
+            policy,
+        };
+        let json = serde_json::to_string_pretty(&config)
+            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        write(&self.root.join("ca.json"), json.as_bytes())?;
+        Ok(root)
+    }
+
+    /// Opens the CA: configuration, token (held locked while open), chain.
+    pub fn open(&self) -> Result<OpenedCa, ServiceError> {
+        let config_path = self.root.join("ca.json");
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|e| io("read", &config_path, e))?;
+        let config: CaConfig = serde_json::from_str(&text)
+            .map_err(|e| ServiceError::Setup(format!("{}: {e}", config_path.display())))?;
+        let token_path = self.token_path();
+        let token = open_token(
+            &token_path,
+            &default_sealing_key_path(&token_path),
+            LOCK_WAIT,
+        )?;
+        let chain = read_chain(&self.chain_path())?;
+        Ok(OpenedCa {
+            config,
+            token: Box::new(token),
+            chain,
+        })
+    }
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> ServiceError {
+    ServiceError::Setup(format!("cannot {what} {}: {e}", path.display()))
+}
+
+fn write(path: &Path, data: &[u8]) -> Result<(), ServiceError> {
+    symbolon_token::file::write_atomic(path, data).map_err(|e| ServiceError::Setup(e.0))
+}
+
+/// Reads a PEM chain file.
+pub fn read_chain(path: &Path) -> Result<Vec<Vec<u8>>, ServiceError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io("read", path, e))?;
+    let mut out = Vec::new();
+    for block in text.split_inclusive("-----END CERTIFICATE-----") {
+        if !block.contains("-----BEGIN CERTIFICATE-----") {
+            continue;
+        }
+        let (_, der) = pem::decode(block.as_bytes(), &["CERTIFICATE"])
+            .map_err(|e| ServiceError::Setup(format!("{}: {e}", path.display())))?;
+        out.push(der);
+    }
+    if out.is_empty() {
+        return Err(ServiceError::Setup(format!(
+            "{} holds no certificate",
+            path.display()
+        )));
+    }
+    Ok(out)
+}

@@ -1,0 +1,363 @@
+//! The HTTP front (DESIGN §7): thin handlers that decode, call the service
+//! and render JSON. Errors are `{"error": {"code", "message"}}`: 4xx when the
+//! request is at fault, 5xx (with the cause in the log, not the body) when
+//! the service is.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use symbolon::ca::CertifyRequest;
+use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey};
+use symbolon::pem;
+use symbolon::token::{Attestation, TokenSerial};
+use symbolon_store::{CertificateSerial, ReservationId};
+
+use crate::{CaService, ServiceError};
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The OpenAPI document served at `/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// An error as the client sees it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        if e.is_not_found() {
+            return Self::new(StatusCode::NOT_FOUND, e.code(), e.to_string());
+        }
+        if e.is_client_error() {
+            let status = match e.code() {
+                "duplicate_key" | "reservation_closed" => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return Self::new(status, e.code(), e.to_string());
+        }
+        // The cause goes to the log; the client learns only that it was us.
+        tracing::error!(code = e.code(), error = %e, "request failed inside the service");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the service failed; see its log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": { "code": self.code, "message": self.message } })),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = raw.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                r.status(),
+                "payload_too_large",
+                format!("request bodies are limited to {MAX_BODY} bytes"),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text())
+        }
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
+}
+
+fn bad(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// The router.
+pub fn router(service: Arc<CaService>) -> Router {
+    Router::new()
+        .route("/v1/certify", post(certify))
+        .route("/v1/reservations", post(reserve))
+        .route("/v1/reservations/{id}/abandon", post(abandon))
+        .route("/v1/tokens", post(register_token))
+        .route("/v1/certificates/{serial}", get(certificate))
+        .route("/v1/certificates/{serial}/delivery", post(delivery))
+        .route("/v1/ca/certificate", get(ca_certificate))
+        .route("/v1/keys/{fingerprint}", get(key))
+        .route("/v1/audit", get(audit))
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint; see /v1/openapi.json",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this endpoint",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(service)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertifyBody {
+    csr: String,
+    identity: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    reservation: Option<String>,
+    #[serde(default)]
+    attestation: Option<Value>,
+}
+
+async fn certify(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
+    let b: CertifyBody = body(raw)?;
+    let (_, csr) = pem::decode(
+        b.csr.as_bytes(),
+        &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
+    )
+    .map_err(|e| bad("invalid_request", format!("csr: {e}")))?;
+    let role = b
+        .role
+        .as_deref()
+        .unwrap_or("client")
+        .parse()
+        .map_err(|e: symbolon::x509::X509Error| bad("invalid_request", e.to_string()))?;
+    let nonce = match b.nonce {
+        Some(n) => B64
+            .decode(n)
+            .map_err(|e| bad("invalid_request", format!("nonce: {e}")))?,
+        None => Vec::new(),
+    };
+    if nonce.len() > 64 {
+        return Err(bad("invalid_request", "nonce: at most 64 bytes"));
+    }
+    let reservation = b
+        .reservation
+        .map(|r| r.parse::<ReservationId>())
+        .transpose()
+        .map_err(|e| bad("invalid_request", e.to_string()))?;
+    let attestation = b
+        .attestation
+        .map(|v| Attestation::from_json(&v.to_string()))
+        .transpose()
+        .map_err(|e| bad("bad_attestation", e.to_string()))?;
+    let request = CertifyRequest {
+        csr,
+        identity: b.identity,
+        role,
+        attestation,
+    };
+    let (response, serial) = s.certify(request, nonce, reservation).await?;
+    Ok((StatusCode::OK, Json(response.to_json(serial.as_str()))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReserveBody {
+    public_key: String,
+}
+
+async fn reserve(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
+    let b: ReserveBody = body(raw)?;
+    let pk = RsaPublicKey::from_pem_or_der(b.public_key.as_bytes())
+        .map_err(|e| bad("invalid_request", e.to_string()))?;
+    let id = s.reserve(&pk).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "reservation": id, "fingerprint": pk.fingerprint() })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AbandonBody {
+    reason: String,
+}
+
+async fn abandon(
+    State(s): State<Arc<CaService>>,
+    Path(id): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let b: AbandonBody = body(raw)?;
+    let id: ReservationId = id.parse().map_err(ServiceError::from)?;
+    let fp = s.abandon(&id, &b.reason).await?;
+    Ok(Json(json!({ "reservation": id, "fingerprint": fp, "state": "abandoned" })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    serial: String,
+    device_key: String,
+}
+
+async fn register_token(
+    State(s): State<Arc<CaService>>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let b: TokenBody = body(raw)?;
+    let serial: TokenSerial = b
+        .serial
+        .parse()
+        .map_err(|e: symbolon::token::TokenError| bad("invalid_request", e.to_string()))?;
+    let key = IdentityPublicKey::from_pem_or_der(b.device_key.as_bytes())
+        .map_err(|e| bad("invalid_request", e.to_string()))?;
+    s.register_token(serial, &key).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": serial, "device_key": key.fingerprint() })),
+    )
+        .into_response())
+}
+
+async fn certificate(State(s): State<Arc<CaService>>, Path(serial): Path<String>) -> ApiResult {
+    let serial: CertificateSerial = serial.parse().map_err(ServiceError::from)?;
+    let rec = s
+        .registry()
+        .certificate(&serial)
+        .await
+        .map_err(ServiceError::from)?;
+    let mut v = serde_json::to_value(&rec).map_err(|e| ServiceError::Setup(e.to_string()))?;
+    v["certificate"] = pem::encode("CERTIFICATE", &rec.der).into();
+    Ok(Json(v).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryBody {
+    #[serde(default)]
+    token: Option<String>,
+    delivered: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn delivery(
+    State(s): State<Arc<CaService>>,
+    Path(serial): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let b: DeliveryBody = body(raw)?;
+    let serial: CertificateSerial = serial.parse().map_err(ServiceError::from)?;
+    let token = b
+        .token
+        .map(|t| t.parse::<TokenSerial>())
+        .transpose()
+        .map_err(|e| bad("invalid_request", e.to_string()))?;
+    let failure = if b.delivered {
+        None
+    } else {
+        Some(b.reason.as_deref().unwrap_or("not delivered"))
+    };
+    s.record_delivery(&serial, token, failure).await?;
+    Ok(Json(json!({ "serial": serial, "recorded": true })).into_response())
+}
+
+async fn ca_certificate(State(s): State<Arc<CaService>>) -> ApiResult {
+    let chain: Vec<String> = s
+        .chain()
+        .iter()
+        .map(|c| pem::encode("CERTIFICATE", c))
+        .collect();
+    let root = chain.last().cloned().unwrap_or_default();
+    Ok(Json(json!({ "certificate": chain.first(), "root": root, "chain": chain })).into_response())
+}
+
+async fn key(State(s): State<Arc<CaService>>, Path(fp): Path<String>) -> ApiResult {
+    let fp: Fingerprint = fp
+        .parse()
+        .map_err(|e: symbolon::keys::KeyError| bad("invalid_request", e.to_string()))?;
+    let rec = s.registry().key(&fp).await.map_err(ServiceError::from)?;
+    Ok(Json(rec).into_response())
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+async fn audit(
+    State(s): State<Arc<CaService>>,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| bad("invalid_request", e.body_text()))?;
+    let limit = q.limit.clamp(1, 1000);
+    let entries = s
+        .registry()
+        .audit_entries(q.after, limit)
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(Json(json!({ "entries": entries })).into_response())
+}
+
+async fn health(State(s): State<Arc<CaService>>) -> ApiResult {
+    match s.registry().audit_entries(0, 1).await {
+        Ok(_) => Ok(Json(json!({ "status": "ok", "database": "ok" })).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            Ok((
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "unreachable" })),
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}

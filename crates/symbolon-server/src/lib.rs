@@ -1,0 +1,15 @@
+//! The symbolon service: the certification issuing center (patent 140) and
+//! the registry over HTTP.
+//!
+//! [`data_dir`] lays out and opens the data directory (CA token, CA
+//! certificate, configuration, registry); [`service`] is the CA's pipeline
+//! (review → register → issue → record → sign the response), async over the
+//! registry and the CA's token; [`http`] is the thin axum layer: decode,
+//! call, render, with JSON errors that carry a stable code.
+
+pub mod data_dir;
+pub mod http;
+pub mod service;
+
+pub use data_dir::{CaConfig, DataDir};
+pub use service::{CaService, ServiceError};

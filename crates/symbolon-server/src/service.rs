@@ -1,0 +1,303 @@
+//! The CA's pipeline over the registry and the CA token (patent FIG. 6):
+//! review (proof of possession, identity, key checks, attestation) →
+//! register the key, once ever (step 424) → issue under the profile, signed
+//! inside the CA token → record → sign the response bound to the nonce.
+//! Every decision, refusals included, lands in the audit log.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use symbolon::ca::{review, CaError, CaPolicy, CertifyRequest, CertifyResponse};
+use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey, SignatureScheme};
+use symbolon::token::{SlotName, Token, TokenError, TokenSerial};
+use symbolon::x509::{
+    certificate_key, issue_leaf, parse_certificate, random_serial, Certificate, IssueParams,
+    RsaSigner,
+};
+use symbolon_store::{
+    AuditKind, CertificateRecord, CertificateSerial, Registry, ReservationId, StoreError,
+};
+use thiserror::Error;
+
+use crate::CaConfig;
+
+/// Why a service call failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The CA refused the request.
+    #[error(transparent)]
+    Refused(#[from] CaError),
+    /// The registry failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The CA token failed.
+    #[error("the CA token failed: {0}")]
+    Token(#[from] TokenError),
+    /// Setting up or opening the CA failed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl ServiceError {
+    /// A stable code.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Refused(e) => e.code(),
+            Self::Store(e) => e.code(),
+            Self::Token(e) => e.code(),
+            Self::Setup(_) => "setup",
+        }
+    }
+
+    /// Whether the caller is at fault.
+    pub fn is_client_error(&self) -> bool {
+        match self {
+            Self::Refused(e) => e.is_client_error(),
+            Self::Store(
+                StoreError::DuplicateKey(_)
+                | StoreError::NotFound(_)
+                | StoreError::ReservationClosed(_),
+            ) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether it names something that does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Store(StoreError::NotFound(_)))
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The certification issuing center.
+pub struct CaService {
+    registry: Registry,
+    token: Arc<dyn Token + Send + Sync>,
+    slot: SlotName,
+    signer: RsaSigner,
+    issuer: Certificate,
+    chain: Vec<Vec<u8>>,
+    policy: CaPolicy,
+}
+
+impl CaService {
+    /// Wires a CA from its configuration, token, chain (issuing CA first) and registry.
+    pub fn new(
+        config: CaConfig,
+        token: Box<dyn Token + Send + Sync>,
+        chain: Vec<Vec<u8>>,
+        registry: Registry,
+    ) -> Result<Self, ServiceError> {
+        let slot = SlotName::new(&config.slot)?;
+        let issuer_der = chain
+            .first()
+            .ok_or_else(|| ServiceError::Setup("the CA chain is empty".into()))?;
+        let issuer =
+            parse_certificate(issuer_der).map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let public = token.public_key(&slot)?;
+        let cert_key = certificate_key(&issuer).map_err(|e| ServiceError::Setup(e.to_string()))?;
+        if cert_key != public {
+            return Err(ServiceError::Setup(
+                "the CA certificate does not certify the key in the CA token".into(),
+            ));
+        }
+        let signer = RsaSigner::new(public, SignatureScheme::Pkcs1Sha256)
+            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        Ok(Self {
+            registry,
+            token: Arc::from(token),
+            slot,
+            signer,
+            issuer,
+            chain,
+            policy: config.policy,
+        })
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The chain, issuing CA first.
+    pub fn chain(&self) -> &[Vec<u8>] {
+        &self.chain
+    }
+
+    async fn audit(&self, kind: AuditKind, detail: serde_json::Value) -> Result<i64, ServiceError> {
+        Ok(self.registry.append_audit(kind, &detail).await?)
+    }
+
+    /// Records a refusal; a refusal stands even if the log write fails, so
+    /// that failure is only logged.
+    async fn refused(&self, error: &CaError, key: Option<Fingerprint>) {
+        let detail = json!({ "code": error.code(), "reason": error.to_string(), "key": key });
+        if let Err(e) = self.audit(AuditKind::CertificationRefused, detail).await {
+            tracing::error!(error = %e, "cannot record a refusal in the audit log");
+        }
+    }
+
+    /// Reserves a public key for a station (patent: the key generation
+    /// device registers the key before the CA sees it).
+    pub async fn reserve(&self, public_key: &RsaPublicKey) -> Result<ReservationId, ServiceError> {
+        let fp = public_key.fingerprint();
+        let id = self.registry.reserve_key(fp, public_key.spki_der()).await?;
+        self.audit(
+            AuditKind::KeyReserved,
+            json!({ "key": fp, "reservation": id }),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Gives up a reservation (the station failed before certification).
+    pub async fn abandon(
+        &self,
+        id: &ReservationId,
+        reason: &str,
+    ) -> Result<Fingerprint, ServiceError> {
+        let fp = self.registry.abandon_reservation(id).await?;
+        self.audit(
+            AuditKind::ReservationAbandoned,
+            json!({ "key": fp, "reservation": id, "reason": reason }),
+        )
+        .await?;
+        Ok(fp)
+    }
+
+    /// Registers a token's device identity key, so its attestations count.
+    pub async fn register_token(
+        &self,
+        serial: TokenSerial,
+        device_key: &IdentityPublicKey,
+    ) -> Result<(), ServiceError> {
+        self.registry
+            .register_token(serial, device_key.spki_der())
+            .await?;
+        self.audit(
+            AuditKind::TokenRegistered,
+            json!({ "token": serial, "device_key": device_key.fingerprint() }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records what the station did with a certificate: written into a token,
+    /// or not (then the key was wiped and the certificate is unusable).
+    pub async fn record_delivery(
+        &self,
+        serial: &CertificateSerial,
+        token: Option<TokenSerial>,
+        failure: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        self.registry.certificate(serial).await?;
+        self.audit(
+            AuditKind::IssuanceCompleted,
+            json!({ "serial": serial, "token": token, "delivered": failure.is_none(), "failure": failure }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Certifies a request: the whole of FIG. 6.
+    pub async fn certify(
+        &self,
+        request: CertifyRequest,
+        nonce: Vec<u8>,
+        reservation: Option<ReservationId>,
+    ) -> Result<(CertifyResponse, CertificateSerial), ServiceError> {
+        let device = match &request.attestation {
+            Some(a) => match self.registry.token(&a.statement.token).await {
+                Ok(t) => IdentityPublicKey::from_spki_der(&t.device_key).ok(),
+                Err(StoreError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let approved = match review(&request, &self.policy, device.as_ref()) {
+            Ok(a) => a,
+            Err(e) => {
+                self.refused(&e, None).await;
+                return Err(e.into());
+            }
+        };
+        let fp = approved.public_key.fingerprint();
+        match self
+            .registry
+            .certify_key(fp, approved.public_key.spki_der(), reservation.as_ref())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::DuplicateKey(_)) => {
+                let e = CaError::DuplicateKey(fp.to_string());
+                self.refused(&e, Some(fp)).await;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+
+        let serial_bytes = random_serial().map_err(|e| CaError::Internal(e.to_string()))?;
+        let not_before = SystemTime::now();
+        let validity = Duration::from_secs(u64::from(self.policy.validity_days) * 86_400);
+        let params = IssueParams {
+            serial: serial_bytes,
+            not_before,
+            validity,
+            subject: approved.subject.clone(),
+            public_key: approved.public_key.clone(),
+            role: approved.role,
+        };
+        // Signing is CPU work inside the token: off the async threads.
+        let (token, slot, signer, issuer, chain) = (
+            Arc::clone(&self.token),
+            self.slot.clone(),
+            self.signer.clone(),
+            self.issuer.clone(),
+            self.chain.clone(),
+        );
+        let signed = tokio::task::spawn_blocking(move || -> Result<CertifyResponse, CaError> {
+            let cert = issue_leaf(&issuer, &signer, &params, |s, d| token.sign(&slot, s, d))
+                .map_err(|e| CaError::Internal(e.to_string()))?;
+            CertifyResponse::sign(cert, chain, nonce, |s, d| token.sign(&slot, s, d))
+        })
+        .await
+        .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;
+
+        let serial = CertificateSerial::from_bytes(&serial_bytes);
+        let record = CertificateRecord {
+            serial: serial.clone(),
+            fingerprint: fp,
+            subject: approved.subject.to_string(),
+            profile: approved.role.to_string(),
+            not_before: not_before
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            not_after: (not_before + validity)
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            der: signed.certificate.clone(),
+            generated_on_token: approved.attested_by,
+            issued_at: now(),
+        };
+        self.registry.record_certificate(&record).await?;
+        self.audit(
+            AuditKind::CertificateIssued,
+            json!({
+                "serial": serial, "key": fp, "subject": record.subject, "role": record.profile,
+                "generated_on_token": approved.attested_by, "reservation": reservation,
+            }),
+        )
+        .await?;
+        Ok((signed, serial))
+    }
+}
