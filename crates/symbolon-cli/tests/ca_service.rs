@@ -601,3 +601,266 @@ fn the_service_stops_gracefully_and_keeps_its_state() {
         root
     );
 }
+
+/// What the man in the middle does to `/v1/certify` answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Meddle {
+    FlipSignature,
+    ReplayFirst,
+}
+
+/// A one-request-per-connection HTTP relay in front of the CA that meddles
+/// with certification responses, as an attacker on the network would.
+fn start_proxy(upstream: String, mode: Meddle) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut first: Option<String> = None;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h == "\r\n" || h.is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body).unwrap();
+            let mut parts = request_line.split_whitespace();
+            let (method, path) = (
+                parts.next().unwrap().to_string(),
+                parts.next().unwrap().to_string(),
+            );
+            let url = format!("{upstream}{path}");
+            let (status, mut value) = if method == "GET" {
+                http("GET", &url, None)
+            } else {
+                http("POST", &url, Some(&serde_json::from_slice(&body).unwrap()))
+            };
+            if path == "/v1/certify" && status == 200 {
+                match mode {
+                    Meddle::FlipSignature => {
+                        use base64::Engine;
+                        let b64 = base64::engine::general_purpose::STANDARD;
+                        let mut sig = b64.decode(value["signature"].as_str().unwrap()).unwrap();
+                        sig[7] ^= 0x20;
+                        value["signature"] = b64.encode(sig).into();
+                    }
+                    Meddle::ReplayFirst => match &first {
+                        Some(old) => value = serde_json::from_str(old).unwrap(),
+                        None => first = Some(value.to_string()),
+                    },
+                }
+            }
+            let text = value.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn tampered_and_replayed_responses_are_refused_by_the_station() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    station_and_token(dir, &server);
+    let slots = |dir: &std::path::Path| {
+        ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json()["slots"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    let proxy = start_proxy(server.url.clone(), Meddle::FlipSignature);
+    let r = run(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            &proxy,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "a",
+            "--identity",
+            "CN=Dave",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
+    assert_eq!(slots(dir), 0, "nothing may reach the token");
+    let last = last_audit(&server);
+    assert_eq!(last["kind"], "issuance-completed");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"delivered\":false"),
+        "{last}"
+    );
+
+    let proxy = start_proxy(server.url.clone(), Meddle::ReplayFirst);
+    let r = run(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            &proxy,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "b",
+            "--identity",
+            "CN=Dave",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            &proxy,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "c",
+            "--identity",
+            "CN=Dave",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("replayed"), "{}", r.stderr);
+    assert_eq!(slots(dir), 1, "only the honest issuance reached the token");
+
+    // A root the station does not trust: every response is refused.
+    ok(
+        dir,
+        &["ca", "init", "--data", "other", "--subject", "CN=Other CA"],
+    );
+    ok(
+        dir,
+        &["ca", "certificate", "--data", "other", "--out", "other.pem"],
+    );
+    let r = run(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "other.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "d",
+            "--identity",
+            "CN=Dave",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("pinned root"), "{}", r.stderr);
+    assert_eq!(slots(dir), 1);
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+#[test]
+fn the_station_key_appears_nowhere_but_in_the_token() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    station_and_token(dir, &server);
+    let out = Command::new(bin())
+        .args([
+            "issue",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "k",
+            "--identity",
+            "CN=Erin",
+            "--json",
+        ])
+        .current_dir(dir)
+        .env("SYMBOLON_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut outputs = out.stdout.clone();
+    outputs.extend_from_slice(&out.stderr);
+    let (_, audit) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
+    outputs.extend_from_slice(audit.to_string().as_bytes());
+    drop(server);
+
+    // Whatever the key's bytes were, every private-key encoding starts with
+    // one of these; none may appear in the clear anywhere.
+    const STRUCTURES: [(&str, &[u8]); 4] = [
+        (
+            "PKCS#8 RSA header",
+            &[
+                0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+                0x01, 0x01, 0x05, 0x00, 0x04,
+            ],
+        ),
+        ("PKCS#1 RSA header", &[0x02, 0x01, 0x00, 0x02, 0x82]),
+        ("PEM private key", b"PRIVATE KEY-----"),
+        ("PEM sealing key", b"SYMBOLON SEALING KEY"),
+    ];
+    let find = |hay: &[u8], n: &[u8]| hay.windows(n.len()).any(|w| w == n);
+    for (what, pat) in STRUCTURES {
+        assert!(!find(&outputs, pat), "the station's output holds a {what}");
+    }
+    let mut scanned = 0;
+    for path in walk(dir) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with("sealing-key") {
+            continue; // sealing keys are what they are; the token's files are sealed under them
+        }
+        let data = std::fs::read(&path).unwrap();
+        for (what, pat) in STRUCTURES {
+            assert!(!find(&data, pat), "{} holds a {what}", path.display());
+        }
+        scanned += 1;
+    }
+    assert!(scanned >= 8, "only {scanned} files scanned");
+}

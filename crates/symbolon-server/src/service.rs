@@ -148,14 +148,10 @@ impl CaService {
     /// Reserves a public key for a station (patent: the key generation
     /// device registers the key before the CA sees it).
     pub async fn reserve(&self, public_key: &RsaPublicKey) -> Result<ReservationId, ServiceError> {
-        let fp = public_key.fingerprint();
-        let id = self.registry.reserve_key(fp, public_key.spki_der()).await?;
-        self.audit(
-            AuditKind::KeyReserved,
-            json!({ "key": fp, "reservation": id }),
-        )
-        .await?;
-        Ok(id)
+        Ok(self
+            .registry
+            .reserve_key(public_key.fingerprint(), public_key.spki_der())
+            .await?)
     }
 
     /// Gives up a reservation (the station failed before certification).
@@ -164,13 +160,7 @@ impl CaService {
         id: &ReservationId,
         reason: &str,
     ) -> Result<Fingerprint, ServiceError> {
-        let fp = self.registry.abandon_reservation(id).await?;
-        self.audit(
-            AuditKind::ReservationAbandoned,
-            json!({ "key": fp, "reservation": id, "reason": reason }),
-        )
-        .await?;
-        Ok(fp)
+        Ok(self.registry.abandon_reservation(id, reason).await?)
     }
 
     /// Registers a token's device identity key, so its attestations count.
@@ -179,15 +169,10 @@ impl CaService {
         serial: TokenSerial,
         device_key: &IdentityPublicKey,
     ) -> Result<(), ServiceError> {
-        self.registry
+        Ok(self
+            .registry
             .register_token(serial, device_key.spki_der())
-            .await?;
-        self.audit(
-            AuditKind::TokenRegistered,
-            json!({ "token": serial, "device_key": device_key.fingerprint() }),
-        )
-        .await?;
-        Ok(())
+            .await?)
     }
 
     /// Records what the station did with a certificate: written into a token,
@@ -230,18 +215,16 @@ impl CaService {
             }
         };
         let fp = approved.public_key.fingerprint();
-        match self
+        // A cheap look first, so a key seen before costs no signature; the
+        // authoritative check commits with the certificate below.
+        if !self
             .registry
-            .certify_key(fp, approved.public_key.spki_der(), reservation.as_ref())
-            .await
+            .key_available(&fp, reservation.as_ref())
+            .await?
         {
-            Ok(()) => {}
-            Err(StoreError::DuplicateKey(_)) => {
-                let e = CaError::DuplicateKey(fp.to_string());
-                self.refused(&e, Some(fp)).await;
-                return Err(e.into());
-            }
-            Err(e) => return Err(e.into()),
+            let e = CaError::DuplicateKey(fp.to_string());
+            self.refused(&e, Some(fp)).await;
+            return Err(e.into());
         }
 
         let serial_bytes = random_serial().map_err(|e| CaError::Internal(e.to_string()))?;
@@ -289,15 +272,30 @@ impl CaService {
             generated_on_token: approved.attested_by,
             issued_at: now(),
         };
-        self.registry.record_certificate(&record).await?;
-        self.audit(
-            AuditKind::CertificateIssued,
-            json!({
-                "serial": serial, "key": fp, "subject": record.subject, "role": record.profile,
-                "generated_on_token": approved.attested_by, "reservation": reservation,
-            }),
-        )
-        .await?;
+        let detail = json!({
+            "serial": serial, "key": fp, "subject": record.subject, "role": record.profile,
+            "generated_on_token": approved.attested_by, "reservation": reservation,
+        });
+        match self
+            .registry
+            .record_issuance(
+                &record,
+                approved.public_key.spki_der(),
+                reservation.as_ref(),
+                &detail,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::DuplicateKey(_)) => {
+                // Another request won the race between the look and the
+                // commit: this certificate is discarded, never released.
+                let e = CaError::DuplicateKey(fp.to_string());
+                self.refused(&e, Some(fp)).await;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok((signed, serial))
     }
 }

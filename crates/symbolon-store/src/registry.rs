@@ -28,10 +28,19 @@ fn now() -> i64 {
 }
 
 /// The registry: a pool of connections to one database.
+///
+/// Writes in this process go one at a time (SQLite has one writer anyway;
+/// queueing here spares them SQLite's sleeping busy handler), each in an
+/// immediate transaction that also appends its audit entry, so a change and
+/// its record commit together, with one sync. Writers in other processes
+/// wait on SQLite's lock.
 #[derive(Clone)]
 pub struct Registry {
     pool: SqlitePool,
+    writes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
 
 impl Registry {
     /// Opens (creating if needed) the SQLite database at `path` and brings
@@ -50,7 +59,10 @@ impl Registry {
             .await
             .map_err(StoreError::db("open"))?;
         Self::migrate(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writes: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Opens the database a `--database` URL names (`sqlite://PATH`).
@@ -99,8 +111,15 @@ impl Registry {
         &self.pool
     }
 
-    /// Reserves a public key for a station. Refused if the key was ever
-    /// registered before.
+    /// Starts a write: this process's turn, then SQLite's write lock.
+    async fn write(&self) -> Result<(tokio::sync::MutexGuard<'_, ()>, Tx<'_>), sqlx::Error> {
+        let guard = self.writes.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((guard, tx))
+    }
+
+    /// Reserves a public key for a station, and records it. Refused if the
+    /// key was ever registered before.
     pub async fn reserve_key(
         &self,
         fingerprint: Fingerprint,
@@ -108,6 +127,7 @@ impl Registry {
     ) -> Result<ReservationId, StoreError> {
         let id = ReservationId::random()?;
         let t = now();
+        let (_turn, mut tx) = self.write().await.map_err(StoreError::db("reserve key"))?;
         let r = sqlx::query(
             "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at) \
              VALUES ($1, $2, 'reserved', $3, $4, $4)",
@@ -116,13 +136,19 @@ impl Registry {
         .bind(spki)
         .bind(id.as_str())
         .bind(t)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match r {
-            Ok(_) => Ok(id),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateKey(fingerprint)),
-            Err(e) => Err(StoreError::db("reserve key")(e)),
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateKey(fingerprint)),
+            Err(e) => return Err(StoreError::db("reserve key")(e)),
         }
+        let detail = serde_json::json!({ "key": fingerprint, "reservation": id });
+        append_in(&mut tx, AuditKind::KeyReserved, &detail.to_string())
+            .await
+            .map_err(StoreError::db("reserve key"))?;
+        tx.commit().await.map_err(StoreError::db("reserve key"))?;
+        Ok(id)
     }
 
     /// Marks a key certified: through its open reservation, or, with none, by
@@ -134,57 +160,68 @@ impl Registry {
         spki: &[u8],
         reservation: Option<&ReservationId>,
     ) -> Result<(), StoreError> {
-        let t = now();
-        match reservation {
-            Some(id) => {
-                let done = sqlx::query(
-                    "UPDATE public_keys SET state = 'certified', reservation = NULL, updated_at = $1 \
-                     WHERE fingerprint = $2 AND state = 'reserved' AND reservation = $3",
-                )
-                .bind(t)
-                .bind(fingerprint.to_string())
-                .bind(id.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::db("certify key"))?;
-                if done.rows_affected() == 1 {
-                    Ok(())
-                } else {
-                    Err(StoreError::DuplicateKey(fingerprint))
-                }
-            }
-            None => {
-                let r = sqlx::query(
-                    "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at) \
-                     VALUES ($1, $2, 'certified', NULL, $3, $3)",
-                )
-                .bind(fingerprint.to_string())
-                .bind(spki)
-                .bind(t)
-                .execute(&self.pool)
-                .await;
-                match r {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateKey(fingerprint)),
-                    Err(e) => Err(StoreError::db("certify key")(e)),
-                }
-            }
-        }
+        let (_turn, mut tx) = self.write().await.map_err(StoreError::db("certify key"))?;
+        certify_in(&mut tx, fingerprint, spki, reservation).await?;
+        tx.commit().await.map_err(StoreError::db("certify key"))
     }
 
-    /// Gives up an open reservation; the key is never usable again.
-    pub async fn abandon_reservation(&self, id: &ReservationId) -> Result<Fingerprint, StoreError> {
+    /// Whether a key could be certified now (no registration, or this open
+    /// reservation). Only a hint to spare the CA a signature: the
+    /// authoritative check is inside [`Registry::record_issuance`].
+    pub async fn key_available(
+        &self,
+        fingerprint: &Fingerprint,
+        reservation: Option<&ReservationId>,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT state, reservation FROM public_keys WHERE fingerprint = $1")
+            .bind(fingerprint.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("read key"))?;
+        Ok(match (row, reservation) {
+            (None, None) => true,
+            (Some(r), Some(id)) => {
+                r.get::<String, _>(0) == "reserved"
+                    && r.get::<Option<String>, _>(1).as_deref() == Some(id.as_str())
+            }
+            _ => false,
+        })
+    }
+
+    /// Gives up an open reservation, with the reason, and records it; the
+    /// key is never usable again.
+    pub async fn abandon_reservation(
+        &self,
+        id: &ReservationId,
+        reason: &str,
+    ) -> Result<Fingerprint, StoreError> {
+        let (_turn, mut tx) = self
+            .write()
+            .await
+            .map_err(StoreError::db("abandon reservation"))?;
         let row = sqlx::query(
             "UPDATE public_keys SET state = 'abandoned', reservation = NULL, updated_at = $1 \
              WHERE reservation = $2 AND state = 'reserved' RETURNING fingerprint",
         )
         .bind(now())
         .bind(id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::db("abandon reservation"))?
         .ok_or_else(|| StoreError::ReservationClosed(id.to_string()))?;
-        parse_fingerprint(row.get::<String, _>(0).as_str())
+        let fp = parse_fingerprint(row.get::<String, _>(0).as_str())?;
+        let detail = serde_json::json!({ "key": fp, "reservation": id, "reason": reason });
+        append_in(
+            &mut tx,
+            AuditKind::ReservationAbandoned,
+            &detail.to_string(),
+        )
+        .await
+        .map_err(StoreError::db("abandon reservation"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("abandon reservation"))?;
+        Ok(fp)
     }
 
     /// A registered key.
@@ -205,8 +242,22 @@ impl Registry {
         })
     }
 
-    /// Records an issued certificate (its key must be certified).
-    pub async fn record_certificate(&self, c: &CertificateRecord) -> Result<(), StoreError> {
+    /// Certifies the key (exactly once, ever, across every process), records
+    /// the certificate and appends the audit entry, in one transaction: all
+    /// of it commits, or none of it does (then the certificate is discarded
+    /// and never leaves the CA).
+    pub async fn record_issuance(
+        &self,
+        c: &CertificateRecord,
+        spki: &[u8],
+        reservation: Option<&ReservationId>,
+        detail: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let (_turn, mut tx) = self
+            .write()
+            .await
+            .map_err(StoreError::db("record certificate"))?;
+        certify_in(&mut tx, c.fingerprint, spki, reservation).await?;
         sqlx::query(
             "INSERT INTO certificates (serial, fingerprint, subject, profile, not_before, not_after, der, \
              generated_on_token, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -220,10 +271,16 @@ impl Registry {
         .bind(&c.der)
         .bind(c.generated_on_token.map(|s| s.to_string()))
         .bind(c.issued_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::db("record certificate"))?;
-        Ok(())
+        let seq = append_in(&mut tx, AuditKind::CertificateIssued, &detail.to_string())
+            .await
+            .map_err(StoreError::db("record certificate"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("record certificate"))?;
+        Ok(seq)
     }
 
     /// A certificate by serial.
@@ -265,13 +322,17 @@ impl Registry {
             .map_err(StoreError::db("count certificates"))
     }
 
-    /// Registers a token's device identity key.
+    /// Registers a token's device identity key, and records it.
     pub async fn register_token(
         &self,
         serial: TokenSerial,
         device_key: &[u8],
     ) -> Result<(), StoreError> {
         let fp = Fingerprint::of_spki(device_key);
+        let (_turn, mut tx) = self
+            .write()
+            .await
+            .map_err(StoreError::db("register token"))?;
         let r = sqlx::query(
             "INSERT INTO tokens (serial, device_key, device_fingerprint, registered_at) VALUES ($1, $2, $3, $4)",
         )
@@ -279,13 +340,21 @@ impl Registry {
         .bind(device_key)
         .bind(fp.to_string())
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateKey(fp)),
-            Err(e) => Err(StoreError::db("register token")(e)),
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateKey(fp)),
+            Err(e) => return Err(StoreError::db("register token")(e)),
         }
+        let detail = serde_json::json!({ "token": serial, "device_key": fp });
+        append_in(&mut tx, AuditKind::TokenRegistered, &detail.to_string())
+            .await
+            .map_err(StoreError::db("register token"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("register token"))?;
+        Ok(())
     }
 
     /// A registered token.
@@ -314,50 +383,24 @@ impl Registry {
         let detail = detail.to_string();
         let mut last_err = None;
         for attempt in 0..APPEND_RETRIES {
-            match self.try_append(kind, &detail).await {
-                Ok(Some(seq)) => return Ok(seq),
-                Ok(None) => {}
+            let result = async {
+                let (_turn, mut tx) = self.write().await?;
+                let seq = append_in(&mut tx, kind, &detail).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(seq)
+            }
+            .await;
+            match result {
+                Ok(seq) => return Ok(seq),
                 Err(e) if is_busy(&e) => last_err = Some(e),
                 Err(e) => return Err(StoreError::db("append audit")(e)),
             }
             tokio::time::sleep(Duration::from_millis(1 + (attempt as u64 % 10))).await;
         }
         Err(StoreError::Database {
-            context: "append audit (the head kept moving)",
+            context: "append audit (the database stayed locked)",
             source: last_err.unwrap_or(sqlx::Error::PoolTimedOut),
         })
-    }
-
-    async fn try_append(&self, kind: AuditKind, detail: &str) -> Result<Option<i64>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
-        let (seq, prev): (i64, Vec<u8>) = (head.get(0), head.get(1));
-        let at = now();
-        let next = seq + 1;
-        let hash = entry_hash(next, at, kind.as_str(), detail, &prev);
-        let moved =
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
-                .bind(next)
-                .bind(hash.as_slice())
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-        if moved.rows_affected() != 1 {
-            return Ok(None);
-        }
-        sqlx::query("INSERT INTO audit_log (seq, at, kind, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(next)
-            .bind(at)
-            .bind(kind.as_str())
-            .bind(detail)
-            .bind(prev.as_slice())
-            .bind(hash.as_slice())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(next))
     }
 
     /// Audit entries from `after` (exclusive), at most `limit`.
@@ -414,6 +457,86 @@ impl Registry {
     }
 }
 
+/// Certifies a key inside `tx`: through its open reservation, or by
+/// registering it; the primary key makes a second certification impossible.
+async fn certify_in(
+    tx: &mut Tx<'_>,
+    fingerprint: Fingerprint,
+    spki: &[u8],
+    reservation: Option<&ReservationId>,
+) -> Result<(), StoreError> {
+    let t = now();
+    match reservation {
+        Some(id) => {
+            let done = sqlx::query(
+                "UPDATE public_keys SET state = 'certified', reservation = NULL, updated_at = $1 \
+                 WHERE fingerprint = $2 AND state = 'reserved' AND reservation = $3",
+            )
+            .bind(t)
+            .bind(fingerprint.to_string())
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::db("certify key"))?;
+            if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::DuplicateKey(fingerprint))
+            }
+        }
+        None => {
+            let r = sqlx::query(
+                "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at) \
+                 VALUES ($1, $2, 'certified', NULL, $3, $3)",
+            )
+            .bind(fingerprint.to_string())
+            .bind(spki)
+            .bind(t)
+            .execute(&mut **tx)
+            .await;
+            match r {
+                Ok(_) => Ok(()),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateKey(fingerprint)),
+                Err(e) => Err(StoreError::db("certify key")(e)),
+            }
+        }
+    }
+}
+
+/// Appends an entry inside `tx`: reads the head, links to it, and moves it
+/// with a compare-and-set, so even writers that bypass SQLite's lock (as on
+/// other databases) cannot fork the chain.
+async fn append_in(tx: &mut Tx<'_>, kind: AuditKind, detail: &str) -> Result<i64, sqlx::Error> {
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    let (seq, prev): (i64, Vec<u8>) = (head.get(0), head.get(1));
+    let at = now();
+    let next = seq + 1;
+    let hash = entry_hash(next, at, kind.as_str(), detail, &prev);
+    let moved = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
+        .bind(next)
+        .bind(hash.as_slice())
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+    if moved.rows_affected() != 1 {
+        return Err(sqlx::Error::Protocol(HEAD_MOVED.into()));
+    }
+    sqlx::query("INSERT INTO audit_log (seq, at, kind, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(next)
+        .bind(at)
+        .bind(kind.as_str())
+        .bind(detail)
+        .bind(prev.as_slice())
+        .bind(hash.as_slice())
+        .execute(&mut **tx)
+        .await?;
+    Ok(next)
+}
+
+const HEAD_MOVED: &str = "the audit head moved during the append";
+
 fn parse_fingerprint(s: &str) -> Result<Fingerprint, StoreError> {
     s.parse()
         .map_err(|e: symbolon::keys::KeyError| StoreError::Corrupt(e.to_string()))
@@ -432,6 +555,7 @@ fn is_busy(e: &sqlx::Error) -> bool {
                 || d.is_unique_violation()
         }
         sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Protocol(m) => m == HEAD_MOVED,
         _ => false,
     }
 }

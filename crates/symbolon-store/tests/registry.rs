@@ -49,13 +49,13 @@ async fn a_key_is_registered_once_ever() {
     // An abandoned reservation can never be certified.
     let (fp2, spki2) = key();
     let res2 = r.reserve_key(fp2, &spki2).await.unwrap();
-    assert_eq!(r.abandon_reservation(&res2).await.unwrap(), fp2);
+    assert_eq!(r.abandon_reservation(&res2, "test").await.unwrap(), fp2);
     assert!(matches!(
         r.certify_key(fp2, &spki2, Some(&res2)).await,
         Err(StoreError::DuplicateKey(_))
     ));
     assert!(matches!(
-        r.abandon_reservation(&res2).await,
+        r.abandon_reservation(&res2, "test").await,
         Err(StoreError::ReservationClosed(_))
     ));
     assert_eq!(r.key(&fp2).await.unwrap().state, KeyState::Abandoned);
@@ -100,7 +100,6 @@ async fn certificates_and_tokens_round_trip() {
     let d = tempfile::tempdir().unwrap();
     let r = open(&d).await;
     let (fp, spki) = key();
-    r.certify_key(fp, &spki, None).await.unwrap();
     let token = TokenSerial::random().unwrap();
     let rec = CertificateRecord {
         serial: "0a1b2c3d4e5f6071".parse().unwrap(),
@@ -113,13 +112,29 @@ async fn certificates_and_tokens_round_trip() {
         generated_on_token: Some(token),
         issued_at: 3,
     };
-    r.record_certificate(&rec).await.unwrap();
+    assert!(r.key_available(&fp, None).await.unwrap());
+    r.record_issuance(&rec, &spki, None, &json!({}))
+        .await
+        .unwrap();
+    assert!(!r.key_available(&fp, None).await.unwrap());
+    assert_eq!(
+        r.audit_entries(0, 10).await.unwrap()[0].kind,
+        "certificate-issued"
+    );
     assert_eq!(r.certificate(&rec.serial).await.unwrap(), rec);
     assert_eq!(r.certificates_for_key(&fp).await.unwrap(), 1);
-    assert!(
-        r.record_certificate(&rec).await.is_err(),
-        "a serial is unique"
-    );
+    // The same key again: refused, and nothing of it is written.
+    let mut again = rec.clone();
+    again.serial = "0b".parse().unwrap();
+    assert!(matches!(
+        r.record_issuance(&again, &spki, None, &json!({})).await,
+        Err(StoreError::DuplicateKey(_))
+    ));
+    assert!(matches!(
+        r.certificate(&again.serial).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(r.audit_entries(0, 10).await.unwrap().len(), 1);
     let missing: CertificateSerial = "ff".parse().unwrap();
     assert!(matches!(
         r.certificate(&missing).await,
