@@ -71,7 +71,8 @@ pub(crate) enum Noun {
 /// What `symbolon issue` needs.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct IssueArgs {
-    /// The CA service.
+    /// The CA service URL, or local:DIR to run the CA of a data directory
+    /// inside this process.
     #[arg(long, env = "SYMBOLON_CA")]
     pub(crate) ca: String,
     /// The CA root certificate you trust (PEM), from `symbolon ca certificate`.
@@ -125,6 +126,26 @@ pub(crate) enum CaCommand {
         /// Require a token attestation for every request.
         #[arg(long)]
         require_attestation: bool,
+        /// Make this CA a subordinate of an external parent: write a PKCS#10
+        /// request for the parent here instead of a self-signed root.
+        #[arg(long)]
+        parent_csr: Option<PathBuf>,
+    },
+    /// Install the certificate an external parent issued for this CA.
+    #[command(
+        after_help = "Example:\n  symbolon ca init --data symbolon-data --subject 'CN=Example Issuing CA' --parent-csr issuing.csr\n  \
+                            # … the parent signs issuing.csr as a CA certificate …\n  \
+                            symbolon ca import-cert --data symbolon-data --in issuing.crt --chain parent-chain.pem"
+    )]
+    ImportCert {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The CA certificate the parent issued (PEM).
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// The parent's chain: its issuing certificate first, its root last (PEM).
+        #[arg(long)]
+        chain: PathBuf,
     },
     /// Print the CA's root certificate (PEM) from a running CA or a data directory.
     #[command(

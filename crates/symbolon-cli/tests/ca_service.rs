@@ -864,3 +864,217 @@ fn the_station_key_appears_nowhere_but_in_the_token() {
     }
     assert!(scanned >= 8, "only {scanned} files scanned");
 }
+
+#[test]
+fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
+    if !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // The external parent: a root made by OpenSSL.
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:3072",
+            "-nodes",
+            "-keyout",
+            "parent.key",
+            "-subj",
+            "/CN=External Root",
+            "-days",
+            "30",
+            "-out",
+            "parent.crt",
+            "-addext",
+            "basicConstraints=critical,CA:true",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "ca",
+            "init",
+            "--data",
+            "data",
+            "--subject",
+            "CN=Issuing CA,O=Example",
+            "--parent-csr",
+            "issuing.csr",
+        ],
+    );
+    openssl(dir, &["req", "-in", "issuing.csr", "-verify", "-noout"]);
+    fails(
+        dir,
+        &["serve", "--data", "data", "--listen", "127.0.0.1:0"],
+        1,
+        "no certificate yet",
+    );
+    std::fs::write(dir.join("ext.cnf"), "basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "issuing.csr",
+            "-CA",
+            "parent.crt",
+            "-CAkey",
+            "parent.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "issuing.crt",
+        ],
+    );
+    // Wrong inputs first: a leaf-like certificate, a chain that does not link.
+    std::fs::write(
+        dir.join("leafext.cnf"),
+        "basicConstraints=critical,CA:false\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "issuing.csr",
+            "-CA",
+            "parent.crt",
+            "-CAkey",
+            "parent.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "leafext.cnf",
+            "-out",
+            "notca.crt",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "ca",
+            "import-cert",
+            "--data",
+            "data",
+            "--in",
+            "notca.crt",
+            "--chain",
+            "parent.crt",
+        ],
+        1,
+        "not a CA certificate",
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "o.key",
+            "-subj",
+            "/CN=Other",
+            "-days",
+            "3",
+            "-out",
+            "other.crt",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "ca",
+            "import-cert",
+            "--data",
+            "data",
+            "--in",
+            "issuing.crt",
+            "--chain",
+            "other.crt",
+        ],
+        1,
+        "does not link",
+    );
+    ok(
+        dir,
+        &[
+            "ca",
+            "import-cert",
+            "--data",
+            "data",
+            "--in",
+            "issuing.crt",
+            "--chain",
+            "parent.crt",
+        ],
+    );
+
+    // A station using the CA in its own process (--ca local:DIR), trusting the external root.
+    ok(dir, &["issuer", "init", "--issuer", "st"]);
+    ok(
+        dir,
+        &["issuer", "public-key", "--issuer", "st", "--out", "st.pem"],
+    );
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            "t.tok",
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
+    let r = run(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            "local:data",
+            "--ca-cert",
+            "parent.crt",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "k",
+            "--identity",
+            "CN=Frank",
+            "--out",
+            "frank.crt",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = openssl(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            "parent.crt",
+            "-untrusted",
+            "data/chain.pem",
+            "frank.crt",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out).contains("OK"));
+    pkilint(dir, "frank.crt");
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}

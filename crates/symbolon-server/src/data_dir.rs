@@ -18,9 +18,16 @@ use serde::{Deserialize, Serialize};
 use symbolon::ca::CaPolicy;
 use symbolon::keys::{RsaAlgorithm, SignatureScheme};
 use symbolon::pem;
+use symbolon::token::SoftToken;
 use symbolon::token::{SlotName, Token};
-use symbolon::x509::{parse_identity, random_serial, self_signed_root, RsaSigner};
-use symbolon_token::file::{default_sealing_key_path, init_token, open_token, LOCK_WAIT};
+use symbolon::x509::{
+    build_csr, certificate_key, parse_certificate, parse_identity, random_serial, self_signed_root,
+    verify_issued_by, Name, RsaSigner,
+};
+use symbolon_token::file::{
+    default_sealing_key_path, init_token, open_token, FileStore, LOCK_WAIT,
+};
+use x509_cert::ext::pkix::BasicConstraints;
 
 use crate::ServiceError;
 
@@ -91,14 +98,13 @@ impl DataDir {
         self.root.join("ca.json").exists()
     }
 
-    /// Sets up a new CA: a token holding a fresh CA key, a self-signed root,
-    /// the configuration. Refuses a directory that already holds a CA.
-    pub fn init(
+    /// Makes the directory, the CA token and the CA key; writes the config.
+    fn create_key(
         &self,
         subject: &str,
         algorithm: RsaAlgorithm,
         policy: CaPolicy,
-    ) -> Result<Vec<u8>, ServiceError> {
+    ) -> Result<(Name, SoftToken<FileStore>, SlotName, RsaSigner), ServiceError> {
         if self.is_initialised() {
             return Err(ServiceError::Setup(format!(
                 "{} already holds a CA",
@@ -115,6 +121,26 @@ impl DataDir {
         let public = token.generate(&slot, algorithm)?;
         let signer = RsaSigner::new(public, SignatureScheme::Pkcs1Sha256)
             .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let config = CaConfig {
+            subject: subject.to_string(),
+            slot: slot.to_string(),
+            policy,
+        };
+        let json = serde_json::to_string_pretty(&config)
+            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        write(&self.root.join("ca.json"), json.as_bytes())?;
+        Ok((name, token, slot, signer))
+    }
+
+    /// Sets up a new CA: a token holding a fresh CA key, a self-signed root,
+    /// the configuration. Refuses a directory that already holds a CA.
+    pub fn init(
+        &self,
+        subject: &str,
+        algorithm: RsaAlgorithm,
+        policy: CaPolicy,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let (name, token, slot, signer) = self.create_key(subject, algorithm, policy)?;
         let root = self_signed_root(
             &name,
             &signer,
@@ -127,15 +153,95 @@ impl DataDir {
         let pem_root = pem::encode("CERTIFICATE", &root);
         write(&self.certificate_path(), pem_root.as_bytes())?;
         write(&self.chain_path(), pem_root.as_bytes())?;
-        let config = CaConfig {
-            subject: subject.to_string(),
-            slot: slot.to_string(),
-            policy,
-        };
-        let json = serde_json::to_string_pretty(&config)
-            .map_err(|e| ServiceError::Setup(e.to_string()))?;
-        write(&self.root.join("ca.json"), json.as_bytes())?;
         Ok(root)
+    }
+
+    /// Sets up a CA under an external parent: the CA key in its token and a
+    /// PKCS#10 request for the parent to sign (returned, DER). The CA serves
+    /// once [`DataDir::import_certificate`] has installed the answer.
+    pub fn init_for_parent(
+        &self,
+        subject: &str,
+        algorithm: RsaAlgorithm,
+        policy: CaPolicy,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let (name, token, slot, signer) = self.create_key(subject, algorithm, policy)?;
+        build_csr(&name, &signer, |s, d| token.sign(&slot, s, d))
+            .map_err(|e| ServiceError::Setup(e.to_string()))
+    }
+
+    /// Installs the certificate a parent issued for this CA's key, with the
+    /// parent's chain (its issuer first, a self-signed root last). Checks that
+    /// it certifies the key in the CA token, is a CA certificate, and chains.
+    pub fn import_certificate(
+        &self,
+        certificate: &[u8],
+        parent_chain: &[Vec<u8>],
+    ) -> Result<(), ServiceError> {
+        let setup = ServiceError::Setup;
+        if self.chain_path().exists() {
+            return Err(setup(format!(
+                "{} already has its CA certificate",
+                self.root.display()
+            )));
+        }
+        let config_path = self.root.join("ca.json");
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|e| io("read", &config_path, e))?;
+        let config: CaConfig = serde_json::from_str(&text).map_err(|e| setup(e.to_string()))?;
+        let token_path = self.token_path();
+        let token = open_token(
+            &token_path,
+            &default_sealing_key_path(&token_path),
+            LOCK_WAIT,
+        )?;
+        let key = token.public_key(&SlotName::new(&config.slot)?)?;
+        let cert = parse_certificate(certificate).map_err(|e| setup(e.to_string()))?;
+        if certificate_key(&cert).map_err(|e| setup(e.to_string()))? != key {
+            return Err(setup(
+                "the certificate is for another key than the CA's".into(),
+            ));
+        }
+        let is_ca = cert
+            .tbs_certificate()
+            .get_extension::<BasicConstraints>()
+            .ok()
+            .flatten()
+            .map(|(_, bc)| bc.ca)
+            .unwrap_or(false);
+        if !is_ca {
+            return Err(setup(
+                "the certificate is not a CA certificate (basicConstraints cA is not true)".into(),
+            ));
+        }
+        let mut chain = vec![certificate.to_vec()];
+        chain.extend(parent_chain.iter().cloned());
+        let parsed: Vec<_> = chain
+            .iter()
+            .map(|c| parse_certificate(c))
+            .collect::<Result<_, _>>()
+            .map_err(|e| setup(e.to_string()))?;
+        for pair in parsed.windows(2) {
+            let parent_key = certificate_key(&pair[1]).map_err(|e| setup(e.to_string()))?;
+            verify_issued_by(&pair[0], &parent_key)
+                .map_err(|e| setup(format!("the chain does not link: {e}")))?;
+        }
+        let last = parsed.last().ok_or_else(|| setup("empty chain".into()))?;
+        let last_key = certificate_key(last).map_err(|e| setup(e.to_string()))?;
+        if parsed.len() < 2 || verify_issued_by(last, &last_key).is_err() {
+            return Err(setup(
+                "the chain must end at the parent's self-signed root".into(),
+            ));
+        }
+        write(
+            &self.certificate_path(),
+            pem::encode("CERTIFICATE", certificate).as_bytes(),
+        )?;
+        let all: String = chain
+            .iter()
+            .map(|c| pem::encode("CERTIFICATE", c))
+            .collect();
+        write(&self.chain_path(), all.as_bytes())
     }
 
     /// Opens the CA: configuration, token (held locked while open), chain.
@@ -145,6 +251,12 @@ impl DataDir {
             std::fs::read_to_string(&config_path).map_err(|e| io("read", &config_path, e))?;
         let config: CaConfig = serde_json::from_str(&text)
             .map_err(|e| ServiceError::Setup(format!("{}: {e}", config_path.display())))?;
+        if !self.chain_path().exists() {
+            return Err(ServiceError::Setup(format!(
+                "the CA in {} has no certificate yet: have its request signed by the parent, then run `symbolon ca import-cert`",
+                self.root.display()
+            )));
+        }
         let token_path = self.token_path();
         let token = open_token(
             &token_path,

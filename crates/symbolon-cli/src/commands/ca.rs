@@ -46,6 +46,7 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             algorithm,
             validity_days,
             require_attestation,
+            parent_csr,
         } => {
             let alg: RsaAlgorithm = algorithm.parse()?;
             let policy = CaPolicy {
@@ -53,6 +54,28 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
                 require_attestation,
                 ..CaPolicy::default()
             };
+            if let Some(out) = parent_csr {
+                let csr = DataDir::new(&data.data).init_for_parent(&subject, alg, policy)?;
+                write_output(
+                    Some(&out),
+                    pem::encode("CERTIFICATE REQUEST", &csr).as_bytes(),
+                    false,
+                )?;
+                return if json {
+                    print_json(&json!({ "data": data.data, "request": out, "subject": subject }))
+                } else {
+                    println!(
+                        "CA key for {subject} created in {}; its request for the parent: {}",
+                        data.data.display(),
+                        out.display()
+                    );
+                    println!(
+                        "then: symbolon ca import-cert --data {} --in CERT --chain PARENT-CHAIN",
+                        data.data.display()
+                    );
+                    Ok(())
+                };
+            }
             init_ca(&data, &subject, alg, policy)?;
             let dir = DataDir::new(&data.data);
             if json {
@@ -62,6 +85,37 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             } else {
                 println!("CA {subject} created in {}", dir.path().display());
                 println!("its certificate: {}", dir.certificate_path().display());
+                Ok(())
+            }
+        }
+        CaCommand::ImportCert { data, input, chain } => {
+            let (_, cert) = pem::decode(&crate::files::read_input(Some(&input))?, &["CERTIFICATE"])
+                .map_err(|e| CliError::new("invalid_certificate", format!("--in: {e}")))?;
+            let parents = symbolon_server::data_dir::read_chain(&chain)?;
+            let dir = DataDir::new(&data.data);
+            dir.import_certificate(&cert, &parents)?;
+            let url = data.database.clone().unwrap_or_else(|| dir.database_url());
+            super::runtime()?.block_on(async {
+                let registry = Registry::open(&url).await?;
+                let fp = symbolon::keys::Fingerprint::of_spki(&cert);
+                registry
+                    .append_audit(
+                        AuditKind::CaInitialised,
+                        &json!({ "certificate": fp, "parents": parents.len() }),
+                    )
+                    .await?;
+                registry.close().await;
+                Ok::<_, CliError>(())
+            })?;
+            if json {
+                print_json(
+                    &json!({ "data": data.data, "certificate": dir.certificate_path(), "chain": dir.chain_path() }),
+                )
+            } else {
+                println!(
+                    "CA certificate installed; the chain is {}",
+                    dir.chain_path().display()
+                );
                 Ok(())
             }
         }

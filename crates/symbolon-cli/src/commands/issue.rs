@@ -76,7 +76,10 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         .map_err(|e| CliError::new("invalid_input", format!("--ca-cert: {e}")))?;
     let issuer = load_issuer(&args.issuer)?;
     let mut token = open_token(&args.token)?;
-    let ca = CaClient::new(&args.ca);
+    let ca = match args.ca.strip_prefix("local:") {
+        Some(dir) => CaClient::new(&super::serve_ca::in_process(std::path::Path::new(dir))?),
+        None => CaClient::new(&args.ca),
+    };
     // A slot with a key the token generated but that has no certificate yet
     // (an earlier --on-token attempt the CA refused) can be certified now;
     // any other occupied slot is refused.

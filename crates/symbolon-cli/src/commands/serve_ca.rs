@@ -55,6 +55,35 @@ pub(crate) fn run(data: &DataArgs, listen: &str) -> Result<(), CliError> {
     })
 }
 
+/// Runs the CA of `data` inside this process on a loopback port (for
+/// `issue --ca local:DIR`); returns its URL. The service lives as long as
+/// the process.
+pub(crate) fn in_process(data: &std::path::Path) -> Result<String, CliError> {
+    let dir = DataDir::new(data);
+    let ca = dir.open()?;
+    let url = dir.database_url();
+    let rt = super::runtime()?;
+    let (registry, listener) = rt.block_on(async {
+        let registry = Registry::open(&url).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| CliError::new("io", format!("cannot listen on loopback: {e}")))?;
+        Ok::<_, CliError>((registry, listener))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::new("io", format!("cannot read the listening address: {e}")))?;
+    let service = Arc::new(CaService::new(ca.config, ca.token, ca.chain, registry)?);
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            if let Err(e) = axum::serve(listener, router(service)).await {
+                tracing::error!(error = %e, "the in-process CA stopped");
+            }
+        });
+    });
+    Ok(format!("http://{addr}"))
+}
+
 /// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
 async fn shutdown() {
     let term = async {
