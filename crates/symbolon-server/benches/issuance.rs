@@ -19,7 +19,7 @@ use symbolon_server::{http::router, CaService, DataDir};
 use symbolon_store::Registry;
 
 const REQUESTS: usize = 400;
-const CLIENTS: usize = 4;
+const CLIENTS: usize = 16;
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run briefly then.

@@ -15,6 +15,7 @@ mod audit;
 mod error;
 mod records;
 mod registry;
+mod writer;
 
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
 pub use error::StoreError;

@@ -9,7 +9,8 @@ use sqlx::{Row, SqlitePool};
 use symbolon::keys::Fingerprint;
 use symbolon::token::TokenSerial;
 
-use crate::audit::{entry_hash, verify_chain};
+use crate::audit::verify_chain;
+use crate::writer::{WriteOp, WriteOut, Writer};
 use crate::{
     AuditEntry, AuditKind, AuditVerification, BrokenLink, CertificateRecord, CertificateSerial,
     KeyRecord, KeyState, ReservationId, StoreError, TokenRecord,
@@ -17,10 +18,7 @@ use crate::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// How many times an audit append retries when another writer moved the head.
-const APPEND_RETRIES: usize = 200;
-
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -29,18 +27,14 @@ fn now() -> i64 {
 
 /// The registry: a pool of connections to one database.
 ///
-/// Writes in this process go one at a time (SQLite has one writer anyway;
-/// queueing here spares them SQLite's sleeping busy handler), each in an
-/// immediate transaction that also appends its audit entry, so a change and
-/// its record commit together, with one sync. Writers in other processes
-/// wait on SQLite's lock.
+/// Every write commits together with its audit entry, through this
+/// process's group-commit writer (see `writer`); reads go straight to the
+/// pool.
 #[derive(Clone)]
 pub struct Registry {
     pool: SqlitePool,
-    writes: std::sync::Arc<tokio::sync::Mutex<()>>,
+    writer: Writer,
 }
-
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
 
 impl Registry {
     /// Opens (creating if needed) the SQLite database at `path` and brings
@@ -60,8 +54,8 @@ impl Registry {
             .map_err(StoreError::db("open"))?;
         Self::migrate(&pool).await?;
         Ok(Self {
-            pool,
-            writes: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            pool: pool.clone(),
+            writer: Writer::start(pool.clone()),
         })
     }
 
@@ -111,13 +105,6 @@ impl Registry {
         &self.pool
     }
 
-    /// Starts a write: this process's turn, then SQLite's write lock.
-    async fn write(&self) -> Result<(tokio::sync::MutexGuard<'_, ()>, Tx<'_>), sqlx::Error> {
-        let guard = self.writes.lock().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok((guard, tx))
-    }
-
     /// Reserves a public key for a station, and records it. Refused if the
     /// key was ever registered before.
     pub async fn reserve_key(
@@ -126,28 +113,13 @@ impl Registry {
         spki: &[u8],
     ) -> Result<ReservationId, StoreError> {
         let id = ReservationId::random()?;
-        let t = now();
-        let (_turn, mut tx) = self.write().await.map_err(StoreError::db("reserve key"))?;
-        let r = sqlx::query(
-            "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at) \
-             VALUES ($1, $2, 'reserved', $3, $4, $4)",
-        )
-        .bind(fingerprint.to_string())
-        .bind(spki)
-        .bind(id.as_str())
-        .bind(t)
-        .execute(&mut *tx)
-        .await;
-        match r {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateKey(fingerprint)),
-            Err(e) => return Err(StoreError::db("reserve key")(e)),
-        }
-        let detail = serde_json::json!({ "key": fingerprint, "reservation": id });
-        append_in(&mut tx, AuditKind::KeyReserved, &detail.to_string())
-            .await
-            .map_err(StoreError::db("reserve key"))?;
-        tx.commit().await.map_err(StoreError::db("reserve key"))?;
+        self.writer
+            .submit(WriteOp::Reserve {
+                fingerprint,
+                spki: spki.to_vec(),
+                id: id.clone(),
+            })
+            .await?;
         Ok(id)
     }
 
@@ -160,9 +132,14 @@ impl Registry {
         spki: &[u8],
         reservation: Option<&ReservationId>,
     ) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.write().await.map_err(StoreError::db("certify key"))?;
-        certify_in(&mut tx, fingerprint, spki, reservation).await?;
-        tx.commit().await.map_err(StoreError::db("certify key"))
+        self.writer
+            .submit(WriteOp::Certify {
+                fingerprint,
+                spki: spki.to_vec(),
+                reservation: reservation.cloned(),
+            })
+            .await?;
+        Ok(())
     }
 
     /// Whether a key could be certified now (no registration, or this open
@@ -195,33 +172,19 @@ impl Registry {
         id: &ReservationId,
         reason: &str,
     ) -> Result<Fingerprint, StoreError> {
-        let (_turn, mut tx) = self
-            .write()
-            .await
-            .map_err(StoreError::db("abandon reservation"))?;
-        let row = sqlx::query(
-            "UPDATE public_keys SET state = 'abandoned', reservation = NULL, updated_at = $1 \
-             WHERE reservation = $2 AND state = 'reserved' RETURNING fingerprint",
-        )
-        .bind(now())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::db("abandon reservation"))?
-        .ok_or_else(|| StoreError::ReservationClosed(id.to_string()))?;
-        let fp = parse_fingerprint(row.get::<String, _>(0).as_str())?;
-        let detail = serde_json::json!({ "key": fp, "reservation": id, "reason": reason });
-        append_in(
-            &mut tx,
-            AuditKind::ReservationAbandoned,
-            &detail.to_string(),
-        )
-        .await
-        .map_err(StoreError::db("abandon reservation"))?;
-        tx.commit()
-            .await
-            .map_err(StoreError::db("abandon reservation"))?;
-        Ok(fp)
+        match self
+            .writer
+            .submit(WriteOp::Abandon {
+                id: id.clone(),
+                reason: reason.to_string(),
+            })
+            .await?
+        {
+            WriteOut::Key(fp) => Ok(fp),
+            _ => Err(StoreError::Corrupt(
+                "the writer answered out of kind".into(),
+            )),
+        }
     }
 
     /// A registered key.
@@ -253,34 +216,16 @@ impl Registry {
         reservation: Option<&ReservationId>,
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
-        let (_turn, mut tx) = self
-            .write()
-            .await
-            .map_err(StoreError::db("record certificate"))?;
-        certify_in(&mut tx, c.fingerprint, spki, reservation).await?;
-        sqlx::query(
-            "INSERT INTO certificates (serial, fingerprint, subject, profile, not_before, not_after, der, \
-             generated_on_token, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        seq_of(
+            self.writer
+                .submit(WriteOp::Issuance {
+                    record: Box::new(c.clone()),
+                    spki: spki.to_vec(),
+                    reservation: reservation.cloned(),
+                    detail: detail.to_string(),
+                })
+                .await?,
         )
-        .bind(c.serial.as_str())
-        .bind(c.fingerprint.to_string())
-        .bind(&c.subject)
-        .bind(&c.profile)
-        .bind(c.not_before)
-        .bind(c.not_after)
-        .bind(&c.der)
-        .bind(c.generated_on_token.map(|s| s.to_string()))
-        .bind(c.issued_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db("record certificate"))?;
-        let seq = append_in(&mut tx, AuditKind::CertificateIssued, &detail.to_string())
-            .await
-            .map_err(StoreError::db("record certificate"))?;
-        tx.commit()
-            .await
-            .map_err(StoreError::db("record certificate"))?;
-        Ok(seq)
     }
 
     /// A certificate by serial.
@@ -328,32 +273,12 @@ impl Registry {
         serial: TokenSerial,
         device_key: &[u8],
     ) -> Result<(), StoreError> {
-        let fp = Fingerprint::of_spki(device_key);
-        let (_turn, mut tx) = self
-            .write()
-            .await
-            .map_err(StoreError::db("register token"))?;
-        let r = sqlx::query(
-            "INSERT INTO tokens (serial, device_key, device_fingerprint, registered_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(serial.to_string())
-        .bind(device_key)
-        .bind(fp.to_string())
-        .bind(now())
-        .execute(&mut *tx)
-        .await;
-        match r {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateKey(fp)),
-            Err(e) => return Err(StoreError::db("register token")(e)),
-        }
-        let detail = serde_json::json!({ "token": serial, "device_key": fp });
-        append_in(&mut tx, AuditKind::TokenRegistered, &detail.to_string())
-            .await
-            .map_err(StoreError::db("register token"))?;
-        tx.commit()
-            .await
-            .map_err(StoreError::db("register token"))?;
+        self.writer
+            .submit(WriteOp::RegisterToken {
+                serial,
+                device_key: device_key.to_vec(),
+            })
+            .await?;
         Ok(())
     }
 
@@ -380,27 +305,14 @@ impl Registry {
         kind: AuditKind,
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
-        let detail = detail.to_string();
-        let mut last_err = None;
-        for attempt in 0..APPEND_RETRIES {
-            let result = async {
-                let (_turn, mut tx) = self.write().await?;
-                let seq = append_in(&mut tx, kind, &detail).await?;
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>(seq)
-            }
-            .await;
-            match result {
-                Ok(seq) => return Ok(seq),
-                Err(e) if is_busy(&e) => last_err = Some(e),
-                Err(e) => return Err(StoreError::db("append audit")(e)),
-            }
-            tokio::time::sleep(Duration::from_millis(1 + (attempt as u64 % 10))).await;
-        }
-        Err(StoreError::Database {
-            context: "append audit (the database stayed locked)",
-            source: last_err.unwrap_or(sqlx::Error::PoolTimedOut),
-        })
+        seq_of(
+            self.writer
+                .submit(WriteOp::Audit {
+                    kind,
+                    detail: detail.to_string(),
+                })
+                .await?,
+        )
     }
 
     /// Audit entries from `after` (exclusive), at most `limit`.
@@ -457,105 +369,16 @@ impl Registry {
     }
 }
 
-/// Certifies a key inside `tx`: through its open reservation, or by
-/// registering it; the primary key makes a second certification impossible.
-async fn certify_in(
-    tx: &mut Tx<'_>,
-    fingerprint: Fingerprint,
-    spki: &[u8],
-    reservation: Option<&ReservationId>,
-) -> Result<(), StoreError> {
-    let t = now();
-    match reservation {
-        Some(id) => {
-            let done = sqlx::query(
-                "UPDATE public_keys SET state = 'certified', reservation = NULL, updated_at = $1 \
-                 WHERE fingerprint = $2 AND state = 'reserved' AND reservation = $3",
-            )
-            .bind(t)
-            .bind(fingerprint.to_string())
-            .bind(id.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::db("certify key"))?;
-            if done.rows_affected() == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::DuplicateKey(fingerprint))
-            }
-        }
-        None => {
-            let r = sqlx::query(
-                "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at) \
-                 VALUES ($1, $2, 'certified', NULL, $3, $3)",
-            )
-            .bind(fingerprint.to_string())
-            .bind(spki)
-            .bind(t)
-            .execute(&mut **tx)
-            .await;
-            match r {
-                Ok(_) => Ok(()),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateKey(fingerprint)),
-                Err(e) => Err(StoreError::db("certify key")(e)),
-            }
-        }
+fn seq_of(out: WriteOut) -> Result<i64, StoreError> {
+    match out {
+        WriteOut::Seq(seq) => Ok(seq),
+        _ => Err(StoreError::Corrupt(
+            "the writer answered out of kind".into(),
+        )),
     }
 }
-
-/// Appends an entry inside `tx`: reads the head, links to it, and moves it
-/// with a compare-and-set, so even writers that bypass SQLite's lock (as on
-/// other databases) cannot fork the chain.
-async fn append_in(tx: &mut Tx<'_>, kind: AuditKind, detail: &str) -> Result<i64, sqlx::Error> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(&mut **tx)
-        .await?;
-    let (seq, prev): (i64, Vec<u8>) = (head.get(0), head.get(1));
-    let at = now();
-    let next = seq + 1;
-    let hash = entry_hash(next, at, kind.as_str(), detail, &prev);
-    let moved = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
-        .bind(next)
-        .bind(hash.as_slice())
-        .bind(seq)
-        .execute(&mut **tx)
-        .await?;
-    if moved.rows_affected() != 1 {
-        return Err(sqlx::Error::Protocol(HEAD_MOVED.into()));
-    }
-    sqlx::query("INSERT INTO audit_log (seq, at, kind, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(next)
-        .bind(at)
-        .bind(kind.as_str())
-        .bind(detail)
-        .bind(prev.as_slice())
-        .bind(hash.as_slice())
-        .execute(&mut **tx)
-        .await?;
-    Ok(next)
-}
-
-const HEAD_MOVED: &str = "the audit head moved during the append";
 
 fn parse_fingerprint(s: &str) -> Result<Fingerprint, StoreError> {
     s.parse()
         .map_err(|e: symbolon::keys::KeyError| StoreError::Corrupt(e.to_string()))
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-fn is_busy(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(d) => {
-            let code = d.code();
-            // SQLite: SQLITE_BUSY (5), SQLITE_LOCKED (6) and their extended codes.
-            matches!(code.as_deref(), Some("5" | "6" | "517" | "261" | "262"))
-                || d.is_unique_violation()
-        }
-        sqlx::Error::PoolTimedOut => true,
-        sqlx::Error::Protocol(m) => m == HEAD_MOVED,
-        _ => false,
-    }
 }

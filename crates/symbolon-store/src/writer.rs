@@ -1,0 +1,366 @@
+//! Group commit: every write of this process goes through one writer task,
+//! which takes whatever writes are waiting, runs them in one immediate
+//! transaction (each inside its own savepoint, so one refusal undoes only
+//! itself), and commits once. A write's caller hears back only after the
+//! commit is durable. On SQLite, where one transaction writes at a time and
+//! a durable commit costs a sync, this turns N syncs into one without
+//! weakening anything: each write still commits whole with its audit entry.
+//!
+//! Writers in other processes are serialised by the database's own lock;
+//! the audit head's compare-and-set keeps the chain from forking there too.
+
+use sqlx::{Row, SqlitePool};
+use symbolon::keys::Fingerprint;
+use symbolon::token::TokenSerial;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::entry_hash;
+use crate::{AuditKind, CertificateRecord, ReservationId, StoreError};
+
+/// Most writes committed together.
+const MAX_BATCH: usize = 128;
+
+use sqlx::SqliteConnection;
+
+/// One write.
+pub(crate) enum WriteOp {
+    Reserve {
+        fingerprint: Fingerprint,
+        spki: Vec<u8>,
+        id: ReservationId,
+    },
+    Certify {
+        fingerprint: Fingerprint,
+        spki: Vec<u8>,
+        reservation: Option<ReservationId>,
+    },
+    Abandon {
+        id: ReservationId,
+        reason: String,
+    },
+    Issuance {
+        record: Box<CertificateRecord>,
+        spki: Vec<u8>,
+        reservation: Option<ReservationId>,
+        detail: String,
+    },
+    RegisterToken {
+        serial: TokenSerial,
+        device_key: Vec<u8>,
+    },
+    Audit {
+        kind: AuditKind,
+        detail: String,
+    },
+}
+
+/// What a write yields.
+pub(crate) enum WriteOut {
+    Done,
+    Seq(i64),
+    Key(Fingerprint),
+}
+
+struct Job {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<WriteOut, StoreError>>,
+}
+
+/// The handle to the writer task.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    queue: mpsc::UnboundedSender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer task on the current runtime.
+    pub(crate) fn start(pool: SqlitePool) -> Self {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, rx));
+        Self { queue }
+    }
+
+    /// Submits a write and waits for its commit.
+    pub(crate) async fn submit(&self, op: WriteOp) -> Result<WriteOut, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Database {
+            context: "writer",
+            source: sqlx::Error::PoolClosed,
+        };
+        self.queue.send(Job { op, reply }).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (ops, replies): (Vec<WriteOp>, Vec<_>) =
+            batch.into_iter().map(|j| (j.op, j.reply)).unzip();
+        let results = commit_batch(pool.clone(), ops).await;
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Runs a batch in one transaction; a failure of the transaction itself
+/// fails every write in it (none of them committed).
+async fn commit_batch(pool: SqlitePool, batch: Vec<WriteOp>) -> Vec<Result<WriteOut, StoreError>> {
+    let n = batch.len();
+    let fail_all = |context: &'static str, e: sqlx::Error| -> Vec<Result<WriteOut, StoreError>> {
+        let text = e.to_string();
+        (0..n)
+            .map(|_| {
+                Err(StoreError::Database {
+                    context,
+                    source: sqlx::Error::Protocol(text.clone()),
+                })
+            })
+            .collect()
+    };
+    let mut conn = match pool.acquire().await {
+        Ok(c) => c,
+        Err(e) => return fail_all("acquire", e),
+    };
+    if let Err(e) = statement(&mut conn, "BEGIN IMMEDIATE").await {
+        return fail_all("begin", e);
+    }
+    let mut results = Vec::with_capacity(n);
+    for op in &batch {
+        if let Err(e) = statement(&mut conn, "SAVEPOINT write").await {
+            let _ = statement(&mut conn, "ROLLBACK").await;
+            return fail_all("savepoint", e);
+        }
+        let result = execute(&mut conn, op).await;
+        if result.is_err() {
+            if let Err(e) = statement(&mut conn, "ROLLBACK TO write").await {
+                let _ = statement(&mut conn, "ROLLBACK").await;
+                return fail_all("savepoint", e);
+            }
+        }
+        if let Err(e) = statement(&mut conn, "RELEASE write").await {
+            let _ = statement(&mut conn, "ROLLBACK").await;
+            return fail_all("savepoint", e);
+        }
+        results.push(result);
+    }
+    match statement(&mut conn, "COMMIT").await {
+        Ok(()) => results,
+        Err(e) => {
+            let _ = statement(&mut conn, "ROLLBACK").await;
+            fail_all("commit", e)
+        }
+    }
+}
+
+/// One control statement.
+async fn statement(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).execute(&mut *conn).await?;
+    Ok(())
+}
+
+async fn execute(conn: &mut SqliteConnection, op: &WriteOp) -> Result<WriteOut, StoreError> {
+    match op {
+        WriteOp::Reserve {
+            fingerprint,
+            spki,
+            id,
+        } => {
+            let t = crate::registry::now();
+            let r = sqlx::query(
+                "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at) \
+                 VALUES ($1, $2, 'reserved', $3, $4, $4)",
+            )
+            .bind(fingerprint.to_string())
+            .bind(spki)
+            .bind(id.as_str())
+            .bind(t)
+            .execute(&mut *conn)
+            .await;
+            match r {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::DuplicateKey(*fingerprint))
+                }
+                Err(e) => return Err(StoreError::db("reserve key")(e)),
+            }
+            let detail = serde_json::json!({ "key": fingerprint, "reservation": id });
+            append_in(conn, AuditKind::KeyReserved, &detail.to_string()).await?;
+            Ok(WriteOut::Done)
+        }
+        WriteOp::Certify {
+            fingerprint,
+            spki,
+            reservation,
+        } => {
+            certify_in(conn, *fingerprint, spki, reservation.as_ref()).await?;
+            Ok(WriteOut::Done)
+        }
+        WriteOp::Abandon { id, reason } => {
+            let row = sqlx::query(
+                "UPDATE public_keys SET state = 'abandoned', reservation = NULL, updated_at = $1 \
+                 WHERE reservation = $2 AND state = 'reserved' RETURNING fingerprint",
+            )
+            .bind(crate::registry::now())
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::db("abandon reservation"))?
+            .ok_or_else(|| StoreError::ReservationClosed(id.to_string()))?;
+            let fp: Fingerprint = row
+                .get::<String, _>(0)
+                .parse()
+                .map_err(|e: symbolon::keys::KeyError| StoreError::Corrupt(e.to_string()))?;
+            let detail = serde_json::json!({ "key": fp, "reservation": id, "reason": reason });
+            append_in(conn, AuditKind::ReservationAbandoned, &detail.to_string()).await?;
+            Ok(WriteOut::Key(fp))
+        }
+        WriteOp::Issuance {
+            record: c,
+            spki,
+            reservation,
+            detail,
+        } => {
+            certify_in(conn, c.fingerprint, spki, reservation.as_ref()).await?;
+            sqlx::query(
+                "INSERT INTO certificates (serial, fingerprint, subject, profile, not_before, not_after, der, \
+                 generated_on_token, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(c.serial.as_str())
+            .bind(c.fingerprint.to_string())
+            .bind(&c.subject)
+            .bind(&c.profile)
+            .bind(c.not_before)
+            .bind(c.not_after)
+            .bind(&c.der)
+            .bind(c.generated_on_token.map(|s| s.to_string()))
+            .bind(c.issued_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("record certificate"))?;
+            Ok(WriteOut::Seq(
+                append_in(conn, AuditKind::CertificateIssued, detail).await?,
+            ))
+        }
+        WriteOp::RegisterToken { serial, device_key } => {
+            let fp = Fingerprint::of_spki(device_key);
+            let r = sqlx::query(
+                "INSERT INTO tokens (serial, device_key, device_fingerprint, registered_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(serial.to_string())
+            .bind(device_key)
+            .bind(fp.to_string())
+            .bind(crate::registry::now())
+            .execute(&mut *conn)
+            .await;
+            match r {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateKey(fp)),
+                Err(e) => return Err(StoreError::db("register token")(e)),
+            }
+            let detail = serde_json::json!({ "token": serial, "device_key": fp });
+            append_in(conn, AuditKind::TokenRegistered, &detail.to_string()).await?;
+            Ok(WriteOut::Done)
+        }
+        WriteOp::Audit { kind, detail } => Ok(WriteOut::Seq(append_in(conn, *kind, detail).await?)),
+    }
+}
+
+/// Certifies a key: through its open reservation, or by registering it; the
+/// primary key makes a second certification impossible.
+async fn certify_in(
+    conn: &mut SqliteConnection,
+    fingerprint: Fingerprint,
+    spki: &[u8],
+    reservation: Option<&ReservationId>,
+) -> Result<(), StoreError> {
+    let t = crate::registry::now();
+    match reservation {
+        Some(id) => {
+            let done = sqlx::query(
+                "UPDATE public_keys SET state = 'certified', reservation = NULL, updated_at = $1 \
+                 WHERE fingerprint = $2 AND state = 'reserved' AND reservation = $3",
+            )
+            .bind(t)
+            .bind(fingerprint.to_string())
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("certify key"))?;
+            if done.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::DuplicateKey(fingerprint))
+            }
+        }
+        None => {
+            let r = sqlx::query(
+                "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at) \
+                 VALUES ($1, $2, 'certified', NULL, $3, $3)",
+            )
+            .bind(fingerprint.to_string())
+            .bind(spki)
+            .bind(t)
+            .execute(&mut *conn)
+            .await;
+            match r {
+                Ok(_) => Ok(()),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateKey(fingerprint)),
+                Err(e) => Err(StoreError::db("certify key")(e)),
+            }
+        }
+    }
+}
+
+/// Appends an audit entry: reads the head, links to it, and moves it with a
+/// compare-and-set, so even writers that bypass this process's queue cannot
+/// fork the chain.
+async fn append_in(
+    conn: &mut SqliteConnection,
+    kind: AuditKind,
+    detail: &str,
+) -> Result<i64, StoreError> {
+    let db = StoreError::db("append audit");
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::db("append audit"))?;
+    let (seq, prev): (i64, Vec<u8>) = (head.get(0), head.get(1));
+    let at = crate::registry::now();
+    let next = seq + 1;
+    let hash = entry_hash(next, at, kind.as_str(), detail, &prev);
+    let moved = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
+        .bind(next)
+        .bind(hash.as_slice())
+        .bind(seq)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("append audit"))?;
+    if moved.rows_affected() != 1 {
+        return Err(db(sqlx::Error::Protocol(
+            "the audit head moved during the append".into(),
+        )));
+    }
+    sqlx::query("INSERT INTO audit_log (seq, at, kind, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(next)
+        .bind(at)
+        .bind(kind.as_str())
+        .bind(detail)
+        .bind(prev.as_slice())
+        .bind(hash.as_slice())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("append audit"))?;
+    Ok(next)
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
