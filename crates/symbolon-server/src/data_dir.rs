@@ -185,16 +185,8 @@ impl DataDir {
                 self.root.display()
             )));
         }
-        let config_path = self.root.join("ca.json");
-        let text =
-            std::fs::read_to_string(&config_path).map_err(|e| io("read", &config_path, e))?;
-        let config: CaConfig = serde_json::from_str(&text).map_err(|e| setup(e.to_string()))?;
-        let token_path = self.token_path();
-        let token = open_token(
-            &token_path,
-            &default_sealing_key_path(&token_path),
-            LOCK_WAIT,
-        )?;
+        let config = self.config()?;
+        let token = self.open_token()?;
         let key = token.public_key(&SlotName::new(&config.slot)?)?;
         let cert = parse_certificate(certificate).map_err(|e| setup(e.to_string()))?;
         if certificate_key(&cert).map_err(|e| setup(e.to_string()))? != key {
@@ -246,29 +238,38 @@ impl DataDir {
 
     /// Opens the CA: configuration, token (held locked while open), chain.
     pub fn open(&self) -> Result<OpenedCa, ServiceError> {
-        let config_path = self.root.join("ca.json");
-        let text =
-            std::fs::read_to_string(&config_path).map_err(|e| io("read", &config_path, e))?;
-        let config: CaConfig = serde_json::from_str(&text)
-            .map_err(|e| ServiceError::Setup(format!("{}: {e}", config_path.display())))?;
+        let config = self.config()?;
         if !self.chain_path().exists() {
             return Err(ServiceError::Setup(format!(
                 "the CA in {} has no certificate yet: have its request signed by the parent, then run `symbolon ca import-cert`",
                 self.root.display()
             )));
         }
-        let token_path = self.token_path();
-        let token = open_token(
-            &token_path,
-            &default_sealing_key_path(&token_path),
-            LOCK_WAIT,
-        )?;
+        let token = self.open_token()?;
         let chain = read_chain(&self.chain_path())?;
         Ok(OpenedCa {
             config,
             token: Box::new(token),
             chain,
         })
+    }
+
+    /// The configuration (`ca.json`).
+    fn config(&self) -> Result<CaConfig, ServiceError> {
+        let path = self.root.join("ca.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| io("read", &path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| ServiceError::Setup(format!("{}: {e}", path.display())))
+    }
+
+    /// The CA token, locked for this process while it is open.
+    fn open_token(&self) -> Result<SoftToken<FileStore>, ServiceError> {
+        let path = self.token_path();
+        Ok(open_token(
+            &path,
+            &default_sealing_key_path(&path),
+            LOCK_WAIT,
+        )?)
     }
 }
 

@@ -20,22 +20,27 @@ pub(crate) fn init_ca(
     algorithm: RsaAlgorithm,
     policy: CaPolicy,
 ) -> Result<Vec<u8>, CliError> {
-    let dir = DataDir::new(&data.data);
-    let root = dir.init(subject, algorithm, policy)?;
-    let url = data.database.clone().unwrap_or_else(|| dir.database_url());
+    let root = DataDir::new(&data.data).init(subject, algorithm, policy)?;
+    record_ca(data, &root, json!({ "subject": subject }))?;
+    Ok(root)
+}
+
+/// Records in the registry that the CA's certificate `der` took effect.
+fn record_ca(data: &DataArgs, der: &[u8], mut detail: serde_json::Value) -> Result<(), CliError> {
+    let url = data
+        .database
+        .clone()
+        .unwrap_or_else(|| DataDir::new(&data.data).database_url());
+    // SHA-256 of the certificate's DER, as `openssl x509 -fingerprint -sha256` shows it.
+    detail["certificate"] = json!(symbolon::keys::Fingerprint::of_spki(der));
     super::runtime()?.block_on(async {
         let registry = Registry::open(&url).await?;
-        let fp = symbolon::keys::Fingerprint::of_spki(&root);
         registry
-            .append_audit(
-                AuditKind::CaInitialised,
-                &json!({ "subject": subject, "certificate": fp }),
-            )
+            .append_audit(AuditKind::CaInitialised, &detail)
             .await?;
         registry.close().await;
         Ok::<_, CliError>(())
-    })?;
-    Ok(root)
+    })
 }
 
 pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
@@ -94,19 +99,7 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             let parents = symbolon_server::data_dir::read_chain(&chain)?;
             let dir = DataDir::new(&data.data);
             dir.import_certificate(&cert, &parents)?;
-            let url = data.database.clone().unwrap_or_else(|| dir.database_url());
-            super::runtime()?.block_on(async {
-                let registry = Registry::open(&url).await?;
-                let fp = symbolon::keys::Fingerprint::of_spki(&cert);
-                registry
-                    .append_audit(
-                        AuditKind::CaInitialised,
-                        &json!({ "certificate": fp, "parents": parents.len() }),
-                    )
-                    .await?;
-                registry.close().await;
-                Ok::<_, CliError>(())
-            })?;
+            record_ca(&data, &cert, json!({ "parents": parents.len() }))?;
             if json {
                 print_json(
                     &json!({ "data": data.data, "certificate": dir.certificate_path(), "chain": dir.chain_path() }),

@@ -17,40 +17,18 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use symbolon::ca::{attestation_nonce, CertifyResponse};
-use symbolon::issuer::{IssuerIdentity, TokenTarget};
 use symbolon::keys::{RsaAlgorithm, RsaPrivateKey, RsaPublicKey, SignatureScheme};
 use symbolon::pem;
-use symbolon::token::{SlotName, Token};
+use symbolon::token::SlotName;
 use symbolon::x509::{build_csr, parse_identity, CertificateRole, RsaSigner};
-use symbolon_token::file::read_sealing_key;
 
 use super::ca_client::CaClient;
+use super::issuer::{load, target};
 use super::open_token;
 use crate::cli::IssueArgs;
 use crate::error::CliError;
 use crate::files::{read_input, write_output};
 use crate::output::print_json;
-
-fn load_issuer(dir: &std::path::Path) -> Result<IssuerIdentity, CliError> {
-    let sealed = dir.join("issuer.sealed");
-    let data = std::fs::read(&sealed).map_err(|e| {
-        CliError::io("cannot read issuer identity", &sealed, e)
-            .hint("create one with `symbolon issuer init`")
-    })?;
-    Ok(IssuerIdentity::open(
-        &data,
-        &read_sealing_key(&dir.join("issuer.sealing-key"))?,
-    )?)
-}
-
-fn target(token: &dyn Token) -> Result<TokenTarget, CliError> {
-    let info = token.info()?;
-    Ok(TokenTarget {
-        serial: info.serial,
-        sequence: info.command_sequence,
-        transport_key: token.transport_key()?,
-    })
-}
 
 fn nonce() -> Result<Vec<u8>, CliError> {
     let mut n = vec![0u8; 32];
@@ -74,7 +52,9 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let slot = SlotName::new(&args.slot.slot)?;
     let (_, root) = pem::decode(&read_input(Some(&args.ca_cert))?, &["CERTIFICATE"])
         .map_err(|e| CliError::new("invalid_input", format!("--ca-cert: {e}")))?;
-    let issuer = load_issuer(&args.issuer)?;
+    let issuer = load(&crate::cli::IssuerDir {
+        issuer: args.issuer.clone(),
+    })?;
     let mut token = open_token(&args.token)?;
     let ca = match args.ca.strip_prefix("local:") {
         Some(dir) => CaClient::new(&super::serve_ca::in_process(std::path::Path::new(dir))?),

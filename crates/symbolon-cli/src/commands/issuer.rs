@@ -22,7 +22,8 @@ fn paths(dir: &IssuerDir) -> (PathBuf, PathBuf) {
     )
 }
 
-fn load(dir: &IssuerDir) -> Result<IssuerIdentity, CliError> {
+/// Opens the issuer identity in `dir`.
+pub(crate) fn load(dir: &IssuerDir) -> Result<IssuerIdentity, CliError> {
     let (sealed, key) = paths(dir);
     let data = std::fs::read(&sealed).map_err(|e| {
         CliError::io("cannot read issuer identity", &sealed, e)
@@ -31,7 +32,8 @@ fn load(dir: &IssuerDir) -> Result<IssuerIdentity, CliError> {
     Ok(IssuerIdentity::open(&data, &read_sealing_key(&key)?)?)
 }
 
-fn target(token: &dyn Token) -> Result<TokenTarget, CliError> {
+/// What an issuer needs to address a command to `token`.
+pub(crate) fn target(token: &dyn Token) -> Result<TokenTarget, CliError> {
     let info = token.info()?;
     Ok(TokenTarget {
         serial: info.serial,
