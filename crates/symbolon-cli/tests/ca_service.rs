@@ -872,6 +872,7 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     }
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
+    use_test_database(dir);
     // The external parent: a root made by OpenSSL.
     openssl(
         dir,

@@ -8,8 +8,9 @@
 //! certified or abandoned at most once, ever), and audit appends move a
 //! one-row head with a compare-and-set, so the chain cannot fork.
 //!
-//! SQLite (a file in the data directory) is the embedded default; the SQL is
-//! kept portable for PostgreSQL.
+//! SQLite (a file in the data directory) is the embedded default; PostgreSQL
+//! runs the same queries over its own migrations (`Backend`), through sqlx's
+//! `Any` driver.
 
 mod audit;
 mod error;
@@ -22,4 +23,4 @@ pub use error::StoreError;
 pub use records::{
     CertificateRecord, CertificateSerial, KeyRecord, KeyState, ReservationId, TokenRecord,
 };
-pub use registry::Registry;
+pub use registry::{Backend, Registry};

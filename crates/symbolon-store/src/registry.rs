@@ -2,10 +2,11 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use sqlx::Row;
 use symbolon::keys::Fingerprint;
 use symbolon::token::TokenSerial;
 
@@ -16,7 +17,27 @@ use crate::{
     KeyRecord, KeyState, ReservationId, StoreError, TokenRecord,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database the registry runs on. The queries are the same; a few
+/// statements (transaction start, the audit head lock) are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file: the embedded default.
+    Sqlite,
+    /// PostgreSQL (or a compatible database), for many service processes.
+    Postgres,
+}
+
+impl Backend {
+    fn migrator(self) -> &'static sqlx::migrate::Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATIONS,
+            Self::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
 
 pub(crate) fn now() -> i64 {
     SystemTime::now()
@@ -32,7 +53,8 @@ pub(crate) fn now() -> i64 {
 /// pool.
 #[derive(Clone)]
 pub struct Registry {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     writer: Writer,
 }
 
@@ -40,43 +62,59 @@ impl Registry {
     /// Opens (creating if needed) the SQLite database at `path` and brings
     /// its schema up to date; refuses a schema newer than this build knows.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(opts)
-            .await
-            .map_err(StoreError::db("open"))?;
-        Self::migrate(&pool).await?;
-        Ok(Self {
-            pool: pool.clone(),
-            writer: Writer::start(pool.clone()),
-        })
+        Self::open(&format!("sqlite://{}", path.display())).await
     }
 
-    /// Opens the database a `--database` URL names (`sqlite://PATH`).
+    /// Opens the database a `--database` URL names: `sqlite://PATH`
+    /// (created if missing) or `postgres://…`; migrates it, refusing a schema
+    /// newer than this build knows.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        match url
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
-            Some(path) => Self::open_sqlite(Path::new(path)).await,
-            None if url.starts_with("postgres://") || url.starts_with("postgresql://") => Err(
-                StoreError::NotFound("PostgreSQL support in this build (use sqlite://PATH)".into()),
-            ),
-            None => Err(StoreError::NotFound(format!(
-                "a database driver for {url:?} (use sqlite://PATH)"
-            ))),
+            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::NotFound(format!(
+                "a database driver for {url:?} (use sqlite://PATH or postgres://…)"
+            )));
+        };
+        let mut options = AnyPoolOptions::new().max_connections(8);
+        if backend == Backend::Sqlite {
+            // Durable commits, a write-ahead log so readers never block the
+            // writer, foreign keys enforced, and patience with other processes.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = FULL",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA busy_timeout = 10000",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            });
         }
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(StoreError::db("open"))?;
+        Self::migrate(&pool, backend).await?;
+        Ok(Self {
+            pool: pool.clone(),
+            backend,
+            writer: Writer::start(pool, backend),
+        })
     }
 
-    async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+        let migrator = backend.migrator();
+        let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
         let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
             .fetch_one(pool)
             .await
@@ -89,7 +127,7 @@ impl Registry {
                 )));
             }
         }
-        MIGRATOR.run(pool).await.map_err(|e| match e {
+        migrator.run(pool).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::VersionMissing(v) => StoreError::SchemaTooNew(format!(
                 "migration {v} is applied but unknown to this build"
             )),
@@ -100,8 +138,13 @@ impl Registry {
         })
     }
 
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// The pool, for tests that must reach under the API (tamper tests).
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 

@@ -9,18 +9,17 @@
 //! Writers in other processes are serialised by the database's own lock;
 //! the audit head's compare-and-set keeps the chain from forking there too.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool};
 use symbolon::keys::Fingerprint;
 use symbolon::token::TokenSerial;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::entry_hash;
-use crate::{AuditKind, CertificateRecord, ReservationId, StoreError};
+use crate::{AuditKind, Backend, CertificateRecord, ReservationId, StoreError};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 128;
-
-use sqlx::SqliteConnection;
 
 /// One write.
 pub(crate) enum WriteOp {
@@ -74,9 +73,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer task on the current runtime.
-    pub(crate) fn start(pool: SqlitePool) -> Self {
+    pub(crate) fn start(pool: AnyPool, backend: Backend) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rx));
+        tokio::spawn(run(pool, backend, rx));
         Self { queue }
     }
 
@@ -92,7 +91,7 @@ impl Writer {
     }
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -103,7 +102,7 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
         }
         let (ops, replies): (Vec<WriteOp>, Vec<_>) =
             batch.into_iter().map(|j| (j.op, j.reply)).unzip();
-        let results = commit_batch(pool.clone(), ops).await;
+        let results = commit_batch(pool.clone(), backend, ops).await;
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
@@ -112,7 +111,11 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
 
 /// Runs a batch in one transaction; a failure of the transaction itself
 /// fails every write in it (none of them committed).
-async fn commit_batch(pool: SqlitePool, batch: Vec<WriteOp>) -> Vec<Result<WriteOut, StoreError>> {
+async fn commit_batch(
+    pool: AnyPool,
+    backend: Backend,
+    batch: Vec<WriteOp>,
+) -> Vec<Result<WriteOut, StoreError>> {
     let n = batch.len();
     let fail_all = |context: &'static str, e: sqlx::Error| -> Vec<Result<WriteOut, StoreError>> {
         let text = e.to_string();
@@ -129,8 +132,27 @@ async fn commit_batch(pool: SqlitePool, batch: Vec<WriteOp>) -> Vec<Result<Write
         Ok(c) => c,
         Err(e) => return fail_all("acquire", e),
     };
-    if let Err(e) = statement(&mut conn, "BEGIN IMMEDIATE").await {
+    // SQLite: take the write lock now, not at the first write. PostgreSQL:
+    // lock the audit head row, which every write updates, so concurrent
+    // processes append one after the other instead of failing the head's
+    // compare-and-set.
+    let begin = match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    };
+    if let Err(e) = statement(&mut conn, begin).await {
         return fail_all("begin", e);
+    }
+    if backend == Backend::Postgres {
+        if let Err(e) = statement(
+            &mut conn,
+            "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE",
+        )
+        .await
+        {
+            let _ = statement(&mut conn, "ROLLBACK").await;
+            return fail_all("lock the audit head", e);
+        }
     }
     let mut results = Vec::with_capacity(n);
     for op in &batch {
@@ -161,12 +183,12 @@ async fn commit_batch(pool: SqlitePool, batch: Vec<WriteOp>) -> Vec<Result<Write
 }
 
 /// One control statement.
-async fn statement(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+async fn statement(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
     sqlx::query(sql).execute(&mut *conn).await?;
     Ok(())
 }
 
-async fn execute(conn: &mut SqliteConnection, op: &WriteOp) -> Result<WriteOut, StoreError> {
+async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, StoreError> {
     match op {
         WriteOp::Reserve {
             fingerprint,
@@ -276,7 +298,7 @@ async fn execute(conn: &mut SqliteConnection, op: &WriteOp) -> Result<WriteOut, 
 /// Certifies a key: through its open reservation, or by registering it; the
 /// primary key makes a second certification impossible.
 async fn certify_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     fingerprint: Fingerprint,
     spki: &[u8],
     reservation: Option<&ReservationId>,
@@ -323,7 +345,7 @@ async fn certify_in(
 /// compare-and-set, so even writers that bypass this process's queue cannot
 /// fork the chain.
 async fn append_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     kind: AuditKind,
     detail: &str,
 ) -> Result<i64, StoreError> {

@@ -1,12 +1,14 @@
-//! The registry's invariants, on real SQLite files, with several pools on one
-//! file standing in for several processes.
+//! The registry's invariants, on a real SQLite file and on PostgreSQL (when
+//! `SYMBOLON_TEST_POSTGRES_URL` names a server; `scripts/test` starts a
+//! throwaway one), with several pools on one database standing in for
+//! several processes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::json;
 use symbolon::keys::{Fingerprint, RsaAlgorithm, RsaPrivateKey};
 use symbolon::token::TokenSerial;
 use symbolon_store::{
-    AuditKind, CertificateRecord, CertificateSerial, KeyState, Registry, StoreError,
+    AuditKind, Backend, CertificateRecord, CertificateSerial, KeyState, Registry, StoreError,
 };
 
 fn key() -> (Fingerprint, Vec<u8>) {
@@ -18,247 +20,297 @@ fn key() -> (Fingerprint, Vec<u8>) {
     )
 }
 
-async fn open(dir: &tempfile::TempDir) -> Registry {
-    Registry::open_sqlite(&dir.path().join("registry.db"))
+/// A database for one test: a fresh SQLite file, or a fresh database on the
+/// PostgreSQL server that `SYMBOLON_TEST_POSTGRES_URL` names.
+struct Db {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Db {
+    async fn open(&self) -> Registry {
+        Registry::open(&self.url).await.unwrap()
+    }
+}
+
+/// Every database a test runs on. With SYMBOLON_REQUIRE_PEERS=1 a missing
+/// PostgreSQL fails the test instead of leaving it SQLite-only.
+async fn databases() -> Vec<Db> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = vec![Db {
+        url: format!("sqlite://{}", dir.path().join("registry.db").display()),
+        _dir: Some(dir),
+    }];
+    match std::env::var("SYMBOLON_TEST_POSTGRES_URL") {
+        Ok(admin) => out.push(Db {
+            url: fresh_postgres(&admin).await,
+            _dir: None,
+        }),
+        Err(_) if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") => {
+            panic!("SYMBOLON_REQUIRE_PEERS=1 but SYMBOLON_TEST_POSTGRES_URL is not set")
+        }
+        Err(_) => eprintln!("no SYMBOLON_TEST_POSTGRES_URL: SQLite only"),
+    }
+    out
+}
+
+async fn fresh_postgres(admin: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let mut name = [0u8; 8];
+    symbolon::keys::random_bytes(&mut name).unwrap();
+    let name = format!("symbolon_test_{}", hex::encode(name));
+    let pool = sqlx::AnyPool::connect(admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
         .await
-        .unwrap()
+        .unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    format!("{base}/{name}")
 }
 
 #[tokio::test]
 async fn a_key_is_registered_once_ever() {
-    let d = tempfile::tempdir().unwrap();
-    let r = open(&d).await;
-    let (fp, spki) = key();
-    let res = r.reserve_key(fp, &spki).await.unwrap();
-    assert_eq!(r.key(&fp).await.unwrap().state, KeyState::Reserved);
-    assert!(matches!(
-        r.reserve_key(fp, &spki).await,
-        Err(StoreError::DuplicateKey(_))
-    ));
-    assert!(matches!(
-        r.certify_key(fp, &spki, None).await,
-        Err(StoreError::DuplicateKey(_))
-    ));
-    r.certify_key(fp, &spki, Some(&res)).await.unwrap();
-    assert_eq!(r.key(&fp).await.unwrap().state, KeyState::Certified);
-    assert!(matches!(
-        r.certify_key(fp, &spki, Some(&res)).await,
-        Err(StoreError::DuplicateKey(_))
-    ));
+    for db in databases().await {
+        let r = db.open().await;
+        let (fp, spki) = key();
+        let res = r.reserve_key(fp, &spki).await.unwrap();
+        assert_eq!(r.key(&fp).await.unwrap().state, KeyState::Reserved);
+        assert!(matches!(
+            r.reserve_key(fp, &spki).await,
+            Err(StoreError::DuplicateKey(_))
+        ));
+        assert!(matches!(
+            r.certify_key(fp, &spki, None).await,
+            Err(StoreError::DuplicateKey(_))
+        ));
+        r.certify_key(fp, &spki, Some(&res)).await.unwrap();
+        assert_eq!(r.key(&fp).await.unwrap().state, KeyState::Certified);
+        assert!(matches!(
+            r.certify_key(fp, &spki, Some(&res)).await,
+            Err(StoreError::DuplicateKey(_))
+        ));
 
-    // An abandoned reservation can never be certified.
-    let (fp2, spki2) = key();
-    let res2 = r.reserve_key(fp2, &spki2).await.unwrap();
-    assert_eq!(r.abandon_reservation(&res2, "test").await.unwrap(), fp2);
-    assert!(matches!(
-        r.certify_key(fp2, &spki2, Some(&res2)).await,
-        Err(StoreError::DuplicateKey(_))
-    ));
-    assert!(matches!(
-        r.abandon_reservation(&res2, "test").await,
-        Err(StoreError::ReservationClosed(_))
-    ));
-    assert_eq!(r.key(&fp2).await.unwrap().state, KeyState::Abandoned);
+        // An abandoned reservation can never be certified.
+        let (fp2, spki2) = key();
+        let res2 = r.reserve_key(fp2, &spki2).await.unwrap();
+        assert_eq!(r.abandon_reservation(&res2, "test").await.unwrap(), fp2);
+        assert!(matches!(
+            r.certify_key(fp2, &spki2, Some(&res2)).await,
+            Err(StoreError::DuplicateKey(_))
+        ));
+        assert!(matches!(
+            r.abandon_reservation(&res2, "test").await,
+            Err(StoreError::ReservationClosed(_))
+        ));
+        assert_eq!(r.key(&fp2).await.unwrap().state, KeyState::Abandoned);
 
-    // Direct certification of a fresh key, once.
-    let (fp3, spki3) = key();
-    r.certify_key(fp3, &spki3, None).await.unwrap();
-    assert!(matches!(
-        r.certify_key(fp3, &spki3, None).await,
-        Err(StoreError::DuplicateKey(_))
-    ));
+        // Direct certification of a fresh key, once.
+        let (fp3, spki3) = key();
+        r.certify_key(fp3, &spki3, None).await.unwrap();
+        assert!(matches!(
+            r.certify_key(fp3, &spki3, None).await,
+            Err(StoreError::DuplicateKey(_))
+        ));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_processes_certify_a_key_exactly_once() {
-    let d = tempfile::tempdir().unwrap();
-    let pools = [open(&d).await, open(&d).await, open(&d).await];
-    for _ in 0..5 {
-        let (fp, spki) = key();
-        let mut tasks = Vec::new();
-        for i in 0..30 {
-            let r = pools[i % 3].clone();
-            let spki = spki.clone();
-            tasks.push(tokio::spawn(
-                async move { r.certify_key(fp, &spki, None).await },
-            ));
-        }
-        let mut won = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(()) => won += 1,
-                Err(StoreError::DuplicateKey(_)) => {}
-                Err(e) => panic!("unexpected: {e}"),
+    for db in databases().await {
+        let pools = [db.open().await, db.open().await, db.open().await];
+        for _ in 0..5 {
+            let (fp, spki) = key();
+            let mut tasks = Vec::new();
+            for i in 0..30 {
+                let r = pools[i % 3].clone();
+                let spki = spki.clone();
+                tasks.push(tokio::spawn(
+                    async move { r.certify_key(fp, &spki, None).await },
+                ));
             }
+            let mut won = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(()) => won += 1,
+                    Err(StoreError::DuplicateKey(_)) => {}
+                    Err(e) => panic!("unexpected: {e}"),
+                }
+            }
+            assert_eq!(won, 1, "exactly one certification per key");
         }
-        assert_eq!(won, 1, "exactly one certification per key");
     }
 }
 
 #[tokio::test]
 async fn certificates_and_tokens_round_trip() {
-    let d = tempfile::tempdir().unwrap();
-    let r = open(&d).await;
-    let (fp, spki) = key();
-    let token = TokenSerial::random().unwrap();
-    let rec = CertificateRecord {
-        serial: "0a1b2c3d4e5f6071".parse().unwrap(),
-        fingerprint: fp,
-        subject: "CN=Alice".into(),
-        profile: "client".into(),
-        not_before: 1,
-        not_after: 2,
-        der: vec![0x30, 0x00],
-        generated_on_token: Some(token),
-        issued_at: 3,
-    };
-    assert!(r.key_available(&fp, None).await.unwrap());
-    r.record_issuance(&rec, &spki, None, &json!({}))
-        .await
-        .unwrap();
-    assert!(!r.key_available(&fp, None).await.unwrap());
-    assert_eq!(
-        r.audit_entries(0, 10).await.unwrap()[0].kind,
-        "certificate-issued"
-    );
-    assert_eq!(r.certificate(&rec.serial).await.unwrap(), rec);
-    assert_eq!(r.certificates_for_key(&fp).await.unwrap(), 1);
-    // The same key again: refused, and nothing of it is written.
-    let mut again = rec.clone();
-    again.serial = "0b".parse().unwrap();
-    assert!(matches!(
-        r.record_issuance(&again, &spki, None, &json!({})).await,
-        Err(StoreError::DuplicateKey(_))
-    ));
-    assert!(matches!(
-        r.certificate(&again.serial).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert_eq!(r.audit_entries(0, 10).await.unwrap().len(), 1);
-    let missing: CertificateSerial = "ff".parse().unwrap();
-    assert!(matches!(
-        r.certificate(&missing).await,
-        Err(StoreError::NotFound(_))
-    ));
-    r.register_token(token, b"device key spki").await.unwrap();
-    assert_eq!(
-        r.token(&token).await.unwrap().device_key,
-        b"device key spki"
-    );
-    assert!(matches!(
-        r.register_token(TokenSerial::random().unwrap(), b"device key spki")
-            .await,
-        Err(StoreError::DuplicateKey(_))
-    ));
+    for db in databases().await {
+        let r = db.open().await;
+        let (fp, spki) = key();
+        let token = TokenSerial::random().unwrap();
+        let rec = CertificateRecord {
+            serial: "0a1b2c3d4e5f6071".parse().unwrap(),
+            fingerprint: fp,
+            subject: "CN=Alice".into(),
+            profile: "client".into(),
+            not_before: 1,
+            not_after: 2,
+            der: vec![0x30, 0x00],
+            generated_on_token: Some(token),
+            issued_at: 3,
+        };
+        assert!(r.key_available(&fp, None).await.unwrap());
+        r.record_issuance(&rec, &spki, None, &json!({}))
+            .await
+            .unwrap();
+        assert!(!r.key_available(&fp, None).await.unwrap());
+        assert_eq!(
+            r.audit_entries(0, 10).await.unwrap()[0].kind,
+            "certificate-issued"
+        );
+        assert_eq!(r.certificate(&rec.serial).await.unwrap(), rec);
+        assert_eq!(r.certificates_for_key(&fp).await.unwrap(), 1);
+        // The same key again: refused, and nothing of it is written.
+        let mut again = rec.clone();
+        again.serial = "0b".parse().unwrap();
+        assert!(matches!(
+            r.record_issuance(&again, &spki, None, &json!({})).await,
+            Err(StoreError::DuplicateKey(_))
+        ));
+        assert!(matches!(
+            r.certificate(&again.serial).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(r.audit_entries(0, 10).await.unwrap().len(), 1);
+        let missing: CertificateSerial = "ff".parse().unwrap();
+        assert!(matches!(
+            r.certificate(&missing).await,
+            Err(StoreError::NotFound(_))
+        ));
+        r.register_token(token, b"device key spki").await.unwrap();
+        assert_eq!(
+            r.token(&token).await.unwrap().device_key,
+            b"device key spki"
+        );
+        assert!(matches!(
+            r.register_token(TokenSerial::random().unwrap(), b"device key spki")
+                .await,
+            Err(StoreError::DuplicateKey(_))
+        ));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_make_one_chain() {
-    let d = tempfile::tempdir().unwrap();
-    let pools = [open(&d).await, open(&d).await, open(&d).await];
-    let mut tasks = Vec::new();
-    for i in 0..90 {
-        let r = pools[i % 3].clone();
-        tasks.push(tokio::spawn(async move {
-            r.append_audit(AuditKind::KeyReserved, &json!({ "i": i }))
-                .await
-        }));
+    for db in databases().await {
+        let pools = [db.open().await, db.open().await, db.open().await];
+        let mut tasks = Vec::new();
+        for i in 0..90 {
+            let r = pools[i % 3].clone();
+            tasks.push(tokio::spawn(async move {
+                r.append_audit(AuditKind::KeyReserved, &json!({ "i": i }))
+                    .await
+            }));
+        }
+        let mut seqs: Vec<i64> = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.unwrap().unwrap());
+        }
+        seqs.sort();
+        assert_eq!(seqs, (1..=90).collect::<Vec<_>>());
+        let v = pools[0].verify_audit().await.unwrap().unwrap();
+        assert_eq!(v.entries, 90);
     }
-    let mut seqs: Vec<i64> = Vec::new();
-    for t in tasks {
-        seqs.push(t.await.unwrap().unwrap());
-    }
-    seqs.sort();
-    assert_eq!(seqs, (1..=90).collect::<Vec<_>>());
-    let v = pools[0].verify_audit().await.unwrap().unwrap();
-    assert_eq!(v.entries, 90);
 }
 
-async fn chain_of(n: usize) -> (tempfile::TempDir, Registry) {
-    let d = tempfile::tempdir().unwrap();
-    let r = open(&d).await;
+async fn chain_of(db: &Db, n: usize) -> Registry {
+    let r = db.open().await;
     for i in 0..n {
         r.append_audit(AuditKind::CertificateIssued, &json!({ "n": i }))
             .await
             .unwrap();
     }
     assert!(r.verify_audit().await.unwrap().is_ok());
-    (d, r)
+    r
+}
+
+async fn exec(r: &Registry, sql: &str) {
+    sqlx::query(sql).execute(r.pool()).await.unwrap();
 }
 
 #[tokio::test]
 async fn audit_verify_names_the_first_broken_link() {
-    // Edited.
-    let (_d, r) = chain_of(6).await;
-    sqlx::query("UPDATE audit_log SET detail = '{\"n\":99}' WHERE seq = 3")
-        .execute(r.pool())
-        .await
-        .unwrap();
-    let b = r.verify_audit().await.unwrap().unwrap_err();
-    assert_eq!(b.seq, 3);
-    assert!(b.reason.contains("edited"), "{b}");
-
-    // Removed from the middle.
-    let (_d, r) = chain_of(6).await;
-    sqlx::query("DELETE FROM audit_log WHERE seq = 4")
-        .execute(r.pool())
-        .await
-        .unwrap();
-    let b = r.verify_audit().await.unwrap().unwrap_err();
-    assert_eq!(b.seq, 4);
-    assert!(b.reason.contains("missing"), "{b}");
-
-    // Reordered: two entries swap places (contents, links and hashes).
-    let (_d, r) = chain_of(6).await;
-    sqlx::query("UPDATE audit_log SET seq = -2 WHERE seq = 2")
-        .execute(r.pool())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE audit_log SET seq = 2 WHERE seq = 5")
-        .execute(r.pool())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE audit_log SET seq = 5 WHERE seq = -2")
-        .execute(r.pool())
-        .await
-        .unwrap();
-    let b = r.verify_audit().await.unwrap().unwrap_err();
-    assert_eq!(b.seq, 2);
-
-    // Cut from the end.
-    let (_d, r) = chain_of(6).await;
-    sqlx::query("DELETE FROM audit_log WHERE seq = 6")
-        .execute(r.pool())
-        .await
-        .unwrap();
-    let b = r.verify_audit().await.unwrap().unwrap_err();
-    assert_eq!(b.seq, 6);
-
-    // A replaced hash breaks that entry.
-    let (_d, r) = chain_of(6).await;
-    sqlx::query("UPDATE audit_log SET hash = X'00' WHERE seq = 2")
-        .execute(r.pool())
-        .await
-        .unwrap();
-    let b = r.verify_audit().await.unwrap().unwrap_err();
-    assert_eq!(b.seq, 2);
+    let cases: [(&str, &[&str], i64, &str); 5] = [
+        (
+            "edited",
+            &["UPDATE audit_log SET detail = '{\"n\":99}' WHERE seq = 3"],
+            3,
+            "edited",
+        ),
+        (
+            "removed",
+            &["DELETE FROM audit_log WHERE seq = 4"],
+            4,
+            "missing",
+        ),
+        (
+            "reordered",
+            &[
+                "UPDATE audit_log SET seq = -2 WHERE seq = 2",
+                "UPDATE audit_log SET seq = 2 WHERE seq = 5",
+                "UPDATE audit_log SET seq = 5 WHERE seq = -2",
+            ],
+            2,
+            "",
+        ),
+        ("cut", &["DELETE FROM audit_log WHERE seq = 6"], 6, "cut"),
+        (
+            "rehashed",
+            &["UPDATE audit_log SET hash = prev_hash WHERE seq = 2"],
+            2,
+            "edited",
+        ),
+    ];
+    for (what, statements, seq, reason) in cases {
+        for db in databases().await {
+            let r = chain_of(&db, 6).await;
+            for sql in statements {
+                exec(&r, sql).await;
+            }
+            let b = r.verify_audit().await.unwrap().unwrap_err();
+            assert_eq!(b.seq, seq, "{what} on {:?}: {b}", r.backend());
+            assert!(b.reason.contains(reason), "{what}: {b}");
+        }
+    }
 }
 
 #[tokio::test]
 async fn a_newer_schema_is_refused() {
-    let d = tempfile::tempdir().unwrap();
-    let r = open(&d).await;
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
-         VALUES (9999, 'from the future', CURRENT_TIMESTAMP, 1, X'00', 0)",
-    )
-    .execute(r.pool())
-    .await
-    .unwrap();
-    r.close().await;
-    match Registry::open_sqlite(&d.path().join("registry.db")).await {
-        Err(StoreError::SchemaTooNew(m)) => assert!(m.contains("9999"), "{m}"),
-        Err(e) => panic!("unexpected: {e}"),
-        Ok(_) => panic!("opened a database from the future"),
+    for db in databases().await {
+        let r = db.open().await;
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', CURRENT_TIMESTAMP, $1, $2, 0)",
+        )
+        .bind(true)
+        .bind(vec![0u8])
+        .execute(r.pool())
+        .await
+        .unwrap();
+        r.close().await;
+        match Registry::open(&db.url).await {
+            Err(StoreError::SchemaTooNew(m)) => assert!(m.contains("9999"), "{m}"),
+            Err(e) => panic!("unexpected: {e}"),
+            Ok(_) => panic!("opened a database from the future"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn both_backends_are_what_they_say() {
+    let dbs = databases().await;
+    assert_eq!(dbs[0].open().await.backend(), Backend::Sqlite);
+    if let Some(pg) = dbs.get(1) {
+        assert_eq!(pg.open().await.backend(), Backend::Postgres);
     }
 }

@@ -61,7 +61,8 @@ pub(crate) fn run(data: &DataArgs, listen: &str) -> Result<(), CliError> {
 pub(crate) fn in_process(data: &std::path::Path) -> Result<String, CliError> {
     let dir = DataDir::new(data);
     let ca = dir.open()?;
-    let url = dir.database_url();
+    // The same registry `serve` would use: SYMBOLON_DATABASE, or the data directory's.
+    let url = std::env::var("SYMBOLON_DATABASE").unwrap_or_else(|_| dir.database_url());
     let rt = super::runtime()?;
     let (registry, listener) = rt.block_on(async {
         let registry = Registry::open(&url).await?;

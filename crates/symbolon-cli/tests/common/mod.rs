@@ -39,7 +39,11 @@ pub fn run_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
         .env_remove("SYMBOLON_TOKEN")
         .env_remove("SYMBOLON_SEALING_KEY")
         .env_remove("SYMBOLON_ISSUER")
-        .stdin(Stdio::piped())
+        .env_remove("SYMBOLON_DATABASE");
+    if let Some(url) = test_database(dir) {
+        cmd.env("SYMBOLON_DATABASE", url);
+    }
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn symbolon");
@@ -254,6 +258,52 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The registry backend the service tests run on: `SYMBOLON_TEST_BACKEND=postgres`
+/// runs them on PostgreSQL (a fresh database per test directory, on the server
+/// `SYMBOLON_TEST_POSTGRES_URL` names); otherwise the embedded SQLite default.
+pub fn postgres_mode() -> bool {
+    std::env::var("SYMBOLON_TEST_BACKEND").as_deref() == Ok("postgres")
+}
+
+const TEST_DATABASE_FILE: &str = ".test-database";
+
+/// Gives a test directory its own registry database: nothing to do on SQLite
+/// (the data directory holds it); a fresh PostgreSQL database otherwise,
+/// which every later command in `dir` uses (through SYMBOLON_DATABASE).
+pub fn use_test_database(dir: &Path) -> Option<String> {
+    if !postgres_mode() {
+        return None;
+    }
+    if let Some(url) = test_database(dir) {
+        return Some(url);
+    }
+    let admin = std::env::var("SYMBOLON_TEST_POSTGRES_URL")
+        .expect("SYMBOLON_TEST_BACKEND=postgres needs SYMBOLON_TEST_POSTGRES_URL");
+    let url = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut name = [0u8; 8];
+        symbolon::keys::random_bytes(&mut name).unwrap();
+        let name = format!("symbolon_cli_{}", hex::encode(name));
+        let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        format!(
+            "{}/{name}",
+            admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin)
+        )
+    });
+    std::fs::write(dir.join(TEST_DATABASE_FILE), &url).unwrap();
+    Some(url)
+}
+
+/// The database a test directory was given, if any.
+pub fn test_database(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(TEST_DATABASE_FILE)).ok()
+}
+
 /// A `symbolon serve` child on a free loopback port, killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -263,7 +313,11 @@ pub struct Server {
 impl Server {
     pub fn start(dir: &Path, data: &str) -> Server {
         use std::io::BufRead;
-        let mut child = Command::new(bin())
+        let mut cmd = Command::new(bin());
+        if let Some(url) = use_test_database(dir) {
+            cmd.env("SYMBOLON_DATABASE", url);
+        }
+        let mut child = cmd
             .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
             .current_dir(dir)
             .stdout(Stdio::null())
