@@ -55,6 +55,11 @@ pub(crate) enum Noun {
         /// Address to listen on.
         #[arg(long, env = "SYMBOLON_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Reach the CA key through this token (agent:SOCKET for a token agent
+        /// serving <data>/ca.token), so several `serve` processes on one
+        /// PostgreSQL share one CA key. Default: open <data>/ca.token here.
+        #[arg(long, env = "SYMBOLON_CA_TOKEN")]
+        ca_token: Option<String>,
     },
     /// The issuance station: make a key, have the CA certify it, write both into a token.
     #[command(after_help = "Examples:\n  \

@@ -27,6 +27,7 @@ use symbolon::x509::{
 use symbolon_token::file::{
     default_sealing_key_path, init_token, open_token, FileStore, LOCK_WAIT,
 };
+use symbolon_token::open::TokenSpec;
 use x509_cert::ext::pkix::BasicConstraints;
 
 use crate::ServiceError;
@@ -238,6 +239,13 @@ impl DataDir {
 
     /// Opens the CA: configuration, token (held locked while open), chain.
     pub fn open(&self) -> Result<OpenedCa, ServiceError> {
+        self.open_with(None)
+    }
+
+    /// Opens the CA with its key reached through `token` (a token agent
+    /// serving the CA token, so several service processes share one CA key)
+    /// instead of opening the CA token file in this process.
+    pub fn open_with(&self, token: Option<&TokenSpec>) -> Result<OpenedCa, ServiceError> {
         let config = self.config()?;
         if !self.chain_path().exists() {
             return Err(ServiceError::Setup(format!(
@@ -245,11 +253,14 @@ impl DataDir {
                 self.root.display()
             )));
         }
-        let token = self.open_token()?;
+        let token: Box<dyn Token + Send + Sync> = match token {
+            Some(spec) => spec.open()?,
+            None => Box::new(self.open_token()?),
+        };
         let chain = read_chain(&self.chain_path())?;
         Ok(OpenedCa {
             config,
-            token: Box::new(token),
+            token,
             chain,
         })
     }

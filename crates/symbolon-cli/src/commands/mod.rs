@@ -25,7 +25,11 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Issuer(c) => issuer::run(c, json),
         Noun::Audit(c) => audit::run(c, json),
         Noun::Ca(c) => ca::run(c, json),
-        Noun::Serve { data, listen } => serve_ca::run(&data, &listen),
+        Noun::Serve {
+            data,
+            listen,
+            ca_token,
+        } => serve_ca::run(&data, &listen, ca_token.as_deref()),
         Noun::Issue(args) => issue::run(&args, json),
     }
 }

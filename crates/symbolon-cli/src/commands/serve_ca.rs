@@ -13,7 +13,7 @@ use crate::error::CliError;
 /// The CA a first run creates.
 const DEFAULT_SUBJECT: &str = "CN=symbolon CA";
 
-pub(crate) fn run(data: &DataArgs, listen: &str) -> Result<(), CliError> {
+pub(crate) fn run(data: &DataArgs, listen: &str, ca_token: Option<&str>) -> Result<(), CliError> {
     let dir = DataDir::new(&data.data);
     if !dir.is_initialised() {
         super::ca::init_ca(
@@ -27,7 +27,10 @@ pub(crate) fn run(data: &DataArgs, listen: &str) -> Result<(), CliError> {
             dir.path().display()
         );
     }
-    let ca = dir.open()?;
+    let spec = ca_token
+        .map(|t| symbolon_token::open::TokenSpec::parse(t, None))
+        .transpose()?;
+    let ca = dir.open_with(spec.as_ref())?;
     let url = data.database.clone().unwrap_or_else(|| dir.database_url());
     super::runtime()?.block_on(async move {
         let registry = Registry::open(&url).await?;

@@ -312,13 +312,20 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path, data: &str) -> Server {
+        Self::start_with(dir, &["--data", data])
+    }
+
+    /// `symbolon serve --listen 127.0.0.1:0` with `args`.
+    pub fn start_with(dir: &Path, args: &[&str]) -> Server {
         use std::io::BufRead;
         let mut cmd = Command::new(bin());
         if let Some(url) = use_test_database(dir) {
             cmd.env("SYMBOLON_DATABASE", url);
         }
         let mut child = cmd
-            .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
+            .arg("serve")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
