@@ -2,7 +2,9 @@
 //! the real service (registry on SQLite, CA key in its soft token), beside
 //! the CA token's raw signing rate. Bounded: a fixed set of distinct CSRs,
 //! loopback only. `scripts/bench` runs it and `openssl x509 -req` on the same
-//! CSRs (written to `$SYMBOLON_BENCH_CSR_DIR` when set).
+//! CSRs (written to `$SYMBOLON_BENCH_CSR_DIR` when set). With
+//! `$SYMBOLON_BENCH_URLS` (comma-separated service URLs) it loads running
+//! `symbolon serve` processes instead, round robin: the scale-out figures.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,13 +27,31 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run briefly then.
     let quick = !std::env::args().any(|a| a == "--bench");
     let n = if quick { 8 } else { REQUESTS };
+    let csrs = make_csrs(n);
+    if let Some(out) = std::env::var_os("SYMBOLON_BENCH_CSR_DIR") {
+        std::fs::create_dir_all(&out).unwrap();
+        for (i, (c, _)) in csrs.iter().enumerate() {
+            std::fs::write(std::path::Path::new(&out).join(format!("{i:04}.csr")), c).unwrap();
+        }
+    }
+
+    if let Ok(urls) = std::env::var("SYMBOLON_BENCH_URLS") {
+        let endpoints: Vec<String> = urls.split(',').map(|u| format!("{u}/v1/certify")).collect();
+        let rate = load(&endpoints, &csrs);
+        println!(
+            "issuance over HTTP: {rate:.0} certificates/s ({n} requests, {CLIENTS} clients, {} service processes)",
+            endpoints.len()
+        );
+        return;
+    }
+
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path().join("data"));
     data.init("CN=bench CA", RsaAlgorithm::Rsa3072, CaPolicy::default())
         .unwrap();
     let ca = data.open().unwrap();
 
-    // The CA token's raw rate: one core, sign a digest, as often as it can for a second.
+    // The CA token's raw rate: one core, sign a digest, as often as it can for two seconds.
     let slot = SlotName::new(&ca.config.slot).unwrap();
     let digest = MessageDigest::of(HashAlgorithm::Sha256, b"bench");
     let start = Instant::now();
@@ -44,8 +64,29 @@ fn main() {
     }
     let raw_rate = f64::from(raw) / start.elapsed().as_secs_f64();
 
-    // Distinct keys and CSRs, made before the clock starts.
-    let csrs: Vec<(String, String)> = std::thread::scope(|s| {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = data.database_url();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let registry = Registry::open(&url).await.unwrap();
+        let service = Arc::new(CaService::new(ca.config, ca.token, ca.chain, registry).unwrap());
+        axum::serve(listener, router(service)).await.unwrap();
+    });
+    let rate = load(&[format!("http://{addr}/v1/certify")], &csrs);
+    println!("issuance over HTTP: {rate:.0} certificates/s ({n} requests, {CLIENTS} clients, one process, SQLite, 2 CA signatures each)");
+    println!("CA token raw sign rate (RSA-3072, one core): {raw_rate:.0} signatures/s");
+    println!("ratio: {:.2}", rate / raw_rate);
+}
+
+/// Distinct keys and CSRs, made before any clock starts.
+fn make_csrs(n: usize) -> Vec<(String, String)> {
+    std::thread::scope(|s| {
         let per = n.div_ceil(2);
         let handles: Vec<_> = (0..2)
             .map(|t| {
@@ -73,30 +114,12 @@ fn main() {
             .flat_map(|h| h.join().unwrap())
             .take(n)
             .collect()
-    });
-    if let Some(out) = std::env::var_os("SYMBOLON_BENCH_CSR_DIR") {
-        std::fs::create_dir_all(&out).unwrap();
-        for (i, (c, _)) in csrs.iter().enumerate() {
-            std::fs::write(std::path::Path::new(&out).join(format!("{i:04}.csr")), c).unwrap();
-        }
-    }
+    })
+}
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = data.database_url();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move {
-        let registry = Registry::open(&url).await.unwrap();
-        let service = Arc::new(CaService::new(ca.config, ca.token, ca.chain, registry).unwrap());
-        axum::serve(listener, router(service)).await.unwrap();
-    });
-    let endpoint = format!("http://{addr}/v1/certify");
-
+/// Posts every CSR once, from CLIENTS threads, round robin over `endpoints`;
+/// returns certificates per second.
+fn load(endpoints: &[String], csrs: &[(String, String)]) -> f64 {
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -112,7 +135,7 @@ fn main() {
                         break;
                     };
                     let resp = agent
-                        .post(&endpoint)
+                        .post(&endpoints[i % endpoints.len()])
                         .send_json(json!({ "csr": csr, "identity": identity }))
                         .unwrap();
                     assert_eq!(resp.status().as_u16(), 200);
@@ -120,8 +143,5 @@ fn main() {
             });
         }
     });
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    println!("issuance over HTTP: {rate:.0} certificates/s ({n} requests, {CLIENTS} clients, 2 CA signatures each)");
-    println!("CA token raw sign rate (RSA-3072, one core): {raw_rate:.0} signatures/s");
-    println!("ratio: {:.2}", rate / raw_rate);
+    csrs.len() as f64 / start.elapsed().as_secs_f64()
 }
