@@ -31,13 +31,7 @@ fn postgres_admin() -> Option<String> {
 
 /// A CA on PostgreSQL with its key served by an agent, and `n` service processes.
 fn cluster(dir: &std::path::Path, n: usize) -> (String, Agent, Vec<Server>) {
-    let prior = std::env::var("SYMBOLON_TEST_BACKEND").ok();
-    std::env::set_var("SYMBOLON_TEST_BACKEND", "postgres");
-    let url = use_test_database(dir).unwrap();
-    match prior {
-        Some(p) => std::env::set_var("SYMBOLON_TEST_BACKEND", p),
-        None => std::env::remove_var("SYMBOLON_TEST_BACKEND"),
-    }
+    let url = create_test_database(dir);
     ok(
         dir,
         &["ca", "init", "--data", "data", "--subject", "CN=Scale CA"],

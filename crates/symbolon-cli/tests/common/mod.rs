@@ -271,14 +271,17 @@ const TEST_DATABASE_FILE: &str = ".test-database";
 /// (the data directory holds it); a fresh PostgreSQL database otherwise,
 /// which every later command in `dir` uses (through SYMBOLON_DATABASE).
 pub fn use_test_database(dir: &Path) -> Option<String> {
-    if !postgres_mode() {
-        return None;
-    }
     if let Some(url) = test_database(dir) {
         return Some(url);
     }
+    postgres_mode().then(|| create_test_database(dir))
+}
+
+/// Creates a fresh PostgreSQL database for `dir` on the server that
+/// `SYMBOLON_TEST_POSTGRES_URL` names; every later command in `dir` uses it.
+pub fn create_test_database(dir: &Path) -> String {
     let admin = std::env::var("SYMBOLON_TEST_POSTGRES_URL")
-        .expect("SYMBOLON_TEST_BACKEND=postgres needs SYMBOLON_TEST_POSTGRES_URL");
+        .expect("a PostgreSQL test needs SYMBOLON_TEST_POSTGRES_URL");
     let url = tokio::runtime::Runtime::new().unwrap().block_on(async {
         sqlx::any::install_default_drivers();
         let mut name = [0u8; 8];
@@ -296,7 +299,7 @@ pub fn use_test_database(dir: &Path) -> Option<String> {
         )
     });
     std::fs::write(dir.join(TEST_DATABASE_FILE), &url).unwrap();
-    Some(url)
+    url
 }
 
 /// The database a test directory was given, if any.
