@@ -10,11 +10,11 @@ use std::process::Command;
 use common::*;
 use serde_json::{json, Value};
 
-fn issue(dir: &std::path::Path, server: &Server, extra: &[&str]) -> Run {
+fn issue(dir: &std::path::Path, ca: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "issue",
         "--ca",
-        &server.url,
+        ca,
         "--ca-cert",
         "root.pem",
         "--issuer",
@@ -65,7 +65,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     // Embodiments 1 and 2: the station generates, the token receives.
     let r = issue(
         dir,
-        &server,
+        &server.url,
         &[
             "--slot",
             "mail",
@@ -169,7 +169,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     // Embodiment 4: the token generates and attests; a server certificate needs that.
     let r = issue(
         dir,
-        &server,
+        &server.url,
         &[
             "--slot",
             "tls",
@@ -188,7 +188,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     );
     let r = issue(
         dir,
-        &server,
+        &server.url,
         &[
             "--slot",
             "tls",
@@ -215,7 +215,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     // Without attestation a server role is refused.
     let r = issue(
         dir,
-        &server,
+        &server.url,
         &[
             "--slot",
             "tls2",
@@ -459,47 +459,17 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
     );
     ok(dir, &["issuer", "init", "--issuer", "st"]);
     ok(dir, &["token", "init", "--token", "t.tok"]);
-    let r = run(
-        dir,
-        &[
-            "issue",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "s",
-            "--identity",
-            "CN=Bob",
-        ],
-    );
+    let r = issue(dir, &server.url, &["--slot", "s", "--identity", "CN=Bob"]);
     assert_eq!(
         r.code, 5,
         "the token does not trust the station: {}",
         r.stderr
     );
     assert!(r.stderr.contains("not trusted"), "{}", r.stderr);
-    let r = run(
+    let r = issue(
         dir,
-        &[
-            "issue",
-            "--ca",
-            "http://127.0.0.1:9",
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "s",
-            "--identity",
-            "CN=Bob",
-        ],
+        "http://127.0.0.1:9",
+        &["--slot", "s", "--identity", "CN=Bob"],
     );
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("cannot reach the CA"), "{}", r.stderr);
@@ -688,24 +658,7 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
     };
 
     let proxy = start_proxy(server.url.clone(), Meddle::FlipSignature);
-    let r = run(
-        dir,
-        &[
-            "issue",
-            "--ca",
-            &proxy,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "a",
-            "--identity",
-            "CN=Dave",
-        ],
-    );
+    let r = issue(dir, &proxy, &["--slot", "a", "--identity", "CN=Dave"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
     assert_eq!(slots(dir), 0, "nothing may reach the token");
@@ -720,43 +673,9 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
     );
 
     let proxy = start_proxy(server.url.clone(), Meddle::ReplayFirst);
-    let r = run(
-        dir,
-        &[
-            "issue",
-            "--ca",
-            &proxy,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "b",
-            "--identity",
-            "CN=Dave",
-        ],
-    );
+    let r = issue(dir, &proxy, &["--slot", "b", "--identity", "CN=Dave"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(
-        dir,
-        &[
-            "issue",
-            "--ca",
-            &proxy,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "c",
-            "--identity",
-            "CN=Dave",
-        ],
-    );
+    let r = issue(dir, &proxy, &["--slot", "c", "--identity", "CN=Dave"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("replayed"), "{}", r.stderr);
     assert_eq!(slots(dir), 1, "only the honest issuance reached the token");
@@ -833,20 +752,7 @@ fn the_station_key_appears_nowhere_but_in_the_token() {
     drop(server);
 
     // Whatever the key's bytes were, every private-key encoding starts with
-    // one of these; none may appear in the clear anywhere.
-    const STRUCTURES: [(&str, &[u8]); 4] = [
-        (
-            "PKCS#8 RSA header",
-            &[
-                0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
-                0x01, 0x01, 0x05, 0x00, 0x04,
-            ],
-        ),
-        ("PKCS#1 RSA header", &[0x02, 0x01, 0x00, 0x02, 0x82]),
-        ("PEM private key", b"PRIVATE KEY-----"),
-        ("PEM sealing key", b"SYMBOLON SEALING KEY"),
-    ];
-    let find = |hay: &[u8], n: &[u8]| hay.windows(n.len()).any(|w| w == n);
+    // one of these shapes; none may appear in the clear anywhere.
     for (what, pat) in STRUCTURES {
         assert!(!find(&outputs, pat), "the station's output holds a {what}");
     }
@@ -1026,23 +932,7 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     );
 
     // A station using the CA in its own process (--ca local:DIR), trusting the external root.
-    ok(dir, &["issuer", "init", "--issuer", "st"]);
-    ok(
-        dir,
-        &["issuer", "public-key", "--issuer", "st", "--out", "st.pem"],
-    );
-    ok(dir, &["token", "init", "--token", "t.tok"]);
-    ok(
-        dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            "t.tok",
-            "--issuer-key",
-            "st.pem",
-        ],
-    );
+    station_trusted_by_token(dir);
     let r = run(
         dir,
         &[

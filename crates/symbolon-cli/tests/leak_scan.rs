@@ -51,30 +51,6 @@ fn add_encodings(out: &mut Vec<Needle>, what: &str, secret: &[u8]) {
     }
 }
 
-/// Byte patterns that begin any RSA or EC private key encoding symbolon uses.
-const STRUCTURES: [(&str, &[u8]); 5] = [
-    (
-        "PKCS#8 RSA header",
-        &[
-            0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
-            0x01, 0x01, 0x05, 0x00, 0x04,
-        ],
-    ),
-    (
-        "PKCS#8 EC header",
-        &[
-            0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
-        ],
-    ),
-    ("PKCS#1 RSA header", &[0x02, 0x01, 0x00, 0x02, 0x82]),
-    ("PEM private key", b"PRIVATE KEY-----"),
-    ("PEM sealing key", b"SYMBOLON SEALING KEY"),
-];
-
-fn find(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 fn scan(label: &str, data: &[u8], needles: &[Needle], structures: bool) {
     for n in needles {
         assert!(!find(data, &n.bytes), "{label} contains {}", n.what);

@@ -394,6 +394,11 @@ pub fn station_and_token(dir: &Path, server: &Server) {
             "root.pem",
         ],
     );
+    station_trusted_by_token(dir);
+}
+
+/// Station (issuer) `st`, and token `t.tok` that trusts it.
+pub fn station_trusted_by_token(dir: &Path) {
     ok(dir, &["issuer", "init", "--issuer", "st"]);
     ok(
         dir,
@@ -411,4 +416,29 @@ pub fn station_and_token(dir: &Path, server: &Server) {
             "st.pem",
         ],
     );
+}
+
+/// Byte patterns that begin any RSA or EC private key encoding symbolon uses.
+pub const STRUCTURES: [(&str, &[u8]); 5] = [
+    (
+        "PKCS#8 RSA header",
+        &[
+            0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+            0x01, 0x01, 0x05, 0x00, 0x04,
+        ],
+    ),
+    (
+        "PKCS#8 EC header",
+        &[
+            0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+        ],
+    ),
+    ("PKCS#1 RSA header", &[0x02, 0x01, 0x00, 0x02, 0x82]),
+    ("PEM private key", b"PRIVATE KEY-----"),
+    ("PEM sealing key", b"SYMBOLON SEALING KEY"),
+];
+
+/// Whether `needle` occurs in `hay`.
+pub fn find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
