@@ -243,3 +243,48 @@ fn killing_a_process_mid_load_loses_nothing_committed() {
     let v = ok(dir, &["--json", "audit", "verify", "--database", &url]).json();
     assert_eq!(v["intact"], true);
 }
+
+#[test]
+fn health_reports_a_lost_database() {
+    let Some(admin) = postgres_admin() else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let url = create_test_database(dir);
+    let server = Server::start(dir, "data");
+    let (status, v) = http("GET", &format!("{}/v1/health", server.url), None);
+    assert_eq!((status, v["database"].as_str().unwrap()), (200, "ok"));
+    // The database goes away under the running service.
+    let name = url.rsplit('/').next().unwrap().to_string();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let (status, v) = http("GET", &format!("{}/v1/health", server.url), None);
+    assert_eq!(
+        (status, v["status"].as_str().unwrap()),
+        (503, "unavailable"),
+        "{v}"
+    );
+    // A request that needs the registry fails as the service's fault, without detail.
+    let (status, v) = http(
+        "GET",
+        &format!("{}/v1/keys/sha256:{}", server.url, "00".repeat(32)),
+        None,
+    );
+    assert_eq!(
+        (status, v["error"]["code"].as_str().unwrap()),
+        (500, "internal"),
+        "{v}"
+    );
+    assert!(
+        !v["error"]["message"].as_str().unwrap().contains(&name),
+        "{v}"
+    );
+}
