@@ -33,7 +33,8 @@ pub fn check_key(key: &RsaPublicKey) -> Result<(), CaError> {
     let n = key.modulus();
     // One pass over n per group of primes whose product stays below 2^32,
     // then a cheap remainder per prime: a few thousand divisions, not 34 000.
-    let primes: Vec<u32> = small_primes().collect();
+    static PRIMES: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    let primes = PRIMES.get_or_init(|| small_primes().collect());
     let mut start = 0;
     while start < primes.len() {
         let mut product = 1u64;
