@@ -823,52 +823,14 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
         "no certificate yet",
     );
     std::fs::write(dir.join("ext.cnf"), "basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "issuing.csr",
-            "-CA",
-            "parent.crt",
-            "-CAkey",
-            "parent.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "ext.cnf",
-            "-out",
-            "issuing.crt",
-        ],
-    );
+    parent_signs(dir, "ext.cnf", "issuing.crt");
     // Wrong inputs first: a leaf-like certificate, a chain that does not link.
     std::fs::write(
         dir.join("leafext.cnf"),
         "basicConstraints=critical,CA:false\n",
     )
     .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "issuing.csr",
-            "-CA",
-            "parent.crt",
-            "-CAkey",
-            "parent.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "leafext.cnf",
-            "-out",
-            "notca.crt",
-        ],
-    );
+    parent_signs(dir, "leafext.cnf", "notca.crt");
     fails(
         dir,
         &[
@@ -968,4 +930,28 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     assert!(String::from_utf8_lossy(&out).contains("OK"));
     pkilint(dir, "frank.crt");
     ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+/// The external parent (OpenSSL) signs the issuing CA's request with `extfile`.
+fn parent_signs(dir: &std::path::Path, extfile: &str, out: &str) {
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "issuing.csr",
+            "-CA",
+            "parent.crt",
+            "-CAkey",
+            "parent.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            extfile,
+            "-out",
+            out,
+        ],
+    );
 }

@@ -465,11 +465,7 @@ fn json_output_and_trust_life_cycle() {
     let info = ok(dir, &["--json", "token", "info", "--token", "n.tok"]).json();
     assert_eq!(info["status"], "new");
     assert_eq!(info["slots"].as_array().unwrap().len(), 0);
-    ok(dir, &["issuer", "init", "--issuer", "i1"]);
-    ok(
-        dir,
-        &["issuer", "public-key", "--issuer", "i1", "--out", "i1.pem"],
-    );
+    new_issuer(dir, "i1");
     ok(
         dir,
         &[
@@ -514,11 +510,7 @@ fn json_output_and_trust_life_cycle() {
         .as_str()
         .unwrap()
         .starts_with("-----BEGIN PUBLIC KEY-----"));
-    ok(dir, &["issuer", "init", "--issuer", "i2"]);
-    ok(
-        dir,
-        &["issuer", "public-key", "--issuer", "i2", "--out", "i2.pem"],
-    );
+    new_issuer(dir, "i2");
     fails(
         dir,
         &[

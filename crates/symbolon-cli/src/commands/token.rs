@@ -1,6 +1,5 @@
 //! `symbolon token …`: the token's own operations.
 
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -263,16 +262,13 @@ fn write_or_json(out: Option<&Path>, raw: &[u8], value: serde_json::Value) -> Re
 }
 
 fn hash_input(scheme: SignatureScheme, input: Option<&Path>) -> Result<MessageDigest, CliError> {
-    let result = match input {
+    match input {
         Some(p) => std::fs::File::open(p)
             .and_then(|mut f| MessageDigest::of_reader(scheme.hash(), &mut f))
             .map_err(|e| CliError::io("cannot read", p, e)),
-        None => {
-            MessageDigest::of_reader(scheme.hash(), &mut std::io::stdin().lock().take(u64::MAX))
-                .map_err(|e| CliError::new("io", format!("cannot read stdin: {e}")))
-        }
-    };
-    result
+        None => MessageDigest::of_reader(scheme.hash(), &mut std::io::stdin().lock())
+            .map_err(|e| CliError::new("io", format!("cannot read stdin: {e}"))),
+    }
 }
 
 fn spinner(json: bool, msg: &str) -> indicatif::ProgressBar {

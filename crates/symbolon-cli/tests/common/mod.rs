@@ -163,23 +163,7 @@ impl Drop for Agent {
 
 /// An issuer `st`, a token `t.tok` trusting it, and an RSA-2048 key in slot `sig`.
 pub fn token_with_key(dir: &Path) {
-    ok(dir, &["issuer", "init", "--issuer", "st"]);
-    ok(
-        dir,
-        &["issuer", "public-key", "--issuer", "st", "--out", "st.pem"],
-    );
-    ok(dir, &["token", "init", "--token", "t.tok"]);
-    ok(
-        dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            "t.tok",
-            "--issuer-key",
-            "st.pem",
-        ],
-    );
+    station_trusted_by_token(dir);
     ok(
         dir,
         &["token", "generate", "--token", "t.tok", "--slot", "sig"],
@@ -397,13 +381,19 @@ pub fn station_and_token(dir: &Path, server: &Server) {
     station_trusted_by_token(dir);
 }
 
-/// Station (issuer) `st`, and token `t.tok` that trusts it.
-pub fn station_trusted_by_token(dir: &Path) {
-    ok(dir, &["issuer", "init", "--issuer", "st"]);
+/// An issuer identity in `dir/name`, its public key in `name.pem`.
+pub fn new_issuer(dir: &Path, name: &str) {
+    ok(dir, &["issuer", "init", "--issuer", name]);
+    let pem = format!("{name}.pem");
     ok(
         dir,
-        &["issuer", "public-key", "--issuer", "st", "--out", "st.pem"],
+        &["issuer", "public-key", "--issuer", name, "--out", &pem],
     );
+}
+
+/// Station (issuer) `st`, and token `t.tok` that trusts it.
+pub fn station_trusted_by_token(dir: &Path) {
+    new_issuer(dir, "st");
     ok(dir, &["token", "init", "--token", "t.tok"]);
     ok(
         dir,
