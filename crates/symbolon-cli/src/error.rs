@@ -57,7 +57,9 @@ impl CliError {
             | "bad_attestation"
             | "bad_response_signature"
             | "replayed_response"
-            | "wrong_certificate" => 4,
+            | "wrong_certificate"
+            | "content_altered"
+            | "wrong_recipient" => 4,
             "untrusted_issuer"
             | "replayed_command"
             | "wrong_token"
@@ -72,7 +74,11 @@ impl CliError {
             | "identity_mismatch"
             | "weak_key"
             | "attestation_required"
-            | "reservation_closed" => 5,
+            | "reservation_closed"
+            | "order_refused"
+            | "order_replayed"
+            | "licence_refused"
+            | "already_used" => 5,
             "token_tampered" => 6,
             _ => 1,
         }

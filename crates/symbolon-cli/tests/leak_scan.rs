@@ -9,66 +9,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use base64::Engine as _;
 use common::*;
 use der::Decode;
-
-struct Needle {
-    what: String,
-    bytes: Vec<u8>,
-}
-
-fn add_encodings(out: &mut Vec<Needle>, what: &str, secret: &[u8]) {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    // A 20-byte window catches fragments too; chance matches are impossible.
-    for (i, chunk) in [secret, &secret[secret.len() / 2..]]
-        .into_iter()
-        .enumerate()
-    {
-        let w = &chunk[..chunk.len().min(20)];
-        out.push(Needle {
-            what: format!("{what} raw #{i}"),
-            bytes: w.to_vec(),
-        });
-        out.push(Needle {
-            what: format!("{what} hex #{i}"),
-            bytes: hex::encode(w).into_bytes(),
-        });
-        out.push(Needle {
-            what: format!("{what} HEX #{i}"),
-            bytes: hex::encode_upper(w).into_bytes(),
-        });
-    }
-    // base64 of the whole value and of each of its three alignments.
-    for shift in 0..3 {
-        let enc = b64.encode(&secret[shift..]);
-        out.push(Needle {
-            what: format!("{what} base64+{shift}"),
-            bytes: enc.as_bytes()[4..28].to_vec(),
-        });
-    }
-}
-
-fn scan(label: &str, data: &[u8], needles: &[Needle], structures: bool) {
-    for n in needles {
-        assert!(!find(data, &n.bytes), "{label} contains {}", n.what);
-    }
-    if structures {
-        for (what, pat) in STRUCTURES {
-            assert!(!find(data, pat), "{label} contains a {what}");
-        }
-    }
-}
-
-fn sealing_key_bytes(path: &Path) -> Vec<u8> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .unwrap()
-}
 
 #[test]
 fn no_secret_in_any_output_log_or_file() {
@@ -334,18 +276,4 @@ fn no_secret_in_any_output_log_or_file() {
         "only {} outputs scanned",
         outputs.len()
     );
-}
-
-fn run_env(dir: &Path, args: &[&str]) -> Run {
-    let out = std::process::Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env("SYMBOLON_LOG", "trace")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }

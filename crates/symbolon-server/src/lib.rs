@@ -11,5 +11,5 @@ pub mod data_dir;
 pub mod http;
 pub mod service;
 
-pub use data_dir::{CaConfig, DataDir};
+pub use data_dir::{read_chain, CaConfig, DataDir};
 pub use service::{CaService, ServiceError};

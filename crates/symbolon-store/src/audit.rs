@@ -34,6 +34,14 @@ pub enum AuditKind {
     CaInitialised,
     /// A certificate was written into a token by a station.
     IssuanceCompleted,
+    /// A content owner's station was initialised.
+    OwnerInitialised,
+    /// A content owner wrote a decryption key into a user's token.
+    DecryptionKeyProvisioned,
+    /// A content owner accepted an order and issued a licence.
+    LicenceIssued,
+    /// A content owner refused an order.
+    OrderRefused,
 }
 
 impl AuditKind {
@@ -47,6 +55,10 @@ impl AuditKind {
             Self::TokenRegistered => "token-registered",
             Self::CaInitialised => "ca-initialised",
             Self::IssuanceCompleted => "issuance-completed",
+            Self::OwnerInitialised => "owner-initialised",
+            Self::DecryptionKeyProvisioned => "decryption-key-provisioned",
+            Self::LicenceIssued => "licence-issued",
+            Self::OrderRefused => "order-refused",
         }
     }
 }

@@ -16,6 +16,14 @@ pub enum StoreError {
     /// A reservation that does not exist or is no longer open.
     #[error("reservation {0} is not open (unknown, already used or abandoned)")]
     ReservationClosed(String),
+    /// A one-shot event that already happened.
+    #[error("{scope} {id} was already used; it can be used once only")]
+    AlreadyClaimed {
+        /// What kind of event.
+        scope: &'static str,
+        /// Its id, hex.
+        id: String,
+    },
     /// The database was written by a newer symbolon.
     #[error("the database schema is newer than this symbolon knows ({0}); upgrade symbolon")]
     SchemaTooNew(String),
@@ -44,6 +52,7 @@ impl StoreError {
             Self::DuplicateKey(_) => "duplicate_key",
             Self::NotFound(_) => "not_found",
             Self::ReservationClosed(_) => "reservation_closed",
+            Self::AlreadyClaimed { .. } => "already_used",
             Self::SchemaTooNew(_) => "schema_too_new",
             Self::Corrupt(_) => "corrupt",
             Self::Database { .. } => "database",

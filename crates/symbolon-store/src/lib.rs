@@ -21,6 +21,7 @@ mod writer;
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
 pub use error::StoreError;
 pub use records::{
-    CertificateRecord, CertificateSerial, KeyRecord, KeyState, ReservationId, TokenRecord,
+    CertificateRecord, CertificateSerial, ClaimScope, KeyRecord, KeyState, ReservationId,
+    TokenRecord,
 };
 pub use registry::{Backend, Registry};

@@ -169,3 +169,20 @@ pub struct TokenRecord {
     /// When it was registered (Unix seconds).
     pub registered_at: i64,
 }
+
+/// What kind of one-shot event a claim is (`Registry::claim_once`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimScope {
+    /// A purchase order, by its id: a licence is issued once per order.
+    PurchaseOrder,
+}
+
+impl ClaimScope {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PurchaseOrder => "purchase-order",
+        }
+    }
+}

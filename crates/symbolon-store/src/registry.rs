@@ -14,7 +14,7 @@ use crate::audit::verify_chain;
 use crate::writer::{WriteOp, WriteOut, Writer};
 use crate::{
     AuditEntry, AuditKind, AuditVerification, BrokenLink, CertificateRecord, CertificateSerial,
-    KeyRecord, KeyState, ReservationId, StoreError, TokenRecord,
+    ClaimScope, KeyRecord, KeyState, ReservationId, StoreError, TokenRecord,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -356,6 +356,39 @@ impl Registry {
                 })
                 .await?,
         )
+    }
+
+    /// Claims a one-shot event: commits `(scope, id)` with an audit entry
+    /// of `kind`, or fails with [`StoreError::AlreadyClaimed`] (and writes
+    /// nothing) if it was claimed before, by any process.
+    pub async fn claim_once(
+        &self,
+        scope: ClaimScope,
+        id: &[u8],
+        kind: AuditKind,
+        detail: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        seq_of(
+            self.writer
+                .submit(WriteOp::Claim {
+                    scope,
+                    id: id.to_vec(),
+                    kind,
+                    detail: detail.to_string(),
+                })
+                .await?,
+        )
+    }
+
+    /// Whether `(scope, id)` was claimed.
+    pub async fn is_claimed(&self, scope: ClaimScope, id: &[u8]) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM claims WHERE scope = $1 AND id = $2")
+            .bind(scope.as_str())
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db("read claims"))?;
+        Ok(n > 0)
     }
 
     /// Audit entries from `after` (exclusive), at most `limit`.

@@ -16,7 +16,7 @@ use symbolon::token::TokenSerial;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::entry_hash;
-use crate::{AuditKind, Backend, CertificateRecord, ReservationId, StoreError};
+use crate::{AuditKind, Backend, CertificateRecord, ClaimScope, ReservationId, StoreError};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 128;
@@ -48,6 +48,12 @@ pub(crate) enum WriteOp {
         device_key: Vec<u8>,
     },
     Audit {
+        kind: AuditKind,
+        detail: String,
+    },
+    Claim {
+        scope: ClaimScope,
+        id: Vec<u8>,
         kind: AuditKind,
         detail: String,
     },
@@ -292,6 +298,30 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
             Ok(WriteOut::Done)
         }
         WriteOp::Audit { kind, detail } => Ok(WriteOut::Seq(append_in(conn, *kind, detail).await?)),
+        WriteOp::Claim {
+            scope,
+            id,
+            kind,
+            detail,
+        } => {
+            let r = sqlx::query("INSERT INTO claims (scope, id, claimed_at) VALUES ($1, $2, $3)")
+                .bind(scope.as_str())
+                .bind(id.as_slice())
+                .bind(crate::registry::now())
+                .execute(&mut *conn)
+                .await;
+            match r {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::AlreadyClaimed {
+                        scope: scope.as_str(),
+                        id: hex::encode(id),
+                    })
+                }
+                Err(e) => return Err(StoreError::db("claim")(e)),
+            }
+            Ok(WriteOut::Seq(append_in(conn, *kind, detail).await?))
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use serde_json::json;
 use symbolon::keys::{Fingerprint, RsaAlgorithm, RsaPrivateKey};
 use symbolon::token::TokenSerial;
 use symbolon_store::{
-    AuditKind, Backend, CertificateRecord, CertificateSerial, KeyState, Registry, StoreError,
+    AuditKind, Backend, CertificateRecord, CertificateSerial, ClaimScope, KeyState, Registry,
+    StoreError,
 };
 
 fn key() -> (Fingerprint, Vec<u8>) {
@@ -312,5 +313,49 @@ async fn both_backends_are_what_they_say() {
     assert_eq!(dbs[0].open().await.backend(), Backend::Sqlite);
     if let Some(pg) = dbs.get(1) {
         assert_eq!(pg.open().await.backend(), Backend::Postgres);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_is_won_once_across_processes() {
+    for db in databases().await {
+        let pools = [db.open().await, db.open().await, db.open().await];
+        let mut tasks = Vec::new();
+        for i in 0..30 {
+            let r = pools[i % 3].clone();
+            tasks.push(tokio::spawn(async move {
+                r.claim_once(
+                    ClaimScope::PurchaseOrder,
+                    b"order-1",
+                    AuditKind::LicenceIssued,
+                    &json!({ "attempt": i }),
+                )
+                .await
+            }));
+        }
+        let (mut won, mut refused) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(StoreError::AlreadyClaimed { scope, id }) => {
+                    assert_eq!(scope, "purchase-order");
+                    assert_eq!(id, hex::encode(b"order-1"));
+                    refused += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((won, refused), (1, 29), "{}", db.url);
+        let r = &pools[0];
+        assert!(r
+            .is_claimed(ClaimScope::PurchaseOrder, b"order-1")
+            .await
+            .unwrap());
+        assert!(!r
+            .is_claimed(ClaimScope::PurchaseOrder, b"order-2")
+            .await
+            .unwrap());
+        // Only the winner wrote an audit entry.
+        assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, 1);
     }
 }

@@ -4,14 +4,17 @@
 //! accepted there under an issuer's signed authorisation, used there, never read
 //! out. This crate holds the key material types ([`keys`]), the token trait and
 //! the soft token state machine with its sealed at-rest format ([`token`]), the
-//! issuer side of authorised writes ([`issuer`]) and the power-on self-tests that
-//! gate every cryptographic operation ([`self_test`]).
+//! issuer side of authorised writes ([`issuer`]), the CA's review and X.509
+//! ([`ca`], [`x509`]), sealed content, orders and licences ([`content`]) and
+//! the power-on self-tests that gate every cryptographic operation
+//! ([`self_test`]).
 //!
 //! Nothing here opens a file or a socket: storage is behind
 //! [`token::SealedStore`], so the same state machine runs over a file, over
 //! memory in tests, or over a TPM later.
 
 pub mod ca;
+pub mod content;
 pub mod encoding;
 pub mod issuer;
 pub mod keys;

@@ -5,6 +5,8 @@ mod attestation;
 mod audit;
 mod ca;
 mod ca_client;
+mod content;
+mod content_owner;
 mod issue;
 mod issuer;
 mod serve;
@@ -31,6 +33,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             ca_token,
         } => serve_ca::run(&data, &listen, ca_token.as_deref()),
         Noun::Issue(args) => issue::run(&args, json),
+        Noun::Seal(args) => content::seal(&args, json),
+        Noun::Unseal(args) => content::unseal(&args, json),
+        Noun::Content(c) => content::run(c, json),
     }
 }
 

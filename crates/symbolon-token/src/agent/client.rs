@@ -2,11 +2,12 @@
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::Value;
+use symbolon::content::{ChunkOpener, ContentError, ContentHeader};
 use symbolon::keys::{
     IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme,
 };
@@ -21,7 +22,7 @@ const REPLY_SPIN: std::time::Duration = std::time::Duration::from_micros(700);
 
 /// A connection to a token agent.
 pub struct AgentClient {
-    stream: Mutex<UnixStream>,
+    stream: Arc<Mutex<UnixStream>>,
 }
 
 impl AgentClient {
@@ -35,15 +36,29 @@ impl AgentClient {
             ))
         })?;
         Ok(Self {
-            stream: Mutex::new(stream),
+            stream: Arc::new(Mutex::new(stream)),
         })
     }
 
     fn call(&self, request: &Request) -> Result<Value, TokenError> {
+        call(&self.stream, request)
+    }
+
+    fn field(v: &Value, name: &str) -> Result<Vec<u8>, TokenError> {
+        v.get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| B64.decode(s).ok())
+            .ok_or_else(|| TokenError::Storage(format!("agent response lacks {name}")))
+    }
+}
+
+/// One request and its answer; the lock keeps request and reply paired.
+fn call(stream: &Mutex<UnixStream>, request: &Request) -> Result<Value, TokenError> {
+    {
         let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
         let body =
             serde_json::to_vec(request).map_err(|e| TokenError::InvalidInput(e.to_string()))?;
-        let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
         write_frame(&mut *stream, &body).map_err(io)?;
         wait_readable(&*stream, REPLY_SPIN).map_err(io)?;
         let frame = read_frame(&mut *stream)
@@ -59,12 +74,54 @@ impl AgentClient {
             }),
         }
     }
+}
 
-    fn field(v: &Value, name: &str) -> Result<Vec<u8>, TokenError> {
-        v.get(name)
-            .and_then(Value::as_str)
-            .and_then(|s| B64.decode(s).ok())
-            .ok_or_else(|| TokenError::Storage(format!("agent response lacks {name}")))
+/// A content session in the agent: chunks cross the socket, the payload key
+/// stays on the other side.
+struct AgentOpener {
+    stream: Arc<Mutex<UnixStream>>,
+    session: u64,
+    index: u64,
+}
+
+impl ChunkOpener for AgentOpener {
+    fn open_chunk(&mut self, chunk: &mut [u8], last: bool) -> Result<usize, ContentError> {
+        let v = call(
+            &self.stream,
+            &Request::OpenChunk {
+                session: self.session,
+                last,
+                chunk: B64.encode(&*chunk),
+            },
+        )
+        .map_err(|e| match e {
+            // The agent's opener knows the same index; keep the typed error.
+            TokenError::Remote { code, .. } if code == "content_altered" => {
+                ContentError::ChunkAltered { index: self.index }
+            }
+            other => ContentError::Io(other.to_string()),
+        })?;
+        self.index += 1;
+        let plain =
+            AgentClient::field(&v, "plaintext").map_err(|e| ContentError::Io(e.to_string()))?;
+        if plain.len() + symbolon::content::TAG_LEN != chunk.len() {
+            return Err(ContentError::Io(
+                "the agent answered a chunk of the wrong length".into(),
+            ));
+        }
+        chunk[..plain.len()].copy_from_slice(&plain);
+        Ok(plain.len())
+    }
+}
+
+impl Drop for AgentOpener {
+    fn drop(&mut self) {
+        let _ = call(
+            &self.stream,
+            &Request::CloseContent {
+                session: self.session,
+            },
+        );
     }
 }
 
@@ -177,5 +234,27 @@ impl Token for AgentClient {
 
     fn tamper(&mut self) -> Result<(), TokenError> {
         self.call(&Request::Tamper).map(|_| ())
+    }
+
+    fn open_content(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+        wrapped_key: &[u8],
+    ) -> Result<Box<dyn ChunkOpener + Send>, TokenError> {
+        let v = self.call(&Request::OpenContent {
+            slot: slot.to_string(),
+            header: B64.encode(header.to_bytes()),
+            wrapped_key: B64.encode(wrapped_key),
+        })?;
+        let session = v
+            .get("session")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| TokenError::Storage("agent response lacks session".into()))?;
+        Ok(Box::new(AgentOpener {
+            stream: Arc::clone(&self.stream),
+            session,
+            index: 0,
+        }))
     }
 }

@@ -6,8 +6,9 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-/// Largest frame either side accepts.
-pub const MAX_FRAME: usize = 1024 * 1024;
+/// Largest frame either side accepts: a 16 MiB content chunk in base64
+/// with room to spare.
+pub const MAX_FRAME: usize = 24 * 1024 * 1024;
 
 /// A request.
 #[derive(Debug, Serialize, Deserialize)]
@@ -76,6 +77,29 @@ pub enum Request {
     },
     /// `Token::tamper`.
     Tamper,
+    /// `Token::open_content`: starts a content session on this connection.
+    OpenContent {
+        /// Slot.
+        slot: String,
+        /// The sealed content header, base64.
+        header: String,
+        /// The wrapped content key (from the header or a licence), base64.
+        wrapped_key: String,
+    },
+    /// `ChunkOpener::open_chunk` in a session.
+    OpenChunk {
+        /// The session `open-content` answered.
+        session: u64,
+        /// Whether this is the final chunk.
+        last: bool,
+        /// Ciphertext and tag, base64.
+        chunk: String,
+    },
+    /// Ends a content session.
+    CloseContent {
+        /// The session.
+        session: u64,
+    },
 }
 
 /// An error as it crosses the socket.

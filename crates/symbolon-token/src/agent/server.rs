@@ -1,5 +1,6 @@
 //! The agent's server side: accept, check the peer, dispatch to the token.
 
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -10,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
+use symbolon::content::{ChunkOpener, ContentHeader};
 use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureScheme};
 use symbolon::token::{SignedCommand, SlotName, Token, TokenError};
 use thiserror::Error;
@@ -159,7 +161,19 @@ fn error_response(code: &str, message: &str) -> Response {
     })
 }
 
+/// Content sessions a connection may hold open at once.
+const MAX_SESSIONS: usize = 16;
+
+/// One connection's open content sessions: the payload keys stay in the
+/// agent; the client holds only a number.
+#[derive(Default)]
+struct Sessions {
+    open: HashMap<u64, Box<dyn ChunkOpener + Send>>,
+    next: u64,
+}
+
 fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
+    let mut sessions = Sessions::default();
     loop {
         // A client that sends back to back is usually here within microseconds.
         if wait_readable(&stream, NEXT_REQUEST_SPIN).is_err() {
@@ -180,7 +194,7 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
             }
         };
         let response = match serde_json::from_slice::<Request>(&frame) {
-            Ok(request) => match dispatch(token, request) {
+            Ok(request) => match dispatch(token, &mut sessions, request) {
                 Ok(v) => Response::Ok(v),
                 Err(e) => error_response(e.code(), &e.to_string()),
             },
@@ -222,7 +236,11 @@ fn with_write<T, R>(
     f(guard.as_mut().ok_or_else(closing)?)
 }
 
-fn dispatch<T: Token>(token: &RwLock<Option<T>>, request: Request) -> Result<Value, TokenError> {
+fn dispatch<T: Token>(
+    token: &RwLock<Option<T>>,
+    sessions: &mut Sessions,
+    request: Request,
+) -> Result<Value, TokenError> {
     let spki = |der: &[u8]| json!({ "spki": B64.encode(der) });
     let slot_name = |s: &str| SlotName::new(s);
     Ok(match request {
@@ -284,6 +302,50 @@ fn dispatch<T: Token>(token: &RwLock<Option<T>>, request: Request) -> Result<Val
         }
         Request::Tamper => {
             with_write(token, |t| t.tamper())?;
+            Value::Null
+        }
+        Request::OpenContent {
+            slot,
+            header,
+            wrapped_key,
+        } => {
+            if sessions.open.len() >= MAX_SESSIONS {
+                return Err(TokenError::InvalidInput(format!(
+                    "a connection may hold at most {MAX_SESSIONS} content sessions"
+                )));
+            }
+            let slot = slot_name(&slot)?;
+            let header_bytes = b64("header", &header)?;
+            let mut input = header_bytes.as_slice();
+            let header = ContentHeader::read_from(&mut input)?;
+            if !input.is_empty() {
+                return Err(TokenError::InvalidInput(
+                    "bytes follow the content header".into(),
+                ));
+            }
+            let wrapped = b64("wrapped_key", &wrapped_key)?;
+            let opener = with_read(token, |t| t.open_content(&slot, &header, &wrapped))?;
+            sessions.next += 1;
+            sessions.open.insert(sessions.next, opener);
+            json!({ "session": sessions.next })
+        }
+        Request::OpenChunk {
+            session,
+            last,
+            chunk,
+        } => {
+            // A session dies with its token: a tamper on any connection ends it.
+            with_read(token, |t| t.info().map(drop))?;
+            let opener = sessions
+                .open
+                .get_mut(&session)
+                .ok_or_else(|| TokenError::InvalidInput(format!("no content session {session}")))?;
+            let mut chunk = b64("chunk", &chunk)?;
+            let n = opener.open_chunk(&mut chunk, last)?;
+            json!({ "plaintext": B64.encode(&chunk[..n]) })
+        }
+        Request::CloseContent { session } => {
+            sessions.open.remove(&session);
             Value::Null
         }
     })

@@ -25,6 +25,7 @@ impl Default for CaPolicy {
                 CertificateRole::Email,
                 CertificateRole::DocumentSigning,
                 CertificateRole::Server,
+                CertificateRole::PurchaseSigning,
             ],
             require_attestation: false,
         }

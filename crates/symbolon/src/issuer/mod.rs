@@ -64,6 +64,12 @@ impl IssuerIdentity {
         self.key.public_key()
     }
 
+    /// Signs a statement other than a token command (a licence); the caller
+    /// starts `message` with its own domain label.
+    pub(crate) fn sign_statement(&self, message: &[u8]) -> Result<Vec<u8>, TokenError> {
+        Ok(self.key.sign(message)?)
+    }
+
     /// Signs a command writing `certificate` (DER) into `slot`.
     pub fn authorize_certificate(
         &self,

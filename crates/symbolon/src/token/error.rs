@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use super::{SlotName, TokenSerial};
+use crate::content::ContentError;
 use crate::keys::{Fingerprint, KeyError};
 
 /// Why a token operation failed.
@@ -73,6 +74,9 @@ pub enum TokenError {
     /// A key-layer failure.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// Sealed content that does not open.
+    #[error(transparent)]
+    Content(#[from] ContentError),
     /// The storage behind the token failed; the state is unchanged.
     #[error("token storage failed: {0}")]
     Storage(String),
@@ -115,6 +119,7 @@ impl TokenError {
                 KeyError::SelfTest(_) => "self_test_failed",
                 _ => "crypto_failure",
             },
+            Self::Content(c) => c.code(),
             Self::Storage(_) => "storage",
             Self::Remote { code, .. } => code,
         }

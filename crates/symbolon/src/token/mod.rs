@@ -30,6 +30,7 @@ pub use types::{KeyOrigin, SlotInfo, SlotName, TokenInfo, TokenSerial, TokenStat
 
 use zeroize::Zeroizing;
 
+use crate::content::{ChunkOpener, ContentHeader};
 use crate::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme};
 
 /// The operations of a token. No method returns a slot's private key, and
@@ -88,4 +89,15 @@ pub trait Token {
 
     /// Cover-opening response: zeroises every secret and leaves the token dead.
     fn tamper(&mut self) -> Result<(), TokenError>;
+
+    /// Opens sealed content with a slot's key (the sixth embodiment's
+    /// decryption key, FIG. 23): unwraps `wrapped_key` (from the header, or
+    /// from a licence) inside the token, checks the header's MAC, and returns
+    /// the opener of its chunks. The content key stays inside the token.
+    fn open_content(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+        wrapped_key: &[u8],
+    ) -> Result<Box<dyn ChunkOpener + Send>, TokenError>;
 }

@@ -18,6 +18,7 @@ use super::{
     OpenFailure, SealedKind, SealingKey, SignedCommand, SlotName, Token, TokenError, TokenInfo,
     TokenSerial, TokenStatus,
 };
+use crate::content::{ChunkOpener, ContentHeader};
 use crate::keys::{
     wrap, IdentityKeyPair, IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPrivateKey,
     RsaPublicKey, SignatureScheme,
@@ -292,6 +293,20 @@ impl<S: SealedStore> Token for SoftToken<S> {
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         Ok(self.live()?.slot(slot)?.key.decrypt_oaep(ciphertext)?)
+    }
+
+    fn open_content(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+        wrapped_key: &[u8],
+    ) -> Result<Box<dyn ChunkOpener + Send>, TokenError> {
+        let key = &self.live()?.slot(slot)?.key;
+        Ok(Box::new(crate::content::opener_for(
+            key,
+            header,
+            wrapped_key,
+        )?))
     }
 
     fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {

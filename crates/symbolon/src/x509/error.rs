@@ -33,6 +33,9 @@ pub enum X509Error {
         /// Why.
         reason: String,
     },
+    /// A certification path that does not hold.
+    #[error("the certification path does not verify: {0}")]
+    Path(String),
     /// A key-layer failure.
     #[error(transparent)]
     Key(#[from] KeyError),

@@ -8,6 +8,7 @@ mod certificate;
 mod csr;
 mod error;
 mod name;
+mod path;
 mod profile;
 mod signer;
 
@@ -18,7 +19,8 @@ pub use certificate::{
 pub use csr::{build_csr, verify_csr, VerifiedCsr};
 pub use error::X509Error;
 pub use name::{parse_identity, same_identity};
-pub use profile::CertificateRole;
+pub use path::{has_extended_key_usage, verify_path};
+pub use profile::{CertificateRole, PURCHASE_SIGNING_EKU};
 pub use signer::RsaSigner;
 
 pub use x509_cert::name::Name;

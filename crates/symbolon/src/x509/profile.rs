@@ -33,15 +33,30 @@ pub enum CertificateRole {
     /// TLS server (digitalSignature, keyEncipherment; serverAuth). Only for
     /// keys a subscriber's own token generated and attested (BR §6.1.1.3).
     Server,
+    /// Signing purchase orders for protected content (the sixth embodiment's
+    /// signing key, FIG. 22): digitalSignature, nonRepudiation; the
+    /// [`PURCHASE_SIGNING_EKU`] purpose, so a content owner accepts orders
+    /// only from keys certified for this.
+    PurchaseSigning,
 }
+
+/// The extended key usage of purchase-signing certificates: a UUID OID
+/// (ITU-T X.667, arc 2.25, which needs no registration),
+/// 2.25.125253338490603689881369464655459670004. Its last arc does not fit
+/// the `const-oid` crate's 32-bit arcs, so it is kept as its DER encoding.
+pub const PURCHASE_SIGNING_EKU: &[u8] = &[
+    0x06, 0x14, 0x69, 0x81, 0xbc, 0xba, 0xf5, 0x97, 0xf7, 0xd0, 0xca, 0x9d, 0xd9, 0x99, 0xec, 0xfd,
+    0xe7, 0xd9, 0x84, 0x81, 0xaf, 0x74,
+];
 
 impl CertificateRole {
     /// Every role.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Client,
         Self::Email,
         Self::DocumentSigning,
         Self::Server,
+        Self::PurchaseSigning,
     ];
 
     /// The CLI spelling.
@@ -51,13 +66,14 @@ impl CertificateRole {
             Self::Email => "email",
             Self::DocumentSigning => "document-signing",
             Self::Server => "server",
+            Self::PurchaseSigning => "purchase-signing",
         }
     }
 
     fn key_usage(self) -> KeyUsage {
         KeyUsage(match self {
             Self::Client => KeyUsages::DigitalSignature.into(),
-            Self::Email | Self::DocumentSigning => {
+            Self::Email | Self::DocumentSigning | Self::PurchaseSigning => {
                 KeyUsages::DigitalSignature | KeyUsages::NonRepudiation
             }
             Self::Server => KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment,
@@ -70,6 +86,7 @@ impl CertificateRole {
             Self::Email => Some(vec![rfc5280::ID_KP_EMAIL_PROTECTION]),
             Self::DocumentSigning => None,
             Self::Server => Some(vec![rfc5280::ID_KP_SERVER_AUTH]),
+            Self::PurchaseSigning => None,
         }
     }
 }
@@ -88,7 +105,9 @@ impl FromStr for CertificateRole {
             .find(|r| r.name() == s)
             .ok_or_else(|| X509Error::Malformed {
                 what: "role",
-                reason: format!("{s:?}; roles: client, email, document-signing, server"),
+                reason: format!(
+                    "{s:?}; roles: client, email, document-signing, server, purchase-signing"
+                ),
             })
     }
 }
@@ -100,6 +119,18 @@ fn ext<E: const_oid::AssociatedOid + der::Encode>(
     subject: &Name,
 ) -> x509_cert::builder::Result<Extension> {
     (critical, e).to_extension(subject, &[]).map_err(Into::into)
+}
+
+/// The purchase-signing extended key usage, written as DER because its OID
+/// has an arc wider than 32 bits.
+fn purchase_signing_eku() -> x509_cert::builder::Result<Extension> {
+    let mut value = vec![0x30, PURCHASE_SIGNING_EKU.len() as u8];
+    value.extend_from_slice(PURCHASE_SIGNING_EKU);
+    Ok(Extension {
+        extn_id: rfc5280::ID_CE_EXT_KEY_USAGE,
+        critical: false,
+        extn_value: der::asn1::OctetString::new(value)?,
+    })
 }
 
 /// An end-entity certificate under a role.
@@ -137,6 +168,9 @@ impl BuilderProfile for LeafProfile {
         ];
         if let Some(eku) = self.role.extended_key_usage() {
             out.push(ext(false, &ExtendedKeyUsage(eku), &self.subject)?);
+        }
+        if self.role == CertificateRole::PurchaseSigning {
+            out.push(purchase_signing_eku()?);
         }
         out.push(ext(
             false,

@@ -1,0 +1,292 @@
+//! `symbolon seal`, `unseal` and `content order|inspect`: the user's side of
+//! content protection (sixth embodiment). Sealing needs only a public key;
+//! unsealing goes through the token, which unwraps the content key and
+//! decrypts the chunks without letting the key out.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::json;
+use symbolon::content::{
+    self, ContentError, ContentHeader, ContentId, Licence, OrderTerms, Price, PurchaseOrder,
+    CHUNK_LOG2_RANGE,
+};
+use symbolon::keys::{RsaPublicKey, SignatureScheme};
+use symbolon::pem;
+use symbolon::token::{SlotName, TokenSerial};
+use symbolon::x509::{certificate_key, parse_certificate};
+
+use super::open_token;
+use crate::cli::{ContentCommand, SealArgs, UnsealArgs};
+use crate::error::CliError;
+use crate::files::{read_input, write_output};
+use crate::output::print_json;
+
+impl From<ContentError> for CliError {
+    fn from(e: ContentError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+/// `-` and absence both mean the standard stream.
+fn named(path: Option<&PathBuf>) -> Option<&Path> {
+    path.map(PathBuf::as_path).filter(|p| p != &Path::new("-"))
+}
+
+/// An input stream, with a progress bar for files that take a while.
+fn open_input(
+    path: Option<&Path>,
+    json: bool,
+) -> Result<(Box<dyn Read>, indicatif::ProgressBar), CliError> {
+    match path {
+        Some(p) => {
+            let f = File::open(p).map_err(|e| CliError::io("cannot read", p, e))?;
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = if json || len < 64 * 1024 * 1024 {
+                indicatif::ProgressBar::hidden()
+            } else {
+                indicatif::ProgressBar::new(len).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                )
+            };
+            Ok((Box::new(bar.wrap_read(f)), bar))
+        }
+        None => Ok((
+            Box::new(std::io::stdin().lock()),
+            indicatif::ProgressBar::hidden(),
+        )),
+    }
+}
+
+/// A recipient: an RSA public key (SPKI or PKCS#1, PEM or DER) or a certificate.
+pub(crate) fn read_recipient(path: &Path) -> Result<RsaPublicKey, CliError> {
+    let data = read_input(Some(path))?;
+    let cert_der = if pem::is_pem(&data) {
+        match pem::decode(&data, &["CERTIFICATE"]) {
+            Ok((_, der)) => Some(der),
+            Err(_) => None,
+        }
+    } else {
+        parse_certificate(&data).ok().map(|_| data.clone())
+    };
+    let key = match cert_der {
+        Some(der) => certificate_key(&parse_certificate(&der)?)?,
+        None => RsaPublicKey::from_pem_or_der(&data)?,
+    };
+    key.check_policy()?;
+    Ok(key)
+}
+
+fn chunk_log2(size: u64) -> Result<u8, CliError> {
+    let log2 = size.trailing_zeros() as u8;
+    if !size.is_power_of_two() || !CHUNK_LOG2_RANGE.contains(&log2) {
+        return Err(CliError::new(
+            "invalid_input",
+            format!("--chunk-size {size} is not a power of two from 1024 to 16777216"),
+        ));
+    }
+    Ok(log2)
+}
+
+pub(crate) fn seal(args: &SealArgs, json: bool) -> Result<(), CliError> {
+    let recipient = read_recipient(&args.to)?;
+    let log2 = chunk_log2(args.chunk_size)?;
+    let content_id = match &args.content_id {
+        Some(s) => s.parse::<ContentId>()?,
+        None => ContentId::random()?,
+    };
+    let (mut input, bar) = open_input(named(args.input.as_ref()), json)?;
+    let out_path = named(args.output.as_ref());
+    let summary = write_atomically(out_path, |out| {
+        content::seal(&mut input, out, &recipient, content_id, log2)
+    })?;
+    bar.finish_and_clear();
+    let value = json!({
+        "content_id": content_id,
+        "recipient": recipient.fingerprint(),
+        "bytes": summary.bytes,
+        "chunks": summary.chunks,
+        "chunk_size": summary.header.chunk_size(),
+    });
+    // With the sealed stream on stdout, the summary goes to stderr.
+    match (out_path, json) {
+        (Some(_), true) => print_json(&value),
+        (Some(p), false) => {
+            println!(
+                "sealed {} bytes as content {content_id} to key {} in {}",
+                summary.bytes,
+                recipient.fingerprint(),
+                p.display()
+            );
+            Ok(())
+        }
+        (None, _) => {
+            eprintln!("sealed {} bytes as content {content_id}", summary.bytes);
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn unseal(args: &UnsealArgs, json: bool) -> Result<(), CliError> {
+    let slot = SlotName::new(&args.slot.slot)?;
+    let licence = match &args.licence {
+        Some(p) => Some(Licence::from_pem(&read_input(Some(p))?)?),
+        None => None,
+    };
+    let token = open_token(&args.token)?;
+    let (mut input, bar) = open_input(named(args.input.as_ref()), json)?;
+    let header = ContentHeader::read_from(&mut input)?;
+    let wrapped = match &licence {
+        Some(l) => {
+            let info = token.info()?;
+            l.check(&info.trusted_issuers, info.serial, &slot, &header)?
+        }
+        None => {
+            let key = token.public_key(&slot)?.fingerprint();
+            if &key != header.recipient() {
+                return Err(CliError::from(ContentError::WrongRecipient {
+                    sealed_to: header.recipient().to_string(),
+                    offered: format!("{key} (slot {slot})"),
+                })
+                .hint("content sealed to an owner's catalogue key opens with that owner's licence: --licence FILE"));
+            }
+            header.wrapped_key()
+        }
+    };
+    let mut opener = token.open_content(&slot, &header, wrapped)?;
+    let out_path = named(args.output.as_ref());
+    let bytes = write_atomically(out_path, |out| {
+        content::unseal(&mut input, &header, opener.as_mut(), out)
+    })?;
+    bar.finish_and_clear();
+    let value = json!({ "content_id": header.content_id(), "bytes": bytes });
+    match (out_path, json) {
+        (Some(_), true) => print_json(&value),
+        (Some(p), false) => {
+            println!(
+                "unsealed {bytes} bytes of content {} to {}",
+                header.content_id(),
+                p.display()
+            );
+            Ok(())
+        }
+        (None, _) => Ok(()),
+    }
+}
+
+/// Runs `write` into `path` so that the file appears, complete and synced,
+/// only if `write` succeeds; or into stdout.
+fn write_atomically<T>(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, ContentError>,
+) -> Result<T, CliError> {
+    let Some(path) = path else {
+        let mut out = std::io::stdout().lock();
+        return Ok(write(&mut out)?);
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".symbolon-partial-")
+        .tempfile_in(dir)
+        .map_err(|e| CliError::io("cannot create a file in", dir, e))?;
+    // On any error `tmp` is dropped, which deletes the partial output.
+    let result = write(tmp.as_file_mut())?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| CliError::io("cannot sync", path, e))?;
+    tmp.persist(path)
+        .map_err(|e| CliError::io("cannot write", path, e.error))?;
+    Ok(result)
+}
+
+pub(crate) fn run(cmd: ContentCommand, json: bool) -> Result<(), CliError> {
+    match cmd {
+        ContentCommand::Owner(c) => super::content_owner::run(c, json),
+        ContentCommand::License {
+            owner,
+            order,
+            content,
+            max_age,
+            out,
+        } => super::content_owner::license(&owner, &order, &content, max_age, out.as_deref(), json),
+        ContentCommand::Inspect { input } => {
+            let (mut input, _) = open_input(named(input.as_ref()), true)?;
+            let h = ContentHeader::read_from(&mut input)?;
+            let value = json!({
+                "content_id": h.content_id(),
+                "recipient": h.recipient(),
+                "chunk_size": h.chunk_size(),
+                "format_version": symbolon::content::VERSION,
+            });
+            if json {
+                print_json(&value)
+            } else {
+                println!("content id:  {}", h.content_id());
+                println!("sealed to:   {}", h.recipient());
+                println!("chunk size:  {}", h.chunk_size());
+                Ok(())
+            }
+        }
+        ContentCommand::Order {
+            token,
+            slot,
+            content_id,
+            price,
+            licence_slot,
+            licence_token,
+            chain,
+            scheme,
+            out,
+        } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let scheme: SignatureScheme = scheme.parse()?;
+            let content_id: ContentId = content_id.parse()?;
+            let price: Price = price.parse()?;
+            let licence_slot = SlotName::new(&licence_slot)?;
+            let chain = match chain {
+                Some(p) => symbolon_server::read_chain(&p)?,
+                None => Vec::new(),
+            };
+            let t = open_token(&token)?;
+            let licence_token = match licence_token {
+                Some(s) => s.parse::<TokenSerial>()?,
+                None => t.info()?.serial,
+            };
+            let certificate = t.certificate(&slot)?;
+            let terms = OrderTerms::new(
+                content_id,
+                price,
+                licence_token,
+                licence_slot,
+                SystemTime::now(),
+            )?;
+            let signature = t.sign(&slot, scheme, &terms.digest(scheme, &certificate))?;
+            let order = PurchaseOrder {
+                terms,
+                scheme,
+                certificate,
+                chain,
+                signature,
+            };
+            let text = order.to_pem();
+            if json {
+                if out.is_some() {
+                    write_output(out.as_deref(), text.as_bytes(), false)?;
+                }
+                print_json(
+                    &json!({ "order": order.id().to_string(), "content_id": content_id, "pem": text }),
+                )
+            } else {
+                write_output(out.as_deref(), text.as_bytes(), false)
+            }
+        }
+    }
+}

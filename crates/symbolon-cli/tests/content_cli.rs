@@ -1,0 +1,832 @@
+//! Content protection end to end through the binary (sixth embodiment):
+//! a purchase-signing key certified by the CA, decryption keys the owner
+//! writes into users' tokens, sealed content, orders, licences, and every
+//! way they must fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use common::*;
+use symbolon::content::{ContentHeader, PurchaseOrder};
+use symbolon::token::{SealingKey, SlotName, SoftToken, Token};
+
+const CONTENT_ID: &str = "00112233445566778899aabbccddeeff";
+
+/// A CA, a station, an owner, and the tokens `a.tok` (Alice) and `b.tok`
+/// (Bob): each trusts station and owner, holds a purchase-signing key with
+/// its certificate in slot `purchase`, and a decryption key in slot
+/// `content` that the owner wrote in (public halves in a.pem / b.pem).
+fn world(dir: &Path) {
+    ok(
+        dir,
+        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
+    );
+    ok(
+        dir,
+        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
+    );
+    new_issuer(dir, "st");
+    ok(
+        dir,
+        &[
+            "content",
+            "owner",
+            "init",
+            "--owner",
+            "owner",
+            "--ca-cert",
+            "root.pem",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "content",
+            "owner",
+            "public-key",
+            "--owner",
+            "owner",
+            "--identity",
+            "--out",
+            "owner.pem",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "content",
+            "owner",
+            "public-key",
+            "--owner",
+            "owner",
+            "--out",
+            "catalogue.pem",
+        ],
+    );
+    for (tok, name) in [("a.tok", "CN=Alice"), ("b.tok", "CN=Bob")] {
+        ok(dir, &["token", "init", "--token", tok]);
+        for issuer in ["st.pem", "owner.pem"] {
+            ok(
+                dir,
+                &[
+                    "token",
+                    "trust-issuer",
+                    "--token",
+                    tok,
+                    "--issuer-key",
+                    issuer,
+                ],
+            );
+        }
+        ok(
+            dir,
+            &[
+                "issue",
+                "--ca",
+                "local:ca",
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                tok,
+                "--slot",
+                "purchase",
+                "--identity",
+                name,
+                "--role",
+                "purchase-signing",
+            ],
+        );
+        let out = format!("{}.pem", &tok[..1]);
+        ok(
+            dir,
+            &[
+                "content",
+                "owner",
+                "provision",
+                "--owner",
+                "owner",
+                "--token",
+                tok,
+                "--slot",
+                "content",
+                "--out",
+                &out,
+            ],
+        );
+    }
+}
+
+fn serial(dir: &Path, tok: &str) -> String {
+    ok(dir, &["token", "info", "--token", tok, "--json"]).json()["serial"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect()
+}
+
+fn order(dir: &Path, tok: &str, out: &str) {
+    ok(
+        dir,
+        &[
+            "content",
+            "order",
+            "--token",
+            tok,
+            "--slot",
+            "purchase",
+            "--content-id",
+            CONTENT_ID,
+            "--price",
+            "4.99 EUR",
+            "--licence-slot",
+            "content",
+            "--out",
+            out,
+        ],
+    );
+}
+
+fn license(dir: &Path, order: &str, out: &str) -> Run {
+    run(
+        dir,
+        &[
+            "content",
+            "license",
+            "--owner",
+            "owner",
+            "--order",
+            order,
+            "--content",
+            "film.sealed",
+            "--out",
+            out,
+        ],
+    )
+}
+
+#[test]
+fn purchase_licence_and_unseal_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    world(dir);
+    let film = pattern(200_000);
+    std::fs::write(dir.join("film"), &film).unwrap();
+    let r = ok(
+        dir,
+        &[
+            "--json",
+            "seal",
+            "--to",
+            "catalogue.pem",
+            "--content-id",
+            CONTENT_ID,
+            "film",
+            "film.sealed",
+        ],
+    );
+    assert_eq!(r.json()["bytes"], 200_000);
+    assert_eq!(r.json()["chunks"], 4);
+    let inspect = ok(dir, &["--json", "content", "inspect", "film.sealed"]).json();
+    assert_eq!(inspect["content_id"], CONTENT_ID);
+
+    // Without a licence the catalogue content does not open on Alice's token.
+    fails(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            "a.tok",
+            "--slot",
+            "content",
+            "film.sealed",
+            "out",
+        ],
+        4,
+        "--licence",
+    );
+    assert!(!dir.join("out").exists());
+
+    // Alice orders, the owner licenses, Alice's token opens it.
+    order(dir, "a.tok", "order.pem");
+    let r = license(dir, "order.pem", "a.lic");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    ok(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            "a.tok",
+            "--slot",
+            "content",
+            "--licence",
+            "a.lic",
+            "film.sealed",
+            "out",
+        ],
+    );
+    assert_eq!(std::fs::read(dir.join("out")).unwrap(), film);
+    // Through the token agent too.
+    let agent = Agent::start(dir, "a.tok", "a.sock");
+    ok(
+        dir,
+        &[
+            "unseal",
+            "--agent",
+            agent.socket.to_str().unwrap(),
+            "--slot",
+            "content",
+            "--licence",
+            "a.lic",
+            "film.sealed",
+            "out-agent",
+        ],
+    );
+    assert_eq!(std::fs::read(dir.join("out-agent")).unwrap(), film);
+    drop(agent);
+
+    // A replayed order is refused and yields no licence.
+    fails(
+        dir,
+        &[
+            "content",
+            "license",
+            "--owner",
+            "owner",
+            "--order",
+            "order.pem",
+            "--content",
+            "film.sealed",
+            "--out",
+            "again.lic",
+        ],
+        5,
+        "licensed before",
+    );
+    assert!(!dir.join("again.lic").exists());
+
+    // Alice's licence does not open the content on Bob's token.
+    fails(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            "b.tok",
+            "--slot",
+            "content",
+            "--licence",
+            "a.lic",
+            "film.sealed",
+            "bob-out",
+        ],
+        5,
+        "is for token",
+    );
+    assert!(!dir.join("bob-out").exists());
+
+    // A tampered order (the price changed after signing) is refused.
+    let mut o = PurchaseOrder::from_pem(&std::fs::read(dir.join("order.pem")).unwrap()).unwrap();
+    o.terms.price = "0.01 EUR".parse().unwrap();
+    std::fs::write(dir.join("cheap.pem"), o.to_pem()).unwrap();
+    fails(
+        dir,
+        &[
+            "content",
+            "license",
+            "--owner",
+            "owner",
+            "--order",
+            "cheap.pem",
+            "--content",
+            "film.sealed",
+        ],
+        5,
+        "signature does not verify",
+    );
+
+    // An order signed by a key certified for another purpose is refused.
+    ok(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            "local:ca",
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "b.tok",
+            "--slot",
+            "mail",
+            "--identity",
+            "CN=Bob",
+            "--role",
+            "email",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "content",
+            "order",
+            "--token",
+            "b.tok",
+            "--slot",
+            "mail",
+            "--content-id",
+            CONTENT_ID,
+            "--price",
+            "1 EUR",
+            "--licence-slot",
+            "content",
+            "--out",
+            "mail-order.pem",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "content",
+            "license",
+            "--owner",
+            "owner",
+            "--order",
+            "mail-order.pem",
+            "--content",
+            "film.sealed",
+        ],
+        5,
+        "not certified for purchase signing",
+    );
+
+    // An order signed under another CA is refused.
+    ok(
+        dir,
+        &["ca", "init", "--data", "rogue", "--algorithm", "rsa-2048"],
+    );
+    ok(
+        dir,
+        &["ca", "certificate", "--data", "rogue", "--out", "rogue.pem"],
+    );
+    ok(dir, &["token", "init", "--token", "m.tok"]);
+    ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            "m.tok",
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            "local:rogue",
+            "--ca-cert",
+            "rogue.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "m.tok",
+            "--slot",
+            "purchase",
+            "--identity",
+            "CN=Mallory",
+            "--role",
+            "purchase-signing",
+        ],
+    );
+    order(dir, "m.tok", "rogue-order.pem");
+    fails(
+        dir,
+        &[
+            "content",
+            "license",
+            "--owner",
+            "owner",
+            "--order",
+            "rogue-order.pem",
+            "--content",
+            "film.sealed",
+        ],
+        5,
+        "the signer's certificate",
+    );
+    // Mallory's token holds no key the owner provisioned either.
+    let m = serial(dir, "m.tok");
+    assert!(!dir
+        .join("owner/provisioned")
+        .join(format!("{m}.content.pem"))
+        .exists());
+
+    // Bob buys too; his licence opens the content on his token only.
+    order(dir, "b.tok", "bob-order.pem");
+    assert_eq!(license(dir, "bob-order.pem", "b.lic").code, 0);
+    ok(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            "b.tok",
+            "--slot",
+            "content",
+            "--licence",
+            "b.lic",
+            "film.sealed",
+            "bob-out",
+        ],
+    );
+    assert_eq!(std::fs::read(dir.join("bob-out")).unwrap(), film);
+    fails(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            "a.tok",
+            "--slot",
+            "content",
+            "--licence",
+            "b.lic",
+            "film.sealed",
+            "x",
+        ],
+        5,
+        "is for token",
+    );
+
+    // The owner's ledger: every licence and refusal, chained and intact.
+    let audit = ok(
+        dir,
+        &[
+            "--json",
+            "audit",
+            "verify",
+            "--data",
+            "owner",
+            "--database",
+            "sqlite://owner/owner.db",
+        ],
+    )
+    .json();
+    assert!(audit["entries"].as_i64().unwrap() >= 8, "{audit}");
+}
+
+#[test]
+fn direct_sealing_round_trips_at_every_size_and_fails_on_every_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    ok(
+        dir,
+        &["token", "generate", "--token", "t.tok", "--slot", "c"],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--slot",
+            "c",
+            "--out",
+            "c.pem",
+        ],
+    );
+    ok(dir, &["token", "init", "--token", "other.tok"]);
+    ok(
+        dir,
+        &["token", "generate", "--token", "other.tok", "--slot", "c"],
+    );
+    let chunk = 65536;
+    for n in [0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk] {
+        let p = pattern(n);
+        std::fs::write(dir.join("p"), &p).unwrap();
+        ok(dir, &["seal", "--to", "c.pem", "p", "s"]);
+        ok(
+            dir,
+            &["unseal", "--token", "t.tok", "--slot", "c", "s", "u"],
+        );
+        assert_eq!(std::fs::read(dir.join("u")).unwrap(), p, "size {n}");
+        // stdin to stdout as well.
+        let sealed = std::fs::read(dir.join("s")).unwrap();
+        let r = run_stdin(
+            dir,
+            &["unseal", "--token", "t.tok", "--slot", "c"],
+            Some(&sealed),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout, p, "size {n} via stdio");
+    }
+    // Content sealed to t.tok does not open on another token.
+    fails(
+        dir,
+        &["unseal", "--token", "other.tok", "--slot", "c", "s", "x"],
+        4,
+        "sealed to",
+    );
+
+    // Every kind of damage: a clear error, exit 4, no output file.
+    let sealed = std::fs::read(dir.join("s")).unwrap();
+    let header = ContentHeader::read_from(&mut sealed.as_slice())
+        .unwrap()
+        .to_bytes()
+        .len();
+    let full = chunk + 16;
+    let mut damaged: Vec<(String, Vec<u8>)> = Vec::new();
+    for at in [
+        0,
+        20,
+        header - 1,
+        header,
+        header + full / 2,
+        header + full,
+        sealed.len() - 1,
+    ] {
+        let mut d = sealed.clone();
+        d[at] ^= 0x01;
+        damaged.push((format!("flip at {at}"), d));
+    }
+    for cut in [header, header + full, header + 2 * full, sealed.len() - 1] {
+        damaged.push((format!("cut at {cut}"), sealed[..cut].to_vec()));
+    }
+    let mut swapped = sealed.clone();
+    swapped[header..header + 2 * full].rotate_left(full);
+    damaged.push(("chunks 0 and 1 swapped".into(), swapped));
+    let mut dup = sealed[..header + 2 * full].to_vec();
+    dup.extend_from_slice(&sealed[header + full..]);
+    damaged.push(("chunk 1 duplicated".into(), dup));
+    // A chunk spliced from another sealing of the same plaintext to the same key.
+    ok(dir, &["seal", "--to", "c.pem", "p", "s2"]);
+    let other = std::fs::read(dir.join("s2")).unwrap();
+    let mut spliced = sealed.clone();
+    spliced[header + full..header + 2 * full]
+        .copy_from_slice(&other[header + full..header + 2 * full]);
+    damaged.push(("chunk 1 from another file".into(), spliced));
+    for (what, data) in damaged {
+        std::fs::write(dir.join("d"), &data).unwrap();
+        let r = run(
+            dir,
+            &["unseal", "--token", "t.tok", "--slot", "c", "d", "d.out"],
+        );
+        assert!(
+            r.code == 4 || r.code == 3,
+            "{what}: exit {} {}",
+            r.code,
+            r.stderr
+        );
+        assert!(r.stderr.starts_with("error: "), "{what}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{what}: {}", r.stderr);
+        assert!(
+            !dir.join("d.out").exists(),
+            "{what}: a partial output was left"
+        );
+        let leftovers: Vec<_> = walk(dir)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains("partial"))
+            .collect();
+        assert!(leftovers.is_empty(), "{what}: {leftovers:?}");
+    }
+    // Bad arguments.
+    fails(
+        dir,
+        &["seal", "--to", "c.pem", "--chunk-size", "1000", "p", "x"],
+        3,
+        "power of two",
+    );
+    fails(
+        dir,
+        &["seal", "--to", "c.pem", "--content-id", "xyz", "p", "x"],
+        3,
+        "content id",
+    );
+    fails(dir, &["seal", "--to", "p", "p", "x"], 3, "");
+    assert!(!dir.join("x").exists());
+}
+
+/// Peak resident memory of a child, polled from /proc until it exits.
+fn peak_rss_kib(mut child: std::process::Child) -> (std::process::ExitStatus, u64) {
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            if let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:")) {
+                let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn hundreds_of_mebibytes_stream_in_flat_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    ok(
+        dir,
+        &["token", "generate", "--token", "t.tok", "--slot", "c"],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--slot",
+            "c",
+            "--out",
+            "c.pem",
+        ],
+    );
+    let size: usize = 256 * 1024 * 1024 + 5;
+    let block = pattern(1024 * 1024 + 7);
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("big")).unwrap());
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(block.len());
+            f.write_all(&block[..n]).unwrap();
+            left -= n;
+        }
+    }
+    for args in [
+        vec!["seal", "--to", "c.pem", "big", "big.sealed"],
+        vec![
+            "unseal",
+            "--token",
+            "t.tok",
+            "--slot",
+            "c",
+            "big.sealed",
+            "big.out",
+        ],
+    ] {
+        let child = std::process::Command::new(bin())
+            .args(&args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (status, peak) = peak_rss_kib(child);
+        assert!(status.success(), "{args:?}");
+        // 256 MiB went through; the process never held more than a few chunks.
+        assert!(peak < 48 * 1024, "{args:?} peaked at {peak} KiB");
+    }
+    let (mut a, mut b) = (
+        std::fs::File::open(dir.join("big")).unwrap(),
+        std::fs::File::open(dir.join("big.out")).unwrap(),
+    );
+    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    let mut total = 0;
+    loop {
+        let n = a.read(&mut x).unwrap();
+        let m = b.read_exact(&mut y[..n]);
+        assert!(m.is_ok());
+        assert_eq!(x[..n], y[..n], "differs near byte {total}");
+        total += n;
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(total, size);
+    assert_eq!(b.read(&mut y).unwrap(), 0);
+}
+
+#[test]
+fn the_content_key_appears_nowhere_but_in_the_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    world(dir);
+    std::fs::write(dir.join("film"), pattern(70_000)).unwrap();
+    let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut record = |label: &str, r: Run| {
+        assert_eq!(r.code, 0, "{label}: {}", r.stderr);
+        outputs.push((format!("{label} stdout"), r.stdout));
+        outputs.push((format!("{label} stderr"), r.stderr.into_bytes()));
+    };
+    record(
+        "seal",
+        run_env(
+            dir,
+            &[
+                "seal",
+                "--to",
+                "catalogue.pem",
+                "--content-id",
+                CONTENT_ID,
+                "film",
+                "film.sealed",
+            ],
+        ),
+    );
+    order(dir, "a.tok", "order.pem");
+    record(
+        "license",
+        run_env(
+            dir,
+            &[
+                "--json",
+                "content",
+                "license",
+                "--owner",
+                "owner",
+                "--order",
+                "order.pem",
+                "--content",
+                "film.sealed",
+                "--out",
+                "a.lic",
+            ],
+        ),
+    );
+    record(
+        "unseal",
+        run_env(
+            dir,
+            &[
+                "unseal",
+                "--token",
+                "a.tok",
+                "--slot",
+                "content",
+                "--licence",
+                "a.lic",
+                "film.sealed",
+                "out",
+            ],
+        ),
+    );
+    record(
+        "unseal to stdout",
+        run_env(
+            dir,
+            &[
+                "--json",
+                "unseal",
+                "--token",
+                "a.tok",
+                "--slot",
+                "content",
+                "--licence",
+                "a.lic",
+                "film.sealed",
+            ],
+        ),
+    );
+
+    // The test alone reaches into the owner's catalogue token to learn the
+    // content key, then looks for it everywhere.
+    let key = SealingKey::from_key_file(
+        &std::fs::read(dir.join("owner/catalogue.token.sealing-key")).unwrap(),
+    )
+    .unwrap();
+    let catalogue = SoftToken::open(
+        symbolon::token::MemoryStore {
+            data: std::fs::read(dir.join("owner/catalogue.token")).unwrap(),
+        },
+        key,
+    )
+    .unwrap();
+    let sealed = std::fs::read(dir.join("film.sealed")).unwrap();
+    let header = ContentHeader::read_from(&mut sealed.as_slice()).unwrap();
+    let content_key = catalogue
+        .decrypt(&SlotName::new("catalogue").unwrap(), header.wrapped_key())
+        .unwrap();
+    assert_eq!(content_key.len(), 32);
+    let mut needles = Vec::new();
+    add_encodings(&mut needles, "content key", &content_key);
+    for (label, data) in &outputs {
+        scan(label, data, &needles, true);
+    }
+    for path in walk(dir) {
+        let data = std::fs::read(&path).unwrap();
+        // Token files are sealed and sealing-key files are keys by design;
+        // everything else must hold no private key shape at all.
+        let name = path.to_string_lossy();
+        let structures = ![".tok", ".token", "sealing-key"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        scan(&path.display().to_string(), &data, &needles, structures);
+    }
+}

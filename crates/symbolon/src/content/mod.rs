@@ -1,0 +1,176 @@
+//! Content protection, the sixth embodiment (FIG. 22, 23): separate keys for
+//! signing purchases and for decrypting what was bought.
+//!
+//! - [`stream`]: the sealed content format — a header naming the recipient
+//!   key and the content, the content key wrapped to the recipient with
+//!   RSA-OAEP-SHA-256, a header MAC, then AES-256-GCM chunks under the STREAM
+//!   construction. Sealing needs only a public key; opening happens inside
+//!   the token holding the recipient key ([`crate::token::Token::open_content`]).
+//! - [`order`]: a purchase order signed by the user's purchase-signing key.
+//! - [`licence`]: the owner's answer, the content key wrapped to the buyer's
+//!   token decryption key.
+//!
+//! The byte-level format is in `docs/content-format.md`; its test vectors are
+//! in `crates/symbolon/tests/data/content/`.
+
+mod error;
+mod header;
+mod key;
+pub mod licence;
+pub mod order;
+pub mod stream;
+
+pub use error::ContentError;
+pub use header::{
+    ContentHeader, ContentId, CHUNK_LOG2_RANGE, DEFAULT_CHUNK_LOG2, MAC_LEN, MAGIC, SALT_LEN,
+    TAG_LEN, VERSION,
+};
+pub use licence::Licence;
+pub use order::{OrderId, OrderTerms, Price, PurchaseOrder, VerifiedOrder};
+pub use stream::{seal, unseal, ChunkOpener, SealSummary, StreamOpener};
+
+use crate::keys::{KeyError, RsaPrivateKey};
+
+/// The opener for content whose key is wrapped to `key`: for token
+/// implementations in this crate, which hold private keys.
+pub(crate) fn opener_for(
+    key: &RsaPrivateKey,
+    header: &ContentHeader,
+    wrapped_key: &[u8],
+) -> Result<StreamOpener, ContentError> {
+    let unwrapped = key.decrypt_oaep(wrapped_key).map_err(|e| match e {
+        KeyError::DecryptionFailed => ContentError::WrongRecipient {
+            sealed_to: "another key".into(),
+            offered: key.public_key().fingerprint().to_string(),
+        },
+        other => ContentError::InvalidInput(other.to_string()),
+    })?;
+    StreamOpener::new(&key::ContentKey::from_unwrapped(&unwrapped)?, header)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::keys::RsaAlgorithm;
+
+    fn recipient() -> &'static RsaPrivateKey {
+        static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
+        KEY.get_or_init(|| RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap())
+    }
+
+    fn sealed(plain: &[u8], log2: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        seal(
+            &mut &plain[..],
+            &mut out,
+            recipient().public_key(),
+            ContentId::from_bytes([1; 16]),
+            log2,
+        )
+        .unwrap();
+        out
+    }
+
+    fn open(data: &[u8]) -> Result<Vec<u8>, ContentError> {
+        let mut input = data;
+        let header = ContentHeader::read_from(&mut input)?;
+        let mut opener = opener_for(recipient(), &header, header.wrapped_key())?;
+        let mut out = Vec::new();
+        unseal(&mut input, &header, &mut opener, &mut out)?;
+        Ok(out)
+    }
+
+    fn plain(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn round_trips_at_every_boundary() {
+        let c = 1024;
+        for n in [0, 1, c - 1, c, c + 1, 2 * c, 3 * c + 7] {
+            let p = plain(n);
+            let s = sealed(&p, 10);
+            let chunks = n.div_ceil(c).max(1);
+            assert_eq!(s.len() - header_len(&s), n + chunks * TAG_LEN, "{n}");
+            assert_eq!(open(&s).unwrap(), p, "{n}");
+        }
+    }
+
+    fn header_len(s: &[u8]) -> usize {
+        ContentHeader::read_from(&mut &s[..])
+            .unwrap()
+            .to_bytes()
+            .len()
+    }
+
+    #[test]
+    fn every_byte_flip_fails() {
+        let s = sealed(&plain(2500), 10);
+        for i in 0..s.len() {
+            let mut t = s.clone();
+            t[i] ^= 0x40;
+            assert!(open(&t).is_err(), "flip at {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn truncation_reorder_duplication_splice_fail() {
+        let c = 1024;
+        let s = sealed(&plain(3 * c + 10), 10);
+        let h = header_len(&s);
+        let chunk = c + TAG_LEN;
+        // Cut at every chunk boundary and inside the last chunk.
+        for cut in [h, h + chunk, h + 2 * chunk, h + 3 * chunk, s.len() - 1] {
+            assert!(open(&s[..cut]).is_err(), "cut at {cut}");
+        }
+        // Swap chunks 0 and 1.
+        let mut t = s.clone();
+        t[h..h + 2 * chunk].rotate_left(chunk);
+        assert_eq!(open(&t), Err(ContentError::ChunkAltered { index: 0 }));
+        // Duplicate chunk 1.
+        let mut t = s[..h + 2 * chunk].to_vec();
+        t.extend_from_slice(&s[h + chunk..]);
+        assert!(open(&t).is_err());
+        // Trailing bytes.
+        let mut t = s.clone();
+        t.push(0);
+        assert!(open(&t).is_err());
+        // Chunk 1 from another sealing of the same content under the same key.
+        let other = sealed(&plain(3 * c + 10), 10);
+        let mut t = s.clone();
+        t[h + chunk..h + 2 * chunk].copy_from_slice(&other[h + chunk..h + 2 * chunk]);
+        assert_eq!(open(&t), Err(ContentError::ChunkAltered { index: 1 }));
+        // The other file's header on this file's chunks.
+        let mut t = other[..h].to_vec();
+        t.extend_from_slice(&s[h..]);
+        assert_eq!(open(&t), Err(ContentError::ChunkAltered { index: 0 }));
+    }
+
+    #[test]
+    fn another_key_cannot_open() {
+        let s = sealed(b"secret", 16);
+        let other = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        let header = ContentHeader::read_from(&mut &s[..]).unwrap();
+        assert!(matches!(
+            opener_for(&other, &header, header.wrapped_key()),
+            Err(ContentError::WrongRecipient { .. })
+        ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn any_content_round_trips(data in proptest::collection::vec(proptest::num::u8::ANY, 0..5000), log2 in 10u8..=12) {
+            proptest::prop_assert_eq!(open(&sealed(&data, log2)).unwrap(), data);
+        }
+
+        #[test]
+        fn headers_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..700)) {
+            let _ = ContentHeader::read_from(&mut &data[..]);
+            let _ = PurchaseOrder::from_pem(&data);
+            let _ = Licence::from_pem(&data);
+        }
+    }
+}
