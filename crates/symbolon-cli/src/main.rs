@@ -7,6 +7,7 @@ mod commands;
 mod error;
 mod files;
 mod output;
+mod write_behind;
 
 use std::process::ExitCode;
 

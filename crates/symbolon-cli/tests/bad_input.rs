@@ -575,3 +575,249 @@ fn base64_encode(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+#[test]
+fn bad_content_inputs_change_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    token_with_key(dir);
+    std::fs::write(dir.join("junk"), b"\x00\x01 not a thing \xff").unwrap();
+    refused(
+        dir,
+        &[
+            "content",
+            "owner",
+            "init",
+            "--owner",
+            "owner",
+            "--ca-cert",
+            "junk",
+        ],
+        3,
+        "--ca-cert",
+    );
+    ok(
+        dir,
+        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
+    );
+    ok(
+        dir,
+        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
+    );
+    ok(
+        dir,
+        &[
+            "content",
+            "owner",
+            "init",
+            "--owner",
+            "owner",
+            "--ca-cert",
+            "root.pem",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--slot",
+            "sig",
+            "--out",
+            "sig.pem",
+        ],
+    );
+    ok(dir, &["seal", "--to", "sig.pem", "junk", "sealed"]);
+    let zero_serial = "00".repeat(16);
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec![
+                "content",
+                "owner",
+                "init",
+                "--owner",
+                "owner",
+                "--ca-cert",
+                "root.pem",
+            ],
+            3,
+            "already holds",
+        ),
+        (
+            vec![
+                "content",
+                "owner",
+                "init",
+                "--owner",
+                "o2",
+                "--ca-cert",
+                "junk",
+            ],
+            3,
+            "--ca-cert",
+        ),
+        (
+            vec![
+                "content",
+                "license",
+                "--owner",
+                "owner",
+                "--order",
+                "junk",
+                "--content",
+                "sealed",
+            ],
+            3,
+            "not a purchase order",
+        ),
+        (
+            vec![
+                "content",
+                "license",
+                "--owner",
+                "nowhere",
+                "--order",
+                "junk",
+                "--content",
+                "sealed",
+            ],
+            1,
+            "owner.json",
+        ),
+        (
+            vec![
+                "content",
+                "order",
+                "--token",
+                "t.tok",
+                "--slot",
+                "sig",
+                "--content-id",
+                "00",
+                "--price",
+                "1 EUR",
+                "--licence-slot",
+                "c",
+            ],
+            3,
+            "content id",
+        ),
+        (
+            vec![
+                "content",
+                "order",
+                "--token",
+                "t.tok",
+                "--slot",
+                "sig",
+                "--content-id",
+                "00112233445566778899aabbccddeeff",
+                "--price",
+                "12",
+                "--licence-slot",
+                "c",
+            ],
+            3,
+            "price",
+        ),
+        (
+            vec![
+                "content",
+                "order",
+                "--token",
+                "t.tok",
+                "--slot",
+                "sig",
+                "--content-id",
+                "00112233445566778899aabbccddeeff",
+                "--price",
+                "1 EUR",
+                "--licence-slot",
+                "c",
+            ],
+            3,
+            "no certificate",
+        ),
+        (
+            vec![
+                "unseal",
+                "--token",
+                "t.tok",
+                "--slot",
+                "sig",
+                "--licence",
+                "junk",
+                "sealed",
+                "out",
+            ],
+            3,
+            "not a licence",
+        ),
+        (
+            vec!["unseal", "--token", "t.tok", "--slot", "sig", "junk", "out"],
+            3,
+            "not symbolon sealed content",
+        ),
+        (
+            vec![
+                "unseal", "--token", "t.tok", "--slot", "nope", "sealed", "out",
+            ],
+            3,
+            "holds no key",
+        ),
+        (vec!["seal", "--to", "junk", "junk", "out"], 3, ""),
+        (
+            vec![
+                "seal",
+                "--to",
+                "sig.pem",
+                "--chunk-size",
+                "512",
+                "junk",
+                "out",
+            ],
+            3,
+            "power of two",
+        ),
+        (
+            vec!["content", "inspect", "junk"],
+            3,
+            "not symbolon sealed content",
+        ),
+        (
+            vec![
+                "content",
+                "owner",
+                "provision",
+                "--owner",
+                "owner",
+                "--token",
+                "t.tok",
+                "--slot",
+                "c",
+            ],
+            5,
+            "does not trust",
+        ),
+        (
+            vec![
+                "content",
+                "owner",
+                "public-key",
+                "--owner",
+                "owner",
+                "--token-serial",
+                &zero_serial,
+                "--slot",
+                "c",
+            ],
+            3,
+            "provisioned no decryption key",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        refused(dir, &args, code, needle);
+    }
+}

@@ -830,3 +830,107 @@ fn the_content_key_appears_nowhere_but_in_the_tokens() {
         scan(&path.display().to_string(), &data, &needles, structures);
     }
 }
+
+/// Whether python3 with pyca/cryptography is here (scripts/test installs
+/// it with pkilint); with SYMBOLON_REQUIRE_PEERS=1 its absence fails.
+fn have_pyca() -> bool {
+    let here = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !here && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("python3 with pyca/cryptography is required (SYMBOLON_REQUIRE_PEERS=1)");
+    }
+    here
+}
+
+fn reference(dir: &Path, args: &[&str]) -> std::process::Output {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/content-reference.py"
+    );
+    std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_independent_implementation_of_the_format_agrees_both_ways() {
+    if !have_pyca() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../symbolon/tests/data/content"
+    );
+    let key = format!("{data}/recipient-TEST-ONLY.pem");
+    // The checked-in vectors.
+    let out = reference(dir, &["vectors", &format!("{data}/vectors.json"), &key]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // symbolon seals, the reference opens.
+    let p = pattern(3 * 65536 + 99);
+    std::fs::write(dir.join("p"), &p).unwrap();
+    if have_openssl() {
+        openssl(dir, &["pkey", "-in", &key, "-pubout", "-out", "test.pub"]);
+        ok(dir, &["seal", "--to", "test.pub", "p", "by-symbolon"]);
+        let out = reference(dir, &["open", &key, "by-symbolon", "opened"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read(dir.join("opened")).unwrap(), p);
+    }
+
+    // The reference seals to a token's key, the token opens it.
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    ok(
+        dir,
+        &["token", "generate", "--token", "t.tok", "--slot", "c"],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--slot",
+            "c",
+            "--out",
+            "c.pem",
+        ],
+    );
+    let out = reference(dir, &["seal", "c.pem", "p", "by-reference", CONTENT_ID]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            "t.tok",
+            "--slot",
+            "c",
+            "by-reference",
+            "u",
+        ],
+    );
+    assert_eq!(std::fs::read(dir.join("u")).unwrap(), p);
+    let inspect = ok(dir, &["--json", "content", "inspect", "by-reference"]).json();
+    assert_eq!(inspect["content_id"], CONTENT_ID);
+}

@@ -23,6 +23,7 @@ use crate::cli::{ContentCommand, SealArgs, UnsealArgs};
 use crate::error::CliError;
 use crate::files::{read_input, write_output};
 use crate::output::print_json;
+use crate::write_behind::write_behind;
 
 impl From<ContentError> for CliError {
     fn from(e: ContentError) -> Self {
@@ -185,9 +186,10 @@ fn write_atomically<T>(
     path: Option<&Path>,
     write: impl FnOnce(&mut dyn Write) -> Result<T, ContentError>,
 ) -> Result<T, CliError> {
+    let io = |e: std::io::Error| CliError::new("io", format!("cannot write the output: {e}"));
     let Some(path) = path else {
-        let mut out = std::io::stdout().lock();
-        return Ok(write(&mut out)?);
+        let mut out = std::io::stdout();
+        return Ok(write_behind(&mut out, write).map_err(io)??);
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -198,7 +200,7 @@ fn write_atomically<T>(
         .tempfile_in(dir)
         .map_err(|e| CliError::io("cannot create a file in", dir, e))?;
     // On any error `tmp` is dropped, which deletes the partial output.
-    let result = write(tmp.as_file_mut())?;
+    let result = write_behind(tmp.as_file_mut(), write).map_err(io)??;
     tmp.as_file()
         .sync_all()
         .map_err(|e| CliError::io("cannot sync", path, e))?;

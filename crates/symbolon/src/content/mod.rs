@@ -19,6 +19,8 @@ mod key;
 pub mod licence;
 pub mod order;
 pub mod stream;
+#[cfg(test)]
+mod vectors;
 
 pub use error::ContentError;
 pub use header::{

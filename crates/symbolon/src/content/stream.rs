@@ -98,16 +98,26 @@ pub fn seal(
     let wrapped = recipient
         .encrypt_oaep(key.expose())
         .map_err(|e| ContentError::InvalidInput(format!("cannot wrap to the recipient: {e}")))?;
-    let mut header = ContentHeader::new(
+    let header = ContentHeader::new(
         chunk_log2,
         recipient.fingerprint(),
         content_id,
         salt,
         wrapped,
     )?;
+    seal_with_key(input, output, &key, header)
+}
+
+/// Sealing with a given content key and header (salt and wrapped key
+/// filled in): deterministic, so the test vectors can be recomputed.
+pub(crate) fn seal_with_key(
+    input: &mut (impl Read + ?Sized),
+    output: &mut (impl Write + ?Sized),
+    key: &ContentKey,
+    mut header: ContentHeader,
+) -> Result<SealSummary, ContentError> {
     header.set_mac(key.header_mac(&header)?);
     let payload = key.payload_key(&header)?;
-    drop(key);
     output.write_all(&header.to_bytes()).map_err(write_error)?;
 
     let size = header.chunk_size();
