@@ -55,9 +55,10 @@ pub(crate) enum Noun {
         /// Address to listen on.
         #[arg(long, env = "SYMBOLON_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
-        /// Reach the CA key through this token (agent:SOCKET for a token agent
-        /// serving <data>/ca.token), so several `serve` processes on one
-        /// PostgreSQL share one CA key. Default: open <data>/ca.token here.
+        /// Reach the CA key through this token: agent:SOCKET for a token agent
+        /// serving <data>/ca.token (so several `serve` processes on one
+        /// PostgreSQL share one CA key), or a pkcs11: URI (a new CA's key is
+        /// made there). Default: the token ca.json names, or <data>/ca.token.
         #[arg(long, env = "SYMBOLON_CA_TOKEN")]
         ca_token: Option<String>,
     },
@@ -324,6 +325,10 @@ pub(crate) enum CaCommand {
         /// request for the parent here instead of a self-signed root.
         #[arg(long)]
         parent_csr: Option<PathBuf>,
+        /// Keep the CA key on a PKCS#11 device (a pkcs11: URI; the PIN from
+        /// pin-source=file:PATH or env:NAME) instead of a soft token in --data.
+        #[arg(long)]
+        ca_token: Option<String>,
     },
     /// Install the certificate an external parent issued for this CA.
     #[command(
@@ -383,7 +388,8 @@ pub(crate) enum AuditCommand {
 /// Where the token is.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct TokenArgs {
-    /// The token: a soft-token file, or agent:SOCKET for a token agent.
+    /// The token: a soft-token file, agent:SOCKET for a token agent, or a pkcs11: URI
+    /// (RFC 7512; the PIN from pin-source=file:PATH or env:NAME, never the URI).
     #[arg(long, env = "SYMBOLON_TOKEN", required_unless_present = "agent")]
     pub(crate) token: Option<String>,
     /// Go through the token agent at this socket (same as --token agent:PATH).
@@ -404,13 +410,16 @@ pub(crate) struct SlotArg {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
-    /// Create a new soft token and its sealing key.
+    /// Create a new soft token and its sealing key, or set up a PKCS#11 token for symbolon.
     #[command(
-        after_help = "Example:\n  symbolon token init --token alice.token\n\nWrites alice.token and alice.token.sealing-key (mode 0600). Keep the key file \
-                            apart from the token in production (--sealing-key)."
+        after_help = "Examples:\n  symbolon token init --token alice.token\n  \
+                            symbolon token init --token 'pkcs11:token=alice?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:pin.txt'\n\n\
+                            A soft token writes alice.token and alice.token.sealing-key (mode 0600); keep the key file \
+                            apart from the token in production (--sealing-key). A PKCS#11 token (already initialised with a \
+                            user PIN) gets a device identity key, a transport key and symbolon's state object."
     )]
     Init {
-        /// The token file to create.
+        /// The token file to create, or a pkcs11: URI.
         #[arg(long)]
         token: PathBuf,
         /// Where to write the sealing key (default: <token>.sealing-key).

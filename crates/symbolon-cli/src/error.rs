@@ -44,7 +44,9 @@ impl CliError {
             | "not_found"
             | "invalid_json"
             | "invalid_body"
-            | "payload_too_large" => 3,
+            | "payload_too_large"
+            | "module_not_found"
+            | "token_not_found" => 3,
             "bad_signature"
             | "decryption_failed"
             | "wrong_device"
@@ -78,7 +80,9 @@ impl CliError {
             | "order_refused"
             | "order_replayed"
             | "licence_refused"
-            | "already_used" => 5,
+            | "already_used"
+            | "wrong_pin"
+            | "pin_locked" => 5,
             "token_tampered" => 6,
             _ => 1,
         }

@@ -47,8 +47,13 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path().join("data"));
-    data.init("CN=bench CA", RsaAlgorithm::Rsa3072, CaPolicy::default())
-        .unwrap();
+    data.init(
+        "CN=bench CA",
+        RsaAlgorithm::Rsa3072,
+        CaPolicy::default(),
+        None,
+    )
+    .unwrap();
     let ca = data.open().unwrap();
 
     // The CA token's raw rate: one core, sign a digest, as often as it can for two seconds.

@@ -3,8 +3,10 @@
 //! ```text
 //! symbolon-data/            (mode 0700)
 //!   ca.json                 configuration: subject, key slot, policy
-//!   ca.token                the CA's soft token (the CA key never leaves it)
-//!   ca.token.sealing-key    its sealing key (0600)
+//!   ca.token                the CA's soft token (the CA key never leaves it),
+//!   ca.token.sealing-key    and its sealing key (0600); or, with
+//!                           `ca init --ca-token pkcs11:…`, the key on a
+//!                           PKCS#11 device that ca.json names
 //!   ca.crt                  the CA certificate (PEM)
 //!   chain.pem               issuing CA first, root last (PEM)
 //!   registry.db             the registry (SQLite), unless --database says otherwise
@@ -18,16 +20,14 @@ use serde::{Deserialize, Serialize};
 use symbolon::ca::CaPolicy;
 use symbolon::keys::{RsaAlgorithm, SignatureScheme};
 use symbolon::pem;
-use symbolon::token::SoftToken;
-use symbolon::token::{SlotName, Token};
+use symbolon::token::{SlotName, Token, TokenError};
 use symbolon::x509::{
     build_csr, certificate_key, parse_certificate, parse_identity, random_serial, self_signed_root,
     verify_issued_by, Name, RsaSigner,
 };
-use symbolon_token::file::{
-    default_sealing_key_path, init_token, open_token, FileStore, LOCK_WAIT,
-};
+use symbolon_token::file::{default_sealing_key_path, init_token, open_token, LOCK_WAIT};
 use symbolon_token::open::TokenSpec;
+use symbolon_token::pkcs11::{Pkcs11Token, Pkcs11Uri};
 use x509_cert::ext::pkix::BasicConstraints;
 
 use crate::ServiceError;
@@ -40,6 +40,9 @@ pub struct CaConfig {
     pub subject: String,
     /// The slot of the CA key in the CA token.
     pub slot: String,
+    /// Where the CA key is when it is not in `ca.token`: a `pkcs11:` URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// Issuance policy.
     pub policy: CaPolicy,
 }
@@ -105,7 +108,8 @@ impl DataDir {
         subject: &str,
         algorithm: RsaAlgorithm,
         policy: CaPolicy,
-    ) -> Result<(Name, SoftToken<FileStore>, SlotName, RsaSigner), ServiceError> {
+        device: Option<&str>,
+    ) -> Result<(Name, Box<dyn Token + Send + Sync>, SlotName, RsaSigner), ServiceError> {
         if self.is_initialised() {
             return Err(ServiceError::Setup(format!(
                 "{} already holds a CA",
@@ -116,8 +120,24 @@ impl DataDir {
         std::fs::create_dir_all(&self.root).map_err(|e| io("create", &self.root, e))?;
         std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| io("protect", &self.root, e))?;
-        let token_path = self.token_path();
-        let mut token = init_token(&token_path, &default_sealing_key_path(&token_path), None)?;
+        let mut token: Box<dyn Token + Send + Sync> = match device {
+            None => {
+                let token_path = self.token_path();
+                Box::new(init_token(
+                    &token_path,
+                    &default_sealing_key_path(&token_path),
+                    None,
+                )?)
+            }
+            Some(uri) => {
+                let uri = Pkcs11Uri::parse(uri)?;
+                // A device not yet set up for symbolon is set up now.
+                Box::new(match Pkcs11Token::open(&uri) {
+                    Err(TokenError::NotAToken(_)) => Pkcs11Token::init(&uri)?,
+                    other => other?,
+                })
+            }
+        };
         let slot = SlotName::new("ca")?;
         let public = token.generate(&slot, algorithm)?;
         let signer = RsaSigner::new(public, SignatureScheme::Pkcs1Sha256)
@@ -125,6 +145,7 @@ impl DataDir {
         let config = CaConfig {
             subject: subject.to_string(),
             slot: slot.to_string(),
+            token: device.map(str::to_string),
             policy,
         };
         let json = serde_json::to_string_pretty(&config)
@@ -135,13 +156,16 @@ impl DataDir {
 
     /// Sets up a new CA: a token holding a fresh CA key, a self-signed root,
     /// the configuration. Refuses a directory that already holds a CA.
+    /// With `device` (a `pkcs11:` URI) the CA key is generated on that
+    /// PKCS#11 token instead of a soft token in the directory.
     pub fn init(
         &self,
         subject: &str,
         algorithm: RsaAlgorithm,
         policy: CaPolicy,
+        device: Option<&str>,
     ) -> Result<Vec<u8>, ServiceError> {
-        let (name, token, slot, signer) = self.create_key(subject, algorithm, policy)?;
+        let (name, token, slot, signer) = self.create_key(subject, algorithm, policy, device)?;
         let root = self_signed_root(
             &name,
             &signer,
@@ -165,8 +189,9 @@ impl DataDir {
         subject: &str,
         algorithm: RsaAlgorithm,
         policy: CaPolicy,
+        device: Option<&str>,
     ) -> Result<Vec<u8>, ServiceError> {
-        let (name, token, slot, signer) = self.create_key(subject, algorithm, policy)?;
+        let (name, token, slot, signer) = self.create_key(subject, algorithm, policy, device)?;
         build_csr(&name, &signer, |s, d| token.sign(&slot, s, d))
             .map_err(|e| ServiceError::Setup(e.to_string()))
     }
@@ -187,7 +212,7 @@ impl DataDir {
             )));
         }
         let config = self.config()?;
-        let token = self.open_token()?;
+        let token = self.open_token(&config)?;
         let key = token.public_key(&SlotName::new(&config.slot)?)?;
         let cert = parse_certificate(certificate).map_err(|e| setup(e.to_string()))?;
         if certificate_key(&cert).map_err(|e| setup(e.to_string()))? != key {
@@ -255,7 +280,7 @@ impl DataDir {
         }
         let token: Box<dyn Token + Send + Sync> = match token {
             Some(spec) => spec.open()?,
-            None => Box::new(self.open_token()?),
+            None => self.open_token(&config)?,
         };
         let chain = read_chain(&self.chain_path())?;
         Ok(OpenedCa {
@@ -273,14 +298,18 @@ impl DataDir {
             .map_err(|e| ServiceError::Setup(format!("{}: {e}", path.display())))
     }
 
-    /// The CA token, locked for this process while it is open.
-    fn open_token(&self) -> Result<SoftToken<FileStore>, ServiceError> {
+    /// The CA token: the PKCS#11 device the configuration names, or the
+    /// soft token here, locked for this process while it is open.
+    fn open_token(&self, config: &CaConfig) -> Result<Box<dyn Token + Send + Sync>, ServiceError> {
+        if let Some(uri) = &config.token {
+            return Ok(TokenSpec::parse(uri, None)?.open()?);
+        }
         let path = self.token_path();
-        Ok(open_token(
+        Ok(Box::new(open_token(
             &path,
             &default_sealing_key_path(&path),
             LOCK_WAIT,
-        )?)
+        )?))
     }
 }
 

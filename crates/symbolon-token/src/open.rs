@@ -1,5 +1,6 @@
-//! Turning a `--token` argument into a token: a soft-token file path, or
-//! `agent:/path/to.sock` for a token agent (DESIGN §7).
+//! Turning a `--token` argument into a token: a soft-token file path,
+//! `agent:/path/to.sock` for a token agent, or an RFC 7512 `pkcs11:` URI
+//! for a hardware token (DESIGN §7).
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,7 @@ use symbolon::token::{Token, TokenError};
 
 use crate::agent::AgentClient;
 use crate::file::{default_sealing_key_path, open_token, LOCK_WAIT};
+use crate::pkcs11::{Pkcs11Token, Pkcs11Uri};
 
 /// Where a token is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub enum TokenSpec {
     },
     /// A token agent's socket.
     Agent(PathBuf),
+    /// A token on a PKCS#11 device.
+    Pkcs11(Pkcs11Uri),
 }
 
 impl TokenSpec {
@@ -35,9 +39,7 @@ impl TokenSpec {
             return Ok(Self::Agent(PathBuf::from(sock)));
         }
         if token.starts_with("pkcs11:") {
-            return Err(TokenError::InvalidInput(
-                "PKCS#11 tokens are not supported by this build yet; use a soft-token file or agent:SOCKET".into(),
-            ));
+            return Ok(Self::Pkcs11(Pkcs11Uri::parse(token)?));
         }
         if token.is_empty() {
             return Err(TokenError::InvalidInput(
@@ -56,6 +58,7 @@ impl TokenSpec {
         Ok(match self {
             Self::File { path, sealing_key } => Box::new(open_token(path, sealing_key, LOCK_WAIT)?),
             Self::Agent(sock) => Box::new(AgentClient::connect(sock)?),
+            Self::Pkcs11(uri) => Box::new(Pkcs11Token::open(uri)?),
         })
     }
 }

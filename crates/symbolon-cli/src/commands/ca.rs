@@ -19,8 +19,9 @@ pub(crate) fn init_ca(
     subject: &str,
     algorithm: RsaAlgorithm,
     policy: CaPolicy,
+    device: Option<&str>,
 ) -> Result<Vec<u8>, CliError> {
-    let root = DataDir::new(&data.data).init(subject, algorithm, policy)?;
+    let root = DataDir::new(&data.data).init(subject, algorithm, policy, device)?;
     record_ca(data, &root, json!({ "subject": subject }))?;
     Ok(root)
 }
@@ -52,6 +53,7 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             validity_days,
             require_attestation,
             parent_csr,
+            ca_token,
         } => {
             let alg: RsaAlgorithm = algorithm.parse()?;
             let policy = CaPolicy {
@@ -60,7 +62,12 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
                 ..CaPolicy::default()
             };
             if let Some(out) = parent_csr {
-                let csr = DataDir::new(&data.data).init_for_parent(&subject, alg, policy)?;
+                let csr = DataDir::new(&data.data).init_for_parent(
+                    &subject,
+                    alg,
+                    policy,
+                    ca_token.as_deref(),
+                )?;
                 write_output(
                     Some(&out),
                     pem::encode("CERTIFICATE REQUEST", &csr).as_bytes(),
@@ -81,7 +88,7 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
                     Ok(())
                 };
             }
-            init_ca(&data, &subject, alg, policy)?;
+            init_ca(&data, &subject, alg, policy, ca_token.as_deref())?;
             let dir = DataDir::new(&data.data);
             if json {
                 print_json(

@@ -21,6 +21,9 @@ pub(crate) fn run(data: &DataArgs, listen: &str, ca_token: Option<&str>) -> Resu
             DEFAULT_SUBJECT,
             RsaAlgorithm::Rsa3072,
             CaPolicy::default(),
+            // A new CA's key goes onto a PKCS#11 device named here; an agent
+            // serves an existing CA token only.
+            ca_token.filter(|t| t.starts_with("pkcs11:")),
         )?;
         eprintln!(
             "created a new CA ({DEFAULT_SUBJECT}) in {}",

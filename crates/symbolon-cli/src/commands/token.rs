@@ -19,6 +19,32 @@ use crate::output::print_json;
 
 pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
     match cmd {
+        TokenCommand::Init { token, sealing_key }
+            if token.to_string_lossy().starts_with("pkcs11:") =>
+        {
+            if sealing_key.is_some() {
+                return Err(CliError::new(
+                    "invalid_input",
+                    "--sealing-key is for soft tokens; a PKCS#11 device protects its own objects",
+                ));
+            }
+            let uri = symbolon_token::pkcs11::Pkcs11Uri::parse(&token.to_string_lossy())?;
+            let spinner = spinner(json, "generating device and transport keys on the device");
+            let t = symbolon_token::pkcs11::Pkcs11Token::init(&uri);
+            spinner.finish_and_clear();
+            let t = t?;
+            let info = symbolon::token::Token::info(&t)?;
+            if json {
+                print_json(&json!({
+                    "token": token, "device": t.device(), "serial": info.serial,
+                    "device_key": info.device_key, "transport_key": info.transport_key,
+                }))
+            } else {
+                println!("initialised token {} on {}", info.serial, t.device());
+                println!("device key:  {}", info.device_key);
+                Ok(())
+            }
+        }
         TokenCommand::Init { token, sealing_key } => {
             let key_path = sealing_key.unwrap_or_else(|| default_sealing_key_path(&token));
             let spinner = spinner(json, "generating device and transport keys");

@@ -304,8 +304,14 @@ impl Server {
 
     /// `symbolon serve --listen 127.0.0.1:0` with `args`.
     pub fn start_with(dir: &Path, args: &[&str]) -> Server {
+        Self::start_env(dir, args, &[])
+    }
+
+    /// The same, with extra environment variables.
+    pub fn start_env(dir: &Path, args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Server {
         use std::io::BufRead;
         let mut cmd = Command::new(bin());
+        cmd.envs(envs.iter().copied());
         if let Some(url) = use_test_database(dir) {
             cmd.env("SYMBOLON_DATABASE", url);
         }

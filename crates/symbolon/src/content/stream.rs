@@ -43,6 +43,18 @@ impl StreamOpener {
     }
 }
 
+impl StreamOpener {
+    /// The opener for a content key already unwrapped by a device that can
+    /// decrypt but not run AES-GCM under a derived key (a PKCS#11 token):
+    /// the key is used here and zeroised when `content_key` drops.
+    pub fn from_content_key(
+        content_key: &[u8],
+        header: &ContentHeader,
+    ) -> Result<Self, ContentError> {
+        Self::new(&ContentKey::from_unwrapped(content_key)?, header)
+    }
+}
+
 impl ChunkOpener for StreamOpener {
     fn open_chunk(&mut self, chunk: &mut [u8], last: bool) -> Result<usize, ContentError> {
         if self.finished {

@@ -10,6 +10,7 @@ mod digest;
 mod error;
 mod fingerprint;
 mod identity;
+pub mod oaep;
 mod rsa_private;
 mod rsa_public;
 pub mod wrap;

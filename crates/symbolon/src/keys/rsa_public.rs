@@ -59,6 +59,25 @@ impl RsaPublicKey {
         })
     }
 
+    /// From the modulus and public exponent (big-endian), as a PKCS#11
+    /// device reports them (`CKA_MODULUS`, `CKA_PUBLIC_EXPONENT`).
+    pub fn from_components(modulus: &[u8], exponent: &[u8]) -> Result<Self, KeyError> {
+        use pkcs1::der::Encode;
+        let malformed = |reason: String| KeyError::Malformed {
+            kind: "RSA public key",
+            reason,
+        };
+        let der = pkcs1::RsaPublicKey {
+            modulus: pkcs1::UintRef::new(strip_zeros(modulus))
+                .map_err(|e| malformed(e.to_string()))?,
+            public_exponent: pkcs1::UintRef::new(strip_zeros(exponent))
+                .map_err(|e| malformed(e.to_string()))?,
+        }
+        .to_der()
+        .map_err(|e| malformed(e.to_string()))?;
+        Self::from_der(&der)
+    }
+
     /// Parses PEM `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` (PKCS#1), or raw DER.
     pub fn from_pem_or_der(data: &[u8]) -> Result<Self, KeyError> {
         if pem::is_pem(data) {

@@ -31,6 +31,22 @@ impl WrappedKey {
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         Self(bytes)
     }
+
+    /// The two halves, for a device that unwraps them itself
+    /// (`C_UnwrapKey`): the RSA-OAEP block holding the AES key, and the
+    /// AES-KWP ciphertext of the PKCS#8 key.
+    pub fn parts(&self) -> Result<(&[u8], &[u8]), KeyError> {
+        let wire = self.as_bytes();
+        if wire.len() < 3 || wire[0] != VERSION {
+            return Err(KeyError::DecryptionFailed);
+        }
+        let oaep_len = u16::from_be_bytes([wire[1], wire[2]]) as usize;
+        let rest = &wire[3..];
+        if rest.len() <= oaep_len {
+            return Err(KeyError::DecryptionFailed);
+        }
+        Ok(rest.split_at(oaep_len))
+    }
 }
 
 /// Wraps `key` to `transport`.
@@ -63,16 +79,7 @@ pub(crate) fn unwrap(
     wrapped: &WrappedKey,
     transport: &RsaPrivateKey,
 ) -> Result<RsaPrivateKey, KeyError> {
-    let wire = wrapped.as_bytes();
-    if wire.len() < 3 || wire[0] != VERSION {
-        return Err(KeyError::DecryptionFailed);
-    }
-    let oaep_len = u16::from_be_bytes([wire[1], wire[2]]) as usize;
-    let rest = &wire[3..];
-    if rest.len() <= oaep_len {
-        return Err(KeyError::DecryptionFailed);
-    }
-    let (oaep, kwp) = rest.split_at(oaep_len);
+    let (oaep, kwp) = wrapped.parts()?;
     let kek_bytes = transport.decrypt_oaep(oaep)?;
     if kek_bytes.len() != 32 {
         return Err(KeyError::DecryptionFailed);

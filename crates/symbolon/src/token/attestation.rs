@@ -3,7 +3,7 @@
 //! exported. The CA uses it in place of a station's word for keys a token
 //! made itself (fourth embodiment).
 //!
-//! JSON on disk (`symbolon-attestation-v1`); the signature covers the
+//! JSON on disk (`symbolon-attestation-v2`); the signature covers the
 //! canonical binary encoding of the statement.
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -15,8 +15,8 @@ use super::{KeyOrigin, SlotName, TokenSerial};
 use crate::encoding::Writer;
 use crate::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey};
 
-const DOMAIN: &str = "symbolon/attestation/v1";
-const FORMAT: &str = "symbolon-attestation-v1";
+const DOMAIN: &str = "symbolon/attestation/v2";
+const FORMAT: &str = "symbolon-attestation-v2";
 /// Longest verifier nonce accepted.
 pub const MAX_NONCE_LEN: usize = 64;
 
@@ -35,8 +35,36 @@ pub struct AttestationStatement {
     pub origin: KeyOrigin,
     /// Always false: no symbolon token can export a slot key.
     pub exportable: bool,
+    /// What the claims above rest on.
+    pub evidence: AttestationEvidence,
     /// The verifier's freshness nonce (may be empty).
     pub nonce: Vec<u8>,
+}
+
+/// What an attestation's origin and non-exportability rest on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AttestationEvidence {
+    /// A symbolon soft token: the key lives only in its sealed state, and the
+    /// token has no operation that returns it.
+    SoftToken,
+    /// A PKCS#11 device that cannot attest natively: the key object's
+    /// attributes as the device reported them, signed by the device identity
+    /// key held on the same device.
+    Pkcs11 {
+        /// Manufacturer, model and serial number of the device.
+        device: String,
+        /// `CKA_LOCAL`: generated on the device.
+        local: bool,
+        /// `CKA_NEVER_EXTRACTABLE`.
+        never_extractable: bool,
+        /// `CKA_ALWAYS_SENSITIVE`.
+        always_sensitive: bool,
+        /// `CKA_SENSITIVE`.
+        sensitive: bool,
+        /// `CKA_EXTRACTABLE`.
+        extractable: bool,
+    },
 }
 
 impl AttestationStatement {
@@ -55,6 +83,29 @@ impl AttestationStatement {
             }
         }
         w.bool(self.exportable);
+        match &self.evidence {
+            AttestationEvidence::SoftToken => w.u8(1),
+            AttestationEvidence::Pkcs11 {
+                device,
+                local,
+                never_extractable,
+                always_sensitive,
+                sensitive,
+                extractable,
+            } => {
+                w.u8(2);
+                w.str(device);
+                for flag in [
+                    local,
+                    never_extractable,
+                    always_sensitive,
+                    sensitive,
+                    extractable,
+                ] {
+                    w.bool(*flag);
+                }
+            }
+        }
         w.bytes(&self.nonce);
         w.into_bytes().to_vec()
     }
@@ -127,6 +178,7 @@ struct AttestationFile {
     public_key: String,
     origin: KeyOrigin,
     exportable: bool,
+    evidence: AttestationEvidence,
     nonce: String,
     signature: String,
 }
@@ -180,6 +232,7 @@ impl Attestation {
             public_key: B64.encode(s.public_key.spki_der()),
             origin: s.origin,
             exportable: s.exportable,
+            evidence: s.evidence.clone(),
             nonce: hex::encode(&s.nonce),
             signature: B64.encode(&self.signature),
         };
@@ -208,6 +261,7 @@ impl Attestation {
                     .map_err(|e| bad(e.to_string()))?,
                 origin: f.origin,
                 exportable: f.exportable,
+                evidence: f.evidence,
                 nonce,
             },
             signature: b64("signature", &f.signature)?,

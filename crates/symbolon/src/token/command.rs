@@ -118,6 +118,36 @@ struct CommandFile {
 }
 
 impl SignedCommand {
+    /// What every token checks before obeying: the issuer is one it
+    /// trusts, the signature verifies, and the command names this token
+    /// (`serial`) and its next sequence number (so it works once).
+    pub fn check(
+        &self,
+        serial: TokenSerial,
+        sequence: u64,
+        trusted: &[IdentityPublicKey],
+    ) -> Result<(), TokenError> {
+        if !trusted.contains(&self.issuer) {
+            return Err(TokenError::UntrustedIssuer(self.issuer.fingerprint()));
+        }
+        self.issuer
+            .verify(&self.command.to_be_signed(), &self.signature)
+            .map_err(|_| TokenError::BadAuthorization)?;
+        if self.command.token != serial {
+            return Err(TokenError::WrongToken {
+                expected: self.command.token,
+                actual: serial,
+            });
+        }
+        if self.command.sequence != sequence {
+            return Err(TokenError::ReplayedCommand {
+                expected: sequence,
+                got: self.command.sequence,
+            });
+        }
+        Ok(())
+    }
+
     /// The JSON file form.
     pub fn to_json(&self) -> String {
         let c = &self.command;

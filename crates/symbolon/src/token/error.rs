@@ -77,6 +77,16 @@ pub enum TokenError {
     /// Sealed content that does not open.
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// A hardware token (PKCS#11) refused or failed, with a stable code
+    /// (`wrong_pin`, `pin_locked`, `token_not_found`, `module_not_found`,
+    /// `unsupported`, `device_error`).
+    #[error("{message}")]
+    Device {
+        /// The stable code.
+        code: &'static str,
+        /// What happened and what to do.
+        message: String,
+    },
     /// The storage behind the token failed; the state is unchanged.
     #[error("token storage failed: {0}")]
     Storage(String),
@@ -120,6 +130,7 @@ impl TokenError {
                 _ => "crypto_failure",
             },
             Self::Content(c) => c.code(),
+            Self::Device { code, .. } => code,
             Self::Storage(_) => "storage",
             Self::Remote { code, .. } => code,
         }

@@ -20,7 +20,9 @@ mod soft;
 mod state;
 mod types;
 
-pub use attestation::{Attestation, AttestationError, AttestationStatement, MAX_NONCE_LEN};
+pub use attestation::{
+    Attestation, AttestationError, AttestationEvidence, AttestationStatement, MAX_NONCE_LEN,
+};
 pub use command::{IssuerAction, IssuerCommand, SignedCommand};
 pub use error::TokenError;
 pub(crate) use sealing::{open as open_sealed, seal, tombstone, OpenFailure};

@@ -14,9 +14,9 @@ use zeroize::Zeroizing;
 
 use super::state::{Slot, TokenState};
 use super::{
-    open_sealed, seal, tombstone, Attestation, AttestationStatement, IssuerAction, KeyOrigin,
-    OpenFailure, SealedKind, SealingKey, SignedCommand, SlotName, Token, TokenError, TokenInfo,
-    TokenSerial, TokenStatus,
+    open_sealed, seal, tombstone, Attestation, AttestationEvidence, AttestationStatement,
+    IssuerAction, KeyOrigin, OpenFailure, SealedKind, SealingKey, SignedCommand, SlotName, Token,
+    TokenError, TokenInfo, TokenSerial, TokenStatus,
 };
 use crate::content::{ChunkOpener, ContentHeader};
 use crate::keys::{
@@ -196,26 +196,7 @@ impl<S: SealedStore> SoftToken<S> {
     /// Checks an issuer command's trust, signature, target and sequence.
     fn check_command(&self, command: &SignedCommand) -> Result<(), TokenError> {
         let state = self.live()?;
-        if !state.trusted_issuers.contains(&command.issuer) {
-            return Err(TokenError::UntrustedIssuer(command.issuer.fingerprint()));
-        }
-        command
-            .issuer
-            .verify(&command.command.to_be_signed(), &command.signature)
-            .map_err(|_| TokenError::BadAuthorization)?;
-        if command.command.token != state.serial {
-            return Err(TokenError::WrongToken {
-                expected: command.command.token,
-                actual: state.serial,
-            });
-        }
-        if command.command.sequence != state.command_sequence {
-            return Err(TokenError::ReplayedCommand {
-                expected: state.command_sequence,
-                got: command.command.sequence,
-            });
-        }
-        Ok(())
+        command.check(state.serial, state.command_sequence, &state.trusted_issuers)
     }
 }
 
@@ -394,6 +375,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
             public_key: s.key.public_key().clone(),
             origin: s.origin,
             exportable: false,
+            evidence: AttestationEvidence::SoftToken,
             nonce: nonce.to_vec(),
         };
         let signature = state.device_key.sign(&statement.to_be_signed())?;

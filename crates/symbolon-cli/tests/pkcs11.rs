@@ -1,0 +1,968 @@
+//! Hardware tokens end to end: SoftHSM2 as the user's token and as the CA's,
+//! OpenSC's pkcs11-tool on the same device as the peer that checks what
+//! symbolon left there, and every device error a user can meet.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// Whether SoftHSM2 and pkcs11-tool are here; with SYMBOLON_REQUIRE_PEERS=1
+/// their absence fails the test.
+fn have_softhsm() -> bool {
+    let here = Path::new(MODULE).exists()
+        && Command::new("softhsm2-util")
+            .arg("--version")
+            .output()
+            .is_ok()
+        && Command::new("pkcs11-tool").arg("--help").output().is_ok();
+    if !here && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("SoftHSM2 and OpenSC (softhsm2-util, pkcs11-tool, {MODULE}) are required (SYMBOLON_REQUIRE_PEERS=1)");
+    }
+    if !here {
+        eprintln!("skipping: SoftHSM2 or OpenSC not installed");
+    }
+    here
+}
+
+/// A private SoftHSM2 store in `dir` (its own config, so tests never share
+/// tokens) with a token `label` whose user PIN is written to `<label>.pin`.
+fn softhsm_token(dir: &Path, label: &str, pin: &str) -> String {
+    let conf = dir.join("softhsm2.conf");
+    if !conf.exists() {
+        std::fs::create_dir_all(dir.join("hsm")).unwrap();
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.join("hsm").display()
+            ),
+        )
+        .unwrap();
+    }
+    let out = Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--pin",
+            pin,
+            "--so-pin",
+            "so-pin-5678",
+        ])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pin_file = dir.join(format!("{label}.pin"));
+    std::fs::write(&pin_file, format!("{pin}\n")).unwrap();
+    format!(
+        "pkcs11:token={label}?module-path={MODULE}&pin-source=file:{}",
+        pin_file.display()
+    )
+}
+
+fn conf(dir: &Path) -> PathBuf {
+    dir.join("softhsm2.conf")
+}
+
+/// `symbolon args…` with the test's SoftHSM2 store.
+fn sym(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("SOFTHSM2_CONF", conf(dir))
+        .env("SYMBOLON_LOG", "trace")
+        .env_remove("SYMBOLON_TOKEN")
+        .env_remove("SYMBOLON_DATABASE")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn sym_ok(dir: &Path, args: &[&str]) -> Run {
+    let r = sym(dir, args);
+    assert_eq!(r.code, 0, "symbolon {args:?}: {}", r.stderr);
+    r
+}
+
+fn sym_fails(dir: &Path, args: &[&str], code: i32, needle: &str) -> Run {
+    let r = sym(dir, args);
+    assert_eq!(
+        r.code, code,
+        "symbolon {args:?}: exit {} {}",
+        r.code, r.stderr
+    );
+    assert!(
+        r.stderr.contains(needle),
+        "symbolon {args:?}: stderr lacks {needle:?}: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+/// `pkcs11-tool args…` on token `label`.
+fn pkcs11_tool(dir: &Path, label: &str, pin: &str, args: &[&str]) -> std::process::Output {
+    Command::new("pkcs11-tool")
+        .args([
+            "--module",
+            MODULE,
+            "--token-label",
+            label,
+            "--login",
+            "--pin",
+            pin,
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("SOFTHSM2_CONF", conf(dir))
+        .output()
+        .unwrap()
+}
+
+/// The lines of pkcs11-tool's listing that describe the object of `class`
+/// labelled `label`.
+fn object_block(listing: &str, class: &str, label: &str) -> Option<String> {
+    let mut blocks: Vec<String> = Vec::new();
+    for line in listing.lines() {
+        if !line.starts_with(' ') {
+            blocks.push(String::new());
+        }
+        if let Some(b) = blocks.last_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    blocks.into_iter().find(|b| {
+        b.starts_with(class)
+            && b.lines().any(|l| {
+                let l = l.trim();
+                l.strip_prefix("label:").map(str::trim) == Some(label)
+            })
+    })
+}
+
+#[test]
+fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
+    if !have_softhsm() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pin = "pin-9f8e7d6c5b4a39281706";
+    let uri = softhsm_token(dir, "alice", pin);
+    sym_ok(
+        dir,
+        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
+    );
+    sym_ok(
+        dir,
+        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
+    );
+    new_issuer(dir, "st");
+    let mut outputs = vec![sym_ok(dir, &["token", "init", "--token", &uri])];
+    outputs.push(sym_ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            &uri,
+            "--issuer-key",
+            "st.pem",
+        ],
+    ));
+    // The station's key enters the device by C_UnwrapKey; the certificate is a CKO_CERTIFICATE.
+    outputs.push(sym_ok(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            "local:ca",
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            &uri,
+            "--slot",
+            "mail",
+            "--identity",
+            "CN=Alice",
+            "--role",
+            "email",
+            "--out",
+            "mail.crt",
+        ],
+    ));
+    openssl(dir, &["verify", "-CAfile", "root.pem", "mail.crt"]);
+    openssl(
+        dir,
+        &[
+            "x509", "-in", "mail.crt", "-pubkey", "-noout", "-out", "mail.pub",
+        ],
+    );
+    // A key generated on the device.
+    outputs.push(sym_ok(
+        dir,
+        &[
+            "token",
+            "generate",
+            "--token",
+            &uri,
+            "--slot",
+            "gen",
+            "--algorithm",
+            "rsa-3072",
+        ],
+    ));
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            &uri,
+            "--slot",
+            "gen",
+            "--out",
+            "gen.pub",
+        ],
+    );
+
+    // Every scheme verifies with OpenSSL; OAEP from OpenSSL decrypts.
+    std::fs::write(dir.join("doc"), b"the contract").unwrap();
+    for (scheme, args) in [
+        ("pkcs1-sha256", vec!["-sha256"]),
+        ("pkcs1-sha512", vec!["-sha512"]),
+        (
+            "pss-sha256",
+            vec![
+                "-sha256",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:32",
+            ],
+        ),
+        (
+            "pss-sha384",
+            vec![
+                "-sha384",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:48",
+            ],
+        ),
+    ] {
+        for (slot, key) in [("mail", "mail.pub"), ("gen", "gen.pub")] {
+            sym_ok(
+                dir,
+                &[
+                    "token", "sign", "--token", &uri, "--slot", slot, "--scheme", scheme, "--in",
+                    "doc", "--out", "doc.sig",
+                ],
+            );
+            let mut a = vec!["dgst"];
+            a.extend(&args);
+            a.extend(["-verify", key, "-signature", "doc.sig", "doc"]);
+            openssl(dir, &a);
+        }
+    }
+    std::fs::write(dir.join("secret"), b"for alice only").unwrap();
+    openssl(
+        dir,
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            "mail.pub",
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+            "-in",
+            "secret",
+            "-out",
+            "secret.enc",
+        ],
+    );
+    let r = sym_ok(
+        dir,
+        &[
+            "token",
+            "decrypt",
+            "--token",
+            &uri,
+            "--slot",
+            "mail",
+            "--in",
+            "secret.enc",
+        ],
+    );
+    assert_eq!(r.stdout, b"for alice only");
+    sym_fails(
+        dir,
+        &[
+            "token", "decrypt", "--token", &uri, "--slot", "mail", "--in", "doc",
+        ],
+        4,
+        "",
+    );
+
+    // Attestation states what the device reported.
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            &uri,
+            "--device",
+            "--out",
+            "device.pem",
+        ],
+    );
+    for (slot, local, origin) in [("gen", true, "generated"), ("mail", false, "issuer")] {
+        sym_ok(
+            dir,
+            &[
+                "token", "attest", "--token", &uri, "--slot", slot, "--nonce", "0badc0de", "--out",
+                "att.json",
+            ],
+        );
+        sym_ok(
+            dir,
+            &[
+                "attestation",
+                "verify",
+                "--in",
+                "att.json",
+                "--device-key",
+                "device.pem",
+                "--nonce",
+                "0badc0de",
+            ],
+        );
+        let att: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("att.json")).unwrap()).unwrap();
+        assert_eq!(att["evidence"]["kind"], "pkcs11");
+        assert_eq!(att["evidence"]["local"], local, "{slot}");
+        assert_eq!(att["evidence"]["sensitive"], true);
+        assert_eq!(att["evidence"]["extractable"], false);
+        assert_eq!(att["origin"]["kind"], origin);
+        assert_eq!(att["exportable"], false);
+    }
+
+    // pkcs11-tool sees what symbolon made: the objects, the certificate, the
+    // key's protection; it cannot read the key; its signatures verify.
+    let out = pkcs11_tool(dir, "alice", pin, &["--list-objects"]);
+    assert!(out.status.success());
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    for label in ["mail", "gen", "symbolon:device", "symbolon:transport"] {
+        let block = object_block(&listing, "Private Key Object", label)
+            .unwrap_or_else(|| panic!("no private key {label}: {listing}"));
+        let access = block
+            .lines()
+            .find(|l| l.trim_start().starts_with("Access:"))
+            .unwrap();
+        assert!(access.contains("sensitive"), "{label}: {access}");
+        assert!(
+            !access.contains(" extractable") || access.contains("never extractable"),
+            "{label}: {access}"
+        );
+    }
+    assert!(
+        object_block(&listing, "Certificate Object", "mail").is_some(),
+        "{listing}"
+    );
+    let out = pkcs11_tool(
+        dir,
+        "alice",
+        pin,
+        &[
+            "--read-object",
+            "--type",
+            "cert",
+            "--label",
+            "mail",
+            "-o",
+            "mail.der",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem_der = openssl(dir, &["x509", "-in", "mail.crt", "-outform", "DER"]);
+    assert_eq!(std::fs::read(dir.join("mail.der")).unwrap(), pem_der);
+    let out = pkcs11_tool(
+        dir,
+        "alice",
+        pin,
+        &[
+            "--read-object",
+            "--type",
+            "privkey",
+            "--label",
+            "mail",
+            "-o",
+            "mail.key",
+        ],
+    );
+    assert!(
+        !dir.join("mail.key").exists(),
+        "pkcs11-tool read a private key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // pkcs11-tool picks the signing key by --id (--label alone may pick another).
+    let block = object_block(&listing, "Private Key Object", "mail").unwrap();
+    let id = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ID:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let out = pkcs11_tool(
+        dir,
+        "alice",
+        pin,
+        &[
+            "--sign",
+            "--mechanism",
+            "SHA256-RSA-PKCS",
+            "--id",
+            &id,
+            "-i",
+            "doc",
+            "-o",
+            "tool.sig",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "mail.pub",
+            "-signature",
+            "tool.sig",
+            "doc",
+        ],
+    );
+    // Asked directly, the device refuses the private key's value.
+    assert_sensitive(dir, "alice", pin, "mail");
+
+    // Commands work once; the trust list is fixed.
+    sym_fails(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            &uri,
+            "--issuer-key",
+            "st.pem",
+        ],
+        5,
+        "fixed",
+    );
+    sym_fails(
+        dir,
+        &["token", "generate", "--token", &uri, "--slot", "mail"],
+        5,
+        "already holds a key",
+    );
+
+    // The PIN never shows, even at trace level.
+    for r in &outputs {
+        assert!(
+            !find(&r.stdout, pin.as_bytes()) && !r.stderr.contains(pin),
+            "the PIN leaked"
+        );
+    }
+
+    // Tamper: the token is dead, its keys are gone from the device.
+    sym_ok(dir, &["token", "tamper", "--token", &uri, "--yes"]);
+    sym_fails(dir, &["token", "info", "--token", &uri], 6, "tampered");
+    let listing =
+        String::from_utf8_lossy(&pkcs11_tool(dir, "alice", pin, &["--list-objects"]).stdout)
+            .into_owned();
+    assert!(
+        object_block(&listing, "Private Key Object", "mail").is_none(),
+        "{listing}"
+    );
+    assert!(
+        object_block(&listing, "Private Key Object", "symbolon:device").is_none(),
+        "{listing}"
+    );
+}
+
+/// Reads CKA_PRIVATE_EXPONENT through cryptoki: the device must refuse.
+fn assert_sensitive(dir: &Path, label: &str, pin: &str, key: &str) {
+    use cryptoki::context::{CInitializeArgs, Pkcs11};
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+    // The module reads SOFTHSM2_CONF when it initialises: do that in a child
+    // process of this test binary, so the test's own environment stays put.
+    if std::env::var("SYMBOLON_SENSITIVE_CHILD").is_err() {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sensitive_child",
+                "--nocapture",
+                "--include-ignored",
+            ])
+            .env("SYMBOLON_SENSITIVE_CHILD", format!("{label}\n{pin}\n{key}"))
+            .env("SOFTHSM2_CONF", conf(dir))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    let ctx = Pkcs11::new(MODULE).unwrap();
+    ctx.initialize(CInitializeArgs::OsThreads).unwrap();
+    let slot = ctx
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label().trim() == label)
+        .unwrap();
+    let session = ctx.open_ro_session(slot).unwrap();
+    session
+        .login(UserType::User, Some(&AuthPin::new(pin.into())))
+        .unwrap();
+    let h = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(key.as_bytes().to_vec()),
+        ])
+        .unwrap()[0];
+    let flags = session
+        .get_attributes(h, &[AttributeType::Sensitive, AttributeType::Extractable])
+        .unwrap();
+    assert!(flags.contains(&Attribute::Sensitive(true)), "{flags:?}");
+    assert!(flags.contains(&Attribute::Extractable(false)), "{flags:?}");
+    let secret = session
+        .get_attributes(h, &[AttributeType::PrivateExponent, AttributeType::Prime1])
+        .unwrap_or_default();
+    assert!(
+        !secret
+            .iter()
+            .any(|a| matches!(a, Attribute::PrivateExponent(_) | Attribute::Prime1(_))),
+        "the device gave out a private key component"
+    );
+}
+
+#[test]
+#[ignore = "run as a child of a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees"]
+fn sensitive_child() {
+    let spec = std::env::var("SYMBOLON_SENSITIVE_CHILD").unwrap();
+    let mut parts = spec.lines();
+    let (label, pin, key) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    assert_sensitive(Path::new("."), label, pin, key);
+}
+
+#[test]
+fn the_ca_key_on_a_pkcs11_device_issues_over_http() {
+    if !have_softhsm() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pin = "ca-pin-5a4b3c2d1e0f";
+    let ca_uri = softhsm_token(dir, "ca", pin);
+    sym_ok(
+        dir,
+        &["ca", "init", "--data", "data", "--ca-token", &ca_uri],
+    );
+    assert!(
+        !dir.join("data/ca.token").exists(),
+        "a soft CA token was made"
+    );
+    let config = std::fs::read_to_string(dir.join("data/ca.json")).unwrap();
+    assert!(config.contains("pkcs11:token=ca"), "{config}");
+    assert!(!config.contains(pin), "the PIN went into ca.json");
+    // The service opens the device from ca.json.
+    let softhsm = conf(dir);
+    let server = Server::start_env(
+        dir,
+        &["--data", "data"],
+        &[("SOFTHSM2_CONF", softhsm.as_os_str())],
+    );
+    station_and_token(dir, &server);
+    ok(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "k",
+            "--identity",
+            "CN=Carol",
+            "--out",
+            "carol.crt",
+        ],
+    );
+    openssl(dir, &["verify", "-CAfile", "root.pem", "carol.crt"]);
+    drop(server);
+    let listing = String::from_utf8_lossy(&pkcs11_tool(dir, "ca", pin, &["--list-objects"]).stdout)
+        .into_owned();
+    let block =
+        object_block(&listing, "Private Key Object", "ca").unwrap_or_else(|| panic!("{listing}"));
+    assert!(block.contains("never extractable"), "{block}");
+    // A station's token on the device as well: issuance into PKCS#11 from a PKCS#11 CA.
+    let user = softhsm_token(dir, "dave", "dave-pin-0011223344");
+    sym_ok(dir, &["token", "init", "--token", &user]);
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            &user,
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            "local:data",
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            &user,
+            "--slot",
+            "k",
+            "--identity",
+            "CN=Dave",
+            "--out",
+            "dave.crt",
+        ],
+    );
+    openssl(dir, &["verify", "-CAfile", "root.pem", "dave.crt"]);
+}
+
+#[test]
+fn protected_content_opens_in_a_pkcs11_token() {
+    if !have_softhsm() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let uri = softhsm_token(dir, "erin", "erin-pin-99887766");
+    sym_ok(
+        dir,
+        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
+    );
+    sym_ok(
+        dir,
+        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
+    );
+    new_issuer(dir, "st");
+    sym_ok(
+        dir,
+        &[
+            "content",
+            "owner",
+            "init",
+            "--owner",
+            "owner",
+            "--ca-cert",
+            "root.pem",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "content",
+            "owner",
+            "public-key",
+            "--owner",
+            "owner",
+            "--identity",
+            "--out",
+            "owner.pem",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "content",
+            "owner",
+            "public-key",
+            "--owner",
+            "owner",
+            "--out",
+            "catalogue.pem",
+        ],
+    );
+    sym_ok(dir, &["token", "init", "--token", &uri]);
+    for issuer in ["st.pem", "owner.pem"] {
+        sym_ok(
+            dir,
+            &[
+                "token",
+                "trust-issuer",
+                "--token",
+                &uri,
+                "--issuer-key",
+                issuer,
+            ],
+        );
+    }
+    sym_ok(
+        dir,
+        &[
+            "issue",
+            "--ca",
+            "local:ca",
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            &uri,
+            "--slot",
+            "purchase",
+            "--identity",
+            "CN=Erin",
+            "--role",
+            "purchase-signing",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "content",
+            "owner",
+            "provision",
+            "--owner",
+            "owner",
+            "--token",
+            &uri,
+            "--slot",
+            "content",
+            "--out",
+            "erin.pem",
+        ],
+    );
+    let film: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.join("film"), &film).unwrap();
+    // Sealed to the provisioned key directly.
+    sym_ok(dir, &["seal", "--to", "erin.pem", "film", "direct.sealed"]);
+    sym_ok(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            &uri,
+            "--slot",
+            "content",
+            "direct.sealed",
+            "direct.out",
+        ],
+    );
+    assert_eq!(std::fs::read(dir.join("direct.out")).unwrap(), film);
+    // Bought with an order signed on the device, licensed, opened.
+    let id = "0123456789abcdef0123456789abcdef";
+    sym_ok(
+        dir,
+        &[
+            "seal",
+            "--to",
+            "catalogue.pem",
+            "--content-id",
+            id,
+            "film",
+            "film.sealed",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "content",
+            "order",
+            "--token",
+            &uri,
+            "--slot",
+            "purchase",
+            "--content-id",
+            id,
+            "--price",
+            "2.50 EUR",
+            "--licence-slot",
+            "content",
+            "--out",
+            "order.pem",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "content",
+            "license",
+            "--owner",
+            "owner",
+            "--order",
+            "order.pem",
+            "--content",
+            "film.sealed",
+            "--out",
+            "erin.lic",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            &uri,
+            "--slot",
+            "content",
+            "--licence",
+            "erin.lic",
+            "film.sealed",
+            "film.out",
+        ],
+    );
+    assert_eq!(std::fs::read(dir.join("film.out")).unwrap(), film);
+}
+
+#[test]
+fn device_errors_are_clear() {
+    if !have_softhsm() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let uri = softhsm_token(dir, "frank", "frank-pin-1357");
+    std::fs::write(dir.join("wrong.pin"), "not-the-pin\n").unwrap();
+    let wrong = uri.replace("frank.pin", "wrong.pin");
+    sym_fails(
+        dir,
+        &["token", "init", "--token", &wrong],
+        5,
+        "PIN is wrong",
+    );
+    sym_fails(
+        dir,
+        &[
+            "token",
+            "info",
+            "--token",
+            "pkcs11:token=frank?module-path=/nonexistent/libp11.so&pin-source=file:frank.pin",
+        ],
+        3,
+        "no PKCS#11 module at /nonexistent/libp11.so",
+    );
+    sym_fails(
+        dir,
+        &[
+            "token",
+            "info",
+            "--token",
+            &uri.replace("token=frank", "token=nobody"),
+        ],
+        3,
+        "no PKCS#11 token matches",
+    );
+    sym_fails(
+        dir,
+        &["token", "info", "--token", &uri],
+        3,
+        "not initialised for symbolon",
+    );
+    sym_fails(
+        dir,
+        &[
+            "token",
+            "info",
+            "--token",
+            &format!("pkcs11:token=frank?module-path={MODULE}&pin-value=frank-pin-1357"),
+        ],
+        3,
+        "process list",
+    );
+    sym_fails(
+        dir,
+        &[
+            "token",
+            "info",
+            "--token",
+            &format!("pkcs11:token=frank?module-path={MODULE}&pin-source=file:missing.pin"),
+        ],
+        3,
+        "cannot read the PIN file",
+    );
+    sym_ok(dir, &["token", "init", "--token", &uri]);
+    sym_fails(
+        dir,
+        &["token", "init", "--token", &uri],
+        3,
+        "already initialised",
+    );
+    sym_fails(
+        dir,
+        &[
+            "token",
+            "sign",
+            "--token",
+            &uri,
+            "--slot",
+            "none",
+            "--digest",
+            &"00".repeat(32),
+        ],
+        3,
+        "holds no key",
+    );
+}
