@@ -16,6 +16,7 @@
 pub mod ca;
 pub mod content;
 pub mod encoding;
+pub mod escrow;
 pub mod issuer;
 pub mod keys;
 pub mod pem;

@@ -1,0 +1,340 @@
+//! Recovery (FIG. 8–12 and the modification for a destroyed device): a
+//! request names the key, the reason and the target token; arbitrators
+//! approve or refuse with signatures chained in order; the enclave checks
+//! the chain, the order, every share, combines, decrypts, checks the key
+//! against the registered one, and checks the target.
+//!
+//! ```text
+//! request hash  = SHA-256(canonical request)
+//! approval      = (request id, request hash, arbitrator, previous hash, decision)
+//!                 signed by the arbitrator's approval key (ECDSA P-256)
+//! previous hash = the request hash for the first approval, else SHA-256 of
+//!                 the previous approval's signed bytes and signature
+//! decision      = approve: SHA-256 of the share re-encrypted to the enclave
+//!                 refuse:  the reason
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use zeroize::Zeroizing;
+
+use super::{sha256, ArbitratorId, EscrowDeposit, EscrowError, EscrowId};
+use crate::encoding::Writer;
+use crate::keys::{Fingerprint, IdentityKeyPair, IdentityPublicKey, RsaPrivateKey};
+use crate::token::{SlotName, TokenSerial};
+
+const REQUEST_DOMAIN: &str = "symbolon recovery v1 request";
+const APPROVAL_DOMAIN: &str = "symbolon recovery v1 approval";
+
+/// A recovery request's identity: 16 random bytes, shown as hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecoveryId([u8; 16]);
+
+impl RecoveryId {
+    /// A fresh id.
+    pub fn random() -> Result<Self, EscrowError> {
+        let mut b = [0u8; 16];
+        crate::keys::random_bytes(&mut b).map_err(|e| EscrowError::Internal(e.to_string()))?;
+        Ok(Self(b))
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for RecoveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for RecoveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecoveryId({self})")
+    }
+}
+
+impl FromStr for RecoveryId {
+    type Err = EscrowError;
+    fn from_str(s: &str) -> Result<Self, EscrowError> {
+        hex::decode(s)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .map(Self)
+            .ok_or_else(|| EscrowError::InvalidInput(format!("{s:?} is not a recovery request id (32 hex digits)")))
+    }
+}
+
+/// A request to recover an escrowed key into a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryRequest {
+    /// Its identity.
+    pub id: RecoveryId,
+    /// The escrow.
+    pub escrow: EscrowId,
+    /// The key.
+    pub key: Fingerprint,
+    /// Why, in the requester's words.
+    pub reason: String,
+    /// The token the key goes into.
+    pub target: TokenSerial,
+    /// That token's device identity key (from its registration).
+    pub target_device: Fingerprint,
+    /// The slot it goes into.
+    pub slot: SlotName,
+    /// Whether the target is a new token instead of the bound one.
+    pub rebind: bool,
+    /// When, seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+impl RecoveryRequest {
+    /// The canonical encoding arbitrators sign through its hash.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_domain(REQUEST_DOMAIN);
+        w.bytes(self.id.as_bytes());
+        w.bytes(self.escrow.as_bytes());
+        w.bytes(self.key.as_bytes());
+        w.str(&self.reason);
+        w.bytes(self.target.as_bytes());
+        w.bytes(self.target_device.as_bytes());
+        w.str(self.slot.as_str());
+        w.bool(self.rebind);
+        w.u64(self.created_at);
+        w.into_bytes().to_vec()
+    }
+
+    /// SHA-256 of the encoding.
+    pub fn hash(&self) -> [u8; 32] {
+        sha256(&self.encode())
+    }
+}
+
+/// What an arbitrator decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Approved, with its share encrypted to the enclave (RSA-OAEP-SHA-256).
+    Approve {
+        /// The share, for the enclave only.
+        share: Vec<u8>,
+    },
+    /// Refused, with a reason.
+    Refuse {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One link of the approval chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// The request.
+    pub request: RecoveryId,
+    /// Its hash.
+    pub request_hash: [u8; 32],
+    /// Who.
+    pub arbitrator: ArbitratorId,
+    /// The previous link's hash (the request hash for the first).
+    pub previous: [u8; 32],
+    /// What.
+    pub decision: Decision,
+    /// The arbitrator's signature.
+    pub signature: Vec<u8>,
+}
+
+impl Approval {
+    /// Makes and signs a link.
+    pub fn sign(
+        key: &IdentityKeyPair,
+        request: &RecoveryRequest,
+        arbitrator: ArbitratorId,
+        previous: [u8; 32],
+        decision: Decision,
+    ) -> Result<Self, EscrowError> {
+        let mut a = Self {
+            request: request.id,
+            request_hash: request.hash(),
+            arbitrator,
+            previous,
+            decision,
+            signature: Vec::new(),
+        };
+        a.signature = key.sign(&a.to_be_signed()).map_err(|e| EscrowError::Internal(e.to_string()))?;
+        Ok(a)
+    }
+
+    /// The bytes the arbitrator signs.
+    pub fn to_be_signed(&self) -> Vec<u8> {
+        let mut w = Writer::with_domain(APPROVAL_DOMAIN);
+        w.bytes(self.request.as_bytes());
+        w.bytes(&self.request_hash);
+        w.str(self.arbitrator.as_str());
+        w.bytes(&self.previous);
+        match &self.decision {
+            Decision::Approve { share } => {
+                w.u8(1);
+                w.bytes(&sha256(share));
+            }
+            Decision::Refuse { reason } => {
+                w.u8(2);
+                w.str(reason);
+            }
+        }
+        w.into_bytes().to_vec()
+    }
+
+    /// This link's hash, which the next link names.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut data = self.to_be_signed();
+        data.extend_from_slice(&self.signature);
+        sha256(&data)
+    }
+
+    /// The canonical encoding (for storage and transport).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.bytes(&self.to_be_signed());
+        match &self.decision {
+            Decision::Approve { share } => w.bytes(share),
+            Decision::Refuse { .. } => w.bytes(&[]),
+        }
+        w.bytes(&self.signature);
+        w.into_bytes().to_vec()
+    }
+
+    /// Reads the canonical encoding.
+    pub fn decode(data: &[u8]) -> Result<Self, EscrowError> {
+        use crate::encoding::Reader;
+        let bad = |e: crate::encoding::DecodeError| EscrowError::InvalidInput(format!("approval: {e}"));
+        let mut outer = Reader::new(data);
+        let signed = outer.bytes("signed").map_err(bad)?;
+        let share = outer.bytes("share").map_err(bad)?.to_vec();
+        let signature = outer.bytes("signature").map_err(bad)?.to_vec();
+        outer.finish().map_err(bad)?;
+        let mut r = Reader::new(signed);
+        r.domain(APPROVAL_DOMAIN).map_err(bad)?;
+        let fixed16 = |b: &[u8]| -> Result<[u8; 16], EscrowError> { b.try_into().map_err(|_| EscrowError::InvalidInput("approval id".into())) };
+        let fixed32 = |b: &[u8]| -> Result<[u8; 32], EscrowError> { b.try_into().map_err(|_| EscrowError::InvalidInput("approval hash".into())) };
+        let request = RecoveryId(fixed16(r.bytes("request").map_err(bad)?)?);
+        let request_hash = fixed32(r.bytes("request hash").map_err(bad)?)?;
+        let arbitrator = ArbitratorId::new(r.str("arbitrator").map_err(bad)?)?;
+        let previous = fixed32(r.bytes("previous").map_err(bad)?)?;
+        let decision = match r.u8("decision").map_err(bad)? {
+            1 => {
+                let digest = fixed32(r.bytes("share digest").map_err(bad)?)?;
+                if digest != sha256(&share) {
+                    return Err(EscrowError::InvalidInput("the approval's share is not the one it signed".into()));
+                }
+                Decision::Approve { share }
+            }
+            2 => Decision::Refuse {
+                reason: r.str("reason").map_err(bad)?.to_string(),
+            },
+            _ => return Err(EscrowError::InvalidInput("unknown decision".into())),
+        };
+        r.finish().map_err(bad)?;
+        Ok(Self {
+            request,
+            request_hash,
+            arbitrator,
+            previous,
+            decision,
+            signature,
+        })
+    }
+}
+
+/// Checks the chain: each link signed by its registered arbitrator, made
+/// for this request, linked to the one before, one decision per arbitrator.
+/// Returns the approving arbitrators in order.
+pub fn verify_chain(
+    request: &RecoveryRequest,
+    chain: &[Approval],
+    keys: &BTreeMap<ArbitratorId, IdentityPublicKey>,
+) -> Result<Vec<ArbitratorId>, EscrowError> {
+    let request_hash = request.hash();
+    let mut previous = request_hash;
+    let mut seen = Vec::new();
+    let mut approving = Vec::new();
+    for (i, a) in chain.iter().enumerate() {
+        let key = keys
+            .get(&a.arbitrator)
+            .ok_or_else(|| EscrowError::UnknownArbitrator(a.arbitrator.to_string()))?;
+        key.verify(&a.to_be_signed(), &a.signature)
+            .map_err(|_| EscrowError::ForgedApproval {
+                position: i + 1,
+                arbitrator: a.arbitrator.to_string(),
+            })?;
+        if a.request != request.id || a.request_hash != request_hash {
+            return Err(EscrowError::ReplayedApproval {
+                arbitrator: a.arbitrator.to_string(),
+            });
+        }
+        if a.previous != previous {
+            return Err(EscrowError::BrokenChain { position: i + 1 });
+        }
+        if seen.contains(&a.arbitrator) {
+            return Err(EscrowError::AlreadyDecided(a.arbitrator.to_string()));
+        }
+        seen.push(a.arbitrator.clone());
+        if matches!(a.decision, Decision::Approve { .. }) {
+            approving.push(a.arbitrator.clone());
+        }
+        previous = a.hash();
+    }
+    Ok(approving)
+}
+
+/// The enclave's recovery: chain, order against the policy, every share
+/// (decrypted by `enclave_decrypt`, the enclave key in the server's token),
+/// combination, the escrowed key, its consistency with the registered
+/// public key, and the target binding. Returns the key for the caller to
+/// wrap to the target token and drop.
+pub fn recover(
+    request: &RecoveryRequest,
+    chain: &[Approval],
+    deposit: &EscrowDeposit,
+    keys: &BTreeMap<ArbitratorId, IdentityPublicKey>,
+    enclave_decrypt: impl Fn(&[u8]) -> Result<Zeroizing<Vec<u8>>, EscrowError>,
+) -> Result<RsaPrivateKey, EscrowError> {
+    if request.escrow != deposit.id || request.key != deposit.fingerprint() {
+        return Err(EscrowError::InvalidInput("the request is for another escrow".into()));
+    }
+    let approving = verify_chain(request, chain, keys)?;
+    let policy = deposit.policy()?;
+    if !policy.evaluate(&approving).satisfied() {
+        return Err(EscrowError::PolicyNotSatisfied(
+            policy.status_tree(&approving).render().trim_end().replace('\n', "; "),
+        ));
+    }
+    let mut leaves = BTreeMap::new();
+    for a in chain {
+        let Decision::Approve { share } = &a.decision else { continue };
+        let bad = |reason: &str| EscrowError::BadShare {
+            arbitrator: a.arbitrator.to_string(),
+            reason: reason.into(),
+        };
+        let file = enclave_decrypt(share).map_err(|_| bad("it does not decrypt with the enclave key"))?;
+        leaves.insert(a.arbitrator.clone(), deposit.check_share(&a.arbitrator, &file)?);
+    }
+    let root = super::sharing::combine(&policy, &deposit.commitments, &leaves)?
+        .ok_or_else(|| EscrowError::PolicyNotSatisfied("too few valid shares".into()))?;
+    let key = deposit.open(&root)?;
+    if key.public_key() != &deposit.public_key {
+        return Err(EscrowError::EscrowDamaged("the escrowed key is not the registered key".into()));
+    }
+    // The consistency check: a fresh signature verifies and a fresh secret
+    // round-trips under the registered public key.
+    key.pairwise_consistency_test()
+        .map_err(|e| EscrowError::EscrowDamaged(format!("the recovered key fails its consistency check: {e}")))?;
+    if request.target_device != deposit.bound_device && !request.rebind {
+        return Err(EscrowError::WrongTarget {
+            target: request.target.to_string(),
+        });
+    }
+    Ok(key)
+}

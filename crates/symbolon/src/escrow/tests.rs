@@ -1,0 +1,292 @@
+//! Escrow and recovery end to end in memory: every refusal the enclave must
+//! make, and property tests over random nested policies.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use age::secrecy::ExposeSecret;
+use proptest::prelude::*;
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::keys::{IdentityKeyPair, RsaAlgorithm, RsaPrivateKey};
+use crate::token::{SlotName, TokenSerial};
+
+struct Arb {
+    public: ArbitratorPublic,
+    signing: IdentityKeyPair,
+    age: age::x25519::Identity,
+}
+
+fn arbitrator(name: &str) -> Arb {
+    let age = age::x25519::Identity::generate();
+    let signing = IdentityKeyPair::generate().unwrap();
+    Arb {
+        public: ArbitratorPublic {
+            id: ArbitratorId::new(name).unwrap(),
+            share_recipient: age.to_public().to_string(),
+            approval_key: signing.public_key().clone(),
+        },
+        signing,
+        age,
+    }
+}
+
+fn escrowed_key() -> &'static RsaPrivateKey {
+    static K: OnceLock<RsaPrivateKey> = OnceLock::new();
+    K.get_or_init(|| RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap())
+}
+
+fn enclave() -> &'static RsaPrivateKey {
+    static K: OnceLock<RsaPrivateKey> = OnceLock::new();
+    K.get_or_init(|| RsaPrivateKey::generate(RsaAlgorithm::Rsa3072).unwrap())
+}
+
+struct World {
+    arbs: BTreeMap<ArbitratorId, Arb>,
+    deposit: EscrowDeposit,
+    envelopes: BTreeMap<ArbitratorId, Vec<u8>>,
+    bound_device: Fingerprint,
+}
+
+use crate::keys::Fingerprint;
+
+fn world(policy: &str) -> World {
+    let policy = Policy::parse(policy).unwrap();
+    let arbs: BTreeMap<_, _> = policy
+        .arbitrators()
+        .into_iter()
+        .map(|a| (a.clone(), arbitrator(a.as_str())))
+        .collect();
+    let publics: Vec<_> = arbs.values().map(|a| a.public.clone()).collect();
+    let bound_device = Fingerprint::from_bytes([7; 32]);
+    let (deposit, envelopes) = EscrowDeposit::create(
+        escrowed_key(),
+        &policy,
+        &publics,
+        TokenSerial::from_bytes([1; 16]),
+        bound_device,
+    )
+    .unwrap();
+    World {
+        arbs,
+        deposit,
+        envelopes: envelopes.into_iter().map(|e| (e.arbitrator, e.envelope)).collect(),
+        bound_device,
+    }
+}
+
+impl World {
+    fn request(&self, target_device: Fingerprint) -> RecoveryRequest {
+        RecoveryRequest {
+            id: RecoveryId::random().unwrap(),
+            escrow: self.deposit.id,
+            key: self.deposit.fingerprint(),
+            reason: "token lost".into(),
+            target: TokenSerial::from_bytes([2; 16]),
+            target_device,
+            slot: SlotName::new("k").unwrap(),
+            rebind: target_device != self.bound_device,
+            created_at: 0,
+        }
+    }
+
+    /// The arbitrator's side: open the envelope, check the share, re-encrypt
+    /// it to the enclave, sign the next link.
+    fn approve(&self, request: &RecoveryRequest, chain: &mut Vec<Approval>, name: &str) {
+        let id = ArbitratorId::new(name).unwrap();
+        let a = &self.arbs[&id];
+        let file = Zeroizing::new(age::decrypt(&a.age, &self.envelopes[&id]).unwrap());
+        self.deposit.check_share(&id, &file).unwrap();
+        let share = enclave().public_key().encrypt_oaep(&file).unwrap();
+        let previous = chain.last().map(Approval::hash).unwrap_or_else(|| request.hash());
+        chain.push(Approval::sign(&a.signing, request, id, previous, Decision::Approve { share }).unwrap());
+    }
+
+    fn keys(&self) -> BTreeMap<ArbitratorId, crate::keys::IdentityPublicKey> {
+        self.arbs.iter().map(|(k, a)| (k.clone(), a.public.approval_key.clone())).collect()
+    }
+
+    /// The recovered key's fingerprint (a private key has no `Debug`).
+    fn recover(&self, request: &RecoveryRequest, chain: &[Approval]) -> Result<Fingerprint, EscrowError> {
+        recover(request, chain, &self.deposit, &self.keys(), |ct| {
+            enclave().decrypt_oaep(ct).map_err(|e| EscrowError::Internal(e.to_string()))
+        })
+        .map(|k| k.public_key().fingerprint())
+    }
+}
+
+const FIG9: &str = "seq(user, all(card-company, any(1, provider-a, provider-b, provider-c), any(2, manager-a, manager-b, manager-c)), recorder)";
+
+#[test]
+fn fig9_recovers_and_refuses_what_it_must() {
+    let w = world(FIG9);
+    let order = ["user", "provider-b", "manager-c", "card-company", "manager-a", "recorder"];
+    let request = w.request(w.bound_device);
+    let mut chain = Vec::new();
+    for n in order {
+        w.approve(&request, &mut chain, n);
+    }
+    assert_eq!(w.recover(&request, &chain).unwrap(), escrowed_key().public_key().fingerprint());
+
+    // One short: refused, saying what is missing.
+    let e = w.recover(&request, &chain[..5]).unwrap_err();
+    assert_eq!(e.code(), "policy_not_satisfied", "{e}");
+    // Reordered links: the chain breaks.
+    let mut swapped = chain.clone();
+    swapped.swap(1, 2);
+    assert!(matches!(w.recover(&request, &swapped), Err(EscrowError::BrokenChain { position: 2 })));
+    // Out of order (recorder before the managers), properly chained: the policy refuses.
+    let mut early = Vec::new();
+    for n in ["user", "provider-b", "recorder", "card-company", "manager-a", "manager-c"] {
+        w.approve(&request, &mut early, n);
+    }
+    assert_eq!(w.recover(&request, &early).unwrap_err().code(), "policy_not_satisfied");
+    // A forged link.
+    let mut forged = chain.clone();
+    forged[3].signature = w.arbs[&ArbitratorId::new("user").unwrap()].signing.sign(&forged[3].to_be_signed()).unwrap();
+    assert!(matches!(w.recover(&request, &forged), Err(EscrowError::ForgedApproval { position: 4, .. })));
+    // Approvals replayed from another request.
+    let other = w.request(w.bound_device);
+    assert!(matches!(w.recover(&other, &chain), Err(EscrowError::ReplayedApproval { .. })));
+    // A new token without an approved rebinding; a rebinding request is fine.
+    let mut wrong = request.clone();
+    wrong.target_device = Fingerprint::from_bytes([9; 32]);
+    let mut c2 = Vec::new();
+    for n in order {
+        w.approve(&wrong, &mut c2, n);
+    }
+    assert!(matches!(w.recover(&wrong, &c2), Err(EscrowError::WrongTarget { .. })));
+    let rebind = w.request(Fingerprint::from_bytes([9; 32]));
+    let mut c3 = Vec::new();
+    for n in order {
+        w.approve(&rebind, &mut c3, n);
+    }
+    assert!(w.recover(&rebind, &c3).is_ok());
+}
+
+#[test]
+fn bad_shares_are_blamed_on_their_sender() {
+    let w = world("any(2, a, b, c)");
+    let request = w.request(w.bound_device);
+    // b sends a's share (for this key) re-encrypted: another arbitrator's share.
+    let a_file = age::decrypt(&w.arbs[&ArbitratorId::new("a").unwrap()].age, &w.envelopes[&ArbitratorId::new("a").unwrap()]).unwrap();
+    let mut chain = Vec::new();
+    w.approve(&request, &mut chain, "a");
+    let b = ArbitratorId::new("b").unwrap();
+    let share = enclave().public_key().encrypt_oaep(&a_file).unwrap();
+    chain.push(Approval::sign(&w.arbs[&b].signing, &request, b.clone(), chain[0].hash(), Decision::Approve { share }).unwrap());
+    match w.recover(&request, &chain) {
+        Err(EscrowError::BadShare { arbitrator, .. }) => assert_eq!(arbitrator, "b"),
+        other => panic!("{other:?}"),
+    }
+    // A share of another escrow of the same key.
+    let w2 = world("any(2, a, b, c)");
+    let foreign = age::decrypt(&w2.arbs[&b].age, &w2.envelopes[&b]).unwrap();
+    assert!(matches!(w.deposit.check_share(&b, &foreign), Err(EscrowError::BadShare { .. })));
+    // An altered commitment: every share under that node fails.
+    let mut altered = EscrowDeposit::decode(&w.deposit.encode()).unwrap();
+    assert_eq!(altered, w.deposit);
+    let mut enc = altered.encode();
+    let at = enc.len() - altered.blob.len() - 10;
+    enc[at] ^= 1;
+    if let Ok(d) = EscrowDeposit::decode(&enc) {
+        altered = d;
+        let file = age::decrypt(&w.arbs[&b].age, &w.envelopes[&b]).unwrap();
+        assert!(altered.check_share(&b, &file).is_err());
+    }
+    // A tampered blob.
+    let mut tampered = w.deposit.clone();
+    let n = tampered.blob.len();
+    tampered.blob[n - 1] ^= 1;
+    let mut chain = Vec::new();
+    w.approve(&request, &mut chain, "a");
+    w.approve(&request, &mut chain, "c");
+    let Err(e) = recover(&request, &chain, &tampered, &w.keys(), |ct| {
+        enclave().decrypt_oaep(ct).map_err(|e| EscrowError::Internal(e.to_string()))
+    }) else {
+        panic!("a tampered blob was recovered");
+    };
+    assert_eq!(e.code(), "escrow_damaged");
+    assert!(w.recover(&request, &chain).is_ok());
+}
+
+#[test]
+fn a_refusal_is_signed_and_counts_for_nothing() {
+    let w = world("all(a, b)");
+    let request = w.request(w.bound_device);
+    let mut chain = Vec::new();
+    w.approve(&request, &mut chain, "a");
+    let b = ArbitratorId::new("b").unwrap();
+    chain.push(
+        Approval::sign(&w.arbs[&b].signing, &request, b.clone(), chain[0].hash(), Decision::Refuse { reason: "no".into() }).unwrap(),
+    );
+    let decoded: Vec<Approval> = chain.iter().map(|a| Approval::decode(&a.encode()).unwrap()).collect();
+    assert_eq!(decoded, chain);
+    assert_eq!(w.recover(&request, &chain).unwrap_err().code(), "policy_not_satisfied");
+    // And b cannot approve after refusing.
+    w.approve(&request, &mut chain, "b");
+    assert_eq!(w.recover(&request, &chain).unwrap_err().code(), "already_decided");
+}
+
+/// Random nested policies over up to 6 arbitrators, built from a seed.
+fn policy_strategy() -> impl Strategy<Value = String> {
+    any::<u64>().prop_map(|seed| build(&mut Rng(seed), 0, &mut 0))
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn build(r: &mut Rng, depth: usize, names: &mut usize) -> String {
+    if depth >= 2 || *names >= 5 || r.next(3) == 0 {
+        *names += 1;
+        return format!("p{names}");
+    }
+    let n = 1 + r.next(3) as usize;
+    let children: Vec<String> = (0..n).map(|_| build(r, depth + 1, names)).collect();
+    match r.next(3) {
+        0 => format!("all({})", children.join(", ")),
+        1 => format!("seq({})", children.join(", ")),
+        _ => format!("any({}, {})", 1 + r.next(n as u64), children.join(", ")),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Any ordered subset of arbitrators recovers the key exactly when the
+    /// policy holds over it in that order.
+    #[test]
+    fn recovery_iff_the_policy_holds(policy in policy_strategy(), order_seed in any::<u64>(), keep in 0u64..64) {
+        let w = world(&policy);
+        let mut names: Vec<String> = w.arbs.keys().map(|a| a.to_string()).collect();
+        let mut r = Rng(order_seed);
+        for i in (1..names.len()).rev() {
+            names.swap(i, r.next(i as u64 + 1) as usize);
+        }
+        let chosen: Vec<String> = names.into_iter().enumerate().filter(|(i, _)| keep & (1 << i) != 0 || keep == 63).map(|(_, n)| n).collect();
+        let request = w.request(w.bound_device);
+        let mut chain = Vec::new();
+        for n in &chosen {
+            w.approve(&request, &mut chain, n);
+        }
+        let ids: Vec<ArbitratorId> = chosen.iter().map(|n| ArbitratorId::new(n).unwrap()).collect();
+        let holds = w.deposit.policy().unwrap().evaluate(&ids).satisfied();
+        let got = w.recover(&request, &chain);
+        prop_assert_eq!(got.is_ok(), holds, "policy {} order {:?}: {:?}", policy, chosen, got.err());
+    }
+}
+
+#[test]
+fn identities_keep_their_secret() {
+    // The age identity is what an arbitrator's directory seals; its public
+    // half is all the registry sees.
+    let a = arbitrator("x");
+    assert!(a.age.to_string().expose_secret().starts_with("AGE-SECRET-KEY-1"));
+    assert!(a.public.share_recipient.starts_with("age1"));
+}
