@@ -90,6 +90,163 @@ pub(crate) enum Noun {
     /// Protected content: the owner's station, purchase orders and licences.
     #[command(subcommand)]
     Content(ContentCommand),
+    /// Escrow arbitrators: their identities, registration, share checks.
+    #[command(subcommand)]
+    Arbitrator(ArbitratorCommand),
+    /// Escrow policies: check one and see who can satisfy it.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Recovery of an escrowed key: request, approve or refuse, status, complete.
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
+}
+
+/// An arbitrator's directory.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ArbitratorDir {
+    /// The arbitrator's directory (identity sealed in arbitrator.sealed).
+    #[arg(long, env = "SYMBOLON_ARBITRATOR")]
+    pub(crate) arbitrator: PathBuf,
+}
+
+/// How to reach the CA and what root to trust.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct CaArgs {
+    /// The CA service URL, or local:DIR for the CA of a data directory in this process.
+    #[arg(long, env = "SYMBOLON_CA")]
+    pub(crate) ca: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ArbitratorCommand {
+    /// Create an arbitrator identity: an age key for shares, a signing key for decisions.
+    #[command(after_help = "Example:\n  symbolon arbitrator init --arbitrator card-co/ --name card-company")]
+    Init {
+        #[command(flatten)]
+        dir: ArbitratorDir,
+        /// The arbitrator's name in policies (a-z 0-9 . _ -).
+        #[arg(long)]
+        name: String,
+    },
+    /// Record the arbitrator's public parts in the CA's registry.
+    #[command(after_help = "Example:\n  symbolon arbitrator register --arbitrator card-co/ --ca http://127.0.0.1:8080")]
+    Register {
+        #[command(flatten)]
+        dir: ArbitratorDir,
+        #[command(flatten)]
+        ca: CaArgs,
+    },
+    /// Check this arbitrator's share of an escrow against its commitments (learning nothing of the key).
+    #[command(after_help = "Example:\n  symbolon arbitrator verify-share --arbitrator card-co/ --ca http://127.0.0.1:8080 --escrow ID")]
+    VerifyShare {
+        #[command(flatten)]
+        dir: ArbitratorDir,
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The escrow id (from `symbolon issue --escrow`).
+        #[arg(long)]
+        escrow: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Parse a policy, print its canonical form, hash, tree and minimal satisfying sets.
+    #[command(after_help = "Example (FIG. 9):\n  symbolon policy check 'seq(user, all(card-company, any(1, provider-a, provider-b), any(2, manager-a, manager-b, manager-c)), recorder)'\n\n\
+        all(…): every child; any(k, …): k of them; seq(…): every child, each after the one before. \
+        Names need not be registered to be checked.")]
+    Check {
+        /// The policy text.
+        policy: String,
+        /// Print at most this many minimal sets.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RecoveryCommand {
+    /// Ask for an escrowed key to be recovered into a token (registered with the CA).
+    #[command(after_help = "Example:\n  symbolon recovery request --ca http://127.0.0.1:8080 --key sha256:… --reason 'token lost' \\\n      --token new.token --slot mail\n\n\
+        The target token must be registered (`symbolon token register`) and trust the enclave's issuer key \
+        (`symbolon recovery enclave`). A token other than the one the key was bound to makes the request a \
+        rebinding, which the arbitrators see and approve.")]
+    Request {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The key's fingerprint (sha256:…).
+        #[arg(long)]
+        key: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+    },
+    /// Show the enclave's keys, checked against the CA root you pin; --out writes its issuer key for `token trust-issuer`.
+    #[command(after_help = "Example:\n  symbolon recovery enclave --ca http://127.0.0.1:8080 --ca-cert root.pem --out enclave-issuer.pem")]
+    Enclave {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The CA root certificate you trust (PEM).
+        #[arg(long)]
+        ca_cert: PathBuf,
+        /// Write the enclave's issuer key (PEM) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Approve a request: your share, re-encrypted to the enclave, and your signature, next in the chain.
+    #[command(after_help = "Example:\n  symbolon recovery approve --arbitrator card-co/ --ca http://127.0.0.1:8080 --ca-cert root.pem --request ID")]
+    Approve {
+        #[command(flatten)]
+        dir: ArbitratorDir,
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The CA root certificate you trust (PEM): the enclave's key must chain to it.
+        #[arg(long)]
+        ca_cert: PathBuf,
+        /// The request id.
+        #[arg(long)]
+        request: String,
+    },
+    /// Refuse a request, signed, with a reason.
+    #[command(after_help = "Example:\n  symbolon recovery refuse --arbitrator card-co/ --ca http://127.0.0.1:8080 --request ID --reason 'not the owner'")]
+    Refuse {
+        #[command(flatten)]
+        dir: ArbitratorDir,
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The request id.
+        #[arg(long)]
+        request: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// The policy tree: who approved, in what order, what is still missing.
+    #[command(after_help = "Example:\n  symbolon recovery status --ca http://127.0.0.1:8080 --request ID --json")]
+    Status {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The request id.
+        #[arg(long)]
+        request: String,
+    },
+    /// Have the enclave recover the key and write it, with its certificate, into the target token.
+    #[command(after_help = "Example:\n  symbolon recovery complete --ca http://127.0.0.1:8080 --request ID --token new.token\n\n\
+        The enclave checks the chain, the order, every share, the key against its registration and the \
+        target, and does this once per request.")]
+    Complete {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The request id.
+        #[arg(long)]
+        request: String,
+        #[command(flatten)]
+        token: TokenArgs,
+    },
 }
 
 /// What `symbolon seal` needs.
@@ -292,6 +449,10 @@ pub(crate) struct IssueArgs {
     /// Let the token generate the key and attest it (embodiment 4).
     #[arg(long)]
     pub(crate) on_token: bool,
+    /// Escrow the key under this policy of registered arbitrators (e.g.
+    /// "seq(user, any(2, a, b, c), recorder)") before it enters the token.
+    #[arg(long)]
+    pub(crate) escrow: Option<String>,
     /// Also save the PKCS#10 request here.
     #[arg(long)]
     pub(crate) csr_out: Option<PathBuf>,

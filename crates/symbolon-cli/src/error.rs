@@ -46,7 +46,8 @@ impl CliError {
             | "invalid_body"
             | "payload_too_large"
             | "module_not_found"
-            | "token_not_found" => 3,
+            | "token_not_found"
+            | "unknown_arbitrator" => 3,
             "bad_signature"
             | "decryption_failed"
             | "wrong_device"
@@ -61,7 +62,12 @@ impl CliError {
             | "replayed_response"
             | "wrong_certificate"
             | "content_altered"
-            | "wrong_recipient" => 4,
+            | "wrong_recipient"
+            | "forged_approval"
+            | "replayed_approval"
+            | "broken_chain"
+            | "bad_share"
+            | "escrow_damaged" => 4,
             "untrusted_issuer"
             | "replayed_command"
             | "wrong_token"
@@ -82,7 +88,12 @@ impl CliError {
             | "licence_refused"
             | "already_used"
             | "wrong_pin"
-            | "pin_locked" => 5,
+            | "pin_locked"
+            | "policy_not_satisfied"
+            | "wrong_target"
+            | "already_decided"
+            | "already_exists"
+            | "chain_moved" => 5,
             "token_tampered" => 6,
             _ => 1,
         }
@@ -134,6 +145,12 @@ impl From<symbolon_store::StoreError> for CliError {
 impl From<symbolon::x509::X509Error> for CliError {
     fn from(e: symbolon::x509::X509Error) -> Self {
         Self::new("invalid_input", e.to_string())
+    }
+}
+
+impl From<symbolon::escrow::EscrowError> for CliError {
+    fn from(e: symbolon::escrow::EscrowError) -> Self {
+        Self::new(e.code(), e.to_string())
     }
 }
 

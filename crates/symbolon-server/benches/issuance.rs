@@ -80,7 +80,7 @@ fn main() {
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move {
         let registry = Registry::open(&url).await.unwrap();
-        let service = Arc::new(CaService::new(ca.config, ca.token, ca.chain, registry).unwrap());
+        let service = Arc::new(CaService::new(ca, registry).unwrap());
         axum::serve(listener, router(service)).await.unwrap();
     });
     let rate = load(&[format!("http://{addr}/v1/certify")], &csrs);

@@ -10,6 +10,8 @@
 //!   ca.crt                  the CA certificate (PEM)
 //!   chain.pem               issuing CA first, root last (PEM)
 //!   registry.db             the registry (SQLite), unless --database says otherwise
+//!   recovery-issuer.sealed  the recovery enclave's issuer identity (tokens that
+//!   recovery-issuer.sealing-key  receive recovered keys trust it), made on first open
 //! ```
 
 use std::os::unix::fs::PermissionsExt;
@@ -25,7 +27,11 @@ use symbolon::x509::{
     build_csr, certificate_key, parse_certificate, parse_identity, random_serial, self_signed_root,
     verify_issued_by, Name, RsaSigner,
 };
-use symbolon_token::file::{default_sealing_key_path, init_token, open_token, LOCK_WAIT};
+use symbolon::issuer::IssuerIdentity;
+use symbolon::token::SealingKey;
+use symbolon_token::file::{
+    create_new_private, default_sealing_key_path, init_token, open_token, read_sealing_key, LOCK_WAIT,
+};
 use symbolon_token::open::TokenSpec;
 use symbolon_token::pkcs11::{Pkcs11Token, Pkcs11Uri};
 use x509_cert::ext::pkix::BasicConstraints;
@@ -55,6 +61,8 @@ pub struct OpenedCa {
     pub token: Box<dyn Token + Send + Sync>,
     /// Issuing CA first, root last, DER.
     pub chain: Vec<Vec<u8>>,
+    /// The recovery enclave's issuer identity.
+    pub enclave_issuer: IssuerIdentity,
 }
 
 /// A data directory.
@@ -287,7 +295,37 @@ impl DataDir {
             config,
             token,
             chain,
+            enclave_issuer: self.recovery_issuer()?,
         })
+    }
+
+    /// The recovery enclave's issuer identity, made on first use. Processes
+    /// racing to make it agree: the file is created exclusively, and the
+    /// loser loads the winner's.
+    pub fn recovery_issuer(&self) -> Result<IssuerIdentity, ServiceError> {
+        let sealed = self.root.join("recovery-issuer.sealed");
+        let key_path = self.root.join("recovery-issuer.sealing-key");
+        if !sealed.exists() {
+            let identity = IssuerIdentity::generate()?;
+            let key = SealingKey::generate()?;
+            match create_new_private(&key_path, key.to_key_file().as_bytes()) {
+                Ok(()) => {
+                    create_new_private(&sealed, &identity.seal(&key)?)?;
+                    return Ok(identity);
+                }
+                // Another process is making it: wait for its sealed file.
+                Err(_) => {
+                    for _ in 0..100 {
+                        if sealed.exists() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+        }
+        let data = std::fs::read(&sealed).map_err(|e| io("read", &sealed, e))?;
+        Ok(IssuerIdentity::open(&data, &read_sealing_key(&key_path)?)?)
     }
 
     /// The configuration (`ca.json`).

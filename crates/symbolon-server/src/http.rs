@@ -56,7 +56,9 @@ impl From<ServiceError> for ApiError {
         }
         if e.is_client_error() {
             let status = match e.code() {
-                "duplicate_key" | "reservation_closed" => StatusCode::CONFLICT,
+                "duplicate_key" | "reservation_closed" | "already_exists" | "already_used" | "chain_moved" => {
+                    StatusCode::CONFLICT
+                }
                 _ => StatusCode::BAD_REQUEST,
             };
             return Self::new(status, e.code(), e.to_string());
@@ -81,9 +83,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
-fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub(crate) fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let bytes = raw.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -99,7 +101,7 @@ fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, Ap
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
 }
 
-fn bad(code: &str, message: impl Into<String>) -> ApiError {
+pub(crate) fn bad(code: &str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
@@ -117,6 +119,7 @@ pub fn router(service: Arc<CaService>) -> Router {
         .route("/v1/audit", get(audit))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
+        .merge(crate::http_recovery::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -232,6 +235,8 @@ async fn abandon(
 struct TokenBody {
     serial: String,
     device_key: String,
+    #[serde(default)]
+    transport_key: Option<String>,
 }
 
 async fn register_token(
@@ -245,7 +250,12 @@ async fn register_token(
         .map_err(|e: symbolon::token::TokenError| bad("invalid_request", e.to_string()))?;
     let key = IdentityPublicKey::from_pem_or_der(b.device_key.as_bytes())
         .map_err(|e| bad("invalid_request", e.to_string()))?;
-    s.register_token(serial, &key).await?;
+    let transport = b
+        .transport_key
+        .map(|t| RsaPublicKey::from_pem_or_der(t.as_bytes()))
+        .transpose()
+        .map_err(|e| bad("invalid_request", format!("transport_key: {e}")))?;
+    s.register_token(serial, &key, transport.as_ref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "token": serial, "device_key": key.fingerprint() })),

@@ -4,12 +4,15 @@
 //! [`data_dir`] lays out and opens the data directory (CA token, CA
 //! certificate, configuration, registry); [`service`] is the CA's pipeline
 //! (review → register → issue → record → sign the response), async over the
-//! registry and the CA's token; [`http`] is the thin axum layer: decode,
+//! registry and the CA's token; [`recovery`] adds escrow deposits, recovery
+//! requests, approval chains and the recovery enclave; [`http`] is the thin axum layer: decode,
 //! call, render, with JSON errors that carry a stable code.
 
 pub mod data_dir;
 pub mod http;
+mod http_recovery;
+pub mod recovery;
 pub mod service;
 
-pub use data_dir::{read_chain, CaConfig, DataDir};
+pub use data_dir::{read_chain, CaConfig, DataDir, OpenedCa};
 pub use service::{CaService, ServiceError};

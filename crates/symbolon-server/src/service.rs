@@ -20,7 +20,7 @@ use symbolon_store::{
 };
 use thiserror::Error;
 
-use crate::CaConfig;
+use crate::OpenedCa;
 
 /// Why a service call failed.
 #[derive(Debug, Error)]
@@ -38,6 +38,9 @@ pub enum ServiceError {
     /// Setting up or opening the CA failed.
     #[error("{0}")]
     Setup(String),
+    /// An escrow or recovery step refused.
+    #[error(transparent)]
+    Escrow(symbolon::escrow::EscrowError),
 }
 
 impl ServiceError {
@@ -48,6 +51,7 @@ impl ServiceError {
             Self::Store(e) => e.code(),
             Self::Token(e) => e.code(),
             Self::Setup(_) => "setup",
+            Self::Escrow(e) => e.code(),
         }
     }
 
@@ -58,8 +62,12 @@ impl ServiceError {
             Self::Store(
                 StoreError::DuplicateKey(_)
                 | StoreError::NotFound(_)
-                | StoreError::ReservationClosed(_),
+                | StoreError::ReservationClosed(_)
+                | StoreError::AlreadyExists(_)
+                | StoreError::ChainMoved(_)
+                | StoreError::AlreadyClaimed { .. },
             ) => true,
+            Self::Escrow(e) => e.code() != "internal",
             _ => false,
         }
     }
@@ -79,24 +87,28 @@ fn now() -> i64 {
 
 /// The certification issuing center.
 pub struct CaService {
-    registry: Registry,
-    token: Arc<dyn Token + Send + Sync>,
+    pub(crate) registry: Registry,
+    pub(crate) token: Arc<dyn Token + Send + Sync>,
     slot: SlotName,
     signer: RsaSigner,
     issuer: Certificate,
     chain: Vec<Vec<u8>>,
     policy: CaPolicy,
+    pub(crate) enclave: crate::recovery::Enclave,
 }
 
 impl CaService {
-    /// Wires a CA from its configuration, token, chain (issuing CA first) and registry.
-    pub fn new(
-        config: CaConfig,
-        token: Box<dyn Token + Send + Sync>,
-        chain: Vec<Vec<u8>>,
-        registry: Registry,
-    ) -> Result<Self, ServiceError> {
+    /// Wires a CA from its opened data directory (configuration, token,
+    /// chain with the issuing CA first, recovery enclave) and registry.
+    pub fn new(ca: OpenedCa, registry: Registry) -> Result<Self, ServiceError> {
+        let OpenedCa {
+            config,
+            mut token,
+            chain,
+            enclave_issuer,
+        } = ca;
         let slot = SlotName::new(&config.slot)?;
+        let enclave = crate::recovery::Enclave::prepare(token.as_mut(), enclave_issuer, &slot, &chain)?;
         let issuer_der = chain
             .first()
             .ok_or_else(|| ServiceError::Setup("the CA chain is empty".into()))?;
@@ -119,6 +131,7 @@ impl CaService {
             issuer,
             chain,
             policy: config.policy,
+            enclave,
         })
     }
 
@@ -132,7 +145,7 @@ impl CaService {
         &self.chain
     }
 
-    async fn audit(&self, kind: AuditKind, detail: serde_json::Value) -> Result<i64, ServiceError> {
+    pub(crate) async fn audit(&self, kind: AuditKind, detail: serde_json::Value) -> Result<i64, ServiceError> {
         Ok(self.registry.append_audit(kind, &detail).await?)
     }
 
@@ -163,15 +176,17 @@ impl CaService {
         Ok(self.registry.abandon_reservation(id, reason).await?)
     }
 
-    /// Registers a token's device identity key, so its attestations count.
+    /// Registers a token's device identity key, so its attestations count,
+    /// and its transport key, so a recovered key can be wrapped to it.
     pub async fn register_token(
         &self,
         serial: TokenSerial,
         device_key: &IdentityPublicKey,
+        transport_key: Option<&RsaPublicKey>,
     ) -> Result<(), ServiceError> {
         Ok(self
             .registry
-            .register_token(serial, device_key.spki_der())
+            .register_token(serial, device_key.spki_der(), transport_key.map(RsaPublicKey::spki_der))
             .await?)
     }
 

@@ -42,6 +42,20 @@ pub enum AuditKind {
     LicenceIssued,
     /// A content owner refused an order.
     OrderRefused,
+    /// An arbitrator was registered.
+    ArbitratorRegistered,
+    /// A key was escrowed under a policy.
+    KeyEscrowed,
+    /// Someone asked for a key to be recovered.
+    RecoveryRequested,
+    /// An arbitrator approved a recovery request.
+    RecoveryApproved,
+    /// An arbitrator refused a recovery request.
+    RecoveryDeclined,
+    /// The enclave refused to complete a recovery (with whom it blames).
+    RecoveryRefused,
+    /// The enclave recovered a key into a token.
+    RecoveryCompleted,
 }
 
 impl AuditKind {
@@ -59,6 +73,13 @@ impl AuditKind {
             Self::DecryptionKeyProvisioned => "decryption-key-provisioned",
             Self::LicenceIssued => "licence-issued",
             Self::OrderRefused => "order-refused",
+            Self::ArbitratorRegistered => "arbitrator-registered",
+            Self::KeyEscrowed => "key-escrowed",
+            Self::RecoveryRequested => "recovery-requested",
+            Self::RecoveryApproved => "recovery-approved",
+            Self::RecoveryDeclined => "recovery-declined",
+            Self::RecoveryRefused => "recovery-refused",
+            Self::RecoveryCompleted => "recovery-completed",
         }
     }
 }

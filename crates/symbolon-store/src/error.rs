@@ -16,6 +16,12 @@ pub enum StoreError {
     /// A reservation that does not exist or is no longer open.
     #[error("reservation {0} is not open (unknown, already used or abandoned)")]
     ReservationClosed(String),
+    /// A name or record that exists already.
+    #[error("{0} exists already")]
+    AlreadyExists(String),
+    /// Another write took the chain position this one expected.
+    #[error("another approval was added to request {0} first; read its status and sign again")]
+    ChainMoved(String),
     /// A one-shot event that already happened.
     #[error("{scope} {id} was already used; it can be used once only")]
     AlreadyClaimed {
@@ -53,6 +59,8 @@ impl StoreError {
             Self::NotFound(_) => "not_found",
             Self::ReservationClosed(_) => "reservation_closed",
             Self::AlreadyClaimed { .. } => "already_used",
+            Self::AlreadyExists(_) => "already_exists",
+            Self::ChainMoved(_) => "chain_moved",
             Self::SchemaTooNew(_) => "schema_too_new",
             Self::Corrupt(_) => "corrupt",
             Self::Database { .. } => "database",

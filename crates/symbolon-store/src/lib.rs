@@ -21,7 +21,8 @@ mod writer;
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
 pub use error::StoreError;
 pub use records::{
-    CertificateRecord, CertificateSerial, ClaimScope, KeyRecord, KeyState, ReservationId,
+    ArbitratorRecord, CertificateRecord, CertificateSerial, ClaimScope, KeyRecord,
+    RecoveryRecord, KeyState, ReservationId,
     TokenRecord,
 };
 pub use registry::{Backend, Registry};

@@ -166,8 +166,34 @@ pub struct TokenRecord {
     pub serial: TokenSerial,
     /// Device identity key SPKI DER.
     pub device_key: Vec<u8>,
+    /// Transport key SPKI DER, when registered with one.
+    pub transport_key: Option<Vec<u8>>,
     /// When it was registered (Unix seconds).
     pub registered_at: i64,
+}
+
+/// A registered arbitrator's public parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArbitratorRecord {
+    /// Name.
+    pub id: String,
+    /// age X25519 recipient (`age1…`).
+    pub share_recipient: String,
+    /// Approval key SPKI DER.
+    pub approval_key: Vec<u8>,
+}
+
+/// A recovery request with its approval chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryRecord {
+    /// The canonical request.
+    pub request: Vec<u8>,
+    /// The escrow it is for.
+    pub escrow_id: Vec<u8>,
+    /// The approvals, in chain order (canonical encodings).
+    pub approvals: Vec<Vec<u8>>,
+    /// Whether the enclave completed it.
+    pub completed: bool,
 }
 
 /// What kind of one-shot event a claim is (`Registry::claim_once`).
@@ -176,6 +202,8 @@ pub struct TokenRecord {
 pub enum ClaimScope {
     /// A purchase order, by its id: a licence is issued once per order.
     PurchaseOrder,
+    /// A recovery request, by its id: completed once.
+    RecoveryCompletion,
 }
 
 impl ClaimScope {
@@ -183,6 +211,7 @@ impl ClaimScope {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PurchaseOrder => "purchase-order",
+            Self::RecoveryCompletion => "recovery",
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::audit::verify_chain;
 use crate::writer::{WriteOp, WriteOut, Writer};
 use crate::{
     AuditEntry, AuditKind, AuditVerification, BrokenLink, CertificateRecord, CertificateSerial,
-    ClaimScope, KeyRecord, KeyState, ReservationId, StoreError, TokenRecord,
+    ClaimScope, KeyRecord, ArbitratorRecord, RecoveryRecord, KeyState, ReservationId, StoreError, TokenRecord,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -315,11 +315,170 @@ impl Registry {
         &self,
         serial: TokenSerial,
         device_key: &[u8],
+        transport_key: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         self.writer
             .submit(WriteOp::RegisterToken {
                 serial,
                 device_key: device_key.to_vec(),
+                transport_key: transport_key.map(<[u8]>::to_vec),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The newest certificate issued for a key (DER), if any.
+    pub async fn latest_certificate_for_key(&self, fingerprint: &Fingerprint) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT der FROM certificates WHERE fingerprint = $1 ORDER BY issued_at DESC LIMIT 1")
+            .bind(fingerprint.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("read certificate"))
+    }
+
+    /// Registers an arbitrator's public parts; a name is registered once.
+    pub async fn register_arbitrator(&self, record: &ArbitratorRecord) -> Result<(), StoreError> {
+        self.writer
+            .submit(WriteOp::RegisterArbitrator {
+                id: record.id.clone(),
+                share_recipient: record.share_recipient.clone(),
+                approval_key: record.approval_key.clone(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// An arbitrator's public parts.
+    pub async fn arbitrator(&self, id: &str) -> Result<ArbitratorRecord, StoreError> {
+        let row = sqlx::query("SELECT share_recipient, approval_key FROM arbitrators WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("read arbitrator"))?
+            .ok_or_else(|| StoreError::NotFound(format!("arbitrator {id}")))?;
+        Ok(ArbitratorRecord {
+            id: id.to_string(),
+            share_recipient: row.get(0),
+            approval_key: row.get(1),
+        })
+    }
+
+    /// Records an escrow deposit and its envelopes, with `detail` audited.
+    pub async fn record_escrow(
+        &self,
+        id: &[u8],
+        fingerprint: Fingerprint,
+        record: &[u8],
+        envelopes: Vec<(String, Vec<u8>)>,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .submit(WriteOp::Escrow {
+                id: id.to_vec(),
+                fingerprint,
+                record: record.to_vec(),
+                envelopes,
+                detail: detail.to_string(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// An escrow's canonical record.
+    pub async fn escrow(&self, id: &[u8]) -> Result<Vec<u8>, StoreError> {
+        sqlx::query_scalar("SELECT record FROM escrows WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("read escrow"))?
+            .ok_or_else(|| StoreError::NotFound(format!("escrow {}", hex::encode(id))))
+    }
+
+    /// The latest escrow of a key: its id and record.
+    pub async fn escrow_for_key(&self, fingerprint: &Fingerprint) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let row = sqlx::query("SELECT id, record FROM escrows WHERE fingerprint = $1 ORDER BY created_at DESC LIMIT 1")
+            .bind(fingerprint.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("read escrow"))?
+            .ok_or_else(|| StoreError::NotFound(format!("an escrow of key {fingerprint}")))?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    /// One arbitrator's envelope of an escrow.
+    pub async fn escrow_share(&self, id: &[u8], arbitrator: &str) -> Result<Vec<u8>, StoreError> {
+        sqlx::query_scalar("SELECT envelope FROM escrow_shares WHERE escrow_id = $1 AND arbitrator = $2")
+            .bind(id)
+            .bind(arbitrator)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("read escrow share"))?
+            .ok_or_else(|| StoreError::NotFound(format!("a share of escrow {} for {arbitrator}", hex::encode(id))))
+    }
+
+    /// Records a recovery request.
+    pub async fn create_recovery(
+        &self,
+        id: &str,
+        escrow_id: &[u8],
+        record: &[u8],
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .submit(WriteOp::RecoveryRequest {
+                id: id.to_string(),
+                escrow_id: escrow_id.to_vec(),
+                record: record.to_vec(),
+                detail: detail.to_string(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A recovery request, its approvals in order, and whether it completed.
+    pub async fn recovery(&self, id: &str) -> Result<RecoveryRecord, StoreError> {
+        let row = sqlx::query("SELECT record, escrow_id FROM recovery_requests WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("read recovery request"))?
+            .ok_or_else(|| StoreError::NotFound(format!("recovery request {id}")))?;
+        let approvals: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT record FROM recovery_approvals WHERE request_id = $1 ORDER BY position")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("read approvals"))?;
+        let completed = self
+            .is_claimed(ClaimScope::RecoveryCompletion, id.as_bytes())
+            .await?;
+        Ok(RecoveryRecord {
+            request: row.get(0),
+            escrow_id: row.get(1),
+            approvals,
+            completed,
+        })
+    }
+
+    /// Appends a decision at `position` (0-based): refused if that position
+    /// is taken (another decision landed first) or the arbitrator decided.
+    pub async fn append_approval(
+        &self,
+        request_id: &str,
+        position: usize,
+        arbitrator: &str,
+        record: &[u8],
+        approve: bool,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .submit(WriteOp::Approval {
+                request_id: request_id.to_string(),
+                position: position as i64,
+                arbitrator: arbitrator.to_string(),
+                record: record.to_vec(),
+                approve,
+                detail: detail.to_string(),
             })
             .await?;
         Ok(())
@@ -327,7 +486,7 @@ impl Registry {
 
     /// A registered token.
     pub async fn token(&self, serial: &TokenSerial) -> Result<TokenRecord, StoreError> {
-        let row = sqlx::query("SELECT device_key, registered_at FROM tokens WHERE serial = $1")
+        let row = sqlx::query("SELECT device_key, registered_at, transport_key FROM tokens WHERE serial = $1")
             .bind(serial.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -337,6 +496,7 @@ impl Registry {
             serial: *serial,
             device_key: row.get(0),
             registered_at: row.get(1),
+            transport_key: row.get(2),
         })
     }
 

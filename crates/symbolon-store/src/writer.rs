@@ -46,6 +46,33 @@ pub(crate) enum WriteOp {
     RegisterToken {
         serial: TokenSerial,
         device_key: Vec<u8>,
+        transport_key: Option<Vec<u8>>,
+    },
+    RegisterArbitrator {
+        id: String,
+        share_recipient: String,
+        approval_key: Vec<u8>,
+    },
+    Escrow {
+        id: Vec<u8>,
+        fingerprint: Fingerprint,
+        record: Vec<u8>,
+        envelopes: Vec<(String, Vec<u8>)>,
+        detail: String,
+    },
+    RecoveryRequest {
+        id: String,
+        escrow_id: Vec<u8>,
+        record: Vec<u8>,
+        detail: String,
+    },
+    Approval {
+        request_id: String,
+        position: i64,
+        arbitrator: String,
+        record: Vec<u8>,
+        approve: bool,
+        detail: String,
     },
     Audit {
         kind: AuditKind,
@@ -277,15 +304,20 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 append_in(conn, AuditKind::CertificateIssued, detail).await?,
             ))
         }
-        WriteOp::RegisterToken { serial, device_key } => {
+        WriteOp::RegisterToken {
+            serial,
+            device_key,
+            transport_key,
+        } => {
             let fp = Fingerprint::of_spki(device_key);
             let r = sqlx::query(
-                "INSERT INTO tokens (serial, device_key, device_fingerprint, registered_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO tokens (serial, device_key, device_fingerprint, registered_at, transport_key) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(serial.to_string())
             .bind(device_key)
             .bind(fp.to_string())
             .bind(crate::registry::now())
+            .bind(transport_key.clone())
             .execute(&mut *conn)
             .await;
             match r {
@@ -298,6 +330,126 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
             Ok(WriteOut::Done)
         }
         WriteOp::Audit { kind, detail } => Ok(WriteOut::Seq(append_in(conn, *kind, detail).await?)),
+        WriteOp::RegisterArbitrator {
+            id,
+            share_recipient,
+            approval_key,
+        } => {
+            let r = sqlx::query(
+                "INSERT INTO arbitrators (id, share_recipient, approval_key, registered_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id.as_str())
+            .bind(share_recipient.as_str())
+            .bind(approval_key.as_slice())
+            .bind(crate::registry::now())
+            .execute(&mut *conn)
+            .await;
+            match r {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::AlreadyExists(format!("arbitrator {id}")))
+                }
+                Err(e) => return Err(StoreError::db("register arbitrator")(e)),
+            }
+            let detail = serde_json::json!({
+                "arbitrator": id,
+                "approval_key": Fingerprint::of_spki(approval_key),
+                "share_recipient": share_recipient,
+            });
+            append_in(conn, AuditKind::ArbitratorRegistered, &detail.to_string()).await?;
+            Ok(WriteOut::Done)
+        }
+        WriteOp::Escrow {
+            id,
+            fingerprint,
+            record,
+            envelopes,
+            detail,
+        } => {
+            let t = crate::registry::now();
+            sqlx::query("INSERT INTO escrows (id, fingerprint, record, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(id.as_slice())
+                .bind(fingerprint.to_string())
+                .bind(record.as_slice())
+                .bind(t)
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::db("record escrow"))?;
+            for (arbitrator, envelope) in envelopes {
+                sqlx::query("INSERT INTO escrow_shares (escrow_id, arbitrator, envelope) VALUES ($1, $2, $3)")
+                    .bind(id.as_slice())
+                    .bind(arbitrator.as_str())
+                    .bind(envelope.as_slice())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::db("record escrow share"))?;
+            }
+            append_in(conn, AuditKind::KeyEscrowed, detail).await?;
+            Ok(WriteOut::Done)
+        }
+        WriteOp::RecoveryRequest {
+            id,
+            escrow_id,
+            record,
+            detail,
+        } => {
+            sqlx::query("INSERT INTO recovery_requests (id, escrow_id, record, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(id.as_str())
+                .bind(escrow_id.as_slice())
+                .bind(record.as_slice())
+                .bind(crate::registry::now())
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::db("record recovery request"))?;
+            append_in(conn, AuditKind::RecoveryRequested, detail).await?;
+            Ok(WriteOut::Done)
+        }
+        WriteOp::Approval {
+            request_id,
+            position,
+            arbitrator,
+            record,
+            approve,
+            detail,
+        } => {
+            let r = sqlx::query(
+                "INSERT INTO recovery_approvals (request_id, position, arbitrator, record, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(request_id.as_str())
+            .bind(*position)
+            .bind(arbitrator.as_str())
+            .bind(record.as_slice())
+            .bind(crate::registry::now())
+            .execute(&mut *conn)
+            .await;
+            match r {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    // Which constraint: the arbitrator's, or the position's.
+                    let decided: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM recovery_approvals WHERE request_id = $1 AND arbitrator = $2",
+                    )
+                    .bind(request_id.as_str())
+                    .bind(arbitrator.as_str())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(StoreError::db("record approval"))?;
+                    return Err(if decided > 0 {
+                        StoreError::AlreadyExists(format!("a decision by {arbitrator} on request {request_id}"))
+                    } else {
+                        StoreError::ChainMoved(request_id.clone())
+                    });
+                }
+                Err(e) => return Err(StoreError::db("record approval")(e)),
+            }
+            let kind = if *approve {
+                AuditKind::RecoveryApproved
+            } else {
+                AuditKind::RecoveryDeclined
+            };
+            append_in(conn, kind, detail).await?;
+            Ok(WriteOut::Done)
+        }
         WriteOp::Claim {
             scope,
             id,

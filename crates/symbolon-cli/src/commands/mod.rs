@@ -1,6 +1,7 @@
 //! One module per noun; each verb opens what it needs, calls the library and
 //! prints.
 
+mod arbitrator;
 mod attestation;
 mod audit;
 mod ca;
@@ -9,6 +10,7 @@ mod content;
 mod content_owner;
 mod issue;
 mod issuer;
+mod recovery;
 mod serve;
 mod serve_ca;
 mod token;
@@ -36,6 +38,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Seal(args) => content::seal(&args, json),
         Noun::Unseal(args) => content::unseal(&args, json),
         Noun::Content(c) => content::run(c, json),
+        Noun::Arbitrator(c) => arbitrator::run(c, json),
+        Noun::Policy(c) => arbitrator::policy(c, json),
+        Noun::Recovery(c) => recovery::run(c, json),
     }
 }
 
@@ -50,6 +55,15 @@ pub(crate) fn open_token(args: &TokenArgs) -> Result<Box<dyn Token + Send + Sync
         }
     };
     Ok(spec.open()?)
+}
+
+/// The CA client for `--ca URL`, or for `--ca local:DIR` (the CA of a data
+/// directory, run inside this process).
+pub(crate) fn ca_client(ca: &str) -> Result<ca_client::CaClient, CliError> {
+    Ok(match ca.strip_prefix("local:") {
+        Some(dir) => ca_client::CaClient::new(&serve_ca::in_process(std::path::Path::new(dir))?),
+        None => ca_client::CaClient::new(ca),
+    })
 }
 
 /// A runtime for the commands that talk to a database.

@@ -37,12 +37,7 @@ pub(crate) fn run(data: &DataArgs, listen: &str, ca_token: Option<&str>) -> Resu
     let url = data.database.clone().unwrap_or_else(|| dir.database_url());
     super::runtime()?.block_on(async move {
         let registry = Registry::open(&url).await?;
-        let service = Arc::new(CaService::new(
-            ca.config,
-            ca.token,
-            ca.chain,
-            registry.clone(),
-        )?);
+        let service = Arc::new(CaService::new(ca, registry.clone())?);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| CliError::new("io", format!("cannot listen on {listen}: {e}")))?;
@@ -80,7 +75,7 @@ pub(crate) fn in_process(data: &std::path::Path) -> Result<String, CliError> {
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::new("io", format!("cannot read the listening address: {e}")))?;
-    let service = Arc::new(CaService::new(ca.config, ca.token, ca.chain, registry)?);
+    let service = Arc::new(CaService::new(ca, registry)?);
     std::thread::spawn(move || {
         rt.block_on(async move {
             if let Err(e) = axum::serve(listener, router(service)).await {

@@ -14,7 +14,9 @@
 //! - [`recovery`]: requests, signed approvals chained in order, and the
 //!   enclave's check-and-combine.
 
+mod arbitrator;
 pub mod deposit;
+mod enclave;
 mod error;
 pub mod policy;
 pub mod recovery;
@@ -28,7 +30,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 
+pub use arbitrator::ArbitratorIdentity;
 pub use deposit::{EscrowDeposit, EscrowId, ShareEnvelope};
+pub use enclave::EnclaveStatement;
 pub use error::EscrowError;
 pub use policy::{Policy, PolicyError, StatusNode};
 pub use recovery::{recover, verify_chain, Approval, Decision, RecoveryId, RecoveryRequest};

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::ArbitratorId;
@@ -388,17 +388,17 @@ impl Evaluation {
 }
 
 /// A node of the status tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusNode {
     /// The arbitrator, or the combinator.
     pub node: String,
     /// Whether this node holds.
     pub holds: bool,
     /// For an arbitrator: its position in the approval chain, if it approved.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<usize>,
     /// Children.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<StatusNode>,
 }
 

@@ -112,6 +112,36 @@ impl RecoveryRequest {
     pub fn hash(&self) -> [u8; 32] {
         sha256(&self.encode())
     }
+
+    /// Reads the canonical encoding.
+    pub fn decode(data: &[u8]) -> Result<Self, EscrowError> {
+        use crate::encoding::Reader;
+        let bad = |e: crate::encoding::DecodeError| EscrowError::InvalidInput(format!("recovery request: {e}"));
+        let inv = |m: &str| EscrowError::InvalidInput(format!("recovery request: {m}"));
+        let mut r = Reader::new(data);
+        r.domain(REQUEST_DOMAIN).map_err(bad)?;
+        let id = RecoveryId(r.bytes("id").map_err(bad)?.try_into().map_err(|_| inv("id"))?);
+        let escrow: EscrowId = hex::encode(r.bytes("escrow").map_err(bad)?).parse()?;
+        let key = Fingerprint::from_bytes(r.bytes("key").map_err(bad)?.try_into().map_err(|_| inv("key"))?);
+        let reason = r.str("reason").map_err(bad)?.to_string();
+        let target = TokenSerial::from_bytes(r.bytes("target").map_err(bad)?.try_into().map_err(|_| inv("target"))?);
+        let target_device = Fingerprint::from_bytes(r.bytes("device").map_err(bad)?.try_into().map_err(|_| inv("device"))?);
+        let slot = SlotName::new(r.str("slot").map_err(bad)?).map_err(|e| inv(&e.to_string()))?;
+        let rebind = r.bool("rebind").map_err(bad)?;
+        let created_at = r.u64("created").map_err(bad)?;
+        r.finish().map_err(bad)?;
+        Ok(Self {
+            id,
+            escrow,
+            key,
+            reason,
+            target,
+            target_device,
+            slot,
+            rebind,
+            created_at,
+        })
+    }
 }
 
 /// What an arbitrator decided.

@@ -44,6 +44,8 @@ pub enum SealedKind {
     Token,
     /// An issuer's identity key.
     Issuer,
+    /// An escrow arbitrator's identity (share and approval keys).
+    Arbitrator,
 }
 
 impl SealedKind {
@@ -51,6 +53,7 @@ impl SealedKind {
         match self {
             Self::Token => b"SYMBTOKN",
             Self::Issuer => b"SYMBISSR",
+            Self::Arbitrator => b"SYMBARBT",
         }
     }
 }
@@ -198,6 +201,7 @@ pub fn read_header(kind: SealedKind, data: &[u8]) -> Result<SealedHeader, TokenE
         return Err(TokenError::NotAToken(match kind {
             SealedKind::Token => "the file does not start with the symbolon token magic".into(),
             SealedKind::Issuer => "the file does not start with the symbolon issuer magic".into(),
+            SealedKind::Arbitrator => "the file does not start with the symbolon arbitrator magic".into(),
         }));
     }
     if data.len() < 11 {

@@ -1,0 +1,148 @@
+//! `symbolon arbitrator …` and `symbolon policy check`: an arbitrator's
+//! identity, its registration, checking its shares; and the policy language.
+
+use std::path::PathBuf;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::json;
+use symbolon::escrow::{ArbitratorId, ArbitratorIdentity, EscrowDeposit, Policy};
+use symbolon::token::SealingKey;
+use symbolon_token::file::{create_new_private, read_sealing_key};
+
+use super::ca_client::CaClient;
+use crate::cli::{ArbitratorCommand, ArbitratorDir, PolicyCommand};
+use crate::error::CliError;
+use crate::output::print_json;
+
+fn paths(dir: &ArbitratorDir) -> (PathBuf, PathBuf) {
+    (
+        dir.arbitrator.join("arbitrator.sealed"),
+        dir.arbitrator.join("arbitrator.sealing-key"),
+    )
+}
+
+/// Opens the arbitrator identity in `dir`.
+pub(crate) fn load(dir: &ArbitratorDir) -> Result<ArbitratorIdentity, CliError> {
+    let (sealed, key) = paths(dir);
+    let data = std::fs::read(&sealed).map_err(|e| {
+        CliError::io("cannot read the arbitrator identity", &sealed, e)
+            .hint("create one with `symbolon arbitrator init --arbitrator DIR --name NAME`")
+    })?;
+    Ok(ArbitratorIdentity::open(&data, &read_sealing_key(&key)?)?)
+}
+
+/// Fetches and decodes an escrow's public record.
+pub(crate) fn fetch_escrow(ca: &CaClient, id: &str) -> Result<EscrowDeposit, CliError> {
+    let v = ca.get(&format!("/v1/escrows/{id}"))?;
+    let record = B64
+        .decode(v["record"].as_str().unwrap_or_default())
+        .map_err(|e| CliError::new("bad_response", format!("escrow record: {e}")))?;
+    Ok(EscrowDeposit::decode(&record)?)
+}
+
+/// Fetches this arbitrator's envelope of an escrow.
+pub(crate) fn fetch_envelope(ca: &CaClient, escrow: &str, me: &ArbitratorId) -> Result<Vec<u8>, CliError> {
+    let v = ca.get(&format!("/v1/escrows/{escrow}/shares/{me}"))?;
+    B64.decode(v["envelope"].as_str().unwrap_or_default())
+        .map_err(|e| CliError::new("bad_response", format!("envelope: {e}")))
+}
+
+pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
+    match cmd {
+        ArbitratorCommand::Init { dir, name } => {
+            let id = ArbitratorId::new(&name)?;
+            let (sealed, key_path) = paths(&dir);
+            std::fs::create_dir_all(&dir.arbitrator).map_err(|e| CliError::io("cannot create", &dir.arbitrator, e))?;
+            if sealed.exists() {
+                return Err(CliError::new(
+                    "invalid_input",
+                    format!("{} already holds an arbitrator identity", dir.arbitrator.display()),
+                ));
+            }
+            let identity = ArbitratorIdentity::generate(id)?;
+            let key = SealingKey::generate()?;
+            create_new_private(&key_path, key.to_key_file().as_bytes())?;
+            create_new_private(&sealed, &identity.seal(&key)?)?;
+            let p = identity.public();
+            if json {
+                print_json(&json!({
+                    "arbitrator": p.id, "share_recipient": p.share_recipient,
+                    "approval_key": p.approval_key.fingerprint(), "directory": dir.arbitrator,
+                }))
+            } else {
+                println!("arbitrator {} created in {}", p.id, dir.arbitrator.display());
+                println!("share key:    {}", p.share_recipient);
+                println!("approval key: {}", p.approval_key.fingerprint());
+                Ok(())
+            }
+        }
+        ArbitratorCommand::Register { dir, ca } => {
+            let p = load(&dir)?.public();
+            super::ca_client(&ca.ca)?.post(
+                "/v1/arbitrators",
+                &json!({ "id": p.id, "share_recipient": p.share_recipient, "approval_key": p.approval_key.to_pem() }),
+            )?;
+            if json {
+                print_json(&json!({ "arbitrator": p.id, "registered": true }))
+            } else {
+                println!("arbitrator {} registered", p.id);
+                Ok(())
+            }
+        }
+        ArbitratorCommand::VerifyShare { dir, ca, escrow } => {
+            let me = load(&dir)?;
+            let client = super::ca_client(&ca.ca)?;
+            let deposit = fetch_escrow(&client, &escrow)?;
+            let envelope = fetch_envelope(&client, &escrow, me.id())?;
+            me.check_share(&deposit, &envelope)?;
+            if json {
+                print_json(&json!({ "escrow": escrow, "arbitrator": me.id(), "key": deposit.fingerprint(), "share": "valid" }))
+            } else {
+                println!(
+                    "the share of {} in escrow {escrow} (key {}) matches the published commitments",
+                    me.id(),
+                    deposit.fingerprint()
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+pub(crate) fn policy(cmd: PolicyCommand, json: bool) -> Result<(), CliError> {
+    match cmd {
+        PolicyCommand::Check { policy, limit } => {
+            let p = Policy::parse(&policy).map_err(|e| CliError::new("invalid_input", e.to_string()))?;
+            let sets = p.minimal_sets(limit);
+            let tree = p.status_tree(&[]);
+            if json {
+                print_json(&json!({
+                    "canonical": p.canonical(),
+                    "hash": hex::encode(p.hash()),
+                    "tree": tree,
+                    "minimal_sets": sets,
+                    "minimal_sets_truncated": sets.is_none(),
+                }))
+            } else {
+                println!("canonical: {}", p.canonical());
+                println!("hash:      {}", hex::encode(p.hash()));
+                println!("tree:");
+                for line in tree.render().lines() {
+                    println!("  {}", line.replacen('·', "-", 1));
+                }
+                match sets {
+                    Some(sets) => {
+                        println!("minimal sets of arbitrators ({}):", sets.len());
+                        for s in sets {
+                            let names: Vec<&str> = s.iter().map(ArbitratorId::as_str).collect();
+                            println!("  {}", names.join(", "));
+                        }
+                    }
+                    None => println!("more than {limit} minimal sets (raise --limit to list them)"),
+                }
+                Ok(())
+            }
+        }
+    }
+}

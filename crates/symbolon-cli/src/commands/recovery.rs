@@ -1,0 +1,257 @@
+//! `symbolon recovery …`: the requester's, the arbitrators' and the
+//! enclave's sides of recovering an escrowed key (FIG. 8–12), over the CA
+//! service's `/v1/recovery` endpoints.
+
+use std::time::SystemTime;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use symbolon::escrow::{EnclaveStatement, RecoveryRequest};
+use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey};
+use symbolon::pem;
+use symbolon::token::{SignedCommand, SlotName};
+
+use super::arbitrator::{fetch_envelope, fetch_escrow, load};
+use super::ca_client::CaClient;
+use super::open_token;
+use crate::cli::RecoveryCommand;
+use crate::error::CliError;
+use crate::files::{read_input, write_output};
+use crate::output::print_json;
+
+fn bad(what: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::new("bad_response", format!("the CA's {what} is malformed: {e}"))
+}
+
+/// The enclave's keys, checked against the pinned root.
+fn enclave(ca: &CaClient, root_pem: &std::path::Path) -> Result<EnclaveStatement, CliError> {
+    let (_, root) = pem::decode(&read_input(Some(root_pem))?, &["CERTIFICATE"])
+        .map_err(|e| CliError::new("invalid_input", format!("--ca-cert: {e}")))?;
+    let v = ca.get("/v1/recovery/enclave")?;
+    let chain = v["chain"]
+        .as_array()
+        .ok_or_else(|| bad("enclave statement", "no chain"))?
+        .iter()
+        .map(|c| pem::decode(c.as_str().unwrap_or_default().as_bytes(), &["CERTIFICATE"]).map(|(_, d)| d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("enclave chain", e))?;
+    let st = EnclaveStatement {
+        enclave_key: RsaPublicKey::from_pem_or_der(v["enclave_key"].as_str().unwrap_or_default().as_bytes())?,
+        issuer_key: IdentityPublicKey::from_pem_or_der(v["issuer_key"].as_str().unwrap_or_default().as_bytes())?,
+        chain,
+        signature: B64
+            .decode(v["signature"].as_str().unwrap_or_default())
+            .map_err(|e| bad("enclave signature", e))?,
+    };
+    st.verify(&root, SystemTime::now())
+        .map_err(|e| CliError::new("bad_response_signature", e.to_string()))?;
+    Ok(st)
+}
+
+/// The request and the head of its chain, from the status.
+fn request_and_head(ca: &CaClient, id: &str) -> Result<(RecoveryRequest, [u8; 32], Value), CliError> {
+    let v = ca.get(&format!("/v1/recovery/{id}"))?;
+    let record = B64
+        .decode(v["record"].as_str().unwrap_or_default())
+        .map_err(|e| bad("request", e))?;
+    let request = RecoveryRequest::decode(&record)?;
+    if request.id.to_string() != id {
+        return Err(bad("request", "it is another request"));
+    }
+    let head: [u8; 32] = hex::decode(v["head"].as_str().unwrap_or_default())
+        .ok()
+        .and_then(|h| h.try_into().ok())
+        .ok_or_else(|| bad("status", "no chain head"))?;
+    Ok((request, head, v))
+}
+
+/// Signs a decision on the current head and sends it; if another decision
+/// lands first, signs again on the new head.
+fn decide(
+    ca: &CaClient,
+    id: &str,
+    sign: impl Fn(&RecoveryRequest, [u8; 32]) -> Result<symbolon::escrow::Approval, CliError>,
+) -> Result<(RecoveryRequest, u64), CliError> {
+    let mut last = None;
+    for _ in 0..8 {
+        let (request, head, _) = request_and_head(ca, id)?;
+        let approval = sign(&request, head)?;
+        match ca.post(
+            &format!("/v1/recovery/{id}/approvals"),
+            &json!({ "approval": B64.encode(approval.encode()) }),
+        ) {
+            Ok(v) => return Ok((request, v["position"].as_u64().unwrap_or(0))),
+            Err(e) if e.code == "chain_moved" => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| CliError::new("chain_moved", "the approval chain kept moving")))
+}
+
+fn describe(r: &RecoveryRequest) -> String {
+    format!(
+        "key {} into token {} slot {}{} (reason: {})",
+        r.key,
+        r.target,
+        r.slot,
+        if r.rebind { ", a NEW token (rebinding)" } else { "" },
+        r.reason
+    )
+}
+
+pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
+    match cmd {
+        RecoveryCommand::Request {
+            ca,
+            key,
+            reason,
+            token,
+            slot,
+        } => {
+            let key: Fingerprint = key.parse()?;
+            let slot = SlotName::new(&slot.slot)?;
+            let serial = open_token(&token)?.info()?.serial;
+            let v = super::ca_client(&ca.ca)?.post(
+                "/v1/recovery",
+                &json!({ "key": key, "reason": reason, "target": serial, "slot": slot.as_str() }),
+            )?;
+            let id = v["request"].as_str().unwrap_or_default();
+            if json {
+                print_json(&v)
+            } else {
+                println!("recovery request {id} filed for key {key} into token {serial} slot {slot}");
+                if v["rebind"].as_bool() == Some(true) {
+                    println!("the token is not the one the key was bound to: the arbitrators approve the rebinding too");
+                }
+                Ok(())
+            }
+        }
+        RecoveryCommand::Enclave { ca, ca_cert, out } => {
+            let st = enclave(&super::ca_client(&ca.ca)?, &ca_cert)?;
+            if out.is_some() {
+                write_output(out.as_deref(), st.issuer_key.to_pem().as_bytes(), false)?;
+            }
+            if json {
+                print_json(&json!({
+                    "enclave_key": st.enclave_key.fingerprint(), "issuer_key": st.issuer_key.fingerprint(),
+                    "issuer_key_pem": st.issuer_key.to_pem(), "verified": true,
+                }))
+            } else {
+                println!("enclave key {} and issuer key {}, vouched for by the CA you pinned", st.enclave_key.fingerprint(), st.issuer_key.fingerprint());
+                Ok(())
+            }
+        }
+        RecoveryCommand::Approve {
+            dir,
+            ca,
+            ca_cert,
+            request,
+        } => {
+            let me = load(&dir)?;
+            let client = super::ca_client(&ca.ca)?;
+            let st = enclave(&client, &ca_cert)?;
+            let (r, _, _) = request_and_head(&client, &request)?;
+            let deposit = fetch_escrow(&client, &r.escrow.to_string())?;
+            let envelope = fetch_envelope(&client, &r.escrow.to_string(), me.id())?;
+            let (r, position) = decide(&client, &request, |req, head| {
+                Ok(me.approve(req, &deposit, &envelope, &st.enclave_key, head)?)
+            })?;
+            if json {
+                print_json(&json!({ "request": request, "arbitrator": me.id(), "decision": "approve", "position": position }))
+            } else {
+                println!("{} approved request {request} at position {position}: {}", me.id(), describe(&r));
+                Ok(())
+            }
+        }
+        RecoveryCommand::Refuse {
+            dir,
+            ca,
+            request,
+            reason,
+        } => {
+            let me = load(&dir)?;
+            let client = super::ca_client(&ca.ca)?;
+            let (r, position) = decide(&client, &request, |req, head| Ok(me.refuse(req, &reason, head)?))?;
+            if json {
+                print_json(&json!({ "request": request, "arbitrator": me.id(), "decision": "refuse", "position": position }))
+            } else {
+                println!("{} refused request {request} at position {position}: {}", me.id(), describe(&r));
+                Ok(())
+            }
+        }
+        RecoveryCommand::Status { ca, request } => {
+            let client = super::ca_client(&ca.ca)?;
+            let (r, _, v) = request_and_head(&client, &request)?;
+            if json {
+                return print_json(&v);
+            }
+            println!("request {request}: {}", describe(&r));
+            println!("policy:  {}", v["policy"].as_str().unwrap_or_default());
+            for d in v["decisions"].as_array().into_iter().flatten() {
+                println!(
+                    "  #{} {} {}",
+                    d["position"],
+                    d["arbitrator"].as_str().unwrap_or_default(),
+                    d["decision"].as_str().unwrap_or_default()
+                );
+            }
+            let tree: symbolon::escrow::StatusNode =
+                serde_json::from_value(v["tree"].clone()).map_err(|e| bad("status tree", e))?;
+            print!("{}", tree.render());
+            println!(
+                "{}",
+                match (v["completed"].as_bool(), v["satisfied"].as_bool()) {
+                    (Some(true), _) => "completed",
+                    (_, Some(true)) => "the policy holds: the enclave can complete it",
+                    _ => "the policy does not hold yet (· = missing)",
+                }
+            );
+            Ok(())
+        }
+        RecoveryCommand::Complete { ca, request, token } => {
+            let mut t = open_token(&token)?;
+            let info = t.info()?;
+            let client = super::ca_client(&ca.ca)?;
+            // Before the enclave spends the request: is this its target?
+            let (r, _, _) = request_and_head(&client, &request)?;
+            if r.target != info.serial {
+                return Err(CliError::new(
+                    "wrong_token",
+                    format!("request {request} recovers into token {}, not this token ({})", r.target, info.serial),
+                ));
+            }
+            let v = client.post(
+                &format!("/v1/recovery/{request}/complete"),
+                &json!({ "sequence": info.command_sequence }),
+            )?;
+            let accept = SignedCommand::from_json(v["accept_key"].as_str().unwrap_or_default())?;
+            if accept.command.token != info.serial {
+                return Err(CliError::new("wrong_token", "the enclave's command is for another token"));
+            }
+            let public = t.accept_key(&accept)?;
+            let with_certificate = match v["write_certificate"].as_str() {
+                Some(c) => {
+                    t.write_certificate(&SignedCommand::from_json(c)?)?;
+                    true
+                }
+                None => false,
+            };
+            if json {
+                print_json(&json!({
+                    "request": request, "key": public.fingerprint(), "token": info.serial,
+                    "slot": accept.command.slot.as_str(), "certificate": with_certificate,
+                }))
+            } else {
+                println!(
+                    "key {} recovered into token {} slot {}{}",
+                    public.fingerprint(),
+                    info.serial,
+                    accept.command.slot,
+                    if with_certificate { ", with its certificate" } else { "" }
+                );
+                Ok(())
+            }
+        }
+    }
+}

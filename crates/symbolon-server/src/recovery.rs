@@ -1,0 +1,422 @@
+//! Escrow and recovery in the service (third embodiment, FIG. 7–12): the
+//! registry of arbitrators and deposits, recovery requests and their
+//! approval chains, and the recovery enclave: its RSA key in the CA's token
+//! (slot `recovery`, the key arbitrators re-encrypt their shares to) and its
+//! issuer identity (which signs the command that writes a recovered key into
+//! the target token). Everything is audited, refusals with whom they blame.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use symbolon::escrow::{
+    recover, verify_chain, Approval, ArbitratorId, ArbitratorPublic, EnclaveStatement, EscrowDeposit, EscrowError,
+    EscrowId, Policy,
+    RecoveryId, RecoveryRequest, StatusNode,
+};
+use symbolon::issuer::{IssuerIdentity, TokenTarget};
+use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaAlgorithm, RsaPublicKey};
+use symbolon::token::{SignedCommand, SlotName, Token, TokenError, TokenSerial};
+use symbolon_store::{ArbitratorRecord, AuditKind, ClaimScope, StoreError};
+
+use crate::{CaService, ServiceError};
+
+/// The slot of the enclave key in the CA token.
+const ENCLAVE_SLOT: &str = "recovery";
+
+/// The recovery enclave's keys.
+pub(crate) struct Enclave {
+    slot: SlotName,
+    issuer: Arc<IssuerIdentity>,
+    statement: EnclaveStatement,
+}
+
+impl Enclave {
+    /// Makes sure the CA token holds the enclave key (generated there on
+    /// first use; a concurrent process may win the race, which is fine).
+    pub(crate) fn prepare(
+        token: &mut (dyn Token + Send + Sync),
+        issuer: IssuerIdentity,
+        ca_slot: &SlotName,
+        chain: &[Vec<u8>],
+    ) -> Result<Self, ServiceError> {
+        let slot = SlotName::new(ENCLAVE_SLOT)?;
+        let public = match token.public_key(&slot) {
+            Ok(k) => k,
+            Err(TokenError::SlotNotFound(_)) => match token.generate(&slot, RsaAlgorithm::Rsa3072) {
+                Ok(k) => k,
+                Err(TokenError::SlotOccupied(_)) => token.public_key(&slot)?,
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let statement = EnclaveStatement::sign(public, issuer.public_key().clone(), chain.to_vec(), |s, d| {
+            token.sign(ca_slot, s, d)
+        })?;
+        Ok(Self {
+            slot,
+            issuer: Arc::new(issuer),
+            statement,
+        })
+    }
+}
+
+/// A recovery request as the status shows it.
+pub struct RecoveryStatus {
+    /// The request.
+    pub request: RecoveryRequest,
+    /// The escrow's policy.
+    pub policy: Policy,
+    /// The decisions, in order: who, and whether they approved.
+    pub decisions: Vec<(ArbitratorId, bool)>,
+    /// The tree with who approved and in what order.
+    pub tree: StatusNode,
+    /// The hash the next approval must name as its previous link.
+    pub head: [u8; 32],
+    /// Whether the policy holds over the approvals so far.
+    pub satisfied: bool,
+    /// Whether the enclave completed it.
+    pub completed: bool,
+}
+
+/// The commands that put a recovered key and its certificate into the target token.
+pub struct RecoveryOutcome {
+    /// `accept-key`, signed by the enclave's issuer identity.
+    pub accept_key: SignedCommand,
+    /// `write-certificate` with the key's last certificate, if it had one.
+    pub write_certificate: Option<SignedCommand>,
+    /// The recovered key's fingerprint.
+    pub key: Fingerprint,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl From<EscrowError> for ServiceError {
+    fn from(e: EscrowError) -> Self {
+        ServiceError::Escrow(e)
+    }
+}
+
+fn arbitrator_public(r: &ArbitratorRecord) -> Result<ArbitratorPublic, ServiceError> {
+    Ok(ArbitratorPublic {
+        id: ArbitratorId::new(&r.id)?,
+        share_recipient: r.share_recipient.clone(),
+        approval_key: IdentityPublicKey::from_spki_der(&r.approval_key).map_err(TokenError::from)?,
+    })
+}
+
+impl CaService {
+    /// The enclave's public key (arbitrators encrypt shares to it) and its
+    /// issuer key (tokens that may receive recovered keys trust it), signed
+    /// by the issuing CA.
+    pub fn enclave_statement(&self) -> &EnclaveStatement {
+        &self.enclave.statement
+    }
+
+    /// Registers an arbitrator.
+    pub async fn register_arbitrator(&self, a: &ArbitratorPublic) -> Result<(), ServiceError> {
+        age_recipient(&a.share_recipient)?;
+        Ok(self
+            .registry
+            .register_arbitrator(&ArbitratorRecord {
+                id: a.id.to_string(),
+                share_recipient: a.share_recipient.clone(),
+                approval_key: a.approval_key.spki_der().to_vec(),
+            })
+            .await?)
+    }
+
+    /// A registered arbitrator.
+    pub async fn arbitrator(&self, id: &ArbitratorId) -> Result<ArbitratorPublic, ServiceError> {
+        arbitrator_public(&self.registry.arbitrator(id.as_str()).await?)
+    }
+
+    /// The registered arbitrators a policy names.
+    pub async fn arbitrators_of(&self, policy: &Policy) -> Result<Vec<ArbitratorPublic>, ServiceError> {
+        let mut out = Vec::new();
+        for a in policy.arbitrators() {
+            match self.registry.arbitrator(a.as_str()).await {
+                Ok(r) => out.push(arbitrator_public(&r)?),
+                Err(StoreError::NotFound(_)) => return Err(EscrowError::UnknownArbitrator(a.to_string()).into()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a station's deposit: the policy's arbitrators registered, an
+    /// envelope for each and no one else, the key known to the registry.
+    pub async fn deposit(&self, deposit: &EscrowDeposit, envelopes: Vec<(ArbitratorId, Vec<u8>)>) -> Result<(), ServiceError> {
+        let policy = deposit.policy()?;
+        self.arbitrators_of(&policy).await?;
+        let mut named: Vec<&ArbitratorId> = policy.arbitrators();
+        named.sort();
+        let mut given: Vec<&ArbitratorId> = envelopes.iter().map(|(a, _)| a).collect();
+        given.sort();
+        if named != given {
+            return Err(EscrowError::InvalidInput("the deposit needs exactly one envelope per arbitrator of its policy".into()).into());
+        }
+        self.registry.key(&deposit.fingerprint()).await?;
+        self.registry
+            .record_escrow(
+                deposit.id.as_bytes(),
+                deposit.fingerprint(),
+                &deposit.encode(),
+                envelopes.into_iter().map(|(a, e)| (a.to_string(), e)).collect(),
+                &json!({
+                    "escrow": deposit.id.to_string(),
+                    "key": deposit.fingerprint(),
+                    "policy": deposit.policy,
+                    "bound_token": deposit.bound_token,
+                    "bound_device": deposit.bound_device,
+                }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A deposit.
+    pub async fn escrow(&self, id: &EscrowId) -> Result<EscrowDeposit, ServiceError> {
+        Ok(EscrowDeposit::decode(&self.registry.escrow(id.as_bytes()).await?)?)
+    }
+
+    /// One arbitrator's envelope.
+    pub async fn envelope(&self, id: &EscrowId, arbitrator: &ArbitratorId) -> Result<Vec<u8>, ServiceError> {
+        Ok(self.registry.escrow_share(id.as_bytes(), arbitrator.as_str()).await?)
+    }
+
+    /// Files a request to recover `key` into `slot` of the registered token
+    /// `target`. A target other than the bound token makes it a rebinding,
+    /// which the arbitrators see and sign.
+    pub async fn request_recovery(
+        &self,
+        key: &Fingerprint,
+        reason: &str,
+        target: TokenSerial,
+        slot: SlotName,
+    ) -> Result<RecoveryRequest, ServiceError> {
+        if reason.trim().is_empty() || reason.len() > 1000 {
+            return Err(EscrowError::InvalidInput("a recovery request needs a reason (at most 1000 bytes)".into()).into());
+        }
+        let (_, record) = self.registry.escrow_for_key(key).await?;
+        let deposit = EscrowDeposit::decode(&record)?;
+        let token = self.registry.token(&target).await?;
+        if token.transport_key.is_none() {
+            return Err(EscrowError::InvalidInput(format!(
+                "token {target} was registered without its transport key; register it again with `symbolon token register`"
+            ))
+            .into());
+        }
+        let target_device = Fingerprint::of_spki(&token.device_key);
+        let request = RecoveryRequest {
+            id: RecoveryId::random()?,
+            escrow: deposit.id,
+            key: *key,
+            reason: reason.to_string(),
+            target,
+            target_device,
+            slot,
+            rebind: target_device != deposit.bound_device,
+            created_at: now(),
+        };
+        self.registry
+            .create_recovery(
+                &request.id.to_string(),
+                deposit.id.as_bytes(),
+                &request.encode(),
+                &json!({
+                    "request": request.id.to_string(),
+                    "key": key,
+                    "reason": reason,
+                    "target": target,
+                    "rebind": request.rebind,
+                }),
+            )
+            .await?;
+        Ok(request)
+    }
+
+    async fn load(&self, id: &RecoveryId) -> Result<(RecoveryRequest, EscrowDeposit, Vec<Approval>, bool), ServiceError> {
+        let r = self.registry.recovery(&id.to_string()).await?;
+        let request = RecoveryRequest::decode(&r.request)?;
+        let deposit = EscrowDeposit::decode(&self.registry.escrow(&r.escrow_id).await?)?;
+        let chain = r.approvals.iter().map(|a| Approval::decode(a)).collect::<Result<Vec<_>, _>>()?;
+        Ok((request, deposit, chain, r.completed))
+    }
+
+    /// The request, its policy, who decided in what order, what is missing.
+    pub async fn recovery_status(&self, id: &RecoveryId) -> Result<RecoveryStatus, ServiceError> {
+        let (request, deposit, chain, completed) = self.load(id).await?;
+        let policy = deposit.policy()?;
+        let approving: Vec<ArbitratorId> = chain
+            .iter()
+            .filter(|a| matches!(a.decision, symbolon::escrow::Decision::Approve { .. }))
+            .map(|a| a.arbitrator.clone())
+            .collect();
+        Ok(RecoveryStatus {
+            tree: policy.status_tree(&approving),
+            satisfied: policy.evaluate(&approving).satisfied(),
+            head: chain.last().map(Approval::hash).unwrap_or_else(|| request.hash()),
+            decisions: chain
+                .iter()
+                .map(|a| (a.arbitrator.clone(), matches!(a.decision, symbolon::escrow::Decision::Approve { .. })))
+                .collect(),
+            policy,
+            request,
+            completed,
+        })
+    }
+
+    /// Appends an arbitrator's signed decision to the chain: it must verify,
+    /// be for this request, name the current head, and come from an
+    /// arbitrator of the policy who has not decided yet.
+    pub async fn add_approval(&self, id: &RecoveryId, approval: Approval) -> Result<usize, ServiceError> {
+        let (request, deposit, mut chain, completed) = self.load(id).await?;
+        let refuse = |e: EscrowError| async move {
+            let _ = self
+                .audit(AuditKind::RecoveryRefused, json!({ "request": id.to_string(), "step": "approval", "error": e.to_string(), "code": e.code() }))
+                .await;
+            Err::<usize, ServiceError>(e.into())
+        };
+        if completed {
+            return refuse(EscrowError::InvalidInput("the recovery was completed already".into())).await;
+        }
+        let policy = deposit.policy()?;
+        if !policy.arbitrators().contains(&&approval.arbitrator) {
+            return refuse(EscrowError::InvalidInput(format!("{} is not an arbitrator of this escrow's policy", approval.arbitrator))).await;
+        }
+        let keys = self.keys_of(&policy).await?;
+        chain.push(approval.clone());
+        if let Err(e) = verify_chain(&request, &chain, &keys) {
+            if let EscrowError::BrokenChain { .. } = e {
+                return Err(StoreError::ChainMoved(id.to_string()).into());
+            }
+            return refuse(e).await;
+        }
+        let position = chain.len() - 1;
+        let approve = matches!(approval.decision, symbolon::escrow::Decision::Approve { .. });
+        self.registry
+            .append_approval(
+                &id.to_string(),
+                position,
+                approval.arbitrator.as_str(),
+                &approval.encode(),
+                approve,
+                &json!({ "request": id.to_string(), "arbitrator": approval.arbitrator, "position": position + 1, "hash": hex::encode(approval.hash()) }),
+            )
+            .await?;
+        Ok(position)
+    }
+
+    async fn keys_of(&self, policy: &Policy) -> Result<BTreeMap<ArbitratorId, IdentityPublicKey>, ServiceError> {
+        Ok(self
+            .arbitrators_of(policy)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.approval_key))
+            .collect())
+    }
+
+    /// The enclave completes a request: recovers the key (every check in
+    /// `escrow::recover`), claims the request (once ever), and signs the
+    /// commands writing the key and its certificate into the target token,
+    /// whose next command sequence is `sequence`.
+    pub async fn complete_recovery(&self, id: &RecoveryId, sequence: u64) -> Result<RecoveryOutcome, ServiceError> {
+        let (request, deposit, chain, completed) = self.load(id).await?;
+        let audit_refusal = |e: &EscrowError| {
+            json!({ "request": id.to_string(), "step": "complete", "error": e.to_string(), "code": e.code() })
+        };
+        if completed {
+            let e = EscrowError::InvalidInput("the recovery was completed already; a request recovers once".into());
+            self.audit(AuditKind::RecoveryRefused, audit_refusal(&e)).await?;
+            return Err(StoreError::AlreadyClaimed {
+                scope: ClaimScope::RecoveryCompletion.as_str(),
+                id: id.to_string(),
+            }
+            .into());
+        }
+        let keys = self.keys_of(&deposit.policy()?).await?;
+        let target = self.registry.token(&request.target).await?;
+        let transport = RsaPublicKey::from_der(target.transport_key.as_deref().unwrap_or_default()).map_err(TokenError::from)?;
+        let certificate = self.registry.latest_certificate_for_key(&request.key).await?;
+        let token = Arc::clone(&self.token);
+        let slot = self.enclave.slot.clone();
+        let issuer = Arc::clone(&self.enclave.issuer);
+        let req = request.clone();
+        let outcome = tokio::task::spawn_blocking(move || -> Result<RecoveryOutcome, EscrowError> {
+            let key = recover(&req, &chain, &deposit, &keys, |ct| {
+                token.decrypt(&slot, ct).map_err(|e| EscrowError::Internal(e.to_string()))
+            })?;
+            let target = TokenTarget {
+                serial: req.target,
+                sequence,
+                transport_key: transport,
+            };
+            let accept_key = issuer
+                .authorize_key(&target, &req.slot, &key)
+                .map_err(|e| EscrowError::Internal(e.to_string()))?;
+            let fingerprint = key.public_key().fingerprint();
+            drop(key);
+            let write_certificate = certificate
+                .map(|der| {
+                    issuer.authorize_certificate(
+                        &TokenTarget {
+                            sequence: sequence + 1,
+                            ..target
+                        },
+                        &req.slot,
+                        der,
+                    )
+                })
+                .transpose()
+                .map_err(|e| EscrowError::Internal(e.to_string()))?;
+            Ok(RecoveryOutcome {
+                accept_key,
+                write_certificate,
+                key: fingerprint,
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Setup(format!("the recovery task failed: {e}")))?;
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                self.audit(AuditKind::RecoveryRefused, audit_refusal(&e)).await?;
+                return Err(e.into());
+            }
+        };
+        // The one-shot commit point: the commands leave only for the
+        // completion that claimed the request.
+        self.registry
+            .claim_once(
+                ClaimScope::RecoveryCompletion,
+                id.to_string().as_bytes(),
+                AuditKind::RecoveryCompleted,
+                &json!({
+                    "request": id.to_string(),
+                    "key": outcome.key,
+                    "target": request.target,
+                    "slot": request.slot.as_str(),
+                    "rebind": request.rebind,
+                    "approvals": chain_len(&self.registry.recovery(&id.to_string()).await?.approvals),
+                }),
+            )
+            .await?;
+        Ok(outcome)
+    }
+}
+
+fn chain_len(v: &[Vec<u8>]) -> usize {
+    v.len()
+}
+
+fn age_recipient(s: &str) -> Result<(), ServiceError> {
+    if s.starts_with("age1") && s.len() > 10 && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(EscrowError::InvalidInput(format!("{s:?} is not an age X25519 recipient (age1…)")).into())
+    }
+}

@@ -1,0 +1,73 @@
+//! The recovery enclave's keys, vouched for by the CA: the issuing CA key
+//! signs the enclave's RSA key (which arbitrators encrypt shares to) and its
+//! issuer key (which signs the command writing a recovered key into a
+//! token). An arbitrator checks the statement against the CA root it pins
+//! before a share leaves its hands, so no one between it and the service can
+//! substitute a key of their own.
+//!
+//! Signed bytes: canonical("symbolon recovery enclave v1", enclave SPKI,
+//! issuer SPKI), PKCS#1 v1.5 SHA-256 by the issuing CA key.
+
+use std::time::SystemTime;
+
+use super::EscrowError;
+use crate::encoding::Writer;
+use crate::keys::{IdentityPublicKey, MessageDigest, RsaPublicKey, SignatureScheme};
+use crate::x509::{certificate_key, verify_path};
+
+const DOMAIN: &str = "symbolon recovery enclave v1";
+
+/// The CA's word on the enclave's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnclaveStatement {
+    /// The key shares are encrypted to.
+    pub enclave_key: RsaPublicKey,
+    /// The key that signs recovered keys into tokens.
+    pub issuer_key: IdentityPublicKey,
+    /// Issuing CA first, root last (DER).
+    pub chain: Vec<Vec<u8>>,
+    /// By the issuing CA key.
+    pub signature: Vec<u8>,
+}
+
+fn to_be_signed(enclave_key: &RsaPublicKey, issuer_key: &IdentityPublicKey) -> Vec<u8> {
+    let mut w = Writer::with_domain(DOMAIN);
+    w.bytes(enclave_key.spki_der());
+    w.bytes(issuer_key.spki_der());
+    w.into_bytes().to_vec()
+}
+
+impl EnclaveStatement {
+    /// Signs through `sign` (the CA token).
+    pub fn sign<E: std::fmt::Display>(
+        enclave_key: RsaPublicKey,
+        issuer_key: IdentityPublicKey,
+        chain: Vec<Vec<u8>>,
+        sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    ) -> Result<Self, EscrowError> {
+        let scheme = SignatureScheme::Pkcs1Sha256;
+        let digest = MessageDigest::of(scheme.hash(), &to_be_signed(&enclave_key, &issuer_key));
+        let signature = sign(scheme, &digest).map_err(|e| EscrowError::Internal(e.to_string()))?;
+        Ok(Self {
+            enclave_key,
+            issuer_key,
+            chain,
+            signature,
+        })
+    }
+
+    /// Checks the statement against the pinned CA `root` (DER) at `now`.
+    pub fn verify(&self, root: &[u8], now: SystemTime) -> Result<(), EscrowError> {
+        let bad = |m: String| EscrowError::InvalidInput(format!("the enclave's keys are not vouched for by the pinned CA: {m}"));
+        let issuing = self.chain.first().ok_or_else(|| bad("no chain".into()))?;
+        let cert = verify_path(issuing, &self.chain[1..], root, now).map_err(|e| bad(e.to_string()))?;
+        certificate_key(&cert)
+            .map_err(|e| bad(e.to_string()))?
+            .verify(
+                SignatureScheme::Pkcs1Sha256,
+                &to_be_signed(&self.enclave_key, &self.issuer_key),
+                &self.signature,
+            )
+            .map_err(|_| bad("the signature does not verify".into()))
+    }
+}
