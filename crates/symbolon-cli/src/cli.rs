@@ -120,7 +120,9 @@ pub(crate) struct CaArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ArbitratorCommand {
     /// Create an arbitrator identity: an age key for shares, a signing key for decisions.
-    #[command(after_help = "Example:\n  symbolon arbitrator init --arbitrator card-co/ --name card-company")]
+    #[command(
+        after_help = "Example:\n  symbolon arbitrator init --arbitrator card-co/ --name card-company"
+    )]
     Init {
         #[command(flatten)]
         dir: ArbitratorDir,
@@ -129,7 +131,9 @@ pub(crate) enum ArbitratorCommand {
         name: String,
     },
     /// Record the arbitrator's public parts in the CA's registry.
-    #[command(after_help = "Example:\n  symbolon arbitrator register --arbitrator card-co/ --ca http://127.0.0.1:8080")]
+    #[command(
+        after_help = "Example:\n  symbolon arbitrator register --arbitrator card-co/ --ca http://127.0.0.1:8080"
+    )]
     Register {
         #[command(flatten)]
         dir: ArbitratorDir,
@@ -137,7 +141,9 @@ pub(crate) enum ArbitratorCommand {
         ca: CaArgs,
     },
     /// Check this arbitrator's share of an escrow against its commitments (learning nothing of the key).
-    #[command(after_help = "Example:\n  symbolon arbitrator verify-share --arbitrator card-co/ --ca http://127.0.0.1:8080 --escrow ID")]
+    #[command(
+        after_help = "Example:\n  symbolon arbitrator verify-share --arbitrator card-co/ --ca http://127.0.0.1:8080 --escrow ID"
+    )]
     VerifyShare {
         #[command(flatten)]
         dir: ArbitratorDir,
@@ -152,9 +158,11 @@ pub(crate) enum ArbitratorCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
     /// Parse a policy, print its canonical form, hash, tree and minimal satisfying sets.
-    #[command(after_help = "Example (FIG. 9):\n  symbolon policy check 'seq(user, all(card-company, any(1, provider-a, provider-b), any(2, manager-a, manager-b, manager-c)), recorder)'\n\n\
+    #[command(
+        after_help = "Example (FIG. 9):\n  symbolon policy check 'seq(user, all(card-company, any(1, provider-a, provider-b), any(2, manager-a, manager-b, manager-c)), recorder)'\n\n\
         all(…): every child; any(k, …): k of them; seq(…): every child, each after the one before. \
-        Names need not be registered to be checked.")]
+        Names need not be registered to be checked."
+    )]
     Check {
         /// The policy text.
         policy: String,
@@ -167,10 +175,12 @@ pub(crate) enum PolicyCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RecoveryCommand {
     /// Ask for an escrowed key to be recovered into a token (registered with the CA).
-    #[command(after_help = "Example:\n  symbolon recovery request --ca http://127.0.0.1:8080 --key sha256:… --reason 'token lost' \\\n      --token new.token --slot mail\n\n\
+    #[command(
+        after_help = "Example:\n  symbolon recovery request --ca http://127.0.0.1:8080 --key sha256:… --reason 'token lost' \\\n      --token new.token --slot mail\n\n\
         The target token must be registered (`symbolon token register`) and trust the enclave's issuer key \
         (`symbolon recovery enclave`). A token other than the one the key was bound to makes the request a \
-        rebinding, which the arbitrators see and approve.")]
+        rebinding, which the arbitrators see and approve."
+    )]
     Request {
         #[command(flatten)]
         ca: CaArgs,
@@ -186,7 +196,9 @@ pub(crate) enum RecoveryCommand {
         slot: SlotArg,
     },
     /// Show the enclave's keys, checked against the CA root you pin; --out writes its issuer key for `token trust-issuer`.
-    #[command(after_help = "Example:\n  symbolon recovery enclave --ca http://127.0.0.1:8080 --ca-cert root.pem --out enclave-issuer.pem")]
+    #[command(
+        after_help = "Example:\n  symbolon recovery enclave --ca http://127.0.0.1:8080 --ca-cert root.pem --out enclave-issuer.pem"
+    )]
     Enclave {
         #[command(flatten)]
         ca: CaArgs,
@@ -198,7 +210,9 @@ pub(crate) enum RecoveryCommand {
         out: Option<PathBuf>,
     },
     /// Approve a request: your share, re-encrypted to the enclave, and your signature, next in the chain.
-    #[command(after_help = "Example:\n  symbolon recovery approve --arbitrator card-co/ --ca http://127.0.0.1:8080 --ca-cert root.pem --request ID")]
+    #[command(
+        after_help = "Example:\n  symbolon recovery approve --arbitrator card-co/ --ca http://127.0.0.1:8080 --ca-cert root.pem --request ID"
+    )]
     Approve {
         #[command(flatten)]
         dir: ArbitratorDir,
@@ -212,7 +226,9 @@ pub(crate) enum RecoveryCommand {
         request: String,
     },
     /// Refuse a request, signed, with a reason.
-    #[command(after_help = "Example:\n  symbolon recovery refuse --arbitrator card-co/ --ca http://127.0.0.1:8080 --request ID --reason 'not the owner'")]
+    #[command(
+        after_help = "Example:\n  symbolon recovery refuse --arbitrator card-co/ --ca http://127.0.0.1:8080 --request ID --reason 'not the owner'"
+    )]
     Refuse {
         #[command(flatten)]
         dir: ArbitratorDir,
@@ -226,7 +242,9 @@ pub(crate) enum RecoveryCommand {
         reason: String,
     },
     /// The policy tree: who approved, in what order, what is still missing.
-    #[command(after_help = "Example:\n  symbolon recovery status --ca http://127.0.0.1:8080 --request ID --json")]
+    #[command(
+        after_help = "Example:\n  symbolon recovery status --ca http://127.0.0.1:8080 --request ID --json"
+    )]
     Status {
         #[command(flatten)]
         ca: CaArgs,
@@ -235,9 +253,11 @@ pub(crate) enum RecoveryCommand {
         request: String,
     },
     /// Have the enclave recover the key and write it, with its certificate, into the target token.
-    #[command(after_help = "Example:\n  symbolon recovery complete --ca http://127.0.0.1:8080 --request ID --token new.token\n\n\
+    #[command(
+        after_help = "Example:\n  symbolon recovery complete --ca http://127.0.0.1:8080 --request ID --token new.token\n\n\
         The enclave checks the chain, the order, every share, the key against its registration and the \
-        target, and does this once per request.")]
+        target, and does this once per request."
+    )]
     Complete {
         #[command(flatten)]
         ca: CaArgs,
@@ -614,6 +634,62 @@ pub(crate) enum TokenCommand {
         /// rsa-2048, rsa-3072 or rsa-4096.
         #[arg(long, default_value = "rsa-2048")]
         algorithm: String,
+    },
+    /// Store a data object (your data, not a key) in the token.
+    #[command(
+        after_help = "Example:\n  symbolon token put-object --token alice.token --name contacts --in contacts.vcf"
+    )]
+    PutObject {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// The object's name (like a slot name).
+        #[arg(long)]
+        name: String,
+        /// The data (default: stdin), at most 64 KiB.
+        #[arg(long = "in")]
+        input: Option<PathBuf>,
+    },
+    /// Read a data object.
+    #[command(
+        after_help = "Example:\n  symbolon token get-object --token alice.token --name contacts --out contacts.vcf"
+    )]
+    GetObject {
+        #[command(flatten)]
+        token: TokenArgs,
+        /// The object's name.
+        #[arg(long)]
+        name: String,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Back up the token's data objects (not its keys), sealed to one of its own keys (S10–S11).
+    #[command(
+        after_help = "Example:\n  symbolon token backup --token alice.token --slot mail --out alice.backup\n\n\
+        Seal the backup to an escrowed key: after the key is recovered into a new token, `token restore` \
+        with that token brings the objects back (S12). The format is sealed content (docs/content-format.md)."
+    )]
+    Backup {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore data objects from a backup, opened with the key in --slot (S12).
+    #[command(
+        after_help = "Example:\n  symbolon token restore --token new.token --slot mail --in alice.backup"
+    )]
+    Restore {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The backup.
+        #[arg(long = "in")]
+        input: PathBuf,
     },
     /// Print a public key as PEM: a slot's, or the token's device or transport key.
     #[command(

@@ -20,17 +20,18 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use symbolon::ca::CaPolicy;
+use symbolon::issuer::IssuerIdentity;
 use symbolon::keys::{RsaAlgorithm, SignatureScheme};
 use symbolon::pem;
+use symbolon::token::SealingKey;
 use symbolon::token::{SlotName, Token, TokenError};
 use symbolon::x509::{
     build_csr, certificate_key, parse_certificate, parse_identity, random_serial, self_signed_root,
     verify_issued_by, Name, RsaSigner,
 };
-use symbolon::issuer::IssuerIdentity;
-use symbolon::token::SealingKey;
 use symbolon_token::file::{
-    create_new_private, default_sealing_key_path, init_token, open_token, read_sealing_key, LOCK_WAIT,
+    create_new_private, default_sealing_key_path, init_token, open_token, read_sealing_key,
+    LOCK_WAIT,
 };
 use symbolon_token::open::TokenSpec;
 use symbolon_token::pkcs11::{Pkcs11Token, Pkcs11Uri};

@@ -56,9 +56,8 @@ impl From<ServiceError> for ApiError {
         }
         if e.is_client_error() {
             let status = match e.code() {
-                "duplicate_key" | "reservation_closed" | "already_exists" | "already_used" | "chain_moved" => {
-                    StatusCode::CONFLICT
-                }
+                "duplicate_key" | "reservation_closed" | "already_exists" | "already_used"
+                | "chain_moved" => StatusCode::CONFLICT,
                 _ => StatusCode::BAD_REQUEST,
             };
             return Self::new(status, e.code(), e.to_string());

@@ -16,7 +16,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use symbolon::escrow::{Approval, ArbitratorId, ArbitratorPublic, EscrowDeposit, EscrowId, RecoveryId};
+use symbolon::escrow::{
+    Approval, ArbitratorId, ArbitratorPublic, EscrowDeposit, EscrowId, RecoveryId,
+};
 use symbolon::keys::{Fingerprint, IdentityPublicKey};
 use symbolon::token::{SlotName, TokenSerial};
 
@@ -32,7 +34,10 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
     Router::new()
         .route("/v1/arbitrators", post(register_arbitrator))
         .route("/v1/arbitrators/{id}", get(arbitrator))
-        .route("/v1/escrows", post(deposit).layer(DefaultBodyLimit::max(MAX_DEPOSIT)))
+        .route(
+            "/v1/escrows",
+            post(deposit).layer(DefaultBodyLimit::max(MAX_DEPOSIT)),
+        )
         .route("/v1/escrows/{id}", get(escrow))
         .route("/v1/escrows/{id}/shares/{arbitrator}", get(share))
         .route("/v1/recovery", post(request))
@@ -43,14 +48,16 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
 }
 
 fn b64(field: &str, v: &str) -> Result<Vec<u8>, crate::http::ApiError> {
-    B64.decode(v).map_err(|e| bad("invalid_request", format!("{field}: {e}")))
+    B64.decode(v)
+        .map_err(|e| bad("invalid_request", format!("{field}: {e}")))
 }
 
 fn parse<T: std::str::FromStr>(field: &str, v: &str) -> Result<T, crate::http::ApiError>
 where
     T::Err: std::fmt::Display,
 {
-    v.parse().map_err(|e: T::Err| bad("invalid_request", format!("{field}: {e}")))
+    v.parse()
+        .map_err(|e: T::Err| bad("invalid_request", format!("{field}: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -61,7 +68,10 @@ struct ArbitratorBody {
     approval_key: String,
 }
 
-async fn register_arbitrator(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
+async fn register_arbitrator(
+    State(s): State<Arc<CaService>>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let b: ArbitratorBody = body(raw)?;
     let a = ArbitratorPublic {
         id: parse("id", &b.id)?,
@@ -70,7 +80,11 @@ async fn register_arbitrator(State(s): State<Arc<CaService>>, raw: Result<Bytes,
             .map_err(|e| bad("invalid_request", format!("approval_key: {e}")))?,
     };
     s.register_arbitrator(&a).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "arbitrator": a.id, "approval_key": a.approval_key.fingerprint() }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "arbitrator": a.id, "approval_key": a.approval_key.fingerprint() })),
+    )
+        .into_response())
 }
 
 async fn arbitrator(State(s): State<Arc<CaService>>, Path(id): Path<String>) -> ApiResult {
@@ -92,14 +106,19 @@ struct DepositBody {
 
 async fn deposit(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
     let b: DepositBody = body(raw)?;
-    let d = EscrowDeposit::decode(&b64("record", &b.record)?).map_err(|e| bad("invalid_request", e.to_string()))?;
+    let d = EscrowDeposit::decode(&b64("record", &b.record)?)
+        .map_err(|e| bad("invalid_request", e.to_string()))?;
     let envelopes = b
         .envelopes
         .iter()
         .map(|(a, e)| Ok((parse::<ArbitratorId>("envelopes", a)?, b64("envelopes", e)?)))
         .collect::<Result<Vec<_>, crate::http::ApiError>>()?;
     s.deposit(&d, envelopes).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "escrow": d.id.to_string(), "key": d.fingerprint() }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "escrow": d.id.to_string(), "key": d.fingerprint() })),
+    )
+        .into_response())
 }
 
 async fn escrow(State(s): State<Arc<CaService>>, Path(id): Path<String>) -> ApiResult {
@@ -115,9 +134,15 @@ async fn escrow(State(s): State<Arc<CaService>>, Path(id): Path<String>) -> ApiR
     .into_response())
 }
 
-async fn share(State(s): State<Arc<CaService>>, Path((id, arbitrator)): Path<(String, String)>) -> ApiResult {
+async fn share(
+    State(s): State<Arc<CaService>>,
+    Path((id, arbitrator)): Path<(String, String)>,
+) -> ApiResult {
     let e = s
-        .envelope(&parse::<EscrowId>("id", &id)?, &parse::<ArbitratorId>("arbitrator", &arbitrator)?)
+        .envelope(
+            &parse::<EscrowId>("id", &id)?,
+            &parse::<ArbitratorId>("arbitrator", &arbitrator)?,
+        )
         .await?;
     Ok(Json(json!({ "envelope": B64.encode(e) })).into_response())
 }
@@ -194,9 +219,14 @@ async fn approve(
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let b: ApprovalBody = body(raw)?;
-    let a = Approval::decode(&b64("approval", &b.approval)?).map_err(|e| bad("invalid_request", e.to_string()))?;
+    let a = Approval::decode(&b64("approval", &b.approval)?)
+        .map_err(|e| bad("invalid_request", e.to_string()))?;
     let position = s.add_approval(&parse::<RecoveryId>("id", &id)?, a).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "position": position + 1 }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "position": position + 1 })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -211,7 +241,9 @@ async fn complete(
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let b: CompleteBody = body(raw)?;
-    let o = s.complete_recovery(&parse::<RecoveryId>("id", &id)?, b.sequence).await?;
+    let o = s
+        .complete_recovery(&parse::<RecoveryId>("id", &id)?, b.sequence)
+        .await?;
     Ok(Json(json!({
         "key": o.key,
         "accept_key": o.accept_key.to_json(),

@@ -11,9 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use symbolon::escrow::{
-    recover, verify_chain, Approval, ArbitratorId, ArbitratorPublic, EnclaveStatement, EscrowDeposit, EscrowError,
-    EscrowId, Policy,
-    RecoveryId, RecoveryRequest, StatusNode,
+    recover, verify_chain, Approval, ArbitratorId, ArbitratorPublic, EnclaveStatement,
+    EscrowDeposit, EscrowError, EscrowId, Policy, RecoveryId, RecoveryRequest, StatusNode,
 };
 use symbolon::issuer::{IssuerIdentity, TokenTarget};
 use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaAlgorithm, RsaPublicKey};
@@ -44,16 +43,21 @@ impl Enclave {
         let slot = SlotName::new(ENCLAVE_SLOT)?;
         let public = match token.public_key(&slot) {
             Ok(k) => k,
-            Err(TokenError::SlotNotFound(_)) => match token.generate(&slot, RsaAlgorithm::Rsa3072) {
-                Ok(k) => k,
-                Err(TokenError::SlotOccupied(_)) => token.public_key(&slot)?,
-                Err(e) => return Err(e.into()),
-            },
+            Err(TokenError::SlotNotFound(_)) => {
+                match token.generate(&slot, RsaAlgorithm::Rsa3072) {
+                    Ok(k) => k,
+                    Err(TokenError::SlotOccupied(_)) => token.public_key(&slot)?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Err(e) => return Err(e.into()),
         };
-        let statement = EnclaveStatement::sign(public, issuer.public_key().clone(), chain.to_vec(), |s, d| {
-            token.sign(ca_slot, s, d)
-        })?;
+        let statement = EnclaveStatement::sign(
+            public,
+            issuer.public_key().clone(),
+            chain.to_vec(),
+            |s, d| token.sign(ca_slot, s, d),
+        )?;
         Ok(Self {
             slot,
             issuer: Arc::new(issuer),
@@ -91,7 +95,10 @@ pub struct RecoveryOutcome {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl From<EscrowError> for ServiceError {
@@ -104,7 +111,8 @@ fn arbitrator_public(r: &ArbitratorRecord) -> Result<ArbitratorPublic, ServiceEr
     Ok(ArbitratorPublic {
         id: ArbitratorId::new(&r.id)?,
         share_recipient: r.share_recipient.clone(),
-        approval_key: IdentityPublicKey::from_spki_der(&r.approval_key).map_err(TokenError::from)?,
+        approval_key: IdentityPublicKey::from_spki_der(&r.approval_key)
+            .map_err(TokenError::from)?,
     })
 }
 
@@ -135,12 +143,17 @@ impl CaService {
     }
 
     /// The registered arbitrators a policy names.
-    pub async fn arbitrators_of(&self, policy: &Policy) -> Result<Vec<ArbitratorPublic>, ServiceError> {
+    pub async fn arbitrators_of(
+        &self,
+        policy: &Policy,
+    ) -> Result<Vec<ArbitratorPublic>, ServiceError> {
         let mut out = Vec::new();
         for a in policy.arbitrators() {
             match self.registry.arbitrator(a.as_str()).await {
                 Ok(r) => out.push(arbitrator_public(&r)?),
-                Err(StoreError::NotFound(_)) => return Err(EscrowError::UnknownArbitrator(a.to_string()).into()),
+                Err(StoreError::NotFound(_)) => {
+                    return Err(EscrowError::UnknownArbitrator(a.to_string()).into())
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -149,7 +162,11 @@ impl CaService {
 
     /// Records a station's deposit: the policy's arbitrators registered, an
     /// envelope for each and no one else, the key known to the registry.
-    pub async fn deposit(&self, deposit: &EscrowDeposit, envelopes: Vec<(ArbitratorId, Vec<u8>)>) -> Result<(), ServiceError> {
+    pub async fn deposit(
+        &self,
+        deposit: &EscrowDeposit,
+        envelopes: Vec<(ArbitratorId, Vec<u8>)>,
+    ) -> Result<(), ServiceError> {
         let policy = deposit.policy()?;
         self.arbitrators_of(&policy).await?;
         let mut named: Vec<&ArbitratorId> = policy.arbitrators();
@@ -157,7 +174,10 @@ impl CaService {
         let mut given: Vec<&ArbitratorId> = envelopes.iter().map(|(a, _)| a).collect();
         given.sort();
         if named != given {
-            return Err(EscrowError::InvalidInput("the deposit needs exactly one envelope per arbitrator of its policy".into()).into());
+            return Err(EscrowError::InvalidInput(
+                "the deposit needs exactly one envelope per arbitrator of its policy".into(),
+            )
+            .into());
         }
         self.registry.key(&deposit.fingerprint()).await?;
         self.registry
@@ -165,7 +185,10 @@ impl CaService {
                 deposit.id.as_bytes(),
                 deposit.fingerprint(),
                 &deposit.encode(),
-                envelopes.into_iter().map(|(a, e)| (a.to_string(), e)).collect(),
+                envelopes
+                    .into_iter()
+                    .map(|(a, e)| (a.to_string(), e))
+                    .collect(),
                 &json!({
                     "escrow": deposit.id.to_string(),
                     "key": deposit.fingerprint(),
@@ -180,12 +203,21 @@ impl CaService {
 
     /// A deposit.
     pub async fn escrow(&self, id: &EscrowId) -> Result<EscrowDeposit, ServiceError> {
-        Ok(EscrowDeposit::decode(&self.registry.escrow(id.as_bytes()).await?)?)
+        Ok(EscrowDeposit::decode(
+            &self.registry.escrow(id.as_bytes()).await?,
+        )?)
     }
 
     /// One arbitrator's envelope.
-    pub async fn envelope(&self, id: &EscrowId, arbitrator: &ArbitratorId) -> Result<Vec<u8>, ServiceError> {
-        Ok(self.registry.escrow_share(id.as_bytes(), arbitrator.as_str()).await?)
+    pub async fn envelope(
+        &self,
+        id: &EscrowId,
+        arbitrator: &ArbitratorId,
+    ) -> Result<Vec<u8>, ServiceError> {
+        Ok(self
+            .registry
+            .escrow_share(id.as_bytes(), arbitrator.as_str())
+            .await?)
     }
 
     /// Files a request to recover `key` into `slot` of the registered token
@@ -199,7 +231,10 @@ impl CaService {
         slot: SlotName,
     ) -> Result<RecoveryRequest, ServiceError> {
         if reason.trim().is_empty() || reason.len() > 1000 {
-            return Err(EscrowError::InvalidInput("a recovery request needs a reason (at most 1000 bytes)".into()).into());
+            return Err(EscrowError::InvalidInput(
+                "a recovery request needs a reason (at most 1000 bytes)".into(),
+            )
+            .into());
         }
         let (_, record) = self.registry.escrow_for_key(key).await?;
         let deposit = EscrowDeposit::decode(&record)?;
@@ -239,11 +274,18 @@ impl CaService {
         Ok(request)
     }
 
-    async fn load(&self, id: &RecoveryId) -> Result<(RecoveryRequest, EscrowDeposit, Vec<Approval>, bool), ServiceError> {
+    async fn load(
+        &self,
+        id: &RecoveryId,
+    ) -> Result<(RecoveryRequest, EscrowDeposit, Vec<Approval>, bool), ServiceError> {
         let r = self.registry.recovery(&id.to_string()).await?;
         let request = RecoveryRequest::decode(&r.request)?;
         let deposit = EscrowDeposit::decode(&self.registry.escrow(&r.escrow_id).await?)?;
-        let chain = r.approvals.iter().map(|a| Approval::decode(a)).collect::<Result<Vec<_>, _>>()?;
+        let chain = r
+            .approvals
+            .iter()
+            .map(|a| Approval::decode(a))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((request, deposit, chain, r.completed))
     }
 
@@ -259,10 +301,18 @@ impl CaService {
         Ok(RecoveryStatus {
             tree: policy.status_tree(&approving),
             satisfied: policy.evaluate(&approving).satisfied(),
-            head: chain.last().map(Approval::hash).unwrap_or_else(|| request.hash()),
+            head: chain
+                .last()
+                .map(Approval::hash)
+                .unwrap_or_else(|| request.hash()),
             decisions: chain
                 .iter()
-                .map(|a| (a.arbitrator.clone(), matches!(a.decision, symbolon::escrow::Decision::Approve { .. })))
+                .map(|a| {
+                    (
+                        a.arbitrator.clone(),
+                        matches!(a.decision, symbolon::escrow::Decision::Approve { .. }),
+                    )
+                })
                 .collect(),
             policy,
             request,
@@ -273,7 +323,11 @@ impl CaService {
     /// Appends an arbitrator's signed decision to the chain: it must verify,
     /// be for this request, name the current head, and come from an
     /// arbitrator of the policy who has not decided yet.
-    pub async fn add_approval(&self, id: &RecoveryId, approval: Approval) -> Result<usize, ServiceError> {
+    pub async fn add_approval(
+        &self,
+        id: &RecoveryId,
+        approval: Approval,
+    ) -> Result<usize, ServiceError> {
         let (request, deposit, mut chain, completed) = self.load(id).await?;
         let refuse = |e: EscrowError| async move {
             let _ = self
@@ -282,11 +336,18 @@ impl CaService {
             Err::<usize, ServiceError>(e.into())
         };
         if completed {
-            return refuse(EscrowError::InvalidInput("the recovery was completed already".into())).await;
+            return refuse(EscrowError::InvalidInput(
+                "the recovery was completed already".into(),
+            ))
+            .await;
         }
         let policy = deposit.policy()?;
         if !policy.arbitrators().contains(&&approval.arbitrator) {
-            return refuse(EscrowError::InvalidInput(format!("{} is not an arbitrator of this escrow's policy", approval.arbitrator))).await;
+            return refuse(EscrowError::InvalidInput(format!(
+                "{} is not an arbitrator of this escrow's policy",
+                approval.arbitrator
+            )))
+            .await;
         }
         let keys = self.keys_of(&policy).await?;
         chain.push(approval.clone());
@@ -297,7 +358,10 @@ impl CaService {
             return refuse(e).await;
         }
         let position = chain.len() - 1;
-        let approve = matches!(approval.decision, symbolon::escrow::Decision::Approve { .. });
+        let approve = matches!(
+            approval.decision,
+            symbolon::escrow::Decision::Approve { .. }
+        );
         self.registry
             .append_approval(
                 &id.to_string(),
@@ -311,7 +375,10 @@ impl CaService {
         Ok(position)
     }
 
-    async fn keys_of(&self, policy: &Policy) -> Result<BTreeMap<ArbitratorId, IdentityPublicKey>, ServiceError> {
+    async fn keys_of(
+        &self,
+        policy: &Policy,
+    ) -> Result<BTreeMap<ArbitratorId, IdentityPublicKey>, ServiceError> {
         Ok(self
             .arbitrators_of(policy)
             .await?
@@ -324,14 +391,19 @@ impl CaService {
     /// `escrow::recover`), claims the request (once ever), and signs the
     /// commands writing the key and its certificate into the target token,
     /// whose next command sequence is `sequence`.
-    pub async fn complete_recovery(&self, id: &RecoveryId, sequence: u64) -> Result<RecoveryOutcome, ServiceError> {
+    pub async fn complete_recovery(
+        &self,
+        id: &RecoveryId,
+        sequence: u64,
+    ) -> Result<RecoveryOutcome, ServiceError> {
         let (request, deposit, chain, completed) = self.load(id).await?;
-        let audit_refusal = |e: &EscrowError| {
-            json!({ "request": id.to_string(), "step": "complete", "error": e.to_string(), "code": e.code() })
-        };
+        let audit_refusal = |e: &EscrowError| json!({ "request": id.to_string(), "step": "complete", "error": e.to_string(), "code": e.code() });
         if completed {
-            let e = EscrowError::InvalidInput("the recovery was completed already; a request recovers once".into());
-            self.audit(AuditKind::RecoveryRefused, audit_refusal(&e)).await?;
+            let e = EscrowError::InvalidInput(
+                "the recovery was completed already; a request recovers once".into(),
+            );
+            self.audit(AuditKind::RecoveryRefused, audit_refusal(&e))
+                .await?;
             return Err(StoreError::AlreadyClaimed {
                 scope: ClaimScope::RecoveryCompletion.as_str(),
                 id: id.to_string(),
@@ -340,51 +412,59 @@ impl CaService {
         }
         let keys = self.keys_of(&deposit.policy()?).await?;
         let target = self.registry.token(&request.target).await?;
-        let transport = RsaPublicKey::from_der(target.transport_key.as_deref().unwrap_or_default()).map_err(TokenError::from)?;
-        let certificate = self.registry.latest_certificate_for_key(&request.key).await?;
+        let transport = RsaPublicKey::from_der(target.transport_key.as_deref().unwrap_or_default())
+            .map_err(TokenError::from)?;
+        let certificate = self
+            .registry
+            .latest_certificate_for_key(&request.key)
+            .await?;
         let token = Arc::clone(&self.token);
         let slot = self.enclave.slot.clone();
         let issuer = Arc::clone(&self.enclave.issuer);
         let req = request.clone();
-        let outcome = tokio::task::spawn_blocking(move || -> Result<RecoveryOutcome, EscrowError> {
-            let key = recover(&req, &chain, &deposit, &keys, |ct| {
-                token.decrypt(&slot, ct).map_err(|e| EscrowError::Internal(e.to_string()))
-            })?;
-            let target = TokenTarget {
-                serial: req.target,
-                sequence,
-                transport_key: transport,
-            };
-            let accept_key = issuer
-                .authorize_key(&target, &req.slot, &key)
-                .map_err(|e| EscrowError::Internal(e.to_string()))?;
-            let fingerprint = key.public_key().fingerprint();
-            drop(key);
-            let write_certificate = certificate
-                .map(|der| {
-                    issuer.authorize_certificate(
-                        &TokenTarget {
-                            sequence: sequence + 1,
-                            ..target
-                        },
-                        &req.slot,
-                        der,
-                    )
+        let outcome =
+            tokio::task::spawn_blocking(move || -> Result<RecoveryOutcome, EscrowError> {
+                let key = recover(&req, &chain, &deposit, &keys, |ct| {
+                    token
+                        .decrypt(&slot, ct)
+                        .map_err(|e| EscrowError::Internal(e.to_string()))
+                })?;
+                let target = TokenTarget {
+                    serial: req.target,
+                    sequence,
+                    transport_key: transport,
+                };
+                let accept_key = issuer
+                    .authorize_key(&target, &req.slot, &key)
+                    .map_err(|e| EscrowError::Internal(e.to_string()))?;
+                let fingerprint = key.public_key().fingerprint();
+                drop(key);
+                let write_certificate = certificate
+                    .map(|der| {
+                        issuer.authorize_certificate(
+                            &TokenTarget {
+                                sequence: sequence + 1,
+                                ..target
+                            },
+                            &req.slot,
+                            der,
+                        )
+                    })
+                    .transpose()
+                    .map_err(|e| EscrowError::Internal(e.to_string()))?;
+                Ok(RecoveryOutcome {
+                    accept_key,
+                    write_certificate,
+                    key: fingerprint,
                 })
-                .transpose()
-                .map_err(|e| EscrowError::Internal(e.to_string()))?;
-            Ok(RecoveryOutcome {
-                accept_key,
-                write_certificate,
-                key: fingerprint,
             })
-        })
-        .await
-        .map_err(|e| ServiceError::Setup(format!("the recovery task failed: {e}")))?;
+            .await
+            .map_err(|e| ServiceError::Setup(format!("the recovery task failed: {e}")))?;
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
-                self.audit(AuditKind::RecoveryRefused, audit_refusal(&e)).await?;
+                self.audit(AuditKind::RecoveryRefused, audit_refusal(&e))
+                    .await?;
                 return Err(e.into());
             }
         };
@@ -417,6 +497,9 @@ fn age_recipient(s: &str) -> Result<(), ServiceError> {
     if s.starts_with("age1") && s.len() > 10 && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(())
     } else {
-        Err(EscrowError::InvalidInput(format!("{s:?} is not an age X25519 recipient (age1…)")).into())
+        Err(
+            EscrowError::InvalidInput(format!("{s:?} is not an age X25519 recipient (age1…)"))
+                .into(),
+        )
     }
 }

@@ -108,7 +108,8 @@ impl CaService {
             enclave_issuer,
         } = ca;
         let slot = SlotName::new(&config.slot)?;
-        let enclave = crate::recovery::Enclave::prepare(token.as_mut(), enclave_issuer, &slot, &chain)?;
+        let enclave =
+            crate::recovery::Enclave::prepare(token.as_mut(), enclave_issuer, &slot, &chain)?;
         let issuer_der = chain
             .first()
             .ok_or_else(|| ServiceError::Setup("the CA chain is empty".into()))?;
@@ -145,7 +146,11 @@ impl CaService {
         &self.chain
     }
 
-    pub(crate) async fn audit(&self, kind: AuditKind, detail: serde_json::Value) -> Result<i64, ServiceError> {
+    pub(crate) async fn audit(
+        &self,
+        kind: AuditKind,
+        detail: serde_json::Value,
+    ) -> Result<i64, ServiceError> {
         Ok(self.registry.append_audit(kind, &detail).await?)
     }
 
@@ -186,7 +191,11 @@ impl CaService {
     ) -> Result<(), ServiceError> {
         Ok(self
             .registry
-            .register_token(serial, device_key.spki_der(), transport_key.map(RsaPublicKey::spki_der))
+            .register_token(
+                serial,
+                device_key.spki_der(),
+                transport_key.map(RsaPublicKey::spki_der),
+            )
             .await?)
     }
 

@@ -21,8 +21,7 @@ mod writer;
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
 pub use error::StoreError;
 pub use records::{
-    ArbitratorRecord, CertificateRecord, CertificateSerial, ClaimScope, KeyRecord,
-    RecoveryRecord, KeyState, ReservationId,
-    TokenRecord,
+    ArbitratorRecord, CertificateRecord, CertificateSerial, ClaimScope, KeyRecord, KeyState,
+    RecoveryRecord, ReservationId, TokenRecord,
 };
 pub use registry::{Backend, Registry};

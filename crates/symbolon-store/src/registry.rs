@@ -13,8 +13,9 @@ use symbolon::token::TokenSerial;
 use crate::audit::verify_chain;
 use crate::writer::{WriteOp, WriteOut, Writer};
 use crate::{
-    AuditEntry, AuditKind, AuditVerification, BrokenLink, CertificateRecord, CertificateSerial,
-    ClaimScope, KeyRecord, ArbitratorRecord, RecoveryRecord, KeyState, ReservationId, StoreError, TokenRecord,
+    ArbitratorRecord, AuditEntry, AuditKind, AuditVerification, BrokenLink, CertificateRecord,
+    CertificateSerial, ClaimScope, KeyRecord, KeyState, RecoveryRecord, ReservationId, StoreError,
+    TokenRecord,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -328,12 +329,17 @@ impl Registry {
     }
 
     /// The newest certificate issued for a key (DER), if any.
-    pub async fn latest_certificate_for_key(&self, fingerprint: &Fingerprint) -> Result<Option<Vec<u8>>, StoreError> {
-        sqlx::query_scalar("SELECT der FROM certificates WHERE fingerprint = $1 ORDER BY issued_at DESC LIMIT 1")
-            .bind(fingerprint.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("read certificate"))
+    pub async fn latest_certificate_for_key(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT der FROM certificates WHERE fingerprint = $1 ORDER BY issued_at DESC LIMIT 1",
+        )
+        .bind(fingerprint.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("read certificate"))
     }
 
     /// Registers an arbitrator's public parts; a name is registered once.
@@ -350,12 +356,13 @@ impl Registry {
 
     /// An arbitrator's public parts.
     pub async fn arbitrator(&self, id: &str) -> Result<ArbitratorRecord, StoreError> {
-        let row = sqlx::query("SELECT share_recipient, approval_key FROM arbitrators WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("read arbitrator"))?
-            .ok_or_else(|| StoreError::NotFound(format!("arbitrator {id}")))?;
+        let row =
+            sqlx::query("SELECT share_recipient, approval_key FROM arbitrators WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::db("read arbitrator"))?
+                .ok_or_else(|| StoreError::NotFound(format!("arbitrator {id}")))?;
         Ok(ArbitratorRecord {
             id: id.to_string(),
             share_recipient: row.get(0),
@@ -395,7 +402,10 @@ impl Registry {
     }
 
     /// The latest escrow of a key: its id and record.
-    pub async fn escrow_for_key(&self, fingerprint: &Fingerprint) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    pub async fn escrow_for_key(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
         let row = sqlx::query("SELECT id, record FROM escrows WHERE fingerprint = $1 ORDER BY created_at DESC LIMIT 1")
             .bind(fingerprint.to_string())
             .fetch_optional(&self.pool)
@@ -407,13 +417,20 @@ impl Registry {
 
     /// One arbitrator's envelope of an escrow.
     pub async fn escrow_share(&self, id: &[u8], arbitrator: &str) -> Result<Vec<u8>, StoreError> {
-        sqlx::query_scalar("SELECT envelope FROM escrow_shares WHERE escrow_id = $1 AND arbitrator = $2")
-            .bind(id)
-            .bind(arbitrator)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("read escrow share"))?
-            .ok_or_else(|| StoreError::NotFound(format!("a share of escrow {} for {arbitrator}", hex::encode(id))))
+        sqlx::query_scalar(
+            "SELECT envelope FROM escrow_shares WHERE escrow_id = $1 AND arbitrator = $2",
+        )
+        .bind(id)
+        .bind(arbitrator)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("read escrow share"))?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "a share of escrow {} for {arbitrator}",
+                hex::encode(id)
+            ))
+        })
     }
 
     /// Records a recovery request.
@@ -443,12 +460,13 @@ impl Registry {
             .await
             .map_err(StoreError::db("read recovery request"))?
             .ok_or_else(|| StoreError::NotFound(format!("recovery request {id}")))?;
-        let approvals: Vec<Vec<u8>> =
-            sqlx::query_scalar("SELECT record FROM recovery_approvals WHERE request_id = $1 ORDER BY position")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::db("read approvals"))?;
+        let approvals: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT record FROM recovery_approvals WHERE request_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("read approvals"))?;
         let completed = self
             .is_claimed(ClaimScope::RecoveryCompletion, id.as_bytes())
             .await?;
@@ -486,12 +504,14 @@ impl Registry {
 
     /// A registered token.
     pub async fn token(&self, serial: &TokenSerial) -> Result<TokenRecord, StoreError> {
-        let row = sqlx::query("SELECT device_key, registered_at, transport_key FROM tokens WHERE serial = $1")
-            .bind(serial.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("read token"))?
-            .ok_or_else(|| StoreError::NotFound(format!("token {serial}")))?;
+        let row = sqlx::query(
+            "SELECT device_key, registered_at, transport_key FROM tokens WHERE serial = $1",
+        )
+        .bind(serial.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("read token"))?
+        .ok_or_else(|| StoreError::NotFound(format!("token {serial}")))?;
         Ok(TokenRecord {
             serial: *serial,
             device_key: row.get(0),

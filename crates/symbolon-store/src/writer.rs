@@ -367,14 +367,16 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
             detail,
         } => {
             let t = crate::registry::now();
-            sqlx::query("INSERT INTO escrows (id, fingerprint, record, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(id.as_slice())
-                .bind(fingerprint.to_string())
-                .bind(record.as_slice())
-                .bind(t)
-                .execute(&mut *conn)
-                .await
-                .map_err(StoreError::db("record escrow"))?;
+            sqlx::query(
+                "INSERT INTO escrows (id, fingerprint, record, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id.as_slice())
+            .bind(fingerprint.to_string())
+            .bind(record.as_slice())
+            .bind(t)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("record escrow"))?;
             for (arbitrator, envelope) in envelopes {
                 sqlx::query("INSERT INTO escrow_shares (escrow_id, arbitrator, envelope) VALUES ($1, $2, $3)")
                     .bind(id.as_slice())
@@ -435,7 +437,9 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                     .await
                     .map_err(StoreError::db("record approval"))?;
                     return Err(if decided > 0 {
-                        StoreError::AlreadyExists(format!("a decision by {arbitrator} on request {request_id}"))
+                        StoreError::AlreadyExists(format!(
+                            "a decision by {arbitrator} on request {request_id}"
+                        ))
                     } else {
                         StoreError::ChainMoved(request_id.clone())
                     });

@@ -188,8 +188,13 @@ async fn certificates_and_tokens_round_trip() {
             r.certificate(&missing).await,
             Err(StoreError::NotFound(_))
         ));
-        r.register_token(token, b"device key spki", Some(b"transport key spki")).await.unwrap();
-        assert_eq!(r.token(&token).await.unwrap().transport_key.as_deref(), Some(&b"transport key spki"[..]));
+        r.register_token(token, b"device key spki", Some(b"transport key spki"))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.token(&token).await.unwrap().transport_key.as_deref(),
+            Some(&b"transport key spki"[..])
+        );
         assert_eq!(
             r.token(&token).await.unwrap().device_key,
             b"device key spki"

@@ -187,6 +187,11 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// Bytes not read yet (for sections a newer writer appends).
+    pub fn remaining(&self) -> usize {
+        self.data.len()
+    }
+
     /// Succeeds only when every byte was read.
     pub fn finish(self) -> Result<(), DecodeError> {
         if self.data.is_empty() {

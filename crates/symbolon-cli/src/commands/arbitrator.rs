@@ -42,7 +42,11 @@ pub(crate) fn fetch_escrow(ca: &CaClient, id: &str) -> Result<EscrowDeposit, Cli
 }
 
 /// Fetches this arbitrator's envelope of an escrow.
-pub(crate) fn fetch_envelope(ca: &CaClient, escrow: &str, me: &ArbitratorId) -> Result<Vec<u8>, CliError> {
+pub(crate) fn fetch_envelope(
+    ca: &CaClient,
+    escrow: &str,
+    me: &ArbitratorId,
+) -> Result<Vec<u8>, CliError> {
     let v = ca.get(&format!("/v1/escrows/{escrow}/shares/{me}"))?;
     B64.decode(v["envelope"].as_str().unwrap_or_default())
         .map_err(|e| CliError::new("bad_response", format!("envelope: {e}")))
@@ -53,11 +57,15 @@ pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
         ArbitratorCommand::Init { dir, name } => {
             let id = ArbitratorId::new(&name)?;
             let (sealed, key_path) = paths(&dir);
-            std::fs::create_dir_all(&dir.arbitrator).map_err(|e| CliError::io("cannot create", &dir.arbitrator, e))?;
+            std::fs::create_dir_all(&dir.arbitrator)
+                .map_err(|e| CliError::io("cannot create", &dir.arbitrator, e))?;
             if sealed.exists() {
                 return Err(CliError::new(
                     "invalid_input",
-                    format!("{} already holds an arbitrator identity", dir.arbitrator.display()),
+                    format!(
+                        "{} already holds an arbitrator identity",
+                        dir.arbitrator.display()
+                    ),
                 ));
             }
             let identity = ArbitratorIdentity::generate(id)?;
@@ -71,7 +79,11 @@ pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
                     "approval_key": p.approval_key.fingerprint(), "directory": dir.arbitrator,
                 }))
             } else {
-                println!("arbitrator {} created in {}", p.id, dir.arbitrator.display());
+                println!(
+                    "arbitrator {} created in {}",
+                    p.id,
+                    dir.arbitrator.display()
+                );
                 println!("share key:    {}", p.share_recipient);
                 println!("approval key: {}", p.approval_key.fingerprint());
                 Ok(())
@@ -97,7 +109,9 @@ pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
             let envelope = fetch_envelope(&client, &escrow, me.id())?;
             me.check_share(&deposit, &envelope)?;
             if json {
-                print_json(&json!({ "escrow": escrow, "arbitrator": me.id(), "key": deposit.fingerprint(), "share": "valid" }))
+                print_json(
+                    &json!({ "escrow": escrow, "arbitrator": me.id(), "key": deposit.fingerprint(), "share": "valid" }),
+                )
             } else {
                 println!(
                     "the share of {} in escrow {escrow} (key {}) matches the published commitments",
@@ -113,7 +127,8 @@ pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
 pub(crate) fn policy(cmd: PolicyCommand, json: bool) -> Result<(), CliError> {
     match cmd {
         PolicyCommand::Check { policy, limit } => {
-            let p = Policy::parse(&policy).map_err(|e| CliError::new("invalid_input", e.to_string()))?;
+            let p = Policy::parse(&policy)
+                .map_err(|e| CliError::new("invalid_input", e.to_string()))?;
             let sets = p.minimal_sets(limit);
             let tree = p.status_tree(&[]);
             if json {

@@ -193,7 +193,10 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
             }
         );
         if let Some(id) = escrowed {
-            println!("escrowed as {id} under {}", args.escrow.as_deref().unwrap_or_default());
+            println!(
+                "escrowed as {id} under {}",
+                args.escrow.as_deref().unwrap_or_default()
+            );
         }
         Ok(())
     }
@@ -213,7 +216,10 @@ fn deposit_escrow(
         let v = ca.get(&format!("/v1/arbitrators/{a}"))?;
         arbitrators.push(ArbitratorPublic {
             id: a.clone(),
-            share_recipient: v["share_recipient"].as_str().unwrap_or_default().to_string(),
+            share_recipient: v["share_recipient"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             approval_key: symbolon::keys::IdentityPublicKey::from_pem_or_der(
                 v["approval_key"].as_str().unwrap_or_default().as_bytes(),
             )?,
@@ -222,7 +228,12 @@ fn deposit_escrow(
     let (deposit, envelopes) = EscrowDeposit::create(key, policy, &arbitrators, token, device)?;
     let envelopes: serde_json::Map<String, Value> = envelopes
         .into_iter()
-        .map(|e| (e.arbitrator.to_string(), Value::String(B64.encode(e.envelope))))
+        .map(|e| {
+            (
+                e.arbitrator.to_string(),
+                Value::String(B64.encode(e.envelope)),
+            )
+        })
         .collect();
     ca.post(
         "/v1/escrows",

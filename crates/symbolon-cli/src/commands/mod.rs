@@ -4,6 +4,7 @@
 mod arbitrator;
 mod attestation;
 mod audit;
+mod backup;
 mod ca;
 mod ca_client;
 mod content;

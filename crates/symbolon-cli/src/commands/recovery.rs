@@ -33,12 +33,18 @@ fn enclave(ca: &CaClient, root_pem: &std::path::Path) -> Result<EnclaveStatement
         .as_array()
         .ok_or_else(|| bad("enclave statement", "no chain"))?
         .iter()
-        .map(|c| pem::decode(c.as_str().unwrap_or_default().as_bytes(), &["CERTIFICATE"]).map(|(_, d)| d))
+        .map(|c| {
+            pem::decode(c.as_str().unwrap_or_default().as_bytes(), &["CERTIFICATE"]).map(|(_, d)| d)
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad("enclave chain", e))?;
     let st = EnclaveStatement {
-        enclave_key: RsaPublicKey::from_pem_or_der(v["enclave_key"].as_str().unwrap_or_default().as_bytes())?,
-        issuer_key: IdentityPublicKey::from_pem_or_der(v["issuer_key"].as_str().unwrap_or_default().as_bytes())?,
+        enclave_key: RsaPublicKey::from_pem_or_der(
+            v["enclave_key"].as_str().unwrap_or_default().as_bytes(),
+        )?,
+        issuer_key: IdentityPublicKey::from_pem_or_der(
+            v["issuer_key"].as_str().unwrap_or_default().as_bytes(),
+        )?,
         chain,
         signature: B64
             .decode(v["signature"].as_str().unwrap_or_default())
@@ -50,7 +56,10 @@ fn enclave(ca: &CaClient, root_pem: &std::path::Path) -> Result<EnclaveStatement
 }
 
 /// The request and the head of its chain, from the status.
-fn request_and_head(ca: &CaClient, id: &str) -> Result<(RecoveryRequest, [u8; 32], Value), CliError> {
+fn request_and_head(
+    ca: &CaClient,
+    id: &str,
+) -> Result<(RecoveryRequest, [u8; 32], Value), CliError> {
     let v = ca.get(&format!("/v1/recovery/{id}"))?;
     let record = B64
         .decode(v["record"].as_str().unwrap_or_default())
@@ -95,7 +104,11 @@ fn describe(r: &RecoveryRequest) -> String {
         r.key,
         r.target,
         r.slot,
-        if r.rebind { ", a NEW token (rebinding)" } else { "" },
+        if r.rebind {
+            ", a NEW token (rebinding)"
+        } else {
+            ""
+        },
         r.reason
     )
 }
@@ -120,7 +133,9 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
             if json {
                 print_json(&v)
             } else {
-                println!("recovery request {id} filed for key {key} into token {serial} slot {slot}");
+                println!(
+                    "recovery request {id} filed for key {key} into token {serial} slot {slot}"
+                );
                 if v["rebind"].as_bool() == Some(true) {
                     println!("the token is not the one the key was bound to: the arbitrators approve the rebinding too");
                 }
@@ -138,7 +153,11 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                     "issuer_key_pem": st.issuer_key.to_pem(), "verified": true,
                 }))
             } else {
-                println!("enclave key {} and issuer key {}, vouched for by the CA you pinned", st.enclave_key.fingerprint(), st.issuer_key.fingerprint());
+                println!(
+                    "enclave key {} and issuer key {}, vouched for by the CA you pinned",
+                    st.enclave_key.fingerprint(),
+                    st.issuer_key.fingerprint()
+                );
                 Ok(())
             }
         }
@@ -158,9 +177,15 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                 Ok(me.approve(req, &deposit, &envelope, &st.enclave_key, head)?)
             })?;
             if json {
-                print_json(&json!({ "request": request, "arbitrator": me.id(), "decision": "approve", "position": position }))
+                print_json(
+                    &json!({ "request": request, "arbitrator": me.id(), "decision": "approve", "position": position }),
+                )
             } else {
-                println!("{} approved request {request} at position {position}: {}", me.id(), describe(&r));
+                println!(
+                    "{} approved request {request} at position {position}: {}",
+                    me.id(),
+                    describe(&r)
+                );
                 Ok(())
             }
         }
@@ -172,11 +197,19 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
         } => {
             let me = load(&dir)?;
             let client = super::ca_client(&ca.ca)?;
-            let (r, position) = decide(&client, &request, |req, head| Ok(me.refuse(req, &reason, head)?))?;
+            let (r, position) = decide(&client, &request, |req, head| {
+                Ok(me.refuse(req, &reason, head)?)
+            })?;
             if json {
-                print_json(&json!({ "request": request, "arbitrator": me.id(), "decision": "refuse", "position": position }))
+                print_json(
+                    &json!({ "request": request, "arbitrator": me.id(), "decision": "refuse", "position": position }),
+                )
             } else {
-                println!("{} refused request {request} at position {position}: {}", me.id(), describe(&r));
+                println!(
+                    "{} refused request {request} at position {position}: {}",
+                    me.id(),
+                    describe(&r)
+                );
                 Ok(())
             }
         }
@@ -218,7 +251,10 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
             if r.target != info.serial {
                 return Err(CliError::new(
                     "wrong_token",
-                    format!("request {request} recovers into token {}, not this token ({})", r.target, info.serial),
+                    format!(
+                        "request {request} recovers into token {}, not this token ({})",
+                        r.target, info.serial
+                    ),
                 ));
             }
             let v = client.post(
@@ -227,7 +263,10 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
             )?;
             let accept = SignedCommand::from_json(v["accept_key"].as_str().unwrap_or_default())?;
             if accept.command.token != info.serial {
-                return Err(CliError::new("wrong_token", "the enclave's command is for another token"));
+                return Err(CliError::new(
+                    "wrong_token",
+                    "the enclave's command is for another token",
+                ));
             }
             let public = t.accept_key(&accept)?;
             let with_certificate = match v["write_certificate"].as_str() {
@@ -248,7 +287,11 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                     public.fingerprint(),
                     info.serial,
                     accept.command.slot,
-                    if with_certificate { ", with its certificate" } else { "" }
+                    if with_certificate {
+                        ", with its certificate"
+                    } else {
+                        ""
+                    }
                 );
                 Ok(())
             }

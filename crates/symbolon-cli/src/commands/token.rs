@@ -233,6 +233,50 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
                 false,
             )
         }
+        TokenCommand::PutObject { token, name, input } => {
+            let name = SlotName::new(&name)?;
+            let data = read_input(input.as_deref())?;
+            let mut t = open_token(&token)?;
+            t.put_object(&name, &data)?;
+            done(
+                json,
+                json!({ "object": name.as_str(), "bytes": data.len() }),
+                &format!("data object {name} stored ({} bytes)", data.len()),
+            )
+        }
+        TokenCommand::GetObject { token, name, out } => {
+            let name = SlotName::new(&name)?;
+            let data = open_token(&token)?.object(&name)?;
+            write_output(out.as_deref(), &data, true)
+        }
+        TokenCommand::Backup { token, slot, out } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let t = open_token(&token)?;
+            let (file, n) = super::backup::backup(t.as_ref(), &slot)?;
+            write_output(Some(&out), &file, false)?;
+            done(
+                json,
+                json!({ "objects": n, "sealed_to": t.public_key(&slot)?.fingerprint(), "out": out }),
+                &format!(
+                    "{n} data objects backed up to {}, sealed to slot {slot}'s key",
+                    out.display()
+                ),
+            )
+        }
+        TokenCommand::Restore { token, slot, input } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let file = std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
+            let mut t = open_token(&token)?;
+            let (from, names) = super::backup::restore(t.as_mut(), &slot, &file)?;
+            done(
+                json,
+                json!({ "from": from, "objects": names.iter().map(SlotName::as_str).collect::<Vec<_>>() }),
+                &format!(
+                    "{} data objects restored from token {from}'s backup",
+                    names.len()
+                ),
+            )
+        }
         TokenCommand::Tamper { token, yes } => {
             if !yes {
                 return Err(CliError::new(

@@ -236,6 +236,33 @@ impl Token for AgentClient {
         self.call(&Request::Tamper).map(|_| ())
     }
 
+    fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {
+        self.call(&Request::PutObject {
+            name: name.to_string(),
+            data: B64.encode(data),
+        })
+        .map(|_| ())
+    }
+
+    fn object(&self, name: &SlotName) -> Result<Vec<u8>, TokenError> {
+        Self::field(
+            &self.call(&Request::Object {
+                name: name.to_string(),
+            })?,
+            "data",
+        )
+    }
+
+    fn objects(&self) -> Result<Vec<SlotName>, TokenError> {
+        let v = self.call(&Request::Objects)?;
+        v.get("objects")
+            .and_then(Value::as_array)
+            .ok_or_else(|| TokenError::Storage("agent response lacks objects".into()))?
+            .iter()
+            .map(|n| SlotName::new(n.as_str().unwrap_or_default()))
+            .collect()
+    }
+
     fn open_content(
         &self,
         slot: &SlotName,

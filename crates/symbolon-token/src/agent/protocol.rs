@@ -77,6 +77,20 @@ pub enum Request {
     },
     /// `Token::tamper`.
     Tamper,
+    /// `Token::put_object`.
+    PutObject {
+        /// Name.
+        name: String,
+        /// Data, base64.
+        data: String,
+    },
+    /// `Token::object`.
+    Object {
+        /// Name.
+        name: String,
+    },
+    /// `Token::objects`.
+    Objects,
     /// `Token::open_content`: starts a content session on this connection.
     OpenContent {
         /// Slot.

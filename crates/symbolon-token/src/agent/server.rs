@@ -304,6 +304,20 @@ fn dispatch<T: Token>(
             with_write(token, |t| t.tamper())?;
             Value::Null
         }
+        Request::PutObject { name, data } => {
+            let name = slot_name(&name)?;
+            let data = b64("data", &data)?;
+            with_write(token, |t| t.put_object(&name, &data))?;
+            Value::Null
+        }
+        Request::Object { name } => {
+            let name = slot_name(&name)?;
+            json!({ "data": B64.encode(with_read(token, |t| t.object(&name))?) })
+        }
+        Request::Objects => {
+            let names = with_read(token, |t| t.objects())?;
+            json!({ "objects": names.iter().map(SlotName::as_str).collect::<Vec<_>>() })
+        }
         Request::OpenContent {
             slot,
             header,

@@ -50,6 +50,8 @@ const STATE_LABEL: &str = "symbolon:state";
 const DEVICE_LABEL: &str = "symbolon:device";
 const TRANSPORT_LABEL: &str = "symbolon:transport";
 const APPLICATION: &[u8] = b"symbolon";
+/// Label prefix of the holder's data objects (`CKO_DATA`).
+const OBJECT_PREFIX: &str = "symbolon-data:";
 /// DER of the prime256v1 OID (`CKA_EC_PARAMS`).
 const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 /// SubjectPublicKeyInfo DER of a P-256 key, before its 65-byte point.
@@ -1115,6 +1117,18 @@ impl Token for Pkcs11Token {
         let s = &inner.session;
         // Tombstone first: from here on nothing opens, whatever else fails.
         create_state_object(s, State::tombstone(state.serial))?;
+        for h in s
+            .find_objects(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Application(APPLICATION.to_vec()),
+            ])
+            .unwrap_or_default()
+        {
+            if get_label(s, h)?.starts_with(OBJECT_PREFIX) {
+                s.destroy_object(h)
+                    .map_err(|e| p11("destroy a data object", e))?;
+            }
+        }
         let mut names: Vec<String> = vec![DEVICE_LABEL.into(), TRANSPORT_LABEL.into()];
         names.extend(state.origins.keys().map(|s| s.as_str().to_string()));
         for name in names {
@@ -1132,6 +1146,70 @@ impl Token for Pkcs11Token {
             }
         }
         Ok(())
+    }
+
+    fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {
+        symbolon::token::check_object(data)?;
+        let inner = self.lock();
+        self.state(&inner)?;
+        let s = &inner.session;
+        let label_text = format!("{OBJECT_PREFIX}{name}");
+        let old = s
+            .find_objects(&[Attribute::Class(ObjectClass::DATA), label(&label_text)])
+            .map_err(|e| p11("search objects", e))?;
+        // The new object first, then the old one goes: never none.
+        s.create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Application(APPLICATION.to_vec()),
+            label(&label_text),
+            Attribute::Value(data.to_vec()),
+        ])
+        .map_err(|e| p11("store a data object", e))?;
+        for h in old {
+            s.destroy_object(h)
+                .map_err(|e| p11("replace a data object", e))?;
+        }
+        Ok(())
+    }
+
+    fn object(&self, name: &SlotName) -> Result<Vec<u8>, TokenError> {
+        let inner = self.lock();
+        self.state(&inner)?;
+        let s = &inner.session;
+        let h = find(
+            s,
+            &[
+                Attribute::Class(ObjectClass::DATA),
+                label(&format!("{OBJECT_PREFIX}{name}")),
+            ],
+        )?
+        .ok_or_else(|| TokenError::ObjectNotFound(name.clone()))?;
+        value_of(s, h)
+    }
+
+    fn objects(&self) -> Result<Vec<SlotName>, TokenError> {
+        let inner = self.lock();
+        self.state(&inner)?;
+        let s = &inner.session;
+        let mut out = Vec::new();
+        for h in s
+            .find_objects(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Application(APPLICATION.to_vec()),
+            ])
+            .map_err(|e| p11("list data objects", e))?
+        {
+            if let Some(name) = get_label(s, h)?.strip_prefix(OBJECT_PREFIX) {
+                if let Ok(n) = SlotName::new(name) {
+                    out.push(n);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        out.dedup();
+        Ok(out)
     }
 
     fn open_content(

@@ -7,10 +7,14 @@ use std::str::FromStr;
 use age::secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use super::{Approval, ArbitratorId, ArbitratorPublic, Decision, EscrowDeposit, EscrowError, RecoveryRequest};
+use super::{
+    Approval, ArbitratorId, ArbitratorPublic, Decision, EscrowDeposit, EscrowError, RecoveryRequest,
+};
 use crate::encoding::{Reader, Writer};
 use crate::keys::{IdentityKeyPair, RsaPublicKey};
-use crate::token::{open_sealed, seal, OpenFailure, SealedKind, SealingKey, TokenError, TokenSerial};
+use crate::token::{
+    open_sealed, seal, OpenFailure, SealedKind, SealingKey, TokenError, TokenSerial,
+};
 
 const DOMAIN: &str = "symbolon arbitrator identity v1";
 
@@ -27,7 +31,8 @@ impl ArbitratorIdentity {
         Ok(Self {
             id,
             shares: age::x25519::Identity::generate(),
-            approvals: IdentityKeyPair::generate().map_err(|e| EscrowError::Internal(e.to_string()))?,
+            approvals: IdentityKeyPair::generate()
+                .map_err(|e| EscrowError::Internal(e.to_string()))?,
         })
     }
 
@@ -46,7 +51,13 @@ impl ArbitratorIdentity {
         w.str(self.id.as_str());
         w.str(self.shares.to_string().expose_secret());
         w.bytes(self.approvals.pkcs8_der());
-        seal(SealedKind::Arbitrator, TokenSerial::from_bytes([0; 16]), 1, &w.into_bytes(), key)
+        seal(
+            SealedKind::Arbitrator,
+            TokenSerial::from_bytes([0; 16]),
+            1,
+            &w.into_bytes(),
+            key,
+        )
     }
 
     /// Opens a sealed identity.
@@ -54,15 +65,28 @@ impl ArbitratorIdentity {
         let plain = match open_sealed(SealedKind::Arbitrator, data, key) {
             Ok((_, p)) => p,
             Err(OpenFailure::Refuse(e)) => return Err(e),
-            Err(OpenFailure::Tampered(h)) => return Err(TokenError::Tampered { serial: Some(h.serial) }),
+            Err(OpenFailure::Tampered(h)) => {
+                return Err(TokenError::Tampered {
+                    serial: Some(h.serial),
+                })
+            }
         };
         let bad = |m: String| TokenError::NotAToken(format!("arbitrator identity: {m}"));
         let mut r = Reader::new(&plain);
         r.domain(DOMAIN).map_err(|e| bad(e.to_string()))?;
-        let id = ArbitratorId::new(r.str("name").map_err(|e| bad(e.to_string()))?).map_err(|e| bad(e.to_string()))?;
-        let secret = Zeroizing::new(r.str("share key").map_err(|e| bad(e.to_string()))?.to_string());
+        let id = ArbitratorId::new(r.str("name").map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+        let secret = Zeroizing::new(
+            r.str("share key")
+                .map_err(|e| bad(e.to_string()))?
+                .to_string(),
+        );
         let shares = age::x25519::Identity::from_str(&secret).map_err(|e| bad(e.to_string()))?;
-        let pkcs8 = Zeroizing::new(r.bytes("approval key").map_err(|e| bad(e.to_string()))?.to_vec());
+        let pkcs8 = Zeroizing::new(
+            r.bytes("approval key")
+                .map_err(|e| bad(e.to_string()))?
+                .to_vec(),
+        );
         r.finish().map_err(|e| bad(e.to_string()))?;
         Ok(Self {
             id,
@@ -84,10 +108,12 @@ impl ArbitratorIdentity {
     }
 
     fn open_envelope(&self, envelope: &[u8]) -> Result<Zeroizing<Vec<u8>>, EscrowError> {
-        age::decrypt(&self.shares, envelope).map(Zeroizing::new).map_err(|e| EscrowError::BadShare {
-            arbitrator: self.id.to_string(),
-            reason: format!("the envelope does not open with this arbitrator's key: {e}"),
-        })
+        age::decrypt(&self.shares, envelope)
+            .map(Zeroizing::new)
+            .map_err(|e| EscrowError::BadShare {
+                arbitrator: self.id.to_string(),
+                reason: format!("the envelope does not open with this arbitrator's key: {e}"),
+            })
     }
 
     /// Approves `request`: opens the envelope, checks the share, re-encrypts
@@ -102,24 +128,39 @@ impl ArbitratorIdentity {
         previous: [u8; 32],
     ) -> Result<Approval, EscrowError> {
         if request.escrow != deposit.id {
-            return Err(EscrowError::InvalidInput("the request is for another escrow".into()));
+            return Err(EscrowError::InvalidInput(
+                "the request is for another escrow".into(),
+            ));
         }
         let file = self.open_envelope(envelope)?;
         deposit.check_share(&self.id, &file)?;
         let share = enclave
             .encrypt_oaep(&file)
             .map_err(|e| EscrowError::Internal(format!("cannot encrypt to the enclave: {e}")))?;
-        Approval::sign(&self.approvals, request, self.id.clone(), previous, Decision::Approve { share })
-    }
-
-    /// Refuses `request`, signed, with a reason.
-    pub fn refuse(&self, request: &RecoveryRequest, reason: &str, previous: [u8; 32]) -> Result<Approval, EscrowError> {
         Approval::sign(
             &self.approvals,
             request,
             self.id.clone(),
             previous,
-            Decision::Refuse { reason: reason.to_string() },
+            Decision::Approve { share },
+        )
+    }
+
+    /// Refuses `request`, signed, with a reason.
+    pub fn refuse(
+        &self,
+        request: &RecoveryRequest,
+        reason: &str,
+        previous: [u8; 32],
+    ) -> Result<Approval, EscrowError> {
+        Approval::sign(
+            &self.approvals,
+            request,
+            self.id.clone(),
+            previous,
+            Decision::Refuse {
+                reason: reason.to_string(),
+            },
         )
     }
 }

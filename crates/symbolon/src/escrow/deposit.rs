@@ -59,7 +59,9 @@ impl FromStr for EscrowId {
             .ok()
             .and_then(|v| v.try_into().ok())
             .map(Self)
-            .ok_or_else(|| EscrowError::InvalidInput(format!("{s:?} is not an escrow id (32 hex digits)")))
+            .ok_or_else(|| {
+                EscrowError::InvalidInput(format!("{s:?} is not an escrow id (32 hex digits)"))
+            })
     }
 }
 
@@ -104,7 +106,8 @@ fn escrow_key(id: &EscrowId, root: &[u8; 32]) -> Result<LessSafeKey, EscrowError
         .expand(&[KEY_INFO], Len)
         .and_then(|okm| okm.fill(k.as_mut()))
         .map_err(|_| EscrowError::Internal("HKDF".into()))?;
-    let unbound = UnboundKey::new(&AES_256_GCM, k.as_ref()).map_err(|_| EscrowError::Internal("AES key".into()))?;
+    let unbound = UnboundKey::new(&AES_256_GCM, k.as_ref())
+        .map_err(|_| EscrowError::Internal("AES key".into()))?;
     Ok(LessSafeKey::new(unbound))
 }
 
@@ -133,8 +136,9 @@ impl EscrowDeposit {
                 .iter()
                 .find(|p| &p.id == a)
                 .ok_or_else(|| EscrowError::UnknownArbitrator(a.to_string()))?;
-            let r = age::x25519::Recipient::from_str(&public.share_recipient)
-                .map_err(|e| EscrowError::InvalidInput(format!("arbitrator {a}'s share key: {e}")))?;
+            let r = age::x25519::Recipient::from_str(&public.share_recipient).map_err(|e| {
+                EscrowError::InvalidInput(format!("arbitrator {a}'s share key: {e}"))
+            })?;
             recipients.insert(a.clone(), r);
         }
         let mut id = [0u8; 16];
@@ -161,7 +165,14 @@ impl EscrowDeposit {
 
         let mut envelopes = Vec::new();
         for (a, share) in &shares {
-            let file = share_file(&id, &fingerprint, &policy_hash, a, &share.path, share.value());
+            let file = share_file(
+                &id,
+                &fingerprint,
+                &policy_hash,
+                a,
+                &share.path,
+                share.value(),
+            );
             let envelope = age::encrypt(&recipients[a], &file)
                 .map_err(|e| EscrowError::Internal(format!("age: {e}")))?;
             envelopes.push(ShareEnvelope {
@@ -185,7 +196,8 @@ impl EscrowDeposit {
 
     /// The parsed policy.
     pub fn policy(&self) -> Result<Policy, EscrowError> {
-        Policy::parse(&self.policy).map_err(|e| EscrowError::InvalidInput(format!("stored policy: {e}")))
+        Policy::parse(&self.policy)
+            .map_err(|e| EscrowError::InvalidInput(format!("stored policy: {e}")))
     }
 
     /// The escrowed key's fingerprint.
@@ -201,25 +213,18 @@ impl EscrowDeposit {
     /// Opens a share file (the plaintext of an envelope, or of a share the
     /// enclave decrypted) and checks it belongs to this escrow and `arbitrator`
     /// and matches the commitments.
-    pub fn check_share(&self, arbitrator: &ArbitratorId, file: &[u8]) -> Result<LeafShare, EscrowError> {
+    pub fn check_share(
+        &self,
+        arbitrator: &ArbitratorId,
+        file: &[u8],
+    ) -> Result<LeafShare, EscrowError> {
         let bad = |reason: String| EscrowError::BadShare {
             arbitrator: arbitrator.to_string(),
             reason,
         };
-        let mut r = Reader::new(file);
-        let parse = |r: &mut Reader<'_>| -> Result<(Vec<u8>, Vec<u8>, Vec<u8>, String, Path, Vec<u8>), crate::encoding::DecodeError> {
-            r.domain(SHARE_DOMAIN)?;
-            let id = r.bytes("escrow")?.to_vec();
-            let fp = r.bytes("key")?.to_vec();
-            let ph = r.bytes("policy")?.to_vec();
-            let a = r.str("arbitrator")?.to_string();
-            let n = r.u32("path")?;
-            let path = (0..n.min(64)).map(|_| r.u16("path")).collect::<Result<Path, _>>()?;
-            let v = r.bytes("value")?.to_vec();
-            Ok((id, fp, ph, a, path, v))
-        };
-        let (id, fp, ph, a, path, value) = parse(&mut r).map_err(|e| bad(format!("not a share: {e}")))?;
-        r.finish().map_err(|e| bad(format!("not a share: {e}")))?;
+        let f = ShareFile::decode(file).map_err(|e| bad(format!("not a share: {e}")))?;
+        let (id, fp, ph, a, path, value) =
+            (f.escrow, f.key, f.policy, f.arbitrator, f.path, f.value);
         if id != self.id.as_bytes() || fp != self.fingerprint().as_bytes() {
             return Err(bad("it is a share of another escrow or key".into()));
         }
@@ -229,7 +234,10 @@ impl EscrowDeposit {
         if a != arbitrator.as_str() {
             return Err(bad(format!("it is {a}'s share")));
         }
-        let value: [u8; 32] = value.try_into().map_err(|_| bad("the secret is not 32 bytes".into()))?;
+        let value: [u8; 32] = value
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad("the secret is not 32 bytes".into()))?;
         if !self.commitments.verify(&path, &value) {
             return Err(bad("it does not match the published commitments".into()));
         }
@@ -238,7 +246,11 @@ impl EscrowDeposit {
 
     /// Decrypts the escrowed key with the combined root secret.
     pub(crate) fn open(&self, root: &[u8; 32]) -> Result<RsaPrivateKey, EscrowError> {
-        let damaged = || EscrowError::EscrowDamaged("the escrowed blob does not decrypt (altered, or not this escrow's key)".into());
+        let damaged = || {
+            EscrowError::EscrowDamaged(
+                "the escrowed blob does not decrypt (altered, or not this escrow's key)".into(),
+            )
+        };
         if self.blob.len() < 12 + 16 {
             return Err(damaged());
         }
@@ -246,7 +258,11 @@ impl EscrowDeposit {
         let mut buf = Zeroizing::new(ct.to_vec());
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| damaged())?;
         let n = escrow_key(&self.id, root)?
-            .open_in_place(nonce, Aad::from(blob_aad(&self.id, &self.fingerprint(), &self.policy_hash())), &mut buf)
+            .open_in_place(
+                nonce,
+                Aad::from(blob_aad(&self.id, &self.fingerprint(), &self.policy_hash())),
+                &mut buf,
+            )
             .map_err(|_| damaged())?
             .len();
         buf.truncate(n);
@@ -268,18 +284,31 @@ impl EscrowDeposit {
 
     /// Reads the canonical encoding.
     pub fn decode(data: &[u8]) -> Result<Self, EscrowError> {
-        let bad = |e: crate::encoding::DecodeError| EscrowError::InvalidInput(format!("escrow record: {e}"));
+        let bad = |e: crate::encoding::DecodeError| {
+            EscrowError::InvalidInput(format!("escrow record: {e}"))
+        };
         let mut r = Reader::new(data);
         r.domain(RECORD_DOMAIN).map_err(bad)?;
-        let id = EscrowId(r.bytes("id").map_err(bad)?.try_into().map_err(|_| EscrowError::InvalidInput("escrow id".into()))?);
+        let id = EscrowId(
+            r.bytes("id")
+                .map_err(bad)?
+                .try_into()
+                .map_err(|_| EscrowError::InvalidInput("escrow id".into()))?,
+        );
         let public_key = RsaPublicKey::from_der(r.bytes("key").map_err(bad)?)
             .map_err(|e| EscrowError::InvalidInput(e.to_string()))?;
         let policy = r.str("policy").map_err(bad)?.to_string();
         let bound_token = TokenSerial::from_bytes(
-            r.bytes("token").map_err(bad)?.try_into().map_err(|_| EscrowError::InvalidInput("token serial".into()))?,
+            r.bytes("token")
+                .map_err(bad)?
+                .try_into()
+                .map_err(|_| EscrowError::InvalidInput("token serial".into()))?,
         );
         let bound_device = Fingerprint::from_bytes(
-            r.bytes("device").map_err(bad)?.try_into().map_err(|_| EscrowError::InvalidInput("device key".into()))?,
+            r.bytes("device")
+                .map_err(bad)?
+                .try_into()
+                .map_err(|_| EscrowError::InvalidInput("device key".into()))?,
         );
         let commitments = Commitments::decode(&mut r)?;
         let blob = r.bytes("blob").map_err(bad)?.to_vec();
@@ -292,6 +321,41 @@ impl EscrowDeposit {
             bound_device,
             commitments,
             blob,
+        })
+    }
+}
+
+/// A decoded share file.
+struct ShareFile {
+    escrow: Vec<u8>,
+    key: Vec<u8>,
+    policy: Vec<u8>,
+    arbitrator: String,
+    path: Path,
+    value: Zeroizing<Vec<u8>>,
+}
+
+impl ShareFile {
+    fn decode(file: &[u8]) -> Result<Self, crate::encoding::DecodeError> {
+        let mut r = Reader::new(file);
+        r.domain(SHARE_DOMAIN)?;
+        let escrow = r.bytes("escrow")?.to_vec();
+        let key = r.bytes("key")?.to_vec();
+        let policy = r.bytes("policy")?.to_vec();
+        let arbitrator = r.str("arbitrator")?.to_string();
+        let n = r.u32("path")?;
+        let path = (0..n.min(64))
+            .map(|_| r.u16("path"))
+            .collect::<Result<Path, _>>()?;
+        let value = Zeroizing::new(r.bytes("value")?.to_vec());
+        r.finish()?;
+        Ok(Self {
+            escrow,
+            key,
+            policy,
+            arbitrator,
+            path,
+            value,
         })
     }
 }

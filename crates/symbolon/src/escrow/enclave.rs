@@ -58,9 +58,14 @@ impl EnclaveStatement {
 
     /// Checks the statement against the pinned CA `root` (DER) at `now`.
     pub fn verify(&self, root: &[u8], now: SystemTime) -> Result<(), EscrowError> {
-        let bad = |m: String| EscrowError::InvalidInput(format!("the enclave's keys are not vouched for by the pinned CA: {m}"));
+        let bad = |m: String| {
+            EscrowError::InvalidInput(format!(
+                "the enclave's keys are not vouched for by the pinned CA: {m}"
+            ))
+        };
         let issuing = self.chain.first().ok_or_else(|| bad("no chain".into()))?;
-        let cert = verify_path(issuing, &self.chain[1..], root, now).map_err(|e| bad(e.to_string()))?;
+        let cert =
+            verify_path(issuing, &self.chain[1..], root, now).map_err(|e| bad(e.to_string()))?;
         certificate_key(&cert)
             .map_err(|e| bad(e.to_string()))?
             .verify(

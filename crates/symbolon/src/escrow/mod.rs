@@ -29,7 +29,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-
 pub use arbitrator::ArbitratorIdentity;
 pub use deposit::{EscrowDeposit, EscrowId, ShareEnvelope};
 pub use enclave::EnclaveStatement;
@@ -51,7 +50,9 @@ impl ArbitratorId {
     pub fn new(name: &str) -> Result<Self, EscrowError> {
         let ok = !name.is_empty()
             && name.len() <= 64
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+            && name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
             && name.as_bytes()[0].is_ascii_alphanumeric();
         if ok && !matches!(name, "all" | "any" | "seq") {
             Ok(Self(name.to_string()))

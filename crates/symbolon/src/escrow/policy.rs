@@ -103,8 +103,14 @@ impl<'a> Parser<'a> {
         let (start, word) = self.word();
         if word.is_empty() {
             return match self.peek() {
-                Some(c) => self.err(start, format!("expected an arbitrator name, all(, any( or seq(, found '{c}'")),
-                None => self.err(start, "expected an arbitrator name, all(, any( or seq(, found the end"),
+                Some(c) => self.err(
+                    start,
+                    format!("expected an arbitrator name, all(, any( or seq(, found '{c}'"),
+                ),
+                None => self.err(
+                    start,
+                    "expected an arbitrator name, all(, any( or seq(, found the end",
+                ),
             };
         }
         self.skip_ws();
@@ -119,7 +125,10 @@ impl<'a> Parser<'a> {
             return Ok(Policy::Arbitrator(id));
         }
         if !matches!(word, "all" | "any" | "seq") {
-            return self.err(start, format!("unknown combinator {word:?}: use all, any or seq"));
+            return self.err(
+                start,
+                format!("unknown combinator {word:?}: use all, any or seq"),
+            );
         }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -131,7 +140,12 @@ impl<'a> Parser<'a> {
             let (kat, digits) = self.word();
             let n: usize = match digits.parse() {
                 Ok(n) if n >= 1 => n,
-                _ => return self.err(kat, "any( needs a threshold k ≥ 1 first, as any(2, a, b, c)"),
+                _ => {
+                    return self.err(
+                        kat,
+                        "any( needs a threshold k ≥ 1 first, as any(2, a, b, c)",
+                    )
+                }
             };
             k = Some((kat, n));
             self.expect(',')?;
@@ -162,7 +176,10 @@ impl<'a> Parser<'a> {
             (_, k) => {
                 let (kat, n) = k.unwrap_or((start, 1));
                 if n > children.len() {
-                    return self.err(kat, format!("any({n}, …) has only {} choices", children.len()));
+                    return self.err(
+                        kat,
+                        format!("any({n}, …) has only {} choices", children.len()),
+                    );
                 }
                 Policy::Any(n, children)
             }
@@ -232,7 +249,10 @@ impl Policy {
     /// SHA-256 of the canonical text.
     pub fn hash(&self) -> [u8; 32] {
         let mut h = [0u8; 32];
-        h.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.canonical().as_bytes()).as_ref());
+        h.copy_from_slice(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.canonical().as_bytes())
+                .as_ref(),
+        );
         h
     }
 
@@ -284,13 +304,14 @@ impl Policy {
     /// one completed, so an approval given too early does not count.
     fn end(&self, approvals: &[ArbitratorId], from: usize) -> Option<usize> {
         match self {
-            Policy::Arbitrator(a) => approvals
+            Policy::Arbitrator(a) => approvals.iter().position(|x| x == a).filter(|&i| i >= from),
+            Policy::All(c) => c
                 .iter()
-                .position(|x| x == a)
-                .filter(|&i| i >= from),
-            Policy::All(c) => c.iter().map(|p| p.end(approvals, from)).try_fold(from, |m, e| Some(m.max(e?))),
+                .map(|p| p.end(approvals, from))
+                .try_fold(from, |m, e| Some(m.max(e?))),
             Policy::Any(k, c) => {
-                let mut ends: Vec<usize> = c.iter().filter_map(|p| p.end(approvals, from)).collect();
+                let mut ends: Vec<usize> =
+                    c.iter().filter_map(|p| p.end(approvals, from)).collect();
                 ends.sort_unstable();
                 ends.get(k - 1).copied()
             }
@@ -412,7 +433,10 @@ impl StatusNode {
 
     fn render_into(&self, depth: usize, out: &mut String) {
         let mark = if self.holds { "✓" } else { "·" };
-        let at = self.approved_at.map(|i| format!(" (approval #{})", i + 1)).unwrap_or_default();
+        let at = self
+            .approved_at
+            .map(|i| format!(" (approval #{})", i + 1))
+            .unwrap_or_default();
         out.push_str(&format!("{}{mark} {}{at}\n", "  ".repeat(depth), self.node));
         for c in &self.children {
             c.render_into(depth + 1, out);
@@ -460,7 +484,10 @@ mod tests {
         "seq(user, all(card-company, any(1, provider-a, provider-b, provider-c), any(2, manager-a, manager-b, manager-c)), recorder)";
 
     fn ids(names: &[&str]) -> Vec<ArbitratorId> {
-        names.iter().map(|n| ArbitratorId::new(n).unwrap()).collect()
+        names
+            .iter()
+            .map(|n| ArbitratorId::new(n).unwrap())
+            .collect()
     }
 
     #[test]
@@ -471,13 +498,40 @@ mod tests {
         let sets = p.minimal_sets(1000).unwrap();
         assert_eq!(sets.len(), 3 * 3);
         assert!(sets.iter().all(|s| s.len() == 6));
-        let good = ids(&["user", "manager-b", "card-company", "provider-c", "manager-a", "recorder"]);
+        let good = ids(&[
+            "user",
+            "manager-b",
+            "card-company",
+            "provider-c",
+            "manager-a",
+            "recorder",
+        ]);
         assert!(p.evaluate(&good).satisfied());
         // The recorder before the others, the user not first, one manager short.
         for bad in [
-            ids(&["user", "recorder", "manager-b", "card-company", "provider-c", "manager-a"]),
-            ids(&["card-company", "user", "provider-c", "manager-a", "manager-b", "recorder"]),
-            ids(&["user", "card-company", "provider-c", "manager-a", "recorder"]),
+            ids(&[
+                "user",
+                "recorder",
+                "manager-b",
+                "card-company",
+                "provider-c",
+                "manager-a",
+            ]),
+            ids(&[
+                "card-company",
+                "user",
+                "provider-c",
+                "manager-a",
+                "manager-b",
+                "recorder",
+            ]),
+            ids(&[
+                "user",
+                "card-company",
+                "provider-c",
+                "manager-a",
+                "recorder",
+            ]),
         ] {
             assert!(!p.evaluate(&bad).satisfied(), "{bad:?}");
         }

@@ -65,7 +65,11 @@ impl FromStr for RecoveryId {
             .ok()
             .and_then(|v| v.try_into().ok())
             .map(Self)
-            .ok_or_else(|| EscrowError::InvalidInput(format!("{s:?} is not a recovery request id (32 hex digits)")))
+            .ok_or_else(|| {
+                EscrowError::InvalidInput(format!(
+                    "{s:?} is not a recovery request id (32 hex digits)"
+                ))
+            })
     }
 }
 
@@ -116,16 +120,38 @@ impl RecoveryRequest {
     /// Reads the canonical encoding.
     pub fn decode(data: &[u8]) -> Result<Self, EscrowError> {
         use crate::encoding::Reader;
-        let bad = |e: crate::encoding::DecodeError| EscrowError::InvalidInput(format!("recovery request: {e}"));
+        let bad = |e: crate::encoding::DecodeError| {
+            EscrowError::InvalidInput(format!("recovery request: {e}"))
+        };
         let inv = |m: &str| EscrowError::InvalidInput(format!("recovery request: {m}"));
         let mut r = Reader::new(data);
         r.domain(REQUEST_DOMAIN).map_err(bad)?;
-        let id = RecoveryId(r.bytes("id").map_err(bad)?.try_into().map_err(|_| inv("id"))?);
+        let id = RecoveryId(
+            r.bytes("id")
+                .map_err(bad)?
+                .try_into()
+                .map_err(|_| inv("id"))?,
+        );
         let escrow: EscrowId = hex::encode(r.bytes("escrow").map_err(bad)?).parse()?;
-        let key = Fingerprint::from_bytes(r.bytes("key").map_err(bad)?.try_into().map_err(|_| inv("key"))?);
+        let key = Fingerprint::from_bytes(
+            r.bytes("key")
+                .map_err(bad)?
+                .try_into()
+                .map_err(|_| inv("key"))?,
+        );
         let reason = r.str("reason").map_err(bad)?.to_string();
-        let target = TokenSerial::from_bytes(r.bytes("target").map_err(bad)?.try_into().map_err(|_| inv("target"))?);
-        let target_device = Fingerprint::from_bytes(r.bytes("device").map_err(bad)?.try_into().map_err(|_| inv("device"))?);
+        let target = TokenSerial::from_bytes(
+            r.bytes("target")
+                .map_err(bad)?
+                .try_into()
+                .map_err(|_| inv("target"))?,
+        );
+        let target_device = Fingerprint::from_bytes(
+            r.bytes("device")
+                .map_err(bad)?
+                .try_into()
+                .map_err(|_| inv("device"))?,
+        );
         let slot = SlotName::new(r.str("slot").map_err(bad)?).map_err(|e| inv(&e.to_string()))?;
         let rebind = r.bool("rebind").map_err(bad)?;
         let created_at = r.u64("created").map_err(bad)?;
@@ -193,7 +219,9 @@ impl Approval {
             decision,
             signature: Vec::new(),
         };
-        a.signature = key.sign(&a.to_be_signed()).map_err(|e| EscrowError::Internal(e.to_string()))?;
+        a.signature = key
+            .sign(&a.to_be_signed())
+            .map_err(|e| EscrowError::Internal(e.to_string()))?;
         Ok(a)
     }
 
@@ -239,7 +267,8 @@ impl Approval {
     /// Reads the canonical encoding.
     pub fn decode(data: &[u8]) -> Result<Self, EscrowError> {
         use crate::encoding::Reader;
-        let bad = |e: crate::encoding::DecodeError| EscrowError::InvalidInput(format!("approval: {e}"));
+        let bad =
+            |e: crate::encoding::DecodeError| EscrowError::InvalidInput(format!("approval: {e}"));
         let mut outer = Reader::new(data);
         let signed = outer.bytes("signed").map_err(bad)?;
         let share = outer.bytes("share").map_err(bad)?.to_vec();
@@ -247,8 +276,14 @@ impl Approval {
         outer.finish().map_err(bad)?;
         let mut r = Reader::new(signed);
         r.domain(APPROVAL_DOMAIN).map_err(bad)?;
-        let fixed16 = |b: &[u8]| -> Result<[u8; 16], EscrowError> { b.try_into().map_err(|_| EscrowError::InvalidInput("approval id".into())) };
-        let fixed32 = |b: &[u8]| -> Result<[u8; 32], EscrowError> { b.try_into().map_err(|_| EscrowError::InvalidInput("approval hash".into())) };
+        let fixed16 = |b: &[u8]| -> Result<[u8; 16], EscrowError> {
+            b.try_into()
+                .map_err(|_| EscrowError::InvalidInput("approval id".into()))
+        };
+        let fixed32 = |b: &[u8]| -> Result<[u8; 32], EscrowError> {
+            b.try_into()
+                .map_err(|_| EscrowError::InvalidInput("approval hash".into()))
+        };
         let request = RecoveryId(fixed16(r.bytes("request").map_err(bad)?)?);
         let request_hash = fixed32(r.bytes("request hash").map_err(bad)?)?;
         let arbitrator = ArbitratorId::new(r.str("arbitrator").map_err(bad)?)?;
@@ -257,7 +292,9 @@ impl Approval {
             1 => {
                 let digest = fixed32(r.bytes("share digest").map_err(bad)?)?;
                 if digest != sha256(&share) {
-                    return Err(EscrowError::InvalidInput("the approval's share is not the one it signed".into()));
+                    return Err(EscrowError::InvalidInput(
+                        "the approval's share is not the one it signed".into(),
+                    ));
                 }
                 Decision::Approve { share }
             }
@@ -332,35 +369,52 @@ pub fn recover(
     enclave_decrypt: impl Fn(&[u8]) -> Result<Zeroizing<Vec<u8>>, EscrowError>,
 ) -> Result<RsaPrivateKey, EscrowError> {
     if request.escrow != deposit.id || request.key != deposit.fingerprint() {
-        return Err(EscrowError::InvalidInput("the request is for another escrow".into()));
+        return Err(EscrowError::InvalidInput(
+            "the request is for another escrow".into(),
+        ));
     }
     let approving = verify_chain(request, chain, keys)?;
     let policy = deposit.policy()?;
     if !policy.evaluate(&approving).satisfied() {
         return Err(EscrowError::PolicyNotSatisfied(
-            policy.status_tree(&approving).render().trim_end().replace('\n', "; "),
+            policy
+                .status_tree(&approving)
+                .render()
+                .trim_end()
+                .replace('\n', "; "),
         ));
     }
     let mut leaves = BTreeMap::new();
     for a in chain {
-        let Decision::Approve { share } = &a.decision else { continue };
+        let Decision::Approve { share } = &a.decision else {
+            continue;
+        };
         let bad = |reason: &str| EscrowError::BadShare {
             arbitrator: a.arbitrator.to_string(),
             reason: reason.into(),
         };
-        let file = enclave_decrypt(share).map_err(|_| bad("it does not decrypt with the enclave key"))?;
-        leaves.insert(a.arbitrator.clone(), deposit.check_share(&a.arbitrator, &file)?);
+        let file =
+            enclave_decrypt(share).map_err(|_| bad("it does not decrypt with the enclave key"))?;
+        leaves.insert(
+            a.arbitrator.clone(),
+            deposit.check_share(&a.arbitrator, &file)?,
+        );
     }
     let root = super::sharing::combine(&policy, &deposit.commitments, &leaves)?
         .ok_or_else(|| EscrowError::PolicyNotSatisfied("too few valid shares".into()))?;
     let key = deposit.open(&root)?;
     if key.public_key() != &deposit.public_key {
-        return Err(EscrowError::EscrowDamaged("the escrowed key is not the registered key".into()));
+        return Err(EscrowError::EscrowDamaged(
+            "the escrowed key is not the registered key".into(),
+        ));
     }
     // The consistency check: a fresh signature verifies and a fresh secret
     // round-trips under the registered public key.
-    key.pairwise_consistency_test()
-        .map_err(|e| EscrowError::EscrowDamaged(format!("the recovered key fails its consistency check: {e}")))?;
+    key.pairwise_consistency_test().map_err(|e| {
+        EscrowError::EscrowDamaged(format!(
+            "the recovered key fails its consistency check: {e}"
+        ))
+    })?;
     if request.target_device != deposit.bound_device && !request.rebind {
         return Err(EscrowError::WrongTarget {
             target: request.target.to_string(),

@@ -18,7 +18,10 @@ use std::collections::BTreeMap;
 use p256::elliptic_curve::group::GroupEncoding;
 use p256::elliptic_curve::{Field, PrimeField};
 use p256::{ProjectivePoint, Scalar};
-use vsss_rs::{feldman, DefaultShare, FeldmanVerifierSet, IdentifierPrimeField, ReadableShareSet, Share, ShareVerifierGroup};
+use vsss_rs::{
+    feldman, DefaultShare, FeldmanVerifierSet, IdentifierPrimeField, ReadableShareSet, Share,
+    ShareVerifierGroup,
+};
 use zeroize::Zeroizing;
 
 use super::{ArbitratorId, EscrowError, Policy};
@@ -79,7 +82,10 @@ pub(crate) fn split(
 ) -> Result<(Commitments, BTreeMap<ArbitratorId, LeafShare>), EscrowError> {
     let s = scalar(secret).ok_or_else(|| internal("the root secret is not a scalar"))?;
     let mut c = Commitments::default();
-    c.nodes.insert(Vec::new(), vec![point_bytes(&(ProjectivePoint::GENERATOR * s))]);
+    c.nodes.insert(
+        Vec::new(),
+        vec![point_bytes(&(ProjectivePoint::GENERATOR * s))],
+    );
     let mut shares = BTreeMap::new();
     split_node(policy, vec![0], s, &mut c, &mut shares)?;
     Ok((c, shares))
@@ -107,15 +113,29 @@ fn split_node(
     };
     let k = node.threshold();
     let child_secrets: Vec<Scalar> = if k == 1 {
-        c.nodes.insert(path.clone(), vec![point_bytes(&(ProjectivePoint::GENERATOR * secret))]);
+        c.nodes.insert(
+            path.clone(),
+            vec![point_bytes(&(ProjectivePoint::GENERATOR * secret))],
+        );
         vec![secret; children.len()]
     } else {
-        let (vshares, verifiers) =
-            feldman::split_secret::<VShare, Verifier>(k, children.len(), &IdentifierPrimeField(secret), None, &mut rand_core::OsRng)
-                .map_err(internal)?;
+        let (vshares, verifiers) = feldman::split_secret::<VShare, Verifier>(
+            k,
+            children.len(),
+            &IdentifierPrimeField(secret),
+            None,
+            &mut rand_core::OsRng,
+        )
+        .map_err(internal)?;
         // verifiers[0] is the generator; the rest commit to the coefficients.
-        c.nodes.insert(path.clone(), verifiers[1..].iter().map(|v| point_bytes(&v.0)).collect());
-        let mut by_x: Vec<(Scalar, Scalar)> = vshares.iter().map(|s| (s.identifier().0, s.value().0)).collect();
+        c.nodes.insert(
+            path.clone(),
+            verifiers[1..].iter().map(|v| point_bytes(&v.0)).collect(),
+        );
+        let mut by_x: Vec<(Scalar, Scalar)> = vshares
+            .iter()
+            .map(|s| (s.identifier().0, s.value().0))
+            .collect();
         by_x.sort_by_key(|(x, _)| x.to_repr());
         (0..children.len())
             .map(|i| {
@@ -149,7 +169,10 @@ impl Commitments {
         };
         let mut set = vec![Verifier::from(ProjectivePoint::GENERATOR)];
         set.extend(points.into_iter().map(Verifier::from));
-        let share = VShare::with_identifier_and_value(IdentifierPrimeField(x_of(path)), IdentifierPrimeField(v));
+        let share = VShare::with_identifier_and_value(
+            IdentifierPrimeField(x_of(path)),
+            IdentifierPrimeField(v),
+        );
         <Vec<Verifier> as FeldmanVerifierSet<VShare, Verifier>>::verify_share(&set, &share).is_ok()
     }
 
@@ -170,19 +193,22 @@ impl Commitments {
 
     /// Reads the canonical encoding.
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, EscrowError> {
-        let bad = |e: crate::encoding::DecodeError| EscrowError::InvalidInput(format!("commitments: {e}"));
+        let bad = |e: crate::encoding::DecodeError| {
+            EscrowError::InvalidInput(format!("commitments: {e}"))
+        };
         let mut nodes = BTreeMap::new();
         let n = r.u32("nodes").map_err(bad)?;
         for _ in 0..n.min(100_000) {
             let depth = r.u32("depth").map_err(bad)?;
-            let path = (0..depth.min(64)).map(|_| r.u16("path").map_err(bad)).collect::<Result<Path, _>>()?;
+            let path = (0..depth.min(64))
+                .map(|_| r.u16("path").map_err(bad))
+                .collect::<Result<Path, _>>()?;
             let m = r.u32("points").map_err(bad)?;
             let points = (0..m.min(1001))
                 .map(|_| {
-                    r.bytes("point")
-                        .map_err(bad)?
-                        .try_into()
-                        .map_err(|_| EscrowError::InvalidInput("a commitment is not a 33-byte point".into()))
+                    r.bytes("point").map_err(bad)?.try_into().map_err(|_| {
+                        EscrowError::InvalidInput("a commitment is not a 33-byte point".into())
+                    })
                 })
                 .collect::<Result<Vec<[u8; 33]>, _>>()?;
             nodes.insert(path, points);
@@ -249,7 +275,12 @@ fn combine_node(
                     .iter()
                     .map(|(i, s)| {
                         scalar(s)
-                            .map(|v| VShare::with_identifier_and_value(IdentifierPrimeField(Scalar::from(u64::from(*i) + 1)), IdentifierPrimeField(v)))
+                            .map(|v| {
+                                VShare::with_identifier_and_value(
+                                    IdentifierPrimeField(Scalar::from(u64::from(*i) + 1)),
+                                    IdentifierPrimeField(v),
+                                )
+                            })
                             .ok_or_else(|| internal("a share is not a scalar"))
                     })
                     .collect::<Result<_, _>>()?;

@@ -71,7 +71,10 @@ fn world(policy: &str) -> World {
     World {
         arbs,
         deposit,
-        envelopes: envelopes.into_iter().map(|e| (e.arbitrator, e.envelope)).collect(),
+        envelopes: envelopes
+            .into_iter()
+            .map(|e| (e.arbitrator, e.envelope))
+            .collect(),
         bound_device,
     }
 }
@@ -99,18 +102,39 @@ impl World {
         let file = Zeroizing::new(age::decrypt(&a.age, &self.envelopes[&id]).unwrap());
         self.deposit.check_share(&id, &file).unwrap();
         let share = enclave().public_key().encrypt_oaep(&file).unwrap();
-        let previous = chain.last().map(Approval::hash).unwrap_or_else(|| request.hash());
-        chain.push(Approval::sign(&a.signing, request, id, previous, Decision::Approve { share }).unwrap());
+        let previous = chain
+            .last()
+            .map(Approval::hash)
+            .unwrap_or_else(|| request.hash());
+        chain.push(
+            Approval::sign(
+                &a.signing,
+                request,
+                id,
+                previous,
+                Decision::Approve { share },
+            )
+            .unwrap(),
+        );
     }
 
     fn keys(&self) -> BTreeMap<ArbitratorId, crate::keys::IdentityPublicKey> {
-        self.arbs.iter().map(|(k, a)| (k.clone(), a.public.approval_key.clone())).collect()
+        self.arbs
+            .iter()
+            .map(|(k, a)| (k.clone(), a.public.approval_key.clone()))
+            .collect()
     }
 
     /// The recovered key's fingerprint (a private key has no `Debug`).
-    fn recover(&self, request: &RecoveryRequest, chain: &[Approval]) -> Result<Fingerprint, EscrowError> {
+    fn recover(
+        &self,
+        request: &RecoveryRequest,
+        chain: &[Approval],
+    ) -> Result<Fingerprint, EscrowError> {
         recover(request, chain, &self.deposit, &self.keys(), |ct| {
-            enclave().decrypt_oaep(ct).map_err(|e| EscrowError::Internal(e.to_string()))
+            enclave()
+                .decrypt_oaep(ct)
+                .map_err(|e| EscrowError::Internal(e.to_string()))
         })
         .map(|k| k.public_key().fingerprint())
     }
@@ -121,13 +145,23 @@ const FIG9: &str = "seq(user, all(card-company, any(1, provider-a, provider-b, p
 #[test]
 fn fig9_recovers_and_refuses_what_it_must() {
     let w = world(FIG9);
-    let order = ["user", "provider-b", "manager-c", "card-company", "manager-a", "recorder"];
+    let order = [
+        "user",
+        "provider-b",
+        "manager-c",
+        "card-company",
+        "manager-a",
+        "recorder",
+    ];
     let request = w.request(w.bound_device);
     let mut chain = Vec::new();
     for n in order {
         w.approve(&request, &mut chain, n);
     }
-    assert_eq!(w.recover(&request, &chain).unwrap(), escrowed_key().public_key().fingerprint());
+    assert_eq!(
+        w.recover(&request, &chain).unwrap(),
+        escrowed_key().public_key().fingerprint()
+    );
 
     // One short: refused, saying what is missing.
     let e = w.recover(&request, &chain[..5]).unwrap_err();
@@ -135,20 +169,42 @@ fn fig9_recovers_and_refuses_what_it_must() {
     // Reordered links: the chain breaks.
     let mut swapped = chain.clone();
     swapped.swap(1, 2);
-    assert!(matches!(w.recover(&request, &swapped), Err(EscrowError::BrokenChain { position: 2 })));
+    assert!(matches!(
+        w.recover(&request, &swapped),
+        Err(EscrowError::BrokenChain { position: 2 })
+    ));
     // Out of order (recorder before the managers), properly chained: the policy refuses.
     let mut early = Vec::new();
-    for n in ["user", "provider-b", "recorder", "card-company", "manager-a", "manager-c"] {
+    for n in [
+        "user",
+        "provider-b",
+        "recorder",
+        "card-company",
+        "manager-a",
+        "manager-c",
+    ] {
         w.approve(&request, &mut early, n);
     }
-    assert_eq!(w.recover(&request, &early).unwrap_err().code(), "policy_not_satisfied");
+    assert_eq!(
+        w.recover(&request, &early).unwrap_err().code(),
+        "policy_not_satisfied"
+    );
     // A forged link.
     let mut forged = chain.clone();
-    forged[3].signature = w.arbs[&ArbitratorId::new("user").unwrap()].signing.sign(&forged[3].to_be_signed()).unwrap();
-    assert!(matches!(w.recover(&request, &forged), Err(EscrowError::ForgedApproval { position: 4, .. })));
+    forged[3].signature = w.arbs[&ArbitratorId::new("user").unwrap()]
+        .signing
+        .sign(&forged[3].to_be_signed())
+        .unwrap();
+    assert!(matches!(
+        w.recover(&request, &forged),
+        Err(EscrowError::ForgedApproval { position: 4, .. })
+    ));
     // Approvals replayed from another request.
     let other = w.request(w.bound_device);
-    assert!(matches!(w.recover(&other, &chain), Err(EscrowError::ReplayedApproval { .. })));
+    assert!(matches!(
+        w.recover(&other, &chain),
+        Err(EscrowError::ReplayedApproval { .. })
+    ));
     // A new token without an approved rebinding; a rebinding request is fine.
     let mut wrong = request.clone();
     wrong.target_device = Fingerprint::from_bytes([9; 32]);
@@ -156,7 +212,10 @@ fn fig9_recovers_and_refuses_what_it_must() {
     for n in order {
         w.approve(&wrong, &mut c2, n);
     }
-    assert!(matches!(w.recover(&wrong, &c2), Err(EscrowError::WrongTarget { .. })));
+    assert!(matches!(
+        w.recover(&wrong, &c2),
+        Err(EscrowError::WrongTarget { .. })
+    ));
     let rebind = w.request(Fingerprint::from_bytes([9; 32]));
     let mut c3 = Vec::new();
     for n in order {
@@ -170,12 +229,25 @@ fn bad_shares_are_blamed_on_their_sender() {
     let w = world("any(2, a, b, c)");
     let request = w.request(w.bound_device);
     // b sends a's share (for this key) re-encrypted: another arbitrator's share.
-    let a_file = age::decrypt(&w.arbs[&ArbitratorId::new("a").unwrap()].age, &w.envelopes[&ArbitratorId::new("a").unwrap()]).unwrap();
+    let a_file = age::decrypt(
+        &w.arbs[&ArbitratorId::new("a").unwrap()].age,
+        &w.envelopes[&ArbitratorId::new("a").unwrap()],
+    )
+    .unwrap();
     let mut chain = Vec::new();
     w.approve(&request, &mut chain, "a");
     let b = ArbitratorId::new("b").unwrap();
     let share = enclave().public_key().encrypt_oaep(&a_file).unwrap();
-    chain.push(Approval::sign(&w.arbs[&b].signing, &request, b.clone(), chain[0].hash(), Decision::Approve { share }).unwrap());
+    chain.push(
+        Approval::sign(
+            &w.arbs[&b].signing,
+            &request,
+            b.clone(),
+            chain[0].hash(),
+            Decision::Approve { share },
+        )
+        .unwrap(),
+    );
     match w.recover(&request, &chain) {
         Err(EscrowError::BadShare { arbitrator, .. }) => assert_eq!(arbitrator, "b"),
         other => panic!("{other:?}"),
@@ -183,7 +255,10 @@ fn bad_shares_are_blamed_on_their_sender() {
     // A share of another escrow of the same key.
     let w2 = world("any(2, a, b, c)");
     let foreign = age::decrypt(&w2.arbs[&b].age, &w2.envelopes[&b]).unwrap();
-    assert!(matches!(w.deposit.check_share(&b, &foreign), Err(EscrowError::BadShare { .. })));
+    assert!(matches!(
+        w.deposit.check_share(&b, &foreign),
+        Err(EscrowError::BadShare { .. })
+    ));
     // An altered commitment: every share under that node fails.
     let mut altered = EscrowDeposit::decode(&w.deposit.encode()).unwrap();
     assert_eq!(altered, w.deposit);
@@ -203,7 +278,9 @@ fn bad_shares_are_blamed_on_their_sender() {
     w.approve(&request, &mut chain, "a");
     w.approve(&request, &mut chain, "c");
     let Err(e) = recover(&request, &chain, &tampered, &w.keys(), |ct| {
-        enclave().decrypt_oaep(ct).map_err(|e| EscrowError::Internal(e.to_string()))
+        enclave()
+            .decrypt_oaep(ct)
+            .map_err(|e| EscrowError::Internal(e.to_string()))
     }) else {
         panic!("a tampered blob was recovered");
     };
@@ -219,14 +296,32 @@ fn a_refusal_is_signed_and_counts_for_nothing() {
     w.approve(&request, &mut chain, "a");
     let b = ArbitratorId::new("b").unwrap();
     chain.push(
-        Approval::sign(&w.arbs[&b].signing, &request, b.clone(), chain[0].hash(), Decision::Refuse { reason: "no".into() }).unwrap(),
+        Approval::sign(
+            &w.arbs[&b].signing,
+            &request,
+            b.clone(),
+            chain[0].hash(),
+            Decision::Refuse {
+                reason: "no".into(),
+            },
+        )
+        .unwrap(),
     );
-    let decoded: Vec<Approval> = chain.iter().map(|a| Approval::decode(&a.encode()).unwrap()).collect();
+    let decoded: Vec<Approval> = chain
+        .iter()
+        .map(|a| Approval::decode(&a.encode()).unwrap())
+        .collect();
     assert_eq!(decoded, chain);
-    assert_eq!(w.recover(&request, &chain).unwrap_err().code(), "policy_not_satisfied");
+    assert_eq!(
+        w.recover(&request, &chain).unwrap_err().code(),
+        "policy_not_satisfied"
+    );
     // And b cannot approve after refusing.
     w.approve(&request, &mut chain, "b");
-    assert_eq!(w.recover(&request, &chain).unwrap_err().code(), "already_decided");
+    assert_eq!(
+        w.recover(&request, &chain).unwrap_err().code(),
+        "already_decided"
+    );
 }
 
 /// Random nested policies over up to 6 arbitrators, built from a seed.
@@ -237,7 +332,10 @@ fn policy_strategy() -> impl Strategy<Value = String> {
 struct Rng(u64);
 impl Rng {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -287,6 +385,10 @@ fn identities_keep_their_secret() {
     // The age identity is what an arbitrator's directory seals; its public
     // half is all the registry sees.
     let a = arbitrator("x");
-    assert!(a.age.to_string().expose_secret().starts_with("AGE-SECRET-KEY-1"));
+    assert!(a
+        .age
+        .to_string()
+        .expose_secret()
+        .starts_with("AGE-SECRET-KEY-1"));
     assert!(a.public.share_recipient.starts_with("age1"));
 }

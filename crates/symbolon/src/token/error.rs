@@ -31,6 +31,9 @@ pub enum TokenError {
     /// The slot already holds a key; keys are never overwritten.
     #[error("slot {0:?} already holds a key; keys are never replaced, choose another slot")]
     SlotOccupied(SlotName),
+    /// No data object of that name.
+    #[error("the token holds no data object {0:?}")]
+    ObjectNotFound(SlotName),
     /// The slot holds a key but no certificate.
     #[error("slot {0:?} has no certificate yet")]
     NoCertificate(SlotName),
@@ -110,6 +113,7 @@ impl TokenError {
             Self::SlotNotFound(_) => "slot_not_found",
             Self::SlotOccupied(_) => "slot_occupied",
             Self::NoCertificate(_) => "no_certificate",
+            Self::ObjectNotFound(_) => "not_found",
             Self::TrustFixed => "trust_fixed",
             Self::AlreadyTrusted(_) => "already_trusted",
             Self::UntrustedIssuer(_) => "untrusted_issuer",

@@ -33,6 +33,22 @@ pub use types::{KeyOrigin, SlotInfo, SlotName, TokenInfo, TokenSerial, TokenStat
 use zeroize::Zeroizing;
 
 use crate::content::{ChunkOpener, ContentHeader};
+
+/// Largest data object a token keeps.
+pub const MAX_OBJECT: usize = 64 * 1024;
+/// Most data objects a token keeps.
+pub const MAX_OBJECTS: usize = 64;
+
+/// Checks a data object's size.
+pub fn check_object(data: &[u8]) -> Result<(), TokenError> {
+    if data.len() > MAX_OBJECT {
+        return Err(TokenError::InvalidInput(format!(
+            "a data object holds at most {MAX_OBJECT} bytes; this one has {}",
+            data.len()
+        )));
+    }
+    Ok(())
+}
 use crate::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme};
 
 /// The operations of a token. No method returns a slot's private key, and
@@ -91,6 +107,17 @@ pub trait Token {
 
     /// Cover-opening response: zeroises every secret and leaves the token dead.
     fn tamper(&mut self) -> Result<(), TokenError>;
+
+    /// Stores a data object under `name`: the holder's data (not a key),
+    /// kept with the token's sealed state and carried over by
+    /// `token backup`/`restore` (patent steps S10–S12).
+    fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError>;
+
+    /// A data object.
+    fn object(&self, name: &SlotName) -> Result<Vec<u8>, TokenError>;
+
+    /// The data objects' names.
+    fn objects(&self) -> Result<Vec<SlotName>, TokenError>;
 
     /// Opens sealed content with a slot's key (the sixth embodiment's
     /// decryption key, FIG. 23): unwraps `wrapped_key` (from the header, or

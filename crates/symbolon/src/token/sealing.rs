@@ -201,7 +201,9 @@ pub fn read_header(kind: SealedKind, data: &[u8]) -> Result<SealedHeader, TokenE
         return Err(TokenError::NotAToken(match kind {
             SealedKind::Token => "the file does not start with the symbolon token magic".into(),
             SealedKind::Issuer => "the file does not start with the symbolon issuer magic".into(),
-            SealedKind::Arbitrator => "the file does not start with the symbolon arbitrator magic".into(),
+            SealedKind::Arbitrator => {
+                "the file does not start with the symbolon arbitrator magic".into()
+            }
         }));
     }
     if data.len() < 11 {

@@ -108,6 +108,7 @@ impl<S: SealedStore> SoftToken<S> {
             trusted_issuers: Vec::new(),
             command_sequence: 0,
             slots: BTreeMap::new(),
+            objects: BTreeMap::new(),
         };
         let sealed = seal(SealedKind::Token, state.serial, 1, &state.encode(), &key)?;
         store.save(&sealed)?;
@@ -274,6 +275,32 @@ impl<S: SealedStore> Token for SoftToken<S> {
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         Ok(self.live()?.slot(slot)?.key.decrypt_oaep(ciphertext)?)
+    }
+
+    fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {
+        super::check_object(data)?;
+        let state = self.live()?;
+        if !state.objects.contains_key(name) && state.objects.len() >= super::MAX_OBJECTS {
+            return Err(TokenError::InvalidInput(format!(
+                "the token holds {} data objects already, the most it keeps",
+                super::MAX_OBJECTS
+            )));
+        }
+        let mut next = state.clone();
+        next.objects.insert(name.clone(), data.to_vec());
+        self.commit(next)
+    }
+
+    fn object(&self, name: &SlotName) -> Result<Vec<u8>, TokenError> {
+        self.live()?
+            .objects
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TokenError::ObjectNotFound(name.clone()))
+    }
+
+    fn objects(&self) -> Result<Vec<SlotName>, TokenError> {
+        Ok(self.live()?.objects.keys().cloned().collect())
     }
 
     fn open_content(

@@ -32,6 +32,8 @@ pub(crate) struct TokenState {
     pub(crate) trusted_issuers: Vec<IdentityPublicKey>,
     pub(crate) command_sequence: u64,
     pub(crate) slots: BTreeMap<SlotName, Slot>,
+    /// The holder's data objects (not keys), sealed with the rest.
+    pub(crate) objects: BTreeMap<SlotName, Vec<u8>>,
 }
 
 impl TokenState {
@@ -102,6 +104,14 @@ impl TokenState {
                     w.bool(true);
                     w.bytes(cert);
                 }
+            }
+        }
+        // Appended section: states written before data objects end above.
+        if !self.objects.is_empty() {
+            w.u32(self.objects.len() as u32);
+            for (name, data) in &self.objects {
+                w.str(name.as_str());
+                w.bytes(data);
             }
         }
         w.into_bytes()
@@ -178,6 +188,14 @@ impl TokenState {
                 },
             );
         }
+        let mut objects = BTreeMap::new();
+        if r.remaining() > 0 {
+            let n = r.u32("object count").map_err(bad)?;
+            for _ in 0..n {
+                let name = SlotName::new(r.str("object name").map_err(bad)?)?;
+                objects.insert(name, r.bytes("object").map_err(bad)?.to_vec());
+            }
+        }
         r.finish().map_err(bad)?;
         Ok(Self {
             serial,
@@ -186,6 +204,7 @@ impl TokenState {
             trusted_issuers,
             command_sequence,
             slots,
+            objects,
         })
     }
 }

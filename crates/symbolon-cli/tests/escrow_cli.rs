@@ -1,0 +1,783 @@
+//! Escrow and recovery end to end through the binary and the service
+//! (third embodiment, FIG. 7–12, and the modification for a destroyed
+//! device): the FIG. 9 policy, a lost token, ordered approvals, recovery
+//! into a new token, the old certificate verifying new signatures, the
+//! backup restored; and every refusal, recorded, with nothing written into
+//! any token.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+
+use base64::Engine as _;
+use common::*;
+use serde_json::{json, Value};
+
+const FIG9: &str = "seq(user, all(card-company, any(1, provider-a, provider-b, provider-c), any(2, manager-a, manager-b, manager-c)), recorder)";
+const ARBITRATORS: [&str; 9] = [
+    "user",
+    "card-company",
+    "provider-a",
+    "provider-b",
+    "provider-c",
+    "manager-a",
+    "manager-b",
+    "manager-c",
+    "recorder",
+];
+
+fn b64() -> base64::engine::general_purpose::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// CA service, station, the nine FIG. 9 arbitrators registered, and
+/// Alice's token `a.tok` holding key `mail` escrowed under FIG. 9.
+/// Returns the server, the escrow id and the key's fingerprint.
+fn escrowed(dir: &Path) -> (Server, String, String) {
+    ok(
+        dir,
+        &["ca", "init", "--data", "data", "--algorithm", "rsa-2048"],
+    );
+    let server = Server::start(dir, "data");
+    station_and_token(dir, &server);
+    for a in ARBITRATORS {
+        ok(
+            dir,
+            &[
+                "arbitrator",
+                "init",
+                "--arbitrator",
+                &format!("arb/{a}"),
+                "--name",
+                a,
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "arbitrator",
+                "register",
+                "--arbitrator",
+                &format!("arb/{a}"),
+                "--ca",
+                &server.url,
+            ],
+        );
+    }
+    let r = ok(
+        dir,
+        &[
+            "--json",
+            "issue",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "mail",
+            "--identity",
+            "CN=Alice",
+            "--role",
+            "email",
+            "--escrow",
+            FIG9,
+            "--out",
+            "mail.crt",
+        ],
+    )
+    .json();
+    let escrow = r["escrow"].as_str().unwrap().to_string();
+    let key = r["fingerprint"].as_str().unwrap().to_string();
+    (server, escrow, key)
+}
+
+/// A new token trusting the enclave, registered with the CA.
+fn new_token(dir: &Path, server: &Server, name: &str) {
+    ok(
+        dir,
+        &[
+            "recovery",
+            "enclave",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--out",
+            "enclave.pem",
+        ],
+    );
+    ok(dir, &["token", "init", "--token", name]);
+    ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            name,
+            "--issuer-key",
+            "enclave.pem",
+        ],
+    );
+    ok(
+        dir,
+        &["token", "register", "--token", name, "--ca", &server.url],
+    );
+}
+
+fn request(dir: &Path, server: &Server, key: &str, token: &str) -> String {
+    let r = ok(
+        dir,
+        &[
+            "--json",
+            "recovery",
+            "request",
+            "--ca",
+            &server.url,
+            "--key",
+            key,
+            "--reason",
+            "token destroyed",
+            "--token",
+            token,
+            "--slot",
+            "mail",
+        ],
+    )
+    .json();
+    r["request"].as_str().unwrap().to_string()
+}
+
+fn approve(dir: &Path, server: &Server, id: &str, who: &str) -> Run {
+    run(
+        dir,
+        &[
+            "recovery",
+            "approve",
+            "--arbitrator",
+            &format!("arb/{who}"),
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--request",
+            id,
+        ],
+    )
+}
+
+fn audit_kinds(server: &Server) -> Vec<Value> {
+    let (_, v) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
+    v["entries"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
+    if !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server, escrow, key) = escrowed(dir);
+
+    // The policy as users see it.
+    let p = ok(dir, &["--json", "policy", "check", FIG9]).json();
+    assert_eq!(p["canonical"], FIG9);
+    assert_eq!(p["minimal_sets"].as_array().unwrap().len(), 9);
+    // Every arbitrator can check its share without learning the key.
+    for a in ARBITRATORS {
+        ok(
+            dir,
+            &[
+                "arbitrator",
+                "verify-share",
+                "--arbitrator",
+                &format!("arb/{a}"),
+                "--ca",
+                &server.url,
+                "--escrow",
+                &escrow,
+            ],
+        );
+    }
+    // Data objects, backed up sealed to the escrowed key.
+    std::fs::write(dir.join("contacts"), b"bob: +1 555 0100").unwrap();
+    ok(
+        dir,
+        &[
+            "token",
+            "put-object",
+            "--token",
+            "t.tok",
+            "--name",
+            "contacts",
+            "--in",
+            "contacts",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "token", "backup", "--token", "t.tok", "--slot", "mail", "--out", "t.backup",
+        ],
+    );
+
+    // The token is destroyed.
+    ok(dir, &["token", "tamper", "--token", "t.tok", "--yes"]);
+    new_token(dir, &server, "new.tok");
+    let id = request(dir, &server, &key, "new.tok");
+    let status = ok(
+        dir,
+        &[
+            "--json",
+            "recovery",
+            "status",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+        ],
+    )
+    .json();
+    assert_eq!(status["rebind"], true);
+    assert_eq!(status["satisfied"], false);
+
+    // The recorder too early does not count; the others in order; then the recorder again is refused.
+    for who in ["user", "provider-b", "manager-c", "card-company"] {
+        assert_eq!(approve(dir, &server, &id, who).code, 0);
+    }
+    fails(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok",
+        ],
+        5,
+        "does not hold",
+    );
+    assert_eq!(approve(dir, &server, &id, "manager-a").code, 0);
+    assert_eq!(approve(dir, &server, &id, "recorder").code, 0);
+    let again = approve(dir, &server, &id, "recorder");
+    assert_eq!(again.code, 5, "{}", again.stderr);
+    let status = ok(
+        dir,
+        &[
+            "--json",
+            "recovery",
+            "status",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+        ],
+    )
+    .json();
+    assert_eq!(status["satisfied"], true);
+    let text = ok(
+        dir,
+        &["recovery", "status", "--ca", &server.url, "--request", &id],
+    )
+    .text();
+    assert!(text.contains("✓ recorder (approval #6)"), "{text}");
+
+    // A token other than the request's target: refused before the enclave spends the request.
+    ok(dir, &["token", "init", "--token", "other.tok"]);
+    let before = std::fs::read(dir.join("other.tok")).unwrap();
+    fails(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "other.tok",
+        ],
+        5,
+        "recovers into token",
+    );
+    assert_eq!(std::fs::read(dir.join("other.tok")).unwrap(), before);
+
+    // Completion: the key and its certificate in the new token; the old certificate verifies.
+    ok(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok",
+        ],
+    );
+    std::fs::write(dir.join("doc"), b"signed after recovery").unwrap();
+    ok(
+        dir,
+        &[
+            "token", "sign", "--token", "new.tok", "--slot", "mail", "--in", "doc", "--out",
+            "doc.sig",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509", "-in", "mail.crt", "-pubkey", "-noout", "-out", "mail.pub",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "mail.pub",
+            "-signature",
+            "doc.sig",
+            "doc",
+        ],
+    );
+    let cert = ok(
+        dir,
+        &[
+            "token",
+            "certificate",
+            "--token",
+            "new.tok",
+            "--slot",
+            "mail",
+        ],
+    )
+    .stdout;
+    let old = std::fs::read(dir.join("mail.crt")).unwrap();
+    assert!(
+        find(&old, &cert[..40]) || find(&cert, &old[..40]),
+        "the old certificate was written back"
+    );
+    // The backup restores into the new token.
+    ok(
+        dir,
+        &[
+            "token", "restore", "--token", "new.tok", "--slot", "mail", "--in", "t.backup",
+        ],
+    );
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "token",
+                "get-object",
+                "--token",
+                "new.tok",
+                "--name",
+                "contacts"
+            ]
+        )
+        .stdout,
+        b"bob: +1 555 0100"
+    );
+
+    // Once only.
+    let before = std::fs::read(dir.join("new.tok")).unwrap();
+    fails(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok",
+        ],
+        5,
+        "once",
+    );
+    assert_eq!(std::fs::read(dir.join("new.tok")).unwrap(), before);
+
+    let kinds: Vec<String> = audit_kinds(&server)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    for k in [
+        "arbitrator-registered",
+        "key-escrowed",
+        "recovery-requested",
+        "recovery-approved",
+        "recovery-completed",
+        "recovery-refused",
+    ] {
+        assert!(
+            kinds.iter().any(|x| x == k),
+            "no {k} in the audit log: {kinds:?}"
+        );
+    }
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "recovery-completed").count(),
+        1
+    );
+    drop(server);
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+/// Posts an approval body to a request.
+fn post_approval(server: &Server, id: &str, approval: &[u8]) -> (u16, Value) {
+    http(
+        "POST",
+        &format!("{}/v1/recovery/{id}/approvals", server.url),
+        Some(&json!({ "approval": b64().encode(approval) })),
+    )
+}
+
+/// The stored approvals of a request, as the service keeps them.
+fn stored_approvals(dir: &Path, id: &str) -> Vec<Vec<u8>> {
+    let db = dir.join("data/registry.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT record FROM recovery_approvals WHERE request_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        rows
+    })
+}
+
+fn edit_escrow(dir: &Path, escrow: &str, edit: impl Fn(&mut Vec<u8>)) {
+    let db = dir.join("data/registry.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let id = hex::decode(escrow).unwrap();
+        let mut record: Vec<u8> = sqlx::query_scalar("SELECT record FROM escrows WHERE id = $1")
+            .bind(id.clone())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        edit(&mut record);
+        sqlx::query("UPDATE escrows SET record = $1 WHERE id = $2")
+            .bind(record)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    })
+}
+
+#[test]
+fn forged_replayed_and_tampered_are_refused_and_recorded() {
+    if postgres_mode() {
+        return; // edits the SQLite registry directly
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server, escrow, key) = escrowed(dir);
+    new_token(dir, &server, "new.tok");
+    let first = request(dir, &server, &key, "new.tok");
+    let second = request(dir, &server, &key, "new.tok");
+    assert_eq!(approve(dir, &server, &first, "user").code, 0);
+    let user_approval = stored_approvals(dir, &first).remove(0);
+
+    // Replayed into another request: refused, named.
+    let (status, body) = post_approval(&server, &second, &user_approval);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "replayed_approval");
+    // Forged: the signature altered.
+    let mut forged = user_approval.clone();
+    let n = forged.len();
+    forged[n - 5] ^= 1;
+    let (status, body) = post_approval(&server, &second, &forged);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        matches!(
+            body["error"]["code"].as_str(),
+            Some("forged_approval") | Some("invalid_request")
+        ),
+        "{body}"
+    );
+    // Garbage.
+    let (status, body) = post_approval(&server, &second, b"not an approval");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(
+        stored_approvals(dir, &second).is_empty(),
+        "a refused approval was stored"
+    );
+
+    // Everyone else approves the first request in order.
+    for who in [
+        "provider-a",
+        "manager-a",
+        "manager-b",
+        "card-company",
+        "recorder",
+    ] {
+        assert_eq!(approve(dir, &server, &first, who).code, 0);
+    }
+    let token_before = std::fs::read(dir.join("new.tok")).unwrap();
+
+    // A tampered escrow blob (the record's last field): refused, recorded, the request not spent.
+    edit_escrow(dir, &escrow, |r| {
+        let n = r.len();
+        r[n - 1] ^= 1;
+    });
+    fails(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &first,
+            "--token",
+            "new.tok",
+        ],
+        4,
+        "damaged",
+    );
+    edit_escrow(dir, &escrow, |r| {
+        let n = r.len();
+        r[n - 1] ^= 1;
+    });
+    // An altered commitment: the arbitrators' checks and the enclave's fail.
+    let record = {
+        let v = http("GET", &format!("{}/v1/escrows/{escrow}", server.url), None).1;
+        b64().decode(v["record"].as_str().unwrap()).unwrap()
+    };
+    let blob_len = {
+        let d = symbolon::escrow::EscrowDeposit::decode(&record).unwrap();
+        d.blob.len()
+    };
+    edit_escrow(dir, &escrow, |r| {
+        // The last byte of the last commitment point (of the any(2, managers) node),
+        // just before the blob's length prefix.
+        let at = r.len() - blob_len - 4 - 1;
+        r[at] ^= 1;
+    });
+    let r = run(
+        dir,
+        &[
+            "arbitrator",
+            "verify-share",
+            "--arbitrator",
+            "arb/manager-a",
+            "--ca",
+            &server.url,
+            "--escrow",
+            &escrow,
+        ],
+    );
+    assert_ne!(r.code, 0, "an altered commitment went unnoticed");
+    let r = run(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &first,
+            "--token",
+            "new.tok",
+        ],
+    );
+    assert!(r.code == 4 || r.code == 3, "exit {}: {}", r.code, r.stderr);
+    assert_eq!(
+        std::fs::read(dir.join("new.tok")).unwrap(),
+        token_before,
+        "a token was written"
+    );
+
+    let refusals = audit_kinds(&server)
+        .into_iter()
+        .filter(|e| e["kind"] == "recovery-refused")
+        .count();
+    assert!(refusals >= 3, "refusals recorded: {refusals}");
+}
+
+#[test]
+fn escrow_refusals_at_issuance_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(
+        dir,
+        &["ca", "init", "--data", "data", "--algorithm", "rsa-2048"],
+    );
+    let server = Server::start(dir, "data");
+    station_and_token(dir, &server);
+    let issue = |policy: &str| {
+        run(
+            dir,
+            &[
+                "issue",
+                "--ca",
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "k",
+                "--identity",
+                "CN=Alice",
+                "--escrow",
+                policy,
+            ],
+        )
+    };
+    let before = std::fs::read(dir.join("t.tok")).unwrap();
+    let r = issue("all(nobody, noone)");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("arbitrator nobody"), "{}", r.stderr);
+    let r = issue("all(a, ");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("column"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(dir.join("t.tok")).unwrap(),
+        before,
+        "the token changed"
+    );
+    fails(
+        dir,
+        &[
+            "issue",
+            "--on-token",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "k",
+            "--identity",
+            "CN=Alice",
+            "--escrow",
+            "alice",
+        ],
+        3,
+        "never leaves",
+    );
+    fails(dir, &["policy", "check", "any(4, a, b, c)"], 3, "column 5");
+    fails(
+        dir,
+        &[
+            "arbitrator",
+            "init",
+            "--arbitrator",
+            "x",
+            "--name",
+            "Not A Name",
+        ],
+        3,
+        "not an arbitrator name",
+    );
+}
+
+#[test]
+fn no_escrow_secret_appears_in_outputs_logs_or_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server, _escrow, key) = escrowed(dir);
+    new_token(dir, &server, "new.tok");
+    let id = request(dir, &server, &key, "new.tok");
+    let mut outputs = Vec::new();
+    for who in [
+        "user",
+        "provider-c",
+        "manager-b",
+        "manager-c",
+        "card-company",
+        "recorder",
+    ] {
+        let r = run_env(
+            dir,
+            &[
+                "recovery",
+                "approve",
+                "--arbitrator",
+                &format!("arb/{who}"),
+                "--ca",
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--request",
+                &id,
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        outputs.push(r);
+    }
+    outputs.push(run_env(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok",
+        ],
+    ));
+    drop(server);
+    for r in &outputs {
+        scan("output", &r.stdout, &[], true);
+        scan("log", r.stderr.as_bytes(), &[], true);
+        assert!(
+            !r.stderr.contains("AGE-SECRET-KEY"),
+            "an age identity in a log"
+        );
+    }
+    for path in walk(dir) {
+        let name = path.to_string_lossy().to_string();
+        if name.ends_with(".tok") || name.ends_with(".token") || name.contains("sealing-key") {
+            continue; // sealed by design
+        }
+        let data = std::fs::read(&path).unwrap();
+        scan(&name, &data, &[], true);
+        assert!(
+            !find(&data, b"AGE-SECRET-KEY"),
+            "{name} holds an age identity in the clear"
+        );
+    }
+}
