@@ -966,3 +966,263 @@ fn device_errors_are_clear() {
         "holds no key",
     );
 }
+
+#[test]
+fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
+    if !have_softhsm() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ca_uri = softhsm_token(dir, "ca", "ca-pin-24680");
+    sym_ok(
+        dir,
+        &[
+            "ca",
+            "init",
+            "--data",
+            "data",
+            "--algorithm",
+            "rsa-2048",
+            "--ca-token",
+            &ca_uri,
+        ],
+    );
+    let softhsm = conf(dir);
+    let server = Server::start_env(
+        dir,
+        &["--data", "data"],
+        &[("SOFTHSM2_CONF", softhsm.as_os_str())],
+    );
+    sym_ok(
+        dir,
+        &[
+            "ca",
+            "certificate",
+            "--ca",
+            &server.url,
+            "--out",
+            "root.pem",
+        ],
+    );
+    new_issuer(dir, "st");
+    for a in ["owner", "notary", "bank"] {
+        sym_ok(dir, &["arbitrator", "init", "--arbitrator", a, "--name", a]);
+        sym_ok(
+            dir,
+            &[
+                "arbitrator",
+                "register",
+                "--arbitrator",
+                a,
+                "--ca",
+                &server.url,
+            ],
+        );
+    }
+    // Alice's key, made by the station, escrowed, written into her HSM token.
+    let alice = softhsm_token(dir, "alice", "alice-pin-13579");
+    sym_ok(dir, &["token", "init", "--token", &alice]);
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            &alice,
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
+    let r = sym_ok(
+        dir,
+        &[
+            "--json",
+            "issue",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            &alice,
+            "--slot",
+            "mail",
+            "--identity",
+            "CN=Alice",
+            "--escrow",
+            "seq(owner, any(1, notary, bank))",
+            "--out",
+            "mail.crt",
+        ],
+    )
+    .json();
+    let key = r["fingerprint"].as_str().unwrap().to_string();
+    std::fs::write(dir.join("note"), b"kept in the token").unwrap();
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "put-object",
+            "--token",
+            &alice,
+            "--name",
+            "note",
+            "--in",
+            "note",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "backup",
+            "--token",
+            &alice,
+            "--slot",
+            "mail",
+            "--out",
+            "alice.backup",
+        ],
+    );
+    sym_ok(dir, &["token", "tamper", "--token", &alice, "--yes"]);
+
+    // A new HSM token trusting the enclave (whose key is on the CA's HSM).
+    let fresh = softhsm_token(dir, "alice2", "alice2-pin-97531");
+    sym_ok(
+        dir,
+        &[
+            "recovery",
+            "enclave",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--out",
+            "enclave.pem",
+        ],
+    );
+    sym_ok(dir, &["token", "init", "--token", &fresh]);
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            &fresh,
+            "--issuer-key",
+            "enclave.pem",
+        ],
+    );
+    sym_ok(
+        dir,
+        &["token", "register", "--token", &fresh, "--ca", &server.url],
+    );
+    let id = sym_ok(
+        dir,
+        &[
+            "--json",
+            "recovery",
+            "request",
+            "--ca",
+            &server.url,
+            "--key",
+            &key,
+            "--reason",
+            "device destroyed",
+            "--token",
+            &fresh,
+            "--slot",
+            "mail",
+        ],
+    )
+    .json()["request"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for a in ["owner", "bank"] {
+        sym_ok(
+            dir,
+            &[
+                "recovery",
+                "approve",
+                "--arbitrator",
+                a,
+                "--ca",
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--request",
+                &id,
+            ],
+        );
+    }
+    sym_ok(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            &fresh,
+        ],
+    );
+    std::fs::write(dir.join("doc"), b"after recovery").unwrap();
+    sym_ok(
+        dir,
+        &[
+            "token", "sign", "--token", &fresh, "--slot", "mail", "--in", "doc", "--out", "doc.sig",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509", "-in", "mail.crt", "-pubkey", "-noout", "-out", "mail.pub",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "mail.pub",
+            "-signature",
+            "doc.sig",
+            "doc",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "restore",
+            "--token",
+            &fresh,
+            "--slot",
+            "mail",
+            "--in",
+            "alice.backup",
+        ],
+    );
+    assert_eq!(
+        sym_ok(
+            dir,
+            &["token", "get-object", "--token", &fresh, "--name", "note"]
+        )
+        .stdout,
+        b"kept in the token"
+    );
+    // The recovered key sits in the device like any other: sensitive, not extractable.
+    let listing = String::from_utf8_lossy(
+        &pkcs11_tool(dir, "alice2", "alice2-pin-97531", &["--list-objects"]).stdout,
+    )
+    .into_owned();
+    let block =
+        object_block(&listing, "Private Key Object", "mail").unwrap_or_else(|| panic!("{listing}"));
+    assert!(block.contains("sensitive"), "{block}");
+}

@@ -1,0 +1,126 @@
+//! Escrow split and recovery for FIG. 9-shaped policies of 5, 20 and 100
+//! arbitrators: seq(user, all(card, any(⌈p/2⌉, providers…), any(⌈m/2⌉,
+//! managers…)), recorder). Split = the station's deposit (VSS, AES-GCM, an
+//! age envelope per arbitrator); recover = the enclave's check of a minimal
+//! ordered approval chain, the shares' decryption under an RSA-3072 enclave
+//! key, combination, decryption and the consistency test.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use symbolon::escrow::{
+    recover, ArbitratorId, ArbitratorIdentity, EscrowDeposit, EscrowError, Policy, RecoveryId,
+    RecoveryRequest,
+};
+use symbolon::keys::{Fingerprint, RsaAlgorithm, RsaPrivateKey};
+use symbolon::token::{SlotName, TokenSerial};
+
+fn policy(n: usize) -> (Policy, Vec<String>) {
+    let rest = n - 3;
+    let (p, m) = (rest / 2, rest - rest / 2);
+    let providers: Vec<String> = (0..p).map(|i| format!("provider-{i}")).collect();
+    let managers: Vec<String> = (0..m).map(|i| format!("manager-{i}")).collect();
+    let text = format!(
+        "seq(user, all(card, any({}, {}), any({}, {})), recorder)",
+        p.div_ceil(2),
+        providers.join(", "),
+        m.div_ceil(2),
+        managers.join(", ")
+    );
+    let mut order = vec!["user".to_string()];
+    order.push("card".into());
+    order.extend(providers.iter().take(p.div_ceil(2)).cloned());
+    order.extend(managers.iter().take(m.div_ceil(2)).cloned());
+    order.push("recorder".into());
+    (Policy::parse(&text).unwrap(), order)
+}
+
+fn bench(c: &mut Criterion) {
+    let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let enclave = RsaPrivateKey::generate(RsaAlgorithm::Rsa3072).unwrap();
+    let mut g = c.benchmark_group("escrow");
+    g.sample_size(10);
+    for n in [5usize, 20, 100] {
+        let (policy, order) = policy(n);
+        let ids: Vec<ArbitratorIdentity> = policy
+            .arbitrators()
+            .into_iter()
+            .map(|a| ArbitratorIdentity::generate(a.clone()).unwrap())
+            .collect();
+        let publics: Vec<_> = ids.iter().map(ArbitratorIdentity::public).collect();
+        let bound = Fingerprint::from_bytes([1; 32]);
+        g.bench_with_input(BenchmarkId::new("split", n), &n, |b, _| {
+            b.iter(|| {
+                EscrowDeposit::create(
+                    &key,
+                    &policy,
+                    &publics,
+                    TokenSerial::from_bytes([1; 16]),
+                    bound,
+                )
+                .unwrap()
+            })
+        });
+        let (deposit, envelopes) = EscrowDeposit::create(
+            &key,
+            &policy,
+            &publics,
+            TokenSerial::from_bytes([1; 16]),
+            bound,
+        )
+        .unwrap();
+        let envelopes: BTreeMap<ArbitratorId, Vec<u8>> = envelopes
+            .into_iter()
+            .map(|e| (e.arbitrator, e.envelope))
+            .collect();
+        let request = RecoveryRequest {
+            id: RecoveryId::random().unwrap(),
+            escrow: deposit.id,
+            key: deposit.fingerprint(),
+            reason: "bench".into(),
+            target: TokenSerial::from_bytes([1; 16]),
+            target_device: bound,
+            slot: SlotName::new("k").unwrap(),
+            rebind: false,
+            created_at: 0,
+        };
+        let mut chain = Vec::new();
+        for name in &order {
+            let me = ids.iter().find(|i| i.id().as_str() == name).unwrap();
+            let previous = chain
+                .last()
+                .map(symbolon::escrow::Approval::hash)
+                .unwrap_or_else(|| request.hash());
+            chain.push(
+                me.approve(
+                    &request,
+                    &deposit,
+                    &envelopes[me.id()],
+                    enclave.public_key(),
+                    previous,
+                )
+                .unwrap(),
+            );
+        }
+        let keys: BTreeMap<_, _> = publics
+            .iter()
+            .map(|p| (p.id.clone(), p.approval_key.clone()))
+            .collect();
+        g.bench_with_input(BenchmarkId::new("recover", n), &n, |b, _| {
+            b.iter(|| {
+                recover(&request, &chain, &deposit, &keys, |ct| {
+                    enclave
+                        .decrypt_oaep(ct)
+                        .map_err(|e| EscrowError::Internal(e.to_string()))
+                })
+                .map(|k| k.public_key().fingerprint())
+                .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
