@@ -41,12 +41,14 @@ impl Enclave {
         chain: &[Vec<u8>],
     ) -> Result<Self, ServiceError> {
         let slot = SlotName::new(ENCLAVE_SLOT)?;
+        // By code, not variant: through a token agent errors arrive as
+        // `TokenError::Remote` with the same codes.
         let public = match token.public_key(&slot) {
             Ok(k) => k,
-            Err(TokenError::SlotNotFound(_)) => {
+            Err(e) if e.code() == "slot_not_found" => {
                 match token.generate(&slot, RsaAlgorithm::Rsa3072) {
                     Ok(k) => k,
-                    Err(TokenError::SlotOccupied(_)) => token.public_key(&slot)?,
+                    Err(e) if e.code() == "slot_occupied" => token.public_key(&slot)?,
                     Err(e) => return Err(e.into()),
                 }
             }
