@@ -133,6 +133,14 @@ impl OrderTerms {
     /// (by hash), so a signature cannot be moved to another certificate.
     fn body(&self, scheme: SignatureScheme, certificate: &[u8]) -> Vec<u8> {
         let mut w = Writer::with_domain(BODY_DOMAIN);
+        self.write(&mut w);
+        w.str(scheme.name());
+        w.bytes(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, certificate).as_ref());
+        w.into_bytes().to_vec()
+    }
+
+    /// The terms' fields, in the order both the signed body and the file use.
+    fn write(&self, w: &mut Writer) {
         w.bytes(self.content_id.as_bytes());
         w.str(&self.price.amount);
         w.str(&self.price.currency);
@@ -140,9 +148,6 @@ impl OrderTerms {
         w.u64(self.time);
         w.bytes(self.licence_token.as_bytes());
         w.str(self.licence_slot.as_str());
-        w.str(scheme.name());
-        w.bytes(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, certificate).as_ref());
-        w.into_bytes().to_vec()
     }
 
     /// The digest the user's token signs.
@@ -236,15 +241,8 @@ impl PurchaseOrder {
 
     /// The file form (PEM).
     pub fn to_pem(&self) -> String {
-        let t = &self.terms;
         let mut w = Writer::with_domain(FILE_DOMAIN);
-        w.bytes(t.content_id.as_bytes());
-        w.str(&t.price.amount);
-        w.str(&t.price.currency);
-        w.bytes(&t.nonce);
-        w.u64(t.time);
-        w.bytes(t.licence_token.as_bytes());
-        w.str(t.licence_slot.as_str());
+        self.terms.write(&mut w);
         w.str(self.scheme.name());
         w.bytes(&self.certificate);
         w.u32(self.chain.len() as u32);

@@ -11,7 +11,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
@@ -29,41 +28,11 @@ const SHARE_DOMAIN: &str = "symbolon escrow v1 share";
 const BLOB_AAD: &str = "symbolon escrow v1 blob";
 const KEY_INFO: &[u8] = b"symbolon escrow v1 key";
 
-/// An escrow's identity: 16 random bytes, shown as hex.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EscrowId([u8; 16]);
-
-impl EscrowId {
-    /// The raw bytes.
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Display for EscrowId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for EscrowId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EscrowId({self})")
-    }
-}
-
-impl FromStr for EscrowId {
-    type Err = EscrowError;
-    fn from_str(s: &str) -> Result<Self, EscrowError> {
-        hex::decode(s)
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .map(Self)
-            .ok_or_else(|| {
-                EscrowError::InvalidInput(format!("{s:?} is not an escrow id (32 hex digits)"))
-            })
-    }
-}
+random_id!(
+    /// An escrow's identity: 16 random bytes, shown as hex.
+    EscrowId,
+    "an escrow id"
+);
 
 /// The public record of an escrow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,9 +110,7 @@ impl EscrowDeposit {
             })?;
             recipients.insert(a.clone(), r);
         }
-        let mut id = [0u8; 16];
-        crate::keys::random_bytes(&mut id).map_err(|e| EscrowError::Internal(e.to_string()))?;
-        let id = EscrowId(id);
+        let id = EscrowId::random()?;
         let fingerprint = key.public_key().fingerprint();
         let policy_hash = policy.hash();
         let root = sharing::random_secret();

@@ -15,8 +15,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use zeroize::Zeroizing;
 
@@ -28,50 +26,11 @@ use crate::token::{SlotName, TokenSerial};
 const REQUEST_DOMAIN: &str = "symbolon recovery v1 request";
 const APPROVAL_DOMAIN: &str = "symbolon recovery v1 approval";
 
-/// A recovery request's identity: 16 random bytes, shown as hex.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RecoveryId([u8; 16]);
-
-impl RecoveryId {
-    /// A fresh id.
-    pub fn random() -> Result<Self, EscrowError> {
-        let mut b = [0u8; 16];
-        crate::keys::random_bytes(&mut b).map_err(|e| EscrowError::Internal(e.to_string()))?;
-        Ok(Self(b))
-    }
-
-    /// The raw bytes.
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Display for RecoveryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for RecoveryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RecoveryId({self})")
-    }
-}
-
-impl FromStr for RecoveryId {
-    type Err = EscrowError;
-    fn from_str(s: &str) -> Result<Self, EscrowError> {
-        hex::decode(s)
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .map(Self)
-            .ok_or_else(|| {
-                EscrowError::InvalidInput(format!(
-                    "{s:?} is not a recovery request id (32 hex digits)"
-                ))
-            })
-    }
-}
+random_id!(
+    /// A recovery request's identity: 16 random bytes, shown as hex.
+    RecoveryId,
+    "a recovery request id"
+);
 
 /// A request to recover an escrowed key into a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
