@@ -18,6 +18,7 @@ pub mod content;
 pub mod encoding;
 pub mod escrow;
 pub mod issuer;
+pub mod joint;
 pub mod keys;
 pub mod pem;
 pub mod self_test;

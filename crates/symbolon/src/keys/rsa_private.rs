@@ -70,22 +70,26 @@ impl RsaPrivateKey {
                     reason: e.to_string(),
                 }
             })?;
-        let pkcs8 = if label == "RSA PRIVATE KEY" {
-            // PKCS#1 → PKCS#8 through aws-lc, keeping every copy zeroising.
-            let pair = RsaKeyPair::from_der(&der).map_err(|e| KeyError::Malformed {
-                kind: "RSA private key",
-                reason: e.to_string(),
-            })?;
-            let doc = pair
-                .as_der()
-                .map_err(|_| KeyError::Internal("PKCS#8 encoding"))?;
-            Zeroizing::new(doc.as_ref().to_vec())
+        let key = if label == "RSA PRIVATE KEY" {
+            Self::from_pkcs1_der(&der)?
         } else {
-            der
+            Self::from_pkcs8_der(der)?
         };
-        let key = Self::from_pkcs8_der(pkcs8)?;
         key.pairwise_consistency_test()?;
         Ok(key)
+    }
+
+    /// From PKCS#1 `RSAPrivateKey` DER, through aws-lc, keeping every copy
+    /// zeroising (a composed joint key enters this way).
+    pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
+        let pair = RsaKeyPair::from_der(der).map_err(|e| KeyError::Malformed {
+            kind: "RSA private key",
+            reason: e.to_string(),
+        })?;
+        let doc = pair
+            .as_der()
+            .map_err(|_| KeyError::Internal("PKCS#8 encoding"))?;
+        Self::from_pkcs8_der(Zeroizing::new(doc.as_ref().to_vec()))
     }
 
     /// The public half.

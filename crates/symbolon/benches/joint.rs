@@ -1,0 +1,92 @@
+//! Joint-key arithmetic beside plain RSA: generating a joint key (primes,
+//! λ(n), e and two partials corrected, d0, the composed key) against
+//! aws-lc's key generation; one partial signature x^{d_i} mod n with a
+//! full-length partial (crypto-bigint, constant time) against a full CRT
+//! signature (aws-lc); prime recovery from e·d0·d1·d2 − 1.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use crypto_bigint::{BoxedUint, NonZero, RandomMod};
+use symbolon::joint::arith::{
+    carmichael, complement, compose, coprime_from, fit, generate_primes, modulus, params, pow_mod,
+    recover_factors, Secret, MIN_E,
+};
+use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey, SignatureScheme};
+
+struct Joint {
+    p: Secret,
+    q: Secret,
+    n: BoxedUint,
+    e: BoxedUint,
+    exps: Vec<BoxedUint>,
+}
+
+fn joint(bits: u32) -> Joint {
+    let (p, q) = generate_primes(bits);
+    let n = modulus(&p, &q, bits);
+    let l = carmichael(&p, &q, bits).unwrap();
+    let e = coprime_from(&BoxedUint::from(MIN_E), &l, bits).unwrap();
+    let nz = NonZero::new(n.clone()).unwrap();
+    let partials: Vec<BoxedUint> = (0..2)
+        .map(|_| {
+            coprime_from(&BoxedUint::random_mod(&mut rand_core::OsRng, &nz), &l, bits).unwrap()
+        })
+        .collect();
+    let d0 = complement(&e, &partials.iter().collect::<Vec<_>>(), &l, bits).unwrap();
+    let mut exps = vec![d0.expose_secret().clone()];
+    exps.extend(partials);
+    Joint { p, q, n, e, exps }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("joint");
+    g.sample_size(10);
+    for (bits, alg) in [
+        (2048u32, RsaAlgorithm::Rsa2048),
+        (3072, RsaAlgorithm::Rsa3072),
+    ] {
+        g.bench_with_input(
+            BenchmarkId::new("generate-joint-3-parties", bits),
+            &bits,
+            |b, &bits| {
+                b.iter(|| {
+                    let j = joint(bits);
+                    compose(&j.p, &j.q, &j.e, &j.exps.iter().collect::<Vec<_>>(), bits).ok()
+                })
+            },
+        );
+        g.bench_with_input(BenchmarkId::new("generate-plain", bits), &bits, |b, _| {
+            b.iter(|| RsaPrivateKey::generate(alg).unwrap())
+        });
+    }
+    let bits = 2048;
+    let j = joint(bits);
+    let p = params(&j.n).unwrap();
+    let x = fit(&BoxedUint::from(123_456_789u64), bits);
+    g.sample_size(50);
+    g.bench_function("partial-sign/2048", |b| {
+        b.iter(|| pow_mod(&x, &j.exps[1], &p))
+    });
+    let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let digest = MessageDigest::of(HashAlgorithm::Sha256, b"bench");
+    g.bench_function("crt-sign/2048", |b| {
+        b.iter(|| {
+            key.sign_digest(SignatureScheme::Pkcs1Sha256, &digest)
+                .unwrap()
+        })
+    });
+    let wide = bits * 5;
+    let mut k = fit(&j.e, wide);
+    for d in &j.exps {
+        k = fit(&fit(&k, wide).mul(&fit(d, wide)), wide);
+    }
+    let k = k.wrapping_sub(&fit(&BoxedUint::one(), wide));
+    g.sample_size(10);
+    g.bench_function("prime-recovery/2048", |b| {
+        b.iter(|| recover_factors(&j.n, &k, bits).ok())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

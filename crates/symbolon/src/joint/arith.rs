@@ -1,0 +1,406 @@
+//! The fifth embodiment's arithmetic (FIG. 19–21), in constant time where a
+//! secret is involved (crypto-bigint; primes from crypto-primes):
+//!
+//! - n = p·q, L = λ(n) = lcm(p−1, q−1);
+//! - e from the initial value e′, and each partial d_i from d_i′, by
+//!   incrementing until gcd(·, L) = 1 (the patent's correction; the number of
+//!   increments is the only thing it reveals, and it depends on L only
+//!   through how far the public starting value is from a coprime one);
+//! - d0 = (e·d1·…·d_{k−1})⁻¹ mod L, so that e·d0·d1·…·d_{k−1} ≡ 1 (mod L)
+//!   and the chain of partial signatures x^{d0}…^{d_{k−1}} is x^d;
+//! - partial signatures x^{d_i} mod n (Montgomery exponentiation, constant
+//!   time in the exponent);
+//! - NIST SP 800-56B rev. 2 Appendix C prime-factor recovery from n and any
+//!   multiple of λ(n): how a reissued token recovers p and q from
+//!   e·d0·…·d_{k−1} − 1 — and why nothing may ever output that product.
+//!
+//! Values travel as big-endian bytes; internally every operand is brought to
+//! the precision of n (or twice it for products).
+
+use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
+use crypto_bigint::{BoxedUint, Gcd, Integer, NonZero, Odd, RandomMod};
+use zeroize::Zeroizing;
+
+use super::JointError;
+
+/// The smallest public exponent accepted (FIPS 186-5, DESIGN §3).
+pub const MIN_E: u64 = 65537;
+
+/// A big integer, zeroised on drop. No `Debug`.
+pub struct Secret(pub(crate) Zeroizing<BoxedUint>);
+
+impl Secret {
+    /// The value, for the token that owns it (and benches); never print or
+    /// store it.
+    pub fn expose_secret(&self) -> &BoxedUint {
+        &self.0
+    }
+}
+
+/// Brings `x` to exactly `bits` of precision (its value must fit).
+pub fn fit(x: &BoxedUint, bits: u32) -> BoxedUint {
+    let bits = bits.div_ceil(64) * 64;
+    match x.bits_precision().cmp(&bits) {
+        std::cmp::Ordering::Less => x.widen(bits),
+        std::cmp::Ordering::Greater => x.shorten(bits),
+        std::cmp::Ordering::Equal => x.clone(),
+    }
+}
+
+/// From big-endian bytes at `bits` of precision.
+pub fn from_be(bytes: &[u8], bits: u32) -> Result<BoxedUint, JointError> {
+    let stripped = &bytes[bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len())..];
+    if stripped.len() * 8 > bits.div_ceil(64) as usize * 64 {
+        return Err(JointError::InvalidInput(format!(
+            "a value of {} bytes is larger than {bits} bits",
+            stripped.len()
+        )));
+    }
+    let mut padded = vec![0u8; bits.div_ceil(64) as usize * 8 - stripped.len()];
+    padded.extend_from_slice(stripped);
+    BoxedUint::from_be_slice(&padded, bits.div_ceil(64) * 64)
+        .map_err(|e| JointError::InvalidInput(format!("{e:?}")))
+}
+
+/// Big-endian bytes without leading zeros (at least one byte).
+pub fn to_be(x: &BoxedUint) -> Vec<u8> {
+    let b = x.to_be_bytes();
+    let start = b
+        .iter()
+        .position(|&v| v != 0)
+        .unwrap_or(b.len().saturating_sub(1));
+    b[start..].to_vec()
+}
+
+fn one(bits: u32) -> BoxedUint {
+    BoxedUint::one_with_precision(bits.div_ceil(64) * 64)
+}
+
+fn nonzero(x: BoxedUint, what: &str) -> Result<NonZero<BoxedUint>, JointError> {
+    Option::from(NonZero::new(x)).ok_or_else(|| JointError::Internal(format!("{what} is zero")))
+}
+
+/// Two primes whose product has exactly `bits` bits, far enough apart
+/// (|p − q| > 2^(bits/2 − 100), FIPS 186-5 A.1.3).
+pub fn generate_primes(bits: u32) -> (Secret, Secret) {
+    let half = bits / 2;
+    loop {
+        let p: BoxedUint = crypto_primes::generate_prime_with_rng(&mut rand_core::OsRng, half);
+        let q: BoxedUint = crypto_primes::generate_prime_with_rng(&mut rand_core::OsRng, half);
+        let (p, q) = (Zeroizing::new(fit(&p, bits)), Zeroizing::new(fit(&q, bits)));
+        let n = p.mul(&q);
+        let diff = if *p > *q {
+            p.wrapping_sub(&q)
+        } else {
+            q.wrapping_sub(&p)
+        };
+        if n.bits() == bits && diff.bits() > half.saturating_sub(100) {
+            return (Secret(p), Secret(q));
+        }
+    }
+}
+
+/// n = p·q at `bits` of precision.
+pub fn modulus(p: &Secret, q: &Secret, bits: u32) -> BoxedUint {
+    fit(&p.0.mul(&q.0), bits)
+}
+
+/// λ(n) = lcm(p−1, q−1).
+pub fn carmichael(p: &Secret, q: &Secret, bits: u32) -> Result<Secret, JointError> {
+    let p1 = p.0.wrapping_sub(&one(bits));
+    let q1 = q.0.wrapping_sub(&one(bits));
+    let g = p1.gcd(&q1);
+    let product = p1.mul(&q1);
+    let wide = product.bits_precision();
+    let (l, _) = product.div_rem(&nonzero(fit(&g, wide), "gcd(p−1, q−1)")?);
+    Ok(Secret(Zeroizing::new(fit(&l, bits))))
+}
+
+/// The patent's correction: `start`, incremented until it is coprime to L
+/// (and at least 2). Deterministic: the same start and L give the same result.
+pub fn coprime_from(start: &BoxedUint, l: &Secret, bits: u32) -> Result<BoxedUint, JointError> {
+    let l = &l.0;
+    let mut x = fit(start, bits).rem(&nonzero(BoxedUint::clone(l), "L")?);
+    let two = fit(&BoxedUint::from(2u64), bits);
+    if x < two {
+        x = two;
+    }
+    // Bounded: among any 2·(number of prime factors of L) consecutive
+    // integers one is coprime to L; far fewer steps happen in practice.
+    for _ in 0..100_000 {
+        if bool::from(x.gcd(l).is_one()) {
+            return Ok(x);
+        }
+        x = x.wrapping_add(&one(bits));
+    }
+    Err(JointError::Internal(
+        "no coprime value found near the start".into(),
+    ))
+}
+
+/// d0 = (e·d1·…·d_{k−1})⁻¹ mod L.
+pub fn complement(
+    e: &BoxedUint,
+    partials: &[&BoxedUint],
+    l: &Secret,
+    bits: u32,
+) -> Result<Secret, JointError> {
+    let wide = 2 * bits.div_ceil(64) * 64;
+    let lw = nonzero(fit(&l.0, wide), "L")?;
+    let mut acc = Zeroizing::new(fit(e, wide).rem(&lw));
+    for d in partials {
+        let product = fit(&acc, bits).mul(&fit(d, bits));
+        *acc = fit(&product, wide).rem(&lw);
+    }
+    let acc = fit(&acc, bits);
+    let inv: Option<BoxedUint> = acc.inv_mod(&fit(&l.0, bits)).into();
+    let inv = inv.ok_or_else(|| JointError::Internal("e·d1·… is not invertible mod L".into()))?;
+    Ok(Secret(Zeroizing::new(inv)))
+}
+
+/// Montgomery parameters for n.
+pub fn params(n: &BoxedUint) -> Result<BoxedMontyParams, JointError> {
+    let odd: Option<Odd<BoxedUint>> = Odd::new(n.clone()).into();
+    Ok(BoxedMontyParams::new(odd.ok_or_else(|| {
+        JointError::InvalidInput("n is even".into())
+    })?))
+}
+
+/// x^d mod n, constant time in d.
+pub fn pow_mod(x: &BoxedUint, d: &BoxedUint, params: &BoxedMontyParams) -> BoxedUint {
+    let bits = params.bits_precision();
+    BoxedMontyForm::new(fit(x, bits), params.clone())
+        .pow(d)
+        .retrieve()
+}
+
+/// NIST SP 800-56B rev. 2 Appendix C.2: p and q from n and a multiple `k`
+/// of λ(n) (here e·d0·…·d_{k−1} − 1). Randomised; fails with negligible
+/// probability for a correct `k`.
+pub fn recover_factors(
+    n: &BoxedUint,
+    k: &BoxedUint,
+    bits: u32,
+) -> Result<(Secret, Secret), JointError> {
+    let fail = || {
+        JointError::Inconsistent(
+            "n does not factor with the partial exponents given: a partial is wrong".into(),
+        )
+    };
+    if bool::from(k.is_zero()) || bool::from(k.is_odd()) {
+        return Err(fail());
+    }
+    let t = k.trailing_zeros();
+    let r = k.shr_vartime(t).ok_or_else(fail)?;
+    let params = params(n)?;
+    let n_minus_1 = n.wrapping_sub(&one(bits));
+    let nz = nonzero(n.clone(), "n")?;
+    for _ in 0..100 {
+        let g = BoxedUint::random_mod(&mut rand_core::OsRng, &nz);
+        let mut y = pow_mod(&g, &r, &params);
+        if bool::from(y.is_one()) || y == n_minus_1 {
+            continue;
+        }
+        for _ in 0..t {
+            let x = pow_mod(&y, &fit(&BoxedUint::from(2u64), 64), &params);
+            if bool::from(x.is_one()) {
+                let p = y.wrapping_sub(&one(bits)).gcd(n);
+                if bool::from(p.is_one()) || p == *n {
+                    break;
+                }
+                let (q, rem) = n.div_rem(&nonzero(p.clone(), "p")?);
+                if !bool::from(rem.is_zero()) {
+                    return Err(fail());
+                }
+                return Ok((Secret(Zeroizing::new(p)), Secret(Zeroizing::new(q))));
+            }
+            if x == n_minus_1 {
+                break;
+            }
+            y = x;
+        }
+    }
+    Err(fail())
+}
+
+/// The composed key as an ordinary RSA key (for the token to sign with once
+/// every partial is in): d = d0·d1·…·d_{k−1} reduced mod λ(n) (a d longer
+/// than n would import into aws-lc and then fail to sign), with the CRT
+/// values; checked pairwise.
+pub fn compose(
+    p: &Secret,
+    q: &Secret,
+    e: &BoxedUint,
+    exponents: &[&BoxedUint],
+    bits: u32,
+) -> Result<crate::keys::RsaPrivateKey, JointError> {
+    use pkcs1::der::Encode;
+    let l = carmichael(p, q, bits)?;
+    let wide = 2 * bits.div_ceil(64) * 64;
+    let lw = nonzero(fit(&l.0, wide), "L")?;
+    let mut d = Zeroizing::new(fit(&one(bits), wide));
+    for x in exponents {
+        let product = fit(&d, bits).mul(&fit(x, bits));
+        *d = fit(&product, wide).rem(&lw);
+    }
+    let d = Zeroizing::new(fit(&d, bits));
+    let reduce = |m: &BoxedUint| -> Result<Zeroizing<BoxedUint>, JointError> {
+        Ok(Zeroizing::new(
+            d.rem(&nonzero(m.wrapping_sub(&one(bits)), "p−1")?),
+        ))
+    };
+    let (dp, dq) = (reduce(&p.0)?, reduce(&q.0)?);
+    let qinv: Option<BoxedUint> = q.0.inv_mod(&p.0).into();
+    let qinv = Zeroizing::new(
+        qinv.ok_or_else(|| JointError::Internal("q is not invertible mod p".into()))?,
+    );
+    let n = modulus(p, q, bits);
+    let bytes: Vec<Zeroizing<Vec<u8>>> = [&n, e, &*d, &*p.0, &*q.0, &*dp, &*dq, &*qinv]
+        .iter()
+        .map(|x| Zeroizing::new(to_be(x)))
+        .collect();
+    fn uint(b: &[u8]) -> Result<pkcs1::UintRef<'_>, JointError> {
+        pkcs1::UintRef::new(b).map_err(|e| JointError::Internal(e.to_string()))
+    }
+    let der = Zeroizing::new(
+        pkcs1::RsaPrivateKey {
+            modulus: uint(&bytes[0])?,
+            public_exponent: uint(&bytes[1])?,
+            private_exponent: uint(&bytes[2])?,
+            prime1: uint(&bytes[3])?,
+            prime2: uint(&bytes[4])?,
+            exponent1: uint(&bytes[5])?,
+            exponent2: uint(&bytes[6])?,
+            coefficient: uint(&bytes[7])?,
+            other_prime_infos: None,
+        }
+        .to_der()
+        .map_err(|e| JointError::Internal(e.to_string()))?,
+    );
+    let key = crate::keys::RsaPrivateKey::from_pkcs1_der(&der)
+        .map_err(|e| JointError::Inconsistent(e.to_string()))?;
+    key.pairwise_consistency_test().map_err(|e| {
+        JointError::Inconsistent(format!("the composed key fails its consistency test: {e}"))
+    })?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn small_key(
+        bits: u32,
+        parties: usize,
+    ) -> (
+        Secret,
+        Secret,
+        BoxedUint,
+        Secret,
+        BoxedUint,
+        Vec<BoxedUint>,
+        Secret,
+    ) {
+        let (p, q) = generate_primes(bits);
+        let n = modulus(&p, &q, bits);
+        let l = carmichael(&p, &q, bits).unwrap();
+        let e = coprime_from(&BoxedUint::from(MIN_E), &l, bits).unwrap();
+        let partials: Vec<BoxedUint> = (1..parties)
+            .map(|_| {
+                let start =
+                    BoxedUint::random_mod(&mut rand_core::OsRng, &NonZero::new(n.clone()).unwrap());
+                coprime_from(&start, &l, bits).unwrap()
+            })
+            .collect();
+        let refs: Vec<&BoxedUint> = partials.iter().collect();
+        let d0 = complement(&e, &refs, &l, bits).unwrap();
+        (p, q, n, l, e, partials, d0)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        /// The chain of partial signatures is a full RSA signature: it
+        /// verifies with e; the corrected partials are coprime to L; the
+        /// product of e and every exponent is 1 mod L; and the primes come
+        /// back from n and that product.
+        #[test]
+        fn partials_compose_to_rsa(bits in prop::sample::select(vec![512u32, 768, 1024]), parties in 2usize..6, seed in any::<u64>()) {
+            let (p, q, n, l, e, partials, d0) = small_key(bits, parties);
+            let params = params(&n).unwrap();
+            let x = fit(&BoxedUint::from(seed | 2), bits);
+            let mut s = pow_mod(&x, &d0.0, &params);
+            for d in &partials {
+                prop_assert!(bool::from(d.gcd(&l.0).is_one()));
+                s = pow_mod(&s, d, &params);
+            }
+            prop_assert_eq!(pow_mod(&s, &e, &params), x.clone());
+            // The product e·d0·d1… − 1 is a multiple of L …
+            let mut k = fit(&e, bits * (parties as u32 + 2));
+            for d in std::iter::once(&*d0.0).chain(partials.iter()) {
+                k = fit(&fit(&k, bits * (parties as u32 + 2)).mul(&fit(d, bits * (parties as u32 + 2))), bits * (parties as u32 + 2));
+            }
+            let k = k.wrapping_sub(&one(bits * (parties as u32 + 2)));
+            let lw = NonZero::new(fit(&l.0, k.bits_precision())).unwrap();
+            prop_assert!(bool::from(k.rem(&lw).is_zero()));
+            // … from which anyone could factor n: p and q come back.
+            let (rp, rq) = recover_factors(&fit(&n, bits), &k, bits).unwrap();
+            let (a, b) = (fit(&rp.0, bits), fit(&rq.0, bits));
+            prop_assert!((a == *p.0 && b == *q.0) || (a == *q.0 && b == *p.0));
+        }
+    }
+
+    /// At 2048 bits: the chain of partial signatures over a PKCS#1 v1.5
+    /// encoded message equals the signature aws-lc makes with the composed
+    /// standard RSA key, which OpenSSL-compatible verifiers accept.
+    #[test]
+    fn the_composed_key_is_standard_rsa() {
+        use crate::keys::{HashAlgorithm, MessageDigest, SignatureScheme};
+        let bits = 2048;
+        let (p, q, n, _l, e, partials, d0) = small_key(bits, 3);
+        let mut exps: Vec<&BoxedUint> = vec![&d0.0];
+        exps.extend(partials.iter());
+        let key = compose(&p, &q, &e, &exps, bits).unwrap();
+        assert_eq!(key.public_key().modulus(), to_be(&n).as_slice());
+        let digest = MessageDigest::of(HashAlgorithm::Sha256, b"joint");
+        let full = key
+            .sign_digest(SignatureScheme::Pkcs1Sha256, &digest)
+            .unwrap();
+        // EM = 0x00 01 FF… 00 ‖ DigestInfo(SHA-256, digest)
+        let prefix = [
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
+        let mut em = vec![0x00, 0x01];
+        em.resize(256 - prefix.len() - 32 - 1, 0xff);
+        em.push(0x00);
+        em.extend_from_slice(&prefix);
+        em.extend_from_slice(digest.as_bytes());
+        let params = params(&n).unwrap();
+        let mut s = from_be(&em, bits).unwrap();
+        for d in exps {
+            s = pow_mod(&s, d, &params);
+        }
+        let mut chained = to_be(&s);
+        while chained.len() < 256 {
+            chained.insert(0, 0);
+        }
+        assert_eq!(chained, full);
+    }
+
+    #[test]
+    fn corrections_are_deterministic_and_refuse_nonsense() {
+        let (_, _, n, l, _, _, _) = small_key(512, 2);
+        let start = fit(&BoxedUint::from(65536u64), 512);
+        assert_eq!(
+            coprime_from(&start, &l, 512).unwrap(),
+            coprime_from(&start, &l, 512).unwrap()
+        );
+        // A wrong multiple of λ does not factor n.
+        let bogus = fit(&BoxedUint::from(1_000_001u64 * 2), 512);
+        assert!(recover_factors(&n, &bogus, 512).is_err());
+        assert!(from_be(&[0xff; 100], 512).is_err());
+        assert_eq!(to_be(&from_be(&[0, 0, 1, 2], 512).unwrap()), vec![1, 2]);
+    }
+}
