@@ -14,7 +14,9 @@ use symbolon::keys::{
 use symbolon::token::{Attestation, SignedCommand, SlotName, Token, TokenError, TokenInfo};
 use zeroize::Zeroizing;
 
-use super::protocol::{read_frame, wait_readable, write_frame, Request, Response};
+use super::protocol::{
+    read_frame, split_attachment, wait_readable, write_frame_with, Request, Response,
+};
 
 /// How long a client busy-waits for a reply before sleeping: about one
 /// RSA-3072 private-key operation.
@@ -54,25 +56,32 @@ impl AgentClient {
 
 /// One request and its answer; the lock keeps request and reply paired.
 fn call(stream: &Mutex<UnixStream>, request: &Request) -> Result<Value, TokenError> {
+    call_with(stream, request, None).map(|(v, _)| v)
+}
+
+/// A request with an optional raw attachment; the answer and its attachment.
+fn call_with(
+    stream: &Mutex<UnixStream>,
+    request: &Request,
+    attachment: Option<&[u8]>,
+) -> Result<(Value, Option<Vec<u8>>), TokenError> {
+    let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
+    let body = serde_json::to_vec(request).map_err(|e| TokenError::InvalidInput(e.to_string()))?;
+    let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
+    write_frame_with(&mut *stream, &body, attachment).map_err(io)?;
+    wait_readable(&*stream, REPLY_SPIN).map_err(io)?;
+    let frame = read_frame(&mut *stream)
+        .map_err(io)?
+        .ok_or_else(|| TokenError::Storage("the token agent closed the connection".into()))?;
+    let (json, attached) = split_attachment(&frame);
+    match serde_json::from_slice::<Response>(json)
+        .map_err(|e| TokenError::Storage(format!("malformed agent response: {e}")))?
     {
-        let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
-        let body =
-            serde_json::to_vec(request).map_err(|e| TokenError::InvalidInput(e.to_string()))?;
-        let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
-        write_frame(&mut *stream, &body).map_err(io)?;
-        wait_readable(&*stream, REPLY_SPIN).map_err(io)?;
-        let frame = read_frame(&mut *stream)
-            .map_err(io)?
-            .ok_or_else(|| TokenError::Storage("the token agent closed the connection".into()))?;
-        match serde_json::from_slice::<Response>(&frame)
-            .map_err(|e| TokenError::Storage(format!("malformed agent response: {e}")))?
-        {
-            Response::Ok(v) => Ok(v),
-            Response::Error(e) => Err(TokenError::Remote {
-                code: e.code,
-                message: e.message,
-            }),
-        }
+        Response::Ok(v) => Ok((v, attached.map(<[u8]>::to_vec))),
+        Response::Error(e) => Err(TokenError::Remote {
+            code: e.code,
+            message: e.message,
+        }),
     }
 }
 
@@ -86,13 +95,14 @@ struct AgentOpener {
 
 impl ChunkOpener for AgentOpener {
     fn open_chunk(&mut self, chunk: &mut [u8], last: bool) -> Result<usize, ContentError> {
-        let v = call(
+        let (_, plain) = call_with(
             &self.stream,
             &Request::OpenChunk {
                 session: self.session,
                 last,
-                chunk: B64.encode(&*chunk),
+                chunk: None,
             },
+            Some(chunk),
         )
         .map_err(|e| match e {
             // The agent's opener knows the same index; keep the typed error.
@@ -102,8 +112,8 @@ impl ChunkOpener for AgentOpener {
             other => ContentError::Io(other.to_string()),
         })?;
         self.index += 1;
-        let plain =
-            AgentClient::field(&v, "plaintext").map_err(|e| ContentError::Io(e.to_string()))?;
+        let plain = plain
+            .ok_or_else(|| ContentError::Io("the agent answered without the plaintext".into()))?;
         if plain.len() + symbolon::content::TAG_LEN != chunk.len() {
             return Err(ContentError::Io(
                 "the agent answered a chunk of the wrong length".into(),

@@ -1,6 +1,8 @@
 //! The agent's wire messages. Requests mirror the `Token` trait one to one;
 //! binary fields are base64, the issuer command and attestation travel in
-//! their JSON file forms.
+//! their JSON file forms. A frame may carry one raw attachment after its
+//! JSON, separated by a NUL byte (which JSON text never contains): content
+//! chunks travel that way, without base64.
 
 use std::io::{Read, Write};
 
@@ -100,14 +102,16 @@ pub enum Request {
         /// The wrapped content key (from the header or a licence), base64.
         wrapped_key: String,
     },
-    /// `ChunkOpener::open_chunk` in a session.
+    /// `ChunkOpener::open_chunk` in a session. Without `chunk`, the chunk
+    /// is the frame's attachment, and so is the plaintext in the answer.
     OpenChunk {
         /// The session `open-content` answered.
         session: u64,
         /// Whether this is the final chunk.
         last: bool,
         /// Ciphertext and tag, base64.
-        chunk: String,
+        #[serde(default)]
+        chunk: Option<String>,
     },
     /// Ends a content session.
     CloseContent {
@@ -184,14 +188,54 @@ pub fn wait_readable(fd: impl std::os::fd::AsFd, spin: std::time::Duration) -> s
 
 /// Writes one frame.
 pub fn write_frame(w: &mut impl Write, body: &[u8]) -> std::io::Result<()> {
-    let len = u32::try_from(body.len())
+    write_frame_with(w, body, None)
+}
+
+/// Writes one frame: JSON, and an attachment after a NUL when given.
+pub fn write_frame_with(
+    w: &mut impl Write,
+    json: &[u8],
+    attachment: Option<&[u8]>,
+) -> std::io::Result<()> {
+    let total = json.len() + attachment.map_or(0, |a| a.len() + 1);
+    let len = u32::try_from(total)
         .ok()
         .filter(|&l| l as usize <= MAX_FRAME)
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame too large"))?;
     // One buffer, one write: a split frame costs an extra wake-up of the peer.
-    let mut frame = Vec::with_capacity(4 + body.len());
+    let mut frame = Vec::with_capacity(4 + total);
     frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(body);
+    frame.extend_from_slice(json);
+    if let Some(a) = attachment {
+        frame.push(0);
+        frame.extend_from_slice(a);
+    }
     w.write_all(&frame)?;
     w.flush()
+}
+
+/// Splits a frame into its JSON and its attachment, if any.
+pub fn split_attachment(frame: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match frame.iter().position(|&b| b == 0) {
+        Some(i) => (&frame[..i], Some(&frame[i + 1..])),
+        None => (frame, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachments_round_trip_and_json_frames_stay_json() {
+        let mut wire = Vec::new();
+        write_frame_with(&mut wire, br#"{"op":"info"}"#, Some(&[0, 1, 2, 0, 255])).unwrap();
+        write_frame(&mut wire, br#"{"op":"tamper"}"#).unwrap();
+        let mut r = wire.as_slice();
+        let a = read_frame(&mut r).unwrap().unwrap();
+        assert_eq!(split_attachment(&a), (&br#"{"op":"info"}"#[..], Some(&[0u8, 1, 2, 0, 255][..])));
+        let b = read_frame(&mut r).unwrap().unwrap();
+        assert_eq!(split_attachment(&b), (&br#"{"op":"tamper"}"#[..], None));
+        assert!(read_frame(&mut r).unwrap().is_none());
+    }
 }

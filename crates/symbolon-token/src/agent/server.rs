@@ -16,7 +16,9 @@ use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureSc
 use symbolon::token::{SignedCommand, SlotName, Token, TokenError};
 use thiserror::Error;
 
-use super::protocol::{read_frame, wait_readable, write_frame, Request, Response, WireError};
+use super::protocol::{
+    read_frame, split_attachment, wait_readable, write_frame_with, Request, Response, WireError,
+};
 
 /// How long a connection thread busy-waits for the next request before
 /// sleeping (see `wait_readable`).
@@ -150,8 +152,35 @@ where
 }
 
 fn send(stream: &mut UnixStream, response: Response) -> std::io::Result<()> {
+    send_with(stream, response, None)
+}
+
+fn send_with(
+    stream: &mut UnixStream,
+    response: Response,
+    attachment: Option<&[u8]>,
+) -> std::io::Result<()> {
     let body = serde_json::to_vec(&response).unwrap_or_default();
-    write_frame(stream, &body)
+    write_frame_with(stream, &body, attachment)
+}
+
+/// Opens one chunk of a session; returns its plaintext.
+fn open_chunk<T: Token>(
+    token: &RwLock<Option<T>>,
+    sessions: &mut Sessions,
+    session: u64,
+    last: bool,
+    mut chunk: Vec<u8>,
+) -> Result<Vec<u8>, TokenError> {
+    // A session dies with its token: a tamper on any connection ends it.
+    with_read(token, |t| t.info().map(drop))?;
+    let opener = sessions
+        .open
+        .get_mut(&session)
+        .ok_or_else(|| TokenError::InvalidInput(format!("no content session {session}")))?;
+    let n = opener.open_chunk(&mut chunk, last)?;
+    chunk.truncate(n);
+    Ok(chunk)
 }
 
 fn error_response(code: &str, message: &str) -> Response {
@@ -193,7 +222,27 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
                 return;
             }
         };
-        let response = match serde_json::from_slice::<Request>(&frame) {
+        let (json_part, attachment) = split_attachment(&frame);
+        if let (
+            Some(chunk),
+            Ok(Request::OpenChunk {
+                session,
+                last,
+                chunk: None,
+            }),
+        ) = (attachment, serde_json::from_slice::<Request>(json_part))
+        {
+            // The fast path: the chunk and its plaintext as raw attachments.
+            let sent = match open_chunk(token, &mut sessions, session, last, chunk.to_vec()) {
+                Ok(plain) => send_with(&mut stream, Response::Ok(Value::Null), Some(&plain)),
+                Err(e) => send(&mut stream, error_response(e.code(), &e.to_string())),
+            };
+            if sent.is_err() {
+                return;
+            }
+            continue;
+        }
+        let response = match serde_json::from_slice::<Request>(json_part) {
             Ok(request) => match dispatch(token, &mut sessions, request) {
                 Ok(v) => Response::Ok(v),
                 Err(e) => error_response(e.code(), &e.to_string()),
@@ -348,15 +397,14 @@ fn dispatch<T: Token>(
             last,
             chunk,
         } => {
-            // A session dies with its token: a tamper on any connection ends it.
-            with_read(token, |t| t.info().map(drop))?;
-            let opener = sessions
-                .open
-                .get_mut(&session)
-                .ok_or_else(|| TokenError::InvalidInput(format!("no content session {session}")))?;
-            let mut chunk = b64("chunk", &chunk)?;
-            let n = opener.open_chunk(&mut chunk, last)?;
-            json!({ "plaintext": B64.encode(&chunk[..n]) })
+            let chunk = chunk.ok_or_else(|| {
+                TokenError::InvalidInput(
+                    "open-chunk needs a chunk (base64, or as the frame's attachment)".into(),
+                )
+            })?;
+            let chunk = b64("chunk", &chunk)?;
+            let plain = open_chunk(token, sessions, session, last, chunk)?;
+            json!({ "plaintext": B64.encode(&plain) })
         }
         Request::CloseContent { session } => {
             sessions.open.remove(&session);
