@@ -99,6 +99,162 @@ pub(crate) enum Noun {
     /// Recovery of an escrowed key: request, approve or refuse, status, complete.
     #[command(subcommand)]
     Recovery(RecoveryCommand),
+    /// Joint keys (fifth embodiment): a key all parties make and none of them knows.
+    #[command(subcommand)]
+    Joint(JointCommand),
+}
+
+/// A partial exponent's file.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct PartialArg {
+    /// The partial exponent: a file (or - for stdin) holding hex; never the command line.
+    #[arg(long)]
+    pub(crate) partial_file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JointCommand {
+    /// Make a random full-length partial exponent (hex, mode 0600) for a party.
+    #[command(
+        after_help = "Example:\n  symbolon joint new-partial --bits 2048 --out issuer.partial"
+    )]
+    NewPartial {
+        /// Its length in bits (that of n).
+        #[arg(long, default_value_t = 2048)]
+        bits: u32,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The issuer starts a joint key in an empty slot: primes, e, and its partial d1 (FIG. 18, 19).
+    #[command(
+        after_help = "Example:\n  symbolon joint init --token alice.token --slot joint --e 65537 --partial-file issuer.partial"
+    )]
+    Init {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// rsa-2048, rsa-3072 or rsa-4096.
+        #[arg(long, default_value = "rsa-2048")]
+        algorithm: String,
+        /// The public exponent's starting value (corrected upwards until coprime to λ(n); at least 65537).
+        #[arg(long, default_value_t = 65537)]
+        e: u64,
+        #[command(flatten)]
+        partial: PartialArg,
+    },
+    /// Another party enters its partial.
+    #[command(
+        after_help = "Example:\n  symbolon joint contribute --token alice.token --slot joint --partial-file provider.partial"
+    )]
+    Contribute {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        #[command(flatten)]
+        partial: PartialArg,
+    },
+    /// The user completes the key: d0, the composed key (tested), its public key.
+    #[command(
+        after_help = "Example:\n  symbolon joint finish --token alice.token --slot joint --out joint.pub.pem"
+    )]
+    Finish {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// Write the public key here (PEM).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Release d0 once, sealed to your age recipient (FIG. 18 unit 541).
+    #[command(
+        after_help = "Example:\n  symbolon joint output-d0 --token alice.token --slot joint --to age1… --out d0.age\n\n\
+        d0 leaves the token once, to one recipient. Asking again for the same recipient returns the same \
+        sealed bytes (so a crash never loses it); any other recipient is refused."
+    )]
+    OutputD0 {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// Your age X25519 recipient (age1…).
+        #[arg(long)]
+        to: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Open a released d0 with your age identity into a partial file (mode 0600).
+    #[command(
+        after_help = "Example:\n  symbolon joint reveal-d0 --identity me.agekey --in d0.age --out d0.partial"
+    )]
+    RevealD0 {
+        /// The age identity file (AGE-SECRET-KEY-1…).
+        #[arg(long)]
+        identity: PathBuf,
+        /// The released d0.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// The partial file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The EMSA-PKCS1-v1_5 SHA-256 encoding of a message for the key: what the parties chain-sign.
+    #[command(
+        after_help = "Example:\n  symbolon joint encode --key joint.pub.pem --in contract.txt --out em.hex"
+    )]
+    Encode {
+        /// The joint public key (PEM or DER).
+        #[arg(long)]
+        key: PathBuf,
+        /// The message.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Output (hex).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// x^{d_i} mod n with your partial, outside the token (hex in, hex out).
+    #[command(
+        after_help = "Example:\n  symbolon joint partial-sign --key joint.pub.pem --partial-file d0.partial --in em.hex --out s0.hex"
+    )]
+    PartialSign {
+        /// The joint public key (PEM or DER).
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        partial: PartialArg,
+        /// The value to sign (hex).
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Output (hex).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check s^e mod n against the expected value (a message's encoding, or a challenge).
+    #[command(
+        after_help = "Example:\n  symbolon joint verify --key joint.pub.pem --in s2.hex --message contract.txt --signature-out contract.sig"
+    )]
+    Verify {
+        /// The joint public key (PEM or DER).
+        #[arg(long)]
+        key: PathBuf,
+        /// The chained signature (hex).
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// The message whose EMSA-PKCS1-v1_5 SHA-256 encoding it must be.
+        #[arg(long, conflicts_with = "expect")]
+        message: Option<PathBuf>,
+        /// Or the value it must be (hex file).
+        #[arg(long)]
+        expect: Option<PathBuf>,
+        /// Also write it as an ordinary RSA signature (binary) here.
+        #[arg(long)]
+        signature_out: Option<PathBuf>,
+    },
 }
 
 /// An arbitrator's directory.

@@ -67,7 +67,8 @@ impl CliError {
             | "replayed_approval"
             | "broken_chain"
             | "bad_share"
-            | "escrow_damaged" => 4,
+            | "escrow_damaged"
+            | "inconsistent_partials" => 4,
             "untrusted_issuer"
             | "replayed_command"
             | "wrong_token"
@@ -90,6 +91,7 @@ impl CliError {
             | "wrong_pin"
             | "pin_locked"
             | "policy_not_satisfied"
+            | "already_released"
             | "wrong_target"
             | "already_decided"
             | "already_exists"

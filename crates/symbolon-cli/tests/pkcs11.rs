@@ -950,6 +950,26 @@ fn device_errors_are_clear() {
         3,
         "already initialised",
     );
+    // Joint keys need arithmetic a PKCS#11 device cannot run: said plainly.
+    sym_ok(
+        dir,
+        &["joint", "new-partial", "--bits", "2048", "--out", "p"],
+    );
+    sym_fails(
+        dir,
+        &[
+            "joint",
+            "init",
+            "--token",
+            &uri,
+            "--slot",
+            "j",
+            "--partial-file",
+            "p",
+        ],
+        3,
+        "custom arithmetic inside the token",
+    );
     sym_fails(
         dir,
         &[

@@ -11,6 +11,7 @@ mod content;
 mod content_owner;
 mod issue;
 mod issuer;
+mod joint;
 mod recovery;
 mod serve;
 mod serve_ca;
@@ -42,6 +43,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Arbitrator(c) => arbitrator::run(c, json),
         Noun::Policy(c) => arbitrator::policy(c, json),
         Noun::Recovery(c) => recovery::run(c, json),
+        Noun::Joint(c) => joint::run(c, json),
     }
 }
 

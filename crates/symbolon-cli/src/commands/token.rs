@@ -297,7 +297,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
             let info = t.info()?;
             let device = t.device_key()?;
             let transport = t.transport_key()?;
-            super::ca_client::CaClient::new(&ca).post(
+            super::ca_client(&ca)?.post(
                 "/v1/tokens",
                 &json!({ "serial": info.serial, "device_key": device.to_pem(), "transport_key": transport.to_pem() }),
             )?;

@@ -54,6 +54,12 @@ impl AgentClient {
     }
 }
 
+fn offset(v: &Value) -> Result<u64, TokenError> {
+    v.get("offset")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| TokenError::Storage("agent response lacks offset".into()))
+}
+
 /// One request and its answer; the lock keeps request and reply paired.
 fn call(stream: &Mutex<UnixStream>, request: &Request) -> Result<Value, TokenError> {
     call_with(stream, request, None).map(|(v, _)| v)
@@ -244,6 +250,49 @@ impl Token for AgentClient {
 
     fn tamper(&mut self) -> Result<(), TokenError> {
         self.call(&Request::Tamper).map(|_| ())
+    }
+
+    fn joint_init(
+        &mut self,
+        slot: &SlotName,
+        algorithm: RsaAlgorithm,
+        e_start: u64,
+        partial: &[u8],
+    ) -> Result<u64, TokenError> {
+        let partial = Zeroizing::new(B64.encode(partial));
+        let v = self.call(&Request::JointInit {
+            slot: slot.to_string(),
+            algorithm: algorithm.name().into(),
+            e: e_start,
+            partial: partial.to_string(),
+        })?;
+        offset(&v)
+    }
+
+    fn joint_contribute(&mut self, slot: &SlotName, partial: &[u8]) -> Result<u64, TokenError> {
+        let partial = Zeroizing::new(B64.encode(partial));
+        let v = self.call(&Request::JointContribute {
+            slot: slot.to_string(),
+            partial: partial.to_string(),
+        })?;
+        offset(&v)
+    }
+
+    fn joint_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        let v = self.call(&Request::JointFinish {
+            slot: slot.to_string(),
+        })?;
+        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+    }
+
+    fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError> {
+        Self::field(
+            &self.call(&Request::JointOutputD0 {
+                slot: slot.to_string(),
+                recipient: recipient.to_string(),
+            })?,
+            "d0",
+        )
     }
 
     fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {

@@ -79,6 +79,36 @@ pub enum Request {
     },
     /// `Token::tamper`.
     Tamper,
+    /// `Token::joint_init`.
+    JointInit {
+        /// Slot.
+        slot: String,
+        /// Algorithm name.
+        algorithm: String,
+        /// e's starting value.
+        e: u64,
+        /// The issuer's partial, base64.
+        partial: String,
+    },
+    /// `Token::joint_contribute`.
+    JointContribute {
+        /// Slot.
+        slot: String,
+        /// The partial, base64.
+        partial: String,
+    },
+    /// `Token::joint_finish`.
+    JointFinish {
+        /// Slot.
+        slot: String,
+    },
+    /// `Token::joint_output_d0`.
+    JointOutputD0 {
+        /// Slot.
+        slot: String,
+        /// The age recipient.
+        recipient: String,
+    },
     /// `Token::put_object`.
     PutObject {
         /// Name.
@@ -233,7 +263,10 @@ mod tests {
         write_frame(&mut wire, br#"{"op":"tamper"}"#).unwrap();
         let mut r = wire.as_slice();
         let a = read_frame(&mut r).unwrap().unwrap();
-        assert_eq!(split_attachment(&a), (&br#"{"op":"info"}"#[..], Some(&[0u8, 1, 2, 0, 255][..])));
+        assert_eq!(
+            split_attachment(&a),
+            (&br#"{"op":"info"}"#[..], Some(&[0u8, 1, 2, 0, 255][..]))
+        );
         let b = read_frame(&mut r).unwrap().unwrap();
         assert_eq!(split_attachment(&b), (&br#"{"op":"tamper"}"#[..], None));
         assert!(read_frame(&mut r).unwrap().is_none());

@@ -353,6 +353,30 @@ fn dispatch<T: Token>(
             with_write(token, |t| t.tamper())?;
             Value::Null
         }
+        Request::JointInit {
+            slot,
+            algorithm,
+            e,
+            partial,
+        } => {
+            let slot = slot_name(&slot)?;
+            let alg: RsaAlgorithm = algorithm.parse()?;
+            let partial = zeroize::Zeroizing::new(b64("partial", &partial)?);
+            json!({ "offset": with_write(token, |t| t.joint_init(&slot, alg, e, &partial))? })
+        }
+        Request::JointContribute { slot, partial } => {
+            let slot = slot_name(&slot)?;
+            let partial = zeroize::Zeroizing::new(b64("partial", &partial)?);
+            json!({ "offset": with_write(token, |t| t.joint_contribute(&slot, &partial))? })
+        }
+        Request::JointFinish { slot } => {
+            let slot = slot_name(&slot)?;
+            spki(with_write(token, |t| t.joint_finish(&slot))?.spki_der())
+        }
+        Request::JointOutputD0 { slot, recipient } => {
+            let slot = slot_name(&slot)?;
+            json!({ "d0": B64.encode(with_write(token, |t| t.joint_output_d0(&slot, &recipient))?) })
+        }
         Request::PutObject { name, data } => {
             let name = slot_name(&name)?;
             let data = b64("data", &data)?;

@@ -94,6 +94,15 @@ fn context(module: &Path) -> Result<Pkcs11, TokenError> {
     Ok(ctx)
 }
 
+/// Joint keys need the fifth embodiment's arithmetic (λ(n), the partials'
+/// correction, d0) inside the token; PKCS#11 has no mechanism for it.
+fn joint_unsupported() -> TokenError {
+    device(
+        "unsupported",
+        "joint keys need custom arithmetic inside the token (λ(n), the partials' correction, d0), which a PKCS#11 device cannot run; make joint keys in a soft token or through the token agent".into(),
+    )
+}
+
 fn device(code: &'static str, message: String) -> TokenError {
     TokenError::Device { code, message }
 }
@@ -1146,6 +1155,32 @@ impl Token for Pkcs11Token {
             }
         }
         Ok(())
+    }
+
+    fn joint_init(
+        &mut self,
+        _slot: &SlotName,
+        _algorithm: RsaAlgorithm,
+        _e_start: u64,
+        _partial: &[u8],
+    ) -> Result<u64, TokenError> {
+        Err(joint_unsupported())
+    }
+
+    fn joint_contribute(&mut self, _slot: &SlotName, _partial: &[u8]) -> Result<u64, TokenError> {
+        Err(joint_unsupported())
+    }
+
+    fn joint_finish(&mut self, _slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        Err(joint_unsupported())
+    }
+
+    fn joint_output_d0(
+        &mut self,
+        _slot: &SlotName,
+        _recipient: &str,
+    ) -> Result<Vec<u8>, TokenError> {
+        Err(joint_unsupported())
     }
 
     fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {

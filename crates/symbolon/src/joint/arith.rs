@@ -138,6 +138,25 @@ pub fn coprime_from(start: &BoxedUint, l: &Secret, bits: u32) -> Result<BoxedUin
     ))
 }
 
+/// A party's partial corrected: the corrected value and the offset δ the
+/// party adds to its own d′ to sign with it (d′ + δ ≡ corrected mod L, which
+/// is all an exponent mod n needs). The offset says only how far d′ was from
+/// a value coprime to L.
+pub fn correct(start: &BoxedUint, l: &Secret, bits: u32) -> Result<(BoxedUint, u64), JointError> {
+    let reduced = fit(start, bits).rem(&nonzero(BoxedUint::clone(&l.0), "L")?);
+    let corrected = coprime_from(start, l, bits)?;
+    let offset = corrected.wrapping_sub(&reduced);
+    let bytes = to_be(&offset);
+    if bytes.len() > 8 {
+        return Err(JointError::Internal(
+            "the correction is implausibly large".into(),
+        ));
+    }
+    let mut b = [0u8; 8];
+    b[8 - bytes.len()..].copy_from_slice(&bytes);
+    Ok((corrected, u64::from_be_bytes(b)))
+}
+
 /// d0 = (e·d1·…·d_{k−1})⁻¹ mod L.
 pub fn complement(
     e: &BoxedUint,
@@ -221,6 +240,28 @@ pub fn recover_factors(
         }
     }
     Err(fail())
+}
+
+/// EMSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §9.2) of `message` for a k-byte
+/// modulus: what the parties chain-sign so the result is an ordinary RSA
+/// signature anyone verifies.
+pub fn emsa_pkcs1_sha256(message: &[u8], k: usize) -> Result<Vec<u8>, JointError> {
+    const PREFIX: [u8; 19] = [
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    if k < PREFIX.len() + 32 + 11 {
+        return Err(JointError::InvalidInput(
+            "the modulus is too short for EMSA-PKCS1-v1_5".into(),
+        ));
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+    let mut em = vec![0x00, 0x01];
+    em.resize(k - PREFIX.len() - 32 - 1, 0xff);
+    em.push(0x00);
+    em.extend_from_slice(&PREFIX);
+    em.extend_from_slice(digest.as_ref());
+    Ok(em)
 }
 
 /// The composed key as an ordinary RSA key (for the token to sign with once

@@ -3,13 +3,18 @@
 //! that the issuer and other parties enter into the token, completed by the
 //! token's own d0, so that e·d0·d1·…·d_{k−1} ≡ 1 (mod λ(n)).
 //!
-//! This module holds the arithmetic ([`arith`]): prime generation, λ(n), the
-//! patent's coprime correction of e and the partials, d0, partial signatures,
-//! and prime-factor recovery from a multiple of λ(n). The token's joint slot,
-//! its one-time output of d0 and the verification, reissue and rotation
-//! protocols build on it (issue 5, in progress; see the session note).
+//! [`arith`] holds the arithmetic: prime generation, λ(n), the patent's
+//! coprime correction of e and the partials, d0, partial signatures, and
+//! prime-factor recovery from a multiple of λ(n). `slot` is the token's
+//! joint slot (FIG. 18: init by the issuer, partials contributed, finish,
+//! d0's one release). The verification, reissue and rotation protocols
+//! (FIG. 19–21) build on these (issue 5, in progress; see the session note).
 
 pub mod arith;
+mod slot;
+
+pub use slot::open_d0;
+pub(crate) use slot::JointSlot;
 
 use thiserror::Error;
 
@@ -23,7 +28,22 @@ pub enum JointError {
     /// The values do not fit together (a wrong partial).
     #[error("{0}")]
     Inconsistent(String),
+    /// d0 was released already (it leaves the token once).
+    #[error("d0 was released already; it leaves the token once, to one recipient")]
+    AlreadyReleased,
     /// An arithmetic step that cannot fail on valid input failed.
     #[error("internal arithmetic failure: {0}")]
     Internal(String),
+}
+
+impl JointError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(_) => "invalid_input",
+            Self::Inconsistent(_) => "inconsistent_partials",
+            Self::AlreadyReleased => "already_released",
+            Self::Internal(_) => "internal",
+        }
+    }
 }

@@ -80,6 +80,9 @@ pub enum TokenError {
     /// Sealed content that does not open.
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// A joint-key step.
+    #[error(transparent)]
+    Joint(#[from] crate::joint::JointError),
     /// A hardware token (PKCS#11) refused or failed, with a stable code
     /// (`wrong_pin`, `pin_locked`, `token_not_found`, `module_not_found`,
     /// `unsupported`, `device_error`).
@@ -134,6 +137,7 @@ impl TokenError {
                 _ => "crypto_failure",
             },
             Self::Content(c) => c.code(),
+            Self::Joint(j) => j.code(),
             Self::Device { code, .. } => code,
             Self::Storage(_) => "storage",
             Self::Remote { code, .. } => code,

@@ -119,6 +119,31 @@ pub trait Token {
     /// The data objects' names.
     fn objects(&self) -> Result<Vec<SlotName>, TokenError>;
 
+    /// `joint init` (fifth embodiment, FIG. 18 unit 511): in an empty slot,
+    /// generates p and q for `algorithm`, e from `e_start` (≥ 65537) and
+    /// the issuer's partial `partial` (big-endian), both corrected to be
+    /// coprime to λ(n). Returns the offset δ the issuer adds to its partial
+    /// to sign with the corrected one.
+    fn joint_init(
+        &mut self,
+        slot: &SlotName,
+        algorithm: RsaAlgorithm,
+        e_start: u64,
+        partial: &[u8],
+    ) -> Result<u64, TokenError>;
+
+    /// `joint contribute`: another party's partial, corrected; returns its offset δ.
+    fn joint_contribute(&mut self, slot: &SlotName, partial: &[u8]) -> Result<u64, TokenError>;
+
+    /// `joint finish`: d0 with e·d0·d1·… ≡ 1 (mod λ(n)); the composed key
+    /// enters the slot after its pairwise test; returns its public key.
+    fn joint_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError>;
+
+    /// `joint output-d0`: d0 sealed (age) to `recipient`, once (FIG. 18 unit
+    /// 541); the same ciphertext again for the same recipient, refused for
+    /// any other.
+    fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError>;
+
     /// Opens sealed content with a slot's key (the sixth embodiment's
     /// decryption key, FIG. 23): unwraps `wrapped_key` (from the header, or
     /// from a licence) inside the token, checks the header's MAC, and returns

@@ -109,6 +109,7 @@ impl<S: SealedStore> SoftToken<S> {
             command_sequence: 0,
             slots: BTreeMap::new(),
             objects: BTreeMap::new(),
+            joints: BTreeMap::new(),
         };
         let sealed = seal(SealedKind::Token, state.serial, 1, &state.encode(), &key)?;
         store.save(&sealed)?;
@@ -275,6 +276,73 @@ impl<S: SealedStore> Token for SoftToken<S> {
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         Ok(self.live()?.slot(slot)?.key.decrypt_oaep(ciphertext)?)
+    }
+
+    fn joint_init(
+        &mut self,
+        slot: &SlotName,
+        algorithm: RsaAlgorithm,
+        e_start: u64,
+        partial: &[u8],
+    ) -> Result<u64, TokenError> {
+        let state = self.live()?;
+        // Unit 511: a new joint key only in an empty slot.
+        if state.slots.contains_key(slot) || state.joints.contains_key(slot) {
+            return Err(TokenError::SlotOccupied(slot.clone()));
+        }
+        let (joint, offset) = crate::joint::JointSlot::begin(algorithm, e_start, partial)?;
+        let mut next = state.clone();
+        next.joints.insert(slot.clone(), joint);
+        self.commit(next)?;
+        Ok(offset)
+    }
+
+    fn joint_contribute(&mut self, slot: &SlotName, partial: &[u8]) -> Result<u64, TokenError> {
+        let state = self.live()?;
+        let mut next = state.clone();
+        let offset = next
+            .joints
+            .get_mut(slot)
+            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?
+            .contribute(partial)?;
+        self.commit(next)?;
+        Ok(offset)
+    }
+
+    fn joint_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        let state = self.live()?;
+        let joint = state
+            .joints
+            .get(slot)
+            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+        let (key, done) = joint.finish()?;
+        let public = key.public_key().clone();
+        let mut next = state.clone();
+        next.joints.insert(slot.clone(), done);
+        next.slots.insert(
+            slot.clone(),
+            Slot {
+                key: Arc::new(key),
+                origin: KeyOrigin::Generated,
+                certificate: None,
+            },
+        );
+        self.commit(next)?;
+        Ok(public)
+    }
+
+    fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError> {
+        let state = self.live()?;
+        let joint = state
+            .joints
+            .get(slot)
+            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+        let (released, ciphertext) = joint.release(state.serial, slot, recipient)?;
+        let mut next = state.clone();
+        next.joints.insert(slot.clone(), released);
+        // Committed before the ciphertext leaves: see `joint::slot`.
+        self.commit(next)?;
+        Ok(ciphertext)
     }
 
     fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {

@@ -34,7 +34,13 @@ pub(crate) struct TokenState {
     pub(crate) slots: BTreeMap<SlotName, Slot>,
     /// The holder's data objects (not keys), sealed with the rest.
     pub(crate) objects: BTreeMap<SlotName, Vec<u8>>,
+    /// Joint keys being made, or waiting for d0's release.
+    pub(crate) joints: BTreeMap<SlotName, crate::joint::JointSlot>,
 }
+
+/// Optional sections after the slots, each `tag, u32 count, entries`.
+const SECTION_OBJECTS: u8 = 1;
+const SECTION_JOINTS: u8 = 2;
 
 impl TokenState {
     pub(crate) fn status(&self) -> TokenStatus {
@@ -106,12 +112,21 @@ impl TokenState {
                 }
             }
         }
-        // Appended section: states written before data objects end above.
+        // Optional sections: states written before they existed end above.
         if !self.objects.is_empty() {
+            w.u8(SECTION_OBJECTS);
             w.u32(self.objects.len() as u32);
             for (name, data) in &self.objects {
                 w.str(name.as_str());
                 w.bytes(data);
+            }
+        }
+        if !self.joints.is_empty() {
+            w.u8(SECTION_JOINTS);
+            w.u32(self.joints.len() as u32);
+            for (name, joint) in &self.joints {
+                w.str(name.as_str());
+                joint.encode(&mut w);
             }
         }
         w.into_bytes()
@@ -189,11 +204,29 @@ impl TokenState {
             );
         }
         let mut objects = BTreeMap::new();
-        if r.remaining() > 0 {
-            let n = r.u32("object count").map_err(bad)?;
-            for _ in 0..n {
-                let name = SlotName::new(r.str("object name").map_err(bad)?)?;
-                objects.insert(name, r.bytes("object").map_err(bad)?.to_vec());
+        let mut joints = BTreeMap::new();
+        while r.remaining() > 0 {
+            match r.u8("section").map_err(bad)? {
+                SECTION_OBJECTS => {
+                    let n = r.u32("object count").map_err(bad)?;
+                    for _ in 0..n {
+                        let name = SlotName::new(r.str("object name").map_err(bad)?)?;
+                        objects.insert(name, r.bytes("object").map_err(bad)?.to_vec());
+                    }
+                }
+                SECTION_JOINTS => {
+                    let n = r.u32("joint count").map_err(bad)?;
+                    for _ in 0..n {
+                        let name = SlotName::new(r.str("joint slot").map_err(bad)?)?;
+                        joints.insert(name, crate::joint::JointSlot::decode(&mut r).map_err(bad)?);
+                    }
+                }
+                _ => {
+                    return Err(bad(DecodeError::Invalid {
+                        field: "section",
+                        reason: "unknown (written by a newer symbolon?)",
+                    }))
+                }
             }
         }
         r.finish().map_err(bad)?;
@@ -205,6 +238,7 @@ impl TokenState {
             command_sequence,
             slots,
             objects,
+            joints,
         })
     }
 }

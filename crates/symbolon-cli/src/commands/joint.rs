@@ -1,0 +1,294 @@
+//! `symbolon joint …`: joint keys (fifth embodiment, FIG. 17–21). The token
+//! side (init, contribute, finish, d0's one release) runs in the token; the
+//! parties' side (their partials, partial signatures, verification) runs
+//! here with constant-time arithmetic. Partials come from files, never the
+//! command line.
+
+use std::path::Path;
+
+use serde_json::json;
+use symbolon::joint::arith::{emsa_pkcs1_sha256, fit, from_be, params, pow_mod, to_be};
+use symbolon::keys::{RsaAlgorithm, RsaPublicKey};
+use symbolon::token::SlotName;
+use symbolon_token::file::create_new_private;
+use zeroize::Zeroizing;
+
+use super::open_token;
+use crate::cli::JointCommand;
+use crate::error::CliError;
+use crate::files::{read_input, read_secret, write_output};
+use crate::output::print_json;
+
+impl From<symbolon::joint::JointError> for CliError {
+    fn from(e: symbolon::joint::JointError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+/// A partial from its file (hex, whitespace ignored) or stdin.
+fn read_partial(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let text = if path == Path::new("-") {
+        Zeroizing::new(read_input(None)?)
+    } else {
+        read_secret(path)?
+    };
+    let hex_text: Zeroizing<String> = Zeroizing::new(
+        String::from_utf8_lossy(&text)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect(),
+    );
+    let bytes = Zeroizing::new(hex::decode(hex_text.as_bytes()).map_err(|_| {
+        CliError::new(
+            "invalid_input",
+            format!("{} does not hold a hex partial exponent", path.display()),
+        )
+    })?);
+    Ok(bytes)
+}
+
+fn read_hex(path: &Path) -> Result<Vec<u8>, CliError> {
+    let text = read_input(Some(path))?;
+    let t: String = String::from_utf8_lossy(&text)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    hex::decode(t).map_err(|_| {
+        CliError::new(
+            "invalid_input",
+            format!("{} does not hold hex", path.display()),
+        )
+    })
+}
+
+fn write_hex(out: Option<&Path>, v: &[u8]) -> Result<(), CliError> {
+    write_output(out, format!("{}\n", hex::encode(v)).as_bytes(), false)
+}
+
+fn key_bits(key: &RsaPublicKey) -> u32 {
+    key.bits() as u32
+}
+
+fn padded(v: Vec<u8>, k: usize) -> Vec<u8> {
+    let mut out = vec![0u8; k.saturating_sub(v.len())];
+    out.extend(v);
+    out
+}
+
+pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
+    match cmd {
+        JointCommand::NewPartial { bits, out } => {
+            if !(1024..=8192).contains(&bits) {
+                return Err(CliError::new(
+                    "invalid_input",
+                    "--bits is the modulus length, 1024 to 8192",
+                ));
+            }
+            let mut p = Zeroizing::new(vec![0u8; bits as usize / 8]);
+            symbolon::keys::random_bytes(&mut p)?;
+            p[0] |= 0x80;
+            create_new_private(&out, format!("{}\n", hex::encode(&*p)).as_bytes())?;
+            println!(
+                "a {bits}-bit partial exponent written to {} (mode 0600)",
+                out.display()
+            );
+            Ok(())
+        }
+        JointCommand::Init {
+            token,
+            slot,
+            algorithm,
+            e,
+            partial,
+        } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let alg: RsaAlgorithm = algorithm.parse()?;
+            let d = read_partial(&partial.partial_file)?;
+            let offset = open_token(&token)?.joint_init(&slot, alg, e, &d)?;
+            let corrected = write_corrected(&partial.partial_file, &d, offset)?;
+            done(
+                json,
+                json!({ "slot": slot.as_str(), "stage": "collecting", "offset": offset, "corrected": corrected }),
+                &format!("joint key begun in slot {slot}: primes and e made, the issuer's partial entered (corrected by +{offset}{})", corrected.map(|p| format!("; sign with {}", p.display())).unwrap_or_default()),
+            )
+        }
+        JointCommand::Contribute {
+            token,
+            slot,
+            partial,
+        } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let d = read_partial(&partial.partial_file)?;
+            let offset = open_token(&token)?.joint_contribute(&slot, &d)?;
+            let corrected = write_corrected(&partial.partial_file, &d, offset)?;
+            done(
+                json,
+                json!({ "slot": slot.as_str(), "stage": "collecting", "offset": offset, "corrected": corrected }),
+                &format!(
+                    "partial entered into slot {slot} (corrected by +{offset}{})",
+                    corrected
+                        .map(|p| format!("; sign with {}", p.display()))
+                        .unwrap_or_default()
+                ),
+            )
+        }
+        JointCommand::Finish { token, slot, out } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let public = open_token(&token)?.joint_finish(&slot)?;
+            if out.is_some() {
+                write_output(out.as_deref(), public.to_pem().as_bytes(), false)?;
+            }
+            done(
+                json,
+                json!({ "slot": slot.as_str(), "fingerprint": public.fingerprint(), "public_key": public.to_pem() }),
+                &format!("joint key {} complete in slot {slot}; d0 awaits its one release (`joint output-d0`)", public.fingerprint()),
+            )
+        }
+        JointCommand::OutputD0 {
+            token,
+            slot,
+            to,
+            out,
+        } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let sealed = open_token(&token)?.joint_output_d0(&slot, &to)?;
+            write_output(Some(&out), &sealed, true)?;
+            done(
+                json,
+                json!({ "slot": slot.as_str(), "recipient": to, "out": out }),
+                &format!(
+                    "d0 of slot {slot} released, sealed to {to}, in {}",
+                    out.display()
+                ),
+            )
+        }
+        JointCommand::RevealD0 {
+            identity,
+            input,
+            out,
+        } => {
+            let text = read_secret(&identity)?;
+            let line = Zeroizing::new(
+                String::from_utf8_lossy(&text)
+                    .lines()
+                    .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            let id: age::x25519::Identity = line.parse().map_err(|e| {
+                CliError::new(
+                    "invalid_input",
+                    format!("{}: not an age identity: {e}", identity.display()),
+                )
+            })?;
+            let sealed =
+                std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
+            let (serial, slot, d0) = symbolon::joint::open_d0(&id, &sealed)?;
+            create_new_private(&out, format!("{}\n", hex::encode(&*d0)).as_bytes())?;
+            done(
+                json,
+                json!({ "token": serial, "slot": slot.as_str(), "out": out }),
+                &format!(
+                    "d0 of token {serial} slot {slot} written to {} (mode 0600)",
+                    out.display()
+                ),
+            )
+        }
+        JointCommand::Encode { key, input, out } => {
+            let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
+            let message =
+                std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
+            write_hex(
+                out.as_deref(),
+                &emsa_pkcs1_sha256(&message, key.modulus().len())?,
+            )
+        }
+        JointCommand::PartialSign {
+            key,
+            partial,
+            input,
+            out,
+        } => {
+            let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
+            let bits = key_bits(&key);
+            let n = from_be(key.modulus(), bits)?;
+            let x = from_be(&read_hex(&input)?, bits)?;
+            if x >= n {
+                return Err(CliError::new(
+                    "invalid_input",
+                    "the value to sign is not below n",
+                ));
+            }
+            let d = read_partial(&partial.partial_file)?;
+            let d = Zeroizing::new(from_be(&d, bits.max(d.len() as u32 * 8))?);
+            let s = pow_mod(&x, &d, &params(&n)?);
+            write_hex(out.as_deref(), &padded(to_be(&s), key.modulus().len()))
+        }
+        JointCommand::Verify {
+            key,
+            input,
+            message,
+            expect,
+            signature_out,
+        } => {
+            let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
+            let bits = key_bits(&key);
+            let k = key.modulus().len();
+            let n = from_be(key.modulus(), bits)?;
+            let s = from_be(&read_hex(&input)?, bits)?;
+            let expected = match (message, expect) {
+                (Some(m), _) => emsa_pkcs1_sha256(
+                    &std::fs::read(&m).map_err(|e| CliError::io("cannot read", &m, e))?,
+                    k,
+                )?,
+                (None, Some(x)) => read_hex(&x)?,
+                (None, None) => {
+                    return Err(CliError::new("invalid_input", "give --message or --expect"))
+                }
+            };
+            let e = from_be(key.exponent(), bits)?;
+            let got = pow_mod(&s, &e, &params(&n)?);
+            if fit(&got, bits) != from_be(&expected, bits)? {
+                return Err(CliError::new("bad_signature", "s^e mod n is not the expected value: a partial in the chain is wrong or out of order"));
+            }
+            if let Some(out) = signature_out {
+                write_output(Some(&out), &padded(to_be(&s), k), false)?;
+            }
+            done(
+                json,
+                json!({ "valid": true }),
+                "the chained signature verifies with e",
+            )
+        }
+    }
+}
+
+/// The party's corrected partial d′ + δ (what it signs with), beside its
+/// partial file as `<file>.corrected` (mode 0600); nothing for stdin.
+fn write_corrected(
+    path: &Path,
+    partial: &[u8],
+    offset: u64,
+) -> Result<Option<std::path::PathBuf>, CliError> {
+    if path == Path::new("-") {
+        return Ok(None);
+    }
+    let bits = (partial.len() as u32 * 8).max(64) + 64;
+    let d = Zeroizing::new(from_be(partial, bits)?);
+    let sum = Zeroizing::new(d.wrapping_add(&fit(&crypto_bigint::BoxedUint::from(offset), bits)));
+    let mut out = path.as_os_str().to_owned();
+    out.push(".corrected");
+    let out = std::path::PathBuf::from(out);
+    let _ = std::fs::remove_file(&out);
+    create_new_private(&out, format!("{}\n", hex::encode(to_be(&sum))).as_bytes())?;
+    Ok(Some(out))
+}
+
+fn done(json: bool, value: serde_json::Value, text: &str) -> Result<(), CliError> {
+    if json {
+        print_json(&value)
+    } else {
+        println!("{text}");
+        Ok(())
+    }
+}

@@ -1,0 +1,664 @@
+//! Joint keys through the binary (fifth embodiment): the issuer's init,
+//! other parties' partials, the user's finish, d0 released once (also under
+//! SIGKILL), chained partial signatures equal to the token's own signature
+//! and verified by OpenSSL against the certificate the CA issued.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use age::secrecy::ExposeSecret;
+use common::*;
+
+/// An age identity file for the user; returns its recipient.
+fn age_identity(dir: &Path, name: &str) -> String {
+    let id = age::x25519::Identity::generate();
+    std::fs::write(
+        dir.join(name),
+        format!("{}\n", id.to_string().expose_secret()),
+    )
+    .unwrap();
+    id.to_public().to_string()
+}
+
+/// A joint key with `parties` parties (issuer, others, the user) in slot
+/// `j` of `u.tok`; returns the partial files in chain order (d0 first).
+fn joint_key(dir: &Path, parties: usize) -> Vec<String> {
+    ok(dir, &["token", "init", "--token", "u.tok"]);
+    let mut files = Vec::new();
+    for i in 1..parties {
+        let f = format!("party{i}.partial");
+        ok(
+            dir,
+            &["joint", "new-partial", "--bits", "2048", "--out", &f],
+        );
+        files.push(f);
+    }
+    ok(
+        dir,
+        &[
+            "joint",
+            "init",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--partial-file",
+            &files[0],
+        ],
+    );
+    for f in &files[1..] {
+        ok(
+            dir,
+            &[
+                "joint",
+                "contribute",
+                "--token",
+                "u.tok",
+                "--slot",
+                "j",
+                "--partial-file",
+                f,
+            ],
+        );
+    }
+    ok(
+        dir,
+        &[
+            "joint", "finish", "--token", "u.tok", "--slot", "j", "--out", "j.pem",
+        ],
+    );
+    let to = age_identity(dir, "user.agekey");
+    ok(
+        dir,
+        &[
+            "joint",
+            "output-d0",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--to",
+            &to,
+            "--out",
+            "d0.age",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "joint",
+            "reveal-d0",
+            "--identity",
+            "user.agekey",
+            "--in",
+            "d0.age",
+            "--out",
+            "d0.partial",
+        ],
+    );
+    let mut chain = vec!["d0.partial".to_string()];
+    chain.extend(files.into_iter().map(|f| format!("{f}.corrected")));
+    chain
+}
+
+/// Chains the partial signatures over `message`'s encoding; returns the
+/// last file.
+fn chain_sign(dir: &Path, chain: &[String], message: &str) -> String {
+    ok(
+        dir,
+        &[
+            "joint", "encode", "--key", "j.pem", "--in", message, "--out", "s.hex",
+        ],
+    );
+    let mut input = "s.hex".to_string();
+    for (i, partial) in chain.iter().enumerate() {
+        let out = format!("s{i}.hex");
+        ok(
+            dir,
+            &[
+                "joint",
+                "partial-sign",
+                "--key",
+                "j.pem",
+                "--partial-file",
+                partial,
+                "--in",
+                &input,
+                "--out",
+                &out,
+            ],
+        );
+        input = out;
+    }
+    input
+}
+
+#[test]
+fn three_and_five_parties_make_a_key_openssl_verifies() {
+    if !have_openssl() {
+        return;
+    }
+    for parties in [3, 5] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let chain = joint_key(dir, parties);
+        std::fs::write(dir.join("contract"), b"we all agree").unwrap();
+        let last = chain_sign(dir, &chain, "contract");
+        ok(
+            dir,
+            &[
+                "joint",
+                "verify",
+                "--key",
+                "j.pem",
+                "--in",
+                &last,
+                "--message",
+                "contract",
+                "--signature-out",
+                "chain.sig",
+            ],
+        );
+        // The chain is the token's own signature, byte for byte, and OpenSSL verifies it.
+        ok(
+            dir,
+            &[
+                "token",
+                "sign",
+                "--token",
+                "u.tok",
+                "--slot",
+                "j",
+                "--in",
+                "contract",
+                "--out",
+                "token.sig",
+            ],
+        );
+        assert_eq!(
+            std::fs::read(dir.join("chain.sig")).unwrap(),
+            std::fs::read(dir.join("token.sig")).unwrap()
+        );
+        openssl(
+            dir,
+            &[
+                "dgst",
+                "-sha256",
+                "-verify",
+                "j.pem",
+                "-signature",
+                "chain.sig",
+                "contract",
+            ],
+        );
+
+        // A wrong partial anywhere in the chain is caught by the check with e.
+        ok(
+            dir,
+            &[
+                "joint",
+                "new-partial",
+                "--bits",
+                "2048",
+                "--out",
+                "wrong.partial",
+            ],
+        );
+        let mut bad = chain.clone();
+        bad[parties / 2] = "wrong.partial".into();
+        let last = chain_sign(dir, &bad, "contract");
+        fails(
+            dir,
+            &[
+                "joint",
+                "verify",
+                "--key",
+                "j.pem",
+                "--in",
+                &last,
+                "--message",
+                "contract",
+            ],
+            4,
+            "partial in the chain is wrong",
+        );
+        // A chain missing a party does not verify either.
+        let last = chain_sign(dir, &chain[1..], "contract");
+        fails(
+            dir,
+            &[
+                "joint",
+                "verify",
+                "--key",
+                "j.pem",
+                "--in",
+                &last,
+                "--message",
+                "contract",
+            ],
+            4,
+            "",
+        );
+    }
+}
+
+#[test]
+fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
+    if !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(
+        dir,
+        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
+    );
+    ok(
+        dir,
+        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
+    );
+    new_issuer(dir, "st");
+    let chain = {
+        // The token must trust the station before its first key.
+        ok(dir, &["token", "init", "--token", "u.tok"]);
+        ok(
+            dir,
+            &[
+                "token",
+                "trust-issuer",
+                "--token",
+                "u.tok",
+                "--issuer-key",
+                "st.pem",
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "joint",
+                "new-partial",
+                "--bits",
+                "2048",
+                "--out",
+                "issuer.partial",
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "joint",
+                "new-partial",
+                "--bits",
+                "2048",
+                "--out",
+                "provider.partial",
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "joint",
+                "init",
+                "--token",
+                "u.tok",
+                "--slot",
+                "j",
+                "--partial-file",
+                "issuer.partial",
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "joint",
+                "contribute",
+                "--token",
+                "u.tok",
+                "--slot",
+                "j",
+                "--partial-file",
+                "provider.partial",
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "joint", "finish", "--token", "u.tok", "--slot", "j", "--out", "j.pem",
+            ],
+        );
+        vec![
+            "issuer.partial.corrected".to_string(),
+            "provider.partial.corrected".to_string(),
+        ]
+    };
+    // The joint key is certified like any key born in the token (attested:
+    // the token registers its device key first).
+    ok(
+        dir,
+        &["token", "register", "--token", "u.tok", "--ca", "local:ca"],
+    );
+    ok(
+        dir,
+        &[
+            "issue",
+            "--on-token",
+            "--ca",
+            "local:ca",
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--identity",
+            "CN=Joint Alice",
+            "--out",
+            "j.crt",
+        ],
+    );
+    openssl(dir, &["verify", "-CAfile", "root.pem", "j.crt"]);
+    openssl(
+        dir,
+        &[
+            "x509", "-in", "j.crt", "-pubkey", "-noout", "-out", "cert.pub",
+        ],
+    );
+    let to = age_identity(dir, "user.agekey");
+    ok(
+        dir,
+        &[
+            "joint",
+            "output-d0",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--to",
+            &to,
+            "--out",
+            "d0.age",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "joint",
+            "reveal-d0",
+            "--identity",
+            "user.agekey",
+            "--in",
+            "d0.age",
+            "--out",
+            "d0.partial",
+        ],
+    );
+    let mut full = vec!["d0.partial".to_string()];
+    full.extend(chain);
+    std::fs::write(dir.join("doc"), b"certified joint signature").unwrap();
+    let last = chain_sign(dir, &full, "doc");
+    ok(
+        dir,
+        &[
+            "joint",
+            "verify",
+            "--key",
+            "j.pem",
+            "--in",
+            &last,
+            "--message",
+            "doc",
+            "--signature-out",
+            "doc.sig",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "cert.pub",
+            "-signature",
+            "doc.sig",
+            "doc",
+        ],
+    );
+}
+
+#[test]
+fn d0_leaves_once_even_when_killed_mid_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["token", "init", "--token", "u.tok"]);
+    ok(
+        dir,
+        &["joint", "new-partial", "--bits", "2048", "--out", "p1"],
+    );
+    ok(
+        dir,
+        &[
+            "joint",
+            "init",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--partial-file",
+            "p1",
+        ],
+    );
+    // Not finished: nothing to release.
+    let to = age_identity(dir, "user.agekey");
+    fails(
+        dir,
+        &[
+            "joint",
+            "output-d0",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--to",
+            &to,
+            "--out",
+            "x.age",
+        ],
+        3,
+        "finish",
+    );
+    ok(dir, &["joint", "finish", "--token", "u.tok", "--slot", "j"]);
+    // SIGKILL at random points of the release, 40 times: whatever lands is
+    // one and the same ciphertext.
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut rng = 0x9e3779b97f4a7c15u64;
+    for i in 0..40 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let out = format!("d0-{i}.age");
+        let mut child = std::process::Command::new(bin())
+            .args([
+                "joint",
+                "output-d0",
+                "--token",
+                "u.tok",
+                "--slot",
+                "j",
+                "--to",
+                &to,
+                "--out",
+                &out,
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng % 12_000));
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Ok(c) = std::fs::read(dir.join(&out)) {
+            if !c.is_empty() && child.try_wait().map(|s| s.is_some()).unwrap_or(true) {
+                seen.push(c);
+            }
+        }
+    }
+    ok(
+        dir,
+        &[
+            "joint",
+            "output-d0",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--to",
+            &to,
+            "--out",
+            "final.age",
+        ],
+    );
+    let last = std::fs::read(dir.join("final.age")).unwrap();
+    for c in &seen {
+        // A file may be cut by the kill; any complete one is the released one.
+        if c.len() == last.len() {
+            assert_eq!(c, &last, "d0 was released twice");
+        }
+    }
+    // Another recipient is refused, whatever happened before.
+    let other = age_identity(dir, "other.agekey");
+    fails(
+        dir,
+        &[
+            "joint",
+            "output-d0",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--to",
+            &other,
+            "--out",
+            "y.age",
+        ],
+        5,
+        "once",
+    );
+    assert!(!dir.join("y.age").exists());
+    ok(
+        dir,
+        &[
+            "joint",
+            "reveal-d0",
+            "--identity",
+            "user.agekey",
+            "--in",
+            "final.age",
+            "--out",
+            "d0",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "joint",
+            "reveal-d0",
+            "--identity",
+            "other.agekey",
+            "--in",
+            "final.age",
+            "--out",
+            "d0b",
+        ],
+        3,
+        "does not open",
+    );
+}
+
+#[test]
+fn bad_joint_inputs_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["token", "init", "--token", "u.tok"]);
+    std::fs::write(dir.join("short"), "0102").unwrap();
+    std::fs::write(dir.join("nothex"), "zz").unwrap();
+    fails(
+        dir,
+        &[
+            "joint",
+            "init",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--partial-file",
+            "short",
+        ],
+        3,
+        "128",
+    );
+    fails(
+        dir,
+        &[
+            "joint",
+            "init",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--partial-file",
+            "nothex",
+        ],
+        3,
+        "hex",
+    );
+    fails(
+        dir,
+        &[
+            "joint",
+            "contribute",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--partial-file",
+            "short",
+        ],
+        3,
+        "",
+    );
+    fails(
+        dir,
+        &["joint", "finish", "--token", "u.tok", "--slot", "j"],
+        3,
+        "holds no key",
+    );
+    ok(
+        dir,
+        &["token", "generate", "--token", "u.tok", "--slot", "k"],
+    );
+    ok(
+        dir,
+        &["joint", "new-partial", "--bits", "2048", "--out", "p"],
+    );
+    fails(
+        dir,
+        &[
+            "joint",
+            "init",
+            "--token",
+            "u.tok",
+            "--slot",
+            "k",
+            "--partial-file",
+            "p",
+        ],
+        5,
+        "already holds a key",
+    );
+}
