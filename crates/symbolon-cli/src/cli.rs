@@ -169,6 +169,39 @@ pub(crate) enum JointCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Reissue (FIG. 20): a new token is to hold the joint key (n, e); the parties then re-enter their partials.
+    #[command(
+        after_help = "Example:\n  symbolon joint reissue-begin --token new.token --slot joint --key joint.pub.pem\n  \
+        symbolon joint reissue-enter --token new.token --slot joint --partial-file d0.partial   # and every other party\n  \
+        symbolon joint reissue-finish --token new.token --slot joint\n\n\
+        The new token recovers p and q itself from e·d0·d1·… − 1 (NIST SP 800-56B), checks p·q = n and holds \
+        the same key: the old certificate verifies its signatures."
+    )]
+    ReissueBegin {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The joint public key (PEM or DER).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Reissue: one party re-enters its partial (the corrected one it signs with; d0 for the user).
+    ReissueEnter {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        #[command(flatten)]
+        partial: PartialArg,
+    },
+    /// Reissue: recover the primes and put the same key in the slot.
+    ReissueFinish {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+    },
     /// Release d0 once, sealed to your age recipient (FIG. 18 unit 541).
     #[command(
         after_help = "Example:\n  symbolon joint output-d0 --token alice.token --slot joint --to age1… --out d0.age\n\n\

@@ -428,6 +428,127 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
             "doc",
         ],
     );
+
+    // FIG. 20: the token is lost; a new one gets the same key back from the
+    // parties' partials, and the old certificate verifies its signatures.
+    ok(dir, &["token", "init", "--token", "new.tok"]);
+    ok(
+        dir,
+        &[
+            "joint",
+            "reissue-begin",
+            "--token",
+            "new.tok",
+            "--slot",
+            "j",
+            "--key",
+            "j.pem",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "joint",
+            "new-partial",
+            "--bits",
+            "2048",
+            "--out",
+            "wrong.partial",
+        ],
+    );
+    for p in [&full[0], &full[1], &"wrong.partial".to_string()] {
+        ok(
+            dir,
+            &[
+                "joint",
+                "reissue-enter",
+                "--token",
+                "new.tok",
+                "--slot",
+                "j",
+                "--partial-file",
+                p,
+            ],
+        );
+    }
+    fails(
+        dir,
+        &[
+            "joint",
+            "reissue-finish",
+            "--token",
+            "new.tok",
+            "--slot",
+            "j",
+        ],
+        4,
+        "partial is wrong",
+    );
+    assert!(
+        ok(dir, &["--json", "token", "info", "--token", "new.tok"]).json()["slots"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    ok(dir, &["token", "init", "--token", "new2.tok"]);
+    ok(
+        dir,
+        &[
+            "joint",
+            "reissue-begin",
+            "--token",
+            "new2.tok",
+            "--slot",
+            "j",
+            "--key",
+            "j.pem",
+        ],
+    );
+    for p in &full {
+        ok(
+            dir,
+            &[
+                "joint",
+                "reissue-enter",
+                "--token",
+                "new2.tok",
+                "--slot",
+                "j",
+                "--partial-file",
+                p,
+            ],
+        );
+    }
+    ok(
+        dir,
+        &[
+            "joint",
+            "reissue-finish",
+            "--token",
+            "new2.tok",
+            "--slot",
+            "j",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "token", "sign", "--token", "new2.tok", "--slot", "j", "--in", "doc", "--out",
+            "new.sig",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "cert.pub",
+            "-signature",
+            "new.sig",
+            "doc",
+        ],
+    );
 }
 
 #[test]

@@ -144,6 +144,45 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
                 &format!("joint key {} complete in slot {slot}; d0 awaits its one release (`joint output-d0`)", public.fingerprint()),
             )
         }
+        JointCommand::ReissueBegin { token, slot, key } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
+            open_token(&token)?.joint_reissue_begin(&slot, &key)?;
+            done(
+                json,
+                json!({ "slot": slot.as_str(), "key": key.fingerprint(), "stage": "reissuing" }),
+                &format!(
+                    "slot {slot} awaits the partials of key {}",
+                    key.fingerprint()
+                ),
+            )
+        }
+        JointCommand::ReissueEnter {
+            token,
+            slot,
+            partial,
+        } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let d = read_partial(&partial.partial_file)?;
+            open_token(&token)?.joint_reissue_enter(&slot, &d)?;
+            done(
+                json,
+                json!({ "slot": slot.as_str(), "stage": "reissuing" }),
+                &format!("partial re-entered into slot {slot}"),
+            )
+        }
+        JointCommand::ReissueFinish { token, slot } => {
+            let slot = SlotName::new(&slot.slot)?;
+            let public = open_token(&token)?.joint_reissue_finish(&slot)?;
+            done(
+                json,
+                json!({ "slot": slot.as_str(), "fingerprint": public.fingerprint() }),
+                &format!(
+                    "key {} reissued into slot {slot}: the token recovered its primes itself",
+                    public.fingerprint()
+                ),
+            )
+        }
         JointCommand::OutputD0 {
             token,
             slot,

@@ -285,6 +285,34 @@ impl Token for AgentClient {
         Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
     }
 
+    fn joint_reissue_begin(
+        &mut self,
+        slot: &SlotName,
+        public: &RsaPublicKey,
+    ) -> Result<(), TokenError> {
+        self.call(&Request::JointReissueBegin {
+            slot: slot.to_string(),
+            public_key: B64.encode(public.spki_der()),
+        })
+        .map(|_| ())
+    }
+
+    fn joint_reissue_enter(&mut self, slot: &SlotName, partial: &[u8]) -> Result<(), TokenError> {
+        let partial = Zeroizing::new(B64.encode(partial));
+        self.call(&Request::JointReissueEnter {
+            slot: slot.to_string(),
+            partial: partial.to_string(),
+        })
+        .map(|_| ())
+    }
+
+    fn joint_reissue_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        let v = self.call(&Request::JointReissueFinish {
+            slot: slot.to_string(),
+        })?;
+        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+    }
+
     fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError> {
         Self::field(
             &self.call(&Request::JointOutputD0 {

@@ -102,6 +102,25 @@ pub enum Request {
         /// Slot.
         slot: String,
     },
+    /// `Token::joint_reissue_begin`.
+    JointReissueBegin {
+        /// Slot.
+        slot: String,
+        /// The joint public key, SPKI DER base64.
+        public_key: String,
+    },
+    /// `Token::joint_reissue_enter`.
+    JointReissueEnter {
+        /// Slot.
+        slot: String,
+        /// The partial, base64.
+        partial: String,
+    },
+    /// `Token::joint_reissue_finish`.
+    JointReissueFinish {
+        /// Slot.
+        slot: String,
+    },
     /// `Token::joint_output_d0`.
     JointOutputD0 {
         /// Slot.

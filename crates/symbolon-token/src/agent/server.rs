@@ -12,7 +12,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use symbolon::content::{ChunkOpener, ContentHeader};
-use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureScheme};
+use symbolon::keys::{
+    IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme,
+};
 use symbolon::token::{SignedCommand, SlotName, Token, TokenError};
 use thiserror::Error;
 
@@ -372,6 +374,22 @@ fn dispatch<T: Token>(
         Request::JointFinish { slot } => {
             let slot = slot_name(&slot)?;
             spki(with_write(token, |t| t.joint_finish(&slot))?.spki_der())
+        }
+        Request::JointReissueBegin { slot, public_key } => {
+            let slot = slot_name(&slot)?;
+            let key = RsaPublicKey::from_der(&b64("public_key", &public_key)?)?;
+            with_write(token, |t| t.joint_reissue_begin(&slot, &key))?;
+            Value::Null
+        }
+        Request::JointReissueEnter { slot, partial } => {
+            let slot = slot_name(&slot)?;
+            let partial = zeroize::Zeroizing::new(b64("partial", &partial)?);
+            with_write(token, |t| t.joint_reissue_enter(&slot, &partial))?;
+            Value::Null
+        }
+        Request::JointReissueFinish { slot } => {
+            let slot = slot_name(&slot)?;
+            spki(with_write(token, |t| t.joint_reissue_finish(&slot))?.spki_der())
         }
         Request::JointOutputD0 { slot, recipient } => {
             let slot = slot_name(&slot)?;

@@ -1175,6 +1175,22 @@ impl Token for Pkcs11Token {
         Err(joint_unsupported())
     }
 
+    fn joint_reissue_begin(
+        &mut self,
+        _slot: &SlotName,
+        _public: &RsaPublicKey,
+    ) -> Result<(), TokenError> {
+        Err(joint_unsupported())
+    }
+
+    fn joint_reissue_enter(&mut self, _slot: &SlotName, _partial: &[u8]) -> Result<(), TokenError> {
+        Err(joint_unsupported())
+    }
+
+    fn joint_reissue_finish(&mut self, _slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        Err(joint_unsupported())
+    }
+
     fn joint_output_d0(
         &mut self,
         _slot: &SlotName,

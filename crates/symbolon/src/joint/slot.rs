@@ -33,6 +33,13 @@ pub(crate) enum JointSlot {
         e: Vec<u8>,
         partials: Vec<Zeroizing<Vec<u8>>>,
     },
+    /// Reissue into a new token (FIG. 20): the key's public half, and the
+    /// partials the parties re-enter (d0 included).
+    Reissuing {
+        n: Vec<u8>,
+        e: Vec<u8>,
+        partials: Vec<Zeroizing<Vec<u8>>>,
+    },
     /// The key is in the slot; d0 waits for its release, or was released.
     Complete {
         d0: Option<Zeroizing<Vec<u8>>>,
@@ -106,6 +113,78 @@ impl JointSlot {
         Ok(offset)
     }
 
+    /// `joint reissue-begin`: a new token is to hold the key with public
+    /// half (n, e); the parties re-enter their partials.
+    pub(crate) fn reissue(public: &crate::keys::RsaPublicKey) -> Result<Self, JointError> {
+        public
+            .check_policy()
+            .map_err(|e| JointError::InvalidInput(e.to_string()))?;
+        Ok(Self::Reissuing {
+            n: public.modulus().to_vec(),
+            e: public.exponent().to_vec(),
+            partials: Vec::new(),
+        })
+    }
+
+    /// `joint reissue-enter`: one party's (corrected) partial, as it signs with.
+    pub(crate) fn reenter(&mut self, partial: &[u8]) -> Result<(), JointError> {
+        let Self::Reissuing { n, partials, .. } = self else {
+            return Err(JointError::InvalidInput(
+                "the slot is not being reissued".into(),
+            ));
+        };
+        check_partial(partial, n.len() as u32 * 8 + 64)?;
+        if partials.len() >= 17 {
+            return Err(JointError::InvalidInput("at most 17 partials".into()));
+        }
+        partials.push(Zeroizing::new(partial.to_vec()));
+        Ok(())
+    }
+
+    /// `joint reissue-finish`: p and q recovered from the known multiple
+    /// e·d0·d1·…·d_{k−1} − 1 of λ(n) (NIST SP 800-56B), p·q = n checked,
+    /// the same key composed and tested. A wrong or missing partial fails
+    /// here and nothing enters the slot.
+    pub(crate) fn reissue_finish(&self) -> Result<RsaPrivateKey, JointError> {
+        let Self::Reissuing { n, e, partials } = self else {
+            return Err(JointError::InvalidInput(
+                "the slot is not being reissued".into(),
+            ));
+        };
+        if partials.len() < 2 {
+            return Err(JointError::InvalidInput(
+                "every party, d0's holder included, must re-enter its partial".into(),
+            ));
+        }
+        let bits = n.len() as u32 * 8;
+        let wide = bits * (partials.len() as u32 + 2) + 64;
+        let n_big = arith::from_be(n, bits)?;
+        let e_big = arith::from_be(e, bits)?;
+        let mut k = Zeroizing::new(arith::fit(&e_big, wide));
+        for d in partials {
+            let d = arith::from_be(d, wide)?;
+            *k = arith::fit(&k.mul(&d), wide);
+        }
+        let k = Zeroizing::new(k.wrapping_sub(&arith::fit(&BoxedUint::one(), wide)));
+        let (p, q) = arith::recover_factors(&n_big, &k, bits)?;
+        if arith::modulus(&p, &q, bits) != n_big {
+            return Err(JointError::Inconsistent(
+                "the recovered primes do not make n".into(),
+            ));
+        }
+        let ds: Vec<BoxedUint> = partials
+            .iter()
+            .map(|d| arith::from_be(d, bits + 64))
+            .collect::<Result<_, _>>()?;
+        let key = arith::compose(&p, &q, &e_big, &ds.iter().collect::<Vec<_>>(), bits)?;
+        if key.public_key().modulus() != n.as_slice() {
+            return Err(JointError::Inconsistent(
+                "the reissued key is not the original".into(),
+            ));
+        }
+        Ok(key)
+    }
+
     /// `joint finish`: d0 and the composed key (pairwise tested). The
     /// primes and partials are dropped; d0 stays for its one release.
     pub(crate) fn finish(&self) -> Result<(RsaPrivateKey, Self), JointError> {
@@ -151,7 +230,7 @@ impl JointSlot {
         recipient: &str,
     ) -> Result<(Self, Vec<u8>), JointError> {
         match self {
-            Self::Collecting { .. } => Err(JointError::InvalidInput(
+            Self::Collecting { .. } | Self::Reissuing { .. } => Err(JointError::InvalidInput(
                 "finish the joint key first (`joint finish`)".into(),
             )),
             Self::Complete {
@@ -208,6 +287,15 @@ impl JointSlot {
                     w.bytes(d);
                 }
             }
+            Self::Reissuing { n, e, partials } => {
+                w.u8(3);
+                w.bytes(n);
+                w.bytes(e);
+                w.u32(partials.len() as u32);
+                for d in partials {
+                    w.bytes(d);
+                }
+            }
             Self::Complete { d0, released } => {
                 w.u8(2);
                 w.bool(d0.is_some());
@@ -257,6 +345,15 @@ impl JointSlot {
                     None
                 };
                 Self::Complete { d0, released }
+            }
+            3 => {
+                let n = r.bytes("joint n")?.to_vec();
+                let e = r.bytes("joint e")?.to_vec();
+                let count = r.u32("joint partials")?;
+                let partials = (0..count.min(17))
+                    .map(|_| r.bytes("joint partial").map(|d| Zeroizing::new(d.to_vec())))
+                    .collect::<Result<_, _>>()?;
+                Self::Reissuing { n, e, partials }
             }
             _ => {
                 return Err(DecodeError::Invalid {

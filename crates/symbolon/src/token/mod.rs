@@ -139,6 +139,21 @@ pub trait Token {
     /// enters the slot after its pairwise test; returns its public key.
     fn joint_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError>;
 
+    /// `joint reissue-begin` (FIG. 20): this new token is to hold the joint
+    /// key with public half `public`, rebuilt from the parties' partials.
+    fn joint_reissue_begin(
+        &mut self,
+        slot: &SlotName,
+        public: &RsaPublicKey,
+    ) -> Result<(), TokenError>;
+
+    /// `joint reissue-enter`: one party's partial (as it signs with; d0 too).
+    fn joint_reissue_enter(&mut self, slot: &SlotName, partial: &[u8]) -> Result<(), TokenError>;
+
+    /// `joint reissue-finish`: p and q recovered from e·d0·…·d_{k−1} − 1,
+    /// p·q = n checked, the same key in the slot; returns its public key.
+    fn joint_reissue_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError>;
+
     /// `joint output-d0`: d0 sealed (age) to `recipient`, once (FIG. 18 unit
     /// 541); the same ciphertext again for the same recipient, refused for
     /// any other.

@@ -331,6 +331,53 @@ impl<S: SealedStore> Token for SoftToken<S> {
         Ok(public)
     }
 
+    fn joint_reissue_begin(
+        &mut self,
+        slot: &SlotName,
+        public: &RsaPublicKey,
+    ) -> Result<(), TokenError> {
+        let state = self.live()?;
+        if state.slots.contains_key(slot) || state.joints.contains_key(slot) {
+            return Err(TokenError::SlotOccupied(slot.clone()));
+        }
+        let mut next = state.clone();
+        next.joints
+            .insert(slot.clone(), crate::joint::JointSlot::reissue(public)?);
+        self.commit(next)
+    }
+
+    fn joint_reissue_enter(&mut self, slot: &SlotName, partial: &[u8]) -> Result<(), TokenError> {
+        let state = self.live()?;
+        let mut next = state.clone();
+        next.joints
+            .get_mut(slot)
+            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?
+            .reenter(partial)?;
+        self.commit(next)
+    }
+
+    fn joint_reissue_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        let state = self.live()?;
+        let key = state
+            .joints
+            .get(slot)
+            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?
+            .reissue_finish()?;
+        let public = key.public_key().clone();
+        let mut next = state.clone();
+        next.joints.remove(slot);
+        next.slots.insert(
+            slot.clone(),
+            Slot {
+                key: Arc::new(key),
+                origin: KeyOrigin::Generated,
+                certificate: None,
+            },
+        );
+        self.commit(next)?;
+        Ok(public)
+    }
+
     fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError> {
         let state = self.live()?;
         let joint = state
