@@ -783,3 +783,107 @@ fn bad_joint_inputs_are_refused() {
         "already holds a key",
     );
 }
+
+#[test]
+fn no_partial_or_key_appears_in_any_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["token", "init", "--token", "u.tok"]);
+    ok(
+        dir,
+        &["joint", "new-partial", "--bits", "2048", "--out", "p1"],
+    );
+    ok(
+        dir,
+        &["joint", "new-partial", "--bits", "2048", "--out", "p2"],
+    );
+    let to = age_identity(dir, "user.agekey");
+    let steps: Vec<Vec<&str>> = vec![
+        vec![
+            "joint",
+            "init",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--partial-file",
+            "p1",
+        ],
+        vec![
+            "joint",
+            "contribute",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--partial-file",
+            "p2",
+        ],
+        vec![
+            "--json", "joint", "finish", "--token", "u.tok", "--slot", "j", "--out", "j.pem",
+        ],
+        vec![
+            "joint",
+            "output-d0",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--to",
+            &to,
+            "--out",
+            "d0.age",
+        ],
+        vec![
+            "joint",
+            "reveal-d0",
+            "--identity",
+            "user.agekey",
+            "--in",
+            "d0.age",
+            "--out",
+            "d0",
+        ],
+        vec!["--json", "token", "info", "--token", "u.tok"],
+    ];
+    let mut outputs = Vec::new();
+    for args in &steps {
+        let r = run_env(dir, args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        outputs.push(r);
+    }
+    let hex_of = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let mut needles = Vec::new();
+    for f in ["p1", "p2", "p1.corrected", "p2.corrected", "d0"] {
+        let h = hex_of(f);
+        add_encodings(&mut needles, f, &hex::decode(&h).unwrap());
+    }
+    for r in &outputs {
+        scan("output", &r.stdout, &needles, true);
+        scan("log", r.stderr.as_bytes(), &needles, true);
+    }
+    // Only the files that are meant to hold them do.
+    for path in walk(dir) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if [
+            "p1",
+            "p2",
+            "p1.corrected",
+            "p2.corrected",
+            "d0",
+            "user.agekey",
+        ]
+        .contains(&name.as_str())
+            || name.ends_with(".tok")
+            || name.contains("sealing-key")
+        {
+            continue;
+        }
+        scan(&name, &std::fs::read(&path).unwrap(), &needles, true);
+    }
+}
