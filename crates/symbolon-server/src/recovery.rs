@@ -424,6 +424,7 @@ impl CaService {
         let slot = self.enclave.slot.clone();
         let issuer = Arc::clone(&self.enclave.issuer);
         let req = request.clone();
+        let approvals = chain.len();
         let outcome =
             tokio::task::spawn_blocking(move || -> Result<RecoveryOutcome, EscrowError> {
                 let key = recover(&req, &chain, &deposit, &keys, |ct| {
@@ -483,16 +484,12 @@ impl CaService {
                     "target": request.target,
                     "slot": request.slot.as_str(),
                     "rebind": request.rebind,
-                    "approvals": chain_len(&self.registry.recovery(&id.to_string()).await?.approvals),
+                    "approvals": approvals,
                 }),
             )
             .await?;
         Ok(outcome)
     }
-}
-
-fn chain_len(v: &[Vec<u8>]) -> usize {
-    v.len()
 }
 
 fn age_recipient(s: &str) -> Result<(), ServiceError> {

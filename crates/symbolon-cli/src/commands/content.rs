@@ -67,17 +67,15 @@ fn open_input(
 /// A recipient: an RSA public key (SPKI or PKCS#1, PEM or DER) or a certificate.
 pub(crate) fn read_recipient(path: &Path) -> Result<RsaPublicKey, CliError> {
     let data = read_input(Some(path))?;
-    let cert_der = if pem::is_pem(&data) {
-        match pem::decode(&data, &["CERTIFICATE"]) {
-            Ok((_, der)) => Some(der),
-            Err(_) => None,
-        }
+    // A certificate (PEM or DER), else a bare public key.
+    let der = if pem::is_pem(&data) {
+        pem::decode(&data, &["CERTIFICATE"]).ok().map(|(_, d)| d)
     } else {
-        parse_certificate(&data).ok().map(|_| data.clone())
+        Some(data.clone())
     };
-    let key = match cert_der {
-        Some(der) => certificate_key(&parse_certificate(&der)?)?,
-        None => RsaPublicKey::from_pem_or_der(&data)?,
+    let key = match der.as_deref().map(parse_certificate) {
+        Some(Ok(cert)) => certificate_key(&cert)?,
+        _ => RsaPublicKey::from_pem_or_der(&data)?,
     };
     key.check_policy()?;
     Ok(key)
