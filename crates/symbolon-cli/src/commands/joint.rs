@@ -87,7 +87,9 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
             let mut p = Zeroizing::new(vec![0u8; bits as usize / 8]);
             symbolon::keys::random_bytes(&mut p)?;
             p[0] |= 0x80;
-            create_new_private(&out, format!("{}\n", hex::encode(&*p)).as_bytes())?;
+            let digits = Zeroizing::new(hex::encode(&*p));
+            let line = Zeroizing::new(format!("{}\n", digits.as_str()));
+            create_new_private(&out, line.as_bytes())?;
             println!(
                 "a {bits}-bit partial exponent written to {} (mode 0600)",
                 out.display()
@@ -223,7 +225,9 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
             let sealed =
                 std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
             let (serial, slot, d0) = symbolon::joint::open_d0(&id, &sealed)?;
-            create_new_private(&out, format!("{}\n", hex::encode(&*d0)).as_bytes())?;
+            let digits = Zeroizing::new(hex::encode(&*d0));
+            let line = Zeroizing::new(format!("{}\n", digits.as_str()));
+            create_new_private(&out, line.as_bytes())?;
             done(
                 json,
                 json!({ "token": serial, "slot": slot.as_str(), "out": out }),
@@ -319,7 +323,10 @@ fn write_corrected(
     out.push(".corrected");
     let out = std::path::PathBuf::from(out);
     let _ = std::fs::remove_file(&out);
-    create_new_private(&out, format!("{}\n", hex::encode(to_be(&sum))).as_bytes())?;
+    let bytes = Zeroizing::new(to_be(&sum));
+    let digits = Zeroizing::new(hex::encode(&*bytes));
+    let line = Zeroizing::new(format!("{}\n", digits.as_str()));
+    create_new_private(&out, line.as_bytes())?;
     Ok(Some(out))
 }
 

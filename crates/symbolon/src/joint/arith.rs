@@ -56,7 +56,10 @@ pub fn from_be(bytes: &[u8], bits: u32) -> Result<BoxedUint, JointError> {
             stripped.len()
         )));
     }
-    let mut padded = vec![0u8; bits.div_ceil(64) as usize * 8 - stripped.len()];
+    // Partials and d0 pass through here: the staging buffer is zeroised.
+    let width = bits.div_ceil(64) as usize * 8;
+    let mut padded = Zeroizing::new(Vec::with_capacity(width));
+    padded.resize(width - stripped.len(), 0);
     padded.extend_from_slice(stripped);
     BoxedUint::from_be_slice(&padded, bits.div_ceil(64) * 64)
         .map_err(|e| JointError::InvalidInput(format!("{e:?}")))
@@ -64,7 +67,8 @@ pub fn from_be(bytes: &[u8], bits: u32) -> Result<BoxedUint, JointError> {
 
 /// Big-endian bytes without leading zeros (at least one byte).
 pub fn to_be(x: &BoxedUint) -> Vec<u8> {
-    let b = x.to_be_bytes();
+    // Secrets pass through here too: the full-width copy is zeroised.
+    let b = Zeroizing::new(x.to_be_bytes());
     let start = b
         .iter()
         .position(|&v| v != 0)
