@@ -169,12 +169,13 @@ pub(crate) enum JointCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Reissue (FIG. 20): a new token is to hold the joint key (n, e); the parties then re-enter their partials.
+    /// Reissue (FIG. 20, step 614): a new token is to hold the joint key; needs the request form every party signed.
     #[command(
-        after_help = "Example:\n  symbolon joint reissue-begin --token new.token --slot joint --key joint.pub.pem\n  \
-        symbolon joint reissue-enter --token new.token --slot joint --partial-file d0.partial   # and every other party\n  \
+        after_help = "Example:\n  symbolon joint reissue-begin --token new.token --slot joint --permission form.json\n  \
+        symbolon joint reissue-enter --token new.token --slot joint --partial-file d0.partial   # then every other party, in roster order\n  \
         symbolon joint reissue-finish --token new.token --slot joint\n\n\
-        The new token recovers p and q itself from e·d0·d1·… − 1 (NIST SP 800-56B), checks p·q = n and holds \
+        The token checks the form itself: complete, E(D_{k−1}(…D_0(Form))) = Form, naming this token and slot. \
+        It then recovers p and q from e·d0·d1·… − 1 (NIST SP 800-56B), checks p·q = n and holds \
         the same key: the old certificate verifies its signatures."
     )]
     ReissueBegin {
@@ -182,9 +183,9 @@ pub(crate) enum JointCommand {
         token: TokenArgs,
         #[command(flatten)]
         slot: SlotArg,
-        /// The joint public key (PEM or DER).
+        /// The request form signed by every party (`joint form-new`, `joint chain-sign`).
         #[arg(long)]
-        key: PathBuf,
+        permission: PathBuf,
     },
     /// Reissue: one party re-enters its partial (the corrected one it signs with; d0 for the user).
     ReissueEnter {
@@ -267,6 +268,8 @@ pub(crate) enum JointCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Protocol(JointProtocolCommand),
     /// Check s^e mod n against the expected value (a message's encoding, or a challenge).
     #[command(
         after_help = "Example:\n  symbolon joint verify --key joint.pub.pem --in s2.hex --message contract.txt --signature-out contract.sig"
@@ -287,6 +290,218 @@ pub(crate) enum JointCommand {
         /// Also write it as an ordinary RSA signature (binary) here.
         #[arg(long)]
         signature_out: Option<PathBuf>,
+    },
+}
+
+/// A chain message file, read and (for signing) rewritten.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ChainFileArgs {
+    /// The chain file (check or reissue form).
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// Where to write the extended file (default: rewrite --in).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JointProtocolCommand {
+    /// Honest-generation check (FIG. 19): a fresh challenge, D(r) and the token's views, for the parties to chain-sign.
+    #[command(
+        after_help = "Example:\n  symbolon joint check-begin --token alice.token --slot joint --parties alice,issuer,provider --out check.json\n  \
+        symbolon joint chain-sign --in check.json --party alice --partial-file d0.partial\n  \
+        symbolon joint chain-sign --in check.json --party issuer --partial-file issuer.partial.corrected   # and so on\n  \
+        symbolon joint chain-verify --in check.json\n\n\
+        The roster is the user (d0) first, then the parties in the order their partials entered the token. \
+        A party whose partial is not the one the token holds is named as soon as its link is checked."
+    )]
+    CheckBegin {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The roster, comma-separated: the user first, then in the order the partials entered.
+        #[arg(long)]
+        parties: String,
+        /// The check file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Reissue request form (FIG. 20, step 601): for the user to sign with d0 first, then every party in turn.
+    #[command(
+        after_help = "Example:\n  symbolon joint form-new --key joint.pub.pem --parties alice,issuer,provider \\\n      \
+        --new-token 5f0c… --new-slot joint --reason 'card destroyed' --out form.json\n  \
+        symbolon joint chain-sign --in form.json --party alice --partial-file d0.partial\n\n\
+        Every party reads it (`joint chain-show`) and signs or refuses (`joint chain-refuse`). What is signed is the \
+        EMSA-PKCS1-v1_5 SHA-256 encoding of the form's fields (always hashed, whatever the form's length), so the \
+        complete chain is an ordinary RSA signature."
+    )]
+    FormNew {
+        /// The joint public key (PEM or DER).
+        #[arg(long)]
+        key: PathBuf,
+        /// The roster, comma-separated: the user (d0) first, then in the order the partials entered.
+        #[arg(long)]
+        parties: String,
+        /// The serial of the new token that is to hold the key (`symbolon token info`).
+        #[arg(long)]
+        new_token: String,
+        /// The slot in it.
+        #[arg(long)]
+        new_slot: String,
+        /// Why (for the parties to judge).
+        #[arg(long)]
+        reason: String,
+        /// The form file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Show a chain file: what it asks, who signed, who signs next; everything checkable is checked.
+    #[command(after_help = "Example:\n  symbolon joint chain-show --in form.json --json")]
+    ChainShow {
+        /// The chain file.
+        #[arg(long = "in")]
+        input: PathBuf,
+    },
+    /// Your turn in a chain: check it, apply your partial, check your link, add it.
+    #[command(
+        after_help = "Example:\n  symbolon joint chain-sign --in form.json --party issuer --partial-file issuer.partial.corrected\n\n\
+        Nothing is added unless the chain so far checks out, it is your turn, and (in a check) your link equals the \
+        token's view or (last party) the whole chain verifies with e."
+    )]
+    ChainSign {
+        #[command(flatten)]
+        file: ChainFileArgs,
+        /// Your name in the roster.
+        #[arg(long)]
+        party: String,
+        #[command(flatten)]
+        partial: PartialArg,
+    },
+    /// Your turn in a chain: refuse, with a reason; the chain ends.
+    #[command(
+        after_help = "Example:\n  symbolon joint chain-refuse --in form.json --party provider --reason 'unpaid invoices'"
+    )]
+    ChainRefuse {
+        #[command(flatten)]
+        file: ChainFileArgs,
+        /// Your name in the roster.
+        #[arg(long)]
+        party: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Verify a complete chain: every link in roster order, the last verifying with e.
+    #[command(
+        after_help = "Example:\n  symbolon joint chain-verify --in form.json --message-out form.msg --signature-out form.sig\n  \
+        openssl dgst -sha256 -verify joint.pub.pem -signature form.sig form.msg"
+    )]
+    ChainVerify {
+        /// The chain file.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Write the signed message bytes here.
+        #[arg(long)]
+        message_out: Option<PathBuf>,
+        /// Write the complete chain as an ordinary RSA signature (binary) here.
+        #[arg(long)]
+        signature_out: Option<PathBuf>,
+    },
+    /// Rotation (FIG. 21): fresh primes and e for a new key in the same slot; the old key stays until the commit.
+    #[command(
+        after_help = "Example:\n  symbolon joint rotate-begin --token alice.token --slot joint\n  \
+        symbolon joint rotate-enter --token alice.token --slot joint --party-index 0 --partial-file d0.partial\n  \
+        symbolon joint rotate-enter --token alice.token --slot joint --party-index 1 \\\n      \
+        --partial-file issuer.partial.corrected --new-partial-file issuer.new.partial   # every party\n  \
+        symbolon joint rotate-reseal --token alice.token --slot joint --in backup.sealed --out backup.new.sealed\n  \
+        symbolon joint rotate-commit --token alice.token --slot joint --out joint.new.pem\n  \
+        symbolon joint output-d0 --token alice.token --slot joint --to age1… --out d0.new.age"
+    )]
+    RotateBegin {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The new public exponent's starting value (at least 65537).
+        #[arg(long, default_value_t = 65537)]
+        e: u64,
+    },
+    /// Rotation: a party re-enters its old partial (checked against the token's) and, except the user, a new one.
+    RotateEnter {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The party's place: 0 for the user (d0), then 1, 2 … in the order the partials entered.
+        #[arg(long)]
+        party_index: u32,
+        /// The old partial (as the party signs with).
+        #[command(flatten)]
+        partial: PartialArg,
+        /// The party's new partial (`joint new-partial`); not for the user.
+        #[arg(long)]
+        new_partial_file: Option<PathBuf>,
+    },
+    /// Rotation: re-wrap a file sealed to the old key (a token backup, content) to the new key, inside the token.
+    RotateReseal {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The sealed file.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// The re-sealed file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rotation: the new key replaces the old; d0_NEW awaits its one release.
+    RotateCommit {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// Write the new public key here (PEM).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Put a chain file into the service's mailbox for the parties; prints its id.
+    #[command(
+        after_help = "Example:\n  symbolon joint mailbox-post --ca http://127.0.0.1:8080 --in form.json\n  \
+        symbolon joint mailbox-get --ca http://127.0.0.1:8080 --id ID --out form.json\n  \
+        symbolon joint mailbox-put --ca http://127.0.0.1:8080 --id ID --in form.json\n\n\
+        The mailbox stores; it trusts nothing. It takes an update only if it extends the stored file by links or a \
+        refusal, in roster order, and every party checks the whole file again before signing."
+    )]
+    MailboxPost {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The chain file.
+        #[arg(long = "in")]
+        input: PathBuf,
+    },
+    /// Fetch a chain file from the mailbox.
+    MailboxGet {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// Its id.
+        #[arg(long)]
+        id: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put the extended chain file back.
+    MailboxPut {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// Its id.
+        #[arg(long)]
+        id: String,
+        /// The chain file.
+        #[arg(long = "in")]
+        input: PathBuf,
     },
 }
 

@@ -47,7 +47,8 @@ impl CliError {
             | "payload_too_large"
             | "module_not_found"
             | "token_not_found"
-            | "unknown_arbitrator" => 3,
+            | "unknown_arbitrator"
+            | "invalid_chain" => 3,
             "bad_signature"
             | "decryption_failed"
             | "wrong_device"
@@ -68,7 +69,10 @@ impl CliError {
             | "broken_chain"
             | "bad_share"
             | "escrow_damaged"
-            | "inconsistent_partials" => 4,
+            | "inconsistent_partials"
+            | "chain_out_of_order"
+            | "wrong_partial"
+            | "chain_does_not_verify" => 4,
             "untrusted_issuer"
             | "replayed_command"
             | "wrong_token"
@@ -95,7 +99,9 @@ impl CliError {
             | "wrong_target"
             | "already_decided"
             | "already_exists"
-            | "chain_moved" => 5,
+            | "chain_moved"
+            | "not_your_turn"
+            | "refused" => 5,
             "token_tampered" => 6,
             _ => 1,
         }

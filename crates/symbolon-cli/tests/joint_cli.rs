@@ -6,149 +6,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use age::secrecy::ExposeSecret;
+use common::joint::*;
 use common::*;
-
-/// An age identity file for the user; returns its recipient.
-fn age_identity(dir: &Path, name: &str) -> String {
-    let id = age::x25519::Identity::generate();
-    std::fs::write(
-        dir.join(name),
-        format!("{}\n", id.to_string().expose_secret()),
-    )
-    .unwrap();
-    id.to_public().to_string()
-}
-
-/// A joint key with `parties` parties (issuer, others, the user) in slot
-/// `j` of `u.tok`; returns the partial files in chain order (d0 first).
-/// `trust` lists issuer keys the token trusts before its first key.
-fn joint_key(dir: &Path, parties: usize, trust: &[&str]) -> Vec<String> {
-    ok(dir, &["token", "init", "--token", "u.tok"]);
-    for key in trust {
-        ok(
-            dir,
-            &[
-                "token",
-                "trust-issuer",
-                "--token",
-                "u.tok",
-                "--issuer-key",
-                key,
-            ],
-        );
-    }
-    let mut files = Vec::new();
-    for i in 1..parties {
-        let f = format!("party{i}.partial");
-        ok(
-            dir,
-            &["joint", "new-partial", "--bits", "2048", "--out", &f],
-        );
-        files.push(f);
-    }
-    ok(
-        dir,
-        &[
-            "joint",
-            "init",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--partial-file",
-            &files[0],
-        ],
-    );
-    for f in &files[1..] {
-        ok(
-            dir,
-            &[
-                "joint",
-                "contribute",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--partial-file",
-                f,
-            ],
-        );
-    }
-    ok(
-        dir,
-        &[
-            "joint", "finish", "--token", "u.tok", "--slot", "j", "--out", "j.pem",
-        ],
-    );
-    let to = age_identity(dir, "user.agekey");
-    ok(
-        dir,
-        &[
-            "joint",
-            "output-d0",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--to",
-            &to,
-            "--out",
-            "d0.age",
-        ],
-    );
-    ok(
-        dir,
-        &[
-            "joint",
-            "reveal-d0",
-            "--identity",
-            "user.agekey",
-            "--in",
-            "d0.age",
-            "--out",
-            "d0.partial",
-        ],
-    );
-    let mut chain = vec!["d0.partial".to_string()];
-    chain.extend(files.into_iter().map(|f| format!("{f}.corrected")));
-    chain
-}
-
-/// Chains the partial signatures over `message`'s encoding; returns the
-/// last file.
-fn chain_sign(dir: &Path, chain: &[String], message: &str) -> String {
-    ok(
-        dir,
-        &[
-            "joint", "encode", "--key", "j.pem", "--in", message, "--out", "s.hex",
-        ],
-    );
-    let mut input = "s.hex".to_string();
-    for (i, partial) in chain.iter().enumerate() {
-        let out = format!("s{i}.hex");
-        ok(
-            dir,
-            &[
-                "joint",
-                "partial-sign",
-                "--key",
-                "j.pem",
-                "--partial-file",
-                partial,
-                "--in",
-                &input,
-                "--out",
-                &out,
-            ],
-        );
-        input = out;
-    }
-    input
-}
 
 #[test]
 fn three_and_five_parties_make_a_key_openssl_verifies() {
@@ -345,6 +206,8 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     // FIG. 20: the token is lost; a new one gets the same key back from the
     // parties' partials, and the old certificate verifies its signatures.
     ok(dir, &["token", "init", "--token", "new.tok"]);
+    let names = roster(3);
+    signed_form(dir, &full, &names, "new.tok", "form1.json");
     ok(
         dir,
         &[
@@ -354,8 +217,8 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
             "new.tok",
             "--slot",
             "j",
-            "--key",
-            "j.pem",
+            "--permission",
+            "form1.json",
         ],
     );
     ok(
@@ -404,6 +267,7 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
             .is_empty()
     );
     ok(dir, &["token", "init", "--token", "new2.tok"]);
+    signed_form(dir, &full, &names, "new2.tok", "form2.json");
     ok(
         dir,
         &[
@@ -413,8 +277,8 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
             "new2.tok",
             "--slot",
             "j",
-            "--key",
-            "j.pem",
+            "--permission",
+            "form2.json",
         ],
     );
     for p in &full {
@@ -710,7 +574,17 @@ fn no_partial_or_key_appears_in_any_output() {
         dir,
         &["joint", "new-partial", "--bits", "2048", "--out", "p2"],
     );
+    for f in ["n1", "n2"] {
+        ok(dir, &["joint", "new-partial", "--out", f]);
+    }
     let to = age_identity(dir, "user.agekey");
+    let to_new = age_identity(dir, "new.agekey");
+    let j = ["--token", "u.tok", "--slot", "j"];
+    let with = |args: &[&'static str]| -> Vec<&str> {
+        let mut v = args.to_vec();
+        v.extend(j);
+        v
+    };
     let steps: Vec<Vec<&str>> = vec![
         vec![
             "joint",
@@ -758,6 +632,101 @@ fn no_partial_or_key_appears_in_any_output() {
             "d0",
         ],
         vec!["--json", "token", "info", "--token", "u.tok"],
+        // FIG. 19: the check, every party signing, at trace level.
+        with(&[
+            "joint",
+            "check-begin",
+            "--parties",
+            "alice,p1,p2",
+            "--out",
+            "check.json",
+        ]),
+        vec![
+            "joint",
+            "chain-sign",
+            "--in",
+            "check.json",
+            "--party",
+            "alice",
+            "--partial-file",
+            "d0",
+        ],
+        vec![
+            "joint",
+            "chain-sign",
+            "--in",
+            "check.json",
+            "--party",
+            "p1",
+            "--partial-file",
+            "p1.corrected",
+        ],
+        vec![
+            "joint",
+            "chain-sign",
+            "--in",
+            "check.json",
+            "--party",
+            "p2",
+            "--partial-file",
+            "p2.corrected",
+        ],
+        vec!["--json", "joint", "chain-verify", "--in", "check.json"],
+        // FIG. 21: rotation; the new partials and d0_NEW stay where they belong.
+        with(&["joint", "rotate-begin"]),
+        with(&[
+            "joint",
+            "rotate-enter",
+            "--party-index",
+            "0",
+            "--partial-file",
+            "d0",
+        ]),
+        with(&[
+            "joint",
+            "rotate-enter",
+            "--party-index",
+            "1",
+            "--partial-file",
+            "p1.corrected",
+            "--new-partial-file",
+            "n1",
+        ]),
+        with(&[
+            "--json",
+            "joint",
+            "rotate-enter",
+            "--party-index",
+            "2",
+            "--partial-file",
+            "p2.corrected",
+            "--new-partial-file",
+            "n2",
+        ]),
+        with(&["--json", "joint", "rotate-commit", "--out", "jn.pem"]),
+        vec![
+            "joint",
+            "output-d0",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--to",
+            &to_new,
+            "--out",
+            "d0n.age",
+        ],
+        vec![
+            "joint",
+            "reveal-d0",
+            "--identity",
+            "new.agekey",
+            "--in",
+            "d0n.age",
+            "--out",
+            "d0n",
+        ],
+        vec!["--json", "token", "info", "--token", "u.tok"],
     ];
     let mut outputs = Vec::new();
     for args in &steps {
@@ -772,7 +741,19 @@ fn no_partial_or_key_appears_in_any_output() {
             .to_string()
     };
     let mut needles = Vec::new();
-    for f in ["p1", "p2", "p1.corrected", "p2.corrected", "d0"] {
+    let secrets = [
+        "p1",
+        "p2",
+        "p1.corrected",
+        "p2.corrected",
+        "d0",
+        "n1",
+        "n2",
+        "n1.corrected",
+        "n2.corrected",
+        "d0n",
+    ];
+    for f in secrets {
         let h = hex_of(f);
         add_encodings(&mut needles, f, &hex::decode(&h).unwrap());
     }
@@ -783,15 +764,8 @@ fn no_partial_or_key_appears_in_any_output() {
     // Only the files that are meant to hold them do.
     for path in walk(dir) {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if [
-            "p1",
-            "p2",
-            "p1.corrected",
-            "p2.corrected",
-            "d0",
-            "user.agekey",
-        ]
-        .contains(&name.as_str())
+        if secrets.contains(&name.as_str())
+            || name.ends_with(".agekey")
             || name.ends_with(".tok")
             || name.contains("sealing-key")
         {

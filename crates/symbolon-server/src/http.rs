@@ -119,6 +119,7 @@ pub fn router(service: Arc<CaService>) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .merge(crate::http_recovery::routes())
+        .merge(crate::http_joint::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

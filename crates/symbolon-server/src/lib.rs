@@ -10,7 +10,9 @@
 
 pub mod data_dir;
 pub mod http;
+mod http_joint;
 mod http_recovery;
+mod joint_mailbox;
 pub mod recovery;
 pub mod service;
 

@@ -41,6 +41,9 @@ pub enum ServiceError {
     /// An escrow or recovery step refused.
     #[error(transparent)]
     Escrow(symbolon::escrow::EscrowError),
+    /// A joint-key chain file was refused.
+    #[error(transparent)]
+    Joint(symbolon::joint::JointError),
 }
 
 impl ServiceError {
@@ -52,6 +55,7 @@ impl ServiceError {
             Self::Token(e) => e.code(),
             Self::Setup(_) => "setup",
             Self::Escrow(e) => e.code(),
+            Self::Joint(e) => e.code(),
         }
     }
 
@@ -65,9 +69,11 @@ impl ServiceError {
                 | StoreError::ReservationClosed(_)
                 | StoreError::AlreadyExists(_)
                 | StoreError::ChainMoved(_)
+                | StoreError::Stale(_)
                 | StoreError::AlreadyClaimed { .. },
             ) => true,
             Self::Escrow(e) => e.code() != "internal",
+            Self::Joint(e) => e.code() != "internal",
             _ => false,
         }
     }

@@ -56,6 +56,10 @@ pub enum AuditKind {
     RecoveryRefused,
     /// The enclave recovered a key into a token.
     RecoveryCompleted,
+    /// A joint-key chain file entered the mailbox.
+    JointChainPosted,
+    /// A party extended a joint-key chain file in the mailbox.
+    JointChainExtended,
 }
 
 impl AuditKind {
@@ -80,6 +84,8 @@ impl AuditKind {
             Self::RecoveryDeclined => "recovery-declined",
             Self::RecoveryRefused => "recovery-refused",
             Self::RecoveryCompleted => "recovery-completed",
+            Self::JointChainPosted => "joint-chain-posted",
+            Self::JointChainExtended => "joint-chain-extended",
         }
     }
 }

@@ -22,6 +22,9 @@ pub enum StoreError {
     /// Another write took the chain position this one expected.
     #[error("another approval was added to request {0} first; read its status and sign again")]
     ChainMoved(String),
+    /// A record changed since the writer read it (compare-and-swap).
+    #[error("{0} changed since it was read; fetch it again and redo the step")]
+    Stale(String),
     /// A one-shot event that already happened.
     #[error("{scope} {id} was already used; it can be used once only")]
     AlreadyClaimed {
@@ -60,7 +63,7 @@ impl StoreError {
             Self::ReservationClosed(_) => "reservation_closed",
             Self::AlreadyClaimed { .. } => "already_used",
             Self::AlreadyExists(_) => "already_exists",
-            Self::ChainMoved(_) => "chain_moved",
+            Self::ChainMoved(_) | Self::Stale(_) => "chain_moved",
             Self::SchemaTooNew(_) => "schema_too_new",
             Self::Corrupt(_) => "corrupt",
             Self::Database { .. } => "database",

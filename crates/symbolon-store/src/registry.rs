@@ -560,6 +560,60 @@ impl Registry {
         )
     }
 
+    /// Stores a new joint-key chain file under its id (the mailbox).
+    pub async fn post_joint_message(
+        &self,
+        id: &str,
+        version: i64,
+        body: &str,
+        detail: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        seq_of(
+            self.writer
+                .submit(WriteOp::JointPost {
+                    id: id.to_string(),
+                    version,
+                    body: body.to_string(),
+                    detail: detail.to_string(),
+                })
+                .await?,
+        )
+    }
+
+    /// Replaces a chain file if it is still at `expected` (else
+    /// [`StoreError::Stale`], nothing written).
+    pub async fn extend_joint_message(
+        &self,
+        id: &str,
+        expected: i64,
+        version: i64,
+        body: &str,
+        detail: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        seq_of(
+            self.writer
+                .submit(WriteOp::JointExtend {
+                    id: id.to_string(),
+                    expected,
+                    version,
+                    body: body.to_string(),
+                    detail: detail.to_string(),
+                })
+                .await?,
+        )
+    }
+
+    /// A chain file and its version.
+    pub async fn joint_message(&self, id: &str) -> Result<(i64, String), StoreError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT version, body FROM joint_messages WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::db("read joint chain"))?;
+        row.ok_or_else(|| StoreError::NotFound(format!("joint chain {id}")))
+    }
+
     /// Whether `(scope, id)` was claimed.
     pub async fn is_claimed(&self, scope: ClaimScope, id: &[u8]) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM claims WHERE scope = $1 AND id = $2")

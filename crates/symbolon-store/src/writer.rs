@@ -84,6 +84,19 @@ pub(crate) enum WriteOp {
         kind: AuditKind,
         detail: String,
     },
+    JointPost {
+        id: String,
+        version: i64,
+        body: String,
+        detail: String,
+    },
+    JointExtend {
+        id: String,
+        expected: i64,
+        version: i64,
+        body: String,
+        detail: String,
+    },
 }
 
 /// What a write yields.
@@ -477,6 +490,57 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 Err(e) => return Err(StoreError::db("claim")(e)),
             }
             Ok(WriteOut::Seq(append_in(conn, *kind, detail).await?))
+        }
+        WriteOp::JointPost {
+            id,
+            version,
+            body,
+            detail,
+        } => {
+            let r = sqlx::query(
+                "INSERT INTO joint_messages (id, version, body, updated_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id.as_str())
+            .bind(*version)
+            .bind(body.as_str())
+            .bind(crate::registry::now())
+            .execute(&mut *conn)
+            .await;
+            match r {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::AlreadyExists(format!("joint chain {id}")))
+                }
+                Err(e) => return Err(StoreError::db("post joint chain")(e)),
+            }
+            Ok(WriteOut::Seq(
+                append_in(conn, AuditKind::JointChainPosted, detail).await?,
+            ))
+        }
+        WriteOp::JointExtend {
+            id,
+            expected,
+            version,
+            body,
+            detail,
+        } => {
+            let done = sqlx::query(
+                "UPDATE joint_messages SET version = $1, body = $2, updated_at = $3 WHERE id = $4 AND version = $5",
+            )
+            .bind(*version)
+            .bind(body.as_str())
+            .bind(crate::registry::now())
+            .bind(id.as_str())
+            .bind(*expected)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("extend joint chain"))?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Stale(format!("joint chain {id}")));
+            }
+            Ok(WriteOut::Seq(
+                append_in(conn, AuditKind::JointChainExtended, detail).await?,
+            ))
         }
     }
 }

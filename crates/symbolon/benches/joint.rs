@@ -2,16 +2,19 @@
 //! λ(n), e and two partials corrected, d0, the composed key) against
 //! aws-lc's key generation; one partial signature x^{d_i} mod n with a
 //! full-length partial (crypto-bigint, constant time) against a full CRT
-//! signature (aws-lc); prime recovery from e·d0·d1·d2 − 1.
+//! signature (aws-lc); prime recovery from e·d0·d1·d2 − 1; a party's step
+//! in a chain file and the check of a complete one (FIG. 19/20).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use crypto_bigint::{BoxedUint, NonZero, RandomMod};
 use symbolon::joint::arith::{
     carmichael, complement, compose, coprime_from, fit, generate_primes, modulus, params, pow_mod,
-    recover_factors, Secret, MIN_E,
+    recover_factors, to_be, Secret, MIN_E,
 };
+use symbolon::joint::{ChainMessage, PartyName, ReissueForm};
 use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey, SignatureScheme};
+use symbolon::token::TokenSerial;
 
 struct Joint {
     p: Secret,
@@ -85,6 +88,39 @@ fn bench(c: &mut Criterion) {
     g.bench_function("prime-recovery/2048", |b| {
         b.iter(|| recover_factors(&j.n, &k, bits).ok())
     });
+
+    // The reissue form (FIG. 20) with three parties: the last party's step
+    // (its partial, then the whole chain checked with e) and the check of
+    // a complete file that every party and the new token run.
+    let composed = compose(&j.p, &j.q, &j.e, &j.exps.iter().collect::<Vec<_>>(), bits).unwrap();
+    let names: Vec<PartyName> = ["alice", "issuer", "provider"]
+        .iter()
+        .map(|n| PartyName::new(n).unwrap())
+        .collect();
+    let mut form = ChainMessage::new_reissue(
+        composed.public_key(),
+        names.clone(),
+        ReissueForm {
+            reason: "card destroyed".into(),
+            token: TokenSerial::from_bytes([1; 16]),
+            slot: "joint".into(),
+            requested_at: 0,
+        },
+    )
+    .unwrap();
+    let partials: Vec<Vec<u8>> = j.exps.iter().map(to_be).collect();
+    form.sign(&names[0], &partials[0]).unwrap();
+    form.sign(&names[1], &partials[1]).unwrap();
+    g.sample_size(30);
+    g.bench_function("chain-sign-last/2048", |b| {
+        b.iter(|| {
+            let mut f = form.clone();
+            f.sign(&names[2], &partials[2]).unwrap();
+            f
+        })
+    });
+    form.sign(&names[2], &partials[2]).unwrap();
+    g.bench_function("chain-verify/2048", |b| b.iter(|| form.status().unwrap()));
     g.finish();
 }
 

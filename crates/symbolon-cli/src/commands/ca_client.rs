@@ -69,6 +69,11 @@ impl CaClient {
         self.finish(r)
     }
 
+    pub(crate) fn put(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        let r = self.agent.put(&self.url(path)).send_json(body);
+        self.finish(r)
+    }
+
     pub(crate) fn get(&self, path: &str) -> Result<Value, CliError> {
         let r = self.agent.get(&self.url(path)).call();
         self.finish(r)

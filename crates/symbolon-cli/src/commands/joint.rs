@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use serde_json::json;
-use symbolon::joint::arith::{emsa_pkcs1_sha256, fit, from_be, params, pow_mod, to_be};
+use symbolon::joint::arith::{emsa_pkcs1_sha256, fit, from_be, params, pow_mod, pow_public, to_be};
+use symbolon::joint::ChainMessage;
 use symbolon::keys::{RsaAlgorithm, RsaPublicKey};
 use symbolon::token::SlotName;
 use symbolon_token::file::create_new_private;
@@ -26,7 +27,7 @@ impl From<symbolon::joint::JointError> for CliError {
 }
 
 /// A partial from its file (hex, whitespace ignored) or stdin.
-fn read_partial(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
+pub(crate) fn read_partial(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let text = if path == Path::new("-") {
         Zeroizing::new(read_input(None)?)
     } else {
@@ -146,19 +147,26 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
                 &format!("joint key {} complete in slot {slot}; d0 awaits its one release (`joint output-d0`)", public.fingerprint()),
             )
         }
-        JointCommand::ReissueBegin { token, slot, key } => {
+        JointCommand::ReissueBegin {
+            token,
+            slot,
+            permission,
+        } => {
             let slot = SlotName::new(&slot.slot)?;
-            let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
-            open_token(&token)?.joint_reissue_begin(&slot, &key)?;
+            let form = ChainMessage::parse(&read_input(Some(&permission))?)?;
+            let key = form.key()?;
+            open_token(&token)?.joint_reissue_begin(&slot, &form)?;
             done(
                 json,
-                json!({ "slot": slot.as_str(), "key": key.fingerprint(), "stage": "reissuing" }),
+                json!({ "slot": slot.as_str(), "key": key.fingerprint(), "stage": "reissuing", "parties": form.parties() }),
                 &format!(
-                    "slot {slot} awaits the partials of key {}",
-                    key.fingerprint()
+                    "the request form permits it: slot {slot} awaits the partials of key {} from {}",
+                    key.fingerprint(),
+                    form.parties().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             )
         }
+        JointCommand::Protocol(cmd) => super::joint_protocol::run(cmd, json),
         JointCommand::ReissueEnter {
             token,
             slot,
@@ -290,7 +298,7 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
                 }
             };
             let e = from_be(key.exponent(), bits)?;
-            let got = pow_mod(&s, &e, &params(&n)?);
+            let got = pow_public(&s, &e, &params(&n)?);
             if fit(&got, bits) != from_be(&expected, bits)? {
                 return Err(CliError::new("bad_signature", "s^e mod n is not the expected value: a partial in the chain is wrong or out of order"));
             }
@@ -308,7 +316,7 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
 
 /// The party's corrected partial d′ + δ (what it signs with), beside its
 /// partial file as `<file>.corrected` (mode 0600); nothing for stdin.
-fn write_corrected(
+pub(crate) fn write_corrected(
     path: &Path,
     partial: &[u8],
     offset: u64,
@@ -330,7 +338,7 @@ fn write_corrected(
     Ok(Some(out))
 }
 
-fn done(json: bool, value: serde_json::Value, text: &str) -> Result<(), CliError> {
+pub(crate) fn done(json: bool, value: serde_json::Value, text: &str) -> Result<(), CliError> {
     if json {
         print_json(&value)
     } else {

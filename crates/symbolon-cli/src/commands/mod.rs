@@ -12,6 +12,7 @@ mod content_owner;
 mod issue;
 mod issuer;
 mod joint;
+mod joint_protocol;
 mod recovery;
 mod serve;
 mod serve_ca;

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::Value;
 use symbolon::content::{ChunkOpener, ContentError, ContentHeader};
+use symbolon::joint::{ChainMessage, RotateOutcome, RotateStep};
 use symbolon::keys::{
     IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme,
 };
@@ -288,13 +289,94 @@ impl Token for AgentClient {
     fn joint_reissue_begin(
         &mut self,
         slot: &SlotName,
-        public: &RsaPublicKey,
+        permission: &ChainMessage,
     ) -> Result<(), TokenError> {
         self.call(&Request::JointReissueBegin {
             slot: slot.to_string(),
-            public_key: B64.encode(public.spki_der()),
+            permission: permission.to_json(),
         })
         .map(|_| ())
+    }
+
+    fn joint_check(
+        &self,
+        slot: &SlotName,
+        message: &ChainMessage,
+    ) -> Result<ChainMessage, TokenError> {
+        let v = self.call(&Request::JointCheck {
+            slot: slot.to_string(),
+            message: message.to_json(),
+        })?;
+        let text = v
+            .get("message")
+            .and_then(|m| m.as_str())
+            .ok_or_else(|| TokenError::InvalidInput("the agent sent no check".into()))?;
+        Ok(ChainMessage::parse(text.as_bytes())?)
+    }
+
+    fn joint_rotate(
+        &mut self,
+        slot: &SlotName,
+        step: RotateStep,
+    ) -> Result<RotateOutcome, TokenError> {
+        let request = match step {
+            RotateStep::Begin { e_start } => Request::JointRotate {
+                slot: slot.to_string(),
+                step: "begin".into(),
+                e: Some(e_start),
+                party: None,
+                old: None,
+                new: None,
+            },
+            RotateStep::Enter { party, old, new } => Request::JointRotate {
+                slot: slot.to_string(),
+                step: "enter".into(),
+                e: None,
+                party: Some(party),
+                old: Some(Zeroizing::new(B64.encode(&*old)).to_string()),
+                new: new.map(|n| Zeroizing::new(B64.encode(&*n)).to_string()),
+            },
+            RotateStep::Commit => Request::JointRotate {
+                slot: slot.to_string(),
+                step: "commit".into(),
+                e: None,
+                party: None,
+                old: None,
+                new: None,
+            },
+        };
+        let v = self.call(&request)?;
+        let public = || -> Result<RsaPublicKey, TokenError> {
+            Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+        };
+        Ok(match v.get("outcome").and_then(|o| o.as_str()) {
+            Some("begun") => RotateOutcome::Begun { public: public()? },
+            Some("committed") => RotateOutcome::Committed { public: public()? },
+            Some("entered") => RotateOutcome::Entered {
+                offset: v.get("offset").and_then(|o| o.as_u64()),
+                waiting: serde_json::from_value(v.get("waiting").cloned().unwrap_or_default())
+                    .map_err(|e| TokenError::InvalidInput(format!("waiting: {e}")))?,
+            },
+            _ => {
+                return Err(TokenError::InvalidInput(
+                    "the agent sent no rotation outcome".into(),
+                ))
+            }
+        })
+    }
+
+    fn joint_rewrap(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+    ) -> Result<ContentHeader, TokenError> {
+        let v = self.call(&Request::JointRewrap {
+            slot: slot.to_string(),
+            header: B64.encode(header.to_bytes()),
+        })?;
+        Ok(ContentHeader::read_from(
+            &mut &Self::field(&v, "header")?[..],
+        )?)
     }
 
     fn joint_reissue_enter(&mut self, slot: &SlotName, partial: &[u8]) -> Result<(), TokenError> {

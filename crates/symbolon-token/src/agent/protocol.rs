@@ -106,8 +106,42 @@ pub enum Request {
     JointReissueBegin {
         /// Slot.
         slot: String,
-        /// The joint public key, SPKI DER base64.
-        public_key: String,
+        /// The signed request form (the chain file's text).
+        permission: String,
+    },
+    /// `Token::joint_check`.
+    JointCheck {
+        /// Slot.
+        slot: String,
+        /// The new check (the chain file's text).
+        message: String,
+    },
+    /// `Token::joint_rotate`: `begin` with `e`, `enter` with `party`, `old`
+    /// and `new` (base64), or `commit`.
+    JointRotate {
+        /// Slot.
+        slot: String,
+        /// begin, enter or commit.
+        step: String,
+        /// e′ for begin.
+        #[serde(default)]
+        e: Option<u64>,
+        /// The party for enter.
+        #[serde(default)]
+        party: Option<u32>,
+        /// The old partial for enter, base64.
+        #[serde(default)]
+        old: Option<String>,
+        /// The new partial for enter, base64.
+        #[serde(default)]
+        new: Option<String>,
+    },
+    /// `Token::joint_rewrap`.
+    JointRewrap {
+        /// Slot.
+        slot: String,
+        /// The sealed content's header, base64.
+        header: String,
     },
     /// `Token::joint_reissue_enter`.
     JointReissueEnter {

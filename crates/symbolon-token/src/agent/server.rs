@@ -12,9 +12,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use symbolon::content::{ChunkOpener, ContentHeader};
-use symbolon::keys::{
-    IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme,
-};
+use symbolon::joint::{ChainMessage, RotateOutcome, RotateStep};
+use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureScheme};
 use symbolon::token::{SignedCommand, SlotName, Token, TokenError};
 use thiserror::Error;
 
@@ -375,11 +374,57 @@ fn dispatch<T: Token>(
             let slot = slot_name(&slot)?;
             spki(with_write(token, |t| t.joint_finish(&slot))?.spki_der())
         }
-        Request::JointReissueBegin { slot, public_key } => {
+        Request::JointReissueBegin { slot, permission } => {
             let slot = slot_name(&slot)?;
-            let key = RsaPublicKey::from_der(&b64("public_key", &public_key)?)?;
-            with_write(token, |t| t.joint_reissue_begin(&slot, &key))?;
+            let permission = ChainMessage::parse(permission.as_bytes())?;
+            with_write(token, |t| t.joint_reissue_begin(&slot, &permission))?;
             Value::Null
+        }
+        Request::JointCheck { slot, message } => {
+            let slot = slot_name(&slot)?;
+            let message = ChainMessage::parse(message.as_bytes())?;
+            json!({ "message": with_read(token, |t| t.joint_check(&slot, &message))?.to_json() })
+        }
+        Request::JointRotate {
+            slot,
+            step,
+            e,
+            party,
+            old,
+            new,
+        } => {
+            let slot = slot_name(&slot)?;
+            let secret = |field: &str, v: &str| b64(field, v).map(zeroize::Zeroizing::new);
+            let step =
+                match (step.as_str(), e, party, old) {
+                    ("begin", Some(e_start), None, None) => RotateStep::Begin { e_start },
+                    ("enter", None, Some(party), Some(old)) => RotateStep::Enter {
+                        party,
+                        old: secret("old", &old)?,
+                        new: new.map(|n| secret("new", &n)).transpose()?,
+                    },
+                    ("commit", None, None, None) => RotateStep::Commit,
+                    _ => return Err(TokenError::InvalidInput(
+                        "a rotation step is begin (with e), enter (with party and old) or commit"
+                            .into(),
+                    )),
+                };
+            match with_write(token, |t| t.joint_rotate(&slot, step))? {
+                RotateOutcome::Begun { public } => {
+                    json!({ "outcome": "begun", "spki": B64.encode(public.spki_der()) })
+                }
+                RotateOutcome::Entered { offset, waiting } => {
+                    json!({ "outcome": "entered", "offset": offset, "waiting": waiting })
+                }
+                RotateOutcome::Committed { public } => {
+                    json!({ "outcome": "committed", "spki": B64.encode(public.spki_der()) })
+                }
+            }
+        }
+        Request::JointRewrap { slot, header } => {
+            let slot = slot_name(&slot)?;
+            let header = ContentHeader::read_from(&mut &b64("header", &header)?[..])?;
+            json!({ "header": B64.encode(with_read(token, |t| t.joint_rewrap(&slot, &header))?.to_bytes()) })
         }
         Request::JointReissueEnter { slot, partial } => {
             let slot = slot_name(&slot)?;

@@ -1178,8 +1178,32 @@ impl Token for Pkcs11Token {
     fn joint_reissue_begin(
         &mut self,
         _slot: &SlotName,
-        _public: &RsaPublicKey,
+        _permission: &symbolon::joint::ChainMessage,
     ) -> Result<(), TokenError> {
+        Err(joint_unsupported())
+    }
+
+    fn joint_check(
+        &self,
+        _slot: &SlotName,
+        _message: &symbolon::joint::ChainMessage,
+    ) -> Result<symbolon::joint::ChainMessage, TokenError> {
+        Err(joint_unsupported())
+    }
+
+    fn joint_rotate(
+        &mut self,
+        _slot: &SlotName,
+        _step: symbolon::joint::RotateStep,
+    ) -> Result<symbolon::joint::RotateOutcome, TokenError> {
+        Err(joint_unsupported())
+    }
+
+    fn joint_rewrap(
+        &self,
+        _slot: &SlotName,
+        _header: &symbolon::content::ContentHeader,
+    ) -> Result<symbolon::content::ContentHeader, TokenError> {
         Err(joint_unsupported())
     }
 

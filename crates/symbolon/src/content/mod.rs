@@ -50,6 +50,41 @@ pub(crate) fn opener_for(
     StreamOpener::new(&key::ContentKey::from_unwrapped(&unwrapped)?, header)
 }
 
+/// Re-wraps sealed content's key from `key` to `to` inside the token that
+/// holds `key` (a joint key's rotation, FIG. 21 step 704): the content key
+/// is unwrapped, the header's MAC checked, the key wrapped to `to` and a
+/// new header made. The chunks do not change (they depend on the content
+/// key and the salt only).
+pub(crate) fn rewrap(
+    key: &RsaPrivateKey,
+    header: &ContentHeader,
+    to: &crate::keys::RsaPublicKey,
+) -> Result<ContentHeader, ContentError> {
+    let unwrapped = key
+        .decrypt_oaep(header.wrapped_key())
+        .map_err(|e| match e {
+            KeyError::DecryptionFailed => ContentError::WrongRecipient {
+                sealed_to: header.recipient().to_string(),
+                offered: key.public_key().fingerprint().to_string(),
+            },
+            other => ContentError::InvalidInput(other.to_string()),
+        })?;
+    let content_key = key::ContentKey::from_unwrapped(&unwrapped)?;
+    content_key.verify_header(header)?;
+    let wrapped = to
+        .encrypt_oaep(content_key.expose())
+        .map_err(|e| ContentError::InvalidInput(format!("cannot wrap to the new key: {e}")))?;
+    let mut next = ContentHeader::new(
+        header.chunk_size().trailing_zeros() as u8,
+        to.fingerprint(),
+        header.content_id(),
+        *header.salt(),
+        wrapped,
+    )?;
+    next.set_mac(content_key.header_mac(&next)?);
+    Ok(next)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::OnceLock;

@@ -181,6 +181,13 @@ pub fn complement(
     Ok(Secret(Zeroizing::new(inv)))
 }
 
+/// x mod L at `bits` of precision (x may be wider than L).
+pub fn reduce(x: &BoxedUint, l: &Secret, bits: u32) -> Result<BoxedUint, JointError> {
+    let wide = bits.max(x.bits_precision());
+    let r = Zeroizing::new(fit(x, wide).rem(&nonzero(fit(&l.0, wide), "L")?));
+    Ok(fit(&r, bits))
+}
+
 /// Montgomery parameters for n.
 pub fn params(n: &BoxedUint) -> Result<BoxedMontyParams, JointError> {
     let odd: Option<Odd<BoxedUint>> = Odd::new(n.clone()).into();
@@ -194,6 +201,15 @@ pub fn pow_mod(x: &BoxedUint, d: &BoxedUint, params: &BoxedMontyParams) -> Boxed
     let bits = params.bits_precision();
     BoxedMontyForm::new(fit(x, bits), params.clone())
         .pow(d)
+        .retrieve()
+}
+
+/// x^e mod n for a *public* exponent (e): time depends on e's length only,
+/// so a verification does not pay for a full-width exponent.
+pub fn pow_public(x: &BoxedUint, e: &BoxedUint, params: &BoxedMontyParams) -> BoxedUint {
+    let bits = params.bits_precision();
+    BoxedMontyForm::new(fit(x, bits), params.clone())
+        .pow_bounded_exp(e, e.bits())
         .retrieve()
 }
 

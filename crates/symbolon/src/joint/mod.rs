@@ -7,14 +7,65 @@
 //! coprime correction of e and the partials, d0, partial signatures, and
 //! prime-factor recovery from a multiple of λ(n). `slot` is the token's
 //! joint slot (FIG. 18: init by the issuer, partials contributed, finish,
-//! d0's one release). The verification, reissue and rotation protocols
-//! (FIG. 19–21) build on these (issue 5, in progress; see the session note).
+//! d0's one release, rotation). [`chain`] holds the protocols' message
+//! files: the honest-generation check (FIG. 19) and the reissue request
+//! form (FIG. 20).
 
 pub mod arith;
+pub mod chain;
 mod slot;
 
+pub use chain::{ChainMessage, ChainStatus, PartyName, Purpose, ReissueForm};
 pub use slot::open_d0;
 pub(crate) use slot::JointSlot;
+
+use zeroize::Zeroizing;
+
+use crate::keys::RsaPublicKey;
+
+/// One step of a rotation (FIG. 21), as the token takes it. No `Debug`:
+/// it carries partials.
+pub enum RotateStep {
+    /// Fresh primes and e from this starting value (step 703's material).
+    Begin {
+        /// e′, at least 65537.
+        e_start: u64,
+    },
+    /// A party's old partial (checked against the token's) and, except for
+    /// party 0 (the user), its new partial (steps 700–702).
+    Enter {
+        /// 0 = d0's holder, then in the order the partials first entered.
+        party: u32,
+        /// The old partial, as the party signs with.
+        old: Zeroizing<Vec<u8>>,
+        /// The new partial d′_NEW.
+        new: Option<Zeroizing<Vec<u8>>>,
+    },
+    /// The new key replaces the old (steps 703, 705–706).
+    Commit,
+}
+
+/// What a rotation step did.
+#[derive(Debug, Clone)]
+pub enum RotateOutcome {
+    /// The rotation began; this will be the new public key.
+    Begun {
+        /// (n_NEW, e_NEW).
+        public: RsaPublicKey,
+    },
+    /// A party's partials were accepted.
+    Entered {
+        /// The offset δ the party adds to its new partial to sign with it.
+        offset: Option<u64>,
+        /// Parties still to enter.
+        waiting: Vec<u32>,
+    },
+    /// The new key is in the slot; d0_NEW waits for its one release.
+    Committed {
+        /// (n_NEW, e_NEW).
+        public: RsaPublicKey,
+    },
+}
 
 use thiserror::Error;
 
@@ -31,6 +82,34 @@ pub enum JointError {
     /// d0 was released already (it leaves the token once).
     #[error("d0 was released already; it leaves the token once, to one recipient")]
     AlreadyReleased,
+    /// A chain message file is malformed.
+    #[error("joint chain file: {0}")]
+    Chain(String),
+    /// A chain's links are not in roster order.
+    #[error("{0}")]
+    OutOfOrder(String),
+    /// A party's partial is wrong; `party` names it.
+    #[error("{detail}")]
+    WrongPartial {
+        /// The party.
+        party: String,
+        /// What was found.
+        detail: String,
+    },
+    /// A chain, or the token's signature in it, does not verify with e.
+    #[error("{0}")]
+    DoesNotVerify(String),
+    /// Someone else signs next.
+    #[error("{0}")]
+    NotYourTurn(String),
+    /// A party refused.
+    #[error("{party} refused: {reason}")]
+    Refused {
+        /// The party.
+        party: String,
+        /// Its reason.
+        reason: String,
+    },
     /// An arithmetic step that cannot fail on valid input failed.
     #[error("internal arithmetic failure: {0}")]
     Internal(String),
@@ -43,6 +122,12 @@ impl JointError {
             Self::InvalidInput(_) => "invalid_input",
             Self::Inconsistent(_) => "inconsistent_partials",
             Self::AlreadyReleased => "already_released",
+            Self::Chain(_) => "invalid_chain",
+            Self::OutOfOrder(_) => "chain_out_of_order",
+            Self::WrongPartial { .. } => "wrong_partial",
+            Self::DoesNotVerify(_) => "chain_does_not_verify",
+            Self::NotYourTurn(_) => "not_your_turn",
+            Self::Refused { .. } => "refused",
             Self::Internal(_) => "internal",
         }
     }

@@ -139,16 +139,45 @@ pub trait Token {
     /// enters the slot after its pairwise test; returns its public key.
     fn joint_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError>;
 
-    /// `joint reissue-begin` (FIG. 20): this new token is to hold the joint
-    /// key with public half `public`, rebuilt from the parties' partials.
+    /// `joint reissue-begin` (FIG. 20, steps 613–614): this new token is to
+    /// hold the joint key named by `permission`, a request form that every
+    /// party signed (E(D_{k−1}(…D_0(Form))) = Form) naming this token and
+    /// `slot`; the key is rebuilt from the parties' partials.
     fn joint_reissue_begin(
         &mut self,
         slot: &SlotName,
-        public: &RsaPublicKey,
+        permission: &crate::joint::ChainMessage,
     ) -> Result<(), TokenError>;
 
-    /// `joint reissue-enter`: one party's partial (as it signs with; d0 too).
+    /// `joint reissue-enter`: one party's partial (as it signs with), in
+    /// roster order, d0 first.
     fn joint_reissue_enter(&mut self, slot: &SlotName, partial: &[u8]) -> Result<(), TokenError>;
+
+    /// The honest-generation check (FIG. 19, step 6): for a new check of the
+    /// joint key in `slot`, the token's views — the challenge's encoding
+    /// with the first j partials applied, j = 1 … k, the last being D(r) —
+    /// signed with the key. Returns the message with its views.
+    fn joint_check(
+        &self,
+        slot: &SlotName,
+        message: &crate::joint::ChainMessage,
+    ) -> Result<crate::joint::ChainMessage, TokenError>;
+
+    /// One step of rotating the joint key in `slot` (FIG. 21).
+    fn joint_rotate(
+        &mut self,
+        slot: &SlotName,
+        step: crate::joint::RotateStep,
+    ) -> Result<crate::joint::RotateOutcome, TokenError>;
+
+    /// During a rotation whose partials are all in: re-wraps sealed
+    /// content from the slot's current key to the new key (step 704),
+    /// inside the token; returns the new header.
+    fn joint_rewrap(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+    ) -> Result<ContentHeader, TokenError>;
 
     /// `joint reissue-finish`: p and q recovered from e·d0·…·d_{k−1} − 1,
     /// p·q = n checked, the same key in the slot; returns its public key.

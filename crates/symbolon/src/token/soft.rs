@@ -334,15 +334,15 @@ impl<S: SealedStore> Token for SoftToken<S> {
     fn joint_reissue_begin(
         &mut self,
         slot: &SlotName,
-        public: &RsaPublicKey,
+        permission: &crate::joint::ChainMessage,
     ) -> Result<(), TokenError> {
         let state = self.live()?;
         if state.slots.contains_key(slot) || state.joints.contains_key(slot) {
             return Err(TokenError::SlotOccupied(slot.clone()));
         }
+        let joint = crate::joint::JointSlot::reissue(permission, state.serial, slot)?;
         let mut next = state.clone();
-        next.joints
-            .insert(slot.clone(), crate::joint::JointSlot::reissue(public)?);
+        next.joints.insert(slot.clone(), joint);
         self.commit(next)
     }
 
@@ -358,14 +358,14 @@ impl<S: SealedStore> Token for SoftToken<S> {
 
     fn joint_reissue_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
         let state = self.live()?;
-        let key = state
+        let (key, done) = state
             .joints
             .get(slot)
             .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?
             .reissue_finish()?;
         let public = key.public_key().clone();
         let mut next = state.clone();
-        next.joints.remove(slot);
+        next.joints.insert(slot.clone(), done);
         next.slots.insert(
             slot.clone(),
             Slot {
@@ -376,6 +376,101 @@ impl<S: SealedStore> Token for SoftToken<S> {
         );
         self.commit(next)?;
         Ok(public)
+    }
+
+    fn joint_check(
+        &self,
+        slot: &SlotName,
+        message: &crate::joint::ChainMessage,
+    ) -> Result<crate::joint::ChainMessage, TokenError> {
+        let state = self.live()?;
+        let key = &state.slot(slot)?.key;
+        let joint = state
+            .joints
+            .get(slot)
+            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+        if message.key()?.modulus() != key.public_key().modulus() {
+            return Err(TokenError::InvalidInput(format!(
+                "the check is for another key than slot {slot}'s"
+            )));
+        }
+        let (prefixes, signed) = joint.views(message)?;
+        let signature = key.sign_digest(
+            SignatureScheme::Pkcs1Sha256,
+            &MessageDigest::of(SignatureScheme::Pkcs1Sha256.hash(), &signed),
+        )?;
+        let mut out = message.clone();
+        out.set_views(crate::joint::chain::TokenViews {
+            prefixes,
+            signature: crate::joint::chain::Hex(signature),
+        })?;
+        Ok(out)
+    }
+
+    fn joint_rotate(
+        &mut self,
+        slot: &SlotName,
+        step: crate::joint::RotateStep,
+    ) -> Result<crate::joint::RotateOutcome, TokenError> {
+        use crate::joint::{RotateOutcome, RotateStep};
+        let state = self.live()?;
+        let current = state.slot(slot)?;
+        let joint = state
+            .joints
+            .get(slot)
+            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+        let mut next = state.clone();
+        let outcome = match step {
+            RotateStep::Begin { e_start } => {
+                let rotating =
+                    joint.rotate_begin(current.key.public_key().bits() as u32, e_start)?;
+                let public = rotating.rotation_public()?;
+                next.joints.insert(slot.clone(), rotating);
+                RotateOutcome::Begun { public }
+            }
+            RotateStep::Enter { party, old, new } => {
+                let mut rotating = joint.clone();
+                let offset = rotating.rotate_enter(
+                    party as usize,
+                    &old,
+                    new.as_deref().map(|v| v.as_slice()),
+                )?;
+                let waiting = rotating.rotation_waiting();
+                next.joints.insert(slot.clone(), rotating);
+                RotateOutcome::Entered { offset, waiting }
+            }
+            RotateStep::Commit => {
+                let (key, done) = joint.rotate_commit()?;
+                let public = key.public_key().clone();
+                next.joints.insert(slot.clone(), done);
+                next.slots.insert(
+                    slot.clone(),
+                    Slot {
+                        key: Arc::new(key),
+                        origin: KeyOrigin::Generated,
+                        certificate: None,
+                    },
+                );
+                RotateOutcome::Committed { public }
+            }
+        };
+        self.commit(next)?;
+        Ok(outcome)
+    }
+
+    fn joint_rewrap(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+    ) -> Result<ContentHeader, TokenError> {
+        let state = self.live()?;
+        let joint = state
+            .joints
+            .get(slot)
+            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+        joint.rotation_ready()?;
+        let to = joint.rotation_public()?;
+        Ok(crate::content::rewrap(&state.slot(slot)?.key, header, &to)?)
     }
 
     fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError> {

@@ -1,0 +1,71 @@
+//! The joint-key mailbox endpoints (`/v1/joint/messages`): thin handlers
+//! over [`crate::joint_mailbox`]. Bodies are the chain files themselves.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use symbolon::joint::{ChainMessage, ChainStatus};
+
+use crate::http::{bad, ApiResult};
+use crate::CaService;
+
+/// The routes.
+pub(crate) fn routes() -> Router<Arc<CaService>> {
+    Router::new()
+        .route("/v1/joint/messages", post(post_message))
+        .route("/v1/joint/messages/{id}", get(message).put(extend))
+}
+
+fn parse(raw: Result<Bytes, BytesRejection>) -> Result<ChainMessage, crate::http::ApiError> {
+    let bytes = raw.map_err(|r| bad("invalid_body", r.body_text()))?;
+    ChainMessage::parse(&bytes).map_err(|e| bad(e.code(), e.to_string()))
+}
+
+fn id(raw: &str) -> Result<String, crate::http::ApiError> {
+    if raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(bad("invalid_request", "a chain id is 32 hex digits"))
+    }
+}
+
+async fn post_message(
+    State(s): State<Arc<CaService>>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let message = parse(raw)?;
+    let id = s.post_joint_chain(&message).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn message(State(s): State<Arc<CaService>>, Path(raw): Path<String>) -> ApiResult {
+    let message = s.joint_chain(&id(&raw)?).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        message.to_json(),
+    )
+        .into_response())
+}
+
+async fn extend(
+    State(s): State<Arc<CaService>>,
+    Path(raw): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let id = id(&raw)?;
+    let message = parse(body)?;
+    let status = s.extend_joint_chain(&id, &message).await?;
+    let (state, next) = match status {
+        ChainStatus::Awaiting(i) => ("awaiting", Some(message.parties()[i].to_string())),
+        ChainStatus::Complete => ("complete", None),
+        ChainStatus::Refused(_) => ("refused", None),
+    };
+    Ok(Json(json!({ "id": id, "state": state, "next": next })).into_response())
+}

@@ -1,0 +1,96 @@
+//! The joint-key mailbox (fifth embodiment, FIG. 19 and 20): chain files the
+//! parties exchange through the service. The mailbox trusts nothing in them
+//! — every party checks the whole file again before signing — but it keeps
+//! the exchange orderly: a file enters only if it checks out as far as it
+//! goes, and an update only if it extends the stored file by links or a
+//! refusal in roster order and still checks out, by compare-and-swap, so
+//! two parties cannot both take one place in the chain.
+
+use serde_json::json;
+use symbolon::joint::{ChainMessage, ChainStatus, JointError};
+
+use crate::service::{CaService, ServiceError};
+
+/// A file's version: its links, and one more for a refusal.
+fn version(message: &ChainMessage) -> i64 {
+    message.links().len() as i64 + i64::from(message.refusal().is_some())
+}
+
+fn state(status: &ChainStatus) -> &'static str {
+    match status {
+        ChainStatus::Awaiting(_) => "awaiting",
+        ChainStatus::Complete => "complete",
+        ChainStatus::Refused(_) => "refused",
+    }
+}
+
+impl CaService {
+    /// Stores a new chain file; returns its id.
+    pub async fn post_joint_chain(&self, message: &ChainMessage) -> Result<String, ServiceError> {
+        let status = message.status().map_err(ServiceError::Joint)?;
+        let id = message.id();
+        let key = message.key().map_err(ServiceError::Joint)?;
+        self.registry
+            .post_joint_message(
+                &id,
+                version(message),
+                &message.to_json(),
+                &json!({
+                    "id": id,
+                    "purpose": message.purpose(),
+                    "key": key.fingerprint(),
+                    "parties": message.parties(),
+                    "state": state(&status),
+                }),
+            )
+            .await?;
+        Ok(id)
+    }
+
+    /// A stored chain file.
+    pub async fn joint_chain(&self, id: &str) -> Result<ChainMessage, ServiceError> {
+        let (_, body) = self.registry.joint_message(id).await?;
+        ChainMessage::parse(body.as_bytes()).map_err(ServiceError::Joint)
+    }
+
+    /// Replaces the stored file by `later` if it extends it and checks out.
+    pub async fn extend_joint_chain(
+        &self,
+        id: &str,
+        later: &ChainMessage,
+    ) -> Result<ChainStatus, ServiceError> {
+        if later.id() != id {
+            return Err(ServiceError::Joint(JointError::Chain(format!(
+                "the file is chain {}, not {id}",
+                later.id()
+            ))));
+        }
+        let (stored_version, body) = self.registry.joint_message(id).await?;
+        let stored = ChainMessage::parse(body.as_bytes()).map_err(ServiceError::Joint)?;
+        if !stored.is_extended_by(later) {
+            return Err(ServiceError::Joint(JointError::Chain(
+                "the update does not extend the stored file (only new links or a refusal may be added; nothing else may change)".into(),
+            )));
+        }
+        let status = later.status().map_err(ServiceError::Joint)?;
+        let added: Vec<&str> = later.links()[stored.links().len()..]
+            .iter()
+            .map(|l| l.party.as_str())
+            .collect();
+        self.registry
+            .extend_joint_message(
+                id,
+                stored_version,
+                version(later),
+                &later.to_json(),
+                &json!({
+                    "id": id,
+                    "signed_by": added,
+                    "refused_by": later.refusal().map(|r| r.party.as_str()),
+                    "state": state(&status),
+                }),
+            )
+            .await?;
+        Ok(status)
+    }
+}
