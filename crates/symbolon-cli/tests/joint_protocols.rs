@@ -34,21 +34,7 @@ fn sign(dir: &Path, file: &str, party: &str, partial: &str) -> Run {
 }
 
 fn check_begin(dir: &Path, names: &[String], out: &str) {
-    ok(
-        dir,
-        &[
-            "joint",
-            "check-begin",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--parties",
-            &names.join(","),
-            "--out",
-            out,
-        ],
-    );
+    check_begin_in(dir, "u.tok", names, out);
 }
 
 /// Swaps two links of a chain file (a reordered chain).
