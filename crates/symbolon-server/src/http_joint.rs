@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use symbolon::joint::{ChainMessage, ChainStatus};
+use symbolon::joint::{ChainId, ChainMessage, ChainStatus};
 
 use crate::http::{bad, ApiResult};
 use crate::CaService;
@@ -28,12 +28,9 @@ fn parse(raw: Result<Bytes, BytesRejection>) -> Result<ChainMessage, crate::http
     ChainMessage::parse(&bytes).map_err(|e| bad(e.code(), e.to_string()))
 }
 
-fn id(raw: &str) -> Result<String, crate::http::ApiError> {
-    if raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(raw.to_ascii_lowercase())
-    } else {
-        Err(bad("invalid_request", "a chain id is 32 hex digits"))
-    }
+fn id(raw: &str) -> Result<ChainId, crate::http::ApiError> {
+    raw.parse()
+        .map_err(|_| bad("invalid_request", "a chain id is 32 hex digits"))
 }
 
 async fn post_message(
@@ -62,10 +59,9 @@ async fn extend(
     let id = id(&raw)?;
     let message = parse(body)?;
     let status = s.extend_joint_chain(&id, &message).await?;
-    let (state, next) = match status {
-        ChainStatus::Awaiting(i) => ("awaiting", Some(message.parties()[i].to_string())),
-        ChainStatus::Complete => ("complete", None),
-        ChainStatus::Refused(_) => ("refused", None),
+    let next = match &status {
+        ChainStatus::Awaiting(i) => Some(message.parties()[*i].to_string()),
+        _ => None,
     };
-    Ok(Json(json!({ "id": id, "state": state, "next": next })).into_response())
+    Ok(Json(json!({ "id": id, "state": status.name(), "next": next })).into_response())
 }

@@ -7,7 +7,7 @@
 //! two parties cannot both take one place in the chain.
 
 use serde_json::json;
-use symbolon::joint::{ChainMessage, ChainStatus, JointError};
+use symbolon::joint::{ChainId, ChainMessage, ChainStatus, JointError};
 
 use crate::service::{CaService, ServiceError};
 
@@ -16,23 +16,15 @@ fn version(message: &ChainMessage) -> i64 {
     message.links().len() as i64 + i64::from(message.refusal().is_some())
 }
 
-fn state(status: &ChainStatus) -> &'static str {
-    match status {
-        ChainStatus::Awaiting(_) => "awaiting",
-        ChainStatus::Complete => "complete",
-        ChainStatus::Refused(_) => "refused",
-    }
-}
-
 impl CaService {
     /// Stores a new chain file; returns its id.
-    pub async fn post_joint_chain(&self, message: &ChainMessage) -> Result<String, ServiceError> {
+    pub async fn post_joint_chain(&self, message: &ChainMessage) -> Result<ChainId, ServiceError> {
         let status = message.status().map_err(ServiceError::Joint)?;
         let id = message.id();
         let key = message.key().map_err(ServiceError::Joint)?;
         self.registry
             .post_joint_message(
-                &id,
+                &id.to_string(),
                 version(message),
                 &message.to_json(),
                 &json!({
@@ -40,7 +32,7 @@ impl CaService {
                     "purpose": message.purpose(),
                     "key": key.fingerprint(),
                     "parties": message.parties(),
-                    "state": state(&status),
+                    "state": status.name(),
                 }),
             )
             .await?;
@@ -48,24 +40,25 @@ impl CaService {
     }
 
     /// A stored chain file.
-    pub async fn joint_chain(&self, id: &str) -> Result<ChainMessage, ServiceError> {
-        let (_, body) = self.registry.joint_message(id).await?;
+    pub async fn joint_chain(&self, id: &ChainId) -> Result<ChainMessage, ServiceError> {
+        let (_, body) = self.registry.joint_message(&id.to_string()).await?;
         ChainMessage::parse(body.as_bytes()).map_err(ServiceError::Joint)
     }
 
     /// Replaces the stored file by `later` if it extends it and checks out.
     pub async fn extend_joint_chain(
         &self,
-        id: &str,
+        id: &ChainId,
         later: &ChainMessage,
     ) -> Result<ChainStatus, ServiceError> {
-        if later.id() != id {
+        if later.id() != *id {
             return Err(ServiceError::Joint(JointError::Chain(format!(
                 "the file is chain {}, not {id}",
                 later.id()
             ))));
         }
-        let (stored_version, body) = self.registry.joint_message(id).await?;
+        let key = id.to_string();
+        let (stored_version, body) = self.registry.joint_message(&key).await?;
         let stored = ChainMessage::parse(body.as_bytes()).map_err(ServiceError::Joint)?;
         if !stored.is_extended_by(later) {
             return Err(ServiceError::Joint(JointError::Chain(
@@ -79,7 +72,7 @@ impl CaService {
             .collect();
         self.registry
             .extend_joint_message(
-                id,
+                &key,
                 stored_version,
                 version(later),
                 &later.to_json(),
@@ -87,7 +80,7 @@ impl CaService {
                     "id": id,
                     "signed_by": added,
                     "refused_by": later.refusal().map(|r| r.party.as_str()),
-                    "state": state(&status),
+                    "state": status.name(),
                 }),
             )
             .await?;

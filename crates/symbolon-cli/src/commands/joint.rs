@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use serde_json::json;
-use symbolon::joint::arith::{emsa_pkcs1_sha256, fit, from_be, params, pow_mod, pow_public, to_be};
+use symbolon::joint::arith::{
+    emsa_pkcs1_sha256, fit, from_be, params, pow_mod, pow_public, to_be, to_be_len,
+};
 use symbolon::joint::ChainMessage;
 use symbolon::keys::{RsaAlgorithm, RsaPublicKey};
 use symbolon::token::SlotName;
@@ -68,12 +70,6 @@ fn write_hex(out: Option<&Path>, v: &[u8]) -> Result<(), CliError> {
 
 fn key_bits(key: &RsaPublicKey) -> u32 {
     key.bits() as u32
-}
-
-fn padded(v: Vec<u8>, k: usize) -> Vec<u8> {
-    let mut out = vec![0u8; k.saturating_sub(v.len())];
-    out.extend(v);
-    out
 }
 
 pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
@@ -273,7 +269,7 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
             let d = read_partial(&partial.partial_file)?;
             let d = Zeroizing::new(from_be(&d, bits.max(d.len() as u32 * 8))?);
             let s = pow_mod(&x, &d, &params(&n)?);
-            write_hex(out.as_deref(), &padded(to_be(&s), key.modulus().len()))
+            write_hex(out.as_deref(), &to_be_len(&s, key.modulus().len()))
         }
         JointCommand::Verify {
             key,
@@ -303,7 +299,7 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
                 return Err(CliError::new("bad_signature", "s^e mod n is not the expected value: a partial in the chain is wrong or out of order"));
             }
             if let Some(out) = signature_out {
-                write_output(Some(&out), &padded(to_be(&s), k), false)?;
+                write_output(Some(&out), &to_be_len(&s, k), false)?;
             }
             done(
                 json,

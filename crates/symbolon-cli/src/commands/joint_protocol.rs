@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use symbolon::content::ContentHeader;
 use symbolon::joint::{
-    ChainMessage, ChainStatus, PartyName, Purpose, ReissueForm, RotateOutcome, RotateStep,
+    ChainId, ChainMessage, ChainStatus, PartyName, Purpose, ReissueForm, RotateOutcome, RotateStep,
 };
 use symbolon::keys::RsaPublicKey;
 use symbolon::token::{SlotName, TokenSerial};
@@ -41,11 +41,19 @@ fn write_chain(path: &Path, message: &ChainMessage) -> Result<(), CliError> {
         .map_err(|e| CliError::new("io", format!("cannot write {}: {e}", path.display())))
 }
 
+/// The file as the JSON body the mailbox takes.
+fn chain_body(message: &ChainMessage) -> Result<serde_json::Value, CliError> {
+    serde_json::to_value(message).map_err(|e| CliError::new("internal", e.to_string()))
+}
+
+fn mailbox_path(id: &str) -> Result<String, CliError> {
+    Ok(format!("/v1/joint/messages/{}", id.parse::<ChainId>()?))
+}
+
 fn status_json(message: &ChainMessage, status: &ChainStatus) -> serde_json::Value {
-    let (state, next) = match status {
-        ChainStatus::Awaiting(i) => ("awaiting", Some(message.parties()[*i].as_str())),
-        ChainStatus::Complete => ("complete", None),
-        ChainStatus::Refused(_) => ("refused", None),
+    let next = match status {
+        ChainStatus::Awaiting(i) => Some(message.parties()[*i].as_str()),
+        _ => None,
     };
     json!({
         "id": message.id(),
@@ -53,7 +61,7 @@ fn status_json(message: &ChainMessage, status: &ChainStatus) -> serde_json::Valu
         "key": message.key().map(|k| k.fingerprint().to_string()).unwrap_or_default(),
         "parties": message.parties(),
         "signed_by": message.links().iter().map(|l| l.party.as_str()).collect::<Vec<_>>(),
-        "state": state,
+        "state": status.name(),
         "next": next,
         "form": message.form(),
         "refusal": message.refusal(),
@@ -83,12 +91,7 @@ fn status_text(message: &ChainMessage, status: &ChainStatus) -> String {
             .key()
             .map(|k| k.fingerprint().to_string())
             .unwrap_or_default(),
-        message
-            .parties()
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(" → "),
+        message.roster_text(),
         if signed.is_empty() {
             "nobody yet".to_string()
         } else {
@@ -178,8 +181,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
             let mut message = read_chain(&file.input)?;
             let party = PartyName::new(&party)?;
             let d = read_partial(&partial.partial_file)?;
-            message.sign(&party, &d)?;
-            let status = message.status()?;
+            let status = message.sign(&party, &d)?;
             write_chain(file.out.as_deref().unwrap_or(&file.input), &message)?;
             done(
                 json,
@@ -194,8 +196,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
         } => {
             let mut message = read_chain(&file.input)?;
             let party = PartyName::new(&party)?;
-            message.refuse(&party, &reason)?;
-            let status = message.status()?;
+            let status = message.refuse(&party, &reason)?;
             write_chain(file.out.as_deref().unwrap_or(&file.input), &message)?;
             done(
                 json,
@@ -353,9 +354,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
         }
         JointProtocolCommand::MailboxPost { ca, input } => {
             let message = read_chain(&input)?;
-            let body: serde_json::Value = serde_json::from_str(&message.to_json())
-                .map_err(|e| CliError::new("internal", e.to_string()))?;
-            let v = ca_client(&ca.ca)?.post("/v1/joint/messages", &body)?;
+            let v = ca_client(&ca.ca)?.post("/v1/joint/messages", &chain_body(&message)?)?;
             if json {
                 print_json(&v)
             } else {
@@ -364,7 +363,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
             }
         }
         JointProtocolCommand::MailboxGet { ca, id, out } => {
-            let v = ca_client(&ca.ca)?.get(&format!("/v1/joint/messages/{}", mailbox_id(&id)?))?;
+            let v = ca_client(&ca.ca)?.get(&mailbox_path(&id)?)?;
             let message = ChainMessage::parse(v.to_string().as_bytes())?;
             let status = message.status()?;
             write_chain(&out, &message)?;
@@ -376,10 +375,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
         }
         JointProtocolCommand::MailboxPut { ca, id, input } => {
             let message = read_chain(&input)?;
-            let body: serde_json::Value = serde_json::from_str(&message.to_json())
-                .map_err(|e| CliError::new("internal", e.to_string()))?;
-            let v = ca_client(&ca.ca)?
-                .put(&format!("/v1/joint/messages/{}", mailbox_id(&id)?), &body)?;
+            let v = ca_client(&ca.ca)?.put(&mailbox_path(&id)?, &chain_body(&message)?)?;
             if json {
                 print_json(&v)
             } else {
@@ -388,15 +384,4 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
             }
         }
     }
-}
-
-fn mailbox_id(id: &str) -> Result<String, CliError> {
-    let id = id.trim();
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(CliError::new(
-            "invalid_input",
-            format!("{id:?} is not a chain id (32 hex digits)"),
-        ));
-    }
-    Ok(id.to_ascii_lowercase())
 }

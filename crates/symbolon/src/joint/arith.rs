@@ -76,6 +76,15 @@ pub fn to_be(x: &BoxedUint) -> Vec<u8> {
     b[start..].to_vec()
 }
 
+/// Big-endian bytes left-padded to `len` (a value below n as long as n:
+/// partial signatures and chain links).
+pub fn to_be_len(x: &BoxedUint, len: usize) -> Vec<u8> {
+    let v = to_be(x);
+    let mut out = vec![0u8; len.saturating_sub(v.len())];
+    out.extend_from_slice(&v);
+    out
+}
+
 fn one(bits: u32) -> BoxedUint {
     BoxedUint::one_with_precision(bits.div_ceil(64) * 64)
 }

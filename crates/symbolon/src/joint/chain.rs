@@ -37,7 +37,7 @@ use std::fmt;
 use crypto_bigint::BoxedUint;
 use serde::{Deserialize, Serialize};
 
-use super::arith::{emsa_pkcs1_sha256, fit, from_be, params, pow_mod, pow_public, to_be};
+use super::arith::{emsa_pkcs1_sha256, fit, from_be, params, pow_mod, pow_public, to_be_len};
 use super::JointError;
 use crate::encoding::Writer;
 use crate::keys::{RsaPublicKey, SignatureScheme};
@@ -116,6 +116,35 @@ impl From<Hex> for String {
     }
 }
 
+/// A chain file's id: 16 random bytes, 32 hex digits (the mailbox's key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChainId([u8; 16]);
+
+impl fmt::Display for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::str::FromStr for ChainId {
+    type Err = JointError;
+    fn from_str(s: &str) -> Result<Self, JointError> {
+        let bytes = hex::decode(s.trim())
+            .ok()
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .ok_or_else(|| {
+                JointError::InvalidInput(format!("{s:?} is not a chain id (32 hex digits)"))
+            })?;
+        Ok(Self(bytes))
+    }
+}
+
+impl Serialize for ChainId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// What a chain is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -190,6 +219,17 @@ pub enum ChainStatus {
     Complete,
     /// A party refused.
     Refused(Refusal),
+}
+
+impl ChainStatus {
+    /// `awaiting`, `complete` or `refused`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Awaiting(_) => "awaiting",
+            Self::Complete => "complete",
+            Self::Refused(_) => "refused",
+        }
+    }
 }
 
 /// A chain message file.
@@ -373,9 +413,12 @@ impl ChainMessage {
         &self.parties
     }
 
-    /// The id (hex).
-    pub fn id(&self) -> String {
-        hex::encode(&self.id.0)
+    /// The id.
+    pub fn id(&self) -> ChainId {
+        // `validate` holds it to 16 bytes.
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&self.id.0[..16]);
+        ChainId(b)
     }
 
     /// The reissue form, for a reissue request.
@@ -430,7 +473,10 @@ impl ChainMessage {
 
     /// x: the encoded message every link chain starts from.
     pub fn encoded(&self) -> Result<Vec<u8>, JointError> {
-        let key = self.key()?;
+        self.encoded_for(&self.key()?)
+    }
+
+    fn encoded_for(&self, key: &RsaPublicKey) -> Result<Vec<u8>, JointError> {
         emsa_pkcs1_sha256(&self.signed_message(), key.modulus().len())
     }
 
@@ -451,12 +497,11 @@ impl ChainMessage {
     pub fn status(&self) -> Result<ChainStatus, JointError> {
         self.validate()?;
         let key = self.key()?;
-        let k = key.modulus().len();
         let bits = key.bits() as u32;
         let n = from_be(key.modulus(), bits)?;
         let e = from_be(key.exponent(), bits)?;
         let p = params(&n)?;
-        let x = from_be(&self.encoded()?, bits)?;
+        let x = from_be(&self.encoded_for(&key)?, bits)?;
         let verifies = |v: &[u8]| -> Result<bool, JointError> {
             Ok(fit(&pow_public(&from_be(v, bits)?, &e, &p), bits) == x)
         };
@@ -474,7 +519,7 @@ impl ChainMessage {
         if self.purpose == Purpose::Check {
             let Some(views) = &self.views else {
                 return Err(invalid(
-                    "the check has no token views yet (`joint check begin` makes them)",
+                    "the check has no token views yet (`joint check-begin` makes them)",
                 ));
             };
             key.verify(
@@ -531,11 +576,11 @@ impl ChainMessage {
             }
             return Ok(ChainStatus::Refused(r.clone()));
         }
-        debug_assert!(k > 0);
         Ok(ChainStatus::Awaiting(self.links.len()))
     }
 
-    fn roster_text(&self) -> String {
+    /// The roster as text: `alice → issuer → provider`.
+    pub fn roster_text(&self) -> String {
         self.parties
             .iter()
             .map(PartyName::as_str)
@@ -566,20 +611,22 @@ impl ChainMessage {
     /// check, the new link must equal the token's view (else the party's own
     /// partial is wrong); the last link must verify with e (else an earlier
     /// partial is wrong or the message was altered — the patent's steps
-    /// 605/607 refuse permission).
-    pub fn sign(&mut self, party: &PartyName, partial: &[u8]) -> Result<(), JointError> {
+    /// 605/607 refuse permission). Returns where the chain then stands.
+    pub fn sign(&mut self, party: &PartyName, partial: &[u8]) -> Result<ChainStatus, JointError> {
         let i = self.turn(party)?;
         let key = self.key()?;
-        let k = key.modulus().len();
         let bits = key.bits() as u32;
         let n = from_be(key.modulus(), bits)?;
         let p = params(&n)?;
         let previous = match i {
-            0 => self.encoded()?,
+            0 => self.encoded_for(&key)?,
             _ => self.links[i - 1].value.0.clone(),
         };
         let d = zeroize::Zeroizing::new(from_be(partial, bits.max(partial.len() as u32 * 8))?);
-        let value = pad(&to_be(&pow_mod(&from_be(&previous, bits)?, &d, &p)), k);
+        let value = to_be_len(
+            &pow_mod(&from_be(&previous, bits)?, &d, &p),
+            key.modulus().len(),
+        );
         if let Some(views) = &self.views {
             if value != views.prefixes[i].0 {
                 return Err(JointError::WrongPartial {
@@ -596,13 +643,14 @@ impl ChainMessage {
             value: Hex(value),
         });
         // The last link must verify; `status` says why not.
-        next.status()?;
+        let status = next.status()?;
         *self = next;
-        Ok(())
+        Ok(status)
     }
 
-    /// `party`, whose turn it is, refuses; the chain ends.
-    pub fn refuse(&mut self, party: &PartyName, reason: &str) -> Result<(), JointError> {
+    /// `party`, whose turn it is, refuses; the chain ends. Returns the
+    /// refused status.
+    pub fn refuse(&mut self, party: &PartyName, reason: &str) -> Result<ChainStatus, JointError> {
         self.turn(party)?;
         let mut next = self.clone();
         next.refusal = Some(Refusal {
@@ -610,8 +658,12 @@ impl ChainMessage {
             reason: reason.to_string(),
         });
         next.validate()?;
+        let status = ChainStatus::Refused(Refusal {
+            party: party.clone(),
+            reason: reason.to_string(),
+        });
         *self = next;
-        Ok(())
+        Ok(status)
     }
 
     /// Whether `later` is this file with more links (or a refusal) added and
@@ -628,12 +680,6 @@ impl ChainMessage {
         base.refusal = None;
         base == *self && (later.links.len() > self.links.len() || later.refusal.is_some())
     }
-}
-
-fn pad(v: &[u8], k: usize) -> Vec<u8> {
-    let mut out = vec![0u8; k.saturating_sub(v.len())];
-    out.extend_from_slice(v);
-    out
 }
 
 /// The token's side of a check: the views W_1 … W_k of `message`'s
@@ -654,12 +700,12 @@ pub(crate) fn views(
     let bits = key.bits() as u32;
     let n = from_be(key.modulus(), bits)?;
     let p = params(&n)?;
-    let mut value: BoxedUint = from_be(&message.encoded()?, bits)?;
+    let mut value: BoxedUint = from_be(&message.encoded_for(&key)?, bits)?;
     let mut prefixes = Vec::with_capacity(partials.len());
     for d in partials {
         let d = zeroize::Zeroizing::new(from_be(d, bits)?);
         value = fit(&pow_mod(&value, &d, &p), bits);
-        prefixes.push(Hex(pad(&to_be(&value), k)));
+        prefixes.push(Hex(to_be_len(&value, k)));
     }
     let signed = message.views_message(&prefixes);
     Ok((prefixes, signed))

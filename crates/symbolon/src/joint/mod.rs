@@ -15,7 +15,7 @@ pub mod arith;
 pub mod chain;
 mod slot;
 
-pub use chain::{ChainMessage, ChainStatus, PartyName, Purpose, ReissueForm};
+pub use chain::{ChainId, ChainMessage, ChainStatus, PartyName, Purpose, ReissueForm};
 pub use slot::open_d0;
 pub(crate) use slot::JointSlot;
 

@@ -84,7 +84,10 @@ impl Record {
             l: Zeroizing::new(arith::to_be(l.expose_secret())),
             partials: partials
                 .iter()
-                .map(|d| Ok(Zeroizing::new(arith::to_be(&arith::reduce(d, l, bits)?))))
+                .map(|d| {
+                    let reduced = Zeroizing::new(arith::reduce(d, l, bits)?);
+                    Ok(Zeroizing::new(arith::to_be(&reduced)))
+                })
                 .collect::<Result<_, JointError>>()?,
         })
     }
@@ -444,13 +447,13 @@ impl JointSlot {
         }
         let old_bits = old.l.len() as u32 * 8;
         let l_old = secret(&old.l, old_bits)?;
-        let entered = arith::reduce(
-            &arith::from_be(old_partial, old_bits.max(old_partial.len() as u32 * 8))?,
-            &l_old,
-            old_bits,
-        )?;
-        let held = arith::from_be(&old.partials[party], old_bits)?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(&entered, &held)) {
+        let entered = Zeroizing::new(arith::from_be(
+            old_partial,
+            old_bits.max(old_partial.len() as u32 * 8),
+        )?);
+        let entered = Zeroizing::new(arith::reduce(&entered, &l_old, old_bits)?);
+        let held = Zeroizing::new(arith::from_be(&old.partials[party], old_bits)?);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&*entered, &*held)) {
             return Err(JointError::WrongPartial {
                 party: format!("party {party}"),
                 detail: format!(
@@ -462,7 +465,9 @@ impl JointSlot {
             Some(d) => {
                 check_partial(d, *bits)?;
                 let l = arith::carmichael(&secret(p, *bits)?, &secret(q, *bits)?, *bits)?;
-                let (corrected, offset) = arith::correct(&arith::from_be(d, *bits)?, &l, *bits)?;
+                let start = Zeroizing::new(arith::from_be(d, *bits)?);
+                let (corrected, offset) = arith::correct(&start, &l, *bits)?;
+                let corrected = Zeroizing::new(corrected);
                 fresh[party] = Some(Zeroizing::new(arith::to_be(&corrected)));
                 Some(offset)
             }
