@@ -668,15 +668,16 @@ impl ChainMessage {
 
     /// Whether `later` is this file with more links (or a refusal) added and
     /// nothing else changed: what the mailbox accepts as an update.
+    /// A refused chain is final: nothing extends it.
     pub fn is_extended_by(&self, later: &Self) -> bool {
-        let mut base = later.clone();
-        if later.links.len() < self.links.len() || base.links[..self.links.len()] != self.links {
+        if self.refusal.is_some()
+            || later.links.len() < self.links.len()
+            || later.links[..self.links.len()] != self.links
+        {
             return false;
         }
+        let mut base = later.clone();
         base.links.truncate(self.links.len());
-        if self.refusal.is_some() {
-            return base == *self;
-        }
         base.refusal = None;
         base == *self && (later.links.len() > self.links.len() || later.refusal.is_some())
     }
@@ -834,6 +835,10 @@ mod tests {
         let mut refused = m.clone();
         refused.refuse(&names()[1], "no").unwrap();
         assert!(m.is_extended_by(&refused));
+        assert!(
+            !refused.is_extended_by(&refused),
+            "a refused chain is final"
+        );
         assert!(matches!(
             refused.status().unwrap(),
             ChainStatus::Refused(Refusal { ref party, .. }) if party.as_str() == "p1"
