@@ -1,4 +1,4 @@
-//! The command line: `symbolon <noun> <verb>` (DESIGN §7).
+//! The command line: `symbolon <noun> <verb>` (docs/design.md §4).
 
 use std::path::PathBuf;
 
@@ -56,9 +56,9 @@ pub(crate) enum Noun {
         #[arg(long, env = "SYMBOLON_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         /// Reach the CA key through this token: agent:SOCKET for a token agent
-        /// serving <data>/ca.token (so several `serve` processes on one
+        /// serving DATA/ca.token (so several `serve` processes on one
         /// PostgreSQL share one CA key), or a pkcs11: URI (a new CA's key is
-        /// made there). Default: the token ca.json names, or <data>/ca.token.
+        /// made there). Default: the token ca.json names, or DATA/ca.token.
         #[arg(long, env = "SYMBOLON_CA_TOKEN")]
         ca_token: Option<String>,
     },
@@ -795,7 +795,7 @@ pub(crate) enum OwnerCommand {
         /// The CA root certificate (PEM) that certifies buyers' signing keys.
         #[arg(long)]
         ca_cert: PathBuf,
-        /// The ledger database (default: sqlite://<owner>/owner.db).
+        /// The ledger database (default: sqlite://OWNER/owner.db).
         #[arg(long, env = "SYMBOLON_OWNER_DATABASE")]
         database: Option<String>,
     },
@@ -954,7 +954,7 @@ pub(crate) struct DataArgs {
     /// The data directory.
     #[arg(long, env = "SYMBOLON_DATA", default_value = "symbolon-data")]
     pub(crate) data: PathBuf,
-    /// The registry database (default: sqlite://<data>/registry.db).
+    /// The registry database (default: sqlite://DATA/registry.db).
     #[arg(long, env = "SYMBOLON_DATABASE")]
     pub(crate) database: Option<String>,
 }
@@ -980,7 +980,7 @@ pub(crate) struct TokenArgs {
     /// Go through the token agent at this socket (same as --token agent:PATH).
     #[arg(long, conflicts_with = "token")]
     pub(crate) agent: Option<PathBuf>,
-    /// The soft token's sealing key file (default: <token>.sealing-key).
+    /// The soft token's sealing key file (default: TOKEN.sealing-key).
     #[arg(long, env = "SYMBOLON_SEALING_KEY")]
     pub(crate) sealing_key: Option<PathBuf>,
 }
@@ -1007,7 +1007,7 @@ pub(crate) enum TokenCommand {
         /// The token file to create, or a pkcs11: URI.
         #[arg(long)]
         token: PathBuf,
-        /// Where to write the sealing key (default: <token>.sealing-key).
+        /// Where to write the sealing key (default: TOKEN.sealing-key).
         #[arg(long)]
         sealing_key: Option<PathBuf>,
     },
@@ -1238,7 +1238,7 @@ pub(crate) enum TokenCommand {
         /// The soft-token file to serve.
         #[arg(long)]
         token: PathBuf,
-        /// Its sealing key file (default: <token>.sealing-key).
+        /// Its sealing key file (default: TOKEN.sealing-key).
         #[arg(long, env = "SYMBOLON_SEALING_KEY")]
         sealing_key: Option<PathBuf>,
         /// The socket to listen on (created with mode 0600).

@@ -3,19 +3,20 @@
 
 use symbolon::keys::KeyError;
 use symbolon::token::{AttestationError, TokenError};
+use symbolon::Code;
 
 /// A failure as the user sees it.
 #[derive(Debug)]
 pub(crate) struct CliError {
-    pub(crate) code: String,
+    pub(crate) code: Code,
     pub(crate) message: String,
     pub(crate) hint: Option<String>,
 }
 
 impl CliError {
-    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
-            code: code.into(),
+            code,
             message: message.into(),
             hint: None,
         }
@@ -27,84 +28,13 @@ impl CliError {
     }
 
     pub(crate) fn io(what: &str, path: &std::path::Path, e: std::io::Error) -> Self {
-        Self::new("io", format!("{what} {}: {e}", path.display()))
+        Self::new(Code::Io, format!("{what} {}: {e}", path.display()))
     }
 
-    /// The process exit code for this error's code.
+    /// The process exit code for this error's code (one table, in
+    /// `symbolon::code`).
     pub(crate) fn exit_code(&self) -> u8 {
-        match self.code.as_str() {
-            "invalid_input"
-            | "malformed_key"
-            | "invalid_certificate"
-            | "not_a_token"
-            | "unsupported"
-            | "invalid_request"
-            | "slot_not_found"
-            | "no_certificate"
-            | "not_found"
-            | "invalid_json"
-            | "invalid_body"
-            | "payload_too_large"
-            | "module_not_found"
-            | "token_not_found"
-            | "unknown_arbitrator"
-            | "invalid_chain" => 3,
-            "bad_signature"
-            | "decryption_failed"
-            | "wrong_device"
-            | "wrong_key"
-            | "wrong_nonce"
-            | "exportable"
-            | "bad_authorization"
-            | "audit_broken"
-            | "bad_csr_signature"
-            | "bad_attestation"
-            | "bad_response_signature"
-            | "replayed_response"
-            | "wrong_certificate"
-            | "content_altered"
-            | "wrong_recipient"
-            | "forged_approval"
-            | "replayed_approval"
-            | "broken_chain"
-            | "bad_share"
-            | "escrow_damaged"
-            | "inconsistent_partials"
-            | "chain_out_of_order"
-            | "wrong_partial"
-            | "chain_does_not_verify" => 4,
-            "untrusted_issuer"
-            | "replayed_command"
-            | "wrong_token"
-            | "trust_fixed"
-            | "already_trusted"
-            | "slot_occupied"
-            | "key_refused"
-            | "certificate_mismatch"
-            | "wrong_sealing_key"
-            | "not_confirmed"
-            | "duplicate_key"
-            | "identity_mismatch"
-            | "weak_key"
-            | "attestation_required"
-            | "reservation_closed"
-            | "order_refused"
-            | "order_replayed"
-            | "licence_refused"
-            | "already_used"
-            | "wrong_pin"
-            | "pin_locked"
-            | "policy_not_satisfied"
-            | "already_released"
-            | "wrong_target"
-            | "already_decided"
-            | "already_exists"
-            | "chain_moved"
-            | "not_your_turn"
-            | "refused" => 5,
-            "token_tampered" => 6,
-            _ => 1,
-        }
+        self.code.exit_class() as u8
     }
 }
 
@@ -152,7 +82,7 @@ impl From<symbolon_store::StoreError> for CliError {
 
 impl From<symbolon::x509::X509Error> for CliError {
     fn from(e: symbolon::x509::X509Error) -> Self {
-        Self::new("invalid_input", e.to_string())
+        Self::new(Code::InvalidInput, e.to_string())
     }
 }
 

@@ -4,6 +4,7 @@ use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use symbolon::Code;
 
 use zeroize::Zeroizing;
 
@@ -23,11 +24,11 @@ pub(crate) fn read_input(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
         None => std::io::stdin()
             .take(MAX_INPUT + 1)
             .read_to_end(&mut data)
-            .map_err(|e| CliError::new("io", format!("cannot read stdin: {e}")))?,
+            .map_err(|e| CliError::new(Code::Io, format!("cannot read stdin: {e}")))?,
     };
     if data.len() as u64 > MAX_INPUT {
         return Err(CliError::new(
-            "invalid_input",
+            Code::InvalidInput,
             format!("input is larger than {MAX_INPUT} bytes"),
         ));
     }
@@ -47,7 +48,7 @@ pub(crate) fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
 pub(crate) fn read_text(path: &Path) -> Result<String, CliError> {
     String::from_utf8(read_input(Some(path))?).map_err(|_| {
         CliError::new(
-            "invalid_input",
+            Code::InvalidInput,
             format!("{} is not UTF-8 text", path.display()),
         )
     })
@@ -74,7 +75,7 @@ pub(crate) fn write_output(
             let mut out = std::io::stdout().lock();
             out.write_all(data)
                 .and_then(|_| out.flush())
-                .map_err(|e| CliError::new("io", format!("cannot write stdout: {e}")))
+                .map_err(|e| CliError::new(Code::Io, format!("cannot write stdout: {e}")))
         }
     }
 }

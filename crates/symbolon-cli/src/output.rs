@@ -1,13 +1,14 @@
 //! Printing results: text for people, JSON for scripts.
 
 use serde::Serialize;
+use symbolon::Code;
 
 use crate::error::CliError;
 
 /// Prints a JSON value on stdout.
 pub(crate) fn print_json(value: &impl Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::new("internal", format!("cannot render JSON: {e}")))?;
+        .map_err(|e| CliError::new(Code::Internal, format!("cannot render JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }

@@ -36,14 +36,14 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
     let before = std::fs::read(dir.join("t.tok")).unwrap();
     let agent = Agent::start(dir, "t.tok", "a.sock");
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (frame(b"not json"), "invalid_request"),
+        (frame(b"not json"), "agent_protocol"),
         (
             frame(br#"{"op":"export-private-key","slot":"sig"}"#),
-            "invalid_request",
+            "agent_protocol",
         ),
         (
             frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256"}"#),
-            "invalid_request",
+            "agent_protocol",
         ),
         (
             frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256","digest":"!!!"}"#),
@@ -69,7 +69,7 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
             frame(br#"{"op":"decrypt","slot":"sig","ciphertext":"AAAA"}"#),
             "decryption_failed",
         ),
-        (vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3], "invalid_request"),
+        (vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3], "agent_protocol"),
         (vec![0, 0, 0, 9, b'{'], ""), // truncated frame, then the peer hangs up
         (vec![0x42; 3], ""),
     ];

@@ -304,6 +304,23 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
                 "ec.key",
             ],
         );
+        // A huge public exponent: well formed, refused as a weak key (the
+        // usual sign of a Wiener-range private exponent), not as malformed.
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-pkeyopt",
+                "rsa_keygen_pubexp:0x10000000000000001",
+                "-out",
+                "hugee.key",
+            ],
+        );
+        let hugee = openssl_csr(dir, "hugee.key", "/CN=Bob", "hugee.csr");
         let small = openssl_csr(dir, "small.key", "/CN=Bob", "small.csr");
         let e3 = openssl_csr(dir, "e3.key", "/CN=Bob", "e3.csr");
         let ec = openssl_csr(dir, "ec.key", "/CN=Bob", "ec.csr");
@@ -352,6 +369,11 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
                 "weak_key",
             ),
             (json!({ "csr": e3, "identity": "CN=Bob" }), 400, "weak_key"),
+            (
+                json!({ "csr": hugee, "identity": "CN=Bob" }),
+                400,
+                "weak_key",
+            ),
             (
                 json!({ "csr": ec, "identity": "CN=Bob" }),
                 400,
@@ -424,6 +446,48 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
         http("GET", &format!("{}/v1/keys/{fp}", server.url), None).0,
         404
     );
+
+    // Reservations: an unknown one is not found, a closed one is closed,
+    // and a weak key is never reserved (refused and audited).
+    let abandon = |id: &str| {
+        http(
+            "POST",
+            &format!("{}/v1/reservations/{id}/abandon", server.url),
+            Some(&json!({ "reason": "station failed" })),
+        )
+    };
+    let (s, v) = abandon("00112233445566778899aabbccddeeff");
+    assert_eq!(
+        (s, v["error"]["code"].as_str().unwrap()),
+        (404, "not_found"),
+        "{v}"
+    );
+    let reserve = |key: &str| {
+        let pem = String::from_utf8(openssl(dir, &["pkey", "-in", key, "-pubout"])).unwrap();
+        http(
+            "POST",
+            &format!("{}/v1/reservations", server.url),
+            Some(&json!({ "public_key": pem })),
+        )
+    };
+    let (s, v) = reserve("k.key");
+    assert_eq!(s, 201, "{v}");
+    let id = v["reservation"].as_str().unwrap().to_string();
+    assert_eq!(abandon(&id).0, 200);
+    let (s, v) = abandon(&id);
+    assert_eq!(
+        (s, v["error"]["code"].as_str().unwrap()),
+        (409, "reservation_closed"),
+        "{v}"
+    );
+    for weak in ["e3.key", "small.key", "hugee.key"] {
+        let (s, v) = reserve(weak);
+        assert_eq!(
+            (s, v["error"]["code"].as_str().unwrap()),
+            (400, "weak_key"),
+            "{weak}: {v}"
+        );
+    }
 
     // Oversized and malformed bodies, unknown endpoints.
     let huge = json!({ "csr": "A".repeat(100_000), "identity": "CN=Bob" });

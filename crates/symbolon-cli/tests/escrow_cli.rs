@@ -245,11 +245,45 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     .json();
     assert_eq!(status["rebind"], true);
     assert_eq!(status["satisfied"], false);
+    assert_eq!(status["may_act"], json!(["user"]));
 
-    // The recorder too early does not count; the others in order; then the recorder again is refused.
+    // Out of turn: the recorder and the card company before the user are
+    // refused, and nothing is stored (each keeps its one decision).
+    for who in ["recorder", "card-company"] {
+        let early = approve(dir, &server, &id, who);
+        assert_eq!(early.code, 5, "{who}: {}", early.stderr);
+        assert!(
+            early.stderr.contains("not your turn") && early.stderr.contains("waiting for user"),
+            "{}",
+            early.stderr
+        );
+    }
+    assert!(stored_approvals(dir, &id).is_empty());
+    let text = ok(
+        dir,
+        &["recovery", "status", "--ca", &server.url, "--request", &id],
+    )
+    .text();
+    assert!(text.contains("may approve now: user"), "{text}");
+    assert!(!text.contains("✓ recorder"), "{text}");
+    let refusals = audit_kinds(&server)
+        .into_iter()
+        .filter(|e| {
+            e["kind"] == "recovery-refused"
+                && e["detail"].as_str().unwrap().contains("\"not_your_turn\"")
+        })
+        .count();
+    assert_eq!(refusals, 2);
+
+    // The others in order (the completion refused while the policy does
+    // not hold), the recorder last, and a second decision refused.
     for who in ["user", "provider-b", "manager-c", "card-company"] {
         assert_eq!(approve(dir, &server, &id, who).code, 0);
     }
+    // The recorder is still early: the managers' threshold is not met.
+    let early = approve(dir, &server, &id, "recorder");
+    assert_eq!(early.code, 5, "{}", early.stderr);
+    assert!(early.stderr.contains("manager-a"), "{}", early.stderr);
     fails(
         dir,
         &[

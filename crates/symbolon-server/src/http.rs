@@ -1,9 +1,10 @@
-//! The HTTP front (DESIGN §7): thin handlers that decode, call the service
+//! The HTTP front (docs/design.md §4): thin handlers that decode, call the service
 //! and render JSON. Errors are `{"error": {"code", "message"}}`: 4xx when the
 //! request is at fault, 5xx (with the cause in the log, not the body) when
 //! the service is.
 
 use std::sync::Arc;
+use symbolon::Code;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -34,16 +35,14 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// An error as the client sees it.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: String,
+    code: Code,
     message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
-            status,
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }
@@ -51,31 +50,23 @@ impl ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        if e.is_not_found() {
-            return Self::new(StatusCode::NOT_FOUND, e.code(), e.to_string());
+        // The status comes from the code; a failure of the service itself
+        // (its database, its token) is a 500 whatever its code, with the
+        // cause in the log, not the body.
+        if e.is_client_error() && e.code().is_client_error() {
+            return Self::new(e.code(), e.to_string());
         }
-        if e.is_client_error() {
-            let status = match e.code() {
-                "duplicate_key" | "reservation_closed" | "already_exists" | "already_used"
-                | "chain_moved" => StatusCode::CONFLICT,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return Self::new(status, e.code(), e.to_string());
-        }
-        // The cause goes to the log; the client learns only that it was us.
-        tracing::error!(code = e.code(), error = %e, "request failed inside the service");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the service failed; see its log",
-        )
+        tracing::error!(code = %e.code(), error = %e, "request failed inside the service");
+        Self::new(Code::Internal, "the service failed; see its log")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (
-            self.status,
+            status,
             Json(json!({ "error": { "code": self.code, "message": self.message } })),
         )
             .into_response()
@@ -88,20 +79,18 @@ pub(crate) fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> R
     let bytes = raw.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
-                r.status(),
-                "payload_too_large",
+                Code::PayloadTooLarge,
                 format!("request bodies are limited to {MAX_BODY} bytes"),
             )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text())
+            ApiError::new(Code::InvalidBody, r.body_text())
         }
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::new(Code::InvalidJson, e.to_string()))
 }
 
-pub(crate) fn bad(code: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+pub(crate) fn bad(code: Code, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message)
 }
 
 /// The router.
@@ -121,16 +110,11 @@ pub fn router(service: Arc<CaService>) -> Router {
         .merge(crate::http_recovery::routes())
         .merge(crate::http_joint::routes())
         .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such endpoint; see /v1/openapi.json",
-            )
+            ApiError::new(Code::NotFound, "no such endpoint; see /v1/openapi.json")
         })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                Code::MethodNotAllowed,
                 "method not allowed on this endpoint",
             )
         })
@@ -159,32 +143,32 @@ async fn certify(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesReject
         b.csr.as_bytes(),
         &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
     )
-    .map_err(|e| bad("invalid_request", format!("csr: {e}")))?;
+    .map_err(|e| bad(Code::InvalidRequest, format!("csr: {e}")))?;
     let role = b
         .role
         .as_deref()
         .unwrap_or("client")
         .parse()
-        .map_err(|e: symbolon::x509::X509Error| bad("invalid_request", e.to_string()))?;
+        .map_err(|e: symbolon::x509::X509Error| bad(Code::InvalidRequest, e.to_string()))?;
     let nonce = match b.nonce {
         Some(n) => B64
             .decode(n)
-            .map_err(|e| bad("invalid_request", format!("nonce: {e}")))?,
+            .map_err(|e| bad(Code::InvalidRequest, format!("nonce: {e}")))?,
         None => Vec::new(),
     };
     if nonce.len() > 64 {
-        return Err(bad("invalid_request", "nonce: at most 64 bytes"));
+        return Err(bad(Code::InvalidRequest, "nonce: at most 64 bytes"));
     }
     let reservation = b
         .reservation
         .map(|r| r.parse::<ReservationId>())
         .transpose()
-        .map_err(|e| bad("invalid_request", e.to_string()))?;
+        .map_err(|e| bad(Code::InvalidRequest, e.to_string()))?;
     let attestation = b
         .attestation
         .map(|v| Attestation::from_json(&v.to_string()))
         .transpose()
-        .map_err(|e| bad("bad_attestation", e.to_string()))?;
+        .map_err(|e| bad(Code::BadAttestation, e.to_string()))?;
     let request = CertifyRequest {
         csr,
         identity: b.identity,
@@ -192,7 +176,10 @@ async fn certify(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesReject
         attestation,
     };
     let (response, serial) = s.certify(request, nonce, reservation).await?;
-    Ok((StatusCode::OK, Json(response.to_json(serial.as_str()))).into_response())
+    let body = response
+        .to_json(serial.as_str())
+        .map_err(ServiceError::from)?;
+    Ok((StatusCode::OK, Json(body)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -203,8 +190,11 @@ struct ReserveBody {
 
 async fn reserve(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
     let b: ReserveBody = body(raw)?;
-    let pk = RsaPublicKey::from_pem_or_der(b.public_key.as_bytes())
-        .map_err(|e| bad("invalid_request", e.to_string()))?;
+    let pk = RsaPublicKey::from_pem_or_der(b.public_key.as_bytes()).map_err(|e| match e {
+        // Well formed, but outside the key policy (e.g. a huge exponent).
+        symbolon::keys::KeyError::Refused(m) => bad(Code::WeakKey, m),
+        other => bad(Code::InvalidRequest, other.to_string()),
+    })?;
     let id = s.reserve(&pk).await?;
     Ok((
         StatusCode::CREATED,
@@ -247,14 +237,14 @@ async fn register_token(
     let serial: TokenSerial = b
         .serial
         .parse()
-        .map_err(|e: symbolon::token::TokenError| bad("invalid_request", e.to_string()))?;
+        .map_err(|e: symbolon::token::TokenError| bad(Code::InvalidRequest, e.to_string()))?;
     let key = IdentityPublicKey::from_pem_or_der(b.device_key.as_bytes())
-        .map_err(|e| bad("invalid_request", e.to_string()))?;
+        .map_err(|e| bad(Code::InvalidRequest, e.to_string()))?;
     let transport = b
         .transport_key
         .map(|t| RsaPublicKey::from_pem_or_der(t.as_bytes()))
         .transpose()
-        .map_err(|e| bad("invalid_request", format!("transport_key: {e}")))?;
+        .map_err(|e| bad(Code::InvalidRequest, format!("transport_key: {e}")))?;
     s.register_token(serial, &key, transport.as_ref()).await?;
     Ok((
         StatusCode::CREATED,
@@ -296,7 +286,7 @@ async fn delivery(
         .token
         .map(|t| t.parse::<TokenSerial>())
         .transpose()
-        .map_err(|e| bad("invalid_request", e.to_string()))?;
+        .map_err(|e| bad(Code::InvalidRequest, e.to_string()))?;
     let failure = if b.delivered {
         None
     } else {
@@ -312,14 +302,18 @@ async fn ca_certificate(State(s): State<Arc<CaService>>) -> ApiResult {
         .iter()
         .map(|c| pem::encode("CERTIFICATE", c))
         .collect();
-    let root = chain.last().cloned().unwrap_or_default();
-    Ok(Json(json!({ "certificate": chain.first(), "root": root, "chain": chain })).into_response())
+    // The service starts only with a chain (CaService::open refuses an
+    // empty one), so first and last exist.
+    Ok(
+        Json(json!({ "certificate": chain.first(), "root": chain.last(), "chain": chain }))
+            .into_response(),
+    )
 }
 
 async fn key(State(s): State<Arc<CaService>>, Path(fp): Path<String>) -> ApiResult {
     let fp: Fingerprint = fp
         .parse()
-        .map_err(|e: symbolon::keys::KeyError| bad("invalid_request", e.to_string()))?;
+        .map_err(|e: symbolon::keys::KeyError| bad(Code::InvalidRequest, e.to_string()))?;
     let rec = s.registry().key(&fp).await.map_err(ServiceError::from)?;
     Ok(Json(rec).into_response())
 }
@@ -340,7 +334,7 @@ async fn audit(
     State(s): State<Arc<CaService>>,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let Query(q) = q.map_err(|e| bad("invalid_request", e.body_text()))?;
+    let Query(q) = q.map_err(|e| bad(Code::InvalidRequest, e.body_text()))?;
     let limit = q.limit.clamp(1, 1000);
     let entries = s
         .registry()

@@ -2,6 +2,7 @@
 //! over [`crate::joint_mailbox`]. Bodies are the chain files themselves.
 
 use std::sync::Arc;
+use symbolon::Code;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -14,7 +15,7 @@ use serde_json::json;
 use symbolon::joint::{ChainId, ChainMessage, ChainStatus};
 
 use crate::http::{bad, ApiResult};
-use crate::CaService;
+use crate::{CaService, ServiceError};
 
 /// The routes.
 pub(crate) fn routes() -> Router<Arc<CaService>> {
@@ -24,13 +25,13 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
 }
 
 fn parse(raw: Result<Bytes, BytesRejection>) -> Result<ChainMessage, crate::http::ApiError> {
-    let bytes = raw.map_err(|r| bad("invalid_body", r.body_text()))?;
+    let bytes = raw.map_err(|r| bad(Code::InvalidBody, r.body_text()))?;
     ChainMessage::parse(&bytes).map_err(|e| bad(e.code(), e.to_string()))
 }
 
 fn id(raw: &str) -> Result<ChainId, crate::http::ApiError> {
     raw.parse()
-        .map_err(|_| bad("invalid_request", "a chain id is 32 hex digits"))
+        .map_err(|_| bad(Code::InvalidRequest, "a chain id is 32 hex digits"))
 }
 
 async fn post_message(
@@ -46,7 +47,7 @@ async fn message(State(s): State<Arc<CaService>>, Path(raw): Path<String>) -> Ap
     let message = s.joint_chain(&id(&raw)?).await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        message.to_json(),
+        message.to_json().map_err(ServiceError::Joint)?,
     )
         .into_response())
 }

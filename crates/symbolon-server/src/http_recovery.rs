@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use symbolon::Code;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -23,7 +24,7 @@ use symbolon::keys::{Fingerprint, IdentityPublicKey};
 use symbolon::token::{SlotName, TokenSerial};
 
 use crate::http::{bad, body, ApiResult};
-use crate::CaService;
+use crate::{CaService, ServiceError};
 
 /// Deposits carry one envelope per arbitrator: room for policies of a few
 /// hundred arbitrators.
@@ -49,7 +50,7 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
 
 fn b64(field: &str, v: &str) -> Result<Vec<u8>, crate::http::ApiError> {
     B64.decode(v)
-        .map_err(|e| bad("invalid_request", format!("{field}: {e}")))
+        .map_err(|e| bad(Code::InvalidRequest, format!("{field}: {e}")))
 }
 
 fn parse<T: std::str::FromStr>(field: &str, v: &str) -> Result<T, crate::http::ApiError>
@@ -57,7 +58,7 @@ where
     T::Err: std::fmt::Display,
 {
     v.parse()
-        .map_err(|e: T::Err| bad("invalid_request", format!("{field}: {e}")))
+        .map_err(|e: T::Err| bad(Code::InvalidRequest, format!("{field}: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -77,7 +78,7 @@ async fn register_arbitrator(
         id: parse("id", &b.id)?,
         share_recipient: b.share_recipient,
         approval_key: IdentityPublicKey::from_pem_or_der(b.approval_key.as_bytes())
-            .map_err(|e| bad("invalid_request", format!("approval_key: {e}")))?,
+            .map_err(|e| bad(Code::InvalidRequest, format!("approval_key: {e}")))?,
     };
     s.register_arbitrator(&a).await?;
     Ok((
@@ -107,7 +108,7 @@ struct DepositBody {
 async fn deposit(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
     let b: DepositBody = body(raw)?;
     let d = EscrowDeposit::decode(&b64("record", &b.record)?)
-        .map_err(|e| bad("invalid_request", e.to_string()))?;
+        .map_err(|e| bad(Code::InvalidRequest, e.to_string()))?;
     let envelopes = b
         .envelopes
         .iter()
@@ -202,6 +203,7 @@ async fn status(State(s): State<Arc<CaService>>, Path(id): Path<String>) -> ApiR
         })).collect::<Vec<_>>(),
         "head": hex::encode(st.head),
         "satisfied": st.satisfied,
+        "may_act": st.may_act,
         "completed": st.completed,
     }))
     .into_response())
@@ -220,7 +222,7 @@ async fn approve(
 ) -> ApiResult {
     let b: ApprovalBody = body(raw)?;
     let a = Approval::decode(&b64("approval", &b.approval)?)
-        .map_err(|e| bad("invalid_request", e.to_string()))?;
+        .map_err(|e| bad(Code::InvalidRequest, e.to_string()))?;
     let position = s.add_approval(&parse::<RecoveryId>("id", &id)?, a).await?;
     Ok((
         StatusCode::CREATED,
@@ -246,8 +248,8 @@ async fn complete(
         .await?;
     Ok(Json(json!({
         "key": o.key,
-        "accept_key": o.accept_key.to_json(),
-        "write_certificate": o.write_certificate.map(|c| c.to_json()),
+        "accept_key": o.accept_key.to_json().map_err(ServiceError::from)?,
+        "write_certificate": o.write_certificate.map(|c| c.to_json()).transpose().map_err(ServiceError::from)?,
     }))
     .into_response())
 }

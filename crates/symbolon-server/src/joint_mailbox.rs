@@ -26,7 +26,7 @@ impl CaService {
             .post_joint_message(
                 &id.to_string(),
                 version(message),
-                &message.to_json(),
+                &message.to_json().map_err(ServiceError::Joint)?,
                 &json!({
                     "id": id,
                     "purpose": message.purpose(),
@@ -75,7 +75,7 @@ impl CaService {
                 &key,
                 stored_version,
                 version(later),
-                &later.to_json(),
+                &later.to_json().map_err(ServiceError::Joint)?,
                 &json!({
                     "id": id,
                     "signed_by": added,

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+use symbolon::Code;
 
 use serde_json::json;
 use symbolon::escrow::{
@@ -45,10 +46,10 @@ impl Enclave {
         // `TokenError::Remote` with the same codes.
         let public = match token.public_key(&slot) {
             Ok(k) => k,
-            Err(e) if e.code() == "slot_not_found" => {
+            Err(e) if e.code() == Code::SlotNotFound => {
                 match token.generate(&slot, RsaAlgorithm::Rsa3072) {
                     Ok(k) => k,
-                    Err(e) if e.code() == "slot_occupied" => token.public_key(&slot)?,
+                    Err(e) if e.code() == Code::SlotOccupied => token.public_key(&slot)?,
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -82,6 +83,9 @@ pub struct RecoveryStatus {
     pub head: [u8; 32],
     /// Whether the policy holds over the approvals so far.
     pub satisfied: bool,
+    /// Who may approve now (empty once the policy holds, or when the
+    /// request can no longer be met).
+    pub may_act: Vec<ArbitratorId>,
     /// Whether the enclave completed it.
     pub completed: bool,
 }
@@ -300,7 +304,13 @@ impl CaService {
             .filter(|a| matches!(a.decision, symbolon::escrow::Decision::Approve { .. }))
             .map(|a| a.arbitrator.clone())
             .collect();
+        let may_act = policy
+            .may_act(&approving)
+            .into_iter()
+            .filter(|a| !chain.iter().any(|d| &d.arbitrator == a))
+            .collect();
         Ok(RecoveryStatus {
+            may_act,
             tree: policy.status_tree(&approving),
             satisfied: policy.evaluate(&approving).satisfied(),
             head: chain
@@ -331,10 +341,14 @@ impl CaService {
         approval: Approval,
     ) -> Result<usize, ServiceError> {
         let (request, deposit, mut chain, completed) = self.load(id).await?;
+        // A refusal stands even if it cannot be recorded; that is logged.
         let refuse = |e: EscrowError| async move {
-            let _ = self
+            if let Err(log) = self
                 .audit(AuditKind::RecoveryRefused, json!({ "request": id.to_string(), "step": "approval", "error": e.to_string(), "code": e.code() }))
-                .await;
+                .await
+            {
+                tracing::error!(error = %log, "cannot record a refused approval in the audit log");
+            }
             Err::<usize, ServiceError>(e.into())
         };
         if completed {
@@ -350,6 +364,44 @@ impl CaService {
                 approval.arbitrator
             )))
             .await;
+        }
+        // An approval before its turn would count for nothing and use up the
+        // arbitrator's one decision: refuse it and store nothing. (A refusal
+        // is final whenever it comes, so it is taken at any time.)
+        let approving: Vec<ArbitratorId> = chain
+            .iter()
+            .filter(|a| matches!(a.decision, symbolon::escrow::Decision::Approve { .. }))
+            .map(|a| a.arbitrator.clone())
+            .collect();
+        if matches!(
+            approval.decision,
+            symbolon::escrow::Decision::Approve { .. }
+        ) && !policy.evaluate(&approving).satisfied()
+            && !chain.iter().any(|a| a.arbitrator == approval.arbitrator)
+        {
+            let open: Vec<ArbitratorId> = policy
+                .may_act(&approving)
+                .into_iter()
+                .filter(|a| !chain.iter().any(|d| &d.arbitrator == a))
+                .collect();
+            if !open.contains(&approval.arbitrator) {
+                let waiting_for = if open.is_empty() {
+                    "nobody: the request can no longer be met".to_string()
+                } else {
+                    format!(
+                        "waiting for {}",
+                        open.iter()
+                            .map(|a| a.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                return refuse(EscrowError::NotYourTurn {
+                    arbitrator: approval.arbitrator.to_string(),
+                    waiting_for,
+                })
+                .await;
+            }
         }
         let keys = self.keys_of(&policy).await?;
         chain.push(approval.clone());
@@ -414,8 +466,12 @@ impl CaService {
         }
         let keys = self.keys_of(&deposit.policy()?).await?;
         let target = self.registry.token(&request.target).await?;
-        let transport = RsaPublicKey::from_der(target.transport_key.as_deref().unwrap_or_default())
-            .map_err(TokenError::from)?;
+        // Checked when the request was filed; a registry that lost it since
+        // is damaged.
+        let transport_der = target.transport_key.as_deref().ok_or_else(|| {
+            StoreError::Corrupt(format!("token {} lost its transport key", request.target))
+        })?;
+        let transport = RsaPublicKey::from_der(transport_der).map_err(TokenError::from)?;
         let certificate = self
             .registry
             .latest_certificate_for_key(&request.key)

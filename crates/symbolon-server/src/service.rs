@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use symbolon::Code;
 
 use serde_json::json;
 use symbolon::ca::{review, CaError, CaPolicy, CertifyRequest, CertifyResponse};
@@ -48,12 +49,12 @@ pub enum ServiceError {
 
 impl ServiceError {
     /// A stable code.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> Code {
         match self {
             Self::Refused(e) => e.code(),
             Self::Store(e) => e.code(),
             Self::Token(e) => e.code(),
-            Self::Setup(_) => "setup",
+            Self::Setup(_) => Code::Setup,
             Self::Escrow(e) => e.code(),
             Self::Joint(e) => e.code(),
         }
@@ -72,8 +73,8 @@ impl ServiceError {
                 | StoreError::Stale(_)
                 | StoreError::AlreadyClaimed { .. },
             ) => true,
-            Self::Escrow(e) => e.code() != "internal",
-            Self::Joint(e) => e.code() != "internal",
+            Self::Escrow(e) => e.code() != Code::Internal,
+            Self::Joint(e) => e.code() != Code::Internal,
             _ => false,
         }
     }
@@ -172,6 +173,12 @@ impl CaService {
     /// Reserves a public key for a station (patent: the key generation
     /// device registers the key before the CA sees it).
     pub async fn reserve(&self, public_key: &RsaPublicKey) -> Result<ReservationId, ServiceError> {
+        // A weak key is refused before it is reserved, as it would be at
+        // certification: the same checks, audited the same way.
+        if let Err(e) = symbolon::ca::check_key(public_key) {
+            self.refused(&e, Some(public_key.fingerprint())).await;
+            return Err(e.into());
+        }
         Ok(self
             .registry
             .reserve_key(public_key.fingerprint(), public_key.spki_der())

@@ -1,6 +1,7 @@
 //! Registry errors.
 
 use symbolon::keys::Fingerprint;
+use symbolon::Code;
 use thiserror::Error;
 
 /// Why a registry operation failed.
@@ -14,7 +15,7 @@ pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
     /// A reservation that does not exist or is no longer open.
-    #[error("reservation {0} is not open (unknown, already used or abandoned)")]
+    #[error("reservation {0} is closed: it was used or abandoned")]
     ReservationClosed(String),
     /// A name or record that exists already.
     #[error("{0} exists already")]
@@ -56,17 +57,17 @@ impl StoreError {
     }
 
     /// A stable code for JSON errors.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::DuplicateKey(_) => "duplicate_key",
-            Self::NotFound(_) => "not_found",
-            Self::ReservationClosed(_) => "reservation_closed",
-            Self::AlreadyClaimed { .. } => "already_used",
-            Self::AlreadyExists(_) => "already_exists",
-            Self::ChainMoved(_) | Self::Stale(_) => "chain_moved",
-            Self::SchemaTooNew(_) => "schema_too_new",
-            Self::Corrupt(_) => "corrupt",
-            Self::Database { .. } => "database",
+            Self::DuplicateKey(_) => Code::DuplicateKey,
+            Self::NotFound(_) => Code::NotFound,
+            Self::ReservationClosed(_) => Code::ReservationClosed,
+            Self::AlreadyClaimed { .. } => Code::AlreadyUsed,
+            Self::AlreadyExists(_) => Code::AlreadyExists,
+            Self::ChainMoved(_) | Self::Stale(_) => Code::ChainMoved,
+            Self::SchemaTooNew(_) => Code::SchemaTooNew,
+            Self::Corrupt(_) => Code::Corrupt,
+            Self::Database { .. } => Code::Database,
         }
     }
 }

@@ -150,6 +150,7 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Jo
             batch.into_iter().map(|j| (j.op, j.reply)).unzip();
         let results = commit_batch(pool.clone(), backend, ops).await;
         for (reply, result) in replies.into_iter().zip(results) {
+            // A caller that gave up waiting has gone; its write stands.
             let _ = reply.send(result);
         }
     }
@@ -196,25 +197,25 @@ async fn commit_batch(
         )
         .await
         {
-            let _ = statement(&mut conn, "ROLLBACK").await;
+            rollback(&mut conn).await;
             return fail_all("lock the audit head", e);
         }
     }
     let mut results = Vec::with_capacity(n);
     for op in &batch {
         if let Err(e) = statement(&mut conn, "SAVEPOINT write").await {
-            let _ = statement(&mut conn, "ROLLBACK").await;
+            rollback(&mut conn).await;
             return fail_all("savepoint", e);
         }
         let result = execute(&mut conn, op).await;
         if result.is_err() {
             if let Err(e) = statement(&mut conn, "ROLLBACK TO write").await {
-                let _ = statement(&mut conn, "ROLLBACK").await;
+                rollback(&mut conn).await;
                 return fail_all("savepoint", e);
             }
         }
         if let Err(e) = statement(&mut conn, "RELEASE write").await {
-            let _ = statement(&mut conn, "ROLLBACK").await;
+            rollback(&mut conn).await;
             return fail_all("savepoint", e);
         }
         results.push(result);
@@ -222,7 +223,7 @@ async fn commit_batch(
     match statement(&mut conn, "COMMIT").await {
         Ok(()) => results,
         Err(e) => {
-            let _ = statement(&mut conn, "ROLLBACK").await;
+            rollback(&mut conn).await;
             fail_all("commit", e)
         }
     }
@@ -273,15 +274,17 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
         }
         WriteOp::Abandon { id, reason } => {
             let row = sqlx::query(
-                "UPDATE public_keys SET state = 'abandoned', reservation = NULL, updated_at = $1 \
+                "UPDATE public_keys SET state = 'abandoned', updated_at = $1 \
                  WHERE reservation = $2 AND state = 'reserved' RETURNING fingerprint",
             )
             .bind(crate::registry::now())
             .bind(id.as_str())
             .fetch_optional(&mut *conn)
             .await
-            .map_err(StoreError::db("abandon reservation"))?
-            .ok_or_else(|| StoreError::ReservationClosed(id.to_string()))?;
+            .map_err(StoreError::db("abandon reservation"))?;
+            let Some(row) = row else {
+                return Err(closed_or_unknown(conn, id).await);
+            };
             let fp: Fingerprint = row
                 .get::<String, _>(0)
                 .parse()
@@ -545,6 +548,29 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
     }
 }
 
+/// Ends a failed transaction. The failure that led here is what the caller
+/// reports; a rollback that fails too (the connection is gone, and the
+/// database rolls back on its own) is logged beside it.
+async fn rollback(conn: &mut AnyConnection) {
+    if let Err(e) = statement(conn, "ROLLBACK").await {
+        tracing::warn!(error = %e, "rollback after a failed write also failed");
+    }
+}
+
+/// Why a reservation cannot be used: it was (it stays on its key's row once
+/// used or abandoned, so a closed one is told apart from one never made).
+async fn closed_or_unknown(conn: &mut AnyConnection, id: &ReservationId) -> StoreError {
+    let known = sqlx::query("SELECT state FROM public_keys WHERE reservation = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await;
+    match known {
+        Ok(Some(_)) => StoreError::ReservationClosed(id.to_string()),
+        Ok(None) => StoreError::NotFound(format!("reservation {id}")),
+        Err(e) => StoreError::db("look up reservation")(e),
+    }
+}
+
 /// Certifies a key: through its open reservation, or by registering it; the
 /// primary key makes a second certification impossible.
 async fn certify_in(
@@ -557,7 +583,7 @@ async fn certify_in(
     match reservation {
         Some(id) => {
             let done = sqlx::query(
-                "UPDATE public_keys SET state = 'certified', reservation = NULL, updated_at = $1 \
+                "UPDATE public_keys SET state = 'certified', updated_at = $1 \
                  WHERE fingerprint = $2 AND state = 'reserved' AND reservation = $3",
             )
             .bind(t)

@@ -237,8 +237,11 @@ pub fn init_token(
     };
     let created = SoftToken::create(store, key);
     if created.is_err() && made_key {
-        // Nothing was sealed under it: leave no orphan key behind.
-        let _ = std::fs::remove_file(key_path);
+        // Nothing was sealed under it: leave no orphan key behind (and say
+        // so if it stays; the creation's own error is what is reported).
+        if let Err(e) = std::fs::remove_file(key_path) {
+            tracing::warn!(path = %key_path.display(), error = %e, "cannot remove an unused sealing key");
+        }
     }
     created
 }

@@ -1,5 +1,5 @@
 //! Token I/O for symbolon: where the soft token's sealed state lives on disk
-//! ([`file`]), and the token agent that holds an unsealed token in one
+//! ([`file`](mod@file)), and the token agent that holds an unsealed token in one
 //! hardened process and serves it over a Unix socket ([`agent`]), like
 //! ssh-agent; and tokens on PKCS#11 devices ([`pkcs11`]). [`open`] turns a
 //! `--token` argument into a [`Token`].

@@ -1,6 +1,6 @@
 //! Turning a `--token` argument into a token: a soft-token file path,
 //! `agent:/path/to.sock` for a token agent, or an RFC 7512 `pkcs11:` URI
-//! for a hardware token (DESIGN §7).
+//! for a hardware token (docs/design.md §4).
 
 use std::path::{Path, PathBuf};
 

@@ -14,6 +14,7 @@
 //! memory in tests, or over a TPM later.
 
 pub mod ca;
+pub mod code;
 pub mod content;
 pub mod encoding;
 pub mod escrow;
@@ -25,3 +26,5 @@ pub mod self_test;
 mod self_test_vectors;
 pub mod token;
 pub mod x509;
+
+pub use code::{Code, ExitClass};

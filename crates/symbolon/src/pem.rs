@@ -20,11 +20,45 @@ pub enum PemError {
     },
 }
 
-/// Encodes `der` as PEM with `label`, LF line endings.
+/// Encodes `der` as PEM with `label` (RFC 7468 §2: 64-character base64
+/// lines, LF line endings). Written here rather than through `der::pem` so
+/// that it cannot fail: the labels are this crate's constants (a test checks
+/// each one decodes again), and base64 of any byte string is defined.
 pub fn encode(label: &str, der: &[u8]) -> String {
-    // Labels are constants of this crate and DER is never empty, so encoding
-    // cannot fail; an empty string would still be refused by every reader.
-    der::pem::encode_string(label, der::pem::LineEnding::LF, der).unwrap_or_default()
+    let mut out = String::with_capacity(encoded_len(label, der.len()));
+    encode_into(label, der, &mut out);
+    out
+}
+
+/// [`encode`] for secret DER (a key file): written once into a buffer of
+/// its final size, so no reallocation leaves a copy behind.
+pub fn encode_secret(label: &str, der: &[u8]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(encoded_len(label, der.len())));
+    encode_into(label, der, &mut out);
+    out
+}
+
+const LINE_BYTES: usize = 48; // 64 base64 characters
+
+fn encoded_len(label: &str, len: usize) -> usize {
+    let armour = "-----BEGIN -----\n".len() + "-----END -----\n".len() + 2 * label.len();
+    let lines = len.div_ceil(LINE_BYTES);
+    armour + len.div_ceil(3) * 4 + lines
+}
+
+fn encode_into(label: &str, der: &[u8], out: &mut String) {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    out.push_str("-----BEGIN ");
+    out.push_str(label);
+    out.push_str("-----\n");
+    for line in der.chunks(LINE_BYTES) {
+        STANDARD.encode_string(line, out);
+        out.push('\n');
+    }
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
 }
 
 /// Decodes a PEM document whose label is one of `labels`; returns the label
@@ -70,12 +104,18 @@ pub fn is_pem(data: &[u8]) -> bool {
     trim(data).starts_with(b"-----BEGIN ")
 }
 
+/// Whitespace around the armour is not part of it (RFC 7468 §2 and §3:
+/// parsers should ignore it; pasted files often end in blank lines).
 fn trim(data: &[u8]) -> &[u8] {
     let start = data
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(data.len());
-    &data[start..]
+    let end = data
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &data[start..end.max(start)]
 }
 
 #[cfg(test)]
@@ -96,5 +136,49 @@ mod tests {
             decode(b"garbage", &["X"]),
             Err(PemError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_ignored() {
+        let pem = encode("PUBLIC KEY", &[0x30, 0x03, 0x02, 0x01, 0x05]);
+        for text in [
+            format!("{pem}\n"),
+            format!("{pem}\n\n  \t\n"),
+            format!("\r\n\n{pem}"),
+            pem.trim_end().to_string(),
+            pem.replace('\n', "\r\n") + "\r\n\r\n",
+        ] {
+            let (_, der) = decode(text.as_bytes(), &["PUBLIC KEY"])
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(der, vec![0x30, 0x03, 0x02, 0x01, 0x05]);
+            let (_, secret) = decode_secret(text.as_bytes(), &["PUBLIC KEY"]).unwrap();
+            assert_eq!(&secret[..], &der[..]);
+        }
+    }
+
+    #[test]
+    fn encoding_matches_the_der_crate_and_every_label_decodes() {
+        for len in [0usize, 1, 2, 3, 47, 48, 49, 95, 96, 97, 300] {
+            let der: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            for label in [
+                "CERTIFICATE",
+                "CERTIFICATE REQUEST",
+                "PUBLIC KEY",
+                crate::content::licence::LICENCE_LABEL,
+                crate::content::order::ORDER_LABEL,
+                "SYMBOLON SEALING KEY",
+            ] {
+                let ours = encode(label, &der);
+                assert_eq!(ours.len(), encoded_len(label, len));
+                assert_eq!(*encode_secret(label, &der), ours);
+                if len > 0 {
+                    // (the der crate writes an empty line for empty DER)
+                    let theirs =
+                        der::pem::encode_string(label, der::pem::LineEnding::LF, &der).unwrap();
+                    assert_eq!(ours, theirs, "{label} {len}");
+                    assert_eq!(decode(ours.as_bytes(), &[label]).unwrap().1, der);
+                }
+            }
+        }
     }
 }

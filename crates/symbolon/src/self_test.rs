@@ -1,4 +1,4 @@
-//! Power-on self-tests and the module's error state (DESIGN §4.6, modelled on
+//! Power-on self-tests and the module's error state (docs/design.md §2.6, modelled on
 //! FIPS 140-3 §7.10).
 //!
 //! Before the first use of any algorithm in a process, every primitive the
@@ -40,7 +40,9 @@ pub fn ensure() -> Result<(), SelfTestError> {
 /// self-test would (an operator's kill switch, and how tests prove that the
 /// error state refuses everything).
 pub fn enter_error_state(reason: &'static str) {
-    let _ = FORCED.set(SelfTestError(reason));
+    // Set once: a module already in the error state stays in it, with the
+    // first reason (so a second call has nothing to do).
+    let _already_offline = FORCED.set(SelfTestError(reason)).is_err();
 }
 
 /// Runs every known-answer test now, without touching the module state.
@@ -54,6 +56,9 @@ pub fn run_all() -> Result<(), SelfTestError> {
     Ok(())
 }
 
+/// A vector's bytes. The vectors are constants of this crate (a test
+/// decodes each); a broken one would decode to nothing and fail its
+/// known-answer test, which fails safe: the module refuses to work.
 fn hex_of(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap_or_default()
 }

@@ -168,7 +168,7 @@ fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
     )
     .unwrap();
     resp.verify(&root, b"nonce-1", user.public_key()).unwrap();
-    let wire = CertifyResponse::from_json(&resp.to_json("ab")).unwrap();
+    let wire = CertifyResponse::from_json(&resp.to_json("ab").unwrap()).unwrap();
     assert_eq!(wire, resp);
 
     assert_eq!(
@@ -226,4 +226,124 @@ fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
             .code(),
         "wrong_certificate"
     );
+}
+
+/// A request for `who` whose info carries `attributes` (raw DER of the
+/// `[0]` contents' elements), signed properly by `k`: only its encoding is off.
+fn csr_with_attributes(
+    k: &RsaPrivateKey,
+    who: &str,
+    attributes: Vec<x509_cert::attr::Attribute>,
+) -> Vec<u8> {
+    use der::Encode;
+    use symbolon::keys::{HashAlgorithm, MessageDigest};
+    let good = csr_for(k, who);
+    let mut req = <x509_cert::request::CertReq as der::Decode>::from_der(&good).unwrap();
+    req.info.attributes = attributes.try_into().unwrap();
+    let info = req.info.to_der().unwrap();
+    let sig = k
+        .sign_digest(
+            SignatureScheme::Pkcs1Sha256,
+            &MessageDigest::of(HashAlgorithm::Sha256, &info),
+        )
+        .unwrap();
+    req.signature = der::asn1::BitString::from_bytes(&sig).unwrap();
+    req.to_der().unwrap()
+}
+
+fn attribute(oid: &str, values: &[&[u8]]) -> x509_cert::attr::Attribute {
+    x509_cert::attr::Attribute {
+        oid: oid.parse().unwrap(),
+        values: values
+            .iter()
+            .map(|v| <der::Any as der::Decode>::from_der(v).unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap(),
+    }
+}
+
+#[test]
+fn csrs_must_be_der() {
+    let k = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    // extensionRequest with basicConstraints whose `critical FALSE` is
+    // spelled out: BER, since DER omits a DEFAULT value.
+    let explicit_false: &[u8] = &[
+        0x30, 0x0e, // Extensions
+        0x30, 0x0c, // Extension
+        0x06, 0x03, 0x55, 0x1d, 0x13, // basicConstraints
+        0x01, 0x01, 0x00, // critical FALSE
+        0x04, 0x02, 0x30, 0x00, // extnValue: SEQUENCE {}
+    ];
+    let ber = csr_with_attributes(
+        &k,
+        "CN=Alice",
+        vec![attribute("1.2.840.113549.1.9.14", &[explicit_false])],
+    );
+    let e = symbolon::x509::verify_csr(&ber).unwrap_err().to_string();
+    assert!(
+        e.contains("extensionRequest: extension 2.5.29.19") && e.contains("not DER"),
+        "{e}"
+    );
+    // An attribute with an empty SET of values.
+    let empty = csr_with_attributes(
+        &k,
+        "CN=Alice",
+        vec![x509_cert::attr::Attribute {
+            oid: "1.2.840.113549.1.9.7".parse().unwrap(),
+            values: Default::default(),
+        }],
+    );
+    let e = symbolon::x509::verify_csr(&empty).unwrap_err().to_string();
+    assert!(
+        e.contains("empty SET") && e.contains("1.2.840.113549.1.9.7"),
+        "{e}"
+    );
+    // Both are refused by the CA's review as invalid requests.
+    for csr in [ber, empty] {
+        let err = review(
+            &request(csr, "CN=Alice", CertificateRole::Client),
+            &CaPolicy::default(),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "invalid_request", "{err}");
+    }
+    // The same extension in DER, and no attributes at all, are fine.
+    let der_ok: &[u8] = &[
+        0x30, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x1d, 0x13, 0x04, 0x02, 0x30, 0x00,
+    ];
+    symbolon::x509::verify_csr(&csr_with_attributes(
+        &k,
+        "CN=Alice",
+        vec![attribute("1.2.840.113549.1.9.14", &[der_ok])],
+    ))
+    .unwrap();
+    symbolon::x509::verify_csr(&csr_with_attributes(&k, "CN=Alice", vec![])).unwrap();
+}
+
+#[test]
+fn a_huge_public_exponent_is_a_weak_key_not_a_parse_error() {
+    use der::Encode;
+    let k = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let n = k.public_key().modulus().to_vec();
+    for e_bytes in [vec![0x01, 0x00, 0x00, 0x00, 0x01], {
+        let mut e = vec![0xff; 40];
+        e[39] = 0xfd;
+        e
+    }] {
+        let der = pkcs1::RsaPublicKey {
+            modulus: pkcs1::UintRef::new(&n).unwrap(),
+            public_exponent: pkcs1::UintRef::new(&e_bytes).unwrap(),
+        }
+        .to_der()
+        .unwrap();
+        let err = symbolon::keys::RsaPublicKey::from_der(&der)
+            .and_then(|key| key.check_policy().map(|_| key))
+            .unwrap_err();
+        assert!(
+            matches!(err, symbolon::keys::KeyError::Refused(ref m) if m.contains("Wiener")),
+            "{err}"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The module's error state (DESIGN §4.6): once entered, every cryptographic
+//! The module's error state (docs/design.md §2.6): once entered, every cryptographic
 //! operation is refused until the process restarts. Its own test binary, so
 //! its own process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

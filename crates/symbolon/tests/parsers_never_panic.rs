@@ -1,5 +1,5 @@
 //! Every parser of outside input returns an error, never a panic, whatever
-//! the bytes (DESIGN §4.5): sealed files, issuer commands, attestations,
+//! the bytes (docs/design.md §2.5): sealed files, issuer commands, attestations,
 //! keys, PEM. Property tests here run in CI on every change; `fuzz/` holds the
 //! matching cargo-fuzz targets for long runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -116,7 +116,7 @@ fn accept_key_and_certificate_commands() {
     let before = t.store().data.clone();
 
     // The real one, then its replay.
-    let json = cmd.to_json();
+    let json = cmd.to_json().unwrap();
     let cmd = SignedCommand::from_json(&json).unwrap();
     assert_eq!(t.accept_key(&cmd).unwrap(), *key.public_key());
     assert_ne!(t.store().data, before);
@@ -173,7 +173,7 @@ fn attestation_names_origin_and_verifies() {
     let s = att.verify(&dev, Some(&pk), Some(b"nonce")).unwrap();
     assert_eq!(s.origin, KeyOrigin::Generated);
     assert!(!s.exportable);
-    let parsed = symbolon::token::Attestation::from_json(&att.to_json()).unwrap();
+    let parsed = symbolon::token::Attestation::from_json(&att.to_json().unwrap()).unwrap();
     assert_eq!(parsed, att);
     assert!(att.verify(&dev, None, Some(b"other")).is_err());
     let (other, _) = new_token();

@@ -2,6 +2,7 @@
 //! identity, its registration, checking its shares; and the policy language.
 
 use std::path::PathBuf;
+use symbolon::Code;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -36,8 +37,8 @@ pub(crate) fn load(dir: &ArbitratorDir) -> Result<ArbitratorIdentity, CliError> 
 pub(crate) fn fetch_escrow(ca: &CaClient, id: &str) -> Result<EscrowDeposit, CliError> {
     let v = ca.get(&format!("/v1/escrows/{id}"))?;
     let record = B64
-        .decode(v["record"].as_str().unwrap_or_default())
-        .map_err(|e| CliError::new("bad_response", format!("escrow record: {e}")))?;
+        .decode(super::ca_client::field(&v, "record")?)
+        .map_err(|e| CliError::new(Code::BadResponse, format!("escrow record: {e}")))?;
     Ok(EscrowDeposit::decode(&record)?)
 }
 
@@ -48,8 +49,8 @@ pub(crate) fn fetch_envelope(
     me: &ArbitratorId,
 ) -> Result<Vec<u8>, CliError> {
     let v = ca.get(&format!("/v1/escrows/{escrow}/shares/{me}"))?;
-    B64.decode(v["envelope"].as_str().unwrap_or_default())
-        .map_err(|e| CliError::new("bad_response", format!("envelope: {e}")))
+    B64.decode(super::ca_client::field(&v, "envelope")?)
+        .map_err(|e| CliError::new(Code::BadResponse, format!("envelope: {e}")))
 }
 
 pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
@@ -61,7 +62,7 @@ pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
                 .map_err(|e| CliError::io("cannot create", &dir.arbitrator, e))?;
             if sealed.exists() {
                 return Err(CliError::new(
-                    "invalid_input",
+                    Code::InvalidInput,
                     format!(
                         "{} already holds an arbitrator identity",
                         dir.arbitrator.display()
@@ -128,7 +129,7 @@ pub(crate) fn policy(cmd: PolicyCommand, json: bool) -> Result<(), CliError> {
     match cmd {
         PolicyCommand::Check { policy, limit } => {
             let p = Policy::parse(&policy)
-                .map_err(|e| CliError::new("invalid_input", e.to_string()))?;
+                .map_err(|e| CliError::new(Code::InvalidInput, e.to_string()))?;
             let sets = p.minimal_sets(limit);
             let tree = p.status_tree(&[]);
             if json {

@@ -1,6 +1,7 @@
 //! `symbolon audit verify`.
 
 use serde_json::json;
+use symbolon::Code;
 use symbolon_store::Registry;
 
 use crate::cli::{AuditCommand, DataArgs};
@@ -15,7 +16,7 @@ pub(crate) async fn open_existing(args: &DataArgs) -> Result<Registry, CliError>
             let path = args.data.join("registry.db");
             if !path.exists() {
                 return Err(CliError::new(
-                    "not_found",
+                    Code::NotFound,
                     format!("no registry at {}", path.display()),
                 )
                 .hint("pass --data DIR or --database URL"));
@@ -47,7 +48,7 @@ pub(crate) fn run(cmd: AuditCommand, json: bool) -> Result<(), CliError> {
                 }
             }
             Err(broken) => {
-                let mut e = CliError::new("audit_broken", broken.to_string());
+                let mut e = CliError::new(Code::AuditBroken, broken.to_string());
                 e.hint = Some(format!(
                     "entries from {} on cannot be trusted; compare with a backup",
                     broken.seq

@@ -9,6 +9,7 @@
 use symbolon::content::{self, ContentHeader, ContentId, DEFAULT_CHUNK_LOG2};
 use symbolon::encoding::{Reader, Writer};
 use symbolon::token::{SlotName, Token, TokenSerial, MAX_OBJECT, MAX_OBJECTS};
+use symbolon::Code;
 
 use crate::error::CliError;
 
@@ -51,7 +52,7 @@ pub(crate) fn restore(
     let mut payload = Vec::new();
     content::unseal(&mut input, &header, opener.as_mut(), &mut payload)?;
     let bad = |e: symbolon::encoding::DecodeError| {
-        CliError::new("invalid_input", format!("not a token backup: {e}"))
+        CliError::new(Code::InvalidInput, format!("not a token backup: {e}"))
     };
     let mut r = Reader::new(&payload);
     r.domain(DOMAIN).map_err(bad)?;
@@ -59,12 +60,12 @@ pub(crate) fn restore(
         r.bytes("serial")
             .map_err(bad)?
             .try_into()
-            .map_err(|_| CliError::new("invalid_input", "not a token backup: bad serial"))?,
+            .map_err(|_| CliError::new(Code::InvalidInput, "not a token backup: bad serial"))?,
     );
     let n = r.u32("count").map_err(bad)? as usize;
     if n > MAX_OBJECTS {
         return Err(CliError::new(
-            "invalid_input",
+            Code::InvalidInput,
             "the backup holds more objects than a token keeps",
         ));
     }
@@ -74,7 +75,7 @@ pub(crate) fn restore(
         let data = r.bytes("data").map_err(bad)?.to_vec();
         if data.len() > MAX_OBJECT {
             return Err(CliError::new(
-                "invalid_input",
+                Code::InvalidInput,
                 "a backed-up object is larger than a token keeps",
             ));
         }

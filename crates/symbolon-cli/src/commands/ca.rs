@@ -4,6 +4,7 @@ use serde_json::json;
 use symbolon::ca::CaPolicy;
 use symbolon::keys::RsaAlgorithm;
 use symbolon::pem;
+use symbolon::Code;
 use symbolon_server::DataDir;
 use symbolon_store::{AuditKind, Registry};
 
@@ -102,7 +103,7 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
         }
         CaCommand::ImportCert { data, input, chain } => {
             let (_, cert) = pem::decode(&crate::files::read_input(Some(&input))?, &["CERTIFICATE"])
-                .map_err(|e| CliError::new("invalid_certificate", format!("--in: {e}")))?;
+                .map_err(|e| CliError::new(Code::InvalidCertificate, format!("--in: {e}")))?;
             let parents = symbolon_server::data_dir::read_chain(&chain)?;
             let dir = DataDir::new(&data.data);
             dir.import_certificate(&cert, &parents)?;
@@ -124,19 +125,22 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
                 (Some(url), _) => {
                     let v = CaClient::new(&url).get("/v1/ca/certificate")?;
                     v["root"].as_str().map(str::to_string).ok_or_else(|| {
-                        CliError::new("bad_response", "the CA's answer has no root certificate")
+                        CliError::new(Code::BadResponse, "the CA's answer has no root certificate")
                     })?
                 }
                 (None, Some(dir)) => {
-                    let chain =
-                        symbolon_server::data_dir::read_chain(&DataDir::new(dir).chain_path())?;
-                    pem::encode(
-                        "CERTIFICATE",
-                        chain.last().map(Vec::as_slice).unwrap_or_default(),
-                    )
+                    let path = DataDir::new(dir).chain_path();
+                    let chain = symbolon_server::data_dir::read_chain(&path)?;
+                    let root = chain.last().ok_or_else(|| {
+                        CliError::new(
+                            Code::InvalidInput,
+                            format!("{}: the CA chain is empty", path.display()),
+                        )
+                    })?;
+                    pem::encode("CERTIFICATE", root)
                 }
                 (None, None) => {
-                    return Err(CliError::new("invalid_input", "say where the CA is")
+                    return Err(CliError::new(Code::InvalidInput, "say where the CA is")
                         .hint("pass --ca URL or --data DIR"))
                 }
             };

@@ -2,6 +2,7 @@
 //! body turned into a CLI error with the same code.
 
 use std::time::Duration;
+use symbolon::Code;
 
 use serde_json::Value;
 
@@ -32,7 +33,7 @@ impl CaClient {
 
     fn unreachable(&self, e: ureq::Error) -> CliError {
         CliError::new(
-            "ca_unreachable",
+            Code::CaUnreachable,
             format!("cannot reach the CA at {}: {e}", self.base),
         )
         .hint("is `symbolon serve` running there? check --ca")
@@ -46,22 +47,23 @@ impl CaClient {
         let status = resp.status();
         let body: Value = resp.body_mut().read_json().map_err(|e| {
             CliError::new(
-                "bad_response",
+                Code::BadResponse,
                 format!("the CA answered {status} with a body that is not JSON: {e}"),
             )
         })?;
         if status.is_success() {
             return Ok(body);
         }
-        let code = body["error"]["code"]
-            .as_str()
-            .unwrap_or("ca_error")
-            .to_string();
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("the CA refused")
-            .to_string();
-        Err(CliError::new(&code, format!("the CA refused: {message}")))
+        // A code this version does not know (a newer service) is kept in
+        // the message and reported as unrecognised, never guessed.
+        let name = body["error"]["code"].as_str();
+        let code = name.map_or(Code::BadResponse, Code::from_peer);
+        let message = match (body["error"]["message"].as_str(), code) {
+            (Some(m), Code::Unrecognised) => format!("{m} (code {})", name.unwrap_or_default()),
+            (Some(m), _) => m.to_string(),
+            (None, _) => format!("the CA answered {status} without an error body"),
+        };
+        Err(CliError::new(code, format!("the CA refused: {message}")))
     }
 
     pub(crate) fn post(&self, path: &str, body: &Value) -> Result<Value, CliError> {
@@ -78,4 +80,12 @@ impl CaClient {
         let r = self.agent.get(&self.url(path)).call();
         self.finish(r)
     }
+}
+
+/// A string field of a service answer; its absence is the service's fault
+/// (`bad_response`), never an empty value passed on.
+pub(crate) fn field<'a>(v: &'a Value, name: &str) -> Result<&'a str, CliError> {
+    v[name]
+        .as_str()
+        .ok_or_else(|| CliError::new(Code::BadResponse, format!("the CA's answer lacks {name}")))
 }

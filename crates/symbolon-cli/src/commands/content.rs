@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+use symbolon::Code;
 
 use serde_json::json;
 use symbolon::content::{
@@ -85,7 +86,7 @@ fn chunk_log2(size: u64) -> Result<u8, CliError> {
     let log2 = size.trailing_zeros() as u8;
     if !size.is_power_of_two() || !CHUNK_LOG2_RANGE.contains(&log2) {
         return Err(CliError::new(
-            "invalid_input",
+            Code::InvalidInput,
             format!("--chunk-size {size} is not a power of two from 1024 to 16777216"),
         ));
     }
@@ -184,7 +185,7 @@ fn write_atomically<T>(
     path: Option<&Path>,
     write: impl FnOnce(&mut dyn Write) -> Result<T, ContentError>,
 ) -> Result<T, CliError> {
-    let io = |e: std::io::Error| CliError::new("io", format!("cannot write the output: {e}"));
+    let io = |e: std::io::Error| CliError::new(Code::Io, format!("cannot write the output: {e}"));
     let Some(path) = path else {
         let mut out = std::io::stdout();
         return Ok(write_behind(&mut out, write).map_err(io)??);

@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+use symbolon::Code;
 
 use serde_json::json;
 use symbolon::content::{ContentHeader, Licence, PurchaseOrder, VerifiedOrder};
@@ -68,14 +69,17 @@ impl Paths {
             e.hint("create the owner's station with `symbolon content owner init --owner DIR --ca-cert ROOT`")
         })?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            CliError::new("invalid_input", format!("{}: {e}", self.config().display()))
+            CliError::new(
+                Code::InvalidInput,
+                format!("{}: {e}", self.config().display()),
+            )
         })?;
         v.get("database")
             .and_then(|d| d.as_str())
             .map(str::to_string)
             .ok_or_else(|| {
                 CliError::new(
-                    "invalid_input",
+                    Code::InvalidInput,
                     format!("{} names no database", self.config().display()),
                 )
             })
@@ -137,7 +141,7 @@ pub(crate) fn run(cmd: OwnerCommand, json: bool) -> Result<(), CliError> {
                 .contains(&issuer.public_key().fingerprint())
             {
                 return Err(CliError::new(
-                    "untrusted_issuer",
+                    Code::UntrustedIssuer,
                     format!("token {} does not trust this owner's identity", info.serial),
                 )
                 .hint("a new token must `token trust-issuer --issuer-key` the key from `content owner public-key --identity` before its first key"));
@@ -145,7 +149,7 @@ pub(crate) fn run(cmd: OwnerCommand, json: bool) -> Result<(), CliError> {
             let record = paths.provisioned(&info.serial, &slot);
             if record.exists() {
                 return Err(CliError::new(
-                    "slot_occupied",
+                    Code::SlotOccupied,
                     format!(
                         "this owner already provisioned slot {slot} of token {}",
                         info.serial
@@ -161,9 +165,12 @@ pub(crate) fn run(cmd: OwnerCommand, json: bool) -> Result<(), CliError> {
             std::fs::create_dir_all(record.parent().unwrap_or(&paths.dir))
                 .map_err(|e| CliError::io("cannot create", &paths.dir, e))?;
             write_atomic(&record, public.to_pem().as_bytes())
-                .map_err(|e| CliError::new("io", e.to_string()))?;
+                .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
             if let Err(e) = t.accept_key(&command) {
-                let _ = std::fs::remove_file(&record);
+                // The token refused: the record of a key it never took goes.
+                if let Err(rm) = std::fs::remove_file(&record) {
+                    tracing::warn!(path = %record.display(), error = %rm, "cannot remove the record of a key the token refused");
+                }
                 return Err(e.into());
             }
             audit(
@@ -209,11 +216,11 @@ fn init(
     json: bool,
 ) -> Result<(), CliError> {
     let (_, root) = pem::decode(&read_input(Some(ca_cert))?, &["CERTIFICATE"])
-        .map_err(|e| CliError::new("invalid_input", format!("--ca-cert: {e}")))?;
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--ca-cert: {e}")))?;
     symbolon::x509::parse_certificate(&root)?;
     if paths.config().exists() {
         return Err(CliError::new(
-            "invalid_input",
+            Code::InvalidInput,
             format!("{} already holds an owner's station", paths.dir.display()),
         ));
     }
@@ -235,7 +242,7 @@ fn init(
     let catalogue_key =
         catalogue.generate(&SlotName::new(CATALOGUE_SLOT)?, RsaAlgorithm::Rsa3072)?;
     write_atomic(&paths.root(), pem::encode("CERTIFICATE", &root).as_bytes())
-        .map_err(|e| CliError::new("io", e.to_string()))?;
+        .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
     audit(
         &database,
         AuditKind::OwnerInitialised,
@@ -246,11 +253,10 @@ fn init(
     )?;
     write_atomic(
         &paths.config(),
-        serde_json::to_string_pretty(&json!({ "version": 1, "database": database }))
-            .unwrap_or_default()
-            .as_bytes(),
+        // A JSON value always prints (`{:#}` is serde_json's pretty form).
+        format!("{:#}", json!({ "version": 1, "database": database })).as_bytes(),
     )
-    .map_err(|e| CliError::new("io", e.to_string()))?;
+    .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
     let value = json!({
         "owner": paths.dir,
         "identity": identity.public_key().fingerprint(),
@@ -280,7 +286,7 @@ fn provisioned_key(
     let record = paths.provisioned(serial, slot);
     let data = std::fs::read(&record).map_err(|_| {
         CliError::new(
-            "not_found",
+            Code::NotFound,
             format!("this owner provisioned no decryption key into slot {slot} of token {serial}"),
         )
         .hint(
@@ -302,16 +308,27 @@ pub(crate) fn license(
     let paths = Paths::of(owner);
     let database = paths.database()?;
     let issuer = load(&paths.issuer())?;
-    let (_, root) = pem::decode(&read_input(Some(&paths.root()))?, &["CERTIFICATE"])
-        .map_err(|e| CliError::new("invalid_input", format!("{}: {e}", paths.root().display())))?;
+    let (_, root) =
+        pem::decode(&read_input(Some(&paths.root()))?, &["CERTIFICATE"]).map_err(|e| {
+            CliError::new(
+                Code::InvalidInput,
+                format!("{}: {e}", paths.root().display()),
+            )
+        })?;
     let order = PurchaseOrder::from_pem(&read_input(Some(order_path))?)?;
     let rt = runtime()?;
     let registry = rt.block_on(Registry::open(&database))?;
+    // A refusal stands even if it cannot be recorded; that failure is told.
     let refuse = |e: CliError| -> CliError {
-        let _ = rt.block_on(registry.append_audit(
+        if let Err(log) = rt.block_on(registry.append_audit(
             AuditKind::OrderRefused,
             &json!({ "order": order.id().to_string(), "reason": e.message }),
-        ));
+        )) {
+            tracing::error!(error = %log, "cannot record the refusal in the audit log");
+            return e.hint(format!(
+                "the refusal could not be recorded in the audit log: {log}"
+            ));
+        }
         e
     };
     let verified = order
@@ -329,7 +346,7 @@ pub(crate) fn license(
     let catalogue_slot = SlotName::new(CATALOGUE_SLOT)?;
     if header.recipient() != &catalogue.public_key(&catalogue_slot)?.fingerprint() {
         return Err(refuse(CliError::new(
-            "wrong_recipient",
+            Code::WrongRecipient,
             format!(
                 "{} is not sealed to this owner's catalogue key (it is sealed to {})",
                 content.display(),
@@ -393,7 +410,7 @@ pub(crate) fn license(
 
 fn replayed(order: &VerifiedOrder) -> CliError {
     CliError::new(
-        "order_replayed",
+        Code::OrderReplayed,
         format!(
             "order {} was licensed before; each order is licensed once",
             order.id

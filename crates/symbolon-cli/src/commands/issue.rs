@@ -22,6 +22,7 @@ use symbolon::keys::{RsaAlgorithm, RsaPrivateKey, RsaPublicKey, SignatureScheme}
 use symbolon::pem;
 use symbolon::token::SlotName;
 use symbolon::x509::{build_csr, parse_identity, CertificateRole, RsaSigner};
+use symbolon::Code;
 
 use super::ca_client::CaClient;
 use super::issuer::{load, target};
@@ -52,7 +53,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let subject = parse_identity(&args.identity)?;
     let slot = SlotName::new(&args.slot.slot)?;
     let (_, root) = pem::decode(&read_input(Some(&args.ca_cert))?, &["CERTIFICATE"])
-        .map_err(|e| CliError::new("invalid_input", format!("--ca-cert: {e}")))?;
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--ca-cert: {e}")))?;
     let issuer = load(&crate::cli::IssuerDir {
         issuer: args.issuer.clone(),
     })?;
@@ -60,11 +61,11 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let escrow = match &args.escrow {
         Some(_) if args.on_token => {
             return Err(CliError::new(
-                "invalid_input",
+                Code::InvalidInput,
                 "--escrow needs a station-generated key: a key born in the token never leaves it, so it cannot be escrowed",
             ))
         }
-        Some(text) => Some(Policy::parse(text).map_err(|e| CliError::new("invalid_input", e.to_string()))?),
+        Some(text) => Some(Policy::parse(text).map_err(|e| CliError::new(Code::InvalidInput, e.to_string()))?),
         None => None,
     };
     let ca = super::ca_client(&args.ca)?;
@@ -83,7 +84,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         }
         Some(_) => {
             return Err(CliError::new(
-                "slot_occupied",
+                Code::SlotOccupied,
                 format!("slot {slot:?} already holds a key; keys are never replaced"),
             ))
         }
@@ -104,7 +105,8 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         save_csr(args, &csr)?;
         let att = token.attest(&slot, &attestation_nonce(&csr))?;
         let mut body = certify_body(&csr, args, &n);
-        body["attestation"] = serde_json::from_str(&att.to_json()).unwrap_or(Value::Null);
+        body["attestation"] = serde_json::from_str(&att.to_json()?)
+            .map_err(|e| CliError::new(Code::Internal, format!("attestation: {e}")))?;
         let (serial, cert) = certify(&ca, &body, &root, &n, &public)?;
         deliver(&ca, &serial, &token_serial, || {
             let t = target(token.as_ref())?;
@@ -122,16 +124,19 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
             "/v1/reservations",
             &json!({ "public_key": public.to_pem() }),
         )?;
-        let reservation = reserved["reservation"]
+        let reservation: symbolon_store::ReservationId = reserved["reservation"]
             .as_str()
-            .unwrap_or_default()
-            .to_string();
+            .ok_or_else(|| {
+                CliError::new(Code::BadResponse, "the CA's answer names no reservation")
+            })?
+            .parse()
+            .map_err(|e| CliError::new(Code::BadResponse, format!("the CA's reservation: {e}")))?;
         let outcome = (|| {
             let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
             let csr = build_csr(&subject, &signer, |s, d| key.sign_digest(s, d))?;
             save_csr(args, &csr)?;
             let mut body = certify_body(&csr, args, &n);
-            body["reservation"] = reservation.clone().into();
+            body["reservation"] = reservation.to_string().into();
             certify(&ca, &body, &root, &n, &public)
         })();
         let (serial, cert) = match outcome {
@@ -216,12 +221,9 @@ fn deposit_escrow(
         let v = ca.get(&format!("/v1/arbitrators/{a}"))?;
         arbitrators.push(ArbitratorPublic {
             id: a.clone(),
-            share_recipient: v["share_recipient"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            share_recipient: super::ca_client::field(&v, "share_recipient")?.to_string(),
             approval_key: symbolon::keys::IdentityPublicKey::from_pem_or_der(
-                v["approval_key"].as_str().unwrap_or_default().as_bytes(),
+                super::ca_client::field(&v, "approval_key")?.as_bytes(),
             )?,
         });
     }
@@ -262,17 +264,23 @@ fn certify(
     public: &RsaPublicKey,
 ) -> Result<(String, Vec<u8>), CliError> {
     let answer = ca.post("/v1/certify", body)?;
-    let serial = answer["serial"].as_str().unwrap_or_default().to_string();
+    let serial = answer["serial"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| CliError::new(Code::BadResponse, "the CA's answer names no serial"))?
+        .to_string();
     let response = CertifyResponse::from_json(&answer)?;
     match response.verify(root, nonce, public) {
         Ok(_) => Ok((serial, response.certificate)),
         Err(e) => {
             // The CA may have issued, but this answer cannot be trusted.
-            let _ = ca.post(
-                &format!("/v1/certificates/{serial}/delivery"),
-                &json!({ "delivered": false, "reason": format!("response refused by the station: {e}") }),
-            );
-            Err(e.into())
+            let e: CliError = e.into();
+            Err(report_undelivered(
+                ca,
+                &serial,
+                &json!({ "delivered": false, "reason": format!("response refused by the station: {}", e.message) }),
+                e,
+            ))
         }
     }
 }
@@ -293,11 +301,23 @@ fn deliver(
             Ok(())
         }
         Err(e) => {
-            let _ = ca.post(
-                &format!("/v1/certificates/{serial}/delivery"),
-                &json!({ "token": token_serial, "delivered": false, "reason": e.message }),
-            );
-            Err(e)
+            let report = json!({ "token": token_serial, "delivered": false, "reason": e.message });
+            Err(report_undelivered(ca, serial, &report, e))
+        }
+    }
+}
+
+/// Tells the CA a certificate was not delivered; the station's own error
+/// stands, and a report that did not reach the CA is added to it as a hint.
+fn report_undelivered(ca: &CaClient, serial: &str, report: &Value, e: CliError) -> CliError {
+    match ca.post(&format!("/v1/certificates/{serial}/delivery"), report) {
+        Ok(_) => e,
+        Err(lost) => {
+            tracing::warn!(error = %lost.message, "cannot report the failed delivery");
+            e.hint(format!(
+                "the CA was not told that certificate {serial} was not delivered ({}); report it with the CA's operator",
+                lost.message
+            ))
         }
     }
 }

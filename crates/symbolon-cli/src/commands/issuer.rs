@@ -1,6 +1,7 @@
 //! `symbolon issuer …`: an issuer identity and the commands it signs.
 
 use std::path::{Path, PathBuf};
+use symbolon::Code;
 
 use serde_json::json;
 use symbolon::issuer::{IssuerIdentity, TokenTarget};
@@ -50,7 +51,7 @@ pub(crate) fn run(cmd: IssuerCommand, json: bool) -> Result<(), CliError> {
                 .map_err(|e| CliError::io("cannot create", &dir.issuer, e))?;
             if sealed.exists() {
                 return Err(CliError::new(
-                    "invalid_input",
+                    Code::InvalidInput,
                     format!("{} already holds an issuer identity", dir.issuer.display()),
                 ));
             }
@@ -84,7 +85,7 @@ pub(crate) fn run(cmd: IssuerCommand, json: bool) -> Result<(), CliError> {
             let data = read_input(Some(&input))?;
             let der = if pem::is_pem(&data) {
                 pem::decode(&data, &["CERTIFICATE"])
-                    .map_err(|e| CliError::new("invalid_certificate", e.to_string()))?
+                    .map_err(|e| CliError::new(Code::InvalidCertificate, e.to_string()))?
                     .1
             } else {
                 data
@@ -127,7 +128,11 @@ fn deliver(
     let slot = cmd.command.slot.clone();
     let sequence = cmd.command.sequence;
     if let Some(path) = out {
-        write_output(Some(path), format!("{}\n", cmd.to_json()).as_bytes(), false)?;
+        write_output(
+            Some(path),
+            format!("{}\n", cmd.to_json()?).as_bytes(),
+            false,
+        )?;
         return if json {
             print_json(&json!({ "command": path, "slot": slot, "sequence": sequence }))
         } else {

@@ -5,6 +5,7 @@
 //! command line.
 
 use std::path::Path;
+use symbolon::Code;
 
 use serde_json::json;
 use symbolon::joint::arith::{
@@ -43,7 +44,7 @@ pub(crate) fn read_partial(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> 
     );
     let bytes = Zeroizing::new(hex::decode(hex_text.as_bytes()).map_err(|_| {
         CliError::new(
-            "invalid_input",
+            Code::InvalidInput,
             format!("{} does not hold a hex partial exponent", path.display()),
         )
     })?);
@@ -58,7 +59,7 @@ fn read_hex(path: &Path) -> Result<Vec<u8>, CliError> {
         .collect();
     hex::decode(t).map_err(|_| {
         CliError::new(
-            "invalid_input",
+            Code::InvalidInput,
             format!("{} does not hold hex", path.display()),
         )
     })
@@ -77,7 +78,7 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
         JointCommand::NewPartial { bits, out } => {
             if !(1024..=8192).contains(&bits) {
                 return Err(CliError::new(
-                    "invalid_input",
+                    Code::InvalidInput,
                     "--bits is the modulus length, 1024 to 8192",
                 ));
             }
@@ -217,12 +218,17 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
                 String::from_utf8_lossy(&text)
                     .lines()
                     .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
-                    .unwrap_or_default()
+                    .ok_or_else(|| {
+                        CliError::new(
+                            Code::InvalidInput,
+                            format!("{}: no AGE-SECRET-KEY-1 line", identity.display()),
+                        )
+                    })?
                     .to_string(),
             );
             let id: age::x25519::Identity = line.parse().map_err(|e| {
                 CliError::new(
-                    "invalid_input",
+                    Code::InvalidInput,
                     format!("{}: not an age identity: {e}", identity.display()),
                 )
             })?;
@@ -262,7 +268,7 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
             let x = from_be(&read_hex(&input)?, bits)?;
             if x >= n {
                 return Err(CliError::new(
-                    "invalid_input",
+                    Code::InvalidInput,
                     "the value to sign is not below n",
                 ));
             }
@@ -290,13 +296,16 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
                 )?,
                 (None, Some(x)) => read_hex(&x)?,
                 (None, None) => {
-                    return Err(CliError::new("invalid_input", "give --message or --expect"))
+                    return Err(CliError::new(
+                        Code::InvalidInput,
+                        "give --message or --expect",
+                    ))
                 }
             };
             let e = from_be(key.exponent(), bits)?;
             let got = pow_public(&s, &e, &params(&n)?);
             if fit(&got, bits) != from_be(&expected, bits)? {
-                return Err(CliError::new("bad_signature", "s^e mod n is not the expected value: a partial in the chain is wrong or out of order"));
+                return Err(CliError::new(Code::BadSignature, "s^e mod n is not the expected value: a partial in the chain is wrong or out of order"));
             }
             if let Some(out) = signature_out {
                 write_output(Some(&out), &to_be_len(&s, k), false)?;
@@ -326,7 +335,11 @@ pub(crate) fn write_corrected(
     let mut out = path.as_os_str().to_owned();
     out.push(".corrected");
     let out = std::path::PathBuf::from(out);
-    let _ = std::fs::remove_file(&out);
+    match std::fs::remove_file(&out) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(CliError::io("cannot replace", &out, e)),
+    }
     let bytes = Zeroizing::new(to_be(&sum));
     let digits = Zeroizing::new(hex::encode(&*bytes));
     let line = Zeroizing::new(format!("{}\n", digits.as_str()));

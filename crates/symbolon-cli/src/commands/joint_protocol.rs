@@ -7,6 +7,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+use symbolon::Code;
 
 use serde_json::json;
 use symbolon::content::ContentHeader;
@@ -37,13 +38,14 @@ fn read_chain(path: &Path) -> Result<ChainMessage, CliError> {
 /// Writes a chain file whole or not at all (a crash mid-write leaves the
 /// previous file).
 fn write_chain(path: &Path, message: &ChainMessage) -> Result<(), CliError> {
-    symbolon_token::file::write_atomic(path, message.to_json().as_bytes())
-        .map_err(|e| CliError::new("io", format!("cannot write {}: {e}", path.display())))
+    let text = message.to_json()?;
+    symbolon_token::file::write_atomic(path, text.as_bytes())
+        .map_err(|e| CliError::new(Code::Io, format!("cannot write {}: {e}", path.display())))
 }
 
 /// The file as the JSON body the mailbox takes.
 fn chain_body(message: &ChainMessage) -> Result<serde_json::Value, CliError> {
-    serde_json::to_value(message).map_err(|e| CliError::new("internal", e.to_string()))
+    serde_json::to_value(message).map_err(|e| CliError::new(Code::Internal, e.to_string()))
 }
 
 fn mailbox_path(id: &str) -> Result<String, CliError> {
@@ -137,7 +139,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
             let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
             let serial: TokenSerial = new_token.trim().parse().map_err(|_| {
                 CliError::new(
-                    "invalid_input",
+                    Code::InvalidInput,
                     format!("{new_token:?} is not a token serial (see `symbolon token info`)"),
                 )
             })?;
@@ -148,7 +150,9 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
                 requested_at: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_secs())
-                    .unwrap_or_default(),
+                    .map_err(|_| {
+                        CliError::new(Code::Internal, "the system clock is before 1970")
+                    })?,
             };
             let message = ChainMessage::new_reissue(&key, roster(&parties)?, form)?;
             let status = message.status()?;
@@ -215,7 +219,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
                 ChainStatus::Complete => {}
                 ChainStatus::Awaiting(i) => {
                     return Err(CliError::new(
-                        "not_complete",
+                        Code::NotComplete,
                         format!(
                             "the chain is not complete: {} signs next",
                             message.parties()[*i]
@@ -224,7 +228,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
                 }
                 ChainStatus::Refused(r) => {
                     return Err(CliError::new(
-                        "refused",
+                        Code::Refused,
                         format!("{} refused: {}", r.party, r.reason),
                     ))
                 }
@@ -253,7 +257,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
             let outcome =
                 open_token(&token)?.joint_rotate(&slot, RotateStep::Begin { e_start: e })?;
             let RotateOutcome::Begun { public } = outcome else {
-                return Err(CliError::new("internal", "unexpected rotation outcome"));
+                return Err(CliError::new(Code::Internal, "unexpected rotation outcome"));
             };
             done(
                 json,
@@ -283,7 +287,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
                 },
             )?;
             let RotateOutcome::Entered { offset, waiting } = outcome else {
-                return Err(CliError::new("internal", "unexpected rotation outcome"));
+                return Err(CliError::new(Code::Internal, "unexpected rotation outcome"));
             };
             let corrected = match (new_partial_file, new, offset) {
                 (Some(path), Some(d), Some(offset)) => write_corrected(&path, &d, offset)?,
@@ -321,8 +325,9 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
                 .map_err(|e| CliError::io("cannot read", &input, e))?;
             let mut data = rewrapped.to_bytes();
             data.extend_from_slice(&rest);
-            symbolon_token::file::write_atomic(&out, &data)
-                .map_err(|e| CliError::new("io", format!("cannot write {}: {e}", out.display())))?;
+            symbolon_token::file::write_atomic(&out, &data).map_err(|e| {
+                CliError::new(Code::Io, format!("cannot write {}: {e}", out.display()))
+            })?;
             done(
                 json,
                 json!({ "slot": slot.as_str(), "content": rewrapped.content_id(), "recipient": rewrapped.recipient(), "out": out }),
@@ -338,7 +343,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
             let slot = SlotName::new(&slot.slot)?;
             let outcome = open_token(&token)?.joint_rotate(&slot, RotateStep::Commit)?;
             let RotateOutcome::Committed { public } = outcome else {
-                return Err(CliError::new("internal", "unexpected rotation outcome"));
+                return Err(CliError::new(Code::Internal, "unexpected rotation outcome"));
             };
             if out.is_some() {
                 write_output(out.as_deref(), public.to_pem().as_bytes(), false)?;

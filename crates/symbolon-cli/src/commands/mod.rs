@@ -19,6 +19,7 @@ mod serve_ca;
 mod token;
 
 use symbolon::token::Token;
+use symbolon::Code;
 use symbolon_token::open::TokenSpec;
 
 use crate::cli::{Cli, Noun, TokenArgs};
@@ -54,7 +55,7 @@ pub(crate) fn open_token(args: &TokenArgs) -> Result<Box<dyn Token + Send + Sync
         (Some(sock), _) => TokenSpec::Agent(sock.clone()),
         (None, Some(t)) => TokenSpec::parse(t, args.sealing_key.as_deref())?,
         (None, None) => {
-            return Err(CliError::new("invalid_input", "no token given")
+            return Err(CliError::new(Code::InvalidInput, "no token given")
                 .hint("pass --token FILE or --agent SOCKET"));
         }
     };
@@ -75,11 +76,11 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::new("io", format!("cannot start the runtime: {e}")))
+        .map_err(|e| CliError::new(Code::Io, format!("cannot start the runtime: {e}")))
 }
 
 /// Parses a hex argument.
 pub(crate) fn parse_hex(what: &str, s: &str) -> Result<Vec<u8>, CliError> {
     hex::decode(s.trim())
-        .map_err(|e| CliError::new("invalid_input", format!("{what} is not valid hex: {e}")))
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("{what} is not valid hex: {e}")))
 }

@@ -3,6 +3,7 @@
 //! service's `/v1/recovery` endpoints.
 
 use std::time::SystemTime;
+use symbolon::Code;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -13,7 +14,7 @@ use symbolon::pem;
 use symbolon::token::{SignedCommand, SlotName};
 
 use super::arbitrator::{fetch_envelope, fetch_escrow, load};
-use super::ca_client::CaClient;
+use super::ca_client::{field, CaClient};
 use super::open_token;
 use crate::cli::RecoveryCommand;
 use crate::error::CliError;
@@ -21,37 +22,38 @@ use crate::files::{read_input, write_output};
 use crate::output::print_json;
 
 fn bad(what: &str, e: impl std::fmt::Display) -> CliError {
-    CliError::new("bad_response", format!("the CA's {what} is malformed: {e}"))
+    CliError::new(
+        Code::BadResponse,
+        format!("the CA's {what} is malformed: {e}"),
+    )
 }
 
 /// The enclave's keys, checked against the pinned root.
 fn enclave(ca: &CaClient, root_pem: &std::path::Path) -> Result<EnclaveStatement, CliError> {
     let (_, root) = pem::decode(&read_input(Some(root_pem))?, &["CERTIFICATE"])
-        .map_err(|e| CliError::new("invalid_input", format!("--ca-cert: {e}")))?;
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--ca-cert: {e}")))?;
     let v = ca.get("/v1/recovery/enclave")?;
     let chain = v["chain"]
         .as_array()
         .ok_or_else(|| bad("enclave statement", "no chain"))?
         .iter()
         .map(|c| {
-            pem::decode(c.as_str().unwrap_or_default().as_bytes(), &["CERTIFICATE"]).map(|(_, d)| d)
+            let text = c.as_str().ok_or_else(|| bad("enclave chain", "not text"))?;
+            pem::decode(text.as_bytes(), &["CERTIFICATE"])
+                .map(|(_, d)| d)
+                .map_err(|e| bad("enclave chain", e))
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad("enclave chain", e))?;
+        .collect::<Result<Vec<_>, _>>()?;
     let st = EnclaveStatement {
-        enclave_key: RsaPublicKey::from_pem_or_der(
-            v["enclave_key"].as_str().unwrap_or_default().as_bytes(),
-        )?,
-        issuer_key: IdentityPublicKey::from_pem_or_der(
-            v["issuer_key"].as_str().unwrap_or_default().as_bytes(),
-        )?,
+        enclave_key: RsaPublicKey::from_pem_or_der(field(&v, "enclave_key")?.as_bytes())?,
+        issuer_key: IdentityPublicKey::from_pem_or_der(field(&v, "issuer_key")?.as_bytes())?,
         chain,
         signature: B64
-            .decode(v["signature"].as_str().unwrap_or_default())
+            .decode(field(&v, "signature")?)
             .map_err(|e| bad("enclave signature", e))?,
     };
     st.verify(&root, SystemTime::now())
-        .map_err(|e| CliError::new("bad_response_signature", e.to_string()))?;
+        .map_err(|e| CliError::new(Code::BadResponseSignature, e.to_string()))?;
     Ok(st)
 }
 
@@ -62,13 +64,13 @@ fn request_and_head(
 ) -> Result<(RecoveryRequest, [u8; 32], Value), CliError> {
     let v = ca.get(&format!("/v1/recovery/{id}"))?;
     let record = B64
-        .decode(v["record"].as_str().unwrap_or_default())
+        .decode(field(&v, "record")?)
         .map_err(|e| bad("request", e))?;
     let request = RecoveryRequest::decode(&record)?;
     if request.id.to_string() != id {
         return Err(bad("request", "it is another request"));
     }
-    let head: [u8; 32] = hex::decode(v["head"].as_str().unwrap_or_default())
+    let head: [u8; 32] = hex::decode(field(&v, "head")?)
         .ok()
         .and_then(|h| h.try_into().ok())
         .ok_or_else(|| bad("status", "no chain head"))?;
@@ -91,11 +93,11 @@ fn decide(
             &json!({ "approval": B64.encode(approval.encode()) }),
         ) {
             Ok(v) => return Ok((request, v["position"].as_u64().unwrap_or(0))),
-            Err(e) if e.code == "chain_moved" => last = Some(e),
+            Err(e) if e.code == Code::ChainMoved => last = Some(e),
             Err(e) => return Err(e),
         }
     }
-    Err(last.unwrap_or_else(|| CliError::new("chain_moved", "the approval chain kept moving")))
+    Err(last.unwrap_or_else(|| CliError::new(Code::ChainMoved, "the approval chain kept moving")))
 }
 
 fn describe(r: &RecoveryRequest) -> String {
@@ -129,7 +131,7 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                 "/v1/recovery",
                 &json!({ "key": key, "reason": reason, "target": serial, "slot": slot.as_str() }),
             )?;
-            let id = v["request"].as_str().unwrap_or_default();
+            let id = field(&v, "request")?;
             if json {
                 print_json(&v)
             } else {
@@ -240,6 +242,15 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                     _ => "the policy does not hold yet (· = missing)",
                 }
             );
+            let may_act: Vec<&str> = v["may_act"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if !may_act.is_empty() {
+                println!("may approve now: {}", may_act.join(", "));
+            }
             Ok(())
         }
         RecoveryCommand::Complete { ca, request, token } => {
@@ -250,7 +261,7 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
             let (r, _, _) = request_and_head(&client, &request)?;
             if r.target != info.serial {
                 return Err(CliError::new(
-                    "wrong_token",
+                    Code::WrongToken,
                     format!(
                         "request {request} recovers into token {}, not this token ({})",
                         r.target, info.serial
@@ -261,10 +272,10 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                 &format!("/v1/recovery/{request}/complete"),
                 &json!({ "sequence": info.command_sequence }),
             )?;
-            let accept = SignedCommand::from_json(v["accept_key"].as_str().unwrap_or_default())?;
+            let accept = SignedCommand::from_json(field(&v, "accept_key")?)?;
             if accept.command.token != info.serial {
                 return Err(CliError::new(
-                    "wrong_token",
+                    Code::WrongToken,
                     "the enclave's command is for another token",
                 ));
             }

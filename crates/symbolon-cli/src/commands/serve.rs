@@ -1,6 +1,7 @@
 //! `symbolon token serve`: the token agent's process.
 
 use std::path::{Path, PathBuf};
+use symbolon::Code;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -27,16 +28,20 @@ pub(crate) fn run(token: &Path, sealing_key: Option<&Path>, socket: &Path) -> Re
     // The agent holds the token's lock for its whole life: no other process
     // opens the token while it serves.
     let agent = Agent::new(open_token(token, &key_path, std::time::Duration::ZERO)?);
-    let listener = bind(socket).map_err(|e| CliError::new("io", e.to_string()))?;
+    let listener = bind(socket).map_err(|e| CliError::new(Code::Io, e.to_string()))?;
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])
-        .map_err(|e| CliError::new("io", format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| CliError::new(Code::Io, format!("cannot install signal handlers: {e}")))?;
     let closer = agent.clone();
     let socket_path: PathBuf = socket.to_path_buf();
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             // Zeroise the keys (waiting for any request in flight), then go.
             closer.close();
-            let _ = std::fs::remove_file(&socket_path);
+            // The socket file is only a name: one left behind is replaced
+            // by the next start.
+            if let Err(e) = std::fs::remove_file(&socket_path) {
+                tracing::debug!(error = %e, "socket file not removed");
+            }
             tracing::info!(signal = sig, "token agent stopped");
             std::process::exit(0);
         }
@@ -48,5 +53,5 @@ pub(crate) fn run(token: &Path, sealing_key: Option<&Path>, socket: &Path) -> Re
     );
     agent
         .serve(listener)
-        .map_err(|e| CliError::new("io", e.to_string()))
+        .map_err(|e| CliError::new(Code::Io, e.to_string()))
 }

@@ -1,6 +1,7 @@
 //! `symbolon serve`: the CA and registry over HTTP.
 
 use std::sync::Arc;
+use symbolon::Code;
 
 use symbolon::ca::CaPolicy;
 use symbolon::keys::RsaAlgorithm;
@@ -40,16 +41,16 @@ pub(crate) fn run(data: &DataArgs, listen: &str, ca_token: Option<&str>) -> Resu
         let service = Arc::new(CaService::new(ca, registry.clone())?);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|e| CliError::new("io", format!("cannot listen on {listen}: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| CliError::new("io", format!("cannot read the listening address: {e}")))?;
+            .map_err(|e| CliError::new(Code::Io, format!("cannot listen on {listen}: {e}")))?;
+        let addr = listener.local_addr().map_err(|e| {
+            CliError::new(Code::Io, format!("cannot read the listening address: {e}"))
+        })?;
         eprintln!("CA certificate: {}", dir.certificate_path().display());
         eprintln!("symbolon serving on http://{addr}");
         axum::serve(listener, router(service))
             .with_graceful_shutdown(shutdown())
             .await
-            .map_err(|e| CliError::new("io", format!("the server failed: {e}")))?;
+            .map_err(|e| CliError::new(Code::Io, format!("the server failed: {e}")))?;
         registry.close().await;
         eprintln!("symbolon stopped");
         Ok(())
@@ -69,12 +70,12 @@ pub(crate) fn in_process(data: &std::path::Path) -> Result<String, CliError> {
         let registry = Registry::open(&url).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|e| CliError::new("io", format!("cannot listen on loopback: {e}")))?;
+            .map_err(|e| CliError::new(Code::Io, format!("cannot listen on loopback: {e}")))?;
         Ok::<_, CliError>((registry, listener))
     })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| CliError::new("io", format!("cannot read the listening address: {e}")))?;
+        .map_err(|e| CliError::new(Code::Io, format!("cannot read the listening address: {e}")))?;
     let service = Arc::new(CaService::new(ca, registry)?);
     std::thread::spawn(move || {
         rt.block_on(async move {

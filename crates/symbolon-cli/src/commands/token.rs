@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::time::Duration;
+use symbolon::Code;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -24,7 +25,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
         {
             if sealing_key.is_some() {
                 return Err(CliError::new(
-                    "invalid_input",
+                    Code::InvalidInput,
                     "--sealing-key is for soft tokens; a PKCS#11 device protects its own objects",
                 ));
             }
@@ -229,7 +230,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
             let att = open_token(&token)?.attest(&slot, &nonce)?;
             write_output(
                 out.as_deref(),
-                format!("{}\n", att.to_json()).as_bytes(),
+                format!("{}\n", att.to_json()?).as_bytes(),
                 false,
             )
         }
@@ -280,7 +281,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
         TokenCommand::Tamper { token, yes } => {
             if !yes {
                 return Err(CliError::new(
-                    "not_confirmed",
+                    Code::NotConfirmed,
                     "tamper destroys every key in the token for good",
                 )
                 .hint("pass --yes to confirm"));
@@ -338,7 +339,7 @@ fn hash_input(scheme: SignatureScheme, input: Option<&Path>) -> Result<MessageDi
             .and_then(|mut f| MessageDigest::of_reader(scheme.hash(), &mut f))
             .map_err(|e| CliError::io("cannot read", p, e)),
         None => MessageDigest::of_reader(scheme.hash(), &mut std::io::stdin().lock())
-            .map_err(|e| CliError::new("io", format!("cannot read stdin: {e}"))),
+            .map_err(|e| CliError::new(Code::Io, format!("cannot read stdin: {e}"))),
     }
 }
 

@@ -13,10 +13,11 @@ use symbolon::keys::{
     IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme,
 };
 use symbolon::token::{Attestation, SignedCommand, SlotName, Token, TokenError, TokenInfo};
+use symbolon::Code;
 use zeroize::Zeroizing;
 
 use super::protocol::{
-    read_frame, split_attachment, wait_readable, write_frame_with, Request, Response,
+    read_frame, split_attachment, wait_readable, write_frame_with, Request, Response, WireSecret,
 };
 
 /// How long a client busy-waits for a reply before sleeping: about one
@@ -51,14 +52,14 @@ impl AgentClient {
         v.get(name)
             .and_then(Value::as_str)
             .and_then(|s| B64.decode(s).ok())
-            .ok_or_else(|| TokenError::Storage(format!("agent response lacks {name}")))
+            .ok_or_else(|| TokenError::AgentProtocol(format!("the reply lacks {name}")))
     }
 }
 
 fn offset(v: &Value) -> Result<u64, TokenError> {
     v.get("offset")
         .and_then(Value::as_u64)
-        .ok_or_else(|| TokenError::Storage("agent response lacks offset".into()))
+        .ok_or_else(|| TokenError::AgentProtocol("the reply lacks offset".into()))
 }
 
 /// One request and its answer; the lock keeps request and reply paired.
@@ -73,7 +74,10 @@ fn call_with(
     attachment: Option<&[u8]>,
 ) -> Result<(Value, Option<Vec<u8>>), TokenError> {
     let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
-    let body = serde_json::to_vec(request).map_err(|e| TokenError::InvalidInput(e.to_string()))?;
+    // The body may hold a secret (a partial): zeroised once sent.
+    let body = serde_json::to_vec(request)
+        .map(Zeroizing::new)
+        .map_err(|e| TokenError::AgentProtocol(format!("cannot encode the request: {e}")))?;
     let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
     write_frame_with(&mut *stream, &body, attachment).map_err(io)?;
     wait_readable(&*stream, REPLY_SPIN).map_err(io)?;
@@ -82,7 +86,7 @@ fn call_with(
         .ok_or_else(|| TokenError::Storage("the token agent closed the connection".into()))?;
     let (json, attached) = split_attachment(&frame);
     match serde_json::from_slice::<Response>(json)
-        .map_err(|e| TokenError::Storage(format!("malformed agent response: {e}")))?
+        .map_err(|e| TokenError::AgentProtocol(format!("malformed reply: {e}")))?
     {
         Response::Ok(v) => Ok((v, attached.map(<[u8]>::to_vec))),
         Response::Error(e) => Err(TokenError::Remote {
@@ -113,9 +117,10 @@ impl ChunkOpener for AgentOpener {
         )
         .map_err(|e| match e {
             // The agent's opener knows the same index; keep the typed error.
-            TokenError::Remote { code, .. } if code == "content_altered" => {
-                ContentError::ChunkAltered { index: self.index }
-            }
+            TokenError::Remote {
+                code: Code::ContentAltered,
+                ..
+            } => ContentError::ChunkAltered { index: self.index },
             other => ContentError::Io(other.to_string()),
         })?;
         self.index += 1;
@@ -133,6 +138,8 @@ impl ChunkOpener for AgentOpener {
 
 impl Drop for AgentOpener {
     fn drop(&mut self) {
+        // Best effort: the agent also closes a connection's sessions when
+        // the connection ends, so a lost close leaves nothing open for long.
         let _ = call(
             &self.stream,
             &Request::CloseContent {
@@ -145,7 +152,7 @@ impl Drop for AgentOpener {
 impl Token for AgentClient {
     fn info(&self) -> Result<TokenInfo, TokenError> {
         serde_json::from_value(self.call(&Request::Info)?)
-            .map_err(|e| TokenError::Storage(format!("malformed agent response: {e}")))
+            .map_err(|e| TokenError::AgentProtocol(format!("malformed reply: {e}")))
     }
 
     fn device_key(&self) -> Result<IdentityPublicKey, TokenError> {
@@ -225,14 +232,14 @@ impl Token for AgentClient {
 
     fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError> {
         self.call(&Request::WriteCertificate {
-            command: command.to_json(),
+            command: command.to_json()?,
         })
         .map(|_| ())
     }
 
     fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError> {
         let v = self.call(&Request::AcceptKey {
-            command: command.to_json(),
+            command: command.to_json()?,
         })?;
         Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
     }
@@ -245,8 +252,8 @@ impl Token for AgentClient {
         let text = v
             .get("attestation")
             .and_then(Value::as_str)
-            .ok_or_else(|| TokenError::Storage("agent response lacks attestation".into()))?;
-        Attestation::from_json(text).map_err(|e| TokenError::Storage(e.to_string()))
+            .ok_or_else(|| TokenError::AgentProtocol("the reply lacks the attestation".into()))?;
+        Attestation::from_json(text).map_err(|e| TokenError::AgentProtocol(e.to_string()))
     }
 
     fn tamper(&mut self) -> Result<(), TokenError> {
@@ -260,21 +267,21 @@ impl Token for AgentClient {
         e_start: u64,
         partial: &[u8],
     ) -> Result<u64, TokenError> {
-        let partial = Zeroizing::new(B64.encode(partial));
+        let partial = WireSecret::encode(partial);
         let v = self.call(&Request::JointInit {
             slot: slot.to_string(),
             algorithm: algorithm.name().into(),
             e: e_start,
-            partial: partial.to_string(),
+            partial,
         })?;
         offset(&v)
     }
 
     fn joint_contribute(&mut self, slot: &SlotName, partial: &[u8]) -> Result<u64, TokenError> {
-        let partial = Zeroizing::new(B64.encode(partial));
+        let partial = WireSecret::encode(partial);
         let v = self.call(&Request::JointContribute {
             slot: slot.to_string(),
-            partial: partial.to_string(),
+            partial,
         })?;
         offset(&v)
     }
@@ -293,7 +300,7 @@ impl Token for AgentClient {
     ) -> Result<(), TokenError> {
         self.call(&Request::JointReissueBegin {
             slot: slot.to_string(),
-            permission: permission.to_json(),
+            permission: permission.to_json()?,
         })
         .map(|_| ())
     }
@@ -305,12 +312,12 @@ impl Token for AgentClient {
     ) -> Result<ChainMessage, TokenError> {
         let v = self.call(&Request::JointCheck {
             slot: slot.to_string(),
-            message: message.to_json(),
+            message: message.to_json()?,
         })?;
         let text = v
             .get("message")
             .and_then(|m| m.as_str())
-            .ok_or_else(|| TokenError::InvalidInput("the agent sent no check".into()))?;
+            .ok_or_else(|| TokenError::AgentProtocol("the agent sent no check".into()))?;
         Ok(ChainMessage::parse(text.as_bytes())?)
     }
 
@@ -333,8 +340,8 @@ impl Token for AgentClient {
                 step: "enter".into(),
                 e: None,
                 party: Some(party),
-                old: Some(Zeroizing::new(B64.encode(&*old)).to_string()),
-                new: new.map(|n| Zeroizing::new(B64.encode(&*n)).to_string()),
+                old: Some(WireSecret::encode(&old)),
+                new: new.map(|n| WireSecret::encode(&n)),
             },
             RotateStep::Commit => Request::JointRotate {
                 slot: slot.to_string(),
@@ -352,13 +359,17 @@ impl Token for AgentClient {
         Ok(match v.get("outcome").and_then(|o| o.as_str()) {
             Some("begun") => RotateOutcome::Begun { public: public()? },
             Some("committed") => RotateOutcome::Committed { public: public()? },
-            Some("entered") => RotateOutcome::Entered {
-                offset: v.get("offset").and_then(|o| o.as_u64()),
-                waiting: serde_json::from_value(v.get("waiting").cloned().unwrap_or_default())
-                    .map_err(|e| TokenError::InvalidInput(format!("waiting: {e}")))?,
-            },
+            Some("entered") => {
+                RotateOutcome::Entered {
+                    offset: v.get("offset").and_then(|o| o.as_u64()),
+                    waiting: serde_json::from_value(v.get("waiting").cloned().ok_or_else(
+                        || TokenError::AgentProtocol("the reply lacks waiting".into()),
+                    )?)
+                    .map_err(|e| TokenError::AgentProtocol(format!("waiting: {e}")))?,
+                }
+            }
             _ => {
-                return Err(TokenError::InvalidInput(
+                return Err(TokenError::AgentProtocol(
                     "the agent sent no rotation outcome".into(),
                 ))
             }
@@ -380,10 +391,10 @@ impl Token for AgentClient {
     }
 
     fn joint_reissue_enter(&mut self, slot: &SlotName, partial: &[u8]) -> Result<(), TokenError> {
-        let partial = Zeroizing::new(B64.encode(partial));
+        let partial = WireSecret::encode(partial);
         self.call(&Request::JointReissueEnter {
             slot: slot.to_string(),
-            partial: partial.to_string(),
+            partial,
         })
         .map(|_| ())
     }
@@ -426,9 +437,14 @@ impl Token for AgentClient {
         let v = self.call(&Request::Objects)?;
         v.get("objects")
             .and_then(Value::as_array)
-            .ok_or_else(|| TokenError::Storage("agent response lacks objects".into()))?
+            .ok_or_else(|| TokenError::AgentProtocol("the reply lacks objects".into()))?
             .iter()
-            .map(|n| SlotName::new(n.as_str().unwrap_or_default()))
+            .map(|n| {
+                let name = n.as_str().ok_or_else(|| {
+                    TokenError::AgentProtocol("an object name is not text".into())
+                })?;
+                SlotName::new(name)
+            })
             .collect()
     }
 
@@ -446,7 +462,7 @@ impl Token for AgentClient {
         let session = v
             .get("session")
             .and_then(Value::as_u64)
-            .ok_or_else(|| TokenError::Storage("agent response lacks session".into()))?;
+            .ok_or_else(|| TokenError::AgentProtocol("the reply lacks the session".into()))?;
         Ok(Box::new(AgentOpener {
             stream: Arc::clone(&self.stream),
             session,

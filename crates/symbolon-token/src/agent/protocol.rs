@@ -6,7 +6,11 @@
 
 use std::io::{Read, Write};
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use symbolon::Code;
+use zeroize::Zeroizing;
 
 /// Largest frame either side accepts: a 16 MiB content chunk in base64
 /// with room to spare.
@@ -88,14 +92,14 @@ pub enum Request {
         /// e's starting value.
         e: u64,
         /// The issuer's partial, base64.
-        partial: String,
+        partial: WireSecret,
     },
     /// `Token::joint_contribute`.
     JointContribute {
         /// Slot.
         slot: String,
         /// The partial, base64.
-        partial: String,
+        partial: WireSecret,
     },
     /// `Token::joint_finish`.
     JointFinish {
@@ -131,10 +135,10 @@ pub enum Request {
         party: Option<u32>,
         /// The old partial for enter, base64.
         #[serde(default)]
-        old: Option<String>,
+        old: Option<WireSecret>,
         /// The new partial for enter, base64.
         #[serde(default)]
-        new: Option<String>,
+        new: Option<WireSecret>,
     },
     /// `Token::joint_rewrap`.
     JointRewrap {
@@ -148,7 +152,7 @@ pub enum Request {
         /// Slot.
         slot: String,
         /// The partial, base64.
-        partial: String,
+        partial: WireSecret,
     },
     /// `Token::joint_reissue_finish`.
     JointReissueFinish {
@@ -203,11 +207,52 @@ pub enum Request {
     },
 }
 
+/// A secret crossing the socket (a partial exponent, base64): held in
+/// zeroising memory on both sides, with no `Display` and a redacted `Debug`,
+/// so a request can be logged or printed without it.
+pub struct WireSecret(Zeroizing<String>);
+
+impl WireSecret {
+    /// Base64 of `secret`, written once into a buffer of its final size.
+    pub fn encode(secret: &[u8]) -> Self {
+        let mut text = Zeroizing::new(String::with_capacity(secret.len().div_ceil(3) * 4));
+        B64.encode_string(secret, &mut text);
+        Self(text)
+    }
+
+    /// The secret's bytes.
+    pub fn decode(&self) -> Result<Zeroizing<Vec<u8>>, base64::DecodeSliceError> {
+        let mut out = Zeroizing::new(vec![0u8; self.0.len().div_ceil(4) * 3]);
+        let n = B64.decode_slice(self.0.as_bytes(), &mut out)?;
+        out.truncate(n);
+        Ok(out)
+    }
+}
+
+impl std::fmt::Debug for WireSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WireSecret(<redacted>)")
+    }
+}
+
+impl Serialize for WireSecret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for WireSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // The String serde builds is moved, not copied, into zeroising memory.
+        Ok(Self(Zeroizing::new(String::deserialize(d)?)))
+    }
+}
+
 /// An error as it crosses the socket.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct WireError {
     /// Stable code (`TokenError::code`).
-    pub code: String,
+    pub code: Code,
     /// Message.
     pub message: String,
 }

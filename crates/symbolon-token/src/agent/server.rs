@@ -15,10 +15,12 @@ use symbolon::content::{ChunkOpener, ContentHeader};
 use symbolon::joint::{ChainMessage, RotateOutcome, RotateStep};
 use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureScheme};
 use symbolon::token::{SignedCommand, SlotName, Token, TokenError};
+use symbolon::Code;
 use thiserror::Error;
 
 use super::protocol::{
     read_frame, split_attachment, wait_readable, write_frame_with, Request, Response, WireError,
+    WireSecret,
 };
 
 /// How long a connection thread busy-waits for the next request before
@@ -136,9 +138,13 @@ where
         }
         if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             active.fetch_sub(1, Ordering::SeqCst);
+            // The connection is dropped either way; the reply is a courtesy.
             let _ = send(
                 &mut stream,
-                error_response("busy", "the agent is serving too many connections; retry"),
+                error_response(
+                    Code::Busy,
+                    "the agent is serving too many connections; retry",
+                ),
             );
             continue;
         }
@@ -152,6 +158,10 @@ where
     Ok(())
 }
 
+/// The reply sent when a reply cannot be encoded (a test checks it decodes).
+const UNENCODABLE_REPLY: &[u8] =
+    br#"{"error":{"code":"agent_protocol","message":"the token agent could not encode its reply"}}"#;
+
 fn send(stream: &mut UnixStream, response: Response) -> std::io::Result<()> {
     send_with(stream, response, None)
 }
@@ -161,7 +171,16 @@ fn send_with(
     response: Response,
     attachment: Option<&[u8]>,
 ) -> std::io::Result<()> {
-    let body = serde_json::to_vec(&response).unwrap_or_default();
+    // A reply may carry a secret (a plaintext): zeroised once sent. A reply
+    // that cannot be encoded becomes a protocol error the client can read,
+    // never an empty frame.
+    let body = match serde_json::to_vec(&response) {
+        Ok(body) => zeroize::Zeroizing::new(body),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a reply");
+            zeroize::Zeroizing::new(UNENCODABLE_REPLY.to_vec())
+        }
+    };
     write_frame_with(stream, &body, attachment)
 }
 
@@ -184,9 +203,9 @@ fn open_chunk<T: Token>(
     Ok(chunk)
 }
 
-fn error_response(code: &str, message: &str) -> Response {
+fn error_response(code: Code, message: &str) -> Response {
     Response::Error(WireError {
-        code: code.into(),
+        code,
         message: message.into(),
     })
 }
@@ -209,16 +228,19 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
         if wait_readable(&stream, NEXT_REQUEST_SPIN).is_err() {
             return;
         }
+        // A request may carry a secret (a partial): its frame is zeroised
+        // once handled.
         let frame = match read_frame(&mut stream) {
-            Ok(Some(f)) => f,
+            Ok(Some(f)) => zeroize::Zeroizing::new(f),
             Ok(None) => return,
             Err(e) => {
                 // Framing is lost: say why, then close this connection only.
                 let code = if e.kind() == ErrorKind::InvalidData {
-                    "invalid_request"
+                    Code::AgentProtocol
                 } else {
-                    "io"
+                    Code::Io
                 };
+                // The connection closes either way; the reply says why.
                 let _ = send(&mut stream, error_response(code, &e.to_string()));
                 return;
             }
@@ -249,7 +271,7 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
                 Err(e) => error_response(e.code(), &e.to_string()),
             },
             Err(e) => error_response(
-                "invalid_request",
+                Code::AgentProtocol,
                 &format!("not a valid agent request: {e}"),
             ),
         };
@@ -257,6 +279,11 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
             return;
         }
     }
+}
+
+fn secret(field: &str, v: &WireSecret) -> Result<zeroize::Zeroizing<Vec<u8>>, TokenError> {
+    v.decode()
+        .map_err(|e| TokenError::AgentProtocol(format!("{field}: {e}")))
 }
 
 fn b64(field: &str, v: &str) -> Result<Vec<u8>, TokenError> {
@@ -348,7 +375,7 @@ fn dispatch<T: Token>(
             let nonce =
                 hex::decode(&nonce).map_err(|e| TokenError::InvalidInput(format!("nonce: {e}")))?;
             let slot = slot_name(&slot)?;
-            json!({ "attestation": with_read(token, |t| t.attest(&slot, &nonce))?.to_json() })
+            json!({ "attestation": with_read(token, |t| t.attest(&slot, &nonce))?.to_json()? })
         }
         Request::Tamper => {
             with_write(token, |t| t.tamper())?;
@@ -362,12 +389,12 @@ fn dispatch<T: Token>(
         } => {
             let slot = slot_name(&slot)?;
             let alg: RsaAlgorithm = algorithm.parse()?;
-            let partial = zeroize::Zeroizing::new(b64("partial", &partial)?);
+            let partial = secret("partial", &partial)?;
             json!({ "offset": with_write(token, |t| t.joint_init(&slot, alg, e, &partial))? })
         }
         Request::JointContribute { slot, partial } => {
             let slot = slot_name(&slot)?;
-            let partial = zeroize::Zeroizing::new(b64("partial", &partial)?);
+            let partial = secret("partial", &partial)?;
             json!({ "offset": with_write(token, |t| t.joint_contribute(&slot, &partial))? })
         }
         Request::JointFinish { slot } => {
@@ -383,7 +410,7 @@ fn dispatch<T: Token>(
         Request::JointCheck { slot, message } => {
             let slot = slot_name(&slot)?;
             let message = ChainMessage::parse(message.as_bytes())?;
-            json!({ "message": with_read(token, |t| t.joint_check(&slot, &message))?.to_json() })
+            json!({ "message": with_read(token, |t| t.joint_check(&slot, &message))?.to_json()? })
         }
         Request::JointRotate {
             slot,
@@ -394,7 +421,6 @@ fn dispatch<T: Token>(
             new,
         } => {
             let slot = slot_name(&slot)?;
-            let secret = |field: &str, v: &str| b64(field, v).map(zeroize::Zeroizing::new);
             let step =
                 match (step.as_str(), e, party, old) {
                     ("begin", Some(e_start), None, None) => RotateStep::Begin { e_start },
@@ -428,7 +454,7 @@ fn dispatch<T: Token>(
         }
         Request::JointReissueEnter { slot, partial } => {
             let slot = slot_name(&slot)?;
-            let partial = zeroize::Zeroizing::new(b64("partial", &partial)?);
+            let partial = secret("partial", &partial)?;
             with_write(token, |t| t.joint_reissue_enter(&slot, &partial))?;
             Value::Null
         }
@@ -498,4 +524,34 @@ fn dispatch<T: Token>(
             Value::Null
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_reply_is_a_protocol_error_the_client_reads() {
+        match serde_json::from_slice::<Response>(UNENCODABLE_REPLY).unwrap() {
+            Response::Error(e) => assert_eq!(e.code, Code::AgentProtocol),
+            Response::Ok(_) => panic!("the fallback is an error"),
+        }
+    }
+
+    #[test]
+    fn secrets_in_requests_are_redacted_from_debug() {
+        let r = Request::JointContribute {
+            slot: "j".into(),
+            partial: WireSecret::encode(b"the partial exponent"),
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        let back: Request = serde_json::from_str(&text).unwrap();
+        let debug = format!("{back:?}");
+        assert!(debug.contains("redacted"), "{debug}");
+        assert!(!debug.contains("dGhlIHBhcnRpYWw"), "{debug}");
+        let Request::JointContribute { partial, .. } = back else {
+            panic!("round trip")
+        };
+        assert_eq!(&partial.decode().unwrap()[..], b"the partial exponent");
+    }
 }

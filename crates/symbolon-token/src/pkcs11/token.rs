@@ -41,6 +41,7 @@ use symbolon::token::{
     Attestation, AttestationEvidence, AttestationStatement, IssuerAction, KeyOrigin, SignedCommand,
     SlotInfo, SlotName, Token, TokenError, TokenInfo, TokenSerial, TokenStatus, MAX_NONCE_LEN,
 };
+use symbolon::Code;
 use zeroize::Zeroizing;
 
 use super::state::{self, State, Stored};
@@ -72,7 +73,7 @@ fn context(module: &Path) -> Result<Pkcs11, TokenError> {
     }
     if !module.exists() {
         return Err(device(
-            "module_not_found",
+            Code::ModuleNotFound,
             format!(
                 "no PKCS#11 module at {} (install it, or fix module-path in the URI)",
                 module.display()
@@ -81,7 +82,7 @@ fn context(module: &Path) -> Result<Pkcs11, TokenError> {
     }
     let ctx = Pkcs11::new(module).map_err(|e| {
         device(
-            "module_not_found",
+            Code::ModuleNotFound,
             format!("cannot load the PKCS#11 module {}: {e}", module.display()),
         )
     })?;
@@ -97,13 +98,21 @@ fn context(module: &Path) -> Result<Pkcs11, TokenError> {
 /// Joint keys need the fifth embodiment's arithmetic (λ(n), the partials'
 /// correction, d0) inside the token; PKCS#11 has no mechanism for it.
 fn joint_unsupported() -> TokenError {
-    device(
-        "unsupported",
+    device(Code::Unsupported,
         "joint keys need custom arithmetic inside the token (λ(n), the partials' correction, d0), which a PKCS#11 device cannot run; make joint keys in a soft token or through the token agent".into(),
     )
 }
 
-fn device(code: &'static str, message: String) -> TokenError {
+/// Destroys an object on a clean-up path, where the operation's own error
+/// (or success) is what is reported; a failure is logged, since the object
+/// stays on the device.
+fn discard(s: &Session, h: ObjectHandle, what: &str) {
+    if let Err(e) = s.destroy_object(h) {
+        tracing::warn!(error = %e, "cannot destroy {what} on the PKCS#11 device");
+    }
+}
+
+fn device(code: Code, message: String) -> TokenError {
     TokenError::Device { code, message }
 }
 
@@ -111,27 +120,27 @@ fn device(code: &'static str, message: String) -> TokenError {
 fn p11(what: &str, e: P11Error) -> TokenError {
     match e {
         P11Error::Pkcs11(RvError::PinIncorrect, _) => {
-            device("wrong_pin", "the PKCS#11 PIN is wrong (the device may lock after more failures)".into())
+            device(Code::WrongPin, "the PKCS#11 PIN is wrong (the device may lock after more failures)".into())
         }
         P11Error::Pkcs11(RvError::PinLocked, _) => {
-            device("pin_locked", "the PKCS#11 token is locked: too many wrong PINs; the security officer must unlock it".into())
+            device(Code::PinLocked, "the PKCS#11 token is locked: too many wrong PINs; the security officer must unlock it".into())
         }
         P11Error::Pkcs11(RvError::PinExpired, _) => {
-            device("pin_locked", "the PKCS#11 user PIN has expired; set a new one on the device".into())
+            device(Code::PinLocked, "the PKCS#11 user PIN has expired; set a new one on the device".into())
         }
         P11Error::Pkcs11(RvError::UserPinNotInitialized, _) => {
-            device("pin_locked", "the PKCS#11 token has no user PIN yet; initialise it (softhsm2-util --init-token, or the vendor's tool)".into())
+            device(Code::PinLocked, "the PKCS#11 token has no user PIN yet; initialise it (softhsm2-util --init-token, or the vendor's tool)".into())
         }
         P11Error::Pkcs11(RvError::TokenNotPresent | RvError::DeviceRemoved, _) => {
-            device("token_not_found", format!("the PKCS#11 token went away while trying to {what}"))
+            device(Code::TokenNotFound, format!("the PKCS#11 token went away while trying to {what}"))
         }
         P11Error::Pkcs11(rv @ (RvError::MechanismInvalid | RvError::FunctionNotSupported), _) => {
-            device("unsupported", format!("the PKCS#11 device cannot {what} ({rv:?})"))
+            device(Code::Unsupported, format!("the PKCS#11 device cannot {what} ({rv:?})"))
         }
         P11Error::Pkcs11(RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange, _) => {
             TokenError::Key(KeyError::DecryptionFailed)
         }
-        other => device("device_error", format!("the PKCS#11 device failed to {what}: {other}")),
+        other => device(Code::DeviceError, format!("the PKCS#11 device failed to {what}: {other}")),
     }
 }
 
@@ -189,7 +198,7 @@ fn pss(hash: HashAlgorithm) -> Mechanism<'static> {
 fn ecdsa_der(raw: &[u8]) -> Result<Vec<u8>, TokenError> {
     if raw.len() != 64 {
         return Err(device(
-            "device_error",
+            Code::DeviceError,
             "the device's ECDSA signature is not 64 bytes".into(),
         ));
     }
@@ -504,7 +513,7 @@ impl Pkcs11Token {
                 .find_objects(&[Attribute::Class(class), label(slot.as_str())])
             {
                 for h in handles {
-                    let _ = inner.session.destroy_object(h);
+                    discard(&inner.session, h, "a half-made slot's object");
                 }
             }
         }
@@ -600,7 +609,7 @@ fn get_bytes(s: &Session, h: ObjectHandle, what: AttributeType) -> Result<Vec<u8
         }
     }
     Err(device(
-        "device_error",
+        Code::DeviceError,
         format!("the device did not return {what:?}"),
     ))
 }
@@ -703,7 +712,7 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, TokenError> {
     match matching.len() {
         1 => Ok(matching[0]),
         0 => Err(device(
-            "token_not_found",
+            Code::TokenNotFound,
             format!(
                 "no PKCS#11 token matches the URI in {}; tokens present: {}",
                 uri.module.display(),
@@ -950,7 +959,10 @@ impl Token for Pkcs11Token {
             .map_err(|e| p11("search objects", e))?
         {
             if old != created {
-                let _ = s.destroy_object(old);
+                // Two certificates for one slot would leave the choice to
+                // the next reader: the old one must go, or the write fails.
+                s.destroy_object(old)
+                    .map_err(|e| p11("remove the slot's old certificate", e))?;
             }
         }
         state.command_sequence += 1;
@@ -1033,7 +1045,7 @@ impl Token for Pkcs11Token {
         template.push(Attribute::Class(ObjectClass::PRIVATE_KEY));
         template.push(Attribute::KeyType(KeyType::RSA));
         let unwrapped = s.unwrap_key(&Mechanism::AesKeyWrapPad, kek, kwp, &template);
-        let _ = s.destroy_object(kek);
+        discard(s, kek, "the temporary key-encryption key");
         let private = unwrapped.map_err(|e| match e {
             P11Error::Pkcs11(
                 RvError::WrappedKeyInvalid
@@ -1062,7 +1074,7 @@ impl Token for Pkcs11Token {
             self.pairwise_test(s, private, public_key)
         })();
         if let Err(e) = check {
-            let _ = s.destroy_object(private);
+            discard(s, private, "a key that failed its pairwise test");
             self.destroy_slot(&mut inner, &slot);
             return Err(e);
         }
@@ -1131,7 +1143,7 @@ impl Token for Pkcs11Token {
                 Attribute::Class(ObjectClass::DATA),
                 Attribute::Application(APPLICATION.to_vec()),
             ])
-            .unwrap_or_default()
+            .map_err(|e| p11("find the data objects to zeroise", e))?
         {
             if get_label(s, h)?.starts_with(OBJECT_PREFIX) {
                 s.destroy_object(h)
@@ -1148,7 +1160,7 @@ impl Token for Pkcs11Token {
             ] {
                 for h in s
                     .find_objects(&[Attribute::Class(class), label(&name)])
-                    .unwrap_or_default()
+                    .map_err(|e| p11("find the keys to zeroise", e))?
                 {
                     s.destroy_object(h).map_err(|e| p11("destroy a key", e))?;
                 }
@@ -1315,7 +1327,7 @@ impl Pkcs11Token {
             [0x04, ..] if point.len() == 65 => point.clone(),
             _ => {
                 return Err(device(
-                    "device_error",
+                    Code::DeviceError,
                     "the device key's EC point is not an uncompressed P-256 point".into(),
                 ))
             }

@@ -34,7 +34,10 @@ impl PinSource {
                 let text = Zeroizing::new(std::fs::read_to_string(p).map_err(|e| {
                     TokenError::InvalidInput(format!("cannot read the PIN file {}: {e}", p.display()))
                 })?);
-                Zeroizing::new(text.lines().next().unwrap_or_default().to_string())
+                let first = text.lines().next().ok_or_else(|| {
+                    TokenError::InvalidInput(format!("the PIN file {} is empty", p.display()))
+                })?;
+                Zeroizing::new(first.to_string())
             }
             Self::Env(name) => Zeroizing::new(std::env::var(name).map_err(|_| {
                 TokenError::InvalidInput(format!(

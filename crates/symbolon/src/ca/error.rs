@@ -1,5 +1,6 @@
 //! Why the CA refused, each with a stable code for the JSON error body.
 
+use crate::Code;
 use thiserror::Error;
 
 /// A refusal or failure of the CA.
@@ -51,19 +52,19 @@ pub enum CaError {
 
 impl CaError {
     /// A stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::BadRequestSignature => "bad_csr_signature",
-            Self::IdentityMismatch { .. } => "identity_mismatch",
-            Self::WeakKey(_) => "weak_key",
-            Self::DuplicateKey(_) => "duplicate_key",
-            Self::AttestationRequired { .. } => "attestation_required",
-            Self::BadAttestation(_) => "bad_attestation",
-            Self::BadResponseSignature => "bad_response_signature",
-            Self::ReplayedResponse => "replayed_response",
-            Self::WrongCertificate(_) => "wrong_certificate",
-            Self::Internal(_) => "internal",
+            Self::InvalidRequest(_) => Code::InvalidRequest,
+            Self::BadRequestSignature => Code::BadCsrSignature,
+            Self::IdentityMismatch { .. } => Code::IdentityMismatch,
+            Self::WeakKey(_) => Code::WeakKey,
+            Self::DuplicateKey(_) => Code::DuplicateKey,
+            Self::AttestationRequired { .. } => Code::AttestationRequired,
+            Self::BadAttestation(_) => Code::BadAttestation,
+            Self::BadResponseSignature => Code::BadResponseSignature,
+            Self::ReplayedResponse => Code::ReplayedResponse,
+            Self::WrongCertificate(_) => Code::WrongCertificate,
+            Self::Internal(_) => Code::Internal,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Key checks at the CA (DESIGN §4.7; CA/B Forum BR §6.1.5–6.1.6 and
+//! Key checks at the CA (docs/design.md §2.7; CA/B Forum BR §6.1.5–6.1.6 and
 //! Let's Encrypt's goodkey): sizes 2048/3072/4096, e odd and at least 65537,
 //! no prime factor below 752.
 

@@ -115,7 +115,7 @@ impl CertifyResponse {
     }
 
     /// The JSON form.
-    pub fn to_json(&self, serial: &str) -> serde_json::Value {
+    pub fn to_json(&self, serial: &str) -> Result<serde_json::Value, CaError> {
         let wire = Wire {
             certificate: pem::encode("CERTIFICATE", &self.certificate),
             chain: self
@@ -127,7 +127,7 @@ impl CertifyResponse {
             nonce: B64.encode(&self.nonce),
             signature: B64.encode(&self.signature),
         };
-        serde_json::to_value(wire).unwrap_or_default()
+        serde_json::to_value(wire).map_err(|e| CaError::Internal(format!("response: {e}")))
     }
 
     /// Parses the JSON form (structure only; see [`CertifyResponse::verify`]).

@@ -1,5 +1,6 @@
 //! Errors of sealed content, orders and licences, each with a stable code.
 
+use crate::Code;
 use thiserror::Error;
 
 /// Why sealing, unsealing, an order or a licence failed.
@@ -57,18 +58,18 @@ pub enum ContentError {
 
 impl ContentError {
     /// The stable code for JSON bodies and exit-code mapping.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::NotSealed(_) | Self::InvalidInput(_) => "invalid_input",
+            Self::NotSealed(_) | Self::InvalidInput(_) => Code::InvalidInput,
             Self::HeaderAltered
             | Self::ChunkAltered { .. }
             | Self::Truncated { .. }
-            | Self::TrailingData => "content_altered",
-            Self::WrongRecipient { .. } => "wrong_recipient",
-            Self::OrderRefused(_) => "order_refused",
-            Self::LicenceRefused(_) => "licence_refused",
-            Self::Io(_) => "io",
-            Self::Internal(_) => "internal",
+            | Self::TrailingData => Code::ContentAltered,
+            Self::WrongRecipient { .. } => Code::WrongRecipient,
+            Self::OrderRefused(_) => Code::OrderRefused,
+            Self::LicenceRefused(_) => Code::LicenceRefused,
+            Self::Io(_) => Code::Io,
+            Self::Internal(_) => Code::Internal,
         }
     }
 }

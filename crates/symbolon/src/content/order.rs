@@ -225,7 +225,8 @@ impl PurchaseOrder {
         if time > now + MAX_CLOCK_SKEW {
             return Err(refuse("the order is dated in the future".into()));
         }
-        if now.duration_since(time).unwrap_or_default() > max_age {
+        // Within the allowed skew, a time just ahead of ours is age zero.
+        if now.duration_since(time).unwrap_or(Duration::ZERO) > max_age {
             return Err(refuse(format!(
                 "the order is older than {} seconds; make a new one",
                 max_age.as_secs()

@@ -1,6 +1,7 @@
 //! Errors of escrow and recovery, each with a stable code and, where a party
 //! is at fault, its name.
 
+use crate::Code;
 use thiserror::Error;
 
 /// Why an escrow or recovery step failed.
@@ -36,6 +37,15 @@ pub enum EscrowError {
     /// An arbitrator approved or refused twice.
     #[error("{0} has already decided on this request")]
     AlreadyDecided(String),
+    /// An approval given before its turn under a `seq`: it would count for
+    /// nothing and use up the arbitrator's one decision.
+    #[error("not your turn: {arbitrator} cannot approve yet ({waiting_for})")]
+    NotYourTurn {
+        /// Who tried to approve.
+        arbitrator: String,
+        /// Who may act now (comma-separated), or what the request waits for.
+        waiting_for: String,
+    },
     /// A share that fails its check, blamed on the arbitrator who sent it.
     #[error("the share sent by {arbitrator} is bad: {reason}")]
     BadShare {
@@ -64,19 +74,20 @@ pub enum EscrowError {
 
 impl EscrowError {
     /// A stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::InvalidInput(_) => "invalid_input",
-            Self::UnknownArbitrator(_) => "unknown_arbitrator",
-            Self::ForgedApproval { .. } => "forged_approval",
-            Self::ReplayedApproval { .. } => "replayed_approval",
-            Self::BrokenChain { .. } => "broken_chain",
-            Self::AlreadyDecided(_) => "already_decided",
-            Self::BadShare { .. } => "bad_share",
-            Self::PolicyNotSatisfied(_) => "policy_not_satisfied",
-            Self::EscrowDamaged(_) => "escrow_damaged",
-            Self::WrongTarget { .. } => "wrong_target",
-            Self::Internal(_) => "internal",
+            Self::InvalidInput(_) => Code::InvalidInput,
+            Self::UnknownArbitrator(_) => Code::UnknownArbitrator,
+            Self::ForgedApproval { .. } => Code::ForgedApproval,
+            Self::ReplayedApproval { .. } => Code::ReplayedApproval,
+            Self::BrokenChain { .. } => Code::BrokenChain,
+            Self::AlreadyDecided(_) => Code::AlreadyDecided,
+            Self::NotYourTurn { .. } => Code::NotYourTurn,
+            Self::BadShare { .. } => Code::BadShare,
+            Self::PolicyNotSatisfied(_) => Code::PolicyNotSatisfied,
+            Self::EscrowDamaged(_) => Code::EscrowDamaged,
+            Self::WrongTarget { .. } => Code::WrongTarget,
+            Self::Internal(_) => Code::Internal,
         }
     }
 }

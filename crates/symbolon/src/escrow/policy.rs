@@ -217,18 +217,16 @@ impl Policy {
 
     fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Policy)) {
         f(self);
-        if let Some(children) = self.children() {
-            for c in children {
-                c.walk(f);
-            }
+        for c in self.children() {
+            c.walk(f);
         }
     }
 
-    /// The children of a combinator.
-    pub fn children(&self) -> Option<&[Policy]> {
+    /// The children of a combinator; an arbitrator has none.
+    pub fn children(&self) -> &[Policy] {
         match self {
-            Policy::Arbitrator(_) => None,
-            Policy::All(c) | Policy::Any(_, c) | Policy::Seq(c) => Some(c),
+            Policy::Arbitrator(_) => &[],
+            Policy::All(c) | Policy::Any(_, c) | Policy::Seq(c) => c,
         }
     }
 
@@ -327,9 +325,76 @@ impl Policy {
         }
     }
 
-    /// The tree for display, with each node's state under `approvals`.
+    /// The arbitrators whose approval, appended to `approvals` now, would
+    /// count: inside a `seq` only the first child that does not hold yet is
+    /// open, and nothing inside a node that already holds. An approval from
+    /// anyone else is out of turn (or not needed) and must be refused before
+    /// it uses up that arbitrator's one decision.
+    pub fn may_act(&self, approvals: &[ArbitratorId]) -> Vec<ArbitratorId> {
+        let mut out = Vec::new();
+        self.open(approvals, 0, &mut out);
+        out.dedup();
+        out
+    }
+
+    fn open(&self, approvals: &[ArbitratorId], from: usize, out: &mut Vec<ArbitratorId>) {
+        if self.end(approvals, from).is_some() {
+            return;
+        }
+        match self {
+            Policy::Arbitrator(a) => {
+                if !approvals.contains(a) && !out.contains(a) {
+                    out.push(a.clone());
+                }
+            }
+            Policy::All(c) | Policy::Any(_, c) => {
+                for p in c {
+                    p.open(approvals, from, out);
+                }
+            }
+            Policy::Seq(c) => {
+                let mut next = from;
+                for p in c {
+                    match p.end(approvals, next) {
+                        Some(end) => next = end + 1,
+                        None => {
+                            p.open(approvals, next, out);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tree for display, with each node's state under `approvals`. A
+    /// node inside a `seq` is judged only by approvals given after the
+    /// children before it held, as [`Policy::evaluate`] judges it, so an
+    /// approval that came too early is shown as not counting.
     pub fn status_tree(&self, approvals: &[ArbitratorId]) -> StatusNode {
-        let holds = self.evaluate(approvals).satisfied();
+        self.status_from(approvals, 0)
+    }
+
+    fn status_from(&self, approvals: &[ArbitratorId], from: usize) -> StatusNode {
+        let children = match self {
+            Policy::Arbitrator(_) => Vec::new(),
+            Policy::All(c) | Policy::Any(_, c) => {
+                c.iter().map(|p| p.status_from(approvals, from)).collect()
+            }
+            Policy::Seq(c) => {
+                // Each child starts after the one before it held; children
+                // after one that does not hold are judged from the end.
+                let mut next = Some(from);
+                c.iter()
+                    .map(|p| {
+                        let start = next.unwrap_or(approvals.len());
+                        let node = p.status_from(approvals, start);
+                        next = next.and_then(|n| p.end(approvals, n)).map(|e| e + 1);
+                        node
+                    })
+                    .collect()
+            }
+        };
         StatusNode {
             node: match self {
                 Policy::Arbitrator(a) => a.to_string(),
@@ -337,15 +402,14 @@ impl Policy {
                 Policy::Any(k, _) => format!("any {k}"),
                 Policy::Seq(_) => "seq".into(),
             },
-            holds,
+            holds: self.end(approvals, from).is_some(),
             approved_at: match self {
-                Policy::Arbitrator(a) => approvals.iter().position(|x| x == a),
+                Policy::Arbitrator(a) => {
+                    approvals.iter().position(|x| x == a).filter(|&i| i >= from)
+                }
                 _ => None,
             },
-            children: self
-                .children()
-                .map(|c| c.iter().map(|p| p.status_tree(approvals)).collect())
-                .unwrap_or_default(),
+            children,
         }
     }
 }

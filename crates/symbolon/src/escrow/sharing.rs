@@ -109,7 +109,7 @@ fn split_node(
             );
             return Ok(());
         }
-        _ => node.children().unwrap_or_default(),
+        _ => node.children(),
     };
     let k = node.threshold();
     let child_secrets: Vec<Scalar> = if k == 1 {
@@ -255,7 +255,7 @@ fn combine_node(
             None => return Ok(None),
         },
         _ => {
-            let children = node.children().unwrap_or_default();
+            let children = node.children();
             let mut have: Vec<(u16, Zeroizing<[u8; 32]>)> = Vec::new();
             for (i, child) in children.iter().enumerate() {
                 let mut p = path.clone();

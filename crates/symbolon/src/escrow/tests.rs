@@ -392,3 +392,107 @@ fn identities_keep_their_secret() {
         .starts_with("AGE-SECRET-KEY-1"));
     assert!(a.public.share_recipient.starts_with("age1"));
 }
+
+#[test]
+fn fig9_turns_open_one_step_at_a_time() {
+    let p = Policy::parse(
+        "seq(user, all(card-company, any(1, provider-a, provider-b), any(2, manager-a, manager-b, manager-c)), recorder)",
+    )
+    .unwrap();
+    let names = |v: Vec<ArbitratorId>| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let ids = |v: &[&str]| -> Vec<ArbitratorId> {
+        v.iter().map(|n| ArbitratorId::new(n).unwrap()).collect()
+    };
+    assert_eq!(names(p.may_act(&[])), ["user"]);
+    assert_eq!(
+        names(p.may_act(&ids(&["user"]))),
+        [
+            "card-company",
+            "provider-a",
+            "provider-b",
+            "manager-a",
+            "manager-b",
+            "manager-c"
+        ]
+    );
+    // One provider is enough: the other is no longer asked for.
+    assert_eq!(
+        names(p.may_act(&ids(&["user", "provider-b", "manager-c"]))),
+        ["card-company", "manager-a", "manager-b"]
+    );
+    let middle = ids(&[
+        "user",
+        "provider-b",
+        "manager-c",
+        "card-company",
+        "manager-a",
+    ]);
+    assert_eq!(names(p.may_act(&middle)), ["recorder"]);
+    let mut done = middle.clone();
+    done.push(ArbitratorId::new("recorder").unwrap());
+    assert!(p.evaluate(&done).satisfied());
+    assert!(p.may_act(&done).is_empty());
+    // An approval given too early is shown as not counting.
+    let early = p.status_tree(&ids(&["recorder", "user"]));
+    let recorder = early.children.last().unwrap();
+    assert_eq!(recorder.node, "recorder");
+    assert!(!recorder.holds && recorder.approved_at.is_none());
+    assert!(early.children[0].holds);
+}
+
+/// Orders of arbitrators, from a seed: every arbitrator once, in a random order.
+fn shuffled(policy: &Policy, seed: u64) -> Vec<ArbitratorId> {
+    let mut names: Vec<ArbitratorId> = policy.arbitrators().into_iter().cloned().collect();
+    let mut r = Rng(seed);
+    for i in (1..names.len()).rev() {
+        names.swap(i, r.next(i as u64 + 1) as usize);
+    }
+    names
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Taking turns as `may_act` opens them always reaches a policy that
+    /// holds, and the set is empty exactly when the policy holds.
+    #[test]
+    fn taking_turns_always_completes(policy in policy_strategy(), seed in any::<u64>()) {
+        let p = Policy::parse(&policy).unwrap();
+        let mut approvals = Vec::new();
+        let mut r = Rng(seed);
+        loop {
+            let open = p.may_act(&approvals);
+            prop_assert_eq!(open.is_empty(), p.evaluate(&approvals).satisfied(), "{} {:?}", policy, approvals);
+            if open.is_empty() {
+                break;
+            }
+            approvals.push(open[r.next(open.len() as u64) as usize].clone());
+            prop_assert!(approvals.len() <= p.arbitrators().len());
+        }
+    }
+
+    /// An approval from someone `may_act` does not name counts for nothing:
+    /// whatever follows, the policy decides the same without it. (This is
+    /// why the service refuses it: it would only use up a decision.)
+    #[test]
+    fn an_approval_out_of_turn_never_counts(policy in policy_strategy(), seed in any::<u64>(), cut in 0usize..6) {
+        let p = Policy::parse(&policy).unwrap();
+        let order = shuffled(&p, seed);
+        let cut = cut.min(order.len());
+        let (before, after) = order.split_at(cut);
+        let open = p.may_act(before);
+        for (i, x) in after.iter().enumerate() {
+            if open.contains(x) {
+                continue;
+            }
+            let rest: Vec<ArbitratorId> = after.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, a)| a.clone()).collect();
+            let with: Vec<ArbitratorId> = before.iter().chain([x]).chain(&rest).cloned().collect();
+            let without: Vec<ArbitratorId> = before.iter().chain(&rest).cloned().collect();
+            prop_assert_eq!(
+                p.evaluate(&with).satisfied(),
+                p.evaluate(&without).satisfied(),
+                "{} before {:?} early {} rest {:?}", policy, before, x, rest
+            );
+        }
+    }
+}

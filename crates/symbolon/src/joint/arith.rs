@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 
 use super::JointError;
 
-/// The smallest public exponent accepted (FIPS 186-5, DESIGN §3).
+/// The smallest public exponent accepted (FIPS 186-5, docs/design.md §3).
 pub const MIN_E: u64 = 65537;
 
 /// A big integer, zeroised on drop. No `Debug`.

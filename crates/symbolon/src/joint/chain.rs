@@ -330,9 +330,10 @@ impl ChainMessage {
     }
 
     /// The file's text.
-    pub fn to_json(&self) -> String {
-        // A struct of strings, numbers and lists always serialises.
-        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    pub fn to_json(&self) -> Result<String, JointError> {
+        serde_json::to_string_pretty(self)
+            .map(|text| text + "\n")
+            .map_err(|e| JointError::Internal(format!("chain file: {e}")))
     }
 
     fn validate(&self) -> Result<(), JointError> {
@@ -816,7 +817,10 @@ mod tests {
             JointError::OutOfOrder(_)
         ));
         // Round trip through the file.
-        assert_eq!(ChainMessage::parse(m.to_json().as_bytes()).unwrap(), m);
+        assert_eq!(
+            ChainMessage::parse(m.to_json().unwrap().as_bytes()).unwrap(),
+            m
+        );
     }
 
     #[test]

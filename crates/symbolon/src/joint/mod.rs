@@ -19,6 +19,7 @@ pub use chain::{ChainId, ChainMessage, ChainStatus, PartyName, Purpose, ReissueF
 pub use slot::open_d0;
 pub(crate) use slot::JointSlot;
 
+use crate::Code;
 use zeroize::Zeroizing;
 
 use crate::keys::RsaPublicKey;
@@ -117,18 +118,18 @@ pub enum JointError {
 
 impl JointError {
     /// A stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::InvalidInput(_) => "invalid_input",
-            Self::Inconsistent(_) => "inconsistent_partials",
-            Self::AlreadyReleased => "already_released",
-            Self::Chain(_) => "invalid_chain",
-            Self::OutOfOrder(_) => "chain_out_of_order",
-            Self::WrongPartial { .. } => "wrong_partial",
-            Self::DoesNotVerify(_) => "chain_does_not_verify",
-            Self::NotYourTurn(_) => "not_your_turn",
-            Self::Refused { .. } => "refused",
-            Self::Internal(_) => "internal",
+            Self::InvalidInput(_) => Code::InvalidInput,
+            Self::Inconsistent(_) => Code::InconsistentPartials,
+            Self::AlreadyReleased => Code::AlreadyReleased,
+            Self::Chain(_) => Code::InvalidChain,
+            Self::OutOfOrder(_) => Code::ChainOutOfOrder,
+            Self::WrongPartial { .. } => Code::WrongPartial,
+            Self::DoesNotVerify(_) => Code::ChainDoesNotVerify,
+            Self::NotYourTurn(_) => Code::NotYourTurn,
+            Self::Refused { .. } => Code::Refused,
+            Self::Internal(_) => Code::Internal,
         }
     }
 }

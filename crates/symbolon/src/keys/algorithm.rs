@@ -1,5 +1,5 @@
 //! Names of the algorithms symbolon offers, parsed from the CLI spellings of
-//! DESIGN §7 (`rsa-2048`, `pkcs1-sha256`, ...).
+//! docs/design.md §4 (`rsa-2048`, `pkcs1-sha256`, ...).
 
 use std::fmt;
 use std::str::FromStr;

@@ -34,9 +34,13 @@ impl std::fmt::Debug for RsaPublicKey {
 impl RsaPublicKey {
     /// Parses SubjectPublicKeyInfo or PKCS#1 RSAPublicKey DER.
     pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
-        let key = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|e| KeyError::Malformed {
-            kind: "RSA public key",
-            reason: e.to_string(),
+        let key = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|e| {
+            // aws-lc refuses exponents over 33 bits as malformed; such a key
+            // is well formed but breaks the key policy, and says so.
+            huge_exponent(der).unwrap_or(KeyError::Malformed {
+                kind: "RSA public key",
+                reason: e.to_string(),
+            })
         })?;
         Self::from_aws(&key)
     }
@@ -152,6 +156,10 @@ impl RsaPublicKey {
                 e >= MIN_PUBLIC_EXPONENT && e % 2 == 1
             }
         };
+        if bit_len(&self.exponent) > MAX_PUBLIC_EXPONENT_BITS {
+            return Err(huge_exponent(&self.pkcs1)
+                .unwrap_or(KeyError::Refused("the public exponent is too large".into())));
+        }
         if !e_ok {
             return Err(KeyError::Refused(format!(
                 "public exponent 0x{} must be odd and at least 65537",
@@ -237,6 +245,29 @@ fn bit_len(be: &[u8]) -> usize {
         None => 0,
         Some(&top) => (be.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
     }
+}
+
+/// The largest public exponent accepted, in bits: e < 2^32.
+pub(crate) const MAX_PUBLIC_EXPONENT_BITS: usize = 32;
+
+/// A key policy refusal for a well-formed RSA key (SPKI or PKCS#1) whose
+/// public exponent is over [`MAX_PUBLIC_EXPONENT_BITS`].
+fn huge_exponent(der: &[u8]) -> Option<KeyError> {
+    use pkcs1::der::Decode;
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(der).ok();
+    let pkcs1_der = match &spki {
+        Some(s) => s.subject_public_key.as_bytes()?,
+        None => der,
+    };
+    let key: pkcs1::RsaPublicKey<pkcs1::UintRef<'_>> =
+        pkcs1::RsaPublicKey::from_der(pkcs1_der).ok()?;
+    let bits = bit_len(key.public_exponent.as_bytes());
+    (bits > MAX_PUBLIC_EXPONENT_BITS).then(|| {
+        KeyError::Refused(format!(
+            "a public exponent of {bits} bits: symbolon accepts odd 65537 ≤ e < 2^{MAX_PUBLIC_EXPONENT_BITS}; \
+             an exponent this large is the usual sign of a private exponent small enough for Wiener's attack"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! JSON on disk (`symbolon-attestation-v2`); the signature covers the
 //! canonical binary encoding of the statement.
 
+use crate::Code;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -156,14 +157,14 @@ pub enum AttestationError {
 
 impl AttestationError {
     /// A stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Malformed(_) => "invalid_input",
-            Self::WrongDevice { .. } => "wrong_device",
-            Self::BadSignature => "bad_signature",
-            Self::Exportable => "exportable",
-            Self::WrongKey { .. } => "wrong_key",
-            Self::WrongNonce => "wrong_nonce",
+            Self::Malformed(_) => Code::InvalidInput,
+            Self::WrongDevice { .. } => Code::WrongDevice,
+            Self::BadSignature => Code::BadSignature,
+            Self::Exportable => Code::Exportable,
+            Self::WrongKey { .. } => Code::WrongKey,
+            Self::WrongNonce => Code::WrongNonce,
         }
     }
 }
@@ -222,7 +223,7 @@ impl Attestation {
     }
 
     /// The JSON file form.
-    pub fn to_json(&self) -> String {
+    pub fn to_json(&self) -> Result<String, crate::token::TokenError> {
         let s = &self.statement;
         let file = AttestationFile {
             format: FORMAT.into(),
@@ -236,7 +237,8 @@ impl Attestation {
             nonce: hex::encode(&s.nonce),
             signature: B64.encode(&self.signature),
         };
-        serde_json::to_string_pretty(&file).unwrap_or_default()
+        serde_json::to_string_pretty(&file)
+            .map_err(|e| crate::token::TokenError::Internal(format!("attestation: {e}")))
     }
 
     /// Parses the JSON file form (structure only; see [`Attestation::verify`]).

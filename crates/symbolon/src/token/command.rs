@@ -149,7 +149,7 @@ impl SignedCommand {
     }
 
     /// The JSON file form.
-    pub fn to_json(&self) -> String {
+    pub fn to_json(&self) -> Result<String, TokenError> {
         let c = &self.command;
         let (action, certificate, public_key, wrapped_key) = match &c.action {
             IssuerAction::WriteCertificate { certificate } => (
@@ -180,7 +180,8 @@ impl SignedCommand {
             issuer: B64.encode(self.issuer.spki_der()),
             signature: B64.encode(&self.signature),
         };
-        serde_json::to_string_pretty(&file).unwrap_or_default()
+        serde_json::to_string_pretty(&file)
+            .map_err(|e| TokenError::Internal(format!("issuer command: {e}")))
     }
 
     /// Parses the JSON file form. Structure only: the token checks trust,

@@ -1,5 +1,6 @@
 //! Errors of token operations, each with a stable code for JSON and the agent.
 
+use crate::Code;
 use thiserror::Error;
 
 use super::{SlotName, TokenSerial};
@@ -89,10 +90,18 @@ pub enum TokenError {
     #[error("{message}")]
     Device {
         /// The stable code.
-        code: &'static str,
+        code: Code,
         /// What happened and what to do.
         message: String,
     },
+    /// A failure of this software that valid input cannot cause (e.g. a
+    /// wire form that did not encode).
+    #[error("internal failure: {0}")]
+    Internal(String),
+    /// The token agent's reply (or this side's request) breaks the agent
+    /// protocol: a software fault, not the user's input.
+    #[error("token agent protocol: {0}")]
+    AgentProtocol(String),
     /// The storage behind the token failed; the state is unchanged.
     #[error("token storage failed: {0}")]
     Storage(String),
@@ -100,7 +109,7 @@ pub enum TokenError {
     #[error("{message}")]
     Remote {
         /// The stable code the remote side gave.
-        code: String,
+        code: Code,
         /// Its message.
         message: String,
     },
@@ -108,39 +117,43 @@ pub enum TokenError {
 
 impl TokenError {
     /// A stable, machine-readable code.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Tampered { .. } => "token_tampered",
-            Self::WrongSealingKey { .. } => "wrong_sealing_key",
-            Self::NotAToken(_) => "not_a_token",
-            Self::SlotNotFound(_) => "slot_not_found",
-            Self::SlotOccupied(_) => "slot_occupied",
-            Self::NoCertificate(_) => "no_certificate",
-            Self::ObjectNotFound(_) => "not_found",
-            Self::TrustFixed => "trust_fixed",
-            Self::AlreadyTrusted(_) => "already_trusted",
-            Self::UntrustedIssuer(_) => "untrusted_issuer",
-            Self::BadAuthorization => "bad_authorization",
-            Self::WrongToken { .. } => "wrong_token",
-            Self::ReplayedCommand { .. } => "replayed_command",
-            Self::CertificateMismatch(_) => "certificate_mismatch",
-            Self::InvalidCertificate(_) => "invalid_certificate",
-            Self::InvalidInput(_) => "invalid_input",
+            Self::Tampered { .. } => Code::TokenTampered,
+            Self::WrongSealingKey { .. } => Code::WrongSealingKey,
+            Self::NotAToken(_) => Code::NotAToken,
+            Self::SlotNotFound(_) => Code::SlotNotFound,
+            Self::SlotOccupied(_) => Code::SlotOccupied,
+            Self::NoCertificate(_) => Code::NoCertificate,
+            Self::ObjectNotFound(_) => Code::NotFound,
+            Self::TrustFixed => Code::TrustFixed,
+            Self::AlreadyTrusted(_) => Code::AlreadyTrusted,
+            Self::UntrustedIssuer(_) => Code::UntrustedIssuer,
+            Self::BadAuthorization => Code::BadAuthorization,
+            Self::WrongToken { .. } => Code::WrongToken,
+            Self::ReplayedCommand { .. } => Code::ReplayedCommand,
+            Self::CertificateMismatch(_) => Code::CertificateMismatch,
+            Self::InvalidCertificate(_) => Code::InvalidCertificate,
+            Self::InvalidInput(_) => Code::InvalidInput,
             Self::Key(k) => match k {
-                KeyError::Malformed { .. } => "malformed_key",
-                KeyError::Refused(_) => "key_refused",
-                KeyError::Unsupported { .. } => "unsupported",
-                KeyError::DigestLength { .. } | KeyError::DigestMismatch { .. } => "invalid_input",
-                KeyError::BadSignature => "bad_signature",
-                KeyError::DecryptionFailed => "decryption_failed",
-                KeyError::SelfTest(_) => "self_test_failed",
-                _ => "crypto_failure",
+                KeyError::Malformed { .. } => Code::MalformedKey,
+                KeyError::Refused(_) => Code::KeyRefused,
+                KeyError::Unsupported { .. } => Code::Unsupported,
+                KeyError::DigestLength { .. } | KeyError::DigestMismatch { .. } => {
+                    Code::InvalidInput
+                }
+                KeyError::BadSignature => Code::BadSignature,
+                KeyError::DecryptionFailed => Code::DecryptionFailed,
+                KeyError::SelfTest(_) => Code::SelfTestFailed,
+                _ => Code::CryptoFailure,
             },
             Self::Content(c) => c.code(),
             Self::Joint(j) => j.code(),
-            Self::Device { code, .. } => code,
-            Self::Storage(_) => "storage",
-            Self::Remote { code, .. } => code,
+            Self::Device { code, .. } => *code,
+            Self::Storage(_) => Code::Storage,
+            Self::AgentProtocol(_) => Code::AgentProtocol,
+            Self::Internal(_) => Code::Internal,
+            Self::Remote { code, .. } => *code,
         }
     }
 }

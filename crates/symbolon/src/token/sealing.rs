@@ -86,7 +86,7 @@ impl SealingKey {
 
     /// The key file's contents, to be written with mode 0600 by the caller.
     pub fn to_key_file(&self) -> Zeroizing<String> {
-        Zeroizing::new(pem::encode(KEY_FILE_LABEL, self.0.expose_secret()))
+        pem::encode_secret(KEY_FILE_LABEL, self.0.expose_secret())
     }
 
     fn derive(&self, info: &[u8], out: &mut [u8]) -> Result<(), TokenError> {

@@ -32,6 +32,7 @@ pub fn build_csr<E: std::fmt::Display>(
 /// Parses a DER request and verifies its self-signature.
 pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
     let req = CertReq::from_der(der).map_err(X509Error::malformed("PKCS#10 request"))?;
+    require_der(der, &req)?;
     let scheme = oid_scheme(&req.algorithm.oid)
         .ok_or_else(|| X509Error::UnsupportedAlgorithm(req.algorithm.oid.to_string()))?;
     let spki = to_der("request public key", &req.info.public_key)?;
@@ -54,10 +55,114 @@ pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
         });
     }
     // The request is only a request: its attributes (extension requests)
-    // are ignored; the CA's profile sets every extension.
-    let _ = req.info.attributes.encoded_len();
+    // are not used; the CA's profile sets every extension.
     Ok(VerifiedCsr {
         subject: req.info.subject,
         public_key,
     })
+}
+
+/// `extensionRequest` (PKCS#9, RFC 2985 §5.4.2).
+const EXTENSION_REQUEST: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
+
+fn not_der(field: &str) -> X509Error {
+    X509Error::Malformed {
+        what: "PKCS#10 request",
+        reason: format!(
+            "{field} is not DER-encoded (RFC 2986 requires DER: no BER forms, no explicitly encoded defaults)"
+        ),
+    }
+}
+
+/// The elements of a constructed value (the contents of a SEQUENCE or SET),
+/// as they were encoded.
+fn elements(value: &[u8]) -> Result<Vec<der::asn1::AnyRef<'_>>, X509Error> {
+    use der::Reader;
+    let malformed = || X509Error::malformed("PKCS#10 request");
+    let mut reader = der::SliceReader::new(value).map_err(malformed())?;
+    let mut out = Vec::new();
+    while !reader.is_finished() {
+        out.push(reader.decode().map_err(malformed())?);
+    }
+    Ok(out)
+}
+
+/// The contents of one encoded TLV.
+fn contents(tlv: &[u8]) -> Result<&[u8], X509Error> {
+    Ok(der::asn1::AnyRef::from_der(tlv)
+        .map_err(X509Error::malformed("PKCS#10 request"))?
+        .value())
+}
+
+fn encode<T: Encode>(value: &T) -> Result<Vec<u8>, X509Error> {
+    value.to_der().map_err(X509Error::encoding("request"))
+}
+
+/// A PKCS#10 request must be DER (RFC 2986 §4): the parser accepts some BER
+/// forms (an explicit `critical FALSE`, for one), so each part is encoded
+/// again and compared with what was sent, naming the first that differs.
+/// Attributes must hold at least one value (`SET SIZE(1..MAX)`), and the
+/// extensions an `extensionRequest` carries are held to DER as well.
+fn require_der(der: &[u8], req: &CertReq) -> Result<(), X509Error> {
+    for attr in req.info.attributes.iter() {
+        if attr.values.is_empty() {
+            return Err(X509Error::Malformed {
+                what: "PKCS#10 request",
+                reason: format!(
+                    "attribute {} has an empty SET of values (at least one is required)",
+                    attr.oid
+                ),
+            });
+        }
+        if attr.oid != EXTENSION_REQUEST {
+            continue;
+        }
+        for value in attr.values.iter() {
+            let raw = encode(value)?;
+            let exts = x509_cert::ext::Extensions::from_der(&raw)
+                .map_err(X509Error::malformed("PKCS#10 extensionRequest"))?;
+            for (ext, original) in exts.iter().zip(elements(contents(&raw)?)?) {
+                if encode(ext)? != encode(&original)? {
+                    return Err(not_der(&format!(
+                        "extensionRequest: extension {}",
+                        ext.extn_id
+                    )));
+                }
+            }
+        }
+    }
+    if encode(req)? == der {
+        return Ok(());
+    }
+    let top = elements(contents(der)?)?;
+    let info = top
+        .first()
+        .map(|i| elements(i.value()))
+        .transpose()?
+        .unwrap_or_default();
+    // Attributes are [0] IMPLICIT: compare contents, not tags.
+    let parts: [(&str, Vec<u8>, Option<&der::asn1::AnyRef<'_>>); 6] = [
+        ("the version", encode(&req.info.version)?, info.first()),
+        ("the subject", encode(&req.info.subject)?, info.get(1)),
+        (
+            "the subject public key info",
+            encode(&req.info.public_key)?,
+            info.get(2),
+        ),
+        ("the attributes", encode(&req.info.attributes)?, info.get(3)),
+        (
+            "the signature algorithm",
+            encode(&req.algorithm)?,
+            top.get(1),
+        ),
+        ("the signature", encode(&req.signature)?, top.get(2)),
+    ];
+    for (field, typed, original) in parts {
+        match original {
+            Some(o) if o.value() == contents(&typed)? => {}
+            _ => return Err(not_der(field)),
+        }
+    }
+    Err(not_der("the request"))
 }

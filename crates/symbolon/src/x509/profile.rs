@@ -1,5 +1,5 @@
 //! Certificate profiles: what the CA puts in a certificate, whatever the
-//! request asked for (DESIGN §4.7: extensions come from the profile, never
+//! request asked for (docs/design.md §2.7: extensions come from the profile, never
 //! from the request).
 
 use std::fmt;
