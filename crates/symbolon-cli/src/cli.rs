@@ -61,6 +61,11 @@ pub(crate) enum Noun {
         /// made there). Default: the token ca.json names, or DATA/ca.token.
         #[arg(long, env = "SYMBOLON_CA_TOKEN")]
         ca_token: Option<String>,
+        /// How hard the weak-key checks look for factors: standard (exact
+        /// below 2^20, milliseconds a key) or deep (also Pollard's rho to
+        /// 2^32, about a second a key). Default: the CA policy's, standard.
+        #[arg(long, env = "SYMBOLON_WEAK_KEY_EFFORT")]
+        weak_key_effort: Option<symbolon::keys::weak::Effort>,
     },
     /// The issuance station: make a key, have the CA certify it, write both into a token.
     #[command(after_help = "Examples:\n  \
@@ -93,6 +98,9 @@ pub(crate) enum Noun {
     /// Escrow arbitrators: their identities, registration, share checks.
     #[command(subcommand)]
     Arbitrator(ArbitratorCommand),
+    /// Public keys: the CA's weak-key checks, offline.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Escrow policies: check one and see who can satisfy it.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -1245,6 +1253,33 @@ pub(crate) enum TokenCommand {
         #[arg(long)]
         socket: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Run the CA's weak-key checks on an RSA public key (or a certificate's).
+    #[command(after_help = "Examples:\n  symbolon keys check --in key.pub.pem\n  \
+        openssl pkey -in key.pem -pubout | symbolon keys check --deep --json\n\n\
+        The checks are those the CA runs before certifying (docs/weak-keys.md): size and exponent, \
+        small factors (exact below 2^20; with --deep also Pollard's rho, about a second a key), a prime or \
+        prime-power modulus, Fermat, ROCA, patterned, biased and repeated-byte moduli, the xz backdoor's \
+        fingerprint. Exit 0: none found; exit 5 (weak_key): the class and how it was found.")]
+    Check {
+        /// The key: PEM (PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE) or DER; stdin when absent.
+        #[arg(long = "in")]
+        input: Option<PathBuf>,
+        /// Also run Pollard's rho (factors up to 2^32 and beyond; about a second).
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Find every pair of keys the registry has seen that share a prime.
+    #[command(after_help = "Example:\n  symbolon keys scan --data symbolon-data\n\n\
+        Bernstein's batch gcd (product and remainder trees) over every modulus the registry has seen: \
+        certified, reserved, abandoned and refused. Each key found is printed with the keys it shares a \
+        prime with; the first time a key is found it is flagged and an audit entry (shared-prime-found) \
+        names the pair. The service already refuses a new key that shares a prime with one seen before; \
+        a scan finds pairs from before that check, or imported in bulk. Exit 0: none; exit 5: some.")]
+    Scan(DataArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -288,3 +288,85 @@ fn health_reports_a_lost_database() {
         "{v}"
     );
 }
+
+/// Two keys sharing a prime, sent at once to two processes on one
+/// PostgreSQL: exactly one is certified, the other refused as weak
+/// (shared-prime), and both are flagged — whichever process wins the race.
+#[test]
+fn a_shared_prime_racing_through_two_processes_is_caught() {
+    if postgres_admin().is_none() || !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (url, _agent, servers) = cluster(dir, 2);
+    const PAIRS: usize = 5;
+    let out = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/weak-key-corpus.py"
+        ))
+        .arg(dir.join("pairs"))
+        .args(["--shared-pairs", &PAIRS.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csr = |name: &str| {
+        std::fs::read_to_string(dir.join("pairs").join(format!("{name}.csr.pem"))).unwrap()
+    };
+    for i in 0..PAIRS {
+        let bodies = [
+            json!({ "csr": csr(&format!("pair{i}-a")), "identity": format!("CN=weak pair{i}-a") }),
+            json!({ "csr": csr(&format!("pair{i}-b")), "identity": format!("CN=weak pair{i}-b") }),
+        ];
+        let barrier = std::sync::Barrier::new(2);
+        let results: Vec<(u16, Value)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|j| {
+                    let (barrier, body, url) = (
+                        &barrier,
+                        &bodies[j],
+                        format!("{}/v1/certify", servers[j].url),
+                    );
+                    s.spawn(move || {
+                        barrier.wait();
+                        http("POST", &url, Some(body))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let certified = results.iter().filter(|(s, _)| *s == 200).count();
+        let refused: Vec<&Value> = results
+            .iter()
+            .filter(|(s, v)| *s == 400 && v["error"]["code"] == "weak_key")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!((certified, refused.len()), (1, 1), "pair {i}: {results:?}");
+        assert!(
+            refused[0]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("(shared-prime)"),
+            "{:?}",
+            refused[0]
+        );
+    }
+    assert_eq!(
+        sql_count(
+            &url,
+            "SELECT COUNT(*) FROM moduli WHERE shared_with IS NOT NULL"
+        ),
+        (2 * PAIRS) as i64
+    );
+    assert_eq!(
+        sql_count(&url, "SELECT COUNT(*) FROM certificates"),
+        PAIRS as i64
+    );
+    drop(servers);
+    ok(dir, &["audit", "verify", "--database", &url]);
+}

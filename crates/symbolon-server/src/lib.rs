@@ -15,6 +15,7 @@ mod http_recovery;
 mod joint_mailbox;
 pub mod recovery;
 pub mod service;
+mod shared_primes;
 
 pub use data_dir::{read_chain, CaConfig, DataDir, OpenedCa};
 pub use service::{CaService, ServiceError};

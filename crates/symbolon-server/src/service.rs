@@ -21,6 +21,7 @@ use symbolon_store::{
 };
 use thiserror::Error;
 
+use crate::shared_primes::{Origin, SharedPrimes};
 use crate::OpenedCa;
 
 /// Why a service call failed.
@@ -102,6 +103,7 @@ pub struct CaService {
     chain: Vec<Vec<u8>>,
     policy: CaPolicy,
     pub(crate) enclave: crate::recovery::Enclave,
+    shared_primes: SharedPrimes,
 }
 
 impl CaService {
@@ -140,6 +142,7 @@ impl CaService {
             chain,
             policy: config.policy,
             enclave,
+            shared_primes: SharedPrimes::new(),
         })
     }
 
@@ -161,10 +164,43 @@ impl CaService {
         Ok(self.registry.append_audit(kind, &detail).await?)
     }
 
+    /// A key refused as weak stays in the registry's moduli, for the
+    /// shared-prime checks of keys to come; failing to keep it is logged.
+    async fn keep_refused(&self, key: &RsaPublicKey) {
+        if let Err(e) = self
+            .shared_primes
+            .see(&self.registry, key, Origin::Refused)
+            .await
+        {
+            tracing::error!(error = %e, "cannot keep a refused modulus");
+        }
+    }
+
+    /// The shared-prime check of a key about to be reserved or certified;
+    /// a refusal is audited (the keys it shares with are reported by the
+    /// registry in the same transaction that records the modulus).
+    async fn check_shared_primes(
+        &self,
+        key: &RsaPublicKey,
+        origin: Origin,
+    ) -> Result<(), ServiceError> {
+        match self.shared_primes.see(&self.registry, key, origin).await {
+            Err(ServiceError::Refused(e)) => {
+                self.refused(&e, Some(key.fingerprint())).await;
+                Err(e.into())
+            }
+            other => other,
+        }
+    }
+
     /// Records a refusal; a refusal stands even if the log write fails, so
     /// that failure is only logged.
     async fn refused(&self, error: &CaError, key: Option<Fingerprint>) {
-        let detail = json!({ "code": error.code(), "reason": error.to_string(), "key": key });
+        let class = match error {
+            CaError::WeakKey(w) => Some(w.class.as_str()),
+            _ => None,
+        };
+        let detail = json!({ "code": error.code(), "reason": error.to_string(), "key": key, "class": class });
         if let Err(e) = self.audit(AuditKind::CertificationRefused, detail).await {
             tracing::error!(error = %e, "cannot record a refusal in the audit log");
         }
@@ -175,10 +211,18 @@ impl CaService {
     pub async fn reserve(&self, public_key: &RsaPublicKey) -> Result<ReservationId, ServiceError> {
         // A weak key is refused before it is reserved, as it would be at
         // certification: the same checks, audited the same way.
-        if let Err(e) = symbolon::ca::check_key(public_key) {
+        let (key, effort) = (public_key.clone(), self.policy.weak_key_effort);
+        let checked =
+            tokio::task::spawn_blocking(move || symbolon::ca::check_key_with(&key, effort))
+                .await
+                .map_err(|e| CaError::Internal(format!("key check task: {e}")))?;
+        if let Err(e) = checked {
             self.refused(&e, Some(public_key.fingerprint())).await;
+            self.keep_refused(public_key).await;
             return Err(e.into());
         }
+        self.check_shared_primes(public_key, Origin::Reserve)
+            .await?;
         Ok(self
             .registry
             .reserve_key(public_key.fingerprint(), public_key.spki_der())
@@ -244,8 +288,24 @@ impl CaService {
             },
             None => None,
         };
-        let approved = match review(&request, &self.policy, device.as_ref()) {
+        // The review's weak-key checks are CPU work (milliseconds, a second
+        // at the deep effort): off the async threads.
+        let policy = self.policy.clone();
+        let csr_key = symbolon::x509::csr_public_key(&request.csr);
+        let reviewed =
+            tokio::task::spawn_blocking(move || review(&request, &policy, device.as_ref()))
+                .await
+                .map_err(|e| CaError::Internal(format!("review task: {e}")))?;
+        let approved = match reviewed {
             Ok(a) => a,
+            Err(e @ CaError::WeakKey(_)) => {
+                self.refused(&e, csr_key.as_ref().map(RsaPublicKey::fingerprint))
+                    .await;
+                if let Some(key) = &csr_key {
+                    self.keep_refused(key).await;
+                }
+                return Err(e.into());
+            }
             Err(e) => {
                 self.refused(&e, None).await;
                 return Err(e.into());
@@ -263,6 +323,9 @@ impl CaService {
             self.refused(&e, Some(fp)).await;
             return Err(e.into());
         }
+        // Every modulus ever seen: recorded, and checked for a shared prime.
+        self.check_shared_primes(&approved.public_key, Origin::Certify)
+            .await?;
 
         let serial_bytes = random_serial().map_err(|e| CaError::Internal(e.to_string()))?;
         let not_before = SystemTime::now();

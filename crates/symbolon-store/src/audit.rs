@@ -60,6 +60,9 @@ pub enum AuditKind {
     JointChainPosted,
     /// A party extended a joint-key chain file in the mailbox.
     JointChainExtended,
+    /// A modulus was found to share a prime with others: the new key is
+    /// refused, the others are reported (both can be factored).
+    SharedPrimeFound,
 }
 
 impl AuditKind {
@@ -86,6 +89,7 @@ impl AuditKind {
             Self::RecoveryCompleted => "recovery-completed",
             Self::JointChainPosted => "joint-chain-posted",
             Self::JointChainExtended => "joint-chain-extended",
+            Self::SharedPrimeFound => "shared-prime-found",
         }
     }
 }

@@ -215,3 +215,36 @@ impl ClaimScope {
         }
     }
 }
+
+/// A key a modulus shares a prime with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SharedKey {
+    /// The other key.
+    pub key: Fingerprint,
+    /// The common factor's size in bits.
+    pub factor_bits: u64,
+}
+
+/// What recording a modulus found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModulusSeen {
+    /// Whether it was new to the registry.
+    pub new: bool,
+    /// The keys it shares a prime with (empty: none).
+    pub shared_with: Vec<SharedKey>,
+}
+
+/// A modulus the registry has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModulusRecord {
+    /// Its position: rows are added in increasing order.
+    pub id: i64,
+    /// Its key.
+    pub key: Fingerprint,
+    /// Big-endian.
+    pub modulus: Vec<u8>,
+    /// Where it was seen first (certify, reserve, refused, registered).
+    pub origin: String,
+    /// A key it shares a prime with, once found.
+    pub shared_with: Option<Fingerprint>,
+}

@@ -14,8 +14,8 @@ use crate::audit::verify_chain;
 use crate::writer::{WriteOp, WriteOut, Writer};
 use crate::{
     ArbitratorRecord, AuditEntry, AuditKind, AuditVerification, BrokenLink, CertificateRecord,
-    CertificateSerial, ClaimScope, KeyRecord, KeyState, RecoveryRecord, ReservationId, StoreError,
-    TokenRecord,
+    CertificateSerial, ClaimScope, KeyRecord, KeyState, ModulusRecord, ModulusSeen, RecoveryRecord,
+    ReservationId, SharedKey, StoreError, TokenRecord,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -147,6 +147,106 @@ impl Registry {
     /// The pool, for tests that must reach under the API (tamper tests).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Records a modulus the CA has seen (`origin`: certify, reserve,
+    /// refused, registered) and completes its shared-prime check: `known`
+    /// is what the caller's index found among the moduli up to `since`; the
+    /// rows above `since` are checked here, inside the serialised write.
+    pub async fn see_modulus(
+        &self,
+        fingerprint: Fingerprint,
+        modulus: &[u8],
+        origin: &str,
+        since: i64,
+        known: Vec<SharedKey>,
+    ) -> Result<ModulusSeen, StoreError> {
+        match self
+            .writer
+            .submit(WriteOp::SeeModulus {
+                fingerprint,
+                modulus: modulus.to_vec(),
+                origin: origin.to_string(),
+                since,
+                known,
+            })
+            .await?
+        {
+            WriteOut::Modulus(seen) => Ok(seen),
+            _ => Err(StoreError::Corrupt(
+                "the writer answered out of kind".into(),
+            )),
+        }
+    }
+
+    /// The moduli recorded after `since`, in order (`since` 0: all).
+    pub async fn moduli_since(&self, since: i64) -> Result<Vec<ModulusRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, fingerprint, modulus, origin, shared_with FROM moduli WHERE id > $1 ORDER BY id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("read moduli"))?;
+        rows.into_iter()
+            .map(|r| {
+                let parse = |s: String| {
+                    s.parse::<Fingerprint>()
+                        .map_err(|e| StoreError::Corrupt(format!("moduli: {e}")))
+                };
+                Ok(ModulusRecord {
+                    id: r.get(0),
+                    key: parse(r.get(1))?,
+                    modulus: r.get(2),
+                    origin: r.get(3),
+                    shared_with: r.get::<Option<String>, _>(4).map(parse).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records the moduli of public keys registered before moduli were
+    /// recorded (origin `registered`); returns how many. A stored key that
+    /// no longer parses has no modulus to record and is skipped.
+    pub async fn record_unrecorded_moduli(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (fingerprint, spki) in self.keys_without_modulus().await? {
+            if let Ok(key) = symbolon::keys::RsaPublicKey::from_der(&spki) {
+                self.see_modulus(
+                    fingerprint,
+                    key.modulus(),
+                    "registered",
+                    i64::MAX,
+                    Vec::new(),
+                )
+                .await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Public keys registered before moduli were recorded (or by a process
+    /// that does not record them): their SPKI.
+    async fn keys_without_modulus(&self) -> Result<Vec<(Fingerprint, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT k.fingerprint, k.spki FROM public_keys k \
+             LEFT JOIN moduli m ON m.fingerprint = k.fingerprint WHERE m.id IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("read unrecorded keys"))?;
+        rows.into_iter()
+            .map(|r| {
+                let fp: String = r.get(0);
+                Ok((
+                    fp.parse().map_err(|e: symbolon::keys::KeyError| {
+                        StoreError::Corrupt(e.to_string())
+                    })?,
+                    r.get(1),
+                ))
+            })
+            .collect()
     }
 
     /// Reserves a public key for a station, and records it. Refused if the

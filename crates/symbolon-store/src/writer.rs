@@ -16,7 +16,10 @@ use symbolon::token::TokenSerial;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::entry_hash;
-use crate::{AuditKind, Backend, CertificateRecord, ClaimScope, ReservationId, StoreError};
+use crate::{
+    AuditKind, Backend, CertificateRecord, ClaimScope, ModulusSeen, ReservationId, SharedKey,
+    StoreError,
+};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 128;
@@ -97,6 +100,13 @@ pub(crate) enum WriteOp {
         body: String,
         detail: String,
     },
+    SeeModulus {
+        fingerprint: Fingerprint,
+        modulus: Vec<u8>,
+        origin: String,
+        since: i64,
+        known: Vec<SharedKey>,
+    },
 }
 
 /// What a write yields.
@@ -104,6 +114,7 @@ pub(crate) enum WriteOut {
     Done,
     Seq(i64),
     Key(Fingerprint),
+    Modulus(ModulusSeen),
 }
 
 struct Job {
@@ -545,6 +556,15 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 append_in(conn, AuditKind::JointChainExtended, detail).await?,
             ))
         }
+        WriteOp::SeeModulus {
+            fingerprint,
+            modulus,
+            origin,
+            since,
+            known,
+        } => Ok(WriteOut::Modulus(
+            see_modulus_in(conn, fingerprint, modulus, origin, *since, known).await?,
+        )),
     }
 }
 
@@ -555,6 +575,93 @@ async fn rollback(conn: &mut AnyConnection) {
     if let Err(e) = statement(conn, "ROLLBACK").await {
         tracing::warn!(error = %e, "rollback after a failed write also failed");
     }
+}
+
+/// Records a modulus and completes its shared-prime check: the caller
+/// checked it against every modulus up to `since` (its in-memory index);
+/// this transaction, serialised with every other writer (SQLite's immediate
+/// transaction, PostgreSQL's audit-head lock), checks the rows above that,
+/// so of two keys sharing a prime that race from two processes, the later
+/// writer always sees the earlier. A key shares a prime: both rows are
+/// flagged and one audit entry names them.
+async fn see_modulus_in(
+    conn: &mut AnyConnection,
+    fingerprint: &Fingerprint,
+    modulus: &[u8],
+    origin: &str,
+    since: i64,
+    known: &[SharedKey],
+) -> Result<ModulusSeen, StoreError> {
+    let own = fingerprint.to_string();
+    let rows = sqlx::query("SELECT fingerprint, modulus FROM moduli WHERE id > $1")
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::db("read recent moduli"))?;
+    let mut shared: Vec<SharedKey> = known.to_vec();
+    for row in rows {
+        let other: String = row.get(0);
+        let m: Vec<u8> = row.get(1);
+        if other == own || shared.iter().any(|s| s.key.to_string() == other) {
+            continue;
+        }
+        if let Some(bits) = symbolon::keys::shared_primes::common_factor_bits(&m, modulus) {
+            let key = other
+                .parse()
+                .map_err(|e: symbolon::keys::KeyError| StoreError::Corrupt(e.to_string()))?;
+            shared.push(SharedKey {
+                key,
+                factor_bits: bits,
+            });
+        }
+    }
+    let first = shared.first().map(|s| s.key.to_string());
+    let inserted = sqlx::query(
+        "INSERT INTO moduli (fingerprint, modulus, origin, seen_at, shared_with) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (fingerprint) DO NOTHING",
+    )
+    .bind(own.as_str())
+    .bind(modulus)
+    .bind(origin)
+    .bind(crate::registry::now())
+    .bind(first.as_deref())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db("record modulus"))?
+    .rows_affected()
+        == 1;
+    if !shared.is_empty() {
+        if !inserted {
+            sqlx::query(
+                "UPDATE moduli SET shared_with = $1 WHERE fingerprint = $2 AND shared_with IS NULL",
+            )
+            .bind(first.as_deref())
+            .bind(own.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("flag modulus"))?;
+        }
+        for s in &shared {
+            sqlx::query(
+                "UPDATE moduli SET shared_with = $1 WHERE fingerprint = $2 AND shared_with IS NULL",
+            )
+            .bind(own.as_str())
+            .bind(s.key.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("flag modulus"))?;
+        }
+        let detail = serde_json::json!({
+            "key": own,
+            "origin": origin,
+            "shares_with": shared.iter().map(|s| serde_json::json!({ "key": s.key, "factor_bits": s.factor_bits })).collect::<Vec<_>>(),
+        });
+        append_in(conn, AuditKind::SharedPrimeFound, &detail.to_string()).await?;
+    }
+    Ok(ModulusSeen {
+        new: inserted,
+        shared_with: shared,
+    })
 }
 
 /// Why a reservation cannot be used: it was (it stays on its key's row once

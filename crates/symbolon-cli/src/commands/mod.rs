@@ -13,6 +13,7 @@ mod issue;
 mod issuer;
 mod joint;
 mod joint_protocol;
+mod keys;
 mod recovery;
 mod serve;
 mod serve_ca;
@@ -37,7 +38,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             data,
             listen,
             ca_token,
-        } => serve_ca::run(&data, &listen, ca_token.as_deref()),
+            weak_key_effort,
+        } => serve_ca::run(&data, &listen, ca_token.as_deref(), weak_key_effort),
+        Noun::Keys(c) => keys::run(c, json),
         Noun::Issue(args) => issue::run(&args, json),
         Noun::Seal(args) => content::seal(&args, json),
         Noun::Unseal(args) => content::unseal(&args, json),

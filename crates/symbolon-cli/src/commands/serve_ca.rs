@@ -4,6 +4,7 @@ use std::sync::Arc;
 use symbolon::Code;
 
 use symbolon::ca::CaPolicy;
+use symbolon::keys::weak::Effort;
 use symbolon::keys::RsaAlgorithm;
 use symbolon_server::{http::router, CaService, DataDir};
 use symbolon_store::Registry;
@@ -14,7 +15,12 @@ use crate::error::CliError;
 /// The CA a first run creates.
 const DEFAULT_SUBJECT: &str = "CN=symbolon CA";
 
-pub(crate) fn run(data: &DataArgs, listen: &str, ca_token: Option<&str>) -> Result<(), CliError> {
+pub(crate) fn run(
+    data: &DataArgs,
+    listen: &str,
+    ca_token: Option<&str>,
+    weak_key_effort: Option<Effort>,
+) -> Result<(), CliError> {
     let dir = DataDir::new(&data.data);
     if !dir.is_initialised() {
         super::ca::init_ca(
@@ -34,7 +40,10 @@ pub(crate) fn run(data: &DataArgs, listen: &str, ca_token: Option<&str>) -> Resu
     let spec = ca_token
         .map(|t| symbolon_token::open::TokenSpec::parse(t, None))
         .transpose()?;
-    let ca = dir.open_with(spec.as_ref())?;
+    let mut ca = dir.open_with(spec.as_ref())?;
+    if let Some(effort) = weak_key_effort {
+        ca.config.policy.weak_key_effort = effort;
+    }
     let url = data.database.clone().unwrap_or_else(|| dir.database_url());
     super::runtime()?.block_on(async move {
         let registry = Registry::open(&url).await?;

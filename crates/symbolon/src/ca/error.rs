@@ -21,9 +21,9 @@ pub enum CaError {
         /// What the request names.
         requested: String,
     },
-    /// A key the policy refuses.
-    #[error("weak key refused: {0}")]
-    WeakKey(String),
+    /// A key the policy refuses: its class and how it was found.
+    #[error("{0}")]
+    WeakKey(crate::keys::weak::WeakKey),
     /// The key was registered before (step 424).
     #[error("public key {0} was registered before; a key is certified at most once")]
     DuplicateKey(String),

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::weak::Effort;
 use crate::x509::CertificateRole;
 
 /// What the CA issues and how.
@@ -14,6 +15,11 @@ pub struct CaPolicy {
     pub roles: Vec<CertificateRole>,
     /// Require a token attestation for every request, not only server ones.
     pub require_attestation: bool,
+    /// How hard the weak-key checks look for factors (docs/weak-keys.md):
+    /// `standard` (every check, exact below 2^20, milliseconds) or `deep`
+    /// (also Pollard's rho to 2^32 and beyond, about a second a key).
+    #[serde(default)]
+    pub weak_key_effort: Effort,
 }
 
 impl Default for CaPolicy {
@@ -28,6 +34,7 @@ impl Default for CaPolicy {
                 CertificateRole::PurchaseSigning,
             ],
             require_attestation: false,
+            weak_key_effort: Effort::Standard,
         }
     }
 }

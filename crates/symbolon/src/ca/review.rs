@@ -6,8 +6,9 @@
 use aws_lc_rs::digest;
 use x509_cert::name::Name;
 
-use super::{check_key, CaError, CaPolicy};
+use super::{check_key_with, CaError, CaPolicy};
 use crate::encoding::Writer;
+use crate::keys::weak::{WeakClass, WeakKey};
 use crate::keys::{IdentityPublicKey, KeyError, RsaPublicKey};
 use crate::token::{Attestation, KeyOrigin, TokenSerial};
 use crate::x509::{parse_identity, same_identity, verify_csr, CertificateRole, X509Error};
@@ -63,7 +64,11 @@ pub fn review(
     }
     let csr = verify_csr(&req.csr).map_err(|e| match e {
         X509Error::BadSignature(_) => CaError::BadRequestSignature,
-        X509Error::Key(KeyError::Refused(m)) => CaError::WeakKey(m),
+        X509Error::Key(KeyError::Refused(m)) => CaError::WeakKey(WeakKey::new(
+            // Refused while parsing: only an exponent aws-lc cannot hold.
+            WeakClass::Exponent,
+            m,
+        )),
         other => CaError::InvalidRequest(other.to_string()),
     })?;
     let presented =
@@ -74,7 +79,7 @@ pub fn review(
             requested: csr.subject.to_string(),
         });
     }
-    check_key(&csr.public_key)?;
+    check_key_with(&csr.public_key, policy.weak_key_effort)?;
     let attested_by = match &req.attestation {
         Some(att) => {
             let serial = att.statement.token;

@@ -13,6 +13,10 @@ mod identity;
 pub mod oaep;
 mod rsa_private;
 mod rsa_public;
+pub mod shared_primes;
+#[cfg(test)]
+pub(crate) mod test_primes;
+pub mod weak;
 pub mod wrap;
 
 pub use algorithm::{HashAlgorithm, RsaAlgorithm, SignatureScheme};

@@ -29,6 +29,14 @@ pub fn build_csr<E: std::fmt::Display>(
     to_der("request", &req)
 }
 
+/// The RSA public key a request names, without checking anything else (for
+/// recording a key whose request was refused).
+pub fn csr_public_key(der: &[u8]) -> Option<RsaPublicKey> {
+    let req = CertReq::from_der(der).ok()?;
+    let spki = req.info.public_key.to_der().ok()?;
+    RsaPublicKey::from_der(&spki).ok()
+}
+
 /// Parses a DER request and verifies its self-signature.
 pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
     let req = CertReq::from_der(der).map_err(X509Error::malformed("PKCS#10 request"))?;

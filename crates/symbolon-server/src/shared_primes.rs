@@ -1,0 +1,156 @@
+//! The service's shared-prime check (docs/weak-keys.md): every modulus the
+//! registry has seen, in an in-memory [`PrimeIndex`] refreshed from the
+//! registry before each check; the check against that snapshot, then the
+//! serialised write that records the modulus and checks what other
+//! processes recorded since ([`Registry::see_modulus`]).
+
+use std::sync::{Arc, RwLock};
+
+use symbolon::ca::CaError;
+use symbolon::keys::shared_primes::PrimeIndex;
+use symbolon::keys::weak::{WeakClass, WeakKey};
+use symbolon::keys::RsaPublicKey;
+use symbolon_store::{Registry, SharedKey};
+
+use crate::ServiceError;
+
+/// Where a modulus was seen, as the registry records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// In a certification request that passed review.
+    Certify,
+    /// In a reservation.
+    Reserve,
+    /// In a request refused as weak: kept, never checked against.
+    Refused,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Certify => "certify",
+            Self::Reserve => "reserve",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// The index and the last registry row it holds.
+struct Snapshot {
+    index: PrimeIndex,
+    loaded: i64,
+    /// Keys registered before moduli were recorded have been recorded.
+    backfilled: bool,
+}
+
+/// Shared by the service's requests.
+#[derive(Clone)]
+pub(crate) struct SharedPrimes {
+    snapshot: Arc<RwLock<Snapshot>>,
+}
+
+impl SharedPrimes {
+    pub(crate) fn new() -> Self {
+        Self {
+            snapshot: Arc::new(RwLock::new(Snapshot {
+                index: PrimeIndex::new(),
+                loaded: 0,
+                backfilled: false,
+            })),
+        }
+    }
+
+    /// Brings the index up to the registry's last row (the first time,
+    /// after recording the moduli of keys registered before there were any).
+    async fn refresh(&self, registry: &Registry) -> Result<i64, ServiceError> {
+        if !self.read().backfilled {
+            registry.record_unrecorded_moduli().await?;
+            self.snapshot
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .backfilled = true;
+        }
+        let since = self.read().loaded;
+        let rows = registry.moduli_since(since).await?;
+        let mut s = self
+            .snapshot
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for row in rows {
+            // Another request may have loaded some of these meanwhile.
+            if row.id > s.loaded {
+                s.index.insert(row.key, &row.modulus);
+                s.loaded = row.id;
+            }
+        }
+        Ok(s.loaded)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a key's modulus; for a key being certified or reserved, first
+    /// checks it against every modulus seen. A key sharing a prime is refused
+    /// as weak, and the keys it shares with are reported in the audit log.
+    pub(crate) async fn see(
+        &self,
+        registry: &Registry,
+        key: &RsaPublicKey,
+        origin: Origin,
+    ) -> Result<(), ServiceError> {
+        let fingerprint = key.fingerprint();
+        if origin == Origin::Refused {
+            // Kept for later checks; nothing to decide about it now.
+            registry
+                .see_modulus(
+                    fingerprint,
+                    key.modulus(),
+                    origin.as_str(),
+                    i64::MAX,
+                    Vec::new(),
+                )
+                .await?;
+            return Ok(());
+        }
+        let since = self.refresh(registry).await?;
+        // The products modulo n are CPU work: off the async threads.
+        let this = self.clone();
+        let modulus = key.modulus().to_vec();
+        let known = tokio::task::spawn_blocking(move || {
+            let s = this.read();
+            s.index.shared_with(&modulus)
+        })
+        .await
+        .map_err(|e| CaError::Internal(format!("shared-prime check: {e}")))?;
+        let known = known
+            .into_iter()
+            .map(|s| SharedKey {
+                key: s.key,
+                factor_bits: s.factor_bits,
+            })
+            .collect();
+        let seen = registry
+            .see_modulus(fingerprint, key.modulus(), origin.as_str(), since, known)
+            .await?;
+        match seen.shared_with.as_slice() {
+            [] => Ok(()),
+            shared => Err(CaError::WeakKey(refusal(shared)).into()),
+        }
+    }
+}
+
+fn refusal(shared: &[SharedKey]) -> WeakKey {
+    let others: Vec<String> = shared.iter().map(|s| s.key.to_string()).collect();
+    let bits = shared.first().map_or(0, |s| s.factor_bits);
+    WeakKey::new(
+        WeakClass::SharedPrime,
+        format!(
+            "its modulus shares a {bits}-bit prime with {} already seen ({}): a gcd factors both; the other key is reported in the audit log",
+            if others.len() == 1 { "a key" } else { "keys" },
+            others.join(", ")
+        ),
+    )
+}

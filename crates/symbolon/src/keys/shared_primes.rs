@@ -1,0 +1,278 @@
+//! Primes shared between keys: two moduli with a common prime are both
+//! factored by one gcd. The registry keeps every modulus it has ever seen;
+//! this module answers "does this new modulus share a prime with any of
+//! them?" ([`PrimeIndex`]) and "which pairs in this whole set share one?"
+//! ([`batch_gcd`], Bernstein's product and remainder trees, as fastgcd
+//! does). docs/weak-keys.md has the algorithm and its measured cost.
+//!
+//! Products of many moduli run to megabits and gigabits: they use dashu-int,
+//! whose number-theoretic-transform multiplication was measured at 4.8× the
+//! speed of num-bigint (and ibig) on 32-Mbit operands, with division 2.1×
+//! faster (docs/weak-keys.md, "Choosing the big-number library").
+
+use dashu_int::ops::{BitTest, Gcd};
+use dashu_int::UBig;
+
+use super::Fingerprint;
+
+/// A modulus and its key.
+#[derive(Clone)]
+struct Member {
+    key: Fingerprint,
+    modulus: UBig,
+}
+
+/// 2^k moduli and their product.
+#[derive(Clone)]
+struct Bucket {
+    product: UBig,
+    members: Vec<Member>,
+}
+
+/// A key a modulus shares a prime with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedWith {
+    /// The other key.
+    pub key: Fingerprint,
+    /// The size of the common factor in bits (the factor itself is not
+    /// kept: it is half of two private keys).
+    pub factor_bits: u64,
+}
+
+/// Every modulus seen, in buckets of 1, 2, 4, … moduli with each bucket's
+/// product kept (a binary counter: an insertion merges equal-sized buckets,
+/// so it costs O(log n) multiplications amortised). A query computes, per
+/// bucket, the bucket's product modulo the new modulus and one gcd, and
+/// opens only a bucket whose gcd is not 1.
+#[derive(Clone, Default)]
+pub struct PrimeIndex {
+    buckets: Vec<Bucket>,
+    len: usize,
+}
+
+impl PrimeIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many moduli it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds a modulus (big-endian).
+    pub fn insert(&mut self, key: Fingerprint, modulus: &[u8]) {
+        let modulus = UBig::from_be_bytes(modulus);
+        let mut carry = Bucket {
+            product: modulus.clone(),
+            members: vec![Member { key, modulus }],
+        };
+        // Merge while the last bucket is no larger than the carry.
+        while let Some(last) = self.buckets.last() {
+            if last.members.len() > carry.members.len() {
+                break;
+            }
+            let Some(last) = self.buckets.pop() else {
+                break;
+            };
+            carry.product = &last.product * &carry.product;
+            let mut members = last.members;
+            members.append(&mut carry.members);
+            carry.members = members;
+        }
+        self.buckets.push(carry);
+        self.len += 1;
+    }
+
+    /// The keys whose modulus shares a prime with `modulus`; the same
+    /// modulus (the same key seen again) is not a shared prime.
+    pub fn shared_with(&self, modulus: &[u8]) -> Vec<SharedWith> {
+        let n = UBig::from_be_bytes(modulus);
+        if n <= UBig::ONE {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for bucket in &self.buckets {
+            let g = (&bucket.product % &n).gcd(&n);
+            if g == UBig::ONE {
+                continue;
+            }
+            for m in &bucket.members {
+                if m.modulus == n {
+                    continue;
+                }
+                let g = m.modulus.clone().gcd(&n);
+                if g != UBig::ONE {
+                    out.push(SharedWith {
+                        key: m.key,
+                        factor_bits: g.bit_len() as u64,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether two moduli (big-endian) share a factor other than themselves:
+/// the bits of the common factor if so.
+pub fn common_factor_bits(a: &[u8], b: &[u8]) -> Option<u64> {
+    let (a, b) = (UBig::from_be_bytes(a), UBig::from_be_bytes(b));
+    if a == b {
+        return None;
+    }
+    let g = a.gcd(&b);
+    (g != UBig::ONE).then(|| g.bit_len() as u64)
+}
+
+/// A modulus of the batch that shares a prime with others in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFinding {
+    /// Its index in the input.
+    pub index: usize,
+    /// The indices of the moduli it shares a factor with.
+    pub shares_with: Vec<usize>,
+}
+
+/// Bernstein's batch gcd over `moduli` (big-endian): the product tree of all
+/// moduli, then the remainder tree of the product modulo each modulus
+/// squared; a modulus n whose (P mod n²)/n has a gcd with n other than 1
+/// shares a prime with another. Each such modulus is then paired with the
+/// others it divides into, by gcds within the few that were flagged.
+/// `progress` is told the fraction done, from 0 to 1.
+pub fn batch_gcd(moduli: &[Vec<u8>], progress: impl FnMut(f64)) -> Vec<BatchFinding> {
+    let leaves: Vec<UBig> = moduli.iter().map(|m| UBig::from_be_bytes(m)).collect();
+    let flagged = batch_flags(&leaves, progress);
+    // Pair the flagged ones (few, unless the set is badly broken).
+    flagged
+        .iter()
+        .map(|&i| BatchFinding {
+            index: i,
+            shares_with: flagged
+                .iter()
+                .copied()
+                .filter(|&j| j != i && leaves[i] != leaves[j])
+                .filter(|&j| leaves[i].clone().gcd(&leaves[j]) != UBig::ONE)
+                .collect(),
+        })
+        .filter(|f| !f.shares_with.is_empty())
+        .collect()
+}
+
+/// The trees of [`batch_gcd`] alone: the indices of the moduli that share a
+/// factor with another (or appear twice), without pairing them.
+pub fn batch_gcd_flags(moduli: &[Vec<u8>], progress: impl FnMut(f64)) -> Vec<usize> {
+    let leaves: Vec<UBig> = moduli.iter().map(|m| UBig::from_be_bytes(m)).collect();
+    batch_flags(&leaves, progress)
+}
+
+fn batch_flags(leaves: &[UBig], mut progress: impl FnMut(f64)) -> Vec<usize> {
+    if leaves.len() < 2 {
+        progress(1.0);
+        return Vec::new();
+    }
+    let leaves = leaves.to_vec();
+    // The product tree, leaves first: ⌈log2 n⌉ levels above them.
+    let levels = f64::from(usize::BITS - (leaves.len() - 1).leading_zeros());
+    let mut tree: Vec<Vec<UBig>> = vec![leaves];
+    while tree.last().is_some_and(|level| level.len() > 1) {
+        let level = tree.last().map(Vec::as_slice).unwrap_or_default();
+        let next: Vec<UBig> = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => a * b,
+                [a] => a.clone(),
+                _ => UBig::ONE,
+            })
+            .collect();
+        tree.push(next);
+        progress(0.5 * (tree.len() - 1) as f64 / levels);
+    }
+    // The remainder tree: each node's remainder is its parent's modulo the
+    // node squared.
+    let depth = tree.len();
+    let mut remainders: Vec<UBig> = tree[depth - 1].clone();
+    for (done, level) in tree.iter().rev().skip(1).enumerate() {
+        remainders = level
+            .iter()
+            .enumerate()
+            .map(|(i, node)| &remainders[i / 2] % (node * node))
+            .collect();
+        progress(0.5 + 0.5 * (done + 1) as f64 / (depth - 1) as f64);
+    }
+    tree[0]
+        .iter()
+        .zip(&remainders)
+        .enumerate()
+        .filter(|(_, (n, r))| {
+            let q = *r / *n;
+            q.gcd(*n) != UBig::ONE
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::test_primes::{prime, product};
+
+    fn fp(i: u8) -> Fingerprint {
+        Fingerprint::from_bytes([i; 32])
+    }
+
+    #[test]
+    fn the_index_finds_a_shared_prime_among_many() {
+        let shared = prime(1024);
+        let a = product(&shared, &prime(1024));
+        let b = product(&shared, &prime(1024));
+        let mut index = PrimeIndex::new();
+        for i in 0..37u8 {
+            index.insert(fp(i), &product(&prime(1024), &prime(1024)));
+            if i == 20 {
+                index.insert(fp(200), &a);
+            }
+        }
+        assert_eq!(index.len(), 38);
+        let found = index.shared_with(&b);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, fp(200));
+        assert_eq!(found[0].factor_bits, 1024);
+        // The same key again is not a shared prime.
+        assert!(index.shared_with(&a).is_empty());
+        // A modulus sharing nothing.
+        assert!(index
+            .shared_with(&product(&prime(1024), &prime(1024)))
+            .is_empty());
+        assert_eq!(common_factor_bits(&a, &b), Some(1024));
+        assert_eq!(common_factor_bits(&a, &a), None);
+    }
+
+    #[test]
+    fn the_batch_finds_every_pair_and_nothing_else() {
+        let (s1, s2) = (prime(512), prime(512));
+        let mut moduli: Vec<Vec<u8>> = (0..40).map(|_| product(&prime(512), &prime(512))).collect();
+        moduli[3] = product(&s1, &prime(512));
+        moduli[17] = product(&s1, &prime(512));
+        moduli[25] = product(&s2, &prime(512));
+        moduli[39] = product(&s2, &prime(512));
+        moduli[30] = moduli[10].clone(); // the same key twice is not a shared prime
+        let mut seen = 0.0;
+        let found = batch_gcd(&moduli, |f| seen = f);
+        assert!((seen - 1.0f64).abs() < 1e-9, "{seen}");
+        let pairs: Vec<(usize, Vec<usize>)> = found
+            .into_iter()
+            .map(|f| (f.index, f.shares_with))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![(3, vec![17]), (17, vec![3]), (25, vec![39]), (39, vec![25])]
+        );
+    }
+}
