@@ -5,12 +5,14 @@ the way each weakness arises. Used by crates/symbolon-cli/tests/weak_keys.rs.
 
     scripts/weak-key-corpus.py OUTDIR
     scripts/weak-key-corpus.py OUTDIR --shared-pairs N   (only N pairs of keys sharing a prime)
+    scripts/weak-key-corpus.py OUTDIR --edge-cases       (keys that once slipped through)
 
 OUTDIR/corpus.json lists the cases: name, the class symbolon must report,
 whether only the deep effort finds it, the public key file and, where a
 private key exists, a PKCS#10 request signed by it (proof of possession).
 """
 
+import importlib.util
 import json
 import os
 import secrets
@@ -109,11 +111,15 @@ def sparse_prime(bits, width=128):
     return next_prime(x)
 
 
-def write(out, name, klass, deep, p=None, q=None, n=None):
+def write(out, name, klass, deep, p=None, q=None, n=None, e=E):
     entry = {"name": name, "class": klass, "deep": deep}
     if p is not None:
         key = private_key(p, q)
         public = key.public_key()
+        entry["private"] = f"{name}.key.pem"
+        with open(os.path.join(out, entry["private"]), "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
         csr = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"weak {name}")]))
@@ -123,7 +129,7 @@ def write(out, name, klass, deep, p=None, q=None, n=None):
         with open(os.path.join(out, entry["csr"]), "wb") as f:
             f.write(csr.public_bytes(serialization.Encoding.PEM))
     else:
-        public = rsa.RSAPublicNumbers(E, n).public_key()
+        public = rsa.RSAPublicNumbers(e, n).public_key()
     entry["public"] = f"{name}.pub.pem"
     with open(os.path.join(out, entry["public"]), "wb") as f:
         f.write(
@@ -138,6 +144,21 @@ def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     cases = []
+    if len(sys.argv) == 3 and sys.argv[2] == "--edge-cases":
+        # A key refused for its huge exponent still shares its prime.
+        s = random_prime(1024)
+        cases.append(write(out, "huge-e", "exponent", False, n=s * random_prime(1024), e=(1 << 40) + 1))
+        cases.append(write(out, "huge-e-sibling", "shared-prime", False, s, random_prime(1024)))
+        # One modulus under two exponents is two keys sharing both primes.
+        p, q = random_prime(1024), random_prime(1024)
+        cases.append(write(out, "same-modulus", None, False, p, q))
+        cases.append(write(out, "same-modulus-other-e", "shared-prime", False, n=p * q, e=65539))
+        # Broken keys with the same small factor share nothing worth a report.
+        for i in range(3):
+            cases.append(write(out, f"factor-65521-{i}", "small-factor", False, n=65521 * random_prime(2032)))
+        with open(os.path.join(out, "corpus.json"), "w") as f:
+            json.dump(cases, f, indent=1)
+        return
     if len(sys.argv) == 4 and sys.argv[2] == "--shared-pairs":
         for i in range(int(sys.argv[3])):
             shared = random_prime(1024)
@@ -156,6 +177,12 @@ def main():
     cases.append(write(out, "prime-modulus", "prime-modulus", False, n=random_prime(2048)))
     cases.append(write(out, "roca", "roca", False, roca_prime(1024), roca_prime(1024)))
     cases.append(write(out, "patterned", "patterned", False, sparse_prime(1024), sparse_prime(1024)))
+    # RFC 9500's testRSA2048, whose private key the RFC prints.
+    spec = importlib.util.spec_from_file_location(
+        "published_moduli", os.path.join(os.path.dirname(__file__), "published-moduli.py"))
+    published = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(published)
+    cases.append(write(out, "rfc9500", "published", False, n=published.RFC9500_TEST_RSA_2048))
     # Two keys sharing a prime: the first is good on its own.
     shared = random_prime(1024)
     cases.append(write(out, "shared-first", None, False, shared, random_prime(1024)))

@@ -435,6 +435,17 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
             assert_eq!(entries.last().unwrap()["kind"], "certification-refused");
         }
     }
+    // A weak key's refusal names its class: a 1024-bit modulus is a size.
+    let small_csr = std::fs::read_to_string(dir.join("small.csr")).unwrap();
+    let (_, v) = http(
+        "POST",
+        &url,
+        Some(&json!({ "csr": small_csr, "identity": "CN=Bob" })),
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("(size)"),
+        "{v}"
+    );
     // Nothing was certified.
     let fp = {
         let pk = openssl(dir, &["pkey", "-in", "k.key", "-pubout"]);

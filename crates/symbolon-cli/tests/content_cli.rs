@@ -831,20 +831,6 @@ fn the_content_key_appears_nowhere_but_in_the_tokens() {
     }
 }
 
-/// Whether python3 with pyca/cryptography is here (scripts/test installs
-/// it with pkilint); with SYMBOLON_REQUIRE_PEERS=1 its absence fails.
-fn have_pyca() -> bool {
-    let here = std::process::Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !here && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("python3 with pyca/cryptography is required (SYMBOLON_REQUIRE_PEERS=1)");
-    }
-    here
-}
-
 fn reference(dir: &Path, args: &[&str]) -> std::process::Output {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -301,22 +301,9 @@ fn a_shared_prime_racing_through_two_processes_is_caught() {
     let dir = d.path();
     let (url, _agent, servers) = cluster(dir, 2);
     const PAIRS: usize = 5;
-    let out = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../scripts/weak-key-corpus.py"
-        ))
-        .arg(dir.join("pairs"))
-        .args(["--shared-pairs", &PAIRS.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    weak_key_corpus(dir, &["--shared-pairs", &PAIRS.to_string()]);
     let csr = |name: &str| {
-        std::fs::read_to_string(dir.join("pairs").join(format!("{name}.csr.pem"))).unwrap()
+        std::fs::read_to_string(dir.join("corpus").join(format!("{name}.csr.pem"))).unwrap()
     };
     for i in 0..PAIRS {
         let bodies = [

@@ -16,52 +16,13 @@ use serde_json::{json, Value};
 use symbolon::keys::weak::{check_public_key, Effort};
 use symbolon::keys::RsaPublicKey;
 
-/// python3 with pyca/cryptography (scripts/test installs it).
-fn have_pyca() -> bool {
-    let here = Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !here && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("python3 with pyca/cryptography is required (SYMBOLON_REQUIRE_PEERS=1)");
-    }
-    here
-}
-
 /// The badkeys tool (scripts/test installs it from PyPI).
 fn have_badkeys() -> bool {
-    let here = Command::new("badkeys")
-        .arg("--help")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !here && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("badkeys is required (SYMBOLON_REQUIRE_PEERS=1): pip install badkeys");
-    }
-    if !here {
-        eprintln!("skipping: badkeys not installed");
-    }
-    here
+    have_peer("badkeys (pip install badkeys)", "badkeys", &["--help"])
 }
 
-/// The corpus, written into `dir/corpus`.
 fn corpus(dir: &Path) -> Vec<Value> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/weak-key-corpus.py"
-    );
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(dir.join("corpus"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(dir.join("corpus/corpus.json")).unwrap()).unwrap()
+    weak_key_corpus(dir, &[])
 }
 
 fn read(dir: &Path, name: &str) -> String {
@@ -162,6 +123,50 @@ fn every_class_is_refused_over_http_audited_and_never_certified() {
         assert_eq!(r.code, 5, "{name}: {}", r.stderr);
         assert_eq!(r.json()["class"], class, "{name}");
     }
+    // An issuer cannot write a weak key into a token either: the token's
+    // pairwise test runs the same checks on every key it accepts.
+    station_trusted_by_token(dir);
+    let before = std::fs::read(dir.join("t.tok")).unwrap();
+    for case in cases
+        .iter()
+        .filter(|c| c["private"].is_string() && c["deep"] == false)
+    {
+        let Some(class) = case["class"].as_str() else {
+            continue;
+        };
+        if class == "shared-prime" {
+            continue;
+        }
+        let key = dir.join("corpus").join(case["private"].as_str().unwrap());
+        let r = run(
+            dir,
+            &[
+                "issuer",
+                "accept-key",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "weak",
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 5, "{}: {}", case["name"], r.stderr);
+        assert!(
+            r.stderr.contains(&format!("({class})")),
+            "{}: {}",
+            case["name"],
+            r.stderr
+        );
+        assert_eq!(
+            std::fs::read(dir.join("t.tok")).unwrap(),
+            before,
+            "the token changed"
+        );
+    }
+
     let entries = audit(&server);
     let audited = entries
         .iter()
@@ -275,8 +280,9 @@ fn badkeys_agrees() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    // Classes symbolon finds that badkeys does not look for.
-    let ours_only = ["prime-modulus", "small-factor"];
+    // Classes symbolon finds that badkeys does not look for offline (its
+    // list of published keys is a download).
+    let ours_only = ["prime-modulus", "small-factor", "published"];
     for (file, class) in &files {
         let flagged = text
             .lines()
@@ -472,4 +478,93 @@ fn good_aws_der() -> Vec<u8> {
         .public_key()
         .spki_der()
         .to_vec()
+}
+
+/// Keys that slipped through an adversarial pass: a key refused for its
+/// exponent still has its modulus kept (its prime cannot be reused); one
+/// modulus under two exponents is two keys sharing both primes; broken keys
+/// sharing a small factor are no shared-prime finding; every reservation
+/// refusal is audited with its class.
+#[test]
+fn refused_keys_are_kept_and_edge_cases_are_caught() {
+    if !have_pyca() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    weak_key_corpus(dir, &["--edge-cases"]);
+    let server = Server::start(dir, "data");
+    let reserve = |name: &str| {
+        http(
+            "POST",
+            &format!("{}/v1/reservations", server.url),
+            Some(&json!({ "public_key": read(dir, &format!("{name}.pub.pem")) })),
+        )
+    };
+    let certify = |name: &str| {
+        http(
+            "POST",
+            &format!("{}/v1/certify", server.url),
+            Some(
+                &json!({ "csr": read(dir, &format!("{name}.csr.pem")), "identity": format!("CN=weak {name}") }),
+            ),
+        )
+    };
+    let weak = |(s, v): (u16, Value), class: &str| {
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some("weak_key")),
+            "{v}"
+        );
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains(&format!("({class})")), "{m}");
+    };
+    let before = audit(&server).len();
+    weak(reserve("huge-e"), "exponent");
+    let after = audit(&server);
+    assert_eq!(after.len(), before + 1, "the refusal is audited");
+    assert_eq!(detail(after.last().unwrap())["class"], "exponent");
+    weak(certify("huge-e-sibling"), "shared-prime");
+
+    assert_eq!(certify("same-modulus").0, 200);
+    weak(reserve("same-modulus-other-e"), "shared-prime");
+
+    for i in 0..3 {
+        let (s, v) = reserve(&format!("factor-65521-{i}"));
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some("weak_key")),
+            "{v}"
+        );
+    }
+    drop(server);
+    // The scan finds the two real pairs, and no group of keys that only
+    // share the public small factor.
+    let r = run(dir, &["--json", "keys", "scan", "--data", "data"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let findings = r.json()["findings"].as_array().unwrap().len();
+    assert_eq!(findings, 4, "{}", r.text());
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+#[test]
+fn keys_check_names_what_is_wrong_with_its_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let key =
+        symbolon::keys::RsaPrivateKey::generate(symbolon::keys::RsaAlgorithm::Rsa2048).unwrap();
+    let pem = key.public_key().to_pem();
+    std::fs::write(dir.join("two.pem"), format!("{pem}{pem}")).unwrap();
+    fails(
+        dir,
+        &["keys", "check", "--in", "two.pem"],
+        3,
+        "2 PEM blocks",
+    );
+    std::fs::write(dir.join("empty.pem"), "").unwrap();
+    let r = run(dir, &["keys", "check", "--in", "empty.pem"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(!r.stderr.contains("InvalidEncoding"), "{}", r.stderr);
+    std::fs::write(dir.join("one.pem"), format!("\n\n{pem}\n\n")).unwrap();
+    ok(dir, &["keys", "check", "--in", "one.pem"]);
 }

@@ -190,15 +190,10 @@ struct ReserveBody {
 
 async fn reserve(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
     let b: ReserveBody = body(raw)?;
-    let pk = RsaPublicKey::from_pem_or_der(b.public_key.as_bytes()).map_err(|e| match e {
-        // Well formed, but outside the key policy (e.g. a huge exponent).
-        symbolon::keys::KeyError::Refused(m) => bad(Code::WeakKey, m),
-        other => bad(Code::InvalidRequest, other.to_string()),
-    })?;
-    let id = s.reserve(&pk).await?;
+    let (id, fingerprint) = s.reserve_public_key(b.public_key.as_bytes()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "reservation": id, "fingerprint": pk.fingerprint() })),
+        Json(json!({ "reservation": id, "fingerprint": fingerprint })),
     )
         .into_response())
 }

@@ -10,7 +10,7 @@ use symbolon::Code;
 
 use serde_json::json;
 use symbolon::ca::{review, CaError, CaPolicy, CertifyRequest, CertifyResponse};
-use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey, SignatureScheme};
+use symbolon::keys::{Fingerprint, IdentityPublicKey, KeyError, RsaPublicKey, SignatureScheme};
 use symbolon::token::{SlotName, Token, TokenError, TokenSerial};
 use symbolon::x509::{
     certificate_key, issue_leaf, parse_certificate, random_serial, Certificate, IssueParams,
@@ -164,15 +164,47 @@ impl CaService {
         Ok(self.registry.append_audit(kind, &detail).await?)
     }
 
-    /// A key refused as weak stays in the registry's moduli, for the
-    /// shared-prime checks of keys to come; failing to keep it is logged.
-    async fn keep_refused(&self, key: &RsaPublicKey) {
-        if let Err(e) = self
-            .shared_primes
-            .see(&self.registry, key, Origin::Refused)
-            .await
-        {
+    /// A key refused as weak (SPKI or PKCS#1 DER) stays in the registry's
+    /// moduli, for the shared-prime checks of keys to come; failing to keep
+    /// it is logged.
+    async fn keep_refused(&self, der: &[u8]) {
+        if let Err(e) = self.shared_primes.keep_refused(&self.registry, der).await {
             tracing::error!(error = %e, "cannot keep a refused modulus");
+        }
+    }
+
+    /// Reserves the public key in `text` (PEM or DER): a key refused while
+    /// it is read (a weak one aws-lc will not load, or one that is not an
+    /// RSA key at all) is refused and audited like any other refusal.
+    pub async fn reserve_public_key(
+        &self,
+        text: &[u8],
+    ) -> Result<(ReservationId, Fingerprint), ServiceError> {
+        let der = if symbolon::pem::is_pem(text) {
+            match symbolon::pem::decode(text, &["PUBLIC KEY", "RSA PUBLIC KEY"]) {
+                Ok((_, der)) => der,
+                Err(e) => {
+                    let e = CaError::InvalidRequest(format!("public_key: {e}"));
+                    self.refused(&e, None).await;
+                    return Err(e.into());
+                }
+            }
+        } else {
+            text.to_vec()
+        };
+        match RsaPublicKey::from_der(&der) {
+            Ok(key) => Ok((self.reserve(&key).await?, key.fingerprint())),
+            Err(KeyError::Weak(w)) => {
+                let e = CaError::WeakKey(w);
+                self.refused(&e, None).await;
+                self.keep_refused(&der).await;
+                Err(e.into())
+            }
+            Err(other) => {
+                let e = CaError::InvalidRequest(format!("public_key: {other}"));
+                self.refused(&e, None).await;
+                Err(e.into())
+            }
         }
     }
 
@@ -218,7 +250,7 @@ impl CaService {
                 .map_err(|e| CaError::Internal(format!("key check task: {e}")))?;
         if let Err(e) = checked {
             self.refused(&e, Some(public_key.fingerprint())).await;
-            self.keep_refused(public_key).await;
+            self.keep_refused(public_key.spki_der()).await;
             return Err(e.into());
         }
         self.check_shared_primes(public_key, Origin::Reserve)
@@ -291,7 +323,7 @@ impl CaService {
         // The review's weak-key checks are CPU work (milliseconds, a second
         // at the deep effort): off the async threads.
         let policy = self.policy.clone();
-        let csr_key = symbolon::x509::csr_public_key(&request.csr);
+        let csr_spki = symbolon::x509::csr_spki(&request.csr);
         let reviewed =
             tokio::task::spawn_blocking(move || review(&request, &policy, device.as_ref()))
                 .await
@@ -299,10 +331,13 @@ impl CaService {
         let approved = match reviewed {
             Ok(a) => a,
             Err(e @ CaError::WeakKey(_)) => {
-                self.refused(&e, csr_key.as_ref().map(RsaPublicKey::fingerprint))
-                    .await;
-                if let Some(key) = &csr_key {
-                    self.keep_refused(key).await;
+                let key = csr_spki
+                    .as_deref()
+                    .and_then(|spki| RsaPublicKey::from_der(spki).ok())
+                    .map(|k| k.fingerprint());
+                self.refused(&e, key).await;
+                if let Some(spki) = &csr_spki {
+                    self.keep_refused(spki).await;
                 }
                 return Err(e.into());
             }

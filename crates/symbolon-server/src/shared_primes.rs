@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use symbolon::ca::CaError;
 use symbolon::keys::shared_primes::PrimeIndex;
 use symbolon::keys::weak::{WeakClass, WeakKey};
-use symbolon::keys::RsaPublicKey;
+use symbolon::keys::{Fingerprint, RsaPublicKey};
 use symbolon_store::{Registry, SharedKey};
 
 use crate::ServiceError;
@@ -23,6 +23,14 @@ pub(crate) enum Origin {
     Reserve,
     /// In a request refused as weak: kept, never checked against.
     Refused,
+}
+
+/// The fingerprint of a key given as SPKI or PKCS#1 DER, whether or not it
+/// loads: canonical when it does.
+fn fingerprint_of(der: &[u8]) -> Fingerprint {
+    RsaPublicKey::from_der(der)
+        .map(|k| k.fingerprint())
+        .unwrap_or_else(|_| Fingerprint::of_spki(der))
 }
 
 impl Origin {
@@ -92,6 +100,38 @@ impl SharedPrimes {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Keeps the modulus of a key refused as weak (any DER the modulus can
+    /// be read from), for the checks of keys to come: without its small
+    /// prime factors, which are public and shared by many broken keys, and
+    /// not at all when nothing large is left.
+    pub(crate) async fn keep_refused(
+        &self,
+        registry: &Registry,
+        der: &[u8],
+    ) -> Result<(), ServiceError> {
+        let Some((modulus, _)) = symbolon::keys::rsa_components(der) else {
+            return Ok(());
+        };
+        let fingerprint = fingerprint_of(der);
+        let reduced = tokio::task::spawn_blocking(move || {
+            symbolon::keys::weak::without_small_factors(&modulus)
+        })
+        .await
+        .map_err(|e| CaError::Internal(format!("shared-prime record: {e}")))?;
+        if let Some(reduced) = reduced {
+            registry
+                .see_modulus(
+                    fingerprint,
+                    &reduced,
+                    Origin::Refused.as_str(),
+                    i64::MAX,
+                    Vec::new(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Records a key's modulus; for a key being certified or reserved, first
     /// checks it against every modulus seen. A key sharing a prime is refused
     /// as weak, and the keys it shares with are reported in the audit log.
@@ -102,26 +142,13 @@ impl SharedPrimes {
         origin: Origin,
     ) -> Result<(), ServiceError> {
         let fingerprint = key.fingerprint();
-        if origin == Origin::Refused {
-            // Kept for later checks; nothing to decide about it now.
-            registry
-                .see_modulus(
-                    fingerprint,
-                    key.modulus(),
-                    origin.as_str(),
-                    i64::MAX,
-                    Vec::new(),
-                )
-                .await?;
-            return Ok(());
-        }
         let since = self.refresh(registry).await?;
         // The products modulo n are CPU work: off the async threads.
         let this = self.clone();
         let modulus = key.modulus().to_vec();
         let known = tokio::task::spawn_blocking(move || {
             let s = this.read();
-            s.index.shared_with(&modulus)
+            s.index.shared_with(&modulus, &fingerprint)
         })
         .await
         .map_err(|e| CaError::Internal(format!("shared-prime check: {e}")))?;
@@ -148,7 +175,7 @@ fn refusal(shared: &[SharedKey]) -> WeakKey {
     WeakKey::new(
         WeakClass::SharedPrime,
         format!(
-            "its modulus shares a {bits}-bit prime with {} already seen ({}): a gcd factors both; the other key is reported in the audit log",
+            "its modulus shares a {bits}-bit factor with {} already seen ({}): a gcd factors both; the other key is reported in the audit log",
             if others.len() == 1 { "a key" } else { "keys" },
             others.join(", ")
         ),

@@ -651,10 +651,13 @@ async fn see_modulus_in(
             .await
             .map_err(StoreError::db("flag modulus"))?;
         }
+        // Bounded: a key can share a factor with many (a broken generator);
+        // the entry names the first few and counts the rest.
         let detail = serde_json::json!({
             "key": own,
             "origin": origin,
-            "shares_with": shared.iter().map(|s| serde_json::json!({ "key": s.key, "factor_bits": s.factor_bits })).collect::<Vec<_>>(),
+            "shares_with": shared.iter().take(16).map(|s| serde_json::json!({ "key": s.key, "factor_bits": s.factor_bits })).collect::<Vec<_>>(),
+            "shares_with_count": shared.len(),
         });
         append_in(conn, AuditKind::SharedPrimeFound, &detail.to_string()).await?;
     }

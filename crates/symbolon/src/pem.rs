@@ -64,6 +64,7 @@ fn encode_into(label: &str, der: &[u8], out: &mut String) {
 /// Decodes a PEM document whose label is one of `labels`; returns the label
 /// found and the DER.
 pub fn decode(text: &[u8], labels: &[&str]) -> Result<(String, Vec<u8>), PemError> {
+    one_block(text)?;
     let (label, der) =
         der::pem::decode_vec(trim(text)).map_err(|e| PemError::Malformed(e.to_string()))?;
     if !labels.contains(&label) {
@@ -81,6 +82,7 @@ pub fn decode_secret(
     text: &[u8],
     labels: &[&str],
 ) -> Result<(String, Zeroizing<Vec<u8>>), PemError> {
+    one_block(text)?;
     // Decoded DER is never longer than its PEM: one buffer, sized once, so no
     // reallocation leaves a copy of the secret behind.
     let mut buf = Zeroizing::new(vec![0u8; text.len()]);
@@ -97,6 +99,18 @@ pub fn decode_secret(
     }
     buf.truncate(len);
     Ok((label, buf))
+}
+
+/// One document is expected: say so plainly when a file holds several
+/// (a chain, a key and its certificate), rather than fail on the second.
+fn one_block(text: &[u8]) -> Result<(), PemError> {
+    let begins = text.windows(11).filter(|w| w == b"-----BEGIN ").count();
+    if begins > 1 {
+        return Err(PemError::Malformed(format!(
+            "the file holds {begins} PEM blocks; give one"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether `data` looks like PEM rather than DER.

@@ -27,6 +27,7 @@ fn read_key(data: &[u8]) -> Result<Result<RsaPublicKey, WeakKey>, CliError> {
             let cert = parse_certificate(&der).map_err(|e| invalid(e.to_string()))?;
             return match certificate_key(&cert) {
                 Ok(k) => Ok(Ok(k)),
+                Err(symbolon::x509::X509Error::Key(KeyError::Weak(w))) => Ok(Err(w)),
                 Err(symbolon::x509::X509Error::Key(KeyError::Refused(m))) => {
                     Ok(Err(WeakKey::new(WeakClass::Exponent, m)))
                 }
@@ -39,6 +40,7 @@ fn read_key(data: &[u8]) -> Result<Result<RsaPublicKey, WeakKey>, CliError> {
     };
     match RsaPublicKey::from_der(&der) {
         Ok(k) => Ok(Ok(k)),
+        Err(KeyError::Weak(w)) => Ok(Err(w)),
         Err(KeyError::Refused(m)) => Ok(Err(WeakKey::new(WeakClass::Exponent, m))),
         Err(e) => Err(invalid(e.to_string())),
     }

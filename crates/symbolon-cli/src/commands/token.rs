@@ -119,7 +119,13 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
                 let k = t.transport_key()?;
                 (k.to_pem(), k.fingerprint())
             } else {
-                let slot = SlotName::new(slot.as_deref().unwrap_or_default())?;
+                let slot = slot.as_deref().ok_or_else(|| {
+                    CliError::new(
+                        Code::InvalidInput,
+                        "say which key: --slot NAME, --device or --transport",
+                    )
+                })?;
+                let slot = SlotName::new(slot)?;
                 let k = t.public_key(&slot)?;
                 (k.to_pem(), k.fingerprint())
             };

@@ -91,18 +91,52 @@ pub fn fails(dir: &Path, args: &[&str], code: i32, needle: &str) -> Run {
 /// Whether the OpenSSL command is here; with SYMBOLON_REQUIRE_PEERS=1 its
 /// absence fails the test instead of skipping it.
 pub fn have_openssl() -> bool {
-    let here = Command::new("openssl")
-        .arg("version")
+    have_peer("openssl", "openssl", &["version"])
+}
+
+/// Whether `program args…` runs successfully: a peer the test needs. With
+/// SYMBOLON_REQUIRE_PEERS=1 its absence fails the test instead of skipping.
+pub fn have_peer(what: &str, program: &str, args: &[&str]) -> bool {
+    let here = Command::new(program)
+        .args(args)
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !here && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("openssl is required (SYMBOLON_REQUIRE_PEERS=1) but not installed");
+        panic!("{what} is required (SYMBOLON_REQUIRE_PEERS=1) but not installed");
     }
     if !here {
-        eprintln!("skipping: openssl not installed");
+        eprintln!("skipping: {what} not installed");
     }
     here
+}
+
+/// python3 with pyca/cryptography (scripts/test installs it with pkilint).
+pub fn have_pyca() -> bool {
+    have_peer(
+        "python3 with pyca/cryptography",
+        "python3",
+        &["-c", "import cryptography"],
+    )
+}
+
+/// Runs scripts/weak-key-corpus.py into `dir/corpus` with `args`; its cases.
+pub fn weak_key_corpus(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/weak-key-corpus.py"
+        ))
+        .arg(dir.join("corpus"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(dir.join("corpus/corpus.json")).unwrap()).unwrap()
 }
 
 /// Runs `openssl args…` in `dir`, expecting success.

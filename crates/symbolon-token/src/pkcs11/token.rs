@@ -486,8 +486,8 @@ impl Pkcs11Token {
     ) -> Result<(), TokenError> {
         // A device's generator is trusted no more than ours: its key must
         // pass the weak-key checks (docs/weak-keys.md).
-        symbolon::keys::weak::check_public_key(public, symbolon::keys::weak::Effort::Standard)
-            .map_err(|w| TokenError::Key(KeyError::Refused(w.to_string())))?;
+        symbolon::keys::weak::check_generated_key(public, symbolon::keys::weak::Effort::Standard)
+            .map_err(|w| TokenError::Key(KeyError::Weak(w)))?;
         let digest =
             MessageDigest::of(HashAlgorithm::Sha256, b"symbolon pairwise consistency test");
         let scheme = SignatureScheme::Pkcs1Sha256;

@@ -64,11 +64,22 @@ pub fn review(
     }
     let csr = verify_csr(&req.csr).map_err(|e| match e {
         X509Error::BadSignature(_) => CaError::BadRequestSignature,
-        X509Error::Key(KeyError::Refused(m)) => CaError::WeakKey(WeakKey::new(
-            // Refused while parsing: only an exponent aws-lc cannot hold.
-            WeakClass::Exponent,
-            m,
-        )),
+        X509Error::Key(KeyError::Weak(w)) => CaError::WeakKey(w),
+        X509Error::Key(KeyError::Refused(m)) => {
+            // Refused before the signature could be checked: a size or an
+            // exponent outside the policy.
+            let size = crate::x509::csr_spki(&req.csr)
+                .and_then(|spki| crate::keys::rsa_components(&spki))
+                .is_some_and(|(n, _)| !matches!(n.len() * 8, 2048 | 3072 | 4096) || n[0] < 0x80);
+            CaError::WeakKey(WeakKey::new(
+                if size {
+                    WeakClass::Size
+                } else {
+                    WeakClass::Exponent
+                },
+                m,
+            ))
+        }
         other => CaError::InvalidRequest(other.to_string()),
     })?;
     let presented =

@@ -94,6 +94,10 @@ impl IssuerIdentity {
         slot: &SlotName,
         key: &RsaPrivateKey,
     ) -> Result<SignedCommand, TokenError> {
+        // The station writes no key the CA would refuse: a published test
+        // key included (docs/weak-keys.md).
+        crate::keys::weak::check_public_key(key.public_key(), crate::keys::weak::Effort::Standard)
+            .map_err(crate::keys::KeyError::Weak)?;
         IssuerCommand {
             token: target.serial,
             sequence: target.sequence,

@@ -18,6 +18,10 @@ pub enum KeyError {
     /// A well-formed key that the policy refuses (size, exponent).
     #[error("key refused: {0}")]
     Refused(String),
+    /// A well-formed key that anyone can break, found while parsing it (an
+    /// even modulus, an exponent too large or even to hold): its class.
+    #[error("{0}")]
+    Weak(super::weak::WeakKey),
     /// An algorithm or scheme name that symbolon does not offer.
     #[error("unsupported {kind} {name:?}; supported: {supported}")]
     Unsupported {

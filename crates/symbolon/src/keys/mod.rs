@@ -25,7 +25,7 @@ pub use error::KeyError;
 pub use fingerprint::Fingerprint;
 pub use identity::{IdentityKeyPair, IdentityPublicKey};
 pub use rsa_private::RsaPrivateKey;
-pub use rsa_public::{RsaPublicKey, MIN_PUBLIC_EXPONENT};
+pub use rsa_public::{rsa_components, RsaPublicKey, MIN_PUBLIC_EXPONENT};
 
 /// Fills `out` from the system CSPRNG (aws-lc's DRBG seeded by the OS).
 pub fn random_bytes(out: &mut [u8]) -> Result<(), KeyError> {

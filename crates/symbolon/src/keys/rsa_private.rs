@@ -132,13 +132,14 @@ impl RsaPrivateKey {
         Ok(out)
     }
 
-    /// The weak-key checks (docs/weak-keys.md), then sign/verify and
+    /// The weak-key checks (docs/weak-keys.md; the published test keys are
+    /// the issuer's and the CA's to refuse), then sign/verify and
     /// encrypt/decrypt a fresh random value (FIPS 140-3 pairwise consistency
     /// test): run on every generated, accepted, composed or recovered key,
     /// never on a key merely read back from a token's sealed state.
     pub fn pairwise_consistency_test(&self) -> Result<(), KeyError> {
-        super::weak::check_public_key(&self.public, super::weak::Effort::Standard)
-            .map_err(|w| KeyError::Refused(w.to_string()))?;
+        super::weak::check_generated_key(&self.public, super::weak::Effort::Standard)
+            .map_err(KeyError::Weak)?;
         let mut challenge = Zeroizing::new([0u8; 32]);
         random_bytes(challenge.as_mut())?;
         let digest = MessageDigest::of(HashAlgorithm::Sha256, challenge.as_ref());

@@ -34,12 +34,15 @@ impl std::fmt::Debug for RsaPublicKey {
 impl RsaPublicKey {
     /// Parses SubjectPublicKeyInfo or PKCS#1 RSAPublicKey DER.
     pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
-        let key = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|e| {
-            // aws-lc refuses exponents over 33 bits as malformed; such a key
-            // is well formed but breaks the key policy, and says so.
-            huge_exponent(der).unwrap_or(KeyError::Malformed {
+        let key = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| {
+            // aws-lc refuses some well-formed keys (an exponent over 33 bits,
+            // an even one, an even modulus) as malformed; such a key breaks
+            // the key policy, and says how.
+            policy_refusal(der).unwrap_or(KeyError::Malformed {
                 kind: "RSA public key",
-                reason: e.to_string(),
+                reason:
+                    "not an RSA public key aws-lc can load (SubjectPublicKeyInfo or PKCS#1 DER)"
+                        .into(),
             })
         })?;
         Self::from_aws(&key)
@@ -157,7 +160,7 @@ impl RsaPublicKey {
             }
         };
         if bit_len(&self.exponent) > MAX_PUBLIC_EXPONENT_BITS {
-            return Err(huge_exponent(&self.pkcs1)
+            return Err(policy_refusal(&self.pkcs1)
                 .unwrap_or(KeyError::Refused("the public exponent is too large".into())));
         }
         if !e_ok {
@@ -250,9 +253,10 @@ fn bit_len(be: &[u8]) -> usize {
 /// The largest public exponent accepted, in bits: e < 2^32.
 pub(crate) const MAX_PUBLIC_EXPONENT_BITS: usize = 32;
 
-/// A key policy refusal for a well-formed RSA key (SPKI or PKCS#1) whose
-/// public exponent is over [`MAX_PUBLIC_EXPONENT_BITS`].
-fn huge_exponent(der: &[u8]) -> Option<KeyError> {
+/// The modulus and exponent (big-endian, no leading zeros) of an RSA
+/// public key in SPKI or PKCS#1 DER, read structurally: for keys aws-lc
+/// will not load, so that a weak one is named and its modulus kept.
+pub fn rsa_components(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     use pkcs1::der::Decode;
     let spki = spki::SubjectPublicKeyInfoRef::from_der(der).ok();
     let pkcs1_der = match &spki {
@@ -261,13 +265,48 @@ fn huge_exponent(der: &[u8]) -> Option<KeyError> {
     };
     let key: pkcs1::RsaPublicKey<pkcs1::UintRef<'_>> =
         pkcs1::RsaPublicKey::from_der(pkcs1_der).ok()?;
-    let bits = bit_len(key.public_exponent.as_bytes());
-    (bits > MAX_PUBLIC_EXPONENT_BITS).then(|| {
-        KeyError::Refused(format!(
-            "a public exponent of {bits} bits: symbolon accepts odd 65537 ≤ e < 2^{MAX_PUBLIC_EXPONENT_BITS}; \
-             an exponent this large is the usual sign of a private exponent small enough for Wiener's attack"
-        ))
-    })
+    Some((
+        strip_zeros(key.modulus.as_bytes()).to_vec(),
+        strip_zeros(key.public_exponent.as_bytes()).to_vec(),
+    ))
+}
+
+/// Why a well-formed RSA key that aws-lc refuses to load is weak: an even
+/// modulus, an even or huge exponent, a size far outside the policy.
+fn policy_refusal(der: &[u8]) -> Option<KeyError> {
+    use super::weak::{WeakClass, WeakKey};
+    let (n, e) = rsa_components(der)?;
+    let e_bits = bit_len(&e);
+    let weak = |class, detail: String| Some(KeyError::Weak(WeakKey::new(class, detail)));
+    if e_bits > MAX_PUBLIC_EXPONENT_BITS {
+        return weak(
+            WeakClass::Exponent,
+            format!(
+                "a public exponent of {e_bits} bits: symbolon accepts odd 65537 ≤ e < 2^{MAX_PUBLIC_EXPONENT_BITS}; \
+                 an exponent this large is the usual sign of a private exponent small enough for Wiener's attack"
+            ),
+        );
+    }
+    if e.last().is_none_or(|b| b & 1 == 0) {
+        return weak(
+            WeakClass::Exponent,
+            "the public exponent is even (or zero): no RSA key has one".into(),
+        );
+    }
+    if n.last().is_none_or(|b| b & 1 == 0) {
+        return weak(
+            WeakClass::SmallFactor,
+            "the modulus is even: divisible by 2".into(),
+        );
+    }
+    let bits = bit_len(&n);
+    if !matches!(bits, 2048 | 3072 | 4096) {
+        return weak(
+            WeakClass::Size,
+            format!("a {bits}-bit modulus; only 2048, 3072 and 4096 bits are accepted"),
+        );
+    }
+    None
 }
 
 #[cfg(test)]

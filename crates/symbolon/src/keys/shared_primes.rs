@@ -15,6 +15,9 @@ use dashu_int::UBig;
 
 use super::Fingerprint;
 
+/// The most moduli one bucket holds (a 16-Mbit product for RSA-2048).
+const MAX_BUCKET: usize = 1 << 13;
+
 /// A modulus and its key.
 #[derive(Clone)]
 struct Member {
@@ -73,9 +76,13 @@ impl PrimeIndex {
             product: modulus.clone(),
             members: vec![Member { key, modulus }],
         };
-        // Merge while the last bucket is no larger than the carry.
+        // Merge while the last bucket is no larger than the carry, up to
+        // MAX_BUCKET moduli: past that, buckets stay apart so a query can
+        // spread them over the cores.
         while let Some(last) = self.buckets.last() {
-            if last.members.len() > carry.members.len() {
+            if last.members.len() > carry.members.len()
+                || last.members.len() + carry.members.len() > MAX_BUCKET
+            {
                 break;
             }
             let Some(last) = self.buckets.pop() else {
@@ -90,21 +97,21 @@ impl PrimeIndex {
         self.len += 1;
     }
 
-    /// The keys whose modulus shares a prime with `modulus`; the same
-    /// modulus (the same key seen again) is not a shared prime.
-    pub fn shared_with(&self, modulus: &[u8]) -> Vec<SharedWith> {
+    /// The keys other than `own` whose modulus shares a factor with
+    /// `modulus` (the same modulus under another exponent included: it
+    /// shares both primes).
+    pub fn shared_with(&self, modulus: &[u8], own: &Fingerprint) -> Vec<SharedWith> {
         let n = UBig::from_be_bytes(modulus);
         if n <= UBig::ONE {
             return Vec::new();
         }
-        let mut out = Vec::new();
-        for bucket in &self.buckets {
-            let g = (&bucket.product % &n).gcd(&n);
-            if g == UBig::ONE {
-                continue;
+        let per_bucket = par_map(&self.buckets, |bucket| {
+            let mut out = Vec::new();
+            if (&bucket.product % &n).gcd(&n) == UBig::ONE {
+                return out;
             }
             for m in &bucket.members {
-                if m.modulus == n {
+                if m.key == *own {
                     continue;
                 }
                 let g = m.modulus.clone().gcd(&n);
@@ -115,20 +122,52 @@ impl PrimeIndex {
                     });
                 }
             }
-        }
-        out
+            out
+        });
+        per_bucket.into_iter().flatten().collect()
     }
 }
 
-/// Whether two moduli (big-endian) share a factor other than themselves:
-/// the bits of the common factor if so.
+/// Whether two moduli (big-endian) of two keys share a factor (equal moduli
+/// share both): the bits of the common factor if so.
 pub fn common_factor_bits(a: &[u8], b: &[u8]) -> Option<u64> {
     let (a, b) = (UBig::from_be_bytes(a), UBig::from_be_bytes(b));
-    if a == b {
-        return None;
-    }
     let g = a.gcd(&b);
     (g != UBig::ONE).then(|| g.bit_len() as u64)
+}
+
+/// `f` over `items`, in order, on every core: the trees' nodes of one level
+/// are independent, and most of the work is in levels with many nodes.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 2 {
+        return items.iter().map(&f).collect();
+    }
+    // Items dealt round-robin, so items of unequal cost (the index's
+    // buckets, largest first) spread evenly; then put back in order.
+    let mut parts: Vec<Vec<R>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let f = &f;
+                s.spawn(move || {
+                    items
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(f)
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut iters: Vec<_> = parts.iter_mut().map(|p| p.drain(..)).collect();
+    (0..items.len())
+        .filter_map(|i| iters[i % threads].next())
+        .collect()
 }
 
 /// A modulus of the batch that shares a prime with others in it.
@@ -140,7 +179,8 @@ pub struct BatchFinding {
     pub shares_with: Vec<usize>,
 }
 
-/// Bernstein's batch gcd over `moduli` (big-endian): the product tree of all
+/// Bernstein's batch gcd over `moduli` (big-endian, one per key: the same
+/// modulus twice is two keys sharing both primes): the product tree of all
 /// moduli, then the remainder tree of the product modulo each modulus
 /// squared; a modulus n whose (P mod n²)/n has a gcd with n other than 1
 /// shares a prime with another. Each such modulus is then paired with the
@@ -157,7 +197,7 @@ pub fn batch_gcd(moduli: &[Vec<u8>], progress: impl FnMut(f64)) -> Vec<BatchFind
             shares_with: flagged
                 .iter()
                 .copied()
-                .filter(|&j| j != i && leaves[i] != leaves[j])
+                .filter(|&j| j != i)
                 .filter(|&j| leaves[i].clone().gcd(&leaves[j]) != UBig::ONE)
                 .collect(),
         })
@@ -183,14 +223,12 @@ fn batch_flags(leaves: &[UBig], mut progress: impl FnMut(f64)) -> Vec<usize> {
     let mut tree: Vec<Vec<UBig>> = vec![leaves];
     while tree.last().is_some_and(|level| level.len() > 1) {
         let level = tree.last().map(Vec::as_slice).unwrap_or_default();
-        let next: Vec<UBig> = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [a, b] => a * b,
-                [a] => a.clone(),
-                _ => UBig::ONE,
-            })
-            .collect();
+        let pairs: Vec<&[UBig]> = level.chunks(2).collect();
+        let next: Vec<UBig> = par_map(&pairs, |pair| match pair {
+            [a, b] => a * b,
+            [a] => a.clone(),
+            _ => UBig::ONE,
+        });
         tree.push(next);
         progress(0.5 * (tree.len() - 1) as f64 / levels);
     }
@@ -199,11 +237,9 @@ fn batch_flags(leaves: &[UBig], mut progress: impl FnMut(f64)) -> Vec<usize> {
     let depth = tree.len();
     let mut remainders: Vec<UBig> = tree[depth - 1].clone();
     for (done, level) in tree.iter().rev().skip(1).enumerate() {
-        remainders = level
-            .iter()
-            .enumerate()
-            .map(|(i, node)| &remainders[i / 2] % (node * node))
-            .collect();
+        let nodes: Vec<(usize, &UBig)> = level.iter().enumerate().collect();
+        let parents = &remainders;
+        remainders = par_map(&nodes, |(i, node)| &parents[i / 2] % (*node * *node));
         progress(0.5 + 0.5 * (done + 1) as f64 / (depth - 1) as f64);
     }
     tree[0]
@@ -240,18 +276,20 @@ mod tests {
             }
         }
         assert_eq!(index.len(), 38);
-        let found = index.shared_with(&b);
+        let found = index.shared_with(&b, &fp(250));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, fp(200));
         assert_eq!(found[0].factor_bits, 1024);
-        // The same key again is not a shared prime.
-        assert!(index.shared_with(&a).is_empty());
+        // The same key again is not a shared prime; its modulus under
+        // another key (another exponent) is.
+        assert!(index.shared_with(&a, &fp(200)).is_empty());
+        assert_eq!(index.shared_with(&a, &fp(251))[0].factor_bits, 2048);
         // A modulus sharing nothing.
         assert!(index
-            .shared_with(&product(&prime(1024), &prime(1024)))
+            .shared_with(&product(&prime(1024), &prime(1024)), &fp(252))
             .is_empty());
         assert_eq!(common_factor_bits(&a, &b), Some(1024));
-        assert_eq!(common_factor_bits(&a, &a), None);
+        assert_eq!(common_factor_bits(&a, &a), Some(2048));
     }
 
     #[test]
@@ -262,7 +300,7 @@ mod tests {
         moduli[17] = product(&s1, &prime(512));
         moduli[25] = product(&s2, &prime(512));
         moduli[39] = product(&s2, &prime(512));
-        moduli[30] = moduli[10].clone(); // the same key twice is not a shared prime
+        moduli[30] = moduli[10].clone(); // one modulus under two keys
         let mut seen = 0.0;
         let found = batch_gcd(&moduli, |f| seen = f);
         assert!((seen - 1.0f64).abs() < 1e-9, "{seen}");
@@ -272,7 +310,14 @@ mod tests {
             .collect();
         assert_eq!(
             pairs,
-            vec![(3, vec![17]), (17, vec![3]), (25, vec![39]), (39, vec![25])]
+            vec![
+                (3, vec![17]),
+                (10, vec![30]),
+                (17, vec![3]),
+                (25, vec![39]),
+                (30, vec![10]),
+                (39, vec![25])
+            ]
         );
     }
 }

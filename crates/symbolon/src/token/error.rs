@@ -138,6 +138,7 @@ impl TokenError {
             Self::Key(k) => match k {
                 KeyError::Malformed { .. } => Code::MalformedKey,
                 KeyError::Refused(_) => Code::KeyRefused,
+                KeyError::Weak(_) => Code::WeakKey,
                 KeyError::Unsupported { .. } => Code::Unsupported,
                 KeyError::DigestLength { .. } | KeyError::DigestMismatch { .. } => {
                     Code::InvalidInput

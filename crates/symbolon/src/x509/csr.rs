@@ -29,18 +29,32 @@ pub fn build_csr<E: std::fmt::Display>(
     to_der("request", &req)
 }
 
-/// The RSA public key a request names, without checking anything else (for
-/// recording a key whose request was refused).
-pub fn csr_public_key(der: &[u8]) -> Option<RsaPublicKey> {
-    let req = CertReq::from_der(der).ok()?;
-    let spki = req.info.public_key.to_der().ok()?;
-    RsaPublicKey::from_der(&spki).ok()
+/// The SubjectPublicKeyInfo DER a request names, without checking anything
+/// else (to record the modulus of a key whose request was refused).
+pub fn csr_spki(der: &[u8]) -> Option<Vec<u8>> {
+    CertReq::from_der(der).ok()?.info.public_key.to_der().ok()
 }
 
 /// Parses a DER request and verifies its self-signature.
 pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
     let req = CertReq::from_der(der).map_err(X509Error::malformed("PKCS#10 request"))?;
     require_der(der, &req)?;
+    // rsaEncryption's parameters are NULL, and present (RFC 3279 §2.3.1).
+    if req
+        .info
+        .public_key
+        .algorithm
+        .parameters
+        .as_ref()
+        .map(der::Tagged::tag)
+        != Some(der::Tag::Null)
+    {
+        return Err(X509Error::Malformed {
+            what: "PKCS#10 request",
+            reason: "the subject public key's algorithm parameters must be NULL (RFC 3279 §2.3.1)"
+                .into(),
+        });
+    }
     let scheme = oid_scheme(&req.algorithm.oid)
         .ok_or_else(|| X509Error::UnsupportedAlgorithm(req.algorithm.oid.to_string()))?;
     let spki = to_der("request public key", &req.info.public_key)?;
@@ -78,7 +92,7 @@ fn not_der(field: &str) -> X509Error {
     X509Error::Malformed {
         what: "PKCS#10 request",
         reason: format!(
-            "{field} is not DER-encoded (RFC 2986 requires DER: no BER forms, no explicitly encoded defaults)"
+            "not DER-encoded: {field} (RFC 2986 requires DER: no BER forms, no explicitly encoded defaults)"
         ),
     }
 }
@@ -144,11 +158,10 @@ fn require_der(der: &[u8], req: &CertReq) -> Result<(), X509Error> {
         return Ok(());
     }
     let top = elements(contents(der)?)?;
-    let info = top
-        .first()
-        .map(|i| elements(i.value()))
-        .transpose()?
-        .unwrap_or_default();
+    let info = match top.first() {
+        Some(i) => elements(i.value())?,
+        None => return Err(not_der("the request")),
+    };
     // Attributes are [0] IMPLICIT: compare contents, not tags.
     let parts: [(&str, Vec<u8>, Option<&der::asn1::AnyRef<'_>>); 6] = [
         ("the version", encode(&req.info.version)?, info.first()),

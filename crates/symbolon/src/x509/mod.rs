@@ -16,7 +16,7 @@ pub use certificate::{
     certificate_key, issue_leaf, parse_certificate, random_serial, self_signed_root,
     verify_issued_by, IssueParams,
 };
-pub use csr::{build_csr, csr_public_key, verify_csr, VerifiedCsr};
+pub use csr::{build_csr, csr_spki, verify_csr, VerifiedCsr};
 pub use error::X509Error;
 pub use name::{parse_identity, same_identity};
 pub use path::{has_extended_key_usage, verify_path};

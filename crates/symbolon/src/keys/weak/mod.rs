@@ -18,6 +18,7 @@
 //! | `biased` | a bit count far from half (badkeys' rsabias) |
 //! | `repeated-bytes` | one byte 16 times in a row |
 //! | `xz-backdoor` | the xz-utils backdoor's key fingerprint |
+//! | `published` | a test key printed in RFC 9500 or Project Wycheproof's vectors |
 //!
 //! Shared primes across keys need the registry and live in
 //! `keys::shared_primes` and the store; the key size and exponent policy is
@@ -26,6 +27,7 @@
 mod fermat;
 mod patterns;
 mod powers;
+mod published;
 mod roca;
 mod small_factors;
 
@@ -35,7 +37,7 @@ use num_bigint::BigUint;
 
 use crate::keys::RsaPublicKey;
 
-pub use small_factors::TRIAL_BOUND_BITS;
+pub use small_factors::{without_small_factors, TRIAL_BOUND_BITS};
 
 /// Why a key is weak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +66,8 @@ pub enum WeakClass {
     XzBackdoor,
     /// A prime shared with another key the registry has seen.
     SharedPrime,
+    /// A key published as a test key: its private half is public.
+    Published,
 }
 
 impl WeakClass {
@@ -82,6 +86,7 @@ impl WeakClass {
             Self::RepeatedBytes => "repeated-bytes",
             Self::XzBackdoor => "xz-backdoor",
             Self::SharedPrime => "shared-prime",
+            Self::Published => "published",
         }
     }
 }
@@ -156,9 +161,19 @@ impl std::str::FromStr for Effort {
 }
 
 /// The whole key policy for an RSA public key: size and exponent
-/// ([`RsaPublicKey::check_policy`]), then every class of
-/// [`check_modulus_with`] at `effort`.
+/// ([`RsaPublicKey::check_policy`]), published test keys, then every class
+/// of [`check_modulus_with`] at `effort`. What the CA runs, and the station
+/// before it writes a key into a token.
 pub fn check_public_key(key: &RsaPublicKey, effort: Effort) -> Result<(), WeakKey> {
+    published::check(key.modulus())?;
+    check_generated_key(key, effort)
+}
+
+/// [`check_public_key`] without the list of published test keys: the
+/// self-check a key's maker runs on every key it generates or composes (a
+/// freshly made key cannot be a published one; and test vectors must still
+/// load into the crypto under test).
+pub fn check_generated_key(key: &RsaPublicKey, effort: Effort) -> Result<(), WeakKey> {
     key.check_policy().map_err(|e| {
         let class = if key.algorithm().is_none() {
             WeakClass::Size

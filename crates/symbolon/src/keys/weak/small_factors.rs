@@ -82,6 +82,23 @@ pub(super) fn smallest_trial_factor(n: &BigUint) -> Option<u32> {
     primes().iter().copied().find(|&p| (&g % p).is_zero())
 }
 
+/// n without its prime factors below 2^TRIAL_BOUND_BITS (big-endian), or
+/// None when what is left is below 2^64: what a refused modulus contributes
+/// to the shared-prime checks (its small primes are public and shared by
+/// many broken keys; only a large remaining factor can betray another key).
+pub fn without_small_factors(modulus: &[u8]) -> Option<Vec<u8>> {
+    let mut n = BigUint::from_bytes_be(modulus);
+    if n.is_zero() {
+        return None;
+    }
+    let mut g = (primes_product() % &n).gcd(&n);
+    while !g.is_one() {
+        n /= &g;
+        g = g.gcd(&n);
+    }
+    (n.bits() > 64).then(|| n.to_bytes_be())
+}
+
 pub(super) fn trial(n: &BigUint) -> Result<(), WeakKey> {
     match smallest_trial_factor(n) {
         Some(p) => Err(WeakKey::new(
