@@ -63,7 +63,7 @@ pub(crate) enum Noun {
         ca_token: Option<String>,
         /// How hard the weak-key checks look for factors: standard (exact
         /// below 2^20, milliseconds a key) or deep (also Pollard's rho to
-        /// 2^32, about a second a key). Default: the CA policy's, standard.
+        /// 2^32, seconds a key). Default: the CA policy's, standard.
         #[arg(long, env = "SYMBOLON_WEAK_KEY_EFFORT")]
         weak_key_effort: Option<symbolon::keys::weak::Effort>,
     },
@@ -1261,14 +1261,14 @@ pub(crate) enum KeysCommand {
     #[command(after_help = "Examples:\n  symbolon keys check --in key.pub.pem\n  \
         openssl pkey -in key.pem -pubout | symbolon keys check --deep --json\n\n\
         The checks are those the CA runs before certifying (docs/weak-keys.md): size and exponent, \
-        small factors (exact below 2^20; with --deep also Pollard's rho, about a second a key), a prime or \
+        small factors (exact below 2^20; with --deep also Pollard's rho, seconds a key), a prime or \
         prime-power modulus, Fermat, ROCA, patterned, biased and repeated-byte moduli, the xz backdoor's \
         fingerprint. Exit 0: none found; exit 5 (weak_key): the class and how it was found.")]
     Check {
         /// The key: PEM (PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE) or DER; stdin when absent.
         #[arg(long = "in")]
         input: Option<PathBuf>,
-        /// Also run Pollard's rho (factors up to 2^32 and beyond; about a second).
+        /// Also run Pollard's rho (factors up to 2^32 and beyond; seconds a key).
         #[arg(long)]
         deep: bool,
     },

@@ -17,7 +17,7 @@ pub struct CaPolicy {
     pub require_attestation: bool,
     /// How hard the weak-key checks look for factors (docs/weak-keys.md):
     /// `standard` (every check, exact below 2^20, milliseconds) or `deep`
-    /// (also Pollard's rho to 2^32 and beyond, about a second a key).
+    /// (also Pollard's rho to 2^32 and beyond, seconds a key).
     #[serde(default)]
     pub weak_key_effort: Effort,
 }

@@ -134,7 +134,7 @@ pub enum Effort {
     /// milliseconds per key; what every certification runs by default.
     #[default]
     Standard,
-    /// Also Pollard's rho with a budget of about a second per key: factors
+    /// Also Pollard's rho with a budget of seconds per key: factors
     /// up to 2^32 and beyond; for scans and for a CA that accepts the cost.
     Deep,
 }

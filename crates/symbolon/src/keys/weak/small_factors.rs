@@ -7,10 +7,10 @@
 //! 2. **Pollard–Brent rho**, at the deep effort only (random start and
 //!    constant, so no modulus can be built to dodge it), over Montgomery
 //!    arithmetic, with a budget of [`DEEP_RHO_STEPS`] steps: it finds a
-//!    factor p after about √(πp/2) steps, so the budget finds 32-bit factors
-//!    with high probability (measured in the tests) and larger ones with
-//!    falling odds. It costs about a second per good RSA-2048 key, which is
-//!    why certification does not run it by default (docs/weak-keys.md).
+//!    factor p after about √(πp/2) steps, so the budget finds a 32-bit
+//!    factor but for a chance of about 10^-6, and larger ones with falling
+//!    odds. It costs seconds per good RSA-2048 key, which is why
+//!    certification does not run it by default (docs/weak-keys.md).
 
 use std::sync::OnceLock;
 
@@ -26,11 +26,14 @@ use super::{WeakClass, WeakKey};
 pub const TRIAL_BOUND_BITS: u32 = 20;
 
 /// Rho's budget at the deep effort, in steps (one squaring and one
-/// multiplication modulo n each). Brent's variant compares against a point
-/// fixed at powers of two, so it sees a cycle of length λ after a tail μ
-/// within about 2·(λ + μ) steps; λ + μ is about √(πp/2) for a factor p
-/// (about 82,000 for p = 2^32), and its tail falls like exp(−t²/2p).
-pub(super) const DEEP_RHO_STEPS: u64 = 1 << 19;
+/// multiplication modulo n each). Brent's variant spends 2r steps on the
+/// stage that compares against a point fixed r steps back, so it sees a
+/// cycle of length λ after a tail μ once r passes both: within about
+/// 4·max(λ, μ) steps. λ + μ is about √(πp/2) for a factor p (about 82,000
+/// for p = 2^32) and its tail falls like exp(−t²/2p): with 2^20 steps a
+/// 32-bit factor escapes with probability about 10^-6 (2^19 would let
+/// about one in thirty through, too many for a check or a test).
+pub(super) const DEEP_RHO_STEPS: u64 = 1 << 20;
 
 /// Every prime below 2^TRIAL_BOUND_BITS (sieve of Eratosthenes).
 fn primes() -> &'static [u32] {
