@@ -261,18 +261,7 @@ fn badkeys_agrees() {
         .collect();
     for i in 0..8 {
         let key = format!("good{i}.pem");
-        openssl(
-            dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                &key,
-            ],
-        );
+        openssl_rsa_key(dir, &key, 2048);
         let public = openssl(dir, &["pkey", "-in", &key, "-pubout"]);
         let path = dir.join(format!("good{i}.pub.pem"));
         std::fs::write(&path, public).unwrap();

@@ -299,16 +299,7 @@ impl CaService {
     pub async fn recovery_status(&self, id: &RecoveryId) -> Result<RecoveryStatus, ServiceError> {
         let (request, deposit, chain, completed) = self.load(id).await?;
         let policy = deposit.policy()?;
-        let approving: Vec<ArbitratorId> = chain
-            .iter()
-            .filter(|a| matches!(a.decision, symbolon::escrow::Decision::Approve { .. }))
-            .map(|a| a.arbitrator.clone())
-            .collect();
-        let may_act = policy
-            .may_act(&approving)
-            .into_iter()
-            .filter(|a| !chain.iter().any(|d| &d.arbitrator == a))
-            .collect();
+        let (approving, may_act) = turns(&policy, &chain);
         Ok(RecoveryStatus {
             may_act,
             tree: policy.status_tree(&approving),
@@ -368,40 +359,25 @@ impl CaService {
         // An approval before its turn would count for nothing and use up the
         // arbitrator's one decision: refuse it and store nothing. (A refusal
         // is final whenever it comes, so it is taken at any time.)
-        let approving: Vec<ArbitratorId> = chain
-            .iter()
-            .filter(|a| matches!(a.decision, symbolon::escrow::Decision::Approve { .. }))
-            .map(|a| a.arbitrator.clone())
-            .collect();
-        if matches!(
+        let (approving, open) = turns(&policy, &chain);
+        let out_of_turn = matches!(
             approval.decision,
             symbolon::escrow::Decision::Approve { .. }
         ) && !policy.evaluate(&approving).satisfied()
             && !chain.iter().any(|a| a.arbitrator == approval.arbitrator)
-        {
-            let open: Vec<ArbitratorId> = policy
-                .may_act(&approving)
-                .into_iter()
-                .filter(|a| !chain.iter().any(|d| &d.arbitrator == a))
-                .collect();
-            if !open.contains(&approval.arbitrator) {
-                let waiting_for = if open.is_empty() {
-                    "nobody: the request can no longer be met".to_string()
-                } else {
-                    format!(
-                        "waiting for {}",
-                        open.iter()
-                            .map(|a| a.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                return refuse(EscrowError::NotYourTurn {
-                    arbitrator: approval.arbitrator.to_string(),
-                    waiting_for,
-                })
-                .await;
-            }
+            && !open.contains(&approval.arbitrator);
+        if out_of_turn {
+            let waiting_for = if open.is_empty() {
+                "nobody: the request can no longer be met".to_string()
+            } else {
+                let names: Vec<&str> = open.iter().map(ArbitratorId::as_str).collect();
+                format!("waiting for {}", names.join(", "))
+            };
+            return refuse(EscrowError::NotYourTurn {
+                arbitrator: approval.arbitrator.to_string(),
+                waiting_for,
+            })
+            .await;
         }
         let keys = self.keys_of(&policy).await?;
         chain.push(approval.clone());
@@ -557,4 +533,21 @@ fn age_recipient(s: &str) -> Result<(), ServiceError> {
                 .into(),
         )
     }
+}
+
+/// Who approved so far, in order, and who may approve now: those
+/// [`Policy::may_act`] names that have not decided yet (a refusal, too, is
+/// an arbitrator's one decision).
+fn turns(policy: &Policy, chain: &[Approval]) -> (Vec<ArbitratorId>, Vec<ArbitratorId>) {
+    let approving: Vec<ArbitratorId> = chain
+        .iter()
+        .filter(|a| matches!(a.decision, symbolon::escrow::Decision::Approve { .. }))
+        .map(|a| a.arbitrator.clone())
+        .collect();
+    let open = policy
+        .may_act(&approving)
+        .into_iter()
+        .filter(|a| !chain.iter().any(|d| &d.arbitrator == a))
+        .collect();
+    (approving, open)
 }

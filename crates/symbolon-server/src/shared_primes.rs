@@ -25,14 +25,6 @@ pub(crate) enum Origin {
     Refused,
 }
 
-/// The fingerprint of a key given as SPKI or PKCS#1 DER, whether or not it
-/// loads: canonical when it does.
-fn fingerprint_of(der: &[u8]) -> Fingerprint {
-    RsaPublicKey::from_der(der)
-        .map(|k| k.fingerprint())
-        .unwrap_or_else(|_| Fingerprint::of_spki(der))
-}
-
 impl Origin {
     fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +33,14 @@ impl Origin {
             Self::Refused => "refused",
         }
     }
+}
+
+/// The fingerprint of a key given as SPKI or PKCS#1 DER, whether or not it
+/// loads: canonical when it does.
+fn fingerprint_of(der: &[u8]) -> Fingerprint {
+    RsaPublicKey::from_der(der)
+        .map(|k| k.fingerprint())
+        .unwrap_or_else(|_| Fingerprint::of_spki(der))
 }
 
 /// The index and the last registry row it holds.
@@ -159,10 +159,10 @@ impl SharedPrimes {
                 factor_bits: s.factor_bits,
             })
             .collect();
-        let seen = registry
+        let shared = registry
             .see_modulus(fingerprint, key.modulus(), origin.as_str(), since, known)
             .await?;
-        match seen.shared_with.as_slice() {
+        match shared.as_slice() {
             [] => Ok(()),
             shared => Err(CaError::WeakKey(refusal(shared)).into()),
         }

@@ -22,6 +22,6 @@ pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HA
 pub use error::StoreError;
 pub use records::{
     ArbitratorRecord, CertificateRecord, CertificateSerial, ClaimScope, KeyRecord, KeyState,
-    ModulusRecord, ModulusSeen, RecoveryRecord, ReservationId, SharedKey, TokenRecord,
+    ModulusRecord, RecoveryRecord, ReservationId, SharedKey, TokenRecord,
 };
 pub use registry::{Backend, Registry};

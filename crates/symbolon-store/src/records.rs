@@ -225,15 +225,6 @@ pub struct SharedKey {
     pub factor_bits: u64,
 }
 
-/// What recording a modulus found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModulusSeen {
-    /// Whether it was new to the registry.
-    pub new: bool,
-    /// The keys it shares a prime with (empty: none).
-    pub shared_with: Vec<SharedKey>,
-}
-
 /// A modulus the registry has seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModulusRecord {

@@ -14,7 +14,7 @@ use crate::audit::verify_chain;
 use crate::writer::{WriteOp, WriteOut, Writer};
 use crate::{
     ArbitratorRecord, AuditEntry, AuditKind, AuditVerification, BrokenLink, CertificateRecord,
-    CertificateSerial, ClaimScope, KeyRecord, KeyState, ModulusRecord, ModulusSeen, RecoveryRecord,
+    CertificateSerial, ClaimScope, KeyRecord, KeyState, ModulusRecord, RecoveryRecord,
     ReservationId, SharedKey, StoreError, TokenRecord,
 };
 
@@ -153,6 +153,7 @@ impl Registry {
     /// refused, registered) and completes its shared-prime check: `known`
     /// is what the caller's index found among the moduli up to `since`; the
     /// rows above `since` are checked here, inside the serialised write.
+    /// Returns every key it shares a factor with (empty: none).
     pub async fn see_modulus(
         &self,
         fingerprint: Fingerprint,
@@ -160,7 +161,7 @@ impl Registry {
         origin: &str,
         since: i64,
         known: Vec<SharedKey>,
-    ) -> Result<ModulusSeen, StoreError> {
+    ) -> Result<Vec<SharedKey>, StoreError> {
         match self
             .writer
             .submit(WriteOp::SeeModulus {

@@ -17,8 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::entry_hash;
 use crate::{
-    AuditKind, Backend, CertificateRecord, ClaimScope, ModulusSeen, ReservationId, SharedKey,
-    StoreError,
+    AuditKind, Backend, CertificateRecord, ClaimScope, ReservationId, SharedKey, StoreError,
 };
 
 /// Most writes committed together.
@@ -114,7 +113,7 @@ pub(crate) enum WriteOut {
     Done,
     Seq(i64),
     Key(Fingerprint),
-    Modulus(ModulusSeen),
+    Modulus(Vec<SharedKey>),
 }
 
 struct Job {
@@ -591,7 +590,7 @@ async fn see_modulus_in(
     origin: &str,
     since: i64,
     known: &[SharedKey],
-) -> Result<ModulusSeen, StoreError> {
+) -> Result<Vec<SharedKey>, StoreError> {
     let own = fingerprint.to_string();
     let rows = sqlx::query("SELECT fingerprint, modulus FROM moduli WHERE id > $1")
         .bind(since)
@@ -615,41 +614,21 @@ async fn see_modulus_in(
             });
         }
     }
-    let first = shared.first().map(|s| s.key.to_string());
-    let inserted = sqlx::query(
-        "INSERT INTO moduli (fingerprint, modulus, origin, seen_at, shared_with) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (fingerprint) DO NOTHING",
+    sqlx::query(
+        "INSERT INTO moduli (fingerprint, modulus, origin, seen_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (fingerprint) DO NOTHING",
     )
     .bind(own.as_str())
     .bind(modulus)
     .bind(origin)
     .bind(crate::registry::now())
-    .bind(first.as_deref())
     .execute(&mut *conn)
     .await
-    .map_err(StoreError::db("record modulus"))?
-    .rows_affected()
-        == 1;
-    if !shared.is_empty() {
-        if !inserted {
-            sqlx::query(
-                "UPDATE moduli SET shared_with = $1 WHERE fingerprint = $2 AND shared_with IS NULL",
-            )
-            .bind(first.as_deref())
-            .bind(own.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("flag modulus"))?;
-        }
+    .map_err(StoreError::db("record modulus"))?;
+    if let Some(first) = shared.first() {
+        flag_shared(conn, &own, &first.key.to_string()).await?;
         for s in &shared {
-            sqlx::query(
-                "UPDATE moduli SET shared_with = $1 WHERE fingerprint = $2 AND shared_with IS NULL",
-            )
-            .bind(own.as_str())
-            .bind(s.key.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("flag modulus"))?;
+            flag_shared(conn, &s.key.to_string(), &own).await?;
         }
         // Bounded: a key can share a factor with many (a broken generator);
         // the entry names the first few and counts the rest.
@@ -661,10 +640,20 @@ async fn see_modulus_in(
         });
         append_in(conn, AuditKind::SharedPrimeFound, &detail.to_string()).await?;
     }
-    Ok(ModulusSeen {
-        new: inserted,
-        shared_with: shared,
-    })
+    Ok(shared)
+}
+
+/// Marks a modulus as sharing a factor with `with`, unless it was already.
+async fn flag_shared(conn: &mut AnyConnection, key: &str, with: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE moduli SET shared_with = $1 WHERE fingerprint = $2 AND shared_with IS NULL",
+    )
+    .bind(with)
+    .bind(key)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db("flag modulus"))?;
+    Ok(())
 }
 
 /// Why a reservation cannot be used: it was (it stays on its key's row once

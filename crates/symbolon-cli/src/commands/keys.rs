@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use symbolon::keys::shared_primes::{batch_gcd, common_factor_bits};
-use symbolon::keys::weak::{check_public_key, Effort, WeakClass, WeakKey};
+use symbolon::keys::weak::{check_public_key, Effort, WeakKey};
 use symbolon::keys::{KeyError, RsaPublicKey};
 use symbolon::pem;
 use symbolon::x509::{certificate_key, parse_certificate};
@@ -28,9 +28,6 @@ fn read_key(data: &[u8]) -> Result<Result<RsaPublicKey, WeakKey>, CliError> {
             return match certificate_key(&cert) {
                 Ok(k) => Ok(Ok(k)),
                 Err(symbolon::x509::X509Error::Key(KeyError::Weak(w))) => Ok(Err(w)),
-                Err(symbolon::x509::X509Error::Key(KeyError::Refused(m))) => {
-                    Ok(Err(WeakKey::new(WeakClass::Exponent, m)))
-                }
                 Err(e) => Err(invalid(e.to_string())),
             };
         }
@@ -41,7 +38,6 @@ fn read_key(data: &[u8]) -> Result<Result<RsaPublicKey, WeakKey>, CliError> {
     match RsaPublicKey::from_der(&der) {
         Ok(k) => Ok(Ok(k)),
         Err(KeyError::Weak(w)) => Ok(Err(w)),
-        Err(KeyError::Refused(m)) => Ok(Err(WeakKey::new(WeakClass::Exponent, m))),
         Err(e) => Err(invalid(e.to_string())),
     }
 }

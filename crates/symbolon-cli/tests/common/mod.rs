@@ -139,6 +139,22 @@ pub fn weak_key_corpus(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     serde_json::from_slice(&std::fs::read(dir.join("corpus/corpus.json")).unwrap()).unwrap()
 }
 
+/// An RSA private key of `bits` made by OpenSSL, written to `dir/out`.
+pub fn openssl_rsa_key(dir: &Path, out: &str, bits: u32) {
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &format!("rsa_keygen_bits:{bits}"),
+            "-out",
+            out,
+        ],
+    );
+}
+
 /// Runs `openssl args…` in `dir`, expecting success.
 pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new("openssl")

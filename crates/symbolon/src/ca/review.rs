@@ -8,7 +8,7 @@ use x509_cert::name::Name;
 
 use super::{check_key_with, CaError, CaPolicy};
 use crate::encoding::Writer;
-use crate::keys::weak::{WeakClass, WeakKey};
+use crate::keys::weak::{policy_class, WeakClass, WeakKey};
 use crate::keys::{IdentityPublicKey, KeyError, RsaPublicKey};
 use crate::token::{Attestation, KeyOrigin, TokenSerial};
 use crate::x509::{parse_identity, same_identity, verify_csr, CertificateRole, X509Error};
@@ -66,19 +66,11 @@ pub fn review(
         X509Error::BadSignature(_) => CaError::BadRequestSignature,
         X509Error::Key(KeyError::Weak(w)) => CaError::WeakKey(w),
         X509Error::Key(KeyError::Refused(m)) => {
-            // Refused before the signature could be checked: a size or an
-            // exponent outside the policy.
-            let size = crate::x509::csr_spki(&req.csr)
+            // Refused by the key policy before the signature was checked.
+            let class = crate::x509::csr_spki(&req.csr)
                 .and_then(|spki| crate::keys::rsa_components(&spki))
-                .is_some_and(|(n, _)| !matches!(n.len() * 8, 2048 | 3072 | 4096) || n[0] < 0x80);
-            CaError::WeakKey(WeakKey::new(
-                if size {
-                    WeakClass::Size
-                } else {
-                    WeakClass::Exponent
-                },
-                m,
-            ))
+                .map_or(WeakClass::Exponent, |(n, _)| policy_class(&n));
+            CaError::WeakKey(WeakKey::new(class, m))
         }
         other => CaError::InvalidRequest(other.to_string()),
     })?;

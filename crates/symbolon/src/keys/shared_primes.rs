@@ -114,7 +114,7 @@ impl PrimeIndex {
                 if m.key == *own {
                     continue;
                 }
-                let g = m.modulus.clone().gcd(&n);
+                let g = (&m.modulus).gcd(&n);
                 if g != UBig::ONE {
                     out.push(SharedWith {
                         key: m.key,
@@ -188,7 +188,7 @@ pub struct BatchFinding {
 /// `progress` is told the fraction done, from 0 to 1.
 pub fn batch_gcd(moduli: &[Vec<u8>], progress: impl FnMut(f64)) -> Vec<BatchFinding> {
     let leaves: Vec<UBig> = moduli.iter().map(|m| UBig::from_be_bytes(m)).collect();
-    let flagged = batch_flags(&leaves, progress);
+    let (flagged, leaves) = batch_flags(leaves, progress);
     // Pair the flagged ones (few, unless the set is badly broken).
     flagged
         .iter()
@@ -198,7 +198,7 @@ pub fn batch_gcd(moduli: &[Vec<u8>], progress: impl FnMut(f64)) -> Vec<BatchFind
                 .iter()
                 .copied()
                 .filter(|&j| j != i)
-                .filter(|&j| leaves[i].clone().gcd(&leaves[j]) != UBig::ONE)
+                .filter(|&j| (&leaves[i]).gcd(&leaves[j]) != UBig::ONE)
                 .collect(),
         })
         .filter(|f| !f.shares_with.is_empty())
@@ -209,15 +209,15 @@ pub fn batch_gcd(moduli: &[Vec<u8>], progress: impl FnMut(f64)) -> Vec<BatchFind
 /// factor with another (or appear twice), without pairing them.
 pub fn batch_gcd_flags(moduli: &[Vec<u8>], progress: impl FnMut(f64)) -> Vec<usize> {
     let leaves: Vec<UBig> = moduli.iter().map(|m| UBig::from_be_bytes(m)).collect();
-    batch_flags(&leaves, progress)
+    batch_flags(leaves, progress).0
 }
 
-fn batch_flags(leaves: &[UBig], mut progress: impl FnMut(f64)) -> Vec<usize> {
+/// The flagged indices, and the leaves given (moved back, not copied).
+fn batch_flags(leaves: Vec<UBig>, mut progress: impl FnMut(f64)) -> (Vec<usize>, Vec<UBig>) {
     if leaves.len() < 2 {
         progress(1.0);
-        return Vec::new();
+        return (Vec::new(), leaves);
     }
-    let leaves = leaves.to_vec();
     // The product tree, leaves first: ⌈log2 n⌉ levels above them.
     let levels = f64::from(usize::BITS - (leaves.len() - 1).leading_zeros());
     let mut tree: Vec<Vec<UBig>> = vec![leaves];
@@ -242,16 +242,15 @@ fn batch_flags(leaves: &[UBig], mut progress: impl FnMut(f64)) -> Vec<usize> {
         remainders = par_map(&nodes, |(i, node)| &parents[i / 2] % (*node * *node));
         progress(0.5 + 0.5 * (done + 1) as f64 / (depth - 1) as f64);
     }
-    tree[0]
+    let leaves = tree.swap_remove(0);
+    let flagged = leaves
         .iter()
         .zip(&remainders)
         .enumerate()
-        .filter(|(_, (n, r))| {
-            let q = *r / *n;
-            q.gcd(*n) != UBig::ONE
-        })
+        .filter(|(_, (n, r))| (*r / *n).gcd(*n) != UBig::ONE)
         .map(|(i, _)| i)
-        .collect()
+        .collect();
+    (flagged, leaves)
 }
 
 #[cfg(test)]

@@ -33,9 +33,31 @@ mod small_factors;
 
 use std::fmt;
 
+use crypto_bigint::BoxedUint;
 use num_bigint::BigUint;
 
 use crate::keys::RsaPublicKey;
+
+/// The precision (whole 64-bit limbs) that holds every number below n.
+fn limb_bits(n: &BigUint) -> u32 {
+    (n.bits() as u32).div_ceil(64) * 64
+}
+
+/// x as crypto-bigint's integer at `bits` of precision (for its Montgomery
+/// arithmetic and Baillie–PSW test), if it fits.
+fn to_boxed(x: &BigUint, bits: u32) -> Option<BoxedUint> {
+    BoxedUint::from_be_slice(&x.to_bytes_be(), bits).ok()
+}
+
+/// The class of a key-policy refusal ([`RsaPublicKey::check_policy`]) of a
+/// key with this modulus: its size when that is outside the policy, else
+/// its exponent.
+pub(crate) fn policy_class(modulus: &[u8]) -> WeakClass {
+    match BigUint::from_bytes_be(modulus).bits() {
+        2048 | 3072 | 4096 => WeakClass::Exponent,
+        _ => WeakClass::Size,
+    }
+}
 
 pub use small_factors::{without_small_factors, TRIAL_BOUND_BITS};
 
@@ -175,11 +197,7 @@ pub fn check_public_key(key: &RsaPublicKey, effort: Effort) -> Result<(), WeakKe
 /// load into the crypto under test).
 pub fn check_generated_key(key: &RsaPublicKey, effort: Effort) -> Result<(), WeakKey> {
     key.check_policy().map_err(|e| {
-        let class = if key.algorithm().is_none() {
-            WeakClass::Size
-        } else {
-            WeakClass::Exponent
-        };
+        let class = policy_class(key.modulus());
         let detail = match e {
             crate::keys::KeyError::Refused(m) => m,
             other => other.to_string(),

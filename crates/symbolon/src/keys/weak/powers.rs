@@ -2,23 +2,15 @@
 //! of one prime among them). Both have a private exponent anyone can compute:
 //! e⁻¹ modulo n − 1, or modulo φ(n) once the root is taken.
 
-use crypto_bigint::BoxedUint;
 use num_bigint::BigUint;
 use num_traits::Pow;
 
-use super::{small_factors::TRIAL_BOUND_BITS, WeakClass, WeakKey};
-
-/// n as crypto-bigint's integer, for its Baillie–PSW test.
-fn to_boxed(n: &BigUint) -> Option<BoxedUint> {
-    let bytes = n.to_bytes_be();
-    let bits = (bytes.len() as u32 * 8).div_ceil(64) * 64;
-    BoxedUint::from_be_slice(&bytes, bits).ok()
-}
+use super::{limb_bits, small_factors::TRIAL_BOUND_BITS, to_boxed, WeakClass, WeakKey};
 
 pub(super) fn check(n: &BigUint) -> Result<(), WeakKey> {
     // Baillie–PSW (Miller–Rabin base 2 and a strong Lucas test): no
     // composite is known to pass it.
-    if to_boxed(n).is_some_and(|b| crypto_primes::is_prime(&b)) {
+    if to_boxed(n, limb_bits(n)).is_some_and(|b| crypto_primes::is_prime(&b)) {
         return Err(WeakKey::new(
             WeakClass::PrimeModulus,
             "the modulus is itself prime, so the private exponent is e⁻¹ mod (n − 1)",

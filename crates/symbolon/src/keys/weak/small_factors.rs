@@ -20,7 +20,7 @@ use num_bigint::BigUint;
 use num_integer::Integer;
 use num_traits::{One, ToPrimitive, Zero};
 
-use super::{WeakClass, WeakKey};
+use super::{limb_bits, to_boxed, WeakClass, WeakKey};
 
 /// Trial division covers every prime below 2^TRIAL_BOUND_BITS.
 pub const TRIAL_BOUND_BITS: u32 = 20;
@@ -112,10 +112,6 @@ pub(super) fn trial(n: &BigUint) -> Result<(), WeakKey> {
     }
 }
 
-fn to_boxed(n: &BigUint, bits: u32) -> Option<BoxedUint> {
-    BoxedUint::from_be_slice(&n.to_bytes_be(), bits).ok()
-}
-
 fn from_boxed(x: &BoxedUint) -> BigUint {
     BigUint::from_bytes_be(&x.to_be_bytes())
 }
@@ -134,7 +130,7 @@ fn random_below(n: &BigUint) -> BigUint {
 /// Pollard–Brent rho on n (odd, no factor below 2^TRIAL_BOUND_BITS): a
 /// nontrivial factor found within `steps`, if any.
 pub(super) fn rho_factor(n: &BigUint, steps: u64) -> Option<BigUint> {
-    let bits = (n.bits() as u32).div_ceil(64) * 64;
+    let bits = limb_bits(n);
     let modulus = Odd::new(to_boxed(n, bits)?).into_option()?;
     let params = BoxedMontyParams::new_vartime(modulus);
     let form = |x: &BigUint| to_boxed(x, bits).map(|b| BoxedMontyForm::new(b, params.clone()));
