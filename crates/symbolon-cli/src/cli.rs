@@ -22,6 +22,9 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) json: bool,
 
+    #[command(flatten)]
+    pub(crate) credential: CredentialArgs,
+
     #[command(subcommand)]
     pub(crate) command: Noun,
 }
@@ -43,11 +46,15 @@ pub(crate) enum Noun {
     /// The certification authority: set up, show its certificate.
     #[command(subcommand)]
     Ca(CaCommand),
-    /// Run the CA and registry service (creates ./symbolon-data on first run).
+    /// Run the CA and registry service over HTTPS (creates ./symbolon-data on first run).
     #[command(
-        after_help = "Examples:\n  symbolon serve\n  symbolon serve --data /var/lib/symbolon --listen 127.0.0.1:8080\n\n\
+        after_help = "Examples:\n  symbolon serve\n  symbolon serve --data /var/lib/symbolon --listen 0.0.0.0:8443 --hostname ca.example.org\n  \
+                            symbolon serve --tls-cert server-chain.pem --tls-key 'pkcs11:token=edge?module-path=…&pin-source=file:pin'\n\n\
                             On first run the data directory is created with a new CA (its key in the CA's own \
-                            token) and the path of the CA certificate is printed."
+                            token) and the first admin credential (DATA/admin.token); both paths are printed. \
+                            The service's TLS key is made at every start in a token held in memory only, and \
+                            certified by the CA for the --hostname names. Callers authenticate with credentials \
+                            (`symbolon admin grant`, `symbolon enroll`); see docs/access.md."
     )]
     Serve {
         #[command(flatten)]
@@ -66,7 +73,19 @@ pub(crate) enum Noun {
         /// 2^32, seconds a key). Default: the CA policy's, standard.
         #[arg(long, env = "SYMBOLON_WEAK_KEY_EFFORT")]
         weak_key_effort: Option<symbolon::keys::weak::Effort>,
+        #[command(flatten)]
+        edge: EdgeArgs,
     },
+    /// Roles at the service: grant them, list and revoke credentials (admin).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Make a credential: a key inside your token, certified for the role an admin granted you.
+    #[command(after_help = "Example:\n  \
+        symbolon enroll --ca https://ca.example.org:8443 --ca-cert root.pem --code 3f2a-…-9c01 --token st-1.token\n\n\
+        The key is generated inside the token (a file, agent:SOCKET or pkcs11: URI) and never leaves it; \
+        the certificate the CA returns is checked against --ca-cert and kept in the token beside the key. \
+        Then pass --credential st-1.token (or set SYMBOLON_CREDENTIAL) to every command that talks to the service.")]
+    Enroll(EnrollArgs),
     /// The issuance station: make a key, have the CA certify it, write both into a token.
     #[command(after_help = "Examples:\n  \
         symbolon issue --ca http://127.0.0.1:8080 --ca-cert root.pem --issuer station --token alice.token \\\n      \
@@ -524,9 +543,14 @@ pub(crate) struct ArbitratorDir {
 /// How to reach the CA and what root to trust.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct CaArgs {
-    /// The CA service URL, or local:DIR for the CA of a data directory in this process.
+    /// The CA service URL (https://HOST:PORT), or local:DIR for the CA of a
+    /// data directory in this process.
     #[arg(long, env = "SYMBOLON_CA")]
     pub(crate) ca: String,
+    /// The CA certificate you trust (PEM): the service's TLS certificate
+    /// must chain to it, and so must everything it signs.
+    #[arg(long, env = "SYMBOLON_CA_CERT")]
+    pub(crate) ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -614,9 +638,6 @@ pub(crate) enum RecoveryCommand {
     Enclave {
         #[command(flatten)]
         ca: CaArgs,
-        /// The CA root certificate you trust (PEM).
-        #[arg(long)]
-        ca_cert: PathBuf,
         /// Write the enclave's issuer key (PEM) here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -630,9 +651,6 @@ pub(crate) enum RecoveryCommand {
         dir: ArbitratorDir,
         #[command(flatten)]
         ca: CaArgs,
-        /// The CA root certificate you trust (PEM): the enclave's key must chain to it.
-        #[arg(long)]
-        ca_cert: PathBuf,
         /// The request id.
         #[arg(long)]
         request: String,
@@ -858,8 +876,9 @@ pub(crate) struct IssueArgs {
     /// inside this process.
     #[arg(long, env = "SYMBOLON_CA")]
     pub(crate) ca: String,
-    /// The CA root certificate you trust (PEM), from `symbolon ca certificate`.
-    #[arg(long)]
+    /// The CA root certificate you trust (PEM): the service's TLS
+    /// certificate and its signed answers must chain to it.
+    #[arg(long, env = "SYMBOLON_CA_CERT")]
     pub(crate) ca_cert: PathBuf,
     /// The station's issuer identity directory.
     #[arg(long, env = "SYMBOLON_ISSUER")]
@@ -947,6 +966,10 @@ pub(crate) enum CaCommand {
         /// A running CA.
         #[arg(long, env = "SYMBOLON_CA", conflicts_with = "data")]
         ca: Option<String>,
+        /// The CA certificate you already trust (PEM), to reach an https
+        /// service; the chain it serves must end at it.
+        #[arg(long, env = "SYMBOLON_CA_CERT", requires = "ca")]
+        ca_cert: Option<PathBuf>,
         /// A local data directory.
         #[arg(long)]
         data: Option<PathBuf>,
@@ -954,6 +977,111 @@ pub(crate) enum CaCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// What `symbolon enroll` needs.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct EnrollArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The enrollment code `symbolon admin grant` printed.
+    #[arg(long, env = "SYMBOLON_ENROLLMENT_CODE")]
+    pub(crate) code: String,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// The slot for the credential's key.
+    #[arg(long, default_value = symbolon_client::DEFAULT_CREDENTIAL_SLOT)]
+    pub(crate) slot: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Grant a role to a party: prints a single-use enrollment code (valid 24 h) to give them.
+    #[command(after_help = "Examples:\n  \
+        symbolon admin grant --ca https://127.0.0.1:8080 --ca-cert root.pem --credential symbolon-data/admin.token --role station --name st-1\n  \
+        symbolon admin grant --role arbitrator --name card-company\n\n\
+        Roles: admin, registration-officer, station, arbitrator, auditor. A name holds one role; an arbitrator's \
+        name is its identifier in policies. Only the code's digest is stored: give the code to the party over a \
+        channel you trust.")]
+    Grant {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The role.
+        #[arg(long)]
+        role: String,
+        /// The party's name (a-z 0-9 . _ -).
+        #[arg(long)]
+        name: String,
+    },
+    /// List every credential: serial, name, role, state.
+    #[command(
+        after_help = "Example:\n  symbolon admin list --ca https://127.0.0.1:8080 --ca-cert root.pem --credential symbolon-data/admin.token"
+    )]
+    List {
+        #[command(flatten)]
+        ca: CaArgs,
+    },
+    /// Revoke a credential: the service refuses it from the next request on.
+    #[command(
+        after_help = "Example:\n  symbolon admin revoke-credential --serial 4f0c… --ca https://127.0.0.1:8080 --ca-cert root.pem --credential symbolon-data/admin.token"
+    )]
+    RevokeCredential {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The credential's certificate serial (from `admin list`).
+        #[arg(long)]
+        serial: String,
+    },
+}
+
+/// The service's edge: TLS, names, rate limits.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct EdgeArgs {
+    /// A name the service answers to (DNS name or IP address), for its TLS
+    /// certificate; repeat for several. Default: localhost, 127.0.0.1, ::1.
+    #[arg(long = "hostname", env = "SYMBOLON_HOSTNAME", value_delimiter = ',')]
+    pub(crate) hostnames: Vec<String>,
+    /// A TLS certificate chain (PEM, leaf first) to serve instead of one the
+    /// CA issues itself; its key is in --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The token holding --tls-cert's key (file, agent:SOCKET, pkcs11:).
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<String>,
+    /// The key's slot in --tls-key.
+    #[arg(long, default_value = "tls")]
+    pub(crate) tls_key_slot: String,
+    /// Serve plain HTTP (no TLS, so no credentials: every caller is
+    /// anonymous). Refused on any address but loopback.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub(crate) insecure_http: bool,
+    /// Requests a second one credential may make, sustained (bursts of
+    /// twice that).
+    #[arg(long, env = "SYMBOLON_RATE_LIMIT", default_value_t = 200.0)]
+    pub(crate) rate_limit: f64,
+    /// Requests a second one anonymous address may make, sustained.
+    #[arg(long, env = "SYMBOLON_ANONYMOUS_RATE_LIMIT", default_value_t = 20.0)]
+    pub(crate) anonymous_rate_limit: f64,
+}
+
+/// The caller's credential, for every command that talks to the service.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct CredentialArgs {
+    /// The token holding your credential (from `symbolon enroll`): a file,
+    /// agent:SOCKET or a pkcs11: URI. Its key signs the TLS handshake inside
+    /// the token. Without it you are anonymous: public endpoints only.
+    #[arg(long, global = true, env = "SYMBOLON_CREDENTIAL")]
+    pub(crate) credential: Option<String>,
+    /// The credential's slot in that token.
+    #[arg(long, global = true, env = "SYMBOLON_CREDENTIAL_SLOT", default_value = symbolon_client::DEFAULT_CREDENTIAL_SLOT)]
+    pub(crate) credential_slot: String,
+    /// The CA certificate(s) the service's TLS certificate must chain to,
+    /// when that is not the symbolon CA (a service run with `--tls-cert`
+    /// from another CA, or behind a TLS-terminating proxy). Default: the
+    /// --ca-cert the command pins. Signed answers are always checked
+    /// against --ca-cert.
+    #[arg(long, global = true, env = "SYMBOLON_TLS_CA")]
+    pub(crate) tls_ca: Option<PathBuf>,
 }
 
 /// Where the service's data lives.
@@ -1233,9 +1361,8 @@ pub(crate) enum TokenCommand {
     Register {
         #[command(flatten)]
         token: TokenArgs,
-        /// The CA service.
-        #[arg(long, env = "SYMBOLON_CA")]
-        ca: String,
+        #[command(flatten)]
+        ca: CaArgs,
     },
     /// Hold the token in this process and serve it on a Unix socket.
     #[command(

@@ -52,6 +52,19 @@ fn last_audit(server: &Server) -> Value {
     v["entries"].as_array().unwrap().last().unwrap().clone()
 }
 
+/// The last audit entry of `kind`.
+fn last_of_kind(server: &Server, kind: &str) -> Value {
+    let (_, v) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} entry"))
+        .clone()
+}
+
 #[test]
 fn issuance_end_to_end_verifies_with_openssl() {
     if !have_openssl() {
@@ -406,8 +419,8 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
             ),
             (
                 json!({ "csr": csr, "identity": "CN=Bob", "reservation": "00112233445566778899aabbccddeeff" }),
-                409,
-                "duplicate_key",
+                404,
+                "not_found",
             ),
         ]
     };
@@ -428,11 +441,26 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
             .as_array()
             .unwrap()
             .clone();
-        // Review refusals are recorded; a body that never reached review leaves no trace at all.
-        let added = entries.len() - before;
-        assert!(added <= 1, "{body}: {added} entries");
-        if added == 1 {
-            assert_eq!(entries.last().unwrap()["kind"], "certification-refused");
+        // Every refusal is recorded once at the edge (caller, code, a
+        // digest of the input); review refusals also by the review.
+        let added = &entries[before..];
+        assert!(
+            (1..=2).contains(&added.len()),
+            "{body}: {} entries",
+            added.len()
+        );
+        let edge = added.last().unwrap();
+        assert_eq!(edge["kind"], "request-refused", "{edge}");
+        let detail: serde_json::Value =
+            serde_json::from_str(edge["detail"].as_str().unwrap()).unwrap();
+        assert_eq!(detail["code"], code);
+        assert_eq!(detail["by"]["role"], "station");
+        assert_eq!(
+            detail["input"]["bytes"].as_u64().unwrap() as usize,
+            body.to_string().len()
+        );
+        if added.len() == 2 {
+            assert_eq!(added[0]["kind"], "certification-refused");
         }
     }
     // A weak key's refusal names its class: a 1024-bit modulus is a size.
@@ -543,11 +571,15 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
     assert!(r.stderr.contains("not trusted"), "{}", r.stderr);
     let r = issue(
         dir,
-        "http://127.0.0.1:9",
+        "https://127.0.0.1:9",
         &["--slot", "s", "--identity", "CN=Bob"],
     );
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("cannot reach the CA"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot reach the service"),
+        "{}",
+        r.stderr
+    );
 
     ok(dir, &["audit", "verify", "--data", "data"]);
 }
@@ -654,17 +686,70 @@ enum Meddle {
     ReplayFirst,
 }
 
-/// A one-request-per-connection HTTP relay in front of the CA that meddles
-/// with certification responses, as an attacker on the network would.
-fn start_proxy(upstream: String, mode: Meddle) -> String {
+/// A TLS certificate and key for 127.0.0.1 from OpenSSL (the proxy's,
+/// under a root of its own): `proxy.crt`, `proxy.key`.
+fn proxy_identity(dir: &std::path::Path) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=proxy",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+            "-keyout",
+            "proxy.key",
+            "-out",
+            "proxy.crt",
+        ],
+    );
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("proxy.crt"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("proxy.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    )
+}
+
+/// A one-request-per-connection HTTPS relay in front of the CA that
+/// meddles with certification responses: an attacker that holds a TLS
+/// certificate the station accepts (a TLS-terminating proxy, a mis-issued
+/// certificate) and a station credential of its own. Only the signatures
+/// on the answers stand between it and the token.
+fn start_proxy(
+    upstream: String,
+    mode: Meddle,
+    tls: std::sync::Arc<rustls::ServerConfig>,
+) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         let mut first: Option<String> = None;
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let conn = rustls::ServerConnection::new(std::sync::Arc::clone(&tls)).unwrap();
+            let mut stream = rustls::StreamOwned::new(conn, tcp);
+            let mut reader = BufReader::new(&mut stream);
             let mut request_line = String::new();
             if reader.read_line(&mut request_line).is_err() {
                 continue;
@@ -682,6 +767,7 @@ fn start_proxy(upstream: String, mode: Meddle) -> String {
             }
             let mut body = vec![0u8; len];
             reader.read_exact(&mut body).unwrap();
+            drop(reader);
             let mut parts = request_line.split_whitespace();
             let (method, path) = (
                 parts.next().unwrap().to_string(),
@@ -714,9 +800,12 @@ fn start_proxy(upstream: String, mode: Meddle) -> String {
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
                 text.len()
             );
+            let _ = stream.flush();
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
         }
     });
-    format!("http://{addr}")
+    format!("https://{addr}")
 }
 
 #[test]
@@ -732,13 +821,27 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
             .len()
     };
 
-    let proxy = start_proxy(server.url.clone(), Meddle::FlipSignature);
+    let tls = proxy_identity(dir);
+    // The station accepts the proxy's TLS certificate (--tls-ca) but checks
+    // every answer against the CA it pins (--ca-cert).
+    let via = |proxy: &str, extra: &[&str]| {
+        let mut args = vec!["--tls-ca", "proxy.crt"];
+        args.extend_from_slice(extra);
+        issue(dir, proxy, &args)
+    };
+    // Without --tls-ca the proxy's certificate is refused at the handshake.
+    let proxy = start_proxy(server.url.clone(), Meddle::FlipSignature, tls.clone());
     let r = issue(dir, &proxy, &["--slot", "a", "--identity", "CN=Dave"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
+    assert_eq!(slots(dir), 0);
+    let r = via(&proxy, &["--slot", "a", "--identity", "CN=Dave"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
     assert_eq!(slots(dir), 0, "nothing may reach the token");
-    let last = last_audit(&server);
-    assert_eq!(last["kind"], "issuance-completed");
+    // The station reports the failure (its attempt to give up the
+    // reservation the CA already used is refused, and audited, after it).
+    let last = last_of_kind(&server, "issuance-completed");
     assert!(
         last["detail"]
             .as_str()
@@ -747,10 +850,10 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
         "{last}"
     );
 
-    let proxy = start_proxy(server.url.clone(), Meddle::ReplayFirst);
-    let r = issue(dir, &proxy, &["--slot", "b", "--identity", "CN=Dave"]);
+    let proxy = start_proxy(server.url.clone(), Meddle::ReplayFirst, tls);
+    let r = via(&proxy, &["--slot", "b", "--identity", "CN=Dave"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = issue(dir, &proxy, &["--slot", "c", "--identity", "CN=Dave"]);
+    let r = via(&proxy, &["--slot", "c", "--identity", "CN=Dave"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("replayed"), "{}", r.stderr);
     assert_eq!(slots(dir), 1, "only the honest issuance reached the token");
@@ -764,9 +867,12 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
         dir,
         &["ca", "certificate", "--data", "other", "--out", "other.pem"],
     );
+    let chain = server.ca_cert.to_str().unwrap();
     let r = run(
         dir,
         &[
+            "--tls-ca",
+            chain,
             "issue",
             "--ca",
             &server.url,
@@ -794,7 +900,9 @@ fn the_station_key_appears_nowhere_but_in_the_token() {
     let dir = d.path();
     let server = Server::start(dir, "data");
     station_and_token(dir, &server);
-    let out = Command::new(bin())
+    let mut cmd = Command::new(bin());
+    service_env(dir, &mut cmd);
+    let out = cmd
         .args([
             "issue",
             "--ca",

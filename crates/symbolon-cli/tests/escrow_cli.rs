@@ -53,6 +53,7 @@ fn escrowed(dir: &Path) -> (Server, String, String) {
                 a,
             ],
         );
+        arbitrator_credential(dir, &server, a, &format!("arb/{a}"));
         ok(
             dir,
             &[
@@ -344,6 +345,33 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     );
     assert_eq!(std::fs::read(dir.join("other.tok")).unwrap(), before);
 
+    // Anyone but the station that filed the request is refused the signed
+    // commands, and the request stays unspent for it.
+    let complete = format!("/v1/recovery/{id}/complete");
+    let (s, v) = common::request(
+        &server.client(None),
+        "POST",
+        &complete,
+        Some(&json!({ "sequence": 1 })),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("unauthenticated")),
+        "{v}"
+    );
+    let thief = credential(dir, &server, "station", "thief");
+    let (s, v) = common::request(
+        &server.client(Some(&dir.join(thief))),
+        "POST",
+        &complete,
+        Some(&json!({ "sequence": 1 })),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+
     // Completion: the key and its certificate in the new token; the old certificate verifies.
     ok(
         dir,
@@ -469,10 +497,20 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
 }
 
 /// Posts an approval body to a request.
-fn post_approval(server: &Server, id: &str, approval: &[u8]) -> (u16, Value) {
-    http(
+/// Posts an approval as arbitrator `who` (a second credential of its own,
+/// so the test process never holds the one its CLI runs use).
+fn post_approval(
+    dir: &Path,
+    server: &Server,
+    who: &str,
+    id: &str,
+    approval: &[u8],
+) -> (u16, Value) {
+    let token = credential(dir, server, "arbitrator", who);
+    common::request(
+        &server.client(Some(&dir.join(token))),
         "POST",
-        &format!("{}/v1/recovery/{id}/approvals", server.url),
+        &format!("/v1/recovery/{id}/approvals"),
         Some(&json!({ "approval": b64().encode(approval) })),
     )
 }
@@ -543,15 +581,22 @@ fn forged_replayed_and_tampered_are_refused_and_recorded() {
     assert_eq!(approve(dir, &server, &first, "user").code, 0);
     let user_approval = stored_approvals(dir, &first).remove(0);
 
+    // Relayed by anyone but its signer: refused before it is looked at.
+    let (status, body) = post_approval(dir, &server, "recorder", &second, &user_approval);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
     // Replayed into another request: refused, named.
-    let (status, body) = post_approval(&server, &second, &user_approval);
+    let (status, body) = post_approval(dir, &server, "user", &second, &user_approval);
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "replayed_approval");
     // Forged: the signature altered.
     let mut forged = user_approval.clone();
     let n = forged.len();
     forged[n - 5] ^= 1;
-    let (status, body) = post_approval(&server, &second, &forged);
+    let (status, body) = post_approval(dir, &server, "user", &second, &forged);
     assert_eq!(status, 400, "{body}");
     assert!(
         matches!(
@@ -561,7 +606,7 @@ fn forged_replayed_and_tampered_are_refused_and_recorded() {
         "{body}"
     );
     // Garbage.
-    let (status, body) = post_approval(&server, &second, b"not an approval");
+    let (status, body) = post_approval(dir, &server, "user", &second, b"not an approval");
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_request"))

@@ -78,15 +78,15 @@ fn conf(dir: &Path) -> PathBuf {
 
 /// `symbolon args…` with the test's SoftHSM2 store.
 fn sym(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(bin())
-        .args(args)
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
         .current_dir(dir)
         .env("SOFTHSM2_CONF", conf(dir))
         .env("SYMBOLON_LOG", "trace")
         .env_remove("SYMBOLON_TOKEN")
-        .env_remove("SYMBOLON_DATABASE")
-        .output()
-        .unwrap();
+        .env_remove("SYMBOLON_DATABASE");
+    service_env(dir, &mut cmd);
+    let out = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: out.stdout,
@@ -1028,6 +1028,7 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     new_issuer(dir, "st");
     for a in ["owner", "notary", "bank"] {
         sym_ok(dir, &["arbitrator", "init", "--arbitrator", a, "--name", a]);
+        arbitrator_credential(dir, &server, a, a);
         sym_ok(
             dir,
             &[
@@ -1245,4 +1246,103 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     let block =
         object_block(&listing, "Private Key Object", "mail").unwrap_or_else(|| panic!("{listing}"));
     assert!(block.contains("sensitive"), "{block}");
+}
+
+#[test]
+fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
+    if !have_softhsm() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(dir, "data");
+    let pin = "cred-pin-24680";
+    let uri = softhsm_token(dir, "cred", pin);
+    sym_ok(dir, &["token", "init", "--token", &uri]);
+    let code = ok(
+        dir,
+        &[
+            "--json",
+            "admin",
+            "grant",
+            "--ca",
+            &server.url,
+            "--credential",
+            server.admin.to_str().unwrap(),
+            "--role",
+            "auditor",
+            "--name",
+            "hsm-auditor",
+        ],
+    )
+    .json()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sym_ok(
+        dir,
+        &[
+            "enroll",
+            "--ca",
+            &server.url,
+            "--code",
+            &code,
+            "--token",
+            &uri,
+        ],
+    );
+    // The credential works: the handshake was signed on the device.
+    let list = sym_ok(
+        dir,
+        &[
+            "--credential",
+            &uri,
+            "--json",
+            "admin",
+            "list",
+            "--ca",
+            &server.url,
+        ],
+    )
+    .json();
+    assert!(list["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "hsm-auditor" && c["state"] == "active"));
+    // The auditor may read but not grant.
+    let r = sym(
+        dir,
+        &[
+            "--credential",
+            &uri,
+            "admin",
+            "grant",
+            "--ca",
+            &server.url,
+            "--role",
+            "station",
+            "--name",
+            "x",
+        ],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    // pkcs11-tool: the key is on the device, sensitive and never
+    // extractable; the certificate beside it is a data object.
+    let out = pkcs11_tool(dir, "cred", pin, &["--list-objects"]);
+    assert!(out.status.success());
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let block = object_block(&listing, "Private Key Object", "operator")
+        .unwrap_or_else(|| panic!("no credential key: {listing}"));
+    let access = block
+        .lines()
+        .find(|l| l.trim_start().starts_with("Access:"))
+        .unwrap();
+    assert!(access.contains("sensitive"), "{access}");
+    assert!(
+        !access.contains(" extractable") || access.contains("never extractable"),
+        "{access}"
+    );
+    assert!(listing.contains("operator.crt"), "{listing}");
+    assert_sensitive(dir, "cred", pin, "operator");
 }

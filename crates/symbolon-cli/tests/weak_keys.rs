@@ -524,8 +524,10 @@ fn refused_keys_are_kept_and_edge_cases_are_caught() {
     let before = audit(&server).len();
     weak(reserve("huge-e"), "exponent");
     let after = audit(&server);
-    assert_eq!(after.len(), before + 1, "the refusal is audited");
-    assert_eq!(detail(after.last().unwrap())["class"], "exponent");
+    // By the review with its class, and at the edge with a digest of the input.
+    assert_eq!(after.len(), before + 2, "the refusal is audited");
+    assert_eq!(detail(&after[before])["class"], "exponent");
+    assert_eq!(after.last().unwrap()["kind"], "request-refused");
     weak(certify("huge-e-sibling"), "shared-prime");
 
     assert_eq!(certify("same-modulus").0, 200);

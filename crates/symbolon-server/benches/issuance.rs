@@ -1,24 +1,39 @@
-//! Issuance throughput: CSRs certified per second over HTTP on loopback, by
-//! the real service (registry on SQLite, CA key in its soft token), beside
-//! the CA token's raw signing rate. Bounded: a fixed set of distinct CSRs,
-//! loopback only. `scripts/bench` runs it and `openssl x509 -req` on the same
-//! CSRs (written to `$SYMBOLON_BENCH_CSR_DIR` when set). With
-//! `$SYMBOLON_BENCH_URLS` (comma-separated service URLs) it loads running
-//! `symbolon serve` processes instead, round robin: the scale-out figures.
+//! Issuance throughput over the real edge: CSRs certified per second over
+//! HTTPS with mutual TLS (the station's key in a soft token signs each
+//! handshake) on keep-alive connections, beside the same requests over
+//! plain HTTP to the same service with the same caller (its credential
+//! attached to the connection, as the TLS layer would), so the ratio is the
+//! cost of TLS; then new full mTLS handshakes per second. Bounded: a fixed
+//! set of distinct CSRs, loopback only. `scripts/bench` runs it beside
+//! `openssl s_time`/`s_server` and `openssl x509 -req` on the same CSRs
+//! (written to `$SYMBOLON_BENCH_CSR_DIR` when set). With
+//! `$SYMBOLON_BENCH_URLS` (comma-separated service URLs),
+//! `$SYMBOLON_BENCH_CA_CERT` and `$SYMBOLON_BENCH_CREDENTIAL` (a station
+//! credential token) it loads running `symbolon serve` processes instead,
+//! round robin: the scale-out figures.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use symbolon::access::Role;
 use symbolon::ca::CaPolicy;
 use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey, SignatureScheme};
 use symbolon::pem;
-use symbolon::token::SlotName;
+use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
 use symbolon::x509::{build_csr, parse_identity, RsaSigner};
-use symbolon_server::{http::router, CaService, DataDir};
+use symbolon_client::{Credential, PinnedRoots, ServiceClient};
+use symbolon_server::edge::{Connection, PeerCertificate};
+use symbolon_server::gate::Edge;
+use symbolon_server::rate_limit::{Limit, RateLimiter};
+use symbolon_server::tls::{server_config, ServerKey, ServiceNames};
+use symbolon_server::{edge, http::router, CaService, DataDir};
 use symbolon_store::Registry;
+use tower::ServiceExt as _;
 
 const REQUESTS: usize = 400;
 const CLIENTS: usize = 16;
@@ -27,7 +42,7 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run briefly then.
     let quick = !std::env::args().any(|a| a == "--bench");
     let n = if quick { 8 } else { REQUESTS };
-    let csrs = make_csrs(n);
+    let csrs = make_csrs(2 * n);
     if let Some(out) = std::env::var_os("SYMBOLON_BENCH_CSR_DIR") {
         std::fs::create_dir_all(&out).unwrap();
         for (i, (c, _)) in csrs.iter().enumerate() {
@@ -36,11 +51,24 @@ fn main() {
     }
 
     if let Ok(urls) = std::env::var("SYMBOLON_BENCH_URLS") {
-        let endpoints: Vec<String> = urls.split(',').map(|u| format!("{u}/v1/certify")).collect();
-        let rate = load(&endpoints, &csrs);
+        let roots =
+            PinnedRoots::from_pem_file(std::env::var("SYMBOLON_BENCH_CA_CERT").unwrap().as_ref())
+                .unwrap();
+        let spec = std::env::var("SYMBOLON_BENCH_CREDENTIAL").unwrap();
+        let token = symbolon_token::open::TokenSpec::parse(&spec, None)
+            .unwrap()
+            .open()
+            .unwrap();
+        let slot = SlotName::new(symbolon_client::DEFAULT_CREDENTIAL_SLOT).unwrap();
+        let credential = Credential::open(Arc::from(token), &slot).unwrap();
+        let clients: Vec<ServiceClient> = urls
+            .split(',')
+            .map(|u| ServiceClient::new(u, Some(&roots), Some(&credential)).unwrap())
+            .collect();
+        let rate = load(&clients, &csrs[..n]);
         println!(
-            "issuance over HTTP: {rate:.0} certificates/s ({n} requests, {CLIENTS} clients, {} service processes)",
-            endpoints.len()
+            "issuance over HTTPS (mTLS, keep-alive): {rate:.0} certificates/s ({n} requests, {CLIENTS} clients, {} service processes)",
+            clients.len()
         );
         return;
     }
@@ -74,19 +102,148 @@ fn main() {
         .build()
         .unwrap();
     let url = data.database_url();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move {
+    let (service, tls, credential, peer) = rt.block_on(async {
         let registry = Registry::open(&url).await.unwrap();
         let service = Arc::new(CaService::new(ca, registry).unwrap());
-        axum::serve(listener, router(service)).await.unwrap();
+        let tls = server_config(&service, &ServerKey::Own(ServiceNames::loopback()))
+            .await
+            .unwrap();
+        // The station: its key in a soft token (in memory), certified.
+        let slot = SlotName::new(symbolon_client::DEFAULT_CREDENTIAL_SLOT).unwrap();
+        let mut token =
+            SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
+        let public = token.generate(&slot, RsaAlgorithm::Rsa3072).unwrap();
+        let issued = service
+            .bootstrap_credential(Role::Station, &"bench-station".parse().unwrap(), &public)
+            .await
+            .unwrap();
+        let mut chain = pem::encode("CERTIFICATE", &issued.certificate);
+        for c in service.chain() {
+            chain.push_str(&pem::encode("CERTIFICATE", c));
+        }
+        symbolon_client::Credential::install(&mut token, &slot, &chain).unwrap();
+        let credential = Credential::open(Arc::new(token), &slot).unwrap();
+        let peer = Arc::new(PeerCertificate::from_der(&issued.certificate).unwrap());
+        (service, tls, credential, peer)
     });
-    let rate = load(&[format!("http://{addr}/v1/certify")], &csrs);
-    println!("issuance over HTTP: {rate:.0} certificates/s ({n} requests, {CLIENTS} clients, one process, SQLite, 2 CA signatures each)");
+    let many = Limit {
+        per_second: 1e9,
+        burst: 1e9,
+    };
+    let app = router(Arc::new(Edge {
+        service: Arc::clone(&service),
+        limiter: RateLimiter::new(many, many),
+    }));
+    let roots = PinnedRoots::from_der(service.chain().to_vec());
+
+    // HTTPS, mutual TLS, the real listener.
+    let tls_listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let tls_addr = tls_listener.local_addr().unwrap();
+    rt.spawn(edge::serve(
+        tls_listener,
+        app.clone(),
+        Some(Arc::clone(&tls.config)),
+        std::future::pending(),
+    ));
+    // Plain HTTP, the same caller attached to every connection.
+    let plain_listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let plain_addr = plain_listener.local_addr().unwrap();
+    rt.spawn(serve_plain_as(plain_listener, app, peer));
+
+    let https = ServiceClient::new(
+        &format!("https://{tls_addr}"),
+        Some(&roots),
+        Some(&credential),
+    )
+    .unwrap();
+    let http = ServiceClient::new(&format!("http://{plain_addr}"), None, None).unwrap();
+    // Alternate halves so neither side runs on a warmer registry.
+    let plain_rate = load(std::slice::from_ref(&http), &csrs[..n / 2]);
+    let tls_rate = load(std::slice::from_ref(&https), &csrs[n / 2..n]);
+    let plain_rate2 = load(std::slice::from_ref(&http), &csrs[n..n + n / 2]);
+    let tls_rate2 = load(std::slice::from_ref(&https), &csrs[n + n / 2..]);
+    let (plain_rate, tls_rate) = (
+        (plain_rate + plain_rate2) / 2.0,
+        (tls_rate + tls_rate2) / 2.0,
+    );
+    println!("issuance over plain HTTP: {plain_rate:.0} certificates/s ({n} requests, {CLIENTS} clients, keep-alive, one process, SQLite)");
+    println!("issuance over HTTPS (mTLS, keep-alive): {tls_rate:.0} certificates/s");
+    println!("ratio https/http: {:.2}", tls_rate / plain_rate);
     println!("CA token raw sign rate (RSA-3072, one core): {raw_rate:.0} signatures/s");
-    println!("ratio: {:.2}", rate / raw_rate);
+
+    // Full handshakes only: no session resumption (as `s_time -new`).
+    let mut config = symbolon_client::client::tls_config(&roots, Some(&credential)).unwrap();
+    config.resumption = rustls::client::Resumption::disabled();
+    let config = Arc::new(config);
+    let seconds = if quick { 0.2 } else { 3.0 };
+    let rate = handshakes(tls_addr, &config, seconds);
+    println!("new mTLS handshakes (RSA-3072 server and client keys, soft tokens, + GET /v1/health): {rate:.0}/s (one client)");
+}
+
+/// Serves `app` over plain HTTP with every connection attributed to `peer`:
+/// the baseline without TLS, everything else the same.
+async fn serve_plain_as(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    peer: Arc<PeerCertificate>,
+) {
+    loop {
+        let (stream, address) = listener.accept().await.unwrap();
+        let _ = stream.set_nodelay(true);
+        let (app, peer) = (app.clone(), Arc::clone(&peer));
+        tokio::spawn(async move {
+            let conn = Connection {
+                address,
+                peer: Some(peer),
+            };
+            let svc = tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(conn.clone());
+                app.clone().oneshot(req)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(
+                    hyper_util::rt::TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(svc),
+                )
+                .await;
+        });
+    }
+}
+
+/// Full handshakes (and one small request each) for `seconds`, from one
+/// client thread as `openssl s_time` is; returns handshakes per second.
+fn handshakes(addr: SocketAddr, config: &Arc<rustls::ClientConfig>, seconds: f64) -> f64 {
+    let done = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..1 {
+            s.spawn(|| {
+                while start.elapsed().as_secs_f64() < seconds || done.load(Ordering::Relaxed) == 0 {
+                    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+                    let conn = rustls::ClientConnection::new(Arc::clone(config), name).unwrap();
+                    let tcp = std::net::TcpStream::connect(addr).unwrap();
+                    let mut tls = rustls::StreamOwned::new(conn, tcp);
+                    tls.write_all(
+                        b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    )
+                    .unwrap();
+                    let mut out = Vec::new();
+                    let _ = tls.read_to_end(&mut out);
+                    assert!(
+                        out.starts_with(b"HTTP/1.1 200"),
+                        "{}",
+                        String::from_utf8_lossy(&out)
+                    );
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Distinct keys and CSRs, made before any clock starts.
@@ -122,29 +279,22 @@ fn make_csrs(n: usize) -> Vec<(String, String)> {
     })
 }
 
-/// Posts every CSR once, from CLIENTS threads, round robin over `endpoints`;
-/// returns certificates per second.
-fn load(endpoints: &[String], csrs: &[(String, String)]) -> f64 {
+/// Posts every CSR once, from CLIENTS threads, round robin over `clients`
+/// (each keeps its connections alive); returns certificates per second.
+fn load(clients: &[ServiceClient], csrs: &[(String, String)]) -> f64 {
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..CLIENTS {
-            s.spawn(|| {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .build()
-                    .into();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((csr, identity)) = csrs.get(i) else {
-                        break;
-                    };
-                    let resp = agent
-                        .post(&endpoints[i % endpoints.len()])
-                        .send_json(json!({ "csr": csr, "identity": identity }))
-                        .unwrap();
-                    assert_eq!(resp.status().as_u16(), 200);
-                }
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((csr, identity)) = csrs.get(i) else {
+                    break;
+                };
+                let a = clients[i % clients.len()]
+                    .post("/v1/certify", &json!({ "csr": csr, "identity": identity }))
+                    .unwrap();
+                assert_eq!(a.status, 200, "{}", a.body);
             });
         }
     });

@@ -12,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
@@ -24,6 +24,7 @@ use symbolon::pem;
 use symbolon::token::{Attestation, TokenSerial};
 use symbolon_store::{CertificateSerial, ReservationId};
 
+use crate::gate::{gate, Caller, Edge};
 use crate::{CaService, ServiceError};
 
 /// Largest request body accepted.
@@ -39,12 +40,22 @@ pub struct ApiError {
     message: String,
 }
 
+/// Longest error message: a message quoting its input is cut, so an answer
+/// never echoes an oversized request back.
+const MAX_MESSAGE: usize = 512;
+
 impl ApiError {
-    fn new(code: Code, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        if message.len() > MAX_MESSAGE {
+            let mut cut = MAX_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
         }
+        Self { code, message }
     }
 }
 
@@ -65,11 +76,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
+        let mut r = (
             status,
             Json(json!({ "error": { "code": self.code, "message": self.message } })),
         )
-            .into_response()
+            .into_response();
+        // For the gate's audit of refusals.
+        r.extensions_mut().insert(self.code);
+        r
     }
 }
 
@@ -93,8 +107,28 @@ pub(crate) fn bad(code: Code, message: impl Into<String>) -> ApiError {
     ApiError::new(code, message)
 }
 
-/// The router.
-pub fn router(service: Arc<CaService>) -> Router {
+/// Longest identity (an RFC 4514 string): each attribute has its RFC 5280
+/// upper bound, checked when it is parsed; this bounds the whole.
+pub(crate) const MAX_IDENTITY: usize = 1024;
+
+/// Longest free text (reasons).
+pub(crate) const MAX_REASON: usize = 1024;
+
+/// Refuses a field over its bound, before anything is stored or logged.
+pub(crate) fn bounded(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.len() > max {
+        return Err(bad(
+            Code::FieldTooLong,
+            format!("{field}: at most {max} bytes (got {})", value.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// The router: every endpoint behind the gate (authentication, the
+/// authorization table, rate limits, JSON only, bounded bodies).
+pub fn router(edge: Arc<Edge>) -> Router {
+    let service = Arc::clone(&edge.service);
     Router::new()
         .route("/v1/certify", post(certify))
         .route("/v1/reservations", post(reserve))
@@ -109,6 +143,8 @@ pub fn router(service: Arc<CaService>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .merge(crate::http_recovery::routes())
         .merge(crate::http_joint::routes())
+        .merge(crate::http_admin::routes())
+        .route_layer(axum::middleware::from_fn_with_state(edge, gate))
         .fallback(|| async {
             ApiError::new(Code::NotFound, "no such endpoint; see /v1/openapi.json")
         })
@@ -137,8 +173,13 @@ struct CertifyBody {
     attestation: Option<Value>,
 }
 
-async fn certify(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
+async fn certify(
+    State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let b: CertifyBody = body(raw)?;
+    bounded("identity", &b.identity, MAX_IDENTITY)?;
     let (_, csr) = pem::decode(
         b.csr.as_bytes(),
         &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
@@ -175,7 +216,9 @@ async fn certify(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesReject
         role,
         attestation,
     };
-    let (response, serial) = s.certify(request, nonce, reservation).await?;
+    let (response, serial) = s
+        .certify(request, nonce, reservation, caller.actor()?)
+        .await?;
     let body = response
         .to_json(serial.as_str())
         .map_err(ServiceError::from)?;
@@ -206,12 +249,14 @@ struct AbandonBody {
 
 async fn abandon(
     State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let b: AbandonBody = body(raw)?;
+    bounded("reason", &b.reason, MAX_REASON)?;
     let id: ReservationId = id.parse().map_err(ServiceError::from)?;
-    let fp = s.abandon(&id, &b.reason).await?;
+    let fp = s.abandon(&id, &b.reason, caller.actor()?).await?;
     Ok(Json(json!({ "reservation": id, "fingerprint": fp, "state": "abandoned" })).into_response())
 }
 
@@ -272,10 +317,14 @@ struct DeliveryBody {
 
 async fn delivery(
     State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
     Path(serial): Path<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let b: DeliveryBody = body(raw)?;
+    if let Some(r) = &b.reason {
+        bounded("reason", r, MAX_REASON)?;
+    }
     let serial: CertificateSerial = serial.parse().map_err(ServiceError::from)?;
     let token = b
         .token
@@ -287,7 +336,8 @@ async fn delivery(
     } else {
         Some(b.reason.as_deref().unwrap_or("not delivered"))
     };
-    s.record_delivery(&serial, token, failure).await?;
+    s.record_delivery(&serial, token, failure, caller.actor()?)
+        .await?;
     Ok(Json(json!({ "serial": serial, "recorded": true })).into_response())
 }
 

@@ -10,10 +10,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use symbolon::joint::{ChainId, ChainMessage, ChainStatus};
 
+use crate::gate::Caller;
 use crate::http::{bad, ApiResult};
 use crate::{CaService, ServiceError};
 
@@ -54,12 +55,13 @@ async fn message(State(s): State<Arc<CaService>>, Path(raw): Path<String>) -> Ap
 
 async fn extend(
     State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let id = id(&raw)?;
     let message = parse(body)?;
-    let status = s.extend_joint_chain(&id, &message).await?;
+    let status = s.extend_joint_chain(&id, &message, caller.actor()?).await?;
     let next = match &status {
         ChainStatus::Awaiting(i) => Some(message.parties()[*i].to_string()),
         _ => None,

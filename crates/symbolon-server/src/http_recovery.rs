@@ -12,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::Deserialize;
@@ -23,7 +23,8 @@ use symbolon::escrow::{
 use symbolon::keys::{Fingerprint, IdentityPublicKey};
 use symbolon::token::{SlotName, TokenSerial};
 
-use crate::http::{bad, body, ApiResult};
+use crate::gate::Caller;
+use crate::http::{bad, body, bounded, ApiResult, MAX_REASON};
 use crate::{CaService, ServiceError};
 
 /// Deposits carry one envelope per arbitrator: room for policies of a few
@@ -71,6 +72,7 @@ struct ArbitratorBody {
 
 async fn register_arbitrator(
     State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let b: ArbitratorBody = body(raw)?;
@@ -80,7 +82,8 @@ async fn register_arbitrator(
         approval_key: IdentityPublicKey::from_pem_or_der(b.approval_key.as_bytes())
             .map_err(|e| bad(Code::InvalidRequest, format!("approval_key: {e}")))?,
     };
-    s.register_arbitrator(&a).await?;
+    bounded("share_recipient", &a.share_recipient, 1024)?;
+    s.register_arbitrator(&a, caller.actor()?).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "arbitrator": a.id, "approval_key": a.approval_key.fingerprint() })),
@@ -137,12 +140,14 @@ async fn escrow(State(s): State<Arc<CaService>>, Path(id): Path<String>) -> ApiR
 
 async fn share(
     State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
     Path((id, arbitrator)): Path<(String, String)>,
 ) -> ApiResult {
     let e = s
         .envelope(
             &parse::<EscrowId>("id", &id)?,
             &parse::<ArbitratorId>("arbitrator", &arbitrator)?,
+            caller.actor()?,
         )
         .await?;
     Ok(Json(json!({ "envelope": B64.encode(e) })).into_response())
@@ -170,12 +175,19 @@ struct RequestBody {
     slot: String,
 }
 
-async fn request(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
+async fn request(
+    State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let b: RequestBody = body(raw)?;
+    bounded("reason", &b.reason, MAX_REASON)?;
     let key: Fingerprint = parse("key", &b.key)?;
     let target: TokenSerial = parse("target", &b.target)?;
     let slot: SlotName = parse("slot", &b.slot)?;
-    let r = s.request_recovery(&key, &b.reason, target, slot).await?;
+    let r = s
+        .request_recovery(&key, &b.reason, target, slot, caller.actor()?)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "request": r.id.to_string(), "rebind": r.rebind, "record": B64.encode(r.encode()) })),
@@ -196,6 +208,8 @@ async fn status(State(s): State<Arc<CaService>>, Path(id): Path<String>) -> ApiR
         "target_device": r.target_device,
         "slot": r.slot.as_str(),
         "rebind": r.rebind,
+        "requester": r.requester,
+        "depositor": st.depositor,
         "policy": st.policy.canonical(),
         "tree": st.tree,
         "decisions": st.decisions.iter().enumerate().map(|(i, (a, ok))| json!({
@@ -217,13 +231,16 @@ struct ApprovalBody {
 
 async fn approve(
     State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let b: ApprovalBody = body(raw)?;
     let a = Approval::decode(&b64("approval", &b.approval)?)
         .map_err(|e| bad(Code::InvalidRequest, e.to_string()))?;
-    let position = s.add_approval(&parse::<RecoveryId>("id", &id)?, a).await?;
+    let position = s
+        .add_approval(&parse::<RecoveryId>("id", &id)?, a, caller.actor()?)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "position": position + 1 })),
@@ -239,12 +256,17 @@ struct CompleteBody {
 
 async fn complete(
     State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let b: CompleteBody = body(raw)?;
     let o = s
-        .complete_recovery(&parse::<RecoveryId>("id", &id)?, b.sequence)
+        .complete_recovery(
+            &parse::<RecoveryId>("id", &id)?,
+            b.sequence,
+            caller.actor()?,
+        )
         .await?;
     Ok(Json(json!({
         "key": o.key,

@@ -8,6 +8,7 @@
 
 use serde_json::json;
 use symbolon::joint::{ChainId, ChainMessage, ChainStatus, JointError};
+use symbolon_store::Actor;
 
 use crate::service::{CaService, ServiceError};
 
@@ -46,10 +47,15 @@ impl CaService {
     }
 
     /// Replaces the stored file by `later` if it extends it and checks out.
+    ///
+    /// A refusal carries no signature, so the mailbox takes one only from
+    /// the refusing party itself: a credential whose name is that party's
+    /// roster name. (New links are signatures and check out by themselves.)
     pub async fn extend_joint_chain(
         &self,
         id: &ChainId,
         later: &ChainMessage,
+        by: &Actor,
     ) -> Result<ChainStatus, ServiceError> {
         if later.id() != *id {
             return Err(ServiceError::Joint(JointError::Chain(format!(
@@ -64,6 +70,14 @@ impl CaService {
             return Err(ServiceError::Joint(JointError::Chain(
                 "the update does not extend the stored file (only new links or a refusal may be added; nothing else may change)".into(),
             )));
+        }
+        if let Some(r) = later.refusal() {
+            if r.party.as_str() != by.name.as_str() {
+                return Err(ServiceError::forbidden(format!(
+                    "a refusal is added by the refusing party itself; this credential is {}, the refusal is {}'s",
+                    by.name, r.party
+                )));
+            }
         }
         let status = later.status().map_err(ServiceError::Joint)?;
         let added: Vec<&str> = later.links()[stored.links().len()..]

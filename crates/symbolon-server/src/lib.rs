@@ -8,14 +8,20 @@
 //! requests, approval chains and the recovery enclave; [`http`] is the thin axum layer: decode,
 //! call, render, with JSON errors that carry a stable code.
 
+pub mod credentials;
 pub mod data_dir;
+pub mod edge;
+pub mod gate;
 pub mod http;
+mod http_admin;
 mod http_joint;
 mod http_recovery;
 mod joint_mailbox;
+pub mod rate_limit;
 pub mod recovery;
 pub mod service;
 mod shared_primes;
+pub mod tls;
 
 pub use data_dir::{read_chain, CaConfig, DataDir, OpenedCa};
 pub use service::{CaService, ServiceError};

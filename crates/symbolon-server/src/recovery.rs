@@ -18,7 +18,7 @@ use symbolon::escrow::{
 use symbolon::issuer::{IssuerIdentity, TokenTarget};
 use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaAlgorithm, RsaPublicKey};
 use symbolon::token::{SignedCommand, SlotName, Token, TokenError, TokenSerial};
-use symbolon_store::{ArbitratorRecord, AuditKind, ClaimScope, StoreError};
+use symbolon_store::{Actor, ArbitratorRecord, AuditKind, ClaimScope, StoreError};
 
 use crate::{CaService, ServiceError};
 
@@ -88,6 +88,9 @@ pub struct RecoveryStatus {
     pub may_act: Vec<ArbitratorId>,
     /// Whether the enclave completed it.
     pub completed: bool,
+    /// The station that deposited the escrow (None before callers were
+    /// authenticated): arbitrators see whether the requester is another.
+    pub depositor: Option<String>,
 }
 
 /// The commands that put a recovered key and its certificate into the target token.
@@ -131,7 +134,19 @@ impl CaService {
     }
 
     /// Registers an arbitrator.
-    pub async fn register_arbitrator(&self, a: &ArbitratorPublic) -> Result<(), ServiceError> {
+    pub async fn register_arbitrator(
+        &self,
+        a: &ArbitratorPublic,
+        by: &Actor,
+    ) -> Result<(), ServiceError> {
+        // An arbitrator registers itself only: its credential's name is its
+        // identifier (bound at enrollment).
+        if a.id.as_str() != by.name.as_str() {
+            return Err(ServiceError::forbidden(format!(
+                "this credential is bound to the arbitrator {}; it cannot register {}",
+                by.name, a.id
+            )));
+        }
         age_recipient(&a.share_recipient)?;
         Ok(self
             .registry
@@ -219,7 +234,14 @@ impl CaService {
         &self,
         id: &EscrowId,
         arbitrator: &ArbitratorId,
+        by: &Actor,
     ) -> Result<Vec<u8>, ServiceError> {
+        if arbitrator.as_str() != by.name.as_str() {
+            return Err(ServiceError::forbidden(format!(
+                "an arbitrator reads its own envelope only; this credential is {}",
+                by.name
+            )));
+        }
         Ok(self
             .registry
             .escrow_share(id.as_bytes(), arbitrator.as_str())
@@ -235,6 +257,7 @@ impl CaService {
         reason: &str,
         target: TokenSerial,
         slot: SlotName,
+        by: &Actor,
     ) -> Result<RecoveryRequest, ServiceError> {
         if reason.trim().is_empty() || reason.len() > 1000 {
             return Err(EscrowError::InvalidInput(
@@ -262,6 +285,7 @@ impl CaService {
             slot,
             rebind: target_device != deposit.bound_device,
             created_at: now(),
+            requester: by.name.to_string(),
         };
         self.registry
             .create_recovery(
@@ -274,6 +298,7 @@ impl CaService {
                     "reason": reason,
                     "target": target,
                     "rebind": request.rebind,
+                    "requester": request.requester,
                 }),
             )
             .await?;
@@ -300,7 +325,12 @@ impl CaService {
         let (request, deposit, chain, completed) = self.load(id).await?;
         let policy = deposit.policy()?;
         let (approving, may_act) = turns(&policy, &chain);
+        let depositor = self
+            .registry
+            .escrow_depositor(deposit.id.as_bytes())
+            .await?;
         Ok(RecoveryStatus {
+            depositor,
             may_act,
             tree: policy.status_tree(&approving),
             satisfied: policy.evaluate(&approving).satisfied(),
@@ -330,7 +360,16 @@ impl CaService {
         &self,
         id: &RecoveryId,
         approval: Approval,
+        by: &Actor,
     ) -> Result<usize, ServiceError> {
+        // The signer must also be the caller: an approval relayed by anyone
+        // else is refused, even with a valid signature.
+        if approval.arbitrator.as_str() != by.name.as_str() {
+            return Err(ServiceError::forbidden(format!(
+                "an arbitrator submits its own decisions only; this credential is {}, the approval is {}'s",
+                by.name, approval.arbitrator
+            )));
+        }
         let (request, deposit, mut chain, completed) = self.load(id).await?;
         // A refusal stands even if it cannot be recorded; that is logged.
         let refuse = |e: EscrowError| async move {
@@ -425,7 +464,16 @@ impl CaService {
         &self,
         id: &RecoveryId,
         sequence: u64,
+        by: &Actor,
     ) -> Result<RecoveryOutcome, ServiceError> {
+        // The outcome (the commands that write the key into the target) goes
+        // to the station that asked for the recovery (named in the request
+        // the arbitrators signed), no one else.
+        crate::service::must_own(
+            self.registry.recovery_requester(&id.to_string()).await?,
+            by,
+            "this recovery request",
+        )?;
         let (request, deposit, chain, completed) = self.load(id).await?;
         let audit_refusal = |e: &EscrowError| json!({ "request": id.to_string(), "step": "complete", "error": e.to_string(), "code": e.code() });
         if completed {

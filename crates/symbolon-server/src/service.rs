@@ -17,7 +17,8 @@ use symbolon::x509::{
     RsaSigner,
 };
 use symbolon_store::{
-    AuditKind, CertificateRecord, CertificateSerial, Registry, ReservationId, StoreError,
+    Actor, AuditKind, CertificateRecord, CertificateSerial, ClaimScope, Registry, ReservationId,
+    StoreError,
 };
 use thiserror::Error;
 
@@ -46,6 +47,41 @@ pub enum ServiceError {
     /// A joint-key chain file was refused.
     #[error(transparent)]
     Joint(symbolon::joint::JointError),
+    /// The caller is not allowed (no credential, wrong role, another
+    /// party's object): `unauthenticated` or `forbidden`.
+    #[error("{message}")]
+    Denied {
+        /// `Unauthenticated` or `Forbidden`.
+        code: Code,
+        /// What is missing and how to get it.
+        message: String,
+    },
+    /// A field or value the service will not take.
+    #[error("{message}")]
+    Invalid {
+        /// The code.
+        code: Code,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ServiceError {
+    /// No or unknown credential.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::Denied {
+            code: Code::Unauthenticated,
+            message: message.into(),
+        }
+    }
+
+    /// A credential that may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Denied {
+            code: Code::Forbidden,
+            message: message.into(),
+        }
+    }
 }
 
 impl ServiceError {
@@ -58,6 +94,7 @@ impl ServiceError {
             Self::Setup(_) => Code::Setup,
             Self::Escrow(e) => e.code(),
             Self::Joint(e) => e.code(),
+            Self::Denied { code, .. } | Self::Invalid { code, .. } => *code,
         }
     }
 
@@ -76,6 +113,8 @@ impl ServiceError {
             ) => true,
             Self::Escrow(e) => e.code() != Code::Internal,
             Self::Joint(e) => e.code() != Code::Internal,
+            Self::Denied { .. } | Self::Invalid { .. } => true,
+            Self::Store(StoreError::BadEnrollmentCode) => true,
             _ => false,
         }
     }
@@ -86,7 +125,23 @@ impl ServiceError {
     }
 }
 
-fn now() -> i64 {
+/// Refuses `by` acting on an object `owner` made, unless it is theirs.
+/// Objects made before callers were authenticated have no owner: nobody
+/// may act on them through the service.
+pub(crate) fn must_own(owner: Option<String>, by: &Actor, what: &str) -> Result<(), ServiceError> {
+    match owner {
+        Some(o) if o == by.name.as_str() => Ok(()),
+        Some(_) => Err(ServiceError::forbidden(format!(
+            "{what} belongs to another party; only the {} that made it may act on it",
+            by.role
+        ))),
+        None => Err(ServiceError::forbidden(format!(
+            "{what} has no owning party (made by the service itself, or before callers were authenticated); nobody may act on it"
+        ))),
+    }
+}
+
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -97,11 +152,11 @@ fn now() -> i64 {
 pub struct CaService {
     pub(crate) registry: Registry,
     pub(crate) token: Arc<dyn Token + Send + Sync>,
-    slot: SlotName,
-    signer: RsaSigner,
-    issuer: Certificate,
+    pub(crate) slot: SlotName,
+    pub(crate) signer: RsaSigner,
+    pub(crate) issuer: Certificate,
     chain: Vec<Vec<u8>>,
-    policy: CaPolicy,
+    pub(crate) policy: CaPolicy,
     pub(crate) enclave: crate::recovery::Enclave,
     shared_primes: SharedPrimes,
 }
@@ -211,7 +266,7 @@ impl CaService {
     /// The shared-prime check of a key about to be reserved or certified;
     /// a refusal is audited (the keys it shares with are reported by the
     /// registry in the same transaction that records the modulus).
-    async fn check_shared_primes(
+    pub(crate) async fn check_shared_primes(
         &self,
         key: &RsaPublicKey,
         origin: Origin,
@@ -227,7 +282,7 @@ impl CaService {
 
     /// Records a refusal; a refusal stands even if the log write fails, so
     /// that failure is only logged.
-    async fn refused(&self, error: &CaError, key: Option<Fingerprint>) {
+    pub(crate) async fn refused(&self, error: &CaError, key: Option<Fingerprint>) {
         let class = match error {
             CaError::WeakKey(w) => Some(w.class.as_str()),
             _ => None,
@@ -266,7 +321,13 @@ impl CaService {
         &self,
         id: &ReservationId,
         reason: &str,
+        by: &Actor,
     ) -> Result<Fingerprint, ServiceError> {
+        must_own(
+            self.registry.reservation_owner(id).await?,
+            by,
+            "this reservation",
+        )?;
         Ok(self.registry.abandon_reservation(id, reason).await?)
     }
 
@@ -295,13 +356,23 @@ impl CaService {
         serial: &CertificateSerial,
         token: Option<TokenSerial>,
         failure: Option<&str>,
+        by: &Actor,
     ) -> Result<(), ServiceError> {
-        self.registry.certificate(serial).await?;
-        self.audit(
-            AuditKind::IssuanceCompleted,
-            json!({ "serial": serial, "token": token, "delivered": failure.is_none(), "failure": failure }),
-        )
-        .await?;
+        must_own(
+            self.registry.certificate_requester(serial).await?,
+            by,
+            "this certificate",
+        )?;
+        // What happened to a certificate is reported once; a second report,
+        // agreeing or not, is refused.
+        self.registry
+            .claim_once(
+                ClaimScope::Delivery,
+                &hex::decode(serial.as_str()).unwrap_or_default(),
+                AuditKind::IssuanceCompleted,
+                &json!({ "serial": serial, "token": token, "delivered": failure.is_none(), "failure": failure }),
+            )
+            .await?;
         Ok(())
     }
 
@@ -311,7 +382,15 @@ impl CaService {
         request: CertifyRequest,
         nonce: Vec<u8>,
         reservation: Option<ReservationId>,
+        by: &Actor,
     ) -> Result<(CertifyResponse, CertificateSerial), ServiceError> {
+        if let Some(id) = &reservation {
+            must_own(
+                self.registry.reservation_owner(id).await?,
+                by,
+                "this reservation",
+            )?;
+        }
         let device = match &request.attestation {
             Some(a) => match self.registry.token(&a.statement.token).await {
                 Ok(t) => IdentityPublicKey::from_spki_der(&t.device_key).ok(),
@@ -372,6 +451,7 @@ impl CaService {
             subject: approved.subject.clone(),
             public_key: approved.public_key.clone(),
             role: approved.role,
+            extras: Default::default(),
         };
         // Signing is CPU work inside the token: off the async threads.
         let (token, slot, signer, issuer, chain) = (

@@ -63,6 +63,15 @@ pub enum AuditKind {
     /// A modulus was found to share a prime with others: the new key is
     /// refused, the others are reported (both can be factored).
     SharedPrimeFound,
+    /// An admin granted a role: an enrollment code was made.
+    RoleGranted,
+    /// A credential was issued (enrollment, or the first admin's bootstrap).
+    CredentialIssued,
+    /// A credential was revoked.
+    CredentialRevoked,
+    /// The service refused a state-changing request (who, what, why; a
+    /// bounded digest of the input, never the input).
+    RequestRefused,
 }
 
 impl AuditKind {
@@ -90,6 +99,10 @@ impl AuditKind {
             Self::JointChainPosted => "joint-chain-posted",
             Self::JointChainExtended => "joint-chain-extended",
             Self::SharedPrimeFound => "shared-prime-found",
+            Self::RoleGranted => "role-granted",
+            Self::CredentialIssued => "credential-issued",
+            Self::CredentialRevoked => "credential-revoked",
+            Self::RequestRefused => "request-refused",
         }
     }
 }

@@ -34,6 +34,10 @@ pub enum StoreError {
         /// Its id, hex.
         id: String,
     },
+    /// An enrollment code that is unknown, used or expired (one message for
+    /// all three: a guesser learns nothing).
+    #[error("this enrollment code is unknown, used or expired; ask an admin for a new one (`symbolon admin grant`)")]
+    BadEnrollmentCode,
     /// The database was written by a newer symbolon.
     #[error("the database schema is newer than this symbolon knows ({0}); upgrade symbolon")]
     SchemaTooNew(String),
@@ -66,6 +70,7 @@ impl StoreError {
             Self::AlreadyExists(_) => Code::AlreadyExists,
             Self::ChainMoved(_) | Self::Stale(_) => Code::ChainMoved,
             Self::SchemaTooNew(_) => Code::SchemaTooNew,
+            Self::BadEnrollmentCode => Code::Unauthenticated,
             Self::Corrupt(_) => Code::Corrupt,
             Self::Database { .. } => Code::Database,
         }

@@ -12,13 +12,17 @@
 //! runs the same queries over its own migrations (`Backend`), through sqlx's
 //! `Any` driver.
 
+pub mod actor;
 mod audit;
+mod credentials;
 mod error;
 mod records;
 mod registry;
 mod writer;
 
+pub use actor::{acting_as, Actor};
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
+pub use credentials::{CredentialRecord, CredentialState, Grant, NewCredential};
 pub use error::StoreError;
 pub use records::{
     ArbitratorRecord, CertificateRecord, CertificateSerial, ClaimScope, KeyRecord, KeyState,

@@ -204,6 +204,8 @@ pub enum ClaimScope {
     PurchaseOrder,
     /// A recovery request, by its id: completed once.
     RecoveryCompletion,
+    /// A certificate's delivery report, by its serial: reported once.
+    Delivery,
 }
 
 impl ClaimScope {
@@ -212,6 +214,7 @@ impl ClaimScope {
         match self {
             Self::PurchaseOrder => "purchase-order",
             Self::RecoveryCompletion => "recovery",
+            Self::Delivery => "delivery",
         }
     }
 }

@@ -139,6 +139,10 @@ impl Registry {
         })
     }
 
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend

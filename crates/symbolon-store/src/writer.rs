@@ -15,6 +15,7 @@ use symbolon::keys::Fingerprint;
 use symbolon::token::TokenSerial;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::actor::Actor;
 use crate::audit::entry_hash;
 use crate::{
     AuditKind, Backend, CertificateRecord, ClaimScope, ReservationId, SharedKey, StoreError,
@@ -106,6 +107,7 @@ pub(crate) enum WriteOp {
         since: i64,
         known: Vec<SharedKey>,
     },
+    Access(crate::credentials::AccessWrite),
 }
 
 /// What a write yields.
@@ -118,6 +120,7 @@ pub(crate) enum WriteOut {
 
 struct Job {
     op: WriteOp,
+    actor: Option<Actor>,
     reply: oneshot::Sender<Result<WriteOut, StoreError>>,
 }
 
@@ -142,7 +145,10 @@ impl Writer {
             context: "writer",
             source: sqlx::Error::PoolClosed,
         };
-        self.queue.send(Job { op, reply }).map_err(|_| gone())?;
+        let actor = crate::actor::current();
+        self.queue
+            .send(Job { op, actor, reply })
+            .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 }
@@ -156,8 +162,10 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Jo
                 Err(_) => break,
             }
         }
-        let (ops, replies): (Vec<WriteOp>, Vec<_>) =
-            batch.into_iter().map(|j| (j.op, j.reply)).unzip();
+        let (ops, replies): (Vec<(WriteOp, Option<Actor>)>, Vec<_>) = batch
+            .into_iter()
+            .map(|j| ((j.op, j.actor), j.reply))
+            .unzip();
         let results = commit_batch(pool.clone(), backend, ops).await;
         for (reply, result) in replies.into_iter().zip(results) {
             // A caller that gave up waiting has gone; its write stands.
@@ -171,7 +179,7 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Jo
 async fn commit_batch(
     pool: AnyPool,
     backend: Backend,
-    batch: Vec<WriteOp>,
+    batch: Vec<(WriteOp, Option<Actor>)>,
 ) -> Vec<Result<WriteOut, StoreError>> {
     let n = batch.len();
     let fail_all = |context: &'static str, e: sqlx::Error| -> Vec<Result<WriteOut, StoreError>> {
@@ -212,12 +220,12 @@ async fn commit_batch(
         }
     }
     let mut results = Vec::with_capacity(n);
-    for op in &batch {
+    for (op, actor) in &batch {
         if let Err(e) = statement(&mut conn, "SAVEPOINT write").await {
             rollback(&mut conn).await;
             return fail_all("savepoint", e);
         }
-        let result = execute(&mut conn, op).await;
+        let result = execute(&mut conn, op, actor.as_ref()).await;
         if result.is_err() {
             if let Err(e) = statement(&mut conn, "ROLLBACK TO write").await {
                 rollback(&mut conn).await;
@@ -245,7 +253,11 @@ async fn statement(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sq
     Ok(())
 }
 
-async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, StoreError> {
+async fn execute(
+    conn: &mut AnyConnection,
+    op: &WriteOp,
+    actor: Option<&Actor>,
+) -> Result<WriteOut, StoreError> {
     match op {
         WriteOp::Reserve {
             fingerprint,
@@ -254,13 +266,14 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
         } => {
             let t = crate::registry::now();
             let r = sqlx::query(
-                "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at) \
-                 VALUES ($1, $2, 'reserved', $3, $4, $4)",
+                "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at, owner) \
+                 VALUES ($1, $2, 'reserved', $3, $4, $4, $5)",
             )
             .bind(fingerprint.to_string())
             .bind(spki)
             .bind(id.as_str())
             .bind(t)
+            .bind(actor.map(Actor::owner))
             .execute(&mut *conn)
             .await;
             match r {
@@ -271,7 +284,7 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 Err(e) => return Err(StoreError::db("reserve key")(e)),
             }
             let detail = serde_json::json!({ "key": fingerprint, "reservation": id });
-            append_in(conn, AuditKind::KeyReserved, &detail.to_string()).await?;
+            append_in(conn, actor, AuditKind::KeyReserved, &detail.to_string()).await?;
             Ok(WriteOut::Done)
         }
         WriteOp::Certify {
@@ -300,7 +313,13 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 .parse()
                 .map_err(|e: symbolon::keys::KeyError| StoreError::Corrupt(e.to_string()))?;
             let detail = serde_json::json!({ "key": fp, "reservation": id, "reason": reason });
-            append_in(conn, AuditKind::ReservationAbandoned, &detail.to_string()).await?;
+            append_in(
+                conn,
+                actor,
+                AuditKind::ReservationAbandoned,
+                &detail.to_string(),
+            )
+            .await?;
             Ok(WriteOut::Key(fp))
         }
         WriteOp::Issuance {
@@ -309,25 +328,9 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
             reservation,
             detail,
         } => {
-            certify_in(conn, c.fingerprint, spki, reservation.as_ref()).await?;
-            sqlx::query(
-                "INSERT INTO certificates (serial, fingerprint, subject, profile, not_before, not_after, der, \
-                 generated_on_token, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(c.serial.as_str())
-            .bind(c.fingerprint.to_string())
-            .bind(&c.subject)
-            .bind(&c.profile)
-            .bind(c.not_before)
-            .bind(c.not_after)
-            .bind(&c.der)
-            .bind(c.generated_on_token.map(|s| s.to_string()))
-            .bind(c.issued_at)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("record certificate"))?;
+            record_certificate_in(conn, actor, c, spki, reservation.as_ref()).await?;
             Ok(WriteOut::Seq(
-                append_in(conn, AuditKind::CertificateIssued, detail).await?,
+                append_in(conn, actor, AuditKind::CertificateIssued, detail).await?,
             ))
         }
         WriteOp::RegisterToken {
@@ -352,10 +355,12 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 Err(e) => return Err(StoreError::db("register token")(e)),
             }
             let detail = serde_json::json!({ "token": serial, "device_key": fp });
-            append_in(conn, AuditKind::TokenRegistered, &detail.to_string()).await?;
+            append_in(conn, actor, AuditKind::TokenRegistered, &detail.to_string()).await?;
             Ok(WriteOut::Done)
         }
-        WriteOp::Audit { kind, detail } => Ok(WriteOut::Seq(append_in(conn, *kind, detail).await?)),
+        WriteOp::Audit { kind, detail } => {
+            Ok(WriteOut::Seq(append_in(conn, actor, *kind, detail).await?))
+        }
         WriteOp::RegisterArbitrator {
             id,
             share_recipient,
@@ -373,7 +378,9 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
             match r {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::AlreadyExists(format!("arbitrator {id}")))
+                    return Err(StoreError::AlreadyExists(format!(
+                        "arbitrator {id}, or its share recipient or approval key under another name,"
+                    )))
                 }
                 Err(e) => return Err(StoreError::db("register arbitrator")(e)),
             }
@@ -382,7 +389,13 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 "approval_key": Fingerprint::of_spki(approval_key),
                 "share_recipient": share_recipient,
             });
-            append_in(conn, AuditKind::ArbitratorRegistered, &detail.to_string()).await?;
+            append_in(
+                conn,
+                actor,
+                AuditKind::ArbitratorRegistered,
+                &detail.to_string(),
+            )
+            .await?;
             Ok(WriteOut::Done)
         }
         WriteOp::Escrow {
@@ -394,12 +407,13 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
         } => {
             let t = crate::registry::now();
             sqlx::query(
-                "INSERT INTO escrows (id, fingerprint, record, created_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO escrows (id, fingerprint, record, created_at, depositor) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id.as_slice())
             .bind(fingerprint.to_string())
             .bind(record.as_slice())
             .bind(t)
+            .bind(actor.map(Actor::owner))
             .execute(&mut *conn)
             .await
             .map_err(StoreError::db("record escrow"))?;
@@ -412,7 +426,7 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                     .await
                     .map_err(StoreError::db("record escrow share"))?;
             }
-            append_in(conn, AuditKind::KeyEscrowed, detail).await?;
+            append_in(conn, actor, AuditKind::KeyEscrowed, detail).await?;
             Ok(WriteOut::Done)
         }
         WriteOp::RecoveryRequest {
@@ -421,15 +435,16 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
             record,
             detail,
         } => {
-            sqlx::query("INSERT INTO recovery_requests (id, escrow_id, record, created_at) VALUES ($1, $2, $3, $4)")
+            sqlx::query("INSERT INTO recovery_requests (id, escrow_id, record, created_at, requester) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id.as_str())
                 .bind(escrow_id.as_slice())
                 .bind(record.as_slice())
                 .bind(crate::registry::now())
+                .bind(actor.map(Actor::owner))
                 .execute(&mut *conn)
                 .await
                 .map_err(StoreError::db("record recovery request"))?;
-            append_in(conn, AuditKind::RecoveryRequested, detail).await?;
+            append_in(conn, actor, AuditKind::RecoveryRequested, detail).await?;
             Ok(WriteOut::Done)
         }
         WriteOp::Approval {
@@ -477,7 +492,7 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
             } else {
                 AuditKind::RecoveryDeclined
             };
-            append_in(conn, kind, detail).await?;
+            append_in(conn, actor, kind, detail).await?;
             Ok(WriteOut::Done)
         }
         WriteOp::Claim {
@@ -502,7 +517,7 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 }
                 Err(e) => return Err(StoreError::db("claim")(e)),
             }
-            Ok(WriteOut::Seq(append_in(conn, *kind, detail).await?))
+            Ok(WriteOut::Seq(append_in(conn, actor, *kind, detail).await?))
         }
         WriteOp::JointPost {
             id,
@@ -527,7 +542,7 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 Err(e) => return Err(StoreError::db("post joint chain")(e)),
             }
             Ok(WriteOut::Seq(
-                append_in(conn, AuditKind::JointChainPosted, detail).await?,
+                append_in(conn, actor, AuditKind::JointChainPosted, detail).await?,
             ))
         }
         WriteOp::JointExtend {
@@ -552,7 +567,7 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
                 return Err(StoreError::Stale(format!("joint chain {id}")));
             }
             Ok(WriteOut::Seq(
-                append_in(conn, AuditKind::JointChainExtended, detail).await?,
+                append_in(conn, actor, AuditKind::JointChainExtended, detail).await?,
             ))
         }
         WriteOp::SeeModulus {
@@ -562,8 +577,15 @@ async fn execute(conn: &mut AnyConnection, op: &WriteOp) -> Result<WriteOut, Sto
             since,
             known,
         } => Ok(WriteOut::Modulus(
-            see_modulus_in(conn, fingerprint, modulus, origin, *since, known).await?,
+            see_modulus_in(conn, actor, fingerprint, modulus, origin, *since, known).await?,
         )),
+        WriteOp::Access(w) => {
+            crate::credentials::execute(conn, actor, w).await?;
+            let (kind, detail) = w.audit();
+            Ok(WriteOut::Seq(
+                append_in(conn, actor, kind, &detail.to_string()).await?,
+            ))
+        }
     }
 }
 
@@ -585,6 +607,7 @@ async fn rollback(conn: &mut AnyConnection) {
 /// flagged and one audit entry names them.
 async fn see_modulus_in(
     conn: &mut AnyConnection,
+    actor: Option<&Actor>,
     fingerprint: &Fingerprint,
     modulus: &[u8],
     origin: &str,
@@ -638,7 +661,13 @@ async fn see_modulus_in(
             "shares_with": shared.iter().take(16).map(|s| serde_json::json!({ "key": s.key, "factor_bits": s.factor_bits })).collect::<Vec<_>>(),
             "shares_with_count": shared.len(),
         });
-        append_in(conn, AuditKind::SharedPrimeFound, &detail.to_string()).await?;
+        append_in(
+            conn,
+            actor,
+            AuditKind::SharedPrimeFound,
+            &detail.to_string(),
+        )
+        .await?;
     }
     Ok(shared)
 }
@@ -716,14 +745,48 @@ async fn certify_in(
     }
 }
 
+/// Registers a certificate's key (once ever) and records the certificate,
+/// with the requesting caller.
+pub(crate) async fn record_certificate_in(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    c: &CertificateRecord,
+    spki: &[u8],
+    reservation: Option<&ReservationId>,
+) -> Result<(), StoreError> {
+    certify_in(conn, c.fingerprint, spki, reservation).await?;
+    sqlx::query(
+        "INSERT INTO certificates (serial, fingerprint, subject, profile, not_before, not_after, der, \
+         generated_on_token, issued_at, requester) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(c.serial.as_str())
+    .bind(c.fingerprint.to_string())
+    .bind(&c.subject)
+    .bind(&c.profile)
+    .bind(c.not_before)
+    .bind(c.not_after)
+    .bind(&c.der)
+    .bind(c.generated_on_token.map(|s| s.to_string()))
+    .bind(c.issued_at)
+    .bind(actor.map(Actor::owner))
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db("record certificate"))?;
+    Ok(())
+}
+
 /// Appends an audit entry: reads the head, links to it, and moves it with a
 /// compare-and-set, so even writers that bypass this process's queue cannot
 /// fork the chain.
-async fn append_in(
+pub(crate) async fn append_in(
     conn: &mut AnyConnection,
+    actor: Option<&Actor>,
     kind: AuditKind,
     detail: &str,
 ) -> Result<i64, StoreError> {
+    // Every entry names the authenticated caller whose request made it.
+    let stamped = actor.map(|a| a.stamp(detail));
+    let detail = stamped.as_deref().unwrap_or(detail);
     let db = StoreError::db("append audit");
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
@@ -758,6 +821,6 @@ async fn append_in(
     Ok(next)
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }

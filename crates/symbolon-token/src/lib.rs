@@ -2,7 +2,8 @@
 //! ([`file`](mod@file)), and the token agent that holds an unsealed token in one
 //! hardened process and serves it over a Unix socket ([`agent`]), like
 //! ssh-agent; and tokens on PKCS#11 devices ([`pkcs11`]). [`open`] turns a
-//! `--token` argument into a [`Token`].
+//! `--token` argument into a [`Token`]; [`tls`] lets a token's key sign TLS
+//! handshakes.
 //!
 //! [`Token`]: symbolon::token::Token
 
@@ -10,3 +11,4 @@ pub mod agent;
 pub mod file;
 pub mod open;
 pub mod pkcs11;
+pub mod tls;

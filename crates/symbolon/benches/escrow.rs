@@ -84,6 +84,7 @@ fn bench(c: &mut Criterion) {
             slot: SlotName::new("k").unwrap(),
             rebind: false,
             created_at: 0,
+            requester: "st".into(),
         };
         let mut chain = Vec::new();
         for name in &order {

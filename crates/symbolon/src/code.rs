@@ -86,6 +86,12 @@ codes! {
     PayloadTooLarge = "payload_too_large", InvalidInput, 413;
     /// An HTTP method the endpoint does not take.
     MethodNotAllowed = "method_not_allowed", InvalidInput, 405;
+    /// A request body that is not `application/json`.
+    UnsupportedMediaType = "unsupported_media_type", InvalidInput, 415;
+    /// A request that did not arrive in time (a half-sent body).
+    RequestTimeout = "request_timeout", InvalidInput, 408;
+    /// A field longer than its bound (RFC 5280 upper bounds for names).
+    FieldTooLong = "field_too_long", InvalidInput, 400;
     /// No PKCS#11 module at the path given.
     ModuleNotFound = "module_not_found", InvalidInput, 400;
     /// No such token (PKCS#11 label, or registry serial).
@@ -210,6 +216,12 @@ codes! {
     NotYourTurn = "not_your_turn", Refused, 409;
     /// A party refused.
     Refused = "refused", Refused, 409;
+    /// No credential, or one the service does not know or has revoked.
+    Unauthenticated = "unauthenticated", Refused, 401;
+    /// A credential whose role or ownership does not allow the request.
+    Forbidden = "forbidden", Refused, 403;
+    /// Too many requests from one caller or address: retry later.
+    RateLimited = "rate_limited", Refused, 429;
     /// A registry written by a newer symbolon.
     SchemaTooNew = "schema_too_new", Refused, 500;
 

@@ -13,6 +13,7 @@
 //! [`token::SealedStore`], so the same state machine runs over a file, over
 //! memory in tests, or over a TPM later.
 
+pub mod access;
 pub mod ca;
 pub mod code;
 pub mod content;

@@ -155,6 +155,7 @@ fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
         subject: parse_identity("CN=Alice").unwrap(),
         public_key: user.public_key().clone(),
         role: CertificateRole::Email,
+        extras: Default::default(),
     };
     let leaf = issue_leaf(&root_cert, &signer(&ca), &params, |s, d| {
         ca.sign_digest(s, d)

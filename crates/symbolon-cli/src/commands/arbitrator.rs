@@ -33,6 +33,26 @@ pub(crate) fn load(dir: &ArbitratorDir) -> Result<ArbitratorIdentity, CliError> 
     Ok(ArbitratorIdentity::open(&data, &read_sealing_key(&key)?)?)
 }
 
+/// The client an arbitrator acts through: as the credential kept in its
+/// directory (`DIR/credential.token`, from `symbolon enroll`) when there is
+/// one, else as `--credential`.
+pub(crate) fn client(dir: &ArbitratorDir, ca: &crate::cli::CaArgs) -> Result<CaClient, CliError> {
+    let own = dir.arbitrator.join(CREDENTIAL_FILE);
+    if own.exists() && !ca.ca.starts_with("local:") {
+        let spec = own.to_str().ok_or_else(|| {
+            CliError::new(
+                Code::InvalidInput,
+                "the arbitrator directory's path is not UTF-8",
+            )
+        })?;
+        return CaClient::connect_as(&ca.ca, ca.ca_cert.as_deref(), spec);
+    }
+    super::ca_client(ca)
+}
+
+/// Where an arbitrator keeps its service credential.
+pub(crate) const CREDENTIAL_FILE: &str = "credential.token";
+
 /// Fetches and decodes an escrow's public record.
 pub(crate) fn fetch_escrow(ca: &CaClient, id: &str) -> Result<EscrowDeposit, CliError> {
     let v = ca.get(&format!("/v1/escrows/{id}"))?;
@@ -92,7 +112,7 @@ pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
         }
         ArbitratorCommand::Register { dir, ca } => {
             let p = load(&dir)?.public();
-            super::ca_client(&ca.ca)?.post(
+            client(&dir, &ca)?.post(
                 "/v1/arbitrators",
                 &json!({ "id": p.id, "share_recipient": p.share_recipient, "approval_key": p.approval_key.to_pem() }),
             )?;
@@ -105,7 +125,7 @@ pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
         }
         ArbitratorCommand::VerifyShare { dir, ca, escrow } => {
             let me = load(&dir)?;
-            let client = super::ca_client(&ca.ca)?;
+            let client = client(&dir, &ca)?;
             let deposit = fetch_escrow(&client, &escrow)?;
             let envelope = fetch_envelope(&client, &escrow, me.id())?;
             me.check_share(&deposit, &envelope)?;

@@ -120,10 +120,16 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
                 Ok(())
             }
         }
-        CaCommand::Certificate { ca, data, out } => {
+        CaCommand::Certificate {
+            ca,
+            ca_cert,
+            data,
+            out,
+        } => {
             let root = match (ca, data) {
                 (Some(url), _) => {
-                    let v = CaClient::new(&url).get("/v1/ca/certificate")?;
+                    let v =
+                        CaClient::connect(&url, ca_cert.as_deref())?.get("/v1/ca/certificate")?;
                     v["root"].as_str().map(str::to_string).ok_or_else(|| {
                         CliError::new(Code::BadResponse, "the CA's answer has no root certificate")
                     })?

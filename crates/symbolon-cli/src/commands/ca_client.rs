@@ -1,57 +1,132 @@
-//! The station's HTTP client for the CA: JSON in, JSON out, the CA's error
-//! body turned into a CLI error with the same code.
+//! The CLI's client for the service: HTTPS with the CA pinned (`--ca-cert`)
+//! and the caller's credential (`--credential`), JSON in and out; the
+//! service's error body becomes a CLI error with the same code.
 
-use std::time::Duration;
-use symbolon::Code;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
+use symbolon::token::SlotName;
+use symbolon::Code;
+use symbolon_client::{ClientError, Credential, PinnedRoots, ServiceClient};
+use symbolon_token::open::TokenSpec;
 
+use crate::cli::CredentialArgs;
 use crate::error::CliError;
+
+/// The credential the command line named (set once, before any command).
+static CREDENTIAL: OnceLock<CredentialArgs> = OnceLock::new();
+
+/// Records the global `--credential` options.
+pub(crate) fn set_credential(args: CredentialArgs) {
+    let _ = CREDENTIAL.set(args);
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        let hint = match &e {
+            ClientError::Trust(_) => Some("pin the CA: --ca-cert root.pem (or SYMBOLON_CA_CERT)"),
+            ClientError::Credential(_) => {
+                Some("enroll first (`symbolon enroll`), then pass --credential TOKEN")
+            }
+            ClientError::Unreachable { .. } => {
+                Some("is `symbolon serve` running there, and is --ca-cert its CA? check --ca")
+            }
+            _ => None,
+        };
+        let err = CliError::new(e.code(), e.to_string());
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}
+
+/// What the service's TLS certificate must chain to: `--tls-ca`, else the
+/// CA the command pins.
+fn tls_roots(ca_cert: Option<&Path>) -> Result<Option<PinnedRoots>, CliError> {
+    let tls_ca = CREDENTIAL.get().and_then(|a| a.tls_ca.as_deref());
+    Ok(tls_ca
+        .or(ca_cert)
+        .map(PinnedRoots::from_pem_file)
+        .transpose()?)
+}
+
+/// Opens the credential the command line named, if any.
+fn credential() -> Result<Option<Credential>, CliError> {
+    let Some(args) = CREDENTIAL.get() else {
+        return Ok(None);
+    };
+    let Some(spec) = &args.credential else {
+        return Ok(None);
+    };
+    open_credential(spec).map(Some)
+}
+
+/// Opens the credential in `spec` (a token), in the `--credential-slot`.
+fn open_credential(spec: &str) -> Result<Credential, CliError> {
+    let slot = CREDENTIAL
+        .get()
+        .map(|a| a.credential_slot.as_str())
+        .unwrap_or(symbolon_client::DEFAULT_CREDENTIAL_SLOT);
+    let token = TokenSpec::parse(spec, None)?.open()?;
+    Ok(Credential::open(Arc::from(token), &SlotName::new(slot)?)?)
+}
 
 /// A CA at a base URL.
 pub(crate) struct CaClient {
-    base: String,
-    agent: ureq::Agent,
+    inner: ServiceClient,
 }
 
 impl CaClient {
-    pub(crate) fn new(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        Self {
-            base: base.trim_end_matches('/').to_string(),
-            agent,
-        }
+    /// The service at `base`, its CA pinned by `ca_cert`, as the caller the
+    /// global `--credential` names.
+    pub(crate) fn connect(base: &str, ca_cert: Option<&Path>) -> Result<Self, CliError> {
+        let roots = tls_roots(ca_cert)?;
+        let credential = credential()?;
+        Ok(Self {
+            inner: ServiceClient::new(base, roots.as_ref(), credential.as_ref())?,
+        })
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+    /// The service at `base` as the credential in the token `spec`.
+    pub(crate) fn connect_as(
+        base: &str,
+        ca_cert: Option<&Path>,
+        spec: &str,
+    ) -> Result<Self, CliError> {
+        let roots = tls_roots(ca_cert)?;
+        let credential = open_credential(spec)?;
+        Ok(Self {
+            inner: ServiceClient::new(base, roots.as_ref(), Some(&credential))?,
+        })
     }
 
-    fn unreachable(&self, e: ureq::Error) -> CliError {
-        CliError::new(
-            Code::CaUnreachable,
-            format!("cannot reach the CA at {}: {e}", self.base),
-        )
-        .hint("is `symbolon serve` running there? check --ca")
+    /// A client with the pin and credential given (the in-process CA).
+    pub(crate) fn with(
+        base: &str,
+        roots: &PinnedRoots,
+        credential: &Credential,
+    ) -> Result<Self, CliError> {
+        Ok(Self {
+            inner: ServiceClient::new(base, Some(roots), Some(credential))?,
+        })
     }
 
     fn finish(
         &self,
-        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        answer: Result<symbolon_client::Answer, ClientError>,
     ) -> Result<Value, CliError> {
-        let mut resp = resp.map_err(|e| self.unreachable(e))?;
-        let status = resp.status();
-        let body: Value = resp.body_mut().read_json().map_err(|e| {
-            CliError::new(
-                Code::BadResponse,
-                format!("the CA answered {status} with a body that is not JSON: {e}"),
-            )
-        })?;
-        if status.is_success() {
+        let answer = answer?;
+        let status = answer.status;
+        let body = answer.body;
+        if (200..300).contains(&status) {
+            if body.is_string() {
+                return Err(CliError::new(
+                    Code::BadResponse,
+                    format!("the CA answered {status} with a body that is not JSON"),
+                ));
+            }
             return Ok(body);
         }
         // A code this version does not know (a newer service) is kept in
@@ -63,22 +138,32 @@ impl CaClient {
             (Some(m), _) => m.to_string(),
             (None, _) => format!("the CA answered {status} without an error body"),
         };
-        Err(CliError::new(code, format!("the CA refused: {message}")))
+        let err = CliError::new(code, format!("the CA refused: {message}"));
+        Err(match code {
+            Code::Unauthenticated => {
+                err.hint("pass --credential TOKEN (a credential from `symbolon enroll`)")
+            }
+            Code::Forbidden => {
+                err.hint("this credential's role or name does not allow it; see docs/access.md")
+            }
+            Code::RateLimited => err.hint(format!(
+                "retry after {} s",
+                answer.retry_after.as_deref().unwrap_or("a few")
+            )),
+            _ => err,
+        })
     }
 
     pub(crate) fn post(&self, path: &str, body: &Value) -> Result<Value, CliError> {
-        let r = self.agent.post(&self.url(path)).send_json(body);
-        self.finish(r)
+        self.finish(self.inner.post(path, body))
     }
 
     pub(crate) fn put(&self, path: &str, body: &Value) -> Result<Value, CliError> {
-        let r = self.agent.put(&self.url(path)).send_json(body);
-        self.finish(r)
+        self.finish(self.inner.put(path, body))
     }
 
     pub(crate) fn get(&self, path: &str) -> Result<Value, CliError> {
-        let r = self.agent.get(&self.url(path)).call();
-        self.finish(r)
+        self.finish(self.inner.get(path))
     }
 }
 

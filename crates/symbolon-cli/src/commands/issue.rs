@@ -68,7 +68,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         Some(text) => Some(Policy::parse(text).map_err(|e| CliError::new(Code::InvalidInput, e.to_string()))?),
         None => None,
     };
-    let ca = super::ca_client(&args.ca)?;
+    let ca = super::connect(&args.ca, Some(&args.ca_cert))?;
     // A slot with a key the token generated but that has no certificate yet
     // (an earlier --on-token attempt the CA refused) can be certified now;
     // any other occupied slot is refused.

@@ -359,7 +359,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
         }
         JointProtocolCommand::MailboxPost { ca, input } => {
             let message = read_chain(&input)?;
-            let v = ca_client(&ca.ca)?.post("/v1/joint/messages", &chain_body(&message)?)?;
+            let v = ca_client(&ca)?.post("/v1/joint/messages", &chain_body(&message)?)?;
             if json {
                 print_json(&v)
             } else {
@@ -368,7 +368,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
             }
         }
         JointProtocolCommand::MailboxGet { ca, id, out } => {
-            let v = ca_client(&ca.ca)?.get(&mailbox_path(&id)?)?;
+            let v = ca_client(&ca)?.get(&mailbox_path(&id)?)?;
             let message = ChainMessage::parse(v.to_string().as_bytes())?;
             let status = message.status()?;
             write_chain(&out, &message)?;
@@ -380,7 +380,7 @@ pub(crate) fn run(cmd: JointProtocolCommand, json: bool) -> Result<(), CliError>
         }
         JointProtocolCommand::MailboxPut { ca, id, input } => {
             let message = read_chain(&input)?;
-            let v = ca_client(&ca.ca)?.put(&mailbox_path(&id)?, &chain_body(&message)?)?;
+            let v = ca_client(&ca)?.put(&mailbox_path(&id)?, &chain_body(&message)?)?;
             if json {
                 print_json(&v)
             } else {

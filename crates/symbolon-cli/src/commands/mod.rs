@@ -1,6 +1,7 @@
 //! One module per noun; each verb opens what it needs, calls the library and
 //! prints.
 
+mod admin;
 mod arbitrator;
 mod attestation;
 mod audit;
@@ -23,11 +24,12 @@ use symbolon::token::Token;
 use symbolon::Code;
 use symbolon_token::open::TokenSpec;
 
-use crate::cli::{Cli, Noun, TokenArgs};
+use crate::cli::{CaArgs, Cli, Noun, TokenArgs};
 use crate::error::CliError;
 
 pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
     let json = cli.json;
+    ca_client::set_credential(cli.credential);
     match cli.command {
         Noun::Token(c) => token::run(c, json),
         Noun::Attestation(c) => attestation::run(c, json),
@@ -39,7 +41,10 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             listen,
             ca_token,
             weak_key_effort,
-        } => serve_ca::run(&data, &listen, ca_token.as_deref(), weak_key_effort),
+            edge,
+        } => serve_ca::run(&data, &listen, ca_token.as_deref(), weak_key_effort, &edge),
+        Noun::Admin(c) => admin::run(c, json),
+        Noun::Enroll(args) => admin::enroll(&args, json),
         Noun::Keys(c) => keys::run(c, json),
         Noun::Issue(args) => issue::run(&args, json),
         Noun::Seal(args) => content::seal(&args, json),
@@ -65,13 +70,22 @@ pub(crate) fn open_token(args: &TokenArgs) -> Result<Box<dyn Token + Send + Sync
     Ok(spec.open()?)
 }
 
-/// The CA client for `--ca URL`, or for `--ca local:DIR` (the CA of a data
-/// directory, run inside this process).
-pub(crate) fn ca_client(ca: &str) -> Result<ca_client::CaClient, CliError> {
-    Ok(match ca.strip_prefix("local:") {
-        Some(dir) => ca_client::CaClient::new(&serve_ca::in_process(std::path::Path::new(dir))?),
-        None => ca_client::CaClient::new(ca),
-    })
+/// The CA client for `--ca URL --ca-cert ROOT`.
+pub(crate) fn ca_client(ca: &CaArgs) -> Result<ca_client::CaClient, CliError> {
+    connect(&ca.ca, ca.ca_cert.as_deref())
+}
+
+/// The CA client for `URL` with `ca_cert` pinned, or for `local:DIR` (the
+/// CA of a data directory, run inside this process, reached as a station
+/// of its own).
+pub(crate) fn connect(
+    ca: &str,
+    ca_cert: Option<&std::path::Path>,
+) -> Result<ca_client::CaClient, CliError> {
+    match ca.strip_prefix("local:") {
+        Some(dir) => serve_ca::in_process(std::path::Path::new(dir)),
+        None => ca_client::CaClient::connect(ca, ca_cert),
+    }
 }
 
 /// A runtime for the commands that talk to a database.

@@ -102,7 +102,7 @@ fn decide(
 
 fn describe(r: &RecoveryRequest) -> String {
     format!(
-        "key {} into token {} slot {}{} (reason: {})",
+        "key {} into token {} slot {}{}, requested by {} (reason: {})",
         r.key,
         r.target,
         r.slot,
@@ -110,6 +110,11 @@ fn describe(r: &RecoveryRequest) -> String {
             ", a NEW token (rebinding)"
         } else {
             ""
+        },
+        if r.requester.is_empty() {
+            "an unauthenticated caller"
+        } else {
+            r.requester.as_str()
         },
         r.reason
     )
@@ -127,7 +132,7 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
             let key: Fingerprint = key.parse()?;
             let slot = SlotName::new(&slot.slot)?;
             let serial = open_token(&token)?.info()?.serial;
-            let v = super::ca_client(&ca.ca)?.post(
+            let v = super::ca_client(&ca)?.post(
                 "/v1/recovery",
                 &json!({ "key": key, "reason": reason, "target": serial, "slot": slot.as_str() }),
             )?;
@@ -144,8 +149,9 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                 Ok(())
             }
         }
-        RecoveryCommand::Enclave { ca, ca_cert, out } => {
-            let st = enclave(&super::ca_client(&ca.ca)?, &ca_cert)?;
+        RecoveryCommand::Enclave { ca, out } => {
+            let ca_cert = pinned(&ca)?;
+            let st = enclave(&super::ca_client(&ca)?, &ca_cert)?;
             if out.is_some() {
                 write_output(out.as_deref(), st.issuer_key.to_pem().as_bytes(), false)?;
             }
@@ -163,14 +169,10 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                 Ok(())
             }
         }
-        RecoveryCommand::Approve {
-            dir,
-            ca,
-            ca_cert,
-            request,
-        } => {
+        RecoveryCommand::Approve { dir, ca, request } => {
             let me = load(&dir)?;
-            let client = super::ca_client(&ca.ca)?;
+            let ca_cert = pinned(&ca)?;
+            let client = super::arbitrator::client(&dir, &ca)?;
             let st = enclave(&client, &ca_cert)?;
             let (r, _, _) = request_and_head(&client, &request)?;
             let deposit = fetch_escrow(&client, &r.escrow.to_string())?;
@@ -198,7 +200,7 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
             reason,
         } => {
             let me = load(&dir)?;
-            let client = super::ca_client(&ca.ca)?;
+            let client = super::arbitrator::client(&dir, &ca)?;
             let (r, position) = decide(&client, &request, |req, head| {
                 Ok(me.refuse(req, &reason, head)?)
             })?;
@@ -216,12 +218,20 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
             }
         }
         RecoveryCommand::Status { ca, request } => {
-            let client = super::ca_client(&ca.ca)?;
+            let client = super::ca_client(&ca)?;
             let (r, _, v) = request_and_head(&client, &request)?;
             if json {
                 return print_json(&v);
             }
             println!("request {request}: {}", describe(&r));
+            if let Some(depositor) = v["depositor"].as_str() {
+                if depositor != r.requester {
+                    println!(
+                        "warning: requested by {}, not by {depositor}, the station that deposited the escrow",
+                        r.requester
+                    );
+                }
+            }
             println!("policy:  {}", v["policy"].as_str().unwrap_or_default());
             for d in v["decisions"].as_array().into_iter().flatten() {
                 println!(
@@ -256,7 +266,7 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
         RecoveryCommand::Complete { ca, request, token } => {
             let mut t = open_token(&token)?;
             let info = t.info()?;
-            let client = super::ca_client(&ca.ca)?;
+            let client = super::ca_client(&ca)?;
             // Before the enclave spends the request: is this its target?
             let (r, _, _) = request_and_head(&client, &request)?;
             if r.target != info.serial {
@@ -308,4 +318,15 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
             }
         }
     }
+}
+
+/// The CA certificate the caller pins: the enclave's keys must chain to it.
+fn pinned(ca: &crate::cli::CaArgs) -> Result<std::path::PathBuf, CliError> {
+    ca.ca_cert.clone().ok_or_else(|| {
+        CliError::new(
+            Code::InvalidInput,
+            "--ca-cert is needed: the enclave's keys are checked against the CA you trust",
+        )
+        .hint("pass --ca-cert root.pem (or set SYMBOLON_CA_CERT)")
+    })
 }

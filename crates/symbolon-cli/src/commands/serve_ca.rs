@@ -1,26 +1,64 @@
-//! `symbolon serve`: the CA and registry over HTTP.
+//! `symbolon serve`: the CA and registry over HTTPS (docs/access.md).
 
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use symbolon::Code;
 
+use symbolon::access::{PartyName, Role};
 use symbolon::ca::CaPolicy;
 use symbolon::keys::weak::Effort;
 use symbolon::keys::RsaAlgorithm;
-use symbolon_server::{http::router, CaService, DataDir};
+use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
+use symbolon_client::{Credential, PinnedRoots, DEFAULT_CREDENTIAL_SLOT};
+use symbolon_server::gate::Edge;
+use symbolon_server::rate_limit::{Limit, RateLimiter};
+use symbolon_server::tls::{keep_renewed, server_config, ServerKey, ServiceNames};
+use symbolon_server::{edge, http::router, CaService, DataDir};
 use symbolon_store::Registry;
+use symbolon_token::file::{default_sealing_key_path, init_token};
+use symbolon_token::open::TokenSpec;
 
-use crate::cli::DataArgs;
+use super::ca_client::CaClient;
+use crate::cli::{DataArgs, EdgeArgs};
 use crate::error::CliError;
 
 /// The CA a first run creates.
 const DEFAULT_SUBJECT: &str = "CN=symbolon CA";
+
+/// The key size of credentials and of the service's TLS key.
+const CREDENTIAL_ALGORITHM: RsaAlgorithm = RsaAlgorithm::Rsa3072;
+
+fn setup(e: impl std::fmt::Display) -> CliError {
+    CliError::new(Code::Setup, e.to_string())
+}
+
+/// Every address `listen` names is loopback.
+fn loopback_only(listen: &str) -> Result<bool, CliError> {
+    let addrs: Vec<SocketAddr> = listen
+        .to_socket_addrs()
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--listen {listen}: {e}")))?
+        .collect();
+    Ok(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()))
+}
 
 pub(crate) fn run(
     data: &DataArgs,
     listen: &str,
     ca_token: Option<&str>,
     weak_key_effort: Option<Effort>,
+    edge_args: &EdgeArgs,
 ) -> Result<(), CliError> {
+    // Everything the service creates is private: files 0600, directories
+    // 0700 (the registry, its journal, tokens, certificates).
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
+    if edge_args.insecure_http && !loopback_only(listen)? {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            format!("refusing to serve plain HTTP on {listen}: without TLS nothing protects the requests or authenticates callers"),
+        )
+        .hint("listen on 127.0.0.1 (or ::1) with --insecure-http, or drop --insecure-http to serve HTTPS"));
+    }
     let dir = DataDir::new(&data.data);
     if !dir.is_initialised() {
         super::ca::init_ca(
@@ -37,27 +75,60 @@ pub(crate) fn run(
             dir.path().display()
         );
     }
-    let spec = ca_token
-        .map(|t| symbolon_token::open::TokenSpec::parse(t, None))
-        .transpose()?;
+    let spec = ca_token.map(|t| TokenSpec::parse(t, None)).transpose()?;
     let mut ca = dir.open_with(spec.as_ref())?;
     if let Some(effort) = weak_key_effort {
         ca.config.policy.weak_key_effort = effort;
     }
+    let server_key = if edge_args.insecure_http {
+        None
+    } else {
+        Some(server_key(edge_args)?)
+    };
     let url = data.database.clone().unwrap_or_else(|| dir.database_url());
     super::runtime()?.block_on(async move {
         let registry = Registry::open(&url).await?;
         let service = Arc::new(CaService::new(ca, registry.clone())?);
+        bootstrap_admin(&service, &dir).await?;
+        let tls = match &server_key {
+            Some(key) => {
+                let tls = server_config(&service, key).await?;
+                tokio::spawn(keep_renewed(
+                    Arc::clone(&service),
+                    clone_key(key),
+                    Arc::clone(&tls.certificate),
+                ));
+                Some(tls.config)
+            }
+            None => None,
+        };
+        let limiter = RateLimiter::new(
+            Limit {
+                per_second: edge_args.rate_limit,
+                burst: edge_args.rate_limit * 2.0,
+            },
+            Limit {
+                per_second: edge_args.anonymous_rate_limit,
+                burst: edge_args.anonymous_rate_limit * 2.0,
+            },
+        );
+        let app = router(Arc::new(Edge {
+            service: Arc::clone(&service),
+            limiter,
+        }));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| CliError::new(Code::Io, format!("cannot listen on {listen}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| {
             CliError::new(Code::Io, format!("cannot read the listening address: {e}"))
         })?;
-        eprintln!("CA certificate: {}", dir.certificate_path().display());
-        eprintln!("symbolon serving on http://{addr}");
-        axum::serve(listener, router(service))
-            .with_graceful_shutdown(shutdown())
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        eprintln!("CA certificate: {}", dir.chain_path().display());
+        if tls.is_none() {
+            eprintln!("warning: plain HTTP: every caller is anonymous (public endpoints only)");
+        }
+        eprintln!("symbolon serving on {scheme}://{addr}");
+        edge::serve(listener, app, tls, shutdown())
             .await
             .map_err(|e| CliError::new(Code::Io, format!("the server failed: {e}")))?;
         registry.close().await;
@@ -66,34 +137,150 @@ pub(crate) fn run(
     })
 }
 
+fn clone_key(key: &ServerKey) -> ServerKey {
+    match key {
+        ServerKey::Own(n) => ServerKey::Own(n.clone()),
+        ServerKey::Given { chain, token, slot } => ServerKey::Given {
+            chain: chain.clone(),
+            token: Arc::clone(token),
+            slot: slot.clone(),
+        },
+    }
+}
+
+/// The server's key: the operator's (`--tls-cert`, `--tls-key`) or the
+/// service's own for the `--hostname` names.
+fn server_key(args: &EdgeArgs) -> Result<ServerKey, CliError> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let chain = symbolon_server::read_chain(cert)?;
+            let token: Arc<dyn Token + Send + Sync> =
+                Arc::from(TokenSpec::parse(key, None)?.open()?);
+            Ok(ServerKey::Given {
+                chain,
+                token,
+                slot: SlotName::new(&args.tls_key_slot)?,
+            })
+        }
+        _ if args.hostnames.is_empty() => Ok(ServerKey::Own(ServiceNames::loopback())),
+        _ => Ok(ServerKey::Own(ServiceNames::parse(&args.hostnames)?)),
+    }
+}
+
+/// The first admin's credential, made when the registry has none: a key in
+/// a new soft token in the data directory, certified by this CA.
+async fn bootstrap_admin(service: &CaService, dir: &DataDir) -> Result<(), CliError> {
+    if service.registry().has_admin().await? {
+        return Ok(());
+    }
+    let path = free_path(dir.path(), "admin");
+    let slot = SlotName::new(DEFAULT_CREDENTIAL_SLOT)?;
+    let (mut token, public) = tokio::task::spawn_blocking({
+        let (path, slot) = (path.clone(), slot.clone());
+        move || -> Result<_, CliError> {
+            let mut t = init_token(&path, &default_sealing_key_path(&path), None)?;
+            let public = t.generate(&slot, CREDENTIAL_ALGORITHM)?;
+            Ok((t, public))
+        }
+    })
+    .await
+    .map_err(setup)??;
+    let name: PartyName = "admin".parse().map_err(setup)?;
+    let issued = service
+        .bootstrap_credential(Role::Admin, &name, &public)
+        .await?;
+    Credential::install(
+        &mut token,
+        &slot,
+        &chain_pem(&issued.certificate, service.chain()),
+    )?;
+    eprintln!(
+        "created the first admin credential: {} (use --credential {}; grant roles with `symbolon admin grant`)",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// `DIR/NAME.token`, or `NAME-2.token`… if taken.
+fn free_path(dir: &Path, name: &str) -> PathBuf {
+    let first = dir.join(format!("{name}.token"));
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|n| dir.join(format!("{name}-{n}.token")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+/// A leaf and the chain above it, PEM.
+pub(crate) fn chain_pem(leaf: &[u8], chain: &[Vec<u8>]) -> String {
+    let mut pem = symbolon::pem::encode("CERTIFICATE", leaf);
+    for c in chain {
+        pem.push_str(&symbolon::pem::encode("CERTIFICATE", c));
+    }
+    pem
+}
+
 /// Runs the CA of `data` inside this process on a loopback port (for
-/// `issue --ca local:DIR`); returns its URL. The service lives as long as
-/// the process.
-pub(crate) fn in_process(data: &std::path::Path) -> Result<String, CliError> {
+/// `issue --ca local:DIR`), over TLS, and returns a client that reaches it
+/// as a station credential of this process's own (`local-station`, its key
+/// in memory only). The service lives as long as the process.
+pub(crate) fn in_process(data: &Path) -> Result<CaClient, CliError> {
     let dir = DataDir::new(data);
     let ca = dir.open()?;
     // The same registry `serve` would use: SYMBOLON_DATABASE, or the data directory's.
     let url = std::env::var("SYMBOLON_DATABASE").unwrap_or_else(|_| dir.database_url());
     let rt = super::runtime()?;
-    let (registry, listener) = rt.block_on(async {
+    let (service, tls, listener, credential) = rt.block_on(async {
         let registry = Registry::open(&url).await?;
+        let service = Arc::new(CaService::new(ca, registry)?);
+        let tls = server_config(&service, &ServerKey::Own(ServiceNames::loopback())).await?;
+        let slot = SlotName::new(DEFAULT_CREDENTIAL_SLOT)?;
+        let mut token = SoftToken::create(MemoryStore::default(), SealingKey::generate()?)?;
+        let public = token.generate(&slot, CREDENTIAL_ALGORITHM)?;
+        let name: PartyName = "local-station".parse().map_err(setup)?;
+        let issued = service
+            .bootstrap_credential(Role::Station, &name, &public)
+            .await?;
+        Credential::install(
+            &mut token,
+            &slot,
+            &chain_pem(&issued.certificate, service.chain()),
+        )?;
+        let credential = Credential::open(Arc::new(token), &slot)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| CliError::new(Code::Io, format!("cannot listen on loopback: {e}")))?;
-        Ok::<_, CliError>((registry, listener))
+        Ok::<_, CliError>((service, tls, listener, credential))
     })?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::new(Code::Io, format!("cannot read the listening address: {e}")))?;
-    let service = Arc::new(CaService::new(ca, registry)?);
+    let roots = PinnedRoots::from_der(service.chain().to_vec());
+    let app = router(Arc::new(Edge {
+        service,
+        limiter: RateLimiter::new(
+            Limit {
+                per_second: 1e6,
+                burst: 1e6,
+            },
+            Limit {
+                per_second: 1e6,
+                burst: 1e6,
+            },
+        ),
+    }));
     std::thread::spawn(move || {
         rt.block_on(async move {
-            if let Err(e) = axum::serve(listener, router(service)).await {
+            let never = std::future::pending::<()>();
+            if let Err(e) = edge::serve(listener, app, Some(tls.config), never).await {
                 tracing::error!(error = %e, "the in-process CA stopped");
             }
         });
     });
-    Ok(format!("http://{addr}"))
+    CaClient::with(&format!("https://{addr}"), &roots, &credential)
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.

@@ -311,7 +311,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
             done(
                 json,
                 json!({ "token": info.serial, "device_key": device.fingerprint() }),
-                &format!("token {} registered with {ca}", info.serial),
+                &format!("token {} registered with {}", info.serial, ca.ca),
             )
         }
         TokenCommand::Serve {

@@ -45,6 +45,7 @@ pub fn run_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     if let Some(url) = test_database(dir) {
         cmd.env("SYMBOLON_DATABASE", url);
     }
+    service_env(dir, &mut cmd);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -343,10 +344,52 @@ pub fn test_database(dir: &Path) -> Option<String> {
     std::fs::read_to_string(dir.join(TEST_DATABASE_FILE)).ok()
 }
 
+const TEST_SERVICE_FILE: &str = ".test-service";
+
+/// Every later command in `dir` pins the CA of the service last started
+/// there and acts as its test station (SYMBOLON_CA_CERT,
+/// SYMBOLON_CREDENTIAL), unless it names others.
+pub fn service_env(dir: &Path, cmd: &mut Command) {
+    cmd.env_remove("SYMBOLON_CA_CERT")
+        .env_remove("SYMBOLON_CREDENTIAL")
+        .env_remove("SYMBOLON_CREDENTIAL_SLOT");
+    if let Ok(text) = std::fs::read_to_string(dir.join(TEST_SERVICE_FILE)) {
+        let mut lines = text.lines();
+        if let (Some(ca), Some(cred)) = (lines.next(), lines.next()) {
+            cmd.env("SYMBOLON_CA_CERT", ca)
+                .env("SYMBOLON_CREDENTIAL", cred);
+        }
+    }
+}
+
+/// A service this test process started, for [`http`].
+#[derive(Clone)]
+struct Started {
+    url: String,
+    ca_cert: PathBuf,
+    admin: PathBuf,
+    station_http: PathBuf,
+    data: PathBuf,
+}
+
+/// The services started by this test process.
+static SERVICES: std::sync::Mutex<Vec<Started>> = std::sync::Mutex::new(Vec::new());
+
 /// A `symbolon serve` child on a free loopback port, killed when dropped.
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// The data directory (absolute).
+    pub data: PathBuf,
+    /// The CA chain to pin (DATA/chain.pem).
+    pub ca_cert: PathBuf,
+    /// The first admin's credential token.
+    pub admin: PathBuf,
+    /// A station credential token made for the tests' CLI runs.
+    pub station: PathBuf,
+    /// A second credential of the same station, for requests this test
+    /// process makes itself (a soft token is open in one process at a time).
+    pub station_http: PathBuf,
 }
 
 impl Server {
@@ -392,8 +435,172 @@ impl Server {
         };
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
+        let data = args
+            .iter()
+            .position(|a| *a == "--data")
+            .map(|i| dir.join(args[i + 1]))
+            .unwrap_or_else(|| dir.join("symbolon-data"));
+        let ca_cert = data.join("chain.pem");
+        let admin = data.join("admin.token");
+        let station = data.join("test-station.token");
+        let station_http = data.join("test-station-http.token");
+        let server = Server {
+            child,
+            url,
+            data,
+            ca_cert,
+            admin,
+            station,
+            station_http,
+        };
+        for t in [&server.station, &server.station_http] {
+            if !t.exists() {
+                let path = t.to_str().unwrap().to_string();
+                enroll(dir, &server, "station", "test-station", &path);
+            }
+        }
+        let auditor = server.data.join("test-auditor-http.token");
+        if !auditor.exists() {
+            let path = auditor.to_str().unwrap().to_string();
+            enroll(dir, &server, "auditor", "test-auditor", &path);
+        }
+        std::fs::write(
+            dir.join(TEST_SERVICE_FILE),
+            format!(
+                "{}\n{}\n",
+                server.ca_cert.display(),
+                server.station.display()
+            ),
+        )
+        .unwrap();
+        SERVICES.lock().unwrap().push(Started {
+            url: server.url.clone(),
+            ca_cert: server.ca_cert.clone(),
+            admin: server.admin.clone(),
+            station_http: server.station_http.clone(),
+            data: server.data.clone(),
+        });
+        server
     }
+
+    /// A client of this service as `credential` (None: anonymous).
+    pub fn client(&self, credential: Option<&Path>) -> symbolon_client::ServiceClient {
+        client_for(&self.url, &self.ca_cert, credential)
+    }
+}
+
+/// A client of the service at `url`, pinning `ca_cert`, as `credential`.
+pub fn client_for(
+    url: &str,
+    ca_cert: &Path,
+    credential: Option<&Path>,
+) -> symbolon_client::ServiceClient {
+    let roots = symbolon_client::PinnedRoots::from_pem_file(ca_cert).unwrap();
+    let credential = credential.map(open_credential);
+    symbolon_client::ServiceClient::new(url, Some(&roots), credential.as_ref()).unwrap()
+}
+
+/// Credentials this process opened: each token stays open (and locked)
+/// for the rest of the test process, so concurrent requests share it.
+static OPEN_CREDENTIALS: std::sync::Mutex<Vec<(PathBuf, symbolon_client::Credential)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The credential in a token file (default slot), opened once.
+pub fn open_credential(path: &Path) -> symbolon_client::Credential {
+    let mut open = OPEN_CREDENTIALS.lock().unwrap();
+    if let Some((_, c)) = open.iter().find(|(p, _)| p == path) {
+        return c.clone();
+    }
+    let spec = symbolon_token::open::TokenSpec::parse(path.to_str().unwrap(), None).unwrap();
+    let token = std::sync::Arc::from(spec.open().unwrap());
+    let slot = symbolon::token::SlotName::new(symbolon_client::DEFAULT_CREDENTIAL_SLOT).unwrap();
+    let c = symbolon_client::Credential::open(token, &slot).unwrap();
+    open.push((path.to_path_buf(), c.clone()));
+    c
+}
+
+/// Grants `role` to `name` with the service's admin credential and enrolls
+/// a credential for it into the token at `token` (created if missing).
+pub fn enroll(dir: &Path, server: &Server, role: &str, name: &str, token: &str) {
+    enroll_at(
+        dir,
+        &server.url,
+        &server.ca_cert,
+        &server.admin,
+        role,
+        name,
+        token,
+    );
+}
+
+fn enroll_at(
+    dir: &Path,
+    url: &str,
+    ca_cert: &Path,
+    admin: &Path,
+    role: &str,
+    name: &str,
+    token: &str,
+) {
+    let admin = admin.to_str().unwrap();
+    let ca_cert = ca_cert.to_str().unwrap();
+    let granted = ok(
+        dir,
+        &[
+            "--json",
+            "admin",
+            "grant",
+            "--ca",
+            url,
+            "--ca-cert",
+            ca_cert,
+            "--credential",
+            admin,
+            "--role",
+            role,
+            "--name",
+            name,
+        ],
+    )
+    .json();
+    let code = granted["code"].as_str().unwrap().to_string();
+    if !Path::new(token).is_absolute() && !dir.join(token).exists()
+        || Path::new(token).is_absolute() && !Path::new(token).exists()
+    {
+        ok(dir, &["token", "init", "--token", token]);
+    }
+    ok(
+        dir,
+        &[
+            "enroll",
+            "--ca",
+            url,
+            "--ca-cert",
+            ca_cert,
+            "--code",
+            &code,
+            "--token",
+            token,
+        ],
+    );
+}
+
+/// Enrolls arbitrator `name` (identity in `dir/arbdir`) with the service:
+/// its credential goes to `arbdir/credential.token`, where the arbitrator
+/// commands find it.
+pub fn arbitrator_credential(dir: &Path, server: &Server, name: &str, arbdir: &str) {
+    let token = format!("{arbdir}/credential.token");
+    enroll(dir, server, "arbitrator", name, &token);
+}
+
+/// A credential for `name` with `role`, in `dir/NAME.cred.token`; returns
+/// its path (relative to `dir`).
+pub fn credential(dir: &Path, server: &Server, role: &str, name: &str) -> String {
+    let token = format!("{name}.cred.token");
+    if !dir.join(&token).exists() {
+        enroll(dir, server, role, name, &token);
+    }
+    token
 }
 
 impl Drop for Server {
@@ -403,24 +610,42 @@ impl Drop for Server {
     }
 }
 
-/// A JSON request to the service; returns status and body.
+/// A JSON request to a service this test started, as its test station (as
+/// a test auditor for the audit log); returns status and body.
 pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let resp = match (method, body) {
-        ("GET", _) => agent.get(url).call(),
-        (_, Some(b)) => agent.post(url).send_json(b),
-        (_, None) => agent.post(url).send_empty(),
+    let s = SERVICES
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|s| url.starts_with(s.url.as_str()))
+        .cloned()
+        .unwrap_or_else(|| panic!("{url} is not a service this test started"));
+    let path = &url[s.url.len()..];
+    let who = if path.starts_with("/v1/audit") {
+        s.data.join("test-auditor-http.token")
+    } else {
+        s.station_http.clone()
     };
-    let mut resp = resp.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
+    let client = client_for(&s.url, &s.ca_cert, Some(&who));
+    request(&client, method, path, body)
+}
+
+/// A JSON request through `client`.
+pub fn request(
+    client: &symbolon_client::ServiceClient,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let answer = match (method, body) {
+        ("GET", _) => client.get(path),
+        ("PUT", Some(b)) => client.put(path, b),
+        (_, Some(b)) => client.post(path, b),
+        (m, None) => client.raw(m, path, &[("content-type", "application/json")], Vec::new()),
+    }
+    .unwrap();
+    (answer.status, answer.body)
 }
 
 /// Station `st`, token `t.tok` trusting it, and the CA root in `root.pem`.
@@ -550,12 +775,10 @@ pub fn sealing_key_bytes(path: &Path) -> Vec<u8> {
 
 /// Runs with SYMBOLON_LOG=trace, no stdin.
 pub fn run_env(dir: &Path, args: &[&str]) -> Run {
-    let out = std::process::Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env("SYMBOLON_LOG", "trace")
-        .output()
-        .unwrap();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args).current_dir(dir).env("SYMBOLON_LOG", "trace");
+    service_env(dir, &mut cmd);
+    let out = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: out.stdout,

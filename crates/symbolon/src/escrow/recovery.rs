@@ -23,7 +23,10 @@ use crate::encoding::Writer;
 use crate::keys::{Fingerprint, IdentityKeyPair, IdentityPublicKey, RsaPrivateKey};
 use crate::token::{SlotName, TokenSerial};
 
-const REQUEST_DOMAIN: &str = "symbolon recovery v1 request";
+/// Requests made before callers were authenticated (no requester).
+const REQUEST_DOMAIN_V1: &str = "symbolon recovery v1 request";
+/// Requests naming the authenticated caller that filed them.
+const REQUEST_DOMAIN: &str = "symbolon recovery v2 request";
 const APPROVAL_DOMAIN: &str = "symbolon recovery v1 approval";
 
 random_id!(
@@ -53,6 +56,10 @@ pub struct RecoveryRequest {
     pub rebind: bool,
     /// When, seconds since the Unix epoch.
     pub created_at: u64,
+    /// The authenticated party (a station) that filed it: arbitrators see
+    /// and sign it, and only it receives the recovered key's commands.
+    /// Empty for requests filed before callers were authenticated.
+    pub requester: String,
 }
 
 impl RecoveryRequest {
@@ -68,6 +75,7 @@ impl RecoveryRequest {
         w.str(self.slot.as_str());
         w.bool(self.rebind);
         w.u64(self.created_at);
+        w.str(&self.requester);
         w.into_bytes().to_vec()
     }
 
@@ -84,7 +92,14 @@ impl RecoveryRequest {
         };
         let inv = |m: &str| EscrowError::InvalidInput(format!("recovery request: {m}"));
         let mut r = Reader::new(data);
-        r.domain(REQUEST_DOMAIN).map_err(bad)?;
+        let v2 = match r.domain(REQUEST_DOMAIN) {
+            Ok(()) => true,
+            Err(_) => {
+                r = Reader::new(data);
+                r.domain(REQUEST_DOMAIN_V1).map_err(bad)?;
+                false
+            }
+        };
         let id = RecoveryId(
             r.bytes("id")
                 .map_err(bad)?
@@ -114,6 +129,11 @@ impl RecoveryRequest {
         let slot = SlotName::new(r.str("slot").map_err(bad)?).map_err(|e| inv(&e.to_string()))?;
         let rebind = r.bool("rebind").map_err(bad)?;
         let created_at = r.u64("created").map_err(bad)?;
+        let requester = if v2 {
+            r.str("requester").map_err(bad)?.to_string()
+        } else {
+            String::new()
+        };
         r.finish().map_err(bad)?;
         Ok(Self {
             id,
@@ -125,6 +145,7 @@ impl RecoveryRequest {
             slot,
             rebind,
             created_at,
+            requester,
         })
     }
 }

@@ -91,6 +91,7 @@ impl World {
             slot: SlotName::new("k").unwrap(),
             rebind: target_device != self.bound_device,
             created_at: 0,
+            requester: "st".into(),
         }
     }
 

@@ -10,7 +10,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 use x509_cert::Certificate;
 
-use super::profile::{LeafProfile, RootProfile};
+use super::profile::{LeafExtras, LeafProfile, RootProfile};
 use super::signer::{oid_scheme, to_der};
 use super::{CertificateRole, RsaSigner, X509Error};
 use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
@@ -30,6 +30,8 @@ pub struct IssueParams {
     pub public_key: RsaPublicKey,
     /// The profile.
     pub role: CertificateRole,
+    /// Names and purposes beyond the profile's.
+    pub extras: LeafExtras,
 }
 
 /// 128 random bits, positive and with a non-zero first byte, so the DER
@@ -87,6 +89,7 @@ pub fn issue_leaf<E: std::fmt::Display>(
             issuer: issuer.tbs_certificate().subject().clone(),
             subject: params.subject.clone(),
             role: params.role,
+            extras: params.extras.clone(),
         },
         SerialNumber::new(&params.serial).map_err(X509Error::encoding("serial"))?,
         validity(params.not_before, params.validity)?,
@@ -175,6 +178,7 @@ mod tests {
             subject: v.subject,
             public_key: v.public_key,
             role: CertificateRole::Client,
+            extras: Default::default(),
         };
         let leaf_der =
             issue_leaf(&root, &signer_of(&ca), &params, |s, d| ca.sign_digest(s, d)).unwrap();

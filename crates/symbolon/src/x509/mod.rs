@@ -20,7 +20,7 @@ pub use csr::{build_csr, csr_spki, verify_csr, VerifiedCsr};
 pub use error::X509Error;
 pub use name::{parse_identity, same_identity};
 pub use path::{has_extended_key_usage, verify_path};
-pub use profile::{CertificateRole, PURCHASE_SIGNING_EKU};
+pub use profile::{CertificateRole, LeafExtras, PURCHASE_SIGNING_EKU};
 pub use signer::RsaSigner;
 
 pub use x509_cert::name::Name;

@@ -50,7 +50,42 @@ pub fn parse_identity(text: &str) -> Result<Name, X509Error> {
             reason: "it is empty".into(),
         });
     }
+    check_upper_bounds(&name)?;
     Ok(name)
+}
+
+/// RFC 5280 Appendix A.1 upper bounds (characters) for the attributes
+/// people write in identities.
+const UPPER_BOUNDS: &[(&str, &str, usize)] = &[
+    ("2.5.4.3", "CN", 64),
+    ("2.5.4.10", "O", 64),
+    ("2.5.4.11", "OU", 64),
+    ("2.5.4.6", "C", 2),
+    ("2.5.4.7", "L", 128),
+    ("2.5.4.8", "ST", 128),
+    ("2.5.4.5", "serialNumber", 64),
+    ("2.5.4.12", "title", 64),
+    ("1.2.840.113549.1.9.1", "emailAddress", 255),
+];
+
+/// Refuses an attribute longer than its RFC 5280 upper bound.
+fn check_upper_bounds(name: &Name) -> Result<(), X509Error> {
+    for atv in name.iter() {
+        let oid = atv.oid.to_string();
+        let Some((_, label, bound)) = UPPER_BOUNDS.iter().find(|(o, ..)| *o == oid) else {
+            continue;
+        };
+        let chars = x509_cert::ext::pkix::name::DirectoryString::try_from(&atv.value)
+            .map(|d| d.value().chars().count())
+            .unwrap_or_else(|_| atv.value.value().len());
+        if chars > *bound {
+            return Err(X509Error::Malformed {
+                what: "identity",
+                reason: format!("{label} is at most {bound} characters (RFC 5280), not {chars}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn normalise(name: &Name) -> String {
@@ -82,5 +117,15 @@ mod tests {
         assert!(!same_identity(&a, &c));
         assert!(parse_identity("").is_err());
         assert!(parse_identity("not a name").is_err());
+    }
+
+    #[test]
+    fn attributes_within_rfc5280_upper_bounds() {
+        assert!(parse_identity(&format!("CN={}", "a".repeat(64))).is_ok());
+        let e = parse_identity(&format!("CN={}", "a".repeat(65))).unwrap_err();
+        assert!(e.to_string().contains("CN is at most 64"), "{e}");
+        assert!(parse_identity("CN=x,C=GBR").is_err());
+        assert!(parse_identity(&format!("CN=x,L={}", "l".repeat(128))).is_ok());
+        assert!(parse_identity(&format!("CN=x,O={}", "é".repeat(64))).is_ok());
     }
 }

@@ -133,11 +133,87 @@ fn purchase_signing_eku() -> x509_cert::builder::Result<Extension> {
     })
 }
 
+/// What a leaf carries beyond its role's profile: the names a TLS server
+/// answers for, and extra purposes (an operator credential's role).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafExtras {
+    /// DNS names for the subjectAltName.
+    pub dns_names: Vec<String>,
+    /// IP addresses for the subjectAltName.
+    pub ip_addresses: Vec<std::net::IpAddr>,
+    /// Extended key usage purposes added to the role's, each the DER of an
+    /// OBJECT IDENTIFIER (kept as DER: symbolon's own OIDs have arcs wider
+    /// than 32 bits).
+    pub purposes: Vec<Vec<u8>>,
+}
+
+/// A DER length.
+fn der_length(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+/// The extended key usage extension: the role's purposes, then `extra`.
+fn extended_key_usage(
+    role: &[ObjectIdentifier],
+    extra: &[Vec<u8>],
+) -> x509_cert::builder::Result<Extension> {
+    let mut body = Vec::new();
+    for oid in role {
+        body.extend_from_slice(&der::Encode::to_der(oid)?);
+    }
+    for oid in extra {
+        body.extend_from_slice(oid);
+    }
+    let mut value = vec![0x30];
+    der_length(body.len(), &mut value);
+    value.extend_from_slice(&body);
+    Ok(Extension {
+        extn_id: rfc5280::ID_CE_EXT_KEY_USAGE,
+        critical: false,
+        extn_value: der::asn1::OctetString::new(value)?,
+    })
+}
+
+/// The subjectAltName of a TLS server certificate.
+fn subject_alt_name(
+    extras: &LeafExtras,
+    subject: &Name,
+) -> x509_cert::builder::Result<Option<Extension>> {
+    use x509_cert::ext::pkix::name::GeneralName;
+    let mut names = Vec::new();
+    for d in &extras.dns_names {
+        names.push(GeneralName::DnsName(der::asn1::Ia5String::new(d)?));
+    }
+    for ip in &extras.ip_addresses {
+        let octets = match ip {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+        };
+        names.push(GeneralName::IpAddress(der::asn1::OctetString::new(octets)?));
+    }
+    if names.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(ext(
+        false,
+        &x509_cert::ext::pkix::SubjectAltName(names),
+        subject,
+    )?))
+}
+
 /// An end-entity certificate under a role.
 pub(crate) struct LeafProfile {
     pub(crate) issuer: Name,
     pub(crate) subject: Name,
     pub(crate) role: CertificateRole,
+    pub(crate) extras: LeafExtras,
 }
 
 impl BuilderProfile for LeafProfile {
@@ -166,8 +242,18 @@ impl BuilderProfile for LeafProfile {
             )?,
             ext(true, &self.role.key_usage(), &self.subject)?,
         ];
-        if let Some(eku) = self.role.extended_key_usage() {
-            out.push(ext(false, &ExtendedKeyUsage(eku), &self.subject)?);
+        match self.role.extended_key_usage() {
+            Some(eku) if !self.extras.purposes.is_empty() => {
+                out.push(extended_key_usage(&eku, &self.extras.purposes)?);
+            }
+            Some(eku) => out.push(ext(false, &ExtendedKeyUsage(eku), &self.subject)?),
+            None if !self.extras.purposes.is_empty() => {
+                out.push(extended_key_usage(&[], &self.extras.purposes)?);
+            }
+            None => {}
+        }
+        if let Some(san) = subject_alt_name(&self.extras, &self.subject)? {
+            out.push(san);
         }
         if self.role == CertificateRole::PurchaseSigning {
             out.push(purchase_signing_eku()?);

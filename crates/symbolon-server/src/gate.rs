@@ -1,0 +1,398 @@
+//! The gate every request passes (docs/access.md): who is calling (the
+//! connection's client certificate, checked against the credentials on
+//! record), how often (rate limits), whether the authorization table lets
+//! that role call this endpoint, whether the body is JSON and arrives in
+//! time; then the handler runs as that caller, so every write it makes and
+//! every audit entry names the caller. A refused state-changing request is
+//! audited with the caller, the endpoint, the code and a bounded digest of
+//! the input, never the input.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use symbolon::access::endpoint_access;
+use symbolon::keys::{HashAlgorithm, MessageDigest};
+use symbolon::Code;
+use symbolon_store::{acting_as, Actor, AuditKind, CredentialState, StoreError};
+
+use crate::edge::{Connection, PeerCertificate};
+use crate::http::ApiError;
+use crate::rate_limit::{Bucket, RateLimiter};
+use crate::{CaService, ServiceError};
+
+/// A request body must arrive within this once its head has.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest body any endpoint takes (escrow deposits); each endpoint
+/// applies its own, smaller, limit on top.
+pub const MAX_ANY_BODY: usize = 1024 * 1024;
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// No credential: public endpoints only.
+    Anonymous(Option<SocketAddr>),
+    /// An authenticated credential.
+    Operator(Actor),
+}
+
+impl Caller {
+    /// The authenticated caller, or `unauthenticated`.
+    pub fn actor(&self) -> Result<&Actor, ServiceError> {
+        match self {
+            Caller::Operator(a) => Ok(a),
+            Caller::Anonymous(_) => Err(ServiceError::unauthenticated(
+                "this needs a credential: connect with a client certificate from `symbolon enroll` (--credential TOKEN)",
+            )),
+        }
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        match self {
+            Caller::Anonymous(addr) => json!({ "anonymous": addr.map(|a| a.ip().to_string()) }),
+            Caller::Operator(a) => {
+                json!({ "role": a.role, "name": a.name, "credential": a.credential })
+            }
+        }
+    }
+}
+
+/// What the gate needs besides the service.
+pub struct Edge {
+    /// The service.
+    pub service: Arc<CaService>,
+    /// The rate limits.
+    pub limiter: RateLimiter,
+}
+
+/// Checks a presented client certificate against the credentials on record.
+pub async fn authenticate(
+    service: &CaService,
+    peer: &PeerCertificate,
+) -> Result<Actor, ServiceError> {
+    let rec = match service.registry().credential(&peer.serial).await {
+        Ok(r) => r,
+        Err(StoreError::NotFound(_)) => {
+            return Err(ServiceError::unauthenticated(format!(
+            "certificate {} is not a credential this service issued; enroll with `symbolon enroll`",
+            peer.serial
+        )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if rec.state == CredentialState::Revoked {
+        return Err(ServiceError::unauthenticated(format!(
+            "credential {} was revoked; ask an admin for a new grant (`symbolon admin grant`)",
+            peer.serial
+        )));
+    }
+    if peer.role != Some(rec.role) || peer.name.as_ref() != Some(&rec.name) {
+        return Err(ServiceError::unauthenticated(format!(
+            "certificate {} does not carry the role and name on record",
+            peer.serial
+        )));
+    }
+    Ok(Actor {
+        role: rec.role,
+        name: rec.name,
+        credential: rec.serial,
+    })
+}
+
+/// Exactly one Content-Type, and it is JSON.
+fn is_json(req: &Request) -> bool {
+    let mut all = req.headers().get_all(header::CONTENT_TYPE).iter();
+    let (Some(only), None) = (all.next(), all.next()) else {
+        return false;
+    };
+    only.to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// An error an extractor made (a path or query that does not parse) in
+/// the service's error format, like every other.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let code = if status == axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        Code::MethodNotAllowed
+    } else {
+        Code::InvalidRequest
+    };
+    let mut r = ApiError::new(code, text).into_response();
+    *r.status_mut() = status;
+    r
+}
+
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The gate, as an axum middleware on every matched route.
+pub async fn gate(
+    State(edge): State<Arc<Edge>>,
+    matched: Option<MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let conn = req.extensions().get::<Connection>().cloned();
+    let address = conn.as_ref().map(|c| c.address);
+    let method = req.method().clone();
+    let endpoint = matched
+        .as_ref()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().chars().take(200).collect());
+    let refusal = Refusal {
+        edge: Arc::clone(&edge),
+        method: method.clone(),
+        endpoint: endpoint.clone(),
+    };
+    // The row; a route without one is refused: the table is the whole truth.
+    // HEAD is a GET without the body.
+    let row_method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    let access = endpoint_access(row_method, &endpoint);
+
+    // Who. Public endpoints never look at a credential: they answer
+    // whoever asks, even with the registry down.
+    let peer = conn.as_ref().and_then(|c| c.peer.clone());
+    let caller = match (peer, access) {
+        (Some(p), Some(a)) if a.needs_credential() => match authenticate(&edge.service, &p).await {
+            Ok(a) => Caller::Operator(a),
+            Err(e) => {
+                let caller = Caller::Anonymous(address);
+                let (req, input) = match read_body(req).await {
+                    Ok(r) => r,
+                    Err(e) => return refusal.refuse(&caller, e, None).await,
+                };
+                drop(req);
+                return refusal
+                    .refuse(&caller, ApiError::from(e), Some(&input))
+                    .await;
+            }
+        },
+        _ => Caller::Anonymous(address),
+    };
+
+    // How often.
+    let bucket = match (&caller, address) {
+        (Caller::Operator(a), _) => Some(Bucket::Credential(a.credential.clone())),
+        (Caller::Anonymous(_), Some(a)) => Some(Bucket::Address(a.ip())),
+        (Caller::Anonymous(_), None) => None,
+    };
+    if let Some(b) = bucket {
+        if let Err((wait, first)) = edge.limiter.take(b) {
+            // Not audited one by one (a flood would fill the log); logged
+            // once per streak of refusals.
+            if first {
+                tracing::warn!(caller = %caller.describe(), %endpoint, "rate limited");
+            }
+            let mut r = ApiError::new(
+                Code::RateLimited,
+                format!("too many requests; retry in {wait} s"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    }
+
+    if !changes_state(&method) {
+        if let Err(e) = admit(access, &caller, &method, &endpoint) {
+            return ApiError::from(e).into_response();
+        }
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(caller.clone());
+        return json_errors(run_as(&caller, next, Request::from_parts(parts, body)).await).await;
+    }
+
+    // A state change: its body is read first (bounded, in time), so every
+    // refusal below is audited with a digest of what was sent.
+    let (req, input) = match read_body(req).await {
+        Ok(r) => r,
+        Err(e) => return refusal.refuse(&caller, e, None).await,
+    };
+    if let Err(e) = admit(access, &caller, &method, &endpoint) {
+        return refusal
+            .refuse(&caller, ApiError::from(e), Some(&input))
+            .await;
+    }
+    // A browser cannot send this (a cross-site form posts text/plain or
+    // form data): no request forgery, and no CORS is ever granted.
+    if !is_json(&req) {
+        let e = ApiError::new(
+            Code::UnsupportedMediaType,
+            "request bodies must be Content-Type: application/json",
+        );
+        return refusal.refuse(&caller, e, Some(&input)).await;
+    }
+    if req.headers().contains_key(header::ORIGIN) {
+        let e = ServiceError::forbidden(
+            "cross-origin requests are not served (the request carries an Origin header)",
+        );
+        return refusal
+            .refuse(&caller, ApiError::from(e), Some(&input))
+            .await;
+    }
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(caller.clone());
+    let response = json_errors(run_as(&caller, next, Request::from_parts(parts, body)).await).await;
+    if response.status().is_client_error() {
+        refusal
+            .record(&caller, Outcome::of(&response), Some(&input))
+            .await;
+    }
+    response
+}
+
+/// Whether the table lets `caller` call the endpoint: `unauthenticated` for
+/// anonymous callers, `forbidden` for the wrong role.
+fn admit(
+    access: Option<symbolon::access::Access>,
+    caller: &Caller,
+    method: &Method,
+    endpoint: &str,
+) -> Result<(), ServiceError> {
+    let role = match caller {
+        Caller::Operator(a) => Some(a.role),
+        Caller::Anonymous(_) => None,
+    };
+    match (access, caller) {
+        (Some(a), _) if a.admits(role) => Ok(()),
+        (Some(a), Caller::Anonymous(_)) => Err(ServiceError::unauthenticated(format!(
+            "{method} {endpoint} needs a credential ({}); connect with --credential TOKEN (see `symbolon enroll`)",
+            a.describe()
+        ))),
+        (Some(a), Caller::Operator(actor)) => Err(ServiceError::forbidden(format!(
+            "{method} {endpoint} is for {}; this credential ({}) is {}",
+            a.describe(),
+            actor.name,
+            actor.role
+        ))),
+        (None, _) => Err(ServiceError::forbidden(format!(
+            "{method} {endpoint} is not open to anyone"
+        ))),
+    }
+}
+
+/// Reads a body whole (at most [`MAX_ANY_BODY`], within [`BODY_TIMEOUT`])
+/// and puts it back; returns the request and the bytes.
+async fn read_body(req: Request) -> Result<(Request, axum::body::Bytes), ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_ANY_BODY as u64) {
+        return Err(ApiError::new(
+            Code::PayloadTooLarge,
+            format!("request bodies are limited to {MAX_ANY_BODY} bytes"),
+        ));
+    }
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_ANY_BODY)).await {
+        Ok(Ok(bytes)) => Ok((Request::from_parts(parts, Body::from(bytes.clone())), bytes)),
+        Ok(Err(_)) => Err(ApiError::new(
+            Code::PayloadTooLarge,
+            format!("request bodies are limited to {MAX_ANY_BODY} bytes"),
+        )),
+        Err(_) => Err(ApiError::new(
+            Code::RequestTimeout,
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Runs the handler as the caller.
+async fn run_as(caller: &Caller, next: Next, req: Request) -> Response {
+    match caller {
+        Caller::Operator(a) => acting_as(a.clone(), next.run(req)).await,
+        Caller::Anonymous(_) => next.run(req).await,
+    }
+}
+
+/// How a refused request was answered.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    status: u16,
+    code: Option<Code>,
+}
+
+impl Outcome {
+    fn of(r: &Response) -> Self {
+        Self {
+            status: r.status().as_u16(),
+            code: r.extensions().get::<Code>().copied(),
+        }
+    }
+}
+
+/// Refusing a request, and auditing it.
+struct Refusal {
+    edge: Arc<Edge>,
+    method: Method,
+    endpoint: String,
+}
+
+impl Refusal {
+    async fn refuse(&self, caller: &Caller, error: ApiError, input: Option<&[u8]>) -> Response {
+        let response = error.into_response();
+        if changes_state(&self.method) {
+            self.record(caller, Outcome::of(&response), input).await;
+        }
+        response
+    }
+
+    /// One audit entry: caller, endpoint, status, code, and the input's
+    /// size and digest (never the input: a refused request must not grow
+    /// the registry by more than a few hundred bytes).
+    async fn record(&self, caller: &Caller, outcome: Outcome, input: Option<&[u8]>) {
+        let detail = json!({
+            "method": self.method.as_str(),
+            "endpoint": self.endpoint,
+            "status": outcome.status,
+            "code": outcome.code,
+            "caller": caller.describe(),
+            "input": input.map(|b| json!({
+                "bytes": b.len(),
+                "sha256": hex::encode(MessageDigest::of(HashAlgorithm::Sha256, b).as_bytes()),
+            })),
+        });
+        let write = self.edge.service.audit(AuditKind::RequestRefused, detail);
+        let result = match caller {
+            Caller::Operator(a) => acting_as(a.clone(), write).await,
+            Caller::Anonymous(_) => write.await,
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot record a refused request in the audit log");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The authorization table: every endpoint, and who may call it. The
+//! service refuses whatever is not here; docs/access.md and the OpenAPI
+//! document show the same table (a test compares them).
+
+use super::Role;
+
+/// Who may call an endpoint. Ownership (a reservation's station, an
+/// arbitrator's own name, a recovery's requesting station) is checked on
+/// top, by the service, against the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a credential: public data only.
+    Public,
+    /// Anyone holding an enrollment code (checked by the endpoint).
+    EnrollmentCode,
+    /// Any authenticated credential.
+    Authenticated,
+    /// Credentials with one of these roles.
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    /// Whether a caller with `role` (None: anonymous) passes the role gate.
+    pub fn admits(self, role: Option<Role>) -> bool {
+        match self {
+            Access::Public | Access::EnrollmentCode => true,
+            Access::Authenticated => role.is_some(),
+            Access::Roles(roles) => role.is_some_and(|r| roles.contains(&r)),
+        }
+    }
+
+    /// Whether the endpoint needs a credential at all.
+    pub fn needs_credential(self) -> bool {
+        matches!(self, Access::Authenticated | Access::Roles(_))
+    }
+
+    /// How the table in docs/access.md writes it.
+    pub fn describe(self) -> String {
+        match self {
+            Access::Public => "anyone".into(),
+            Access::EnrollmentCode => "anyone with an enrollment code".into(),
+            Access::Authenticated => "any credential".into(),
+            Access::Roles(r) => r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
+        }
+    }
+}
+
+/// One row: method, the router's path template, access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path as the router spells it (`{id}` for a parameter).
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+const fn row(method: &'static str, path: &'static str, access: Access) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        access,
+    }
+}
+
+use Access::{Authenticated, EnrollmentCode, Public, Roles};
+use Role::{Admin, Arbitrator, Auditor, RegistrationOfficer, Station};
+
+/// Every endpoint of the service.
+pub const ENDPOINTS: &[Endpoint] = &[
+    // Public: what anyone needs to verify what the service says.
+    row("GET", "/v1/health", Public),
+    row("GET", "/v1/openapi.json", Public),
+    row("GET", "/v1/ca/certificate", Public),
+    row("GET", "/v1/recovery/enclave", Public),
+    // Enrollment: the code in the body is the credential.
+    row("POST", "/v1/enroll", EnrollmentCode),
+    // Administration.
+    row("POST", "/v1/admin/grants", Roles(&[Admin])),
+    row("GET", "/v1/admin/credentials", Roles(&[Admin, Auditor])),
+    row(
+        "POST",
+        "/v1/admin/credentials/{serial}/revoke",
+        Roles(&[Admin]),
+    ),
+    // Issuance (FIG. 2, FIG. 10).
+    row("POST", "/v1/certify", Roles(&[Station])),
+    row("POST", "/v1/reservations", Roles(&[Station])),
+    row("POST", "/v1/reservations/{id}/abandon", Roles(&[Station])),
+    row("POST", "/v1/tokens", Roles(&[Station, RegistrationOfficer])),
+    row("GET", "/v1/certificates/{serial}", Authenticated),
+    row(
+        "POST",
+        "/v1/certificates/{serial}/delivery",
+        Roles(&[Station]),
+    ),
+    row("GET", "/v1/keys/{fingerprint}", Authenticated),
+    row("GET", "/v1/audit", Roles(&[Auditor, Admin])),
+    // Escrow and recovery (FIG. 13-15).
+    row("POST", "/v1/arbitrators", Roles(&[Arbitrator])),
+    row("GET", "/v1/arbitrators/{id}", Authenticated),
+    row("POST", "/v1/escrows", Roles(&[Station])),
+    row("GET", "/v1/escrows/{id}", Authenticated),
+    row(
+        "GET",
+        "/v1/escrows/{id}/shares/{arbitrator}",
+        Roles(&[Arbitrator]),
+    ),
+    row("POST", "/v1/recovery", Roles(&[Station])),
+    row("GET", "/v1/recovery/{id}", Authenticated),
+    row("POST", "/v1/recovery/{id}/approvals", Roles(&[Arbitrator])),
+    row("POST", "/v1/recovery/{id}/complete", Roles(&[Station])),
+    // The joint-key mailbox (FIG. 17-21).
+    row("POST", "/v1/joint/messages", Roles(&[Station, Arbitrator])),
+    row("GET", "/v1/joint/messages/{id}", Authenticated),
+    row(
+        "PUT",
+        "/v1/joint/messages/{id}",
+        Roles(&[Station, Arbitrator]),
+    ),
+];
+
+/// The row for a method and a router path template.
+pub fn endpoint_access(method: &str, path: &str) -> Option<Access> {
+    ENDPOINTS
+        .iter()
+        .find(|e| e.method == method && e.path == path)
+        .map(|e| e.access)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_change_needs_a_role_and_rows_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for e in ENDPOINTS {
+            assert!(seen.insert((e.method, e.path)), "{e:?} twice");
+            if e.method != "GET" && e.access != EnrollmentCode {
+                assert!(
+                    e.access.needs_credential(),
+                    "{e:?} changes state anonymously"
+                );
+            }
+        }
+        assert!(!Roles(&[Station]).admits(None));
+        assert!(!Roles(&[Station]).admits(Some(Arbitrator)));
+        assert!(Roles(&[Station]).admits(Some(Station)));
+        assert!(!Authenticated.admits(None));
+        assert!(Public.admits(None));
+        assert_eq!(endpoint_access("DELETE", "/v1/certify"), None);
+    }
+}
