@@ -55,33 +55,6 @@ fn refused(
     assert!(d["input"]["sha256"].is_string());
 }
 
-/// A CSR for a new OpenSSL key.
-fn csr(dir: &Path, name: &str) -> String {
-    openssl_rsa_key(dir, &format!("{name}.key"), 2048);
-    String::from_utf8(openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &format!("{name}.key"),
-            "-subj",
-            &format!("/CN={name}"),
-        ],
-    ))
-    .unwrap()
-}
-
-/// A public key (PEM) for a new OpenSSL key.
-fn public_key(dir: &Path, name: &str) -> String {
-    openssl_rsa_key(dir, &format!("{name}.key"), 2048);
-    String::from_utf8(openssl(
-        dir,
-        &["pkey", "-in", &format!("{name}.key"), "-pubout"],
-    ))
-    .unwrap()
-}
-
 #[test]
 fn every_state_change_needs_the_right_caller_and_its_own_objects() {
     if !have_openssl() {
@@ -100,12 +73,12 @@ fn every_state_change_needs_the_right_caller_and_its_own_objects() {
     let auditor = server.client(Some(&dir.join(auditor)));
 
     // The rows: endpoint, a body, the anonymous answer, a wrong role.
-    let key = public_key(dir, "k1");
+    let key = openssl_public_key(dir, "k1");
     let rows: Vec<(&str, String, Value, &ServiceClient)> = vec![
         (
             "POST",
             "/v1/certify".into(),
-            json!({ "csr": csr(dir, "c1"), "identity": "CN=c1" }),
+            json!({ "csr": openssl_csr(dir, "c1"), "identity": "CN=c1" }),
             &mallory,
         ),
         (
@@ -241,7 +214,7 @@ fn every_state_change_needs_the_right_caller_and_its_own_objects() {
         &station,
         "POST",
         "/v1/certify",
-        Some(&json!({ "csr": csr(dir, "c2"), "identity": "CN=c2" })),
+        Some(&json!({ "csr": openssl_csr(dir, "c2"), "identity": "CN=c2" })),
     );
     assert_eq!(s, 200, "{v}");
     let serial = v["serial"].as_str().unwrap().to_string();
@@ -455,6 +428,15 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("the service's own"), "{}", r.stderr);
     let code = grant("station", "st-9");
+    // The code is a bearer secret: the registry keeps only its digest.
+    if !postgres_mode() {
+        let plain = code.replace('-', "");
+        for f in ["registry.db", "registry.db-wal"] {
+            let bytes = std::fs::read(dir.join("data").join(f)).unwrap_or_default();
+            assert!(!find(&bytes, plain.as_bytes()), "the code is in {f}");
+            assert!(!find(&bytes, code.as_bytes()), "the code is in {f}");
+        }
+    }
     ok(dir, &["token", "init", "--token", "a.tok"]);
     ok(dir, &["token", "init", "--token", "b.tok"]);
     ok(
@@ -507,7 +489,7 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     let info = ok(dir, &["--json", "token", "info", "--token", "a.tok"]).json();
     assert_eq!(info["slots"][0]["name"], "operator");
     let st9 = server.client(Some(&dir.join("a.tok")));
-    let key = public_key(dir, "r1");
+    let key = openssl_public_key(dir, "r1");
     let (s, v) = request(
         &st9,
         "POST",
@@ -552,7 +534,7 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         ],
     );
     let fresh = common::client_for(&server.url, &server.ca_cert, Some(&dir.join("a.tok")));
-    let key = public_key(dir, "r2");
+    let key = openssl_public_key(dir, "r2");
     let (s, v) = request(
         &fresh,
         "POST",
@@ -904,4 +886,169 @@ fn plain_http_only_on_loopback_and_files_are_private() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o700);
+}
+
+#[test]
+fn an_operator_certificate_from_another_ca_with_its_key_in_a_token() {
+    if !have_openssl() || !have_peer("curl", "curl", &["--version"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // The server key in a soft token; a certificate for it from a CA of the
+    // operator's own (OpenSSL), naming 127.0.0.1.
+    ok(dir, &["token", "init", "--token", "tls.tok"]);
+    ok(
+        dir,
+        &[
+            "token",
+            "generate",
+            "--token",
+            "tls.tok",
+            "--slot",
+            "tls",
+            "--algorithm",
+            "rsa-3072",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "tls.tok",
+            "--slot",
+            "tls",
+            "--out",
+            "tls.pub.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=operator CA",
+            "-keyout",
+            "opca.key",
+            "-out",
+            "opca.crt",
+        ],
+    );
+    std::fs::write(
+        dir.join("tls.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-new",
+            "-force_pubkey",
+            "tls.pub.pem",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-CA",
+            "opca.crt",
+            "-CAkey",
+            "opca.key",
+            "-days",
+            "2",
+            "-extfile",
+            "tls.ext",
+            "-out",
+            "tls.crt",
+        ],
+    );
+    let chain = std::fs::read_to_string(dir.join("tls.crt")).unwrap()
+        + &std::fs::read_to_string(dir.join("opca.crt")).unwrap();
+    std::fs::write(dir.join("tls-chain.pem"), chain).unwrap();
+
+    // A certificate for another key is refused at start, saying why.
+    let r = run(
+        dir,
+        &[
+            "serve",
+            "--data",
+            "other",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "opca.crt",
+            "--tls-key",
+            "tls.tok",
+        ],
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("another key"), "{}", r.stderr);
+
+    let (child, url) = spawn_serve(
+        dir,
+        &[
+            "--data",
+            "data",
+            "--tls-cert",
+            "tls-chain.pem",
+            "--tls-key",
+            "tls.tok",
+        ],
+        &[],
+    );
+    let _server = Killed(child);
+    // The operator's CA vouches for the service; the symbolon CA does not.
+    let curl = |ca: &str| {
+        std::process::Command::new("curl")
+            .args(["-sS", "--cacert", ca, &format!("{url}/v1/health")])
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    assert!(curl("opca.crt").status.success());
+    assert!(!curl("data/chain.pem").status.success());
+    // Credentials are still this CA's: the admin lists them, through
+    // --tls-ca for the handshake and --ca-cert for everything signed.
+    let list = ok(
+        dir,
+        &[
+            "--json",
+            "--tls-ca",
+            "opca.crt",
+            "admin",
+            "list",
+            "--ca",
+            &url,
+            "--ca-cert",
+            "data/chain.pem",
+            "--credential",
+            "data/admin.token",
+        ],
+    )
+    .json();
+    assert_eq!(list["credentials"][0]["role"], "admin");
+    let r = run(
+        dir,
+        &[
+            "admin",
+            "list",
+            "--ca",
+            &url,
+            "--ca-cert",
+            "data/chain.pem",
+            "--credential",
+            "data/admin.token",
+        ],
+    );
+    assert_eq!(
+        r.code, 1,
+        "the handshake fails without --tls-ca: {}",
+        r.stderr
+    );
 }

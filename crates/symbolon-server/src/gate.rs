@@ -198,28 +198,8 @@ pub async fn gate(
     };
 
     // How often.
-    let bucket = match (&caller, address) {
-        (Caller::Operator(a), _) => Some(Bucket::Credential(a.credential.clone())),
-        (Caller::Anonymous(_), Some(a)) => Some(Bucket::Address(a.ip())),
-        (Caller::Anonymous(_), None) => None,
-    };
-    if let Some(b) = bucket {
-        if let Err((wait, first)) = edge.limiter.take(b) {
-            // Not audited one by one (a flood would fill the log); logged
-            // once per streak of refusals.
-            if first {
-                tracing::warn!(caller = %caller.describe(), %endpoint, "rate limited");
-            }
-            let mut r = ApiError::new(
-                Code::RateLimited,
-                format!("too many requests; retry in {wait} s"),
-            )
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return r;
-        }
+    if let Some(r) = rate_limited(&edge.limiter, &caller, address, &endpoint) {
+        return r;
     }
 
     if !changes_state(&method) {
@@ -268,6 +248,36 @@ pub async fn gate(
             .await;
     }
     response
+}
+
+/// The 429 for a caller over its limit (per credential, or per address
+/// when anonymous), if it is.
+fn rate_limited(
+    limiter: &RateLimiter,
+    caller: &Caller,
+    address: Option<SocketAddr>,
+    endpoint: &str,
+) -> Option<Response> {
+    let bucket = match (caller, address) {
+        (Caller::Operator(a), _) => Bucket::Credential(a.credential.clone()),
+        (Caller::Anonymous(_), Some(a)) => Bucket::Address(a.ip()),
+        (Caller::Anonymous(_), None) => return None,
+    };
+    let (wait, first) = limiter.take(bucket).err()?;
+    // Not audited one by one (a flood would fill the log); logged once per
+    // streak of refusals.
+    if first {
+        tracing::warn!(caller = %caller.describe(), %endpoint, "rate limited");
+    }
+    let mut r = ApiError::new(
+        Code::RateLimited,
+        format!("too many requests; retry in {wait} s"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Some(r)
 }
 
 /// Whether the table lets `caller` call the endpoint: `unauthenticated` for
@@ -380,7 +390,11 @@ impl Refusal {
             "endpoint": self.endpoint,
             "status": outcome.status,
             "code": outcome.code,
-            "caller": caller.describe(),
+            // An authenticated caller is named by the entry's "by".
+            "caller": match caller {
+                Caller::Anonymous(_) => caller.describe(),
+                Caller::Operator(_) => serde_json::Value::Null,
+            },
             "input": input.map(|b| json!({
                 "bytes": b.len(),
                 "sha256": hex::encode(MessageDigest::of(HashAlgorithm::Sha256, b).as_bytes()),

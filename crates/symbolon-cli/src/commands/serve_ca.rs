@@ -185,20 +185,33 @@ async fn bootstrap_admin(service: &CaService, dir: &DataDir) -> Result<(), CliEr
     })
     .await
     .map_err(setup)??;
-    let name: PartyName = "admin".parse().map_err(setup)?;
-    let issued = service
-        .bootstrap_credential(Role::Admin, &name, &public)
-        .await?;
-    Credential::install(
-        &mut token,
-        &slot,
-        &chain_pem(&issued.certificate, service.chain()),
-    )?;
+    certify_into(service, &mut token, &slot, &public, Role::Admin, "admin").await?;
     eprintln!(
         "created the first admin credential: {} (use --credential {}; grant roles with `symbolon admin grant`)",
         path.display(),
         path.display()
     );
+    Ok(())
+}
+
+/// Has the CA certify `public` (the key in `slot` of `token`) as a
+/// credential for `role` under `name`, without a code, and keeps the
+/// certificate in the token beside the key.
+async fn certify_into(
+    service: &CaService,
+    token: &mut dyn Token,
+    slot: &SlotName,
+    public: &symbolon::keys::RsaPublicKey,
+    role: Role,
+    name: &str,
+) -> Result<(), CliError> {
+    let name: PartyName = name.parse().map_err(setup)?;
+    let issued = service.bootstrap_credential(role, &name, public).await?;
+    Credential::install(
+        token,
+        slot,
+        &chain_pem(&issued.certificate, service.chain()),
+    )?;
     Ok(())
 }
 
@@ -240,15 +253,15 @@ pub(crate) fn in_process(data: &Path) -> Result<CaClient, CliError> {
         let slot = SlotName::new(DEFAULT_CREDENTIAL_SLOT)?;
         let mut token = SoftToken::create(MemoryStore::default(), SealingKey::generate()?)?;
         let public = token.generate(&slot, CREDENTIAL_ALGORITHM)?;
-        let name: PartyName = "local-station".parse().map_err(setup)?;
-        let issued = service
-            .bootstrap_credential(Role::Station, &name, &public)
-            .await?;
-        Credential::install(
+        certify_into(
+            &service,
             &mut token,
             &slot,
-            &chain_pem(&issued.certificate, service.chain()),
-        )?;
+            &public,
+            Role::Station,
+            "local-station",
+        )
+        .await?;
         let credential = Credential::open(Arc::new(token), &slot)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -404,37 +404,7 @@ impl Server {
 
     /// The same, with extra environment variables.
     pub fn start_env(dir: &Path, args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Server {
-        use std::io::BufRead;
-        let mut cmd = Command::new(bin());
-        cmd.envs(envs.iter().copied());
-        if let Some(url) = use_test_database(dir) {
-            cmd.env("SYMBOLON_DATABASE", url);
-        }
-        let mut child = cmd
-            .arg("serve")
-            .args(args)
-            .args(["--listen", "127.0.0.1:0"])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        let mut seen = String::new();
-        let url = loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| panic!("server exited: {seen}"))
-                .unwrap();
-            seen.push_str(&line);
-            seen.push('\n');
-            if let Some(u) = line.strip_prefix("symbolon serving on ") {
-                break u.trim().to_string();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, url) = spawn_serve(dir, args, envs);
         let data = args
             .iter()
             .position(|a| *a == "--data")
@@ -487,6 +457,76 @@ impl Server {
     pub fn client(&self, credential: Option<&Path>) -> symbolon_client::ServiceClient {
         client_for(&self.url, &self.ca_cert, credential)
     }
+}
+
+/// `symbolon serve --listen 127.0.0.1:0 ARGS` in `dir`; returns the child
+/// and the URL it printed. Its stderr keeps being drained.
+pub fn spawn_serve(
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> (Child, String) {
+    use std::io::BufRead;
+    let mut cmd = Command::new(bin());
+    cmd.envs(envs.iter().copied());
+    if let Some(url) = use_test_database(dir) {
+        cmd.env("SYMBOLON_DATABASE", url);
+    }
+    let mut child = cmd
+        .arg("serve")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    let url = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("server exited: {seen}"))
+            .unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(u) = line.strip_prefix("symbolon serving on ") {
+            break u.trim().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+/// A child process killed when dropped.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A CSR (PEM) for a new OpenSSL RSA-2048 key `NAME.key`, subject CN=NAME.
+pub fn openssl_csr(dir: &Path, name: &str) -> String {
+    openssl_rsa_key(dir, &format!("{name}.key"), 2048);
+    let key = format!("{name}.key");
+    let subject = format!("/CN={name}");
+    String::from_utf8(openssl(
+        dir,
+        &["req", "-new", "-key", &key, "-subj", &subject],
+    ))
+    .unwrap()
+}
+
+/// The public key (PEM) of a new OpenSSL RSA-2048 key `NAME.key`.
+pub fn openssl_public_key(dir: &Path, name: &str) -> String {
+    openssl_rsa_key(dir, &format!("{name}.key"), 2048);
+    let key = format!("{name}.key");
+    String::from_utf8(openssl(dir, &["pkey", "-in", &key, "-pubout"])).unwrap()
 }
 
 /// A client of the service at `url`, pinning `ca_cert`, as `credential`.
