@@ -137,7 +137,8 @@ async fn insert(
 }
 
 /// A name holds one role: a second role under the same name would let
-/// one party's objects be acted on under another role's rights.
+/// one party's objects be acted on under another role's rights. (A grant
+/// that expired unused holds nothing.)
 async fn check_name(
     conn: &mut AnyConnection,
     name: &PartyName,
@@ -145,10 +146,12 @@ async fn check_name(
 ) -> Result<(), StoreError> {
     let other: Option<String> = sqlx::query_scalar(
         "SELECT role FROM credentials WHERE name = $1 AND role <> $2 \
-         UNION SELECT role FROM enrollment_codes WHERE name = $1 AND role <> $2 AND used_at IS NULL LIMIT 1",
+         UNION SELECT role FROM enrollment_codes \
+         WHERE name = $1 AND role <> $2 AND used_at IS NULL AND expires_at > $3 LIMIT 1",
     )
     .bind(name.as_str())
     .bind(role.name())
+    .bind(crate::registry::now())
     .fetch_optional(&mut *conn)
     .await
     .map_err(StoreError::db("check a name"))?;
