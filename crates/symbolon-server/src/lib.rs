@@ -7,6 +7,13 @@
 //! registry and the CA's token; [`recovery`] adds escrow deposits, recovery
 //! requests, approval chains and the recovery enclave; [`http`] is the thin axum layer: decode,
 //! call, render, with JSON errors that carry a stable code.
+//!
+//! The edge (docs/access.md): [`tls`] makes the service's TLS configuration,
+//! [`edge`] accepts connections and reads each client certificate, [`gate`]
+//! authenticates every request against the credentials on record, applies
+//! the authorization table and the rate limits ([`rate_limit`]) and runs the
+//! handler as its caller; [`credentials`] issues operator credentials and
+//! the service's own TLS certificate.
 
 pub mod credentials;
 pub mod data_dir;

@@ -8,6 +8,10 @@
 //! certified or abandoned at most once, ever), and audit appends move a
 //! one-row head with a compare-and-set, so the chain cannot fork.
 //!
+//! Every write names the authenticated caller it serves ([`actor`]); the
+//! operator credentials the service accepts, and the enrollment codes that
+//! make them, are rows here too.
+//!
 //! SQLite (a file in the data directory) is the embedded default; PostgreSQL
 //! runs the same queries over its own migrations (`Backend`), through sqlx's
 //! `Any` driver.
