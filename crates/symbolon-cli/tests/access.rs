@@ -1052,3 +1052,34 @@ fn an_operator_certificate_from_another_ca_with_its_key_in_a_token() {
         r.stderr
     );
 }
+
+#[test]
+fn a_caller_over_its_rate_limit_is_told_when_to_retry() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // The service again, once the test credentials exist, with an
+    // anonymous allowance of one request a hundred seconds (bursts of one):
+    // whatever the machine's speed, the second request in a row is over it.
+    let server = Server::start(dir, "data");
+    let (ca_cert, station_http) = (server.ca_cert.clone(), server.station_http.clone());
+    drop(server);
+    let (child, url) = spawn_serve(
+        dir,
+        &["--data", "data", "--anonymous-rate-limit", "0.01"],
+        &[],
+    );
+    let _limited = Killed(child);
+    let anonymous = client_for(&url, &ca_cert, None);
+    let answers: Vec<_> = (0..3)
+        .map(|_| anonymous.get("/v1/health").unwrap())
+        .collect();
+    assert_eq!(answers[0].status, 200);
+    let limited = &answers[1];
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    let wait: u64 = limited.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(wait >= 1, "{wait}");
+    // A credential has its own bucket.
+    let station = client_for(&url, &ca_cert, Some(&station_http));
+    assert_eq!(station.get("/v1/keys/00").unwrap().status, 400);
+}

@@ -52,6 +52,17 @@ pub(crate) fn run(
     // Everything the service creates is private: files 0600, directories
     // 0700 (the registry, its journal, tokens, certificates).
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
+    for (flag, rate) in [
+        ("--rate-limit", edge_args.rate_limit),
+        ("--anonymous-rate-limit", edge_args.anonymous_rate_limit),
+    ] {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(CliError::new(
+                Code::InvalidInput,
+                format!("{flag} is requests a second: a positive number, not {rate}"),
+            ));
+        }
+    }
     if edge_args.insecure_http && !loopback_only(listen)? {
         return Err(CliError::new(
             Code::InvalidInput,
@@ -103,13 +114,14 @@ pub(crate) fn run(
             None => None,
         };
         let limiter = RateLimiter::new(
+            // Bursts of two seconds' worth, and never less than one request.
             Limit {
                 per_second: edge_args.rate_limit,
-                burst: edge_args.rate_limit * 2.0,
+                burst: (edge_args.rate_limit * 2.0).max(1.0),
             },
             Limit {
                 per_second: edge_args.anonymous_rate_limit,
-                burst: edge_args.anonymous_rate_limit * 2.0,
+                burst: (edge_args.anonymous_rate_limit * 2.0).max(1.0),
             },
         );
         let app = router(Arc::new(Edge {

@@ -472,9 +472,17 @@ pub fn spawn_serve(
     if let Some(url) = use_test_database(dir) {
         cmd.env("SYMBOLON_DATABASE", url);
     }
+    // The tests' loads are not what the rate limits are for (a fast
+    // machine would meet them); a test of the limits sets its own.
+    let unlimited: &[&str] = if args.iter().any(|a| a.ends_with("rate-limit")) {
+        &[]
+    } else {
+        &["--rate-limit", "1000000"]
+    };
     let mut child = cmd
         .arg("serve")
         .args(args)
+        .args(unlimited)
         .args(["--listen", "127.0.0.1:0"])
         .current_dir(dir)
         .stdout(Stdio::null())
