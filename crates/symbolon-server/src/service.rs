@@ -114,7 +114,7 @@ impl ServiceError {
             Self::Escrow(e) => e.code() != Code::Internal,
             Self::Joint(e) => e.code() != Code::Internal,
             Self::Denied { .. } | Self::Invalid { .. } => true,
-            Self::Store(StoreError::BadEnrollmentCode) => true,
+            Self::Store(StoreError::BadEnrollmentCode | StoreError::LastAdmin) => true,
             _ => false,
         }
     }

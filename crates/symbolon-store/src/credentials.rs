@@ -225,6 +225,17 @@ pub(crate) async fn execute(
             if done.rows_affected() != 1 {
                 return Err(StoreError::NotFound(format!("active credential {serial}")));
             }
+            // Checked after the update, inside the serialised write, so two
+            // admins revoking each other at once cannot both succeed.
+            let admins: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM credentials WHERE role = 'admin' AND state = 'active'",
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(StoreError::db("count admins"))?;
+            if admins == 0 {
+                return Err(StoreError::LastAdmin);
+            }
         }
     }
     Ok(())

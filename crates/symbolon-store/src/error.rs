@@ -38,6 +38,9 @@ pub enum StoreError {
     /// all three: a guesser learns nothing).
     #[error("this enrollment code is unknown, used or expired; ask an admin for a new one (`symbolon admin grant`)")]
     BadEnrollmentCode,
+    /// Revoking the last active admin credential: nobody could grant again.
+    #[error("this is the last active admin credential; grant another admin first")]
+    LastAdmin,
     /// The database was written by a newer symbolon.
     #[error("the database schema is newer than this symbolon knows ({0}); upgrade symbolon")]
     SchemaTooNew(String),
@@ -71,6 +74,7 @@ impl StoreError {
             Self::ChainMoved(_) | Self::Stale(_) => Code::ChainMoved,
             Self::SchemaTooNew(_) => Code::SchemaTooNew,
             Self::BadEnrollmentCode => Code::Unauthenticated,
+            Self::LastAdmin => Code::Forbidden,
             Self::Corrupt(_) => Code::Corrupt,
             Self::Database { .. } => Code::Database,
         }
