@@ -76,9 +76,12 @@ pub(crate) enum Noun {
         #[command(flatten)]
         edge: EdgeArgs,
     },
-    /// Roles at the service: grant them, list and revoke credentials (admin).
+    /// Roles at the service: grant them, list and revoke credentials; stations' name policies; manufacturer roots (admin).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The registration authority: record subscribers you vetted, so the CA certifies them (registration officer).
+    #[command(subcommand)]
+    Ra(RaCommand),
     /// Make a credential: a key inside your token, certified for the role an admin granted you.
     #[command(after_help = "Example:\n  \
         symbolon enroll --ca https://ca.example.org:8443 --ca-cert root.pem --code 3f2a-…-9c01 --token st-1.token\n\n\
@@ -933,6 +936,11 @@ pub(crate) enum CaCommand {
         /// Require a token attestation for every request.
         #[arg(long)]
         require_attestation: bool,
+        /// Roles (comma-separated) whose keys must be attested by a device
+        /// whose key chains to a trusted manufacturer root, not only vouched
+        /// for by a station (docs/vetting.md).
+        #[arg(long, value_delimiter = ',')]
+        manufacturer_evidence: Vec<String>,
         /// Make this CA a subordinate of an external parent: write a PKCS#10
         /// request for the parent here instead of a self-signed root.
         #[arg(long)]
@@ -1031,6 +1039,158 @@ pub(crate) enum AdminCommand {
         /// The credential's certificate serial (from `admin list`).
         #[arg(long)]
         serial: String,
+    },
+    /// A station's name policy: the namespaces it may have certified without a registration per subject.
+    #[command(subcommand)]
+    NamePolicy(NamePolicyCommand),
+    /// Trust a device manufacturer's root: device keys whose certificate chains to it count as manufacturer-attested.
+    #[command(after_help = "Example:
+  \
+        symbolon admin trust-manufacturer --ca https://127.0.0.1:8080 --credential symbolon-data/admin.token vendor-root.pem
+
+\
+        The root must be a self-signed CA certificate (RSA, or ECDSA on P-256/P-384). A token registered with \
+        `token register --device-chain` whose device certificate chains to it is attested by the manufacturer \
+        as well as by the station that registered it; a CA policy's manufacturer_evidence roles require this.")]
+    TrustManufacturer {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The root certificate (PEM).
+        root: PathBuf,
+    },
+    /// List the manufacturer roots the CA trusts.
+    #[command(after_help = "Example:
+  symbolon admin manufacturer-roots --ca https://127.0.0.1:8080 --credential symbolon-data/admin.token")]
+    ManufacturerRoots {
+        #[command(flatten)]
+        ca: CaArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NamePolicyCommand {
+    /// Set (replace) a station's name policy; deny rules win over allow rules.
+    #[command(after_help = "Examples:
+  \
+        symbolon admin name-policy set --station st-1 --allow 'dns:*.devices.example' --allow ip:10.0.0.0/8 --deny dns:admin.devices.example
+  \
+        symbolon admin name-policy set --station counter-1 --allow 'dn:O=Example,C=GB'
+  \
+        symbolon admin name-policy set --station st-1          # no rules: every subject needs a registration
+
+\
+        Rules (RFC 5280 name-constraint semantics, whole labels: dns:example.com does not cover badexample.com):
+  \
+        dns:example.com     the domain and every name below it
+  \
+        dns:*.example.com   only names below it
+  \
+        ip:10.0.0.0/8       an IPv4 or IPv6 range (or one address)
+  \
+        email:example.com   any mailbox on that host; email:.example.com on hosts below it; email:a@example.com one mailbox
+  \
+        dn:O=Example,C=GB   every subject whose name begins with these RDNs; dn:* every subject (the station vets them itself)
+
+\
+        Every name in a certificate is checked: the subject (by a dn: rule, or else its CN and emailAddress as \
+        the DNS name, IP or email address they are) and every subject alternative name.")]
+    Set {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The station's party name.
+        #[arg(long)]
+        station: String,
+        /// An allow rule (repeat).
+        #[arg(long)]
+        allow: Vec<String>,
+        /// A deny rule (repeat); deny wins.
+        #[arg(long)]
+        deny: Vec<String>,
+    },
+    /// Show a station's name policy.
+    #[command(after_help = "Example:
+  symbolon admin name-policy show --station st-1 --ca https://127.0.0.1:8080 --credential symbolon-data/admin.token")]
+    Show {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The station's party name.
+        #[arg(long)]
+        station: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RaCommand {
+    /// Record a subscriber you vetted (patent step 423): prints the registration id.
+    #[command(after_help = "Examples:
+  \
+        symbolon ra register --identity 'CN=Alice Example,O=Example' --roles email,document-signing \\\n      \
+        --evidence 'passport X1234567, seen in person' --valid 30d --uses 1
+  \
+        symbolon ra register --identity 'CN=www.example.com' --roles server --san dns:www.example.com --san dns:example.com \\\n      \
+        --evidence 'domain control checked by DNS TXT record'
+
+\
+        The CA then certifies exactly this subject (compared after case and whitespace folding), for these roles, \
+        once per use, until the registration expires or is withdrawn. Alternative names a certificate asks for must \
+        be listed here (--san) or allowed by the requesting station's name policy. Subjects may carry CN, SN, \
+        givenName, initials, pseudonym, title, O, OU, organizationIdentifier, C, ST, L, street, postalCode, \
+        serialNumber, emailAddress, DC and UID. The evidence text is kept in the registry (the audit log keeps \
+        its SHA-256), with your credential.")]
+    Register {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The subscriber's identity (RFC 4514).
+        #[arg(long)]
+        identity: String,
+        /// Certificate roles, comma-separated (client, email, document-signing, server, purchase-signing).
+        #[arg(long)]
+        roles: String,
+        /// What you checked, in words (at most 1024 bytes).
+        #[arg(long)]
+        evidence: String,
+        /// How long the registration stays live (s, m, h, d; at most 365d).
+        #[arg(long, default_value = "30d")]
+        valid: String,
+        /// How many certificates it covers.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// A vetted subject alternative name: dns:NAME, ip:ADDRESS or email:ADDRESS (repeat).
+        #[arg(long)]
+        san: Vec<String>,
+    },
+    /// List registrations, newest first (live ones, or --all).
+    #[command(after_help = "Example:
+  symbolon ra list --all --ca https://127.0.0.1:8080 --credential officer.token")]
+    List {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// Every registration, not only live ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one registration and the certificates issued under it.
+    #[command(after_help = "Example:
+  symbolon ra show --id 5d1c… --ca https://127.0.0.1:8080 --credential officer.token")]
+    Show {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The registration id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Withdraw a registration: nothing more is certified under it.
+    #[command(after_help = "Example:
+  symbolon ra withdraw --id 5d1c… --reason 'left the company' --ca https://127.0.0.1:8080 --credential officer.token")]
+    Withdraw {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The registration id.
+        #[arg(long)]
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -1354,11 +1514,27 @@ pub(crate) enum TokenCommand {
         #[arg(long)]
         yes: bool,
     },
-    /// Register the token's device key with a CA, so its attestations count.
-    #[command(
-        after_help = "Example:\n  symbolon token register --token alice.token --ca http://127.0.0.1:8080"
-    )]
+    /// Register the token's device key with a CA, vouching for it (station or registration officer), so its attestations count.
+    #[command(after_help = "Examples:\n  \
+        symbolon token register --token alice.token --ca https://127.0.0.1:8080 --credential station.token\n  \
+        symbolon token register --token 'pkcs11:token=alice?…' --device-chain device-chain.pem --ca https://127.0.0.1:8080\n\n\
+        Your credential vouches that you initialised or received this device. With --device-chain (the device \
+        key's certificate, then intermediates, PEM) chaining to a manufacturer root the admin trusts, the \
+        manufacturer vouches too; a chain that does not check out is refused. A device key is registered under one serial.")]
     Register {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The device key's certificate chain from its manufacturer (PEM).
+        #[arg(long)]
+        device_chain: Option<PathBuf>,
+    },
+    /// What the CA knows of this token's device: who vouched, the evidence, a replacement, its certificates.
+    #[command(
+        after_help = "Example:\n  symbolon token registration --token alice.token --ca https://127.0.0.1:8080 --credential station.token"
+    )]
+    Registration {
         #[command(flatten)]
         token: TokenArgs,
         #[command(flatten)]

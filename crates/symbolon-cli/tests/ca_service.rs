@@ -1077,6 +1077,7 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     );
 
     // A station using the CA in its own process (--ca local:DIR), trusting the external root.
+    local_station_vets(dir, "data");
     station_trusted_by_token(dir);
     let r = run(
         dir,

@@ -24,6 +24,7 @@ fn world(dir: &Path) {
         dir,
         &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
     );
+    local_station_vets(dir, "ca");
     ok(
         dir,
         &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
@@ -374,6 +375,7 @@ fn purchase_licence_and_unseal_end_to_end() {
         dir,
         &["ca", "init", "--data", "rogue", "--algorithm", "rsa-2048"],
     );
+    local_station_vets(dir, "rogue");
     ok(
         dir,
         &["ca", "certificate", "--data", "rogue", "--out", "rogue.pem"],

@@ -41,6 +41,11 @@ fn escrowed(dir: &Path) -> (Server, String, String) {
     );
     let server = Server::start(dir, "data");
     station_and_token(dir, &server);
+    // The bound device, vouched for by the station: a rebinding marks it replaced.
+    ok(
+        dir,
+        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+    );
     for a in ARBITRATORS {
         ok(
             dir,
@@ -228,6 +233,10 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     );
 
     // The token is destroyed.
+    let old_serial = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json()["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
     ok(dir, &["token", "tamper", "--token", "t.tok", "--yes"]);
     new_token(dir, &server, "new.tok");
     let id = request(dir, &server, &key, "new.tok");
@@ -373,9 +382,10 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     );
 
     // Completion: the key and its certificate in the new token; the old certificate verifies.
-    ok(
+    let done = ok(
         dir,
         &[
+            "--json",
             "recovery",
             "complete",
             "--ca",
@@ -385,6 +395,50 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
             "--token",
             "new.tok",
         ],
+    )
+    .json();
+    // The destroyed device is marked replaced, its certificates listed for revocation.
+    assert_eq!(done["replaced"]["token"], old_serial.as_str(), "{done}");
+    let mail_serial = String::from_utf8(openssl(
+        dir,
+        &["x509", "-in", "mail.crt", "-noout", "-serial"],
+    ))
+    .unwrap()
+    .trim()
+    .trim_start_matches("serial=")
+    .to_ascii_lowercase();
+    let listed: Vec<String> = done["replaced"]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().trim_start_matches('0').to_string())
+        .collect();
+    assert!(
+        listed.contains(&mail_serial.trim_start_matches('0').to_string()),
+        "{done} {mail_serial}"
+    );
+    let (_, old) = http(
+        "GET",
+        &format!("{}/v1/tokens/{old_serial}", server.url),
+        None,
+    );
+    assert!(old["replaced_by"].is_string(), "{old}");
+    assert!(audit_kinds(&server)
+        .iter()
+        .any(|e| e["kind"] == "token-replaced"));
+    // A replaced device is no target for another recovery.
+    let (s, v) = http(
+        "POST",
+        &format!("{}/v1/recovery", server.url),
+        Some(&json!({ "key": key, "reason": "again", "target": old_serial, "slot": "mail" })),
+    );
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("was replaced by token"),
+        "{v}"
     );
     std::fs::write(dir.join("doc"), b"signed after recovery").unwrap();
     ok(

@@ -131,6 +131,7 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
         dir,
         &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
     );
+    local_station_vets(dir, "ca");
     ok(
         dir,
         &["ca", "certificate", "--data", "ca", "--out", "root.pem"],

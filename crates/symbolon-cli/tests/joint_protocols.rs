@@ -836,6 +836,7 @@ fn the_mailbox_carries_a_form_and_takes_only_extensions() {
         dir,
         &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
     );
+    local_station_vets(dir, "ca");
     let chain = joint_key(dir, 3, &[]);
     let names = roster(3);
     ok(dir, &["token", "init", "--token", "new.tok"]);

@@ -94,6 +94,30 @@ fn sym(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// `common::local_station_vets` with the SoftHSM2 environment (the CA key
+/// may be on the device).
+fn local_vets(dir: &Path, data: &str) {
+    let local = format!("local:{data}");
+    let admin = format!("{data}/admin.token");
+    sym_ok(dir, &["ca", "certificate", "--ca", &local]);
+    sym_ok(
+        dir,
+        &[
+            "admin",
+            "name-policy",
+            "set",
+            "--ca",
+            &local,
+            "--credential",
+            &admin,
+            "--station",
+            "local-station",
+            "--allow",
+            "dn:*",
+        ],
+    );
+}
+
 fn sym_ok(dir: &Path, args: &[&str]) -> Run {
     let r = sym(dir, args);
     assert_eq!(r.code, 0, "symbolon {args:?}: {}", r.stderr);
@@ -170,6 +194,7 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
         dir,
         &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
     );
+    local_vets(dir, "ca");
     sym_ok(
         dir,
         &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
@@ -612,6 +637,7 @@ fn the_ca_key_on_a_pkcs11_device_issues_over_http() {
         dir,
         &["ca", "init", "--data", "data", "--ca-token", &ca_uri],
     );
+    local_vets(dir, "data");
     assert!(
         !dir.join("data/ca.token").exists(),
         "a soft CA token was made"
@@ -703,6 +729,7 @@ fn protected_content_opens_in_a_pkcs11_token() {
         dir,
         &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
     );
+    local_vets(dir, "ca");
     sym_ok(
         dir,
         &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
@@ -1345,4 +1372,258 @@ fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
     );
     assert!(listing.contains("operator.crt"), "{listing}");
     assert_sensitive(dir, "cred", pin, "operator");
+}
+
+/// Registers `token` with the service, with a device chain; returns the run.
+fn register_with_chain(dir: &Path, server: &Server, token: &str, chain: &str) -> Run {
+    sym(
+        dir,
+        &[
+            "--json",
+            "token",
+            "register",
+            "--token",
+            token,
+            "--ca",
+            &server.url,
+            "--device-chain",
+            chain,
+        ],
+    )
+}
+
+fn issue_server_on(dir: &Path, server: &Server, token: &str, cn: &str) -> Run {
+    sym(
+        dir,
+        &[
+            "issue",
+            "--on-token",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            token,
+            "--slot",
+            "tls",
+            "--identity",
+            cn,
+            "--role",
+            "server",
+        ],
+    )
+}
+
+#[test]
+fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
+    if !have_softhsm() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // A CA whose server profile needs the manufacturer's word.
+    sym_ok(
+        dir,
+        &[
+            "ca",
+            "init",
+            "--data",
+            "data",
+            "--algorithm",
+            "rsa-2048",
+            "--manufacturer-evidence",
+            "server",
+        ],
+    );
+    let server = Server::start(dir, "data");
+    station_and_token(dir, &server);
+    // A soft token a station vouched for: not enough for this profile.
+    sym_ok(
+        dir,
+        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+    );
+    let r = issue_server_on(dir, &server, "t.tok", "CN=soft.example");
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("manufacturer root") && r.stderr.contains("vouched for by test-station"),
+        "{}",
+        r.stderr
+    );
+
+    // A device on SoftHSM2, and its manufacturer's root (ECDSA P-256) and
+    // device certificate, made by OpenSSL.
+    let uri = softhsm_token(dir, "maker", "maker-pin-13579");
+    sym_ok(dir, &["token", "init", "--token", &uri]);
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            &uri,
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            &uri,
+            "--device",
+            "--out",
+            "hsm-device.pem",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--device",
+            "--out",
+            "soft-device.pem",
+        ],
+    );
+    for (name, subject) in [
+        ("vendor", "/O=Vendor/CN=Vendor Root"),
+        ("rogue", "/CN=Rogue Root"),
+    ] {
+        openssl(
+            dir,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                &format!("{name}.key"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                &format!("{name}.key"),
+                "-subj",
+                subject,
+                "-days",
+                "30",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+    }
+    let device_cert = |out: &str, key: &str, root: &str| {
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-new",
+                "-force_pubkey",
+                key,
+                "-subj",
+                "/CN=maker device 1",
+                "-CA",
+                &format!("{root}.pem"),
+                "-CAkey",
+                &format!("{root}.key"),
+                "-days",
+                "30",
+                "-out",
+                out,
+            ],
+        );
+    };
+    device_cert("device.crt", "hsm-device.pem", "vendor");
+    device_cert("rogue-device.crt", "hsm-device.pem", "rogue");
+    device_cert("other-device.crt", "soft-device.pem", "vendor");
+
+    // No manufacturer root trusted yet: the chain is refused, nothing registered.
+    let r = register_with_chain(dir, &server, &uri, "device.crt");
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no manufacturer root is configured"),
+        "{}",
+        r.stderr
+    );
+    // Only an admin trusts a root; a station cannot.
+    let r = sym(
+        dir,
+        &[
+            "admin",
+            "trust-manufacturer",
+            "--ca",
+            &server.url,
+            "vendor.pem",
+        ],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    sym_ok(
+        dir,
+        &[
+            "admin",
+            "trust-manufacturer",
+            "--ca",
+            &server.url,
+            "--credential",
+            server.admin.to_str().unwrap(),
+            "vendor.pem",
+        ],
+    );
+    // Signed by another key, or certifying another device's key: refused.
+    let r = register_with_chain(dir, &server, &uri, "rogue-device.crt");
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("does not chain to a trusted manufacturer root"),
+        "{}",
+        r.stderr
+    );
+    let r = register_with_chain(dir, &server, &uri, "other-device.crt");
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("not this device's key"), "{}", r.stderr);
+    // The device's own chain: accepted, and the registration says so.
+    let r = register_with_chain(dir, &server, &uri, "device.crt");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["evidence"]["kind"], "manufacturer", "{v}");
+    assert_eq!(v["evidence"]["by"], "test-station");
+    assert!(
+        v["evidence"]["root"]
+            .as_str()
+            .unwrap()
+            .contains("CN=Vendor Root"),
+        "{v}"
+    );
+
+    // Its attested key passes the profile, and the issuance records why.
+    let r = issue_server_on(dir, &server, &uri, "CN=maker.example");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, audit) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
+    let issued = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "certificate-issued")
+        .unwrap()
+        .clone();
+    let detail: serde_json::Value =
+        serde_json::from_str(issued["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["device"]["kind"], "manufacturer", "{detail}");
 }

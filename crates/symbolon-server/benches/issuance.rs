@@ -123,6 +123,18 @@ fn main() {
         }
         symbolon_client::Credential::install(&mut token, &slot, &chain).unwrap();
         let credential = Credential::open(Arc::new(token), &slot).unwrap();
+        // The bench subjects are vetted by the station itself (docs/vetting.md).
+        service
+            .registry()
+            .set_name_policy(
+                "bench-station",
+                symbolon::vetting::NamePolicyText {
+                    allow: vec!["dn:*".into()],
+                    deny: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
         let peer = Arc::new(PeerCertificate::from_der(&issued.certificate).unwrap());
         (service, tls, credential, peer)
     });

@@ -13,7 +13,7 @@ use symbolon::access::{EnrollmentCode, PartyName, Role, ENROLLMENT_VALIDITY_SECS
 use symbolon::ca::CaError;
 use symbolon::keys::RsaPublicKey;
 use symbolon::x509::{
-    issue_leaf, parse_identity, random_serial, verify_csr, CertificateRole, IssueParams,
+    issue_leaf, parse_identity, random_serial, verify_csr, AltNames, CertificateRole, IssueParams,
     LeafExtras, X509Error,
 };
 use symbolon_store::{
@@ -250,8 +250,15 @@ impl CaService {
             public_key: public_key.clone(),
             role: CertificateRole::Server,
             extras: LeafExtras {
-                dns_names: dns.to_vec(),
-                ip_addresses: ips.to_vec(),
+                names: AltNames {
+                    dns: dns
+                        .iter()
+                        .map(|d| d.parse())
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| ServiceError::Setup(format!("--hostname: {e}")))?,
+                    ips: ips.to_vec(),
+                    emails: Vec::new(),
+                },
                 purposes: Vec::new(),
             },
         };
@@ -261,7 +268,7 @@ impl CaService {
             "role": record.profile, "purpose": "service-tls", "dns": dns, "ip": ips,
         });
         self.registry
-            .record_issuance(&record, public_key.spki_der(), None, &detail)
+            .record_issuance(&record, public_key.spki_der(), None, None, &detail)
             .await?;
         Ok(Issued {
             certificate: der,

@@ -362,21 +362,7 @@ fn write(path: &Path, data: &[u8]) -> Result<(), ServiceError> {
 
 /// Reads a PEM chain file.
 pub fn read_chain(path: &Path) -> Result<Vec<Vec<u8>>, ServiceError> {
-    let text = std::fs::read_to_string(path).map_err(|e| io("read", path, e))?;
-    let mut out = Vec::new();
-    for block in text.split_inclusive("-----END CERTIFICATE-----") {
-        if !block.contains("-----BEGIN CERTIFICATE-----") {
-            continue;
-        }
-        let (_, der) = pem::decode(block.as_bytes(), &["CERTIFICATE"])
-            .map_err(|e| ServiceError::Setup(format!("{}: {e}", path.display())))?;
-        out.push(der);
-    }
-    if out.is_empty() {
-        return Err(ServiceError::Setup(format!(
-            "{} holds no certificate",
-            path.display()
-        )));
-    }
-    Ok(out)
+    let text = std::fs::read(path).map_err(|e| io("read", path, e))?;
+    pem::decode_all(&text, "CERTIFICATE")
+        .map_err(|e| ServiceError::Setup(format!("{}: {e}", path.display())))
 }

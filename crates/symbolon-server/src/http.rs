@@ -144,6 +144,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .merge(crate::http_recovery::routes())
         .merge(crate::http_joint::routes())
         .merge(crate::http_admin::routes())
+        .merge(crate::http_vetting::routes())
         .route_layer(axum::middleware::from_fn_with_state(edge, gate))
         .fallback(|| async {
             ApiError::new(Code::NotFound, "no such endpoint; see /v1/openapi.json")
@@ -216,12 +217,16 @@ async fn certify(
         role,
         attestation,
     };
-    let (response, serial) = s
+    let certified = s
         .certify(request, nonce, reservation, caller.actor()?)
         .await?;
-    let body = response
-        .to_json(serial.as_str())
+    let mut body = certified
+        .response
+        .to_json(certified.serial.as_str())
         .map_err(ServiceError::from)?;
+    // Beside the signed response: what vouched for the subject and the device.
+    body["authority"] = json!(certified.authority);
+    body["device"] = json!(certified.device);
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 
@@ -267,10 +272,14 @@ struct TokenBody {
     device_key: String,
     #[serde(default)]
     transport_key: Option<String>,
+    /// The device key's certificate and its intermediates, PEM.
+    #[serde(default)]
+    device_chain: Option<String>,
 }
 
 async fn register_token(
     State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let b: TokenBody = body(raw)?;
@@ -285,10 +294,25 @@ async fn register_token(
         .map(|t| RsaPublicKey::from_pem_or_der(t.as_bytes()))
         .transpose()
         .map_err(|e| bad(Code::InvalidRequest, format!("transport_key: {e}")))?;
-    s.register_token(serial, &key, transport.as_ref()).await?;
+    let chain = b
+        .device_chain
+        .map(|pem_text| {
+            symbolon::pem::decode_all(pem_text.as_bytes(), "CERTIFICATE")
+                .map_err(|e| bad(Code::InvalidCertificate, format!("device_chain: {e}")))
+        })
+        .transpose()?;
+    let evidence = s
+        .register_token(
+            serial,
+            &key,
+            transport.as_ref(),
+            chain.as_deref(),
+            caller.actor()?,
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": serial, "device_key": key.fingerprint() })),
+        Json(json!({ "token": serial, "device_key": key.fingerprint(), "evidence": evidence })),
     )
         .into_response())
 }

@@ -272,6 +272,7 @@ async fn complete(
         "key": o.key,
         "accept_key": o.accept_key.to_json().map_err(ServiceError::from)?,
         "write_certificate": o.write_certificate.map(|c| c.to_json()).transpose().map_err(ServiceError::from)?,
+        "replaced": o.replaced,
     }))
     .into_response())
 }

@@ -23,12 +23,14 @@ pub mod http;
 mod http_admin;
 mod http_joint;
 mod http_recovery;
+mod http_vetting;
 mod joint_mailbox;
 pub mod rate_limit;
 pub mod recovery;
 pub mod service;
 mod shared_primes;
 pub mod tls;
+pub mod vetting;
 
 pub use data_dir::{read_chain, CaConfig, DataDir, OpenedCa};
 pub use service::{CaService, ServiceError};

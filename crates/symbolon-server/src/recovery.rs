@@ -101,6 +101,18 @@ pub struct RecoveryOutcome {
     pub write_certificate: Option<SignedCommand>,
     /// The recovered key's fingerprint.
     pub key: Fingerprint,
+    /// A rebinding: the device the key left, now marked replaced, and its
+    /// certificates (to revoke).
+    pub replaced: Option<Replaced>,
+}
+
+/// The device a rebinding replaced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Replaced {
+    /// The old token.
+    pub token: TokenSerial,
+    /// The certificates of keys generated on or delivered to it.
+    pub certificates: Vec<String>,
 }
 
 fn now() -> u64 {
@@ -268,6 +280,23 @@ impl CaService {
         let (_, record) = self.registry.escrow_for_key(key).await?;
         let deposit = EscrowDeposit::decode(&record)?;
         let token = self.registry.token(&target).await?;
+        // FIG. 10's device secret ID: a key is recovered only into a device
+        // a station or officer vouched for, and not into one a recovery
+        // already replaced.
+        if !crate::vetting::device_evidence(&token).is_vouched() {
+            return Err(ServiceError::Invalid {
+                code: symbolon::Code::DeviceNotTrusted,
+                message: format!(
+                    "token {target} was registered before devices were vouched for; a station or registration officer must register it again before a key is recovered into it"
+                ),
+            });
+        }
+        if let Some(by) = token.replaced_by {
+            return Err(ServiceError::Invalid {
+                code: symbolon::Code::WrongTarget,
+                message: format!("token {target} was replaced by token {by} in a recovery; recover into a device in service"),
+            });
+        }
         if token.transport_key.is_none() {
             return Err(EscrowError::InvalidInput(format!(
                 "token {target} was registered without its transport key; register it again with `symbolon token register`"
@@ -489,6 +518,7 @@ impl CaService {
             .into());
         }
         let keys = self.keys_of(&deposit.policy()?).await?;
+        let deposit_device = deposit.bound_device;
         let target = self.registry.token(&request.target).await?;
         // Checked when the request was filed; a registry that lost it since
         // is damaged.
@@ -539,11 +569,12 @@ impl CaService {
                     accept_key,
                     write_certificate,
                     key: fingerprint,
+                    replaced: None,
                 })
             })
             .await
             .map_err(|e| ServiceError::Setup(format!("the recovery task failed: {e}")))?;
-        let outcome = match outcome {
+        let mut outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
                 self.audit(AuditKind::RecoveryRefused, audit_refusal(&e))
@@ -553,21 +584,34 @@ impl CaService {
         };
         // The one-shot commit point: the commands leave only for the
         // completion that claimed the request.
+        // A rebinding replaces the bound device (when it is registered here):
+        // marked in the same transaction as the claim.
+        let old = if request.rebind {
+            self.registry.token_by_device(&deposit_device).await?
+        } else {
+            None
+        };
         self.registry
-            .claim_once(
-                ClaimScope::RecoveryCompletion,
-                id.to_string().as_bytes(),
-                AuditKind::RecoveryCompleted,
+            .claim_recovery(
+                &id.to_string(),
                 &json!({
                     "request": id.to_string(),
                     "key": outcome.key,
                     "target": request.target,
                     "slot": request.slot.as_str(),
                     "rebind": request.rebind,
+                    "replaced": old,
                     "approvals": approvals,
                 }),
+                old.map(|o| (o, request.target)),
             )
             .await?;
+        if let Some(token) = old {
+            outcome.replaced = Some(Replaced {
+                token,
+                certificates: self.registry.device_certificates(&token).await?,
+            });
+        }
         Ok(outcome)
     }
 }

@@ -14,15 +14,15 @@ use symbolon::keys::{Fingerprint, IdentityPublicKey, KeyError, RsaPublicKey, Sig
 use symbolon::token::{SlotName, Token, TokenError, TokenSerial};
 use symbolon::x509::{
     certificate_key, issue_leaf, parse_certificate, random_serial, Certificate, IssueParams,
-    RsaSigner,
+    LeafExtras, RsaSigner,
 };
 use symbolon_store::{
-    Actor, AuditKind, CertificateRecord, CertificateSerial, ClaimScope, Registry, ReservationId,
-    StoreError,
+    Actor, AuditKind, CertificateRecord, CertificateSerial, Registry, ReservationId, StoreError,
 };
 use thiserror::Error;
 
 use crate::shared_primes::{Origin, SharedPrimes};
+use crate::vetting::Authority;
 use crate::OpenedCa;
 
 /// Why a service call failed.
@@ -332,21 +332,39 @@ impl CaService {
     }
 
     /// Registers a token's device identity key, so its attestations count,
-    /// and its transport key, so a recovered key can be wrapped to it.
+    /// and its transport key, so a recovered key can be wrapped to it. The
+    /// caller (a station or registration officer that initialised or
+    /// received the device) vouches for it; a `device_chain` (the device
+    /// key's certificate, then intermediates) that chains to a trusted
+    /// manufacturer root adds the manufacturer's word. A chain that does not
+    /// check out is refused, not ignored.
     pub async fn register_token(
         &self,
         serial: TokenSerial,
         device_key: &IdentityPublicKey,
         transport_key: Option<&RsaPublicKey>,
-    ) -> Result<(), ServiceError> {
-        Ok(self
-            .registry
+        device_chain: Option<&[Vec<u8>]>,
+        by: &Actor,
+    ) -> Result<symbolon::vetting::DeviceEvidence, ServiceError> {
+        let root = match device_chain {
+            Some(chain) => Some(self.check_device_chain(device_key, chain).await?),
+            None => None,
+        };
+        self.registry
             .register_token(
                 serial,
                 device_key.spki_der(),
                 transport_key.map(RsaPublicKey::spki_der),
+                symbolon_store::Vouch {
+                    by: by.owner(),
+                    role: by.role.name().to_string(),
+                    manufacturer_root: root.as_ref().map(|r| r.fingerprint),
+                },
             )
-            .await?)
+            .await?;
+        Ok(crate::vetting::device_evidence(
+            &self.registry.token(&serial).await?,
+        ))
     }
 
     /// Records what the station did with a certificate: written into a token,
@@ -364,26 +382,28 @@ impl CaService {
             "this certificate",
         )?;
         // What happened to a certificate is reported once; a second report,
-        // agreeing or not, is refused.
+        // agreeing or not, is refused. The token it went into is recorded,
+        // so a device replaced later has its certificates listed.
+        let delivered_to = if failure.is_none() { token } else { None };
         self.registry
-            .claim_once(
-                ClaimScope::Delivery,
-                &hex::decode(serial.as_str()).unwrap_or_default(),
-                AuditKind::IssuanceCompleted,
+            .claim_delivery(
+                serial,
+                delivered_to,
                 &json!({ "serial": serial, "token": token, "delivered": failure.is_none(), "failure": failure }),
             )
             .await?;
         Ok(())
     }
 
-    /// Certifies a request: the whole of FIG. 6.
+    /// Certifies a request: the whole of FIG. 6, with step 423's identity
+    /// check made against a registration or the station's name policy.
     pub async fn certify(
         &self,
         request: CertifyRequest,
         nonce: Vec<u8>,
         reservation: Option<ReservationId>,
         by: &Actor,
-    ) -> Result<(CertifyResponse, CertificateSerial), ServiceError> {
+    ) -> Result<Certified, ServiceError> {
         if let Some(id) = &reservation {
             must_own(
                 self.registry.reservation_owner(id).await?,
@@ -393,7 +413,7 @@ impl CaService {
         }
         let device = match &request.attestation {
             Some(a) => match self.registry.token(&a.statement.token).await {
-                Ok(t) => IdentityPublicKey::from_spki_der(&t.device_key).ok(),
+                Ok(t) => Self::registered_device(&t),
                 Err(StoreError::NotFound(_)) => None,
                 Err(e) => return Err(e.into()),
             },
@@ -426,6 +446,18 @@ impl CaService {
             }
         };
         let fp = approved.public_key.fingerprint();
+        // Step 423: who vouches that this subject is who it says.
+        let authority = match self.authorize(&approved, by).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.refused(&e, Some(fp)).await;
+                return Err(e.into());
+            }
+        };
+        let registration = match &authority {
+            Authority::Registration { registration } => Some(*registration),
+            Authority::NamePolicy { .. } => None,
+        };
         // A cheap look first, so a key seen before costs no signature; the
         // authoritative check commits with the certificate below.
         if !self
@@ -451,7 +483,10 @@ impl CaService {
             subject: approved.subject.clone(),
             public_key: approved.public_key.clone(),
             role: approved.role,
-            extras: Default::default(),
+            extras: LeafExtras {
+                names: approved.alt_names.clone(),
+                purposes: Vec::new(),
+            },
         };
         // Signing is CPU work inside the token: off the async threads.
         let (token, slot, signer, issuer, chain) = (
@@ -489,7 +524,9 @@ impl CaService {
         };
         let detail = json!({
             "serial": serial, "key": fp, "subject": record.subject, "role": record.profile,
-            "generated_on_token": approved.attested_by, "reservation": reservation,
+            "alt_names": approved.alt_names.tagged(),
+            "generated_on_token": approved.attested_by, "device": approved.device_evidence,
+            "reservation": reservation, "authority": authority,
         });
         match self
             .registry
@@ -497,11 +534,19 @@ impl CaService {
                 &record,
                 approved.public_key.spki_der(),
                 reservation.as_ref(),
+                registration.as_ref(),
                 &detail,
             )
             .await
         {
             Ok(_) => {}
+            Err(e @ StoreError::RegistrationSpent(_)) => {
+                // The registration's last use went to a request that
+                // committed first: this certificate is discarded.
+                let e = CaError::NotRegistered(e.to_string());
+                self.refused(&e, Some(fp)).await;
+                return Err(e.into());
+            }
             Err(StoreError::DuplicateKey(_)) => {
                 // Another request won the race between the look and the
                 // commit: this certificate is discarded, never released.
@@ -511,6 +556,24 @@ impl CaService {
             }
             Err(e) => return Err(e.into()),
         }
-        Ok((signed, serial))
+        Ok(Certified {
+            response: signed,
+            serial,
+            authority,
+            device: approved.device_evidence,
+        })
     }
+}
+
+/// A certification's outcome: the signed response and what vouched for it.
+#[derive(Debug)]
+pub struct Certified {
+    /// The response, signed by the CA and bound to the request's nonce.
+    pub response: CertifyResponse,
+    /// The certificate's serial.
+    pub serial: CertificateSerial,
+    /// The registration or name policy that authorised the subject.
+    pub authority: Authority,
+    /// Why the attesting device is believed, when the key was attested.
+    pub device: Option<symbolon::vetting::DeviceEvidence>,
 }

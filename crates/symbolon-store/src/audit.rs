@@ -72,6 +72,16 @@ pub enum AuditKind {
     /// The service refused a state-changing request (who, what, why; a
     /// bounded digest of the input, never the input).
     RequestRefused,
+    /// A registration officer recorded a vetted subscriber.
+    SubscriberRegistered,
+    /// A registration was withdrawn.
+    RegistrationWithdrawn,
+    /// An admin set a station's name policy.
+    NamePolicySet,
+    /// An admin trusted a manufacturer root.
+    ManufacturerTrusted,
+    /// A recovery moved a key to a new device; the old one is replaced.
+    TokenReplaced,
 }
 
 impl AuditKind {
@@ -103,6 +113,11 @@ impl AuditKind {
             Self::CredentialIssued => "credential-issued",
             Self::CredentialRevoked => "credential-revoked",
             Self::RequestRefused => "request-refused",
+            Self::SubscriberRegistered => "subscriber-registered",
+            Self::RegistrationWithdrawn => "registration-withdrawn",
+            Self::NamePolicySet => "name-policy-set",
+            Self::ManufacturerTrusted => "manufacturer-trusted",
+            Self::TokenReplaced => "token-replaced",
         }
     }
 }

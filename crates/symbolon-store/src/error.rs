@@ -41,6 +41,10 @@ pub enum StoreError {
     /// Revoking the last active admin credential: nobody could grant again.
     #[error("this is the last active admin credential; grant another admin first")]
     LastAdmin,
+    /// A registration that stopped being live between the review and the
+    /// issuance's write (used up, withdrawn or expired).
+    #[error("registration {0} was used up, withdrawn or expired while the request was reviewed; nothing was issued")]
+    RegistrationSpent(String),
     /// The database was written by a newer symbolon.
     #[error("the database schema is newer than this symbolon knows ({0}); upgrade symbolon")]
     SchemaTooNew(String),
@@ -75,6 +79,7 @@ impl StoreError {
             Self::SchemaTooNew(_) => Code::SchemaTooNew,
             Self::BadEnrollmentCode => Code::Unauthenticated,
             Self::LastAdmin => Code::Forbidden,
+            Self::RegistrationSpent(_) => Code::NotRegistered,
             Self::Corrupt(_) => Code::Corrupt,
             Self::Database { .. } => Code::Database,
         }

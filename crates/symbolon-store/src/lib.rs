@@ -22,6 +22,7 @@ mod credentials;
 mod error;
 mod records;
 mod registry;
+mod vetting;
 mod writer;
 
 pub use actor::{acting_as, Actor};
@@ -33,3 +34,7 @@ pub use records::{
     ModulusRecord, RecoveryRecord, ReservationId, SharedKey, TokenRecord,
 };
 pub use registry::{Backend, Registry};
+pub use vetting::{
+    ManufacturerRootRecord, NamePolicyRecord, NewRegistration, RegistrationRecord,
+    RegistrationState, Vouch,
+};

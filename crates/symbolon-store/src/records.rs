@@ -170,6 +170,19 @@ pub struct TokenRecord {
     pub transport_key: Option<Vec<u8>>,
     /// When it was registered (Unix seconds).
     pub registered_at: i64,
+    /// The party that vouched for it (None: registered before devices were
+    /// vouched for).
+    pub vouched_by: Option<String>,
+    /// That party's role.
+    pub vouched_role: Option<String>,
+    /// The manufacturer root its device certificate chains to.
+    pub manufacturer_root: Option<Fingerprint>,
+    /// That root's subject (None if the root is no longer trusted).
+    pub manufacturer_subject: Option<String>,
+    /// The token a recovery moved its key to.
+    pub replaced_by: Option<TokenSerial>,
+    /// When.
+    pub replaced_at: Option<i64>,
 }
 
 /// A registered arbitrator's public parts.

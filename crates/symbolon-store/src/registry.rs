@@ -358,11 +358,14 @@ impl Registry {
     /// the certificate and appends the audit entry, in one transaction: all
     /// of it commits, or none of it does (then the certificate is discarded
     /// and never leaves the CA).
+    /// A `registration`, when given, has one use spent in the same
+    /// transaction (and the issuance fails if it is no longer live).
     pub async fn record_issuance(
         &self,
         c: &CertificateRecord,
         spki: &[u8],
         reservation: Option<&ReservationId>,
+        registration: Option<&symbolon::vetting::RegistrationId>,
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
         seq_of(
@@ -371,6 +374,7 @@ impl Registry {
                     record: Box::new(c.clone()),
                     spki: spki.to_vec(),
                     reservation: reservation.cloned(),
+                    registration: registration.copied(),
                     detail: detail.to_string(),
                 })
                 .await?,
@@ -422,12 +426,14 @@ impl Registry {
         serial: TokenSerial,
         device_key: &[u8],
         transport_key: Option<&[u8]>,
+        vouch: crate::Vouch,
     ) -> Result<(), StoreError> {
         self.writer
             .submit(WriteOp::RegisterToken {
                 serial,
                 device_key: device_key.to_vec(),
                 transport_key: transport_key.map(<[u8]>::to_vec),
+                vouch,
             })
             .await?;
         Ok(())
@@ -610,7 +616,10 @@ impl Registry {
     /// A registered token.
     pub async fn token(&self, serial: &TokenSerial) -> Result<TokenRecord, StoreError> {
         let row = sqlx::query(
-            "SELECT device_key, registered_at, transport_key FROM tokens WHERE serial = $1",
+            "SELECT t.device_key, t.registered_at, t.transport_key, t.vouched_by, t.vouched_role, \
+             t.manufacturer_root, m.subject, t.replaced_by, t.replaced_at \
+             FROM tokens t LEFT JOIN manufacturer_roots m ON m.fingerprint = t.manufacturer_root \
+             WHERE t.serial = $1",
         )
         .bind(serial.to_string())
         .fetch_optional(&self.pool)
@@ -622,6 +631,20 @@ impl Registry {
             device_key: row.get(0),
             registered_at: row.get(1),
             transport_key: row.get(2),
+            vouched_by: row.get(3),
+            vouched_role: row.get(4),
+            manufacturer_root: row
+                .get::<Option<String>, _>(5)
+                .map(|f| f.parse())
+                .transpose()
+                .map_err(|e: symbolon::keys::KeyError| StoreError::Corrupt(e.to_string()))?,
+            manufacturer_subject: row.get(6),
+            replaced_by: row
+                .get::<Option<String>, _>(7)
+                .map(|s| s.parse())
+                .transpose()
+                .map_err(|e: symbolon::token::TokenError| StoreError::Corrupt(e.to_string()))?,
+            replaced_at: row.get(8),
         })
     }
 
@@ -641,6 +664,59 @@ impl Registry {
                 })
                 .await?,
         )
+    }
+
+    /// Claims the delivery report of certificate `serial` (once) and, when
+    /// it was written into a token, records which, in one transaction.
+    pub async fn claim_delivery(
+        &self,
+        serial: &CertificateSerial,
+        token: Option<TokenSerial>,
+        detail: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let claim = WriteOp::Claim {
+            scope: ClaimScope::Delivery,
+            id: hex::decode(serial.as_str()).unwrap_or_default(),
+            kind: AuditKind::IssuanceCompleted,
+            detail: detail.to_string(),
+        };
+        let op = match token {
+            Some(t) => WriteOp::Both(
+                Box::new(claim),
+                Box::new(crate::vetting::VettingWrite::delivered(serial.clone(), t)),
+            ),
+            None => claim,
+        };
+        seq_of(self.writer.submit(op).await?)
+    }
+
+    /// Claims a recovery's completion (once) and, when it rebinds the key
+    /// to a new device, marks the old device replaced by `new`, in one
+    /// transaction.
+    pub async fn claim_recovery(
+        &self,
+        id: &str,
+        detail: &serde_json::Value,
+        replaced: Option<(TokenSerial, TokenSerial)>,
+    ) -> Result<i64, StoreError> {
+        let claim = WriteOp::Claim {
+            scope: ClaimScope::RecoveryCompletion,
+            id: id.as_bytes().to_vec(),
+            kind: AuditKind::RecoveryCompleted,
+            detail: detail.to_string(),
+        };
+        let op = match replaced {
+            Some((old, new)) => WriteOp::Both(
+                Box::new(claim),
+                Box::new(crate::vetting::VettingWrite::replace(
+                    old,
+                    new,
+                    id.to_string(),
+                )),
+            ),
+            None => claim,
+        };
+        seq_of(self.writer.submit(op).await?)
     }
 
     /// Claims a one-shot event: commits `(scope, id)` with an audit entry

@@ -44,12 +44,14 @@ pub(crate) enum WriteOp {
         record: Box<CertificateRecord>,
         spki: Vec<u8>,
         reservation: Option<ReservationId>,
+        registration: Option<symbolon::vetting::RegistrationId>,
         detail: String,
     },
     RegisterToken {
         serial: TokenSerial,
         device_key: Vec<u8>,
         transport_key: Option<Vec<u8>>,
+        vouch: crate::vetting::Vouch,
     },
     RegisterArbitrator {
         id: String,
@@ -108,6 +110,10 @@ pub(crate) enum WriteOp {
         known: Vec<SharedKey>,
     },
     Access(crate::credentials::AccessWrite),
+    Vetting(crate::vetting::VettingWrite),
+    /// Two writes in one savepoint: both commit or neither; the first's
+    /// result is the answer.
+    Both(Box<WriteOp>, Box<WriteOp>),
 }
 
 /// What a write yields.
@@ -326,9 +332,13 @@ async fn execute(
             record: c,
             spki,
             reservation,
+            registration,
             detail,
         } => {
             record_certificate_in(conn, actor, c, spki, reservation.as_ref()).await?;
+            if let Some(id) = registration {
+                crate::vetting::consume_in(conn, id, &c.serial).await?;
+            }
             Ok(WriteOut::Seq(
                 append_in(conn, actor, AuditKind::CertificateIssued, detail).await?,
             ))
@@ -337,24 +347,50 @@ async fn execute(
             serial,
             device_key,
             transport_key,
+            vouch,
         } => {
             let fp = Fingerprint::of_spki(device_key);
+            // A device key belongs to one device: named with the serial it
+            // is registered under, before anything is written.
+            let existing: Option<String> =
+                sqlx::query_scalar("SELECT serial FROM tokens WHERE device_fingerprint = $1")
+                    .bind(fp.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(StoreError::db("register token"))?;
+            if let Some(existing) = existing {
+                return Err(StoreError::AlreadyExists(format!(
+                    "device key {fp} (registered as token {existing}; a device key is registered under one serial)"
+                )));
+            }
             let r = sqlx::query(
-                "INSERT INTO tokens (serial, device_key, device_fingerprint, registered_at, transport_key) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO tokens (serial, device_key, device_fingerprint, registered_at, transport_key, \
+                 vouched_by, vouched_role, manufacturer_root) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(serial.to_string())
             .bind(device_key)
             .bind(fp.to_string())
             .bind(crate::registry::now())
             .bind(transport_key.clone())
+            .bind(&vouch.by)
+            .bind(&vouch.role)
+            .bind(vouch.manufacturer_root.map(|f| f.to_string()))
             .execute(&mut *conn)
             .await;
             match r {
                 Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateKey(fp)),
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::AlreadyExists(format!(
+                        "token {serial} (a serial is registered once, with one device key)"
+                    )))
+                }
                 Err(e) => return Err(StoreError::db("register token")(e)),
             }
-            let detail = serde_json::json!({ "token": serial, "device_key": fp });
+            let detail = serde_json::json!({
+                "token": serial, "device_key": fp, "vouched_by": vouch.by,
+                "evidence": if vouch.manufacturer_root.is_some() { "manufacturer" } else { "vouched" },
+                "manufacturer_root": vouch.manufacturer_root,
+            });
             append_in(conn, actor, AuditKind::TokenRegistered, &detail.to_string()).await?;
             Ok(WriteOut::Done)
         }
@@ -585,6 +621,17 @@ async fn execute(
             Ok(WriteOut::Seq(
                 append_in(conn, actor, kind, &detail.to_string()).await?,
             ))
+        }
+        WriteOp::Vetting(w) => match crate::vetting::execute(conn, actor, w).await? {
+            Some((kind, detail)) => Ok(WriteOut::Seq(
+                append_in(conn, actor, kind, &detail.to_string()).await?,
+            )),
+            None => Ok(WriteOut::Done),
+        },
+        WriteOp::Both(first, second) => {
+            let out = Box::pin(execute(conn, first, actor)).await?;
+            Box::pin(execute(conn, second, actor)).await?;
+            Ok(out)
         }
     }
 }

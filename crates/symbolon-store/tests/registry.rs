@@ -9,7 +9,7 @@ use symbolon::keys::{Fingerprint, RsaAlgorithm, RsaPrivateKey};
 use symbolon::token::TokenSerial;
 use symbolon_store::{
     AuditKind, Backend, CertificateRecord, CertificateSerial, ClaimScope, KeyState, Registry,
-    StoreError,
+    StoreError, Vouch,
 };
 
 fn key() -> (Fingerprint, Vec<u8>) {
@@ -161,7 +161,7 @@ async fn certificates_and_tokens_round_trip() {
             issued_at: 3,
         };
         assert!(r.key_available(&fp, None).await.unwrap());
-        r.record_issuance(&rec, &spki, None, &json!({}))
+        r.record_issuance(&rec, &spki, None, None, &json!({}))
             .await
             .unwrap();
         assert!(!r.key_available(&fp, None).await.unwrap());
@@ -175,7 +175,8 @@ async fn certificates_and_tokens_round_trip() {
         let mut again = rec.clone();
         again.serial = "0b".parse().unwrap();
         assert!(matches!(
-            r.record_issuance(&again, &spki, None, &json!({})).await,
+            r.record_issuance(&again, &spki, None, None, &json!({}))
+                .await,
             Err(StoreError::DuplicateKey(_))
         ));
         assert!(matches!(
@@ -188,22 +189,53 @@ async fn certificates_and_tokens_round_trip() {
             r.certificate(&missing).await,
             Err(StoreError::NotFound(_))
         ));
-        r.register_token(token, b"device key spki", Some(b"transport key spki"))
+        let vouch = |m: Option<symbolon::keys::Fingerprint>| Vouch {
+            by: "st-1".into(),
+            role: "station".into(),
+            manufacturer_root: m,
+        };
+        r.register_token(
+            token,
+            b"device key spki",
+            Some(b"transport key spki"),
+            vouch(None),
+        )
+        .await
+        .unwrap();
+        let t = r.token(&token).await.unwrap();
+        assert_eq!(t.transport_key.as_deref(), Some(&b"transport key spki"[..]));
+        assert_eq!(t.device_key, b"device key spki");
+        assert_eq!(t.vouched_by.as_deref(), Some("st-1"));
+        assert_eq!(t.replaced_by, None);
+        // A device key under a second serial: refused, naming the first.
+        let e = r
+            .register_token(
+                TokenSerial::random().unwrap(),
+                b"device key spki",
+                None,
+                vouch(None),
+            )
             .await
-            .unwrap();
-        assert_eq!(
-            r.token(&token).await.unwrap().transport_key.as_deref(),
-            Some(&b"transport key spki"[..])
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::AlreadyExists(m) if m.contains(&token.to_string())),
+            "{e}"
+        );
+        // The same serial with another device key: refused, naming the serial.
+        let e = r
+            .register_token(token, b"another device key", None, vouch(None))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::AlreadyExists(m) if m.contains("a serial is registered once")),
+            "{e}"
         );
         assert_eq!(
-            r.token(&token).await.unwrap().device_key,
-            b"device key spki"
+            r.token_by_device(&symbolon::keys::Fingerprint::of_spki(b"device key spki"))
+                .await
+                .unwrap(),
+            Some(token)
         );
-        assert!(matches!(
-            r.register_token(TokenSerial::random().unwrap(), b"device key spki", None)
-                .await,
-            Err(StoreError::DuplicateKey(_))
-        ));
     }
 }
 

@@ -220,6 +220,12 @@ codes! {
     Unauthenticated = "unauthenticated", Refused, 401;
     /// A credential whose role or ownership does not allow the request.
     Forbidden = "forbidden", Refused, 403;
+    /// No live registration (and no name policy) covers the subject and role.
+    NotRegistered = "not_registered", Refused, 403;
+    /// A name the station's policy or the registration does not cover.
+    NameNotAllowed = "name_not_allowed", Refused, 403;
+    /// Device evidence (a vouching station, a manufacturer chain) missing or refused.
+    DeviceNotTrusted = "device_not_trusted", Refused, 403;
     /// Too many requests from one caller or address: retry later.
     RateLimited = "rate_limited", Refused, 429;
     /// A registry written by a newer symbolon.

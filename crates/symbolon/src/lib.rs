@@ -26,6 +26,7 @@ pub mod pem;
 pub mod self_test;
 mod self_test_vectors;
 pub mod token;
+pub mod vetting;
 pub mod x509;
 
 pub use code::{Code, ExitClass};

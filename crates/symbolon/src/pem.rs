@@ -76,6 +76,33 @@ pub fn decode(text: &[u8], labels: &[&str]) -> Result<(String, Vec<u8>), PemErro
     Ok((label.to_string(), der))
 }
 
+/// Decodes every block of a PEM bundle (a certificate chain), each with
+/// `label`, in order; text between blocks is ignored. At least one.
+pub fn decode_all(text: &[u8], label: &str) -> Result<Vec<Vec<u8>>, PemError> {
+    let text =
+        std::str::from_utf8(text).map_err(|_| PemError::Malformed("not UTF-8 text".into()))?;
+    let end = format!("-----END {label}-----");
+    let begin = format!("-----BEGIN {label}-----");
+    let mut out = Vec::new();
+    for block in text.split_inclusive(end.as_str()) {
+        let Some(start) = block.find("-----BEGIN ") else {
+            continue;
+        };
+        let block = &block[start..];
+        if !block.starts_with(&begin) {
+            return Err(PemError::WrongLabel {
+                expected: label.to_string(),
+                found: block.lines().next().unwrap_or_default().to_string(),
+            });
+        }
+        out.push(decode(block.as_bytes(), &[label])?.1);
+    }
+    if out.is_empty() {
+        return Err(PemError::Malformed(format!("no {label} block")));
+    }
+    Ok(out)
+}
+
 /// Decodes a PEM document that holds a secret, keeping the DER in zeroising
 /// memory.
 pub fn decode_secret(

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use symbolon::ca::{attestation_nonce, review, CaError, CaPolicy, CertifyRequest, CertifyResponse};
 use symbolon::keys::{RsaAlgorithm, RsaPrivateKey, SignatureScheme};
 use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
+use symbolon::vetting::{DeviceEvidence, RegisteredDevice};
 use symbolon::x509::{
     build_csr, issue_leaf, parse_certificate, parse_identity, random_serial, self_signed_root,
     CertificateRole, IssueParams, RsaSigner,
@@ -108,12 +109,45 @@ fn attestation_binds_the_token_key_to_this_request() {
         token.sign(&slot, sc, d)
     })
     .unwrap();
-    let device = token.device_key().unwrap();
+    let registered = |key, evidence| RegisteredDevice { key, evidence };
+    let vouched = DeviceEvidence::Vouched {
+        by: "st-1".into(),
+        role: "station".into(),
+    };
+    let device = registered(token.device_key().unwrap(), vouched.clone());
 
     let mut req = request(csr.clone(), "CN=www.example", CertificateRole::Server);
     req.attestation = Some(token.attest(&slot, &attestation_nonce(&csr)).unwrap());
     let ok = review(&req, &policy, Some(&device)).unwrap();
     assert_eq!(ok.attested_by, Some(token.info().unwrap().serial));
+    assert_eq!(ok.device_evidence, Some(vouched.clone()));
+
+    // A device nobody vouched for proves nothing.
+    let unvouched = registered(token.device_key().unwrap(), DeviceEvidence::Unvouched);
+    assert_eq!(
+        review(&req, &policy, Some(&unvouched)).unwrap_err().code(),
+        "device_not_trusted"
+    );
+    // A profile that wants the manufacturer's word: a station's is not enough.
+    let strict = CaPolicy {
+        manufacturer_evidence: vec![CertificateRole::Server],
+        ..CaPolicy::default()
+    };
+    let e = review(&req, &strict, Some(&device)).unwrap_err();
+    assert_eq!(e.code(), "device_not_trusted");
+    assert!(e.to_string().contains("vouched for by st-1"), "{e}");
+    let maker = DeviceEvidence::Manufacturer {
+        by: "st-1".into(),
+        root: "CN=Vendor Root".into(),
+        root_key: symbolon::keys::Fingerprint::of_spki(b"root"),
+    };
+    let ok = review(
+        &req,
+        &strict,
+        Some(&registered(token.device_key().unwrap(), maker.clone())),
+    )
+    .unwrap();
+    assert_eq!(ok.device_evidence, Some(maker));
 
     // Not registered, another device, a nonce for another request.
     assert_eq!(
@@ -122,9 +156,13 @@ fn attestation_binds_the_token_key_to_this_request() {
     );
     let other = SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
     assert_eq!(
-        review(&req, &policy, Some(&other.device_key().unwrap()))
-            .unwrap_err()
-            .code(),
+        review(
+            &req,
+            &policy,
+            Some(&registered(other.device_key().unwrap(), vouched.clone()))
+        )
+        .unwrap_err()
+        .code(),
         "bad_attestation"
     );
     req.attestation = Some(token.attest(&slot, b"some other request").unwrap());

@@ -53,6 +53,33 @@ proptest! {
         prop_assert!(SignedCommand::from_json(&cmd).is_err());
     }
 
+    /// Identities, alternative names, name-policy rules and their judgement:
+    /// refused with an error or decided, never a panic; what parses has a
+    /// canonical form that parses to the same thing.
+    #[test]
+    fn vetting_inputs(text in "[ -~é]{0,80}", kind in 0usize..6, der in proptest::collection::vec(any::<u8>(), 0..120)) {
+        use symbolon::vetting::{CertName, NamePolicy, NamePolicyText, NameRule};
+        use symbolon::x509::{parse_identity, AltNames, DnsName};
+        let _ = parse_identity(&text);
+        let _ = AltNames::parse_tagged([text.as_str()]);
+        let prefix = ["dns:", "ip:", "email:", "dn:", "", "dns:*."][kind];
+        let rule = format!("{prefix}{text}");
+        if let Ok(r) = rule.parse::<NameRule>() {
+            let again: NameRule = r.to_string().parse().unwrap();
+            prop_assert_eq!(again.to_string(), r.to_string());
+            let p = NamePolicy::parse(&NamePolicyText { allow: vec![rule.clone()], deny: vec![] }).unwrap();
+            if let Ok(d) = text.parse::<DnsName>() {
+                let _ = p.judge(&CertName::Dns(d));
+            }
+            if let Ok(n) = parse_identity(&text) {
+                let _ = p.judge_certificate(&n, &AltNames::default());
+            }
+        }
+        if let Ok(san) = <x509_cert::ext::pkix::SubjectAltName as der::Decode>::from_der(&der) {
+            let _ = AltNames::from_extension(&san);
+        }
+    }
+
     #[test]
     fn arbitrary_key_bytes(data in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = RsaPublicKey::from_pem_or_der(&data);

@@ -13,7 +13,7 @@ use symbolon_client::Credential;
 
 use super::ca_client::field;
 use super::serve_ca::chain_pem;
-use crate::cli::{AdminCommand, EnrollArgs};
+use crate::cli::{AdminCommand, EnrollArgs, NamePolicyCommand};
 use crate::error::CliError;
 use crate::output::print_json;
 
@@ -61,6 +61,93 @@ pub(crate) fn run(command: AdminCommand, json: bool) -> Result<(), CliError> {
                 return print_json(&v);
             }
             println!("credential {serial} revoked");
+            Ok(())
+        }
+        AdminCommand::NamePolicy(c) => name_policy(c, json),
+        AdminCommand::TrustManufacturer { ca, root } => {
+            let text = String::from_utf8(crate::files::read_input(Some(&root))?)
+                .map_err(|_| CliError::new(Code::InvalidInput, "the root is not PEM text"))?;
+            let v = super::ca_client(&ca)?.post(
+                "/v1/admin/manufacturer-roots",
+                &json!({ "certificate": text }),
+            )?;
+            if json {
+                return print_json(&v);
+            }
+            println!(
+                "trusting manufacturer root {} ({})",
+                v["subject"].as_str().unwrap_or("?"),
+                v["fingerprint"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        AdminCommand::ManufacturerRoots { ca } => {
+            let v = super::ca_client(&ca)?.get("/v1/admin/manufacturer-roots")?;
+            if json {
+                return print_json(&v);
+            }
+            for r in v["roots"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {}  added by {}",
+                    r["fingerprint"].as_str().unwrap_or("?"),
+                    r["subject"].as_str().unwrap_or("?"),
+                    r["added_by"].as_str().unwrap_or("?")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A party name as a path segment (the service checks it again).
+fn name_segment(name: &str) -> Result<&str, CliError> {
+    name.parse::<symbolon::access::PartyName>()
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--station: {e}")))?;
+    Ok(name)
+}
+
+fn name_policy(command: NamePolicyCommand, json: bool) -> Result<(), CliError> {
+    let show = |v: &serde_json::Value| {
+        let p = &v["policy"];
+        println!("station {}", v["station"].as_str().unwrap_or("?"));
+        for r in p["allow"].as_array().into_iter().flatten() {
+            println!("  allow {}", r.as_str().unwrap_or("?"));
+        }
+        for r in p["deny"].as_array().into_iter().flatten() {
+            println!("  deny  {}", r.as_str().unwrap_or("?"));
+        }
+        println!(
+            "  set by {} at {}",
+            v["set_by"].as_str().unwrap_or("?"),
+            v["set_at"]
+        );
+    };
+    match command {
+        NamePolicyCommand::Set {
+            ca,
+            station,
+            allow,
+            deny,
+        } => {
+            let v = super::ca_client(&ca)?.put(
+                &format!("/v1/admin/name-policies/{}", name_segment(&station)?),
+                &json!({ "allow": allow, "deny": deny }),
+            )?;
+            if json {
+                return print_json(&v);
+            }
+            show(&v);
+            Ok(())
+        }
+        NamePolicyCommand::Show { ca, station } => {
+            let v = super::ca_client(&ca)?.get(&format!(
+                "/v1/admin/name-policies/{}",
+                name_segment(&station)?
+            ))?;
+            if json {
+                return print_json(&v);
+            }
+            show(&v);
             Ok(())
         }
     }

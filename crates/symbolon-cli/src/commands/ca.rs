@@ -8,7 +8,6 @@ use symbolon::Code;
 use symbolon_server::DataDir;
 use symbolon_store::{AuditKind, Registry};
 
-use super::ca_client::CaClient;
 use crate::cli::{CaCommand, DataArgs};
 use crate::error::CliError;
 use crate::files::write_output;
@@ -53,13 +52,22 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             algorithm,
             validity_days,
             require_attestation,
+            manufacturer_evidence,
             parent_csr,
             ca_token,
         } => {
             let alg: RsaAlgorithm = algorithm.parse()?;
+            let manufacturer_evidence = manufacturer_evidence
+                .iter()
+                .map(|r| r.trim().parse())
+                .collect::<Result<Vec<symbolon::x509::CertificateRole>, _>>()
+                .map_err(|e| {
+                    CliError::new(Code::InvalidInput, format!("--manufacturer-evidence: {e}"))
+                })?;
             let policy = CaPolicy {
                 validity_days,
                 require_attestation,
+                manufacturer_evidence,
                 ..CaPolicy::default()
             };
             if let Some(out) = parent_csr {
@@ -128,8 +136,7 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
         } => {
             let root = match (ca, data) {
                 (Some(url), _) => {
-                    let v =
-                        CaClient::connect(&url, ca_cert.as_deref())?.get("/v1/ca/certificate")?;
+                    let v = super::connect(&url, ca_cert.as_deref())?.get("/v1/ca/certificate")?;
                     v["root"].as_str().map(str::to_string).ok_or_else(|| {
                         CliError::new(Code::BadResponse, "the CA's answer has no root certificate")
                     })?

@@ -53,7 +53,7 @@ fn tls_roots(ca_cert: Option<&Path>) -> Result<Option<PinnedRoots>, CliError> {
 }
 
 /// Opens the credential the command line named, if any.
-fn credential() -> Result<Option<Credential>, CliError> {
+pub(crate) fn credential() -> Result<Option<Credential>, CliError> {
     let Some(args) = CREDENTIAL.get() else {
         return Ok(None);
     };

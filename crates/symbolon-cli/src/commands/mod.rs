@@ -15,6 +15,7 @@ mod issuer;
 mod joint;
 mod joint_protocol;
 mod keys;
+mod ra;
 mod recovery;
 mod serve;
 mod serve_ca;
@@ -45,6 +46,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         } => serve_ca::run(&data, &listen, ca_token.as_deref(), weak_key_effort, &edge),
         Noun::Admin(c) => admin::run(c, json),
         Noun::Enroll(args) => admin::enroll(&args, json),
+        Noun::Ra(c) => ra::run(c, json),
         Noun::Keys(c) => keys::run(c, json),
         Noun::Issue(args) => issue::run(&args, json),
         Noun::Seal(args) => content::seal(&args, json),
@@ -83,7 +85,7 @@ pub(crate) fn connect(
     ca_cert: Option<&std::path::Path>,
 ) -> Result<ca_client::CaClient, CliError> {
     match ca.strip_prefix("local:") {
-        Some(dir) => serve_ca::in_process(std::path::Path::new(dir)),
+        Some(dir) => serve_ca::in_process(std::path::Path::new(dir), ca_client::credential()?),
         None => ca_client::CaClient::connect(ca, ca_cert),
     }
 }

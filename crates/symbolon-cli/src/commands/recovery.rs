@@ -297,12 +297,30 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                 }
                 None => false,
             };
+            let replaced = &v["replaced"];
             if json {
                 print_json(&json!({
                     "request": request, "key": public.fingerprint(), "token": info.serial,
                     "slot": accept.command.slot.as_str(), "certificate": with_certificate,
+                    "replaced": replaced,
                 }))
             } else {
+                if let Some(old) = replaced["token"].as_str() {
+                    let certs: Vec<&str> = replaced["certificates"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    println!(
+                        "token {old} is marked replaced; its certificates, to revoke: {}",
+                        if certs.is_empty() {
+                            "none".to_string()
+                        } else {
+                            certs.join(", ")
+                        }
+                    );
+                }
                 println!(
                     "key {} recovered into token {} slot {}{}",
                     public.fingerprint(),

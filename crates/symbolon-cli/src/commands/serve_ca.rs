@@ -250,9 +250,15 @@ pub(crate) fn chain_pem(leaf: &[u8], chain: &[Vec<u8>]) -> String {
 
 /// Runs the CA of `data` inside this process on a loopback port (for
 /// `issue --ca local:DIR`), over TLS, and returns a client that reaches it
-/// as a station credential of this process's own (`local-station`, its key
-/// in memory only). The service lives as long as the process.
-pub(crate) fn in_process(data: &Path) -> Result<CaClient, CliError> {
+/// as `credential` when the command line named one (an admin or officer of
+/// this CA: `--credential DIR/admin.token`), else as a station credential of
+/// this process's own (`local-station`, its key in memory only). The first
+/// run creates the first admin's credential, as `serve` does. The service
+/// lives as long as the process.
+pub(crate) fn in_process(
+    data: &Path,
+    credential: Option<Credential>,
+) -> Result<CaClient, CliError> {
     let dir = DataDir::new(data);
     let ca = dir.open()?;
     // The same registry `serve` would use: SYMBOLON_DATABASE, or the data directory's.
@@ -261,20 +267,26 @@ pub(crate) fn in_process(data: &Path) -> Result<CaClient, CliError> {
     let (service, tls, listener, credential) = rt.block_on(async {
         let registry = Registry::open(&url).await?;
         let service = Arc::new(CaService::new(ca, registry)?);
+        bootstrap_admin(&service, &dir).await?;
         let tls = server_config(&service, &ServerKey::Own(ServiceNames::loopback())).await?;
-        let slot = SlotName::new(DEFAULT_CREDENTIAL_SLOT)?;
-        let mut token = SoftToken::create(MemoryStore::default(), SealingKey::generate()?)?;
-        let public = token.generate(&slot, CREDENTIAL_ALGORITHM)?;
-        certify_into(
-            &service,
-            &mut token,
-            &slot,
-            &public,
-            Role::Station,
-            "local-station",
-        )
-        .await?;
-        let credential = Credential::open(Arc::new(token), &slot)?;
+        let credential = match credential {
+            Some(c) => c,
+            None => {
+                let slot = SlotName::new(DEFAULT_CREDENTIAL_SLOT)?;
+                let mut token = SoftToken::create(MemoryStore::default(), SealingKey::generate()?)?;
+                let public = token.generate(&slot, CREDENTIAL_ALGORITHM)?;
+                certify_into(
+                    &service,
+                    &mut token,
+                    &slot,
+                    &public,
+                    Role::Station,
+                    "local-station",
+                )
+                .await?;
+                Credential::open(Arc::new(token), &slot)?
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| CliError::new(Code::Io, format!("cannot listen on loopback: {e}")))?;

@@ -299,20 +299,73 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
                 "token zeroised; it is dead for good",
             )
         }
-        TokenCommand::Register { token, ca } => {
+        TokenCommand::Register {
+            token,
+            ca,
+            device_chain,
+        } => {
             let t = open_token(&token)?;
             let info = t.info()?;
             let device = t.device_key()?;
             let transport = t.transport_key()?;
-            super::ca_client(&ca)?.post(
+            let chain = device_chain
+                .as_deref()
+                .map(|p| {
+                    let bytes = crate::files::read_input(Some(p))?;
+                    String::from_utf8(bytes).map_err(|_| {
+                        CliError::new(Code::InvalidInput, "--device-chain: not PEM text")
+                    })
+                })
+                .transpose()?;
+            let v = super::ca_client(&ca)?.post(
                 "/v1/tokens",
-                &json!({ "serial": info.serial, "device_key": device.to_pem(), "transport_key": transport.to_pem() }),
+                &json!({
+                    "serial": info.serial, "device_key": device.to_pem(),
+                    "transport_key": transport.to_pem(), "device_chain": chain,
+                }),
             )?;
+            let evidence = &v["evidence"];
+            let how = match evidence["kind"].as_str() {
+                Some("manufacturer") => format!(
+                    "vouched for by {} and its manufacturer ({})",
+                    evidence["by"].as_str().unwrap_or("?"),
+                    evidence["root"].as_str().unwrap_or("?")
+                ),
+                _ => format!("vouched for by {}", evidence["by"].as_str().unwrap_or("?")),
+            };
             done(
                 json,
-                json!({ "token": info.serial, "device_key": device.fingerprint() }),
-                &format!("token {} registered with {}", info.serial, ca.ca),
+                json!({ "token": info.serial, "device_key": device.fingerprint(), "evidence": evidence }),
+                &format!("token {} registered with {}, {how}", info.serial, ca.ca),
             )
+        }
+        TokenCommand::Registration { token, ca } => {
+            let serial = open_token(&token)?.info()?.serial;
+            let v = super::ca_client(&ca)?.get(&format!("/v1/tokens/{serial}"))?;
+            if json {
+                return print_json(&v);
+            }
+            let e = &v["evidence"];
+            println!("token {serial}");
+            println!("  device key  {}", v["device_key"].as_str().unwrap_or("?"));
+            println!(
+                "  evidence    {}{}",
+                e["kind"].as_str().unwrap_or("?"),
+                e["by"]
+                    .as_str()
+                    .map(|b| format!(" (vouched for by {b})"))
+                    .unwrap_or_default()
+            );
+            if let Some(root) = e["root"].as_str() {
+                println!("  manufacturer root  {root}");
+            }
+            if let Some(by) = v["replaced_by"].as_str() {
+                println!("  REPLACED by token {by} in a recovery");
+            }
+            for c in v["certificates"].as_array().into_iter().flatten() {
+                println!("  certificate {}", c.as_str().unwrap_or("?"));
+            }
+            Ok(())
         }
         TokenCommand::Serve {
             token,

@@ -429,6 +429,10 @@ impl Server {
                 enroll(dir, &server, "station", "test-station", &path);
             }
         }
+        // The tests' station vets its subjects itself (a `dn:*` name
+        // policy), as the patent's station at the issuing centre does; the
+        // vetting tests use stations without one.
+        name_policy(dir, &server, "test-station", &["dn:*"], &[]);
         let auditor = server.data.join("test-auditor-http.token");
         if !auditor.exists() {
             let path = auditor.to_str().unwrap().to_string();
@@ -629,6 +633,57 @@ fn enroll_at(
             &code,
             "--token",
             token,
+        ],
+    );
+}
+
+/// Sets station `station`'s name policy, as the service's first admin.
+pub fn name_policy(dir: &Path, server: &Server, station: &str, allow: &[&str], deny: &[&str]) {
+    let mut args = vec![
+        "admin",
+        "name-policy",
+        "set",
+        "--ca",
+        &server.url,
+        "--ca-cert",
+        server.ca_cert.to_str().unwrap(),
+        "--credential",
+        server.admin.to_str().unwrap(),
+        "--station",
+        station,
+    ];
+    for a in allow {
+        args.extend(["--allow", a]);
+    }
+    for d in deny {
+        args.extend(["--deny", d]);
+    }
+    ok(dir, &args);
+}
+
+/// Lets the in-process station of `--ca local:DATA` (`local-station`)
+/// vet its subjects itself, as the data directory's first admin (made on
+/// the first local run, as `serve` makes it).
+pub fn local_station_vets(dir: &Path, data: &str) {
+    let local = format!("local:{data}");
+    let admin = format!("{data}/admin.token");
+    if !dir.join(&admin).exists() {
+        ok(dir, &["ca", "certificate", "--ca", &local]);
+    }
+    ok(
+        dir,
+        &[
+            "admin",
+            "name-policy",
+            "set",
+            "--ca",
+            &local,
+            "--credential",
+            &admin,
+            "--station",
+            "local-station",
+            "--allow",
+            "dn:*",
         ],
     );
 }

@@ -84,11 +84,41 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/v1/admin/credentials/{serial}/revoke",
         Roles(&[Admin]),
     ),
+    // Vetting (FIG. 6 step 423; docs/vetting.md).
+    row(
+        "POST",
+        "/v1/ra/registrations",
+        Roles(&[RegistrationOfficer]),
+    ),
+    row(
+        "GET",
+        "/v1/ra/registrations",
+        Roles(&[RegistrationOfficer, Admin, Auditor]),
+    ),
+    row(
+        "GET",
+        "/v1/ra/registrations/{id}",
+        Roles(&[RegistrationOfficer, Admin, Auditor]),
+    ),
+    row(
+        "POST",
+        "/v1/ra/registrations/{id}/withdraw",
+        Roles(&[RegistrationOfficer]),
+    ),
+    row("PUT", "/v1/admin/name-policies/{station}", Roles(&[Admin])),
+    row(
+        "GET",
+        "/v1/admin/name-policies/{station}",
+        Roles(&[Admin, Auditor, Station]),
+    ),
+    row("POST", "/v1/admin/manufacturer-roots", Roles(&[Admin])),
+    row("GET", "/v1/admin/manufacturer-roots", Authenticated),
     // Issuance (FIG. 2, FIG. 10).
     row("POST", "/v1/certify", Roles(&[Station])),
     row("POST", "/v1/reservations", Roles(&[Station])),
     row("POST", "/v1/reservations/{id}/abandon", Roles(&[Station])),
     row("POST", "/v1/tokens", Roles(&[Station, RegistrationOfficer])),
+    row("GET", "/v1/tokens/{serial}", Authenticated),
     row("GET", "/v1/certificates/{serial}", Authenticated),
     row(
         "POST",

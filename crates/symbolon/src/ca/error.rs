@@ -36,6 +36,16 @@ pub enum CaError {
     /// The attestation did not check out.
     #[error("attestation refused: {0}")]
     BadAttestation(String),
+    /// No live registration and no name policy covers the subject and role.
+    #[error("{0}")]
+    NotRegistered(String),
+    /// A name in the request that neither the registration nor the
+    /// station's name policy covers.
+    #[error("{0}")]
+    NameNotAllowed(String),
+    /// The attesting device's evidence is not what the profile requires.
+    #[error("{0}")]
+    UntrustedDevice(String),
     /// The response's signature does not verify under the CA key.
     #[error("the CA's signature over the response does not verify (tampered on the way?)")]
     BadResponseSignature,
@@ -61,6 +71,9 @@ impl CaError {
             Self::DuplicateKey(_) => Code::DuplicateKey,
             Self::AttestationRequired { .. } => Code::AttestationRequired,
             Self::BadAttestation(_) => Code::BadAttestation,
+            Self::UntrustedDevice(_) => Code::DeviceNotTrusted,
+            Self::NotRegistered(_) => Code::NotRegistered,
+            Self::NameNotAllowed(_) => Code::NameNotAllowed,
             Self::BadResponseSignature => Code::BadResponseSignature,
             Self::ReplayedResponse => Code::ReplayedResponse,
             Self::WrongCertificate(_) => Code::WrongCertificate,

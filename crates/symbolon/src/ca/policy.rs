@@ -20,6 +20,11 @@ pub struct CaPolicy {
     /// (also Pollard's rho to 2^32 and beyond, seconds a key).
     #[serde(default)]
     pub weak_key_effort: Effort,
+    /// Roles whose keys must be attested by a device whose key chains to a
+    /// manufacturer root (docs/vetting.md); a vouching station is not
+    /// enough for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manufacturer_evidence: Vec<CertificateRole>,
 }
 
 impl Default for CaPolicy {
@@ -35,6 +40,7 @@ impl Default for CaPolicy {
             ],
             require_attestation: false,
             weak_key_effort: Effort::Standard,
+            manufacturer_evidence: Vec::new(),
         }
     }
 }

@@ -9,9 +9,12 @@ use x509_cert::name::Name;
 use super::{check_key_with, CaError, CaPolicy};
 use crate::encoding::Writer;
 use crate::keys::weak::{policy_class, WeakClass, WeakKey};
-use crate::keys::{IdentityPublicKey, KeyError, RsaPublicKey};
+use crate::keys::{KeyError, RsaPublicKey};
 use crate::token::{Attestation, KeyOrigin, TokenSerial};
-use crate::x509::{parse_identity, same_identity, verify_csr, CertificateRole, X509Error};
+use crate::vetting::{DeviceEvidence, RegisteredDevice};
+use crate::x509::{
+    parse_identity, same_identity, verify_csr, AltNames, CertificateRole, X509Error,
+};
 
 /// What arrives at the CA.
 #[derive(Debug, Clone)]
@@ -26,17 +29,23 @@ pub struct CertifyRequest {
     pub attestation: Option<Attestation>,
 }
 
-/// A request the CA will certify.
+/// A request the CA will certify (if the subject's registration or the
+/// station's name policy covers it: the service's next question).
 #[derive(Debug, Clone)]
 pub struct Approved {
-    /// The subject (from the request, equal to the identity presented).
+    /// The subject: the identity presented, in its canonical DER form
+    /// (the request's subject denotes the same identity).
     pub subject: Name,
+    /// The alternative names the request asks for.
+    pub alt_names: AltNames,
     /// The key.
     pub public_key: RsaPublicKey,
     /// The profile.
     pub role: CertificateRole,
     /// The token that attested generating the key.
     pub attested_by: Option<TokenSerial>,
+    /// Why the attesting device is believed.
+    pub device_evidence: Option<DeviceEvidence>,
 }
 
 /// The nonce a token must put in its attestation for this request: it binds
@@ -49,12 +58,12 @@ pub fn attestation_nonce(csr_der: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-/// Reviews `req`. `device_key` is the registered device key of the token the
-/// attestation names (None if it names none or an unregistered one).
+/// Reviews `req`. `device` is the registered device the attestation names
+/// (None if it names none or an unregistered one).
 pub fn review(
     req: &CertifyRequest,
     policy: &CaPolicy,
-    device_key: Option<&IdentityPublicKey>,
+    device: Option<&RegisteredDevice>,
 ) -> Result<Approved, CaError> {
     if !policy.roles.contains(&req.role) {
         return Err(CaError::InvalidRequest(format!(
@@ -83,15 +92,15 @@ pub fn review(
         });
     }
     check_key_with(&csr.public_key, policy.weak_key_effort)?;
-    let attested_by = match &req.attestation {
+    let (attested_by, device_evidence) = match &req.attestation {
         Some(att) => {
             let serial = att.statement.token;
-            let device = device_key.ok_or_else(|| {
+            let device = device.ok_or_else(|| {
                 CaError::BadAttestation(format!("token {serial} is not registered with this CA"))
             })?;
             let s = att
                 .verify(
-                    device,
+                    &device.key,
                     Some(&csr.public_key),
                     Some(&attestation_nonce(&req.csr)),
                 )
@@ -102,20 +111,41 @@ pub fn review(
                     s.origin
                 )));
             }
-            Some(serial)
+            // A device no station vouched for proves nothing about where
+            // the key lives: anyone can make a device key.
+            if !device.evidence.is_vouched() {
+                return Err(CaError::UntrustedDevice(format!(
+                    "token {serial} was registered before devices were vouched for; a station or registration officer must register it again (`symbolon token register`)"
+                )));
+            }
+            (Some(serial), Some(device.evidence.clone()))
         }
-        None => None,
+        None => (None, None),
     };
-    if attested_by.is_none() && (req.role == CertificateRole::Server || policy.require_attestation)
+    let wants_manufacturer = policy.manufacturer_evidence.contains(&req.role);
+    if attested_by.is_none()
+        && (req.role == CertificateRole::Server || policy.require_attestation || wants_manufacturer)
     {
         return Err(CaError::AttestationRequired {
             role: req.role.to_string(),
         });
     }
+    if wants_manufacturer && !matches!(device_evidence, Some(DeviceEvidence::Manufacturer { .. })) {
+        return Err(CaError::UntrustedDevice(format!(
+            "the {} profile needs a device whose key chains to a manufacturer root; this one was {} only",
+            req.role,
+            match &device_evidence {
+                Some(DeviceEvidence::Vouched { by, .. }) => format!("vouched for by {by}"),
+                _ => "not vouched for".into(),
+            }
+        )));
+    }
     Ok(Approved {
-        subject: csr.subject,
+        subject: presented,
+        alt_names: csr.alt_names,
         public_key: csr.public_key,
         role: req.role,
         attested_by,
+        device_evidence,
     })
 }

@@ -131,6 +131,53 @@ pub fn verify_issued_by(cert: &Certificate, issuer_key: &RsaPublicKey) -> Result
         .map_err(|_| X509Error::BadSignature("certificate"))
 }
 
+/// Verifies that `issuer`'s key signed `cert`: an RSA issuer (PKCS#1 v1.5
+/// or PSS with SHA-2) or an ECDSA one on P-256 or P-384 (SHA-256 or
+/// SHA-384), such as a device manufacturer's root.
+pub fn verify_signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), X509Error> {
+    use aws_lc_rs::signature::{self, UnparsedPublicKey};
+    let spki = issuer.tbs_certificate().subject_public_key_info();
+    if spki.algorithm.oid != const_oid::db::rfc5912::ID_EC_PUBLIC_KEY {
+        return verify_issued_by(cert, &certificate_key(issuer)?);
+    }
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok());
+    let sig_oid = cert.signature_algorithm().oid;
+    use const_oid::db::rfc5912::{
+        ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, SECP_256_R_1, SECP_384_R_1,
+    };
+    let algorithm: &'static signature::EcdsaVerificationAlgorithm = match (curve, sig_oid) {
+        (Some(SECP_256_R_1), ECDSA_WITH_SHA_256) => &signature::ECDSA_P256_SHA256_ASN1,
+        (Some(SECP_256_R_1), ECDSA_WITH_SHA_384) => &signature::ECDSA_P256_SHA384_ASN1,
+        (Some(SECP_384_R_1), ECDSA_WITH_SHA_256) => &signature::ECDSA_P384_SHA256_ASN1,
+        (Some(SECP_384_R_1), ECDSA_WITH_SHA_384) => &signature::ECDSA_P384_SHA384_ASN1,
+        _ => {
+            return Err(X509Error::UnsupportedAlgorithm(format!(
+                "{sig_oid} by an EC key on {} (accepted: ECDSA with SHA-256/384 on P-256/P-384)",
+                curve.map_or("an unnamed curve".to_string(), |c| c.to_string())
+            )))
+        }
+    };
+    let point = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(X509Error::BadSignature("certificate"))?;
+    let tbs = cert
+        .tbs_certificate()
+        .to_der()
+        .map_err(X509Error::encoding("to-be-signed data"))?;
+    let sig = cert
+        .signature()
+        .as_bytes()
+        .ok_or(X509Error::BadSignature("certificate"))?;
+    UnparsedPublicKey::new(algorithm, point)
+        .verify(&tbs, sig)
+        .map_err(|_| X509Error::BadSignature("certificate"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use x509_cert::name::Name;
 use x509_cert::request::{CertReq, RequestBuilder};
 
 use super::signer::{oid_scheme, to_der};
-use super::{RsaSigner, X509Error};
+use super::{AltNames, RsaSigner, X509Error};
 use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
 
 /// A request whose signature verified under its own public key.
@@ -16,6 +16,8 @@ pub struct VerifiedCsr {
     pub subject: Name,
     /// Its public key (proven in the signer's possession).
     pub public_key: RsaPublicKey,
+    /// The subject alternative names its `extensionRequest` asks for.
+    pub alt_names: AltNames,
 }
 
 /// Builds a DER PKCS#10 request for `subject`, signed through `sign`.
@@ -76,12 +78,44 @@ pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
             reason: "version must be 0".into(),
         });
     }
-    // The request is only a request: its attributes (extension requests)
-    // are not used; the CA's profile sets every extension.
+    // The request is only a request: the CA's profile sets every extension.
+    // Only the alternative names it asks for are read, and certified only as
+    // far as the subject's registration or the station's name policy allows.
+    let alt_names = requested_alt_names(&req)?;
     Ok(VerifiedCsr {
         subject: req.info.subject,
         public_key,
+        alt_names,
     })
+}
+
+/// The names in the request's subjectAltName extension request, if any.
+fn requested_alt_names(req: &CertReq) -> Result<AltNames, X509Error> {
+    let mut out: Option<AltNames> = None;
+    for attr in req.info.attributes.iter() {
+        if attr.oid != EXTENSION_REQUEST {
+            continue;
+        }
+        for value in attr.values.iter() {
+            let exts = x509_cert::ext::Extensions::from_der(&encode(value)?)
+                .map_err(X509Error::malformed("PKCS#10 extensionRequest"))?;
+            for ext in exts.iter() {
+                if ext.extn_id != const_oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME {
+                    continue;
+                }
+                if out.is_some() {
+                    return Err(X509Error::Malformed {
+                        what: "PKCS#10 request",
+                        reason: "subjectAltName requested twice".into(),
+                    });
+                }
+                let san = x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
+                    .map_err(X509Error::malformed("requested subjectAltName"))?;
+                out = Some(AltNames::from_extension(&san)?);
+            }
+        }
+    }
+    Ok(out.unwrap_or_default())
 }
 
 /// `extensionRequest` (PKCS#9, RFC 2985 §5.4.2).

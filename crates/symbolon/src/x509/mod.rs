@@ -4,6 +4,7 @@
 //! bytes, the token signs their digest, the signature is checked, then the
 //! certificate is assembled).
 
+mod alt_names;
 mod certificate;
 mod csr;
 mod error;
@@ -12,13 +13,17 @@ mod path;
 mod profile;
 mod signer;
 
+pub use alt_names::{AltNames, DnsName, EmailAddress, MAX_ALT_NAMES};
 pub use certificate::{
     certificate_key, issue_leaf, parse_certificate, random_serial, self_signed_root,
-    verify_issued_by, IssueParams,
+    verify_issued_by, verify_signed_by, IssueParams,
 };
 pub use csr::{build_csr, csr_spki, verify_csr, VerifiedCsr};
 pub use error::X509Error;
-pub use name::{parse_identity, same_identity};
+pub use name::{
+    attribute_text, identity_attribute, identity_der, identity_key, parse_identity, same_identity,
+    IdentityAttribute, IDENTITY_ATTRIBUTES,
+};
 pub use path::{has_extended_key_usage, verify_path};
 pub use profile::{CertificateRole, LeafExtras, PURCHASE_SIGNING_EKU};
 pub use signer::RsaSigner;

@@ -38,7 +38,11 @@ fn tidy(text: &str) -> String {
         .join(",")
 }
 
-/// Parses an identity such as `CN=Alice Example,O=Example Ltd,C=GB`.
+/// Parses an identity such as `CN=Alice Example,O=Example Ltd,C=GB` into its
+/// canonical DER form: only the attribute types in [`IDENTITY_ATTRIBUTES`],
+/// each value as text (no `#`-hex DER), within its RFC 5280 upper bound and
+/// in the string type RFC 5280 gives it (PrintableString for C and
+/// serialNumber, IA5String for emailAddress and DC, UTF8String otherwise).
 pub fn parse_identity(text: &str) -> Result<Name, X509Error> {
     let name = Name::from_str(&tidy(text.trim())).map_err(|e| X509Error::Malformed {
         what: "identity (RFC 4514, e.g. CN=Alice,O=Example)",
@@ -50,42 +54,170 @@ pub fn parse_identity(text: &str) -> Result<Name, X509Error> {
             reason: "it is empty".into(),
         });
     }
-    check_upper_bounds(&name)?;
+    check_attributes(&name)?;
     Ok(name)
 }
 
-/// RFC 5280 Appendix A.1 upper bounds (characters) for the attributes
-/// people write in identities.
-const UPPER_BOUNDS: &[(&str, &str, usize)] = &[
-    ("2.5.4.3", "CN", 64),
-    ("2.5.4.10", "O", 64),
-    ("2.5.4.11", "OU", 64),
-    ("2.5.4.6", "C", 2),
-    ("2.5.4.7", "L", 128),
-    ("2.5.4.8", "ST", 128),
-    ("2.5.4.5", "serialNumber", 64),
-    ("2.5.4.12", "title", 64),
-    ("1.2.840.113549.1.9.1", "emailAddress", 255),
+/// An attribute type identities may carry: its OID, the keyword people
+/// write, the RFC 5280 Appendix A.1 upper bound in characters, and the
+/// characters its string type allows.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityAttribute {
+    /// Dotted OID.
+    pub oid: &'static str,
+    /// The keyword (RFC 4514 / RFC 4519), or the dotted OID where there is none.
+    pub label: &'static str,
+    /// Upper bound in characters.
+    pub bound: usize,
+    /// The string type's alphabet.
+    alphabet: Alphabet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alphabet {
+    /// UTF8String: any character but controls.
+    Text,
+    /// PrintableString (X.680 §41.4).
+    Printable,
+    /// IA5String: ASCII without controls.
+    Ascii,
+    /// Two upper-case letters (ISO 3166 alpha-2).
+    Country,
+}
+
+const fn attr(
+    oid: &'static str,
+    label: &'static str,
+    bound: usize,
+    alphabet: Alphabet,
+) -> IdentityAttribute {
+    IdentityAttribute {
+        oid,
+        label,
+        bound,
+        alphabet,
+    }
+}
+
+/// Every attribute type the certificate profiles allow in a subject
+/// (docs/vetting.md). Anything else is refused, naming the attribute.
+pub const IDENTITY_ATTRIBUTES: &[IdentityAttribute] = &[
+    attr("2.5.4.3", "CN", 64, Alphabet::Text),
+    attr("2.5.4.4", "SN", 64, Alphabet::Text),
+    attr("2.5.4.42", "givenName", 64, Alphabet::Text),
+    attr("2.5.4.43", "initials", 64, Alphabet::Text),
+    attr("2.5.4.65", "pseudonym", 128, Alphabet::Text),
+    attr("2.5.4.12", "title", 64, Alphabet::Text),
+    attr("2.5.4.10", "O", 64, Alphabet::Text),
+    attr("2.5.4.11", "OU", 64, Alphabet::Text),
+    attr("2.5.4.97", "organizationIdentifier", 64, Alphabet::Text),
+    attr("2.5.4.6", "C", 2, Alphabet::Country),
+    attr("2.5.4.8", "ST", 128, Alphabet::Text),
+    attr("2.5.4.7", "L", 128, Alphabet::Text),
+    attr("2.5.4.9", "street", 128, Alphabet::Text),
+    attr("2.5.4.17", "postalCode", 40, Alphabet::Text),
+    attr("2.5.4.5", "serialNumber", 64, Alphabet::Printable),
+    attr("1.2.840.113549.1.9.1", "emailAddress", 255, Alphabet::Ascii),
+    attr("0.9.2342.19200300.100.1.25", "DC", 63, Alphabet::Ascii),
+    attr("0.9.2342.19200300.100.1.1", "UID", 256, Alphabet::Text),
 ];
 
-/// Refuses an attribute longer than its RFC 5280 upper bound.
-fn check_upper_bounds(name: &Name) -> Result<(), X509Error> {
+/// The entry for an attribute type, if identities may carry it.
+pub fn identity_attribute(oid: &str) -> Option<&'static IdentityAttribute> {
+    IDENTITY_ATTRIBUTES.iter().find(|a| a.oid == oid)
+}
+
+/// The text of an attribute value, if it is a string type.
+pub fn attribute_text(value: &der::Any) -> Option<String> {
+    x509_cert::ext::pkix::name::DirectoryString::try_from(value)
+        .map(|d| d.value().to_string())
+        .ok()
+        .or_else(|| {
+            der::asn1::Ia5StringRef::try_from(value)
+                .ok()
+                .map(|s| s.as_str().to_string())
+        })
+}
+
+fn fits(alphabet: Alphabet, text: &str) -> bool {
+    match alphabet {
+        Alphabet::Text => !text.chars().any(char::is_control),
+        Alphabet::Printable => text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " '()+,-./:=?".contains(c)),
+        Alphabet::Ascii => text.chars().all(|c| c.is_ascii() && !c.is_ascii_control()),
+        Alphabet::Country => text.len() == 2 && text.chars().all(|c| c.is_ascii_uppercase()),
+    }
+}
+
+/// Refuses attribute types outside [`IDENTITY_ATTRIBUTES`], values that are
+/// not text, empty, longer than their RFC 5280 upper bound, or outside their
+/// string type, and multi-valued RDNs (`CN=a+O=b`: no profile uses them and
+/// their order is ambiguous to compare).
+fn check_attributes(name: &Name) -> Result<(), X509Error> {
+    let refuse = |reason: String| X509Error::Malformed {
+        what: "identity",
+        reason,
+    };
+    for rdn in name.iter_rdn() {
+        if rdn.len() != 1 {
+            return Err(refuse("multi-valued RDNs (a+b) are not used in certificates here; give each attribute on its own".into()));
+        }
+    }
     for atv in name.iter() {
         let oid = atv.oid.to_string();
-        let Some((_, label, bound)) = UPPER_BOUNDS.iter().find(|(o, ..)| *o == oid) else {
-            continue;
+        let Some(a) = identity_attribute(&oid) else {
+            let allowed: Vec<&str> = IDENTITY_ATTRIBUTES.iter().map(|a| a.label).collect();
+            return Err(refuse(format!(
+                "the attribute {oid} is not allowed in a subject; allowed: {}",
+                allowed.join(", ")
+            )));
         };
-        let chars = x509_cert::ext::pkix::name::DirectoryString::try_from(&atv.value)
-            .map(|d| d.value().chars().count())
-            .unwrap_or_else(|_| atv.value.value().len());
-        if chars > *bound {
-            return Err(X509Error::Malformed {
-                what: "identity",
-                reason: format!("{label} is at most {bound} characters (RFC 5280), not {chars}"),
-            });
+        // The string type RFC 5280 gives the attribute, as text parsing
+        // makes it: a `#`-hex value could carry any other type.
+        let canonical = match a.alphabet {
+            Alphabet::Text => der::Tag::Utf8String,
+            Alphabet::Printable | Alphabet::Country => der::Tag::PrintableString,
+            Alphabet::Ascii => der::Tag::Ia5String,
+        };
+        let text = attribute_text(&atv.value)
+            .filter(|_| der::Tagged::tag(&atv.value) == canonical)
+            .ok_or_else(|| refuse(format!("{} must be text, not a hex DER value", a.label)))?;
+        let chars = text.chars().count();
+        if chars == 0 {
+            return Err(refuse(format!("{} is empty", a.label)));
+        }
+        if chars > a.bound {
+            return Err(refuse(format!(
+                "{} is at most {} characters (RFC 5280), not {chars}",
+                a.label, a.bound
+            )));
+        }
+        if !fits(a.alphabet, &text) {
+            let what = match a.alphabet {
+                Alphabet::Text => "characters other than control characters",
+                Alphabet::Printable => {
+                    "PrintableString characters (letters, digits, space and '()+,-./:=?)"
+                }
+                Alphabet::Ascii => "ASCII characters",
+                Alphabet::Country => "a two-letter ISO 3166 country code in capitals",
+            };
+            return Err(refuse(format!("{} must be {what}", a.label)));
         }
     }
     Ok(())
+}
+
+/// The canonical DER of an identity.
+pub fn identity_der(name: &Name) -> Result<Vec<u8>, X509Error> {
+    der::Encode::to_der(name).map_err(X509Error::encoding("identity"))
+}
+
+/// The canonical text of an identity, for matching: its RFC 4514 rendering
+/// after RFC 5280 §7.1's case and whitespace folding. Two names with the
+/// same key denote the same identity.
+pub fn identity_key(name: &Name) -> String {
+    normalise(name)
 }
 
 fn normalise(name: &Name) -> String {
@@ -127,5 +259,27 @@ mod tests {
         assert!(parse_identity("CN=x,C=GBR").is_err());
         assert!(parse_identity(&format!("CN=x,L={}", "l".repeat(128))).is_ok());
         assert!(parse_identity(&format!("CN=x,O={}", "é".repeat(64))).is_ok());
+    }
+
+    #[test]
+    fn only_listed_attributes_as_text() {
+        use der::Tagged;
+        let e = parse_identity("CN=x,2.5.4.999=y").unwrap_err();
+        assert!(e.to_string().contains("2.5.4.999 is not allowed"), "{e}");
+        let e = parse_identity("CN=#130161").unwrap_err();
+        assert!(e.to_string().contains("CN must be text"), "{e}");
+        assert!(parse_identity("CN=a+O=b").is_err());
+        assert!(parse_identity("CN=x,C=gb").is_err());
+        assert!(parse_identity("CN=x,serialNumber=a_b").is_err());
+        assert!(parse_identity("CN=x,emailAddress=é@example.com").is_err());
+        assert!(parse_identity("CN=x,2.5.4.42=Alice,SN=Example,C=GB,DC=example").is_ok());
+        // The canonical DER: C as PrintableString, CN as UTF8String.
+        let n = parse_identity("cn=Alice, c=GB").unwrap();
+        let c = n.iter().find(|a| a.oid.to_string() == "2.5.4.6").unwrap();
+        assert_eq!(c.value.tag(), der::Tag::PrintableString);
+        assert_eq!(
+            identity_key(&n),
+            identity_key(&parse_identity("CN=alice,C=GB").unwrap())
+        );
     }
 }

@@ -10,7 +10,7 @@ use der::{Any, Decode, Encode};
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
 
-use super::{certificate_key, parse_certificate, verify_issued_by, X509Error};
+use super::{parse_certificate, verify_signed_by, X509Error};
 
 /// Checks `leaf` through `chain` (intermediates, nearest first; a copy of
 /// the root at the end is allowed) up to the pinned `root` (DER) at `now`,
@@ -62,13 +62,10 @@ pub fn verify_path(
                 depth + 1
             )));
         }
-        verify_issued_by(child, &certificate_key(parent)?)?;
+        verify_signed_by(child, parent)?;
     }
-    verify_issued_by(
-        &path[path.len() - 1],
-        &certificate_key(&path[path.len() - 1])?,
-    )
-    .map_err(|_| bad("the pinned root is not self-signed".into()))?;
+    verify_signed_by(&path[path.len() - 1], &path[path.len() - 1])
+        .map_err(|_| bad("the pinned root is not self-signed".into()))?;
     Ok(path.swap_remove(0))
 }
 

@@ -133,14 +133,13 @@ fn purchase_signing_eku() -> x509_cert::builder::Result<Extension> {
     })
 }
 
-/// What a leaf carries beyond its role's profile: the names a TLS server
-/// answers for, and extra purposes (an operator credential's role).
+/// What a leaf carries beyond its role's profile: its subject alternative
+/// names (the names a TLS server answers for, the vetted names of a
+/// subscriber), and extra purposes (an operator credential's role).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeafExtras {
-    /// DNS names for the subjectAltName.
-    pub dns_names: Vec<String>,
-    /// IP addresses for the subjectAltName.
-    pub ip_addresses: Vec<std::net::IpAddr>,
+    /// The subjectAltName entries.
+    pub names: super::AltNames,
     /// Extended key usage purposes added to the role's, each the DER of an
     /// OBJECT IDENTIFIER (kept as DER: symbolon's own OIDs have arcs wider
     /// than 32 bits).
@@ -181,23 +180,12 @@ fn extended_key_usage(
     })
 }
 
-/// The subjectAltName of a TLS server certificate.
+/// The subjectAltName extension, when there are names.
 fn subject_alt_name(
     extras: &LeafExtras,
     subject: &Name,
 ) -> x509_cert::builder::Result<Option<Extension>> {
-    use x509_cert::ext::pkix::name::GeneralName;
-    let mut names = Vec::new();
-    for d in &extras.dns_names {
-        names.push(GeneralName::DnsName(der::asn1::Ia5String::new(d)?));
-    }
-    for ip in &extras.ip_addresses {
-        let octets = match ip {
-            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
-            std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
-        };
-        names.push(GeneralName::IpAddress(der::asn1::OctetString::new(octets)?));
-    }
+    let names = extras.names.general_names()?;
     if names.is_empty() {
         return Ok(None);
     }

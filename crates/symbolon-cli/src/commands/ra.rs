@@ -1,0 +1,124 @@
+//! `symbolon ra`: the registration officer's side of step 423 (docs/vetting.md):
+//! record a vetted subscriber, list, show and withdraw registrations.
+
+use serde_json::{json, Value};
+use symbolon::Code;
+
+use super::ca_client::field;
+use crate::cli::RaCommand;
+use crate::error::CliError;
+use crate::output::print_json;
+
+/// A registration id as a path segment: 32 hex digits only.
+fn id_segment(id: &str) -> Result<&str, CliError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            format!("{id:?} is not a registration id (32 hex digits; see `symbolon ra list`)"),
+        ));
+    }
+    Ok(id)
+}
+
+fn line(r: &Value) -> String {
+    format!(
+        "{}  {:<9} {:<28} {:<24} used {}/{}  by {}",
+        r["id"].as_str().unwrap_or("?"),
+        r["state"].as_str().unwrap_or("?"),
+        r["roles"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","))
+            .unwrap_or_default(),
+        r["subject"].as_str().unwrap_or("?"),
+        r["used"],
+        r["uses"],
+        r["officer"].as_str().unwrap_or("?"),
+    )
+}
+
+pub(crate) fn run(command: RaCommand, json: bool) -> Result<(), CliError> {
+    match command {
+        RaCommand::Register {
+            ca,
+            identity,
+            roles,
+            evidence,
+            valid,
+            uses,
+            san,
+        } => {
+            let roles: Vec<&str> = roles
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .collect();
+            let v = super::ca_client(&ca)?.post(
+                "/v1/ra/registrations",
+                &json!({
+                    "identity": identity, "roles": roles, "evidence": evidence,
+                    "valid": valid, "uses": uses, "alt_names": san,
+                }),
+            )?;
+            if json {
+                return print_json(&v);
+            }
+            println!("{}", field(&v, "id")?);
+            eprintln!(
+                "registered {} for {} ({} use(s), until {})",
+                v["subject"].as_str().unwrap_or("?"),
+                roles.join(", "),
+                v["uses"],
+                v["expires_at"]
+            );
+            Ok(())
+        }
+        RaCommand::List { ca, all } => {
+            let state = if all { "all" } else { "live" };
+            let v = super::ca_client(&ca)?.get(&format!("/v1/ra/registrations?state={state}"))?;
+            if json {
+                return print_json(&v);
+            }
+            for r in v["registrations"].as_array().into_iter().flatten() {
+                println!("{}", line(r));
+            }
+            Ok(())
+        }
+        RaCommand::Show { ca, id } => {
+            let v = super::ca_client(&ca)?
+                .get(&format!("/v1/ra/registrations/{}", id_segment(&id)?))?;
+            if json {
+                return print_json(&v);
+            }
+            println!("{}", line(&v));
+            println!("  evidence   {}", v["evidence"].as_str().unwrap_or("?"));
+            for n in v["alt_names"].as_array().into_iter().flatten() {
+                println!("  alt name   {}", n.as_str().unwrap_or("?"));
+            }
+            if let Some(r) = v["withdraw_reason"].as_str() {
+                println!(
+                    "  withdrawn by {}: {r}",
+                    v["withdrawn_by"].as_str().unwrap_or("?")
+                );
+            }
+            for c in v["certificates"].as_array().into_iter().flatten() {
+                println!("  certificate {}", c.as_str().unwrap_or("?"));
+            }
+            Ok(())
+        }
+        RaCommand::Withdraw { ca, id, reason } => {
+            let v = super::ca_client(&ca)?.post(
+                &format!("/v1/ra/registrations/{}/withdraw", id_segment(&id)?),
+                &json!({ "reason": reason }),
+            )?;
+            if json {
+                return print_json(&v);
+            }
+            println!("registration {id} withdrawn");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Who may be certified as whom, at the service (docs/vetting.md, patent
+//! FIG. 6 step 423): registration officers record vetted subscribers, admins
+//! set each station's name policy and the manufacturer roots, and every
+//! certification is authorised by a live registration for exactly its
+//! subject and role (one use spent with the issuance) or by the requesting
+//! station's name policy covering every name in the certificate.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use symbolon::access::PartyName;
+use symbolon::ca::{Approved, CaError};
+use symbolon::keys::IdentityPublicKey;
+use symbolon::vetting::{
+    parse_duration, subject_key, verify_device_chain, DeviceEvidence, Evidence, ManufacturerRoot,
+    NamePolicy, NamePolicyText, RegisteredDevice, RegistrationId,
+};
+use symbolon::x509::{identity_key, AltNames, CertificateRole};
+use symbolon_store::{
+    Actor, NamePolicyRecord, NewRegistration, RegistrationRecord, RegistrationState, StoreError,
+    TokenRecord,
+};
+
+use crate::service::now;
+use crate::{CaService, ServiceError};
+
+/// What authorises a certification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum Authority {
+    /// A registration officer's registration (one use spent).
+    Registration {
+        /// Its id.
+        registration: RegistrationId,
+    },
+    /// The requesting station's name policy.
+    NamePolicy {
+        /// The station.
+        station: String,
+    },
+}
+
+/// What an officer asks to register.
+#[derive(Debug, Clone)]
+pub struct RegistrationRequest {
+    /// The identity, RFC 4514.
+    pub identity: String,
+    /// Certificate roles.
+    pub roles: Vec<CertificateRole>,
+    /// Vetted alternative names, tagged.
+    pub alt_names: Vec<String>,
+    /// What was checked.
+    pub evidence: String,
+    /// How long it lives (`30d`).
+    pub valid: String,
+    /// How many issuances it covers.
+    pub uses: u32,
+}
+
+/// Default life of a registration.
+pub const DEFAULT_VALIDITY: &str = "30d";
+
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid {
+        code: symbolon::Code::InvalidInput,
+        message: message.into(),
+    }
+}
+
+fn parse_policy(record: &NamePolicyRecord) -> Result<NamePolicy, ServiceError> {
+    NamePolicy::parse(&record.policy).map_err(|e| {
+        ServiceError::Store(StoreError::Corrupt(format!(
+            "the name policy of {}: {e}",
+            record.station
+        )))
+    })
+}
+
+impl CaService {
+    /// `POST /v1/ra/registrations`: records a vetted subscriber (the
+    /// officer is the caller).
+    pub async fn register_subscriber(
+        &self,
+        req: RegistrationRequest,
+    ) -> Result<RegistrationRecord, ServiceError> {
+        let subject = symbolon::x509::parse_identity(&req.identity)
+            .map_err(|e| invalid(format!("identity: {e}")))?;
+        for role in &req.roles {
+            if !self.policy.roles.contains(role) {
+                return Err(invalid(format!(
+                    "this CA does not issue {role} certificates"
+                )));
+            }
+        }
+        let roles = symbolon::vetting::parse_roles(
+            &req.roles
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        let alt = AltNames::parse_tagged(req.alt_names.iter().map(String::as_str))
+            .map_err(|e| invalid(format!("alt_names: {e}")))?;
+        let evidence = Evidence::new(&req.evidence).map_err(|e| invalid(e.to_string()))?;
+        let valid = parse_duration(&req.valid).map_err(|e| invalid(format!("valid: {e}")))?;
+        let uses = symbolon::vetting::check_uses(req.uses).map_err(|e| invalid(e.to_string()))?;
+        let subject_der = symbolon::x509::identity_der(&subject)
+            .map_err(|e| invalid(format!("identity: {e}")))?;
+        let id = RegistrationId::random().map_err(|e| CaError::Internal(e.to_string()))?;
+        self.registry
+            .register_subscriber(NewRegistration {
+                id,
+                subject_key: identity_key(&subject),
+                subject: subject.to_string(),
+                subject_der,
+                roles,
+                alt_names: alt.tagged(),
+                evidence: evidence.as_str().to_string(),
+                expires_at: now() + valid as i64,
+                uses,
+            })
+            .await?;
+        Ok(self.registry.registration(&id).await?)
+    }
+
+    /// `POST /v1/ra/registrations/{id}/withdraw`.
+    pub async fn withdraw_registration(
+        &self,
+        id: &RegistrationId,
+        reason: &str,
+    ) -> Result<RegistrationRecord, ServiceError> {
+        let current = self.registry.registration(id).await?;
+        if current.state == RegistrationState::Withdrawn {
+            return Err(ServiceError::Invalid {
+                code: symbolon::Code::AlreadyUsed,
+                message: format!("registration {id} is withdrawn already"),
+            });
+        }
+        if reason.trim().is_empty() {
+            return Err(invalid("reason: say why the registration is withdrawn"));
+        }
+        self.registry
+            .withdraw_registration(id, reason.trim())
+            .await?;
+        Ok(self.registry.registration(id).await?)
+    }
+
+    /// `PUT /v1/admin/name-policies/{station}`: parsed, stored in its
+    /// canonical form.
+    pub async fn set_name_policy(
+        &self,
+        station: &PartyName,
+        text: &NamePolicyText,
+    ) -> Result<NamePolicyRecord, ServiceError> {
+        let policy = NamePolicy::parse(text).map_err(|e| invalid(e.to_string()))?;
+        self.registry
+            .set_name_policy(station.as_str(), policy.text())
+            .await?;
+        self.registry
+            .name_policy(station.as_str())
+            .await?
+            .ok_or_else(|| ServiceError::Setup("the name policy just set is missing".into()))
+    }
+
+    /// `POST /v1/admin/manufacturer-roots`.
+    pub async fn trust_manufacturer(&self, der: &[u8]) -> Result<ManufacturerRoot, ServiceError> {
+        let root =
+            ManufacturerRoot::new(der, SystemTime::now()).map_err(|e| ServiceError::Invalid {
+                code: symbolon::Code::InvalidCertificate,
+                message: e.to_string(),
+            })?;
+        self.registry
+            .trust_manufacturer(root.fingerprint, &root.subject, &root.der)
+            .await?;
+        Ok(root)
+    }
+
+    /// Checks a device chain against the manufacturer roots on record.
+    pub(crate) async fn check_device_chain(
+        &self,
+        device_key: &IdentityPublicKey,
+        chain: &[Vec<u8>],
+    ) -> Result<ManufacturerRoot, ServiceError> {
+        let roots = self
+            .registry
+            .manufacturer_roots()
+            .await?
+            .into_iter()
+            .filter_map(|r| ManufacturerRoot::new(&r.der, SystemTime::now()).ok())
+            .collect::<Vec<_>>();
+        verify_device_chain(device_key.spki_der(), chain, &roots, SystemTime::now())
+            .cloned()
+            .map_err(|e| ServiceError::Invalid {
+                code: e.code(),
+                message: e.to_string(),
+            })
+    }
+
+    /// The device the review sees, from its registration.
+    pub(crate) fn registered_device(token: &TokenRecord) -> Option<RegisteredDevice> {
+        let key = IdentityPublicKey::from_spki_der(&token.device_key).ok()?;
+        Some(RegisteredDevice {
+            key,
+            evidence: device_evidence(token),
+        })
+    }
+
+    /// Authorises a reviewed request for the station `by`: a live
+    /// registration for exactly its subject and role whose vetted names,
+    /// with the station's policy, cover every alternative name; failing
+    /// that, the station's policy covering every name. The refusal names
+    /// what was missing.
+    pub(crate) async fn authorize(
+        &self,
+        approved: &Approved,
+        by: &Actor,
+    ) -> Result<Authority, CaError> {
+        let internal = |e: StoreError| CaError::Internal(e.to_string());
+        let subject = &approved.subject;
+        let role = approved.role.to_string();
+        let registrations = self
+            .registry
+            .registrations_for(&subject_key(subject))
+            .await
+            .map_err(internal)?;
+        let policy = match self
+            .registry
+            .name_policy(by.name.as_str())
+            .await
+            .map_err(internal)?
+        {
+            Some(record) => {
+                Some(parse_policy(&record).map_err(|e| CaError::Internal(e.to_string()))?)
+            }
+            None => None,
+        };
+        let for_role: Vec<&RegistrationRecord> = registrations
+            .iter()
+            .filter(|r| r.roles.contains(&role))
+            .collect();
+        let mut uncovered = None;
+        for r in for_role
+            .iter()
+            .filter(|r| r.state == RegistrationState::Live)
+        {
+            let vetted = AltNames::parse_tagged(r.alt_names.iter().map(String::as_str))
+                .map_err(|e| CaError::Internal(format!("registration {}: {e}", r.id)))?;
+            match names_outside(&approved.alt_names, &vetted, policy.as_ref()) {
+                None => return Ok(Authority::Registration { registration: r.id }),
+                Some(name) => uncovered = uncovered.or(Some((r.id, name))),
+            }
+        }
+        if let Some((id, name)) = uncovered {
+            return Err(CaError::NameNotAllowed(format!(
+                "{name} is neither vetted by registration {id} nor allowed by the name policy of station {}; register it (`symbolon ra register --san …`) or have an admin allow it",
+                by.name
+            )));
+        }
+        let policy_note = match &policy {
+            Some(p) => match p.judge_certificate(subject, &approved.alt_names) {
+                Ok(()) => {
+                    return Ok(Authority::NamePolicy {
+                        station: by.name.to_string(),
+                    })
+                }
+                Err(outside) => format!(
+                    "the name policy of station {} does not cover it ({outside})",
+                    by.name
+                ),
+            },
+            None => format!("station {} has no name policy", by.name),
+        };
+        let state_note = match for_role.last() {
+            Some(r) => format!(
+                " (registration {} is {})",
+                r.id,
+                match r.state {
+                    RegistrationState::Spent => "used up",
+                    RegistrationState::Expired => "expired",
+                    RegistrationState::Withdrawn => "withdrawn",
+                    RegistrationState::Live => "live",
+                }
+            ),
+            None if !registrations.is_empty() => format!(
+                " (it is registered for {} only)",
+                registrations
+                    .iter()
+                    .flat_map(|r| r.roles.iter().cloned())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        };
+        Err(CaError::NotRegistered(format!(
+            "{subject} is not registered for the role {role}{state_note}, and {policy_note}; a registration officer registers subscribers after vetting them (`symbolon ra register`)"
+        )))
+    }
+}
+
+/// The first requested alternative name neither vetted nor allowed.
+fn names_outside(
+    requested: &AltNames,
+    vetted: &AltNames,
+    policy: Option<&NamePolicy>,
+) -> Option<String> {
+    use symbolon::vetting::CertName;
+    let allowed = |n: &CertName| policy.is_some_and(|p| p.judge(n).is_ok());
+    for d in &requested.dns {
+        let n = CertName::Dns(d.clone());
+        if !vetted.dns.contains(d) && !allowed(&n) {
+            return Some(n.to_string());
+        }
+    }
+    for i in &requested.ips {
+        let n = CertName::Ip(*i);
+        if !vetted.ips.contains(i) && !allowed(&n) {
+            return Some(n.to_string());
+        }
+    }
+    for e in &requested.emails {
+        let n = CertName::Email(e.clone());
+        if !vetted.emails.contains(e) && !allowed(&n) {
+            return Some(n.to_string());
+        }
+    }
+    None
+}
+
+/// What a token's registration says about its device.
+pub fn device_evidence(token: &TokenRecord) -> DeviceEvidence {
+    match (
+        &token.vouched_by,
+        &token.manufacturer_root,
+        &token.manufacturer_subject,
+    ) {
+        (None, ..) => DeviceEvidence::Unvouched,
+        (Some(by), Some(root_key), Some(root)) => DeviceEvidence::Manufacturer {
+            by: by.clone(),
+            root: root.clone(),
+            root_key: *root_key,
+        },
+        (Some(by), ..) => DeviceEvidence::Vouched {
+            by: by.clone(),
+            role: token.vouched_role.clone().unwrap_or_default(),
+        },
+    }
+}

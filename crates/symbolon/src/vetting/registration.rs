@@ -1,0 +1,205 @@
+//! A registration: a registration officer's record that a subscriber was
+//! vetted through a channel other than the request (patent FIG. 6 step 423:
+//! the personal data received directly from the user, checked against a
+//! passport, a resident card, a driver's licence). It names the canonical
+//! subject, the certificate roles, the vetted alternative names, the
+//! evidence seen, how long it stays live and how many issuances it covers.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::VettingError;
+use crate::x509::CertificateRole;
+
+/// Longest evidence text, in bytes.
+pub const MAX_EVIDENCE: usize = 1024;
+/// Longest life of a registration.
+pub const MAX_VALIDITY_SECS: u64 = 365 * 86_400;
+/// Most issuances one registration covers.
+pub const MAX_USES: u32 = 10_000;
+
+/// A registration's id: 128 random bits, shown as 32 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RegistrationId([u8; 16]);
+
+impl RegistrationId {
+    /// A fresh random id.
+    pub fn random() -> Result<Self, VettingError> {
+        let mut b = [0u8; 16];
+        crate::keys::random_bytes(&mut b).map_err(|e| VettingError::Internal(e.to_string()))?;
+        Ok(Self(b))
+    }
+}
+
+impl fmt::Display for RegistrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for RegistrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RegistrationId({self})")
+    }
+}
+
+impl FromStr for RegistrationId {
+    type Err = VettingError;
+    fn from_str(s: &str) -> Result<Self, VettingError> {
+        hex::decode(s)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .map(Self)
+            .ok_or_else(|| {
+                VettingError::Invalid(format!("{s:?} is not a registration id (32 hex digits)"))
+            })
+    }
+}
+
+impl TryFrom<String> for RegistrationId {
+    type Error = VettingError;
+    fn try_from(s: String) -> Result<Self, VettingError> {
+        s.parse()
+    }
+}
+
+impl From<RegistrationId> for String {
+    fn from(id: RegistrationId) -> String {
+        id.to_string()
+    }
+}
+
+/// What the officer saw, in words: non-empty, at most [`MAX_EVIDENCE`]
+/// bytes, no control characters (it is shown in listings and logs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Evidence(String);
+
+impl Evidence {
+    /// Checks `text`.
+    pub fn new(text: &str) -> Result<Self, VettingError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(VettingError::Invalid(
+                "--evidence: say what was checked (e.g. 'passport X1234567, seen in person')"
+                    .into(),
+            ));
+        }
+        if text.len() > MAX_EVIDENCE {
+            return Err(VettingError::Invalid(format!(
+                "--evidence: at most {MAX_EVIDENCE} bytes (got {})",
+                text.len()
+            )));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(VettingError::Invalid(
+                "--evidence: no control characters (newlines, tabs)".into(),
+            ));
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A duration as people write it: `30d`, `12h`, `90m`, `3600s`.
+pub fn parse_duration(text: &str) -> Result<u64, VettingError> {
+    let bad = || {
+        VettingError::Invalid(format!(
+            "{text:?}: write a duration such as 30d, 12h or 90m"
+        ))
+    };
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(unit).ok_or_else(bad)?;
+    if secs == 0 || secs > MAX_VALIDITY_SECS {
+        return Err(VettingError::Invalid(format!(
+            "{text:?}: a registration lives between 1 second and 365 days"
+        )));
+    }
+    Ok(secs)
+}
+
+/// Checks a number of uses.
+pub fn check_uses(uses: u32) -> Result<u32, VettingError> {
+    if uses == 0 || uses > MAX_USES {
+        return Err(VettingError::Invalid(format!(
+            "--uses: between 1 and {MAX_USES} issuances, not {uses}"
+        )));
+    }
+    Ok(uses)
+}
+
+/// Parses a role list (`email,document-signing`): at least one, no repeats.
+pub fn parse_roles(text: &str) -> Result<Vec<CertificateRole>, VettingError> {
+    let mut roles: Vec<CertificateRole> = Vec::new();
+    for r in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+        let role: CertificateRole = r
+            .parse()
+            .map_err(|e: crate::x509::X509Error| VettingError::Invalid(format!("--roles: {e}")))?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    if roles.is_empty() {
+        return Err(VettingError::Invalid(
+            "--roles: name at least one certificate role".into(),
+        ));
+    }
+    roles.sort_by_key(|r| r.to_string());
+    Ok(roles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields() {
+        assert_eq!(parse_duration("30d").unwrap(), 30 * 86_400);
+        assert_eq!(parse_duration("90m").unwrap(), 5400);
+        for bad in [
+            "",
+            "d",
+            "30",
+            "0d",
+            "366d",
+            "1y",
+            "-1d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(check_uses(0).is_err());
+        assert!(check_uses(MAX_USES + 1).is_err());
+        assert!(Evidence::new("  ").is_err());
+        assert!(Evidence::new("seen\nin person").is_err());
+        assert!(Evidence::new(&"x".repeat(MAX_EVIDENCE + 1)).is_err());
+        assert_eq!(
+            Evidence::new(" passport X1 ").unwrap().as_str(),
+            "passport X1"
+        );
+        let roles = parse_roles("email, document-signing,email").unwrap();
+        assert_eq!(roles.len(), 2);
+        assert!(parse_roles("root").is_err());
+        assert!(parse_roles(",").is_err());
+        let id = RegistrationId::random().unwrap();
+        assert_eq!(id.to_string().parse::<RegistrationId>().unwrap(), id);
+        assert!("xyz".parse::<RegistrationId>().is_err());
+    }
+}
