@@ -897,6 +897,11 @@ pub(crate) struct IssueArgs {
     /// purchase-signing (orders for protected content).
     #[arg(long, default_value = "client")]
     pub(crate) role: String,
+    /// A subject alternative name to ask for: dns:NAME, ip:ADDRESS or
+    /// email:ADDRESS (repeat). Certified only as far as the subject's
+    /// registration or the station's name policy allows (docs/vetting.md).
+    #[arg(long)]
+    pub(crate) san: Vec<String>,
     /// rsa-2048, rsa-3072 or rsa-4096.
     #[arg(long, default_value = "rsa-2048")]
     pub(crate) algorithm: String,

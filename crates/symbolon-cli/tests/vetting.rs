@@ -712,3 +712,68 @@ fn the_last_use_of_a_registration_goes_to_one_request_of_many_at_once() {
     assert_eq!(v["used"], 2);
     assert_eq!(v["certificates"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn the_station_asks_for_alternative_names_its_policy_allows() {
+    if !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    station_and_token(dir, &server);
+    let st = credential(dir, &server, "station", "st-cli");
+    name_policy(
+        dir,
+        &server,
+        "st-cli",
+        &["dns:example.com", "ip:192.0.2.0/24"],
+        &[],
+    );
+    let issue = |slot: &str, san: &[&str]| {
+        let mut args = vec![
+            "issue",
+            "--credential",
+            &st,
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            slot,
+            "--identity",
+            "CN=web.example.com",
+            "--role",
+            "client",
+            "--out",
+        ];
+        let out = format!("{slot}.crt");
+        args.push(&out);
+        for s in san {
+            args.extend(["--san", s]);
+        }
+        run(dir, &args)
+    };
+    let r = issue("web", &["dns:web.example.com", "ip:192.0.2.7"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sans = String::from_utf8(openssl(
+        dir,
+        &["x509", "-in", "web.crt", "-noout", "-ext", "subjectAltName"],
+    ))
+    .unwrap();
+    assert!(
+        sans.contains("DNS:web.example.com") && sans.contains("IP Address:192.0.2.7"),
+        "{sans}"
+    );
+    let r = issue("bad", &["dns:web.example.com", "dns:web.badexample.com"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("dns:web.badexample.com"), "{}", r.stderr);
+    assert!(!dir.join("bad.crt").exists());
+    let r = issue("uri", &["uri:https://web.example.com"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("--san"), "{}", r.stderr);
+}

@@ -21,7 +21,7 @@ use symbolon::escrow::{ArbitratorPublic, EscrowDeposit, Policy};
 use symbolon::keys::{RsaAlgorithm, RsaPrivateKey, RsaPublicKey, SignatureScheme};
 use symbolon::pem;
 use symbolon::token::SlotName;
-use symbolon::x509::{build_csr, parse_identity, CertificateRole, RsaSigner};
+use symbolon::x509::{build_csr_with_names, parse_identity, AltNames, CertificateRole, RsaSigner};
 use symbolon::Code;
 
 use super::ca_client::CaClient;
@@ -51,6 +51,8 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let role: CertificateRole = args.role.parse()?;
     let algorithm: RsaAlgorithm = args.algorithm.parse()?;
     let subject = parse_identity(&args.identity)?;
+    let names = AltNames::parse_tagged(args.san.iter().map(String::as_str))
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--san: {e}")))?;
     let slot = SlotName::new(&args.slot.slot)?;
     let (_, root) = pem::decode(&read_input(Some(&args.ca_cert))?, &["CERTIFICATE"])
         .map_err(|e| CliError::new(Code::InvalidInput, format!("--ca-cert: {e}")))?;
@@ -101,7 +103,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
             token.generate(&slot, algorithm)?
         };
         let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
-        let csr = build_csr(&subject, &signer, |s, d| token.sign(&slot, s, d))?;
+        let csr = build_csr_with_names(&subject, &names, &signer, |s, d| token.sign(&slot, s, d))?;
         save_csr(args, &csr)?;
         let att = token.attest(&slot, &attestation_nonce(&csr))?;
         let mut body = certify_body(&csr, args, &n);
@@ -133,7 +135,8 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
             .map_err(|e| CliError::new(Code::BadResponse, format!("the CA's reservation: {e}")))?;
         let outcome = (|| {
             let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
-            let csr = build_csr(&subject, &signer, |s, d| key.sign_digest(s, d))?;
+            let csr =
+                build_csr_with_names(&subject, &names, &signer, |s, d| key.sign_digest(s, d))?;
             save_csr(args, &csr)?;
             let mut body = certify_body(&csr, args, &n);
             body["reservation"] = reservation.to_string().into();

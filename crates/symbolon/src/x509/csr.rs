@@ -26,7 +26,29 @@ pub fn build_csr<E: std::fmt::Display>(
     signer: &RsaSigner,
     sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, X509Error> {
-    let builder = RequestBuilder::new(subject.clone()).map_err(X509Error::encoding("request"))?;
+    build_csr_with_names(subject, &AltNames::default(), signer, sign)
+}
+
+/// The same, asking for the subject alternative names `names` (an
+/// `extensionRequest` with a subjectAltName) when there are any.
+pub fn build_csr_with_names<E: std::fmt::Display>(
+    subject: &Name,
+    names: &AltNames,
+    signer: &RsaSigner,
+    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, X509Error> {
+    let mut builder =
+        RequestBuilder::new(subject.clone()).map_err(X509Error::encoding("request"))?;
+    if !names.is_empty() {
+        let san = x509_cert::ext::pkix::SubjectAltName(
+            names
+                .general_names()
+                .map_err(X509Error::encoding("subjectAltName"))?,
+        );
+        builder
+            .add_extension((false, &san))
+            .map_err(X509Error::encoding("subjectAltName"))?;
+    }
     let req = signer.build(builder, sign)?;
     to_der("request", &req)
 }

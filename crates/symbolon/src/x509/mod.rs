@@ -18,7 +18,7 @@ pub use certificate::{
     certificate_key, issue_leaf, parse_certificate, random_serial, self_signed_root,
     verify_issued_by, verify_signed_by, IssueParams,
 };
-pub use csr::{build_csr, csr_spki, verify_csr, VerifiedCsr};
+pub use csr::{build_csr, build_csr_with_names, csr_spki, verify_csr, VerifiedCsr};
 pub use error::X509Error;
 pub use name::{
     attribute_text, identity_attribute, identity_der, identity_key, parse_identity, same_identity,
