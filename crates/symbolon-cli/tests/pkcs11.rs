@@ -100,22 +100,7 @@ fn local_vets(dir: &Path, data: &str) {
     let local = format!("local:{data}");
     let admin = format!("{data}/admin.token");
     sym_ok(dir, &["ca", "certificate", "--ca", &local]);
-    sym_ok(
-        dir,
-        &[
-            "admin",
-            "name-policy",
-            "set",
-            "--ca",
-            &local,
-            "--credential",
-            &admin,
-            "--station",
-            "local-station",
-            "--allow",
-            "dn:*",
-        ],
-    );
+    sym_ok(dir, &local_vets_args(&local, &admin));
 }
 
 fn sym_ok(dir: &Path, args: &[&str]) -> Run {
@@ -1610,6 +1595,151 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
             .contains("CN=Vendor Root"),
         "{v}"
     );
+
+    // What OpenSSL would refuse is refused: a CA certificate passed off as
+    // a device's, a root's path length exceeded, an issuer whose key usage
+    // does not include keyCertSign.
+    openssl(
+        dir,
+        &[
+            "ec",
+            "-in",
+            "vendor.key",
+            "-pubout",
+            "-out",
+            "vendor-pub.pem",
+        ],
+    );
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let register = |device: &str, chain: &str| {
+        http(
+            "POST",
+            &format!("{}/v1/tokens", server.url),
+            Some(&serde_json::json!({
+                "serial": "00112233445566778899aabbccddeef0", "device_key": device, "device_chain": chain,
+            })),
+        )
+    };
+    let (s, v) = register(&read("vendor-pub.pem"), &read("vendor.pem"));
+    assert_eq!(s, 403, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is a CA certificate"),
+        "{v}"
+    );
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("nosign.cnf"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "tight.key",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "tight.key",
+            "-subj",
+            "/CN=Tight Root",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE,pathlen:0",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-out",
+            "tight.pem",
+        ],
+    );
+    sym_ok(
+        dir,
+        &[
+            "admin",
+            "trust-manufacturer",
+            "--ca",
+            &server.url,
+            "--credential",
+            server.admin.to_str().unwrap(),
+            "tight.pem",
+        ],
+    );
+    for (int, root, cnf, needle) in [
+        ("deep", "tight", "ca.cnf", "path length"),
+        ("nosign", "vendor", "nosign.cnf", "keyCertSign"),
+    ] {
+        openssl(
+            dir,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                &format!("{int}.key"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &format!("{int}.key"),
+                "-subj",
+                &format!("/CN={int} CA"),
+                "-out",
+                &format!("{int}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{int}.csr"),
+                "-CA",
+                &format!("{root}.pem"),
+                "-CAkey",
+                &format!("{root}.key"),
+                "-days",
+                "30",
+                "-extfile",
+                cnf,
+                "-out",
+                &format!("{int}.pem"),
+            ],
+        );
+        device_cert(&format!("{int}-device.crt"), "hsm-device.pem", int);
+        let chain = read(&format!("{int}-device.crt")) + &read(&format!("{int}.pem"));
+        let (s, v) = register(&read("hsm-device.pem"), &chain);
+        assert_eq!(s, 403, "{int}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(needle),
+            "{int}: {v}"
+        );
+    }
 
     // Its attested key passes the profile, and the issuance records why.
     let r = issue_server_on(dir, &server, &uri, "CN=maker.example");

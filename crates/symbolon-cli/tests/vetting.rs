@@ -132,7 +132,7 @@ fn a_subject_is_certified_only_once_registered_and_once_per_use() {
     // The officer registers Alice (case and spacing do not matter).
     let id = w.register(
         dir,
-        "cn=Alice  Example, o=Example",
+        "cn=Alice Example, o=Example",
         "email,document-signing",
         &["--uses", "1"],
     );
@@ -157,8 +157,10 @@ fn a_subject_is_certified_only_once_registered_and_once_per_use() {
         "{v}"
     );
 
-    // The same request now succeeds, once.
-    let (s, v) = w.certify(&alice, identity, "email");
+    // The same subject now succeeds, once (ASCII case folds; the
+    // certificate carries the vetted spelling).
+    let shouting = csr(dir, "alice-caps", "/O=EXAMPLE/CN=ALICE EXAMPLE", None);
+    let (s, v) = w.certify(&shouting, "CN=ALICE EXAMPLE,O=EXAMPLE", "email");
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["authority"]["by"], "registration");
     assert_eq!(v["authority"]["registration"], id.as_str());
@@ -168,7 +170,10 @@ fn a_subject_is_certified_only_once_registered_and_once_per_use() {
         &["x509", "-in", "alice.crt", "-noout", "-subject"],
     ))
     .unwrap();
-    assert!(text.contains("CN = Alice Example"), "{text}");
+    assert!(
+        text.contains("CN = Alice Example") && text.contains("O = Example"),
+        "{text}"
+    );
     let issuedd = last(&w.server, "certificate-issued");
     assert_eq!(issuedd["authority"]["registration"], id.as_str());
 
@@ -429,6 +434,42 @@ fn name_policies_decide_every_name_with_rfc5280_semantics() {
         "name_not_allowed"
     );
 
+    // A dn: rule covers the directory name, not the hosts, addresses and
+    // wildcards a subject holds.
+    name_policy(
+        dir,
+        &w.server,
+        "st-vet",
+        &["dn:O=Example,C=GB", "dns:example.com"],
+        &[],
+    );
+    for (name, subj, allowed) in [
+        ("dn-person", "/C=GB/O=Example/CN=Alice", true),
+        ("dn-host", "/C=GB/O=Example/CN=www.example.com", true),
+        ("dn-google", "/C=GB/O=Example/CN=mail.google.com", false),
+        ("dn-wild", "/C=GB/O=Example/CN=*.example.com", false),
+        (
+            "dn-mail",
+            "/C=GB/O=Example/emailAddress=ceo@evil.org",
+            false,
+        ),
+    ] {
+        let identity = {
+            let mut parts: Vec<&str> = subj.split('/').filter(|p| !p.is_empty()).collect();
+            parts.reverse();
+            parts.join(",")
+        };
+        let (s, v) = w.certify(&csr(dir, name, subj, None), &identity, "client");
+        assert_eq!(s == 200, allowed, "{name}: {s} {v}");
+    }
+    name_policy(
+        dir,
+        &w.server,
+        "st-vet",
+        &["dns:example.com"],
+        &["dns:secret.example.com"],
+    );
+
     // The station reads its own policy, not another's.
     let (s, v) = request(&w.station, "GET", "/v1/admin/name-policies/st-vet", None);
     assert_eq!(s, 200, "{v}");
@@ -473,6 +514,44 @@ fn only_officers_register_and_only_admins_set_policies() {
     let r = w.ra(dir, &["show", "--id", "nothex"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("32 hex digits"), "{}", r.stderr);
+    // A policy for a name no station holds: refused (it would wait for
+    // whoever is granted that name).
+    let admin = w.server.admin.to_str().unwrap().to_string();
+    let r = run(
+        dir,
+        &[
+            "admin",
+            "name-policy",
+            "set",
+            "--ca",
+            &w.server.url,
+            "--ca-cert",
+            w.server.ca_cert.to_str().unwrap(),
+            "--credential",
+            &admin,
+            "--station",
+            "nobody-yet",
+            "--allow",
+            "dn:*",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("is not a station"), "{}", r.stderr);
+    // Wildcards are registered for no one.
+    let r = w.ra(
+        dir,
+        &[
+            "register",
+            "--identity",
+            "CN=*.example.com",
+            "--roles",
+            "server",
+            "--evidence",
+            "e",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("wildcard"), "{}", r.stderr);
     let body = json!({ "identity": "CN=Mallory", "roles": ["email"], "evidence": "trust me" });
     let anonymous = w.server.client(None);
     let (s, v) = request(&anonymous, "POST", "/v1/ra/registrations", Some(&body));

@@ -447,7 +447,7 @@ impl CaService {
         };
         let fp = approved.public_key.fingerprint();
         // Step 423: who vouches that this subject is who it says.
-        let authority = match self.authorize(&approved, by).await {
+        let (authority, subject) = match self.authorize(&approved, by).await {
             Ok(a) => a,
             Err(e) => {
                 self.refused(&e, Some(fp)).await;
@@ -480,7 +480,7 @@ impl CaService {
             serial: serial_bytes,
             not_before,
             validity,
-            subject: approved.subject.clone(),
+            subject: subject.clone(),
             public_key: approved.public_key.clone(),
             role: approved.role,
             extras: LeafExtras {
@@ -508,7 +508,7 @@ impl CaService {
         let record = CertificateRecord {
             serial: serial.clone(),
             fingerprint: fp,
-            subject: approved.subject.to_string(),
+            subject: subject.to_string(),
             profile: approved.role.to_string(),
             not_before: not_before
                 .duration_since(UNIX_EPOCH)

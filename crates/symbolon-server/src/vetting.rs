@@ -15,11 +15,12 @@ use symbolon::vetting::{
     parse_duration, subject_key, verify_device_chain, DeviceEvidence, Evidence, ManufacturerRoot,
     NamePolicy, NamePolicyText, RegisteredDevice, RegistrationId,
 };
-use symbolon::x509::{identity_key, AltNames, CertificateRole};
+use symbolon::x509::{identity_key, AltNames, CertificateRole, Name};
 use symbolon_store::{
     Actor, NamePolicyRecord, NewRegistration, RegistrationRecord, RegistrationState, StoreError,
     TokenRecord,
 };
+use x509_cert::der::Decode;
 
 use crate::service::now;
 use crate::{CaService, ServiceError};
@@ -85,6 +86,13 @@ impl CaService {
     ) -> Result<RegistrationRecord, ServiceError> {
         let subject = symbolon::x509::parse_identity(&req.identity)
             .map_err(|e| invalid(format!("identity: {e}")))?;
+        if symbolon::x509::CommonName::of_subject(&subject)
+            .contains(&symbolon::x509::CommonName::Wildcard)
+        {
+            return Err(invalid(
+                "identity: wildcard names are not issued; register each host",
+            ));
+        }
         for role in &req.roles {
             if !self.policy.roles.contains(role) {
                 return Err(invalid(format!(
@@ -154,6 +162,16 @@ impl CaService {
         text: &NamePolicyText,
     ) -> Result<NamePolicyRecord, ServiceError> {
         let policy = NamePolicy::parse(text).map_err(|e| invalid(e.to_string()))?;
+        // A policy for a name no station holds would wait silently for
+        // whoever is granted that name next.
+        if self.registry.role_of_name(station).await? != Some(symbolon::access::Role::Station) {
+            return Err(ServiceError::Invalid {
+                code: symbolon::Code::NotFound,
+                message: format!(
+                    "{station} is not a station (no station credential or pending station grant has that name); grant the role first (`symbolon admin grant --role station --name {station}`)"
+                ),
+            });
+        }
         self.registry
             .set_name_policy(station.as_str(), policy.text())
             .await?;
@@ -207,15 +225,16 @@ impl CaService {
     }
 
     /// Authorises a reviewed request for the station `by`: a live
-    /// registration for exactly its subject and role whose vetted names,
-    /// with the station's policy, cover every alternative name; failing
-    /// that, the station's policy covering every name. The refusal names
-    /// what was missing.
+    /// registration for exactly its subject and role whose vetted names
+    /// (those listed, and the subject's own), with the station's policy,
+    /// cover every alternative name; failing that, the station's policy
+    /// covering every name. The refusal names what was missing. Returns the
+    /// subject to certify: the registration's canonical DER, as vetted.
     pub(crate) async fn authorize(
         &self,
         approved: &Approved,
         by: &Actor,
-    ) -> Result<Authority, CaError> {
+    ) -> Result<(Authority, Name), CaError> {
         let internal = |e: StoreError| CaError::Internal(e.to_string());
         let subject = &approved.subject;
         let role = approved.role.to_string();
@@ -244,10 +263,19 @@ impl CaService {
             .iter()
             .filter(|r| r.state == RegistrationState::Live)
         {
+            let corrupt = |e: String| CaError::Internal(format!("registration {}: {e}", r.id));
+            let vetted_subject =
+                Name::from_der(&r.subject_der).map_err(|e| corrupt(e.to_string()))?;
             let vetted = AltNames::parse_tagged(r.alt_names.iter().map(String::as_str))
-                .map_err(|e| CaError::Internal(format!("registration {}: {e}", r.id)))?;
+                .map_err(|e| corrupt(e.to_string()))?
+                .with_subject_names(&vetted_subject, true);
             match names_outside(&approved.alt_names, &vetted, policy.as_ref()) {
-                None => return Ok(Authority::Registration { registration: r.id }),
+                None => {
+                    return Ok((
+                        Authority::Registration { registration: r.id },
+                        vetted_subject,
+                    ))
+                }
                 Some(name) => uncovered = uncovered.or(Some((r.id, name))),
             }
         }
@@ -260,9 +288,12 @@ impl CaService {
         let policy_note = match &policy {
             Some(p) => match p.judge_certificate(subject, &approved.alt_names) {
                 Ok(()) => {
-                    return Ok(Authority::NamePolicy {
-                        station: by.name.to_string(),
-                    })
+                    return Ok((
+                        Authority::NamePolicy {
+                            station: by.name.to_string(),
+                        },
+                        subject.clone(),
+                    ))
                 }
                 Err(outside) => format!(
                     "the name policy of station {} does not cover it ({outside})",

@@ -361,6 +361,23 @@ impl Registry {
         rows.iter().map(credential_of).collect()
     }
 
+    /// The role a party name holds: from an active credential, or a grant
+    /// not yet used or expired.
+    pub async fn role_of_name(&self, name: &PartyName) -> Result<Option<Role>, StoreError> {
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM credentials WHERE name = $1 AND state = 'active' \
+             UNION SELECT role FROM enrollment_codes WHERE name = $1 AND used_at IS NULL AND expires_at > $2 LIMIT 1",
+        )
+        .bind(name.as_str())
+        .bind(crate::registry::now())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(StoreError::db("read a name's role"))?;
+        role.map(|r| r.parse())
+            .transpose()
+            .map_err(|e: symbolon::access::AccessError| StoreError::Corrupt(e.to_string()))
+    }
+
     /// Whether any admin credential is active (bootstrap runs once).
     pub async fn has_admin(&self) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(

@@ -429,10 +429,10 @@ impl Server {
                 enroll(dir, &server, "station", "test-station", &path);
             }
         }
-        // The tests' station vets its subjects itself (a `dn:*` name
-        // policy), as the patent's station at the issuing centre does; the
-        // vetting tests use stations without one.
-        name_policy(dir, &server, "test-station", &["dn:*"], &[]);
+        // The tests' station vets its subjects and their names itself (a
+        // name policy allowing every name), as the patent's station at the
+        // issuing centre does; the vetting tests use stations without one.
+        name_policy(dir, &server, "test-station", EVERY_NAME, &[]);
         let auditor = server.data.join("test-auditor-http.token");
         if !auditor.exists() {
             let path = auditor.to_str().unwrap().to_string();
@@ -637,6 +637,9 @@ fn enroll_at(
     );
 }
 
+/// A name policy that allows every name: the station vets them itself.
+pub const EVERY_NAME: &[&str] = &["dn:*", "dns:*", "email:*", "ip:0.0.0.0/0", "ip:::/0"];
+
 /// Sets station `station`'s name policy, as the service's first admin.
 pub fn name_policy(dir: &Path, server: &Server, station: &str, allow: &[&str], deny: &[&str]) {
     let mut args = vec![
@@ -670,22 +673,26 @@ pub fn local_station_vets(dir: &Path, data: &str) {
     if !dir.join(&admin).exists() {
         ok(dir, &["ca", "certificate", "--ca", &local]);
     }
-    ok(
-        dir,
-        &[
-            "admin",
-            "name-policy",
-            "set",
-            "--ca",
-            &local,
-            "--credential",
-            &admin,
-            "--station",
-            "local-station",
-            "--allow",
-            "dn:*",
-        ],
-    );
+    ok(dir, &local_vets_args(&local, &admin));
+}
+
+/// `admin name-policy set` letting `local-station` name every subject.
+pub fn local_vets_args<'a>(local: &'a str, admin: &'a str) -> Vec<&'a str> {
+    let mut args = vec![
+        "admin",
+        "name-policy",
+        "set",
+        "--ca",
+        local,
+        "--credential",
+        admin,
+        "--station",
+        "local-station",
+    ];
+    for rule in EVERY_NAME {
+        args.extend(["--allow", rule]);
+    }
+    args
 }
 
 /// Enrolls arbitrator `name` (identity in `dir/arbdir`) with the service:

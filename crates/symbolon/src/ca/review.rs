@@ -13,7 +13,7 @@ use crate::keys::{KeyError, RsaPublicKey};
 use crate::token::{Attestation, KeyOrigin, TokenSerial};
 use crate::vetting::{DeviceEvidence, RegisteredDevice};
 use crate::x509::{
-    parse_identity, same_identity, verify_csr, AltNames, CertificateRole, X509Error,
+    parse_identity, same_identity, verify_csr, AltNames, CertificateRole, CommonName, X509Error,
 };
 
 /// What arrives at the CA.
@@ -91,6 +91,18 @@ pub fn review(
             requested: csr.subject.to_string(),
         });
     }
+    if CommonName::of_subject(&presented).contains(&CommonName::Wildcard) {
+        return Err(CaError::InvalidRequest(
+            "wildcard names are not issued; name each host".into(),
+        ));
+    }
+    // A TLS server certificate names its CN's host as a SAN too (clients
+    // match SANs); the name is then checked like any other.
+    let alt_names = if req.role == CertificateRole::Server {
+        csr.alt_names.with_subject_names(&presented, false)
+    } else {
+        csr.alt_names
+    };
     check_key_with(&csr.public_key, policy.weak_key_effort)?;
     let (attested_by, device_evidence) = match &req.attestation {
         Some(att) => {
@@ -142,7 +154,7 @@ pub fn review(
     }
     Ok(Approved {
         subject: presented,
-        alt_names: csr.alt_names,
+        alt_names,
         public_key: csr.public_key,
         role: req.role,
         attested_by,

@@ -93,6 +93,19 @@ pub fn verify_device_chain<'r>(
         .subject_public_key_info()
         .to_der()
         .map_err(|e| bad(e.to_string()))?;
+    // The device's own certificate, not a CA's: a manufacturer's CA key
+    // would otherwise pass as a device.
+    let is_ca = cert
+        .tbs_certificate()
+        .get_extension::<BasicConstraints>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, bc)| bc.ca);
+    if is_ca {
+        return Err(bad(
+            "the device certificate is a CA certificate, not a device's".into(),
+        ));
+    }
     if certified != device_spki {
         return Err(bad(format!(
             "the device certificate certifies key {}, not this device's key {}",

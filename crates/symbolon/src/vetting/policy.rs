@@ -135,6 +135,10 @@ impl EmailRule {
 pub enum NameRule {
     /// `dns:example.com` (it and below), `dns:*.example.com` (below only).
     Dns(DnsRule),
+    /// `dns:*`: every DNS name (the station vets the hosts it names).
+    AnyDns,
+    /// `email:*`: every email address.
+    AnyEmail,
     /// `ip:ADDRESS` or `ip:NETWORK/PREFIX`.
     Ip(IpRange),
     /// `email:MAILBOX`, `email:HOST`, `email:.DOMAIN`.
@@ -157,6 +161,8 @@ impl FromStr for NameRule {
         })?;
         let bad = |e: crate::x509::X509Error| VettingError::Rule(format!("{s}: {e}"));
         Ok(match kind {
+            "dns" if value == "*" => Self::AnyDns,
+            "email" if value == "*" => Self::AnyEmail,
             "dns" => {
                 let (domain, subdomains_only) =
                     match value.strip_prefix("*.").or_else(|| value.strip_prefix('.')) {
@@ -192,6 +198,8 @@ impl fmt::Display for NameRule {
         match self {
             Self::Dns(r) if r.subdomains_only => write!(f, "dns:*.{}", r.domain),
             Self::Dns(r) => write!(f, "dns:{}", r.domain),
+            Self::AnyDns => write!(f, "dns:*"),
+            Self::AnyEmail => write!(f, "email:*"),
             Self::Ip(r) => write!(f, "ip:{r}"),
             Self::Email(EmailRule::Mailbox(m)) => write!(f, "email:{m}"),
             Self::Email(EmailRule::Host(h)) => write!(f, "email:{h}"),
@@ -246,6 +254,7 @@ impl NameRule {
     fn judge(&self, name: &CertName) -> Option<bool> {
         match (self, name) {
             (Self::Dns(r), CertName::Dns(d)) => Some(r.covers(d)),
+            (Self::AnyDns, CertName::Dns(_)) | (Self::AnyEmail, CertName::Email(_)) => Some(true),
             (Self::Ip(r), CertName::Ip(i)) => Some(r.covers(i)),
             (Self::Email(r), CertName::Email(e)) => Some(r.covers(e)),
             (Self::Directory(None), CertName::Subject(_)) => Some(true),
@@ -349,19 +358,28 @@ impl NamePolicy {
     }
 
     /// Judges every name of a certificate: its subject and its alternative
-    /// names. The subject passes a `dn:` allow rule (and no `dn:` deny
-    /// rule); failing that, it may hold only a CN and an emailAddress, each
-    /// judged as the DNS name, IP address or email address it is.
+    /// names. The subject's DNS-name, IP and email CNs and its emailAddress
+    /// are judged by the rules of their type, always (RFC 5280 §4.2.1.10;
+    /// clients still match a server's CN). Any other attribute (a person's
+    /// name, an organisation) needs a `dn:` allow rule covering the subject;
+    /// a `dn:` deny rule covering it refuses it whatever it holds.
     pub fn judge_certificate(&self, subject: &Name, alt: &AltNames) -> Result<(), Outside> {
         let whole = CertName::Subject(subject.clone());
-        match self.judge(&whole) {
-            Ok(()) => {}
-            Err(e) if e.why.starts_with("is denied") => return Err(e),
-            Err(_) => {
-                for name in subject_names(subject)? {
-                    self.judge(&name)?;
-                }
+        let by_dn = self.judge(&whole);
+        if let Err(e) = &by_dn {
+            if e.why.starts_with("is denied") {
+                return by_dn;
             }
+        }
+        let (typed, other) = subject_names(subject)?;
+        if let (Some(label), Err(_)) = (other, &by_dn) {
+            return Err(Outside {
+                name: format!("subject {subject}"),
+                why: label,
+            });
+        }
+        for name in typed {
+            self.judge(&name)?;
         }
         for d in &alt.dns {
             self.judge(&CertName::Dns(d.clone()))?;
@@ -376,44 +394,45 @@ impl NamePolicy {
     }
 }
 
-/// The names a subject holds, for a policy without a `dn:` rule covering
-/// it: a CN that is a DNS name, IP address or email address, and an
-/// emailAddress. Any other attribute (a personal name, an organisation)
-/// needs a registration or a `dn:` rule.
-fn subject_names(subject: &Name) -> Result<Vec<CertName>, Outside> {
-    let mut out = Vec::new();
+/// The names a subject holds that rules of a type judge (DNS-name, IP and
+/// email CNs, emailAddress), and the first attribute only a registration or
+/// a `dn:` rule vouches for, in words. A wildcard CN is refused outright.
+fn subject_names(subject: &Name) -> Result<(Vec<CertName>, Option<String>), Outside> {
+    use crate::x509::CommonName;
+    let outside = |why: String| Outside {
+        name: format!("subject {subject}"),
+        why,
+    };
+    let (mut typed, mut other) = (Vec::new(), None);
     for atv in subject.iter() {
         let oid = atv.oid.to_string();
         let text = crate::x509::attribute_text(&atv.value).unwrap_or_default();
-        let outside = |why: &str| Outside {
-            name: format!("subject {subject}"),
-            why: why.to_string(),
-        };
         match oid.as_str() {
-            "2.5.4.3" => {
-                if let Ok(ip) = text.parse::<IpAddr>() {
-                    out.push(CertName::Ip(ip));
-                } else if let Ok(d) = text.parse::<DnsName>() {
-                    out.push(CertName::Dns(d));
-                } else if let Ok(e) = text.parse::<EmailAddress>() {
-                    out.push(CertName::Email(e));
-                } else {
-                    return Err(outside("names a person or thing (its CN is not a DNS name, IP or email address): it needs a registration (`symbolon ra register`) or a dn: rule"));
+            "2.5.4.3" => match CommonName::of(&text) {
+                CommonName::Dns(d) => typed.push(CertName::Dns(d)),
+                CommonName::Ip(i) => typed.push(CertName::Ip(i)),
+                CommonName::Email(e) => typed.push(CertName::Email(e)),
+                CommonName::Wildcard => {
+                    return Err(outside(
+                        "has a wildcard CN; wildcard names are not issued".into(),
+                    ))
                 }
-            }
-            "1.2.840.113549.1.9.1" => out
-                .push(CertName::Email(text.parse().map_err(|_| {
-                    outside("has an emailAddress that is not an email address")
-                })?)),
+                CommonName::Other => {
+                    other = other.or_else(|| Some("names a person or thing (its CN is not a DNS name, IP or email address): it needs a registration (`symbolon ra register`) or a dn: rule".to_string()));
+                }
+            },
+            "1.2.840.113549.1.9.1" => typed.push(CertName::Email(text.parse().map_err(|_| {
+                outside("has an emailAddress that is not an email address".into())
+            })?)),
             _ => {
                 let label = crate::x509::identity_attribute(&oid).map_or(oid.as_str(), |a| a.label);
-                return Err(outside(&format!(
+                other = other.or_else(|| Some(format!(
                     "carries {label}, which only a registration (`symbolon ra register`) or a dn: rule vouches for"
                 )));
             }
         }
     }
-    Ok(out)
+    Ok((typed, other))
 }
 
 /// The key a registration is found by: the subject's comparison form.

@@ -94,9 +94,12 @@ impl Evidence {
                 text.len()
             )));
         }
-        if text.chars().any(char::is_control) {
+        if text
+            .chars()
+            .any(|c| c.is_control() || crate::x509::is_invisible(c))
+        {
             return Err(VettingError::Invalid(
-                "--evidence: no control characters (newlines, tabs)".into(),
+                "--evidence: no control or invisible formatting characters (newlines, tabs, zero-width, bidirectional overrides)".into(),
             ));
         }
         Ok(Self(text.to_string()))

@@ -132,6 +132,54 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+/// What a subject's common name is, read as a name a certificate can be
+/// checked for: a DNS name (with at least one dot), an IP address, an email
+/// address, a wildcard (never issued), or none of these (a person's or a
+/// thing's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommonName {
+    /// A DNS name.
+    Dns(DnsName),
+    /// An IP address.
+    Ip(IpAddr),
+    /// An email address.
+    Email(EmailAddress),
+    /// A name with a `*`.
+    Wildcard,
+    /// A name of a person or a thing.
+    Other,
+}
+
+impl CommonName {
+    /// Reads a CN value.
+    pub fn of(text: &str) -> Self {
+        if text.contains('*') {
+            return Self::Wildcard;
+        }
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Self::Ip(ip);
+        }
+        if text.contains('@') {
+            return text.parse().map_or(Self::Other, Self::Email);
+        }
+        if text.contains('.') {
+            if let Ok(d) = text.parse() {
+                return Self::Dns(d);
+            }
+        }
+        Self::Other
+    }
+
+    /// The CNs of `subject`, each read.
+    pub fn of_subject(subject: &x509_cert::name::Name) -> Vec<Self> {
+        subject
+            .iter()
+            .filter(|a| a.oid == const_oid::db::rfc4519::CN)
+            .map(|a| super::attribute_text(&a.value).map_or(Self::Other, |t| Self::of(&t)))
+            .collect()
+    }
+}
+
 /// The alternative names of one certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AltNames {
@@ -204,6 +252,37 @@ impl AltNames {
             ));
         }
         Ok(())
+    }
+
+    /// These names and a subject's DNS-name and IP CNs (a TLS server
+    /// certificate carries its CN's name as a SAN too: clients match SANs),
+    /// with `emails` also its email CNs and emailAddress attributes (the
+    /// names a registration of that subject vets).
+    pub fn with_subject_names(&self, subject: &x509_cert::name::Name, emails: bool) -> Self {
+        let mut out = self.clone();
+        for cn in CommonName::of_subject(subject) {
+            match cn {
+                CommonName::Dns(d) => out.dns.push(d),
+                CommonName::Ip(i) => out.ips.push(i),
+                CommonName::Email(e) if emails => out.emails.push(e),
+                _ => {}
+            }
+        }
+        if emails {
+            out.emails.extend(
+                subject
+                    .iter()
+                    .filter(|a| a.oid == const_oid::db::rfc3280::EMAIL_ADDRESS)
+                    .filter_map(|a| super::attribute_text(&a.value)?.parse().ok()),
+            );
+        }
+        out.dns.sort();
+        out.dns.dedup();
+        out.ips.sort();
+        out.ips.dedup();
+        out.emails.sort();
+        out.emails.dedup();
+        out
     }
 
     /// Whether every name here is also in `other`.

@@ -13,7 +13,7 @@ mod path;
 mod profile;
 mod signer;
 
-pub use alt_names::{AltNames, DnsName, EmailAddress, MAX_ALT_NAMES};
+pub use alt_names::{AltNames, CommonName, DnsName, EmailAddress, MAX_ALT_NAMES};
 pub use certificate::{
     certificate_key, issue_leaf, parse_certificate, random_serial, self_signed_root,
     verify_issued_by, verify_signed_by, IssueParams,
@@ -21,8 +21,8 @@ pub use certificate::{
 pub use csr::{build_csr, build_csr_with_names, csr_spki, verify_csr, VerifiedCsr};
 pub use error::X509Error;
 pub use name::{
-    attribute_text, identity_attribute, identity_der, identity_key, parse_identity, same_identity,
-    IdentityAttribute, IDENTITY_ATTRIBUTES,
+    attribute_text, identity_attribute, identity_der, identity_key, is_invisible, parse_identity,
+    same_identity, IdentityAttribute, IDENTITY_ATTRIBUTES,
 };
 pub use path::{has_extended_key_usage, verify_path};
 pub use profile::{CertificateRole, LeafExtras, PURCHASE_SIGNING_EKU};

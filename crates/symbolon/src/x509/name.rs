@@ -44,7 +44,27 @@ fn tidy(text: &str) -> String {
 /// in the string type RFC 5280 gives it (PrintableString for C and
 /// serialNumber, IA5String for emailAddress and DC, UTF8String otherwise).
 pub fn parse_identity(text: &str) -> Result<Name, X509Error> {
-    let name = Name::from_str(&tidy(text.trim())).map_err(|e| X509Error::Malformed {
+    // An escape cut off by the trim (`CN=Boss\ `) would vanish silently.
+    let trimmed = text.trim();
+    if trimmed.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1 {
+        return Err(X509Error::Malformed {
+            what: "identity",
+            reason: "it ends with an unfinished escape (\\)".into(),
+        });
+    }
+    let tidied = tidy(trimmed);
+    // A value written as `#` and hex is DER of the writer's choosing: the
+    // canonical form comes from text only.
+    if tidied.split(',').any(|part| {
+        part.split_once('=')
+            .is_some_and(|(_, v)| v.starts_with('#'))
+    }) {
+        return Err(X509Error::Malformed {
+            what: "identity",
+            reason: "write each value as text, not as #-hex DER".into(),
+        });
+    }
+    let name = Name::from_str(&tidied).map_err(|e| X509Error::Malformed {
         what: "identity (RFC 4514, e.g. CN=Alice,O=Example)",
         reason: e.to_string(),
     })?;
@@ -182,10 +202,37 @@ fn check_attributes(name: &Name) -> Result<(), X509Error> {
         };
         let text = attribute_text(&atv.value)
             .filter(|_| der::Tagged::tag(&atv.value) == canonical)
-            .ok_or_else(|| refuse(format!("{} must be text, not a hex DER value", a.label)))?;
+            .ok_or_else(|| {
+                refuse(format!(
+                    "{} must be {}",
+                    a.label,
+                    alphabet_words(a.alphabet)
+                ))
+            })?;
         let chars = text.chars().count();
         if chars == 0 {
             return Err(refuse(format!("{} is empty", a.label)));
+        }
+        // RFC 5280 §7.1 folds whitespace: `Boss ` and `Boss` would be one
+        // name to a matcher and two to a reader. Neither is accepted.
+        if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+            return Err(refuse(format!("{} begins or ends with a space", a.label)));
+        }
+        if text
+            .chars()
+            .zip(text.chars().skip(1))
+            .any(|(x, y)| x.is_whitespace() && y.is_whitespace())
+        {
+            return Err(refuse(format!(
+                "{} has spaces in a row; write one",
+                a.label
+            )));
+        }
+        if text.chars().any(is_invisible) {
+            return Err(refuse(format!(
+                "{} holds an invisible formatting character (zero-width, soft hyphen, bidirectional override)",
+                a.label
+            )));
         }
         if chars > a.bound {
             return Err(refuse(format!(
@@ -194,18 +241,35 @@ fn check_attributes(name: &Name) -> Result<(), X509Error> {
             )));
         }
         if !fits(a.alphabet, &text) {
-            let what = match a.alphabet {
-                Alphabet::Text => "characters other than control characters",
-                Alphabet::Printable => {
-                    "PrintableString characters (letters, digits, space and '()+,-./:=?)"
-                }
-                Alphabet::Ascii => "ASCII characters",
-                Alphabet::Country => "a two-letter ISO 3166 country code in capitals",
-            };
-            return Err(refuse(format!("{} must be {what}", a.label)));
+            return Err(refuse(format!(
+                "{} must be {}",
+                a.label,
+                alphabet_words(a.alphabet)
+            )));
         }
     }
     Ok(())
+}
+
+fn alphabet_words(alphabet: Alphabet) -> &'static str {
+    match alphabet {
+        Alphabet::Text => "text without control characters",
+        Alphabet::Printable => {
+            "PrintableString characters (letters, digits, space and '()+,-./:=?)"
+        }
+        Alphabet::Ascii => "ASCII text",
+        Alphabet::Country => "a two-letter ISO 3166 country code in capitals",
+    }
+}
+
+/// Unicode format characters that change how text looks without being
+/// seen (Cf): zero-width and joiner characters, the soft hyphen,
+/// bidirectional embeddings and overrides, the byte-order mark. A name or
+/// an officer's note holding them could show as another.
+pub fn is_invisible(c: char) -> bool {
+    matches!(u32::from(c),
+        0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064
+        | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB)
 }
 
 /// The canonical DER of an identity.
@@ -223,12 +287,14 @@ pub fn identity_key(name: &Name) -> String {
 fn normalise(name: &Name) -> String {
     // RFC 5280 §7.1 compares after case folding and whitespace folding; the
     // RFC 4514 rendering makes string types (UTF8String, PrintableString)
-    // compare by their text.
+    // compare by their text. Case is folded in ASCII only: full Unicode
+    // folding without RFC 4518's tables would make the Kelvin sign a K, and
+    // a name outside ASCII is matched as written.
     name.to_string()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase()
+        .to_ascii_lowercase()
 }
 
 /// Whether two names denote the same identity.
@@ -243,7 +309,7 @@ mod tests {
     #[test]
     fn identities_compare_by_text() {
         let a = parse_identity("CN=Alice Example,O=Example").unwrap();
-        let b = parse_identity("cn=alice  example, o=EXAMPLE").unwrap();
+        let b = parse_identity("cn=alice example, o=EXAMPLE").unwrap();
         let c = parse_identity("CN=Mallory,O=Example").unwrap();
         assert!(same_identity(&a, &b));
         assert!(!same_identity(&a, &c));
@@ -266,8 +332,28 @@ mod tests {
         use der::Tagged;
         let e = parse_identity("CN=x,2.5.4.999=y").unwrap_err();
         assert!(e.to_string().contains("2.5.4.999 is not allowed"), "{e}");
-        let e = parse_identity("CN=#130161").unwrap_err();
-        assert!(e.to_string().contains("CN must be text"), "{e}");
+        let e = parse_identity("CN=#0c0161").unwrap_err();
+        assert!(e.to_string().contains("not as #-hex"), "{e}");
+        let e = parse_identity("CN=x,serialNumber=abc\u{e9}").unwrap_err();
+        assert!(e.to_string().contains("PrintableString"), "{e}");
+        for spaced in [
+            "CN=Bo  ss",
+            "CN=\\ Boss",
+            "CN=Boss\\ ",
+            "CN=Bo\u{200b}ss",
+            "CN=Bo\u{ad}ss",
+            "CN=\u{202e}ssoB",
+        ] {
+            assert!(
+                parse_identity(spaced).is_err(),
+                "{spaced}: {:?}",
+                parse_identity(spaced).map(|n| n.to_string())
+            );
+        }
+        // ASCII case folds; other scripts match as written (no Kelvin sign K).
+        let k = |s: &str| identity_key(&parse_identity(s).unwrap());
+        assert_eq!(k("CN=KATE"), k("CN=kate"));
+        assert_ne!(k("CN=\u{212a}ate"), k("CN=Kate"));
         assert!(parse_identity("CN=a+O=b").is_err());
         assert!(parse_identity("CN=x,C=gb").is_err());
         assert!(parse_identity("CN=x,serialNumber=a_b").is_err());

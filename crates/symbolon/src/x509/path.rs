@@ -50,15 +50,41 @@ pub fn verify_path(
                 parent.tbs_certificate().subject()
             )));
         }
-        let is_ca = parent
+        let constraints = parent
             .tbs_certificate()
             .get_extension::<BasicConstraints>()
             .ok()
             .flatten()
-            .is_some_and(|(_, bc)| bc.ca);
-        if !is_ca {
+            .map(|(_, bc)| bc);
+        let Some(bc) = constraints.filter(|bc| bc.ca) else {
             return Err(bad(format!(
                 "certificate {} is not a CA certificate",
+                depth + 1
+            )));
+        };
+        // RFC 5280 §4.2.1.9: at most pathLenConstraint CA certificates
+        // below this one (the leaf not counted).
+        if bc
+            .path_len_constraint
+            .is_some_and(|max| usize::from(max) < depth)
+        {
+            return Err(bad(format!(
+                "certificate {} allows at most {} CA certificates below it, not {depth} (path length constraint)",
+                depth + 1,
+                bc.path_len_constraint.unwrap_or_default()
+            )));
+        }
+        // RFC 5280 §4.2.1.3: a CA whose key usage is stated must be allowed
+        // to sign certificates.
+        let usage = parent
+            .tbs_certificate()
+            .get_extension::<x509_cert::ext::pkix::KeyUsage>()
+            .ok()
+            .flatten()
+            .map(|(_, ku)| ku);
+        if usage.is_some_and(|ku| !ku.key_cert_sign()) {
+            return Err(bad(format!(
+                "certificate {}'s key usage does not include keyCertSign",
                 depth + 1
             )));
         }
