@@ -1088,7 +1088,7 @@ pub(crate) enum NamePolicyCommand {
   \
         dns:example.com     the domain and every name below it
   \
-        dns:*.example.com   only names below it
+        dns:*.example.com   only names below it (dns:* every DNS name, email:* every address)
   \
         ip:10.0.0.0/8       an IPv4 or IPv6 range (or one address)
   \
