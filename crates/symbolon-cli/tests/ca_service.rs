@@ -26,27 +26,6 @@ fn issue(dir: &std::path::Path, ca: &str, extra: &[&str]) -> Run {
     run(dir, &args)
 }
 
-fn pkilint(dir: &std::path::Path, cert: &str) {
-    let out = Command::new("lint_pkix_cert")
-        .args(["lint", "-s", "WARNING", cert])
-        .current_dir(dir)
-        .output();
-    match out {
-        Ok(o) => assert!(
-            o.status.success(),
-            "pkilint finds problems in {cert}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => {
-            if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!("pkilint (lint_pkix_cert) is required but not runnable: {e}");
-            }
-            eprintln!("skipping pkilint: {e}");
-        }
-    }
-}
-
 fn last_audit(server: &Server) -> Value {
     let (_, v) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
     v["entries"].as_array().unwrap().last().unwrap().clone()

@@ -484,27 +484,6 @@ fn name_policies_decide_every_name_with_rfc5280_semantics() {
     assert_eq!(last(&w.server, "name-policy-set")["station"], "st-vet");
 }
 
-fn pkilint(dir: &Path, cert: &str) {
-    let out = std::process::Command::new("lint_pkix_cert")
-        .args(["lint", "-s", "WARNING", cert])
-        .current_dir(dir)
-        .output();
-    match out {
-        Ok(o) => assert!(
-            o.status.success(),
-            "pkilint finds problems in {cert}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => {
-            if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!("pkilint (lint_pkix_cert) is required but not runnable: {e}");
-            }
-            eprintln!("skipping pkilint: {e}");
-        }
-    }
-}
-
 #[test]
 fn only_officers_register_and_only_admins_set_policies() {
     let d = tempfile::tempdir().unwrap();

@@ -895,3 +895,26 @@ pub fn run_env(dir: &Path, args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// pkilint (`lint_pkix_cert`) finds nothing at WARNING or above in `cert`
+/// (a PEM file in `dir`); without pkilint it fails when peers are required.
+pub fn pkilint(dir: &Path, cert: &str) {
+    let out = std::process::Command::new("lint_pkix_cert")
+        .args(["lint", "-s", "WARNING", cert])
+        .current_dir(dir)
+        .output();
+    match out {
+        Ok(o) => assert!(
+            o.status.success(),
+            "pkilint finds problems in {cert}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => {
+            if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
+                panic!("pkilint (lint_pkix_cert) is required but not runnable: {e}");
+            }
+            eprintln!("skipping pkilint: {e}");
+        }
+    }
+}
