@@ -224,12 +224,14 @@ impl CaService {
         })
     }
 
-    /// Authorises a reviewed request for the station `by`: a live
-    /// registration for exactly its subject and role whose vetted names
-    /// (those listed, and the subject's own), with the station's policy,
-    /// cover every alternative name; failing that, the station's policy
-    /// covering every name. The refusal names what was missing. Returns the
-    /// subject to certify: the registration's canonical DER, as vetted.
+    /// Authorises a reviewed request for the station `by`: the station's
+    /// name policy covering every name of the certificate (one read, no
+    /// registration spent); failing that, a live registration for exactly
+    /// its subject and role whose vetted names (those listed, and the
+    /// subject's own), with the station's policy, cover every alternative
+    /// name. The refusal names what was missing. Returns the subject to
+    /// certify: the registration's canonical DER (as vetted), or the
+    /// request's.
     pub(crate) async fn authorize(
         &self,
         approved: &Approved,
@@ -238,11 +240,6 @@ impl CaService {
         let internal = |e: StoreError| CaError::Internal(e.to_string());
         let subject = &approved.subject;
         let role = approved.role.to_string();
-        let registrations = self
-            .registry
-            .registrations_for(&subject_key(subject))
-            .await
-            .map_err(internal)?;
         let policy = match self
             .registry
             .name_policy(by.name.as_str())
@@ -254,6 +251,28 @@ impl CaService {
             }
             None => None,
         };
+        let policy_note = match &policy {
+            Some(p) => match p.judge_certificate(subject, &approved.alt_names) {
+                Ok(()) => {
+                    return Ok((
+                        Authority::NamePolicy {
+                            station: by.name.to_string(),
+                        },
+                        subject.clone(),
+                    ))
+                }
+                Err(outside) => format!(
+                    "the name policy of station {} does not cover it ({outside})",
+                    by.name
+                ),
+            },
+            None => format!("station {} has no name policy", by.name),
+        };
+        let registrations = self
+            .registry
+            .registrations_for(&subject_key(subject))
+            .await
+            .map_err(internal)?;
         let for_role: Vec<&RegistrationRecord> = registrations
             .iter()
             .filter(|r| r.roles.contains(&role))
@@ -285,23 +304,6 @@ impl CaService {
                 by.name
             )));
         }
-        let policy_note = match &policy {
-            Some(p) => match p.judge_certificate(subject, &approved.alt_names) {
-                Ok(()) => {
-                    return Ok((
-                        Authority::NamePolicy {
-                            station: by.name.to_string(),
-                        },
-                        subject.clone(),
-                    ))
-                }
-                Err(outside) => format!(
-                    "the name policy of station {} does not cover it ({outside})",
-                    by.name
-                ),
-            },
-            None => format!("station {} has no name policy", by.name),
-        };
         let state_note = match for_role.last() {
             Some(r) => format!(
                 " (registration {} is {})",

@@ -20,6 +20,13 @@ fn id_segment(id: &str) -> Result<&str, CliError> {
     Ok(id)
 }
 
+/// A Unix time as UTC (`2026-12-31T23:59:59Z`).
+fn when(v: &Value) -> String {
+    v.as_u64()
+        .and_then(|t| der::DateTime::from_unix_duration(std::time::Duration::from_secs(t)).ok())
+        .map_or_else(|| v.to_string(), |d| d.to_string())
+}
+
 fn line(r: &Value) -> String {
     format!(
         "{}  {:<9} {:<28} {:<24} used {}/{}  by {}",
@@ -72,7 +79,7 @@ pub(crate) fn run(command: RaCommand, json: bool) -> Result<(), CliError> {
                 v["subject"].as_str().unwrap_or("?"),
                 roles.join(", "),
                 v["uses"],
-                v["expires_at"]
+                when(&v["expires_at"])
             );
             Ok(())
         }
@@ -95,6 +102,13 @@ pub(crate) fn run(command: RaCommand, json: bool) -> Result<(), CliError> {
             }
             println!("{}", line(&v));
             println!("  evidence   {}", v["evidence"].as_str().unwrap_or("?"));
+            println!(
+                "  made       {} by {} (credential {})",
+                when(&v["created_at"]),
+                v["officer"].as_str().unwrap_or("?"),
+                v["officer_credential"].as_str().unwrap_or("?")
+            );
+            println!("  expires    {}", when(&v["expires_at"]));
             for n in v["alt_names"].as_array().into_iter().flatten() {
                 println!("  alt name   {}", n.as_str().unwrap_or("?"));
             }
