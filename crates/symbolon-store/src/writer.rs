@@ -352,16 +352,43 @@ async fn execute(
             let fp = Fingerprint::of_spki(device_key);
             // A device key belongs to one device: named with the serial it
             // is registered under, before anything is written.
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT serial FROM tokens WHERE device_fingerprint = $1")
+            let existing: Option<(String, Option<String>)> =
+                sqlx::query("SELECT serial, vouched_by FROM tokens WHERE device_fingerprint = $1")
                     .bind(fp.to_string())
                     .fetch_optional(&mut *conn)
                     .await
-                    .map_err(StoreError::db("register token"))?;
-            if let Some(existing) = existing {
-                return Err(StoreError::AlreadyExists(format!(
-                    "device key {fp} (registered as token {existing}; a device key is registered under one serial)"
-                )));
+                    .map_err(StoreError::db("register token"))?
+                    .map(|row| (row.get(0), row.get(1)));
+            match existing {
+                // Registered before devices were vouched for: this caller
+                // vouches for it now (same serial, same device key).
+                Some((existing, None)) if existing == serial.to_string() => {
+                    sqlx::query(
+                        "UPDATE tokens SET vouched_by = $1, vouched_role = $2, manufacturer_root = $3, \
+                         transport_key = COALESCE($4, transport_key) WHERE serial = $5",
+                    )
+                    .bind(&vouch.by)
+                    .bind(&vouch.role)
+                    .bind(vouch.manufacturer_root.map(|f| f.to_string()))
+                    .bind(transport_key.clone())
+                    .bind(existing)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::db("vouch for a token"))?;
+                    let detail = serde_json::json!({
+                        "token": serial, "device_key": fp, "vouched_by": vouch.by, "vouched_later": true,
+                        "evidence": if vouch.manufacturer_root.is_some() { "manufacturer" } else { "vouched" },
+                        "manufacturer_root": vouch.manufacturer_root,
+                    });
+                    append_in(conn, actor, AuditKind::TokenRegistered, &detail.to_string()).await?;
+                    return Ok(WriteOut::Done);
+                }
+                Some((existing, _)) => {
+                    return Err(StoreError::AlreadyExists(format!(
+                        "device key {fp} (registered as token {existing}; a device key is registered under one serial)"
+                    )));
+                }
+                None => {}
             }
             let r = sqlx::query(
                 "INSERT INTO tokens (serial, device_key, device_fingerprint, registered_at, transport_key, \

@@ -230,6 +230,34 @@ async fn certificates_and_tokens_round_trip() {
             matches!(&e, StoreError::AlreadyExists(m) if m.contains("a serial is registered once")),
             "{e}"
         );
+        // A token registered before devices were vouched for is vouched for
+        // by registering it again (same serial, same key), once.
+        sqlx::query("UPDATE tokens SET vouched_by = NULL, vouched_role = NULL")
+            .execute(r.pool())
+            .await
+            .unwrap();
+        assert_eq!(r.token(&token).await.unwrap().vouched_by, None);
+        let later = Vouch {
+            by: "officer-1".into(),
+            role: "registration-officer".into(),
+            manufacturer_root: None,
+        };
+        r.register_token(token, b"device key spki", None, later.clone())
+            .await
+            .unwrap();
+        let t = r.token(&token).await.unwrap();
+        assert_eq!(t.vouched_by.as_deref(), Some("officer-1"));
+        assert_eq!(
+            t.transport_key.as_deref(),
+            Some(&b"transport key spki"[..]),
+            "kept"
+        );
+        assert!(
+            r.register_token(token, b"device key spki", None, later)
+                .await
+                .is_err(),
+            "once"
+        );
         assert_eq!(
             r.token_by_device(&symbolon::keys::Fingerprint::of_spki(b"device key spki"))
                 .await
