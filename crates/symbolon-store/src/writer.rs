@@ -383,6 +383,11 @@ async fn execute(
                     append_in(conn, actor, AuditKind::TokenRegistered, &detail.to_string()).await?;
                     return Ok(WriteOut::Done);
                 }
+                Some((existing, _)) if existing == serial.to_string() => {
+                    return Err(StoreError::AlreadyExists(format!(
+                        "token {serial} with this device key (registered and vouched for already)"
+                    )));
+                }
                 Some((existing, _)) => {
                     return Err(StoreError::AlreadyExists(format!(
                         "device key {fp} (registered as token {existing}; a device key is registered under one serial)"
