@@ -395,22 +395,14 @@ impl CaService {
         Ok(())
     }
 
-    /// Certifies a request: the whole of FIG. 6, with step 423's identity
-    /// check made against a registration or the station's name policy.
-    pub async fn certify(
+    /// FIG. 6 steps 421–425 without the registry's uniqueness: the review
+    /// (possession, identity, key checks, attestation against the
+    /// registered device), its refusals audited; a weak key's modulus kept
+    /// for the shared-prime checks to come.
+    async fn review(
         &self,
         request: CertifyRequest,
-        nonce: Vec<u8>,
-        reservation: Option<ReservationId>,
-        by: &Actor,
-    ) -> Result<Certified, ServiceError> {
-        if let Some(id) = &reservation {
-            must_own(
-                self.registry.reservation_owner(id).await?,
-                by,
-                "this reservation",
-            )?;
-        }
+    ) -> Result<symbolon::ca::Approved, ServiceError> {
         let device = match &request.attestation {
             Some(a) => match self.registry.token(&a.statement.token).await {
                 Ok(t) => Self::registered_device(&t),
@@ -427,8 +419,8 @@ impl CaService {
             tokio::task::spawn_blocking(move || review(&request, &policy, device.as_ref()))
                 .await
                 .map_err(|e| CaError::Internal(format!("review task: {e}")))?;
-        let approved = match reviewed {
-            Ok(a) => a,
+        match reviewed {
+            Ok(a) => Ok(a),
             Err(e @ CaError::WeakKey(_)) => {
                 let key = csr_spki
                     .as_deref()
@@ -438,13 +430,32 @@ impl CaService {
                 if let Some(spki) = &csr_spki {
                     self.keep_refused(spki).await;
                 }
-                return Err(e.into());
+                Err(e.into())
             }
             Err(e) => {
                 self.refused(&e, None).await;
-                return Err(e.into());
+                Err(e.into())
             }
-        };
+        }
+    }
+
+    /// Certifies a request: the whole of FIG. 6, with step 423's identity
+    /// check made against a registration or the station's name policy.
+    pub async fn certify(
+        &self,
+        request: CertifyRequest,
+        nonce: Vec<u8>,
+        reservation: Option<ReservationId>,
+        by: &Actor,
+    ) -> Result<Certified, ServiceError> {
+        if let Some(id) = &reservation {
+            must_own(
+                self.registry.reservation_owner(id).await?,
+                by,
+                "this reservation",
+            )?;
+        }
+        let approved = self.review(request).await?;
         let fp = approved.public_key.fingerprint();
         // Step 423: who vouches that this subject is who it says.
         let (authority, subject) = match self.authorize(&approved, by).await {

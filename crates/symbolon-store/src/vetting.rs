@@ -181,44 +181,7 @@ pub(crate) async fn execute(
     use serde_json::json;
     let now = crate::registry::now();
     Ok(match w {
-        VettingWrite::Register(r) => {
-            let credential = actor.map_or_else(String::new, |a| a.credential.to_string());
-            sqlx::query(
-                "INSERT INTO registrations (id, subject_key, subject, subject_der, roles, alt_names, evidence, \
-                 officer, officer_credential, created_at, expires_at, uses) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(r.id.to_string())
-            .bind(&r.subject_key)
-            .bind(&r.subject)
-            .bind(r.subject_der.as_slice())
-            .bind(role_list(&r.roles))
-            .bind(serde_json::to_string(&r.alt_names).unwrap_or_else(|_| "[]".into()))
-            .bind(&r.evidence)
-            .bind(by_name(actor))
-            .bind(credential)
-            .bind(now)
-            .bind(r.expires_at)
-            .bind(i64::from(r.uses))
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("record a registration"))?;
-            // The evidence text (a passport number, say) stays in the
-            // registrations table, which can be corrected; the append-only
-            // log keeps its digest.
-            let evidence = hex::encode(aws_lc_rs::digest::digest(
-                &aws_lc_rs::digest::SHA256,
-                r.evidence.as_bytes(),
-            ));
-            Some((
-                AuditKind::SubscriberRegistered,
-                json!({
-                    "registration": r.id, "subject": r.subject, "roles": role_list(&r.roles),
-                    "alt_names": r.alt_names, "evidence_sha256": evidence,
-                    "expires_at": r.expires_at, "uses": r.uses,
-                }),
-            ))
-        }
+        VettingWrite::Register(r) => register_in(conn, actor, r, now).await?,
         VettingWrite::Withdraw { id, reason } => {
             let done = sqlx::query(
                 "UPDATE registrations SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \
@@ -264,31 +227,7 @@ pub(crate) async fn execute(
             fingerprint,
             subject,
             der,
-        } => {
-            let r = sqlx::query(
-                "INSERT INTO manufacturer_roots (fingerprint, subject, der, added_by, added_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(fingerprint.to_string())
-            .bind(subject)
-            .bind(der.as_slice())
-            .bind(by_name(actor))
-            .bind(now)
-            .execute(&mut *conn)
-            .await;
-            match r {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::AlreadyExists(format!(
-                        "manufacturer root {fingerprint} ({subject})"
-                    )))
-                }
-                Err(e) => return Err(StoreError::db("trust a manufacturer root")(e)),
-            }
-            Some((
-                AuditKind::ManufacturerTrusted,
-                json!({ "root": fingerprint, "subject": subject }),
-            ))
-        }
+        } => trust_in(conn, actor, fingerprint, subject, der, now).await?,
         VettingWrite::Replace { old, new, request } => {
             sqlx::query(
                 "UPDATE tokens SET replaced_by = $1, replaced_at = $2 WHERE serial = $3 AND replaced_by IS NULL",
@@ -315,6 +254,87 @@ pub(crate) async fn execute(
             None
         }
     })
+}
+
+type Audited = Option<(AuditKind, serde_json::Value)>;
+
+async fn register_in(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    r: &NewRegistration,
+    now: i64,
+) -> Result<Audited, StoreError> {
+    use serde_json::json;
+    let credential = actor.map_or_else(String::new, |a| a.credential.to_string());
+    sqlx::query(
+        "INSERT INTO registrations (id, subject_key, subject, subject_der, roles, alt_names, evidence, \
+         officer, officer_credential, created_at, expires_at, uses) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(r.id.to_string())
+    .bind(&r.subject_key)
+    .bind(&r.subject)
+    .bind(r.subject_der.as_slice())
+    .bind(role_list(&r.roles))
+    .bind(serde_json::to_string(&r.alt_names).unwrap_or_else(|_| "[]".into()))
+    .bind(&r.evidence)
+    .bind(by_name(actor))
+    .bind(credential)
+    .bind(now)
+    .bind(r.expires_at)
+    .bind(i64::from(r.uses))
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db("record a registration"))?;
+    // The evidence text (a passport number, say) stays in the
+    // registrations table, which can be corrected; the append-only
+    // log keeps its digest.
+    let evidence = hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        r.evidence.as_bytes(),
+    ));
+    Ok(Some((
+        AuditKind::SubscriberRegistered,
+        json!({
+            "registration": r.id, "subject": r.subject, "roles": role_list(&r.roles),
+            "alt_names": r.alt_names, "evidence_sha256": evidence,
+            "expires_at": r.expires_at, "uses": r.uses,
+        }),
+    )))
+}
+
+async fn trust_in(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    fingerprint: &Fingerprint,
+    subject: &str,
+    der: &[u8],
+    now: i64,
+) -> Result<Audited, StoreError> {
+    use serde_json::json;
+    let r = sqlx::query(
+        "INSERT INTO manufacturer_roots (fingerprint, subject, der, added_by, added_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(fingerprint.to_string())
+    .bind(subject)
+    .bind(der)
+    .bind(by_name(actor))
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    match r {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(StoreError::AlreadyExists(format!(
+                "manufacturer root {fingerprint} ({subject})"
+            )))
+        }
+        Err(e) => return Err(StoreError::db("trust a manufacturer root")(e)),
+    }
+    Ok(Some((
+        AuditKind::ManufacturerTrusted,
+        json!({ "root": fingerprint, "subject": subject }),
+    )))
 }
 
 /// Spends one use of a registration for the certificate `serial`, inside
