@@ -177,8 +177,7 @@ fn approve(dir: &Path, server: &Server, id: &str, who: &str) -> Run {
 }
 
 fn audit_kinds(server: &Server) -> Vec<Value> {
-    let (_, v) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
-    v["entries"].as_array().cloned().unwrap_or_default()
+    audit_entries(server)
 }
 
 #[test]

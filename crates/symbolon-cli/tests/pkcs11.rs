@@ -1744,16 +1744,6 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     // Its attested key passes the profile, and the issuance records why.
     let r = issue_server_on(dir, &server, &uri, "CN=maker.example");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let (_, audit) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
-    let issued = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|e| e["kind"] == "certificate-issued")
-        .unwrap()
-        .clone();
-    let detail: serde_json::Value =
-        serde_json::from_str(issued["detail"].as_str().unwrap()).unwrap();
+    let detail = last_audit_detail(&server, "certificate-issued");
     assert_eq!(detail["device"]["kind"], "manufacturer", "{detail}");
 }

@@ -25,22 +25,15 @@ fn csr(dir: &Path, name: &str, subj: &str, san: Option<&str>) -> String {
     String::from_utf8(openssl(dir, &args)).unwrap()
 }
 
-fn audit(server: &Server) -> Vec<Value> {
-    let (_, v) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
-    v["entries"].as_array().unwrap().clone()
-}
-
 fn count(server: &Server, kind: &str) -> usize {
-    audit(server).iter().filter(|e| e["kind"] == kind).count()
+    audit_entries(server)
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .count()
 }
 
 fn last(server: &Server, kind: &str) -> Value {
-    let e = audit(server)
-        .into_iter()
-        .rev()
-        .find(|e| e["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} entry"));
-    serde_json::from_str(e["detail"].as_str().unwrap()).unwrap()
+    last_audit_detail(server, kind)
 }
 
 struct World {

@@ -12,8 +12,8 @@ use symbolon::access::PartyName;
 use symbolon::ca::{Approved, CaError};
 use symbolon::keys::IdentityPublicKey;
 use symbolon::vetting::{
-    parse_duration, subject_key, verify_device_chain, DeviceEvidence, Evidence, ManufacturerRoot,
-    NamePolicy, NamePolicyText, RegisteredDevice, RegistrationId,
+    parse_duration, verify_device_chain, DeviceEvidence, Evidence, ManufacturerRoot, NamePolicy,
+    NamePolicyText, RegisteredDevice, RegistrationId,
 };
 use symbolon::x509::{identity_key, AltNames, CertificateRole, Name};
 use symbolon_store::{
@@ -86,13 +86,6 @@ impl CaService {
     ) -> Result<RegistrationRecord, ServiceError> {
         let subject = symbolon::x509::parse_identity(&req.identity)
             .map_err(|e| invalid(format!("identity: {e}")))?;
-        if symbolon::x509::CommonName::of_subject(&subject)
-            .contains(&symbolon::x509::CommonName::Wildcard)
-        {
-            return Err(invalid(
-                "identity: wildcard names are not issued; register each host",
-            ));
-        }
         for role in &req.roles {
             if !self.policy.roles.contains(role) {
                 return Err(invalid(format!(
@@ -100,14 +93,8 @@ impl CaService {
                 )));
             }
         }
-        let roles = symbolon::vetting::parse_roles(
-            &req.roles
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-        .map_err(|e| invalid(e.to_string()))?;
+        let roles =
+            symbolon::vetting::check_roles(req.roles).map_err(|e| invalid(e.to_string()))?;
         let alt = AltNames::parse_tagged(req.alt_names.iter().map(String::as_str))
             .map_err(|e| invalid(format!("alt_names: {e}")))?;
         let evidence = Evidence::new(&req.evidence).map_err(|e| invalid(e.to_string()))?;
@@ -270,7 +257,7 @@ impl CaService {
         };
         let registrations = self
             .registry
-            .registrations_for(&subject_key(subject))
+            .registrations_for(&identity_key(subject))
             .await
             .map_err(internal)?;
         let for_role: Vec<&RegistrationRecord> = registrations

@@ -177,7 +177,7 @@ pub(crate) async fn execute(
     conn: &mut AnyConnection,
     actor: Option<&Actor>,
     w: &VettingWrite,
-) -> Result<Option<(AuditKind, serde_json::Value)>, StoreError> {
+) -> Result<Audited, StoreError> {
     use serde_json::json;
     let now = crate::registry::now();
     Ok(match w {

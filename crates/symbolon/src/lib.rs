@@ -13,6 +13,9 @@
 //! [`token::SealedStore`], so the same state machine runs over a file, over
 //! memory in tests, or over a TPM later.
 
+#[macro_use]
+mod random_id;
+
 pub mod access;
 pub mod ca;
 pub mod code;

@@ -918,3 +918,20 @@ pub fn pkilint(dir: &Path, cert: &str) {
         }
     }
 }
+
+/// Every audit entry of a service this test started (its first 1000), read
+/// as the test auditor.
+pub fn audit_entries(server: &Server) -> Vec<serde_json::Value> {
+    let (_, v) = http("GET", &format!("{}/v1/audit?limit=1000", server.url), None);
+    v["entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// The detail (JSON) of the last audit entry of `kind`.
+pub fn last_audit_detail(server: &Server, kind: &str) -> serde_json::Value {
+    let e = audit_entries(server)
+        .into_iter()
+        .rev()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} entry"));
+    serde_json::from_str(e["detail"].as_str().unwrap()).unwrap()
+}

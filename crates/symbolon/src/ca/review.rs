@@ -13,7 +13,7 @@ use crate::keys::{KeyError, RsaPublicKey};
 use crate::token::{Attestation, KeyOrigin, TokenSerial};
 use crate::vetting::{DeviceEvidence, RegisteredDevice};
 use crate::x509::{
-    parse_identity, same_identity, verify_csr, AltNames, CertificateRole, CommonName, X509Error,
+    parse_identity, same_identity, verify_csr, AltNames, CertificateRole, X509Error,
 };
 
 /// What arrives at the CA.
@@ -90,11 +90,6 @@ pub fn review(
             presented: presented.to_string(),
             requested: csr.subject.to_string(),
         });
-    }
-    if CommonName::of_subject(&presented).contains(&CommonName::Wildcard) {
-        return Err(CaError::InvalidRequest(
-            "wildcard names are not issued; name each host".into(),
-        ));
     }
     // A TLS server certificate names its CN's host as a SAN too (clients
     // match SANs); the name is then checked like any other.

@@ -31,7 +31,10 @@ const KEY_INFO: &[u8] = b"symbolon escrow v1 key";
 random_id!(
     /// An escrow's identity: 16 random bytes, shown as hex.
     EscrowId,
-    "an escrow id"
+    "an escrow id",
+    crate::escrow::EscrowError,
+    invalid: crate::escrow::EscrowError::InvalidInput,
+    internal: crate::escrow::EscrowError::Internal,
 );
 
 /// The public record of an escrow.

@@ -32,7 +32,10 @@ const APPROVAL_DOMAIN: &str = "symbolon recovery v1 approval";
 random_id!(
     /// A recovery request's identity: 16 random bytes, shown as hex.
     RecoveryId,
-    "a recovery request id"
+    "a recovery request id",
+    crate::escrow::EscrowError,
+    invalid: crate::escrow::EscrowError::InvalidInput,
+    internal: crate::escrow::EscrowError::Internal,
 );
 
 /// A request to recover an escrowed key into a token.

@@ -17,8 +17,8 @@ use crate::Code;
 
 pub use device::{DeviceEvidence, RegisteredDevice};
 pub use manufacturer::{verify_device_chain, ManufacturerRoot};
-pub use policy::{subject_key, CertName, NamePolicy, NamePolicyText, NameRule, Outside};
-pub use registration::{check_uses, parse_duration, parse_roles, Evidence, RegistrationId};
+pub use policy::{CertName, NamePolicy, NamePolicyText, NameRule, Outside};
+pub use registration::{check_roles, check_uses, parse_duration, Evidence, RegistrationId};
 
 /// Why a vetting input was refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use x509_cert::name::Name;
 
-use crate::x509::{identity_key, parse_identity, AltNames, DnsName, EmailAddress};
+use crate::x509::{parse_identity, AltNames, DnsName, EmailAddress};
 
 use super::VettingError;
 
@@ -334,11 +334,6 @@ impl NamePolicy {
         }
     }
 
-    /// Whether the policy allows nothing at all.
-    pub fn is_empty(&self) -> bool {
-        self.allow.is_empty()
-    }
-
     /// Judges one name: a deny rule that covers it refuses it; otherwise an
     /// allow rule must cover it.
     pub fn judge(&self, name: &CertName) -> Result<(), Outside> {
@@ -433,11 +428,6 @@ fn subject_names(subject: &Name) -> Result<(Vec<CertName>, Option<String>), Outs
         }
     }
     Ok((typed, other))
-}
-
-/// The key a registration is found by: the subject's comparison form.
-pub fn subject_key(subject: &Name) -> String {
-    identity_key(subject)
 }
 
 #[cfg(test)]
@@ -562,6 +552,31 @@ mod tests {
             any.judge_certificate(&person, &good).is_err(),
             "dn:* does not cover DNS names"
         );
+        // A dn: rule covers the directory name, not the host names, mail
+        // addresses or wildcards a subject holds.
+        let dn_dns = policy(
+            &["dn:O=Example,C=GB", "dns:example.com", "email:example.com"],
+            &["dns:admin.example.com", "email:ceo@example.com"],
+        );
+        let no_alt = AltNames::default();
+        let judge = |n: &Name| dn_dns.judge_certificate(n, &no_alt);
+        let name = |s: &str| parse_identity(s).unwrap();
+        assert!(judge(&name("CN=www.example.com,O=Example,C=GB")).is_ok());
+        assert!(judge(&name("CN=Alice Example,O=Example,C=GB")).is_ok());
+        assert!(judge(&name("emailAddress=ops@example.com,O=Example,C=GB")).is_ok());
+        for refused in [
+            "CN=mail.google.com,O=Example,C=GB",
+            "CN=admin.example.com,O=Example,C=GB",
+            "emailAddress=ceo@example.com,O=Example,C=GB",
+            "emailAddress=ceo@evil.com,O=Example,C=GB",
+            "CN=ceo@example.com,O=Example,C=GB",
+        ] {
+            assert!(judge(&name(refused)).is_err(), "{refused}");
+        }
+        // parse_identity refuses wildcards; a name built otherwise is
+        // refused by the policy too.
+        let wild: Name = "CN=*.example.com,O=Example,C=GB".parse().unwrap();
+        assert!(judge(&wild).unwrap_err().why.contains("wildcard"));
     }
 
     #[test]

@@ -5,9 +5,6 @@
 //! subject, the certificate roles, the vetted alternative names, the
 //! evidence seen, how long it stays live and how many issuances it covers.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 use super::VettingError;
@@ -20,55 +17,26 @@ pub const MAX_VALIDITY_SECS: u64 = 365 * 86_400;
 /// Most issuances one registration covers.
 pub const MAX_USES: u32 = 10_000;
 
-/// A registration's id: 128 random bits, shown as 32 hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RegistrationId([u8; 16]);
+random_id!(
+    /// A registration's id: 128 random bits, shown as 32 hex digits.
+    RegistrationId,
+    "a registration id",
+    VettingError,
+    invalid: VettingError::Invalid,
+    internal: VettingError::Internal,
+);
 
-impl RegistrationId {
-    /// A fresh random id.
-    pub fn random() -> Result<Self, VettingError> {
-        let mut b = [0u8; 16];
-        crate::keys::random_bytes(&mut b).map_err(|e| VettingError::Internal(e.to_string()))?;
-        Ok(Self(b))
+impl Serialize for RegistrationId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
-impl fmt::Display for RegistrationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for RegistrationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RegistrationId({self})")
-    }
-}
-
-impl FromStr for RegistrationId {
-    type Err = VettingError;
-    fn from_str(s: &str) -> Result<Self, VettingError> {
-        hex::decode(s)
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .map(Self)
-            .ok_or_else(|| {
-                VettingError::Invalid(format!("{s:?} is not a registration id (32 hex digits)"))
-            })
-    }
-}
-
-impl TryFrom<String> for RegistrationId {
-    type Error = VettingError;
-    fn try_from(s: String) -> Result<Self, VettingError> {
-        s.parse()
-    }
-}
-
-impl From<RegistrationId> for String {
-    fn from(id: RegistrationId) -> String {
-        id.to_string()
+impl<'de> Deserialize<'de> for RegistrationId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -148,23 +116,15 @@ pub fn check_uses(uses: u32) -> Result<u32, VettingError> {
     Ok(uses)
 }
 
-/// Parses a role list (`email,document-signing`): at least one, no repeats.
-pub fn parse_roles(text: &str) -> Result<Vec<CertificateRole>, VettingError> {
-    let mut roles: Vec<CertificateRole> = Vec::new();
-    for r in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
-        let role: CertificateRole = r
-            .parse()
-            .map_err(|e: crate::x509::X509Error| VettingError::Invalid(format!("--roles: {e}")))?;
-        if !roles.contains(&role) {
-            roles.push(role);
-        }
-    }
+/// A registration's roles: at least one, each once, in a stable order.
+pub fn check_roles(mut roles: Vec<CertificateRole>) -> Result<Vec<CertificateRole>, VettingError> {
+    roles.sort_by_key(|r| r.to_string());
+    roles.dedup();
     if roles.is_empty() {
         return Err(VettingError::Invalid(
             "--roles: name at least one certificate role".into(),
         ));
     }
-    roles.sort_by_key(|r| r.to_string());
     Ok(roles)
 }
 
@@ -197,10 +157,12 @@ mod tests {
             Evidence::new(" passport X1 ").unwrap().as_str(),
             "passport X1"
         );
-        let roles = parse_roles("email, document-signing,email").unwrap();
-        assert_eq!(roles.len(), 2);
-        assert!(parse_roles("root").is_err());
-        assert!(parse_roles(",").is_err());
+        use CertificateRole::{DocumentSigning, Email};
+        assert_eq!(
+            check_roles(vec![Email, DocumentSigning, Email]).unwrap(),
+            [DocumentSigning, Email]
+        );
+        assert!(check_roles(Vec::new()).is_err());
         let id = RegistrationId::random().unwrap();
         assert_eq!(id.to_string().parse::<RegistrationId>().unwrap(), id);
         assert!("xyz".parse::<RegistrationId>().is_err());

@@ -23,11 +23,6 @@ pub const MAX_ALT_NAMES: usize = 100;
 pub struct DnsName(String);
 
 impl DnsName {
-    /// The labels, left to right.
-    pub fn labels(&self) -> impl Iterator<Item = &str> {
-        self.0.split('.')
-    }
-
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -91,11 +86,6 @@ impl EmailAddress {
     /// The host part.
     pub fn host(&self) -> &DnsName {
         &self.host
-    }
-
-    /// The local part.
-    pub fn local(&self) -> &str {
-        &self.local
     }
 }
 
@@ -239,12 +229,7 @@ impl AltNames {
 
     /// Sorted, duplicates removed, within [`MAX_ALT_NAMES`].
     fn tidy(&mut self) -> Result<(), X509Error> {
-        self.dns.sort();
-        self.dns.dedup();
-        self.ips.sort();
-        self.ips.dedup();
-        self.emails.sort();
-        self.emails.dedup();
+        self.sort();
         if self.len() > MAX_ALT_NAMES {
             return Err(bad(
                 "alternative names",
@@ -276,20 +261,18 @@ impl AltNames {
                     .filter_map(|a| super::attribute_text(&a.value)?.parse().ok()),
             );
         }
-        out.dns.sort();
-        out.dns.dedup();
-        out.ips.sort();
-        out.ips.dedup();
-        out.emails.sort();
-        out.emails.dedup();
+        out.sort();
         out
     }
 
-    /// Whether every name here is also in `other`.
-    pub fn within(&self, other: &AltNames) -> bool {
-        self.dns.iter().all(|d| other.dns.contains(d))
-            && self.ips.iter().all(|i| other.ips.contains(i))
-            && self.emails.iter().all(|e| other.emails.contains(e))
+    /// Each list sorted, duplicates removed.
+    fn sort(&mut self) {
+        self.dns.sort();
+        self.dns.dedup();
+        self.ips.sort();
+        self.ips.dedup();
+        self.emails.sort();
+        self.emails.dedup();
     }
 
     /// Reads a subjectAltName extension's value; a name of any other type
@@ -300,16 +283,19 @@ impl AltNames {
             match name {
                 GeneralName::DnsName(d) => out.dns.push(d.as_str().parse()?),
                 GeneralName::Rfc822Name(e) => out.emails.push(e.as_str().parse()?),
-                GeneralName::IpAddress(o) => out.ips.push(match o.as_bytes().len() {
-                    4 => IpAddr::from(<[u8; 4]>::try_from(o.as_bytes()).unwrap_or_default()),
-                    16 => IpAddr::from(<[u8; 16]>::try_from(o.as_bytes()).unwrap_or_default()),
-                    n => {
-                        return Err(bad(
-                            "subjectAltName",
-                            format!("an iPAddress of {n} bytes (4 or 16)"),
-                        ))
-                    }
-                }),
+                GeneralName::IpAddress(o) => {
+                    let b = o.as_bytes();
+                    let ip = <[u8; 4]>::try_from(b)
+                        .map(IpAddr::from)
+                        .or_else(|_| <[u8; 16]>::try_from(b).map(IpAddr::from))
+                        .map_err(|_| {
+                            bad(
+                                "subjectAltName",
+                                format!("an iPAddress of {} bytes (4 or 16)", b.len()),
+                            )
+                        })?;
+                    out.ips.push(ip);
+                }
                 other => {
                     let kind = match other {
                         GeneralName::OtherName(_) => "otherName",

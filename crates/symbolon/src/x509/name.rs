@@ -228,6 +228,12 @@ fn check_attributes(name: &Name) -> Result<(), X509Error> {
                 a.label
             )));
         }
+        // A wildcard names no one: no identity is certified with one.
+        if a.label == "CN" && text.contains('*') {
+            return Err(refuse(
+                "CN holds a wildcard; wildcard names are not issued, name each host".into(),
+            ));
+        }
         if text.chars().any(is_invisible) {
             return Err(refuse(format!(
                 "{} holds an invisible formatting character (zero-width, soft hyphen, bidirectional override)",
@@ -343,6 +349,7 @@ mod tests {
             "CN=Bo\u{200b}ss",
             "CN=Bo\u{ad}ss",
             "CN=\u{202e}ssoB",
+            "CN=*.example.com",
         ] {
             assert!(
                 parse_identity(spaced).is_err(),
