@@ -132,6 +132,25 @@ pub(crate) enum Noun {
     /// Joint keys (fifth embodiment): a key all parties make and none of them knows.
     #[command(subcommand)]
     Joint(JointCommand),
+    /// Revoke a certificate: as an admin or registration officer, as its subscriber (signed in the token), or every certificate of a device.
+    #[command(after_help = "Examples:
+  symbolon revoke --serial 4a1f… --reason keyCompromise --ca https://ca.example.org:8443 --ca-cert root.pem --credential officer.token
+  symbolon revoke --serial 4a1f… --reason certificateHold …      (release with `symbolon certificates release`)
+  symbolon revoke --token alice.token --slot signing --reason keyCompromise --ca https://ca.example.org:8443 --ca-cert root.pem
+  symbolon revoke --device 9c0d… --reason superseded …           (a device a recovery replaced)
+  symbolon revoke --device 9c0d… --tampered …                    (a device reported tampered with)
+
+Revocation is recorded with its audit entry in one transaction; the CRL (GET /v1/crl) and the OCSP \
+responder (/v1/ocsp) answer it at once. Every reason but certificateHold is final. A subscriber signs \
+a statement naming the CA, the serial, the reason and the time inside its token: the token is all it \
+needs, no credential.")]
+    Revoke(crate::cli_revocation::RevokeArgs),
+    /// Certificates the CA issued: list by status, find those expiring, release a hold.
+    #[command(subcommand)]
+    Certificates(crate::cli_revocation::CertificatesCommand),
+    /// The CA's certificate revocation list.
+    #[command(subcommand)]
+    Crl(crate::cli_revocation::CrlCommand),
 }
 
 /// A partial exponent's file.
@@ -1220,6 +1239,12 @@ pub(crate) struct EdgeArgs {
     /// anonymous). Refused on any address but loopback.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub(crate) insecure_http: bool,
+    /// The service's base URL as relying parties reach it
+    /// (https://ca.example.org:8443): certificates issued carry its CRL
+    /// (URL/v1/crl), OCSP (URL/v1/ocsp) and CA certificate
+    /// (URL/v1/ca/certificate.der) addresses. Without it they carry none.
+    #[arg(long, env = "SYMBOLON_PUBLIC_URL")]
+    pub(crate) public_url: Option<String>,
     /// Requests a second one credential may make, sustained (bursts of
     /// twice that).
     #[arg(long, env = "SYMBOLON_RATE_LIMIT", default_value_t = 200.0)]

@@ -422,6 +422,33 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
         None,
     );
     assert!(old["replaced_by"].is_string(), "{old}");
+    // The officer revokes what the replaced device held, in one command.
+    let revoked = ok(
+        dir,
+        &[
+            "--json",
+            "revoke",
+            "--device",
+            &old_serial,
+            "--reason",
+            "superseded",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            server.ca_cert.to_str().unwrap(),
+            "--credential",
+            server.admin.to_str().unwrap(),
+        ],
+    )
+    .json();
+    assert_eq!(revoked["revoked"], listed.len(), "{revoked}");
+    let (_, mail) = http(
+        "GET",
+        &format!("{}/v1/certificates/{mail_serial}", server.url),
+        None,
+    );
+    assert_eq!(mail["status"], "revoked", "{mail}");
+    assert_eq!(mail["revocation"]["reason"], "superseded", "{mail}");
     assert!(audit_kinds(&server)
         .iter()
         .any(|e| e["kind"] == "token-replaced"));

@@ -185,6 +185,7 @@ fn every_class_is_refused_over_http_audited_and_never_certified() {
             .fingerprint();
     let (s, v) = certify(&read(dir, first["csr"].as_str().unwrap()), "shared-first");
     assert_eq!(s, 200, "{v}");
+    let first_serial = v["serial"].as_str().unwrap().to_string();
     for attempt in ["certify", "reserve"] {
         let (s, v) = if attempt == "certify" {
             certify(&read(dir, second["csr"].as_str().unwrap()), "shared-second")
@@ -210,6 +211,22 @@ fn every_class_is_refused_over_http_audited_and_never_certified() {
     assert!(!found.is_empty());
     assert_eq!(found[0]["shares_with"][0]["key"], first_key.to_string());
     assert_eq!(found[0]["shares_with"][0]["factor_bits"], 1024);
+    // The first key can be factored now: its certificate was revoked in the
+    // same transaction (docs/revocation.md).
+    let (_, rec) = http(
+        "GET",
+        &format!("{}/v1/certificates/{first_serial}", server.url),
+        None,
+    );
+    assert_eq!(rec["status"], "revoked", "{rec}");
+    assert_eq!(rec["revocation"]["reason"], "keyCompromise", "{rec}");
+    let revoked = audit(&server)
+        .iter()
+        .filter(|e| e["kind"] == "certificate-revoked")
+        .map(detail)
+        .find(|d| d["serial"] == first_serial.as_str())
+        .unwrap();
+    assert_eq!(revoked["origin"], "shared-prime");
     drop(server);
 
     // The batch scan over everything the registry has seen finds the pair

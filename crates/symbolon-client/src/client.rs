@@ -104,6 +104,31 @@ impl ServiceClient {
         self.finish(self.http.get(self.url(path)))
     }
 
+    /// `GET path` for a binary document (a CRL, a DER certificate): the
+    /// status, the Content-Type and the bytes as sent.
+    pub fn get_bytes(&self, path: &str) -> Result<(u16, String, Vec<u8>), ClientError> {
+        let response =
+            self.http
+                .get(self.url(path))
+                .send()
+                .map_err(|e| ClientError::Unreachable {
+                    url: self.base.clone(),
+                    reason: describe(&e),
+                })?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = response.bytes().map_err(|e| ClientError::NotJson {
+            status,
+            reason: e.to_string(),
+        })?;
+        Ok((status, content_type, bytes.to_vec()))
+    }
+
     /// `POST path` with a JSON body.
     pub fn post(&self, path: &str, body: &Value) -> Result<Answer, ClientError> {
         self.finish(self.http.post(self.url(path)).json(body))

@@ -260,6 +260,7 @@ impl CaService {
                     emails: Vec::new(),
                 },
                 purposes: Vec::new(),
+                status: None,
             },
         };
         let (der, record) = self.sign_leaf(params).await?;

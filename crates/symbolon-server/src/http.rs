@@ -145,6 +145,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .merge(crate::http_joint::routes())
         .merge(crate::http_admin::routes())
         .merge(crate::http_vetting::routes())
+        .merge(crate::http_revocation::routes())
         .route_layer(axum::middleware::from_fn_with_state(edge, gate))
         .fallback(|| async {
             ApiError::new(Code::NotFound, "no such endpoint; see /v1/openapi.json")
@@ -326,6 +327,21 @@ async fn certificate(State(s): State<Arc<CaService>>, Path(serial): Path<String>
         .map_err(ServiceError::from)?;
     let mut v = serde_json::to_value(&rec).map_err(|e| ServiceError::Setup(e.to_string()))?;
     v["certificate"] = pem::encode("CERTIFICATE", &rec.der).into();
+    let revocation = s
+        .registry()
+        .status(&serial)
+        .await
+        .map_err(ServiceError::from)?
+        .and_then(|st| st.revocation)
+        .filter(symbolon_store::RevocationRecord::in_force);
+    v["status"] = match &revocation {
+        Some(r) if r.reason.is_final() => "revoked",
+        Some(_) => "on-hold",
+        None if rec.not_after <= crate::service::now() => "expired",
+        None => "good",
+    }
+    .into();
+    v["revocation"] = json!(revocation);
     Ok(Json(v).into_response())
 }
 

@@ -14,7 +14,7 @@ use symbolon::keys::{Fingerprint, IdentityPublicKey, KeyError, RsaPublicKey, Sig
 use symbolon::token::{SlotName, Token, TokenError, TokenSerial};
 use symbolon::x509::{
     certificate_key, issue_leaf, parse_certificate, random_serial, Certificate, IssueParams,
-    LeafExtras, RsaSigner,
+    LeafExtras, RsaSigner, StatusUrls,
 };
 use symbolon_store::{
     Actor, AuditKind, CertificateRecord, CertificateSerial, Registry, ReservationId, StoreError,
@@ -102,19 +102,12 @@ impl ServiceError {
     pub fn is_client_error(&self) -> bool {
         match self {
             Self::Refused(e) => e.is_client_error(),
-            Self::Store(
-                StoreError::DuplicateKey(_)
-                | StoreError::NotFound(_)
-                | StoreError::ReservationClosed(_)
-                | StoreError::AlreadyExists(_)
-                | StoreError::ChainMoved(_)
-                | StoreError::Stale(_)
-                | StoreError::AlreadyClaimed { .. },
-            ) => true,
+            // The registry's refusals (a duplicate, a closed reservation, a
+            // revoked certificate…) carry 4xx codes; its failures 5xx.
+            Self::Store(e) => e.code().is_client_error(),
             Self::Escrow(e) => e.code() != Code::Internal,
             Self::Joint(e) => e.code() != Code::Internal,
             Self::Denied { .. } | Self::Invalid { .. } => true,
-            Self::Store(StoreError::BadEnrollmentCode | StoreError::LastAdmin) => true,
             _ => false,
         }
     }
@@ -159,6 +152,9 @@ pub struct CaService {
     pub(crate) policy: CaPolicy,
     pub(crate) enclave: crate::recovery::Enclave,
     shared_primes: SharedPrimes,
+    pub(crate) responder: crate::ocsp::Responder,
+    pub(crate) crl_lock: tokio::sync::Mutex<()>,
+    pub(crate) status_urls: Option<StatusUrls>,
 }
 
 impl CaService {
@@ -188,6 +184,7 @@ impl CaService {
         }
         let signer = RsaSigner::new(public, SignatureScheme::Pkcs1Sha256)
             .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let responder = crate::ocsp::Responder::prepare(token.as_mut(), &issuer)?;
         Ok(Self {
             registry,
             token: Arc::from(token),
@@ -198,7 +195,29 @@ impl CaService {
             policy: config.policy,
             enclave,
             shared_primes: SharedPrimes::new(),
+            responder,
+            crl_lock: tokio::sync::Mutex::new(()),
+            status_urls: None,
         })
+    }
+
+    /// Publishes status under `public_url` (the service's base URL as
+    /// relying parties reach it): certificates issued from now on carry the
+    /// CRL distribution point and the OCSP and CA-issuer addresses.
+    pub fn with_public_url(mut self, public_url: &str) -> Result<Self, ServiceError> {
+        self.status_urls =
+            Some(
+                StatusUrls::under(public_url).map_err(|e| ServiceError::Invalid {
+                    code: Code::InvalidInput,
+                    message: e.to_string(),
+                })?,
+            );
+        Ok(self)
+    }
+
+    /// The OCSP responder.
+    pub fn responder(&self) -> &crate::ocsp::Responder {
+        &self.responder
     }
 
     /// The registry.
@@ -274,6 +293,9 @@ impl CaService {
         match self.shared_primes.see(&self.registry, key, origin).await {
             Err(ServiceError::Refused(e)) => {
                 self.refused(&e, Some(key.fingerprint())).await;
+                // The keys it shares a prime with had their certificates
+                // revoked in the finding's transaction (docs/revocation.md).
+                self.after_change(None).await;
                 Err(e.into())
             }
             other => other,
@@ -497,6 +519,7 @@ impl CaService {
             extras: LeafExtras {
                 names: approved.alt_names.clone(),
                 purposes: Vec::new(),
+                status: self.status_urls.clone(),
             },
         };
         // Signing is CPU work inside the token: off the async threads.

@@ -106,7 +106,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             .replace("{id}", "00")
             .replace("{serial}", "00")
             .replace("{fingerprint}", "00")
-            .replace("{arbitrator}", "a");
+            .replace("{arbitrator}", "a")
+            .replace("{*request}", "MAA=");
         let req = Request::builder()
             .method(e.method)
             .uri(&path)
@@ -120,7 +121,10 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
         );
         let status = resp.status();
         match e.access {
-            Access::Public | Access::EnrollmentCode => {
+            Access::Public
+            | Access::EnrollmentCode
+            | Access::PublicQuery
+            | Access::ProofOfPossession => {
                 assert_ne!(status, StatusCode::UNAUTHORIZED, "{} {path}", e.method);
                 assert_ne!(
                     status,
@@ -145,8 +149,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
         .collect();
     assert_eq!(
         new.len(),
-        refused + 1,
-        "the anonymous enrollment with no code is refused too"
+        refused + 2,
+        "the anonymous enrollment with no code and the unsigned self-revocation are refused too"
     );
     // A route outside the table does not exist; a preflight is not answered.
     let resp = app

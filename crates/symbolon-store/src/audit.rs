@@ -82,6 +82,16 @@ pub enum AuditKind {
     ManufacturerTrusted,
     /// A recovery moved a key to a new device; the old one is replaced.
     TokenReplaced,
+    /// A certificate was revoked (or a hold made final).
+    CertificateRevoked,
+    /// A certificate's hold was released: it is good again.
+    CertificateReleased,
+    /// The CA signed a CRL.
+    CrlIssued,
+    /// A token was reported tampered with.
+    TokenTampered,
+    /// The CA certified its OCSP responder's key.
+    ResponderCertified,
 }
 
 impl AuditKind {
@@ -118,6 +128,11 @@ impl AuditKind {
             Self::NamePolicySet => "name-policy-set",
             Self::ManufacturerTrusted => "manufacturer-trusted",
             Self::TokenReplaced => "token-replaced",
+            Self::CertificateRevoked => "certificate-revoked",
+            Self::CertificateReleased => "certificate-released",
+            Self::CrlIssued => "crl-issued",
+            Self::TokenTampered => "token-tampered",
+            Self::ResponderCertified => "responder-certified",
         }
     }
 }

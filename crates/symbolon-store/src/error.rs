@@ -45,6 +45,17 @@ pub enum StoreError {
     /// issuance's write (used up, withdrawn or expired).
     #[error("registration {0} was used up, withdrawn or expired while the request was reviewed; nothing was issued")]
     RegistrationSpent(String),
+    /// A certificate revoked for good, or on hold already.
+    #[error("certificate {serial} is revoked already ({reason}); revocation other than certificateHold is final")]
+    AlreadyRevoked {
+        /// The certificate.
+        serial: String,
+        /// Its reason on record.
+        reason: String,
+    },
+    /// Releasing a certificate that is not on hold.
+    #[error("certificate {0} is not on hold; only certificateHold can be released")]
+    NotOnHold(String),
     /// The database was written by a newer symbolon.
     #[error("the database schema is newer than this symbolon knows ({0}); upgrade symbolon")]
     SchemaTooNew(String),
@@ -77,6 +88,8 @@ impl StoreError {
             Self::AlreadyExists(_) => Code::AlreadyExists,
             Self::ChainMoved(_) | Self::Stale(_) => Code::ChainMoved,
             Self::SchemaTooNew(_) => Code::SchemaTooNew,
+            Self::AlreadyRevoked { .. } => Code::AlreadyRevoked,
+            Self::NotOnHold(_) => Code::NotOnHold,
             Self::BadEnrollmentCode => Code::Unauthenticated,
             Self::LastAdmin => Code::Forbidden,
             Self::RegistrationSpent(_) => Code::NotRegistered,

@@ -22,6 +22,7 @@ mod credentials;
 mod error;
 mod records;
 mod registry;
+mod revocation;
 mod vetting;
 mod writer;
 
@@ -34,6 +35,10 @@ pub use records::{
     ModulusRecord, RecoveryRecord, ReservationId, SharedKey, TokenRecord,
 };
 pub use registry::{Backend, Registry};
+pub use revocation::{
+    CertificateListing, CertificateStatus, RevocationOrigin, RevocationRecord, Revoke, RevokedSet,
+    StatusLookup, StoredCrl,
+};
 pub use vetting::{
     ManufacturerRootRecord, NamePolicyRecord, NewRegistration, RegistrationRecord,
     RegistrationState, Vouch,

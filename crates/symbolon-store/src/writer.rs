@@ -111,6 +111,7 @@ pub(crate) enum WriteOp {
     },
     Access(crate::credentials::AccessWrite),
     Vetting(crate::vetting::VettingWrite),
+    Revocation(crate::revocation::RevocationWrite),
     /// Two writes in one savepoint: both commit or neither; the first's
     /// result is the answer.
     Both(Box<WriteOp>, Box<WriteOp>),
@@ -122,6 +123,7 @@ pub(crate) enum WriteOut {
     Seq(i64),
     Key(Fingerprint),
     Modulus(Vec<SharedKey>),
+    Count(usize),
 }
 
 struct Job {
@@ -660,6 +662,7 @@ async fn execute(
             )),
             None => Ok(WriteOut::Done),
         },
+        WriteOp::Revocation(w) => crate::revocation::execute(conn, actor, w).await,
         WriteOp::Both(first, second) => {
             let out = Box::pin(execute(conn, first, actor)).await?;
             Box::pin(execute(conn, second, actor)).await?;
@@ -747,6 +750,11 @@ async fn see_modulus_in(
             &detail.to_string(),
         )
         .await?;
+        // Every key in the group can be factored: their certificates are
+        // revoked in this transaction (keyCompromise).
+        let mut keys = vec![own.clone()];
+        keys.extend(shared.iter().map(|s| s.key.to_string()));
+        crate::revocation::revoke_factorable_in(conn, actor, &keys).await?;
     }
     Ok(shared)
 }

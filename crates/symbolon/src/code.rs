@@ -230,6 +230,10 @@ codes! {
     RateLimited = "rate_limited", Refused, 429;
     /// A registry written by a newer symbolon.
     SchemaTooNew = "schema_too_new", Refused, 500;
+    /// A certificate revoked already (for good, or on hold again).
+    AlreadyRevoked = "already_revoked", Refused, 409;
+    /// A release of a certificate that is not on hold.
+    NotOnHold = "not_on_hold", Refused, 409;
 
     // The token zeroised itself.
     /// The token was tampered with and zeroised.

@@ -165,6 +165,29 @@ impl CaClient {
     pub(crate) fn get(&self, path: &str) -> Result<Value, CliError> {
         self.finish(self.inner.get(path))
     }
+
+    /// A binary document of `content_type`; an error body becomes the
+    /// service's error, as for JSON calls.
+    pub(crate) fn get_document(&self, path: &str, content_type: &str) -> Result<Vec<u8>, CliError> {
+        let (status, got, bytes) = self.inner.get_bytes(path)?;
+        if (200..300).contains(&status) && got.starts_with(content_type) {
+            return Ok(bytes);
+        }
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        self.finish(Ok(symbolon_client::Answer {
+            status: if (200..300).contains(&status) {
+                502
+            } else {
+                status
+            },
+            body,
+            retry_after: None,
+        }))?;
+        Err(CliError::new(
+            Code::BadResponse,
+            format!("the CA answered {path} with {got:?}, not {content_type}"),
+        ))
+    }
 }
 
 /// A string field of a service answer; its absence is the service's fault

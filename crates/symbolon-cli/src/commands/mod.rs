@@ -17,6 +17,7 @@ mod joint_protocol;
 mod keys;
 mod ra;
 mod recovery;
+mod revocation;
 mod serve;
 mod serve_ca;
 mod token;
@@ -56,6 +57,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Policy(c) => arbitrator::policy(c, json),
         Noun::Recovery(c) => recovery::run(c, json),
         Noun::Joint(c) => joint::run(c, json),
+        Noun::Revoke(args) => revocation::revoke(&args, json),
+        Noun::Certificates(c) => revocation::certificates(c, json),
+        Noun::Crl(c) => revocation::crl(c, json),
     }
 }
 

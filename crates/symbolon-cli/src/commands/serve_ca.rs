@@ -99,8 +99,13 @@ pub(crate) fn run(
     let url = data.database.clone().unwrap_or_else(|| dir.database_url());
     super::runtime()?.block_on(async move {
         let registry = Registry::open(&url).await?;
-        let service = Arc::new(CaService::new(ca, registry.clone())?);
+        let mut service = CaService::new(ca, registry.clone())?;
+        if let Some(url) = &edge_args.public_url {
+            service = service.with_public_url(url)?;
+        }
+        let service = Arc::new(service);
         bootstrap_admin(&service, &dir).await?;
+        tokio::spawn(maintain_status(Arc::clone(&service)));
         let tls = match &server_key {
             Some(key) => {
                 let tls = server_config(&service, key).await?;
@@ -147,6 +152,24 @@ pub(crate) fn run(
         eprintln!("symbolon stopped");
         Ok(())
     })
+}
+
+/// How often the CRL, the OCSP responder's certificate and its cached
+/// answers are looked at (each is renewed well before its end).
+const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Keeps the published status fresh for as long as the service runs: the
+/// first run at start (a CRL and a responder certificate exist before the
+/// first request), then every few minutes. A failure is logged and retried
+/// at the next run.
+async fn maintain_status(service: Arc<CaService>) {
+    let mut every = tokio::time::interval(MAINTENANCE_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(e) = service.maintain_status().await {
+            tracing::error!(error = %e, "cannot refresh the CRL or the OCSP responder");
+        }
+    }
 }
 
 fn clone_key(key: &ServerKey) -> ServerKey {

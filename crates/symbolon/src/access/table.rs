@@ -13,6 +13,11 @@ pub enum Access {
     Public,
     /// Anyone holding an enrollment code (checked by the endpoint).
     EnrollmentCode,
+    /// Anyone: a query sent with POST (OCSP), which changes nothing.
+    PublicQuery,
+    /// Anyone proving possession of a certified key (a statement it signed,
+    /// checked by the endpoint).
+    ProofOfPossession,
     /// Any authenticated credential.
     Authenticated,
     /// Credentials with one of these roles.
@@ -23,7 +28,10 @@ impl Access {
     /// Whether a caller with `role` (None: anonymous) passes the role gate.
     pub fn admits(self, role: Option<Role>) -> bool {
         match self {
-            Access::Public | Access::EnrollmentCode => true,
+            Access::Public
+            | Access::EnrollmentCode
+            | Access::PublicQuery
+            | Access::ProofOfPossession => true,
             Access::Authenticated => role.is_some(),
             Access::Roles(roles) => role.is_some_and(|r| roles.contains(&r)),
         }
@@ -39,6 +47,8 @@ impl Access {
         match self {
             Access::Public => "anyone".into(),
             Access::EnrollmentCode => "anyone with an enrollment code".into(),
+            Access::PublicQuery => "anyone (a query; changes nothing)".into(),
+            Access::ProofOfPossession => "anyone signing with the certified key".into(),
             Access::Authenticated => "any credential".into(),
             Access::Roles(r) => r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
         }
@@ -64,7 +74,7 @@ const fn row(method: &'static str, path: &'static str, access: Access) -> Endpoi
     }
 }
 
-use Access::{Authenticated, EnrollmentCode, Public, Roles};
+use Access::{Authenticated, EnrollmentCode, ProofOfPossession, Public, PublicQuery, Roles};
 use Role::{Admin, Arbitrator, Auditor, RegistrationOfficer, Station};
 
 /// Every endpoint of the service.
@@ -126,6 +136,37 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Roles(&[Station]),
     ),
     row("GET", "/v1/keys/{fingerprint}", Authenticated),
+    // Revocation and status (docs/revocation.md).
+    row(
+        "GET",
+        "/v1/certificates",
+        Roles(&[Auditor, Admin, RegistrationOfficer]),
+    ),
+    row(
+        "POST",
+        "/v1/certificates/{serial}/revoke",
+        Roles(&[Admin, RegistrationOfficer]),
+    ),
+    row(
+        "POST",
+        "/v1/certificates/{serial}/release",
+        Roles(&[Admin, RegistrationOfficer]),
+    ),
+    row("POST", "/v1/revocations/self", ProofOfPossession),
+    row(
+        "POST",
+        "/v1/tokens/{serial}/revoke",
+        Roles(&[Admin, RegistrationOfficer]),
+    ),
+    row(
+        "POST",
+        "/v1/tokens/{serial}/tampered",
+        Roles(&[Station, RegistrationOfficer, Admin]),
+    ),
+    row("GET", "/v1/crl", Public),
+    row("POST", "/v1/ocsp", PublicQuery),
+    row("GET", "/v1/ocsp/{*request}", Public),
+    row("GET", "/v1/ca/certificate.der", Public),
     row("GET", "/v1/audit", Roles(&[Auditor, Admin])),
     // Escrow and recovery (FIG. 13-15).
     row("POST", "/v1/arbitrators", Roles(&[Arbitrator])),
@@ -168,7 +209,9 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for e in ENDPOINTS {
             assert!(seen.insert((e.method, e.path)), "{e:?} twice");
-            if e.method != "GET" && e.access != EnrollmentCode {
+            if e.method != "GET"
+                && !matches!(e.access, EnrollmentCode | PublicQuery | ProofOfPossession)
+            {
                 assert!(
                     e.access.needs_credential(),
                     "{e:?} changes state anonymously"

@@ -79,25 +79,14 @@ impl Evidence {
     }
 }
 
-/// A duration as people write it: `30d`, `12h`, `90m`, `3600s`.
+/// A registration's life as people write it (`30d`, `12h`, `90m`,
+/// `3600s`; see [`crate::duration::parse`]): 1 second to 365 days.
 pub fn parse_duration(text: &str) -> Result<u64, VettingError> {
-    let bad = || {
+    let secs = crate::duration::parse(text).ok_or_else(|| {
         VettingError::Invalid(format!(
             "{text:?}: write a duration such as 30d, 12h or 90m"
         ))
-    };
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    let secs = n.checked_mul(unit).ok_or_else(bad)?;
+    })?;
     if secs == 0 || secs > MAX_VALIDITY_SECS {
         return Err(VettingError::Invalid(format!(
             "{text:?}: a registration lives between 1 second and 365 days"

@@ -10,7 +10,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 use x509_cert::Certificate;
 
-use super::profile::{LeafExtras, LeafProfile, RootProfile};
+use super::profile::{LeafExtras, LeafProfile, ResponderProfile, RootProfile};
 use super::signer::{oid_scheme, to_der};
 use super::{CertificateRole, RsaSigner, X509Error};
 use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
@@ -97,6 +97,35 @@ pub fn issue_leaf<E: std::fmt::Display>(
     )
     .map_err(X509Error::encoding("certificate"))?;
     to_der("certificate", &signer.build(builder, sign)?)
+}
+
+/// Issues the CA's delegated OCSP responder certificate for `public_key`
+/// (a key in the CA's token), named after the CA, valid for `length`.
+pub fn issue_responder<E: std::fmt::Display>(
+    issuer: &Certificate,
+    signer: &RsaSigner,
+    serial: [u8; 16],
+    public_key: &RsaPublicKey,
+    not_before: SystemTime,
+    length: Duration,
+    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, X509Error> {
+    let issuer_name = issuer.tbs_certificate().subject().clone();
+    // The responder is the CA's: its name is the CA's with one more RDN.
+    let subject: Name = format!("CN=OCSP Responder,{issuer_name}")
+        .parse()
+        .map_err(X509Error::malformed("responder name"))?;
+    let builder = CertificateBuilder::new(
+        ResponderProfile {
+            issuer: issuer_name,
+            subject,
+        },
+        SerialNumber::new(&serial).map_err(X509Error::encoding("serial"))?,
+        validity(not_before, length)?,
+        spki(public_key)?,
+    )
+    .map_err(X509Error::encoding("responder certificate"))?;
+    to_der("responder certificate", &signer.build(builder, sign)?)
 }
 
 /// Parses a DER certificate.

@@ -135,7 +135,8 @@ fn purchase_signing_eku() -> x509_cert::builder::Result<Extension> {
 
 /// What a leaf carries beyond its role's profile: its subject alternative
 /// names (the names a TLS server answers for, the vetted names of a
-/// subscriber), and extra purposes (an operator credential's role).
+/// subscriber), extra purposes (an operator credential's role), and where
+/// its status is published.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeafExtras {
     /// The subjectAltName entries.
@@ -144,6 +145,94 @@ pub struct LeafExtras {
     /// OBJECT IDENTIFIER (kept as DER: symbolon's own OIDs have arcs wider
     /// than 32 bits).
     pub purposes: Vec<Vec<u8>>,
+    /// The CRL distribution point and authority information access.
+    pub status: Option<StatusUrls>,
+}
+
+/// Where relying parties find a certificate's status and its issuer: the
+/// CRL (cRLDistributionPoints), the OCSP responder and the CA certificate
+/// (authorityInfoAccess), all under the service's public base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUrls {
+    /// The full CRL (`…/v1/crl`).
+    pub crl: String,
+    /// The OCSP responder (`…/v1/ocsp`).
+    pub ocsp: String,
+    /// The CA certificate, DER (`…/v1/ca/certificate.der`).
+    pub ca_issuers: String,
+}
+
+impl StatusUrls {
+    /// The URLs under `base` (`https://ca.example.org:8443`): an http or
+    /// https URL in printable ASCII (IA5String), no query or fragment.
+    pub fn under(base: &str) -> Result<Self, X509Error> {
+        let base = base.trim_end_matches('/');
+        let bad = |reason: &str| X509Error::Malformed {
+            what: "public URL",
+            reason: format!("{base:?}: {reason}"),
+        };
+        let rest = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .ok_or_else(|| bad("must start with https:// or http://"))?;
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(bad("names no host"));
+        }
+        if !base.bytes().all(|b| b.is_ascii_graphic()) || base.contains(['?', '#', '"', '\\']) {
+            return Err(bad(
+                "printable ASCII only, without spaces, query or fragment",
+            ));
+        }
+        Ok(Self {
+            crl: format!("{base}/v1/crl"),
+            ocsp: format!("{base}/v1/ocsp"),
+            ca_issuers: format!("{base}/v1/ca/certificate.der"),
+        })
+    }
+
+    fn extensions(&self) -> x509_cert::builder::Result<Vec<Extension>> {
+        use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+        use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+        use x509_cert::ext::pkix::{
+            AccessDescription, AuthorityInfoAccessSyntax, CrlDistributionPoints,
+        };
+        let uri = |u: &str| -> x509_cert::builder::Result<GeneralName> {
+            Ok(GeneralName::UniformResourceIdentifier(
+                der::asn1::Ia5String::new(u)?,
+            ))
+        };
+        let cdp = CrlDistributionPoints(vec![DistributionPoint {
+            distribution_point: Some(DistributionPointName::FullName(vec![uri(&self.crl)?])),
+            reasons: None,
+            crl_issuer: None,
+        }]);
+        let aia = AuthorityInfoAccessSyntax(vec![
+            AccessDescription {
+                access_method: rfc5280::ID_AD_OCSP,
+                access_location: uri(&self.ocsp)?,
+            },
+            AccessDescription {
+                access_method: rfc5280::ID_AD_CA_ISSUERS,
+                access_location: uri(&self.ca_issuers)?,
+            },
+        ]);
+        Ok(vec![
+            raw_ext(rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS, &cdp)?,
+            raw_ext(rfc5280::ID_PE_AUTHORITY_INFO_ACCESS, &aia)?,
+        ])
+    }
+}
+
+/// A non-critical extension from its value.
+fn raw_ext(
+    id: ObjectIdentifier,
+    value: &impl der::Encode,
+) -> x509_cert::builder::Result<Extension> {
+    Ok(Extension {
+        extn_id: id,
+        critical: false,
+        extn_value: der::asn1::OctetString::new(value.to_der()?)?,
+    })
 }
 
 /// A DER length.
@@ -246,6 +335,9 @@ impl BuilderProfile for LeafProfile {
         if self.role == CertificateRole::PurchaseSigning {
             out.push(purchase_signing_eku()?);
         }
+        if let Some(status) = &self.extras.status {
+            out.extend(status.extensions()?);
+        }
         out.push(ext(
             false,
             &SubjectKeyIdentifier::try_from(spk)?,
@@ -297,6 +389,62 @@ impl BuilderProfile for RootProfile {
                 &self.subject,
             )?,
             ext(false, &SubjectKeyIdentifier::try_from(spk)?, &self.subject)?,
+        ])
+    }
+}
+
+/// The CA's delegated OCSP responder (RFC 6960 §4.2.2.2): id-kp-OCSPSigning
+/// and id-pkix-ocsp-nocheck (clients do not ask for the status of a
+/// responder certificate, so it is short-lived instead).
+pub(crate) struct ResponderProfile {
+    pub(crate) issuer: Name,
+    pub(crate) subject: Name,
+}
+
+impl BuilderProfile for ResponderProfile {
+    fn get_issuer(&self, _subject: &Name) -> Name {
+        self.issuer.clone()
+    }
+
+    fn get_subject(&self) -> Name {
+        self.subject.clone()
+    }
+
+    fn build_extensions(
+        &self,
+        spk: SubjectPublicKeyInfoRef<'_>,
+        issuer_spk: SubjectPublicKeyInfoRef<'_>,
+        _tbs: &TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<Extension>> {
+        Ok(vec![
+            ext(
+                true,
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+                &self.subject,
+            )?,
+            ext(
+                true,
+                &KeyUsage(KeyUsages::DigitalSignature.into()),
+                &self.subject,
+            )?,
+            ext(
+                false,
+                &ExtendedKeyUsage(vec![rfc5280::ID_KP_OCSP_SIGNING]),
+                &self.subject,
+            )?,
+            raw_ext(
+                const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK,
+                &der::asn1::Null,
+            )?,
+            ext(false, &SubjectKeyIdentifier::try_from(spk)?, &self.subject)?,
+            ext(
+                false,
+                &AuthorityKeyIdentifier::try_from(issuer_spk)?,
+                &self.subject,
+            )?,
         ])
     }
 }

@@ -109,6 +109,28 @@ impl RsaSigner {
     }
 }
 
+impl RsaSigner {
+    /// Signs already-encoded to-be-signed bytes (a CRL's `TBSCertList`, an
+    /// OCSP `ResponseData`): `sign` signs their digest inside the token, the
+    /// signature is checked against the public key before it is used.
+    /// Returns the signature algorithm and the signature.
+    pub fn sign_tbs<E: std::fmt::Display>(
+        &self,
+        tbs: &[u8],
+        sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    ) -> Result<(AlgorithmIdentifierOwned, Vec<u8>), X509Error> {
+        let digest = MessageDigest::of(self.scheme.hash(), tbs);
+        let sig = sign(self.scheme, &digest).map_err(|e| X509Error::Signing(e.to_string()))?;
+        self.public
+            .verify_digest(self.scheme, &digest, &sig)
+            .map_err(|_| X509Error::BadSignature("freshly made"))?;
+        let alg = self
+            .signature_algorithm_identifier()
+            .map_err(X509Error::encoding("signature algorithm"))?;
+        Ok((alg, sig))
+    }
+}
+
 /// DER of anything encodable, as an X509Error on failure.
 pub(crate) fn to_der(what: &'static str, v: &impl Encode) -> Result<Vec<u8>, X509Error> {
     v.to_der().map_err(X509Error::encoding(what))

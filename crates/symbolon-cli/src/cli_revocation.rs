@@ -1,0 +1,107 @@
+//! The command line of revocation (docs/revocation.md): `symbolon revoke`,
+//! `symbolon certificates …` and `symbolon crl …`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::cli::CaArgs;
+
+/// `symbolon revoke`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["serial", "device", "token"])))]
+pub(crate) struct RevokeArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The certificate's serial (hex, as `symbolon certificates list` shows it).
+    #[arg(long)]
+    pub(crate) serial: Option<String>,
+    /// Why (RFC 5280): unspecified, keyCompromise, cACompromise, affiliationChanged,
+    /// superseded, cessationOfOperation, certificateHold, privilegeWithdrawn.
+    #[arg(long, required_unless_present = "tampered")]
+    pub(crate) reason: Option<String>,
+    /// Since when the key is believed compromised: Unix seconds or
+    /// YYYY-MM-DDTHH:MM:SSZ (the CRL's invalidity date).
+    #[arg(long, requires = "serial", conflicts_with = "token")]
+    pub(crate) invalid_since: Option<String>,
+    /// Every certificate of this device (token serial): a device replaced
+    /// in a recovery, or with --tampered one reported tampered with.
+    #[arg(long, conflicts_with_all = ["serial", "token"])]
+    pub(crate) device: Option<String>,
+    /// The device was tampered with: its certificates are revoked for
+    /// keyCompromise and the report is audited.
+    #[arg(long, requires = "device", conflicts_with = "reason")]
+    pub(crate) tampered: bool,
+    /// As the subscriber: the token holding the certified key signs the
+    /// revocation (no credential needed). The serial defaults to the
+    /// certificate in --slot.
+    #[arg(long)]
+    pub(crate) token: Option<String>,
+    /// The key's slot in --token.
+    #[arg(long, requires = "token")]
+    pub(crate) slot: Option<String>,
+    /// The soft token's sealing key file (default: TOKEN.sealing-key).
+    #[arg(long, requires = "token")]
+    pub(crate) sealing_key: Option<PathBuf>,
+}
+
+/// `symbolon certificates`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CertificatesCommand {
+    /// List certificates, newest first, with their status (auditor, admin, registration officer).
+    #[command(after_help = "Examples:
+  symbolon certificates list --status revoked --ca https://ca.example.org:8443 --ca-cert root.pem --credential auditor.token
+  symbolon certificates list --json | jq '.certificates[] | select(.token == \"4f1c…\")'")]
+    List {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// good, on-hold, revoked, expired (default: all).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Good certificates that expire soon, soonest last (renew them before).
+    #[command(after_help = "Example:
+  symbolon certificates expiring --within 30d --ca https://ca.example.org:8443 --ca-cert root.pem --credential auditor.token")]
+    Expiring {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The window: s, m, h, d (e.g. 30d).
+        #[arg(long, default_value = "30d")]
+        within: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Release a certificate on hold (certificateHold): it is good again.
+    #[command(after_help = "Example:
+  symbolon certificates release --serial 4a1f… --ca https://ca.example.org:8443 --ca-cert root.pem --credential officer.token")]
+    Release {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The certificate's serial.
+        #[arg(long)]
+        serial: String,
+    },
+}
+
+/// `symbolon crl`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CrlCommand {
+    /// Fetch the CA's current CRL, check its signature against --ca-cert, and write it.
+    #[command(after_help = "Examples:
+  symbolon crl fetch --ca https://ca.example.org:8443 --ca-cert root.pem --out ca.crl
+  symbolon crl fetch --pem --ca https://ca.example.org:8443 --ca-cert root.pem | openssl crl -text -noout")]
+    Fetch {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// Where to write it (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// PEM (X509 CRL) instead of DER.
+        #[arg(long)]
+        pem: bool,
+    },
+}

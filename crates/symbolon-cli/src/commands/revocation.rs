@@ -1,0 +1,246 @@
+//! `symbolon revoke`, `symbolon certificates …`, `symbolon crl fetch`
+//! (docs/revocation.md): thin calls to the service; a subscriber's
+//! revocation is signed here, inside its token.
+
+use serde_json::{json, Value};
+use symbolon::keys::Fingerprint;
+use symbolon::revocation::self_request::{statement_digest, SCHEME};
+use symbolon::revocation::{read_crl, RevocationReason, SelfRevocation};
+use symbolon::token::{SlotName, TokenSerial};
+use symbolon::x509::{certificate_key, parse_certificate};
+use symbolon::Code;
+use symbolon_store::CertificateSerial;
+use symbolon_token::open::TokenSpec;
+
+use super::ca_client::CaClient;
+use crate::cli::CaArgs;
+use crate::cli_revocation::{CertificatesCommand, CrlCommand, RevokeArgs};
+use crate::error::CliError;
+use crate::output::print_json;
+
+fn invalid(message: impl Into<String>) -> CliError {
+    CliError::new(Code::InvalidInput, message)
+}
+
+fn serial_arg(s: &str) -> Result<CertificateSerial, CliError> {
+    s.parse()
+        .map_err(|e: symbolon_store::StoreError| invalid(e.to_string()))
+}
+
+fn reason_arg(s: &str) -> Result<RevocationReason, CliError> {
+    s.parse()
+        .map_err(|e: symbolon::revocation::RevocationError| invalid(e.to_string()))
+}
+
+/// A time as Unix seconds or `YYYY-MM-DDTHH:MM:SSZ`.
+fn time_arg(s: &str) -> Result<i64, CliError> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    s.parse::<der::DateTime>()
+        .map(|d| d.unix_duration().as_secs() as i64)
+        .map_err(|_| invalid(format!("{s:?}: Unix seconds or YYYY-MM-DDTHH:MM:SSZ")))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The issuing CA's certificate, as the pinned service sends it.
+fn issuing_ca(client: &CaClient) -> Result<Vec<u8>, CliError> {
+    let v = client.get("/v1/ca/certificate")?;
+    let pem = super::ca_client::field(&v, "certificate")?;
+    let (_, der) = symbolon::pem::decode(pem.as_bytes(), &["CERTIFICATE"])
+        .map_err(|e| CliError::new(Code::BadResponse, format!("the CA certificate: {e}")))?;
+    Ok(der)
+}
+
+fn ca_fingerprint(der: &[u8]) -> Result<Fingerprint, CliError> {
+    let cert = parse_certificate(der)
+        .map_err(|e| CliError::new(Code::BadResponse, format!("the CA certificate: {e}")))?;
+    Ok(certificate_key(&cert)
+        .map_err(|e| CliError::new(Code::BadResponse, format!("the CA certificate: {e}")))?
+        .fingerprint())
+}
+
+/// The subscriber's own revocation, signed inside its token.
+fn revoke_self(
+    args: &RevokeArgs,
+    token: &str,
+    reason: RevocationReason,
+) -> Result<Value, CliError> {
+    let slot = SlotName::new(
+        args.slot
+            .as_deref()
+            .ok_or_else(|| invalid("--token needs --slot: the slot of the certified key"))?,
+    )?;
+    let token = TokenSpec::parse(token, args.sealing_key.as_deref())?.open()?;
+    let serial = match &args.serial {
+        Some(s) => serial_arg(s)?,
+        None => {
+            let der = token.certificate(&slot)?;
+            let cert = parse_certificate(&der).map_err(|e| invalid(e.to_string()))?;
+            CertificateSerial::from_bytes(cert.tbs_certificate().serial_number().as_bytes())
+        }
+    };
+    let client = super::ca_client(&args.ca)?;
+    let ca = ca_fingerprint(&issuing_ca(&client)?)?;
+    let at = now();
+    let signature = token.sign(
+        &slot,
+        SCHEME,
+        &statement_digest(&ca, serial.as_str(), reason, at),
+    )?;
+    let statement = SelfRevocation {
+        serial: serial.as_str().to_string(),
+        reason,
+        signed_at: at,
+        signature: hex::encode(signature),
+    };
+    client.post("/v1/revocations/self", &json!(statement))
+}
+
+pub(crate) fn revoke(args: &RevokeArgs, json: bool) -> Result<(), CliError> {
+    let reason = args.reason.as_deref().map(reason_arg).transpose()?;
+    let v = if let Some(token) = &args.token {
+        let reason = reason.ok_or_else(|| invalid("--reason is needed"))?;
+        revoke_self(args, token, reason)?
+    } else if let Some(device) = &args.device {
+        let device: TokenSerial = device
+            .parse()
+            .map_err(|e: symbolon::token::TokenError| invalid(e.to_string()))?;
+        let client = super::ca_client(&args.ca)?;
+        if args.tampered {
+            client.post(&format!("/v1/tokens/{device}/tampered"), &json!({}))?
+        } else {
+            let reason = reason.ok_or_else(|| invalid("--reason is needed"))?;
+            client.post(
+                &format!("/v1/tokens/{device}/revoke"),
+                &json!({ "reason": reason }),
+            )?
+        }
+    } else {
+        let serial = serial_arg(args.serial.as_deref().unwrap_or_default())?;
+        let reason = reason.ok_or_else(|| invalid("--reason is needed"))?;
+        let invalid_since = args.invalid_since.as_deref().map(time_arg).transpose()?;
+        super::ca_client(&args.ca)?.post(
+            &format!("/v1/certificates/{serial}/revoke"),
+            &json!({ "reason": reason, "invalid_since": invalid_since }),
+        )?
+    };
+    if json {
+        return print_json(&v);
+    }
+    match (&v["serial"], &v["token"]) {
+        (Value::String(s), _) => println!("revoked {s} ({})", v["reason"].as_str().unwrap_or("?")),
+        (_, Value::String(t)) => println!(
+            "revoked {} certificate(s) of device {t} ({})",
+            v["revoked"],
+            v["reason"].as_str().unwrap_or("?")
+        ),
+        _ => print_json(&v)?,
+    }
+    Ok(())
+}
+
+/// A Unix time as UTC.
+fn when(v: &Value) -> String {
+    v.as_u64()
+        .and_then(|t| der::DateTime::from_unix_duration(std::time::Duration::from_secs(t)).ok())
+        .map_or_else(|| "-".to_string(), |d| d.to_string())
+}
+
+fn print_listing(v: &Value) {
+    for c in v["certificates"].as_array().into_iter().flatten() {
+        let reason = c["reason"]
+            .as_str()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        println!(
+            "{}  {:<8}{reason}  until {}  {}  {}",
+            c["serial"].as_str().unwrap_or("?"),
+            c["status"].as_str().unwrap_or("?"),
+            when(&c["not_after"]),
+            c["profile"].as_str().unwrap_or("?"),
+            c["subject"].as_str().unwrap_or("?"),
+        );
+    }
+}
+
+pub(crate) fn certificates(command: CertificatesCommand, json: bool) -> Result<(), CliError> {
+    let v = match command {
+        CertificatesCommand::List { ca, status, limit } => {
+            let mut path = format!("/v1/certificates?limit={}", limit.clamp(1, 10_000));
+            if let Some(s) = status {
+                if !["all", "good", "on-hold", "revoked", "expired"].contains(&s.as_str()) {
+                    return Err(invalid(format!(
+                        "--status {s:?}: good, on-hold, revoked, expired or all"
+                    )));
+                }
+                path.push_str(&format!("&status={s}"));
+            }
+            super::ca_client(&ca)?.get(&path)?
+        }
+        CertificatesCommand::Expiring { ca, within, limit } => {
+            let secs = symbolon::duration::parse(&within)
+                .filter(|s| (1..=10 * 366 * 86_400).contains(s))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "--within {within:?}: a duration such as 30d, 12h or 90m, at most ten years"
+                    ))
+                })?;
+            super::ca_client(&ca)?.get(&format!(
+                "/v1/certificates?expiring_within={secs}&limit={}",
+                limit.clamp(1, 10_000)
+            ))?
+        }
+        CertificatesCommand::Release { ca, serial } => {
+            let serial = serial_arg(&serial)?;
+            let v = super::ca_client(&ca)?
+                .post(&format!("/v1/certificates/{serial}/release"), &json!({}))?;
+            if !json {
+                println!("released {serial}: good again");
+                return Ok(());
+            }
+            v
+        }
+    };
+    if json {
+        return print_json(&v);
+    }
+    print_listing(&v);
+    Ok(())
+}
+
+pub(crate) fn crl(command: CrlCommand, _json: bool) -> Result<(), CliError> {
+    let CrlCommand::Fetch { ca, out, pem } = command;
+    let client = super::ca_client(&ca)?;
+    let der = client.get_document("/v1/crl", "application/pkix-crl")?;
+    check_crl(&ca, &client, &der)?;
+    let data = if pem {
+        symbolon::pem::encode("X509 CRL", &der).into_bytes()
+    } else {
+        der
+    };
+    crate::files::write_output(out.as_deref(), &data, false)
+}
+
+/// A CRL is written only once its signature checks against the CA.
+fn check_crl(ca: &CaArgs, client: &CaClient, der: &[u8]) -> Result<(), CliError> {
+    let ca_der = match &ca.ca_cert {
+        Some(path) => {
+            let text = crate::files::read_text(path)?;
+            symbolon::pem::decode(text.as_bytes(), &["CERTIFICATE"])
+                .map_err(|e| invalid(format!("{}: {e}", path.display())))?
+                .1
+        }
+        None => issuing_ca(client)?,
+    };
+    let key = certificate_key(&parse_certificate(&ca_der).map_err(|e| invalid(e.to_string()))?)
+        .map_err(|e| invalid(e.to_string()))?;
+    read_crl(der, &key).map_err(|e| CliError::new(Code::BadSignature, e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,775 @@
+//! Revocation end to end (docs/revocation.md): `symbolon revoke` as an
+//! officer, as the subscriber inside its token and for a whole device;
+//! holds and their release; OpenSSL's OCSP client and CRL checks,
+//! pkilint's CRL and OCSP linters and pyca/cryptography as the judges; the
+//! attacks (anonymous, the wrong role, another subscriber's key, replays,
+//! malformed OCSP); and a SIGKILL during a burst of revocations.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use serde_json::{json, Value};
+
+const PUBLIC_URL: &str = "https://ca.example.test:8443";
+
+/// `symbolon WORDS… --ca URL --ca-cert root.pem EXTRA…`.
+fn sym(dir: &Path, server: &Server, words: &str, extra: &[&str]) -> Run {
+    let mut args: Vec<&str> = words.split_whitespace().collect();
+    args.extend(["--ca", &server.url, "--ca-cert", "root.pem"]);
+    args.extend_from_slice(extra);
+    run(dir, &args)
+}
+
+/// Issues a certificate for `CN=name` into slot `slot` of `t.tok` through
+/// the station; returns its serial (lower-case hex) and writes it to
+/// `slot.pem`.
+fn issue(dir: &Path, server: &Server, slot: &str, name: &str) -> String {
+    let r = sym(
+        dir,
+        server,
+        "issue --issuer st --token t.tok --json",
+        &[
+            "--slot",
+            slot,
+            "--identity",
+            &format!("CN={name}"),
+            "--role",
+            "client",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pem = format!("{slot}.pem");
+    ok(
+        dir,
+        &[
+            "token",
+            "certificate",
+            "--token",
+            "t.tok",
+            "--slot",
+            slot,
+            "--out",
+            &pem,
+        ],
+    );
+    r.json()["serial"].as_str().unwrap().to_string()
+}
+
+fn started(dir: &Path) -> Server {
+    let server = Server::start_with(dir, &["--data", "data", "--public-url", PUBLIC_URL]);
+    station_and_token(dir, &server);
+    server
+}
+
+/// `openssl ocsp` against the service for `cert` (or `-serial`), with a
+/// nonce; the response checked against the root; returns its text.
+fn ocsp(dir: &Path, server: &Server, what: &[&str]) -> String {
+    let url = format!("{}/v1/ocsp", server.url);
+    let mut args = vec![
+        "ocsp", "-issuer", "root.pem", "-url", &url, "-CAfile", "root.pem",
+    ];
+    args.extend_from_slice(what);
+    args.extend(["-respout", "ocsp.der"]);
+    let out = Command::new("openssl")
+        .args(&args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Response verify OK"), "{text}");
+    assert!(!text.contains("WARNING"), "nonce not echoed? {text}");
+    text
+}
+
+fn crl(dir: &Path, server: &Server) -> String {
+    ok(
+        dir,
+        &[
+            "crl",
+            "fetch",
+            "--pem",
+            "--out",
+            "crl.pem",
+            "--ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+        ],
+    );
+    String::from_utf8(openssl(dir, &["crl", "-in", "crl.pem", "-noout", "-text"])).unwrap()
+}
+
+fn verify_with_crl(dir: &Path, cert: &str) -> bool {
+    Command::new("openssl")
+        .args([
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-CRLfile",
+            "crl.pem",
+            cert,
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+fn peers() -> bool {
+    have_openssl() && have_peer("curl", "curl", &["--version"])
+}
+
+fn lint(program: &str, args: &[&str], file: &str, dir: &Path) {
+    let out = Command::new(program)
+        .args(args)
+        .arg(file)
+        .current_dir(dir)
+        .output();
+    match out {
+        Ok(o) => assert!(
+            o.status.success() && o.stdout.iter().all(u8::is_ascii_whitespace),
+            "{program} finds problems in {file}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => {
+            assert!(
+                std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "{program} is required: {e}"
+            );
+        }
+    }
+}
+
+fn pyca_loads(dir: &Path) {
+    if !have_pyca() {
+        return;
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "from cryptography import x509\nfrom cryptography.x509 import ocsp\n\
+             c = x509.load_pem_x509_crl(open('crl.pem','rb').read())\n\
+             r = ocsp.load_der_ocsp_response(open('ocsp.der','rb').read())\n\
+             print(len(list(c)), r.certificate_status, r.revocation_reason)",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn openssl_sees_good_then_revoked_and_the_crl_agrees() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let officer = credential(dir, &server, "registration-officer", "officer-r");
+    let alice = issue(dir, &server, "alice", "Alice");
+    let bob = issue(dir, &server, "bob", "Bob");
+
+    // The certificate says where its status is.
+    let text = String::from_utf8(openssl(
+        dir,
+        &["x509", "-in", "alice.pem", "-noout", "-text"],
+    ))
+    .unwrap();
+    assert!(text.contains(&format!("URI:{PUBLIC_URL}/v1/crl")), "{text}");
+    assert!(
+        text.contains(&format!("OCSP - URI:{PUBLIC_URL}/v1/ocsp")),
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "CA Issuers - URI:{PUBLIC_URL}/v1/ca/certificate.der"
+    )));
+    pkilint(dir, "alice.pem");
+
+    let good = ocsp(dir, &server, &["-cert", "alice.pem"]);
+    assert!(good.contains("alice.pem: good"), "{good}");
+    lint(
+        "lint_ocsp_response",
+        &["lint", "-s", "WARNING"],
+        "ocsp.der",
+        dir,
+    );
+    // A serial this CA never issued.
+    let unknown = ocsp(
+        dir,
+        &server,
+        &["-serial", "0x4000000000000000000000000000abcd"],
+    );
+    assert!(unknown.contains(": unknown"), "{unknown}");
+
+    // Revoked by an officer: OCSP says so at once, with the reason.
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason keyCompromise --invalid-since 2026-01-01T00:00:00Z",
+        &["--serial", &alice, "--credential", &officer],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let revoked = ocsp(dir, &server, &["-cert", "alice.pem"]);
+    assert!(revoked.contains("alice.pem: revoked"), "{revoked}");
+    assert!(revoked.contains("Reason: keyCompromise"), "{revoked}");
+    let bob_text = ocsp(dir, &server, &["-cert", "bob.pem"]);
+    assert!(bob_text.contains("bob.pem: good"), "{bob_text}");
+
+    // The CRL lists it (reason, invalidity date), and only it.
+    let list = crl(dir, &server);
+    assert!(list.contains(&alice.to_uppercase()), "{list}");
+    assert!(!list.contains(&bob.to_uppercase()), "{list}");
+    assert!(
+        list.contains("Key Compromise") && list.contains("Invalidity Date"),
+        "{list}"
+    );
+    assert!(list.contains("X509v3 CRL Number") && list.contains("Authority Key Identifier"));
+    assert!(!verify_with_crl(dir, "alice.pem"));
+    assert!(verify_with_crl(dir, "bob.pem"));
+    lint(
+        "lint_crl",
+        &["lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING"],
+        "crl.pem",
+        dir,
+    );
+    pyca_loads(dir);
+
+    // Auditors list by status; the certificate's record says it too.
+    let auditor = credential(dir, &server, "auditor", "auditor-r");
+    let r = sym(
+        dir,
+        &server,
+        "--json certificates list --status revoked",
+        &["--credential", &auditor],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let listed: Vec<String> = r.json()["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, vec![alice.clone()]);
+    let (_, rec) = http(
+        "GET",
+        &format!("{}/v1/certificates/{alice}", server.url),
+        None,
+    );
+    assert_eq!(rec["status"], "revoked", "{rec}");
+    assert_eq!(rec["revocation"]["reason"], "keyCompromise", "{rec}");
+    let entry = last_audit_detail(&server, "certificate-revoked");
+    assert_eq!(entry["serial"], alice.as_str());
+    assert_eq!(entry["origin"], "operator");
+    assert!(audit_entries(&server)
+        .iter()
+        .any(|e| e["kind"] == "crl-issued"));
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+#[test]
+fn malformed_and_foreign_ocsp_requests_get_ocsp_errors() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    issue(dir, &server, "alice", "Alice");
+    openssl(
+        dir,
+        &[
+            "ocsp",
+            "-issuer",
+            "root.pem",
+            "-cert",
+            "alice.pem",
+            "-reqout",
+            "req.der",
+        ],
+    );
+    let mut req = std::fs::read(dir.join("req.der")).unwrap();
+    let curl = |body: &str, path: &str| -> Vec<u8> {
+        let url = format!("{}{path}", server.url);
+        let mut args = vec!["-s", "--cacert", "root.pem", "-o", "-"];
+        if !body.is_empty() {
+            args.extend([
+                "-H",
+                "Content-Type: application/ocsp-request",
+                "--data-binary",
+                body,
+            ]);
+        }
+        args.push(&url);
+        let out = Command::new("curl")
+            .args(&args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    // OpenSSL prints an error status and exits non-zero: both are read.
+    let status = |resp: &[u8]| -> String {
+        std::fs::write(dir.join("resp.der"), resp).unwrap();
+        let out = Command::new("openssl")
+            .args(["ocsp", "-respin", "resp.der", "-resp_text", "-noverify"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    // The request as OpenSSL made it, by POST and by GET (RFC 6960 A.1).
+    assert!(status(&curl("@req.der", "/v1/ocsp")).contains("Cert Status: good"));
+    let b64 = base64_url(&req);
+    assert!(status(&curl("", &format!("/v1/ocsp/{b64}"))).contains("Cert Status: good"));
+    // Cut short: malformedRequest, unsigned.
+    let n = req.len();
+    std::fs::write(dir.join("cut.der"), &req[..n - 5]).unwrap();
+    assert!(status(&curl("@cut.der", "/v1/ocsp")).contains("malformedrequest"));
+    assert!(status(&curl("", "/v1/ocsp/not-base64!")).contains("malformedrequest"));
+    // Another issuer's name hash: unauthorized.
+    let at = find_at(&req, &[0x04, 0x14]).unwrap() + 2;
+    req[at] ^= 0xff;
+    std::fs::write(dir.join("foreign.der"), &req).unwrap();
+    assert!(status(&curl("@foreign.der", "/v1/ocsp")).contains("unauthorized"));
+    // Oversized: refused before it is read as OCSP.
+    std::fs::write(dir.join("big.der"), vec![0x30; 70_000]).unwrap();
+    assert!(status(&curl("@big.der", "/v1/ocsp")).contains("malformedrequest"));
+}
+
+fn find_at(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Base64 with `+`, `/` and `=` percent-encoded, as RFC 6960 A.1 has GET
+/// requests written.
+fn base64_url(der: &[u8]) -> String {
+    let text = String::from_utf8(
+        Command::new("openssl")
+            .args(["base64", "-A"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(der)?;
+                c.wait_with_output()
+            })
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    text.trim()
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
+
+#[test]
+fn holds_are_released_and_final_reasons_are_not() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let admin = server.admin.to_str().unwrap().to_string();
+    let alice = issue(dir, &server, "alice", "Alice");
+    let as_admin = ["--credential", admin.as_str()];
+
+    let hold = sym(
+        dir,
+        &server,
+        "revoke --reason certificateHold",
+        &[&["--serial", &alice][..], &as_admin].concat(),
+    );
+    assert_eq!(hold.code, 0, "{}", hold.stderr);
+    assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("Reason: certificateHold"));
+    // On hold twice: refused.
+    let again = sym(
+        dir,
+        &server,
+        "revoke --reason certificateHold",
+        &[&["--serial", &alice][..], &as_admin].concat(),
+    );
+    assert_eq!(again.code, 5, "{}", again.stderr);
+    assert!(again.stderr.contains("revoked already"), "{}", again.stderr);
+    // Released: good again, and off the CRL.
+    let r = sym(
+        dir,
+        &server,
+        "certificates release",
+        &[&["--serial", &alice][..], &as_admin].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("alice.pem: good"));
+    assert!(!crl(dir, &server).contains(&alice.to_uppercase()));
+    // Released twice: not on hold.
+    let r = sym(
+        dir,
+        &server,
+        "certificates release",
+        &[&["--serial", &alice][..], &as_admin].concat(),
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("not on hold"), "{}", r.stderr);
+    // Superseded is final: no release, no second revocation.
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason superseded",
+        &[&["--serial", &alice][..], &as_admin].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = sym(
+        dir,
+        &server,
+        "certificates release",
+        &[&["--serial", &alice][..], &as_admin].concat(),
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason keyCompromise",
+        &[&["--serial", &alice][..], &as_admin].concat(),
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("Reason: superseded"));
+    // Bad input: an unknown reason, a serial never issued, a future date.
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason removeFromCRL",
+        &[&["--serial", &alice][..], &as_admin].concat(),
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason superseded",
+        &[&["--serial", "40aa"][..], &as_admin].concat(),
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let bob = issue(dir, &server, "bob", "Bob");
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason keyCompromise --invalid-since 4000000000",
+        &[&["--serial", &bob][..], &as_admin].concat(),
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(ocsp(dir, &server, &["-cert", "bob.pem"]).contains("bob.pem: good"));
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+#[test]
+fn only_officers_admins_and_the_key_itself_revoke() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let alice = issue(dir, &server, "alice", "Alice");
+    issue(dir, &server, "mallory", "Mallory");
+    let path = format!("{}/v1/certificates/{alice}/revoke", server.url);
+    let body = json!({ "reason": "keyCompromise" });
+
+    // Anonymous, and a station (the wrong role): refused and audited.
+    let anonymous = client_for(&server.url, &server.ca_cert, None);
+    let (s, v) = request(
+        &anonymous,
+        "POST",
+        &format!("/v1/certificates/{alice}/revoke"),
+        Some(&body),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("unauthenticated")),
+        "{v}"
+    );
+    let (s, v) = http("POST", &path, Some(&body));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+    let refusals = audit_entries(&server)
+        .iter()
+        .filter(|e| e["kind"] == "request-refused")
+        .count();
+    assert!(refusals >= 2);
+
+    // Another subscriber's key signing for Alice's certificate: refused.
+    let r = sym(
+        dir,
+        &server,
+        "revoke --token t.tok --slot mallory --reason keyCompromise",
+        &["--serial", &alice],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
+    assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("alice.pem: good"));
+    // A hold is not the subscriber's to give.
+    let r = sym(
+        dir,
+        &server,
+        "revoke --token t.tok --slot alice --reason certificateHold",
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    // A statement signed long ago (replayed) is refused.
+    let (s, v) = request(
+        &anonymous,
+        "POST",
+        "/v1/revocations/self",
+        Some(
+            &json!({ "serial": alice, "reason": "keyCompromise", "signed_at": 1_700_000_000, "signature": "00" }),
+        ),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("replayed_command")),
+        "{v}"
+    );
+
+    // Alice's own key, inside her token, with no credential at all.
+    let r = sym(
+        dir,
+        &server,
+        "revoke --token t.tok --slot alice --reason keyCompromise",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("alice.pem: revoked"));
+    assert_eq!(
+        last_audit_detail(&server, "certificate-revoked")["origin"],
+        "subscriber"
+    );
+    // And once only.
+    let r = sym(
+        dir,
+        &server,
+        "revoke --token t.tok --slot alice --reason keyCompromise",
+        &[],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+#[test]
+fn a_tampered_device_loses_its_certificates() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let alice = issue(dir, &server, "alice", "Alice");
+    let alice2 = issue(dir, &server, "alice-mail", "Alice Mail");
+    let info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
+    let token = info["serial"].as_str().unwrap().to_string();
+    // Another station did not serve this device: it may not report it.
+    let other = credential(dir, &server, "station", "st-other");
+    let r = sym(
+        dir,
+        &server,
+        "revoke --tampered",
+        &["--device", &token, "--credential", &other],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("vouched for or issued into"),
+        "{}",
+        r.stderr
+    );
+    assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("alice.pem: good"));
+    // The station that issued into it reports it tampered with.
+    let r = sym(
+        dir,
+        &server,
+        "--json revoke --tampered",
+        &["--device", &token],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["revoked"], 2, "{}", r.text());
+    for slot in ["alice", "alice-mail"] {
+        let text = ocsp(dir, &server, &["-cert", &format!("{slot}.pem")]);
+        assert!(text.contains("Reason: keyCompromise"), "{text}");
+    }
+    let list = crl(dir, &server);
+    assert!(list.contains(&alice.to_uppercase()) && list.contains(&alice2.to_uppercase()));
+    let tampered = last_audit_detail(&server, "token-tampered");
+    assert_eq!(tampered["token"], token.as_str());
+    assert_eq!(
+        last_audit_detail(&server, "certificate-revoked")["origin"],
+        "token-tampered"
+    );
+    // Reported again: nothing left to revoke.
+    let r = sym(
+        dir,
+        &server,
+        "--json revoke --tampered",
+        &["--device", &token],
+    );
+    assert_eq!(r.json()["revoked"], 0, "{}", r.text());
+    // A device the CA does not know: not found for an admin; for a
+    // station, a device it did not serve (existence is not disclosed).
+    let unknown = "00112233445566778899aabbccddeeff";
+    let admin = server.admin.to_str().unwrap().to_string();
+    let r = sym(
+        dir,
+        &server,
+        "revoke --tampered",
+        &["--device", unknown, "--credential", &admin],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let r = sym(dir, &server, "revoke --tampered", &["--device", unknown]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+}
+
+#[test]
+fn revocations_answered_before_a_sigkill_are_in_the_next_crl_and_ocsp() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let mut server = started(dir);
+    let officer = credential(dir, &server, "registration-officer", "officer-k");
+    // Certificates to revoke, issued straight through the API.
+    let station = server.client(Some(&server.station_http));
+    let mut serials = Vec::new();
+    for i in 0..24 {
+        let csr = openssl_csr(dir, &format!("burst{i}"));
+        let (s, v) = request(
+            &station,
+            "POST",
+            "/v1/certify",
+            Some(&json!({ "csr": csr, "identity": format!("CN=burst{i}"), "role": "client" })),
+        );
+        assert_eq!(s, 200, "{v}");
+        serials.push(v["serial"].as_str().unwrap().to_string());
+    }
+    // Revoke them one after the other from a thread; kill the service once
+    // a third are answered (however fast this machine answers).
+    let client = server.client(Some(&dir.join(&officer)));
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let burst = serials.clone();
+    let worker = std::thread::spawn(move || {
+        for serial in burst {
+            let answer = client.post(
+                &format!("/v1/certificates/{serial}/revoke"),
+                &json!({ "reason": "cessationOfOperation" }),
+            );
+            match answer {
+                Ok(a) if a.status == 200 => {
+                    if tx.send(serial).is_err() {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    });
+    let mut answered = Vec::new();
+    while answered.len() < serials.len() / 3 {
+        answered.push(rx.recv().unwrap());
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    worker.join().unwrap();
+    answered.extend(rx.try_iter());
+    eprintln!(
+        "{} of {} revocations answered before the kill",
+        answered.len(),
+        serials.len()
+    );
+
+    let server = Server::start_with(dir, &["--data", "data", "--public-url", PUBLIC_URL]);
+    let list = crl(dir, &server);
+    for serial in &answered {
+        assert!(
+            list.contains(&serial.to_uppercase()),
+            "{serial} missing from the CRL"
+        );
+        let (_, rec) = http(
+            "GET",
+            &format!("{}/v1/certificates/{serial}", server.url),
+            None,
+        );
+        assert_eq!(rec["status"], "revoked", "{rec}");
+        let text = ocsp(dir, &server, &["-serial", &format!("0x{serial}")]);
+        assert!(text.contains(": revoked"), "{text}");
+    }
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+#[test]
+fn expiring_certificates_are_listed_and_bad_filters_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let auditor = credential(dir, &server, "auditor", "auditor-e");
+    issue(dir, &server, "alice", "Alice");
+    // Issued for a year: within 400 days, not within 30.
+    let r = sym(
+        dir,
+        &server,
+        "--json certificates expiring --within 400d",
+        &["--credential", &auditor],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let soon: Vec<Value> = r.json()["certificates"].as_array().unwrap().clone();
+    assert!(soon.iter().any(|c| c["subject"] == "CN=Alice"), "{soon:?}");
+    let r = sym(
+        dir,
+        &server,
+        "--json certificates expiring --within 30d",
+        &["--credential", &auditor],
+    );
+    assert!(r.json()["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["subject"] != "CN=Alice"));
+    let r = sym(
+        dir,
+        &server,
+        "certificates list --status lost",
+        &["--credential", &auditor],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let r = sym(
+        dir,
+        &server,
+        "certificates expiring --within soon",
+        &["--credential", &auditor],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    // A station may not list.
+    let (s, _) = http("GET", &format!("{}/v1/certificates", server.url), None);
+    assert_eq!(s, 403);
+}

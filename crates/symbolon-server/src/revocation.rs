@@ -1,0 +1,205 @@
+//! Revocation at the CA (docs/revocation.md): operators revoke, hold and
+//! release; subscribers revoke their own certificates with a statement
+//! signed by the certified key; a token reported tampered with, or replaced
+//! in a recovery, has its certificates revoked at once. The CRL is signed
+//! again after every change and before its next update; a CRL older than
+//! the last change is never served.
+
+use std::sync::Arc;
+
+use symbolon::ca::CaError;
+use symbolon::revocation::{build_crl, CrlParams, RevocationReason, SelfRevocation};
+use symbolon::token::TokenSerial;
+use symbolon::x509::{certificate_key, parse_certificate};
+use symbolon_store::{Actor, CertificateSerial, RevocationOrigin, Revoke, StoreError, StoredCrl};
+
+use crate::service::now;
+use crate::{CaService, ServiceError};
+
+/// How long a CRL is valid (thisUpdate to nextUpdate).
+pub const CRL_VALIDITY: i64 = 24 * 3600;
+/// A CRL is signed again when less than this is left of it.
+pub const CRL_REFRESH_BEFORE: i64 = 12 * 3600;
+
+impl CaService {
+    /// Revokes a certificate as an operator (admin or registration
+    /// officer); `invalid_since`, when given, must not be in the future.
+    pub async fn revoke(
+        &self,
+        serial: &CertificateSerial,
+        reason: RevocationReason,
+        invalid_since: Option<i64>,
+    ) -> Result<(), ServiceError> {
+        if invalid_since.is_some_and(|t| t > now()) {
+            return Err(ServiceError::Invalid {
+                code: symbolon::Code::InvalidInput,
+                message: "invalid_since is in the future".into(),
+            });
+        }
+        self.registry
+            .revoke(Revoke {
+                serial: serial.clone(),
+                reason,
+                invalid_since,
+                origin: RevocationOrigin::Operator,
+            })
+            .await?;
+        self.after_change(Some(serial)).await;
+        Ok(())
+    }
+
+    /// Releases a certificate on hold.
+    pub async fn release(&self, serial: &CertificateSerial) -> Result<(), ServiceError> {
+        self.registry.release(serial).await?;
+        self.after_change(Some(serial)).await;
+        Ok(())
+    }
+
+    /// A subscriber revokes its own certificate: the statement must be
+    /// signed by the key the certificate certifies, over this CA.
+    pub async fn revoke_self(&self, statement: &SelfRevocation) -> Result<(), ServiceError> {
+        let serial: CertificateSerial = statement.serial.parse()?;
+        let record = self.registry.certificate(&serial).await?;
+        let cert = parse_certificate(&record.der).map_err(|e| CaError::Internal(e.to_string()))?;
+        let key = certificate_key(&cert).map_err(|e| CaError::Internal(e.to_string()))?;
+        let ca = self.signer.public_key().fingerprint();
+        statement
+            .verify(&ca, &key, now())
+            .map_err(|e| ServiceError::Invalid {
+                code: e.code(),
+                message: format!("self-revocation of {serial}: {e}"),
+            })?;
+        self.registry
+            .revoke(Revoke {
+                serial: serial.clone(),
+                reason: statement.reason,
+                invalid_since: None,
+                origin: RevocationOrigin::Subscriber,
+            })
+            .await?;
+        self.after_change(Some(&serial)).await;
+        Ok(())
+    }
+
+    /// Revokes every certificate of a token: one reported tampered with
+    /// (keyCompromise), or one a recovery replaced (the officer's reason).
+    /// The token must be registered. Returns how many were revoked.
+    pub async fn revoke_token(
+        &self,
+        token: TokenSerial,
+        reason: RevocationReason,
+        tampered: bool,
+        by: &Actor,
+    ) -> Result<usize, ServiceError> {
+        if by.role == symbolon::access::Role::Station
+            && !self.registry.station_served(&token, &by.owner()).await?
+        {
+            return Err(ServiceError::forbidden(format!(
+                "token {token}: a station reports only devices it vouched for or issued into"
+            )));
+        }
+        // A device the station wrote into without registering it is known
+        // by its certificates' deliveries only.
+        let replaced = match self.registry.token(&token).await {
+            Ok(record) => record.replaced_by.is_some(),
+            Err(StoreError::NotFound(_)) => false,
+            Err(e) => return Err(e.into()),
+        };
+        let origin = if tampered {
+            RevocationOrigin::TokenTampered
+        } else if replaced {
+            RevocationOrigin::DeviceReplaced
+        } else {
+            RevocationOrigin::Operator
+        };
+        let n = self.registry.revoke_token(token, reason, origin).await?;
+        self.after_change(None).await;
+        Ok(n)
+    }
+
+    /// After a status change: the cached OCSP answer goes, the CRL is
+    /// signed again. A failure to sign is logged: the revocation stands,
+    /// and the next CRL request or maintenance run signs it (a CRL older
+    /// than the last change is never served).
+    pub(crate) async fn after_change(&self, serial: Option<&CertificateSerial>) {
+        self.responder.changed(serial);
+        if let Err(e) = self.crl().await {
+            tracing::error!(error = %e, "cannot sign the CRL after a revocation");
+        }
+    }
+
+    /// The current CRL (DER): the newest signed, unless a change came after
+    /// it or its next update is near; then a new one is signed first.
+    pub async fn crl(&self) -> Result<Vec<u8>, ServiceError> {
+        if let Some(c) = self.fresh_crl().await? {
+            return Ok(c.der);
+        }
+        // One signer at a time in this process; another process racing
+        // for the same number loses at the insert and serves the winner's.
+        let _one = self.crl_lock.lock().await;
+        if let Some(c) = self.fresh_crl().await? {
+            return Ok(c.der);
+        }
+        let latest = self.registry.latest_crl().await?;
+        let set = self.registry.revoked_set().await?;
+        let this_update = now();
+        let number = latest.as_ref().map_or(1, |c| c.number + 1);
+        let params = CrlParams {
+            number: u64::try_from(number).unwrap_or(1),
+            this_update,
+            next_update: this_update + CRL_VALIDITY,
+        };
+        let (token, slot, signer, issuer) = (
+            Arc::clone(&self.token),
+            self.slot.clone(),
+            self.signer.clone(),
+            self.issuer.clone(),
+        );
+        let entries = set.entries;
+        let count = entries.len() as i64;
+        let der = tokio::task::spawn_blocking(move || {
+            build_crl(&issuer, &signer, &params, &entries, |s, d| {
+                token.sign(&slot, s, d)
+            })
+        })
+        .await
+        .map_err(|e| CaError::Internal(format!("CRL signing task: {e}")))?
+        .map_err(|e| CaError::Internal(format!("CRL: {e}")))?;
+        let stored = StoredCrl {
+            number,
+            this_update,
+            next_update: this_update + CRL_VALIDITY,
+            covers_seq: set.covers_seq,
+            entries: count,
+            der,
+        };
+        match self.registry.record_crl(stored.clone()).await {
+            Ok(()) => Ok(stored.der),
+            Err(StoreError::AlreadyExists(_)) => match self.registry.latest_crl().await? {
+                Some(c) => Ok(c.der),
+                None => Err(CaError::Internal("the CRL vanished".into()).into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The newest CRL if it covers every change and has time left.
+    async fn fresh_crl(&self) -> Result<Option<StoredCrl>, ServiceError> {
+        let Some(latest) = self.registry.latest_crl().await? else {
+            return Ok(None);
+        };
+        let head = self.registry.revocation_head().await?;
+        let fresh = latest.covers_seq >= head && latest.next_update - now() > CRL_REFRESH_BEFORE;
+        Ok(fresh.then_some(latest))
+    }
+
+    /// The service's periodic upkeep: a CRL before its next update, the
+    /// responder's certificate before its end, cached OCSP answers before
+    /// theirs.
+    pub async fn maintain_status(&self) -> Result<(), ServiceError> {
+        self.crl().await?;
+        self.renew_responder_if_due().await?;
+        self.refresh_ocsp_cache().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+-- Revocation (docs/revocation.md): which certificates are revoked, why and
+-- by whom; the CRLs the CA signed; the OCSP responder's certificates.
+
+-- One row per certificate ever revoked. A hold (certificateHold) can be
+-- released: released_at is set and the certificate is good again; a later
+-- revocation reuses the row. `changed_seq` is the audit entry of the last
+-- change, so a CRL knows whether it covers every change.
+CREATE TABLE revocations (
+    serial          TEXT    PRIMARY KEY REFERENCES certificates (serial),
+    reason          TEXT    NOT NULL,              -- RFC 5280 CRLReason name
+    revoked_at      INTEGER NOT NULL,              -- Unix seconds
+    invalid_since   INTEGER,                       -- invalidity date, when known
+    revoked_by      TEXT    NOT NULL,              -- party name, or "subscriber", or "operator"
+    released_at     INTEGER,
+    released_by     TEXT,
+    changed_seq     INTEGER NOT NULL
+);
+CREATE INDEX revocations_by_change ON revocations (changed_seq);
+
+-- The CRLs signed, newest kept: number (monotonic), window, the last
+-- revocation change it covers, and the signed DER.
+CREATE TABLE crls (
+    number      INTEGER PRIMARY KEY,
+    this_update INTEGER NOT NULL,
+    next_update INTEGER NOT NULL,
+    covers_seq  INTEGER NOT NULL,
+    entries     INTEGER NOT NULL,
+    der         BLOB    NOT NULL
+);
+
+CREATE INDEX certificates_by_not_after ON certificates (not_after);
+CREATE INDEX certificates_by_token ON certificates (delivered_to);

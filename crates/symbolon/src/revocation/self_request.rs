@@ -1,0 +1,129 @@
+//! A subscriber revoking its own certificate: a statement signed inside
+//! its token by the certified key itself, so the token is all it needs
+//! (docs/revocation.md). The statement names the CA (its key's
+//! fingerprint), the certificate's serial, the reason and when it was
+//! signed; the CA takes it within [`MAX_SKEW`] of its own clock, so a
+//! statement cannot be kept and replayed later.
+
+use serde::{Deserialize, Serialize};
+
+use super::{RevocationError, RevocationReason};
+use crate::keys::{Fingerprint, MessageDigest, RsaPublicKey, SignatureScheme};
+
+/// How far the statement's time may be from the CA's (seconds).
+pub const MAX_SKEW: i64 = 300;
+
+/// The scheme the statement is signed with.
+pub const SCHEME: SignatureScheme = SignatureScheme::Pkcs1Sha256;
+
+/// What the subscriber signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfRevocation {
+    /// The certificate's serial (lower-case hex).
+    pub serial: String,
+    /// Why.
+    pub reason: RevocationReason,
+    /// When it was signed (Unix seconds).
+    pub signed_at: i64,
+    /// The signature, hex (PKCS#1 v1.5 with SHA-256 by the certified key).
+    pub signature: String,
+}
+
+/// The bytes signed: a domain label, the CA, and the fields, one a line.
+pub fn statement(ca: &Fingerprint, serial: &str, reason: RevocationReason, at: i64) -> Vec<u8> {
+    format!(
+        "symbolon self-revocation v1\nca {ca}\nserial {serial}\nreason {reason}\nsigned-at {at}\n"
+    )
+    .into_bytes()
+}
+
+/// The digest the token signs.
+pub fn statement_digest(
+    ca: &Fingerprint,
+    serial: &str,
+    reason: RevocationReason,
+    at: i64,
+) -> MessageDigest {
+    MessageDigest::of(SCHEME.hash(), &statement(ca, serial, reason, at))
+}
+
+impl SelfRevocation {
+    /// Checks the statement: a reason a subscriber may give, a time near
+    /// `now`, and a signature by `key` (the certified key) over this CA.
+    pub fn verify(
+        &self,
+        ca: &Fingerprint,
+        key: &RsaPublicKey,
+        now: i64,
+    ) -> Result<(), RevocationError> {
+        if !self.reason.subscriber_may_give() {
+            return Err(RevocationError::Invalid(format!(
+                "a subscriber may not give the reason {} (holds and the CA's own compromise are the CA's to record)",
+                self.reason
+            )));
+        }
+        if (self.signed_at - now).abs() > MAX_SKEW {
+            return Err(RevocationError::Stale {
+                signed_at: self.signed_at,
+                now,
+            });
+        }
+        let sig = hex::decode(&self.signature)
+            .map_err(|e| RevocationError::Invalid(format!("signature: {e}")))?;
+        key.verify_digest(
+            SCHEME,
+            &statement_digest(ca, &self.serial, self.reason, self.signed_at),
+            &sig,
+        )
+        .map_err(|_| RevocationError::BadSignature("self-revocation"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{RsaAlgorithm, RsaPrivateKey};
+
+    #[test]
+    fn only_the_certified_key_near_now_over_this_ca_revokes() {
+        let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        let ca = key.public_key().fingerprint();
+        let other_ca = Fingerprint::of_spki(b"another CA");
+        let at = 1_800_000_000;
+        let reason = RevocationReason::KeyCompromise;
+        let sig = key
+            .sign_digest(SCHEME, &statement_digest(&ca, "40aa", reason, at))
+            .unwrap();
+        let r = SelfRevocation {
+            serial: "40aa".into(),
+            reason,
+            signed_at: at,
+            signature: hex::encode(sig),
+        };
+        r.verify(&ca, key.public_key(), at + 10).unwrap();
+        assert!(r.verify(&other_ca, key.public_key(), at).is_err());
+        assert!(matches!(
+            r.verify(&ca, key.public_key(), at + MAX_SKEW + 1),
+            Err(RevocationError::Stale { .. })
+        ));
+        let wrong = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        assert_eq!(
+            r.verify(&ca, wrong.public_key(), at).unwrap_err(),
+            RevocationError::BadSignature("self-revocation")
+        );
+        let other_serial = SelfRevocation {
+            serial: "40ab".into(),
+            ..r.clone()
+        };
+        assert!(other_serial.verify(&ca, key.public_key(), at).is_err());
+        let hold = SelfRevocation {
+            reason: RevocationReason::CertificateHold,
+            ..r
+        };
+        assert!(matches!(
+            hold.verify(&ca, key.public_key(), at),
+            Err(RevocationError::Invalid(_))
+        ));
+    }
+}
