@@ -145,6 +145,17 @@ responder (/v1/ocsp) answer it at once. Every reason but certificateHold is fina
 a statement naming the CA, the serial, the reason and the time inside its token: the token is all it \
 needs, no credential.")]
     Revoke(crate::cli_revocation::RevokeArgs),
+    /// Renew a certificate with a new key made in the token: the old key authorises it, the old certificate is superseded.
+    #[command(after_help = "Example:
+  symbolon renew --ca https://ca.example.org:8443 --ca-cert root.pem --issuer station --token alice.token \\
+      --slot mail --new-slot mail-2027 --credential station.token
+
+The token makes the new key and attests it; the new key signs the request, the old key (in --slot) \
+signs the authorisation. The CA certifies the new key under the old certificate's subject, names and \
+role (no registration needed: the old certificate is the vetting), once per certificate; when the new \
+certificate is in the token, the old one is revoked as superseded. An expired, revoked or already \
+renewed certificate is refused. `symbolon certificates expiring --within 30d` lists what to renew.")]
+    Renew(crate::cli_revocation::RenewArgs),
     /// Certificates the CA issued: list by status, find those expiring, release a hold.
     #[command(subcommand)]
     Certificates(crate::cli_revocation::CertificatesCommand),

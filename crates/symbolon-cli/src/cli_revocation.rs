@@ -105,3 +105,31 @@ pub(crate) enum CrlCommand {
         pem: bool,
     },
 }
+
+/// `symbolon renew`.
+#[derive(Debug, Args)]
+pub(crate) struct RenewArgs {
+    /// The CA service URL, or local:DIR for the CA of a data directory.
+    #[arg(long, env = "SYMBOLON_CA")]
+    pub(crate) ca: String,
+    /// The CA root certificate you trust (PEM).
+    #[arg(long, env = "SYMBOLON_CA_CERT")]
+    pub(crate) ca_cert: PathBuf,
+    /// The station's issuer identity directory (the token must trust it).
+    #[arg(long, env = "SYMBOLON_ISSUER")]
+    pub(crate) issuer: PathBuf,
+    #[command(flatten)]
+    pub(crate) token: crate::cli::TokenArgs,
+    /// The slot whose certificate is renewed (its key signs the authorisation).
+    #[arg(long)]
+    pub(crate) slot: String,
+    /// The slot for the new key (keys are never replaced in a slot).
+    #[arg(long)]
+    pub(crate) new_slot: String,
+    /// rsa-2048, rsa-3072 or rsa-4096 (default: the old key's size).
+    #[arg(long)]
+    pub(crate) algorithm: Option<String>,
+    /// Also save the new certificate here (PEM).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}

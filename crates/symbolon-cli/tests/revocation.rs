@@ -222,8 +222,15 @@ fn openssl_sees_good_then_revoked_and_the_crl_agrees() {
     let r = sym(
         dir,
         &server,
-        "revoke --reason keyCompromise --invalid-since 2026-01-01T00:00:00Z",
-        &["--serial", &alice, "--credential", &officer],
+        "revoke --reason keyCompromise",
+        &[
+            "--serial",
+            &alice,
+            "--credential",
+            &officer,
+            "--invalid-since",
+            &now().to_string(),
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let revoked = ocsp(dir, &server, &["-cert", "alice.pem"]);
@@ -772,4 +779,298 @@ fn expiring_certificates_are_listed_and_bad_filters_refused() {
     // A station may not list.
     let (s, _) = http("GET", &format!("{}/v1/certificates", server.url), None);
     assert_eq!(s, 403);
+}
+
+#[test]
+fn renewal_supersedes_the_old_certificate_once() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let alice = issue(dir, &server, "alice", "Alice");
+    let bob = issue(dir, &server, "bob", "Bob");
+    // The token attests the new key: the CA knows the device.
+    let r = sym(dir, &server, "token register --token t.tok", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // The new key is made in the token; the old key authorises it.
+    let r = sym(
+        dir,
+        &server,
+        "--json renew --issuer st --token t.tok --slot alice --new-slot alice-2",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["renews"], alice.as_str(), "{v}");
+    let renewed = v["serial"].as_str().unwrap().to_string();
+    ok(
+        dir,
+        &[
+            "token",
+            "certificate",
+            "--token",
+            "t.tok",
+            "--slot",
+            "alice-2",
+            "--out",
+            "alice-2.pem",
+        ],
+    );
+    let verified = openssl(dir, &["verify", "-CAfile", "root.pem", "alice-2.pem"]);
+    assert!(String::from_utf8_lossy(&verified).contains("OK"));
+    let subject = |f: &str| {
+        String::from_utf8(openssl(dir, &["x509", "-in", f, "-noout", "-subject"])).unwrap()
+    };
+    assert_eq!(subject("alice.pem"), subject("alice-2.pem"));
+    let old_key = openssl(dir, &["x509", "-in", "alice.pem", "-noout", "-pubkey"]);
+    let new_key = openssl(dir, &["x509", "-in", "alice-2.pem", "-noout", "-pubkey"]);
+    assert_ne!(old_key, new_key, "a renewal certifies a new key");
+    // The old certificate is superseded once the new one is in the token.
+    assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("Reason: superseded"));
+    assert!(ocsp(dir, &server, &["-cert", "alice-2.pem"]).contains("alice-2.pem: good"));
+    let (_, rec) = http(
+        "GET",
+        &format!("{}/v1/certificates/{renewed}", server.url),
+        None,
+    );
+    assert_eq!(rec["status"], "good", "{rec}");
+    assert_eq!(
+        last_audit_detail(&server, "certificate-issued")["authority"]["renews"],
+        alice.as_str()
+    );
+
+    // The old key cannot renew twice.
+    let r = sym(
+        dir,
+        &server,
+        "renew --issuer st --token t.tok --slot alice --new-slot alice-3",
+        &[],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    // A revoked certificate is not renewed.
+    let admin = server.admin.to_str().unwrap().to_string();
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason keyCompromise",
+        &["--serial", &bob, "--credential", &admin],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = sym(
+        dir,
+        &server,
+        "renew --issuer st --token t.tok --slot bob --new-slot bob-2",
+        &[],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("revoked already"), "{}", r.stderr);
+
+    // An authorisation not signed by the old key; anonymous callers.
+    openssl_rsa_key(dir, "mallory.key", 2048);
+    let csr = String::from_utf8(openssl(
+        dir,
+        &["req", "-new", "-key", "mallory.key", "-subj", "/CN=Alice"],
+    ))
+    .unwrap();
+    let body = json!({
+        "csr": csr, "nonce": "AAAA", "old_serial": renewed,
+        "signed_at": now(), "signature": "00",
+    });
+    let (s, v) = http("POST", &format!("{}/v1/renewals", server.url), Some(&body));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("bad_signature")),
+        "{v}"
+    );
+    let anonymous = client_for(&server.url, &server.ca_cert, None);
+    let (s, _) = request(&anonymous, "POST", "/v1/renewals", Some(&body));
+    assert_eq!(s, 401);
+    let (_, rec) = http(
+        "GET",
+        &format!("{}/v1/certificates/{renewed}", server.url),
+        None,
+    );
+    assert_eq!(rec["status"], "good", "{rec}");
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn the_ocsp_cache_answers_each_certid_as_asked() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    issue(dir, &server, "alice", "Alice");
+    // Without nonces (cacheable), SHA-1, SHA-512 and SHA-256 CertIDs, in
+    // turn and again: each answer names the CertID it was asked with.
+    for hash in ["-sha1", "-sha512", "-sha256", "-sha1", "-sha512"] {
+        let text = ocsp(dir, &server, &[hash, "-cert", "alice.pem", "-no_nonce"]);
+        assert!(text.contains("alice.pem: good"), "{hash}: {text}");
+    }
+    // A path that does not decode is answered in OCSP too.
+    let url = format!("{}/v1/ocsp/%00%ff", server.url);
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--cacert",
+            "root.pem",
+            "-o",
+            "resp.der",
+            "-w",
+            "%{content_type}",
+            &url,
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "application/ocsp-response"
+    );
+}
+
+#[test]
+fn credentials_are_revoked_as_credentials_and_published() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let officer = credential(dir, &server, "registration-officer", "officer-c");
+    let gone = credential(dir, &server, "station", "st-gone");
+    let cert = |token: &str| -> String {
+        let pem = String::from_utf8(
+            ok(
+                dir,
+                &[
+                    "token",
+                    "get-object",
+                    "--token",
+                    token,
+                    "--name",
+                    "operator.crt",
+                ],
+            )
+            .stdout,
+        )
+        .unwrap();
+        std::fs::write(dir.join("cred.pem"), &pem).unwrap();
+        String::from_utf8(openssl(
+            dir,
+            &["x509", "-in", "cred.pem", "-noout", "-serial"],
+        ))
+        .unwrap()
+        .trim()
+        .trim_start_matches("serial=")
+        .to_ascii_lowercase()
+    };
+    // An officer cannot revoke the admin's credential through revocation.
+    let admin_serial = cert(server.admin.to_str().unwrap());
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason keyCompromise",
+        &["--serial", &admin_serial, "--credential", &officer],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("operator credential"), "{}", r.stderr);
+    // An admin revoking a credential publishes it (privilegeWithdrawn).
+    let gone_serial = cert(&gone);
+    let admin = server.admin.to_str().unwrap().to_string();
+    let r = sym(
+        dir,
+        &server,
+        "admin revoke-credential",
+        &["--serial", &gone_serial, "--credential", &admin],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = ocsp(dir, &server, &["-serial", &format!("0x{gone_serial}")]);
+    assert!(text.contains(": revoked"), "{text}");
+    assert!(crl(dir, &server).contains(&gone_serial.to_uppercase()));
+}
+
+#[test]
+fn a_device_goes_on_hold_around_a_certificate_on_hold_already() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let admin = server.admin.to_str().unwrap().to_string();
+    let alice = issue(dir, &server, "alice", "Alice");
+    issue(dir, &server, "alice-mail", "Alice Mail");
+    let token = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json()["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason certificateHold",
+        &["--serial", &alice, "--credential", &admin],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = sym(
+        dir,
+        &server,
+        "--json revoke --reason certificateHold",
+        &["--device", &token, "--credential", &admin],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["revoked"], 1, "{}", r.text());
+    assert!(ocsp(dir, &server, &["-cert", "alice-mail.pem"]).contains("Reason: certificateHold"));
+    // Then for good: both, the hold made final.
+    let r = sym(
+        dir,
+        &server,
+        "--json revoke --reason keyCompromise",
+        &["--device", &token, "--credential", &admin],
+    );
+    assert_eq!(r.json()["revoked"], 2, "{}", r.text());
+    // A serial never issued is not found, not "not on hold"; a date
+    // before the certificate is refused.
+    let r = sym(
+        dir,
+        &server,
+        "certificates release",
+        &["--serial", "40aa", "--credential", &admin],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let bob = issue(dir, &server, "bob", "Bob");
+    let r = sym(
+        dir,
+        &server,
+        "revoke --reason keyCompromise --invalid-since=-99999999999",
+        &["--serial", &bob, "--credential", &admin],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    // A statement dated at the edge of time is refused, not a crash.
+    let anonymous = client_for(&server.url, &server.ca_cert, None);
+    let (s, v) = request(
+        &anonymous,
+        "POST",
+        "/v1/revocations/self",
+        Some(
+            &json!({ "serial": bob, "reason": "keyCompromise", "signed_at": i64::MIN, "signature": "00" }),
+        ),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("replayed_command")),
+        "{v}"
+    );
 }

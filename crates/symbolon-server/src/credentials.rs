@@ -271,6 +271,9 @@ impl CaService {
         self.registry
             .record_issuance(&record, public_key.spki_der(), None, None, &detail)
             .await?;
+        self.registry
+            .mark_service_certificate(&record.serial, "service-tls")
+            .await?;
         Ok(Issued {
             certificate: der,
             serial: record.serial,

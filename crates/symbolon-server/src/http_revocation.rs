@@ -39,6 +39,7 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
         .route("/v1/certificates/{serial}/revoke", post(revoke))
         .route("/v1/certificates/{serial}/release", post(release))
         .route("/v1/revocations/self", post(revoke_self))
+        .route("/v1/renewals", post(renew))
         .route("/v1/tokens/{serial}/revoke", post(revoke_token))
         .route("/v1/tokens/{serial}/tampered", post(tampered))
         .route("/v1/crl", get(crl))
@@ -244,7 +245,18 @@ async fn ocsp_post(
     }
 }
 
-async fn ocsp_get(State(s): State<Arc<CaService>>, Path(request): Path<String>) -> Response {
+async fn ocsp_get(
+    State(s): State<Arc<CaService>>,
+    request: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    // A path that does not decode (not UTF-8 once unescaped) is a
+    // malformed request, answered in OCSP like every other.
+    let Ok(Path(request)) = request else {
+        return der_response(
+            "application/ocsp-response",
+            error_response(ResponseStatus::MalformedRequest),
+        );
+    };
     // RFC 6960 appendix A.1: the DER, base64, URL-encoded (axum decoded
     // the percent-escapes); the URL-safe alphabet is taken too.
     let text = request.trim_end_matches('/');
@@ -259,4 +271,54 @@ async fn ocsp_get(State(s): State<Arc<CaService>>, Path(request): Path<String>) 
             error_response(ResponseStatus::MalformedRequest),
         ),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenewBody {
+    csr: String,
+    nonce: String,
+    old_serial: String,
+    signed_at: i64,
+    signature: String,
+    #[serde(default)]
+    attestation: Option<serde_json::Value>,
+}
+
+async fn renew(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
+    let b: RenewBody = body(raw)?;
+    crate::http::bounded("old_serial", &b.old_serial, 40)?;
+    crate::http::bounded("signature", &b.signature, 2048)?;
+    let (_, csr) = symbolon::pem::decode(b.csr.as_bytes(), &["CERTIFICATE REQUEST"])
+        .map_err(|e| bad(Code::InvalidRequest, format!("csr: {e}")))?;
+    let nonce = base64::engine::general_purpose::STANDARD
+        .decode(&b.nonce)
+        .map_err(|e| bad(Code::InvalidRequest, format!("nonce: {e}")))?;
+    if nonce.is_empty() || nonce.len() > 64 {
+        return Err(bad(Code::InvalidRequest, "nonce: 1 to 64 bytes"));
+    }
+    let attestation = b
+        .attestation
+        .map(|v| symbolon::token::Attestation::from_json(&v.to_string()))
+        .transpose()
+        .map_err(|e| bad(Code::BadAttestation, e.to_string()))?;
+    let certified = s
+        .renew(crate::renewal::RenewalRequest {
+            csr,
+            attestation,
+            nonce,
+            authorization: symbolon::revocation::RenewalAuthorization {
+                old_serial: b.old_serial,
+                signed_at: b.signed_at,
+                signature: b.signature,
+            },
+        })
+        .await?;
+    let mut out = certified
+        .response
+        .to_json(certified.serial.as_str())
+        .map_err(ServiceError::from)?;
+    out["authority"] = json!(certified.authority);
+    out["device"] = json!(certified.device);
+    Ok(Json(out).into_response())
 }

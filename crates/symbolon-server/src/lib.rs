@@ -29,6 +29,7 @@ mod joint_mailbox;
 pub mod ocsp;
 pub mod rate_limit;
 pub mod recovery;
+pub mod renewal;
 pub mod revocation;
 pub mod service;
 mod shared_primes;

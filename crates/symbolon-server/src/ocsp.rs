@@ -14,8 +14,8 @@ use symbolon::ca::CaError;
 use symbolon::code::Code;
 use symbolon::keys::{RsaAlgorithm, SignatureScheme};
 use symbolon::revocation::ocsp::{
-    build_response, error_response, read_request, CertState, IssuerHashes, ResponderIdentity,
-    ResponseStatus, SingleAnswer,
+    build_response, error_response, read_request, CertId, CertState, IssuerHashes, OcspQuery,
+    ResponderIdentity, ResponseStatus, SingleAnswer,
 };
 use symbolon::token::{SlotName, Token};
 use symbolon::x509::{issue_responder, random_serial, Certificate, RsaSigner};
@@ -50,6 +50,10 @@ pub struct Current {
 }
 
 struct Cached {
+    /// The certificate's serial (its answers go when its status changes).
+    serial: Vec<u8>,
+    /// The CertID as asked, to sign the answer again.
+    cert_id: CertId,
     state: CertState,
     /// The revocation head at which `state` was last read.
     head: i64,
@@ -148,7 +152,7 @@ impl Responder {
         }
         if let (Some(serial), Ok(mut cache)) = (serial, self.cache.lock()) {
             if let Ok(bytes) = hex::decode(serial.as_str()) {
-                cache.remove(&bytes);
+                cache.retain(|_, c| c.serial != bytes);
             }
         }
     }
@@ -257,6 +261,12 @@ impl crate::CaService {
                 return Ok(error_response(refusal.status));
             }
         };
+        self.answer(query).await
+    }
+
+    /// Answers a request that was read: other issuers' certificates are
+    /// `unauthorized`; the rest answered from the cache or signed.
+    async fn answer(&self, query: OcspQuery) -> Result<Vec<u8>, ServiceError> {
         let responder = &self.responder;
         if !query.cert_ids.iter().all(|id| responder.hashes.names(id)) {
             return Ok(error_response(ResponseStatus::Unauthorized));
@@ -267,7 +277,10 @@ impl crate::CaService {
         // revocation changed anything since it was checked (no read at
         // all), or while its certificate's status is unchanged (one read).
         let cacheable = query.nonce.is_none() && query.cert_ids.len() == 1;
-        let key = query.cert_ids[0].serial_number.as_bytes().to_vec();
+        // Keyed by the whole CertID (hash algorithm, issuer hashes, serial):
+        // a signed answer names the CertID it was asked with.
+        let key = x509_cert::der::Encode::to_der(&query.cert_ids[0])
+            .map_err(|e| CaError::Internal(format!("CertID: {e}")))?;
         let head = if cacheable {
             let head = self.recent_revocation_head().await?;
             if let Some(der) = responder.cached(&key, Check::Head(head), &current.serial, now)? {
@@ -317,6 +330,8 @@ impl crate::CaService {
             cache.insert(
                 key,
                 Cached {
+                    serial: query.cert_ids[0].serial_number.as_bytes().to_vec(),
+                    cert_id: query.cert_ids[0].clone(),
                     state: answers[0].state,
                     head,
                     this_update: now,
@@ -411,20 +426,21 @@ impl crate::CaService {
     /// costing no signature (run by the service's maintenance task).
     pub async fn refresh_ocsp_cache(&self) -> Result<usize, ServiceError> {
         let now = now();
-        let due: Vec<Vec<u8>> = {
+        let due: Vec<CertId> = {
             let cache = self.responder.cache.lock().map_err(lock_error)?;
             cache
-                .iter()
-                .filter(|(_, c)| c.next_update - now <= ANSWER_REFRESH_BEFORE)
-                .map(|(k, _)| k.clone())
+                .values()
+                .filter(|c| c.next_update - now <= ANSWER_REFRESH_BEFORE)
+                .map(|c| c.cert_id.clone())
                 .collect()
         };
-        let issuer = self.issuer.clone();
         let mut refreshed = 0;
-        for serial in due {
-            let request = symbolon::revocation::ocsp::build_request(&issuer, &serial, None)
-                .map_err(|e| CaError::Internal(e.to_string()))?;
-            self.ocsp(&request).await?;
+        for cert_id in due {
+            self.answer(OcspQuery {
+                cert_ids: vec![cert_id],
+                nonce: None,
+            })
+            .await?;
             refreshed += 1;
         }
         Ok(refreshed)

@@ -30,11 +30,16 @@ impl CaService {
         reason: RevocationReason,
         invalid_since: Option<i64>,
     ) -> Result<(), ServiceError> {
-        if invalid_since.is_some_and(|t| t > now()) {
-            return Err(ServiceError::Invalid {
-                code: symbolon::Code::InvalidInput,
-                message: "invalid_since is in the future".into(),
-            });
+        if let Some(t) = invalid_since {
+            let not_before = self.registry.certificate(serial).await?.not_before;
+            if t > now() || t < not_before {
+                return Err(ServiceError::Invalid {
+                    code: symbolon::Code::InvalidInput,
+                    message: format!(
+                        "invalid_since {t}: between the certificate's notBefore ({not_before}) and now"
+                    ),
+                });
+            }
         }
         self.registry
             .revoke(Revoke {

@@ -411,9 +411,13 @@ impl CaService {
             .claim_delivery(
                 serial,
                 delivered_to,
+                failure.is_none(),
                 &json!({ "serial": serial, "token": token, "delivered": failure.is_none(), "failure": failure }),
             )
             .await?;
+        // A renewal settled with the delivery may have revoked a
+        // certificate: the CRL and the OCSP answers follow.
+        self.after_change(None).await;
         Ok(())
     }
 
@@ -421,7 +425,7 @@ impl CaService {
     /// (possession, identity, key checks, attestation against the
     /// registered device), its refusals audited; a weak key's modulus kept
     /// for the shared-prime checks to come.
-    async fn review(
+    pub(crate) async fn review(
         &self,
         request: CertifyRequest,
     ) -> Result<symbolon::ca::Approved, ServiceError> {
@@ -487,9 +491,28 @@ impl CaService {
                 return Err(e.into());
             }
         };
+        self.issue_approved(approved, subject, nonce, authority, reservation, None)
+            .await
+    }
+
+    /// FIG. 6 from step 424 on, for a request reviewed and authorised: the
+    /// key unique for ever and no shared prime, the certificate signed
+    /// inside the CA token, the response bound to the nonce, the record (a
+    /// renewal's with its link to the certificate it renews) and its audit
+    /// entry in one transaction.
+    pub(crate) async fn issue_approved(
+        &self,
+        approved: symbolon::ca::Approved,
+        subject: symbolon::x509::Name,
+        nonce: Vec<u8>,
+        authority: Authority,
+        reservation: Option<ReservationId>,
+        renews: Option<CertificateSerial>,
+    ) -> Result<Certified, ServiceError> {
+        let fp = approved.public_key.fingerprint();
         let registration = match &authority {
             Authority::Registration { registration } => Some(*registration),
-            Authority::NamePolicy { .. } => None,
+            Authority::NamePolicy { .. } | Authority::Renewal { .. } => None,
         };
         // A cheap look first, so a key seen before costs no signature; the
         // authoritative check commits with the certificate below.
@@ -539,19 +562,18 @@ impl CaService {
         .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;
 
         let serial = CertificateSerial::from_bytes(&serial_bytes);
+        let unix = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        };
         let record = CertificateRecord {
             serial: serial.clone(),
             fingerprint: fp,
             subject: subject.to_string(),
             profile: approved.role.to_string(),
-            not_before: not_before
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
-            not_after: (not_before + validity)
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
+            not_before: unix(not_before),
+            not_after: unix(not_before + validity),
             der: signed.certificate.clone(),
             generated_on_token: approved.attested_by,
             issued_at: now(),
@@ -562,18 +584,27 @@ impl CaService {
             "generated_on_token": approved.attested_by, "device": approved.device_evidence,
             "reservation": reservation, "authority": authority,
         });
-        match self
-            .registry
-            .record_issuance(
-                &record,
-                approved.public_key.spki_der(),
-                reservation.as_ref(),
-                registration.as_ref(),
-                &detail,
-            )
-            .await
-        {
-            Ok(_) => {}
+        let spki = approved.public_key.spki_der();
+        let recorded = match &renews {
+            Some(old) => {
+                self.registry
+                    .record_renewal(&record, spki, old, &detail)
+                    .await
+            }
+            None => self
+                .registry
+                .record_issuance(
+                    &record,
+                    spki,
+                    reservation.as_ref(),
+                    registration.as_ref(),
+                    &detail,
+                )
+                .await
+                .map(|_| ()),
+        };
+        match recorded {
+            Ok(()) => {}
             Err(e @ StoreError::RegistrationSpent(_)) => {
                 // The registration's last use went to a request that
                 // committed first: this certificate is discarded.

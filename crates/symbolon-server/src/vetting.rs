@@ -39,6 +39,12 @@ pub enum Authority {
         /// The station.
         station: String,
     },
+    /// The old key of the certificate renewed, signing inside its token
+    /// (the subject, names and role are the old certificate's).
+    Renewal {
+        /// The certificate renewed.
+        renews: symbolon_store::CertificateSerial,
+    },
 }
 
 /// What an officer asks to register.

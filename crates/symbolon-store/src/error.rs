@@ -53,6 +53,10 @@ pub enum StoreError {
         /// Its reason on record.
         reason: String,
     },
+    /// A certificate the revocation endpoints do not revoke (an operator
+    /// credential, the service's own TLS certificate).
+    #[error("{0}")]
+    NotRevocable(String),
     /// Releasing a certificate that is not on hold.
     #[error("certificate {0} is not on hold; only certificateHold can be released")]
     NotOnHold(String),
@@ -90,6 +94,7 @@ impl StoreError {
             Self::SchemaTooNew(_) => Code::SchemaTooNew,
             Self::AlreadyRevoked { .. } => Code::AlreadyRevoked,
             Self::NotOnHold(_) => Code::NotOnHold,
+            Self::NotRevocable(_) => Code::Refused,
             Self::BadEnrollmentCode => Code::Unauthenticated,
             Self::LastAdmin => Code::Forbidden,
             Self::RegistrationSpent(_) => Code::NotRegistered,

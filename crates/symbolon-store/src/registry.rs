@@ -672,6 +672,7 @@ impl Registry {
         &self,
         serial: &CertificateSerial,
         token: Option<TokenSerial>,
+        delivered: bool,
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
         let claim = WriteOp::Claim {
@@ -687,7 +688,16 @@ impl Registry {
             ),
             None => claim,
         };
-        seq_of(self.writer.submit(op).await?)
+        // A renewal settles with its delivery, in the same transaction.
+        let settle = WriteOp::Revocation(crate::revocation::RevocationWrite::Settle {
+            new: serial.clone(),
+            delivered,
+        });
+        seq_of(
+            self.writer
+                .submit(WriteOp::Both(Box::new(op), Box::new(settle)))
+                .await?,
+        )
     }
 
     /// Claims a recovery's completion (once) and, when it rebinds the key

@@ -181,6 +181,18 @@ pub(crate) enum RevocationWrite {
     },
     Release(CertificateSerial),
     Crl(StoredCrl),
+    /// `new` renews `old` (still in force, renewed once).
+    Renews {
+        new: CertificateSerial,
+        old: CertificateSerial,
+    },
+    /// A renewal's certificate was delivered (the old one is superseded)
+    /// or not (it is revoked and the old one may renew again); nothing for
+    /// a certificate that renews none.
+    Settle {
+        new: CertificateSerial,
+        delivered: bool,
+    },
 }
 
 fn by_name(actor: Option<&Actor>, origin: RevocationOrigin) -> String {
@@ -208,13 +220,16 @@ pub(crate) async fn execute(
             reason,
             origin,
         } => {
+            // What this reason changes: certificates not revoked, and for a
+            // final reason those on hold too (a hold cannot hold twice).
             let serials: Vec<String> = sqlx::query_scalar(
                 "SELECT c.serial FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial \
                  WHERE (c.generated_on_token = $1 OR c.delivered_to = $1) \
-                 AND (r.serial IS NULL OR r.released_at IS NOT NULL OR r.reason = 'certificateHold') \
+                 AND (r.serial IS NULL OR r.released_at IS NOT NULL OR (r.reason = 'certificateHold' AND $2 = 1)) \
                  ORDER BY c.issued_at, c.serial",
             )
             .bind(token.to_string())
+            .bind(i64::from(reason.is_final()))
             .fetch_all(&mut *conn)
             .await
             .map_err(StoreError::db("list a token's certificates"))?;
@@ -274,9 +289,28 @@ pub(crate) async fn execute(
             .await
             .map_err(StoreError::db("release a hold"))?;
             if done.rows_affected() != 1 {
-                return Err(StoreError::NotOnHold(serial.as_str().to_string()));
+                let known: Option<String> =
+                    sqlx::query_scalar("SELECT serial FROM certificates WHERE serial = $1")
+                        .bind(serial.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(StoreError::db("release a hold"))?;
+                return Err(match known {
+                    Some(_) => StoreError::NotOnHold(serial.as_str().to_string()),
+                    None => StoreError::NotFound(format!(
+                        "certificate {serial} (not issued by this CA)"
+                    )),
+                });
             }
             Ok(WriteOut::Seq(seq))
+        }
+        RevocationWrite::Renews { new, old } => {
+            renews_in(conn, new, old).await?;
+            Ok(WriteOut::Done)
+        }
+        RevocationWrite::Settle { new, delivered } => {
+            settle_in(conn, actor, new, *delivered).await?;
+            Ok(WriteOut::Done)
         }
         RevocationWrite::Crl(c) => {
             let r = sqlx::query(
@@ -341,6 +375,7 @@ pub(crate) async fn revoke_in(
             r.serial.as_str()
         )));
     };
+    refuse_own_in(conn, &r.serial).await?;
     let existing = sqlx::query("SELECT reason, released_at FROM revocations WHERE serial = $1")
         .bind(r.serial.as_str())
         .fetch_optional(&mut *conn)
@@ -388,6 +423,138 @@ pub(crate) async fn revoke_in(
         .await
         .map_err(StoreError::db("revoke a certificate"))?;
     Ok(seq)
+}
+
+/// Links a renewal's certificate to the one it renews: refused when that
+/// one is revoked (a hold included) or was renewed already.
+async fn renews_in(
+    conn: &mut AnyConnection,
+    new: &CertificateSerial,
+    old: &CertificateSerial,
+) -> Result<(), StoreError> {
+    let revoked: Option<String> = sqlx::query_scalar(
+        "SELECT reason FROM revocations WHERE serial = $1 AND released_at IS NULL",
+    )
+    .bind(old.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(StoreError::db("renew a certificate"))?;
+    if let Some(reason) = revoked {
+        return Err(StoreError::AlreadyRevoked {
+            serial: old.as_str().to_string(),
+            reason,
+        });
+    }
+    let r = sqlx::query("UPDATE certificates SET renews = $1 WHERE serial = $2")
+        .bind(old.as_str())
+        .bind(new.as_str())
+        .execute(&mut *conn)
+        .await;
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyClaimed {
+            scope: "the renewal of certificate",
+            id: old.as_str().to_string(),
+        }),
+        Err(e) => Err(StoreError::db("renew a certificate")(e)),
+    }
+}
+
+/// Settles a renewal once its certificate's delivery is known.
+async fn settle_in(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    new: &CertificateSerial,
+    delivered: bool,
+) -> Result<(), StoreError> {
+    let old: Option<String> =
+        sqlx::query_scalar("SELECT renews FROM certificates WHERE serial = $1")
+            .bind(new.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::db("settle a renewal"))?
+            .flatten();
+    let Some(old) = old else {
+        return Ok(());
+    };
+    let (serial, reason) = if delivered {
+        (old.parse()?, RevocationReason::Superseded)
+    } else {
+        // Never delivered: unusable, and the old key may renew again.
+        sqlx::query("UPDATE certificates SET renews = NULL WHERE serial = $1")
+            .bind(new.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("settle a renewal"))?;
+        (new.clone(), RevocationReason::CessationOfOperation)
+    };
+    let r = Revoke {
+        serial,
+        reason,
+        invalid_since: None,
+        origin: RevocationOrigin::Renewal,
+    };
+    match revoke_in(conn, actor, &r).await {
+        // Revoked meanwhile (by an officer, say): it stays as it is.
+        Ok(_) | Err(StoreError::AlreadyRevoked { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Operator credentials are revoked as credentials (`symbolon admin
+/// revoke-credential`, admins only, never the last admin), and the
+/// service's own TLS certificate not at all: refused here, named.
+async fn refuse_own_in(
+    conn: &mut AnyConnection,
+    serial: &CertificateSerial,
+) -> Result<(), StoreError> {
+    let credential: Option<String> =
+        sqlx::query_scalar("SELECT role FROM credentials WHERE serial = $1")
+            .bind(serial.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::db("revoke a certificate"))?;
+    if let Some(role) = credential {
+        return Err(StoreError::NotRevocable(format!(
+            "certificate {serial} is an operator credential ({role}); an admin revokes it with `symbolon admin revoke-credential`"
+        )));
+    }
+    let purpose: Option<String> =
+        sqlx::query_scalar("SELECT purpose FROM certificates WHERE serial = $1")
+            .bind(serial.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::db("revoke a certificate"))?
+            .flatten();
+    if purpose.as_deref() == Some("service-tls") {
+        return Err(StoreError::NotRevocable(format!(
+            "certificate {serial} is the service's own TLS certificate; its key lives in the service's memory and is replaced at every start"
+        )));
+    }
+    Ok(())
+}
+
+/// A credential revoked (its audit entry at `seq`) is published as
+/// revoked too (privilegeWithdrawn), in the same transaction.
+pub(crate) async fn credential_revoked_in(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    serial: &CertificateSerial,
+    seq: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO revocations (serial, reason, revoked_at, revoked_by, changed_seq) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(serial.as_str())
+    .bind(RevocationReason::PrivilegeWithdrawn.name())
+    .bind(crate::registry::now())
+    .bind(by_name(actor, RevocationOrigin::Operator))
+    .bind(seq)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db("publish a credential's revocation"))?;
+    Ok(())
 }
 
 /// Revokes, inside a transaction already open, the certificates of keys
@@ -489,6 +656,61 @@ impl Registry {
         Ok(found.is_some())
     }
 
+    /// The certificate that renewed `serial`, if one did.
+    pub async fn renewed_by(
+        &self,
+        serial: &CertificateSerial,
+    ) -> Result<Option<CertificateSerial>, StoreError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT serial FROM certificates WHERE renews = $1")
+                .bind(serial.as_str())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(StoreError::db("read a renewal"))?;
+        found.map(|s| s.parse()).transpose()
+    }
+
+    /// Records a renewal's certificate and its link to the one it renews,
+    /// in one transaction (see [`Registry::record_issuance`]).
+    pub async fn record_renewal(
+        &self,
+        c: &crate::CertificateRecord,
+        spki: &[u8],
+        old: &CertificateSerial,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let issuance = WriteOp::Issuance {
+            record: Box::new(c.clone()),
+            spki: spki.to_vec(),
+            reservation: None,
+            registration: None,
+            detail: detail.to_string(),
+        };
+        let link = WriteOp::Revocation(RevocationWrite::Renews {
+            new: c.serial.clone(),
+            old: old.clone(),
+        });
+        self.writer()
+            .submit(WriteOp::Both(Box::new(issuance), Box::new(link)))
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a certificate the service issued for itself (`service-tls`).
+    pub async fn mark_service_certificate(
+        &self,
+        serial: &CertificateSerial,
+        purpose: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE certificates SET purpose = $1 WHERE serial = $2")
+            .bind(purpose)
+            .bind(serial.as_str())
+            .execute(self.pool())
+            .await
+            .map_err(StoreError::db("mark a service certificate"))?;
+        Ok(())
+    }
+
     /// Releases a certificate on hold.
     pub async fn release(&self, serial: &CertificateSerial) -> Result<(), StoreError> {
         self.revocation_write(RevocationWrite::Release(serial.clone()))
@@ -554,7 +776,7 @@ impl Registry {
                 reason: reason_of(&row.get::<String, _>(1))?,
                 invalid_since: row
                     .get::<Option<i64>, _>(3)
-                    .filter(|since| *since < revoked_at),
+                    .filter(|since| *since <= revoked_at),
             });
         }
         Ok(RevokedSet {

@@ -652,9 +652,11 @@ async fn execute(
         WriteOp::Access(w) => {
             crate::credentials::execute(conn, actor, w).await?;
             let (kind, detail) = w.audit();
-            Ok(WriteOut::Seq(
-                append_in(conn, actor, kind, &detail.to_string()).await?,
-            ))
+            let seq = append_in(conn, actor, kind, &detail.to_string()).await?;
+            if let crate::credentials::AccessWrite::Revoke { serial } = w {
+                crate::revocation::credential_revoked_in(conn, actor, serial, seq).await?;
+            }
+            Ok(WriteOut::Seq(seq))
         }
         WriteOp::Vetting(w) => match crate::vetting::execute(conn, actor, w).await? {
             Some((kind, detail)) => Ok(WriteOut::Seq(

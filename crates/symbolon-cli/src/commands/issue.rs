@@ -32,7 +32,7 @@ use crate::error::CliError;
 use crate::files::{read_input, write_output};
 use crate::output::print_json;
 
-fn nonce() -> Result<Vec<u8>, CliError> {
+pub(crate) fn nonce() -> Result<Vec<u8>, CliError> {
     let mut n = vec![0u8; 32];
     symbolon::keys::random_bytes(&mut n)?;
     Ok(n)
@@ -266,7 +266,21 @@ fn certify(
     nonce: &[u8],
     public: &RsaPublicKey,
 ) -> Result<(String, Vec<u8>), CliError> {
-    let answer = ca.post("/v1/certify", body)?;
+    certify_at(ca, "/v1/certify", body, root, nonce, public)
+}
+
+/// Sends a request for a certificate to `path` (`/v1/certify`,
+/// `/v1/renewals`) and checks the signed, nonce-bound answer against the
+/// pinned root and the key it must certify.
+pub(crate) fn certify_at(
+    ca: &CaClient,
+    path: &str,
+    body: &Value,
+    root: &[u8],
+    nonce: &[u8],
+    public: &RsaPublicKey,
+) -> Result<(String, Vec<u8>), CliError> {
+    let answer = ca.post(path, body)?;
     let serial = answer["serial"]
         .as_str()
         .filter(|s| !s.is_empty())
@@ -289,7 +303,7 @@ fn certify(
 }
 
 /// Writes into the token and records the outcome with the CA.
-fn deliver(
+pub(crate) fn deliver(
     ca: &CaClient,
     serial: &str,
     token_serial: &symbolon::token::TokenSerial,

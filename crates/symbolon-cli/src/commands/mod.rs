@@ -17,6 +17,7 @@ mod joint_protocol;
 mod keys;
 mod ra;
 mod recovery;
+mod renew;
 mod revocation;
 mod serve;
 mod serve_ca;
@@ -58,6 +59,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Recovery(c) => recovery::run(c, json),
         Noun::Joint(c) => joint::run(c, json),
         Noun::Revoke(args) => revocation::revoke(&args, json),
+        Noun::Renew(args) => renew::run(&args, json),
         Noun::Certificates(c) => revocation::certificates(c, json),
         Noun::Crl(c) => revocation::crl(c, json),
     }

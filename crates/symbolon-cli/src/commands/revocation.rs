@@ -42,7 +42,7 @@ fn time_arg(s: &str) -> Result<i64, CliError> {
         .map_err(|_| invalid(format!("{s:?}: Unix seconds or YYYY-MM-DDTHH:MM:SSZ")))
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -50,7 +50,7 @@ fn now() -> i64 {
 }
 
 /// The issuing CA's certificate, as the pinned service sends it.
-fn issuing_ca(client: &CaClient) -> Result<Vec<u8>, CliError> {
+pub(crate) fn issuing_ca(client: &CaClient) -> Result<Vec<u8>, CliError> {
     let v = client.get("/v1/ca/certificate")?;
     let pem = super::ca_client::field(&v, "certificate")?;
     let (_, der) = symbolon::pem::decode(pem.as_bytes(), &["CERTIFICATE"])
@@ -58,7 +58,7 @@ fn issuing_ca(client: &CaClient) -> Result<Vec<u8>, CliError> {
     Ok(der)
 }
 
-fn ca_fingerprint(der: &[u8]) -> Result<Fingerprint, CliError> {
+pub(crate) fn ca_fingerprint(der: &[u8]) -> Result<Fingerprint, CliError> {
     let cert = parse_certificate(der)
         .map_err(|e| CliError::new(Code::BadResponse, format!("the CA certificate: {e}")))?;
     Ok(certificate_key(&cert)

@@ -30,3 +30,13 @@ CREATE TABLE crls (
 
 CREATE INDEX certificates_by_not_after ON certificates (not_after);
 CREATE INDEX certificates_by_token ON certificates (delivered_to);
+
+-- A renewal's new certificate names the one it renews; a certificate is
+-- renewed once (NULL for every other certificate).
+ALTER TABLE certificates ADD COLUMN renews TEXT;
+CREATE UNIQUE INDEX certificates_renews ON certificates (renews);
+
+-- What the service issued for itself ('service-tls': its TLS certificate,
+-- whose key lives in its memory and is replaced at every start): not
+-- revocable through the revocation endpoints.
+ALTER TABLE certificates ADD COLUMN purpose TEXT;

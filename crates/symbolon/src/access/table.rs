@@ -153,6 +153,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Roles(&[Admin, RegistrationOfficer]),
     ),
     row("POST", "/v1/revocations/self", ProofOfPossession),
+    row("POST", "/v1/renewals", Roles(&[Station])),
     row(
         "POST",
         "/v1/tokens/{serial}/revoke",

@@ -1,15 +1,17 @@
 //! Revocation (docs/revocation.md): RFC 5280 reasons, the CRL the CA signs,
-//! the OCSP responder's requests and responses, and a subscriber's own
-//! signed revocation. Pure: the registry keeps who is revoked, the service
+//! the OCSP responder's requests and responses, a subscriber's own signed
+//! revocation, and the old key's authorisation of a renewal. Pure: the registry keeps who is revoked, the service
 //! signs inside the CA's token.
 
 pub mod crl;
 pub mod ocsp;
 mod reason;
+pub mod renewal;
 pub mod self_request;
 
 pub use crl::{build_crl, read_crl, CrlParams, CrlSummary, RevokedEntry};
 pub use reason::RevocationReason;
+pub use renewal::RenewalAuthorization;
 pub use self_request::SelfRevocation;
 
 use thiserror::Error;

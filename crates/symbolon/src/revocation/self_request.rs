@@ -63,7 +63,7 @@ impl SelfRevocation {
                 self.reason
             )));
         }
-        if (self.signed_at - now).abs() > MAX_SKEW {
+        if self.signed_at.abs_diff(now) > MAX_SKEW.unsigned_abs() {
             return Err(RevocationError::Stale {
                 signed_at: self.signed_at,
                 now,

@@ -275,6 +275,24 @@ impl AltNames {
         self.emails.dedup();
     }
 
+    /// The names a certificate carries (none without a subjectAltName).
+    pub fn of_certificate(cert: &x509_cert::Certificate) -> Result<Self, X509Error> {
+        let ext = cert
+            .tbs_certificate()
+            .extensions()
+            .into_iter()
+            .flatten()
+            .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME);
+        match ext {
+            None => Ok(Self::default()),
+            Some(e) => {
+                let san = <SubjectAltName as der::Decode>::from_der(e.extn_value.as_bytes())
+                    .map_err(|e| bad("subjectAltName", e.to_string()))?;
+                Self::from_extension(&san)
+            }
+        }
+    }
+
     /// Reads a subjectAltName extension's value; a name of any other type
     /// (URI, otherName, directoryName, …) is refused, named.
     pub fn from_extension(san: &SubjectAltName) -> Result<Self, X509Error> {

@@ -1,0 +1,111 @@
+//! `symbolon renew` (docs/revocation.md): a new key made and attested in
+//! the token, a request it signs under the old certificate's subject and
+//! names, the old key's authorisation, the CA's signed answer checked
+//! against the pinned root, the certificate written under the station's
+//! issuer signature, the delivery reported (which supersedes the old one).
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::json;
+use symbolon::ca::attestation_nonce;
+use symbolon::keys::{RsaAlgorithm, SignatureScheme};
+use symbolon::pem;
+use symbolon::revocation::renewal::renewal_digest;
+use symbolon::revocation::self_request::SCHEME;
+use symbolon::token::SlotName;
+use symbolon::x509::{build_csr_with_names, parse_certificate, AltNames, RsaSigner};
+use symbolon::Code;
+use symbolon_store::CertificateSerial;
+
+use super::issue::{certify_at, deliver, nonce};
+use super::issuer::{load, target};
+use super::open_token;
+use super::revocation::{ca_fingerprint, issuing_ca, now};
+use crate::cli_revocation::RenewArgs;
+use crate::error::CliError;
+use crate::files::{read_input, write_output};
+use crate::output::print_json;
+
+pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
+    let (_, root) = pem::decode(&read_input(Some(&args.ca_cert))?, &["CERTIFICATE"])
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--ca-cert: {e}")))?;
+    let issuer = load(&crate::cli::IssuerDir {
+        issuer: args.issuer.clone(),
+    })?;
+    let old_slot = SlotName::new(&args.slot)?;
+    let new_slot = SlotName::new(&args.new_slot)?;
+    let mut token = open_token(&args.token)?;
+    let old = parse_certificate(&token.certificate(&old_slot)?)
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--slot's certificate: {e}")))?;
+    let old_serial =
+        CertificateSerial::from_bytes(old.tbs_certificate().serial_number().as_bytes());
+    let subject = old.tbs_certificate().subject().clone();
+    let names = AltNames::of_certificate(&old)?;
+    let algorithm = match &args.algorithm {
+        Some(a) => a.parse()?,
+        None => token
+            .public_key(&old_slot)?
+            .algorithm()
+            .unwrap_or(RsaAlgorithm::Rsa2048),
+    };
+    let ca = super::connect(&args.ca, Some(&args.ca_cert))?;
+    let ca_key = ca_fingerprint(&issuing_ca(&ca)?)?;
+
+    // A key the token made for an earlier attempt the CA refused (no
+    // certificate yet) is used again; any other occupied slot is refused.
+    let existing = token.info()?.slots.into_iter().find(|s| s.name == new_slot);
+    let public = match existing {
+        None => token.generate(&new_slot, algorithm)?,
+        Some(s) if !s.has_certificate && s.origin == symbolon::token::KeyOrigin::Generated => {
+            token.public_key(&new_slot)?
+        }
+        Some(_) => {
+            return Err(CliError::new(
+                Code::SlotOccupied,
+                format!("slot {new_slot:?} already holds a key; name a new --new-slot"),
+            ))
+        }
+    };
+    let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
+    let csr = build_csr_with_names(&subject, &names, &signer, |s, d| {
+        token.sign(&new_slot, s, d)
+    })?;
+    let attestation = token.attest(&new_slot, &attestation_nonce(&csr))?;
+    let at = now();
+    let signature = token.sign(
+        &old_slot,
+        SCHEME,
+        &renewal_digest(&ca_key, old_serial.as_str(), &public.fingerprint(), at),
+    )?;
+    let n = nonce()?;
+    let body = json!({
+        "csr": pem::encode("CERTIFICATE REQUEST", &csr),
+        "nonce": B64.encode(&n),
+        "old_serial": old_serial,
+        "signed_at": at,
+        "signature": hex::encode(signature),
+        "attestation": serde_json::from_str::<serde_json::Value>(&attestation.to_json()?)
+            .map_err(|e| CliError::new(Code::Internal, format!("attestation: {e}")))?,
+    });
+    let (serial, cert) = certify_at(&ca, "/v1/renewals", &body, &root, &n, &public)?;
+    let token_serial = token.info()?.serial;
+    deliver(&ca, &serial, &token_serial, || {
+        let t = target(token.as_ref())?;
+        let cmd = issuer.authorize_certificate(&t, &new_slot, cert.clone())?;
+        token.write_certificate(&cmd)?;
+        Ok(())
+    })?;
+    let cert_pem = pem::encode("CERTIFICATE", &cert);
+    if let Some(out) = &args.out {
+        write_output(Some(out), cert_pem.as_bytes(), false)?;
+    }
+    if json_out {
+        return print_json(&json!({
+            "serial": serial, "renews": old_serial, "token": token_serial, "slot": new_slot,
+            "fingerprint": public.fingerprint(), "certificate": cert_pem,
+        }));
+    }
+    println!("certificate {serial} renews {old_serial} (now superseded): token {token_serial} slot {new_slot}");
+    println!("key {} (generated on the token)", public.fingerprint());
+    Ok(())
+}

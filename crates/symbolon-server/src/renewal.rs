@@ -1,0 +1,116 @@
+//! Renewal with a new key (docs/revocation.md): a station relays a request
+//! signed by a new key in the subscriber's token, with the old key's
+//! authorisation; the CA certifies it under the old certificate's subject,
+//! names and role (the old certificate is the vetting), once per old
+//! certificate, and supersedes the old one when the new one is delivered.
+
+use symbolon::ca::{CaError, CertifyRequest};
+use symbolon::revocation::RenewalAuthorization;
+use symbolon::token::Attestation;
+use symbolon::x509::{certificate_key, parse_certificate, AltNames, CertificateRole};
+use symbolon_store::{CertificateSerial, StoreError};
+
+use crate::service::{now, Certified};
+use crate::vetting::Authority;
+use crate::{CaService, ServiceError};
+
+/// What a station sends to renew.
+#[derive(Debug, Clone)]
+pub struct RenewalRequest {
+    /// The PKCS#10 request, signed by the new key, DER.
+    pub csr: Vec<u8>,
+    /// The token's attestation of the new key, when it made it.
+    pub attestation: Option<Attestation>,
+    /// The nonce the response is bound to.
+    pub nonce: Vec<u8>,
+    /// The old key's authorisation.
+    pub authorization: RenewalAuthorization,
+}
+
+fn refused(code: symbolon::Code, message: String) -> ServiceError {
+    ServiceError::Invalid { code, message }
+}
+
+impl CaService {
+    /// Renews a certificate with a new key (see the module doc). Refused:
+    /// an old certificate revoked, on hold, expired or renewed already; an
+    /// authorisation not signed by the old key over this CA and the new
+    /// key; a request for other names than the old certificate's.
+    pub async fn renew(&self, request: RenewalRequest) -> Result<Certified, ServiceError> {
+        let old: CertificateSerial = request.authorization.old_serial.parse()?;
+        let record = self.registry.certificate(&old).await?;
+        match self.registry.status(&old).await? {
+            Some(s) if s.revocation.as_ref().is_some_and(|r| r.in_force()) => {
+                return Err(StoreError::AlreadyRevoked {
+                    serial: old.to_string(),
+                    reason: s.revocation.map(|r| r.reason.to_string()).unwrap_or_default(),
+                }
+                .into())
+            }
+            Some(s) if s.not_after <= now() => {
+                return Err(refused(
+                    symbolon::Code::Refused,
+                    format!("certificate {old} has expired: an expired certificate is not renewed; register the subscriber again"),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(by) = self.registry.renewed_by(&old).await? {
+            return Err(StoreError::AlreadyClaimed {
+                scope: "the renewal of certificate",
+                id: format!("{old} (renewed by {by})"),
+            }
+            .into());
+        }
+        let old_cert =
+            parse_certificate(&record.der).map_err(|e| CaError::Internal(e.to_string()))?;
+        let old_key = certificate_key(&old_cert).map_err(|e| CaError::Internal(e.to_string()))?;
+        let role: CertificateRole = record
+            .profile
+            .parse()
+            .map_err(|e: symbolon::x509::X509Error| CaError::Internal(e.to_string()))?;
+        let old_names =
+            AltNames::of_certificate(&old_cert).map_err(|e| CaError::Internal(e.to_string()))?;
+        let subject = old_cert.tbs_certificate().subject().clone();
+        let approved = self
+            .review(CertifyRequest {
+                csr: request.csr,
+                identity: subject.to_string(),
+                role,
+                attestation: request.attestation,
+            })
+            .await?;
+        let new_key = approved.public_key.fingerprint();
+        if let Some(extra) = approved
+            .alt_names
+            .tagged()
+            .into_iter()
+            .find(|n| !old_names.tagged().contains(n))
+        {
+            let e = CaError::NameNotAllowed(format!(
+                "{extra}: a renewal certifies the old certificate's names only"
+            ));
+            self.refused(&e, Some(new_key)).await;
+            return Err(e.into());
+        }
+        let ca = self.signer.public_key().fingerprint();
+        if let Err(e) = request.authorization.verify(&ca, &old_key, &new_key, now()) {
+            let code = e.code();
+            let message = format!("renewal of {old}: {e}");
+            self.refused(&CaError::InvalidRequest(message.clone()), Some(new_key))
+                .await;
+            return Err(refused(code, message));
+        }
+        self.issue_approved(
+            approved,
+            subject,
+            request.nonce,
+            Authority::Renewal {
+                renews: old.clone(),
+            },
+            None,
+            Some(old),
+        )
+        .await
+    }
+}
