@@ -1074,3 +1074,56 @@ fn a_device_goes_on_hold_around_a_certificate_on_hold_already() {
         "{v}"
     );
 }
+
+#[test]
+fn issuance_answers_are_signed_by_the_delegated_response_signer() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let csr = openssl_csr(dir, "delegated");
+    let (s, v) = http(
+        "POST",
+        &format!("{}/v1/certify", server.url),
+        Some(&json!({ "csr": csr, "identity": "CN=delegated", "role": "client" })),
+    );
+    assert_eq!(s, 200, "{v}");
+    std::fs::write(dir.join("signer.pem"), v["signer"].as_str().unwrap()).unwrap();
+    let text = String::from_utf8(openssl(
+        dir,
+        &["x509", "-in", "signer.pem", "-noout", "-text"],
+    ))
+    .unwrap();
+    assert!(
+        text.contains("2.25.277312783338542069787237190320269170070"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Digital Signature") && text.contains("CA:FALSE"),
+        "{text}"
+    );
+    assert!(text.contains("ASN1 OID: prime256v1"), "{text}");
+    let verified = openssl(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-purpose",
+            "any",
+            "signer.pem",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&verified).contains("OK"));
+    assert_eq!(
+        audit_entries(&server)
+            .iter()
+            .filter(|e| e["kind"] == "response-signer-certified")
+            .count(),
+        1
+    );
+    // The station (`symbolon issue`) checks such answers end to end.
+    issue(dir, &server, "alice", "Alice");
+}

@@ -30,6 +30,7 @@ pub mod ocsp;
 pub mod rate_limit;
 pub mod recovery;
 pub mod renewal;
+pub mod response_signer;
 pub mod revocation;
 pub mod service;
 mod shared_primes;

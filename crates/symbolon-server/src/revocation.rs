@@ -199,11 +199,12 @@ impl CaService {
     }
 
     /// The service's periodic upkeep: a CRL before its next update, the
-    /// responder's certificate before its end, cached OCSP answers before
-    /// theirs.
+    /// OCSP responder's and the response signer's certificates before their
+    /// end, cached OCSP answers before theirs.
     pub async fn maintain_status(&self) -> Result<(), ServiceError> {
         self.crl().await?;
         self.renew_responder_if_due().await?;
+        self.response_signer().await?;
         self.refresh_ocsp_cache().await?;
         Ok(())
     }

@@ -153,6 +153,7 @@ pub struct CaService {
     pub(crate) enclave: crate::recovery::Enclave,
     shared_primes: SharedPrimes,
     pub(crate) responder: crate::ocsp::Responder,
+    pub(crate) response_signer: crate::response_signer::ResponseSigner,
     pub(crate) crl_lock: tokio::sync::Mutex<()>,
     pub(crate) status_urls: Option<StatusUrls>,
 }
@@ -196,6 +197,7 @@ impl CaService {
             enclave,
             shared_primes: SharedPrimes::new(),
             responder,
+            response_signer: crate::response_signer::ResponseSigner::new()?,
             crl_lock: tokio::sync::Mutex::new(()),
             status_urls: None,
         })
@@ -545,6 +547,9 @@ impl CaService {
                 status: self.status_urls.clone(),
             },
         };
+        // One signature by the CA key (the certificate); the response is
+        // signed by the delegated response signer.
+        let (response_key, response_cert) = self.response_signer().await?;
         // Signing is CPU work inside the token: off the async threads.
         let (token, slot, signer, issuer, chain) = (
             Arc::clone(&self.token),
@@ -556,7 +561,13 @@ impl CaService {
         let signed = tokio::task::spawn_blocking(move || -> Result<CertifyResponse, CaError> {
             let cert = issue_leaf(&issuer, &signer, &params, |s, d| token.sign(&slot, s, d))
                 .map_err(|e| CaError::Internal(e.to_string()))?;
-            CertifyResponse::sign(cert, chain, nonce, |s, d| token.sign(&slot, s, d))
+            CertifyResponse::sign_delegated(
+                cert,
+                chain,
+                nonce,
+                response_cert.as_ref().clone(),
+                |m| response_key.sign(m),
+            )
         })
         .await
         .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;

@@ -92,6 +92,8 @@ pub enum AuditKind {
     TokenTampered,
     /// The CA certified its OCSP responder's key.
     ResponderCertified,
+    /// The CA certified its delegated response signer's key.
+    ResponseSignerCertified,
 }
 
 impl AuditKind {
@@ -133,6 +135,7 @@ impl AuditKind {
             Self::CrlIssued => "crl-issued",
             Self::TokenTampered => "token-tampered",
             Self::ResponderCertified => "responder-certified",
+            Self::ResponseSignerCertified => "response-signer-certified",
         }
     }
 }

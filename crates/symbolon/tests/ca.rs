@@ -267,6 +267,112 @@ fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
     );
 }
 
+#[test]
+fn delegated_responses_need_a_signer_the_ca_certified_for_responses() {
+    use symbolon::keys::IdentityKeyPair;
+    use symbolon::x509::{issue_responder, issue_response_signer};
+    let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let root = self_signed_root(
+        &parse_identity("CN=Root").unwrap(),
+        &signer(&ca),
+        random_serial().unwrap(),
+        SystemTime::now(),
+        Duration::from_secs(86400),
+        |s, d| ca.sign_digest(s, d),
+    )
+    .unwrap();
+    let root_cert = parse_certificate(&root).unwrap();
+    let user = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let params = IssueParams {
+        serial: random_serial().unwrap(),
+        not_before: SystemTime::now(),
+        validity: Duration::from_secs(3600),
+        subject: parse_identity("CN=Alice").unwrap(),
+        public_key: user.public_key().clone(),
+        role: CertificateRole::Email,
+        extras: Default::default(),
+    };
+    let leaf = issue_leaf(&root_cert, &signer(&ca), &params, |s, d| {
+        ca.sign_digest(s, d)
+    })
+    .unwrap();
+    let key = IdentityKeyPair::generate().unwrap();
+    let certify_signer = |by: &RsaPrivateKey, issuer: &x509_cert::Certificate, from: SystemTime| {
+        issue_response_signer(
+            issuer,
+            &signer(by),
+            random_serial().unwrap(),
+            key.public_key().spki_der(),
+            from,
+            Duration::from_secs(3600),
+            |s, d| by.sign_digest(s, d),
+        )
+        .unwrap()
+    };
+    let respond = |signer_der: Vec<u8>| {
+        CertifyResponse::sign_delegated(
+            leaf.clone(),
+            vec![root.clone()],
+            b"nonce-1".to_vec(),
+            signer_der,
+            |m| key.sign(m),
+        )
+        .unwrap()
+    };
+    // The CA's signer: accepted, and the response survives the wire.
+    let good = respond(certify_signer(&ca, &root_cert, SystemTime::now()));
+    good.verify(&root, b"nonce-1", user.public_key()).unwrap();
+    let wire = CertifyResponse::from_json(&good.to_json("ab").unwrap()).unwrap();
+    assert_eq!(wire, good);
+    wire.verify(&root, b"nonce-1", user.public_key()).unwrap();
+    // Tampered, or replayed for another nonce.
+    let mut t = good.clone();
+    t.certificate[20] ^= 1;
+    assert_eq!(
+        t.verify(&root, b"nonce-1", user.public_key()).unwrap_err(),
+        CaError::BadResponseSignature
+    );
+    assert_eq!(
+        good.verify(&root, b"nonce-2", user.public_key())
+            .unwrap_err(),
+        CaError::ReplayedResponse
+    );
+    // A signer certified by another CA (same name), or not valid now.
+    let other = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let err = respond(certify_signer(&other, &root_cert, SystemTime::now()))
+        .verify(&root, b"nonce-1", user.public_key())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not certified by the issuing CA"),
+        "{err}"
+    );
+    let old = SystemTime::now() - Duration::from_secs(7200);
+    let err = respond(certify_signer(&ca, &root_cert, old))
+        .verify(&root, b"nonce-1", user.public_key())
+        .unwrap_err();
+    assert!(err.to_string().contains("not valid now"), "{err}");
+    // A certificate of the CA for another purpose (its OCSP responder).
+    let rsa = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let responder = issue_responder(
+        &root_cert,
+        &signer(&ca),
+        random_serial().unwrap(),
+        rsa.public_key(),
+        SystemTime::now(),
+        Duration::from_secs(3600),
+        |s, d| ca.sign_digest(s, d),
+    )
+    .unwrap();
+    let err = respond(responder)
+        .verify(&root, b"nonce-1", user.public_key())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not certified for signing responses"),
+        "{err}"
+    );
+}
+
 /// A request for `who` whose info carries `attributes` (raw DER of the
 /// `[0]` contents' elements), signed properly by `k`: only its encoding is off.
 fn csr_with_attributes(

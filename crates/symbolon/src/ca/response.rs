@@ -1,10 +1,15 @@
-//! The CA's response (steps 432–433): certificate and chain, signed by the
-//! issuing CA key together with the request's nonce, so a response altered
-//! on the way or replayed from another request is detected by the station.
+//! The CA's response (steps 432–433): certificate and chain, signed together
+//! with the request's nonce, so a response altered on the way or replayed
+//! from another request is detected by the station.
 //!
-//! Signed bytes: canonical("symbolon/certify-response/v1", nonce,
-//! certificate DER, chain DERs). JSON on the wire: PEM certificates, base64
-//! nonce and signature.
+//! The signer is the CA's delegated response signer (docs/revocation.md): a
+//! P-256 key certified by the issuing CA for [`RESPONSE_SIGNING_EKU`] only,
+//! its certificate sent with the response, so each certificate costs the CA
+//! key one signature. Signed bytes: canonical("symbolon/certify-response/v2",
+//! nonce, certificate DER, chain DERs, signer certificate DER); ECDSA P-256
+//! SHA-256. A response signed by the issuing CA key itself (v1: the same
+//! without the signer, PKCS#1 v1.5 SHA-256) is still accepted. JSON on the
+//! wire: PEM certificates, base64 nonce and signature.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -13,9 +18,16 @@ use x509_cert::Certificate;
 
 use super::CaError;
 use crate::encoding::Writer;
-use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
+use std::time::SystemTime;
+
+use der::Encode;
+
+use crate::keys::{IdentityPublicKey, MessageDigest, RsaPublicKey, SignatureScheme};
 use crate::pem;
-use crate::x509::{certificate_key, parse_certificate, verify_issued_by};
+use crate::x509::{
+    certificate_key, has_extended_key_usage, parse_certificate, verify_issued_by, verify_signed_by,
+    RESPONSE_SIGNING_EKU,
+};
 
 /// A certification response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +38,11 @@ pub struct CertifyResponse {
     pub chain: Vec<Vec<u8>>,
     /// The request's nonce.
     pub nonce: Vec<u8>,
-    /// PKCS#1 v1.5 SHA-256 by the issuing CA key.
+    /// ECDSA P-256 SHA-256 by the delegated signer, or PKCS#1 v1.5 SHA-256
+    /// by the issuing CA key when there is none.
     pub signature: Vec<u8>,
+    /// The delegated signer's certificate, DER.
+    pub signer: Option<Vec<u8>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -37,17 +52,53 @@ struct Wire {
     serial: String,
     nonce: String,
     signature: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signer: Option<String>,
 }
 
-fn to_be_signed(certificate: &[u8], chain: &[Vec<u8>], nonce: &[u8]) -> Vec<u8> {
-    let mut w = Writer::with_domain("symbolon/certify-response/v1");
+fn to_be_signed(
+    certificate: &[u8],
+    chain: &[Vec<u8>],
+    nonce: &[u8],
+    signer: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut w = Writer::with_domain(match signer {
+        Some(_) => "symbolon/certify-response/v2",
+        None => "symbolon/certify-response/v1",
+    });
     w.bytes(nonce);
     w.bytes(certificate);
     w.u32(chain.len() as u32);
     for c in chain {
         w.bytes(c);
     }
+    if let Some(s) = signer {
+        w.bytes(s);
+    }
     w.into_bytes().to_vec()
+}
+
+/// The delegated signer's key, once its certificate checks out: issued by
+/// `issuer`, for response signing, valid now, a P-256 key.
+fn delegated_key(signer: &[u8], issuer: &Certificate) -> Result<IdentityPublicKey, CaError> {
+    let refused = |why: String| CaError::WrongCertificate(format!("the response signer {why}"));
+    let cert = parse_certificate(signer).map_err(|e| refused(e.to_string()))?;
+    verify_signed_by(&cert, issuer)
+        .map_err(|_| refused("is not certified by the issuing CA".into()))?;
+    if !has_extended_key_usage(&cert, RESPONSE_SIGNING_EKU) {
+        return Err(refused("is not certified for signing responses".into()));
+    }
+    let validity = cert.tbs_certificate().validity();
+    let now = SystemTime::now();
+    if now < validity.not_before.to_system_time() || now > validity.not_after.to_system_time() {
+        return Err(refused("certificate is not valid now".into()));
+    }
+    let spki = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| refused(e.to_string()))?;
+    IdentityPublicKey::from_spki_der(&spki).map_err(|e| refused(e.to_string()))
 }
 
 impl CertifyResponse {
@@ -59,13 +110,37 @@ impl CertifyResponse {
         sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
     ) -> Result<Self, CaError> {
         let scheme = SignatureScheme::Pkcs1Sha256;
-        let digest = MessageDigest::of(scheme.hash(), &to_be_signed(&certificate, &chain, &nonce));
+        let digest = MessageDigest::of(
+            scheme.hash(),
+            &to_be_signed(&certificate, &chain, &nonce, None),
+        );
         let signature = sign(scheme, &digest).map_err(|e| CaError::Internal(e.to_string()))?;
         Ok(Self {
             certificate,
             chain,
             nonce,
             signature,
+            signer: None,
+        })
+    }
+
+    /// Signs a response with the delegated signer whose certificate is
+    /// `signer` (DER); `sign` signs the message with its P-256 key.
+    pub fn sign_delegated<E: std::fmt::Display>(
+        certificate: Vec<u8>,
+        chain: Vec<Vec<u8>>,
+        nonce: Vec<u8>,
+        signer: Vec<u8>,
+        sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<Self, CaError> {
+        let message = to_be_signed(&certificate, &chain, &nonce, Some(&signer));
+        let signature = sign(&message).map_err(|e| CaError::Internal(e.to_string()))?;
+        Ok(Self {
+            certificate,
+            chain,
+            nonce,
+            signature,
+            signer: Some(signer),
         })
     }
 
@@ -87,14 +162,20 @@ impl CertifyResponse {
             .map_err(|e| bad(&e.to_string()))?;
         let issuer = chain.first().ok_or_else(|| bad("the chain is empty"))?;
         let issuer_key = certificate_key(issuer).map_err(|e| bad(&e.to_string()))?;
-        let scheme = SignatureScheme::Pkcs1Sha256;
-        issuer_key
-            .verify(
-                scheme,
-                &to_be_signed(&self.certificate, &self.chain, &self.nonce),
-                &self.signature,
-            )
-            .map_err(|_| CaError::BadResponseSignature)?;
+        let signed = to_be_signed(
+            &self.certificate,
+            &self.chain,
+            &self.nonce,
+            self.signer.as_deref(),
+        );
+        match &self.signer {
+            Some(signer) => delegated_key(signer, issuer)?
+                .verify(&signed, &self.signature)
+                .map_err(|_| CaError::BadResponseSignature)?,
+            None => issuer_key
+                .verify(SignatureScheme::Pkcs1Sha256, &signed, &self.signature)
+                .map_err(|_| CaError::BadResponseSignature)?,
+        }
         if aws_lc_rs::constant_time::verify_slices_are_equal(&self.nonce, nonce).is_err() {
             return Err(CaError::ReplayedResponse);
         }
@@ -126,6 +207,7 @@ impl CertifyResponse {
             serial: serial.to_string(),
             nonce: B64.encode(&self.nonce),
             signature: B64.encode(&self.signature),
+            signer: self.signer.as_ref().map(|s| pem::encode("CERTIFICATE", s)),
         };
         serde_json::to_value(wire).map_err(|e| CaError::Internal(format!("response: {e}")))
     }
@@ -144,6 +226,7 @@ impl CertifyResponse {
             chain: w.chain.iter().map(|c| der(c)).collect::<Result<_, _>>()?,
             nonce: B64.decode(&w.nonce).map_err(|e| bad(e.to_string()))?,
             signature: B64.decode(&w.signature).map_err(|e| bad(e.to_string()))?,
+            signer: w.signer.as_deref().map(der).transpose()?,
         })
     }
 }

@@ -10,7 +10,9 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 use x509_cert::Certificate;
 
-use super::profile::{LeafExtras, LeafProfile, ResponderProfile, RootProfile};
+use super::profile::{
+    LeafExtras, LeafProfile, ResponderProfile, ResponseSignerProfile, RootProfile,
+};
 use super::signer::{oid_scheme, to_der};
 use super::{CertificateRole, RsaSigner, X509Error};
 use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
@@ -126,6 +128,36 @@ pub fn issue_responder<E: std::fmt::Display>(
     )
     .map_err(X509Error::encoding("responder certificate"))?;
     to_der("responder certificate", &signer.build(builder, sign)?)
+}
+
+/// Issues the CA's delegated response signer certificate for the key whose
+/// SPKI is `spki_der` (a P-256 key), named after the CA, valid for `length`.
+pub fn issue_response_signer<E: std::fmt::Display>(
+    issuer: &Certificate,
+    signer: &RsaSigner,
+    serial: [u8; 16],
+    spki_der: &[u8],
+    not_before: SystemTime,
+    length: Duration,
+    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, X509Error> {
+    let issuer_name = issuer.tbs_certificate().subject().clone();
+    let subject: Name = format!("CN=Response Signer,{issuer_name}")
+        .parse()
+        .map_err(X509Error::malformed("response signer name"))?;
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
+        .map_err(X509Error::malformed("response signer key"))?;
+    let builder = CertificateBuilder::new(
+        ResponseSignerProfile {
+            issuer: issuer_name,
+            subject,
+        },
+        SerialNumber::new(&serial).map_err(X509Error::encoding("serial"))?,
+        validity(not_before, length)?,
+        spki,
+    )
+    .map_err(X509Error::encoding("response signer certificate"))?;
+    to_der("response signer certificate", &signer.build(builder, sign)?)
 }
 
 /// Parses a DER certificate.

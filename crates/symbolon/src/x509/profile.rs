@@ -49,6 +49,15 @@ pub const PURCHASE_SIGNING_EKU: &[u8] = &[
     0xe7, 0xd9, 0x84, 0x81, 0xaf, 0x74,
 ];
 
+/// The extended key usage of the CA's delegated response signer (the key
+/// that signs certification responses over the station's nonce): a UUID
+/// OID (ITU-T X.667), 2.25.277312783338542069787237190320269170070, kept as
+/// its DER like [`PURCHASE_SIGNING_EKU`].
+pub const RESPONSE_SIGNING_EKU: &[u8] = &[
+    0x06, 0x14, 0x69, 0x83, 0xa1, 0xa0, 0xbf, 0xf5, 0x96, 0xb6, 0xc2, 0x9a, 0xf1, 0xb9, 0xda, 0xc6,
+    0xee, 0xe7, 0xba, 0xe8, 0xab, 0x16,
+];
+
 impl CertificateRole {
     /// Every role.
     pub const ALL: [Self; 5] = [
@@ -439,6 +448,60 @@ impl BuilderProfile for ResponderProfile {
                 const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK,
                 &der::asn1::Null,
             )?,
+            ext(false, &SubjectKeyIdentifier::try_from(spk)?, &self.subject)?,
+            ext(
+                false,
+                &AuthorityKeyIdentifier::try_from(issuer_spk)?,
+                &self.subject,
+            )?,
+        ])
+    }
+}
+
+/// The CA's delegated response signer: digitalSignature and the
+/// [`RESPONSE_SIGNING_EKU`] purpose only, so its key signs certification
+/// responses and nothing a relying party would take for anything else.
+pub(crate) struct ResponseSignerProfile {
+    pub(crate) issuer: Name,
+    pub(crate) subject: Name,
+}
+
+impl BuilderProfile for ResponseSignerProfile {
+    fn get_issuer(&self, _subject: &Name) -> Name {
+        self.issuer.clone()
+    }
+
+    fn get_subject(&self) -> Name {
+        self.subject.clone()
+    }
+
+    fn build_extensions(
+        &self,
+        spk: SubjectPublicKeyInfoRef<'_>,
+        issuer_spk: SubjectPublicKeyInfoRef<'_>,
+        _tbs: &TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<Extension>> {
+        let mut eku = vec![0x30, RESPONSE_SIGNING_EKU.len() as u8];
+        eku.extend_from_slice(RESPONSE_SIGNING_EKU);
+        Ok(vec![
+            ext(
+                true,
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+                &self.subject,
+            )?,
+            ext(
+                true,
+                &KeyUsage(KeyUsages::DigitalSignature.into()),
+                &self.subject,
+            )?,
+            Extension {
+                extn_id: rfc5280::ID_CE_EXT_KEY_USAGE,
+                critical: false,
+                extn_value: der::asn1::OctetString::new(eku)?,
+            },
             ext(false, &SubjectKeyIdentifier::try_from(spk)?, &self.subject)?,
             ext(
                 false,
