@@ -126,6 +126,11 @@ fn verify_with_crl(dir: &Path, cert: &str) -> bool {
         .success()
 }
 
+/// `--serial S` as the credential `admin`.
+fn as_admin<'a>(serial: &'a str, admin: &'a str) -> [&'a str; 4] {
+    ["--serial", serial, "--credential", admin]
+}
+
 fn peers() -> bool {
     have_openssl() && have_peer("curl", "curl", &["--version"])
 }
@@ -403,13 +408,12 @@ fn holds_are_released_and_final_reasons_are_not() {
     let server = started(dir);
     let admin = server.admin.to_str().unwrap().to_string();
     let alice = issue(dir, &server, "alice", "Alice");
-    let as_admin = ["--credential", admin.as_str()];
 
     let hold = sym(
         dir,
         &server,
         "revoke --reason certificateHold",
-        &[&["--serial", &alice][..], &as_admin].concat(),
+        &as_admin(&alice, &admin),
     );
     assert_eq!(hold.code, 0, "{}", hold.stderr);
     assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("Reason: certificateHold"));
@@ -418,7 +422,7 @@ fn holds_are_released_and_final_reasons_are_not() {
         dir,
         &server,
         "revoke --reason certificateHold",
-        &[&["--serial", &alice][..], &as_admin].concat(),
+        &as_admin(&alice, &admin),
     );
     assert_eq!(again.code, 5, "{}", again.stderr);
     assert!(again.stderr.contains("revoked already"), "{}", again.stderr);
@@ -427,7 +431,7 @@ fn holds_are_released_and_final_reasons_are_not() {
         dir,
         &server,
         "certificates release",
-        &[&["--serial", &alice][..], &as_admin].concat(),
+        &as_admin(&alice, &admin),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("alice.pem: good"));
@@ -437,7 +441,7 @@ fn holds_are_released_and_final_reasons_are_not() {
         dir,
         &server,
         "certificates release",
-        &[&["--serial", &alice][..], &as_admin].concat(),
+        &as_admin(&alice, &admin),
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("not on hold"), "{}", r.stderr);
@@ -446,21 +450,21 @@ fn holds_are_released_and_final_reasons_are_not() {
         dir,
         &server,
         "revoke --reason superseded",
-        &[&["--serial", &alice][..], &as_admin].concat(),
+        &as_admin(&alice, &admin),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = sym(
         dir,
         &server,
         "certificates release",
-        &[&["--serial", &alice][..], &as_admin].concat(),
+        &as_admin(&alice, &admin),
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     let r = sym(
         dir,
         &server,
         "revoke --reason keyCompromise",
-        &[&["--serial", &alice][..], &as_admin].concat(),
+        &as_admin(&alice, &admin),
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("Reason: superseded"));
@@ -469,14 +473,14 @@ fn holds_are_released_and_final_reasons_are_not() {
         dir,
         &server,
         "revoke --reason removeFromCRL",
-        &[&["--serial", &alice][..], &as_admin].concat(),
+        &as_admin(&alice, &admin),
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     let r = sym(
         dir,
         &server,
         "revoke --reason superseded",
-        &[&["--serial", "40aa"][..], &as_admin].concat(),
+        &as_admin("40aa", &admin),
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     let bob = issue(dir, &server, "bob", "Bob");
@@ -484,7 +488,7 @@ fn holds_are_released_and_final_reasons_are_not() {
         dir,
         &server,
         "revoke --reason keyCompromise --invalid-since 4000000000",
-        &[&["--serial", &bob][..], &as_admin].concat(),
+        &as_admin(&bob, &admin),
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(ocsp(dir, &server, &["-cert", "bob.pem"]).contains("bob.pem: good"));
@@ -850,6 +854,30 @@ fn renewal_supersedes_the_old_certificate_once() {
         &[],
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
+    // A renewal whose certificate could not be written (a station the token
+    // does not trust) is revoked, and the old key renews again.
+    new_issuer(dir, "evil");
+    issue(dir, &server, "carol", "Carol");
+    let r = sym(
+        dir,
+        &server,
+        "renew --issuer evil --token t.tok --slot carol --new-slot carol-2",
+        &[],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        last_audit_detail(&server, "certificate-revoked")["reason"],
+        "cessationOfOperation"
+    );
+    assert!(ocsp(dir, &server, &["-cert", "carol.pem"]).contains("carol.pem: good"));
+    let r = sym(
+        dir,
+        &server,
+        "renew --issuer st --token t.tok --slot carol --new-slot carol-3",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(ocsp(dir, &server, &["-cert", "carol.pem"]).contains("Reason: superseded"));
     // A revoked certificate is not renewed.
     let admin = server.admin.to_str().unwrap().to_string();
     let r = sym(
@@ -888,6 +916,47 @@ fn renewal_supersedes_the_old_certificate_once() {
     let anonymous = client_for(&server.url, &server.ca_cert, None);
     let (s, _) = request(&anonymous, "POST", "/v1/renewals", Some(&body));
     assert_eq!(s, 401);
+    // An operator credential is not renewed here (nor revoked): refused
+    // before anything is certified.
+    let pem = String::from_utf8(
+        ok(
+            dir,
+            &[
+                "token",
+                "get-object",
+                "--token",
+                server.admin.to_str().unwrap(),
+                "--name",
+                "operator.crt",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    std::fs::write(dir.join("admin.pem"), pem).unwrap();
+    let admin_serial = String::from_utf8(openssl(
+        dir,
+        &["x509", "-in", "admin.pem", "-noout", "-serial"],
+    ))
+    .unwrap()
+    .trim()
+    .trim_start_matches("serial=")
+    .to_ascii_lowercase();
+    let mut as_credential = body.clone();
+    as_credential["old_serial"] = admin_serial.into();
+    let (s, v) = http(
+        "POST",
+        &format!("{}/v1/renewals", server.url),
+        Some(&as_credential),
+    );
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("operator credential"),
+        "{v}"
+    );
     let (_, rec) = http(
         "GET",
         &format!("{}/v1/certificates/{renewed}", server.url),

@@ -193,6 +193,11 @@ async fn list(
     Ok(Json(json!({ "certificates": all })).into_response())
 }
 
+/// An unsuccessful OCSP response (unsigned), as OCSP clients read them.
+fn ocsp_error(status: ResponseStatus) -> Response {
+    der_response("application/ocsp-response", error_response(status))
+}
+
 fn der_response(content_type: &'static str, der: Vec<u8>) -> Response {
     ([(CONTENT_TYPE, content_type)], der).into_response()
 }
@@ -238,10 +243,7 @@ async fn ocsp_post(
 ) -> Response {
     match raw {
         Ok(bytes) => answer(&s, &bytes).await,
-        Err(_) => der_response(
-            "application/ocsp-response",
-            error_response(ResponseStatus::MalformedRequest),
-        ),
+        Err(_) => ocsp_error(ResponseStatus::MalformedRequest),
     }
 }
 
@@ -252,10 +254,7 @@ async fn ocsp_get(
     // A path that does not decode (not UTF-8 once unescaped) is a
     // malformed request, answered in OCSP like every other.
     let Ok(Path(request)) = request else {
-        return der_response(
-            "application/ocsp-response",
-            error_response(ResponseStatus::MalformedRequest),
-        );
+        return ocsp_error(ResponseStatus::MalformedRequest);
     };
     // RFC 6960 appendix A.1: the DER, base64, URL-encoded (axum decoded
     // the percent-escapes); the URL-safe alphabet is taken too.
@@ -266,10 +265,7 @@ async fn ocsp_get(
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text));
     match der {
         Ok(der) => answer(&s, &der).await,
-        Err(_) => der_response(
-            "application/ocsp-response",
-            error_response(ResponseStatus::MalformedRequest),
-        ),
+        Err(_) => ocsp_error(ResponseStatus::MalformedRequest),
     }
 }
 

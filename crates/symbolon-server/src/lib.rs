@@ -17,6 +17,7 @@
 
 pub mod credentials;
 pub mod data_dir;
+pub mod delegate;
 pub mod edge;
 pub mod gate;
 pub mod http;

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use symbolon::ca::CaError;
 use symbolon::code::Code;
 use symbolon::keys::{RsaAlgorithm, SignatureScheme};
@@ -18,8 +17,8 @@ use symbolon::revocation::ocsp::{
     ResponderIdentity, ResponseStatus, SingleAnswer,
 };
 use symbolon::token::{SlotName, Token};
-use symbolon::x509::{issue_responder, random_serial, Certificate, RsaSigner};
-use symbolon_store::{AuditKind, CertificateSerial, Registry};
+use symbolon::x509::{Certificate, Delegation, RsaSigner};
+use symbolon_store::{CertificateSerial, Registry};
 
 use crate::service::now;
 use crate::ServiceError;
@@ -187,29 +186,6 @@ impl Responder {
             _ => Ok(None),
         }
     }
-}
-
-/// Issues a responder certificate for the key `signer` describes.
-fn certify(
-    token: &(dyn Token + Send + Sync),
-    issuer: &Certificate,
-    ca_slot: &SlotName,
-    ca_signer: &RsaSigner,
-    signer: &RsaSigner,
-) -> Result<Vec<u8>, ServiceError> {
-    let serial = random_serial().map_err(|e| ServiceError::Setup(e.to_string()))?;
-    // Back-dated a minute for clocks a little behind.
-    let not_before = std::time::SystemTime::now() - Duration::from_secs(60);
-    issue_responder(
-        issuer,
-        ca_signer,
-        serial,
-        signer.public_key(),
-        not_before,
-        RESPONDER_VALIDITY,
-        |s, d| token.sign(ca_slot, s, d),
-    )
-    .map_err(|e| ServiceError::Setup(format!("cannot certify the OCSP responder: {e}")))
 }
 
 fn current_of(der: &[u8]) -> Result<Current, ServiceError> {
@@ -383,43 +359,16 @@ impl crate::CaService {
         if let Some(c) = ready {
             return Ok(c);
         }
-        let (token, issuer, ca_slot, ca_signer, signer) = (
-            Arc::clone(&self.token),
-            self.issuer.clone(),
-            self.slot.clone(),
-            self.signer.clone(),
-            self.responder.signer.clone(),
-        );
-        let der = tokio::task::spawn_blocking(move || {
-            certify(token.as_ref(), &issuer, &ca_slot, &ca_signer, &signer)
-        })
-        .await
-        .map_err(|e| CaError::Internal(format!("responder certification task: {e}")))??;
-        let current = Arc::new(current_of(&der)?);
-        self.record_responder(&der, &current.serial, current.not_after)
+        let issued = self
+            .certify_delegate(
+                Delegation::OcspSigning,
+                self.responder.signer.public_key().spki_der().to_vec(),
+                RESPONDER_VALIDITY,
+            )
             .await?;
+        let current = Arc::new(current_of(&issued.der)?);
         *self.responder.current.write().map_err(lock_error)? = Some(Arc::clone(&current));
         Ok(current)
-    }
-
-    /// Audits a responder certificate (every certificate the CA key signs
-    /// is in the log).
-    pub(crate) async fn record_responder(
-        &self,
-        der: &[u8],
-        serial: &str,
-        not_after: i64,
-    ) -> Result<(), ServiceError> {
-        let digest = hex::encode(
-            symbolon::keys::MessageDigest::of(symbolon::keys::HashAlgorithm::Sha256, der)
-                .as_bytes(),
-        );
-        self.audit(
-            AuditKind::ResponderCertified,
-            json!({ "serial": serial, "not_after": not_after, "sha256": digest }),
-        )
-        .await?;
-        Ok(())
     }
 
     /// Signs again the cached answers close to their end, so lookups keep

@@ -39,6 +39,7 @@ impl CaService {
     pub async fn renew(&self, request: RenewalRequest) -> Result<Certified, ServiceError> {
         let old: CertificateSerial = request.authorization.old_serial.parse()?;
         let record = self.registry.certificate(&old).await?;
+        self.registry.ordinary_certificate(&old).await?;
         match self.registry.status(&old).await? {
             Some(s) if s.revocation.as_ref().is_some_and(|r| r.in_force()) => {
                 return Err(StoreError::AlreadyRevoked {
@@ -55,13 +56,7 @@ impl CaService {
             }
             _ => {}
         }
-        if let Some(by) = self.registry.renewed_by(&old).await? {
-            return Err(StoreError::AlreadyClaimed {
-                scope: "the renewal of certificate",
-                id: format!("{old} (renewed by {by})"),
-            }
-            .into());
-        }
+        let earlier = self.registry.renewed_by(&old).await?;
         let old_cert =
             parse_certificate(&record.der).map_err(|e| CaError::Internal(e.to_string()))?;
         let old_key = certificate_key(&old_cert).map_err(|e| CaError::Internal(e.to_string()))?;
@@ -101,6 +96,11 @@ impl CaService {
                 .await;
             return Err(refused(code, message));
         }
+        if let Some(earlier) = earlier {
+            return self
+                .renewed_before(&old, &earlier, approved, request.nonce)
+                .await;
+        }
         self.issue_approved(
             approved,
             subject,
@@ -112,5 +112,73 @@ impl CaService {
             Some(old),
         )
         .await
+    }
+}
+
+impl CaService {
+    /// A renewal of `old` that `earlier` answered before: the same request
+    /// again (the same new key; its answer or delivery report was lost) gets
+    /// the same certificate, answered over the new nonce, while no delivery
+    /// was reported; an earlier renewal revoked before it was settled frees
+    /// the old certificate (the registry clears it when the new one is
+    /// recorded); anything else is refused.
+    async fn renewed_before(
+        &self,
+        old: &CertificateSerial,
+        earlier: &CertificateSerial,
+        approved: symbolon::ca::Approved,
+        nonce: Vec<u8>,
+    ) -> Result<Certified, ServiceError> {
+        let record = self.registry.certificate(earlier).await?;
+        let revoked = self
+            .registry
+            .status(earlier)
+            .await?
+            .and_then(|s| s.revocation)
+            .is_some_and(|r| r.in_force());
+        if revoked {
+            let subject = parse_certificate(&record.der)
+                .map_err(|e| CaError::Internal(e.to_string()))?
+                .tbs_certificate()
+                .subject()
+                .clone();
+            return self
+                .issue_approved(
+                    approved,
+                    subject,
+                    nonce,
+                    Authority::Renewal {
+                        renews: old.clone(),
+                    },
+                    None,
+                    Some(old.clone()),
+                )
+                .await;
+        }
+        let same_key = record.fingerprint == approved.public_key.fingerprint();
+        if !same_key || self.registry.delivery_reported(earlier).await? {
+            return Err(StoreError::AlreadyClaimed {
+                scope: "the renewal of certificate",
+                id: format!("{old} (renewed by {earlier})"),
+            }
+            .into());
+        }
+        let (key, signer) = self.response_signer().await?;
+        let chain = self.chain().to_vec();
+        let response = symbolon::ca::CertifyResponse::sign_delegated(
+            record.der,
+            chain,
+            nonce,
+            signer.as_ref().clone(),
+            |m| key.sign(m),
+        )?;
+        Ok(Certified {
+            response,
+            serial: earlier.clone(),
+            authority: Authority::Renewal {
+                renews: old.clone(),
+            },
+            device: approved.device_evidence,
+        })
     }
 }

@@ -11,11 +11,9 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use serde_json::json;
 use symbolon::ca::CaError;
 use symbolon::keys::IdentityKeyPair;
-use symbolon::x509::{issue_response_signer, parse_certificate, random_serial};
-use symbolon_store::AuditKind;
+use symbolon::x509::Delegation;
 
 use crate::service::now;
 use crate::{CaService, ServiceError};
@@ -71,50 +69,14 @@ impl CaService {
         if let Some(der) = signer.usable()? {
             return Ok((Arc::clone(&signer.key), der));
         }
-        let (token, issuer, slot, ca_signer) = (
-            Arc::clone(&self.token),
-            self.issuer.clone(),
-            self.slot.clone(),
-            self.signer.clone(),
-        );
-        let spki = signer.key.public_key().spki_der().to_vec();
-        let der = tokio::task::spawn_blocking(move || {
-            let serial = random_serial().map_err(|e| CaError::Internal(e.to_string()))?;
-            // Back-dated a minute for stations whose clocks lag a little.
-            let not_before = std::time::SystemTime::now() - Duration::from_secs(60);
-            issue_response_signer(
-                &issuer,
-                &ca_signer,
-                serial,
-                &spki,
-                not_before,
+        let issued = self
+            .certify_delegate(
+                Delegation::ResponseSigning,
+                signer.key.public_key().spki_der().to_vec(),
                 SIGNER_VALIDITY,
-                |s, d| token.sign(&slot, s, d),
             )
-            .map_err(|e| CaError::Internal(format!("cannot certify the response signer: {e}")))
-        })
-        .await
-        .map_err(|e| CaError::Internal(format!("response signer task: {e}")))??;
-        let cert = parse_certificate(&der).map_err(|e| CaError::Internal(e.to_string()))?;
-        let end = cert
-            .tbs_certificate()
-            .validity()
-            .not_after
-            .to_unix_duration()
-            .as_secs() as i64;
-        let serial = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
-        let digest = hex::encode(
-            symbolon::keys::MessageDigest::of(symbolon::keys::HashAlgorithm::Sha256, &der)
-                .as_bytes(),
-        );
-        self.audit(
-            AuditKind::ResponseSignerCertified,
-            json!({
-                "serial": serial, "not_after": end, "sha256": digest,
-                "key": signer.key.public_key().fingerprint(),
-            }),
-        )
-        .await?;
+            .await?;
+        let (der, end) = (issued.der, issued.not_after);
         let der = Arc::new(der);
         *signer
             .current

@@ -445,6 +445,17 @@ async fn renews_in(
             reason,
         });
     }
+    refuse_own_in(conn, old).await?;
+    // A renewal whose certificate was revoked before it was settled (an
+    // officer revoked an undelivered one) frees the old certificate.
+    sqlx::query(
+        "UPDATE certificates SET renews = NULL WHERE renews = $1 AND serial IN \
+         (SELECT serial FROM revocations WHERE released_at IS NULL)",
+    )
+    .bind(old.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db("renew a certificate"))?;
     let r = sqlx::query("UPDATE certificates SET renews = $1 WHERE serial = $2")
         .bind(old.as_str())
         .bind(new.as_str())
@@ -668,6 +679,31 @@ impl Registry {
                 .await
                 .map_err(StoreError::db("read a renewal"))?;
         found.map(|s| s.parse()).transpose()
+    }
+
+    /// Refuses certificates the revocation and renewal endpoints do not
+    /// handle (operator credentials, the service's own TLS certificate).
+    pub async fn ordinary_certificate(&self, serial: &CertificateSerial) -> Result<(), StoreError> {
+        let mut conn = self
+            .pool()
+            .acquire()
+            .await
+            .map_err(StoreError::db("read a certificate"))?;
+        refuse_own_in(&mut conn, serial).await
+    }
+
+    /// Whether the station reported what happened to a certificate.
+    pub async fn delivery_reported(&self, serial: &CertificateSerial) -> Result<bool, StoreError> {
+        let id = hex::decode(serial.as_str())
+            .map_err(|e| StoreError::Corrupt(format!("serial {serial}: {e}")))?;
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT claimed_at FROM claims WHERE scope = 'delivery' AND id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(StoreError::db("read a delivery"))?;
+        Ok(found.is_some())
     }
 
     /// Records a renewal's certificate and its link to the one it renews,

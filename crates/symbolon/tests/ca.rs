@@ -172,8 +172,17 @@ fn attestation_binds_the_token_key_to_this_request() {
     );
 }
 
-#[test]
-fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
+/// A root CA, and an email certificate it issued for Alice's key: the CA
+/// key, the root (DER and parsed), Alice's key, the issuance parameters and
+/// the leaf (DER).
+fn root_and_leaf() -> (
+    RsaPrivateKey,
+    Vec<u8>,
+    x509_cert::Certificate,
+    RsaPrivateKey,
+    IssueParams,
+    Vec<u8>,
+) {
     let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
     let root = self_signed_root(
         &parse_identity("CN=Root").unwrap(),
@@ -199,6 +208,12 @@ fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
         ca.sign_digest(s, d)
     })
     .unwrap();
+    (ca, root, root_cert, user, params, leaf)
+}
+
+#[test]
+fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
+    let (ca, root, _, user, params, leaf) = root_and_leaf();
     let resp = CertifyResponse::sign(
         leaf.clone(),
         vec![root.clone()],
@@ -270,35 +285,12 @@ fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
 #[test]
 fn delegated_responses_need_a_signer_the_ca_certified_for_responses() {
     use symbolon::keys::IdentityKeyPair;
-    use symbolon::x509::{issue_responder, issue_response_signer};
-    let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
-    let root = self_signed_root(
-        &parse_identity("CN=Root").unwrap(),
-        &signer(&ca),
-        random_serial().unwrap(),
-        SystemTime::now(),
-        Duration::from_secs(86400),
-        |s, d| ca.sign_digest(s, d),
-    )
-    .unwrap();
-    let root_cert = parse_certificate(&root).unwrap();
-    let user = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
-    let params = IssueParams {
-        serial: random_serial().unwrap(),
-        not_before: SystemTime::now(),
-        validity: Duration::from_secs(3600),
-        subject: parse_identity("CN=Alice").unwrap(),
-        public_key: user.public_key().clone(),
-        role: CertificateRole::Email,
-        extras: Default::default(),
-    };
-    let leaf = issue_leaf(&root_cert, &signer(&ca), &params, |s, d| {
-        ca.sign_digest(s, d)
-    })
-    .unwrap();
+    use symbolon::x509::{issue_delegate, Delegation};
+    let (ca, root, root_cert, user, params, leaf) = root_and_leaf();
     let key = IdentityKeyPair::generate().unwrap();
     let certify_signer = |by: &RsaPrivateKey, issuer: &x509_cert::Certificate, from: SystemTime| {
-        issue_response_signer(
+        issue_delegate(
+            Delegation::ResponseSigning,
             issuer,
             &signer(by),
             random_serial().unwrap(),
@@ -353,11 +345,12 @@ fn delegated_responses_need_a_signer_the_ca_certified_for_responses() {
     assert!(err.to_string().contains("not valid now"), "{err}");
     // A certificate of the CA for another purpose (its OCSP responder).
     let rsa = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
-    let responder = issue_responder(
+    let responder = issue_delegate(
+        Delegation::OcspSigning,
         &root_cert,
         &signer(&ca),
         random_serial().unwrap(),
-        rsa.public_key(),
+        rsa.public_key().spki_der(),
         SystemTime::now(),
         Duration::from_secs(3600),
         |s, d| ca.sign_digest(s, d),
@@ -371,6 +364,34 @@ fn delegated_responses_need_a_signer_the_ca_certified_for_responses() {
             .contains("not certified for signing responses"),
         "{err}"
     );
+
+    // An end-entity certificate of this CA (its key the attacker's) put
+    // first in the chain, "issuing" for the station's key and signing the
+    // answer itself: its holder is no CA.
+    let attacker = user;
+    let victim = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let forged = issue_leaf(
+        &parse_certificate(&leaf).unwrap(),
+        &signer(&attacker),
+        &IssueParams {
+            public_key: victim.public_key().clone(),
+            serial: random_serial().unwrap(),
+            ..params.clone()
+        },
+        |s, d| attacker.sign_digest(s, d),
+    )
+    .unwrap();
+    let answer = CertifyResponse::sign(
+        forged,
+        vec![leaf.clone(), root.clone()],
+        b"nonce-1".to_vec(),
+        |s, d| attacker.sign_digest(s, d),
+    )
+    .unwrap();
+    let err = answer
+        .verify(&root, b"nonce-1", victim.public_key())
+        .unwrap_err();
+    assert_eq!(err.code(), "wrong_certificate", "{err}");
 }
 
 /// A request for `who` whose info carries `attributes` (raw DER of the

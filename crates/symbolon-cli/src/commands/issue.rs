@@ -287,17 +287,40 @@ pub(crate) fn certify_at(
         .ok_or_else(|| CliError::new(Code::BadResponse, "the CA's answer names no serial"))?
         .to_string();
     let response = CertifyResponse::from_json(&answer)?;
+    // The serial the station reports on is the certificate's own, never the
+    // answer's unsigned field: a forged answer cannot make it report on
+    // another certificate.
+    let serial_of = |der: &[u8]| {
+        symbolon::x509::parse_certificate(der)
+            .ok()
+            .filter(|c| symbolon::x509::certificate_key(c).ok().as_ref() == Some(public))
+            .map(|c| hex::encode(c.tbs_certificate().serial_number().as_bytes()))
+    };
     match response.verify(root, nonce, public) {
-        Ok(_) => Ok((serial, response.certificate)),
+        Ok(cert) => {
+            let own = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
+            if own != serial.to_ascii_lowercase() {
+                return Err(CliError::new(
+                    Code::BadResponse,
+                    format!("the CA's answer names serial {serial}, its certificate is {own}"),
+                ));
+            }
+            Ok((own, response.certificate))
+        }
         Err(e) => {
-            // The CA may have issued, but this answer cannot be trusted.
+            // The CA may have issued, but this answer cannot be trusted: it
+            // is reported only when its certificate is about this key and
+            // carries the serial the answer names.
             let e: CliError = e.into();
-            Err(report_undelivered(
-                ca,
-                &serial,
-                &json!({ "delivered": false, "reason": format!("response refused by the station: {}", e.message) }),
-                e,
-            ))
+            match serial_of(&response.certificate).filter(|s| *s == serial.to_ascii_lowercase()) {
+                Some(own) => Err(report_undelivered(
+                    ca,
+                    &own,
+                    &json!({ "delivered": false, "reason": format!("response refused by the station: {}", e.message) }),
+                    e,
+                )),
+                None => Err(e),
+            }
         }
     }
 }

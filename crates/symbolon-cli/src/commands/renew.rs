@@ -54,6 +54,7 @@ pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
     // A key the token made for an earlier attempt the CA refused (no
     // certificate yet) is used again; any other occupied slot is refused.
     let existing = token.info()?.slots.into_iter().find(|s| s.name == new_slot);
+    let reused = existing.is_some();
     let public = match existing {
         None => token.generate(&new_slot, algorithm)?,
         Some(s) if !s.has_certificate && s.origin == symbolon::token::KeyOrigin::Generated => {
@@ -87,7 +88,19 @@ pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
         "attestation": serde_json::from_str::<serde_json::Value>(&attestation.to_json()?)
             .map_err(|e| CliError::new(Code::Internal, format!("attestation: {e}")))?,
     });
-    let (serial, cert) = certify_at(&ca, "/v1/renewals", &body, &root, &n, &public)?;
+    // The same key again gets the same certificate while its delivery was
+    // not reported (an answer lost on the way); a key whose certificate was
+    // revoked undelivered is used up.
+    let (serial, cert) =
+        certify_at(&ca, "/v1/renewals", &body, &root, &n, &public).map_err(|e| {
+            if reused && e.code == Code::DuplicateKey {
+                e.hint(format!(
+                    "the key in {new_slot:?} was certified by an earlier attempt that was not delivered; name another --new-slot"
+                ))
+            } else {
+                e
+            }
+        })?;
     let token_serial = token.info()?.serial;
     deliver(&ca, &serial, &token_serial, || {
         let t = target(token.as_ref())?;

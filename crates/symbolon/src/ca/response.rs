@@ -25,8 +25,7 @@ use der::Encode;
 use crate::keys::{IdentityPublicKey, MessageDigest, RsaPublicKey, SignatureScheme};
 use crate::pem;
 use crate::x509::{
-    certificate_key, has_extended_key_usage, parse_certificate, verify_issued_by, verify_signed_by,
-    RESPONSE_SIGNING_EKU,
+    certificate_key, has_extended_key_usage, parse_certificate, verify_path, RESPONSE_SIGNING_EKU,
 };
 
 /// A certification response.
@@ -78,20 +77,20 @@ fn to_be_signed(
     w.into_bytes().to_vec()
 }
 
-/// The delegated signer's key, once its certificate checks out: issued by
-/// `issuer`, for response signing, valid now, a P-256 key.
-fn delegated_key(signer: &[u8], issuer: &Certificate) -> Result<IdentityPublicKey, CaError> {
+/// The delegated signer's key, once its certificate checks out: a path
+/// through the response's chain to the pinned root (so issued by the
+/// issuing CA, which must be a CA), valid now, for response signing, a
+/// P-256 key.
+fn delegated_key(
+    signer: &[u8],
+    chain: &[Vec<u8>],
+    root: &[u8],
+) -> Result<IdentityPublicKey, CaError> {
     let refused = |why: String| CaError::WrongCertificate(format!("the response signer {why}"));
-    let cert = parse_certificate(signer).map_err(|e| refused(e.to_string()))?;
-    verify_signed_by(&cert, issuer)
-        .map_err(|_| refused("is not certified by the issuing CA".into()))?;
+    let cert = verify_path(signer, chain, root, SystemTime::now())
+        .map_err(|e| refused(format!("is not certified by the issuing CA: {e}")))?;
     if !has_extended_key_usage(&cert, RESPONSE_SIGNING_EKU) {
         return Err(refused("is not certified for signing responses".into()));
-    }
-    let validity = cert.tbs_certificate().validity();
-    let now = SystemTime::now();
-    if now < validity.not_before.to_system_time() || now > validity.not_after.to_system_time() {
-        return Err(refused("certificate is not valid now".into()));
     }
     let spki = cert
         .tbs_certificate()
@@ -154,14 +153,15 @@ impl CertifyResponse {
         expected_key: &RsaPublicKey,
     ) -> Result<Certificate, CaError> {
         let bad = |m: &str| CaError::WrongCertificate(m.to_string());
-        let chain: Vec<Certificate> = self
-            .chain
-            .iter()
-            .map(|c| parse_certificate(c))
-            .collect::<Result<_, _>>()
-            .map_err(|e| bad(&e.to_string()))?;
-        let issuer = chain.first().ok_or_else(|| bad("the chain is empty"))?;
-        let issuer_key = certificate_key(issuer).map_err(|e| bad(&e.to_string()))?;
+        if self.chain.last().map(Vec::as_slice) != Some(root) {
+            return Err(bad("the chain does not end at the pinned root"));
+        }
+        let issuer = parse_certificate(
+            self.chain
+                .first()
+                .ok_or_else(|| bad("the chain is empty"))?,
+        )
+        .map_err(|e| bad(&e.to_string()))?;
         let signed = to_be_signed(
             &self.certificate,
             &self.chain,
@@ -169,26 +169,21 @@ impl CertifyResponse {
             self.signer.as_deref(),
         );
         match &self.signer {
-            Some(signer) => delegated_key(signer, issuer)?
+            Some(signer) => delegated_key(signer, &self.chain, root)?
                 .verify(&signed, &self.signature)
                 .map_err(|_| CaError::BadResponseSignature)?,
-            None => issuer_key
+            None => certificate_key(&issuer)
+                .map_err(|e| bad(&e.to_string()))?
                 .verify(SignatureScheme::Pkcs1Sha256, &signed, &self.signature)
                 .map_err(|_| CaError::BadResponseSignature)?,
         }
         if aws_lc_rs::constant_time::verify_slices_are_equal(&self.nonce, nonce).is_err() {
             return Err(CaError::ReplayedResponse);
         }
-        // Each link signed by the next; the last is the pinned root.
-        for pair in chain.windows(2) {
-            let next_key = certificate_key(&pair[1]).map_err(|e| bad(&e.to_string()))?;
-            verify_issued_by(&pair[0], &next_key).map_err(|e| bad(&e.to_string()))?;
-        }
-        if self.chain.last().map(Vec::as_slice) != Some(root) {
-            return Err(bad("the chain does not end at the pinned root"));
-        }
-        let cert = parse_certificate(&self.certificate).map_err(|e| bad(&e.to_string()))?;
-        verify_issued_by(&cert, &issuer_key).map_err(|e| bad(&e.to_string()))?;
+        // The certificate's path through the chain to the pinned root:
+        // every issuer a CA, names chained, all valid now (RFC 5280 §6).
+        let cert = verify_path(&self.certificate, &self.chain, root, SystemTime::now())
+            .map_err(|e| bad(&e.to_string()))?;
         if &certificate_key(&cert).map_err(|e| bad(&e.to_string()))? != expected_key {
             return Err(bad("it certifies another key"));
         }

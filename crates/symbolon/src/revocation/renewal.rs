@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::self_request::{MAX_SKEW, SCHEME};
+use super::self_request::{verify_signed, SCHEME};
 use super::RevocationError;
 use crate::keys::{Fingerprint, MessageDigest, RsaPublicKey};
 
@@ -46,21 +46,14 @@ impl RenewalAuthorization {
         new_key: &Fingerprint,
         now: i64,
     ) -> Result<(), RevocationError> {
-        if self.signed_at.abs_diff(now) > MAX_SKEW.unsigned_abs() {
-            return Err(RevocationError::Stale {
-                signed_at: self.signed_at,
-                now,
-            });
-        }
-        let sig = hex::decode(&self.signature)
-            .map_err(|e| RevocationError::Invalid(format!("signature: {e}")))?;
-        old_key
-            .verify_digest(
-                SCHEME,
-                &renewal_digest(ca, &self.old_serial, new_key, self.signed_at),
-                &sig,
-            )
-            .map_err(|_| RevocationError::BadSignature("renewal"))
+        verify_signed(
+            "renewal",
+            old_key,
+            &renewal_digest(ca, &self.old_serial, new_key, self.signed_at),
+            &self.signature,
+            self.signed_at,
+            now,
+        )
     }
 }
 
@@ -68,6 +61,7 @@ impl RenewalAuthorization {
 mod tests {
     use super::*;
     use crate::keys::{RsaAlgorithm, RsaPrivateKey};
+    use crate::revocation::self_request::MAX_SKEW;
 
     #[test]
     fn the_old_key_authorises_exactly_this_new_key_here_and_now() {

@@ -63,21 +63,34 @@ impl SelfRevocation {
                 self.reason
             )));
         }
-        if self.signed_at.abs_diff(now) > MAX_SKEW.unsigned_abs() {
-            return Err(RevocationError::Stale {
-                signed_at: self.signed_at,
-                now,
-            });
-        }
-        let sig = hex::decode(&self.signature)
-            .map_err(|e| RevocationError::Invalid(format!("signature: {e}")))?;
-        key.verify_digest(
-            SCHEME,
+        verify_signed(
+            "self-revocation",
+            key,
             &statement_digest(ca, &self.serial, self.reason, self.signed_at),
-            &sig,
+            &self.signature,
+            self.signed_at,
+            now,
         )
-        .map_err(|_| RevocationError::BadSignature("self-revocation"))
     }
+}
+
+/// A statement's check: signed within [`MAX_SKEW`] of `now`, its hex
+/// `signature` by `key` over `digest` (self-revocations and renewals).
+pub(crate) fn verify_signed(
+    what: &'static str,
+    key: &RsaPublicKey,
+    digest: &MessageDigest,
+    signature: &str,
+    signed_at: i64,
+    now: i64,
+) -> Result<(), RevocationError> {
+    if signed_at.abs_diff(now) > MAX_SKEW.unsigned_abs() {
+        return Err(RevocationError::Stale { signed_at, now });
+    }
+    let sig =
+        hex::decode(signature).map_err(|e| RevocationError::Invalid(format!("signature: {e}")))?;
+    key.verify_digest(SCHEME, digest, &sig)
+        .map_err(|_| RevocationError::BadSignature(what))
 }
 
 #[cfg(test)]

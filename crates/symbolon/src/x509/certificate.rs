@@ -10,9 +10,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 use x509_cert::Certificate;
 
-use super::profile::{
-    LeafExtras, LeafProfile, ResponderProfile, ResponseSignerProfile, RootProfile,
-};
+use super::profile::{DelegateProfile, Delegation, LeafExtras, LeafProfile, RootProfile};
 use super::signer::{oid_scheme, to_der};
 use super::{CertificateRole, RsaSigner, X509Error};
 use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
@@ -101,38 +99,12 @@ pub fn issue_leaf<E: std::fmt::Display>(
     to_der("certificate", &signer.build(builder, sign)?)
 }
 
-/// Issues the CA's delegated OCSP responder certificate for `public_key`
-/// (a key in the CA's token), named after the CA, valid for `length`.
-pub fn issue_responder<E: std::fmt::Display>(
-    issuer: &Certificate,
-    signer: &RsaSigner,
-    serial: [u8; 16],
-    public_key: &RsaPublicKey,
-    not_before: SystemTime,
-    length: Duration,
-    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
-) -> Result<Vec<u8>, X509Error> {
-    let issuer_name = issuer.tbs_certificate().subject().clone();
-    // The responder is the CA's: its name is the CA's with one more RDN.
-    let subject: Name = format!("CN=OCSP Responder,{issuer_name}")
-        .parse()
-        .map_err(X509Error::malformed("responder name"))?;
-    let builder = CertificateBuilder::new(
-        ResponderProfile {
-            issuer: issuer_name,
-            subject,
-        },
-        SerialNumber::new(&serial).map_err(X509Error::encoding("serial"))?,
-        validity(not_before, length)?,
-        spki(public_key)?,
-    )
-    .map_err(X509Error::encoding("responder certificate"))?;
-    to_der("responder certificate", &signer.build(builder, sign)?)
-}
-
-/// Issues the CA's delegated response signer certificate for the key whose
-/// SPKI is `spki_der` (a P-256 key), named after the CA, valid for `length`.
-pub fn issue_response_signer<E: std::fmt::Display>(
+/// Issues a certificate for a delegate of the CA (its OCSP responder, its
+/// response signer) whose key's SPKI is `spki_der`, named after the CA with
+/// one more RDN, valid for `length`.
+#[allow(clippy::too_many_arguments)]
+pub fn issue_delegate<E: std::fmt::Display>(
+    delegation: Delegation,
     issuer: &Certificate,
     signer: &RsaSigner,
     serial: [u8; 16],
@@ -142,22 +114,23 @@ pub fn issue_response_signer<E: std::fmt::Display>(
     sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, X509Error> {
     let issuer_name = issuer.tbs_certificate().subject().clone();
-    let subject: Name = format!("CN=Response Signer,{issuer_name}")
+    let subject: Name = format!("CN={},{issuer_name}", delegation.common_name())
         .parse()
-        .map_err(X509Error::malformed("response signer name"))?;
+        .map_err(X509Error::malformed("delegate name"))?;
     let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
-        .map_err(X509Error::malformed("response signer key"))?;
+        .map_err(X509Error::malformed("delegate key"))?;
     let builder = CertificateBuilder::new(
-        ResponseSignerProfile {
+        DelegateProfile {
             issuer: issuer_name,
             subject,
+            delegation,
         },
         SerialNumber::new(&serial).map_err(X509Error::encoding("serial"))?,
         validity(not_before, length)?,
         spki,
     )
-    .map_err(X509Error::encoding("response signer certificate"))?;
-    to_der("response signer certificate", &signer.build(builder, sign)?)
+    .map_err(X509Error::encoding("delegate certificate"))?;
+    to_der("delegate certificate", &signer.build(builder, sign)?)
 }
 
 /// Parses a DER certificate.

@@ -15,8 +15,8 @@ mod signer;
 
 pub use alt_names::{AltNames, CommonName, DnsName, EmailAddress, MAX_ALT_NAMES};
 pub use certificate::{
-    certificate_key, issue_leaf, issue_responder, issue_response_signer, parse_certificate,
-    random_serial, self_signed_root, verify_issued_by, verify_signed_by, IssueParams,
+    certificate_key, issue_delegate, issue_leaf, parse_certificate, random_serial,
+    self_signed_root, verify_issued_by, verify_signed_by, IssueParams,
 };
 pub use csr::{build_csr, build_csr_with_names, csr_spki, verify_csr, VerifiedCsr};
 pub use error::X509Error;
@@ -26,7 +26,7 @@ pub use name::{
 };
 pub use path::{has_extended_key_usage, verify_path};
 pub use profile::{
-    CertificateRole, LeafExtras, StatusUrls, PURCHASE_SIGNING_EKU, RESPONSE_SIGNING_EKU,
+    CertificateRole, Delegation, LeafExtras, StatusUrls, PURCHASE_SIGNING_EKU, RESPONSE_SIGNING_EKU,
 };
 pub(crate) use signer::oid_scheme;
 pub use signer::RsaSigner;

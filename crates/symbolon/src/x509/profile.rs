@@ -402,15 +402,37 @@ impl BuilderProfile for RootProfile {
     }
 }
 
-/// The CA's delegated OCSP responder (RFC 6960 §4.2.2.2): id-kp-OCSPSigning
-/// and id-pkix-ocsp-nocheck (clients do not ask for the status of a
-/// responder certificate, so it is short-lived instead).
-pub(crate) struct ResponderProfile {
-    pub(crate) issuer: Name,
-    pub(crate) subject: Name,
+/// What the CA delegates a key to: answering OCSP requests (RFC 6960
+/// §4.2.2.2: id-kp-OCSPSigning and id-pkix-ocsp-nocheck, so clients do not
+/// ask for the status of a certificate that is short-lived instead), or
+/// signing certification responses ([`RESPONSE_SIGNING_EKU`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delegation {
+    /// The OCSP responder.
+    OcspSigning,
+    /// The response signer.
+    ResponseSigning,
 }
 
-impl BuilderProfile for ResponderProfile {
+impl Delegation {
+    /// The RDN the delegate's name adds to the CA's.
+    pub(crate) fn common_name(self) -> &'static str {
+        match self {
+            Self::OcspSigning => "OCSP Responder",
+            Self::ResponseSigning => "Response Signer",
+        }
+    }
+}
+
+/// A delegate of the CA: not a CA, digitalSignature only, and the one
+/// purpose its [`Delegation`] names.
+pub(crate) struct DelegateProfile {
+    pub(crate) issuer: Name,
+    pub(crate) subject: Name,
+    pub(crate) delegation: Delegation,
+}
+
+impl BuilderProfile for DelegateProfile {
     fn get_issuer(&self, _subject: &Name) -> Name {
         self.issuer.clone()
     }
@@ -425,7 +447,7 @@ impl BuilderProfile for ResponderProfile {
         issuer_spk: SubjectPublicKeyInfoRef<'_>,
         _tbs: &TbsCertificate,
     ) -> x509_cert::builder::Result<Vec<Extension>> {
-        Ok(vec![
+        let mut out = vec![
             ext(
                 true,
                 &BasicConstraints {
@@ -439,75 +461,33 @@ impl BuilderProfile for ResponderProfile {
                 &KeyUsage(KeyUsages::DigitalSignature.into()),
                 &self.subject,
             )?,
-            ext(
-                false,
-                &ExtendedKeyUsage(vec![rfc5280::ID_KP_OCSP_SIGNING]),
-                &self.subject,
-            )?,
-            raw_ext(
-                const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK,
-                &der::asn1::Null,
-            )?,
-            ext(false, &SubjectKeyIdentifier::try_from(spk)?, &self.subject)?,
-            ext(
-                false,
-                &AuthorityKeyIdentifier::try_from(issuer_spk)?,
-                &self.subject,
-            )?,
-        ])
-    }
-}
-
-/// The CA's delegated response signer: digitalSignature and the
-/// [`RESPONSE_SIGNING_EKU`] purpose only, so its key signs certification
-/// responses and nothing a relying party would take for anything else.
-pub(crate) struct ResponseSignerProfile {
-    pub(crate) issuer: Name,
-    pub(crate) subject: Name,
-}
-
-impl BuilderProfile for ResponseSignerProfile {
-    fn get_issuer(&self, _subject: &Name) -> Name {
-        self.issuer.clone()
-    }
-
-    fn get_subject(&self) -> Name {
-        self.subject.clone()
-    }
-
-    fn build_extensions(
-        &self,
-        spk: SubjectPublicKeyInfoRef<'_>,
-        issuer_spk: SubjectPublicKeyInfoRef<'_>,
-        _tbs: &TbsCertificate,
-    ) -> x509_cert::builder::Result<Vec<Extension>> {
-        let mut eku = vec![0x30, RESPONSE_SIGNING_EKU.len() as u8];
-        eku.extend_from_slice(RESPONSE_SIGNING_EKU);
-        Ok(vec![
-            ext(
-                true,
-                &BasicConstraints {
-                    ca: false,
-                    path_len_constraint: None,
-                },
-                &self.subject,
-            )?,
-            ext(
-                true,
-                &KeyUsage(KeyUsages::DigitalSignature.into()),
-                &self.subject,
-            )?,
-            Extension {
-                extn_id: rfc5280::ID_CE_EXT_KEY_USAGE,
-                critical: false,
-                extn_value: der::asn1::OctetString::new(eku)?,
-            },
-            ext(false, &SubjectKeyIdentifier::try_from(spk)?, &self.subject)?,
-            ext(
-                false,
-                &AuthorityKeyIdentifier::try_from(issuer_spk)?,
-                &self.subject,
-            )?,
-        ])
+        ];
+        match self.delegation {
+            Delegation::OcspSigning => {
+                out.push(ext(
+                    false,
+                    &ExtendedKeyUsage(vec![rfc5280::ID_KP_OCSP_SIGNING]),
+                    &self.subject,
+                )?);
+                out.push(raw_ext(
+                    const_oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK,
+                    &der::asn1::Null,
+                )?);
+            }
+            Delegation::ResponseSigning => {
+                out.push(extended_key_usage(&[], &[RESPONSE_SIGNING_EKU.to_vec()])?);
+            }
+        }
+        out.push(ext(
+            false,
+            &SubjectKeyIdentifier::try_from(spk)?,
+            &self.subject,
+        )?);
+        out.push(ext(
+            false,
+            &AuthorityKeyIdentifier::try_from(issuer_spk)?,
+            &self.subject,
+        )?);
+        Ok(out)
     }
 }
