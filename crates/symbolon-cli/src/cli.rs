@@ -12,7 +12,8 @@ Exit codes:
   3  invalid input (malformed file, unknown slot, bad name)
   4  verification failed (signature, attestation, decryption, audit chain)
   5  refused (untrusted issuer, replayed command, occupied slot, weak key)
-  6  the token was tampered with and is dead";
+  6  the token was tampered with and is dead
+141  the reader of the output went away (`symbolon … | head`), as with SIGPIPE";
 
 /// symbolon: keys that no one ever knows.
 #[derive(Debug, Parser)]

@@ -14,7 +14,28 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// A reader that went away (`symbolon … | head`) is no failure of ours:
+/// the output it did not want is dropped and the process ends quietly with
+/// the status of a process ended by SIGPIPE (128 + 13), instead of the
+/// standard library's panic on a failed `println!`.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

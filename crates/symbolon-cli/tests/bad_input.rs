@@ -821,3 +821,24 @@ fn bad_content_inputs_change_nothing() {
         refused(dir, &args, code, needle);
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    // `symbolon … | head -c 0`: the reader is gone before the command
+    // starts (a socket pair whose other end is closed: writes fail EPIPE).
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(theirs);
+    let out = std::process::Command::new(bin())
+        .args(["--json", "token", "info", "--token", "t.tok"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::from(std::os::fd::OwnedFd::from(ours)))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
