@@ -88,7 +88,9 @@ impl CaService {
 
     /// Revokes every certificate of a token: one reported tampered with
     /// (keyCompromise), or one a recovery replaced (the officer's reason).
-    /// The token must be registered. Returns how many were revoked.
+    /// The token must be registered or have had a certificate delivered
+    /// into it; a station acts only on devices it served. Returns how many
+    /// were revoked.
     pub async fn revoke_token(
         &self,
         token: TokenSerial,
@@ -139,12 +141,30 @@ impl CaService {
         if let Some(c) = self.fresh_crl().await? {
             return Ok(c.der);
         }
-        // One signer at a time in this process; another process racing
-        // for the same number loses at the insert and serves the winner's.
+        // One signer at a time in this process. Another process may take
+        // the next number first (the registry refuses a number twice): its
+        // CRL serves if it covers every change; if it was made from an
+        // older reading, another is signed with the number after.
         let _one = self.crl_lock.lock().await;
-        if let Some(c) = self.fresh_crl().await? {
-            return Ok(c.der);
+        for _ in 0..3 {
+            if let Some(c) = self.fresh_crl().await? {
+                return Ok(c.der);
+            }
+            match self.sign_crl().await {
+                Ok(der) => return Ok(der),
+                Err(ServiceError::Store(StoreError::AlreadyExists(_))) => continue,
+                Err(e) => return Err(e),
+            }
         }
+        Err(
+            CaError::Internal("other processes kept taking the next CRL number; try again".into())
+                .into(),
+        )
+    }
+
+    /// Signs and records a CRL of every revocation in force, numbered after
+    /// the newest.
+    async fn sign_crl(&self) -> Result<Vec<u8>, ServiceError> {
         let latest = self.registry.latest_crl().await?;
         let set = self.registry.revoked_set().await?;
         let this_update = now();
@@ -178,14 +198,8 @@ impl CaService {
             entries: count,
             der,
         };
-        match self.registry.record_crl(stored.clone()).await {
-            Ok(()) => Ok(stored.der),
-            Err(StoreError::AlreadyExists(_)) => match self.registry.latest_crl().await? {
-                Some(c) => Ok(c.der),
-                None => Err(CaError::Internal("the CRL vanished".into()).into()),
-            },
-            Err(e) => Err(e.into()),
-        }
+        self.registry.record_crl(stored.clone()).await?;
+        Ok(stored.der)
     }
 
     /// The newest CRL if it covers every change and has time left.
