@@ -70,7 +70,7 @@ impl CaService {
         let approved = self
             .review(CertifyRequest {
                 csr: request.csr,
-                identity: subject.to_string(),
+                identity: symbolon::x509::identity_text(&subject),
                 role,
                 attestation: request.attestation,
             })

@@ -205,7 +205,7 @@ impl fmt::Display for NameRule {
             Self::Email(EmailRule::Host(h)) => write!(f, "email:{h}"),
             Self::Email(EmailRule::Below(d)) => write!(f, "email:.{d}"),
             Self::Directory(None) => write!(f, "dn:*"),
-            Self::Directory(Some(n)) => write!(f, "dn:{n}"),
+            Self::Directory(Some(n)) => write!(f, "dn:{}", crate::x509::identity_text(n)),
         }
     }
 }
@@ -432,6 +432,23 @@ fn subject_names(subject: &Name) -> Result<(Vec<CertName>, Option<String>), Outs
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn directory_rules_print_back_to_themselves_without_ldap_keywords() {
+        // Found by the name_policy fuzz target: organizationIdentifier has
+        // no LDAP keyword, and `Name`'s own RFC 4514 text writes it as
+        // `2.5.4.97=#…`, which identities refuse.
+        for text in [
+            "dn:2.5.4.97=$",
+            "dn:organizationIdentifier=NTRNL-1,O=Example",
+            "dn:O=A\\, B",
+        ] {
+            let rule: NameRule = text.parse().unwrap();
+            let again: NameRule = rule.to_string().parse().unwrap();
+            assert_eq!(again.to_string(), rule.to_string(), "{text}");
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -21,8 +21,8 @@ pub use certificate::{
 pub use csr::{build_csr, build_csr_with_names, csr_spki, verify_csr, VerifiedCsr};
 pub use error::X509Error;
 pub use name::{
-    attribute_text, identity_attribute, identity_der, identity_key, is_invisible, parse_identity,
-    same_identity, IdentityAttribute, IDENTITY_ATTRIBUTES,
+    attribute_text, identity_attribute, identity_der, identity_key, identity_text, is_invisible,
+    parse_identity, same_identity, IdentityAttribute, IDENTITY_ATTRIBUTES,
 };
 pub use path::{has_extended_key_usage, verify_path};
 pub use profile::{

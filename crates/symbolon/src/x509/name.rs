@@ -11,6 +11,16 @@ use super::X509Error;
 /// Tidies what people type (`cn=Alice, o=Example`) into strict RFC 4514:
 /// no space around separators, attribute keywords in upper case. Escaped
 /// characters (`\,`) are kept as they are.
+/// An attribute keyword as the RFC 4514 parser knows it: upper case, and
+/// organizationIdentifier (no LDAP keyword) by its OID.
+fn keyword(k: &str) -> String {
+    if k.eq_ignore_ascii_case("organizationIdentifier") {
+        "2.5.4.97".into()
+    } else {
+        k.to_ascii_uppercase()
+    }
+}
+
 fn tidy(text: &str) -> String {
     let mut parts = Vec::new();
     let mut current = String::new();
@@ -31,7 +41,7 @@ fn tidy(text: &str) -> String {
     parts
         .iter()
         .map(|p| match p.split_once('=') {
-            Some((k, v)) => format!("{}={}", k.trim().to_ascii_uppercase(), v.trim_start()),
+            Some((k, v)) => format!("{}={}", keyword(k.trim()), v.trim_start()),
             None => p.trim().to_string(),
         })
         .collect::<Vec<_>>()
@@ -145,6 +155,55 @@ pub const IDENTITY_ATTRIBUTES: &[IdentityAttribute] = &[
 /// The entry for an attribute type, if identities may carry it.
 pub fn identity_attribute(oid: &str) -> Option<&'static IdentityAttribute> {
     IDENTITY_ATTRIBUTES.iter().find(|a| a.oid == oid)
+}
+
+/// An identity as RFC 4514 text that [`parse_identity`] reads back to the
+/// same name: each attribute by the keyword of [`IDENTITY_ATTRIBUTES`] and
+/// its value as escaped text. (`Name`'s own `Display` writes attributes
+/// without an LDAP keyword, such as organizationIdentifier, in RFC 4514's
+/// dotted-OID `#`-hex form, which `parse_identity` refuses.)
+pub fn identity_text(name: &Name) -> String {
+    let mut rdns: Vec<String> = name
+        .iter_rdn()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| {
+                    let oid = atv.oid.to_string();
+                    let label = identity_attribute(&oid).map_or(oid, |a| a.label.to_string());
+                    let value = attribute_text(&atv.value).map_or_else(
+                        || {
+                            format!(
+                                "#{}",
+                                hex::encode(der::Encode::to_der(&atv.value).unwrap_or_default())
+                            )
+                        },
+                        |t| escape_value(&t),
+                    );
+                    format!("{label}={value}")
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    // RFC 4514 writes the most specific RDN first: the reverse of DER order.
+    rdns.reverse();
+    rdns.join(",")
+}
+
+/// RFC 4514 §2.4's escaping of an attribute value.
+fn escape_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, '"' | '+' | ',' | ';' | '<' | '>' | '\\')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The text of an attribute value, if it is a string type.
@@ -311,6 +370,36 @@ pub fn same_identity(a: &Name, b: &Name) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_text_reads_back_for_every_attribute() {
+        for a in IDENTITY_ATTRIBUTES {
+            let value = match a.label {
+                "C" => "NL",
+                "emailAddress" => "a@example.org",
+                "DC" => "example",
+                _ => "A, \"b\" + c$",
+            };
+            let value = if a.label == "C" || a.label == "emailAddress" || a.label == "DC" {
+                value.to_string()
+            } else {
+                escape_value(value)
+            };
+            let text = format!("CN=X,{}={value}", a.label);
+            let Ok(name) = parse_identity(&text) else {
+                continue;
+            };
+            let again = parse_identity(&identity_text(&name))
+                .unwrap_or_else(|e| panic!("{text} -> {}: {e}", identity_text(&name)));
+            assert!(same_identity(&name, &again), "{text}");
+        }
+        let org = parse_identity("organizationIdentifier=$,O=Example").unwrap();
+        assert!(identity_text(&org).starts_with("organizationIdentifier="));
+        assert!(same_identity(
+            &parse_identity(&identity_text(&org)).unwrap(),
+            &org
+        ));
+    }
 
     #[test]
     fn identities_compare_by_text() {
