@@ -591,7 +591,14 @@ pub(crate) async fn revoke_factorable_in(
                 invalid_since: None,
                 origin: RevocationOrigin::SharedPrime,
             };
-            revoke_in(conn, actor, &r).await?;
+            match revoke_in(conn, actor, &r).await {
+                // An operator credential or the service's own certificate
+                // is not revoked here (the finding's audit entry names the
+                // key; an admin revokes a credential as a credential): the
+                // refusal of the new key must not fail with it.
+                Ok(_) | Err(StoreError::NotRevocable(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())
