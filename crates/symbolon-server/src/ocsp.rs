@@ -42,7 +42,6 @@ pub const MAX_CACHED: usize = 100_000;
 
 /// The responder's current certificate.
 pub struct Current {
-    der: Vec<u8>,
     identity: ResponderIdentity,
     not_after: i64,
     serial: String,
@@ -130,16 +129,6 @@ impl Responder {
         })
     }
 
-    /// The responder certificate in use (DER), once one was issued.
-    pub fn certificate(&self) -> Result<Option<Vec<u8>>, ServiceError> {
-        Ok(self
-            .current
-            .read()
-            .map_err(lock_error)?
-            .as_ref()
-            .map(|c| c.der.clone()))
-    }
-
     /// After a status change in this process: the certificate's cached
     /// answer goes, and the next lookup reads the registry's revocation
     /// head again (a change made by another process is seen within
@@ -199,7 +188,6 @@ fn current_of(der: &[u8]) -> Result<Current, ServiceError> {
         .as_secs() as i64;
     let serial = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
     Ok(Current {
-        der: der.to_vec(),
         identity: ResponderIdentity::new(der).map_err(|e| ServiceError::Setup(e.to_string()))?,
         not_after,
         serial,

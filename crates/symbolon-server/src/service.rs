@@ -217,11 +217,6 @@ impl CaService {
         Ok(self)
     }
 
-    /// The OCSP responder.
-    pub fn responder(&self) -> &crate::ocsp::Responder {
-        &self.responder
-    }
-
     /// The registry.
     pub fn registry(&self) -> &Registry {
         &self.registry

@@ -2,7 +2,7 @@
 //! revoked and not released, signed inside the CA's token, and the reading
 //! of one (for the CLI and for tests).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use const_oid::db::rfc5280;
 use der::asn1::{BitString, GeneralizedTime, OctetString};
@@ -234,19 +234,12 @@ pub fn read_crl(der: &[u8], issuer_key: &RsaPublicKey) -> Result<CrlSummary, Rev
     })
 }
 
-/// Now, in Unix seconds (for callers that stamp a CRL).
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::keys::{RsaAlgorithm, RsaPrivateKey};
     use crate::x509::{parse_certificate, parse_identity, random_serial, self_signed_root};
+    use std::time::SystemTime;
 
     pub(crate) fn test_ca() -> (RsaPrivateKey, RsaSigner, Certificate) {
         let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
