@@ -977,6 +977,12 @@ pub(crate) enum CaCommand {
         /// for by a station (docs/vetting.md).
         #[arg(long, value_delimiter = ',')]
         manufacturer_evidence: Vec<String>,
+        /// The elliptic curves certified for a role, as ROLE=CURVE[+CURVE…]
+        /// (curves: p256, p384, ed25519; `ROLE=` alone: RSA only), once per
+        /// role. Roles not named take P-256 and P-384, and Ed25519 except
+        /// for `server` (docs/ec-keys.md).
+        #[arg(long = "curves", value_name = "ROLE=CURVES")]
+        curves: Vec<String>,
         /// Make this CA a subordinate of an external parent: write a PKCS#10
         /// request for the parent here instead of a self-signed root.
         #[arg(long)]
@@ -1373,7 +1379,8 @@ pub(crate) enum TokenCommand {
         token: TokenArgs,
         #[command(flatten)]
         slot: SlotArg,
-        /// rsa-2048, rsa-3072 or rsa-4096.
+        /// rsa-2048, rsa-3072, rsa-4096, or an elliptic curve: p256, p384,
+        /// ed25519 (docs/ec-keys.md).
         #[arg(long, default_value = "rsa-2048")]
         algorithm: String,
     },
@@ -1457,21 +1464,26 @@ pub(crate) enum TokenCommand {
     /// Sign a file (hashed here) or a pre-computed digest with a slot's key.
     #[command(
         after_help = "Examples:\n  symbolon token sign --token alice.token --slot signing --in doc.pdf --out doc.sig\n  \
-                            symbolon token sign --token alice.token --slot signing --scheme pss-sha384 --digest <96 hex digits>\n\n\
-                            The signature is raw bytes (as `openssl pkeyutl` / `openssl dgst -sign` write them)."
+                            symbolon token sign --token alice.token --slot signing --scheme pss-sha384 --digest <96 hex digits>\n  \
+                            symbolon token sign --token alice.token --slot ec --in doc.pdf --out doc.sig   # p256: ecdsa-sha256\n  \
+                            openssl dgst -sha256 -verify ec.pub.pem -signature doc.sig doc.pdf\n\n\
+                            The signature is raw bytes as OpenSSL writes them (`openssl dgst -sign`, `openssl pkeyutl`; ECDSA: DER)."
     )]
     Sign {
         #[command(flatten)]
         token: TokenArgs,
         #[command(flatten)]
         slot: SlotArg,
-        /// pkcs1-sha256|pkcs1-sha384|pkcs1-sha512|pss-sha256|pss-sha384|pss-sha512.
-        #[arg(long, default_value = "pkcs1-sha256")]
-        scheme: String,
+        /// RSA: pkcs1-sha256|pkcs1-sha384|pkcs1-sha512|pss-sha256|pss-sha384|pss-sha512;
+        /// EC: ecdsa-sha256 (P-256), ecdsa-sha384 (P-384), ed25519. Default:
+        /// pkcs1-sha256 for an RSA slot, the curve's own for an EC slot.
+        #[arg(long)]
+        scheme: Option<String>,
         /// The message file (default: stdin).
         #[arg(long = "in", conflicts_with = "digest")]
         input: Option<PathBuf>,
-        /// A digest already computed with the scheme's hash, in hex.
+        /// A digest already computed with the scheme's hash, in hex (not
+        /// for ed25519, which signs the message itself).
         #[arg(long)]
         digest: Option<String>,
         /// Output file (default: stdout).

@@ -1747,3 +1747,147 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     let detail = last_audit_detail(&server, "certificate-issued");
     assert_eq!(detail["device"]["kind"], "manufacturer", "{detail}");
 }
+
+#[test]
+fn ec_keys_are_made_and_used_on_the_device() {
+    if !have_softhsm() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pin = "pin-ec-0123456789";
+    let uri = softhsm_token(dir, "ec", pin);
+    sym_ok(dir, &["token", "init", "--token", &uri]);
+    std::fs::write(dir.join("doc"), b"signed on the device").unwrap();
+    for (curve, verify) in [
+        ("p256", &["dgst", "-sha256"][..]),
+        ("p384", &["dgst", "-sha384"][..]),
+        ("ed25519", &[][..]),
+    ] {
+        sym_ok(
+            dir,
+            &[
+                "token",
+                "generate",
+                "--token",
+                &uri,
+                "--slot",
+                curve,
+                "--algorithm",
+                curve,
+            ],
+        );
+        let pubkey = format!("{curve}.pub");
+        sym_ok(
+            dir,
+            &[
+                "token",
+                "public-key",
+                "--token",
+                &uri,
+                "--slot",
+                curve,
+                "--out",
+                &pubkey,
+            ],
+        );
+        let sig = format!("{curve}.sig");
+        sym_ok(
+            dir,
+            &[
+                "token", "sign", "--token", &uri, "--slot", curve, "--in", "doc", "--out", &sig,
+            ],
+        );
+        let out = if verify.is_empty() {
+            openssl(
+                dir,
+                &[
+                    "pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-in", "doc",
+                    "-sigfile", &sig,
+                ],
+            )
+        } else {
+            let mut a = verify.to_vec();
+            a.extend_from_slice(&["-verify", &pubkey, "-signature", &sig, "doc"]);
+            openssl(dir, &a)
+        };
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            out.contains("Verified OK") || out.contains("Signature Verified Successfully"),
+            "{curve}: {out}"
+        );
+        // Made on the device and never extractable: its attestation says so.
+        let att = format!("{curve}.att");
+        sym_ok(
+            dir,
+            &[
+                "token", "attest", "--token", &uri, "--slot", curve, "--out", &att,
+            ],
+        );
+        let a: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(&att)).unwrap()).unwrap();
+        assert_eq!(a["exportable"], false, "{a}");
+        assert_eq!(a["evidence"]["local"], true, "{a}");
+        assert_eq!(a["evidence"]["never_extractable"], true, "{a}");
+    }
+    // pkcs11-tool, a peer, lists the EC keys under their slot names and
+    // cannot read a private key out.
+    let listing = pkcs11_tool(dir, "ec", pin, &["--list-objects"]);
+    let text = String::from_utf8_lossy(&listing.stdout).into_owned();
+    for curve in ["p256", "p384", "ed25519"] {
+        let block = object_block(&text, "Private Key Object", curve)
+            .unwrap_or_else(|| panic!("{curve} not listed: {text}"));
+        assert!(block.contains("EC"), "{block}");
+        assert!(
+            block.contains("sensitive, always sensitive, never extractable, local"),
+            "{block}"
+        );
+        // A signing key only: no decrypt, unwrap or derive.
+        let usage = block
+            .lines()
+            .find(|l| l.trim().starts_with("Usage:"))
+            .unwrap_or("");
+        assert!(usage.contains("sign"), "{block}");
+        for not in ["decrypt", "unwrap", "derive"] {
+            assert!(!usage.contains(not), "{block}");
+        }
+    }
+    // The device refuses to read the private value out.
+    assert_sensitive(dir, "ec", pin, "p256");
+    // The token lists the slots with their curves; RSA-only operations on
+    // an EC slot say what it holds.
+    let info = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
+    let mut algs: Vec<String> = info["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["algorithm"].as_str().unwrap().to_string())
+        .collect();
+    algs.sort();
+    assert_eq!(algs, ["ed25519", "p256", "p384"]);
+    sym_fails(
+        dir,
+        &[
+            "token", "decrypt", "--token", &uri, "--slot", "p256", "--in", "doc",
+        ],
+        3,
+        "holds a p256 key",
+    );
+    sym_fails(
+        dir,
+        &[
+            "token",
+            "sign",
+            "--token",
+            &uri,
+            "--slot",
+            "p384",
+            "--scheme",
+            "ecdsa-sha256",
+            "--in",
+            "doc",
+        ],
+        3,
+        "ecdsa-sha384 on p384",
+    );
+}

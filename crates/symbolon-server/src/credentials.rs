@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use symbolon::access::{EnrollmentCode, PartyName, Role, ENROLLMENT_VALIDITY_SECS};
 use symbolon::ca::CaError;
-use symbolon::keys::RsaPublicKey;
+use symbolon::keys::{PublicKey, RsaPublicKey};
 use symbolon::x509::{
     issue_leaf, parse_identity, random_serial, verify_csr, AltNames, CertificateRole, IssueParams,
     LeafExtras, X509Error,
@@ -127,7 +127,7 @@ impl CaService {
             not_before: SystemTime::now(),
             validity: CREDENTIAL_VALIDITY,
             subject,
-            public_key: public_key.clone(),
+            public_key: public_key.clone().into(),
             role: CertificateRole::Client,
             extras: LeafExtras {
                 purposes: vec![role.purpose()],
@@ -167,7 +167,15 @@ impl CaService {
                 message: format!("csr: {other}"),
             },
         })?;
-        self.issue_credential(role, &name, &verified.public_key, How::Enrollment(digest))
+        // Operator credentials are RSA keys made in a token, which holds
+        // RSA keys only (docs/ec-keys.md).
+        let PublicKey::Rsa(public_key) = verified.public_key else {
+            return Err(ServiceError::Refused(CaError::UnsupportedKey(format!(
+                "an operator credential is an RSA key made in a token; this request's key is {}",
+                verified.public_key.kind()
+            ))));
+        };
+        self.issue_credential(role, &name, &public_key, How::Enrollment(digest))
             .await
     }
 
@@ -247,7 +255,7 @@ impl CaService {
             not_before: SystemTime::now(),
             validity: TLS_VALIDITY,
             subject,
-            public_key: public_key.clone(),
+            public_key: public_key.clone().into(),
             role: CertificateRole::Server,
             extras: LeafExtras {
                 names: AltNames {

@@ -7,7 +7,7 @@
 use symbolon::ca::{CaError, CertifyRequest};
 use symbolon::revocation::RenewalAuthorization;
 use symbolon::token::Attestation;
-use symbolon::x509::{certificate_key, parse_certificate, AltNames, CertificateRole};
+use symbolon::x509::{certificate_public_key, parse_certificate, AltNames, CertificateRole};
 use symbolon_store::{CertificateSerial, StoreError};
 
 use crate::service::{now, Certified};
@@ -59,7 +59,8 @@ impl CaService {
         let earlier = self.registry.renewed_by(&old).await?;
         let old_cert =
             parse_certificate(&record.der).map_err(|e| CaError::Internal(e.to_string()))?;
-        let old_key = certificate_key(&old_cert).map_err(|e| CaError::Internal(e.to_string()))?;
+        let old_key =
+            certificate_public_key(&old_cert).map_err(|e| CaError::Internal(e.to_string()))?;
         let role: CertificateRole = record
             .profile
             .parse()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use symbolon::ca::CaError;
 use symbolon::revocation::{build_crl, CrlParams, RevocationReason, SelfRevocation};
 use symbolon::token::TokenSerial;
-use symbolon::x509::{certificate_key, parse_certificate};
+use symbolon::x509::{certificate_public_key, parse_certificate};
 use symbolon_store::{Actor, CertificateSerial, RevocationOrigin, Revoke, StoreError, StoredCrl};
 
 use crate::service::now;
@@ -66,7 +66,7 @@ impl CaService {
         let serial: CertificateSerial = statement.serial.parse()?;
         let record = self.registry.certificate(&serial).await?;
         let cert = parse_certificate(&record.der).map_err(|e| CaError::Internal(e.to_string()))?;
-        let key = certificate_key(&cert).map_err(|e| CaError::Internal(e.to_string()))?;
+        let key = certificate_public_key(&cert).map_err(|e| CaError::Internal(e.to_string()))?;
         let ca = self.signer.public_key().fingerprint();
         statement
             .verify(&ca, &key, now())

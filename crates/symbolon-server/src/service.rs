@@ -522,9 +522,11 @@ impl CaService {
             self.refused(&e, Some(fp)).await;
             return Err(e.into());
         }
-        // Every modulus ever seen: recorded, and checked for a shared prime.
-        self.check_shared_primes(&approved.public_key, Origin::Certify)
-            .await?;
+        // Every modulus ever seen: recorded, and checked for a shared prime
+        // (an RSA question; EC keys share nothing of the kind).
+        if let Some(rsa) = approved.public_key.as_rsa() {
+            self.check_shared_primes(rsa, Origin::Certify).await?;
+        }
 
         let serial_bytes = random_serial().map_err(|e| CaError::Internal(e.to_string()))?;
         let not_before = SystemTime::now();

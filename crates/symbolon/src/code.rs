@@ -184,6 +184,8 @@ codes! {
     IdentityMismatch = "identity_mismatch", Refused, 400;
     /// A key anyone could factor or that breaks the key policy.
     WeakKey = "weak_key", Refused, 400;
+    /// A public key of a type or curve this CA does not certify.
+    UnsupportedKey = "unsupported_key", Refused, 400;
     /// The profile needs an attested key.
     AttestationRequired = "attestation_required", Refused, 400;
     /// A reservation that was used or abandoned.

@@ -200,7 +200,7 @@ fn root_and_leaf() -> (
         not_before: SystemTime::now(),
         validity: Duration::from_secs(3600),
         subject: parse_identity("CN=Alice").unwrap(),
-        public_key: user.public_key().clone(),
+        public_key: user.public_key().clone().into(),
         role: CertificateRole::Email,
         extras: Default::default(),
     };
@@ -374,7 +374,7 @@ fn delegated_responses_need_a_signer_the_ca_certified_for_responses() {
         &parse_certificate(&leaf).unwrap(),
         &signer(&attacker),
         &IssueParams {
-            public_key: victim.public_key().clone(),
+            public_key: victim.public_key().clone().into(),
             serial: random_serial().unwrap(),
             ..params.clone()
         },

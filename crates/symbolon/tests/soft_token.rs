@@ -170,7 +170,9 @@ fn attestation_names_origin_and_verifies() {
     let pk = t.generate(&slot("a"), RsaAlgorithm::Rsa2048).unwrap();
     let att = t.attest(&slot("a"), b"nonce").unwrap();
     let dev = t.device_key().unwrap();
-    let s = att.verify(&dev, Some(&pk), Some(b"nonce")).unwrap();
+    let s = att
+        .verify(&dev, Some(&pk.clone().into()), Some(b"nonce"))
+        .unwrap();
     assert_eq!(s.origin, KeyOrigin::Generated);
     assert!(!s.exportable);
     let parsed = symbolon::token::Attestation::from_json(&att.to_json().unwrap()).unwrap();
@@ -221,4 +223,102 @@ fn a_changed_byte_kills_the_token_on_open() {
         SoftToken::open(&mut store, k),
         Err(TokenError::Tampered { .. })
     ));
+}
+
+#[test]
+fn ec_keys_generate_sign_attest_and_reopen() {
+    use symbolon::keys::{EcCurve, EcSigningInput, KeyAlgorithm, PublicKey};
+    let key = SealingKey::generate().unwrap();
+    let key_file = key.to_key_file();
+    let mut t = SoftToken::create(MemoryStore::default(), key).unwrap();
+    let mut keys = Vec::new();
+    for curve in EcCurve::ALL {
+        let name = slot(curve.name());
+        let pk = t.generate_key(&name, KeyAlgorithm::Ec(curve)).unwrap();
+        assert_eq!(pk.curve(), Some(curve));
+        let PublicKey::Ec(ec) = &pk else {
+            panic!("not EC")
+        };
+        let sig = match curve.natural_hash() {
+            Some(h) => {
+                let d = MessageDigest::of(h, b"hello");
+                let sig = t.sign_ec(&name, EcSigningInput::Digest(&d)).unwrap();
+                ec.verify(Some(h), b"hello", &sig).unwrap();
+                sig
+            }
+            None => {
+                let sig = t.sign_ec(&name, EcSigningInput::Message(b"hello")).unwrap();
+                ec.verify(None, b"hello", &sig).unwrap();
+                sig
+            }
+        };
+        assert!(!sig.is_empty());
+        // RSA-only operations say what the slot holds.
+        for r in [
+            t.decrypt(&name, b"x").map(|_| ()),
+            t.public_key(&name).map(|_| ()),
+            t.sign(
+                &name,
+                SignatureScheme::Pkcs1Sha256,
+                &MessageDigest::of(HashAlgorithm::Sha256, b"x"),
+            )
+            .map(|_| ()),
+        ] {
+            match r {
+                Err(TokenError::WrongKeyType { holds, .. }) => {
+                    assert_eq!(holds, KeyAlgorithm::Ec(curve))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // The attestation names the EC key, and verifies against it only.
+        let att = t.attest(&name, b"n").unwrap();
+        let dev = t.device_key().unwrap();
+        att.verify(&dev, Some(&pk), Some(b"n")).unwrap();
+        let parsed = symbolon::token::Attestation::from_json(&att.to_json().unwrap()).unwrap();
+        assert_eq!(parsed, att);
+        keys.push((name, pk));
+    }
+    let rsa = t.generate(&slot("rsa"), RsaAlgorithm::Rsa2048).unwrap();
+    let d = MessageDigest::of(HashAlgorithm::Sha256, b"x");
+    assert!(matches!(
+        t.sign_ec(&slot("rsa"), EcSigningInput::Digest(&d)),
+        Err(TokenError::WrongKeyType { .. })
+    ));
+    // ECDSA on P-384 takes SHA-384 digests only; Ed25519 no digest.
+    assert!(t
+        .sign_ec(&slot("p384"), EcSigningInput::Digest(&d))
+        .is_err());
+    assert!(t
+        .sign_ec(&slot("ed25519"), EcSigningInput::Digest(&d))
+        .is_err());
+    assert!(t
+        .sign_ec(&slot("p256"), EcSigningInput::Message(b"m"))
+        .is_err());
+    assert_eq!(
+        t.generate_key(&slot("p256"), KeyAlgorithm::Ec(EcCurve::P256))
+            .unwrap_err(),
+        TokenError::SlotOccupied(slot("p256"))
+    );
+    let info = t.info().unwrap();
+    let algs: Vec<String> = info.slots.iter().map(|s| s.algorithm.to_string()).collect();
+    assert_eq!(algs, ["ed25519", "p256", "p384", "rsa-2048"]);
+
+    // The sealed state carries EC keys: reopened, each signs as before.
+    let again = SoftToken::open(
+        t.store().clone(),
+        SealingKey::from_key_file(key_file.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again.info().unwrap(), info);
+    assert_eq!(again.public_key(&slot("rsa")).unwrap(), rsa);
+    for (name, pk) in keys {
+        assert_eq!(again.slot_public_key(&name).unwrap(), pk);
+        let PublicKey::Ec(ec) = &pk else { panic!() };
+        if let Some(h) = ec.curve().natural_hash() {
+            let d = MessageDigest::of(h, b"again");
+            let sig = again.sign_ec(&name, EcSigningInput::Digest(&d)).unwrap();
+            ec.verify(Some(h), b"again", &sig).unwrap();
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! `symbolon attestation verify`.
 
 use serde_json::json;
-use symbolon::keys::{IdentityPublicKey, RsaPublicKey};
+use symbolon::keys::{IdentityPublicKey, PublicKey, RsaPublicKey};
 use symbolon::token::Attestation;
 
 use super::parse_hex;
@@ -20,7 +20,15 @@ pub(crate) fn run(cmd: AttestationCommand, json: bool) -> Result<(), CliError> {
     let att = Attestation::from_json(&read_text(&input)?)?;
     let device = IdentityPublicKey::from_pem_or_der(&read_input(Some(&device_key))?)?;
     let expected_key = match public_key {
-        Some(p) => Some(RsaPublicKey::from_pem_or_der(&read_input(Some(&p))?)?),
+        Some(p) => {
+            // SPKI (RSA or EC), or an RSA key in PKCS#1 form.
+            let bytes = read_input(Some(&p))?;
+            Some(PublicKey::from_pem_or_der(&bytes).or_else(|e| {
+                RsaPublicKey::from_pem_or_der(&bytes)
+                    .map(PublicKey::Rsa)
+                    .map_err(|_| e)
+            })?)
+        }
         None => None,
     };
     let nonce = nonce.map(|n| parse_hex("--nonce", &n)).transpose()?;

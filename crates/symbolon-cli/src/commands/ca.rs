@@ -1,9 +1,12 @@
 //! `symbolon ca …`: set up a CA, show its certificate.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 use symbolon::ca::CaPolicy;
 use symbolon::keys::RsaAlgorithm;
 use symbolon::pem;
+use symbolon::x509::CertificateRole;
 use symbolon::Code;
 use symbolon_server::DataDir;
 use symbolon_store::{AuditKind, Registry};
@@ -44,6 +47,32 @@ fn record_ca(data: &DataArgs, der: &[u8], mut detail: serde_json::Value) -> Resu
     })
 }
 
+/// `--curves ROLE=CURVE[+CURVE…]`, once per role.
+fn parse_curves(
+    args: &[String],
+) -> Result<BTreeMap<CertificateRole, Vec<symbolon::keys::EcCurve>>, CliError> {
+    let bad = |m: String| CliError::new(Code::InvalidInput, format!("--curves: {m}"));
+    let mut out = BTreeMap::new();
+    for arg in args {
+        let (role, list) = arg.split_once('=').ok_or_else(|| {
+            bad(format!(
+                "{arg:?}: expected ROLE=CURVE[+CURVE…], e.g. server=p256+p384"
+            ))
+        })?;
+        let role: CertificateRole = role.trim().parse().map_err(|e| bad(format!("{e}")))?;
+        let curves = list
+            .split('+')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| c.parse().map_err(|e| bad(format!("{role}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if out.insert(role, curves).is_some() {
+            return Err(bad(format!("{role} is named twice")));
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
     match cmd {
         CaCommand::Init {
@@ -53,6 +82,7 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             validity_days,
             require_attestation,
             manufacturer_evidence,
+            curves,
             parent_csr,
             ca_token,
         } => {
@@ -68,6 +98,7 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
                 validity_days,
                 require_attestation,
                 manufacturer_evidence,
+                curves: parse_curves(&curves)?,
                 ..CaPolicy::default()
             };
             if let Some(out) = parent_csr {

@@ -7,7 +7,10 @@ use symbolon::Code;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::json;
-use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureScheme};
+use symbolon::keys::{
+    EcCurve, EcSigningInput, HashAlgorithm, IdentityPublicKey, KeyAlgorithm, MessageDigest,
+    SignatureScheme,
+};
 use symbolon::pem;
 use symbolon::token::{SignedCommand, SlotName, TokenInfo};
 use symbolon_token::file::{default_sealing_key_path, init_token};
@@ -91,11 +94,11 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
             slot,
             algorithm,
         } => {
-            let alg: RsaAlgorithm = algorithm.parse()?;
+            let alg: KeyAlgorithm = algorithm.parse()?;
             let slot = SlotName::new(&slot.slot)?;
             let mut t = open_token(&token)?;
             let spinner = spinner(json, &format!("generating {alg} key in slot {slot}"));
-            let pk = t.generate(&slot, alg);
+            let pk = t.generate_key(&slot, alg);
             spinner.finish_and_clear();
             let pk = pk?;
             done(
@@ -126,7 +129,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
                     )
                 })?;
                 let slot = SlotName::new(slot)?;
-                let k = t.public_key(&slot)?;
+                let k = t.slot_public_key(&slot)?;
                 (k.to_pem(), k.fingerprint())
             };
             if json {
@@ -147,15 +150,15 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
             digest,
             out,
         } => {
-            let scheme: SignatureScheme = scheme.parse()?;
             let slot = SlotName::new(&slot.slot)?;
-            let digest = match digest {
-                Some(hex) => {
-                    MessageDigest::from_bytes(scheme.hash(), &parse_hex("--digest", &hex)?)?
-                }
-                None => hash_input(scheme, input.as_deref())?,
-            };
-            let sig = open_token(&token)?.sign(&slot, scheme, &digest)?;
+            let t = open_token(&token)?;
+            let (scheme, sig) = sign(
+                t.as_ref(),
+                &slot,
+                scheme.as_deref(),
+                input.as_deref(),
+                digest.as_deref(),
+            )?;
             if json {
                 write_or_json(
                     out.as_deref(),
@@ -392,14 +395,69 @@ fn write_or_json(out: Option<&Path>, raw: &[u8], value: serde_json::Value) -> Re
     print_json(&value)
 }
 
-fn hash_input(scheme: SignatureScheme, input: Option<&Path>) -> Result<MessageDigest, CliError> {
+fn hash_input(hash: HashAlgorithm, input: Option<&Path>) -> Result<MessageDigest, CliError> {
     match input {
         Some(p) => std::fs::File::open(p)
-            .and_then(|mut f| MessageDigest::of_reader(scheme.hash(), &mut f))
+            .and_then(|mut f| MessageDigest::of_reader(hash, &mut f))
             .map_err(|e| CliError::io("cannot read", p, e)),
-        None => MessageDigest::of_reader(scheme.hash(), &mut std::io::stdin().lock())
+        None => MessageDigest::of_reader(hash, &mut std::io::stdin().lock())
             .map_err(|e| CliError::new(Code::Io, format!("cannot read stdin: {e}"))),
     }
+}
+
+/// `token sign`: the scheme asked for (by default the one that fits the
+/// slot's key: pkcs1-sha256 for RSA, ecdsa-sha256 on P-256, ecdsa-sha384 on
+/// P-384, ed25519), the message hashed here (Ed25519 signs the message
+/// itself, so it goes to the token whole), the signature made inside.
+fn sign(
+    t: &dyn symbolon::token::Token,
+    slot: &SlotName,
+    scheme: Option<&str>,
+    input: Option<&Path>,
+    digest: Option<&str>,
+) -> Result<(String, Vec<u8>), CliError> {
+    let scheme = match scheme {
+        Some(s) => s.to_string(),
+        None => match t.slot_public_key(slot)?.curve() {
+            Some(EcCurve::P256) => "ecdsa-sha256".into(),
+            Some(EcCurve::P384) => "ecdsa-sha384".into(),
+            Some(EcCurve::Ed25519) => "ed25519".into(),
+            None => SignatureScheme::Pkcs1Sha256.name().into(),
+        },
+    };
+    let ecdsa_hash = match scheme.as_str() {
+        "ecdsa-sha256" => Some(HashAlgorithm::Sha256),
+        "ecdsa-sha384" => Some(HashAlgorithm::Sha384),
+        _ => None,
+    };
+    let sig = if let Some(h) = ecdsa_hash {
+        let digest = match digest {
+            Some(hex) => MessageDigest::from_bytes(h, &parse_hex("--digest", hex)?)?,
+            None => hash_input(h, input)?,
+        };
+        t.sign_ec(slot, EcSigningInput::Digest(&digest))?
+    } else if scheme == "ed25519" {
+        if digest.is_some() {
+            return Err(CliError::new(
+                Code::InvalidInput,
+                "--digest: Ed25519 signs the message itself (RFC 8032 PureEdDSA); give it with --in",
+            ));
+        }
+        t.sign_ec(slot, EcSigningInput::Message(&read_input(input)?))?
+    } else {
+        let scheme: SignatureScheme = scheme.parse().map_err(|_| {
+            CliError::new(
+                Code::Unsupported,
+                format!("unsupported signature scheme {scheme:?}; supported: pkcs1-sha256, pkcs1-sha384, pkcs1-sha512, pss-sha256, pss-sha384, pss-sha512, ecdsa-sha256, ecdsa-sha384, ed25519"),
+            )
+        })?;
+        let digest = match digest {
+            Some(hex) => MessageDigest::from_bytes(scheme.hash(), &parse_hex("--digest", hex)?)?,
+            None => hash_input(scheme.hash(), input)?,
+        };
+        t.sign(slot, scheme, &digest)?
+    };
+    Ok((scheme, sig))
 }
 
 fn spinner(json: bool, msg: &str) -> indicatif::ProgressBar {

@@ -10,7 +10,8 @@ use serde_json::Value;
 use symbolon::content::{ChunkOpener, ContentError, ContentHeader};
 use symbolon::joint::{ChainMessage, RotateOutcome, RotateStep};
 use symbolon::keys::{
-    IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme,
+    EcSigningInput, IdentityPublicKey, KeyAlgorithm, MessageDigest, PublicKey, RsaAlgorithm,
+    RsaPublicKey, SignatureScheme,
 };
 use symbolon::token::{Attestation, SignedCommand, SlotName, Token, TokenError, TokenInfo};
 use symbolon::Code;
@@ -189,10 +190,47 @@ impl Token for AgentClient {
     }
 
     fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
-        let v = self.call(&Request::PublicKey {
+        match self.slot_public_key(slot)? {
+            PublicKey::Rsa(k) => Ok(k),
+            other => Err(TokenError::WrongKeyType {
+                slot: slot.clone(),
+                holds: other.algorithm(),
+                operation: "an RSA public key",
+                needs: "an RSA key",
+            }),
+        }
+    }
+
+    fn generate_key(
+        &mut self,
+        slot: &SlotName,
+        algorithm: KeyAlgorithm,
+    ) -> Result<PublicKey, TokenError> {
+        let v = self.call(&Request::GenerateKey {
+            slot: slot.to_string(),
+            algorithm: algorithm.name().into(),
+        })?;
+        Ok(PublicKey::from_spki_der(&Self::field(&v, "spki")?)?)
+    }
+
+    fn slot_public_key(&self, slot: &SlotName) -> Result<PublicKey, TokenError> {
+        let v = self.call(&Request::SlotPublicKey {
             slot: slot.to_string(),
         })?;
-        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+        Ok(PublicKey::from_spki_der(&Self::field(&v, "spki")?)?)
+    }
+
+    fn sign_ec(&self, slot: &SlotName, input: EcSigningInput<'_>) -> Result<Vec<u8>, TokenError> {
+        let (hash, data) = match input {
+            EcSigningInput::Digest(d) => (Some(d.algorithm().name().to_string()), d.as_bytes()),
+            EcSigningInput::Message(m) => (None, m),
+        };
+        let v = self.call(&Request::SignEc {
+            slot: slot.to_string(),
+            hash,
+            data: B64.encode(data),
+        })?;
+        Self::field(&v, "signature")
     }
 
     fn sign(

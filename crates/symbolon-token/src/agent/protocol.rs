@@ -38,6 +38,30 @@ pub enum Request {
         /// Algorithm name.
         algorithm: String,
     },
+    /// `Token::generate_key`: any algorithm (`rsa-*`, `p256`, `p384`,
+    /// `ed25519`); the answer's `spki` is the public key.
+    GenerateKey {
+        /// Slot.
+        slot: String,
+        /// Algorithm name.
+        algorithm: String,
+    },
+    /// `Token::slot_public_key`: RSA or EC.
+    SlotPublicKey {
+        /// Slot.
+        slot: String,
+    },
+    /// `Token::sign_ec`: a digest (ECDSA; `hash` names its algorithm) or
+    /// the message itself (Ed25519; no `hash`), base64.
+    SignEc {
+        /// Slot.
+        slot: String,
+        /// The digest's hash (`sha256`, `sha384`), or none for a message.
+        #[serde(default)]
+        hash: Option<String>,
+        /// Digest or message, base64.
+        data: String,
+    },
     /// `Token::public_key`.
     PublicKey {
         /// Slot.

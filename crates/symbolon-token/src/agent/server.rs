@@ -13,7 +13,10 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use symbolon::content::{ChunkOpener, ContentHeader};
 use symbolon::joint::{ChainMessage, RotateOutcome, RotateStep};
-use symbolon::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, SignatureScheme};
+use symbolon::keys::{
+    EcSigningInput, HashAlgorithm, IdentityPublicKey, KeyAlgorithm, MessageDigest, RsaAlgorithm,
+    SignatureScheme,
+};
 use symbolon::token::{SignedCommand, SlotName, Token, TokenError};
 use symbolon::Code;
 use thiserror::Error;
@@ -336,6 +339,27 @@ fn dispatch<T: Token>(
             let alg: RsaAlgorithm = algorithm.parse()?;
             let slot = slot_name(&slot)?;
             spki(with_write(token, |t| t.generate(&slot, alg))?.spki_der())
+        }
+        Request::GenerateKey { slot, algorithm } => {
+            let alg: KeyAlgorithm = algorithm.parse()?;
+            let slot = slot_name(&slot)?;
+            spki(with_write(token, |t| t.generate_key(&slot, alg))?.spki_der())
+        }
+        Request::SlotPublicKey { slot } => {
+            let slot = slot_name(&slot)?;
+            spki(with_read(token, |t| t.slot_public_key(&slot))?.spki_der())
+        }
+        Request::SignEc { slot, hash, data } => {
+            let slot = slot_name(&slot)?;
+            let data = b64("data", &data)?;
+            let sig = match hash {
+                Some(h) => {
+                    let digest = MessageDigest::from_bytes(h.parse::<HashAlgorithm>()?, &data)?;
+                    with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Digest(&digest)))?
+                }
+                None => with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Message(&data)))?,
+            };
+            json!({ "signature": B64.encode(sig) })
         }
         Request::PublicKey { slot } => {
             let slot = slot_name(&slot)?;

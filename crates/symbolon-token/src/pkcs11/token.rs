@@ -34,8 +34,8 @@ use cryptoki::slot::Slot;
 use cryptoki::types::{AuthPin, Ulong};
 use symbolon::content::{ChunkOpener, ContentHeader, StreamOpener};
 use symbolon::keys::{
-    oaep, HashAlgorithm, IdentityPublicKey, KeyError, MessageDigest, RsaAlgorithm, RsaPublicKey,
-    SignatureScheme,
+    oaep, EcCurve, EcPublicKey, EcSigningInput, HashAlgorithm, IdentityPublicKey, KeyAlgorithm,
+    KeyError, MessageDigest, PublicKey, RsaAlgorithm, RsaPublicKey, SignatureScheme,
 };
 use symbolon::token::{
     Attestation, AttestationEvidence, AttestationStatement, IssuerAction, KeyOrigin, SignedCommand,
@@ -53,8 +53,7 @@ const TRANSPORT_LABEL: &str = "symbolon:transport";
 const APPLICATION: &[u8] = b"symbolon";
 /// Label prefix of the holder's data objects (`CKO_DATA`).
 const OBJECT_PREFIX: &str = "symbolon-data:";
-/// DER of the prime256v1 OID (`CKA_EC_PARAMS`).
-const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+use super::ec::P256_PARAMS;
 /// SubjectPublicKeyInfo DER of a P-256 key, before its 65-byte point.
 const P256_SPKI_PREFIX: &[u8] = &[
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
@@ -194,36 +193,10 @@ fn pss(hash: HashAlgorithm) -> Mechanism<'static> {
     })
 }
 
-/// An ECDSA signature as the device gives it (r ‖ s) in ASN.1 DER.
-fn ecdsa_der(raw: &[u8]) -> Result<Vec<u8>, TokenError> {
-    if raw.len() != 64 {
-        return Err(device(
-            Code::DeviceError,
-            "the device's ECDSA signature is not 64 bytes".into(),
-        ));
-    }
-    let int = |v: &[u8]| {
-        let v = &v[v.iter().position(|&b| b != 0).unwrap_or(v.len() - 1)..];
-        let mut out = vec![0x02];
-        let pad = v[0] & 0x80 != 0;
-        out.push((v.len() + usize::from(pad)) as u8);
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(v);
-        out
-    };
-    let (r, s) = (int(&raw[..32]), int(&raw[32..]));
-    let mut der = vec![0x30, (r.len() + s.len()) as u8];
-    der.extend(r);
-    der.extend(s);
-    Ok(der)
-}
-
 /// What the lock guards: the session and a cache of slot key handles.
 struct Inner {
     session: Session,
-    keys: HashMap<SlotName, (ObjectHandle, RsaPublicKey)>,
+    keys: HashMap<SlotName, (ObjectHandle, PublicKey)>,
 }
 
 /// A token on a PKCS#11 device.
@@ -403,7 +376,7 @@ impl Pkcs11Token {
         &self,
         inner: &mut Inner,
         slot: &SlotName,
-    ) -> Result<(ObjectHandle, RsaPublicKey), TokenError> {
+    ) -> Result<(ObjectHandle, PublicKey), TokenError> {
         if let Some(k) = inner.keys.get(slot) {
             return Ok(k.clone());
         }
@@ -416,9 +389,28 @@ impl Pkcs11Token {
             ],
         )?
         .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
-        let public = rsa_public_of(s, private)?;
+        let public = public_of(s, private, slot)?;
         inner.keys.insert(slot.clone(), (private, public.clone()));
         Ok((private, public))
+    }
+
+    /// A slot's RSA private key handle and public key, for an RSA-only
+    /// `operation`.
+    fn rsa_slot_key(
+        &self,
+        inner: &mut Inner,
+        slot: &SlotName,
+        operation: &'static str,
+    ) -> Result<(ObjectHandle, RsaPublicKey), TokenError> {
+        match self.slot_key(inner, slot)? {
+            (h, PublicKey::Rsa(k)) => Ok((h, k)),
+            (_, other) => Err(TokenError::WrongKeyType {
+                slot: slot.clone(),
+                holds: other.algorithm(),
+                operation,
+                needs: "an RSA key",
+            }),
+        }
     }
 
     fn named_key(
@@ -473,7 +465,7 @@ impl Pkcs11Token {
         let raw = s
             .sign(&Mechanism::Ecdsa, key, digest.as_bytes())
             .map_err(|e| p11("sign with the device identity key", e))?;
-        ecdsa_der(&raw)
+        super::ec::ecdsa_der(&raw, 32)
     }
 
     /// The pairwise consistency test on a new key: a signature that verifies
@@ -537,6 +529,66 @@ impl Pkcs11Token {
         // device says it was and it never left.
         let flags = key_flags(s, private)?;
         Ok((flags.local && flags.never_extractable).then_some(KeyOrigin::Generated))
+    }
+
+    /// Generates an EC key pair on the device (CKM_EC_KEY_PAIR_GEN, or
+    /// CKM_EC_EDWARDS_KEY_PAIR_GEN for Ed25519: a device without it says
+    /// `unsupported`), tests it pairwise and records it as generated.
+    fn generate_ec(&mut self, slot: &SlotName, curve: EcCurve) -> Result<EcPublicKey, TokenError> {
+        let mut inner = self.lock();
+        let mut state = self.state(&inner)?;
+        let s = &inner.session;
+        if find(
+            s,
+            &[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                label(slot.as_str()),
+            ],
+        )?
+        .is_some()
+        {
+            return Err(TokenError::SlotOccupied(slot.clone()));
+        }
+        let mut id = [0u8; 16];
+        symbolon::keys::random_bytes(&mut id)?;
+        let (_, private) = s
+            .generate_key_pair(
+                &super::ec::generation(curve),
+                &super::ec::public_template(slot, &id, curve),
+                &super::ec::private_template(slot, &id),
+            )
+            .map_err(|e| p11(&format!("generate a {} key", curve.standard_name()), e))?;
+        let tested = public_of(s, private, slot).and_then(|public| {
+            let PublicKey::Ec(public) = public else {
+                return Err(device(
+                    Code::DeviceError,
+                    "the device made another kind of key than asked".into(),
+                ));
+            };
+            let challenge = b"symbolon pairwise consistency test";
+            let sig = match curve.natural_hash() {
+                Some(h) => {
+                    let d = MessageDigest::of(h, challenge);
+                    ec_sign(s, private, &public, EcSigningInput::Digest(&d))?
+                }
+                None => ec_sign(s, private, &public, EcSigningInput::Message(challenge))?,
+            };
+            public
+                .verify(curve.natural_hash(), challenge, &sig)
+                .map_err(|_| TokenError::Key(KeyError::PairwiseConsistency))?;
+            Ok(public)
+        });
+        let public = match tested {
+            Ok(p) => p,
+            Err(e) => {
+                self.destroy_slot(&mut inner, slot);
+                return Err(e);
+            }
+        };
+        state.origins.insert(slot.clone(), KeyOrigin::Generated);
+        state.active = true;
+        self.save_state(&inner, &state)?;
+        Ok(public)
     }
 
     /// The device's description, for attestations and messages.
@@ -608,6 +660,7 @@ fn get_bytes(s: &Session, h: ObjectHandle, what: AttributeType) -> Result<Vec<u8
             Attribute::Modulus(v)
             | Attribute::PublicExponent(v)
             | Attribute::EcPoint(v)
+            | Attribute::EcParams(v)
             | Attribute::Value(v) => return Ok(v),
             _ => {}
         }
@@ -626,6 +679,40 @@ fn rsa_public_of(s: &Session, key: ObjectHandle) -> Result<RsaPublicKey, TokenEr
     let n = get_bytes(s, key, AttributeType::Modulus)?;
     let e = get_bytes(s, key, AttributeType::PublicExponent)?;
     Ok(RsaPublicKey::from_components(&n, &e)?)
+}
+
+/// A slot key's public half, by its `CKA_KEY_TYPE`: RSA from the private
+/// object's modulus and exponent, EC from the public object's point.
+fn public_of(s: &Session, private: ObjectHandle, slot: &SlotName) -> Result<PublicKey, TokenError> {
+    let kind = s
+        .get_attributes(private, &[AttributeType::KeyType])
+        .map_err(|e| p11("read the key's type", e))?
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::KeyType(k) => Some(k),
+            _ => None,
+        });
+    match kind {
+        Some(KeyType::EC) | Some(KeyType::EC_EDWARDS) => {
+            let curve = super::ec::curve_of(&get_bytes(s, private, AttributeType::EcParams)?)?;
+            let public = find(
+                s,
+                &[
+                    Attribute::Class(ObjectClass::PUBLIC_KEY),
+                    label(slot.as_str()),
+                ],
+            )?
+            .ok_or_else(|| {
+                device(
+                    Code::DeviceError,
+                    format!("slot {slot}'s EC public key object is missing on the device"),
+                )
+            })?;
+            let point = get_bytes(s, public, AttributeType::EcPoint)?;
+            Ok(PublicKey::Ec(super::ec::public_key(curve, &point)?))
+        }
+        _ => rsa_public_of(s, private).map(PublicKey::Rsa),
+    }
 }
 
 fn rsa_public_template(name: &str, id: &[u8], bits: u64, usable: bool) -> Vec<Attribute> {
@@ -678,6 +765,57 @@ fn sign_with(
         s.sign(&Mechanism::RsaPkcs, key, &info)
     };
     result.map_err(|e| p11("sign", e))
+}
+
+/// EC signing on the device: CKM_ECDSA over the digest (the device gives
+/// r ‖ s, made DER here), CKM_EDDSA over the message. Each signature is
+/// verified against the public key before it is returned, as the soft
+/// token's are by construction.
+fn ec_sign(
+    s: &Session,
+    key: ObjectHandle,
+    public: &EcPublicKey,
+    input: EcSigningInput<'_>,
+) -> Result<Vec<u8>, TokenError> {
+    let curve = public.curve();
+    match (curve.natural_hash(), input) {
+        (Some(h), EcSigningInput::Digest(d)) if d.algorithm() == h => {
+            let raw = s
+                .sign(&Mechanism::Ecdsa, key, d.as_bytes())
+                .map_err(|e| p11("sign (ECDSA)", e))?;
+            super::ec::ecdsa_der(&raw, super::ec::field_len(curve))
+        }
+        (None, EcSigningInput::Message(m)) => {
+            let params = cryptoki::mechanism::eddsa::EddsaParams::new(
+                cryptoki::mechanism::eddsa::EddsaSignatureScheme::Pure,
+            );
+            let sig = s
+                .sign(&Mechanism::Eddsa(params), key, m)
+                .map_err(|e| p11("sign (Ed25519)", e))?;
+            public.verify(None, m, &sig).map_err(|_| {
+                device(
+                    Code::DeviceError,
+                    "the device's Ed25519 signature does not verify".into(),
+                )
+            })?;
+            Ok(sig)
+        }
+        (Some(_), EcSigningInput::Digest(d)) => Err(TokenError::Key(KeyError::Unsupported {
+            kind: "hash for this curve",
+            name: format!("{curve} with {}", d.algorithm().name()),
+            supported: "ecdsa-sha256 on p256, ecdsa-sha384 on p384",
+        })),
+        (Some(_), EcSigningInput::Message(_)) => Err(TokenError::Key(KeyError::Unsupported {
+            kind: "signature input",
+            name: "a message for an ECDSA key".into(),
+            supported: "ECDSA keys sign digests (ecdsa-sha256, ecdsa-sha384)",
+        })),
+        (None, EcSigningInput::Digest(_)) => Err(TokenError::Key(KeyError::Unsupported {
+            kind: "signature input",
+            name: "a digest for an Ed25519 key".into(),
+            supported: "Ed25519 keys sign the message itself (scheme ed25519)",
+        })),
+    }
 }
 
 fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, TokenError> {
@@ -741,10 +879,7 @@ impl Token for Pkcs11Token {
         let s = &inner.session;
         let mut slots = Vec::new();
         for h in s
-            .find_objects(&[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::KeyType(KeyType::RSA),
-            ])
+            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
             .map_err(|e| p11("list keys", e))?
         {
             let name = get_label(s, h)?;
@@ -754,10 +889,17 @@ impl Token for Pkcs11Token {
             let Some(origin) = self.origin(s, &state, &slot, h)? else {
                 continue;
             };
-            let public = rsa_public_of(s, h)?;
-            let Some(algorithm) = public.algorithm() else {
+            // The device identity and transport keys have labels that are
+            // not slot names; a slot key of another kind or size is skipped.
+            let Ok(public) = public_of(s, h, &slot) else {
                 continue;
             };
+            if let PublicKey::Rsa(k) = &public {
+                if k.algorithm().is_none() {
+                    continue;
+                }
+            }
+            let algorithm = public.algorithm();
             let has_certificate = find(
                 s,
                 &[
@@ -869,7 +1011,37 @@ impl Token for Pkcs11Token {
 
     fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
         let mut inner = self.lock();
+        Ok(self.rsa_slot_key(&mut inner, slot, "an RSA public key")?.1)
+    }
+
+    fn slot_public_key(&self, slot: &SlotName) -> Result<PublicKey, TokenError> {
+        let mut inner = self.lock();
         Ok(self.slot_key(&mut inner, slot)?.1)
+    }
+
+    fn generate_key(
+        &mut self,
+        slot: &SlotName,
+        algorithm: KeyAlgorithm,
+    ) -> Result<PublicKey, TokenError> {
+        match algorithm {
+            KeyAlgorithm::Rsa(a) => self.generate(slot, a).map(PublicKey::Rsa),
+            KeyAlgorithm::Ec(curve) => self.generate_ec(slot, curve).map(PublicKey::Ec),
+        }
+    }
+
+    fn sign_ec(&self, slot: &SlotName, input: EcSigningInput<'_>) -> Result<Vec<u8>, TokenError> {
+        let mut inner = self.lock();
+        let (key, public) = self.slot_key(&mut inner, slot)?;
+        let PublicKey::Ec(public) = public else {
+            return Err(TokenError::WrongKeyType {
+                slot: slot.clone(),
+                holds: public.algorithm(),
+                operation: "EC signing (ecdsa-sha256, ecdsa-sha384, ed25519)",
+                needs: "an EC key",
+            });
+        };
+        ec_sign(&inner.session, key, &public, input)
     }
 
     fn sign(
@@ -879,7 +1051,7 @@ impl Token for Pkcs11Token {
         digest: &MessageDigest,
     ) -> Result<Vec<u8>, TokenError> {
         let mut inner = self.lock();
-        let (key, _) = self.slot_key(&mut inner, slot)?;
+        let (key, _) = self.rsa_slot_key(&mut inner, slot, "RSA signing (pkcs1-*, pss-*)")?;
         sign_with(&inner.session, key, scheme, digest)
     }
 
@@ -889,7 +1061,7 @@ impl Token for Pkcs11Token {
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         let mut inner = self.lock();
-        let (key, _) = self.slot_key(&mut inner, slot)?;
+        let (key, _) = self.rsa_slot_key(&mut inner, slot, "RSA-OAEP decryption")?;
         self.oaep_decrypt(&inner.session, key, ciphertext)
     }
 
@@ -921,7 +1093,7 @@ impl Token for Pkcs11Token {
         let (private, public) = self.slot_key(&mut inner, slot)?;
         let invalid = |e: symbolon::x509::X509Error| TokenError::InvalidCertificate(e.to_string());
         let cert = symbolon::x509::parse_certificate(certificate).map_err(invalid)?;
-        if symbolon::x509::certificate_key(&cert).map_err(invalid)? != public {
+        if symbolon::x509::certificate_public_key(&cert).map_err(invalid)? != public {
             return Err(TokenError::CertificateMismatch(slot.clone()));
         }
         use der::Encode;
@@ -1405,16 +1577,5 @@ mod tests {
             RvError::PinIncorrect,
             Function::Login
         )));
-    }
-
-    #[test]
-    fn ecdsa_signatures_become_der() {
-        let mut raw = [0u8; 64];
-        raw[0] = 0x80; // r needs a leading zero
-        raw[63] = 1; // s is 1
-        let der = ecdsa_der(&raw).unwrap();
-        assert_eq!(&der[..4], &[0x30, 2 + 33 + 3, 0x02, 33]);
-        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
-        assert!(ecdsa_der(&raw[..63]).is_err());
     }
 }

@@ -24,6 +24,9 @@ pub enum CaError {
     /// A key the policy refuses: its class and how it was found.
     #[error("{0}")]
     WeakKey(crate::keys::weak::WeakKey),
+    /// A key of a type or curve the CA does not certify (for this role).
+    #[error("{0}")]
+    UnsupportedKey(String),
     /// The key was registered before (step 424).
     #[error("public key {0} was registered before; a key is certified at most once")]
     DuplicateKey(String),
@@ -68,6 +71,7 @@ impl CaError {
             Self::BadRequestSignature => Code::BadCsrSignature,
             Self::IdentityMismatch { .. } => Code::IdentityMismatch,
             Self::WeakKey(_) => Code::WeakKey,
+            Self::UnsupportedKey(_) => Code::UnsupportedKey,
             Self::DuplicateKey(_) => Code::DuplicateKey,
             Self::AttestationRequired { .. } => Code::AttestationRequired,
             Self::BadAttestation(_) => Code::BadAttestation,

@@ -1,11 +1,14 @@
-//! Key checks at the CA (docs/design.md §2.7, docs/weak-keys.md): the key
-//! policy of CA/B Forum BR §6.1.5–6.1.6 (sizes 2048/3072/4096, e odd and at
-//! least 65537) and every weak-key class of [`crate::keys::weak`], at the
-//! effort the CA's policy names.
+//! Key checks at the CA (docs/design.md §2.7, docs/weak-keys.md,
+//! docs/ec-keys.md): for RSA, the key policy of CA/B Forum BR §6.1.5–6.1.6
+//! (sizes 2048/3072/4096, e odd and at least 65537) and every weak-key class
+//! of [`crate::keys::weak`], at the effort the CA's policy names; for EC, the
+//! curve the policy allows for the role (the point itself was validated
+//! when the key was read: [`crate::keys::EcPublicKey`]).
 
-use super::CaError;
+use super::{CaError, CaPolicy};
 use crate::keys::weak::{check_public_key, Effort};
-use crate::keys::RsaPublicKey;
+use crate::keys::{PublicKey, RsaPublicKey};
+use crate::x509::CertificateRole;
 
 /// Every prime below 2^TRIAL_BOUND_BITS is tried as a factor (the CA/B
 /// Forum asks for 752).
@@ -19,6 +22,33 @@ pub fn check_key(key: &RsaPublicKey) -> Result<(), CaError> {
 /// Refuses a key the CA must not certify, at `effort`.
 pub fn check_key_with(key: &RsaPublicKey, effort: Effort) -> Result<(), CaError> {
     check_public_key(key, effort).map_err(CaError::WeakKey)
+}
+
+/// Refuses a key the CA must not certify for `role` under `policy`.
+pub fn check_subject_key(
+    key: &PublicKey,
+    role: CertificateRole,
+    policy: &CaPolicy,
+) -> Result<(), CaError> {
+    match key {
+        PublicKey::Rsa(k) => check_key_with(k, policy.weak_key_effort),
+        PublicKey::Ec(k) => {
+            let allowed = policy.curves_for(role);
+            if allowed.contains(&k.curve()) {
+                return Ok(());
+            }
+            Err(CaError::UnsupportedKey(format!(
+                "this CA does not certify {} keys for {role} certificates; allowed for {role}: {}",
+                k.curve().standard_name(),
+                if allowed.is_empty() {
+                    "RSA only".to_string()
+                } else {
+                    let names: Vec<&str> = allowed.iter().map(|c| c.name()).collect();
+                    format!("RSA, {}", names.join(", "))
+                }
+            )))
+        }
+    }
 }
 
 #[cfg(test)]

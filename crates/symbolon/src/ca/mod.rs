@@ -10,7 +10,7 @@ mod response;
 mod review;
 
 pub use error::CaError;
-pub use key_checks::{check_key, check_key_with, SMALL_PRIME_BOUND};
-pub use policy::CaPolicy;
+pub use key_checks::{check_key, check_key_with, check_subject_key, SMALL_PRIME_BOUND};
+pub use policy::{default_curves, CaPolicy};
 pub use response::CertifyResponse;
 pub use review::{attestation_nonce, review, Approved, CertifyRequest};

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::keys::weak::Effort;
+use crate::keys::EcCurve;
 use crate::x509::CertificateRole;
 
 /// What the CA issues and how.
@@ -25,6 +28,30 @@ pub struct CaPolicy {
     /// enough for them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manufacturer_evidence: Vec<CertificateRole>,
+    /// The elliptic curves certified for a role; a role not listed takes
+    /// [`default_curves`] (docs/ec-keys.md). An empty list certifies no EC
+    /// key for that role.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub curves: BTreeMap<CertificateRole, Vec<EcCurve>>,
+}
+
+/// The curves a role takes unless the policy says otherwise: P-256 and
+/// P-384 for every role; Ed25519 for all but `server`, which TLS clients
+/// and the CA/Browser Forum's Baseline Requirements (§6.1.5) do not accept.
+pub fn default_curves(role: CertificateRole) -> &'static [EcCurve] {
+    match role {
+        CertificateRole::Server => &[EcCurve::P256, EcCurve::P384],
+        _ => &EcCurve::ALL,
+    }
+}
+
+impl CaPolicy {
+    /// The curves certified for `role`.
+    pub fn curves_for(&self, role: CertificateRole) -> &[EcCurve] {
+        self.curves
+            .get(&role)
+            .map_or_else(|| default_curves(role), Vec::as_slice)
+    }
 }
 
 impl Default for CaPolicy {
@@ -41,6 +68,7 @@ impl Default for CaPolicy {
             require_attestation: false,
             weak_key_effort: Effort::Standard,
             manufacturer_evidence: Vec::new(),
+            curves: BTreeMap::new(),
         }
     }
 }

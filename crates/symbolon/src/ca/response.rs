@@ -22,10 +22,11 @@ use std::time::SystemTime;
 
 use der::Encode;
 
-use crate::keys::{IdentityPublicKey, MessageDigest, RsaPublicKey, SignatureScheme};
+use crate::keys::{IdentityPublicKey, MessageDigest, PublicKey, SignatureScheme};
 use crate::pem;
 use crate::x509::{
-    certificate_key, has_extended_key_usage, parse_certificate, verify_path, RESPONSE_SIGNING_EKU,
+    certificate_key, certificate_public_key, has_extended_key_usage, parse_certificate,
+    verify_path, RESPONSE_SIGNING_EKU,
 };
 
 /// A certification response.
@@ -150,8 +151,9 @@ impl CertifyResponse {
         &self,
         root: &[u8],
         nonce: &[u8],
-        expected_key: &RsaPublicKey,
+        expected_key: impl Into<PublicKey>,
     ) -> Result<Certificate, CaError> {
+        let expected_key: PublicKey = expected_key.into();
         let bad = |m: &str| CaError::WrongCertificate(m.to_string());
         if self.chain.last().map(Vec::as_slice) != Some(root) {
             return Err(bad("the chain does not end at the pinned root"));
@@ -184,7 +186,7 @@ impl CertifyResponse {
         // every issuer a CA, names chained, all valid now (RFC 5280 §6).
         let cert = verify_path(&self.certificate, &self.chain, root, SystemTime::now())
             .map_err(|e| bad(&e.to_string()))?;
-        if &certificate_key(&cert).map_err(|e| bad(&e.to_string()))? != expected_key {
+        if certificate_public_key(&cert).map_err(|e| bad(&e.to_string()))? != expected_key {
             return Err(bad("it certifies another key"));
         }
         Ok(cert)

@@ -6,10 +6,10 @@
 use aws_lc_rs::digest;
 use x509_cert::name::Name;
 
-use super::{check_key_with, CaError, CaPolicy};
+use super::{check_subject_key, CaError, CaPolicy};
 use crate::encoding::Writer;
 use crate::keys::weak::{policy_class, WeakClass, WeakKey};
-use crate::keys::{KeyError, RsaPublicKey};
+use crate::keys::{KeyError, PublicKey};
 use crate::token::{Attestation, KeyOrigin, TokenSerial};
 use crate::vetting::{DeviceEvidence, RegisteredDevice};
 use crate::x509::{
@@ -39,7 +39,7 @@ pub struct Approved {
     /// The alternative names the request asks for.
     pub alt_names: AltNames,
     /// The key.
-    pub public_key: RsaPublicKey,
+    pub public_key: PublicKey,
     /// The profile.
     pub role: CertificateRole,
     /// The token that attested generating the key.
@@ -74,6 +74,7 @@ pub fn review(
     let csr = verify_csr(&req.csr).map_err(|e| match e {
         X509Error::BadSignature(_) => CaError::BadRequestSignature,
         X509Error::Key(KeyError::Weak(w)) => CaError::WeakKey(w),
+        X509Error::Key(KeyError::UnsupportedKey(m)) => CaError::UnsupportedKey(m),
         X509Error::Key(KeyError::Refused(m)) => {
             // Refused by the key policy before the signature was checked.
             let class = crate::x509::csr_spki(&req.csr)
@@ -98,7 +99,7 @@ pub fn review(
     } else {
         csr.alt_names
     };
-    check_key_with(&csr.public_key, policy.weak_key_effort)?;
+    check_subject_key(&csr.public_key, req.role, policy)?;
     let (attested_by, device_evidence) = match &req.attestation {
         Some(att) => {
             let serial = att.statement.token;

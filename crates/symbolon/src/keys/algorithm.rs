@@ -82,6 +82,68 @@ impl FromStr for RsaAlgorithm {
     }
 }
 
+/// The algorithm of a token slot's key: RSA of a size, or an elliptic curve
+/// (docs/ec-keys.md). Written as its CLI name (`rsa-2048`, `p256`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// RSA.
+    Rsa(RsaAlgorithm),
+    /// ECDSA on P-256/P-384, or Ed25519.
+    Ec(super::EcCurve),
+}
+
+impl KeyAlgorithm {
+    /// The CLI spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rsa(a) => a.name(),
+            Self::Ec(c) => c.name(),
+        }
+    }
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for KeyAlgorithm {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        if let Ok(a) = s.parse::<RsaAlgorithm>() {
+            return Ok(Self::Rsa(a));
+        }
+        s.parse::<super::EcCurve>()
+            .map(Self::Ec)
+            .map_err(|_| KeyError::Unsupported {
+                kind: "key algorithm",
+                name: s.to_string(),
+                supported: "rsa-2048, rsa-3072, rsa-4096, p256, p384, ed25519",
+            })
+    }
+}
+
+impl From<RsaAlgorithm> for KeyAlgorithm {
+    fn from(a: RsaAlgorithm) -> Self {
+        Self::Rsa(a)
+    }
+}
+
+impl Serialize for KeyAlgorithm {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyAlgorithm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// A SHA-2 hash function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

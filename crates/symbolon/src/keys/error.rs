@@ -22,6 +22,11 @@ pub enum KeyError {
     /// even modulus, an exponent too large or even to hold): its class.
     #[error("{0}")]
     Weak(super::weak::WeakKey),
+    /// A well-formed public key of a type or curve symbolon does not
+    /// certify or hold (explicit EC parameters, P-521, secp256k1, X25519
+    /// for signing, DSA): what it is and what is supported.
+    #[error("unsupported key: {0}")]
+    UnsupportedKey(String),
     /// An algorithm or scheme name that symbolon does not offer.
     #[error("unsupported {kind} {name:?}; supported: {supported}")]
     Unsupported {

@@ -1,5 +1,6 @@
-//! Key material: RSA keys for users' slots and transport, P-256 identity keys
-//! for devices and issuers, digests and fingerprints.
+//! Key material: RSA keys for users' slots and transport, EC public keys
+//! (P-256, P-384, Ed25519) a CA certifies, P-256 identity keys for devices
+//! and issuers, digests and fingerprints.
 //!
 //! Every private key type here zeroises on drop, has no `Debug`, `Display`,
 //! `Serialize` or accessor that yields its bytes outside this crate; the only
@@ -7,10 +8,14 @@
 
 mod algorithm;
 mod digest;
+mod ec_private;
+mod ec_public;
 mod error;
 mod fingerprint;
 mod identity;
 pub mod oaep;
+mod private_key;
+mod public_key;
 mod rsa_private;
 mod rsa_public;
 pub mod shared_primes;
@@ -19,11 +24,15 @@ pub(crate) mod test_primes;
 pub mod weak;
 pub mod wrap;
 
-pub use algorithm::{HashAlgorithm, RsaAlgorithm, SignatureScheme};
+pub use algorithm::{HashAlgorithm, KeyAlgorithm, RsaAlgorithm, SignatureScheme};
 pub use digest::MessageDigest;
+pub use ec_private::{EcPrivateKey, EcSigningInput};
+pub use ec_public::{EcCurve, EcPublicKey};
 pub use error::KeyError;
 pub use fingerprint::Fingerprint;
 pub use identity::{IdentityKeyPair, IdentityPublicKey};
+pub use private_key::PrivateKey;
+pub use public_key::{PublicKey, SignatureAlgorithm};
 pub use rsa_private::RsaPrivateKey;
 pub use rsa_public::{rsa_components, RsaPublicKey, MIN_PUBLIC_EXPONENT};
 

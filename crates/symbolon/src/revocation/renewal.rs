@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::self_request::{verify_signed, SCHEME};
 use super::RevocationError;
-use crate::keys::{Fingerprint, MessageDigest, RsaPublicKey};
+use crate::keys::{Fingerprint, MessageDigest, PublicKey};
 
 /// The old key's authorisation, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,21 +19,35 @@ pub struct RenewalAuthorization {
     pub old_serial: String,
     /// When it was signed (Unix seconds).
     pub signed_at: i64,
-    /// The signature, hex (PKCS#1 v1.5 with SHA-256 by the old key).
+    /// The signature, hex, by the old key (PKCS#1 v1.5 with SHA-256 for
+    /// RSA; ECDSA or Ed25519 for EC keys, as for self-revocation).
     pub signature: String,
 }
 
-/// The digest the old key signs: the CA, the old certificate, the new key.
+/// The bytes the old key signs: the CA, the old certificate, the new key.
+pub fn renewal_statement(
+    ca: &Fingerprint,
+    old_serial: &str,
+    new_key: &Fingerprint,
+    at: i64,
+) -> Vec<u8> {
+    format!(
+        "symbolon renewal v1\nca {ca}\nold-serial {old_serial}\nnew-key {new_key}\nsigned-at {at}\n"
+    )
+    .into_bytes()
+}
+
+/// The digest an RSA old key signs (with [`SCHEME`]).
 pub fn renewal_digest(
     ca: &Fingerprint,
     old_serial: &str,
     new_key: &Fingerprint,
     at: i64,
 ) -> MessageDigest {
-    let text = format!(
-        "symbolon renewal v1\nca {ca}\nold-serial {old_serial}\nnew-key {new_key}\nsigned-at {at}\n"
-    );
-    MessageDigest::of(SCHEME.hash(), text.as_bytes())
+    MessageDigest::of(
+        SCHEME.hash(),
+        &renewal_statement(ca, old_serial, new_key, at),
+    )
 }
 
 impl RenewalAuthorization {
@@ -42,14 +56,14 @@ impl RenewalAuthorization {
     pub fn verify(
         &self,
         ca: &Fingerprint,
-        old_key: &RsaPublicKey,
+        old_key: &PublicKey,
         new_key: &Fingerprint,
         now: i64,
     ) -> Result<(), RevocationError> {
         verify_signed(
             "renewal",
             old_key,
-            &renewal_digest(ca, &self.old_serial, new_key, self.signed_at),
+            &renewal_statement(ca, &self.old_serial, new_key, self.signed_at),
             &self.signature,
             self.signed_at,
             now,
@@ -77,17 +91,37 @@ mod tests {
             signed_at: at,
             signature: hex::encode(sig),
         };
-        a.verify(&ca, old.public_key(), &new, at + 60).unwrap();
+        a.verify(
+            &ca,
+            &PublicKey::from(old.public_key().clone()),
+            &new,
+            at + 60,
+        )
+        .unwrap();
         let other = Fingerprint::of_spki(b"another new key");
-        assert!(a.verify(&ca, old.public_key(), &other, at).is_err());
         assert!(a
-            .verify(&Fingerprint::of_spki(b"ca2"), old.public_key(), &new, at)
+            .verify(&ca, &PublicKey::from(old.public_key().clone()), &other, at)
+            .is_err());
+        assert!(a
+            .verify(
+                &Fingerprint::of_spki(b"ca2"),
+                &PublicKey::from(old.public_key().clone()),
+                &new,
+                at
+            )
             .is_err());
         assert!(matches!(
-            a.verify(&ca, old.public_key(), &new, at + MAX_SKEW + 1),
+            a.verify(
+                &ca,
+                &PublicKey::from(old.public_key().clone()),
+                &new,
+                at + MAX_SKEW + 1
+            ),
             Err(RevocationError::Stale { .. })
         ));
         let wrong = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
-        assert!(a.verify(&ca, wrong.public_key(), &new, at).is_err());
+        assert!(a
+            .verify(&ca, &PublicKey::from(wrong.public_key().clone()), &new, at)
+            .is_err());
     }
 }

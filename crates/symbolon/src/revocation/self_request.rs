@@ -8,12 +8,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RevocationError, RevocationReason};
-use crate::keys::{Fingerprint, MessageDigest, RsaPublicKey, SignatureScheme};
+use crate::keys::{Fingerprint, MessageDigest, PublicKey, SignatureAlgorithm, SignatureScheme};
 
 /// How far the statement's time may be from the CA's (seconds).
 pub const MAX_SKEW: i64 = 300;
 
-/// The scheme the statement is signed with.
+/// The scheme an RSA key signs the statement with. An ECDSA key signs the
+/// statement's bytes with its curve's hash (SHA-256 on P-256, SHA-384 on
+/// P-384; a DER signature), an Ed25519 key signs them as they are.
 pub const SCHEME: SignatureScheme = SignatureScheme::Pkcs1Sha256;
 
 /// What the subscriber signs.
@@ -26,7 +28,7 @@ pub struct SelfRevocation {
     pub reason: RevocationReason,
     /// When it was signed (Unix seconds).
     pub signed_at: i64,
-    /// The signature, hex (PKCS#1 v1.5 with SHA-256 by the certified key).
+    /// The signature, hex, by the certified key ([`SCHEME`] for RSA).
     pub signature: String,
 }
 
@@ -54,7 +56,7 @@ impl SelfRevocation {
     pub fn verify(
         &self,
         ca: &Fingerprint,
-        key: &RsaPublicKey,
+        key: &PublicKey,
         now: i64,
     ) -> Result<(), RevocationError> {
         if !self.reason.subscriber_may_give() {
@@ -66,7 +68,7 @@ impl SelfRevocation {
         verify_signed(
             "self-revocation",
             key,
-            &statement_digest(ca, &self.serial, self.reason, self.signed_at),
+            &statement(ca, &self.serial, self.reason, self.signed_at),
             &self.signature,
             self.signed_at,
             now,
@@ -75,11 +77,13 @@ impl SelfRevocation {
 }
 
 /// A statement's check: signed within [`MAX_SKEW`] of `now`, its hex
-/// `signature` by `key` over `digest` (self-revocations and renewals).
+/// `signature` by `key` over `message` (self-revocations and renewals):
+/// [`SCHEME`] for an RSA key, ECDSA with the curve's hash or Ed25519 for an
+/// EC key.
 pub(crate) fn verify_signed(
     what: &'static str,
-    key: &RsaPublicKey,
-    digest: &MessageDigest,
+    key: &PublicKey,
+    message: &[u8],
     signature: &str,
     signed_at: i64,
     now: i64,
@@ -89,8 +93,19 @@ pub(crate) fn verify_signed(
     }
     let sig =
         hex::decode(signature).map_err(|e| RevocationError::Invalid(format!("signature: {e}")))?;
-    key.verify_digest(SCHEME, digest, &sig)
-        .map_err(|_| RevocationError::BadSignature(what))
+    let checked = match key {
+        PublicKey::Rsa(k) => {
+            k.verify_digest(SCHEME, &MessageDigest::of(SCHEME.hash(), message), &sig)
+        }
+        PublicKey::Ec(k) => {
+            let alg = k
+                .curve()
+                .natural_hash()
+                .map_or(SignatureAlgorithm::Ed25519, SignatureAlgorithm::Ecdsa);
+            key.verify(alg, message, &sig)
+        }
+    };
+    checked.map_err(|_| RevocationError::BadSignature(what))
 }
 
 #[cfg(test)]
@@ -114,28 +129,38 @@ mod tests {
             signed_at: at,
             signature: hex::encode(sig),
         };
-        r.verify(&ca, key.public_key(), at + 10).unwrap();
-        assert!(r.verify(&other_ca, key.public_key(), at).is_err());
+        r.verify(&ca, &PublicKey::from(key.public_key().clone()), at + 10)
+            .unwrap();
+        assert!(r
+            .verify(&other_ca, &PublicKey::from(key.public_key().clone()), at)
+            .is_err());
         assert!(matches!(
-            r.verify(&ca, key.public_key(), at + MAX_SKEW + 1),
+            r.verify(
+                &ca,
+                &PublicKey::from(key.public_key().clone()),
+                at + MAX_SKEW + 1
+            ),
             Err(RevocationError::Stale { .. })
         ));
         let wrong = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
         assert_eq!(
-            r.verify(&ca, wrong.public_key(), at).unwrap_err(),
+            r.verify(&ca, &PublicKey::from(wrong.public_key().clone()), at)
+                .unwrap_err(),
             RevocationError::BadSignature("self-revocation")
         );
         let other_serial = SelfRevocation {
             serial: "40ab".into(),
             ..r.clone()
         };
-        assert!(other_serial.verify(&ca, key.public_key(), at).is_err());
+        assert!(other_serial
+            .verify(&ca, &PublicKey::from(key.public_key().clone()), at)
+            .is_err());
         let hold = SelfRevocation {
             reason: RevocationReason::CertificateHold,
             ..r
         };
         assert!(matches!(
-            hold.verify(&ca, key.public_key(), at),
+            hold.verify(&ca, &PublicKey::from(key.public_key().clone()), at),
             Err(RevocationError::Invalid(_))
         ));
     }

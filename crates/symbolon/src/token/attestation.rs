@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use super::{KeyOrigin, SlotName, TokenSerial};
 use crate::encoding::Writer;
-use crate::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey};
+use crate::keys::{Fingerprint, IdentityPublicKey, PublicKey};
 
 const DOMAIN: &str = "symbolon/attestation/v2";
 const FORMAT: &str = "symbolon-attestation-v2";
@@ -31,7 +31,7 @@ pub struct AttestationStatement {
     /// The slot.
     pub slot: SlotName,
     /// The slot's public key.
-    pub public_key: RsaPublicKey,
+    pub public_key: PublicKey,
     /// Where the key came from.
     pub origin: KeyOrigin,
     /// Always false: no symbolon token can export a slot key.
@@ -190,7 +190,7 @@ impl Attestation {
     pub fn verify(
         &self,
         device_key: &IdentityPublicKey,
-        public_key: Option<&RsaPublicKey>,
+        public_key: Option<&PublicKey>,
         nonce: Option<&[u8]>,
     ) -> Result<&AttestationStatement, AttestationError> {
         let s = &self.statement;
@@ -259,7 +259,7 @@ impl Attestation {
                 device_key: IdentityPublicKey::from_spki_der(&b64("device_key", &f.device_key)?)
                     .map_err(|e| bad(e.to_string()))?,
                 slot: f.slot,
-                public_key: RsaPublicKey::from_der(&b64("public_key", &f.public_key)?)
+                public_key: PublicKey::from_spki_der(&b64("public_key", &f.public_key)?)
                     .map_err(|e| bad(e.to_string()))?,
                 origin: f.origin,
                 exportable: f.exportable,

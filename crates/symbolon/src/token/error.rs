@@ -66,6 +66,18 @@ pub enum TokenError {
         /// The sequence in the command.
         got: u64,
     },
+    /// An operation for another kind of key (RSA decryption on an EC slot).
+    #[error("slot {slot:?} holds a {holds} key; {operation} needs {needs}")]
+    WrongKeyType {
+        /// The slot.
+        slot: SlotName,
+        /// What it holds.
+        holds: crate::keys::KeyAlgorithm,
+        /// The operation asked for.
+        operation: &'static str,
+        /// The kind of key it needs.
+        needs: &'static str,
+    },
     /// The certificate is not for the slot's key.
     #[error("the certificate's public key is not the key in slot {0:?}")]
     CertificateMismatch(SlotName),
@@ -133,6 +145,7 @@ impl TokenError {
             Self::WrongToken { .. } => Code::WrongToken,
             Self::ReplayedCommand { .. } => Code::ReplayedCommand,
             Self::CertificateMismatch(_) => Code::CertificateMismatch,
+            Self::WrongKeyType { .. } => Code::Unsupported,
             Self::InvalidCertificate(_) => Code::InvalidCertificate,
             Self::InvalidInput(_) => Code::InvalidInput,
             Self::Key(k) => match k {
@@ -140,6 +153,7 @@ impl TokenError {
                 KeyError::Refused(_) => Code::KeyRefused,
                 KeyError::Weak(_) => Code::WeakKey,
                 KeyError::Unsupported { .. } => Code::Unsupported,
+                KeyError::UnsupportedKey(_) => Code::UnsupportedKey,
                 KeyError::DigestLength { .. } | KeyError::DigestMismatch { .. } => {
                     Code::InvalidInput
                 }

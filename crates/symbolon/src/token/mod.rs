@@ -49,7 +49,10 @@ pub fn check_object(data: &[u8]) -> Result<(), TokenError> {
     }
     Ok(())
 }
-use crate::keys::{IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPublicKey, SignatureScheme};
+use crate::keys::{
+    EcSigningInput, IdentityPublicKey, KeyAlgorithm, KeyError, MessageDigest, PublicKey,
+    RsaAlgorithm, RsaPublicKey, SignatureScheme,
+};
 
 /// The operations of a token. No method returns a slot's private key, and
 /// there is no export: that is the point.
@@ -75,8 +78,45 @@ pub trait Token {
         algorithm: RsaAlgorithm,
     ) -> Result<RsaPublicKey, TokenError>;
 
-    /// A slot's public key.
+    /// A slot's public key, when it is an RSA key (the RSA-only flows:
+    /// transport, joint keys, content decryption, the CA key).
     fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError>;
+
+    /// Generates a key of any algorithm the token offers (RSA, or an EC
+    /// curve: docs/ec-keys.md) in an empty slot, tests it pairwise, stores
+    /// it and returns its public key. A backend without EC keys refuses
+    /// EC algorithms as `unsupported`.
+    fn generate_key(
+        &mut self,
+        slot: &SlotName,
+        algorithm: KeyAlgorithm,
+    ) -> Result<PublicKey, TokenError> {
+        match algorithm {
+            KeyAlgorithm::Rsa(a) => self.generate(slot, a).map(PublicKey::Rsa),
+            KeyAlgorithm::Ec(_) => Err(TokenError::Key(KeyError::Unsupported {
+                kind: "key algorithm on this token",
+                name: algorithm.name().to_string(),
+                supported: "rsa-2048, rsa-3072, rsa-4096",
+            })),
+        }
+    }
+
+    /// A slot's public key, RSA or EC.
+    fn slot_public_key(&self, slot: &SlotName) -> Result<PublicKey, TokenError> {
+        self.public_key(slot).map(PublicKey::Rsa)
+    }
+
+    /// Signs with an EC slot's key: ECDSA over a digest of the curve's hash
+    /// (a DER signature), Ed25519 over the message.
+    fn sign_ec(&self, slot: &SlotName, input: EcSigningInput<'_>) -> Result<Vec<u8>, TokenError> {
+        let _ = input;
+        Err(TokenError::WrongKeyType {
+            slot: slot.clone(),
+            holds: self.slot_public_key(slot)?.algorithm(),
+            operation: "EC signing",
+            needs: "an EC key",
+        })
+    }
 
     /// Signs a digest with a slot's key.
     fn sign(

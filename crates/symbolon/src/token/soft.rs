@@ -20,8 +20,8 @@ use super::{
 };
 use crate::content::{ChunkOpener, ContentHeader};
 use crate::keys::{
-    wrap, IdentityKeyPair, IdentityPublicKey, MessageDigest, RsaAlgorithm, RsaPrivateKey,
-    RsaPublicKey, SignatureScheme,
+    wrap, EcSigningInput, IdentityKeyPair, IdentityPublicKey, KeyAlgorithm, MessageDigest,
+    PrivateKey, PublicKey, RsaAlgorithm, RsaPrivateKey, RsaPublicKey, SignatureScheme,
 };
 
 /// The size of a token's transport key: keys up to RSA-4096 travel wrapped
@@ -202,9 +202,25 @@ impl<S: SealedStore> SoftToken<S> {
     }
 }
 
-fn certificate_key(der: &[u8]) -> Result<RsaPublicKey, TokenError> {
+impl<S: SealedStore> SoftToken<S> {
+    /// Stores a freshly generated (and pairwise-tested) key in `slot`.
+    fn insert_generated(&mut self, slot: &SlotName, key: PrivateKey) -> Result<(), TokenError> {
+        let mut next = self.live()?.clone();
+        next.slots.insert(
+            slot.clone(),
+            Slot {
+                key: Arc::new(key),
+                origin: KeyOrigin::Generated,
+                certificate: None,
+            },
+        );
+        self.commit(next)
+    }
+}
+
+fn certificate_key(der: &[u8]) -> Result<PublicKey, TokenError> {
     let invalid = |e: crate::x509::X509Error| TokenError::InvalidCertificate(e.to_string());
-    crate::x509::certificate_key(&crate::x509::parse_certificate(der).map_err(invalid)?)
+    crate::x509::certificate_public_key(&crate::x509::parse_certificate(der).map_err(invalid)?)
         .map_err(invalid)
 }
 
@@ -244,21 +260,47 @@ impl<S: SealedStore> Token for SoftToken<S> {
         }
         let key = RsaPrivateKey::generate(algorithm)?;
         let public = key.public_key().clone();
-        let mut next = self.live()?.clone();
-        next.slots.insert(
-            slot.clone(),
-            Slot {
-                key: Arc::new(key),
-                origin: KeyOrigin::Generated,
-                certificate: None,
-            },
-        );
-        self.commit(next)?;
+        self.insert_generated(slot, PrivateKey::Rsa(key))?;
         Ok(public)
     }
 
+    fn generate_key(
+        &mut self,
+        slot: &SlotName,
+        algorithm: KeyAlgorithm,
+    ) -> Result<PublicKey, TokenError> {
+        if self.live()?.slots.contains_key(slot) {
+            return Err(TokenError::SlotOccupied(slot.clone()));
+        }
+        let key = PrivateKey::generate(algorithm)?;
+        let public = key.public_key();
+        self.insert_generated(slot, key)?;
+        Ok(public)
+    }
+
+    fn slot_public_key(&self, slot: &SlotName) -> Result<PublicKey, TokenError> {
+        Ok(self.live()?.slot(slot)?.key.public_key())
+    }
+
+    fn sign_ec(&self, slot: &SlotName, input: EcSigningInput<'_>) -> Result<Vec<u8>, TokenError> {
+        let state = self.live()?;
+        let s = state.slot(slot)?;
+        let key = s.key.as_ec().ok_or_else(|| TokenError::WrongKeyType {
+            slot: slot.clone(),
+            holds: s.key.algorithm(),
+            operation: "EC signing (ecdsa-sha256, ecdsa-sha384, ed25519)",
+            needs: "an EC key",
+        })?;
+        Ok(key.sign(input)?)
+    }
+
     fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
-        Ok(self.live()?.slot(slot)?.key.public_key().clone())
+        Ok(self
+            .live()?
+            .slot(slot)?
+            .rsa(slot, "an RSA public key")?
+            .public_key()
+            .clone())
     }
 
     fn sign(
@@ -267,7 +309,11 @@ impl<S: SealedStore> Token for SoftToken<S> {
         scheme: SignatureScheme,
         digest: &MessageDigest,
     ) -> Result<Vec<u8>, TokenError> {
-        Ok(self.live()?.slot(slot)?.key.sign_digest(scheme, digest)?)
+        Ok(self
+            .live()?
+            .slot(slot)?
+            .rsa(slot, "RSA signing (pkcs1-*, pss-*)")?
+            .sign_digest(scheme, digest)?)
     }
 
     fn decrypt(
@@ -275,7 +321,11 @@ impl<S: SealedStore> Token for SoftToken<S> {
         slot: &SlotName,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
-        Ok(self.live()?.slot(slot)?.key.decrypt_oaep(ciphertext)?)
+        Ok(self
+            .live()?
+            .slot(slot)?
+            .rsa(slot, "RSA-OAEP decryption")?
+            .decrypt_oaep(ciphertext)?)
     }
 
     fn joint_init(
@@ -322,7 +372,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         next.slots.insert(
             slot.clone(),
             Slot {
-                key: Arc::new(key),
+                key: Arc::new(PrivateKey::Rsa(key)),
                 origin: KeyOrigin::Generated,
                 certificate: None,
             },
@@ -369,7 +419,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         next.slots.insert(
             slot.clone(),
             Slot {
-                key: Arc::new(key),
+                key: Arc::new(PrivateKey::Rsa(key)),
                 origin: KeyOrigin::Generated,
                 certificate: None,
             },
@@ -384,7 +434,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         message: &crate::joint::ChainMessage,
     ) -> Result<crate::joint::ChainMessage, TokenError> {
         let state = self.live()?;
-        let key = &state.slot(slot)?.key;
+        let key = state.slot(slot)?.rsa(slot, "a joint key check")?;
         let joint = state
             .joints
             .get(slot)
@@ -422,8 +472,10 @@ impl<S: SealedStore> Token for SoftToken<S> {
         let mut next = state.clone();
         let outcome = match step {
             RotateStep::Begin { e_start } => {
-                let rotating =
-                    joint.rotate_begin(current.key.public_key().bits() as u32, e_start)?;
+                let rotating = joint.rotate_begin(
+                    current.rsa(slot, "joint key rotation")?.public_key().bits() as u32,
+                    e_start,
+                )?;
                 let public = rotating.rotation_public()?;
                 next.joints.insert(slot.clone(), rotating);
                 RotateOutcome::Begun { public }
@@ -446,7 +498,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
                 next.slots.insert(
                     slot.clone(),
                     Slot {
-                        key: Arc::new(key),
+                        key: Arc::new(PrivateKey::Rsa(key)),
                         origin: KeyOrigin::Generated,
                         certificate: None,
                     },
@@ -470,7 +522,11 @@ impl<S: SealedStore> Token for SoftToken<S> {
             .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
         joint.rotation_ready()?;
         let to = joint.rotation_public()?;
-        Ok(crate::content::rewrap(&state.slot(slot)?.key, header, &to)?)
+        Ok(crate::content::rewrap(
+            state.slot(slot)?.rsa(slot, "re-sealing content")?,
+            header,
+            &to,
+        )?)
     }
 
     fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError> {
@@ -519,7 +575,8 @@ impl<S: SealedStore> Token for SoftToken<S> {
         header: &ContentHeader,
         wrapped_key: &[u8],
     ) -> Result<Box<dyn ChunkOpener + Send>, TokenError> {
-        let key = &self.live()?.slot(slot)?.key;
+        let state = self.live()?;
+        let key = state.slot(slot)?.rsa(slot, "opening sealed content")?;
         Ok(Box::new(crate::content::opener_for(
             key,
             header,
@@ -545,7 +602,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         let slot_name = &command.command.slot;
         let state = self.live()?;
         let slot = state.slot(slot_name)?;
-        if &certificate_key(certificate)? != slot.key.public_key() {
+        if certificate_key(certificate)? != slot.key.public_key() {
             return Err(TokenError::CertificateMismatch(slot_name.clone()));
         }
         let mut next = state.clone();
@@ -584,7 +641,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         next.slots.insert(
             slot_name.clone(),
             Slot {
-                key: Arc::new(key),
+                key: Arc::new(PrivateKey::Rsa(key)),
                 origin: KeyOrigin::Issuer {
                     issuer: command.issuer.fingerprint(),
                 },
@@ -609,7 +666,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
             token: state.serial,
             device_key: state.device_key.public_key().clone(),
             slot: slot.clone(),
-            public_key: s.key.public_key().clone(),
+            public_key: s.key.public_key(),
             origin: s.origin,
             exportable: false,
             evidence: AttestationEvidence::SoftToken,

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::{KeyOrigin, SlotInfo, SlotName, TokenError, TokenInfo, TokenSerial, TokenStatus};
 use crate::encoding::{DecodeError, Reader, Writer};
-use crate::keys::{Fingerprint, IdentityKeyPair, IdentityPublicKey, RsaPrivateKey};
+use crate::keys::{Fingerprint, IdentityKeyPair, IdentityPublicKey, PrivateKey, RsaPrivateKey};
 
 const STATE_DOMAIN: &str = "symbolon/token-state/v1";
 const ORIGIN_GENERATED: u8 = 1;
@@ -16,9 +16,25 @@ const ORIGIN_ISSUER: u8 = 2;
 /// One key slot.
 #[derive(Clone)]
 pub(crate) struct Slot {
-    pub(crate) key: Arc<RsaPrivateKey>,
+    pub(crate) key: Arc<PrivateKey>,
     pub(crate) origin: KeyOrigin,
     pub(crate) certificate: Option<Vec<u8>>,
+}
+
+impl Slot {
+    /// The slot's key for an RSA-only `operation`, or why not.
+    pub(crate) fn rsa(
+        &self,
+        name: &SlotName,
+        operation: &'static str,
+    ) -> Result<&RsaPrivateKey, TokenError> {
+        self.key.as_rsa().ok_or_else(|| TokenError::WrongKeyType {
+            slot: name.clone(),
+            holds: self.key.algorithm(),
+            operation,
+            needs: "an RSA key",
+        })
+    }
 }
 
 /// Everything a token knows. Cloning shares the keys (`Arc`), so a mutation
@@ -186,7 +202,8 @@ impl TokenState {
                     }))
                 }
             };
-            let key = Arc::new(RsaPrivateKey::from_pkcs8_der(Zeroizing::new(
+            // RSA or EC, by the algorithm the PKCS#8 names.
+            let key = Arc::new(PrivateKey::from_pkcs8_der(Zeroizing::new(
                 r.bytes("slot key").map_err(bad)?.to_vec(),
             ))?);
             let certificate = if r.bool("certificate present").map_err(bad)? {

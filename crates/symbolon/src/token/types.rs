@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::TokenError;
-use crate::keys::{Fingerprint, RsaAlgorithm};
+use crate::keys::{Fingerprint, KeyAlgorithm};
 
 /// A token's serial: 128 random bits fixed at initialisation, shown as hex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,7 +158,7 @@ pub struct SlotInfo {
     /// Slot name.
     pub name: SlotName,
     /// Key algorithm.
-    pub algorithm: RsaAlgorithm,
+    pub algorithm: KeyAlgorithm,
     /// Public key fingerprint.
     pub fingerprint: Fingerprint,
     /// Where the key came from.

@@ -119,14 +119,34 @@ pub fn verify_device_chain<'r>(
                 .into(),
         ));
     }
+    // The chain's top certificate names its issuer: the refusal reports why
+    // the path fails under the root of that name, whatever order the roots
+    // are tried in (another root's "wrong issuer" says nothing useful).
+    let top_issuer = match rest.last() {
+        Some(der) => parse_certificate(der)
+            .map_err(|e| bad(format!("device chain: {e}")))?
+            .tbs_certificate()
+            .issuer()
+            .clone(),
+        None => cert.tbs_certificate().issuer().clone(),
+    };
     let mut last = String::new();
+    let mut named = None;
     for root in roots {
         match verify_path(leaf, rest, &root.der, now) {
             Ok(_) => return Ok(root),
-            Err(e) => last = e.to_string(),
+            Err(e) => {
+                let is_named = parse_certificate(&root.der)
+                    .is_ok_and(|r| r.tbs_certificate().subject() == &top_issuer);
+                if is_named && named.is_none() {
+                    named = Some(e.to_string());
+                }
+                last = e.to_string();
+            }
         }
     }
     Err(bad(format!(
-        "the device certificate does not chain to a trusted manufacturer root ({last})"
+        "the device certificate does not chain to a trusted manufacturer root ({})",
+        named.unwrap_or(last)
     )))
 }

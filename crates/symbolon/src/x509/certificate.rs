@@ -13,7 +13,7 @@ use x509_cert::Certificate;
 use super::profile::{DelegateProfile, Delegation, LeafExtras, LeafProfile, RootProfile};
 use super::signer::{oid_scheme, to_der};
 use super::{CertificateRole, RsaSigner, X509Error};
-use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
+use crate::keys::{MessageDigest, PublicKey, RsaPublicKey, SignatureScheme};
 
 /// What the CA decided to certify.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct IssueParams {
     /// The subject.
     pub subject: Name,
     /// The subject's key.
-    pub public_key: RsaPublicKey,
+    pub public_key: PublicKey,
     /// The profile.
     pub role: CertificateRole,
     /// Names and purposes beyond the profile's.
@@ -50,9 +50,8 @@ fn validity(not_before: SystemTime, length: Duration) -> Result<Validity, X509Er
     Ok(Validity::new(nb, na))
 }
 
-fn spki(public: &RsaPublicKey) -> Result<spki::SubjectPublicKeyInfoOwned, X509Error> {
-    spki::SubjectPublicKeyInfoOwned::from_der(public.spki_der())
-        .map_err(X509Error::malformed("public key"))
+fn spki(spki_der: &[u8]) -> Result<spki::SubjectPublicKeyInfoOwned, X509Error> {
+    spki::SubjectPublicKeyInfoOwned::from_der(spki_der).map_err(X509Error::malformed("public key"))
 }
 
 /// A self-signed root certificate for the CA key behind `signer`.
@@ -70,7 +69,7 @@ pub fn self_signed_root<E: std::fmt::Display>(
         },
         SerialNumber::new(&serial).map_err(X509Error::encoding("serial"))?,
         validity(not_before, length)?,
-        spki(signer.public_key())?,
+        spki(signer.public_key().spki_der())?,
     )
     .map_err(X509Error::encoding("root certificate"))?;
     to_der("root certificate", &signer.build(builder, sign)?)
@@ -93,7 +92,7 @@ pub fn issue_leaf<E: std::fmt::Display>(
         },
         SerialNumber::new(&params.serial).map_err(X509Error::encoding("serial"))?,
         validity(params.not_before, params.validity)?,
-        spki(&params.public_key)?,
+        spki(params.public_key.spki_der())?,
     )
     .map_err(X509Error::encoding("certificate"))?;
     to_der("certificate", &signer.build(builder, sign)?)
@@ -145,6 +144,15 @@ pub fn certificate_key(cert: &Certificate) -> Result<RsaPublicKey, X509Error> {
         cert.tbs_certificate().subject_public_key_info(),
     )?;
     Ok(RsaPublicKey::from_der(&spki)?)
+}
+
+/// The public key a certificate certifies, RSA or EC.
+pub fn certificate_public_key(cert: &Certificate) -> Result<PublicKey, X509Error> {
+    let spki = to_der(
+        "certificate public key",
+        cert.tbs_certificate().subject_public_key_info(),
+    )?;
+    Ok(PublicKey::from_spki_der(&spki)?)
 }
 
 /// Checks that `cert` was signed by `issuer_key`.
@@ -273,5 +281,100 @@ mod tests {
             user.sign_digest(s, d)
         });
         assert_eq!(wrong.unwrap_err(), X509Error::BadSignature("freshly made"));
+    }
+
+    fn key_usage(der: &[u8]) -> x509_cert::ext::pkix::KeyUsage {
+        let cert = parse_certificate(der).unwrap();
+        let ext = cert
+            .tbs_certificate()
+            .extensions()
+            .unwrap()
+            .iter()
+            .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_KEY_USAGE)
+            .unwrap()
+            .clone();
+        x509_cert::ext::pkix::KeyUsage::from_der(ext.extn_value.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn an_ec_server_key_is_not_for_key_encipherment() {
+        use x509_cert::ext::pkix::KeyUsages;
+        let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        let subject = parse_identity("CN=Test Root").unwrap();
+        let root = parse_certificate(
+            &self_signed_root(
+                &subject,
+                &signer_of(&ca),
+                random_serial().unwrap(),
+                SystemTime::now(),
+                Duration::from_secs(86400),
+                |s, d| ca.sign_digest(s, d),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let ec = crate::keys::IdentityKeyPair::generate().unwrap();
+        let rsa = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        for (key, encipher) in [
+            (
+                PublicKey::from_spki_der(ec.public_key().spki_der()).unwrap(),
+                false,
+            ),
+            (PublicKey::from(rsa.public_key()), true),
+        ] {
+            let params = IssueParams {
+                serial: random_serial().unwrap(),
+                not_before: SystemTime::now(),
+                validity: Duration::from_secs(3600),
+                subject: parse_identity("CN=www.example.com").unwrap(),
+                public_key: key.clone(),
+                role: CertificateRole::Server,
+                extras: Default::default(),
+            };
+            let der =
+                issue_leaf(&root, &signer_of(&ca), &params, |s, d| ca.sign_digest(s, d)).unwrap();
+            let ku = key_usage(&der);
+            assert!(ku.0.contains(KeyUsages::DigitalSignature));
+            assert_eq!(
+                ku.0.contains(KeyUsages::KeyEncipherment),
+                encipher,
+                "{key:?}"
+            );
+            let cert = parse_certificate(&der).unwrap();
+            assert_eq!(certificate_public_key(&cert).unwrap(), key);
+        }
+    }
+
+    #[test]
+    fn a_request_for_the_identity_point_is_a_weak_key() {
+        use der::asn1::BitString;
+        use x509_cert::request::{CertReq, CertReqInfo, Version};
+        let info = CertReqInfo {
+            version: Version::V1,
+            subject: parse_identity("CN=Alice").unwrap(),
+            public_key: spki::SubjectPublicKeyInfoOwned {
+                algorithm: spki::AlgorithmIdentifierOwned {
+                    oid: const_oid::db::rfc5912::ID_EC_PUBLIC_KEY,
+                    parameters: Some(der::asn1::Any::from(const_oid::db::rfc5912::SECP_256_R_1)),
+                },
+                subject_public_key: BitString::from_bytes(&[0]).unwrap(),
+            },
+            attributes: Default::default(),
+        };
+        let req = CertReq {
+            info,
+            algorithm: spki::AlgorithmIdentifierOwned {
+                oid: const_oid::db::rfc5912::ECDSA_WITH_SHA_256,
+                parameters: None,
+            },
+            signature: BitString::from_bytes(&[0x30, 0x00]).unwrap(),
+        };
+        match verify_csr(&req.to_der().unwrap()) {
+            Err(X509Error::Key(crate::keys::KeyError::Weak(w))) => {
+                assert_eq!(w.class, crate::keys::weak::WeakClass::InvalidPoint);
+                assert!(w.detail.contains("point at infinity"), "{}", w.detail);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

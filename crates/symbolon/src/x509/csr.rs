@@ -5,9 +5,11 @@ use der::{Decode, Encode};
 use x509_cert::name::Name;
 use x509_cert::request::{CertReq, RequestBuilder};
 
-use super::signer::{oid_scheme, to_der};
+use super::signer::to_der;
 use super::{AltNames, RsaSigner, X509Error};
-use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
+use crate::keys::{
+    EcPublicKey, MessageDigest, PublicKey, RsaPublicKey, SignatureAlgorithm, SignatureScheme,
+};
 
 /// A request whose signature verified under its own public key.
 #[derive(Debug, Clone)]
@@ -15,7 +17,7 @@ pub struct VerifiedCsr {
     /// The subject it asks for.
     pub subject: Name,
     /// Its public key (proven in the signer's possession).
-    pub public_key: RsaPublicKey,
+    pub public_key: PublicKey,
     /// The subject alternative names its `extensionRequest` asks for.
     pub alt_names: AltNames,
 }
@@ -63,36 +65,43 @@ pub fn csr_spki(der: &[u8]) -> Option<Vec<u8>> {
 pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
     let req = CertReq::from_der(der).map_err(X509Error::malformed("PKCS#10 request"))?;
     require_der(der, &req)?;
-    // rsaEncryption's parameters are NULL, and present (RFC 3279 §2.3.1).
-    if req
-        .info
-        .public_key
-        .algorithm
-        .parameters
-        .as_ref()
-        .map(der::Tagged::tag)
-        != Some(der::Tag::Null)
-    {
-        return Err(X509Error::Malformed {
-            what: "PKCS#10 request",
-            reason: "the subject public key's algorithm parameters must be NULL (RFC 3279 §2.3.1)"
-                .into(),
-        });
-    }
-    let scheme = oid_scheme(&req.algorithm.oid)
-        .ok_or_else(|| X509Error::UnsupportedAlgorithm(req.algorithm.oid.to_string()))?;
+    let alg = SignatureAlgorithm::from_x509(&req.algorithm.oid, req.algorithm.parameters.as_ref())?;
     let spki = to_der("request public key", &req.info.public_key)?;
-    let public_key = RsaPublicKey::from_der(&spki)?;
-    // Keys outside the policy cannot be verified here (and would be refused
-    // anyway): say so, rather than blame the signature.
-    public_key.check_policy()?;
+    let public_key = if req.info.public_key.algorithm.oid == const_oid::db::rfc5912::RSA_ENCRYPTION
+    {
+        // rsaEncryption's parameters are NULL, and present (RFC 3279 §2.3.1).
+        if req
+            .info
+            .public_key
+            .algorithm
+            .parameters
+            .as_ref()
+            .map(der::Tagged::tag)
+            != Some(der::Tag::Null)
+        {
+            return Err(X509Error::Malformed {
+                what: "PKCS#10 request",
+                reason:
+                    "the subject public key's algorithm parameters must be NULL (RFC 3279 §2.3.1)"
+                        .into(),
+            });
+        }
+        let key = RsaPublicKey::from_der(&spki)?;
+        // Keys outside the policy cannot be verified here (and would be
+        // refused anyway): say so, rather than blame the signature.
+        key.check_policy()?;
+        PublicKey::Rsa(key)
+    } else {
+        // Named curves only, the point validated (docs/ec-keys.md).
+        PublicKey::Ec(EcPublicKey::from_spki_der(&spki)?)
+    };
     let info = to_der("request info", &req.info)?;
     let sig = req
         .signature
         .as_bytes()
         .ok_or(X509Error::BadSignature("request"))?;
     public_key
-        .verify(scheme, &info, sig)
+        .verify(alg, &info, sig)
         .map_err(|_| X509Error::BadSignature("request"))?;
     if req.info.version != x509_cert::request::Version::V1 {
         return Err(X509Error::Malformed {

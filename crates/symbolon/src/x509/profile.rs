@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use const_oid::db::rfc5280;
+use const_oid::db::{rfc5280, rfc5912};
 use der::asn1::ObjectIdentifier;
 use serde::{Deserialize, Serialize};
 use spki::SubjectPublicKeyInfoRef;
@@ -21,7 +21,7 @@ use x509_cert::TbsCertificate;
 use super::X509Error;
 
 /// What a certified key is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertificateRole {
     /// TLS client authentication (digitalSignature; clientAuth).
@@ -79,13 +79,17 @@ impl CertificateRole {
         }
     }
 
-    fn key_usage(self) -> KeyUsage {
+    /// The key usage for a key of this kind: keyEncipherment (RSA key
+    /// transport in TLS ≤ 1.2) only for RSA server keys; an EC key cannot
+    /// encipher (RFC 8813 §3, CA/B Forum BR §7.1.2.7.11).
+    fn key_usage(self, rsa: bool) -> KeyUsage {
         KeyUsage(match self {
             Self::Client => KeyUsages::DigitalSignature.into(),
             Self::Email | Self::DocumentSigning | Self::PurchaseSigning => {
                 KeyUsages::DigitalSignature | KeyUsages::NonRepudiation
             }
-            Self::Server => KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment,
+            Self::Server if rsa => KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment,
+            Self::Server => KeyUsages::DigitalSignature.into(),
         })
     }
 
@@ -326,7 +330,13 @@ impl BuilderProfile for LeafProfile {
                 },
                 &self.subject,
             )?,
-            ext(true, &self.role.key_usage(), &self.subject)?,
+            ext(
+                true,
+                &self
+                    .role
+                    .key_usage(spk.algorithm.oid == rfc5912::RSA_ENCRYPTION),
+                &self.subject,
+            )?,
         ];
         match self.role.extended_key_usage() {
             Some(eku) if !self.extras.purposes.is_empty() => {

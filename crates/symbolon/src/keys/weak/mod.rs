@@ -90,6 +90,9 @@ pub enum WeakClass {
     SharedPrime,
     /// A key published as a test key: its private half is public.
     Published,
+    /// An EC public key that is no key: the identity, a point off the
+    /// curve, a non-canonical or small-order Ed25519 point.
+    InvalidPoint,
 }
 
 impl WeakClass {
@@ -109,6 +112,7 @@ impl WeakClass {
             Self::XzBackdoor => "xz-backdoor",
             Self::SharedPrime => "shared-prime",
             Self::Published => "published",
+            Self::InvalidPoint => "invalid-point",
         }
     }
 }

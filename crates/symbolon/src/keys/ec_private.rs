@@ -1,0 +1,275 @@
+//! Elliptic-curve private keys for token slots (docs/ec-keys.md): ECDSA on
+//! P-256 and P-384, Ed25519. Generated, held and used through aws-lc-rs; the
+//! PKCS#8 encoding stays inside the crate (sealing, escrow), zeroised on drop.
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _,
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
+};
+use zeroize::Zeroizing;
+
+use super::{EcCurve, EcPublicKey, KeyError, MessageDigest};
+
+enum Pair {
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+/// An EC private key. No `Debug`, `Clone` or `Serialize`.
+pub struct EcPrivateKey {
+    pkcs8: Zeroizing<Vec<u8>>,
+    pair: Pair,
+    public: EcPublicKey,
+}
+
+/// What an EC key signs: ECDSA signs a digest made with its curve's hash
+/// (SHA-256 on P-256, SHA-384 on P-384), Ed25519 the message itself
+/// (PureEdDSA hashes inside, RFC 8032).
+#[derive(Debug, Clone, Copy)]
+pub enum EcSigningInput<'a> {
+    /// A digest, for ECDSA.
+    Digest(&'a MessageDigest),
+    /// The message, for Ed25519.
+    Message(&'a [u8]),
+}
+
+fn ecdsa_algorithm(curve: EcCurve) -> Option<&'static EcdsaSigningAlgorithm> {
+    match curve {
+        EcCurve::P256 => Some(&ECDSA_P256_SHA256_ASN1_SIGNING),
+        EcCurve::P384 => Some(&ECDSA_P384_SHA384_ASN1_SIGNING),
+        EcCurve::Ed25519 => None,
+    }
+}
+
+fn malformed(reason: impl Into<String>) -> KeyError {
+    KeyError::Malformed {
+        kind: "EC private key",
+        reason: reason.into(),
+    }
+}
+
+impl EcPrivateKey {
+    /// Generates a key on `curve` and runs the pairwise consistency test.
+    pub fn generate(curve: EcCurve) -> Result<Self, KeyError> {
+        crate::self_test::ensure()?;
+        let pkcs8 = match ecdsa_algorithm(curve) {
+            Some(alg) => {
+                let pair = EcdsaKeyPair::generate(alg).map_err(|_| KeyError::Generation)?;
+                let doc = pair.to_pkcs8v1().map_err(|_| KeyError::Generation)?;
+                Zeroizing::new(doc.as_ref().to_vec())
+            }
+            None => {
+                let pair = Ed25519KeyPair::generate().map_err(|_| KeyError::Generation)?;
+                let doc = pair.to_pkcs8().map_err(|_| KeyError::Generation)?;
+                Zeroizing::new(doc.as_ref().to_vec())
+            }
+        };
+        let key = Self::from_pkcs8_der(pkcs8)?;
+        key.pairwise_consistency_test()?;
+        Ok(key)
+    }
+
+    /// Parses an unencrypted PKCS#8 holding a P-256, P-384 or Ed25519 key
+    /// (RFC 5915 inside RFC 5208, or RFC 8410). Does not run the pairwise test.
+    pub(crate) fn from_pkcs8_der(pkcs8: Zeroizing<Vec<u8>>) -> Result<Self, KeyError> {
+        crate::self_test::ensure()?;
+        let curve = pkcs8_curve(&pkcs8)?;
+        let (pair, spki) = match ecdsa_algorithm(curve) {
+            Some(alg) => {
+                let pair =
+                    EcdsaKeyPair::from_pkcs8(alg, &pkcs8).map_err(|e| malformed(e.to_string()))?;
+                let spki = pair
+                    .public_key()
+                    .as_der()
+                    .map_err(|_| KeyError::Internal("SPKI encoding"))?
+                    .as_ref()
+                    .to_vec();
+                (Pair::Ecdsa(pair), spki)
+            }
+            None => {
+                let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
+                    .map_err(|e| malformed(e.to_string()))?;
+                let spki = pair
+                    .public_key()
+                    .as_der()
+                    .map_err(|_| KeyError::Internal("SPKI encoding"))?
+                    .as_ref()
+                    .to_vec();
+                (Pair::Ed25519(pair), spki)
+            }
+        };
+        let public = EcPublicKey::from_spki_der(&spki)?;
+        Ok(Self {
+            pkcs8,
+            pair,
+            public,
+        })
+    }
+
+    /// Reads a PEM `PRIVATE KEY` (PKCS#8, as `openssl genpkey` writes it)
+    /// and tests it pairwise.
+    pub fn import_pem(text: &[u8]) -> Result<Self, KeyError> {
+        let (_, der) = crate::pem::decode_secret(text, &["PRIVATE KEY"])
+            .map_err(|e| malformed(e.to_string()))?;
+        let key = Self::from_pkcs8_der(der)?;
+        key.pairwise_consistency_test()?;
+        Ok(key)
+    }
+
+    /// The curve.
+    pub fn curve(&self) -> EcCurve {
+        self.public.curve()
+    }
+
+    /// The public half.
+    pub fn public_key(&self) -> &EcPublicKey {
+        &self.public
+    }
+
+    /// Signs: ECDSA over a digest of the curve's hash (a DER
+    /// `Ecdsa-Sig-Value`, as OpenSSL writes it), Ed25519 over a message.
+    pub fn sign(&self, input: EcSigningInput<'_>) -> Result<Vec<u8>, KeyError> {
+        crate::self_test::ensure()?;
+        match (&self.pair, input) {
+            (Pair::Ecdsa(pair), EcSigningInput::Digest(d)) => {
+                let want = self.curve().natural_hash();
+                if want != Some(d.algorithm()) {
+                    return Err(KeyError::Unsupported {
+                        kind: "hash for this curve",
+                        name: format!("{} with {}", self.curve(), d.algorithm().name()),
+                        supported: "ecdsa-sha256 on p256, ecdsa-sha384 on p384",
+                    });
+                }
+                pair.sign_digest(&d.to_aws()?)
+                    .map(|s| s.as_ref().to_vec())
+                    .map_err(|_| KeyError::Internal("ECDSA signing"))
+            }
+            (Pair::Ed25519(pair), EcSigningInput::Message(m)) => Ok(pair.sign(m).as_ref().to_vec()),
+            (Pair::Ecdsa(_), EcSigningInput::Message(_)) => Err(KeyError::Unsupported {
+                kind: "signature input",
+                name: "a message for an ECDSA key".into(),
+                supported: "ECDSA keys sign digests (ecdsa-sha256, ecdsa-sha384)",
+            }),
+            (Pair::Ed25519(_), EcSigningInput::Digest(_)) => Err(KeyError::Unsupported {
+                kind: "signature input",
+                name: "a digest for an Ed25519 key".into(),
+                supported: "Ed25519 keys sign the message itself (scheme ed25519)",
+            }),
+        }
+    }
+
+    /// Signs a fresh random value and verifies it with the public key
+    /// (FIPS 140-3 pairwise consistency test): on every generated, accepted
+    /// or recovered key.
+    pub fn pairwise_consistency_test(&self) -> Result<(), KeyError> {
+        let mut challenge = Zeroizing::new([0u8; 32]);
+        super::random_bytes(challenge.as_mut())?;
+        let (sig, hash) = match self.curve().natural_hash() {
+            Some(h) => {
+                let d = MessageDigest::of(h, challenge.as_ref());
+                (self.sign(EcSigningInput::Digest(&d)), Some(h))
+            }
+            None => (self.sign(EcSigningInput::Message(challenge.as_ref())), None),
+        };
+        let sig = sig.map_err(|_| KeyError::PairwiseConsistency)?;
+        self.public
+            .verify(hash, challenge.as_ref(), &sig)
+            .map_err(|_| KeyError::PairwiseConsistency)
+    }
+
+    /// The PKCS#8 encoding, for sealing into token state and for escrow.
+    /// Crate-private.
+    pub(crate) fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// Signs with an ECDSA key pair's own RNG path (for tests of the DER
+    /// form against OpenSSL, which hashes itself).
+    #[cfg(test)]
+    fn sign_message_ecdsa(&self, message: &[u8]) -> Vec<u8> {
+        match &self.pair {
+            Pair::Ecdsa(p) => p
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+                .unwrap()
+                .as_ref()
+                .to_vec(),
+            Pair::Ed25519(p) => p.sign(message).as_ref().to_vec(),
+        }
+    }
+}
+
+/// The curve a PKCS#8 `PrivateKeyInfo` names, refusing others.
+fn pkcs8_curve(pkcs8: &[u8]) -> Result<EcCurve, KeyError> {
+    use der::Decode;
+    let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8)
+        .map_err(|e| malformed(format!("not PKCS#8 DER: {e}")))?;
+    let oid = info.algorithm.oid;
+    if oid == const_oid::db::rfc8410::ID_ED_25519 {
+        return Ok(EcCurve::Ed25519);
+    }
+    if oid != const_oid::db::rfc5912::ID_EC_PUBLIC_KEY {
+        return Err(KeyError::UnsupportedKey(format!(
+            "private key algorithm {oid}; supported EC keys: p256, p384, ed25519"
+        )));
+    }
+    let named = info
+        .algorithm
+        .parameters
+        .and_then(|p| p.decode_as::<const_oid::ObjectIdentifier>().ok())
+        .ok_or_else(|| {
+            KeyError::UnsupportedKey(
+                "an EC private key without a named curve (explicit parameters are not accepted)"
+                    .into(),
+            )
+        })?;
+    match named {
+        const_oid::db::rfc5912::SECP_256_R_1 => Ok(EcCurve::P256),
+        const_oid::db::rfc5912::SECP_384_R_1 => Ok(EcCurve::P384),
+        other => Err(KeyError::UnsupportedKey(format!(
+            "curve {other}; supported: p256, p384, ed25519"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::HashAlgorithm;
+
+    #[test]
+    fn each_curve_generates_signs_and_reads_back() {
+        for curve in EcCurve::ALL {
+            let key = EcPrivateKey::generate(curve).unwrap();
+            assert_eq!(key.curve(), curve);
+            let again =
+                EcPrivateKey::from_pkcs8_der(Zeroizing::new(key.pkcs8_der().to_vec())).unwrap();
+            assert_eq!(again.public_key(), key.public_key());
+            match curve.natural_hash() {
+                Some(h) => {
+                    let d = MessageDigest::of(h, b"m");
+                    let sig = key.sign(EcSigningInput::Digest(&d)).unwrap();
+                    key.public_key().verify(Some(h), b"m", &sig).unwrap();
+                    assert!(key.sign(EcSigningInput::Message(b"m")).is_err());
+                    let other = if h == HashAlgorithm::Sha256 {
+                        HashAlgorithm::Sha384
+                    } else {
+                        HashAlgorithm::Sha256
+                    };
+                    assert!(matches!(
+                        key.sign(EcSigningInput::Digest(&MessageDigest::of(other, b"m"))),
+                        Err(KeyError::Unsupported { .. })
+                    ));
+                    let s2 = key.sign_message_ecdsa(b"x");
+                    key.public_key().verify(Some(h), b"x", &s2).unwrap();
+                }
+                None => {
+                    let sig = key.sign(EcSigningInput::Message(b"m")).unwrap();
+                    key.public_key().verify(None, b"m", &sig).unwrap();
+                    let d = MessageDigest::of(HashAlgorithm::Sha256, b"m");
+                    assert!(key.sign(EcSigningInput::Digest(&d)).is_err());
+                }
+            }
+        }
+    }
+}
