@@ -561,3 +561,151 @@ fn the_policy_names_the_curves_each_role_takes() {
         }
     }
 }
+
+/// `symbolon WORDS… --ca URL --ca-cert root.pem EXTRA…`.
+fn sym(dir: &std::path::Path, server: &Server, words: &str, extra: &[&str]) -> Run {
+    let mut args: Vec<&str> = words.split_whitespace().collect();
+    args.extend(["--ca", &server.url, "--ca-cert", "root.pem"]);
+    args.extend_from_slice(extra);
+    run(dir, &args)
+}
+
+#[test]
+fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
+    if !have_openssl() {
+        if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("openssl is required");
+        }
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    station_and_token(dir, &server);
+    ok(
+        dir,
+        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+    );
+    std::fs::copy(server.data.join("chain.pem"), dir.join("chain.pem")).unwrap();
+    let issue = |slot: &str, alg: &str, role: &str, cn: &str| {
+        sym(
+            dir,
+            &server,
+            "issue --issuer st --token t.tok --on-token --json",
+            &[
+                "--slot",
+                slot,
+                "--algorithm",
+                alg,
+                "--role",
+                role,
+                "--identity",
+                cn,
+                "--out",
+                &format!("{slot}.crt"),
+            ],
+        )
+    };
+    // A TLS server key made and attested in the token: ECDSA, so no
+    // keyEncipherment; OpenSSL verifies the mixed chain, pkilint is clean.
+    let r = issue("tls", "p256", "server", "CN=ec.example");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let tls_serial = r.json()["serial"].as_str().unwrap().to_string();
+    {
+        let crt = "tls.crt".to_string();
+        let out = openssl(
+            dir,
+            &[
+                "verify",
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                "chain.pem",
+                &crt,
+            ],
+        );
+        assert!(String::from_utf8_lossy(&out).contains("OK"));
+        pkilint(dir, &crt);
+        let text =
+            String::from_utf8_lossy(&openssl(dir, &["x509", "-in", &crt, "-noout", "-text"]))
+                .into_owned();
+        assert!(text.contains("TLS Web Server Authentication"), "{text}");
+        assert!(!text.contains("Key Encipherment"), "{text}");
+        assert!(
+            text.contains("prime256v1") || text.contains("P-256"),
+            "{text}"
+        );
+    }
+    let (_, rec) = http(
+        "GET",
+        &format!("{}/v1/certificates/{tls_serial}", server.url),
+        None,
+    );
+    assert!(rec["generated_on_token"].is_string(), "{rec}");
+    // Ed25519 for a client; not for a server.
+    let r = issue("ed", "ed25519", "client", "CN=Erin");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    pkilint(dir, "ed.crt");
+    let r = issue("ed-tls", "ed25519", "server", "CN=ed.example");
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("allowed for server"), "{}", r.stderr);
+    // A station-made key is RSA: an EC one must be made in the token.
+    let r = sym(
+        dir,
+        &server,
+        "issue --issuer st --token t.tok",
+        &[
+            "--slot",
+            "st-ec",
+            "--algorithm",
+            "p256",
+            "--identity",
+            "CN=Frank",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("--on-token"), "{}", r.stderr);
+
+    // Renewal: the old EC key authorises the new one (same curve by
+    // default, another on request).
+    let r = sym(
+        dir,
+        &server,
+        "--json renew --issuer st --token t.tok --slot tls --new-slot tls-2",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["renews"], tls_serial.as_str());
+    let pk = ok(
+        dir,
+        &["token", "public-key", "--token", "t.tok", "--slot", "tls-2"],
+    );
+    assert_eq!(
+        PublicKey::from_pem_or_der(&pk.stdout).unwrap().curve(),
+        Some(EcCurve::P256)
+    );
+    let r = sym(
+        dir,
+        &server,
+        "renew --issuer st --token t.tok --slot ed --new-slot ed-2 --algorithm p384",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // The subscriber revokes with the EC key in its token.
+    let r = sym(
+        dir,
+        &server,
+        "--json revoke --token t.tok --slot ed-2 --reason keyCompromise",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let serial = r.json()["serial"].as_str().unwrap().to_string();
+    let (_, rec) = http(
+        "GET",
+        &format!("{}/v1/certificates/{serial}", server.url),
+        None,
+    );
+    assert_eq!(rec["status"], "revoked", "{rec}");
+    ok(dir, &["audit", "verify", "--data", "data"]);
+}

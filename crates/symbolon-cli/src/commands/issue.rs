@@ -18,10 +18,13 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use symbolon::ca::{attestation_nonce, CertifyResponse};
 use symbolon::escrow::{ArbitratorPublic, EscrowDeposit, Policy};
-use symbolon::keys::{RsaAlgorithm, RsaPrivateKey, RsaPublicKey, SignatureScheme};
+use symbolon::keys::{KeyAlgorithm, PublicKey, RsaPrivateKey, SignatureScheme};
 use symbolon::pem;
 use symbolon::token::SlotName;
-use symbolon::x509::{build_csr_with_names, parse_identity, AltNames, CertificateRole, RsaSigner};
+use symbolon::x509::{
+    build_csr_with_names, build_ec_csr_with_names, parse_identity, AltNames, CertificateRole,
+    EcSigner, RsaSigner,
+};
 use symbolon::Code;
 
 use super::ca_client::CaClient;
@@ -49,7 +52,7 @@ fn certify_body(csr: &[u8], args: &IssueArgs, nonce: &[u8]) -> Value {
 
 pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let role: CertificateRole = args.role.parse()?;
-    let algorithm: RsaAlgorithm = args.algorithm.parse()?;
+    let algorithm: KeyAlgorithm = args.algorithm.parse()?;
     let subject = parse_identity(&args.identity)?;
     let names = AltNames::parse_tagged(args.san.iter().map(String::as_str))
         .map_err(|e| CliError::new(Code::InvalidInput, format!("--san: {e}")))?;
@@ -98,12 +101,11 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let (public, serial, cert_der) = if args.on_token {
         // Embodiment 4: the key is born in the token; the station relays.
         let public = if reuse {
-            token.public_key(&slot)?
+            token.slot_public_key(&slot)?
         } else {
-            token.generate(&slot, algorithm)?
+            token.generate_key(&slot, algorithm)?
         };
-        let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
-        let csr = build_csr_with_names(&subject, &names, &signer, |s, d| token.sign(&slot, s, d))?;
+        let csr = csr_on_token(token.as_ref(), &slot, &subject, &names, &public)?;
         save_csr(args, &csr)?;
         let att = token.attest(&slot, &attestation_nonce(&csr))?;
         let mut body = certify_body(&csr, args, &n);
@@ -119,6 +121,14 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         (public, serial, cert)
     } else {
         // Embodiments 1 and 2: the station makes the key, and wipes it.
+        let KeyAlgorithm::Rsa(algorithm) = algorithm else {
+            return Err(CliError::new(
+                Code::Unsupported,
+                format!(
+                    "--algorithm {algorithm}: a station-made key is RSA (it travels to the token wrapped to its RSA transport key); for an EC key, let the token make it: --on-token"
+                ),
+            ));
+        };
         let key = RsaPrivateKey::generate(algorithm)?;
         let mut escrow_id = None;
         let public = key.public_key().clone();
@@ -140,7 +150,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
             save_csr(args, &csr)?;
             let mut body = certify_body(&csr, args, &n);
             body["reservation"] = reservation.to_string().into();
-            certify(&ca, &body, &root, &n, &public)
+            certify(&ca, &body, &root, &n, &public.clone().into())
         })();
         let (serial, cert) = match outcome {
             Ok(v) => v,
@@ -173,7 +183,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         })?;
         drop(key); // zeroised: the only copy now lives in the token
         escrowed = escrow_id;
-        (public, serial, cert)
+        (PublicKey::Rsa(public), serial, cert)
     };
 
     let cert_pem = pem::encode("CERTIFICATE", &cert_der);
@@ -258,13 +268,35 @@ fn save_csr(args: &IssueArgs, csr: &[u8]) -> Result<(), CliError> {
     }
 }
 
+/// A PKCS#10 request for `subject` and `names`, signed inside the token by
+/// the key in `slot` (whose public half is `public`): RSA PKCS#1 v1.5
+/// SHA-256, or ECDSA/Ed25519 for an EC key.
+pub(crate) fn csr_on_token(
+    token: &dyn symbolon::token::Token,
+    slot: &SlotName,
+    subject: &symbolon::x509::Name,
+    names: &AltNames,
+    public: &PublicKey,
+) -> Result<Vec<u8>, CliError> {
+    Ok(match public {
+        PublicKey::Rsa(k) => {
+            let signer = RsaSigner::new(k.clone(), SignatureScheme::Pkcs1Sha256)?;
+            build_csr_with_names(subject, names, &signer, |s, d| token.sign(slot, s, d))?
+        }
+        PublicKey::Ec(k) => {
+            let signer = EcSigner::new(k.clone());
+            build_ec_csr_with_names(subject, names, &signer, |input| token.sign_ec(slot, input))?
+        }
+    })
+}
+
 /// Sends the request and checks the answer (steps 432–433).
 fn certify(
     ca: &CaClient,
     body: &Value,
     root: &[u8],
     nonce: &[u8],
-    public: &RsaPublicKey,
+    public: &PublicKey,
 ) -> Result<(String, Vec<u8>), CliError> {
     certify_at(ca, "/v1/certify", body, root, nonce, public)
 }
@@ -278,7 +310,7 @@ pub(crate) fn certify_at(
     body: &Value,
     root: &[u8],
     nonce: &[u8],
-    public: &RsaPublicKey,
+    public: &PublicKey,
 ) -> Result<(String, Vec<u8>), CliError> {
     let answer = ca.post(path, body)?;
     let serial = answer["serial"]
@@ -293,10 +325,10 @@ pub(crate) fn certify_at(
     let serial_of = |der: &[u8]| {
         symbolon::x509::parse_certificate(der)
             .ok()
-            .filter(|c| symbolon::x509::certificate_key(c).ok().as_ref() == Some(public))
+            .filter(|c| symbolon::x509::certificate_public_key(c).ok().as_ref() == Some(public))
             .map(|c| hex::encode(c.tbs_certificate().serial_number().as_bytes()))
     };
-    match response.verify(root, nonce, public) {
+    match response.verify(root, nonce, public.clone()) {
         Ok(cert) => {
             let own = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
             if own != serial.to_ascii_lowercase() {

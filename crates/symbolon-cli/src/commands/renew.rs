@@ -8,19 +8,18 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::json;
 use symbolon::ca::attestation_nonce;
-use symbolon::keys::{RsaAlgorithm, SignatureScheme};
+use symbolon::keys::KeyAlgorithm;
 use symbolon::pem;
-use symbolon::revocation::renewal::renewal_digest;
-use symbolon::revocation::self_request::SCHEME;
+use symbolon::revocation::renewal::renewal_statement;
 use symbolon::token::SlotName;
-use symbolon::x509::{build_csr_with_names, parse_certificate, AltNames, RsaSigner};
+use symbolon::x509::{parse_certificate, AltNames};
 use symbolon::Code;
 use symbolon_store::CertificateSerial;
 
-use super::issue::{certify_at, deliver, nonce};
+use super::issue::{certify_at, csr_on_token, deliver, nonce};
 use super::issuer::{load, target};
 use super::open_token;
-use super::revocation::{ca_fingerprint, issuing_ca, now};
+use super::revocation::{ca_fingerprint, issuing_ca, now, sign_statement};
 use crate::cli_revocation::RenewArgs;
 use crate::error::CliError;
 use crate::files::{read_input, write_output};
@@ -41,12 +40,9 @@ pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
         CertificateSerial::from_bytes(old.tbs_certificate().serial_number().as_bytes());
     let subject = old.tbs_certificate().subject().clone();
     let names = AltNames::of_certificate(&old)?;
-    let algorithm = match &args.algorithm {
+    let algorithm: KeyAlgorithm = match &args.algorithm {
         Some(a) => a.parse()?,
-        None => token
-            .public_key(&old_slot)?
-            .algorithm()
-            .unwrap_or(RsaAlgorithm::Rsa2048),
+        None => token.slot_public_key(&old_slot)?.algorithm(),
     };
     let ca = super::connect(&args.ca, Some(&args.ca_cert))?;
     let ca_key = ca_fingerprint(&issuing_ca(&ca)?)?;
@@ -56,9 +52,9 @@ pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
     let existing = token.info()?.slots.into_iter().find(|s| s.name == new_slot);
     let reused = existing.is_some();
     let public = match existing {
-        None => token.generate(&new_slot, algorithm)?,
+        None => token.generate_key(&new_slot, algorithm)?,
         Some(s) if !s.has_certificate && s.origin == symbolon::token::KeyOrigin::Generated => {
-            token.public_key(&new_slot)?
+            token.slot_public_key(&new_slot)?
         }
         Some(_) => {
             return Err(CliError::new(
@@ -67,16 +63,13 @@ pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
             ))
         }
     };
-    let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
-    let csr = build_csr_with_names(&subject, &names, &signer, |s, d| {
-        token.sign(&new_slot, s, d)
-    })?;
+    let csr = csr_on_token(token.as_ref(), &new_slot, &subject, &names, &public)?;
     let attestation = token.attest(&new_slot, &attestation_nonce(&csr))?;
     let at = now();
-    let signature = token.sign(
+    let signature = sign_statement(
+        token.as_ref(),
         &old_slot,
-        SCHEME,
-        &renewal_digest(&ca_key, old_serial.as_str(), &public.fingerprint(), at),
+        &renewal_statement(&ca_key, old_serial.as_str(), &public.fingerprint(), at),
     )?;
     let n = nonce()?;
     let body = json!({

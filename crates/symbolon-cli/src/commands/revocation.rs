@@ -4,8 +4,10 @@
 
 use serde_json::{json, Value};
 use symbolon::keys::Fingerprint;
-use symbolon::revocation::self_request::{statement_digest, SCHEME};
+use symbolon::keys::{EcSigningInput, MessageDigest, PublicKey};
+use symbolon::revocation::self_request::{statement, SCHEME};
 use symbolon::revocation::{read_crl, RevocationReason, SelfRevocation};
+use symbolon::token::Token;
 use symbolon::token::{SlotName, TokenSerial};
 use symbolon::x509::{certificate_key, parse_certificate};
 use symbolon::Code;
@@ -58,6 +60,28 @@ pub(crate) fn issuing_ca(client: &CaClient) -> Result<Vec<u8>, CliError> {
     Ok(der)
 }
 
+/// Signs a statement (self-revocation, renewal) with a slot's key inside the
+/// token, as the CA checks it (docs/revocation.md): PKCS#1 v1.5 SHA-256 for
+/// RSA, ECDSA with the curve's hash or Ed25519 for EC.
+pub(crate) fn sign_statement(
+    token: &dyn Token,
+    slot: &SlotName,
+    statement: &[u8],
+) -> Result<Vec<u8>, CliError> {
+    Ok(match token.slot_public_key(slot)? {
+        PublicKey::Rsa(_) => {
+            token.sign(slot, SCHEME, &MessageDigest::of(SCHEME.hash(), statement))?
+        }
+        PublicKey::Ec(k) => match k.curve().natural_hash() {
+            Some(h) => token.sign_ec(
+                slot,
+                EcSigningInput::Digest(&MessageDigest::of(h, statement)),
+            )?,
+            None => token.sign_ec(slot, EcSigningInput::Message(statement))?,
+        },
+    })
+}
+
 pub(crate) fn ca_fingerprint(der: &[u8]) -> Result<Fingerprint, CliError> {
     let cert = parse_certificate(der)
         .map_err(|e| CliError::new(Code::BadResponse, format!("the CA certificate: {e}")))?;
@@ -89,10 +113,10 @@ fn revoke_self(
     let client = super::ca_client(&args.ca)?;
     let ca = ca_fingerprint(&issuing_ca(&client)?)?;
     let at = now();
-    let signature = token.sign(
+    let signature = sign_statement(
+        token.as_ref(),
         &slot,
-        SCHEME,
-        &statement_digest(&ca, serial.as_str(), reason, at),
+        &statement(&ca, serial.as_str(), reason, at),
     )?;
     let statement = SelfRevocation {
         serial: serial.as_str().to_string(),

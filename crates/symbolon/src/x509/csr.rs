@@ -6,9 +6,10 @@ use x509_cert::name::Name;
 use x509_cert::request::{CertReq, RequestBuilder};
 
 use super::signer::to_der;
-use super::{AltNames, RsaSigner, X509Error};
+use super::{AltNames, EcSigner, RsaSigner, X509Error};
 use crate::keys::{
-    EcPublicKey, MessageDigest, PublicKey, RsaPublicKey, SignatureAlgorithm, SignatureScheme,
+    EcPublicKey, EcSigningInput, MessageDigest, PublicKey, RsaPublicKey, SignatureAlgorithm,
+    SignatureScheme,
 };
 
 /// A request whose signature verified under its own public key.
@@ -39,6 +40,23 @@ pub fn build_csr_with_names<E: std::fmt::Display>(
     signer: &RsaSigner,
     sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, X509Error> {
+    let req = signer.build(request_builder(subject, names)?, sign)?;
+    to_der("request", &req)
+}
+
+/// The same for an EC key: a request signed through `sign` (ECDSA over
+/// the digest of its curve's hash, or Ed25519 over the request info).
+pub fn build_ec_csr_with_names<E: std::fmt::Display>(
+    subject: &Name,
+    names: &AltNames,
+    signer: &EcSigner,
+    sign: impl FnOnce(EcSigningInput<'_>) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, X509Error> {
+    let req = signer.build(request_builder(subject, names)?, sign)?;
+    to_der("request", &req)
+}
+
+fn request_builder(subject: &Name, names: &AltNames) -> Result<RequestBuilder, X509Error> {
     let mut builder =
         RequestBuilder::new(subject.clone()).map_err(X509Error::encoding("request"))?;
     if !names.is_empty() {
@@ -51,8 +69,7 @@ pub fn build_csr_with_names<E: std::fmt::Display>(
             .add_extension((false, &san))
             .map_err(X509Error::encoding("subjectAltName"))?;
     }
-    let req = signer.build(builder, sign)?;
-    to_der("request", &req)
+    Ok(builder)
 }
 
 /// The SubjectPublicKeyInfo DER a request names, without checking anything

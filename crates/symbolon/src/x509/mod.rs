@@ -18,7 +18,9 @@ pub use certificate::{
     certificate_key, certificate_public_key, issue_delegate, issue_leaf, parse_certificate,
     random_serial, self_signed_root, verify_issued_by, verify_signed_by, IssueParams,
 };
-pub use csr::{build_csr, build_csr_with_names, csr_spki, verify_csr, VerifiedCsr};
+pub use csr::{
+    build_csr, build_csr_with_names, build_ec_csr_with_names, csr_spki, verify_csr, VerifiedCsr,
+};
 pub use error::X509Error;
 pub use name::{
     attribute_text, identity_attribute, identity_der, identity_key, identity_text, is_invisible,
@@ -29,7 +31,7 @@ pub use profile::{
     CertificateRole, Delegation, LeafExtras, StatusUrls, PURCHASE_SIGNING_EKU, RESPONSE_SIGNING_EKU,
 };
 pub(crate) use signer::oid_scheme;
-pub use signer::RsaSigner;
+pub use signer::{EcSigner, RsaSigner};
 
 pub use x509_cert::name::Name;
 pub use x509_cert::Certificate;

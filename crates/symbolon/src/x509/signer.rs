@@ -8,7 +8,9 @@ use spki::{AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePubl
 use x509_cert::builder::Builder;
 
 use super::X509Error;
-use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
+use crate::keys::{
+    EcPublicKey, EcSigningInput, HashAlgorithm, MessageDigest, RsaPublicKey, SignatureScheme,
+};
 
 /// The public half of an RSA signer and its PKCS#1 v1.5 scheme.
 #[derive(Debug, Clone)]
@@ -128,6 +130,78 @@ impl RsaSigner {
             .signature_algorithm_identifier()
             .map_err(X509Error::encoding("signature algorithm"))?;
         Ok((alg, sig))
+    }
+}
+
+/// The public half of an EC signer (docs/ec-keys.md): ECDSA with its
+/// curve's hash (ecdsa-with-SHA256 on P-256, ecdsa-with-SHA384 on P-384),
+/// or Ed25519.
+#[derive(Debug, Clone)]
+pub struct EcSigner {
+    public: EcPublicKey,
+}
+
+impl signature::Keypair for EcSigner {
+    type VerifyingKey = SpkiDer;
+    fn verifying_key(&self) -> SpkiDer {
+        SpkiDer(self.public.spki_der().to_vec())
+    }
+}
+
+impl DynSignatureAlgorithmIdentifier for EcSigner {
+    fn signature_algorithm_identifier(&self) -> spki::Result<AlgorithmIdentifierOwned> {
+        use const_oid::db::{rfc5912, rfc8410};
+        // RFC 5758 §3.2 and RFC 8410 §3: the parameters are absent.
+        Ok(AlgorithmIdentifierOwned {
+            oid: match self.public.curve().natural_hash() {
+                Some(HashAlgorithm::Sha384) => rfc5912::ECDSA_WITH_SHA_384,
+                Some(_) => rfc5912::ECDSA_WITH_SHA_256,
+                None => rfc8410::ID_ED_25519,
+            },
+            parameters: None,
+        })
+    }
+}
+
+impl EcSigner {
+    /// A signer for `public`.
+    pub fn new(public: EcPublicKey) -> Self {
+        Self { public }
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> &EcPublicKey {
+        &self.public
+    }
+
+    /// Two-phase signing as [`RsaSigner`]'s: `sign` gets the digest
+    /// (ECDSA) or the to-be-signed bytes (Ed25519), and its signature is
+    /// checked against the public key before it is used.
+    pub(crate) fn build<B, E>(
+        &self,
+        mut builder: B,
+        sign: impl FnOnce(EcSigningInput<'_>) -> Result<Vec<u8>, E>,
+    ) -> Result<B::Output, X509Error>
+    where
+        B: Builder,
+        E: std::fmt::Display,
+    {
+        let tbs = builder
+            .finalize(self)
+            .map_err(X509Error::encoding("to-be-signed data"))?;
+        let hash = self.public.curve().natural_hash();
+        let sig = match hash {
+            Some(h) => sign(EcSigningInput::Digest(&MessageDigest::of(h, &tbs))),
+            None => sign(EcSigningInput::Message(&tbs)),
+        }
+        .map_err(|e| X509Error::Signing(e.to_string()))?;
+        self.public
+            .verify(hash, &tbs, &sig)
+            .map_err(|_| X509Error::BadSignature("freshly made"))?;
+        let bits = BitString::from_bytes(&sig).map_err(X509Error::encoding("signature"))?;
+        builder
+            .assemble(bits, self)
+            .map_err(X509Error::encoding("signed object"))
     }
 }
 
