@@ -933,8 +933,8 @@ pub(crate) struct IssueArgs {
     /// registration or the station's name policy allows (docs/vetting.md).
     #[arg(long)]
     pub(crate) san: Vec<String>,
-    /// rsa-2048, rsa-3072 or rsa-4096; with --on-token also p256, p384 or
-    /// ed25519 (docs/ec-keys.md).
+    /// rsa-2048, rsa-3072, rsa-4096, p256, p384 or ed25519
+    /// (docs/ec-keys.md).
     #[arg(long, default_value = "rsa-2048")]
     pub(crate) algorithm: String,
     /// Let the token generate the key and attest it (embodiment 4).

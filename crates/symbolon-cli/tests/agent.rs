@@ -261,7 +261,7 @@ fn refusals_through_the_agent_change_nothing() {
                 "rsa-1024",
             ],
             3,
-            "unsupported algorithm",
+            "unsupported key algorithm",
         ),
         (
             vec!["token", "trust-issuer", "--issuer-key", "sig.pub"],

@@ -87,7 +87,7 @@ fn bad_arguments_change_nothing() {
                 "rsa-1024",
             ]),
             3,
-            "unsupported algorithm",
+            "unsupported key algorithm",
         ),
         (
             with(&["token", "generate", "--slot", "a b"]),

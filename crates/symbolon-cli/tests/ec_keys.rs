@@ -649,22 +649,33 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
     let r = issue("ed-tls", "ed25519", "server", "CN=ed.example");
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("allowed for server"), "{}", r.stderr);
-    // A station-made key is RSA: an EC one must be made in the token.
+    // A station-made EC key: reserved, certified, wrapped into the token
+    // (its origin the station), wiped at the station.
     let r = sym(
         dir,
         &server,
-        "issue --issuer st --token t.tok",
+        "--json issue --issuer st --token t.tok",
         &[
             "--slot",
             "st-ec",
             "--algorithm",
-            "p256",
+            "p384",
             "--identity",
             "CN=Frank",
         ],
     );
-    assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("--on-token"), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
+    let slot = info["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "st-ec")
+        .unwrap()
+        .clone();
+    assert_eq!(slot["algorithm"], "p384", "{slot}");
+    assert_eq!(slot["origin"]["kind"], "issuer", "{slot}");
+    assert_eq!(slot["has_certificate"], true, "{slot}");
 
     // Renewal: the old EC key authorises the new one (same curve by
     // default, another on request).

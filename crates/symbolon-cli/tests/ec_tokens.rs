@@ -252,3 +252,37 @@ fn the_agent_carries_ec_keys() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("holds a p384 key"), "{}", r.stderr);
 }
+
+#[test]
+fn rsa_only_embodiments_say_so_for_ec_algorithms() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    std::fs::write(dir.join("d.partial"), "01\n").unwrap();
+    let before = std::fs::read(dir.join("t.tok")).unwrap();
+    fails(
+        dir,
+        &[
+            "joint",
+            "init",
+            "--token",
+            "t.tok",
+            "--slot",
+            "j",
+            "--algorithm",
+            "p256",
+            "--partial-file",
+            "d.partial",
+        ],
+        3,
+        "fifth embodiment",
+    );
+    assert_eq!(std::fs::read(dir.join("t.tok")).unwrap(), before);
+    fails(
+        dir,
+        &["ca", "init", "--data", "ca", "--algorithm", "p384"],
+        3,
+        "the CA key is RSA",
+    );
+    assert!(!dir.join("ca").exists());
+}

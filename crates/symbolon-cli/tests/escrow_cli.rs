@@ -35,6 +35,11 @@ fn b64() -> base64::engine::general_purpose::GeneralPurpose {
 /// Alice's token `a.tok` holding key `mail` escrowed under FIG. 9.
 /// Returns the server, the escrow id and the key's fingerprint.
 fn escrowed(dir: &Path) -> (Server, String, String) {
+    escrowed_with(dir, "rsa-2048")
+}
+
+/// The same, the escrowed key of `algorithm` (an RSA size or an EC curve).
+fn escrowed_with(dir: &Path, algorithm: &str) -> (Server, String, String) {
     ok(
         dir,
         &["ca", "init", "--data", "data", "--algorithm", "rsa-2048"],
@@ -92,6 +97,8 @@ fn escrowed(dir: &Path) -> (Server, String, String) {
             "email",
             "--escrow",
             FIG9,
+            "--algorithm",
+            algorithm,
             "--out",
             "mail.crt",
         ],
@@ -939,4 +946,87 @@ fn no_escrow_secret_appears_in_outputs_logs_or_files() {
             "{name} holds an age identity in the clear"
         );
     }
+}
+
+#[test]
+fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
+    if !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server, _escrow, key) = escrowed_with(dir, "p256");
+    let text = String::from_utf8(openssl(
+        dir,
+        &["x509", "-in", "mail.crt", "-noout", "-text"],
+    ))
+    .unwrap();
+    assert!(
+        text.contains("prime256v1") || text.contains("P-256"),
+        "{text}"
+    );
+    ok(dir, &["token", "tamper", "--token", "t.tok", "--yes"]);
+    new_token(dir, &server, "new.tok");
+    let id = request(dir, &server, &key, "new.tok");
+    for who in [
+        "user",
+        "provider-b",
+        "manager-c",
+        "card-company",
+        "manager-a",
+        "recorder",
+    ] {
+        let r = approve(dir, &server, &id, who);
+        assert_eq!(r.code, 0, "{who}: {}", r.stderr);
+    }
+    let done = ok(
+        dir,
+        &[
+            "--json",
+            "recovery",
+            "complete",
+            "--ca",
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok",
+        ],
+    )
+    .json();
+    assert_eq!(done["key"], key.as_str(), "{done}");
+    // The recovered P-256 key signs in the new token, and the old
+    // certificate's key verifies it (OpenSSL).
+    std::fs::write(dir.join("doc"), b"signed after recovery").unwrap();
+    ok(
+        dir,
+        &[
+            "token", "sign", "--token", "new.tok", "--slot", "mail", "--in", "doc", "--out",
+            "doc.sig",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509", "-in", "mail.crt", "-noout", "-pubkey", "-out", "mail.pub",
+        ],
+    );
+    let out = openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "mail.pub",
+            "-signature",
+            "doc.sig",
+            "doc",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+    let info = ok(dir, &["--json", "token", "info", "--token", "new.tok"]).json();
+    let slot = &info["slots"][0];
+    assert_eq!(slot["algorithm"], "p256", "{info}");
+    assert_eq!(slot["fingerprint"], key.as_str(), "{info}");
+    ok(dir, &["audit", "verify", "--data", "data"]);
 }

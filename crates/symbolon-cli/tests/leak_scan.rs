@@ -277,3 +277,176 @@ fn no_secret_in_any_output_log_or_file() {
         outputs.len()
     );
 }
+
+/// The same for EC keys (docs/ec-keys.md): a P-256 and an Ed25519 key made
+/// by OpenSSL enter the token by `issuer accept-key`, sign in process and
+/// through the agent, are attested; the token is then tampered. Neither
+/// private scalar nor PKCS#8 appears in any output, log or file.
+#[test]
+fn no_ec_secret_in_any_output_log_or_file() {
+    if !have_openssl() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let outside = tempfile::tempdir().unwrap();
+    let mut needles = Vec::new();
+    for (name, args) in [
+        (
+            "p256.key",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+        ),
+        ("ed25519.key", &["-algorithm", "ED25519"][..]),
+    ] {
+        let mut a = vec!["genpkey"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["-out", name]);
+        openssl(outside.path(), &a);
+        let pkcs8 = openssl(
+            outside.path(),
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", name, "-outform", "DER",
+            ],
+        );
+        let text = String::from_utf8(openssl(
+            outside.path(),
+            &["pkey", "-in", name, "-noout", "-text"],
+        ))
+        .unwrap();
+        // The private value as OpenSSL prints it ("priv:"), 32 bytes.
+        let printed: String = text
+            .split("priv:")
+            .nth(1)
+            .unwrap()
+            .split("pub:")
+            .next()
+            .unwrap()
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .collect();
+        let mut scalar = hex::decode(&printed).unwrap();
+        while scalar.len() > 32 && scalar[0] == 0 {
+            scalar.remove(0);
+        }
+        while scalar.len() < 32 {
+            scalar.insert(0, 0);
+        }
+        assert!(
+            find(&pkcs8, &scalar),
+            "{name}: the printed value is the key's"
+        );
+        add_encodings(&mut needles, &format!("{name} private value"), &scalar);
+        add_encodings(&mut needles, &format!("{name} PKCS#8 DER"), &pkcs8);
+    }
+
+    let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
+    token_with_key(dir);
+    for (slot, name) in [("p256", "p256.key"), ("ed", "ed25519.key")] {
+        let key = outside.path().join(name);
+        let r = run_env(
+            dir,
+            &[
+                "issuer",
+                "accept-key",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                slot,
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        outputs.push((
+            format!("accept-key {slot}"),
+            [r.stdout, r.stderr.into_bytes()].concat(),
+        ));
+    }
+    std::fs::write(dir.join("m"), b"a message").unwrap();
+    {
+        let _agent = Agent::start(dir, "t.tok", "agent.sock");
+        for args in [
+            vec![
+                "token",
+                "sign",
+                "--agent",
+                "agent.sock",
+                "--slot",
+                "p256",
+                "--in",
+                "m",
+            ],
+            vec![
+                "token",
+                "sign",
+                "--agent",
+                "agent.sock",
+                "--slot",
+                "ed",
+                "--in",
+                "m",
+            ],
+            vec!["--json", "token", "info", "--agent", "agent.sock"],
+            vec![
+                "token",
+                "generate",
+                "--agent",
+                "agent.sock",
+                "--slot",
+                "p384",
+                "--algorithm",
+                "p384",
+            ],
+        ] {
+            let r = run_env(dir, &args);
+            outputs.push((
+                format!("agent {args:?}"),
+                [r.stdout, r.stderr.into_bytes()].concat(),
+            ));
+        }
+    }
+    for args in [
+        vec![
+            "token", "sign", "--token", "t.tok", "--slot", "p256", "--in", "m",
+        ],
+        vec![
+            "--json", "token", "sign", "--token", "t.tok", "--slot", "ed", "--in", "m",
+        ],
+        vec![
+            "token",
+            "sign",
+            "--token",
+            "t.tok",
+            "--slot",
+            "ed",
+            "--scheme",
+            "ecdsa-sha256",
+            "--in",
+            "m",
+        ],
+        vec![
+            "token", "decrypt", "--token", "t.tok", "--slot", "p256", "--in", "m",
+        ],
+        vec!["token", "attest", "--token", "t.tok", "--slot", "p256"],
+        vec!["token", "public-key", "--token", "t.tok", "--slot", "ed"],
+        vec!["token", "tamper", "--token", "t.tok", "--yes"],
+    ] {
+        let r = run_env(dir, &args);
+        outputs.push((
+            format!("in-process {args:?}"),
+            [r.stdout, r.stderr.into_bytes()].concat(),
+        ));
+    }
+    for (label, data) in &outputs {
+        scan(label, data, &needles, true);
+    }
+    let mut files = 0;
+    for path in walk(dir) {
+        let data = std::fs::read(&path).unwrap();
+        scan(&path.display().to_string(), &data, &needles, false);
+        files += 1;
+    }
+    assert!(files >= 5, "only {files} files scanned");
+}

@@ -1758,6 +1758,18 @@ fn ec_keys_are_made_and_used_on_the_device() {
     let pin = "pin-ec-0123456789";
     let uri = softhsm_token(dir, "ec", pin);
     sym_ok(dir, &["token", "init", "--token", &uri]);
+    new_issuer(dir, "st");
+    sym_ok(
+        dir,
+        &[
+            "token",
+            "trust-issuer",
+            "--token",
+            &uri,
+            "--issuer-key",
+            "st.pem",
+        ],
+    );
     std::fs::write(dir.join("doc"), b"signed on the device").unwrap();
     for (curve, verify) in [
         ("p256", &["dgst", "-sha256"][..]),
@@ -1889,5 +1901,42 @@ fn ec_keys_are_made_and_used_on_the_device() {
         ],
         3,
         "ecdsa-sha384 on p384",
+    );
+    // A wrapped EC key is not written into the device (C_UnwrapKey of EC
+    // keys is not built): refused, and nothing is kept.
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "outside.key",
+        ],
+    );
+    sym_fails(
+        dir,
+        &[
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            &uri,
+            "--slot",
+            "in",
+            "--key",
+            "outside.key",
+        ],
+        3,
+        "made there",
+    );
+    let after = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
+    assert_eq!(after["slots"].as_array().unwrap().len(), 3, "{after}");
+    assert_eq!(
+        after["command_sequence"], info["command_sequence"],
+        "{after}"
     );
 }

@@ -10,7 +10,9 @@ use symbolon::Code;
 
 use serde_json::json;
 use symbolon::ca::{review, CaError, CaPolicy, CertifyRequest, CertifyResponse};
-use symbolon::keys::{Fingerprint, IdentityPublicKey, KeyError, RsaPublicKey, SignatureScheme};
+use symbolon::keys::{
+    Fingerprint, IdentityPublicKey, KeyError, PublicKey, RsaPublicKey, SignatureScheme,
+};
 use symbolon::token::{SlotName, Token, TokenError, TokenSerial};
 use symbolon::x509::{
     certificate_key, issue_leaf, parse_certificate, random_serial, Certificate, IssueParams,
@@ -263,8 +265,23 @@ impl CaService {
         } else {
             text.to_vec()
         };
-        match RsaPublicKey::from_der(&der) {
-            Ok(key) => Ok((self.reserve(&key).await?, key.fingerprint())),
+        // An SPKI names its algorithm (RSA or EC); a PKCS#1 key is RSA.
+        let parsed =
+            PublicKey::from_spki_der(&der).or_else(|e| match RsaPublicKey::from_der(&der) {
+                Ok(k) => Ok(PublicKey::Rsa(k)),
+                Err(_) => Err(e),
+            });
+        match parsed {
+            Ok(PublicKey::Ec(key)) => {
+                let key = PublicKey::Ec(key);
+                Ok((self.reserve_ec(&key).await?, key.fingerprint()))
+            }
+            Ok(PublicKey::Rsa(key)) => Ok((self.reserve(&key).await?, key.fingerprint())),
+            Err(KeyError::UnsupportedKey(m)) => {
+                let e = CaError::UnsupportedKey(m);
+                self.refused(&e, None).await;
+                Err(e.into())
+            }
             Err(KeyError::Weak(w)) => {
                 let e = CaError::WeakKey(w);
                 self.refused(&e, None).await;
@@ -329,6 +346,15 @@ impl CaService {
         }
         self.check_shared_primes(public_key, Origin::Reserve)
             .await?;
+        Ok(self
+            .registry
+            .reserve_key(public_key.fingerprint(), public_key.spki_der())
+            .await?)
+    }
+
+    /// Reserves an EC public key (its point was validated when it was
+    /// read; the curve the role allows is certification's question).
+    async fn reserve_ec(&self, public_key: &PublicKey) -> Result<ReservationId, ServiceError> {
         Ok(self
             .registry
             .reserve_key(public_key.fingerprint(), public_key.spki_der())

@@ -1,10 +1,14 @@
 //! Token operation rates: RSA-2048 and RSA-3072 signing and OAEP decryption,
-//! in process and through the token agent. `scripts/bench` runs these beside
-//! `openssl speed` and prints the ratios.
+//! EC signing (P-256, P-384, Ed25519) and EC key generation, in process and
+//! through the token agent. `scripts/bench` runs these beside `openssl
+//! speed` and prints the ratios.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, SignatureScheme};
+use symbolon::keys::{
+    EcCurve, EcPrivateKey, EcSigningInput, HashAlgorithm, KeyAlgorithm, MessageDigest,
+    RsaAlgorithm, SignatureScheme,
+};
 use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
 use symbolon_token::agent::{bind, serve, AgentClient};
 
@@ -62,5 +66,45 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+fn bench_ec(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    for curve in EcCurve::ALL {
+        let slot = SlotName::new("bench").unwrap();
+        let make = || {
+            let mut t =
+                SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
+            t.generate_key(&slot, KeyAlgorithm::Ec(curve)).unwrap();
+            t
+        };
+        let local = make();
+        let sock = dir.path().join(format!("{}.sock", curve.name()));
+        let listener = bind(&sock).unwrap();
+        let served = make();
+        std::thread::spawn(move || serve(listener, served));
+        let agent = AgentClient::connect(&sock).unwrap();
+        // What `openssl speed` signs: a digest for ECDSA, 64 bytes for Ed25519.
+        let digest = curve
+            .natural_hash()
+            .map(|h| MessageDigest::of(h, b"benchmark message"));
+        let message = [0x5au8; 64];
+        let input = || match &digest {
+            Some(d) => EcSigningInput::Digest(d),
+            None => EcSigningInput::Message(&message),
+        };
+        let mut g = c.benchmark_group(format!("token/{}", curve.name()));
+        g.bench_function("sign/in-process", |b| {
+            b.iter(|| local.sign_ec(&slot, input()).unwrap())
+        });
+        g.bench_function("sign/agent", |b| {
+            b.iter(|| agent.sign_ec(&slot, input()).unwrap())
+        });
+        // Key generation with its pairwise test, as a token runs it.
+        g.bench_function("generate/in-process", |b| {
+            b.iter(|| EcPrivateKey::generate(curve).unwrap())
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench, bench_ec);
 criterion_main!(benches);

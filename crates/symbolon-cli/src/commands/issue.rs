@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use symbolon::ca::{attestation_nonce, CertifyResponse};
 use symbolon::escrow::{ArbitratorPublic, EscrowDeposit, Policy};
-use symbolon::keys::{KeyAlgorithm, PublicKey, RsaPrivateKey, SignatureScheme};
+use symbolon::keys::{KeyAlgorithm, PrivateKey, PublicKey, SignatureScheme};
 use symbolon::pem;
 use symbolon::token::SlotName;
 use symbolon::x509::{
@@ -121,17 +121,9 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         (public, serial, cert)
     } else {
         // Embodiments 1 and 2: the station makes the key, and wipes it.
-        let KeyAlgorithm::Rsa(algorithm) = algorithm else {
-            return Err(CliError::new(
-                Code::Unsupported,
-                format!(
-                    "--algorithm {algorithm}: a station-made key is RSA (it travels to the token wrapped to its RSA transport key); for an EC key, let the token make it: --on-token"
-                ),
-            ));
-        };
-        let key = RsaPrivateKey::generate(algorithm)?;
+        let key = PrivateKey::generate(algorithm)?;
         let mut escrow_id = None;
-        let public = key.public_key().clone();
+        let public = key.public_key();
         let reserved = ca.post(
             "/v1/reservations",
             &json!({ "public_key": public.to_pem() }),
@@ -144,13 +136,21 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
             .parse()
             .map_err(|e| CliError::new(Code::BadResponse, format!("the CA's reservation: {e}")))?;
         let outcome = (|| {
-            let signer = RsaSigner::new(public.clone(), SignatureScheme::Pkcs1Sha256)?;
-            let csr =
-                build_csr_with_names(&subject, &names, &signer, |s, d| key.sign_digest(s, d))?;
+            let csr = match &key {
+                PrivateKey::Rsa(k) => {
+                    let signer =
+                        RsaSigner::new(k.public_key().clone(), SignatureScheme::Pkcs1Sha256)?;
+                    build_csr_with_names(&subject, &names, &signer, |s, d| k.sign_digest(s, d))?
+                }
+                PrivateKey::Ec(k) => {
+                    let signer = EcSigner::new(k.public_key().clone());
+                    build_ec_csr_with_names(&subject, &names, &signer, |input| k.sign(input))?
+                }
+            };
             save_csr(args, &csr)?;
             let mut body = certify_body(&csr, args, &n);
             body["reservation"] = reservation.to_string().into();
-            certify(&ca, &body, &root, &n, &public.clone().into())
+            certify(&ca, &body, &root, &n, &public)
         })();
         let (serial, cert) = match outcome {
             Ok(v) => v,
@@ -183,7 +183,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         })?;
         drop(key); // zeroised: the only copy now lives in the token
         escrowed = escrow_id;
-        (PublicKey::Rsa(public), serial, cert)
+        (public, serial, cert)
     };
 
     let cert_pem = pem::encode("CERTIFICATE", &cert_der);
@@ -224,7 +224,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
 /// public parts from the registry, the record and envelopes back to it.
 fn deposit_escrow(
     ca: &CaClient,
-    key: &RsaPrivateKey,
+    key: &PrivateKey,
     policy: &Policy,
     token: symbolon::token::TokenSerial,
     device: symbolon::keys::Fingerprint,

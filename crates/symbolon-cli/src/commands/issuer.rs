@@ -5,7 +5,7 @@ use symbolon::Code;
 
 use serde_json::json;
 use symbolon::issuer::{IssuerIdentity, TokenTarget};
-use symbolon::keys::RsaPrivateKey;
+use symbolon::keys::PrivateKey;
 use symbolon::pem;
 use symbolon::token::{SignedCommand, SlotName, Token};
 use symbolon_token::file::{create_new_private, read_sealing_key};
@@ -106,7 +106,7 @@ pub(crate) fn run(cmd: IssuerCommand, json: bool) -> Result<(), CliError> {
         } => {
             let id = load(&issuer)?;
             let slot = SlotName::new(&slot.slot)?;
-            let private = RsaPrivateKey::import_pem(&read_secret(&key)?)?;
+            let private = PrivateKey::import_pem(&read_secret(&key)?)?;
             let mut t = open_token(&token)?;
             let cmd = id.authorize_key(&target(t.as_ref())?, &slot, &private)?;
             drop(private);

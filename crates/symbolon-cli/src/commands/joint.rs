@@ -12,7 +12,7 @@ use symbolon::joint::arith::{
     emsa_pkcs1_sha256, fit, from_be, params, pow_mod, pow_public, to_be, to_be_len,
 };
 use symbolon::joint::ChainMessage;
-use symbolon::keys::{RsaAlgorithm, RsaPublicKey};
+use symbolon::keys::RsaPublicKey;
 use symbolon::token::SlotName;
 use symbolon_token::file::create_new_private;
 use zeroize::Zeroizing;
@@ -102,7 +102,17 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
             partial,
         } => {
             let slot = SlotName::new(&slot.slot)?;
-            let alg: RsaAlgorithm = algorithm.parse()?;
+            let alg = match algorithm.parse::<symbolon::keys::KeyAlgorithm>()? {
+                symbolon::keys::KeyAlgorithm::Rsa(a) => a,
+                symbolon::keys::KeyAlgorithm::Ec(c) => {
+                    return Err(CliError::new(
+                        Code::Unsupported,
+                        format!(
+                            "--algorithm {c}: joint keys are RSA keys. The fifth embodiment's partial exponents multiply modulo λ(n), which only RSA has; use rsa-2048, rsa-3072 or rsa-4096"
+                        ),
+                    ))
+                }
+            };
             let d = read_partial(&partial.partial_file)?;
             let offset = open_token(&token)?.joint_init(&slot, alg, e, &d)?;
             let corrected = write_corrected(&partial.partial_file, &d, offset)?;

@@ -275,11 +275,11 @@ impl Token for AgentClient {
         .map(|_| ())
     }
 
-    fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError> {
+    fn accept_key(&mut self, command: &SignedCommand) -> Result<PublicKey, TokenError> {
         let v = self.call(&Request::AcceptKey {
             command: command.to_json()?,
         })?;
-        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+        Ok(PublicKey::from_spki_der(&Self::field(&v, "spki")?)?)
     }
 
     fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError> {

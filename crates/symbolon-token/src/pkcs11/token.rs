@@ -1145,7 +1145,7 @@ impl Token for Pkcs11Token {
         self.save_state(&inner, &state)
     }
 
-    fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError> {
+    fn accept_key(&mut self, command: &SignedCommand) -> Result<PublicKey, TokenError> {
         let mut inner = self.lock();
         let mut state = self.state(&inner)?;
         command.check(state.serial, state.command_sequence, &state.trusted_issuers)?;
@@ -1157,6 +1157,13 @@ impl Token for Pkcs11Token {
             return Err(TokenError::InvalidInput(
                 "this command writes a certificate; use write-certificate".into(),
             ));
+        };
+        let PublicKey::Rsa(public_key) = public_key else {
+            return Err(TokenError::Key(KeyError::Unsupported {
+                kind: "key to write into a PKCS#11 token",
+                name: public_key.algorithm().name().to_string(),
+                supported: "RSA keys (an EC key enters a device by being made there: token generate --algorithm p256|p384|ed25519)",
+            }));
         };
         let slot = command.command.slot.clone();
         let s = &inner.session;
@@ -1263,7 +1270,7 @@ impl Token for Pkcs11Token {
             },
         );
         self.save_state(&inner, &state)?;
-        Ok(public_key.clone())
+        Ok(PublicKey::Rsa(public_key.clone()))
     }
 
     fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError> {

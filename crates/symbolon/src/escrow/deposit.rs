@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use super::sharing::{self, Commitments, LeafShare, Path};
 use super::{sha256, ArbitratorId, ArbitratorPublic, EscrowError, Policy};
 use crate::encoding::{Reader, Writer};
-use crate::keys::{Fingerprint, RsaPrivateKey, RsaPublicKey};
+use crate::keys::{Fingerprint, PrivateKey, PrivateKeyRef, PublicKey};
 use crate::token::TokenSerial;
 
 const RECORD_DOMAIN: &str = "symbolon escrow v1 record";
@@ -43,7 +43,7 @@ pub struct EscrowDeposit {
     /// Its identity.
     pub id: EscrowId,
     /// The escrowed key's public half.
-    pub public_key: RsaPublicKey,
+    pub public_key: PublicKey,
     /// The policy, canonical.
     pub policy: String,
     /// The token the key was written into.
@@ -94,14 +94,15 @@ fn blob_aad(id: &EscrowId, fingerprint: &Fingerprint, policy_hash: &[u8; 32]) ->
 impl EscrowDeposit {
     /// Deposits `key` under `policy`: every arbitrator the policy names must
     /// be in `arbitrators`. Returns the public record and the envelopes.
-    pub fn create(
-        key: &RsaPrivateKey,
+    pub fn create<'a>(
+        key: impl Into<PrivateKeyRef<'a>>,
         policy: &Policy,
         arbitrators: &[ArbitratorPublic],
         bound_token: TokenSerial,
         bound_device: Fingerprint,
     ) -> Result<(Self, Vec<ShareEnvelope>), EscrowError> {
         crate::self_test::ensure().map_err(|e| EscrowError::Internal(e.to_string()))?;
+        let key = key.into();
         let mut recipients = BTreeMap::new();
         for a in policy.arbitrators() {
             let public = arbitrators
@@ -153,7 +154,7 @@ impl EscrowDeposit {
         Ok((
             Self {
                 id,
-                public_key: key.public_key().clone(),
+                public_key: key.public_key(),
                 policy: policy.canonical(),
                 bound_token,
                 bound_device,
@@ -215,7 +216,7 @@ impl EscrowDeposit {
     }
 
     /// Decrypts the escrowed key with the combined root secret.
-    pub(crate) fn open(&self, root: &[u8; 32]) -> Result<RsaPrivateKey, EscrowError> {
+    pub(crate) fn open(&self, root: &[u8; 32]) -> Result<PrivateKey, EscrowError> {
         let damaged = || {
             EscrowError::EscrowDamaged(
                 "the escrowed blob does not decrypt (altered, or not this escrow's key)".into(),
@@ -236,7 +237,7 @@ impl EscrowDeposit {
             .map_err(|_| damaged())?
             .len();
         buf.truncate(n);
-        RsaPrivateKey::from_pkcs8_der(buf).map_err(|e| EscrowError::EscrowDamaged(e.to_string()))
+        PrivateKey::from_pkcs8_der(buf).map_err(|e| EscrowError::EscrowDamaged(e.to_string()))
     }
 
     /// The canonical encoding of the record.
@@ -265,7 +266,7 @@ impl EscrowDeposit {
                 .try_into()
                 .map_err(|_| EscrowError::InvalidInput("escrow id".into()))?,
         );
-        let public_key = RsaPublicKey::from_der(r.bytes("key").map_err(bad)?)
+        let public_key = PublicKey::from_spki_der(r.bytes("key").map_err(bad)?)
             .map_err(|e| EscrowError::InvalidInput(e.to_string()))?;
         let policy = r.str("policy").map_err(bad)?.to_string();
         let bound_token = TokenSerial::from_bytes(

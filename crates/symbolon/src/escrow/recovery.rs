@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::{sha256, ArbitratorId, EscrowDeposit, EscrowError, EscrowId};
 use crate::encoding::Writer;
-use crate::keys::{Fingerprint, IdentityKeyPair, IdentityPublicKey, RsaPrivateKey};
+use crate::keys::{Fingerprint, IdentityKeyPair, IdentityPublicKey, PrivateKey};
 use crate::token::{SlotName, TokenSerial};
 
 /// Requests made before callers were authenticated (no requester).
@@ -350,7 +350,7 @@ pub fn recover(
     deposit: &EscrowDeposit,
     keys: &BTreeMap<ArbitratorId, IdentityPublicKey>,
     enclave_decrypt: impl Fn(&[u8]) -> Result<Zeroizing<Vec<u8>>, EscrowError>,
-) -> Result<RsaPrivateKey, EscrowError> {
+) -> Result<PrivateKey, EscrowError> {
     if request.escrow != deposit.id || request.key != deposit.fingerprint() {
         return Err(EscrowError::InvalidInput(
             "the request is for another escrow".into(),
@@ -386,13 +386,13 @@ pub fn recover(
     let root = super::sharing::combine(&policy, &deposit.commitments, &leaves)?
         .ok_or_else(|| EscrowError::PolicyNotSatisfied("too few valid shares".into()))?;
     let key = deposit.open(&root)?;
-    if key.public_key() != &deposit.public_key {
+    if key.public_key() != deposit.public_key {
         return Err(EscrowError::EscrowDamaged(
             "the escrowed key is not the registered key".into(),
         ));
     }
-    // The consistency check: a fresh signature verifies and a fresh secret
-    // round-trips under the registered public key.
+    // The consistency check: a fresh signature verifies under the
+    // registered public key (and, for RSA, a fresh secret round-trips).
     key.pairwise_consistency_test().map_err(|e| {
         EscrowError::EscrowDamaged(format!(
             "the recovered key fails its consistency check: {e}"

@@ -7,7 +7,9 @@
 
 use zeroize::Zeroizing;
 
-use crate::keys::{wrap, IdentityKeyPair, IdentityPublicKey, RsaPrivateKey, RsaPublicKey};
+use crate::keys::{
+    wrap, IdentityKeyPair, IdentityPublicKey, PrivateKeyRef, PublicKey, RsaPublicKey,
+};
 use crate::token::{
     open_sealed, seal, IssuerAction, IssuerCommand, OpenFailure, SealedKind, SealingKey,
     SignedCommand, SlotName, TokenError, TokenSerial,
@@ -88,22 +90,27 @@ impl IssuerIdentity {
 
     /// Wraps `key` to the target's transport key and signs a command
     /// accepting it into `slot`.
-    pub fn authorize_key(
+    pub fn authorize_key<'a>(
         &self,
         target: &TokenTarget,
         slot: &SlotName,
-        key: &RsaPrivateKey,
+        key: impl Into<PrivateKeyRef<'a>>,
     ) -> Result<SignedCommand, TokenError> {
+        let key = key.into();
+        let public_key = key.public_key();
         // The station writes no key the CA would refuse: a published test
-        // key included (docs/weak-keys.md).
-        crate::keys::weak::check_public_key(key.public_key(), crate::keys::weak::Effort::Standard)
-            .map_err(crate::keys::KeyError::Weak)?;
+        // key included (docs/weak-keys.md). An EC key's point was validated
+        // when it was read.
+        if let PublicKey::Rsa(rsa) = &public_key {
+            crate::keys::weak::check_public_key(rsa, crate::keys::weak::Effort::Standard)
+                .map_err(crate::keys::KeyError::Weak)?;
+        }
         IssuerCommand {
             token: target.serial,
             sequence: target.sequence,
             slot: slot.clone(),
             action: IssuerAction::AcceptKey {
-                public_key: key.public_key().clone(),
+                public_key,
                 wrapped: wrap::wrap(key, &target.transport_key)?,
             },
         }

@@ -31,7 +31,7 @@ pub use ec_public::{EcCurve, EcPublicKey};
 pub use error::KeyError;
 pub use fingerprint::Fingerprint;
 pub use identity::{IdentityKeyPair, IdentityPublicKey};
-pub use private_key::PrivateKey;
+pub use private_key::{PrivateKey, PrivateKeyRef};
 pub use public_key::{PublicKey, SignatureAlgorithm};
 pub use rsa_private::RsaPrivateKey;
 pub use rsa_public::{rsa_components, RsaPublicKey, MIN_PUBLIC_EXPONENT};

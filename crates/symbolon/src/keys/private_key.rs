@@ -39,6 +39,23 @@ impl PrivateKey {
         }
     }
 
+    /// Reads a PEM private key an issuer brings (`PRIVATE KEY`, PKCS#8 of
+    /// RSA, P-256, P-384 or Ed25519; or `RSA PRIVATE KEY`) and tests it
+    /// pairwise.
+    pub fn import_pem(text: &[u8]) -> Result<Self, KeyError> {
+        let (label, der) = crate::pem::decode_secret(text, &["PRIVATE KEY", "RSA PRIVATE KEY"])
+            .map_err(|e| KeyError::Malformed {
+                kind: "private key",
+                reason: e.to_string(),
+            })?;
+        if label == "RSA PRIVATE KEY" {
+            return RsaPrivateKey::import_pem(text).map(Self::Rsa);
+        }
+        let key = Self::from_pkcs8_der(der)?;
+        key.pairwise_consistency_test()?;
+        Ok(key)
+    }
+
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
         match self {
@@ -97,5 +114,55 @@ impl From<RsaPrivateKey> for PrivateKey {
 impl From<EcPrivateKey> for PrivateKey {
     fn from(k: EcPrivateKey) -> Self {
         Self::Ec(k)
+    }
+}
+
+/// A borrowed private key of either kind: what key transport and escrow
+/// take, so a caller holding an `RsaPrivateKey`, an `EcPrivateKey` or a
+/// `PrivateKey` passes it as it is.
+#[derive(Clone, Copy)]
+pub enum PrivateKeyRef<'a> {
+    /// RSA.
+    Rsa(&'a RsaPrivateKey),
+    /// EC.
+    Ec(&'a EcPrivateKey),
+}
+
+impl PrivateKeyRef<'_> {
+    /// The public half.
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            Self::Rsa(k) => PublicKey::Rsa(k.public_key().clone()),
+            Self::Ec(k) => PublicKey::Ec(k.public_key().clone()),
+        }
+    }
+
+    /// The PKCS#8 encoding. Crate-private.
+    pub(crate) fn pkcs8_der(&self) -> &[u8] {
+        match self {
+            Self::Rsa(k) => k.pkcs8_der(),
+            Self::Ec(k) => k.pkcs8_der(),
+        }
+    }
+}
+
+impl<'a> From<&'a RsaPrivateKey> for PrivateKeyRef<'a> {
+    fn from(k: &'a RsaPrivateKey) -> Self {
+        Self::Rsa(k)
+    }
+}
+
+impl<'a> From<&'a EcPrivateKey> for PrivateKeyRef<'a> {
+    fn from(k: &'a EcPrivateKey) -> Self {
+        Self::Ec(k)
+    }
+}
+
+impl<'a> From<&'a PrivateKey> for PrivateKeyRef<'a> {
+    fn from(k: &'a PrivateKey) -> Self {
+        match k {
+            PrivateKey::Rsa(k) => Self::Rsa(k),
+            PrivateKey::Ec(k) => Self::Ec(k),
+        }
     }
 }

@@ -13,7 +13,7 @@
 use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256};
 use zeroize::Zeroizing;
 
-use super::{random_bytes, KeyError, RsaPrivateKey, RsaPublicKey};
+use super::{random_bytes, KeyError, PrivateKey, PrivateKeyRef, RsaPrivateKey, RsaPublicKey};
 
 const VERSION: u8 = 1;
 
@@ -49,8 +49,12 @@ impl WrappedKey {
     }
 }
 
-/// Wraps `key` to `transport`.
-pub fn wrap(key: &RsaPrivateKey, transport: &RsaPublicKey) -> Result<WrappedKey, KeyError> {
+/// Wraps `key` (RSA or EC: its PKCS#8) to `transport`.
+pub fn wrap<'a>(
+    key: impl Into<PrivateKeyRef<'a>>,
+    transport: &RsaPublicKey,
+) -> Result<WrappedKey, KeyError> {
+    let key = key.into();
     let mut kek_bytes = Zeroizing::new([0u8; 32]);
     random_bytes(kek_bytes.as_mut())?;
     let oaep = transport.encrypt_oaep(kek_bytes.as_ref())?;
@@ -78,7 +82,7 @@ pub fn wrap(key: &RsaPrivateKey, transport: &RsaPublicKey) -> Result<WrappedKey,
 pub(crate) fn unwrap(
     wrapped: &WrappedKey,
     transport: &RsaPrivateKey,
-) -> Result<RsaPrivateKey, KeyError> {
+) -> Result<PrivateKey, KeyError> {
     let (oaep, kwp) = wrapped.parts()?;
     let kek_bytes = transport.decrypt_oaep(oaep)?;
     if kek_bytes.len() != 32 {
@@ -92,7 +96,7 @@ pub(crate) fn unwrap(
         .map_err(|_| KeyError::DecryptionFailed)?
         .len();
     out.truncate(n);
-    RsaPrivateKey::from_pkcs8_der(out)
+    PrivateKey::from_pkcs8_der(out)
 }
 
 #[cfg(test)]
@@ -106,7 +110,17 @@ mod tests {
         let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
         let w = wrap(&key, transport.public_key()).unwrap();
         let back = unwrap(&w, &transport).unwrap();
-        assert_eq!(back.public_key(), key.public_key());
+        assert_eq!(
+            back.public_key(),
+            crate::keys::PublicKey::from(key.public_key())
+        );
+        // An EC key travels the same way.
+        let ec = crate::keys::EcPrivateKey::generate(crate::keys::EcCurve::P256).unwrap();
+        let back = unwrap(&wrap(&ec, transport.public_key()).unwrap(), &transport).unwrap();
+        assert_eq!(
+            back.public_key(),
+            crate::keys::PublicKey::Ec(ec.public_key().clone())
+        );
         for i in [0, 1, 5, w.as_bytes().len() - 1] {
             let mut b = w.as_bytes().to_vec();
             b[i] ^= 0x01;

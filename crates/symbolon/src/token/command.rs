@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{SlotName, TokenError, TokenSerial};
 use crate::encoding::Writer;
 use crate::keys::wrap::WrappedKey;
-use crate::keys::{IdentityKeyPair, IdentityPublicKey, RsaPublicKey};
+use crate::keys::{IdentityKeyPair, IdentityPublicKey, PublicKey};
 
 const DOMAIN: &str = "symbolon/issuer-command/v1";
 const FORMAT: &str = "symbolon-issuer-command-v1";
@@ -34,7 +34,7 @@ pub enum IssuerAction {
     /// Accept this wrapped private key into the (empty) slot.
     AcceptKey {
         /// The key's public half, as the issuer states it.
-        public_key: RsaPublicKey,
+        public_key: PublicKey,
         /// The private key wrapped to the token's transport key.
         wrapped: WrappedKey,
     },
@@ -201,7 +201,7 @@ impl SignedCommand {
                 certificate: b64("certificate", f.certificate)?,
             },
             "accept-key" => IssuerAction::AcceptKey {
-                public_key: RsaPublicKey::from_der(&b64("public_key", f.public_key)?)?,
+                public_key: PublicKey::from_spki_der(&b64("public_key", f.public_key)?)?,
                 wrapped: WrappedKey::from_bytes(b64("wrapped_key", f.wrapped_key)?),
             },
             other => return Err(bad(format!("unknown action {other:?}"))),

@@ -137,9 +137,9 @@ pub trait Token {
     /// issuer's signed command.
     fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError>;
 
-    /// Accepts a private key wrapped to the transport key, on a trusted
-    /// issuer's signed command; returns its public key.
-    fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError>;
+    /// Accepts a private key (RSA or EC) wrapped to the transport key, on a
+    /// trusted issuer's signed command; returns its public key.
+    fn accept_key(&mut self, command: &SignedCommand) -> Result<PublicKey, TokenError>;
 
     /// Signs, with the device identity key, a statement of where a slot's key
     /// came from and that it cannot be exported.

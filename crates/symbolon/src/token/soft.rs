@@ -613,7 +613,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         self.commit(next)
     }
 
-    fn accept_key(&mut self, command: &SignedCommand) -> Result<RsaPublicKey, TokenError> {
+    fn accept_key(&mut self, command: &SignedCommand) -> Result<PublicKey, TokenError> {
         self.check_command(command)?;
         let IssuerAction::AcceptKey {
             public_key,
@@ -630,7 +630,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
             return Err(TokenError::SlotOccupied(slot_name.clone()));
         }
         let key = wrap::unwrap(wrapped, &state.transport_key)?;
-        if key.public_key() != public_key {
+        if &key.public_key() != public_key {
             return Err(TokenError::InvalidInput(
                 "the wrapped key does not match the public key the command states".into(),
             ));
@@ -641,7 +641,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         next.slots.insert(
             slot_name.clone(),
             Slot {
-                key: Arc::new(PrivateKey::Rsa(key)),
+                key: Arc::new(key),
                 origin: KeyOrigin::Issuer {
                     issuer: command.issuer.fingerprint(),
                 },
