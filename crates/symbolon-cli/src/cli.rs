@@ -933,10 +933,10 @@ pub(crate) struct IssueArgs {
     /// registration or the station's name policy allows (docs/vetting.md).
     #[arg(long)]
     pub(crate) san: Vec<String>,
-    /// rsa-2048, rsa-3072, rsa-4096, p256, p384 or ed25519
+    /// rsa-2048 (the default), rsa-3072, rsa-4096, p256, p384 or ed25519
     /// (docs/ec-keys.md).
-    #[arg(long, default_value = "rsa-2048")]
-    pub(crate) algorithm: String,
+    #[arg(long)]
+    pub(crate) algorithm: Option<String>,
     /// Let the token generate the key and attest it (embodiment 4).
     #[arg(long)]
     pub(crate) on_token: bool,

@@ -426,6 +426,25 @@ fn a_subscriber_revokes_its_ec_certificate_with_an_openssl_signature() {
             hex::encode(openssl(dir, &a))
         };
         let body = |sig: String| json!({ "serial": serial, "reason": "keyCompromise", "signed_at": at, "signature": sig });
+        // The serial as the statement names it, lower-case hex: an
+        // upper-case spelling of it is refused (one event, one statement).
+        let (s, v) = request(
+            &server.client(None),
+            "POST",
+            "/v1/revocations/self",
+            Some(
+                &json!({ "serial": serial.to_ascii_uppercase(), "reason": "keyCompromise",
+                          "signed_at": at, "signature": sign(key) }),
+            ),
+        );
+        assert_eq!(s, 400, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("lower-case hex"),
+            "{v}"
+        );
         // Signed by another key of the same curve: refused.
         let imposter = format!("other-{key}");
         let mut a = vec!["genpkey"];
@@ -642,6 +661,24 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
         None,
     );
     assert!(rec["generated_on_token"].is_string(), "{rec}");
+    // A key the token made for a refused attempt is certified as it is; an
+    // --algorithm naming another kind is refused, and the key stays.
+    ok(
+        dir,
+        &[
+            "token",
+            "generate",
+            "--token",
+            "t.tok",
+            "--slot",
+            "left",
+            "--algorithm",
+            "rsa-2048",
+        ],
+    );
+    let r = issue("left", "p384", "client", "CN=Rob");
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("holds a rsa-2048 key"), "{}", r.stderr);
     // Ed25519 for a client; not for a server.
     let r = issue("ed", "ed25519", "client", "CN=Erin");
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -52,7 +52,8 @@ fn certify_body(csr: &[u8], args: &IssueArgs, nonce: &[u8]) -> Value {
 
 pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let role: CertificateRole = args.role.parse()?;
-    let algorithm: KeyAlgorithm = args.algorithm.parse()?;
+    let asked: Option<KeyAlgorithm> = args.algorithm.as_deref().map(str::parse).transpose()?;
+    let algorithm = asked.unwrap_or(KeyAlgorithm::Rsa(symbolon::keys::RsaAlgorithm::Rsa2048));
     let subject = parse_identity(&args.identity)?;
     let names = AltNames::parse_tagged(args.san.iter().map(String::as_str))
         .map_err(|e| CliError::new(Code::InvalidInput, format!("--san: {e}")))?;
@@ -85,6 +86,18 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
                 && !s.has_certificate
                 && s.origin == symbolon::token::KeyOrigin::Generated =>
         {
+            // The key left there is certified as it is: an --algorithm
+            // that names another kind is a mistake, not a request to
+            // replace it.
+            if let Some(a) = asked.filter(|a| *a != s.algorithm) {
+                return Err(CliError::new(
+                    Code::SlotOccupied,
+                    format!(
+                        "slot {slot:?} already holds a {} key the token made (not yet certified), not a {a} key; certify it without --algorithm, or name another --slot",
+                        s.algorithm
+                    ),
+                ));
+            }
             true
         }
         Some(_) => {

@@ -239,10 +239,25 @@ impl EcPublicKey {
     }
 }
 
+/// An OID in its one DER encoding: sub-identifiers padded with 0x80 bytes
+/// decode to the same arcs but compare unequal to the named constants, and
+/// would be refused as an unknown algorithm or curve (X.690 §8.19.2).
+fn require_minimal(oid: &ObjectIdentifier, what: &str) -> Result<(), KeyError> {
+    let minimal = ObjectIdentifier::new(&oid.to_string())
+        .map_err(|_| malformed(format!("{what}: not a valid OBJECT IDENTIFIER")))?;
+    if &minimal != oid {
+        return Err(malformed(format!(
+            "{what} {oid} is not DER-encoded (a sub-identifier has leading 0x80 bytes)"
+        )));
+    }
+    Ok(())
+}
+
 /// The curve an SPKI's algorithm names, refusing what is not a named,
 /// supported curve.
 fn curve_of(oid: &ObjectIdentifier, params: Option<&AnyRef<'_>>) -> Result<EcCurve, KeyError> {
     let unsupported = |m: String| KeyError::UnsupportedKey(m);
+    require_minimal(oid, "public key algorithm")?;
     if *oid == rfc8410::ID_ED_25519 {
         // RFC 8410 §3: the parameters MUST be absent.
         if params.is_some() {
@@ -288,6 +303,7 @@ fn curve_of(oid: &ObjectIdentifier, params: Option<&AnyRef<'_>>) -> Result<EcCur
     let named: ObjectIdentifier = params
         .decode_as()
         .map_err(|e| malformed(format!("namedCurve: {e}")))?;
+    require_minimal(&named, "namedCurve")?;
     match named {
         rfc5912::SECP_256_R_1 => Ok(EcCurve::P256),
         rfc5912::SECP_384_R_1 => Ok(EcCurve::P384),
@@ -369,6 +385,15 @@ fn ed25519_canonical(point: &[u8]) -> Result<Vec<u8>, KeyError> {
     if decoded.is_small_order() {
         return Err(invalid_point(
             "the Ed25519 public key is a point of small order: it has no secret, and signatures under it prove nothing"
+                .into(),
+        ));
+    }
+    // A key with a torsion component (A + T, T of order 2, 4 or 8) shares
+    // its secret with A: one secret would hold several certificates, and
+    // cofactored verifiers take one key's signatures for the other's.
+    if !decoded.is_torsion_free() {
+        return Err(invalid_point(
+            "the Ed25519 public key is not in the prime-order subgroup (it has a small-order component): it shares its secret with another key"
                 .into(),
         ));
     }
@@ -475,6 +500,23 @@ mod tests {
             class(EcPublicKey::from_point(EcCurve::Ed25519, &identity)),
             Some(WeakClass::InvalidPoint)
         );
+        // A real key plus a point of order 8: the same secret, another key.
+        let real = curve25519_dalek::edwards::CompressedEdwardsY(
+            crate::keys::EcPrivateKey::generate(EcCurve::Ed25519)
+                .unwrap()
+                .public_key()
+                .point()
+                .try_into()
+                .unwrap(),
+        )
+        .decompress()
+        .unwrap();
+        let t8 = curve25519_dalek::constants::EIGHT_TORSION[1];
+        let mixed = (real + t8).compress().to_bytes();
+        assert_eq!(
+            class(EcPublicKey::from_point(EcCurve::Ed25519, &mixed)),
+            Some(WeakClass::InvalidPoint)
+        );
         // y = p + 1 ≡ 1: a non-canonical encoding of the identity.
         let mut noncanonical = [0xffu8; 32];
         noncanonical[0] = 0xee;
@@ -483,6 +525,30 @@ mod tests {
             class(EcPublicKey::from_point(EcCurve::Ed25519, &noncanonical)),
             Some(WeakClass::InvalidPoint)
         );
+    }
+
+    #[test]
+    fn a_padded_curve_oid_is_malformed_not_another_curve() {
+        let (_, der) = p256_spki();
+        // namedCurve 06 08 2a 86 48 ce 3d 03 01 07 → 06 09 2a 80 86 48 …
+        let at = der
+            .windows(10)
+            .position(|w| w == [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07])
+            .unwrap();
+        let mut padded = der[..at].to_vec();
+        padded.extend_from_slice(&[
+            0x06, 0x09, 0x2a, 0x80, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+        ]);
+        padded.extend_from_slice(&der[at + 10..]);
+        // Outer lengths grow by one.
+        padded[1] += 1;
+        padded[3] += 1;
+        match EcPublicKey::from_spki_der(&padded) {
+            Err(KeyError::Malformed { reason, .. }) => {
+                assert!(reason.contains("not DER-encoded"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

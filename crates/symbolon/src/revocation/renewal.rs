@@ -60,6 +60,7 @@ impl RenewalAuthorization {
         new_key: &Fingerprint,
         now: i64,
     ) -> Result<(), RevocationError> {
+        super::self_request::require_lower_hex("old_serial", &self.old_serial)?;
         verify_signed(
             "renewal",
             old_key,

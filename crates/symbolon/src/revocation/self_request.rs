@@ -59,6 +59,7 @@ impl SelfRevocation {
         key: &PublicKey,
         now: i64,
     ) -> Result<(), RevocationError> {
+        require_lower_hex("serial", &self.serial)?;
         if !self.reason.subscriber_may_give() {
             return Err(RevocationError::Invalid(format!(
                 "a subscriber may not give the reason {} (holds and the CA's own compromise are the CA's to record)",
@@ -74,6 +75,21 @@ impl SelfRevocation {
             now,
         )
     }
+}
+
+/// A serial as the statements name it: lower-case hex, so one event has
+/// one statement.
+pub(crate) fn require_lower_hex(what: &str, serial: &str) -> Result<(), RevocationError> {
+    if serial.is_empty()
+        || !serial
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(RevocationError::Invalid(format!(
+            "{what} {serial:?}: the statement names the serial in lower-case hex"
+        )));
+    }
+    Ok(())
 }
 
 /// A statement's check: signed within [`MAX_SKEW`] of `now`, its hex
