@@ -86,17 +86,10 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             parent_csr,
             ca_token,
         } => {
-            let alg = match algorithm.parse::<symbolon::keys::KeyAlgorithm>()? {
-                symbolon::keys::KeyAlgorithm::Rsa(a) => a,
-                symbolon::keys::KeyAlgorithm::Ec(c) => {
-                    return Err(CliError::new(
-                        Code::Unsupported,
-                        format!(
-                            "--algorithm {c}: the CA key is RSA (rsa-2048, rsa-3072, rsa-4096); it certifies EC keys all the same (docs/ec-keys.md)"
-                        ),
-                    ))
-                }
-            };
+            let alg = super::rsa_algorithm(
+                &algorithm,
+                "the CA key is RSA (rsa-2048, rsa-3072, rsa-4096); it certifies EC keys all the same (docs/ec-keys.md)",
+            )?;
             let manufacturer_evidence = manufacturer_evidence
                 .iter()
                 .map(|r| r.trim().parse())

@@ -102,17 +102,10 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
             partial,
         } => {
             let slot = SlotName::new(&slot.slot)?;
-            let alg = match algorithm.parse::<symbolon::keys::KeyAlgorithm>()? {
-                symbolon::keys::KeyAlgorithm::Rsa(a) => a,
-                symbolon::keys::KeyAlgorithm::Ec(c) => {
-                    return Err(CliError::new(
-                        Code::Unsupported,
-                        format!(
-                            "--algorithm {c}: joint keys are RSA keys. The fifth embodiment's partial exponents multiply modulo λ(n), which only RSA has; use rsa-2048, rsa-3072 or rsa-4096"
-                        ),
-                    ))
-                }
-            };
+            let alg = super::rsa_algorithm(
+                &algorithm,
+                "joint keys are RSA keys. The fifth embodiment's partial exponents multiply modulo λ(n), which only RSA has; use rsa-2048, rsa-3072 or rsa-4096",
+            )?;
             let d = read_partial(&partial.partial_file)?;
             let offset = open_token(&token)?.joint_init(&slot, alg, e, &d)?;
             let corrected = write_corrected(&partial.partial_file, &d, offset)?;

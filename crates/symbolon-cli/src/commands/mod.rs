@@ -109,3 +109,18 @@ pub(crate) fn parse_hex(what: &str, s: &str) -> Result<Vec<u8>, CliError> {
     hex::decode(s.trim())
         .map_err(|e| CliError::new(Code::InvalidInput, format!("{what} is not valid hex: {e}")))
 }
+
+/// `--algorithm` for an RSA-only operation: an EC curve is refused with
+/// `why` (exit 3), saying what the operation takes.
+pub(crate) fn rsa_algorithm(
+    text: &str,
+    why: &str,
+) -> Result<symbolon::keys::RsaAlgorithm, CliError> {
+    match text.parse::<symbolon::keys::KeyAlgorithm>()? {
+        symbolon::keys::KeyAlgorithm::Rsa(a) => Ok(a),
+        symbolon::keys::KeyAlgorithm::Ec(c) => Err(CliError::new(
+            Code::Unsupported,
+            format!("--algorithm {c}: {why}"),
+        )),
+    }
+}

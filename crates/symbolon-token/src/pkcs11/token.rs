@@ -538,19 +538,7 @@ impl Pkcs11Token {
         let mut inner = self.lock();
         let mut state = self.state(&inner)?;
         let s = &inner.session;
-        if find(
-            s,
-            &[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                label(slot.as_str()),
-            ],
-        )?
-        .is_some()
-        {
-            return Err(TokenError::SlotOccupied(slot.clone()));
-        }
-        let mut id = [0u8; 16];
-        symbolon::keys::random_bytes(&mut id)?;
+        let id = free_slot_id(s, slot)?;
         let (_, private) = s
             .generate_key_pair(
                 &super::ec::generation(curve),
@@ -638,6 +626,25 @@ fn key_flags(s: &Session, key: ObjectHandle) -> Result<KeyFlags, TokenError> {
         }
     }
     Ok(f)
+}
+
+/// A fresh `CKA_ID` for a key about to be made in `slot`, which must hold
+/// no key yet (keys are never replaced).
+fn free_slot_id(s: &Session, slot: &SlotName) -> Result<[u8; 16], TokenError> {
+    if find(
+        s,
+        &[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            label(slot.as_str()),
+        ],
+    )?
+    .is_some()
+    {
+        return Err(TokenError::SlotOccupied(slot.clone()));
+    }
+    let mut id = [0u8; 16];
+    symbolon::keys::random_bytes(&mut id)?;
+    Ok(id)
 }
 
 fn label(text: &str) -> Attribute {
@@ -978,19 +985,7 @@ impl Token for Pkcs11Token {
         let mut inner = self.lock();
         let mut state = self.state(&inner)?;
         let s = &inner.session;
-        if find(
-            s,
-            &[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                label(slot.as_str()),
-            ],
-        )?
-        .is_some()
-        {
-            return Err(TokenError::SlotOccupied(slot.clone()));
-        }
-        let mut id = [0u8; 16];
-        symbolon::keys::random_bytes(&mut id)?;
+        let id = free_slot_id(s, slot)?;
         let (_, private) = s
             .generate_key_pair(
                 &Mechanism::RsaPkcsKeyPairGen,

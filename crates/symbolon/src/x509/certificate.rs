@@ -137,13 +137,16 @@ pub fn parse_certificate(der: &[u8]) -> Result<Certificate, X509Error> {
     Certificate::from_der(der).map_err(X509Error::malformed("certificate"))
 }
 
-/// The RSA public key a certificate certifies.
+/// The RSA public key a certificate certifies (for the RSA-only roles:
+/// CA keys, transport, content); an EC key is refused as unsupported here.
 pub fn certificate_key(cert: &Certificate) -> Result<RsaPublicKey, X509Error> {
-    let spki = to_der(
-        "certificate public key",
-        cert.tbs_certificate().subject_public_key_info(),
-    )?;
-    Ok(RsaPublicKey::from_der(&spki)?)
+    match certificate_public_key(cert)? {
+        PublicKey::Rsa(k) => Ok(k),
+        PublicKey::Ec(k) => Err(X509Error::UnsupportedAlgorithm(format!(
+            "a {} key where an RSA key is needed",
+            k.curve().standard_name()
+        ))),
+    }
 }
 
 /// The public key a certificate certifies, RSA or EC.
