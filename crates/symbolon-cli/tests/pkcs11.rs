@@ -1902,20 +1902,88 @@ fn ec_keys_are_made_and_used_on_the_device() {
         3,
         "ecdsa-sha384 on p384",
     );
-    // A wrapped EC key is not written into the device (C_UnwrapKey of EC
-    // keys is not built): refused, and nothing is kept.
+    // An issuer's EC keys enter the device by C_UnwrapKey (RSA-OAEP, then
+    // AES-KWP of the PKCS#8): they sign there, OpenSSL verifies with the
+    // key made outside, and the device keeps them sensitive.
+    for (slot, args, verify) in [
+        (
+            "in-p256",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+            &["dgst", "-sha256"][..],
+        ),
+        (
+            "in-p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"][..],
+            &["dgst", "-sha384"][..],
+        ),
+    ] {
+        let key = format!("{slot}.key");
+        let mut a = vec!["genpkey"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["-out", &key]);
+        openssl(dir, &a);
+        let pubkey = format!("{slot}.pub");
+        openssl(dir, &["pkey", "-in", &key, "-pubout", "-out", &pubkey]);
+        sym_ok(
+            dir,
+            &[
+                "issuer",
+                "accept-key",
+                "--issuer",
+                "st",
+                "--token",
+                &uri,
+                "--slot",
+                slot,
+                "--key",
+                &key,
+            ],
+        );
+        let sig = format!("{slot}.sig");
+        sym_ok(
+            dir,
+            &[
+                "token", "sign", "--token", &uri, "--slot", slot, "--in", "doc", "--out", &sig,
+            ],
+        );
+        let out = if verify.is_empty() {
+            openssl(
+                dir,
+                &[
+                    "pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-in", "doc",
+                    "-sigfile", &sig,
+                ],
+            )
+        } else {
+            let mut a = verify.to_vec();
+            a.extend_from_slice(&["-verify", &pubkey, "-signature", &sig, "doc"]);
+            openssl(dir, &a)
+        };
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            out.contains("Verified OK") || out.contains("Signature Verified Successfully"),
+            "{slot}: {out}"
+        );
+        let att = format!("{slot}.att");
+        sym_ok(
+            dir,
+            &[
+                "token", "attest", "--token", &uri, "--slot", slot, "--out", &att,
+            ],
+        );
+        let a: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(&att)).unwrap()).unwrap();
+        assert_eq!(a["origin"]["kind"], "issuer", "{a}");
+        assert_eq!(a["exportable"], false, "{a}");
+    }
+    assert_sensitive(dir, "ec", pin, "in-p256");
+    // SoftHSM2 2.6 makes Ed25519 keys but cannot unwrap one: refused as
+    // unsupported, saying what to do, and nothing kept.
     openssl(
         dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "outside.key",
-        ],
+        &["genpkey", "-algorithm", "ED25519", "-out", "in-ed.key"],
     );
+    let before = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
     sym_fails(
         dir,
         &[
@@ -1926,17 +1994,55 @@ fn ec_keys_are_made_and_used_on_the_device() {
             "--token",
             &uri,
             "--slot",
-            "in",
+            "in-ed",
             "--key",
-            "outside.key",
+            "in-ed.key",
         ],
         3,
-        "made there",
+        "token generate --algorithm ed25519",
     );
     let after = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
-    assert_eq!(after["slots"].as_array().unwrap().len(), 3, "{after}");
-    assert_eq!(
-        after["command_sequence"], info["command_sequence"],
-        "{after}"
+    assert_eq!(after, before);
+    // A command whose wrapped key was altered is refused; nothing is kept.
+    let before = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
+    sym_ok(
+        dir,
+        &[
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            &uri,
+            "--slot",
+            "again",
+            "--key",
+            "in-p256.key",
+            "--out",
+            "again.cmd",
+        ],
     );
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("again.cmd")).unwrap()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = base64::Engine::decode(&b64, v["wrapped_key"].as_str().unwrap()).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 1;
+    v["wrapped_key"] = base64::Engine::encode(&b64, &bytes).into();
+    std::fs::write(dir.join("again.cmd"), v.to_string()).unwrap();
+    let r = sym(
+        dir,
+        &[
+            "token",
+            "accept-key",
+            "--token",
+            &uri,
+            "--authorization",
+            "again.cmd",
+        ],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    let after = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
+    assert_eq!(after["slots"], before["slots"], "{after}");
+    assert_eq!(after["command_sequence"], before["command_sequence"]);
 }

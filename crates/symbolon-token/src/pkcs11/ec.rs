@@ -69,6 +69,24 @@ pub(super) fn public_key(curve: EcCurve, ec_point: &[u8]) -> Result<EcPublicKey,
     Ok(EcPublicKey::from_point(curve, inner.as_bytes())?)
 }
 
+/// The `CKA_KEY_TYPE` of a key on `curve`.
+pub(super) fn key_type(curve: EcCurve) -> cryptoki::object::KeyType {
+    match curve {
+        EcCurve::Ed25519 => cryptoki::object::KeyType::EC_EDWARDS,
+        _ => cryptoki::object::KeyType::EC,
+    }
+}
+
+/// `CKA_EC_POINT` for `key`: its point in a DER OCTET STRING (PKCS#11
+/// §2.3.3).
+pub(super) fn ec_point(key: &EcPublicKey) -> Vec<u8> {
+    let point = key.point();
+    // At most 97 bytes (P-384 uncompressed): a one-byte length.
+    let mut out = vec![0x04, point.len() as u8];
+    out.extend_from_slice(point);
+    out
+}
+
 /// The public half's template (`CKA_TOKEN`, labelled with the slot).
 pub(super) fn public_template(slot: &SlotName, id: &[u8], curve: EcCurve) -> Vec<Attribute> {
     vec![

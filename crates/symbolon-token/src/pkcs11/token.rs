@@ -553,17 +553,7 @@ impl Pkcs11Token {
                     "the device made another kind of key than asked".into(),
                 ));
             };
-            let challenge = b"symbolon pairwise consistency test";
-            let sig = match curve.natural_hash() {
-                Some(h) => {
-                    let d = MessageDigest::of(h, challenge);
-                    ec_sign(s, private, &public, EcSigningInput::Digest(&d))?
-                }
-                None => ec_sign(s, private, &public, EcSigningInput::Message(challenge))?,
-            };
-            public
-                .verify(curve.natural_hash(), challenge, &sig)
-                .map_err(|_| TokenError::Key(KeyError::PairwiseConsistency))?;
+            ec_pairwise_test(s, private, &public)?;
             Ok(public)
         });
         let public = match tested {
@@ -823,6 +813,28 @@ fn ec_sign(
             supported: "Ed25519 keys sign the message itself (scheme ed25519)",
         })),
     }
+}
+
+/// The pairwise test of an EC key on the device: a fresh signature made
+/// with `private` verifies under `public`.
+fn ec_pairwise_test(
+    s: &Session,
+    private: ObjectHandle,
+    public: &EcPublicKey,
+) -> Result<(), TokenError> {
+    let mut challenge = [0u8; 32];
+    symbolon::keys::random_bytes(&mut challenge)?;
+    let hash = public.curve().natural_hash();
+    let sig = match hash {
+        Some(h) => {
+            let d = MessageDigest::of(h, &challenge);
+            ec_sign(s, private, public, EcSigningInput::Digest(&d))?
+        }
+        None => ec_sign(s, private, public, EcSigningInput::Message(&challenge))?,
+    };
+    public
+        .verify(hash, &challenge, &sig)
+        .map_err(|_| TokenError::Key(KeyError::PairwiseConsistency))
 }
 
 fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot, TokenError> {
@@ -1153,13 +1165,6 @@ impl Token for Pkcs11Token {
                 "this command writes a certificate; use write-certificate".into(),
             ));
         };
-        let PublicKey::Rsa(public_key) = public_key else {
-            return Err(TokenError::Key(KeyError::Unsupported {
-                kind: "key to write into a PKCS#11 token",
-                name: public_key.algorithm().name().to_string(),
-                supported: "RSA keys (an EC key enters a device by being made there: token generate --algorithm p256|p384|ed25519)",
-            }));
-        };
         let slot = command.command.slot.clone();
         let s = &inner.session;
         if find(
@@ -1219,9 +1224,17 @@ impl Token for Pkcs11Token {
         };
         let mut id = [0u8; 16];
         symbolon::keys::random_bytes(&mut id)?;
-        let mut template = slot_private_template(&slot, &id);
+        // The PKCS#8 names the key's algorithm and curve; the template
+        // says what object it becomes (RSA, or an EC key that only signs).
+        let (key_type, mut template) = match public_key {
+            PublicKey::Rsa(_) => (KeyType::RSA, slot_private_template(&slot, &id)),
+            PublicKey::Ec(k) => (
+                super::ec::key_type(k.curve()),
+                super::ec::private_template(&slot, &id),
+            ),
+        };
         template.push(Attribute::Class(ObjectClass::PRIVATE_KEY));
-        template.push(Attribute::KeyType(KeyType::RSA));
+        template.push(Attribute::KeyType(key_type));
         let unwrapped = s.unwrap_key(&Mechanism::AesKeyWrapPad, kek, kwp, &template);
         discard(s, kek, "the temporary key-encryption key");
         let private = unwrapped.map_err(|e| match e {
@@ -1231,25 +1244,47 @@ impl Token for Pkcs11Token {
                 | RvError::UnwrappingKeyHandleInvalid,
                 _,
             ) => TokenError::Key(KeyError::DecryptionFailed),
+            // Devices that make Ed25519 keys need not take them wrapped
+            // (SoftHSM2 2.6 cannot): say so, not "general failure".
+            _ if key_type == KeyType::EC_EDWARDS => TokenError::Key(KeyError::Unsupported {
+                kind: "key to write into this PKCS#11 device",
+                name: "ed25519 (the device cannot unwrap it)".into(),
+                supported: "RSA, P-256 and P-384 keys; make an Ed25519 key on the device: token generate --algorithm ed25519",
+            }),
             other => p11("unwrap the key into the device", other),
         })?;
-        let check = (|| {
-            if &rsa_public_of(s, private)? != public_key {
-                return Err(TokenError::InvalidInput(
-                    "the wrapped key does not match the public key the command states".into(),
-                ));
+        let check = (|| match public_key {
+            PublicKey::Rsa(public_key) => {
+                if &rsa_public_of(s, private)? != public_key {
+                    return Err(TokenError::InvalidInput(
+                        "the wrapped key does not match the public key the command states".into(),
+                    ));
+                }
+                let bits = public_key.bits() as u64;
+                let mut pub_template = rsa_public_template(slot.as_str(), &id, bits, true);
+                pub_template.retain(|a| {
+                    !matches!(a, Attribute::ModulusBits(_) | Attribute::PublicExponent(_))
+                });
+                pub_template.push(Attribute::Class(ObjectClass::PUBLIC_KEY));
+                pub_template.push(Attribute::KeyType(KeyType::RSA));
+                pub_template.push(Attribute::Modulus(public_key.modulus().to_vec()));
+                pub_template.push(Attribute::PublicExponent(public_key.exponent().to_vec()));
+                s.create_object(&pub_template)
+                    .map_err(|e| p11("store the public key", e))?;
+                self.pairwise_test(s, private, public_key)
             }
-            let bits = public_key.bits() as u64;
-            let mut pub_template = rsa_public_template(slot.as_str(), &id, bits, true);
-            pub_template
-                .retain(|a| !matches!(a, Attribute::ModulusBits(_) | Attribute::PublicExponent(_)));
-            pub_template.push(Attribute::Class(ObjectClass::PUBLIC_KEY));
-            pub_template.push(Attribute::KeyType(KeyType::RSA));
-            pub_template.push(Attribute::Modulus(public_key.modulus().to_vec()));
-            pub_template.push(Attribute::PublicExponent(public_key.exponent().to_vec()));
-            s.create_object(&pub_template)
-                .map_err(|e| p11("store the public key", e))?;
-            self.pairwise_test(s, private, public_key)
+            PublicKey::Ec(public_key) => {
+                // The public object from the command's key; the pairwise
+                // test (a signature made on the device, verified with the
+                // command's key) proves the unwrapped key is that key.
+                let mut pub_template = super::ec::public_template(&slot, &id, public_key.curve());
+                pub_template.push(Attribute::Class(ObjectClass::PUBLIC_KEY));
+                pub_template.push(Attribute::KeyType(key_type));
+                pub_template.push(Attribute::EcPoint(super::ec::ec_point(public_key)));
+                s.create_object(&pub_template)
+                    .map_err(|e| p11("store the public key", e))?;
+                ec_pairwise_test(s, private, public_key)
+            }
         })();
         if let Err(e) = check {
             discard(s, private, "a key that failed its pairwise test");
@@ -1265,7 +1300,7 @@ impl Token for Pkcs11Token {
             },
         );
         self.save_state(&inner, &state)?;
-        Ok(PublicKey::Rsa(public_key.clone()))
+        Ok(public_key.clone())
     }
 
     fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError> {
