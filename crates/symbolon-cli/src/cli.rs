@@ -1717,7 +1717,7 @@ pub(crate) enum IssuerCommand {
         token: TokenArgs,
         #[command(flatten)]
         slot: SlotArg,
-        /// The RSA private key (PEM, PKCS#8 or PKCS#1).
+        /// The private key (RSA, P-256, P-384 or Ed25519) (PEM, PKCS#8 or PKCS#1).
         #[arg(long)]
         key: PathBuf,
         /// Save the signed command here instead of applying it.

@@ -554,9 +554,24 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
             "new.tok",
         ],
         5,
-        "once",
+        "already holds a key",
     );
     assert_eq!(std::fs::read(dir.join("new.tok")).unwrap(), before);
+    // The enclave itself recovers once, whoever asks again.
+    let (s, v) = http(
+        "POST",
+        &format!("{}/v1/recovery/{id}/complete", server.url),
+        Some(&json!({ "sequence": 2 })),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("already_used")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("once"),
+        "{v}"
+    );
 
     let kinds: Vec<String> = audit_kinds(&server)
         .iter()
@@ -967,6 +982,50 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     );
     ok(dir, &["token", "tamper", "--token", "t.tok", "--yes"]);
     new_token(dir, &server, "new.tok");
+    // No request for a token that would refuse the key: one that does not
+    // trust the enclave's issuer, or a slot that holds a key already.
+    ok(dir, &["token", "init", "--token", "stranger.tok"]);
+    ok(
+        dir,
+        &[
+            "token",
+            "register",
+            "--token",
+            "stranger.tok",
+            "--ca",
+            &server.url,
+        ],
+    );
+    let before = audit_entries(&server).len();
+    for (token, slot, needle) in [
+        (
+            "stranger.tok",
+            "mail",
+            "does not trust the recovery enclave",
+        ),
+        ("t.tok", "mail", "tampered"),
+    ] {
+        let r = run(
+            dir,
+            &[
+                "recovery",
+                "request",
+                "--ca",
+                &server.url,
+                "--key",
+                &key,
+                "--reason",
+                "lost",
+                "--token",
+                token,
+                "--slot",
+                slot,
+            ],
+        );
+        assert_ne!(r.code, 0, "{token}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{token}: {}", r.stderr);
+    }
+    assert_eq!(audit_entries(&server).len(), before, "nothing filed");
     let id = request(dir, &server, &key, "new.tok");
     for who in [
         "user",
@@ -995,6 +1054,27 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     )
     .json();
     assert_eq!(done["key"], key.as_str(), "{done}");
+    // The slot now holds the key: a second request into it is refused
+    // before anything is filed.
+    let r = run(
+        dir,
+        &[
+            "recovery",
+            "request",
+            "--ca",
+            &server.url,
+            "--key",
+            &key,
+            "--reason",
+            "again",
+            "--token",
+            "new.tok",
+            "--slot",
+            "mail",
+        ],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("already holds a key"), "{}", r.stderr);
     // The recovered P-256 key signs in the new token, and the old
     // certificate's key verifies it (OpenSSL).
     std::fs::write(dir.join("doc"), b"signed after recovery").unwrap();

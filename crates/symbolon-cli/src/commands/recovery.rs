@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use symbolon::escrow::{EnclaveStatement, RecoveryRequest};
 use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey};
 use symbolon::pem;
-use symbolon::token::{SignedCommand, SlotName};
+use symbolon::token::{SignedCommand, SlotName, TokenInfo};
 
 use super::arbitrator::{fetch_envelope, fetch_escrow, load};
 use super::ca_client::{field, CaClient};
@@ -55,6 +55,37 @@ fn enclave(ca: &CaClient, root_pem: &std::path::Path) -> Result<EnclaveStatement
     st.verify(&root, SystemTime::now())
         .map_err(|e| CliError::new(Code::BadResponseSignature, e.to_string()))?;
     Ok(st)
+}
+
+/// Whether the token can take the recovered key into `slot`: the slot is
+/// free, and the token trusts the recovery enclave's issuer key (it signs
+/// the key command). Checked before a request is filed and before it is
+/// completed, since completing spends it; the token checks the command
+/// itself all the same.
+fn can_receive(ca: &CaClient, info: &TokenInfo, slot: &SlotName) -> Result<(), CliError> {
+    if info.slots.iter().any(|s| &s.name == slot) {
+        return Err(CliError::new(
+            Code::SlotOccupied,
+            format!(
+                "slot {slot:?} of token {} already holds a key, and keys are never replaced: recover into a free slot",
+                info.serial
+            ),
+        ));
+    }
+    let issuer = IdentityPublicKey::from_pem_or_der(
+        field(&ca.get("/v1/recovery/enclave")?, "issuer_key")?.as_bytes(),
+    )?;
+    if !info.trusted_issuers.contains(&issuer.fingerprint()) {
+        return Err(CliError::new(
+            Code::UntrustedIssuer,
+            format!(
+                "token {} does not trust the recovery enclave's issuer key {}, so it would refuse the key; a new token trusts it before its first key (`symbolon recovery enclave --out enclave.pem`, `symbolon token trust-issuer --issuer-key enclave.pem`)",
+                info.serial,
+                issuer.fingerprint()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The request and the head of its chain, from the status.
@@ -131,8 +162,12 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
         } => {
             let key: Fingerprint = key.parse()?;
             let slot = SlotName::new(&slot.slot)?;
-            let serial = open_token(&token)?.info()?.serial;
-            let v = super::ca_client(&ca)?.post(
+            let info = open_token(&token)?.info()?;
+            let serial = info.serial;
+            let client = super::ca_client(&ca)?;
+            // Arbitrators approve only what can be delivered.
+            can_receive(&client, &info, &slot)?;
+            let v = client.post(
                 "/v1/recovery",
                 &json!({ "key": key, "reason": reason, "target": serial, "slot": slot.as_str() }),
             )?;
@@ -278,6 +313,8 @@ pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
                     ),
                 ));
             }
+            // A token that would refuse the key must not spend the request.
+            can_receive(&client, &info, &r.slot)?;
             let v = client.post(
                 &format!("/v1/recovery/{request}/complete"),
                 &json!({ "sequence": info.command_sequence }),

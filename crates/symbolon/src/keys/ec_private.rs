@@ -49,6 +49,17 @@ fn malformed(reason: impl Into<String>) -> KeyError {
     }
 }
 
+/// Why aws-lc would not load a PKCS#8 key on `curve`.
+fn rejected(curve: EcCurve, e: aws_lc_rs::error::KeyRejected) -> KeyError {
+    KeyError::Malformed {
+        kind: "EC private key",
+        reason: format!(
+            "not a valid {} PKCS#8 key ({e}): a private value out of range, or an embedded public key that is not the private key's, is refused",
+            curve.standard_name()
+        ),
+    }
+}
+
 impl EcPrivateKey {
     /// Generates a key on `curve` and runs the pairwise consistency test.
     pub fn generate(curve: EcCurve) -> Result<Self, KeyError> {
@@ -77,8 +88,7 @@ impl EcPrivateKey {
         let curve = pkcs8_curve(&pkcs8)?;
         let (pair, spki) = match ecdsa_algorithm(curve) {
             Some(alg) => {
-                let pair =
-                    EcdsaKeyPair::from_pkcs8(alg, &pkcs8).map_err(|e| malformed(e.to_string()))?;
+                let pair = EcdsaKeyPair::from_pkcs8(alg, &pkcs8).map_err(|e| rejected(curve, e))?;
                 let spki = pair
                     .public_key()
                     .as_der()
@@ -89,7 +99,7 @@ impl EcPrivateKey {
             }
             None => {
                 let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
-                    .map_err(|e| malformed(e.to_string()))?;
+                    .map_err(|e| rejected(curve, e))?;
                 let spki = pair
                     .public_key()
                     .as_der()
