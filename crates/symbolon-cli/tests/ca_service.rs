@@ -488,6 +488,19 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
             "{weak}: {v}"
         );
     }
+    // The same key as PKCS#1 (`RSA PUBLIC KEY`) is refused the same way.
+    let pkcs1 =
+        String::from_utf8(openssl(dir, &["rsa", "-in", "e3.key", "-RSAPublicKey_out"])).unwrap();
+    let (s, v) = http(
+        "POST",
+        &format!("{}/v1/reservations", server.url),
+        Some(&json!({ "public_key": pkcs1 })),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str().unwrap()),
+        (400, "weak_key"),
+        "PKCS#1: {v}"
+    );
 
     // Oversized and malformed bodies, unknown endpoints.
     let huge = json!({ "csr": "A".repeat(100_000), "identity": "CN=Bob" });

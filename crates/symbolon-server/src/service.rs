@@ -265,12 +265,7 @@ impl CaService {
         } else {
             text.to_vec()
         };
-        // An SPKI names its algorithm (RSA or EC); a PKCS#1 key is RSA.
-        let parsed =
-            PublicKey::from_spki_der(&der).or_else(|e| match RsaPublicKey::from_der(&der) {
-                Ok(k) => Ok(PublicKey::Rsa(k)),
-                Err(_) => Err(e),
-            });
+        let parsed = PublicKey::from_spki_or_pkcs1_der(&der);
         match parsed {
             Ok(PublicKey::Ec(key)) => {
                 let key = PublicKey::Ec(key);

@@ -93,6 +93,17 @@ impl PublicKey {
         EcPublicKey::from_spki_der(der).map(Self::Ec)
     }
 
+    /// Parses SPKI DER (RSA or EC, by its algorithm) or, when it is not
+    /// an SPKI, PKCS#1 `RSAPublicKey` DER; each refusal (a weak RSA key, an
+    /// invalid point) is the parser's that applies.
+    pub fn from_spki_or_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
+        if spki::SubjectPublicKeyInfoRef::from_der(der).is_ok() {
+            Self::from_spki_der(der)
+        } else {
+            RsaPublicKey::from_der(der).map(Self::Rsa)
+        }
+    }
+
     /// Parses PEM `PUBLIC KEY` or raw SPKI DER.
     pub fn from_pem_or_der(data: &[u8]) -> Result<Self, KeyError> {
         if crate::pem::is_pem(data) {
