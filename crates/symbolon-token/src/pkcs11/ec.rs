@@ -153,14 +153,6 @@ pub(super) fn ecdsa_der(raw: &[u8], field_len: usize) -> Result<Vec<u8>, TokenEr
     Ok(der)
 }
 
-/// The coordinate length of an ECDSA curve, in bytes.
-pub(super) fn field_len(curve: EcCurve) -> usize {
-    match curve {
-        EcCurve::P384 => 48,
-        _ => 32,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

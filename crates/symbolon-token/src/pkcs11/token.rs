@@ -775,14 +775,15 @@ fn ec_sign(
     input: EcSigningInput<'_>,
 ) -> Result<Vec<u8>, TokenError> {
     let curve = public.curve();
-    match (curve.natural_hash(), input) {
-        (Some(h), EcSigningInput::Digest(d)) if d.algorithm() == h => {
+    input.check_for(curve)?;
+    match input {
+        EcSigningInput::Digest(d) => {
             let raw = s
                 .sign(&Mechanism::Ecdsa, key, d.as_bytes())
                 .map_err(|e| p11("sign (ECDSA)", e))?;
-            super::ec::ecdsa_der(&raw, super::ec::field_len(curve))
+            super::ec::ecdsa_der(&raw, curve.field_len())
         }
-        (None, EcSigningInput::Message(m)) => {
+        EcSigningInput::Message(m) => {
             let params = cryptoki::mechanism::eddsa::EddsaParams::new(
                 cryptoki::mechanism::eddsa::EddsaSignatureScheme::Pure,
             );
@@ -797,21 +798,6 @@ fn ec_sign(
             })?;
             Ok(sig)
         }
-        (Some(_), EcSigningInput::Digest(d)) => Err(TokenError::Key(KeyError::Unsupported {
-            kind: "hash for this curve",
-            name: format!("{curve} with {}", d.algorithm().name()),
-            supported: "ecdsa-sha256 on p256, ecdsa-sha384 on p384",
-        })),
-        (Some(_), EcSigningInput::Message(_)) => Err(TokenError::Key(KeyError::Unsupported {
-            kind: "signature input",
-            name: "a message for an ECDSA key".into(),
-            supported: "ECDSA keys sign digests (ecdsa-sha256, ecdsa-sha384)",
-        })),
-        (None, EcSigningInput::Digest(_)) => Err(TokenError::Key(KeyError::Unsupported {
-            kind: "signature input",
-            name: "a digest for an Ed25519 key".into(),
-            supported: "Ed25519 keys sign the message itself (scheme ed25519)",
-        })),
     }
 }
 

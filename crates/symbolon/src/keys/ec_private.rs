@@ -34,6 +34,33 @@ pub enum EcSigningInput<'a> {
     Message(&'a [u8]),
 }
 
+impl EcSigningInput<'_> {
+    /// Whether this input fits a key on `curve`: a digest of the curve's
+    /// own hash for ECDSA, a message for Ed25519. Every signer of EC keys
+    /// (the soft token, a PKCS#11 device) refuses the rest the same way.
+    pub fn check_for(&self, curve: EcCurve) -> Result<(), KeyError> {
+        match (curve.natural_hash(), self) {
+            (Some(h), Self::Digest(d)) if d.algorithm() == h => Ok(()),
+            (None, Self::Message(_)) => Ok(()),
+            (Some(_), Self::Digest(d)) => Err(KeyError::Unsupported {
+                kind: "hash for this curve",
+                name: format!("{curve} with {}", d.algorithm().name()),
+                supported: "ecdsa-sha256 on p256, ecdsa-sha384 on p384",
+            }),
+            (Some(_), Self::Message(_)) => Err(KeyError::Unsupported {
+                kind: "signature input",
+                name: "a message for an ECDSA key".into(),
+                supported: "ECDSA keys sign digests (ecdsa-sha256, ecdsa-sha384)",
+            }),
+            (None, Self::Digest(_)) => Err(KeyError::Unsupported {
+                kind: "signature input",
+                name: "a digest for an Ed25519 key".into(),
+                supported: "Ed25519 keys sign the message itself (scheme ed25519)",
+            }),
+        }
+    }
+}
+
 fn ecdsa_algorithm(curve: EcCurve) -> Option<&'static EcdsaSigningAlgorithm> {
     match curve {
         EcCurve::P256 => Some(&ECDSA_P256_SHA256_ASN1_SIGNING),
@@ -141,31 +168,15 @@ impl EcPrivateKey {
     /// `Ecdsa-Sig-Value`, as OpenSSL writes it), Ed25519 over a message.
     pub fn sign(&self, input: EcSigningInput<'_>) -> Result<Vec<u8>, KeyError> {
         crate::self_test::ensure()?;
+        input.check_for(self.curve())?;
         match (&self.pair, input) {
-            (Pair::Ecdsa(pair), EcSigningInput::Digest(d)) => {
-                let want = self.curve().natural_hash();
-                if want != Some(d.algorithm()) {
-                    return Err(KeyError::Unsupported {
-                        kind: "hash for this curve",
-                        name: format!("{} with {}", self.curve(), d.algorithm().name()),
-                        supported: "ecdsa-sha256 on p256, ecdsa-sha384 on p384",
-                    });
-                }
-                pair.sign_digest(&d.to_aws()?)
-                    .map(|s| s.as_ref().to_vec())
-                    .map_err(|_| KeyError::Internal("ECDSA signing"))
-            }
+            (Pair::Ecdsa(pair), EcSigningInput::Digest(d)) => pair
+                .sign_digest(&d.to_aws()?)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| KeyError::Internal("ECDSA signing")),
             (Pair::Ed25519(pair), EcSigningInput::Message(m)) => Ok(pair.sign(m).as_ref().to_vec()),
-            (Pair::Ecdsa(_), EcSigningInput::Message(_)) => Err(KeyError::Unsupported {
-                kind: "signature input",
-                name: "a message for an ECDSA key".into(),
-                supported: "ECDSA keys sign digests (ecdsa-sha256, ecdsa-sha384)",
-            }),
-            (Pair::Ed25519(_), EcSigningInput::Digest(_)) => Err(KeyError::Unsupported {
-                kind: "signature input",
-                name: "a digest for an Ed25519 key".into(),
-                supported: "Ed25519 keys sign the message itself (scheme ed25519)",
-            }),
+            // check_for refused every other pairing.
+            _ => Err(KeyError::Internal("EC signing input")),
         }
     }
 

@@ -73,8 +73,9 @@ impl EcCurve {
         }
     }
 
-    /// The length of a coordinate (a field element), in bytes.
-    const fn field_len(self) -> usize {
+    /// The length of a coordinate (a field element), in bytes: half a
+    /// fixed-size ECDSA signature (r ‖ s).
+    pub const fn field_len(self) -> usize {
         match self {
             Self::P256 | Self::Ed25519 => 32,
             Self::P384 => 48,
