@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """An independent implementation of docs/content-format.md, written from the
 document alone on top of pyca/cryptography, so the tests can check that the
-format is implementable and that symbolon agrees with it both ways.
+format is implementable and that symbolon agrees with it both ways. Version 1
+(RSA-OAEP) and version 2 (HPKE to P-256, P-384 or X25519 keys, through
+pyca/cryptography's own HPKE, which is OpenSSL's).
 
   content-reference.py vectors VECTORS.json RECIPIENT-PRIVATE.pem
   content-reference.py open RECIPIENT-PRIVATE.pem IN OUT
@@ -17,14 +19,52 @@ import os
 import struct
 import sys
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import hashes, hpke, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.exceptions import InvalidTag
 
 MAGIC = b"symbolon-content"
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+# Version 2: the KEM id, its encapsulated key length, pyca's KEM.
+KEMS = {0x0010: (65, hpke.KEM.P256), 0x0011: (97, hpke.KEM.P384), 0x0020: (32, hpke.KEM.X25519)}
+HPKE_INFO = b"symbolon-content v2 key"
+
+
+def kem_of(key):
+    """The KEM id for a public or private key's curve (version 2)."""
+    if isinstance(key, (x25519.X25519PublicKey, x25519.X25519PrivateKey)):
+        return 0x0020
+    if isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
+        return {"secp256r1": 0x0010, "secp384r1": 0x0011}[key.curve.name]
+    raise ValueError("not a P-256, P-384 or X25519 key")
+
+
+def suite(kem_id):
+    return hpke.Suite(KEMS[kem_id][1], hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+
+
+def unwrap(private_key, h):
+    """The content key from the header's wrapped key, by the key's kind."""
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        try:
+            return private_key.decrypt(h["wrapped"], OAEP)
+        except ValueError:
+            raise FormatError("wrong_recipient", "the content key does not unwrap")
+    kem_id = kem_of(private_key)
+    w = h["wrapped"]
+    if int.from_bytes(w[:2], "big") != kem_id:
+        raise FormatError("wrong_recipient", "wrapped with another KEM")
+    try:
+        return suite(kem_id).decrypt(w[2:], private_key, info=HPKE_INFO + h["content_id"])
+    except Exception:
+        # Sealed to this key and not opening: the header was altered.
+        spki = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if hashlib.sha256(spki).digest() == h["recipient"]:
+            raise FormatError("header_altered", "the wrapped key does not open")
+        raise FormatError("wrong_recipient", "the content key does not unwrap")
 
 
 class FormatError(Exception):
@@ -47,17 +87,24 @@ def read_header(stream):
         raise FormatError("not_sealed", "the stream ends inside the header")
     if fixed[:16] != MAGIC:
         raise FormatError("not_sealed", "bad magic")
-    if fixed[16] != 1:
+    version = fixed[16]
+    if version not in (1, 2):
         raise FormatError("not_sealed", "unknown version")
     c = fixed[17]
     if not 10 <= c <= 24:
         raise FormatError("not_sealed", "chunk size out of range")
     (wrapped_len,) = struct.unpack(">H", fixed[98:100])
-    if not 256 <= wrapped_len <= 512:
+    if version == 1 and not 256 <= wrapped_len <= 512:
+        raise FormatError("not_sealed", "wrapped key length out of range")
+    if version == 2 and not 82 <= wrapped_len <= 147:
         raise FormatError("not_sealed", "wrapped key length out of range")
     rest = stream.read(wrapped_len + 32)
     if len(rest) < wrapped_len + 32:
         raise FormatError("not_sealed", "the stream ends inside the header")
+    if version == 2:
+        kem = KEMS.get(int.from_bytes(rest[:2], "big"))
+        if kem is None or wrapped_len != 2 + kem[0] + 48:
+            raise FormatError("not_sealed", "unknown KEM or wrapped key length")
     return {
         "chunk_size": 1 << c,
         "recipient": fixed[18:50],
@@ -71,10 +118,7 @@ def read_header(stream):
 
 def open_stream(private_key, stream, out):
     h = read_header(stream)
-    try:
-        k = private_key.decrypt(h["wrapped"], OAEP)
-    except ValueError:
-        raise FormatError("wrong_recipient", "the content key does not unwrap")
+    k = unwrap(private_key, h)
     if len(k) != 32:
         raise FormatError("not_sealed", "the content key is not 32 bytes")
     mac = hmac.new(derive(k, h["salt"], b"symbolon-content v1 header"), h["authenticated"], hashlib.sha256).digest()
@@ -106,8 +150,14 @@ def open_stream(private_key, stream, out):
 def seal_stream(public_key, stream, out, content_id, c=16):
     k, salt = os.urandom(32), os.urandom(32)
     spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    wrapped = public_key.encrypt(k, OAEP)
-    header = (MAGIC + bytes([1, c]) + hashlib.sha256(spki).digest() + content_id + salt
+    if isinstance(public_key, rsa.RSAPublicKey):
+        version, wrapped = 1, public_key.encrypt(k, OAEP)
+    else:
+        kem_id = kem_of(public_key)
+        version = 2
+        wrapped = kem_id.to_bytes(2, "big") + suite(kem_id).encrypt(
+            k, public_key, info=HPKE_INFO + content_id)
+    header = (MAGIC + bytes([version, c]) + hashlib.sha256(spki).digest() + content_id + salt
               + struct.pack(">H", len(wrapped)) + wrapped)
     header += hmac.new(derive(k, salt, b"symbolon-content v1 header"), header, hashlib.sha256).digest()
     out.write(header)
@@ -139,7 +189,8 @@ def check_vectors(path, key):
         if got == "ok":
             if out.getvalue() != bytes.fromhex(v["plaintext"]):
                 raise SystemExit(f"vector {v['name']!r}: wrong plaintext")
-            if key.decrypt(bytes.fromhex(v["wrapped_key"]), OAEP) != bytes.fromhex(v["content_key"]):
+            h = read_header(io.BytesIO(sealed))
+            if h["wrapped"] != bytes.fromhex(v["wrapped_key"]) or unwrap(key, h) != bytes.fromhex(v["content_key"]):
                 raise SystemExit(f"vector {v['name']!r}: wrapped key does not unwrap to the content key")
     print(f"{len(doc['vectors'])} vectors agree")
 

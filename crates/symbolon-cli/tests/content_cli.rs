@@ -922,3 +922,249 @@ fn an_independent_implementation_of_the_format_agrees_both_ways() {
     let inspect = ok(dir, &["--json", "content", "inspect", "by-reference"]).json();
     assert_eq!(inspect["content_id"], CONTENT_ID);
 }
+
+/// Content sealed with HPKE (format version 2) to P-256, P-384 and X25519
+/// keys: the reference implementation (pyca/cryptography's HPKE, which is
+/// OpenSSL's) reads the checked-in vectors and opens what symbolon seals;
+/// symbolon's token opens what the reference seals to a key made inside
+/// it; another token's key of the same curve cannot open it; an Ed25519
+/// key (signing only) is refused as a recipient and as an opener, with
+/// nothing written.
+#[test]
+fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token() {
+    if !have_pyca() || !have_openssl() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../symbolon/tests/data/content"
+    );
+    let p = pattern(2 * 65536 + 7);
+    std::fs::write(dir.join("p"), &p).unwrap();
+    ok(dir, &["token", "init", "--token", "t.tok"]);
+    ok(dir, &["token", "init", "--token", "other.tok"]);
+    for (curve, genpkey) in [
+        (
+            "p256",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+        ),
+        (
+            "p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"][..],
+        ),
+        ("x25519", &["-algorithm", "X25519"][..]),
+    ] {
+        // The checked-in vectors (P-256 and X25519).
+        let vectors = format!("{data}/vectors-{curve}.json");
+        if Path::new(&vectors).exists() {
+            let key = format!("{data}/recipient-{curve}-TEST-ONLY.pem");
+            let out = reference(dir, &["vectors", &vectors, &key]);
+            assert!(
+                out.status.success(),
+                "{curve}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+
+        // symbolon seals to an OpenSSL key, the reference opens.
+        let key = format!("{curve}.key");
+        let mut args = vec!["genpkey"];
+        args.extend_from_slice(genpkey);
+        args.extend_from_slice(&["-out", &key]);
+        openssl(dir, &args);
+        openssl(
+            dir,
+            &[
+                "pkey",
+                "-in",
+                &key,
+                "-pubout",
+                "-out",
+                &format!("{curve}.pub"),
+            ],
+        );
+        let sealed = format!("{curve}.by-symbolon");
+        ok(
+            dir,
+            &["seal", "--to", &format!("{curve}.pub"), "p", &sealed],
+        );
+        let header =
+            ContentHeader::read_from(&mut std::fs::File::open(dir.join(&sealed)).unwrap()).unwrap();
+        assert_eq!(header.version(), symbolon::content::VERSION_HPKE, "{curve}");
+        let out = reference(dir, &["open", &key, &sealed, &format!("{curve}.opened")]);
+        assert!(
+            out.status.success(),
+            "{curve}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read(dir.join(format!("{curve}.opened"))).unwrap(),
+            p
+        );
+
+        // The reference seals to a key made inside the token; the token opens.
+        ok(
+            dir,
+            &[
+                "token",
+                "generate",
+                "--token",
+                "t.tok",
+                "--slot",
+                curve,
+                "--algorithm",
+                curve,
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "token",
+                "generate",
+                "--token",
+                "other.tok",
+                "--slot",
+                curve,
+                "--algorithm",
+                curve,
+            ],
+        );
+        let public = format!("{curve}.token.pem");
+        ok(
+            dir,
+            &[
+                "token",
+                "public-key",
+                "--token",
+                "t.tok",
+                "--slot",
+                curve,
+                "--out",
+                &public,
+            ],
+        );
+        let by_ref = format!("{curve}.by-reference");
+        let out = reference(dir, &["seal", &public, "p", &by_ref, CONTENT_ID]);
+        assert!(
+            out.status.success(),
+            "{curve}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let opened = format!("{curve}.u");
+        ok(
+            dir,
+            &[
+                "unseal", "--token", "t.tok", "--slot", curve, &by_ref, &opened,
+            ],
+        );
+        assert_eq!(std::fs::read(dir.join(&opened)).unwrap(), p, "{curve}");
+
+        // symbolon seals to the token's key too; only that token opens it.
+        let to_token = format!("{curve}.to-token");
+        ok(dir, &["seal", "--to", &public, "p", &to_token]);
+        ok(
+            dir,
+            &[
+                "unseal", "--token", "t.tok", "--slot", curve, &to_token, "again",
+            ],
+        );
+        assert_eq!(std::fs::read(dir.join("again")).unwrap(), p);
+        std::fs::remove_file(dir.join("again")).unwrap();
+        fails(
+            dir,
+            &[
+                "unseal",
+                "--token",
+                "other.tok",
+                "--slot",
+                curve,
+                &to_token,
+                "stolen",
+            ],
+            4,
+            "sealed to",
+        );
+        assert!(
+            !dir.join("stolen").exists(),
+            "{curve}: a refused unseal left output"
+        );
+
+        // An altered wrapped key (the KEM's encapsulated key) does not open.
+        let mut bytes = std::fs::read(dir.join(&to_token)).unwrap();
+        bytes[110] ^= 1;
+        std::fs::write(dir.join("altered"), &bytes).unwrap();
+        fails(
+            dir,
+            &[
+                "unseal",
+                "--token",
+                "t.tok",
+                "--slot",
+                curve,
+                "altered",
+                "altered.out",
+            ],
+            4,
+            "",
+        );
+        assert!(!dir.join("altered.out").exists());
+    }
+
+    // X25519 keys do not sign; Ed25519 keys do not open, and are no recipient.
+    fails(
+        dir,
+        &["token", "sign", "--token", "t.tok", "--slot", "x25519", "p"],
+        5,
+        "X25519",
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "generate",
+            "--token",
+            "t.tok",
+            "--slot",
+            "ed",
+            "--algorithm",
+            "ed25519",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--token",
+            "t.tok",
+            "--slot",
+            "ed",
+            "--out",
+            "ed.pem",
+        ],
+    );
+    fails(
+        dir,
+        &["seal", "--to", "ed.pem", "p", "to-ed"],
+        5,
+        "only signs",
+    );
+    assert!(!dir.join("to-ed").exists());
+    fails(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            "t.tok",
+            "--slot",
+            "ed",
+            "p256.to-token",
+            "ed.out",
+        ],
+        4,
+        "sealed to",
+    );
+    assert!(!dir.join("ed.out").exists());
+}

@@ -1854,16 +1854,90 @@ fn ec_keys_are_made_and_used_on_the_device() {
             block.contains("sensitive, always sensitive, never extractable, local"),
             "{block}"
         );
-        // A signing key only: no decrypt, unwrap or derive.
+        // Signs; P-256 and P-384 keys also derive (ECDH, to open
+        // HPKE-sealed content); none decrypts or unwraps.
         let usage = block
             .lines()
             .find(|l| l.trim().starts_with("Usage:"))
             .unwrap_or("");
         assert!(usage.contains("sign"), "{block}");
-        for not in ["decrypt", "unwrap", "derive"] {
+        assert_eq!(usage.contains("derive"), curve != "ed25519", "{block}");
+        for not in ["decrypt", "unwrap"] {
             assert!(!usage.contains(not), "{block}");
         }
     }
+    // Content sealed with HPKE to the device's P-256 and P-384 keys opens
+    // there: CKM_ECDH1_DERIVE inside, the key never out. Another key of
+    // the curve cannot open it; nothing is written on a refusal.
+    std::fs::write(dir.join("plain"), vec![0x42u8; 100_000]).unwrap();
+    for curve in ["p256", "p384"] {
+        let sealed = format!("{curve}.sealed");
+        sym_ok(
+            dir,
+            &["seal", "--to", &format!("{curve}.pub"), "plain", &sealed],
+        );
+        let opened = format!("{curve}.opened");
+        sym_ok(
+            dir,
+            &["unseal", "--token", &uri, "--slot", curve, &sealed, &opened],
+        );
+        assert_eq!(
+            std::fs::read(dir.join(&opened)).unwrap(),
+            std::fs::read(dir.join("plain")).unwrap()
+        );
+    }
+    sym_fails(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            &uri,
+            "--slot",
+            "p384",
+            "p256.sealed",
+            "wrong.out",
+        ],
+        4,
+        "sealed to",
+    );
+    assert!(!dir.join("wrong.out").exists());
+    sym_fails(
+        dir,
+        &[
+            "unseal",
+            "--token",
+            &uri,
+            "--slot",
+            "ed25519",
+            "p256.sealed",
+            "wrong.out",
+        ],
+        4,
+        "sealed to",
+    );
+    // SoftHSM2 2.6 has no CKM_EC_MONTGOMERY_KEY_PAIR_GEN: X25519 is a clear
+    // `unsupported`, and no slot is left behind.
+    sym_fails(
+        dir,
+        &[
+            "token",
+            "generate",
+            "--token",
+            &uri,
+            "--slot",
+            "x",
+            "--algorithm",
+            "x25519",
+        ],
+        3,
+        "cannot generate",
+    );
+    sym_fails(
+        dir,
+        &["token", "public-key", "--token", &uri, "--slot", "x"],
+        3,
+        "",
+    );
     // The device refuses to read the private value out.
     assert_sensitive(dir, "ec", pin, "p256");
     // The token lists the slots with their curves; RSA-only operations on

@@ -265,7 +265,12 @@ impl CaService {
         } else {
             text.to_vec()
         };
-        let parsed = PublicKey::from_spki_or_pkcs1_der(&der);
+        // A key that cannot sign (X25519) is never certified: refused here
+        // as at certification.
+        let parsed = PublicKey::from_spki_or_pkcs1_der(&der).and_then(|k| match &k {
+            PublicKey::Ec(ec) => ec.require_signing().map(|()| k),
+            PublicKey::Rsa(_) => Ok(k),
+        });
         match parsed {
             Ok(PublicKey::Ec(key)) => {
                 let key = PublicKey::Ec(key);

@@ -26,7 +26,7 @@ fn bench(c: &mut Criterion) {
     let slot = SlotName::new("c").unwrap();
     let mut t = SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
     t.generate(&slot, RsaAlgorithm::Rsa2048).unwrap();
-    let pk = t.public_key(&slot).unwrap();
+    let pk: symbolon::keys::PublicKey = t.public_key(&slot).unwrap().into();
     let plain = vec![0x5au8; SIZE];
     let mut sealed = Vec::new();
     seal(

@@ -21,6 +21,11 @@ fn files() -> Vec<(String, Value)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        // The signature files; key agreement is wycheproof_agreement.rs's.
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with("ecdsa_") || n.starts_with("ed25519_")
+        })
         .map(|p| {
             let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
             (p.file_name().unwrap().to_string_lossy().into_owned(), v)
@@ -75,7 +80,7 @@ fn every_ecdsa_and_ed25519_vector() {
         }
     }
     // Every file contributed, valid and invalid cases alike.
-    for curve in EcCurve::ALL {
+    for curve in EcCurve::SIGNING {
         for result in ["valid", "invalid"] {
             assert!(
                 counted.get(&(curve, result)).copied().unwrap_or(0) > 50,

@@ -18,7 +18,7 @@ const DOMAIN: &str = "symbolon token backup v1";
 /// Seals every data object of `token` to `slot`'s public key; returns the
 /// backup file and how many objects it holds.
 pub(crate) fn backup(token: &dyn Token, slot: &SlotName) -> Result<(Vec<u8>, usize), CliError> {
-    let recipient = token.public_key(slot)?;
+    let recipient = token.slot_public_key(slot)?;
     let names = token.objects()?;
     let mut w = Writer::with_domain(DOMAIN);
     w.bytes(token.info()?.serial.as_bytes());

@@ -14,10 +14,11 @@ use symbolon::content::{
     self, ContentError, ContentHeader, ContentId, Licence, OrderTerms, Price, PurchaseOrder,
     CHUNK_LOG2_RANGE,
 };
-use symbolon::keys::{RsaPublicKey, SignatureScheme};
+use symbolon::keys::hpke::Kem;
+use symbolon::keys::{PublicKey, SignatureScheme};
 use symbolon::pem;
 use symbolon::token::{SlotName, TokenSerial};
-use symbolon::x509::{certificate_key, parse_certificate};
+use symbolon::x509::{certificate_public_key, parse_certificate};
 
 use super::open_token;
 use crate::cli::{ContentCommand, SealArgs, UnsealArgs};
@@ -65,8 +66,9 @@ fn open_input(
     }
 }
 
-/// A recipient: an RSA public key (SPKI or PKCS#1, PEM or DER) or a certificate.
-pub(crate) fn read_recipient(path: &Path) -> Result<RsaPublicKey, CliError> {
+/// A recipient: a public key (SPKI, PEM or DER: RSA, P-256, P-384 or
+/// X25519; or PKCS#1 RSA) or a certificate of one.
+pub(crate) fn read_recipient(path: &Path) -> Result<PublicKey, CliError> {
     let data = read_input(Some(path))?;
     // A certificate (PEM or DER), else a bare public key.
     let der = if pem::is_pem(&data) {
@@ -75,10 +77,23 @@ pub(crate) fn read_recipient(path: &Path) -> Result<RsaPublicKey, CliError> {
         Some(data.clone())
     };
     let key = match der.as_deref().map(parse_certificate) {
-        Some(Ok(cert)) => certificate_key(&cert)?,
-        _ => RsaPublicKey::from_pem_or_der(&data)?,
+        Some(Ok(cert)) => certificate_public_key(&cert)?,
+        // An SPKI of any kind, else a PKCS#1 RSA key.
+        _ => PublicKey::from_pem_or_der(&data).or_else(|e| {
+            symbolon::keys::RsaPublicKey::from_pem_or_der(&data)
+                .map(PublicKey::Rsa)
+                .map_err(|_| e)
+        })?,
     };
-    key.check_policy()?;
+    match &key {
+        PublicKey::Rsa(k) => {
+            k.check_policy()?;
+        }
+        // Ed25519 keys only sign: say so before reading any input.
+        PublicKey::Ec(k) => {
+            Kem::for_curve(k.curve())?;
+        }
+    }
     Ok(key)
 }
 
@@ -147,7 +162,7 @@ pub(crate) fn unseal(args: &UnsealArgs, json: bool) -> Result<(), CliError> {
             l.check(&info.trusted_issuers, info.serial, &slot, &header)?
         }
         None => {
-            let key = token.public_key(&slot)?.fingerprint();
+            let key = token.slot_public_key(&slot)?.fingerprint();
             if &key != header.recipient() {
                 return Err(CliError::from(ContentError::WrongRecipient {
                     sealed_to: header.recipient().to_string(),

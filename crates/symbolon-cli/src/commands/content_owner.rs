@@ -366,7 +366,7 @@ pub(crate) fn license(
         &verified,
         &header,
         &content_key,
-        &decryption_key,
+        &decryption_key.into(),
         now(),
     )?;
     drop(content_key);

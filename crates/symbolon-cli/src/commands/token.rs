@@ -266,7 +266,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
             write_output(Some(&out), &file, false)?;
             done(
                 json,
-                json!({ "objects": n, "sealed_to": t.public_key(&slot)?.fingerprint(), "out": out }),
+                json!({ "objects": n, "sealed_to": t.slot_public_key(&slot)?.fingerprint(), "out": out }),
                 &format!(
                     "{n} data objects backed up to {}, sealed to slot {slot}'s key",
                     out.display()
@@ -422,6 +422,13 @@ fn sign(
             Some(EcCurve::P256) => "ecdsa-sha256".into(),
             Some(EcCurve::P384) => "ecdsa-sha384".into(),
             Some(EcCurve::Ed25519) => "ed25519".into(),
+            Some(EcCurve::X25519) => return Err(symbolon::token::TokenError::WrongKeyType {
+                slot: slot.clone(),
+                holds: symbolon::keys::KeyAlgorithm::Ec(EcCurve::X25519),
+                operation: "signing",
+                needs: "an RSA, P-256, P-384 or Ed25519 key (X25519 keys only open sealed content)",
+            }
+            .into()),
             None => SignatureScheme::Pkcs1Sha256.name().into(),
         },
     };

@@ -117,7 +117,7 @@ pub fn have_pyca() -> bool {
     have_peer(
         "python3 with pyca/cryptography",
         "python3",
-        &["-c", "import cryptography"],
+        &["-c", "import cryptography.hazmat.primitives.hpke"],
     )
 }
 

@@ -1,7 +1,8 @@
 //! EC keys on a PKCS#11 device (docs/ec-keys.md): the `CKA_EC_PARAMS` of
 //! each curve, reading a key's point back (`CKA_EC_POINT`), the key pair
-//! templates, and the device's raw ECDSA signature (r ‖ s) in the DER form
-//! OpenSSL writes.
+//! templates, the device's raw ECDSA signature (r ‖ s) in the DER form
+//! OpenSSL writes, and the Diffie-Hellman (`CKM_ECDH1_DERIVE`) that opens
+//! content sealed with HPKE.
 
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::Attribute;
@@ -17,6 +18,9 @@ const P384_PARAMS: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 /// PrintableString "edwards25519", which older devices use).
 const ED25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const ED25519_PRINTABLE: &[u8] = b"\x13\x0cedwards25519";
+/// DER of the id-X25519 OID, and the PrintableString form.
+const X25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+const X25519_PRINTABLE: &[u8] = b"\x13\x0acurve25519";
 
 fn device(message: String) -> TokenError {
     TokenError::Device {
@@ -31,6 +35,7 @@ pub(super) fn params(curve: EcCurve) -> &'static [u8] {
         EcCurve::P256 => P256_PARAMS,
         EcCurve::P384 => P384_PARAMS,
         EcCurve::Ed25519 => ED25519_PARAMS,
+        EcCurve::X25519 => X25519_PARAMS,
     }
 }
 
@@ -38,6 +43,7 @@ pub(super) fn params(curve: EcCurve) -> &'static [u8] {
 pub(super) fn generation(curve: EcCurve) -> Mechanism<'static> {
     match curve {
         EcCurve::Ed25519 => Mechanism::EccEdwardsKeyPairGen,
+        EcCurve::X25519 => Mechanism::EccMontgomeryKeyPairGen,
         _ => Mechanism::EccKeyPairGen,
     }
 }
@@ -49,8 +55,9 @@ pub(super) fn curve_of(params: &[u8]) -> Result<EcCurve, TokenError> {
         P256_PARAMS => Ok(EcCurve::P256),
         P384_PARAMS => Ok(EcCurve::P384),
         ED25519_PARAMS | ED25519_PRINTABLE => Ok(EcCurve::Ed25519),
+        X25519_PARAMS | X25519_PRINTABLE => Ok(EcCurve::X25519),
         other => Err(TokenError::Key(KeyError::UnsupportedKey(format!(
-            "the device's key is on a curve symbolon does not use (CKA_EC_PARAMS {}); supported: p256, p384, ed25519",
+            "the device's key is on a curve symbolon does not use (CKA_EC_PARAMS {}); supported: p256, p384, ed25519, x25519",
             hex::encode(other)
         )))),
     }
@@ -73,6 +80,7 @@ pub(super) fn public_key(curve: EcCurve, ec_point: &[u8]) -> Result<EcPublicKey,
 pub(super) fn key_type(curve: EcCurve) -> cryptoki::object::KeyType {
     match curve {
         EcCurve::Ed25519 => cryptoki::object::KeyType::EC_EDWARDS,
+        EcCurve::X25519 => cryptoki::object::KeyType::EC_MONTGOMERY,
         _ => cryptoki::object::KeyType::EC,
     }
 }
@@ -95,15 +103,17 @@ pub(super) fn public_template(slot: &SlotName, id: &[u8], curve: EcCurve) -> Vec
         Attribute::Label(slot.as_str().as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
         Attribute::EcParams(params(curve).to_vec()),
-        Attribute::Verify(true),
+        Attribute::Verify(curve.can_sign()),
         Attribute::Encrypt(false),
         Attribute::Wrap(false),
         Attribute::Derive(false),
     ]
 }
 
-/// The private half's template: sensitive, never extractable, signs only.
-pub(super) fn private_template(slot: &SlotName, id: &[u8]) -> Vec<Attribute> {
+/// The private half's template: sensitive, never extractable; signs
+/// (P-256, P-384, Ed25519) and derives a Diffie-Hellman secret (P-256,
+/// P-384, X25519), as the soft token's keys do (docs/ec-keys.md).
+pub(super) fn private_template(slot: &SlotName, id: &[u8], curve: EcCurve) -> Vec<Attribute> {
     vec![
         Attribute::Token(true),
         Attribute::Private(true),
@@ -111,11 +121,65 @@ pub(super) fn private_template(slot: &SlotName, id: &[u8]) -> Vec<Attribute> {
         Attribute::Id(id.to_vec()),
         Attribute::Sensitive(true),
         Attribute::Extractable(false),
-        Attribute::Sign(true),
+        Attribute::Sign(curve.can_sign()),
         Attribute::Decrypt(false),
         Attribute::Unwrap(false),
-        Attribute::Derive(false),
+        Attribute::Derive(curve.can_agree()),
     ]
+}
+
+/// The Diffie-Hellman of the device's `key` (on `curve`) with `peer`:
+/// `CKM_ECDH1_DERIVE` without a KDF (`CKD_NULL`) into a session-only
+/// generic secret as long as a coordinate, read once and destroyed. The
+/// private key stays in the device; the shared secret is what HPKE's
+/// KEM needs (docs/content-format.md §7).
+pub(super) fn derive(
+    s: &cryptoki::session::Session,
+    key: cryptoki::object::ObjectHandle,
+    peer: &EcPublicKey,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, TokenError> {
+    use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
+    use cryptoki::object::{AttributeType, KeyType, ObjectClass};
+    let len = peer.curve().field_len();
+    let mechanism = Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), peer.point()));
+    let template = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::ValueLen((len as u64).into()),
+        Attribute::Token(false),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+    ];
+    let secret = s
+        .derive_key(&mechanism, key, &template)
+        .map_err(|e| match e {
+            cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::KeyFunctionNotPermitted,
+                _,
+            ) => TokenError::Key(KeyError::Unsupported {
+                kind: "operation for this device key",
+                name: "key agreement with a key made without CKA_DERIVE".into(),
+                supported:
+                    "P-256, P-384 and X25519 keys made by `token generate`, which may derive",
+            }),
+            other => super::token::p11("derive a Diffie-Hellman secret", other),
+        })?;
+    let value = s.get_attributes(secret, &[AttributeType::Value]);
+    super::token::discard(s, secret, "the derived secret");
+    let value = value.map_err(|e| super::token::p11("read the derived secret", e))?;
+    match value.into_iter().next() {
+        Some(Attribute::Value(v)) if v.len() == len => Ok(zeroize::Zeroizing::new(v)),
+        Some(Attribute::Value(mut v)) => {
+            let got = v.len();
+            zeroize::Zeroize::zeroize(&mut v);
+            Err(device(format!(
+                "the device derived a {got}-byte secret, not {len}"
+            )))
+        }
+        _ => Err(device(
+            "the device did not return the derived secret".into(),
+        )),
+    }
 }
 
 /// An ECDSA signature as the device gives it (r ‖ s, each the curve's
@@ -180,7 +244,7 @@ mod tests {
 
     #[test]
     fn params_and_points() {
-        for c in EcCurve::ALL {
+        for c in EcCurve::SIGNING {
             assert_eq!(curve_of(params(c)).unwrap(), c);
         }
         assert_eq!(curve_of(ED25519_PRINTABLE).unwrap(), EcCurve::Ed25519);

@@ -105,7 +105,7 @@ fn joint_unsupported() -> TokenError {
 /// Destroys an object on a clean-up path, where the operation's own error
 /// (or success) is what is reported; a failure is logged, since the object
 /// stays on the device.
-fn discard(s: &Session, h: ObjectHandle, what: &str) {
+pub(super) fn discard(s: &Session, h: ObjectHandle, what: &str) {
     if let Err(e) = s.destroy_object(h) {
         tracing::warn!(error = %e, "cannot destroy {what} on the PKCS#11 device");
     }
@@ -116,7 +116,7 @@ fn device(code: Code, message: String) -> TokenError {
 }
 
 /// A device error, with the PKCS#11 return value and what was being done.
-fn p11(what: &str, e: P11Error) -> TokenError {
+pub(super) fn p11(what: &str, e: P11Error) -> TokenError {
     match e {
         P11Error::Pkcs11(RvError::PinIncorrect, _) => {
             device(Code::WrongPin, "the PKCS#11 PIN is wrong (the device may lock after more failures)".into())
@@ -543,7 +543,7 @@ impl Pkcs11Token {
             .generate_key_pair(
                 &super::ec::generation(curve),
                 &super::ec::public_template(slot, &id, curve),
-                &super::ec::private_template(slot, &id),
+                &super::ec::private_template(slot, &id, curve),
             )
             .map_err(|e| p11(&format!("generate a {} key", curve.standard_name()), e))?;
         let tested = public_of(s, private, slot).and_then(|public| {
@@ -690,7 +690,7 @@ fn public_of(s: &Session, private: ObjectHandle, slot: &SlotName) -> Result<Publ
             _ => None,
         });
     match kind {
-        Some(KeyType::EC) | Some(KeyType::EC_EDWARDS) => {
+        Some(KeyType::EC) | Some(KeyType::EC_EDWARDS) | Some(KeyType::EC_MONTGOMERY) => {
             let curve = super::ec::curve_of(&get_bytes(s, private, AttributeType::EcParams)?)?;
             let public = find(
                 s,
@@ -808,6 +808,18 @@ fn ec_pairwise_test(
     private: ObjectHandle,
     public: &EcPublicKey,
 ) -> Result<(), TokenError> {
+    if !public.curve().can_sign() {
+        // An X25519 key: agree with a fresh key both ways and compare.
+        let other = symbolon::keys::EcPrivateKey::generate(public.curve())?;
+        let ours = super::ec::derive(s, private, other.public_key())?;
+        let theirs = other.agree(public)?;
+        use subtle::ConstantTimeEq;
+        return if bool::from(ours.as_slice().ct_eq(theirs.as_slice())) {
+            Ok(())
+        } else {
+            Err(TokenError::Key(KeyError::PairwiseConsistency))
+        };
+    }
     let mut challenge = [0u8; 32];
     symbolon::keys::random_bytes(&mut challenge)?;
     let hash = public.curve().natural_hash();
@@ -1216,7 +1228,7 @@ impl Token for Pkcs11Token {
             PublicKey::Rsa(_) => (KeyType::RSA, slot_private_template(&slot, &id)),
             PublicKey::Ec(k) => (
                 super::ec::key_type(k.curve()),
-                super::ec::private_template(&slot, &id),
+                super::ec::private_template(&slot, &id, k.curve()),
             ),
         };
         template.push(Attribute::Class(ObjectClass::PRIVATE_KEY));
@@ -1505,9 +1517,32 @@ impl Token for Pkcs11Token {
         wrapped_key: &[u8],
     ) -> Result<Box<dyn ChunkOpener + Send>, TokenError> {
         // PKCS#11 has no HKDF-derived AES-GCM here (SoftHSM2 lacks
-        // CKM_HKDF_DERIVE): the device unwraps the content key and the
-        // chunks are opened in this process; the key is zeroised on drop.
-        let content_key = self.decrypt(slot, wrapped_key)?;
+        // CKM_HKDF_DERIVE): the device unwraps the content key (RSA-OAEP)
+        // or computes the Diffie-Hellman of HPKE (ECDH), and the chunks
+        // are opened in this process; the key is zeroised on drop.
+        let mut inner = self.lock();
+        let (key, public) = self.slot_key(&mut inner, slot)?;
+        let content_key = match public {
+            PublicKey::Rsa(_) => {
+                drop(inner);
+                self.decrypt(slot, wrapped_key)?
+            }
+            PublicKey::Ec(public) if public.curve().can_agree() => {
+                let s = &inner.session;
+                symbolon::content::wrap::unwrap_hpke(&public, header, wrapped_key, |peer| {
+                    super::ec::derive(s, key, peer)
+                        .map_err(|e| symbolon::content::ContentError::InvalidInput(e.to_string()))
+                })?
+            }
+            PublicKey::Ec(public) => {
+                return Err(TokenError::WrongKeyType {
+                    slot: slot.clone(),
+                    holds: KeyAlgorithm::Ec(public.curve()),
+                    operation: "opening sealed content",
+                    needs: "an RSA, P-256, P-384 or X25519 key",
+                })
+            }
+        };
         Ok(Box::new(StreamOpener::from_content_key(
             &content_key,
             header,

@@ -41,7 +41,7 @@ pub struct CaPolicy {
 pub fn default_curves(role: CertificateRole) -> &'static [EcCurve] {
     match role {
         CertificateRole::Server => &[EcCurve::P256, EcCurve::P384],
-        _ => &EcCurve::ALL,
+        _ => &EcCurve::SIGNING,
     }
 }
 

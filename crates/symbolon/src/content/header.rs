@@ -12,8 +12,11 @@ use crate::keys::Fingerprint;
 
 /// The first 16 bytes of every sealed content stream.
 pub const MAGIC: &[u8; 16] = b"symbolon-content";
-/// The format version this build writes and reads.
+/// The format version of content sealed to an RSA key (RSA-OAEP).
 pub const VERSION: u8 = 1;
+/// The format version of content sealed to an EC or X25519 key (HPKE,
+/// docs/content-format.md §7).
+pub const VERSION_HPKE: u8 = 2;
 /// Smallest and largest chunk sizes, as powers of two (1 KiB … 16 MiB).
 pub const CHUNK_LOG2_RANGE: std::ops::RangeInclusive<u8> = 10..=24;
 /// The default chunk size (64 KiB).
@@ -24,7 +27,7 @@ pub const TAG_LEN: usize = 16;
 pub const MAC_LEN: usize = 32;
 /// The per-file salt.
 pub const SALT_LEN: usize = 32;
-/// Wrapped keys: RSA-OAEP under a 2048 … 4096-bit key.
+/// Wrapped keys in version 1: RSA-OAEP under a 2048 … 4096-bit key.
 const WRAPPED_RANGE: std::ops::RangeInclusive<usize> = 256..=512;
 /// Bytes before the wrapped key.
 const FIXED_LEN: usize = 16 + 1 + 1 + 32 + 16 + SALT_LEN + 2;
@@ -96,6 +99,7 @@ impl<'de> Deserialize<'de> for ContentId {
 /// header is intact only once it holds that key (inside the token).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ContentHeader {
+    version: u8,
     chunk_log2: u8,
     recipient: Fingerprint,
     content_id: ContentId,
@@ -116,6 +120,7 @@ impl fmt::Debug for ContentHeader {
 
 impl ContentHeader {
     pub(crate) fn new(
+        version: u8,
         chunk_log2: u8,
         recipient: Fingerprint,
         content_id: ContentId,
@@ -127,12 +132,28 @@ impl ContentHeader {
                 "chunk size 2^{chunk_log2} is outside 1 KiB … 16 MiB"
             )));
         }
-        if !WRAPPED_RANGE.contains(&wrapped_key.len()) {
-            return Err(ContentError::InvalidInput(
-                "the recipient key must be RSA 2048 … 4096 bits".into(),
-            ));
+        match version {
+            VERSION if WRAPPED_RANGE.contains(&wrapped_key.len()) => {}
+            VERSION => {
+                return Err(ContentError::InvalidInput(
+                    "the recipient key must be RSA 2048 … 4096 bits".into(),
+                ))
+            }
+            VERSION_HPKE if super::wrap::hpke_kem(&wrapped_key).is_some() => {}
+            VERSION_HPKE => {
+                return Err(ContentError::InvalidInput(format!(
+                    "a {}-byte HPKE-wrapped key is not that of a P-256, P-384 or X25519 recipient",
+                    wrapped_key.len()
+                )))
+            }
+            other => {
+                return Err(ContentError::InvalidInput(format!(
+                    "format version {other} is not one this build writes"
+                )))
+            }
         }
         Ok(Self {
+            version,
             chunk_log2,
             recipient,
             content_id,
@@ -144,6 +165,11 @@ impl ContentHeader {
 
     pub(crate) fn set_mac(&mut self, mac: [u8; MAC_LEN]) {
         self.mac = mac;
+    }
+
+    /// The format version: [`VERSION`] (RSA-OAEP) or [`VERSION_HPKE`].
+    pub fn version(&self) -> u8 {
+        self.version
     }
 
     /// Plaintext bytes per chunk (every chunk but the last is this long).
@@ -166,7 +192,8 @@ impl ContentHeader {
         &self.salt
     }
 
-    /// The content key, RSA-OAEP-SHA-256 wrapped to the recipient.
+    /// The content key wrapped to the recipient: RSA-OAEP-SHA-256
+    /// (version 1), or the HPKE KEM id, `enc` and ciphertext (version 2).
     pub fn wrapped_key(&self) -> &[u8] {
         &self.wrapped_key
     }
@@ -180,7 +207,7 @@ impl ContentHeader {
     pub fn authenticated_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(FIXED_LEN + self.wrapped_key.len());
         out.extend_from_slice(MAGIC);
-        out.push(VERSION);
+        out.push(self.version);
         out.push(self.chunk_log2);
         out.extend_from_slice(self.recipient.as_bytes());
         out.extend_from_slice(self.content_id.as_bytes());
@@ -208,10 +235,10 @@ impl ContentHeader {
                 "the stream does not start with the sealed content magic".into(),
             ));
         }
-        if fixed[16] != VERSION {
+        let version = fixed[16];
+        if version != VERSION && version != VERSION_HPKE {
             return Err(ContentError::NotSealed(format!(
-                "format version {} is not one this build reads (it reads {VERSION})",
-                fixed[16]
+                "format version {version} is not one this build reads (it reads {VERSION} and {VERSION_HPKE})"
             )));
         }
         let chunk_log2 = fixed[17];
@@ -228,17 +255,30 @@ impl ContentHeader {
         take(&mut wrapped_len);
         let (recipient, content_id) = (Fingerprint::from_bytes(recipient), ContentId(content_id));
         let wrapped_len = u16::from_be_bytes(wrapped_len) as usize;
-        if !WRAPPED_RANGE.contains(&wrapped_len) {
+        // Both versions' wrapped keys fit: 82 … 147 bytes (HPKE), 256 … 512 (RSA).
+        if version == VERSION && !WRAPPED_RANGE.contains(&wrapped_len) {
             return Err(ContentError::NotSealed(format!(
                 "wrapped key length {wrapped_len} is not that of an RSA 2048 … 4096-bit key"
+            )));
+        }
+        if version == VERSION_HPKE && !(82..=147).contains(&wrapped_len) {
+            return Err(ContentError::NotSealed(format!(
+                "wrapped key length {wrapped_len} is not that of an HPKE-wrapped key (82 … 147 bytes)"
             )));
         }
         let mut wrapped_key = vec![0u8; wrapped_len];
         read_exact(input, &mut wrapped_key, "header")?;
         let mut mac = [0u8; MAC_LEN];
         read_exact(input, &mut mac, "header")?;
-        let mut header = Self::new(chunk_log2, recipient, content_id, salt, wrapped_key)
-            .map_err(|e| ContentError::NotSealed(e.to_string()))?;
+        let mut header = Self::new(
+            version,
+            chunk_log2,
+            recipient,
+            content_id,
+            salt,
+            wrapped_key,
+        )
+        .map_err(|e| ContentError::NotSealed(e.to_string()))?;
         header.mac = mac;
         Ok(header)
     }
@@ -265,6 +305,7 @@ mod tests {
 
     fn header() -> ContentHeader {
         let mut h = ContentHeader::new(
+            VERSION,
             16,
             Fingerprint::from_bytes([7; 32]),
             ContentId([9; 16]),

@@ -12,7 +12,7 @@ use super::order::{fixed, unix, OrderId, VerifiedOrder};
 use super::{ContentError, ContentHeader, ContentId};
 use crate::encoding::{Reader, Writer};
 use crate::issuer::IssuerIdentity;
-use crate::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey};
+use crate::keys::{Fingerprint, IdentityPublicKey, PublicKey};
 use crate::pem;
 use crate::token::{SlotName, TokenSerial};
 
@@ -51,7 +51,7 @@ impl Licence {
         order: &VerifiedOrder,
         header: &ContentHeader,
         content_key: &[u8],
-        decryption_key: &RsaPublicKey,
+        decryption_key: &PublicKey,
         now: SystemTime,
     ) -> Result<Self, ContentError> {
         if header.content_id() != order.terms.content_id {
@@ -63,9 +63,8 @@ impl Licence {
         }
         let key = ContentKey::from_unwrapped(content_key)?;
         key.verify_header(header)?;
-        let wrapped_key = decryption_key.encrypt_oaep(key.expose()).map_err(|e| {
-            ContentError::InvalidInput(format!("cannot wrap to the token's key: {e}"))
-        })?;
+        // RSA-OAEP or HPKE, by the kind of the token's key.
+        let (_, wrapped_key) = super::wrap::wrap(decryption_key, &key, header.content_id())?;
         drop(key);
         let mut licence = Self {
             content_id: header.content_id(),

@@ -2,9 +2,9 @@
 //! signing purchases and for decrypting what was bought.
 //!
 //! - [`stream`]: the sealed content format — a header naming the recipient
-//!   key and the content, the content key wrapped to the recipient with
-//!   RSA-OAEP-SHA-256, a header MAC, then AES-256-GCM chunks under the STREAM
-//!   construction. Sealing needs only a public key; opening happens inside
+//!   key and the content, the content key wrapped to the recipient
+//!   ([`wrap`]: RSA-OAEP-SHA-256, or HPKE to a P-256, P-384 or X25519 key),
+//!   a header MAC, then AES-256-GCM chunks under the STREAM construction. Sealing needs only a public key; opening happens inside
 //!   the token holding the recipient key ([`crate::token::Token::open_content`]).
 //! - [`order`]: a purchase order signed by the user's purchase-signing key.
 //! - [`licence`]: the owner's answer, the content key wrapped to the buyer's
@@ -21,33 +21,27 @@ pub mod order;
 pub mod stream;
 #[cfg(test)]
 mod vectors;
+pub mod wrap;
 
 pub use error::ContentError;
 pub use header::{
     ContentHeader, ContentId, CHUNK_LOG2_RANGE, DEFAULT_CHUNK_LOG2, MAC_LEN, MAGIC, SALT_LEN,
-    TAG_LEN, VERSION,
+    TAG_LEN, VERSION, VERSION_HPKE,
 };
 pub use licence::Licence;
 pub use order::{OrderId, OrderTerms, Price, PurchaseOrder, VerifiedOrder};
 pub use stream::{seal, unseal, ChunkOpener, SealSummary, StreamOpener};
 
-use crate::keys::{KeyError, RsaPrivateKey};
+use crate::keys::{KeyError, PrivateKeyRef, RsaPrivateKey};
 
-/// The opener for content whose key is wrapped to `key`: for token
-/// implementations in this crate, which hold private keys.
-pub(crate) fn opener_for(
-    key: &RsaPrivateKey,
+/// The opener for content whose key is wrapped to `key` (RSA or EC): for
+/// token implementations in this crate, which hold private keys.
+pub(crate) fn opener_for<'a>(
+    key: impl Into<PrivateKeyRef<'a>>,
     header: &ContentHeader,
     wrapped_key: &[u8],
 ) -> Result<StreamOpener, ContentError> {
-    let unwrapped = key.decrypt_oaep(wrapped_key).map_err(|e| match e {
-        KeyError::DecryptionFailed => ContentError::WrongRecipient {
-            sealed_to: "another key".into(),
-            offered: key.public_key().fingerprint().to_string(),
-        },
-        other => ContentError::InvalidInput(other.to_string()),
-    })?;
-    StreamOpener::new(&key::ContentKey::from_unwrapped(&unwrapped)?, header)
+    StreamOpener::new(&wrap::unwrap(key.into(), header, wrapped_key)?, header)
 }
 
 /// Re-wraps sealed content's key from `key` to `to` inside the token that
@@ -75,6 +69,7 @@ pub(crate) fn rewrap(
         .encrypt_oaep(content_key.expose())
         .map_err(|e| ContentError::InvalidInput(format!("cannot wrap to the new key: {e}")))?;
     let mut next = ContentHeader::new(
+        VERSION,
         header.chunk_size().trailing_zeros() as u8,
         to.fingerprint(),
         header.content_id(),
@@ -102,7 +97,7 @@ mod tests {
         seal(
             &mut &plain[..],
             &mut out,
-            recipient().public_key(),
+            &recipient().public_key().into(),
             ContentId::from_bytes([1; 16]),
             log2,
         )

@@ -13,7 +13,7 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 
 use super::key::ContentKey;
 use super::{ContentError, ContentHeader, ContentId, SALT_LEN, TAG_LEN};
-use crate::keys::RsaPublicKey;
+use crate::keys::PublicKey;
 
 /// Decrypts the chunks of one stream in order. A token returns one from
 /// `Token::open_content`; the key inside it never leaves the token.
@@ -95,11 +95,12 @@ pub struct SealSummary {
 }
 
 /// Seals `input` to `recipient`: a fresh content key, wrapped with
-/// RSA-OAEP-SHA-256, then the chunks.
+/// RSA-OAEP-SHA-256 to an RSA key or with HPKE to a P-256, P-384 or X25519
+/// key, then the chunks.
 pub fn seal(
     input: &mut (impl Read + ?Sized),
     output: &mut (impl Write + ?Sized),
-    recipient: &RsaPublicKey,
+    recipient: &PublicKey,
     content_id: ContentId,
     chunk_log2: u8,
 ) -> Result<SealSummary, ContentError> {
@@ -107,10 +108,9 @@ pub fn seal(
     let key = ContentKey::generate()?;
     let mut salt = [0u8; SALT_LEN];
     aws_lc_rs::rand::fill(&mut salt).map_err(|_| ContentError::Internal("random"))?;
-    let wrapped = recipient
-        .encrypt_oaep(key.expose())
-        .map_err(|e| ContentError::InvalidInput(format!("cannot wrap to the recipient: {e}")))?;
+    let (version, wrapped) = super::wrap::wrap(recipient, &key, content_id)?;
     let header = ContentHeader::new(
+        version,
         chunk_log2,
         recipient.fingerprint(),
         content_id,

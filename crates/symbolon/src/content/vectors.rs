@@ -1,24 +1,40 @@
 //! The checked-in test vectors of the sealed content format
-//! (`crates/symbolon/tests/data/content/vectors.json`, described in
-//! docs/content-format.md §6): each valid vector is recomputed byte for byte
-//! from its content key, salt and wrapped key, and opened with the test
-//! recipient key; each invalid one must fail with its named error.
+//! (`crates/symbolon/tests/data/content/`, described in
+//! docs/content-format.md §6): for each recipient key (RSA, version 1;
+//! P-256 and X25519, version 2), each valid vector is recomputed byte for
+//! byte from its content key, salt and wrapped key, and opened with the
+//! test recipient key; each invalid one must fail with its named error.
 //!
 //! `cargo test -p symbolon --lib content::vectors::regenerate -- --ignored`
-//! writes a fresh set (new random keys, so new bytes).
+//! writes a fresh set (new random keys, so new bytes); with
+//! `SYMBOLON_VECTOR_SET=vectors-p256.json` only that file.
 
 use serde_json::{json, Value};
 
 use super::key::ContentKey;
 use super::stream::seal_with_key;
 use super::*;
-use crate::keys::RsaPrivateKey;
+use crate::keys::PrivateKey;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/content");
 
-fn recipient() -> RsaPrivateKey {
-    let pem = std::fs::read(format!("{DIR}/recipient-TEST-ONLY.pem")).unwrap();
-    RsaPrivateKey::import_pem(&pem).unwrap()
+/// Each vector file and its recipient key (both in `DIR`).
+const SETS: [(&str, &str); 3] = [
+    ("vectors.json", "recipient-TEST-ONLY.pem"),
+    ("vectors-p256.json", "recipient-p256-TEST-ONLY.pem"),
+    ("vectors-x25519.json", "recipient-x25519-TEST-ONLY.pem"),
+];
+
+fn recipient(file: &str) -> PrivateKey {
+    let pem = std::fs::read(format!("{DIR}/{file}")).unwrap();
+    PrivateKey::import_pem(&pem).unwrap()
+}
+
+fn version_for(key: &PrivateKey) -> u8 {
+    match key {
+        PrivateKey::Rsa(_) => VERSION,
+        PrivateKey::Ec(_) => VERSION_HPKE,
+    }
 }
 
 fn class(e: &ContentError) -> &'static str {
@@ -32,7 +48,7 @@ fn class(e: &ContentError) -> &'static str {
     }
 }
 
-fn open(key: &RsaPrivateKey, sealed: &[u8]) -> Result<Vec<u8>, ContentError> {
+fn open(key: &PrivateKey, sealed: &[u8]) -> Result<Vec<u8>, ContentError> {
     let mut input = sealed;
     let header = ContentHeader::read_from(&mut input)?;
     let mut opener = opener_for(key, &header, header.wrapped_key())?;
@@ -47,8 +63,13 @@ fn hex_field(v: &Value, name: &str) -> Vec<u8> {
 
 #[test]
 fn checked_in_vectors_hold() {
-    let key = recipient();
-    let text = std::fs::read_to_string(format!("{DIR}/vectors.json")).unwrap();
+    for (vectors, key) in SETS {
+        check_set(vectors, &recipient(key));
+    }
+}
+
+fn check_set(file: &str, key: &PrivateKey) {
+    let text = std::fs::read_to_string(format!("{DIR}/{file}")).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
     let vectors = doc["vectors"].as_array().unwrap();
     assert!(vectors.len() >= 12);
@@ -57,28 +78,32 @@ fn checked_in_vectors_hold() {
         let sealed = hex_field(v, "sealed");
         let expected = v["result"].as_str().unwrap();
         if expected != "ok" {
-            let e = open(&key, &sealed).expect_err(name);
+            let e = open(key, &sealed).expect_err(name);
             assert_eq!(class(&e), expected, "{name}: {e}");
             continue;
         }
         let plaintext = hex_field(v, "plaintext");
-        assert_eq!(open(&key, &sealed).unwrap(), plaintext, "{name}");
+        assert_eq!(open(key, &sealed).unwrap(), plaintext, "{name}");
         // Recompute every byte from the vector's inputs.
         let content_key = ContentKey::from_unwrapped(&hex_field(v, "content_key")).unwrap();
         let wrapped = hex_field(v, "wrapped_key");
-        assert_eq!(
-            key.decrypt_oaep(&wrapped).unwrap().as_slice(),
-            content_key.expose(),
-            "{name}: the wrapped key unwraps to the content key"
-        );
+        let salt: [u8; SALT_LEN] = hex_field(v, "salt").try_into().unwrap();
         let header = ContentHeader::new(
+            version_for(key),
             v["chunk_size"].as_u64().unwrap().trailing_zeros() as u8,
             key.public_key().fingerprint(),
             v["content_id"].as_str().unwrap().parse().unwrap(),
-            hex_field(v, "salt").try_into().unwrap(),
-            wrapped,
+            salt,
+            wrapped.clone(),
         )
         .unwrap();
+        assert_eq!(
+            wrap::unwrap(key.into(), &header, &wrapped)
+                .unwrap()
+                .expose(),
+            content_key.expose(),
+            "{file} {name}: the wrapped key unwraps to the content key"
+        );
         let mut again = Vec::new();
         seal_with_key(&mut plaintext.as_slice(), &mut again, &content_key, header).unwrap();
         assert_eq!(again, sealed, "{name}: recomputed bytes differ");
@@ -88,7 +113,16 @@ fn checked_in_vectors_hold() {
 #[test]
 #[ignore = "writes new vectors; run by hand"]
 fn regenerate() {
-    let key = recipient();
+    let only = std::env::var("SYMBOLON_VECTOR_SET").ok();
+    for (vectors, key) in SETS {
+        if only.as_deref().is_none_or(|o| o == vectors) {
+            regenerate_set(vectors, key);
+        }
+    }
+}
+
+fn regenerate_set(file: &str, key_file: &str) {
+    let key = &recipient(key_file);
     let content_id: ContentId = "5eed0000000000000000000000000001".parse().unwrap();
     let mut vectors = Vec::new();
     let mut three_chunks = Vec::new();
@@ -104,8 +138,9 @@ fn regenerate() {
         let content_key = ContentKey::generate().unwrap();
         let mut salt = [0u8; SALT_LEN];
         aws_lc_rs::rand::fill(&mut salt).unwrap();
-        let wrapped = key.public_key().encrypt_oaep(content_key.expose()).unwrap();
+        let (version, wrapped) = wrap::wrap(&key.public_key(), &content_key, content_id).unwrap();
         let header = ContentHeader::new(
+            version,
             10,
             key.public_key().fingerprint(),
             content_id,
@@ -161,16 +196,23 @@ fn regenerate() {
         ("cut inside the header", "not_sealed", s[..h - 10].to_vec()),
         ("a byte after the last chunk", "chunk_altered", trailing),
     ] {
-        assert_eq!(class(&open(&key, &sealed).unwrap_err()), result, "{name}");
+        assert_eq!(class(&open(key, &sealed).unwrap_err()), result, "{name}");
         vectors.push(json!({ "name": name, "result": result, "sealed": hex::encode(&sealed) }));
     }
+    let (format, kind) = match key {
+        PrivateKey::Rsa(_) => ("symbolon-content v1 (docs/content-format.md)", "RSA-2048"),
+        PrivateKey::Ec(k) => (
+            "symbolon-content v2, HPKE (docs/content-format.md §7)",
+            k.curve().standard_name(),
+        ),
+    };
     let doc = json!({
-        "format": "symbolon-content v1 (docs/content-format.md)",
-        "recipient_key": "recipient-TEST-ONLY.pem (RSA-2048, PKCS#8; a test key, never use it)",
+        "format": format,
+        "recipient_key": format!("{key_file} ({kind}, PKCS#8; a test key, never use it)"),
         "vectors": vectors,
     });
     std::fs::write(
-        format!("{DIR}/vectors.json"),
+        format!("{DIR}/{file}"),
         serde_json::to_string_pretty(&doc).unwrap() + "\n",
     )
     .unwrap();

@@ -88,7 +88,7 @@ impl FromStr for RsaAlgorithm {
 pub enum KeyAlgorithm {
     /// RSA.
     Rsa(RsaAlgorithm),
-    /// ECDSA on P-256/P-384, or Ed25519.
+    /// ECDSA on P-256/P-384, Ed25519, or X25519 (key agreement only).
     Ec(super::EcCurve),
 }
 
@@ -119,7 +119,7 @@ impl FromStr for KeyAlgorithm {
             .map_err(|_| KeyError::Unsupported {
                 kind: "key algorithm",
                 name: s.to_string(),
-                supported: "rsa-2048, rsa-3072, rsa-4096, p256, p384, ed25519",
+                supported: "rsa-2048, rsa-3072, rsa-4096, p256, p384, ed25519, x25519",
             })
     }
 }

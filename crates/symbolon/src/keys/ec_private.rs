@@ -1,8 +1,11 @@
 //! Elliptic-curve private keys for token slots (docs/ec-keys.md): ECDSA on
-//! P-256 and P-384, Ed25519. Generated, held and used through aws-lc-rs; the
-//! PKCS#8 encoding stays inside the crate (sealing, escrow), zeroised on drop.
+//! P-256 and P-384, Ed25519, and key agreement (ECDH on P-256 and P-384,
+//! X25519) for content decryption. Generated, held and used through
+//! aws-lc-rs; the PKCS#8 encoding stays inside the crate (sealing, escrow),
+//! zeroised on drop.
 
-use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::agreement;
+use aws_lc_rs::encoding::{AsBigEndian, AsDer, Curve25519SeedBin};
 use aws_lc_rs::signature::{
     EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _,
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
@@ -14,6 +17,7 @@ use super::{EcCurve, EcPublicKey, KeyError, MessageDigest};
 enum Pair {
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+    X25519(agreement::PrivateKey),
 }
 
 /// An EC private key. No `Debug`, `Clone` or `Serialize`.
@@ -39,6 +43,13 @@ impl EcSigningInput<'_> {
     /// own hash for ECDSA, a message for Ed25519. Every signer of EC keys
     /// (the soft token, a PKCS#11 device) refuses the rest the same way.
     pub fn check_for(&self, curve: EcCurve) -> Result<(), KeyError> {
+        if !curve.can_sign() {
+            return Err(KeyError::Unsupported {
+                kind: "operation for this key",
+                name: format!("signing with an {} key", curve.standard_name()),
+                supported: "X25519 keys only agree on keys (content decryption); sign with p256, p384 or ed25519",
+            });
+        }
         match (curve.natural_hash(), self) {
             (Some(h), Self::Digest(d)) if d.algorithm() == h => Ok(()),
             (None, Self::Message(_)) => Ok(()),
@@ -65,7 +76,50 @@ fn ecdsa_algorithm(curve: EcCurve) -> Option<&'static EcdsaSigningAlgorithm> {
     match curve {
         EcCurve::P256 => Some(&ECDSA_P256_SHA256_ASN1_SIGNING),
         EcCurve::P384 => Some(&ECDSA_P384_SHA384_ASN1_SIGNING),
-        EcCurve::Ed25519 => None,
+        EcCurve::Ed25519 | EcCurve::X25519 => None,
+    }
+}
+
+/// The PKCS#8 `PrivateKeyInfo` of an X25519 key (RFC 8410 §7: the
+/// `CurvePrivateKey` OCTET STRING inside the `privateKey` OCTET STRING),
+/// which aws-lc-rs does not write.
+fn x25519_pkcs8(seed: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    use der::Encode;
+    let mut inner = Zeroizing::new(vec![0x04, 0x20]);
+    inner.extend_from_slice(seed);
+    let info = pkcs8::PrivateKeyInfoRef {
+        algorithm: spki::AlgorithmIdentifierRef {
+            oid: const_oid::db::rfc8410::ID_X_25519,
+            parameters: None,
+        },
+        private_key: der::asn1::OctetStringRef::new(&inner)
+            .map_err(|_| KeyError::Internal("X25519 PKCS#8 encoding"))?,
+        public_key: None,
+    };
+    info.to_der()
+        .map(Zeroizing::new)
+        .map_err(|_| KeyError::Internal("X25519 PKCS#8 encoding"))
+}
+
+/// The 32-byte private value inside an X25519 PKCS#8.
+fn x25519_seed(pkcs8: &[u8]) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    use der::Decode;
+    let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8)
+        .map_err(|e| malformed(format!("not PKCS#8 DER: {e}")))?;
+    if info.algorithm.parameters.is_some() {
+        return Err(malformed(
+            "X25519 keys carry no algorithm parameters (RFC 8410 §3)",
+        ));
+    }
+    match info.private_key.as_bytes() {
+        [0x04, 0x20, rest @ ..] if rest.len() == 32 => {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            seed.copy_from_slice(rest);
+            Ok(seed)
+        }
+        _ => Err(malformed(
+            "an X25519 private key is an OCTET STRING of 32 bytes (RFC 8410 §7)",
+        )),
     }
 }
 
@@ -97,6 +151,13 @@ impl EcPrivateKey {
                 let doc = pair.to_pkcs8v1().map_err(|_| KeyError::Generation)?;
                 Zeroizing::new(doc.as_ref().to_vec())
             }
+            None if curve == EcCurve::X25519 => {
+                let key = agreement::PrivateKey::generate(&agreement::X25519)
+                    .map_err(|_| KeyError::Generation)?;
+                let seed: Curve25519SeedBin<'_> =
+                    key.as_be_bytes().map_err(|_| KeyError::Generation)?;
+                x25519_pkcs8(seed.as_ref())?
+            }
             None => {
                 let pair = Ed25519KeyPair::generate().map_err(|_| KeyError::Generation)?;
                 let doc = pair.to_pkcs8().map_err(|_| KeyError::Generation)?;
@@ -108,11 +169,26 @@ impl EcPrivateKey {
         Ok(key)
     }
 
-    /// Parses an unencrypted PKCS#8 holding a P-256, P-384 or Ed25519 key
-    /// (RFC 5915 inside RFC 5208, or RFC 8410). Does not run the pairwise test.
+    /// Parses an unencrypted PKCS#8 holding a P-256, P-384, Ed25519 or
+    /// X25519 key (RFC 5915 inside RFC 5208, or RFC 8410). Does not run the
+    /// pairwise test.
     pub(crate) fn from_pkcs8_der(pkcs8: Zeroizing<Vec<u8>>) -> Result<Self, KeyError> {
         crate::self_test::ensure()?;
         let curve = pkcs8_curve(&pkcs8)?;
+        if curve == EcCurve::X25519 {
+            let seed = x25519_seed(&pkcs8)?;
+            let key = agreement::PrivateKey::from_private_key(&agreement::X25519, seed.as_ref())
+                .map_err(|e| rejected(curve, e))?;
+            let point = key
+                .compute_public_key()
+                .map_err(|_| KeyError::Internal("X25519 public key"))?;
+            let public = EcPublicKey::from_point(curve, point.as_ref())?;
+            return Ok(Self {
+                pkcs8,
+                pair: Pair::X25519(key),
+                public,
+            });
+        }
         let (pair, spki) = match ecdsa_algorithm(curve) {
             Some(alg) => {
                 let pair = EcdsaKeyPair::from_pkcs8(alg, &pkcs8).map_err(|e| rejected(curve, e))?;
@@ -180,10 +256,78 @@ impl EcPrivateKey {
         }
     }
 
-    /// Signs a fresh random value and verifies it with the public key
+    /// Diffie-Hellman with `peer` (ECDH on P-256/P-384, X25519): the shared
+    /// secret, the x-coordinate (SEC 1 §3.3.1) or the 32-byte u-coordinate
+    /// (RFC 7748 §6.1). `peer` was validated when it was parsed (on the
+    /// curve, not of small order), so the secret is never the identity's.
+    pub fn agree(&self, peer: &EcPublicKey) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        crate::self_test::ensure()?;
+        let curve = self.curve();
+        if !curve.can_agree() {
+            return Err(KeyError::Unsupported {
+                kind: "operation for this key",
+                name: format!("key agreement with an {} key", curve.standard_name()),
+                supported: "key agreement with p256, p384 or x25519 keys",
+            });
+        }
+        if peer.curve() != curve {
+            return Err(KeyError::UnsupportedKey(format!(
+                "an {} peer key for an {} key: both must be on one curve",
+                peer.curve().standard_name(),
+                curve.standard_name()
+            )));
+        }
+        let (alg, ecdh_key);
+        let key = match (&self.pair, curve) {
+            (Pair::X25519(k), _) => {
+                alg = &agreement::X25519;
+                k
+            }
+            (_, c) => {
+                alg = if c == EcCurve::P384 {
+                    &agreement::ECDH_P384
+                } else {
+                    &agreement::ECDH_P256
+                };
+                ecdh_key = agreement::PrivateKey::from_private_key_der(alg, &self.pkcs8)
+                    .map_err(|e| rejected(curve, e))?;
+                &ecdh_key
+            }
+        };
+        agreement::agree(
+            key,
+            agreement::UnparsedPublicKey::new(alg, peer.point()),
+            KeyError::DecryptionFailed,
+            |secret| Ok(Zeroizing::new(secret.to_vec())),
+        )
+    }
+
+    /// Signs a fresh random value and verifies it with the public key, or
+    /// for an X25519 key agrees with a fresh key both ways and compares
     /// (FIPS 140-3 pairwise consistency test): on every generated, accepted
     /// or recovered key.
     pub fn pairwise_consistency_test(&self) -> Result<(), KeyError> {
+        if !self.curve().can_sign() {
+            let other = Self::from_pkcs8_der({
+                let key = agreement::PrivateKey::generate(&agreement::X25519)
+                    .map_err(|_| KeyError::Generation)?;
+                let seed: Curve25519SeedBin<'_> =
+                    key.as_be_bytes().map_err(|_| KeyError::Generation)?;
+                x25519_pkcs8(seed.as_ref())?
+            })?;
+            let ours = self
+                .agree(other.public_key())
+                .map_err(|_| KeyError::PairwiseConsistency)?;
+            let theirs = other
+                .agree(self.public_key())
+                .map_err(|_| KeyError::PairwiseConsistency)?;
+            use subtle::ConstantTimeEq;
+            return if bool::from(ours.as_slice().ct_eq(theirs.as_slice())) {
+                Ok(())
+            } else {
+                Err(KeyError::PairwiseConsistency)
+            };
+        }
         let mut challenge = Zeroizing::new([0u8; 32]);
         super::random_bytes(challenge.as_mut())?;
         let (sig, hash) = match self.curve().natural_hash() {
@@ -216,6 +360,7 @@ impl EcPrivateKey {
                 .as_ref()
                 .to_vec(),
             Pair::Ed25519(p) => p.sign(message).as_ref().to_vec(),
+            Pair::X25519(_) => unreachable!("X25519 keys do not sign"),
         }
     }
 }
@@ -229,9 +374,12 @@ fn pkcs8_curve(pkcs8: &[u8]) -> Result<EcCurve, KeyError> {
     if oid == const_oid::db::rfc8410::ID_ED_25519 {
         return Ok(EcCurve::Ed25519);
     }
+    if oid == const_oid::db::rfc8410::ID_X_25519 {
+        return Ok(EcCurve::X25519);
+    }
     if oid != const_oid::db::rfc5912::ID_EC_PUBLIC_KEY {
         return Err(KeyError::UnsupportedKey(format!(
-            "private key algorithm {oid}; supported EC keys: p256, p384, ed25519"
+            "private key algorithm {oid}; supported EC keys: p256, p384, ed25519, x25519"
         )));
     }
     let named = info
@@ -260,7 +408,7 @@ mod tests {
 
     #[test]
     fn each_curve_generates_signs_and_reads_back() {
-        for curve in EcCurve::ALL {
+        for curve in EcCurve::SIGNING {
             let key = EcPrivateKey::generate(curve).unwrap();
             assert_eq!(key.curve(), curve);
             let again =

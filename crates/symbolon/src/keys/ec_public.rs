@@ -1,6 +1,7 @@
-//! Elliptic-curve public keys (ECDSA P-256, P-384 and Ed25519): parsing a
-//! SubjectPublicKeyInfo strictly, the checks a CA makes on such a key, and
-//! signature verification (docs/ec-keys.md).
+//! Elliptic-curve public keys (ECDSA P-256, P-384 and Ed25519 for signing,
+//! X25519 for key agreement): parsing a SubjectPublicKeyInfo strictly, the
+//! checks a CA makes on such a key, and signature verification
+//! (docs/ec-keys.md).
 //!
 //! Only named curves are read (RFC 5480 §2.1.1: `namedCurve`; explicit
 //! parameters and `implicitCurve` are refused). The point is decoded and
@@ -34,11 +35,18 @@ pub enum EcCurve {
     P384,
     /// Edwards25519, EdDSA (RFC 8032 PureEdDSA).
     Ed25519,
+    /// Curve25519 in Montgomery form, key agreement only (RFC 7748): a
+    /// content decryption key, never a signing or certified key.
+    X25519,
 }
 
 impl EcCurve {
-    /// Every curve, in CLI order.
-    pub const ALL: [Self; 3] = [Self::P256, Self::P384, Self::Ed25519];
+    /// The curves whose keys sign (and so can be certified), in CLI order.
+    pub const SIGNING: [Self; 3] = [Self::P256, Self::P384, Self::Ed25519];
+
+    /// The curves whose keys agree on keys (ECDH, X25519): the content
+    /// decryption keys of HPKE sealing (docs/content-format.md §7).
+    pub const AGREEMENT: [Self; 3] = [Self::P256, Self::P384, Self::X25519];
 
     /// The CLI spelling (`p256`).
     pub const fn name(self) -> &'static str {
@@ -46,6 +54,7 @@ impl EcCurve {
             Self::P256 => "p256",
             Self::P384 => "p384",
             Self::Ed25519 => "ed25519",
+            Self::X25519 => "x25519",
         }
     }
 
@@ -55,11 +64,23 @@ impl EcCurve {
             Self::P256 => "P-256",
             Self::P384 => "P-384",
             Self::Ed25519 => "Ed25519",
+            Self::X25519 => "X25519",
         }
     }
 
     /// Whether keys on this curve sign with ECDSA (and a separate hash).
     pub const fn is_ecdsa(self) -> bool {
+        matches!(self, Self::P256 | Self::P384)
+    }
+
+    /// Whether keys on this curve sign (everything but X25519).
+    pub const fn can_sign(self) -> bool {
+        !matches!(self, Self::X25519)
+    }
+
+    /// Whether keys on this curve agree on keys (ECDH on P-256 and
+    /// P-384, X25519); Ed25519 keys only sign.
+    pub const fn can_agree(self) -> bool {
         !matches!(self, Self::Ed25519)
     }
 
@@ -69,7 +90,7 @@ impl EcCurve {
         match self {
             Self::P256 => Some(HashAlgorithm::Sha256),
             Self::P384 => Some(HashAlgorithm::Sha384),
-            Self::Ed25519 => None,
+            Self::Ed25519 | Self::X25519 => None,
         }
     }
 
@@ -77,7 +98,7 @@ impl EcCurve {
     /// fixed-size ECDSA signature (r ‖ s).
     pub const fn field_len(self) -> usize {
         match self {
-            Self::P256 | Self::Ed25519 => 32,
+            Self::P256 | Self::Ed25519 | Self::X25519 => 32,
             Self::P384 => 48,
         }
     }
@@ -107,10 +128,11 @@ impl FromStr for EcCurve {
             "p256" | "secp256r1" | "prime256v1" => Ok(Self::P256),
             "p384" | "secp384r1" => Ok(Self::P384),
             "ed25519" => Ok(Self::Ed25519),
+            "x25519" => Ok(Self::X25519),
             _ => Err(KeyError::Unsupported {
                 kind: "elliptic curve",
                 name: s.to_string(),
-                supported: "p256, p384, ed25519",
+                supported: "p256, p384, ed25519, x25519",
             }),
         }
     }
@@ -123,8 +145,8 @@ const SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10")
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EcPublicKey {
     curve: EcCurve,
-    /// The canonical point: uncompressed SEC1 (ECDSA) or the 32-byte
-    /// encoding (Ed25519).
+    /// The canonical point: uncompressed SEC1 (P-256, P-384) or the
+    /// 32-byte encoding (Ed25519, X25519).
     point: Vec<u8>,
     spki: Vec<u8>,
 }
@@ -151,7 +173,9 @@ fn invalid_point(reason: String) -> KeyError {
 
 impl EcPublicKey {
     /// Parses a SubjectPublicKeyInfo DER holding an id-ecPublicKey (named
-    /// curve P-256 or P-384) or id-Ed25519 key, validating its point.
+    /// curve P-256 or P-384), id-Ed25519 or id-X25519 key, validating its
+    /// point. An X25519 key cannot sign: certification refuses it
+    /// ([`EcPublicKey::require_signing`]).
     /// Refusals: [`KeyError::UnsupportedKey`] for other curves and for
     /// explicit parameters, [`KeyError::Weak`] (`invalid-point`) for a point
     /// that is not a usable public key, [`KeyError::Malformed`] otherwise.
@@ -174,6 +198,7 @@ impl EcPublicKey {
             EcCurve::P256 => sec1_canonical::<p256::NistP256>(curve, point)?,
             EcCurve::P384 => sec1_canonical::<p384::NistP384>(curve, point)?,
             EcCurve::Ed25519 => ed25519_canonical(point)?,
+            EcCurve::X25519 => x25519_canonical(point)?,
         };
         let spki = encode_spki(curve, &canonical)?;
         Ok(Self {
@@ -197,6 +222,18 @@ impl EcPublicKey {
     /// The curve.
     pub fn curve(&self) -> EcCurve {
         self.curve
+    }
+
+    /// Refuses a key that cannot sign (X25519) where a signing key is
+    /// needed: a CSR's proof of possession, a certificate, a reservation.
+    pub fn require_signing(&self) -> Result<(), KeyError> {
+        if self.curve.can_sign() {
+            return Ok(());
+        }
+        Err(KeyError::UnsupportedKey(format!(
+            "an {} key agrees on keys and cannot sign; certification needs a signing key (p256, p384, ed25519)",
+            self.curve.standard_name()
+        )))
     }
 
     /// The canonical point (uncompressed SEC1, or Ed25519's 32 bytes).
@@ -268,11 +305,19 @@ fn curve_of(oid: &ObjectIdentifier, params: Option<&AnyRef<'_>>) -> Result<EcCur
         }
         return Ok(EcCurve::Ed25519);
     }
-    if *oid == rfc8410::ID_X_25519 || *oid == rfc8410::ID_X_448 {
-        return Err(unsupported(format!(
-            "an {} key agrees on keys and cannot sign; certification needs a signing key (p256, p384, ed25519)",
-            if *oid == rfc8410::ID_X_25519 { "X25519" } else { "X448" }
-        )));
+    if *oid == rfc8410::ID_X_25519 {
+        // RFC 8410 §3: the parameters MUST be absent.
+        if params.is_some() {
+            return Err(malformed(
+                "X25519 keys carry no algorithm parameters (RFC 8410 §3)",
+            ));
+        }
+        return Ok(EcCurve::X25519);
+    }
+    if *oid == rfc8410::ID_X_448 {
+        return Err(unsupported(
+            "X448 keys are not supported; supported: p256, p384, ed25519, x25519".into(),
+        ));
     }
     if *oid == rfc8410::ID_ED_448 {
         return Err(unsupported(
@@ -401,20 +446,54 @@ fn ed25519_canonical(point: &[u8]) -> Result<Vec<u8>, KeyError> {
     Ok(bytes.to_vec())
 }
 
+/// Checks an X25519 public key (RFC 7748 §5): 32 bytes, u canonical
+/// (below p = 2^255 − 19, the top bit clear), not of small order (such a
+/// key makes every shared secret zero or one of a handful of values, so
+/// content sealed to it is sealed to no one).
+fn x25519_canonical(point: &[u8]) -> Result<Vec<u8>, KeyError> {
+    use curve25519_dalek::montgomery::MontgomeryPoint;
+    use curve25519_dalek::scalar::Scalar;
+    let bytes: [u8; 32] = point
+        .try_into()
+        .map_err(|_| malformed(format!("an X25519 key is 32 bytes, got {}", point.len())))?;
+    // p − 1 = 2^255 − 20, little-endian: ec ff … ff 7f.
+    let mut p_minus_one = [0xffu8; 32];
+    p_minus_one[0] = 0xec;
+    p_minus_one[31] = 0x7f;
+    let above = bytes
+        .iter()
+        .rev()
+        .zip(p_minus_one.iter().rev())
+        .find(|(a, b)| a != b)
+        .is_some_and(|(a, b)| a > b);
+    if above {
+        return Err(invalid_point(
+            "the X25519 public key is not canonically encoded (u ≥ 2^255 − 19, or the top bit set)"
+                .into(),
+        ));
+    }
+    // Multiplying by the cofactor 8 sends exactly the points of small
+    // order to the identity (u = 0 in this encoding).
+    if (MontgomeryPoint(bytes) * Scalar::from(8u8)).0 == [0u8; 32] {
+        return Err(invalid_point(
+            "the X25519 public key is a point of small order: every shared secret with it is predictable"
+                .into(),
+        ));
+    }
+    Ok(bytes.to_vec())
+}
+
 /// The canonical SPKI of a point on `curve`.
 fn encode_spki(curve: EcCurve, point: &[u8]) -> Result<Vec<u8>, KeyError> {
-    let curve_oid = match curve {
-        EcCurve::P256 => Some(rfc5912::SECP_256_R_1),
-        EcCurve::P384 => Some(rfc5912::SECP_384_R_1),
-        EcCurve::Ed25519 => None,
+    let (oid, curve_oid) = match curve {
+        EcCurve::P256 => (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_256_R_1)),
+        EcCurve::P384 => (rfc5912::ID_EC_PUBLIC_KEY, Some(rfc5912::SECP_384_R_1)),
+        EcCurve::Ed25519 => (rfc8410::ID_ED_25519, None),
+        EcCurve::X25519 => (rfc8410::ID_X_25519, None),
     };
     let info = spki::SubjectPublicKeyInfo {
         algorithm: spki::AlgorithmIdentifier {
-            oid: if curve_oid.is_some() {
-                rfc5912::ID_EC_PUBLIC_KEY
-            } else {
-                rfc8410::ID_ED_25519
-            },
+            oid,
             parameters: curve_oid,
         },
         subject_public_key: BitStringRef::from_bytes(point)
@@ -576,7 +655,7 @@ mod tests {
 
     #[test]
     fn curve_names() {
-        for c in EcCurve::ALL {
+        for c in EcCurve::SIGNING {
             assert_eq!(c.name().parse::<EcCurve>().unwrap(), c);
         }
         assert_eq!("P-256".parse::<EcCurve>().unwrap(), EcCurve::P256);
@@ -605,7 +684,7 @@ mod tests {
                 let b = EcPublicKey::from_point(EcCurve::P384, public.to_encoded_point(true).as_bytes()).unwrap();
                 proptest::prop_assert_eq!(a, b);
             }
-            for curve in EcCurve::ALL {
+            for curve in EcCurve::SIGNING {
                 if let Ok(k) = EcPublicKey::from_point(curve, &junk) {
                     proptest::prop_assert_eq!(EcPublicKey::from_spki_der(k.spki_der()).unwrap(), k);
                 }

@@ -12,6 +12,7 @@ mod ec_private;
 mod ec_public;
 mod error;
 mod fingerprint;
+pub mod hpke;
 mod identity;
 pub mod oaep;
 mod private_key;

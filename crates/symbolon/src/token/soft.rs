@@ -576,9 +576,17 @@ impl<S: SealedStore> Token for SoftToken<S> {
         wrapped_key: &[u8],
     ) -> Result<Box<dyn ChunkOpener + Send>, TokenError> {
         let state = self.live()?;
-        let key = state.slot(slot)?.rsa(slot, "opening sealed content")?;
+        let key = &state.slot(slot)?.key;
+        if let Some(ec) = key.as_ec().filter(|k| !k.curve().can_agree()) {
+            return Err(TokenError::WrongKeyType {
+                slot: slot.clone(),
+                holds: KeyAlgorithm::Ec(ec.curve()),
+                operation: "opening sealed content",
+                needs: "an RSA, P-256, P-384 or X25519 key",
+            });
+        }
         Ok(Box::new(crate::content::opener_for(
-            key,
+            key.as_ref(),
             header,
             wrapped_key,
         )?))

@@ -109,8 +109,11 @@ pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
         key.check_policy()?;
         PublicKey::Rsa(key)
     } else {
-        // Named curves only, the point validated (docs/ec-keys.md).
-        PublicKey::Ec(EcPublicKey::from_spki_der(&spki)?)
+        // Named curves only, the point validated (docs/ec-keys.md); a key
+        // that cannot sign (X25519) cannot prove possession either.
+        let key = EcPublicKey::from_spki_der(&spki)?;
+        key.require_signing()?;
+        PublicKey::Ec(key)
     };
     let info = to_der("request info", &req.info)?;
     let sig = req
