@@ -964,7 +964,8 @@ pub(crate) enum CaCommand {
         /// The CA's name, RFC 4514.
         #[arg(long, default_value = "CN=symbolon CA")]
         subject: String,
-        /// The CA key's algorithm.
+        /// The CA key's algorithm: rsa-2048, rsa-3072, rsa-4096, or an EC
+        /// curve that signs (p256, p384, ed25519; docs/ec-keys.md).
         #[arg(long, default_value = "rsa-3072")]
         algorithm: String,
         /// Validity of issued certificates, in days.

@@ -1196,3 +1196,100 @@ fn issuance_answers_are_signed_by_the_delegated_response_signer() {
     // The station (`symbolon issue`) checks such answers end to end.
     issue(dir, &server, "alice", "Alice");
 }
+
+/// An EC CA key (`ca init --algorithm p384`, and Ed25519): the root, the
+/// certificates it issues for RSA and EC keys, its CRL and the OCSP
+/// answers of its (RSA) responder, and the TLS chain the service presents
+/// are all verified by OpenSSL; pkilint judges the mixed chains' leaves;
+/// a revocation shows in both; the audit log holds.
+#[test]
+fn an_ec_ca_key_signs_what_openssl_verifies() {
+    if !peers() {
+        return;
+    }
+    for (curve, signature) in [("p384", "ecdsa-with-SHA384"), ("ed25519", "ED25519")] {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        ok(
+            dir,
+            &[
+                "ca",
+                "init",
+                "--data",
+                "data",
+                "--algorithm",
+                curve,
+                "--subject",
+                "CN=EC Root",
+            ],
+        );
+        let server = started(dir);
+        let root_text = String::from_utf8(openssl(
+            dir,
+            &["x509", "-in", "root.pem", "-noout", "-text"],
+        ))
+        .unwrap();
+        assert!(root_text.contains(signature), "{curve}: {root_text}");
+        let officer = credential(dir, &server, "registration-officer", "officer-ec");
+        // An RSA key and a P-256 key, made by the station, under the EC CA.
+        let alice = issue(dir, &server, "alice", "Alice");
+        let r = sym(
+            dir,
+            &server,
+            "issue --issuer st --token t.tok --json --algorithm p256",
+            &["--slot", "bob", "--identity", "CN=Bob", "--role", "client"],
+        );
+        assert_eq!(r.code, 0, "{curve}: {}", r.stderr);
+        ok(
+            dir,
+            &[
+                "token",
+                "certificate",
+                "--token",
+                "t.tok",
+                "--slot",
+                "bob",
+                "--out",
+                "bob.pem",
+            ],
+        );
+        for cert in ["alice.pem", "bob.pem"] {
+            let out = openssl(dir, &["verify", "-CAfile", "root.pem", cert]);
+            assert!(
+                String::from_utf8_lossy(&out).contains("OK"),
+                "{curve} {cert}"
+            );
+            let text =
+                String::from_utf8(openssl(dir, &["x509", "-in", cert, "-noout", "-text"])).unwrap();
+            assert!(text.contains(signature), "{curve} {cert}: {text}");
+            pkilint(dir, cert);
+        }
+        assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("alice.pem: good"));
+        let r = sym(
+            dir,
+            &server,
+            "revoke --reason keyCompromise",
+            &["--serial", &alice, "--credential", &officer],
+        );
+        assert_eq!(r.code, 0, "{curve}: {}", r.stderr);
+        assert!(ocsp(dir, &server, &["-cert", "alice.pem"]).contains("alice.pem: revoked"));
+        assert!(ocsp(dir, &server, &["-cert", "bob.pem"]).contains("bob.pem: good"));
+        // The CRL, signed by the EC key: `crl fetch` checked it, OpenSSL
+        // checks it again and applies it.
+        let text = crl(dir, &server);
+        assert!(text.contains(signature), "{curve}: {text}");
+        let out = Command::new("openssl")
+            .args(["crl", "-in", "crl.pem", "-CAfile", "root.pem", "-noout"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("verify OK"),
+            "{curve}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!verify_with_crl(dir, "alice.pem"), "{curve}");
+        assert!(verify_with_crl(dir, "bob.pem"), "{curve}");
+        ok(dir, &["audit", "verify", "--data", "data"]);
+    }
+}

@@ -77,7 +77,7 @@ fn main() {
     let data = DataDir::new(dir.path().join("data"));
     data.init(
         "CN=bench CA",
-        RsaAlgorithm::Rsa3072,
+        RsaAlgorithm::Rsa3072.into(),
         CaPolicy::default(),
         None,
     )

@@ -15,7 +15,7 @@ use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey, 
 use symbolon::revocation::ocsp::build_request;
 use symbolon::revocation::{build_crl, CrlParams, RevocationReason, RevokedEntry};
 use symbolon::token::{SlotName, Token};
-use symbolon::x509::{parse_certificate, RsaSigner};
+use symbolon::x509::{parse_certificate, CaSigner};
 use symbolon_server::{CaService, DataDir};
 use symbolon_store::Registry;
 
@@ -40,7 +40,7 @@ fn main() {
     let data = DataDir::new(dir.path().join("data"));
     data.init(
         "CN=bench CA",
-        RsaAlgorithm::Rsa3072,
+        RsaAlgorithm::Rsa3072.into(),
         CaPolicy::default(),
         None,
     )
@@ -111,7 +111,7 @@ fn main() {
     // A CRL of 10^5 entries (10^3 in a quick run), signed by an RSA-3072 key.
     let entries = if quick { 1_000 } else { 100_000 };
     let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa3072).unwrap();
-    let signer = RsaSigner::new(key.public_key().clone(), SignatureScheme::Pkcs1Sha256).unwrap();
+    let signer = CaSigner::new(key.public_key().clone().into()).unwrap();
     let list: Vec<RevokedEntry> = (0..entries as u64)
         .map(|n| {
             let mut serial = vec![0x40];
@@ -131,10 +131,7 @@ fn main() {
         next_update: 1_800_086_400,
     };
     let start = Instant::now();
-    let crl = build_crl(&issuer, &signer, &params, &list, |s, d| {
-        key.sign_digest(s, d)
-    })
-    .unwrap();
+    let crl = build_crl(&issuer, &signer, &params, &list, |r| key.sign_request(r)).unwrap();
     let took = start.elapsed();
     println!(
         "CRL of {entries} entries: built and signed in {:.0} ms ({} KiB)",

@@ -93,7 +93,7 @@ impl CaService {
         );
         let p = params.clone();
         let der = tokio::task::spawn_blocking(move || {
-            issue_leaf(&issuer, &signer, &p, |s, d| token.sign(&slot, s, d))
+            issue_leaf(&issuer, &signer, &p, |r| token.sign_request(&slot, r))
         })
         .await
         .map_err(|e| CaError::Internal(format!("signing task: {e}")))?

@@ -21,13 +21,13 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use symbolon::ca::CaPolicy;
 use symbolon::issuer::IssuerIdentity;
-use symbolon::keys::{RsaAlgorithm, SignatureScheme};
+use symbolon::keys::KeyAlgorithm;
 use symbolon::pem;
 use symbolon::token::SealingKey;
 use symbolon::token::{SlotName, Token, TokenError};
 use symbolon::x509::{
-    build_csr, certificate_key, parse_certificate, parse_identity, random_serial, self_signed_root,
-    verify_issued_by, Name, RsaSigner,
+    build_csr, build_ec_csr_with_names, certificate_public_key, parse_certificate, parse_identity,
+    random_serial, self_signed_root, verify_issued_by, AltNames, CaSigner, Name,
 };
 use symbolon_token::file::{
     create_new_private, default_sealing_key_path, init_token, open_token, read_sealing_key,
@@ -115,15 +115,23 @@ impl DataDir {
     fn create_key(
         &self,
         subject: &str,
-        algorithm: RsaAlgorithm,
+        algorithm: KeyAlgorithm,
         policy: CaPolicy,
         device: Option<&str>,
-    ) -> Result<(Name, Box<dyn Token + Send + Sync>, SlotName, RsaSigner), ServiceError> {
+    ) -> Result<(Name, Box<dyn Token + Send + Sync>, SlotName, CaSigner), ServiceError> {
         if self.is_initialised() {
             return Err(ServiceError::Setup(format!(
                 "{} already holds a CA",
                 self.root.display()
             )));
+        }
+        // A CA key signs: refused before anything is made.
+        if let KeyAlgorithm::Ec(curve) = algorithm {
+            if !curve.can_sign() {
+                return Err(ServiceError::Setup(format!(
+                    "a CA key must sign; {curve} keys only agree on keys (use rsa-3072, p256, p384 or ed25519)"
+                )));
+            }
         }
         let name = parse_identity(subject).map_err(|e| ServiceError::Setup(e.to_string()))?;
         std::fs::create_dir_all(&self.root).map_err(|e| io("create", &self.root, e))?;
@@ -148,9 +156,8 @@ impl DataDir {
             }
         };
         let slot = SlotName::new("ca")?;
-        let public = token.generate(&slot, algorithm)?;
-        let signer = RsaSigner::new(public, SignatureScheme::Pkcs1Sha256)
-            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let public = token.generate_key(&slot, algorithm)?;
+        let signer = CaSigner::new(public).map_err(|e| ServiceError::Setup(e.to_string()))?;
         let config = CaConfig {
             subject: subject.to_string(),
             slot: slot.to_string(),
@@ -170,7 +177,7 @@ impl DataDir {
     pub fn init(
         &self,
         subject: &str,
-        algorithm: RsaAlgorithm,
+        algorithm: KeyAlgorithm,
         policy: CaPolicy,
         device: Option<&str>,
     ) -> Result<Vec<u8>, ServiceError> {
@@ -181,7 +188,7 @@ impl DataDir {
             random_serial().map_err(|e| ServiceError::Setup(e.to_string()))?,
             SystemTime::now(),
             ROOT_VALIDITY,
-            |s, d| token.sign(&slot, s, d),
+            |r| token.sign_request(&slot, r),
         )
         .map_err(|e| ServiceError::Setup(e.to_string()))?;
         let pem_root = pem::encode("CERTIFICATE", &root);
@@ -196,13 +203,18 @@ impl DataDir {
     pub fn init_for_parent(
         &self,
         subject: &str,
-        algorithm: RsaAlgorithm,
+        algorithm: KeyAlgorithm,
         policy: CaPolicy,
         device: Option<&str>,
     ) -> Result<Vec<u8>, ServiceError> {
         let (name, token, slot, signer) = self.create_key(subject, algorithm, policy, device)?;
-        build_csr(&name, &signer, |s, d| token.sign(&slot, s, d))
-            .map_err(|e| ServiceError::Setup(e.to_string()))
+        match &signer {
+            CaSigner::Rsa(s) => build_csr(&name, s, |scheme, d| token.sign(&slot, scheme, d)),
+            CaSigner::Ec(s) => build_ec_csr_with_names(&name, &AltNames::default(), s, |input| {
+                token.sign_ec(&slot, input)
+            }),
+        }
+        .map_err(|e| ServiceError::Setup(e.to_string()))
     }
 
     /// Installs the certificate a parent issued for this CA's key, with the
@@ -222,9 +234,9 @@ impl DataDir {
         }
         let config = self.config()?;
         let token = self.open_token(&config)?;
-        let key = token.public_key(&SlotName::new(&config.slot)?)?;
+        let key = token.slot_public_key(&SlotName::new(&config.slot)?)?;
         let cert = parse_certificate(certificate).map_err(|e| setup(e.to_string()))?;
-        if certificate_key(&cert).map_err(|e| setup(e.to_string()))? != key {
+        if certificate_public_key(&cert).map_err(|e| setup(e.to_string()))? != key {
             return Err(setup(
                 "the certificate is for another key than the CA's".into(),
             ));
@@ -249,12 +261,12 @@ impl DataDir {
             .collect::<Result<_, _>>()
             .map_err(|e| setup(e.to_string()))?;
         for pair in parsed.windows(2) {
-            let parent_key = certificate_key(&pair[1]).map_err(|e| setup(e.to_string()))?;
+            let parent_key = certificate_public_key(&pair[1]).map_err(|e| setup(e.to_string()))?;
             verify_issued_by(&pair[0], &parent_key)
                 .map_err(|e| setup(format!("the chain does not link: {e}")))?;
         }
         let last = parsed.last().ok_or_else(|| setup("empty chain".into()))?;
-        let last_key = certificate_key(last).map_err(|e| setup(e.to_string()))?;
+        let last_key = certificate_public_key(last).map_err(|e| setup(e.to_string()))?;
         if parsed.len() < 2 || verify_issued_by(last, &last_key).is_err() {
             return Err(setup(
                 "the chain must end at the parent's self-signed root".into(),

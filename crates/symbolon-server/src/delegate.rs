@@ -51,7 +51,7 @@ impl CaService {
                 &spki_der,
                 not_before,
                 length,
-                |s, d| token.sign(&slot, s, d),
+                |r| token.sign_request(&slot, r),
             )
             .map_err(|e| {
                 CaError::Internal(format!("cannot certify the CA's {delegation:?} key: {e}"))

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use symbolon::ca::CaError;
 use symbolon::code::Code;
-use symbolon::keys::{RsaAlgorithm, SignatureScheme};
+use symbolon::keys::RsaAlgorithm;
 use symbolon::revocation::ocsp::{
     build_response, error_response, read_request, CertId, CertState, IssuerHashes, OcspQuery,
     ResponderIdentity, ResponseStatus, SingleAnswer,
 };
 use symbolon::token::{SlotName, Token};
-use symbolon::x509::{Certificate, Delegation, RsaSigner};
+use symbolon::x509::{CaSigner, Certificate, Delegation};
 use symbolon_store::{CertificateSerial, Registry};
 
 use crate::service::now;
@@ -64,7 +64,7 @@ struct Cached {
 /// The responder.
 pub struct Responder {
     slot: SlotName,
-    signer: RsaSigner,
+    signer: CaSigner,
     hashes: IssuerHashes,
     current: RwLock<Option<Arc<Current>>>,
     cache: Mutex<HashMap<Vec<u8>, Cached>>,
@@ -115,8 +115,10 @@ impl Responder {
             }
             Err(e) => return Err(e.into()),
         };
-        let signer = RsaSigner::new(public, SignatureScheme::Pkcs1Sha256)
-            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        // RSA-2048 whatever the CA key's algorithm: relying parties verify
+        // it everywhere, and a response costs one signature of it.
+        let signer =
+            CaSigner::new(public.into()).map_err(|e| ServiceError::Setup(e.to_string()))?;
         let hashes = IssuerHashes::of(issuer).map_err(|e| ServiceError::Setup(e.to_string()))?;
         Ok(Self {
             slot,
@@ -279,8 +281,8 @@ impl crate::CaService {
         let nonce = query.nonce.clone();
         let signing = answers.clone();
         let der = tokio::task::spawn_blocking(move || {
-            build_response(&identity, &signer, now, &signing, nonce.as_ref(), |s, d| {
-                token.sign(&slot, s, d)
+            build_response(&identity, &signer, now, &signing, nonce.as_ref(), |r| {
+                token.sign_request(&slot, r)
             })
         })
         .await

@@ -39,6 +39,7 @@ impl Enclave {
         token: &mut (dyn Token + Send + Sync),
         issuer: IssuerIdentity,
         ca_slot: &SlotName,
+        ca_signer: &symbolon::x509::CaSigner,
         chain: &[Vec<u8>],
     ) -> Result<Self, ServiceError> {
         let slot = SlotName::new(ENCLAVE_SLOT)?;
@@ -59,7 +60,8 @@ impl Enclave {
             public,
             issuer.public_key().clone(),
             chain.to_vec(),
-            |s, d| token.sign(ca_slot, s, d),
+            ca_signer,
+            |r| token.sign_request(ca_slot, r),
         )?;
         Ok(Self {
             slot,

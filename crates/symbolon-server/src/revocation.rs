@@ -183,8 +183,8 @@ impl CaService {
         let entries = set.entries;
         let count = entries.len() as i64;
         let der = tokio::task::spawn_blocking(move || {
-            build_crl(&issuer, &signer, &params, &entries, |s, d| {
-                token.sign(&slot, s, d)
+            build_crl(&issuer, &signer, &params, &entries, |r| {
+                token.sign_request(&slot, r)
             })
         })
         .await

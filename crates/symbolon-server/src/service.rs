@@ -10,13 +10,11 @@ use symbolon::Code;
 
 use serde_json::json;
 use symbolon::ca::{review, CaError, CaPolicy, CertifyRequest, CertifyResponse};
-use symbolon::keys::{
-    Fingerprint, IdentityPublicKey, KeyError, PublicKey, RsaPublicKey, SignatureScheme,
-};
+use symbolon::keys::{Fingerprint, IdentityPublicKey, KeyError, PublicKey, RsaPublicKey};
 use symbolon::token::{SlotName, Token, TokenError, TokenSerial};
 use symbolon::x509::{
-    certificate_key, issue_leaf, parse_certificate, random_serial, Certificate, IssueParams,
-    LeafExtras, RsaSigner, StatusUrls,
+    certificate_public_key, issue_leaf, parse_certificate, random_serial, CaSigner, Certificate,
+    IssueParams, LeafExtras, StatusUrls,
 };
 use symbolon_store::{
     Actor, AuditKind, CertificateRecord, CertificateSerial, Registry, ReservationId, StoreError,
@@ -148,7 +146,7 @@ pub struct CaService {
     pub(crate) registry: Registry,
     pub(crate) token: Arc<dyn Token + Send + Sync>,
     pub(crate) slot: SlotName,
-    pub(crate) signer: RsaSigner,
+    pub(crate) signer: CaSigner,
     pub(crate) issuer: Certificate,
     chain: Vec<Vec<u8>>,
     pub(crate) policy: CaPolicy,
@@ -171,22 +169,27 @@ impl CaService {
             enclave_issuer,
         } = ca;
         let slot = SlotName::new(&config.slot)?;
-        let enclave =
-            crate::recovery::Enclave::prepare(token.as_mut(), enclave_issuer, &slot, &chain)?;
         let issuer_der = chain
             .first()
             .ok_or_else(|| ServiceError::Setup("the CA chain is empty".into()))?;
         let issuer =
             parse_certificate(issuer_der).map_err(|e| ServiceError::Setup(e.to_string()))?;
-        let public = token.public_key(&slot)?;
-        let cert_key = certificate_key(&issuer).map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let public = token.slot_public_key(&slot)?;
+        let cert_key =
+            certificate_public_key(&issuer).map_err(|e| ServiceError::Setup(e.to_string()))?;
         if cert_key != public {
             return Err(ServiceError::Setup(
                 "the CA certificate does not certify the key in the CA token".into(),
             ));
         }
-        let signer = RsaSigner::new(public, SignatureScheme::Pkcs1Sha256)
-            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let signer = CaSigner::new(public).map_err(|e| ServiceError::Setup(e.to_string()))?;
+        let enclave = crate::recovery::Enclave::prepare(
+            token.as_mut(),
+            enclave_issuer,
+            &slot,
+            &signer,
+            &chain,
+        )?;
         let responder = crate::ocsp::Responder::prepare(token.as_mut(), &issuer)?;
         Ok(Self {
             registry,
@@ -582,7 +585,7 @@ impl CaService {
             self.chain.clone(),
         );
         let signed = tokio::task::spawn_blocking(move || -> Result<CertifyResponse, CaError> {
-            let cert = issue_leaf(&issuer, &signer, &params, |s, d| token.sign(&slot, s, d))
+            let cert = issue_leaf(&issuer, &signer, &params, |r| token.sign_request(&slot, r))
                 .map_err(|e| CaError::Internal(e.to_string()))?;
             CertifyResponse::sign_delegated(
                 cert,

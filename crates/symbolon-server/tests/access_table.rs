@@ -78,7 +78,7 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
     let data = DataDir::new(dir.path().join("data"));
     data.init(
         "CN=gate CA",
-        RsaAlgorithm::Rsa2048,
+        RsaAlgorithm::Rsa2048.into(),
         CaPolicy::default(),
         None,
     )

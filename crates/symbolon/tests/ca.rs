@@ -11,15 +11,19 @@ use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
 use symbolon::vetting::{DeviceEvidence, RegisteredDevice};
 use symbolon::x509::{
     build_csr, issue_leaf, parse_certificate, parse_identity, random_serial, self_signed_root,
-    CertificateRole, IssueParams, RsaSigner,
+    CaSigner, CertificateRole, IssueParams, RsaSigner,
 };
 
-fn signer(k: &RsaPrivateKey) -> RsaSigner {
+fn signer(k: &RsaPrivateKey) -> CaSigner {
+    CaSigner::new(k.public_key().clone().into()).unwrap()
+}
+
+fn csr_signer(k: &RsaPrivateKey) -> RsaSigner {
     RsaSigner::new(k.public_key().clone(), SignatureScheme::Pkcs1Sha256).unwrap()
 }
 
 fn csr_for(k: &RsaPrivateKey, who: &str) -> Vec<u8> {
-    build_csr(&parse_identity(who).unwrap(), &signer(k), |s, d| {
+    build_csr(&parse_identity(who).unwrap(), &csr_signer(k), |s, d| {
         k.sign_digest(s, d)
     })
     .unwrap()
@@ -190,7 +194,7 @@ fn root_and_leaf() -> (
         random_serial().unwrap(),
         SystemTime::now(),
         Duration::from_secs(86400),
-        |s, d| ca.sign_digest(s, d),
+        |r| ca.sign_request(r),
     )
     .unwrap();
     let root_cert = parse_certificate(&root).unwrap();
@@ -204,10 +208,7 @@ fn root_and_leaf() -> (
         role: CertificateRole::Email,
         extras: Default::default(),
     };
-    let leaf = issue_leaf(&root_cert, &signer(&ca), &params, |s, d| {
-        ca.sign_digest(s, d)
-    })
-    .unwrap();
+    let leaf = issue_leaf(&root_cert, &signer(&ca), &params, |r| ca.sign_request(r)).unwrap();
     (ca, root, root_cert, user, params, leaf)
 }
 
@@ -218,7 +219,8 @@ fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
         leaf.clone(),
         vec![root.clone()],
         b"nonce-1".to_vec(),
-        |s, d| ca.sign_digest(s, d),
+        &signer(&ca),
+        |r| ca.sign_request(r),
     )
     .unwrap();
     resp.verify(&root, b"nonce-1", user.public_key()).unwrap();
@@ -259,19 +261,23 @@ fn responses_are_bound_to_the_ca_the_nonce_and_the_key() {
         random_serial().unwrap(),
         SystemTime::now(),
         Duration::from_secs(86400),
-        |s, d| fake.sign_digest(s, d),
+        |r| fake.sign_request(r),
     )
     .unwrap();
     let fake_leaf = issue_leaf(
         &parse_certificate(&fake_root).unwrap(),
         &signer(&fake),
         &params,
-        |s, d| fake.sign_digest(s, d),
+        |r| fake.sign_request(r),
     )
     .unwrap();
-    let forged = CertifyResponse::sign(fake_leaf, vec![fake_root], b"nonce-1".to_vec(), |s, d| {
-        fake.sign_digest(s, d)
-    })
+    let forged = CertifyResponse::sign(
+        fake_leaf,
+        vec![fake_root],
+        b"nonce-1".to_vec(),
+        &signer(&fake),
+        |r| fake.sign_request(r),
+    )
     .unwrap();
     assert_eq!(
         forged
@@ -297,7 +303,7 @@ fn delegated_responses_need_a_signer_the_ca_certified_for_responses() {
             key.public_key().spki_der(),
             from,
             Duration::from_secs(3600),
-            |s, d| by.sign_digest(s, d),
+            |r| by.sign_request(r),
         )
         .unwrap()
     };
@@ -353,7 +359,7 @@ fn delegated_responses_need_a_signer_the_ca_certified_for_responses() {
         rsa.public_key().spki_der(),
         SystemTime::now(),
         Duration::from_secs(3600),
-        |s, d| ca.sign_digest(s, d),
+        |r| ca.sign_request(r),
     )
     .unwrap();
     let err = respond(responder)
@@ -378,14 +384,15 @@ fn delegated_responses_need_a_signer_the_ca_certified_for_responses() {
             serial: random_serial().unwrap(),
             ..params.clone()
         },
-        |s, d| attacker.sign_digest(s, d),
+        |r| attacker.sign_request(r),
     )
     .unwrap();
     let answer = CertifyResponse::sign(
         forged,
         vec![leaf.clone(), root.clone()],
         b"nonce-1".to_vec(),
-        |s, d| attacker.sign_digest(s, d),
+        &signer(&attacker),
+        |r| attacker.sign_request(r),
     )
     .unwrap();
     let err = answer

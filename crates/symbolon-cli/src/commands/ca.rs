@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use symbolon::ca::CaPolicy;
-use symbolon::keys::RsaAlgorithm;
+use symbolon::keys::KeyAlgorithm;
 use symbolon::pem;
 use symbolon::x509::CertificateRole;
 use symbolon::Code;
@@ -20,7 +20,7 @@ use crate::output::print_json;
 pub(crate) fn init_ca(
     data: &DataArgs,
     subject: &str,
-    algorithm: RsaAlgorithm,
+    algorithm: KeyAlgorithm,
     policy: CaPolicy,
     device: Option<&str>,
 ) -> Result<Vec<u8>, CliError> {
@@ -86,10 +86,16 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             parent_csr,
             ca_token,
         } => {
-            let alg = super::rsa_algorithm(
-                &algorithm,
-                "the CA key is RSA (rsa-2048, rsa-3072, rsa-4096); it certifies EC keys all the same (docs/ec-keys.md)",
-            )?;
+            // RSA or a signing curve; an X25519 key cannot sign.
+            let alg: KeyAlgorithm = algorithm.parse()?;
+            if let KeyAlgorithm::Ec(curve) = alg {
+                if !curve.can_sign() {
+                    return Err(CliError::new(
+                        Code::Unsupported,
+                        format!("--algorithm {curve}: a CA key must sign, and {curve} keys only agree on keys; use rsa-2048, rsa-3072, rsa-4096, p256, p384 or ed25519"),
+                    ));
+                }
+            }
             let manufacturer_evidence = manufacturer_evidence
                 .iter()
                 .map(|r| r.trim().parse())

@@ -156,7 +156,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
                     build_csr_with_names(&subject, &names, &signer, |s, d| k.sign_digest(s, d))?
                 }
                 PrivateKey::Ec(k) => {
-                    let signer = EcSigner::new(k.public_key().clone());
+                    let signer = EcSigner::new(k.public_key().clone())?;
                     build_ec_csr_with_names(&subject, &names, &signer, |input| k.sign(input))?
                 }
             };
@@ -297,7 +297,7 @@ pub(crate) fn csr_on_token(
             build_csr_with_names(subject, names, &signer, |s, d| token.sign(slot, s, d))?
         }
         PublicKey::Ec(k) => {
-            let signer = EcSigner::new(k.clone());
+            let signer = EcSigner::new(k.clone())?;
             build_ec_csr_with_names(subject, names, &signer, |input| token.sign_ec(slot, input))?
         }
     })

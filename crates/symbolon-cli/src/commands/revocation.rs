@@ -9,7 +9,7 @@ use symbolon::revocation::self_request::{statement, SCHEME};
 use symbolon::revocation::{read_crl, RevocationReason, SelfRevocation};
 use symbolon::token::Token;
 use symbolon::token::{SlotName, TokenSerial};
-use symbolon::x509::{certificate_key, parse_certificate};
+use symbolon::x509::{certificate_key, certificate_public_key, parse_certificate};
 use symbolon::Code;
 use symbolon_store::CertificateSerial;
 use symbolon_token::open::TokenSpec;
@@ -263,8 +263,9 @@ fn check_crl(ca: &CaArgs, client: &CaClient, der: &[u8]) -> Result<(), CliError>
         }
         None => issuing_ca(client)?,
     };
-    let key = certificate_key(&parse_certificate(&ca_der).map_err(|e| invalid(e.to_string()))?)
-        .map_err(|e| invalid(e.to_string()))?;
+    let key =
+        certificate_public_key(&parse_certificate(&ca_der).map_err(|e| invalid(e.to_string()))?)
+            .map_err(|e| invalid(e.to_string()))?;
     read_crl(der, &key).map_err(|e| CliError::new(Code::BadSignature, e.to_string()))?;
     Ok(())
 }

@@ -75,7 +75,7 @@ pub(crate) fn run(
         super::ca::init_ca(
             data,
             DEFAULT_SUBJECT,
-            RsaAlgorithm::Rsa3072,
+            RsaAlgorithm::Rsa3072.into(),
             CaPolicy::default(),
             // A new CA's key goes onto a PKCS#11 device named here; an agent
             // serves an existing CA token only.

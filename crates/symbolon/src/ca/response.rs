@@ -22,11 +22,11 @@ use std::time::SystemTime;
 
 use der::Encode;
 
-use crate::keys::{IdentityPublicKey, MessageDigest, PublicKey, SignatureScheme};
+use crate::keys::{IdentityPublicKey, PublicKey, SignRequest};
 use crate::pem;
 use crate::x509::{
-    certificate_key, certificate_public_key, has_extended_key_usage, parse_certificate,
-    verify_path, RESPONSE_SIGNING_EKU,
+    certificate_public_key, has_extended_key_usage, parse_certificate, verify_path, CaSigner,
+    RESPONSE_SIGNING_EKU,
 };
 
 /// A certification response.
@@ -102,19 +102,20 @@ fn delegated_key(
 }
 
 impl CertifyResponse {
-    /// Signs a response through `sign` (the CA token).
+    /// Signs a response with the CA key `signer` describes, through `sign`
+    /// (the CA token): RSA PKCS#1 v1.5 with SHA-256, ECDSA with the curve's
+    /// hash, or Ed25519.
     pub fn sign<E: std::fmt::Display>(
         certificate: Vec<u8>,
         chain: Vec<Vec<u8>>,
         nonce: Vec<u8>,
-        sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+        signer: &CaSigner,
+        sign: impl FnOnce(SignRequest<'_>) -> Result<Vec<u8>, E>,
     ) -> Result<Self, CaError> {
-        let scheme = SignatureScheme::Pkcs1Sha256;
-        let digest = MessageDigest::of(
-            scheme.hash(),
-            &to_be_signed(&certificate, &chain, &nonce, None),
-        );
-        let signature = sign(scheme, &digest).map_err(|e| CaError::Internal(e.to_string()))?;
+        let message = to_be_signed(&certificate, &chain, &nonce, None);
+        let signature = signer
+            .sign_message(&message, sign)
+            .map_err(|e| CaError::Internal(e.to_string()))?;
         Ok(Self {
             certificate,
             chain,
@@ -174,10 +175,14 @@ impl CertifyResponse {
             Some(signer) => delegated_key(signer, &self.chain, root)?
                 .verify(&signed, &self.signature)
                 .map_err(|_| CaError::BadResponseSignature)?,
-            None => certificate_key(&issuer)
-                .map_err(|e| bad(&e.to_string()))?
-                .verify(SignatureScheme::Pkcs1Sha256, &signed, &self.signature)
-                .map_err(|_| CaError::BadResponseSignature)?,
+            None => {
+                let key = certificate_public_key(&issuer).map_err(|e| bad(&e.to_string()))?;
+                let algorithm = key
+                    .natural_signature_algorithm()
+                    .ok_or(CaError::BadResponseSignature)?;
+                key.verify(algorithm, &signed, &self.signature)
+                    .map_err(|_| CaError::BadResponseSignature)?
+            }
         }
         if aws_lc_rs::constant_time::verify_slices_are_equal(&self.nonce, nonce).is_err() {
             return Err(CaError::ReplayedResponse);

@@ -12,8 +12,8 @@ use std::time::SystemTime;
 
 use super::EscrowError;
 use crate::encoding::Writer;
-use crate::keys::{IdentityPublicKey, MessageDigest, RsaPublicKey, SignatureScheme};
-use crate::x509::{certificate_key, verify_path};
+use crate::keys::{IdentityPublicKey, RsaPublicKey, SignRequest};
+use crate::x509::{certificate_public_key, verify_path, CaSigner};
 
 const DOMAIN: &str = "symbolon recovery enclave v1";
 
@@ -43,11 +43,12 @@ impl EnclaveStatement {
         enclave_key: RsaPublicKey,
         issuer_key: IdentityPublicKey,
         chain: Vec<Vec<u8>>,
-        sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+        signer: &CaSigner,
+        sign: impl FnOnce(SignRequest<'_>) -> Result<Vec<u8>, E>,
     ) -> Result<Self, EscrowError> {
-        let scheme = SignatureScheme::Pkcs1Sha256;
-        let digest = MessageDigest::of(scheme.hash(), &to_be_signed(&enclave_key, &issuer_key));
-        let signature = sign(scheme, &digest).map_err(|e| EscrowError::Internal(e.to_string()))?;
+        let signature = signer
+            .sign_message(&to_be_signed(&enclave_key, &issuer_key), sign)
+            .map_err(|e| EscrowError::Internal(e.to_string()))?;
         Ok(Self {
             enclave_key,
             issuer_key,
@@ -66,13 +67,17 @@ impl EnclaveStatement {
         let issuing = self.chain.first().ok_or_else(|| bad("no chain".into()))?;
         let cert =
             verify_path(issuing, &self.chain[1..], root, now).map_err(|e| bad(e.to_string()))?;
-        certificate_key(&cert)
-            .map_err(|e| bad(e.to_string()))?
-            .verify(
-                SignatureScheme::Pkcs1Sha256,
-                &to_be_signed(&self.enclave_key, &self.issuer_key),
-                &self.signature,
-            )
-            .map_err(|_| bad("the signature does not verify".into()))
+        // The CA key's natural algorithm: RSA PKCS#1 v1.5 with SHA-256,
+        // ECDSA with its curve's hash, or Ed25519.
+        let key = certificate_public_key(&cert).map_err(|e| bad(e.to_string()))?;
+        let algorithm = key
+            .natural_signature_algorithm()
+            .ok_or_else(|| bad("the CA key cannot sign".into()))?;
+        key.verify(
+            algorithm,
+            &to_be_signed(&self.enclave_key, &self.issuer_key),
+            &self.signature,
+        )
+        .map_err(|_| bad("the signature does not verify".into()))
     }
 }

@@ -20,6 +20,7 @@ mod public_key;
 mod rsa_private;
 mod rsa_public;
 pub mod shared_primes;
+mod sign_request;
 #[cfg(test)]
 pub(crate) mod test_primes;
 pub mod weak;
@@ -36,6 +37,7 @@ pub use private_key::{PrivateKey, PrivateKeyRef};
 pub use public_key::{PublicKey, SignatureAlgorithm};
 pub use rsa_private::RsaPrivateKey;
 pub use rsa_public::{rsa_components, RsaPublicKey, MIN_PUBLIC_EXPONENT};
+pub use sign_request::SignRequest;
 
 /// Fills `out` from the system CSPRNG (aws-lc's DRBG seeded by the OS).
 pub fn random_bytes(out: &mut [u8]) -> Result<(), KeyError> {

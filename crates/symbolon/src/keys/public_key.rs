@@ -188,6 +188,20 @@ impl PublicKey {
         }
     }
 
+    /// The signature algorithm a key of this kind signs answers with:
+    /// PKCS#1 v1.5 with SHA-256 for RSA, ECDSA with the curve's hash,
+    /// Ed25519 (an X25519 key signs nothing: `None`).
+    pub fn natural_signature_algorithm(&self) -> Option<SignatureAlgorithm> {
+        match self {
+            Self::Rsa(_) => Some(SignatureAlgorithm::Rsa(super::SignatureScheme::Pkcs1Sha256)),
+            Self::Ec(k) if !k.curve().can_sign() => None,
+            Self::Ec(k) => Some(match k.curve().natural_hash() {
+                Some(h) => SignatureAlgorithm::Ecdsa(h),
+                None => SignatureAlgorithm::Ed25519,
+            }),
+        }
+    }
+
     /// Verifies an RSA signature over a digest (the form token signatures
     /// take); EC keys verify messages only.
     pub fn verify_digest(

@@ -15,8 +15,8 @@ use x509_cert::time::Time;
 use x509_cert::Certificate;
 
 use super::{RevocationError, RevocationReason};
-use crate::keys::{MessageDigest, RsaPublicKey, SignatureScheme};
-use crate::x509::RsaSigner;
+use crate::keys::{PublicKey, SignRequest, SignatureAlgorithm};
+use crate::x509::CaSigner;
 
 /// One revoked certificate as the CRL lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,10 +116,10 @@ fn entry(e: &RevokedEntry) -> Result<RevokedCert, RevocationError> {
 /// per revoked certificate with its reason code and invalidity date.
 pub fn build_crl<E: std::fmt::Display>(
     issuer: &Certificate,
-    signer: &RsaSigner,
+    signer: &CaSigner,
     params: &CrlParams,
     entries: &[RevokedEntry],
-    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    sign: impl FnOnce(SignRequest<'_>) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, RevocationError> {
     if params.next_update <= params.this_update {
         return Err(RevocationError::Invalid(
@@ -159,12 +159,16 @@ pub fn build_crl<E: std::fmt::Display>(
 }
 
 /// Reads a CRL and checks its signature against the CA key.
-pub fn read_crl(der: &[u8], issuer_key: &RsaPublicKey) -> Result<CrlSummary, RevocationError> {
+pub fn read_crl(der: &[u8], issuer_key: &PublicKey) -> Result<CrlSummary, RevocationError> {
     let crl = <CertificateList>::from_der(der).map_err(|e| RevocationError::Malformed {
         what: "CRL",
         reason: e.to_string(),
     })?;
-    let scheme = crate::x509::oid_scheme(&crl.signature_algorithm.oid).ok_or_else(|| {
+    let scheme = SignatureAlgorithm::from_x509(
+        &crl.signature_algorithm.oid,
+        crl.signature_algorithm.parameters.as_ref(),
+    )
+    .map_err(|_| {
         RevocationError::Invalid(format!("CRL signed with {}", crl.signature_algorithm.oid))
     })?;
     let tbs = crl
@@ -241,16 +245,16 @@ pub(crate) mod tests {
     use crate::x509::{parse_certificate, parse_identity, random_serial, self_signed_root};
     use std::time::SystemTime;
 
-    pub(crate) fn test_ca() -> (RsaPrivateKey, RsaSigner, Certificate) {
+    pub(crate) fn test_ca() -> (RsaPrivateKey, CaSigner, Certificate) {
         let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
-        let signer = RsaSigner::new(ca.public_key().clone(), SignatureScheme::Pkcs1Sha256).unwrap();
+        let signer = CaSigner::new(ca.public_key().clone().into()).unwrap();
         let root = self_signed_root(
             &parse_identity("CN=CRL Test Root").unwrap(),
             &signer,
             random_serial().unwrap(),
             SystemTime::now(),
             Duration::from_secs(86_400),
-            |s, d| ca.sign_digest(s, d),
+            |r| ca.sign_request(r),
         )
         .unwrap();
         (ca, signer, parse_certificate(&root).unwrap())
@@ -278,11 +282,8 @@ pub(crate) mod tests {
             this_update: 1_800_000_200,
             next_update: 1_800_086_600,
         };
-        let der = build_crl(&root, &signer, &params, &entries, |s, d| {
-            ca.sign_digest(s, d)
-        })
-        .unwrap();
-        let read = read_crl(&der, ca.public_key()).unwrap();
+        let der = build_crl(&root, &signer, &params, &entries, |r| ca.sign_request(r)).unwrap();
+        let read = read_crl(&der, &ca.public_key().clone().into()).unwrap();
         assert_eq!(read.number, 7);
         assert_eq!(read.this_update, params.this_update);
         assert_eq!(read.next_update, Some(params.next_update));
@@ -292,15 +293,15 @@ pub(crate) mod tests {
         let n = bad.len();
         bad[n - 3] ^= 1;
         assert_eq!(
-            read_crl(&bad, ca.public_key()).unwrap_err(),
+            read_crl(&bad, &ca.public_key().clone().into()).unwrap_err(),
             RevocationError::BadSignature("CRL")
         );
         let (other, _, _) = test_ca();
-        assert!(read_crl(&der, other.public_key()).is_err());
+        assert!(read_crl(&der, &other.public_key().clone().into()).is_err());
 
         // An empty CRL leaves revokedCertificates out.
-        let empty = build_crl(&root, &signer, &params, &[], |s, d| ca.sign_digest(s, d)).unwrap();
-        assert!(read_crl(&empty, ca.public_key())
+        let empty = build_crl(&root, &signer, &params, &[], |r| ca.sign_request(r)).unwrap();
+        assert!(read_crl(&empty, &ca.public_key().clone().into())
             .unwrap()
             .entries
             .is_empty());
@@ -308,6 +309,6 @@ pub(crate) mod tests {
             next_update: params.this_update,
             ..params
         };
-        assert!(build_crl(&root, &signer, &backwards, &[], |s, d| ca.sign_digest(s, d)).is_err());
+        assert!(build_crl(&root, &signer, &backwards, &[], |r| ca.sign_request(r)).is_err());
     }
 }

@@ -16,8 +16,8 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 
 use super::{RevocationError, RevocationReason};
-use crate::keys::{MessageDigest, SignatureScheme};
-use crate::x509::RsaSigner;
+use crate::keys::SignRequest;
+use crate::x509::CaSigner;
 
 /// The longest nonce echoed (RFC 8954 §2.1: 1 to 32 octets).
 pub const MAX_NONCE: usize = 32;
@@ -344,11 +344,11 @@ impl ResponderIdentity {
 /// is echoed.
 pub fn build_response<E: std::fmt::Display>(
     responder: &ResponderIdentity,
-    signer: &RsaSigner,
+    signer: &CaSigner,
     produced_at: i64,
     answers: &[SingleAnswer],
     nonce: Option<&Extension>,
-    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    sign: impl FnOnce(SignRequest<'_>) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, RevocationError> {
     let responses = answers
         .iter()
@@ -578,7 +578,7 @@ mod tests {
             1_800_000_001,
             &answers,
             query.nonce.as_ref(),
-            |s, d| ca.sign_digest(s, d),
+            |r| ca.sign_request(r),
         )
         .unwrap();
         let read = read_response(&der).unwrap();

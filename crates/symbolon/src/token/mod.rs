@@ -118,6 +118,19 @@ pub trait Token {
         })
     }
 
+    /// Signs what `request` asks with a slot's key, RSA or EC: the one
+    /// call a CA key's signer makes whatever the key's algorithm.
+    fn sign_request(
+        &self,
+        slot: &SlotName,
+        request: crate::keys::SignRequest<'_>,
+    ) -> Result<Vec<u8>, TokenError> {
+        match request {
+            crate::keys::SignRequest::Rsa(scheme, digest) => self.sign(slot, scheme, digest),
+            crate::keys::SignRequest::Ec(input) => self.sign_ec(slot, input),
+        }
+    }
+
     /// Signs a digest with a slot's key.
     fn sign(
         &self,

@@ -11,9 +11,9 @@ use x509_cert::time::{Time, Validity};
 use x509_cert::Certificate;
 
 use super::profile::{DelegateProfile, Delegation, LeafExtras, LeafProfile, RootProfile};
-use super::signer::{oid_scheme, to_der};
-use super::{CertificateRole, RsaSigner, X509Error};
-use crate::keys::{MessageDigest, PublicKey, RsaPublicKey, SignatureScheme};
+use super::signer::to_der;
+use super::{CaSigner, CertificateRole, X509Error};
+use crate::keys::{PublicKey, RsaPublicKey, SignRequest, SignatureAlgorithm};
 
 /// What the CA decided to certify.
 #[derive(Debug, Clone)]
@@ -57,11 +57,11 @@ fn spki(spki_der: &[u8]) -> Result<spki::SubjectPublicKeyInfoOwned, X509Error> {
 /// A self-signed root certificate for the CA key behind `signer`.
 pub fn self_signed_root<E: std::fmt::Display>(
     subject: &Name,
-    signer: &RsaSigner,
+    signer: &CaSigner,
     serial: [u8; 16],
     not_before: SystemTime,
     length: Duration,
-    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    sign: impl FnOnce(SignRequest<'_>) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, X509Error> {
     let builder = CertificateBuilder::new(
         RootProfile {
@@ -69,7 +69,7 @@ pub fn self_signed_root<E: std::fmt::Display>(
         },
         SerialNumber::new(&serial).map_err(X509Error::encoding("serial"))?,
         validity(not_before, length)?,
-        spki(signer.public_key().spki_der())?,
+        spki(signer.spki_der())?,
     )
     .map_err(X509Error::encoding("root certificate"))?;
     to_der("root certificate", &signer.build(builder, sign)?)
@@ -79,9 +79,9 @@ pub fn self_signed_root<E: std::fmt::Display>(
 /// signed through `sign` by the CA key behind `signer`.
 pub fn issue_leaf<E: std::fmt::Display>(
     issuer: &Certificate,
-    signer: &RsaSigner,
+    signer: &CaSigner,
     params: &IssueParams,
-    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    sign: impl FnOnce(SignRequest<'_>) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, X509Error> {
     let builder = CertificateBuilder::new(
         LeafProfile {
@@ -105,12 +105,12 @@ pub fn issue_leaf<E: std::fmt::Display>(
 pub fn issue_delegate<E: std::fmt::Display>(
     delegation: Delegation,
     issuer: &Certificate,
-    signer: &RsaSigner,
+    signer: &CaSigner,
     serial: [u8; 16],
     spki_der: &[u8],
     not_before: SystemTime,
     length: Duration,
-    sign: impl FnOnce(SignatureScheme, &MessageDigest) -> Result<Vec<u8>, E>,
+    sign: impl FnOnce(SignRequest<'_>) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, X509Error> {
     let issuer_name = issuer.tbs_certificate().subject().clone();
     let subject: Name = format!("CN={},{issuer_name}", delegation.common_name())
@@ -158,11 +158,12 @@ pub fn certificate_public_key(cert: &Certificate) -> Result<PublicKey, X509Error
     Ok(PublicKey::from_spki_der(&spki)?)
 }
 
-/// Checks that `cert` was signed by `issuer_key`.
-pub fn verify_issued_by(cert: &Certificate, issuer_key: &RsaPublicKey) -> Result<(), X509Error> {
-    let scheme = oid_scheme(&cert.signature_algorithm().oid).ok_or_else(|| {
-        X509Error::UnsupportedAlgorithm(cert.signature_algorithm().oid.to_string())
-    })?;
+/// Checks that `cert` was signed by `issuer_key` (RSA PKCS#1 v1.5, ECDSA
+/// or Ed25519, as its signature algorithm says).
+pub fn verify_issued_by(cert: &Certificate, issuer_key: &PublicKey) -> Result<(), X509Error> {
+    let algorithm = cert.signature_algorithm();
+    let scheme = SignatureAlgorithm::from_x509(&algorithm.oid, algorithm.parameters.as_ref())
+        .map_err(|_| X509Error::UnsupportedAlgorithm(algorithm.oid.to_string()))?;
     let tbs = cert
         .tbs_certificate()
         .to_der()
@@ -177,50 +178,10 @@ pub fn verify_issued_by(cert: &Certificate, issuer_key: &RsaPublicKey) -> Result
 }
 
 /// Verifies that `issuer`'s key signed `cert`: an RSA issuer (PKCS#1 v1.5
-/// or PSS with SHA-2) or an ECDSA one on P-256 or P-384 (SHA-256 or
-/// SHA-384), such as a device manufacturer's root.
+/// with SHA-2), an ECDSA one on P-256 or P-384, or an Ed25519 one — a
+/// symbolon CA of any key type, or a device manufacturer's root.
 pub fn verify_signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), X509Error> {
-    use aws_lc_rs::signature::{self, UnparsedPublicKey};
-    let spki = issuer.tbs_certificate().subject_public_key_info();
-    if spki.algorithm.oid != const_oid::db::rfc5912::ID_EC_PUBLIC_KEY {
-        return verify_issued_by(cert, &certificate_key(issuer)?);
-    }
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok());
-    let sig_oid = cert.signature_algorithm().oid;
-    use const_oid::db::rfc5912::{
-        ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, SECP_256_R_1, SECP_384_R_1,
-    };
-    let algorithm: &'static signature::EcdsaVerificationAlgorithm = match (curve, sig_oid) {
-        (Some(SECP_256_R_1), ECDSA_WITH_SHA_256) => &signature::ECDSA_P256_SHA256_ASN1,
-        (Some(SECP_256_R_1), ECDSA_WITH_SHA_384) => &signature::ECDSA_P256_SHA384_ASN1,
-        (Some(SECP_384_R_1), ECDSA_WITH_SHA_256) => &signature::ECDSA_P384_SHA256_ASN1,
-        (Some(SECP_384_R_1), ECDSA_WITH_SHA_384) => &signature::ECDSA_P384_SHA384_ASN1,
-        _ => {
-            return Err(X509Error::UnsupportedAlgorithm(format!(
-                "{sig_oid} by an EC key on {} (accepted: ECDSA with SHA-256/384 on P-256/P-384)",
-                curve.map_or("an unnamed curve".to_string(), |c| c.to_string())
-            )))
-        }
-    };
-    let point = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or(X509Error::BadSignature("certificate"))?;
-    let tbs = cert
-        .tbs_certificate()
-        .to_der()
-        .map_err(X509Error::encoding("to-be-signed data"))?;
-    let sig = cert
-        .signature()
-        .as_bytes()
-        .ok_or(X509Error::BadSignature("certificate"))?;
-    UnparsedPublicKey::new(algorithm, point)
-        .verify(&tbs, sig)
-        .map_err(|_| X509Error::BadSignature("certificate"))
+    verify_issued_by(cert, &certificate_public_key(issuer)?)
 }
 
 #[cfg(test)]
@@ -229,8 +190,16 @@ mod tests {
     use crate::keys::{RsaAlgorithm, RsaPrivateKey};
     use crate::x509::{build_csr, parse_identity, verify_csr};
 
-    fn signer_of(k: &RsaPrivateKey) -> RsaSigner {
-        RsaSigner::new(k.public_key().clone(), SignatureScheme::Pkcs1Sha256).unwrap()
+    fn signer_of(k: &RsaPrivateKey) -> crate::x509::RsaSigner {
+        crate::x509::RsaSigner::new(
+            k.public_key().clone(),
+            crate::keys::SignatureScheme::Pkcs1Sha256,
+        )
+        .unwrap()
+    }
+
+    fn ca_signer_of(k: &RsaPrivateKey) -> CaSigner {
+        CaSigner::new(k.public_key().clone().into()).unwrap()
     }
 
     #[test]
@@ -239,15 +208,15 @@ mod tests {
         let subject = parse_identity("CN=Test Root,O=symbolon").unwrap();
         let root_der = self_signed_root(
             &subject,
-            &signer_of(&ca),
+            &ca_signer_of(&ca),
             random_serial().unwrap(),
             SystemTime::now(),
             Duration::from_secs(86400),
-            |s, d| ca.sign_digest(s, d),
+            |r| ca.sign_request(r),
         )
         .unwrap();
         let root = parse_certificate(&root_der).unwrap();
-        verify_issued_by(&root, ca.public_key()).unwrap();
+        verify_issued_by(&root, &ca.public_key().clone().into()).unwrap();
 
         let user = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
         let alice = parse_identity("CN=Alice").unwrap();
@@ -273,16 +242,14 @@ mod tests {
             extras: Default::default(),
         };
         let leaf_der =
-            issue_leaf(&root, &signer_of(&ca), &params, |s, d| ca.sign_digest(s, d)).unwrap();
+            issue_leaf(&root, &ca_signer_of(&ca), &params, |r| ca.sign_request(r)).unwrap();
         let leaf = parse_certificate(&leaf_der).unwrap();
-        verify_issued_by(&leaf, ca.public_key()).unwrap();
-        assert!(verify_issued_by(&leaf, user.public_key()).is_err());
+        verify_issued_by(&leaf, &ca.public_key().clone().into()).unwrap();
+        assert!(verify_issued_by(&leaf, &user.public_key().clone().into()).is_err());
         assert_eq!(&certificate_key(&leaf).unwrap(), user.public_key());
 
         // A signer that signs with the wrong key never yields a certificate.
-        let wrong = issue_leaf(&root, &signer_of(&ca), &params, |s, d| {
-            user.sign_digest(s, d)
-        });
+        let wrong = issue_leaf(&root, &ca_signer_of(&ca), &params, |r| user.sign_request(r));
         assert_eq!(wrong.unwrap_err(), X509Error::BadSignature("freshly made"));
     }
 
@@ -307,11 +274,11 @@ mod tests {
         let root = parse_certificate(
             &self_signed_root(
                 &subject,
-                &signer_of(&ca),
+                &ca_signer_of(&ca),
                 random_serial().unwrap(),
                 SystemTime::now(),
                 Duration::from_secs(86400),
-                |s, d| ca.sign_digest(s, d),
+                |r| ca.sign_request(r),
             )
             .unwrap(),
         )
@@ -335,7 +302,7 @@ mod tests {
                 extras: Default::default(),
             };
             let der =
-                issue_leaf(&root, &signer_of(&ca), &params, |s, d| ca.sign_digest(s, d)).unwrap();
+                issue_leaf(&root, &ca_signer_of(&ca), &params, |r| ca.sign_request(r)).unwrap();
             let ku = key_usage(&der);
             assert!(ku.0.contains(KeyUsages::DigitalSignature));
             assert_eq!(

@@ -30,8 +30,7 @@ pub use path::{has_extended_key_usage, verify_path};
 pub use profile::{
     CertificateRole, Delegation, LeafExtras, StatusUrls, PURCHASE_SIGNING_EKU, RESPONSE_SIGNING_EKU,
 };
-pub(crate) use signer::oid_scheme;
-pub use signer::{EcSigner, RsaSigner};
+pub use signer::{CaSigner, EcSigner, RsaSigner};
 
 pub use x509_cert::name::Name;
 pub use x509_cert::Certificate;
