@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(k) = PublicKey::from_pem_or_der(data) {
         assert_eq!(PublicKey::from_spki_der(k.spki_der()).as_ref(), Ok(&k));
     }
-    for curve in EcCurve::ALL {
+    for curve in EcCurve::SIGNING.into_iter().chain([EcCurve::X25519]) {
         if let Ok(k) = EcPublicKey::from_point(curve, data) {
             let again = EcPublicKey::from_spki_der(k.spki_der()).unwrap();
             assert_eq!(again, k);

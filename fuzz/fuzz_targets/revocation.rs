@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         symbolon::keys::RsaPrivateKey::generate(symbolon::keys::RsaAlgorithm::Rsa2048)
             .expect("a key")
     });
-    let _ = read_crl(data, key.public_key());
+    let _ = read_crl(data, &key.public_key().clone().into());
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(r) = text.parse::<RevocationReason>() {
             assert_eq!(r.name().parse::<RevocationReason>().ok(), Some(r));

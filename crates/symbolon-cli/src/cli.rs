@@ -736,7 +736,9 @@ pub(crate) enum RecoveryCommand {
 /// What `symbolon seal` needs.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct SealArgs {
-    /// The recipient: an RSA public key (PEM/DER SPKI or PKCS#1) or a certificate.
+    /// The recipient: a public key (PEM/DER SPKI: RSA, P-256, P-384 or
+    /// X25519; or PKCS#1 RSA) or a certificate. EC keys are sealed to with
+    /// HPKE (docs/content-format.md §7); Ed25519 keys only sign.
     #[arg(long)]
     pub(crate) to: PathBuf,
     /// The content id (32 hex digits; default: random).
@@ -1382,7 +1384,8 @@ pub(crate) enum TokenCommand {
         #[command(flatten)]
         slot: SlotArg,
         /// rsa-2048, rsa-3072, rsa-4096, or an elliptic curve: p256, p384,
-        /// ed25519 (docs/ec-keys.md).
+        /// ed25519 (signing), x25519 (key agreement only: a content
+        /// decryption key; docs/ec-keys.md).
         #[arg(long, default_value = "rsa-2048")]
         algorithm: String,
     },
@@ -1418,7 +1421,8 @@ pub(crate) enum TokenCommand {
     #[command(
         after_help = "Example:\n  symbolon token backup --token alice.token --slot mail --out alice.backup\n\n\
         Seal the backup to an escrowed key: after the key is recovered into a new token, `token restore` \
-        with that token brings the objects back (S12). The format is sealed content (docs/content-format.md)."
+        with that token brings the objects back (S12). The slot's key may be RSA, P-256, P-384 or X25519 \
+        (not Ed25519, which only signs). The format is sealed content (docs/content-format.md)."
     )]
     Backup {
         #[command(flatten)]

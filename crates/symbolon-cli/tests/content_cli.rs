@@ -1091,6 +1091,31 @@ fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token
             "{curve}: a refused unseal left output"
         );
 
+        // Another KEM's id over this wrapped key: refused before any
+        // cryptography, naming the KEM.
+        let mut bytes = std::fs::read(dir.join(&to_token)).unwrap();
+        bytes[100..102].copy_from_slice(if curve == "p256" {
+            &[0, 0x20]
+        } else {
+            &[0, 0x10]
+        });
+        std::fs::write(dir.join("other-kem"), &bytes).unwrap();
+        fails(
+            dir,
+            &[
+                "unseal",
+                "--token",
+                "t.tok",
+                "--slot",
+                curve,
+                "other-kem",
+                "other-kem.out",
+            ],
+            3,
+            "does not fit its KEM",
+        );
+        assert!(!dir.join("other-kem.out").exists());
+
         // An altered wrapped key (the KEM's encapsulated key) does not open.
         let mut bytes = std::fs::read(dir.join(&to_token)).unwrap();
         bytes[110] ^= 1;
@@ -1169,4 +1194,118 @@ fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token
         "sealed to",
     );
     assert!(!dir.join("ed.out").exists());
+}
+
+/// The HPKE path leaks nothing either: content sealed to an X25519 key
+/// written into a token (the checked-in test key, taken in by `issuer
+/// accept-key`) is sealed and unsealed with trace logging; the test alone
+/// opens the wrapped key with the test key to learn the content key, then
+/// looks for it, and for the X25519 private key, in every output and file.
+#[test]
+fn an_hpke_content_key_appears_nowhere_but_in_the_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../symbolon/tests/data/content"
+    );
+    let key_file = format!("{data}/recipient-x25519-TEST-ONLY.pem");
+    let key = symbolon::keys::EcPrivateKey::import_pem(&std::fs::read(&key_file).unwrap()).unwrap();
+    std::fs::write(dir.join("x.pub"), key.public_key().to_pem()).unwrap();
+    station_trusted_by_token(dir);
+    ok(
+        dir,
+        &[
+            "issuer",
+            "accept-key",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "x",
+            "--key",
+            &key_file,
+        ],
+    );
+    std::fs::write(dir.join("film"), pattern(70_000)).unwrap();
+    let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
+    for (label, args) in [
+        (
+            "seal",
+            &[
+                "seal",
+                "--to",
+                "x.pub",
+                "--content-id",
+                CONTENT_ID,
+                "film",
+                "film.sealed",
+            ][..],
+        ),
+        (
+            "unseal",
+            &[
+                "unseal",
+                "--token",
+                "t.tok",
+                "--slot",
+                "x",
+                "film.sealed",
+                "out",
+            ][..],
+        ),
+        (
+            "unseal to stdout",
+            &[
+                "--json",
+                "unseal",
+                "--token",
+                "t.tok",
+                "--slot",
+                "x",
+                "film.sealed",
+            ][..],
+        ),
+    ] {
+        let r = run_env(dir, args);
+        assert_eq!(r.code, 0, "{label}: {}", r.stderr);
+        outputs.push((format!("{label} stdout"), r.stdout));
+        outputs.push((format!("{label} stderr"), r.stderr.into_bytes()));
+    }
+    assert_eq!(std::fs::read(dir.join("out")).unwrap(), pattern(70_000));
+
+    let sealed = std::fs::read(dir.join("film.sealed")).unwrap();
+    let header = ContentHeader::read_from(&mut sealed.as_slice()).unwrap();
+    let mut info = b"symbolon-content v2 key".to_vec();
+    info.extend_from_slice(header.content_id().as_bytes());
+    let content_key = symbolon::keys::hpke::open::<symbolon::keys::KeyError>(
+        key.public_key(),
+        &info,
+        &header.wrapped_key()[2..],
+        |e| key.agree(e),
+    )
+    .unwrap();
+    assert_eq!(content_key.len(), 32);
+    let mut needles = Vec::new();
+    add_encodings(&mut needles, "content key", &content_key);
+    let pkcs8 = symbolon::pem::decode(&std::fs::read(&key_file).unwrap(), &["PRIVATE KEY"])
+        .unwrap()
+        .1;
+    add_encodings(
+        &mut needles,
+        "X25519 private key",
+        &pkcs8[pkcs8.len() - 32..],
+    );
+    for (label, data) in &outputs {
+        scan(label, data, &needles, true);
+    }
+    for path in walk(dir) {
+        let data = std::fs::read(&path).unwrap();
+        let name = path.to_string_lossy();
+        let structures = ![".tok", ".token", "sealing-key"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        scan(&path.display().to_string(), &data, &needles, structures);
+    }
 }

@@ -502,6 +502,8 @@ fn the_policy_names_the_curves_each_role_takes() {
         ("client", "expected ROLE=CURVE"),
         ("client=p521", "unsupported elliptic curve"),
         ("nobody=p256", "roles:"),
+        ("server=x25519", "only agree on keys"),
+        ("email=p256+x25519", "only agree on keys"),
     ] {
         fails(
             dir,
@@ -534,6 +536,13 @@ fn the_policy_names_the_curves_each_role_takes() {
         ],
         3,
         "named twice",
+    );
+    assert!(!dir.join("data").exists());
+    fails(
+        dir,
+        &["ca", "init", "--data", "data", "--validity-days", "0"],
+        3,
+        "at least 1",
     );
     assert!(!dir.join("data").exists());
     ok(

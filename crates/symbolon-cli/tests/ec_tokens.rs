@@ -251,6 +251,65 @@ fn the_agent_carries_ec_keys() {
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("holds a p384 key"), "{}", r.stderr);
+    // An X25519 decryption key made behind the agent: content sealed to it
+    // (HPKE) opens through the agent, and only there.
+    ok(
+        dir,
+        &[
+            "token",
+            "generate",
+            "--agent",
+            "agent.sock",
+            "--slot",
+            "x",
+            "--algorithm",
+            "x25519",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "token",
+            "public-key",
+            "--agent",
+            "agent.sock",
+            "--slot",
+            "x",
+            "--out",
+            "x.pem",
+        ],
+    );
+    ok(dir, &["seal", "--to", "x.pem", "msg.txt", "msg.sealed"]);
+    ok(
+        dir,
+        &[
+            "unseal",
+            "--agent",
+            "agent.sock",
+            "--slot",
+            "x",
+            "msg.sealed",
+            "msg.out",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(dir.join("msg.out")).unwrap(),
+        std::fs::read(dir.join("msg.txt")).unwrap()
+    );
+    let r = run(
+        dir,
+        &[
+            "unseal",
+            "--agent",
+            "agent.sock",
+            "--slot",
+            "p256",
+            "msg.sealed",
+            "other.out",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(!dir.join("other.out").exists());
 }
 
 #[test]

@@ -10,7 +10,9 @@
 //! `$SYMBOLON_BENCH_URLS` (comma-separated service URLs),
 //! `$SYMBOLON_BENCH_CA_CERT` and `$SYMBOLON_BENCH_CREDENTIAL` (a station
 //! credential token) it loads running `symbolon serve` processes instead,
-//! round robin: the scale-out figures.
+//! round robin: the scale-out figures. `$SYMBOLON_BENCH_CA_ALGORITHM`
+//! (`rsa-3072` by default; `p256`, `p384`, `ed25519`) names the CA key's
+//! algorithm, so an EC CA is measured beside the RSA one in one run.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -22,7 +24,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use symbolon::access::Role;
 use symbolon::ca::CaPolicy;
-use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey, SignatureScheme};
+use symbolon::keys::{
+    EcSigningInput, HashAlgorithm, KeyAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey,
+    SignRequest, SignatureScheme,
+};
 use symbolon::pem;
 use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
 use symbolon::x509::{build_csr, parse_identity, RsaSigner};
@@ -75,24 +80,31 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path().join("data"));
-    data.init(
-        "CN=bench CA",
-        RsaAlgorithm::Rsa3072.into(),
-        CaPolicy::default(),
-        None,
-    )
-    .unwrap();
+    let algorithm: KeyAlgorithm = std::env::var("SYMBOLON_BENCH_CA_ALGORITHM")
+        .unwrap_or_else(|_| "rsa-3072".into())
+        .parse()
+        .unwrap();
+    data.init("CN=bench CA", algorithm, CaPolicy::default(), None)
+        .unwrap();
     let ca = data.open().unwrap();
 
-    // The CA token's raw rate: one core, sign a digest, as often as it can for two seconds.
+    // The CA token's raw rate: one core, sign a digest (or, Ed25519, a
+    // message) as the CA key does, as often as it can for two seconds.
     let slot = SlotName::new(&ca.config.slot).unwrap();
-    let digest = MessageDigest::of(HashAlgorithm::Sha256, b"bench");
+    let hash = match algorithm {
+        KeyAlgorithm::Ec(c) => c.natural_hash(),
+        KeyAlgorithm::Rsa(_) => Some(HashAlgorithm::Sha256),
+    };
+    let digest = MessageDigest::of(hash.unwrap_or(HashAlgorithm::Sha256), b"bench");
+    let request = match (algorithm, hash) {
+        (KeyAlgorithm::Rsa(_), _) => SignRequest::Rsa(SignatureScheme::Pkcs1Sha256, &digest),
+        (_, Some(_)) => SignRequest::Ec(EcSigningInput::Digest(&digest)),
+        (_, None) => SignRequest::Ec(EcSigningInput::Message(b"bench")),
+    };
     let start = Instant::now();
     let mut raw = 0u32;
     while start.elapsed() < Duration::from_secs(if quick { 0 } else { 2 }) || raw == 0 {
-        ca.token
-            .sign(&slot, SignatureScheme::Pkcs1Sha256, &digest)
-            .unwrap();
+        ca.token.sign_request(&slot, request).unwrap();
         raw += 1;
     }
     let raw_rate = f64::from(raw) / start.elapsed().as_secs_f64();
@@ -185,7 +197,7 @@ fn main() {
     println!("issuance over plain HTTP: {plain_rate:.0} certificates/s ({n} requests, {CLIENTS} clients, keep-alive, one process, SQLite)");
     println!("issuance over HTTPS (mTLS, keep-alive): {tls_rate:.0} certificates/s");
     println!("ratio https/http: {:.2}", tls_rate / plain_rate);
-    println!("CA token raw sign rate (RSA-3072, one core): {raw_rate:.0} signatures/s");
+    println!("CA token raw sign rate ({algorithm}, one core): {raw_rate:.0} signatures/s");
     // One CA signature per certificate (the response is the delegated
     // signer's): issuance against the CA key's own rate.
     println!(

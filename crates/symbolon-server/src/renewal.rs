@@ -164,15 +164,21 @@ impl CaService {
             }
             .into());
         }
-        let (key, signer) = self.response_signer().await?;
+        let (slot, signer) = self.response_signer().await?;
         let chain = self.chain().to_vec();
-        let response = symbolon::ca::CertifyResponse::sign_delegated(
-            record.der,
-            chain,
-            nonce,
-            signer.as_ref().clone(),
-            |m| key.sign(m),
-        )?;
+        let token = std::sync::Arc::clone(&self.token);
+        // Signing is work inside the token: off the async threads.
+        let response = tokio::task::spawn_blocking(move || {
+            symbolon::ca::CertifyResponse::sign_delegated(
+                record.der,
+                chain,
+                nonce,
+                signer.as_ref().clone(),
+                |m| crate::response_signer::sign_response(token.as_ref(), &slot, m),
+            )
+        })
+        .await
+        .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;
         Ok(Certified {
             response,
             serial: earlier.clone(),

@@ -191,6 +191,7 @@ impl CaService {
             &chain,
         )?;
         let responder = crate::ocsp::Responder::prepare(token.as_mut(), &issuer)?;
+        let response_signer = crate::response_signer::ResponseSigner::prepare(token.as_mut())?;
         Ok(Self {
             registry,
             token: Arc::from(token),
@@ -202,7 +203,7 @@ impl CaService {
             enclave,
             shared_primes: SharedPrimes::new(),
             responder,
-            response_signer: crate::response_signer::ResponseSigner::new()?,
+            response_signer,
             crl_lock: tokio::sync::Mutex::new(()),
             status_urls: None,
         })
@@ -575,7 +576,7 @@ impl CaService {
         };
         // One signature by the CA key (the certificate); the response is
         // signed by the delegated response signer.
-        let (response_key, response_cert) = self.response_signer().await?;
+        let (response_slot, response_cert) = self.response_signer().await?;
         // Signing is CPU work inside the token: off the async threads.
         let (token, slot, signer, issuer, chain) = (
             Arc::clone(&self.token),
@@ -592,7 +593,7 @@ impl CaService {
                 chain,
                 nonce,
                 response_cert.as_ref().clone(),
-                |m| response_key.sign(m),
+                |m| crate::response_signer::sign_response(token.as_ref(), &response_slot, m),
             )
         })
         .await

@@ -64,7 +64,18 @@ fn parse_curves(
             .split('+')
             .map(str::trim)
             .filter(|c| !c.is_empty())
-            .map(|c| c.parse().map_err(|e| bad(format!("{role}: {e}"))))
+            .map(|c| {
+                let curve: symbolon::keys::EcCurve =
+                    c.parse().map_err(|e| bad(format!("{role}: {e}")))?;
+                // Only keys that sign can be certified.
+                if curve.can_sign() {
+                    Ok(curve)
+                } else {
+                    Err(bad(format!(
+                        "{role}: {curve} keys only agree on keys and are never certified; curves: p256, p384, ed25519"
+                    )))
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if out.insert(role, curves).is_some() {
             return Err(bad(format!("{role} is named twice")));
@@ -86,6 +97,12 @@ pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
             parent_csr,
             ca_token,
         } => {
+            if validity_days == 0 {
+                return Err(CliError::new(
+                    Code::InvalidInput,
+                    "--validity-days must be at least 1",
+                ));
+            }
             // RSA or a signing curve; an X25519 key cannot sign.
             let alg: KeyAlgorithm = algorithm.parse()?;
             if let KeyAlgorithm::Ec(curve) = alg {

@@ -12,7 +12,7 @@ pub enum ContentError {
     NotSealed(String),
     /// The header fails its MAC: altered, or the key that opened it is not
     /// the one it was sealed with.
-    #[error("the sealed content's header was altered (its MAC does not verify)")]
+    #[error("the sealed content's header was altered (its MAC, or its wrapped content key, does not verify)")]
     HeaderAltered,
     /// A chunk fails authentication: altered, reordered, duplicated or from
     /// another file.

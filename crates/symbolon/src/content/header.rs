@@ -141,10 +141,24 @@ impl ContentHeader {
             }
             VERSION_HPKE if super::wrap::hpke_kem(&wrapped_key).is_some() => {}
             VERSION_HPKE => {
-                return Err(ContentError::InvalidInput(format!(
-                    "a {}-byte HPKE-wrapped key is not that of a P-256, P-384 or X25519 recipient",
-                    wrapped_key.len()
-                )))
+                let id = wrapped_key
+                    .get(..2)
+                    .map(|b| u16::from_be_bytes([b[0], b[1]]));
+                return Err(ContentError::InvalidInput(
+                    match id.and_then(crate::keys::hpke::Kem::from_id) {
+                        Some(kem) => format!(
+                            "a {}-byte wrapped key does not fit its KEM 0x{:04x} ({}: {} bytes)",
+                            wrapped_key.len(),
+                            kem.id(),
+                            kem.curve().standard_name(),
+                            2 + kem.sealed_len(super::key::CONTENT_KEY_LEN)
+                        ),
+                        None => format!(
+                            "the wrapped key names HPKE KEM {}, not one of 0x0010 (P-256), 0x0011 (P-384), 0x0020 (X25519)",
+                            id.map_or("(none)".into(), |i| format!("0x{i:04x}"))
+                        ),
+                    },
+                ));
             }
             other => {
                 return Err(ContentError::InvalidInput(format!(

@@ -55,10 +55,8 @@ pub(crate) fn unwrap(
     header: &ContentHeader,
     wrapped: &[u8],
 ) -> Result<ContentKey, ContentError> {
-    let wrong = || ContentError::WrongRecipient {
-        sealed_to: header.recipient().to_string(),
-        offered: key.public_key().fingerprint().to_string(),
-    };
+    let offered = key.public_key().fingerprint();
+    let wrong = || not_opening(header, &offered);
     let unwrapped = match key {
         PrivateKeyRef::Rsa(k) => k.decrypt_oaep(wrapped).map_err(|e| match e {
             KeyError::DecryptionFailed => wrong(),
@@ -84,18 +82,8 @@ pub fn unwrap_hpke(
     wrapped: &[u8],
     dh: impl FnOnce(&EcPublicKey) -> Result<Zeroizing<Vec<u8>>, ContentError>,
 ) -> Result<Zeroizing<Vec<u8>>, ContentError> {
-    // Sealed to this very key and still not opening: the header (its
-    // content id, bound in the HPKE info, or the wrapped key) was altered.
-    let wrong = || {
-        if header.recipient() == &recipient.fingerprint() {
-            ContentError::HeaderAltered
-        } else {
-            ContentError::WrongRecipient {
-                sealed_to: header.recipient().to_string(),
-                offered: recipient.fingerprint().to_string(),
-            }
-        }
-    };
+    let offered = recipient.fingerprint();
+    let wrong = || not_opening(header, &offered);
     let kem =
         Kem::for_curve(recipient.curve()).map_err(|e| ContentError::InvalidInput(e.to_string()))?;
     // Wrapped to another kind of key (RSA, another curve): not ours.
@@ -122,4 +110,19 @@ pub fn unwrap_hpke(
         Failure::Key(KeyError::SelfTest(_)) => ContentError::Internal("self-test failed"),
         Failure::Key(_) => wrong(),
     })
+}
+
+/// Why a wrapped key does not open with the key `offered`: sealed to
+/// another key, or — sealed to this very key and still not opening — the
+/// header (its content id, bound in the HPKE info, or the wrapped key
+/// itself) was altered.
+fn not_opening(header: &ContentHeader, offered: &crate::keys::Fingerprint) -> ContentError {
+    if header.recipient() == offered {
+        ContentError::HeaderAltered
+    } else {
+        ContentError::WrongRecipient {
+            sealed_to: header.recipient().to_string(),
+            offered: offered.to_string(),
+        }
+    }
 }

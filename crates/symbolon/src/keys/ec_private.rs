@@ -396,7 +396,7 @@ fn pkcs8_curve(pkcs8: &[u8]) -> Result<EcCurve, KeyError> {
         const_oid::db::rfc5912::SECP_256_R_1 => Ok(EcCurve::P256),
         const_oid::db::rfc5912::SECP_384_R_1 => Ok(EcCurve::P384),
         other => Err(KeyError::UnsupportedKey(format!(
-            "curve {other}; supported: p256, p384, ed25519"
+            "curve {other}; supported: p256, p384, ed25519, x25519"
         ))),
     }
 }

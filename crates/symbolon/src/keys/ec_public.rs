@@ -321,7 +321,8 @@ fn curve_of(oid: &ObjectIdentifier, params: Option<&AnyRef<'_>>) -> Result<EcCur
     }
     if *oid == rfc8410::ID_ED_448 {
         return Err(unsupported(
-            "Ed448 keys are not supported; supported: p256, p384, ed25519".into(),
+            "Ed448 keys are not supported; supported: p256, p384, ed25519, x25519 (key agreement)"
+                .into(),
         ));
     }
     if *oid != rfc5912::ID_EC_PUBLIC_KEY {
@@ -354,13 +355,13 @@ fn curve_of(oid: &ObjectIdentifier, params: Option<&AnyRef<'_>>) -> Result<EcCur
         rfc5912::SECP_256_R_1 => Ok(EcCurve::P256),
         rfc5912::SECP_384_R_1 => Ok(EcCurve::P384),
         rfc5912::SECP_521_R_1 => Err(unsupported(
-            "curve P-521 (secp521r1) is not supported; supported: p256, p384, ed25519".into(),
+            "curve P-521 (secp521r1) is not supported; supported: p256, p384, ed25519, x25519 (key agreement)".into(),
         )),
         SECP256K1 => Err(unsupported(
-            "curve secp256k1 is not supported (not a curve X.509 relying parties accept); supported: p256, p384, ed25519".into(),
+            "curve secp256k1 is not supported (not a curve X.509 relying parties accept); supported: p256, p384, ed25519, x25519 (key agreement)".into(),
         )),
         other => Err(unsupported(format!(
-            "curve {other} is not supported; supported: p256, p384, ed25519"
+            "curve {other} is not supported; supported: p256, p384, ed25519, x25519 (key agreement)"
         ))),
     }
 }
