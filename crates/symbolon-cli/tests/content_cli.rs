@@ -818,18 +818,23 @@ fn the_content_key_appears_nowhere_but_in_the_tokens() {
     assert_eq!(content_key.len(), 32);
     let mut needles = Vec::new();
     add_encodings(&mut needles, "content key", &content_key);
-    for (label, data) in &outputs {
-        scan(label, data, &needles, true);
+    scan_everything(dir, &outputs, &needles);
+}
+
+/// Looks for `needles` in every output and in every file under `dir`.
+/// Token files are sealed and sealing-key files are keys by design;
+/// everything else must hold no private key shape at all.
+fn scan_everything(dir: &Path, outputs: &[(String, Vec<u8>)], needles: &[Needle]) {
+    for (label, data) in outputs {
+        scan(label, data, needles, true);
     }
     for path in walk(dir) {
         let data = std::fs::read(&path).unwrap();
-        // Token files are sealed and sealing-key files are keys by design;
-        // everything else must hold no private key shape at all.
         let name = path.to_string_lossy();
         let structures = ![".tok", ".token", "sealing-key"]
             .iter()
             .any(|s| name.ends_with(s));
-        scan(&path.display().to_string(), &data, &needles, structures);
+        scan(&path.display().to_string(), &data, needles, structures);
     }
 }
 
@@ -1297,15 +1302,5 @@ fn an_hpke_content_key_appears_nowhere_but_in_the_token() {
         "X25519 private key",
         &pkcs8[pkcs8.len() - 32..],
     );
-    for (label, data) in &outputs {
-        scan(label, data, &needles, true);
-    }
-    for path in walk(dir) {
-        let data = std::fs::read(&path).unwrap();
-        let name = path.to_string_lossy();
-        let structures = ![".tok", ".token", "sealing-key"]
-            .iter()
-            .any(|s| name.ends_with(s));
-        scan(&path.display().to_string(), &data, &needles, structures);
-    }
+    scan_everything(dir, &outputs, &needles);
 }
