@@ -294,8 +294,10 @@ fn seal_with(
     )?;
     let shared = extract_and_expand(kem, &dh, &enc, recipient.point())?;
     let (key, nonce) = schedule(kem, &shared, info)?;
-    let mut out = plaintext.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut out)
+    // The plaintext (a content key) is copied to be sealed in place: the
+    // copy is wiped if sealing fails.
+    let mut out = Zeroizing::new(plaintext.to_vec());
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut *out)
         .map_err(|_| KeyError::Internal("AES-GCM seal"))?;
     let mut sealed = enc;
     sealed.extend_from_slice(&out);
