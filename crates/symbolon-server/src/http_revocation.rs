@@ -256,17 +256,27 @@ async fn ocsp_get(
     let Ok(Path(request)) = request else {
         return ocsp_error(ResponseStatus::MalformedRequest);
     };
-    // RFC 6960 appendix A.1: the DER, base64, URL-encoded (axum decoded
-    // the percent-escapes); the URL-safe alphabet is taken too.
-    let text = request.trim_end_matches('/');
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text))
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text));
-    match der {
-        Ok(der) => answer(&s, &der).await,
-        Err(_) => ocsp_error(ResponseStatus::MalformedRequest),
+    match get_request_der(&request) {
+        Some(der) => answer(&s, &der).await,
+        None => ocsp_error(ResponseStatus::MalformedRequest),
     }
+}
+
+/// The DER of a GET request's path (RFC 6960 appendix A.1: base64, then
+/// URL-encoded; axum decoded the percent-escapes). The URL-safe alphabet
+/// is taken too, and one trailing slash — but only when the path does not
+/// decode as it is: `/` is a base64 digit, and a request whose encoding
+/// ends in one must not lose it.
+fn get_request_der(path: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    let decode = |t: &str| {
+        STANDARD
+            .decode(t)
+            .or_else(|_| URL_SAFE.decode(t))
+            .or_else(|_| URL_SAFE_NO_PAD.decode(t))
+            .ok()
+    };
+    decode(path).or_else(|| path.strip_suffix('/').and_then(decode))
 }
 
 #[derive(Deserialize)]
@@ -317,4 +327,23 @@ async fn renew(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejectio
     out["authority"] = json!(certified.authority);
     out["device"] = json!(certified.device);
     Ok(Json(out).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::get_request_der;
+
+    #[test]
+    fn a_get_request_whose_base64_ends_in_a_slash_keeps_it() {
+        // 0xff 0xff 0xff encodes as "////": every character a base64 digit.
+        assert_eq!(get_request_der("////"), Some(vec![0xff; 3]));
+        assert_eq!(get_request_der("AAD/"), Some(vec![0x00, 0x00, 0xff]));
+        // One trailing slash after the encoding is the URL's, not the
+        // request's.
+        assert_eq!(get_request_der("/////"), Some(vec![0xff; 3]));
+        assert_eq!(get_request_der("AAD//"), Some(vec![0x00, 0x00, 0xff]));
+        // The URL-safe alphabet, with or without padding.
+        assert_eq!(get_request_der("___-"), Some(vec![0xff, 0xff, 0xfe]));
+        assert_eq!(get_request_der("not base64!"), None);
+    }
 }

@@ -31,6 +31,7 @@ pub mod revocation;
 pub mod self_test;
 mod self_test_vectors;
 pub mod token;
+pub mod transparency;
 pub mod vetting;
 pub mod x509;
 
