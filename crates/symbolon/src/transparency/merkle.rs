@@ -399,6 +399,17 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// A node a [`MemoryTree`] was asked for but does not hold: the size or
+/// index asked of it lies beyond its leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the tree holds no node at level {level}, index {index}")]
+pub struct MissingNode {
+    /// The node's level (0 for leaves).
+    pub level: u32,
+    /// Its index within the level.
+    pub index: u64,
+}
+
 /// A tree in memory: for tests, the verifier's own checks and the
 /// synthetic size measurements.
 #[derive(Debug, Default, Clone)]
@@ -417,13 +428,12 @@ impl MemoryTree {
         self.levels.first().map_or(0, |l| l.len() as u64)
     }
 
-    /// Appends a leaf hash.
-    pub fn push(&mut self, leaf: Hash) {
+    /// Appends a leaf hash. It cannot fail on a tree built only by `push`
+    /// (every left sibling it needs was stored before); the error is kept
+    /// so a corrupted tree is reported, not a panic.
+    pub fn push(&mut self, leaf: Hash) -> Result<(), MissingNode> {
         let size = self.size();
-        let nodes = match append(self, size, leaf) {
-            Ok(n) => n,
-            Err(never) => match never {},
-        };
+        let nodes = append(self, size, leaf)?;
         for (level, index, hash) in nodes {
             let level = level as usize;
             if self.levels.len() <= level {
@@ -432,13 +442,18 @@ impl MemoryTree {
             debug_assert_eq!(self.levels[level].len() as u64, index);
             self.levels[level].push(hash);
         }
+        Ok(())
     }
 }
 
 impl NodeStore for MemoryTree {
-    type Error = std::convert::Infallible;
+    type Error = MissingNode;
     fn node(&self, level: u32, index: u64) -> Result<Hash, Self::Error> {
-        Ok(self.levels[level as usize][index as usize])
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.levels.get(level as usize)?.get(i))
+            .copied()
+            .ok_or(MissingNode { level, index })
     }
 }
 
@@ -474,7 +489,7 @@ mod tests {
     fn tree(n: u64) -> MemoryTree {
         let mut t = MemoryTree::new();
         for i in 0..n {
-            t.push(leaf_hash(&i.to_be_bytes()));
+            t.push(leaf_hash(&i.to_be_bytes())).unwrap();
         }
         t
     }
@@ -484,7 +499,7 @@ mod tests {
         let mut t = MemoryTree::new();
         assert_eq!(hex::encode(root(&t, 0).unwrap()), ROOTS[0]);
         for (i, leaf) in LEAVES.iter().enumerate() {
-            t.push(leaf_hash(&hex::decode(leaf).unwrap()));
+            t.push(leaf_hash(&hex::decode(leaf).unwrap())).unwrap();
             for size in 0..=t.size() {
                 assert_eq!(
                     hex::encode(root(&t, size).unwrap()),
@@ -553,13 +568,29 @@ mod tests {
     }
 
     #[test]
+    fn sizes_beyond_the_tree_are_errors_not_panics() {
+        let t = tree(70);
+        assert!(matches!(root(&t, 71), Err(MissingNode { .. })));
+        assert!(matches!(
+            inclusion_proof(&t, 0, 100),
+            Err(TreeError::Store(MissingNode { .. }))
+        ));
+        assert!(matches!(
+            consistency_proof(&t, 3, 100),
+            Err(TreeError::Store(MissingNode { .. }))
+        ));
+        assert!(t.node(0, u64::MAX).is_err());
+        assert!(t.node(40, 0).is_err());
+    }
+
+    #[test]
     fn a_forked_log_is_caught_by_consistency() {
         // Two logs agree on 10 entries, then differ: no proof from one's
         // head at 10 reaches the other's head at 20.
         let (mut a, mut b) = (tree(10), tree(10));
         for i in 10..20u64 {
-            a.push(leaf_hash(&i.to_be_bytes()));
-            b.push(leaf_hash(&(i + 1000).to_be_bytes()));
+            a.push(leaf_hash(&i.to_be_bytes())).unwrap();
+            b.push(leaf_hash(&(i + 1000).to_be_bytes())).unwrap();
         }
         let (old, a20, b20) = (
             root(&a, 10).unwrap(),
