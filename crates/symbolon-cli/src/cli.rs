@@ -163,6 +163,9 @@ renewed certificate is refused. `symbolon certificates expiring --within 30d` li
     /// The CA's certificate revocation list.
     #[command(subcommand)]
     Crl(crate::cli_revocation::CrlCommand),
+    /// The transparency log: signed checkpoints, inclusion and consistency proofs, offline checks.
+    #[command(subcommand)]
+    Log(crate::cli_log::LogCommand),
 }
 
 /// A partial exponent's file.

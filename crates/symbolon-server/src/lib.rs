@@ -23,6 +23,7 @@ pub mod gate;
 pub mod http;
 mod http_admin;
 mod http_joint;
+mod http_log;
 mod http_recovery;
 mod http_revocation;
 mod http_vetting;
@@ -36,6 +37,7 @@ pub mod revocation;
 pub mod service;
 mod shared_primes;
 pub mod tls;
+pub mod transparency;
 pub mod vetting;
 
 pub use data_dir::{read_chain, CaConfig, DataDir, OpenedCa};

@@ -154,6 +154,7 @@ pub struct CaService {
     shared_primes: SharedPrimes,
     pub(crate) responder: crate::ocsp::Responder,
     pub(crate) response_signer: crate::response_signer::ResponseSigner,
+    pub(crate) log: crate::transparency::TransparencyLog,
     pub(crate) crl_lock: tokio::sync::Mutex<()>,
     pub(crate) status_urls: Option<StatusUrls>,
 }
@@ -182,6 +183,7 @@ impl CaService {
                 "the CA certificate does not certify the key in the CA token".into(),
             ));
         }
+        let log = crate::transparency::TransparencyLog::prepare(token.as_mut(), &public)?;
         let signer = CaSigner::new(public).map_err(|e| ServiceError::Setup(e.to_string()))?;
         let enclave = crate::recovery::Enclave::prepare(
             token.as_mut(),
@@ -204,6 +206,7 @@ impl CaService {
             shared_primes: SharedPrimes::new(),
             responder,
             response_signer,
+            log,
             crl_lock: tokio::sync::Mutex::new(()),
             status_urls: None,
         })

@@ -8,9 +8,7 @@
 
 use std::fmt;
 
-use aws_lc_rs::digest;
 use serde::Serialize;
-use symbolon::encoding::Writer;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
@@ -146,30 +144,12 @@ impl fmt::Display for AuditKind {
     }
 }
 
-/// One stored entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditEntry {
-    /// Position in the chain, from 1.
-    pub seq: i64,
-    /// When (Unix seconds).
-    pub at: i64,
-    /// What kind of event.
-    pub kind: String,
-    /// Its details, JSON.
-    pub detail: String,
-    /// The previous entry's hash, hex.
-    #[serde(serialize_with = "hex_ser")]
-    pub prev_hash: Vec<u8>,
-    /// This entry's hash, hex.
-    #[serde(serialize_with = "hex_ser")]
-    pub hash: Vec<u8>,
-}
+/// One stored entry: the transparency log's entry type, whose encoding is
+/// both the chain hash's input and the tree's leaf.
+pub use symbolon::transparency::entry::LogEntry as AuditEntry;
 
-fn hex_ser<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex::encode(b))
-}
-
-/// The hash an entry must carry.
+/// The hash an entry must carry (`symbolon::transparency::entry`, whose
+/// encoding is also the entry's leaf in the transparency log).
 pub(crate) fn entry_hash(
     seq: i64,
     at: i64,
@@ -177,16 +157,7 @@ pub(crate) fn entry_hash(
     detail: &str,
     prev_hash: &[u8],
 ) -> [u8; 32] {
-    let mut w = Writer::with_domain("symbolon/audit-entry/v1");
-    w.u64(seq as u64);
-    w.u64(at as u64);
-    w.str(kind);
-    w.str(detail);
-    w.bytes(prev_hash);
-    let d = digest::digest(&digest::SHA256, &w.into_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
+    symbolon::transparency::entry::chain_hash(seq, at, kind, detail, prev_hash)
 }
 
 /// A verified chain.

@@ -1,7 +1,7 @@
 //! The registry (the patent's public key storage units 114, 134 and 142):
 //! every public key ever registered, the certificates issued for them, the
 //! tokens and their device identity keys, and an append-only, hash-chained
-//! audit log.
+//! audit log with the transparency log's Merkle tree over it.
 //!
 //! Invariants live in the database, not in memory, so they hold across many
 //! processes: a public key's fingerprint is a primary key (a key is reserved,
@@ -20,6 +20,7 @@ pub mod actor;
 mod audit;
 mod credentials;
 mod error;
+mod log_tree;
 mod records;
 mod registry;
 mod revocation;
@@ -30,6 +31,7 @@ pub use actor::{acting_as, Actor};
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
 pub use credentials::{CredentialRecord, CredentialState, Grant, NewCredential};
 pub use error::StoreError;
+pub use log_tree::StoredCheckpoint;
 pub use records::{
     ArbitratorRecord, CertificateRecord, CertificateSerial, ClaimScope, KeyRecord, KeyState,
     ModulusRecord, RecoveryRecord, ReservationId, SharedKey, TokenRecord,

@@ -112,6 +112,7 @@ pub(crate) enum WriteOp {
     Access(crate::credentials::AccessWrite),
     Vetting(crate::vetting::VettingWrite),
     Revocation(crate::revocation::RevocationWrite),
+    Log(crate::log_tree::LogWrite),
     /// Two writes in one savepoint: both commit or neither; the first's
     /// result is the answer.
     Both(Box<WriteOp>, Box<WriteOp>),
@@ -665,6 +666,10 @@ async fn execute(
             None => Ok(WriteOut::Done),
         },
         WriteOp::Revocation(w) => crate::revocation::execute(conn, actor, w).await,
+        WriteOp::Log(w) => {
+            crate::log_tree::execute(conn, w).await?;
+            Ok(WriteOut::Done)
+        }
         WriteOp::Both(first, second) => {
             let out = Box::pin(execute(conn, first, actor)).await?;
             Box::pin(execute(conn, second, actor)).await?;
@@ -907,6 +912,8 @@ pub(crate) async fn append_in(
         .execute(&mut *conn)
         .await
         .map_err(StoreError::db("append audit"))?;
+    // The transparency log's leaf for this entry, in the same transaction.
+    crate::log_tree::catch_up_in(conn, next).await?;
     Ok(next)
 }
 

@@ -425,3 +425,125 @@ async fn a_claim_is_won_once_across_processes() {
         assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, 1);
     }
 }
+
+/// The tree the registry keeps, recomputed in memory from the entries.
+async fn memory_tree(r: &Registry) -> symbolon::transparency::merkle::MemoryTree {
+    let mut t = symbolon::transparency::merkle::MemoryTree::new();
+    for e in r.audit_entries(0, 100_000).await.unwrap() {
+        assert!(e.hash_matches());
+        t.push(e.leaf_hash()).unwrap();
+    }
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_tree_follows_the_audit_chain_across_processes() {
+    use symbolon::transparency::merkle::{root, verify_consistency, verify_inclusion};
+    for db in databases().await {
+        let pools = [db.open().await, db.open().await, db.open().await];
+        let mut tasks = Vec::new();
+        for i in 0..45 {
+            let r = pools[i % 3].clone();
+            tasks.push(tokio::spawn(async move {
+                r.append_audit(AuditKind::KeyReserved, &json!({ "i": i }))
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let r = &pools[1];
+        assert_eq!(r.log_size().await.unwrap(), 45);
+        let mem = memory_tree(r).await;
+        for size in [0u64, 1, 2, 7, 8, 31, 44, 45] {
+            let head = r.log_root(size).await.unwrap();
+            assert_eq!(head, root(&mem, size).unwrap(), "size {size}");
+            for index in (0..size).step_by(5) {
+                let proof = r.log_inclusion_proof(index, size).await.unwrap();
+                let leaf = r.log_entry(index as i64 + 1).await.unwrap().leaf_hash();
+                verify_inclusion(index, size, &leaf, &proof, &head).unwrap();
+            }
+            for old in [0u64, 1, 3, size / 2, size]
+                .into_iter()
+                .filter(|&o| o <= size)
+            {
+                let proof = r.log_consistency_proof(old, size).await.unwrap();
+                let old_head = root(&mem, old).unwrap();
+                verify_consistency(old, size, &old_head, &head, &proof).unwrap();
+            }
+        }
+        // Beyond the tree, or backwards: refused, not computed.
+        for e in [
+            r.log_root(46).await.unwrap_err(),
+            r.log_inclusion_proof(45, 45).await.unwrap_err(),
+            r.log_inclusion_proof(0, 46).await.unwrap_err(),
+            r.log_consistency_proof(9, 8).await.unwrap_err(),
+            r.log_entry(46).await.unwrap_err(),
+            r.log_entry(0).await.unwrap_err(),
+        ] {
+            assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_registry_from_before_the_tree_catches_up_at_its_next_entry() {
+    for db in databases().await {
+        let r = chain_of(&db, 30).await;
+        exec(&r, "DELETE FROM log_nodes").await;
+        assert_eq!(r.log_size().await.unwrap(), 0);
+        r.append_audit(AuditKind::CertificateIssued, &json!({ "n": 30 }))
+            .await
+            .unwrap();
+        assert_eq!(r.log_size().await.unwrap(), 31);
+        let mem = memory_tree(&r).await;
+        let want = symbolon::transparency::merkle::root(&mem, 31).unwrap();
+        assert_eq!(r.log_root(31).await.unwrap(), want);
+        // A tree with a hole is named, not papered over.
+        exec(&r, "DELETE FROM log_nodes WHERE level = 0 AND idx = 12").await;
+        let e = r.log_inclusion_proof(13, 31).await.unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+        // A tree ahead of its chain too.
+        sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES (0, 40, $1)")
+            .bind(vec![0u8; 32])
+            .execute(r.pool())
+            .await
+            .unwrap();
+        let e = r
+            .append_audit(AuditKind::CertificateIssued, &json!({ "n": 31 }))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+        assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, 31);
+    }
+}
+
+#[tokio::test]
+async fn a_second_head_for_a_signed_size_is_refused() {
+    for db in databases().await {
+        let r = chain_of(&db, 6).await;
+        assert!(r.latest_checkpoint().await.unwrap().is_none());
+        let root = r.log_root(6).await.unwrap();
+        r.record_checkpoint(6, root, "note six".into())
+            .await
+            .unwrap();
+        // The same head again (two signers racing) is fine.
+        r.record_checkpoint(6, root, "note six".into())
+            .await
+            .unwrap();
+        let e = r
+            .record_checkpoint(6, [7; 32], "a fork".into())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+        let root4 = r.log_root(4).await.unwrap();
+        r.record_checkpoint(4, root4, "note four".into())
+            .await
+            .unwrap();
+        let latest = r.latest_checkpoint().await.unwrap().unwrap();
+        assert_eq!(
+            (latest.size, latest.root, latest.note.as_str()),
+            (6, root, "note six")
+        );
+    }
+}

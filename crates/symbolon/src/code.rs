@@ -156,6 +156,11 @@ codes! {
     BadResponse = "bad_response", VerificationFailed, 502;
     /// A registry record that fails its integrity check.
     Corrupt = "corrupt", VerificationFailed, 500;
+    /// A transparency log entry, proof or checkpoint that does not check.
+    LogProofFailed = "log_proof_failed", VerificationFailed, 400;
+    /// Two checkpoints of one log that cannot be linked: the log forked or
+    /// was rewritten, or went backwards.
+    LogInconsistent = "log_inconsistent", VerificationFailed, 409;
 
     // Refused by policy or state.
     /// A command from an issuer the token does not trust.

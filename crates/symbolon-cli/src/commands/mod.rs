@@ -15,6 +15,7 @@ mod issuer;
 mod joint;
 mod joint_protocol;
 mod keys;
+mod log;
 mod ra;
 mod recovery;
 mod renew;
@@ -62,6 +63,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Renew(args) => renew::run(&args, json),
         Noun::Certificates(c) => revocation::certificates(c, json),
         Noun::Crl(c) => revocation::crl(c, json),
+        Noun::Log(c) => log::run(c, json),
     }
 }
 

@@ -169,6 +169,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     row("GET", "/v1/ocsp/{*request}", Public),
     row("GET", "/v1/ca/certificate.der", Public),
     row("GET", "/v1/audit", Roles(&[Auditor, Admin])),
+    // The transparency log (docs/transparency.md): hashes for anyone,
+    // entries (which name parties) for auditors.
+    row("GET", "/v1/log/checkpoint", Public),
+    row("GET", "/v1/log/key", Public),
+    row("GET", "/v1/log/proof/inclusion", Public),
+    row("GET", "/v1/log/proof/consistency", Public),
+    row("GET", "/v1/log/entries/{seq}", Roles(&[Auditor, Admin])),
     // Escrow and recovery (FIG. 13-15).
     row("POST", "/v1/arbitrators", Roles(&[Arbitrator])),
     row("GET", "/v1/arbitrators/{id}", Authenticated),

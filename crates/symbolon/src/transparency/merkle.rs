@@ -399,6 +399,31 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// A store that answers every read with a zero hash and records which
+/// nodes were read. Which nodes the tree functions visit depends only on
+/// the indices and sizes asked, never on the hashes, so a store that must
+/// fetch nodes (the registry, over the network) runs a computation once
+/// over a recorder, fetches those nodes together, and runs it again.
+#[derive(Debug, Default)]
+pub struct NodeRecorder {
+    read: std::cell::RefCell<std::collections::BTreeSet<(u32, u64)>>,
+}
+
+impl NodeRecorder {
+    /// The nodes read, `(level, index)`, in order.
+    pub fn into_keys(self) -> Vec<(u32, u64)> {
+        self.read.into_inner().into_iter().collect()
+    }
+}
+
+impl NodeStore for NodeRecorder {
+    type Error = std::convert::Infallible;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, Self::Error> {
+        self.read.borrow_mut().insert((level, index));
+        Ok([0; 32])
+    }
+}
+
 /// A node a [`MemoryTree`] was asked for but does not hold: the size or
 /// index asked of it lies beyond its leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

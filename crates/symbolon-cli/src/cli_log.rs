@@ -1,0 +1,148 @@
+//! The command line of the transparency log (docs/transparency.md):
+//! `symbolon log …`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::cli::CaArgs;
+
+/// `symbolon log`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LogCommand {
+    /// Print the log key (a signed-note verifier key, name+id+key) the CA publishes.
+    #[command(after_help = "Example:
+  symbolon log key --ca https://ca.example.org:8443 --ca-cert root.pem > log.vkey
+
+The key is fetched over the TLS connection checked against --ca-cert; keep it, and pass it as \
+--log-key to the offline checks.")]
+    Key {
+        #[command(flatten)]
+        ca: CaArgs,
+    },
+    /// Fetch the newest signed checkpoint (C2SP tlog-checkpoint) and check its signature.
+    #[command(after_help = "Example:
+  symbolon log checkpoint --ca https://ca.example.org:8443 --ca-cert root.pem --log-key log.vkey --out cp-1.txt")]
+    Checkpoint {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The log key (the string or a file holding it); default: the one the CA publishes.
+        #[arg(long)]
+        log_key: Option<String>,
+        /// Where to write it (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Follow the log: each new checkpoint must extend the last one seen (kept in --state), or exit 4.
+    #[command(after_help = "Examples:
+  symbolon log watch --ca https://ca.example.org:8443 --ca-cert root.pem --log-key log.vkey --state seen.txt
+  symbolon log watch … --state seen.txt --every 60
+
+The first run keeps the checkpoint it fetched; every later one fetches the newest, checks its \
+signature and the consistency proof from the kept one, and keeps it only then. A log that went \
+backwards, signed two heads for one size, or cannot prove that it extends the kept checkpoint \
+(rewritten, cut, or showing you another tree than others) is refused with log_inconsistent, \
+exit 4, and the kept checkpoint stays as the evidence.")]
+    Watch {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The log key (the string or a file holding it).
+        #[arg(long)]
+        log_key: String,
+        /// The file holding the last checkpoint seen (created on the first run).
+        #[arg(long)]
+        state: PathBuf,
+        /// Check again every this many seconds, until a check fails.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        every: Option<u64>,
+    },
+    /// Fetch the inclusion proof of entry N in the tree a checkpoint signs.
+    #[command(after_help = "Example:
+  symbolon log inclusion-proof --ca https://ca.example.org:8443 --ca-cert root.pem \\
+      --entry 42 --checkpoint cp-1.txt --out proof-42.json")]
+    InclusionProof {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The entry's sequence number (from 1).
+        #[arg(long)]
+        entry: u64,
+        /// The checkpoint whose tree size to prove against (its signature is not checked here).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Where to write it (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Fetch the consistency proof between two checkpoints' trees.
+    #[command(after_help = "Example:
+  symbolon log consistency-proof --ca https://ca.example.org:8443 --ca-cert root.pem \\
+      --old cp-1.txt --new cp-2.txt --out cons.json")]
+    ConsistencyProof {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The older checkpoint.
+        #[arg(long)]
+        old: PathBuf,
+        /// The newer checkpoint.
+        #[arg(long)]
+        new: PathBuf,
+        /// Where to write it (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Fetch one log entry (auditor, admin): the file verify-inclusion checks.
+    #[command(after_help = "Example:
+  symbolon log entry --ca https://ca.example.org:8443 --ca-cert root.pem --credential auditor.token \\
+      --entry 42 --out entry-42.json")]
+    Entry {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The entry's sequence number (from 1).
+        #[arg(long)]
+        entry: u64,
+        /// Where to write it (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Offline: check that an entry is in the log a checkpoint signs (exit 0, or 4 naming what failed).
+    #[command(after_help = "Example:
+  symbolon log verify-inclusion --entry entry-42.json --proof proof-42.json \\
+      --checkpoint cp-1.txt --log-key log.vkey
+
+Nothing but the four files is needed: the entry's own hash, the proof's index and size, the \
+checkpoint's signature by the log key and the RFC 9162 path to its root hash are checked.")]
+    VerifyInclusion {
+        /// The entry (JSON, as `log entry` writes it).
+        #[arg(long)]
+        entry: PathBuf,
+        /// The inclusion proof (JSON).
+        #[arg(long)]
+        proof: PathBuf,
+        /// The signed checkpoint.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The log key (the string or a file holding it).
+        #[arg(long)]
+        log_key: String,
+    },
+    /// Offline: check that a newer checkpoint's log extends an older one's (exit 0, or 4).
+    #[command(after_help = "Example:
+  symbolon log verify-consistency --old cp-1.txt --new cp-2.txt --proof cons.json --log-key log.vkey
+
+A log that edited, removed or reordered an entry, cut its tail, or showed two clients two \
+different trees cannot produce a proof between the checkpoints it signed.")]
+    VerifyConsistency {
+        /// The older checkpoint.
+        #[arg(long)]
+        old: PathBuf,
+        /// The newer checkpoint.
+        #[arg(long)]
+        new: PathBuf,
+        /// The consistency proof (JSON).
+        #[arg(long)]
+        proof: PathBuf,
+        /// The log key (the string or a file holding it).
+        #[arg(long)]
+        log_key: String,
+    },
+}

@@ -1,0 +1,583 @@
+//! The transparency log end to end through the real binary and service
+//! (docs/transparency.md): signed checkpoints, proofs fetched from the
+//! service and checked offline by `symbolon log verify-*` and by an
+//! independent verifier (scripts/log-verify.py, Python with pyca); each
+//! tampering refused and named; who may read what.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn ca(server: &Server) -> [&str; 4] {
+    [
+        "--ca",
+        &server.url,
+        "--ca-cert",
+        server.ca_cert.to_str().unwrap(),
+    ]
+}
+
+fn with<'a>(head: &[&'a str], server: &'a Server, tail: &[&'a str]) -> Vec<&'a str> {
+    let mut v = head.to_vec();
+    v.extend(ca(server));
+    v.extend(tail);
+    v
+}
+
+fn size_of(dir: &Path, checkpoint: &str) -> u64 {
+    let text = std::fs::read_to_string(dir.join(checkpoint)).unwrap();
+    text.lines().nth(1).unwrap().parse().unwrap()
+}
+
+/// Fetches checkpoints into `out` until one covers more than `beyond`
+/// entries (a checkpoint is signed at most once a second).
+fn checkpoint_beyond(dir: &Path, server: &Server, out: &str, beyond: u64) -> u64 {
+    let start = Instant::now();
+    loop {
+        ok(
+            dir,
+            &with(
+                &["log", "checkpoint"],
+                server,
+                &["--log-key", "log.vkey", "--out", out],
+            ),
+        );
+        let size = size_of(dir, out);
+        if size > beyond {
+            return size;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoint beyond {beyond} entries"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn python_verifier(dir: &Path, args: &[&str]) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/log-verify.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The base64 text with its first character changed.
+fn flip_first(h: &str) -> String {
+    let (first, rest) = h.split_at(1);
+    format!("{}{rest}", if first == "A" { "B" } else { "A" })
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn edit(dir: &Path, file: &str, from: &str, to: &str, out: &str) {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    assert!(text.contains(from), "{file} lacks {from:?}");
+    std::fs::write(dir.join(out), text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn entries_and_checkpoints_check_offline_and_every_tampering_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    let key = ok(dir, &with(&["log", "key"], &server, &[])).text();
+    assert!(key.starts_with("symbolon-log/"), "{key}");
+    std::fs::write(dir.join("log.vkey"), &key).unwrap();
+
+    let first = checkpoint_beyond(dir, &server, "cp1.txt", 0);
+    // More entries: an auditor enrolled (a grant and a credential).
+    let auditor = credential(dir, &server, "auditor", "log-auditor");
+    let second = checkpoint_beyond(dir, &server, "cp2.txt", first);
+
+    // Entry 2 in the second checkpoint's tree.
+    ok(
+        dir,
+        &with(
+            &["log", "entry"],
+            &server,
+            &["--credential", &auditor, "--entry", "2", "--out", "e2.json"],
+        ),
+    );
+    ok(
+        dir,
+        &with(
+            &["log", "inclusion-proof"],
+            &server,
+            &[
+                "--entry",
+                "2",
+                "--checkpoint",
+                "cp2.txt",
+                "--out",
+                "p2.json",
+            ],
+        ),
+    );
+    let inclusion = |entry: &str, proof: &str, cp: &str| {
+        vec![
+            "log",
+            "verify-inclusion",
+            "--entry",
+            entry,
+            "--proof",
+            proof,
+            "--checkpoint",
+            cp,
+            "--log-key",
+            "log.vkey",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    };
+    let good = inclusion("e2.json", "p2.json", "cp2.txt");
+    let r = ok(dir, &args(&good));
+    assert!(
+        r.text().contains(&format!("of {second} entries")),
+        "{}",
+        r.text()
+    );
+
+    // The consistency proof between the two checkpoints.
+    ok(
+        dir,
+        &with(
+            &["log", "consistency-proof"],
+            &server,
+            &["--old", "cp1.txt", "--new", "cp2.txt", "--out", "c.json"],
+        ),
+    );
+    let consistency = [
+        "log",
+        "verify-consistency",
+        "--old",
+        "cp1.txt",
+        "--new",
+        "cp2.txt",
+        "--proof",
+        "c.json",
+        "--log-key",
+        "log.vkey",
+    ];
+    ok(dir, &consistency);
+
+    // Tampering, each named.
+    let e = std::fs::read_to_string(dir.join("e2.json")).unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&e).unwrap();
+    let d_text = detail["detail"].as_str().unwrap().to_string();
+    let mut edited: serde_json::Value = detail.clone();
+    edited["detail"] = format!("{d_text} ").into();
+    std::fs::write(dir.join("e2-edited.json"), edited.to_string()).unwrap();
+    fails(
+        dir,
+        &args(&inclusion("e2-edited.json", "p2.json", "cp2.txt")),
+        4,
+        "the entry",
+    );
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p2.json")).unwrap()).unwrap();
+    let h0 = p["hashes"][0].as_str().unwrap().to_string();
+    let flipped = flip_first(&h0);
+    p["hashes"][0] = flipped.into();
+    std::fs::write(dir.join("p2-bent.json"), p.to_string()).unwrap();
+    fails(
+        dir,
+        &args(&inclusion("e2.json", "p2-bent.json", "cp2.txt")),
+        4,
+        "does not verify",
+    );
+    fails(
+        dir,
+        &args(&inclusion("e2.json", "p2.json", "cp1.txt")),
+        4,
+        "the proof",
+    );
+    edit(
+        dir,
+        "cp2.txt",
+        &format!("\n{second}\n"),
+        &format!("\n{}\n", second + 1),
+        "cp2-forged.txt",
+    );
+    fails(
+        dir,
+        &args(&inclusion("e2.json", "p2.json", "cp2-forged.txt")),
+        4,
+        "checkpoint",
+    );
+    // Another log's key.
+    let other = symbolon::transparency::note::VerifierKey::ed25519(
+        key.trim().split('+').next().unwrap(),
+        symbolon::keys::EcPublicKey::from_point(
+            symbolon::keys::EcCurve::Ed25519,
+            &[
+                0x3b, 0x6a, 0x27, 0xbc, 0xce, 0xb6, 0xa4, 0x2d, 0x62, 0xa3, 0xa8, 0xd0, 0x2a, 0x6f,
+                0x0d, 0x73, 0x65, 0x32, 0x15, 0x77, 0x1d, 0xe2, 0x43, 0xa6, 0x3a, 0xc0, 0x48, 0xa1,
+                0x8b, 0x59, 0xda, 0x29,
+            ],
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    std::fs::write(dir.join("other.vkey"), other).unwrap();
+    let mut wrong_key = good.clone();
+    *wrong_key.last_mut().unwrap() = "other.vkey".into();
+    fails(dir, &args(&wrong_key), 4, "no signature");
+    // Swapped checkpoints: the proof's sizes do not fit.
+    let swapped = [
+        "log",
+        "verify-consistency",
+        "--old",
+        "cp2.txt",
+        "--new",
+        "cp1.txt",
+        "--proof",
+        "c.json",
+        "--log-key",
+        "log.vkey",
+    ];
+    fails(dir, &swapped, 4, "the proof");
+    let mut c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("c.json")).unwrap()).unwrap();
+    if let Some(h) = c["hashes"]
+        .as_array()
+        .and_then(|a| a.last())
+        .and_then(|h| h.as_str())
+    {
+        let bent = flip_first(h);
+        let n = c["hashes"].as_array().unwrap().len();
+        c["hashes"][n - 1] = bent.into();
+        std::fs::write(dir.join("c-bent.json"), c.to_string()).unwrap();
+        let bent_args = [
+            "log",
+            "verify-consistency",
+            "--old",
+            "cp1.txt",
+            "--new",
+            "cp2.txt",
+            "--proof",
+            "c-bent.json",
+            "--log-key",
+            "log.vkey",
+        ];
+        fails(dir, &bent_args, 4, "does not verify");
+    }
+    // Malformed inputs: clear errors, exit 3.
+    std::fs::write(dir.join("junk.json"), "{\"format\": 1}").unwrap();
+    fails(
+        dir,
+        &args(&inclusion("e2.json", "junk.json", "cp2.txt")),
+        3,
+        "not a log inclusion proof",
+    );
+    fails(
+        dir,
+        &args(&inclusion("e2.json", "p2.json", "e2.json")),
+        4,
+        "not a signed note",
+    );
+    let mut bad_key = good.clone();
+    *bad_key.last_mut().unwrap() = "not-a-key".into();
+    fails(dir, &args(&bad_key), 3, "verifier key");
+
+    // The independent verifier agrees, accepting and refusing the same.
+    if have_pyca() {
+        let py = |v: &[&str]| python_verifier(dir, v);
+        let inc = |e: &str, p: &str, c: &str| {
+            py(&[
+                "inclusion",
+                "--entry",
+                e,
+                "--proof",
+                p,
+                "--checkpoint",
+                c,
+                "--log-key",
+                "log.vkey",
+            ])
+        };
+        assert!(
+            inc("e2.json", "p2.json", "cp2.txt").0,
+            "{}",
+            inc("e2.json", "p2.json", "cp2.txt").1
+        );
+        for (e, p, c, why) in [
+            ("e2-edited.json", "p2.json", "cp2.txt", "edited"),
+            ("e2.json", "p2-bent.json", "cp2.txt", "does not lead"),
+            (
+                "e2.json",
+                "p2.json",
+                "cp1.txt",
+                "another entry or tree size",
+            ),
+            ("e2.json", "p2.json", "cp2-forged.txt", "does not verify"),
+        ] {
+            let (passed, err) = inc(e, p, c);
+            assert!(!passed && err.contains(why), "{e} {p} {c}: {err}");
+        }
+        let con = |o: &str, n: &str, p: &str| {
+            py(&[
+                "consistency",
+                "--old",
+                o,
+                "--new",
+                n,
+                "--proof",
+                p,
+                "--log-key",
+                "log.vkey",
+            ])
+        };
+        assert!(
+            con("cp1.txt", "cp2.txt", "c.json").0,
+            "{}",
+            con("cp1.txt", "cp2.txt", "c.json").1
+        );
+        assert!(!con("cp2.txt", "cp1.txt", "c.json").0);
+        if dir.join("c-bent.json").exists() {
+            assert!(!con("cp1.txt", "cp2.txt", "c-bent.json").0);
+        }
+        let (passed, err) = python_verifier(
+            dir,
+            &[
+                "inclusion",
+                "--entry",
+                "e2.json",
+                "--proof",
+                "p2.json",
+                "--checkpoint",
+                "cp2.txt",
+                "--log-key",
+                "other.vkey",
+            ],
+        );
+        assert!(!passed && err.contains("no signature"), "{err}");
+    }
+}
+
+#[test]
+fn hashes_are_public_entries_are_for_auditors_and_bad_queries_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    let anonymous = server.client(None);
+    let (status, _) = request(&anonymous, "GET", "/v1/log/entries/1", None);
+    assert_eq!(status, 401);
+    let station = server.client(Some(&server.station_http));
+    let (status, body) = request(&station, "GET", "/v1/log/entries/1", None);
+    assert_eq!(status, 403, "{body}");
+    let auditor = server.client(Some(&server.data.join("test-auditor-http.token")));
+    let (status, entry) = request(&auditor, "GET", "/v1/log/entries/1", None);
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["seq"], 1);
+
+    let (status, proof) = request(
+        &anonymous,
+        "GET",
+        "/v1/log/proof/inclusion?entry=1&size=1",
+        None,
+    );
+    assert_eq!(status, 200, "{proof}");
+    assert_eq!(proof["format"], "symbolon-log-inclusion/1");
+    let (status, proof) = request(
+        &anonymous,
+        "GET",
+        "/v1/log/proof/consistency?old=1&new=2",
+        None,
+    );
+    assert_eq!(status, 200, "{proof}");
+    for (path, want, code) in [
+        (
+            "/v1/log/proof/inclusion?entry=0&size=1",
+            400,
+            "invalid_input",
+        ),
+        (
+            "/v1/log/proof/inclusion?entry=1&size=1000000000",
+            404,
+            "not_found",
+        ),
+        ("/v1/log/proof/inclusion?entry=5&size=2", 404, "not_found"),
+        ("/v1/log/proof/inclusion?entry=1", 400, "invalid_request"),
+        (
+            "/v1/log/proof/inclusion?entry=1&size=2&x=1",
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/log/proof/inclusion?entry=-1&size=2",
+            400,
+            "invalid_request",
+        ),
+        ("/v1/log/proof/consistency?old=3&new=2", 404, "not_found"),
+        (
+            "/v1/log/proof/consistency?old=1&new=99999999999",
+            404,
+            "not_found",
+        ),
+        (
+            "/v1/log/proof/consistency?old=a&new=2",
+            400,
+            "invalid_request",
+        ),
+    ] {
+        let (status, body) = request(&anonymous, "GET", path, None);
+        assert_eq!(status, want, "{path}: {body}");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
+    for path in [
+        "/v1/log/entries/0",
+        "/v1/log/entries/x",
+        "/v1/log/entries/99999999",
+    ] {
+        let (status, body) = request(&auditor, "GET", path, None);
+        assert!(status == 400 || status == 404, "{path}: {status} {body}");
+    }
+    // Refused state changes: the log's endpoints are read-only.
+    let (status, _) = request(
+        &anonymous,
+        "POST",
+        "/v1/log/checkpoint",
+        Some(&serde_json::json!({})),
+    );
+    assert!(status == 405 || status == 404 || status == 401, "{status}");
+}
+
+/// Cuts the registry's log back to `keep` entries, tree and head too, as
+/// someone with the database would to hide what came after.
+fn cut_log(dir: &Path, data: &Path, keep: i64) {
+    let url = test_database(dir)
+        .unwrap_or_else(|| format!("sqlite://{}", data.join("registry.db").display()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = symbolon_store::Registry::open(&url).await.unwrap();
+        let pool = r.pool();
+        sqlx::query("DELETE FROM audit_log WHERE seq > $1")
+            .bind(keep)
+            .execute(pool)
+            .await
+            .unwrap();
+        for level in 0..40i64 {
+            sqlx::query("DELETE FROM log_nodes WHERE level = $1 AND (idx + 1) * $2 > $3")
+                .bind(level)
+                .bind(1i64 << level)
+                .bind(keep)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query(
+            "UPDATE audit_head SET seq = $1, hash = (SELECT hash FROM audit_log WHERE seq = $1) WHERE id = 1",
+        )
+        .bind(keep)
+        .execute(pool)
+        .await
+        .unwrap();
+        r.close().await;
+    });
+}
+
+#[test]
+fn a_log_cut_under_the_service_is_never_signed_again() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let mut server = Server::start(dir, "data");
+    std::fs::write(
+        dir.join("log.vkey"),
+        ok(dir, &with(&["log", "key"], &server, &[])).text(),
+    )
+    .unwrap();
+    let signed = checkpoint_beyond(dir, &server, "cp1.txt", 0);
+    assert!(signed > 3);
+    // A watcher keeps what it saw.
+    let watch: Vec<String> = with(
+        &["log", "watch"],
+        &server,
+        &["--log-key", "log.vkey", "--state", "seen.txt"],
+    )
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert!(ok(dir, &args(&watch))
+        .text()
+        .contains("first checkpoint seen"));
+    assert!(ok(dir, &args(&watch)).text().contains("consistent with"));
+    let data = server.data.clone();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    cut_log(dir, &data, signed as i64 - 3);
+    // The chain alone cannot tell (its head was rewritten too).
+    ok(dir, &["audit", "verify", "--data", "data"]);
+    let server = Server::start(dir, "data");
+    // Grown again past the signed size, or still below it: either way the
+    // log refuses to sign a head that does not extend the one it signed.
+    let _more = credential(dir, &server, "auditor", "after-the-cut");
+    let start = Instant::now();
+    loop {
+        let r = run(
+            dir,
+            &with(&["log", "checkpoint"], &server, &["--log-key", "log.vkey"]),
+        );
+        if r.code != 0 {
+            assert_eq!(r.code, 4, "{}", r.stderr);
+            assert!(r.stderr.contains("nothing is signed"), "{}", r.stderr);
+            break;
+        }
+        // The old checkpoint is served until the one-second interval ends.
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "a cut log was signed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Whoever cut the log also wipes what the log signed: the service now
+    // signs the rewritten tree, and the watcher, holding the old head,
+    // catches it.
+    let url = test_database(dir)
+        .unwrap_or_else(|| format!("sqlite://{}", server.data.join("registry.db").display()));
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let r = symbolon_store::Registry::open(&url).await.unwrap();
+        sqlx::query("DELETE FROM log_checkpoints")
+            .execute(r.pool())
+            .await
+            .unwrap();
+        r.close().await;
+    });
+    let watch: Vec<String> = with(
+        &["log", "watch"],
+        &server,
+        &["--log-key", "log.vkey", "--state", "seen.txt"],
+    )
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let kept = std::fs::read(dir.join("seen.txt")).unwrap();
+    let r = fails(dir, &args(&watch), 4, "(kept: seen.txt)");
+    assert!(
+        r.stderr.contains("went backwards")
+            || r.stderr.contains("two different heads")
+            || r.stderr.contains("rewritten or forked"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read(dir.join("seen.txt")).unwrap(),
+        kept,
+        "the evidence is kept"
+    );
+}

@@ -1,0 +1,187 @@
+//! The transparency log's signing side (docs/transparency.md §6): the log
+//! key, an Ed25519 key in the CA's token (slot `log`, made once and kept
+//! across restarts), and the checkpoints it signs over the registry's tree.
+//! A checkpoint is signed when someone asks for one and the tree has grown,
+//! at most once per [`CHECKPOINT_INTERVAL`]: the signing cost is amortised
+//! over every entry appended meanwhile, and a flood of requests costs no
+//! more than one signature a second. Every checkpoint is kept; the log
+//! never signs two heads for one size (the registry refuses it).
+
+use std::time::Duration;
+
+use symbolon::ca::CaError;
+use symbolon::keys::{EcCurve, EcSigningInput, KeyAlgorithm, PublicKey};
+use symbolon::token::{SlotName, Token};
+use symbolon::transparency::checkpoint::Checkpoint;
+use symbolon::transparency::entry::LogEntry;
+use symbolon::transparency::merkle::verify_consistency;
+use symbolon::transparency::note::VerifierKey;
+use symbolon::transparency::proof::{ConsistencyProof, InclusionProof};
+use symbolon::Code;
+
+use crate::service::now;
+use crate::{CaService, ServiceError};
+
+/// The CA token's slot that holds the log key.
+pub const LOG_SLOT: &str = "log";
+/// A new checkpoint is signed at most this often.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The log key and the lock that makes one signer at a time.
+pub struct TransparencyLog {
+    slot: SlotName,
+    key: VerifierKey,
+    signing: tokio::sync::Mutex<()>,
+}
+
+/// The log's origin, which is also its key's name: fixed by the CA key, so
+/// it stays the same across restarts and differs between CAs.
+pub fn origin_for(ca_key: &PublicKey) -> String {
+    let fp = ca_key.fingerprint().to_string();
+    let hex = fp.strip_prefix("sha256:").unwrap_or(&fp);
+    format!("symbolon-log/{}", &hex[..16.min(hex.len())])
+}
+
+impl TransparencyLog {
+    /// The log key in the CA token, made there the first time (while the
+    /// service starts, before the token is shared).
+    pub(crate) fn prepare(
+        token: &mut (dyn Token + Send + Sync),
+        ca_key: &PublicKey,
+    ) -> Result<Self, ServiceError> {
+        let slot = SlotName::new(LOG_SLOT)?;
+        let public = match token.slot_public_key(&slot) {
+            Ok(k) => k,
+            Err(e) if e.code() == Code::SlotNotFound => {
+                match token.generate_key(&slot, KeyAlgorithm::Ec(EcCurve::Ed25519)) {
+                    Ok(k) => k,
+                    Err(e) if e.code() == Code::SlotOccupied => token.slot_public_key(&slot)?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let public = match public {
+            PublicKey::Ec(k) if k.curve() == EcCurve::Ed25519 => k,
+            other => {
+                return Err(ServiceError::Setup(format!(
+                    "the CA token's slot {LOG_SLOT:?} holds a {} key; the log key is Ed25519",
+                    other.kind()
+                )))
+            }
+        };
+        let key = VerifierKey::ed25519(&origin_for(ca_key), public)
+            .map_err(|e| ServiceError::Setup(e.to_string()))?;
+        Ok(Self {
+            slot,
+            key,
+            signing: tokio::sync::Mutex::new(()),
+        })
+    }
+}
+
+fn internal(m: String) -> ServiceError {
+    ServiceError::Refused(CaError::Internal(m))
+}
+
+impl CaService {
+    /// The log's verifier key (`name+id+key`).
+    pub fn log_key(&self) -> &VerifierKey {
+        &self.log.key
+    }
+
+    /// The newest checkpoint: the one signed last, or a new one over the
+    /// whole tree when it has grown and the last is older than
+    /// [`CHECKPOINT_INTERVAL`].
+    pub async fn checkpoint(&self) -> Result<String, ServiceError> {
+        let fresh = |c: &symbolon_store::StoredCheckpoint| {
+            now() - c.signed_at < CHECKPOINT_INTERVAL.as_secs() as i64
+        };
+        if let Some(c) = self.registry.latest_checkpoint().await? {
+            if fresh(&c) || c.size == self.registry.log_size().await? {
+                return Ok(c.note);
+            }
+        }
+        let _one = self.log.signing.lock().await;
+        let latest = self.registry.latest_checkpoint().await?;
+        let size = self.registry.log_size().await?;
+        if let Some(c) = &latest {
+            if c.size > size {
+                return Err(ServiceError::Invalid {
+                    code: Code::LogInconsistent,
+                    message: format!(
+                        "the log signed a tree of {} entries but holds {size}: its tail was cut; nothing is signed",
+                        c.size
+                    ),
+                });
+            }
+            if fresh(c) || c.size == size {
+                return Ok(c.note.clone());
+            }
+        }
+        let root = self.registry.log_root(size).await?;
+        // A log never signs a head its earlier ones cannot be linked to
+        // (C2SP tlog-checkpoint): a tree rewritten under the service is
+        // refused here, before a forked checkpoint exists.
+        if let Some(c) = latest {
+            let proof = self.registry.log_consistency_proof(c.size, size).await?;
+            if let Err(e) = verify_consistency(c.size, size, &c.root, &root, &proof) {
+                tracing::error!(signed = c.size, now = size, error = %e, "the log tree no longer extends its last checkpoint");
+                return Err(ServiceError::Invalid {
+                    code: Code::LogInconsistent,
+                    message: format!(
+                        "the log's tree of {size} entries does not extend the checkpoint it signed at {} ({e}): the registry was rewritten; nothing is signed",
+                        c.size
+                    ),
+                });
+            }
+        }
+        let body = Checkpoint {
+            origin: self.log.key.name().to_owned(),
+            size,
+            root,
+        }
+        .body();
+        let token = self.token.clone();
+        let slot = self.log.slot.clone();
+        let message = body.clone();
+        let signature = tokio::task::spawn_blocking(move || {
+            token.sign_ec(&slot, EcSigningInput::Message(message.as_bytes()))
+        })
+        .await
+        .map_err(|e| internal(format!("the log signer stopped: {e}")))??;
+        let note = format!("{body}\n{}", self.log.key.signature_line(&signature));
+        // The token's answer is checked before it is published.
+        Checkpoint::open(&note, &self.log.key, &[])
+            .map_err(|e| internal(format!("the log key's checkpoint does not verify: {e}")))?;
+        self.registry
+            .record_checkpoint(size, root, note.clone())
+            .await?;
+        Ok(note)
+    }
+
+    /// The inclusion proof of entry `seq` in the tree of `size` entries.
+    pub async fn log_inclusion(&self, seq: u64, size: u64) -> Result<InclusionProof, ServiceError> {
+        let index = seq.checked_sub(1).ok_or_else(|| ServiceError::Invalid {
+            code: Code::InvalidInput,
+            message: "entries are numbered from 1".into(),
+        })?;
+        let hashes = self.registry.log_inclusion_proof(index, size).await?;
+        Ok(InclusionProof::new(index, size, hashes))
+    }
+
+    /// The consistency proof between the trees of `old` and `new` entries.
+    pub async fn log_consistency(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<ConsistencyProof, ServiceError> {
+        let hashes = self.registry.log_consistency_proof(old, new).await?;
+        Ok(ConsistencyProof::new(old, new, hashes))
+    }
+
+    /// Entry `seq` of the log.
+    pub async fn log_entry(&self, seq: i64) -> Result<LogEntry, ServiceError> {
+        Ok(self.registry.log_entry(seq).await?)
+    }
+}

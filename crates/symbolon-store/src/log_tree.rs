@@ -1,0 +1,373 @@
+//! The transparency log's tree in the registry (docs/transparency.md §2):
+//! `log_nodes` holds its complete subtrees, one leaf per audit entry,
+//! written in the entry's own transaction (an append stores O(log n)
+//! hashes); `log_checkpoints` holds every checkpoint the log key signed.
+//! Tree heads and proofs are computed by `symbolon::transparency::merkle`
+//! over nodes read in one query.
+
+use std::collections::BTreeMap;
+
+use sqlx::{AnyConnection, Row};
+use symbolon::transparency::entry;
+use symbolon::transparency::merkle::{self, Hash, MissingNode, NodeRecorder, NodeStore};
+
+use crate::registry::Registry;
+use crate::StoreError;
+
+/// Most nodes read by one query.
+const NODES_PER_QUERY: usize = 64;
+
+/// A checkpoint the log signed, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// The tree size it signs.
+    pub size: u64,
+    /// The root it signs.
+    pub root: Hash,
+    /// The signed note.
+    pub note: String,
+    /// When it was signed (Unix seconds).
+    pub signed_at: i64,
+}
+
+/// A write to the log's own tables (they are not audited: the checkpoint
+/// is itself the log's statement, and auditing it would grow the tree it
+/// signs).
+pub(crate) enum LogWrite {
+    /// Keeps a signed checkpoint; refuses a second, different head for a
+    /// size already signed.
+    Checkpoint { size: u64, root: Hash, note: String },
+}
+
+fn corrupt(m: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(m.into())
+}
+
+fn as_i64(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| corrupt(format!("{what} {v} is beyond the registry's range")))
+}
+
+fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    Hash::try_from(bytes).map_err(|_| corrupt("a stored tree hash is not 32 bytes"))
+}
+
+/// How many leaves the tree holds.
+pub(crate) async fn size_in(conn: &mut AnyConnection) -> Result<u64, StoreError> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_nodes WHERE level = 0")
+            .fetch_one(conn)
+            .await
+            .map_err(StoreError::db("read the log tree"))?;
+    u64::try_from(n).map_err(|_| corrupt("the log tree's size is negative"))
+}
+
+/// Nodes fetched ahead of a computation that needs them.
+struct NodeMap(BTreeMap<(u32, u64), Hash>);
+
+impl NodeStore for NodeMap {
+    type Error = MissingNode;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, MissingNode> {
+        self.0
+            .get(&(level, index))
+            .copied()
+            .ok_or(MissingNode { level, index })
+    }
+}
+
+async fn fetch<'c, E>(executor: E, keys: &[(u32, u64)]) -> Result<NodeMap, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any> + Copy,
+{
+    let mut map = BTreeMap::new();
+    for chunk in keys.chunks(NODES_PER_QUERY) {
+        let clauses: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "SELECT level, idx, hash FROM log_nodes WHERE {}",
+            clauses.join(" OR ")
+        );
+        let mut q = sqlx::query(&sql);
+        for &(level, idx) in chunk {
+            q = q.bind(i64::from(level)).bind(as_i64(idx, "node index")?);
+        }
+        for row in q
+            .fetch_all(executor)
+            .await
+            .map_err(StoreError::db("read the log tree"))?
+        {
+            let (level, idx): (i64, i64) = (row.get(0), row.get(1));
+            let key = (
+                u32::try_from(level).map_err(|_| corrupt("a stored tree level is out of range"))?,
+                u64::try_from(idx).map_err(|_| corrupt("a stored tree index is negative"))?,
+            );
+            map.insert(key, to_hash(row.get(2))?);
+        }
+    }
+    Ok(NodeMap(map))
+}
+
+/// Appends the leaves of audit entries the tree does not hold yet, up to
+/// and including `seq` (the entry just written): normally that one entry;
+/// after an upgrade from a registry without the tree, every earlier entry
+/// too, once.
+pub(crate) async fn catch_up_in(conn: &mut AnyConnection, seq: i64) -> Result<(), StoreError> {
+    let mut size = size_in(conn).await?;
+    let want = u64::try_from(seq).map_err(|_| corrupt("a negative audit sequence number"))?;
+    if size > want {
+        return Err(corrupt(format!(
+            "the log tree holds {size} leaves but the audit log only {want} entries"
+        )));
+    }
+    while size < want {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, detail, prev_hash FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT 1000",
+        )
+        .bind(as_i64(size, "tree size")?)
+        .bind(seq)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::db("read the audit log"))?;
+        if rows.is_empty() {
+            return Err(corrupt(format!("audit entry {} is missing", size + 1)));
+        }
+        for row in rows {
+            let s: i64 = row.get(0);
+            if s != as_i64(size + 1, "sequence")? {
+                return Err(corrupt(format!("audit entry {} is missing", size + 1)));
+            }
+            let leaf = merkle::leaf_hash(&entry::encode(
+                s,
+                row.get(1),
+                &row.get::<String, _>(2),
+                &row.get::<String, _>(3),
+                &row.get::<Vec<u8>, _>(4),
+            ));
+            append_leaf_in(conn, size, leaf).await?;
+            size += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Stores leaf `index` (the tree's size before it) and the complete
+/// subtrees it closes.
+async fn append_leaf_in(
+    conn: &mut AnyConnection,
+    index: u64,
+    leaf: Hash,
+) -> Result<(), StoreError> {
+    let recorder = NodeRecorder::default();
+    let _ = merkle::append(&recorder, index, leaf);
+    let needed = recorder.into_keys();
+    let mut map = BTreeMap::new();
+    for (level, idx) in needed {
+        let hash: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT hash FROM log_nodes WHERE level = $1 AND idx = $2")
+                .bind(i64::from(level))
+                .bind(as_i64(idx, "node index")?)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(StoreError::db("read the log tree"))?;
+        let hash = hash.ok_or_else(|| {
+            corrupt(format!(
+                "the log tree lacks node ({level}, {idx}) below its size"
+            ))
+        })?;
+        map.insert((level, idx), to_hash(hash)?);
+    }
+    let nodes = merkle::append(&NodeMap(map), index, leaf)
+        .map_err(|m| corrupt(format!("the log tree: {m}")))?;
+    for (level, idx, hash) in nodes {
+        sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+            .bind(i64::from(level))
+            .bind(as_i64(idx, "node index")?)
+            .bind(hash.as_slice())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("append to the log tree"))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn execute(conn: &mut AnyConnection, w: &LogWrite) -> Result<(), StoreError> {
+    match w {
+        LogWrite::Checkpoint { size, root, note } => {
+            let size_i = as_i64(*size, "checkpoint size")?;
+            sqlx::query(
+                "INSERT INTO log_checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING",
+            )
+            .bind(size_i)
+            .bind(root.as_slice())
+            .bind(note.as_str())
+            .bind(crate::registry::now())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("record a checkpoint"))?;
+            let stored: Vec<u8> =
+                sqlx::query_scalar("SELECT root FROM log_checkpoints WHERE size = $1")
+                    .bind(size_i)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(StoreError::db("record a checkpoint"))?;
+            if stored.as_slice() != root.as_slice() {
+                return Err(corrupt(format!(
+                    "a checkpoint of size {size} with another root was signed before: the log would fork"
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The two passes of a read: first recording which nodes a computation
+/// visits (which depends only on indices and sizes), then over those nodes,
+/// fetched in one query.
+enum Nodes {
+    Recording(NodeRecorder),
+    Fetched(NodeMap),
+}
+
+impl NodeStore for Nodes {
+    type Error = MissingNode;
+    fn node(&self, level: u32, index: u64) -> Result<Hash, MissingNode> {
+        match self {
+            Self::Recording(r) => {
+                let Ok(h) = r.node(level, index);
+                Ok(h)
+            }
+            Self::Fetched(m) => m.node(level, index),
+        }
+    }
+}
+
+async fn over_nodes<T>(
+    registry: &Registry,
+    f: impl Fn(&Nodes) -> Result<T, MissingNode>,
+) -> Result<T, StoreError> {
+    let recording = Nodes::Recording(NodeRecorder::default());
+    let _ = f(&recording);
+    let Nodes::Recording(recorder) = recording else {
+        unreachable!("made as Recording above")
+    };
+    let fetched = Nodes::Fetched(fetch(registry.pool(), &recorder.into_keys()).await?);
+    f(&fetched).map_err(|m| corrupt(format!("the log tree: {m}")))
+}
+
+impl Registry {
+    /// How many entries the log's tree holds.
+    pub async fn log_size(&self) -> Result<u64, StoreError> {
+        let mut conn = self
+            .pool()
+            .acquire()
+            .await
+            .map_err(StoreError::db("read the log tree"))?;
+        size_in(&mut conn).await
+    }
+
+    fn check_size(size: u64, held: u64) -> Result<(), StoreError> {
+        if size > held {
+            return Err(StoreError::NotFound(format!(
+                "a tree of {size} entries: the log holds {held}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The tree head of the first `size` entries.
+    pub async fn log_root(&self, size: u64) -> Result<Hash, StoreError> {
+        Self::check_size(size, self.log_size().await?)?;
+        over_nodes(self, |s| merkle::root(s, size)).await
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` entries.
+    pub async fn log_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        Self::check_size(size, self.log_size().await?)?;
+        if index >= size {
+            return Err(StoreError::NotFound(format!(
+                "entry {} in a tree of {size} entries",
+                index.saturating_add(1)
+            )));
+        }
+        over_nodes(self, |s| {
+            merkle::inclusion_proof(s, index, size).map_err(|e| match e {
+                merkle::TreeError::Store(m) => m,
+                merkle::TreeError::OutOfRange(_) => MissingNode { level: 0, index },
+            })
+        })
+        .await
+    }
+
+    /// The consistency proof between the trees of `old` and `new` entries.
+    pub async fn log_consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        Self::check_size(new, self.log_size().await?)?;
+        if old > new {
+            return Err(StoreError::NotFound(format!(
+                "a proof from {old} entries back to {new}: a log only grows"
+            )));
+        }
+        over_nodes(self, |s| {
+            merkle::consistency_proof(s, old, new).map_err(|e| match e {
+                merkle::TreeError::Store(m) => m,
+                merkle::TreeError::OutOfRange(_) => MissingNode {
+                    level: 0,
+                    index: old,
+                },
+            })
+        })
+        .await
+    }
+
+    /// The newest checkpoint the log signed.
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT size, root, note, signed_at FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(StoreError::db("read checkpoints"))?;
+        row.map(|r| {
+            Ok(StoredCheckpoint {
+                size: u64::try_from(r.get::<i64, _>(0))
+                    .map_err(|_| corrupt("a checkpoint's size is negative"))?,
+                root: to_hash(r.get(1))?,
+                note: r.get(2),
+                signed_at: r.get(3),
+            })
+        })
+        .transpose()
+    }
+
+    /// Keeps a checkpoint the log key signed over the tree of `size`
+    /// entries with head `root`; refuses a different head for a size
+    /// signed before.
+    pub async fn record_checkpoint(
+        &self,
+        size: u64,
+        root: Hash,
+        note: String,
+    ) -> Result<(), StoreError> {
+        self.writer()
+            .submit(crate::writer::WriteOp::Log(LogWrite::Checkpoint {
+                size,
+                root,
+                note,
+            }))
+            .await
+            .map(|_| ())
+    }
+
+    /// The audit entry at `seq`, as the log serves it.
+    pub async fn log_entry(&self, seq: i64) -> Result<entry::LogEntry, StoreError> {
+        self.audit_entries(seq.saturating_sub(1), 1)
+            .await?
+            .into_iter()
+            .next()
+            .filter(|e| e.seq == seq)
+            .ok_or_else(|| StoreError::NotFound(format!("log entry {seq}")))
+    }
+}

@@ -1,0 +1,87 @@
+//! The log's entries as the tree holds them (docs/transparency.md §2): an
+//! audit entry's canonical encoding — the same bytes its chain hash covers
+//! — is the leaf, so the hash chain and the tree agree on every entry.
+
+use aws_lc_rs::digest;
+use serde::{Deserialize, Serialize};
+
+use super::merkle::{leaf_hash, Hash};
+use crate::encoding::Writer;
+
+/// The domain label every entry's encoding starts with.
+pub const ENTRY_DOMAIN: &str = "symbolon/audit-entry/v1";
+
+/// One audit entry, as `audit_log` stores it and the log serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Position in the log, from 1; its leaf is `seq - 1`.
+    pub seq: i64,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// What kind of event.
+    pub kind: String,
+    /// Its details, JSON.
+    pub detail: String,
+    /// The previous entry's hash, hex (64 zeros before the first).
+    #[serde(with = "hex_bytes")]
+    pub prev_hash: Vec<u8>,
+    /// This entry's chain hash, hex.
+    #[serde(with = "hex_bytes")]
+    pub hash: Vec<u8>,
+}
+
+/// `canonical(ENTRY_DOMAIN, seq, at, kind, detail, prev_hash)`: u32-length
+/// prefixed strings and bytes, big-endian u64 integers.
+pub fn encode(seq: i64, at: i64, kind: &str, detail: &str, prev_hash: &[u8]) -> Vec<u8> {
+    let mut w = Writer::with_domain(ENTRY_DOMAIN);
+    w.u64(seq as u64);
+    w.u64(at as u64);
+    w.str(kind);
+    w.str(detail);
+    w.bytes(prev_hash);
+    w.into_bytes().to_vec()
+}
+
+/// The chain hash of an entry: SHA-256 of its encoding.
+pub fn chain_hash(seq: i64, at: i64, kind: &str, detail: &str, prev_hash: &[u8]) -> Hash {
+    let d = digest::digest(&digest::SHA256, &encode(seq, at, kind, detail, prev_hash));
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+impl LogEntry {
+    /// Its encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self.seq, self.at, &self.kind, &self.detail, &self.prev_hash)
+    }
+
+    /// Its leaf index in the tree.
+    pub fn index(&self) -> Option<u64> {
+        u64::try_from(self.seq).ok()?.checked_sub(1)
+    }
+
+    /// Its leaf hash: `SHA-256(0x00 ‖ encoding)`.
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(&self.encode())
+    }
+
+    /// Whether the chain hash it carries is the one its contents give.
+    pub fn hash_matches(&self) -> bool {
+        let want = chain_hash(self.seq, self.at, &self.kind, &self.detail, &self.prev_hash);
+        want.as_slice() == self.hash.as_slice()
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(s).map_err(serde::de::Error::custom)
+    }
+}
