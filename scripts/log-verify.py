@@ -7,9 +7,12 @@ pyca/cryptography's Ed25519).
 
     log-verify.py inclusion   --entry E --proof P --checkpoint C --log-key K
     log-verify.py consistency --old C1 --new C2 --proof P --log-key K
+    log-verify.py checkpoint  --checkpoint C --log-key K [--witness W]... [--require N]
 
 K is the verifier key string (name+keyid+base64(0x01||key)) or a file
-holding it. Exit 0 when everything checks, 1 with the reason otherwise.
+holding it; W a witness's cosignature key (type 0x04, C2SP
+tlog-cosignature). Exit 0 when everything checks, 1 with the reason
+otherwise.
 """
 
 import argparse
@@ -45,15 +48,15 @@ def node_hash(left, right):
 
 # --- signed notes (C2SP signed-note) ----------------------------------------
 
-def parse_vkey(text):
+def parse_vkey(text, kind=b"\x01"):
     text = text.strip()
     parts = text.split("+", 2)
     if len(parts) != 3:
-        raise VerifyError("the log key is not name+keyid+key")
+        raise VerifyError("the key is not name+keyid+key")
     name, keyid, key = parts
     raw = base64.b64decode(key, validate=True)
-    if len(keyid) != 8 or raw[:1] != b"\x01" or len(raw) != 33:
-        raise VerifyError("the log key is not an Ed25519 signed-note key")
+    if len(keyid) != 8 or raw[:1] != kind or len(raw) != 33:
+        raise VerifyError("the key is not an Ed25519 signed-note key of type 0x%02x" % kind[0])
     want = sha256(name.encode(), b"\n", raw)[:4]
     if want.hex() != keyid:
         raise VerifyError("the log key's ID does not match its name and key")
@@ -83,6 +86,30 @@ def open_note(note, vkey):
     if not verified:
         raise VerifyError("the checkpoint carries no signature of the log key")
     return text
+
+
+def cosigners(note, witnesses):
+    """The witnesses (parsed type-0x04 keys) whose cosignature of the
+    note's text verifies; a bad line of a known witness refuses the note."""
+    sep = note.rfind("\n\n")
+    text, sigs = note[: sep + 1], note[sep + 2:]
+    signed = set()
+    for line in sigs[:-1].split("\n"):
+        signer, _, blob = line[2:].partition(" ")
+        raw = base64.b64decode(blob, validate=True)
+        for name, keyid, public in witnesses:
+            if signer != name or raw[:4] != keyid:
+                continue
+            if len(raw) != 4 + 8 + 64:
+                raise VerifyError(f"the cosignature of {name} is not timestamped Ed25519")
+            (t,) = struct.unpack(">Q", raw[4:12])
+            message = f"cosignature/v1\ntime {t}\n{text}".encode()
+            try:
+                public.verify(raw[12:], message)
+            except InvalidSignature:
+                raise VerifyError(f"the cosignature of {name} does not verify")
+            signed.add(name)
+    return signed
 
 
 def open_checkpoint(note, vkey):
@@ -211,10 +238,27 @@ def main():
     con.add_argument("--new", required=True)
     con.add_argument("--proof", required=True)
     con.add_argument("--log-key", required=True)
+    cp = sub.add_parser("checkpoint")
+    cp.add_argument("--checkpoint", required=True)
+    cp.add_argument("--log-key", required=True)
+    cp.add_argument("--witness", action="append", default=[])
+    cp.add_argument("--require", type=int)
     a = ap.parse_args()
     key_text = read(a.log_key) if os.path.isfile(a.log_key) else a.log_key
     try:
         vkey = parse_vkey(key_text)
+        if a.what == "checkpoint":
+            note = read(a.checkpoint)
+            size, _ = open_checkpoint(note, vkey)
+            witnesses = [
+                parse_vkey(read(w) if os.path.isfile(w) else w, b"\x04") for w in a.witness
+            ]
+            need = len(witnesses) if a.require is None else a.require
+            signed = cosigners(note, witnesses)
+            if len(signed) < need:
+                raise VerifyError(f"{len(signed)} of the witnesses cosigned; {need} required")
+            print(f"ok: the checkpoint of {size} entries, cosigned by {len(signed)} witnesses")
+            return 0
         proof = json.loads(read(a.proof))
         if a.what == "inclusion":
             size, root = open_checkpoint(read(a.checkpoint), vkey)

@@ -1,11 +1,11 @@
-//! Signed notes, checkpoints, verifier keys and proof files from arbitrary
+//! Signed notes, signature lines, checkpoints, verifier keys and proof files from arbitrary
 //! bytes: refused or parsed, never a panic; what parses prints back the
 //! same, and an arbitrary proof never verifies against a fixed tree.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use symbolon::transparency::checkpoint::Checkpoint;
 use symbolon::transparency::merkle::{verify_consistency, verify_inclusion};
-use symbolon::transparency::note::{Note, VerifierKey};
+use symbolon::transparency::note::{Note, NoteSignature, VerifierKey};
 use symbolon::transparency::proof::{ConsistencyProof, InclusionProof};
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = Checkpoint::parse_body(note.text());
     }
     let _ = Checkpoint::parse_body(text);
+    let _ = NoteSignature::parse_line(text);
     if let Ok(key) = VerifierKey::parse(text) {
         assert_eq!(VerifierKey::parse(&key.to_string()).unwrap(), key);
     }

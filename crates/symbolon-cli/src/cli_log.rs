@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use crate::cli::CaArgs;
+use crate::cli::{CaArgs, SlotArg, TokenArgs};
 
 /// `symbolon log`.
 #[derive(Debug, Subcommand)]
@@ -21,17 +21,83 @@ The key is fetched over the TLS connection checked against --ca-cert; keep it, a
         ca: CaArgs,
     },
     /// Fetch the newest signed checkpoint (C2SP tlog-checkpoint) and check its signature.
-    #[command(after_help = "Example:
-  symbolon log checkpoint --ca https://ca.example.org:8443 --ca-cert root.pem --log-key log.vkey --out cp-1.txt")]
+    #[command(after_help = "Examples:
+  symbolon log checkpoint --ca https://ca.example.org:8443 --ca-cert root.pem --log-key log.vkey --out cp-1.txt
+  symbolon log checkpoint … --log-key log.vkey --witness w1.vkey --witness w2.vkey --require 2
+
+With --witness, the newest checkpoint that --require of those witnesses cosigned (default: all of \
+them) is fetched, and each cosignature is checked: a split view shown to you would need them too.")]
     Checkpoint {
         #[command(flatten)]
         ca: CaArgs,
         /// The log key (the string or a file holding it); default: the one the CA publishes.
         #[arg(long)]
         log_key: Option<String>,
+        /// A witness you trust (its cosignature key, or a file holding it); repeatable.
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// How many of the --witness keys must have cosigned (default: all).
+        #[arg(long, requires = "witnesses", value_parser = clap::value_parser!(u32).range(1..=64))]
+        require: Option<u32>,
         /// Where to write it (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Print the cosignature key (C2SP tlog-cosignature, type 0x04) of a witness's Ed25519 key in a token.
+    #[command(after_help = "Example:
+  symbolon token generate --token witness.token --slot witness --algorithm ed25519
+  symbolon log witness-key --token witness.token --slot witness --name witness.example.org/w1 > w1.vkey
+
+Give the key to the CA's admin (`symbolon log witness-add`) and to the clients that are to require \
+your cosignature.")]
+    WitnessKey {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The witness's name (a schema-less URL is recommended).
+        #[arg(long)]
+        name: String,
+    },
+    /// Register a witness at the CA by its cosignature key (admin).
+    #[command(after_help = "Example:
+  symbolon log witness-add --ca https://ca.example.org:8443 --ca-cert root.pem --credential admin.token --key w1.vkey")]
+    WitnessAdd {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The witness's cosignature key (the string or a file holding it).
+        #[arg(long)]
+        key: String,
+    },
+    /// Witness the log: check the newest checkpoint against the last one cosigned, cosign it inside the token, send it.
+    #[command(after_help = "Examples:
+  symbolon log witness --ca https://ca.example.org:8443 --ca-cert root.pem --log-key log.vkey \
+      --token witness.token --slot witness --name witness.example.org/w1 --state w1-seen.txt
+  symbolon log witness … --every 60
+
+Run it on another machine than the CA. A checkpoint is cosigned only when it is signed by the log \
+key and the CA proves that it extends the last checkpoint this witness cosigned (kept in --state); \
+a log that went backwards, forked or was rewritten is refused (log_inconsistent, exit 4) and \
+nothing is cosigned.")]
+    Witness {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The log key (the string or a file holding it).
+        #[arg(long)]
+        log_key: String,
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        slot: SlotArg,
+        /// The witness's name, as its cosignature key names it.
+        #[arg(long)]
+        name: String,
+        /// The file holding the last checkpoint this witness cosigned.
+        #[arg(long)]
+        state: PathBuf,
+        /// Witness again every this many seconds, until a check fails.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        every: Option<u64>,
     },
     /// Follow the log: each new checkpoint must extend the last one seen (kept in --state), or exit 4.
     #[command(after_help = "Examples:

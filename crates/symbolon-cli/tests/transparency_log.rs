@@ -503,6 +503,22 @@ fn a_log_cut_under_the_service_is_never_signed_again() {
     .unwrap();
     let signed = checkpoint_beyond(dir, &server, "cp1.txt", 0);
     assert!(signed > 3);
+    // A witness cosigns it.
+    witness(dir, "w1");
+    ok(
+        dir,
+        &with(
+            &["log", "witness-add"],
+            &server,
+            &[
+                "--key",
+                "w1.vkey",
+                "--credential",
+                server.admin.to_str().unwrap(),
+            ],
+        ),
+    );
+    ok(dir, &args(&witness_run(&server, "w1")));
     // A watcher keeps what it saw.
     let watch: Vec<String> = with(
         &["log", "watch"],
@@ -552,10 +568,12 @@ fn a_log_cut_under_the_service_is_never_signed_again() {
         .unwrap_or_else(|| format!("sqlite://{}", server.data.join("registry.db").display()));
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let r = symbolon_store::Registry::open(&url).await.unwrap();
-        sqlx::query("DELETE FROM log_checkpoints")
-            .execute(r.pool())
-            .await
-            .unwrap();
+        for table in ["log_cosignatures", "log_checkpoints"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(r.pool())
+                .await
+                .unwrap();
+        }
         r.close().await;
     });
     let watch: Vec<String> = with(
@@ -580,4 +598,250 @@ fn a_log_cut_under_the_service_is_never_signed_again() {
         kept,
         "the evidence is kept"
     );
+    // The witness refuses to cosign the rewritten log, and keeps its view.
+    let witnessed = std::fs::read(dir.join("w1-seen.txt")).unwrap();
+    fails(
+        dir,
+        &args(&witness_run(&server, "w1")),
+        4,
+        "(kept: w1-seen.txt)",
+    );
+    assert_eq!(std::fs::read(dir.join("w1-seen.txt")).unwrap(), witnessed);
+}
+
+/// A witness identity: an Ed25519 key in `NAME.token`, its cosignature key
+/// in `NAME.vkey`.
+fn witness(dir: &Path, name: &str) {
+    let token = format!("{name}.token");
+    ok(dir, &["token", "init", "--token", &token]);
+    ok(
+        dir,
+        &[
+            "token",
+            "generate",
+            "--token",
+            &token,
+            "--slot",
+            "witness",
+            "--algorithm",
+            "ed25519",
+        ],
+    );
+    let full = format!("witness.example/{name}");
+    let key = ok(
+        dir,
+        &[
+            "log",
+            "witness-key",
+            "--token",
+            &token,
+            "--slot",
+            "witness",
+            "--name",
+            &full,
+        ],
+    )
+    .text();
+    std::fs::write(dir.join(format!("{name}.vkey")), key).unwrap();
+}
+
+fn witness_run(server: &Server, name: &str) -> Vec<String> {
+    let token = format!("{name}.token");
+    let full = format!("witness.example/{name}");
+    let state = format!("{name}-seen.txt");
+    with(
+        &["log", "witness"],
+        server,
+        &[
+            "--log-key",
+            "log.vkey",
+            "--token",
+            &token,
+            "--slot",
+            "witness",
+            "--name",
+            &full,
+            "--state",
+            &state,
+        ],
+    )
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn witnesses_cosign_what_they_checked_and_clients_require_them() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = Server::start(dir, "data");
+    std::fs::write(
+        dir.join("log.vkey"),
+        ok(dir, &with(&["log", "key"], &server, &[])).text(),
+    )
+    .unwrap();
+    witness(dir, "w1");
+    witness(dir, "w2");
+    let admin = server.admin.to_str().unwrap().to_string();
+    let station = server.station.to_str().unwrap().to_string();
+
+    // Not registered yet: its cosignature is refused, and it keeps nothing.
+    fails(
+        dir,
+        &args(&witness_run(&server, "w1")),
+        5,
+        "not a registered witness",
+    );
+    assert!(!dir.join("w1-seen.txt").exists());
+    // Only an admin registers witnesses; a log key is not a witness key.
+    let add = |key: &str, cred: &str| {
+        with(
+            &["log", "witness-add"],
+            &server,
+            &["--key", key, "--credential", cred],
+        )
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+    };
+    fails(dir, &args(&add("w1.vkey", &station)), 5, "");
+    fails(
+        dir,
+        &args(&add("log.vkey", &admin)),
+        3,
+        "not a witness's cosignature key",
+    );
+    ok(dir, &args(&add("w1.vkey", &admin)));
+    fails(dir, &args(&add("w1.vkey", &admin)), 5, "exists already");
+    let (_, listed) = request(&server.client(None), "GET", "/v1/log/witnesses", None);
+    assert_eq!(
+        listed["witnesses"][0]["name"], "witness.example/w1",
+        "{listed}"
+    );
+
+    // w1 cosigns; a client requiring w1 gets that checkpoint with its line.
+    let r = ok(dir, &args(&witness_run(&server, "w1")));
+    assert!(r.text().contains("cosigned log"), "{}", r.text());
+    assert!(dir.join("w1-seen.txt").exists());
+    let need = |ws: &[&str], require: Option<&str>| {
+        let mut tail = vec!["--log-key", "log.vkey"];
+        for w in ws {
+            tail.extend(["--witness", w]);
+        }
+        if let Some(n) = require {
+            tail.extend(["--require", n]);
+        }
+        with(&["log", "checkpoint"], &server, &tail)
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    };
+    let cp = ok(dir, &args(&need(&["w1.vkey"], None))).text();
+    assert!(cp.contains("\u{2014} witness.example/w1 "), "{cp}");
+    // The independent verifier checks the cosignature too, and refuses a
+    // checkpoint whose witness line was altered.
+    if have_pyca() {
+        std::fs::write(dir.join("cosigned.txt"), &cp).unwrap();
+        let check = |file: &str, require: &str| {
+            python_verifier(
+                dir,
+                &[
+                    "checkpoint",
+                    "--checkpoint",
+                    file,
+                    "--log-key",
+                    "log.vkey",
+                    "--witness",
+                    "w1.vkey",
+                    "--witness",
+                    "w2.vkey",
+                    "--require",
+                    require,
+                ],
+            )
+        };
+        let (passed, err) = check("cosigned.txt", "1");
+        assert!(passed, "{err}");
+        let (passed, err) = check("cosigned.txt", "2");
+        assert!(!passed && err.contains("1 of the witnesses"), "{err}");
+        let line = cp
+            .lines()
+            .find(|l| l.contains("witness.example/w1"))
+            .unwrap();
+        let (head, b64) = line.rsplit_once(' ').unwrap();
+        let altered = cp.replace(
+            line,
+            &format!("{head} {}{}", &b64[..40], flip_first(&b64[40..])),
+        );
+        std::fs::write(dir.join("cosigned-bent.txt"), altered).unwrap();
+        let (passed, err) = check("cosigned-bent.txt", "1");
+        assert!(!passed && err.contains("does not verify"), "{err}");
+    }
+    // Two witnesses required, one registered: no such checkpoint.
+    ok(dir, &args(&add("w2.vkey", &admin)));
+    fails(
+        dir,
+        &args(&need(&["w1.vkey", "w2.vkey"], None)),
+        3,
+        "cosigned by 2",
+    );
+    ok(dir, &args(&need(&["w1.vkey", "w2.vkey"], Some("1"))));
+    fails(dir, &args(&need(&["w1.vkey"], Some("2"))), 3, "--require 2");
+    // w2 cosigns (perhaps a later checkpoint); both at once are found once
+    // they cosign the same size.
+    ok(dir, &args(&witness_run(&server, "w2")));
+    let start = Instant::now();
+    loop {
+        ok(dir, &args(&witness_run(&server, "w1")));
+        ok(dir, &args(&witness_run(&server, "w2")));
+        if run(dir, &args(&need(&["w1.vkey", "w2.vkey"], None))).code == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never cosigned together"
+        );
+    }
+
+    // Forged, foreign and malformed cosignatures are refused and change nothing.
+    let anonymous = server.client(None);
+    let seen = std::fs::read_to_string(dir.join("w1-seen.txt")).unwrap();
+    let size: u64 = seen.lines().nth(1).unwrap().parse().unwrap();
+    let cp_note = ok(dir, &args(&need(&["w1.vkey"], None))).text();
+    let w1_line = cp_note
+        .lines()
+        .find(|l| l.starts_with("\u{2014} witness.example/w1 "))
+        .unwrap()
+        .to_string();
+    let w1_size: u64 = cp_note.lines().nth(1).unwrap().parse().unwrap();
+    let (head, b64) = w1_line.rsplit_once(' ').unwrap();
+    // A character of the Ed25519 signature (past key ID and time) changed.
+    let bent = format!("{head} {}{}", &b64[..40], flip_first(&b64[40..]));
+    for (body, status, code) in [
+        (
+            serde_json::json!({ "size": w1_size, "signature": bent }),
+            400,
+            "bad_signature",
+        ),
+        (
+            serde_json::json!({ "size": w1_size + 1_000_000, "signature": w1_line }),
+            404,
+            "not_found",
+        ),
+        (
+            serde_json::json!({ "size": size, "signature": "— nobody AAAAAAAAAAA=" }),
+            403,
+            "forbidden",
+        ),
+        (
+            serde_json::json!({ "size": size, "signature": "not a line" }),
+            400,
+            "invalid_input",
+        ),
+        (serde_json::json!({ "size": size }), 400, "invalid_json"),
+    ] {
+        let (got, answer) = request(&anonymous, "POST", "/v1/log/cosignatures", Some(&body));
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+    }
 }

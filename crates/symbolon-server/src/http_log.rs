@@ -1,20 +1,24 @@
 //! The transparency log's endpoints (docs/transparency.md §8): anyone
-//! fetches the signed checkpoint, the log key and inclusion and
-//! consistency proofs (hashes only); entries, which name parties, are for
-//! auditors and admins. Thin handlers over [`crate::transparency`].
+//! fetches the signed checkpoint (optionally one k witnesses cosigned), the
+//! log key, the witnesses and inclusion and consistency proofs (hashes
+//! only); entries, which name parties, are for auditors and admins; admins
+//! register witnesses; registered witnesses send cosignatures. Thin
+//! handlers over [`crate::transparency`].
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::json;
 use symbolon::Code;
 
-use crate::http::{bad, ApiResult};
+use crate::http::{bad, body, bounded, ApiResult};
 use crate::CaService;
 
 const TEXT: &str = "text/plain; charset=utf-8";
@@ -24,14 +28,88 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
     Router::new()
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/key", get(key))
+        .route("/v1/log/witnesses", get(witnesses).post(add_witness))
+        .route("/v1/log/cosignatures", post(cosign))
         .route("/v1/log/proof/inclusion", get(inclusion))
         .route("/v1/log/proof/consistency", get(consistency))
         .route("/v1/log/entries/{seq}", get(entry))
 }
 
-async fn checkpoint(State(s): State<Arc<CaService>>) -> ApiResult {
-    let note = s.checkpoint().await?;
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointQuery {
+    #[serde(default)]
+    witnesses: Option<u32>,
+    /// Comma-separated witness names: count only these.
+    #[serde(default)]
+    by: Option<String>,
+}
+
+async fn checkpoint(
+    State(s): State<Arc<CaService>>,
+    q: Result<Query<CheckpointQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(q) = q.map_err(|e| {
+        bad(
+            Code::InvalidRequest,
+            format!(
+                "{} (expected nothing, or ?witnesses=K[&by=NAME,NAME…])",
+                e.body_text()
+            ),
+        )
+    })?;
+    if let Some(by) = &q.by {
+        bounded("by", by, 16 * 1024)?;
+    }
+    let by: Option<Vec<&str>> = q.by.as_deref().map(|b| b.split(',').collect());
+    let note = match (q.witnesses, by) {
+        (None, None) => s.checkpoint().await?,
+        (None, Some(_)) => return Err(bad(Code::InvalidRequest, "by needs witnesses=K")),
+        (Some(k), by) => s.witnessed_checkpoint(k, by.as_deref()).await?,
+    };
     Ok(([(CONTENT_TYPE, TEXT), (CACHE_CONTROL, "no-cache")], note).into_response())
+}
+
+async fn witnesses(State(s): State<Arc<CaService>>) -> ApiResult {
+    let list: Vec<_> = s
+        .registry()
+        .witnesses()
+        .await
+        .map_err(crate::ServiceError::from)?
+        .into_iter()
+        .map(|w| json!({ "name": w.name, "key": w.vkey, "added_at": w.added_at }))
+        .collect();
+    Ok(Json(json!({ "witnesses": list })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WitnessBody {
+    key: String,
+}
+
+async fn add_witness(
+    State(s): State<Arc<CaService>>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let b: WitnessBody = body(raw)?;
+    bounded("key", &b.key, 512)?;
+    let key = s.add_witness(&b.key).await?;
+    Ok(Json(json!({ "witness": key.name(), "key": key.to_string() })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CosignBody {
+    size: u64,
+    signature: String,
+}
+
+async fn cosign(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
+    let b: CosignBody = body(raw)?;
+    bounded("signature", &b.signature, 1024)?;
+    let witness = s.cosign(b.size, &b.signature).await?;
+    Ok(Json(json!({ "witness": witness, "size": b.size, "kept": true })).into_response())
 }
 
 async fn key(State(s): State<Arc<CaService>>) -> ApiResult {

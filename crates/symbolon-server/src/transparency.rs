@@ -6,6 +6,12 @@
 //! over every entry appended meanwhile, and a flood of requests costs no
 //! more than one signature a second. Every checkpoint is kept; the log
 //! never signs two heads for one size (the registry refuses it).
+//!
+//! Witnesses an admin registered (their C2SP `tlog-cosignature` keys) send
+//! their cosignatures of checkpoints they checked; the service verifies
+//! each against the checkpoint it signed for that size, keeps it, and
+//! serves the checkpoint with every cosignature it holds, or the newest
+//! checkpoint that at least k witnesses cosigned.
 
 use std::time::Duration;
 
@@ -15,7 +21,7 @@ use symbolon::token::{SlotName, Token};
 use symbolon::transparency::checkpoint::Checkpoint;
 use symbolon::transparency::entry::LogEntry;
 use symbolon::transparency::merkle::verify_consistency;
-use symbolon::transparency::note::VerifierKey;
+use symbolon::transparency::note::{cosignature_time, KeyKind, Note, NoteSignature, VerifierKey};
 use symbolon::transparency::proof::{ConsistencyProof, InclusionProof};
 use symbolon::Code;
 
@@ -26,6 +32,10 @@ use crate::{CaService, ServiceError};
 pub const LOG_SLOT: &str = "log";
 /// A new checkpoint is signed at most this often.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// How far in the future a cosignature's time may be (clock skew).
+pub const COSIGNATURE_SKEW: Duration = Duration::from_secs(600);
+/// Most witnesses a client may ask to have cosigned.
+pub const MAX_REQUIRED_WITNESSES: u32 = 64;
 
 /// The log key and the lock that makes one signer at a time.
 pub struct TransparencyLog {
@@ -99,7 +109,7 @@ impl CaService {
         };
         if let Some(c) = self.registry.latest_checkpoint().await? {
             if fresh(&c) || c.size == self.registry.log_size().await? {
-                return Ok(c.note);
+                return self.with_cosignatures(c.size, c.note).await;
             }
         }
         let _one = self.log.signing.lock().await;
@@ -116,7 +126,7 @@ impl CaService {
                 });
             }
             if fresh(c) || c.size == size {
-                return Ok(c.note.clone());
+                return self.with_cosignatures(c.size, c.note.clone()).await;
             }
         }
         let root = self.registry.log_root(size).await?;
@@ -158,6 +168,156 @@ impl CaService {
             .record_checkpoint(size, root, note.clone())
             .await?;
         Ok(note)
+    }
+
+    /// A signed checkpoint with the cosignature lines kept for its size.
+    async fn with_cosignatures(&self, size: u64, mut note: String) -> Result<String, ServiceError> {
+        for line in self.registry.cosignatures(size).await? {
+            note.push_str(&line);
+        }
+        Ok(note)
+    }
+
+    /// The newest checkpoint at least `k` registered witnesses cosigned
+    /// (of those named in `by`, when given: the ones a client trusts), with
+    /// all its cosignatures.
+    pub async fn witnessed_checkpoint(
+        &self,
+        k: u32,
+        by: Option<&[&str]>,
+    ) -> Result<String, ServiceError> {
+        let invalid = |message: String| ServiceError::Invalid {
+            code: Code::InvalidInput,
+            message,
+        };
+        if !(1..=MAX_REQUIRED_WITNESSES).contains(&k) {
+            return Err(invalid(format!(
+                "witnesses: from 1 to {MAX_REQUIRED_WITNESSES}"
+            )));
+        }
+        if let Some(names) = by {
+            if names.len() > MAX_REQUIRED_WITNESSES as usize || names.len() < k as usize {
+                return Err(invalid(format!(
+                    "by: from witnesses={k} to {MAX_REQUIRED_WITNESSES} witness names"
+                )));
+            }
+        }
+        let c = self
+            .registry
+            .latest_witnessed_checkpoint(k, by)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::from(symbolon_store::StoreError::NotFound(format!(
+                    "a checkpoint cosigned by {k} witnesses (so far)"
+                )))
+            })?;
+        self.with_cosignatures(c.size, c.note).await
+    }
+
+    /// The registered witnesses' keys.
+    pub async fn witness_keys(&self) -> Result<Vec<VerifierKey>, ServiceError> {
+        self.registry
+            .witnesses()
+            .await?
+            .iter()
+            .map(|w| {
+                VerifierKey::parse(&w.vkey).map_err(|e| {
+                    ServiceError::from(symbolon_store::StoreError::Corrupt(format!(
+                        "witness {}: {e}",
+                        w.name
+                    )))
+                })
+            })
+            .collect()
+    }
+
+    /// Registers a witness by its cosignature key (`name+id+base64(0x04 ‖
+    /// key)`); audited.
+    pub async fn add_witness(&self, vkey: &str) -> Result<VerifierKey, ServiceError> {
+        let invalid = |message: String| ServiceError::Invalid {
+            code: Code::InvalidInput,
+            message,
+        };
+        let key = VerifierKey::parse(vkey).map_err(|e| invalid(e.to_string()))?;
+        if key.kind() != KeyKind::Cosignature {
+            return Err(invalid(
+                "a witness key is a cosignature key (signed-note type 0x04, `symbolon log witness-key`)"
+                    .into(),
+            ));
+        }
+        if key.name() == self.log.key.name() || key.public_key() == self.log.key.public_key() {
+            return Err(invalid("the log cannot witness itself".into()));
+        }
+        // Clients name the witnesses they trust in one comma-separated
+        // query parameter.
+        if key.name().contains(',') {
+            return Err(invalid("a witness name here cannot hold a comma".into()));
+        }
+        self.registry
+            .add_witness(key.name(), &key.to_string())
+            .await?;
+        Ok(key)
+    }
+
+    /// Takes a witness's cosignature of the checkpoint the log signed for
+    /// `size`: the line must come from a registered witness, verify over
+    /// that checkpoint, and carry a time not in the future. Kept once per
+    /// size and witness.
+    pub async fn cosign(&self, size: u64, line: &str) -> Result<String, ServiceError> {
+        let refused = |code: Code, message: String| ServiceError::Invalid { code, message };
+        let sig = NoteSignature::parse_line(line)
+            .map_err(|e| refused(Code::InvalidInput, e.to_string()))?;
+        let witnesses = self.witness_keys().await?;
+        let Some(witness) = witnesses
+            .iter()
+            .find(|w| w.name() == sig.name && w.id() == sig.id)
+        else {
+            return Err(ServiceError::Denied {
+                code: Code::Forbidden,
+                message: format!(
+                    "{:?} (key ID {:08x}) is not a registered witness; an admin registers witnesses (`symbolon log witness-add`)",
+                    sig.name, sig.id
+                ),
+            });
+        };
+        let time = cosignature_time(&sig.signature)
+            .ok_or_else(|| refused(Code::BadSignature, "not a timestamped cosignature".into()))?;
+        if time > (now() as u64).saturating_add(COSIGNATURE_SKEW.as_secs()) {
+            return Err(refused(
+                Code::InvalidInput,
+                format!(
+                    "the cosignature's time {time} is in the future; check the witness's clock"
+                ),
+            ));
+        }
+        let stored = self.registry.checkpoint_at(size).await?.ok_or_else(|| {
+            ServiceError::from(symbolon_store::StoreError::NotFound(format!(
+                "a checkpoint of {size} entries"
+            )))
+        })?;
+        let note = Note::parse(&stored.note)
+            .map_err(|e| internal(format!("a stored checkpoint: {e}")))?
+            .with_signature(sig.clone());
+        let trusted = [witness.clone()];
+        let signers = note
+            .open(&self.log.key, &trusted)
+            .map(|(_, s)| s.len())
+            .unwrap_or(0);
+        if signers != 1 {
+            return Err(refused(
+                Code::BadSignature,
+                format!(
+                    "the cosignature of {} does not verify over the checkpoint of {size} entries",
+                    witness.name()
+                ),
+            ));
+        }
+        let line = witness.signature_line(&sig.signature);
+        let time = i64::try_from(time).map_err(|_| refused(Code::InvalidInput, "time".into()))?;
+        self.registry
+            .record_cosignature(size, witness.name(), line, time)
+            .await?;
+        Ok(witness.name().to_owned())
     }
 
     /// The inclusion proof of entry `seq` in the tree of `size` entries.

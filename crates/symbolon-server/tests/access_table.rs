@@ -107,6 +107,7 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             .replace("{serial}", "00")
             .replace("{fingerprint}", "00")
             .replace("{arbitrator}", "a")
+            .replace("{seq}", "1")
             .replace("{*request}", "MAA=");
         let req = Request::builder()
             .method(e.method)
@@ -124,7 +125,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             Access::Public
             | Access::EnrollmentCode
             | Access::PublicQuery
-            | Access::ProofOfPossession => {
+            | Access::ProofOfPossession
+            | Access::WitnessCosignature => {
                 assert_ne!(status, StatusCode::UNAUTHORIZED, "{} {path}", e.method);
                 assert_ne!(
                     status,
@@ -149,8 +151,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
         .collect();
     assert_eq!(
         new.len(),
-        refused + 2,
-        "the anonymous enrollment with no code and the unsigned self-revocation are refused too"
+        refused + 3,
+        "the anonymous enrollment with no code, the unsigned self-revocation and the unsigned cosignature are refused too"
     );
     // A route outside the table does not exist; a preflight is not answered.
     let resp = app

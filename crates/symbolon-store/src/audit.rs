@@ -92,6 +92,8 @@ pub enum AuditKind {
     ResponderCertified,
     /// The CA certified its delegated response signer's key.
     ResponseSignerCertified,
+    /// An admin registered a witness of the transparency log.
+    LogWitnessAdded,
 }
 
 impl AuditKind {
@@ -134,6 +136,7 @@ impl AuditKind {
             Self::TokenTampered => "token-tampered",
             Self::ResponderCertified => "responder-certified",
             Self::ResponseSignerCertified => "response-signer-certified",
+            Self::LogWitnessAdded => "log-witness-added",
         }
     }
 }

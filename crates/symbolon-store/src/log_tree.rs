@@ -30,13 +30,37 @@ pub struct StoredCheckpoint {
     pub signed_at: i64,
 }
 
-/// A write to the log's own tables (they are not audited: the checkpoint
-/// is itself the log's statement, and auditing it would grow the tree it
-/// signs).
+/// A write to the log's own tables. Checkpoints and cosignatures are not
+/// audited: each is itself a signed statement, kept as such, and auditing
+/// it would grow the tree it signs (a witness would never catch up).
+/// Registering a witness is an admin's act, and is audited.
 pub(crate) enum LogWrite {
     /// Keeps a signed checkpoint; refuses a second, different head for a
     /// size already signed.
     Checkpoint { size: u64, root: Hash, note: String },
+    /// Registers a witness's cosignature key.
+    AddWitness { name: String, vkey: String },
+    /// Keeps a witness's cosignature of the checkpoint of `size` (the
+    /// caller verified it); a second one for the same size is ignored.
+    Cosign {
+        size: u64,
+        witness: String,
+        line: String,
+        time: i64,
+    },
+}
+
+/// A registered witness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessRecord {
+    /// Its name (the key name).
+    pub name: String,
+    /// Its verifier key string (type 0x04).
+    pub vkey: String,
+    /// When it was added (Unix seconds).
+    pub added_at: i64,
+    /// Who added it.
+    pub added_by: String,
 }
 
 fn corrupt(m: impl Into<String>) -> StoreError {
@@ -190,8 +214,53 @@ async fn append_leaf_in(
     Ok(())
 }
 
-pub(crate) async fn execute(conn: &mut AnyConnection, w: &LogWrite) -> Result<(), StoreError> {
+pub(crate) async fn execute(
+    conn: &mut AnyConnection,
+    actor: Option<&crate::Actor>,
+    w: &LogWrite,
+) -> Result<Option<(crate::AuditKind, serde_json::Value)>, StoreError> {
     match w {
+        LogWrite::AddWitness { name, vkey } => {
+            let by = actor.map_or_else(|| "operator".to_owned(), |a| a.name.to_string());
+            sqlx::query(
+                "INSERT INTO log_witnesses (name, vkey, added_at, added_by) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(name.as_str())
+            .bind(vkey.as_str())
+            .bind(crate::registry::now())
+            .bind(by)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                if crate::writer::is_unique_violation(&e) {
+                    StoreError::AlreadyExists(format!("witness {name:?} (or its key)"))
+                } else {
+                    StoreError::db("register a witness")(e)
+                }
+            })?;
+            Ok(Some((
+                crate::AuditKind::LogWitnessAdded,
+                serde_json::json!({ "witness": name, "key": vkey }),
+            )))
+        }
+        LogWrite::Cosign {
+            size,
+            witness,
+            line,
+            time,
+        } => {
+            sqlx::query(
+                "INSERT INTO log_cosignatures (size, witness, line, cosigned_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size, witness) DO NOTHING",
+            )
+            .bind(as_i64(*size, "checkpoint size")?)
+            .bind(witness.as_str())
+            .bind(line.as_str())
+            .bind(*time)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("keep a cosignature"))?;
+            Ok(None)
+        }
         LogWrite::Checkpoint { size, root, note } => {
             let size_i = as_i64(*size, "checkpoint size")?;
             sqlx::query(
@@ -215,9 +284,19 @@ pub(crate) async fn execute(conn: &mut AnyConnection, w: &LogWrite) -> Result<()
                     "a checkpoint of size {size} with another root was signed before: the log would fork"
                 )));
             }
-            Ok(())
+            Ok(None)
         }
     }
+}
+
+fn checkpoint_of(r: sqlx::any::AnyRow) -> Result<StoredCheckpoint, StoreError> {
+    Ok(StoredCheckpoint {
+        size: u64::try_from(r.get::<i64, _>(0))
+            .map_err(|_| corrupt("a checkpoint's size is negative"))?,
+        root: to_hash(r.get(1))?,
+        note: r.get(2),
+        signed_at: r.get(3),
+    })
 }
 
 /// The two passes of a read: first recording which nodes a computation
@@ -330,16 +409,120 @@ impl Registry {
         .fetch_optional(self.pool())
         .await
         .map_err(StoreError::db("read checkpoints"))?;
-        row.map(|r| {
-            Ok(StoredCheckpoint {
-                size: u64::try_from(r.get::<i64, _>(0))
-                    .map_err(|_| corrupt("a checkpoint's size is negative"))?,
-                root: to_hash(r.get(1))?,
-                note: r.get(2),
-                signed_at: r.get(3),
+        row.map(checkpoint_of).transpose()
+    }
+
+    /// The checkpoint the log signed for `size`, if any.
+    pub async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row =
+            sqlx::query("SELECT size, root, note, signed_at FROM log_checkpoints WHERE size = $1")
+                .bind(as_i64(size, "checkpoint size")?)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(StoreError::db("read checkpoints"))?;
+        row.map(checkpoint_of).transpose()
+    }
+
+    /// The newest checkpoint at least `k` registered witnesses cosigned;
+    /// with `by`, at least `k` of the witnesses it names.
+    pub async fn latest_witnessed_checkpoint(
+        &self,
+        k: u32,
+        by: Option<&[&str]>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let filter = match by {
+            Some(names) if !names.is_empty() => format!(
+                "WHERE witness IN ({})",
+                (0..names.len())
+                    .map(|i| format!("${}", i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(_) => return Ok(None),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT size FROM log_cosignatures {filter} GROUP BY size HAVING COUNT(*) >= $1 ORDER BY size DESC LIMIT 1"
+        );
+        let mut q = sqlx::query_scalar(&sql).bind(i64::from(k));
+        for name in by.unwrap_or_default() {
+            q = q.bind(*name);
+        }
+        let size: Option<i64> = q
+            .fetch_optional(self.pool())
+            .await
+            .map_err(StoreError::db("read cosignatures"))?;
+        match size {
+            Some(s) => {
+                let s = u64::try_from(s).map_err(|_| corrupt("a cosigned size is negative"))?;
+                self.checkpoint_at(s).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The witnesses' cosignature lines of the checkpoint of `size`, in
+    /// the order of the witnesses' names.
+    pub async fn cosignatures(&self, size: u64) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT line FROM log_cosignatures WHERE size = $1 ORDER BY witness")
+            .bind(as_i64(size, "checkpoint size")?)
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::db("read cosignatures"))
+    }
+
+    /// Keeps witness `witness`'s cosignature `line` (verified by the
+    /// caller) of the checkpoint of `size`, made at `time`.
+    pub async fn record_cosignature(
+        &self,
+        size: u64,
+        witness: &str,
+        line: String,
+        time: i64,
+    ) -> Result<(), StoreError> {
+        self.writer()
+            .submit(crate::writer::WriteOp::Log(LogWrite::Cosign {
+                size,
+                witness: witness.to_owned(),
+                line,
+                time,
+            }))
+            .await
+            .map(|_| ())
+    }
+
+    /// Registers a witness (its name and type-0x04 verifier key), audited;
+    /// refuses a name or key registered before.
+    pub async fn add_witness(&self, name: &str, vkey: &str) -> Result<i64, StoreError> {
+        match self
+            .writer()
+            .submit(crate::writer::WriteOp::Log(LogWrite::AddWitness {
+                name: name.to_owned(),
+                vkey: vkey.to_owned(),
+            }))
+            .await?
+        {
+            crate::writer::WriteOut::Seq(seq) => Ok(seq),
+            _ => Err(corrupt("the writer answered out of kind")),
+        }
+    }
+
+    /// The registered witnesses, by name.
+    pub async fn witnesses(&self) -> Result<Vec<WitnessRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, vkey, added_at, added_by FROM log_witnesses ORDER BY name")
+                .fetch_all(self.pool())
+                .await
+                .map_err(StoreError::db("read witnesses"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| WitnessRecord {
+                name: r.get(0),
+                vkey: r.get(1),
+                added_at: r.get(2),
+                added_by: r.get(3),
             })
-        })
-        .transpose()
+            .collect())
     }
 
     /// Keeps a checkpoint the log key signed over the tree of `size`

@@ -666,10 +666,12 @@ async fn execute(
             None => Ok(WriteOut::Done),
         },
         WriteOp::Revocation(w) => crate::revocation::execute(conn, actor, w).await,
-        WriteOp::Log(w) => {
-            crate::log_tree::execute(conn, w).await?;
-            Ok(WriteOut::Done)
-        }
+        WriteOp::Log(w) => match crate::log_tree::execute(conn, actor, w).await? {
+            Some((kind, detail)) => Ok(WriteOut::Seq(
+                append_in(conn, actor, kind, &detail.to_string()).await?,
+            )),
+            None => Ok(WriteOut::Done),
+        },
         WriteOp::Both(first, second) => {
             let out = Box::pin(execute(conn, first, actor)).await?;
             Box::pin(execute(conn, second, actor)).await?;

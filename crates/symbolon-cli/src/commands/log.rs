@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::json;
+use symbolon::keys::{EcCurve, EcSigningInput, PublicKey};
+use symbolon::token::SlotName;
 use symbolon::transparency::checkpoint::Checkpoint;
 use symbolon::transparency::entry::LogEntry;
 use symbolon::transparency::note::VerifierKey;
@@ -27,19 +30,58 @@ pub(crate) fn run(command: LogCommand, json: bool) -> Result<(), CliError> {
             println!("{key}");
             Ok(())
         }
-        LogCommand::Checkpoint { ca, log_key, out } => {
+        LogCommand::Checkpoint {
+            ca,
+            log_key,
+            witnesses,
+            require,
+            out,
+        } => {
             let client = super::ca_client(&ca)?;
             let key = match log_key {
                 Some(k) => read_key(&k)?,
                 None => published_key(&client)?,
             };
-            let note = text_answer(client.get_document("/v1/log/checkpoint", "text/plain")?)?;
-            let (c, _, _) = Checkpoint::open(&note, &key, &[]).map_err(|e| {
+            let witnesses = witnesses
+                .iter()
+                .map(|w| read_witness_key(w))
+                .collect::<Result<Vec<_>, _>>()?;
+            let need = require.unwrap_or(witnesses.len() as u32);
+            if need as usize > witnesses.len() {
+                return Err(CliError::new(
+                    Code::InvalidInput,
+                    format!(
+                        "--require {need} but only {} --witness keys",
+                        witnesses.len()
+                    ),
+                ));
+            }
+            let path = if witnesses.is_empty() {
+                "/v1/log/checkpoint".to_owned()
+            } else {
+                let names: Vec<String> = witnesses
+                    .iter()
+                    .map(|w| utf8_percent_encode(w.name(), NON_ALPHANUMERIC).to_string())
+                    .collect();
+                format!("/v1/log/checkpoint?witnesses={need}&by={}", names.join(","))
+            };
+            let note = text_answer(client.get_document(&path, "text/plain")?)?;
+            let (c, _, signers) = Checkpoint::open(&note, &key, &witnesses).map_err(|e| {
                 CliError::new(
                     Code::LogProofFailed,
                     format!("the CA's checkpoint does not check: {e}"),
                 )
             })?;
+            if (signers.len() as u32) < need {
+                return Err(CliError::new(
+                    Code::LogProofFailed,
+                    format!(
+                        "the checkpoint of {} entries carries {} valid cosignatures of your witnesses; you require {need}",
+                        c.size,
+                        signers.len()
+                    ),
+                ));
+            }
             crate::files::write_output(out.as_deref(), note.as_bytes(), false)?;
             if out.is_some() {
                 report(json, &c, "checkpoint")?;
@@ -55,7 +97,7 @@ pub(crate) fn run(command: LogCommand, json: bool) -> Result<(), CliError> {
             let key = read_key(&log_key)?;
             let client = super::ca_client(&ca)?;
             loop {
-                let (old, new) = watch_once(&client, &key, &state)?;
+                let (old, new, _) = watch_once(&client, &key, &state, true)?;
                 if json {
                     print_json(&json!({
                         "origin": new.origin, "size": new.size,
@@ -74,6 +116,71 @@ pub(crate) fn run(command: LogCommand, json: bool) -> Result<(), CliError> {
                             state.display()
                         ),
                     }
+                }
+                let Some(secs) = every else { return Ok(()) };
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+            }
+        }
+        LogCommand::WitnessKey { token, slot, name } => {
+            let token = super::open_token(&token)?;
+            let key = witness_key(token.as_ref(), &slot_name(&slot.slot)?, &name)?;
+            println!("{key}");
+            Ok(())
+        }
+        LogCommand::WitnessAdd { ca, key } => {
+            let key = read_witness_key(&key)?;
+            let client = super::ca_client(&ca)?;
+            let v = client.post("/v1/log/witnesses", &json!({ "key": key.to_string() }))?;
+            if json {
+                return print_json(&v);
+            }
+            println!("✓ witness {} registered", key.name());
+            Ok(())
+        }
+        LogCommand::Witness {
+            ca,
+            log_key,
+            token,
+            slot,
+            name,
+            state,
+            every,
+        } => {
+            let log_key = read_key(&log_key)?;
+            let token = super::open_token(&token)?;
+            let slot = slot_name(&slot.slot)?;
+            let me = witness_key(token.as_ref(), &slot, &name)?;
+            let client = super::ca_client(&ca)?;
+            loop {
+                let (old, new, note) = watch_once(&client, &log_key, &state, false)?;
+                let time = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let body = new.body();
+                let message = symbolon::transparency::note::cosignature_message(&body, time);
+                let signature =
+                    token.sign_ec(&slot, EcSigningInput::Message(message.as_bytes()))?;
+                let line = me.cosignature_line(time, &signature);
+                client.post(
+                    "/v1/log/cosignatures",
+                    &json!({ "size": new.size, "signature": line }),
+                )?;
+                // Kept only once the CA took it: the next run starts here.
+                symbolon_token::file::write_atomic(&state, note.as_bytes())
+                    .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
+                if json {
+                    print_json(&json!({
+                        "origin": new.origin, "size": new.size,
+                        "previous": old.as_ref().map(|c| c.size), "cosigned": true,
+                    }))?;
+                } else {
+                    println!(
+                        "✓ cosigned log {} at {} entries as {}",
+                        new.origin,
+                        new.size,
+                        me.name()
+                    );
                 }
                 let Some(secs) = every else { return Ok(()) };
                 std::thread::sleep(std::time::Duration::from_secs(secs));
@@ -154,12 +261,15 @@ pub(crate) fn run(command: LogCommand, json: bool) -> Result<(), CliError> {
 }
 
 /// One watch step: the newest checkpoint, checked against the one kept in
-/// `state`, and kept in its place only when it extends it.
+/// `state`, and (with `keep`) kept in its place only when it extends it.
+/// Returns the kept one, the new one and the new one's note as signed by
+/// the log (without cosignatures).
 fn watch_once(
     client: &super::ca_client::CaClient,
     key: &VerifierKey,
     state: &Path,
-) -> Result<(Option<Checkpoint>, Checkpoint), CliError> {
+    keep: bool,
+) -> Result<(Option<Checkpoint>, Checkpoint, String), CliError> {
     let kept = if state.exists() {
         let note = read_small(state)?;
         let (c, _, _) = Checkpoint::open(&note, key, &[]).map_err(|e| {
@@ -182,6 +292,8 @@ fn watch_once(
             format!("the CA's checkpoint does not check: {e}"),
         )
     })?;
+    // What is kept is the log's note alone: other parties' lines are theirs.
+    let note = format!("{}\n{}", new.body(), log_line(&note, key)?);
     let inconsistent = |m: String| CliError::new(Code::LogInconsistent, m);
     if let Some(old) = &kept {
         if new.size < old.size {
@@ -222,9 +334,64 @@ fn watch_once(
             })?;
         }
     }
-    symbolon_token::file::write_atomic(state, note.as_bytes())
-        .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
-    Ok((kept, new))
+    if keep {
+        symbolon_token::file::write_atomic(state, note.as_bytes())
+            .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
+    }
+    Ok((kept, new, note))
+}
+
+/// The log key's own signature line of a note (which verified).
+fn log_line(note: &str, key: &VerifierKey) -> Result<String, CliError> {
+    let parsed = symbolon::transparency::note::Note::parse(note)
+        .map_err(|e| CliError::new(Code::LogProofFailed, e.to_string()))?;
+    parsed
+        .signatures()
+        .iter()
+        .find(|s| s.name == key.name() && s.id == key.id())
+        .map(|s| key.signature_line(&s.signature))
+        .ok_or_else(|| CliError::new(Code::LogProofFailed, "the log key's line is missing"))
+}
+
+/// The witness's cosignature key for the Ed25519 key in `slot`.
+fn witness_key(
+    token: &(dyn symbolon::token::Token + Send + Sync),
+    slot: &SlotName,
+    name: &str,
+) -> Result<VerifierKey, CliError> {
+    let public = match token.slot_public_key(slot)? {
+        PublicKey::Ec(k) if k.curve() == EcCurve::Ed25519 => k,
+        other => {
+            return Err(CliError::new(
+                Code::InvalidInput,
+                format!(
+                    "slot {slot} holds a {} key; a witness signs with Ed25519 (`symbolon token generate --algorithm ed25519`)",
+                    other.kind()
+                ),
+            ))
+        }
+    };
+    VerifierKey::cosigner(name, public)
+        .map_err(|e| CliError::new(Code::InvalidInput, e.to_string()))
+}
+
+fn slot_name(s: &str) -> Result<SlotName, CliError> {
+    SlotName::new(s).map_err(CliError::from)
+}
+
+/// `--witness`/`--key`: a cosignature key, or a file holding one.
+fn read_witness_key(arg: &str) -> Result<VerifierKey, CliError> {
+    let key = read_key(arg)?;
+    if key.kind() != symbolon::transparency::note::KeyKind::Cosignature {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            format!(
+                "{} is not a witness's cosignature key (type 0x04); `symbolon log witness-key` prints one",
+                key.name()
+            ),
+        ));
+    }
+    Ok(key)
 }
 
 fn failed(e: CheckError) -> CliError {

@@ -20,3 +20,22 @@ CREATE TABLE log_checkpoints (
     note      TEXT    NOT NULL,                  -- the signed note
     signed_at BIGINT  NOT NULL
 );
+
+-- The witnesses an admin registered: their cosignature keys (C2SP
+-- tlog-cosignature, a signed-note verifier key of type 0x04), by name.
+CREATE TABLE log_witnesses (
+    name      TEXT    PRIMARY KEY,
+    vkey      TEXT    NOT NULL UNIQUE,
+    added_at  BIGINT NOT NULL,
+    added_by  TEXT    NOT NULL
+);
+
+-- Each witness's cosignature of a signed checkpoint (its signature line),
+-- kept once per size and witness; served with that checkpoint.
+CREATE TABLE log_cosignatures (
+    size      BIGINT NOT NULL REFERENCES log_checkpoints (size),
+    witness   TEXT    NOT NULL REFERENCES log_witnesses (name),
+    line      TEXT    NOT NULL,
+    cosigned_at BIGINT NOT NULL,                 -- the time the witness signed
+    PRIMARY KEY (size, witness)
+);

@@ -18,6 +18,9 @@ pub enum Access {
     /// Anyone proving possession of a certified key (a statement it signed,
     /// checked by the endpoint).
     ProofOfPossession,
+    /// A witness of the transparency log an admin registered, proven by its
+    /// cosignature (checked by the endpoint).
+    WitnessCosignature,
     /// Any authenticated credential.
     Authenticated,
     /// Credentials with one of these roles.
@@ -31,7 +34,8 @@ impl Access {
             Access::Public
             | Access::EnrollmentCode
             | Access::PublicQuery
-            | Access::ProofOfPossession => true,
+            | Access::ProofOfPossession
+            | Access::WitnessCosignature => true,
             Access::Authenticated => role.is_some(),
             Access::Roles(roles) => role.is_some_and(|r| roles.contains(&r)),
         }
@@ -49,6 +53,7 @@ impl Access {
             Access::EnrollmentCode => "anyone with an enrollment code".into(),
             Access::PublicQuery => "anyone (a query; changes nothing)".into(),
             Access::ProofOfPossession => "anyone signing with the certified key".into(),
+            Access::WitnessCosignature => "a registered witness, by its cosignature".into(),
             Access::Authenticated => "any credential".into(),
             Access::Roles(r) => r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
         }
@@ -74,7 +79,10 @@ const fn row(method: &'static str, path: &'static str, access: Access) -> Endpoi
     }
 }
 
-use Access::{Authenticated, EnrollmentCode, ProofOfPossession, Public, PublicQuery, Roles};
+use Access::{
+    Authenticated, EnrollmentCode, ProofOfPossession, Public, PublicQuery, Roles,
+    WitnessCosignature,
+};
 use Role::{Admin, Arbitrator, Auditor, RegistrationOfficer, Station};
 
 /// Every endpoint of the service.
@@ -173,6 +181,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // entries (which name parties) for auditors.
     row("GET", "/v1/log/checkpoint", Public),
     row("GET", "/v1/log/key", Public),
+    row("GET", "/v1/log/witnesses", Public),
+    row("POST", "/v1/log/witnesses", Roles(&[Admin])),
+    row("POST", "/v1/log/cosignatures", WitnessCosignature),
     row("GET", "/v1/log/proof/inclusion", Public),
     row("GET", "/v1/log/proof/consistency", Public),
     row("GET", "/v1/log/entries/{seq}", Roles(&[Auditor, Admin])),
@@ -218,7 +229,10 @@ mod tests {
         for e in ENDPOINTS {
             assert!(seen.insert((e.method, e.path)), "{e:?} twice");
             if e.method != "GET"
-                && !matches!(e.access, EnrollmentCode | PublicQuery | ProofOfPossession)
+                && !matches!(
+                    e.access,
+                    EnrollmentCode | PublicQuery | ProofOfPossession | WitnessCosignature
+                )
             {
                 assert!(
                     e.access.needs_credential(),

@@ -3,11 +3,11 @@
 //! `— <key name> base64(key ID ‖ signature)`. The log's checkpoints are
 //! signed notes; witnesses add their lines to the same note.
 //!
-//! Only Ed25519 keys (signature type 0x01) are verified here: the log key
-//! is Ed25519, and the specification asks verifiers to support only the
-//! types their design needs. Lines from keys the verifier does not know
-//! are ignored, as the specification requires, so a checkpoint carrying
-//! other parties' cosignatures still opens.
+//! Two key types are verified here, the ones this design needs: Ed25519
+//! (signature type 0x01), the log's, and timestamped Ed25519 witness
+//! cosignatures (0x04, C2SP `tlog-cosignature` v1), the witnesses'. Lines
+//! from keys the verifier does not know are ignored, as the specification
+//! requires, so a checkpoint carrying other parties' lines still opens.
 
 use std::fmt;
 
@@ -19,6 +19,9 @@ use crate::keys::{EcCurve, EcPublicKey};
 
 /// The signature type byte of Ed25519 signed-note keys.
 pub const ED25519_TYPE: u8 = 0x01;
+/// The signature type byte of timestamped Ed25519 witness cosignatures
+/// (C2SP `tlog-cosignature`, v1).
+pub const COSIGNATURE_TYPE: u8 = 0x04;
 /// The longest note accepted: the specification asks for a bound and at
 /// least 16 signatures; 64 KiB holds hundreds of Ed25519 lines.
 pub const MAX_NOTE_LEN: usize = 64 * 1024;
@@ -82,30 +85,69 @@ pub fn check_key_name(name: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// A signed-note verifier key: a name and an Ed25519 public key, written
-/// `name+<8 hex digits of the key ID>+base64(0x01 ‖ key)` (the form the Go
-/// `sumdb/note` package and the C2SP tools read).
+/// What a verifier key signs: the note text, or a timestamped
+/// cosignature over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Ed25519 over the note text (type 0x01): the log's key.
+    Ed25519,
+    /// Ed25519 over `cosignature/v1`, the time and the note text, the
+    /// signature preceded by the time (type 0x04): a witness's key.
+    Cosignature,
+}
+
+impl KeyKind {
+    /// Its signature type byte.
+    pub fn type_byte(self) -> u8 {
+        match self {
+            Self::Ed25519 => ED25519_TYPE,
+            Self::Cosignature => COSIGNATURE_TYPE,
+        }
+    }
+}
+
+/// The message a witness signs for a checkpoint text at `time` (Unix
+/// seconds): `cosignature/v1`, `time <t>`, then the text.
+pub fn cosignature_message(text: &str, time: u64) -> String {
+    format!("cosignature/v1\ntime {time}\n{text}")
+}
+
+/// A signed-note verifier key: a name, a type and an Ed25519 public key,
+/// written `name+<8 hex digits of the key ID>+base64(type ‖ key)` (the
+/// form the Go `sumdb/note` package and the C2SP tools read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifierKey {
     name: String,
     id: u32,
+    kind: KeyKind,
     public: EcPublicKey,
 }
 
 impl VerifierKey {
-    /// The key of `name` for an Ed25519 public key.
+    /// The key of `name` for an Ed25519 public key signing notes (0x01).
     pub fn ed25519(name: &str, public: EcPublicKey) -> Result<Self, NoteError> {
+        Self::new(name, KeyKind::Ed25519, public)
+    }
+
+    /// The key of witness `name` for an Ed25519 public key cosigning
+    /// checkpoints (0x04).
+    pub fn cosigner(name: &str, public: EcPublicKey) -> Result<Self, NoteError> {
+        Self::new(name, KeyKind::Cosignature, public)
+    }
+
+    fn new(name: &str, kind: KeyKind, public: EcPublicKey) -> Result<Self, NoteError> {
         check_key_name(name)?;
         if public.curve() != EcCurve::Ed25519 {
             return Err(NoteError::BadKey(format!(
-                "a {} key cannot sign notes here; the log key is Ed25519",
+                "a {} key cannot sign notes here; log and witness keys are Ed25519",
                 public.curve()
             )));
         }
-        let id = key_id(name, ED25519_TYPE, public.point());
+        let id = key_id(name, kind.type_byte(), public.point());
         Ok(Self {
             name: name.to_owned(),
             id,
+            kind,
             public,
         })
     }
@@ -138,14 +180,18 @@ impl VerifierKey {
         let Some((&kind, point)) = raw.split_first() else {
             return Err(NoteError::BadKey("the key is empty".into()));
         };
-        if kind != ED25519_TYPE {
-            return Err(NoteError::BadKey(format!(
-                "signature type 0x{kind:02x} is not supported (only Ed25519, 0x01)"
-            )));
-        }
+        let kind = match kind {
+            ED25519_TYPE => KeyKind::Ed25519,
+            COSIGNATURE_TYPE => KeyKind::Cosignature,
+            other => {
+                return Err(NoteError::BadKey(format!(
+                    "signature type 0x{other:02x} is not supported (Ed25519 0x01, cosignature 0x04)"
+                )))
+            }
+        };
         let public = EcPublicKey::from_point(EcCurve::Ed25519, point)
             .map_err(|e| NoteError::BadKey(format!("the Ed25519 key: {e}")))?;
-        let key = Self::ed25519(name, public)?;
+        let key = Self::new(name, kind, public)?;
         if key.id != id {
             return Err(NoteError::BadKey(format!(
                 "the key ID {id:08x} is not the one name and key give ({:08x})",
@@ -165,6 +211,11 @@ impl VerifierKey {
         self.id
     }
 
+    /// What it signs.
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
     /// The Ed25519 public key.
     pub fn public_key(&self) -> &EcPublicKey {
         &self.public
@@ -178,14 +229,44 @@ impl VerifierKey {
         format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(blob))
     }
 
-    fn verifies(&self, text: &str, signature: &[u8]) -> bool {
-        self.public.verify(None, text.as_bytes(), signature).is_ok()
+    /// The cosignature line for `signature` (64 bytes of Ed25519 over
+    /// [`cosignature_message`] at `time`) by this witness key.
+    pub fn cosignature_line(&self, time: u64, signature: &[u8]) -> String {
+        let mut stamped = time.to_be_bytes().to_vec();
+        stamped.extend_from_slice(signature);
+        self.signature_line(&stamped)
     }
+
+    fn verifies(&self, text: &str, signature: &[u8]) -> bool {
+        match self.kind {
+            KeyKind::Ed25519 => self.public.verify(None, text.as_bytes(), signature).is_ok(),
+            KeyKind::Cosignature => {
+                let Some(time) = cosignature_time(signature) else {
+                    return false;
+                };
+                let message = cosignature_message(text, time);
+                self.public
+                    .verify(None, message.as_bytes(), &signature[8..])
+                    .is_ok()
+            }
+        }
+    }
+}
+
+/// The time a cosignature's bytes (after the key ID) carry: 8 bytes,
+/// big-endian, at most 2^63 − 1, before a 64-byte signature.
+pub fn cosignature_time(signature: &[u8]) -> Option<u64> {
+    if signature.len() != 72 {
+        return None;
+    }
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&signature[..8]);
+    Some(u64::from_be_bytes(t)).filter(|t| *t <= i64::MAX as u64)
 }
 
 impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = vec![ED25519_TYPE];
+        let mut raw = vec![self.kind.type_byte()];
         raw.extend_from_slice(self.public.point());
         write!(f, "{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
     }
@@ -324,6 +405,20 @@ impl fmt::Display for Note {
     }
 }
 
+impl NoteSignature {
+    /// Parses one signature line (`— name base64`, with or without its
+    /// final newline).
+    pub fn parse_line(line: &str) -> Result<Self, NoteError> {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        if line.contains('\n') || line.chars().any(char::is_control) {
+            return Err(malformed(
+                "a signature line is one line without control characters",
+            ));
+        }
+        parse_signature_line(line)
+    }
+}
+
 fn parse_signature_line(line: &str) -> Result<NoteSignature, NoteError> {
     let Some(rest) = line.strip_prefix(SIG_PREFIX) else {
         return Err(malformed(format!(
@@ -431,6 +526,86 @@ mod tests {
         )
         .is_err());
         assert!(VerifierKey::parse("PeterNeumann").is_err());
+    }
+
+    // A checkpoint of the transparency.dev staging CT log arche2025h1 as
+    // the log published it, with its public witnesses' cosignatures; the
+    // log's Ed25519 key and the remora.n621.de witness's cosignature key
+    // are their published verifier keys. Lines of the other types (0x05,
+    // the other witnesses) are ignored.
+    const ARCHE_NOTE: &str = "arche2025h1.staging.ct.transparency.dev
+1432088532
+U7WM79jrzyhGZ5/GUBTpM7NzwdyfFx61t3RovgcC4Ro=
+
+\u{2014} arche2025h1.staging.ct.transparency.dev zTM8sQAAAZ5W0WdjBAMARjBEAiBjW5IQf9pvsYLfQFX6hoGREPMHbdQ3urbllzalApkptQIgIpwtEroeW2BXaHAI4kJXFbon5Ch9MNL5zRNZ55lvGt0=
+\u{2014} arche2025h1.staging.ct.transparency.dev ui8GwCF1+kWqZrxGdhj4aX3gcw7XUlXQQabg/27lefwhUkzbC3NygNI75MdhL1bfTW9g8Ei59RA23oHP7Ry1k3ZFWwQ=
+\u{2014} transparency.dev/DEV:witness-little-garden 2AQqhwAAAABqEiEgzgFIqqhbUoDwjMWE6UP8nd8/KYTzwZ2rhIgcqoXHAwVkjZr4AscylP3v7sEodkRAErumC2q44vdgJY096st5BQ==
+\u{2014} witness1.smartit.nu/witness1 pIyCDwAAAABqEiEghIp82KWebrw7/oHQwlTAm3g2RKS4+eebl8eO0WH+/iEcxZ75W3u5hNI7TOQtmJbqmNWVuE0tgh0XwzdZsDsUAQ==
+\u{2014} remora.n621.de 2net5wAAAABqEiEgPlfF3V06o0Y+fHM+J5J9s27wgxxcOVSpZ/2g/KSiXCg9DEZI+aVCIobWX9sXTynk5XeU/zZ0WBxtqB0DrAWfBw==
+\u{2014} witness.stagemole.eu Z/euoAAAAABqEiEgw0i+7g2ENfDAWHmtRzCfKTHSDwYDJA2NmKeGi9Y8FtEyOUvVr+AJmIY/2TUFucgKi7lI7cUiOvKFYe/TmN9DAg==
+";
+    const ARCHE_KEY: &str =
+        "arche2025h1.staging.ct.transparency.dev+ba2f06c0+AU0vHmlGCS/PdN8b2OaGmKprLI8HKM+dJ472xgFYh15f";
+    const REMORA_KEY: &str = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2";
+
+    #[test]
+    fn a_published_checkpoint_and_a_witness_cosignature_verify() {
+        let log = VerifierKey::parse(ARCHE_KEY).unwrap();
+        let remora = VerifierKey::parse(REMORA_KEY).unwrap();
+        assert_eq!(
+            (log.kind(), remora.kind()),
+            (KeyKind::Ed25519, KeyKind::Cosignature)
+        );
+        assert_eq!(remora.to_string(), REMORA_KEY);
+        let note = Note::parse(ARCHE_NOTE).unwrap();
+        let witnesses = [remora.clone()];
+        let (_, signers) = note.open(&log, &witnesses).unwrap();
+        assert_eq!(signers, vec![&remora]);
+        let line = note
+            .signatures()
+            .iter()
+            .find(|s| s.id == remora.id())
+            .unwrap();
+        assert!(cosignature_time(&line.signature).is_some());
+        // The size changed: the log's line and the witness's both fail.
+        let clobbered = ARCHE_NOTE.replacen("1432088532", "42", 1);
+        assert!(Note::parse(&clobbered).unwrap().open(&log, &[]).is_err());
+        let only_witness = Note::parse(&clobbered).unwrap();
+        assert!(matches!(
+            only_witness.open(&log, &witnesses),
+            Err(NoteError::BadSignature(_))
+        ));
+        // A cosignature key is not the log's: the same bytes under type
+        // 0x01 have another ID, and the line is not theirs.
+        let as_log = VerifierKey::ed25519("remora.n621.de", remora.public_key().clone()).unwrap();
+        assert_ne!(as_log.id(), remora.id());
+    }
+
+    #[test]
+    fn our_cosignatures_verify_and_a_changed_time_does_not() {
+        let pair = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).unwrap();
+        let public = EcPublicKey::from_point(
+            EcCurve::Ed25519,
+            aws_lc_rs::signature::KeyPair::public_key(&pair).as_ref(),
+        )
+        .unwrap();
+        let witness = VerifierKey::cosigner("w.example/1", public).unwrap();
+        let log = VerifierKey::parse(PETER_KEY).unwrap();
+        let time = 1_700_000_000u64;
+        let sig = pair.sign(cosignature_message(PETER_TEXT, time).as_bytes());
+        let note = format!(
+            "{}{}",
+            peter_note(),
+            witness.cosignature_line(time, sig.as_ref())
+        );
+        let witnesses = [witness.clone()];
+        let (_, signers) = Note::parse(&note).unwrap().open(&log, &witnesses).unwrap();
+        assert_eq!(signers.len(), 1);
+        let mut parsed = Note::parse(&note).unwrap();
+        let mut line = parsed.signatures()[1].clone();
+        line.signature[7] ^= 1;
+        parsed = Note::parse(&peter_note()).unwrap().with_signature(line);
+        assert!(parsed.open(&log, &witnesses).is_err());
     }
 
     #[test]
