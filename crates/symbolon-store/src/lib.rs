@@ -31,7 +31,7 @@ pub use actor::{acting_as, Actor};
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
 pub use credentials::{CredentialRecord, CredentialState, Grant, NewCredential};
 pub use error::StoreError;
-pub use log_tree::{StoredCheckpoint, WitnessRecord};
+pub use log_tree::{StoredCheckpoint, WitnessRecord, CATCH_UP_BATCH};
 pub use records::{
     ArbitratorRecord, CertificateRecord, CertificateSerial, ClaimScope, KeyRecord, KeyState,
     ModulusRecord, RecoveryRecord, ReservationId, SharedKey, TokenRecord,

@@ -40,6 +40,9 @@ pub(crate) enum LogWrite {
     Checkpoint { size: u64, root: Hash, note: String },
     /// Registers a witness's cosignature key.
     AddWitness { name: String, vkey: String },
+    /// Appends at most `limit` leaves of entries the tree lacks (a
+    /// registry from before the tree, caught up in bounded transactions).
+    CatchUp { limit: u64 },
     /// Keeps a witness's cosignature of the checkpoint of `size` (the
     /// caller verified it); a second one for the same size is ignored.
     Cosign {
@@ -49,6 +52,19 @@ pub(crate) enum LogWrite {
         time: i64,
     },
 }
+
+/// What a [`LogWrite`] did.
+pub(crate) enum LogOut {
+    /// Nothing to audit.
+    Done,
+    /// An audit entry to append in the same transaction.
+    Audit(crate::AuditKind, serde_json::Value),
+    /// How many leaves were appended.
+    Count(usize),
+}
+
+/// Most leaves one catch-up transaction appends.
+pub const CATCH_UP_BATCH: u64 = 10_000;
 
 /// A registered witness.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,8 +234,22 @@ pub(crate) async fn execute(
     conn: &mut AnyConnection,
     actor: Option<&crate::Actor>,
     w: &LogWrite,
-) -> Result<Option<(crate::AuditKind, serde_json::Value)>, StoreError> {
+) -> Result<LogOut, StoreError> {
     match w {
+        LogWrite::CatchUp { limit } => {
+            let head: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(StoreError::db("read the audit head"))?;
+            let size = size_in(conn).await?;
+            let head = u64::try_from(head).map_err(|_| corrupt("a negative audit head"))?;
+            let target = head.min(size.saturating_add(*limit));
+            if target <= size {
+                return Ok(LogOut::Count(0));
+            }
+            catch_up_in(conn, as_i64(target, "sequence")?).await?;
+            Ok(LogOut::Count((target - size) as usize))
+        }
         LogWrite::AddWitness { name, vkey } => {
             let by = actor.map_or_else(|| "operator".to_owned(), |a| a.name.to_string());
             sqlx::query(
@@ -238,10 +268,10 @@ pub(crate) async fn execute(
                     StoreError::db("register a witness")(e)
                 }
             })?;
-            Ok(Some((
+            Ok(LogOut::Audit(
                 crate::AuditKind::LogWitnessAdded,
                 serde_json::json!({ "witness": name, "key": vkey }),
-            )))
+            ))
         }
         LogWrite::Cosign {
             size,
@@ -259,7 +289,7 @@ pub(crate) async fn execute(
             .execute(&mut *conn)
             .await
             .map_err(StoreError::db("keep a cosignature"))?;
-            Ok(None)
+            Ok(LogOut::Done)
         }
         LogWrite::Checkpoint { size, root, note } => {
             let size_i = as_i64(*size, "checkpoint size")?;
@@ -284,7 +314,7 @@ pub(crate) async fn execute(
                     "a checkpoint of size {size} with another root was signed before: the log would fork"
                 )));
             }
-            Ok(None)
+            Ok(LogOut::Done)
         }
     }
 }
@@ -542,6 +572,27 @@ impl Registry {
             }))
             .await
             .map(|_| ())
+    }
+
+    /// Brings the tree up to the audit log, in transactions of at most
+    /// [`CATCH_UP_BATCH`] leaves so that other writers wait for one batch
+    /// at a time (a registry from before the tree: the service runs this
+    /// at start). Returns how many leaves were appended.
+    pub async fn catch_up_log(&self) -> Result<u64, StoreError> {
+        let mut added = 0u64;
+        loop {
+            match self
+                .writer()
+                .submit(crate::writer::WriteOp::Log(LogWrite::CatchUp {
+                    limit: CATCH_UP_BATCH,
+                }))
+                .await?
+            {
+                crate::writer::WriteOut::Count(0) => return Ok(added),
+                crate::writer::WriteOut::Count(n) => added += n as u64,
+                _ => return Err(corrupt("the writer answered out of kind")),
+            }
+        }
     }
 
     /// The audit entry at `seq`, as the log serves it.

@@ -667,10 +667,11 @@ async fn execute(
         },
         WriteOp::Revocation(w) => crate::revocation::execute(conn, actor, w).await,
         WriteOp::Log(w) => match crate::log_tree::execute(conn, actor, w).await? {
-            Some((kind, detail)) => Ok(WriteOut::Seq(
+            crate::log_tree::LogOut::Audit(kind, detail) => Ok(WriteOut::Seq(
                 append_in(conn, actor, kind, &detail.to_string()).await?,
             )),
-            None => Ok(WriteOut::Done),
+            crate::log_tree::LogOut::Done => Ok(WriteOut::Done),
+            crate::log_tree::LogOut::Count(n) => Ok(WriteOut::Count(n)),
         },
         WriteOp::Both(first, second) => {
             let out = Box::pin(execute(conn, first, actor)).await?;

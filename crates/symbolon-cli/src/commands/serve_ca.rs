@@ -99,6 +99,15 @@ pub(crate) fn run(
     let url = data.database.clone().unwrap_or_else(|| dir.database_url());
     super::runtime()?.block_on(async move {
         let registry = Registry::open(&url).await?;
+        // A registry from before the transparency log gets its tree now,
+        // in bounded transactions, not inside the first request's.
+        let caught_up = registry.catch_up_log().await?;
+        if caught_up > 0 {
+            tracing::info!(
+                entries = caught_up,
+                "the transparency log's tree caught up with the audit log"
+            );
+        }
         let mut service = CaService::new(ca, registry.clone())?;
         if let Some(url) = &edge_args.public_url {
             service = service.with_public_url(url)?;

@@ -1,0 +1,120 @@
+//! The transparency log in the registry (SQLite, docs/transparency.md §2):
+//! audit appends per second with the tree kept in each entry's transaction
+//! (one writer at a time, and 16 at once through the group commit), and
+//! inclusion and consistency proofs read from a tree of 10^6 entries
+//! (its nodes written directly, as a million appends would leave them).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::json;
+use symbolon::transparency::merkle::{leaf_hash, MemoryTree, NodeStore as _};
+use symbolon_store::{AuditKind, Registry};
+
+const N: u64 = 1_000_000;
+
+fn appends(rt: &tokio::runtime::Runtime, registry: &Registry, parallel: usize, n: usize) -> f64 {
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..parallel {
+            let r = registry.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..n / parallel {
+                    r.append_audit(AuditKind::KeyReserved, &json!({ "t": t, "i": i }))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        (n / parallel * parallel) as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let quick = !std::env::args().any(|a| a == "--bench");
+
+    // Appends, each with its tree nodes, in the audit entry's transaction.
+    let small = rt
+        .block_on(Registry::open(&format!(
+            "sqlite://{}",
+            dir.path().join("appends.db").display()
+        )))
+        .unwrap();
+    let (n1, n16) = if quick { (16, 32) } else { (2_000, 8_000) };
+    let one = appends(&rt, &small, 1, n1);
+    let many = appends(&rt, &small, 16, n16);
+    println!(
+        "audit appends with the log tree (SQLite): {one:.0}/s one writer, {many:.0}/s 16 writers (group commit)"
+    );
+
+    // A tree of 10^6 entries (10^3 for `cargo test --benches`).
+    let n = if quick { 1_000 } else { N };
+    let big = rt
+        .block_on(Registry::open(&format!(
+            "sqlite://{}",
+            dir.path().join("tree.db").display()
+        )))
+        .unwrap();
+    let start = Instant::now();
+    let mut t = MemoryTree::new();
+    for i in 0..n {
+        t.push(leaf_hash(&i.to_be_bytes())).unwrap();
+    }
+    rt.block_on(async {
+        let mut tx = big.pool().begin().await.unwrap();
+        for level in 0..64u32 {
+            let width = n >> level;
+            if width == 0 {
+                break;
+            }
+            for idx in 0..width {
+                sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+                    .bind(i64::from(level))
+                    .bind(idx as i64)
+                    .bind(t.node(level, idx).unwrap().to_vec())
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+    });
+    println!(
+        "(a tree of {n} entries written in {:.1} s)",
+        start.elapsed().as_secs_f64()
+    );
+    assert_eq!(rt.block_on(big.log_size()).unwrap(), n);
+
+    let mut g = c.benchmark_group("log_tree_registry_1e6");
+    g.measurement_time(Duration::from_secs(5));
+    g.bench_function("inclusion_proof", |b| {
+        b.iter(|| rt.block_on(big.log_inclusion_proof(n / 3 + 7, n)).unwrap())
+    });
+    g.bench_function("consistency_proof", |b| {
+        b.iter(|| {
+            rt.block_on(big.log_consistency_proof(n / 2 + 3, n))
+                .unwrap()
+        })
+    });
+    g.bench_function("tree_head", |b| {
+        b.iter(|| rt.block_on(big.log_root(n - 1)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench
+}
+criterion_main!(benches);
