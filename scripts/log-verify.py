@@ -63,14 +63,24 @@ def parse_vkey(text, kind=b"\x01"):
     return name, want, Ed25519PublicKey.from_public_bytes(raw[1:])
 
 
+MAX_NOTE = 64 * 1024
+MAX_SIGNATURES = 100
+
+
 def open_note(note, vkey):
     """Returns the note's text if the key in vkey signed it."""
     name, keyid, public = vkey
+    if len(note.encode()) > MAX_NOTE:
+        raise VerifyError("the checkpoint is longer than 64 KiB")
+    if any(c != "\n" and (ord(c) < 0x20 or ord(c) == 0x7F) for c in note):
+        raise VerifyError("the checkpoint holds a control character other than newline")
     sep = note.rfind("\n\n")
     if sep < 0 or not note.endswith("\n"):
         raise VerifyError("the checkpoint is not a signed note")
     text, sigs = note[: sep + 1], note[sep + 2:]
     verified = False
+    if len(sigs[:-1].split("\n")) > MAX_SIGNATURES:
+        raise VerifyError("the checkpoint has more than 100 signatures")
     for line in sigs[:-1].split("\n"):
         if not line.startswith("\u2014 "):
             raise VerifyError("a signature line does not start with an em dash")
@@ -89,8 +99,9 @@ def open_note(note, vkey):
 
 
 def cosigners(note, witnesses):
-    """The witnesses (parsed type-0x04 keys) whose cosignature of the
-    note's text verifies; a bad line of a known witness refuses the note."""
+    """The distinct witness keys (parsed type-0x04 keys) whose cosignature
+    of the note's text verifies; a bad line of a known witness refuses the
+    note. Counted by public key: one key under two names is one witness."""
     sep = note.rfind("\n\n")
     text, sigs = note[: sep + 1], note[sep + 2:]
     signed = set()
@@ -108,7 +119,7 @@ def cosigners(note, witnesses):
                 public.verify(raw[12:], message)
             except InvalidSignature:
                 raise VerifyError(f"the cosignature of {name} does not verify")
-            signed.add(name)
+            signed.add(public.public_bytes_raw())
     return signed
 
 
@@ -217,7 +228,8 @@ def verify_consistency(m, n, old_root, new_root, proof):
 
 
 def read(path):
-    with open(path, encoding="utf-8") as f:
+    # newline="": the bytes as they are; a CRLF note is not the signed one.
+    with open(path, encoding="utf-8", newline="") as f:
         return f.read()
 
 
@@ -266,7 +278,9 @@ def main():
             data = entry_bytes(entry)
             if sha256(data).hex() != entry["hash"]:
                 raise VerifyError("the entry does not match its own hash (edited)")
-            if proof["format"] != "symbolon-log-inclusion/1":
+            if proof.get("format") != "symbolon-log-inclusion/1" or set(proof) != {
+                "format", "index", "size", "hashes"
+            }:
                 raise VerifyError("not an inclusion proof")
             if proof["index"] != entry["seq"] - 1 or proof["size"] != size:
                 raise VerifyError("the proof is for another entry or tree size")
@@ -275,13 +289,16 @@ def main():
         else:
             m, old_root = open_checkpoint(read(a.old), vkey)
             n, new_root = open_checkpoint(read(a.new), vkey)
-            if proof["format"] != "symbolon-log-consistency/1":
+            if proof.get("format") != "symbolon-log-consistency/1" or set(proof) != {
+                "format", "old", "new", "hashes"
+            }:
                 raise VerifyError("not a consistency proof")
             if (proof["old"], proof["new"]) != (m, n):
                 raise VerifyError("the proof is for other tree sizes")
             verify_consistency(m, n, old_root, new_root, hashes(proof))
             print(f"ok: the tree of {n} entries extends the tree of {m}")
-    except (VerifyError, ValueError, KeyError, TypeError) as e:
+    except (VerifyError, ValueError, KeyError, TypeError, AttributeError, OverflowError,
+            struct.error) as e:
         print(f"refused: {e}", file=sys.stderr)
         return 1
     return 0

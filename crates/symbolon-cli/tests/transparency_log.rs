@@ -287,8 +287,32 @@ fn entries_and_checkpoints_check_offline_and_every_tampering_is_named() {
     fails(
         dir,
         &args(&inclusion("e2.json", "p2.json", "e2.json")),
-        4,
+        3,
         "not a signed note",
+    );
+    // An upper-case hash is another spelling: refused, as the Python
+    // verifier refuses it.
+    let upper = e.replace(
+        detail["hash"].as_str().unwrap(),
+        &detail["hash"].as_str().unwrap().to_uppercase(),
+    );
+    std::fs::write(dir.join("e2-upper.json"), upper).unwrap();
+    fails(
+        dir,
+        &args(&inclusion("e2-upper.json", "p2.json", "cp2.txt")),
+        3,
+        "lower-case hex",
+    );
+    // CRLF line ends: not the note the log signed.
+    let crlf = std::fs::read_to_string(dir.join("cp2.txt"))
+        .unwrap()
+        .replace('\n', "\r\n");
+    std::fs::write(dir.join("cp2-crlf.txt"), crlf).unwrap();
+    fails(
+        dir,
+        &args(&inclusion("e2.json", "p2.json", "cp2-crlf.txt")),
+        3,
+        "control character",
     );
     let mut bad_key = good.clone();
     *bad_key.last_mut().unwrap() = "not-a-key".into();
@@ -325,6 +349,8 @@ fn entries_and_checkpoints_check_offline_and_every_tampering_is_named() {
                 "another entry or tree size",
             ),
             ("e2.json", "p2.json", "cp2-forged.txt", "does not verify"),
+            ("e2-upper.json", "p2.json", "cp2.txt", "edited"),
+            ("e2.json", "p2.json", "cp2-crlf.txt", "control character"),
         ] {
             let (passed, err) = inc(e, p, c);
             assert!(!passed && err.contains(why), "{e} {p} {c}: {err}");
@@ -802,6 +828,60 @@ fn witnesses_cosign_what_they_checked_and_clients_require_them() {
             "never cosigned together"
         );
     }
+
+    // One key is one witness, whatever its names; and the log serves at
+    // most MAX_WITNESSES of them, so a checkpoint with all their lines stays
+    // within every verifier's signature limit.
+    let admin_client = server.client(Some(&server.admin));
+    let w1_key = symbolon::transparency::note::VerifierKey::parse(
+        &std::fs::read_to_string(dir.join("w1.vkey")).unwrap(),
+    )
+    .unwrap();
+    let renamed = symbolon::transparency::note::VerifierKey::cosigner(
+        "witness.example/w1-again",
+        w1_key.public_key().clone(),
+    )
+    .unwrap();
+    let (status, body) = request(
+        &admin_client,
+        "POST",
+        "/v1/log/witnesses",
+        Some(&serde_json::json!({ "key": renamed.to_string() })),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("already_exists")),
+        "{body}"
+    );
+    let mut registered = 2;
+    loop {
+        let public = symbolon::keys::EcPrivateKey::generate(symbolon::keys::EcCurve::Ed25519)
+            .unwrap()
+            .public_key()
+            .clone();
+        let key = symbolon::transparency::note::VerifierKey::cosigner(
+            &format!("witness.example/extra-{registered}"),
+            public,
+        )
+        .unwrap();
+        let (status, body) = request(
+            &admin_client,
+            "POST",
+            "/v1/log/witnesses",
+            Some(&serde_json::json!({ "key": key.to_string() })),
+        );
+        if status != 200 {
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (409, Some("refused")),
+                "{body}"
+            );
+            break;
+        }
+        registered += 1;
+        assert!(registered <= 32, "more than 32 witnesses registered");
+    }
+    assert_eq!(registered, 32);
 
     // Forged, foreign and malformed cosignatures are refused and change nothing.
     let anonymous = server.client(None);

@@ -108,8 +108,10 @@ struct CosignBody {
 async fn cosign(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejection>) -> ApiResult {
     let b: CosignBody = body(raw)?;
     bounded("signature", &b.signature, 1024)?;
-    let witness = s.cosign(b.size, &b.signature).await?;
-    Ok(Json(json!({ "witness": witness, "size": b.size, "kept": true })).into_response())
+    let (witness, new) = s.cosign(b.size, &b.signature).await?;
+    // `kept`: whether this line is the one kept; a witness's first
+    // cosignature of a size stays.
+    Ok(Json(json!({ "witness": witness, "size": b.size, "kept": new })).into_response())
 }
 
 async fn key(State(s): State<Arc<CaService>>) -> ApiResult {

@@ -35,7 +35,10 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// How far in the future a cosignature's time may be (clock skew).
 pub const COSIGNATURE_SKEW: Duration = Duration::from_secs(600);
 /// Most witnesses a client may ask to have cosigned.
-pub const MAX_REQUIRED_WITNESSES: u32 = 64;
+pub const MAX_REQUIRED_WITNESSES: u32 = 32;
+/// Most witnesses registered: a checkpoint with all their lines stays far
+/// below the signature limit every verifier here applies (100).
+pub const MAX_WITNESSES: usize = 32;
 
 /// The log key and the lock that makes one signer at a time.
 pub struct TransparencyLog {
@@ -196,6 +199,9 @@ impl CaService {
             )));
         }
         if let Some(names) = by {
+            if names.iter().any(|n| n.is_empty()) {
+                return Err(invalid("by: witness names, none empty".into()));
+            }
             if names.len() > MAX_REQUIRED_WITNESSES as usize || names.len() < k as usize {
                 return Err(invalid(format!(
                     "by: from witnesses={k} to {MAX_REQUIRED_WITNESSES} witness names"
@@ -253,8 +259,20 @@ impl CaService {
         if key.name().contains(',') {
             return Err(invalid("a witness name here cannot hold a comma".into()));
         }
+        if self.registry.witnesses().await?.len() >= MAX_WITNESSES {
+            return Err(ServiceError::Invalid {
+                code: Code::Refused,
+                message: format!(
+                    "{MAX_WITNESSES} witnesses are registered, the most this log serves"
+                ),
+            });
+        }
         self.registry
-            .add_witness(key.name(), &key.to_string())
+            .add_witness(
+                key.name(),
+                &key.to_string(),
+                &hex::encode(key.public_key().point()),
+            )
             .await?;
         Ok(key)
     }
@@ -263,7 +281,7 @@ impl CaService {
     /// `size`: the line must come from a registered witness, verify over
     /// that checkpoint, and carry a time not in the future. Kept once per
     /// size and witness.
-    pub async fn cosign(&self, size: u64, line: &str) -> Result<String, ServiceError> {
+    pub async fn cosign(&self, size: u64, line: &str) -> Result<(String, bool), ServiceError> {
         let refused = |code: Code, message: String| ServiceError::Invalid { code, message };
         let sig = NoteSignature::parse_line(line)
             .map_err(|e| refused(Code::InvalidInput, e.to_string()))?;
@@ -314,10 +332,11 @@ impl CaService {
         }
         let line = witness.signature_line(&sig.signature);
         let time = i64::try_from(time).map_err(|_| refused(Code::InvalidInput, "time".into()))?;
-        self.registry
+        let new = self
+            .registry
             .record_cosignature(size, witness.name(), line, time)
             .await?;
-        Ok(witness.name().to_owned())
+        Ok((witness.name().to_owned(), new))
     }
 
     /// The inclusion proof of entry `seq` in the tree of `size` entries.

@@ -39,7 +39,11 @@ pub(crate) enum LogWrite {
     /// size already signed.
     Checkpoint { size: u64, root: Hash, note: String },
     /// Registers a witness's cosignature key.
-    AddWitness { name: String, vkey: String },
+    AddWitness {
+        name: String,
+        vkey: String,
+        public_key: String,
+    },
     /// Appends at most `limit` leaves of entries the tree lacks (a
     /// registry from before the tree, caught up in bounded transactions).
     CatchUp { limit: u64 },
@@ -250,20 +254,27 @@ pub(crate) async fn execute(
             catch_up_in(conn, as_i64(target, "sequence")?).await?;
             Ok(LogOut::Count((target - size) as usize))
         }
-        LogWrite::AddWitness { name, vkey } => {
+        LogWrite::AddWitness {
+            name,
+            vkey,
+            public_key,
+        } => {
             let by = actor.map_or_else(|| "operator".to_owned(), |a| a.name.to_string());
             sqlx::query(
-                "INSERT INTO log_witnesses (name, vkey, added_at, added_by) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO log_witnesses (name, vkey, public_key, added_at, added_by) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(name.as_str())
             .bind(vkey.as_str())
+            .bind(public_key.as_str())
             .bind(crate::registry::now())
             .bind(by)
             .execute(&mut *conn)
             .await
             .map_err(|e| {
                 if crate::writer::is_unique_violation(&e) {
-                    StoreError::AlreadyExists(format!("witness {name:?} (or its key)"))
+                    StoreError::AlreadyExists(format!(
+                        "witness {name:?} or its public key (one key is one witness)"
+                    ))
                 } else {
                     StoreError::db("register a witness")(e)
                 }
@@ -279,7 +290,7 @@ pub(crate) async fn execute(
             line,
             time,
         } => {
-            sqlx::query(
+            let done = sqlx::query(
                 "INSERT INTO log_cosignatures (size, witness, line, cosigned_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size, witness) DO NOTHING",
             )
             .bind(as_i64(*size, "checkpoint size")?)
@@ -289,7 +300,7 @@ pub(crate) async fn execute(
             .execute(&mut *conn)
             .await
             .map_err(StoreError::db("keep a cosignature"))?;
-            Ok(LogOut::Done)
+            Ok(LogOut::Count(done.rows_affected() as usize))
         }
         LogWrite::Checkpoint { size, root, note } => {
             let size_i = as_i64(*size, "checkpoint size")?;
@@ -494,41 +505,55 @@ impl Registry {
     /// The witnesses' cosignature lines of the checkpoint of `size`, in
     /// the order of the witnesses' names.
     pub async fn cosignatures(&self, size: u64) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar("SELECT line FROM log_cosignatures WHERE size = $1 ORDER BY witness")
-            .bind(as_i64(size, "checkpoint size")?)
-            .fetch_all(self.pool())
-            .await
-            .map_err(StoreError::db("read cosignatures"))
+        sqlx::query_scalar(
+            "SELECT line FROM log_cosignatures WHERE size = $1 ORDER BY witness LIMIT 64",
+        )
+        .bind(as_i64(size, "checkpoint size")?)
+        .fetch_all(self.pool())
+        .await
+        .map_err(StoreError::db("read cosignatures"))
     }
 
     /// Keeps witness `witness`'s cosignature `line` (verified by the
-    /// caller) of the checkpoint of `size`, made at `time`.
+    /// caller) of the checkpoint of `size`, made at `time`; false when one
+    /// of that witness for that size was kept before (it stays).
     pub async fn record_cosignature(
         &self,
         size: u64,
         witness: &str,
         line: String,
         time: i64,
-    ) -> Result<(), StoreError> {
-        self.writer()
+    ) -> Result<bool, StoreError> {
+        match self
+            .writer()
             .submit(crate::writer::WriteOp::Log(LogWrite::Cosign {
                 size,
                 witness: witness.to_owned(),
                 line,
                 time,
             }))
-            .await
-            .map(|_| ())
+            .await?
+        {
+            crate::writer::WriteOut::Count(n) => Ok(n > 0),
+            _ => Err(corrupt("the writer answered out of kind")),
+        }
     }
 
-    /// Registers a witness (its name and type-0x04 verifier key), audited;
-    /// refuses a name or key registered before.
-    pub async fn add_witness(&self, name: &str, vkey: &str) -> Result<i64, StoreError> {
+    /// Registers a witness (its name, type-0x04 verifier key and public
+    /// key in hex), audited; refuses a name or public key registered
+    /// before: one key is one witness, whatever its names.
+    pub async fn add_witness(
+        &self,
+        name: &str,
+        vkey: &str,
+        public_key: &str,
+    ) -> Result<i64, StoreError> {
         match self
             .writer()
             .submit(crate::writer::WriteOp::Log(LogWrite::AddWitness {
                 name: name.to_owned(),
                 vkey: vkey.to_owned(),
+                public_key: public_key.to_owned(),
             }))
             .await?
         {

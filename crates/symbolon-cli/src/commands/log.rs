@@ -9,7 +9,7 @@ use symbolon::keys::{EcCurve, EcSigningInput, PublicKey};
 use symbolon::token::SlotName;
 use symbolon::transparency::checkpoint::Checkpoint;
 use symbolon::transparency::entry::LogEntry;
-use symbolon::transparency::note::VerifierKey;
+use symbolon::transparency::note::{NoteError, VerifierKey};
 use symbolon::transparency::proof::{
     check_consistency, check_inclusion, CheckError, ConsistencyProof, InclusionProof,
 };
@@ -72,13 +72,17 @@ pub(crate) fn run(command: LogCommand, json: bool) -> Result<(), CliError> {
                     format!("the CA's checkpoint does not check: {e}"),
                 )
             })?;
-            if (signers.len() as u32) < need {
+            // Witnesses are counted by key: one key under two names is
+            // one witness.
+            let distinct: std::collections::BTreeSet<&[u8]> =
+                signers.iter().map(|k| k.public_key().point()).collect();
+            if (distinct.len() as u32) < need {
                 return Err(CliError::new(
                     Code::LogProofFailed,
                     format!(
-                        "the checkpoint of {} entries carries {} valid cosignatures of your witnesses; you require {need}",
+                        "the checkpoint of {} entries carries valid cosignatures of {} of your witnesses' keys; you require {need}",
                         c.size,
-                        signers.len()
+                        distinct.len()
                     ),
                 ));
             }
@@ -394,8 +398,17 @@ fn read_witness_key(arg: &str) -> Result<VerifierKey, CliError> {
     Ok(key)
 }
 
+/// A file that is not a checkpoint at all is invalid input (exit 3); one
+/// that does not verify is a failed check (exit 4).
 fn failed(e: CheckError) -> CliError {
-    CliError::new(Code::LogProofFailed, e.to_string())
+    let code = match &e {
+        CheckError::Checkpoint {
+            source: NoteError::Malformed(_) | NoteError::BadKey(_),
+            ..
+        } => Code::InvalidInput,
+        _ => Code::LogProofFailed,
+    };
+    CliError::new(code, e.to_string())
 }
 
 fn report(json: bool, c: &Checkpoint, what: &str) -> Result<(), CliError> {

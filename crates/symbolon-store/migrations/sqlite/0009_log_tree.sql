@@ -26,6 +26,7 @@ CREATE TABLE log_checkpoints (
 CREATE TABLE log_witnesses (
     name      TEXT    PRIMARY KEY,
     vkey      TEXT    NOT NULL UNIQUE,
+    public_key TEXT   NOT NULL UNIQUE,              -- hex: one key, one witness
     added_at  INTEGER NOT NULL,
     added_by  TEXT    NOT NULL
 );

@@ -82,6 +82,10 @@ mod hex_bytes {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
+        // One spelling per hash: lower-case, as the log writes it.
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(serde::de::Error::custom("hashes are lower-case hex"));
+        }
         hex::decode(s).map_err(serde::de::Error::custom)
     }
 }

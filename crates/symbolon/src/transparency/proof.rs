@@ -78,9 +78,9 @@ impl ConsistencyProof {
 #[non_exhaustive]
 pub enum CheckError {
     /// A checkpoint does not open with the log key.
-    #[error("the {which} checkpoint: {source}")]
+    #[error("{which}checkpoint: {source}")]
     Checkpoint {
-        /// Which one ("", "old", "new").
+        /// Which one ("the ", "the old ", "the new ").
         which: &'static str,
         /// Why.
         source: NoteError,
@@ -107,8 +107,11 @@ pub fn check_inclusion(
     note: &str,
     log_key: &VerifierKey,
 ) -> Result<Checkpoint, CheckError> {
-    let (checkpoint, _, _) = Checkpoint::open(note, log_key, &[])
-        .map_err(|source| CheckError::Checkpoint { which: "", source })?;
+    let (checkpoint, _, _) =
+        Checkpoint::open(note, log_key, &[]).map_err(|source| CheckError::Checkpoint {
+            which: "the ",
+            source,
+        })?;
     if proof.format != INCLUSION_FORMAT {
         return Err(CheckError::Proof(format!(
             "format {:?} is not {INCLUSION_FORMAT}",
@@ -163,7 +166,7 @@ pub fn check_consistency(
             .map(|(c, _, _)| c)
             .map_err(|source| CheckError::Checkpoint { which, source })
     };
-    let (old, new) = (open(old, "old")?, open(new, "new")?);
+    let (old, new) = (open(old, "the old ")?, open(new, "the new ")?);
     if proof.format != CONSISTENCY_FORMAT {
         return Err(CheckError::Proof(format!(
             "format {:?} is not {CONSISTENCY_FORMAT}",
