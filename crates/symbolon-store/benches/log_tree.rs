@@ -77,14 +77,24 @@ fn bench(c: &mut Criterion) {
             if width == 0 {
                 break;
             }
-            for idx in 0..width {
-                sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
-                    .bind(i64::from(level))
-                    .bind(idx as i64)
-                    .bind(t.node(level, idx).unwrap().to_vec())
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
+            // 300 rows a statement (900 parameters, below SQLite's limit).
+            let indices: Vec<u64> = (0..width).collect();
+            for chunk in indices.chunks(300) {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO log_nodes (level, idx, hash) VALUES {}",
+                    values.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for &idx in chunk {
+                    q = q
+                        .bind(i64::from(level))
+                        .bind(idx as i64)
+                        .bind(t.node(level, idx).unwrap().to_vec());
+                }
+                q.execute(&mut *tx).await.unwrap();
             }
         }
         tx.commit().await.unwrap();
