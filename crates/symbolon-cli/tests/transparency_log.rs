@@ -126,8 +126,8 @@ fn entries_and_checkpoints_check_offline_and_every_tampering_is_named() {
             ],
         ),
     );
-    let inclusion = |entry: &str, proof: &str, cp: &str| {
-        vec![
+    let inclusion = |entry: &str, proof: &str, cp: &str, key: &str| -> Vec<String> {
+        [
             "log",
             "verify-inclusion",
             "--entry",
@@ -137,20 +137,36 @@ fn entries_and_checkpoints_check_offline_and_every_tampering_is_named() {
             "--checkpoint",
             cp,
             "--log-key",
+            key,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let consistency = |old: &str, new: &str, proof: &str| -> Vec<String> {
+        [
+            "log",
+            "verify-consistency",
+            "--old",
+            old,
+            "--new",
+            new,
+            "--proof",
+            proof,
+            "--log-key",
             "log.vkey",
         ]
-        .into_iter()
         .map(String::from)
-        .collect::<Vec<_>>()
+        .to_vec()
     };
-    let good = inclusion("e2.json", "p2.json", "cp2.txt");
-    let r = ok(dir, &args(&good));
+    let r = ok(
+        dir,
+        &args(&inclusion("e2.json", "p2.json", "cp2.txt", "log.vkey")),
+    );
     assert!(
         r.text().contains(&format!("of {second} entries")),
         "{}",
         r.text()
     );
-
     // The consistency proof between the two checkpoints.
     ok(
         dir,
@@ -160,51 +176,24 @@ fn entries_and_checkpoints_check_offline_and_every_tampering_is_named() {
             &["--old", "cp1.txt", "--new", "cp2.txt", "--out", "c.json"],
         ),
     );
-    let consistency = [
-        "log",
-        "verify-consistency",
-        "--old",
-        "cp1.txt",
-        "--new",
-        "cp2.txt",
-        "--proof",
-        "c.json",
-        "--log-key",
-        "log.vkey",
-    ];
-    ok(dir, &consistency);
+    ok(dir, &args(&consistency("cp1.txt", "cp2.txt", "c.json")));
 
-    // Tampering, each named.
-    let e = std::fs::read_to_string(dir.join("e2.json")).unwrap();
-    let detail: serde_json::Value = serde_json::from_str(&e).unwrap();
-    let d_text = detail["detail"].as_str().unwrap().to_string();
-    let mut edited: serde_json::Value = detail.clone();
-    edited["detail"] = format!("{d_text} ").into();
-    std::fs::write(dir.join("e2-edited.json"), edited.to_string()).unwrap();
-    fails(
-        dir,
-        &args(&inclusion("e2-edited.json", "p2.json", "cp2.txt")),
-        4,
-        "the entry",
-    );
-    let mut p: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("p2.json")).unwrap()).unwrap();
-    let h0 = p["hashes"][0].as_str().unwrap().to_string();
-    let flipped = flip_first(&h0);
-    p["hashes"][0] = flipped.into();
-    std::fs::write(dir.join("p2-bent.json"), p.to_string()).unwrap();
-    fails(
-        dir,
-        &args(&inclusion("e2.json", "p2-bent.json", "cp2.txt")),
-        4,
-        "does not verify",
-    );
-    fails(
-        dir,
-        &args(&inclusion("e2.json", "p2.json", "cp1.txt")),
-        4,
-        "the proof",
-    );
+    // Tampered and malformed files, each refused and named.
+    let text = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let json = |f: &str| serde_json::from_str::<serde_json::Value>(&text(f)).unwrap();
+    let mut entry = json("e2.json");
+    entry["detail"] = format!("{} ", entry["detail"].as_str().unwrap()).into();
+    std::fs::write(dir.join("e2-edited.json"), entry.to_string()).unwrap();
+    let hash = json("e2.json")["hash"].as_str().unwrap().to_string();
+    std::fs::write(
+        dir.join("e2-upper.json"),
+        text("e2.json").replace(&hash, &hash.to_uppercase()),
+    )
+    .unwrap();
+    let mut proof = json("p2.json");
+    proof["hashes"][0] = flip_first(proof["hashes"][0].as_str().unwrap()).into();
+    std::fs::write(dir.join("p2-bent.json"), proof.to_string()).unwrap();
+    std::fs::write(dir.join("junk.json"), "{\"format\": 1}").unwrap();
     edit(
         dir,
         "cp2.txt",
@@ -212,186 +201,155 @@ fn entries_and_checkpoints_check_offline_and_every_tampering_is_named() {
         &format!("\n{}\n", second + 1),
         "cp2-forged.txt",
     );
-    fails(
-        dir,
-        &args(&inclusion("e2.json", "p2.json", "cp2-forged.txt")),
-        4,
-        "checkpoint",
-    );
-    // Another log's key.
+    // CRLF line ends: not the note the log signed.
+    std::fs::write(
+        dir.join("cp2-crlf.txt"),
+        text("cp2.txt").replace('\n', "\r\n"),
+    )
+    .unwrap();
+    // Another log's key, under this log's name.
     let other = symbolon::transparency::note::VerifierKey::ed25519(
         key.trim().split('+').next().unwrap(),
-        symbolon::keys::EcPublicKey::from_point(
-            symbolon::keys::EcCurve::Ed25519,
-            &[
-                0x3b, 0x6a, 0x27, 0xbc, 0xce, 0xb6, 0xa4, 0x2d, 0x62, 0xa3, 0xa8, 0xd0, 0x2a, 0x6f,
-                0x0d, 0x73, 0x65, 0x32, 0x15, 0x77, 0x1d, 0xe2, 0x43, 0xa6, 0x3a, 0xc0, 0x48, 0xa1,
-                0x8b, 0x59, 0xda, 0x29,
-            ],
-        )
-        .unwrap(),
+        symbolon::keys::EcPrivateKey::generate(symbolon::keys::EcCurve::Ed25519)
+            .unwrap()
+            .public_key()
+            .clone(),
     )
-    .unwrap()
-    .to_string();
-    std::fs::write(dir.join("other.vkey"), other).unwrap();
-    let mut wrong_key = good.clone();
-    *wrong_key.last_mut().unwrap() = "other.vkey".into();
-    fails(dir, &args(&wrong_key), 4, "no signature");
-    // Swapped checkpoints: the proof's sizes do not fit.
-    let swapped = [
-        "log",
-        "verify-consistency",
-        "--old",
-        "cp2.txt",
-        "--new",
-        "cp1.txt",
-        "--proof",
-        "c.json",
-        "--log-key",
-        "log.vkey",
-    ];
-    fails(dir, &swapped, 4, "the proof");
-    let mut c: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("c.json")).unwrap()).unwrap();
-    if let Some(h) = c["hashes"]
-        .as_array()
-        .and_then(|a| a.last())
-        .and_then(|h| h.as_str())
-    {
-        let bent = flip_first(h);
-        let n = c["hashes"].as_array().unwrap().len();
-        c["hashes"][n - 1] = bent.into();
-        std::fs::write(dir.join("c-bent.json"), c.to_string()).unwrap();
-        let bent_args = [
-            "log",
-            "verify-consistency",
-            "--old",
-            "cp1.txt",
-            "--new",
+    .unwrap();
+    std::fs::write(dir.join("other.vkey"), other.to_string()).unwrap();
+    let mut cons = json("c.json");
+    let last = cons["hashes"].as_array().unwrap().len() - 1;
+    cons["hashes"][last] = flip_first(cons["hashes"][last].as_str().unwrap()).into();
+    std::fs::write(dir.join("c-bent.json"), cons.to_string()).unwrap();
+
+    // entry, proof, checkpoint, key; symbolon's exit and words; the
+    // Python verifier's words.
+    let cases = [
+        (
+            "e2-edited.json",
+            "p2.json",
             "cp2.txt",
-            "--proof",
-            "c-bent.json",
-            "--log-key",
             "log.vkey",
-        ];
-        fails(dir, &bent_args, 4, "does not verify");
+            4,
+            "the entry",
+            "edited",
+        ),
+        (
+            "e2.json",
+            "p2-bent.json",
+            "cp2.txt",
+            "log.vkey",
+            4,
+            "does not verify",
+            "does not lead",
+        ),
+        (
+            "e2.json",
+            "p2.json",
+            "cp1.txt",
+            "log.vkey",
+            4,
+            "the proof",
+            "another entry or tree size",
+        ),
+        (
+            "e2.json",
+            "p2.json",
+            "cp2-forged.txt",
+            "log.vkey",
+            4,
+            "checkpoint",
+            "does not verify",
+        ),
+        (
+            "e2.json",
+            "p2.json",
+            "cp2.txt",
+            "other.vkey",
+            4,
+            "no signature",
+            "no signature",
+        ),
+        (
+            "e2-upper.json",
+            "p2.json",
+            "cp2.txt",
+            "log.vkey",
+            3,
+            "lower-case hex",
+            "edited",
+        ),
+        (
+            "e2.json",
+            "p2.json",
+            "cp2-crlf.txt",
+            "log.vkey",
+            3,
+            "control character",
+            "control character",
+        ),
+        (
+            "e2.json",
+            "junk.json",
+            "cp2.txt",
+            "log.vkey",
+            3,
+            "not a log inclusion proof",
+            "not an inclusion proof",
+        ),
+        (
+            "e2.json",
+            "p2.json",
+            "e2.json",
+            "log.vkey",
+            3,
+            "not a signed note",
+            "not a signed note",
+        ),
+    ];
+    for (e, p, c, k, code, needle, _) in cases {
+        fails(dir, &args(&inclusion(e, p, c, k)), code, needle);
     }
-    // Malformed inputs: clear errors, exit 3.
-    std::fs::write(dir.join("junk.json"), "{\"format\": 1}").unwrap();
-    fails(
-        dir,
-        &args(&inclusion("e2.json", "junk.json", "cp2.txt")),
-        3,
-        "not a log inclusion proof",
-    );
-    fails(
-        dir,
-        &args(&inclusion("e2.json", "p2.json", "e2.json")),
-        3,
-        "not a signed note",
-    );
-    // An upper-case hash is another spelling: refused, as the Python
-    // verifier refuses it.
-    let upper = e.replace(
-        detail["hash"].as_str().unwrap(),
-        &detail["hash"].as_str().unwrap().to_uppercase(),
-    );
-    std::fs::write(dir.join("e2-upper.json"), upper).unwrap();
-    fails(
-        dir,
-        &args(&inclusion("e2-upper.json", "p2.json", "cp2.txt")),
-        3,
-        "lower-case hex",
-    );
-    // CRLF line ends: not the note the log signed.
-    let crlf = std::fs::read_to_string(dir.join("cp2.txt"))
-        .unwrap()
-        .replace('\n', "\r\n");
-    std::fs::write(dir.join("cp2-crlf.txt"), crlf).unwrap();
-    fails(
-        dir,
-        &args(&inclusion("e2.json", "p2.json", "cp2-crlf.txt")),
-        3,
-        "control character",
-    );
-    let mut bad_key = good.clone();
-    *bad_key.last_mut().unwrap() = "not-a-key".into();
+    let bad_key = inclusion("e2.json", "p2.json", "cp2.txt", "not-a-key");
     fails(dir, &args(&bad_key), 3, "verifier key");
+    // Swapped checkpoints (the proof's sizes do not fit), a bent proof.
+    fails(
+        dir,
+        &args(&consistency("cp2.txt", "cp1.txt", "c.json")),
+        4,
+        "the proof",
+    );
+    fails(
+        dir,
+        &args(&consistency("cp1.txt", "cp2.txt", "c-bent.json")),
+        4,
+        "does not verify",
+    );
 
     // The independent verifier agrees, accepting and refusing the same.
     if have_pyca() {
-        let py = |v: &[&str]| python_verifier(dir, v);
-        let inc = |e: &str, p: &str, c: &str| {
-            py(&[
-                "inclusion",
-                "--entry",
-                e,
-                "--proof",
-                p,
-                "--checkpoint",
-                c,
-                "--log-key",
-                "log.vkey",
-            ])
+        let py = |v: &[String]| {
+            let mut a: Vec<&str> = v[2..].iter().map(String::as_str).collect();
+            a.insert(
+                0,
+                if v[1] == "verify-inclusion" {
+                    "inclusion"
+                } else {
+                    "consistency"
+                },
+            );
+            python_verifier(dir, &a)
         };
-        assert!(
-            inc("e2.json", "p2.json", "cp2.txt").0,
-            "{}",
-            inc("e2.json", "p2.json", "cp2.txt").1
-        );
-        for (e, p, c, why) in [
-            ("e2-edited.json", "p2.json", "cp2.txt", "edited"),
-            ("e2.json", "p2-bent.json", "cp2.txt", "does not lead"),
-            (
-                "e2.json",
-                "p2.json",
-                "cp1.txt",
-                "another entry or tree size",
-            ),
-            ("e2.json", "p2.json", "cp2-forged.txt", "does not verify"),
-            ("e2-upper.json", "p2.json", "cp2.txt", "edited"),
-            ("e2.json", "p2.json", "cp2-crlf.txt", "control character"),
-        ] {
-            let (passed, err) = inc(e, p, c);
-            assert!(!passed && err.contains(why), "{e} {p} {c}: {err}");
+        let (passed, err) = py(&inclusion("e2.json", "p2.json", "cp2.txt", "log.vkey"));
+        assert!(passed, "{err}");
+        let (passed, err) = py(&consistency("cp1.txt", "cp2.txt", "c.json"));
+        assert!(passed, "{err}");
+        for (e, p, c, k, _, _, why) in cases {
+            let (passed, err) = py(&inclusion(e, p, c, k));
+            assert!(!passed && err.contains(why), "{e} {p} {c} {k}: {err}");
         }
-        let con = |o: &str, n: &str, p: &str| {
-            py(&[
-                "consistency",
-                "--old",
-                o,
-                "--new",
-                n,
-                "--proof",
-                p,
-                "--log-key",
-                "log.vkey",
-            ])
-        };
-        assert!(
-            con("cp1.txt", "cp2.txt", "c.json").0,
-            "{}",
-            con("cp1.txt", "cp2.txt", "c.json").1
-        );
-        assert!(!con("cp2.txt", "cp1.txt", "c.json").0);
-        if dir.join("c-bent.json").exists() {
-            assert!(!con("cp1.txt", "cp2.txt", "c-bent.json").0);
-        }
-        let (passed, err) = python_verifier(
-            dir,
-            &[
-                "inclusion",
-                "--entry",
-                "e2.json",
-                "--proof",
-                "p2.json",
-                "--checkpoint",
-                "cp2.txt",
-                "--log-key",
-                "other.vkey",
-            ],
-        );
-        assert!(!passed && err.contains("no signature"), "{err}");
+        assert!(!py(&consistency("cp2.txt", "cp1.txt", "c.json")).0);
+        assert!(!py(&consistency("cp1.txt", "cp2.txt", "c-bent.json")).0);
     }
 }
 
