@@ -441,14 +441,20 @@ fn hashes_are_public_entries_are_for_auditors_and_bad_queries_are_refused() {
     assert!(status == 405 || status == 404 || status == 401, "{status}");
 }
 
+/// The service's registry, opened beside it as someone with the database
+/// would: its PostgreSQL database in the PostgreSQL pass, else its file.
+async fn open_registry(dir: &Path, data: &Path) -> symbolon_store::Registry {
+    let url = test_database(dir)
+        .unwrap_or_else(|| format!("sqlite://{}", data.join("registry.db").display()));
+    symbolon_store::Registry::open(&url).await.unwrap()
+}
+
 /// Cuts the registry's log back to `keep` entries, tree and head too, as
 /// someone with the database would to hide what came after.
 fn cut_log(dir: &Path, data: &Path, keep: i64) {
-    let url = test_database(dir)
-        .unwrap_or_else(|| format!("sqlite://{}", data.join("registry.db").display()));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let r = symbolon_store::Registry::open(&url).await.unwrap();
+        let r = open_registry(dir, data).await;
         let pool = r.pool();
         sqlx::query("DELETE FROM audit_log WHERE seq > $1")
             .bind(keep)
@@ -548,10 +554,8 @@ fn a_log_cut_under_the_service_is_never_signed_again() {
     // Whoever cut the log also wipes what the log signed: the service now
     // signs the rewritten tree, and the watcher, holding the old head,
     // catches it.
-    let url = test_database(dir)
-        .unwrap_or_else(|| format!("sqlite://{}", server.data.join("registry.db").display()));
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let r = symbolon_store::Registry::open(&url).await.unwrap();
+        let r = open_registry(dir, &server.data).await;
         for table in ["log_cosignatures", "log_checkpoints"] {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(r.pool())

@@ -151,18 +151,6 @@ impl fmt::Display for AuditKind {
 /// both the chain hash's input and the tree's leaf.
 pub use symbolon::transparency::entry::LogEntry as AuditEntry;
 
-/// The hash an entry must carry (`symbolon::transparency::entry`, whose
-/// encoding is also the entry's leaf in the transparency log).
-pub(crate) fn entry_hash(
-    seq: i64,
-    at: i64,
-    kind: &str,
-    detail: &str,
-    prev_hash: &[u8],
-) -> [u8; 32] {
-    symbolon::transparency::entry::chain_hash(seq, at, kind, detail, prev_hash)
-}
-
 /// A verified chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditVerification {
@@ -217,8 +205,7 @@ pub(crate) fn verify_chain(
                         .into(),
             });
         }
-        if entry_hash(e.seq, e.at, &e.kind, &e.detail, &e.prev_hash).as_slice() != e.hash.as_slice()
-        {
+        if !e.hash_matches() {
             return Err(BrokenLink {
                 seq: e.seq,
                 reason: "its contents do not match its hash (the entry was edited)".into(),

@@ -152,9 +152,9 @@ where
 }
 
 /// Appends the leaves of audit entries the tree does not hold yet, up to
-/// and including `seq` (the entry just written): normally that one entry;
-/// after an upgrade from a registry without the tree, every earlier entry
-/// too, once.
+/// and including `seq`: normally none (the audit append then adds its own
+/// leaf); after an upgrade from a registry without the tree, every earlier
+/// entry, once.
 pub(crate) async fn catch_up_in(conn: &mut AnyConnection, seq: i64) -> Result<(), StoreError> {
     let mut size = size_in(conn).await?;
     let want = u64::try_from(seq).map_err(|_| corrupt("a negative audit sequence number"))?;
@@ -196,7 +196,7 @@ pub(crate) async fn catch_up_in(conn: &mut AnyConnection, seq: i64) -> Result<()
 
 /// Stores leaf `index` (the tree's size before it) and the complete
 /// subtrees it closes.
-async fn append_leaf_in(
+pub(crate) async fn append_leaf_in(
     conn: &mut AnyConnection,
     index: u64,
     leaf: Hash,

@@ -16,7 +16,6 @@ use symbolon::token::TokenSerial;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::actor::Actor;
-use crate::audit::entry_hash;
 use crate::{
     AuditKind, Backend, CertificateRecord, ClaimScope, ReservationId, SharedKey, StoreError,
 };
@@ -892,7 +891,8 @@ pub(crate) async fn append_in(
     let (seq, prev): (i64, Vec<u8>) = (head.get(0), head.get(1));
     let at = crate::registry::now();
     let next = seq + 1;
-    let hash = entry_hash(next, at, kind.as_str(), detail, &prev);
+    let (hash, leaf) =
+        symbolon::transparency::entry::hashes(next, at, kind.as_str(), detail, &prev);
     let moved = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
         .bind(next)
         .bind(hash.as_slice())
@@ -915,8 +915,10 @@ pub(crate) async fn append_in(
         .execute(&mut *conn)
         .await
         .map_err(StoreError::db("append audit"))?;
-    // The transparency log's leaf for this entry, in the same transaction.
-    crate::log_tree::catch_up_in(conn, next).await?;
+    // The transparency log's leaf for this entry, in the same transaction
+    // (after any earlier entries the tree lacks).
+    crate::log_tree::catch_up_in(conn, seq).await?;
+    crate::log_tree::append_leaf_in(conn, seq as u64, leaf).await?;
     Ok(next)
 }
 

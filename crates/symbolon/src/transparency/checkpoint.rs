@@ -91,7 +91,7 @@ impl Checkpoint {
                 log_key.name()
             )));
         }
-        Ok((checkpoint, parsed.clone(), signers))
+        Ok((checkpoint, parsed, signers))
     }
 }
 

@@ -44,10 +44,17 @@ pub fn encode(seq: i64, at: i64, kind: &str, detail: &str, prev_hash: &[u8]) -> 
 
 /// The chain hash of an entry: SHA-256 of its encoding.
 pub fn chain_hash(seq: i64, at: i64, kind: &str, detail: &str, prev_hash: &[u8]) -> Hash {
-    let d = digest::digest(&digest::SHA256, &encode(seq, at, kind, detail, prev_hash));
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
+    hashes(seq, at, kind, detail, prev_hash).0
+}
+
+/// An entry's chain hash and leaf hash, from one encoding (the audit
+/// append needs both).
+pub fn hashes(seq: i64, at: i64, kind: &str, detail: &str, prev_hash: &[u8]) -> (Hash, Hash) {
+    let encoding = encode(seq, at, kind, detail, prev_hash);
+    let d = digest::digest(&digest::SHA256, &encoding);
+    let mut chain = [0u8; 32];
+    chain.copy_from_slice(d.as_ref());
+    (chain, leaf_hash(&encoding))
 }
 
 impl LogEntry {
