@@ -166,6 +166,9 @@ renewed certificate is refused. `symbolon certificates expiring --within 30d` li
     /// The transparency log: signed checkpoints, inclusion and consistency proofs, offline checks.
     #[command(subcommand)]
     Log(crate::cli_log::LogCommand),
+    /// A key's evidence bundle: everything a third person needs to check its history offline.
+    #[command(subcommand)]
+    Evidence(crate::cli_evidence::EvidenceCommand),
 }
 
 /// A partial exponent's file.

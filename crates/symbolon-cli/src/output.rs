@@ -25,3 +25,10 @@ pub(crate) fn print_error(e: &CliError, json: bool) {
         }
     }
 }
+
+/// A Unix time as UTC (`2026-12-31T23:59:59Z`), if it is one.
+pub(crate) fn utc(secs: u64) -> Option<String> {
+    der::DateTime::from_unix_duration(std::time::Duration::from_secs(secs))
+        .ok()
+        .map(|d| d.to_string())
+}

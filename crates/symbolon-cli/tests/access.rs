@@ -49,7 +49,7 @@ fn refused(
         .filter(|e| e["kind"] == "request-refused")
         .collect();
     assert_eq!(added.len(), 1, "{method} {path}: one refusal entry");
-    let d: Value = serde_json::from_str(added[0]["detail"].as_str().unwrap()).unwrap();
+    let d: Value = serde_json::from_str(added[0]["opened"].as_str().unwrap()).unwrap();
     assert_eq!(d["code"], code);
     assert_eq!(d["status"], status);
     assert!(d["input"]["sha256"].is_string());
@@ -253,7 +253,7 @@ fn every_state_change_needs_the_right_caller_and_its_own_objects() {
     // Every entry the service appended for a caller names it.
     for e in audit(&server) {
         let kind = e["kind"].as_str().unwrap();
-        let detail: Value = serde_json::from_str(e["detail"].as_str().unwrap()).unwrap();
+        let detail: Value = serde_json::from_str(e["opened"].as_str().unwrap()).unwrap();
         if [
             "key-reserved",
             "certificate-issued",

@@ -413,7 +413,7 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
         let edge = added.last().unwrap();
         assert_eq!(edge["kind"], "request-refused", "{edge}");
         let detail: serde_json::Value =
-            serde_json::from_str(edge["detail"].as_str().unwrap()).unwrap();
+            serde_json::from_str(edge["opened"].as_str().unwrap()).unwrap();
         assert_eq!(detail["code"], code);
         assert_eq!(detail["by"]["role"], "station");
         assert_eq!(

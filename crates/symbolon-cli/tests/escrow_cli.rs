@@ -286,7 +286,7 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
         .into_iter()
         .filter(|e| {
             e["kind"] == "recovery-refused"
-                && e["detail"].as_str().unwrap().contains("\"not_your_turn\"")
+                && e["opened"].as_str().unwrap().contains("\"not_your_turn\"")
         })
         .count();
     assert_eq!(refusals, 2);
@@ -594,8 +594,80 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
         kinds.iter().filter(|k| *k == "recovery-completed").count(),
         1
     );
+
+    // The key's whole history, checked offline by a third person: the
+    // escrow under FIG. 9's policy, the request, the six approvals in
+    // order, the recovery into the new device.
+    let report = evidence_checked(dir, &server, &key, "mail.evidence.json");
+    assert_eq!(report["escrows"][0][0], escrow.as_str(), "{report}");
+    assert_eq!(report["escrows"][0][1], FIG9);
+    assert_eq!(
+        report["recoveries"],
+        json!([{ "id": id, "completed": true, "approved_by":
+            ["user", "provider-b", "manager-c", "card-company", "manager-a", "recorder"] }])
+    );
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("mail.evidence.json")).unwrap()).unwrap();
+    assert_eq!(bundle["arbitrators"].as_array().unwrap().len(), 9);
+    // A link of the approval chain, a byte of the deposit (its Feldman
+    // commitments), an arbitrator's key: each refused and named.
+    type Edit = fn(&mut Value);
+    let cases: [(Edit, &str); 4] = [
+        (
+            |b| {
+                let a = b["recoveries"][0]["approvals"][2]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                b["recoveries"][0]["approvals"][2] = flip(&a, 40).into();
+            },
+            ", approval 3",
+        ),
+        (
+            |b| {
+                let r = b["escrows"][0].as_str().unwrap().to_string();
+                let n = r.len();
+                b["escrows"][0] = flip(&r, n / 2).into();
+            },
+            "escrow",
+        ),
+        (
+            |b| {
+                b["recoveries"][0]["approvals"]
+                    .as_array_mut()
+                    .unwrap()
+                    .swap(0, 1);
+            },
+            ", approval 1",
+        ),
+        (
+            |b| {
+                let k = b["arbitrators"][0]["approval_key"].clone();
+                b["arbitrators"][1]["approval_key"] = k;
+            },
+            "arbitrator",
+        ),
+    ];
+    for (edit, needle) in cases {
+        let mut b = bundle.clone();
+        edit(&mut b);
+        std::fs::write(dir.join("t.json"), serde_json::to_vec(&b).unwrap()).unwrap();
+        let r = run(dir, &evidence_verify_args("t.json"));
+        assert_eq!(r.code, 4, "{needle}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
     drop(server);
     ok(dir, &["audit", "verify", "--data", "data"]);
+}
+
+/// Base64 text with one byte of what it encodes changed (at `at` bytes of
+/// the decoded data, about).
+fn flip(text: &str, at: usize) -> String {
+    use base64::Engine as _;
+    let mut bytes = b64().decode(text).unwrap();
+    let i = (at * 3 / 4).min(bytes.len() - 1);
+    bytes[i] ^= 0x01;
+    b64().encode(bytes)
 }
 
 /// Posts an approval body to a request.

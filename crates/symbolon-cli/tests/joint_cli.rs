@@ -146,9 +146,10 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
         dir,
         &["token", "register", "--token", "u.tok", "--ca", "local:ca"],
     );
-    ok(
+    let issued = ok(
         dir,
         &[
+            "--json",
             "issue",
             "--on-token",
             "--ca",
@@ -166,8 +167,11 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
             "--out",
             "j.crt",
         ],
-    );
+    )
+    .json();
     openssl(dir, &["verify", "-CAfile", "root.pem", "j.crt"]);
+    fig19_check_through_the_mailbox(dir, &full);
+    joint_key_evidence(dir, issued["fingerprint"].as_str().unwrap());
     openssl(
         dir,
         &[
@@ -783,4 +787,130 @@ fn no_partial_or_key_appears_in_any_output() {
         }
         scan(&name, &std::fs::read(&path).unwrap(), &needles, true);
     }
+}
+
+/// FIG. 19 through the CA's mailbox: the check chain posted, each party
+/// fetching, signing with its partial and putting it back, in turn.
+fn fig19_check_through_the_mailbox(dir: &std::path::Path, partials: &[String]) {
+    let names = roster(partials.len());
+    ok(
+        dir,
+        &[
+            "joint",
+            "check-begin",
+            "--token",
+            "u.tok",
+            "--slot",
+            "j",
+            "--parties",
+            &names.join(","),
+            "--out",
+            "check.json",
+        ],
+    );
+    let id = ok(
+        dir,
+        &[
+            "joint",
+            "mailbox-post",
+            "--ca",
+            "local:ca",
+            "--in",
+            "check.json",
+        ],
+    )
+    .text()
+    .trim()
+    .to_string();
+    for (name, partial) in names.iter().zip(partials) {
+        let mailbox = [
+            "joint",
+            "mailbox-get",
+            "--ca",
+            "local:ca",
+            "--id",
+            &id,
+            "--out",
+            "mine.json",
+        ];
+        ok(dir, &mailbox);
+        ok(
+            dir,
+            &[
+                "joint",
+                "chain-sign",
+                "--in",
+                "mine.json",
+                "--party",
+                name,
+                "--partial-file",
+                partial,
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "joint",
+                "mailbox-put",
+                "--ca",
+                "local:ca",
+                "--id",
+                &id,
+                "--in",
+                "mine.json",
+            ],
+        );
+    }
+}
+
+/// The joint key's evidence bundle, from the data directory's CA as its
+/// first admin, checked offline: the attested certificate and the FIG. 19
+/// chain; a changed link is named.
+fn joint_key_evidence(dir: &std::path::Path, key: &str) {
+    let vkey = ok(dir, &["log", "key", "--ca", "local:ca"]).text();
+    std::fs::write(dir.join("evidence-log.vkey"), vkey.trim()).unwrap();
+    std::fs::copy(dir.join("root.pem"), dir.join("evidence-root.pem")).unwrap();
+    ok(
+        dir,
+        &[
+            "evidence",
+            "export",
+            "--ca",
+            "local:ca",
+            "--credential",
+            "ca/admin.token",
+            "--key",
+            key,
+            "--out",
+            "j.evidence.json",
+        ],
+    );
+    let report = ok(dir, &evidence_verify_args("j.evidence.json")).json()["report"].clone();
+    assert_eq!(
+        report["certificates"][0]["subject"], "CN=Joint Alice",
+        "{report}"
+    );
+    assert_eq!(
+        report["attested_by"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    assert_eq!(report["joint_chains"][0][1], "check", "{report}");
+    assert_eq!(report["joint_chains"][0][2], "complete", "{report}");
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("j.evidence.json")).unwrap()).unwrap();
+    let mut chain: serde_json::Value =
+        serde_json::from_str(bundle["joint_chains"][0].as_str().unwrap()).unwrap();
+    let link = chain["links"][1]["value"].as_str().unwrap().to_string();
+    let flipped = format!(
+        "{}{}",
+        if link.starts_with('0') { "1" } else { "0" },
+        &link[1..]
+    );
+    chain["links"][1]["value"] = flipped.into();
+    bundle["joint_chains"][0] = chain.to_string().into();
+    std::fs::write(dir.join("t.json"), bundle.to_string()).unwrap();
+    let r = run(dir, &evidence_verify_args("t.json"));
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("joint-key chain"), "{}", r.stderr);
 }

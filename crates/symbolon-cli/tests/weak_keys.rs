@@ -37,7 +37,7 @@ fn audit(server: &Server) -> Vec<Value> {
 }
 
 fn detail(entry: &Value) -> Value {
-    serde_json::from_str(entry["detail"].as_str().unwrap()).unwrap()
+    serde_json::from_str(entry["opened"].as_str().unwrap()).unwrap()
 }
 
 #[test]

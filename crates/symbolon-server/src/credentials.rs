@@ -107,6 +107,7 @@ impl CaService {
             not_after: unix(params.not_before + params.validity),
             der: der.clone(),
             generated_on_token: None,
+            attestation: None,
             issued_at: now(),
         };
         Ok((der, record))

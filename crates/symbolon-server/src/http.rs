@@ -22,7 +22,7 @@ use symbolon::ca::CertifyRequest;
 use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey};
 use symbolon::pem;
 use symbolon::token::{Attestation, TokenSerial};
-use symbolon_store::{CertificateSerial, ReservationId};
+use symbolon_store::{CertificateSerial, ReservationId, StoreError};
 
 use crate::gate::{gate, Caller, Edge};
 use crate::{CaService, ServiceError};
@@ -427,7 +427,20 @@ async fn audit(
         .audit_entries(q.after, limit)
         .await
         .map_err(ServiceError::from)?;
-    Ok(Json(json!({ "entries": entries })).into_response())
+    // Each entry as the log holds it (its hash recomputes from it), and
+    // `opened`: its detail with the committed fields in the clear.
+    let mut out = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let opened = e.opened_detail().map_err(|x| {
+            ServiceError::from(StoreError::Corrupt(format!("entry {}: {x}", e.seq)))
+        })?;
+        let mut v = serde_json::to_value(e).map_err(|x| {
+            ServiceError::from(StoreError::Corrupt(format!("entry {}: {x}", e.seq)))
+        })?;
+        v["opened"] = Value::String(opened.to_string());
+        out.push(v);
+    }
+    Ok(Json(json!({ "entries": out })).into_response())
 }
 
 async fn health(State(s): State<Arc<CaService>>) -> ApiResult {

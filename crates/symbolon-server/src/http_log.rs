@@ -1,7 +1,8 @@
 //! The transparency log's endpoints (docs/transparency.md §8): anyone
 //! fetches the signed checkpoint (optionally one k witnesses cosigned), the
 //! log key, the witnesses and inclusion and consistency proofs (hashes
-//! only); entries, which name parties, are for auditors and admins; admins
+//! only); entries, which name parties, and a key's evidence bundle are for
+//! auditors and admins (and registration officers, for bundles); admins
 //! register witnesses; registered witnesses send cosignatures. Thin
 //! handlers over [`crate::transparency`].
 
@@ -16,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use symbolon::keys::Fingerprint;
 use symbolon::Code;
 
 use crate::http::{bad, body, bounded, ApiResult};
@@ -33,6 +35,7 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
         .route("/v1/log/proof/inclusion", get(inclusion))
         .route("/v1/log/proof/consistency", get(consistency))
         .route("/v1/log/entries/{seq}", get(entry))
+        .route("/v1/keys/{fingerprint}/evidence", get(evidence))
 }
 
 #[derive(Deserialize)]
@@ -165,4 +168,11 @@ async fn entry(State(s): State<Arc<CaService>>, Path(seq): Path<String>) -> ApiR
         .filter(|n| *n >= 1)
         .ok_or_else(|| bad(Code::InvalidInput, "an entry is a number from 1"))?;
     Ok(Json(s.log_entry(seq).await?).into_response())
+}
+
+async fn evidence(State(s): State<Arc<CaService>>, Path(fp): Path<String>) -> ApiResult {
+    let fp: Fingerprint = fp
+        .parse()
+        .map_err(|e: symbolon::keys::KeyError| bad(Code::InvalidInput, e.to_string()))?;
+    Ok(Json(s.evidence(&fp).await?).into_response())
 }

@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod data_dir;
 pub mod delegate;
 pub mod edge;
+pub mod evidence;
 pub mod gate;
 pub mod http;
 mod http_admin;

@@ -215,17 +215,19 @@ impl CaService {
             .into());
         }
         self.registry.key(&deposit.fingerprint()).await?;
+        let record = deposit.encode();
         self.registry
             .record_escrow(
                 deposit.id.as_bytes(),
                 deposit.fingerprint(),
-                &deposit.encode(),
+                &record,
                 envelopes
                     .into_iter()
                     .map(|(a, e)| (a.to_string(), e))
                     .collect(),
                 &json!({
                     "escrow": deposit.id.to_string(),
+                    "deposit_sha256": symbolon::evidence::sha256_hex(&record),
                     "key": deposit.fingerprint(),
                     "policy": deposit.policy,
                     "bound_token": deposit.bound_token,
@@ -325,6 +327,7 @@ impl CaService {
                 &request.encode(),
                 &json!({
                     "request": request.id.to_string(),
+                    "request_sha256": hex::encode(request.hash()),
                     "key": key,
                     "reason": reason,
                     "target": target,

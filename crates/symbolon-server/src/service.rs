@@ -603,6 +603,12 @@ impl CaService {
         .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;
 
         let serial = CertificateSerial::from_bytes(&serial_bytes);
+        let attestation = approved
+            .attestation
+            .as_ref()
+            .map(|a| a.to_json())
+            .transpose()
+            .map_err(|e| CaError::Internal(e.to_string()))?;
         let unix = |t: SystemTime| {
             t.duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
@@ -617,12 +623,17 @@ impl CaService {
             not_after: unix(not_before + validity),
             der: signed.certificate.clone(),
             generated_on_token: approved.attested_by,
+            attestation: attestation.clone(),
             issued_at: now(),
         };
+        // The entry binds the attestation and the registration it was
+        // issued on, for the key's evidence bundle.
         let detail = json!({
             "serial": serial, "key": fp, "subject": record.subject, "role": record.profile,
             "alt_names": approved.alt_names.tagged(),
             "generated_on_token": approved.attested_by, "device": approved.device_evidence,
+            "attestation": attestation.as_deref().map(|a| symbolon::evidence::sha256_hex(a.as_bytes())),
+            "registration": registration,
             "reservation": reservation, "authority": authority,
         });
         let spki = approved.public_key.spki_der();

@@ -107,8 +107,15 @@ impl CaService {
     /// whole tree when it has grown and the last is older than
     /// [`CHECKPOINT_INTERVAL`].
     pub async fn checkpoint(&self) -> Result<String, ServiceError> {
+        self.checkpoint_covering(0).await
+    }
+
+    /// [`CaService::checkpoint`], but of a tree of at least `min` entries
+    /// (signed now if the last one is smaller): an evidence bundle's
+    /// proofs all lead to one checkpoint that holds its newest entry.
+    pub(crate) async fn checkpoint_covering(&self, min: u64) -> Result<String, ServiceError> {
         let fresh = |c: &symbolon_store::StoredCheckpoint| {
-            now() - c.signed_at < CHECKPOINT_INTERVAL.as_secs() as i64
+            c.size >= min && now() - c.signed_at < CHECKPOINT_INTERVAL.as_secs() as i64
         };
         if let Some(c) = self.registry.latest_checkpoint().await? {
             if fresh(&c) || c.size == self.registry.log_size().await? {

@@ -20,6 +20,7 @@ pub mod actor;
 mod audit;
 mod credentials;
 mod error;
+mod log_refs;
 mod log_tree;
 mod records;
 mod registry;
@@ -41,6 +42,7 @@ pub use revocation::{
     CertificateListing, CertificateStatus, RevocationOrigin, RevocationRecord, Revoke, RevokedSet,
     StatusLookup, StoredCrl,
 };
+pub use symbolon::evidence::refs::LogRef;
 pub use vetting::{
     ManufacturerRootRecord, NamePolicyRecord, NewRegistration, RegistrationRecord,
     RegistrationState, Vouch,

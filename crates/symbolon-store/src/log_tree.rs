@@ -622,13 +622,18 @@ impl Registry {
         }
     }
 
-    /// The audit entry at `seq`, as the log serves it.
+    /// The audit entry at `seq`, as the log serves it (its committed
+    /// fields closed: no openings).
     pub async fn log_entry(&self, seq: i64) -> Result<entry::LogEntry, StoreError> {
         self.audit_entries(seq.saturating_sub(1), 1)
             .await?
             .into_iter()
             .next()
             .filter(|e| e.seq == seq)
+            .map(|e| entry::LogEntry {
+                openings: None,
+                ..e
+            })
             .ok_or_else(|| StoreError::NotFound(format!("log entry {seq}")))
     }
 }

@@ -155,6 +155,10 @@ pub struct CertificateRecord {
     pub der: Vec<u8>,
     /// The token that attested generating the key, if any.
     pub generated_on_token: Option<TokenSerial>,
+    /// That token's attestation file, as the CA verified it (kept for the
+    /// key's evidence bundle).
+    #[serde(skip)]
+    pub attestation: Option<String>,
     /// When it was issued (Unix seconds).
     pub issued_at: i64,
 }

@@ -387,8 +387,9 @@ impl Registry {
         serial: &CertificateSerial,
     ) -> Result<CertificateRecord, StoreError> {
         let row = sqlx::query(
-            "SELECT fingerprint, subject, profile, not_before, not_after, der, generated_on_token, issued_at \
-             FROM certificates WHERE serial = $1",
+            "SELECT c.fingerprint, c.subject, c.profile, c.not_before, c.not_after, c.der, c.generated_on_token, \
+             c.issued_at, a.attestation FROM certificates c \
+             LEFT JOIN certificate_attestations a ON a.serial = c.serial WHERE c.serial = $1",
         )
         .bind(serial.as_str())
         .fetch_optional(&self.pool)
@@ -407,6 +408,7 @@ impl Registry {
             generated_on_token: token
                 .map(|t| TokenSerial::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string())))
                 .transpose()?,
+            attestation: row.get(8),
             issued_at: row.get(7),
         })
     }
@@ -823,24 +825,41 @@ impl Registry {
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, at, kind, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT a.seq, a.at, a.kind, a.detail, a.prev_hash, a.hash, o.openings FROM audit_log a \
+             LEFT JOIN log_openings o ON o.seq = a.seq WHERE a.seq > $1 ORDER BY a.seq LIMIT $2",
         )
         .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::db("read audit log"))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEntry {
-                seq: r.get(0),
-                at: r.get(1),
-                kind: r.get(2),
-                detail: r.get(3),
-                prev_hash: r.get(4),
-                hash: r.get(5),
-            })
-            .collect())
+        rows.into_iter().map(|r| audit_entry(&r)).collect()
+    }
+
+    /// The audit entries numbered `seqs` (those that exist), in order.
+    pub async fn audit_entries_at(&self, seqs: &[i64]) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut out = Vec::with_capacity(seqs.len());
+        for chunk in seqs.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT a.seq, a.at, a.kind, a.detail, a.prev_hash, a.hash, o.openings FROM audit_log a \
+                 LEFT JOIN log_openings o ON o.seq = a.seq WHERE a.seq IN ({}) ORDER BY a.seq",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            let rows = q
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("read audit log"))?;
+            for r in &rows {
+                out.push(audit_entry(r)?);
+            }
+        }
+        out.sort_by_key(|e| e.seq);
+        Ok(out)
     }
 
     /// Recomputes the whole chain; names the first broken link.
@@ -882,4 +901,24 @@ fn seq_of(out: WriteOut) -> Result<i64, StoreError> {
 fn parse_fingerprint(s: &str) -> Result<Fingerprint, StoreError> {
     s.parse()
         .map_err(|e: symbolon::keys::KeyError| StoreError::Corrupt(e.to_string()))
+}
+
+/// An audit entry from a row of (seq, at, kind, detail, prev_hash, hash,
+/// openings).
+fn audit_entry(r: &sqlx::any::AnyRow) -> Result<AuditEntry, StoreError> {
+    let openings = match r.get::<Option<String>, _>(6) {
+        Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+            StoreError::Corrupt(format!("the openings of entry {}: {e}", r.get::<i64, _>(0)))
+        })?),
+        None => None,
+    };
+    Ok(AuditEntry {
+        seq: r.get(0),
+        at: r.get(1),
+        kind: r.get(2),
+        detail: r.get(3),
+        prev_hash: r.get(4),
+        hash: r.get(5),
+        openings,
+    })
 }

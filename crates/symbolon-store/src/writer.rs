@@ -25,6 +25,10 @@ const MAX_BATCH: usize = 128;
 
 /// One write.
 pub(crate) enum WriteOp {
+    /// Indexes at most `limit` entries the log's object index lacks.
+    IndexLog {
+        limit: i64,
+    },
     Reserve {
         fingerprint: Fingerprint,
         spki: Vec<u8>,
@@ -672,6 +676,9 @@ async fn execute(
             crate::log_tree::LogOut::Done => Ok(WriteOut::Done),
             crate::log_tree::LogOut::Count(n) => Ok(WriteOut::Count(n)),
         },
+        WriteOp::IndexLog { limit } => Ok(WriteOut::Count(
+            crate::log_refs::index_in(conn, *limit).await?,
+        )),
         WriteOp::Both(first, second) => {
             let out = Box::pin(execute(conn, first, actor)).await?;
             Box::pin(execute(conn, second, actor)).await?;
@@ -868,6 +875,14 @@ pub(crate) async fn record_certificate_in(
     .execute(&mut *conn)
     .await
     .map_err(StoreError::db("record certificate"))?;
+    if let Some(attestation) = &c.attestation {
+        sqlx::query("INSERT INTO certificate_attestations (serial, attestation) VALUES ($1, $2)")
+            .bind(c.serial.as_str())
+            .bind(attestation)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("record certificate"))?;
+    }
     Ok(())
 }
 
@@ -883,6 +898,10 @@ pub(crate) async fn append_in(
     // Every entry names the authenticated caller whose request made it.
     let stamped = actor.map(|a| a.stamp(detail));
     let detail = stamped.as_deref().unwrap_or(detail);
+    // Fields that can name a person enter the tree as salted commitments;
+    // their openings are kept beside the entry (docs/transparency.md §9).
+    let (detail, openings) = commit(detail)?;
+    let detail = detail.as_str();
     let db = StoreError::db("append audit");
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
@@ -917,9 +936,39 @@ pub(crate) async fn append_in(
         .map_err(StoreError::db("append audit"))?;
     // The transparency log's leaf for this entry, in the same transaction
     // (after any earlier entries the tree lacks).
+    if let Some(openings) = openings {
+        // A map of strings always encodes.
+        let text = serde_json::to_string(&openings).map_err(|e| {
+            StoreError::db("append audit")(sqlx::Error::Protocol(format!("encode openings: {e}")))
+        })?;
+        sqlx::query("INSERT INTO log_openings (seq, openings) VALUES ($1, $2)")
+            .bind(next)
+            .bind(text)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("append audit"))?;
+    }
     crate::log_tree::catch_up_in(conn, seq).await?;
     crate::log_tree::append_leaf_in(conn, seq as u64, leaf).await?;
     Ok(next)
+}
+
+/// `detail` with its personal fields committed, each under a fresh 32-byte
+/// salt from the system's generator (a failing generator fails the append:
+/// a guessable salt would open the commitment).
+fn commit(
+    detail: &str,
+) -> Result<(String, Option<symbolon::transparency::commitment::Openings>), StoreError> {
+    use symbolon::transparency::commitment::{self, COMMITTED_FIELDS};
+    let mut salts = [[0u8; 32]; COMMITTED_FIELDS.len()];
+    for s in &mut salts {
+        aws_lc_rs::rand::fill(s).map_err(|_| {
+            StoreError::db("append audit")(sqlx::Error::Protocol(
+                "the system random generator failed".into(),
+            ))
+        })?;
+    }
+    Ok(commitment::commit(detail, &salts))
 }
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -158,6 +158,7 @@ async fn certificates_and_tokens_round_trip() {
             not_after: 2,
             der: vec![0x30, 0x00],
             generated_on_token: Some(token),
+            attestation: None,
             issued_at: 3,
         };
         assert!(r.key_available(&fp, None).await.unwrap());

@@ -161,6 +161,8 @@ codes! {
     /// Two checkpoints of one log that cannot be linked: the log forked or
     /// was rewritten, or went backwards.
     LogInconsistent = "log_inconsistent", VerificationFailed, 409;
+    /// An evidence bundle whose proofs, signatures or records do not check.
+    EvidenceFailed = "evidence_failed", VerificationFailed, 400;
 
     // Refused by policy or state.
     /// A command from an issuer the token does not trust.

@@ -435,7 +435,7 @@ fn published_key(client: &super::ca_client::CaClient) -> Result<VerifierKey, Cli
 }
 
 /// `--log-key`: a file holding the key, or the key itself.
-fn read_key(arg: &str) -> Result<VerifierKey, CliError> {
+pub(super) fn read_key(arg: &str) -> Result<VerifierKey, CliError> {
     let path = Path::new(arg);
     let text = if path.is_file() {
         read_small(path)?
@@ -481,12 +481,17 @@ fn text_answer(bytes: Vec<u8>) -> Result<String, CliError> {
         .map_err(|_| CliError::new(Code::BadResponse, "the CA's answer is not UTF-8 text"))
 }
 
-fn parse_answer<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, CliError> {
+pub(super) fn parse_answer<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, CliError> {
     serde_json::from_value(v)
         .map_err(|e| CliError::new(Code::BadResponse, format!("the CA's answer: {e}")))
 }
 
-fn write_json(out: Option<&Path>, value: &impl serde::Serialize) -> Result<(), CliError> {
+pub(super) fn write_json(
+    out: Option<&Path>,
+    value: &impl serde::Serialize,
+) -> Result<(), CliError> {
     let mut text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::new(Code::Internal, format!("cannot encode: {e}")))?;
     text.push('\n');

@@ -10,6 +10,7 @@ mod ca;
 mod ca_client;
 mod content;
 mod content_owner;
+mod evidence;
 mod issue;
 mod issuer;
 mod joint;
@@ -64,6 +65,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Noun::Certificates(c) => revocation::certificates(c, json),
         Noun::Crl(c) => revocation::crl(c, json),
         Noun::Log(c) => log::run(c, json),
+        Noun::Evidence(c) => evidence::run(c, json),
     }
 }
 

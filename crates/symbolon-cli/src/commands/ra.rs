@@ -23,8 +23,8 @@ fn id_segment(id: &str) -> Result<&str, CliError> {
 /// A Unix time as UTC (`2026-12-31T23:59:59Z`).
 fn when(v: &Value) -> String {
     v.as_u64()
-        .and_then(|t| der::DateTime::from_unix_duration(std::time::Duration::from_secs(t)).ok())
-        .map_or_else(|| v.to_string(), |d| d.to_string())
+        .and_then(crate::output::utc)
+        .unwrap_or_else(|| v.to_string())
 }
 
 fn line(r: &Value) -> String {

@@ -173,8 +173,8 @@ pub(crate) fn revoke(args: &RevokeArgs, json: bool) -> Result<(), CliError> {
 /// A Unix time as UTC.
 fn when(v: &Value) -> String {
     v.as_u64()
-        .and_then(|t| der::DateTime::from_unix_duration(std::time::Duration::from_secs(t)).ok())
-        .map_or_else(|| "-".to_string(), |d| d.to_string())
+        .and_then(crate::output::utc)
+        .unwrap_or_else(|| "-".to_string())
 }
 
 fn print_listing(v: &Value) {

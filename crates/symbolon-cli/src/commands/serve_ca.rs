@@ -108,6 +108,8 @@ pub(crate) fn run(
                 "the transparency log's tree caught up with the audit log"
             );
         }
+        // And the index evidence bundles are gathered by.
+        registry.index_log().await?;
         let mut service = CaService::new(ca, registry.clone())?;
         if let Some(url) = &edge_args.public_url {
             service = service.with_public_url(url)?;

@@ -933,5 +933,42 @@ pub fn last_audit_detail(server: &Server, kind: &str) -> serde_json::Value {
         .rev()
         .find(|e| e["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} entry"));
-    serde_json::from_str(e["detail"].as_str().unwrap()).unwrap()
+    serde_json::from_str(e["opened"].as_str().unwrap()).unwrap()
+}
+
+/// `key`'s evidence bundle fetched into `out` by an auditor and checked
+/// offline (`evidence verify`) against the CA root (`evidence-root.pem`)
+/// and the log key (`evidence-log.vkey`); returns the report.
+pub fn evidence_checked(dir: &Path, server: &Server, key: &str, out: &str) -> serde_json::Value {
+    let auditor = credential(dir, server, "auditor", "evidence-auditor");
+    let pin = server.ca_cert.to_str().unwrap();
+    let ca = ["--ca", server.url.as_str(), "--ca-cert", pin];
+    let mut args = vec!["ca", "certificate", "--out", "evidence-root.pem"];
+    args.extend(ca);
+    ok(dir, &args);
+    let mut args = vec!["log", "key"];
+    args.extend(ca);
+    let vkey = ok(dir, &args).text();
+    std::fs::write(dir.join("evidence-log.vkey"), vkey.trim()).unwrap();
+    let mut args = vec!["evidence", "export", "--credential", &auditor, "--key", key];
+    args.extend(ca);
+    args.extend(["--out", out]);
+    ok(dir, &args);
+    let report = ok(dir, &evidence_verify_args(out)).json();
+    assert_eq!(report["verified"], true, "{report}");
+    report["report"].clone()
+}
+
+/// `evidence verify FILE` against the files [`evidence_checked`] wrote.
+pub fn evidence_verify_args(file: &str) -> Vec<&str> {
+    vec![
+        "--json",
+        "evidence",
+        "verify",
+        file,
+        "--root",
+        "evidence-root.pem",
+        "--log-key",
+        "evidence-log.vkey",
+    ]
 }

@@ -187,6 +187,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     row("GET", "/v1/log/proof/inclusion", Public),
     row("GET", "/v1/log/proof/consistency", Public),
     row("GET", "/v1/log/entries/{seq}", Roles(&[Auditor, Admin])),
+    // A key's evidence bundle opens the commitments of its entries (the
+    // subscriber's names): for those who vet and audit.
+    row(
+        "GET",
+        "/v1/keys/{fingerprint}/evidence",
+        Roles(&[Auditor, Admin, RegistrationOfficer]),
+    ),
     // Escrow and recovery (FIG. 13-15).
     row("POST", "/v1/arbitrators", Roles(&[Arbitrator])),
     row("GET", "/v1/arbitrators/{id}", Authenticated),

@@ -46,6 +46,8 @@ pub struct Approved {
     pub attested_by: Option<TokenSerial>,
     /// Why the attesting device is believed.
     pub device_evidence: Option<DeviceEvidence>,
+    /// The attestation itself, as verified (kept as evidence).
+    pub attestation: Option<crate::token::Attestation>,
 }
 
 /// The nonce a token must put in its attestation for this request: it binds
@@ -153,6 +155,7 @@ pub fn review(
         alt_names,
         public_key: csr.public_key,
         role: req.role,
+        attestation: attested_by.and(req.attestation.clone()),
         attested_by,
         device_evidence,
     })

@@ -2,6 +2,7 @@
 //! audit entry's canonical encoding — the same bytes its chain hash covers
 //! — is the leaf, so the hash chain and the tree agree on every entry.
 
+use super::commitment::{open, CommitmentError, Openings};
 use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,11 @@ pub struct LogEntry {
     /// This entry's chain hash, hex.
     #[serde(with = "hex_bytes")]
     pub hash: Vec<u8>,
+    /// The openings of its committed fields (not hashed; kept beside the
+    /// log for those who may read them: auditors, an evidence bundle's
+    /// holder). Absent from what the log serves as the entry itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openings: Option<Openings>,
 }
 
 /// `canonical(ENTRY_DOMAIN, seq, at, kind, detail, prev_hash)`: u32-length
@@ -71,6 +77,15 @@ impl LogEntry {
     /// Its leaf hash: `SHA-256(0x00 ‖ encoding)`.
     pub fn leaf_hash(&self) -> Hash {
         leaf_hash(&self.encode())
+    }
+
+    /// Its detail in the clear: each opening checked against its
+    /// commitment and put in its place.
+    pub fn opened_detail(&self) -> Result<serde_json::Value, CommitmentError> {
+        match &self.openings {
+            Some(o) => open(&self.detail, o),
+            None => serde_json::from_str(&self.detail).map_err(|_| CommitmentError::NotAnObject),
+        }
     }
 
     /// Whether the chain hash it carries is the one its contents give.

@@ -9,10 +9,12 @@
 //! - [`note`]: C2SP signed notes and their Ed25519 verifier keys.
 //! - [`entry`]: an audit entry as the tree holds it (its leaf encoding).
 //! - [`checkpoint`]: C2SP checkpoints, the signed tree heads.
+//! - [`commitment`]: salted commitments of the entries' personal fields.
 //! - [`proof`]: the proof files a verifier is handed, and the whole offline
 //!   checks of an entry's inclusion and of two checkpoints' consistency.
 
 pub mod checkpoint;
+pub mod commitment;
 pub mod entry;
 pub mod merkle;
 pub mod note;

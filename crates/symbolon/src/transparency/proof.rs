@@ -265,6 +265,7 @@ mod tests {
                 detail,
                 prev_hash: prev,
                 hash: hash.to_vec(),
+                openings: None,
             };
             self.tree.push(e.leaf_hash()).unwrap();
             self.entries.push(e);

@@ -1,0 +1,31 @@
+-- Evidence bundles and salted commitments (docs/transparency.md §9–10).
+
+-- The openings of an entry's committed fields (salt and value, JSON): kept
+-- beside the log, outside the tree, written in the entry's transaction.
+CREATE TABLE log_openings (
+    seq      BIGINT PRIMARY KEY REFERENCES audit_log (seq),
+    openings TEXT    NOT NULL
+);
+
+-- Which entries name which object ("key:sha256:…", "serial:…", "escrow:…",
+-- "request:…", "chain:…", "registration:…", "token:…", "arbitrator:…"): an
+-- index derived from the entries, brought up to the log before it is read
+-- (log_refs_head says how far it goes), so the audit append never waits
+-- for it.
+CREATE TABLE log_refs (
+    ref TEXT    NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (ref, seq)
+);
+CREATE TABLE log_refs_head (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL
+);
+INSERT INTO log_refs_head (id, seq) VALUES (1, 0);
+
+-- The attestation a certificate was issued on (its JSON file, whose
+-- SHA-256 the certificate-issued entry carries).
+CREATE TABLE certificate_attestations (
+    serial      TEXT PRIMARY KEY REFERENCES certificates (serial),
+    attestation TEXT NOT NULL
+);
