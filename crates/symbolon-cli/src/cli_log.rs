@@ -69,6 +69,21 @@ your cosignature.")]
         #[arg(long)]
         key: String,
     },
+    /// Remove a witness at the CA (admin): its cosignatures are no longer served or counted, and it is no longer heard.
+    #[command(after_help = "Example:
+  symbolon log witness-remove --ca https://ca.example.org:8443 --ca-cert root.pem --credential admin.token \\
+      --name witness.example.org/w1
+
+For a witness whose key was lost or retired. Its name and key stay taken: to rotate, register the \
+new key under a new name (`symbolon log witness-key --name witness.example.org/w1-2027`) and tell \
+the clients that require it.")]
+    WitnessRemove {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The witness's name, as registered.
+        #[arg(long)]
+        name: String,
+    },
     /// Witness the log: check the newest checkpoint against the last one cosigned, cosign it inside the token, send it.
     #[command(after_help = "Examples:
   symbolon log witness --ca https://ca.example.org:8443 --ca-cert root.pem --log-key log.vkey \

@@ -672,6 +672,9 @@ fn witnesses_cosign_what_they_checked_and_clients_require_them() {
     witness(dir, "w2");
     let admin = server.admin.to_str().unwrap().to_string();
     let station = server.station.to_str().unwrap().to_string();
+    // A second admin, for the CLI once the first's token is open in this
+    // process.
+    let admin_2 = credential(dir, &server, "admin", "admin-2");
 
     // Not registered yet: its cosignature is refused, and it keeps nothing.
     fails(
@@ -886,4 +889,57 @@ fn witnesses_cosign_what_they_checked_and_clients_require_them() {
         assert_eq!(got, status, "{body}: {answer}");
         assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
     }
+
+    // A witness removed (its key lost): only an admin removes one; its
+    // cosignatures are no longer served or counted, it is no longer heard,
+    // and neither its name nor its key comes back.
+    let remove = |cred: &str| {
+        with(
+            &["log", "witness-remove"],
+            &server,
+            &["--name", "witness.example/w2", "--credential", cred],
+        )
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+    };
+    let admin = admin_2;
+    fails(dir, &args(&remove(&station)), 5, "");
+    ok(dir, &args(&remove(&admin)));
+    let removed = audit_entries(&server)
+        .into_iter()
+        .filter(|e| e["kind"] == "log-witness-removed")
+        .count();
+    assert_eq!(removed, 1);
+    fails(dir, &args(&remove(&admin)), 3, "removed already");
+    let served = ok(dir, &args(&need(&["w1.vkey"], None))).text();
+    assert!(!served.contains("witness.example/w2 "), "{served}");
+    assert_ne!(run(dir, &args(&need(&["w2.vkey"], None))).code, 0);
+    fails(
+        dir,
+        &args(&witness_run(&server, "w2")),
+        5,
+        "not a registered witness",
+    );
+    fails(dir, &args(&add("w2.vkey", &admin)), 5, "not taken again");
+    let (_, listed) = request(&anonymous, "GET", "/v1/log/witnesses", None);
+    assert!(
+        !listed.to_string().contains("witness.example/w2\""),
+        "{listed}"
+    );
+    // Its place among the 32 is free again.
+    let public = symbolon::keys::EcPrivateKey::generate(symbolon::keys::EcCurve::Ed25519)
+        .unwrap()
+        .public_key()
+        .clone();
+    let key =
+        symbolon::transparency::note::VerifierKey::cosigner("witness.example/w2-2027", public)
+            .unwrap();
+    let (status, body) = request(
+        &admin_client,
+        "POST",
+        "/v1/log/witnesses",
+        Some(&serde_json::json!({ "key": key.to_string() })),
+    );
+    assert_eq!(status, 200, "{body}");
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use symbolon::escrow::{EscrowDeposit, EscrowId};
+use symbolon::evidence::bundle::MAX_ENTRIES;
 use symbolon::evidence::{
     BundledArbitrator, BundledAttestation, BundledRecovery, EvidenceBundle, ProvenEntry,
     EVIDENCE_FORMAT,
@@ -15,9 +16,13 @@ use symbolon::keys::Fingerprint;
 use symbolon::transparency::checkpoint::Checkpoint;
 use symbolon::transparency::entry::LogEntry;
 use symbolon::transparency::note::Note;
+use symbolon::Code;
 use symbolon_store::{CertificateSerial, LogRef, StoreError};
 
 use crate::service::{CaService, ServiceError};
+
+/// Entry kinds of refused requests that name a key without changing it.
+const REFUSALS: [&str; 2] = ["certification-refused", "request-refused"];
 
 /// The objects of a key's history, as its entries name them.
 #[derive(Default)]
@@ -161,11 +166,15 @@ impl CaService {
         objects: Option<&Objects>,
     ) -> Result<Vec<LogEntry>, ServiceError> {
         self.registry.index_log().await?;
+        // A refused request changed nothing about the key, and anyone with
+        // a credential can make one naming any key: refusals would let
+        // them swell someone else's bundle. They stay in the log.
         let mut seqs: BTreeSet<i64> = self
             .registry
             .log_naming(&[LogRef::Key(*key)])
             .await?
             .into_iter()
+            .filter(|(_, kind)| !REFUSALS.contains(&kind.as_str()))
             .map(|(s, _)| s)
             .collect();
         if let Some(o) = objects {
@@ -178,6 +187,15 @@ impl CaService {
             }
         }
         let seqs: Vec<i64> = seqs.into_iter().collect();
+        if seqs.len() > MAX_ENTRIES {
+            return Err(ServiceError::Invalid {
+                code: Code::Refused,
+                message: format!(
+                    "key {key} has {} log entries; a bundle holds at most {MAX_ENTRIES}",
+                    seqs.len()
+                ),
+            });
+        }
         Ok(self.registry.audit_entries_at(&seqs).await?)
     }
 

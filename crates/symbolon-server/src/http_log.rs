@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/key", get(key))
         .route("/v1/log/witnesses", get(witnesses).post(add_witness))
+        .route("/v1/log/witnesses/{name}/remove", post(remove_witness))
         .route("/v1/log/cosignatures", post(cosign))
         .route("/v1/log/proof/inclusion", get(inclusion))
         .route("/v1/log/proof/consistency", get(consistency))
@@ -99,6 +100,12 @@ async fn add_witness(
     bounded("key", &b.key, 512)?;
     let key = s.add_witness(&b.key).await?;
     Ok(Json(json!({ "witness": key.name(), "key": key.to_string() })).into_response())
+}
+
+async fn remove_witness(State(s): State<Arc<CaService>>, Path(name): Path<String>) -> ApiResult {
+    bounded("name", &name, 512)?;
+    s.remove_witness(&name).await?;
+    Ok(Json(json!({ "witness": name, "removed": true })).into_response())
 }
 
 #[derive(Deserialize)]

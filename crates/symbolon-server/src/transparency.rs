@@ -284,6 +284,13 @@ impl CaService {
         Ok(key)
     }
 
+    /// Removes witness `name` (audited): its cosignatures are no longer
+    /// served or counted, and it is no longer heard.
+    pub async fn remove_witness(&self, name: &str) -> Result<(), ServiceError> {
+        self.registry.remove_witness(name).await?;
+        Ok(())
+    }
+
     /// Takes a witness's cosignature of the checkpoint the log signed for
     /// `size`: the line must come from a registered witness, verify over
     /// that checkpoint, and carry a time not in the future. Kept once per

@@ -94,6 +94,8 @@ pub enum AuditKind {
     ResponseSignerCertified,
     /// An admin registered a witness of the transparency log.
     LogWitnessAdded,
+    /// An admin removed a witness of the transparency log.
+    LogWitnessRemoved,
 }
 
 impl AuditKind {
@@ -137,6 +139,7 @@ impl AuditKind {
             Self::ResponderCertified => "responder-certified",
             Self::ResponseSignerCertified => "response-signer-certified",
             Self::LogWitnessAdded => "log-witness-added",
+            Self::LogWitnessRemoved => "log-witness-removed",
         }
     }
 }

@@ -44,6 +44,9 @@ pub(crate) enum LogWrite {
         vkey: String,
         public_key: String,
     },
+    /// Removes a witness (audited): it is no longer counted, served or
+    /// heard; its name and key stay taken.
+    RemoveWitness { name: String },
     /// Appends at most `limit` leaves of entries the tree lacks (a
     /// registry from before the tree, caught up in bounded transactions).
     CatchUp { limit: u64 },
@@ -273,7 +276,7 @@ pub(crate) async fn execute(
             .map_err(|e| {
                 if crate::writer::is_unique_violation(&e) {
                     StoreError::AlreadyExists(format!(
-                        "witness {name:?} or its public key (one key is one witness)"
+                        "witness {name:?} or its public key (one key is one witness; a removed witness's name and key are not taken again)"
                     ))
                 } else {
                     StoreError::db("register a witness")(e)
@@ -281,6 +284,28 @@ pub(crate) async fn execute(
             })?;
             Ok(LogOut::Audit(
                 crate::AuditKind::LogWitnessAdded,
+                serde_json::json!({ "witness": name, "key": vkey }),
+            ))
+        }
+        LogWrite::RemoveWitness { name } => {
+            let by = actor.map_or_else(|| "operator".to_owned(), |a| a.name.to_string());
+            let vkey: Option<String> = sqlx::query_scalar(
+                "UPDATE log_witnesses SET removed_at = $1, removed_by = $2 \
+                 WHERE name = $3 AND removed_at IS NULL RETURNING vkey",
+            )
+            .bind(crate::registry::now())
+            .bind(by)
+            .bind(name.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::db("remove a witness"))?;
+            let Some(vkey) = vkey else {
+                return Err(StoreError::NotFound(format!(
+                    "witness {name:?} (not registered, or removed already)"
+                )));
+            };
+            Ok(LogOut::Audit(
+                crate::AuditKind::LogWitnessRemoved,
                 serde_json::json!({ "witness": name, "key": vkey }),
             ))
         }
@@ -475,7 +500,7 @@ impl Registry {
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
         let filter = match by {
             Some(names) if !names.is_empty() => format!(
-                "WHERE witness IN ({})",
+                "AND c.witness IN ({})",
                 (0..names.len())
                     .map(|i| format!("${}", i + 2))
                     .collect::<Vec<_>>()
@@ -485,7 +510,8 @@ impl Registry {
             None => String::new(),
         };
         let sql = format!(
-            "SELECT size FROM log_cosignatures {filter} GROUP BY size HAVING COUNT(*) >= $1 ORDER BY size DESC LIMIT 1"
+            "SELECT c.size FROM log_cosignatures c JOIN log_witnesses w ON w.name = c.witness \
+             WHERE w.removed_at IS NULL {filter} GROUP BY c.size HAVING COUNT(*) >= $1 ORDER BY c.size DESC LIMIT 1"
         );
         let mut q = sqlx::query_scalar(&sql).bind(i64::from(k));
         for name in by.unwrap_or_default() {
@@ -504,11 +530,12 @@ impl Registry {
         }
     }
 
-    /// The witnesses' cosignature lines of the checkpoint of `size`, in
-    /// the order of the witnesses' names.
+    /// The current witnesses' cosignature lines of the checkpoint of
+    /// `size`, in the order of the witnesses' names.
     pub async fn cosignatures(&self, size: u64) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT line FROM log_cosignatures WHERE size = $1 ORDER BY witness LIMIT 64",
+            "SELECT c.line FROM log_cosignatures c JOIN log_witnesses w ON w.name = c.witness \
+             WHERE c.size = $1 AND w.removed_at IS NULL ORDER BY c.witness LIMIT 64",
         )
         .bind(as_i64(size, "checkpoint size")?)
         .fetch_all(self.pool())
@@ -564,10 +591,24 @@ impl Registry {
         }
     }
 
-    /// The registered witnesses, by name.
+    /// Removes witness `name` (audited).
+    pub async fn remove_witness(&self, name: &str) -> Result<i64, StoreError> {
+        match self
+            .writer()
+            .submit(crate::writer::WriteOp::Log(LogWrite::RemoveWitness {
+                name: name.to_owned(),
+            }))
+            .await?
+        {
+            crate::writer::WriteOut::Seq(seq) => Ok(seq),
+            _ => Err(corrupt("the writer answered out of kind")),
+        }
+    }
+
+    /// The registered witnesses not removed, by name.
     pub async fn witnesses(&self) -> Result<Vec<WitnessRecord>, StoreError> {
         let rows =
-            sqlx::query("SELECT name, vkey, added_at, added_by FROM log_witnesses ORDER BY name")
+            sqlx::query("SELECT name, vkey, added_at, added_by FROM log_witnesses WHERE removed_at IS NULL ORDER BY name")
                 .fetch_all(self.pool())
                 .await
                 .map_err(StoreError::db("read witnesses"))?;

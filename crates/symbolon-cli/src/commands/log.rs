@@ -141,6 +141,19 @@ pub(crate) fn run(command: LogCommand, json: bool) -> Result<(), CliError> {
             println!("✓ witness {} registered", key.name());
             Ok(())
         }
+        LogCommand::WitnessRemove { ca, name } => {
+            let client = super::ca_client(&ca)?;
+            let path = format!(
+                "/v1/log/witnesses/{}/remove",
+                utf8_percent_encode(&name, NON_ALPHANUMERIC)
+            );
+            let v = client.post(&path, &json!({}))?;
+            if json {
+                return print_json(&v);
+            }
+            println!("✓ witness {name} removed");
+            Ok(())
+        }
         LogCommand::Witness {
             ca,
             log_key,

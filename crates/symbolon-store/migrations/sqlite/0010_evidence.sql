@@ -29,3 +29,9 @@ CREATE TABLE certificate_attestations (
     serial      TEXT PRIMARY KEY REFERENCES certificates (serial),
     attestation TEXT NOT NULL
 );
+
+-- A witness an admin removed (its key lost or retired): no longer counted,
+-- served or heard; its name and key stay taken, so neither comes back as
+-- another witness.
+ALTER TABLE log_witnesses ADD COLUMN removed_at INTEGER;
+ALTER TABLE log_witnesses ADD COLUMN removed_by TEXT;

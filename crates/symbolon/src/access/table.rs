@@ -183,6 +183,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     row("GET", "/v1/log/key", Public),
     row("GET", "/v1/log/witnesses", Public),
     row("POST", "/v1/log/witnesses", Roles(&[Admin])),
+    row("POST", "/v1/log/witnesses/{name}/remove", Roles(&[Admin])),
     row("POST", "/v1/log/cosignatures", WitnessCosignature),
     row("GET", "/v1/log/proof/inclusion", Public),
     row("GET", "/v1/log/proof/consistency", Public),

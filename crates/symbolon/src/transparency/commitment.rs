@@ -184,7 +184,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn counter() -> [[u8; 32]; COMMITTED_FIELDS.len()] {
-        std::array::from_fn(|i| [i as u8 + 1; 32])
+        std::array::from_fn(|i| [0xa0 + i as u8; 32])
     }
 
     #[test]
