@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use symbolon::evidence::{verify, EvidenceBundle};
 use symbolon::keys::{EcCurve, EcPublicKey};
-use symbolon::transparency::commitment::{commit, open, Openings};
+use symbolon::transparency::commitment::{commit, open, Openings, COMMITTED_FIELDS};
 use symbolon::transparency::note::VerifierKey;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let (detail, _) = commit(
         r#"{"subject":"CN=alice","reason":"left"}"#,
-        &[[7u8; 32]; 5],
+        &[[7u8; 32]; COMMITTED_FIELDS.len()],
     );
     if let Ok(openings) = serde_json::from_str::<Openings>(text) {
         if let Ok(v) = open(&detail, &openings) {
@@ -29,5 +29,5 @@ fuzz_target!(|data: &[u8]| {
             assert!(v["subject"] == "CN=alice" || v["subject"].is_object());
         }
     }
-    let _ = commit(text, &[[1u8; 32]; 5]);
+    let _ = commit(text, &[[1u8; 32]; COMMITTED_FIELDS.len()]);
 });

@@ -16,20 +16,25 @@ pub(crate) const MAX_INPUT: u64 = 1024 * 1024;
 
 /// Reads a small input file, or stdin.
 pub(crate) fn read_input(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
+    read_bounded(path, MAX_INPUT)
+}
+
+/// Reads an input file, or stdin, of at most `limit` bytes.
+pub(crate) fn read_bounded(path: Option<&Path>, limit: u64) -> Result<Vec<u8>, CliError> {
     let mut data = Vec::new();
     match path {
         Some(p) => std::fs::File::open(p)
-            .and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut data))
+            .and_then(|f| f.take(limit + 1).read_to_end(&mut data))
             .map_err(|e| CliError::io("cannot read", p, e))?,
         None => std::io::stdin()
-            .take(MAX_INPUT + 1)
+            .take(limit + 1)
             .read_to_end(&mut data)
             .map_err(|e| CliError::new(Code::Io, format!("cannot read stdin: {e}")))?,
     };
-    if data.len() as u64 > MAX_INPUT {
+    if data.len() as u64 > limit {
         return Err(CliError::new(
             Code::InvalidInput,
-            format!("input is larger than {MAX_INPUT} bytes"),
+            format!("input is larger than {limit} bytes"),
         ));
     }
     Ok(data)

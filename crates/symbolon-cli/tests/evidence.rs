@@ -220,31 +220,70 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         "the vetting evidence text stays out of the bundle"
     );
 
-    // Bob's issuance entry with its proof in a tree that holds it (Alice's
-    // bundle fetched again), to slip into her bundle.
-    evidence_checked(dir, &server, &key, "alice2.json");
-    let alice2 = read(dir, "alice2.json");
-    std::fs::write(dir.join("cp.txt"), alice2["checkpoint"].as_str().unwrap()).unwrap();
-    let bob_entry =
-        bob_bundle["entries"][index_of(&bob_bundle, "certificate-issued")]["entry"].clone();
-    let seq = bob_entry["seq"].to_string();
-    let proof = ok(
+    // A third key in Alice's token: its delivery entry names her token too.
+    let carol = ok(
         dir,
         &[
-            "log",
-            "inclusion-proof",
+            "--json",
+            "issue",
             "--ca",
             &server.url,
             "--ca-cert",
             "root.pem",
-            "--entry",
-            &seq,
-            "--checkpoint",
-            "cp.txt",
+            "--issuer",
+            "st",
+            "--token",
+            "t.tok",
+            "--slot",
+            "tls2",
+            "--identity",
+            "CN=carol.example",
+            "--role",
+            "server",
+            "--on-token",
         ],
     )
     .json();
-    let slipped = json!({ "entry": bob_entry, "proof": proof["hashes"] });
+    let carol = carol["fingerprint"].as_str().unwrap().to_string();
+    evidence_checked(dir, &server, &carol, "carol.json");
+    let carol_bundle = read(dir, "carol.json");
+    // Bob's and Carol's entries with their proofs in a tree that holds them
+    // (Alice's bundle fetched again), to slip into her bundle.
+    evidence_checked(dir, &server, &key, "alice2.json");
+    let alice2 = read(dir, "alice2.json");
+    std::fs::write(dir.join("cp.txt"), alice2["checkpoint"].as_str().unwrap()).unwrap();
+    let prove = |entry: &Value| {
+        let seq = entry["seq"].to_string();
+        let proof = ok(
+            dir,
+            &[
+                "log",
+                "inclusion-proof",
+                "--ca",
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--entry",
+                &seq,
+                "--checkpoint",
+                "cp.txt",
+            ],
+        )
+        .json();
+        json!({ "entry": entry, "proof": proof["hashes"] })
+    };
+    let slipped =
+        prove(&bob_bundle["entries"][index_of(&bob_bundle, "certificate-issued")]["entry"]);
+    let same_token =
+        prove(&carol_bundle["entries"][index_of(&carol_bundle, "issuance-completed")]["entry"]);
+    let slip = move |alice2: &Value, extra: &Value| {
+        let mut b = alice2.clone();
+        let list = b["entries"].as_array_mut().unwrap();
+        list.push(extra.clone());
+        list.sort_by_key(|e| e["entry"]["seq"].as_i64().unwrap());
+        b
+    };
+    let revoked = index_of(&bundle, "certificate-revoked");
 
     // Tampering: each part, changed, is refused (exit 4) and named.
     let good = bundle.clone();
@@ -316,13 +355,32 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         ),
         (
             "another key's entry slipped in",
-            Box::new(move |b: &mut Value| {
-                *b = alice2.clone();
-                let list = b["entries"].as_array_mut().unwrap();
-                list.push(slipped.clone());
-                list.sort_by_key(|e| e["entry"]["seq"].as_i64().unwrap());
+            Box::new({
+                let alice2 = alice2.clone();
+                move |b: &mut Value| *b = slip(&alice2, &slipped)
             }),
             "is about nothing of this key's",
+        ),
+        (
+            "another key's entry naming the same token",
+            Box::new(move |b: &mut Value| *b = slip(&alice2, &same_token)),
+            "(issuance-completed): it is about nothing of this key's",
+        ),
+        (
+            "an opening withheld",
+            Box::new(move |b: &mut Value| {
+                let o = b["entries"][revoked]["entry"]["openings"].as_object_mut().unwrap();
+                o.remove("reason");
+            }),
+            "(certificate-revoked): its field \\\"reason\\\" is committed but the bundle does not open it",
+        ),
+        (
+            "a certificate twice",
+            Box::new(|b: &mut Value| {
+                let c = b["certificates"][0].clone();
+                b["certificates"].as_array_mut().unwrap().push(c);
+            }),
+            "it is in the bundle twice",
         ),
         (
             "entries out of order",
@@ -394,6 +452,30 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     let r = run(dir, &evidence_verify_args("junk.json"));
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("not an evidence bundle"), "{}", r.stderr);
+    let mut extra = good.clone();
+    extra["entries"][0]["entry"]["note"] = "added".into();
+    let r = verify(dir, &extra);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("unknown field"), "{}", r.stderr);
+    // A bundle of several megabytes (a long history) is read whole.
+    let mut big = serde_json::to_vec(&good).unwrap();
+    big.extend(std::iter::repeat_n(b' ', 3 << 20));
+    std::fs::write(dir.join("big.json"), big).unwrap();
+    ok(dir, &evidence_verify_args("big.json"));
+
+    // Nothing in the log names a subscriber in the clear: not the vetting
+    // evidence (not even as a bare digest, which a list of passport
+    // numbers would open), not a name policy's names.
+    let digest = symbolon::evidence::sha256_hex(b"passport X1234567");
+    for e in audit_entries(&server) {
+        let detail = e["detail"].as_str().unwrap();
+        for secret in ["alice.example", "CN=bob", "X1234567", digest.as_str()] {
+            assert!(!detail.contains(secret), "{secret} in {e}");
+        }
+        if e["kind"] == "name-policy-set" {
+            assert!(detail.contains("\"allow\":{\"commitment\""), "{e}");
+        }
+    }
 }
 
 #[test]

@@ -133,7 +133,7 @@ fn a_subject_is_certified_only_once_registered_and_once_per_use() {
     let reg = last(&w.server, "subscriber-registered");
     assert_eq!(reg["registration"], id.as_str());
     assert_eq!(reg["by"]["name"], "officer-1");
-    assert!(reg["evidence_sha256"].is_string());
+    assert!(reg["evidence_commitment"].is_string());
     assert!(
         !reg.to_string().contains("X1234567"),
         "the audit log keeps the evidence's digest only"

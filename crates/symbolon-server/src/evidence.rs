@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use symbolon::escrow::{EscrowDeposit, EscrowId};
 use symbolon::evidence::bundle::MAX_ENTRIES;
+use symbolon::evidence::refs::admits;
 use symbolon::evidence::{
     BundledArbitrator, BundledAttestation, BundledRecovery, EvidenceBundle, ProvenEntry,
     EVIDENCE_FORMAT,
@@ -76,50 +77,17 @@ impl Objects {
         o
     }
 
-    /// The references whose entries belong in the bundle, with the kinds
-    /// taken for each (`None`: every kind).
-    fn refs(&self) -> Vec<(LogRef, Option<&'static str>)> {
+    /// The references whose entries belong in the bundle (of each, the
+    /// entries `refs::admits`).
+    fn refs(&self) -> Vec<LogRef> {
         let mut out = Vec::new();
-        out.extend(
-            self.serials
-                .iter()
-                .map(|s| (LogRef::Serial(s.clone()), None)),
-        );
-        out.extend(
-            self.escrows
-                .iter()
-                .map(|s| (LogRef::Escrow(s.clone()), None)),
-        );
-        out.extend(
-            self.requests
-                .iter()
-                .map(|s| (LogRef::Request(s.clone()), None)),
-        );
-        out.extend(self.chains.iter().map(|s| (LogRef::Chain(s.clone()), None)));
-        // A registration, device or arbitrator serves other keys too: only
-        // the entries that register or withdraw it.
-        out.extend(self.registrations.iter().flat_map(|s| {
-            [
-                (
-                    LogRef::Registration(s.clone()),
-                    Some("subscriber-registered"),
-                ),
-                (
-                    LogRef::Registration(s.clone()),
-                    Some("registration-withdrawn"),
-                ),
-            ]
-        }));
-        out.extend(
-            self.tokens
-                .iter()
-                .map(|s| (LogRef::Token(s.clone()), Some("token-registered"))),
-        );
-        out.extend(
-            self.arbitrators
-                .iter()
-                .map(|s| (LogRef::Arbitrator(s.clone()), Some("arbitrator-registered"))),
-        );
+        out.extend(self.serials.iter().cloned().map(LogRef::Serial));
+        out.extend(self.escrows.iter().cloned().map(LogRef::Escrow));
+        out.extend(self.requests.iter().cloned().map(LogRef::Request));
+        out.extend(self.chains.iter().cloned().map(LogRef::Chain));
+        out.extend(self.registrations.iter().cloned().map(LogRef::Registration));
+        out.extend(self.tokens.iter().cloned().map(LogRef::Token));
+        out.extend(self.arbitrators.iter().cloned().map(LogRef::Arbitrator));
         out
     }
 }
@@ -178,9 +146,10 @@ impl CaService {
             .map(|(s, _)| s)
             .collect();
         if let Some(o) = objects {
-            for (r, kind) in o.refs() {
-                for (seq, k) in self.registry.log_naming(std::slice::from_ref(&r)).await? {
-                    if kind.is_none_or(|want| want == k) {
+            for r in o.refs() {
+                let text = r.as_text();
+                for (seq, kind) in self.registry.log_naming(std::slice::from_ref(&r)).await? {
+                    if admits(&text, &kind) {
                         seqs.insert(seq);
                     }
                 }

@@ -33,6 +33,7 @@ impl CaService {
                     "purpose": message.purpose(),
                     "key": key.fingerprint(),
                     "parties": message.parties(),
+                    "signed_by": message.links().iter().map(|l| l.party.as_str()).collect::<Vec<_>>(),
                     "state": status.name(),
                 }),
             )

@@ -27,6 +27,7 @@ mod registry;
 mod revocation;
 mod vetting;
 mod writer;
+mod writes;
 
 pub use actor::{acting_as, Actor};
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};

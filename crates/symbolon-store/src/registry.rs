@@ -168,13 +168,13 @@ impl Registry {
     ) -> Result<Vec<SharedKey>, StoreError> {
         match self
             .writer
-            .submit(WriteOp::SeeModulus {
+            .submit(WriteOp::SeeModulus(crate::writes::SeeModulus {
                 fingerprint,
                 modulus: modulus.to_vec(),
                 origin: origin.to_string(),
                 since,
                 known,
-            })
+            }))
             .await?
         {
             WriteOut::Modulus(seen) => Ok(seen),
@@ -263,11 +263,11 @@ impl Registry {
     ) -> Result<ReservationId, StoreError> {
         let id = ReservationId::random()?;
         self.writer
-            .submit(WriteOp::Reserve {
+            .submit(WriteOp::Reserve(crate::writes::Reserve {
                 fingerprint,
                 spki: spki.to_vec(),
                 id: id.clone(),
-            })
+            }))
             .await?;
         Ok(id)
     }
@@ -282,11 +282,11 @@ impl Registry {
         reservation: Option<&ReservationId>,
     ) -> Result<(), StoreError> {
         self.writer
-            .submit(WriteOp::Certify {
+            .submit(WriteOp::Certify(crate::writes::Certify {
                 fingerprint,
                 spki: spki.to_vec(),
                 reservation: reservation.cloned(),
-            })
+            }))
             .await?;
         Ok(())
     }
@@ -323,10 +323,10 @@ impl Registry {
     ) -> Result<Fingerprint, StoreError> {
         match self
             .writer
-            .submit(WriteOp::Abandon {
+            .submit(WriteOp::Abandon(crate::writes::Abandon {
                 id: id.clone(),
                 reason: reason.to_string(),
-            })
+            }))
             .await?
         {
             WriteOut::Key(fp) => Ok(fp),
@@ -370,13 +370,13 @@ impl Registry {
     ) -> Result<i64, StoreError> {
         seq_of(
             self.writer
-                .submit(WriteOp::Issuance {
+                .submit(WriteOp::Issuance(crate::writes::Issuance {
                     record: Box::new(c.clone()),
                     spki: spki.to_vec(),
                     reservation: reservation.cloned(),
                     registration: registration.copied(),
                     detail: detail.to_string(),
-                })
+                }))
                 .await?,
         )
     }
@@ -431,12 +431,12 @@ impl Registry {
         vouch: crate::Vouch,
     ) -> Result<(), StoreError> {
         self.writer
-            .submit(WriteOp::RegisterToken {
+            .submit(WriteOp::RegisterToken(crate::writes::RegisterToken {
                 serial,
                 device_key: device_key.to_vec(),
                 transport_key: transport_key.map(<[u8]>::to_vec),
                 vouch,
-            })
+            }))
             .await?;
         Ok(())
     }
@@ -458,11 +458,13 @@ impl Registry {
     /// Registers an arbitrator's public parts; a name is registered once.
     pub async fn register_arbitrator(&self, record: &ArbitratorRecord) -> Result<(), StoreError> {
         self.writer
-            .submit(WriteOp::RegisterArbitrator {
-                id: record.id.clone(),
-                share_recipient: record.share_recipient.clone(),
-                approval_key: record.approval_key.clone(),
-            })
+            .submit(WriteOp::RegisterArbitrator(
+                crate::writes::RegisterArbitrator {
+                    id: record.id.clone(),
+                    share_recipient: record.share_recipient.clone(),
+                    approval_key: record.approval_key.clone(),
+                },
+            ))
             .await?;
         Ok(())
     }
@@ -493,13 +495,13 @@ impl Registry {
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
         self.writer
-            .submit(WriteOp::Escrow {
+            .submit(WriteOp::Escrow(crate::writes::Escrow {
                 id: id.to_vec(),
                 fingerprint,
                 record: record.to_vec(),
                 envelopes,
                 detail: detail.to_string(),
-            })
+            }))
             .await?;
         Ok(())
     }
@@ -555,12 +557,12 @@ impl Registry {
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
         self.writer
-            .submit(WriteOp::RecoveryRequest {
+            .submit(WriteOp::RecoveryRequest(crate::writes::RecoveryRequest {
                 id: id.to_string(),
                 escrow_id: escrow_id.to_vec(),
                 record: record.to_vec(),
                 detail: detail.to_string(),
-            })
+            }))
             .await?;
         Ok(())
     }
@@ -603,14 +605,14 @@ impl Registry {
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
         self.writer
-            .submit(WriteOp::Approval {
+            .submit(WriteOp::Approval(crate::writes::Approval {
                 request_id: request_id.to_string(),
                 position: position as i64,
                 arbitrator: arbitrator.to_string(),
                 record: record.to_vec(),
                 approve,
                 detail: detail.to_string(),
-            })
+            }))
             .await?;
         Ok(())
     }
@@ -660,10 +662,10 @@ impl Registry {
     ) -> Result<i64, StoreError> {
         seq_of(
             self.writer
-                .submit(WriteOp::Audit {
+                .submit(WriteOp::Audit(crate::writes::Audit {
                     kind,
                     detail: detail.to_string(),
-                })
+                }))
                 .await?,
         )
     }
@@ -677,12 +679,12 @@ impl Registry {
         delivered: bool,
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
-        let claim = WriteOp::Claim {
+        let claim = WriteOp::Claim(crate::writes::Claim {
             scope: ClaimScope::Delivery,
             id: hex::decode(serial.as_str()).unwrap_or_default(),
             kind: AuditKind::IssuanceCompleted,
             detail: detail.to_string(),
-        };
+        });
         let op = match token {
             Some(t) => WriteOp::Both(
                 Box::new(claim),
@@ -711,12 +713,12 @@ impl Registry {
         detail: &serde_json::Value,
         replaced: Option<(TokenSerial, TokenSerial)>,
     ) -> Result<i64, StoreError> {
-        let claim = WriteOp::Claim {
+        let claim = WriteOp::Claim(crate::writes::Claim {
             scope: ClaimScope::RecoveryCompletion,
             id: id.as_bytes().to_vec(),
             kind: AuditKind::RecoveryCompleted,
             detail: detail.to_string(),
-        };
+        });
         let op = match replaced {
             Some((old, new)) => WriteOp::Both(
                 Box::new(claim),
@@ -743,12 +745,12 @@ impl Registry {
     ) -> Result<i64, StoreError> {
         seq_of(
             self.writer
-                .submit(WriteOp::Claim {
+                .submit(WriteOp::Claim(crate::writes::Claim {
                     scope,
                     id: id.to_vec(),
                     kind,
                     detail: detail.to_string(),
-                })
+                }))
                 .await?,
         )
     }
@@ -763,12 +765,12 @@ impl Registry {
     ) -> Result<i64, StoreError> {
         seq_of(
             self.writer
-                .submit(WriteOp::JointPost {
+                .submit(WriteOp::JointPost(crate::writes::JointPost {
                     id: id.to_string(),
                     version,
                     body: body.to_string(),
                     detail: detail.to_string(),
-                })
+                }))
                 .await?,
         )
     }
@@ -785,13 +787,13 @@ impl Registry {
     ) -> Result<i64, StoreError> {
         seq_of(
             self.writer
-                .submit(WriteOp::JointExtend {
+                .submit(WriteOp::JointExtend(crate::writes::JointExtend {
                     id: id.to_string(),
                     expected,
                     version,
                     body: body.to_string(),
                     detail: detail.to_string(),
-                })
+                }))
                 .await?,
         )
     }

@@ -10,7 +10,7 @@ use symbolon::revocation::{RevocationReason, RevokedEntry};
 use symbolon::token::TokenSerial;
 
 use crate::actor::Actor;
-use crate::writer::{append_in, is_unique_violation, WriteOp, WriteOut};
+use crate::writer::{append_in, is_unique_violation, unique_or, WriteOp, WriteOut};
 use crate::{AuditKind, CertificateSerial, Registry, StoreError};
 
 /// Why the registry records a revocation: who asked, in which capacity.
@@ -313,7 +313,7 @@ pub(crate) async fn execute(
             Ok(WriteOut::Done)
         }
         RevocationWrite::Crl(c) => {
-            let r = sqlx::query(
+            sqlx::query(
                 "INSERT INTO crls (number, this_update, next_update, covers_seq, entries, der) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -324,17 +324,10 @@ pub(crate) async fn execute(
             .bind(c.entries)
             .bind(c.der.as_slice())
             .execute(&mut *conn)
-            .await;
-            match r {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::AlreadyExists(format!(
-                        "CRL number {}",
-                        c.number
-                    )))
-                }
-                Err(e) => return Err(StoreError::db("record a CRL")(e)),
-            }
+            .await
+            .map_err(unique_or("record a CRL", || {
+                StoreError::AlreadyExists(format!("CRL number {}", c.number))
+            }))?;
             // Only the newest is served; older ones stay in the log's digest.
             sqlx::query("DELETE FROM crls WHERE number < $1")
                 .bind(c.number)
@@ -722,13 +715,13 @@ impl Registry {
         old: &CertificateSerial,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let issuance = WriteOp::Issuance {
+        let issuance = WriteOp::Issuance(crate::writes::Issuance {
             record: Box::new(c.clone()),
             spki: spki.to_vec(),
             reservation: None,
             registration: None,
             detail: detail.to_string(),
-        };
+        });
         let link = WriteOp::Revocation(RevocationWrite::Renews {
             new: c.serial.clone(),
             old: old.clone(),

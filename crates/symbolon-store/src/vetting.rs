@@ -12,7 +12,7 @@ use symbolon::vetting::{NamePolicyText, RegistrationId};
 use symbolon::x509::CertificateRole;
 
 use crate::actor::Actor;
-use crate::writer::{is_unique_violation, WriteOp};
+use crate::writer::{unique_or, WriteOp};
 use crate::{AuditKind, CertificateSerial, Registry, StoreError};
 
 /// Where a registration stands.
@@ -266,10 +266,27 @@ async fn register_in(
 ) -> Result<Audited, StoreError> {
     use serde_json::json;
     let credential = actor.map_or_else(String::new, |a| a.credential.to_string());
+    // The evidence text (a passport number, say) stays in the
+    // registrations table, which can be corrected; the append-only log
+    // keeps a salted commitment to it (docs/transparency.md §9), its salt
+    // kept here beside the text: a bare digest would be opened by trying
+    // every passport number.
+    let mut salt = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| {
+        StoreError::db("record a registration")(sqlx::Error::Protocol(
+            "the system random generator failed".into(),
+        ))
+    })?;
+    let evidence_json = serde_json::Value::String(r.evidence.clone()).to_string();
+    let evidence = hex::encode(symbolon::transparency::commitment::commitment(
+        "evidence",
+        &salt,
+        &evidence_json,
+    ));
     sqlx::query(
         "INSERT INTO registrations (id, subject_key, subject, subject_der, roles, alt_names, evidence, \
-         officer, officer_credential, created_at, expires_at, uses) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         officer, officer_credential, created_at, expires_at, uses, evidence_salt) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(r.id.to_string())
     .bind(&r.subject_key)
@@ -283,21 +300,15 @@ async fn register_in(
     .bind(now)
     .bind(r.expires_at)
     .bind(i64::from(r.uses))
+    .bind(salt.as_slice())
     .execute(&mut *conn)
     .await
     .map_err(StoreError::db("record a registration"))?;
-    // The evidence text (a passport number, say) stays in the
-    // registrations table, which can be corrected; the append-only
-    // log keeps its digest.
-    let evidence = hex::encode(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        r.evidence.as_bytes(),
-    ));
     Ok(Some((
         AuditKind::SubscriberRegistered,
         json!({
             "registration": r.id, "subject": r.subject, "roles": role_list(&r.roles),
-            "alt_names": r.alt_names, "evidence_sha256": evidence,
+            "alt_names": r.alt_names, "evidence_commitment": evidence,
             "expires_at": r.expires_at, "uses": r.uses,
         }),
     )))
@@ -312,7 +323,7 @@ async fn trust_in(
     now: i64,
 ) -> Result<Audited, StoreError> {
     use serde_json::json;
-    let r = sqlx::query(
+    sqlx::query(
         "INSERT INTO manufacturer_roots (fingerprint, subject, der, added_by, added_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(fingerprint.to_string())
@@ -321,16 +332,10 @@ async fn trust_in(
     .bind(by_name(actor))
     .bind(now)
     .execute(&mut *conn)
-    .await;
-    match r {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {
-            return Err(StoreError::AlreadyExists(format!(
+    .await
+    .map_err(unique_or("trust a manufacturer root", || StoreError::AlreadyExists(format!(
                 "manufacturer root {fingerprint} ({subject})"
-            )))
-        }
-        Err(e) => return Err(StoreError::db("trust a manufacturer root")(e)),
-    }
+            ))))?;
     Ok(Some((
         AuditKind::ManufacturerTrusted,
         json!({ "root": fingerprint, "subject": subject }),

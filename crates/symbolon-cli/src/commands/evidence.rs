@@ -15,7 +15,7 @@ use crate::output::print_json;
 
 /// The largest bundle read (a key's history is kilobytes; a bundle of
 /// [`symbolon::evidence::bundle::MAX_ENTRIES`] entries stays under this).
-const MAX_BUNDLE: usize = 64 * 1024 * 1024;
+const MAX_BUNDLE: u64 = 64 * 1024 * 1024;
 
 pub(crate) fn run(command: EvidenceCommand, json: bool) -> Result<(), CliError> {
     match command {
@@ -48,14 +48,8 @@ pub(crate) fn run(command: EvidenceCommand, json: bool) -> Result<(), CliError> 
 }
 
 fn read_bundle(path: &Path) -> Result<EvidenceBundle, CliError> {
-    let text = crate::files::read_text(path)?;
-    if text.len() > MAX_BUNDLE {
-        return Err(CliError::new(
-            Code::InvalidInput,
-            format!("{} is larger than {MAX_BUNDLE} bytes", path.display()),
-        ));
-    }
-    serde_json::from_str(&text).map_err(|e| {
+    let data = crate::files::read_bounded(Some(path), MAX_BUNDLE)?;
+    serde_json::from_slice(&data).map_err(|e| {
         CliError::new(
             Code::InvalidInput,
             format!("{} is not an evidence bundle: {e}", path.display()),

@@ -35,3 +35,8 @@ CREATE TABLE certificate_attestations (
 -- another witness.
 ALTER TABLE log_witnesses ADD COLUMN removed_at INTEGER;
 ALTER TABLE log_witnesses ADD COLUMN removed_by TEXT;
+
+-- The salt of the commitment to a registration's evidence text that its
+-- audit entry carries (a bare digest of a passport number is opened by
+-- trying them all); kept with the text it commits to.
+ALTER TABLE registrations ADD COLUMN evidence_salt BLOB;

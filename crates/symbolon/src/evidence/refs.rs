@@ -59,6 +59,22 @@ impl LogRef {
     }
 }
 
+/// Whether an entry of `kind` naming `reference` belongs to the history of
+/// whatever holds that reference. A registration, a device and an
+/// arbitrator serve many keys: of their entries, only those that register
+/// (or withdraw) them belong to one key's history; every entry naming a
+/// key, certificate, escrow, request or chain belongs to it.
+pub fn admits(reference: &str, kind: &str) -> bool {
+    match reference.split_once(':').map(|(p, _)| p) {
+        Some("registration") => {
+            matches!(kind, "subscriber-registered" | "registration-withdrawn")
+        }
+        Some("token") => kind == "token-registered",
+        Some("arbitrator") => kind == "arbitrator-registered",
+        _ => true,
+    }
+}
+
 /// The references an entry of `kind` with `detail` makes.
 pub fn refs(kind: &str, detail: &Value) -> Vec<String> {
     let Value::Object(map) = detail else {
@@ -116,5 +132,9 @@ mod tests {
         assert!(of("x", "not json").is_empty());
         assert!(of("x", r#"{"key":7}"#).is_empty());
         assert_eq!(LogRef::Serial("0a".into()).as_text(), "serial:0a");
+        assert!(admits("token:t1", "token-registered"));
+        assert!(!admits("token:t1", "issuance-completed"));
+        assert!(!admits("registration:r", "certificate-issued"));
+        assert!(admits("serial:0a", "issuance-completed"));
     }
 }

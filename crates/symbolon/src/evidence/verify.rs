@@ -16,6 +16,7 @@ use crate::joint::ChainMessage;
 use crate::keys::{Fingerprint, IdentityPublicKey};
 use crate::token::{Attestation, KeyOrigin};
 use crate::transparency::checkpoint::Checkpoint;
+use crate::transparency::commitment::committed_fields;
 use crate::transparency::merkle::verify_inclusion;
 use crate::transparency::note::VerifierKey;
 use crate::x509::{certificate_public_key, verify_path};
@@ -186,6 +187,16 @@ pub fn verify(
     Ok(report)
 }
 
+/// Refuses a second record of the same identity (reported twice, it would
+/// look like two).
+fn once(seen: &mut BTreeSet<String>, part: &str, id: &str) -> Result<(), EvidenceError> {
+    if seen.insert(id.to_string()) {
+        Ok(())
+    } else {
+        Err(fail(part, "it is in the bundle twice"))
+    }
+}
+
 /// Every entry in the checkpoint's tree, in strictly increasing order, with
 /// its committed fields opened.
 fn prove_entries(
@@ -216,6 +227,16 @@ fn prove_entries(
         )
         .map_err(|x| fail(&part, format!("its inclusion proof does not verify: {x}")))?;
         let detail = e.opened_detail().map_err(|x| fail(&part, x.to_string()))?;
+        // Every committed field opened: a withheld opening (a revocation's
+        // reason, say) would leave the report to guess.
+        for field in committed_fields(&e.detail) {
+            if !e.openings.as_ref().is_some_and(|o| o.contains_key(&field)) {
+                return Err(fail(
+                    &part,
+                    format!("its field {field:?} is committed but the bundle does not open it"),
+                ));
+            }
+        }
         entries.push(Opened {
             seq: e.seq,
             at: e.at,
@@ -236,11 +257,13 @@ fn check_certificates(
     report: &mut EvidenceReport,
 ) -> Result<(), EvidenceError> {
     let key = bundle.key.to_string();
+    let mut seen = BTreeSet::new();
     for der in &bundle.certificates {
         let cert = crate::x509::parse_certificate(der)
             .map_err(|e| fail("a certificate", e.to_string()))?;
         let serial = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
         let part = format!("certificate {serial}");
+        once(&mut seen, &part, &serial)?;
         let pk = certificate_public_key(&cert).map_err(|e| fail(&part, e.to_string()))?;
         if pk.fingerprint() != bundle.key {
             return Err(fail(
@@ -326,8 +349,10 @@ fn check_attestations(
     ledger: &mut Ledger,
     report: &mut EvidenceReport,
 ) -> Result<(), EvidenceError> {
+    let mut seen = BTreeSet::new();
     for a in &bundle.attestations {
         let part = format!("the attestation of certificate {}", a.serial);
+        once(&mut seen, &part, &a.serial)?;
         if !ledger.names.contains(&format!("serial:{}", a.serial)) {
             return Err(fail(part, "the bundle has no such certificate"));
         }
@@ -382,6 +407,9 @@ fn check_escrows(
             EscrowDeposit::decode(record).map_err(|e| fail("an escrow deposit", e.to_string()))?;
         let id = deposit.id.to_string();
         let part = format!("escrow {id}");
+        if policies.contains_key(&id) {
+            return Err(fail(part, "it is in the bundle twice"));
+        }
         if deposit.fingerprint() != bundle.key {
             return Err(fail(
                 part,
@@ -435,6 +463,9 @@ fn check_arbitrators(
     for a in &bundle.arbitrators {
         let part = format!("arbitrator {}", a.id);
         let id = ArbitratorId::new(&a.id).map_err(|e| fail(&part, e.to_string()))?;
+        if keys.contains_key(&id) {
+            return Err(fail(part, "it is in the bundle twice"));
+        }
         let key = IdentityPublicKey::from_spki_der(&a.approval_key)
             .map_err(|e| fail(&part, e.to_string()))?;
         let fp = key.fingerprint().to_string();
@@ -462,11 +493,13 @@ fn check_recoveries(
     ledger: &mut Ledger,
     report: &mut EvidenceReport,
 ) -> Result<(), EvidenceError> {
+    let mut seen = BTreeSet::new();
     for r in &bundle.recoveries {
         let request = RecoveryRequest::decode(&r.request)
             .map_err(|e| fail("a recovery request", e.to_string()))?;
         let id = request.id.to_string();
         let part = format!("recovery {id}");
+        once(&mut seen, &part, &id)?;
         if request.key != bundle.key {
             return Err(fail(
                 part,
@@ -540,11 +573,13 @@ fn check_joint_chains(
     ledger: &mut Ledger,
     report: &mut EvidenceReport,
 ) -> Result<(), EvidenceError> {
+    let mut seen = BTreeSet::new();
     for text in &bundle.joint_chains {
         let chain = ChainMessage::parse(text.as_bytes())
             .map_err(|e| fail("a joint-key chain", e.to_string()))?;
         let id = chain.id().to_string();
         let part = format!("joint-key chain {id}");
+        once(&mut seen, &part, &id)?;
         let key = chain.key().map_err(|e| fail(&part, e.to_string()))?;
         if key.fingerprint() != bundle.key {
             return Err(fail(
@@ -552,21 +587,30 @@ fn check_joint_chains(
                 format!("it is about {}, not the key", key.fingerprint()),
             ));
         }
-        ledger.one("joint-chain-posted", "id", &id, &part)?;
+        let posted = ledger.one("joint-chain-posted", "id", &id, &part)?;
+        // A post records the links the file came with; posts from before
+        // it did leave only the later links to compare.
+        let whole = posted.detail.get("signed_by").is_some();
         let state = chain.status().map_err(|e| fail(&part, e.to_string()))?;
         // The links the log recorded, in order, are the chain's.
         let mut logged: Vec<String> = Vec::new();
         for e in ledger
             .entries
             .iter()
-            .filter(|e| e.str("id") == Some(id.as_str()))
+            .filter(|e| e.kind.starts_with("joint-chain-") && e.str("id") == Some(id.as_str()))
         {
             if let Some(list) = e.detail.get("signed_by").and_then(Value::as_array) {
                 logged.extend(list.iter().filter_map(Value::as_str).map(String::from));
             }
         }
         let links: Vec<&str> = chain.links().iter().map(|l| l.party.as_str()).collect();
-        if !links.ends_with(&logged.iter().map(String::as_str).collect::<Vec<_>>()) {
+        let logged: Vec<&str> = logged.iter().map(String::as_str).collect();
+        let agrees = if whole {
+            links == logged
+        } else {
+            links.ends_with(&logged)
+        };
+        if !agrees {
             return Err(fail(part, "its links are not the ones the log recorded"));
         }
         ledger.names.insert(format!("chain:{id}"));
@@ -579,11 +623,15 @@ fn check_joint_chains(
     Ok(())
 }
 
-/// Every entry names the key or an object of its records.
+/// Every entry names the key or an object of its records, in a way that
+/// makes it part of this key's history (`refs::admits`).
 fn check_relevance(ledger: &Ledger) -> Result<(), EvidenceError> {
     for e in &ledger.entries {
         let refs = super::refs::refs(&e.kind, &e.detail);
-        if !refs.iter().any(|r| ledger.names.contains(r)) {
+        let about = refs
+            .iter()
+            .any(|r| ledger.names.contains(r) && super::refs::admits(r, &e.kind));
+        if !about {
             return Err(fail(e.part(), "it is about nothing of this key's"));
         }
     }

@@ -23,8 +23,18 @@ use crate::encoding::Writer;
 /// The domain label of a commitment.
 pub const COMMITMENT_DOMAIN: &str = "symbolon/commitment/v1";
 
-/// The top-level detail fields committed in every entry.
-pub const COMMITTED_FIELDS: [&str; 5] = ["subject", "alt_names", "reason", "requester", "error"];
+/// The top-level detail fields committed in every entry: names of
+/// subscribers (a certificate's, a registration's, a name policy's
+/// allowed and denied names) and free text that can hold them.
+pub const COMMITTED_FIELDS: [&str; 7] = [
+    "subject",
+    "alt_names",
+    "reason",
+    "requester",
+    "error",
+    "allow",
+    "deny",
+];
 
 /// The key a committed field's object holds its commitment under.
 const COMMITMENT_KEY: &str = "commitment";

@@ -14,6 +14,7 @@ pub const ENTRY_DOMAIN: &str = "symbolon/audit-entry/v1";
 
 /// One audit entry, as `audit_log` stores it and the log serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogEntry {
     /// Position in the log, from 1; its leaf is `seq - 1`.
     pub seq: i64,
