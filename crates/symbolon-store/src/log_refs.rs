@@ -14,20 +14,49 @@ pub(crate) const INDEX_BATCH: i64 = 10_000;
 
 /// Indexes at most `limit` entries past the index's head; returns how many.
 pub(crate) async fn index_in(conn: &mut AnyConnection, limit: i64) -> Result<usize, StoreError> {
-    let head: i64 = sqlx::query_scalar("SELECT seq FROM log_refs_head WHERE id = 1")
+    let db = || StoreError::db("index the log");
+    let row = sqlx::query("SELECT seq, hash FROM log_refs_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await
-        .map_err(StoreError::db("index the log"))?;
-    let rows =
-        sqlx::query("SELECT seq, kind, detail FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+        .map_err(db())?;
+    let (mut head, hash): (i64, Option<Vec<u8>>) = (row.get(0), row.get(1));
+    if head > 0 {
+        let now: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
             .bind(head)
-            .bind(limit)
-            .fetch_all(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await
-            .map_err(StoreError::db("index the log"))?;
-    let Some(last) = rows.last().map(|r| r.get::<i64, _>(0)) else {
+            .map_err(db())?;
+        if now.is_none() || now != hash {
+            // The entry the index ends at is gone or another (a registry
+            // restored from an older copy, a log rewritten): what was
+            // indexed is not the log's any more. Start again.
+            tracing::warn!(
+                indexed = head,
+                "the log changed under its index; reindexing"
+            );
+            sqlx::query("DELETE FROM log_refs")
+                .execute(&mut *conn)
+                .await
+                .map_err(db())?;
+            sqlx::query("UPDATE log_refs_head SET seq = 0, hash = NULL WHERE id = 1")
+                .execute(&mut *conn)
+                .await
+                .map_err(db())?;
+            head = 0;
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT seq, kind, detail, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(head)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db())?;
+    let Some(last) = rows.last() else {
         return Ok(0);
     };
+    let (last_seq, last_hash): (i64, Vec<u8>) = (last.get(0), last.get(3));
     for r in &rows {
         let seq: i64 = r.get(0);
         // A detail that is not JSON names nothing (the log never writes one).
@@ -38,18 +67,19 @@ pub(crate) async fn index_in(conn: &mut AnyConnection, limit: i64) -> Result<usi
                 .bind(seq)
                 .execute(&mut *conn)
                 .await
-                .map_err(StoreError::db("index the log"))?;
+                .map_err(db())?;
         }
     }
     // Compare-and-set: another process that indexed the same entries
     // meanwhile wrote the same rows (the inserts are idempotent) and moved
     // the head itself; the caller reads the head again either way.
-    sqlx::query("UPDATE log_refs_head SET seq = $1 WHERE id = 1 AND seq = $2")
-        .bind(last)
+    sqlx::query("UPDATE log_refs_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
+        .bind(last_seq)
+        .bind(last_hash)
         .bind(head)
         .execute(&mut *conn)
         .await
-        .map_err(StoreError::db("index the log"))?;
+        .map_err(db())?;
     Ok(rows.len())
 }
 

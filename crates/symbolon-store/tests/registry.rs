@@ -554,3 +554,58 @@ async fn a_second_head_for_a_signed_size_is_refused() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_index_finds_entries_by_object_and_follows_a_log_cut_back() {
+    use symbolon_store::LogRef;
+    for db in databases().await {
+        let (a, b) = (db.open().await, db.open().await);
+        let (x, _) = key();
+        let (y, _) = key();
+        for i in 0..4 {
+            a.append_audit(
+                AuditKind::KeyReserved,
+                &json!({ "key": x, "i": i, "subject": "CN=x" }),
+            )
+            .await
+            .unwrap();
+        }
+        a.append_audit(AuditKind::CertificateRevoked, &json!({ "serial": "0a" }))
+            .await
+            .unwrap();
+        // Two indexers (two processes) over the same entries agree.
+        let (i1, i2) = tokio::join!(a.index_log(), b.index_log());
+        assert!(i1.unwrap() + i2.unwrap() >= 5);
+        let found = a.log_naming(&[LogRef::Key(x)]).await.unwrap();
+        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(found[0].1, "key-reserved");
+        let serial = a.log_naming(&[LogRef::Serial("0a".into())]).await.unwrap();
+        assert_eq!(serial, [(5, "certificate-revoked".to_string())]);
+        // The subject entered the tree committed, and opens for auditors.
+        let e = &a.audit_entries_at(&[1]).await.unwrap()[0];
+        assert!(!e.detail.contains("CN=x"), "{}", e.detail);
+        assert_eq!(e.opened_detail().unwrap()["subject"], "CN=x");
+        assert!(a.log_entry(1).await.unwrap().openings.is_none());
+
+        // The log cut back to two entries (a registry restored from an
+        // older copy), then grown again: the index follows.
+        for sql in [
+            "DELETE FROM log_openings WHERE seq > 2",
+            "DELETE FROM audit_log WHERE seq > 2",
+            "DELETE FROM log_nodes WHERE level = 0 AND idx >= 2",
+            "DELETE FROM log_nodes WHERE level > 0",
+            "UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2) WHERE id = 1",
+        ] {
+            sqlx::query(sql).execute(a.pool()).await.unwrap();
+        }
+        let c = db.open().await;
+        c.append_audit(AuditKind::KeyReserved, &json!({ "key": y }))
+            .await
+            .unwrap();
+        c.index_log().await.unwrap();
+        let xs = c.log_naming(&[LogRef::Key(x)]).await.unwrap();
+        assert_eq!(xs.iter().map(|f| f.0).collect::<Vec<_>>(), [1, 2]);
+        let ys = c.log_naming(&[LogRef::Key(y)]).await.unwrap();
+        assert_eq!(ys.iter().map(|f| f.0).collect::<Vec<_>>(), [3]);
+    }
+}

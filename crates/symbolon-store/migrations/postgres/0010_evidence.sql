@@ -17,9 +17,12 @@ CREATE TABLE log_refs (
     seq BIGINT NOT NULL,
     PRIMARY KEY (ref, seq)
 );
+-- The index goes up to entry `seq`, whose chain hash was `hash` (a log
+-- rewritten under the index no longer has it there: the index is rebuilt).
 CREATE TABLE log_refs_head (
-    id  INTEGER PRIMARY KEY CHECK (id = 1),
-    seq BIGINT NOT NULL
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  BIGINT NOT NULL,
+    hash BYTEA
 );
 INSERT INTO log_refs_head (id, seq) VALUES (1, 0);
 
