@@ -456,11 +456,6 @@ fn cut_log(dir: &Path, data: &Path, keep: i64) {
     rt.block_on(async {
         let r = open_registry(dir, data).await;
         let pool = r.pool();
-        sqlx::query("DELETE FROM log_openings WHERE seq > $1")
-            .bind(keep)
-            .execute(pool)
-            .await
-            .unwrap();
         sqlx::query("DELETE FROM audit_log WHERE seq > $1")
             .bind(keep)
             .execute(pool)

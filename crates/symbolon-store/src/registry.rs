@@ -827,8 +827,8 @@ impl Registry {
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.seq, a.at, a.kind, a.detail, a.prev_hash, a.hash, o.openings FROM audit_log a \
-             LEFT JOIN log_openings o ON o.seq = a.seq WHERE a.seq > $1 ORDER BY a.seq LIMIT $2",
+            "SELECT seq, at, kind, detail, prev_hash, hash, openings FROM audit_log \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(after)
         .bind(limit)
@@ -844,8 +844,8 @@ impl Registry {
         for chunk in seqs.chunks(500) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT a.seq, a.at, a.kind, a.detail, a.prev_hash, a.hash, o.openings FROM audit_log a \
-                 LEFT JOIN log_openings o ON o.seq = a.seq WHERE a.seq IN ({}) ORDER BY a.seq",
+                "SELECT seq, at, kind, detail, prev_hash, hash, openings FROM audit_log \
+                 WHERE seq IN ({}) ORDER BY seq",
                 marks.join(", ")
             );
             let mut q = sqlx::query(&sql);

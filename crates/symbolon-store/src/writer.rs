@@ -382,30 +382,26 @@ pub(crate) async fn append_in(
             "the audit head moved during the append".into(),
         )));
     }
-    sqlx::query("INSERT INTO audit_log (seq, at, kind, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
+    // A map of strings always encodes.
+    let openings = openings
+        .map(|o| serde_json::to_string(&o))
+        .transpose()
+        .map_err(|e| {
+            StoreError::db("append audit")(sqlx::Error::Protocol(format!("encode openings: {e}")))
+        })?;
+    sqlx::query("INSERT INTO audit_log (seq, at, kind, detail, prev_hash, hash, openings) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(next)
         .bind(at)
         .bind(kind.as_str())
         .bind(detail)
         .bind(prev.as_slice())
         .bind(hash.as_slice())
+        .bind(openings)
         .execute(&mut *conn)
         .await
         .map_err(StoreError::db("append audit"))?;
     // The transparency log's leaf for this entry, in the same transaction
     // (after any earlier entries the tree lacks).
-    if let Some(openings) = openings {
-        // A map of strings always encodes.
-        let text = serde_json::to_string(&openings).map_err(|e| {
-            StoreError::db("append audit")(sqlx::Error::Protocol(format!("encode openings: {e}")))
-        })?;
-        sqlx::query("INSERT INTO log_openings (seq, openings) VALUES ($1, $2)")
-            .bind(next)
-            .bind(text)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("append audit"))?;
-    }
     crate::log_tree::catch_up_in(conn, seq).await?;
     crate::log_tree::append_leaf_in(conn, seq as u64, leaf).await?;
     Ok(next)

@@ -590,7 +590,6 @@ async fn the_log_index_finds_entries_by_object_and_follows_a_log_cut_back() {
         // The log cut back to two entries (a registry restored from an
         // older copy), then grown again: the index follows.
         for sql in [
-            "DELETE FROM log_openings WHERE seq > 2",
             "DELETE FROM audit_log WHERE seq > 2",
             "DELETE FROM log_nodes WHERE level = 0 AND idx >= 2",
             "DELETE FROM log_nodes WHERE level > 0",

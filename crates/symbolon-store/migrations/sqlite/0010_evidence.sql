@@ -1,11 +1,8 @@
 -- Evidence bundles and salted commitments (docs/transparency.md §9–10).
 
--- The openings of an entry's committed fields (salt and value, JSON): kept
--- beside the log, outside the tree, written in the entry's transaction.
-CREATE TABLE log_openings (
-    seq      INTEGER PRIMARY KEY REFERENCES audit_log (seq),
-    openings TEXT    NOT NULL
-);
+-- The openings of an entry's committed fields (salt and value, JSON),
+-- written with the entry: beside it, outside what its hashes cover.
+ALTER TABLE audit_log ADD COLUMN openings TEXT;
 
 -- Which entries name which object ("key:sha256:…", "serial:…", "escrow:…",
 -- "request:…", "chain:…", "registration:…", "token:…", "arbitrator:…"): an
