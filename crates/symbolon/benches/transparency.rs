@@ -8,6 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use symbolon::transparency::checkpoint::Checkpoint;
+use symbolon::transparency::commitment::{commit, open, COMMITTED_FIELDS};
 use symbolon::transparency::merkle::{
     consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion,
     MemoryTree,
@@ -63,6 +64,27 @@ fn bench(c: &mut Criterion) {
     .body();
     g.bench_function("checkpoint_signature", |b| {
         b.iter(|| pair.sign(body.as_bytes()))
+    });
+    g.finish();
+
+    // The commitments of an issuance entry's personal fields (what every
+    // audit append naming a subscriber pays), and opening them again.
+    let detail = serde_json::json!({
+        "serial": "4a1f9c0e8d7b6a5f4e3d2c1b0a998877", "key": format!("sha256:{}", "ab".repeat(32)),
+        "subject": "CN=Alice Example,O=Example", "role": "email",
+        "alt_names": ["email:alice@example.org"],
+        "by": { "role": "station", "name": "station-1", "credential": "0a1b2c3d" },
+    })
+    .to_string();
+    let salts = [[7u8; 32]; COMMITTED_FIELDS.len()];
+    let mut g = c.benchmark_group("commitments");
+    g.bench_function("commit_issuance_entry", |b| {
+        b.iter(|| commit(&detail, &salts))
+    });
+    let (public, openings) = commit(&detail, &salts);
+    let openings = openings.unwrap();
+    g.bench_function("open_issuance_entry", |b| {
+        b.iter(|| open(&public, &openings).unwrap())
     });
     g.finish();
     println!(
