@@ -185,57 +185,22 @@ pub(crate) enum JointCommand {
     #[command(
         after_help = "Example:\n  symbolon joint new-partial --bits 2048 --out issuer.partial"
     )]
-    NewPartial {
-        /// Its length in bits (that of n).
-        #[arg(long, default_value_t = 2048)]
-        bits: u32,
-        /// Output file.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    NewPartial(JointNewPartialArgs),
     /// The issuer starts a joint key in an empty slot: primes, e, and its partial d1 (FIG. 18, 19).
     #[command(
         after_help = "Example:\n  symbolon joint init --token alice.token --slot joint --e 65537 --partial-file issuer.partial"
     )]
-    Init {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// rsa-2048, rsa-3072 or rsa-4096.
-        #[arg(long, default_value = "rsa-2048")]
-        algorithm: String,
-        /// The public exponent's starting value (corrected upwards until coprime to λ(n); at least 65537).
-        #[arg(long, default_value_t = 65537)]
-        e: u64,
-        #[command(flatten)]
-        partial: PartialArg,
-    },
+    Init(JointInitArgs),
     /// Another party enters its partial.
     #[command(
         after_help = "Example:\n  symbolon joint contribute --token alice.token --slot joint --partial-file provider.partial"
     )]
-    Contribute {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        #[command(flatten)]
-        partial: PartialArg,
-    },
+    Contribute(JointContributeArgs),
     /// The user completes the key: d0, the composed key (tested), its public key.
     #[command(
         after_help = "Example:\n  symbolon joint finish --token alice.token --slot joint --out joint.pub.pem"
     )]
-    Finish {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// Write the public key here (PEM).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Finish(JointFinishArgs),
     /// Reissue (FIG. 20, step 614): a new token is to hold the joint key; needs the request form every party signed.
     #[command(
         after_help = "Example:\n  symbolon joint reissue-begin --token new.token --slot joint --permission form.json\n  \
@@ -245,119 +210,202 @@ pub(crate) enum JointCommand {
         It then recovers p and q from e·d0·d1·… − 1 (NIST SP 800-56B), checks p·q = n and holds \
         the same key: the old certificate verifies its signatures."
     )]
-    ReissueBegin {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The request form signed by every party (`joint form-new`, `joint chain-sign`).
-        #[arg(long)]
-        permission: PathBuf,
-    },
+    ReissueBegin(JointReissueBeginArgs),
     /// Reissue: one party re-enters its partial (the corrected one it signs with; d0 for the user).
-    ReissueEnter {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        #[command(flatten)]
-        partial: PartialArg,
-    },
+    ReissueEnter(JointReissueEnterArgs),
     /// Reissue: recover the primes and put the same key in the slot.
-    ReissueFinish {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-    },
+    ReissueFinish(JointReissueFinishArgs),
     /// Release d0 once, sealed to your age recipient (FIG. 18 unit 541).
     #[command(
         after_help = "Example:\n  symbolon joint output-d0 --token alice.token --slot joint --to age1… --out d0.age\n\n\
         d0 leaves the token once, to one recipient. Asking again for the same recipient returns the same \
         sealed bytes (so a crash never loses it); any other recipient is refused."
     )]
-    OutputD0 {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// Your age X25519 recipient (age1…).
-        #[arg(long)]
-        to: String,
-        /// Output file.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    OutputD0(JointOutputD0Args),
     /// Open a released d0 with your age identity into a partial file (mode 0600).
     #[command(
         after_help = "Example:\n  symbolon joint reveal-d0 --identity me.agekey --in d0.age --out d0.partial"
     )]
-    RevealD0 {
-        /// The age identity file (AGE-SECRET-KEY-1…).
-        #[arg(long)]
-        identity: PathBuf,
-        /// The released d0.
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// The partial file to write.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    RevealD0(JointRevealD0Args),
     /// The EMSA-PKCS1-v1_5 SHA-256 encoding of a message for the key: what the parties chain-sign.
     #[command(
         after_help = "Example:\n  symbolon joint encode --key joint.pub.pem --in contract.txt --out em.hex"
     )]
-    Encode {
-        /// The joint public key (PEM or DER).
-        #[arg(long)]
-        key: PathBuf,
-        /// The message.
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// Output (hex).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Encode(JointEncodeArgs),
     /// x^{d_i} mod n with your partial, outside the token (hex in, hex out).
     #[command(
         after_help = "Example:\n  symbolon joint partial-sign --key joint.pub.pem --partial-file d0.partial --in em.hex --out s0.hex"
     )]
-    PartialSign {
-        /// The joint public key (PEM or DER).
-        #[arg(long)]
-        key: PathBuf,
-        #[command(flatten)]
-        partial: PartialArg,
-        /// The value to sign (hex).
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// Output (hex).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    PartialSign(JointPartialSignArgs),
     #[command(flatten)]
     Protocol(JointProtocolCommand),
     /// Check s^e mod n against the expected value (a message's encoding, or a challenge).
     #[command(
         after_help = "Example:\n  symbolon joint verify --key joint.pub.pem --in s2.hex --message contract.txt --signature-out contract.sig"
     )]
-    Verify {
-        /// The joint public key (PEM or DER).
-        #[arg(long)]
-        key: PathBuf,
-        /// The chained signature (hex).
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// The message whose EMSA-PKCS1-v1_5 SHA-256 encoding it must be.
-        #[arg(long, conflicts_with = "expect")]
-        message: Option<PathBuf>,
-        /// Or the value it must be (hex file).
-        #[arg(long)]
-        expect: Option<PathBuf>,
-        /// Also write it as an ordinary RSA signature (binary) here.
-        #[arg(long)]
-        signature_out: Option<PathBuf>,
-    },
+    Verify(JointVerifyArgs),
+}
+
+/// The arguments of `JointCommand::NewPartial`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointNewPartialArgs {
+    /// Its length in bits (that of n).
+    #[arg(long, default_value_t = 2048)]
+    pub(crate) bits: u32,
+    /// Output file.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+/// The arguments of `JointCommand::Init`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointInitArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// rsa-2048, rsa-3072 or rsa-4096.
+    #[arg(long, default_value = "rsa-2048")]
+    pub(crate) algorithm: String,
+    /// The public exponent's starting value (corrected upwards until coprime to λ(n); at least 65537).
+    #[arg(long, default_value_t = 65537)]
+    pub(crate) e: u64,
+    #[command(flatten)]
+    pub(crate) partial: PartialArg,
+}
+
+/// The arguments of `JointCommand::Contribute`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointContributeArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    #[command(flatten)]
+    pub(crate) partial: PartialArg,
+}
+
+/// The arguments of `JointCommand::Finish`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointFinishArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// Write the public key here (PEM).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `JointCommand::ReissueBegin`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointReissueBeginArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The request form signed by every party (`joint form-new`, `joint chain-sign`).
+    #[arg(long)]
+    pub(crate) permission: PathBuf,
+}
+
+/// The arguments of `JointCommand::ReissueEnter`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointReissueEnterArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    #[command(flatten)]
+    pub(crate) partial: PartialArg,
+}
+
+/// The arguments of `JointCommand::ReissueFinish`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointReissueFinishArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+}
+
+/// The arguments of `JointCommand::OutputD0`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointOutputD0Args {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// Your age X25519 recipient (age1…).
+    #[arg(long)]
+    pub(crate) to: String,
+    /// Output file.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+/// The arguments of `JointCommand::RevealD0`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointRevealD0Args {
+    /// The age identity file (AGE-SECRET-KEY-1…).
+    #[arg(long)]
+    pub(crate) identity: PathBuf,
+    /// The released d0.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// The partial file to write.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+/// The arguments of `JointCommand::Encode`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointEncodeArgs {
+    /// The joint public key (PEM or DER).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The message.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// Output (hex).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `JointCommand::PartialSign`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointPartialSignArgs {
+    /// The joint public key (PEM or DER).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    #[command(flatten)]
+    pub(crate) partial: PartialArg,
+    /// The value to sign (hex).
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// Output (hex).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `JointCommand::Verify`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointVerifyArgs {
+    /// The joint public key (PEM or DER).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The chained signature (hex).
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// The message whose EMSA-PKCS1-v1_5 SHA-256 encoding it must be.
+    #[arg(long, conflicts_with = "expect")]
+    pub(crate) message: Option<PathBuf>,
+    /// Or the value it must be (hex file).
+    #[arg(long)]
+    pub(crate) expect: Option<PathBuf>,
+    /// Also write it as an ordinary RSA signature (binary) here.
+    #[arg(long)]
+    pub(crate) signature_out: Option<PathBuf>,
 }
 
 /// A chain message file, read and (for signing) rewritten.
@@ -382,18 +430,7 @@ pub(crate) enum JointProtocolCommand {
         The roster is the user (d0) first, then the parties in the order their partials entered the token. \
         A party whose partial is not the one the token holds is named as soon as its link is checked."
     )]
-    CheckBegin {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The roster, comma-separated: the user first, then in the order the partials entered.
-        #[arg(long)]
-        parties: String,
-        /// The check file to write.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    CheckBegin(JointProtocolCheckBeginArgs),
     /// Reissue request form (FIG. 20, step 601): for the user to sign with d0 first, then every party in turn.
     #[command(
         after_help = "Example:\n  symbolon joint form-new --key joint.pub.pem --parties alice,issuer,provider \\\n      \
@@ -403,78 +440,28 @@ pub(crate) enum JointProtocolCommand {
         EMSA-PKCS1-v1_5 SHA-256 encoding of the form's fields (always hashed, whatever the form's length), so the \
         complete chain is an ordinary RSA signature."
     )]
-    FormNew {
-        /// The joint public key (PEM or DER).
-        #[arg(long)]
-        key: PathBuf,
-        /// The roster, comma-separated: the user (d0) first, then in the order the partials entered.
-        #[arg(long)]
-        parties: String,
-        /// The serial of the new token that is to hold the key (`symbolon token info`).
-        #[arg(long)]
-        new_token: String,
-        /// The slot in it.
-        #[arg(long)]
-        new_slot: String,
-        /// Why (for the parties to judge).
-        #[arg(long)]
-        reason: String,
-        /// The form file to write.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    FormNew(JointProtocolFormNewArgs),
     /// Show a chain file: what it asks, who signed, who signs next; everything checkable is checked.
     #[command(after_help = "Example:\n  symbolon joint chain-show --in form.json --json")]
-    ChainShow {
-        /// The chain file.
-        #[arg(long = "in")]
-        input: PathBuf,
-    },
+    ChainShow(JointProtocolChainShowArgs),
     /// Your turn in a chain: check it, apply your partial, check your link, add it.
     #[command(
         after_help = "Example:\n  symbolon joint chain-sign --in form.json --party issuer --partial-file issuer.partial.corrected\n\n\
         Nothing is added unless the chain so far checks out, it is your turn, and (in a check) your link equals the \
         token's view or (last party) the whole chain verifies with e."
     )]
-    ChainSign {
-        #[command(flatten)]
-        file: ChainFileArgs,
-        /// Your name in the roster.
-        #[arg(long)]
-        party: String,
-        #[command(flatten)]
-        partial: PartialArg,
-    },
+    ChainSign(JointProtocolChainSignArgs),
     /// Your turn in a chain: refuse, with a reason; the chain ends.
     #[command(
         after_help = "Example:\n  symbolon joint chain-refuse --in form.json --party provider --reason 'unpaid invoices'"
     )]
-    ChainRefuse {
-        #[command(flatten)]
-        file: ChainFileArgs,
-        /// Your name in the roster.
-        #[arg(long)]
-        party: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-    },
+    ChainRefuse(JointProtocolChainRefuseArgs),
     /// Verify a complete chain: every link in roster order, the last verifying with e.
     #[command(
         after_help = "Example:\n  symbolon joint chain-verify --in form.json --message-out form.msg --signature-out form.sig\n  \
         openssl dgst -sha256 -verify joint.pub.pem -signature form.sig form.msg"
     )]
-    ChainVerify {
-        /// The chain file.
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// Write the signed message bytes here.
-        #[arg(long)]
-        message_out: Option<PathBuf>,
-        /// Write the complete chain as an ordinary RSA signature (binary) here.
-        #[arg(long)]
-        signature_out: Option<PathBuf>,
-    },
+    ChainVerify(JointProtocolChainVerifyArgs),
     /// Rotation (FIG. 21): fresh primes and e for a new key in the same slot; the old key stays until the commit.
     #[command(
         after_help = "Example:\n  symbolon joint rotate-begin --token alice.token --slot joint\n  \
@@ -485,54 +472,13 @@ pub(crate) enum JointProtocolCommand {
         symbolon joint rotate-commit --token alice.token --slot joint --out joint.new.pem\n  \
         symbolon joint output-d0 --token alice.token --slot joint --to age1… --out d0.new.age"
     )]
-    RotateBegin {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The new public exponent's starting value (at least 65537).
-        #[arg(long, default_value_t = 65537)]
-        e: u64,
-    },
+    RotateBegin(JointProtocolRotateBeginArgs),
     /// Rotation: a party re-enters its old partial (checked against the token's) and, except the user, a new one.
-    RotateEnter {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The party's place: 0 for the user (d0), then 1, 2 … in the order the partials entered.
-        #[arg(long)]
-        party_index: u32,
-        /// The old partial (as the party signs with).
-        #[command(flatten)]
-        partial: PartialArg,
-        /// The party's new partial (`joint new-partial`); not for the user.
-        #[arg(long)]
-        new_partial_file: Option<PathBuf>,
-    },
+    RotateEnter(JointProtocolRotateEnterArgs),
     /// Rotation: re-wrap a file sealed to the old key (a token backup, content) to the new key, inside the token.
-    RotateReseal {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The sealed file.
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// The re-sealed file to write.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    RotateReseal(JointProtocolRotateResealArgs),
     /// Rotation: the new key replaces the old; d0_NEW awaits its one release.
-    RotateCommit {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// Write the new public key here (PEM).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    RotateCommit(JointProtocolRotateCommitArgs),
     /// Put a chain file into the service's mailbox for the parties; prints its id.
     #[command(
         after_help = "Example:\n  symbolon joint mailbox-post --ca http://127.0.0.1:8080 --in form.json\n  \
@@ -541,35 +487,189 @@ pub(crate) enum JointProtocolCommand {
         The mailbox stores; it trusts nothing. It takes an update only if it extends the stored file by links or a \
         refusal, in roster order, and every party checks the whole file again before signing."
     )]
-    MailboxPost {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The chain file.
-        #[arg(long = "in")]
-        input: PathBuf,
-    },
+    MailboxPost(JointProtocolMailboxPostArgs),
     /// Fetch a chain file from the mailbox.
-    MailboxGet {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// Its id.
-        #[arg(long)]
-        id: String,
-        /// Where to write it.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    MailboxGet(JointProtocolMailboxGetArgs),
     /// Put the extended chain file back.
-    MailboxPut {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// Its id.
-        #[arg(long)]
-        id: String,
-        /// The chain file.
-        #[arg(long = "in")]
-        input: PathBuf,
-    },
+    MailboxPut(JointProtocolMailboxPutArgs),
+}
+
+/// The arguments of `JointProtocolCommand::CheckBegin`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolCheckBeginArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The roster, comma-separated: the user first, then in the order the partials entered.
+    #[arg(long)]
+    pub(crate) parties: String,
+    /// The check file to write.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+/// The arguments of `JointProtocolCommand::FormNew`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolFormNewArgs {
+    /// The joint public key (PEM or DER).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The roster, comma-separated: the user (d0) first, then in the order the partials entered.
+    #[arg(long)]
+    pub(crate) parties: String,
+    /// The serial of the new token that is to hold the key (`symbolon token info`).
+    #[arg(long)]
+    pub(crate) new_token: String,
+    /// The slot in it.
+    #[arg(long)]
+    pub(crate) new_slot: String,
+    /// Why (for the parties to judge).
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// The form file to write.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+/// The arguments of `JointProtocolCommand::ChainShow`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolChainShowArgs {
+    /// The chain file.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+}
+
+/// The arguments of `JointProtocolCommand::ChainSign`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolChainSignArgs {
+    #[command(flatten)]
+    pub(crate) file: ChainFileArgs,
+    /// Your name in the roster.
+    #[arg(long)]
+    pub(crate) party: String,
+    #[command(flatten)]
+    pub(crate) partial: PartialArg,
+}
+
+/// The arguments of `JointProtocolCommand::ChainRefuse`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolChainRefuseArgs {
+    #[command(flatten)]
+    pub(crate) file: ChainFileArgs,
+    /// Your name in the roster.
+    #[arg(long)]
+    pub(crate) party: String,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: String,
+}
+
+/// The arguments of `JointProtocolCommand::ChainVerify`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolChainVerifyArgs {
+    /// The chain file.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// Write the signed message bytes here.
+    #[arg(long)]
+    pub(crate) message_out: Option<PathBuf>,
+    /// Write the complete chain as an ordinary RSA signature (binary) here.
+    #[arg(long)]
+    pub(crate) signature_out: Option<PathBuf>,
+}
+
+/// The arguments of `JointProtocolCommand::RotateBegin`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolRotateBeginArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The new public exponent's starting value (at least 65537).
+    #[arg(long, default_value_t = 65537)]
+    pub(crate) e: u64,
+}
+
+/// The arguments of `JointProtocolCommand::RotateEnter`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolRotateEnterArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The party's place: 0 for the user (d0), then 1, 2 … in the order the partials entered.
+    #[arg(long)]
+    pub(crate) party_index: u32,
+    /// The old partial (as the party signs with).
+    #[command(flatten)]
+    pub(crate) partial: PartialArg,
+    /// The party's new partial (`joint new-partial`); not for the user.
+    #[arg(long)]
+    pub(crate) new_partial_file: Option<PathBuf>,
+}
+
+/// The arguments of `JointProtocolCommand::RotateReseal`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolRotateResealArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The sealed file.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// The re-sealed file to write.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+/// The arguments of `JointProtocolCommand::RotateCommit`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolRotateCommitArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// Write the new public key here (PEM).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `JointProtocolCommand::MailboxPost`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolMailboxPostArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The chain file.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+}
+
+/// The arguments of `JointProtocolCommand::MailboxGet`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolMailboxGetArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// Its id.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// Where to write it.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+/// The arguments of `JointProtocolCommand::MailboxPut`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JointProtocolMailboxPutArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// Its id.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// The chain file.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
 }
 
 /// An arbitrator's directory.
@@ -657,86 +757,110 @@ pub(crate) enum RecoveryCommand {
         (`symbolon recovery enclave`). A token other than the one the key was bound to makes the request a \
         rebinding, which the arbitrators see and approve."
     )]
-    Request {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The key's fingerprint (sha256:…).
-        #[arg(long)]
-        key: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-    },
+    Request(RecoveryRequestArgs),
     /// Show the enclave's keys, checked against the CA root you pin; --out writes its issuer key for `token trust-issuer`.
     #[command(
         after_help = "Example:\n  symbolon recovery enclave --ca http://127.0.0.1:8080 --ca-cert root.pem --out enclave-issuer.pem"
     )]
-    Enclave {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// Write the enclave's issuer key (PEM) here.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Enclave(RecoveryEnclaveArgs),
     /// Approve a request: your share, re-encrypted to the enclave, and your signature, next in the chain.
     #[command(
         after_help = "Example:\n  symbolon recovery approve --arbitrator card-co/ --ca http://127.0.0.1:8080 --ca-cert root.pem --request ID"
     )]
-    Approve {
-        #[command(flatten)]
-        dir: ArbitratorDir,
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The request id.
-        #[arg(long)]
-        request: String,
-    },
+    Approve(RecoveryApproveArgs),
     /// Refuse a request, signed, with a reason.
     #[command(
         after_help = "Example:\n  symbolon recovery refuse --arbitrator card-co/ --ca http://127.0.0.1:8080 --request ID --reason 'not the owner'"
     )]
-    Refuse {
-        #[command(flatten)]
-        dir: ArbitratorDir,
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The request id.
-        #[arg(long)]
-        request: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-    },
+    Refuse(RecoveryRefuseArgs),
     /// The policy tree: who approved, in what order, what is still missing.
     #[command(
         after_help = "Example:\n  symbolon recovery status --ca http://127.0.0.1:8080 --request ID --json"
     )]
-    Status {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The request id.
-        #[arg(long)]
-        request: String,
-    },
+    Status(RecoveryStatusArgs),
     /// Have the enclave recover the key and write it, with its certificate, into the target token.
     #[command(
         after_help = "Example:\n  symbolon recovery complete --ca http://127.0.0.1:8080 --request ID --token new.token\n\n\
         The enclave checks the chain, the order, every share, the key against its registration and the \
         target, and does this once per request."
     )]
-    Complete {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The request id.
-        #[arg(long)]
-        request: String,
-        #[command(flatten)]
-        token: TokenArgs,
-    },
+    Complete(RecoveryCompleteArgs),
+}
+
+/// The arguments of `RecoveryCommand::Request`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecoveryRequestArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The key's fingerprint (sha256:…).
+    #[arg(long)]
+    pub(crate) key: String,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: String,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+}
+
+/// The arguments of `RecoveryCommand::Enclave`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecoveryEnclaveArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// Write the enclave's issuer key (PEM) here.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `RecoveryCommand::Approve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecoveryApproveArgs {
+    #[command(flatten)]
+    pub(crate) dir: ArbitratorDir,
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The request id.
+    #[arg(long)]
+    pub(crate) request: String,
+}
+
+/// The arguments of `RecoveryCommand::Refuse`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecoveryRefuseArgs {
+    #[command(flatten)]
+    pub(crate) dir: ArbitratorDir,
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The request id.
+    #[arg(long)]
+    pub(crate) request: String,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: String,
+}
+
+/// The arguments of `RecoveryCommand::Status`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecoveryStatusArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The request id.
+    #[arg(long)]
+    pub(crate) request: String,
+}
+
+/// The arguments of `RecoveryCommand::Complete`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecoveryCompleteArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The request id.
+    #[arg(long)]
+    pub(crate) request: String,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
 }
 
 /// What `symbolon seal` needs.
@@ -966,77 +1090,89 @@ pub(crate) enum CaCommand {
     #[command(
         after_help = "Example:\n  symbolon ca init --data symbolon-data --subject 'CN=Example Root CA,O=Example' --algorithm rsa-3072"
     )]
-    Init {
-        #[command(flatten)]
-        data: DataArgs,
-        /// The CA's name, RFC 4514.
-        #[arg(long, default_value = "CN=symbolon CA")]
-        subject: String,
-        /// The CA key's algorithm: rsa-2048, rsa-3072, rsa-4096, or an EC
-        /// curve that signs (p256, p384, ed25519; docs/ec-keys.md).
-        #[arg(long, default_value = "rsa-3072")]
-        algorithm: String,
-        /// Validity of issued certificates, in days.
-        #[arg(long, default_value_t = 365)]
-        validity_days: u32,
-        /// Require a token attestation for every request.
-        #[arg(long)]
-        require_attestation: bool,
-        /// Roles (comma-separated) whose keys must be attested by a device
-        /// whose key chains to a trusted manufacturer root, not only vouched
-        /// for by a station (docs/vetting.md).
-        #[arg(long, value_delimiter = ',')]
-        manufacturer_evidence: Vec<String>,
-        /// The elliptic curves certified for a role, as ROLE=CURVE[+CURVE…]
-        /// (curves: p256, p384, ed25519; `ROLE=` alone: RSA only), once per
-        /// role. Roles not named take P-256 and P-384, and Ed25519 except
-        /// for `server` (docs/ec-keys.md).
-        #[arg(long = "curves", value_name = "ROLE=CURVES")]
-        curves: Vec<String>,
-        /// Make this CA a subordinate of an external parent: write a PKCS#10
-        /// request for the parent here instead of a self-signed root.
-        #[arg(long)]
-        parent_csr: Option<PathBuf>,
-        /// Keep the CA key on a PKCS#11 device (a pkcs11: URI; the PIN from
-        /// pin-source=file:PATH or env:NAME) instead of a soft token in --data.
-        #[arg(long)]
-        ca_token: Option<String>,
-    },
+    Init(CaInitArgs),
     /// Install the certificate an external parent issued for this CA.
     #[command(
         after_help = "Example:\n  symbolon ca init --data symbolon-data --subject 'CN=Example Issuing CA' --parent-csr issuing.csr\n  \
                             # … the parent signs issuing.csr as a CA certificate …\n  \
                             symbolon ca import-cert --data symbolon-data --in issuing.crt --chain parent-chain.pem"
     )]
-    ImportCert {
-        #[command(flatten)]
-        data: DataArgs,
-        /// The CA certificate the parent issued (PEM).
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// The parent's chain: its issuing certificate first, its root last (PEM).
-        #[arg(long)]
-        chain: PathBuf,
-    },
+    ImportCert(CaImportCertArgs),
     /// Print the CA's root certificate (PEM) from a running CA or a data directory.
     #[command(
         after_help = "Examples:\n  symbolon ca certificate --ca http://127.0.0.1:8080 --out root.pem\n  symbolon ca certificate --data symbolon-data"
     )]
-    Certificate {
-        /// A running CA.
-        #[arg(long, env = "SYMBOLON_CA", conflicts_with = "data")]
-        ca: Option<String>,
-        /// The CA certificate you already trust (PEM), to reach an https
-        /// service; the chain it serves must end at it.
-        #[arg(long, env = "SYMBOLON_CA_CERT", requires = "ca")]
-        ca_cert: Option<PathBuf>,
-        /// A local data directory.
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Certificate(CaCertificateArgs),
+}
+
+/// The arguments of `CaCommand::Init`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CaInitArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// The CA's name, RFC 4514.
+    #[arg(long, default_value = "CN=symbolon CA")]
+    pub(crate) subject: String,
+    /// The CA key's algorithm: rsa-2048, rsa-3072, rsa-4096, or an EC
+    /// curve that signs (p256, p384, ed25519; docs/ec-keys.md).
+    #[arg(long, default_value = "rsa-3072")]
+    pub(crate) algorithm: String,
+    /// Validity of issued certificates, in days.
+    #[arg(long, default_value_t = 365)]
+    pub(crate) validity_days: u32,
+    /// Require a token attestation for every request.
+    #[arg(long)]
+    pub(crate) require_attestation: bool,
+    /// Roles (comma-separated) whose keys must be attested by a device
+    /// whose key chains to a trusted manufacturer root, not only vouched
+    /// for by a station (docs/vetting.md).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) manufacturer_evidence: Vec<String>,
+    /// The elliptic curves certified for a role, as ROLE=CURVE[+CURVE…]
+    /// (curves: p256, p384, ed25519; `ROLE=` alone: RSA only), once per
+    /// role. Roles not named take P-256 and P-384, and Ed25519 except
+    /// for `server` (docs/ec-keys.md).
+    #[arg(long = "curves", value_name = "ROLE=CURVES")]
+    pub(crate) curves: Vec<String>,
+    /// Make this CA a subordinate of an external parent: write a PKCS#10
+    /// request for the parent here instead of a self-signed root.
+    #[arg(long)]
+    pub(crate) parent_csr: Option<PathBuf>,
+    /// Keep the CA key on a PKCS#11 device (a pkcs11: URI; the PIN from
+    /// pin-source=file:PATH or env:NAME) instead of a soft token in --data.
+    #[arg(long)]
+    pub(crate) ca_token: Option<String>,
+}
+
+/// The arguments of `CaCommand::ImportCert`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CaImportCertArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// The CA certificate the parent issued (PEM).
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// The parent's chain: its issuing certificate first, its root last (PEM).
+    #[arg(long)]
+    pub(crate) chain: PathBuf,
+}
+
+/// The arguments of `CaCommand::Certificate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CaCertificateArgs {
+    /// A running CA.
+    #[arg(long, env = "SYMBOLON_CA", conflicts_with = "data")]
+    pub(crate) ca: Option<String>,
+    /// The CA certificate you already trust (PEM), to reach an https
+    /// service; the chain it serves must end at it.
+    #[arg(long, env = "SYMBOLON_CA_CERT", requires = "ca")]
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// A local data directory.
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// What `symbolon enroll` needs.
@@ -1357,14 +1493,7 @@ pub(crate) enum TokenCommand {
                             apart from the token in production (--sealing-key). A PKCS#11 token (already initialised with a \
                             user PIN) gets a device identity key, a transport key and symbolon's state object."
     )]
-    Init {
-        /// The token file to create, or a pkcs11: URI.
-        #[arg(long)]
-        token: PathBuf,
-        /// Where to write the sealing key (default: TOKEN.sealing-key).
-        #[arg(long)]
-        sealing_key: Option<PathBuf>,
-    },
+    Init(TokenInitArgs),
     /// Show serial, state, trust list and slots.
     #[command(after_help = "Example:\n  symbolon token info --token alice.token --json")]
     Info(#[command(flatten)] TokenArgs),
@@ -1373,56 +1502,22 @@ pub(crate) enum TokenCommand {
         after_help = "Example:\n  symbolon token trust-issuer --token alice.token --issuer-key station.pub.pem\n\n\
                             The trust list is fixed for good when the token's first key is created."
     )]
-    TrustIssuer {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// The issuer's public key (PEM), from `symbolon issuer public-key`.
-        #[arg(long)]
-        issuer_key: PathBuf,
-    },
+    TrustIssuer(TokenTrustIssuerArgs),
     /// Generate a key pair inside the token.
     #[command(
         after_help = "Example:\n  symbolon token generate --token alice.token --slot signing --algorithm rsa-3072"
     )]
-    Generate {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// rsa-2048, rsa-3072, rsa-4096, or an elliptic curve: p256, p384,
-        /// ed25519 (signing), x25519 (key agreement only: a content
-        /// decryption key; docs/ec-keys.md).
-        #[arg(long, default_value = "rsa-2048")]
-        algorithm: String,
-    },
+    Generate(TokenGenerateArgs),
     /// Store a data object (your data, not a key) in the token.
     #[command(
         after_help = "Example:\n  symbolon token put-object --token alice.token --name contacts --in contacts.vcf"
     )]
-    PutObject {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// The object's name (like a slot name).
-        #[arg(long)]
-        name: String,
-        /// The data (default: stdin), at most 64 KiB.
-        #[arg(long = "in")]
-        input: Option<PathBuf>,
-    },
+    PutObject(TokenPutObjectArgs),
     /// Read a data object.
     #[command(
         after_help = "Example:\n  symbolon token get-object --token alice.token --name contacts --out contacts.vcf"
     )]
-    GetObject {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// The object's name.
-        #[arg(long)]
-        name: String,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    GetObject(TokenGetObjectArgs),
     /// Back up the token's data objects (not its keys), sealed to one of its own keys (S10–S11).
     #[command(
         after_help = "Example:\n  symbolon token backup --token alice.token --slot mail --out alice.backup\n\n\
@@ -1430,49 +1525,18 @@ pub(crate) enum TokenCommand {
         with that token brings the objects back (S12). The slot's key may be RSA, P-256, P-384 or X25519 \
         (not Ed25519, which only signs). The format is sealed content (docs/content-format.md)."
     )]
-    Backup {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// Output file.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Backup(TokenBackupArgs),
     /// Restore data objects from a backup, opened with the key in --slot (S12).
     #[command(
         after_help = "Example:\n  symbolon token restore --token new.token --slot mail --in alice.backup"
     )]
-    Restore {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The backup.
-        #[arg(long = "in")]
-        input: PathBuf,
-    },
+    Restore(TokenRestoreArgs),
     /// Print a public key as PEM: a slot's, or the token's device or transport key.
     #[command(
         after_help = "Examples:\n  symbolon token public-key --token alice.token --slot signing --out signing.pub.pem\n  \
                             symbolon token public-key --token alice.token --device"
     )]
-    PublicKey {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// The slot.
-        #[arg(long, required_unless_present_any = ["device", "transport"])]
-        slot: Option<String>,
-        /// The device identity key (verifies attestations).
-        #[arg(long, conflicts_with_all = ["slot", "transport"])]
-        device: bool,
-        /// The transport key (issuers wrap keys to it).
-        #[arg(long, conflicts_with_all = ["slot", "device"])]
-        transport: bool,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    PublicKey(TokenPublicKeyArgs),
     /// Sign a file (hashed here) or a pre-computed digest with a slot's key.
     #[command(
         after_help = "Examples:\n  symbolon token sign --token alice.token --slot signing --in doc.pdf --out doc.sig\n  \
@@ -1481,105 +1545,37 @@ pub(crate) enum TokenCommand {
                             openssl dgst -sha256 -verify ec.pub.pem -signature doc.sig doc.pdf\n\n\
                             The signature is raw bytes as OpenSSL writes them (`openssl dgst -sign`, `openssl pkeyutl`; ECDSA: DER)."
     )]
-    Sign {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// RSA: pkcs1-sha256|pkcs1-sha384|pkcs1-sha512|pss-sha256|pss-sha384|pss-sha512;
-        /// EC: ecdsa-sha256 (P-256), ecdsa-sha384 (P-384), ed25519. Default:
-        /// pkcs1-sha256 for an RSA slot, the curve's own for an EC slot.
-        #[arg(long)]
-        scheme: Option<String>,
-        /// The message file (default: stdin).
-        #[arg(long = "in", conflicts_with = "digest")]
-        input: Option<PathBuf>,
-        /// A digest already computed with the scheme's hash, in hex (not
-        /// for ed25519, which signs the message itself).
-        #[arg(long)]
-        digest: Option<String>,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Sign(TokenSignArgs),
     /// Decrypt an RSAES-OAEP (SHA-256) ciphertext with a slot's key.
     #[command(
         after_help = "Example:\n  openssl pkeyutl -encrypt -pubin -inkey enc.pub.pem -pkeyopt rsa_padding_mode:oaep \\\n    \
                             -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in secret -out secret.enc\n  \
                             symbolon token decrypt --token alice.token --slot enc --in secret.enc --out secret"
     )]
-    Decrypt {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The ciphertext file (default: stdin).
-        #[arg(long = "in")]
-        input: Option<PathBuf>,
-        /// Output file, created with mode 0600 (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Decrypt(TokenDecryptArgs),
     /// Print a slot's certificate (PEM).
     #[command(
         after_help = "Example:\n  symbolon token certificate --token alice.token --slot signing --out signing.crt"
     )]
-    Certificate {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Certificate(TokenCertificateArgs),
     /// Apply an issuer's signed command writing a certificate.
     #[command(
         after_help = "Example:\n  symbolon token write-certificate --token alice.token --authorization cert-cmd.json"
     )]
-    WriteCertificate {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// The signed command file from `symbolon issuer write-certificate --out`.
-        #[arg(long)]
-        authorization: PathBuf,
-    },
+    WriteCertificate(TokenWriteCertificateArgs),
     /// Apply an issuer's signed command carrying a wrapped key.
     #[command(
         after_help = "Example:\n  symbolon token accept-key --token alice.token --authorization key-cmd.json"
     )]
-    AcceptKey {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// The signed command file from `symbolon issuer accept-key --out`.
-        #[arg(long)]
-        authorization: PathBuf,
-    },
+    AcceptKey(TokenAcceptKeyArgs),
     /// Sign, with the device key, where a slot's key came from and that it cannot be exported.
     #[command(
         after_help = "Example:\n  symbolon token attest --token alice.token --slot signing --nonce 5f3a... --out signing.att.json"
     )]
-    Attest {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The verifier's freshness nonce, hex (up to 64 bytes).
-        #[arg(long, default_value = "")]
-        nonce: String,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Attest(TokenAttestArgs),
     /// Tamper response: zeroise every secret and leave the token dead for good.
     #[command(after_help = "Example:\n  symbolon token tamper --token alice.token --yes")]
-    Tamper {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// Confirm: this cannot be undone.
-        #[arg(long)]
-        yes: bool,
-    },
+    Tamper(TokenTamperArgs),
     /// Register the token's device key with a CA, vouching for it (station or registration officer), so its attestations count.
     #[command(after_help = "Examples:\n  \
         symbolon token register --token alice.token --ca https://127.0.0.1:8080 --credential station.token\n  \
@@ -1587,41 +1583,253 @@ pub(crate) enum TokenCommand {
         Your credential vouches that you initialised or received this device. With --device-chain (the device \
         key's certificate, then intermediates, PEM) chaining to a manufacturer root the admin trusts, the \
         manufacturer vouches too; a chain that does not check out is refused. A device key is registered under one serial.")]
-    Register {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The device key's certificate chain from its manufacturer (PEM).
-        #[arg(long)]
-        device_chain: Option<PathBuf>,
-    },
+    Register(TokenRegisterArgs),
     /// What the CA knows of this token's device: who vouched, the evidence, a replacement, its certificates.
     #[command(
         after_help = "Example:\n  symbolon token registration --token alice.token --ca https://127.0.0.1:8080 --credential station.token"
     )]
-    Registration {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        ca: CaArgs,
-    },
+    Registration(TokenRegistrationArgs),
     /// Hold the token in this process and serve it on a Unix socket.
     #[command(
         after_help = "Example:\n  symbolon token serve --token alice.token --socket $XDG_RUNTIME_DIR/symbolon.sock &\n  \
                             symbolon token info --agent $XDG_RUNTIME_DIR/symbolon.sock"
     )]
-    Serve {
-        /// The soft-token file to serve.
-        #[arg(long)]
-        token: PathBuf,
-        /// Its sealing key file (default: TOKEN.sealing-key).
-        #[arg(long, env = "SYMBOLON_SEALING_KEY")]
-        sealing_key: Option<PathBuf>,
-        /// The socket to listen on (created with mode 0600).
-        #[arg(long)]
-        socket: PathBuf,
-    },
+    Serve(TokenServeArgs),
+}
+
+/// The arguments of `TokenCommand::Init`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenInitArgs {
+    /// The token file to create, or a pkcs11: URI.
+    #[arg(long)]
+    pub(crate) token: PathBuf,
+    /// Where to write the sealing key (default: TOKEN.sealing-key).
+    #[arg(long)]
+    pub(crate) sealing_key: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::TrustIssuer`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenTrustIssuerArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// The issuer's public key (PEM), from `symbolon issuer public-key`.
+    #[arg(long)]
+    pub(crate) issuer_key: PathBuf,
+}
+
+/// The arguments of `TokenCommand::Generate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenGenerateArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// rsa-2048, rsa-3072, rsa-4096, or an elliptic curve: p256, p384,
+    /// ed25519 (signing), x25519 (key agreement only: a content
+    /// decryption key; docs/ec-keys.md).
+    #[arg(long, default_value = "rsa-2048")]
+    pub(crate) algorithm: String,
+}
+
+/// The arguments of `TokenCommand::PutObject`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenPutObjectArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// The object's name (like a slot name).
+    #[arg(long)]
+    pub(crate) name: String,
+    /// The data (default: stdin), at most 64 KiB.
+    #[arg(long = "in")]
+    pub(crate) input: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::GetObject`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenGetObjectArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// The object's name.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::Backup`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenBackupArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// Output file.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+/// The arguments of `TokenCommand::Restore`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenRestoreArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The backup.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+}
+
+/// The arguments of `TokenCommand::PublicKey`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenPublicKeyArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// The slot.
+    #[arg(long, required_unless_present_any = ["device", "transport"])]
+    pub(crate) slot: Option<String>,
+    /// The device identity key (verifies attestations).
+    #[arg(long, conflicts_with_all = ["slot", "transport"])]
+    pub(crate) device: bool,
+    /// The transport key (issuers wrap keys to it).
+    #[arg(long, conflicts_with_all = ["slot", "device"])]
+    pub(crate) transport: bool,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::Sign`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenSignArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// RSA: pkcs1-sha256|pkcs1-sha384|pkcs1-sha512|pss-sha256|pss-sha384|pss-sha512;
+    /// EC: ecdsa-sha256 (P-256), ecdsa-sha384 (P-384), ed25519. Default:
+    /// pkcs1-sha256 for an RSA slot, the curve's own for an EC slot.
+    #[arg(long)]
+    pub(crate) scheme: Option<String>,
+    /// The message file (default: stdin).
+    #[arg(long = "in", conflicts_with = "digest")]
+    pub(crate) input: Option<PathBuf>,
+    /// A digest already computed with the scheme's hash, in hex (not
+    /// for ed25519, which signs the message itself).
+    #[arg(long)]
+    pub(crate) digest: Option<String>,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::Decrypt`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenDecryptArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The ciphertext file (default: stdin).
+    #[arg(long = "in")]
+    pub(crate) input: Option<PathBuf>,
+    /// Output file, created with mode 0600 (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::Certificate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenCertificateArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::WriteCertificate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenWriteCertificateArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// The signed command file from `symbolon issuer write-certificate --out`.
+    #[arg(long)]
+    pub(crate) authorization: PathBuf,
+}
+
+/// The arguments of `TokenCommand::AcceptKey`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenAcceptKeyArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// The signed command file from `symbolon issuer accept-key --out`.
+    #[arg(long)]
+    pub(crate) authorization: PathBuf,
+}
+
+/// The arguments of `TokenCommand::Attest`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenAttestArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The verifier's freshness nonce, hex (up to 64 bytes).
+    #[arg(long, default_value = "")]
+    pub(crate) nonce: String,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::Tamper`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenTamperArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// Confirm: this cannot be undone.
+    #[arg(long)]
+    pub(crate) yes: bool,
+}
+
+/// The arguments of `TokenCommand::Register`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenRegisterArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The device key's certificate chain from its manufacturer (PEM).
+    #[arg(long)]
+    pub(crate) device_chain: Option<PathBuf>,
+}
+
+/// The arguments of `TokenCommand::Registration`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenRegistrationArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+}
+
+/// The arguments of `TokenCommand::Serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenServeArgs {
+    /// The soft-token file to serve.
+    #[arg(long)]
+    pub(crate) token: PathBuf,
+    /// Its sealing key file (default: TOKEN.sealing-key).
+    #[arg(long, env = "SYMBOLON_SEALING_KEY")]
+    pub(crate) sealing_key: Option<PathBuf>,
+    /// The socket to listen on (created with mode 0600).
+    #[arg(long)]
+    pub(crate) socket: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,7 +11,7 @@ use symbolon::Code;
 use symbolon_server::DataDir;
 use symbolon_store::{AuditKind, Registry};
 
-use crate::cli::{CaCommand, DataArgs};
+use crate::cli::{CaCertificateArgs, CaCommand, CaImportCertArgs, CaInitArgs, DataArgs};
 use crate::error::CliError;
 use crate::files::write_output;
 use crate::output::print_json;
@@ -86,135 +86,143 @@ fn parse_curves(
 
 pub(crate) fn run(cmd: CaCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        CaCommand::Init {
-            data,
-            subject,
-            algorithm,
-            validity_days,
-            require_attestation,
-            manufacturer_evidence,
-            curves,
-            parent_csr,
-            ca_token,
-        } => {
-            if validity_days == 0 {
-                return Err(CliError::new(
-                    Code::InvalidInput,
-                    "--validity-days must be at least 1",
-                ));
-            }
-            // RSA or a signing curve; an X25519 key cannot sign.
-            let alg: KeyAlgorithm = algorithm.parse()?;
-            if let KeyAlgorithm::Ec(curve) = alg {
-                if !curve.can_sign() {
-                    return Err(CliError::new(
+        CaCommand::Init(args) => init(args, json),
+        CaCommand::ImportCert(args) => import_cert(args, json),
+        CaCommand::Certificate(args) => certificate(args),
+    }
+}
+
+fn init(
+    CaInitArgs {
+        data,
+        subject,
+        algorithm,
+        validity_days,
+        require_attestation,
+        manufacturer_evidence,
+        curves,
+        parent_csr,
+        ca_token,
+    }: CaInitArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    if validity_days == 0 {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            "--validity-days must be at least 1",
+        ));
+    }
+    // RSA or a signing curve; an X25519 key cannot sign.
+    let alg: KeyAlgorithm = algorithm.parse()?;
+    if let KeyAlgorithm::Ec(curve) = alg {
+        if !curve.can_sign() {
+            return Err(CliError::new(
                         Code::Unsupported,
                         format!("--algorithm {curve}: a CA key must sign, and {curve} keys only agree on keys; use rsa-2048, rsa-3072, rsa-4096, p256, p384 or ed25519"),
                     ));
-                }
-            }
-            let manufacturer_evidence = manufacturer_evidence
-                .iter()
-                .map(|r| r.trim().parse())
-                .collect::<Result<Vec<symbolon::x509::CertificateRole>, _>>()
-                .map_err(|e| {
-                    CliError::new(Code::InvalidInput, format!("--manufacturer-evidence: {e}"))
-                })?;
-            let policy = CaPolicy {
-                validity_days,
-                require_attestation,
-                manufacturer_evidence,
-                curves: parse_curves(&curves)?,
-                ..CaPolicy::default()
-            };
-            if let Some(out) = parent_csr {
-                let csr = DataDir::new(&data.data).init_for_parent(
-                    &subject,
-                    alg,
-                    policy,
-                    ca_token.as_deref(),
-                )?;
-                write_output(
-                    Some(&out),
-                    pem::encode("CERTIFICATE REQUEST", &csr).as_bytes(),
-                    false,
-                )?;
-                return if json {
-                    print_json(&json!({ "data": data.data, "request": out, "subject": subject }))
-                } else {
-                    println!(
-                        "CA key for {subject} created in {}; its request for the parent: {}",
-                        data.data.display(),
-                        out.display()
-                    );
-                    println!(
-                        "then: symbolon ca import-cert --data {} --in CERT --chain PARENT-CHAIN",
-                        data.data.display()
-                    );
-                    Ok(())
-                };
-            }
-            init_ca(&data, &subject, alg, policy, ca_token.as_deref())?;
-            let dir = DataDir::new(&data.data);
-            if json {
-                print_json(
-                    &json!({ "data": dir.path(), "certificate": dir.certificate_path(), "subject": subject }),
-                )
-            } else {
-                println!("CA {subject} created in {}", dir.path().display());
-                println!("its certificate: {}", dir.certificate_path().display());
-                Ok(())
-            }
-        }
-        CaCommand::ImportCert { data, input, chain } => {
-            let (_, cert) = pem::decode(&crate::files::read_input(Some(&input))?, &["CERTIFICATE"])
-                .map_err(|e| CliError::new(Code::InvalidCertificate, format!("--in: {e}")))?;
-            let parents = symbolon_server::data_dir::read_chain(&chain)?;
-            let dir = DataDir::new(&data.data);
-            dir.import_certificate(&cert, &parents)?;
-            record_ca(&data, &cert, json!({ "parents": parents.len() }))?;
-            if json {
-                print_json(
-                    &json!({ "data": data.data, "certificate": dir.certificate_path(), "chain": dir.chain_path() }),
-                )
-            } else {
-                println!(
-                    "CA certificate installed; the chain is {}",
-                    dir.chain_path().display()
-                );
-                Ok(())
-            }
-        }
-        CaCommand::Certificate {
-            ca,
-            ca_cert,
-            data,
-            out,
-        } => {
-            let root = match (ca, data) {
-                (Some(url), _) => {
-                    let v = super::connect(&url, ca_cert.as_deref())?.get("/v1/ca/certificate")?;
-                    v["root"].as_str().map(str::to_string).ok_or_else(|| {
-                        CliError::new(Code::BadResponse, "the CA's answer has no root certificate")
-                    })?
-                }
-                (None, Some(dir)) => {
-                    let path = DataDir::new(dir).chain_path();
-                    let chain = symbolon_server::data_dir::read_chain(&path)?;
-                    let root = chain.last().ok_or_else(|| {
-                        CliError::new(
-                            Code::InvalidInput,
-                            format!("{}: the CA chain is empty", path.display()),
-                        )
-                    })?;
-                    pem::encode("CERTIFICATE", root)
-                }
-                (None, None) => {
-                    return Err(CliError::new(Code::InvalidInput, "say where the CA is")
-                        .hint("pass --ca URL or --data DIR"))
-                }
-            };
-            write_output(out.as_deref(), root.as_bytes(), false)
         }
     }
+    let manufacturer_evidence = manufacturer_evidence
+        .iter()
+        .map(|r| r.trim().parse())
+        .collect::<Result<Vec<symbolon::x509::CertificateRole>, _>>()
+        .map_err(|e| CliError::new(Code::InvalidInput, format!("--manufacturer-evidence: {e}")))?;
+    let policy = CaPolicy {
+        validity_days,
+        require_attestation,
+        manufacturer_evidence,
+        curves: parse_curves(&curves)?,
+        ..CaPolicy::default()
+    };
+    if let Some(out) = parent_csr {
+        let csr =
+            DataDir::new(&data.data).init_for_parent(&subject, alg, policy, ca_token.as_deref())?;
+        write_output(
+            Some(&out),
+            pem::encode("CERTIFICATE REQUEST", &csr).as_bytes(),
+            false,
+        )?;
+        return if json {
+            print_json(&json!({ "data": data.data, "request": out, "subject": subject }))
+        } else {
+            println!(
+                "CA key for {subject} created in {}; its request for the parent: {}",
+                data.data.display(),
+                out.display()
+            );
+            println!(
+                "then: symbolon ca import-cert --data {} --in CERT --chain PARENT-CHAIN",
+                data.data.display()
+            );
+            Ok(())
+        };
+    }
+    init_ca(&data, &subject, alg, policy, ca_token.as_deref())?;
+    let dir = DataDir::new(&data.data);
+    if json {
+        print_json(
+            &json!({ "data": dir.path(), "certificate": dir.certificate_path(), "subject": subject }),
+        )
+    } else {
+        println!("CA {subject} created in {}", dir.path().display());
+        println!("its certificate: {}", dir.certificate_path().display());
+        Ok(())
+    }
+}
+
+fn import_cert(
+    CaImportCertArgs { data, input, chain }: CaImportCertArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let (_, cert) = pem::decode(&crate::files::read_input(Some(&input))?, &["CERTIFICATE"])
+        .map_err(|e| CliError::new(Code::InvalidCertificate, format!("--in: {e}")))?;
+    let parents = symbolon_server::data_dir::read_chain(&chain)?;
+    let dir = DataDir::new(&data.data);
+    dir.import_certificate(&cert, &parents)?;
+    record_ca(&data, &cert, json!({ "parents": parents.len() }))?;
+    if json {
+        print_json(
+            &json!({ "data": data.data, "certificate": dir.certificate_path(), "chain": dir.chain_path() }),
+        )
+    } else {
+        println!(
+            "CA certificate installed; the chain is {}",
+            dir.chain_path().display()
+        );
+        Ok(())
+    }
+}
+
+fn certificate(
+    CaCertificateArgs {
+        ca,
+        ca_cert,
+        data,
+        out,
+    }: CaCertificateArgs,
+) -> Result<(), CliError> {
+    let root = match (ca, data) {
+        (Some(url), _) => {
+            let v = super::connect(&url, ca_cert.as_deref())?.get("/v1/ca/certificate")?;
+            v["root"].as_str().map(str::to_string).ok_or_else(|| {
+                CliError::new(Code::BadResponse, "the CA's answer has no root certificate")
+            })?
+        }
+        (None, Some(dir)) => {
+            let path = DataDir::new(dir).chain_path();
+            let chain = symbolon_server::data_dir::read_chain(&path)?;
+            let root = chain.last().ok_or_else(|| {
+                CliError::new(
+                    Code::InvalidInput,
+                    format!("{}: the CA chain is empty", path.display()),
+                )
+            })?;
+            pem::encode("CERTIFICATE", root)
+        }
+        (None, None) => {
+            return Err(CliError::new(Code::InvalidInput, "say where the CA is")
+                .hint("pass --ca URL or --data DIR"))
+        }
+    };
+    write_output(out.as_deref(), root.as_bytes(), false)
 }

@@ -18,7 +18,11 @@ use symbolon_token::file::create_new_private;
 use zeroize::Zeroizing;
 
 use super::open_token;
-use crate::cli::JointCommand;
+use crate::cli::{
+    JointCommand, JointContributeArgs, JointEncodeArgs, JointFinishArgs, JointInitArgs,
+    JointNewPartialArgs, JointOutputD0Args, JointPartialSignArgs, JointReissueBeginArgs,
+    JointReissueEnterArgs, JointReissueFinishArgs, JointRevealD0Args, JointVerifyArgs,
+};
 use crate::error::CliError;
 use crate::files::{read_input, read_secret, write_output};
 use crate::output::print_json;
@@ -75,250 +79,19 @@ fn key_bits(key: &RsaPublicKey) -> u32 {
 
 pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        JointCommand::NewPartial { bits, out } => {
-            if !(1024..=8192).contains(&bits) {
-                return Err(CliError::new(
-                    Code::InvalidInput,
-                    "--bits is the modulus length, 1024 to 8192",
-                ));
-            }
-            let mut p = Zeroizing::new(vec![0u8; bits as usize / 8]);
-            symbolon::keys::random_bytes(&mut p)?;
-            p[0] |= 0x80;
-            let digits = Zeroizing::new(hex::encode(&*p));
-            let line = Zeroizing::new(format!("{}\n", digits.as_str()));
-            create_new_private(&out, line.as_bytes())?;
-            println!(
-                "a {bits}-bit partial exponent written to {} (mode 0600)",
-                out.display()
-            );
-            Ok(())
-        }
-        JointCommand::Init {
-            token,
-            slot,
-            algorithm,
-            e,
-            partial,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let alg = super::rsa_algorithm(
-                &algorithm,
-                "joint keys are RSA keys. The fifth embodiment's partial exponents multiply modulo λ(n), which only RSA has; use rsa-2048, rsa-3072 or rsa-4096",
-            )?;
-            let d = read_partial(&partial.partial_file)?;
-            let offset = open_token(&token)?.joint_init(&slot, alg, e, &d)?;
-            let corrected = write_corrected(&partial.partial_file, &d, offset)?;
-            done(
-                json,
-                json!({ "slot": slot.as_str(), "stage": "collecting", "offset": offset, "corrected": corrected }),
-                &format!("joint key begun in slot {slot}: primes and e made, the issuer's partial entered (corrected by +{offset}{})", corrected.map(|p| format!("; sign with {}", p.display())).unwrap_or_default()),
-            )
-        }
-        JointCommand::Contribute {
-            token,
-            slot,
-            partial,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let d = read_partial(&partial.partial_file)?;
-            let offset = open_token(&token)?.joint_contribute(&slot, &d)?;
-            let corrected = write_corrected(&partial.partial_file, &d, offset)?;
-            done(
-                json,
-                json!({ "slot": slot.as_str(), "stage": "collecting", "offset": offset, "corrected": corrected }),
-                &format!(
-                    "partial entered into slot {slot} (corrected by +{offset}{})",
-                    corrected
-                        .map(|p| format!("; sign with {}", p.display()))
-                        .unwrap_or_default()
-                ),
-            )
-        }
-        JointCommand::Finish { token, slot, out } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let public = open_token(&token)?.joint_finish(&slot)?;
-            if out.is_some() {
-                write_output(out.as_deref(), public.to_pem().as_bytes(), false)?;
-            }
-            done(
-                json,
-                json!({ "slot": slot.as_str(), "fingerprint": public.fingerprint(), "public_key": public.to_pem() }),
-                &format!("joint key {} complete in slot {slot}; d0 awaits its one release (`joint output-d0`)", public.fingerprint()),
-            )
-        }
-        JointCommand::ReissueBegin {
-            token,
-            slot,
-            permission,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let form = ChainMessage::parse(&read_input(Some(&permission))?)?;
-            let key = form.key()?;
-            open_token(&token)?.joint_reissue_begin(&slot, &form)?;
-            done(
-                json,
-                json!({ "slot": slot.as_str(), "key": key.fingerprint(), "stage": "reissuing", "parties": form.parties() }),
-                &format!(
-                    "the request form permits it: slot {slot} awaits the partials of key {} from {}",
-                    key.fingerprint(),
-                    form.parties().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            )
-        }
+        JointCommand::NewPartial(args) => new_partial(args),
+        JointCommand::Init(args) => init(args, json),
+        JointCommand::Contribute(args) => contribute(args, json),
+        JointCommand::Finish(args) => finish(args, json),
+        JointCommand::ReissueBegin(args) => reissue_begin(args, json),
         JointCommand::Protocol(cmd) => super::joint_protocol::run(cmd, json),
-        JointCommand::ReissueEnter {
-            token,
-            slot,
-            partial,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let d = read_partial(&partial.partial_file)?;
-            open_token(&token)?.joint_reissue_enter(&slot, &d)?;
-            done(
-                json,
-                json!({ "slot": slot.as_str(), "stage": "reissuing" }),
-                &format!("partial re-entered into slot {slot}"),
-            )
-        }
-        JointCommand::ReissueFinish { token, slot } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let public = open_token(&token)?.joint_reissue_finish(&slot)?;
-            done(
-                json,
-                json!({ "slot": slot.as_str(), "fingerprint": public.fingerprint() }),
-                &format!(
-                    "key {} reissued into slot {slot}: the token recovered its primes itself",
-                    public.fingerprint()
-                ),
-            )
-        }
-        JointCommand::OutputD0 {
-            token,
-            slot,
-            to,
-            out,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let sealed = open_token(&token)?.joint_output_d0(&slot, &to)?;
-            write_output(Some(&out), &sealed, true)?;
-            done(
-                json,
-                json!({ "slot": slot.as_str(), "recipient": to, "out": out }),
-                &format!(
-                    "d0 of slot {slot} released, sealed to {to}, in {}",
-                    out.display()
-                ),
-            )
-        }
-        JointCommand::RevealD0 {
-            identity,
-            input,
-            out,
-        } => {
-            let text = read_secret(&identity)?;
-            let line = Zeroizing::new(
-                String::from_utf8_lossy(&text)
-                    .lines()
-                    .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
-                    .ok_or_else(|| {
-                        CliError::new(
-                            Code::InvalidInput,
-                            format!("{}: no AGE-SECRET-KEY-1 line", identity.display()),
-                        )
-                    })?
-                    .to_string(),
-            );
-            let id: age::x25519::Identity = line.parse().map_err(|e| {
-                CliError::new(
-                    Code::InvalidInput,
-                    format!("{}: not an age identity: {e}", identity.display()),
-                )
-            })?;
-            let sealed =
-                std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
-            let (serial, slot, d0) = symbolon::joint::open_d0(&id, &sealed)?;
-            let digits = Zeroizing::new(hex::encode(&*d0));
-            let line = Zeroizing::new(format!("{}\n", digits.as_str()));
-            create_new_private(&out, line.as_bytes())?;
-            done(
-                json,
-                json!({ "token": serial, "slot": slot.as_str(), "out": out }),
-                &format!(
-                    "d0 of token {serial} slot {slot} written to {} (mode 0600)",
-                    out.display()
-                ),
-            )
-        }
-        JointCommand::Encode { key, input, out } => {
-            let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
-            let message =
-                std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
-            write_hex(
-                out.as_deref(),
-                &emsa_pkcs1_sha256(&message, key.modulus().len())?,
-            )
-        }
-        JointCommand::PartialSign {
-            key,
-            partial,
-            input,
-            out,
-        } => {
-            let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
-            let bits = key_bits(&key);
-            let n = from_be(key.modulus(), bits)?;
-            let x = from_be(&read_hex(&input)?, bits)?;
-            if x >= n {
-                return Err(CliError::new(
-                    Code::InvalidInput,
-                    "the value to sign is not below n",
-                ));
-            }
-            let d = read_partial(&partial.partial_file)?;
-            let d = Zeroizing::new(from_be(&d, bits.max(d.len() as u32 * 8))?);
-            let s = pow_mod(&x, &d, &params(&n)?);
-            write_hex(out.as_deref(), &to_be_len(&s, key.modulus().len()))
-        }
-        JointCommand::Verify {
-            key,
-            input,
-            message,
-            expect,
-            signature_out,
-        } => {
-            let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
-            let bits = key_bits(&key);
-            let k = key.modulus().len();
-            let n = from_be(key.modulus(), bits)?;
-            let s = from_be(&read_hex(&input)?, bits)?;
-            let expected = match (message, expect) {
-                (Some(m), _) => emsa_pkcs1_sha256(
-                    &std::fs::read(&m).map_err(|e| CliError::io("cannot read", &m, e))?,
-                    k,
-                )?,
-                (None, Some(x)) => read_hex(&x)?,
-                (None, None) => {
-                    return Err(CliError::new(
-                        Code::InvalidInput,
-                        "give --message or --expect",
-                    ))
-                }
-            };
-            let e = from_be(key.exponent(), bits)?;
-            let got = pow_public(&s, &e, &params(&n)?);
-            if fit(&got, bits) != from_be(&expected, bits)? {
-                return Err(CliError::new(Code::BadSignature, "s^e mod n is not the expected value: a partial in the chain is wrong or out of order"));
-            }
-            if let Some(out) = signature_out {
-                write_output(Some(&out), &to_be_len(&s, k), false)?;
-            }
-            done(
-                json,
-                json!({ "valid": true }),
-                "the chained signature verifies with e",
-            )
-        }
+        JointCommand::ReissueEnter(args) => reissue_enter(args, json),
+        JointCommand::ReissueFinish(args) => reissue_finish(args, json),
+        JointCommand::OutputD0(args) => output_d0(args, json),
+        JointCommand::RevealD0(args) => reveal_d0(args, json),
+        JointCommand::Encode(args) => encode(args),
+        JointCommand::PartialSign(args) => partial_sign(args),
+        JointCommand::Verify(args) => verify(args, json),
     }
 }
 
@@ -357,4 +130,296 @@ pub(crate) fn done(json: bool, value: serde_json::Value, text: &str) -> Result<(
         println!("{text}");
         Ok(())
     }
+}
+
+fn new_partial(JointNewPartialArgs { bits, out }: JointNewPartialArgs) -> Result<(), CliError> {
+    if !(1024..=8192).contains(&bits) {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            "--bits is the modulus length, 1024 to 8192",
+        ));
+    }
+    let mut p = Zeroizing::new(vec![0u8; bits as usize / 8]);
+    symbolon::keys::random_bytes(&mut p)?;
+    p[0] |= 0x80;
+    let digits = Zeroizing::new(hex::encode(&*p));
+    let line = Zeroizing::new(format!("{}\n", digits.as_str()));
+    create_new_private(&out, line.as_bytes())?;
+    println!(
+        "a {bits}-bit partial exponent written to {} (mode 0600)",
+        out.display()
+    );
+    Ok(())
+}
+
+fn init(
+    JointInitArgs {
+        token,
+        slot,
+        algorithm,
+        e,
+        partial,
+    }: JointInitArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let alg = super::rsa_algorithm(
+                &algorithm,
+                "joint keys are RSA keys. The fifth embodiment's partial exponents multiply modulo λ(n), which only RSA has; use rsa-2048, rsa-3072 or rsa-4096",
+            )?;
+    let d = read_partial(&partial.partial_file)?;
+    let offset = open_token(&token)?.joint_init(&slot, alg, e, &d)?;
+    let corrected = write_corrected(&partial.partial_file, &d, offset)?;
+    done(
+                json,
+                json!({ "slot": slot.as_str(), "stage": "collecting", "offset": offset, "corrected": corrected }),
+                &format!("joint key begun in slot {slot}: primes and e made, the issuer's partial entered (corrected by +{offset}{})", corrected.map(|p| format!("; sign with {}", p.display())).unwrap_or_default()),
+            )
+}
+
+fn contribute(
+    JointContributeArgs {
+        token,
+        slot,
+        partial,
+    }: JointContributeArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let d = read_partial(&partial.partial_file)?;
+    let offset = open_token(&token)?.joint_contribute(&slot, &d)?;
+    let corrected = write_corrected(&partial.partial_file, &d, offset)?;
+    done(
+        json,
+        json!({ "slot": slot.as_str(), "stage": "collecting", "offset": offset, "corrected": corrected }),
+        &format!(
+            "partial entered into slot {slot} (corrected by +{offset}{})",
+            corrected
+                .map(|p| format!("; sign with {}", p.display()))
+                .unwrap_or_default()
+        ),
+    )
+}
+
+fn finish(
+    JointFinishArgs { token, slot, out }: JointFinishArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let public = open_token(&token)?.joint_finish(&slot)?;
+    if out.is_some() {
+        write_output(out.as_deref(), public.to_pem().as_bytes(), false)?;
+    }
+    done(
+        json,
+        json!({ "slot": slot.as_str(), "fingerprint": public.fingerprint(), "public_key": public.to_pem() }),
+        &format!(
+            "joint key {} complete in slot {slot}; d0 awaits its one release (`joint output-d0`)",
+            public.fingerprint()
+        ),
+    )
+}
+
+fn reissue_begin(
+    JointReissueBeginArgs {
+        token,
+        slot,
+        permission,
+    }: JointReissueBeginArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let form = ChainMessage::parse(&read_input(Some(&permission))?)?;
+    let key = form.key()?;
+    open_token(&token)?.joint_reissue_begin(&slot, &form)?;
+    done(
+        json,
+        json!({ "slot": slot.as_str(), "key": key.fingerprint(), "stage": "reissuing", "parties": form.parties() }),
+        &format!(
+            "the request form permits it: slot {slot} awaits the partials of key {} from {}",
+            key.fingerprint(),
+            form.parties()
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+}
+
+fn reissue_enter(
+    JointReissueEnterArgs {
+        token,
+        slot,
+        partial,
+    }: JointReissueEnterArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let d = read_partial(&partial.partial_file)?;
+    open_token(&token)?.joint_reissue_enter(&slot, &d)?;
+    done(
+        json,
+        json!({ "slot": slot.as_str(), "stage": "reissuing" }),
+        &format!("partial re-entered into slot {slot}"),
+    )
+}
+
+fn reissue_finish(
+    JointReissueFinishArgs { token, slot }: JointReissueFinishArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let public = open_token(&token)?.joint_reissue_finish(&slot)?;
+    done(
+        json,
+        json!({ "slot": slot.as_str(), "fingerprint": public.fingerprint() }),
+        &format!(
+            "key {} reissued into slot {slot}: the token recovered its primes itself",
+            public.fingerprint()
+        ),
+    )
+}
+
+fn output_d0(
+    JointOutputD0Args {
+        token,
+        slot,
+        to,
+        out,
+    }: JointOutputD0Args,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let sealed = open_token(&token)?.joint_output_d0(&slot, &to)?;
+    write_output(Some(&out), &sealed, true)?;
+    done(
+        json,
+        json!({ "slot": slot.as_str(), "recipient": to, "out": out }),
+        &format!(
+            "d0 of slot {slot} released, sealed to {to}, in {}",
+            out.display()
+        ),
+    )
+}
+
+fn reveal_d0(
+    JointRevealD0Args {
+        identity,
+        input,
+        out,
+    }: JointRevealD0Args,
+    json: bool,
+) -> Result<(), CliError> {
+    let text = read_secret(&identity)?;
+    let line = Zeroizing::new(
+        String::from_utf8_lossy(&text)
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .ok_or_else(|| {
+                CliError::new(
+                    Code::InvalidInput,
+                    format!("{}: no AGE-SECRET-KEY-1 line", identity.display()),
+                )
+            })?
+            .to_string(),
+    );
+    let id: age::x25519::Identity = line.parse().map_err(|e| {
+        CliError::new(
+            Code::InvalidInput,
+            format!("{}: not an age identity: {e}", identity.display()),
+        )
+    })?;
+    let sealed = std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
+    let (serial, slot, d0) = symbolon::joint::open_d0(&id, &sealed)?;
+    let digits = Zeroizing::new(hex::encode(&*d0));
+    let line = Zeroizing::new(format!("{}\n", digits.as_str()));
+    create_new_private(&out, line.as_bytes())?;
+    done(
+        json,
+        json!({ "token": serial, "slot": slot.as_str(), "out": out }),
+        &format!(
+            "d0 of token {serial} slot {slot} written to {} (mode 0600)",
+            out.display()
+        ),
+    )
+}
+
+fn encode(JointEncodeArgs { key, input, out }: JointEncodeArgs) -> Result<(), CliError> {
+    let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
+    let message = std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
+    write_hex(
+        out.as_deref(),
+        &emsa_pkcs1_sha256(&message, key.modulus().len())?,
+    )
+}
+
+fn partial_sign(
+    JointPartialSignArgs {
+        key,
+        partial,
+        input,
+        out,
+    }: JointPartialSignArgs,
+) -> Result<(), CliError> {
+    let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
+    let bits = key_bits(&key);
+    let n = from_be(key.modulus(), bits)?;
+    let x = from_be(&read_hex(&input)?, bits)?;
+    if x >= n {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            "the value to sign is not below n",
+        ));
+    }
+    let d = read_partial(&partial.partial_file)?;
+    let d = Zeroizing::new(from_be(&d, bits.max(d.len() as u32 * 8))?);
+    let s = pow_mod(&x, &d, &params(&n)?);
+    write_hex(out.as_deref(), &to_be_len(&s, key.modulus().len()))
+}
+
+fn verify(
+    JointVerifyArgs {
+        key,
+        input,
+        message,
+        expect,
+        signature_out,
+    }: JointVerifyArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
+    let bits = key_bits(&key);
+    let k = key.modulus().len();
+    let n = from_be(key.modulus(), bits)?;
+    let s = from_be(&read_hex(&input)?, bits)?;
+    let expected = match (message, expect) {
+        (Some(m), _) => emsa_pkcs1_sha256(
+            &std::fs::read(&m).map_err(|e| CliError::io("cannot read", &m, e))?,
+            k,
+        )?,
+        (None, Some(x)) => read_hex(&x)?,
+        (None, None) => {
+            return Err(CliError::new(
+                Code::InvalidInput,
+                "give --message or --expect",
+            ))
+        }
+    };
+    let e = from_be(key.exponent(), bits)?;
+    let got = pow_public(&s, &e, &params(&n)?);
+    if fit(&got, bits) != from_be(&expected, bits)? {
+        return Err(CliError::new(
+            Code::BadSignature,
+            "s^e mod n is not the expected value: a partial in the chain is wrong or out of order",
+        ));
+    }
+    if let Some(out) = signature_out {
+        write_output(Some(&out), &to_be_len(&s, k), false)?;
+    }
+    done(
+        json,
+        json!({ "valid": true }),
+        "the chained signature verifies with e",
+    )
 }

@@ -15,7 +15,11 @@ use symbolon::transparency::proof::{
 };
 use symbolon::Code;
 
-use crate::cli_log::LogCommand;
+use crate::cli_log::{
+    LogCheckpointArgs, LogCommand, LogConsistencyProofArgs, LogEntryArgs, LogInclusionProofArgs,
+    LogKeyArgs, LogVerifyConsistencyArgs, LogVerifyInclusionArgs, LogWatchArgs, LogWitnessAddArgs,
+    LogWitnessArgs, LogWitnessKeyArgs, LogWitnessRemoveArgs,
+};
 use crate::error::CliError;
 use crate::output::print_json;
 
@@ -25,255 +29,18 @@ const MAX_INPUT: usize = 1024 * 1024;
 
 pub(crate) fn run(command: LogCommand, json: bool) -> Result<(), CliError> {
     match command {
-        LogCommand::Key { ca } => {
-            let key = published_key(&super::ca_client(&ca)?)?;
-            println!("{key}");
-            Ok(())
-        }
-        LogCommand::Checkpoint {
-            ca,
-            log_key,
-            witnesses,
-            require,
-            out,
-        } => {
-            let client = super::ca_client(&ca)?;
-            let key = match log_key {
-                Some(k) => read_key(&k)?,
-                None => published_key(&client)?,
-            };
-            let witnesses = witnesses
-                .iter()
-                .map(|w| read_witness_key(w))
-                .collect::<Result<Vec<_>, _>>()?;
-            let need = require.unwrap_or(witnesses.len() as u32);
-            if need as usize > witnesses.len() {
-                return Err(CliError::new(
-                    Code::InvalidInput,
-                    format!(
-                        "--require {need} but only {} --witness keys",
-                        witnesses.len()
-                    ),
-                ));
-            }
-            let path = if witnesses.is_empty() {
-                "/v1/log/checkpoint".to_owned()
-            } else {
-                let names: Vec<String> = witnesses
-                    .iter()
-                    .map(|w| utf8_percent_encode(w.name(), NON_ALPHANUMERIC).to_string())
-                    .collect();
-                format!("/v1/log/checkpoint?witnesses={need}&by={}", names.join(","))
-            };
-            let note = text_answer(client.get_document(&path, "text/plain")?)?;
-            let (c, _, signers) = Checkpoint::open(&note, &key, &witnesses).map_err(|e| {
-                CliError::new(
-                    Code::LogProofFailed,
-                    format!("the CA's checkpoint does not check: {e}"),
-                )
-            })?;
-            // Witnesses are counted by key: one key under two names is
-            // one witness.
-            let distinct: std::collections::BTreeSet<&[u8]> =
-                signers.iter().map(|k| k.public_key().point()).collect();
-            if (distinct.len() as u32) < need {
-                return Err(CliError::new(
-                    Code::LogProofFailed,
-                    format!(
-                        "the checkpoint of {} entries carries valid cosignatures of {} of your witnesses' keys; you require {need}",
-                        c.size,
-                        distinct.len()
-                    ),
-                ));
-            }
-            crate::files::write_output(out.as_deref(), note.as_bytes(), false)?;
-            if out.is_some() {
-                report(json, &c, "checkpoint")?;
-            }
-            Ok(())
-        }
-        LogCommand::Watch {
-            ca,
-            log_key,
-            state,
-            every,
-        } => {
-            let key = read_key(&log_key)?;
-            let client = super::ca_client(&ca)?;
-            loop {
-                let (old, new, _) = watch_once(&client, &key, &state, true)?;
-                if json {
-                    print_json(&json!({
-                        "origin": new.origin, "size": new.size,
-                        "previous": old.as_ref().map(|c| c.size), "consistent": true,
-                    }))?;
-                } else {
-                    match old {
-                        Some(o) => println!(
-                            "✓ log {}: {} entries, consistent with the {} seen before",
-                            new.origin, new.size, o.size
-                        ),
-                        None => println!(
-                            "✓ log {}: {} entries; kept in {} as the first checkpoint seen",
-                            new.origin,
-                            new.size,
-                            state.display()
-                        ),
-                    }
-                }
-                let Some(secs) = every else { return Ok(()) };
-                std::thread::sleep(std::time::Duration::from_secs(secs));
-            }
-        }
-        LogCommand::WitnessKey { token, slot, name } => {
-            let token = super::open_token(&token)?;
-            let key = witness_key(token.as_ref(), &slot_name(&slot.slot)?, &name)?;
-            println!("{key}");
-            Ok(())
-        }
-        LogCommand::WitnessAdd { ca, key } => {
-            let key = read_witness_key(&key)?;
-            let client = super::ca_client(&ca)?;
-            let v = client.post("/v1/log/witnesses", &json!({ "key": key.to_string() }))?;
-            if json {
-                return print_json(&v);
-            }
-            println!("✓ witness {} registered", key.name());
-            Ok(())
-        }
-        LogCommand::WitnessRemove { ca, name } => {
-            let client = super::ca_client(&ca)?;
-            let path = format!(
-                "/v1/log/witnesses/{}/remove",
-                utf8_percent_encode(&name, NON_ALPHANUMERIC)
-            );
-            let v = client.post(&path, &json!({}))?;
-            if json {
-                return print_json(&v);
-            }
-            println!("✓ witness {name} removed");
-            Ok(())
-        }
-        LogCommand::Witness {
-            ca,
-            log_key,
-            token,
-            slot,
-            name,
-            state,
-            every,
-        } => {
-            let log_key = read_key(&log_key)?;
-            let token = super::open_token(&token)?;
-            let slot = slot_name(&slot.slot)?;
-            let me = witness_key(token.as_ref(), &slot, &name)?;
-            let client = super::ca_client(&ca)?;
-            loop {
-                let (old, new, note) = watch_once(&client, &log_key, &state, false)?;
-                let time = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                let body = new.body();
-                let message = symbolon::transparency::note::cosignature_message(&body, time);
-                let signature =
-                    token.sign_ec(&slot, EcSigningInput::Message(message.as_bytes()))?;
-                let line = me.cosignature_line(time, &signature);
-                client.post(
-                    "/v1/log/cosignatures",
-                    &json!({ "size": new.size, "signature": line }),
-                )?;
-                // Kept only once the CA took it: the next run starts here.
-                symbolon_token::file::write_atomic(&state, note.as_bytes())
-                    .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
-                if json {
-                    print_json(&json!({
-                        "origin": new.origin, "size": new.size,
-                        "previous": old.as_ref().map(|c| c.size), "cosigned": true,
-                    }))?;
-                } else {
-                    println!(
-                        "✓ cosigned log {} at {} entries as {}",
-                        new.origin,
-                        new.size,
-                        me.name()
-                    );
-                }
-                let Some(secs) = every else { return Ok(()) };
-                std::thread::sleep(std::time::Duration::from_secs(secs));
-            }
-        }
-        LogCommand::InclusionProof {
-            ca,
-            entry,
-            checkpoint,
-            out,
-        } => {
-            let size = unverified_size(&checkpoint)?;
-            let client = super::ca_client(&ca)?;
-            let v = client.get(&format!(
-                "/v1/log/proof/inclusion?entry={entry}&size={size}"
-            ))?;
-            let proof: InclusionProof = parse_answer(v)?;
-            write_json(out.as_deref(), &proof)
-        }
-        LogCommand::ConsistencyProof { ca, old, new, out } => {
-            let (old, new) = (unverified_size(&old)?, unverified_size(&new)?);
-            let client = super::ca_client(&ca)?;
-            let v = client.get(&format!("/v1/log/proof/consistency?old={old}&new={new}"))?;
-            let proof: ConsistencyProof = parse_answer(v)?;
-            write_json(out.as_deref(), &proof)
-        }
-        LogCommand::Entry { ca, entry, out } => {
-            let client = super::ca_client(&ca)?;
-            let v = client.get(&format!("/v1/log/entries/{entry}"))?;
-            let e: LogEntry = parse_answer(v)?;
-            write_json(out.as_deref(), &e)
-        }
-        LogCommand::VerifyInclusion {
-            entry,
-            proof,
-            checkpoint,
-            log_key,
-        } => {
-            let key = read_key(&log_key)?;
-            let e: LogEntry = read_json(&entry, "entry")?;
-            let p: InclusionProof = read_json(&proof, "inclusion proof")?;
-            let note = read_small(&checkpoint)?;
-            let c = check_inclusion(&e, &p, &note, &key).map_err(failed)?;
-            if json {
-                return print_json(&json!({
-                    "verified": true, "entry": e.seq, "kind": e.kind,
-                    "origin": c.origin, "size": c.size,
-                }));
-            }
-            println!(
-                "✓ entry {} ({}) is in log {} of {} entries",
-                e.seq, e.kind, c.origin, c.size
-            );
-            Ok(())
-        }
-        LogCommand::VerifyConsistency {
-            old,
-            new,
-            proof,
-            log_key,
-        } => {
-            let key = read_key(&log_key)?;
-            let p: ConsistencyProof = read_json(&proof, "consistency proof")?;
-            let (old, new) = (read_small(&old)?, read_small(&new)?);
-            let (o, n) = check_consistency(&old, &new, &p, &key).map_err(failed)?;
-            if json {
-                return print_json(&json!({
-                    "verified": true, "origin": n.origin, "old": o.size, "new": n.size,
-                }));
-            }
-            println!(
-                "✓ log {}: the tree of {} entries extends the tree of {}",
-                n.origin, n.size, o.size
-            );
-            Ok(())
-        }
+        LogCommand::Key(args) => key(args),
+        LogCommand::Checkpoint(args) => checkpoint(args, json),
+        LogCommand::Watch(args) => watch(args, json),
+        LogCommand::WitnessKey(args) => witness_key_command(args),
+        LogCommand::WitnessAdd(args) => witness_add(args, json),
+        LogCommand::WitnessRemove(args) => witness_remove(args, json),
+        LogCommand::Witness(args) => witness(args, json),
+        LogCommand::InclusionProof(args) => inclusion_proof(args),
+        LogCommand::ConsistencyProof(args) => consistency_proof(args),
+        LogCommand::Entry(args) => entry(args),
+        LogCommand::VerifyInclusion(args) => verify_inclusion(args, json),
+        LogCommand::VerifyConsistency(args) => verify_consistency(args, json),
     }
 }
 
@@ -509,4 +276,291 @@ pub(super) fn write_json(
         .map_err(|e| CliError::new(Code::Internal, format!("cannot encode: {e}")))?;
     text.push('\n');
     crate::files::write_output(out, text.as_bytes(), false)
+}
+
+fn key(LogKeyArgs { ca }: LogKeyArgs) -> Result<(), CliError> {
+    let key = published_key(&super::ca_client(&ca)?)?;
+    println!("{key}");
+    Ok(())
+}
+
+fn checkpoint(
+    LogCheckpointArgs {
+        ca,
+        log_key,
+        witnesses,
+        require,
+        out,
+    }: LogCheckpointArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let client = super::ca_client(&ca)?;
+    let key = match log_key {
+        Some(k) => read_key(&k)?,
+        None => published_key(&client)?,
+    };
+    let witnesses = witnesses
+        .iter()
+        .map(|w| read_witness_key(w))
+        .collect::<Result<Vec<_>, _>>()?;
+    let need = require.unwrap_or(witnesses.len() as u32);
+    if need as usize > witnesses.len() {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            format!(
+                "--require {need} but only {} --witness keys",
+                witnesses.len()
+            ),
+        ));
+    }
+    let path = if witnesses.is_empty() {
+        "/v1/log/checkpoint".to_owned()
+    } else {
+        let names: Vec<String> = witnesses
+            .iter()
+            .map(|w| utf8_percent_encode(w.name(), NON_ALPHANUMERIC).to_string())
+            .collect();
+        format!("/v1/log/checkpoint?witnesses={need}&by={}", names.join(","))
+    };
+    let note = text_answer(client.get_document(&path, "text/plain")?)?;
+    let (c, _, signers) = Checkpoint::open(&note, &key, &witnesses).map_err(|e| {
+        CliError::new(
+            Code::LogProofFailed,
+            format!("the CA's checkpoint does not check: {e}"),
+        )
+    })?;
+    // Witnesses are counted by key: one key under two names is
+    // one witness.
+    let distinct: std::collections::BTreeSet<&[u8]> =
+        signers.iter().map(|k| k.public_key().point()).collect();
+    if (distinct.len() as u32) < need {
+        return Err(CliError::new(
+                    Code::LogProofFailed,
+                    format!(
+                        "the checkpoint of {} entries carries valid cosignatures of {} of your witnesses' keys; you require {need}",
+                        c.size,
+                        distinct.len()
+                    ),
+                ));
+    }
+    crate::files::write_output(out.as_deref(), note.as_bytes(), false)?;
+    if out.is_some() {
+        report(json, &c, "checkpoint")?;
+    }
+    Ok(())
+}
+
+fn witness_key_command(
+    LogWitnessKeyArgs { token, slot, name }: LogWitnessKeyArgs,
+) -> Result<(), CliError> {
+    let token = super::open_token(&token)?;
+    let key = witness_key(token.as_ref(), &slot_name(&slot.slot)?, &name)?;
+    println!("{key}");
+    Ok(())
+}
+
+fn witness_add(
+    LogWitnessAddArgs { ca, key }: LogWitnessAddArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key = read_witness_key(&key)?;
+    let client = super::ca_client(&ca)?;
+    let v = client.post("/v1/log/witnesses", &json!({ "key": key.to_string() }))?;
+    if json {
+        return print_json(&v);
+    }
+    println!("✓ witness {} registered", key.name());
+    Ok(())
+}
+
+fn witness_remove(
+    LogWitnessRemoveArgs { ca, name }: LogWitnessRemoveArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let client = super::ca_client(&ca)?;
+    let path = format!(
+        "/v1/log/witnesses/{}/remove",
+        utf8_percent_encode(&name, NON_ALPHANUMERIC)
+    );
+    let v = client.post(&path, &json!({}))?;
+    if json {
+        return print_json(&v);
+    }
+    println!("✓ witness {name} removed");
+    Ok(())
+}
+
+fn witness(
+    LogWitnessArgs {
+        ca,
+        log_key,
+        token,
+        slot,
+        name,
+        state,
+        every,
+    }: LogWitnessArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let log_key = read_key(&log_key)?;
+    let token = super::open_token(&token)?;
+    let slot = slot_name(&slot.slot)?;
+    let me = witness_key(token.as_ref(), &slot, &name)?;
+    let client = super::ca_client(&ca)?;
+    loop {
+        let (old, new, note) = watch_once(&client, &log_key, &state, false)?;
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let body = new.body();
+        let message = symbolon::transparency::note::cosignature_message(&body, time);
+        let signature = token.sign_ec(&slot, EcSigningInput::Message(message.as_bytes()))?;
+        let line = me.cosignature_line(time, &signature);
+        client.post(
+            "/v1/log/cosignatures",
+            &json!({ "size": new.size, "signature": line }),
+        )?;
+        // Kept only once the CA took it: the next run starts here.
+        symbolon_token::file::write_atomic(&state, note.as_bytes())
+            .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
+        if json {
+            print_json(&json!({
+                "origin": new.origin, "size": new.size,
+                "previous": old.as_ref().map(|c| c.size), "cosigned": true,
+            }))?;
+        } else {
+            println!(
+                "✓ cosigned log {} at {} entries as {}",
+                new.origin,
+                new.size,
+                me.name()
+            );
+        }
+        let Some(secs) = every else { return Ok(()) };
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+    }
+}
+
+fn watch(
+    LogWatchArgs {
+        ca,
+        log_key,
+        state,
+        every,
+    }: LogWatchArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key = read_key(&log_key)?;
+    let client = super::ca_client(&ca)?;
+    loop {
+        let (old, new, _) = watch_once(&client, &key, &state, true)?;
+        if json {
+            print_json(&json!({
+                "origin": new.origin, "size": new.size,
+                "previous": old.as_ref().map(|c| c.size), "consistent": true,
+            }))?;
+        } else {
+            match old {
+                Some(o) => println!(
+                    "✓ log {}: {} entries, consistent with the {} seen before",
+                    new.origin, new.size, o.size
+                ),
+                None => println!(
+                    "✓ log {}: {} entries; kept in {} as the first checkpoint seen",
+                    new.origin,
+                    new.size,
+                    state.display()
+                ),
+            }
+        }
+        let Some(secs) = every else { return Ok(()) };
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+    }
+}
+
+fn inclusion_proof(
+    LogInclusionProofArgs {
+        ca,
+        entry,
+        checkpoint,
+        out,
+    }: LogInclusionProofArgs,
+) -> Result<(), CliError> {
+    let size = unverified_size(&checkpoint)?;
+    let client = super::ca_client(&ca)?;
+    let v = client.get(&format!(
+        "/v1/log/proof/inclusion?entry={entry}&size={size}"
+    ))?;
+    let proof: InclusionProof = parse_answer(v)?;
+    write_json(out.as_deref(), &proof)
+}
+
+fn consistency_proof(
+    LogConsistencyProofArgs { ca, old, new, out }: LogConsistencyProofArgs,
+) -> Result<(), CliError> {
+    let (old, new) = (unverified_size(&old)?, unverified_size(&new)?);
+    let client = super::ca_client(&ca)?;
+    let v = client.get(&format!("/v1/log/proof/consistency?old={old}&new={new}"))?;
+    let proof: ConsistencyProof = parse_answer(v)?;
+    write_json(out.as_deref(), &proof)
+}
+
+fn entry(LogEntryArgs { ca, entry, out }: LogEntryArgs) -> Result<(), CliError> {
+    let client = super::ca_client(&ca)?;
+    let v = client.get(&format!("/v1/log/entries/{entry}"))?;
+    let e: LogEntry = parse_answer(v)?;
+    write_json(out.as_deref(), &e)
+}
+
+fn verify_inclusion(
+    LogVerifyInclusionArgs {
+        entry,
+        proof,
+        checkpoint,
+        log_key,
+    }: LogVerifyInclusionArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key = read_key(&log_key)?;
+    let e: LogEntry = read_json(&entry, "entry")?;
+    let p: InclusionProof = read_json(&proof, "inclusion proof")?;
+    let note = read_small(&checkpoint)?;
+    let c = check_inclusion(&e, &p, &note, &key).map_err(failed)?;
+    if json {
+        return print_json(&json!({
+            "verified": true, "entry": e.seq, "kind": e.kind,
+            "origin": c.origin, "size": c.size,
+        }));
+    }
+    println!(
+        "✓ entry {} ({}) is in log {} of {} entries",
+        e.seq, e.kind, c.origin, c.size
+    );
+    Ok(())
+}
+
+fn verify_consistency(
+    LogVerifyConsistencyArgs {
+        old,
+        new,
+        proof,
+        log_key,
+    }: LogVerifyConsistencyArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key = read_key(&log_key)?;
+    let p: ConsistencyProof = read_json(&proof, "consistency proof")?;
+    let (old, new) = (read_small(&old)?, read_small(&new)?);
+    let (o, n) = check_consistency(&old, &new, &p, &key).map_err(failed)?;
+    if json {
+        return print_json(&json!({
+            "verified": true, "origin": n.origin, "old": o.size, "new": n.size,
+        }));
+    }
+    println!(
+        "✓ log {}: the tree of {} entries extends the tree of {}",
+        n.origin, n.size, o.size
+    );
+    Ok(())
 }

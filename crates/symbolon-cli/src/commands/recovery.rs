@@ -16,7 +16,10 @@ use symbolon::token::{SignedCommand, SlotName, TokenInfo};
 use super::arbitrator::{fetch_envelope, fetch_escrow, load};
 use super::ca_client::{field, CaClient};
 use super::open_token;
-use crate::cli::RecoveryCommand;
+use crate::cli::{
+    RecoveryApproveArgs, RecoveryCommand, RecoveryCompleteArgs, RecoveryEnclaveArgs,
+    RecoveryRefuseArgs, RecoveryRequestArgs, RecoveryStatusArgs,
+};
 use crate::error::CliError;
 use crate::files::{read_input, write_output};
 use crate::output::print_json;
@@ -153,225 +156,12 @@ fn describe(r: &RecoveryRequest) -> String {
 
 pub(crate) fn run(cmd: RecoveryCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        RecoveryCommand::Request {
-            ca,
-            key,
-            reason,
-            token,
-            slot,
-        } => {
-            let key: Fingerprint = key.parse()?;
-            let slot = SlotName::new(&slot.slot)?;
-            let info = open_token(&token)?.info()?;
-            let serial = info.serial;
-            let client = super::ca_client(&ca)?;
-            // Arbitrators approve only what can be delivered.
-            can_receive(&client, &info, &slot)?;
-            let v = client.post(
-                "/v1/recovery",
-                &json!({ "key": key, "reason": reason, "target": serial, "slot": slot.as_str() }),
-            )?;
-            let id = field(&v, "request")?;
-            if json {
-                print_json(&v)
-            } else {
-                println!(
-                    "recovery request {id} filed for key {key} into token {serial} slot {slot}"
-                );
-                if v["rebind"].as_bool() == Some(true) {
-                    println!("the token is not the one the key was bound to: the arbitrators approve the rebinding too");
-                }
-                Ok(())
-            }
-        }
-        RecoveryCommand::Enclave { ca, out } => {
-            let ca_cert = pinned(&ca)?;
-            let st = enclave(&super::ca_client(&ca)?, &ca_cert)?;
-            if out.is_some() {
-                write_output(out.as_deref(), st.issuer_key.to_pem().as_bytes(), false)?;
-            }
-            if json {
-                print_json(&json!({
-                    "enclave_key": st.enclave_key.fingerprint(), "issuer_key": st.issuer_key.fingerprint(),
-                    "issuer_key_pem": st.issuer_key.to_pem(), "verified": true,
-                }))
-            } else {
-                println!(
-                    "enclave key {} and issuer key {}, vouched for by the CA you pinned",
-                    st.enclave_key.fingerprint(),
-                    st.issuer_key.fingerprint()
-                );
-                Ok(())
-            }
-        }
-        RecoveryCommand::Approve { dir, ca, request } => {
-            let me = load(&dir)?;
-            let ca_cert = pinned(&ca)?;
-            let client = super::arbitrator::client(&dir, &ca)?;
-            let st = enclave(&client, &ca_cert)?;
-            let (r, _, _) = request_and_head(&client, &request)?;
-            let deposit = fetch_escrow(&client, &r.escrow.to_string())?;
-            let envelope = fetch_envelope(&client, &r.escrow.to_string(), me.id())?;
-            let (r, position) = decide(&client, &request, |req, head| {
-                Ok(me.approve(req, &deposit, &envelope, &st.enclave_key, head)?)
-            })?;
-            if json {
-                print_json(
-                    &json!({ "request": request, "arbitrator": me.id(), "decision": "approve", "position": position }),
-                )
-            } else {
-                println!(
-                    "{} approved request {request} at position {position}: {}",
-                    me.id(),
-                    describe(&r)
-                );
-                Ok(())
-            }
-        }
-        RecoveryCommand::Refuse {
-            dir,
-            ca,
-            request,
-            reason,
-        } => {
-            let me = load(&dir)?;
-            let client = super::arbitrator::client(&dir, &ca)?;
-            let (r, position) = decide(&client, &request, |req, head| {
-                Ok(me.refuse(req, &reason, head)?)
-            })?;
-            if json {
-                print_json(
-                    &json!({ "request": request, "arbitrator": me.id(), "decision": "refuse", "position": position }),
-                )
-            } else {
-                println!(
-                    "{} refused request {request} at position {position}: {}",
-                    me.id(),
-                    describe(&r)
-                );
-                Ok(())
-            }
-        }
-        RecoveryCommand::Status { ca, request } => {
-            let client = super::ca_client(&ca)?;
-            let (r, _, v) = request_and_head(&client, &request)?;
-            if json {
-                return print_json(&v);
-            }
-            println!("request {request}: {}", describe(&r));
-            if let Some(depositor) = v["depositor"].as_str() {
-                if depositor != r.requester {
-                    println!(
-                        "warning: requested by {}, not by {depositor}, the station that deposited the escrow",
-                        r.requester
-                    );
-                }
-            }
-            println!("policy:  {}", v["policy"].as_str().unwrap_or_default());
-            for d in v["decisions"].as_array().into_iter().flatten() {
-                println!(
-                    "  #{} {} {}",
-                    d["position"],
-                    d["arbitrator"].as_str().unwrap_or_default(),
-                    d["decision"].as_str().unwrap_or_default()
-                );
-            }
-            let tree: symbolon::escrow::StatusNode =
-                serde_json::from_value(v["tree"].clone()).map_err(|e| bad("status tree", e))?;
-            print!("{}", tree.render());
-            println!(
-                "{}",
-                match (v["completed"].as_bool(), v["satisfied"].as_bool()) {
-                    (Some(true), _) => "completed",
-                    (_, Some(true)) => "the policy holds: the enclave can complete it",
-                    _ => "the policy does not hold yet (· = missing)",
-                }
-            );
-            let may_act: Vec<&str> = v["may_act"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            if !may_act.is_empty() {
-                println!("may approve now: {}", may_act.join(", "));
-            }
-            Ok(())
-        }
-        RecoveryCommand::Complete { ca, request, token } => {
-            let mut t = open_token(&token)?;
-            let info = t.info()?;
-            let client = super::ca_client(&ca)?;
-            // Before the enclave spends the request: is this its target?
-            let (r, _, _) = request_and_head(&client, &request)?;
-            if r.target != info.serial {
-                return Err(CliError::new(
-                    Code::WrongToken,
-                    format!(
-                        "request {request} recovers into token {}, not this token ({})",
-                        r.target, info.serial
-                    ),
-                ));
-            }
-            // A token that would refuse the key must not spend the request.
-            can_receive(&client, &info, &r.slot)?;
-            let v = client.post(
-                &format!("/v1/recovery/{request}/complete"),
-                &json!({ "sequence": info.command_sequence }),
-            )?;
-            let accept = SignedCommand::from_json(field(&v, "accept_key")?)?;
-            if accept.command.token != info.serial {
-                return Err(CliError::new(
-                    Code::WrongToken,
-                    "the enclave's command is for another token",
-                ));
-            }
-            let public = t.accept_key(&accept)?;
-            let with_certificate = match v["write_certificate"].as_str() {
-                Some(c) => {
-                    t.write_certificate(&SignedCommand::from_json(c)?)?;
-                    true
-                }
-                None => false,
-            };
-            let replaced = &v["replaced"];
-            if json {
-                print_json(&json!({
-                    "request": request, "key": public.fingerprint(), "token": info.serial,
-                    "slot": accept.command.slot.as_str(), "certificate": with_certificate,
-                    "replaced": replaced,
-                }))
-            } else {
-                if let Some(old) = replaced["token"].as_str() {
-                    let certs: Vec<&str> = replaced["certificates"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect();
-                    println!(
-                        "token {old} is marked replaced; its certificates, to revoke: {}",
-                        if certs.is_empty() {
-                            "none".to_string()
-                        } else {
-                            certs.join(", ")
-                        }
-                    );
-                }
-                println!(
-                    "key {} recovered into token {} slot {}{}",
-                    public.fingerprint(),
-                    info.serial,
-                    accept.command.slot,
-                    if with_certificate {
-                        ", with its certificate"
-                    } else {
-                        ""
-                    }
-                );
-                Ok(())
-            }
-        }
+        RecoveryCommand::Request(args) => request(args, json),
+        RecoveryCommand::Enclave(args) => enclave_command(args, json),
+        RecoveryCommand::Approve(args) => approve(args, json),
+        RecoveryCommand::Refuse(args) => refuse(args, json),
+        RecoveryCommand::Status(args) => status(args, json),
+        RecoveryCommand::Complete(args) => complete(args, json),
     }
 }
 
@@ -384,4 +174,245 @@ fn pinned(ca: &crate::cli::CaArgs) -> Result<std::path::PathBuf, CliError> {
         )
         .hint("pass --ca-cert root.pem (or set SYMBOLON_CA_CERT)")
     })
+}
+
+fn request(
+    RecoveryRequestArgs {
+        ca,
+        key,
+        reason,
+        token,
+        slot,
+    }: RecoveryRequestArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key: Fingerprint = key.parse()?;
+    let slot = SlotName::new(&slot.slot)?;
+    let info = open_token(&token)?.info()?;
+    let serial = info.serial;
+    let client = super::ca_client(&ca)?;
+    // Arbitrators approve only what can be delivered.
+    can_receive(&client, &info, &slot)?;
+    let v = client.post(
+        "/v1/recovery",
+        &json!({ "key": key, "reason": reason, "target": serial, "slot": slot.as_str() }),
+    )?;
+    let id = field(&v, "request")?;
+    if json {
+        print_json(&v)
+    } else {
+        println!("recovery request {id} filed for key {key} into token {serial} slot {slot}");
+        if v["rebind"].as_bool() == Some(true) {
+            println!("the token is not the one the key was bound to: the arbitrators approve the rebinding too");
+        }
+        Ok(())
+    }
+}
+
+fn enclave_command(
+    RecoveryEnclaveArgs { ca, out }: RecoveryEnclaveArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let ca_cert = pinned(&ca)?;
+    let st = enclave(&super::ca_client(&ca)?, &ca_cert)?;
+    if out.is_some() {
+        write_output(out.as_deref(), st.issuer_key.to_pem().as_bytes(), false)?;
+    }
+    if json {
+        print_json(&json!({
+            "enclave_key": st.enclave_key.fingerprint(), "issuer_key": st.issuer_key.fingerprint(),
+            "issuer_key_pem": st.issuer_key.to_pem(), "verified": true,
+        }))
+    } else {
+        println!(
+            "enclave key {} and issuer key {}, vouched for by the CA you pinned",
+            st.enclave_key.fingerprint(),
+            st.issuer_key.fingerprint()
+        );
+        Ok(())
+    }
+}
+
+fn approve(
+    RecoveryApproveArgs { dir, ca, request }: RecoveryApproveArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let me = load(&dir)?;
+    let ca_cert = pinned(&ca)?;
+    let client = super::arbitrator::client(&dir, &ca)?;
+    let st = enclave(&client, &ca_cert)?;
+    let (r, _, _) = request_and_head(&client, &request)?;
+    let deposit = fetch_escrow(&client, &r.escrow.to_string())?;
+    let envelope = fetch_envelope(&client, &r.escrow.to_string(), me.id())?;
+    let (r, position) = decide(&client, &request, |req, head| {
+        Ok(me.approve(req, &deposit, &envelope, &st.enclave_key, head)?)
+    })?;
+    if json {
+        print_json(
+            &json!({ "request": request, "arbitrator": me.id(), "decision": "approve", "position": position }),
+        )
+    } else {
+        println!(
+            "{} approved request {request} at position {position}: {}",
+            me.id(),
+            describe(&r)
+        );
+        Ok(())
+    }
+}
+
+fn refuse(
+    RecoveryRefuseArgs {
+        dir,
+        ca,
+        request,
+        reason,
+    }: RecoveryRefuseArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let me = load(&dir)?;
+    let client = super::arbitrator::client(&dir, &ca)?;
+    let (r, position) = decide(&client, &request, |req, head| {
+        Ok(me.refuse(req, &reason, head)?)
+    })?;
+    if json {
+        print_json(
+            &json!({ "request": request, "arbitrator": me.id(), "decision": "refuse", "position": position }),
+        )
+    } else {
+        println!(
+            "{} refused request {request} at position {position}: {}",
+            me.id(),
+            describe(&r)
+        );
+        Ok(())
+    }
+}
+
+fn status(
+    RecoveryStatusArgs { ca, request }: RecoveryStatusArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let client = super::ca_client(&ca)?;
+    let (r, _, v) = request_and_head(&client, &request)?;
+    if json {
+        return print_json(&v);
+    }
+    println!("request {request}: {}", describe(&r));
+    if let Some(depositor) = v["depositor"].as_str() {
+        if depositor != r.requester {
+            println!(
+                        "warning: requested by {}, not by {depositor}, the station that deposited the escrow",
+                        r.requester
+                    );
+        }
+    }
+    println!("policy:  {}", v["policy"].as_str().unwrap_or_default());
+    for d in v["decisions"].as_array().into_iter().flatten() {
+        println!(
+            "  #{} {} {}",
+            d["position"],
+            d["arbitrator"].as_str().unwrap_or_default(),
+            d["decision"].as_str().unwrap_or_default()
+        );
+    }
+    let tree: symbolon::escrow::StatusNode =
+        serde_json::from_value(v["tree"].clone()).map_err(|e| bad("status tree", e))?;
+    print!("{}", tree.render());
+    println!(
+        "{}",
+        match (v["completed"].as_bool(), v["satisfied"].as_bool()) {
+            (Some(true), _) => "completed",
+            (_, Some(true)) => "the policy holds: the enclave can complete it",
+            _ => "the policy does not hold yet (· = missing)",
+        }
+    );
+    let may_act: Vec<&str> = v["may_act"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !may_act.is_empty() {
+        println!("may approve now: {}", may_act.join(", "));
+    }
+    Ok(())
+}
+
+fn complete(
+    RecoveryCompleteArgs { ca, request, token }: RecoveryCompleteArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let mut t = open_token(&token)?;
+    let info = t.info()?;
+    let client = super::ca_client(&ca)?;
+    // Before the enclave spends the request: is this its target?
+    let (r, _, _) = request_and_head(&client, &request)?;
+    if r.target != info.serial {
+        return Err(CliError::new(
+            Code::WrongToken,
+            format!(
+                "request {request} recovers into token {}, not this token ({})",
+                r.target, info.serial
+            ),
+        ));
+    }
+    // A token that would refuse the key must not spend the request.
+    can_receive(&client, &info, &r.slot)?;
+    let v = client.post(
+        &format!("/v1/recovery/{request}/complete"),
+        &json!({ "sequence": info.command_sequence }),
+    )?;
+    let accept = SignedCommand::from_json(field(&v, "accept_key")?)?;
+    if accept.command.token != info.serial {
+        return Err(CliError::new(
+            Code::WrongToken,
+            "the enclave's command is for another token",
+        ));
+    }
+    let public = t.accept_key(&accept)?;
+    let with_certificate = match v["write_certificate"].as_str() {
+        Some(c) => {
+            t.write_certificate(&SignedCommand::from_json(c)?)?;
+            true
+        }
+        None => false,
+    };
+    let replaced = &v["replaced"];
+    if json {
+        print_json(&json!({
+            "request": request, "key": public.fingerprint(), "token": info.serial,
+            "slot": accept.command.slot.as_str(), "certificate": with_certificate,
+            "replaced": replaced,
+        }))
+    } else {
+        if let Some(old) = replaced["token"].as_str() {
+            let certs: Vec<&str> = replaced["certificates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            println!(
+                "token {old} is marked replaced; its certificates, to revoke: {}",
+                if certs.is_empty() {
+                    "none".to_string()
+                } else {
+                    certs.join(", ")
+                }
+            );
+        }
+        println!(
+            "key {} recovered into token {} slot {}{}",
+            public.fingerprint(),
+            info.serial,
+            accept.command.slot,
+            if with_certificate {
+                ", with its certificate"
+            } else {
+                ""
+            }
+        );
+        Ok(())
+    }
 }

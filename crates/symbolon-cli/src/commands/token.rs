@@ -16,14 +16,19 @@ use symbolon::token::{SignedCommand, SlotName, TokenInfo};
 use symbolon_token::file::{default_sealing_key_path, init_token};
 
 use super::{open_token, parse_hex};
-use crate::cli::TokenCommand;
+use crate::cli::{
+    TokenAcceptKeyArgs, TokenAttestArgs, TokenBackupArgs, TokenCertificateArgs, TokenCommand,
+    TokenDecryptArgs, TokenGenerateArgs, TokenGetObjectArgs, TokenInitArgs, TokenPublicKeyArgs,
+    TokenPutObjectArgs, TokenRegisterArgs, TokenRegistrationArgs, TokenRestoreArgs, TokenServeArgs,
+    TokenSignArgs, TokenTamperArgs, TokenTrustIssuerArgs, TokenWriteCertificateArgs,
+};
 use crate::error::CliError;
 use crate::files::{read_input, read_text, write_output};
 use crate::output::print_json;
 
 pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        TokenCommand::Init { token, sealing_key }
+        TokenCommand::Init(TokenInitArgs { token, sealing_key })
             if token.to_string_lossy().starts_with("pkcs11:") =>
         {
             if sealing_key.is_some() {
@@ -49,7 +54,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
                 Ok(())
             }
         }
-        TokenCommand::Init { token, sealing_key } => {
+        TokenCommand::Init(TokenInitArgs { token, sealing_key }) => {
             let key_path = sealing_key.unwrap_or_else(|| default_sealing_key_path(&token));
             let spinner = spinner(json, "generating device and transport keys");
             let t = init_token(&token, &key_path, None);
@@ -80,301 +85,27 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
                 Ok(())
             }
         }
-        TokenCommand::TrustIssuer { token, issuer_key } => {
-            let key = IdentityPublicKey::from_pem_or_der(&read_input(Some(&issuer_key))?)?;
-            open_token(&token)?.trust_issuer(&key)?;
-            done(
-                json,
-                json!({ "trusted_issuer": key.fingerprint() }),
-                &format!("now trusting issuer {}", key.fingerprint()),
-            )
-        }
-        TokenCommand::Generate {
-            token,
-            slot,
-            algorithm,
-        } => {
-            let alg: KeyAlgorithm = algorithm.parse()?;
-            let slot = SlotName::new(&slot.slot)?;
-            let mut t = open_token(&token)?;
-            let spinner = spinner(json, &format!("generating {alg} key in slot {slot}"));
-            let pk = t.generate_key(&slot, alg);
-            spinner.finish_and_clear();
-            let pk = pk?;
-            done(
-                json,
-                json!({ "slot": slot, "algorithm": alg, "fingerprint": pk.fingerprint(), "public_key": pk.to_pem() }),
-                &format!("generated {alg} key in slot {slot}: {}", pk.fingerprint()),
-            )
-        }
-        TokenCommand::PublicKey {
-            token,
-            slot,
-            device,
-            transport,
-            out,
-        } => {
-            let t = open_token(&token)?;
-            let (pem_text, fp) = if device {
-                let k = t.device_key()?;
-                (k.to_pem(), k.fingerprint())
-            } else if transport {
-                let k = t.transport_key()?;
-                (k.to_pem(), k.fingerprint())
-            } else {
-                let slot = slot.as_deref().ok_or_else(|| {
-                    CliError::new(
-                        Code::InvalidInput,
-                        "say which key: --slot NAME, --device or --transport",
-                    )
-                })?;
-                let slot = SlotName::new(slot)?;
-                let k = t.slot_public_key(&slot)?;
-                (k.to_pem(), k.fingerprint())
-            };
-            if json {
-                write_or_json(
-                    out.as_deref(),
-                    pem_text.as_bytes(),
-                    json!({ "fingerprint": fp, "public_key": pem_text }),
-                )
-            } else {
-                write_output(out.as_deref(), pem_text.as_bytes(), false)
-            }
-        }
-        TokenCommand::Sign {
-            token,
-            slot,
-            scheme,
-            input,
-            digest,
-            out,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let t = open_token(&token)?;
-            let (scheme, sig) = sign(
-                t.as_ref(),
-                &slot,
-                scheme.as_deref(),
-                input.as_deref(),
-                digest.as_deref(),
-            )?;
-            if json {
-                write_or_json(
-                    out.as_deref(),
-                    &sig,
-                    json!({ "slot": slot, "scheme": scheme, "signature": B64.encode(&sig) }),
-                )
-            } else {
-                write_output(out.as_deref(), &sig, false)
-            }
-        }
-        TokenCommand::Decrypt {
-            token,
-            slot,
-            input,
-            out,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let ct = read_input(input.as_deref())?;
-            let pt = open_token(&token)?.decrypt(&slot, &ct)?;
-            if json && out.is_none() {
-                print_json(&json!({ "slot": slot, "plaintext": B64.encode(pt.as_slice()) }))
-            } else {
-                write_output(out.as_deref(), &pt, true)
-            }
-        }
-        TokenCommand::Certificate { token, slot, out } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let der = open_token(&token)?.certificate(&slot)?;
-            let text = pem::encode("CERTIFICATE", &der);
-            if json {
-                write_or_json(
-                    out.as_deref(),
-                    text.as_bytes(),
-                    json!({ "slot": slot, "certificate": text }),
-                )
-            } else {
-                write_output(out.as_deref(), text.as_bytes(), false)
-            }
-        }
-        TokenCommand::WriteCertificate {
-            token,
-            authorization,
-        } => {
-            let cmd = SignedCommand::from_json(&read_text(&authorization)?)?;
-            open_token(&token)?.write_certificate(&cmd)?;
-            let slot = cmd.command.slot;
-            done(
-                json,
-                json!({ "slot": slot, "written": "certificate" }),
-                &format!("certificate written into slot {slot}"),
-            )
-        }
-        TokenCommand::AcceptKey {
-            token,
-            authorization,
-        } => {
-            let cmd = SignedCommand::from_json(&read_text(&authorization)?)?;
-            let pk = open_token(&token)?.accept_key(&cmd)?;
-            let slot = cmd.command.slot;
-            done(
-                json,
-                json!({ "slot": slot, "fingerprint": pk.fingerprint(), "issuer": cmd.issuer.fingerprint() }),
-                &format!(
-                    "key {} accepted into slot {slot} from issuer {}",
-                    pk.fingerprint(),
-                    cmd.issuer.fingerprint()
-                ),
-            )
-        }
-        TokenCommand::Attest {
-            token,
-            slot,
-            nonce,
-            out,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let nonce = parse_hex("--nonce", &nonce)?;
-            let att = open_token(&token)?.attest(&slot, &nonce)?;
-            write_output(
-                out.as_deref(),
-                format!("{}\n", att.to_json()?).as_bytes(),
-                false,
-            )
-        }
-        TokenCommand::PutObject { token, name, input } => {
-            let name = SlotName::new(&name)?;
-            let data = read_input(input.as_deref())?;
-            let mut t = open_token(&token)?;
-            t.put_object(&name, &data)?;
-            done(
-                json,
-                json!({ "object": name.as_str(), "bytes": data.len() }),
-                &format!("data object {name} stored ({} bytes)", data.len()),
-            )
-        }
-        TokenCommand::GetObject { token, name, out } => {
-            let name = SlotName::new(&name)?;
-            let data = open_token(&token)?.object(&name)?;
-            write_output(out.as_deref(), &data, true)
-        }
-        TokenCommand::Backup { token, slot, out } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let t = open_token(&token)?;
-            let (file, n) = super::backup::backup(t.as_ref(), &slot)?;
-            write_output(Some(&out), &file, false)?;
-            done(
-                json,
-                json!({ "objects": n, "sealed_to": t.slot_public_key(&slot)?.fingerprint(), "out": out }),
-                &format!(
-                    "{n} data objects backed up to {}, sealed to slot {slot}'s key",
-                    out.display()
-                ),
-            )
-        }
-        TokenCommand::Restore { token, slot, input } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let file = std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
-            let mut t = open_token(&token)?;
-            let (from, names) = super::backup::restore(t.as_mut(), &slot, &file)?;
-            done(
-                json,
-                json!({ "from": from, "objects": names.iter().map(SlotName::as_str).collect::<Vec<_>>() }),
-                &format!(
-                    "{} data objects restored from token {from}'s backup",
-                    names.len()
-                ),
-            )
-        }
-        TokenCommand::Tamper { token, yes } => {
-            if !yes {
-                return Err(CliError::new(
-                    Code::NotConfirmed,
-                    "tamper destroys every key in the token for good",
-                )
-                .hint("pass --yes to confirm"));
-            }
-            open_token(&token)?.tamper()?;
-            done(
-                json,
-                json!({ "tampered": true }),
-                "token zeroised; it is dead for good",
-            )
-        }
-        TokenCommand::Register {
-            token,
-            ca,
-            device_chain,
-        } => {
-            let t = open_token(&token)?;
-            let info = t.info()?;
-            let device = t.device_key()?;
-            let transport = t.transport_key()?;
-            let chain = device_chain
-                .as_deref()
-                .map(|p| {
-                    let bytes = crate::files::read_input(Some(p))?;
-                    String::from_utf8(bytes).map_err(|_| {
-                        CliError::new(Code::InvalidInput, "--device-chain: not PEM text")
-                    })
-                })
-                .transpose()?;
-            let v = super::ca_client(&ca)?.post(
-                "/v1/tokens",
-                &json!({
-                    "serial": info.serial, "device_key": device.to_pem(),
-                    "transport_key": transport.to_pem(), "device_chain": chain,
-                }),
-            )?;
-            let evidence = &v["evidence"];
-            let how = match evidence["kind"].as_str() {
-                Some("manufacturer") => format!(
-                    "vouched for by {} and its manufacturer ({})",
-                    evidence["by"].as_str().unwrap_or("?"),
-                    evidence["root"].as_str().unwrap_or("?")
-                ),
-                _ => format!("vouched for by {}", evidence["by"].as_str().unwrap_or("?")),
-            };
-            done(
-                json,
-                json!({ "token": info.serial, "device_key": device.fingerprint(), "evidence": evidence }),
-                &format!("token {} registered with {}, {how}", info.serial, ca.ca),
-            )
-        }
-        TokenCommand::Registration { token, ca } => {
-            let serial = open_token(&token)?.info()?.serial;
-            let v = super::ca_client(&ca)?.get(&format!("/v1/tokens/{serial}"))?;
-            if json {
-                return print_json(&v);
-            }
-            let e = &v["evidence"];
-            println!("token {serial}");
-            println!("  device key  {}", v["device_key"].as_str().unwrap_or("?"));
-            println!(
-                "  evidence    {}{}",
-                e["kind"].as_str().unwrap_or("?"),
-                e["by"]
-                    .as_str()
-                    .map(|b| format!(" (vouched for by {b})"))
-                    .unwrap_or_default()
-            );
-            if let Some(root) = e["root"].as_str() {
-                println!("  manufacturer root  {root}");
-            }
-            if let Some(by) = v["replaced_by"].as_str() {
-                println!("  REPLACED by token {by} in a recovery");
-            }
-            for c in v["certificates"].as_array().into_iter().flatten() {
-                println!("  certificate {}", c.as_str().unwrap_or("?"));
-            }
-            Ok(())
-        }
-        TokenCommand::Serve {
+        TokenCommand::TrustIssuer(args) => trust_issuer(args, json),
+        TokenCommand::Generate(args) => generate(args, json),
+        TokenCommand::PublicKey(args) => public_key(args, json),
+        TokenCommand::Sign(args) => sign_command(args, json),
+        TokenCommand::Decrypt(args) => decrypt(args, json),
+        TokenCommand::Certificate(args) => certificate(args, json),
+        TokenCommand::WriteCertificate(args) => write_certificate(args, json),
+        TokenCommand::AcceptKey(args) => accept_key(args, json),
+        TokenCommand::Attest(args) => attest(args),
+        TokenCommand::PutObject(args) => put_object(args, json),
+        TokenCommand::GetObject(args) => get_object(args),
+        TokenCommand::Backup(args) => backup(args, json),
+        TokenCommand::Restore(args) => restore(args, json),
+        TokenCommand::Tamper(args) => tamper(args, json),
+        TokenCommand::Register(args) => register(args, json),
+        TokenCommand::Registration(args) => registration(args, json),
+        TokenCommand::Serve(TokenServeArgs {
             token,
             sealing_key,
             socket,
-        } => super::serve::run(&token, sealing_key.as_deref(), &socket),
+        }) => super::serve::run(&token, sealing_key.as_deref(), &socket),
     }
 }
 
@@ -513,4 +244,350 @@ fn print_info(info: &TokenInfo) {
             if s.has_certificate { "yes" } else { "no" }
         );
     }
+}
+
+fn trust_issuer(
+    TokenTrustIssuerArgs { token, issuer_key }: TokenTrustIssuerArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key = IdentityPublicKey::from_pem_or_der(&read_input(Some(&issuer_key))?)?;
+    open_token(&token)?.trust_issuer(&key)?;
+    done(
+        json,
+        json!({ "trusted_issuer": key.fingerprint() }),
+        &format!("now trusting issuer {}", key.fingerprint()),
+    )
+}
+
+fn generate(
+    TokenGenerateArgs {
+        token,
+        slot,
+        algorithm,
+    }: TokenGenerateArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let alg: KeyAlgorithm = algorithm.parse()?;
+    let slot = SlotName::new(&slot.slot)?;
+    let mut t = open_token(&token)?;
+    let spinner = spinner(json, &format!("generating {alg} key in slot {slot}"));
+    let pk = t.generate_key(&slot, alg);
+    spinner.finish_and_clear();
+    let pk = pk?;
+    done(
+        json,
+        json!({ "slot": slot, "algorithm": alg, "fingerprint": pk.fingerprint(), "public_key": pk.to_pem() }),
+        &format!("generated {alg} key in slot {slot}: {}", pk.fingerprint()),
+    )
+}
+
+fn put_object(
+    TokenPutObjectArgs { token, name, input }: TokenPutObjectArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let name = SlotName::new(&name)?;
+    let data = read_input(input.as_deref())?;
+    let mut t = open_token(&token)?;
+    t.put_object(&name, &data)?;
+    done(
+        json,
+        json!({ "object": name.as_str(), "bytes": data.len() }),
+        &format!("data object {name} stored ({} bytes)", data.len()),
+    )
+}
+
+fn get_object(TokenGetObjectArgs { token, name, out }: TokenGetObjectArgs) -> Result<(), CliError> {
+    let name = SlotName::new(&name)?;
+    let data = open_token(&token)?.object(&name)?;
+    write_output(out.as_deref(), &data, true)
+}
+
+fn backup(
+    TokenBackupArgs { token, slot, out }: TokenBackupArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let t = open_token(&token)?;
+    let (file, n) = super::backup::backup(t.as_ref(), &slot)?;
+    write_output(Some(&out), &file, false)?;
+    done(
+        json,
+        json!({ "objects": n, "sealed_to": t.slot_public_key(&slot)?.fingerprint(), "out": out }),
+        &format!(
+            "{n} data objects backed up to {}, sealed to slot {slot}'s key",
+            out.display()
+        ),
+    )
+}
+
+fn restore(
+    TokenRestoreArgs { token, slot, input }: TokenRestoreArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let file = std::fs::read(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
+    let mut t = open_token(&token)?;
+    let (from, names) = super::backup::restore(t.as_mut(), &slot, &file)?;
+    done(
+        json,
+        json!({ "from": from, "objects": names.iter().map(SlotName::as_str).collect::<Vec<_>>() }),
+        &format!(
+            "{} data objects restored from token {from}'s backup",
+            names.len()
+        ),
+    )
+}
+
+fn public_key(
+    TokenPublicKeyArgs {
+        token,
+        slot,
+        device,
+        transport,
+        out,
+    }: TokenPublicKeyArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let t = open_token(&token)?;
+    let (pem_text, fp) = if device {
+        let k = t.device_key()?;
+        (k.to_pem(), k.fingerprint())
+    } else if transport {
+        let k = t.transport_key()?;
+        (k.to_pem(), k.fingerprint())
+    } else {
+        let slot = slot.as_deref().ok_or_else(|| {
+            CliError::new(
+                Code::InvalidInput,
+                "say which key: --slot NAME, --device or --transport",
+            )
+        })?;
+        let slot = SlotName::new(slot)?;
+        let k = t.slot_public_key(&slot)?;
+        (k.to_pem(), k.fingerprint())
+    };
+    if json {
+        write_or_json(
+            out.as_deref(),
+            pem_text.as_bytes(),
+            json!({ "fingerprint": fp, "public_key": pem_text }),
+        )
+    } else {
+        write_output(out.as_deref(), pem_text.as_bytes(), false)
+    }
+}
+
+fn sign_command(
+    TokenSignArgs {
+        token,
+        slot,
+        scheme,
+        input,
+        digest,
+        out,
+    }: TokenSignArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let t = open_token(&token)?;
+    let (scheme, sig) = sign(
+        t.as_ref(),
+        &slot,
+        scheme.as_deref(),
+        input.as_deref(),
+        digest.as_deref(),
+    )?;
+    if json {
+        write_or_json(
+            out.as_deref(),
+            &sig,
+            json!({ "slot": slot, "scheme": scheme, "signature": B64.encode(&sig) }),
+        )
+    } else {
+        write_output(out.as_deref(), &sig, false)
+    }
+}
+
+fn decrypt(
+    TokenDecryptArgs {
+        token,
+        slot,
+        input,
+        out,
+    }: TokenDecryptArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let ct = read_input(input.as_deref())?;
+    let pt = open_token(&token)?.decrypt(&slot, &ct)?;
+    if json && out.is_none() {
+        print_json(&json!({ "slot": slot, "plaintext": B64.encode(pt.as_slice()) }))
+    } else {
+        write_output(out.as_deref(), &pt, true)
+    }
+}
+
+fn certificate(
+    TokenCertificateArgs { token, slot, out }: TokenCertificateArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let der = open_token(&token)?.certificate(&slot)?;
+    let text = pem::encode("CERTIFICATE", &der);
+    if json {
+        write_or_json(
+            out.as_deref(),
+            text.as_bytes(),
+            json!({ "slot": slot, "certificate": text }),
+        )
+    } else {
+        write_output(out.as_deref(), text.as_bytes(), false)
+    }
+}
+
+fn write_certificate(
+    TokenWriteCertificateArgs {
+        token,
+        authorization,
+    }: TokenWriteCertificateArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let cmd = SignedCommand::from_json(&read_text(&authorization)?)?;
+    open_token(&token)?.write_certificate(&cmd)?;
+    let slot = cmd.command.slot;
+    done(
+        json,
+        json!({ "slot": slot, "written": "certificate" }),
+        &format!("certificate written into slot {slot}"),
+    )
+}
+
+fn accept_key(
+    TokenAcceptKeyArgs {
+        token,
+        authorization,
+    }: TokenAcceptKeyArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let cmd = SignedCommand::from_json(&read_text(&authorization)?)?;
+    let pk = open_token(&token)?.accept_key(&cmd)?;
+    let slot = cmd.command.slot;
+    done(
+        json,
+        json!({ "slot": slot, "fingerprint": pk.fingerprint(), "issuer": cmd.issuer.fingerprint() }),
+        &format!(
+            "key {} accepted into slot {slot} from issuer {}",
+            pk.fingerprint(),
+            cmd.issuer.fingerprint()
+        ),
+    )
+}
+
+fn attest(
+    TokenAttestArgs {
+        token,
+        slot,
+        nonce,
+        out,
+    }: TokenAttestArgs,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let nonce = parse_hex("--nonce", &nonce)?;
+    let att = open_token(&token)?.attest(&slot, &nonce)?;
+    write_output(
+        out.as_deref(),
+        format!("{}\n", att.to_json()?).as_bytes(),
+        false,
+    )
+}
+
+fn tamper(TokenTamperArgs { token, yes }: TokenTamperArgs, json: bool) -> Result<(), CliError> {
+    if !yes {
+        return Err(CliError::new(
+            Code::NotConfirmed,
+            "tamper destroys every key in the token for good",
+        )
+        .hint("pass --yes to confirm"));
+    }
+    open_token(&token)?.tamper()?;
+    done(
+        json,
+        json!({ "tampered": true }),
+        "token zeroised; it is dead for good",
+    )
+}
+
+fn register(
+    TokenRegisterArgs {
+        token,
+        ca,
+        device_chain,
+    }: TokenRegisterArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let t = open_token(&token)?;
+    let info = t.info()?;
+    let device = t.device_key()?;
+    let transport = t.transport_key()?;
+    let chain = device_chain
+        .as_deref()
+        .map(|p| {
+            let bytes = crate::files::read_input(Some(p))?;
+            String::from_utf8(bytes)
+                .map_err(|_| CliError::new(Code::InvalidInput, "--device-chain: not PEM text"))
+        })
+        .transpose()?;
+    let v = super::ca_client(&ca)?.post(
+        "/v1/tokens",
+        &json!({
+            "serial": info.serial, "device_key": device.to_pem(),
+            "transport_key": transport.to_pem(), "device_chain": chain,
+        }),
+    )?;
+    let evidence = &v["evidence"];
+    let how = match evidence["kind"].as_str() {
+        Some("manufacturer") => format!(
+            "vouched for by {} and its manufacturer ({})",
+            evidence["by"].as_str().unwrap_or("?"),
+            evidence["root"].as_str().unwrap_or("?")
+        ),
+        _ => format!("vouched for by {}", evidence["by"].as_str().unwrap_or("?")),
+    };
+    done(
+        json,
+        json!({ "token": info.serial, "device_key": device.fingerprint(), "evidence": evidence }),
+        &format!("token {} registered with {}, {how}", info.serial, ca.ca),
+    )
+}
+
+fn registration(
+    TokenRegistrationArgs { token, ca }: TokenRegistrationArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let serial = open_token(&token)?.info()?.serial;
+    let v = super::ca_client(&ca)?.get(&format!("/v1/tokens/{serial}"))?;
+    if json {
+        return print_json(&v);
+    }
+    let e = &v["evidence"];
+    println!("token {serial}");
+    println!("  device key  {}", v["device_key"].as_str().unwrap_or("?"));
+    println!(
+        "  evidence    {}{}",
+        e["kind"].as_str().unwrap_or("?"),
+        e["by"]
+            .as_str()
+            .map(|b| format!(" (vouched for by {b})"))
+            .unwrap_or_default()
+    );
+    if let Some(root) = e["root"].as_str() {
+        println!("  manufacturer root  {root}");
+    }
+    if let Some(by) = v["replaced_by"].as_str() {
+        println!("  REPLACED by token {by} in a recovery");
+    }
+    for c in v["certificates"].as_array().into_iter().flatten() {
+        println!("  certificate {}", c.as_str().unwrap_or("?"));
+    }
+    Ok(())
 }
