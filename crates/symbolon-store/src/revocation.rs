@@ -219,10 +219,32 @@ pub(crate) async fn execute(
             token,
             reason,
             origin,
-        } => {
-            // What this reason changes: certificates not revoked, and for a
-            // final reason those on hold too (a hold cannot hold twice).
-            let serials: Vec<String> = sqlx::query_scalar(
+        } => revoke_token_in(conn, actor, token, *reason, *origin).await,
+        RevocationWrite::Release(serial) => release_in(conn, actor, serial).await,
+        RevocationWrite::Renews { new, old } => {
+            renews_in(conn, new, old).await?;
+            Ok(WriteOut::Done)
+        }
+        RevocationWrite::Settle { new, delivered } => {
+            settle_in(conn, actor, new, *delivered).await?;
+            Ok(WriteOut::Done)
+        }
+        RevocationWrite::Crl(c) => record_crl_in(conn, actor, c).await,
+    }
+}
+
+/// Revokes every certificate of `token` (generated on it or delivered to
+/// it) that `reason` changes; a tamper report is audited as such first.
+async fn revoke_token_in(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    token: &TokenSerial,
+    reason: RevocationReason,
+    origin: RevocationOrigin,
+) -> Result<WriteOut, StoreError> {
+    // What this reason changes: certificates not revoked, and for a
+    // final reason those on hold too (a hold cannot hold twice).
+    let serials: Vec<String> = sqlx::query_scalar(
                 "SELECT c.serial FROM certificates c LEFT JOIN revocations r ON r.serial = c.serial \
                  WHERE (c.generated_on_token = $1 OR c.delivered_to = $1) \
                  AND (r.serial IS NULL OR r.released_at IS NOT NULL OR (r.reason = 'certificateHold' AND $2 = 1)) \
@@ -233,120 +255,120 @@ pub(crate) async fn execute(
             .fetch_all(&mut *conn)
             .await
             .map_err(StoreError::db("list a token's certificates"))?;
-            if serials.is_empty() {
-                let known: Option<String> =
-                    sqlx::query_scalar("SELECT serial FROM tokens WHERE serial = $1")
-                        .bind(token.to_string())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(StoreError::db("find a token"))?;
-                let issued: Option<String> = sqlx::query_scalar(
-                    "SELECT serial FROM certificates WHERE generated_on_token = $1 OR delivered_to = $1",
-                )
+    if serials.is_empty() {
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT serial FROM tokens WHERE serial = $1")
                 .bind(token.to_string())
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(StoreError::db("find a token"))?;
-                if known.is_none() && issued.is_none() {
-                    return Err(StoreError::NotFound(format!(
-                        "token {token} (not registered, and no certificate was delivered to it)"
-                    )));
-                }
-            }
-            if *origin == RevocationOrigin::TokenTampered {
-                let detail = serde_json::json!({ "token": token, "certificates": serials });
-                append_in(conn, actor, AuditKind::TokenTampered, &detail.to_string()).await?;
-            }
-            for serial in &serials {
-                let r = Revoke {
-                    serial: serial.parse()?,
-                    reason: *reason,
-                    invalid_since: None,
-                    origin: *origin,
-                };
-                revoke_in(conn, actor, &r).await?;
-            }
-            Ok(WriteOut::Count(serials.len()))
-        }
-        RevocationWrite::Release(serial) => {
-            let now = crate::registry::now();
-            let seq = append_in(
-                conn,
-                actor,
-                AuditKind::CertificateReleased,
-                &serde_json::json!({ "serial": serial }).to_string(),
-            )
-            .await?;
-            let done = sqlx::query(
-                "UPDATE revocations SET released_at = $1, released_by = $2, changed_seq = $3 \
-                 WHERE serial = $4 AND released_at IS NULL AND reason = 'certificateHold'",
-            )
-            .bind(now)
-            .bind(by_name(actor, RevocationOrigin::Operator))
-            .bind(seq)
-            .bind(serial.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("release a hold"))?;
-            if done.rows_affected() != 1 {
-                let known: Option<String> =
-                    sqlx::query_scalar("SELECT serial FROM certificates WHERE serial = $1")
-                        .bind(serial.as_str())
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(StoreError::db("release a hold"))?;
-                return Err(match known {
-                    Some(_) => StoreError::NotOnHold(serial.as_str().to_string()),
-                    None => StoreError::NotFound(format!(
-                        "certificate {serial} (not issued by this CA)"
-                    )),
-                });
-            }
-            Ok(WriteOut::Seq(seq))
-        }
-        RevocationWrite::Renews { new, old } => {
-            renews_in(conn, new, old).await?;
-            Ok(WriteOut::Done)
-        }
-        RevocationWrite::Settle { new, delivered } => {
-            settle_in(conn, actor, new, *delivered).await?;
-            Ok(WriteOut::Done)
-        }
-        RevocationWrite::Crl(c) => {
-            sqlx::query(
-                "INSERT INTO crls (number, this_update, next_update, covers_seq, entries, der) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(c.number)
-            .bind(c.this_update)
-            .bind(c.next_update)
-            .bind(c.covers_seq)
-            .bind(c.entries)
-            .bind(c.der.as_slice())
-            .execute(&mut *conn)
-            .await
-            .map_err(unique_or("record a CRL", || {
-                StoreError::AlreadyExists(format!("CRL number {}", c.number))
-            }))?;
-            // Only the newest is served; older ones stay in the log's digest.
-            sqlx::query("DELETE FROM crls WHERE number < $1")
-                .bind(c.number)
-                .execute(&mut *conn)
-                .await
-                .map_err(StoreError::db("record a CRL"))?;
-            let digest = hex::encode(aws_lc_rs::digest::digest(
-                &aws_lc_rs::digest::SHA256,
-                &c.der,
-            ));
-            let detail = serde_json::json!({
-                "number": c.number, "this_update": c.this_update, "next_update": c.next_update,
-                "entries": c.entries, "covers_seq": c.covers_seq, "sha256": digest,
-            });
-            Ok(WriteOut::Seq(
-                append_in(conn, actor, AuditKind::CrlIssued, &detail.to_string()).await?,
-            ))
+        let issued: Option<String> = sqlx::query_scalar(
+            "SELECT serial FROM certificates WHERE generated_on_token = $1 OR delivered_to = $1",
+        )
+        .bind(token.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::db("find a token"))?;
+        if known.is_none() && issued.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "token {token} (not registered, and no certificate was delivered to it)"
+            )));
         }
     }
+    if origin == RevocationOrigin::TokenTampered {
+        let detail = serde_json::json!({ "token": token, "certificates": serials });
+        append_in(conn, actor, AuditKind::TokenTampered, &detail.to_string()).await?;
+    }
+    for serial in &serials {
+        let r = Revoke {
+            serial: serial.parse()?,
+            reason,
+            invalid_since: None,
+            origin,
+        };
+        revoke_in(conn, actor, &r).await?;
+    }
+    Ok(WriteOut::Count(serials.len()))
+}
+
+/// Releases a hold: the certificate is good again.
+async fn release_in(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    serial: &CertificateSerial,
+) -> Result<WriteOut, StoreError> {
+    let now = crate::registry::now();
+    let seq = append_in(
+        conn,
+        actor,
+        AuditKind::CertificateReleased,
+        &serde_json::json!({ "serial": serial }).to_string(),
+    )
+    .await?;
+    let done = sqlx::query(
+        "UPDATE revocations SET released_at = $1, released_by = $2, changed_seq = $3 \
+                 WHERE serial = $4 AND released_at IS NULL AND reason = 'certificateHold'",
+    )
+    .bind(now)
+    .bind(by_name(actor, RevocationOrigin::Operator))
+    .bind(seq)
+    .bind(serial.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db("release a hold"))?;
+    if done.rows_affected() != 1 {
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT serial FROM certificates WHERE serial = $1")
+                .bind(serial.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(StoreError::db("release a hold"))?;
+        return Err(match known {
+            Some(_) => StoreError::NotOnHold(serial.as_str().to_string()),
+            None => StoreError::NotFound(format!("certificate {serial} (not issued by this CA)")),
+        });
+    }
+    Ok(WriteOut::Seq(seq))
+}
+
+/// Keeps a signed CRL (numbers never reused) and drops the older ones.
+async fn record_crl_in(
+    conn: &mut AnyConnection,
+    actor: Option<&Actor>,
+    c: &StoredCrl,
+) -> Result<WriteOut, StoreError> {
+    sqlx::query(
+        "INSERT INTO crls (number, this_update, next_update, covers_seq, entries, der) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(c.number)
+    .bind(c.this_update)
+    .bind(c.next_update)
+    .bind(c.covers_seq)
+    .bind(c.entries)
+    .bind(c.der.as_slice())
+    .execute(&mut *conn)
+    .await
+    .map_err(unique_or("record a CRL", || {
+        StoreError::AlreadyExists(format!("CRL number {}", c.number))
+    }))?;
+    // Only the newest is served; older ones stay in the log's digest.
+    sqlx::query("DELETE FROM crls WHERE number < $1")
+        .bind(c.number)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("record a CRL"))?;
+    let digest = hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &c.der,
+    ));
+    let detail = serde_json::json!({
+        "number": c.number, "this_update": c.this_update, "next_update": c.next_update,
+        "entries": c.entries, "covers_seq": c.covers_seq, "sha256": digest,
+    });
+    Ok(WriteOut::Seq(
+        append_in(conn, actor, AuditKind::CrlIssued, &detail.to_string()).await?,
+    ))
 }
 
 /// Records one revocation: a certificate revoked for good stays so; a hold

@@ -52,24 +52,7 @@ pub(crate) fn run(
     // Everything the service creates is private: files 0600, directories
     // 0700 (the registry, its journal, tokens, certificates).
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
-    for (flag, rate) in [
-        ("--rate-limit", edge_args.rate_limit),
-        ("--anonymous-rate-limit", edge_args.anonymous_rate_limit),
-    ] {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(CliError::new(
-                Code::InvalidInput,
-                format!("{flag} is requests a second: a positive number, not {rate}"),
-            ));
-        }
-    }
-    if edge_args.insecure_http && !loopback_only(listen)? {
-        return Err(CliError::new(
-            Code::InvalidInput,
-            format!("refusing to serve plain HTTP on {listen}: without TLS nothing protects the requests or authenticates callers"),
-        )
-        .hint("listen on 127.0.0.1 (or ::1) with --insecure-http, or drop --insecure-http to serve HTTPS"));
-    }
+    check_edge(listen, edge_args)?;
     let dir = DataDir::new(&data.data);
     if !dir.is_initialised() {
         super::ca::init_ca(
@@ -98,18 +81,7 @@ pub(crate) fn run(
     };
     let url = data.database.clone().unwrap_or_else(|| dir.database_url());
     super::runtime()?.block_on(async move {
-        let registry = Registry::open(&url).await?;
-        // A registry from before the transparency log gets its tree now,
-        // in bounded transactions, not inside the first request's.
-        let caught_up = registry.catch_up_log().await?;
-        if caught_up > 0 {
-            tracing::info!(
-                entries = caught_up,
-                "the transparency log's tree caught up with the audit log"
-            );
-        }
-        // And the index evidence bundles are gathered by.
-        registry.index_log().await?;
+        let registry = open_registry(&url).await?;
         let mut service = CaService::new(ca, registry.clone())?;
         if let Some(url) = &edge_args.public_url {
             service = service.with_public_url(url)?;
@@ -129,20 +101,9 @@ pub(crate) fn run(
             }
             None => None,
         };
-        let limiter = RateLimiter::new(
-            // Bursts of two seconds' worth, and never less than one request.
-            Limit {
-                per_second: edge_args.rate_limit,
-                burst: (edge_args.rate_limit * 2.0).max(1.0),
-            },
-            Limit {
-                per_second: edge_args.anonymous_rate_limit,
-                burst: (edge_args.anonymous_rate_limit * 2.0).max(1.0),
-            },
-        );
         let app = router(Arc::new(Edge {
             service: Arc::clone(&service),
-            limiter,
+            limiter: limiter(edge_args),
         }));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -163,6 +124,60 @@ pub(crate) fn run(
         eprintln!("symbolon stopped");
         Ok(())
     })
+}
+
+/// Refuses rates that are not positive and plain HTTP beyond loopback.
+fn check_edge(listen: &str, edge_args: &EdgeArgs) -> Result<(), CliError> {
+    for (flag, rate) in [
+        ("--rate-limit", edge_args.rate_limit),
+        ("--anonymous-rate-limit", edge_args.anonymous_rate_limit),
+    ] {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(CliError::new(
+                Code::InvalidInput,
+                format!("{flag} is requests a second: a positive number, not {rate}"),
+            ));
+        }
+    }
+    if edge_args.insecure_http && !loopback_only(listen)? {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            format!("refusing to serve plain HTTP on {listen}: without TLS nothing protects the requests or authenticates callers"),
+        )
+        .hint("listen on 127.0.0.1 (or ::1) with --insecure-http, or drop --insecure-http to serve HTTPS"));
+    }
+    Ok(())
+}
+
+/// The registry, with the log's tree and its object index brought up to
+/// the audit log now, in bounded transactions, not inside the first
+/// request's (a registry from before them).
+async fn open_registry(url: &str) -> Result<Registry, CliError> {
+    let registry = Registry::open(url).await?;
+    let caught_up = registry.catch_up_log().await?;
+    if caught_up > 0 {
+        tracing::info!(
+            entries = caught_up,
+            "the transparency log's tree caught up with the audit log"
+        );
+    }
+    registry.index_log().await?;
+    Ok(registry)
+}
+
+/// The edge's rate limits: bursts of two seconds' worth, and never less
+/// than one request.
+fn limiter(edge_args: &EdgeArgs) -> RateLimiter {
+    RateLimiter::new(
+        Limit {
+            per_second: edge_args.rate_limit,
+            burst: (edge_args.rate_limit * 2.0).max(1.0),
+        },
+        Limit {
+            per_second: edge_args.anonymous_rate_limit,
+            burst: (edge_args.anonymous_rate_limit * 2.0).max(1.0),
+        },
+    )
 }
 
 /// How often the CRL, the OCSP responder's certificate and its cached
