@@ -18,12 +18,13 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use symbolon::ca::{attestation_nonce, CertifyResponse};
 use symbolon::escrow::{ArbitratorPublic, EscrowDeposit, Policy};
+use symbolon::issuer::IssuerIdentity;
 use symbolon::keys::{KeyAlgorithm, PrivateKey, PublicKey, SignatureScheme};
 use symbolon::pem;
-use symbolon::token::SlotName;
+use symbolon::token::{SlotName, Token, TokenSerial};
 use symbolon::x509::{
     build_csr_with_names, build_ec_csr_with_names, parse_identity, AltNames, CertificateRole,
-    EcSigner, RsaSigner,
+    EcSigner, Name, RsaSigner,
 };
 use symbolon::Code;
 
@@ -50,6 +51,22 @@ fn certify_body(csr: &[u8], args: &IssueArgs, nonce: &[u8]) -> Value {
     })
 }
 
+/// One issuance's parties and inputs, shared by the two ways its key is
+/// made (FIG. 4–6: the station relays; the key is born in the token, or
+/// made by the station and written into the token).
+struct Issuance<'a> {
+    args: &'a IssueArgs,
+    ca: CaClient,
+    root: Vec<u8>,
+    issuer: IssuerIdentity,
+    token: Box<dyn Token + Send + Sync>,
+    slot: SlotName,
+    subject: Name,
+    names: AltNames,
+    nonce: Vec<u8>,
+    token_serial: TokenSerial,
+}
+
 pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let role: CertificateRole = args.role.parse()?;
     let asked: Option<KeyAlgorithm> = args.algorithm.as_deref().map(str::parse).transpose()?;
@@ -63,7 +80,7 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
     let issuer = load(&crate::cli::IssuerDir {
         issuer: args.issuer.clone(),
     })?;
-    let mut token = open_token(&args.token)?;
+    let token = open_token(&args.token)?;
     let escrow = match &args.escrow {
         Some(_) if args.on_token => {
             return Err(CliError::new(
@@ -75,134 +92,32 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
         None => None,
     };
     let ca = super::connect(&args.ca, Some(&args.ca_cert))?;
-    // A slot with a key the token generated but that has no certificate yet
-    // (an earlier --on-token attempt the CA refused) can be certified now;
-    // any other occupied slot is refused.
-    let existing = token.info()?.slots.into_iter().find(|s| s.name == slot);
-    let reuse = match &existing {
-        None => false,
-        Some(s)
-            if args.on_token
-                && !s.has_certificate
-                && s.origin == symbolon::token::KeyOrigin::Generated =>
-        {
-            // The key left there is certified as it is: an --algorithm
-            // that names another kind is a mistake, not a request to
-            // replace it.
-            if let Some(a) = asked.filter(|a| *a != s.algorithm) {
-                return Err(CliError::new(
-                    Code::SlotOccupied,
-                    format!(
-                        "slot {slot:?} already holds a {} key the token made (not yet certified), not a {a} key; certify it without --algorithm, or name another --slot",
-                        s.algorithm
-                    ),
-                ));
-            }
-            true
-        }
-        Some(_) => {
-            return Err(CliError::new(
-                Code::SlotOccupied,
-                format!("slot {slot:?} already holds a key; keys are never replaced"),
-            ))
-        }
-    };
-    let n = nonce()?;
+    let reuse = reusable_slot(token.as_ref(), &slot, args.on_token, asked)?;
     let token_serial = token.info()?.serial;
-    let mut escrowed: Option<String> = None;
-
-    let (public, serial, cert_der) = if args.on_token {
-        // Embodiment 4: the key is born in the token; the station relays.
-        let public = if reuse {
-            token.slot_public_key(&slot)?
-        } else {
-            token.generate_key(&slot, algorithm)?
-        };
-        let csr = csr_on_token(token.as_ref(), &slot, &subject, &names, &public)?;
-        save_csr(args, &csr)?;
-        let att = token.attest(&slot, &attestation_nonce(&csr))?;
-        let mut body = certify_body(&csr, args, &n);
-        body["attestation"] = serde_json::from_str(&att.to_json()?)
-            .map_err(|e| CliError::new(Code::Internal, format!("attestation: {e}")))?;
-        let (serial, cert) = certify(&ca, &body, &root, &n, &public)?;
-        deliver(&ca, &serial, &token_serial, || {
-            let t = target(token.as_ref())?;
-            let cmd = issuer.authorize_certificate(&t, &slot, cert.clone())?;
-            token.write_certificate(&cmd)?;
-            Ok(())
-        })?;
-        (public, serial, cert)
+    let mut issuance = Issuance {
+        args,
+        ca,
+        root,
+        issuer,
+        token,
+        slot,
+        subject,
+        names,
+        nonce: nonce()?,
+        token_serial,
+    };
+    let (public, serial, cert_der, escrowed) = if args.on_token {
+        let (public, serial, cert) = issuance.on_token(reuse, algorithm)?;
+        (public, serial, cert, None)
     } else {
-        // Embodiments 1 and 2: the station makes the key, and wipes it.
-        let key = PrivateKey::generate(algorithm)?;
-        let mut escrow_id = None;
-        let public = key.public_key();
-        let reserved = ca.post(
-            "/v1/reservations",
-            &json!({ "public_key": public.to_pem() }),
-        )?;
-        let reservation: symbolon_store::ReservationId = reserved["reservation"]
-            .as_str()
-            .ok_or_else(|| {
-                CliError::new(Code::BadResponse, "the CA's answer names no reservation")
-            })?
-            .parse()
-            .map_err(|e| CliError::new(Code::BadResponse, format!("the CA's reservation: {e}")))?;
-        let outcome = (|| {
-            let csr = match &key {
-                PrivateKey::Rsa(k) => {
-                    let signer =
-                        RsaSigner::new(k.public_key().clone(), SignatureScheme::Pkcs1Sha256)?;
-                    build_csr_with_names(&subject, &names, &signer, |s, d| k.sign_digest(s, d))?
-                }
-                PrivateKey::Ec(k) => {
-                    let signer = EcSigner::new(k.public_key().clone())?;
-                    build_ec_csr_with_names(&subject, &names, &signer, |input| k.sign(input))?
-                }
-            };
-            save_csr(args, &csr)?;
-            let mut body = certify_body(&csr, args, &n);
-            body["reservation"] = reservation.to_string().into();
-            certify(&ca, &body, &root, &n, &public)
-        })();
-        let (serial, cert) = match outcome {
-            Ok(v) => v,
-            Err(e) => {
-                let reason = format!("station failed before delivery: {}", e.message);
-                if let Err(abandon) = ca.post(
-                    &format!("/v1/reservations/{reservation}/abandon"),
-                    &json!({ "reason": reason }),
-                ) {
-                    tracing::warn!(error = %abandon.message, "could not abandon the reservation");
-                }
-                return Err(e);
-            }
-        };
-        deliver(&ca, &serial, &token_serial, || {
-            // Escrow first: a key that is to be escrowed enters the token
-            // only once its deposit is recorded.
-            if let Some(policy) = &escrow {
-                let device = token.device_key()?.fingerprint();
-                let id = deposit_escrow(&ca, &key, policy, token_serial, device)?;
-                escrow_id = Some(id);
-            }
-            let t = target(token.as_ref())?;
-            let cmd = issuer.authorize_key(&t, &slot, &key)?;
-            token.accept_key(&cmd)?;
-            let t = target(token.as_ref())?;
-            let cmd = issuer.authorize_certificate(&t, &slot, cert.clone())?;
-            token.write_certificate(&cmd)?;
-            Ok(())
-        })?;
-        drop(key); // zeroised: the only copy now lives in the token
-        escrowed = escrow_id;
-        (public, serial, cert)
+        issuance.station_key(algorithm, escrow.as_ref())?
     };
 
     let cert_pem = pem::encode("CERTIFICATE", &cert_der);
     if let Some(out) = &args.out {
         write_output(Some(out), cert_pem.as_bytes(), false)?;
     }
+    let slot = &issuance.slot;
     if json_out {
         print_json(&json!({
             "serial": serial, "fingerprint": public.fingerprint(), "token": token_serial,
@@ -230,6 +145,159 @@ pub(crate) fn run(args: &IssueArgs, json_out: bool) -> Result<(), CliError> {
             );
         }
         Ok(())
+    }
+}
+
+/// Whether `slot` already holds a key to certify: one the token generated
+/// that has no certificate yet (an earlier --on-token attempt the CA
+/// refused) can be; any other occupied slot is refused.
+fn reusable_slot(
+    token: &dyn Token,
+    slot: &SlotName,
+    on_token: bool,
+    asked: Option<KeyAlgorithm>,
+) -> Result<bool, CliError> {
+    let existing = token.info()?.slots.into_iter().find(|s| &s.name == slot);
+    match &existing {
+        None => Ok(false),
+        Some(s)
+            if on_token
+                && !s.has_certificate
+                && s.origin == symbolon::token::KeyOrigin::Generated =>
+        {
+            // The key left there is certified as it is: an --algorithm
+            // that names another kind is a mistake, not a request to
+            // replace it.
+            if let Some(a) = asked.filter(|a| *a != s.algorithm) {
+                return Err(CliError::new(
+                    Code::SlotOccupied,
+                    format!(
+                        "slot {slot:?} already holds a {} key the token made (not yet certified), not a {a} key; certify it without --algorithm, or name another --slot",
+                        s.algorithm
+                    ),
+                ));
+            }
+            Ok(true)
+        }
+        Some(_) => Err(CliError::new(
+            Code::SlotOccupied,
+            format!("slot {slot:?} already holds a key; keys are never replaced"),
+        )),
+    }
+}
+
+impl Issuance<'_> {
+    /// Embodiment 4: the key is born in the token; the station relays its
+    /// CSR and attestation, and writes the certificate back.
+    fn on_token(
+        &mut self,
+        reuse: bool,
+        algorithm: KeyAlgorithm,
+    ) -> Result<(PublicKey, String, Vec<u8>), CliError> {
+        let public = if reuse {
+            self.token.slot_public_key(&self.slot)?
+        } else {
+            self.token.generate_key(&self.slot, algorithm)?
+        };
+        let csr = csr_on_token(
+            self.token.as_ref(),
+            &self.slot,
+            &self.subject,
+            &self.names,
+            &public,
+        )?;
+        save_csr(self.args, &csr)?;
+        let att = self.token.attest(&self.slot, &attestation_nonce(&csr))?;
+        let mut body = certify_body(&csr, self.args, &self.nonce);
+        body["attestation"] = serde_json::from_str(&att.to_json()?)
+            .map_err(|e| CliError::new(Code::Internal, format!("attestation: {e}")))?;
+        let (serial, cert) = certify(&self.ca, &body, &self.root, &self.nonce, &public)?;
+        let (token, issuer, slot) = (&mut self.token, &self.issuer, &self.slot);
+        deliver(&self.ca, &serial, &self.token_serial, || {
+            let t = target(token.as_ref())?;
+            let cmd = issuer.authorize_certificate(&t, slot, cert.clone())?;
+            token.write_certificate(&cmd)?;
+            Ok(())
+        })?;
+        Ok((public, serial, cert))
+    }
+
+    /// Embodiments 1 and 2: the station makes the key, reserves it,
+    /// certifies it, escrows it when asked, writes key and certificate into
+    /// the token, and wipes its own copy. Returns the escrow's id too.
+    fn station_key(
+        &mut self,
+        algorithm: KeyAlgorithm,
+        escrow: Option<&Policy>,
+    ) -> Result<(PublicKey, String, Vec<u8>, Option<String>), CliError> {
+        let key = PrivateKey::generate(algorithm)?;
+        let mut escrow_id = None;
+        let public = key.public_key();
+        let reserved = self.ca.post(
+            "/v1/reservations",
+            &json!({ "public_key": public.to_pem() }),
+        )?;
+        let reservation: symbolon_store::ReservationId = reserved["reservation"]
+            .as_str()
+            .ok_or_else(|| {
+                CliError::new(Code::BadResponse, "the CA's answer names no reservation")
+            })?
+            .parse()
+            .map_err(|e| CliError::new(Code::BadResponse, format!("the CA's reservation: {e}")))?;
+        let outcome = (|| {
+            let csr = match &key {
+                PrivateKey::Rsa(k) => {
+                    let signer =
+                        RsaSigner::new(k.public_key().clone(), SignatureScheme::Pkcs1Sha256)?;
+                    build_csr_with_names(&self.subject, &self.names, &signer, |s, d| {
+                        k.sign_digest(s, d)
+                    })?
+                }
+                PrivateKey::Ec(k) => {
+                    let signer = EcSigner::new(k.public_key().clone())?;
+                    build_ec_csr_with_names(&self.subject, &self.names, &signer, |input| {
+                        k.sign(input)
+                    })?
+                }
+            };
+            save_csr(self.args, &csr)?;
+            let mut body = certify_body(&csr, self.args, &self.nonce);
+            body["reservation"] = reservation.to_string().into();
+            certify(&self.ca, &body, &self.root, &self.nonce, &public)
+        })();
+        let (serial, cert) = match outcome {
+            Ok(v) => v,
+            Err(e) => {
+                let reason = format!("station failed before delivery: {}", e.message);
+                if let Err(abandon) = self.ca.post(
+                    &format!("/v1/reservations/{reservation}/abandon"),
+                    &json!({ "reason": reason }),
+                ) {
+                    tracing::warn!(error = %abandon.message, "could not abandon the reservation");
+                }
+                return Err(e);
+            }
+        };
+        let (ca, token, issuer, slot) = (&self.ca, &mut self.token, &self.issuer, &self.slot);
+        let token_serial = self.token_serial;
+        deliver(ca, &serial, &token_serial, || {
+            // Escrow first: a key that is to be escrowed enters the token
+            // only once its deposit is recorded.
+            if let Some(policy) = escrow {
+                let device = token.device_key()?.fingerprint();
+                let id = deposit_escrow(ca, &key, policy, token_serial, device)?;
+                escrow_id = Some(id);
+            }
+            let t = target(token.as_ref())?;
+            let cmd = issuer.authorize_key(&t, slot, &key)?;
+            token.accept_key(&cmd)?;
+            let t = target(token.as_ref())?;
+            let cmd = issuer.authorize_certificate(&t, slot, cert.clone())?;
+            token.write_certificate(&cmd)?;
+            Ok(())
+        })?;
+        drop(key); // zeroised: the only copy now lives in the token
+        Ok((public, serial, cert, escrow_id))
     }
 }
 
