@@ -535,48 +535,20 @@ impl CaService {
             .registry
             .latest_certificate_for_key(&request.key)
             .await?;
-        let token = Arc::clone(&self.token);
-        let slot = self.enclave.slot.clone();
-        let issuer = Arc::clone(&self.enclave.issuer);
-        let req = request.clone();
         let approvals = chain.len();
-        let outcome =
-            tokio::task::spawn_blocking(move || -> Result<RecoveryOutcome, EscrowError> {
-                let key = recover(&req, &chain, &deposit, &keys, |ct| {
-                    token
-                        .decrypt(&slot, ct)
-                        .map_err(|e| EscrowError::Internal(e.to_string()))
-                })?;
-                let target = TokenTarget {
-                    serial: req.target,
-                    sequence,
-                    transport_key: transport,
-                };
-                let accept_key = issuer
-                    .authorize_key(&target, &req.slot, &key)
-                    .map_err(|e| EscrowError::Internal(e.to_string()))?;
-                let fingerprint = key.public_key().fingerprint();
-                drop(key);
-                let write_certificate = certificate
-                    .map(|der| {
-                        issuer.authorize_certificate(
-                            &TokenTarget {
-                                sequence: sequence + 1,
-                                ..target
-                            },
-                            &req.slot,
-                            der,
-                        )
-                    })
-                    .transpose()
-                    .map_err(|e| EscrowError::Internal(e.to_string()))?;
-                Ok(RecoveryOutcome {
-                    accept_key,
-                    write_certificate,
-                    key: fingerprint,
-                    replaced: None,
-                })
-            })
+        let enclave = EnclaveWork {
+            token: Arc::clone(&self.token),
+            slot: self.enclave.slot.clone(),
+            issuer: Arc::clone(&self.enclave.issuer),
+            request: request.clone(),
+            chain,
+            deposit,
+            keys,
+            transport,
+            certificate,
+            sequence,
+        };
+        let outcome = tokio::task::spawn_blocking(move || enclave.run())
             .await
             .map_err(|e| ServiceError::Setup(format!("the recovery task failed: {e}")))?;
         let mut outcome = match outcome {
@@ -618,6 +590,70 @@ impl CaService {
             });
         }
         Ok(outcome)
+    }
+}
+
+/// The enclave's part of a completion, run off the async threads with
+/// everything it needs moved in: the recovery itself (`escrow::recover`)
+/// and the signed commands writing the key and its certificate into the
+/// target token. The key is dropped (zeroised) before this returns.
+struct EnclaveWork {
+    token: Arc<dyn Token + Send + Sync>,
+    slot: SlotName,
+    issuer: Arc<IssuerIdentity>,
+    request: RecoveryRequest,
+    chain: Vec<Approval>,
+    deposit: EscrowDeposit,
+    keys: BTreeMap<ArbitratorId, IdentityPublicKey>,
+    transport: RsaPublicKey,
+    certificate: Option<Vec<u8>>,
+    sequence: u64,
+}
+
+impl EnclaveWork {
+    fn run(self) -> Result<RecoveryOutcome, EscrowError> {
+        let key = recover(
+            &self.request,
+            &self.chain,
+            &self.deposit,
+            &self.keys,
+            |ct| {
+                self.token
+                    .decrypt(&self.slot, ct)
+                    .map_err(|e| EscrowError::Internal(e.to_string()))
+            },
+        )?;
+        let target = TokenTarget {
+            serial: self.request.target,
+            sequence: self.sequence,
+            transport_key: self.transport,
+        };
+        let accept_key = self
+            .issuer
+            .authorize_key(&target, &self.request.slot, &key)
+            .map_err(|e| EscrowError::Internal(e.to_string()))?;
+        let fingerprint = key.public_key().fingerprint();
+        drop(key);
+        let write_certificate = self
+            .certificate
+            .map(|der| {
+                self.issuer.authorize_certificate(
+                    &TokenTarget {
+                        sequence: self.sequence + 1,
+                        ..target
+                    },
+                    &self.request.slot,
+                    der,
+                )
+            })
+            .transpose()
+            .map_err(|e| EscrowError::Internal(e.to_string()))?;
+        Ok(RecoveryOutcome {
+            accept_key,
+            write_certificate,
+            key: fingerprint,
+            replaced: None,
+        })
     }
 }
 

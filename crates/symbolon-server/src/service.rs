@@ -577,30 +577,7 @@ impl CaService {
                 status: self.status_urls.clone(),
             },
         };
-        // One signature by the CA key (the certificate); the response is
-        // signed by the delegated response signer.
-        let (response_slot, response_cert) = self.response_signer().await?;
-        // Signing is CPU work inside the token: off the async threads.
-        let (token, slot, signer, issuer, chain) = (
-            Arc::clone(&self.token),
-            self.slot.clone(),
-            self.signer.clone(),
-            self.issuer.clone(),
-            self.chain.clone(),
-        );
-        let signed = tokio::task::spawn_blocking(move || -> Result<CertifyResponse, CaError> {
-            let cert = issue_leaf(&issuer, &signer, &params, |r| token.sign_request(&slot, r))
-                .map_err(|e| CaError::Internal(e.to_string()))?;
-            CertifyResponse::sign_delegated(
-                cert,
-                chain,
-                nonce,
-                response_cert.as_ref().clone(),
-                |m| crate::response_signer::sign_response(token.as_ref(), &response_slot, m),
-            )
-        })
-        .await
-        .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;
+        let signed = self.sign_certified(params, nonce).await?;
 
         let serial = CertificateSerial::from_bytes(&serial_bytes);
         let attestation = approved
@@ -655,30 +632,74 @@ impl CaService {
                 .await
                 .map(|_| ()),
         };
-        match recorded {
-            Ok(()) => {}
-            Err(e @ StoreError::RegistrationSpent(_)) => {
-                // The registration's last use went to a request that
-                // committed first: this certificate is discarded.
-                let e = CaError::NotRegistered(e.to_string());
-                self.refused(&e, Some(fp)).await;
-                return Err(e.into());
-            }
-            Err(StoreError::DuplicateKey(_)) => {
-                // Another request won the race between the look and the
-                // commit: this certificate is discarded, never released.
-                let e = CaError::DuplicateKey(fp.to_string());
-                self.refused(&e, Some(fp)).await;
-                return Err(e.into());
-            }
-            Err(e) => return Err(e.into()),
-        }
+        self.settle_recording(recorded, fp).await?;
         Ok(Certified {
             response: signed,
             serial,
             authority,
             device: approved.device_evidence,
         })
+    }
+
+    /// The certificate and the response, signed inside the CA's token off
+    /// the async threads: one signature by the CA key (the certificate),
+    /// the response by the delegated response signer.
+    async fn sign_certified(
+        &self,
+        params: IssueParams,
+        nonce: Vec<u8>,
+    ) -> Result<CertifyResponse, ServiceError> {
+        let (response_slot, response_cert) = self.response_signer().await?;
+        let (token, slot, signer, issuer, chain) = (
+            Arc::clone(&self.token),
+            self.slot.clone(),
+            self.signer.clone(),
+            self.issuer.clone(),
+            self.chain.clone(),
+        );
+        Ok(
+            tokio::task::spawn_blocking(move || -> Result<CertifyResponse, CaError> {
+                let cert = issue_leaf(&issuer, &signer, &params, |r| token.sign_request(&slot, r))
+                    .map_err(|e| CaError::Internal(e.to_string()))?;
+                CertifyResponse::sign_delegated(
+                    cert,
+                    chain,
+                    nonce,
+                    response_cert.as_ref().clone(),
+                    |m| crate::response_signer::sign_response(token.as_ref(), &response_slot, m),
+                )
+            })
+            .await
+            .map_err(|e| CaError::Internal(format!("signing task: {e}")))??,
+        )
+    }
+
+    /// What the registry's answer to recording a certificate means for the
+    /// caller: a lost race is a refusal (audited), the certificate
+    /// discarded, never released.
+    async fn settle_recording(
+        &self,
+        recorded: Result<(), StoreError>,
+        fp: Fingerprint,
+    ) -> Result<(), ServiceError> {
+        match recorded {
+            Ok(()) => Ok(()),
+            Err(e @ StoreError::RegistrationSpent(_)) => {
+                // The registration's last use went to a request that
+                // committed first.
+                let e = CaError::NotRegistered(e.to_string());
+                self.refused(&e, Some(fp)).await;
+                Err(e.into())
+            }
+            Err(StoreError::DuplicateKey(_)) => {
+                // Another request won the race between the look and the
+                // commit.
+                let e = CaError::DuplicateKey(fp.to_string());
+                self.refused(&e, Some(fp)).await;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
