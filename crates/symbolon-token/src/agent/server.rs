@@ -316,12 +316,23 @@ fn with_write<T, R>(
     f(guard.as_mut().ok_or_else(closing)?)
 }
 
+/// An open-chunk request in JSON without its chunk.
+fn no_chunk() -> TokenError {
+    TokenError::InvalidInput(
+        "open-chunk needs a chunk (base64, or as the frame's attachment)".into(),
+    )
+}
+
+/// A public key in an answer: its SubjectPublicKeyInfo, base64.
+fn spki(der: &[u8]) -> Value {
+    json!({ "spki": B64.encode(der) })
+}
+
 fn dispatch<T: Token>(
     token: &RwLock<Option<T>>,
     sessions: &mut Sessions,
     request: Request,
 ) -> Result<Value, TokenError> {
-    let spki = |der: &[u8]| json!({ "spki": B64.encode(der) });
     let slot_name = |s: &str| SlotName::new(s);
     Ok(match request {
         Request::Info => {
@@ -335,32 +346,13 @@ fn dispatch<T: Token>(
             with_write(token, |t| t.trust_issuer(&key))?;
             Value::Null
         }
-        Request::Generate { slot, algorithm } => {
-            let alg: RsaAlgorithm = algorithm.parse()?;
-            let slot = slot_name(&slot)?;
-            spki(with_write(token, |t| t.generate(&slot, alg))?.spki_der())
-        }
-        Request::GenerateKey { slot, algorithm } => {
-            let alg: KeyAlgorithm = algorithm.parse()?;
-            let slot = slot_name(&slot)?;
-            spki(with_write(token, |t| t.generate_key(&slot, alg))?.spki_der())
-        }
+        Request::Generate { slot, algorithm } => generate(token, &slot, &algorithm)?,
+        Request::GenerateKey { slot, algorithm } => generate_key(token, &slot, &algorithm)?,
         Request::SlotPublicKey { slot } => {
             let slot = slot_name(&slot)?;
             spki(with_read(token, |t| t.slot_public_key(&slot))?.spki_der())
         }
-        Request::SignEc { slot, hash, data } => {
-            let slot = slot_name(&slot)?;
-            let data = b64("data", &data)?;
-            let sig = match hash {
-                Some(h) => {
-                    let digest = MessageDigest::from_bytes(h.parse::<HashAlgorithm>()?, &data)?;
-                    with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Digest(&digest)))?
-                }
-                None => with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Message(&data)))?,
-            };
-            json!({ "signature": B64.encode(sig) })
-        }
+        Request::SignEc { slot, hash, data } => sign_ec(token, &slot, hash.as_deref(), &data)?,
         Request::PublicKey { slot } => {
             let slot = slot_name(&slot)?;
             spki(with_read(token, |t| t.public_key(&slot))?.spki_der())
@@ -369,19 +361,8 @@ fn dispatch<T: Token>(
             slot,
             scheme,
             digest,
-        } => {
-            let scheme: SignatureScheme = scheme.parse()?;
-            let digest = MessageDigest::from_bytes(scheme.hash(), &b64("digest", &digest)?)?;
-            let slot = slot_name(&slot)?;
-            let sig = with_read(token, |t| t.sign(&slot, scheme, &digest))?;
-            json!({ "signature": B64.encode(sig) })
-        }
-        Request::Decrypt { slot, ciphertext } => {
-            let slot = slot_name(&slot)?;
-            let ct = b64("ciphertext", &ciphertext)?;
-            let pt = with_read(token, |t| t.decrypt(&slot, &ct))?;
-            json!({ "plaintext": B64.encode(pt.as_slice()) })
-        }
+        } => sign(token, &slot, &scheme, &digest)?,
+        Request::Decrypt { slot, ciphertext } => decrypt(token, &slot, &ciphertext)?,
         Request::Certificate { slot } => {
             let slot = slot_name(&slot)?;
             json!({ "certificate": B64.encode(with_read(token, |t| t.certificate(&slot))?) })
@@ -395,12 +376,7 @@ fn dispatch<T: Token>(
             let command = SignedCommand::from_json(&command)?;
             spki(with_write(token, |t| t.accept_key(&command))?.spki_der())
         }
-        Request::Attest { slot, nonce } => {
-            let nonce =
-                hex::decode(&nonce).map_err(|e| TokenError::InvalidInput(format!("nonce: {e}")))?;
-            let slot = slot_name(&slot)?;
-            json!({ "attestation": with_read(token, |t| t.attest(&slot, &nonce))?.to_json()? })
-        }
+        Request::Attest { slot, nonce } => attest(token, &slot, &nonce)?,
         Request::Tamper => {
             with_write(token, |t| t.tamper())?;
             Value::Null
@@ -410,32 +386,16 @@ fn dispatch<T: Token>(
             algorithm,
             e,
             partial,
-        } => {
-            let slot = slot_name(&slot)?;
-            let alg: RsaAlgorithm = algorithm.parse()?;
-            let partial = secret("partial", &partial)?;
-            json!({ "offset": with_write(token, |t| t.joint_init(&slot, alg, e, &partial))? })
-        }
-        Request::JointContribute { slot, partial } => {
-            let slot = slot_name(&slot)?;
-            let partial = secret("partial", &partial)?;
-            json!({ "offset": with_write(token, |t| t.joint_contribute(&slot, &partial))? })
-        }
+        } => joint_init(token, &slot, &algorithm, e, &partial)?,
+        Request::JointContribute { slot, partial } => joint_contribute(token, &slot, &partial)?,
         Request::JointFinish { slot } => {
             let slot = slot_name(&slot)?;
             spki(with_write(token, |t| t.joint_finish(&slot))?.spki_der())
         }
         Request::JointReissueBegin { slot, permission } => {
-            let slot = slot_name(&slot)?;
-            let permission = ChainMessage::parse(permission.as_bytes())?;
-            with_write(token, |t| t.joint_reissue_begin(&slot, &permission))?;
-            Value::Null
+            joint_reissue_begin(token, &slot, &permission)?
         }
-        Request::JointCheck { slot, message } => {
-            let slot = slot_name(&slot)?;
-            let message = ChainMessage::parse(message.as_bytes())?;
-            json!({ "message": with_read(token, |t| t.joint_check(&slot, &message))?.to_json()? })
-        }
+        Request::JointCheck { slot, message } => joint_check(token, &slot, &message)?,
         Request::JointRotate {
             slot,
             step,
@@ -443,44 +403,10 @@ fn dispatch<T: Token>(
             party,
             old,
             new,
-        } => {
-            let slot = slot_name(&slot)?;
-            let step =
-                match (step.as_str(), e, party, old) {
-                    ("begin", Some(e_start), None, None) => RotateStep::Begin { e_start },
-                    ("enter", None, Some(party), Some(old)) => RotateStep::Enter {
-                        party,
-                        old: secret("old", &old)?,
-                        new: new.map(|n| secret("new", &n)).transpose()?,
-                    },
-                    ("commit", None, None, None) => RotateStep::Commit,
-                    _ => return Err(TokenError::InvalidInput(
-                        "a rotation step is begin (with e), enter (with party and old) or commit"
-                            .into(),
-                    )),
-                };
-            match with_write(token, |t| t.joint_rotate(&slot, step))? {
-                RotateOutcome::Begun { public } => {
-                    json!({ "outcome": "begun", "spki": B64.encode(public.spki_der()) })
-                }
-                RotateOutcome::Entered { offset, waiting } => {
-                    json!({ "outcome": "entered", "offset": offset, "waiting": waiting })
-                }
-                RotateOutcome::Committed { public } => {
-                    json!({ "outcome": "committed", "spki": B64.encode(public.spki_der()) })
-                }
-            }
-        }
-        Request::JointRewrap { slot, header } => {
-            let slot = slot_name(&slot)?;
-            let header = ContentHeader::read_from(&mut &b64("header", &header)?[..])?;
-            json!({ "header": B64.encode(with_read(token, |t| t.joint_rewrap(&slot, &header))?.to_bytes()) })
-        }
+        } => joint_rotate(token, &slot, &step, e, party, old, new)?,
+        Request::JointRewrap { slot, header } => joint_rewrap(token, &slot, &header)?,
         Request::JointReissueEnter { slot, partial } => {
-            let slot = slot_name(&slot)?;
-            let partial = secret("partial", &partial)?;
-            with_write(token, |t| t.joint_reissue_enter(&slot, &partial))?;
-            Value::Null
+            joint_reissue_enter(token, &slot, &partial)?
         }
         Request::JointReissueFinish { slot } => {
             let slot = slot_name(&slot)?;
@@ -490,12 +416,7 @@ fn dispatch<T: Token>(
             let slot = slot_name(&slot)?;
             json!({ "d0": B64.encode(with_write(token, |t| t.joint_output_d0(&slot, &recipient))?) })
         }
-        Request::PutObject { name, data } => {
-            let name = slot_name(&name)?;
-            let data = b64("data", &data)?;
-            with_write(token, |t| t.put_object(&name, &data))?;
-            Value::Null
-        }
+        Request::PutObject { name, data } => put_object(token, &name, &data)?,
         Request::Object { name } => {
             let name = slot_name(&name)?;
             json!({ "data": B64.encode(with_read(token, |t| t.object(&name))?) })
@@ -508,46 +429,256 @@ fn dispatch<T: Token>(
             slot,
             header,
             wrapped_key,
-        } => {
-            if sessions.open.len() >= MAX_SESSIONS {
-                return Err(TokenError::InvalidInput(format!(
-                    "a connection may hold at most {MAX_SESSIONS} content sessions"
-                )));
-            }
-            let slot = slot_name(&slot)?;
-            let header_bytes = b64("header", &header)?;
-            let mut input = header_bytes.as_slice();
-            let header = ContentHeader::read_from(&mut input)?;
-            if !input.is_empty() {
-                return Err(TokenError::InvalidInput(
-                    "bytes follow the content header".into(),
-                ));
-            }
-            let wrapped = b64("wrapped_key", &wrapped_key)?;
-            let opener = with_read(token, |t| t.open_content(&slot, &header, &wrapped))?;
-            sessions.next += 1;
-            sessions.open.insert(sessions.next, opener);
-            json!({ "session": sessions.next })
-        }
+        } => open_content(token, sessions, &slot, &header, &wrapped_key)?,
         Request::OpenChunk {
             session,
             last,
             chunk,
         } => {
-            let chunk = chunk.ok_or_else(|| {
-                TokenError::InvalidInput(
-                    "open-chunk needs a chunk (base64, or as the frame's attachment)".into(),
-                )
-            })?;
-            let chunk = b64("chunk", &chunk)?;
-            let plain = open_chunk(token, sessions, session, last, chunk)?;
-            json!({ "plaintext": B64.encode(&plain) })
+            let chunk = b64("chunk", &chunk.ok_or_else(no_chunk)?)?;
+            json!({ "plaintext": B64.encode(open_chunk(token, sessions, session, last, chunk)?) })
         }
         Request::CloseContent { session } => {
             sessions.open.remove(&session);
             Value::Null
         }
     })
+}
+
+/// `Token::sign_ec` over a digest of `hash`, or over the message.
+fn sign_ec<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    hash: Option<&str>,
+    data: &str,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let data = b64("data", data)?;
+    let sig = match hash {
+        Some(h) => {
+            let digest = MessageDigest::from_bytes(h.parse::<HashAlgorithm>()?, &data)?;
+            with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Digest(&digest)))?
+        }
+        None => with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Message(&data)))?,
+    };
+    Ok(json!({ "signature": B64.encode(sig) }))
+}
+
+/// One step of a FIG. 21 rotation: begin (with e′), enter (with a party's
+/// old and new partials) or commit.
+fn joint_rotate<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    step: &str,
+    e: Option<u64>,
+    party: Option<u32>,
+    old: Option<WireSecret>,
+    new: Option<WireSecret>,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let step = match (step, e, party, old) {
+        ("begin", Some(e_start), None, None) => RotateStep::Begin { e_start },
+        ("enter", None, Some(party), Some(old)) => RotateStep::Enter {
+            party,
+            old: secret("old", &old)?,
+            new: new.map(|n| secret("new", &n)).transpose()?,
+        },
+        ("commit", None, None, None) => RotateStep::Commit,
+        _ => {
+            return Err(TokenError::InvalidInput(
+                "a rotation step is begin (with e), enter (with party and old) or commit".into(),
+            ))
+        }
+    };
+    Ok(match with_write(token, |t| t.joint_rotate(&slot, step))? {
+        RotateOutcome::Begun { public } => {
+            json!({ "outcome": "begun", "spki": B64.encode(public.spki_der()) })
+        }
+        RotateOutcome::Entered { offset, waiting } => {
+            json!({ "outcome": "entered", "offset": offset, "waiting": waiting })
+        }
+        RotateOutcome::Committed { public } => {
+            json!({ "outcome": "committed", "spki": B64.encode(public.spki_der()) })
+        }
+    })
+}
+
+/// Opens a content session: the header checked whole, the content key
+/// unwrapped inside the token, the opener kept for the connection.
+fn open_content<T: Token>(
+    token: &RwLock<Option<T>>,
+    sessions: &mut Sessions,
+    slot: &str,
+    header: &str,
+    wrapped_key: &str,
+) -> Result<Value, TokenError> {
+    if sessions.open.len() >= MAX_SESSIONS {
+        return Err(TokenError::InvalidInput(format!(
+            "a connection may hold at most {MAX_SESSIONS} content sessions"
+        )));
+    }
+    let slot = SlotName::new(slot)?;
+    let header_bytes = b64("header", header)?;
+    let mut input = header_bytes.as_slice();
+    let header = ContentHeader::read_from(&mut input)?;
+    if !input.is_empty() {
+        return Err(TokenError::InvalidInput(
+            "bytes follow the content header".into(),
+        ));
+    }
+    let wrapped = b64("wrapped_key", wrapped_key)?;
+    let opener = with_read(token, |t| t.open_content(&slot, &header, &wrapped))?;
+    sessions.next += 1;
+    sessions.open.insert(sessions.next, opener);
+    Ok(json!({ "session": sessions.next }))
+}
+
+/// `Token::joint_init`: the first partial and e, in a new joint slot.
+fn joint_init<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    algorithm: &str,
+    e: u64,
+    partial: &WireSecret,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let alg: RsaAlgorithm = algorithm.parse()?;
+    let partial = secret("partial", partial)?;
+    Ok(json!({ "offset": with_write(token, |t| t.joint_init(&slot, alg, e, &partial))? }))
+}
+
+/// `Token::joint_contribute`: another party's partial.
+fn joint_contribute<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    partial: &WireSecret,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let partial = secret("partial", partial)?;
+    Ok(json!({ "offset": with_write(token, |t| t.joint_contribute(&slot, &partial))? }))
+}
+
+/// `Token::joint_reissue_begin`: a FIG. 20 form every party signed.
+fn joint_reissue_begin<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    permission: &str,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let permission = ChainMessage::parse(permission.as_bytes())?;
+    with_write(token, |t| t.joint_reissue_begin(&slot, &permission))?;
+    Ok(Value::Null)
+}
+
+/// `Token::joint_check`: the token's views of a FIG. 19 chain.
+fn joint_check<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    message: &str,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let message = ChainMessage::parse(message.as_bytes())?;
+    Ok(json!({ "message": with_read(token, |t| t.joint_check(&slot, &message))?.to_json()? }))
+}
+
+/// `Token::joint_rewrap`: a content header rewrapped to the joint key.
+fn joint_rewrap<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    header: &str,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let header = ContentHeader::read_from(&mut &b64("header", header)?[..])?;
+    Ok(
+        json!({ "header": B64.encode(with_read(token, |t| t.joint_rewrap(&slot, &header))?.to_bytes()) }),
+    )
+}
+
+/// `Token::joint_reissue_enter`: a partial entered into the reissued slot.
+fn joint_reissue_enter<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    partial: &WireSecret,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let partial = secret("partial", partial)?;
+    with_write(token, |t| t.joint_reissue_enter(&slot, &partial))?;
+    Ok(Value::Null)
+}
+
+/// `Token::sign` over a digest.
+fn sign<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    scheme: &str,
+    digest: &str,
+) -> Result<Value, TokenError> {
+    let scheme: SignatureScheme = scheme.parse()?;
+    let digest = MessageDigest::from_bytes(scheme.hash(), &b64("digest", digest)?)?;
+    let slot = SlotName::new(slot)?;
+    let sig = with_read(token, |t| t.sign(&slot, scheme, &digest))?;
+    Ok(json!({ "signature": B64.encode(sig) }))
+}
+
+/// `Token::decrypt` (RSA-OAEP).
+fn decrypt<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    ciphertext: &str,
+) -> Result<Value, TokenError> {
+    let slot = SlotName::new(slot)?;
+    let ct = b64("ciphertext", ciphertext)?;
+    let pt = with_read(token, |t| t.decrypt(&slot, &ct))?;
+    Ok(json!({ "plaintext": B64.encode(pt.as_slice()) }))
+}
+
+/// `Token::attest` with the verifier's nonce.
+fn attest<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    nonce: &str,
+) -> Result<Value, TokenError> {
+    let nonce = hex::decode(nonce).map_err(|e| TokenError::InvalidInput(format!("nonce: {e}")))?;
+    let slot = SlotName::new(slot)?;
+    Ok(json!({ "attestation": with_read(token, |t| t.attest(&slot, &nonce))?.to_json()? }))
+}
+
+/// `Token::put_object`.
+fn put_object<T: Token>(
+    token: &RwLock<Option<T>>,
+    name: &str,
+    data: &str,
+) -> Result<Value, TokenError> {
+    let name = SlotName::new(name)?;
+    let data = b64("data", data)?;
+    with_write(token, |t| t.put_object(&name, &data))?;
+    Ok(Value::Null)
+}
+
+/// `Token::generate` (RSA).
+fn generate<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    algorithm: &str,
+) -> Result<Value, TokenError> {
+    let alg: RsaAlgorithm = algorithm.parse()?;
+    let slot = SlotName::new(slot)?;
+    Ok(spki(
+        with_write(token, |t| t.generate(&slot, alg))?.spki_der(),
+    ))
+}
+
+/// `Token::generate_key` (RSA or EC).
+fn generate_key<T: Token>(
+    token: &RwLock<Option<T>>,
+    slot: &str,
+    algorithm: &str,
+) -> Result<Value, TokenError> {
+    let alg: KeyAlgorithm = algorithm.parse()?;
+    let slot = SlotName::new(slot)?;
+    Ok(spki(
+        with_write(token, |t| t.generate_key(&slot, alg))?.spki_der(),
+    ))
 }
 
 #[cfg(test)]
