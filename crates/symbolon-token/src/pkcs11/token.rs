@@ -427,6 +427,58 @@ impl Pkcs11Token {
         })
     }
 
+    /// The AES key-encryption key of an accept-key command, from its
+    /// RSA-OAEP block under the transport key: unwrapped on the device
+    /// where it can, else decoded here and imported as a session object at
+    /// once (devices without OAEP unwrap), its copy here zeroised.
+    fn unwrap_kek(
+        &self,
+        s: &Session,
+        transport: ObjectHandle,
+        oaep_block: &[u8],
+    ) -> Result<ObjectHandle, TokenError> {
+        let kek_template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(false),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Unwrap(true),
+        ];
+        let kek = match self.raw_oaep.load(Ordering::Relaxed) {
+            false => match s.unwrap_key(&oaep_sha256(), transport, oaep_block, &kek_template) {
+                Ok(h) => Some(h),
+                Err(e) if refused_params(&e) => {
+                    self.raw_oaep.store(true, Ordering::Relaxed);
+                    None
+                }
+                Err(e) => return Err(p11("unwrap the transport key", e)),
+            },
+            true => None,
+        };
+        Ok(match kek {
+            Some(h) => h,
+            None => {
+                let k = self.oaep_decrypt(s, transport, oaep_block)?;
+                if k.len() != 32 {
+                    return Err(TokenError::Key(KeyError::DecryptionFailed));
+                }
+                let mut template = kek_template.to_vec();
+                template.push(Attribute::Value(k.to_vec()));
+                let h = s
+                    .create_object(&template)
+                    .map_err(|e| p11("import the wrapping key", e));
+                // The template's copy of the key goes now.
+                for a in template.iter_mut() {
+                    if let Attribute::Value(v) = a {
+                        zeroize::Zeroize::zeroize(v);
+                    }
+                }
+                h?
+            }
+        })
+    }
+
     /// RSA-OAEP-SHA-256 decryption on the device, or raw RSA on the device
     /// and OAEP decoding here when the device has no OAEP-SHA-256.
     fn oaep_decrypt(
@@ -1178,48 +1230,7 @@ impl Token for Pkcs11Token {
         }
         let (oaep_block, kwp) = wrapped.parts()?;
         let transport = self.named_key(s, TRANSPORT_LABEL, ObjectClass::PRIVATE_KEY)?;
-        let kek_template = [
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::Token(false),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Unwrap(true),
-        ];
-        // The AES key: unwrapped on the device where it can, else decoded
-        // here and imported as a session object at once.
-        let kek = match self.raw_oaep.load(Ordering::Relaxed) {
-            false => match s.unwrap_key(&oaep_sha256(), transport, oaep_block, &kek_template) {
-                Ok(h) => Some(h),
-                Err(e) if refused_params(&e) => {
-                    self.raw_oaep.store(true, Ordering::Relaxed);
-                    None
-                }
-                Err(e) => return Err(p11("unwrap the transport key", e)),
-            },
-            true => None,
-        };
-        let kek = match kek {
-            Some(h) => h,
-            None => {
-                let k = self.oaep_decrypt(s, transport, oaep_block)?;
-                if k.len() != 32 {
-                    return Err(TokenError::Key(KeyError::DecryptionFailed));
-                }
-                let mut template = kek_template.to_vec();
-                template.push(Attribute::Value(k.to_vec()));
-                let h = s
-                    .create_object(&template)
-                    .map_err(|e| p11("import the wrapping key", e));
-                // The template's copy of the key goes now.
-                for a in template.iter_mut() {
-                    if let Attribute::Value(v) = a {
-                        zeroize::Zeroize::zeroize(v);
-                    }
-                }
-                h?
-            }
-        };
+        let kek = self.unwrap_kek(s, transport, oaep_block)?;
         let mut id = [0u8; 16];
         symbolon::keys::random_bytes(&mut id)?;
         // The PKCS#8 names the key's algorithm and curve; the template
