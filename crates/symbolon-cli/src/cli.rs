@@ -1404,7 +1404,7 @@ pub(crate) struct EdgeArgs {
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub(crate) insecure_http: bool,
     /// The service's base URL as relying parties reach it
-    /// (https://ca.example.org:8443): certificates issued carry its CRL
+    /// (e.g. `https://ca.example.org:8443`): certificates issued carry its CRL
     /// (URL/v1/crl), OCSP (URL/v1/ocsp) and CA certificate
     /// (URL/v1/ca/certificate.der) addresses. Without it they carry none.
     #[arg(long, env = "SYMBOLON_PUBLIC_URL")]

@@ -7,7 +7,7 @@
 //! - [`bundle`]: the file format.
 //! - [`refs`]: the objects a log entry names (how a key's entries are found
 //!   and how the verifier knows each is about the key).
-//! - [`verify`]: the offline check.
+//! - [`verify`](mod@verify): the offline check.
 
 pub mod bundle;
 pub mod refs;
