@@ -280,6 +280,12 @@ fn check_certificates(
             .to_system_time();
         verify_path(der, &bundle.ca_chain, root, issued).map_err(|e| fail(&part, e.to_string()))?;
         let entry = ledger.one("certificate-issued", "serial", &serial, &part)?;
+        // The device the key was attested on, as the issuance names it
+        // (its registration belongs here even without the attestation
+        // file, which certificates issued before migration 0010 lack).
+        let device = entry
+            .str("generated_on_token")
+            .map(|t| format!("token:{t}"));
         let subject = cert.tbs_certificate().subject().to_string();
         if entry.str("key") != Some(key.as_str()) {
             return Err(fail(
@@ -306,6 +312,7 @@ fn check_certificates(
             report.vetted.push((by.to_string(), vetting.at));
             ledger.names.insert(format!("registration:{reg}"));
         }
+        ledger.names.extend(device);
         ledger.names.insert(format!("serial:{serial}"));
         report.certificates.push(CertificateFinding {
             status: status(ledger, &serial),
