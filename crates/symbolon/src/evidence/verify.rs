@@ -124,22 +124,19 @@ impl Ledger {
             .filter(move |e| e.kind == kind && e.str(field) == Some(value))
     }
 
-    fn one(
-        &self,
-        kind: &str,
-        field: &str,
-        value: &str,
+    fn one<'a>(
+        &'a self,
+        kind: &'a str,
+        field: &'a str,
+        value: &'a str,
         part: &str,
-    ) -> Result<&Opened, EvidenceError> {
-        self.entries
-            .iter()
-            .find(|e| e.kind == kind && e.str(field) == Some(value))
-            .ok_or_else(|| {
-                fail(
-                    part,
-                    format!("no {kind} entry with {field} {value} in the bundle"),
-                )
-            })
+    ) -> Result<&'a Opened, EvidenceError> {
+        self.find(kind, field, value).next().ok_or_else(|| {
+            fail(
+                part,
+                format!("no {kind} entry with {field} {value} in the bundle"),
+            )
+        })
     }
 }
 
