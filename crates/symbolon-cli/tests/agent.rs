@@ -47,7 +47,7 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
         ),
         (
             frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256","digest":"!!!"}"#),
-            "invalid_input",
+            "agent_protocol",
         ),
         (
             frame(br#"{"op":"sign","slot":"sig","scheme":"pkcs1-sha256","digest":"AAAA"}"#),
@@ -55,7 +55,7 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
         ),
         (
             frame(br#"{"op":"sign","slot":"../x","scheme":"pkcs1-sha256","digest":"AAAA"}"#),
-            "invalid_input",
+            "agent_protocol",
         ),
         (
             frame(br#"{"op":"generate","slot":"sig","algorithm":"rsa-2048"}"#),

@@ -980,7 +980,7 @@ fn device_errors_are_clear() {
             "p",
         ],
         3,
-        "custom arithmetic inside the token",
+        "which this token cannot run; make joint keys in a soft token",
     );
     sym_fails(
         dir,

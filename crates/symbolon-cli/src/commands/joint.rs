@@ -13,7 +13,7 @@ use symbolon::joint::arith::{
 };
 use symbolon::joint::ChainMessage;
 use symbolon::keys::RsaPublicKey;
-use symbolon::token::SlotName;
+use symbolon::token::{joint_of_mut, SlotName};
 use symbolon_token::file::create_new_private;
 use zeroize::Zeroizing;
 
@@ -168,7 +168,7 @@ fn init(
                 "joint keys are RSA keys. The fifth embodiment's partial exponents multiply modulo λ(n), which only RSA has; use rsa-2048, rsa-3072 or rsa-4096",
             )?;
     let d = read_partial(&partial.partial_file)?;
-    let offset = open_token(&token)?.joint_init(&slot, alg, e, &d)?;
+    let offset = joint_of_mut(&mut *open_token(&token)?)?.joint_init(&slot, alg, e, &d)?;
     let corrected = write_corrected(&partial.partial_file, &d, offset)?;
     done(
                 json,
@@ -187,7 +187,7 @@ fn contribute(
 ) -> Result<(), CliError> {
     let slot = SlotName::new(&slot.slot)?;
     let d = read_partial(&partial.partial_file)?;
-    let offset = open_token(&token)?.joint_contribute(&slot, &d)?;
+    let offset = joint_of_mut(&mut *open_token(&token)?)?.joint_contribute(&slot, &d)?;
     let corrected = write_corrected(&partial.partial_file, &d, offset)?;
     done(
         json,
@@ -206,7 +206,7 @@ fn finish(
     json: bool,
 ) -> Result<(), CliError> {
     let slot = SlotName::new(&slot.slot)?;
-    let public = open_token(&token)?.joint_finish(&slot)?;
+    let public = joint_of_mut(&mut *open_token(&token)?)?.joint_finish(&slot)?;
     if out.is_some() {
         write_output(out.as_deref(), public.to_pem().as_bytes(), false)?;
     }
@@ -231,7 +231,7 @@ fn reissue_begin(
     let slot = SlotName::new(&slot.slot)?;
     let form = ChainMessage::parse(&read_input(Some(&permission))?)?;
     let key = form.key()?;
-    open_token(&token)?.joint_reissue_begin(&slot, &form)?;
+    joint_of_mut(&mut *open_token(&token)?)?.joint_reissue_begin(&slot, &form)?;
     done(
         json,
         json!({ "slot": slot.as_str(), "key": key.fingerprint(), "stage": "reissuing", "parties": form.parties() }),
@@ -257,7 +257,7 @@ fn reissue_enter(
 ) -> Result<(), CliError> {
     let slot = SlotName::new(&slot.slot)?;
     let d = read_partial(&partial.partial_file)?;
-    open_token(&token)?.joint_reissue_enter(&slot, &d)?;
+    joint_of_mut(&mut *open_token(&token)?)?.joint_reissue_enter(&slot, &d)?;
     done(
         json,
         json!({ "slot": slot.as_str(), "stage": "reissuing" }),
@@ -270,7 +270,7 @@ fn reissue_finish(
     json: bool,
 ) -> Result<(), CliError> {
     let slot = SlotName::new(&slot.slot)?;
-    let public = open_token(&token)?.joint_reissue_finish(&slot)?;
+    let public = joint_of_mut(&mut *open_token(&token)?)?.joint_reissue_finish(&slot)?;
     done(
         json,
         json!({ "slot": slot.as_str(), "fingerprint": public.fingerprint() }),
@@ -291,7 +291,7 @@ fn output_d0(
     json: bool,
 ) -> Result<(), CliError> {
     let slot = SlotName::new(&slot.slot)?;
-    let sealed = open_token(&token)?.joint_output_d0(&slot, &to)?;
+    let sealed = joint_of_mut(&mut *open_token(&token)?)?.joint_output_d0(&slot, &to)?;
     write_output(Some(&out), &sealed, true)?;
     done(
         json,

@@ -15,7 +15,7 @@ use symbolon::joint::{
     ChainId, ChainMessage, ChainStatus, PartyName, Purpose, ReissueForm, RotateOutcome, RotateStep,
 };
 use symbolon::keys::RsaPublicKey;
-use symbolon::token::{SlotName, TokenSerial};
+use symbolon::token::{joint_of, joint_of_mut, SlotName, TokenSerial};
 
 use super::joint::{done, read_partial, write_corrected};
 use super::{ca_client, open_token};
@@ -138,7 +138,8 @@ fn check_begin(
     let slot = SlotName::new(&slot.slot)?;
     let token = open_token(&token)?;
     let key = token.public_key(&slot)?;
-    let message = token.joint_check(&slot, &ChainMessage::new_check(&key, roster(&parties)?)?)?;
+    let message = joint_of(&*token)?
+        .joint_check(&slot, &ChainMessage::new_check(&key, roster(&parties)?)?)?;
     let status = message.status()?;
     write_chain(&out, &message)?;
     done(
@@ -300,7 +301,8 @@ fn rotate_begin(
     json: bool,
 ) -> Result<(), CliError> {
     let slot = SlotName::new(&slot.slot)?;
-    let outcome = open_token(&token)?.joint_rotate(&slot, RotateStep::Begin { e_start: e })?;
+    let outcome = joint_of_mut(&mut *open_token(&token)?)?
+        .joint_rotate(&slot, RotateStep::Begin { e_start: e })?;
     let RotateOutcome::Begun { public } = outcome else {
         return Err(CliError::new(Code::Internal, "unexpected rotation outcome"));
     };
@@ -327,7 +329,7 @@ fn rotate_enter(
     let slot = SlotName::new(&slot.slot)?;
     let old = read_partial(&partial.partial_file)?;
     let new = new_partial_file.as_deref().map(read_partial).transpose()?;
-    let outcome = open_token(&token)?.joint_rotate(
+    let outcome = joint_of_mut(&mut *open_token(&token)?)?.joint_rotate(
         &slot,
         RotateStep::Enter {
             party: party_index,
@@ -372,7 +374,7 @@ fn rotate_reseal(
     let mut file =
         std::fs::File::open(&input).map_err(|e| CliError::io("cannot read", &input, e))?;
     let header = ContentHeader::read_from(&mut file)?;
-    let rewrapped = open_token(&token)?.joint_rewrap(&slot, &header)?;
+    let rewrapped = joint_of(&*open_token(&token)?)?.joint_rewrap(&slot, &header)?;
     let mut rest = Vec::new();
     file.read_to_end(&mut rest)
         .map_err(|e| CliError::io("cannot read", &input, e))?;
@@ -397,7 +399,8 @@ fn rotate_commit(
     json: bool,
 ) -> Result<(), CliError> {
     let slot = SlotName::new(&slot.slot)?;
-    let outcome = open_token(&token)?.joint_rotate(&slot, RotateStep::Commit)?;
+    let outcome =
+        joint_of_mut(&mut *open_token(&token)?)?.joint_rotate(&slot, RotateStep::Commit)?;
     let RotateOutcome::Committed { public } = outcome else {
         return Err(CliError::new(Code::Internal, "unexpected rotation outcome"));
     };

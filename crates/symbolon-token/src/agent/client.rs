@@ -4,22 +4,39 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
-use serde_json::Value;
 use symbolon::content::{ChunkOpener, ContentError, ContentHeader};
 use symbolon::joint::{ChainMessage, RotateOutcome, RotateStep};
 use symbolon::keys::{
     EcSigningInput, IdentityPublicKey, KeyAlgorithm, MessageDigest, PublicKey, RsaAlgorithm,
     RsaPublicKey, SignatureScheme,
 };
-use symbolon::token::{Attestation, SignedCommand, SlotName, Token, TokenError, TokenInfo};
+use symbolon::token::{
+    Attestation, JointToken, SignedCommand, SlotName, Token, TokenError, TokenInfo,
+};
 use symbolon::Code;
 use zeroize::Zeroizing;
 
 use super::protocol::{
-    read_frame, split_attachment, wait_readable, write_frame_with, Request, Response, WireSecret,
+    read_frame, split_attachment, wait_readable, write_frame_with, Bytes, Reply, Request, Response,
+    WireRotateOutcome, WireSecret,
 };
+
+/// Takes the one reply kind a request has, or names the protocol fault.
+macro_rules! expect {
+    ($reply:expr, $pattern:pat => $value:expr) => {
+        match $reply {
+            $pattern => Ok($value),
+            other => Err(unexpected(&other)),
+        }
+    };
+}
+
+fn unexpected(reply: &Reply) -> TokenError {
+    TokenError::AgentProtocol(format!(
+        "the agent answered with a {} reply, which this request does not have",
+        reply.kind()
+    ))
+}
 
 /// How long a client busy-waits for a reply before sleeping: about one
 /// RSA-3072 private-key operation.
@@ -45,26 +62,23 @@ impl AgentClient {
         })
     }
 
-    fn call(&self, request: &Request) -> Result<Value, TokenError> {
+    fn call(&self, request: &Request) -> Result<Reply, TokenError> {
         call(&self.stream, request)
     }
 
-    fn field(v: &Value, name: &str) -> Result<Vec<u8>, TokenError> {
-        v.get(name)
-            .and_then(Value::as_str)
-            .and_then(|s| B64.decode(s).ok())
-            .ok_or_else(|| TokenError::AgentProtocol(format!("the reply lacks {name}")))
+    /// A request whose answer is a public key.
+    fn call_spki(&self, request: &Request) -> Result<Vec<u8>, TokenError> {
+        expect!(self.call(request)?, Reply::PublicKey { spki } => spki.0)
+    }
+
+    /// A request whose answer is `done`.
+    fn call_done(&self, request: &Request) -> Result<(), TokenError> {
+        expect!(self.call(request)?, Reply::Done => ())
     }
 }
 
-fn offset(v: &Value) -> Result<u64, TokenError> {
-    v.get("offset")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| TokenError::AgentProtocol("the reply lacks offset".into()))
-}
-
 /// One request and its answer; the lock keeps request and reply paired.
-fn call(stream: &Mutex<UnixStream>, request: &Request) -> Result<Value, TokenError> {
+fn call(stream: &Mutex<UnixStream>, request: &Request) -> Result<Reply, TokenError> {
     call_with(stream, request, None).map(|(v, _)| v)
 }
 
@@ -73,7 +87,7 @@ fn call_with(
     stream: &Mutex<UnixStream>,
     request: &Request,
     attachment: Option<&[u8]>,
-) -> Result<(Value, Option<Vec<u8>>), TokenError> {
+) -> Result<(Reply, Option<Vec<u8>>), TokenError> {
     let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
     // The body may hold a secret (a partial): zeroised once sent.
     let body = serde_json::to_vec(request)
@@ -107,7 +121,7 @@ struct AgentOpener {
 
 impl ChunkOpener for AgentOpener {
     fn open_chunk(&mut self, chunk: &mut [u8], last: bool) -> Result<usize, ContentError> {
-        let (_, plain) = call_with(
+        let (reply, plain) = call_with(
             &self.stream,
             &Request::OpenChunk {
                 session: self.session,
@@ -125,8 +139,14 @@ impl ChunkOpener for AgentOpener {
             other => ContentError::Io(other.to_string()),
         })?;
         self.index += 1;
-        let plain = plain
-            .ok_or_else(|| ContentError::Io("the agent answered without the plaintext".into()))?;
+        let plain = match (reply, plain) {
+            (Reply::Chunk { plaintext: None }, Some(plain)) => Zeroizing::new(plain),
+            _ => {
+                return Err(ContentError::Io(
+                    "the agent answered without the chunk's plaintext".into(),
+                ))
+            }
+        };
         if plain.len() + symbolon::content::TAG_LEN != chunk.len() {
             return Err(ContentError::Io(
                 "the agent answered a chunk of the wrong length".into(),
@@ -141,40 +161,38 @@ impl Drop for AgentOpener {
     fn drop(&mut self) {
         // Best effort: the agent also closes a connection's sessions when
         // the connection ends, so a lost close leaves nothing open for long.
-        let _ = call(
+        if let Err(e) = call(
             &self.stream,
             &Request::CloseContent {
                 session: self.session,
             },
-        );
+        ) {
+            tracing::debug!(error = %e, "cannot close a content session in the agent");
+        }
     }
 }
 
 impl Token for AgentClient {
     fn info(&self) -> Result<TokenInfo, TokenError> {
-        serde_json::from_value(self.call(&Request::Info)?)
-            .map_err(|e| TokenError::AgentProtocol(format!("malformed reply: {e}")))
+        expect!(self.call(&Request::Info)?, Reply::Info { info } => info)
     }
 
     fn device_key(&self) -> Result<IdentityPublicKey, TokenError> {
-        Ok(IdentityPublicKey::from_spki_der(&Self::field(
-            &self.call(&Request::DeviceKey)?,
-            "spki",
-        )?)?)
+        Ok(IdentityPublicKey::from_spki_der(
+            &self.call_spki(&Request::DeviceKey)?,
+        )?)
     }
 
     fn transport_key(&self) -> Result<RsaPublicKey, TokenError> {
-        Ok(RsaPublicKey::from_der(&Self::field(
-            &self.call(&Request::TransportKey)?,
-            "spki",
-        )?)?)
+        Ok(RsaPublicKey::from_der(
+            &self.call_spki(&Request::TransportKey)?,
+        )?)
     }
 
     fn trust_issuer(&mut self, issuer: &IdentityPublicKey) -> Result<(), TokenError> {
-        self.call(&Request::TrustIssuer {
-            issuer: B64.encode(issuer.spki_der()),
+        self.call_done(&Request::TrustIssuer {
+            issuer: issuer.spki_der().into(),
         })
-        .map(|_| ())
     }
 
     fn generate(
@@ -182,11 +200,12 @@ impl Token for AgentClient {
         slot: &SlotName,
         algorithm: RsaAlgorithm,
     ) -> Result<RsaPublicKey, TokenError> {
-        let v = self.call(&Request::Generate {
-            slot: slot.to_string(),
-            algorithm: algorithm.name().into(),
-        })?;
-        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
+        Ok(RsaPublicKey::from_der(&self.call_spki(
+            &Request::Generate {
+                slot: slot.clone(),
+                algorithm,
+            },
+        )?)?)
     }
 
     fn public_key(&self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
@@ -206,31 +225,31 @@ impl Token for AgentClient {
         slot: &SlotName,
         algorithm: KeyAlgorithm,
     ) -> Result<PublicKey, TokenError> {
-        let v = self.call(&Request::GenerateKey {
-            slot: slot.to_string(),
-            algorithm: algorithm.name().into(),
-        })?;
-        Ok(PublicKey::from_spki_der(&Self::field(&v, "spki")?)?)
+        Ok(PublicKey::from_spki_der(&self.call_spki(
+            &Request::GenerateKey {
+                slot: slot.clone(),
+                algorithm,
+            },
+        )?)?)
     }
 
     fn slot_public_key(&self, slot: &SlotName) -> Result<PublicKey, TokenError> {
-        let v = self.call(&Request::SlotPublicKey {
-            slot: slot.to_string(),
-        })?;
-        Ok(PublicKey::from_spki_der(&Self::field(&v, "spki")?)?)
+        Ok(PublicKey::from_spki_der(&self.call_spki(
+            &Request::SlotPublicKey { slot: slot.clone() },
+        )?)?)
     }
 
     fn sign_ec(&self, slot: &SlotName, input: EcSigningInput<'_>) -> Result<Vec<u8>, TokenError> {
         let (hash, data) = match input {
-            EcSigningInput::Digest(d) => (Some(d.algorithm().name().to_string()), d.as_bytes()),
+            EcSigningInput::Digest(d) => (Some(d.algorithm()), d.as_bytes()),
             EcSigningInput::Message(m) => (None, m),
         };
-        let v = self.call(&Request::SignEc {
-            slot: slot.to_string(),
+        let reply = self.call(&Request::SignEc {
+            slot: slot.clone(),
             hash,
-            data: B64.encode(data),
+            data: data.into(),
         })?;
-        Self::field(&v, "signature")
+        expect!(reply, Reply::Signature { signature } => signature.0)
     }
 
     fn sign(
@@ -239,12 +258,12 @@ impl Token for AgentClient {
         scheme: SignatureScheme,
         digest: &MessageDigest,
     ) -> Result<Vec<u8>, TokenError> {
-        let v = self.call(&Request::Sign {
-            slot: slot.to_string(),
-            scheme: scheme.name().into(),
-            digest: B64.encode(digest.as_bytes()),
+        let reply = self.call(&Request::Sign {
+            slot: slot.clone(),
+            scheme,
+            digest: digest.as_bytes().into(),
         })?;
-        Self::field(&v, "signature")
+        expect!(reply, Reply::Signature { signature } => signature.0)
     }
 
     fn decrypt(
@@ -252,238 +271,67 @@ impl Token for AgentClient {
         slot: &SlotName,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
-        let v = self.call(&Request::Decrypt {
-            slot: slot.to_string(),
-            ciphertext: B64.encode(ciphertext),
+        let reply = self.call(&Request::Decrypt {
+            slot: slot.clone(),
+            ciphertext: ciphertext.into(),
         })?;
-        Ok(Zeroizing::new(Self::field(&v, "plaintext")?))
+        expect!(reply, Reply::Plaintext { plaintext } => plaintext.into_inner())
     }
 
     fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {
-        Self::field(
-            &self.call(&Request::Certificate {
-                slot: slot.to_string(),
-            })?,
-            "certificate",
-        )
+        let reply = self.call(&Request::Certificate { slot: slot.clone() })?;
+        expect!(reply, Reply::Certificate { certificate } => certificate.0)
     }
 
     fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError> {
-        self.call(&Request::WriteCertificate {
+        self.call_done(&Request::WriteCertificate {
             command: command.to_json()?,
         })
-        .map(|_| ())
     }
 
     fn accept_key(&mut self, command: &SignedCommand) -> Result<PublicKey, TokenError> {
-        let v = self.call(&Request::AcceptKey {
-            command: command.to_json()?,
-        })?;
-        Ok(PublicKey::from_spki_der(&Self::field(&v, "spki")?)?)
+        Ok(PublicKey::from_spki_der(&self.call_spki(
+            &Request::AcceptKey {
+                command: command.to_json()?,
+            },
+        )?)?)
     }
 
     fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError> {
-        let v = self.call(&Request::Attest {
-            slot: slot.to_string(),
-            nonce: hex::encode(nonce),
+        let reply = self.call(&Request::Attest {
+            slot: slot.clone(),
+            nonce: nonce.into(),
         })?;
-        let text = v
-            .get("attestation")
-            .and_then(Value::as_str)
-            .ok_or_else(|| TokenError::AgentProtocol("the reply lacks the attestation".into()))?;
-        Attestation::from_json(text).map_err(|e| TokenError::AgentProtocol(e.to_string()))
+        let text = expect!(reply, Reply::Attestation { attestation } => attestation)?;
+        Attestation::from_json(&text).map_err(|e| TokenError::AgentProtocol(e.to_string()))
     }
 
     fn tamper(&mut self) -> Result<(), TokenError> {
-        self.call(&Request::Tamper).map(|_| ())
+        self.call_done(&Request::Tamper)
     }
 
-    fn joint_init(
-        &mut self,
-        slot: &SlotName,
-        algorithm: RsaAlgorithm,
-        e_start: u64,
-        partial: &[u8],
-    ) -> Result<u64, TokenError> {
-        let partial = WireSecret::encode(partial);
-        let v = self.call(&Request::JointInit {
-            slot: slot.to_string(),
-            algorithm: algorithm.name().into(),
-            e: e_start,
-            partial,
-        })?;
-        offset(&v)
+    fn joint(&self) -> Option<&dyn JointToken> {
+        Some(self)
     }
 
-    fn joint_contribute(&mut self, slot: &SlotName, partial: &[u8]) -> Result<u64, TokenError> {
-        let partial = WireSecret::encode(partial);
-        let v = self.call(&Request::JointContribute {
-            slot: slot.to_string(),
-            partial,
-        })?;
-        offset(&v)
-    }
-
-    fn joint_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
-        let v = self.call(&Request::JointFinish {
-            slot: slot.to_string(),
-        })?;
-        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
-    }
-
-    fn joint_reissue_begin(
-        &mut self,
-        slot: &SlotName,
-        permission: &ChainMessage,
-    ) -> Result<(), TokenError> {
-        self.call(&Request::JointReissueBegin {
-            slot: slot.to_string(),
-            permission: permission.to_json()?,
-        })
-        .map(|_| ())
-    }
-
-    fn joint_check(
-        &self,
-        slot: &SlotName,
-        message: &ChainMessage,
-    ) -> Result<ChainMessage, TokenError> {
-        let v = self.call(&Request::JointCheck {
-            slot: slot.to_string(),
-            message: message.to_json()?,
-        })?;
-        let text = v
-            .get("message")
-            .and_then(|m| m.as_str())
-            .ok_or_else(|| TokenError::AgentProtocol("the agent sent no check".into()))?;
-        Ok(ChainMessage::parse(text.as_bytes())?)
-    }
-
-    fn joint_rotate(
-        &mut self,
-        slot: &SlotName,
-        step: RotateStep,
-    ) -> Result<RotateOutcome, TokenError> {
-        let request = match step {
-            RotateStep::Begin { e_start } => Request::JointRotate {
-                slot: slot.to_string(),
-                step: "begin".into(),
-                e: Some(e_start),
-                party: None,
-                old: None,
-                new: None,
-            },
-            RotateStep::Enter { party, old, new } => Request::JointRotate {
-                slot: slot.to_string(),
-                step: "enter".into(),
-                e: None,
-                party: Some(party),
-                old: Some(WireSecret::encode(&old)),
-                new: new.map(|n| WireSecret::encode(&n)),
-            },
-            RotateStep::Commit => Request::JointRotate {
-                slot: slot.to_string(),
-                step: "commit".into(),
-                e: None,
-                party: None,
-                old: None,
-                new: None,
-            },
-        };
-        let v = self.call(&request)?;
-        let public = || -> Result<RsaPublicKey, TokenError> {
-            Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
-        };
-        Ok(match v.get("outcome").and_then(|o| o.as_str()) {
-            Some("begun") => RotateOutcome::Begun { public: public()? },
-            Some("committed") => RotateOutcome::Committed { public: public()? },
-            Some("entered") => {
-                RotateOutcome::Entered {
-                    offset: v.get("offset").and_then(|o| o.as_u64()),
-                    waiting: serde_json::from_value(v.get("waiting").cloned().ok_or_else(
-                        || TokenError::AgentProtocol("the reply lacks waiting".into()),
-                    )?)
-                    .map_err(|e| TokenError::AgentProtocol(format!("waiting: {e}")))?,
-                }
-            }
-            _ => {
-                return Err(TokenError::AgentProtocol(
-                    "the agent sent no rotation outcome".into(),
-                ))
-            }
-        })
-    }
-
-    fn joint_rewrap(
-        &self,
-        slot: &SlotName,
-        header: &ContentHeader,
-    ) -> Result<ContentHeader, TokenError> {
-        let v = self.call(&Request::JointRewrap {
-            slot: slot.to_string(),
-            header: B64.encode(header.to_bytes()),
-        })?;
-        Ok(ContentHeader::read_from(
-            &mut &Self::field(&v, "header")?[..],
-        )?)
-    }
-
-    fn joint_reissue_enter(&mut self, slot: &SlotName, partial: &[u8]) -> Result<(), TokenError> {
-        let partial = WireSecret::encode(partial);
-        self.call(&Request::JointReissueEnter {
-            slot: slot.to_string(),
-            partial,
-        })
-        .map(|_| ())
-    }
-
-    fn joint_reissue_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
-        let v = self.call(&Request::JointReissueFinish {
-            slot: slot.to_string(),
-        })?;
-        Ok(RsaPublicKey::from_der(&Self::field(&v, "spki")?)?)
-    }
-
-    fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError> {
-        Self::field(
-            &self.call(&Request::JointOutputD0 {
-                slot: slot.to_string(),
-                recipient: recipient.to_string(),
-            })?,
-            "d0",
-        )
+    fn joint_mut(&mut self) -> Option<&mut dyn JointToken> {
+        Some(self)
     }
 
     fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {
-        self.call(&Request::PutObject {
-            name: name.to_string(),
-            data: B64.encode(data),
+        self.call_done(&Request::PutObject {
+            name: name.clone(),
+            data: data.into(),
         })
-        .map(|_| ())
     }
 
     fn object(&self, name: &SlotName) -> Result<Vec<u8>, TokenError> {
-        Self::field(
-            &self.call(&Request::Object {
-                name: name.to_string(),
-            })?,
-            "data",
-        )
+        let reply = self.call(&Request::Object { name: name.clone() })?;
+        expect!(reply, Reply::Object { data } => data.0)
     }
 
     fn objects(&self) -> Result<Vec<SlotName>, TokenError> {
-        let v = self.call(&Request::Objects)?;
-        v.get("objects")
-            .and_then(Value::as_array)
-            .ok_or_else(|| TokenError::AgentProtocol("the reply lacks objects".into()))?
-            .iter()
-            .map(|n| {
-                let name = n.as_str().ok_or_else(|| {
-                    TokenError::AgentProtocol("an object name is not text".into())
-                })?;
-                SlotName::new(name)
-            })
-            .collect()
+        expect!(self.call(&Request::Objects)?, Reply::Objects { objects } => objects)
     }
 
     fn open_content(
@@ -492,19 +340,175 @@ impl Token for AgentClient {
         header: &ContentHeader,
         wrapped_key: &[u8],
     ) -> Result<Box<dyn ChunkOpener + Send>, TokenError> {
-        let v = self.call(&Request::OpenContent {
-            slot: slot.to_string(),
-            header: B64.encode(header.to_bytes()),
-            wrapped_key: B64.encode(wrapped_key),
+        let reply = self.call(&Request::OpenContent {
+            slot: slot.clone(),
+            header: Bytes(header.to_bytes()),
+            wrapped_key: wrapped_key.into(),
         })?;
-        let session = v
-            .get("session")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| TokenError::AgentProtocol("the reply lacks the session".into()))?;
+        let session = expect!(reply, Reply::Session { session } => session)?;
         Ok(Box::new(AgentOpener {
             stream: Arc::clone(&self.stream),
             session,
             index: 0,
         }))
+    }
+}
+
+/// The agent forwards every joint operation; a token behind it that has no
+/// joint capability answers `unsupported`.
+impl JointToken for AgentClient {
+    fn joint_init(
+        &mut self,
+        slot: &SlotName,
+        algorithm: RsaAlgorithm,
+        e_start: u64,
+        partial: &[u8],
+    ) -> Result<u64, TokenError> {
+        let reply = self.call(&Request::JointInit {
+            slot: slot.clone(),
+            algorithm,
+            e: e_start,
+            partial: WireSecret::new(partial),
+        })?;
+        expect!(reply, Reply::Offset { offset } => offset)
+    }
+
+    fn joint_contribute(&mut self, slot: &SlotName, partial: &[u8]) -> Result<u64, TokenError> {
+        let reply = self.call(&Request::JointContribute {
+            slot: slot.clone(),
+            partial: WireSecret::new(partial),
+        })?;
+        expect!(reply, Reply::Offset { offset } => offset)
+    }
+
+    fn joint_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        Ok(RsaPublicKey::from_der(&self.call_spki(
+            &Request::JointFinish { slot: slot.clone() },
+        )?)?)
+    }
+
+    fn joint_reissue_begin(
+        &mut self,
+        slot: &SlotName,
+        permission: &ChainMessage,
+    ) -> Result<(), TokenError> {
+        self.call_done(&Request::JointReissueBegin {
+            slot: slot.clone(),
+            permission: permission.to_json()?,
+        })
+    }
+
+    fn joint_check(
+        &self,
+        slot: &SlotName,
+        message: &ChainMessage,
+    ) -> Result<ChainMessage, TokenError> {
+        let reply = self.call(&Request::JointCheck {
+            slot: slot.clone(),
+            message: message.to_json()?,
+        })?;
+        let text = expect!(reply, Reply::Check { message } => message)?;
+        Ok(ChainMessage::parse(text.as_bytes())?)
+    }
+
+    fn joint_rotate(
+        &mut self,
+        slot: &SlotName,
+        step: RotateStep,
+    ) -> Result<RotateOutcome, TokenError> {
+        let reply = self.call(&Request::JointRotate {
+            slot: slot.clone(),
+            step: step.into(),
+        })?;
+        Ok(
+            match expect!(reply, Reply::Rotated { outcome } => outcome)? {
+                WireRotateOutcome::Begun { spki } => RotateOutcome::Begun {
+                    public: RsaPublicKey::from_der(&spki.0)?,
+                },
+                WireRotateOutcome::Entered { offset, waiting } => {
+                    RotateOutcome::Entered { offset, waiting }
+                }
+                WireRotateOutcome::Committed { spki } => RotateOutcome::Committed {
+                    public: RsaPublicKey::from_der(&spki.0)?,
+                },
+            },
+        )
+    }
+
+    fn joint_rewrap(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+    ) -> Result<ContentHeader, TokenError> {
+        let reply = self.call(&Request::JointRewrap {
+            slot: slot.clone(),
+            header: Bytes(header.to_bytes()),
+        })?;
+        let bytes = expect!(reply, Reply::Header { header } => header.0)?;
+        Ok(ContentHeader::read_from(&mut &bytes[..])?)
+    }
+
+    fn joint_reissue_enter(&mut self, slot: &SlotName, partial: &[u8]) -> Result<(), TokenError> {
+        self.call_done(&Request::JointReissueEnter {
+            slot: slot.clone(),
+            partial: WireSecret::new(partial),
+        })
+    }
+
+    fn joint_reissue_finish(&mut self, slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
+        Ok(RsaPublicKey::from_der(&self.call_spki(
+            &Request::JointReissueFinish { slot: slot.clone() },
+        )?)?)
+    }
+
+    fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError> {
+        let reply = self.call(&Request::JointOutputD0 {
+            slot: slot.clone(),
+            recipient: recipient.to_string(),
+        })?;
+        expect!(reply, Reply::D0 { d0 } => d0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::protocol::write_frame;
+
+    /// A client whose agent answers every request with `reply`.
+    fn client_answered_with(reply: &'static str) -> AgentClient {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        std::thread::spawn(move || {
+            while let Ok(Some(_)) = read_frame(&mut theirs) {
+                if write_frame(&mut theirs, reply.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        });
+        AgentClient {
+            stream: Arc::new(Mutex::new(ours)),
+        }
+    }
+
+    #[test]
+    fn a_reply_of_the_wrong_kind_is_a_protocol_fault_not_bad_input() {
+        let client = client_answered_with(r#"{"ok":{"reply":"done"}}"#);
+        let slot = SlotName::new("s").unwrap();
+        let digest = MessageDigest::of(symbolon::keys::HashAlgorithm::Sha256, b"x");
+        let e = client
+            .sign(&slot, SignatureScheme::Pkcs1Sha256, &digest)
+            .unwrap_err();
+        assert_eq!(e.code(), Code::AgentProtocol);
+        assert!(e.to_string().contains("done reply"), "{e}");
+        let e = client.decrypt(&slot, b"c").unwrap_err();
+        assert_eq!(e.code(), Code::AgentProtocol, "{e}");
+    }
+
+    #[test]
+    fn an_untyped_reply_is_refused() {
+        let client = client_answered_with(r#"{"ok":{"spki":"AAAA"}}"#);
+        let e = client.transport_key().unwrap_err();
+        assert_eq!(e.code(), Code::AgentProtocol);
+        assert!(e.to_string().contains("malformed reply"), "{e}");
     }
 }

@@ -1,6 +1,8 @@
-//! The agent's wire messages. Requests mirror the `Token` trait one to one;
-//! binary fields are base64, the issuer command and attestation travel in
-//! their JSON file forms. A frame may carry one raw attachment after its
+//! The agent's wire messages (docs/agent-protocol.md): typed requests that
+//! mirror the `Token` and `JointToken` traits one to one, and typed replies.
+//! Binary fields are base64, secrets travel in zeroising [`WireSecret`]s, the
+//! issuer command, attestation and joint chain files in their JSON file
+//! forms. A frame may carry one raw attachment after its
 //! JSON, separated by a NUL byte (which JSON text never contains): content
 //! chunks travel that way, without base64.
 
@@ -9,6 +11,9 @@ use std::io::{Read, Write};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use symbolon::joint::RotateStep;
+use symbolon::keys::{HashAlgorithm, KeyAlgorithm, RsaAlgorithm, SignatureScheme};
+use symbolon::token::{SlotName, TokenInfo};
 use symbolon::Code;
 use zeroize::Zeroizing;
 
@@ -16,7 +21,9 @@ use zeroize::Zeroizing;
 /// with room to spare.
 pub const MAX_FRAME: usize = 24 * 1024 * 1024;
 
-/// A request.
+/// A request. Each variant is one `Token` or `JointToken` operation, its
+/// arguments typed: a malformed slot name, algorithm or base64 field is
+/// refused when the frame is decoded, before the token sees it.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Request {
@@ -26,192 +33,179 @@ pub enum Request {
     DeviceKey,
     /// `Token::transport_key`.
     TransportKey,
-    /// `Token::trust_issuer`; SPKI DER, base64.
+    /// `Token::trust_issuer`.
     TrustIssuer {
-        /// Issuer key.
-        issuer: String,
+        /// The issuer's SubjectPublicKeyInfo.
+        issuer: Bytes,
     },
     /// `Token::generate`.
     Generate {
         /// Slot.
-        slot: String,
-        /// Algorithm name.
-        algorithm: String,
+        slot: SlotName,
+        /// Key size.
+        algorithm: RsaAlgorithm,
     },
     /// `Token::generate_key`: any algorithm (`rsa-*`, `p256`, `p384`,
-    /// `ed25519`); the answer's `spki` is the public key.
+    /// `ed25519`).
     GenerateKey {
         /// Slot.
-        slot: String,
-        /// Algorithm name.
-        algorithm: String,
+        slot: SlotName,
+        /// Algorithm.
+        algorithm: KeyAlgorithm,
     },
     /// `Token::slot_public_key`: RSA or EC.
     SlotPublicKey {
         /// Slot.
-        slot: String,
+        slot: SlotName,
     },
     /// `Token::sign_ec`: a digest (ECDSA; `hash` names its algorithm) or
-    /// the message itself (Ed25519; no `hash`), base64.
+    /// the message itself (Ed25519; no `hash`).
     SignEc {
         /// Slot.
-        slot: String,
-        /// The digest's hash (`sha256`, `sha384`), or none for a message.
+        slot: SlotName,
+        /// The digest's hash, or none for a message.
         #[serde(default)]
-        hash: Option<String>,
-        /// Digest or message, base64.
-        data: String,
+        hash: Option<HashAlgorithm>,
+        /// Digest or message.
+        data: Bytes,
     },
     /// `Token::public_key`.
     PublicKey {
         /// Slot.
-        slot: String,
+        slot: SlotName,
     },
     /// `Token::sign`.
     Sign {
         /// Slot.
-        slot: String,
-        /// Scheme name.
-        scheme: String,
-        /// Digest, base64.
-        digest: String,
+        slot: SlotName,
+        /// Padding and hash.
+        scheme: SignatureScheme,
+        /// The digest.
+        digest: Bytes,
     },
     /// `Token::decrypt`.
     Decrypt {
         /// Slot.
-        slot: String,
-        /// Ciphertext, base64.
-        ciphertext: String,
+        slot: SlotName,
+        /// The RSA-OAEP ciphertext.
+        ciphertext: Bytes,
     },
     /// `Token::certificate`.
     Certificate {
         /// Slot.
-        slot: String,
+        slot: SlotName,
     },
     /// `Token::write_certificate`.
     WriteCertificate {
-        /// The signed command, JSON.
+        /// The signed command in its file form (JSON text).
         command: String,
     },
     /// `Token::accept_key`.
     AcceptKey {
-        /// The signed command, JSON.
+        /// The signed command in its file form (JSON text).
         command: String,
     },
     /// `Token::attest`.
     Attest {
         /// Slot.
-        slot: String,
-        /// Nonce, hex.
-        nonce: String,
+        slot: SlotName,
+        /// The verifier's nonce.
+        nonce: Bytes,
     },
     /// `Token::tamper`.
     Tamper,
-    /// `Token::joint_init`.
+    /// `JointToken::joint_init`.
     JointInit {
         /// Slot.
-        slot: String,
-        /// Algorithm name.
-        algorithm: String,
+        slot: SlotName,
+        /// Key size.
+        algorithm: RsaAlgorithm,
         /// e's starting value.
         e: u64,
-        /// The issuer's partial, base64.
+        /// The issuer's partial.
         partial: WireSecret,
     },
-    /// `Token::joint_contribute`.
+    /// `JointToken::joint_contribute`.
     JointContribute {
         /// Slot.
-        slot: String,
-        /// The partial, base64.
+        slot: SlotName,
+        /// The partial.
         partial: WireSecret,
     },
-    /// `Token::joint_finish`.
+    /// `JointToken::joint_finish`.
     JointFinish {
         /// Slot.
-        slot: String,
+        slot: SlotName,
     },
-    /// `Token::joint_reissue_begin`.
+    /// `JointToken::joint_reissue_begin`.
     JointReissueBegin {
         /// Slot.
-        slot: String,
-        /// The signed request form (the chain file's text).
+        slot: SlotName,
+        /// The signed request form (the joint chain file's text).
         permission: String,
     },
-    /// `Token::joint_check`.
+    /// `JointToken::joint_check`.
     JointCheck {
         /// Slot.
-        slot: String,
-        /// The new check (the chain file's text).
+        slot: SlotName,
+        /// The new check (the joint chain file's text).
         message: String,
     },
-    /// `Token::joint_rotate`: `begin` with `e`, `enter` with `party`, `old`
-    /// and `new` (base64), or `commit`.
+    /// `JointToken::joint_rotate`.
     JointRotate {
         /// Slot.
-        slot: String,
-        /// begin, enter or commit.
-        step: String,
-        /// e′ for begin.
-        #[serde(default)]
-        e: Option<u64>,
-        /// The party for enter.
-        #[serde(default)]
-        party: Option<u32>,
-        /// The old partial for enter, base64.
-        #[serde(default)]
-        old: Option<WireSecret>,
-        /// The new partial for enter, base64.
-        #[serde(default)]
-        new: Option<WireSecret>,
+        slot: SlotName,
+        /// The step.
+        step: WireRotateStep,
     },
-    /// `Token::joint_rewrap`.
+    /// `JointToken::joint_rewrap`.
     JointRewrap {
         /// Slot.
-        slot: String,
-        /// The sealed content's header, base64.
-        header: String,
+        slot: SlotName,
+        /// The sealed content's header.
+        header: Bytes,
     },
-    /// `Token::joint_reissue_enter`.
+    /// `JointToken::joint_reissue_enter`.
     JointReissueEnter {
         /// Slot.
-        slot: String,
-        /// The partial, base64.
+        slot: SlotName,
+        /// The partial.
         partial: WireSecret,
     },
-    /// `Token::joint_reissue_finish`.
+    /// `JointToken::joint_reissue_finish`.
     JointReissueFinish {
         /// Slot.
-        slot: String,
+        slot: SlotName,
     },
-    /// `Token::joint_output_d0`.
+    /// `JointToken::joint_output_d0`.
     JointOutputD0 {
         /// Slot.
-        slot: String,
+        slot: SlotName,
         /// The age recipient.
         recipient: String,
     },
     /// `Token::put_object`.
     PutObject {
         /// Name.
-        name: String,
-        /// Data, base64.
-        data: String,
+        name: SlotName,
+        /// Data.
+        data: Bytes,
     },
     /// `Token::object`.
     Object {
         /// Name.
-        name: String,
+        name: SlotName,
     },
     /// `Token::objects`.
     Objects,
     /// `Token::open_content`: starts a content session on this connection.
     OpenContent {
         /// Slot.
-        slot: String,
-        /// The sealed content header, base64.
-        header: String,
-        /// The wrapped content key (from the header or a licence), base64.
-        wrapped_key: String,
+        slot: SlotName,
+        /// The sealed content header.
+        header: Bytes,
+        /// The wrapped content key (from the header or a licence).
+        wrapped_key: Bytes,
     },
     /// `ChunkOpener::open_chunk` in a session. Without `chunk`, the chunk
     /// is the frame's attachment, and so is the plaintext in the answer.
@@ -220,9 +214,9 @@ pub enum Request {
         session: u64,
         /// Whether this is the final chunk.
         last: bool,
-        /// Ciphertext and tag, base64.
+        /// Ciphertext and tag.
         #[serde(default)]
-        chunk: Option<String>,
+        chunk: Option<Bytes>,
     },
     /// Ends a content session.
     CloseContent {
@@ -231,25 +225,248 @@ pub enum Request {
     },
 }
 
-/// A secret crossing the socket (a partial exponent, base64): held in
-/// zeroising memory on both sides, with no `Display` and a redacted `Debug`,
-/// so a request can be logged or printed without it.
-pub struct WireSecret(Zeroizing<String>);
+/// A rotation step (FIG. 21) on the wire: `JointRotate`'s `step`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WireRotateStep {
+    /// Fresh primes and e from `e`.
+    Begin {
+        /// e′.
+        e: u64,
+    },
+    /// A party's old partial and, except for party 0, its new one.
+    Enter {
+        /// The party's place.
+        party: u32,
+        /// The old partial.
+        old: WireSecret,
+        /// The new partial.
+        #[serde(default)]
+        new: Option<WireSecret>,
+    },
+    /// The new key replaces the old.
+    Commit,
+}
+
+impl From<RotateStep> for WireRotateStep {
+    fn from(step: RotateStep) -> Self {
+        match step {
+            RotateStep::Begin { e_start } => Self::Begin { e: e_start },
+            RotateStep::Enter { party, old, new } => Self::Enter {
+                party,
+                old: WireSecret(old),
+                new: new.map(WireSecret),
+            },
+            RotateStep::Commit => Self::Commit,
+        }
+    }
+}
+
+impl From<WireRotateStep> for RotateStep {
+    fn from(step: WireRotateStep) -> Self {
+        match step {
+            WireRotateStep::Begin { e } => Self::Begin { e_start: e },
+            WireRotateStep::Enter { party, old, new } => Self::Enter {
+                party,
+                old: old.0,
+                new: new.map(|n| n.0),
+            },
+            WireRotateStep::Commit => Self::Commit,
+        }
+    }
+}
+
+/// A successful answer. Each request has one kind of reply; the client
+/// refuses any other as a protocol fault.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Reply {
+    /// The operation is done; nothing to return.
+    Done,
+    /// `info`.
+    Info {
+        /// Serial, state, slots and trust list.
+        info: TokenInfo,
+    },
+    /// A public key.
+    PublicKey {
+        /// Its SubjectPublicKeyInfo.
+        spki: Bytes,
+    },
+    /// A signature.
+    Signature {
+        /// The signature.
+        signature: Bytes,
+    },
+    /// A decryption's plaintext.
+    Plaintext {
+        /// The plaintext.
+        plaintext: WireSecret,
+    },
+    /// A slot's certificate.
+    Certificate {
+        /// DER.
+        certificate: Bytes,
+    },
+    /// An attestation in its file form.
+    Attestation {
+        /// JSON text.
+        attestation: String,
+    },
+    /// The offset δ a party adds to its partial.
+    Offset {
+        /// δ.
+        offset: u64,
+    },
+    /// A check with the token's views (the joint chain file's text).
+    Check {
+        /// The file's text.
+        message: String,
+    },
+    /// What a rotation step did.
+    Rotated {
+        /// The outcome.
+        outcome: WireRotateOutcome,
+    },
+    /// A re-wrapped content header.
+    Header {
+        /// The header's bytes.
+        header: Bytes,
+    },
+    /// d0 sealed to its recipient (age).
+    D0 {
+        /// The age file.
+        d0: Bytes,
+    },
+    /// A data object.
+    Object {
+        /// Its bytes.
+        data: Bytes,
+    },
+    /// The data objects' names.
+    Objects {
+        /// Names.
+        objects: Vec<SlotName>,
+    },
+    /// A content session.
+    Session {
+        /// Its number on this connection.
+        session: u64,
+    },
+    /// A chunk's plaintext: the frame's attachment, or inline when the
+    /// chunk came inline.
+    Chunk {
+        /// The plaintext, when not attached.
+        #[serde(default)]
+        plaintext: Option<WireSecret>,
+    },
+}
+
+impl Reply {
+    /// The reply's name on the wire, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Info { .. } => "info",
+            Self::PublicKey { .. } => "public-key",
+            Self::Signature { .. } => "signature",
+            Self::Plaintext { .. } => "plaintext",
+            Self::Certificate { .. } => "certificate",
+            Self::Attestation { .. } => "attestation",
+            Self::Offset { .. } => "offset",
+            Self::Check { .. } => "check",
+            Self::Rotated { .. } => "rotated",
+            Self::Header { .. } => "header",
+            Self::D0 { .. } => "d0",
+            Self::Object { .. } => "object",
+            Self::Objects { .. } => "objects",
+            Self::Session { .. } => "session",
+            Self::Chunk { .. } => "chunk",
+        }
+    }
+}
+
+/// What a rotation step did, on the wire.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WireRotateOutcome {
+    /// The rotation began; this will be the new key.
+    Begun {
+        /// Its SubjectPublicKeyInfo.
+        spki: Bytes,
+    },
+    /// A party's partials were accepted.
+    Entered {
+        /// The offset δ for the party's new partial.
+        #[serde(default)]
+        offset: Option<u64>,
+        /// Parties still to enter.
+        waiting: Vec<u32>,
+    },
+    /// The new key is in the slot.
+    Committed {
+        /// Its SubjectPublicKeyInfo.
+        spki: Bytes,
+    },
+}
+
+/// Public bytes on the wire, as base64. `Debug` shows only the length:
+/// a request or reply may be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+impl From<&[u8]> for Bytes {
+    fn from(b: &[u8]) -> Self {
+        Self(b.to_vec())
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bytes({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&B64.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        B64.decode(text.as_bytes())
+            .map(Self)
+            .map_err(|e| serde::de::Error::custom(format!("not base64: {e}")))
+    }
+}
+
+/// A secret crossing the socket (a partial exponent, a plaintext), base64
+/// on the wire. Held decoded in zeroising memory on both sides — the base64
+/// text too, while it exists — with no `Display` and a redacted `Debug`.
+pub struct WireSecret(Zeroizing<Vec<u8>>);
 
 impl WireSecret {
-    /// Base64 of `secret`, written once into a buffer of its final size.
-    pub fn encode(secret: &[u8]) -> Self {
-        let mut text = Zeroizing::new(String::with_capacity(secret.len().div_ceil(3) * 4));
-        B64.encode_string(secret, &mut text);
-        Self(text)
+    /// A copy of `secret`.
+    pub fn new(secret: &[u8]) -> Self {
+        Self(Zeroizing::new(secret.to_vec()))
     }
 
-    /// The secret's bytes.
-    pub fn decode(&self) -> Result<Zeroizing<Vec<u8>>, base64::DecodeSliceError> {
-        let mut out = Zeroizing::new(vec![0u8; self.0.len().div_ceil(4) * 3]);
-        let n = B64.decode_slice(self.0.as_bytes(), &mut out)?;
-        out.truncate(n);
-        Ok(out)
+    /// The secret, borrowed.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The secret.
+    pub fn into_inner(self) -> Zeroizing<Vec<u8>> {
+        self.0
+    }
+}
+
+impl From<Zeroizing<Vec<u8>>> for WireSecret {
+    fn from(secret: Zeroizing<Vec<u8>>) -> Self {
+        Self(secret)
     }
 }
 
@@ -261,14 +478,48 @@ impl std::fmt::Debug for WireSecret {
 
 impl Serialize for WireSecret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        // Written once into a buffer of its final size, zeroised after.
+        let mut text = Zeroizing::new(String::with_capacity(self.0.len().div_ceil(3) * 4));
+        B64.encode_string(&self.0[..], &mut text);
+        s.serialize_str(&text)
     }
 }
 
 impl<'de> Deserialize<'de> for WireSecret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // The String serde builds is moved, not copied, into zeroising memory.
-        Ok(Self(Zeroizing::new(String::deserialize(d)?)))
+        d.deserialize_str(SecretVisitor)
+    }
+}
+
+/// Decodes base64 straight into zeroising memory; an owned string serde
+/// built (JSON with escapes) is zeroised too.
+struct SecretVisitor;
+
+impl SecretVisitor {
+    fn decode<E: serde::de::Error>(text: &str) -> Result<WireSecret, E> {
+        let mut out = Zeroizing::new(vec![0u8; text.len().div_ceil(4) * 3]);
+        let n = B64
+            .decode_slice(text.as_bytes(), &mut out)
+            .map_err(|e| E::custom(format!("not base64: {e}")))?;
+        out.truncate(n);
+        Ok(WireSecret(out))
+    }
+}
+
+impl serde::de::Visitor<'_> for SecretVisitor {
+    type Value = WireSecret;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a base64 string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<WireSecret, E> {
+        Self::decode(text)
+    }
+
+    fn visit_string<E: serde::de::Error>(self, text: String) -> Result<WireSecret, E> {
+        let text = Zeroizing::new(text);
+        Self::decode(&text)
     }
 }
 
@@ -285,8 +536,8 @@ pub struct WireError {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Response {
-    /// Success with a result.
-    Ok(serde_json::Value),
+    /// Success.
+    Ok(Reply),
     /// Failure.
     Error(WireError),
 }
@@ -377,6 +628,82 @@ pub fn split_attachment(frame: &[u8]) -> (&[u8], Option<&[u8]>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_arguments_are_refused_when_the_frame_is_decoded() {
+        for (text, needle) in [
+            (
+                r#"{"op":"sign","slot":".x","scheme":"pkcs1-sha256","digest":""}"#,
+                "slot name",
+            ),
+            (
+                r#"{"op":"sign","slot":"a","scheme":"rsa-md5","digest":""}"#,
+                "unknown variant",
+            ),
+            (
+                r#"{"op":"generate","slot":"a","algorithm":"rsa-1024"}"#,
+                "unknown variant",
+            ),
+            (
+                r#"{"op":"decrypt","slot":"a","ciphertext":"!!"}"#,
+                "not base64",
+            ),
+            (
+                r#"{"op":"joint-contribute","slot":"a","partial":"***"}"#,
+                "not base64",
+            ),
+            (
+                r#"{"op":"joint-rotate","slot":"a","step":{"step":"enter","party":1}}"#,
+                "old",
+            ),
+            (
+                r#"{"op":"certificate","slot":"a","extra":1}"#,
+                "unknown field",
+            ),
+        ] {
+            let e = serde_json::from_str::<Request>(text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn replies_round_trip_typed_and_secrets_stay_out_of_debug() {
+        let replies = [
+            Reply::Done,
+            Reply::Plaintext {
+                plaintext: WireSecret::new(b"content key"),
+            },
+            Reply::Rotated {
+                outcome: WireRotateOutcome::Entered {
+                    offset: Some(4),
+                    waiting: vec![2, 3],
+                },
+            },
+            Reply::Objects {
+                objects: vec![SlotName::new("a").unwrap()],
+            },
+        ];
+        for reply in replies {
+            let text = serde_json::to_string(&Response::Ok(reply)).unwrap();
+            let Response::Ok(back) = serde_json::from_str::<Response>(&text).unwrap() else {
+                panic!("{text}")
+            };
+            let debug = format!("{back:?}");
+            assert!(!debug.contains("content key"), "{debug}");
+            if let Reply::Plaintext { plaintext } = back {
+                assert_eq!(plaintext.expose(), b"content key");
+                assert!(debug.contains("redacted"), "{debug}");
+            }
+        }
+        // An escaped string (serde builds an owned String) decodes too.
+        let escaped = r#"{"reply":"plaintext","plaintext":"Y29udGVudCBr\u005aXk="}"#;
+        let Reply::Plaintext { plaintext } = serde_json::from_str(escaped).unwrap() else {
+            panic!("plaintext")
+        };
+        assert_eq!(plaintext.expose(), b"content key");
+    }
 
     #[test]
     fn attachments_round_trip_and_json_frames_stay_json() {

@@ -8,23 +8,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
-use serde_json::{json, Value};
 use symbolon::content::{ChunkOpener, ContentHeader};
 use symbolon::joint::{ChainMessage, RotateOutcome, RotateStep};
-use symbolon::keys::{
-    EcSigningInput, HashAlgorithm, IdentityPublicKey, KeyAlgorithm, MessageDigest, RsaAlgorithm,
-    SignatureScheme,
+use symbolon::keys::{EcSigningInput, IdentityPublicKey, MessageDigest};
+use symbolon::token::{
+    joint_of, joint_of_mut, JointToken, SignedCommand, SlotName, Token, TokenError,
 };
-use symbolon::token::{SignedCommand, SlotName, Token, TokenError};
 use symbolon::Code;
 use thiserror::Error;
 
 use super::protocol::{
-    read_frame, split_attachment, wait_readable, write_frame_with, Request, Response, WireError,
-    WireSecret,
+    read_frame, split_attachment, wait_readable, write_frame_with, Bytes, Reply, Request, Response,
+    WireError, WireRotateOutcome, WireSecret,
 };
+use zeroize::Zeroizing;
 
 /// How long a connection thread busy-waits for the next request before
 /// sleeping (see `wait_readable`).
@@ -260,7 +257,11 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
         {
             // The fast path: the chunk and its plaintext as raw attachments.
             let sent = match open_chunk(token, &mut sessions, session, last, chunk.to_vec()) {
-                Ok(plain) => send_with(&mut stream, Response::Ok(Value::Null), Some(&plain)),
+                Ok(plain) => send_with(
+                    &mut stream,
+                    Response::Ok(Reply::Chunk { plaintext: None }),
+                    Some(&plain),
+                ),
                 Err(e) => send(&mut stream, error_response(e.code(), &e.to_string())),
             };
             if sent.is_err() {
@@ -282,16 +283,6 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
             return;
         }
     }
-}
-
-fn secret(field: &str, v: &WireSecret) -> Result<zeroize::Zeroizing<Vec<u8>>, TokenError> {
-    v.decode()
-        .map_err(|e| TokenError::AgentProtocol(format!("{field}: {e}")))
-}
-
-fn b64(field: &str, v: &str) -> Result<Vec<u8>, TokenError> {
-    B64.decode(v)
-        .map_err(|e| TokenError::InvalidInput(format!("{field}: {e}")))
 }
 
 fn closing() -> TokenError {
@@ -323,184 +314,208 @@ fn no_chunk() -> TokenError {
     )
 }
 
-/// A public key in an answer: its SubjectPublicKeyInfo, base64.
-fn spki(der: &[u8]) -> Value {
-    json!({ "spki": B64.encode(der) })
+/// A public key in an answer.
+fn spki(der: &[u8]) -> Reply {
+    Reply::PublicKey { spki: der.into() }
 }
 
 fn dispatch<T: Token>(
     token: &RwLock<Option<T>>,
     sessions: &mut Sessions,
     request: Request,
-) -> Result<Value, TokenError> {
-    let slot_name = |s: &str| SlotName::new(s);
+) -> Result<Reply, TokenError> {
     Ok(match request {
-        Request::Info => {
-            let info = with_read(token, |t| t.info())?;
-            serde_json::to_value(info).map_err(|e| TokenError::InvalidInput(e.to_string()))?
-        }
+        Request::Info => Reply::Info {
+            info: with_read(token, |t| t.info())?,
+        },
         Request::DeviceKey => spki(with_read(token, |t| t.device_key())?.spki_der()),
         Request::TransportKey => spki(with_read(token, |t| t.transport_key())?.spki_der()),
         Request::TrustIssuer { issuer } => {
-            let key = IdentityPublicKey::from_spki_der(&b64("issuer", &issuer)?)?;
+            let key = IdentityPublicKey::from_spki_der(&issuer.0)?;
             with_write(token, |t| t.trust_issuer(&key))?;
-            Value::Null
+            Reply::Done
         }
-        Request::Generate { slot, algorithm } => generate(token, &slot, &algorithm)?,
-        Request::GenerateKey { slot, algorithm } => generate_key(token, &slot, &algorithm)?,
+        Request::Generate { slot, algorithm } => {
+            spki(with_write(token, |t| t.generate(&slot, algorithm))?.spki_der())
+        }
+        Request::GenerateKey { slot, algorithm } => {
+            spki(with_write(token, |t| t.generate_key(&slot, algorithm))?.spki_der())
+        }
         Request::SlotPublicKey { slot } => {
-            let slot = slot_name(&slot)?;
             spki(with_read(token, |t| t.slot_public_key(&slot))?.spki_der())
         }
-        Request::SignEc { slot, hash, data } => sign_ec(token, &slot, hash.as_deref(), &data)?,
-        Request::PublicKey { slot } => {
-            let slot = slot_name(&slot)?;
-            spki(with_read(token, |t| t.public_key(&slot))?.spki_der())
+        Request::SignEc { slot, hash, data } => {
+            let signature = match hash {
+                Some(h) => {
+                    let digest = MessageDigest::from_bytes(h, &data.0)?;
+                    with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Digest(&digest)))?
+                }
+                None => with_read(token, |t| {
+                    t.sign_ec(&slot, EcSigningInput::Message(&data.0))
+                })?,
+            };
+            Reply::Signature {
+                signature: Bytes(signature),
+            }
         }
+        Request::PublicKey { slot } => spki(with_read(token, |t| t.public_key(&slot))?.spki_der()),
         Request::Sign {
             slot,
             scheme,
             digest,
-        } => sign(token, &slot, &scheme, &digest)?,
-        Request::Decrypt { slot, ciphertext } => decrypt(token, &slot, &ciphertext)?,
-        Request::Certificate { slot } => {
-            let slot = slot_name(&slot)?;
-            json!({ "certificate": B64.encode(with_read(token, |t| t.certificate(&slot))?) })
+        } => {
+            let digest = MessageDigest::from_bytes(scheme.hash(), &digest.0)?;
+            Reply::Signature {
+                signature: Bytes(with_read(token, |t| t.sign(&slot, scheme, &digest))?),
+            }
         }
+        Request::Decrypt { slot, ciphertext } => Reply::Plaintext {
+            plaintext: with_read(token, |t| t.decrypt(&slot, &ciphertext.0))?.into(),
+        },
+        Request::Certificate { slot } => Reply::Certificate {
+            certificate: Bytes(with_read(token, |t| t.certificate(&slot))?),
+        },
         Request::WriteCertificate { command } => {
             let command = SignedCommand::from_json(&command)?;
             with_write(token, |t| t.write_certificate(&command))?;
-            Value::Null
+            Reply::Done
         }
         Request::AcceptKey { command } => {
             let command = SignedCommand::from_json(&command)?;
             spki(with_write(token, |t| t.accept_key(&command))?.spki_der())
         }
-        Request::Attest { slot, nonce } => attest(token, &slot, &nonce)?,
+        Request::Attest { slot, nonce } => Reply::Attestation {
+            attestation: with_read(token, |t| t.attest(&slot, &nonce.0))?.to_json()?,
+        },
         Request::Tamper => {
             with_write(token, |t| t.tamper())?;
-            Value::Null
+            Reply::Done
         }
-        Request::JointInit {
-            slot,
-            algorithm,
-            e,
-            partial,
-        } => joint_init(token, &slot, &algorithm, e, &partial)?,
-        Request::JointContribute { slot, partial } => joint_contribute(token, &slot, &partial)?,
-        Request::JointFinish { slot } => {
-            let slot = slot_name(&slot)?;
-            spki(with_write(token, |t| t.joint_finish(&slot))?.spki_der())
+        Request::PutObject { name, data } => {
+            with_write(token, |t| t.put_object(&name, &data.0))?;
+            Reply::Done
         }
-        Request::JointReissueBegin { slot, permission } => {
-            joint_reissue_begin(token, &slot, &permission)?
-        }
-        Request::JointCheck { slot, message } => joint_check(token, &slot, &message)?,
-        Request::JointRotate {
-            slot,
-            step,
-            e,
-            party,
-            old,
-            new,
-        } => joint_rotate(token, &slot, &step, e, party, old, new)?,
-        Request::JointRewrap { slot, header } => joint_rewrap(token, &slot, &header)?,
-        Request::JointReissueEnter { slot, partial } => {
-            joint_reissue_enter(token, &slot, &partial)?
-        }
-        Request::JointReissueFinish { slot } => {
-            let slot = slot_name(&slot)?;
-            spki(with_write(token, |t| t.joint_reissue_finish(&slot))?.spki_der())
-        }
-        Request::JointOutputD0 { slot, recipient } => {
-            let slot = slot_name(&slot)?;
-            json!({ "d0": B64.encode(with_write(token, |t| t.joint_output_d0(&slot, &recipient))?) })
-        }
-        Request::PutObject { name, data } => put_object(token, &name, &data)?,
-        Request::Object { name } => {
-            let name = slot_name(&name)?;
-            json!({ "data": B64.encode(with_read(token, |t| t.object(&name))?) })
-        }
-        Request::Objects => {
-            let names = with_read(token, |t| t.objects())?;
-            json!({ "objects": names.iter().map(SlotName::as_str).collect::<Vec<_>>() })
-        }
+        Request::Object { name } => Reply::Object {
+            data: Bytes(with_read(token, |t| t.object(&name))?),
+        },
+        Request::Objects => Reply::Objects {
+            objects: with_read(token, |t| t.objects())?,
+        },
         Request::OpenContent {
             slot,
             header,
             wrapped_key,
-        } => open_content(token, sessions, &slot, &header, &wrapped_key)?,
+        } => open_content(token, sessions, &slot, &header.0, &wrapped_key.0)?,
         Request::OpenChunk {
             session,
             last,
             chunk,
         } => {
-            let chunk = b64("chunk", &chunk.ok_or_else(no_chunk)?)?;
-            json!({ "plaintext": B64.encode(open_chunk(token, sessions, session, last, chunk)?) })
+            let chunk = chunk.ok_or_else(no_chunk)?.0;
+            Reply::Chunk {
+                plaintext: Some(WireSecret::from(Zeroizing::new(open_chunk(
+                    token, sessions, session, last, chunk,
+                )?))),
+            }
         }
         Request::CloseContent { session } => {
             sessions.open.remove(&session);
-            Value::Null
+            Reply::Done
         }
+        joint => dispatch_joint(token, joint)?,
     })
 }
 
-/// `Token::sign_ec` over a digest of `hash`, or over the message.
-fn sign_ec<T: Token>(
+/// The joint-key requests, for a token with that capability.
+fn dispatch_joint<T: Token>(
     token: &RwLock<Option<T>>,
-    slot: &str,
-    hash: Option<&str>,
-    data: &str,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let data = b64("data", data)?;
-    let sig = match hash {
-        Some(h) => {
-            let digest = MessageDigest::from_bytes(h.parse::<HashAlgorithm>()?, &data)?;
-            with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Digest(&digest)))?
-        }
-        None => with_read(token, |t| t.sign_ec(&slot, EcSigningInput::Message(&data)))?,
+    request: Request,
+) -> Result<Reply, TokenError> {
+    let read = |f: &dyn Fn(&dyn JointToken) -> Result<Reply, TokenError>| {
+        with_read(token, |t| f(joint_of(t)?))
     };
-    Ok(json!({ "signature": B64.encode(sig) }))
-}
-
-/// One step of a FIG. 21 rotation: begin (with e′), enter (with a party's
-/// old and new partials) or commit.
-fn joint_rotate<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    step: &str,
-    e: Option<u64>,
-    party: Option<u32>,
-    old: Option<WireSecret>,
-    new: Option<WireSecret>,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let step = match (step, e, party, old) {
-        ("begin", Some(e_start), None, None) => RotateStep::Begin { e_start },
-        ("enter", None, Some(party), Some(old)) => RotateStep::Enter {
-            party,
-            old: secret("old", &old)?,
-            new: new.map(|n| secret("new", &n)).transpose()?,
-        },
-        ("commit", None, None, None) => RotateStep::Commit,
-        _ => {
-            return Err(TokenError::InvalidInput(
-                "a rotation step is begin (with e), enter (with party and old) or commit".into(),
-            ))
-        }
+    let write = |f: &mut dyn FnMut(&mut dyn JointToken) -> Result<Reply, TokenError>| {
+        with_write(token, |t| f(joint_of_mut(t)?))
     };
-    Ok(match with_write(token, |t| t.joint_rotate(&slot, step))? {
-        RotateOutcome::Begun { public } => {
-            json!({ "outcome": "begun", "spki": B64.encode(public.spki_der()) })
+    match request {
+        Request::JointInit {
+            slot,
+            algorithm,
+            e,
+            partial,
+        } => write(&mut |j| {
+            Ok(Reply::Offset {
+                offset: j.joint_init(&slot, algorithm, e, partial.expose())?,
+            })
+        }),
+        Request::JointContribute { slot, partial } => write(&mut |j| {
+            Ok(Reply::Offset {
+                offset: j.joint_contribute(&slot, partial.expose())?,
+            })
+        }),
+        Request::JointFinish { slot } => {
+            write(&mut |j| Ok(spki(j.joint_finish(&slot)?.spki_der())))
         }
-        RotateOutcome::Entered { offset, waiting } => {
-            json!({ "outcome": "entered", "offset": offset, "waiting": waiting })
+        Request::JointReissueBegin { slot, permission } => {
+            let permission = ChainMessage::parse(permission.as_bytes())?;
+            write(&mut |j| {
+                j.joint_reissue_begin(&slot, &permission)?;
+                Ok(Reply::Done)
+            })
         }
-        RotateOutcome::Committed { public } => {
-            json!({ "outcome": "committed", "spki": B64.encode(public.spki_der()) })
+        Request::JointCheck { slot, message } => {
+            let message = ChainMessage::parse(message.as_bytes())?;
+            read(&|j| {
+                Ok(Reply::Check {
+                    message: j.joint_check(&slot, &message)?.to_json()?,
+                })
+            })
         }
-    })
+        Request::JointRotate { slot, step } => {
+            let mut step = Some(RotateStep::from(step));
+            write(&mut |j| {
+                let step = step
+                    .take()
+                    .ok_or_else(|| TokenError::Internal("a rotation step is taken once".into()))?;
+                Ok(Reply::Rotated {
+                    outcome: match j.joint_rotate(&slot, step)? {
+                        RotateOutcome::Begun { public } => WireRotateOutcome::Begun {
+                            spki: public.spki_der().into(),
+                        },
+                        RotateOutcome::Entered { offset, waiting } => {
+                            WireRotateOutcome::Entered { offset, waiting }
+                        }
+                        RotateOutcome::Committed { public } => WireRotateOutcome::Committed {
+                            spki: public.spki_der().into(),
+                        },
+                    },
+                })
+            })
+        }
+        Request::JointRewrap { slot, header } => {
+            let header = ContentHeader::read_from(&mut &header.0[..])?;
+            read(&|j| {
+                Ok(Reply::Header {
+                    header: Bytes(j.joint_rewrap(&slot, &header)?.to_bytes()),
+                })
+            })
+        }
+        Request::JointReissueEnter { slot, partial } => write(&mut |j| {
+            j.joint_reissue_enter(&slot, partial.expose())?;
+            Ok(Reply::Done)
+        }),
+        Request::JointReissueFinish { slot } => {
+            write(&mut |j| Ok(spki(j.joint_reissue_finish(&slot)?.spki_der())))
+        }
+        Request::JointOutputD0 { slot, recipient } => write(&mut |j| {
+            Ok(Reply::D0 {
+                d0: Bytes(j.joint_output_d0(&slot, &recipient)?),
+            })
+        }),
+        other => Err(TokenError::Internal(format!(
+            "{other:?} is not a joint-key request"
+        ))),
+    }
 }
 
 /// Opens a content session: the header checked whole, the content key
@@ -508,177 +523,28 @@ fn joint_rotate<T: Token>(
 fn open_content<T: Token>(
     token: &RwLock<Option<T>>,
     sessions: &mut Sessions,
-    slot: &str,
-    header: &str,
-    wrapped_key: &str,
-) -> Result<Value, TokenError> {
+    slot: &SlotName,
+    header: &[u8],
+    wrapped_key: &[u8],
+) -> Result<Reply, TokenError> {
     if sessions.open.len() >= MAX_SESSIONS {
         return Err(TokenError::InvalidInput(format!(
             "a connection may hold at most {MAX_SESSIONS} content sessions"
         )));
     }
-    let slot = SlotName::new(slot)?;
-    let header_bytes = b64("header", header)?;
-    let mut input = header_bytes.as_slice();
+    let mut input = header;
     let header = ContentHeader::read_from(&mut input)?;
     if !input.is_empty() {
         return Err(TokenError::InvalidInput(
             "bytes follow the content header".into(),
         ));
     }
-    let wrapped = b64("wrapped_key", wrapped_key)?;
-    let opener = with_read(token, |t| t.open_content(&slot, &header, &wrapped))?;
+    let opener = with_read(token, |t| t.open_content(slot, &header, wrapped_key))?;
     sessions.next += 1;
     sessions.open.insert(sessions.next, opener);
-    Ok(json!({ "session": sessions.next }))
-}
-
-/// `Token::joint_init`: the first partial and e, in a new joint slot.
-fn joint_init<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    algorithm: &str,
-    e: u64,
-    partial: &WireSecret,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let alg: RsaAlgorithm = algorithm.parse()?;
-    let partial = secret("partial", partial)?;
-    Ok(json!({ "offset": with_write(token, |t| t.joint_init(&slot, alg, e, &partial))? }))
-}
-
-/// `Token::joint_contribute`: another party's partial.
-fn joint_contribute<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    partial: &WireSecret,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let partial = secret("partial", partial)?;
-    Ok(json!({ "offset": with_write(token, |t| t.joint_contribute(&slot, &partial))? }))
-}
-
-/// `Token::joint_reissue_begin`: a FIG. 20 form every party signed.
-fn joint_reissue_begin<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    permission: &str,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let permission = ChainMessage::parse(permission.as_bytes())?;
-    with_write(token, |t| t.joint_reissue_begin(&slot, &permission))?;
-    Ok(Value::Null)
-}
-
-/// `Token::joint_check`: the token's views of a FIG. 19 chain.
-fn joint_check<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    message: &str,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let message = ChainMessage::parse(message.as_bytes())?;
-    Ok(json!({ "message": with_read(token, |t| t.joint_check(&slot, &message))?.to_json()? }))
-}
-
-/// `Token::joint_rewrap`: a content header rewrapped to the joint key.
-fn joint_rewrap<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    header: &str,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let header = ContentHeader::read_from(&mut &b64("header", header)?[..])?;
-    Ok(
-        json!({ "header": B64.encode(with_read(token, |t| t.joint_rewrap(&slot, &header))?.to_bytes()) }),
-    )
-}
-
-/// `Token::joint_reissue_enter`: a partial entered into the reissued slot.
-fn joint_reissue_enter<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    partial: &WireSecret,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let partial = secret("partial", partial)?;
-    with_write(token, |t| t.joint_reissue_enter(&slot, &partial))?;
-    Ok(Value::Null)
-}
-
-/// `Token::sign` over a digest.
-fn sign<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    scheme: &str,
-    digest: &str,
-) -> Result<Value, TokenError> {
-    let scheme: SignatureScheme = scheme.parse()?;
-    let digest = MessageDigest::from_bytes(scheme.hash(), &b64("digest", digest)?)?;
-    let slot = SlotName::new(slot)?;
-    let sig = with_read(token, |t| t.sign(&slot, scheme, &digest))?;
-    Ok(json!({ "signature": B64.encode(sig) }))
-}
-
-/// `Token::decrypt` (RSA-OAEP).
-fn decrypt<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    ciphertext: &str,
-) -> Result<Value, TokenError> {
-    let slot = SlotName::new(slot)?;
-    let ct = b64("ciphertext", ciphertext)?;
-    let pt = with_read(token, |t| t.decrypt(&slot, &ct))?;
-    Ok(json!({ "plaintext": B64.encode(pt.as_slice()) }))
-}
-
-/// `Token::attest` with the verifier's nonce.
-fn attest<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    nonce: &str,
-) -> Result<Value, TokenError> {
-    let nonce = hex::decode(nonce).map_err(|e| TokenError::InvalidInput(format!("nonce: {e}")))?;
-    let slot = SlotName::new(slot)?;
-    Ok(json!({ "attestation": with_read(token, |t| t.attest(&slot, &nonce))?.to_json()? }))
-}
-
-/// `Token::put_object`.
-fn put_object<T: Token>(
-    token: &RwLock<Option<T>>,
-    name: &str,
-    data: &str,
-) -> Result<Value, TokenError> {
-    let name = SlotName::new(name)?;
-    let data = b64("data", data)?;
-    with_write(token, |t| t.put_object(&name, &data))?;
-    Ok(Value::Null)
-}
-
-/// `Token::generate` (RSA).
-fn generate<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    algorithm: &str,
-) -> Result<Value, TokenError> {
-    let alg: RsaAlgorithm = algorithm.parse()?;
-    let slot = SlotName::new(slot)?;
-    Ok(spki(
-        with_write(token, |t| t.generate(&slot, alg))?.spki_der(),
-    ))
-}
-
-/// `Token::generate_key` (RSA or EC).
-fn generate_key<T: Token>(
-    token: &RwLock<Option<T>>,
-    slot: &str,
-    algorithm: &str,
-) -> Result<Value, TokenError> {
-    let alg: KeyAlgorithm = algorithm.parse()?;
-    let slot = SlotName::new(slot)?;
-    Ok(spki(
-        with_write(token, |t| t.generate_key(&slot, alg))?.spki_der(),
-    ))
+    Ok(Reply::Session {
+        session: sessions.next,
+    })
 }
 
 #[cfg(test)]
@@ -696,8 +562,8 @@ mod tests {
     #[test]
     fn secrets_in_requests_are_redacted_from_debug() {
         let r = Request::JointContribute {
-            slot: "j".into(),
-            partial: WireSecret::encode(b"the partial exponent"),
+            slot: SlotName::new("j").unwrap(),
+            partial: WireSecret::new(b"the partial exponent"),
         };
         let text = serde_json::to_string(&r).unwrap();
         let back: Request = serde_json::from_str(&text).unwrap();
@@ -707,6 +573,6 @@ mod tests {
         let Request::JointContribute { partial, .. } = back else {
             panic!("round trip")
         };
-        assert_eq!(&partial.decode().unwrap()[..], b"the partial exponent");
+        assert_eq!(&partial.into_inner()[..], b"the partial exponent");
     }
 }

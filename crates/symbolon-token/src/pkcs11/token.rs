@@ -94,14 +94,6 @@ fn context(module: &Path) -> Result<Pkcs11, TokenError> {
     Ok(ctx)
 }
 
-/// Joint keys need the fifth embodiment's arithmetic (λ(n), the partials'
-/// correction, d0) inside the token; PKCS#11 has no mechanism for it.
-fn joint_unsupported() -> TokenError {
-    device(Code::Unsupported,
-        "joint keys need custom arithmetic inside the token (λ(n), the partials' correction, d0), which a PKCS#11 device cannot run; make joint keys in a soft token or through the token agent".into(),
-    )
-}
-
 /// Destroys an object on a clean-up path, where the operation's own error
 /// (or success) is what is reported; a failure is logged, since the object
 /// stays on the device.
@@ -1389,72 +1381,6 @@ impl Token for Pkcs11Token {
             }
         }
         Ok(())
-    }
-
-    fn joint_init(
-        &mut self,
-        _slot: &SlotName,
-        _algorithm: RsaAlgorithm,
-        _e_start: u64,
-        _partial: &[u8],
-    ) -> Result<u64, TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_contribute(&mut self, _slot: &SlotName, _partial: &[u8]) -> Result<u64, TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_finish(&mut self, _slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_reissue_begin(
-        &mut self,
-        _slot: &SlotName,
-        _permission: &symbolon::joint::ChainMessage,
-    ) -> Result<(), TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_check(
-        &self,
-        _slot: &SlotName,
-        _message: &symbolon::joint::ChainMessage,
-    ) -> Result<symbolon::joint::ChainMessage, TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_rotate(
-        &mut self,
-        _slot: &SlotName,
-        _step: symbolon::joint::RotateStep,
-    ) -> Result<symbolon::joint::RotateOutcome, TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_rewrap(
-        &self,
-        _slot: &SlotName,
-        _header: &symbolon::content::ContentHeader,
-    ) -> Result<symbolon::content::ContentHeader, TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_reissue_enter(&mut self, _slot: &SlotName, _partial: &[u8]) -> Result<(), TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_reissue_finish(&mut self, _slot: &SlotName) -> Result<RsaPublicKey, TokenError> {
-        Err(joint_unsupported())
-    }
-
-    fn joint_output_d0(
-        &mut self,
-        _slot: &SlotName,
-        _recipient: &str,
-    ) -> Result<Vec<u8>, TokenError> {
-        Err(joint_unsupported())
     }
 
     fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {

@@ -106,6 +106,9 @@ pub enum TokenError {
         /// What happened and what to do.
         message: String,
     },
+    /// The token cannot run this kind of operation at all.
+    #[error("{0}")]
+    Unsupported(String),
     /// A failure of this software that valid input cannot cause (e.g. a
     /// wire form that did not encode).
     #[error("internal failure: {0}")]
@@ -148,6 +151,7 @@ impl TokenError {
             Self::WrongKeyType { .. } => Code::Unsupported,
             Self::InvalidCertificate(_) => Code::InvalidCertificate,
             Self::InvalidInput(_) => Code::InvalidInput,
+            Self::Unsupported(_) => Code::Unsupported,
             Self::Key(k) => match k {
                 KeyError::Malformed { .. } => Code::MalformedKey,
                 KeyError::Refused(_) => Code::KeyRefused,

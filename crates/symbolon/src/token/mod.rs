@@ -172,6 +172,34 @@ pub trait Token {
     /// The data objects' names.
     fn objects(&self) -> Result<Vec<SlotName>, TokenError>;
 
+    /// The fifth embodiment's joint-key operations, if this token can run
+    /// them (a PKCS#11 device cannot: docs/joint-keys.md).
+    fn joint(&self) -> Option<&dyn JointToken> {
+        None
+    }
+
+    /// [`Token::joint`], for the operations that change the token.
+    fn joint_mut(&mut self) -> Option<&mut dyn JointToken> {
+        None
+    }
+
+    /// Opens sealed content with a slot's key (the sixth embodiment's
+    /// decryption key, FIG. 23): unwraps `wrapped_key` (from the header, or
+    /// from a licence) inside the token, checks the header's MAC, and returns
+    /// the opener of its chunks. The content key stays inside the token.
+    fn open_content(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+        wrapped_key: &[u8],
+    ) -> Result<Box<dyn ChunkOpener + Send>, TokenError>;
+}
+
+/// The fifth embodiment's joint keys (FIG. 18–21): a key made inside the
+/// token from several parties' partial exponents, none of which the token
+/// reveals. A capability of [`Token`] ([`Token::joint`]), so a backend that
+/// cannot run the arithmetic has nothing to stub.
+pub trait JointToken {
     /// `joint init` (fifth embodiment, FIG. 18 unit 511): in an empty slot,
     /// generates p and q for `algorithm`, e from `e_start` (≥ 65537) and
     /// the issuer's partial `partial` (big-endian), both corrected to be
@@ -240,15 +268,21 @@ pub trait Token {
     /// 541); the same ciphertext again for the same recipient, refused for
     /// any other.
     fn joint_output_d0(&mut self, slot: &SlotName, recipient: &str) -> Result<Vec<u8>, TokenError>;
+}
 
-    /// Opens sealed content with a slot's key (the sixth embodiment's
-    /// decryption key, FIG. 23): unwraps `wrapped_key` (from the header, or
-    /// from a licence) inside the token, checks the header's MAC, and returns
-    /// the opener of its chunks. The content key stays inside the token.
-    fn open_content(
-        &self,
-        slot: &SlotName,
-        header: &ContentHeader,
-        wrapped_key: &[u8],
-    ) -> Result<Box<dyn ChunkOpener + Send>, TokenError>;
+/// Why a token has no [`JointToken`] capability.
+fn no_joint() -> TokenError {
+    TokenError::Unsupported(
+        "joint keys need the fifth embodiment's arithmetic (λ(n), the partials' correction, d0) inside the token, which this token cannot run; make joint keys in a soft token or through its token agent".into(),
+    )
+}
+
+/// `token`'s joint-key operations, or an `unsupported` error naming why.
+pub fn joint_of(token: &dyn Token) -> Result<&dyn JointToken, TokenError> {
+    token.joint().ok_or_else(no_joint)
+}
+
+/// [`joint_of`] for the operations that change the token.
+pub fn joint_of_mut(token: &mut dyn Token) -> Result<&mut dyn JointToken, TokenError> {
+    token.joint_mut().ok_or_else(no_joint)
 }

@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 use super::state::{Slot, TokenState};
 use super::{
     open_sealed, seal, tombstone, Attestation, AttestationEvidence, AttestationStatement,
-    IssuerAction, KeyOrigin, OpenFailure, SealedKind, SealingKey, SignedCommand, SlotName, Token,
-    TokenError, TokenInfo, TokenSerial, TokenStatus,
+    IssuerAction, JointToken, KeyOrigin, OpenFailure, SealedKind, SealingKey, SignedCommand,
+    SlotName, Token, TokenError, TokenInfo, TokenSerial, TokenStatus,
 };
 use crate::content::{ChunkOpener, ContentHeader};
 use crate::keys::{
@@ -328,6 +328,173 @@ impl<S: SealedStore> Token for SoftToken<S> {
             .decrypt_oaep(ciphertext)?)
     }
 
+    fn joint(&self) -> Option<&dyn JointToken> {
+        Some(self)
+    }
+
+    fn joint_mut(&mut self) -> Option<&mut dyn JointToken> {
+        Some(self)
+    }
+
+    fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {
+        super::check_object(data)?;
+        let state = self.live()?;
+        if !state.objects.contains_key(name) && state.objects.len() >= super::MAX_OBJECTS {
+            return Err(TokenError::InvalidInput(format!(
+                "the token holds {} data objects already, the most it keeps",
+                super::MAX_OBJECTS
+            )));
+        }
+        let mut next = state.clone();
+        next.objects.insert(name.clone(), data.to_vec());
+        self.commit(next)
+    }
+
+    fn object(&self, name: &SlotName) -> Result<Vec<u8>, TokenError> {
+        self.live()?
+            .objects
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TokenError::ObjectNotFound(name.clone()))
+    }
+
+    fn objects(&self) -> Result<Vec<SlotName>, TokenError> {
+        Ok(self.live()?.objects.keys().cloned().collect())
+    }
+
+    fn open_content(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+        wrapped_key: &[u8],
+    ) -> Result<Box<dyn ChunkOpener + Send>, TokenError> {
+        let state = self.live()?;
+        let key = &state.slot(slot)?.key;
+        if let Some(ec) = key.as_ec().filter(|k| !k.curve().can_agree()) {
+            return Err(TokenError::WrongKeyType {
+                slot: slot.clone(),
+                holds: KeyAlgorithm::Ec(ec.curve()),
+                operation: "opening sealed content",
+                needs: "an RSA, P-256, P-384 or X25519 key",
+            });
+        }
+        Ok(Box::new(crate::content::opener_for(
+            key.as_ref(),
+            header,
+            wrapped_key,
+        )?))
+    }
+
+    fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {
+        self.live()?
+            .slot(slot)?
+            .certificate
+            .clone()
+            .ok_or_else(|| TokenError::NoCertificate(slot.clone()))
+    }
+
+    fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError> {
+        self.check_command(command)?;
+        let IssuerAction::WriteCertificate { certificate } = &command.command.action else {
+            return Err(TokenError::InvalidInput(
+                "this command accepts a key; use accept-key".into(),
+            ));
+        };
+        let slot_name = &command.command.slot;
+        let state = self.live()?;
+        let slot = state.slot(slot_name)?;
+        if certificate_key(certificate)? != slot.key.public_key() {
+            return Err(TokenError::CertificateMismatch(slot_name.clone()));
+        }
+        let mut next = state.clone();
+        next.command_sequence += 1;
+        if let Some(s) = next.slots.get_mut(slot_name) {
+            s.certificate = Some(certificate.clone());
+        }
+        self.commit(next)
+    }
+
+    fn accept_key(&mut self, command: &SignedCommand) -> Result<PublicKey, TokenError> {
+        self.check_command(command)?;
+        let IssuerAction::AcceptKey {
+            public_key,
+            wrapped,
+        } = &command.command.action
+        else {
+            return Err(TokenError::InvalidInput(
+                "this command writes a certificate; use write-certificate".into(),
+            ));
+        };
+        let slot_name = &command.command.slot;
+        let state = self.live()?;
+        if state.slots.contains_key(slot_name) {
+            return Err(TokenError::SlotOccupied(slot_name.clone()));
+        }
+        let key = wrap::unwrap(wrapped, &state.transport_key)?;
+        if &key.public_key() != public_key {
+            return Err(TokenError::InvalidInput(
+                "the wrapped key does not match the public key the command states".into(),
+            ));
+        }
+        key.pairwise_consistency_test()?;
+        let mut next = state.clone();
+        next.command_sequence += 1;
+        next.slots.insert(
+            slot_name.clone(),
+            Slot {
+                key: Arc::new(key),
+                origin: KeyOrigin::Issuer {
+                    issuer: command.issuer.fingerprint(),
+                },
+                certificate: None,
+            },
+        );
+        self.commit(next)?;
+        Ok(public_key.clone())
+    }
+
+    fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError> {
+        if nonce.len() > super::attestation::MAX_NONCE_LEN {
+            return Err(TokenError::InvalidInput(format!(
+                "the attestation nonce is {} bytes; at most {} are accepted",
+                nonce.len(),
+                super::attestation::MAX_NONCE_LEN
+            )));
+        }
+        let state = self.live()?;
+        let s = state.slot(slot)?;
+        let statement = AttestationStatement {
+            token: state.serial,
+            device_key: state.device_key.public_key().clone(),
+            slot: slot.clone(),
+            public_key: s.key.public_key(),
+            origin: s.origin,
+            exportable: false,
+            evidence: AttestationEvidence::SoftToken,
+            nonce: nonce.to_vec(),
+        };
+        let signature = state.device_key.sign(&statement.to_be_signed())?;
+        Ok(Attestation {
+            statement,
+            signature,
+        })
+    }
+
+    fn tamper(&mut self) -> Result<(), TokenError> {
+        let serial = self.serial();
+        // Drop every key first: memory is zeroised whatever the store does.
+        self.life = Life::Dead(serial);
+        let serial = serial.ok_or(TokenError::Tampered { serial: None })?;
+        self.store.zeroise(&tombstone(
+            SealedKind::Token,
+            serial,
+            self.counter.saturating_add(1),
+        ))?;
+        Ok(())
+    }
+}
+
+impl<S: SealedStore> JointToken for SoftToken<S> {
     fn joint_init(
         &mut self,
         slot: &SlotName,
@@ -541,162 +708,5 @@ impl<S: SealedStore> Token for SoftToken<S> {
         // Committed before the ciphertext leaves: see `joint::slot`.
         self.commit(next)?;
         Ok(ciphertext)
-    }
-
-    fn put_object(&mut self, name: &SlotName, data: &[u8]) -> Result<(), TokenError> {
-        super::check_object(data)?;
-        let state = self.live()?;
-        if !state.objects.contains_key(name) && state.objects.len() >= super::MAX_OBJECTS {
-            return Err(TokenError::InvalidInput(format!(
-                "the token holds {} data objects already, the most it keeps",
-                super::MAX_OBJECTS
-            )));
-        }
-        let mut next = state.clone();
-        next.objects.insert(name.clone(), data.to_vec());
-        self.commit(next)
-    }
-
-    fn object(&self, name: &SlotName) -> Result<Vec<u8>, TokenError> {
-        self.live()?
-            .objects
-            .get(name)
-            .cloned()
-            .ok_or_else(|| TokenError::ObjectNotFound(name.clone()))
-    }
-
-    fn objects(&self) -> Result<Vec<SlotName>, TokenError> {
-        Ok(self.live()?.objects.keys().cloned().collect())
-    }
-
-    fn open_content(
-        &self,
-        slot: &SlotName,
-        header: &ContentHeader,
-        wrapped_key: &[u8],
-    ) -> Result<Box<dyn ChunkOpener + Send>, TokenError> {
-        let state = self.live()?;
-        let key = &state.slot(slot)?.key;
-        if let Some(ec) = key.as_ec().filter(|k| !k.curve().can_agree()) {
-            return Err(TokenError::WrongKeyType {
-                slot: slot.clone(),
-                holds: KeyAlgorithm::Ec(ec.curve()),
-                operation: "opening sealed content",
-                needs: "an RSA, P-256, P-384 or X25519 key",
-            });
-        }
-        Ok(Box::new(crate::content::opener_for(
-            key.as_ref(),
-            header,
-            wrapped_key,
-        )?))
-    }
-
-    fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {
-        self.live()?
-            .slot(slot)?
-            .certificate
-            .clone()
-            .ok_or_else(|| TokenError::NoCertificate(slot.clone()))
-    }
-
-    fn write_certificate(&mut self, command: &SignedCommand) -> Result<(), TokenError> {
-        self.check_command(command)?;
-        let IssuerAction::WriteCertificate { certificate } = &command.command.action else {
-            return Err(TokenError::InvalidInput(
-                "this command accepts a key; use accept-key".into(),
-            ));
-        };
-        let slot_name = &command.command.slot;
-        let state = self.live()?;
-        let slot = state.slot(slot_name)?;
-        if certificate_key(certificate)? != slot.key.public_key() {
-            return Err(TokenError::CertificateMismatch(slot_name.clone()));
-        }
-        let mut next = state.clone();
-        next.command_sequence += 1;
-        if let Some(s) = next.slots.get_mut(slot_name) {
-            s.certificate = Some(certificate.clone());
-        }
-        self.commit(next)
-    }
-
-    fn accept_key(&mut self, command: &SignedCommand) -> Result<PublicKey, TokenError> {
-        self.check_command(command)?;
-        let IssuerAction::AcceptKey {
-            public_key,
-            wrapped,
-        } = &command.command.action
-        else {
-            return Err(TokenError::InvalidInput(
-                "this command writes a certificate; use write-certificate".into(),
-            ));
-        };
-        let slot_name = &command.command.slot;
-        let state = self.live()?;
-        if state.slots.contains_key(slot_name) {
-            return Err(TokenError::SlotOccupied(slot_name.clone()));
-        }
-        let key = wrap::unwrap(wrapped, &state.transport_key)?;
-        if &key.public_key() != public_key {
-            return Err(TokenError::InvalidInput(
-                "the wrapped key does not match the public key the command states".into(),
-            ));
-        }
-        key.pairwise_consistency_test()?;
-        let mut next = state.clone();
-        next.command_sequence += 1;
-        next.slots.insert(
-            slot_name.clone(),
-            Slot {
-                key: Arc::new(key),
-                origin: KeyOrigin::Issuer {
-                    issuer: command.issuer.fingerprint(),
-                },
-                certificate: None,
-            },
-        );
-        self.commit(next)?;
-        Ok(public_key.clone())
-    }
-
-    fn attest(&self, slot: &SlotName, nonce: &[u8]) -> Result<Attestation, TokenError> {
-        if nonce.len() > super::attestation::MAX_NONCE_LEN {
-            return Err(TokenError::InvalidInput(format!(
-                "the attestation nonce is {} bytes; at most {} are accepted",
-                nonce.len(),
-                super::attestation::MAX_NONCE_LEN
-            )));
-        }
-        let state = self.live()?;
-        let s = state.slot(slot)?;
-        let statement = AttestationStatement {
-            token: state.serial,
-            device_key: state.device_key.public_key().clone(),
-            slot: slot.clone(),
-            public_key: s.key.public_key(),
-            origin: s.origin,
-            exportable: false,
-            evidence: AttestationEvidence::SoftToken,
-            nonce: nonce.to_vec(),
-        };
-        let signature = state.device_key.sign(&statement.to_be_signed())?;
-        Ok(Attestation {
-            statement,
-            signature,
-        })
-    }
-
-    fn tamper(&mut self) -> Result<(), TokenError> {
-        let serial = self.serial();
-        // Drop every key first: memory is zeroised whatever the store does.
-        self.life = Life::Dead(serial);
-        let serial = serial.ok_or(TokenError::Tampered { serial: None })?;
-        self.store.zeroise(&tombstone(
-            SealedKind::Token,
-            serial,
-            self.counter.saturating_add(1),
-        ))?;
-        Ok(())
     }
 }
