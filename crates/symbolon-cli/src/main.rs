@@ -3,9 +3,6 @@
 //! every error into a message, a hint and a meaningful exit code.
 
 mod cli;
-mod cli_evidence;
-mod cli_log;
-mod cli_revocation;
 mod commands;
 mod error;
 mod files;

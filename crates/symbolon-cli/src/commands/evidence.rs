@@ -9,7 +9,7 @@ use symbolon::keys::Fingerprint;
 use symbolon::Code;
 
 use super::log::{parse_answer, read_key, write_json};
-use crate::cli_evidence::EvidenceCommand;
+use crate::cli::EvidenceCommand;
 use crate::error::CliError;
 use crate::output::print_json;
 

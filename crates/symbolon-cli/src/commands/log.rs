@@ -15,7 +15,7 @@ use symbolon::transparency::proof::{
 };
 use symbolon::Code;
 
-use crate::cli_log::{
+use crate::cli::{
     LogCheckpointArgs, LogCommand, LogConsistencyProofArgs, LogEntryArgs, LogInclusionProofArgs,
     LogKeyArgs, LogVerifyConsistencyArgs, LogVerifyInclusionArgs, LogWatchArgs, LogWitnessAddArgs,
     LogWitnessArgs, LogWitnessKeyArgs, LogWitnessRemoveArgs,

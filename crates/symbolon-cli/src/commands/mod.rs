@@ -21,7 +21,7 @@ mod ra;
 mod recovery;
 mod renew;
 mod revocation;
-mod serve;
+mod token_agent;
 mod serve_ca;
 mod token;
 

@@ -20,7 +20,7 @@ use super::issue::{certify_at, csr_on_token, deliver, nonce};
 use super::issuer::{load, target};
 use super::open_token;
 use super::revocation::{ca_fingerprint, issuing_ca, now, sign_statement};
-use crate::cli_revocation::RenewArgs;
+use crate::cli::RenewArgs;
 use crate::error::CliError;
 use crate::files::{read_input, write_output};
 use crate::output::print_json;

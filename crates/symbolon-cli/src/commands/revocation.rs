@@ -16,7 +16,7 @@ use symbolon_token::open::TokenSpec;
 
 use super::ca_client::CaClient;
 use crate::cli::CaArgs;
-use crate::cli_revocation::{CertificatesCommand, CrlCommand, RevokeArgs};
+use crate::cli::{CertificatesCommand, CrlCommand, RevokeArgs};
 use crate::error::CliError;
 use crate::output::print_json;
 

@@ -105,7 +105,7 @@ pub(crate) fn run(cmd: TokenCommand, json: bool) -> Result<(), CliError> {
             token,
             sealing_key,
             socket,
-        }) => super::serve::run(&token, sealing_key.as_deref(), &socket),
+        }) => super::token_agent::run(&token, sealing_key.as_deref(), &socket),
     }
 }
 
