@@ -266,7 +266,7 @@ fn every_state_change_needs_the_right_caller_and_its_own_objects() {
             assert_eq!(detail["by"]["role"], "station", "{e}");
         }
     }
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -275,29 +275,14 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     let dir = d.path();
     let server = Server::start(dir, "data");
     // Mallory makes an identity under the name the card company will use.
-    let real = ok(
+    let real = sym!(
         dir,
-        &[
-            "--json",
-            "arbitrator",
-            "init",
-            "--arbitrator",
-            "arb/card-company",
-            "--name",
-            "card-company",
-        ],
+        "--json arbitrator init --arbitrator arb/card-company --name card-company"
     )
     .json();
-    ok(
+    sym!(
         dir,
-        &[
-            "arbitrator",
-            "init",
-            "--arbitrator",
-            "arb/mallory",
-            "--name",
-            "card-company",
-        ],
+        "arbitrator init --arbitrator arb/mallory --name card-company"
     );
     // Mallory's identity is named card-company; her credential is hers.
     arbitrator_credential(dir, &server, "mallory", "arb/mallory");
@@ -316,17 +301,7 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     );
     // A station cannot register one either (the credential in the
     // environment is the test station's).
-    ok(
-        dir,
-        &[
-            "arbitrator",
-            "init",
-            "--arbitrator",
-            "arb/st",
-            "--name",
-            "x",
-        ],
-    );
+    sym!(dir, "arbitrator init --arbitrator arb/st --name x");
     fails(
         dir,
         &[
@@ -378,7 +353,7 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     );
     assert_eq!(s, 200);
     assert_eq!(v["share_recipient"], real["share_recipient"]);
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -437,8 +412,8 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
             assert!(!find(&bytes, code.as_bytes()), "the code is in {f}");
         }
     }
-    ok(dir, &["token", "init", "--token", "a.tok"]);
-    ok(dir, &["token", "init", "--token", "b.tok"]);
+    sym!(dir, "token init --token a.tok");
+    sym!(dir, "token init --token b.tok");
     ok(
         dir,
         &[
@@ -486,7 +461,7 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         .iter()
         .all(|e| e["kind"] == "request-refused"));
     // The key stays in the token: the credential is the token.
-    let info = ok(dir, &["--json", "token", "info", "--token", "a.tok"]).json();
+    let info = sym!(dir, "--json token info --token a.tok").json();
     assert_eq!(info["slots"][0]["name"], "operator");
     let st9 = server.client(Some(&dir.join("a.tok")));
     let key = openssl_public_key(dir, "r1");
@@ -572,7 +547,7 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         5,
         "last active admin",
     );
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -897,32 +872,14 @@ fn an_operator_certificate_from_another_ca_with_its_key_in_a_token() {
     let dir = d.path();
     // The server key in a soft token; a certificate for it from a CA of the
     // operator's own (OpenSSL), naming 127.0.0.1.
-    ok(dir, &["token", "init", "--token", "tls.tok"]);
-    ok(
+    sym!(dir, "token init --token tls.tok");
+    sym!(
         dir,
-        &[
-            "token",
-            "generate",
-            "--token",
-            "tls.tok",
-            "--slot",
-            "tls",
-            "--algorithm",
-            "rsa-3072",
-        ],
+        "token generate --token tls.tok --slot tls --algorithm rsa-3072"
     );
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "tls.tok",
-            "--slot",
-            "tls",
-            "--out",
-            "tls.pub.pem",
-        ],
+        "token public-key --token tls.tok --slot tls --out tls.pub.pem"
     );
     openssl(
         dir,

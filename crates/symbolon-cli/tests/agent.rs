@@ -84,10 +84,7 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
             );
         }
         // Still alive and still right.
-        ok(
-            dir,
-            &["token", "public-key", "--agent", "a.sock", "--slot", "sig"],
-        );
+        sym!(dir, "token public-key --agent a.sock --slot sig");
     }
     drop(agent);
     assert_eq!(
@@ -129,12 +126,7 @@ fn concurrent_clients_are_all_served() {
         for _ in 0..4 {
             let dir = dir.to_path_buf();
             s.spawn(move || {
-                ok(
-                    &dir,
-                    &[
-                        "token", "sign", "--agent", "a.sock", "--slot", "sig", "--in", "sig.pub",
-                    ],
-                );
+                sym!(&dir, "token sign --agent a.sock --slot sig --in sig.pub");
             });
         }
     });
@@ -145,26 +137,26 @@ fn one_agent_per_socket_and_stale_sockets_are_replaced() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     token_with_key(dir);
-    ok(dir, &["token", "init", "--token", "u.tok"]);
+    sym!(dir, "token init --token u.tok");
     let mut agent = Agent::start(dir, "t.tok", "a.sock");
     // A second agent on the same socket is refused; on the same token, too.
-    fails(
+    sym_fails!(
         dir,
-        &["token", "serve", "--token", "u.tok", "--socket", "a.sock"],
+        "token serve --token u.tok --socket a.sock",
         1,
-        "already serving",
+        "already serving"
     );
-    fails(
+    sym_fails!(
         dir,
-        &["token", "serve", "--token", "t.tok", "--socket", "b.sock"],
+        "token serve --token t.tok --socket b.sock",
         1,
-        "in use by another process",
+        "in use by another process"
     );
     // SIGKILL leaves a stale socket; the next agent replaces it.
     agent.kill();
     assert!(dir.join("a.sock").exists());
     let _again = Agent::start(dir, "t.tok", "a.sock");
-    ok(dir, &["token", "info", "--agent", "a.sock"]);
+    sym!(dir, "token info --agent a.sock");
     // The socket is private to its owner.
     let mode = std::fs::metadata(dir.join("a.sock")).unwrap();
     assert_eq!(
@@ -184,7 +176,7 @@ fn sigterm_closes_the_agent_cleanly() {
     let status = agent.child.wait().unwrap();
     assert!(status.success(), "agent exited with {status}");
     assert!(!dir.join("a.sock").exists(), "socket left behind");
-    ok(dir, &["token", "info", "--token", "t.tok"]);
+    sym!(dir, "token info --token t.tok");
 }
 
 #[test]
@@ -196,41 +188,9 @@ fn refusals_through_the_agent_change_nothing() {
     let dir = d.path();
     token_with_key(dir);
     certificate_for(dir, "sig.pub", "sig.crt");
-    ok(dir, &["issuer", "init", "--issuer", "rogue"]);
-    ok(
-        dir,
-        &[
-            "issuer",
-            "write-certificate",
-            "--issuer",
-            "rogue",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--in",
-            "sig.crt",
-            "--out",
-            "rogue.json",
-        ],
-    );
-    ok(
-        dir,
-        &[
-            "issuer",
-            "write-certificate",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--in",
-            "sig.crt",
-            "--out",
-            "good.json",
-        ],
-    );
+    sym!(dir, "issuer init --issuer rogue");
+    sym!(dir, "issuer write-certificate --issuer rogue --token t.tok --slot sig --in sig.crt --out rogue.json");
+    sym!(dir, "issuer write-certificate --issuer st --token t.tok --slot sig --in sig.crt --out good.json");
     let _agent = Agent::start(dir, "t.tok", "a.sock");
     let before = std::fs::read(dir.join("t.tok")).unwrap();
     let a = ["--agent", "a.sock"];
@@ -283,28 +243,14 @@ fn refusals_through_the_agent_change_nothing() {
         before,
         "a refusal changed the token"
     );
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--agent",
-            "a.sock",
-            "--authorization",
-            "good.json",
-        ],
+        "token write-certificate --agent a.sock --authorization good.json"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--agent",
-            "a.sock",
-            "--authorization",
-            "good.json",
-        ],
+        "token write-certificate --agent a.sock --authorization good.json",
         5,
-        "replayed",
+        "replayed"
     );
 }

@@ -43,18 +43,13 @@ fn audit_verify_reports_intact_and_broken_chains() {
     let dir = d.path();
     if use_test_database(dir).is_none() {
         // The embedded default: no file, no registry (verify never creates one).
-        fails(
-            dir,
-            &["audit", "verify", "--data", "data"],
-            3,
-            "no registry",
-        );
+        sym_fails!(dir, "audit verify --data data", 3, "no registry");
     }
     registry_with_entries(dir, 5);
-    let v = ok(dir, &["--json", "audit", "verify", "--data", "data"]).json();
+    let v = sym!(dir, "--json audit verify --data data").json();
     assert_eq!(v["intact"], true);
     assert_eq!(v["entries"], 5);
-    assert!(ok(dir, &["audit", "verify", "--data", "data"])
+    assert!(sym!(dir, "audit verify --data data")
         .text()
         .contains("intact: 5 entries"));
 
@@ -62,12 +57,7 @@ fn audit_verify_reports_intact_and_broken_chains() {
         dir,
         "UPDATE audit_log SET kind = 'certificate-revoked' WHERE seq = 2",
     );
-    let r = fails(
-        dir,
-        &["audit", "verify", "--data", "data"],
-        4,
-        "broken at entry 2",
-    );
+    let r = sym_fails!(dir, "audit verify --data data", 4, "broken at entry 2");
     assert!(r.stderr.contains("edited"));
     let r = run(dir, &["--json", "audit", "verify", "--database", &url(dir)]);
     assert_eq!(r.code, 4);

@@ -176,23 +176,7 @@ fn bad_issuer_commands_change_nothing() {
     let dir = d.path();
     token_with_key(dir);
     certificate_for(dir, "sig.pub", "sig.crt");
-    ok(
-        dir,
-        &[
-            "issuer",
-            "write-certificate",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--in",
-            "sig.crt",
-            "--out",
-            "good.json",
-        ],
-    );
+    sym!(dir, "issuer write-certificate --issuer st --token t.tok --slot sig --in sig.crt --out good.json");
     let good = std::fs::read_to_string(dir.join("good.json")).unwrap();
     let cmd: serde_json::Value = serde_json::from_str(&good).unwrap();
 
@@ -237,24 +221,8 @@ fn bad_issuer_commands_change_nothing() {
     );
 
     // An untrusted issuer.
-    ok(dir, &["issuer", "init", "--issuer", "rogue"]);
-    ok(
-        dir,
-        &[
-            "issuer",
-            "write-certificate",
-            "--issuer",
-            "rogue",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--in",
-            "sig.crt",
-            "--out",
-            "rogue.json",
-        ],
-    );
+    sym!(dir, "issuer init --issuer rogue");
+    sym!(dir, "issuer write-certificate --issuer rogue --token t.tok --slot sig --in sig.crt --out rogue.json");
     refused(
         dir,
         &[
@@ -270,22 +238,9 @@ fn bad_issuer_commands_change_nothing() {
     );
 
     // A command for another token.
-    ok(dir, &["token", "init", "--token", "u.tok"]);
-    ok(
-        dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            "u.tok",
-            "--issuer-key",
-            "st.pem",
-        ],
-    );
-    ok(
-        dir,
-        &["token", "generate", "--token", "u.tok", "--slot", "sig"],
-    );
+    sym!(dir, "token init --token u.tok");
+    sym!(dir, "token trust-issuer --token u.tok --issuer-key st.pem");
+    sym!(dir, "token generate --token u.tok --slot sig");
     refused(
         dir,
         &[
@@ -469,16 +424,9 @@ fn bad_issuer_commands_change_nothing() {
     );
 
     // The good command still works after all that: nothing moved the sequence.
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--token",
-            "t.tok",
-            "--authorization",
-            "good.json",
-        ],
+        "token write-certificate --token t.tok --authorization good.json"
     );
 }
 
@@ -486,8 +434,8 @@ fn bad_issuer_commands_change_nothing() {
 fn bad_token_files_and_keys_are_reported_and_left_alone() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    ok(dir, &["token", "init", "--token", "a.tok"]);
-    ok(dir, &["token", "init", "--token", "b.tok"]);
+    sym!(dir, "token init --token a.tok");
+    sym!(dir, "token init --token b.tok");
     // Swapped sealing key: told apart from tampering; nothing is destroyed.
     refused(
         dir,
@@ -534,12 +482,7 @@ fn bad_token_files_and_keys_are_reported_and_left_alone() {
     )
     .unwrap();
     // Missing pieces.
-    fails(
-        dir,
-        &["token", "info", "--token", "missing.tok"],
-        1,
-        "no token at",
-    );
+    sym_fails!(dir, "token info --token missing.tok", 1, "no token at");
     refused(
         dir,
         &["token", "init", "--token", "a.tok"],
@@ -596,40 +539,14 @@ fn bad_content_inputs_change_nothing() {
         3,
         "--ca-cert",
     );
-    ok(
+    sym!(dir, "ca init --data ca --algorithm rsa-2048");
+    sym!(dir, "ca certificate --data ca --out root.pem");
+    sym!(dir, "content owner init --owner owner --ca-cert root.pem");
+    sym!(
         dir,
-        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
+        "token public-key --token t.tok --slot sig --out sig.pem"
     );
-    ok(
-        dir,
-        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
-    );
-    ok(
-        dir,
-        &[
-            "content",
-            "owner",
-            "init",
-            "--owner",
-            "owner",
-            "--ca-cert",
-            "root.pem",
-        ],
-    );
-    ok(
-        dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--out",
-            "sig.pem",
-        ],
-    );
-    ok(dir, &["seal", "--to", "sig.pem", "junk", "sealed"]);
+    sym!(dir, "seal --to sig.pem junk sealed");
     let zero_serial = "00".repeat(16);
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (
@@ -826,7 +743,7 @@ fn bad_content_inputs_change_nothing() {
 fn a_reader_that_goes_away_ends_the_output_quietly() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    ok(dir, &["token", "init", "--token", "t.tok"]);
+    sym!(dir, "token init --token t.tok");
     // `symbolon … | head -c 0`: the reader is gone before the command
     // starts (a socket pair whose other end is closed: writes fail EPIPE).
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();

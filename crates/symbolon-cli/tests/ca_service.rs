@@ -110,19 +110,13 @@ fn issuance_end_to_end_verifies_with_openssl() {
     );
     // The token holds the key and the certificate; its signatures verify against the certificate.
     assert_eq!(
-        ok(
-            dir,
-            &["token", "certificate", "--token", "t.tok", "--slot", "mail"]
-        )
-        .stdout,
+        sym!(dir, "token certificate --token t.tok --slot mail").stdout,
         std::fs::read(dir.join("mail.crt")).unwrap()
     );
     std::fs::write(dir.join("m"), b"I agree").unwrap();
-    ok(
+    sym!(
         dir,
-        &[
-            "token", "sign", "--token", "t.tok", "--slot", "mail", "--in", "m", "--out", "m.sig",
-        ],
+        "token sign --token t.tok --slot mail --in m --out m.sig"
     );
     std::fs::write(
         dir.join("mail.pub"),
@@ -141,7 +135,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
             "m",
         ],
     );
-    let info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
+    let info = sym!(dir, "--json token info --token t.tok").json();
     assert_eq!(info["slots"][0]["origin"]["kind"], "issuer");
 
     // The registry knows it.
@@ -222,7 +216,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     // The refusal abandoned the reservation: the key can never come back.
     assert_eq!(last_audit(&server)["kind"], "reservation-abandoned");
 
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 /// A PKCS#10 request made by OpenSSL for `key`, subject `subj`.
@@ -534,8 +528,8 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
             "root.pem",
         ],
     );
-    ok(dir, &["issuer", "init", "--issuer", "st"]);
-    ok(dir, &["token", "init", "--token", "t.tok"]);
+    sym!(dir, "issuer init --issuer st");
+    sym!(dir, "token init --token t.tok");
     let r = issue(dir, &server.url, &["--slot", "s", "--identity", "CN=Bob"]);
     assert_eq!(
         r.code, 5,
@@ -555,7 +549,7 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
         r.stderr
     );
 
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -619,7 +613,7 @@ fn one_key_one_certificate_under_a_race() {
         (s, v["error"]["code"].as_str().unwrap()),
         (409, "duplicate_key")
     );
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -647,10 +641,7 @@ fn the_service_stops_gracefully_and_keeps_its_state() {
             .unwrap(),
         root
     );
-    assert_eq!(
-        ok(dir, &["ca", "certificate", "--data", "data"]).text(),
-        root
-    );
+    assert_eq!(sym!(dir, "ca certificate --data data").text(), root);
 }
 
 /// What the man in the middle does to `/v1/certify` answers.
@@ -789,7 +780,7 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
     let server = Server::start(dir, "data");
     station_and_token(dir, &server);
     let slots = |dir: &std::path::Path| {
-        ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json()["slots"]
+        sym!(dir, "--json token info --token t.tok").json()["slots"]
             .as_array()
             .unwrap()
             .len()
@@ -837,10 +828,7 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
         dir,
         &["ca", "init", "--data", "other", "--subject", "CN=Other CA"],
     );
-    ok(
-        dir,
-        &["ca", "certificate", "--data", "other", "--out", "other.pem"],
-    );
+    sym!(dir, "ca certificate --data other --out other.pem");
     let chain = server.ca_cert.to_str().unwrap();
     let r = run(
         dir,
@@ -865,7 +853,7 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("pinned root"), "{}", r.stderr);
     assert_eq!(slots(dir), 1);
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -973,11 +961,11 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
         ],
     );
     openssl(dir, &["req", "-in", "issuing.csr", "-verify", "-noout"]);
-    fails(
+    sym_fails!(
         dir,
-        &["serve", "--data", "data", "--listen", "127.0.0.1:0"],
+        "serve --data data --listen 127.0.0.1:0",
         1,
-        "no certificate yet",
+        "no certificate yet"
     );
     std::fs::write(dir.join("ext.cnf"), "basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
     parent_signs(dir, "ext.cnf", "issuing.crt");
@@ -988,20 +976,11 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     )
     .unwrap();
     parent_signs(dir, "leafext.cnf", "notca.crt");
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "ca",
-            "import-cert",
-            "--data",
-            "data",
-            "--in",
-            "notca.crt",
-            "--chain",
-            "parent.crt",
-        ],
+        "ca import-cert --data data --in notca.crt --chain parent.crt",
         1,
-        "not a CA certificate",
+        "not a CA certificate"
     );
     openssl(
         dir,
@@ -1021,33 +1000,15 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
             "other.crt",
         ],
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "ca",
-            "import-cert",
-            "--data",
-            "data",
-            "--in",
-            "issuing.crt",
-            "--chain",
-            "other.crt",
-        ],
+        "ca import-cert --data data --in issuing.crt --chain other.crt",
         1,
-        "does not link",
+        "does not link"
     );
-    ok(
+    sym!(
         dir,
-        &[
-            "ca",
-            "import-cert",
-            "--data",
-            "data",
-            "--in",
-            "issuing.crt",
-            "--chain",
-            "parent.crt",
-        ],
+        "ca import-cert --data data --in issuing.crt --chain parent.crt"
     );
 
     // A station using the CA in its own process (--ca local:DIR), trusting the external root.
@@ -1087,7 +1048,7 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     );
     assert!(String::from_utf8_lossy(&out).contains("OK"));
     pkilint(dir, "frank.crt");
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 /// The external parent (OpenSSL) signs the issuing CA's request with `extfile`.

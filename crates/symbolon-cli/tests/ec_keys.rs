@@ -155,7 +155,7 @@ fn openssl_ec_requests_are_certified_and_chains_verify() {
             "{key}"
         );
     }
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -522,43 +522,23 @@ fn the_policy_names_the_curves_each_role_takes() {
         );
         assert!(!dir.join("data").exists(), "{arg}");
     }
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "ca",
-            "init",
-            "--data",
-            "data",
-            "--curves",
-            "client=p256",
-            "--curves",
-            "client=p384",
-        ],
+        "ca init --data data --curves client=p256 --curves client=p384",
         3,
-        "named twice",
+        "named twice"
     );
     assert!(!dir.join("data").exists());
-    fails(
+    sym_fails!(
         dir,
-        &["ca", "init", "--data", "data", "--validity-days", "0"],
+        "ca init --data data --validity-days 0",
         3,
-        "at least 1",
+        "at least 1"
     );
     assert!(!dir.join("data").exists());
-    ok(
+    sym!(
         dir,
-        &[
-            "ca",
-            "init",
-            "--data",
-            "data",
-            "--algorithm",
-            "rsa-2048",
-            "--curves",
-            "client=p256",
-            "--curves",
-            "email=",
-        ],
+        "ca init --data data --algorithm rsa-2048 --curves client=p256 --curves email="
     );
     let server = Server::start(dir, "data");
     let p256 = ec_request(
@@ -683,18 +663,9 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
     assert!(rec["generated_on_token"].is_string(), "{rec}");
     // A key the token made for a refused attempt is certified as it is; an
     // --algorithm naming another kind is refused, and the key stays.
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "generate",
-            "--token",
-            "t.tok",
-            "--slot",
-            "left",
-            "--algorithm",
-            "rsa-2048",
-        ],
+        "token generate --token t.tok --slot left --algorithm rsa-2048"
     );
     let r = issue("left", "p384", "client", "CN=Rob");
     assert_eq!(r.code, 5, "{}", r.stderr);
@@ -722,7 +693,7 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
+    let info = sym!(dir, "--json token info --token t.tok").json();
     let slot = info["slots"]
         .as_array()
         .unwrap()
@@ -744,10 +715,7 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["renews"], tls_serial.as_str());
-    let pk = ok(
-        dir,
-        &["token", "public-key", "--token", "t.tok", "--slot", "tls-2"],
-    );
+    let pk = sym!(dir, "token public-key --token t.tok --slot tls-2");
     assert_eq!(
         PublicKey::from_pem_or_der(&pk.stdout).unwrap().curve(),
         Some(EcCurve::P256)
@@ -775,5 +743,5 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
         None,
     );
     assert_eq!(rec["status"], "revoked", "{rec}");
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }

@@ -116,7 +116,7 @@ fn soft_token_ec_keys_sign_what_openssl_verifies() {
     }
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    ok(dir, &["token", "init", "--token", "t.tok"]);
+    sym!(dir, "token init --token t.tok");
     std::fs::write(dir.join("msg.txt"), b"a message to sign\n").unwrap();
     for curve in ["p256", "p384", "ed25519"] {
         let v = ok(
@@ -137,7 +137,7 @@ fn soft_token_ec_keys_sign_what_openssl_verifies() {
         assert_eq!(v["algorithm"], curve);
         sign_and_verify(dir, &["--token", "t.tok"], curve, curve, "msg.txt");
     }
-    let info = ok(dir, &["token", "info", "--token", "t.tok", "--json"]).json();
+    let info = sym!(dir, "token info --token t.tok --json").json();
     let algs: Vec<&str> = info["slots"]
         .as_array()
         .unwrap()
@@ -190,28 +190,17 @@ fn soft_token_ec_keys_sign_what_openssl_verifies() {
         }
         fails(dir, &a, 3, needle);
     }
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "token", "decrypt", "--token", "t.tok", "--slot", "p256", "--in", "msg.txt",
-        ],
+        "token decrypt --token t.tok --slot p256 --in msg.txt",
         3,
-        "RSA-OAEP decryption needs an RSA key",
+        "RSA-OAEP decryption needs an RSA key"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "token",
-            "generate",
-            "--token",
-            "t.tok",
-            "--slot",
-            "x",
-            "--algorithm",
-            "p521",
-        ],
+        "token generate --token t.tok --slot x --algorithm p521",
         3,
-        "unsupported key algorithm",
+        "unsupported key algorithm"
     );
     assert_eq!(std::fs::read(dir.join("t.tok")).unwrap(), before);
 }
@@ -223,7 +212,7 @@ fn the_agent_carries_ec_keys() {
     }
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    ok(dir, &["token", "init", "--token", "t.tok"]);
+    sym!(dir, "token init --token t.tok");
     std::fs::write(dir.join("msg.txt"), vec![0x5au8; 100_000]).unwrap();
     let _agent = Agent::start(dir, "t.tok", "agent.sock");
     let spec = ["--agent", "agent.sock"];
@@ -253,45 +242,16 @@ fn the_agent_carries_ec_keys() {
     assert!(r.stderr.contains("holds a p384 key"), "{}", r.stderr);
     // An X25519 decryption key made behind the agent: content sealed to it
     // (HPKE) opens through the agent, and only there.
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "generate",
-            "--agent",
-            "agent.sock",
-            "--slot",
-            "x",
-            "--algorithm",
-            "x25519",
-        ],
+        "token generate --agent agent.sock --slot x --algorithm x25519"
     );
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--agent",
-            "agent.sock",
-            "--slot",
-            "x",
-            "--out",
-            "x.pem",
-        ],
+        "token public-key --agent agent.sock --slot x --out x.pem"
     );
-    ok(dir, &["seal", "--to", "x.pem", "msg.txt", "msg.sealed"]);
-    ok(
-        dir,
-        &[
-            "unseal",
-            "--agent",
-            "agent.sock",
-            "--slot",
-            "x",
-            "msg.sealed",
-            "msg.out",
-        ],
-    );
+    sym!(dir, "seal --to x.pem msg.txt msg.sealed");
+    sym!(dir, "unseal --agent agent.sock --slot x msg.sealed msg.out");
     assert_eq!(
         std::fs::read(dir.join("msg.out")).unwrap(),
         std::fs::read(dir.join("msg.txt")).unwrap()
@@ -316,33 +276,22 @@ fn the_agent_carries_ec_keys() {
 fn rsa_only_embodiments_say_so_for_ec_algorithms() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    ok(dir, &["token", "init", "--token", "t.tok"]);
+    sym!(dir, "token init --token t.tok");
     std::fs::write(dir.join("d.partial"), "01\n").unwrap();
     let before = std::fs::read(dir.join("t.tok")).unwrap();
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "init",
-            "--token",
-            "t.tok",
-            "--slot",
-            "j",
-            "--algorithm",
-            "p256",
-            "--partial-file",
-            "d.partial",
-        ],
+        "joint init --token t.tok --slot j --algorithm p256 --partial-file d.partial",
         3,
-        "fifth embodiment",
+        "fifth embodiment"
     );
     assert_eq!(std::fs::read(dir.join("t.tok")).unwrap(), before);
     // A CA key may be EC (tests/revocation.rs), but it must sign.
-    fails(
+    sym_fails!(
         dir,
-        &["ca", "init", "--data", "ca", "--algorithm", "x25519"],
+        "ca init --data ca --algorithm x25519",
         3,
-        "a CA key must sign",
+        "a CA key must sign"
     );
     assert!(!dir.join("ca").exists());
 }

@@ -40,10 +40,7 @@ fn escrowed(dir: &Path) -> (Server, String, String) {
 
 /// The same, the escrowed key of `algorithm` (an RSA size or an EC curve).
 fn escrowed_with(dir: &Path, algorithm: &str) -> (Server, String, String) {
-    ok(
-        dir,
-        &["ca", "init", "--data", "data", "--algorithm", "rsa-2048"],
-    );
+    sym!(dir, "ca init --data data --algorithm rsa-2048");
     let server = Server::start(dir, "data");
     station_and_token(dir, &server);
     // The bound device, vouched for by the station: a rebinding marks it replaced.
@@ -218,32 +215,18 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     }
     // Data objects, backed up sealed to the escrowed key.
     std::fs::write(dir.join("contacts"), b"bob: +1 555 0100").unwrap();
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "put-object",
-            "--token",
-            "t.tok",
-            "--name",
-            "contacts",
-            "--in",
-            "contacts",
-        ],
+        "token put-object --token t.tok --name contacts --in contacts"
     );
-    ok(
-        dir,
-        &[
-            "token", "backup", "--token", "t.tok", "--slot", "mail", "--out", "t.backup",
-        ],
-    );
+    sym!(dir, "token backup --token t.tok --slot mail --out t.backup");
 
     // The token is destroyed.
-    let old_serial = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json()["serial"]
+    let old_serial = sym!(dir, "--json token info --token t.tok").json()["serial"]
         .as_str()
         .unwrap()
         .to_string();
-    ok(dir, &["token", "tamper", "--token", "t.tok", "--yes"]);
+    sym!(dir, "token tamper --token t.tok --yes");
     new_token(dir, &server, "new.tok");
     let id = request(dir, &server, &key, "new.tok");
     let status = ok(
@@ -341,7 +324,7 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     assert!(text.contains("✓ recorder (approval #6)"), "{text}");
 
     // A token other than the request's target: refused before the enclave spends the request.
-    ok(dir, &["token", "init", "--token", "other.tok"]);
+    sym!(dir, "token init --token other.tok");
     let before = std::fs::read(dir.join("other.tok")).unwrap();
     fails(
         dir,
@@ -474,12 +457,9 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
         "{v}"
     );
     std::fs::write(dir.join("doc"), b"signed after recovery").unwrap();
-    ok(
+    sym!(
         dir,
-        &[
-            "token", "sign", "--token", "new.tok", "--slot", "mail", "--in", "doc", "--out",
-            "doc.sig",
-        ],
+        "token sign --token new.tok --slot mail --in doc --out doc.sig"
     );
     openssl(
         dir,
@@ -499,43 +479,19 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
             "doc",
         ],
     );
-    let cert = ok(
-        dir,
-        &[
-            "token",
-            "certificate",
-            "--token",
-            "new.tok",
-            "--slot",
-            "mail",
-        ],
-    )
-    .stdout;
+    let cert = sym!(dir, "token certificate --token new.tok --slot mail").stdout;
     let old = std::fs::read(dir.join("mail.crt")).unwrap();
     assert!(
         find(&old, &cert[..40]) || find(&cert, &old[..40]),
         "the old certificate was written back"
     );
     // The backup restores into the new token.
-    ok(
+    sym!(
         dir,
-        &[
-            "token", "restore", "--token", "new.tok", "--slot", "mail", "--in", "t.backup",
-        ],
+        "token restore --token new.tok --slot mail --in t.backup"
     );
     assert_eq!(
-        ok(
-            dir,
-            &[
-                "token",
-                "get-object",
-                "--token",
-                "new.tok",
-                "--name",
-                "contacts"
-            ]
-        )
-        .stdout,
+        sym!(dir, "token get-object --token new.tok --name contacts").stdout,
         b"bob: +1 555 0100"
     );
 
@@ -657,7 +613,7 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
         assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
     }
     drop(server);
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 /// Base64 text with one byte of what it encodes changed (at `at` bytes of
@@ -886,10 +842,7 @@ fn forged_replayed_and_tampered_are_refused_and_recorded() {
 fn escrow_refusals_at_issuance_change_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(
-        dir,
-        &["ca", "init", "--data", "data", "--algorithm", "rsa-2048"],
-    );
+    sym!(dir, "ca init --data data --algorithm rsa-2048");
     let server = Server::start(dir, "data");
     station_and_token(dir, &server);
     let issue = |policy: &str| {
@@ -1052,11 +1005,11 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
         text.contains("prime256v1") || text.contains("P-256"),
         "{text}"
     );
-    ok(dir, &["token", "tamper", "--token", "t.tok", "--yes"]);
+    sym!(dir, "token tamper --token t.tok --yes");
     new_token(dir, &server, "new.tok");
     // No request for a token that would refuse the key: one that does not
     // trust the enclave's issuer, or a slot that holds a key already.
-    ok(dir, &["token", "init", "--token", "stranger.tok"]);
+    sym!(dir, "token init --token stranger.tok");
     ok(
         dir,
         &[
@@ -1150,12 +1103,9 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     // The recovered P-256 key signs in the new token, and the old
     // certificate's key verifies it (OpenSSL).
     std::fs::write(dir.join("doc"), b"signed after recovery").unwrap();
-    ok(
+    sym!(
         dir,
-        &[
-            "token", "sign", "--token", "new.tok", "--slot", "mail", "--in", "doc", "--out",
-            "doc.sig",
-        ],
+        "token sign --token new.tok --slot mail --in doc --out doc.sig"
     );
     openssl(
         dir,
@@ -1176,9 +1126,9 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
         ],
     );
     assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
-    let info = ok(dir, &["--json", "token", "info", "--token", "new.tok"]).json();
+    let info = sym!(dir, "--json token info --token new.tok").json();
     let slot = &info["slots"][0];
     assert_eq!(slot["algorithm"], "p256", "{info}");
     assert_eq!(slot["fingerprint"], key.as_str(), "{info}");
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }

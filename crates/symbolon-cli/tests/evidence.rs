@@ -98,7 +98,7 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
             &officer,
         ],
     );
-    let token = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json()["serial"]
+    let token = sym!(dir, "--json token info --token t.tok").json()["serial"]
         .as_str()
         .unwrap()
         .to_string();
@@ -110,17 +110,9 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         json!([{ "serial": serial, "subject": "CN=alice.example", "status": "revoked (keyCompromise)" }])
     );
     assert_eq!(report["attested_by"], json!([token]));
-    let text = ok(
+    let text = sym!(
         dir,
-        &[
-            "evidence",
-            "verify",
-            "alice.json",
-            "--root",
-            "evidence-root.pem",
-            "--log-key",
-            "evidence-log.vkey",
-        ],
+        "evidence verify alice.json --root evidence-root.pem --log-key evidence-log.vkey"
     )
     .text();
     assert!(text.contains("revoked (keyCompromise)"), "{text}");
@@ -415,7 +407,7 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     }
     // Another CA's root, another log's key, and a file that is no bundle.
     std::fs::write(dir.join("t.json"), serde_json::to_vec(&good).unwrap()).unwrap();
-    ok(dir, &["ca", "init", "--data", "other"]);
+    sym!(dir, "ca init --data other");
     let r = run(
         dir,
         &[

@@ -38,20 +38,9 @@ fn three_and_five_parties_make_a_key_openssl_verifies() {
             ],
         );
         // The chain is the token's own signature, byte for byte, and OpenSSL verifies it.
-        ok(
+        sym!(
             dir,
-            &[
-                "token",
-                "sign",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--in",
-                "contract",
-                "--out",
-                "token.sig",
-            ],
+            "token sign --token u.tok --slot j --in contract --out token.sig"
         );
         assert_eq!(
             std::fs::read(dir.join("chain.sig")).unwrap(),
@@ -71,17 +60,7 @@ fn three_and_five_parties_make_a_key_openssl_verifies() {
         );
 
         // A wrong partial anywhere in the chain is caught by the check with e.
-        ok(
-            dir,
-            &[
-                "joint",
-                "new-partial",
-                "--bits",
-                "2048",
-                "--out",
-                "wrong.partial",
-            ],
-        );
+        sym!(dir, "joint new-partial --bits 2048 --out wrong.partial");
         let mut bad = chain.clone();
         bad[parties / 2] = "wrong.partial".into();
         let last = chain_sign(dir, &bad, "contract");
@@ -127,25 +106,16 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(
-        dir,
-        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
-    );
+    sym!(dir, "ca init --data ca --algorithm rsa-2048");
     local_station_vets(dir, "ca");
-    ok(
-        dir,
-        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
-    );
+    sym!(dir, "ca certificate --data ca --out root.pem");
     new_issuer(dir, "st");
     // The token trusts the station before its first key; d0 is released
     // before the station certifies the joint key.
     let full = joint_key(dir, 3, &["st.pem"]);
     // The joint key is certified like any key born in the token (attested:
     // the token registers its device key first).
-    ok(
-        dir,
-        &["token", "register", "--token", "u.tok", "--ca", "local:ca"],
-    );
+    sym!(dir, "token register --token u.tok --ca local:ca");
     let issued = ok(
         dir,
         &[
@@ -210,33 +180,14 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
 
     // FIG. 20: the token is lost; a new one gets the same key back from the
     // parties' partials, and the old certificate verifies its signatures.
-    ok(dir, &["token", "init", "--token", "new.tok"]);
+    sym!(dir, "token init --token new.tok");
     let names = roster(3);
     signed_form(dir, &full, &names, "new.tok", "form1.json");
-    ok(
+    sym!(
         dir,
-        &[
-            "joint",
-            "reissue-begin",
-            "--token",
-            "new.tok",
-            "--slot",
-            "j",
-            "--permission",
-            "form1.json",
-        ],
+        "joint reissue-begin --token new.tok --slot j --permission form1.json"
     );
-    ok(
-        dir,
-        &[
-            "joint",
-            "new-partial",
-            "--bits",
-            "2048",
-            "--out",
-            "wrong.partial",
-        ],
-    );
+    sym!(dir, "joint new-partial --bits 2048 --out wrong.partial");
     for p in [&full[0], &full[1], &"wrong.partial".to_string()] {
         ok(
             dir,
@@ -252,39 +203,23 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
             ],
         );
     }
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "reissue-finish",
-            "--token",
-            "new.tok",
-            "--slot",
-            "j",
-        ],
+        "joint reissue-finish --token new.tok --slot j",
         4,
-        "partial is wrong",
+        "partial is wrong"
     );
     assert!(
-        ok(dir, &["--json", "token", "info", "--token", "new.tok"]).json()["slots"]
+        sym!(dir, "--json token info --token new.tok").json()["slots"]
             .as_array()
             .unwrap()
             .is_empty()
     );
-    ok(dir, &["token", "init", "--token", "new2.tok"]);
+    sym!(dir, "token init --token new2.tok");
     signed_form(dir, &full, &names, "new2.tok", "form2.json");
-    ok(
+    sym!(
         dir,
-        &[
-            "joint",
-            "reissue-begin",
-            "--token",
-            "new2.tok",
-            "--slot",
-            "j",
-            "--permission",
-            "form2.json",
-        ],
+        "joint reissue-begin --token new2.tok --slot j --permission form2.json"
     );
     for p in &full {
         ok(
@@ -301,23 +236,10 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
             ],
         );
     }
-    ok(
+    sym!(dir, "joint reissue-finish --token new2.tok --slot j");
+    sym!(
         dir,
-        &[
-            "joint",
-            "reissue-finish",
-            "--token",
-            "new2.tok",
-            "--slot",
-            "j",
-        ],
-    );
-    ok(
-        dir,
-        &[
-            "token", "sign", "--token", "new2.tok", "--slot", "j", "--in", "doc", "--out",
-            "new.sig",
-        ],
+        "token sign --token new2.tok --slot j --in doc --out new.sig"
     );
     openssl(
         dir,
@@ -337,24 +259,9 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
 fn d0_leaves_once_even_when_killed_mid_release() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(dir, &["token", "init", "--token", "u.tok"]);
-    ok(
-        dir,
-        &["joint", "new-partial", "--bits", "2048", "--out", "p1"],
-    );
-    ok(
-        dir,
-        &[
-            "joint",
-            "init",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--partial-file",
-            "p1",
-        ],
-    );
+    sym!(dir, "token init --token u.tok");
+    sym!(dir, "joint new-partial --bits 2048 --out p1");
+    sym!(dir, "joint init --token u.tok --slot j --partial-file p1");
     // Not finished: nothing to release. This run also tells how long the
     // command takes to start and open the token on this machine.
     let to = age_identity(dir, "user.agekey");
@@ -379,7 +286,7 @@ fn d0_leaves_once_even_when_killed_mid_release() {
     // Kills fall in [0, 4 × that): before the token opens, during the
     // release, and after it, whatever the machine's speed.
     let window = (started.elapsed().as_micros() as u64 * 4).max(1000);
-    ok(dir, &["joint", "finish", "--token", "u.tok", "--slot", "j"]);
+    sym!(dir, "joint finish --token u.tok --slot j");
     // SIGKILL at random points of the release, 40 times: whatever lands is
     // one and the same ciphertext.
     let mut seen: Vec<Vec<u8>> = Vec::new();
@@ -462,33 +369,15 @@ fn d0_leaves_once_even_when_killed_mid_release() {
         "once",
     );
     assert!(!dir.join("y.age").exists());
-    ok(
+    sym!(
         dir,
-        &[
-            "joint",
-            "reveal-d0",
-            "--identity",
-            "user.agekey",
-            "--in",
-            "final.age",
-            "--out",
-            "d0",
-        ],
+        "joint reveal-d0 --identity user.agekey --in final.age --out d0"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "reveal-d0",
-            "--identity",
-            "other.agekey",
-            "--in",
-            "final.age",
-            "--out",
-            "d0b",
-        ],
+        "joint reveal-d0 --identity other.agekey --in final.age --out d0b",
         3,
-        "does not open",
+        "does not open"
     );
 }
 
@@ -496,82 +385,40 @@ fn d0_leaves_once_even_when_killed_mid_release() {
 fn bad_joint_inputs_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(dir, &["token", "init", "--token", "u.tok"]);
+    sym!(dir, "token init --token u.tok");
     std::fs::write(dir.join("short"), "0102").unwrap();
     std::fs::write(dir.join("nothex"), "zz").unwrap();
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "init",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--partial-file",
-            "short",
-        ],
+        "joint init --token u.tok --slot j --partial-file short",
         3,
-        "128",
+        "128"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "init",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--partial-file",
-            "nothex",
-        ],
+        "joint init --token u.tok --slot j --partial-file nothex",
         3,
-        "hex",
+        "hex"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "contribute",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--partial-file",
-            "short",
-        ],
+        "joint contribute --token u.tok --slot j --partial-file short",
         3,
-        "",
+        ""
     );
-    fails(
+    sym_fails!(
         dir,
-        &["joint", "finish", "--token", "u.tok", "--slot", "j"],
+        "joint finish --token u.tok --slot j",
         3,
-        "holds no key",
+        "holds no key"
     );
-    ok(
+    sym!(dir, "token generate --token u.tok --slot k");
+    sym!(dir, "joint new-partial --bits 2048 --out p");
+    sym_fails!(
         dir,
-        &["token", "generate", "--token", "u.tok", "--slot", "k"],
-    );
-    ok(
-        dir,
-        &["joint", "new-partial", "--bits", "2048", "--out", "p"],
-    );
-    fails(
-        dir,
-        &[
-            "joint",
-            "init",
-            "--token",
-            "u.tok",
-            "--slot",
-            "k",
-            "--partial-file",
-            "p",
-        ],
+        "joint init --token u.tok --slot k --partial-file p",
         5,
-        "already holds a key",
+        "already holds a key"
     );
 }
 
@@ -579,15 +426,9 @@ fn bad_joint_inputs_are_refused() {
 fn no_partial_or_key_appears_in_any_output() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(dir, &["token", "init", "--token", "u.tok"]);
-    ok(
-        dir,
-        &["joint", "new-partial", "--bits", "2048", "--out", "p1"],
-    );
-    ok(
-        dir,
-        &["joint", "new-partial", "--bits", "2048", "--out", "p2"],
-    );
+    sym!(dir, "token init --token u.tok");
+    sym!(dir, "joint new-partial --bits 2048 --out p1");
+    sym!(dir, "joint new-partial --bits 2048 --out p2");
     for f in ["n1", "n2"] {
         ok(dir, &["joint", "new-partial", "--out", f]);
     }
@@ -808,20 +649,10 @@ fn fig19_check_through_the_mailbox(dir: &std::path::Path, partials: &[String]) {
             "check.json",
         ],
     );
-    let id = ok(
-        dir,
-        &[
-            "joint",
-            "mailbox-post",
-            "--ca",
-            "local:ca",
-            "--in",
-            "check.json",
-        ],
-    )
-    .text()
-    .trim()
-    .to_string();
+    let id = sym!(dir, "joint mailbox-post --ca local:ca --in check.json")
+        .text()
+        .trim()
+        .to_string();
     for (name, partial) in names.iter().zip(partials) {
         let mailbox = [
             "joint",
@@ -867,7 +698,7 @@ fn fig19_check_through_the_mailbox(dir: &std::path::Path, partials: &[String]) {
 /// first admin, checked offline: the attested certificate and the FIG. 19
 /// chain; a changed link is named.
 fn joint_key_evidence(dir: &std::path::Path, key: &str) {
-    let vkey = ok(dir, &["log", "key", "--ca", "local:ca"]).text();
+    let vkey = sym!(dir, "log key --ca local:ca").text();
     std::fs::write(dir.join("evidence-log.vkey"), vkey.trim()).unwrap();
     std::fs::copy(dir.join("root.pem"), dir.join("evidence-root.pem")).unwrap();
     ok(

@@ -52,11 +52,7 @@ fn fig19_every_party_checks_the_key_and_a_wrong_partial_is_named() {
         let chain = joint_key(dir, parties, &[]);
         let names = roster(parties);
         check_begin(dir, &names, "check.json");
-        let shown = ok(
-            dir,
-            &["--json", "joint", "chain-show", "--in", "check.json"],
-        )
-        .json();
+        let shown = sym!(dir, "--json joint chain-show --in check.json").json();
         assert_eq!(shown["state"], "awaiting");
         assert_eq!(shown["next"], "alice");
 
@@ -68,7 +64,7 @@ fn fig19_every_party_checks_the_key_and_a_wrong_partial_is_named() {
         assert_eq!(read(dir, "check.json"), before);
 
         // A party with a wrong partial is named before anything is added.
-        ok(dir, &["joint", "new-partial", "--out", "wrong.partial"]);
+        sym!(dir, "joint new-partial --out wrong.partial");
         ok(
             dir,
             &[
@@ -99,38 +95,14 @@ fn fig19_every_party_checks_the_key_and_a_wrong_partial_is_named() {
             let r = sign(dir, "check.json", name, partial);
             assert_eq!(r.code, 0, "{}", r.stderr);
         }
-        let v = ok(
-            dir,
-            &[
-                "--json",
-                "joint",
-                "chain-verify",
-                "--in",
-                "check.json",
-                "--message-out",
-                "check.msg",
-                "--signature-out",
-                "check.sig",
-            ],
-        )
+        let v = sym!(dir, "--json joint chain-verify --in check.json --message-out check.msg --signature-out check.sig")
         .json();
         assert_eq!(v["state"], "complete");
         assert_eq!(v["signed_by"].as_array().unwrap().len(), parties);
         // The complete chain is the token's own signature over the message.
-        ok(
+        sym!(
             dir,
-            &[
-                "token",
-                "sign",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--in",
-                "check.msg",
-                "--out",
-                "token.sig",
-            ],
+            "token sign --token u.tok --slot j --in check.msg --out token.sig"
         );
         assert_eq!(read(dir, "check.sig"), read(dir, "token.sig"));
         if have_openssl() {
@@ -153,11 +125,11 @@ fn fig19_every_party_checks_the_key_and_a_wrong_partial_is_named() {
 
         // A reordered chain fails clearly.
         swap_links(dir, "check.json", "reordered.json", 1, 2);
-        fails(
+        sym_fails!(
             dir,
-            &["joint", "chain-verify", "--in", "reordered.json"],
+            "joint chain-verify --in reordered.json",
             4,
-            "out of order",
+            "out of order"
         );
         // A link taken from elsewhere (here: another party's value under
         // this party's name) is a wrong partial, named.
@@ -165,29 +137,29 @@ fn fig19_every_party_checks_the_key_and_a_wrong_partial_is_named() {
         let other = v["links"][2]["value"].clone();
         v["links"][1]["value"] = other;
         std::fs::write(dir.join("relabelled.json"), v.to_string()).unwrap();
-        fails(
+        sym_fails!(
             dir,
-            &["joint", "chain-verify", "--in", "relabelled.json"],
+            "joint chain-verify --in relabelled.json",
             4,
-            &format!("{}'s partial is not the one the token holds", names[1]),
+            &format!("{}'s partial is not the one the token holds", names[1])
         );
         // Views altered in transit: the token's signature over them fails.
         let mut v: serde_json::Value = serde_json::from_slice(&read(dir, "check.json")).unwrap();
         v["views"]["prefixes"][0] = v["views"]["prefixes"][1].clone();
         std::fs::write(dir.join("views.json"), v.to_string()).unwrap();
-        fails(
+        sym_fails!(
             dir,
-            &["joint", "chain-verify", "--in", "views.json"],
+            "joint chain-verify --in views.json",
             4,
-            "not signed by the joint key",
+            "not signed by the joint key"
         );
         // Garbage is refused as a chain file.
         std::fs::write(dir.join("junk.json"), b"{\"format\":\"x\"}").unwrap();
-        fails(
+        sym_fails!(
             dir,
-            &["joint", "chain-show", "--in", "junk.json"],
+            "joint chain-show --in junk.json",
             3,
-            "not a joint chain file",
+            "not a joint chain file"
         );
     }
 }
@@ -200,14 +172,11 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         let chain = joint_key(dir, parties, &[]);
         let names = roster(parties);
         std::fs::write(dir.join("doc"), b"signed before the loss").unwrap();
-        ok(
+        sym!(
             dir,
-            &[
-                "token", "sign", "--token", "u.tok", "--slot", "j", "--in", "doc", "--out",
-                "old.sig",
-            ],
+            "token sign --token u.tok --slot j --in doc --out old.sig"
         );
-        ok(dir, &["token", "init", "--token", "new.tok"]);
+        sym!(dir, "token init --token new.tok");
 
         // A party refuses: the chain ends, and the form permits nothing.
         new_form(dir, &names, "new.tok", "refused.json");
@@ -240,20 +209,11 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         let r = sign(dir, "refused.json", &names[2], &chain[2]);
         assert_eq!(r.code, 5, "{}", r.stderr);
         assert!(r.stderr.contains("refused"), "{}", r.stderr);
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "joint",
-                "reissue-begin",
-                "--token",
-                "new.tok",
-                "--slot",
-                "j",
-                "--permission",
-                "refused.json",
-            ],
+            "joint reissue-begin --token new.tok --slot j --permission refused.json",
             5,
-            "the user still owes us",
+            "the user still owes us"
         );
 
         // An incomplete form permits nothing either.
@@ -271,38 +231,20 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
                 &chain[0],
             ],
         );
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "joint",
-                "reissue-begin",
-                "--token",
-                "new.tok",
-                "--slot",
-                "j",
-                "--permission",
-                "partial.json",
-            ],
+            "joint reissue-begin --token new.tok --slot j --permission partial.json",
             3,
-            "not signed by every party",
+            "not signed by every party"
         );
 
         // The last party's link is checked with e before it is added: with
         // a wrong partial earlier in the chain, nothing completes.
         new_form(dir, &names, "new.tok", "wrong.json");
-        ok(dir, &["joint", "new-partial", "--out", "wrong.partial"]);
-        ok(
+        sym!(dir, "joint new-partial --out wrong.partial");
+        sym!(
             dir,
-            &[
-                "joint",
-                "chain-sign",
-                "--in",
-                "wrong.json",
-                "--party",
-                "alice",
-                "--partial-file",
-                "wrong.partial",
-            ],
+            "joint chain-sign --in wrong.json --party alice --partial-file wrong.partial"
         );
         for (name, partial) in names.iter().zip(&chain).skip(1).take(parties - 2) {
             ok(
@@ -331,18 +273,9 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
 
         // The real thing.
         signed_form(dir, &chain, &names, "new.tok", "form.json");
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "chain-verify",
-                "--in",
-                "form.json",
-                "--message-out",
-                "form.msg",
-                "--signature-out",
-                "form.sig",
-            ],
+            "joint chain-verify --in form.json --message-out form.msg --signature-out form.sig"
         );
         if have_openssl() {
             openssl(
@@ -362,78 +295,42 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         let mut v: serde_json::Value = serde_json::from_slice(&read(dir, "form.json")).unwrap();
         v["form"]["reason"] = "lost; also please add a second token".into();
         std::fs::write(dir.join("forged.json"), v.to_string()).unwrap();
-        fails(
+        sym_fails!(
             dir,
-            &["joint", "chain-verify", "--in", "forged.json"],
+            "joint chain-verify --in forged.json",
             4,
-            "the form was altered",
+            "the form was altered"
         );
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "joint",
-                "reissue-begin",
-                "--token",
-                "new.tok",
-                "--slot",
-                "j",
-                "--permission",
-                "forged.json",
-            ],
+            "joint reissue-begin --token new.tok --slot j --permission forged.json",
             4,
-            "the form was altered",
+            "the form was altered"
         );
         // A reordered chain.
         swap_links(dir, "form.json", "reordered.json", 0, 1);
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "joint",
-                "reissue-begin",
-                "--token",
-                "new.tok",
-                "--slot",
-                "j",
-                "--permission",
-                "reordered.json",
-            ],
+            "joint reissue-begin --token new.tok --slot j --permission reordered.json",
             4,
-            "out of order",
+            "out of order"
         );
         // The form names new.tok: another token cannot use it.
-        ok(dir, &["token", "init", "--token", "other.tok"]);
-        fails(
+        sym!(dir, "token init --token other.tok");
+        sym_fails!(
             dir,
-            &[
-                "joint",
-                "reissue-begin",
-                "--token",
-                "other.tok",
-                "--slot",
-                "j",
-                "--permission",
-                "form.json",
-            ],
+            "joint reissue-begin --token other.tok --slot j --permission form.json",
             3,
-            "permits a reissue into token",
+            "permits a reissue into token"
         );
-        let info = ok(dir, &["--json", "token", "info", "--token", "new.tok"]).json();
+        let info = sym!(dir, "--json token info --token new.tok").json();
         assert!(info["slots"].as_array().unwrap().is_empty());
 
         // Permitted: every party re-enters its partial, the token recovers
         // the primes, and the old signature's key is the new token's key.
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "reissue-begin",
-                "--token",
-                "new.tok",
-                "--slot",
-                "j",
-                "--permission",
-                "form.json",
-            ],
+            "joint reissue-begin --token new.tok --slot j --permission form.json"
         );
         for p in &chain {
             ok(
@@ -465,23 +362,10 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
             3,
             "partials are in",
         );
-        ok(
+        sym!(dir, "joint reissue-finish --token new.tok --slot j");
+        sym!(
             dir,
-            &[
-                "joint",
-                "reissue-finish",
-                "--token",
-                "new.tok",
-                "--slot",
-                "j",
-            ],
-        );
-        ok(
-            dir,
-            &[
-                "token", "sign", "--token", "new.tok", "--slot", "j", "--in", "doc", "--out",
-                "new.sig",
-            ],
+            "token sign --token new.tok --slot j --in doc --out new.sig"
         );
         assert_eq!(read(dir, "new.sig"), read(dir, "old.sig"));
         // The reissued token can run the honest-generation check too: it
@@ -502,7 +386,7 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
                 ],
             );
         }
-        ok(dir, &["joint", "chain-verify", "--in", "check.json"]);
+        sym!(dir, "joint chain-verify --in check.json");
     }
 }
 
@@ -551,58 +435,26 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         let dir = tmp.path();
         let chain = joint_key(dir, parties, &[]);
         std::fs::write(dir.join("card.info"), b"CardInfo: 1200 points, 3 licences").unwrap();
-        ok(
+        sym!(
             dir,
-            &[
-                "token",
-                "put-object",
-                "--token",
-                "u.tok",
-                "--name",
-                "card",
-                "--in",
-                "card.info",
-            ],
+            "token put-object --token u.tok --name card --in card.info"
         );
-        ok(
+        sym!(
             dir,
-            &[
-                "token",
-                "backup",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--out",
-                "backup.sealed",
-            ],
+            "token backup --token u.tok --slot j --out backup.sealed"
         );
 
         // Not before d0 is out? It is (joint_key released it). Begin.
-        ok(
-            dir,
-            &["joint", "rotate-begin", "--token", "u.tok", "--slot", "j"],
-        );
+        sym!(dir, "joint rotate-begin --token u.tok --slot j");
         // Re-sealing waits for every party.
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "joint",
-                "rotate-reseal",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--in",
-                "backup.sealed",
-                "--out",
-                "backup.new",
-            ],
+            "joint rotate-reseal --token u.tok --slot j --in backup.sealed --out backup.new",
             3,
-            "waits for parties",
+            "waits for parties"
         );
         // A wrong old partial is named (steps 701–702); nothing changes.
-        ok(dir, &["joint", "new-partial", "--out", "wrong.partial"]);
+        sym!(dir, "joint new-partial --out wrong.partial");
         for i in 1..parties {
             ok(
                 dir,
@@ -631,76 +483,26 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         assert_eq!(r.code, 3, "entered twice: {}", r.stderr);
 
         // Step 704: the backup is re-wrapped to the new key inside the token.
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "rotate-reseal",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--in",
-                "backup.sealed",
-                "--out",
-                "backup.new",
-            ],
+            "joint rotate-reseal --token u.tok --slot j --in backup.sealed --out backup.new"
         );
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "rotate-commit",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--out",
-                "j.new.pem",
-            ],
+            "joint rotate-commit --token u.tok --slot j --out j.new.pem"
         );
         assert_ne!(read(dir, "j.new.pem"), read(dir, "j.pem"));
         // The old backup no longer opens (its key is gone); the new one does.
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "token",
-                "restore",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--in",
-                "backup.sealed",
-            ],
+            "token restore --token u.tok --slot j --in backup.sealed",
             4,
-            "",
+            ""
         );
-        ok(
+        sym!(dir, "token restore --token u.tok --slot j --in backup.new");
+        sym!(
             dir,
-            &[
-                "token",
-                "restore",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--in",
-                "backup.new",
-            ],
-        );
-        ok(
-            dir,
-            &[
-                "token",
-                "get-object",
-                "--token",
-                "u.tok",
-                "--name",
-                "card",
-                "--out",
-                "card.back",
-            ],
+            "token get-object --token u.tok --name card --out card.back"
         );
         assert_eq!(read(dir, "card.back"), read(dir, "card.info"));
 
@@ -739,18 +541,9 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
             5,
             "released already",
         );
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "reveal-d0",
-                "--identity",
-                "new.agekey",
-                "--in",
-                "d0new.age",
-                "--out",
-                "d0new.partial",
-            ],
+            "joint reveal-d0 --identity new.agekey --in d0new.age --out d0new.partial"
         );
 
         // The new partials chain-sign to the new key's signature, which
@@ -824,7 +617,7 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
                 ],
             );
         }
-        ok(dir, &["joint", "chain-verify", "--in", "check.json"]);
+        sym!(dir, "joint chain-verify --in check.json");
     }
 }
 
@@ -832,43 +625,23 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
 fn the_mailbox_carries_a_form_and_takes_only_extensions() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(
-        dir,
-        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
-    );
+    sym!(dir, "ca init --data ca --algorithm rsa-2048");
     local_station_vets(dir, "ca");
     let chain = joint_key(dir, 3, &[]);
     let names = roster(3);
-    ok(dir, &["token", "init", "--token", "new.tok"]);
+    sym!(dir, "token init --token new.tok");
     new_form(dir, &names, "new.tok", "form.json");
-    let id = ok(
-        dir,
-        &[
-            "joint",
-            "mailbox-post",
-            "--ca",
-            "local:ca",
-            "--in",
-            "form.json",
-        ],
-    )
-    .text()
-    .trim()
-    .to_string();
+    let id = sym!(dir, "joint mailbox-post --ca local:ca --in form.json")
+        .text()
+        .trim()
+        .to_string();
     assert_eq!(id.len(), 32);
     // Posting it twice is refused.
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "mailbox-post",
-            "--ca",
-            "local:ca",
-            "--in",
-            "form.json",
-        ],
+        "joint mailbox-post --ca local:ca --in form.json",
         5,
-        "exists already",
+        "exists already"
     );
     for (name, partial) in names.iter().zip(&chain) {
         ok(
@@ -962,35 +735,17 @@ fn the_mailbox_carries_a_form_and_takes_only_extensions() {
     )
     .json();
     assert_eq!(v["state"], "complete");
-    ok(
+    sym!(
         dir,
-        &[
-            "joint",
-            "reissue-begin",
-            "--token",
-            "new.tok",
-            "--slot",
-            "j",
-            "--permission",
-            "final.json",
-        ],
+        "joint reissue-begin --token new.tok --slot j --permission final.json"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "mailbox-get",
-            "--ca",
-            "local:ca",
-            "--id",
-            "00000000000000000000000000000000",
-            "--out",
-            "x.json",
-        ],
+        "joint mailbox-get --ca local:ca --id 00000000000000000000000000000000 --out x.json",
         3,
-        "not found",
+        "not found"
     );
-    ok(dir, &["audit", "verify", "--data", "ca"]);
+    sym!(dir, "audit verify --data ca");
 }
 
 #[test]
@@ -999,18 +754,9 @@ fn check_and_rotation_run_through_the_token_agent() {
     let dir = tmp.path();
     let chain = joint_key(dir, 3, &[]);
     let names = roster(3);
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "backup",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--out",
-            "backup.sealed",
-        ],
+        "token backup --token u.tok --slot j --out backup.sealed"
     );
     let agent = Agent::start(dir, "u.tok", "u.sock");
     let sock = agent.socket.to_str().unwrap().to_string();
@@ -1045,7 +791,7 @@ fn check_and_rotation_run_through_the_token_agent() {
             ],
         );
     }
-    ok(dir, &["joint", "chain-verify", "--in", "check.json"]);
+    sym!(dir, "joint chain-verify --in check.json");
 
     go(with(&["joint", "rotate-begin"]));
     go(with(&[
@@ -1056,8 +802,8 @@ fn check_and_rotation_run_through_the_token_agent() {
         "--partial-file",
         &chain[0],
     ]));
-    ok(dir, &["joint", "new-partial", "--out", "n1.partial"]);
-    ok(dir, &["joint", "new-partial", "--out", "n2.partial"]);
+    sym!(dir, "joint new-partial --out n1.partial");
+    sym!(dir, "joint new-partial --out n2.partial");
     let wrong = with(&[
         "joint",
         "rotate-enter",

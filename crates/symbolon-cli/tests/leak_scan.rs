@@ -86,38 +86,18 @@ fn no_secret_in_any_output_log_or_file() {
             ],
         ),
     );
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "t.tok",
-            "--slot",
-            "known",
-            "--out",
-            "known.pub",
-        ],
+        "token public-key --token t.tok --slot known --out known.pub"
     );
     certificate_for(dir, "known.pub", "known.crt");
     std::fs::remove_file(dir.join("ca.key")).unwrap(); // a key of the test's own, not the token's
     record(
         &mut outputs,
         "write-certificate".into(),
-        ok(
+        sym!(
             dir,
-            &[
-                "issuer",
-                "write-certificate",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "known",
-                "--in",
-                "known.crt",
-            ],
+            "issuer write-certificate --issuer st --token t.tok --slot known --in known.crt"
         ),
     );
     std::fs::write(dir.join("m"), b"message").unwrap();

@@ -299,7 +299,7 @@ fn openssl_sees_good_then_revoked_and_the_crl_agrees() {
     assert!(audit_entries(&server)
         .iter()
         .any(|e| e["kind"] == "crl-issued"));
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -499,7 +499,7 @@ fn holds_are_released_and_final_reasons_are_not() {
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(ocsp(dir, &server, &["-cert", "bob.pem"]).contains("bob.pem: good"));
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -594,7 +594,7 @@ fn only_officers_admins_and_the_key_itself_revoke() {
         &[],
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -607,7 +607,7 @@ fn a_tampered_device_loses_its_certificates() {
     let server = started(dir);
     let alice = issue(dir, &server, "alice", "Alice");
     let alice2 = issue(dir, &server, "alice-mail", "Alice Mail");
-    let info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
+    let info = sym!(dir, "--json token info --token t.tok").json();
     let token = info["serial"].as_str().unwrap().to_string();
     // Another station did not serve this device: it may not report it.
     let other = credential(dir, &server, "station", "st-other");
@@ -742,7 +742,7 @@ fn revocations_answered_before_a_sigkill_are_in_the_next_crl_and_ocsp() {
         let text = ocsp(dir, &server, &["-serial", &format!("0x{serial}")]);
         assert!(text.contains(": revoked"), "{text}");
     }
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -817,18 +817,9 @@ fn renewal_supersedes_the_old_certificate_once() {
     let v = r.json();
     assert_eq!(v["renews"], alice.as_str(), "{v}");
     let renewed = v["serial"].as_str().unwrap().to_string();
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "certificate",
-            "--token",
-            "t.tok",
-            "--slot",
-            "alice-2",
-            "--out",
-            "alice-2.pem",
-        ],
+        "token certificate --token t.tok --slot alice-2 --out alice-2.pem"
     );
     let verified = openssl(dir, &["verify", "-CAfile", "root.pem", "alice-2.pem"]);
     assert!(String::from_utf8_lossy(&verified).contains("OK"));
@@ -970,7 +961,7 @@ fn renewal_supersedes_the_old_certificate_once() {
         None,
     );
     assert_eq!(rec["status"], "good", "{rec}");
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 fn now() -> i64 {
@@ -1089,7 +1080,7 @@ fn a_device_goes_on_hold_around_a_certificate_on_hold_already() {
     let admin = server.admin.to_str().unwrap().to_string();
     let alice = issue(dir, &server, "alice", "Alice");
     issue(dir, &server, "alice-mail", "Alice Mail");
-    let token = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json()["serial"]
+    let token = sym!(dir, "--json token info --token t.tok").json()["serial"]
         .as_str()
         .unwrap()
         .to_string();
@@ -1278,6 +1269,6 @@ fn an_ec_ca_key_signs_what_openssl_verifies() {
         );
         assert!(!verify_with_crl(dir, "alice.pem"), "{curve}");
         assert!(verify_with_crl(dir, "bob.pem"), "{curve}");
-        ok(dir, &["audit", "verify", "--data", "data"]);
+        sym!(dir, "audit verify --data data");
     }
 }

@@ -110,44 +110,32 @@ fn agent_results_equal_in_process_results() {
     let dir = d.path();
     token_with_key(dir);
     std::fs::write(dir.join("m"), b"deterministic").unwrap();
-    let local = ok(
-        dir,
-        &[
-            "token", "sign", "--token", "t.tok", "--slot", "sig", "--in", "m",
-        ],
-    )
-    .stdout;
-    let local_info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
+    let local = sym!(dir, "token sign --token t.tok --slot sig --in m").stdout;
+    let local_info = sym!(dir, "--json token info --token t.tok").json();
     let _agent = Agent::start(dir, "t.tok", "a.sock");
-    let remote = ok(
-        dir,
-        &[
-            "token", "sign", "--agent", "a.sock", "--slot", "sig", "--in", "m",
-        ],
-    )
-    .stdout;
+    let remote = sym!(dir, "token sign --agent a.sock --slot sig --in m").stdout;
     assert_eq!(
         local, remote,
         "PKCS#1 v1.5 is deterministic: same key, same bytes"
     );
     assert_eq!(
         local_info,
-        ok(dir, &["--json", "token", "info", "--agent", "a.sock"]).json()
+        sym!(dir, "--json token info --agent a.sock").json()
     );
     // The same refusal, the same message and exit code.
-    let a = fails(
+    let a = sym_fails!(
         dir,
-        &["token", "public-key", "--agent", "a.sock", "--slot", "nope"],
+        "token public-key --agent a.sock --slot nope",
         3,
-        "holds no key",
+        "holds no key"
     );
     assert!(a.stderr.contains("slot \"nope\" holds no key"));
     // While the agent serves, no other process opens the token file.
-    fails(
+    sym_fails!(
         dir,
-        &["token", "info", "--token", "t.tok"],
+        "token info --token t.tok",
         1,
-        "in use by another process",
+        "in use by another process"
     );
 }
 
@@ -160,52 +148,21 @@ fn issuer_writes_certificate_and_key_once() {
     let dir = d.path();
     token_with_key(dir);
     certificate_for(dir, "sig.pub", "sig.crt");
-    ok(
+    sym!(
         dir,
-        &[
-            "issuer",
-            "write-certificate",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--in",
-            "sig.crt",
-            "--out",
-            "cmd.json",
-        ],
+        "issuer write-certificate --issuer st --token t.tok --slot sig --in sig.crt --out cmd.json"
     );
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--token",
-            "t.tok",
-            "--authorization",
-            "cmd.json",
-        ],
+        "token write-certificate --token t.tok --authorization cmd.json"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--token",
-            "t.tok",
-            "--authorization",
-            "cmd.json",
-        ],
+        "token write-certificate --token t.tok --authorization cmd.json",
         5,
-        "replayed",
+        "replayed"
     );
-    let pem = ok(
-        dir,
-        &["token", "certificate", "--token", "t.tok", "--slot", "sig"],
-    )
-    .stdout;
+    let pem = sym!(dir, "token certificate --token t.tok --slot sig").stdout;
     std::fs::write(dir.join("back.crt"), &pem).unwrap();
     assert_eq!(
         openssl(dir, &["x509", "-in", "back.crt", "-outform", "DER"]),
@@ -213,11 +170,9 @@ fn issuer_writes_certificate_and_key_once() {
     );
     // The certificate's key verifies the token's signatures.
     std::fs::write(dir.join("m"), b"m").unwrap();
-    ok(
+    sym!(
         dir,
-        &[
-            "token", "sign", "--token", "t.tok", "--slot", "sig", "--in", "m", "--out", "m.sig",
-        ],
+        "token sign --token t.tok --slot sig --in m --out m.sig"
     );
     let certkey = openssl(dir, &["x509", "-in", "back.crt", "-pubkey", "-noout"]);
     std::fs::write(dir.join("cert.pub"), certkey).unwrap();
@@ -247,39 +202,18 @@ fn issuer_writes_certificate_and_key_once() {
             "imp.key",
         ],
     );
-    let r = ok(
+    let r = sym!(
         dir,
-        &[
-            "--json",
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "imp",
-            "--key",
-            "imp.key",
-        ],
+        "--json issuer accept-key --issuer st --token t.tok --slot imp --key imp.key"
     );
     assert_eq!(r.json()["slot"], "imp");
     let expected = openssl(
         dir,
         &["pkey", "-in", "imp.key", "-pubout", "-outform", "DER"],
     );
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "t.tok",
-            "--slot",
-            "imp",
-            "--out",
-            "imp.pub",
-        ],
+        "token public-key --token t.tok --slot imp --out imp.pub"
     );
     assert_eq!(
         openssl(
@@ -288,7 +222,7 @@ fn issuer_writes_certificate_and_key_once() {
         ),
         expected
     );
-    let info = ok(dir, &["--json", "token", "info", "--token", "t.tok"]).json();
+    let info = sym!(dir, "--json token info --token t.tok").json();
     let imp = info["slots"]
         .as_array()
         .unwrap()
@@ -300,20 +234,9 @@ fn issuer_writes_certificate_and_key_once() {
     assert_eq!(info["command_sequence"], 2);
     // A key in PKCS#1 PEM works too.
     openssl(dir, &["genrsa", "-traditional", "-out", "pk1.key", "2048"]);
-    ok(
+    sym!(
         dir,
-        &[
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "pk1",
-            "--key",
-            "pk1.key",
-        ],
+        "issuer accept-key --issuer st --token t.tok --slot pk1 --key pk1.key"
     );
 }
 
@@ -322,86 +245,33 @@ fn attestation_is_checked_by_the_verifier() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     token_with_key(dir);
-    ok(
+    sym!(dir, "token public-key --token t.tok --device --out dev.pem");
+    sym!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "t.tok",
-            "--device",
-            "--out",
-            "dev.pem",
-        ],
+        "token attest --token t.tok --slot sig --nonce c0ffee --out att.json"
     );
-    ok(
-        dir,
-        &[
-            "token", "attest", "--token", "t.tok", "--slot", "sig", "--nonce", "c0ffee", "--out",
-            "att.json",
-        ],
-    );
-    let v = ok(
-        dir,
-        &[
-            "--json",
-            "attestation",
-            "verify",
-            "--in",
-            "att.json",
-            "--device-key",
-            "dev.pem",
-            "--public-key",
-            "sig.pub",
-            "--nonce",
-            "c0ffee",
-        ],
-    )
+    let v = sym!(dir, "--json attestation verify --in att.json --device-key dev.pem --public-key sig.pub --nonce c0ffee")
     .json();
     assert_eq!(v["valid"], true);
     assert_eq!(v["origin"]["kind"], "generated");
     assert_eq!(v["exportable"], false);
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "attestation",
-            "verify",
-            "--in",
-            "att.json",
-            "--device-key",
-            "dev.pem",
-            "--nonce",
-            "c0ffef",
-        ],
+        "attestation verify --in att.json --device-key dev.pem --nonce c0ffef",
         4,
-        "nonce",
+        "nonce"
     );
     // Another token's device key.
-    ok(dir, &["token", "init", "--token", "u.tok"]);
-    ok(
+    sym!(dir, "token init --token u.tok");
+    sym!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "u.tok",
-            "--device",
-            "--out",
-            "udev.pem",
-        ],
+        "token public-key --token u.tok --device --out udev.pem"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "attestation",
-            "verify",
-            "--in",
-            "att.json",
-            "--device-key",
-            "udev.pem",
-        ],
+        "attestation verify --in att.json --device-key udev.pem",
         4,
-        "signed by device key",
+        "signed by device key"
     );
     // An edited statement.
     let text = std::fs::read_to_string(dir.join("att.json")).unwrap();
@@ -410,49 +280,28 @@ fn attestation_is_checked_by_the_verifier() {
         text.replace("\"slot\": \"sig\"", "\"slot\": \"other\""),
     )
     .unwrap();
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "attestation",
-            "verify",
-            "--in",
-            "forged.json",
-            "--device-key",
-            "dev.pem",
-        ],
+        "attestation verify --in forged.json --device-key dev.pem",
         4,
-        "does not verify",
+        "does not verify"
     );
     std::fs::write(
         dir.join("exp.json"),
         text.replace("\"exportable\": false", "\"exportable\": true"),
     )
     .unwrap();
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "attestation",
-            "verify",
-            "--in",
-            "exp.json",
-            "--device-key",
-            "dev.pem",
-        ],
+        "attestation verify --in exp.json --device-key dev.pem",
         4,
-        "does not verify",
+        "does not verify"
     );
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "attestation",
-            "verify",
-            "--in",
-            "st.pem",
-            "--device-key",
-            "dev.pem",
-        ],
+        "attestation verify --in st.pem --device-key dev.pem",
         3,
-        "not a valid attestation",
+        "not a valid attestation"
     );
 }
 
@@ -460,49 +309,22 @@ fn attestation_is_checked_by_the_verifier() {
 fn json_output_and_trust_life_cycle() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    let init = ok(dir, &["--json", "token", "init", "--token", "n.tok"]).json();
+    let init = sym!(dir, "--json token init --token n.tok").json();
     assert_eq!(init["serial"].as_str().unwrap().len(), 32);
-    let info = ok(dir, &["--json", "token", "info", "--token", "n.tok"]).json();
+    let info = sym!(dir, "--json token info --token n.tok").json();
     assert_eq!(info["status"], "new");
     assert_eq!(info["slots"].as_array().unwrap().len(), 0);
     new_issuer(dir, "i1");
-    ok(
+    sym!(dir, "token trust-issuer --token n.tok --issuer-key i1.pem");
+    sym_fails!(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            "n.tok",
-            "--issuer-key",
-            "i1.pem",
-        ],
-    );
-    fails(
-        dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            "n.tok",
-            "--issuer-key",
-            "i1.pem",
-        ],
+        "token trust-issuer --token n.tok --issuer-key i1.pem",
         5,
-        "already trusted",
+        "already trusted"
     );
-    let g = ok(
+    let g = sym!(
         dir,
-        &[
-            "--json",
-            "token",
-            "generate",
-            "--token",
-            "n.tok",
-            "--slot",
-            "a",
-            "--algorithm",
-            "rsa-3072",
-        ],
+        "--json token generate --token n.tok --slot a --algorithm rsa-3072"
     )
     .json();
     assert_eq!(g["algorithm"], "rsa-3072");
@@ -511,27 +333,16 @@ fn json_output_and_trust_life_cycle() {
         .unwrap()
         .starts_with("-----BEGIN PUBLIC KEY-----"));
     new_issuer(dir, "i2");
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            "n.tok",
-            "--issuer-key",
-            "i2.pem",
-        ],
+        "token trust-issuer --token n.tok --issuer-key i2.pem",
         5,
-        "fixed",
+        "fixed"
     );
-    let info = ok(dir, &["--json", "token", "info", "--token", "n.tok"]).json();
+    let info = sym!(dir, "--json token info --token n.tok").json();
     assert_eq!(info["status"], "active");
     assert_eq!(info["trusted_issuers"].as_array().unwrap().len(), 1);
-    let sig = ok(
-        dir,
-        &["--json", "token", "sign", "--token", "n.tok", "--slot", "a"],
-    )
-    .json();
+    let sig = sym!(dir, "--json token sign --token n.tok --slot a").json();
     assert_eq!(sig["scheme"], "pkcs1-sha256");
     let err = run(
         dir,
@@ -549,9 +360,9 @@ fn tamper_kills_the_token_for_good() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     token_with_key(dir);
-    fails(dir, &["token", "tamper", "--token", "t.tok"], 5, "--yes");
-    ok(dir, &["token", "info", "--token", "t.tok"]);
-    ok(dir, &["token", "tamper", "--token", "t.tok", "--yes"]);
+    sym_fails!(dir, "token tamper --token t.tok", 5, "--yes");
+    sym!(dir, "token info --token t.tok");
+    sym!(dir, "token tamper --token t.tok --yes");
     assert!(
         !dir.join("t.tok.sealing-key").exists(),
         "the sealing key is destroyed"
@@ -568,25 +379,12 @@ fn tamper_kills_the_token_for_good() {
     ] {
         fails(dir, &args, 6, "was tampered with");
     }
-    fails(
-        dir,
-        &["token", "init", "--token", "t.tok"],
-        1,
-        "never overwrites",
-    );
+    sym_fails!(dir, "token init --token t.tok", 1, "never overwrites");
     // Through the agent: tamper kills it there too.
-    ok(dir, &["token", "init", "--token", "v.tok"]);
-    ok(
-        dir,
-        &["token", "generate", "--token", "v.tok", "--slot", "k"],
-    );
+    sym!(dir, "token init --token v.tok");
+    sym!(dir, "token generate --token v.tok --slot k");
     let _agent = Agent::start(dir, "v.tok", "v.sock");
-    ok(dir, &["token", "tamper", "--agent", "v.sock", "--yes"]);
-    fails(
-        dir,
-        &["token", "info", "--agent", "v.sock"],
-        6,
-        "was tampered with",
-    );
+    sym!(dir, "token tamper --agent v.sock --yes");
+    sym_fails!(dir, "token info --agent v.sock", 6, "was tampered with");
     assert!(!dir.join("v.tok.sealing-key").exists());
 }

@@ -527,7 +527,7 @@ fn a_log_cut_under_the_service_is_never_signed_again() {
     server.child.wait().unwrap();
     cut_log(dir, &data, signed as i64 - 3);
     // The chain alone cannot tell (its head was rewritten too).
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
     let server = Server::start(dir, "data");
     // Grown again past the signed size, or still below it: either way the
     // log refuses to sign a head that does not extend the one it signed.

@@ -657,17 +657,9 @@ fn devices_are_vouched_for_and_registered_under_one_serial() {
     let serial = v["token"].as_str().unwrap().to_string();
 
     // The same device key under another serial: refused, naming the first.
-    ok(
+    sym!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "t.tok",
-            "--device",
-            "--out",
-            "device.pem",
-        ],
+        "token public-key --token t.tok --device --out device.pem"
     );
     let device = std::fs::read_to_string(dir.join("device.pem")).unwrap();
     let (s, v) = http(

@@ -242,7 +242,7 @@ fn every_class_is_refused_over_http_audited_and_never_certified() {
         .collect();
     assert!(keys.contains(&first_key.to_string().as_str()), "{scan}");
     assert_eq!(keys.len(), 2, "{scan}");
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -565,7 +565,7 @@ fn refused_keys_are_kept_and_edge_cases_are_caught() {
     assert_eq!(r.code, 5, "{}", r.stderr);
     let findings = r.json()["findings"].as_array().unwrap().len();
     assert_eq!(findings, 4, "{}", r.text());
-    ok(dir, &["audit", "verify", "--data", "data"]);
+    sym!(dir, "audit verify --data data");
 }
 
 #[test]
@@ -576,16 +576,11 @@ fn keys_check_names_what_is_wrong_with_its_input() {
         symbolon::keys::RsaPrivateKey::generate(symbolon::keys::RsaAlgorithm::Rsa2048).unwrap();
     let pem = key.public_key().to_pem();
     std::fs::write(dir.join("two.pem"), format!("{pem}{pem}")).unwrap();
-    fails(
-        dir,
-        &["keys", "check", "--in", "two.pem"],
-        3,
-        "2 PEM blocks",
-    );
+    sym_fails!(dir, "keys check --in two.pem", 3, "2 PEM blocks");
     std::fs::write(dir.join("empty.pem"), "").unwrap();
     let r = run(dir, &["keys", "check", "--in", "empty.pem"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(!r.stderr.contains("InvalidEncoding"), "{}", r.stderr);
     std::fs::write(dir.join("one.pem"), format!("\n\n{pem}\n\n")).unwrap();
-    ok(dir, &["keys", "check", "--in", "one.pem"]);
+    sym!(dir, "keys check --in one.pem");
 }

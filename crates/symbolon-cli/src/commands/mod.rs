@@ -21,9 +21,9 @@ mod ra;
 mod recovery;
 mod renew;
 mod revocation;
-mod token_agent;
 mod serve_ca;
 mod token;
+mod token_agent;
 
 use symbolon::token::Token;
 use symbolon::Code;

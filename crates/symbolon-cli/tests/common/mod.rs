@@ -65,6 +65,35 @@ pub fn run_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     }
 }
 
+/// A command line's words: `argv("token init --token u.tok")`. Words are
+/// split on whitespace; an argument that holds a space goes in an array.
+pub fn argv(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// `sym!(dir, "token sign --token {tok} --slot s")`: runs symbolon with the
+/// line's words (its `{name}`s filled in as `format!` does) and expects
+/// success.
+#[allow(unused_macros)]
+macro_rules! sym {
+    ($dir:expr, $line:literal) => {
+        ok($dir, &argv(&format!($line)))
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use sym;
+
+/// `sym_fails!(dir, "token sign …", 3, "needle")`: runs symbolon with the
+/// line's words and expects exit `code` with `needle` in stderr.
+#[allow(unused_macros)]
+macro_rules! sym_fails {
+    ($dir:expr, $line:literal, $code:expr, $needle:expr) => {
+        fails($dir, &argv(&format!($line)), $code, $needle)
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use sym_fails;
+
 /// Runs and expects success.
 pub fn ok(dir: &Path, args: &[&str]) -> Run {
     let r = run(dir, args);
