@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use serde_json::Value;
+use symbolon::Code;
 
 use crate::credential::{Credential, Offer};
 use crate::{ClientError, PinnedRoots};
@@ -22,6 +23,37 @@ pub struct Answer {
     pub body: Value,
     /// The `Retry-After` header, if any.
     pub retry_after: Option<String>,
+}
+
+impl Answer {
+    /// The body of a success; a refusal as [`ClientError::Refused`] with
+    /// the service's code (a code this version does not know is kept in
+    /// the message and reported as `unrecognised`, never guessed).
+    pub fn into_result(self) -> Result<Value, ClientError> {
+        let status = self.status;
+        if (200..300).contains(&status) {
+            return match self.body {
+                Value::String(_) => Err(ClientError::NotJson {
+                    status,
+                    reason: "a success must be a JSON document".into(),
+                }),
+                body => Ok(body),
+            };
+        }
+        let name = self.body["error"]["code"].as_str();
+        let code = name.map_or(Code::BadResponse, Code::from_peer);
+        let message = match (self.body["error"]["message"].as_str(), name) {
+            (Some(m), Some(n)) if code == Code::Unrecognised => format!("{m} (code {n})"),
+            (Some(m), _) => m.to_string(),
+            (None, _) => format!("the CA answered {status} without an error body"),
+        };
+        Err(ClientError::Refused {
+            status,
+            code,
+            message,
+            retry_after: self.retry_after,
+        })
+    }
 }
 
 /// A client of one service.

@@ -1,15 +1,18 @@
 //! The client side of symbolon's edge (docs/access.md): HTTPS to the
 //! service with its CA pinned ([`trust`]), the caller's credential (a key in
 //! a token and the certificate this CA issued for it) signing the TLS
-//! handshake inside the token ([`credential`]), and JSON requests over it
-//! ([`client`]).
+//! handshake inside the token ([`credential`]), JSON requests over it
+//! ([`client`]), and the issuance station's workflow over those
+//! ([`station`]).
 
 pub mod client;
 pub mod credential;
+pub mod station;
 pub mod trust;
 
 pub use client::{Answer, ServiceClient};
 pub use credential::{Credential, DEFAULT_CREDENTIAL_SLOT};
+pub use station::{Enrollment, Issued, Station, StationError};
 pub use trust::PinnedRoots;
 
 use symbolon::Code;
@@ -36,6 +39,19 @@ pub enum ClientError {
         /// Why, as the transport says.
         reason: String,
     },
+    /// The service refused, with its error code and message.
+    #[error("the CA refused: {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The service's code (`unrecognised` for one this version does
+        /// not know; its name is then in the message).
+        code: Code,
+        /// The service's message.
+        message: String,
+        /// The `Retry-After` header, if any.
+        retry_after: Option<String>,
+    },
     /// The service answered with something that is not JSON.
     #[error("the service answered {status} with a body that is not JSON: {reason}")]
     NotJson {
@@ -53,6 +69,7 @@ impl ClientError {
             Self::Trust(_) | Self::Credential(_) => Code::InvalidInput,
             Self::Token(e) => e.code(),
             Self::Unreachable { .. } => Code::CaUnreachable,
+            Self::Refused { code, .. } => *code,
             Self::NotJson { .. } => Code::BadResponse,
         }
     }

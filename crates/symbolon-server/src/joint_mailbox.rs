@@ -22,7 +22,7 @@ impl CaService {
     pub async fn post_joint_chain(&self, message: &ChainMessage) -> Result<ChainId, ServiceError> {
         let status = message.status().map_err(ServiceError::Joint)?;
         let id = message.id();
-        let key = message.key().map_err(ServiceError::Joint)?;
+        let key = message.key();
         self.registry
             .post_joint_message(
                 &id.to_string(),

@@ -14,7 +14,7 @@ use symbolon::joint::arith::{
 };
 use symbolon::joint::{ChainMessage, PartyName, ReissueForm};
 use symbolon::keys::{HashAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey, SignatureScheme};
-use symbolon::token::TokenSerial;
+use symbolon::token::{SlotName, TokenSerial};
 
 struct Joint {
     p: Secret,
@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
         ReissueForm {
             reason: "card destroyed".into(),
             token: TokenSerial::from_bytes([1; 16]),
-            slot: "joint".into(),
+            slot: SlotName::new("joint").unwrap(),
             requested_at: 0,
         },
     )

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use symbolon::token::SlotName;
 use symbolon::Code;
-use symbolon_client::{ClientError, Credential, PinnedRoots, ServiceClient};
+use symbolon_client::{ClientError, Credential, PinnedRoots, ServiceClient, StationError};
 use symbolon_token::open::TokenSpec;
 
 use crate::cli::CredentialArgs;
@@ -25,19 +25,52 @@ pub(crate) fn set_credential(args: CredentialArgs) {
 impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
         let hint = match &e {
-            ClientError::Trust(_) => Some("pin the CA: --ca-cert root.pem (or SYMBOLON_CA_CERT)"),
+            ClientError::Trust(_) => {
+                Some("pin the CA: --ca-cert root.pem (or SYMBOLON_CA_CERT)".to_string())
+            }
             ClientError::Credential(_) => {
-                Some("enroll first (`symbolon enroll`), then pass --credential TOKEN")
+                Some("enroll first (`symbolon enroll`), then pass --credential TOKEN".into())
             }
-            ClientError::Unreachable { .. } => {
-                Some("is `symbolon serve` running there, and is --ca-cert its CA? check --ca")
-            }
+            ClientError::Unreachable { .. } => Some(
+                "is `symbolon serve` running there, and is --ca-cert its CA? check --ca".into(),
+            ),
+            ClientError::Refused {
+                code, retry_after, ..
+            } => match code {
+                Code::Unauthenticated => {
+                    Some("pass --credential TOKEN (a credential from `symbolon enroll`)".into())
+                }
+                Code::Forbidden => Some(
+                    "this credential's role or name does not allow it; see docs/access.md".into(),
+                ),
+                Code::RateLimited => Some(format!(
+                    "retry after {} s",
+                    retry_after.as_deref().unwrap_or("a few")
+                )),
+                _ => None,
+            },
             _ => None,
         };
         let err = CliError::new(e.code(), e.to_string());
         match hint {
             Some(h) => err.hint(h),
             None => err,
+        }
+    }
+}
+
+impl From<StationError> for CliError {
+    fn from(e: StationError) -> Self {
+        match e {
+            StationError::Service(c) => c.into(),
+            StationError::Token(t) => t.into(),
+            other => {
+                let err = CliError::new(other.code(), other.to_string());
+                match other.hint() {
+                    Some(h) => err.hint(h),
+                    None => err,
+                }
+            }
         }
     }
 }
@@ -113,45 +146,16 @@ impl CaClient {
         })
     }
 
+    /// The service as the station library sees it.
+    pub(crate) fn service(&self) -> &ServiceClient {
+        &self.inner
+    }
+
     fn finish(
         &self,
         answer: Result<symbolon_client::Answer, ClientError>,
     ) -> Result<Value, CliError> {
-        let answer = answer?;
-        let status = answer.status;
-        let body = answer.body;
-        if (200..300).contains(&status) {
-            if body.is_string() {
-                return Err(CliError::new(
-                    Code::BadResponse,
-                    format!("the CA answered {status} with a body that is not JSON"),
-                ));
-            }
-            return Ok(body);
-        }
-        // A code this version does not know (a newer service) is kept in
-        // the message and reported as unrecognised, never guessed.
-        let name = body["error"]["code"].as_str();
-        let code = name.map_or(Code::BadResponse, Code::from_peer);
-        let message = match (body["error"]["message"].as_str(), code) {
-            (Some(m), Code::Unrecognised) => format!("{m} (code {})", name.unwrap_or_default()),
-            (Some(m), _) => m.to_string(),
-            (None, _) => format!("the CA answered {status} without an error body"),
-        };
-        let err = CliError::new(code, format!("the CA refused: {message}"));
-        Err(match code {
-            Code::Unauthenticated => {
-                err.hint("pass --credential TOKEN (a credential from `symbolon enroll`)")
-            }
-            Code::Forbidden => {
-                err.hint("this credential's role or name does not allow it; see docs/access.md")
-            }
-            Code::RateLimited => err.hint(format!(
-                "retry after {} s",
-                answer.retry_after.as_deref().unwrap_or("a few")
-            )),
-            _ => err,
-        })
+        Ok(answer?.into_result()?)
     }
 
     pub(crate) fn post(&self, path: &str, body: &Value) -> Result<Value, CliError> {

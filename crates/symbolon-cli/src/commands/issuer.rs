@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use symbolon::Code;
 
 use serde_json::json;
-use symbolon::issuer::{IssuerIdentity, TokenTarget};
+use symbolon::issuer::IssuerIdentity;
 use symbolon::keys::PrivateKey;
 use symbolon::pem;
-use symbolon::token::{SignedCommand, SlotName, Token};
+use symbolon::token::{SignedCommand, SlotName};
+pub(crate) use symbolon_client::station::target;
 use symbolon_token::file::{create_new_private, read_sealing_key};
 
 use super::open_token;
@@ -31,16 +32,6 @@ pub(crate) fn load(dir: &IssuerDir) -> Result<IssuerIdentity, CliError> {
             .hint("create one with `symbolon issuer init --issuer DIR`")
     })?;
     Ok(IssuerIdentity::open(&data, &read_sealing_key(&key)?)?)
-}
-
-/// What an issuer needs to address a command to `token`.
-pub(crate) fn target(token: &dyn Token) -> Result<TokenTarget, CliError> {
-    let info = token.info()?;
-    Ok(TokenTarget {
-        serial: info.serial,
-        sequence: info.command_sequence,
-        transport_key: token.transport_key()?,
-    })
 }
 
 pub(crate) fn run(cmd: IssuerCommand, json: bool) -> Result<(), CliError> {

@@ -8,10 +8,9 @@ use std::path::Path;
 use symbolon::Code;
 
 use serde_json::json;
-use symbolon::joint::arith::{
-    emsa_pkcs1_sha256, fit, from_be, params, pow_mod, pow_public, to_be, to_be_len,
-};
+use symbolon::joint::arith::{emsa_pkcs1_sha256, from_be, to_be_len};
 use symbolon::joint::ChainMessage;
+use symbolon::joint::{chained, corrected_partial, verify_chained};
 use symbolon::keys::RsaPublicKey;
 use symbolon::token::{joint_of_mut, SlotName};
 use symbolon_token::file::create_new_private;
@@ -73,10 +72,6 @@ fn write_hex(out: Option<&Path>, v: &[u8]) -> Result<(), CliError> {
     write_output(out, format!("{}\n", hex::encode(v)).as_bytes(), false)
 }
 
-fn key_bits(key: &RsaPublicKey) -> u32 {
-    key.bits() as u32
-}
-
 pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
     match cmd {
         JointCommand::NewPartial(args) => new_partial(args),
@@ -105,9 +100,6 @@ pub(crate) fn write_corrected(
     if path == Path::new("-") {
         return Ok(None);
     }
-    let bits = (partial.len() as u32 * 8).max(64) + 64;
-    let d = Zeroizing::new(from_be(partial, bits)?);
-    let sum = Zeroizing::new(d.wrapping_add(&fit(&crypto_bigint::BoxedUint::from(offset), bits)));
     let mut out = path.as_os_str().to_owned();
     out.push(".corrected");
     let out = std::path::PathBuf::from(out);
@@ -116,7 +108,7 @@ pub(crate) fn write_corrected(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(CliError::io("cannot replace", &out, e)),
     }
-    let bytes = Zeroizing::new(to_be(&sum));
+    let bytes = corrected_partial(partial, offset)?;
     let digits = Zeroizing::new(hex::encode(&*bytes));
     let line = Zeroizing::new(format!("{}\n", digits.as_str()));
     create_new_private(&out, line.as_bytes())?;
@@ -133,15 +125,7 @@ pub(crate) fn done(json: bool, value: serde_json::Value, text: &str) -> Result<(
 }
 
 fn new_partial(JointNewPartialArgs { bits, out }: JointNewPartialArgs) -> Result<(), CliError> {
-    if !(1024..=8192).contains(&bits) {
-        return Err(CliError::new(
-            Code::InvalidInput,
-            "--bits is the modulus length, 1024 to 8192",
-        ));
-    }
-    let mut p = Zeroizing::new(vec![0u8; bits as usize / 8]);
-    symbolon::keys::random_bytes(&mut p)?;
-    p[0] |= 0x80;
+    let p = chained::new_partial(bits)?;
     let digits = Zeroizing::new(hex::encode(&*p));
     let line = Zeroizing::new(format!("{}\n", digits.as_str()));
     create_new_private(&out, line.as_bytes())?;
@@ -230,7 +214,7 @@ fn reissue_begin(
 ) -> Result<(), CliError> {
     let slot = SlotName::new(&slot.slot)?;
     let form = ChainMessage::parse(&read_input(Some(&permission))?)?;
-    let key = form.key()?;
+    let key = form.key();
     joint_of_mut(&mut *open_token(&token)?)?.joint_reissue_begin(&slot, &form)?;
     done(
         json,
@@ -363,19 +347,9 @@ fn partial_sign(
     }: JointPartialSignArgs,
 ) -> Result<(), CliError> {
     let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
-    let bits = key_bits(&key);
-    let n = from_be(key.modulus(), bits)?;
-    let x = from_be(&read_hex(&input)?, bits)?;
-    if x >= n {
-        return Err(CliError::new(
-            Code::InvalidInput,
-            "the value to sign is not below n",
-        ));
-    }
     let d = read_partial(&partial.partial_file)?;
-    let d = Zeroizing::new(from_be(&d, bits.max(d.len() as u32 * 8))?);
-    let s = pow_mod(&x, &d, &params(&n)?);
-    write_hex(out.as_deref(), &to_be_len(&s, key.modulus().len()))
+    let s = chained::partial_sign(&key, &read_hex(&input)?, &d)?;
+    write_hex(out.as_deref(), &s)
 }
 
 fn verify(
@@ -389,10 +363,8 @@ fn verify(
     json: bool,
 ) -> Result<(), CliError> {
     let key = RsaPublicKey::from_pem_or_der(&read_input(Some(&key))?)?;
-    let bits = key_bits(&key);
     let k = key.modulus().len();
-    let n = from_be(key.modulus(), bits)?;
-    let s = from_be(&read_hex(&input)?, bits)?;
+    let signature = read_hex(&input)?;
     let expected = match (message, expect) {
         (Some(m), _) => emsa_pkcs1_sha256(
             &std::fs::read(&m).map_err(|e| CliError::io("cannot read", &m, e))?,
@@ -406,15 +378,15 @@ fn verify(
             ))
         }
     };
-    let e = from_be(key.exponent(), bits)?;
-    let got = pow_public(&s, &e, &params(&n)?);
-    if fit(&got, bits) != from_be(&expected, bits)? {
+    if !verify_chained(&key, &signature, &expected)? {
         return Err(CliError::new(
             Code::BadSignature,
             "s^e mod n is not the expected value: a partial in the chain is wrong or out of order",
         ));
     }
     if let Some(out) = signature_out {
+        // As long as n, whatever leading zeros the input had.
+        let s = from_be(&signature, key.bits() as u32)?;
         write_output(Some(&out), &to_be_len(&s, k), false)?;
     }
     done(

@@ -66,7 +66,7 @@ fn status_json(message: &ChainMessage, status: &ChainStatus) -> serde_json::Valu
     json!({
         "id": message.id(),
         "purpose": message.purpose(),
-        "key": message.key().map(|k| k.fingerprint().to_string()).unwrap_or_default(),
+        "key": message.key().fingerprint().to_string(),
         "parties": message.parties(),
         "signed_by": message.links().iter().map(|l| l.party.as_str()).collect::<Vec<_>>(),
         "state": status.name(),
@@ -95,10 +95,7 @@ fn status_text(message: &ChainMessage, status: &ChainStatus) -> String {
     };
     format!(
         "{what}\n  key {}\n  roster {}\n  signed by {}\n  {state}",
-        message
-            .key()
-            .map(|k| k.fingerprint().to_string())
-            .unwrap_or_default(),
+        message.key().fingerprint(),
         message.roster_text(),
         if signed.is_empty() {
             "nobody yet".to_string()
@@ -175,7 +172,7 @@ fn form_new(
     let form = ReissueForm {
         reason,
         token: serial,
-        slot: SlotName::new(&new_slot)?.as_str().to_string(),
+        slot: SlotName::new(&new_slot)?,
         requested_at: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -16,8 +16,9 @@ use symbolon::x509::{parse_certificate, AltNames};
 use symbolon::Code;
 use symbolon_store::CertificateSerial;
 
-use super::issue::{certify_at, csr_on_token, deliver, nonce};
-use super::issuer::{load, target};
+use symbolon_client::station::{csr_on_token, nonce, target, Station};
+
+use super::issuer::load;
 use super::open_token;
 use super::revocation::{ca_fingerprint, issuing_ca, now, sign_statement};
 use crate::cli::RenewArgs;
@@ -84,8 +85,11 @@ pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
     // The same key again gets the same certificate while its delivery was
     // not reported (an answer lost on the way); a key whose certificate was
     // revoked undelivered is used up.
-    let (serial, cert) =
-        certify_at(&ca, "/v1/renewals", &body, &root, &n, &public).map_err(|e| {
+    let station = Station::new(ca.service(), &root, &issuer);
+    let (serial, cert) = station
+        .certify_at("/v1/renewals", &body, &n, &public)
+        .map_err(|e| {
+            let e = CliError::from(e);
             if reused && e.code == Code::DuplicateKey {
                 e.hint(format!(
                     "the key in {new_slot:?} was certified by an earlier attempt that was not delivered; name another --new-slot"
@@ -95,7 +99,7 @@ pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
             }
         })?;
     let token_serial = token.info()?.serial;
-    deliver(&ca, &serial, &token_serial, || {
+    station.deliver(&serial, &token_serial, || {
         let t = target(token.as_ref())?;
         let cmd = issuer.authorize_certificate(&t, &new_slot, cert.clone())?;
         token.write_certificate(&cmd)?;

@@ -528,7 +528,6 @@ fn register(
     let t = open_token(&token)?;
     let info = t.info()?;
     let device = t.device_key()?;
-    let transport = t.transport_key()?;
     let chain = device_chain
         .as_deref()
         .map(|p| {
@@ -537,12 +536,10 @@ fn register(
                 .map_err(|_| CliError::new(Code::InvalidInput, "--device-chain: not PEM text"))
         })
         .transpose()?;
-    let v = super::ca_client(&ca)?.post(
-        "/v1/tokens",
-        &json!({
-            "serial": info.serial, "device_key": device.to_pem(),
-            "transport_key": transport.to_pem(), "device_chain": chain,
-        }),
+    let v = symbolon_client::station::register_token(
+        super::ca_client(&ca)?.service(),
+        t.as_ref(),
+        chain.as_deref(),
     )?;
     let evidence = &v["evidence"];
     let how = match evidence["kind"].as_str() {

@@ -584,7 +584,7 @@ fn check_joint_chains(
         let id = chain.id().to_string();
         let part = format!("joint-key chain {id}");
         once(&mut seen, &part, &id)?;
-        let key = chain.key().map_err(|e| fail(&part, e.to_string()))?;
+        let key = chain.key();
         if key.fingerprint() != bundle.key {
             return Err(fail(
                 part,

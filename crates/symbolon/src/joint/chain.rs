@@ -26,12 +26,19 @@
 //! collapse into one: every value in the file is public, so each party checks
 //! the final link with e itself.
 //!
+//! A file is parsed into a [`ChainMessage`] whose invariants hold by
+//! construction (see its documentation): the wire struct is private, the
+//! key is parsed and policy-checked once, the roster is a [`Roster`], and
+//! the purpose-specific fields are one enum, so checking a chain and signing
+//! it re-validate nothing and index nothing.
+//!
 //! Residual risk, stated: in the reissue chain a middle party applies its
 //! partial to a value it cannot check (D_0(Form) is checkable only with all
 //! the partials — the patent's construction; the token that could vouch for
 //! it is the one that was lost). Its link is useful only to a coalition of
 //! every other party, the user's d0 included.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crypto_bigint::BoxedUint;
@@ -93,6 +100,45 @@ impl From<PartyName> for String {
 impl fmt::Display for PartyName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A chain's roster: 2 to [`MAX_PARTIES`] distinct parties, d0's holder
+/// first, then the others in the order their partials entered the token.
+/// [`Roster::new`] is the only way to make one, so every roster holds that.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Roster(Vec<PartyName>);
+
+impl Roster {
+    /// Checks the count and that no party appears twice.
+    pub fn new(parties: Vec<PartyName>) -> Result<Self, JointError> {
+        if !(2..=MAX_PARTIES).contains(&parties.len()) {
+            return Err(invalid(format!(
+                "a joint key has 2 to {MAX_PARTIES} parties; the roster names {}",
+                parties.len()
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(p) = parties.iter().find(|p| !seen.insert(*p)) {
+            return Err(invalid(format!("{p} appears twice in the roster")));
+        }
+        Ok(Self(parties))
+    }
+
+    /// The party at roster position `i` (0 = d0's holder), if there is one.
+    pub fn get(&self, i: usize) -> Option<&PartyName> {
+        self.0.get(i)
+    }
+
+    /// How many parties: 2 to [`MAX_PARTIES`].
+    #[allow(clippy::len_without_is_empty, reason = "a roster is never empty")]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The parties, in roster order.
+    pub fn as_slice(&self) -> &[PartyName] {
+        &self.0
     }
 }
 
@@ -169,18 +215,20 @@ impl Purpose {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReissueForm {
-    /// Why (lost, destroyed …), for the parties to judge.
+    /// Why (lost, destroyed …), for the parties to judge: 1 to 2000 bytes,
+    /// not blank (checked when the form enters a [`ChainMessage`]).
     pub reason: String,
     /// The new token.
     pub token: TokenSerial,
     /// Its slot.
-    pub slot: String,
+    pub slot: SlotName,
     /// When the user made the request (Unix seconds).
     pub requested_at: u64,
 }
 
 /// The token's views for a check: W_j = x with partials d0 … d_{j−1}
-/// applied, j = 1 … k (W_k = D(x)), signed with the joint key.
+/// applied, j = 1 … k (W_k = D(x)), signed with the joint key. Inside a
+/// [`ChainMessage`] there is exactly one per party, each as long as n.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenViews {
@@ -206,7 +254,7 @@ pub struct Link {
 pub struct Refusal {
     /// Who.
     pub party: PartyName,
-    /// Why.
+    /// Why: 1 to 2000 bytes, not blank.
     pub reason: String,
 }
 
@@ -232,10 +280,82 @@ impl ChainStatus {
     }
 }
 
-/// A chain message file.
+/// The joint public key: parsed and policy-checked once, with the text it
+/// came as, since the chain signs that text (a file's key is signed exactly
+/// as the file spells it). Two keys are the same when their texts are.
+#[derive(Clone, Debug)]
+struct JointKey {
+    public: RsaPublicKey,
+    text: String,
+}
+
+impl JointKey {
+    fn parse(text: String) -> Result<Self, JointError> {
+        let public = RsaPublicKey::from_pem_or_der(text.as_bytes())
+            .map_err(|e| invalid(format!("the key: {e}")))?;
+        Self::checked(public, text)
+    }
+
+    fn new(public: &RsaPublicKey) -> Result<Self, JointError> {
+        Self::checked(public.clone(), public.to_pem())
+    }
+
+    fn checked(public: RsaPublicKey, text: String) -> Result<Self, JointError> {
+        public
+            .check_policy()
+            .map_err(|e| invalid(format!("the key: {e}")))?;
+        Ok(Self { public, text })
+    }
+
+    /// The length of n in bytes: every chain value's length.
+    fn len(&self) -> usize {
+        self.public.modulus().len()
+    }
+}
+
+impl PartialEq for JointKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for JointKey {}
+
+/// What a chain signs besides its header, by purpose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Body {
+    /// A check: the user's challenge r and, once the token has added them,
+    /// its views (one per party, each as long as n).
+    Check {
+        challenge: [u8; 32],
+        views: Option<TokenViews>,
+    },
+    /// A reissue request: the form (its reason 1 to 2000 bytes).
+    Reissue { form: ReissueForm },
+}
+
+/// A chain message file, parsed: everything [`ChainMessage::status`] and
+/// [`ChainMessage::sign`] rely on holds by construction — a 16-byte id, a
+/// policy-checked key, a [`Roster`], a body whose shape matches its
+/// purpose, token views one per party, no more links than parties and
+/// each as long as n, a refusal only on an incomplete chain, reasons within
+/// bounds. Only the arithmetic is left for [`ChainMessage::status`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ChainFile", into = "ChainFile")]
 pub struct ChainMessage {
+    id: ChainId,
+    key: JointKey,
+    roster: Roster,
+    body: Body,
+    links: Vec<Link>,
+    refusal: Option<Refusal>,
+}
+
+/// The file as it is on disk (field names, order and omissions are the
+/// format); [`ChainMessage`] is made from it only through `TryFrom`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainFile {
     format: String,
     purpose: Purpose,
     id: Hex,
@@ -252,6 +372,64 @@ pub struct ChainMessage {
     refusal: Option<Refusal>,
 }
 
+impl TryFrom<ChainFile> for ChainMessage {
+    type Error = JointError;
+
+    fn try_from(file: ChainFile) -> Result<Self, JointError> {
+        if file.format != FORMAT {
+            return Err(invalid(format!(
+                "format {:?}, expected {FORMAT:?}",
+                file.format
+            )));
+        }
+        let roster = Roster::new(file.parties)?;
+        let id = <[u8; 16]>::try_from(file.id.0)
+            .map(ChainId)
+            .map_err(|_| invalid("the id is 16 bytes"))?;
+        let key = JointKey::parse(file.key)?;
+        let body = match (file.purpose, file.challenge, file.form, file.views) {
+            (Purpose::Check, Some(challenge), None, views) => Body::Check {
+                challenge: <[u8; 32]>::try_from(challenge.0)
+                    .map_err(|_| invalid("a check carries a 32-byte challenge and no form"))?,
+                views,
+            },
+            (Purpose::Check, ..) => {
+                return Err(invalid("a check carries a 32-byte challenge and no form"))
+            }
+            (Purpose::Reissue, None, Some(form), None) => Body::Reissue { form },
+            (Purpose::Reissue, _, None, _) => {
+                return Err(invalid("a reissue request carries a form"))
+            }
+            (Purpose::Reissue, ..) => {
+                return Err(invalid("a reissue request carries no challenge or views"))
+            }
+        };
+        Self::build(id, key, roster, body, file.links, file.refusal)
+    }
+}
+
+impl From<ChainMessage> for ChainFile {
+    fn from(m: ChainMessage) -> Self {
+        let purpose = m.purpose();
+        let (challenge, form, views) = match m.body {
+            Body::Check { challenge, views } => (Some(Hex(challenge.to_vec())), None, views),
+            Body::Reissue { form } => (None, Some(form), None),
+        };
+        Self {
+            format: FORMAT.into(),
+            purpose,
+            id: Hex(m.id.0.to_vec()),
+            key: m.key.text,
+            parties: m.roster.0,
+            challenge,
+            form,
+            views,
+            links: m.links,
+            refusal: m.refusal,
+        }
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> JointError {
     JointError::Chain(msg.into())
 }
@@ -262,19 +440,30 @@ fn random<const N: usize>() -> Result<[u8; N], JointError> {
     Ok(b)
 }
 
-fn roster(parties: &[PartyName]) -> Result<(), JointError> {
-    if !(2..=MAX_PARTIES).contains(&parties.len()) {
-        return Err(invalid(format!(
-            "a joint key has 2 to {MAX_PARTIES} parties; the roster names {}",
-            parties.len()
-        )));
-    }
-    for (i, p) in parties.iter().enumerate() {
-        if parties[..i].contains(p) {
-            return Err(invalid(format!("{p} appears twice in the roster")));
-        }
+/// A reason (a form's, a refusal's) is 1 to [`MAX_REASON`] bytes, not blank.
+fn check_reason(reason: &str, what: &str) -> Result<(), JointError> {
+    if reason.trim().is_empty() || reason.len() > MAX_REASON {
+        return Err(invalid(format!("{what} is 1 to {MAX_REASON} bytes")));
     }
     Ok(())
+}
+
+/// The token's views are one value as long as n per party.
+fn check_views(roster: &Roster, key: &JointKey, views: &TokenViews) -> Result<(), JointError> {
+    if views.prefixes.len() != roster.len() || views.prefixes.iter().any(|p| p.0.len() != key.len())
+    {
+        return Err(invalid(
+            "the token's views are one value as long as n per party",
+        ));
+    }
+    Ok(())
+}
+
+/// Where a chain stands, borrowing the party that signs next.
+enum State<'a> {
+    Awaiting { index: usize, next: &'a PartyName },
+    Complete,
+    Refused(&'a Refusal),
 }
 
 impl ChainMessage {
@@ -282,19 +471,19 @@ impl ChainMessage {
     /// holder, first; then the others in the order their partials entered
     /// the token), with a fresh challenge; the token adds its views.
     pub fn new_check(key: &RsaPublicKey, parties: Vec<PartyName>) -> Result<Self, JointError> {
-        roster(&parties)?;
-        Ok(Self {
-            format: FORMAT.into(),
-            purpose: Purpose::Check,
-            id: Hex(random::<16>()?.to_vec()),
-            key: key.to_pem(),
-            parties,
-            challenge: Some(Hex(random::<32>()?.to_vec())),
-            form: None,
+        let roster = Roster::new(parties)?;
+        let body = Body::Check {
+            challenge: random()?,
             views: None,
-            links: Vec::new(),
-            refusal: None,
-        })
+        };
+        Self::build(
+            ChainId(random()?),
+            JointKey::new(key)?,
+            roster,
+            body,
+            Vec::new(),
+            None,
+        )
     }
 
     /// A reissue request (FIG. 20) for `key`, naming the new token and slot.
@@ -303,30 +492,62 @@ impl ChainMessage {
         parties: Vec<PartyName>,
         form: ReissueForm,
     ) -> Result<Self, JointError> {
-        roster(&parties)?;
-        let message = Self {
-            format: FORMAT.into(),
-            purpose: Purpose::Reissue,
-            id: Hex(random::<16>()?.to_vec()),
-            key: key.to_pem(),
-            parties,
-            challenge: None,
-            form: Some(form),
-            views: None,
-            links: Vec::new(),
-            refusal: None,
-        };
-        message.validate()?;
-        Ok(message)
+        let roster = Roster::new(parties)?;
+        Self::build(
+            ChainId(random()?),
+            JointKey::new(key)?,
+            roster,
+            Body::Reissue { form },
+            Vec::new(),
+            None,
+        )
+    }
+
+    /// The one constructor: checks what the parts do not hold by their
+    /// types (the views', links' and reasons' bounds).
+    fn build(
+        id: ChainId,
+        key: JointKey,
+        roster: Roster,
+        body: Body,
+        links: Vec<Link>,
+        refusal: Option<Refusal>,
+    ) -> Result<Self, JointError> {
+        match &body {
+            Body::Check { views: None, .. } => {}
+            Body::Check {
+                views: Some(views), ..
+            } => check_views(&roster, &key, views)?,
+            Body::Reissue { form } => check_reason(&form.reason, "the form's reason")?,
+        }
+        if links.len() > roster.len() {
+            return Err(invalid("more links than parties"));
+        }
+        if links.iter().any(|l| l.value.0.len() != key.len()) {
+            return Err(invalid("every link is a value as long as n"));
+        }
+        if let Some(r) = &refusal {
+            check_reason(&r.reason, "a refusal's reason")?;
+            if links.len() == roster.len() {
+                return Err(invalid("a complete chain carries no refusal"));
+            }
+        }
+        Ok(Self {
+            id,
+            key,
+            roster,
+            body,
+            links,
+            refusal,
+        })
     }
 
     /// Parses and validates a file (structure only; [`Self::status`] checks
     /// the arithmetic).
     pub fn parse(bytes: &[u8]) -> Result<Self, JointError> {
-        let message: Self = serde_json::from_slice(bytes)
+        let file: ChainFile = serde_json::from_slice(bytes)
             .map_err(|e| invalid(format!("not a joint chain file: {e}")))?;
-        message.validate()?;
-        Ok(message)
+        Self::try_from(file)
     }
 
     /// The file's text.
@@ -336,95 +557,49 @@ impl ChainMessage {
             .map_err(|e| JointError::Internal(format!("chain file: {e}")))
     }
 
-    fn validate(&self) -> Result<(), JointError> {
-        if self.format != FORMAT {
-            return Err(invalid(format!(
-                "format {:?}, expected {FORMAT:?}",
-                self.format
-            )));
-        }
-        roster(&self.parties)?;
-        if self.id.0.len() != 16 {
-            return Err(invalid("the id is 16 bytes"));
-        }
-        let key = self.key()?;
-        let k = key.modulus().len();
-        match self.purpose {
-            Purpose::Check => {
-                if self.challenge.as_ref().map(|c| c.0.len()) != Some(32) || self.form.is_some() {
-                    return Err(invalid("a check carries a 32-byte challenge and no form"));
-                }
-                if let Some(v) = &self.views {
-                    if v.prefixes.len() != self.parties.len()
-                        || v.prefixes.iter().any(|p| p.0.len() != k)
-                    {
-                        return Err(invalid(
-                            "the token's views are one value as long as n per party",
-                        ));
-                    }
-                }
-            }
-            Purpose::Reissue => {
-                let Some(form) = &self.form else {
-                    return Err(invalid("a reissue request carries a form"));
-                };
-                if self.challenge.is_some() || self.views.is_some() {
-                    return Err(invalid("a reissue request carries no challenge or views"));
-                }
-                if form.reason.trim().is_empty() || form.reason.len() > MAX_REASON {
-                    return Err(invalid(format!(
-                        "the form's reason is 1 to {MAX_REASON} bytes"
-                    )));
-                }
-                SlotName::new(&form.slot).map_err(|e| invalid(e.to_string()))?;
-            }
-        }
-        if self.links.len() > self.parties.len() {
-            return Err(invalid("more links than parties"));
-        }
-        if self.links.iter().any(|l| l.value.0.len() != k) {
-            return Err(invalid("every link is a value as long as n"));
-        }
-        if let Some(r) = &self.refusal {
-            if r.reason.trim().is_empty() || r.reason.len() > MAX_REASON {
-                return Err(invalid(format!(
-                    "a refusal's reason is 1 to {MAX_REASON} bytes"
-                )));
-            }
-        }
-        Ok(())
-    }
-
     /// What the chain is for.
     pub fn purpose(&self) -> Purpose {
-        self.purpose
+        match self.body {
+            Body::Check { .. } => Purpose::Check,
+            Body::Reissue { .. } => Purpose::Reissue,
+        }
     }
 
-    /// The joint public key.
-    pub fn key(&self) -> Result<RsaPublicKey, JointError> {
-        let key = RsaPublicKey::from_pem_or_der(self.key.as_bytes())
-            .map_err(|e| invalid(format!("the key: {e}")))?;
-        key.check_policy()
-            .map_err(|e| invalid(format!("the key: {e}")))?;
-        Ok(key)
+    /// The joint public key (policy-checked when the file was made or
+    /// parsed).
+    pub fn key(&self) -> &RsaPublicKey {
+        &self.key.public
     }
 
     /// The roster, d0's holder first.
     pub fn parties(&self) -> &[PartyName] {
-        &self.parties
+        self.roster.as_slice()
+    }
+
+    /// The roster, d0's holder first.
+    pub fn roster(&self) -> &Roster {
+        &self.roster
     }
 
     /// The id.
     pub fn id(&self) -> ChainId {
-        // `validate` holds it to 16 bytes.
-        let mut b = [0u8; 16];
-        b.copy_from_slice(&self.id.0[..16]);
-        ChainId(b)
+        self.id
     }
 
     /// The reissue form, for a reissue request.
     pub fn form(&self) -> Option<&ReissueForm> {
-        self.form.as_ref()
+        match &self.body {
+            Body::Reissue { form } => Some(form),
+            Body::Check { .. } => None,
+        }
+    }
+
+    /// The token's views, for a check that has them.
+    fn token_views(&self) -> Option<&TokenViews> {
+        match &self.body {
+            Body::Check { views, .. } => views.as_ref(),
+            Body::Reissue { .. } => None,
+        }
     }
 
     /// The links so far.
@@ -442,21 +617,22 @@ impl ChainMessage {
     /// RSASSA-PKCS1-v1_5-SHA-256 signature over these bytes.
     pub fn signed_message(&self) -> Vec<u8> {
         let mut w = Writer::with_domain(MESSAGE_DOMAIN);
-        w.str(self.purpose.as_str());
+        w.str(self.purpose().as_str());
         w.bytes(&self.id.0);
-        w.str(&self.key);
-        w.u32(self.parties.len() as u32);
-        for p in &self.parties {
+        w.str(&self.key.text);
+        // At most MAX_PARTIES.
+        w.u32(self.roster.len() as u32);
+        for p in self.roster.as_slice() {
             w.str(p.as_str());
         }
-        if let Some(c) = &self.challenge {
-            w.bytes(&c.0);
-        }
-        if let Some(f) = &self.form {
-            w.str(&f.reason);
-            w.bytes(f.token.as_bytes());
-            w.str(&f.slot);
-            w.u64(f.requested_at);
+        match &self.body {
+            Body::Check { challenge, .. } => w.bytes(challenge),
+            Body::Reissue { form } => {
+                w.str(&form.reason);
+                w.bytes(form.token.as_bytes());
+                w.str(form.slot.as_str());
+                w.u64(form.requested_at);
+            }
         }
         w.into_bytes().to_vec()
     }
@@ -474,20 +650,20 @@ impl ChainMessage {
 
     /// x: the encoded message every link chain starts from.
     pub fn encoded(&self) -> Result<Vec<u8>, JointError> {
-        self.encoded_for(&self.key()?)
-    }
-
-    fn encoded_for(&self, key: &RsaPublicKey) -> Result<Vec<u8>, JointError> {
-        emsa_pkcs1_sha256(&self.signed_message(), key.modulus().len())
+        emsa_pkcs1_sha256(&self.signed_message(), self.key.len())
     }
 
     /// Sets the token's views (the token's own step; see `Token::joint_check`).
     pub fn set_views(&mut self, views: TokenViews) -> Result<(), JointError> {
-        if self.purpose != Purpose::Check || !self.links.is_empty() {
+        let Body::Check { views: slot, .. } = &mut self.body else {
+            return Err(invalid("views belong to a new check"));
+        };
+        if !self.links.is_empty() {
             return Err(invalid("views belong to a new check"));
         }
-        self.views = Some(views);
-        self.validate()
+        check_views(&self.roster, &self.key, &views)?;
+        *slot = Some(views);
+        Ok(())
     }
 
     /// Checks everything that can be checked and says where the chain
@@ -496,29 +672,38 @@ impl ChainMessage {
     /// whose link differs is named), and for a complete chain that the last
     /// link verifies with e.
     pub fn status(&self) -> Result<ChainStatus, JointError> {
-        self.validate()?;
-        let key = self.key()?;
+        Ok(match self.state()? {
+            State::Awaiting { index, .. } => ChainStatus::Awaiting(index),
+            State::Complete => ChainStatus::Complete,
+            State::Refused(r) => ChainStatus::Refused(r.clone()),
+        })
+    }
+
+    fn state(&self) -> Result<State<'_>, JointError> {
+        let key = &self.key.public;
         let bits = key.bits() as u32;
         let n = from_be(key.modulus(), bits)?;
         let e = from_be(key.exponent(), bits)?;
         let p = params(&n)?;
-        let x = from_be(&self.encoded_for(&key)?, bits)?;
-        let verifies = |v: &[u8]| -> Result<bool, JointError> {
-            Ok(fit(&pow_public(&from_be(v, bits)?, &e, &p), bits) == x)
+        let x = from_be(&self.encoded()?, bits)?;
+        // Whether a chain value v, if any, verifies with e: E(v) = x.
+        let verifies = |v: Option<&Hex>| -> Result<bool, JointError> {
+            let Some(v) = v else { return Ok(false) };
+            Ok(fit(&pow_public(&from_be(&v.0, bits)?, &e, &p), bits) == x)
         };
-        for (i, link) in self.links.iter().enumerate() {
-            if link.party != self.parties[i] {
+        // Links never outnumber the roster, so the zip sees every link.
+        for (i, (link, holder)) in self.links.iter().zip(self.roster.as_slice()).enumerate() {
+            if link.party != *holder {
                 return Err(JointError::OutOfOrder(format!(
-                    "link {} is by {} but {} signs at that place in the roster ({}): the chain is out of order",
+                    "link {} is by {} but {holder} signs at that place in the roster ({}): the chain is out of order",
                     i + 1,
                     link.party,
-                    self.parties[i],
                     self.roster_text()
                 )));
             }
         }
-        if self.purpose == Purpose::Check {
-            let Some(views) = &self.views else {
+        if let Body::Check { views, .. } = &self.body {
+            let Some(views) = views else {
                 return Err(invalid(
                     "the check has no token views yet (`joint check-begin` makes them)",
                 ));
@@ -534,15 +719,15 @@ impl ChainMessage {
                         .into(),
                 )
             })?;
-            let full = &views.prefixes[views.prefixes.len() - 1];
-            if !verifies(&full.0)? {
+            // W_k = D(r); there is one view per party, so it exists.
+            if !verifies(views.prefixes.last())? {
                 return Err(JointError::DoesNotVerify(
                     "the token's signature D(r) does not verify: E(D(r)) ≠ r (FIG. 19 steps 10–11)"
                         .into(),
                 ));
             }
-            for (i, link) in self.links.iter().enumerate() {
-                if link.value != views.prefixes[i] {
+            for (i, (link, view)) in self.links.iter().zip(&views.prefixes).enumerate() {
+                if link.value != *view {
                     return Err(JointError::WrongPartial {
                         party: link.party.to_string(),
                         detail: format!(
@@ -554,55 +739,53 @@ impl ChainMessage {
                 }
             }
         }
-        if self.links.len() == self.parties.len() {
-            let last = &self.links[self.links.len() - 1];
-            if !verifies(&last.value.0)? {
-                return Err(JointError::DoesNotVerify(match self.purpose {
-                    Purpose::Reissue => "E(D_{k−1}(…D_0(Form))) ≠ Form: a partial in the chain is wrong, or the form was altered after it was signed".into(),
-                    Purpose::Check => "E(D_{k−1}(…D_0(r))) ≠ r: the partials do not make the key".into(),
+        let Some(next) = self.roster.get(self.links.len()) else {
+            // Every party signed (and a complete chain carries no refusal).
+            if !verifies(self.links.last().map(|l| &l.value))? {
+                return Err(JointError::DoesNotVerify(match self.body {
+                    Body::Reissue { .. } => "E(D_{k−1}(…D_0(Form))) ≠ Form: a partial in the chain is wrong, or the form was altered after it was signed".into(),
+                    Body::Check { .. } => "E(D_{k−1}(…D_0(r))) ≠ r: the partials do not make the key".into(),
                 }));
             }
-            if self.refusal.is_some() {
-                return Err(invalid("a complete chain carries no refusal"));
-            }
-            return Ok(ChainStatus::Complete);
+            return Ok(State::Complete);
+        };
+        match &self.refusal {
+            Some(r) if r.party != *next => Err(JointError::OutOfOrder(format!(
+                "the refusal is by {}, but {next} was to sign next",
+                r.party
+            ))),
+            Some(r) => Ok(State::Refused(r)),
+            None => Ok(State::Awaiting {
+                index: self.links.len(),
+                next,
+            }),
         }
-        if let Some(r) = &self.refusal {
-            if r.party != self.parties[self.links.len()] {
-                return Err(JointError::OutOfOrder(format!(
-                    "the refusal is by {}, but {} was to sign next",
-                    r.party,
-                    self.parties[self.links.len()]
-                )));
-            }
-            return Ok(ChainStatus::Refused(r.clone()));
-        }
-        Ok(ChainStatus::Awaiting(self.links.len()))
     }
 
     /// The roster as text: `alice → issuer → provider`.
     pub fn roster_text(&self) -> String {
-        self.parties
+        self.roster
+            .as_slice()
             .iter()
             .map(PartyName::as_str)
             .collect::<Vec<_>>()
             .join(" → ")
     }
 
+    /// `party`'s roster position if it signs next, else why not.
     fn turn(&self, party: &PartyName) -> Result<usize, JointError> {
-        match self.status()? {
-            ChainStatus::Awaiting(i) if &self.parties[i] == party => Ok(i),
-            ChainStatus::Awaiting(i) => Err(JointError::NotYourTurn(format!(
-                "{} signs next, not {party} (roster: {})",
-                self.parties[i],
+        match self.state()? {
+            State::Awaiting { index, next } if next == party => Ok(index),
+            State::Awaiting { next, .. } => Err(JointError::NotYourTurn(format!(
+                "{next} signs next, not {party} (roster: {})",
                 self.roster_text()
             ))),
-            ChainStatus::Complete => Err(JointError::NotYourTurn(
+            State::Complete => Err(JointError::NotYourTurn(
                 "the chain is complete already".into(),
             )),
-            ChainStatus::Refused(r) => Err(JointError::Refused {
+            State::Refused(r) => Err(JointError::Refused {
                 party: r.party.to_string(),
-                reason: r.reason,
+                reason: r.reason.clone(),
             }),
         }
     }
@@ -615,21 +798,20 @@ impl ChainMessage {
     /// 605/607 refuse permission). Returns where the chain then stands.
     pub fn sign(&mut self, party: &PartyName, partial: &[u8]) -> Result<ChainStatus, JointError> {
         let i = self.turn(party)?;
-        let key = self.key()?;
+        let key = &self.key.public;
         let bits = key.bits() as u32;
         let n = from_be(key.modulus(), bits)?;
         let p = params(&n)?;
-        let previous = match i {
-            0 => self.encoded_for(&key)?,
-            _ => self.links[i - 1].value.0.clone(),
+        // It is party i's turn, so there are i links: the last is the
+        // previous one, and none means party 0 starts from x.
+        let previous = match self.links.last() {
+            None => self.encoded()?,
+            Some(link) => link.value.0.clone(),
         };
         let d = zeroize::Zeroizing::new(from_be(partial, bits.max(partial.len() as u32 * 8))?);
-        let value = to_be_len(
-            &pow_mod(&from_be(&previous, bits)?, &d, &p),
-            key.modulus().len(),
-        );
-        if let Some(views) = &self.views {
-            if value != views.prefixes[i].0 {
+        let value = to_be_len(&pow_mod(&from_be(&previous, bits)?, &d, &p), self.key.len());
+        if let Some(views) = self.token_views() {
+            if views.prefixes.get(i).map(|v| v.0.as_slice()) != Some(value.as_slice()) {
                 return Err(JointError::WrongPartial {
                     party: party.to_string(),
                     detail: format!(
@@ -639,6 +821,8 @@ impl ChainMessage {
             }
         }
         let mut next = self.clone();
+        // Party i's turn means i < the roster's length, and `to_be_len`
+        // made the value as long as n: the invariants hold.
         next.links.push(Link {
             party: party.clone(),
             value: Hex(value),
@@ -653,34 +837,36 @@ impl ChainMessage {
     /// refused status.
     pub fn refuse(&mut self, party: &PartyName, reason: &str) -> Result<ChainStatus, JointError> {
         self.turn(party)?;
-        let mut next = self.clone();
-        next.refusal = Some(Refusal {
+        check_reason(reason, "a refusal's reason")?;
+        // Its turn: the chain is not complete, so it may carry a refusal.
+        let refusal = Refusal {
             party: party.clone(),
             reason: reason.to_string(),
-        });
-        next.validate()?;
-        let status = ChainStatus::Refused(Refusal {
-            party: party.clone(),
-            reason: reason.to_string(),
-        });
-        *self = next;
-        Ok(status)
+        };
+        self.refusal = Some(refusal.clone());
+        Ok(ChainStatus::Refused(refusal))
     }
 
     /// Whether `later` is this file with more links (or a refusal) added and
     /// nothing else changed: what the mailbox accepts as an update.
     /// A refused chain is final: nothing extends it.
     pub fn is_extended_by(&self, later: &Self) -> bool {
-        if self.refusal.is_some()
-            || later.links.len() < self.links.len()
-            || later.links[..self.links.len()] != self.links
-        {
-            return false;
-        }
-        let mut base = later.clone();
-        base.links.truncate(self.links.len());
-        base.refusal = None;
-        base == *self && (later.links.len() > self.links.len() || later.refusal.is_some())
+        // Destructured so that a new field cannot be left out.
+        let Self {
+            id,
+            key,
+            roster,
+            body,
+            links,
+            refusal,
+        } = self;
+        refusal.is_none()
+            && later.id == *id
+            && later.key == *key
+            && later.roster == *roster
+            && later.body == *body
+            && later.links.starts_with(links)
+            && (later.links.len() > links.len() || later.refusal.is_some())
     }
 }
 
@@ -690,19 +876,19 @@ pub(crate) fn views(
     message: &ChainMessage,
     partials: &[zeroize::Zeroizing<Vec<u8>>],
 ) -> Result<(Vec<Hex>, Vec<u8>), JointError> {
-    if partials.len() != message.parties.len() {
+    if partials.len() != message.roster.len() {
         return Err(invalid(format!(
             "the roster names {} parties, but {} partials made this key",
-            message.parties.len(),
+            message.roster.len(),
             partials.len()
         )));
     }
-    let key = message.key()?;
+    let key = message.key();
     let k = key.modulus().len();
     let bits = key.bits() as u32;
     let n = from_be(key.modulus(), bits)?;
     let p = params(&n)?;
-    let mut value: BoxedUint = from_be(&message.encoded_for(&key)?, bits)?;
+    let mut value: BoxedUint = from_be(&message.encoded()?, bits)?;
     let mut prefixes = Vec::with_capacity(partials.len());
     for d in partials {
         let d = zeroize::Zeroizing::new(from_be(d, bits)?);
@@ -718,6 +904,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use proptest::prelude::*;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::joint::JointSlot;
@@ -746,10 +933,12 @@ mod tests {
         })
     }
 
+    fn name(i: usize) -> PartyName {
+        PartyName::new(&format!("p{i}")).unwrap()
+    }
+
     fn names() -> Vec<PartyName> {
-        (0..K)
-            .map(|i| PartyName::new(&format!("p{i}")).unwrap())
-            .collect()
+        (0..K).map(name).collect()
     }
 
     fn check() -> ChainMessage {
@@ -782,11 +971,47 @@ mod tests {
             ReissueForm {
                 reason: "lost".into(),
                 token: TokenSerial::from_bytes([7; 16]),
-                slot: "joint".into(),
+                slot: SlotName::new("joint").unwrap(),
                 requested_at: 1,
             },
         )
         .unwrap()
+    }
+
+    fn form_mut(m: &mut ChainMessage) -> &mut ReissueForm {
+        match &mut m.body {
+            Body::Reissue { form } => form,
+            Body::Check { .. } => panic!("not a reissue request"),
+        }
+    }
+
+    /// A check with its views and two links, and a reissue request with
+    /// one link and a refusal, as files.
+    fn files() -> &'static (String, String) {
+        static F: OnceLock<(String, String)> = OnceLock::new();
+        F.get_or_init(|| {
+            let (_, partials) = fixture();
+            let mut c = check();
+            c.sign(&name(0), &partials[0]).unwrap();
+            c.sign(&name(1), &partials[1]).unwrap();
+            let mut r = form();
+            r.sign(&name(0), &partials[0]).unwrap();
+            r.refuse(&name(1), "not without a police report").unwrap();
+            (c.to_json().unwrap(), r.to_json().unwrap())
+        })
+    }
+
+    fn value(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    /// `file` is refused at the door with a [`JointError::Chain`] that
+    /// says `why`.
+    fn refused(file: &Value, why: &str) {
+        match ChainMessage::parse(file.to_string().as_bytes()) {
+            Err(JointError::Chain(msg)) => assert!(msg.contains(why), "{msg:?} lacks {why:?}"),
+            other => panic!("{file}: expected a refusal ({why}), got {other:?}"),
+        }
     }
 
     #[test]
@@ -833,7 +1058,7 @@ mod tests {
         assert!(!m.is_extended_by(&base));
         assert!(!m.is_extended_by(&m));
         let mut forged = m.clone();
-        forged.form.as_mut().unwrap().reason = "lost twice".into();
+        form_mut(&mut forged).reason = "lost twice".into();
         assert!(!base.is_extended_by(&forged));
 
         let mut refused = m.clone();
@@ -855,13 +1080,17 @@ mod tests {
             refused.clone().refuse(&names()[2], "me too").unwrap_err(),
             JointError::Refused { .. }
         ));
+        assert!(matches!(
+            m.clone().refuse(&names()[1], " ").unwrap_err(),
+            JointError::Chain(_)
+        ));
 
         for (name, partial) in names().iter().zip(partials).skip(1) {
             m.sign(name, partial).unwrap();
         }
         assert_eq!(m.status().unwrap(), ChainStatus::Complete);
         let mut forged = m.clone();
-        forged.form.as_mut().unwrap().requested_at = 2;
+        form_mut(&mut forged).requested_at = 2;
         assert!(matches!(
             forged.status().unwrap_err(),
             JointError::DoesNotVerify(_)
@@ -873,6 +1102,290 @@ mod tests {
         let mut twice = serde_json::to_value(&m).unwrap();
         twice["parties"][1] = twice["parties"][0].clone();
         assert!(ChainMessage::parse(twice.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_file_whose_shape_is_wrong_is_refused_at_parse() {
+        let (check, reissue) = files();
+        let (check, reissue) = (value(check), value(reissue));
+        let edit = |base: &Value, f: &dyn Fn(&mut Value)| {
+            let mut v = base.clone();
+            f(&mut v);
+            v
+        };
+
+        // The token's views: one per party.
+        refused(
+            &edit(&check, &|v| {
+                v["views"]["prefixes"].as_array_mut().unwrap().pop();
+            }),
+            "one value as long as n per party",
+        );
+        refused(
+            &edit(&check, &|v| {
+                let first = v["views"]["prefixes"][0].clone();
+                v["views"]["prefixes"].as_array_mut().unwrap().push(first);
+            }),
+            "one value as long as n per party",
+        );
+        // The roster: 2 to 17 distinct parties.
+        refused(
+            &edit(&reissue, &|v| v["parties"] = json!(["p0"])),
+            "2 to 17 parties",
+        );
+        refused(
+            &edit(&reissue, &|v| {
+                v["parties"] = (0..18).map(|i| format!("p{i}")).collect();
+            }),
+            "2 to 17 parties",
+        );
+        refused(
+            &edit(&reissue, &|v| v["parties"][2] = json!("p0")),
+            "appears twice",
+        );
+        // The body matches the purpose.
+        refused(
+            &edit(&check, &|v| {
+                v.as_object_mut().unwrap().remove("challenge");
+            }),
+            "32-byte challenge",
+        );
+        refused(
+            &edit(&check, &|v| v["challenge"] = json!("00ff")),
+            "32-byte challenge",
+        );
+        refused(
+            &edit(&check, &|v| v["form"] = reissue["form"].clone()),
+            "32-byte challenge",
+        );
+        refused(
+            &edit(&reissue, &|v| v["challenge"] = check["challenge"].clone()),
+            "no challenge or views",
+        );
+        refused(
+            &edit(&reissue, &|v| v["views"] = check["views"].clone()),
+            "no challenge or views",
+        );
+        refused(
+            &edit(&reissue, &|v| {
+                v.as_object_mut().unwrap().remove("form");
+            }),
+            "carries a form",
+        );
+        refused(
+            &edit(&reissue, &|v| v["form"]["slot"] = json!(".hidden")),
+            "not a valid slot name",
+        );
+        refused(
+            &edit(&reissue, &|v| v["form"]["reason"] = json!("  ")),
+            "the form's reason",
+        );
+        // Links: as long as n, no more than parties.
+        refused(
+            &edit(&check, &|v| {
+                let short = v["links"][1]["value"].as_str().unwrap()[2..].to_string();
+                v["links"][1]["value"] = json!(short);
+            }),
+            "as long as n",
+        );
+        refused(
+            &edit(&check, &|v| {
+                let link = v["links"][0].clone();
+                let links = v["links"].as_array_mut().unwrap();
+                links.resize(K + 1, link);
+            }),
+            "more links than parties",
+        );
+        // The rest of the header.
+        refused(&edit(&check, &|v| v["id"] = json!("00ff")), "16 bytes");
+        refused(&edit(&check, &|v| v["key"] = json!("not a key")), "the key");
+        refused(
+            &edit(&reissue, &|v| v["refusal"]["reason"] = json!("")),
+            "a refusal's reason",
+        );
+        refused(
+            &edit(&reissue, &|v| v["format"] = json!("symbolon-joint-chain/2")),
+            "format",
+        );
+        refused(&edit(&reissue, &|v| v["extra"] = json!(1)), "unknown field");
+
+        // A refusal on a complete chain.
+        let (_, partials) = fixture();
+        let mut complete = form();
+        for (name, partial) in names().iter().zip(partials) {
+            complete.sign(name, partial).unwrap();
+        }
+        let mut v = serde_json::to_value(&complete).unwrap();
+        v["refusal"] = json!({ "party": "p4", "reason": "too late" });
+        refused(&v, "a complete chain carries no refusal");
+    }
+
+    #[test]
+    fn views_are_set_once_on_a_new_check_and_only_one_per_party() {
+        let mut m = check();
+        let views = m.token_views().unwrap().clone();
+        let mut short = views.clone();
+        short.prefixes.pop();
+        assert!(matches!(
+            check().set_views(short).unwrap_err(),
+            JointError::Chain(_)
+        ));
+        assert!(matches!(
+            form().set_views(views.clone()).unwrap_err(),
+            JointError::Chain(_)
+        ));
+        m.sign(&name(0), &fixture().1[0]).unwrap();
+        assert!(matches!(
+            m.set_views(views).unwrap_err(),
+            JointError::Chain(_)
+        ));
+    }
+
+    #[test]
+    fn a_parsed_file_is_written_back_byte_for_byte() {
+        let (check, reissue) = files();
+        for (text, fields) in [
+            (
+                check,
+                &[
+                    "format",
+                    "purpose",
+                    "id",
+                    "key",
+                    "parties",
+                    "challenge",
+                    "views",
+                    "links",
+                ][..],
+            ),
+            (
+                reissue,
+                &[
+                    "format", "purpose", "id", "key", "parties", "form", "links", "refusal",
+                ][..],
+            ),
+        ] {
+            let m = ChainMessage::parse(text.as_bytes()).unwrap();
+            assert_eq!(&m.to_json().unwrap(), text);
+            // The format's fields, in its order, and nothing else.
+            let top: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("  \""))
+                .filter_map(|l| l.split('"').next())
+                .collect();
+            assert_eq!(top, fields);
+            assert!(text.starts_with("{\n  \"format\": \"symbolon-joint-chain/1\",\n"));
+            assert!(text.ends_with("}\n"));
+        }
+        // The key is signed as the file spells it.
+        let m = ChainMessage::parse(check.as_bytes()).unwrap();
+        let mut v = value(check);
+        v["key"] = json!(format!("{}\n", v["key"].as_str().unwrap()));
+        let respelled = ChainMessage::parse(v.to_string().as_bytes()).unwrap();
+        assert_eq!(respelled.key(), m.key());
+        assert_ne!(respelled.signed_message(), m.signed_message());
+        assert!(!m.is_extended_by(&respelled));
+    }
+
+    /// A structural edit of a chain file (see `mutate`).
+    fn edit() -> impl Strategy<Value = (u8, usize, usize)> {
+        (0u8..14, 0usize..20, 0usize..20)
+    }
+
+    /// Applies `edits` to `text`'s JSON, then writes it back out.
+    fn mutate(text: &str, edits: &[(u8, usize, usize)]) -> Vec<u8> {
+        let mut v = value(text);
+        let mut flips = Vec::new();
+        for &(op, a, b) in edits {
+            let links = v["links"].as_array().map_or(0, Vec::len).max(1);
+            let prefixes: Vec<Value> = v
+                .pointer("/views/prefixes")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let map = v.as_object_mut().unwrap();
+            match op {
+                0 => {
+                    if let Some(l) = map.get_mut("links").and_then(Value::as_array_mut) {
+                        l.pop();
+                    }
+                }
+                1 => {
+                    if let Some(l) = map.get_mut("links").and_then(Value::as_array_mut) {
+                        if let Some(x) = l.get(a % links).cloned() {
+                            l.push(x);
+                        }
+                    }
+                }
+                2 => {
+                    if let Some(p) = v
+                        .pointer_mut("/views/prefixes")
+                        .and_then(Value::as_array_mut)
+                    {
+                        p.pop();
+                    }
+                }
+                3 => {
+                    if let Some(Value::String(s)) =
+                        v.pointer_mut(&format!("/links/{}/value", a % links))
+                    {
+                        s.truncate(s.len().saturating_sub(2));
+                    }
+                }
+                4 => {
+                    if let Some(p) = map.get_mut("parties").and_then(Value::as_array_mut) {
+                        let n = p.len().max(1);
+                        p.swap(a % n, b % n);
+                    }
+                }
+                5 => {
+                    map.insert(
+                        "refusal".into(),
+                        json!({ "party": format!("p{}", a % K), "reason": "no" }),
+                    );
+                }
+                6 => {
+                    map.remove("views");
+                }
+                7 => {
+                    if let (Some(x), Some(p)) = (
+                        v.pointer_mut(&format!("/links/{}/value", a % links)),
+                        prefixes.get(b % K),
+                    ) {
+                        *x = p.clone();
+                    }
+                }
+                8 => {
+                    let all: Vec<Value> = prefixes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| json!({ "party": format!("p{i}"), "value": p }))
+                        .collect();
+                    map.insert("links".into(), Value::Array(all));
+                }
+                9 => {
+                    if let Some(x) = v.pointer_mut(&format!("/links/{}/party", a % links)) {
+                        *x = json!(format!("p{}", b % K));
+                    }
+                }
+                10 => flips.push((a, b)),
+                11 => {
+                    map.insert("purpose".into(), json!("reissue"));
+                }
+                12 => {
+                    map.remove("challenge");
+                }
+                _ => {
+                    map.insert("parties".into(), (0..a).map(|i| format!("p{i}")).collect());
+                }
+            }
+        }
+        let mut bytes = serde_json::to_vec_pretty(&v).unwrap();
+        let len = bytes.len();
+        for (at, to) in flips {
+            bytes[at * 997 % len] = b"0123456789abcdef\"{}[],: "[to % 24];
+        }
+        bytes
     }
 
     proptest! {
@@ -903,6 +1416,42 @@ mod tests {
                 }
             }
             prop_assert_eq!(m.status().unwrap() == ChainStatus::Complete, m.links().len() == K);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever a file says, once it parses: it writes back as it
+        /// parsed, and checking, signing and refusing it answer without
+        /// panicking.
+        #[test]
+        fn a_parsed_file_never_panics(
+            reissue in any::<bool>(),
+            edits in prop::collection::vec(edit(), 0..4),
+        ) {
+            let (_, partials) = fixture();
+            let (check, form) = files();
+            let bytes = mutate(if reissue { form } else { check }, &edits);
+            let Ok(m) = ChainMessage::parse(&bytes) else {
+                return Ok(());
+            };
+            prop_assert_eq!(&ChainMessage::parse(m.to_json().unwrap().as_bytes()).unwrap(), &m);
+            let _ = m.status();
+            for i in 0..=K {
+                let party = name(i);
+                let mut signed = m.clone();
+                if let Ok(status) = signed.sign(&party, &partials[i % K]) {
+                    prop_assert_eq!(signed.status(), Ok(status));
+                    prop_assert!(m.is_extended_by(&signed));
+                }
+                let _ = m.clone().sign(&party, &[0x3c; 256]);
+                let mut refused = m.clone();
+                if refused.refuse(&party, "no").is_ok() {
+                    prop_assert!(matches!(refused.status(), Ok(ChainStatus::Refused(_))));
+                    prop_assert!(m.is_extended_by(&refused));
+                }
+            }
         }
     }
 }

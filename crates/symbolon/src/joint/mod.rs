@@ -9,13 +9,17 @@
 //! joint slot (FIG. 18: init by the issuer, partials contributed, finish,
 //! d0's one release, rotation). [`chain`] holds the protocols' message
 //! files: the honest-generation check (FIG. 19) and the reissue request
-//! form (FIG. 20).
+//! form (FIG. 20). [`chained`] is the parties' side: a new partial, the
+//! corrected partial, one link of a chained signature, and the check of a
+//! complete chain with e.
 
 pub mod arith;
 pub mod chain;
+pub mod chained;
 mod slot;
 
-pub use chain::{ChainId, ChainMessage, ChainStatus, PartyName, Purpose, ReissueForm};
+pub use chain::{ChainId, ChainMessage, ChainStatus, PartyName, Purpose, ReissueForm, Roster};
+pub use chained::{corrected_partial, new_partial, partial_sign, verify_chained};
 pub use slot::open_d0;
 pub(crate) use slot::JointSlot;
 

@@ -207,13 +207,13 @@ impl JointSlot {
                 })
             }
         }
-        if form.token != token || form.slot != slot.as_str() {
+        if form.token != token || form.slot != *slot {
             return Err(JointError::InvalidInput(format!(
                 "the request form permits a reissue into token {} slot {}, not token {token} slot {slot}",
                 form.token, form.slot
             )));
         }
-        let public = permission.key()?;
+        let public = permission.key();
         Ok(Self::Reissuing {
             n: public.modulus().to_vec(),
             e: public.exponent().to_vec(),

@@ -606,7 +606,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
             .joints
             .get(slot)
             .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
-        if message.key()?.spki_der() != key.public_key().spki_der() {
+        if message.key().spki_der() != key.public_key().spki_der() {
             return Err(TokenError::InvalidInput(format!(
                 "the check is for another key than slot {slot}'s"
             )));
