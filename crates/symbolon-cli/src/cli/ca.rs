@@ -152,35 +152,17 @@ pub(crate) enum AdminCommand {
         Roles: admin, registration-officer, station, arbitrator, auditor. A name holds one role; an arbitrator's \
         name is its identifier in policies. Only the code's digest is stored: give the code to the party over a \
         channel you trust.")]
-    Grant {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The role.
-        #[arg(long)]
-        role: String,
-        /// The party's name (a-z 0-9 . _ -).
-        #[arg(long)]
-        name: String,
-    },
+    Grant(AdminGrantArgs),
     /// List every credential: serial, name, role, state.
     #[command(
         after_help = "Example:\n  symbolon admin list --ca https://127.0.0.1:8080 --ca-cert root.pem --credential symbolon-data/admin.token"
     )]
-    List {
-        #[command(flatten)]
-        ca: CaArgs,
-    },
+    List(AdminListArgs),
     /// Revoke a credential: the service refuses it from the next request on.
     #[command(
         after_help = "Example:\n  symbolon admin revoke-credential --serial 4f0c… --ca https://127.0.0.1:8080 --ca-cert root.pem --credential symbolon-data/admin.token"
     )]
-    RevokeCredential {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The credential's certificate serial (from `admin list`).
-        #[arg(long)]
-        serial: String,
-    },
+    RevokeCredential(AdminRevokeCredentialArgs),
     /// A station's name policy: the namespaces it may have certified without a registration per subject.
     #[command(subcommand)]
     NamePolicy(NamePolicyCommand),
@@ -193,19 +175,57 @@ pub(crate) enum AdminCommand {
         The root must be a self-signed CA certificate (RSA, or ECDSA on P-256/P-384). A token registered with \
         `token register --device-chain` whose device certificate chains to it is attested by the manufacturer \
         as well as by the station that registered it; a CA policy's manufacturer_evidence roles require this.")]
-    TrustManufacturer {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The root certificate (PEM).
-        root: PathBuf,
-    },
+    TrustManufacturer(AdminTrustManufacturerArgs),
     /// List the manufacturer roots the CA trusts.
     #[command(after_help = "Example:
   symbolon admin manufacturer-roots --ca https://127.0.0.1:8080 --credential symbolon-data/admin.token")]
-    ManufacturerRoots {
-        #[command(flatten)]
-        ca: CaArgs,
-    },
+    ManufacturerRoots(AdminManufacturerRootsArgs),
+}
+
+/// The arguments of `AdminCommand::Grant`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AdminGrantArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The role.
+    #[arg(long)]
+    pub(crate) role: String,
+    /// The party's name (a-z 0-9 . _ -).
+    #[arg(long)]
+    pub(crate) name: String,
+}
+
+/// The arguments of `AdminCommand::List`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AdminListArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+}
+
+/// The arguments of `AdminCommand::RevokeCredential`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AdminRevokeCredentialArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The credential's certificate serial (from `admin list`).
+    #[arg(long)]
+    pub(crate) serial: String,
+}
+
+/// The arguments of `AdminCommand::TrustManufacturer`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AdminTrustManufacturerArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The root certificate (PEM).
+    pub(crate) root: PathBuf,
+}
+
+/// The arguments of `AdminCommand::ManufacturerRoots`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AdminManufacturerRootsArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,29 +255,37 @@ pub(crate) enum NamePolicyCommand {
 \
         Every name in a certificate is checked: the subject (by a dn: rule, or else its CN and emailAddress as \
         the DNS name, IP or email address they are) and every subject alternative name.")]
-    Set {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The station's party name.
-        #[arg(long)]
-        station: String,
-        /// An allow rule (repeat).
-        #[arg(long)]
-        allow: Vec<String>,
-        /// A deny rule (repeat); deny wins.
-        #[arg(long)]
-        deny: Vec<String>,
-    },
+    Set(NamePolicySetArgs),
     /// Show a station's name policy.
     #[command(after_help = "Example:
   symbolon admin name-policy show --station st-1 --ca https://127.0.0.1:8080 --credential symbolon-data/admin.token")]
-    Show {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The station's party name.
-        #[arg(long)]
-        station: String,
-    },
+    Show(NamePolicyShowArgs),
+}
+
+/// The arguments of `NamePolicyCommand::Set`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NamePolicySetArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The station's party name.
+    #[arg(long)]
+    pub(crate) station: String,
+    /// An allow rule (repeat).
+    #[arg(long)]
+    pub(crate) allow: Vec<String>,
+    /// A deny rule (repeat); deny wins.
+    #[arg(long)]
+    pub(crate) deny: Vec<String>,
+}
+
+/// The arguments of `NamePolicyCommand::Show`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NamePolicyShowArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The station's party name.
+    #[arg(long)]
+    pub(crate) station: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,59 +306,75 @@ pub(crate) enum RaCommand {
         givenName, initials, pseudonym, title, O, OU, organizationIdentifier, C, ST, L, street, postalCode, \
         serialNumber, emailAddress, DC and UID. The evidence text is kept in the registry (the audit log keeps \
         its SHA-256), with your credential.")]
-    Register {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The subscriber's identity (RFC 4514).
-        #[arg(long)]
-        identity: String,
-        /// Certificate roles, comma-separated (client, email, document-signing, server, purchase-signing).
-        #[arg(long)]
-        roles: String,
-        /// What you checked, in words (at most 1024 bytes).
-        #[arg(long)]
-        evidence: String,
-        /// How long the registration stays live (s, m, h, d; at most 365d).
-        #[arg(long, default_value = "30d")]
-        valid: String,
-        /// How many certificates it covers.
-        #[arg(long, default_value_t = 1)]
-        uses: u32,
-        /// A vetted subject alternative name: dns:NAME, ip:ADDRESS or email:ADDRESS (repeat).
-        #[arg(long)]
-        san: Vec<String>,
-    },
+    Register(RaRegisterArgs),
     /// List registrations, newest first (live ones, or --all).
     #[command(after_help = "Example:
   symbolon ra list --all --ca https://127.0.0.1:8080 --credential officer.token")]
-    List {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// Every registration, not only live ones.
-        #[arg(long)]
-        all: bool,
-    },
+    List(RaListArgs),
     /// Show one registration and the certificates issued under it.
     #[command(after_help = "Example:
   symbolon ra show --id 5d1c… --ca https://127.0.0.1:8080 --credential officer.token")]
-    Show {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The registration id.
-        #[arg(long)]
-        id: String,
-    },
+    Show(RaShowArgs),
     /// Withdraw a registration: nothing more is certified under it.
     #[command(after_help = "Example:
   symbolon ra withdraw --id 5d1c… --reason 'left the company' --ca https://127.0.0.1:8080 --credential officer.token")]
-    Withdraw {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The registration id.
-        #[arg(long)]
-        id: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-    },
+    Withdraw(RaWithdrawArgs),
+}
+
+/// The arguments of `RaCommand::Register`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RaRegisterArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The subscriber's identity (RFC 4514).
+    #[arg(long)]
+    pub(crate) identity: String,
+    /// Certificate roles, comma-separated (client, email, document-signing, server, purchase-signing).
+    #[arg(long)]
+    pub(crate) roles: String,
+    /// What you checked, in words (at most 1024 bytes).
+    #[arg(long)]
+    pub(crate) evidence: String,
+    /// How long the registration stays live (s, m, h, d; at most 365d).
+    #[arg(long, default_value = "30d")]
+    pub(crate) valid: String,
+    /// How many certificates it covers.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) uses: u32,
+    /// A vetted subject alternative name: dns:NAME, ip:ADDRESS or email:ADDRESS (repeat).
+    #[arg(long)]
+    pub(crate) san: Vec<String>,
+}
+
+/// The arguments of `RaCommand::List`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RaListArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// Every registration, not only live ones.
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+/// The arguments of `RaCommand::Show`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RaShowArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The registration id.
+    #[arg(long)]
+    pub(crate) id: String,
+}
+
+/// The arguments of `RaCommand::Withdraw`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RaWithdrawArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The registration id.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: String,
 }

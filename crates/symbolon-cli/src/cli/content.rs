@@ -58,60 +58,72 @@ pub(crate) enum ContentCommand {
         --price '4.99 EUR' --licence-slot content --out order.pem\n\n\
         The slot must hold a key with a purchase-signing certificate from the CA (`symbolon issue --role \
         purchase-signing`). The licence will be for --licence-slot of this token (or of --licence-token).")]
-    Order {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The content ordered (32 hex digits).
-        #[arg(long)]
-        content_id: String,
-        /// The price agreed, as "4.99 EUR".
-        #[arg(long)]
-        price: String,
-        /// The decryption slot the licence is for.
-        #[arg(long)]
-        licence_slot: String,
-        /// The serial of the token holding that slot (default: this token).
-        #[arg(long)]
-        licence_token: Option<String>,
-        /// Intermediate CA certificates (PEM), when the CA is not the root.
-        #[arg(long)]
-        chain: Option<PathBuf>,
-        /// pkcs1-sha256|pkcs1-sha384|pkcs1-sha512|pss-sha256|pss-sha384|pss-sha512.
-        #[arg(long, default_value = "pkcs1-sha256")]
-        scheme: String,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Order(ContentOrderArgs),
     /// The owner: check an order and issue a licence for it.
     #[command(after_help = "Example:\n  \
         symbolon content license --owner owner/ --order order.pem --content film.sealed --out film.licence\n\n\
         Refused (exit 5) when the order is replayed, older than --max-age, signed by a key without a \
         purchase-signing certificate from the pinned CA, or for a token slot this owner did not provision.")]
-    License {
-        #[command(flatten)]
-        owner: OwnerDir,
-        /// The purchase order (PEM).
-        #[arg(long)]
-        order: PathBuf,
-        /// The sealed content (only its header is read).
-        #[arg(long)]
-        content: PathBuf,
-        /// Oldest order accepted, in seconds.
-        #[arg(long, default_value_t = 86400)]
-        max_age: u64,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    License(ContentLicenseArgs),
     /// Show a sealed file's header: content id, recipient key, chunk size.
     #[command(after_help = "Example:\n  symbolon content inspect film.sealed --json")]
-    Inspect {
-        /// The sealed content (default or "-": stdin).
-        input: Option<PathBuf>,
-    },
+    Inspect(ContentInspectArgs),
+}
+
+/// The arguments of `ContentCommand::Order`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ContentOrderArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The content ordered (32 hex digits).
+    #[arg(long)]
+    pub(crate) content_id: String,
+    /// The price agreed, as "4.99 EUR".
+    #[arg(long)]
+    pub(crate) price: String,
+    /// The decryption slot the licence is for.
+    #[arg(long)]
+    pub(crate) licence_slot: String,
+    /// The serial of the token holding that slot (default: this token).
+    #[arg(long)]
+    pub(crate) licence_token: Option<String>,
+    /// Intermediate CA certificates (PEM), when the CA is not the root.
+    #[arg(long)]
+    pub(crate) chain: Option<PathBuf>,
+    /// pkcs1-sha256|pkcs1-sha384|pkcs1-sha512|pss-sha256|pss-sha384|pss-sha512.
+    #[arg(long, default_value = "pkcs1-sha256")]
+    pub(crate) scheme: String,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `ContentCommand::License`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ContentLicenseArgs {
+    #[command(flatten)]
+    pub(crate) owner: OwnerDir,
+    /// The purchase order (PEM).
+    #[arg(long)]
+    pub(crate) order: PathBuf,
+    /// The sealed content (only its header is read).
+    #[arg(long)]
+    pub(crate) content: PathBuf,
+    /// Oldest order accepted, in seconds.
+    #[arg(long, default_value_t = 86400)]
+    pub(crate) max_age: u64,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `ContentCommand::Inspect`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ContentInspectArgs {
+    /// The sealed content (default or "-": stdin).
+    pub(crate) input: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,16 +133,7 @@ pub(crate) enum OwnerCommand {
         after_help = "Example:\n  symbolon content owner init --owner owner/ --ca-cert root.pem\n\n\
         --ca-cert is the CA whose purchase-signing certificates this owner accepts on orders."
     )]
-    Init {
-        #[command(flatten)]
-        owner: OwnerDir,
-        /// The CA root certificate (PEM) that certifies buyers' signing keys.
-        #[arg(long)]
-        ca_cert: PathBuf,
-        /// The ledger database (default: sqlite://OWNER/owner.db).
-        #[arg(long, env = "SYMBOLON_OWNER_DATABASE")]
-        database: Option<String>,
-    },
+    Init(OwnerInitArgs),
     /// Print a public key: the catalogue key (default), the issuer identity, or a provisioned key.
     #[command(after_help = "Examples:\n  \
         symbolon content owner public-key --owner owner/ --out catalogue.pem\n  \
@@ -138,39 +141,60 @@ pub(crate) enum OwnerCommand {
         symbolon content owner public-key --owner owner/ --token-serial SERIAL --slot content\n\n\
         Seal published content to the catalogue key and sell it with licences; or seal to one token's \
         provisioned key directly. Users' tokens must trust the identity (`token trust-issuer`).")]
-    PublicKey {
-        #[command(flatten)]
-        owner: OwnerDir,
-        /// The owner's issuer identity key instead.
-        #[arg(long, conflicts_with = "token_serial")]
-        identity: bool,
-        /// The decryption key provisioned into this token…
-        #[arg(long, requires = "slot")]
-        token_serial: Option<String>,
-        /// …and slot.
-        #[arg(long, requires = "token_serial")]
-        slot: Option<String>,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    PublicKey(OwnerPublicKeyArgs),
     /// Generate a decryption key and write it into a user's token; keep only its public key.
     #[command(after_help = "Example:\n  \
         symbolon content owner provision --owner owner/ --token alice.token --slot content --out alice-content.pem\n\n\
         The token must trust the owner's identity. The private key exists only in this process until the \
         token accepts it (wrapped to the token's transport key), then only in the token.")]
-    Provision {
-        #[command(flatten)]
-        owner: OwnerDir,
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// rsa-2048, rsa-3072 or rsa-4096.
-        #[arg(long, default_value = "rsa-2048")]
-        algorithm: String,
-        /// Write the public key here too (default: only printed with --json).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Provision(OwnerProvisionArgs),
+}
+
+/// The arguments of `OwnerCommand::Init`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OwnerInitArgs {
+    #[command(flatten)]
+    pub(crate) owner: OwnerDir,
+    /// The CA root certificate (PEM) that certifies buyers' signing keys.
+    #[arg(long)]
+    pub(crate) ca_cert: PathBuf,
+    /// The ledger database (default: sqlite://OWNER/owner.db).
+    #[arg(long, env = "SYMBOLON_OWNER_DATABASE")]
+    pub(crate) database: Option<String>,
+}
+
+/// The arguments of `OwnerCommand::PublicKey`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OwnerPublicKeyArgs {
+    #[command(flatten)]
+    pub(crate) owner: OwnerDir,
+    /// The owner's issuer identity key instead.
+    #[arg(long, conflicts_with = "token_serial")]
+    pub(crate) identity: bool,
+    /// The decryption key provisioned into this token…
+    #[arg(long, requires = "slot")]
+    pub(crate) token_serial: Option<String>,
+    /// …and slot.
+    #[arg(long, requires = "token_serial")]
+    pub(crate) slot: Option<String>,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `OwnerCommand::Provision`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OwnerProvisionArgs {
+    #[command(flatten)]
+    pub(crate) owner: OwnerDir,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// rsa-2048, rsa-3072 or rsa-4096.
+    #[arg(long, default_value = "rsa-2048")]
+    pub(crate) algorithm: String,
+    /// Write the public key here too (default: only printed with --json).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }

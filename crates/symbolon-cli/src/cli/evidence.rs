@@ -20,16 +20,7 @@ vetted the subscriber and when, its escrow policy and Feldman commitments, every
 signed approval, joint-key chains and revocations: each with its log entry and an inclusion proof \
 against one signed checkpoint. It opens the entries' committed fields (the subscriber's names): \
 hand it to whoever is to check the key's history, and to no one else.")]
-    Export {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The key: sha256:<64 hex digits> of its SubjectPublicKeyInfo.
-        #[arg(long)]
-        key: String,
-        /// Where to write it (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Export(EvidenceExportArgs),
     /// Offline: check a bundle against the CA root and the log key (exit 0, or 4 naming the part that failed).
     #[command(after_help = "Example:
   symbolon evidence verify alice-key.evidence.json --root root.pem --log-key log.vkey
@@ -40,14 +31,31 @@ issuance entry; the attestation's device signature and the device's registration
 deposit's entry; each approval's signature by its registered arbitrator, its place in the chain and \
 its entry, and a completed recovery's approvals against the policy in order; each joint-key chain's \
 signatures; and that every entry is about the key.")]
-    Verify {
-        /// The bundle (JSON, as `evidence export` writes it).
-        file: PathBuf,
-        /// The CA root certificate you trust (PEM or DER).
-        #[arg(long)]
-        root: PathBuf,
-        /// The log key (the string or a file holding it).
-        #[arg(long)]
-        log_key: String,
-    },
+    Verify(EvidenceVerifyArgs),
+}
+
+/// The arguments of `EvidenceCommand::Export`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EvidenceExportArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The key: sha256:<64 hex digits> of its SubjectPublicKeyInfo.
+    #[arg(long)]
+    pub(crate) key: String,
+    /// Where to write it (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `EvidenceCommand::Verify`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EvidenceVerifyArgs {
+    /// The bundle (JSON, as `evidence export` writes it).
+    pub(crate) file: PathBuf,
+    /// The CA root certificate you trust (PEM or DER).
+    #[arg(long)]
+    pub(crate) root: PathBuf,
+    /// The log key (the string or a file holding it).
+    #[arg(long)]
+    pub(crate) log_key: String,
 }

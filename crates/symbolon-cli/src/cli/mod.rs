@@ -75,26 +75,7 @@ pub(crate) enum Noun {
                             certified by the CA for the --hostname names. Callers authenticate with credentials \
                             (`symbolon admin grant`, `symbolon enroll`); see docs/access.md."
     )]
-    Serve {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Address to listen on.
-        #[arg(long, env = "SYMBOLON_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Reach the CA key through this token: agent:SOCKET for a token agent
-        /// serving DATA/ca.token (so several `serve` processes on one
-        /// PostgreSQL share one CA key), or a pkcs11: URI (a new CA's key is
-        /// made there). Default: the token ca.json names, or DATA/ca.token.
-        #[arg(long, env = "SYMBOLON_CA_TOKEN")]
-        ca_token: Option<String>,
-        /// How hard the weak-key checks look for factors: standard (exact
-        /// below 2^20, milliseconds a key) or deep (also Pollard's rho to
-        /// 2^32, seconds a key). Default: the CA policy's, standard.
-        #[arg(long, env = "SYMBOLON_WEAK_KEY_EFFORT")]
-        weak_key_effort: Option<symbolon::keys::weak::Effort>,
-        #[command(flatten)]
-        edge: EdgeArgs,
-    },
+    Serve(ServeArgs),
     /// Roles at the service: grant them, list and revoke credentials; stations' name policies; manufacturer roots (admin).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -316,4 +297,27 @@ pub(crate) struct SlotArg {
     /// The key slot's name.
     #[arg(long)]
     pub(crate) slot: String,
+}
+
+/// `symbolon serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, env = "SYMBOLON_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
+    /// Reach the CA key through this token: agent:SOCKET for a token agent
+    /// serving DATA/ca.token (so several `serve` processes on one
+    /// PostgreSQL share one CA key), or a pkcs11: URI (a new CA's key is
+    /// made there). Default: the token ca.json names, or DATA/ca.token.
+    #[arg(long, env = "SYMBOLON_CA_TOKEN")]
+    pub(crate) ca_token: Option<String>,
+    /// How hard the weak-key checks look for factors: standard (exact
+    /// below 2^20, milliseconds a key) or deep (also Pollard's rho to
+    /// 2^32, seconds a key). Default: the CA policy's, standard.
+    #[arg(long, env = "SYMBOLON_WEAK_KEY_EFFORT")]
+    pub(crate) weak_key_effort: Option<symbolon::keys::weak::Effort>,
+    #[command(flatten)]
+    pub(crate) edge: EdgeArgs,
 }

@@ -17,36 +17,48 @@ pub(crate) enum ArbitratorCommand {
     #[command(
         after_help = "Example:\n  symbolon arbitrator init --arbitrator card-co/ --name card-company"
     )]
-    Init {
-        #[command(flatten)]
-        dir: ArbitratorDir,
-        /// The arbitrator's name in policies (a-z 0-9 . _ -).
-        #[arg(long)]
-        name: String,
-    },
+    Init(ArbitratorInitArgs),
     /// Record the arbitrator's public parts in the CA's registry.
     #[command(
         after_help = "Example:\n  symbolon arbitrator register --arbitrator card-co/ --ca http://127.0.0.1:8080"
     )]
-    Register {
-        #[command(flatten)]
-        dir: ArbitratorDir,
-        #[command(flatten)]
-        ca: CaArgs,
-    },
+    Register(ArbitratorRegisterArgs),
     /// Check this arbitrator's share of an escrow against its commitments (learning nothing of the key).
     #[command(
         after_help = "Example:\n  symbolon arbitrator verify-share --arbitrator card-co/ --ca http://127.0.0.1:8080 --escrow ID"
     )]
-    VerifyShare {
-        #[command(flatten)]
-        dir: ArbitratorDir,
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The escrow id (from `symbolon issue --escrow`).
-        #[arg(long)]
-        escrow: String,
-    },
+    VerifyShare(ArbitratorVerifyShareArgs),
+}
+
+/// The arguments of `ArbitratorCommand::Init`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ArbitratorInitArgs {
+    #[command(flatten)]
+    pub(crate) dir: ArbitratorDir,
+    /// The arbitrator's name in policies (a-z 0-9 . _ -).
+    #[arg(long)]
+    pub(crate) name: String,
+}
+
+/// The arguments of `ArbitratorCommand::Register`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ArbitratorRegisterArgs {
+    #[command(flatten)]
+    pub(crate) dir: ArbitratorDir,
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+}
+
+/// The arguments of `ArbitratorCommand::VerifyShare`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ArbitratorVerifyShareArgs {
+    #[command(flatten)]
+    pub(crate) dir: ArbitratorDir,
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The escrow id (from `symbolon issue --escrow`).
+    #[arg(long)]
+    pub(crate) escrow: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,13 +69,17 @@ pub(crate) enum PolicyCommand {
         all(…): every child; any(k, …): k of them; seq(…): every child, each after the one before. \
         Names need not be registered to be checked."
     )]
-    Check {
-        /// The policy text.
-        policy: String,
-        /// Print at most this many minimal sets.
-        #[arg(long, default_value_t = 1000)]
-        limit: usize,
-    },
+    Check(PolicyCheckArgs),
+}
+
+/// The arguments of `PolicyCommand::Check`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PolicyCheckArgs {
+    /// The policy text.
+    pub(crate) policy: String,
+    /// Print at most this many minimal sets.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) limit: usize,
 }
 
 #[derive(Debug, Subcommand)]

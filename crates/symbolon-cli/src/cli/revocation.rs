@@ -52,39 +52,51 @@ pub(crate) enum CertificatesCommand {
     #[command(after_help = "Examples:
   symbolon certificates list --status revoked --ca https://ca.example.org:8443 --ca-cert root.pem --credential auditor.token
   symbolon certificates list --json | jq '.certificates[] | select(.token == \"4f1c…\")'")]
-    List {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// good, on-hold, revoked, expired (default: all).
-        #[arg(long)]
-        status: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-    },
+    List(CertificatesListArgs),
     /// Good certificates that expire soon, soonest last (renew them before).
     #[command(after_help = "Example:
   symbolon certificates expiring --within 30d --ca https://ca.example.org:8443 --ca-cert root.pem --credential auditor.token")]
-    Expiring {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The window: s, m, h, d (e.g. 30d).
-        #[arg(long, default_value = "30d")]
-        within: String,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-    },
+    Expiring(CertificatesExpiringArgs),
     /// Release a certificate on hold (certificateHold): it is good again.
     #[command(after_help = "Example:
   symbolon certificates release --serial 4a1f… --ca https://ca.example.org:8443 --ca-cert root.pem --credential officer.token")]
-    Release {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// The certificate's serial.
-        #[arg(long)]
-        serial: String,
-    },
+    Release(CertificatesReleaseArgs),
+}
+
+/// The arguments of `CertificatesCommand::List`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CertificatesListArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// good, on-hold, revoked, expired (default: all).
+    #[arg(long)]
+    pub(crate) status: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: i64,
+}
+
+/// The arguments of `CertificatesCommand::Expiring`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CertificatesExpiringArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The window: s, m, h, d (e.g. 30d).
+    #[arg(long, default_value = "30d")]
+    pub(crate) within: String,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: i64,
+}
+
+/// The arguments of `CertificatesCommand::Release`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CertificatesReleaseArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The certificate's serial.
+    #[arg(long)]
+    pub(crate) serial: String,
 }
 
 /// `symbolon crl`.
@@ -94,16 +106,20 @@ pub(crate) enum CrlCommand {
     #[command(after_help = "Examples:
   symbolon crl fetch --ca https://ca.example.org:8443 --ca-cert root.pem --out ca.crl
   symbolon crl fetch --pem --ca https://ca.example.org:8443 --ca-cert root.pem | openssl crl -text -noout")]
-    Fetch {
-        #[command(flatten)]
-        ca: CaArgs,
-        /// Where to write it (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// PEM (X509 CRL) instead of DER.
-        #[arg(long)]
-        pem: bool,
-    },
+    Fetch(CrlFetchArgs),
+}
+
+/// The arguments of `CrlCommand::Fetch`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CrlFetchArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// Where to write it (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// PEM (X509 CRL) instead of DER.
+    #[arg(long)]
+    pub(crate) pem: bool,
 }
 
 /// `symbolon renew`.

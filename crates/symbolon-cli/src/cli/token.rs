@@ -361,14 +361,7 @@ pub(crate) enum KeysCommand {
         small factors (exact below 2^20; with --deep also Pollard's rho, seconds a key), a prime or \
         prime-power modulus, Fermat, ROCA, patterned, biased and repeated-byte moduli, the xz backdoor's \
         fingerprint. Exit 0: none found; exit 5 (weak_key): the class and how it was found.")]
-    Check {
-        /// The key: PEM (PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE) or DER; stdin when absent.
-        #[arg(long = "in")]
-        input: Option<PathBuf>,
-        /// Also run Pollard's rho (factors up to 2^32 and beyond; seconds a key).
-        #[arg(long)]
-        deep: bool,
-    },
+    Check(KeysCheckArgs),
     /// Find every pair of keys the registry has seen that share a prime.
     #[command(after_help = "Example:\n  symbolon keys scan --data symbolon-data\n\n\
         Bernstein's batch gcd (product and remainder trees) over every modulus the registry has seen: \
@@ -379,6 +372,17 @@ pub(crate) enum KeysCommand {
     Scan(DataArgs),
 }
 
+/// The arguments of `KeysCommand::Check`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeysCheckArgs {
+    /// The key: PEM (PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE) or DER; stdin when absent.
+    #[arg(long = "in")]
+    pub(crate) input: Option<PathBuf>,
+    /// Also run Pollard's rho (factors up to 2^32 and beyond; seconds a key).
+    #[arg(long)]
+    pub(crate) deep: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum AttestationCommand {
     /// Verify an attestation against the device key you expect.
@@ -386,20 +390,24 @@ pub(crate) enum AttestationCommand {
         after_help = "Example:\n  symbolon token public-key --token alice.token --device --out device.pem\n  \
                             symbolon attestation verify --in signing.att.json --device-key device.pem --public-key signing.pub.pem --nonce 5f3a..."
     )]
-    Verify {
-        /// The attestation file.
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// The device identity key you expect (PEM).
-        #[arg(long)]
-        device_key: PathBuf,
-        /// The public key you expect it to attest (PEM).
-        #[arg(long)]
-        public_key: Option<PathBuf>,
-        /// The nonce you supplied, hex.
-        #[arg(long)]
-        nonce: Option<String>,
-    },
+    Verify(AttestationVerifyArgs),
+}
+
+/// The arguments of `AttestationCommand::Verify`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AttestationVerifyArgs {
+    /// The attestation file.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// The device identity key you expect (PEM).
+    #[arg(long)]
+    pub(crate) device_key: PathBuf,
+    /// The public key you expect it to attest (PEM).
+    #[arg(long)]
+    pub(crate) public_key: Option<PathBuf>,
+    /// The nonce you supplied, hex.
+    #[arg(long)]
+    pub(crate) nonce: Option<String>,
 }
 
 /// Where the issuer identity is.
@@ -419,48 +427,60 @@ pub(crate) enum IssuerCommand {
     #[command(
         after_help = "Example:\n  symbolon issuer public-key --issuer station/ --out station.pub.pem"
     )]
-    PublicKey {
-        #[command(flatten)]
-        issuer: IssuerDir,
-        /// Output file (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    PublicKey(IssuerPublicKeyArgs),
     /// Sign a command writing a certificate into a token slot; apply it, or save it with --out.
     #[command(
         after_help = "Example:\n  symbolon issuer write-certificate --issuer station/ --token alice.token --slot signing --in signing.crt"
     )]
-    WriteCertificate {
-        #[command(flatten)]
-        issuer: IssuerDir,
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The certificate (PEM or DER).
-        #[arg(long = "in")]
-        input: PathBuf,
-        /// Save the signed command here instead of applying it.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    WriteCertificate(IssuerWriteCertificateArgs),
     /// Wrap a private key to a token's transport key and sign a command accepting it.
     #[command(
         after_help = "Example:\n  symbolon issuer accept-key --issuer station/ --token alice.token --slot enc --key enc.key.pem\n\n\
                             The key file is read, wrapped and never written anywhere; delete it securely afterwards."
     )]
-    AcceptKey {
-        #[command(flatten)]
-        issuer: IssuerDir,
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        slot: SlotArg,
-        /// The private key (RSA, P-256, P-384 or Ed25519) (PEM, PKCS#8 or PKCS#1).
-        #[arg(long)]
-        key: PathBuf,
-        /// Save the signed command here instead of applying it.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    AcceptKey(IssuerAcceptKeyArgs),
+}
+
+/// The arguments of `IssuerCommand::PublicKey`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IssuerPublicKeyArgs {
+    #[command(flatten)]
+    pub(crate) issuer: IssuerDir,
+    /// Output file (default: stdout).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `IssuerCommand::WriteCertificate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IssuerWriteCertificateArgs {
+    #[command(flatten)]
+    pub(crate) issuer: IssuerDir,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The certificate (PEM or DER).
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// Save the signed command here instead of applying it.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// The arguments of `IssuerCommand::AcceptKey`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct IssuerAcceptKeyArgs {
+    #[command(flatten)]
+    pub(crate) issuer: IssuerDir,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) slot: SlotArg,
+    /// The private key (RSA, P-256, P-384 or Ed25519) (PEM, PKCS#8 or PKCS#1).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// Save the signed command here instead of applying it.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }

@@ -13,7 +13,11 @@ use symbolon_client::Credential;
 
 use super::ca_client::field;
 use super::serve_ca::chain_pem;
-use crate::cli::{AdminCommand, EnrollArgs, NamePolicyCommand};
+use crate::cli::{
+    AdminCommand, AdminGrantArgs, AdminListArgs, AdminManufacturerRootsArgs,
+    AdminRevokeCredentialArgs, AdminTrustManufacturerArgs, EnrollArgs, NamePolicyCommand,
+    NamePolicySetArgs, NamePolicyShowArgs,
+};
 use crate::error::CliError;
 use crate::output::print_json;
 
@@ -22,80 +26,12 @@ const ALGORITHM: symbolon::keys::RsaAlgorithm = symbolon::keys::RsaAlgorithm::Rs
 
 pub(crate) fn run(command: AdminCommand, json: bool) -> Result<(), CliError> {
     match command {
-        AdminCommand::Grant { ca, role, name } => {
-            let v = super::ca_client(&ca)?
-                .post("/v1/admin/grants", &json!({ "role": role, "name": name }))?;
-            if json {
-                return print_json(&v);
-            }
-            let code = field(&v, "code")?;
-            println!(
-                "granted {role} to {name}; enrollment code (single use, valid 24 h, shown once):\n  {code}"
-            );
-            println!(
-                "they run: symbolon enroll --ca {} --ca-cert ROOT.pem --code {code} --token THEIR.token",
-                ca.ca
-            );
-            Ok(())
-        }
-        AdminCommand::List { ca } => {
-            let v = super::ca_client(&ca)?.get("/v1/admin/credentials")?;
-            if json {
-                return print_json(&v);
-            }
-            for c in v["credentials"].as_array().into_iter().flatten() {
-                println!(
-                    "{}  {:<22} {:<22} {}",
-                    c["serial"].as_str().unwrap_or("?"),
-                    c["role"].as_str().unwrap_or("?"),
-                    c["name"].as_str().unwrap_or("?"),
-                    c["state"].as_str().unwrap_or("?"),
-                );
-            }
-            Ok(())
-        }
-        AdminCommand::RevokeCredential { ca, serial } => {
-            let path = format!("/v1/admin/credentials/{}/revoke", path_segment(&serial)?);
-            let v = super::ca_client(&ca)?.post(&path, &json!({}))?;
-            if json {
-                return print_json(&v);
-            }
-            println!("credential {serial} revoked");
-            Ok(())
-        }
+        AdminCommand::Grant(args) => grant(args, json),
+        AdminCommand::List(args) => list(args, json),
+        AdminCommand::RevokeCredential(args) => revoke_credential(args, json),
         AdminCommand::NamePolicy(c) => name_policy(c, json),
-        AdminCommand::TrustManufacturer { ca, root } => {
-            let text = String::from_utf8(crate::files::read_input(Some(&root))?)
-                .map_err(|_| CliError::new(Code::InvalidInput, "the root is not PEM text"))?;
-            let v = super::ca_client(&ca)?.post(
-                "/v1/admin/manufacturer-roots",
-                &json!({ "certificate": text }),
-            )?;
-            if json {
-                return print_json(&v);
-            }
-            println!(
-                "trusting manufacturer root {} ({})",
-                v["subject"].as_str().unwrap_or("?"),
-                v["fingerprint"].as_str().unwrap_or("?")
-            );
-            Ok(())
-        }
-        AdminCommand::ManufacturerRoots { ca } => {
-            let v = super::ca_client(&ca)?.get("/v1/admin/manufacturer-roots")?;
-            if json {
-                return print_json(&v);
-            }
-            for r in v["roots"].as_array().into_iter().flatten() {
-                println!(
-                    "{}  {}  added by {}",
-                    r["fingerprint"].as_str().unwrap_or("?"),
-                    r["subject"].as_str().unwrap_or("?"),
-                    r["added_by"].as_str().unwrap_or("?")
-                );
-            }
-            Ok(())
-        }
+        AdminCommand::TrustManufacturer(args) => trust_manufacturer(args, json),
+        AdminCommand::ManufacturerRoots(args) => manufacturer_roots(args, json),
     }
 }
 
@@ -106,50 +42,27 @@ fn name_segment(name: &str) -> Result<&str, CliError> {
     Ok(name)
 }
 
+/// A name policy as text.
+fn print_policy(v: &serde_json::Value) {
+    let p = &v["policy"];
+    println!("station {}", v["station"].as_str().unwrap_or("?"));
+    for r in p["allow"].as_array().into_iter().flatten() {
+        println!("  allow {}", r.as_str().unwrap_or("?"));
+    }
+    for r in p["deny"].as_array().into_iter().flatten() {
+        println!("  deny  {}", r.as_str().unwrap_or("?"));
+    }
+    println!(
+        "  set by {} at {}",
+        v["set_by"].as_str().unwrap_or("?"),
+        v["set_at"]
+    );
+}
+
 fn name_policy(command: NamePolicyCommand, json: bool) -> Result<(), CliError> {
-    let show = |v: &serde_json::Value| {
-        let p = &v["policy"];
-        println!("station {}", v["station"].as_str().unwrap_or("?"));
-        for r in p["allow"].as_array().into_iter().flatten() {
-            println!("  allow {}", r.as_str().unwrap_or("?"));
-        }
-        for r in p["deny"].as_array().into_iter().flatten() {
-            println!("  deny  {}", r.as_str().unwrap_or("?"));
-        }
-        println!(
-            "  set by {} at {}",
-            v["set_by"].as_str().unwrap_or("?"),
-            v["set_at"]
-        );
-    };
     match command {
-        NamePolicyCommand::Set {
-            ca,
-            station,
-            allow,
-            deny,
-        } => {
-            let v = super::ca_client(&ca)?.put(
-                &format!("/v1/admin/name-policies/{}", name_segment(&station)?),
-                &json!({ "allow": allow, "deny": deny }),
-            )?;
-            if json {
-                return print_json(&v);
-            }
-            show(&v);
-            Ok(())
-        }
-        NamePolicyCommand::Show { ca, station } => {
-            let v = super::ca_client(&ca)?.get(&format!(
-                "/v1/admin/name-policies/{}",
-                name_segment(&station)?
-            ))?;
-            if json {
-                return print_json(&v);
-            }
-            show(&v);
-            Ok(())
-        }
+        NamePolicyCommand::Set(args) => set_policy(args, json),
+        NamePolicyCommand::Show(args) => show_policy(args, json),
     }
 }
 
@@ -262,5 +175,127 @@ pub(crate) fn enroll(args: &EnrollArgs, json: bool) -> Result<(), CliError> {
         "credential {serial} is in slot {slot} of the token; use it with --credential {}",
         args.token.token.as_deref().unwrap_or("TOKEN")
     );
+    Ok(())
+}
+
+fn grant(AdminGrantArgs { ca, role, name }: AdminGrantArgs, json: bool) -> Result<(), CliError> {
+    let v =
+        super::ca_client(&ca)?.post("/v1/admin/grants", &json!({ "role": role, "name": name }))?;
+    if json {
+        return print_json(&v);
+    }
+    let code = field(&v, "code")?;
+    println!(
+        "granted {role} to {name}; enrollment code (single use, valid 24 h, shown once):\n  {code}"
+    );
+    println!(
+        "they run: symbolon enroll --ca {} --ca-cert ROOT.pem --code {code} --token THEIR.token",
+        ca.ca
+    );
+    Ok(())
+}
+
+fn list(AdminListArgs { ca }: AdminListArgs, json: bool) -> Result<(), CliError> {
+    let v = super::ca_client(&ca)?.get("/v1/admin/credentials")?;
+    if json {
+        return print_json(&v);
+    }
+    for c in v["credentials"].as_array().into_iter().flatten() {
+        println!(
+            "{}  {:<22} {:<22} {}",
+            c["serial"].as_str().unwrap_or("?"),
+            c["role"].as_str().unwrap_or("?"),
+            c["name"].as_str().unwrap_or("?"),
+            c["state"].as_str().unwrap_or("?"),
+        );
+    }
+    Ok(())
+}
+
+fn revoke_credential(
+    AdminRevokeCredentialArgs { ca, serial }: AdminRevokeCredentialArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let path = format!("/v1/admin/credentials/{}/revoke", path_segment(&serial)?);
+    let v = super::ca_client(&ca)?.post(&path, &json!({}))?;
+    if json {
+        return print_json(&v);
+    }
+    println!("credential {serial} revoked");
+    Ok(())
+}
+
+fn trust_manufacturer(
+    AdminTrustManufacturerArgs { ca, root }: AdminTrustManufacturerArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let text = String::from_utf8(crate::files::read_input(Some(&root))?)
+        .map_err(|_| CliError::new(Code::InvalidInput, "the root is not PEM text"))?;
+    let v = super::ca_client(&ca)?.post(
+        "/v1/admin/manufacturer-roots",
+        &json!({ "certificate": text }),
+    )?;
+    if json {
+        return print_json(&v);
+    }
+    println!(
+        "trusting manufacturer root {} ({})",
+        v["subject"].as_str().unwrap_or("?"),
+        v["fingerprint"].as_str().unwrap_or("?")
+    );
+    Ok(())
+}
+
+fn manufacturer_roots(
+    AdminManufacturerRootsArgs { ca }: AdminManufacturerRootsArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let v = super::ca_client(&ca)?.get("/v1/admin/manufacturer-roots")?;
+    if json {
+        return print_json(&v);
+    }
+    for r in v["roots"].as_array().into_iter().flatten() {
+        println!(
+            "{}  {}  added by {}",
+            r["fingerprint"].as_str().unwrap_or("?"),
+            r["subject"].as_str().unwrap_or("?"),
+            r["added_by"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
+fn set_policy(
+    NamePolicySetArgs {
+        ca,
+        station,
+        allow,
+        deny,
+    }: NamePolicySetArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let v = super::ca_client(&ca)?.put(
+        &format!("/v1/admin/name-policies/{}", name_segment(&station)?),
+        &json!({ "allow": allow, "deny": deny }),
+    )?;
+    if json {
+        return print_json(&v);
+    }
+    print_policy(&v);
+    Ok(())
+}
+
+fn show_policy(
+    NamePolicyShowArgs { ca, station }: NamePolicyShowArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let v = super::ca_client(&ca)?.get(&format!(
+        "/v1/admin/name-policies/{}",
+        name_segment(&station)?
+    ))?;
+    if json {
+        return print_json(&v);
+    }
+    print_policy(&v);
     Ok(())
 }

@@ -12,7 +12,10 @@ use symbolon::token::SealingKey;
 use symbolon_token::file::{create_new_private, read_sealing_key};
 
 use super::ca_client::CaClient;
-use crate::cli::{ArbitratorCommand, ArbitratorDir, PolicyCommand};
+use crate::cli::{
+    ArbitratorCommand, ArbitratorDir, ArbitratorInitArgs, ArbitratorRegisterArgs,
+    ArbitratorVerifyShareArgs, PolicyCheckArgs, PolicyCommand,
+};
 use crate::error::CliError;
 use crate::output::print_json;
 
@@ -75,110 +78,123 @@ pub(crate) fn fetch_envelope(
 
 pub(crate) fn run(cmd: ArbitratorCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        ArbitratorCommand::Init { dir, name } => {
-            let id = ArbitratorId::new(&name)?;
-            let (sealed, key_path) = paths(&dir);
-            std::fs::create_dir_all(&dir.arbitrator)
-                .map_err(|e| CliError::io("cannot create", &dir.arbitrator, e))?;
-            if sealed.exists() {
-                return Err(CliError::new(
-                    Code::InvalidInput,
-                    format!(
-                        "{} already holds an arbitrator identity",
-                        dir.arbitrator.display()
-                    ),
-                ));
-            }
-            let identity = ArbitratorIdentity::generate(id)?;
-            let key = SealingKey::generate()?;
-            create_new_private(&key_path, key.to_key_file().as_bytes())?;
-            create_new_private(&sealed, &identity.seal(&key)?)?;
-            let p = identity.public();
-            if json {
-                print_json(&json!({
-                    "arbitrator": p.id, "share_recipient": p.share_recipient,
-                    "approval_key": p.approval_key.fingerprint(), "directory": dir.arbitrator,
-                }))
-            } else {
-                println!(
-                    "arbitrator {} created in {}",
-                    p.id,
-                    dir.arbitrator.display()
-                );
-                println!("share key:    {}", p.share_recipient);
-                println!("approval key: {}", p.approval_key.fingerprint());
-                Ok(())
-            }
-        }
-        ArbitratorCommand::Register { dir, ca } => {
-            let p = load(&dir)?.public();
-            client(&dir, &ca)?.post(
-                "/v1/arbitrators",
-                &json!({ "id": p.id, "share_recipient": p.share_recipient, "approval_key": p.approval_key.to_pem() }),
-            )?;
-            if json {
-                print_json(&json!({ "arbitrator": p.id, "registered": true }))
-            } else {
-                println!("arbitrator {} registered", p.id);
-                Ok(())
-            }
-        }
-        ArbitratorCommand::VerifyShare { dir, ca, escrow } => {
-            let me = load(&dir)?;
-            let client = client(&dir, &ca)?;
-            let deposit = fetch_escrow(&client, &escrow)?;
-            let envelope = fetch_envelope(&client, &escrow, me.id())?;
-            me.check_share(&deposit, &envelope)?;
-            if json {
-                print_json(
-                    &json!({ "escrow": escrow, "arbitrator": me.id(), "key": deposit.fingerprint(), "share": "valid" }),
-                )
-            } else {
-                println!(
-                    "the share of {} in escrow {escrow} (key {}) matches the published commitments",
-                    me.id(),
-                    deposit.fingerprint()
-                );
-                Ok(())
-            }
-        }
+        ArbitratorCommand::Init(args) => init(args, json),
+        ArbitratorCommand::Register(args) => register(args, json),
+        ArbitratorCommand::VerifyShare(args) => verify_share(args, json),
     }
 }
 
 pub(crate) fn policy(cmd: PolicyCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        PolicyCommand::Check { policy, limit } => {
-            let p = Policy::parse(&policy)
-                .map_err(|e| CliError::new(Code::InvalidInput, e.to_string()))?;
-            let sets = p.minimal_sets(limit);
-            let tree = p.status_tree(&[]);
-            if json {
-                print_json(&json!({
-                    "canonical": p.canonical(),
-                    "hash": hex::encode(p.hash()),
-                    "tree": tree,
-                    "minimal_sets": sets,
-                    "minimal_sets_truncated": sets.is_none(),
-                }))
-            } else {
-                println!("canonical: {}", p.canonical());
-                println!("hash:      {}", hex::encode(p.hash()));
-                println!("tree:");
-                for line in tree.render().lines() {
-                    println!("  {}", line.replacen('·', "-", 1));
-                }
-                match sets {
-                    Some(sets) => {
-                        println!("minimal sets of arbitrators ({}):", sets.len());
-                        for s in sets {
-                            let names: Vec<&str> = s.iter().map(ArbitratorId::as_str).collect();
-                            println!("  {}", names.join(", "));
-                        }
-                    }
-                    None => println!("more than {limit} minimal sets (raise --limit to list them)"),
-                }
-                Ok(())
-            }
+        PolicyCommand::Check(args) => check(args, json),
+    }
+}
+
+fn init(ArbitratorInitArgs { dir, name }: ArbitratorInitArgs, json: bool) -> Result<(), CliError> {
+    let id = ArbitratorId::new(&name)?;
+    let (sealed, key_path) = paths(&dir);
+    std::fs::create_dir_all(&dir.arbitrator)
+        .map_err(|e| CliError::io("cannot create", &dir.arbitrator, e))?;
+    if sealed.exists() {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            format!(
+                "{} already holds an arbitrator identity",
+                dir.arbitrator.display()
+            ),
+        ));
+    }
+    let identity = ArbitratorIdentity::generate(id)?;
+    let key = SealingKey::generate()?;
+    create_new_private(&key_path, key.to_key_file().as_bytes())?;
+    create_new_private(&sealed, &identity.seal(&key)?)?;
+    let p = identity.public();
+    if json {
+        print_json(&json!({
+            "arbitrator": p.id, "share_recipient": p.share_recipient,
+            "approval_key": p.approval_key.fingerprint(), "directory": dir.arbitrator,
+        }))
+    } else {
+        println!(
+            "arbitrator {} created in {}",
+            p.id,
+            dir.arbitrator.display()
+        );
+        println!("share key:    {}", p.share_recipient);
+        println!("approval key: {}", p.approval_key.fingerprint());
+        Ok(())
+    }
+}
+
+fn register(
+    ArbitratorRegisterArgs { dir, ca }: ArbitratorRegisterArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let p = load(&dir)?.public();
+    client(&dir, &ca)?.post(
+                "/v1/arbitrators",
+                &json!({ "id": p.id, "share_recipient": p.share_recipient, "approval_key": p.approval_key.to_pem() }),
+            )?;
+    if json {
+        print_json(&json!({ "arbitrator": p.id, "registered": true }))
+    } else {
+        println!("arbitrator {} registered", p.id);
+        Ok(())
+    }
+}
+
+fn verify_share(
+    ArbitratorVerifyShareArgs { dir, ca, escrow }: ArbitratorVerifyShareArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let me = load(&dir)?;
+    let client = client(&dir, &ca)?;
+    let deposit = fetch_escrow(&client, &escrow)?;
+    let envelope = fetch_envelope(&client, &escrow, me.id())?;
+    me.check_share(&deposit, &envelope)?;
+    if json {
+        print_json(
+            &json!({ "escrow": escrow, "arbitrator": me.id(), "key": deposit.fingerprint(), "share": "valid" }),
+        )
+    } else {
+        println!(
+            "the share of {} in escrow {escrow} (key {}) matches the published commitments",
+            me.id(),
+            deposit.fingerprint()
+        );
+        Ok(())
+    }
+}
+
+fn check(PolicyCheckArgs { policy, limit }: PolicyCheckArgs, json: bool) -> Result<(), CliError> {
+    let p = Policy::parse(&policy).map_err(|e| CliError::new(Code::InvalidInput, e.to_string()))?;
+    let sets = p.minimal_sets(limit);
+    let tree = p.status_tree(&[]);
+    if json {
+        print_json(&json!({
+            "canonical": p.canonical(),
+            "hash": hex::encode(p.hash()),
+            "tree": tree,
+            "minimal_sets": sets,
+            "minimal_sets_truncated": sets.is_none(),
+        }))
+    } else {
+        println!("canonical: {}", p.canonical());
+        println!("hash:      {}", hex::encode(p.hash()));
+        println!("tree:");
+        for line in tree.render().lines() {
+            println!("  {}", line.replacen('·', "-", 1));
         }
+        match sets {
+            Some(sets) => {
+                println!("minimal sets of arbitrators ({}):", sets.len());
+                for s in sets {
+                    let names: Vec<&str> = s.iter().map(ArbitratorId::as_str).collect();
+                    println!("  {}", names.join(", "));
+                }
+            }
+            None => println!("more than {limit} minimal sets (raise --limit to list them)"),
+        }
+        Ok(())
     }
 }

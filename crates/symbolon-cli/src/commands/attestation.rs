@@ -5,18 +5,18 @@ use symbolon::keys::{IdentityPublicKey, PublicKey, RsaPublicKey};
 use symbolon::token::Attestation;
 
 use super::parse_hex;
-use crate::cli::AttestationCommand;
+use crate::cli::{AttestationCommand, AttestationVerifyArgs};
 use crate::error::CliError;
 use crate::files::{read_input, read_text};
 use crate::output::print_json;
 
 pub(crate) fn run(cmd: AttestationCommand, json: bool) -> Result<(), CliError> {
-    let AttestationCommand::Verify {
+    let AttestationCommand::Verify(AttestationVerifyArgs {
         input,
         device_key,
         public_key,
         nonce,
-    } = cmd;
+    }) = cmd;
     let att = Attestation::from_json(&read_text(&input)?)?;
     let device = IdentityPublicKey::from_pem_or_der(&read_input(Some(&device_key))?)?;
     let expected_key = match public_key {

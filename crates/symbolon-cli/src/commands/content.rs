@@ -21,7 +21,9 @@ use symbolon::token::{SlotName, TokenSerial};
 use symbolon::x509::{certificate_public_key, parse_certificate};
 
 use super::open_token;
-use crate::cli::{ContentCommand, SealArgs, UnsealArgs};
+use crate::cli::{
+    ContentCommand, ContentInspectArgs, ContentLicenseArgs, ContentOrderArgs, SealArgs, UnsealArgs,
+};
 use crate::error::CliError;
 use crate::files::{read_input, write_output};
 use crate::output::print_json;
@@ -226,83 +228,92 @@ fn write_atomically<T>(
 pub(crate) fn run(cmd: ContentCommand, json: bool) -> Result<(), CliError> {
     match cmd {
         ContentCommand::Owner(c) => super::content_owner::run(c, json),
-        ContentCommand::License {
+        ContentCommand::License(ContentLicenseArgs {
             owner,
             order,
             content,
             max_age,
             out,
-        } => super::content_owner::license(&owner, &order, &content, max_age, out.as_deref(), json),
-        ContentCommand::Inspect { input } => {
-            let (mut input, _) = open_input(named(input.as_ref()), true)?;
-            let h = ContentHeader::read_from(&mut input)?;
-            let value = json!({
-                "content_id": h.content_id(),
-                "recipient": h.recipient(),
-                "chunk_size": h.chunk_size(),
-                "format_version": symbolon::content::VERSION,
-            });
-            if json {
-                print_json(&value)
-            } else {
-                println!("content id:  {}", h.content_id());
-                println!("sealed to:   {}", h.recipient());
-                println!("chunk size:  {}", h.chunk_size());
-                Ok(())
-            }
+        }) => {
+            super::content_owner::license(&owner, &order, &content, max_age, out.as_deref(), json)
         }
-        ContentCommand::Order {
-            token,
-            slot,
-            content_id,
-            price,
-            licence_slot,
-            licence_token,
-            chain,
-            scheme,
-            out,
-        } => {
-            let slot = SlotName::new(&slot.slot)?;
-            let scheme: SignatureScheme = scheme.parse()?;
-            let content_id: ContentId = content_id.parse()?;
-            let price: Price = price.parse()?;
-            let licence_slot = SlotName::new(&licence_slot)?;
-            let chain = match chain {
-                Some(p) => symbolon_server::read_chain(&p)?,
-                None => Vec::new(),
-            };
-            let t = open_token(&token)?;
-            let licence_token = match licence_token {
-                Some(s) => s.parse::<TokenSerial>()?,
-                None => t.info()?.serial,
-            };
-            let certificate = t.certificate(&slot)?;
-            let terms = OrderTerms::new(
-                content_id,
-                price,
-                licence_token,
-                licence_slot,
-                SystemTime::now(),
-            )?;
-            let signature = t.sign(&slot, scheme, &terms.digest(scheme, &certificate))?;
-            let order = PurchaseOrder {
-                terms,
-                scheme,
-                certificate,
-                chain,
-                signature,
-            };
-            let text = order.to_pem();
-            if json {
-                if out.is_some() {
-                    write_output(out.as_deref(), text.as_bytes(), false)?;
-                }
-                print_json(
-                    &json!({ "order": order.id().to_string(), "content_id": content_id, "pem": text }),
-                )
-            } else {
-                write_output(out.as_deref(), text.as_bytes(), false)
-            }
+        ContentCommand::Inspect(args) => inspect(args, json),
+        ContentCommand::Order(args) => order(args, json),
+    }
+}
+
+fn order(
+    ContentOrderArgs {
+        token,
+        slot,
+        content_id,
+        price,
+        licence_slot,
+        licence_token,
+        chain,
+        scheme,
+        out,
+    }: ContentOrderArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let slot = SlotName::new(&slot.slot)?;
+    let scheme: SignatureScheme = scheme.parse()?;
+    let content_id: ContentId = content_id.parse()?;
+    let price: Price = price.parse()?;
+    let licence_slot = SlotName::new(&licence_slot)?;
+    let chain = match chain {
+        Some(p) => symbolon_server::read_chain(&p)?,
+        None => Vec::new(),
+    };
+    let t = open_token(&token)?;
+    let licence_token = match licence_token {
+        Some(s) => s.parse::<TokenSerial>()?,
+        None => t.info()?.serial,
+    };
+    let certificate = t.certificate(&slot)?;
+    let terms = OrderTerms::new(
+        content_id,
+        price,
+        licence_token,
+        licence_slot,
+        SystemTime::now(),
+    )?;
+    let signature = t.sign(&slot, scheme, &terms.digest(scheme, &certificate))?;
+    let order = PurchaseOrder {
+        terms,
+        scheme,
+        certificate,
+        chain,
+        signature,
+    };
+    let text = order.to_pem();
+    if json {
+        if out.is_some() {
+            write_output(out.as_deref(), text.as_bytes(), false)?;
         }
+        print_json(
+            &json!({ "order": order.id().to_string(), "content_id": content_id, "pem": text }),
+        )
+    } else {
+        write_output(out.as_deref(), text.as_bytes(), false)
+    }
+}
+
+fn inspect(ContentInspectArgs { input }: ContentInspectArgs, json: bool) -> Result<(), CliError> {
+    let (mut input, _) = open_input(named(input.as_ref()), true)?;
+    let h = ContentHeader::read_from(&mut input)?;
+    let value = json!({
+        "content_id": h.content_id(),
+        "recipient": h.recipient(),
+        "chunk_size": h.chunk_size(),
+        "format_version": symbolon::content::VERSION,
+    });
+    if json {
+        print_json(&value)
+    } else {
+        println!("content id:  {}", h.content_id());
+        println!("sealed to:   {}", h.recipient());
+        println!("chunk size:  {}", h.chunk_size());
+        Ok(())
     }
 }

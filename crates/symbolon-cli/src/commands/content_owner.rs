@@ -25,7 +25,9 @@ use symbolon_token::open::TokenSpec;
 
 use super::issuer::{load, target};
 use super::{open_token, runtime};
-use crate::cli::{IssuerDir, OwnerCommand, OwnerDir};
+use crate::cli::{
+    IssuerDir, OwnerCommand, OwnerDir, OwnerInitArgs, OwnerProvisionArgs, OwnerPublicKeyArgs,
+};
 use crate::error::CliError;
 use crate::files::{read_input, read_text, write_output};
 use crate::output::print_json;
@@ -95,106 +97,13 @@ fn now() -> SystemTime {
 
 pub(crate) fn run(cmd: OwnerCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        OwnerCommand::Init {
+        OwnerCommand::Init(OwnerInitArgs {
             owner,
             ca_cert,
             database,
-        } => init(&Paths::of(&owner), &ca_cert, database, json),
-        OwnerCommand::PublicKey {
-            owner,
-            identity,
-            token_serial,
-            slot,
-            out,
-        } => {
-            let paths = Paths::of(&owner);
-            let text = if identity {
-                load(&paths.issuer())?.public_key().to_pem()
-            } else if let (Some(serial), Some(slot)) = (token_serial, slot) {
-                let serial: TokenSerial = serial.parse()?;
-                let slot = SlotName::new(&slot)?;
-                provisioned_key(&paths, &serial, &slot)?.to_pem()
-            } else {
-                paths
-                    .catalogue_token()?
-                    .public_key(&SlotName::new(CATALOGUE_SLOT)?)?
-                    .to_pem()
-            };
-            write_output(out.as_deref(), text.as_bytes(), false)
-        }
-        OwnerCommand::Provision {
-            owner,
-            token,
-            slot,
-            algorithm,
-            out,
-        } => {
-            let paths = Paths::of(&owner);
-            let slot = SlotName::new(&slot.slot)?;
-            let algorithm: RsaAlgorithm = algorithm.parse()?;
-            let issuer = load(&paths.issuer())?;
-            let database = paths.database()?;
-            let mut t = open_token(&token)?;
-            let info = t.info()?;
-            if !info
-                .trusted_issuers
-                .contains(&issuer.public_key().fingerprint())
-            {
-                return Err(CliError::new(
-                    Code::UntrustedIssuer,
-                    format!("token {} does not trust this owner's identity", info.serial),
-                )
-                .hint("a new token must `token trust-issuer --issuer-key` the key from `content owner public-key --identity` before its first key"));
-            }
-            let record = paths.provisioned(&info.serial, &slot);
-            if record.exists() {
-                return Err(CliError::new(
-                    Code::SlotOccupied,
-                    format!(
-                        "this owner already provisioned slot {slot} of token {}",
-                        info.serial
-                    ),
-                ));
-            }
-            let key = RsaPrivateKey::generate(algorithm)?;
-            let public = key.public_key().clone();
-            let command = issuer.authorize_key(&target(t.as_ref())?, &slot, &key)?;
-            drop(key);
-            // The public key is recorded before the token takes the private
-            // half, so a crash in between never leaves an unrecorded key.
-            std::fs::create_dir_all(record.parent().unwrap_or(&paths.dir))
-                .map_err(|e| CliError::io("cannot create", &paths.dir, e))?;
-            write_atomic(&record, public.to_pem().as_bytes())
-                .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
-            if let Err(e) = t.accept_key(&command) {
-                // The token refused: the record of a key it never took goes.
-                if let Err(rm) = std::fs::remove_file(&record) {
-                    tracing::warn!(path = %record.display(), error = %rm, "cannot remove the record of a key the token refused");
-                }
-                return Err(e.into());
-            }
-            audit(
-                &database,
-                AuditKind::DecryptionKeyProvisioned,
-                &json!({ "token": info.serial, "slot": slot.as_str(), "key": public.fingerprint() }),
-            )?;
-            if out.is_some() {
-                write_output(out.as_deref(), public.to_pem().as_bytes(), false)?;
-            }
-            if json {
-                print_json(&json!({
-                    "token": info.serial, "slot": slot.as_str(),
-                    "fingerprint": public.fingerprint(), "public_key": public.to_pem(),
-                }))
-            } else {
-                println!(
-                    "decryption key {} written into slot {slot} of token {}; only its public key is kept",
-                    public.fingerprint(),
-                    info.serial
-                );
-                Ok(())
-            }
-        }
+        }) => init(&Paths::of(&owner), &ca_cert, database, json),
+        OwnerCommand::PublicKey(args) => public_key(args),
+        OwnerCommand::Provision(args) => provision(args, json),
     }
 }
 
@@ -417,4 +326,106 @@ fn replayed(order: &VerifiedOrder) -> CliError {
         ),
     )
     .hint("a new purchase needs a new order (`symbolon content order`)")
+}
+
+fn public_key(
+    OwnerPublicKeyArgs {
+        owner,
+        identity,
+        token_serial,
+        slot,
+        out,
+    }: OwnerPublicKeyArgs,
+) -> Result<(), CliError> {
+    let paths = Paths::of(&owner);
+    let text = if identity {
+        load(&paths.issuer())?.public_key().to_pem()
+    } else if let (Some(serial), Some(slot)) = (token_serial, slot) {
+        let serial: TokenSerial = serial.parse()?;
+        let slot = SlotName::new(&slot)?;
+        provisioned_key(&paths, &serial, &slot)?.to_pem()
+    } else {
+        paths
+            .catalogue_token()?
+            .public_key(&SlotName::new(CATALOGUE_SLOT)?)?
+            .to_pem()
+    };
+    write_output(out.as_deref(), text.as_bytes(), false)
+}
+
+fn provision(
+    OwnerProvisionArgs {
+        owner,
+        token,
+        slot,
+        algorithm,
+        out,
+    }: OwnerProvisionArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let paths = Paths::of(&owner);
+    let slot = SlotName::new(&slot.slot)?;
+    let algorithm: RsaAlgorithm = algorithm.parse()?;
+    let issuer = load(&paths.issuer())?;
+    let database = paths.database()?;
+    let mut t = open_token(&token)?;
+    let info = t.info()?;
+    if !info
+        .trusted_issuers
+        .contains(&issuer.public_key().fingerprint())
+    {
+        return Err(CliError::new(
+                    Code::UntrustedIssuer,
+                    format!("token {} does not trust this owner's identity", info.serial),
+                )
+                .hint("a new token must `token trust-issuer --issuer-key` the key from `content owner public-key --identity` before its first key"));
+    }
+    let record = paths.provisioned(&info.serial, &slot);
+    if record.exists() {
+        return Err(CliError::new(
+            Code::SlotOccupied,
+            format!(
+                "this owner already provisioned slot {slot} of token {}",
+                info.serial
+            ),
+        ));
+    }
+    let key = RsaPrivateKey::generate(algorithm)?;
+    let public = key.public_key().clone();
+    let command = issuer.authorize_key(&target(t.as_ref())?, &slot, &key)?;
+    drop(key);
+    // The public key is recorded before the token takes the private
+    // half, so a crash in between never leaves an unrecorded key.
+    std::fs::create_dir_all(record.parent().unwrap_or(&paths.dir))
+        .map_err(|e| CliError::io("cannot create", &paths.dir, e))?;
+    write_atomic(&record, public.to_pem().as_bytes())
+        .map_err(|e| CliError::new(Code::Io, e.to_string()))?;
+    if let Err(e) = t.accept_key(&command) {
+        // The token refused: the record of a key it never took goes.
+        if let Err(rm) = std::fs::remove_file(&record) {
+            tracing::warn!(path = %record.display(), error = %rm, "cannot remove the record of a key the token refused");
+        }
+        return Err(e.into());
+    }
+    audit(
+        &database,
+        AuditKind::DecryptionKeyProvisioned,
+        &json!({ "token": info.serial, "slot": slot.as_str(), "key": public.fingerprint() }),
+    )?;
+    if out.is_some() {
+        write_output(out.as_deref(), public.to_pem().as_bytes(), false)?;
+    }
+    if json {
+        print_json(&json!({
+            "token": info.serial, "slot": slot.as_str(),
+            "fingerprint": public.fingerprint(), "public_key": public.to_pem(),
+        }))
+    } else {
+        println!(
+            "decryption key {} written into slot {slot} of token {}; only its public key is kept",
+            public.fingerprint(),
+            info.serial
+        );
+        Ok(())
+    }
 }

@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use serde_json::json;
-use symbolon::evidence::{verify, EvidenceBundle, EvidenceReport};
+use symbolon::evidence::{EvidenceBundle, EvidenceReport};
 use symbolon::keys::Fingerprint;
 use symbolon::Code;
 
 use super::log::{parse_answer, read_key, write_json};
-use crate::cli::EvidenceCommand;
+use crate::cli::{EvidenceCommand, EvidenceExportArgs, EvidenceVerifyArgs};
 use crate::error::CliError;
 use crate::output::print_json;
 
@@ -19,31 +19,8 @@ const MAX_BUNDLE: u64 = 64 * 1024 * 1024;
 
 pub(crate) fn run(command: EvidenceCommand, json: bool) -> Result<(), CliError> {
     match command {
-        EvidenceCommand::Export { ca, key, out } => {
-            let fp: Fingerprint = key.parse().map_err(|e: symbolon::keys::KeyError| {
-                CliError::new(Code::InvalidInput, e.to_string())
-            })?;
-            let client = super::ca_client(&ca)?;
-            let v = client.get(&format!("/v1/keys/{fp}/evidence"))?;
-            let bundle: EvidenceBundle = parse_answer(v)?;
-            write_json(out.as_deref(), &bundle)
-        }
-        EvidenceCommand::Verify {
-            file,
-            root,
-            log_key,
-        } => {
-            let key = read_key(&log_key)?;
-            let root = read_root(&root)?;
-            let bundle = read_bundle(&file)?;
-            let report = verify(&bundle, &root, &key)
-                .map_err(|e| CliError::new(Code::EvidenceFailed, e.to_string()))?;
-            if json {
-                return print_json(&json!({ "verified": true, "report": report }));
-            }
-            print_report(&report);
-            Ok(())
-        }
+        EvidenceCommand::Export(args) => export(args),
+        EvidenceCommand::Verify(args) => verify_bundle(args, json),
     }
 }
 
@@ -105,4 +82,34 @@ fn print_report(r: &EvidenceReport) {
     for (id, purpose, state) in &r.joint_chains {
         println!("  joint-key chain {id} ({purpose}): {state}");
     }
+}
+
+fn export(EvidenceExportArgs { ca, key, out }: EvidenceExportArgs) -> Result<(), CliError> {
+    let fp: Fingerprint = key
+        .parse()
+        .map_err(|e: symbolon::keys::KeyError| CliError::new(Code::InvalidInput, e.to_string()))?;
+    let client = super::ca_client(&ca)?;
+    let v = client.get(&format!("/v1/keys/{fp}/evidence"))?;
+    let bundle: EvidenceBundle = parse_answer(v)?;
+    write_json(out.as_deref(), &bundle)
+}
+
+fn verify_bundle(
+    EvidenceVerifyArgs {
+        file,
+        root,
+        log_key,
+    }: EvidenceVerifyArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key = read_key(&log_key)?;
+    let root = read_root(&root)?;
+    let bundle = read_bundle(&file)?;
+    let report = symbolon::evidence::verify(&bundle, &root, &key)
+        .map_err(|e| CliError::new(Code::EvidenceFailed, e.to_string()))?;
+    if json {
+        return print_json(&json!({ "verified": true, "report": report }));
+    }
+    print_report(&report);
+    Ok(())
 }

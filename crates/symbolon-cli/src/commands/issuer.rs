@@ -12,7 +12,9 @@ pub(crate) use symbolon_client::station::target;
 use symbolon_token::file::{create_new_private, read_sealing_key};
 
 use super::open_token;
-use crate::cli::{IssuerCommand, IssuerDir};
+use crate::cli::{
+    IssuerAcceptKeyArgs, IssuerCommand, IssuerDir, IssuerPublicKeyArgs, IssuerWriteCertificateArgs,
+};
 use crate::error::CliError;
 use crate::files::{read_input, read_secret, write_output};
 use crate::output::print_json;
@@ -60,52 +62,9 @@ pub(crate) fn run(cmd: IssuerCommand, json: bool) -> Result<(), CliError> {
                 Ok(())
             }
         }
-        IssuerCommand::PublicKey { issuer, out } => {
-            let id = load(&issuer)?;
-            write_output(out.as_deref(), id.public_key().to_pem().as_bytes(), false)
-        }
-        IssuerCommand::WriteCertificate {
-            issuer,
-            token,
-            slot,
-            input,
-            out,
-        } => {
-            let id = load(&issuer)?;
-            let slot = SlotName::new(&slot.slot)?;
-            let data = read_input(Some(&input))?;
-            let der = if pem::is_pem(&data) {
-                pem::decode(&data, &["CERTIFICATE"])
-                    .map_err(|e| CliError::new(Code::InvalidCertificate, e.to_string()))?
-                    .1
-            } else {
-                data
-            };
-            let mut t = open_token(&token)?;
-            let cmd = id.authorize_certificate(&target(t.as_ref())?, &slot, der)?;
-            deliver(cmd, out.as_deref(), json, |c| {
-                t.write_certificate(c)
-                    .map(|_| "certificate written".to_string())
-            })
-        }
-        IssuerCommand::AcceptKey {
-            issuer,
-            token,
-            slot,
-            key,
-            out,
-        } => {
-            let id = load(&issuer)?;
-            let slot = SlotName::new(&slot.slot)?;
-            let private = PrivateKey::import_pem(&read_secret(&key)?)?;
-            let mut t = open_token(&token)?;
-            let cmd = id.authorize_key(&target(t.as_ref())?, &slot, &private)?;
-            drop(private);
-            deliver(cmd, out.as_deref(), json, |c| {
-                t.accept_key(c)
-                    .map(|pk| format!("key {} accepted", pk.fingerprint()))
-            })
-        }
+        IssuerCommand::PublicKey(args) => public_key(args),
+        IssuerCommand::WriteCertificate(args) => write_certificate(args, json),
+        IssuerCommand::AcceptKey(args) => accept_key(args, json),
     }
 }
 
@@ -141,4 +100,59 @@ fn deliver(
         println!("{what} in slot {slot}");
         Ok(())
     }
+}
+
+fn public_key(IssuerPublicKeyArgs { issuer, out }: IssuerPublicKeyArgs) -> Result<(), CliError> {
+    let id = load(&issuer)?;
+    write_output(out.as_deref(), id.public_key().to_pem().as_bytes(), false)
+}
+
+fn write_certificate(
+    IssuerWriteCertificateArgs {
+        issuer,
+        token,
+        slot,
+        input,
+        out,
+    }: IssuerWriteCertificateArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let id = load(&issuer)?;
+    let slot = SlotName::new(&slot.slot)?;
+    let data = read_input(Some(&input))?;
+    let der = if pem::is_pem(&data) {
+        pem::decode(&data, &["CERTIFICATE"])
+            .map_err(|e| CliError::new(Code::InvalidCertificate, e.to_string()))?
+            .1
+    } else {
+        data
+    };
+    let mut t = open_token(&token)?;
+    let cmd = id.authorize_certificate(&target(t.as_ref())?, &slot, der)?;
+    deliver(cmd, out.as_deref(), json, |c| {
+        t.write_certificate(c)
+            .map(|_| "certificate written".to_string())
+    })
+}
+
+fn accept_key(
+    IssuerAcceptKeyArgs {
+        issuer,
+        token,
+        slot,
+        key,
+        out,
+    }: IssuerAcceptKeyArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let id = load(&issuer)?;
+    let slot = SlotName::new(&slot.slot)?;
+    let private = PrivateKey::import_pem(&read_secret(&key)?)?;
+    let mut t = open_token(&token)?;
+    let cmd = id.authorize_key(&target(t.as_ref())?, &slot, &private)?;
+    drop(private);
+    deliver(cmd, out.as_deref(), json, |c| {
+        t.accept_key(c)
+            .map(|pk| format!("key {} accepted", pk.fingerprint()))
+    })
 }

@@ -10,7 +10,7 @@ use symbolon::x509::{certificate_key, parse_certificate};
 use symbolon::Code;
 use symbolon_store::SharedKey;
 
-use crate::cli::KeysCommand;
+use crate::cli::{KeysCheckArgs, KeysCommand};
 use crate::error::CliError;
 use crate::files::read_input;
 use crate::output::print_json;
@@ -44,36 +44,7 @@ fn read_key(data: &[u8]) -> Result<Result<RsaPublicKey, WeakKey>, CliError> {
 
 pub(crate) fn run(cmd: KeysCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        KeysCommand::Check { input, deep } => {
-            let effort = if deep { Effort::Deep } else { Effort::Standard };
-            let key = read_key(&read_input(input.as_deref())?)?;
-            let fingerprint = key.as_ref().ok().map(|k| k.fingerprint().to_string());
-            let bits = key.as_ref().ok().map(RsaPublicKey::bits);
-            let verdict = key.and_then(|k| check_public_key(&k, effort));
-            if json {
-                print_json(&json!({
-                    "key": fingerprint,
-                    "bits": bits,
-                    "effort": effort.as_str(),
-                    "weak": verdict.is_err(),
-                    "class": verdict.as_ref().err().map(|w| w.class.as_str()),
-                    "detail": verdict.as_ref().err().map(|w| w.detail.clone()),
-                }))?;
-            }
-            match verdict {
-                Ok(()) => {
-                    if !json {
-                        println!(
-                            "{}: passes every weak-key check ({} effort)",
-                            fingerprint.unwrap_or_default(),
-                            effort.as_str()
-                        );
-                    }
-                    Ok(())
-                }
-                Err(w) => Err(CliError::new(Code::WeakKey, w.to_string())),
-            }
-        }
+        KeysCommand::Check(args) => check(args, json),
         KeysCommand::Scan(args) => scan(&args, json),
     }
 }
@@ -164,4 +135,35 @@ fn scan(args: &crate::cli::DataArgs, json: bool) -> Result<(), CliError> {
             ))
         }
     })
+}
+
+fn check(KeysCheckArgs { input, deep }: KeysCheckArgs, json: bool) -> Result<(), CliError> {
+    let effort = if deep { Effort::Deep } else { Effort::Standard };
+    let key = read_key(&read_input(input.as_deref())?)?;
+    let fingerprint = key.as_ref().ok().map(|k| k.fingerprint().to_string());
+    let bits = key.as_ref().ok().map(RsaPublicKey::bits);
+    let verdict = key.and_then(|k| check_public_key(&k, effort));
+    if json {
+        print_json(&json!({
+            "key": fingerprint,
+            "bits": bits,
+            "effort": effort.as_str(),
+            "weak": verdict.is_err(),
+            "class": verdict.as_ref().err().map(|w| w.class.as_str()),
+            "detail": verdict.as_ref().err().map(|w| w.detail.clone()),
+        }))?;
+    }
+    match verdict {
+        Ok(()) => {
+            if !json {
+                println!(
+                    "{}: passes every weak-key check ({} effort)",
+                    fingerprint.unwrap_or_default(),
+                    effort.as_str()
+                );
+            }
+            Ok(())
+        }
+        Err(w) => Err(CliError::new(Code::WeakKey, w.to_string())),
+    }
 }

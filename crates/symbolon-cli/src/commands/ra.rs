@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use symbolon::Code;
 
 use super::ca_client::field;
-use crate::cli::RaCommand;
+use crate::cli::{RaCommand, RaListArgs, RaRegisterArgs, RaShowArgs, RaWithdrawArgs};
 use crate::error::CliError;
 use crate::output::print_json;
 
@@ -49,90 +49,100 @@ fn line(r: &Value) -> String {
 
 pub(crate) fn run(command: RaCommand, json: bool) -> Result<(), CliError> {
     match command {
-        RaCommand::Register {
-            ca,
-            identity,
-            roles,
-            evidence,
-            valid,
-            uses,
-            san,
-        } => {
-            let roles: Vec<&str> = roles
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .collect();
-            let v = super::ca_client(&ca)?.post(
-                "/v1/ra/registrations",
-                &json!({
-                    "identity": identity, "roles": roles, "evidence": evidence,
-                    "valid": valid, "uses": uses, "alt_names": san,
-                }),
-            )?;
-            if json {
-                return print_json(&v);
-            }
-            println!("{}", field(&v, "id")?);
-            eprintln!(
-                "registered {} for {} ({} use(s), until {})",
-                v["subject"].as_str().unwrap_or("?"),
-                roles.join(", "),
-                v["uses"],
-                when(&v["expires_at"])
-            );
-            Ok(())
-        }
-        RaCommand::List { ca, all } => {
-            let state = if all { "all" } else { "live" };
-            let v = super::ca_client(&ca)?.get(&format!("/v1/ra/registrations?state={state}"))?;
-            if json {
-                return print_json(&v);
-            }
-            for r in v["registrations"].as_array().into_iter().flatten() {
-                println!("{}", line(r));
-            }
-            Ok(())
-        }
-        RaCommand::Show { ca, id } => {
-            let v = super::ca_client(&ca)?
-                .get(&format!("/v1/ra/registrations/{}", id_segment(&id)?))?;
-            if json {
-                return print_json(&v);
-            }
-            println!("{}", line(&v));
-            println!("  evidence   {}", v["evidence"].as_str().unwrap_or("?"));
-            println!(
-                "  made       {} by {} (credential {})",
-                when(&v["created_at"]),
-                v["officer"].as_str().unwrap_or("?"),
-                v["officer_credential"].as_str().unwrap_or("?")
-            );
-            println!("  expires    {}", when(&v["expires_at"]));
-            for n in v["alt_names"].as_array().into_iter().flatten() {
-                println!("  alt name   {}", n.as_str().unwrap_or("?"));
-            }
-            if let Some(r) = v["withdraw_reason"].as_str() {
-                println!(
-                    "  withdrawn by {}: {r}",
-                    v["withdrawn_by"].as_str().unwrap_or("?")
-                );
-            }
-            for c in v["certificates"].as_array().into_iter().flatten() {
-                println!("  certificate {}", c.as_str().unwrap_or("?"));
-            }
-            Ok(())
-        }
-        RaCommand::Withdraw { ca, id, reason } => {
-            let v = super::ca_client(&ca)?.post(
-                &format!("/v1/ra/registrations/{}/withdraw", id_segment(&id)?),
-                &json!({ "reason": reason }),
-            )?;
-            if json {
-                return print_json(&v);
-            }
-            println!("registration {id} withdrawn");
-            Ok(())
-        }
+        RaCommand::Register(args) => register(args, json),
+        RaCommand::List(args) => list(args, json),
+        RaCommand::Show(args) => show(args, json),
+        RaCommand::Withdraw(args) => withdraw(args, json),
     }
+}
+
+fn register(
+    RaRegisterArgs {
+        ca,
+        identity,
+        roles,
+        evidence,
+        valid,
+        uses,
+        san,
+    }: RaRegisterArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let roles: Vec<&str> = roles
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect();
+    let v = super::ca_client(&ca)?.post(
+        "/v1/ra/registrations",
+        &json!({
+            "identity": identity, "roles": roles, "evidence": evidence,
+            "valid": valid, "uses": uses, "alt_names": san,
+        }),
+    )?;
+    if json {
+        return print_json(&v);
+    }
+    println!("{}", field(&v, "id")?);
+    eprintln!(
+        "registered {} for {} ({} use(s), until {})",
+        v["subject"].as_str().unwrap_or("?"),
+        roles.join(", "),
+        v["uses"],
+        when(&v["expires_at"])
+    );
+    Ok(())
+}
+
+fn list(RaListArgs { ca, all }: RaListArgs, json: bool) -> Result<(), CliError> {
+    let state = if all { "all" } else { "live" };
+    let v = super::ca_client(&ca)?.get(&format!("/v1/ra/registrations?state={state}"))?;
+    if json {
+        return print_json(&v);
+    }
+    for r in v["registrations"].as_array().into_iter().flatten() {
+        println!("{}", line(r));
+    }
+    Ok(())
+}
+
+fn show(RaShowArgs { ca, id }: RaShowArgs, json: bool) -> Result<(), CliError> {
+    let v = super::ca_client(&ca)?.get(&format!("/v1/ra/registrations/{}", id_segment(&id)?))?;
+    if json {
+        return print_json(&v);
+    }
+    println!("{}", line(&v));
+    println!("  evidence   {}", v["evidence"].as_str().unwrap_or("?"));
+    println!(
+        "  made       {} by {} (credential {})",
+        when(&v["created_at"]),
+        v["officer"].as_str().unwrap_or("?"),
+        v["officer_credential"].as_str().unwrap_or("?")
+    );
+    println!("  expires    {}", when(&v["expires_at"]));
+    for n in v["alt_names"].as_array().into_iter().flatten() {
+        println!("  alt name   {}", n.as_str().unwrap_or("?"));
+    }
+    if let Some(r) = v["withdraw_reason"].as_str() {
+        println!(
+            "  withdrawn by {}: {r}",
+            v["withdrawn_by"].as_str().unwrap_or("?")
+        );
+    }
+    for c in v["certificates"].as_array().into_iter().flatten() {
+        println!("  certificate {}", c.as_str().unwrap_or("?"));
+    }
+    Ok(())
+}
+
+fn withdraw(RaWithdrawArgs { ca, id, reason }: RaWithdrawArgs, json: bool) -> Result<(), CliError> {
+    let v = super::ca_client(&ca)?.post(
+        &format!("/v1/ra/registrations/{}/withdraw", id_segment(&id)?),
+        &json!({ "reason": reason }),
+    )?;
+    if json {
+        return print_json(&v);
+    }
+    println!("registration {id} withdrawn");
+    Ok(())
 }

@@ -15,8 +15,11 @@ use symbolon_store::CertificateSerial;
 use symbolon_token::open::TokenSpec;
 
 use super::ca_client::CaClient;
-use crate::cli::CaArgs;
-use crate::cli::{CertificatesCommand, CrlCommand, RevokeArgs};
+use crate::cli::{
+    CaArgs, CertificatesCommand, CertificatesExpiringArgs, CertificatesListArgs,
+    CertificatesReleaseArgs, CrlCommand, CrlFetchArgs, RevokeArgs,
+};
+
 use crate::error::CliError;
 use crate::output::print_json;
 
@@ -196,41 +199,9 @@ fn print_listing(v: &Value) {
 
 pub(crate) fn certificates(command: CertificatesCommand, json: bool) -> Result<(), CliError> {
     let v = match command {
-        CertificatesCommand::List { ca, status, limit } => {
-            let mut path = format!("/v1/certificates?limit={}", limit.clamp(1, 10_000));
-            if let Some(s) = status {
-                if !["all", "good", "on-hold", "revoked", "expired"].contains(&s.as_str()) {
-                    return Err(invalid(format!(
-                        "--status {s:?}: good, on-hold, revoked, expired or all"
-                    )));
-                }
-                path.push_str(&format!("&status={s}"));
-            }
-            super::ca_client(&ca)?.get(&path)?
-        }
-        CertificatesCommand::Expiring { ca, within, limit } => {
-            let secs = symbolon::duration::parse(&within)
-                .filter(|s| (1..=10 * 366 * 86_400).contains(s))
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "--within {within:?}: a duration such as 30d, 12h or 90m, at most ten years"
-                    ))
-                })?;
-            super::ca_client(&ca)?.get(&format!(
-                "/v1/certificates?expiring_within={secs}&limit={}",
-                limit.clamp(1, 10_000)
-            ))?
-        }
-        CertificatesCommand::Release { ca, serial } => {
-            let serial = serial_arg(&serial)?;
-            let v = super::ca_client(&ca)?
-                .post(&format!("/v1/certificates/{serial}/release"), &json!({}))?;
-            if !json {
-                println!("released {serial}: good again");
-                return Ok(());
-            }
-            v
-        }
+        CertificatesCommand::List(args) => list(args)?,
+        CertificatesCommand::Expiring(args) => expiring(args)?,
+        CertificatesCommand::Release(args) => return release(args, json),
     };
     if json {
         return print_json(&v);
@@ -240,7 +211,7 @@ pub(crate) fn certificates(command: CertificatesCommand, json: bool) -> Result<(
 }
 
 pub(crate) fn crl(command: CrlCommand, _json: bool) -> Result<(), CliError> {
-    let CrlCommand::Fetch { ca, out, pem } = command;
+    let CrlCommand::Fetch(CrlFetchArgs { ca, out, pem }) = command;
     let client = super::ca_client(&ca)?;
     let der = client.get_document("/v1/crl", "application/pkix-crl")?;
     check_crl(&ca, &client, &der)?;
@@ -267,5 +238,50 @@ fn check_crl(ca: &CaArgs, client: &CaClient, der: &[u8]) -> Result<(), CliError>
         certificate_public_key(&parse_certificate(&ca_der).map_err(|e| invalid(e.to_string()))?)
             .map_err(|e| invalid(e.to_string()))?;
     read_crl(der, &key).map_err(|e| CliError::new(Code::BadSignature, e.to_string()))?;
+    Ok(())
+}
+
+fn list(
+    CertificatesListArgs { ca, status, limit }: CertificatesListArgs,
+) -> Result<serde_json::Value, CliError> {
+    let mut path = format!("/v1/certificates?limit={}", limit.clamp(1, 10_000));
+    if let Some(s) = status {
+        if !["all", "good", "on-hold", "revoked", "expired"].contains(&s.as_str()) {
+            return Err(invalid(format!(
+                "--status {s:?}: good, on-hold, revoked, expired or all"
+            )));
+        }
+        path.push_str(&format!("&status={s}"));
+    }
+    super::ca_client(&ca)?.get(&path)
+}
+
+fn expiring(
+    CertificatesExpiringArgs { ca, within, limit }: CertificatesExpiringArgs,
+) -> Result<serde_json::Value, CliError> {
+    let secs = symbolon::duration::parse(&within)
+        .filter(|s| (1..=10 * 366 * 86_400).contains(s))
+        .ok_or_else(|| {
+            invalid(format!(
+                "--within {within:?}: a duration such as 30d, 12h or 90m, at most ten years"
+            ))
+        })?;
+    super::ca_client(&ca)?.get(&format!(
+        "/v1/certificates?expiring_within={secs}&limit={}",
+        limit.clamp(1, 10_000)
+    ))
+}
+
+fn release(
+    CertificatesReleaseArgs { ca, serial }: CertificatesReleaseArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let serial = serial_arg(&serial)?;
+    let v =
+        super::ca_client(&ca)?.post(&format!("/v1/certificates/{serial}/release"), &json!({}))?;
+    if json {
+        return print_json(&v);
+    }
+    println!("released {serial}: good again");
     Ok(())
 }
