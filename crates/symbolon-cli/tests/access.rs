@@ -288,14 +288,10 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     arbitrator_credential(dir, &server, "mallory", "arb/mallory");
     fails(
         dir,
-        &[
-            "arbitrator",
-            "register",
-            "--arbitrator",
-            "arb/mallory",
-            "--ca",
-            &server.url,
-        ],
+        &argv_with(
+            "arbitrator register --arbitrator arb/mallory --ca",
+            &[&server.url],
+        ),
         5,
         "bound to the arbitrator mallory",
     );
@@ -304,14 +300,10 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     sym!(dir, "arbitrator init --arbitrator arb/st --name x");
     fails(
         dir,
-        &[
-            "arbitrator",
-            "register",
-            "--arbitrator",
-            "arb/st",
-            "--ca",
-            &server.url,
-        ],
+        &argv_with(
+            "arbitrator register --arbitrator arb/st --ca",
+            &[&server.url],
+        ),
         5,
         "is for arbitrator",
     );
@@ -319,32 +311,28 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     arbitrator_credential(dir, &server, "card-company", "arb/card-company");
     let r = run(
         dir,
-        &[
-            "admin",
-            "grant",
-            "--ca",
-            &server.url,
-            "--credential",
-            server.admin.to_str().unwrap(),
-            "--role",
-            "station",
-            "--name",
-            "card-company",
-        ],
+        &argv_with(
+            "admin grant --ca",
+            &[
+                &server.url,
+                "--credential",
+                server.admin.to_str().unwrap(),
+                "--role",
+                "station",
+                "--name",
+                "card-company",
+            ],
+        ),
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("holds one role"), "{}", r.stderr);
     // The real one registers, and its share recipient is its own.
     ok(
         dir,
-        &[
-            "arbitrator",
-            "register",
-            "--arbitrator",
-            "arb/card-company",
-            "--ca",
-            &server.url,
-        ],
+        &argv_with(
+            "arbitrator register --arbitrator arb/card-company --ca",
+            &[&server.url],
+        ),
     );
     let (s, v) = http(
         "GET",
@@ -365,19 +353,18 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     let grant = |role: &str, name: &str| {
         ok(
             dir,
-            &[
-                "--json",
-                "admin",
-                "grant",
-                "--ca",
-                &server.url,
-                "--credential",
-                &admin,
-                "--role",
-                role,
-                "--name",
-                name,
-            ],
+            &argv_with(
+                "--json admin grant --ca",
+                &[
+                    &server.url,
+                    "--credential",
+                    &admin,
+                    "--role",
+                    role,
+                    "--name",
+                    name,
+                ],
+            ),
         )
         .json()["code"]
             .as_str()
@@ -387,18 +374,18 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     // The in-process station's name is the service's own.
     let r = run(
         dir,
-        &[
-            "admin",
-            "grant",
-            "--ca",
-            &server.url,
-            "--credential",
-            &admin,
-            "--role",
-            "station",
-            "--name",
-            "local-station",
-        ],
+        &argv_with(
+            "admin grant --ca",
+            &[
+                &server.url,
+                "--credential",
+                &admin,
+                "--role",
+                "station",
+                "--name",
+                "local-station",
+            ],
+        ),
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("the service's own"), "{}", r.stderr);
@@ -475,15 +462,10 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     // Listed, then revoked: refused from the next connection on.
     let list = ok(
         dir,
-        &[
-            "--json",
-            "admin",
-            "list",
-            "--ca",
-            &server.url,
-            "--credential",
-            &admin,
-        ],
+        &argv_with(
+            "--json admin list --ca",
+            &[&server.url, "--credential", &admin],
+        ),
     )
     .json();
     let serial = list["credentials"]
@@ -497,16 +479,10 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         .to_string();
     ok(
         dir,
-        &[
-            "admin",
-            "revoke-credential",
-            "--ca",
-            &server.url,
-            "--credential",
-            &admin,
-            "--serial",
-            &serial,
-        ],
+        &argv_with(
+            "admin revoke-credential --ca",
+            &[&server.url, "--credential", &admin, "--serial", &serial],
+        ),
     );
     let fresh = common::client_for(&server.url, &server.ca_cert, Some(&dir.join("a.tok")));
     let key = openssl_public_key(dir, "r2");
@@ -534,16 +510,16 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         .to_string();
     fails(
         dir,
-        &[
-            "admin",
-            "revoke-credential",
-            "--ca",
-            &server.url,
-            "--credential",
-            &admin,
-            "--serial",
-            &admin_serial,
-        ],
+        &argv_with(
+            "admin revoke-credential --ca",
+            &[
+                &server.url,
+                "--credential",
+                &admin,
+                "--serial",
+                &admin_serial,
+            ],
+        ),
         5,
         "last active admin",
     );
@@ -972,22 +948,7 @@ fn an_operator_certificate_from_another_ca_with_its_key_in_a_token() {
     assert!(!curl("data/chain.pem").status.success());
     // Credentials are still this CA's: the admin lists them, through
     // --tls-ca for the handshake and --ca-cert for everything signed.
-    let list = ok(
-        dir,
-        &[
-            "--json",
-            "--tls-ca",
-            "opca.crt",
-            "admin",
-            "list",
-            "--ca",
-            &url,
-            "--ca-cert",
-            "data/chain.pem",
-            "--credential",
-            "data/admin.token",
-        ],
-    )
+    let list = sym!(dir, "--json --tls-ca opca.crt admin list --ca {url} --ca-cert data/chain.pem --credential data/admin.token")
     .json();
     assert_eq!(list["credentials"][0]["role"], "admin");
     let r = run(

@@ -170,7 +170,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     assert!(r.stderr.contains("not registered"), "{}", r.stderr);
     ok(
         dir,
-        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+        &argv_with("token register --token t.tok --ca", &[&server.url]),
     );
     let r = issue(
         dir,
@@ -519,14 +519,7 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
     // The CLI says the same.
     ok(
         dir,
-        &[
-            "ca",
-            "certificate",
-            "--ca",
-            &server.url,
-            "--out",
-            "root.pem",
-        ],
+        &argv_with("ca certificate --ca", &[&server.url, "--out", "root.pem"]),
     );
     sym!(dir, "issuer init --issuer st");
     sym!(dir, "token init --token t.tok");
@@ -826,7 +819,7 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
     // A root the station does not trust: every response is refused.
     ok(
         dir,
-        &["ca", "init", "--data", "other", "--subject", "CN=Other CA"],
+        &argv_with("ca init --data other --subject", &["CN=Other CA"]),
     );
     sym!(dir, "ca certificate --data other --out other.pem");
     let chain = server.ca_cert.to_str().unwrap();
@@ -949,16 +942,10 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     );
     ok(
         dir,
-        &[
-            "ca",
-            "init",
-            "--data",
-            "data",
-            "--subject",
-            "CN=Issuing CA,O=Example",
-            "--parent-csr",
-            "issuing.csr",
-        ],
+        &argv_with(
+            "ca init --data data --subject",
+            &["CN=Issuing CA,O=Example", "--parent-csr", "issuing.csr"],
+        ),
     );
     openssl(dir, &["req", "-in", "issuing.csr", "-verify", "-noout"]);
     sym_fails!(

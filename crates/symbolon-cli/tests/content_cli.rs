@@ -34,62 +34,41 @@ fn world(dir: &Path) {
         "content owner public-key --owner owner --out catalogue.pem"
     );
     for (tok, name) in [("a.tok", "CN=Alice"), ("b.tok", "CN=Bob")] {
-        ok(dir, &["token", "init", "--token", tok]);
+        ok(dir, &argv_with("token init --token", &[tok]));
         for issuer in ["st.pem", "owner.pem"] {
             ok(
                 dir,
-                &[
-                    "token",
-                    "trust-issuer",
-                    "--token",
-                    tok,
-                    "--issuer-key",
-                    issuer,
-                ],
+                &argv_with("token trust-issuer --token", &[tok, "--issuer-key", issuer]),
             );
         }
         ok(
             dir,
-            &[
-                "issue",
-                "--ca",
-                "local:ca",
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
-                tok,
-                "--slot",
-                "purchase",
-                "--identity",
-                name,
-                "--role",
-                "purchase-signing",
-            ],
+            &argv_with(
+                "issue --ca local:ca --ca-cert root.pem --issuer st --token",
+                &[
+                    tok,
+                    "--slot",
+                    "purchase",
+                    "--identity",
+                    name,
+                    "--role",
+                    "purchase-signing",
+                ],
+            ),
         );
         let out = format!("{}.pem", &tok[..1]);
         ok(
             dir,
-            &[
-                "content",
-                "owner",
-                "provision",
-                "--owner",
-                "owner",
-                "--token",
-                tok,
-                "--slot",
-                "content",
-                "--out",
-                &out,
-            ],
+            &argv_with(
+                "content owner provision --owner owner --token",
+                &[tok, "--slot", "content", "--out", &out],
+            ),
         );
     }
 }
 
 fn serial(dir: &Path, tok: &str) -> String {
-    ok(dir, &["token", "info", "--token", tok, "--json"]).json()["serial"]
+    ok(dir, &argv_with("token info --token", &[tok, "--json"])).json()["serial"]
         .as_str()
         .unwrap()
         .to_string()
@@ -104,40 +83,32 @@ fn pattern(n: usize) -> Vec<u8> {
 fn order(dir: &Path, tok: &str, out: &str) {
     ok(
         dir,
-        &[
-            "content",
-            "order",
-            "--token",
-            tok,
-            "--slot",
-            "purchase",
-            "--content-id",
-            CONTENT_ID,
-            "--price",
-            "4.99 EUR",
-            "--licence-slot",
-            "content",
-            "--out",
-            out,
-        ],
+        &argv_with(
+            "content order --token",
+            &[
+                tok,
+                "--slot",
+                "purchase",
+                "--content-id",
+                CONTENT_ID,
+                "--price",
+                "4.99 EUR",
+                "--licence-slot",
+                "content",
+                "--out",
+                out,
+            ],
+        ),
     );
 }
 
 fn license(dir: &Path, order: &str, out: &str) -> Run {
     run(
         dir,
-        &[
-            "content",
-            "license",
-            "--owner",
-            "owner",
-            "--order",
-            order,
-            "--content",
-            "film.sealed",
-            "--out",
-            out,
-        ],
+        &argv_with(
+            "content license --owner owner --order",
+            &[order, "--content", "film.sealed", "--out", out],
+        ),
     )
 }
 
@@ -150,16 +121,10 @@ fn purchase_licence_and_unseal_end_to_end() {
     std::fs::write(dir.join("film"), &film).unwrap();
     let r = ok(
         dir,
-        &[
-            "--json",
-            "seal",
-            "--to",
-            "catalogue.pem",
-            "--content-id",
-            CONTENT_ID,
-            "film",
-            "film.sealed",
-        ],
+        &argv_with(
+            "--json seal --to catalogue.pem --content-id",
+            &[CONTENT_ID, "film", "film.sealed"],
+        ),
     );
     assert_eq!(r.json()["bytes"], 200_000);
     assert_eq!(r.json()["chunks"], 4);
@@ -236,22 +201,18 @@ fn purchase_licence_and_unseal_end_to_end() {
     sym!(dir, "issue --ca local:ca --ca-cert root.pem --issuer st --token b.tok --slot mail --identity CN=Bob --role email");
     ok(
         dir,
-        &[
-            "content",
-            "order",
-            "--token",
-            "b.tok",
-            "--slot",
-            "mail",
-            "--content-id",
-            CONTENT_ID,
-            "--price",
-            "1 EUR",
-            "--licence-slot",
-            "content",
-            "--out",
-            "mail-order.pem",
-        ],
+        &argv_with(
+            "content order --token b.tok --slot mail --content-id",
+            &[
+                CONTENT_ID,
+                "--price",
+                "1 EUR",
+                "--licence-slot",
+                "content",
+                "--out",
+                "mail-order.pem",
+            ],
+        ),
     );
     sym_fails!(
         dir,
@@ -503,15 +464,10 @@ fn the_content_key_appears_nowhere_but_in_the_tokens() {
         "seal",
         run_env(
             dir,
-            &[
-                "seal",
-                "--to",
-                "catalogue.pem",
-                "--content-id",
-                CONTENT_ID,
-                "film",
-                "film.sealed",
-            ],
+            &argv_with(
+                "seal --to catalogue.pem --content-id",
+                &[CONTENT_ID, "film", "film.sealed"],
+            ),
         ),
     );
     order(dir, "a.tok", "order.pem");
@@ -756,45 +712,21 @@ fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token
         );
 
         // The reference seals to a key made inside the token; the token opens.
-        ok(
+        sym!(
             dir,
-            &[
-                "token",
-                "generate",
-                "--token",
-                "t.tok",
-                "--slot",
-                curve,
-                "--algorithm",
-                curve,
-            ],
+            "token generate --token t.tok --slot {curve} --algorithm {curve}"
         );
-        ok(
+        sym!(
             dir,
-            &[
-                "token",
-                "generate",
-                "--token",
-                "other.tok",
-                "--slot",
-                curve,
-                "--algorithm",
-                curve,
-            ],
+            "token generate --token other.tok --slot {curve} --algorithm {curve}"
         );
         let public = format!("{curve}.token.pem");
         ok(
             dir,
-            &[
-                "token",
-                "public-key",
-                "--token",
-                "t.tok",
-                "--slot",
-                curve,
-                "--out",
-                &public,
-            ],
+            &argv_with(
+                &format!("token public-key --token t.tok --slot {curve} --out"),
+                &[&public],
+            ),
         );
         let by_ref = format!("{curve}.by-reference");
         let out = reference(dir, &["seal", &public, "p", &by_ref, CONTENT_ID]);
@@ -806,9 +738,10 @@ fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token
         let opened = format!("{curve}.u");
         ok(
             dir,
-            &[
-                "unseal", "--token", "t.tok", "--slot", curve, &by_ref, &opened,
-            ],
+            &argv_with(
+                &format!("unseal --token t.tok --slot {curve}"),
+                &[&by_ref, &opened],
+            ),
         );
         assert_eq!(std::fs::read(dir.join(&opened)).unwrap(), p, "{curve}");
 
@@ -817,23 +750,19 @@ fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token
         ok(dir, &["seal", "--to", &public, "p", &to_token]);
         ok(
             dir,
-            &[
-                "unseal", "--token", "t.tok", "--slot", curve, &to_token, "again",
-            ],
+            &argv_with(
+                &format!("unseal --token t.tok --slot {curve}"),
+                &[&to_token, "again"],
+            ),
         );
         assert_eq!(std::fs::read(dir.join("again")).unwrap(), p);
         std::fs::remove_file(dir.join("again")).unwrap();
         fails(
             dir,
-            &[
-                "unseal",
-                "--token",
-                "other.tok",
-                "--slot",
-                curve,
-                &to_token,
-                "stolen",
-            ],
+            &argv_with(
+                &format!("unseal --token other.tok --slot {curve}"),
+                &[&to_token, "stolen"],
+            ),
             4,
             "sealed to",
         );
@@ -851,19 +780,11 @@ fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token
             &[0, 0x10]
         });
         std::fs::write(dir.join("other-kem"), &bytes).unwrap();
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "unseal",
-                "--token",
-                "t.tok",
-                "--slot",
-                curve,
-                "other-kem",
-                "other-kem.out",
-            ],
+            "unseal --token t.tok --slot {curve} other-kem other-kem.out",
             3,
-            "does not fit its KEM",
+            "does not fit its KEM"
         );
         assert!(!dir.join("other-kem.out").exists());
 
@@ -871,19 +792,11 @@ fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token
         let mut bytes = std::fs::read(dir.join(&to_token)).unwrap();
         bytes[110] ^= 1;
         std::fs::write(dir.join("altered"), &bytes).unwrap();
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "unseal",
-                "--token",
-                "t.tok",
-                "--slot",
-                curve,
-                "altered",
-                "altered.out",
-            ],
+            "unseal --token t.tok --slot {curve} altered altered.out",
             4,
-            "",
+            ""
         );
         assert!(!dir.join("altered.out").exists());
     }
@@ -930,18 +843,10 @@ fn an_hpke_content_key_appears_nowhere_but_in_the_token() {
     station_trusted_by_token(dir);
     ok(
         dir,
-        &[
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "x",
-            "--key",
-            &key_file,
-        ],
+        &argv_with(
+            "issuer accept-key --issuer st --token t.tok --slot x --key",
+            &[&key_file],
+        ),
     );
     std::fs::write(dir.join("film"), pattern(70_000)).unwrap();
     let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();

@@ -52,14 +52,7 @@ fn openssl_ec_requests_are_certified_and_chains_verify() {
     let server = Server::start(dir, "data");
     ok(
         dir,
-        &[
-            "ca",
-            "certificate",
-            "--ca",
-            &server.url,
-            "--out",
-            "root.pem",
-        ],
+        &argv_with("ca certificate --ca", &[&server.url, "--out", "root.pem"]),
     );
     std::fs::copy(server.data.join("chain.pem"), dir.join("chain.pem")).unwrap();
     let root = symbolon::pem::decode(
@@ -507,16 +500,7 @@ fn the_policy_names_the_curves_each_role_takes() {
     ] {
         fails(
             dir,
-            &[
-                "ca",
-                "init",
-                "--data",
-                "data",
-                "--algorithm",
-                "rsa-2048",
-                "--curves",
-                arg,
-            ],
+            &argv_with("ca init --data data --algorithm rsa-2048 --curves", &[arg]),
             3,
             needle,
         );
@@ -603,7 +587,7 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
     station_and_token(dir, &server);
     ok(
         dir,
-        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+        &argv_with("token register --token t.tok --ca", &[&server.url]),
     );
     std::fs::copy(server.data.join("chain.pem"), dir.join("chain.pem")).unwrap();
     let issue = |slot: &str, alg: &str, role: &str, cn: &str| {

@@ -46,59 +46,51 @@ fn escrowed_with(dir: &Path, algorithm: &str) -> (Server, String, String) {
     // The bound device, vouched for by the station: a rebinding marks it replaced.
     ok(
         dir,
-        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+        &argv_with("token register --token t.tok --ca", &[&server.url]),
     );
     for a in ARBITRATORS {
         ok(
             dir,
-            &[
-                "arbitrator",
-                "init",
-                "--arbitrator",
-                &format!("arb/{a}"),
-                "--name",
-                a,
-            ],
+            &argv_with(
+                "arbitrator init --arbitrator",
+                &[&format!("arb/{a}"), "--name", a],
+            ),
         );
         arbitrator_credential(dir, &server, a, &format!("arb/{a}"));
         ok(
             dir,
-            &[
-                "arbitrator",
-                "register",
-                "--arbitrator",
-                &format!("arb/{a}"),
-                "--ca",
-                &server.url,
-            ],
+            &argv_with(
+                "arbitrator register --arbitrator",
+                &[&format!("arb/{a}"), "--ca", &server.url],
+            ),
         );
     }
     let r = ok(
         dir,
-        &[
-            "--json",
-            "issue",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "mail",
-            "--identity",
-            "CN=Alice",
-            "--role",
-            "email",
-            "--escrow",
-            FIG9,
-            "--algorithm",
-            algorithm,
-            "--out",
-            "mail.crt",
-        ],
+        &argv_with(
+            "--json issue --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "mail",
+                "--identity",
+                "CN=Alice",
+                "--role",
+                "email",
+                "--escrow",
+                FIG9,
+                "--algorithm",
+                algorithm,
+                "--out",
+                "mail.crt",
+            ],
+        ),
     )
     .json();
     let escrow = r["escrow"].as_str().unwrap().to_string();
@@ -110,53 +102,42 @@ fn escrowed_with(dir: &Path, algorithm: &str) -> (Server, String, String) {
 fn new_token(dir: &Path, server: &Server, name: &str) {
     ok(
         dir,
-        &[
-            "recovery",
-            "enclave",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--out",
-            "enclave.pem",
-        ],
+        &argv_with(
+            "recovery enclave --ca",
+            &[&server.url, "--ca-cert", "root.pem", "--out", "enclave.pem"],
+        ),
     );
-    ok(dir, &["token", "init", "--token", name]);
+    ok(dir, &argv_with("token init --token", &[name]));
     ok(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            name,
-            "--issuer-key",
-            "enclave.pem",
-        ],
+        &argv_with(
+            "token trust-issuer --token",
+            &[name, "--issuer-key", "enclave.pem"],
+        ),
     );
     ok(
         dir,
-        &["token", "register", "--token", name, "--ca", &server.url],
+        &argv_with("token register --token", &[name, "--ca", &server.url]),
     );
 }
 
 fn request(dir: &Path, server: &Server, key: &str, token: &str) -> String {
     let r = ok(
         dir,
-        &[
-            "--json",
-            "recovery",
-            "request",
-            "--ca",
-            &server.url,
-            "--key",
-            key,
-            "--reason",
-            "token destroyed",
-            "--token",
-            token,
-            "--slot",
-            "mail",
-        ],
+        &argv_with(
+            "--json recovery request --ca",
+            &[
+                &server.url,
+                "--key",
+                key,
+                "--reason",
+                "token destroyed",
+                "--token",
+                token,
+                "--slot",
+                "mail",
+            ],
+        ),
     )
     .json();
     r["request"].as_str().unwrap().to_string()
@@ -165,18 +146,18 @@ fn request(dir: &Path, server: &Server, key: &str, token: &str) -> String {
 fn approve(dir: &Path, server: &Server, id: &str, who: &str) -> Run {
     run(
         dir,
-        &[
-            "recovery",
-            "approve",
-            "--arbitrator",
-            &format!("arb/{who}"),
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--request",
-            id,
-        ],
+        &argv_with(
+            "recovery approve --arbitrator",
+            &[
+                &format!("arb/{who}"),
+                "--ca",
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--request",
+                id,
+            ],
+        ),
     )
 }
 
@@ -194,23 +175,23 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     let (server, escrow, key) = escrowed(dir);
 
     // The policy as users see it.
-    let p = ok(dir, &["--json", "policy", "check", FIG9]).json();
+    let p = ok(dir, &argv_with("--json policy check", &[FIG9])).json();
     assert_eq!(p["canonical"], FIG9);
     assert_eq!(p["minimal_sets"].as_array().unwrap().len(), 9);
     // Every arbitrator can check its share without learning the key.
     for a in ARBITRATORS {
         ok(
             dir,
-            &[
-                "arbitrator",
-                "verify-share",
-                "--arbitrator",
-                &format!("arb/{a}"),
-                "--ca",
-                &server.url,
-                "--escrow",
-                &escrow,
-            ],
+            &argv_with(
+                "arbitrator verify-share --arbitrator",
+                &[
+                    &format!("arb/{a}"),
+                    "--ca",
+                    &server.url,
+                    "--escrow",
+                    &escrow,
+                ],
+            ),
         );
     }
     // Data objects, backed up sealed to the escrowed key.
@@ -231,15 +212,10 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     let id = request(dir, &server, &key, "new.tok");
     let status = ok(
         dir,
-        &[
-            "--json",
-            "recovery",
-            "status",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-        ],
+        &argv_with(
+            "--json recovery status --ca",
+            &[&server.url, "--request", &id],
+        ),
     )
     .json();
     assert_eq!(status["rebind"], true);
@@ -260,7 +236,7 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     assert!(stored_approvals(dir, &id).is_empty());
     let text = ok(
         dir,
-        &["recovery", "status", "--ca", &server.url, "--request", &id],
+        &argv_with("recovery status --ca", &[&server.url, "--request", &id]),
     )
     .text();
     assert!(text.contains("may approve now: user"), "{text}");
@@ -285,16 +261,10 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     assert!(early.stderr.contains("manager-a"), "{}", early.stderr);
     fails(
         dir,
-        &[
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-            "--token",
-            "new.tok",
-        ],
+        &argv_with(
+            "recovery complete --ca",
+            &[&server.url, "--request", &id, "--token", "new.tok"],
+        ),
         5,
         "does not hold",
     );
@@ -304,21 +274,16 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     assert_eq!(again.code, 5, "{}", again.stderr);
     let status = ok(
         dir,
-        &[
-            "--json",
-            "recovery",
-            "status",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-        ],
+        &argv_with(
+            "--json recovery status --ca",
+            &[&server.url, "--request", &id],
+        ),
     )
     .json();
     assert_eq!(status["satisfied"], true);
     let text = ok(
         dir,
-        &["recovery", "status", "--ca", &server.url, "--request", &id],
+        &argv_with("recovery status --ca", &[&server.url, "--request", &id]),
     )
     .text();
     assert!(text.contains("✓ recorder (approval #6)"), "{text}");
@@ -328,16 +293,10 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     let before = std::fs::read(dir.join("other.tok")).unwrap();
     fails(
         dir,
-        &[
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-            "--token",
-            "other.tok",
-        ],
+        &argv_with(
+            "recovery complete --ca",
+            &[&server.url, "--request", &id, "--token", "other.tok"],
+        ),
         5,
         "recovers into token",
     );
@@ -373,17 +332,10 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     // Completion: the key and its certificate in the new token; the old certificate verifies.
     let done = ok(
         dir,
-        &[
-            "--json",
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-            "--token",
-            "new.tok",
-        ],
+        &argv_with(
+            "--json recovery complete --ca",
+            &[&server.url, "--request", &id, "--token", "new.tok"],
+        ),
     )
     .json();
     // The destroyed device is marked replaced, its certificates listed for revocation.
@@ -415,20 +367,20 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     // The officer revokes what the replaced device held, in one command.
     let revoked = ok(
         dir,
-        &[
-            "--json",
-            "revoke",
-            "--device",
-            &old_serial,
-            "--reason",
-            "superseded",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            server.ca_cert.to_str().unwrap(),
-            "--credential",
-            server.admin.to_str().unwrap(),
-        ],
+        &argv_with(
+            "--json revoke --device",
+            &[
+                &old_serial,
+                "--reason",
+                "superseded",
+                "--ca",
+                &server.url,
+                "--ca-cert",
+                server.ca_cert.to_str().unwrap(),
+                "--credential",
+                server.admin.to_str().unwrap(),
+            ],
+        ),
     )
     .json();
     assert_eq!(revoked["revoked"], listed.len(), "{revoked}");
@@ -499,16 +451,10 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     let before = std::fs::read(dir.join("new.tok")).unwrap();
     fails(
         dir,
-        &[
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-            "--token",
-            "new.tok",
-        ],
+        &argv_with(
+            "recovery complete --ca",
+            &[&server.url, "--request", &id, "--token", "new.tok"],
+        ),
         5,
         "already holds a key",
     );
@@ -765,16 +711,10 @@ fn forged_replayed_and_tampered_are_refused_and_recorded() {
     });
     fails(
         dir,
-        &[
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &first,
-            "--token",
-            "new.tok",
-        ],
+        &argv_with(
+            "recovery complete --ca",
+            &[&server.url, "--request", &first, "--token", "new.tok"],
+        ),
         4,
         "damaged",
     );
@@ -799,30 +739,18 @@ fn forged_replayed_and_tampered_are_refused_and_recorded() {
     });
     let r = run(
         dir,
-        &[
-            "arbitrator",
-            "verify-share",
-            "--arbitrator",
-            "arb/manager-a",
-            "--ca",
-            &server.url,
-            "--escrow",
-            &escrow,
-        ],
+        &argv_with(
+            "arbitrator verify-share --arbitrator arb/manager-a --ca",
+            &[&server.url, "--escrow", &escrow],
+        ),
     );
     assert_ne!(r.code, 0, "an altered commitment went unnoticed");
     let r = run(
         dir,
-        &[
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &first,
-            "--token",
-            "new.tok",
-        ],
+        &argv_with(
+            "recovery complete --ca",
+            &[&server.url, "--request", &first, "--token", "new.tok"],
+        ),
     );
     assert!(r.code == 4 || r.code == 3, "exit {}: {}", r.code, r.stderr);
     assert_eq!(
@@ -881,38 +809,31 @@ fn escrow_refusals_at_issuance_change_nothing() {
     );
     fails(
         dir,
-        &[
-            "issue",
-            "--on-token",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "k",
-            "--identity",
-            "CN=Alice",
-            "--escrow",
-            "alice",
-        ],
+        &argv_with(
+            "issue --on-token --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "k",
+                "--identity",
+                "CN=Alice",
+                "--escrow",
+                "alice",
+            ],
+        ),
         3,
         "never leaves",
     );
     fails(dir, &["policy", "check", "any(4, a, b, c)"], 3, "column 5");
     fails(
         dir,
-        &[
-            "arbitrator",
-            "init",
-            "--arbitrator",
-            "x",
-            "--name",
-            "Not A Name",
-        ],
+        &argv_with("arbitrator init --arbitrator x --name", &["Not A Name"]),
         3,
         "not an arbitrator name",
     );
@@ -936,34 +857,28 @@ fn no_escrow_secret_appears_in_outputs_logs_or_files() {
     ] {
         let r = run_env(
             dir,
-            &[
-                "recovery",
-                "approve",
-                "--arbitrator",
-                &format!("arb/{who}"),
-                "--ca",
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--request",
-                &id,
-            ],
+            &argv_with(
+                "recovery approve --arbitrator",
+                &[
+                    &format!("arb/{who}"),
+                    "--ca",
+                    &server.url,
+                    "--ca-cert",
+                    "root.pem",
+                    "--request",
+                    &id,
+                ],
+            ),
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
         outputs.push(r);
     }
     outputs.push(run_env(
         dir,
-        &[
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-            "--token",
-            "new.tok",
-        ],
+        &argv_with(
+            "recovery complete --ca",
+            &[&server.url, "--request", &id, "--token", "new.tok"],
+        ),
     ));
     drop(server);
     for r in &outputs {
@@ -1012,14 +927,7 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     sym!(dir, "token init --token stranger.tok");
     ok(
         dir,
-        &[
-            "token",
-            "register",
-            "--token",
-            "stranger.tok",
-            "--ca",
-            &server.url,
-        ],
+        &argv_with("token register --token stranger.tok --ca", &[&server.url]),
     );
     let before = audit_entries(&server).len();
     for (token, slot, needle) in [
@@ -1032,20 +940,20 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     ] {
         let r = run(
             dir,
-            &[
-                "recovery",
-                "request",
-                "--ca",
-                &server.url,
-                "--key",
-                &key,
-                "--reason",
-                "lost",
-                "--token",
-                token,
-                "--slot",
-                slot,
-            ],
+            &argv_with(
+                "recovery request --ca",
+                &[
+                    &server.url,
+                    "--key",
+                    &key,
+                    "--reason",
+                    "lost",
+                    "--token",
+                    token,
+                    "--slot",
+                    slot,
+                ],
+            ),
         );
         assert_ne!(r.code, 0, "{token}: {}", r.stderr);
         assert!(r.stderr.contains(needle), "{token}: {}", r.stderr);
@@ -1065,17 +973,10 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     }
     let done = ok(
         dir,
-        &[
-            "--json",
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-            "--token",
-            "new.tok",
-        ],
+        &argv_with(
+            "--json recovery complete --ca",
+            &[&server.url, "--request", &id, "--token", "new.tok"],
+        ),
     )
     .json();
     assert_eq!(done["key"], key.as_str(), "{done}");
@@ -1083,20 +984,20 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     // before anything is filed.
     let r = run(
         dir,
-        &[
-            "recovery",
-            "request",
-            "--ca",
-            &server.url,
-            "--key",
-            &key,
-            "--reason",
-            "again",
-            "--token",
-            "new.tok",
-            "--slot",
-            "mail",
-        ],
+        &argv_with(
+            "recovery request --ca",
+            &[
+                &server.url,
+                "--key",
+                &key,
+                "--reason",
+                "again",
+                "--token",
+                "new.tok",
+                "--slot",
+                "mail",
+            ],
+        ),
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("already holds a key"), "{}", r.stderr);

@@ -53,30 +53,30 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     station_and_token(dir, &server);
     ok(
         dir,
-        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+        &argv_with("token register --token t.tok --ca", &[&server.url]),
     );
     // A key generated and attested inside the token, certified, revoked.
     let issued = ok(
         dir,
-        &[
-            "--json",
-            "issue",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "tls",
-            "--identity",
-            "CN=alice.example",
-            "--role",
-            "server",
-            "--on-token",
-        ],
+        &argv_with(
+            "--json issue --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "tls",
+                "--identity",
+                "CN=alice.example",
+                "--role",
+                "server",
+                "--on-token",
+            ],
+        ),
     )
     .json();
     let key = issued["fingerprint"].as_str().unwrap().to_string();
@@ -84,19 +84,16 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     let officer = credential(dir, &server, "registration-officer", "officer-1");
     ok(
         dir,
-        &[
-            "revoke",
-            "--serial",
-            &serial,
-            "--reason",
-            "keyCompromise",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--credential",
-            &officer,
-        ],
+        &argv_with(
+            &format!("revoke --serial {serial} --reason keyCompromise --ca"),
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--credential",
+                &officer,
+            ],
+        ),
     );
     let token = sym!(dir, "--json token info --token t.tok").json()["serial"]
         .as_str()
@@ -151,18 +148,18 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     let auditor = credential(dir, &server, "auditor", "evidence-auditor");
     let logged = ok(
         dir,
-        &[
-            "log",
-            "entry",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--credential",
-            &auditor,
-            "--entry",
-            &seq.to_string(),
-        ],
+        &argv_with(
+            "log entry --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--credential",
+                &auditor,
+                "--entry",
+                &seq.to_string(),
+            ],
+        ),
     )
     .text();
     assert!(!logged.contains("alice.example"), "{logged}");
@@ -172,22 +169,22 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     let vet = credential(dir, &server, "station", "st-vet");
     let register = ok(
         dir,
-        &[
-            "ra",
-            "register",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--credential",
-            &officer,
-            "--identity",
-            "CN=bob",
-            "--roles",
-            "email",
-            "--evidence",
-            "passport X1234567",
-        ],
+        &argv_with(
+            "ra register --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--credential",
+                &officer,
+                "--identity",
+                "CN=bob",
+                "--roles",
+                "email",
+                "--evidence",
+                "passport X1234567",
+            ],
+        ),
     );
     assert_eq!(register.code, 0);
     let csr = openssl_csr(dir, "bob");
@@ -215,25 +212,25 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     // A third key in Alice's token: its delivery entry names her token too.
     let carol = ok(
         dir,
-        &[
-            "--json",
-            "issue",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "tls2",
-            "--identity",
-            "CN=carol.example",
-            "--role",
-            "server",
-            "--on-token",
-        ],
+        &argv_with(
+            "--json issue --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "tls2",
+                "--identity",
+                "CN=carol.example",
+                "--role",
+                "server",
+                "--on-token",
+            ],
+        ),
     )
     .json();
     let carol = carol["fingerprint"].as_str().unwrap().to_string();
@@ -248,18 +245,18 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         let seq = entry["seq"].to_string();
         let proof = ok(
             dir,
-            &[
-                "log",
-                "inclusion-proof",
-                "--ca",
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--entry",
-                &seq,
-                "--checkpoint",
-                "cp.txt",
-            ],
+            &argv_with(
+                "log inclusion-proof --ca",
+                &[
+                    &server.url,
+                    "--ca-cert",
+                    "root.pem",
+                    "--entry",
+                    &seq,
+                    "--checkpoint",
+                    "cp.txt",
+                ],
+            ),
         )
         .json();
         json!({ "entry": entry, "proof": proof["hashes"] })
@@ -430,15 +427,10 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         "symbolon-log/0000000000000000+00000000+AaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaA";
     let r = run(
         dir,
-        &[
-            "evidence",
-            "verify",
-            "t.json",
-            "--root",
-            "evidence-root.pem",
-            "--log-key",
-            wrong_key,
-        ],
+        &argv_with(
+            "evidence verify t.json --root evidence-root.pem --log-key",
+            &[wrong_key],
+        ),
     );
     assert_ne!(r.code, 0, "{}", r.stderr);
     std::fs::write(dir.join("junk.json"), b"{\"format\": 1}").unwrap();

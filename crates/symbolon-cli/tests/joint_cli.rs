@@ -24,18 +24,16 @@ fn three_and_five_parties_make_a_key_openssl_verifies() {
         let last = chain_sign(dir, &chain, "contract");
         ok(
             dir,
-            &[
-                "joint",
-                "verify",
-                "--key",
-                "j.pem",
-                "--in",
-                &last,
-                "--message",
-                "contract",
-                "--signature-out",
-                "chain.sig",
-            ],
+            &argv_with(
+                "joint verify --key j.pem --in",
+                &[
+                    &last,
+                    "--message",
+                    "contract",
+                    "--signature-out",
+                    "chain.sig",
+                ],
+            ),
         );
         // The chain is the token's own signature, byte for byte, and OpenSSL verifies it.
         sym!(
@@ -66,16 +64,10 @@ fn three_and_five_parties_make_a_key_openssl_verifies() {
         let last = chain_sign(dir, &bad, "contract");
         fails(
             dir,
-            &[
-                "joint",
-                "verify",
-                "--key",
-                "j.pem",
-                "--in",
-                &last,
-                "--message",
-                "contract",
-            ],
+            &argv_with(
+                "joint verify --key j.pem --in",
+                &[&last, "--message", "contract"],
+            ),
             4,
             "partial in the chain is wrong",
         );
@@ -83,16 +75,10 @@ fn three_and_five_parties_make_a_key_openssl_verifies() {
         let last = chain_sign(dir, &chain[1..], "contract");
         fails(
             dir,
-            &[
-                "joint",
-                "verify",
-                "--key",
-                "j.pem",
-                "--in",
-                &last,
-                "--message",
-                "contract",
-            ],
+            &argv_with(
+                "joint verify --key j.pem --in",
+                &[&last, "--message", "contract"],
+            ),
             4,
             "",
         );
@@ -116,27 +102,7 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     // The joint key is certified like any key born in the token (attested:
     // the token registers its device key first).
     sym!(dir, "token register --token u.tok --ca local:ca");
-    let issued = ok(
-        dir,
-        &[
-            "--json",
-            "issue",
-            "--on-token",
-            "--ca",
-            "local:ca",
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--identity",
-            "CN=Joint Alice",
-            "--out",
-            "j.crt",
-        ],
+    let issued = ok(dir, &argv_with("--json issue --on-token --ca local:ca --ca-cert root.pem --issuer st --token u.tok --slot j --identity", &["CN=Joint Alice", "--out", "j.crt"]),
     )
     .json();
     openssl(dir, &["verify", "-CAfile", "root.pem", "j.crt"]);
@@ -152,18 +118,10 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     let last = chain_sign(dir, &full, "doc");
     ok(
         dir,
-        &[
-            "joint",
-            "verify",
-            "--key",
-            "j.pem",
-            "--in",
-            &last,
-            "--message",
-            "doc",
-            "--signature-out",
-            "doc.sig",
-        ],
+        &argv_with(
+            "joint verify --key j.pem --in",
+            &[&last, "--message", "doc", "--signature-out", "doc.sig"],
+        ),
     );
     openssl(
         dir,
@@ -191,16 +149,10 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     for p in [&full[0], &full[1], &"wrong.partial".to_string()] {
         ok(
             dir,
-            &[
-                "joint",
-                "reissue-enter",
-                "--token",
-                "new.tok",
-                "--slot",
-                "j",
-                "--partial-file",
-                p,
-            ],
+            &argv_with(
+                "joint reissue-enter --token new.tok --slot j --partial-file",
+                &[p],
+            ),
         );
     }
     sym_fails!(
@@ -224,16 +176,10 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     for p in &full {
         ok(
             dir,
-            &[
-                "joint",
-                "reissue-enter",
-                "--token",
-                "new2.tok",
-                "--slot",
-                "j",
-                "--partial-file",
-                p,
-            ],
+            &argv_with(
+                "joint reissue-enter --token new2.tok --slot j --partial-file",
+                &[p],
+            ),
         );
     }
     sym!(dir, "joint reissue-finish --token new2.tok --slot j");
@@ -266,22 +212,11 @@ fn d0_leaves_once_even_when_killed_mid_release() {
     // command takes to start and open the token on this machine.
     let to = age_identity(dir, "user.agekey");
     let started = std::time::Instant::now();
-    fails(
+    sym_fails!(
         dir,
-        &[
-            "joint",
-            "output-d0",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--to",
-            &to,
-            "--out",
-            "x.age",
-        ],
+        "joint output-d0 --token u.tok --slot j --to {to} --out x.age",
         3,
-        "finish",
+        "finish"
     );
     // Kills fall in [0, 4 × that): before the token opens, during the
     // release, and after it, whatever the machine's speed.
@@ -323,20 +258,9 @@ fn d0_leaves_once_even_when_killed_mid_release() {
             }
         }
     }
-    ok(
+    sym!(
         dir,
-        &[
-            "joint",
-            "output-d0",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--to",
-            &to,
-            "--out",
-            "final.age",
-        ],
+        "joint output-d0 --token u.tok --slot j --to {to} --out final.age"
     );
     let last = std::fs::read(dir.join("final.age")).unwrap();
     eprintln!(
@@ -353,18 +277,10 @@ fn d0_leaves_once_even_when_killed_mid_release() {
     let other = age_identity(dir, "other.agekey");
     fails(
         dir,
-        &[
-            "joint",
-            "output-d0",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--to",
-            &other,
-            "--out",
-            "y.age",
-        ],
+        &argv_with(
+            "joint output-d0 --token u.tok --slot j --to",
+            &[&other, "--out", "y.age"],
+        ),
         5,
         "once",
     );
@@ -430,7 +346,7 @@ fn no_partial_or_key_appears_in_any_output() {
     sym!(dir, "joint new-partial --bits 2048 --out p1");
     sym!(dir, "joint new-partial --bits 2048 --out p2");
     for f in ["n1", "n2"] {
-        ok(dir, &["joint", "new-partial", "--out", f]);
+        ok(dir, &argv_with("joint new-partial --out", &[f]));
     }
     let to = age_identity(dir, "user.agekey");
     let to_new = age_identity(dir, "new.agekey");
@@ -636,18 +552,10 @@ fn fig19_check_through_the_mailbox(dir: &std::path::Path, partials: &[String]) {
     let names = roster(partials.len());
     ok(
         dir,
-        &[
-            "joint",
-            "check-begin",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--parties",
-            &names.join(","),
-            "--out",
-            "check.json",
-        ],
+        &argv_with(
+            "joint check-begin --token u.tok --slot j --parties",
+            &[&names.join(","), "--out", "check.json"],
+        ),
     );
     let id = sym!(dir, "joint mailbox-post --ca local:ca --in check.json")
         .text()
@@ -667,29 +575,14 @@ fn fig19_check_through_the_mailbox(dir: &std::path::Path, partials: &[String]) {
         ok(dir, &mailbox);
         ok(
             dir,
-            &[
-                "joint",
-                "chain-sign",
-                "--in",
-                "mine.json",
-                "--party",
-                name,
-                "--partial-file",
-                partial,
-            ],
+            &argv_with(
+                "joint chain-sign --in mine.json --party",
+                &[name, "--partial-file", partial],
+            ),
         );
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "mailbox-put",
-                "--ca",
-                "local:ca",
-                "--id",
-                &id,
-                "--in",
-                "mine.json",
-            ],
+            "joint mailbox-put --ca local:ca --id {id} --in mine.json"
         );
     }
 }
@@ -701,21 +594,7 @@ fn joint_key_evidence(dir: &std::path::Path, key: &str) {
     let vkey = sym!(dir, "log key --ca local:ca").text();
     std::fs::write(dir.join("evidence-log.vkey"), vkey.trim()).unwrap();
     std::fs::copy(dir.join("root.pem"), dir.join("evidence-root.pem")).unwrap();
-    ok(
-        dir,
-        &[
-            "evidence",
-            "export",
-            "--ca",
-            "local:ca",
-            "--credential",
-            "ca/admin.token",
-            "--key",
-            key,
-            "--out",
-            "j.evidence.json",
-        ],
-    );
+    sym!(dir, "evidence export --ca local:ca --credential ca/admin.token --key {key} --out j.evidence.json");
     let report = ok(dir, &evidence_verify_args("j.evidence.json")).json()["report"].clone();
     assert_eq!(
         report["certificates"][0]["subject"], "CN=Joint Alice",

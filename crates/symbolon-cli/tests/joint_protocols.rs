@@ -20,16 +20,10 @@ fn read(dir: &Path, f: &str) -> Vec<u8> {
 fn sign(dir: &Path, file: &str, party: &str, partial: &str) -> Run {
     run(
         dir,
-        &[
-            "joint",
-            "chain-sign",
-            "--in",
-            file,
-            "--party",
-            party,
-            "--partial-file",
-            partial,
-        ],
+        &argv_with(
+            "joint chain-sign --in",
+            &[file, "--party", party, "--partial-file", partial],
+        ),
     )
 }
 
@@ -67,16 +61,10 @@ fn fig19_every_party_checks_the_key_and_a_wrong_partial_is_named() {
         sym!(dir, "joint new-partial --out wrong.partial");
         ok(
             dir,
-            &[
-                "joint",
-                "chain-sign",
-                "--in",
-                "check.json",
-                "--party",
-                "alice",
-                "--partial-file",
-                &chain[0],
-            ],
+            &argv_with(
+                "joint chain-sign --in check.json --party alice --partial-file",
+                &[&chain[0]],
+            ),
         );
         let before = read(dir, "check.json");
         let r = sign(dir, "check.json", &names[1], "wrong.partial");
@@ -182,29 +170,17 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         new_form(dir, &names, "new.tok", "refused.json");
         ok(
             dir,
-            &[
-                "joint",
-                "chain-sign",
-                "--in",
-                "refused.json",
-                "--party",
-                "alice",
-                "--partial-file",
-                &chain[0],
-            ],
+            &argv_with(
+                "joint chain-sign --in refused.json --party alice --partial-file",
+                &[&chain[0]],
+            ),
         );
         ok(
             dir,
-            &[
-                "joint",
-                "chain-refuse",
-                "--in",
-                "refused.json",
-                "--party",
-                &names[1],
-                "--reason",
-                "the user still owes us",
-            ],
+            &argv_with(
+                "joint chain-refuse --in refused.json --party",
+                &[&names[1], "--reason", "the user still owes us"],
+            ),
         );
         let r = sign(dir, "refused.json", &names[2], &chain[2]);
         assert_eq!(r.code, 5, "{}", r.stderr);
@@ -220,16 +196,10 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         new_form(dir, &names, "new.tok", "partial.json");
         ok(
             dir,
-            &[
-                "joint",
-                "chain-sign",
-                "--in",
-                "partial.json",
-                "--party",
-                "alice",
-                "--partial-file",
-                &chain[0],
-            ],
+            &argv_with(
+                "joint chain-sign --in partial.json --party alice --partial-file",
+                &[&chain[0]],
+            ),
         );
         sym_fails!(
             dir,
@@ -249,16 +219,10 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         for (name, partial) in names.iter().zip(&chain).skip(1).take(parties - 2) {
             ok(
                 dir,
-                &[
-                    "joint",
-                    "chain-sign",
-                    "--in",
-                    "wrong.json",
-                    "--party",
-                    name,
-                    "--partial-file",
-                    partial,
-                ],
+                &argv_with(
+                    "joint chain-sign --in wrong.json --party",
+                    &[name, "--partial-file", partial],
+                ),
             );
         }
         let before = read(dir, "wrong.json");
@@ -335,30 +299,18 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         for p in &chain {
             ok(
                 dir,
-                &[
-                    "joint",
-                    "reissue-enter",
-                    "--token",
-                    "new.tok",
-                    "--slot",
-                    "j",
-                    "--partial-file",
-                    p,
-                ],
+                &argv_with(
+                    "joint reissue-enter --token new.tok --slot j --partial-file",
+                    &[p],
+                ),
             );
         }
         fails(
             dir,
-            &[
-                "joint",
-                "reissue-enter",
-                "--token",
-                "new.tok",
-                "--slot",
-                "j",
-                "--partial-file",
-                &chain[0],
-            ],
+            &argv_with(
+                "joint reissue-enter --token new.tok --slot j --partial-file",
+                &[&chain[0]],
+            ),
             3,
             "partials are in",
         );
@@ -374,16 +326,10 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         for (name, partial) in names.iter().zip(&chain) {
             ok(
                 dir,
-                &[
-                    "joint",
-                    "chain-sign",
-                    "--in",
-                    "check.json",
-                    "--party",
-                    name,
-                    "--partial-file",
-                    partial,
-                ],
+                &argv_with(
+                    "joint chain-sign --in check.json --party",
+                    &[name, "--partial-file", partial],
+                ),
             );
         }
         sym!(dir, "joint chain-verify --in check.json");
@@ -393,18 +339,10 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
 fn check_begin_in(dir: &Path, token: &str, names: &[String], out: &str) {
     ok(
         dir,
-        &[
-            "joint",
-            "check-begin",
-            "--token",
-            token,
-            "--slot",
-            "j",
-            "--parties",
-            &names.join(","),
-            "--out",
-            out,
-        ],
+        &argv_with(
+            &format!("joint check-begin --token {token} --slot j --parties"),
+            &[&names.join(","), "--out", out],
+        ),
     );
 }
 
@@ -458,7 +396,7 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         for i in 1..parties {
             ok(
                 dir,
-                &["joint", "new-partial", "--out", &format!("new{i}.partial")],
+                &argv_with("joint new-partial --out", &[&format!("new{i}.partial")]),
             );
         }
         let r = enter(dir, 1, "wrong.partial", Some("new1.partial"));
@@ -508,36 +446,17 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
 
         // d0_NEW leaves once (step 705).
         let to = age_identity(dir, "new.agekey");
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "output-d0",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--to",
-                &to,
-                "--out",
-                "d0new.age",
-            ],
+            "joint output-d0 --token u.tok --slot j --to {to} --out d0new.age"
         );
         let other = age_identity(dir, "other.agekey");
         fails(
             dir,
-            &[
-                "joint",
-                "output-d0",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--to",
-                &other,
-                "--out",
-                "x.age",
-            ],
+            &argv_with(
+                "joint output-d0 --token u.tok --slot j --to",
+                &[&other, "--out", "x.age"],
+            ),
             5,
             "released already",
         );
@@ -556,18 +475,10 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         let last = chain_sign(dir, &fresh, "doc");
         ok(
             dir,
-            &[
-                "joint",
-                "verify",
-                "--key",
-                "j.pem",
-                "--in",
-                &last,
-                "--message",
-                "doc",
-                "--signature-out",
-                "doc.sig",
-            ],
+            &argv_with(
+                "joint verify --key j.pem --in",
+                &[&last, "--message", "doc", "--signature-out", "doc.sig"],
+            ),
         );
         if have_openssl() {
             openssl(
@@ -586,16 +497,10 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         let last = chain_sign(dir, &chain, "doc");
         fails(
             dir,
-            &[
-                "joint",
-                "verify",
-                "--key",
-                "j.pem",
-                "--in",
-                &last,
-                "--message",
-                "doc",
-            ],
+            &argv_with(
+                "joint verify --key j.pem --in",
+                &[&last, "--message", "doc"],
+            ),
             4,
             "",
         );
@@ -605,16 +510,10 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         for (name, partial) in names.iter().zip(&fresh) {
             ok(
                 dir,
-                &[
-                    "joint",
-                    "chain-sign",
-                    "--in",
-                    "check.json",
-                    "--party",
-                    name,
-                    "--partial-file",
-                    partial,
-                ],
+                &argv_with(
+                    "joint chain-sign --in check.json --party",
+                    &[name, "--partial-file", partial],
+                ),
             );
         }
         sym!(dir, "joint chain-verify --in check.json");
@@ -644,94 +543,42 @@ fn the_mailbox_carries_a_form_and_takes_only_extensions() {
         "exists already"
     );
     for (name, partial) in names.iter().zip(&chain) {
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "mailbox-get",
-                "--ca",
-                "local:ca",
-                "--id",
-                &id,
-                "--out",
-                "mine.json",
-            ],
+            "joint mailbox-get --ca local:ca --id {id} --out mine.json"
         );
         ok(
             dir,
-            &[
-                "joint",
-                "chain-sign",
-                "--in",
-                "mine.json",
-                "--party",
-                name,
-                "--partial-file",
-                partial,
-            ],
+            &argv_with(
+                "joint chain-sign --in mine.json --party",
+                &[name, "--partial-file", partial],
+            ),
         );
         // A stale or altered upload is refused: here the form's reason changed.
         let mut v: serde_json::Value = serde_json::from_slice(&read(dir, "mine.json")).unwrap();
         v["form"]["reason"] = "something else".into();
         std::fs::write(dir.join("altered.json"), v.to_string()).unwrap();
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "joint",
-                "mailbox-put",
-                "--ca",
-                "local:ca",
-                "--id",
-                &id,
-                "--in",
-                "altered.json",
-            ],
+            "joint mailbox-put --ca local:ca --id {id} --in altered.json",
             3,
-            "does not extend the stored file",
+            "does not extend the stored file"
         );
-        ok(
+        sym!(
             dir,
-            &[
-                "joint",
-                "mailbox-put",
-                "--ca",
-                "local:ca",
-                "--id",
-                &id,
-                "--in",
-                "mine.json",
-            ],
+            "joint mailbox-put --ca local:ca --id {id} --in mine.json"
         );
         // The same upload again extends nothing.
-        fails(
+        sym_fails!(
             dir,
-            &[
-                "joint",
-                "mailbox-put",
-                "--ca",
-                "local:ca",
-                "--id",
-                &id,
-                "--in",
-                "mine.json",
-            ],
+            "joint mailbox-put --ca local:ca --id {id} --in mine.json",
             3,
-            "does not extend",
+            "does not extend"
         );
     }
-    let v = ok(
+    let v = sym!(
         dir,
-        &[
-            "--json",
-            "joint",
-            "mailbox-get",
-            "--ca",
-            "local:ca",
-            "--id",
-            &id,
-            "--out",
-            "final.json",
-        ],
+        "--json joint mailbox-get --ca local:ca --id {id} --out final.json"
     )
     .json();
     assert_eq!(v["state"], "complete");
@@ -779,16 +626,10 @@ fn check_and_rotation_run_through_the_token_agent() {
     for (name, partial) in names.iter().zip(&chain) {
         ok(
             dir,
-            &[
-                "joint",
-                "chain-sign",
-                "--in",
-                "check.json",
-                "--party",
-                name,
-                "--partial-file",
-                partial,
-            ],
+            &argv_with(
+                "joint chain-sign --in check.json --party",
+                &[name, "--partial-file", partial],
+            ),
         );
     }
     sym!(dir, "joint chain-verify --in check.json");

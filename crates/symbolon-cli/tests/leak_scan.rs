@@ -72,18 +72,10 @@ fn no_secret_in_any_output_log_or_file() {
         "accept-key".into(),
         ok(
             dir,
-            &[
-                "issuer",
-                "accept-key",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "known",
-                "--key",
-                key_arg,
-            ],
+            &argv_with(
+                "issuer accept-key --issuer st --token t.tok --slot known --key",
+                &[key_arg],
+            ),
         ),
     );
     sym!(
@@ -325,18 +317,10 @@ fn no_ec_secret_in_any_output_log_or_file() {
         let key = outside.path().join(name);
         let r = run_env(
             dir,
-            &[
-                "issuer",
-                "accept-key",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                slot,
-                "--key",
-                key.to_str().unwrap(),
-            ],
+            &argv_with(
+                &format!("issuer accept-key --issuer st --token t.tok --slot {slot} --key"),
+                &[key.to_str().unwrap()],
+            ),
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
         outputs.push((

@@ -10,6 +10,20 @@ use std::process::Command;
 
 use common::*;
 
+/// `p11!(dir, "token info --token {uri}")`: `sym_ok` over the line's words.
+macro_rules! p11 {
+    ($dir:expr, $line:literal) => {
+        sym_ok($dir, &argv(&format!($line)))
+    };
+}
+
+/// `p11_fails!(dir, "…", code, needle)`: `sym_fails` over the line's words.
+macro_rules! p11_fails {
+    ($dir:expr, $line:literal, $code:expr, $needle:expr) => {
+        sym_fails($dir, &argv(&format!($line)), $code, $needle)
+    };
+}
+
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 /// Whether SoftHSM2 and pkcs11-tool are here; with SYMBOLON_REQUIRE_PEERS=1
@@ -99,7 +113,7 @@ fn sym(dir: &Path, args: &[&str]) -> Run {
 fn local_vets(dir: &Path, data: &str) {
     let local = format!("local:{data}");
     let admin = format!("{data}/admin.token");
-    sym_ok(dir, &["ca", "certificate", "--ca", &local]);
+    p11!(dir, "ca certificate --ca {local}");
     sym_ok(dir, &local_vets_args(&local, &admin));
 }
 
@@ -175,51 +189,17 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
     let dir = tmp.path();
     let pin = "pin-9f8e7d6c5b4a39281706";
     let uri = softhsm_token(dir, "alice", pin);
-    sym_ok(
-        dir,
-        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
-    );
+    p11!(dir, "ca init --data ca --algorithm rsa-2048");
     local_vets(dir, "ca");
-    sym_ok(
-        dir,
-        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
-    );
+    p11!(dir, "ca certificate --data ca --out root.pem");
     new_issuer(dir, "st");
-    let mut outputs = vec![sym_ok(dir, &["token", "init", "--token", &uri])];
-    outputs.push(sym_ok(
+    let mut outputs = vec![p11!(dir, "token init --token {uri}")];
+    outputs.push(p11!(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            &uri,
-            "--issuer-key",
-            "st.pem",
-        ],
+        "token trust-issuer --token {uri} --issuer-key st.pem"
     ));
     // The station's key enters the device by C_UnwrapKey; the certificate is a CKO_CERTIFICATE.
-    outputs.push(sym_ok(
-        dir,
-        &[
-            "issue",
-            "--ca",
-            "local:ca",
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            &uri,
-            "--slot",
-            "mail",
-            "--identity",
-            "CN=Alice",
-            "--role",
-            "email",
-            "--out",
-            "mail.crt",
-        ],
-    ));
+    outputs.push(p11!(dir, "issue --ca local:ca --ca-cert root.pem --issuer st --token {uri} --slot mail --identity CN=Alice --role email --out mail.crt"));
     openssl(dir, &["verify", "-CAfile", "root.pem", "mail.crt"]);
     openssl(
         dir,
@@ -228,31 +208,13 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
         ],
     );
     // A key generated on the device.
-    outputs.push(sym_ok(
+    outputs.push(p11!(
         dir,
-        &[
-            "token",
-            "generate",
-            "--token",
-            &uri,
-            "--slot",
-            "gen",
-            "--algorithm",
-            "rsa-3072",
-        ],
+        "token generate --token {uri} --slot gen --algorithm rsa-3072"
     ));
-    sym_ok(
+    p11!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            &uri,
-            "--slot",
-            "gen",
-            "--out",
-            "gen.pub",
-        ],
+        "token public-key --token {uri} --slot gen --out gen.pub"
     );
 
     // Every scheme verifies with OpenSSL; OAEP from OpenSSL decrypts.
@@ -284,10 +246,10 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
         for (slot, key) in [("mail", "mail.pub"), ("gen", "gen.pub")] {
             sym_ok(
                 dir,
-                &[
-                    "token", "sign", "--token", &uri, "--slot", slot, "--scheme", scheme, "--in",
-                    "doc", "--out", "doc.sig",
-                ],
+                &argv_with(
+                    &format!("token sign --token {uri} --slot {slot} --scheme"),
+                    &[scheme, "--in", "doc", "--out", "doc.sig"],
+                ),
             );
             let mut a = vec!["dgst"];
             a.extend(&args);
@@ -316,62 +278,31 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
             "secret.enc",
         ],
     );
-    let r = sym_ok(
+    let r = p11!(
         dir,
-        &[
-            "token",
-            "decrypt",
-            "--token",
-            &uri,
-            "--slot",
-            "mail",
-            "--in",
-            "secret.enc",
-        ],
+        "token decrypt --token {uri} --slot mail --in secret.enc"
     );
     assert_eq!(r.stdout, b"for alice only");
-    sym_fails(
+    p11_fails!(
         dir,
-        &[
-            "token", "decrypt", "--token", &uri, "--slot", "mail", "--in", "doc",
-        ],
+        "token decrypt --token {uri} --slot mail --in doc",
         4,
-        "",
+        ""
     );
 
     // Attestation states what the device reported.
-    sym_ok(
+    p11!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            &uri,
-            "--device",
-            "--out",
-            "device.pem",
-        ],
+        "token public-key --token {uri} --device --out device.pem"
     );
     for (slot, local, origin) in [("gen", true, "generated"), ("mail", false, "issuer")] {
-        sym_ok(
+        p11!(
             dir,
-            &[
-                "token", "attest", "--token", &uri, "--slot", slot, "--nonce", "0badc0de", "--out",
-                "att.json",
-            ],
+            "token attest --token {uri} --slot {slot} --nonce 0badc0de --out att.json"
         );
-        sym_ok(
+        p11!(
             dir,
-            &[
-                "attestation",
-                "verify",
-                "--in",
-                "att.json",
-                "--device-key",
-                "device.pem",
-                "--nonce",
-                "0badc0de",
-            ],
+            "attestation verify --in att.json --device-key device.pem --nonce 0badc0de"
         );
         let att: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("att.json")).unwrap()).unwrap();
@@ -490,24 +421,17 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
     assert_sensitive(dir, "alice", pin, "mail");
 
     // Commands work once; the trust list is fixed.
-    sym_fails(
+    p11_fails!(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            &uri,
-            "--issuer-key",
-            "st.pem",
-        ],
+        "token trust-issuer --token {uri} --issuer-key st.pem",
         5,
-        "fixed",
+        "fixed"
     );
-    sym_fails(
+    p11_fails!(
         dir,
-        &["token", "generate", "--token", &uri, "--slot", "mail"],
+        "token generate --token {uri} --slot mail",
         5,
-        "already holds a key",
+        "already holds a key"
     );
 
     // The PIN never shows, even at trace level.
@@ -519,8 +443,8 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
     }
 
     // Tamper: the token is dead, its keys are gone from the device.
-    sym_ok(dir, &["token", "tamper", "--token", &uri, "--yes"]);
-    sym_fails(dir, &["token", "info", "--token", &uri], 6, "tampered");
+    p11!(dir, "token tamper --token {uri} --yes");
+    p11_fails!(dir, "token info --token {uri}", 6, "tampered");
     let listing =
         String::from_utf8_lossy(&pkcs11_tool(dir, "alice", pin, &["--list-objects"]).stdout)
             .into_owned();
@@ -620,7 +544,7 @@ fn the_ca_key_on_a_pkcs11_device_issues_over_http() {
     let ca_uri = softhsm_token(dir, "ca", pin);
     sym_ok(
         dir,
-        &["ca", "init", "--data", "data", "--ca-token", &ca_uri],
+        &argv_with("ca init --data data --ca-token", &[&ca_uri]),
     );
     local_vets(dir, "data");
     assert!(
@@ -667,37 +591,28 @@ fn the_ca_key_on_a_pkcs11_device_issues_over_http() {
     assert!(block.contains("never extractable"), "{block}");
     // A station's token on the device as well: issuance into PKCS#11 from a PKCS#11 CA.
     let user = softhsm_token(dir, "dave", "dave-pin-0011223344");
-    sym_ok(dir, &["token", "init", "--token", &user]);
+    sym_ok(dir, &argv_with("token init --token", &[&user]));
     sym_ok(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            &user,
-            "--issuer-key",
-            "st.pem",
-        ],
+        &argv_with(
+            "token trust-issuer --token",
+            &[&user, "--issuer-key", "st.pem"],
+        ),
     );
     sym_ok(
         dir,
-        &[
-            "issue",
-            "--ca",
-            "local:data",
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            &user,
-            "--slot",
-            "k",
-            "--identity",
-            "CN=Dave",
-            "--out",
-            "dave.crt",
-        ],
+        &argv_with(
+            "issue --ca local:data --ca-cert root.pem --issuer st --token",
+            &[
+                &user,
+                "--slot",
+                "k",
+                "--identity",
+                "CN=Dave",
+                "--out",
+                "dave.crt",
+            ],
+        ),
     );
     openssl(dir, &["verify", "-CAfile", "root.pem", "dave.crt"]);
 }
@@ -710,181 +625,69 @@ fn protected_content_opens_in_a_pkcs11_token() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let uri = softhsm_token(dir, "erin", "erin-pin-99887766");
-    sym_ok(
-        dir,
-        &["ca", "init", "--data", "ca", "--algorithm", "rsa-2048"],
-    );
+    p11!(dir, "ca init --data ca --algorithm rsa-2048");
     local_vets(dir, "ca");
-    sym_ok(
-        dir,
-        &["ca", "certificate", "--data", "ca", "--out", "root.pem"],
-    );
+    p11!(dir, "ca certificate --data ca --out root.pem");
     new_issuer(dir, "st");
-    sym_ok(
+    p11!(dir, "content owner init --owner owner --ca-cert root.pem");
+    p11!(
         dir,
-        &[
-            "content",
-            "owner",
-            "init",
-            "--owner",
-            "owner",
-            "--ca-cert",
-            "root.pem",
-        ],
+        "content owner public-key --owner owner --identity --out owner.pem"
     );
-    sym_ok(
+    p11!(
         dir,
-        &[
-            "content",
-            "owner",
-            "public-key",
-            "--owner",
-            "owner",
-            "--identity",
-            "--out",
-            "owner.pem",
-        ],
+        "content owner public-key --owner owner --out catalogue.pem"
     );
-    sym_ok(
-        dir,
-        &[
-            "content",
-            "owner",
-            "public-key",
-            "--owner",
-            "owner",
-            "--out",
-            "catalogue.pem",
-        ],
-    );
-    sym_ok(dir, &["token", "init", "--token", &uri]);
+    p11!(dir, "token init --token {uri}");
     for issuer in ["st.pem", "owner.pem"] {
         sym_ok(
             dir,
-            &[
-                "token",
-                "trust-issuer",
-                "--token",
-                &uri,
-                "--issuer-key",
-                issuer,
-            ],
+            &argv_with(
+                &format!("token trust-issuer --token {uri} --issuer-key"),
+                &[issuer],
+            ),
         );
     }
-    sym_ok(
+    p11!(dir, "issue --ca local:ca --ca-cert root.pem --issuer st --token {uri} --slot purchase --identity CN=Erin --role purchase-signing");
+    p11!(
         dir,
-        &[
-            "issue",
-            "--ca",
-            "local:ca",
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            &uri,
-            "--slot",
-            "purchase",
-            "--identity",
-            "CN=Erin",
-            "--role",
-            "purchase-signing",
-        ],
-    );
-    sym_ok(
-        dir,
-        &[
-            "content",
-            "owner",
-            "provision",
-            "--owner",
-            "owner",
-            "--token",
-            &uri,
-            "--slot",
-            "content",
-            "--out",
-            "erin.pem",
-        ],
+        "content owner provision --owner owner --token {uri} --slot content --out erin.pem"
     );
     let film: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(dir.join("film"), &film).unwrap();
     // Sealed to the provisioned key directly.
-    sym_ok(dir, &["seal", "--to", "erin.pem", "film", "direct.sealed"]);
-    sym_ok(
+    p11!(dir, "seal --to erin.pem film direct.sealed");
+    p11!(
         dir,
-        &[
-            "unseal",
-            "--token",
-            &uri,
-            "--slot",
-            "content",
-            "direct.sealed",
-            "direct.out",
-        ],
+        "unseal --token {uri} --slot content direct.sealed direct.out"
     );
     assert_eq!(std::fs::read(dir.join("direct.out")).unwrap(), film);
     // Bought with an order signed on the device, licensed, opened.
     let id = "0123456789abcdef0123456789abcdef";
-    sym_ok(
+    p11!(
         dir,
-        &[
-            "seal",
-            "--to",
-            "catalogue.pem",
-            "--content-id",
-            id,
-            "film",
-            "film.sealed",
-        ],
+        "seal --to catalogue.pem --content-id {id} film film.sealed"
     );
     sym_ok(
         dir,
-        &[
-            "content",
-            "order",
-            "--token",
-            &uri,
-            "--slot",
-            "purchase",
-            "--content-id",
-            id,
-            "--price",
-            "2.50 EUR",
-            "--licence-slot",
-            "content",
-            "--out",
-            "order.pem",
-        ],
+        &argv_with(
+            &format!("content order --token {uri} --slot purchase --content-id {id} --price"),
+            &[
+                "2.50 EUR",
+                "--licence-slot",
+                "content",
+                "--out",
+                "order.pem",
+            ],
+        ),
     );
-    sym_ok(
+    p11!(
         dir,
-        &[
-            "content",
-            "license",
-            "--owner",
-            "owner",
-            "--order",
-            "order.pem",
-            "--content",
-            "film.sealed",
-            "--out",
-            "erin.lic",
-        ],
+        "content license --owner owner --order order.pem --content film.sealed --out erin.lic"
     );
-    sym_ok(
+    p11!(
         dir,
-        &[
-            "unseal",
-            "--token",
-            &uri,
-            "--slot",
-            "content",
-            "--licence",
-            "erin.lic",
-            "film.sealed",
-            "film.out",
-        ],
+        "unseal --token {uri} --slot content --licence erin.lic film.sealed film.out"
     );
     assert_eq!(std::fs::read(dir.join("film.out")).unwrap(), film);
 }
@@ -901,99 +704,64 @@ fn device_errors_are_clear() {
     let wrong = uri.replace("frank.pin", "wrong.pin");
     sym_fails(
         dir,
-        &["token", "init", "--token", &wrong],
+        &argv_with("token init --token", &[&wrong]),
         5,
         "PIN is wrong",
     );
+    p11_fails!(dir, "token info --token pkcs11:token=frank?module-path=/nonexistent/libp11.so&pin-source=file:frank.pin", 3, "no PKCS#11 module at /nonexistent/libp11.so");
     sym_fails(
         dir,
-        &[
-            "token",
-            "info",
-            "--token",
-            "pkcs11:token=frank?module-path=/nonexistent/libp11.so&pin-source=file:frank.pin",
-        ],
-        3,
-        "no PKCS#11 module at /nonexistent/libp11.so",
-    );
-    sym_fails(
-        dir,
-        &[
-            "token",
-            "info",
-            "--token",
-            &uri.replace("token=frank", "token=nobody"),
-        ],
+        &argv_with(
+            "token info --token",
+            &[&uri.replace("token=frank", "token=nobody")],
+        ),
         3,
         "no PKCS#11 token matches",
     );
-    sym_fails(
+    p11_fails!(
         dir,
-        &["token", "info", "--token", &uri],
+        "token info --token {uri}",
         3,
-        "not initialised for symbolon",
+        "not initialised for symbolon"
     );
     sym_fails(
         dir,
-        &[
-            "token",
-            "info",
-            "--token",
-            &format!("pkcs11:token=frank?module-path={MODULE}&pin-value=frank-pin-1357"),
-        ],
+        &argv_with(
+            "token info --token",
+            &[&format!(
+                "pkcs11:token=frank?module-path={MODULE}&pin-value=frank-pin-1357"
+            )],
+        ),
         3,
         "process list",
     );
     sym_fails(
         dir,
-        &[
-            "token",
-            "info",
-            "--token",
-            &format!("pkcs11:token=frank?module-path={MODULE}&pin-source=file:missing.pin"),
-        ],
+        &argv_with(
+            "token info --token",
+            &[&format!(
+                "pkcs11:token=frank?module-path={MODULE}&pin-source=file:missing.pin"
+            )],
+        ),
         3,
         "cannot read the PIN file",
     );
-    sym_ok(dir, &["token", "init", "--token", &uri]);
-    sym_fails(
-        dir,
-        &["token", "init", "--token", &uri],
-        3,
-        "already initialised",
-    );
+    p11!(dir, "token init --token {uri}");
+    p11_fails!(dir, "token init --token {uri}", 3, "already initialised");
     // Joint keys need arithmetic a PKCS#11 device cannot run: said plainly.
-    sym_ok(
+    p11!(dir, "joint new-partial --bits 2048 --out p");
+    p11_fails!(
         dir,
-        &["joint", "new-partial", "--bits", "2048", "--out", "p"],
-    );
-    sym_fails(
-        dir,
-        &[
-            "joint",
-            "init",
-            "--token",
-            &uri,
-            "--slot",
-            "j",
-            "--partial-file",
-            "p",
-        ],
+        "joint init --token {uri} --slot j --partial-file p",
         3,
-        "which this token cannot run; make joint keys in a soft token",
+        "which this token cannot run; make joint keys in a soft token"
     );
     sym_fails(
         dir,
-        &[
-            "token",
-            "sign",
-            "--token",
-            &uri,
-            "--slot",
-            "none",
-            "--digest",
-            &"00".repeat(32),
-        ],
+        &argv_with(
+            &format!("token sign --token {uri} --slot none --digest"),
+            &[&"00".repeat(32)],
+        ),
         3,
         "holds no key",
     );
@@ -1009,16 +777,10 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     let ca_uri = softhsm_token(dir, "ca", "ca-pin-24680");
     sym_ok(
         dir,
-        &[
-            "ca",
-            "init",
-            "--data",
-            "data",
-            "--algorithm",
-            "rsa-2048",
-            "--ca-token",
-            &ca_uri,
-        ],
+        &argv_with(
+            "ca init --data data --algorithm rsa-2048 --ca-token",
+            &[&ca_uri],
+        ),
     );
     let softhsm = conf(dir);
     let server = Server::start_env(
@@ -1028,147 +790,112 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     );
     sym_ok(
         dir,
-        &[
-            "ca",
-            "certificate",
-            "--ca",
-            &server.url,
-            "--out",
-            "root.pem",
-        ],
+        &argv_with("ca certificate --ca", &[&server.url, "--out", "root.pem"]),
     );
     new_issuer(dir, "st");
     for a in ["owner", "notary", "bank"] {
-        sym_ok(dir, &["arbitrator", "init", "--arbitrator", a, "--name", a]);
+        sym_ok(
+            dir,
+            &argv_with("arbitrator init --arbitrator", &[a, "--name", a]),
+        );
         arbitrator_credential(dir, &server, a, a);
         sym_ok(
             dir,
-            &[
-                "arbitrator",
-                "register",
-                "--arbitrator",
-                a,
-                "--ca",
-                &server.url,
-            ],
+            &argv_with(
+                "arbitrator register --arbitrator",
+                &[a, "--ca", &server.url],
+            ),
         );
     }
     // Alice's key, made by the station, escrowed, written into her HSM token.
     let alice = softhsm_token(dir, "alice", "alice-pin-13579");
-    sym_ok(dir, &["token", "init", "--token", &alice]);
+    sym_ok(dir, &argv_with("token init --token", &[&alice]));
     sym_ok(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            &alice,
-            "--issuer-key",
-            "st.pem",
-        ],
+        &argv_with(
+            "token trust-issuer --token",
+            &[&alice, "--issuer-key", "st.pem"],
+        ),
     );
     let r = sym_ok(
         dir,
-        &[
-            "--json",
-            "issue",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            &alice,
-            "--slot",
-            "mail",
-            "--identity",
-            "CN=Alice",
-            "--escrow",
-            "seq(owner, any(1, notary, bank))",
-            "--out",
-            "mail.crt",
-        ],
+        &argv_with(
+            "--json issue --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                &alice,
+                "--slot",
+                "mail",
+                "--identity",
+                "CN=Alice",
+                "--escrow",
+                "seq(owner, any(1, notary, bank))",
+                "--out",
+                "mail.crt",
+            ],
+        ),
     )
     .json();
     let key = r["fingerprint"].as_str().unwrap().to_string();
     std::fs::write(dir.join("note"), b"kept in the token").unwrap();
     sym_ok(
         dir,
-        &[
-            "token",
-            "put-object",
-            "--token",
-            &alice,
-            "--name",
-            "note",
-            "--in",
-            "note",
-        ],
+        &argv_with(
+            "token put-object --token",
+            &[&alice, "--name", "note", "--in", "note"],
+        ),
     );
     sym_ok(
         dir,
-        &[
-            "token",
-            "backup",
-            "--token",
-            &alice,
-            "--slot",
-            "mail",
-            "--out",
-            "alice.backup",
-        ],
+        &argv_with(
+            "token backup --token",
+            &[&alice, "--slot", "mail", "--out", "alice.backup"],
+        ),
     );
-    sym_ok(dir, &["token", "tamper", "--token", &alice, "--yes"]);
+    sym_ok(dir, &argv_with("token tamper --token", &[&alice, "--yes"]));
 
     // A new HSM token trusting the enclave (whose key is on the CA's HSM).
     let fresh = softhsm_token(dir, "alice2", "alice2-pin-97531");
     sym_ok(
         dir,
-        &[
-            "recovery",
-            "enclave",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--out",
-            "enclave.pem",
-        ],
+        &argv_with(
+            "recovery enclave --ca",
+            &[&server.url, "--ca-cert", "root.pem", "--out", "enclave.pem"],
+        ),
     );
-    sym_ok(dir, &["token", "init", "--token", &fresh]);
+    sym_ok(dir, &argv_with("token init --token", &[&fresh]));
     sym_ok(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            &fresh,
-            "--issuer-key",
-            "enclave.pem",
-        ],
+        &argv_with(
+            "token trust-issuer --token",
+            &[&fresh, "--issuer-key", "enclave.pem"],
+        ),
     );
     sym_ok(
         dir,
-        &["token", "register", "--token", &fresh, "--ca", &server.url],
+        &argv_with("token register --token", &[&fresh, "--ca", &server.url]),
     );
     let id = sym_ok(
         dir,
-        &[
-            "--json",
-            "recovery",
-            "request",
-            "--ca",
-            &server.url,
-            "--key",
-            &key,
-            "--reason",
-            "device destroyed",
-            "--token",
-            &fresh,
-            "--slot",
-            "mail",
-        ],
+        &argv_with(
+            "--json recovery request --ca",
+            &[
+                &server.url,
+                "--key",
+                &key,
+                "--reason",
+                "device destroyed",
+                "--token",
+                &fresh,
+                "--slot",
+                "mail",
+            ],
+        ),
     )
     .json()["request"]
         .as_str()
@@ -1177,39 +904,34 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     for a in ["owner", "bank"] {
         sym_ok(
             dir,
-            &[
-                "recovery",
-                "approve",
-                "--arbitrator",
-                a,
-                "--ca",
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--request",
-                &id,
-            ],
+            &argv_with(
+                "recovery approve --arbitrator",
+                &[
+                    a,
+                    "--ca",
+                    &server.url,
+                    "--ca-cert",
+                    "root.pem",
+                    "--request",
+                    &id,
+                ],
+            ),
         );
     }
     sym_ok(
         dir,
-        &[
-            "recovery",
-            "complete",
-            "--ca",
-            &server.url,
-            "--request",
-            &id,
-            "--token",
-            &fresh,
-        ],
+        &argv_with(
+            "recovery complete --ca",
+            &[&server.url, "--request", &id, "--token", &fresh],
+        ),
     );
     std::fs::write(dir.join("doc"), b"after recovery").unwrap();
     sym_ok(
         dir,
-        &[
-            "token", "sign", "--token", &fresh, "--slot", "mail", "--in", "doc", "--out", "doc.sig",
-        ],
+        &argv_with(
+            "token sign --token",
+            &[&fresh, "--slot", "mail", "--in", "doc", "--out", "doc.sig"],
+        ),
     );
     openssl(
         dir,
@@ -1231,21 +953,15 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     );
     sym_ok(
         dir,
-        &[
-            "token",
-            "restore",
-            "--token",
-            &fresh,
-            "--slot",
-            "mail",
-            "--in",
-            "alice.backup",
-        ],
+        &argv_with(
+            "token restore --token",
+            &[&fresh, "--slot", "mail", "--in", "alice.backup"],
+        ),
     );
     assert_eq!(
         sym_ok(
             dir,
-            &["token", "get-object", "--token", &fresh, "--name", "note"]
+            &argv_with("token get-object --token", &[&fresh, "--name", "note"])
         )
         .stdout,
         b"kept in the token"
@@ -1270,22 +986,21 @@ fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
     let server = Server::start(dir, "data");
     let pin = "cred-pin-24680";
     let uri = softhsm_token(dir, "cred", pin);
-    sym_ok(dir, &["token", "init", "--token", &uri]);
+    p11!(dir, "token init --token {uri}");
     let code = ok(
         dir,
-        &[
-            "--json",
-            "admin",
-            "grant",
-            "--ca",
-            &server.url,
-            "--credential",
-            server.admin.to_str().unwrap(),
-            "--role",
-            "auditor",
-            "--name",
-            "hsm-auditor",
-        ],
+        &argv_with(
+            "--json admin grant --ca",
+            &[
+                &server.url,
+                "--credential",
+                server.admin.to_str().unwrap(),
+                "--role",
+                "auditor",
+                "--name",
+                "hsm-auditor",
+            ],
+        ),
     )
     .json()["code"]
         .as_str()
@@ -1306,15 +1021,10 @@ fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
     // The credential works: the handshake was signed on the device.
     let list = sym_ok(
         dir,
-        &[
-            "--credential",
-            &uri,
-            "--json",
-            "admin",
-            "list",
-            "--ca",
-            &server.url,
-        ],
+        &argv_with(
+            &format!("--credential {uri} --json admin list --ca"),
+            &[&server.url],
+        ),
     )
     .json();
     assert!(list["credentials"]
@@ -1325,18 +1035,10 @@ fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
     // The auditor may read but not grant.
     let r = sym(
         dir,
-        &[
-            "--credential",
-            &uri,
-            "admin",
-            "grant",
-            "--ca",
-            &server.url,
-            "--role",
-            "station",
-            "--name",
-            "x",
-        ],
+        &argv_with(
+            &format!("--credential {uri} admin grant --ca"),
+            &[&server.url, "--role", "station", "--name", "x"],
+        ),
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     // pkcs11-tool: the key is on the device, sensitive and never
@@ -1363,41 +1065,34 @@ fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
 fn register_with_chain(dir: &Path, server: &Server, token: &str, chain: &str) -> Run {
     sym(
         dir,
-        &[
-            "--json",
-            "token",
-            "register",
-            "--token",
-            token,
-            "--ca",
-            &server.url,
-            "--device-chain",
-            chain,
-        ],
+        &argv_with(
+            &format!("--json token register --token {token} --ca"),
+            &[&server.url, "--device-chain", chain],
+        ),
     )
 }
 
 fn issue_server_on(dir: &Path, server: &Server, token: &str, cn: &str) -> Run {
     sym(
         dir,
-        &[
-            "issue",
-            "--on-token",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            token,
-            "--slot",
-            "tls",
-            "--identity",
-            cn,
-            "--role",
-            "server",
-        ],
+        &argv_with(
+            "issue --on-token --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                token,
+                "--slot",
+                "tls",
+                "--identity",
+                cn,
+                "--role",
+                "server",
+            ],
+        ),
     )
 }
 
@@ -1409,25 +1104,16 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     // A CA whose server profile needs the manufacturer's word.
-    sym_ok(
+    p11!(
         dir,
-        &[
-            "ca",
-            "init",
-            "--data",
-            "data",
-            "--algorithm",
-            "rsa-2048",
-            "--manufacturer-evidence",
-            "server",
-        ],
+        "ca init --data data --algorithm rsa-2048 --manufacturer-evidence server"
     );
     let server = Server::start(dir, "data");
     station_and_token(dir, &server);
     // A soft token a station vouched for: not enough for this profile.
     sym_ok(
         dir,
-        &["token", "register", "--token", "t.tok", "--ca", &server.url],
+        &argv_with("token register --token t.tok --ca", &[&server.url]),
     );
     let r = issue_server_on(dir, &server, "t.tok", "CN=soft.example");
     assert_eq!(r.code, 5, "{}", r.stderr);
@@ -1440,41 +1126,15 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     // A device on SoftHSM2, and its manufacturer's root (ECDSA P-256) and
     // device certificate, made by OpenSSL.
     let uri = softhsm_token(dir, "maker", "maker-pin-13579");
-    sym_ok(dir, &["token", "init", "--token", &uri]);
-    sym_ok(
+    p11!(dir, "token init --token {uri}");
+    p11!(dir, "token trust-issuer --token {uri} --issuer-key st.pem");
+    p11!(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            &uri,
-            "--issuer-key",
-            "st.pem",
-        ],
+        "token public-key --token {uri} --device --out hsm-device.pem"
     );
-    sym_ok(
+    p11!(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            &uri,
-            "--device",
-            "--out",
-            "hsm-device.pem",
-        ],
-    );
-    sym_ok(
-        dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "t.tok",
-            "--device",
-            "--out",
-            "soft-device.pem",
-        ],
+        "token public-key --token t.tok --device --out soft-device.pem"
     );
     for (name, subject) in [
         ("vendor", "/O=Vendor/CN=Vendor Root"),
@@ -1549,26 +1209,23 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     // Only an admin trusts a root; a station cannot.
     let r = sym(
         dir,
-        &[
-            "admin",
-            "trust-manufacturer",
-            "--ca",
-            &server.url,
-            "vendor.pem",
-        ],
+        &argv_with(
+            "admin trust-manufacturer --ca",
+            &[&server.url, "vendor.pem"],
+        ),
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     sym_ok(
         dir,
-        &[
-            "admin",
-            "trust-manufacturer",
-            "--ca",
-            &server.url,
-            "--credential",
-            server.admin.to_str().unwrap(),
-            "vendor.pem",
-        ],
+        &argv_with(
+            "admin trust-manufacturer --ca",
+            &[
+                &server.url,
+                "--credential",
+                server.admin.to_str().unwrap(),
+                "vendor.pem",
+            ],
+        ),
     );
     // Signed by another key, or certifying another device's key: refused.
     let r = register_with_chain(dir, &server, &uri, "rogue-device.crt");
@@ -1673,15 +1330,15 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     );
     sym_ok(
         dir,
-        &[
-            "admin",
-            "trust-manufacturer",
-            "--ca",
-            &server.url,
-            "--credential",
-            server.admin.to_str().unwrap(),
-            "tight.pem",
-        ],
+        &argv_with(
+            "admin trust-manufacturer --ca",
+            &[
+                &server.url,
+                "--credential",
+                server.admin.to_str().unwrap(),
+                "tight.pem",
+            ],
+        ),
     );
     for (int, root, cnf, needle) in [
         ("deep", "tight", "ca.cnf", "path length"),
@@ -1757,58 +1414,28 @@ fn ec_keys_are_made_and_used_on_the_device() {
     let dir = tmp.path();
     let pin = "pin-ec-0123456789";
     let uri = softhsm_token(dir, "ec", pin);
-    sym_ok(dir, &["token", "init", "--token", &uri]);
+    p11!(dir, "token init --token {uri}");
     new_issuer(dir, "st");
-    sym_ok(
-        dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            &uri,
-            "--issuer-key",
-            "st.pem",
-        ],
-    );
+    p11!(dir, "token trust-issuer --token {uri} --issuer-key st.pem");
     std::fs::write(dir.join("doc"), b"signed on the device").unwrap();
     for (curve, verify) in [
         ("p256", &["dgst", "-sha256"][..]),
         ("p384", &["dgst", "-sha384"][..]),
         ("ed25519", &[][..]),
     ] {
-        sym_ok(
+        p11!(
             dir,
-            &[
-                "token",
-                "generate",
-                "--token",
-                &uri,
-                "--slot",
-                curve,
-                "--algorithm",
-                curve,
-            ],
+            "token generate --token {uri} --slot {curve} --algorithm {curve}"
         );
         let pubkey = format!("{curve}.pub");
-        sym_ok(
+        p11!(
             dir,
-            &[
-                "token",
-                "public-key",
-                "--token",
-                &uri,
-                "--slot",
-                curve,
-                "--out",
-                &pubkey,
-            ],
+            "token public-key --token {uri} --slot {curve} --out {pubkey}"
         );
         let sig = format!("{curve}.sig");
-        sym_ok(
+        p11!(
             dir,
-            &[
-                "token", "sign", "--token", &uri, "--slot", curve, "--in", "doc", "--out", &sig,
-            ],
+            "token sign --token {uri} --slot {curve} --in doc --out {sig}"
         );
         let out = if verify.is_empty() {
             openssl(
@@ -1830,12 +1457,7 @@ fn ec_keys_are_made_and_used_on_the_device() {
         );
         // Made on the device and never extractable: its attestation says so.
         let att = format!("{curve}.att");
-        sym_ok(
-            dir,
-            &[
-                "token", "attest", "--token", &uri, "--slot", curve, "--out", &att,
-            ],
-        );
+        p11!(dir, "token attest --token {uri} --slot {curve} --out {att}");
         let a: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join(&att)).unwrap()).unwrap();
         assert_eq!(a["exportable"], false, "{a}");
@@ -1877,72 +1499,39 @@ fn ec_keys_are_made_and_used_on_the_device() {
             &["seal", "--to", &format!("{curve}.pub"), "plain", &sealed],
         );
         let opened = format!("{curve}.opened");
-        sym_ok(
-            dir,
-            &["unseal", "--token", &uri, "--slot", curve, &sealed, &opened],
-        );
+        p11!(dir, "unseal --token {uri} --slot {curve} {sealed} {opened}");
         assert_eq!(
             std::fs::read(dir.join(&opened)).unwrap(),
             std::fs::read(dir.join("plain")).unwrap()
         );
     }
-    sym_fails(
+    p11_fails!(
         dir,
-        &[
-            "unseal",
-            "--token",
-            &uri,
-            "--slot",
-            "p384",
-            "p256.sealed",
-            "wrong.out",
-        ],
+        "unseal --token {uri} --slot p384 p256.sealed wrong.out",
         4,
-        "sealed to",
+        "sealed to"
     );
     assert!(!dir.join("wrong.out").exists());
-    sym_fails(
+    p11_fails!(
         dir,
-        &[
-            "unseal",
-            "--token",
-            &uri,
-            "--slot",
-            "ed25519",
-            "p256.sealed",
-            "wrong.out",
-        ],
+        "unseal --token {uri} --slot ed25519 p256.sealed wrong.out",
         4,
-        "sealed to",
+        "sealed to"
     );
     // SoftHSM2 2.6 has no CKM_EC_MONTGOMERY_KEY_PAIR_GEN: X25519 is a clear
     // `unsupported`, and no slot is left behind.
-    sym_fails(
+    p11_fails!(
         dir,
-        &[
-            "token",
-            "generate",
-            "--token",
-            &uri,
-            "--slot",
-            "x",
-            "--algorithm",
-            "x25519",
-        ],
+        "token generate --token {uri} --slot x --algorithm x25519",
         3,
-        "cannot generate",
+        "cannot generate"
     );
-    sym_fails(
-        dir,
-        &["token", "public-key", "--token", &uri, "--slot", "x"],
-        3,
-        "",
-    );
+    p11_fails!(dir, "token public-key --token {uri} --slot x", 3, "");
     // The device refuses to read the private value out.
     assert_sensitive(dir, "ec", pin, "p256");
     // The token lists the slots with their curves; RSA-only operations on
     // an EC slot say what it holds.
-    let info = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
+    let info = p11!(dir, "token info --token {uri} --json").json();
     let mut algs: Vec<String> = info["slots"]
         .as_array()
         .unwrap()
@@ -1951,30 +1540,17 @@ fn ec_keys_are_made_and_used_on_the_device() {
         .collect();
     algs.sort();
     assert_eq!(algs, ["ed25519", "p256", "p384"]);
-    sym_fails(
+    p11_fails!(
         dir,
-        &[
-            "token", "decrypt", "--token", &uri, "--slot", "p256", "--in", "doc",
-        ],
+        "token decrypt --token {uri} --slot p256 --in doc",
         3,
-        "holds a p256 key",
+        "holds a p256 key"
     );
-    sym_fails(
+    p11_fails!(
         dir,
-        &[
-            "token",
-            "sign",
-            "--token",
-            &uri,
-            "--slot",
-            "p384",
-            "--scheme",
-            "ecdsa-sha256",
-            "--in",
-            "doc",
-        ],
+        "token sign --token {uri} --slot p384 --scheme ecdsa-sha256 --in doc",
         3,
-        "ecdsa-sha384 on p384",
+        "ecdsa-sha384 on p384"
     );
     // An issuer's EC keys enter the device by C_UnwrapKey (RSA-OAEP, then
     // AES-KWP of the PKCS#8): they sign there, OpenSSL verifies with the
@@ -1998,27 +1574,14 @@ fn ec_keys_are_made_and_used_on_the_device() {
         openssl(dir, &a);
         let pubkey = format!("{slot}.pub");
         openssl(dir, &["pkey", "-in", &key, "-pubout", "-out", &pubkey]);
-        sym_ok(
+        p11!(
             dir,
-            &[
-                "issuer",
-                "accept-key",
-                "--issuer",
-                "st",
-                "--token",
-                &uri,
-                "--slot",
-                slot,
-                "--key",
-                &key,
-            ],
+            "issuer accept-key --issuer st --token {uri} --slot {slot} --key {key}"
         );
         let sig = format!("{slot}.sig");
-        sym_ok(
+        p11!(
             dir,
-            &[
-                "token", "sign", "--token", &uri, "--slot", slot, "--in", "doc", "--out", &sig,
-            ],
+            "token sign --token {uri} --slot {slot} --in doc --out {sig}"
         );
         let out = if verify.is_empty() {
             openssl(
@@ -2039,12 +1602,7 @@ fn ec_keys_are_made_and_used_on_the_device() {
             "{slot}: {out}"
         );
         let att = format!("{slot}.att");
-        sym_ok(
-            dir,
-            &[
-                "token", "attest", "--token", &uri, "--slot", slot, "--out", &att,
-            ],
-        );
+        p11!(dir, "token attest --token {uri} --slot {slot} --out {att}");
         let a: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join(&att)).unwrap()).unwrap();
         assert_eq!(a["origin"]["kind"], "issuer", "{a}");
@@ -2057,45 +1615,18 @@ fn ec_keys_are_made_and_used_on_the_device() {
         dir,
         &["genpkey", "-algorithm", "ED25519", "-out", "in-ed.key"],
     );
-    let before = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
-    sym_fails(
+    let before = p11!(dir, "token info --token {uri} --json").json();
+    p11_fails!(
         dir,
-        &[
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            &uri,
-            "--slot",
-            "in-ed",
-            "--key",
-            "in-ed.key",
-        ],
+        "issuer accept-key --issuer st --token {uri} --slot in-ed --key in-ed.key",
         3,
-        "token generate --algorithm ed25519",
+        "token generate --algorithm ed25519"
     );
-    let after = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
+    let after = p11!(dir, "token info --token {uri} --json").json();
     assert_eq!(after, before);
     // A command whose wrapped key was altered is refused; nothing is kept.
-    let before = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
-    sym_ok(
-        dir,
-        &[
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            &uri,
-            "--slot",
-            "again",
-            "--key",
-            "in-p256.key",
-            "--out",
-            "again.cmd",
-        ],
-    );
+    let before = p11!(dir, "token info --token {uri} --json").json();
+    p11!(dir, "issuer accept-key --issuer st --token {uri} --slot again --key in-p256.key --out again.cmd");
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("again.cmd")).unwrap()).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -2116,7 +1647,7 @@ fn ec_keys_are_made_and_used_on_the_device() {
         ],
     );
     assert_ne!(r.code, 0, "{}", r.stderr);
-    let after = sym_ok(dir, &["token", "info", "--token", &uri, "--json"]).json();
+    let after = p11!(dir, "token info --token {uri} --json").json();
     assert_eq!(after["slots"], before["slots"], "{after}");
     assert_eq!(after["command_sequence"], before["command_sequence"]);
 }

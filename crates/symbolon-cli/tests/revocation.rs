@@ -52,16 +52,10 @@ fn issue_with(dir: &Path, server: &Server, algorithm: &str, slot: &str, name: &s
     let pem = format!("{slot}.pem");
     ok(
         dir,
-        &[
-            "token",
-            "certificate",
-            "--token",
-            "t.tok",
-            "--slot",
-            slot,
-            "--out",
-            &pem,
-        ],
+        &argv_with(
+            &format!("token certificate --token t.tok --slot {slot} --out"),
+            &[&pem],
+        ),
     );
     r.json()["serial"].as_str().unwrap().to_string()
 }
@@ -100,17 +94,10 @@ fn ocsp(dir: &Path, server: &Server, what: &[&str]) -> String {
 fn crl(dir: &Path, server: &Server) -> String {
     ok(
         dir,
-        &[
-            "crl",
-            "fetch",
-            "--pem",
-            "--out",
-            "crl.pem",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-        ],
+        &argv_with(
+            "crl fetch --pem --out crl.pem --ca",
+            &[&server.url, "--ca-cert", "root.pem"],
+        ),
     );
     String::from_utf8(openssl(dir, &["crl", "-in", "crl.pem", "-noout", "-text"])).unwrap()
 }
@@ -919,14 +906,10 @@ fn renewal_supersedes_the_old_certificate_once() {
     let pem = String::from_utf8(
         ok(
             dir,
-            &[
-                "token",
-                "get-object",
-                "--token",
-                server.admin.to_str().unwrap(),
-                "--name",
-                "operator.crt",
-            ],
+            &argv_with(
+                "token get-object --token",
+                &[server.admin.to_str().unwrap(), "--name", "operator.crt"],
+            ),
         )
         .stdout,
     )
@@ -1020,18 +1003,7 @@ fn credentials_are_revoked_as_credentials_and_published() {
     let gone = credential(dir, &server, "station", "st-gone");
     let cert = |token: &str| -> String {
         let pem = String::from_utf8(
-            ok(
-                dir,
-                &[
-                    "token",
-                    "get-object",
-                    "--token",
-                    token,
-                    "--name",
-                    "operator.crt",
-                ],
-            )
-            .stdout,
+            sym!(dir, "token get-object --token {token} --name operator.crt").stdout,
         )
         .unwrap();
         std::fs::write(dir.join("cred.pem"), &pem).unwrap();
@@ -1210,16 +1182,10 @@ fn an_ec_ca_key_signs_what_openssl_verifies() {
         let dir = d.path();
         ok(
             dir,
-            &[
-                "ca",
-                "init",
-                "--data",
-                "data",
-                "--algorithm",
-                curve,
-                "--subject",
-                "CN=EC Root",
-            ],
+            &argv_with(
+                &format!("ca init --data data --algorithm {curve} --subject"),
+                &["CN=EC Root"],
+            ),
         );
         let server = started(dir);
         let root_text = String::from_utf8(openssl(

@@ -39,7 +39,7 @@ fn cluster(dir: &std::path::Path, n: usize) -> (String, Agent, Vec<Server>) {
     let url = create_test_database(dir);
     ok(
         dir,
-        &["ca", "init", "--data", "data", "--subject", "CN=Scale CA"],
+        &argv_with("ca init --data data --subject", &["CN=Scale CA"]),
     );
     let agent = Agent::start(dir, "data/ca.token", "ca.sock");
     let servers = (0..n)
@@ -144,7 +144,7 @@ fn three_processes_one_key_one_certificate() {
         ),
         (REQUESTS - KEYS) as i64
     );
-    let v = ok(dir, &["--json", "audit", "verify", "--database", &url]).json();
+    let v = sym!(dir, "--json audit verify --database {url}").json();
     assert_eq!(v["intact"], true);
 }
 
@@ -231,7 +231,7 @@ fn killing_a_process_mid_load_loses_nothing_committed() {
     // Every answered certificate is there; one committed just as its process
     // died may be there unanswered, never the other way round.
     assert!(sql_count(&url, SUBSCRIBER_CERTIFICATES) >= confirmed);
-    let v = ok(dir, &["--json", "audit", "verify", "--database", &url]).json();
+    let v = sym!(dir, "--json audit verify --database {url}").json();
     assert_eq!(v["intact"], true);
 }
 
@@ -343,5 +343,5 @@ fn a_shared_prime_racing_through_two_processes_is_caught() {
     );
     assert_eq!(sql_count(&url, SUBSCRIBER_CERTIFICATES), PAIRS as i64);
     drop(servers);
-    ok(dir, &["audit", "verify", "--database", &url]);
+    sym!(dir, "audit verify --database {url}");
 }

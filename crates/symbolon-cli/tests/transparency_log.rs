@@ -601,33 +601,18 @@ fn a_log_cut_under_the_service_is_never_signed_again() {
 /// in `NAME.vkey`.
 fn witness(dir: &Path, name: &str) {
     let token = format!("{name}.token");
-    ok(dir, &["token", "init", "--token", &token]);
-    ok(
+    sym!(dir, "token init --token {token}");
+    sym!(
         dir,
-        &[
-            "token",
-            "generate",
-            "--token",
-            &token,
-            "--slot",
-            "witness",
-            "--algorithm",
-            "ed25519",
-        ],
+        "token generate --token {token} --slot witness --algorithm ed25519"
     );
     let full = format!("witness.example/{name}");
     let key = ok(
         dir,
-        &[
-            "log",
-            "witness-key",
-            "--token",
-            &token,
-            "--slot",
-            "witness",
-            "--name",
-            &full,
-        ],
+        &argv_with(
+            &format!("log witness-key --token {token} --slot witness --name"),
+            &[&full],
+        ),
     )
     .text();
     std::fs::write(dir.join(format!("{name}.vkey")), key).unwrap();

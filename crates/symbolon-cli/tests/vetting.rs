@@ -491,21 +491,20 @@ fn only_officers_register_and_only_admins_set_policies() {
     let admin = w.server.admin.to_str().unwrap().to_string();
     let r = run(
         dir,
-        &[
-            "admin",
-            "name-policy",
-            "set",
-            "--ca",
-            &w.server.url,
-            "--ca-cert",
-            w.server.ca_cert.to_str().unwrap(),
-            "--credential",
-            &admin,
-            "--station",
-            "nobody-yet",
-            "--allow",
-            "dn:*",
-        ],
+        &argv_with(
+            "admin name-policy set --ca",
+            &[
+                &w.server.url,
+                "--ca-cert",
+                w.server.ca_cert.to_str().unwrap(),
+                "--credential",
+                &admin,
+                "--station",
+                "nobody-yet",
+                "--allow",
+                "dn:*",
+            ],
+        ),
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("is not a station"), "{}", r.stderr);
@@ -641,15 +640,7 @@ fn devices_are_vouched_for_and_registered_under_one_serial() {
     station_and_token(dir, &server);
     let r = ok(
         dir,
-        &[
-            "--json",
-            "token",
-            "register",
-            "--token",
-            "t.tok",
-            "--ca",
-            &server.url,
-        ],
+        &argv_with("--json token register --token t.tok --ca", &[&server.url]),
     );
     let v = r.json();
     assert_eq!(v["evidence"]["kind"], "vouched");
@@ -683,24 +674,24 @@ fn devices_are_vouched_for_and_registered_under_one_serial() {
     // A key made on the token and attested: the issuance says who vouched.
     let r = run(
         dir,
-        &[
-            "issue",
-            "--on-token",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "tls",
-            "--identity",
-            "CN=alice.example",
-            "--role",
-            "server",
-        ],
+        &argv_with(
+            "issue --on-token --ca",
+            &[
+                &server.url,
+                "--ca-cert",
+                "root.pem",
+                "--issuer",
+                "st",
+                "--token",
+                "t.tok",
+                "--slot",
+                "tls",
+                "--identity",
+                "CN=alice.example",
+                "--role",
+                "server",
+            ],
+        ),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let issued = last(&server, "certificate-issued");
@@ -708,15 +699,10 @@ fn devices_are_vouched_for_and_registered_under_one_serial() {
     assert_eq!(issued["device"]["by"], "test-station");
     let r = ok(
         dir,
-        &[
-            "--json",
-            "token",
-            "registration",
-            "--token",
-            "t.tok",
-            "--ca",
-            &server.url,
-        ],
+        &argv_with(
+            "--json token registration --token t.tok --ca",
+            &[&server.url],
+        ),
     );
     let v = r.json();
     assert_eq!(v["evidence"]["by"], "test-station");

@@ -115,7 +115,7 @@ fn every_class_is_refused_over_http_audited_and_never_certified() {
             // ... and the standard effort does not claim it.
             let r = run(
                 dir,
-                &["--json", "keys", "check", "--in", path.to_str().unwrap()],
+                &argv_with("--json keys check --in", &[path.to_str().unwrap()]),
             );
             assert_eq!(r.code, 0, "{name}: {}", r.stderr);
         }
@@ -140,18 +140,10 @@ fn every_class_is_refused_over_http_audited_and_never_certified() {
         let key = dir.join("corpus").join(case["private"].as_str().unwrap());
         let r = run(
             dir,
-            &[
-                "issuer",
-                "accept-key",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "weak",
-                "--key",
-                key.to_str().unwrap(),
-            ],
+            &argv_with(
+                "issuer accept-key --issuer st --token t.tok --slot weak --key",
+                &[key.to_str().unwrap()],
+            ),
         );
         assert_eq!(r.code, 5, "{}: {}", case["name"], r.stderr);
         assert!(

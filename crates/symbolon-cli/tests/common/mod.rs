@@ -71,6 +71,12 @@ pub fn argv(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
 
+/// A command line's words followed by arguments that are not plain words
+/// (paths, values with spaces): `argv_with("issuer accept-key --key", &[&path])`.
+pub fn argv_with<'a>(line: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    argv(line).into_iter().chain(rest.iter().copied()).collect()
+}
+
 /// `sym!(dir, "token sign --token {tok} --slot s")`: runs symbolon with the
 /// line's words (its `{name}`s filled in as `format!` does) and expects
 /// success.
