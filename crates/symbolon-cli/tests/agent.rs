@@ -69,6 +69,11 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
             frame(br#"{"op":"decrypt","slot":"sig","ciphertext":"AAAA"}"#),
             "decryption_failed",
         ),
+        (
+            frame(br#"{"op":"close-content","session":99}"#),
+            "invalid_input",
+        ),
+        (frame(br#"{"op":"tamper","force":true}"#), "agent_protocol"),
         (vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3], "agent_protocol"),
         (vec![0, 0, 0, 9, b'{'], ""), // truncated frame, then the peer hangs up
         (vec![0x42; 3], ""),

@@ -844,7 +844,7 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
         ],
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains("pinned root"), "{}", r.stderr);
+    assert!(r.stderr.contains("not the pinned one"), "{}", r.stderr);
     assert_eq!(slots(dir), 1);
     sym!(dir, "audit verify --data data");
 }

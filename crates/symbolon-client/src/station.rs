@@ -59,6 +59,9 @@ pub enum StationError {
     /// The CA's answer lacks something it must carry.
     #[error("the CA's answer {0}")]
     BadResponse(String),
+    /// The CA is not the one the station pins.
+    #[error("{0}")]
+    WrongCa(String),
     /// The slot already holds a key that this issuance cannot use.
     #[error("{0}")]
     SlotOccupied(String),
@@ -94,6 +97,7 @@ impl StationError {
             Self::Request(_) => Code::InvalidInput,
             Self::Escrow(e) => e.code(),
             Self::BadResponse(_) => Code::BadResponse,
+            Self::WrongCa(_) => Code::WrongCertificate,
             Self::SlotOccupied(_) => Code::SlotOccupied,
             Self::Output(_) => Code::Io,
             Self::UnreportedDelivery { error, .. } => error.code(),
@@ -274,6 +278,33 @@ impl<'a> Station<'a> {
         Self { ca, root, issuer }
     }
 
+    /// Whether the CA's root is the one this station pins, asked before
+    /// anything is made or sent: a station pinned to another CA learns it
+    /// before that CA issues a certificate it would then refuse. The signed
+    /// answer is still checked against the pinned root on its own.
+    pub fn check_ca(&self) -> Result<(), StationError> {
+        let v = json_of(self.ca.get("/v1/ca/certificate"))?;
+        let (_, root) = pem::decode(field(&v, "root")?.as_bytes(), &["CERTIFICATE"])
+            .map_err(|e| StationError::BadResponse(format!("names a root that is not PEM: {e}")))?;
+        if root != self.root {
+            let fingerprint = |der: &[u8]| {
+                symbolon::x509::parse_certificate(der)
+                    .ok()
+                    .and_then(|c| symbolon::x509::certificate_public_key(&c).ok())
+                    .map_or_else(
+                        || "an unreadable certificate".to_string(),
+                        |k| k.fingerprint().to_string(),
+                    )
+            };
+            return Err(StationError::WrongCa(format!(
+                "the CA's root ({}) is not the pinned one ({}): check --ca-cert against --ca",
+                fingerprint(&root),
+                fingerprint(self.root)
+            )));
+        }
+        Ok(())
+    }
+
     fn post(&self, path: &str, body: &Value) -> Result<Value, StationError> {
         json_of(self.ca.post(path, body))
     }
@@ -298,6 +329,7 @@ impl<'a> Station<'a> {
         reuse: bool,
         csr_sink: CsrSink<'_>,
     ) -> Result<Issued, StationError> {
+        self.check_ca()?;
         let token_serial = token.info()?.serial;
         let public = if reuse {
             token.slot_public_key(&e.slot)?
@@ -338,6 +370,7 @@ impl<'a> Station<'a> {
         escrow: Option<&Policy>,
         csr_sink: CsrSink<'_>,
     ) -> Result<Issued, StationError> {
+        self.check_ca()?;
         let token_serial = token.info()?.serial;
         let key = PrivateKey::generate(algorithm)?;
         let public = key.public_key();

@@ -30,6 +30,7 @@ mod http_revocation;
 mod http_vetting;
 mod joint_mailbox;
 pub mod ocsp;
+pub mod owner;
 pub mod rate_limit;
 pub mod recovery;
 pub mod renewal;

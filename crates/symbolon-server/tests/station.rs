@@ -3,8 +3,8 @@
 //! (embodiment 4) and a key the station makes and writes into the token
 //! (embodiments 1–2) are each certified, checked against the pinned root
 //! and delivered; a refusal before certification abandons the reservation
-//! and leaves the token as it was; an answer checked against another root
-//! is refused and the failed delivery is recorded.
+//! and leaves the token as it was; a station pinned to another CA stops
+//! before any key is made or any certificate issued.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
@@ -137,6 +137,17 @@ fn enrollment(identity: &str, slot: &str) -> Enrollment {
     }
 }
 
+/// How many certificates the CA has issued.
+fn issued_count(ca: &Running) -> usize {
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(ca.service.registry().audit_entries(0, 10_000))
+        .unwrap()
+        .iter()
+        .filter(|a| a.kind == "certificate-issued")
+        .count()
+}
+
 fn no_csr(_: &[u8]) -> Result<(), StationError> {
     Ok(())
 }
@@ -238,7 +249,7 @@ fn a_refusal_abandons_the_reservation_and_leaves_the_token_as_it_was() {
 }
 
 #[test]
-fn an_answer_that_does_not_chain_to_the_pinned_root_is_refused_and_reported() {
+fn a_station_pinned_to_another_ca_stops_before_anything_is_made() {
     let ca = start();
     let issuer = IssuerIdentity::generate().unwrap();
     // The station pins another CA's root.
@@ -254,6 +265,7 @@ fn an_answer_that_does_not_chain_to_the_pinned_root_is_refused_and_reported() {
         .unwrap();
     let other_root = symbolon_server::read_chain(&other_data.chain_path()).unwrap();
     let station = Station::new(&ca.client, other_root.last().unwrap(), &issuer);
+    let issued_before = issued_count(&ca);
     let mut token = user_token(&ca.client, &issuer);
     let e = enrollment("CN=Carol", "sig");
     let err = station
@@ -265,22 +277,23 @@ fn an_answer_that_does_not_chain_to_the_pinned_root_is_refused_and_reported() {
             &mut no_csr,
         )
         .unwrap_err();
-    assert!(matches!(err, StationError::Response(_)), "{err:?}");
-    // The CA issued, and was told the certificate never reached the token.
-    let audit = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(ca.service.registry().audit_entries(0, 1000))
+    // Found before anything is made or sent: no key in the token, nothing
+    // issued by a CA the station would then refuse.
+    assert!(matches!(err, StationError::WrongCa(_)), "{err:?}");
+    assert_eq!(err.code(), Code::WrongCertificate);
+    assert!(err.to_string().contains("not the pinned one"), "{err}");
+    assert!(token.info().unwrap().slots.is_empty());
+    assert_eq!(issued_count(&ca), issued_before);
+    // Pinned right, the same station issues.
+    let station = Station::new(&ca.client, &ca.root, &issuer);
+    station
+        .issue_on_token(
+            &mut token,
+            &e,
+            KeyAlgorithm::Rsa(RsaAlgorithm::Rsa2048),
+            false,
+            &mut no_csr,
+        )
         .unwrap();
-    let report = audit
-        .iter()
-        .find(|a| a.kind == "issuance-completed")
-        .expect("a delivery report");
-    assert!(
-        report.detail.contains("\"delivered\":false"),
-        "{}",
-        report.detail
-    );
-    // The key stays in the token, uncertified; a later attempt may reuse it.
-    assert!(token.certificate(&e.slot).is_err());
-    assert!(reusable_slot(&token, &e.slot, true, None).unwrap());
+    assert_eq!(issued_count(&ca), issued_before + 1);
 }

@@ -91,7 +91,10 @@ pub(crate) fn run(cmd: JointCommand, json: bool) -> Result<(), CliError> {
 }
 
 /// The party's corrected partial d′ + δ (what it signs with), beside its
-/// partial file as `<file>.corrected` (mode 0600); nothing for stdin.
+/// partial file as `<file>.corrected` (mode 0600); nothing for stdin. A
+/// `<file>.corrected` that holds another value (the same partial entered
+/// into another joint key) is never overwritten: the new value goes to the
+/// first free `<file>.corrected.N`, and a warning says so.
 pub(crate) fn write_corrected(
     path: &Path,
     partial: &[u8],
@@ -100,19 +103,46 @@ pub(crate) fn write_corrected(
     if path == Path::new("-") {
         return Ok(None);
     }
-    let mut out = path.as_os_str().to_owned();
-    out.push(".corrected");
-    let out = std::path::PathBuf::from(out);
-    match std::fs::remove_file(&out) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(CliError::io("cannot replace", &out, e)),
-    }
     let bytes = corrected_partial(partial, offset)?;
     let digits = Zeroizing::new(hex::encode(&*bytes));
     let line = Zeroizing::new(format!("{}\n", digits.as_str()));
-    create_new_private(&out, line.as_bytes())?;
-    Ok(Some(out))
+    let base = {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".corrected");
+        std::path::PathBuf::from(name)
+    };
+    for n in 1..1000u32 {
+        let out = if n == 1 {
+            base.clone()
+        } else {
+            let mut name = base.clone().into_os_string();
+            name.push(format!(".{n}"));
+            std::path::PathBuf::from(name)
+        };
+        match std::fs::read(&out).map(Zeroizing::new) {
+            Ok(existing) if existing.as_slice() == line.as_bytes() => return Ok(Some(out)),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create_new_private(&out, line.as_bytes())?;
+                if n > 1 {
+                    tracing::warn!(
+                        kept = %base.display(),
+                        "the corrected partial file beside this partial belongs to another joint key; it is kept, and this key's is {}",
+                        out.display()
+                    );
+                }
+                return Ok(Some(out));
+            }
+            Err(e) => return Err(CliError::io("cannot read", &out, e)),
+        }
+    }
+    Err(CliError::new(
+        Code::Io,
+        format!(
+            "{} and 999 numbered files beside it are taken",
+            base.display()
+        ),
+    ))
 }
 
 pub(crate) fn done(json: bool, value: serde_json::Value, text: &str) -> Result<(), CliError> {

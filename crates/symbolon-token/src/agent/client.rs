@@ -73,7 +73,7 @@ impl AgentClient {
 
     /// A request whose answer is `done`.
     fn call_done(&self, request: &Request) -> Result<(), TokenError> {
-        expect!(self.call(request)?, Reply::Done => ())
+        expect!(self.call(request)?, Reply::Done {} => ())
     }
 }
 
@@ -174,18 +174,18 @@ impl Drop for AgentOpener {
 
 impl Token for AgentClient {
     fn info(&self) -> Result<TokenInfo, TokenError> {
-        expect!(self.call(&Request::Info)?, Reply::Info { info } => info)
+        expect!(self.call(&Request::Info {})?, Reply::Info { info } => info)
     }
 
     fn device_key(&self) -> Result<IdentityPublicKey, TokenError> {
         Ok(IdentityPublicKey::from_spki_der(
-            &self.call_spki(&Request::DeviceKey)?,
+            &self.call_spki(&Request::DeviceKey {})?,
         )?)
     }
 
     fn transport_key(&self) -> Result<RsaPublicKey, TokenError> {
         Ok(RsaPublicKey::from_der(
-            &self.call_spki(&Request::TransportKey)?,
+            &self.call_spki(&Request::TransportKey {})?,
         )?)
     }
 
@@ -307,7 +307,7 @@ impl Token for AgentClient {
     }
 
     fn tamper(&mut self) -> Result<(), TokenError> {
-        self.call_done(&Request::Tamper)
+        self.call_done(&Request::Tamper {})
     }
 
     fn joint(&self) -> Option<&dyn JointToken> {
@@ -331,7 +331,7 @@ impl Token for AgentClient {
     }
 
     fn objects(&self) -> Result<Vec<SlotName>, TokenError> {
-        expect!(self.call(&Request::Objects)?, Reply::Objects { objects } => objects)
+        expect!(self.call(&Request::Objects {})?, Reply::Objects { objects } => objects)
     }
 
     fn open_content(

@@ -23,16 +23,18 @@ pub const MAX_FRAME: usize = 24 * 1024 * 1024;
 
 /// A request. Each variant is one `Token` or `JointToken` operation, its
 /// arguments typed: a malformed slot name, algorithm or base64 field is
-/// refused when the frame is decoded, before the token sees it.
+/// refused when the frame is decoded, before the token sees it. Variants
+/// without arguments are empty structs, so an unknown field is refused on
+/// them too (serde checks fields of struct variants only).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Request {
     /// `Token::info`.
-    Info,
+    Info {},
     /// `Token::device_key`.
-    DeviceKey,
+    DeviceKey {},
     /// `Token::transport_key`.
-    TransportKey,
+    TransportKey {},
     /// `Token::trust_issuer`.
     TrustIssuer {
         /// The issuer's SubjectPublicKeyInfo.
@@ -113,7 +115,7 @@ pub enum Request {
         nonce: Bytes,
     },
     /// `Token::tamper`.
-    Tamper,
+    Tamper {},
     /// `JointToken::joint_init`.
     JointInit {
         /// Slot.
@@ -197,7 +199,7 @@ pub enum Request {
         name: SlotName,
     },
     /// `Token::objects`.
-    Objects,
+    Objects {},
     /// `Token::open_content`: starts a content session on this connection.
     OpenContent {
         /// Slot.
@@ -245,7 +247,7 @@ pub enum WireRotateStep {
         new: Option<WireSecret>,
     },
     /// The new key replaces the old.
-    Commit,
+    Commit {},
 }
 
 impl From<RotateStep> for WireRotateStep {
@@ -257,7 +259,7 @@ impl From<RotateStep> for WireRotateStep {
                 old: WireSecret(old),
                 new: new.map(WireSecret),
             },
-            RotateStep::Commit => Self::Commit,
+            RotateStep::Commit => Self::Commit {},
         }
     }
 }
@@ -271,7 +273,7 @@ impl From<WireRotateStep> for RotateStep {
                 old: old.0,
                 new: new.map(|n| n.0),
             },
-            WireRotateStep::Commit => Self::Commit,
+            WireRotateStep::Commit {} => Self::Commit,
         }
     }
 }
@@ -282,7 +284,7 @@ impl From<WireRotateStep> for RotateStep {
 #[serde(tag = "reply", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Reply {
     /// The operation is done; nothing to return.
-    Done,
+    Done {},
     /// `info`.
     Info {
         /// Serial, state, slots and trust list.
@@ -366,7 +368,7 @@ impl Reply {
     /// The reply's name on the wire, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Done => "done",
+            Self::Done {} => "done",
             Self::Info { .. } => "info",
             Self::PublicKey { .. } => "public-key",
             Self::Signature { .. } => "signature",
@@ -660,6 +662,12 @@ mod tests {
                 r#"{"op":"certificate","slot":"a","extra":1}"#,
                 "unknown field",
             ),
+            (r#"{"op":"info","x":1}"#, "unknown field"),
+            (r#"{"op":"tamper","force":true}"#, "unknown field"),
+            (
+                r#"{"op":"joint-rotate","slot":"a","step":{"step":"commit","e":3}}"#,
+                "unknown field",
+            ),
         ] {
             let e = serde_json::from_str::<Request>(text)
                 .unwrap_err()
@@ -671,7 +679,7 @@ mod tests {
     #[test]
     fn replies_round_trip_typed_and_secrets_stay_out_of_debug() {
         let replies = [
-            Reply::Done,
+            Reply::Done {},
             Reply::Plaintext {
                 plaintext: WireSecret::new(b"content key"),
             },

@@ -325,15 +325,15 @@ fn dispatch<T: Token>(
     request: Request,
 ) -> Result<Reply, TokenError> {
     Ok(match request {
-        Request::Info => Reply::Info {
+        Request::Info {} => Reply::Info {
             info: with_read(token, |t| t.info())?,
         },
-        Request::DeviceKey => spki(with_read(token, |t| t.device_key())?.spki_der()),
-        Request::TransportKey => spki(with_read(token, |t| t.transport_key())?.spki_der()),
+        Request::DeviceKey {} => spki(with_read(token, |t| t.device_key())?.spki_der()),
+        Request::TransportKey {} => spki(with_read(token, |t| t.transport_key())?.spki_der()),
         Request::TrustIssuer { issuer } => {
             let key = IdentityPublicKey::from_spki_der(&issuer.0)?;
             with_write(token, |t| t.trust_issuer(&key))?;
-            Reply::Done
+            Reply::Done {}
         }
         Request::Generate { slot, algorithm } => {
             spki(with_write(token, |t| t.generate(&slot, algorithm))?.spki_der())
@@ -378,7 +378,7 @@ fn dispatch<T: Token>(
         Request::WriteCertificate { command } => {
             let command = SignedCommand::from_json(&command)?;
             with_write(token, |t| t.write_certificate(&command))?;
-            Reply::Done
+            Reply::Done {}
         }
         Request::AcceptKey { command } => {
             let command = SignedCommand::from_json(&command)?;
@@ -387,18 +387,18 @@ fn dispatch<T: Token>(
         Request::Attest { slot, nonce } => Reply::Attestation {
             attestation: with_read(token, |t| t.attest(&slot, &nonce.0))?.to_json()?,
         },
-        Request::Tamper => {
+        Request::Tamper {} => {
             with_write(token, |t| t.tamper())?;
-            Reply::Done
+            Reply::Done {}
         }
         Request::PutObject { name, data } => {
             with_write(token, |t| t.put_object(&name, &data.0))?;
-            Reply::Done
+            Reply::Done {}
         }
         Request::Object { name } => Reply::Object {
             data: Bytes(with_read(token, |t| t.object(&name))?),
         },
-        Request::Objects => Reply::Objects {
+        Request::Objects {} => Reply::Objects {
             objects: with_read(token, |t| t.objects())?,
         },
         Request::OpenContent {
@@ -419,8 +419,10 @@ fn dispatch<T: Token>(
             }
         }
         Request::CloseContent { session } => {
-            sessions.open.remove(&session);
-            Reply::Done
+            sessions.open.remove(&session).ok_or_else(|| {
+                TokenError::InvalidInput(format!("no content session {session} on this connection"))
+            })?;
+            Reply::Done {}
         }
         joint => dispatch_joint(token, joint)?,
     })
@@ -460,7 +462,7 @@ fn dispatch_joint<T: Token>(
             let permission = ChainMessage::parse(permission.as_bytes())?;
             write(&mut |j| {
                 j.joint_reissue_begin(&slot, &permission)?;
-                Ok(Reply::Done)
+                Ok(Reply::Done {})
             })
         }
         Request::JointCheck { slot, message } => {
@@ -502,7 +504,7 @@ fn dispatch_joint<T: Token>(
         }
         Request::JointReissueEnter { slot, partial } => write(&mut |j| {
             j.joint_reissue_enter(&slot, partial.expose())?;
-            Ok(Reply::Done)
+            Ok(Reply::Done {})
         }),
         Request::JointReissueFinish { slot } => {
             write(&mut |j| Ok(spki(j.joint_reissue_finish(&slot)?.spki_der())))

@@ -25,6 +25,19 @@ use super::JointError;
 
 /// The smallest public exponent accepted (FIPS 186-5, docs/design.md §3).
 pub const MIN_E: u64 = 65537;
+/// The largest e a joint key starts from: the correction may add a few, and
+/// the key policy takes e of at most 32 bits (docs/weak-keys.md).
+pub const MAX_E_START: u64 = (1 << 32) - (1 << 20);
+
+/// Refuses an e a joint key cannot be made with, before anything is made.
+pub fn check_e_start(e_start: u64) -> Result<(), JointError> {
+    if e_start > MAX_E_START {
+        return Err(JointError::InvalidInput(format!(
+            "e starts at most at 2^32 − 2^20 = {MAX_E_START} (a key's e has at most 32 bits); got {e_start}"
+        )));
+    }
+    Ok(())
+}
 
 /// A big integer, zeroised on drop. No `Debug`.
 pub struct Secret(pub(crate) Zeroizing<BoxedUint>);

@@ -440,10 +440,18 @@ fn random<const N: usize>() -> Result<[u8; N], JointError> {
     Ok(b)
 }
 
-/// A reason (a form's, a refusal's) is 1 to [`MAX_REASON`] bytes, not blank.
+/// A reason (a form's, a refusal's) is 1 to [`MAX_REASON`] bytes, not
+/// blank, and plain text: a party reads it on a terminal before it signs,
+/// so a control character (an escape sequence that clears the screen or
+/// forges a status line) is refused.
 fn check_reason(reason: &str, what: &str) -> Result<(), JointError> {
     if reason.trim().is_empty() || reason.len() > MAX_REASON {
         return Err(invalid(format!("{what} is 1 to {MAX_REASON} bytes")));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "{what} holds a control character; it is plain text a party reads before signing"
+        )));
     }
     Ok(())
 }
@@ -1179,6 +1187,17 @@ mod tests {
         refused(
             &edit(&reissue, &|v| v["form"]["reason"] = json!("  ")),
             "the form's reason",
+        );
+        // A reason is read on a terminal before signing: no escapes.
+        refused(
+            &edit(&reissue, &|v| {
+                v["form"]["reason"] = json!("ok\u{1b}[2J\u{1b}[31mFAKE: signed by everyone")
+            }),
+            "control character",
+        );
+        refused(
+            &edit(&reissue, &|v| v["refusal"]["reason"] = json!("no\u{7}")),
+            "control character",
         );
         // Links: as long as n, no more than parties.
         refused(

@@ -90,6 +90,16 @@ mod tests {
     }
 
     #[test]
+    fn e_beyond_32_bits_is_refused_where_it_enters() {
+        use crate::joint::arith::{check_e_start, MAX_E_START};
+        assert!(check_e_start(65537).is_ok());
+        assert!(check_e_start(MAX_E_START).is_ok());
+        for bad in [MAX_E_START + 1, 1 << 32, u64::MAX] {
+            assert!(check_e_start(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn the_correction_adds_the_offset() {
         let c = corrected_partial(&[0x01, 0xff], 1).unwrap();
         assert_eq!(&c[c.len() - 2..], &[0x02, 0x00]);

@@ -134,6 +134,7 @@ impl JointSlot {
         partial: &[u8],
     ) -> Result<(Self, u64), JointError> {
         let bits = algorithm.bits() as u32;
+        arith::check_e_start(e_start)?;
         check_partial(partial, bits)?;
         let (p, q) = arith::generate_primes(bits);
         let l = arith::carmichael(&p, &q, bits)?;
@@ -357,6 +358,7 @@ impl JointSlot {
     /// has anything to do with. The user must have taken d0 out first (it
     /// is re-entered as the first old partial).
     pub(crate) fn rotate_begin(&self, bits: u32, e_start: u64) -> Result<Self, JointError> {
+        arith::check_e_start(e_start)?;
         let Self::Complete { d0, record, .. } = self else {
             return Err(JointError::InvalidInput(
                 "only a complete joint key is rotated".into(),
