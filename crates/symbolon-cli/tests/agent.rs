@@ -74,6 +74,16 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
             "invalid_input",
         ),
         (frame(br#"{"op":"tamper","force":true}"#), "agent_protocol"),
+        (
+            {
+                // A chunk inline and another attached.
+                let mut body =
+                    br#"{"op":"open-chunk","session":1,"last":true,"chunk":"AAAA"}"#.to_vec();
+                body.extend_from_slice(&[0, 1, 2, 3]);
+                frame(&body)
+            },
+            "agent_protocol",
+        ),
         (vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3], "agent_protocol"),
         (vec![0, 0, 0, 9, b'{'], ""), // truncated frame, then the peer hangs up
         (vec![0x42; 3], ""),

@@ -329,6 +329,13 @@ fn bad_joint_inputs_are_refused() {
         "holds no key"
     );
     sym!(dir, "token generate --token u.tok --slot k");
+    // An ordinary key is named as such, not as an empty slot.
+    sym_fails!(
+        dir,
+        "joint finish --token u.tok --slot k",
+        3,
+        "holds an ordinary key, not a joint key"
+    );
     sym!(dir, "joint new-partial --bits 2048 --out p");
     sym_fails!(
         dir,

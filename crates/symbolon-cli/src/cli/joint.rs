@@ -44,8 +44,17 @@ pub(crate) enum JointCommand {
     )]
     ReissueBegin(JointReissueBeginArgs),
     /// Reissue: one party re-enters its partial (the corrected one it signs with; d0 for the user).
+    #[command(
+        after_help = "Examples:\n  symbolon joint reissue-enter --token new.token --slot joint --partial-file d0.partial   # the user, first\n  \
+        symbolon joint reissue-enter --token new.token --slot joint --partial-file issuer.partial.corrected\n\n\
+        In roster order; a wrong partial is refused when reissue-finish checks p·q = n, and nothing is kept."
+    )]
     ReissueEnter(JointReissueEnterArgs),
     /// Reissue: recover the primes and put the same key in the slot.
+    #[command(
+        after_help = "Example:\n  symbolon joint reissue-finish --token new.token --slot joint\n\n\
+        The same key as before: the old certificate verifies the new token's signatures."
+    )]
     ReissueFinish(JointReissueFinishArgs),
     /// Release d0 once, sealed to your age recipient (FIG. 18 unit 541).
     #[command(
@@ -306,10 +315,21 @@ pub(crate) enum JointProtocolCommand {
     )]
     RotateBegin(JointProtocolRotateBeginArgs),
     /// Rotation: a party re-enters its old partial (checked against the token's) and, except the user, a new one.
+    #[command(
+        after_help = "Examples:\n  symbolon joint rotate-enter --token alice.token --slot joint --party-index 0 --partial-file d0.partial\n  \
+        symbolon joint rotate-enter --token alice.token --slot joint --party-index 1 \\\n      \
+        --partial-file issuer.partial.corrected --new-partial-file issuer.new.partial"
+    )]
     RotateEnter(JointProtocolRotateEnterArgs),
     /// Rotation: re-wrap a file sealed to the old key (a token backup, content) to the new key, inside the token.
+    #[command(
+        after_help = "Example:\n  symbolon joint rotate-reseal --token alice.token --slot joint --in backup.sealed --out backup.new.sealed"
+    )]
     RotateReseal(JointProtocolRotateResealArgs),
     /// Rotation: the new key replaces the old; d0_NEW awaits its one release.
+    #[command(
+        after_help = "Example:\n  symbolon joint rotate-commit --token alice.token --slot joint --out joint.new.pem"
+    )]
     RotateCommit(JointProtocolRotateCommitArgs),
     /// Put a chain file into the service's mailbox for the parties; prints its id.
     #[command(
@@ -321,8 +341,15 @@ pub(crate) enum JointProtocolCommand {
     )]
     MailboxPost(JointProtocolMailboxPostArgs),
     /// Fetch a chain file from the mailbox.
+    #[command(
+        after_help = "Example:\n  symbolon joint mailbox-get --ca https://ca.example.org:8443 --ca-cert root.pem --id ID --out form.json"
+    )]
     MailboxGet(JointProtocolMailboxGetArgs),
     /// Put the extended chain file back.
+    #[command(
+        after_help = "Example:\n  symbolon joint mailbox-put --ca https://ca.example.org:8443 --ca-cert root.pem --id ID --in form.json\n\n\
+        Taken only if it extends the stored file by links or a refusal, in roster order."
+    )]
     MailboxPut(JointProtocolMailboxPutArgs),
 }
 

@@ -270,6 +270,13 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
             continue;
         }
         let response = match serde_json::from_slice::<Request>(json_part) {
+            // A chunk inline and another attached: which one was meant?
+            Ok(Request::OpenChunk { chunk: Some(_), .. }) if attachment.is_some() => {
+                error_response(
+                    Code::AgentProtocol,
+                    "open-chunk carries its chunk inline or attached, not both",
+                )
+            }
             Ok(request) => match dispatch(token, &mut sessions, request) {
                 Ok(v) => Response::Ok(v),
                 Err(e) => error_response(e.code(), &e.to_string()),

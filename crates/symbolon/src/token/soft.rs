@@ -494,6 +494,18 @@ impl<S: SealedStore> Token for SoftToken<S> {
     }
 }
 
+/// Why a joint operation found no joint key in `slot`: an ordinary key is
+/// named as such, so the user is not told the slot is empty.
+fn not_joint(state: &TokenState, slot: &SlotName) -> TokenError {
+    if state.slots.contains_key(slot) {
+        TokenError::InvalidInput(format!(
+            "slot {slot:?} holds an ordinary key, not a joint key: joint operations take a slot `joint init` began"
+        ))
+    } else {
+        TokenError::SlotNotFound(slot.clone())
+    }
+}
+
 impl<S: SealedStore> JointToken for SoftToken<S> {
     fn joint_init(
         &mut self,
@@ -520,7 +532,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         let offset = next
             .joints
             .get_mut(slot)
-            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?
+            .ok_or_else(|| not_joint(state, slot))?
             .contribute(partial)?;
         self.commit(next)?;
         Ok(offset)
@@ -531,7 +543,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         let joint = state
             .joints
             .get(slot)
-            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+            .ok_or_else(|| not_joint(state, slot))?;
         let (key, done) = joint.finish()?;
         let public = key.public_key().clone();
         let mut next = state.clone();
@@ -568,7 +580,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         let mut next = state.clone();
         next.joints
             .get_mut(slot)
-            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?
+            .ok_or_else(|| not_joint(state, slot))?
             .reenter(partial)?;
         self.commit(next)
     }
@@ -578,7 +590,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         let (key, done) = state
             .joints
             .get(slot)
-            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?
+            .ok_or_else(|| not_joint(state, slot))?
             .reissue_finish()?;
         let public = key.public_key().clone();
         let mut next = state.clone();
@@ -605,7 +617,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         let joint = state
             .joints
             .get(slot)
-            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+            .ok_or_else(|| not_joint(state, slot))?;
         if message.key().spki_der() != key.public_key().spki_der() {
             return Err(TokenError::InvalidInput(format!(
                 "the check is for another key than slot {slot}'s"
@@ -635,7 +647,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         let joint = state
             .joints
             .get(slot)
-            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+            .ok_or_else(|| not_joint(state, slot))?;
         let mut next = state.clone();
         let outcome = match step {
             RotateStep::Begin { e_start } => {
@@ -686,7 +698,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         let joint = state
             .joints
             .get(slot)
-            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+            .ok_or_else(|| not_joint(state, slot))?;
         joint.rotation_ready()?;
         let to = joint.rotation_public()?;
         Ok(crate::content::rewrap(
@@ -701,7 +713,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         let joint = state
             .joints
             .get(slot)
-            .ok_or_else(|| TokenError::SlotNotFound(slot.clone()))?;
+            .ok_or_else(|| not_joint(state, slot))?;
         let (released, ciphertext) = joint.release(state.serial, slot, recipient)?;
         let mut next = state.clone();
         next.joints.insert(slot.clone(), released);
