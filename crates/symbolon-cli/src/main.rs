@@ -33,9 +33,29 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
+/// A command line clap refused: help and version as clap prints them; a
+/// usage error as clap prints it, or, when the line asked for `--json`, as
+/// the JSON error body every other failure has. Exit 2 either way.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let wants_json = std::env::args_os().any(|a| a == "--json");
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) || !wants_json {
+        e.exit();
+    }
+    let message = e.render().to_string();
+    let message = message.trim().trim_start_matches("error: ");
+    let err = error::CliError::new(symbolon::Code::Usage, message)
+        .hint("see `symbolon --help` and the verb's `--help`");
+    output::print_error(&err, true);
+    ExitCode::from(err.exit_code())
+}
+
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SYMBOLON_LOG")

@@ -165,6 +165,21 @@ fn bad_arguments_change_nothing() {
     // Usage errors are clap's exit code 2.
     refused(dir, &["token", "sign", "--token", "t.tok"], 2, "--slot");
     refused(dir, &["token", "frobnicate"], 2, "unrecognized subcommand");
+    // Asked for JSON, a usage error is the same JSON error body as any
+    // other failure, still exit 2; help stays help.
+    let r = run(dir, &["--json", "token", "generate", "--bogus"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let body: serde_json::Value = serde_json::from_str(r.stderr.trim()).unwrap();
+    assert_eq!(body["error"]["code"], "usage", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--bogus"),
+        "{body}"
+    );
+    let help = sym!(dir, "--json token --help");
+    assert!(help.text().contains("Usage:"), "{}", help.text());
 }
 
 #[test]

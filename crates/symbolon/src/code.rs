@@ -13,6 +13,9 @@ use std::fmt;
 pub enum ExitClass {
     /// 1: the operation failed (I/O, the service, an internal error).
     Failure = 1,
+    /// 2: the command line itself is wrong (an unknown verb or option, a
+    /// missing argument).
+    Usage = 2,
     /// 3: the input is malformed or names something that does not exist.
     InvalidInput = 3,
     /// 4: a signature, MAC, chain or check did not verify.
@@ -59,6 +62,9 @@ macro_rules! codes {
 }
 
 codes! {
+    /// The command line is wrong: an unknown verb or option, a missing or
+    /// doubled argument (the CLI only).
+    Usage = "usage", Usage, 400;
     // Input: malformed, unknown, unsupported.
     /// Malformed input.
     InvalidInput = "invalid_input", InvalidInput, 400;
@@ -346,6 +352,7 @@ mod tests {
 
     #[test]
     fn classes_follow_the_documented_exit_codes() {
+        assert_eq!(Code::Usage.exit_class() as u8, 2);
         assert_eq!(Code::InvalidInput.exit_class() as u8, 3);
         assert_eq!(Code::BadSignature.exit_class() as u8, 4);
         assert_eq!(Code::NotYourTurn.exit_class() as u8, 5);

@@ -311,6 +311,13 @@ impl JointKey {
     fn len(&self) -> usize {
         self.public.modulus().len()
     }
+
+    /// Whether `value` can be a chain value: as long as n, and in 1 … n−1
+    /// (a power of a message below n is; 0 and anything ≥ n are not).
+    fn holds(&self, value: &[u8]) -> bool {
+        // Big-endian values of n's length compare as byte strings.
+        value.len() == self.len() && value < self.public.modulus() && value.iter().any(|&b| b != 0)
+    }
 }
 
 impl PartialEq for JointKey {
@@ -464,6 +471,9 @@ fn check_views(roster: &Roster, key: &JointKey, views: &TokenViews) -> Result<()
             "the token's views are one value as long as n per party",
         ));
     }
+    if views.prefixes.iter().any(|p| !key.holds(&p.0)) {
+        return Err(invalid("a view is 0 or not below n"));
+    }
     Ok(())
 }
 
@@ -533,6 +543,12 @@ impl ChainMessage {
         }
         if links.iter().any(|l| l.value.0.len() != key.len()) {
             return Err(invalid("every link is a value as long as n"));
+        }
+        if let Some(l) = links.iter().find(|l| !key.holds(&l.value.0)) {
+            return Err(invalid(format!(
+                "{}'s link is 0 or not below n: no partial gives that",
+                l.party
+            )));
         }
         if let Some(r) = &refusal {
             check_reason(&r.reason, "a refusal's reason")?;
@@ -1215,6 +1231,16 @@ mod tests {
             }),
             "more links than parties",
         );
+        // A link of n's length that no partial gives: all ones (≥ n), zero.
+        for value in ["ff", "00"] {
+            refused(
+                &edit(&check, &|v| {
+                    let len = v["links"][0]["value"].as_str().unwrap().len() / 2;
+                    v["links"][0]["value"] = json!(value.repeat(len));
+                }),
+                "0 or not below n",
+            );
+        }
         // The rest of the header.
         refused(&edit(&check, &|v| v["id"] = json!("00ff")), "16 bytes");
         refused(&edit(&check, &|v| v["key"] = json!("not a key")), "the key");

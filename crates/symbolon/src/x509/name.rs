@@ -76,7 +76,13 @@ pub fn parse_identity(text: &str) -> Result<Name, X509Error> {
     }
     let name = Name::from_str(&tidied).map_err(|e| X509Error::Malformed {
         what: "identity (RFC 4514, e.g. CN=Alice,O=Example)",
-        reason: e.to_string(),
+        // The DN parser's own error names no cause; say what it checks.
+        reason: match e.kind() {
+            der::ErrorKind::Failed => format!(
+                "{trimmed:?} is not a list of TYPE=value attributes with known types (CN, O, OU, C, L, ST, …)"
+            ),
+            _ => e.to_string(),
+        },
     })?;
     if name.is_empty() {
         return Err(X509Error::Malformed {
@@ -370,6 +376,16 @@ pub fn same_identity(a: &Name, b: &Name) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_that_is_no_name_says_what_a_name_is() {
+        for bad in ["not a dn", "CN=Alice,bogus", "FOO=bar"] {
+            let e = parse_identity(bad).unwrap_err().to_string();
+            assert!(!e.ends_with("operation failed"), "{bad}: {e}");
+        }
+        let e = parse_identity("not a dn").unwrap_err().to_string();
+        assert!(e.contains("is not a list of TYPE=value attributes"), "{e}");
+    }
 
     #[test]
     fn identity_text_reads_back_for_every_attribute() {
