@@ -163,16 +163,6 @@ pub fn nonce() -> Result<Vec<u8>, StationError> {
     Ok(n)
 }
 
-/// What an issuer needs to address a command to `token`.
-pub fn target(token: &dyn Token) -> Result<TokenTarget, TokenError> {
-    let info = token.info()?;
-    Ok(TokenTarget {
-        serial: info.serial,
-        sequence: info.command_sequence,
-        transport_key: token.transport_key()?,
-    })
-}
-
 /// A JSON answer of the service, or its refusal as a typed error.
 fn json_of(answer: Result<crate::Answer, ClientError>) -> Result<Value, StationError> {
     Ok(answer?.into_result()?)
@@ -345,9 +335,11 @@ impl<'a> Station<'a> {
             .map_err(|err| TokenError::Internal(format!("attestation: {err}")))?;
         let (serial, certificate) = self.certify_at("/v1/certify", &body, &nonce, &public)?;
         self.deliver(&serial, &token_serial, || {
-            let cmd =
-                self.issuer
-                    .authorize_certificate(&target(token)?, &e.slot, certificate.clone())?;
+            let cmd = self.issuer.authorize_certificate(
+                &TokenTarget::of(token)?,
+                &e.slot,
+                certificate.clone(),
+            )?;
             token.write_certificate(&cmd)?;
             Ok(())
         })?;
@@ -414,11 +406,15 @@ impl<'a> Station<'a> {
                 let device = token.device_key()?.fingerprint();
                 escrow_id = Some(self.deposit_escrow(&key, policy, token_serial, device)?);
             }
-            let cmd = self.issuer.authorize_key(&target(token)?, &e.slot, &key)?;
+            let cmd = self
+                .issuer
+                .authorize_key(&TokenTarget::of(token)?, &e.slot, &key)?;
             token.accept_key(&cmd)?;
-            let cmd =
-                self.issuer
-                    .authorize_certificate(&target(token)?, &e.slot, certificate.clone())?;
+            let cmd = self.issuer.authorize_certificate(
+                &TokenTarget::of(token)?,
+                &e.slot,
+                certificate.clone(),
+            )?;
             token.write_certificate(&cmd)?;
             Ok(())
         })?;

@@ -311,12 +311,7 @@ impl OwnerStation {
         }
         let key = RsaPrivateKey::generate(algorithm)?;
         let public = key.public_key().clone();
-        let target = TokenTarget {
-            serial: info.serial,
-            sequence: info.command_sequence,
-            transport_key: token.transport_key()?,
-        };
-        let command = issuer.authorize_key(&target, slot, &key)?;
+        let command = issuer.authorize_key(&TokenTarget::of(token)?, slot, &key)?;
         drop(key);
         let parent = record.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(parent).map_err(|e| files("cannot create", parent, e))?;

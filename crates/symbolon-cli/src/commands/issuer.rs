@@ -4,11 +4,10 @@ use std::path::{Path, PathBuf};
 use symbolon::Code;
 
 use serde_json::json;
-use symbolon::issuer::IssuerIdentity;
+use symbolon::issuer::{IssuerIdentity, TokenTarget};
 use symbolon::keys::PrivateKey;
 use symbolon::pem;
 use symbolon::token::{SignedCommand, SlotName};
-pub(crate) use symbolon_client::station::target;
 use symbolon_token::file::{create_new_private, read_sealing_key};
 
 use super::open_token;
@@ -128,7 +127,7 @@ fn write_certificate(
         data
     };
     let mut t = open_token(&token)?;
-    let cmd = id.authorize_certificate(&target(t.as_ref())?, &slot, der)?;
+    let cmd = id.authorize_certificate(&TokenTarget::of(t.as_ref())?, &slot, der)?;
     deliver(cmd, out.as_deref(), json, |c| {
         t.write_certificate(c)
             .map(|_| "certificate written".to_string())
@@ -149,7 +148,7 @@ fn accept_key(
     let slot = SlotName::new(&slot.slot)?;
     let private = PrivateKey::import_pem(&read_secret(&key)?)?;
     let mut t = open_token(&token)?;
-    let cmd = id.authorize_key(&target(t.as_ref())?, &slot, &private)?;
+    let cmd = id.authorize_key(&TokenTarget::of(t.as_ref())?, &slot, &private)?;
     drop(private);
     deliver(cmd, out.as_deref(), json, |c| {
         t.accept_key(c)

@@ -16,7 +16,8 @@ use symbolon::x509::{parse_certificate, AltNames};
 use symbolon::Code;
 use symbolon_store::CertificateSerial;
 
-use symbolon_client::station::{csr_on_token, nonce, target, Station};
+use symbolon::issuer::TokenTarget;
+use symbolon_client::station::{csr_on_token, nonce, Station};
 
 use super::issuer::load;
 use super::open_token;
@@ -100,7 +101,7 @@ pub(crate) fn run(args: &RenewArgs, json_out: bool) -> Result<(), CliError> {
         })?;
     let token_serial = token.info()?.serial;
     station.deliver(&serial, &token_serial, || {
-        let t = target(token.as_ref())?;
+        let t = TokenTarget::of(token.as_ref())?;
         let cmd = issuer.authorize_certificate(&t, &new_slot, cert.clone())?;
         token.write_certificate(&cmd)?;
         Ok(())

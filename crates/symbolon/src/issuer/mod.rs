@@ -27,6 +27,19 @@ pub struct TokenTarget {
     pub transport_key: RsaPublicKey,
 }
 
+impl TokenTarget {
+    /// `token`'s serial, next command sequence and transport key, read
+    /// from the token itself.
+    pub fn of(token: &dyn crate::token::Token) -> Result<Self, TokenError> {
+        let info = token.info()?;
+        Ok(Self {
+            serial: info.serial,
+            sequence: info.command_sequence,
+            transport_key: token.transport_key()?,
+        })
+    }
+}
+
 /// An issuer identity. No `Debug`, `Clone` or `Serialize`.
 pub struct IssuerIdentity {
     id: TokenSerial,
