@@ -313,14 +313,11 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
         dir,
         &argv_with(
             "admin grant --ca",
-            &[
+            &words![
                 &server.url,
                 "--credential",
                 server.admin.to_str().unwrap(),
-                "--role",
-                "station",
-                "--name",
-                "card-company",
+                "--role station --name card-company"
             ],
         ),
     );
@@ -355,14 +352,14 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
             dir,
             &argv_with(
                 "--json admin grant --ca",
-                &[
+                &words![
                     &server.url,
                     "--credential",
                     &admin,
                     "--role",
                     role,
                     "--name",
-                    name,
+                    name
                 ],
             ),
         )
@@ -376,14 +373,11 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         dir,
         &argv_with(
             "admin grant --ca",
-            &[
+            &words![
                 &server.url,
                 "--credential",
                 &admin,
-                "--role",
-                "station",
-                "--name",
-                "local-station",
+                "--role station --name local-station"
             ],
         ),
     );
@@ -403,42 +397,22 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     sym!(dir, "token init --token b.tok");
     ok(
         dir,
-        &[
-            "enroll",
-            "--ca",
-            &server.url,
-            "--code",
-            &code,
-            "--token",
-            "a.tok",
-        ],
+        &words!["enroll --ca", &server.url, "--code", &code, "--token a.tok"],
     );
     // Used once; a guess is refused the same way; nothing is recorded.
     let before = audit(&server).len();
     fails(
         dir,
-        &[
-            "enroll",
-            "--ca",
-            &server.url,
-            "--code",
-            &code,
-            "--token",
-            "b.tok",
-        ],
+        &words!["enroll --ca", &server.url, "--code", &code, "--token b.tok"],
         5,
         "unknown, used or expired",
     );
     fails(
         dir,
-        &[
-            "enroll",
-            "--ca",
+        &words![
+            "enroll --ca",
             &server.url,
-            "--code",
-            "0000-0000-0000-0000-0000-0000-0000-0000",
-            "--token",
-            "b.tok",
+            "--code 0000-0000-0000-0000-0000-0000-0000-0000 --token b.tok"
         ],
         5,
         "unknown, used or expired",
@@ -512,12 +486,12 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         dir,
         &argv_with(
             "admin revoke-credential --ca",
-            &[
+            &words![
                 &server.url,
                 "--credential",
                 &admin,
                 "--serial",
-                &admin_serial,
+                &admin_serial
             ],
         ),
         5,
@@ -773,20 +747,12 @@ fn tls_as_openssl_and_curl_see_it() {
     let bad = s_client(&["-CAfile", empty.to_str().unwrap()]);
     assert!(!bad.status.success());
     // curl reads the CA certificate anonymously, with the root pinned only.
-    let out = std::process::Command::new("curl")
-        .args([
-            "-sS",
-            "--cacert",
-            ca,
-            &format!("{}/v1/ca/certificate", server.url),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(std::process::Command::new("curl").args([
+        "-sS",
+        "--cacert",
+        ca,
+        &format!("{}/v1/ca/certificate", server.url),
+    ]));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["root"].as_str().unwrap().contains("BEGIN CERTIFICATE"));
     // Without it, curl refuses the service.
@@ -804,14 +770,7 @@ fn plain_http_only_on_loopback_and_files_are_private() {
     let dir = d.path();
     let r = run(
         dir,
-        &[
-            "serve",
-            "--data",
-            "data",
-            "--insecure-http",
-            "--listen",
-            "0.0.0.0:0",
-        ],
+        &words!["serve --data data --insecure-http --listen 0.0.0.0:0"],
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
@@ -859,20 +818,10 @@ fn an_operator_certificate_from_another_ca_with_its_key_in_a_token() {
     );
     openssl(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=operator CA",
-            "-keyout",
-            "opca.key",
-            "-out",
-            "opca.crt",
+        &words![
+            "req -x509 -newkey rsa:2048 -nodes -days 2 -subj",
+            ["/CN=operator CA"],
+            "-keyout opca.key -out opca.crt"
         ],
     );
     std::fs::write(
@@ -882,24 +831,7 @@ fn an_operator_certificate_from_another_ca_with_its_key_in_a_token() {
     .unwrap();
     openssl(
         dir,
-        &[
-            "x509",
-            "-new",
-            "-force_pubkey",
-            "tls.pub.pem",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-CA",
-            "opca.crt",
-            "-CAkey",
-            "opca.key",
-            "-days",
-            "2",
-            "-extfile",
-            "tls.ext",
-            "-out",
-            "tls.crt",
-        ],
+        &words!["x509 -new -force_pubkey tls.pub.pem -subj /CN=127.0.0.1 -CA opca.crt -CAkey opca.key -days 2 -extfile tls.ext -out tls.crt"],
     );
     let chain = std::fs::read_to_string(dir.join("tls.crt")).unwrap()
         + &std::fs::read_to_string(dir.join("opca.crt")).unwrap();
@@ -908,31 +840,14 @@ fn an_operator_certificate_from_another_ca_with_its_key_in_a_token() {
     // A certificate for another key is refused at start, saying why.
     let r = run(
         dir,
-        &[
-            "serve",
-            "--data",
-            "other",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            "opca.crt",
-            "--tls-key",
-            "tls.tok",
-        ],
+        &words!["serve --data other --listen 127.0.0.1:0 --tls-cert opca.crt --tls-key tls.tok"],
     );
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("another key"), "{}", r.stderr);
 
     let (child, url) = spawn_serve(
         dir,
-        &[
-            "--data",
-            "data",
-            "--tls-cert",
-            "tls-chain.pem",
-            "--tls-key",
-            "tls.tok",
-        ],
+        &words!["--data data --tls-cert tls-chain.pem --tls-key tls.tok"],
         &[],
     );
     let _server = Killed(child);
@@ -953,15 +868,10 @@ fn an_operator_certificate_from_another_ca_with_its_key_in_a_token() {
     assert_eq!(list["credentials"][0]["role"], "admin");
     let r = run(
         dir,
-        &[
-            "admin",
-            "list",
-            "--ca",
+        &words![
+            "admin list --ca",
             &url,
-            "--ca-cert",
-            "data/chain.pem",
-            "--credential",
-            "data/admin.token",
+            "--ca-cert data/chain.pem --credential data/admin.token"
         ],
     );
     assert_eq!(

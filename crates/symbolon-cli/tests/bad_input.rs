@@ -59,16 +59,7 @@ fn bad_arguments_change_nothing() {
             "digest is 32 bytes",
         ),
         (
-            with(&[
-                "token",
-                "sign",
-                "--slot",
-                "sig",
-                "--scheme",
-                "pss-sha512",
-                "--digest",
-                "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
-            ]),
+            with(&words!["token sign --slot sig --scheme pss-sha512 --digest 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]),
             3,
             "digest is 64 bytes",
         ),
@@ -78,14 +69,7 @@ fn bad_arguments_change_nothing() {
             "not a valid slot name",
         ),
         (
-            with(&[
-                "token",
-                "generate",
-                "--slot",
-                "x",
-                "--algorithm",
-                "rsa-1024",
-            ]),
+            with(&words!["token generate --slot x --algorithm rsa-1024"]),
             3,
             "unsupported key algorithm",
         ),
@@ -205,14 +189,7 @@ fn bad_issuer_commands_change_nothing() {
     std::fs::write(dir.join("forged.json"), forged.to_string()).unwrap();
     refused(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--token",
-            "t.tok",
-            "--authorization",
-            "forged.json",
-        ],
+        &words!["token write-certificate --token t.tok --authorization forged.json"],
         4,
         "does not verify",
     );
@@ -223,14 +200,7 @@ fn bad_issuer_commands_change_nothing() {
     std::fs::write(dir.join("moved.json"), moved.to_string()).unwrap();
     refused(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--token",
-            "t.tok",
-            "--authorization",
-            "moved.json",
-        ],
+        &words!["token write-certificate --token t.tok --authorization moved.json"],
         4,
         "does not verify",
     );
@@ -240,14 +210,7 @@ fn bad_issuer_commands_change_nothing() {
     sym!(dir, "issuer write-certificate --issuer rogue --token t.tok --slot sig --in sig.crt --out rogue.json");
     refused(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--token",
-            "t.tok",
-            "--authorization",
-            "rogue.json",
-        ],
+        &words!["token write-certificate --token t.tok --authorization rogue.json"],
         5,
         "not trusted",
     );
@@ -258,14 +221,7 @@ fn bad_issuer_commands_change_nothing() {
     sym!(dir, "token generate --token u.tok --slot sig");
     refused(
         dir,
-        &[
-            "token",
-            "write-certificate",
-            "--token",
-            "u.tok",
-            "--authorization",
-            "good.json",
-        ],
+        &words!["token write-certificate --token u.tok --authorization good.json"],
         5,
         "is for token",
     );
@@ -273,49 +229,19 @@ fn bad_issuer_commands_change_nothing() {
     // A certificate for another key.
     openssl(
         dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "o.key",
-        ],
+        &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out o.key"],
     );
     openssl(dir, &["pkey", "-in", "o.key", "-pubout", "-out", "o.pub"]);
     certificate_for(dir, "o.pub", "o.crt");
     refused(
         dir,
-        &[
-            "issuer",
-            "write-certificate",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--in",
-            "o.crt",
-        ],
+        &words!["issuer write-certificate --issuer st --token t.tok --slot sig --in o.crt"],
         5,
         "is not the key in slot",
     );
     refused(
         dir,
-        &[
-            "issuer",
-            "write-certificate",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--in",
-            "junk_missing",
-        ],
+        &words!["issuer write-certificate --issuer st --token t.tok --slot sig --in junk_missing"],
         1,
         "cannot read",
     );
@@ -326,18 +252,7 @@ fn bad_issuer_commands_change_nothing() {
     .unwrap();
     refused(
         dir,
-        &[
-            "issuer",
-            "write-certificate",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--in",
-            "junk.crt",
-        ],
+        &words!["issuer write-certificate --issuer st --token t.tok --slot sig --in junk.crt"],
         3,
         "certificate",
     );
@@ -345,95 +260,33 @@ fn bad_issuer_commands_change_nothing() {
     // Keys: an occupied slot, a weak key, a file that is not a key.
     openssl(
         dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:1024",
-            "-out",
-            "weak.key",
-        ],
+        &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out weak.key"],
     );
     refused(
         dir,
-        &[
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--key",
-            "o.key",
-        ],
+        &words!["issuer accept-key --issuer st --token t.tok --slot sig --key o.key"],
         5,
         "already holds a key",
     );
     refused(
         dir,
-        &[
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "w",
-            "--key",
-            "weak.key",
-        ],
+        &words!["issuer accept-key --issuer st --token t.tok --slot w --key weak.key"],
         3,
         "RSA private key",
     );
     refused(
         dir,
-        &[
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "w",
-            "--key",
-            "o.pub",
-        ],
+        &words!["issuer accept-key --issuer st --token t.tok --slot w --key o.pub"],
         3,
         "PRIVATE KEY",
     );
     openssl(
         dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-pkeyopt",
-            "rsa_keygen_pubexp:3",
-            "-out",
-            "e3.key",
-        ],
+        &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_keygen_pubexp:3 -out e3.key"],
     );
     refused(
         dir,
-        &[
-            "issuer",
-            "accept-key",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "w",
-            "--key",
-            "e3.key",
-        ],
+        &words!["issuer accept-key --issuer st --token t.tok --slot w --key e3.key"],
         5,
         "at least 65537",
     );
@@ -454,14 +307,7 @@ fn bad_token_files_and_keys_are_reported_and_left_alone() {
     // Swapped sealing key: told apart from tampering; nothing is destroyed.
     refused(
         dir,
-        &[
-            "token",
-            "info",
-            "--token",
-            "a.tok",
-            "--sealing-key",
-            "b.tok.sealing-key",
-        ],
+        &words!["token info --token a.tok --sealing-key b.tok.sealing-key"],
         5,
         "sealing key does not open",
     );
@@ -542,15 +388,7 @@ fn bad_content_inputs_change_nothing() {
     std::fs::write(dir.join("junk"), b"\x00\x01 not a thing \xff").unwrap();
     refused(
         dir,
-        &[
-            "content",
-            "owner",
-            "init",
-            "--owner",
-            "owner",
-            "--ca-cert",
-            "junk",
-        ],
+        &words!["content owner init --owner owner --ca-cert junk"],
         3,
         "--ca-cert",
     );
@@ -605,16 +443,7 @@ fn bad_content_inputs_change_nothing() {
             "not a purchase order",
         ),
         (
-            vec![
-                "content",
-                "license",
-                "--owner",
-                "nowhere",
-                "--order",
-                "junk",
-                "--content",
-                "sealed",
-            ],
+            argv("content owner public-key --owner nowhere"),
             1,
             "owner.json",
         ),

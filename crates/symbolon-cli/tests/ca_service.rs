@@ -58,18 +58,10 @@ fn issuance_end_to_end_verifies_with_openssl() {
     let r = issue(
         dir,
         &server.url,
-        &[
-            "--slot",
-            "mail",
-            "--identity",
-            "CN=Alice Example,O=Example",
-            "--role",
-            "email",
-            "--csr-out",
-            "mail.csr",
-            "--out",
-            "mail.crt",
-            "--json",
+        &words![
+            "--slot mail --identity",
+            ["CN=Alice Example,O=Example"],
+            "--role email --csr-out mail.csr --out mail.crt --json"
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -82,14 +74,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     .unwrap();
     assert!(String::from_utf8_lossy(&openssl(
         dir,
-        &[
-            "verify",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "chain.pem",
-            "mail.crt"
-        ]
+        &words!["verify -CAfile root.pem -untrusted chain.pem mail.crt"]
     ))
     .contains("OK"));
     openssl(dir, &["req", "-in", "mail.csr", "-verify", "-noout"]);
@@ -125,15 +110,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     .unwrap();
     openssl(
         dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "mail.pub",
-            "-signature",
-            "m.sig",
-            "m",
-        ],
+        &words!["dgst -sha256 -verify mail.pub -signature m.sig m"],
     );
     let info = sym!(dir, "--json token info --token t.tok").json();
     assert_eq!(info["slots"][0]["origin"]["kind"], "issuer");
@@ -156,15 +133,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     let r = issue(
         dir,
         &server.url,
-        &[
-            "--slot",
-            "tls",
-            "--identity",
-            "CN=alice.example",
-            "--role",
-            "server",
-            "--on-token",
-        ],
+        &words!["--slot tls --identity CN=alice.example --role server --on-token"],
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("not registered"), "{}", r.stderr);
@@ -175,17 +144,8 @@ fn issuance_end_to_end_verifies_with_openssl() {
     let r = issue(
         dir,
         &server.url,
-        &[
-            "--slot",
-            "tls",
-            "--identity",
-            "CN=alice.example",
-            "--role",
-            "server",
-            "--on-token",
-            "--out",
-            "tls.crt",
-            "--json",
+        &words![
+            "--slot tls --identity CN=alice.example --role server --on-token --out tls.crt --json"
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -202,14 +162,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     let r = issue(
         dir,
         &server.url,
-        &[
-            "--slot",
-            "tls2",
-            "--identity",
-            "CN=alice.example",
-            "--role",
-            "server",
-        ],
+        &words!["--slot tls2 --identity CN=alice.example --role server"],
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("attested"), "{}", r.stderr);
@@ -239,69 +192,31 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
     let url = format!("{}/v1/certify", server.url);
     openssl(
         dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "k.key",
-        ],
+        &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out k.key"],
     );
     let csr = openssl_csr(dir, "k.key", "/CN=Bob", "k.csr");
 
     let refusals: Vec<(Value, u16, &str)> = {
         openssl(
             dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:1024",
-                "-out",
-                "small.key",
-            ],
+            &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out small.key"],
         );
         openssl(
             dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-pkeyopt",
-                "rsa_keygen_pubexp:3",
-                "-out",
-                "e3.key",
-            ],
+            &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_keygen_pubexp:3 -out e3.key"],
         );
         // A huge public exponent: well formed, refused as a weak key (the
         // usual sign of a Wiener-range private exponent), not as malformed.
         openssl(
             dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-pkeyopt",
-                "rsa_keygen_pubexp:0x10000000000000001",
-                "-out",
-                "hugee.key",
-            ],
+            &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_keygen_pubexp:0x10000000000000001 -out hugee.key"],
         );
         let hugee = openssl_csr(dir, "hugee.key", "/CN=Bob", "hugee.csr");
         let small = openssl_csr(dir, "small.key", "/CN=Bob", "small.csr");
         let e3 = openssl_csr(dir, "e3.key", "/CN=Bob", "e3.csr");
         openssl(
             dir,
-            &[
-                "req", "-new", "-key", "k.key", "-subj", "/CN=Bob", "-sha1", "-out", "sha1.csr",
-            ],
+            &words!["req -new -key k.key -subj /CN=Bob -sha1 -out sha1.csr"],
         );
         let sha1 = std::fs::read_to_string(dir.join("sha1.csr")).unwrap();
         // A signature that does not verify: flip a byte inside the signature.
@@ -555,15 +470,7 @@ fn one_key_one_certificate_under_a_race() {
     let server = Server::start(dir, "data");
     openssl(
         dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "k.key",
-        ],
+        &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out k.key"],
     );
     let csr = openssl_csr(dir, "k.key", "/CN=Carol", "k.csr");
     let body = json!({ "csr": csr, "identity": "CN=Carol" });
@@ -583,17 +490,7 @@ fn one_key_one_certificate_under_a_race() {
     // The same key in another encoding of the request, later: still refused.
     openssl(
         dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "k.key",
-            "-subj",
-            "/CN=Carol",
-            "-sha512",
-            "-out",
-            "k2.csr",
-        ],
+        &words!["req -new -key k.key -subj /CN=Carol -sha512 -out k2.csr"],
     );
     let (s, v) = http(
         "POST",
@@ -650,27 +547,7 @@ fn proxy_identity(dir: &std::path::Path) -> std::sync::Arc<rustls::ServerConfig>
     use rustls::pki_types::pem::PemObject;
     openssl(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=proxy",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-addext",
-            "extendedKeyUsage=serverAuth",
-            "-keyout",
-            "proxy.key",
-            "-out",
-            "proxy.crt",
-        ],
+        &words!["req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=proxy -addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE -addext extendedKeyUsage=serverAuth -keyout proxy.key -out proxy.crt"],
     );
     let certs = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("proxy.crt"))
         .unwrap()
@@ -825,22 +702,12 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
     let chain = server.ca_cert.to_str().unwrap();
     let r = run(
         dir,
-        &[
+        &words![
             "--tls-ca",
             chain,
-            "issue",
-            "--ca",
+            "issue --ca",
             &server.url,
-            "--ca-cert",
-            "other.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "d",
-            "--identity",
-            "CN=Dave",
+            "--ca-cert other.pem --issuer st --token t.tok --slot d --identity CN=Dave"
         ],
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
@@ -857,8 +724,8 @@ fn the_station_key_appears_nowhere_but_in_the_token() {
     station_and_token(dir, &server);
     let mut cmd = Command::new(bin());
     service_env(dir, &mut cmd);
-    let out = cmd
-        .args([
+    let out = succeeded(
+        cmd.args([
             "issue",
             "--ca",
             &server.url,
@@ -875,13 +742,7 @@ fn the_station_key_appears_nowhere_but_in_the_token() {
             "--json",
         ])
         .current_dir(dir)
-        .env("SYMBOLON_LOG", "trace")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .env("SYMBOLON_LOG", "trace"),
     );
     let mut outputs = out.stdout.clone();
     outputs.extend_from_slice(&out.stderr);
@@ -920,25 +781,7 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     // The external parent: a root made by OpenSSL.
     openssl(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:3072",
-            "-nodes",
-            "-keyout",
-            "parent.key",
-            "-subj",
-            "/CN=External Root",
-            "-days",
-            "30",
-            "-out",
-            "parent.crt",
-            "-addext",
-            "basicConstraints=critical,CA:true",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
+        &words!["req -x509 -newkey rsa:3072 -nodes -keyout parent.key -subj", ["/CN=External Root"], "-days 30 -out parent.crt -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign"],
     );
     ok(
         dir,
@@ -971,21 +814,7 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     );
     openssl(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "o.key",
-            "-subj",
-            "/CN=Other",
-            "-days",
-            "3",
-            "-out",
-            "other.crt",
-        ],
+        &words!["req -x509 -newkey rsa:2048 -nodes -keyout o.key -subj /CN=Other -days 3 -out other.crt"],
     );
     sym_fails!(
         dir,
@@ -1003,35 +832,12 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     station_trusted_by_token(dir);
     let r = run(
         dir,
-        &[
-            "issue",
-            "--ca",
-            "local:data",
-            "--ca-cert",
-            "parent.crt",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "k",
-            "--identity",
-            "CN=Frank",
-            "--out",
-            "frank.crt",
-        ],
+        &words!["issue --ca local:data --ca-cert parent.crt --issuer st --token t.tok --slot k --identity CN=Frank --out frank.crt"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = openssl(
         dir,
-        &[
-            "verify",
-            "-CAfile",
-            "parent.crt",
-            "-untrusted",
-            "data/chain.pem",
-            "frank.crt",
-        ],
+        &words!["verify -CAfile parent.crt -untrusted data/chain.pem frank.crt"],
     );
     assert!(String::from_utf8_lossy(&out).contains("OK"));
     pkilint(dir, "frank.crt");
@@ -1042,22 +848,6 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
 fn parent_signs(dir: &std::path::Path, extfile: &str, out: &str) {
     openssl(
         dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "issuing.csr",
-            "-CA",
-            "parent.crt",
-            "-CAkey",
-            "parent.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            extfile,
-            "-out",
-            out,
-        ],
+        &words!["x509 -req -in issuing.csr -CA parent.crt -CAkey parent.key -CAcreateserial -days 30 -extfile", extfile, "-out", out],
     );
 }

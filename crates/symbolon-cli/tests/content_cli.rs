@@ -45,14 +45,11 @@ fn world(dir: &Path) {
             dir,
             &argv_with(
                 "issue --ca local:ca --ca-cert root.pem --issuer st --token",
-                &[
+                &words![
                     tok,
-                    "--slot",
-                    "purchase",
-                    "--identity",
+                    "--slot purchase --identity",
                     name,
-                    "--role",
-                    "purchase-signing",
+                    "--role purchase-signing"
                 ],
             ),
         );
@@ -85,18 +82,14 @@ fn order(dir: &Path, tok: &str, out: &str) {
         dir,
         &argv_with(
             "content order --token",
-            &[
+            &words![
                 tok,
-                "--slot",
-                "purchase",
-                "--content-id",
+                "--slot purchase --content-id",
                 CONTENT_ID,
                 "--price",
-                "4.99 EUR",
-                "--licence-slot",
-                "content",
-                "--out",
-                out,
+                ["4.99 EUR"],
+                "--licence-slot content --out",
+                out
             ],
         ),
     );
@@ -153,16 +146,10 @@ fn purchase_licence_and_unseal_end_to_end() {
     let agent = Agent::start(dir, "a.tok", "a.sock");
     ok(
         dir,
-        &[
-            "unseal",
-            "--agent",
+        &words![
+            "unseal --agent",
             agent.socket.to_str().unwrap(),
-            "--slot",
-            "content",
-            "--licence",
-            "a.lic",
-            "film.sealed",
-            "out-agent",
+            "--slot content --licence a.lic film.sealed out-agent"
         ],
     );
     assert_eq!(std::fs::read(dir.join("out-agent")).unwrap(), film);
@@ -199,18 +186,34 @@ fn purchase_licence_and_unseal_end_to_end() {
 
     // An order signed by a key certified for another purpose is refused.
     sym!(dir, "issue --ca local:ca --ca-cert root.pem --issuer st --token b.tok --slot mail --identity CN=Bob --role email");
+    // Each command ran the CA inside itself as a station of its own: those
+    // credentials were valid for a day and are revoked now it is done.
+    let listed = sym!(
+        dir,
+        "--json admin list --ca local:ca --credential ca/admin.token"
+    )
+    .json();
+    let own: Vec<_> = listed["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "local-station")
+        .collect();
+    assert!(own.len() >= 2, "{listed}");
+    for c in own {
+        assert_eq!(c["state"], "revoked", "{c}");
+        let life = c["not_after"].as_i64().unwrap() - c["issued_at"].as_i64().unwrap();
+        assert!(life <= 86_400, "{c}");
+    }
     ok(
         dir,
         &argv_with(
             "content order --token b.tok --slot mail --content-id",
-            &[
+            &words![
                 CONTENT_ID,
                 "--price",
-                "1 EUR",
-                "--licence-slot",
-                "content",
-                "--out",
-                "mail-order.pem",
+                ["1 EUR"],
+                "--licence-slot content --out mail-order.pem"
             ],
         ),
     );
@@ -475,53 +478,21 @@ fn the_content_key_appears_nowhere_but_in_the_tokens() {
         "license",
         run_env(
             dir,
-            &[
-                "--json",
-                "content",
-                "license",
-                "--owner",
-                "owner",
-                "--order",
-                "order.pem",
-                "--content",
-                "film.sealed",
-                "--out",
-                "a.lic",
-            ],
+            &words!["--json content license --owner owner --order order.pem --content film.sealed --out a.lic"],
         ),
     );
     record(
         "unseal",
         run_env(
             dir,
-            &[
-                "unseal",
-                "--token",
-                "a.tok",
-                "--slot",
-                "content",
-                "--licence",
-                "a.lic",
-                "film.sealed",
-                "out",
-            ],
+            &words!["unseal --token a.tok --slot content --licence a.lic film.sealed out"],
         ),
     );
     record(
         "unseal to stdout",
         run_env(
             dir,
-            &[
-                "--json",
-                "unseal",
-                "--token",
-                "a.tok",
-                "--slot",
-                "content",
-                "--licence",
-                "a.lic",
-                "film.sealed",
-            ],
+            &words!["--json unseal --token a.tok --slot content --licence a.lic film.sealed"],
         ),
     );
 
@@ -683,14 +654,7 @@ fn hpke_sealing_to_ec_keys_agrees_with_the_reference_and_opens_only_in_its_token
         openssl(dir, &args);
         openssl(
             dir,
-            &[
-                "pkey",
-                "-in",
-                &key,
-                "-pubout",
-                "-out",
-                &format!("{curve}.pub"),
-            ],
+            &words!["pkey -in", &key, "-pubout -out", &format!("{curve}.pub")],
         );
         let sealed = format!("{curve}.by-symbolon");
         ok(
@@ -853,39 +817,19 @@ fn an_hpke_content_key_appears_nowhere_but_in_the_token() {
     for (label, args) in [
         (
             "seal",
-            &[
-                "seal",
-                "--to",
-                "x.pub",
-                "--content-id",
+            &words![
+                "seal --to x.pub --content-id",
                 CONTENT_ID,
-                "film",
-                "film.sealed",
+                "film film.sealed"
             ][..],
         ),
         (
             "unseal",
-            &[
-                "unseal",
-                "--token",
-                "t.tok",
-                "--slot",
-                "x",
-                "film.sealed",
-                "out",
-            ][..],
+            &words!["unseal --token t.tok --slot x film.sealed out"][..],
         ),
         (
             "unseal to stdout",
-            &[
-                "--json",
-                "unseal",
-                "--token",
-                "t.tok",
-                "--slot",
-                "x",
-                "film.sealed",
-            ][..],
+            &words!["--json unseal --token t.tok --slot x film.sealed"][..],
         ),
     ] {
         let r = run_env(dir, args);

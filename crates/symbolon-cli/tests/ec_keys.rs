@@ -113,14 +113,7 @@ fn openssl_ec_requests_are_certified_and_chains_verify() {
         std::fs::write(dir.join(&crt), v["certificate"].as_str().unwrap()).unwrap();
         let out = String::from_utf8_lossy(&openssl(
             dir,
-            &[
-                "verify",
-                "-CAfile",
-                "root.pem",
-                "-untrusted",
-                "chain.pem",
-                &crt,
-            ],
+            &words!["verify -CAfile root.pem -untrusted chain.pem", &crt],
         ))
         .into_owned();
         assert!(out.contains("OK"), "{out}");
@@ -165,30 +158,11 @@ fn ec_keys_the_ca_does_not_take_are_refused_with_their_reason() {
     let explicit = {
         openssl(
             dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-pkeyopt",
-                "ec_param_enc:explicit",
-                "-out",
-                "explicit.key",
-            ],
+            &words!["genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:explicit -out explicit.key"],
         );
         openssl(
             dir,
-            &[
-                "req",
-                "-new",
-                "-key",
-                "explicit.key",
-                "-subj",
-                "/CN=Bob",
-                "-out",
-                "explicit.csr",
-            ],
+            &words!["req -new -key explicit.key -subj /CN=Bob -out explicit.csr"],
         );
         std::fs::read_to_string(dir.join("explicit.csr")).unwrap()
     };
@@ -202,12 +176,7 @@ fn ec_keys_the_ca_does_not_take_are_refused_with_their_reason() {
     let k1 = ec_request(
         dir,
         "k1.key",
-        &[
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:secp256k1",
-        ],
+        &words!["-algorithm EC -pkeyopt ec_paramgen_curve:secp256k1"],
         "/CN=Bob",
     );
     let p521 = ec_request(
@@ -323,28 +292,11 @@ fn one_point_compressed_or_not_is_one_key() {
     );
     openssl(
         dir,
-        &[
-            "ec",
-            "-in",
-            "k.key",
-            "-conv_form",
-            "compressed",
-            "-out",
-            "kc.key",
-        ],
+        &words!["ec -in k.key -conv_form compressed -out kc.key"],
     );
     openssl(
         dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "kc.key",
-            "-subj",
-            "/CN=Carol",
-            "-out",
-            "kc.csr",
-        ],
+        &words!["req -new -key kc.key -subj /CN=Carol -out kc.csr"],
     );
     let compressed = std::fs::read_to_string(dir.join("kc.csr")).unwrap();
     // OpenSSL really wrote the compressed point (33 bytes, 0x02/0x03).
@@ -595,7 +547,7 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
             dir,
             &server,
             "issue --issuer st --token t.tok --on-token --json",
-            &[
+            &words![
                 "--slot",
                 slot,
                 "--algorithm",
@@ -605,7 +557,7 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
                 "--identity",
                 cn,
                 "--out",
-                &format!("{slot}.crt"),
+                &format!("{slot}.crt")
             ],
         )
     };
@@ -618,14 +570,7 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
         let crt = "tls.crt".to_string();
         let out = openssl(
             dir,
-            &[
-                "verify",
-                "-CAfile",
-                "root.pem",
-                "-untrusted",
-                "chain.pem",
-                &crt,
-            ],
+            &words!["verify -CAfile root.pem -untrusted chain.pem", &crt],
         );
         assert!(String::from_utf8_lossy(&out).contains("OK"));
         pkilint(dir, &crt);
@@ -667,14 +612,7 @@ fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
         dir,
         &server,
         "--json issue --issuer st --token t.tok",
-        &[
-            "--slot",
-            "st-ec",
-            "--algorithm",
-            "p384",
-            "--identity",
-            "CN=Frank",
-        ],
+        &words!["--slot st-ec --algorithm p384 --identity CN=Frank"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let info = sym!(dir, "--json token info --token t.tok").json();

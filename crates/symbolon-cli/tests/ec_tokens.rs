@@ -42,9 +42,13 @@ fn sign_and_verify(dir: &std::path::Path, spec: &[&str], slot: &str, curve: &str
     let out = match curve {
         "ed25519" => openssl(
             dir,
-            &[
-                "pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-in", msg,
-                "-sigfile", &sig,
+            &words![
+                "pkeyutl -verify -pubin -inkey",
+                &pubkey,
+                "-rawin -in",
+                msg,
+                "-sigfile",
+                &sig
             ],
         ),
         _ => openssl(
@@ -215,18 +219,7 @@ fn the_agent_carries_ec_keys() {
     }
     let r = run(
         dir,
-        &[
-            "token",
-            "sign",
-            "--agent",
-            "agent.sock",
-            "--slot",
-            "p384",
-            "--scheme",
-            "pss-sha256",
-            "--in",
-            "msg.txt",
-        ],
+        &words!["token sign --agent agent.sock --slot p384 --scheme pss-sha256 --in msg.txt"],
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("holds a p384 key"), "{}", r.stderr);
@@ -248,15 +241,7 @@ fn the_agent_carries_ec_keys() {
     );
     let r = run(
         dir,
-        &[
-            "unseal",
-            "--agent",
-            "agent.sock",
-            "--slot",
-            "p256",
-            "msg.sealed",
-            "other.out",
-        ],
+        &words!["unseal --agent agent.sock --slot p256 msg.sealed other.out"],
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(!dir.join("other.out").exists());

@@ -69,27 +69,7 @@ fn escrowed_with(dir: &Path, algorithm: &str) -> (Server, String, String) {
         dir,
         &argv_with(
             "--json issue --ca",
-            &[
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "mail",
-                "--identity",
-                "CN=Alice",
-                "--role",
-                "email",
-                "--escrow",
-                FIG9,
-                "--algorithm",
-                algorithm,
-                "--out",
-                "mail.crt",
-            ],
+            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot mail --identity CN=Alice --role email --escrow", FIG9, "--algorithm", algorithm, "--out mail.crt"],
         ),
     )
     .json();
@@ -126,16 +106,15 @@ fn request(dir: &Path, server: &Server, key: &str, token: &str) -> String {
         dir,
         &argv_with(
             "--json recovery request --ca",
-            &[
+            &words![
                 &server.url,
                 "--key",
                 key,
                 "--reason",
-                "token destroyed",
+                ["token destroyed"],
                 "--token",
                 token,
-                "--slot",
-                "mail",
+                "--slot mail"
             ],
         ),
     )
@@ -148,14 +127,12 @@ fn approve(dir: &Path, server: &Server, id: &str, who: &str) -> Run {
         dir,
         &argv_with(
             "recovery approve --arbitrator",
-            &[
+            &words![
                 &format!("arb/{who}"),
                 "--ca",
                 &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--request",
-                id,
+                "--ca-cert root.pem --request",
+                id
             ],
         ),
     )
@@ -184,12 +161,12 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
             dir,
             &argv_with(
                 "arbitrator verify-share --arbitrator",
-                &[
+                &words![
                     &format!("arb/{a}"),
                     "--ca",
                     &server.url,
                     "--escrow",
-                    &escrow,
+                    &escrow
                 ],
             ),
         );
@@ -369,16 +346,14 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
         dir,
         &argv_with(
             "--json revoke --device",
-            &[
+            &words![
                 &old_serial,
-                "--reason",
-                "superseded",
-                "--ca",
+                "--reason superseded --ca",
                 &server.url,
                 "--ca-cert",
                 server.ca_cert.to_str().unwrap(),
                 "--credential",
-                server.admin.to_str().unwrap(),
+                server.admin.to_str().unwrap()
             ],
         ),
     )
@@ -415,21 +390,11 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     );
     openssl(
         dir,
-        &[
-            "x509", "-in", "mail.crt", "-pubkey", "-noout", "-out", "mail.pub",
-        ],
+        &words!["x509 -in mail.crt -pubkey -noout -out mail.pub"],
     );
     openssl(
         dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "mail.pub",
-            "-signature",
-            "doc.sig",
-            "doc",
-        ],
+        &words!["dgst -sha256 -verify mail.pub -signature doc.sig doc"],
     );
     let cert = sym!(dir, "token certificate --token new.tok --slot mail").stdout;
     let old = std::fs::read(dir.join("mail.crt")).unwrap();
@@ -776,23 +741,7 @@ fn escrow_refusals_at_issuance_change_nothing() {
     let issue = |policy: &str| {
         run(
             dir,
-            &[
-                "issue",
-                "--ca",
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "k",
-                "--identity",
-                "CN=Alice",
-                "--escrow",
-                policy,
-            ],
+            &words!["issue --ca", &server.url, "--ca-cert root.pem --issuer st --token t.tok --slot k --identity CN=Alice --escrow", policy],
         )
     };
     let before = std::fs::read(dir.join("t.tok")).unwrap();
@@ -811,21 +760,7 @@ fn escrow_refusals_at_issuance_change_nothing() {
         dir,
         &argv_with(
             "issue --on-token --ca",
-            &[
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "k",
-                "--identity",
-                "CN=Alice",
-                "--escrow",
-                "alice",
-            ],
+            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot k --identity CN=Alice --escrow alice"],
         ),
         3,
         "never leaves",
@@ -859,14 +794,12 @@ fn no_escrow_secret_appears_in_outputs_logs_or_files() {
             dir,
             &argv_with(
                 "recovery approve --arbitrator",
-                &[
+                &words![
                     &format!("arb/{who}"),
                     "--ca",
                     &server.url,
-                    "--ca-cert",
-                    "root.pem",
-                    "--request",
-                    &id,
+                    "--ca-cert root.pem --request",
+                    &id
                 ],
             ),
         );
@@ -942,16 +875,14 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
             dir,
             &argv_with(
                 "recovery request --ca",
-                &[
+                &words![
                     &server.url,
                     "--key",
                     &key,
-                    "--reason",
-                    "lost",
-                    "--token",
+                    "--reason lost --token",
                     token,
                     "--slot",
-                    slot,
+                    slot
                 ],
             ),
         );
@@ -986,16 +917,11 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
         dir,
         &argv_with(
             "recovery request --ca",
-            &[
+            &words![
                 &server.url,
                 "--key",
                 &key,
-                "--reason",
-                "again",
-                "--token",
-                "new.tok",
-                "--slot",
-                "mail",
+                "--reason again --token new.tok --slot mail"
             ],
         ),
     );
@@ -1010,21 +936,11 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     );
     openssl(
         dir,
-        &[
-            "x509", "-in", "mail.crt", "-noout", "-pubkey", "-out", "mail.pub",
-        ],
+        &words!["x509 -in mail.crt -noout -pubkey -out mail.pub"],
     );
     let out = openssl(
         dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "mail.pub",
-            "-signature",
-            "doc.sig",
-            "doc",
-        ],
+        &words!["dgst -sha256 -verify mail.pub -signature doc.sig doc"],
     );
     assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
     let info = sym!(dir, "--json token info --token new.tok").json();

@@ -60,22 +60,7 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         dir,
         &argv_with(
             "--json issue --ca",
-            &[
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "tls",
-                "--identity",
-                "CN=alice.example",
-                "--role",
-                "server",
-                "--on-token",
-            ],
+            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls --identity CN=alice.example --role server --on-token"],
         ),
     )
     .json();
@@ -86,13 +71,7 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         dir,
         &argv_with(
             &format!("revoke --serial {serial} --reason keyCompromise --ca"),
-            &[
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--credential",
-                &officer,
-            ],
+            &words![&server.url, "--ca-cert root.pem --credential", &officer],
         ),
     );
     let token = sym!(dir, "--json token info --token t.tok").json()["serial"]
@@ -150,14 +129,12 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         dir,
         &argv_with(
             "log entry --ca",
-            &[
+            &words![
                 &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--credential",
+                "--ca-cert root.pem --credential",
                 &auditor,
                 "--entry",
-                &seq.to_string(),
+                &seq.to_string()
             ],
         ),
     )
@@ -171,18 +148,12 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         dir,
         &argv_with(
             "ra register --ca",
-            &[
+            &words![
                 &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--credential",
+                "--ca-cert root.pem --credential",
                 &officer,
-                "--identity",
-                "CN=bob",
-                "--roles",
-                "email",
-                "--evidence",
-                "passport X1234567",
+                "--identity CN=bob --roles email --evidence",
+                ["passport X1234567"]
             ],
         ),
     );
@@ -214,22 +185,7 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         dir,
         &argv_with(
             "--json issue --ca",
-            &[
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "tls2",
-                "--identity",
-                "CN=carol.example",
-                "--role",
-                "server",
-                "--on-token",
-            ],
+            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls2 --identity CN=carol.example --role server --on-token"],
         ),
     )
     .json();
@@ -247,14 +203,11 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
             dir,
             &argv_with(
                 "log inclusion-proof --ca",
-                &[
+                &words![
                     &server.url,
-                    "--ca-cert",
-                    "root.pem",
-                    "--entry",
+                    "--ca-cert root.pem --entry",
                     &seq,
-                    "--checkpoint",
-                    "cp.txt",
+                    "--checkpoint cp.txt"
                 ],
             ),
         )
@@ -407,15 +360,7 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     sym!(dir, "ca init --data other");
     let r = run(
         dir,
-        &[
-            "evidence",
-            "verify",
-            "t.json",
-            "--root",
-            "other/ca.crt",
-            "--log-key",
-            "evidence-log.vkey",
-        ],
+        &words!["evidence verify t.json --root other/ca.crt --log-key evidence-log.vkey"],
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(

@@ -26,13 +26,7 @@ fn three_and_five_parties_make_a_key_openssl_verifies() {
             dir,
             &argv_with(
                 "joint verify --key j.pem --in",
-                &[
-                    &last,
-                    "--message",
-                    "contract",
-                    "--signature-out",
-                    "chain.sig",
-                ],
+                &words![&last, "--message contract --signature-out chain.sig"],
             ),
         );
         // The chain is the token's own signature, byte for byte, and OpenSSL verifies it.
@@ -46,15 +40,7 @@ fn three_and_five_parties_make_a_key_openssl_verifies() {
         );
         openssl(
             dir,
-            &[
-                "dgst",
-                "-sha256",
-                "-verify",
-                "j.pem",
-                "-signature",
-                "chain.sig",
-                "contract",
-            ],
+            &words!["dgst -sha256 -verify j.pem -signature chain.sig contract"],
         );
 
         // A wrong partial anywhere in the chain is caught by the check with e.
@@ -108,12 +94,7 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     openssl(dir, &["verify", "-CAfile", "root.pem", "j.crt"]);
     fig19_check_through_the_mailbox(dir, &full);
     joint_key_evidence(dir, issued["fingerprint"].as_str().unwrap());
-    openssl(
-        dir,
-        &[
-            "x509", "-in", "j.crt", "-pubkey", "-noout", "-out", "cert.pub",
-        ],
-    );
+    openssl(dir, &words!["x509 -in j.crt -pubkey -noout -out cert.pub"]);
     std::fs::write(dir.join("doc"), b"certified joint signature").unwrap();
     let last = chain_sign(dir, &full, "doc");
     ok(
@@ -125,15 +106,7 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     );
     openssl(
         dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "cert.pub",
-            "-signature",
-            "doc.sig",
-            "doc",
-        ],
+        &words!["dgst -sha256 -verify cert.pub -signature doc.sig doc"],
     );
 
     // FIG. 20: the token is lost; a new one gets the same key back from the
@@ -189,15 +162,7 @@ fn the_ca_certifies_a_joint_key_and_openssl_verifies_against_the_certificate() {
     );
     openssl(
         dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "cert.pub",
-            "-signature",
-            "new.sig",
-            "doc",
-        ],
+        &words!["dgst -sha256 -verify cert.pub -signature new.sig doc"],
     );
 }
 
@@ -411,14 +376,7 @@ fn no_partial_or_key_appears_in_any_output() {
         ],
         vec!["--json", "token", "info", "--token", "u.tok"],
         // FIG. 19: the check, every party signing, at trace level.
-        with(&[
-            "joint",
-            "check-begin",
-            "--parties",
-            "alice,p1,p2",
-            "--out",
-            "check.json",
-        ]),
+        with(&words!["joint check-begin --parties alice,p1,p2 --out check.json"]),
         vec![
             "joint",
             "chain-sign",
@@ -452,35 +410,9 @@ fn no_partial_or_key_appears_in_any_output() {
         vec!["--json", "joint", "chain-verify", "--in", "check.json"],
         // FIG. 21: rotation; the new partials and d0_NEW stay where they belong.
         with(&["joint", "rotate-begin"]),
-        with(&[
-            "joint",
-            "rotate-enter",
-            "--party-index",
-            "0",
-            "--partial-file",
-            "d0",
-        ]),
-        with(&[
-            "joint",
-            "rotate-enter",
-            "--party-index",
-            "1",
-            "--partial-file",
-            "p1.corrected",
-            "--new-partial-file",
-            "n1",
-        ]),
-        with(&[
-            "--json",
-            "joint",
-            "rotate-enter",
-            "--party-index",
-            "2",
-            "--partial-file",
-            "p2.corrected",
-            "--new-partial-file",
-            "n2",
-        ]),
+        with(&words!["joint rotate-enter --party-index 0 --partial-file d0"]),
+        with(&words!["joint rotate-enter --party-index 1 --partial-file p1.corrected --new-partial-file n1"]),
+        with(&words!["--json joint rotate-enter --party-index 2 --partial-file p2.corrected --new-partial-file n2"]),
         with(&["--json", "joint", "rotate-commit", "--out", "jn.pem"]),
         vec![
             "joint",

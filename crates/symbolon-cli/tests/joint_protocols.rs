@@ -96,15 +96,7 @@ fn fig19_every_party_checks_the_key_and_a_wrong_partial_is_named() {
         if have_openssl() {
             openssl(
                 dir,
-                &[
-                    "dgst",
-                    "-sha256",
-                    "-verify",
-                    "j.pem",
-                    "-signature",
-                    "check.sig",
-                    "check.msg",
-                ],
+                &words!["dgst -sha256 -verify j.pem -signature check.sig check.msg"],
             );
         }
         // Signing again after completion is refused.
@@ -244,15 +236,7 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         if have_openssl() {
             openssl(
                 dir,
-                &[
-                    "dgst",
-                    "-sha256",
-                    "-verify",
-                    "j.pem",
-                    "-signature",
-                    "form.sig",
-                    "form.msg",
-                ],
+                &words!["dgst -sha256 -verify j.pem -signature form.sig form.msg"],
             );
         }
         // A forged form: the reason changed after every party signed.
@@ -483,15 +467,7 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         if have_openssl() {
             openssl(
                 dir,
-                &[
-                    "dgst",
-                    "-sha256",
-                    "-verify",
-                    "j.pem",
-                    "-signature",
-                    "doc.sig",
-                    "doc",
-                ],
+                &words!["dgst -sha256 -verify j.pem -signature doc.sig doc"],
             );
         }
         let last = chain_sign(dir, &chain, "doc");
@@ -615,13 +591,10 @@ fn check_and_rotation_run_through_the_token_agent() {
     };
     let go = |args: Vec<String>| ok(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
     let names_arg = names.join(",");
-    go(with(&[
-        "joint",
-        "check-begin",
-        "--parties",
+    go(with(&words![
+        "joint check-begin --parties",
         &names_arg,
-        "--out",
-        "check.json",
+        "--out check.json"
     ]));
     for (name, partial) in names.iter().zip(&chain) {
         ok(
@@ -635,67 +608,36 @@ fn check_and_rotation_run_through_the_token_agent() {
     sym!(dir, "joint chain-verify --in check.json");
 
     go(with(&["joint", "rotate-begin"]));
-    go(with(&[
-        "joint",
-        "rotate-enter",
-        "--party-index",
-        "0",
-        "--partial-file",
-        &chain[0],
+    go(with(&words![
+        "joint rotate-enter --party-index 0 --partial-file",
+        &chain[0]
     ]));
     sym!(dir, "joint new-partial --out n1.partial");
     sym!(dir, "joint new-partial --out n2.partial");
-    let wrong = with(&[
-        "joint",
-        "rotate-enter",
-        "--party-index",
-        "2",
-        "--partial-file",
+    let wrong = with(&words![
+        "joint rotate-enter --party-index 2 --partial-file",
         &chain[1],
-        "--new-partial-file",
-        "n2.partial",
+        "--new-partial-file n2.partial"
     ]);
     let r = run(dir, &wrong.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("party 2"), "{}", r.stderr);
-    go(with(&[
-        "joint",
-        "rotate-enter",
-        "--party-index",
-        "1",
-        "--partial-file",
+    go(with(&words![
+        "joint rotate-enter --party-index 1 --partial-file",
         &chain[1],
-        "--new-partial-file",
-        "n1.partial",
+        "--new-partial-file n1.partial"
     ]));
-    go(with(&[
-        "joint",
-        "rotate-enter",
-        "--party-index",
-        "2",
-        "--partial-file",
+    go(with(&words![
+        "joint rotate-enter --party-index 2 --partial-file",
         &chain[2],
-        "--new-partial-file",
-        "n2.partial",
+        "--new-partial-file n2.partial"
     ]));
-    go(with(&[
-        "joint",
-        "rotate-reseal",
-        "--in",
-        "backup.sealed",
-        "--out",
-        "backup.new",
+    go(with(&words![
+        "joint rotate-reseal --in backup.sealed --out backup.new"
     ]));
     go(with(&["joint", "rotate-commit", "--out", "new.pem"]));
     let to = age_identity(dir, "n.agekey");
-    go(with(&[
-        "joint",
-        "output-d0",
-        "--to",
-        &to,
-        "--out",
-        "d0n.age",
-    ]));
+    go(with(&words!["joint output-d0 --to", &to, "--out d0n.age"]));
     go(with(&["token", "restore", "--in", "backup.new"]));
     drop(agent);
 }

@@ -23,15 +23,7 @@ fn no_secret_in_any_output_log_or_file() {
     let outside = tempfile::tempdir().unwrap();
     openssl(
         outside.path(),
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "known.key",
-        ],
+        &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out known.key"],
     );
     let pkcs1 = openssl(
         outside.path(),
@@ -95,23 +87,7 @@ fn no_secret_in_any_output_log_or_file() {
     std::fs::write(dir.join("m"), b"message").unwrap();
     openssl(
         dir,
-        &[
-            "pkeyutl",
-            "-encrypt",
-            "-pubin",
-            "-inkey",
-            "known.pub",
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha256",
-            "-pkeyopt",
-            "rsa_mgf1_md:sha256",
-            "-in",
-            "m",
-            "-out",
-            "m.enc",
-        ],
+        &words!["pkeyutl -encrypt -pubin -inkey known.pub -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in m -out m.enc"],
     );
 
     let agent = Agent::start(dir, "t.tok", "a.sock");
@@ -276,9 +252,7 @@ fn no_ec_secret_in_any_output_log_or_file() {
         openssl(outside.path(), &a);
         let pkcs8 = openssl(
             outside.path(),
-            &[
-                "pkcs8", "-topk8", "-nocrypt", "-in", name, "-outform", "DER",
-            ],
+            &words!["pkcs8 -topk8 -nocrypt -in", name, "-outform DER"],
         );
         let text = String::from_utf8(openssl(
             outside.path(),

@@ -59,24 +59,19 @@ fn softhsm_token(dir: &Path, label: &str, pin: &str) -> String {
         )
         .unwrap();
     }
-    let out = Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            label,
-            "--pin",
-            pin,
-            "--so-pin",
-            "so-pin-5678",
-        ])
-        .env("SOFTHSM2_CONF", &conf)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        Command::new("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--pin",
+                pin,
+                "--so-pin",
+                "so-pin-5678",
+            ])
+            .env("SOFTHSM2_CONF", &conf),
     );
     let pin_file = dir.join(format!("{label}.pin"));
     std::fs::write(&pin_file, format!("{pin}\n")).unwrap();
@@ -203,9 +198,7 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
     openssl(dir, &["verify", "-CAfile", "root.pem", "mail.crt"]);
     openssl(
         dir,
-        &[
-            "x509", "-in", "mail.crt", "-pubkey", "-noout", "-out", "mail.pub",
-        ],
+        &words!["x509 -in mail.crt -pubkey -noout -out mail.pub"],
     );
     // A key generated on the device.
     outputs.push(p11!(
@@ -260,23 +253,7 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
     std::fs::write(dir.join("secret"), b"for alice only").unwrap();
     openssl(
         dir,
-        &[
-            "pkeyutl",
-            "-encrypt",
-            "-pubin",
-            "-inkey",
-            "mail.pub",
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha256",
-            "-pkeyopt",
-            "rsa_mgf1_md:sha256",
-            "-in",
-            "secret",
-            "-out",
-            "secret.enc",
-        ],
+        &words!["pkeyutl -encrypt -pubin -inkey mail.pub -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in secret -out secret.enc"],
     );
     let r = p11!(
         dir,
@@ -340,15 +317,7 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
         dir,
         "alice",
         pin,
-        &[
-            "--read-object",
-            "--type",
-            "cert",
-            "--label",
-            "mail",
-            "-o",
-            "mail.der",
-        ],
+        &words!["--read-object --type cert --label mail -o mail.der"],
     );
     assert!(
         out.status.success(),
@@ -361,15 +330,7 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
         dir,
         "alice",
         pin,
-        &[
-            "--read-object",
-            "--type",
-            "privkey",
-            "--label",
-            "mail",
-            "-o",
-            "mail.key",
-        ],
+        &words!["--read-object --type privkey --label mail -o mail.key"],
     );
     assert!(
         !dir.join("mail.key").exists(),
@@ -388,16 +349,10 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
         dir,
         "alice",
         pin,
-        &[
-            "--sign",
-            "--mechanism",
-            "SHA256-RSA-PKCS",
-            "--id",
+        &words![
+            "--sign --mechanism SHA256-RSA-PKCS --id",
             &id,
-            "-i",
-            "doc",
-            "-o",
-            "tool.sig",
+            "-i doc -o tool.sig"
         ],
     );
     assert!(
@@ -407,15 +362,7 @@ fn a_pkcs11_token_does_what_a_soft_token_does_and_pkcs11_tool_agrees() {
     );
     openssl(
         dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "mail.pub",
-            "-signature",
-            "tool.sig",
-            "doc",
-        ],
+        &words!["dgst -sha256 -verify mail.pub -signature tool.sig doc"],
     );
     // Asked directly, the device refuses the private key's value.
     assert_sensitive(dir, "alice", pin, "mail");
@@ -564,23 +511,7 @@ fn the_ca_key_on_a_pkcs11_device_issues_over_http() {
     station_and_token(dir, &server);
     ok(
         dir,
-        &[
-            "issue",
-            "--ca",
-            &server.url,
-            "--ca-cert",
-            "root.pem",
-            "--issuer",
-            "st",
-            "--token",
-            "t.tok",
-            "--slot",
-            "k",
-            "--identity",
-            "CN=Carol",
-            "--out",
-            "carol.crt",
-        ],
+        &words!["issue --ca", &server.url, "--ca-cert root.pem --issuer st --token t.tok --slot k --identity CN=Carol --out carol.crt"],
     );
     openssl(dir, &["verify", "-CAfile", "root.pem", "carol.crt"]);
     drop(server);
@@ -603,15 +534,7 @@ fn the_ca_key_on_a_pkcs11_device_issues_over_http() {
         dir,
         &argv_with(
             "issue --ca local:data --ca-cert root.pem --issuer st --token",
-            &[
-                &user,
-                "--slot",
-                "k",
-                "--identity",
-                "CN=Dave",
-                "--out",
-                "dave.crt",
-            ],
+            &words![&user, "--slot k --identity CN=Dave --out dave.crt"],
         ),
     );
     openssl(dir, &["verify", "-CAfile", "root.pem", "dave.crt"]);
@@ -672,13 +595,7 @@ fn protected_content_opens_in_a_pkcs11_token() {
         dir,
         &argv_with(
             &format!("content order --token {uri} --slot purchase --content-id {id} --price"),
-            &[
-                "2.50 EUR",
-                "--licence-slot",
-                "content",
-                "--out",
-                "order.pem",
-            ],
+            &words![["2.50 EUR"], "--licence-slot content --out order.pem"],
         ),
     );
     p11!(
@@ -821,22 +738,13 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
         dir,
         &argv_with(
             "--json issue --ca",
-            &[
+            &words![
                 &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
+                "--ca-cert root.pem --issuer st --token",
                 &alice,
-                "--slot",
-                "mail",
-                "--identity",
-                "CN=Alice",
-                "--escrow",
-                "seq(owner, any(1, notary, bank))",
-                "--out",
-                "mail.crt",
+                "--slot mail --identity CN=Alice --escrow",
+                ["seq(owner, any(1, notary, bank))"],
+                "--out mail.crt"
             ],
         ),
     )
@@ -884,16 +792,15 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
         dir,
         &argv_with(
             "--json recovery request --ca",
-            &[
+            &words![
                 &server.url,
                 "--key",
                 &key,
                 "--reason",
-                "device destroyed",
+                ["device destroyed"],
                 "--token",
                 &fresh,
-                "--slot",
-                "mail",
+                "--slot mail"
             ],
         ),
     )
@@ -906,15 +813,7 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
             dir,
             &argv_with(
                 "recovery approve --arbitrator",
-                &[
-                    a,
-                    "--ca",
-                    &server.url,
-                    "--ca-cert",
-                    "root.pem",
-                    "--request",
-                    &id,
-                ],
+                &words![a, "--ca", &server.url, "--ca-cert root.pem --request", &id],
             ),
         );
     }
@@ -935,21 +834,11 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     );
     openssl(
         dir,
-        &[
-            "x509", "-in", "mail.crt", "-pubkey", "-noout", "-out", "mail.pub",
-        ],
+        &words!["x509 -in mail.crt -pubkey -noout -out mail.pub"],
     );
     openssl(
         dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "mail.pub",
-            "-signature",
-            "doc.sig",
-            "doc",
-        ],
+        &words!["dgst -sha256 -verify mail.pub -signature doc.sig doc"],
     );
     sym_ok(
         dir,
@@ -991,14 +880,11 @@ fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
         dir,
         &argv_with(
             "--json admin grant --ca",
-            &[
+            &words![
                 &server.url,
                 "--credential",
                 server.admin.to_str().unwrap(),
-                "--role",
-                "auditor",
-                "--name",
-                "hsm-auditor",
+                "--role auditor --name hsm-auditor"
             ],
         ),
     )
@@ -1008,15 +894,7 @@ fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
         .to_string();
     sym_ok(
         dir,
-        &[
-            "enroll",
-            "--ca",
-            &server.url,
-            "--code",
-            &code,
-            "--token",
-            &uri,
-        ],
+        &words!["enroll --ca", &server.url, "--code", &code, "--token", &uri],
     );
     // The credential works: the handshake was signed on the device.
     let list = sym_ok(
@@ -1077,20 +955,13 @@ fn issue_server_on(dir: &Path, server: &Server, token: &str, cn: &str) -> Run {
         dir,
         &argv_with(
             "issue --on-token --ca",
-            &[
+            &words![
                 &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
+                "--ca-cert root.pem --issuer st --token",
                 token,
-                "--slot",
-                "tls",
-                "--identity",
+                "--slot tls --identity",
                 cn,
-                "--role",
-                "server",
+                "--role server"
             ],
         ),
     )
@@ -1142,55 +1013,30 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     ] {
         openssl(
             dir,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                &format!("{name}.key"),
+            &words![
+                "ecparam -name prime256v1 -genkey -noout -out",
+                &format!("{name}.key")
             ],
         );
         openssl(
             dir,
-            &[
-                "req",
-                "-x509",
-                "-new",
-                "-key",
-                &format!("{name}.key"),
-                "-subj",
-                subject,
-                "-days",
-                "30",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign",
-                "-out",
-                &format!("{name}.pem"),
-            ],
+            &words!["req -x509 -new -key", &format!("{name}.key"), "-subj", subject, "-days 30 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign -out", &format!("{name}.pem")],
         );
     }
     let device_cert = |out: &str, key: &str, root: &str| {
         openssl(
             dir,
-            &[
-                "x509",
-                "-new",
-                "-force_pubkey",
+            &words![
+                "x509 -new -force_pubkey",
                 key,
                 "-subj",
-                "/CN=maker device 1",
+                ["/CN=maker device 1"],
                 "-CA",
                 &format!("{root}.pem"),
                 "-CAkey",
                 &format!("{root}.key"),
-                "-days",
-                "30",
-                "-out",
-                out,
+                "-days 30 -out",
+                out
             ],
         );
     };
@@ -1219,11 +1065,11 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
         dir,
         &argv_with(
             "admin trust-manufacturer --ca",
-            &[
+            &words![
                 &server.url,
                 "--credential",
                 server.admin.to_str().unwrap(),
-                "vendor.pem",
+                "vendor.pem"
             ],
         ),
     );
@@ -1258,14 +1104,7 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     // does not include keyCertSign.
     openssl(
         dir,
-        &[
-            "ec",
-            "-in",
-            "vendor.key",
-            "-pubout",
-            "-out",
-            "vendor-pub.pem",
-        ],
+        &words!["ec -in vendor.key -pubout -out vendor-pub.pem"],
     );
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     let register = |device: &str, chain: &str| {
@@ -1298,45 +1137,21 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     .unwrap();
     openssl(
         dir,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "tight.key",
-        ],
+        &words!["ecparam -name prime256v1 -genkey -noout -out tight.key"],
     );
     openssl(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            "tight.key",
-            "-subj",
-            "/CN=Tight Root",
-            "-days",
-            "30",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE,pathlen:0",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-            "-out",
-            "tight.pem",
-        ],
+        &words!["req -x509 -new -key tight.key -subj", ["/CN=Tight Root"], "-days 30 -addext basicConstraints=critical,CA:TRUE,pathlen:0 -addext keyUsage=critical,keyCertSign -out tight.pem"],
     );
     sym_ok(
         dir,
         &argv_with(
             "admin trust-manufacturer --ca",
-            &[
+            &words![
                 &server.url,
                 "--credential",
                 server.admin.to_str().unwrap(),
-                "tight.pem",
+                "tight.pem"
             ],
         ),
     );
@@ -1346,46 +1161,35 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     ] {
         openssl(
             dir,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                &format!("{int}.key"),
+            &words![
+                "ecparam -name prime256v1 -genkey -noout -out",
+                &format!("{int}.key")
             ],
         );
         openssl(
             dir,
-            &[
-                "req",
-                "-new",
-                "-key",
+            &words![
+                "req -new -key",
                 &format!("{int}.key"),
                 "-subj",
                 &format!("/CN={int} CA"),
                 "-out",
-                &format!("{int}.csr"),
+                &format!("{int}.csr")
             ],
         );
         openssl(
             dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
+            &words![
+                "x509 -req -in",
                 &format!("{int}.csr"),
                 "-CA",
                 &format!("{root}.pem"),
                 "-CAkey",
                 &format!("{root}.key"),
-                "-days",
-                "30",
-                "-extfile",
+                "-days 30 -extfile",
                 cnf,
                 "-out",
-                &format!("{int}.pem"),
+                &format!("{int}.pem")
             ],
         );
         device_cert(&format!("{int}-device.crt"), "hsm-device.pem", int);
@@ -1440,9 +1244,11 @@ fn ec_keys_are_made_and_used_on_the_device() {
         let out = if verify.is_empty() {
             openssl(
                 dir,
-                &[
-                    "pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-in", "doc",
-                    "-sigfile", &sig,
+                &words![
+                    "pkeyutl -verify -pubin -inkey",
+                    &pubkey,
+                    "-rawin -in doc -sigfile",
+                    &sig
                 ],
             )
         } else {
@@ -1586,9 +1392,11 @@ fn ec_keys_are_made_and_used_on_the_device() {
         let out = if verify.is_empty() {
             openssl(
                 dir,
-                &[
-                    "pkeyutl", "-verify", "-pubin", "-inkey", &pubkey, "-rawin", "-in", "doc",
-                    "-sigfile", &sig,
+                &words![
+                    "pkeyutl -verify -pubin -inkey",
+                    &pubkey,
+                    "-rawin -in doc -sigfile",
+                    &sig
                 ],
             )
         } else {
@@ -1637,13 +1445,10 @@ fn ec_keys_are_made_and_used_on_the_device() {
     std::fs::write(dir.join("again.cmd"), v.to_string()).unwrap();
     let r = sym(
         dir,
-        &[
-            "token",
-            "accept-key",
-            "--token",
+        &words![
+            "token accept-key --token",
             &uri,
-            "--authorization",
-            "again.cmd",
+            "--authorization again.cmd"
         ],
     );
     assert_ne!(r.code, 0, "{}", r.stderr);

@@ -55,14 +55,9 @@ fn csrs(dir: &std::path::Path, prefix: &str, n: usize) -> Vec<(String, String)> 
             let subj = format!("/CN={prefix} {i}");
             openssl(
                 dir,
-                &[
-                    "genpkey",
-                    "-algorithm",
-                    "RSA",
-                    "-pkeyopt",
-                    "rsa_keygen_bits:2048",
-                    "-out",
-                    &key,
+                &words![
+                    "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out",
+                    &key
                 ],
             );
             let csr =

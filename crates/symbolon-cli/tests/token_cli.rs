@@ -20,8 +20,10 @@ fn interop(dir: &std::path::Path, token: &[&str]) {
     for (scheme, md, salt) in SCHEMES {
         let mut args = vec!["token", "sign"];
         args.extend_from_slice(token);
-        args.extend_from_slice(&[
-            "--slot", "sig", "--scheme", scheme, "--in", "msg", "--out", "msg.sig",
+        args.extend_from_slice(&words![
+            "--slot sig --scheme",
+            scheme,
+            "--in msg --out msg.sig"
         ]);
         ok(dir, &args);
         let mut v = vec!["dgst", md, "-verify", "sig.pub", "-signature", "msg.sig"];
@@ -40,50 +42,21 @@ fn interop(dir: &std::path::Path, token: &[&str]) {
     let mut args = vec!["token", "sign"];
     args.extend_from_slice(token);
     let hex = hex::encode(&digest);
-    args.extend_from_slice(&[
-        "--slot",
-        "sig",
-        "--scheme",
-        "pkcs1-sha384",
-        "--digest",
+    args.extend_from_slice(&words![
+        "--slot sig --scheme pkcs1-sha384 --digest",
         &hex,
-        "--out",
-        "d.sig",
+        "--out d.sig"
     ]);
     ok(dir, &args);
     openssl(
         dir,
-        &[
-            "dgst",
-            "-sha384",
-            "-verify",
-            "sig.pub",
-            "-signature",
-            "d.sig",
-            "msg",
-        ],
+        &words!["dgst -sha384 -verify sig.pub -signature d.sig msg"],
     );
     // OAEP-SHA256 by OpenSSL, decrypted inside the token.
     std::fs::write(dir.join("secret"), b"thirty-two bytes of key material").unwrap();
     openssl(
         dir,
-        &[
-            "pkeyutl",
-            "-encrypt",
-            "-pubin",
-            "-inkey",
-            "sig.pub",
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha256",
-            "-pkeyopt",
-            "rsa_mgf1_md:sha256",
-            "-in",
-            "secret",
-            "-out",
-            "secret.enc",
-        ],
+        &words!["pkeyutl -encrypt -pubin -inkey sig.pub -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in secret -out secret.enc"],
     );
     let mut args = vec!["token", "decrypt"];
     args.extend_from_slice(token);
@@ -178,29 +151,13 @@ fn issuer_writes_certificate_and_key_once() {
     std::fs::write(dir.join("cert.pub"), certkey).unwrap();
     openssl(
         dir,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "cert.pub",
-            "-signature",
-            "m.sig",
-            "m",
-        ],
+        &words!["dgst -sha256 -verify cert.pub -signature m.sig m"],
     );
 
     // A key made by OpenSSL, written in by the issuer; the token holds the same key.
     openssl(
         dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:3072",
-            "-out",
-            "imp.key",
-        ],
+        &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out imp.key"],
     );
     let r = sym!(
         dir,
@@ -344,12 +301,7 @@ fn json_output_and_trust_life_cycle() {
     assert_eq!(info["trusted_issuers"].as_array().unwrap().len(), 1);
     let sig = sym!(dir, "--json token sign --token n.tok --slot a").json();
     assert_eq!(sig["scheme"], "pkcs1-sha256");
-    let err = run(
-        dir,
-        &[
-            "--json", "token", "sign", "--token", "n.tok", "--slot", "zz",
-        ],
-    );
+    let err = run(dir, &words!["--json token sign --token n.tok --slot zz"]);
     let body: serde_json::Value = serde_json::from_str(err.stderr.trim()).unwrap();
     assert_eq!(body["error"]["code"], "slot_not_found");
     assert_eq!(err.code, 3);

@@ -116,14 +116,7 @@ fn entries_and_checkpoints_check_offline_and_every_tampering_is_named() {
         &with(
             &["log", "inclusion-proof"],
             &server,
-            &[
-                "--entry",
-                "2",
-                "--checkpoint",
-                "cp2.txt",
-                "--out",
-                "p2.json",
-            ],
+            &words!["--entry 2 --checkpoint cp2.txt --out p2.json"],
         ),
     );
     let inclusion = |entry: &str, proof: &str, cp: &str, key: &str| -> Vec<String> {
@@ -500,12 +493,7 @@ fn a_log_cut_under_the_service_is_never_signed_again() {
         &with(
             &["log", "witness-add"],
             &server,
-            &[
-                "--key",
-                "w1.vkey",
-                "--credential",
-                server.admin.to_str().unwrap(),
-            ],
+            &words!["--key w1.vkey --credential", server.admin.to_str().unwrap()],
         ),
     );
     ok(dir, &args(&witness_run(&server, "w1")));
@@ -625,17 +613,13 @@ fn witness_run(server: &Server, name: &str) -> Vec<String> {
     with(
         &["log", "witness"],
         server,
-        &[
-            "--log-key",
-            "log.vkey",
-            "--token",
+        &words![
+            "--log-key log.vkey --token",
             &token,
-            "--slot",
-            "witness",
-            "--name",
+            "--slot witness --name",
             &full,
             "--state",
-            &state,
+            &state
         ],
     )
     .iter()
@@ -721,18 +705,11 @@ fn witnesses_cosign_what_they_checked_and_clients_require_them() {
         let check = |file: &str, require: &str| {
             python_verifier(
                 dir,
-                &[
-                    "checkpoint",
-                    "--checkpoint",
+                &words![
+                    "checkpoint --checkpoint",
                     file,
-                    "--log-key",
-                    "log.vkey",
-                    "--witness",
-                    "w1.vkey",
-                    "--witness",
-                    "w2.vkey",
-                    "--require",
-                    require,
+                    "--log-key log.vkey --witness w1.vkey --witness w2.vkey --require",
+                    require
                 ],
             )
         };

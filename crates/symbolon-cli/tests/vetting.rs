@@ -493,16 +493,13 @@ fn only_officers_register_and_only_admins_set_policies() {
         dir,
         &argv_with(
             "admin name-policy set --ca",
-            &[
+            &words![
                 &w.server.url,
                 "--ca-cert",
                 w.server.ca_cert.to_str().unwrap(),
                 "--credential",
                 &admin,
-                "--station",
-                "nobody-yet",
-                "--allow",
-                "dn:*",
+                "--station nobody-yet --allow dn:*"
             ],
         ),
     );
@@ -511,15 +508,7 @@ fn only_officers_register_and_only_admins_set_policies() {
     // Wildcards are registered for no one.
     let r = w.ra(
         dir,
-        &[
-            "register",
-            "--identity",
-            "CN=*.example.com",
-            "--roles",
-            "server",
-            "--evidence",
-            "e",
-        ],
+        &words!["register --identity CN=*.example.com --roles server --evidence e"],
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("wildcard"), "{}", r.stderr);
@@ -676,21 +665,7 @@ fn devices_are_vouched_for_and_registered_under_one_serial() {
         dir,
         &argv_with(
             "issue --on-token --ca",
-            &[
-                &server.url,
-                "--ca-cert",
-                "root.pem",
-                "--issuer",
-                "st",
-                "--token",
-                "t.tok",
-                "--slot",
-                "tls",
-                "--identity",
-                "CN=alice.example",
-                "--role",
-                "server",
-            ],
+            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls --identity CN=alice.example --role server"],
         ),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);

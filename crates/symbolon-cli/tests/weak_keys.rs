@@ -422,19 +422,14 @@ fn softhsm_keys(dir: &Path, n: usize) -> Vec<Vec<u8>> {
     )
     .unwrap();
     let tool = |args: &[&str]| {
-        let out = Command::new("pkcs11-tool")
-            .args(["--module", MODULE])
-            .args(args)
-            .env("SOFTHSM2_CONF", &conf)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pkcs11-tool {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        succeeded(
+            Command::new("pkcs11-tool")
+                .args(["--module", MODULE])
+                .args(args)
+                .env("SOFTHSM2_CONF", &conf)
+                .current_dir(dir),
+        )
+        .stdout
     };
     let init = Command::new("softhsm2-util")
         .args([
@@ -454,29 +449,16 @@ fn softhsm_keys(dir: &Path, n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| {
             let id = format!("{:04x}", i + 1);
-            tool(&[
-                "--token-label",
-                "good",
-                "--login",
-                "--pin",
-                "1234",
-                "--keypairgen",
-                "--key-type",
-                "rsa:2048",
-                "--id",
-                &id,
+            tool(&words![
+                "--token-label good --login --pin 1234 --keypairgen --key-type rsa:2048 --id",
+                &id
             ]);
             let out = dir.join(format!("hsm{i}.der"));
-            tool(&[
-                "--token-label",
-                "good",
-                "--read-object",
-                "--type",
-                "pubkey",
-                "--id",
+            tool(&words![
+                "--token-label good --read-object --type pubkey --id",
                 &id,
                 "--output-file",
-                out.to_str().unwrap(),
+                out.to_str().unwrap()
             ]);
             std::fs::read(out).unwrap()
         })

@@ -31,6 +31,12 @@ pub const CREDENTIAL_VALIDITY: Duration = Duration::from_secs(365 * 86_400);
 /// third of that is left.
 pub const TLS_VALIDITY: Duration = Duration::from_secs(90 * 86_400);
 
+/// How long the credential and TLS certificate of a CA run inside one
+/// command (`--ca local:DIR`) are valid. Their keys live in that process's
+/// memory only; a day outlasts any command, and what is left afterwards
+/// expires soon even if the process died before revoking it.
+pub const IN_PROCESS_VALIDITY: Duration = Duration::from_secs(86_400);
+
 /// A certificate just issued, with the chain above it.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -119,6 +125,7 @@ impl CaService {
         name: &PartyName,
         public_key: &RsaPublicKey,
         how: How,
+        validity: Duration,
     ) -> Result<Issued, ServiceError> {
         self.check_new_key(public_key).await?;
         let subject = parse_identity(&format!("CN={name}"))
@@ -126,7 +133,7 @@ impl CaService {
         let params = IssueParams {
             serial: random_serial().map_err(|e| CaError::Internal(e.to_string()))?,
             not_before: SystemTime::now(),
-            validity: CREDENTIAL_VALIDITY,
+            validity,
             subject,
             public_key: public_key.clone().into(),
             role: CertificateRole::Client,
@@ -176,8 +183,14 @@ impl CaService {
                 verified.public_key.kind()
             ))));
         };
-        self.issue_credential(role, &name, &public_key, How::Enrollment(digest))
-            .await
+        self.issue_credential(
+            role,
+            &name,
+            &public_key,
+            How::Enrollment(digest),
+            CREDENTIAL_VALIDITY,
+        )
+        .await
     }
 
     /// Makes a credential directly (no code): for the first admin, when no
@@ -188,7 +201,19 @@ impl CaService {
         name: &PartyName,
         public_key: &RsaPublicKey,
     ) -> Result<Issued, ServiceError> {
-        self.issue_credential(role, name, public_key, How::Bootstrap)
+        self.issue_credential(role, name, public_key, How::Bootstrap, CREDENTIAL_VALIDITY)
+            .await
+    }
+
+    /// A credential for a station inside this process (`--ca local:DIR`),
+    /// valid for [`IN_PROCESS_VALIDITY`]; the process revokes it when done.
+    pub async fn process_credential(
+        &self,
+        role: Role,
+        name: &PartyName,
+        public_key: &RsaPublicKey,
+    ) -> Result<Issued, ServiceError> {
+        self.issue_credential(role, name, public_key, How::Bootstrap, IN_PROCESS_VALIDITY)
             .await
     }
 
@@ -236,12 +261,14 @@ impl CaService {
     }
 
     /// The service's TLS certificate for a key in its own token, naming
-    /// `dns` and `ips`: issued and recorded like any certificate.
+    /// `dns` and `ips`, valid for `validity`: issued and recorded like any
+    /// certificate.
     pub async fn issue_service_certificate(
         &self,
         public_key: &RsaPublicKey,
         dns: &[String],
         ips: &[std::net::IpAddr],
+        validity: Duration,
     ) -> Result<Issued, ServiceError> {
         self.check_new_key(public_key).await?;
         let cn = dns
@@ -254,7 +281,7 @@ impl CaService {
         let params = IssueParams {
             serial: random_serial().map_err(|e| CaError::Internal(e.to_string()))?,
             not_before: SystemTime::now(),
-            validity: TLS_VALIDITY,
+            validity,
             subject,
             public_key: public_key.clone().into(),
             role: CertificateRole::Server,

@@ -20,7 +20,7 @@ use symbolon::keys::RsaAlgorithm;
 use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
 use symbolon_token::tls::{SharedToken, TokenSigningKey};
 
-use crate::credentials::TLS_VALIDITY;
+use crate::credentials::{IN_PROCESS_VALIDITY, TLS_VALIDITY};
 use crate::{CaService, ServiceError};
 
 /// The names the service's certificate carries.
@@ -144,6 +144,7 @@ fn certified(
 async fn own_identity(
     service: &CaService,
     names: &ServiceNames,
+    validity: Duration,
 ) -> Result<CertifiedKey, ServiceError> {
     let slot = SlotName::new("tls")?;
     let (token, public) = tokio::task::spawn_blocking({
@@ -157,7 +158,7 @@ async fn own_identity(
     .await
     .map_err(|e| ServiceError::Setup(format!("TLS key task: {e}")))??;
     let issued = service
-        .issue_service_certificate(&public, &names.dns, &names.ips)
+        .issue_service_certificate(&public, &names.dns, &names.ips, validity)
         .await?;
     let token: SharedToken = Arc::new(token);
     certified(token, slot, issued.certificate, service.chain())
@@ -167,6 +168,9 @@ async fn own_identity(
 pub enum ServerKey {
     /// A key of the service's own, certified by this CA, renewed by it.
     Own(ServiceNames),
+    /// A key of a CA run inside one command (`--ca local:DIR`): certified
+    /// for [`IN_PROCESS_VALIDITY`], never renewed.
+    InProcess(ServiceNames),
     /// An operator's certificate chain (leaf first) and the token slot
     /// holding its key.
     Given {
@@ -193,7 +197,8 @@ pub async fn server_config(
     key: &ServerKey,
 ) -> Result<ServiceTls, ServiceError> {
     let certified_key = match key {
-        ServerKey::Own(names) => own_identity(service, names).await?,
+        ServerKey::Own(names) => own_identity(service, names, TLS_VALIDITY).await?,
+        ServerKey::InProcess(names) => own_identity(service, names, IN_PROCESS_VALIDITY).await?,
         ServerKey::Given { chain, token, slot } => {
             let (leaf, rest) = chain
                 .split_first()
@@ -253,7 +258,7 @@ pub async fn keep_renewed(
             .unwrap_or_default();
         match &key {
             ServerKey::Own(names) if left < TLS_VALIDITY / 3 => {
-                match own_identity(&service, names).await {
+                match own_identity(&service, names, TLS_VALIDITY).await {
                     Ok(k) => {
                         certificate.replace(k);
                         tracing::info!("renewed the service's TLS certificate");

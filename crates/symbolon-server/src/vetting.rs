@@ -156,8 +156,13 @@ impl CaService {
     ) -> Result<NamePolicyRecord, ServiceError> {
         let policy = NamePolicy::parse(text).map_err(|e| invalid(e.to_string()))?;
         // A policy for a name no station holds would wait silently for
-        // whoever is granted that name next.
-        if self.registry.role_of_name(station).await? != Some(symbolon::access::Role::Station) {
+        // whoever is granted that name next. The service's own in-process
+        // station (`--ca local:DIR`) holds its reserved name between
+        // commands too, though each command's credential is revoked when
+        // it ends.
+        if !station.is_reserved()
+            && self.registry.role_of_name(station).await? != Some(symbolon::access::Role::Station)
+        {
             return Err(ServiceError::Invalid {
                 code: symbolon::Code::NotFound,
                 message: format!(

@@ -164,7 +164,10 @@ pub(crate) enum AdminCommand {
     )]
     RevokeCredential(AdminRevokeCredentialArgs),
     /// A station's name policy: the namespaces it may have certified without a registration per subject.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon admin name-policy set --station st-1 --allow 'dns:*.devices.example' --deny dns:admin.devices.example --ca https://127.0.0.1:8080 --credential symbolon-data/admin.token\n  symbolon admin name-policy show --station st-1 --ca https://127.0.0.1:8080 --credential symbolon-data/admin.token"
+    )]
     NamePolicy(NamePolicyCommand),
     /// Trust a device manufacturer's root: device keys whose certificate chains to it count as manufacturer-attested.
     #[command(after_help = "Example:

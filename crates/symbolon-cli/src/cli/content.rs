@@ -50,7 +50,10 @@ pub(crate) struct OwnerDir {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ContentCommand {
     /// The copyright owner's station (FIG. 23).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon content owner init --owner owner/ --ca-cert root.pem\n  symbolon content owner provision --owner owner/ --token alice.token --slot content --out alice-content.pem\n  symbolon content owner public-key --owner owner/ --out catalogue.pem"
+    )]
     Owner(OwnerCommand),
     /// Sign a purchase order with the purchase-signing key (FIG. 22).
     #[command(after_help = "Example:\n  \

@@ -51,19 +51,34 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Noun {
     /// A token: key slots whose secret halves never leave it.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon token init --token alice.token\n  symbolon token generate --token alice.token --slot signing --algorithm rsa-3072\n  symbolon token public-key --token alice.token --slot signing --out signing.pub.pem\n  symbolon token sign --token alice.token --slot signing --in doc.pdf --out doc.sig\n\nEach verb's --help shows its own examples."
+    )]
     Token(TokenCommand),
     /// Check a token's key attestation.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon token public-key --token alice.token --device --out device.pem\n  symbolon attestation verify --in signing.att.json --device-key device.pem --public-key signing.pub.pem --nonce 5f3a…\n\nEach verb's --help shows its own examples."
+    )]
     Attestation(AttestationCommand),
     /// An issuer identity: the key tokens trust to write keys and certificates.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon issuer init --issuer station/\n  symbolon issuer public-key --issuer station/ --out station.pub.pem\n  symbolon token trust-issuer --token alice.token --issuer-key station.pub.pem\n\nEach verb's --help shows its own examples."
+    )]
     Issuer(IssuerCommand),
     /// The registry's hash-chained audit log.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  symbolon audit verify --data symbolon-data\n\nEach verb's --help shows its own examples."
+    )]
     Audit(AuditCommand),
     /// The certification authority: set up, show its certificate.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon ca init --data symbolon-data --subject 'CN=Example Root CA,O=Example' --algorithm rsa-3072\n  symbolon ca certificate --ca http://127.0.0.1:8080 --out root.pem\n\nEach verb's --help shows its own examples."
+    )]
     Ca(CaCommand),
     /// Run the CA and registry service over HTTPS (creates ./symbolon-data on first run).
     #[command(
@@ -77,10 +92,16 @@ pub(crate) enum Noun {
     )]
     Serve(ServeArgs),
     /// Roles at the service: grant them, list and revoke credentials; stations' name policies; manufacturer roots (admin).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon admin grant --ca https://127.0.0.1:8080 --ca-cert root.pem --credential symbolon-data/admin.token --role station --name st-1\n  symbolon admin list --ca https://127.0.0.1:8080 --ca-cert root.pem --credential symbolon-data/admin.token\n  symbolon admin revoke-credential --serial 4f0c… --ca https://127.0.0.1:8080 --ca-cert root.pem --credential symbolon-data/admin.token\n\nEach verb's --help shows its own examples."
+    )]
     Admin(AdminCommand),
     /// The registration authority: record subscribers you vetted, so the CA certifies them (registration officer).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon ra list --all --ca https://127.0.0.1:8080 --credential officer.token\n  symbolon ra show --id 5d1c… --ca https://127.0.0.1:8080 --credential officer.token\n  symbolon ra withdraw --id 5d1c… --reason 'left the company' --ca https://127.0.0.1:8080 --credential officer.token\n\nEach verb's --help shows its own examples."
+    )]
     Ra(RaCommand),
     /// Make a credential: a key inside your token, certified for the role an admin granted you.
     #[command(after_help = "Example:\n  \
@@ -115,22 +136,40 @@ pub(crate) enum Noun {
         failure exits non-zero after the chunks that did authenticate).")]
     Unseal(UnsealArgs),
     /// Protected content: the owner's station, purchase orders and licences.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon content owner init --owner owner/ --ca-cert root.pem\n  symbolon content license --owner owner/ --order order.pem --content film.sealed --out film.licence\n  symbolon content inspect film.sealed --json\n\nEach verb's --help shows its own examples."
+    )]
     Content(ContentCommand),
     /// Escrow arbitrators: their identities, registration, share checks.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon arbitrator init --arbitrator card-co/ --name card-company\n  symbolon arbitrator register --arbitrator card-co/ --ca http://127.0.0.1:8080\n  symbolon arbitrator verify-share --arbitrator card-co/ --ca http://127.0.0.1:8080 --escrow ID\n\nEach verb's --help shows its own examples."
+    )]
     Arbitrator(ArbitratorCommand),
     /// Public keys: the CA's weak-key checks, offline.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon keys check --in key.pub.pem\n  symbolon keys scan --data symbolon-data\n\nEach verb's --help shows its own examples."
+    )]
     Keys(KeysCommand),
     /// Escrow policies: check one and see who can satisfy it.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  symbolon policy check 'seq(user, all(card-company, any(1, provider-a, provider-b)))'\n\nEach verb's --help shows its own examples."
+    )]
     Policy(PolicyCommand),
     /// Recovery of an escrowed key: request, approve or refuse, status, complete.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon recovery request --ca http://127.0.0.1:8080 --key sha256:… --reason 'token lost' …\n  symbolon recovery approve --arbitrator card-co/ --ca http://127.0.0.1:8080 --ca-cert root.pem --request ID\n  symbolon recovery status --ca http://127.0.0.1:8080 --request ID --json\n  symbolon recovery complete --ca http://127.0.0.1:8080 --request ID --token new.token\n\nEach verb's --help shows its own examples."
+    )]
     Recovery(RecoveryCommand),
     /// Joint keys (fifth embodiment): a key all parties make and none of them knows.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon joint new-partial --bits 2048 --out issuer.partial\n  symbolon joint init --token alice.token --slot joint --e 65537 --partial-file issuer.partial\n  symbolon joint contribute --token alice.token --slot joint --partial-file provider.partial\n  symbolon joint finish --token alice.token --slot joint --out joint.pub.pem\n\nEach verb's --help shows its own examples."
+    )]
     Joint(JointCommand),
     /// Revoke a certificate: as an admin or registration officer, as its subscriber (signed in the token), or every certificate of a device.
     #[command(after_help = "Examples:
@@ -157,16 +196,28 @@ certificate is in the token, the old one is revoked as superseded. An expired, r
 renewed certificate is refused. `symbolon certificates expiring --within 30d` lists what to renew.")]
     Renew(crate::cli::RenewArgs),
     /// Certificates the CA issued: list by status, find those expiring, release a hold.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon certificates list --status revoked --ca https://ca.example.org:8443 --ca-cert root.pem\n  symbolon certificates expiring --within 30d --ca https://ca.example.org:8443 --ca-cert root.pem\n\nEach verb's --help shows its own examples."
+    )]
     Certificates(crate::cli::CertificatesCommand),
     /// The CA's certificate revocation list.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  symbolon crl fetch --ca https://ca.example.org:8443 --ca-cert root.pem --out ca.crl\n\nEach verb's --help shows its own examples."
+    )]
     Crl(crate::cli::CrlCommand),
     /// The transparency log: signed checkpoints, inclusion and consistency proofs, offline checks.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon log key --ca https://ca.example.org:8443 --ca-cert root.pem > log.vkey\n  symbolon log checkpoint --ca https://ca.example.org:8443 --ca-cert root.pem --log-key log.vkey\n  symbolon log verify-consistency --old cp-1.txt --new cp-2.txt --proof cons.json --log-key log.vkey\n\nEach verb's --help shows its own examples."
+    )]
     Log(crate::cli::LogCommand),
     /// A key's evidence bundle: everything a third person needs to check its history offline.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  symbolon evidence export --ca https://ca.example.org:8443 --ca-cert root.pem --credential auditor.token --key sha256:9f86d0… --out alice-key.evidence.json\n  symbolon evidence verify alice-key.evidence.json --root root.pem --log-key log.vkey\n\nEach verb's --help shows its own examples."
+    )]
     Evidence(crate::cli::EvidenceCommand),
 }
 
@@ -320,4 +371,34 @@ pub(crate) struct ServeArgs {
     pub(crate) weak_key_effort: Option<symbolon::keys::weak::Effort>,
     #[command(flatten)]
     pub(crate) edge: EdgeArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every noun and every verb (and every noun under a noun) shows at
+    /// least one example of itself in its --help.
+    #[test]
+    fn every_command_has_an_example() {
+        fn check(prefix: &str, command: &clap::Command, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands() {
+                let name = format!("{prefix} {}", sub.get_name());
+                let help = sub
+                    .get_after_help()
+                    .or(sub.get_after_long_help())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if !help.contains("symbolon ") {
+                    missing.push(name.clone());
+                }
+                check(&name, sub, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check("symbolon", &Cli::command(), &mut missing);
+        assert!(missing.is_empty(), "no example in --help of: {missing:?}");
+    }
 }

@@ -109,6 +109,9 @@ fn open_credential(spec: &str) -> Result<Credential, CliError> {
 /// A CA at a base URL.
 pub(crate) struct CaClient {
     inner: ServiceClient,
+    /// The CA this command runs inside itself (`--ca local:DIR`), kept as
+    /// long as the client is.
+    _local: Option<super::serve_ca::InProcessCa>,
 }
 
 impl CaClient {
@@ -119,6 +122,7 @@ impl CaClient {
         let credential = credential()?;
         Ok(Self {
             inner: ServiceClient::new(base, roots.as_ref(), credential.as_ref())?,
+            _local: None,
         })
     }
 
@@ -132,17 +136,21 @@ impl CaClient {
         let credential = open_credential(spec)?;
         Ok(Self {
             inner: ServiceClient::new(base, roots.as_ref(), Some(&credential))?,
+            _local: None,
         })
     }
 
-    /// A client with the pin and credential given (the in-process CA).
-    pub(crate) fn with(
+    /// A client of the CA `local` runs in this process, with the pin and
+    /// credential given.
+    pub(crate) fn in_process(
         base: &str,
         roots: &PinnedRoots,
         credential: &Credential,
+        local: super::serve_ca::InProcessCa,
     ) -> Result<Self, CliError> {
         Ok(Self {
             inner: ServiceClient::new(base, Some(roots), Some(credential))?,
+            _local: Some(local),
         })
     }
 

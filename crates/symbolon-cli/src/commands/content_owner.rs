@@ -82,14 +82,16 @@ pub(crate) fn license(
     out: Option<&Path>,
     json: bool,
 ) -> Result<(), CliError> {
-    let rt = runtime()?;
-    let station = rt.block_on(OwnerStation::open(&owner.owner))?;
+    // The inputs are read before the station's database is opened, so a
+    // malformed order or content file leaves the station untouched.
     let order = PurchaseOrder::from_pem(&read_input(Some(order_path))?)?;
     let header = {
         let mut f =
             std::fs::File::open(content).map_err(|e| CliError::io("cannot read", content, e))?;
         ContentHeader::read_from(&mut f)?
     };
+    let rt = runtime()?;
+    let station = rt.block_on(OwnerStation::open(&owner.owner))?;
     let issued = rt.block_on(async {
         let issued = station
             .license(
@@ -128,18 +130,21 @@ fn public_key(
         out,
     }: OwnerPublicKeyArgs,
 ) -> Result<(), CliError> {
-    let station = runtime()?.block_on(OwnerStation::open(&owner.owner))?;
-    let text = if identity {
-        station.identity()?.public_key().to_pem()
-    } else if let (Some(serial), Some(slot)) = (token_serial, slot) {
-        let serial: TokenSerial = serial.parse()?;
-        station
-            .provisioned_key(&serial, &SlotName::new(&slot)?)?
-            .to_pem()
-    } else {
-        station.catalogue_key()?.to_pem()
+    let provisioned = match (token_serial, slot) {
+        (Some(serial), Some(slot)) => Some((serial.parse::<TokenSerial>()?, SlotName::new(&slot)?)),
+        _ => None,
     };
-    write_output(out.as_deref(), text.as_bytes(), false)
+    let rt = runtime()?;
+    let station = rt.block_on(OwnerStation::open(&owner.owner))?;
+    let text = if identity {
+        station.identity().map(|i| i.public_key().to_pem())
+    } else if let Some((serial, slot)) = &provisioned {
+        station.provisioned_key(serial, slot).map(|k| k.to_pem())
+    } else {
+        station.catalogue_key().map(|k| k.to_pem())
+    };
+    rt.block_on(station.close());
+    write_output(out.as_deref(), text?.as_bytes(), false)
 }
 
 fn provision(

@@ -39,18 +39,25 @@ pub(crate) fn read_partial(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> 
     } else {
         read_secret(path)?
     };
-    let hex_text: Zeroizing<String> = Zeroizing::new(
-        String::from_utf8_lossy(&text)
-            .chars()
-            .filter(|c| !c.is_whitespace())
+    // Bytes, not a lossy string: no unzeroised copy of the secret is made.
+    let hex_text: Zeroizing<Vec<u8>> = Zeroizing::new(
+        text.iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
             .collect(),
     );
-    let bytes = Zeroizing::new(hex::decode(hex_text.as_bytes()).map_err(|_| {
+    let bytes = Zeroizing::new(hex::decode(hex_text.as_slice()).map_err(|_| {
         CliError::new(
             Code::InvalidInput,
             format!("{} does not hold a hex partial exponent", path.display()),
         )
     })?);
+    if bytes.is_empty() {
+        return Err(CliError::new(
+            Code::InvalidInput,
+            format!("{} is empty: it holds no partial exponent", path.display()),
+        ));
+    }
     Ok(bytes)
 }
 

@@ -15,7 +15,7 @@ use symbolon_server::gate::Edge;
 use symbolon_server::rate_limit::{Limit, RateLimiter};
 use symbolon_server::tls::{keep_renewed, server_config, ServerKey, ServiceNames};
 use symbolon_server::{edge, http::router, CaService, DataDir};
-use symbolon_store::Registry;
+use symbolon_store::{CertificateSerial, Registry};
 use symbolon_token::file::{default_sealing_key_path, init_token};
 use symbolon_token::open::TokenSpec;
 
@@ -201,6 +201,7 @@ async fn maintain_status(service: Arc<CaService>) {
 fn clone_key(key: &ServerKey) -> ServerKey {
     match key {
         ServerKey::Own(n) => ServerKey::Own(n.clone()),
+        ServerKey::InProcess(n) => ServerKey::InProcess(n.clone()),
         ServerKey::Given { chain, token, slot } => ServerKey::Given {
             chain: chain.clone(),
             token: Arc::clone(token),
@@ -303,7 +304,9 @@ pub(crate) fn chain_pem(leaf: &[u8], chain: &[Vec<u8>]) -> String {
 /// this CA: `--credential DIR/admin.token`), else as a station credential of
 /// this process's own (`local-station`, its key in memory only). The first
 /// run creates the first admin's credential, as `serve` does. The service
-/// lives as long as the process.
+/// lives as long as the client; the TLS certificate and the process's own
+/// credential are valid for a day only, and the credential is revoked when
+/// the client is dropped.
 pub(crate) fn in_process(
     data: &Path,
     credential: Option<Credential>,
@@ -313,50 +316,39 @@ pub(crate) fn in_process(
     // The same registry `serve` would use: SYMBOLON_DATABASE, or the data directory's.
     let url = std::env::var("SYMBOLON_DATABASE").unwrap_or_else(|_| dir.database_url());
     let rt = super::runtime()?;
-    let (service, tls, listener, credential) = rt.block_on(async {
+    let (service, tls, listener, credential, own) = rt.block_on(async {
         let registry = Registry::open(&url).await?;
         let service = Arc::new(CaService::new(ca, registry)?);
         bootstrap_admin(&service, &dir).await?;
-        let tls = server_config(&service, &ServerKey::Own(ServiceNames::loopback())).await?;
-        let credential = match credential {
-            Some(c) => c,
+        let tls = server_config(&service, &ServerKey::InProcess(ServiceNames::loopback())).await?;
+        let (credential, own) = match credential {
+            Some(c) => (c, None),
             None => {
-                let slot = SlotName::new(DEFAULT_CREDENTIAL_SLOT)?;
-                let mut token = SoftToken::create(MemoryStore::default(), SealingKey::generate()?)?;
-                let public = token.generate(&slot, CREDENTIAL_ALGORITHM)?;
-                certify_into(
-                    &service,
-                    &mut token,
-                    &slot,
-                    &public,
-                    Role::Station,
-                    "local-station",
-                )
-                .await?;
-                Credential::open(Arc::new(token), &slot)?
+                let (c, serial) = process_station(&service).await?;
+                (c, Some(serial))
             }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| CliError::new(Code::Io, format!("cannot listen on loopback: {e}")))?;
-        Ok::<_, CliError>((service, tls, listener, credential))
+        Ok::<_, CliError>((service, tls, listener, credential, own))
     })?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::new(Code::Io, format!("cannot read the listening address: {e}")))?;
     let roots = PinnedRoots::from_der(service.chain().to_vec());
+    let local = InProcessCa {
+        service: Arc::clone(&service),
+        own_credential: own,
+        runtime: rt.handle().clone(),
+    };
+    let unlimited = Limit {
+        per_second: 1e6,
+        burst: 1e6,
+    };
     let app = router(Arc::new(Edge {
         service,
-        limiter: RateLimiter::new(
-            Limit {
-                per_second: 1e6,
-                burst: 1e6,
-            },
-            Limit {
-                per_second: 1e6,
-                burst: 1e6,
-            },
-        ),
+        limiter: RateLimiter::new(unlimited, unlimited),
     }));
     std::thread::spawn(move || {
         rt.block_on(async move {
@@ -366,7 +358,55 @@ pub(crate) fn in_process(
             }
         });
     });
-    CaClient::with(&format!("https://{addr}"), &roots, &credential)
+    CaClient::in_process(&format!("https://{addr}"), &roots, &credential, local)
+}
+
+/// A station credential for this process (`local-station`): a key made in
+/// a token in memory, certified for a day.
+async fn process_station(service: &CaService) -> Result<(Credential, CertificateSerial), CliError> {
+    let slot = SlotName::new(DEFAULT_CREDENTIAL_SLOT)?;
+    let mut token = SoftToken::create(MemoryStore::default(), SealingKey::generate()?)?;
+    let public = token.generate(&slot, CREDENTIAL_ALGORITHM)?;
+    let name: PartyName = "local-station".parse().map_err(setup)?;
+    let issued = service
+        .process_credential(Role::Station, &name, &public)
+        .await?;
+    Credential::install(
+        &mut token,
+        &slot,
+        &chain_pem(&issued.certificate, service.chain()),
+    )?;
+    Ok((Credential::open(Arc::new(token), &slot)?, issued.serial))
+}
+
+/// The CA a command runs inside itself (`--ca local:DIR`). Dropping it
+/// revokes the command's own station credential, whose key existed only in
+/// this process: no live station is left behind that nobody can use or
+/// account for.
+pub(crate) struct InProcessCa {
+    service: Arc<CaService>,
+    own_credential: Option<CertificateSerial>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Drop for InProcessCa {
+    fn drop(&mut self) {
+        let Some(serial) = self.own_credential.take() else {
+            return;
+        };
+        let (service, runtime) = (Arc::clone(&self.service), self.runtime.clone());
+        // On a thread of its own: the client may be dropped inside another
+        // runtime, where blocking on this one is not allowed.
+        let revoked = std::thread::spawn(move || {
+            runtime.block_on(async { service.revoke_credential(&serial).await.map(|()| serial) })
+        })
+        .join();
+        match revoked {
+            Ok(Ok(serial)) => tracing::debug!(%serial, "revoked this command's station credential"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot revoke this command's station credential; it expires within a day"),
+            Err(_) => tracing::warn!("the revocation of this command's station credential failed; it expires within a day"),
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.

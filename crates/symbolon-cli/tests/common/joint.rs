@@ -25,14 +25,7 @@ pub fn joint_key(dir: &Path, parties: usize, trust: &[&str]) -> Vec<String> {
     for key in trust {
         ok(
             dir,
-            &[
-                "token",
-                "trust-issuer",
-                "--token",
-                "u.tok",
-                "--issuer-key",
-                key,
-            ],
+            &words!["token trust-issuer --token u.tok --issuer-key", key],
         );
     }
     let mut files = Vec::new();
@@ -46,66 +39,33 @@ pub fn joint_key(dir: &Path, parties: usize, trust: &[&str]) -> Vec<String> {
     }
     ok(
         dir,
-        &[
-            "joint",
-            "init",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--partial-file",
-            &files[0],
+        &words![
+            "joint init --token u.tok --slot j --partial-file",
+            &files[0]
         ],
     );
     for f in &files[1..] {
         ok(
             dir,
-            &[
-                "joint",
-                "contribute",
-                "--token",
-                "u.tok",
-                "--slot",
-                "j",
-                "--partial-file",
-                f,
-            ],
+            &words!["joint contribute --token u.tok --slot j --partial-file", f],
         );
     }
     ok(
         dir,
-        &[
-            "joint", "finish", "--token", "u.tok", "--slot", "j", "--out", "j.pem",
-        ],
+        &words!["joint finish --token u.tok --slot j --out j.pem"],
     );
     let to = age_identity(dir, "user.agekey");
     ok(
         dir,
-        &[
-            "joint",
-            "output-d0",
-            "--token",
-            "u.tok",
-            "--slot",
-            "j",
-            "--to",
+        &words![
+            "joint output-d0 --token u.tok --slot j --to",
             &to,
-            "--out",
-            "d0.age",
+            "--out d0.age"
         ],
     );
     ok(
         dir,
-        &[
-            "joint",
-            "reveal-d0",
-            "--identity",
-            "user.agekey",
-            "--in",
-            "d0.age",
-            "--out",
-            "d0.partial",
-        ],
+        &words!["joint reveal-d0 --identity user.agekey --in d0.age --out d0.partial"],
     );
     let mut chain = vec!["d0.partial".to_string()];
     chain.extend(files.into_iter().map(|f| format!("{f}.corrected")));
@@ -117,26 +77,20 @@ pub fn joint_key(dir: &Path, parties: usize, trust: &[&str]) -> Vec<String> {
 pub fn chain_sign(dir: &Path, chain: &[String], message: &str) -> String {
     ok(
         dir,
-        &[
-            "joint", "encode", "--key", "j.pem", "--in", message, "--out", "s.hex",
-        ],
+        &words!["joint encode --key j.pem --in", message, "--out s.hex"],
     );
     let mut input = "s.hex".to_string();
     for (i, partial) in chain.iter().enumerate() {
         let out = format!("s{i}.hex");
         ok(
             dir,
-            &[
-                "joint",
-                "partial-sign",
-                "--key",
-                "j.pem",
-                "--partial-file",
+            &words![
+                "joint partial-sign --key j.pem --partial-file",
                 partial,
                 "--in",
                 &input,
                 "--out",
-                &out,
+                &out
             ],
         );
         input = out;
@@ -165,15 +119,13 @@ pub fn signed_form(dir: &Path, chain: &[String], names: &[String], token: &str, 
     for (name, partial) in names.iter().zip(chain) {
         ok(
             dir,
-            &[
-                "joint",
-                "chain-sign",
-                "--in",
+            &words![
+                "joint chain-sign --in",
                 out,
                 "--party",
                 name,
                 "--partial-file",
-                partial,
+                partial
             ],
         );
     }
@@ -184,21 +136,15 @@ pub fn new_form(dir: &Path, names: &[String], token: &str, out: &str) {
     let serial = serial(dir, token);
     ok(
         dir,
-        &[
-            "joint",
-            "form-new",
-            "--key",
-            "j.pem",
-            "--parties",
+        &words![
+            "joint form-new --key j.pem --parties",
             &names.join(","),
             "--new-token",
             &serial,
-            "--new-slot",
-            "j",
-            "--reason",
-            "card destroyed in the washing machine",
+            "--new-slot j --reason",
+            ["card destroyed in the washing machine"],
             "--out",
-            out,
+            out
         ],
     );
 }

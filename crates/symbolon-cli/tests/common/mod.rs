@@ -77,6 +77,31 @@ pub fn argv_with<'a>(line: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     argv(line).into_iter().chain(rest.iter().copied()).collect()
 }
 
+/// An argument list written the way a command line reads:
+/// `words!["genpkey -algorithm RSA -out", &key, "-subj", ["/CN=Alice Smith"]]`.
+/// A string literal stands for its whitespace-separated words, `["…"]` for
+/// one argument that holds spaces, any other expression for one argument.
+#[allow(unused_macros)]
+macro_rules! words {
+    (@acc [$($done:expr,)*]) => {
+        [$($done),*].concat()
+    };
+    (@acc [$($done:expr,)*] [$one:literal] $(, $($rest:tt)*)?) => {
+        words!(@acc [$($done,)* vec![$one],] $($($rest)*)?)
+    };
+    (@acc [$($done:expr,)*] $line:literal $(, $($rest:tt)*)?) => {
+        words!(@acc [$($done,)* $line.split_whitespace().collect::<Vec<&str>>(),] $($($rest)*)?)
+    };
+    (@acc [$($done:expr,)*] $arg:expr $(, $($rest:tt)*)?) => {
+        words!(@acc [$($done,)* vec![AsRef::<str>::as_ref($arg)],] $($($rest)*)?)
+    };
+    ($($t:tt)*) => {
+        words!(@acc [] $($t)*)
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use words;
+
 /// `sym!(dir, "token sign --token {tok} --slot s")`: runs symbolon with the
 /// line's words (its `{name}`s filled in as `format!` does) and expects
 /// success.
@@ -99,6 +124,19 @@ macro_rules! sym_fails {
 }
 #[allow(unused_imports)]
 pub(crate) use sym_fails;
+
+/// Runs a peer's command and expects success, showing its stderr if not.
+pub fn succeeded(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} {:?} failed: {}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
 
 /// Runs and expects success.
 pub fn ok(dir: &Path, args: &[&str]) -> Run {
@@ -158,19 +196,14 @@ pub fn have_pyca() -> bool {
 
 /// Runs scripts/weak-key-corpus.py into `dir/corpus` with `args`; its cases.
 pub fn weak_key_corpus(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../scripts/weak-key-corpus.py"
-        ))
-        .arg(dir.join("corpus"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scripts/weak-key-corpus.py"
+            ))
+            .arg(dir.join("corpus"))
+            .args(args),
     );
     serde_json::from_slice(&std::fs::read(dir.join("corpus/corpus.json")).unwrap()).unwrap()
 }
@@ -179,32 +212,18 @@ pub fn weak_key_corpus(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
 pub fn openssl_rsa_key(dir: &Path, out: &str, bits: u32) {
     openssl(
         dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
+        &words![
+            "genpkey -algorithm RSA -pkeyopt",
             &format!("rsa_keygen_bits:{bits}"),
             "-out",
-            out,
+            out
         ],
     );
 }
 
 /// Runs `openssl args…` in `dir`, expecting success.
 pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    succeeded(Command::new("openssl").args(args).current_dir(dir)).stdout
 }
 
 /// A token agent child process, killed when dropped.
@@ -258,16 +277,7 @@ pub fn token_with_key(dir: &Path) {
     );
     ok(
         dir,
-        &[
-            "token",
-            "public-key",
-            "--token",
-            "t.tok",
-            "--slot",
-            "sig",
-            "--out",
-            "sig.pub",
-        ],
+        &words!["token public-key --token t.tok --slot sig --out sig.pub"],
     );
 }
 
@@ -276,44 +286,58 @@ pub fn certificate_for(dir: &Path, pubkey: &str, out: &str) {
     if !dir.join("ca.key").exists() {
         openssl(
             dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                "ca.key",
-            ],
+            &words!["genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ca.key"],
         );
     }
     openssl(
         dir,
-        &[
-            "x509",
-            "-new",
-            "-key",
-            "ca.key",
-            "-force_pubkey",
+        &words![
+            "x509 -new -key ca.key -force_pubkey",
             pubkey,
-            "-subj",
-            "/CN=test",
-            "-days",
-            "30",
-            "-out",
-            out,
+            "-subj /CN=test -days 30 -out",
+            out
         ],
     );
 }
 
-/// Every file in `dir` with its bytes.
+/// Every file in `dir` with its bytes; an SQLite database as its logical
+/// content instead. Its `-wal` and `-shm` companions come and go as
+/// connections open and close (and a checkpoint moves committed pages from
+/// one file to the other), so comparing them byte for byte would see
+/// changes where the data has none.
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     for e in walk(dir) {
-        out.push((e.clone(), std::fs::read(&e).unwrap_or_default()));
+        let name = e.to_string_lossy();
+        if name.ends_with("-wal") || name.ends_with("-shm") {
+            continue;
+        }
+        let bytes = std::fs::read(&e).unwrap_or_default();
+        let bytes = if bytes.starts_with(b"SQLite format 3\0") {
+            sqlite_content(&e)
+        } else {
+            bytes
+        };
+        out.push((e.clone(), bytes));
     }
     out.sort();
     out
+}
+
+/// The SQL dump of the SQLite database at `db`, read from a copy (with its
+/// write-ahead log) so the original's files are not touched.
+fn sqlite_content(db: &Path) -> Vec<u8> {
+    let copy = tempfile::tempdir().unwrap();
+    let target = copy.path().join("copy.db");
+    std::fs::copy(db, &target).unwrap();
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    if wal.exists() {
+        std::fs::copy(&wal, copy.path().join("copy.db-wal")).unwrap();
+    }
+    succeeded(Command::new("python3").arg("-c").arg(
+        "import sqlite3, sys\nfor line in sqlite3.connect(sys.argv[1]).iterdump(): print(line)",
+    ).arg(&target))
+    .stdout
 }
 
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -633,11 +657,8 @@ fn enroll_at(
     let ca_cert = ca_cert.to_str().unwrap();
     let granted = ok(
         dir,
-        &[
-            "--json",
-            "admin",
-            "grant",
-            "--ca",
+        &words![
+            "--json admin grant --ca",
             url,
             "--ca-cert",
             ca_cert,
@@ -646,7 +667,7 @@ fn enroll_at(
             "--role",
             role,
             "--name",
-            name,
+            name
         ],
     )
     .json();
@@ -658,16 +679,15 @@ fn enroll_at(
     }
     ok(
         dir,
-        &[
-            "enroll",
-            "--ca",
+        &words![
+            "enroll --ca",
             url,
             "--ca-cert",
             ca_cert,
             "--code",
             &code,
             "--token",
-            token,
+            token
         ],
     );
 }
@@ -797,14 +817,7 @@ pub fn request(
 pub fn station_and_token(dir: &Path, server: &Server) {
     ok(
         dir,
-        &[
-            "ca",
-            "certificate",
-            "--ca",
-            &server.url,
-            "--out",
-            "root.pem",
-        ],
+        &words!["ca certificate --ca", &server.url, "--out root.pem"],
     );
     station_trusted_by_token(dir);
 }
@@ -825,14 +838,7 @@ pub fn station_trusted_by_token(dir: &Path) {
     ok(dir, &["token", "init", "--token", "t.tok"]);
     ok(
         dir,
-        &[
-            "token",
-            "trust-issuer",
-            "--token",
-            "t.tok",
-            "--issuer-key",
-            "st.pem",
-        ],
+        &words!["token trust-issuer --token t.tok --issuer-key st.pem"],
     );
 }
 

@@ -717,6 +717,14 @@ impl ChainMessage {
         };
         // Links never outnumber the roster, so the zip sees every link.
         for (i, (link, holder)) in self.links.iter().zip(self.roster.as_slice()).enumerate() {
+            if !self.roster.as_slice().contains(&link.party) {
+                return Err(JointError::Chain(format!(
+                    "link {} is by {}, who is not in the roster ({})",
+                    i + 1,
+                    link.party,
+                    self.roster_text()
+                )));
+            }
             if link.party != *holder {
                 return Err(JointError::OutOfOrder(format!(
                     "link {} is by {} but {holder} signs at that place in the roster ({}): the chain is out of order",
@@ -774,6 +782,13 @@ impl ChainMessage {
             return Ok(State::Complete);
         };
         match &self.refusal {
+            Some(r) if !self.roster.as_slice().contains(&r.party) => {
+                Err(JointError::Chain(format!(
+                    "the refusal is by {}, who is not in the roster ({})",
+                    r.party,
+                    self.roster_text()
+                )))
+            }
             Some(r) if r.party != *next => Err(JointError::OutOfOrder(format!(
                 "the refusal is by {}, but {next} was to sign next",
                 r.party
@@ -1064,6 +1079,13 @@ mod tests {
         assert!(matches!(
             reordered.status().unwrap_err(),
             JointError::OutOfOrder(_)
+        ));
+        // A link by someone the roster does not name is no order at all.
+        let mut stranger = m.clone();
+        stranger.links[2].party = PartyName::new("mallory").unwrap();
+        assert!(matches!(
+            stranger.status().unwrap_err(),
+            JointError::Chain(ref msg) if msg.contains("mallory, who is not in the roster")
         ));
         // Round trip through the file.
         assert_eq!(
