@@ -158,6 +158,16 @@ def entry_bytes(e):
 
 # --- RFC 9162 §2.1.3.2 and §2.1.4.2 ------------------------------------------
 
+def to_set_bit(fn, sn):
+    """RFC 9162 §2.1.3.2 and §2.1.4.2: right-shift fn and sn equally until
+    fn's lowest bit is set or fn is 0."""
+    while True:
+        fn >>= 1
+        sn >>= 1
+        if fn & 1 or fn == 0:
+            return fn, sn
+
+
 def verify_inclusion(index, size, leaf, proof, root):
     if index >= size:
         raise VerifyError("the entry is not within the tree's size")
@@ -168,11 +178,7 @@ def verify_inclusion(index, size, leaf, proof, root):
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
+                fn, sn = to_set_bit(fn, sn)
         else:
             r = node_hash(r, p)
         fn >>= 1
@@ -210,11 +216,7 @@ def verify_consistency(m, n, old_root, new_root, proof):
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
             if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
+                fn, sn = to_set_bit(fn, sn)
         else:
             sr = node_hash(sr, c)
         fn >>= 1

@@ -53,7 +53,12 @@ fn harness() -> &'static Harness {
                 let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).expect("key");
                 let name = format!("party-{i}").parse().expect("name");
                 let issued = service
-                    .bootstrap_credential(role, &name, key.public_key())
+                    .bootstrap_credential(
+                        role,
+                        &name,
+                        key.public_key(),
+                        symbolon_server::credentials::CREDENTIAL_VALIDITY,
+                    )
                     .await
                     .expect("credential");
                 callers.push(Some(Arc::new(

@@ -288,10 +288,10 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     arbitrator_credential(dir, &server, "mallory", "arb/mallory");
     fails(
         dir,
-        &argv_with(
+        &words![
             "arbitrator register --arbitrator arb/mallory --ca",
-            &[&server.url],
-        ),
+            &server.url
+        ],
         5,
         "bound to the arbitrator mallory",
     );
@@ -300,10 +300,7 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     sym!(dir, "arbitrator init --arbitrator arb/st --name x");
     fails(
         dir,
-        &argv_with(
-            "arbitrator register --arbitrator arb/st --ca",
-            &[&server.url],
-        ),
+        &words!["arbitrator register --arbitrator arb/st --ca", &server.url],
         5,
         "is for arbitrator",
     );
@@ -311,25 +308,23 @@ fn squatting_an_arbitrator_name_fails_and_the_real_one_registers() {
     arbitrator_credential(dir, &server, "card-company", "arb/card-company");
     let r = run(
         dir,
-        &argv_with(
+        &words![
             "admin grant --ca",
-            &words![
-                &server.url,
-                "--credential",
-                server.admin.to_str().unwrap(),
-                "--role station --name card-company"
-            ],
-        ),
+            &server.url,
+            "--credential",
+            server.admin.to_str().unwrap(),
+            "--role station --name card-company"
+        ],
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("holds one role"), "{}", r.stderr);
     // The real one registers, and its share recipient is its own.
     ok(
         dir,
-        &argv_with(
+        &words![
             "arbitrator register --arbitrator arb/card-company --ca",
-            &[&server.url],
-        ),
+            &server.url
+        ],
     );
     let (s, v) = http(
         "GET",
@@ -350,18 +345,16 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     let grant = |role: &str, name: &str| {
         ok(
             dir,
-            &argv_with(
+            &words![
                 "--json admin grant --ca",
-                &words![
-                    &server.url,
-                    "--credential",
-                    &admin,
-                    "--role",
-                    role,
-                    "--name",
-                    name
-                ],
-            ),
+                &server.url,
+                "--credential",
+                &admin,
+                "--role",
+                role,
+                "--name",
+                name
+            ],
         )
         .json()["code"]
             .as_str()
@@ -371,15 +364,13 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     // The in-process station's name is the service's own.
     let r = run(
         dir,
-        &argv_with(
+        &words![
             "admin grant --ca",
-            &words![
-                &server.url,
-                "--credential",
-                &admin,
-                "--role station --name local-station"
-            ],
-        ),
+            &server.url,
+            "--credential",
+            &admin,
+            "--role station --name local-station"
+        ],
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("the service's own"), "{}", r.stderr);
@@ -436,10 +427,12 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
     // Listed, then revoked: refused from the next connection on.
     let list = ok(
         dir,
-        &argv_with(
+        &words![
             "--json admin list --ca",
-            &[&server.url, "--credential", &admin],
-        ),
+            &server.url,
+            "--credential",
+            &admin
+        ],
     )
     .json();
     let serial = list["credentials"]
@@ -453,10 +446,14 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         .to_string();
     ok(
         dir,
-        &argv_with(
+        &words![
             "admin revoke-credential --ca",
-            &[&server.url, "--credential", &admin, "--serial", &serial],
-        ),
+            &server.url,
+            "--credential",
+            &admin,
+            "--serial",
+            &serial
+        ],
     );
     let fresh = common::client_for(&server.url, &server.ca_cert, Some(&dir.join("a.tok")));
     let key = openssl_public_key(dir, "r2");
@@ -484,16 +481,14 @@ fn credentials_are_single_use_codes_and_revocation_takes_effect() {
         .to_string();
     fails(
         dir,
-        &argv_with(
+        &words![
             "admin revoke-credential --ca",
-            &words![
-                &server.url,
-                "--credential",
-                &admin,
-                "--serial",
-                &admin_serial
-            ],
-        ),
+            &server.url,
+            "--credential",
+            &admin,
+            "--serial",
+            &admin_serial
+        ],
         5,
         "last active admin",
     );

@@ -30,9 +30,8 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn garbage_gets_an_error_and_the_agent_lives_on() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     let before = std::fs::read(dir.join("t.tok")).unwrap();
     let agent = Agent::start(dir, "t.tok", "a.sock");
     let cases: Vec<(Vec<u8>, &str)> = vec![
@@ -111,9 +110,8 @@ fn garbage_gets_an_error_and_the_agent_lives_on() {
 
 #[test]
 fn concurrent_clients_are_all_served() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     let agent = Agent::start(dir, "t.tok", "a.sock");
     let pk =
         symbolon::keys::RsaPublicKey::from_pem_or_der(&std::fs::read(dir.join("sig.pub")).unwrap())
@@ -149,9 +147,8 @@ fn concurrent_clients_are_all_served() {
 
 #[test]
 fn one_agent_per_socket_and_stale_sockets_are_replaced() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     sym!(dir, "token init --token u.tok");
     let mut agent = Agent::start(dir, "t.tok", "a.sock");
     // A second agent on the same socket is refused; on the same token, too.
@@ -182,9 +179,8 @@ fn one_agent_per_socket_and_stale_sockets_are_replaced() {
 
 #[test]
 fn sigterm_closes_the_agent_cleanly() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     let mut agent = Agent::start(dir, "t.tok", "a.sock");
     let pid = rustix::process::Pid::from_raw(agent.child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
@@ -199,9 +195,8 @@ fn refusals_through_the_agent_change_nothing() {
     if !have_openssl() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     certificate_for(dir, "sig.pub", "sig.crt");
     sym!(dir, "issuer init --issuer rogue");
     sym!(dir, "issuer write-certificate --issuer rogue --token t.tok --slot sig --in sig.crt --out rogue.json");

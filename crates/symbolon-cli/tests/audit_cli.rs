@@ -59,10 +59,7 @@ fn audit_verify_reports_intact_and_broken_chains() {
     );
     let r = sym_fails!(dir, "audit verify --data data", 4, "broken at entry 2");
     assert!(r.stderr.contains("edited"));
-    let r = run(
-        dir,
-        &argv_with("--json audit verify --database", &[&url(dir)]),
-    );
+    let r = run(dir, &words!["--json audit verify --database", &url(dir)]);
     assert_eq!(r.code, 4);
     assert!(
         r.stderr.contains("\"code\":\"audit_broken\""),

@@ -25,9 +25,8 @@ fn refused(dir: &Path, args: &[&str], code: i32, needle: &str) {
 
 #[test]
 fn bad_arguments_change_nothing() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     std::fs::write(dir.join("junk"), b"\x00\x01 not a thing \xff").unwrap();
     std::fs::write(
         dir.join("bad.pem"),
@@ -171,9 +170,8 @@ fn bad_issuer_commands_change_nothing() {
     if !have_openssl() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     certificate_for(dir, "sig.pub", "sig.crt");
     sym!(dir, "issuer write-certificate --issuer st --token t.tok --slot sig --in sig.crt --out good.json");
     let good = std::fs::read_to_string(dir.join("good.json")).unwrap();
@@ -382,9 +380,8 @@ fn base64_encode(b: &[u8]) -> String {
 
 #[test]
 fn bad_content_inputs_change_nothing() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     std::fs::write(dir.join("junk"), b"\x00\x01 not a thing \xff").unwrap();
     refused(
         dir,

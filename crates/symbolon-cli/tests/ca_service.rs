@@ -49,10 +49,8 @@ fn issuance_end_to_end_verifies_with_openssl() {
     if !have_openssl() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
+    let (d, server) = service_with_station();
     let dir = d.path();
-    let server = Server::start(dir, "data");
-    station_and_token(dir, &server);
 
     // Embodiments 1 and 2: the station generates, the token receives.
     let r = issue(
@@ -137,10 +135,7 @@ fn issuance_end_to_end_verifies_with_openssl() {
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("not registered"), "{}", r.stderr);
-    ok(
-        dir,
-        &argv_with("token register --token t.tok --ca", &[&server.url]),
-    );
+    register_token(dir, &server, "t.tok");
     let r = issue(
         dir,
         &server.url,
@@ -434,7 +429,7 @@ fn every_refusal_is_clear_and_writes_only_its_audit_entry() {
     // The CLI says the same.
     ok(
         dir,
-        &argv_with("ca certificate --ca", &[&server.url, "--out", "root.pem"]),
+        &words!["ca certificate --ca", &server.url, "--out", "root.pem"],
     );
     sym!(dir, "issuer init --issuer st");
     sym!(dir, "token init --token t.tok");
@@ -645,10 +640,8 @@ fn start_proxy(
 
 #[test]
 fn tampered_and_replayed_responses_are_refused_by_the_station() {
-    let d = tempfile::tempdir().unwrap();
+    let (d, server) = service_with_station();
     let dir = d.path();
-    let server = Server::start(dir, "data");
-    station_and_token(dir, &server);
     let slots = |dir: &std::path::Path| {
         sym!(dir, "--json token info --token t.tok").json()["slots"]
             .as_array()
@@ -696,7 +689,7 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
     // A root the station does not trust: every response is refused.
     ok(
         dir,
-        &argv_with("ca init --data other --subject", &["CN=Other CA"]),
+        &words!["ca init --data other --subject", ["CN=Other CA"]],
     );
     sym!(dir, "ca certificate --data other --out other.pem");
     let chain = server.ca_cert.to_str().unwrap();
@@ -718,10 +711,8 @@ fn tampered_and_replayed_responses_are_refused_by_the_station() {
 
 #[test]
 fn the_station_key_appears_nowhere_but_in_the_token() {
-    let d = tempfile::tempdir().unwrap();
+    let (d, server) = service_with_station();
     let dir = d.path();
-    let server = Server::start(dir, "data");
-    station_and_token(dir, &server);
     let mut cmd = Command::new(bin());
     service_env(dir, &mut cmd);
     let out = succeeded(
@@ -785,10 +776,12 @@ fn a_subordinate_ca_under_an_external_root_and_a_local_station() {
     );
     ok(
         dir,
-        &argv_with(
+        &words![
             "ca init --data data --subject",
-            &["CN=Issuing CA,O=Example", "--parent-csr", "issuing.csr"],
-        ),
+            ["CN=Issuing CA,O=Example"],
+            "--parent-csr",
+            "issuing.csr"
+        ],
     );
     openssl(dir, &["req", "-in", "issuing.csr", "-verify", "-noout"]);
     sym_fails!(

@@ -34,38 +34,40 @@ fn world(dir: &Path) {
         "content owner public-key --owner owner --out catalogue.pem"
     );
     for (tok, name) in [("a.tok", "CN=Alice"), ("b.tok", "CN=Bob")] {
-        ok(dir, &argv_with("token init --token", &[tok]));
+        ok(dir, &words!["token init --token", tok]);
         for issuer in ["st.pem", "owner.pem"] {
             ok(
                 dir,
-                &argv_with("token trust-issuer --token", &[tok, "--issuer-key", issuer]),
+                &words!["token trust-issuer --token", tok, "--issuer-key", issuer],
             );
         }
         ok(
             dir,
-            &argv_with(
+            &words![
                 "issue --ca local:ca --ca-cert root.pem --issuer st --token",
-                &words![
-                    tok,
-                    "--slot purchase --identity",
-                    name,
-                    "--role purchase-signing"
-                ],
-            ),
+                tok,
+                "--slot purchase --identity",
+                name,
+                "--role purchase-signing"
+            ],
         );
         let out = format!("{}.pem", &tok[..1]);
         ok(
             dir,
-            &argv_with(
+            &words![
                 "content owner provision --owner owner --token",
-                &[tok, "--slot", "content", "--out", &out],
-            ),
+                tok,
+                "--slot",
+                "content",
+                "--out",
+                &out
+            ],
         );
     }
 }
 
 fn serial(dir: &Path, tok: &str) -> String {
-    ok(dir, &argv_with("token info --token", &[tok, "--json"])).json()["serial"]
+    ok(dir, &words!["token info --token", tok, "--json"]).json()["serial"]
         .as_str()
         .unwrap()
         .to_string()
@@ -80,28 +82,30 @@ fn pattern(n: usize) -> Vec<u8> {
 fn order(dir: &Path, tok: &str, out: &str) {
     ok(
         dir,
-        &argv_with(
+        &words![
             "content order --token",
-            &words![
-                tok,
-                "--slot purchase --content-id",
-                CONTENT_ID,
-                "--price",
-                ["4.99 EUR"],
-                "--licence-slot content --out",
-                out
-            ],
-        ),
+            tok,
+            "--slot purchase --content-id",
+            CONTENT_ID,
+            "--price",
+            ["4.99 EUR"],
+            "--licence-slot content --out",
+            out
+        ],
     );
 }
 
 fn license(dir: &Path, order: &str, out: &str) -> Run {
     run(
         dir,
-        &argv_with(
+        &words![
             "content license --owner owner --order",
-            &[order, "--content", "film.sealed", "--out", out],
-        ),
+            order,
+            "--content",
+            "film.sealed",
+            "--out",
+            out
+        ],
     )
 }
 
@@ -114,10 +118,12 @@ fn purchase_licence_and_unseal_end_to_end() {
     std::fs::write(dir.join("film"), &film).unwrap();
     let r = ok(
         dir,
-        &argv_with(
+        &words![
             "--json seal --to catalogue.pem --content-id",
-            &[CONTENT_ID, "film", "film.sealed"],
-        ),
+            CONTENT_ID,
+            "film",
+            "film.sealed"
+        ],
     );
     assert_eq!(r.json()["bytes"], 200_000);
     assert_eq!(r.json()["chunks"], 4);
@@ -207,15 +213,13 @@ fn purchase_licence_and_unseal_end_to_end() {
     }
     ok(
         dir,
-        &argv_with(
+        &words![
             "content order --token b.tok --slot mail --content-id",
-            &words![
-                CONTENT_ID,
-                "--price",
-                ["1 EUR"],
-                "--licence-slot content --out mail-order.pem"
-            ],
-        ),
+            CONTENT_ID,
+            "--price",
+            ["1 EUR"],
+            "--licence-slot content --out mail-order.pem"
+        ],
     );
     sym_fails!(
         dir,
@@ -467,10 +471,12 @@ fn the_content_key_appears_nowhere_but_in_the_tokens() {
         "seal",
         run_env(
             dir,
-            &argv_with(
+            &words![
                 "seal --to catalogue.pem --content-id",
-                &[CONTENT_ID, "film", "film.sealed"],
-            ),
+                CONTENT_ID,
+                "film",
+                "film.sealed"
+            ],
         ),
     );
     order(dir, "a.tok", "order.pem");
@@ -807,10 +813,10 @@ fn an_hpke_content_key_appears_nowhere_but_in_the_token() {
     station_trusted_by_token(dir);
     ok(
         dir,
-        &argv_with(
+        &words![
             "issuer accept-key --issuer st --token t.tok --slot x --key",
-            &[&key_file],
-        ),
+            &key_file
+        ],
     );
     std::fs::write(dir.join("film"), pattern(70_000)).unwrap();
     let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();

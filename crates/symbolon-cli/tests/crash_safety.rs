@@ -24,9 +24,8 @@ const OPERATIONS: usize = 220;
 
 #[test]
 fn sigkill_during_writes_leaves_old_or_new_state() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     let issuer = IssuerIdentity::open(
         &std::fs::read(dir.join("st/issuer.sealed")).unwrap(),
         &read_sealing_key(&dir.join("st/issuer.sealing-key")).unwrap(),

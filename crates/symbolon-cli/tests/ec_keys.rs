@@ -42,9 +42,6 @@ fn certificate_count(server: &Server) -> usize {
 #[test]
 fn openssl_ec_requests_are_certified_and_chains_verify() {
     if !have_openssl() {
-        if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("openssl is required");
-        }
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -52,7 +49,7 @@ fn openssl_ec_requests_are_certified_and_chains_verify() {
     let server = Server::start(dir, "data");
     ok(
         dir,
-        &argv_with("ca certificate --ca", &[&server.url, "--out", "root.pem"]),
+        &words!["ca certificate --ca", &server.url, "--out", "root.pem"],
     );
     std::fs::copy(server.data.join("chain.pem"), dir.join("chain.pem")).unwrap();
     let root = symbolon::pem::decode(
@@ -147,9 +144,6 @@ fn openssl_ec_requests_are_certified_and_chains_verify() {
 #[test]
 fn ec_keys_the_ca_does_not_take_are_refused_with_their_reason() {
     if !have_openssl() {
-        if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("openssl is required");
-        }
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -276,9 +270,6 @@ fn ec_keys_the_ca_does_not_take_are_refused_with_their_reason() {
 #[test]
 fn one_point_compressed_or_not_is_one_key() {
     if !have_openssl() {
-        if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("openssl is required");
-        }
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -330,9 +321,6 @@ fn one_point_compressed_or_not_is_one_key() {
 #[test]
 fn a_subscriber_revokes_its_ec_certificate_with_an_openssl_signature() {
     if !have_openssl() {
-        if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("openssl is required");
-        }
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -435,9 +423,6 @@ fn a_subscriber_revokes_its_ec_certificate_with_an_openssl_signature() {
 #[test]
 fn the_policy_names_the_curves_each_role_takes() {
     if !have_openssl() {
-        if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("openssl is required");
-        }
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -452,7 +437,7 @@ fn the_policy_names_the_curves_each_role_takes() {
     ] {
         fails(
             dir,
-            &argv_with("ca init --data data --algorithm rsa-2048 --curves", &[arg]),
+            &words!["ca init --data data --algorithm rsa-2048 --curves", arg],
             3,
             needle,
         );
@@ -528,19 +513,11 @@ fn sym(dir: &std::path::Path, server: &Server, words: &str, extra: &[&str]) -> R
 #[test]
 fn ec_keys_made_in_a_token_are_issued_renewed_and_revoked() {
     if !have_openssl() {
-        if std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("openssl is required");
-        }
         return;
     }
-    let d = tempfile::tempdir().unwrap();
+    let (d, server) = service_with_station();
     let dir = d.path();
-    let server = Server::start(dir, "data");
-    station_and_token(dir, &server);
-    ok(
-        dir,
-        &argv_with("token register --token t.tok --ca", &[&server.url]),
-    );
+    register_token(dir, &server, "t.tok");
     std::fs::copy(server.data.join("chain.pem"), dir.join("chain.pem")).unwrap();
     let issue = |slot: &str, alg: &str, role: &str, cn: &str| {
         sym(

@@ -44,33 +44,31 @@ fn escrowed_with(dir: &Path, algorithm: &str) -> (Server, String, String) {
     let server = Server::start(dir, "data");
     station_and_token(dir, &server);
     // The bound device, vouched for by the station: a rebinding marks it replaced.
-    ok(
-        dir,
-        &argv_with("token register --token t.tok --ca", &[&server.url]),
-    );
+    register_token(dir, &server, "t.tok");
     for a in ARBITRATORS {
         ok(
             dir,
-            &argv_with(
+            &words![
                 "arbitrator init --arbitrator",
-                &[&format!("arb/{a}"), "--name", a],
-            ),
+                &format!("arb/{a}"),
+                "--name",
+                a
+            ],
         );
         arbitrator_credential(dir, &server, a, &format!("arb/{a}"));
         ok(
             dir,
-            &argv_with(
+            &words![
                 "arbitrator register --arbitrator",
-                &[&format!("arb/{a}"), "--ca", &server.url],
-            ),
+                &format!("arb/{a}"),
+                "--ca",
+                &server.url
+            ],
         );
     }
     let r = ok(
         dir,
-        &argv_with(
-            "--json issue --ca",
-            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot mail --identity CN=Alice --role email --escrow", FIG9, "--algorithm", algorithm, "--out mail.crt"],
-        ),
+        &words!["--json issue --ca", &server.url, "--ca-cert root.pem --issuer st --token t.tok --slot mail --identity CN=Alice --role email --escrow", FIG9, "--algorithm", algorithm, "--out mail.crt"],
     )
     .json();
     let escrow = r["escrow"].as_str().unwrap().to_string();
@@ -82,41 +80,45 @@ fn escrowed_with(dir: &Path, algorithm: &str) -> (Server, String, String) {
 fn new_token(dir: &Path, server: &Server, name: &str) {
     ok(
         dir,
-        &argv_with(
+        &words![
             "recovery enclave --ca",
-            &[&server.url, "--ca-cert", "root.pem", "--out", "enclave.pem"],
-        ),
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--out",
+            "enclave.pem"
+        ],
     );
-    ok(dir, &argv_with("token init --token", &[name]));
+    ok(dir, &words!["token init --token", name]);
     ok(
         dir,
-        &argv_with(
+        &words![
             "token trust-issuer --token",
-            &[name, "--issuer-key", "enclave.pem"],
-        ),
+            name,
+            "--issuer-key",
+            "enclave.pem"
+        ],
     );
     ok(
         dir,
-        &argv_with("token register --token", &[name, "--ca", &server.url]),
+        &words!["token register --token", name, "--ca", &server.url],
     );
 }
 
 fn request(dir: &Path, server: &Server, key: &str, token: &str) -> String {
     let r = ok(
         dir,
-        &argv_with(
+        &words![
             "--json recovery request --ca",
-            &words![
-                &server.url,
-                "--key",
-                key,
-                "--reason",
-                ["token destroyed"],
-                "--token",
-                token,
-                "--slot mail"
-            ],
-        ),
+            &server.url,
+            "--key",
+            key,
+            "--reason",
+            ["token destroyed"],
+            "--token",
+            token,
+            "--slot mail"
+        ],
     )
     .json();
     r["request"].as_str().unwrap().to_string()
@@ -125,16 +127,14 @@ fn request(dir: &Path, server: &Server, key: &str, token: &str) -> String {
 fn approve(dir: &Path, server: &Server, id: &str, who: &str) -> Run {
     run(
         dir,
-        &argv_with(
+        &words![
             "recovery approve --arbitrator",
-            &words![
-                &format!("arb/{who}"),
-                "--ca",
-                &server.url,
-                "--ca-cert root.pem --request",
-                id
-            ],
-        ),
+            &format!("arb/{who}"),
+            "--ca",
+            &server.url,
+            "--ca-cert root.pem --request",
+            id
+        ],
     )
 }
 
@@ -152,23 +152,21 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     let (server, escrow, key) = escrowed(dir);
 
     // The policy as users see it.
-    let p = ok(dir, &argv_with("--json policy check", &[FIG9])).json();
+    let p = ok(dir, &words!["--json policy check", FIG9]).json();
     assert_eq!(p["canonical"], FIG9);
     assert_eq!(p["minimal_sets"].as_array().unwrap().len(), 9);
     // Every arbitrator can check its share without learning the key.
     for a in ARBITRATORS {
         ok(
             dir,
-            &argv_with(
+            &words![
                 "arbitrator verify-share --arbitrator",
-                &words![
-                    &format!("arb/{a}"),
-                    "--ca",
-                    &server.url,
-                    "--escrow",
-                    &escrow
-                ],
-            ),
+                &format!("arb/{a}"),
+                "--ca",
+                &server.url,
+                "--escrow",
+                &escrow
+            ],
         );
     }
     // Data objects, backed up sealed to the escrowed key.
@@ -189,10 +187,7 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     let id = request(dir, &server, &key, "new.tok");
     let status = ok(
         dir,
-        &argv_with(
-            "--json recovery status --ca",
-            &[&server.url, "--request", &id],
-        ),
+        &words!["--json recovery status --ca", &server.url, "--request", &id],
     )
     .json();
     assert_eq!(status["rebind"], true);
@@ -213,7 +208,7 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     assert!(stored_approvals(dir, &id).is_empty());
     let text = ok(
         dir,
-        &argv_with("recovery status --ca", &[&server.url, "--request", &id]),
+        &words!["recovery status --ca", &server.url, "--request", &id],
     )
     .text();
     assert!(text.contains("may approve now: user"), "{text}");
@@ -238,10 +233,14 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     assert!(early.stderr.contains("manager-a"), "{}", early.stderr);
     fails(
         dir,
-        &argv_with(
+        &words![
             "recovery complete --ca",
-            &[&server.url, "--request", &id, "--token", "new.tok"],
-        ),
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok"
+        ],
         5,
         "does not hold",
     );
@@ -251,16 +250,13 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     assert_eq!(again.code, 5, "{}", again.stderr);
     let status = ok(
         dir,
-        &argv_with(
-            "--json recovery status --ca",
-            &[&server.url, "--request", &id],
-        ),
+        &words!["--json recovery status --ca", &server.url, "--request", &id],
     )
     .json();
     assert_eq!(status["satisfied"], true);
     let text = ok(
         dir,
-        &argv_with("recovery status --ca", &[&server.url, "--request", &id]),
+        &words!["recovery status --ca", &server.url, "--request", &id],
     )
     .text();
     assert!(text.contains("✓ recorder (approval #6)"), "{text}");
@@ -270,10 +266,14 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     let before = std::fs::read(dir.join("other.tok")).unwrap();
     fails(
         dir,
-        &argv_with(
+        &words![
             "recovery complete --ca",
-            &[&server.url, "--request", &id, "--token", "other.tok"],
-        ),
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "other.tok"
+        ],
         5,
         "recovers into token",
     );
@@ -309,10 +309,14 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     // Completion: the key and its certificate in the new token; the old certificate verifies.
     let done = ok(
         dir,
-        &argv_with(
+        &words![
             "--json recovery complete --ca",
-            &[&server.url, "--request", &id, "--token", "new.tok"],
-        ),
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok"
+        ],
     )
     .json();
     // The destroyed device is marked replaced, its certificates listed for revocation.
@@ -344,18 +348,16 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     // The officer revokes what the replaced device held, in one command.
     let revoked = ok(
         dir,
-        &argv_with(
+        &words![
             "--json revoke --device",
-            &words![
-                &old_serial,
-                "--reason superseded --ca",
-                &server.url,
-                "--ca-cert",
-                server.ca_cert.to_str().unwrap(),
-                "--credential",
-                server.admin.to_str().unwrap()
-            ],
-        ),
+            &old_serial,
+            "--reason superseded --ca",
+            &server.url,
+            "--ca-cert",
+            server.ca_cert.to_str().unwrap(),
+            "--credential",
+            server.admin.to_str().unwrap()
+        ],
     )
     .json();
     assert_eq!(revoked["revoked"], listed.len(), "{revoked}");
@@ -416,10 +418,14 @@ fn fig9_recovers_a_destroyed_token_s_key_into_a_new_one() {
     let before = std::fs::read(dir.join("new.tok")).unwrap();
     fails(
         dir,
-        &argv_with(
+        &words![
             "recovery complete --ca",
-            &[&server.url, "--request", &id, "--token", "new.tok"],
-        ),
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok"
+        ],
         5,
         "already holds a key",
     );
@@ -676,10 +682,14 @@ fn forged_replayed_and_tampered_are_refused_and_recorded() {
     });
     fails(
         dir,
-        &argv_with(
+        &words![
             "recovery complete --ca",
-            &[&server.url, "--request", &first, "--token", "new.tok"],
-        ),
+            &server.url,
+            "--request",
+            &first,
+            "--token",
+            "new.tok"
+        ],
         4,
         "damaged",
     );
@@ -704,18 +714,24 @@ fn forged_replayed_and_tampered_are_refused_and_recorded() {
     });
     let r = run(
         dir,
-        &argv_with(
+        &words![
             "arbitrator verify-share --arbitrator arb/manager-a --ca",
-            &[&server.url, "--escrow", &escrow],
-        ),
+            &server.url,
+            "--escrow",
+            &escrow
+        ],
     );
     assert_ne!(r.code, 0, "an altered commitment went unnoticed");
     let r = run(
         dir,
-        &argv_with(
+        &words![
             "recovery complete --ca",
-            &[&server.url, "--request", &first, "--token", "new.tok"],
-        ),
+            &server.url,
+            "--request",
+            &first,
+            "--token",
+            "new.tok"
+        ],
     );
     assert!(r.code == 4 || r.code == 3, "exit {}: {}", r.code, r.stderr);
     assert_eq!(
@@ -758,17 +774,14 @@ fn escrow_refusals_at_issuance_change_nothing() {
     );
     fails(
         dir,
-        &argv_with(
-            "issue --on-token --ca",
-            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot k --identity CN=Alice --escrow alice"],
-        ),
+        &words!["issue --on-token --ca", &server.url, "--ca-cert root.pem --issuer st --token t.tok --slot k --identity CN=Alice --escrow alice"],
         3,
         "never leaves",
     );
     fails(dir, &["policy", "check", "any(4, a, b, c)"], 3, "column 5");
     fails(
         dir,
-        &argv_with("arbitrator init --arbitrator x --name", &["Not A Name"]),
+        &words!["arbitrator init --arbitrator x --name", ["Not A Name"]],
         3,
         "not an arbitrator name",
     );
@@ -792,26 +805,28 @@ fn no_escrow_secret_appears_in_outputs_logs_or_files() {
     ] {
         let r = run_env(
             dir,
-            &argv_with(
+            &words![
                 "recovery approve --arbitrator",
-                &words![
-                    &format!("arb/{who}"),
-                    "--ca",
-                    &server.url,
-                    "--ca-cert root.pem --request",
-                    &id
-                ],
-            ),
+                &format!("arb/{who}"),
+                "--ca",
+                &server.url,
+                "--ca-cert root.pem --request",
+                &id
+            ],
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
         outputs.push(r);
     }
     outputs.push(run_env(
         dir,
-        &argv_with(
+        &words![
             "recovery complete --ca",
-            &[&server.url, "--request", &id, "--token", "new.tok"],
-        ),
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok"
+        ],
     ));
     drop(server);
     for r in &outputs {
@@ -860,7 +875,7 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     sym!(dir, "token init --token stranger.tok");
     ok(
         dir,
-        &argv_with("token register --token stranger.tok --ca", &[&server.url]),
+        &words!["token register --token stranger.tok --ca", &server.url],
     );
     let before = audit_entries(&server).len();
     for (token, slot, needle) in [
@@ -873,41 +888,36 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     ] {
         let r = run(
             dir,
-            &argv_with(
+            &words![
                 "recovery request --ca",
-                &words![
-                    &server.url,
-                    "--key",
-                    &key,
-                    "--reason lost --token",
-                    token,
-                    "--slot",
-                    slot
-                ],
-            ),
+                &server.url,
+                "--key",
+                &key,
+                "--reason lost --token",
+                token,
+                "--slot",
+                slot
+            ],
         );
         assert_ne!(r.code, 0, "{token}: {}", r.stderr);
         assert!(r.stderr.contains(needle), "{token}: {}", r.stderr);
     }
     assert_eq!(audit_entries(&server).len(), before, "nothing filed");
     let id = request(dir, &server, &key, "new.tok");
-    for who in [
-        "user",
-        "provider-b",
-        "manager-c",
-        "card-company",
-        "manager-a",
-        "recorder",
-    ] {
+    for who in "user provider-b manager-c card-company manager-a recorder".split(' ') {
         let r = approve(dir, &server, &id, who);
         assert_eq!(r.code, 0, "{who}: {}", r.stderr);
     }
     let done = ok(
         dir,
-        &argv_with(
+        &words![
             "--json recovery complete --ca",
-            &[&server.url, "--request", &id, "--token", "new.tok"],
-        ),
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            "new.tok"
+        ],
     )
     .json();
     assert_eq!(done["key"], key.as_str(), "{done}");
@@ -915,15 +925,13 @@ fn fig9_recovers_an_escrowed_p256_key_into_a_new_token() {
     // before anything is filed.
     let r = run(
         dir,
-        &argv_with(
+        &words![
             "recovery request --ca",
-            &words![
-                &server.url,
-                "--key",
-                &key,
-                "--reason again --token new.tok --slot mail"
-            ],
-        ),
+            &server.url,
+            "--key",
+            &key,
+            "--reason again --token new.tok --slot mail"
+        ],
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("already holds a key"), "{}", r.stderr);

@@ -47,21 +47,13 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     if !have_openssl() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
+    let (d, server) = service_with_station();
     let dir = d.path();
-    let server = Server::start(dir, "data");
-    station_and_token(dir, &server);
-    ok(
-        dir,
-        &argv_with("token register --token t.tok --ca", &[&server.url]),
-    );
+    register_token(dir, &server, "t.tok");
     // A key generated and attested inside the token, certified, revoked.
     let issued = ok(
         dir,
-        &argv_with(
-            "--json issue --ca",
-            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls --identity CN=alice.example --role server --on-token"],
-        ),
+        &words!["--json issue --ca", &server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls --identity CN=alice.example --role server --on-token"],
     )
     .json();
     let key = issued["fingerprint"].as_str().unwrap().to_string();
@@ -127,16 +119,14 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     let auditor = credential(dir, &server, "auditor", "evidence-auditor");
     let logged = ok(
         dir,
-        &argv_with(
+        &words![
             "log entry --ca",
-            &words![
-                &server.url,
-                "--ca-cert root.pem --credential",
-                &auditor,
-                "--entry",
-                &seq.to_string()
-            ],
-        ),
+            &server.url,
+            "--ca-cert root.pem --credential",
+            &auditor,
+            "--entry",
+            &seq.to_string()
+        ],
     )
     .text();
     assert!(!logged.contains("alice.example"), "{logged}");
@@ -146,16 +136,14 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     let vet = credential(dir, &server, "station", "st-vet");
     let register = ok(
         dir,
-        &argv_with(
+        &words![
             "ra register --ca",
-            &words![
-                &server.url,
-                "--ca-cert root.pem --credential",
-                &officer,
-                "--identity CN=bob --roles email --evidence",
-                ["passport X1234567"]
-            ],
-        ),
+            &server.url,
+            "--ca-cert root.pem --credential",
+            &officer,
+            "--identity CN=bob --roles email --evidence",
+            ["passport X1234567"]
+        ],
     );
     assert_eq!(register.code, 0);
     let csr = openssl_csr(dir, "bob");
@@ -183,10 +171,7 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
     // A third key in Alice's token: its delivery entry names her token too.
     let carol = ok(
         dir,
-        &argv_with(
-            "--json issue --ca",
-            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls2 --identity CN=carol.example --role server --on-token"],
-        ),
+        &words!["--json issue --ca", &server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls2 --identity CN=carol.example --role server --on-token"],
     )
     .json();
     let carol = carol["fingerprint"].as_str().unwrap().to_string();
@@ -201,15 +186,13 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         let seq = entry["seq"].to_string();
         let proof = ok(
             dir,
-            &argv_with(
+            &words![
                 "log inclusion-proof --ca",
-                &words![
-                    &server.url,
-                    "--ca-cert root.pem --entry",
-                    &seq,
-                    "--checkpoint cp.txt"
-                ],
-            ),
+                &server.url,
+                "--ca-cert root.pem --entry",
+                &seq,
+                "--checkpoint cp.txt"
+            ],
         )
         .json();
         json!({ "entry": entry, "proof": proof["hashes"] })
@@ -372,10 +355,10 @@ fn a_key_s_history_checks_offline_and_every_tampering_is_named() {
         "symbolon-log/0000000000000000+00000000+AaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaA";
     let r = run(
         dir,
-        &argv_with(
+        &words![
             "evidence verify t.json --root evidence-root.pem --log-key",
-            &[wrong_key],
-        ),
+            wrong_key
+        ],
     );
     assert_ne!(r.code, 0, "{}", r.stderr);
     std::fs::write(dir.join("junk.json"), b"{\"format\": 1}").unwrap();

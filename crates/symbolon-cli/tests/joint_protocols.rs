@@ -20,10 +20,14 @@ fn read(dir: &Path, f: &str) -> Vec<u8> {
 fn sign(dir: &Path, file: &str, party: &str, partial: &str) -> Run {
     run(
         dir,
-        &argv_with(
+        &words![
             "joint chain-sign --in",
-            &[file, "--party", party, "--partial-file", partial],
-        ),
+            file,
+            "--party",
+            party,
+            "--partial-file",
+            partial
+        ],
     )
 }
 
@@ -61,10 +65,10 @@ fn fig19_every_party_checks_the_key_and_a_wrong_partial_is_named() {
         sym!(dir, "joint new-partial --out wrong.partial");
         ok(
             dir,
-            &argv_with(
+            &words![
                 "joint chain-sign --in check.json --party alice --partial-file",
-                &[&chain[0]],
-            ),
+                &chain[0]
+            ],
         );
         let before = read(dir, "check.json");
         let r = sign(dir, "check.json", &names[1], "wrong.partial");
@@ -162,17 +166,19 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         new_form(dir, &names, "new.tok", "refused.json");
         ok(
             dir,
-            &argv_with(
+            &words![
                 "joint chain-sign --in refused.json --party alice --partial-file",
-                &[&chain[0]],
-            ),
+                &chain[0]
+            ],
         );
         ok(
             dir,
-            &argv_with(
+            &words![
                 "joint chain-refuse --in refused.json --party",
-                &[&names[1], "--reason", "the user still owes us"],
-            ),
+                &names[1],
+                "--reason",
+                ["the user still owes us"]
+            ],
         );
         let r = sign(dir, "refused.json", &names[2], &chain[2]);
         assert_eq!(r.code, 5, "{}", r.stderr);
@@ -188,10 +194,10 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         new_form(dir, &names, "new.tok", "partial.json");
         ok(
             dir,
-            &argv_with(
+            &words![
                 "joint chain-sign --in partial.json --party alice --partial-file",
-                &[&chain[0]],
-            ),
+                &chain[0]
+            ],
         );
         sym_fails!(
             dir,
@@ -211,10 +217,12 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         for (name, partial) in names.iter().zip(&chain).skip(1).take(parties - 2) {
             ok(
                 dir,
-                &argv_with(
+                &words![
                     "joint chain-sign --in wrong.json --party",
-                    &[name, "--partial-file", partial],
-                ),
+                    name,
+                    "--partial-file",
+                    partial
+                ],
             );
         }
         let before = read(dir, "wrong.json");
@@ -283,18 +291,18 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         for p in &chain {
             ok(
                 dir,
-                &argv_with(
+                &words![
                     "joint reissue-enter --token new.tok --slot j --partial-file",
-                    &[p],
-                ),
+                    p
+                ],
             );
         }
         fails(
             dir,
-            &argv_with(
+            &words![
                 "joint reissue-enter --token new.tok --slot j --partial-file",
-                &[&chain[0]],
-            ),
+                &chain[0]
+            ],
             3,
             "partials are in",
         );
@@ -310,10 +318,12 @@ fn fig20_a_form_signed_by_every_party_permits_the_reissue() {
         for (name, partial) in names.iter().zip(&chain) {
             ok(
                 dir,
-                &argv_with(
+                &words![
                     "joint chain-sign --in check.json --party",
-                    &[name, "--partial-file", partial],
-                ),
+                    name,
+                    "--partial-file",
+                    partial
+                ],
             );
         }
         sym!(dir, "joint chain-verify --in check.json");
@@ -380,7 +390,7 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         for i in 1..parties {
             ok(
                 dir,
-                &argv_with("joint new-partial --out", &[&format!("new{i}.partial")]),
+                &words!["joint new-partial --out", &format!("new{i}.partial")],
             );
         }
         let r = enter(dir, 1, "wrong.partial", Some("new1.partial"));
@@ -437,10 +447,12 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         let other = age_identity(dir, "other.agekey");
         fails(
             dir,
-            &argv_with(
+            &words![
                 "joint output-d0 --token u.tok --slot j --to",
-                &[&other, "--out", "x.age"],
-            ),
+                &other,
+                "--out",
+                "x.age"
+            ],
             5,
             "released already",
         );
@@ -459,10 +471,14 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         let last = chain_sign(dir, &fresh, "doc");
         ok(
             dir,
-            &argv_with(
+            &words![
                 "joint verify --key j.pem --in",
-                &[&last, "--message", "doc", "--signature-out", "doc.sig"],
-            ),
+                &last,
+                "--message",
+                "doc",
+                "--signature-out",
+                "doc.sig"
+            ],
         );
         if have_openssl() {
             openssl(
@@ -473,10 +489,7 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         let last = chain_sign(dir, &chain, "doc");
         fails(
             dir,
-            &argv_with(
-                "joint verify --key j.pem --in",
-                &[&last, "--message", "doc"],
-            ),
+            &words!["joint verify --key j.pem --in", &last, "--message", "doc"],
             4,
             "",
         );
@@ -486,10 +499,12 @@ fn fig21_rotation_checks_old_partials_reencrypts_the_backup_and_releases_d0_new_
         for (name, partial) in names.iter().zip(&fresh) {
             ok(
                 dir,
-                &argv_with(
+                &words![
                     "joint chain-sign --in check.json --party",
-                    &[name, "--partial-file", partial],
-                ),
+                    name,
+                    "--partial-file",
+                    partial
+                ],
             );
         }
         sym!(dir, "joint chain-verify --in check.json");
@@ -525,10 +540,12 @@ fn the_mailbox_carries_a_form_and_takes_only_extensions() {
         );
         ok(
             dir,
-            &argv_with(
+            &words![
                 "joint chain-sign --in mine.json --party",
-                &[name, "--partial-file", partial],
-            ),
+                name,
+                "--partial-file",
+                partial
+            ],
         );
         // A stale or altered upload is refused: here the form's reason changed.
         let mut v: serde_json::Value = serde_json::from_slice(&read(dir, "mine.json")).unwrap();
@@ -599,10 +616,12 @@ fn check_and_rotation_run_through_the_token_agent() {
     for (name, partial) in names.iter().zip(&chain) {
         ok(
             dir,
-            &argv_with(
+            &words![
                 "joint chain-sign --in check.json --party",
-                &[name, "--partial-file", partial],
-            ),
+                name,
+                "--partial-file",
+                partial
+            ],
         );
     }
     sym!(dir, "joint chain-verify --in check.json");

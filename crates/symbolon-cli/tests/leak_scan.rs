@@ -64,10 +64,10 @@ fn no_secret_in_any_output_log_or_file() {
         "accept-key".into(),
         ok(
             dir,
-            &argv_with(
+            &words![
                 "issuer accept-key --issuer st --token t.tok --slot known --key",
-                &[key_arg],
-            ),
+                key_arg
+            ],
         ),
     );
     sym!(

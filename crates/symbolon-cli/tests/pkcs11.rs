@@ -47,18 +47,7 @@ fn have_softhsm() -> bool {
 /// A private SoftHSM2 store in `dir` (its own config, so tests never share
 /// tokens) with a token `label` whose user PIN is written to `<label>.pin`.
 fn softhsm_token(dir: &Path, label: &str, pin: &str) -> String {
-    let conf = dir.join("softhsm2.conf");
-    if !conf.exists() {
-        std::fs::create_dir_all(dir.join("hsm")).unwrap();
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                dir.join("hsm").display()
-            ),
-        )
-        .unwrap();
-    }
+    let conf = softhsm_conf(dir);
     succeeded(
         Command::new("softhsm2-util")
             .args([
@@ -96,11 +85,7 @@ fn sym(dir: &Path, args: &[&str]) -> Run {
         .env_remove("SYMBOLON_DATABASE");
     service_env(dir, &mut cmd);
     let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 /// `common::local_station_vets` with the SoftHSM2 environment (the CA key
@@ -113,25 +98,11 @@ fn local_vets(dir: &Path, data: &str) {
 }
 
 fn sym_ok(dir: &Path, args: &[&str]) -> Run {
-    let r = sym(dir, args);
-    assert_eq!(r.code, 0, "symbolon {args:?}: {}", r.stderr);
-    r
+    expect_ok(args, sym(dir, args))
 }
 
 fn sym_fails(dir: &Path, args: &[&str], code: i32, needle: &str) -> Run {
-    let r = sym(dir, args);
-    assert_eq!(
-        r.code, code,
-        "symbolon {args:?}: exit {} {}",
-        r.code, r.stderr
-    );
-    assert!(
-        r.stderr.contains(needle),
-        "symbolon {args:?}: stderr lacks {needle:?}: {}",
-        r.stderr
-    );
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
+    expect_failure(args, sym(dir, args), code, needle)
 }
 
 /// `pkcs11-tool args…` on token `label`.
@@ -489,10 +460,7 @@ fn the_ca_key_on_a_pkcs11_device_issues_over_http() {
     let dir = tmp.path();
     let pin = "ca-pin-5a4b3c2d1e0f";
     let ca_uri = softhsm_token(dir, "ca", pin);
-    sym_ok(
-        dir,
-        &argv_with("ca init --data data --ca-token", &[&ca_uri]),
-    );
+    sym_ok(dir, &words!["ca init --data data --ca-token", &ca_uri]);
     local_vets(dir, "data");
     assert!(
         !dir.join("data/ca.token").exists(),
@@ -522,20 +490,23 @@ fn the_ca_key_on_a_pkcs11_device_issues_over_http() {
     assert!(block.contains("never extractable"), "{block}");
     // A station's token on the device as well: issuance into PKCS#11 from a PKCS#11 CA.
     let user = softhsm_token(dir, "dave", "dave-pin-0011223344");
-    sym_ok(dir, &argv_with("token init --token", &[&user]));
+    sym_ok(dir, &words!["token init --token", &user]);
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "token trust-issuer --token",
-            &[&user, "--issuer-key", "st.pem"],
-        ),
+            &user,
+            "--issuer-key",
+            "st.pem"
+        ],
     );
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "issue --ca local:data --ca-cert root.pem --issuer st --token",
-            &words![&user, "--slot k --identity CN=Dave --out dave.crt"],
-        ),
+            &user,
+            "--slot k --identity CN=Dave --out dave.crt"
+        ],
     );
     openssl(dir, &["verify", "-CAfile", "root.pem", "dave.crt"]);
 }
@@ -621,17 +592,17 @@ fn device_errors_are_clear() {
     let wrong = uri.replace("frank.pin", "wrong.pin");
     sym_fails(
         dir,
-        &argv_with("token init --token", &[&wrong]),
+        &words!["token init --token", &wrong],
         5,
         "PIN is wrong",
     );
     p11_fails!(dir, "token info --token pkcs11:token=frank?module-path=/nonexistent/libp11.so&pin-source=file:frank.pin", 3, "no PKCS#11 module at /nonexistent/libp11.so");
     sym_fails(
         dir,
-        &argv_with(
+        &words![
             "token info --token",
-            &[&uri.replace("token=frank", "token=nobody")],
-        ),
+            &uri.replace("token=frank", "token=nobody")
+        ],
         3,
         "no PKCS#11 token matches",
     );
@@ -643,23 +614,19 @@ fn device_errors_are_clear() {
     );
     sym_fails(
         dir,
-        &argv_with(
+        &words![
             "token info --token",
-            &[&format!(
-                "pkcs11:token=frank?module-path={MODULE}&pin-value=frank-pin-1357"
-            )],
-        ),
+            &format!("pkcs11:token=frank?module-path={MODULE}&pin-value=frank-pin-1357")
+        ],
         3,
         "process list",
     );
     sym_fails(
         dir,
-        &argv_with(
+        &words![
             "token info --token",
-            &[&format!(
-                "pkcs11:token=frank?module-path={MODULE}&pin-source=file:missing.pin"
-            )],
-        ),
+            &format!("pkcs11:token=frank?module-path={MODULE}&pin-source=file:missing.pin")
+        ],
         3,
         "cannot read the PIN file",
     );
@@ -694,10 +661,10 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     let ca_uri = softhsm_token(dir, "ca", "ca-pin-24680");
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "ca init --data data --algorithm rsa-2048 --ca-token",
-            &[&ca_uri],
-        ),
+            &ca_uri
+        ],
     );
     let softhsm = conf(dir);
     let server = Server::start_env(
@@ -707,102 +674,108 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     );
     sym_ok(
         dir,
-        &argv_with("ca certificate --ca", &[&server.url, "--out", "root.pem"]),
+        &words!["ca certificate --ca", &server.url, "--out", "root.pem"],
     );
     new_issuer(dir, "st");
     for a in ["owner", "notary", "bank"] {
-        sym_ok(
-            dir,
-            &argv_with("arbitrator init --arbitrator", &[a, "--name", a]),
-        );
+        sym_ok(dir, &words!["arbitrator init --arbitrator", a, "--name", a]);
         arbitrator_credential(dir, &server, a, a);
         sym_ok(
             dir,
-            &argv_with(
-                "arbitrator register --arbitrator",
-                &[a, "--ca", &server.url],
-            ),
+            &words!["arbitrator register --arbitrator", a, "--ca", &server.url],
         );
     }
     // Alice's key, made by the station, escrowed, written into her HSM token.
     let alice = softhsm_token(dir, "alice", "alice-pin-13579");
-    sym_ok(dir, &argv_with("token init --token", &[&alice]));
+    sym_ok(dir, &words!["token init --token", &alice]);
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "token trust-issuer --token",
-            &[&alice, "--issuer-key", "st.pem"],
-        ),
+            &alice,
+            "--issuer-key",
+            "st.pem"
+        ],
     );
     let r = sym_ok(
         dir,
-        &argv_with(
+        &words![
             "--json issue --ca",
-            &words![
-                &server.url,
-                "--ca-cert root.pem --issuer st --token",
-                &alice,
-                "--slot mail --identity CN=Alice --escrow",
-                ["seq(owner, any(1, notary, bank))"],
-                "--out mail.crt"
-            ],
-        ),
+            &server.url,
+            "--ca-cert root.pem --issuer st --token",
+            &alice,
+            "--slot mail --identity CN=Alice --escrow",
+            ["seq(owner, any(1, notary, bank))"],
+            "--out mail.crt"
+        ],
     )
     .json();
     let key = r["fingerprint"].as_str().unwrap().to_string();
     std::fs::write(dir.join("note"), b"kept in the token").unwrap();
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "token put-object --token",
-            &[&alice, "--name", "note", "--in", "note"],
-        ),
+            &alice,
+            "--name",
+            "note",
+            "--in",
+            "note"
+        ],
     );
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "token backup --token",
-            &[&alice, "--slot", "mail", "--out", "alice.backup"],
-        ),
+            &alice,
+            "--slot",
+            "mail",
+            "--out",
+            "alice.backup"
+        ],
     );
-    sym_ok(dir, &argv_with("token tamper --token", &[&alice, "--yes"]));
+    sym_ok(dir, &words!["token tamper --token", &alice, "--yes"]);
 
     // A new HSM token trusting the enclave (whose key is on the CA's HSM).
     let fresh = softhsm_token(dir, "alice2", "alice2-pin-97531");
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "recovery enclave --ca",
-            &[&server.url, "--ca-cert", "root.pem", "--out", "enclave.pem"],
-        ),
+            &server.url,
+            "--ca-cert",
+            "root.pem",
+            "--out",
+            "enclave.pem"
+        ],
     );
-    sym_ok(dir, &argv_with("token init --token", &[&fresh]));
+    sym_ok(dir, &words!["token init --token", &fresh]);
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "token trust-issuer --token",
-            &[&fresh, "--issuer-key", "enclave.pem"],
-        ),
+            &fresh,
+            "--issuer-key",
+            "enclave.pem"
+        ],
     );
     sym_ok(
         dir,
-        &argv_with("token register --token", &[&fresh, "--ca", &server.url]),
+        &words!["token register --token", &fresh, "--ca", &server.url],
     );
     let id = sym_ok(
         dir,
-        &argv_with(
+        &words![
             "--json recovery request --ca",
-            &words![
-                &server.url,
-                "--key",
-                &key,
-                "--reason",
-                ["device destroyed"],
-                "--token",
-                &fresh,
-                "--slot mail"
-            ],
-        ),
+            &server.url,
+            "--key",
+            &key,
+            "--reason",
+            ["device destroyed"],
+            "--token",
+            &fresh,
+            "--slot mail"
+        ],
     )
     .json()["request"]
         .as_str()
@@ -811,26 +784,40 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     for a in ["owner", "bank"] {
         sym_ok(
             dir,
-            &argv_with(
+            &words![
                 "recovery approve --arbitrator",
-                &words![a, "--ca", &server.url, "--ca-cert root.pem --request", &id],
-            ),
+                a,
+                "--ca",
+                &server.url,
+                "--ca-cert root.pem --request",
+                &id
+            ],
         );
     }
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "recovery complete --ca",
-            &[&server.url, "--request", &id, "--token", &fresh],
-        ),
+            &server.url,
+            "--request",
+            &id,
+            "--token",
+            &fresh
+        ],
     );
     std::fs::write(dir.join("doc"), b"after recovery").unwrap();
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "token sign --token",
-            &[&fresh, "--slot", "mail", "--in", "doc", "--out", "doc.sig"],
-        ),
+            &fresh,
+            "--slot",
+            "mail",
+            "--in",
+            "doc",
+            "--out",
+            "doc.sig"
+        ],
     );
     openssl(
         dir,
@@ -842,15 +829,19 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
     );
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "token restore --token",
-            &[&fresh, "--slot", "mail", "--in", "alice.backup"],
-        ),
+            &fresh,
+            "--slot",
+            "mail",
+            "--in",
+            "alice.backup"
+        ],
     );
     assert_eq!(
         sym_ok(
             dir,
-            &argv_with("token get-object --token", &[&fresh, "--name", "note"])
+            &words!["token get-object --token", &fresh, "--name", "note"]
         )
         .stdout,
         b"kept in the token"
@@ -878,15 +869,13 @@ fn an_operator_credential_on_a_pkcs11_device_signs_the_handshake_there() {
     p11!(dir, "token init --token {uri}");
     let code = ok(
         dir,
-        &argv_with(
+        &words![
             "--json admin grant --ca",
-            &words![
-                &server.url,
-                "--credential",
-                server.admin.to_str().unwrap(),
-                "--role auditor --name hsm-auditor"
-            ],
-        ),
+            &server.url,
+            "--credential",
+            server.admin.to_str().unwrap(),
+            "--role auditor --name hsm-auditor"
+        ],
     )
     .json()["code"]
         .as_str()
@@ -953,17 +942,15 @@ fn register_with_chain(dir: &Path, server: &Server, token: &str, chain: &str) ->
 fn issue_server_on(dir: &Path, server: &Server, token: &str, cn: &str) -> Run {
     sym(
         dir,
-        &argv_with(
+        &words![
             "issue --on-token --ca",
-            &words![
-                &server.url,
-                "--ca-cert root.pem --issuer st --token",
-                token,
-                "--slot tls --identity",
-                cn,
-                "--role server"
-            ],
-        ),
+            &server.url,
+            "--ca-cert root.pem --issuer st --token",
+            token,
+            "--slot tls --identity",
+            cn,
+            "--role server"
+        ],
     )
 }
 
@@ -984,7 +971,7 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     // A soft token a station vouched for: not enough for this profile.
     sym_ok(
         dir,
-        &argv_with("token register --token t.tok --ca", &[&server.url]),
+        &words!["token register --token t.tok --ca", &server.url],
     );
     let r = issue_server_on(dir, &server, "t.tok", "CN=soft.example");
     assert_eq!(r.code, 5, "{}", r.stderr);
@@ -1055,23 +1042,18 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     // Only an admin trusts a root; a station cannot.
     let r = sym(
         dir,
-        &argv_with(
-            "admin trust-manufacturer --ca",
-            &[&server.url, "vendor.pem"],
-        ),
+        &words!["admin trust-manufacturer --ca", &server.url, "vendor.pem"],
     );
     assert_eq!(r.code, 5, "{}", r.stderr);
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "admin trust-manufacturer --ca",
-            &words![
-                &server.url,
-                "--credential",
-                server.admin.to_str().unwrap(),
-                "vendor.pem"
-            ],
-        ),
+            &server.url,
+            "--credential",
+            server.admin.to_str().unwrap(),
+            "vendor.pem"
+        ],
     );
     // Signed by another key, or certifying another device's key: refused.
     let r = register_with_chain(dir, &server, &uri, "rogue-device.crt");
@@ -1145,15 +1127,13 @@ fn a_device_key_certified_by_its_manufacturer_is_manufacturer_evidence() {
     );
     sym_ok(
         dir,
-        &argv_with(
+        &words![
             "admin trust-manufacturer --ca",
-            &words![
-                &server.url,
-                "--credential",
-                server.admin.to_str().unwrap(),
-                "tight.pem"
-            ],
-        ),
+            &server.url,
+            "--credential",
+            server.admin.to_str().unwrap(),
+            "tight.pem"
+        ],
     );
     for (int, root, cnf, needle) in [
         ("deep", "tight", "ca.cnf", "path length"),

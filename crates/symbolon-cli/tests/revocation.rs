@@ -93,10 +93,12 @@ fn ocsp(dir: &Path, server: &Server, what: &[&str]) -> String {
 fn crl(dir: &Path, server: &Server) -> String {
     ok(
         dir,
-        &argv_with(
+        &words![
             "crl fetch --pem --out crl.pem --ca",
-            &[&server.url, "--ca-cert", "root.pem"],
-        ),
+            &server.url,
+            "--ca-cert",
+            "root.pem"
+        ],
     );
     String::from_utf8(openssl(dir, &["crl", "-in", "crl.pem", "-noout", "-text"])).unwrap()
 }
@@ -892,10 +894,12 @@ fn renewal_supersedes_the_old_certificate_once() {
     let pem = String::from_utf8(
         ok(
             dir,
-            &argv_with(
+            &words![
                 "token get-object --token",
-                &[server.admin.to_str().unwrap(), "--name", "operator.crt"],
-            ),
+                server.admin.to_str().unwrap(),
+                "--name",
+                "operator.crt"
+            ],
         )
         .stdout,
     )

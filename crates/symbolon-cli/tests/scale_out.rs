@@ -39,7 +39,7 @@ fn cluster(dir: &std::path::Path, n: usize) -> (String, Agent, Vec<Server>) {
     let url = create_test_database(dir);
     ok(
         dir,
-        &argv_with("ca init --data data --subject", &["CN=Scale CA"]),
+        &words!["ca init --data data --subject", ["CN=Scale CA"]],
     );
     let agent = Agent::start(dir, "data/ca.token", "ca.sock");
     let servers = (0..n)

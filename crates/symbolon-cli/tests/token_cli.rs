@@ -79,9 +79,8 @@ fn openssl_verifies_token_signatures_and_encrypts_to_it() {
 
 #[test]
 fn agent_results_equal_in_process_results() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     std::fs::write(dir.join("m"), b"deterministic").unwrap();
     let local = sym!(dir, "token sign --token t.tok --slot sig --in m").stdout;
     let local_info = sym!(dir, "--json token info --token t.tok").json();
@@ -117,9 +116,8 @@ fn issuer_writes_certificate_and_key_once() {
     if !have_openssl() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     certificate_for(dir, "sig.pub", "sig.crt");
     sym!(
         dir,
@@ -199,9 +197,8 @@ fn issuer_writes_certificate_and_key_once() {
 
 #[test]
 fn attestation_is_checked_by_the_verifier() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     sym!(dir, "token public-key --token t.tok --device --out dev.pem");
     sym!(
         dir,
@@ -309,9 +306,8 @@ fn json_output_and_trust_life_cycle() {
 
 #[test]
 fn tamper_kills_the_token_for_good() {
-    let d = tempfile::tempdir().unwrap();
+    let d = dir_with_key();
     let dir = d.path();
-    token_with_key(dir);
     sym_fails!(dir, "token tamper --token t.tok", 5, "--yes");
     sym!(dir, "token info --token t.tok");
     sym!(dir, "token tamper --token t.tok --yes");

@@ -491,17 +491,15 @@ fn only_officers_register_and_only_admins_set_policies() {
     let admin = w.server.admin.to_str().unwrap().to_string();
     let r = run(
         dir,
-        &argv_with(
+        &words![
             "admin name-policy set --ca",
-            &words![
-                &w.server.url,
-                "--ca-cert",
-                w.server.ca_cert.to_str().unwrap(),
-                "--credential",
-                &admin,
-                "--station nobody-yet --allow dn:*"
-            ],
-        ),
+            &w.server.url,
+            "--ca-cert",
+            w.server.ca_cert.to_str().unwrap(),
+            "--credential",
+            &admin,
+            "--station nobody-yet --allow dn:*"
+        ],
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("is not a station"), "{}", r.stderr);
@@ -623,13 +621,11 @@ fn devices_are_vouched_for_and_registered_under_one_serial() {
     if !have_openssl() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
+    let (d, server) = service_with_station();
     let dir = d.path();
-    let server = Server::start(dir, "data");
-    station_and_token(dir, &server);
     let r = ok(
         dir,
-        &argv_with("--json token register --token t.tok --ca", &[&server.url]),
+        &words!["--json token register --token t.tok --ca", &server.url],
     );
     let v = r.json();
     assert_eq!(v["evidence"]["kind"], "vouched");
@@ -663,10 +659,7 @@ fn devices_are_vouched_for_and_registered_under_one_serial() {
     // A key made on the token and attested: the issuance says who vouched.
     let r = run(
         dir,
-        &argv_with(
-            "issue --on-token --ca",
-            &words![&server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls --identity CN=alice.example --role server"],
-        ),
+        &words!["issue --on-token --ca", &server.url, "--ca-cert root.pem --issuer st --token t.tok --slot tls --identity CN=alice.example --role server"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let issued = last(&server, "certificate-issued");
@@ -674,10 +667,7 @@ fn devices_are_vouched_for_and_registered_under_one_serial() {
     assert_eq!(issued["device"]["by"], "test-station");
     let r = ok(
         dir,
-        &argv_with(
-            "--json token registration --token t.tok --ca",
-            &[&server.url],
-        ),
+        &words!["--json token registration --token t.tok --ca", &server.url],
     );
     let v = r.json();
     assert_eq!(v["evidence"]["by"], "test-station");
@@ -722,10 +712,8 @@ fn the_station_asks_for_alternative_names_its_policy_allows() {
     if !have_openssl() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
+    let (d, server) = service_with_station();
     let dir = d.path();
-    let server = Server::start(dir, "data");
-    station_and_token(dir, &server);
     let st = credential(dir, &server, "station", "st-cli");
     name_policy(
         dir,

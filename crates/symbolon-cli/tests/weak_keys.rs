@@ -115,7 +115,7 @@ fn every_class_is_refused_over_http_audited_and_never_certified() {
             // ... and the standard effort does not claim it.
             let r = run(
                 dir,
-                &argv_with("--json keys check --in", &[path.to_str().unwrap()]),
+                &words!["--json keys check --in", path.to_str().unwrap()],
             );
             assert_eq!(r.code, 0, "{name}: {}", r.stderr);
         }
@@ -140,10 +140,10 @@ fn every_class_is_refused_over_http_audited_and_never_certified() {
         let key = dir.join("corpus").join(case["private"].as_str().unwrap());
         let r = run(
             dir,
-            &argv_with(
+            &words![
                 "issuer accept-key --issuer st --token t.tok --slot weak --key",
-                &[key.to_str().unwrap()],
-            ),
+                key.to_str().unwrap()
+            ],
         );
         assert_eq!(r.code, 5, "{}: {}", case["name"], r.stderr);
         assert!(
@@ -411,16 +411,7 @@ fn softhsm_keys(dir: &Path, n: usize) -> Vec<Vec<u8>> {
         eprintln!("skipping SoftHSM2 keys: not installed");
         return (0..n).map(|_| good_aws_der()).collect();
     }
-    std::fs::create_dir_all(dir.join("hsm")).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.join("hsm").display()
-        ),
-    )
-    .unwrap();
+    let conf = softhsm_conf(dir);
     let tool = |args: &[&str]| {
         succeeded(
             Command::new("pkcs11-tool")

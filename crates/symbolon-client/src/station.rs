@@ -27,7 +27,7 @@ use symbolon::keys::{
     Fingerprint, IdentityPublicKey, KeyAlgorithm, KeyError, PrivateKey, PublicKey, SignatureScheme,
 };
 use symbolon::pem;
-use symbolon::token::{KeyOrigin, SlotName, Token, TokenError, TokenSerial};
+use symbolon::token::{SlotName, Token, TokenError, TokenSerial};
 use symbolon::x509::{
     build_csr_with_names, build_ec_csr_with_names, AltNames, CertificateRole, EcSigner, Name,
     RsaSigner, X509Error,
@@ -175,9 +175,10 @@ fn field<'v>(v: &'v Value, name: &str) -> Result<&'v str, StationError> {
         .ok_or_else(|| StationError::BadResponse(format!("lacks {name}")))
 }
 
-/// Whether `slot` already holds a key to certify: one the token generated
-/// that has no certificate yet (an earlier token-generated attempt the CA
-/// refused) can be; any other occupied slot is refused.
+/// Whether `slot` already holds a key to certify: one the token made
+/// (generated, or composed as a joint key) that has no certificate yet (an
+/// earlier attempt the CA refused, or a joint key just finished) can be;
+/// any other occupied slot is refused.
 pub fn reusable_slot(
     token: &dyn Token,
     slot: &SlotName,
@@ -187,7 +188,7 @@ pub fn reusable_slot(
     let existing = token.info()?.slots.into_iter().find(|s| &s.name == slot);
     match &existing {
         None => Ok(false),
-        Some(s) if on_token && !s.has_certificate && s.origin == KeyOrigin::Generated => {
+        Some(s) if on_token && !s.has_certificate && s.origin.made_in_token() => {
             // The key left there is certified as it is: an algorithm that
             // names another kind is a mistake, not a request to replace it.
             if let Some(a) = asked.filter(|a| *a != s.algorithm) {
@@ -335,13 +336,7 @@ impl<'a> Station<'a> {
             .map_err(|err| TokenError::Internal(format!("attestation: {err}")))?;
         let (serial, certificate) = self.certify_at("/v1/certify", &body, &nonce, &public)?;
         self.deliver(&serial, &token_serial, || {
-            let cmd = self.issuer.authorize_certificate(
-                &TokenTarget::of(token)?,
-                &e.slot,
-                certificate.clone(),
-            )?;
-            token.write_certificate(&cmd)?;
-            Ok(())
+            self.write_certificate(token, &e.slot, &certificate)
         })?;
         Ok(Issued {
             public,
@@ -410,13 +405,7 @@ impl<'a> Station<'a> {
                 .issuer
                 .authorize_key(&TokenTarget::of(token)?, &e.slot, &key)?;
             token.accept_key(&cmd)?;
-            let cmd = self.issuer.authorize_certificate(
-                &TokenTarget::of(token)?,
-                &e.slot,
-                certificate.clone(),
-            )?;
-            token.write_certificate(&cmd)?;
-            Ok(())
+            self.write_certificate(token, &e.slot, &certificate)
         })?;
         drop(key); // zeroised: the only copy now lives in the token
         Ok(Issued {
@@ -485,7 +474,7 @@ impl<'a> Station<'a> {
         let response = CertifyResponse::from_json(&answer)?;
         match response.verify(self.root, nonce, public.clone()) {
             Ok(cert) => {
-                let own = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
+                let own = symbolon::x509::serial_hex(&cert);
                 if own != serial {
                     return Err(StationError::BadResponse(format!(
                         "names serial {serial}, its certificate is {own}"
@@ -503,7 +492,7 @@ impl<'a> Station<'a> {
                     .filter(|c| {
                         symbolon::x509::certificate_public_key(c).ok().as_ref() == Some(public)
                     })
-                    .map(|c| hex::encode(c.tbs_certificate().serial_number().as_bytes()))
+                    .map(|c| symbolon::x509::serial_hex(&c))
                     .filter(|own| *own == serial);
                 match about_this_key {
                     Some(own) => {
@@ -517,6 +506,23 @@ impl<'a> Station<'a> {
                 }
             }
         }
+    }
+
+    /// Writes `certificate` into the token's `slot`, signed by this
+    /// station's issuer identity (the token trusts it).
+    fn write_certificate(
+        &self,
+        token: &mut dyn Token,
+        slot: &SlotName,
+        certificate: &[u8],
+    ) -> Result<(), StationError> {
+        let cmd = self.issuer.authorize_certificate(
+            &TokenTarget::of(token)?,
+            slot,
+            certificate.to_vec(),
+        )?;
+        token.write_certificate(&cmd)?;
+        Ok(())
     }
 
     /// Runs `write` (the token's side of a delivery) and records the

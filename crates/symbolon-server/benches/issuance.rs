@@ -126,7 +126,12 @@ fn main() {
             SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
         let public = token.generate(&slot, RsaAlgorithm::Rsa3072).unwrap();
         let issued = service
-            .bootstrap_credential(Role::Station, &"bench-station".parse().unwrap(), &public)
+            .bootstrap_credential(
+                Role::Station,
+                &"bench-station".parse().unwrap(),
+                &public,
+                symbolon_server::credentials::CREDENTIAL_VALIDITY,
+            )
             .await
             .unwrap();
         let mut chain = pem::encode("CERTIFICATE", &issued.certificate);

@@ -64,6 +64,7 @@ fn main() {
                 Role::Auditor,
                 &format!("bench-{i}").parse().unwrap(),
                 key.public_key(),
+                symbolon_server::credentials::CREDENTIAL_VALIDITY,
             ))
             .unwrap();
         let cert = parse_certificate(&issued.certificate).unwrap();

@@ -193,27 +193,18 @@ impl CaService {
         .await
     }
 
-    /// Makes a credential directly (no code): for the first admin, when no
-    /// admin exists, and for a station inside this process.
+    /// Makes a credential directly (no code), valid for `validity`: for the
+    /// first admin, when no admin exists ([`CREDENTIAL_VALIDITY`]), and for a
+    /// station inside this process ([`IN_PROCESS_VALIDITY`]; the process
+    /// revokes it when done).
     pub async fn bootstrap_credential(
         &self,
         role: Role,
         name: &PartyName,
         public_key: &RsaPublicKey,
+        validity: Duration,
     ) -> Result<Issued, ServiceError> {
-        self.issue_credential(role, name, public_key, How::Bootstrap, CREDENTIAL_VALIDITY)
-            .await
-    }
-
-    /// A credential for a station inside this process (`--ca local:DIR`),
-    /// valid for [`IN_PROCESS_VALIDITY`]; the process revokes it when done.
-    pub async fn process_credential(
-        &self,
-        role: Role,
-        name: &PartyName,
-        public_key: &RsaPublicKey,
-    ) -> Result<Issued, ServiceError> {
-        self.issue_credential(role, name, public_key, How::Bootstrap, IN_PROCESS_VALIDITY)
+        self.issue_credential(role, name, public_key, How::Bootstrap, validity)
             .await
     }
 

@@ -60,13 +60,8 @@ impl CaService {
         .await
         .map_err(|e| CaError::Internal(format!("delegate certification task: {e}")))??;
         let cert = parse_certificate(&der).map_err(|e| CaError::Internal(e.to_string()))?;
-        let not_after = cert
-            .tbs_certificate()
-            .validity()
-            .not_after
-            .to_unix_duration()
-            .as_secs() as i64;
-        let serial = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
+        let not_after = symbolon::x509::not_after_unix(&cert);
+        let serial = symbolon::x509::serial_hex(&cert);
         let digest = hex::encode(
             symbolon::keys::MessageDigest::of(symbolon::keys::HashAlgorithm::Sha256, &der)
                 .as_bytes(),

@@ -182,13 +182,8 @@ impl Responder {
 fn current_of(der: &[u8]) -> Result<Current, ServiceError> {
     let cert =
         symbolon::x509::parse_certificate(der).map_err(|e| ServiceError::Setup(e.to_string()))?;
-    let not_after = cert
-        .tbs_certificate()
-        .validity()
-        .not_after
-        .to_unix_duration()
-        .as_secs() as i64;
-    let serial = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
+    let not_after = symbolon::x509::not_after_unix(&cert);
+    let serial = symbolon::x509::serial_hex(&cert);
     Ok(Current {
         identity: ResponderIdentity::new(der).map_err(|e| ServiceError::Setup(e.to_string()))?,
         not_after,

@@ -160,7 +160,7 @@ impl CaService {
         // station (`--ca local:DIR`) holds its reserved name between
         // commands too, though each command's credential is revoked when
         // it ends.
-        if !station.is_reserved()
+        if station.as_str() != symbolon::access::LOCAL_STATION
             && self.registry.role_of_name(station).await? != Some(symbolon::access::Role::Station)
         {
             return Err(ServiceError::Invalid {

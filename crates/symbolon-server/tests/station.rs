@@ -60,7 +60,12 @@ fn start() -> Running {
             SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
         let public = token.generate(&slot, RsaAlgorithm::Rsa2048).unwrap();
         let issued = service
-            .bootstrap_credential(Role::Station, &"station-1".parse().unwrap(), &public)
+            .bootstrap_credential(
+                Role::Station,
+                &"station-1".parse().unwrap(),
+                &public,
+                symbolon_server::credentials::CREDENTIAL_VALIDITY,
+            )
             .await
             .unwrap();
         let mut pem = symbolon::pem::encode("CERTIFICATE", &issued.certificate);

@@ -140,6 +140,16 @@ fn one_block(text: &[u8]) -> Result<(), PemError> {
     Ok(())
 }
 
+/// The DER in `data`: the block of a PEM document whose label is one of
+/// `labels`, or `data` itself when it is not PEM (a DER file).
+pub fn der_of<'a>(data: &'a [u8], labels: &[&str]) -> Result<std::borrow::Cow<'a, [u8]>, PemError> {
+    if is_pem(data) {
+        Ok(std::borrow::Cow::Owned(decode(data, labels)?.1))
+    } else {
+        Ok(std::borrow::Cow::Borrowed(data))
+    }
+}
+
 /// Whether `data` looks like PEM rather than DER.
 pub fn is_pem(data: &[u8]) -> bool {
     trim(data).starts_with(b"-----BEGIN ")

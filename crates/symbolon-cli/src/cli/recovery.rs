@@ -163,13 +163,9 @@ pub(crate) struct RecoveryApproveArgs {
 /// The arguments of `RecoveryCommand::Refuse`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RecoveryRefuseArgs {
+    /// The arbitrator, the CA and the request, as for `approve`.
     #[command(flatten)]
-    pub(crate) dir: ArbitratorDir,
-    #[command(flatten)]
-    pub(crate) ca: CaArgs,
-    /// The request id.
-    #[arg(long)]
-    pub(crate) request: String,
+    pub(crate) decision: RecoveryApproveArgs,
     /// Why.
     #[arg(long)]
     pub(crate) reason: String,

@@ -16,9 +16,9 @@ use symbolon::transparency::proof::{
 use symbolon::Code;
 
 use crate::cli::{
-    LogCheckpointArgs, LogCommand, LogConsistencyProofArgs, LogEntryArgs, LogInclusionProofArgs,
-    LogKeyArgs, LogVerifyConsistencyArgs, LogVerifyInclusionArgs, LogWatchArgs, LogWitnessAddArgs,
-    LogWitnessArgs, LogWitnessKeyArgs, LogWitnessRemoveArgs,
+    CaArgs, LogCheckpointArgs, LogCommand, LogConsistencyProofArgs, LogEntryArgs,
+    LogInclusionProofArgs, LogKeyArgs, LogVerifyConsistencyArgs, LogVerifyInclusionArgs,
+    LogWatchArgs, LogWitnessAddArgs, LogWitnessArgs, LogWitnessKeyArgs, LogWitnessRemoveArgs,
 };
 use crate::error::CliError;
 use crate::output::print_json;
@@ -406,6 +406,7 @@ fn witness(
     let token = super::open_token(&token)?;
     let slot = slot_name(&slot.slot)?;
     let me = witness_key(token.as_ref(), &slot, &name)?;
+    repeatable(&ca, every)?;
     let client = super::ca_client(&ca)?;
     loop {
         let (old, new, note) = watch_once(&client, &log_key, &state, false)?;
@@ -452,6 +453,7 @@ fn watch(
     json: bool,
 ) -> Result<(), CliError> {
     let key = read_key(&log_key)?;
+    repeatable(&ca, every)?;
     let client = super::ca_client(&ca)?;
     loop {
         let (old, new, _) = watch_once(&client, &key, &state, true)?;
@@ -562,5 +564,18 @@ fn verify_consistency(
         "✓ log {}: the tree of {} entries extends the tree of {}",
         n.origin, n.size, o.size
     );
+    Ok(())
+}
+
+/// `--every` keeps one client for as long as the command runs; a CA run
+/// inside the command (`--ca local:DIR`) is certified for a day only, so
+/// a watch that repeats needs a running service.
+fn repeatable(ca: &CaArgs, every: Option<u64>) -> Result<(), CliError> {
+    if every.is_some() && ca.ca.starts_with("local:") {
+        return Err(CliError::new(
+            Code::Usage,
+            "--every needs a running service (`symbolon serve`): --ca local:DIR runs the CA only for one command",
+        ));
+    }
     Ok(())
 }

@@ -263,9 +263,7 @@ fn approve(
 
 fn refuse(
     RecoveryRefuseArgs {
-        dir,
-        ca,
-        request,
+        decision: RecoveryApproveArgs { dir, ca, request },
         reason,
     }: RecoveryRefuseArgs,
     json: bool,

@@ -11,6 +11,7 @@ use symbolon::keys::weak::Effort;
 use symbolon::keys::RsaAlgorithm;
 use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
 use symbolon_client::{Credential, PinnedRoots, DEFAULT_CREDENTIAL_SLOT};
+use symbolon_server::credentials::{CREDENTIAL_VALIDITY, IN_PROCESS_VALIDITY};
 use symbolon_server::gate::Edge;
 use symbolon_server::rate_limit::{Limit, RateLimiter};
 use symbolon_server::tls::{keep_renewed, server_config, ServerKey, ServiceNames};
@@ -268,7 +269,9 @@ async fn certify_into(
     name: &str,
 ) -> Result<(), CliError> {
     let name: PartyName = name.parse().map_err(setup)?;
-    let issued = service.bootstrap_credential(role, &name, public).await?;
+    let issued = service
+        .bootstrap_credential(role, &name, public, CREDENTIAL_VALIDITY)
+        .await?;
     Credential::install(
         token,
         slot,
@@ -316,32 +319,35 @@ pub(crate) fn in_process(
     // The same registry `serve` would use: SYMBOLON_DATABASE, or the data directory's.
     let url = std::env::var("SYMBOLON_DATABASE").unwrap_or_else(|_| dir.database_url());
     let rt = super::runtime()?;
-    let (service, tls, listener, credential, own) = rt.block_on(async {
+    let (service, tls, listener, credential, local) = rt.block_on(async {
         let registry = Registry::open(&url).await?;
         let service = Arc::new(CaService::new(ca, registry)?);
         bootstrap_admin(&service, &dir).await?;
         let tls = server_config(&service, &ServerKey::InProcess(ServiceNames::loopback())).await?;
-        let (credential, own) = match credential {
-            Some(c) => (c, None),
+        // The guard exists before the process's credential does, so a
+        // failure from here on still revokes it.
+        let mut local = InProcessCa {
+            service: Arc::clone(&service),
+            own_credential: None,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let credential = match credential {
+            Some(c) => c,
             None => {
                 let (c, serial) = process_station(&service).await?;
-                (c, Some(serial))
+                local.own_credential = Some(serial);
+                c
             }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| CliError::new(Code::Io, format!("cannot listen on loopback: {e}")))?;
-        Ok::<_, CliError>((service, tls, listener, credential, own))
+        Ok::<_, CliError>((service, tls, listener, credential, local))
     })?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::new(Code::Io, format!("cannot read the listening address: {e}")))?;
     let roots = PinnedRoots::from_der(service.chain().to_vec());
-    let local = InProcessCa {
-        service: Arc::clone(&service),
-        own_credential: own,
-        runtime: rt.handle().clone(),
-    };
     let unlimited = Limit {
         per_second: 1e6,
         burst: 1e6,
@@ -367,9 +373,9 @@ async fn process_station(service: &CaService) -> Result<(Credential, Certificate
     let slot = SlotName::new(DEFAULT_CREDENTIAL_SLOT)?;
     let mut token = SoftToken::create(MemoryStore::default(), SealingKey::generate()?)?;
     let public = token.generate(&slot, CREDENTIAL_ALGORITHM)?;
-    let name: PartyName = "local-station".parse().map_err(setup)?;
+    let name: PartyName = symbolon::access::LOCAL_STATION.parse().map_err(setup)?;
     let issued = service
-        .process_credential(Role::Station, &name, &public)
+        .bootstrap_credential(Role::Station, &name, &public, IN_PROCESS_VALIDITY)
         .await?;
     Credential::install(
         &mut token,

@@ -19,6 +19,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
@@ -58,11 +68,7 @@ pub fn run_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
         }
     }
     let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 /// A command line's words: `argv("token init --token u.tok")`. Words are
@@ -72,7 +78,7 @@ pub fn argv(line: &str) -> Vec<&str> {
 }
 
 /// A command line's words followed by arguments that are not plain words
-/// (paths, values with spaces): `argv_with("issuer accept-key --key", &[&path])`.
+/// (paths, values with spaces): `words!["issuer accept-key --key", &path]`.
 pub fn argv_with<'a>(line: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     argv(line).into_iter().chain(rest.iter().copied()).collect()
 }
@@ -138,16 +144,43 @@ pub fn succeeded(cmd: &mut Command) -> std::process::Output {
     out
 }
 
+/// A private SoftHSM2 store in `dir/hsm` and its configuration file
+/// (made once), so tests never share tokens.
+pub fn softhsm_conf(dir: &Path) -> PathBuf {
+    let conf = dir.join("softhsm2.conf");
+    if !conf.exists() {
+        std::fs::create_dir_all(dir.join("hsm")).unwrap();
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.join("hsm").display()
+            ),
+        )
+        .unwrap();
+    }
+    conf
+}
+
 /// Runs and expects success.
 pub fn ok(dir: &Path, args: &[&str]) -> Run {
-    let r = run(dir, args);
-    assert_eq!(r.code, 0, "symbolon {args:?} failed: {}", r.stderr);
-    r
+    expect_ok(args, run(dir, args))
 }
 
 /// Runs and expects failure with `code`, and `needle` in stderr.
 pub fn fails(dir: &Path, args: &[&str], code: i32, needle: &str) -> Run {
-    let r = run(dir, args);
+    expect_failure(args, run(dir, args), code, needle)
+}
+
+/// `r`, the run of `symbolon args…`, succeeded.
+pub fn expect_ok(args: &[&str], r: Run) -> Run {
+    assert_eq!(r.code, 0, "symbolon {args:?} failed: {}", r.stderr);
+    r
+}
+
+/// `r`, the run of `symbolon args…`, failed with `code`, `needle` in its
+/// stderr and no panic.
+pub fn expect_failure(args: &[&str], r: Run, code: i32, needle: &str) -> Run {
     assert_eq!(
         r.code, code,
         "symbolon {args:?}: expected exit {code}, got {}: {}",
@@ -271,14 +304,18 @@ impl Drop for Agent {
 /// An issuer `st`, a token `t.tok` trusting it, and an RSA-2048 key in slot `sig`.
 pub fn token_with_key(dir: &Path) {
     station_trusted_by_token(dir);
-    ok(
+    sym!(dir, "token generate --token t.tok --slot sig");
+    sym!(
         dir,
-        &["token", "generate", "--token", "t.tok", "--slot", "sig"],
+        "token public-key --token t.tok --slot sig --out sig.pub"
     );
-    ok(
-        dir,
-        &words!["token public-key --token t.tok --slot sig --out sig.pub"],
-    );
+}
+
+/// A fresh directory holding [`token_with_key`]'s issuer, token and key.
+pub fn dir_with_key() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    token_with_key(d.path());
+    d
 }
 
 /// A certificate for `pubkey` made by OpenSSL with a throwaway CA key.
@@ -813,6 +850,23 @@ pub fn request(
     (answer.status, answer.body)
 }
 
+/// Registers `token`'s device key with the service at `server`.
+pub fn register_token(dir: &Path, server: &Server, token: &str) {
+    ok(
+        dir,
+        &words!["token register --token", token, "--ca", &server.url],
+    );
+}
+
+/// A fresh directory with the service running on `data` and, through it,
+/// station `st` and the token `t.tok` trusting it ([`station_and_token`]).
+pub fn service_with_station() -> (tempfile::TempDir, Server) {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start(d.path(), "data");
+    station_and_token(d.path(), &server);
+    (d, server)
+}
+
 /// Station `st`, token `t.tok` trusting it, and the CA root in `root.pem`.
 pub fn station_and_token(dir: &Path, server: &Server) {
     ok(
@@ -930,11 +984,7 @@ pub fn run_env(dir: &Path, args: &[&str]) -> Run {
     cmd.args(args).current_dir(dir).env("SYMBOLON_LOG", "trace");
     service_env(dir, &mut cmd);
     let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 /// pkilint (`lint_pkix_cert`) finds nothing at WARNING or above in `cert`

@@ -440,91 +440,83 @@ fn dispatch_joint<T: Token>(
     token: &RwLock<Option<T>>,
     request: Request,
 ) -> Result<Reply, TokenError> {
-    let read = |f: &dyn Fn(&dyn JointToken) -> Result<Reply, TokenError>| {
-        with_read(token, |t| f(joint_of(t)?))
-    };
-    let write = |f: &mut dyn FnMut(&mut dyn JointToken) -> Result<Reply, TokenError>| {
-        with_write(token, |t| f(joint_of_mut(t)?))
-    };
+    // A check and a re-wrap read the joint slot; every other joint
+    // request changes it and takes the token for itself.
+    if matches!(
+        request,
+        Request::JointCheck { .. } | Request::JointRewrap { .. }
+    ) {
+        with_read(token, |t| joint_read(joint_of(t)?, request))
+    } else {
+        with_write(token, |t| joint_write(joint_of_mut(t)?, request))
+    }
+}
+
+/// The joint requests that only read the slot.
+fn joint_read(j: &dyn JointToken, request: Request) -> Result<Reply, TokenError> {
+    match request {
+        Request::JointCheck { slot, message } => {
+            let message = ChainMessage::parse(message.as_bytes())?;
+            Ok(Reply::Check {
+                message: j.joint_check(&slot, &message)?.to_json()?,
+            })
+        }
+        Request::JointRewrap { slot, header } => {
+            let header = ContentHeader::read_from(&mut &header.0[..])?;
+            Ok(Reply::Header {
+                header: Bytes(j.joint_rewrap(&slot, &header)?.to_bytes()),
+            })
+        }
+        other => Err(not_joint_request(&other)),
+    }
+}
+
+/// The joint requests that change the slot.
+fn joint_write(j: &mut dyn JointToken, request: Request) -> Result<Reply, TokenError> {
     match request {
         Request::JointInit {
             slot,
             algorithm,
             e,
             partial,
-        } => write(&mut |j| {
-            Ok(Reply::Offset {
-                offset: j.joint_init(&slot, algorithm, e, partial.expose())?,
-            })
+        } => Ok(Reply::Offset {
+            offset: j.joint_init(&slot, algorithm, e, partial.expose())?,
         }),
-        Request::JointContribute { slot, partial } => write(&mut |j| {
-            Ok(Reply::Offset {
-                offset: j.joint_contribute(&slot, partial.expose())?,
-            })
+        Request::JointContribute { slot, partial } => Ok(Reply::Offset {
+            offset: j.joint_contribute(&slot, partial.expose())?,
         }),
-        Request::JointFinish { slot } => {
-            write(&mut |j| Ok(spki(j.joint_finish(&slot)?.spki_der())))
-        }
+        Request::JointFinish { slot } => Ok(spki(j.joint_finish(&slot)?.spki_der())),
         Request::JointReissueBegin { slot, permission } => {
-            let permission = ChainMessage::parse(permission.as_bytes())?;
-            write(&mut |j| {
-                j.joint_reissue_begin(&slot, &permission)?;
-                Ok(Reply::Done {})
-            })
+            j.joint_reissue_begin(&slot, &ChainMessage::parse(permission.as_bytes())?)?;
+            Ok(Reply::Done {})
         }
-        Request::JointCheck { slot, message } => {
-            let message = ChainMessage::parse(message.as_bytes())?;
-            read(&|j| {
-                Ok(Reply::Check {
-                    message: j.joint_check(&slot, &message)?.to_json()?,
-                })
-            })
-        }
-        Request::JointRotate { slot, step } => {
-            let mut step = Some(RotateStep::from(step));
-            write(&mut |j| {
-                let step = step
-                    .take()
-                    .ok_or_else(|| TokenError::Internal("a rotation step is taken once".into()))?;
-                Ok(Reply::Rotated {
-                    outcome: match j.joint_rotate(&slot, step)? {
-                        RotateOutcome::Begun { public } => WireRotateOutcome::Begun {
-                            spki: public.spki_der().into(),
-                        },
-                        RotateOutcome::Entered { offset, waiting } => {
-                            WireRotateOutcome::Entered { offset, waiting }
-                        }
-                        RotateOutcome::Committed { public } => WireRotateOutcome::Committed {
-                            spki: public.spki_der().into(),
-                        },
-                    },
-                })
-            })
-        }
-        Request::JointRewrap { slot, header } => {
-            let header = ContentHeader::read_from(&mut &header.0[..])?;
-            read(&|j| {
-                Ok(Reply::Header {
-                    header: Bytes(j.joint_rewrap(&slot, &header)?.to_bytes()),
-                })
-            })
-        }
-        Request::JointReissueEnter { slot, partial } => write(&mut |j| {
+        Request::JointRotate { slot, step } => Ok(Reply::Rotated {
+            outcome: match j.joint_rotate(&slot, RotateStep::from(step))? {
+                RotateOutcome::Begun { public } => WireRotateOutcome::Begun {
+                    spki: public.spki_der().into(),
+                },
+                RotateOutcome::Entered { offset, waiting } => {
+                    WireRotateOutcome::Entered { offset, waiting }
+                }
+                RotateOutcome::Committed { public } => WireRotateOutcome::Committed {
+                    spki: public.spki_der().into(),
+                },
+            },
+        }),
+        Request::JointReissueEnter { slot, partial } => {
             j.joint_reissue_enter(&slot, partial.expose())?;
             Ok(Reply::Done {})
-        }),
-        Request::JointReissueFinish { slot } => {
-            write(&mut |j| Ok(spki(j.joint_reissue_finish(&slot)?.spki_der())))
         }
-        Request::JointOutputD0 { slot, recipient } => write(&mut |j| {
-            Ok(Reply::D0 {
-                d0: Bytes(j.joint_output_d0(&slot, &recipient)?),
-            })
+        Request::JointReissueFinish { slot } => Ok(spki(j.joint_reissue_finish(&slot)?.spki_der())),
+        Request::JointOutputD0 { slot, recipient } => Ok(Reply::D0 {
+            d0: Bytes(j.joint_output_d0(&slot, &recipient)?),
         }),
-        other => Err(TokenError::Internal(format!(
-            "{other:?} is not a joint-key request"
-        ))),
+        other => Err(not_joint_request(&other)),
     }
+}
+
+fn not_joint_request(request: &Request) -> TokenError {
+    TokenError::Internal(format!("{request:?} is not a joint-key request"))
 }
 
 /// Opens a content session: the header checked whole, the content key

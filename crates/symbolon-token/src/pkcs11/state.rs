@@ -58,6 +58,9 @@ impl State {
                     w.u8(2);
                     w.bytes(issuer.as_bytes());
                 }
+                // A device holds no joint keys (no joint capability), but
+                // the encoding names every origin.
+                KeyOrigin::Joint => w.u8(3),
             }
         }
         w.into_bytes().to_vec()
@@ -110,6 +113,7 @@ pub(crate) fn decode(data: &[u8]) -> Result<Stored, TokenError> {
         let slot = SlotName::new(r.str("slot").map_err(d)?).map_err(|e| corrupt(&e.to_string()))?;
         let origin = match r.u8("origin").map_err(d)? {
             1 => KeyOrigin::Generated,
+            3 => KeyOrigin::Joint,
             2 => KeyOrigin::Issuer {
                 issuer: Fingerprint::from_bytes(
                     r.bytes("issuer")

@@ -14,7 +14,7 @@ mod role;
 mod table;
 
 pub use enrollment::{EnrollmentCode, ENROLLMENT_VALIDITY_SECS};
-pub use party::PartyName;
+pub use party::{PartyName, LOCAL_STATION};
 pub use role::{Role, ROLE_PURPOSE_ARC};
 pub use table::{endpoint_access, Access, Endpoint, ENDPOINTS};
 

@@ -16,8 +16,11 @@ use super::AccessError;
 #[serde(try_from = "String", into = "String")]
 pub struct PartyName(String);
 
+/// The station a command runs inside itself (`--ca local:DIR`).
+pub const LOCAL_STATION: &str = "local-station";
+
 /// Names the service uses for itself: never granted.
-const RESERVED_NAMES: &[&str] = &["local-station"];
+const RESERVED_NAMES: &[&str] = &[LOCAL_STATION];
 
 impl PartyName {
     /// The name.

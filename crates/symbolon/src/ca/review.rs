@@ -10,7 +10,7 @@ use super::{check_subject_key, CaError, CaPolicy};
 use crate::encoding::Writer;
 use crate::keys::weak::{policy_class, WeakClass, WeakKey};
 use crate::keys::{KeyError, PublicKey};
-use crate::token::{Attestation, KeyOrigin, TokenSerial};
+use crate::token::{Attestation, TokenSerial};
 use crate::vetting::{DeviceEvidence, RegisteredDevice};
 use crate::x509::{
     parse_identity, same_identity, verify_csr, AltNames, CertificateRole, X509Error,
@@ -115,9 +115,9 @@ pub fn review(
                     Some(&attestation_nonce(&req.csr)),
                 )
                 .map_err(|e| CaError::BadAttestation(e.to_string()))?;
-            if s.origin != KeyOrigin::Generated {
+            if !s.origin.made_in_token() {
                 return Err(CaError::BadAttestation(format!(
-                    "the key was {}, not generated on the token",
+                    "the key was {}, not made on the token",
                     s.origin
                 )));
             }

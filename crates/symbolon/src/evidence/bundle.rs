@@ -60,7 +60,7 @@ pub struct ProvenEntry {
     /// The entry.
     pub entry: LogEntry,
     /// The RFC 9162 audit path, leaf side first, base64.
-    #[serde(with = "b64_hashes")]
+    #[serde(with = "crate::transparency::proof::b64_hashes")]
     pub proof: Vec<Hash>,
 }
 
@@ -125,37 +125,6 @@ mod b64_list {
         Vec::<String>::deserialize(d)?
             .into_iter()
             .map(|s| B64.decode(s).map_err(serde::de::Error::custom))
-            .collect()
-    }
-}
-
-mod b64_hashes {
-    use base64::engine::general_purpose::STANDARD as B64;
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::transparency::merkle::Hash;
-    use crate::transparency::proof::MAX_PROOF_HASHES;
-
-    pub(super) fn serialize<S: Serializer>(hashes: &[Hash], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(hashes.iter().map(|h| B64.encode(h)))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
-        let strings = Vec::<String>::deserialize(d)?;
-        if strings.len() > MAX_PROOF_HASHES {
-            return Err(serde::de::Error::custom(format!(
-                "{} hashes; no proof needs more than {MAX_PROOF_HASHES}",
-                strings.len()
-            )));
-        }
-        strings
-            .into_iter()
-            .map(|s| {
-                let b = B64.decode(s).map_err(serde::de::Error::custom)?;
-                Hash::try_from(b.as_slice())
-                    .map_err(|_| serde::de::Error::custom("a hash is 32 bytes"))
-            })
             .collect()
     }
 }

@@ -14,7 +14,7 @@ use super::sha256_hex;
 use crate::escrow::{verify_chain, Approval, ArbitratorId, EscrowDeposit, Policy, RecoveryRequest};
 use crate::joint::ChainMessage;
 use crate::keys::{Fingerprint, IdentityPublicKey};
-use crate::token::{Attestation, KeyOrigin};
+use crate::token::Attestation;
 use crate::transparency::checkpoint::Checkpoint;
 use crate::transparency::commitment::committed_fields;
 use crate::transparency::merkle::verify_inclusion;
@@ -258,7 +258,7 @@ fn check_certificates(
     for der in &bundle.certificates {
         let cert = crate::x509::parse_certificate(der)
             .map_err(|e| fail("a certificate", e.to_string()))?;
-        let serial = hex::encode(cert.tbs_certificate().serial_number().as_bytes());
+        let serial = crate::x509::serial_hex(&cert);
         let part = format!("certificate {serial}");
         once(&mut seen, &part, &serial)?;
         let pk = certificate_public_key(&cert).map_err(|e| fail(&part, e.to_string()))?;
@@ -388,10 +388,10 @@ fn check_attestations(
         };
         att.verify(&s.device_key, Some(&pk), None)
             .map_err(|e| fail(&part, e.to_string()))?;
-        if s.origin != KeyOrigin::Generated {
+        if !s.origin.made_in_token() {
             return Err(fail(
                 part,
-                format!("the key was {}, not generated on the token", s.origin),
+                format!("the key was {}, not made on the token", s.origin),
             ));
         }
         ledger.names.insert(format!("token:{token}"));

@@ -5,7 +5,7 @@
 //! zeroised on drop.
 
 use aws_lc_rs::agreement;
-use aws_lc_rs::encoding::{AsBigEndian, AsDer, Curve25519SeedBin};
+use aws_lc_rs::encoding::{AsBigEndian, AsDer, Curve25519SeedBin, PublicKeyX509Der};
 use aws_lc_rs::signature::{
     EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _,
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
@@ -131,6 +131,17 @@ fn malformed(reason: impl Into<String>) -> KeyError {
 }
 
 /// Why aws-lc would not load a PKCS#8 key on `curve`.
+/// The SubjectPublicKeyInfo DER of an aws-lc public key.
+pub(super) fn spki_der_of(
+    key: &impl AsDer<PublicKeyX509Der<'static>>,
+) -> Result<Vec<u8>, KeyError> {
+    Ok(key
+        .as_der()
+        .map_err(|_| KeyError::Internal("SPKI encoding"))?
+        .as_ref()
+        .to_vec())
+}
+
 fn rejected(curve: EcCurve, e: aws_lc_rs::error::KeyRejected) -> KeyError {
     KeyError::Malformed {
         kind: "EC private key",
@@ -192,23 +203,13 @@ impl EcPrivateKey {
         let (pair, spki) = match ecdsa_algorithm(curve) {
             Some(alg) => {
                 let pair = EcdsaKeyPair::from_pkcs8(alg, &pkcs8).map_err(|e| rejected(curve, e))?;
-                let spki = pair
-                    .public_key()
-                    .as_der()
-                    .map_err(|_| KeyError::Internal("SPKI encoding"))?
-                    .as_ref()
-                    .to_vec();
+                let spki = spki_der_of(pair.public_key())?;
                 (Pair::Ecdsa(pair), spki)
             }
             None => {
                 let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
                     .map_err(|e| rejected(curve, e))?;
-                let spki = pair
-                    .public_key()
-                    .as_der()
-                    .map_err(|_| KeyError::Internal("SPKI encoding"))?
-                    .as_ref()
-                    .to_vec();
+                let spki = spki_der_of(pair.public_key())?;
                 (Pair::Ed25519(pair), spki)
             }
         };

@@ -210,13 +210,9 @@ impl EcPublicKey {
 
     /// Parses PEM `PUBLIC KEY` or raw SPKI DER.
     pub fn from_pem_or_der(data: &[u8]) -> Result<Self, KeyError> {
-        if pem::is_pem(data) {
-            let (_, der) =
-                pem::decode(data, &["PUBLIC KEY"]).map_err(|e| malformed(e.to_string()))?;
-            Self::from_spki_der(&der)
-        } else {
-            Self::from_spki_der(data)
-        }
+        Self::from_spki_der(
+            &pem::der_of(data, &["PUBLIC KEY"]).map_err(|e| malformed(e.to_string()))?,
+        )
     }
 
     /// The curve.

@@ -2,7 +2,6 @@
 //! issuer's authorisation key. P-256 because every PKCS#11 device and HSM
 //! offers it and its keys are generated in microseconds.
 
-use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     EcdsaKeyPair, KeyPair as _, ParsedPublicKey, UnparsedPublicKey, ECDSA_P256_SHA256_ASN1,
@@ -41,12 +40,7 @@ impl IdentityKeyPair {
                     reason: e.to_string(),
                 }
             })?;
-        let spki = pair
-            .public_key()
-            .as_der()
-            .map_err(|_| KeyError::Internal("SPKI encoding"))?
-            .as_ref()
-            .to_vec();
+        let spki = super::ec_private::spki_der_of(pair.public_key())?;
         Ok(Self {
             pkcs8,
             pair,
@@ -113,15 +107,11 @@ impl IdentityPublicKey {
 
     /// Parses PEM `PUBLIC KEY` or raw SPKI DER.
     pub fn from_pem_or_der(data: &[u8]) -> Result<Self, KeyError> {
-        if pem::is_pem(data) {
-            let (_, der) = pem::decode(data, &["PUBLIC KEY"]).map_err(|e| KeyError::Malformed {
-                kind: "P-256 public key",
-                reason: e.to_string(),
-            })?;
-            Self::from_spki_der(&der)
-        } else {
-            Self::from_spki_der(data)
-        }
+        let der = pem::der_of(data, &["PUBLIC KEY"]).map_err(|e| KeyError::Malformed {
+            kind: "P-256 public key",
+            reason: e.to_string(),
+        })?;
+        Self::from_spki_der(&der)
     }
 
     /// SubjectPublicKeyInfo DER.

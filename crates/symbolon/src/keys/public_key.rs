@@ -106,16 +106,11 @@ impl PublicKey {
 
     /// Parses PEM `PUBLIC KEY` or raw SPKI DER.
     pub fn from_pem_or_der(data: &[u8]) -> Result<Self, KeyError> {
-        if crate::pem::is_pem(data) {
-            let (_, der) =
-                crate::pem::decode(data, &["PUBLIC KEY"]).map_err(|e| KeyError::Malformed {
-                    kind: "public key",
-                    reason: e.to_string(),
-                })?;
-            Self::from_spki_der(&der)
-        } else {
-            Self::from_spki_der(data)
-        }
+        let der = crate::pem::der_of(data, &["PUBLIC KEY"]).map_err(|e| KeyError::Malformed {
+            kind: "public key",
+            reason: e.to_string(),
+        })?;
+        Self::from_spki_der(&der)
     }
 
     /// Canonical SubjectPublicKeyInfo DER.

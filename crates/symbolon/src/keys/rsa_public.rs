@@ -87,17 +87,13 @@ impl RsaPublicKey {
 
     /// Parses PEM `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` (PKCS#1), or raw DER.
     pub fn from_pem_or_der(data: &[u8]) -> Result<Self, KeyError> {
-        if pem::is_pem(data) {
-            let (_, der) = pem::decode(data, &["PUBLIC KEY", "RSA PUBLIC KEY"]).map_err(|e| {
-                KeyError::Malformed {
-                    kind: "RSA public key",
-                    reason: e.to_string(),
-                }
-            })?;
-            Self::from_der(&der)
-        } else {
-            Self::from_der(data)
-        }
+        let der = pem::der_of(data, &["PUBLIC KEY", "RSA PUBLIC KEY"]).map_err(|e| {
+            KeyError::Malformed {
+                kind: "RSA public key",
+                reason: e.to_string(),
+            }
+        })?;
+        Self::from_der(&der)
     }
 
     /// Canonical SubjectPublicKeyInfo DER.

@@ -82,6 +82,7 @@ impl AttestationStatement {
                 w.u8(2);
                 w.bytes(issuer.as_bytes());
             }
+            KeyOrigin::Joint => w.u8(3),
         }
         w.bool(self.exportable);
         match &self.evidence {

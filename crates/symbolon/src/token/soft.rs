@@ -552,7 +552,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
             slot.clone(),
             Slot {
                 key: Arc::new(PrivateKey::Rsa(key)),
-                origin: KeyOrigin::Generated,
+                origin: KeyOrigin::Joint,
                 certificate: None,
             },
         );
@@ -599,7 +599,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
             slot.clone(),
             Slot {
                 key: Arc::new(PrivateKey::Rsa(key)),
-                origin: KeyOrigin::Generated,
+                origin: KeyOrigin::Joint,
                 certificate: None,
             },
         );
@@ -678,7 +678,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
                     slot.clone(),
                     Slot {
                         key: Arc::new(PrivateKey::Rsa(key)),
-                        origin: KeyOrigin::Generated,
+                        origin: KeyOrigin::Joint,
                         certificate: None,
                     },
                 );

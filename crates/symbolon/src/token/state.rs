@@ -12,6 +12,7 @@ use crate::keys::{Fingerprint, IdentityKeyPair, IdentityPublicKey, PrivateKey, R
 const STATE_DOMAIN: &str = "symbolon/token-state/v1";
 const ORIGIN_GENERATED: u8 = 1;
 const ORIGIN_ISSUER: u8 = 2;
+const ORIGIN_JOINT: u8 = 3;
 
 /// One key slot.
 #[derive(Clone)]
@@ -118,6 +119,7 @@ impl TokenState {
                     w.u8(ORIGIN_ISSUER);
                     w.bytes(issuer.as_bytes());
                 }
+                KeyOrigin::Joint => w.u8(ORIGIN_JOINT),
             }
             w.bytes(slot.key.pkcs8_der());
             match &slot.certificate {
@@ -180,6 +182,7 @@ impl TokenState {
             let name = SlotName::new(r.str("slot name").map_err(bad)?)?;
             let origin = match r.u8("origin").map_err(bad)? {
                 ORIGIN_GENERATED => KeyOrigin::Generated,
+                ORIGIN_JOINT => KeyOrigin::Joint,
                 ORIGIN_ISSUER => {
                     let fp: [u8; 32] = r
                         .bytes("issuer fingerprint")
@@ -247,6 +250,13 @@ impl TokenState {
             }
         }
         r.finish().map_err(bad)?;
+        // States written before joint keys had an origin of their own
+        // recorded a composed key as generated.
+        for (name, slot) in slots.iter_mut() {
+            if joints.contains_key(name) && slot.origin == KeyOrigin::Generated {
+                slot.origin = KeyOrigin::Joint;
+            }
+        }
         Ok(Self {
             serial,
             device_key,

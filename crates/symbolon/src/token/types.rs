@@ -131,6 +131,21 @@ pub enum KeyOrigin {
         /// The issuer's identity key fingerprint.
         issuer: Fingerprint,
     },
+    /// Composed inside this token from its own primes and the parties'
+    /// partial exponents (fifth embodiment): no one ever holds the whole
+    /// private exponent, but the token's own share d0 may leave it once,
+    /// sealed to its user (`joint output-d0`).
+    Joint,
+}
+
+impl KeyOrigin {
+    /// Whether the key was made inside the token and never held whole
+    /// anywhere else: generated there, or composed there as a joint key.
+    /// What an attested certification requires (an issuer's key was
+    /// generated outside).
+    pub fn made_in_token(&self) -> bool {
+        matches!(self, Self::Generated | Self::Joint)
+    }
 }
 
 impl fmt::Display for KeyOrigin {
@@ -138,6 +153,9 @@ impl fmt::Display for KeyOrigin {
         match self {
             Self::Generated => f.write_str("generated on this token"),
             Self::Issuer { issuer } => write!(f, "written by issuer {issuer}"),
+            Self::Joint => f.write_str(
+                "composed on this token with the parties' partial exponents (its own share may be released once, sealed)",
+            ),
         }
     }
 }

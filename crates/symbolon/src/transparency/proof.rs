@@ -184,16 +184,18 @@ pub fn check_consistency(
     Ok((old, new))
 }
 
-mod b64_hashes {
+/// A proof's hashes as base64 strings (at most [`MAX_PROOF_HASHES`]); also
+/// the form an evidence bundle carries them in.
+pub(crate) mod b64_hashes {
     use super::{Hash, B64, MAX_PROOF_HASHES};
     use base64::Engine as _;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(hashes: &[Hash], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(hashes: &[Hash], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(hashes.iter().map(|h| B64.encode(h)))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
         let strings = Vec::<String>::deserialize(d)?;
         if strings.len() > MAX_PROOF_HASHES {
             return Err(serde::de::Error::custom(format!(

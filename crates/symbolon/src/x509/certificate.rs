@@ -137,6 +137,20 @@ pub fn parse_certificate(der: &[u8]) -> Result<Certificate, X509Error> {
     Certificate::from_der(der).map_err(X509Error::malformed("certificate"))
 }
 
+/// A certificate's serial number, lowercase hex.
+pub fn serial_hex(cert: &Certificate) -> String {
+    hex::encode(cert.tbs_certificate().serial_number().as_bytes())
+}
+
+/// When a certificate expires, in Unix seconds.
+pub fn not_after_unix(cert: &Certificate) -> i64 {
+    cert.tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs() as i64
+}
+
 /// The RSA public key a certificate certifies (for the RSA-only roles:
 /// CA keys, transport, content); an EC key is refused as unsupported here.
 pub fn certificate_key(cert: &Certificate) -> Result<RsaPublicKey, X509Error> {
@@ -202,19 +216,24 @@ mod tests {
         CaSigner::new(k.public_key().clone().into()).unwrap()
     }
 
-    #[test]
-    fn root_csr_and_leaf_fit_together() {
-        let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
-        let subject = parse_identity("CN=Test Root,O=symbolon").unwrap();
-        let root_der = self_signed_root(
-            &subject,
-            &ca_signer_of(&ca),
+    /// A self-signed root for `ca`, valid for a day.
+    fn root_of(ca: &RsaPrivateKey, subject: &x509_cert::name::Name) -> Vec<u8> {
+        self_signed_root(
+            subject,
+            &ca_signer_of(ca),
             random_serial().unwrap(),
             SystemTime::now(),
             Duration::from_secs(86400),
             |r| ca.sign_request(r),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn root_csr_and_leaf_fit_together() {
+        let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        let subject = parse_identity("CN=Test Root,O=symbolon").unwrap();
+        let root_der = root_of(&ca, &subject);
         let root = parse_certificate(&root_der).unwrap();
         verify_issued_by(&root, &ca.public_key().clone().into()).unwrap();
 
@@ -271,18 +290,7 @@ mod tests {
         use x509_cert::ext::pkix::KeyUsages;
         let ca = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
         let subject = parse_identity("CN=Test Root").unwrap();
-        let root = parse_certificate(
-            &self_signed_root(
-                &subject,
-                &ca_signer_of(&ca),
-                random_serial().unwrap(),
-                SystemTime::now(),
-                Duration::from_secs(86400),
-                |r| ca.sign_request(r),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let root = parse_certificate(&root_of(&ca, &subject)).unwrap();
         let ec = crate::keys::IdentityKeyPair::generate().unwrap();
         let rsa = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
         for (key, encipher) in [

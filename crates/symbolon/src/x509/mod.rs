@@ -15,8 +15,9 @@ mod signer;
 
 pub use alt_names::{AltNames, CommonName, DnsName, EmailAddress, MAX_ALT_NAMES};
 pub use certificate::{
-    certificate_key, certificate_public_key, issue_delegate, issue_leaf, parse_certificate,
-    random_serial, self_signed_root, verify_issued_by, verify_signed_by, IssueParams,
+    certificate_key, certificate_public_key, issue_delegate, issue_leaf, not_after_unix,
+    parse_certificate, random_serial, self_signed_root, serial_hex, verify_issued_by,
+    verify_signed_by, IssueParams,
 };
 pub use csr::{
     build_csr, build_csr_with_names, build_ec_csr_with_names, csr_spki, verify_csr, VerifiedCsr,
