@@ -322,3 +322,40 @@ fn ec_keys_generate_sign_attest_and_reopen() {
         }
     }
 }
+
+/// A slot where a joint key is being made is taken: no key is generated or
+/// written there meanwhile, and the finished joint key attests as joint.
+#[test]
+fn a_joint_key_in_the_making_holds_its_slot_and_attests_as_joint() {
+    use symbolon::joint::chained::new_partial;
+    let (mut t, ()) = new_token();
+    let issuer = IssuerIdentity::generate().unwrap();
+    t.trust_issuer(issuer.public_key()).unwrap();
+    let j = slot("j");
+    let issuer_partial = new_partial(2048).unwrap();
+    let provider_partial = new_partial(2048).unwrap();
+    t.joint_mut()
+        .unwrap()
+        .joint_init(&j, RsaAlgorithm::Rsa2048, 65537, &issuer_partial)
+        .unwrap();
+    assert!(matches!(
+        t.generate(&j, RsaAlgorithm::Rsa2048),
+        Err(TokenError::SlotOccupied(_))
+    ));
+    let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let cmd = issuer.authorize_key(&target(&t), &j, &key).unwrap();
+    assert!(matches!(
+        t.accept_key(&cmd),
+        Err(TokenError::SlotOccupied(_))
+    ));
+    let joint = t.joint_mut().unwrap();
+    joint.joint_contribute(&j, &provider_partial).unwrap();
+    let public = joint.joint_finish(&j).unwrap();
+    let attestation = t.attest(&j, b"n").unwrap();
+    assert_eq!(attestation.statement.origin, KeyOrigin::Joint);
+    assert!(attestation.statement.origin.made_in_token());
+    assert_eq!(
+        attestation.statement.public_key,
+        symbolon::keys::PublicKey::from(public)
+    );
+}

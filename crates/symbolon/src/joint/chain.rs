@@ -813,6 +813,12 @@ impl ChainMessage {
 
     /// `party`'s roster position if it signs next, else why not.
     fn turn(&self, party: &PartyName) -> Result<usize, JointError> {
+        if !self.roster.as_slice().contains(party) {
+            return Err(JointError::InvalidInput(format!(
+                "{party} is not in the roster ({}): only its parties sign or refuse",
+                self.roster_text()
+            )));
+        }
         match self.state()? {
             State::Awaiting { index, next } if next == party => Ok(index),
             State::Awaiting { next, .. } => Err(JointError::NotYourTurn(format!(
@@ -1079,6 +1085,11 @@ mod tests {
         assert!(matches!(
             reordered.status().unwrap_err(),
             JointError::OutOfOrder(_)
+        ));
+        // Nor may a stranger sign.
+        assert!(matches!(
+            m.clone().sign(&PartyName::new("mallory").unwrap(), &partials[0]),
+            Err(JointError::InvalidInput(ref msg)) if msg.contains("not in the roster")
         ));
         // A link by someone the roster does not name is no order at all.
         let mut stranger = m.clone();

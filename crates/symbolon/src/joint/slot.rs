@@ -126,6 +126,12 @@ fn check_partial(partial: &[u8], bits: u32) -> Result<(), JointError> {
 }
 
 impl JointSlot {
+    /// Whether the slot's key is the composed joint key: `finish` (or a
+    /// reissue) put it there, and a rotation keeps it until its commit.
+    pub(crate) fn holds_composed_key(&self) -> bool {
+        matches!(self, Self::Complete { .. } | Self::Rotating { .. })
+    }
+
     /// `joint init`: fresh primes for an n of `algorithm`'s size, e from
     /// `e_start` (at least 65537) and the issuer's partial, both corrected.
     pub(crate) fn begin(

@@ -255,7 +255,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         slot: &SlotName,
         algorithm: RsaAlgorithm,
     ) -> Result<RsaPublicKey, TokenError> {
-        if self.live()?.slots.contains_key(slot) {
+        if self.live()?.slot_taken(slot) {
             return Err(TokenError::SlotOccupied(slot.clone()));
         }
         let key = RsaPrivateKey::generate(algorithm)?;
@@ -269,7 +269,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         slot: &SlotName,
         algorithm: KeyAlgorithm,
     ) -> Result<PublicKey, TokenError> {
-        if self.live()?.slots.contains_key(slot) {
+        if self.live()?.slot_taken(slot) {
             return Err(TokenError::SlotOccupied(slot.clone()));
         }
         let key = PrivateKey::generate(algorithm)?;
@@ -427,7 +427,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         };
         let slot_name = &command.command.slot;
         let state = self.live()?;
-        if state.slots.contains_key(slot_name) {
+        if state.slot_taken(slot_name) {
             return Err(TokenError::SlotOccupied(slot_name.clone()));
         }
         let key = wrap::unwrap(wrapped, &state.transport_key)?;
@@ -516,7 +516,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
     ) -> Result<u64, TokenError> {
         let state = self.live()?;
         // Unit 511: a new joint key only in an empty slot.
-        if state.slots.contains_key(slot) || state.joints.contains_key(slot) {
+        if state.slot_taken(slot) {
             return Err(TokenError::SlotOccupied(slot.clone()));
         }
         let (joint, offset) = crate::joint::JointSlot::begin(algorithm, e_start, partial)?;
@@ -545,6 +545,11 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
             .get(slot)
             .ok_or_else(|| not_joint(state, slot))?;
         let (key, done) = joint.finish()?;
+        // A key already in the slot (a state from before slots were
+        // reserved for the joint key being made) is never replaced.
+        if state.slots.contains_key(slot) {
+            return Err(TokenError::SlotOccupied(slot.clone()));
+        }
         let public = key.public_key().clone();
         let mut next = state.clone();
         next.joints.insert(slot.clone(), done);
@@ -566,7 +571,7 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
         permission: &crate::joint::ChainMessage,
     ) -> Result<(), TokenError> {
         let state = self.live()?;
-        if state.slots.contains_key(slot) || state.joints.contains_key(slot) {
+        if state.slot_taken(slot) {
             return Err(TokenError::SlotOccupied(slot.clone()));
         }
         let joint = crate::joint::JointSlot::reissue(permission, state.serial, slot)?;
@@ -592,6 +597,9 @@ impl<S: SealedStore> JointToken for SoftToken<S> {
             .get(slot)
             .ok_or_else(|| not_joint(state, slot))?
             .reissue_finish()?;
+        if state.slots.contains_key(slot) {
+            return Err(TokenError::SlotOccupied(slot.clone()));
+        }
         let public = key.public_key().clone();
         let mut next = state.clone();
         next.joints.insert(slot.clone(), done);

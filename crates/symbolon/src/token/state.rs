@@ -60,6 +60,13 @@ const SECTION_OBJECTS: u8 = 1;
 const SECTION_JOINTS: u8 = 2;
 
 impl TokenState {
+    /// Whether `slot` is taken: it holds a key, or a joint key is being
+    /// made or re-entered there (FIG. 18, 20). A new key goes only into a
+    /// slot that is neither, and nothing replaces a key.
+    pub(crate) fn slot_taken(&self, slot: &SlotName) -> bool {
+        self.slots.contains_key(slot) || self.joints.contains_key(slot)
+    }
+
     pub(crate) fn status(&self) -> TokenStatus {
         if self.slots.is_empty() {
             TokenStatus::New
@@ -253,7 +260,9 @@ impl TokenState {
         // States written before joint keys had an origin of their own
         // recorded a composed key as generated.
         for (name, slot) in slots.iter_mut() {
-            if joints.contains_key(name) && slot.origin == KeyOrigin::Generated {
+            if joints.get(name).is_some_and(|j| j.holds_composed_key())
+                && slot.origin == KeyOrigin::Generated
+            {
                 slot.origin = KeyOrigin::Joint;
             }
         }
