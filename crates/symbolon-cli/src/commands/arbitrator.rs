@@ -41,7 +41,7 @@ pub(crate) fn load(dir: &ArbitratorDir) -> Result<ArbitratorIdentity, CliError> 
 /// one, else as `--credential`.
 pub(crate) fn client(dir: &ArbitratorDir, ca: &crate::cli::CaArgs) -> Result<CaClient, CliError> {
     let own = dir.arbitrator.join(CREDENTIAL_FILE);
-    if own.exists() && !ca.ca.starts_with("local:") {
+    if own.exists() && super::local_dir(&ca.ca).is_none() {
         let spec = own.to_str().ok_or_else(|| {
             CliError::new(
                 Code::InvalidInput,

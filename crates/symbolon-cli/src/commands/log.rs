@@ -571,7 +571,7 @@ fn verify_consistency(
 /// inside the command (`--ca local:DIR`) is certified for a day only, so
 /// a watch that repeats needs a running service.
 fn repeatable(ca: &CaArgs, every: Option<u64>) -> Result<(), CliError> {
-    if every.is_some() && ca.ca.starts_with("local:") {
+    if every.is_some() && super::local_dir(&ca.ca).is_some() {
         return Err(CliError::new(
             Code::Usage,
             "--every needs a running service (`symbolon serve`): --ca local:DIR runs the CA only for one command",

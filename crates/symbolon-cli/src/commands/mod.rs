@@ -87,6 +87,12 @@ pub(crate) fn ca_client(ca: &CaArgs) -> Result<ca_client::CaClient, CliError> {
     connect(&ca.ca, ca.ca_cert.as_deref())
 }
 
+/// The data directory `--ca local:DIR` names (a CA this command runs
+/// inside itself), or None for a service URL.
+pub(crate) fn local_dir(ca: &str) -> Option<&std::path::Path> {
+    ca.strip_prefix("local:").map(std::path::Path::new)
+}
+
 /// The CA client for `URL` with `ca_cert` pinned, or for `local:DIR` (the
 /// CA of a data directory, run inside this process, reached as a station
 /// of its own).
@@ -94,8 +100,8 @@ pub(crate) fn connect(
     ca: &str,
     ca_cert: Option<&std::path::Path>,
 ) -> Result<ca_client::CaClient, CliError> {
-    match ca.strip_prefix("local:") {
-        Some(dir) => serve_ca::in_process(std::path::Path::new(dir), ca_client::credential()?),
+    match local_dir(ca) {
+        Some(dir) => serve_ca::in_process(dir, ca_client::credential()?),
         None => ca_client::CaClient::connect(ca, ca_cert),
     }
 }

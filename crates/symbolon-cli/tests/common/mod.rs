@@ -78,7 +78,9 @@ pub fn argv(line: &str) -> Vec<&str> {
 }
 
 /// A command line's words followed by arguments that are not plain words
-/// (paths, values with spaces): `words!["issuer accept-key --key", &path]`.
+/// (paths, values with spaces), for a line that is itself built:
+/// `argv_with(&format!("token sign --slot {slot} --in"), &[&path])`. A
+/// literal line reads better as `words!` below.
 pub fn argv_with<'a>(line: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     argv(line).into_iter().chain(rest.iter().copied()).collect()
 }
