@@ -104,16 +104,22 @@ fn crl(dir: &Path, server: &Server) -> String {
 }
 
 fn verify_with_crl(dir: &Path, cert: &str) -> bool {
+    verify_against(dir, &["crl.pem"], cert)
+}
+
+/// `openssl verify -crl_check` of `cert` against the CRL files `crls`; with
+/// more than one (a full CRL and a delta), `-use_deltas`.
+fn verify_against(dir: &Path, crls: &[&str], cert: &str) -> bool {
+    let mut args = vec!["verify", "-crl_check", "-CAfile", "root.pem"];
+    if crls.len() > 1 {
+        args.push("-use_deltas");
+    }
+    for crl in crls {
+        args.extend(["-CRLfile", crl]);
+    }
+    args.push(cert);
     Command::new("openssl")
-        .args([
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "root.pem",
-            "-CRLfile",
-            "crl.pem",
-            cert,
-        ])
+        .args(&args)
         .current_dir(dir)
         .output()
         .unwrap()
@@ -474,6 +480,152 @@ fn holds_are_released_and_final_reasons_are_not() {
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(ocsp(dir, &server, &["-cert", "bob.pem"]).contains("bob.pem: good"));
+    sym!(dir, "audit verify --data data");
+}
+
+/// `cert` checked against the full CRL `full` and the delta CRL `delta`.
+fn verify_with_delta(dir: &Path, full: &str, delta: &str, cert: &str) -> bool {
+    verify_against(dir, &[full, delta], cert)
+}
+
+/// `crl fetch --delta`, written to `delta.pem`; its text.
+fn delta_crl(dir: &Path, server: &Server) -> String {
+    ok(
+        dir,
+        &words![
+            "crl fetch --delta --pem --out delta.pem --ca",
+            &server.url,
+            "--ca-cert",
+            "root.pem"
+        ],
+    );
+    String::from_utf8(openssl(
+        dir,
+        &["crl", "-in", "delta.pem", "-noout", "-text"],
+    ))
+    .unwrap()
+}
+
+/// The number after `label` in `openssl crl -text` output.
+fn number_after(text: &str, label: &str) -> u64 {
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("{label} in {text}"));
+    text[at + label.len()..]
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("a number after {label} in {text}"))
+}
+
+#[test]
+fn a_delta_crl_carries_the_changes_since_its_base_and_openssl_combines_them() {
+    if !peers() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let server = started(dir);
+    let admin = server.admin.to_str().unwrap().to_string();
+    let alice = issue(dir, &server, "alice", "Alice");
+    let bob = issue(dir, &server, "bob", "Bob");
+    let _carol = issue(dir, &server, "carol", "Carol");
+
+    // A relying party takes the full CRL once; it points at the deltas.
+    let full = crl(dir, &server);
+    std::fs::rename(dir.join("crl.pem"), dir.join("base.pem")).unwrap();
+    assert!(full.contains("Freshest CRL"), "{full}");
+    assert!(
+        full.contains(&format!("URI:{PUBLIC_URL}/v1/crl/delta")),
+        "{full}"
+    );
+    let base_number = number_after(&full, "X509v3 CRL Number:");
+
+    // Nothing changed yet: an empty delta on a base it may combine with.
+    let delta = delta_crl(dir, &server);
+    assert!(delta.contains("Delta CRL Indicator: critical"), "{delta}");
+    assert!(number_after(&delta, "Delta CRL Indicator: critical") <= base_number);
+    assert!(
+        number_after(&delta, "X509v3 CRL Number:") > base_number,
+        "{delta}"
+    );
+    assert!(delta.contains("No Revoked Certificates"), "{delta}");
+
+    // Alice on hold, Bob compromised: the delta has both, the old full CRL
+    // neither, and OpenSSL with both refuses Bob and Alice, passes Carol.
+    for (serial, reason) in [(&alice, "certificateHold"), (&bob, "keyCompromise")] {
+        let r = sym(
+            dir,
+            &server,
+            &format!("revoke --reason {reason}"),
+            &as_admin(serial, &admin),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let delta = delta_crl(dir, &server);
+    assert!(delta.contains(&alice.to_uppercase()), "{delta}");
+    assert!(delta.contains(&bob.to_uppercase()), "{delta}");
+    assert!(delta.contains("Certificate Hold") && delta.contains("Key Compromise"));
+    assert!(verify_against(dir, &["base.pem"], "bob.pem"));
+    assert!(!verify_with_delta(dir, "base.pem", "delta.pem", "bob.pem"));
+    assert!(!verify_with_delta(
+        dir,
+        "base.pem",
+        "delta.pem",
+        "alice.pem"
+    ));
+    assert!(verify_with_delta(dir, "base.pem", "delta.pem", "carol.pem"));
+    lint(
+        "lint_crl",
+        &["lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING"],
+        "delta.pem",
+        dir,
+    );
+    if have_pyca() {
+        succeeded(
+            Command::new("python3")
+                .args([
+                    "-c",
+                    "from cryptography import x509\n\
+                     c = x509.load_pem_x509_crl(open('delta.pem','rb').read())\n\
+                     e = c.extensions.get_extension_for_class(x509.DeltaCRLIndicator)\n\
+                     assert e.critical and len(list(c)) == 2, (e, list(c))",
+                ])
+                .current_dir(dir),
+        );
+    }
+
+    // Alice released: the delta takes her off (removeFromCRL) and OpenSSL
+    // passes her again with the same old full CRL.
+    let r = sym(
+        dir,
+        &server,
+        "certificates release",
+        &as_admin(&alice, &admin),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let delta = delta_crl(dir, &server);
+    assert!(delta.contains("Remove From CRL"), "{delta}");
+    assert!(verify_with_delta(dir, "base.pem", "delta.pem", "alice.pem"));
+    assert!(!verify_with_delta(dir, "base.pem", "delta.pem", "bob.pem"));
+    // The full CRL, fetched now, agrees; full and delta CRLs share one
+    // number sequence.
+    let now_full = crl(dir, &server);
+    assert!(!now_full.contains(&alice.to_uppercase()) && now_full.contains(&bob.to_uppercase()));
+    let (full_n, delta_n) = (
+        number_after(&now_full, "X509v3 CRL Number:"),
+        number_after(&delta, "X509v3 CRL Number:"),
+    );
+    assert!(
+        full_n > base_number && full_n != delta_n,
+        "{full_n} {delta_n}"
+    );
+    // DER by default, as OpenSSL reads it.
+    let r = sym(dir, &server, "crl fetch --delta --out delta.der", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    openssl(
+        dir,
+        &["crl", "-inform", "DER", "-in", "delta.der", "-noout"],
+    );
     sym!(dir, "audit verify --data data");
 }
 

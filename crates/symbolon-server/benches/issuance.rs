@@ -25,12 +25,14 @@ use serde_json::json;
 use symbolon::access::Role;
 use symbolon::ca::CaPolicy;
 use symbolon::keys::{
-    EcSigningInput, HashAlgorithm, KeyAlgorithm, MessageDigest, RsaAlgorithm, RsaPrivateKey,
-    SignRequest, SignatureScheme,
+    EcPrivateKey, EcSigningInput, HashAlgorithm, KeyAlgorithm, MessageDigest, RsaAlgorithm,
+    RsaPrivateKey, SignRequest, SignatureScheme,
 };
 use symbolon::pem;
 use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
-use symbolon::x509::{build_csr, parse_identity, RsaSigner};
+use symbolon::x509::{
+    build_csr, build_ec_csr_with_names, parse_identity, AltNames, EcSigner, RsaSigner,
+};
 use symbolon_client::{Credential, PinnedRoots, ServiceClient};
 use symbolon_server::edge::{Connection, PeerCertificate};
 use symbolon_server::gate::Edge;
@@ -281,8 +283,13 @@ fn handshakes(addr: SocketAddr, config: &Arc<rustls::ClientConfig>, seconds: f64
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Distinct keys and CSRs, made before any clock starts.
+/// Distinct keys and CSRs, made before any clock starts: RSA-2048 keys,
+/// or `$SYMBOLON_BENCH_SUBJECT_ALGORITHM` (`p256`, `p384`, `ed25519`).
 fn make_csrs(n: usize) -> Vec<(String, String)> {
+    let subject: KeyAlgorithm = std::env::var("SYMBOLON_BENCH_SUBJECT_ALGORITHM")
+        .unwrap_or_else(|_| "rsa-2048".into())
+        .parse()
+        .unwrap();
     std::thread::scope(|s| {
         let per = n.div_ceil(2);
         let handles: Vec<_> = (0..2)
@@ -290,16 +297,30 @@ fn make_csrs(n: usize) -> Vec<(String, String)> {
                 s.spawn(move || {
                     (0..per)
                         .map(|i| {
-                            let k = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
-                            let signer = RsaSigner::new(
-                                k.public_key().clone(),
-                                SignatureScheme::Pkcs1Sha256,
-                            )
-                            .unwrap();
                             let identity = format!("CN=user {t}-{i}");
                             let name = parse_identity(&identity).unwrap();
-                            let csr =
-                                build_csr(&name, &signer, |s, d| k.sign_digest(s, d)).unwrap();
+                            let csr = match subject {
+                                KeyAlgorithm::Rsa(size) => {
+                                    let k = RsaPrivateKey::generate(size).unwrap();
+                                    let signer = RsaSigner::new(
+                                        k.public_key().clone(),
+                                        SignatureScheme::Pkcs1Sha256,
+                                    )
+                                    .unwrap();
+                                    build_csr(&name, &signer, |s, d| k.sign_digest(s, d)).unwrap()
+                                }
+                                KeyAlgorithm::Ec(curve) => {
+                                    let k = EcPrivateKey::generate(curve).unwrap();
+                                    let signer = EcSigner::new(k.public_key().clone()).unwrap();
+                                    build_ec_csr_with_names(
+                                        &name,
+                                        &AltNames::default(),
+                                        &signer,
+                                        |input| k.sign(input),
+                                    )
+                                    .unwrap()
+                                }
+                            };
                             (pem::encode("CERTIFICATE REQUEST", &csr), identity)
                         })
                         .collect::<Vec<_>>()

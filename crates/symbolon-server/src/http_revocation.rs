@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
         .route("/v1/tokens/{serial}/revoke", post(revoke_token))
         .route("/v1/tokens/{serial}/tampered", post(tampered))
         .route("/v1/crl", get(crl))
+        .route("/v1/crl/delta", get(delta_crl))
         .route("/v1/ocsp", post(ocsp_post))
         .route("/v1/ocsp/{*request}", get(ocsp_get))
         .route("/v1/ca/certificate.der", get(ca_der))
@@ -204,6 +205,11 @@ fn der_response(content_type: &'static str, der: Vec<u8>) -> Response {
 
 async fn crl(State(s): State<Arc<CaService>>) -> ApiResult {
     let der = s.crl().await?;
+    Ok(der_response("application/pkix-crl", der))
+}
+
+async fn delta_crl(State(s): State<Arc<CaService>>) -> ApiResult {
+    let der = s.delta_crl().await?;
     Ok(der_response("application/pkix-crl", der))
 }
 

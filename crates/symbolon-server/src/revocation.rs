@@ -3,15 +3,21 @@
 //! signed by the certified key; a token reported tampered with, or replaced
 //! in a recovery, has its certificates revoked at once. The CRL is signed
 //! again after every change and before its next update; a CRL older than
-//! the last change is never served.
+//! the last change is never served. The delta CRL (RFC 5280 §5.2.4) lists
+//! the changes since a full CRL old enough that every relying party holds
+//! it or a newer one.
 
 use std::sync::Arc;
 
 use symbolon::ca::CaError;
-use symbolon::revocation::{build_crl, CrlParams, RevocationReason, SelfRevocation};
+use symbolon::revocation::{
+    build_crl, CrlParams, DeltaOf, RevocationReason, RevokedEntry, SelfRevocation,
+};
 use symbolon::token::TokenSerial;
 use symbolon::x509::{certificate_public_key, parse_certificate};
-use symbolon_store::{Actor, CertificateSerial, RevocationOrigin, Revoke, StoreError, StoredCrl};
+use symbolon_store::{
+    Actor, CertificateSerial, CrlBase, RevocationOrigin, Revoke, StoreError, StoredCrl,
+};
 
 use crate::service::now;
 use crate::{CaService, ServiceError};
@@ -162,26 +168,40 @@ impl CaService {
         )
     }
 
-    /// Signs and records a CRL of every revocation in force, numbered after
-    /// the newest.
+    /// Signs and records a full CRL of every revocation in force, numbered
+    /// after the newest CRL of either kind.
     async fn sign_crl(&self) -> Result<Vec<u8>, ServiceError> {
-        let latest = self.registry.latest_crl().await?;
+        let number = self.registry.next_crl_number().await?;
         let set = self.registry.revoked_set().await?;
         let this_update = now();
-        let number = latest.as_ref().map_or(1, |c| c.number + 1);
         let params = CrlParams {
             number: u64::try_from(number).unwrap_or(1),
             this_update,
             next_update: this_update + CRL_VALIDITY,
+            delta: None,
+            freshest: self.status_urls.as_ref().map(|u| u.delta_crl.clone()),
         };
+        self.sign_and_record(params, set.entries, set.covers_seq)
+            .await
+    }
+
+    /// Signs a CRL inside the CA token and records it.
+    async fn sign_and_record(
+        &self,
+        params: CrlParams,
+        entries: Vec<RevokedEntry>,
+        covers_seq: i64,
+    ) -> Result<Vec<u8>, ServiceError> {
         let (token, slot, signer, issuer) = (
             Arc::clone(&self.token),
             self.slot.clone(),
             self.signer.clone(),
             self.issuer.clone(),
         );
-        let entries = set.entries;
-        let count = entries.len() as i64;
+        let count = (entries.len() + params.delta.as_ref().map_or(0, |d| d.removed.len())) as i64;
+        let (number, this_update, next_update) =
+            (params.number, params.this_update, params.next_update);
+        let delta_of = params.delta.as_ref().map(|d| d.base);
         let der = tokio::task::spawn_blocking(move || {
             build_crl(&issuer, &signer, &params, &entries, |r| {
                 token.sign_request(&slot, r)
@@ -190,12 +210,14 @@ impl CaService {
         .await
         .map_err(|e| CaError::Internal(format!("CRL signing task: {e}")))?
         .map_err(|e| CaError::Internal(format!("CRL: {e}")))?;
+        let as_i64 = |n: u64| i64::try_from(n).map_err(|_| CaError::Internal("CRL number".into()));
         let stored = StoredCrl {
-            number,
+            number: as_i64(number)?,
             this_update,
-            next_update: this_update + CRL_VALIDITY,
-            covers_seq: set.covers_seq,
+            next_update,
+            covers_seq,
             entries: count,
+            delta_of: delta_of.map(as_i64).transpose()?,
             der,
         };
         self.registry.record_crl(stored.clone()).await?;
@@ -212,11 +234,70 @@ impl CaService {
         Ok(fresh.then_some(latest))
     }
 
+    /// The current delta CRL (DER): every change since the newest full CRL
+    /// a relying party may still hold (one signed a CRL lifetime ago or
+    /// earlier; while the CA is younger, its first). Signed again, like the
+    /// full CRL, when a change came after it, its next update is near, or
+    /// its base moved on.
+    pub async fn delta_crl(&self) -> Result<Vec<u8>, ServiceError> {
+        // A base must exist: the first full CRL is signed on demand.
+        if self.registry.latest_crl().await?.is_none() {
+            self.crl().await?;
+        }
+        let _one = self.crl_lock.lock().await;
+        for _ in 0..3 {
+            let base = self
+                .registry
+                .crl_base(now() - CRL_VALIDITY)
+                .await?
+                .ok_or_else(|| CaError::Internal("no full CRL to base a delta CRL on".into()))?;
+            if let Some(latest) = self.registry.latest_delta_crl().await? {
+                let head = self.registry.revocation_head().await?;
+                if latest.delta_of == Some(base.number)
+                    && latest.covers_seq >= head
+                    && latest.next_update - now() > CRL_REFRESH_BEFORE
+                {
+                    return Ok(latest.der);
+                }
+            }
+            match self.sign_delta(base).await {
+                Ok(der) => return Ok(der),
+                Err(ServiceError::Store(StoreError::AlreadyExists(_))) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(
+            CaError::Internal("other processes kept taking the next CRL number; try again".into())
+                .into(),
+        )
+    }
+
+    /// Signs and records a delta CRL of the changes since `base`.
+    async fn sign_delta(&self, base: CrlBase) -> Result<Vec<u8>, ServiceError> {
+        let number = self.registry.next_crl_number().await?;
+        let changes = self.registry.revocation_changes(base.covers_seq).await?;
+        let this_update = now();
+        let to_u64 = |n: i64| u64::try_from(n).map_err(|_| CaError::Internal("CRL number".into()));
+        let params = CrlParams {
+            number: to_u64(number)?,
+            this_update,
+            next_update: this_update + CRL_VALIDITY,
+            delta: Some(DeltaOf {
+                base: to_u64(base.number)?,
+                removed: changes.removed,
+            }),
+            freshest: None,
+        };
+        self.sign_and_record(params, changes.entries, changes.covers_seq)
+            .await
+    }
+
     /// The service's periodic upkeep: a CRL before its next update, the
     /// OCSP responder's and the response signer's certificates before their
     /// end, cached OCSP answers before theirs.
     pub async fn maintain_status(&self) -> Result<(), ServiceError> {
         self.crl().await?;
+        self.delta_crl().await?;
         self.renew_responder_if_due().await?;
         self.response_signer().await?;
         self.refresh_ocsp_cache().await?;

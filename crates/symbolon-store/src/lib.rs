@@ -40,8 +40,8 @@ pub use records::{
 };
 pub use registry::{Backend, Registry};
 pub use revocation::{
-    CertificateListing, CertificateStatus, RevocationOrigin, RevocationRecord, Revoke, RevokedSet,
-    StatusLookup, StoredCrl,
+    CertificateListing, CertificateStatus, CrlBase, RevocationChanges, RevocationOrigin,
+    RevocationRecord, Revoke, RevokedSet, StatusLookup, StoredCrl,
 };
 pub use symbolon::evidence::refs::LogRef;
 pub use vetting::{

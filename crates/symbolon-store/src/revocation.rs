@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
-use symbolon::revocation::{RevocationReason, RevokedEntry};
+use symbolon::revocation::{RemovedEntry, RevocationReason, RevokedEntry};
 use symbolon::token::TokenSerial;
 
 use crate::actor::Actor;
@@ -156,8 +156,34 @@ pub struct StoredCrl {
     pub covers_seq: i64,
     /// How many entries.
     pub entries: i64,
+    /// A delta CRL's base CRL number; None for a full CRL.
+    pub delta_of: Option<i64>,
     /// The signed DER.
     pub der: Vec<u8>,
+}
+
+/// A full CRL a delta CRL may be relative to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrlBase {
+    /// Its number.
+    pub number: i64,
+    /// Its this update.
+    pub this_update: i64,
+    /// The last revocation change it covers.
+    pub covers_seq: i64,
+}
+
+/// What changed since a base CRL: the revocations in force that changed
+/// after it, the holds released after it, and the change they are current
+/// to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationChanges {
+    /// Revocations in force changed since the base.
+    pub entries: Vec<RevokedEntry>,
+    /// Holds released since the base.
+    pub removed: Vec<RemovedEntry>,
+    /// The highest change seen.
+    pub covers_seq: i64,
 }
 
 /// The revoked entries a CRL lists and the change they are current to.
@@ -331,15 +357,33 @@ async fn release_in(
     Ok(WriteOut::Seq(seq))
 }
 
-/// Keeps a signed CRL (numbers never reused) and drops the older ones.
+/// How long a full CRL stays a possible base for delta CRLs: longer than a
+/// relying party keeps a full CRL (its next update, a day).
+const BASE_KEPT_SECONDS: i64 = 3 * 24 * 3600;
+
+/// Keeps a signed CRL (numbers never reused, one sequence for full and
+/// delta CRLs) and drops the older ones of its kind; a full CRL is also
+/// kept as a base for delta CRLs.
 async fn record_crl_in(
     conn: &mut AnyConnection,
     actor: Option<&Actor>,
     c: &StoredCrl,
 ) -> Result<WriteOut, StoreError> {
+    // A number below one already taken (by either kind) would break the
+    // sequence relying parties order CRLs by.
+    let highest: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM crls")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::db("record a CRL"))?;
+    if highest.is_some_and(|h| h >= c.number) {
+        return Err(StoreError::AlreadyExists(format!(
+            "CRL number {}",
+            c.number
+        )));
+    }
     sqlx::query(
-        "INSERT INTO crls (number, this_update, next_update, covers_seq, entries, der) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO crls (number, this_update, next_update, covers_seq, entries, der, base_number) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(c.number)
     .bind(c.this_update)
@@ -347,17 +391,38 @@ async fn record_crl_in(
     .bind(c.covers_seq)
     .bind(c.entries)
     .bind(c.der.as_slice())
+    .bind(c.delta_of)
     .execute(&mut *conn)
     .await
     .map_err(unique_or("record a CRL", || {
         StoreError::AlreadyExists(format!("CRL number {}", c.number))
     }))?;
-    // Only the newest is served; older ones stay in the log's digest.
-    sqlx::query("DELETE FROM crls WHERE number < $1")
+    // Only the newest of each kind is served; older ones stay in the log's
+    // digest.
+    let older = match c.delta_of {
+        None => "DELETE FROM crls WHERE number < $1 AND base_number IS NULL",
+        Some(_) => "DELETE FROM crls WHERE number < $1 AND base_number IS NOT NULL",
+    };
+    sqlx::query(older)
         .bind(c.number)
         .execute(&mut *conn)
         .await
         .map_err(StoreError::db("record a CRL"))?;
+    if c.delta_of.is_none() {
+        sqlx::query("INSERT INTO crl_bases (number, this_update, covers_seq) VALUES ($1, $2, $3)")
+            .bind(c.number)
+            .bind(c.this_update)
+            .bind(c.covers_seq)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("record a CRL"))?;
+        sqlx::query("DELETE FROM crl_bases WHERE this_update < $1 AND number < $2")
+            .bind(c.this_update - BASE_KEPT_SECONDS)
+            .bind(c.number)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("record a CRL"))?;
+    }
     let digest = hex::encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         &c.der,
@@ -365,6 +430,7 @@ async fn record_crl_in(
     let detail = serde_json::json!({
         "number": c.number, "this_update": c.this_update, "next_update": c.next_update,
         "entries": c.entries, "covers_seq": c.covers_seq, "sha256": digest,
+        "delta_of": c.delta_of,
     });
     Ok(WriteOut::Seq(
         append_in(conn, actor, AuditKind::CrlIssued, &detail.to_string()).await?,
@@ -782,15 +848,25 @@ impl Registry {
         Ok(())
     }
 
-    /// The newest CRL, if one was signed.
+    /// The newest full CRL, if one was signed.
     pub async fn latest_crl(&self) -> Result<Option<StoredCrl>, StoreError> {
-        let row = sqlx::query(
-            "SELECT number, this_update, next_update, covers_seq, entries, der FROM crls \
-             ORDER BY number DESC LIMIT 1",
-        )
-        .fetch_optional(self.pool())
-        .await
-        .map_err(StoreError::db("read the CRL"))?;
+        self.newest_crl("base_number IS NULL").await
+    }
+
+    /// The newest delta CRL, if one was signed.
+    pub async fn latest_delta_crl(&self) -> Result<Option<StoredCrl>, StoreError> {
+        self.newest_crl("base_number IS NOT NULL").await
+    }
+
+    async fn newest_crl(&self, kind: &'static str) -> Result<Option<StoredCrl>, StoreError> {
+        let sql = format!(
+            "SELECT number, this_update, next_update, covers_seq, entries, der, base_number \
+             FROM crls WHERE {kind} ORDER BY number DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(StoreError::db("read the CRL"))?;
         Ok(row.map(|r| StoredCrl {
             number: r.get(0),
             this_update: r.get(1),
@@ -798,7 +874,91 @@ impl Registry {
             covers_seq: r.get(3),
             entries: r.get(4),
             der: r.get(5),
+            delta_of: r.get(6),
         }))
+    }
+
+    /// The number the next CRL takes, full or delta (1 for the first).
+    pub async fn next_crl_number(&self) -> Result<i64, StoreError> {
+        let highest: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM crls")
+            .fetch_one(self.pool())
+            .await
+            .map_err(StoreError::db("read the CRL"))?;
+        Ok(highest.unwrap_or(0) + 1)
+    }
+
+    /// The base for a delta CRL signed now: the newest full CRL signed at
+    /// or before `before` (so any full CRL a relying party may still hold
+    /// is that one or newer), or, while the CA is younger than that, the
+    /// first full CRL it signed.
+    pub async fn crl_base(&self, before: i64) -> Result<Option<CrlBase>, StoreError> {
+        let read = |sql: &'static str| async move {
+            sqlx::query(sql)
+                .bind(before)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(StoreError::db("read the CRL bases"))
+        };
+        let row = match read(
+            "SELECT number, this_update, covers_seq FROM crl_bases \
+             WHERE this_update <= $1 ORDER BY number DESC LIMIT 1",
+        )
+        .await?
+        {
+            Some(row) => Some(row),
+            None => {
+                read(
+                    "SELECT number, this_update, covers_seq FROM crl_bases \
+                     WHERE this_update > $1 ORDER BY number LIMIT 1",
+                )
+                .await?
+            }
+        };
+        Ok(row.map(|r| CrlBase {
+            number: r.get(0),
+            this_update: r.get(1),
+            covers_seq: r.get(2),
+        }))
+    }
+
+    /// What changed after revocation change `since` (read in one query: one
+    /// snapshot): the delta CRL's entries.
+    pub async fn revocation_changes(&self, since: i64) -> Result<RevocationChanges, StoreError> {
+        let rows = sqlx::query(
+            "SELECT serial, reason, revoked_at, invalid_since, released_at, changed_seq \
+             FROM revocations WHERE changed_seq > $1 ORDER BY serial",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await
+        .map_err(StoreError::db("read revocations"))?;
+        // Nothing changed after `since`: the delta is current to it.
+        let mut changes = RevocationChanges {
+            entries: Vec::new(),
+            removed: Vec::new(),
+            covers_seq: since,
+        };
+        for row in rows {
+            let serial: String = row.get(0);
+            changes.covers_seq = changes.covers_seq.max(row.get::<i64, _>(5));
+            let revoked_at: i64 = row.get(2);
+            if row.get::<Option<i64>, _>(4).is_some() {
+                changes.removed.push(RemovedEntry {
+                    serial: serial_bytes(&serial)?,
+                    revoked_at,
+                });
+                continue;
+            }
+            changes.entries.push(RevokedEntry {
+                serial: serial_bytes(&serial)?,
+                revoked_at,
+                reason: reason_of(&row.get::<String, _>(1))?,
+                invalid_since: row
+                    .get::<Option<i64>, _>(3)
+                    .filter(|since| *since <= revoked_at),
+            });
+        }
+        Ok(changes)
     }
 
     /// The last revocation change (0 when there was none).

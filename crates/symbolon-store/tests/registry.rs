@@ -608,3 +608,65 @@ async fn the_log_index_finds_entries_by_object_and_follows_a_log_cut_back() {
         assert_eq!(ys.iter().map(|f| f.0).collect::<Vec<_>>(), [3]);
     }
 }
+
+fn stored_crl(number: i64, this_update: i64, delta_of: Option<i64>) -> symbolon_store::StoredCrl {
+    symbolon_store::StoredCrl {
+        number,
+        this_update,
+        next_update: this_update + 86_400,
+        covers_seq: number,
+        entries: 0,
+        delta_of,
+        der: vec![number as u8],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_and_delta_crls_share_one_number_sequence_and_bases_go_by_age() {
+    const DAY: i64 = 86_400;
+    let t0 = 1_900_000_000;
+    for db in databases().await {
+        let r = db.open().await;
+        assert_eq!(r.next_crl_number().await.unwrap(), 1);
+        assert_eq!(r.crl_base(t0).await.unwrap(), None);
+        r.record_crl(stored_crl(1, t0 - 2 * DAY, None))
+            .await
+            .unwrap();
+        r.record_crl(stored_crl(2, t0 - 3600, None)).await.unwrap();
+        r.record_crl(stored_crl(3, t0, Some(1))).await.unwrap();
+        // A number taken by either kind, or below the newest, is refused.
+        for (n, delta) in [(3, None), (2, None), (3, Some(2)), (1, Some(1))] {
+            assert!(
+                matches!(
+                    r.record_crl(stored_crl(n, t0, delta)).await,
+                    Err(StoreError::AlreadyExists(_))
+                ),
+                "{n} {delta:?}"
+            );
+        }
+        assert_eq!(r.next_crl_number().await.unwrap(), 4);
+        assert_eq!(r.latest_crl().await.unwrap().unwrap().number, 2);
+        let delta = r.latest_delta_crl().await.unwrap().unwrap();
+        assert_eq!((delta.number, delta.delta_of), (3, Some(1)));
+        // The base: the newest full CRL at least a lifetime old; while none
+        // is, the first.
+        let base = |before: i64| {
+            let r = &r;
+            async move { r.crl_base(before).await.unwrap().unwrap().number }
+        };
+        assert_eq!(base(t0 - DAY).await, 1);
+        assert_eq!(base(t0).await, 2);
+        assert_eq!(base(t0 - 3 * DAY).await, 1);
+        // Old bases are dropped once several lifetimes old.
+        r.record_crl(stored_crl(4, t0 + 2 * DAY, None))
+            .await
+            .unwrap();
+        assert_eq!(base(t0 - 3 * DAY).await, 2);
+        // One full and one delta CRL are kept.
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crls")
+            .fetch_one(&sqlx::AnyPool::connect(&db.url).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(kept, 2);
+    }
+}

@@ -102,10 +102,11 @@ pub(crate) struct CertificatesReleaseArgs {
 /// `symbolon crl`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum CrlCommand {
-    /// Fetch the CA's current CRL, check its signature against --ca-cert, and write it.
+    /// Fetch the CA's current CRL (or, with --delta, its delta CRL), check its signature against --ca-cert, and write it.
     #[command(after_help = "Examples:
   symbolon crl fetch --ca https://ca.example.org:8443 --ca-cert root.pem --out ca.crl
-  symbolon crl fetch --pem --ca https://ca.example.org:8443 --ca-cert root.pem | openssl crl -text -noout")]
+  symbolon crl fetch --pem --ca https://ca.example.org:8443 --ca-cert root.pem | openssl crl -text -noout
+  symbolon crl fetch --delta --pem --ca https://ca.example.org:8443 --ca-cert root.pem --out delta.pem")]
     Fetch(CrlFetchArgs),
 }
 
@@ -120,6 +121,10 @@ pub(crate) struct CrlFetchArgs {
     /// PEM (X509 CRL) instead of DER.
     #[arg(long)]
     pub(crate) pem: bool,
+    /// The delta CRL: the changes since the full CRL it names as its base
+    /// (combine it with that full CRL or a newer one).
+    #[arg(long)]
+    pub(crate) delta: bool,
 }
 
 /// `symbolon renew`.

@@ -211,10 +211,27 @@ pub(crate) fn certificates(command: CertificatesCommand, json: bool) -> Result<(
 }
 
 pub(crate) fn crl(command: CrlCommand, _json: bool) -> Result<(), CliError> {
-    let CrlCommand::Fetch(CrlFetchArgs { ca, out, pem }) = command;
+    let CrlCommand::Fetch(CrlFetchArgs {
+        ca,
+        out,
+        pem,
+        delta,
+    }) = command;
     let client = super::ca_client(&ca)?;
-    let der = client.get_document("/v1/crl", "application/pkix-crl")?;
-    check_crl(&ca, &client, &der)?;
+    let path = if delta { "/v1/crl/delta" } else { "/v1/crl" };
+    let der = client.get_document(path, "application/pkix-crl")?;
+    let read = check_crl(&ca, &client, &der)?;
+    // A delta CRL where a full one was asked for, or the reverse, is not
+    // what the caller will combine it as.
+    if read.delta_of.is_some() != delta {
+        return Err(CliError::new(
+            Code::BadResponse,
+            format!(
+                "the service answered {path} with a {} CRL",
+                if delta { "full" } else { "delta" }
+            ),
+        ));
+    }
     let data = if pem {
         symbolon::pem::encode("X509 CRL", &der).into_bytes()
     } else {
@@ -224,7 +241,11 @@ pub(crate) fn crl(command: CrlCommand, _json: bool) -> Result<(), CliError> {
 }
 
 /// A CRL is written only once its signature checks against the CA.
-fn check_crl(ca: &CaArgs, client: &CaClient, der: &[u8]) -> Result<(), CliError> {
+fn check_crl(
+    ca: &CaArgs,
+    client: &CaClient,
+    der: &[u8],
+) -> Result<symbolon::revocation::CrlSummary, CliError> {
     let ca_der = match &ca.ca_cert {
         Some(path) => {
             let text = crate::files::read_text(path)?;
@@ -237,8 +258,7 @@ fn check_crl(ca: &CaArgs, client: &CaClient, der: &[u8]) -> Result<(), CliError>
     let key =
         certificate_public_key(&parse_certificate(&ca_der).map_err(|e| invalid(e.to_string()))?)
             .map_err(|e| invalid(e.to_string()))?;
-    read_crl(der, &key).map_err(|e| CliError::new(Code::BadSignature, e.to_string()))?;
-    Ok(())
+    read_crl(der, &key).map_err(|e| CliError::new(Code::BadSignature, e.to_string()))
 }
 
 fn list(

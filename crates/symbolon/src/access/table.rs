@@ -173,6 +173,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Roles(&[Station, RegistrationOfficer, Admin]),
     ),
     row("GET", "/v1/crl", Public),
+    row("GET", "/v1/crl/delta", Public),
     row("POST", "/v1/ocsp", PublicQuery),
     row("GET", "/v1/ocsp/{*request}", Public),
     row("GET", "/v1/ca/certificate.der", Public),

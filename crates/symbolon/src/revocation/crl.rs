@@ -1,6 +1,7 @@
 //! Certificate revocation lists (RFC 5280 §5): a full CRL of everything
-//! revoked and not released, signed inside the CA's token, and the reading
-//! of one (for the CLI and for tests).
+//! revoked and not released, and a delta CRL of what changed since a full
+//! one (§5.2.4), signed inside the CA's token; and the reading of one (for
+//! the CLI and for tests).
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -8,7 +9,10 @@ use const_oid::db::rfc5280;
 use der::asn1::{BitString, GeneralizedTime, OctetString};
 use der::{Decode, Encode};
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlNumber, CrlReason};
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::crl::BaseCrlNumber;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlNumber, CrlReason, FreshestCrl};
 use x509_cert::ext::Extension;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Time;
@@ -33,15 +37,41 @@ pub struct RevokedEntry {
     pub invalid_since: Option<i64>,
 }
 
+/// A certificate a delta CRL takes off the list: its hold was released
+/// (listed with reason removeFromCRL, RFC 5280 §5.3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedEntry {
+    /// The certificate's serial, big-endian.
+    pub serial: Vec<u8>,
+    /// When it had been put on hold (Unix seconds): the entry it removes.
+    pub revoked_at: i64,
+}
+
+/// What makes a CRL a delta CRL (RFC 5280 §5.2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaOf {
+    /// The number of the full CRL it is relative to (BaseCRLNumber): it
+    /// combines with any full CRL numbered this or higher.
+    pub base: u64,
+    /// Entries that left the list since that CRL.
+    pub removed: Vec<RemovedEntry>,
+}
+
 /// What a CRL says, besides its entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrlParams {
-    /// The CRL number: monotonically increasing for this CA.
+    /// The CRL number: monotonically increasing for this CA, one sequence
+    /// for full and delta CRLs.
     pub number: u64,
     /// This update (Unix seconds).
     pub this_update: i64,
     /// The next update, by which a newer CRL will have been issued.
     pub next_update: i64,
+    /// For a delta CRL: its base and what left the list.
+    pub delta: Option<DeltaOf>,
+    /// For a full CRL: where the delta CRLs are published (the Freshest
+    /// CRL extension, §5.2.6).
+    pub freshest: Option<String>,
 }
 
 /// A CRL read back.
@@ -55,6 +85,10 @@ pub struct CrlSummary {
     pub next_update: Option<i64>,
     /// The entries.
     pub entries: Vec<RevokedEntry>,
+    /// A delta CRL's base CRL number.
+    pub delta_of: Option<u64>,
+    /// A delta CRL's removeFromCRL entries (serials).
+    pub removed: Vec<Vec<u8>>,
 }
 
 fn time(unix: i64, what: &'static str) -> Result<Time, RevocationError> {
@@ -88,6 +122,22 @@ fn extension(
     })
 }
 
+fn uint(n: u64, what: &'static str) -> Result<der::asn1::Uint, RevocationError> {
+    der::asn1::Uint::new(&n.to_be_bytes()).map_err(encoding(what))
+}
+
+/// A removeFromCRL entry.
+fn removed(e: &RemovedEntry) -> Result<RevokedCert, RevocationError> {
+    Ok(RevokedCert {
+        serial_number: SerialNumber::new(&e.serial).map_err(encoding("serial"))?,
+        revocation_date: time(e.revoked_at, "revocation date")?,
+        crl_entry_extensions: Some(vec![extension(
+            rfc5280::ID_CE_CRL_REASONS,
+            &CrlReason::RemoveFromCRL,
+        )?]),
+    })
+}
+
 fn entry(e: &RevokedEntry) -> Result<RevokedCert, RevocationError> {
     let mut extensions = Vec::new();
     // RFC 5280 §5.3.1: unspecified is expressed by leaving the reason out.
@@ -111,9 +161,11 @@ fn entry(e: &RevokedEntry) -> Result<RevokedCert, RevocationError> {
     })
 }
 
-/// Builds and signs a full CRL for `issuer` (the CA certificate whose key
+/// Builds and signs a CRL for `issuer` (the CA certificate whose key
 /// `signer` describes): CRL number and authority key identifier, one entry
-/// per revoked certificate with its reason code and invalidity date.
+/// per revoked certificate with its reason code and invalidity date; a
+/// delta CRL's indicator (critical) and removeFromCRL entries, or a full
+/// CRL's pointer to the delta CRLs.
 pub fn build_crl<E: std::fmt::Display>(
     issuer: &Certificate,
     signer: &CaSigner,
@@ -130,9 +182,43 @@ pub fn build_crl<E: std::fmt::Display>(
     let aki =
         AuthorityKeyIdentifier::try_from(der::referenced::OwnedToRef::owned_to_ref(issuer_spki))
             .map_err(encoding("authority key identifier"))?;
-    let number =
-        der::asn1::Uint::new(&params.number.to_be_bytes()).map_err(encoding("CRL number"))?;
-    let revoked = entries.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    let number = uint(params.number, "CRL number")?;
+    let mut revoked = entries.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    let mut extensions = vec![
+        extension(rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER, &aki)?,
+        extension(rfc5280::ID_CE_CRL_NUMBER, &CrlNumber(number))?,
+    ];
+    if let Some(delta) = &params.delta {
+        if delta.base >= params.number {
+            return Err(RevocationError::Invalid(
+                "a delta CRL's number must come after its base CRL's".into(),
+            ));
+        }
+        for e in &delta.removed {
+            revoked.push(removed(e)?);
+        }
+        // Critical: a relying party that does not know delta CRLs must not
+        // take this one for a full CRL.
+        let mut indicator = extension(
+            rfc5280::ID_CE_DELTA_CRL_INDICATOR,
+            &BaseCrlNumber(uint(delta.base, "base CRL number")?),
+        )?;
+        indicator.critical = true;
+        extensions.push(indicator);
+    }
+    if let Some(url) = &params.freshest {
+        let uri = der::asn1::Ia5String::new(url).map_err(encoding("freshest CRL"))?;
+        extensions.push(extension(
+            rfc5280::ID_CE_FRESHEST_CRL,
+            &FreshestCrl(vec![DistributionPoint {
+                distribution_point: Some(DistributionPointName::FullName(vec![
+                    GeneralName::UniformResourceIdentifier(uri),
+                ])),
+                reasons: None,
+                crl_issuer: None,
+            }]),
+        )?);
+    }
     let algorithm = spki::DynSignatureAlgorithmIdentifier::signature_algorithm_identifier(signer)
         .map_err(encoding("signature algorithm"))?;
     let tbs = TbsCertList {
@@ -142,10 +228,7 @@ pub fn build_crl<E: std::fmt::Display>(
         this_update: time(params.this_update, "this update")?,
         next_update: Some(time(params.next_update, "next update")?),
         revoked_certificates: (!revoked.is_empty()).then_some(revoked),
-        crl_extensions: Some(vec![
-            extension(rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER, &aki)?,
-            extension(rfc5280::ID_CE_CRL_NUMBER, &CrlNumber(number))?,
-        ]),
+        crl_extensions: Some(extensions),
     };
     let tbs_der = tbs.to_der().map_err(encoding("TBSCertList"))?;
     let (signature_algorithm, sig) = signer.sign_tbs(&tbs_der, sign)?;
@@ -183,25 +266,35 @@ pub fn read_crl(der: &[u8], issuer_key: &PublicKey) -> Result<CrlSummary, Revoca
         .verify(scheme, &tbs, sig)
         .map_err(|_| RevocationError::BadSignature("CRL"))?;
     let t = &crl.tbs_cert_list;
+    let number_in = |ext: &Extension, what: &'static str| -> Result<u64, RevocationError> {
+        let n = der::asn1::Uint::from_der(ext.extn_value.as_bytes()).map_err(|e| {
+            RevocationError::Malformed {
+                what,
+                reason: e.to_string(),
+            }
+        })?;
+        if n.as_bytes().len() > 8 {
+            return Err(RevocationError::Invalid(format!("{what} over 64 bits")));
+        }
+        Ok(n.as_bytes()
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    };
     let mut number = 0u64;
+    let mut delta_of = None;
     for ext in t.crl_extensions.iter().flatten() {
         if ext.extn_id == rfc5280::ID_CE_CRL_NUMBER {
-            let n = CrlNumber::from_der(ext.extn_value.as_bytes()).map_err(|e| {
-                RevocationError::Malformed {
-                    what: "CRL number",
-                    reason: e.to_string(),
-                }
-            })?;
-            number =
-                n.0.as_bytes()
-                    .iter()
-                    .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            number = number_in(ext, "CRL number")?;
+        } else if ext.extn_id == rfc5280::ID_CE_DELTA_CRL_INDICATOR {
+            delta_of = Some(number_in(ext, "base CRL number")?);
         }
     }
+    let mut removed = Vec::new();
     let mut entries = Vec::new();
     for r in t.revoked_certificates.iter().flatten() {
         let mut reason = RevocationReason::Unspecified;
         let mut invalid_since = None;
+        let mut is_removal = false;
         for ext in r.crl_entry_extensions.iter().flatten() {
             if ext.extn_id == rfc5280::ID_CE_CRL_REASONS {
                 let code = CrlReason::from_der(ext.extn_value.as_bytes()).map_err(|e| {
@@ -210,6 +303,11 @@ pub fn read_crl(der: &[u8], issuer_key: &PublicKey) -> Result<CrlSummary, Revoca
                         reason: e.to_string(),
                     }
                 })?;
+                // removeFromCRL has a meaning in delta CRLs only.
+                if code == CrlReason::RemoveFromCRL && delta_of.is_some() {
+                    is_removal = true;
+                    continue;
+                }
                 reason = RevocationReason::from_code(code as u8).ok_or_else(|| {
                     RevocationError::Invalid(format!("reason code {}", code as u8))
                 })?;
@@ -223,6 +321,10 @@ pub fn read_crl(der: &[u8], issuer_key: &PublicKey) -> Result<CrlSummary, Revoca
                 invalid_since = Some(at.to_unix_duration().as_secs() as i64);
             }
         }
+        if is_removal {
+            removed.push(r.serial_number.as_bytes().to_vec());
+            continue;
+        }
         entries.push(RevokedEntry {
             serial: r.serial_number.as_bytes().to_vec(),
             revoked_at: unix(&r.revocation_date),
@@ -235,6 +337,8 @@ pub fn read_crl(der: &[u8], issuer_key: &PublicKey) -> Result<CrlSummary, Revoca
         this_update: unix(&t.this_update),
         next_update: t.next_update.as_ref().map(unix),
         entries,
+        delta_of,
+        removed,
     })
 }
 
@@ -281,6 +385,8 @@ pub(crate) mod tests {
             number: 7,
             this_update: 1_800_000_200,
             next_update: 1_800_086_600,
+            delta: None,
+            freshest: None,
         };
         let der = build_crl(&root, &signer, &params, &entries, |r| ca.sign_request(r)).unwrap();
         let read = read_crl(&der, &ca.public_key().clone().into()).unwrap();
@@ -310,5 +416,69 @@ pub(crate) mod tests {
             ..params
         };
         assert!(build_crl(&root, &signer, &backwards, &[], |r| ca.sign_request(r)).is_err());
+    }
+
+    #[test]
+    fn a_delta_crl_names_its_base_and_what_left_the_list() {
+        let (ca, signer, root) = test_ca();
+        let key: PublicKey = ca.public_key().clone().into();
+        let revoked = vec![RevokedEntry {
+            serial: vec![0x40, 7],
+            revoked_at: 1_800_000_000,
+            reason: RevocationReason::Superseded,
+            invalid_since: None,
+        }];
+        let params = CrlParams {
+            number: 12,
+            this_update: 1_800_000_200,
+            next_update: 1_800_086_600,
+            delta: Some(DeltaOf {
+                base: 9,
+                removed: vec![RemovedEntry {
+                    serial: vec![0x41, 1],
+                    revoked_at: 1_799_000_000,
+                }],
+            }),
+            freshest: None,
+        };
+        let der = build_crl(&root, &signer, &params, &revoked, |r| ca.sign_request(r)).unwrap();
+        let read = read_crl(&der, &key).unwrap();
+        assert_eq!(read.number, 12);
+        assert_eq!(read.delta_of, Some(9));
+        assert_eq!(read.entries, revoked);
+        assert_eq!(read.removed, vec![vec![0x41, 1]]);
+        // The indicator is critical: a reader that knows no deltas stops.
+        let crl = <CertificateList>::from_der(&der).unwrap();
+        let indicator = crl
+            .tbs_cert_list
+            .crl_extensions
+            .iter()
+            .flatten()
+            .find(|e| e.extn_id == rfc5280::ID_CE_DELTA_CRL_INDICATOR)
+            .unwrap();
+        assert!(indicator.critical);
+
+        // A base at or after the delta's own number is refused.
+        let mut late = params.clone();
+        late.delta.as_mut().unwrap().base = 12;
+        assert!(build_crl(&root, &signer, &late, &[], |r| ca.sign_request(r)).is_err());
+
+        // A full CRL points at the deltas and is no delta itself.
+        let full = CrlParams {
+            delta: None,
+            freshest: Some("https://ca.example/v1/crl/delta".into()),
+            ..params
+        };
+        let der = build_crl(&root, &signer, &full, &revoked, |r| ca.sign_request(r)).unwrap();
+        let read = read_crl(&der, &key).unwrap();
+        assert_eq!(read.delta_of, None);
+        assert!(read.removed.is_empty());
+        let crl = <CertificateList>::from_der(&der).unwrap();
+        assert!(crl
+            .tbs_cert_list
+            .crl_extensions
+            .iter()
+            .flatten()
+            .any(|e| e.extn_id == rfc5280::ID_CE_FRESHEST_CRL && !e.critical));
     }
 }

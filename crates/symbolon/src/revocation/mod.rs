@@ -9,7 +9,7 @@ mod reason;
 pub mod renewal;
 pub mod self_request;
 
-pub use crl::{build_crl, read_crl, CrlParams, CrlSummary, RevokedEntry};
+pub use crl::{build_crl, read_crl, CrlParams, CrlSummary, DeltaOf, RemovedEntry, RevokedEntry};
 pub use reason::RevocationReason;
 pub use renewal::RenewalAuthorization;
 pub use self_request::SelfRevocation;

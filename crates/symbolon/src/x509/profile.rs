@@ -169,6 +169,8 @@ pub struct LeafExtras {
 pub struct StatusUrls {
     /// The full CRL (`…/v1/crl`).
     pub crl: String,
+    /// The delta CRL (`…/v1/crl/delta`), named by the full CRL.
+    pub delta_crl: String,
     /// The OCSP responder (`…/v1/ocsp`).
     pub ocsp: String,
     /// The CA certificate, DER (`…/v1/ca/certificate.der`).
@@ -198,6 +200,7 @@ impl StatusUrls {
         }
         Ok(Self {
             crl: format!("{base}/v1/crl"),
+            delta_crl: format!("{base}/v1/crl/delta"),
             ocsp: format!("{base}/v1/ocsp"),
             ca_issuers: format!("{base}/v1/ca/certificate.der"),
         })
