@@ -22,6 +22,15 @@ use symbolon_store::{
 use crate::service::now;
 use crate::{CaService, ServiceError};
 
+/// The two kinds of CRL the service publishes.
+#[derive(Debug, Clone, Copy)]
+enum CrlKind {
+    /// Every revocation in force.
+    Full,
+    /// The changes since a full CRL (RFC 5280 §5.2.4).
+    Delta,
+}
+
 /// How long a CRL is valid (thisUpdate to nextUpdate).
 pub const CRL_VALIDITY: i64 = 24 * 3600;
 /// A CRL is signed again when less than this is left of it.
@@ -147,16 +156,33 @@ impl CaService {
         if let Some(c) = self.fresh_crl().await? {
             return Ok(c.der);
         }
-        // One signer at a time in this process. Another process may take
-        // the next number first (the registry refuses a number twice): its
-        // CRL serves if it covers every change; if it was made from an
-        // older reading, another is signed with the number after.
+        self.current_or_signed(CrlKind::Full).await
+    }
+
+    /// The newest CRL of `kind` if it is current, else a new one signed.
+    /// One signer at a time in this process. Another process may take the
+    /// next number first (the registry refuses a number twice, or one below
+    /// the highest): its CRL serves if it is current; if it was made from
+    /// an older reading, another is signed with the number after.
+    async fn current_or_signed(&self, kind: CrlKind) -> Result<Vec<u8>, ServiceError> {
         let _one = self.crl_lock.lock().await;
         for _ in 0..3 {
-            if let Some(c) = self.fresh_crl().await? {
-                return Ok(c.der);
-            }
-            match self.sign_crl().await {
+            let signed = match kind {
+                CrlKind::Full => {
+                    if let Some(c) = self.fresh_crl().await? {
+                        return Ok(c.der);
+                    }
+                    self.sign_crl().await
+                }
+                CrlKind::Delta => {
+                    let base = self.delta_base().await?;
+                    if let Some(c) = self.fresh_delta(&base).await? {
+                        return Ok(c.der);
+                    }
+                    self.sign_delta(base).await
+                }
+            };
+            match signed {
                 Ok(der) => return Ok(der),
                 Err(ServiceError::Store(StoreError::AlreadyExists(_))) => continue,
                 Err(e) => return Err(e),
@@ -244,32 +270,32 @@ impl CaService {
         if self.registry.latest_crl().await?.is_none() {
             self.crl().await?;
         }
-        let _one = self.crl_lock.lock().await;
-        for _ in 0..3 {
-            let base = self
-                .registry
-                .crl_base(now() - CRL_VALIDITY)
-                .await?
-                .ok_or_else(|| CaError::Internal("no full CRL to base a delta CRL on".into()))?;
-            if let Some(latest) = self.registry.latest_delta_crl().await? {
-                let head = self.registry.revocation_head().await?;
-                if latest.delta_of == Some(base.number)
-                    && latest.covers_seq >= head
-                    && latest.next_update - now() > CRL_REFRESH_BEFORE
-                {
-                    return Ok(latest.der);
-                }
-            }
-            match self.sign_delta(base).await {
-                Ok(der) => return Ok(der),
-                Err(ServiceError::Store(StoreError::AlreadyExists(_))) => continue,
-                Err(e) => return Err(e),
-            }
+        if let Some(c) = self.fresh_delta(&self.delta_base().await?).await? {
+            return Ok(c.der);
         }
-        Err(
-            CaError::Internal("other processes kept taking the next CRL number; try again".into())
-                .into(),
-        )
+        self.current_or_signed(CrlKind::Delta).await
+    }
+
+    /// The base a delta CRL signed now is relative to.
+    async fn delta_base(&self) -> Result<CrlBase, ServiceError> {
+        Ok(self
+            .registry
+            .crl_base(now() - CRL_VALIDITY)
+            .await?
+            .ok_or_else(|| CaError::Internal("no full CRL to base a delta CRL on".into()))?)
+    }
+
+    /// The newest delta CRL if it is relative to `base`, covers every
+    /// change and has time left.
+    async fn fresh_delta(&self, base: &CrlBase) -> Result<Option<StoredCrl>, ServiceError> {
+        let Some(latest) = self.registry.latest_delta_crl().await? else {
+            return Ok(None);
+        };
+        let head = self.registry.revocation_head().await?;
+        let fresh = latest.delta_of == Some(base.number)
+            && latest.covers_seq >= head
+            && latest.next_update - now() > CRL_REFRESH_BEFORE;
+        Ok(fresh.then_some(latest))
     }
 
     /// Signs and records a delta CRL of the changes since `base`.
