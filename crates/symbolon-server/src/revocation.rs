@@ -323,7 +323,6 @@ impl CaService {
     /// end, cached OCSP answers before theirs.
     pub async fn maintain_status(&self) -> Result<(), ServiceError> {
         self.crl().await?;
-        self.delta_crl().await?;
         self.renew_responder_if_due().await?;
         self.response_signer().await?;
         self.refresh_ocsp_cache().await?;

@@ -121,8 +121,8 @@ pub(crate) struct CrlFetchArgs {
     /// PEM (X509 CRL) instead of DER.
     #[arg(long)]
     pub(crate) pem: bool,
-    /// The delta CRL: the changes since the full CRL it names as its base
-    /// (combine it with that full CRL or a newer one).
+    /// The delta CRL: the changes since the full CRL it names as its base.
+    /// Use it beside that full CRL or a newer one, never alone.
     #[arg(long)]
     pub(crate) delta: bool,
 }

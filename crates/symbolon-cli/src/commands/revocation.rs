@@ -221,16 +221,17 @@ pub(crate) fn crl(command: CrlCommand, _json: bool) -> Result<(), CliError> {
     let path = if delta { "/v1/crl/delta" } else { "/v1/crl" };
     let der = client.get_document(path, "application/pkix-crl")?;
     let read = check_crl(&ca, &client, &der)?;
-    // A delta CRL where a full one was asked for, or the reverse, is not
-    // what the caller will combine it as.
-    if read.delta_of.is_some() != delta {
-        return Err(CliError::new(
+    is_what_was_asked(&read, delta, now()).map_err(|m| {
+        CliError::new(
             Code::BadResponse,
-            format!(
-                "the service answered {path} with a {} CRL",
-                if delta { "full" } else { "delta" }
-            ),
-        ));
+            format!("the service answered {path} {m}"),
+        )
+    })?;
+    if delta {
+        eprintln!(
+            "a delta CRL lists only the changes since full CRL {}: use it beside that full CRL or a newer one (openssl verify -crl_check -use_deltas), never alone",
+            read.delta_of.unwrap_or_default()
+        );
     }
     let data = if pem {
         symbolon::pem::encode("X509 CRL", &der).into_bytes()
@@ -238,6 +239,42 @@ pub(crate) fn crl(command: CrlCommand, _json: bool) -> Result<(), CliError> {
         der
     };
     crate::files::write_output(out.as_deref(), &data, false)
+}
+
+/// Clock difference tolerated between the service and this machine.
+const CLOCK_SKEW: i64 = 300;
+
+/// A CRL is what the caller asked for: a delta CRL when `delta`, a full one
+/// otherwise (the caller combines them differently), and current at `now`
+/// (an old CRL replayed by something between hides later revocations).
+fn is_what_was_asked(
+    read: &symbolon::revocation::CrlSummary,
+    delta: bool,
+    now: i64,
+) -> Result<(), String> {
+    if read.delta_of.is_some() != delta {
+        return Err(format!(
+            "with a {} CRL",
+            if delta { "full" } else { "delta" }
+        ));
+    }
+    if read.this_update > now + CLOCK_SKEW {
+        return Err(format!(
+            "with CRL {} issued in the future ({}; now {now}): check this machine's clock",
+            read.number, read.this_update
+        ));
+    }
+    match read.next_update {
+        Some(next) if next + CLOCK_SKEW < now => Err(format!(
+            "with CRL {}, stale since {next} (now {now}): an old CRL, replayed or never renewed",
+            read.number
+        )),
+        None => Err(format!(
+            "with CRL {}, which names no next update",
+            read.number
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// A CRL is written only once its signature checks against the CA.
@@ -304,4 +341,50 @@ fn release(
     }
     println!("released {serial}: good again");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use symbolon::revocation::CrlSummary;
+
+    fn summary(delta_of: Option<u64>, this_update: i64, next_update: Option<i64>) -> CrlSummary {
+        CrlSummary {
+            number: 9,
+            this_update,
+            next_update,
+            entries: Vec::new(),
+            delta_of,
+            removed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_crl_of_the_wrong_kind_or_time_is_refused() {
+        let now = 1_900_000_000;
+        let day = 86_400;
+        let current = |delta_of| summary(delta_of, now - 60, Some(now + day));
+        assert_eq!(is_what_was_asked(&current(None), false, now), Ok(()));
+        assert_eq!(is_what_was_asked(&current(Some(3)), true, now), Ok(()));
+        // The other kind.
+        let e = is_what_was_asked(&current(Some(3)), false, now).unwrap_err();
+        assert!(e.contains("delta CRL"), "{e}");
+        let e = is_what_was_asked(&current(None), true, now).unwrap_err();
+        assert!(e.contains("full CRL"), "{e}");
+        // Stale: past its next update (beyond the clock skew allowed).
+        let old = summary(None, now - 2 * day, Some(now - day));
+        let e = is_what_was_asked(&old, false, now).unwrap_err();
+        assert!(e.contains("stale"), "{e}");
+        let just = summary(None, now - day, Some(now - CLOCK_SKEW / 2));
+        assert_eq!(is_what_was_asked(&just, false, now), Ok(()));
+        // From the future, or without a next update.
+        let ahead = summary(None, now + 2 * CLOCK_SKEW, Some(now + day));
+        assert!(is_what_was_asked(&ahead, false, now)
+            .unwrap_err()
+            .contains("future"));
+        let open = summary(None, now, None);
+        assert!(is_what_was_asked(&open, false, now)
+            .unwrap_err()
+            .contains("no next update"));
+    }
 }

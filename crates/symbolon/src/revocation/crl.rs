@@ -197,8 +197,10 @@ pub fn build_crl<E: std::fmt::Display>(
         for e in &delta.removed {
             revoked.push(removed(e)?);
         }
-        // Critical: a relying party that does not know delta CRLs must not
-        // take this one for a full CRL.
+        // Critical, as RFC 5280 requires, so that a relying party that
+        // does not know delta CRLs refuses the CRL. Not all do: OpenSSL 3.0
+        // takes a delta CRL given alone for a full one (docs/revocation.md).
+        // Deltas are to be used beside a full CRL, never alone.
         let mut indicator = extension(
             rfc5280::ID_CE_DELTA_CRL_INDICATOR,
             &BaseCrlNumber(uint(delta.base, "base CRL number")?),
