@@ -427,11 +427,14 @@ async fn record_crl_in(
         &aws_lc_rs::digest::SHA256,
         &c.der,
     ));
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "number": c.number, "this_update": c.this_update, "next_update": c.next_update,
         "entries": c.entries, "covers_seq": c.covers_seq, "sha256": digest,
-        "delta_of": c.delta_of,
     });
+    // A full CRL's entry reads as before delta CRLs existed.
+    if let Some(base) = c.delta_of {
+        detail["delta_of"] = base.into();
+    }
     Ok(WriteOut::Seq(
         append_in(conn, actor, AuditKind::CrlIssued, &detail.to_string()).await?,
     ))
