@@ -974,35 +974,13 @@ impl Registry {
     }
 
     /// Every revocation in force, for a CRL, with the change it is
-    /// current to (read in one query: one snapshot).
+    /// current to (read in one query: one snapshot): the changes since the
+    /// start of the audit log, whose sequence numbers begin at 1.
     pub async fn revoked_set(&self) -> Result<RevokedSet, StoreError> {
-        let rows = sqlx::query(
-            "SELECT serial, reason, revoked_at, invalid_since, released_at, changed_seq \
-             FROM revocations ORDER BY serial",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(StoreError::db("read revocations"))?;
-        let mut covers_seq = 0;
-        let mut entries = Vec::new();
-        for row in rows {
-            covers_seq = covers_seq.max(row.get::<i64, _>(5));
-            if row.get::<Option<i64>, _>(4).is_some() {
-                continue;
-            }
-            let revoked_at: i64 = row.get(2);
-            entries.push(RevokedEntry {
-                serial: serial_bytes(&row.get::<String, _>(0))?,
-                revoked_at,
-                reason: reason_of(&row.get::<String, _>(1))?,
-                invalid_since: row
-                    .get::<Option<i64>, _>(3)
-                    .filter(|since| *since <= revoked_at),
-            });
-        }
+        let all = self.revocation_changes(0).await?;
         Ok(RevokedSet {
-            entries,
-            covers_seq,
+            entries: all.entries,
+            covers_seq: all.covers_seq,
         })
     }
 
