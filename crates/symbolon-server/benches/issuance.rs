@@ -12,7 +12,9 @@
 //! credential token) it loads running `symbolon serve` processes instead,
 //! round robin: the scale-out figures. `$SYMBOLON_BENCH_CA_ALGORITHM`
 //! (`rsa-3072` by default; `p256`, `p384`, `ed25519`) names the CA key's
-//! algorithm, so an EC CA is measured beside the RSA one in one run.
+//! algorithm, so an EC CA is measured beside the RSA one in one run. EST's
+//! `simpleenroll` (docs/est.md) is measured in the same run, interleaved
+//! with the JSON API over the same connection kind and caller.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -49,7 +51,7 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run briefly then.
     let quick = !std::env::args().any(|a| a == "--bench");
     let n = if quick { 8 } else { REQUESTS };
-    let csrs = make_csrs(2 * n);
+    let csrs = make_csrs(3 * n);
     if let Some(out) = std::env::var_os("SYMBOLON_BENCH_CSR_DIR") {
         std::fs::create_dir_all(&out).unwrap();
         for (i, (c, _)) in csrs.iter().enumerate() {
@@ -195,8 +197,11 @@ fn main() {
     // Alternate halves so neither side runs on a warmer registry.
     let plain_rate = load(std::slice::from_ref(&http), &csrs[..n / 2]);
     let tls_rate = load(std::slice::from_ref(&https), &csrs[n / 2..n]);
+    let est_rate = load_est(&https, &csrs[2 * n..2 * n + n / 2]);
     let plain_rate2 = load(std::slice::from_ref(&http), &csrs[n..n + n / 2]);
-    let tls_rate2 = load(std::slice::from_ref(&https), &csrs[n + n / 2..]);
+    let tls_rate2 = load(std::slice::from_ref(&https), &csrs[n + n / 2..2 * n]);
+    let est_rate2 = load_est(&https, &csrs[2 * n + n / 2..]);
+    let est_rate = (est_rate + est_rate2) / 2.0;
     let (plain_rate, tls_rate) = (
         (plain_rate + plain_rate2) / 2.0,
         (tls_rate + tls_rate2) / 2.0,
@@ -204,6 +209,10 @@ fn main() {
     println!("issuance over plain HTTP: {plain_rate:.0} certificates/s ({n} requests, {CLIENTS} clients, keep-alive, one process, SQLite)");
     println!("issuance over HTTPS (mTLS, keep-alive): {tls_rate:.0} certificates/s");
     println!("ratio https/http: {:.2}", tls_rate / plain_rate);
+    println!(
+        "issuance over EST simpleenroll (HTTPS, mTLS, keep-alive): {est_rate:.0} certificates/s"
+    );
+    println!("ratio EST / JSON API: {:.2}", est_rate / tls_rate);
     println!("CA token raw sign rate ({algorithm}, one core): {raw_rate:.0} signatures/s");
     // One CA signature per certificate (the response is the delegated
     // signer's): issuance against the CA key's own rate.
@@ -333,6 +342,43 @@ fn make_csrs(n: usize) -> Vec<(String, String)> {
             .take(n)
             .collect()
     })
+}
+
+/// Posts every CSR once to EST's `simpleenroll` (base64 DER), from
+/// CLIENTS threads over `client`; returns certificates per second.
+fn load_est(client: &ServiceClient, csrs: &[(String, String)]) -> f64 {
+    use base64::Engine as _;
+    let bodies: Vec<Vec<u8>> = csrs
+        .iter()
+        .map(|(csr, _)| {
+            let (_, der) = pem::decode(csr.as_bytes(), &["CERTIFICATE REQUEST"]).unwrap();
+            base64::engine::general_purpose::STANDARD
+                .encode(der)
+                .into_bytes()
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..CLIENTS {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else {
+                    break;
+                };
+                let a = client
+                    .raw(
+                        "POST",
+                        "/.well-known/est/simpleenroll",
+                        &[("content-type", "application/pkcs10")],
+                        body.clone(),
+                    )
+                    .unwrap();
+                assert_eq!(a.status, 200, "{}", a.body);
+            });
+        }
+    });
+    csrs.len() as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Posts every CSR once, from CLIENTS threads, round robin over `clients`

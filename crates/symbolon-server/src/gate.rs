@@ -17,7 +17,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use symbolon::access::endpoint_access;
+use symbolon::access::{self, Media};
 use symbolon::keys::{HashAlgorithm, MessageDigest};
 use symbolon::Code;
 use symbolon_store::{acting_as, Actor, AuditKind, CredentialState, StoreError};
@@ -106,8 +106,8 @@ pub async fn authenticate(
     })
 }
 
-/// Exactly one Content-Type, and it is JSON.
-fn is_json(req: &Request) -> bool {
+/// Exactly one Content-Type, and it is the endpoint's.
+fn is_media(req: &Request, media: Media) -> bool {
     let mut all = req.headers().get_all(header::CONTENT_TYPE).iter();
     let (Some(only), None) = (all.next(), all.next()) else {
         return false;
@@ -115,7 +115,7 @@ fn is_json(req: &Request) -> bool {
     only.to_str()
         .ok()
         .and_then(|v| v.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(media.content_type()))
 }
 
 /// An error an extractor made (a path or query that does not parse) in
@@ -166,6 +166,10 @@ pub async fn gate(
         edge: Arc::clone(&edge),
         method: method.clone(),
         endpoint: endpoint.clone(),
+        peer: conn
+            .as_ref()
+            .and_then(|c| c.peer.as_ref())
+            .map(|p| p.serial.to_string()),
     };
     // The row; a route without one is refused: the table is the whole truth.
     // HEAD is a GET without the body.
@@ -174,13 +178,15 @@ pub async fn gate(
     } else {
         method.as_str()
     };
-    let access = endpoint_access(row_method, &endpoint);
+    let row = access::endpoint(row_method, &endpoint);
+    let access = row.map(|r| r.access);
+    let media = row.map_or(Media::Json, |r| r.media);
 
     // Who. Public endpoints never look at a credential: they answer
     // whoever asks, even with the registry down.
     let peer = conn.as_ref().and_then(|c| c.peer.clone());
     let caller = match (peer, access) {
-        (Some(p), Some(a)) if a.needs_credential() => match authenticate(&edge.service, &p).await {
+        (Some(p), Some(a)) if a.takes_credential() => match authenticate(&edge.service, &p).await {
             Ok(a) => Caller::Operator(a),
             Err(e) => {
                 let caller = Caller::Anonymous(address);
@@ -226,10 +232,13 @@ pub async fn gate(
     }
     // A browser cannot send this (a cross-site form posts text/plain or
     // form data): no request forgery, and no CORS is ever granted.
-    if !is_json(&req) {
+    if !is_media(&req, media) {
         let e = ApiError::new(
             Code::UnsupportedMediaType,
-            "request bodies must be Content-Type: application/json",
+            format!(
+                "request bodies here must be Content-Type: {}",
+                media.content_type()
+            ),
         );
         return refusal.refuse(&caller, e, Some(&input)).await;
     }
@@ -372,6 +381,9 @@ struct Refusal {
     edge: Arc<Edge>,
     method: Method,
     endpoint: String,
+    /// The serial of the client certificate presented, if any: for an
+    /// anonymous caller, the certificate it tried (a re-enrolling device).
+    peer: Option<String>,
 }
 
 impl Refusal {
@@ -394,7 +406,13 @@ impl Refusal {
             "code": outcome.code,
             // An authenticated caller is named by the entry's "by".
             "caller": match caller {
-                Caller::Anonymous(_) => caller.describe(),
+                Caller::Anonymous(_) => {
+                    let mut who = caller.describe();
+                    if let Some(serial) = &self.peer {
+                        who["certificate"] = json!(serial);
+                    }
+                    who
+                }
                 Caller::Operator(_) => serde_json::Value::Null,
             },
             "input": input.map(|b| json!({

@@ -147,6 +147,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .merge(crate::http_vetting::routes())
         .merge(crate::http_revocation::routes())
         .merge(crate::http_log::routes())
+        .merge(crate::http_est::routes())
         .route_layer(axum::middleware::from_fn_with_state(edge, gate))
         .fallback(|| async {
             ApiError::new(Code::NotFound, "no such endpoint; see /v1/openapi.json")

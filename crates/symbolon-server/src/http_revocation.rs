@@ -319,11 +319,14 @@ async fn renew(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejectio
             csr,
             attestation,
             nonce,
-            authorization: symbolon::revocation::RenewalAuthorization {
-                old_serial: b.old_serial,
-                signed_at: b.signed_at,
-                signature: b.signature,
-            },
+            authorization: crate::renewal::RenewalProof::Signed(
+                symbolon::revocation::RenewalAuthorization {
+                    old_serial: b.old_serial,
+                    signed_at: b.signed_at,
+                    signature: b.signature,
+                },
+            ),
+            delivered_with_answer: false,
         })
         .await?;
     let mut out = certified

@@ -55,6 +55,8 @@ struct RegisterBody {
     valid: Option<String>,
     #[serde(default)]
     uses: Option<u32>,
+    #[serde(default)]
+    enrollment_code: bool,
 }
 
 async fn register(
@@ -83,7 +85,7 @@ async fn register(
         .map(|r| r.parse::<CertificateRole>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(Code::InvalidInput, format!("roles: {e}")))?;
-    let record = s
+    let (record, code) = s
         .register_subscriber(RegistrationRequest {
             identity: b.identity,
             roles,
@@ -91,9 +93,15 @@ async fn register(
             evidence: b.evidence,
             valid: b.valid.unwrap_or_else(|| DEFAULT_VALIDITY.into()),
             uses: b.uses.unwrap_or(1),
+            enrollment_code: b.enrollment_code,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(record))).into_response())
+    let mut answer = json!(record);
+    // Shown this once: the service keeps only its digest.
+    if let Some(code) = code {
+        answer["code"] = json!(&*code.reveal());
+    }
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 #[derive(Deserialize)]

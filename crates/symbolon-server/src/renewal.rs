@@ -10,7 +10,7 @@ use symbolon::token::Attestation;
 use symbolon::x509::{certificate_public_key, parse_certificate, AltNames, CertificateRole};
 use symbolon_store::{CertificateSerial, StoreError};
 
-use crate::service::{now, Certified};
+use crate::service::{now, Certified, IssueLinks};
 use crate::vetting::Authority;
 use crate::{CaService, ServiceError};
 
@@ -23,8 +23,32 @@ pub struct RenewalRequest {
     pub attestation: Option<Attestation>,
     /// The nonce the response is bound to.
     pub nonce: Vec<u8>,
-    /// The old key's authorisation.
-    pub authorization: RenewalAuthorization,
+    /// What proves the old key's holder asks.
+    pub authorization: RenewalProof,
+    /// The answer is the delivery (EST): recorded with the issuance, the
+    /// old certificate superseded at once.
+    pub delivered_with_answer: bool,
+}
+
+/// What proves that the holder of the old certificate's key asks for the
+/// renewal.
+#[derive(Debug, Clone)]
+pub enum RenewalProof {
+    /// A statement the old key signed inside its token, relayed by a
+    /// station (`POST /v1/renewals`).
+    Signed(RenewalAuthorization),
+    /// The TLS handshake the old certificate's key signed: the client
+    /// authenticated with it (EST `simplereenroll`, docs/est.md).
+    TlsClient(CertificateSerial),
+}
+
+impl RenewalProof {
+    fn old_serial(&self) -> Result<CertificateSerial, ServiceError> {
+        match self {
+            RenewalProof::Signed(a) => Ok(a.old_serial.parse()?),
+            RenewalProof::TlsClient(serial) => Ok(serial.clone()),
+        }
+    }
 }
 
 fn refused(code: symbolon::Code, message: String) -> ServiceError {
@@ -37,7 +61,7 @@ impl CaService {
     /// authorisation not signed by the old key over this CA and the new
     /// key; a request for other names than the old certificate's.
     pub async fn renew(&self, request: RenewalRequest) -> Result<Certified, ServiceError> {
-        let old: CertificateSerial = request.authorization.old_serial.parse()?;
+        let old = request.authorization.old_serial()?;
         let record = self.registry.certificate(&old).await?;
         self.registry.ordinary_certificate(&old).await?;
         match self.registry.status(&old).await? {
@@ -89,13 +113,15 @@ impl CaService {
             self.refused(&e, Some(new_key)).await;
             return Err(e.into());
         }
-        let ca = self.signer.public_key().fingerprint();
-        if let Err(e) = request.authorization.verify(&ca, &old_key, &new_key, now()) {
-            let code = e.code();
-            let message = format!("renewal of {old}: {e}");
-            self.refused(&CaError::InvalidRequest(message.clone()), Some(new_key))
-                .await;
-            return Err(refused(code, message));
+        if let RenewalProof::Signed(authorization) = &request.authorization {
+            let ca = self.signer.public_key().fingerprint();
+            if let Err(e) = authorization.verify(&ca, &old_key, &new_key, now()) {
+                let code = e.code();
+                let message = format!("renewal of {old}: {e}");
+                self.refused(&CaError::InvalidRequest(message.clone()), Some(new_key))
+                    .await;
+                return Err(refused(code, message));
+            }
         }
         if let Some(earlier) = earlier {
             return self
@@ -109,8 +135,11 @@ impl CaService {
             Authority::Renewal {
                 renews: old.clone(),
             },
-            None,
-            Some(old),
+            IssueLinks {
+                reservation: None,
+                renews: Some(old),
+                delivered_with_answer: request.delivered_with_answer,
+            },
         )
         .await
     }
@@ -151,8 +180,11 @@ impl CaService {
                     Authority::Renewal {
                         renews: old.clone(),
                     },
-                    None,
-                    Some(old.clone()),
+                    IssueLinks {
+                        reservation: None,
+                        renews: Some(old.clone()),
+                        delivered_with_answer: false,
+                    },
                 )
                 .await;
         }

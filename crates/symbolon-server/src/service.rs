@@ -25,6 +25,12 @@ use crate::shared_primes::{Origin, SharedPrimes};
 use crate::vetting::Authority;
 use crate::OpenedCa;
 
+tokio::task_local! {
+    /// The enrollment protocol a request came by, when not the JSON API
+    /// (`"est"`): recorded in the issuance's audit entry.
+    pub(crate) static PROTOCOL: &'static str;
+}
+
 /// Why a service call failed.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -521,24 +527,32 @@ impl CaService {
                 return Err(e.into());
             }
         };
-        self.issue_approved(approved, subject, nonce, authority, reservation, None)
+        let links = IssueLinks {
+            reservation,
+            ..IssueLinks::default()
+        };
+        self.issue_approved(approved, subject, nonce, authority, links)
             .await
     }
 
     /// FIG. 6 from step 424 on, for a request reviewed and authorised: the
     /// key unique for ever and no shared prime, the certificate signed
     /// inside the CA token, the response bound to the nonce, the record (a
-    /// renewal's with its link to the certificate it renews) and its audit
-    /// entry in one transaction.
+    /// renewal's with its link to the certificate it renews; an EST
+    /// answer's with its delivery) and its audit entry in one transaction.
     pub(crate) async fn issue_approved(
         &self,
         approved: symbolon::ca::Approved,
         subject: symbolon::x509::Name,
         nonce: Vec<u8>,
         authority: Authority,
-        reservation: Option<ReservationId>,
-        renews: Option<CertificateSerial>,
+        links: IssueLinks,
     ) -> Result<Certified, ServiceError> {
+        let IssueLinks {
+            reservation,
+            renews,
+            delivered_with_answer,
+        } = links;
         let fp = approved.public_key.fingerprint();
         let registration = match &authority {
             Authority::Registration { registration } => Some(*registration),
@@ -613,8 +627,27 @@ impl CaService {
             "registration": registration,
             "reservation": reservation, "authority": authority,
         });
+        let mut detail = detail;
+        if let Ok(protocol) = PROTOCOL.try_with(|p| *p) {
+            detail["protocol"] = json!(protocol);
+        }
         let spki = approved.public_key.spki_der();
         let recorded = match &renews {
+            _ if delivered_with_answer => {
+                let delivery = json!({
+                    "serial": serial, "delivered": true, "protocol": PROTOCOL.try_with(|p| *p).ok(),
+                });
+                self.registry
+                    .record_delivered_issuance(
+                        &record,
+                        spki,
+                        registration.as_ref(),
+                        renews.as_ref(),
+                        &detail,
+                        &delivery,
+                    )
+                    .await
+            }
             Some(old) => {
                 self.registry
                     .record_renewal(&record, spki, old, &detail)
@@ -701,6 +734,18 @@ impl CaService {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// What an issuance is linked to and how it settles.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IssueLinks {
+    /// The reservation it uses.
+    pub(crate) reservation: Option<ReservationId>,
+    /// The certificate it renews.
+    pub(crate) renews: Option<CertificateSerial>,
+    /// Its answer is its delivery (EST: no confirmation follows), recorded
+    /// with it.
+    pub(crate) delivered_with_answer: bool,
 }
 
 /// A certification's outcome: the signed response and what vouched for it.

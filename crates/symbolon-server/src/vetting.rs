@@ -8,7 +8,7 @@
 use std::time::SystemTime;
 
 use serde::Serialize;
-use symbolon::access::PartyName;
+use symbolon::access::{EnrollmentCode, PartyName};
 use symbolon::ca::{Approved, CaError};
 use symbolon::keys::IdentityPublicKey;
 use symbolon::vetting::{
@@ -62,6 +62,9 @@ pub struct RegistrationRequest {
     pub valid: String,
     /// How many issuances it covers.
     pub uses: u32,
+    /// Whether to make a single-use enrollment code for it (EST first
+    /// contact, docs/est.md).
+    pub enrollment_code: bool,
 }
 
 /// Default life of a registration.
@@ -89,7 +92,7 @@ impl CaService {
     pub async fn register_subscriber(
         &self,
         req: RegistrationRequest,
-    ) -> Result<RegistrationRecord, ServiceError> {
+    ) -> Result<(RegistrationRecord, Option<EnrollmentCode>), ServiceError> {
         let subject = symbolon::x509::parse_identity(&req.identity)
             .map_err(|e| invalid(format!("identity: {e}")))?;
         for role in &req.roles {
@@ -106,6 +109,17 @@ impl CaService {
         let evidence = Evidence::new(&req.evidence).map_err(|e| invalid(e.to_string()))?;
         let valid = parse_duration(&req.valid).map_err(|e| invalid(format!("valid: {e}")))?;
         let uses = symbolon::vetting::check_uses(req.uses).map_err(|e| invalid(e.to_string()))?;
+        // A code is a bearer secret: it enrolls one device, once.
+        if req.enrollment_code && uses != 1 {
+            return Err(invalid(
+                "an enrollment code is single-use: register with one use (--uses 1)",
+            ));
+        }
+        let code = if req.enrollment_code {
+            Some(EnrollmentCode::generate().map_err(|e| CaError::Internal(e.to_string()))?)
+        } else {
+            None
+        };
         let subject_der = symbolon::x509::identity_der(&subject)
             .map_err(|e| invalid(format!("identity: {e}")))?;
         let id = RegistrationId::random().map_err(|e| CaError::Internal(e.to_string()))?;
@@ -120,9 +134,10 @@ impl CaService {
                 evidence: evidence.as_str().to_string(),
                 expires_at: now() + valid as i64,
                 uses,
+                code_digest: code.as_ref().map(EnrollmentCode::digest),
             })
             .await?;
-        Ok(self.registry.registration(&id).await?)
+        Ok((self.registry.registration(&id).await?, code))
     }
 
     /// `POST /v1/ra/registrations/{id}/withdraw`.
@@ -328,6 +343,71 @@ impl CaService {
         Err(CaError::NotRegistered(format!(
             "{subject} is not registered for the role {role}{state_note}, and {policy_note}; a registration officer registers subscribers after vetting them (`symbolon ra register`)"
         )))
+    }
+}
+
+impl CaService {
+    /// Step 423 for a device presenting an enrollment code (EST's first
+    /// contact, docs/est.md): the code's registration alone vouches, for
+    /// exactly its subject, one of its roles and its vetted names; its one
+    /// use is spent with the issuance.
+    pub(crate) async fn authorize_code(
+        &self,
+        approved: &Approved,
+        code: &EnrollmentCode,
+    ) -> Result<(Authority, Name), CaError> {
+        let internal = |e: StoreError| CaError::Internal(e.to_string());
+        let Some(r) = self
+            .registry
+            .registration_by_code(&code.digest())
+            .await
+            .map_err(internal)?
+        else {
+            return Err(CaError::NotRegistered(
+                "the enrollment code is not one a registration officer issued (`symbolon ra register --enrollment-code`)".into(),
+            ));
+        };
+        let state = match r.state {
+            RegistrationState::Live => None,
+            RegistrationState::Spent => Some("used already: a code enrolls once"),
+            RegistrationState::Expired => Some("expired"),
+            RegistrationState::Withdrawn => Some("withdrawn"),
+        };
+        if let Some(state) = state {
+            return Err(CaError::NotRegistered(format!(
+                "the enrollment code's registration {} is {state}; ask a registration officer for a new one",
+                r.id
+            )));
+        }
+        let corrupt = |e: String| CaError::Internal(format!("registration {}: {e}", r.id));
+        let vetted_subject = Name::from_der(&r.subject_der).map_err(|e| corrupt(e.to_string()))?;
+        if identity_key(&vetted_subject) != identity_key(&approved.subject) {
+            return Err(CaError::NotRegistered(format!(
+                "the enrollment code was issued for {}, not for {}",
+                r.subject, approved.subject
+            )));
+        }
+        let role = approved.role.to_string();
+        if !r.roles.contains(&role) {
+            return Err(CaError::NotRegistered(format!(
+                "the enrollment code's registration {} is for {} certificates, not {role}",
+                r.id,
+                r.roles.join(", ")
+            )));
+        }
+        let vetted = AltNames::parse_tagged(r.alt_names.iter().map(String::as_str))
+            .map_err(|e| corrupt(e.to_string()))?
+            .with_subject_names(&vetted_subject, true);
+        if let Some(name) = names_outside(&approved.alt_names, &vetted, None) {
+            return Err(CaError::NameNotAllowed(format!(
+                "{name} is not vetted by the enrollment code's registration {}",
+                r.id
+            )));
+        }
+        Ok((
+            Authority::Registration { registration: r.id },
+            vetted_subject,
+        ))
     }
 }
 

@@ -108,6 +108,7 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             .replace("{fingerprint}", "00")
             .replace("{arbitrator}", "a")
             .replace("{seq}", "1")
+            .replace("{label}", "client")
             .replace("{*request}", "MAA=");
         let req = Request::builder()
             .method(e.method)
@@ -126,7 +127,9 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             | Access::EnrollmentCode
             | Access::PublicQuery
             | Access::ProofOfPossession
-            | Access::WitnessCosignature => {
+            | Access::WitnessCosignature
+            | Access::RolesOrEnrollmentCode(_)
+            | Access::CurrentCertificate => {
                 assert_ne!(status, StatusCode::UNAUTHORIZED, "{} {path}", e.method);
                 assert_ne!(
                     status,
@@ -151,8 +154,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
         .collect();
     assert_eq!(
         new.len(),
-        refused + 3,
-        "the anonymous enrollment with no code, the unsigned self-revocation and the unsigned cosignature are refused too"
+        refused + 3 + 4,
+        "the anonymous enrollment with no code, the unsigned self-revocation, the unsigned cosignature and the four EST posts of JSON are refused too"
     );
     // A route outside the table does not exist; a preflight is not answered.
     let resp = app

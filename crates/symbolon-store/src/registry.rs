@@ -670,6 +670,50 @@ impl Registry {
         )
     }
 
+    /// Records a certificate whose answer is its delivery (EST has no
+    /// confirmation message): the issuance (a renewal's with its link to
+    /// the certificate it renews), the delivery claim and the renewal's
+    /// settlement, in one transaction.
+    pub async fn record_delivered_issuance(
+        &self,
+        c: &CertificateRecord,
+        spki: &[u8],
+        registration: Option<&symbolon::vetting::RegistrationId>,
+        renews: Option<&CertificateSerial>,
+        detail: &serde_json::Value,
+        delivery: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut op = WriteOp::Issuance(crate::writes::Issuance {
+            record: Box::new(c.clone()),
+            spki: spki.to_vec(),
+            reservation: None,
+            registration: registration.copied(),
+            detail: detail.to_string(),
+        });
+        if let Some(old) = renews {
+            let link = WriteOp::Revocation(crate::revocation::RevocationWrite::Renews {
+                new: c.serial.clone(),
+                old: old.clone(),
+            });
+            op = WriteOp::Both(Box::new(op), Box::new(link));
+        }
+        let claim = WriteOp::Claim(crate::writes::Claim {
+            scope: ClaimScope::Delivery,
+            id: hex::decode(c.serial.as_str()).unwrap_or_default(),
+            kind: AuditKind::IssuanceCompleted,
+            detail: delivery.to_string(),
+        });
+        let settle = WriteOp::Revocation(crate::revocation::RevocationWrite::Settle {
+            new: c.serial.clone(),
+            delivered: true,
+        });
+        let delivered = WriteOp::Both(Box::new(claim), Box::new(settle));
+        self.writer
+            .submit(WriteOp::Both(Box::new(op), Box::new(delivered)))
+            .await?;
+        Ok(())
+    }
+
     /// Claims the delivery report of certificate `serial` (once) and, when
     /// it was written into a token, records which, in one transaction.
     pub async fn claim_delivery(

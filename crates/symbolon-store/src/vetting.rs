@@ -65,6 +65,8 @@ pub struct RegistrationRecord {
     pub withdrawn_by: Option<String>,
     /// Why.
     pub withdraw_reason: Option<String>,
+    /// Whether a device may use it with an enrollment code (EST).
+    pub enrollment_code: bool,
 }
 
 /// A registration about to be recorded.
@@ -88,6 +90,8 @@ pub struct NewRegistration {
     pub expires_at: i64,
     /// Issuances it covers.
     pub uses: u32,
+    /// The SHA-256 (hex) of its enrollment code, when it has one.
+    pub code_digest: Option<String>,
 }
 
 /// A station's name policy as stored.
@@ -285,8 +289,8 @@ async fn register_in(
     ));
     sqlx::query(
         "INSERT INTO registrations (id, subject_key, subject, subject_der, roles, alt_names, evidence, \
-         officer, officer_credential, created_at, expires_at, uses, evidence_salt) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         officer, officer_credential, created_at, expires_at, uses, evidence_salt, code_digest) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(r.id.to_string())
     .bind(&r.subject_key)
@@ -301,6 +305,7 @@ async fn register_in(
     .bind(r.expires_at)
     .bind(i64::from(r.uses))
     .bind(salt.as_slice())
+    .bind(r.code_digest.as_deref())
     .execute(&mut *conn)
     .await
     .map_err(StoreError::db("record a registration"))?;
@@ -310,6 +315,7 @@ async fn register_in(
             "registration": r.id, "subject": r.subject, "roles": role_list(&r.roles),
             "alt_names": r.alt_names, "evidence_commitment": evidence,
             "expires_at": r.expires_at, "uses": r.uses,
+            "enrollment_code": r.code_digest.is_some(),
         }),
     )))
 }
@@ -386,7 +392,8 @@ async fn device_certificates_in(
 
 const COLUMNS: &str =
     "id, subject, subject_der, roles, alt_names, evidence, officer, officer_credential, \
-    created_at, expires_at, uses, used, withdrawn_at, withdrawn_by, withdraw_reason";
+    created_at, expires_at, uses, used, withdrawn_at, withdrawn_by, withdraw_reason, \
+    CAST(CASE WHEN code_digest IS NULL THEN 0 ELSE 1 END AS BIGINT)";
 
 fn registration_of(row: &sqlx::any::AnyRow, now: i64) -> Result<RegistrationRecord, StoreError> {
     let corrupt = |e: String| StoreError::Corrupt(format!("registration: {e}"));
@@ -428,6 +435,7 @@ fn registration_of(row: &sqlx::any::AnyRow, now: i64) -> Result<RegistrationReco
         withdrawn_at,
         withdrawn_by: row.get(13),
         withdraw_reason: row.get(14),
+        enrollment_code: row.get::<i64, _>(15) == 1,
     })
 }
 
@@ -490,6 +498,23 @@ impl Registry {
             .await
             .map_err(StoreError::db("list registrations"))?;
         rows.iter().map(|r| registration_of(r, now)).collect()
+    }
+
+    /// The registration an enrollment code (by its SHA-256, hex) belongs
+    /// to, in any state.
+    pub async fn registration_by_code(
+        &self,
+        code_digest: &str,
+    ) -> Result<Option<RegistrationRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM registrations WHERE code_digest = $1"
+        ))
+        .bind(code_digest)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(StoreError::db("find a registration by its enrollment code"))?;
+        row.map(|r| registration_of(&r, crate::registry::now()))
+            .transpose()
     }
 
     /// Every registration of a subject (by its comparison key), in any state.

@@ -23,6 +23,7 @@ pub mod content;
 pub mod duration;
 pub mod encoding;
 pub mod escrow;
+pub mod est;
 pub mod evidence;
 pub mod issuer;
 pub mod joint;

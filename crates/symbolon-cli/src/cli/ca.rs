@@ -301,6 +301,8 @@ pub(crate) enum RaCommand {
   \
         symbolon ra register --identity 'CN=www.example.com' --roles server --san dns:www.example.com --san dns:example.com \\\n      \
         --evidence 'domain control checked by DNS TXT record'
+  symbolon ra register --identity 'CN=router-7.example.net' --roles server --san dns:router-7.example.net \\\n      \
+        --evidence 'serial R7-0042 checked against the delivery note' --enrollment-code
 
 \
         The CA then certifies exactly this subject (compared after case and whitespace folding), for these roles, \
@@ -347,6 +349,10 @@ pub(crate) struct RaRegisterArgs {
     /// A vetted subject alternative name: dns:NAME, ip:ADDRESS or email:ADDRESS (repeat).
     #[arg(long)]
     pub(crate) san: Vec<String>,
+    /// Also make a single-use enrollment code the device presents to EST's simpleenroll in
+    /// place of a station's credential (docs/est.md); shown once. Needs --uses 1.
+    #[arg(long)]
+    pub(crate) enrollment_code: bool,
 }
 
 /// The arguments of `RaCommand::List`.

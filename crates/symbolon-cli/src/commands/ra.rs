@@ -65,6 +65,7 @@ fn register(
         valid,
         uses,
         san,
+        enrollment_code,
     }: RaRegisterArgs,
     json: bool,
 ) -> Result<(), CliError> {
@@ -78,12 +79,18 @@ fn register(
         &json!({
             "identity": identity, "roles": roles, "evidence": evidence,
             "valid": valid, "uses": uses, "alt_names": san,
+            "enrollment_code": enrollment_code,
         }),
     )?;
     if json {
         return print_json(&v);
     }
     println!("{}", field(&v, "id")?);
+    if let Some(code) = v["code"].as_str() {
+        eprintln!(
+            "enrollment code (single use, shown once; the device sends it as the password of HTTP Basic to EST simpleenroll):\n  {code}"
+        );
+    }
     eprintln!(
         "registered {} for {} ({} use(s), until {})",
         v["subject"].as_str().unwrap_or("?"),

@@ -16,7 +16,7 @@ mod table;
 pub use enrollment::{EnrollmentCode, ENROLLMENT_VALIDITY_SECS};
 pub use party::{PartyName, LOCAL_STATION};
 pub use role::{Role, ROLE_PURPOSE_ARC};
-pub use table::{endpoint_access, Access, Endpoint, ENDPOINTS};
+pub use table::{endpoint, endpoint_access, Access, Endpoint, Media, ENDPOINTS};
 
 use thiserror::Error;
 

@@ -13,6 +13,13 @@ pub enum Access {
     Public,
     /// Anyone holding an enrollment code (checked by the endpoint).
     EnrollmentCode,
+    /// Credentials with one of these roles, or, without a credential, an
+    /// enrollment code (checked by the endpoint): EST's first contact.
+    RolesOrEnrollmentCode(&'static [Role]),
+    /// The holder of a live certificate this CA issued, by the TLS client
+    /// certificate it connects with (checked by the endpoint): EST's
+    /// re-enrollment.
+    CurrentCertificate,
     /// Anyone: a query sent with POST (OCSP), which changes nothing.
     PublicQuery,
     /// Anyone proving possession of a certified key (a statement it signed,
@@ -35,7 +42,9 @@ impl Access {
             | Access::EnrollmentCode
             | Access::PublicQuery
             | Access::ProofOfPossession
-            | Access::WitnessCosignature => true,
+            | Access::WitnessCosignature
+            | Access::CurrentCertificate => true,
+            Access::RolesOrEnrollmentCode(roles) => role.is_none_or(|r| roles.contains(&r)),
             Access::Authenticated => role.is_some(),
             Access::Roles(roles) => role.is_some_and(|r| roles.contains(&r)),
         }
@@ -46,6 +55,12 @@ impl Access {
         matches!(self, Access::Authenticated | Access::Roles(_))
     }
 
+    /// Whether a client certificate presented is checked against the
+    /// credentials (a credential is needed, or may stand in for a code).
+    pub fn takes_credential(self) -> bool {
+        self.needs_credential() || matches!(self, Access::RolesOrEnrollmentCode(_))
+    }
+
     /// How the table in docs/access.md writes it.
     pub fn describe(self) -> String {
         match self {
@@ -54,8 +69,34 @@ impl Access {
             Access::PublicQuery => "anyone (a query; changes nothing)".into(),
             Access::ProofOfPossession => "anyone signing with the certified key".into(),
             Access::WitnessCosignature => "a registered witness, by its cosignature".into(),
+            Access::RolesOrEnrollmentCode(r) => format!(
+                "{}, or anyone with an enrollment code",
+                r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+            ),
+            Access::CurrentCertificate => {
+                "the holder of a live certificate, by its TLS client certificate".into()
+            }
             Access::Authenticated => "any credential".into(),
             Access::Roles(r) => r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
+        }
+    }
+}
+
+/// What a state-changing request's body must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// `application/json` (every endpoint of the JSON API).
+    Json,
+    /// `application/pkcs10`, base64 (EST, RFC 7030 §4.2.1).
+    Pkcs10,
+}
+
+impl Media {
+    /// The media type, as a Content-Type names it.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Media::Json => "application/json",
+            Media::Pkcs10 => "application/pkcs10",
         }
     }
 }
@@ -69,6 +110,8 @@ pub struct Endpoint {
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
+    /// What its request body must be.
+    pub media: Media,
 }
 
 const fn row(method: &'static str, path: &'static str, access: Access) -> Endpoint {
@@ -76,12 +119,23 @@ const fn row(method: &'static str, path: &'static str, access: Access) -> Endpoi
         method,
         path,
         access,
+        media: Media::Json,
+    }
+}
+
+/// A row whose body is a base64 PKCS#10 request (EST).
+const fn pkcs10_row(method: &'static str, path: &'static str, access: Access) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        access,
+        media: Media::Pkcs10,
     }
 }
 
 use Access::{
-    Authenticated, EnrollmentCode, ProofOfPossession, Public, PublicQuery, Roles,
-    WitnessCosignature,
+    Authenticated, CurrentCertificate, EnrollmentCode, ProofOfPossession, Public, PublicQuery,
+    Roles, RolesOrEnrollmentCode, WitnessCosignature,
 };
 use Role::{Admin, Arbitrator, Auditor, RegistrationOfficer, Station};
 
@@ -218,7 +272,40 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/v1/joint/messages/{id}",
         Roles(&[Station, Arbitrator]),
     ),
+    // EST (RFC 7030; docs/est.md), bare and under a label naming the
+    // certificate role.
+    row("GET", "/.well-known/est/cacerts", Public),
+    row("GET", "/.well-known/est/{label}/cacerts", Public),
+    row("GET", "/.well-known/est/csrattrs", Public),
+    row("GET", "/.well-known/est/{label}/csrattrs", Public),
+    pkcs10_row(
+        "POST",
+        "/.well-known/est/simpleenroll",
+        RolesOrEnrollmentCode(&[Station]),
+    ),
+    pkcs10_row(
+        "POST",
+        "/.well-known/est/{label}/simpleenroll",
+        RolesOrEnrollmentCode(&[Station]),
+    ),
+    pkcs10_row(
+        "POST",
+        "/.well-known/est/simplereenroll",
+        CurrentCertificate,
+    ),
+    pkcs10_row(
+        "POST",
+        "/.well-known/est/{label}/simplereenroll",
+        CurrentCertificate,
+    ),
 ];
+
+/// The row for a method and a router path template.
+pub fn endpoint(method: &str, path: &str) -> Option<&'static Endpoint> {
+    ENDPOINTS
+        .iter()
+        .find(|e| e.method == method && e.path == path)
+}
 
 /// The row for a method and a router path template.
 pub fn endpoint_access(method: &str, path: &str) -> Option<Access> {
@@ -240,7 +327,12 @@ mod tests {
             if e.method != "GET"
                 && !matches!(
                     e.access,
-                    EnrollmentCode | PublicQuery | ProofOfPossession | WitnessCosignature
+                    EnrollmentCode
+                        | PublicQuery
+                        | ProofOfPossession
+                        | WitnessCosignature
+                        | CurrentCertificate
+                        | RolesOrEnrollmentCode(_)
                 )
             {
                 assert!(
@@ -255,5 +347,10 @@ mod tests {
         assert!(!Authenticated.admits(None));
         assert!(Public.admits(None));
         assert_eq!(endpoint_access("DELETE", "/v1/certify"), None);
+        let est = RolesOrEnrollmentCode(&[Station]);
+        assert!(est.admits(None) && est.admits(Some(Station)));
+        assert!(!est.admits(Some(Admin)));
+        assert!(est.takes_credential() && !est.needs_credential());
+        assert!(!CurrentCertificate.takes_credential());
     }
 }

@@ -1,0 +1,211 @@
+//! EST enrollment at the service (RFC 7030; docs/est.md): a device's
+//! PKCS#10 request goes through the same review as `POST /v1/certify`
+//! (possession, weak and duplicate keys, the vetting of FIG. 6 step 423,
+//! audit); only who vouches differs: a station's credential, a
+//! registration's single-use enrollment code, or, to re-enroll, the
+//! device's current certificate.
+
+use symbolon::access::EnrollmentCode;
+use symbolon::ca::{CaError, CertifyRequest};
+use symbolon::x509::{csr_spki, identity_text, parse_certificate, CertificateRole};
+use symbolon_store::{Actor, CertificateSerial, StoreError};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::request::CertReq;
+
+use crate::renewal::{RenewalProof, RenewalRequest};
+use crate::service::IssueLinks;
+use crate::{CaService, ServiceError};
+
+/// Who vouches for an EST enrollment.
+pub enum EstCaller<'a> {
+    /// A station, by its credential (its name policy or a registration
+    /// covers the subject).
+    Station(&'a Actor),
+    /// A device with a registration's enrollment code.
+    Code(EnrollmentCode),
+}
+
+/// A certificate issued through EST.
+#[derive(Debug, Clone)]
+pub struct EstIssued {
+    /// Its serial.
+    pub serial: CertificateSerial,
+    /// The certificate, DER.
+    pub certificate: Vec<u8>,
+}
+
+fn invalid(message: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid {
+        code: symbolon::Code::InvalidRequest,
+        message: message.into(),
+    }
+}
+
+/// The subject a request names, as the identity it claims (EST has no
+/// other field for it).
+fn claimed_identity(csr: &[u8]) -> Result<String, ServiceError> {
+    let req = CertReq::from_der(csr).map_err(|e| invalid(format!("PKCS#10: {e}")))?;
+    Ok(identity_text(&req.info.subject))
+}
+
+impl CaService {
+    /// `simpleenroll`: certifies the request for the role the label names
+    /// (by default `client`, or a code's registration's only role).
+    pub async fn est_enroll(
+        &self,
+        csr: Vec<u8>,
+        label: Option<CertificateRole>,
+        caller: EstCaller<'_>,
+    ) -> Result<EstIssued, ServiceError> {
+        let role = match (label, &caller) {
+            (Some(r), _) => r,
+            (None, EstCaller::Code(code)) => self.code_default_role(code).await?,
+            (None, EstCaller::Station(_)) => CertificateRole::Client,
+        };
+        let request = CertifyRequest {
+            identity: claimed_identity(&csr)?,
+            csr,
+            role,
+            attestation: None,
+        };
+        let approved = self.review(request).await?;
+        let fp = approved.public_key.fingerprint();
+        let authorized = match &caller {
+            EstCaller::Station(by) => self.authorize(&approved, by).await,
+            EstCaller::Code(code) => self.authorize_code(&approved, code).await,
+        };
+        let (authority, subject) = match authorized {
+            Ok(a) => a,
+            Err(e) => {
+                self.refused(&e, Some(fp)).await;
+                return Err(e.into());
+            }
+        };
+        let certified = self
+            .issue_approved(
+                approved,
+                subject,
+                Vec::new(),
+                authority,
+                IssueLinks {
+                    delivered_with_answer: true,
+                    ..IssueLinks::default()
+                },
+            )
+            .await?;
+        Ok(EstIssued {
+            serial: certified.serial,
+            certificate: certified.response.certificate,
+        })
+    }
+
+    /// `simplereenroll`: a new key for the certificate the client
+    /// authenticated with (its subject, names and role; renewal's rules,
+    /// docs/revocation.md). The same request again after a lost answer
+    /// gets the same certificate.
+    pub async fn est_reenroll(
+        &self,
+        csr: Vec<u8>,
+        label: Option<CertificateRole>,
+        current: &CertificateSerial,
+    ) -> Result<EstIssued, ServiceError> {
+        let record = match self.registry.certificate(current).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound(_)) => {
+                return Err(ServiceError::unauthenticated(format!(
+                    "certificate {current} is not one this CA issued"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(label) = label {
+            if label.to_string() != record.profile {
+                return Err(invalid(format!(
+                    "certificate {current} is a {} certificate; re-enroll it under /.well-known/est/{}/ or without a label",
+                    record.profile, record.profile
+                )));
+            }
+        }
+        if let Some(earlier) = self.answered_before(current, &csr).await? {
+            return Ok(earlier);
+        }
+        let certified = self
+            .renew(RenewalRequest {
+                csr,
+                attestation: None,
+                nonce: Vec::new(),
+                authorization: RenewalProof::TlsClient(current.clone()),
+                delivered_with_answer: true,
+            })
+            .await?;
+        // The old certificate was superseded with it: the CRL and the OCSP
+        // answers follow.
+        self.after_change(Some(current)).await;
+        Ok(EstIssued {
+            serial: certified.serial,
+            certificate: certified.response.certificate,
+        })
+    }
+
+    /// A code's registration's role when the request names none: its only
+    /// role, or `client` among several.
+    async fn code_default_role(
+        &self,
+        code: &EnrollmentCode,
+    ) -> Result<CertificateRole, ServiceError> {
+        let Some(r) = self.registry.registration_by_code(&code.digest()).await? else {
+            // The review and the authorisation refuse it, audited.
+            return Ok(CertificateRole::Client);
+        };
+        let only = match r.roles.as_slice() {
+            [one] => one.as_str(),
+            many if many.iter().any(|r| r == "client") => "client",
+            many => {
+                return Err(invalid(format!(
+                    "the enrollment code's registration is for {}: name one with a label, /.well-known/est/ROLE/simpleenroll",
+                    many.join(", ")
+                )))
+            }
+        };
+        only.parse().map_err(|e: symbolon::x509::X509Error| {
+            ServiceError::from(CaError::Internal(e.to_string()))
+        })
+    }
+
+    /// The certificate a re-enrollment of `current` with this very request
+    /// produced before, if it did and it stands: its answer was lost.
+    async fn answered_before(
+        &self,
+        current: &CertificateSerial,
+        csr: &[u8],
+    ) -> Result<Option<EstIssued>, ServiceError> {
+        let Some(earlier) = self.registry.renewed_by(current).await? else {
+            return Ok(None);
+        };
+        let revoked = self
+            .registry
+            .status(&earlier)
+            .await?
+            .and_then(|s| s.revocation)
+            .is_some_and(|r| r.in_force());
+        if revoked {
+            return Ok(None);
+        }
+        let record = self.registry.certificate(&earlier).await?;
+        let cert = parse_certificate(&record.der).map_err(|e| CaError::Internal(e.to_string()))?;
+        let spki = cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| CaError::Internal(e.to_string()))?;
+        if csr_spki(csr).as_deref() != Some(spki.as_slice()) {
+            return Ok(None);
+        }
+        // The same key, proven again by the request's signature.
+        symbolon::x509::verify_csr(csr).map_err(|_| CaError::BadRequestSignature)?;
+        Ok(Some(EstIssued {
+            serial: earlier,
+            certificate: record.der,
+        }))
+    }
+}
