@@ -1,6 +1,7 @@
-//! JSON request bodies through the service's real router: every POST and
-//! PUT endpoint of the access table, called as each role (and anonymously),
-//! with arbitrary bytes as its body. The service must answer — never panic,
+//! Request bodies through the service's real router: every POST and PUT
+//! endpoint of the access table, called as each role (and anonymously),
+//! with arbitrary bytes as its body in the endpoint's media type (JSON, or
+//! EST's base64 PKCS#10). The service must answer — never panic,
 //! never a 500 — and every refusal must be a JSON error body with a code.
 //! The service runs once per process, on SQLite in a temporary directory.
 #![no_main]
@@ -25,8 +26,9 @@ struct Harness {
     app: axum::Router,
     /// Anonymous, then one credential per role.
     callers: Vec<Option<Arc<PeerCertificate>>>,
-    /// The state-changing endpoints, their parameters filled in.
-    routes: Vec<(&'static str, String)>,
+    /// The state-changing endpoints, their parameters filled in, and the
+    /// media type each takes.
+    routes: Vec<(&'static str, String, &'static str)>,
 }
 
 static HARNESS: OnceLock<Harness> = OnceLock::new();
@@ -78,7 +80,7 @@ fn harness() -> &'static Harness {
         let routes = ENDPOINTS
             .iter()
             .filter(|e| matches!(e.method, "POST" | "PUT"))
-            .map(|e| (e.method, fill(e.path)))
+            .map(|e| (e.method, fill(e.path), e.media.content_type()))
             .collect();
         Harness {
             rt,
@@ -100,6 +102,8 @@ fn fill(path: &str) -> String {
             "{serial}" => "0123456789abcdef",
             // The station credential's name (Role::ALL's third).
             "{station}" | "{name}" => "party-2",
+            // An EST label: a certificate role.
+            "{label}" => "client",
             _ => "00112233445566778899aabbccddeeff",
         });
         rest = &rest[end..];
@@ -113,12 +117,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let h = harness();
-    let (method, path) = &h.routes[*route as usize % h.routes.len()];
+    let (method, path, media) = &h.routes[*route as usize % h.routes.len()];
     let peer = h.callers[*caller as usize % h.callers.len()].clone();
     let request = Request::builder()
         .method(*method)
         .uri(path.as_str())
-        .header("content-type", "application/json")
+        .header("content-type", *media)
         .extension(Connection {
             address: "127.0.0.1:9".parse().expect("an address"),
             peer,
