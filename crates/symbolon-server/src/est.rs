@@ -8,7 +8,7 @@
 use symbolon::access::EnrollmentCode;
 use symbolon::ca::{CaError, CertifyRequest};
 use symbolon::x509::{csr_spki, identity_text, parse_certificate, CertificateRole};
-use symbolon_store::{Actor, CertificateSerial, StoreError};
+use symbolon_store::{Actor, CertificateSerial, RegistrationRecord, RegistrationState, StoreError};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::request::CertReq;
 
@@ -25,6 +25,12 @@ pub enum EstCaller<'a> {
     Code(EnrollmentCode),
 }
 
+/// What vouches, once a code is resolved to its registration.
+enum Voucher<'a> {
+    Station(&'a Actor),
+    Registration(Box<RegistrationRecord>),
+}
+
 /// A certificate issued through EST.
 #[derive(Debug, Clone)]
 pub struct EstIssued {
@@ -32,6 +38,24 @@ pub struct EstIssued {
     pub serial: CertificateSerial,
     /// The certificate, DER.
     pub certificate: Vec<u8>,
+}
+
+/// A code's registration's role when the request names none: its only
+/// role, or `client` among several.
+fn default_role(roles: &[String]) -> Result<CertificateRole, ServiceError> {
+    let only = match roles {
+        [one] => one.as_str(),
+        many if many.iter().any(|r| r == "client") => "client",
+        many => {
+            return Err(invalid(format!(
+                "the enrollment code's registration is for {}: name one with a label, /.well-known/est/ROLE/simpleenroll",
+                many.join(", ")
+            )))
+        }
+    };
+    only.parse().map_err(|e: symbolon::x509::X509Error| {
+        ServiceError::from(CaError::Internal(e.to_string()))
+    })
 }
 
 fn invalid(message: impl Into<String>) -> ServiceError {
@@ -57,10 +81,18 @@ impl CaService {
         label: Option<CertificateRole>,
         caller: EstCaller<'_>,
     ) -> Result<EstIssued, ServiceError> {
-        let role = match (label, &caller) {
+        // A code is looked at before the review: an unknown or spent one
+        // costs the service no key checks.
+        let voucher = match caller {
+            EstCaller::Station(by) => Voucher::Station(by),
+            EstCaller::Code(code) => {
+                Voucher::Registration(Box::new(self.live_code_registration(&code).await?))
+            }
+        };
+        let role = match (label, &voucher) {
             (Some(r), _) => r,
-            (None, EstCaller::Code(code)) => self.code_default_role(code).await?,
-            (None, EstCaller::Station(_)) => CertificateRole::Client,
+            (None, Voucher::Registration(r)) => default_role(&r.roles)?,
+            (None, Voucher::Station(_)) => CertificateRole::Client,
         };
         let request = CertifyRequest {
             identity: claimed_identity(&csr)?,
@@ -70,9 +102,9 @@ impl CaService {
         };
         let approved = self.review(request).await?;
         let fp = approved.public_key.fingerprint();
-        let authorized = match &caller {
-            EstCaller::Station(by) => self.authorize(&approved, by).await,
-            EstCaller::Code(code) => self.authorize_code(&approved, code).await,
+        let authorized = match &voucher {
+            Voucher::Station(by) => self.authorize(&approved, by).await,
+            Voucher::Registration(r) => self.authorize_code(&approved, r),
         };
         let (authority, subject) = match authorized {
             Ok(a) => a,
@@ -147,29 +179,30 @@ impl CaService {
         })
     }
 
-    /// A code's registration's role when the request names none: its only
-    /// role, or `client` among several.
-    async fn code_default_role(
+    /// The live registration an enrollment code belongs to; a refusal
+    /// (audited) when there is none.
+    async fn live_code_registration(
         &self,
         code: &EnrollmentCode,
-    ) -> Result<CertificateRole, ServiceError> {
-        let Some(r) = self.registry.registration_by_code(&code.digest()).await? else {
-            // The review and the authorisation refuse it, audited.
-            return Ok(CertificateRole::Client);
+    ) -> Result<RegistrationRecord, ServiceError> {
+        let found = self.registry.registration_by_code(&code.digest()).await?;
+        let e = match found {
+            Some(r) if r.state == RegistrationState::Live => return Ok(r),
+            Some(r) => CaError::NotRegistered(format!(
+                "the enrollment code's registration {} is {}; ask a registration officer for a new one",
+                r.id,
+                match r.state {
+                    RegistrationState::Spent => "used already: a code enrolls once",
+                    RegistrationState::Expired => "expired",
+                    _ => "withdrawn",
+                }
+            )),
+            None => CaError::NotRegistered(
+                "the enrollment code is not one a registration officer issued (`symbolon ra register --enrollment-code`)".into(),
+            ),
         };
-        let only = match r.roles.as_slice() {
-            [one] => one.as_str(),
-            many if many.iter().any(|r| r == "client") => "client",
-            many => {
-                return Err(invalid(format!(
-                    "the enrollment code's registration is for {}: name one with a label, /.well-known/est/ROLE/simpleenroll",
-                    many.join(", ")
-                )))
-            }
-        };
-        only.parse().map_err(|e: symbolon::x509::X509Error| {
-            ServiceError::from(CaError::Internal(e.to_string()))
-        })
+        self.refused(&e, None).await;
+        Err(e.into())
     }
 
     /// The certificate a re-enrollment of `current` with this very request

@@ -336,7 +336,10 @@ impl CaService {
             CaError::WeakKey(w) => Some(w.class.as_str()),
             _ => None,
         };
-        let detail = json!({ "code": error.code(), "reason": error.to_string(), "key": key, "class": class });
+        let mut detail = json!({ "code": error.code(), "reason": error.to_string(), "key": key, "class": class });
+        if let Ok(protocol) = PROTOCOL.try_with(|p| *p) {
+            detail["protocol"] = json!(protocol);
+        }
         if let Err(e) = self.audit(AuditKind::CertificationRefused, detail).await {
             tracing::error!(error = %e, "cannot record a refusal in the audit log");
         }

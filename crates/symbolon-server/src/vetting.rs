@@ -348,37 +348,15 @@ impl CaService {
 
 impl CaService {
     /// Step 423 for a device presenting an enrollment code (EST's first
-    /// contact, docs/est.md): the code's registration alone vouches, for
-    /// exactly its subject, one of its roles and its vetted names; its one
-    /// use is spent with the issuance.
-    pub(crate) async fn authorize_code(
+    /// contact, docs/est.md): the code's live registration `r` alone
+    /// vouches, for exactly its subject, one of its roles and its vetted
+    /// names; its one use is spent with the issuance (a race for it is
+    /// lost in that transaction).
+    pub(crate) fn authorize_code(
         &self,
         approved: &Approved,
-        code: &EnrollmentCode,
+        r: &RegistrationRecord,
     ) -> Result<(Authority, Name), CaError> {
-        let internal = |e: StoreError| CaError::Internal(e.to_string());
-        let Some(r) = self
-            .registry
-            .registration_by_code(&code.digest())
-            .await
-            .map_err(internal)?
-        else {
-            return Err(CaError::NotRegistered(
-                "the enrollment code is not one a registration officer issued (`symbolon ra register --enrollment-code`)".into(),
-            ));
-        };
-        let state = match r.state {
-            RegistrationState::Live => None,
-            RegistrationState::Spent => Some("used already: a code enrolls once"),
-            RegistrationState::Expired => Some("expired"),
-            RegistrationState::Withdrawn => Some("withdrawn"),
-        };
-        if let Some(state) = state {
-            return Err(CaError::NotRegistered(format!(
-                "the enrollment code's registration {} is {state}; ask a registration officer for a new one",
-                r.id
-            )));
-        }
         let corrupt = |e: String| CaError::Internal(format!("registration {}: {e}", r.id));
         let vetted_subject = Name::from_der(&r.subject_der).map_err(|e| corrupt(e.to_string()))?;
         if identity_key(&vetted_subject) != identity_key(&approved.subject) {
