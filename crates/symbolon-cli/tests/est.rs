@@ -255,8 +255,39 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
     ))
     .unwrap();
     assert!(
-        parsed.contains("id-ecPublicKey") && parsed.contains("prime256v1"),
+        parsed.contains("id-ecPublicKey")
+            && parsed.contains("prime256v1")
+            && parsed.contains("ED25519"),
         "{parsed}"
+    );
+    // Per role: a server key is never Ed25519 (docs/ec-keys.md).
+    let attrs = curl(dir, &server, "/.well-known/est/server/csrattrs", &[]);
+    let text: String = String::from_utf8(attrs.body.clone())
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    std::fs::write(dir.join("server-attrs.der"), B64.decode(text).unwrap()).unwrap();
+    let parsed = String::from_utf8(openssl(
+        dir,
+        &["asn1parse", "-inform", "DER", "-in", "server-attrs.der"],
+    ))
+    .unwrap();
+    assert!(
+        parsed.contains("prime256v1") && !parsed.contains("ED25519"),
+        "{parsed}"
+    );
+    // The answer decodes with the system's base64 as RFC 7030 clients do.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "curl -s --cacert {} {}/.well-known/est/cacerts | base64 -d | openssl pkcs7 -inform DER -print_certs",
+            server.ca_cert.display(),
+            server.url
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("BEGIN CERTIFICATE")
     );
     assert_eq!(
         curl(dir, &server, "/.well-known/est/nothing/cacerts", &[]).status,
@@ -305,6 +336,26 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &["--user", "device:1234"],
     );
     assert_eq!(got.status, 401, "{}", got.message());
+    // Two Authorization headers: refused, whichever comes first.
+    let bearer = format!("Authorization: Bearer {code}");
+    let got = post(
+        dir,
+        &server,
+        "/.well-known/est/simpleenroll",
+        &first,
+        &[
+            "-H",
+            &bearer,
+            "-H",
+            "Authorization: Bearer 0123-4567-89ab-cdef-0123-4567-89ab-cdef",
+        ],
+    );
+    assert_eq!(
+        (got.status, got.code()),
+        (400, "invalid_request".into()),
+        "{}",
+        got.message()
+    );
     // The wrong media type, a body that is not a request.
     let got = curl(
         dir,
@@ -413,6 +464,31 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
     assert_eq!((got.status, got.code()), (403, "not_registered".into()));
     assert!(got.message().contains("used already"), "{}", got.message());
 
+    // A device that also presents its own certificate (not a credential)
+    // still enrolls with a code: the certificate is no credential.
+    let code9 = code_for(
+        dir,
+        &server,
+        &officer,
+        "CN=router-9.example.net",
+        &["--roles", "client"],
+    );
+    let r9 = ec_request(
+        dir,
+        "r9",
+        "/CN=router-9.example.net",
+        "DNS:router-9.example.net",
+    );
+    let user9 = format!("d:{code9}");
+    let got = post(
+        dir,
+        &server,
+        "/.well-known/est/simpleenroll",
+        &r9,
+        &["--cert", "r7.pem", "--key", "r7.key", "--user", &user9],
+    );
+    certs_of(dir, &got, "r9.pem");
+
     // Re-enrollment: the current certificate authenticates over TLS.
     let tls = ["--cert", "r7.pem", "--key", "r7.key"];
     let got = post(dir, &server, "/.well-known/est/simplereenroll", &again, &[]);
@@ -433,6 +509,46 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
     assert_eq!(
         (got.status, got.code()),
         (400, "identity_mismatch".into()),
+        "{}",
+        got.message()
+    );
+    // A request that leaves out one of the certificate's names.
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "nosan.key",
+        ],
+    );
+    let der = openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "nosan.key",
+            "-subj",
+            subj,
+            "-outform",
+            "DER",
+        ],
+    );
+    std::fs::write(dir.join("nosan.csr.b64"), B64.encode(der)).unwrap();
+    let got = post(
+        dir,
+        &server,
+        "/.well-known/est/simplereenroll",
+        "nosan.csr.b64",
+        &tls,
+    );
+    assert_eq!(
+        (got.status, got.code()),
+        (403, "name_not_allowed".into()),
         "{}",
         got.message()
     );

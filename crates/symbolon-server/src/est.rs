@@ -161,15 +161,27 @@ impl CaService {
         if let Some(earlier) = self.answered_before(current, &csr).await? {
             return Ok(earlier);
         }
-        let certified = self
+        let renewed = self
             .renew(RenewalRequest {
-                csr,
+                csr: csr.clone(),
                 attestation: None,
                 nonce: Vec::new(),
                 authorization: RenewalProof::TlsClient(current.clone()),
                 delivered_with_answer: true,
             })
-            .await?;
+            .await;
+        let certified = match renewed {
+            Ok(c) => c,
+            // The same request sent twice at once (a client retrying):
+            // the one that lost the race gets the winner's certificate.
+            Err(e) if e.code() == symbolon::Code::DuplicateKey => {
+                match self.answered_before(current, &csr).await? {
+                    Some(earlier) => return Ok(earlier),
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         // The old certificate was superseded with it: the CRL and the OCSP
         // answers follow.
         self.after_change(Some(current)).await;
@@ -180,7 +192,8 @@ impl CaService {
     }
 
     /// The live registration an enrollment code belongs to; a refusal
-    /// (audited) when there is none.
+    /// when there is none (audited by the gate as the refused request: an
+    /// anonymous guess costs the log one entry, not two).
     async fn live_code_registration(
         &self,
         code: &EnrollmentCode,
@@ -201,7 +214,6 @@ impl CaService {
                 "the enrollment code is not one a registration officer issued (`symbolon ra register --enrollment-code`)".into(),
             ),
         };
-        self.refused(&e, None).await;
         Err(e.into())
     }
 

@@ -188,6 +188,12 @@ pub async fn gate(
     let caller = match (peer, access) {
         (Some(p), Some(a)) if a.takes_credential() => match authenticate(&edge.service, &p).await {
             Ok(a) => Caller::Operator(a),
+            // Where a code may stand in for a credential, a certificate
+            // that is not one (a device's own) is no credential at all:
+            // the caller is anonymous and must show a code.
+            Err(_) if matches!(a, symbolon::access::Access::RolesOrEnrollmentCode(_)) => {
+                Caller::Anonymous(address)
+            }
             Err(e) => {
                 let caller = Caller::Anonymous(address);
                 let (req, input) = match read_body(req).await {

@@ -98,14 +98,19 @@ async fn cacerts_at(State(s): State<Arc<CaService>>, Path(label): Path<String>) 
     cacerts(State(s)).await
 }
 
-async fn csrattrs(State(_s): State<Arc<CaService>>) -> ApiResult {
-    let der = est::csr_attributes().map_err(est_error)?;
+/// The key types the role takes (`client` without a label).
+fn csr_attributes(s: &CaService, role: CertificateRole) -> ApiResult {
+    let der = est::csr_attributes(s.policy.curves_for(role)).map_err(est_error)?;
     Ok(answer(CSR_ATTRS, &der))
 }
 
+async fn csrattrs(State(s): State<Arc<CaService>>) -> ApiResult {
+    csr_attributes(&s, CertificateRole::Client)
+}
+
 async fn csrattrs_at(State(s): State<Arc<CaService>>, Path(label): Path<String>) -> ApiResult {
-    label_role(&s, &label)?;
-    csrattrs(State(s)).await
+    let role = label_role(&s, &label)?;
+    csr_attributes(&s, role)
 }
 
 fn issued(i: &EstIssued) -> ApiResult {
@@ -148,7 +153,15 @@ async fn enroll_as(
     let who = match &caller {
         Caller::Operator(actor) => EstCaller::Station(actor),
         Caller::Anonymous(_) => {
-            let Some(value) = headers.get(header::AUTHORIZATION) else {
+            let mut all = headers.get_all(header::AUTHORIZATION).iter();
+            let (value, second) = (all.next(), all.next());
+            if second.is_some() {
+                return Err(bad(
+                    Code::InvalidRequest,
+                    "more than one Authorization header: send the enrollment code once",
+                ));
+            }
+            let Some(value) = value else {
                 return Ok(ask_for_credentials());
             };
             let value = value.to_str().map_err(|_| {

@@ -113,6 +113,21 @@ impl CaService {
             self.refused(&e, Some(new_key)).await;
             return Err(e.into());
         }
+        // EST's re-enrollment asks for exactly the certificate's names
+        // (RFC 7030 §4.2.2): one left out is refused, not dropped.
+        if matches!(request.authorization, RenewalProof::TlsClient(_)) {
+            if let Some(missing) = old_names
+                .tagged()
+                .into_iter()
+                .find(|n| !approved.alt_names.tagged().contains(n))
+            {
+                let e = CaError::NameNotAllowed(format!(
+                    "{missing}: a re-enrollment asks for every name of the certificate it replaces"
+                ));
+                self.refused(&e, Some(new_key)).await;
+                return Err(e.into());
+            }
+        }
         if let RenewalProof::Signed(authorization) = &request.authorization {
             let ca = self.signer.public_key().fingerprint();
             if let Err(e) = authorization.verify(&ca, &old_key, &new_key, now()) {

@@ -16,6 +16,7 @@ use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
 use crate::access::EnrollmentCode;
+use crate::keys::EcCurve;
 
 /// Largest PKCS#10 request accepted (DER): an RSA-8192 request with every
 /// name the profile allows stays well under it.
@@ -76,15 +77,16 @@ pub fn certs_only(certs: &[&[u8]]) -> Result<Vec<u8>, EstError> {
         .map_err(|e| EstError::Certificate(e.to_string()))
 }
 
-/// DER as an EST body: base64 in lines of 64 characters, CRLF-ended
-/// (RFC 7030 §4: `Content-Transfer-Encoding: base64`).
+/// DER as an EST body: base64 in lines of 64 characters (RFC 7030 §4:
+/// `Content-Transfer-Encoding: base64`), each ended by a line feed alone,
+/// which every base64 decoder takes (GNU `base64 -d` refuses a CR).
 pub fn base64_body(der: &[u8]) -> String {
     let text = B64.encode(der);
     let mut out = String::with_capacity(text.len() + text.len() / 32 + 2);
     for line in text.as_bytes().chunks(64) {
         // Base64 is ASCII: every chunk is valid UTF-8.
         out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push_str("\r\n");
+        out.push('\n');
     }
     out
 }
@@ -93,32 +95,42 @@ const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 
 /// The `csrattrs` answer (RFC 7030 §4.5.2, `CsrAttrs ::= SEQUENCE OF
-/// AttrOrOID`), DER: the key types this CA certifies (RSA; EC on P-256
-/// and P-384, as an `id-ecPublicKey` attribute naming the curves) and the
-/// request signatures it prefers. Every other attribute and extension of
-/// a request is set by the profile, not the client (docs/vetting.md).
-pub fn csr_attributes() -> Result<Vec<u8>, EstError> {
+/// AttrOrOID`), DER: the key types this CA certifies for the role (RSA;
+/// ECDSA on the role's NIST curves, as an `id-ecPublicKey` attribute
+/// naming them; Ed25519 as its OID) and the request signatures it prefers.
+/// Every other attribute and extension of a request is set by the
+/// profile, not the client (docs/vetting.md).
+pub fn csr_attributes(curves: &[EcCurve]) -> Result<Vec<u8>, EstError> {
     let internal = |e: der::Error| EstError::Certificate(e.to_string());
-    let mut curves = SetOfVec::new();
-    for c in [SECP256R1, SECP384R1] {
-        curves
-            .insert(Any::encode_from(&c).map_err(internal)?)
+    let mut items: Vec<Any> = vec![Any::encode_from(&RSA_ENCRYPTION).map_err(internal)?];
+    let mut named = SetOfVec::new();
+    for c in curves {
+        let oid = match c {
+            EcCurve::P256 => SECP256R1,
+            EcCurve::P384 => SECP384R1,
+            EcCurve::Ed25519 | EcCurve::X25519 => continue,
+        };
+        named
+            .insert(Any::encode_from(&oid).map_err(internal)?)
             .map_err(internal)?;
     }
-    let ec = Attribute {
-        oid: EC_PUBLIC_KEY,
-        values: curves,
-    };
-    let items: Vec<Any> = vec![
-        Any::encode_from(&RSA_ENCRYPTION).map_err(internal)?,
-        Any::encode_from(&ec).map_err(internal)?,
-        Any::encode_from(&SHA256_WITH_RSA).map_err(internal)?,
-        Any::encode_from(&ECDSA_WITH_SHA256).map_err(internal)?,
-    ];
+    if !named.is_empty() {
+        let ec = Attribute {
+            oid: EC_PUBLIC_KEY,
+            values: named,
+        };
+        items.push(Any::encode_from(&ec).map_err(internal)?);
+    }
+    if curves.contains(&EcCurve::Ed25519) {
+        items.push(Any::encode_from(&ED25519).map_err(internal)?);
+    }
+    items.push(Any::encode_from(&SHA256_WITH_RSA).map_err(internal)?);
+    items.push(Any::encode_from(&ECDSA_WITH_SHA256).map_err(internal)?);
     items.to_der().map_err(internal)
 }
 
@@ -182,9 +194,10 @@ mod tests {
     }
 
     #[test]
-    fn lines_of_64_crlf() {
+    fn lines_of_64() {
         let body = base64_body(&[7u8; 100]);
-        let lines: Vec<&str> = body.split("\r\n").collect();
+        assert!(!body.contains('\r'));
+        let lines: Vec<&str> = body.split('\n').collect();
         assert_eq!(lines[0].len(), 64);
         assert_eq!(lines.last(), Some(&""));
         let joined: String = lines.concat();
@@ -193,9 +206,9 @@ mod tests {
 
     #[test]
     fn csr_attributes_are_a_sequence_of_oids_and_attributes() {
-        let der = csr_attributes().unwrap();
+        let der = csr_attributes(&[EcCurve::P256, EcCurve::P384, EcCurve::Ed25519]).unwrap();
         let items: Vec<Any> = Vec::from_der(&der).unwrap();
-        assert_eq!(items.len(), 4);
+        assert_eq!(items.len(), 5);
         assert_eq!(
             items[0].decode_as::<ObjectIdentifier>().unwrap(),
             RSA_ENCRYPTION
@@ -203,6 +216,10 @@ mod tests {
         let ec: Attribute = items[1].decode_as().unwrap();
         assert_eq!(ec.oid, EC_PUBLIC_KEY);
         assert_eq!(ec.values.len(), 2);
+        assert_eq!(items[2].decode_as::<ObjectIdentifier>().unwrap(), ED25519);
+        // A role without EC keys: RSA and the signatures only.
+        let items: Vec<Any> = Vec::from_der(&csr_attributes(&[]).unwrap()).unwrap();
+        assert_eq!(items.len(), 3);
     }
 
     #[test]
