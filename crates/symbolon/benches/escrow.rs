@@ -1,5 +1,5 @@
-//! Escrow split and recovery for FIG. 9-shaped policies of 5, 20 and 100
-//! arbitrators: seq(user, all(card, any(⌈p/2⌉, providers…), any(⌈m/2⌉,
+//! Escrow split and recovery for FIG. 9-shaped policies of 5, 20, 100 and
+//! 1000 arbitrators: seq(user, all(card, any(⌈p/2⌉, providers…), any(⌈m/2⌉,
 //! managers…)), recorder). Split = the station's deposit (VSS, AES-GCM, an
 //! age envelope per arbitrator); recover = the enclave's check of a minimal
 //! ordered approval chain, the shares' decryption under an RSA-3072 enclave
@@ -41,7 +41,7 @@ fn bench(c: &mut Criterion) {
     let enclave = RsaPrivateKey::generate(RsaAlgorithm::Rsa3072).unwrap();
     let mut g = c.benchmark_group("escrow");
     g.sample_size(10);
-    for n in [5usize, 20, 100] {
+    for n in [5usize, 20, 100, 1000] {
         let (policy, order) = policy(n);
         let ids: Vec<ArbitratorIdentity> = policy
             .arbitrators()

@@ -189,6 +189,21 @@ impl EscrowDeposit {
         arbitrator: &ArbitratorId,
         file: &[u8],
     ) -> Result<LeafShare, EscrowError> {
+        let share = self.read_share(arbitrator, file)?;
+        if !self.commitments.verify(&share.path, share.value()) {
+            return Err(share_mismatch(arbitrator));
+        }
+        Ok(share)
+    }
+
+    /// A share file read and matched to this escrow, its policy and
+    /// `arbitrator`, its secret not yet checked against the commitments
+    /// (the enclave checks all of a recovery's shares at once).
+    pub(crate) fn read_share(
+        &self,
+        arbitrator: &ArbitratorId,
+        file: &[u8],
+    ) -> Result<LeafShare, EscrowError> {
         let bad = |reason: String| EscrowError::BadShare {
             arbitrator: arbitrator.to_string(),
             reason,
@@ -209,9 +224,6 @@ impl EscrowDeposit {
             .as_slice()
             .try_into()
             .map_err(|_| bad("the secret is not 32 bytes".into()))?;
-        if !self.commitments.verify(&path, &value) {
-            return Err(bad("it does not match the published commitments".into()));
-        }
         Ok(LeafShare::new(path, value))
     }
 
@@ -350,4 +362,12 @@ fn share_file(
     }
     w.bytes(value);
     w.into_bytes()
+}
+
+/// The refusal of a share whose secret is not its node's.
+pub(crate) fn share_mismatch(arbitrator: &ArbitratorId) -> EscrowError {
+    EscrowError::BadShare {
+        arbitrator: arbitrator.to_string(),
+        reason: "it does not match the published commitments".into(),
+    }
 }

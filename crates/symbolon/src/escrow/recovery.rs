@@ -380,11 +380,26 @@ pub fn recover(
             enclave_decrypt(share).map_err(|_| bad("it does not decrypt with the enclave key"))?;
         leaves.insert(
             a.arbitrator.clone(),
-            deposit.check_share(&a.arbitrator, &file)?,
+            deposit.read_share(&a.arbitrator, &file)?,
         );
     }
-    let root = super::sharing::combine(&policy, &deposit.commitments, &leaves)?
-        .ok_or_else(|| EscrowError::PolicyNotSatisfied("too few valid shares".into()))?;
+    // The combination checks every share and every node it makes in one
+    // batched equation; only when that fails are the shares checked one
+    // by one, to name the arbitrator whose share is bad.
+    let root = match super::sharing::combine(&policy, &deposit.commitments, &leaves) {
+        Ok(root) => root,
+        Err(damaged) => {
+            for a in chain {
+                if let Some(l) = leaves.get(&a.arbitrator) {
+                    if !deposit.commitments.verify(&l.path, l.value()) {
+                        return Err(super::deposit::share_mismatch(&a.arbitrator));
+                    }
+                }
+            }
+            return Err(damaged);
+        }
+    }
+    .ok_or_else(|| EscrowError::PolicyNotSatisfied("too few valid shares".into()))?;
     let key = deposit.open(&root)?;
     if key.public_key() != deposit.public_key {
         return Err(EscrowError::EscrowDamaged(

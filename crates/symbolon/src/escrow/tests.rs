@@ -249,6 +249,40 @@ fn bad_shares_are_blamed_on_their_sender() {
         Err(EscrowError::BadShare { arbitrator, .. }) => assert_eq!(arbitrator, "b"),
         other => panic!("{other:?}"),
     }
+    // b's own share with its secret altered (the last bytes of the file),
+    // or not a scalar at all: the batched check fails, the one-by-one pass
+    // names b.
+    let b_file = age::decrypt(&w.arbs[&b].age, &w.envelopes[&b]).unwrap();
+    for alter in [
+        &(|f: &mut Vec<u8>| *f.last_mut().unwrap() ^= 1) as &dyn Fn(&mut Vec<u8>),
+        &|f: &mut Vec<u8>| {
+            let n = f.len();
+            f[n - 32..].fill(0xff);
+        },
+    ] {
+        let mut file = b_file.clone();
+        alter(&mut file);
+        let share = enclave().public_key().encrypt_oaep(&file).unwrap();
+        let mut chain = Vec::new();
+        w.approve(&request, &mut chain, "a");
+        chain.push(
+            Approval::sign(
+                &w.arbs[&b].signing,
+                &request,
+                b.clone(),
+                chain[0].hash(),
+                Decision::Approve { share },
+            )
+            .unwrap(),
+        );
+        match w.recover(&request, &chain) {
+            Err(EscrowError::BadShare { arbitrator, reason }) => {
+                assert_eq!(arbitrator, "b");
+                assert!(reason.contains("commitments"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     // A share of another escrow of the same key.
     let w2 = world("any(2, a, b, c)");
     let foreign = age::decrypt(&w2.arbs[&b].age, &w2.envelopes[&b]).unwrap();
