@@ -51,6 +51,16 @@ impl Got {
             .unwrap_or("")
             .to_string()
     }
+    /// The request was refused with this status and code.
+    #[track_caller]
+    fn refused(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{}",
+            self.message()
+        );
+    }
     fn header(&self, name: &str) -> Option<String> {
         self.headers.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
@@ -59,6 +69,17 @@ impl Got {
                 .then(|| v.trim().to_string())
         })
     }
+}
+
+/// The service's answer was a refusal with this status and code.
+#[track_caller]
+fn refused(a: &symbolon_client::client::Answer, status: u16, code: &str) {
+    assert_eq!(
+        (a.status, a.body["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{}",
+        a.body
+    );
 }
 
 /// curl against the service, the CA pinned; `extra` adds options.
@@ -322,12 +343,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &first,
         &["--user", &wrong],
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (403, "not_registered".into()),
-        "{}",
-        got.message()
-    );
+    got.refused(403, "not_registered");
     let got = post(
         dir,
         &server,
@@ -350,12 +366,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
             "Authorization: Bearer 0123-4567-89ab-cdef-0123-4567-89ab-cdef",
         ],
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (400, "invalid_request".into()),
-        "{}",
-        got.message()
-    );
+    got.refused(400, "invalid_request");
     // The wrong media type, a body that is not a request.
     let got = curl(
         dir,
@@ -370,10 +381,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
             &format!("@{first}"),
         ],
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (415, "unsupported_media_type".into())
-    );
+    got.refused(415, "unsupported_media_type");
     std::fs::write(dir.join("junk.b64"), "not a request at all").unwrap();
     let got = post(
         dir,
@@ -382,12 +390,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         "junk.b64",
         &["--user", &basic],
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (400, "invalid_request".into()),
-        "{}",
-        got.message()
-    );
+    got.refused(400, "invalid_request");
     // Another subject than the code's: refused, the code not spent.
     let other = ec_request(
         dir,
@@ -402,12 +405,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &other,
         &["--user", &basic],
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (403, "not_registered".into()),
-        "{}",
-        got.message()
-    );
+    got.refused(403, "not_registered");
     assert!(got.message().contains("router-7"), "{}", got.message());
     // A weak key: refused by the same review as /v1/certify.
     openssl_rsa_key(dir, "weak.key", 1024);
@@ -419,12 +417,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &weak,
         &["--user", &basic],
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (400, "weak_key".into()),
-        "{}",
-        got.message()
-    );
+    got.refused(400, "weak_key");
     assert_eq!(
         audit_count(&server, "certificate-issued"),
         issued_before,
@@ -461,7 +454,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &again,
         &["--user", &basic],
     );
-    assert_eq!((got.status, got.code()), (403, "not_registered".into()));
+    got.refused(403, "not_registered");
     assert!(got.message().contains("used already"), "{}", got.message());
 
     // A device that also presents its own certificate (not a credential)
@@ -506,12 +499,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &moved,
         &tls,
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (400, "identity_mismatch".into()),
-        "{}",
-        got.message()
-    );
+    got.refused(400, "identity_mismatch");
     // A request that leaves out one of the certificate's names.
     openssl(
         dir,
@@ -546,12 +534,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         "nosan.csr.b64",
         &tls,
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (403, "name_not_allowed".into()),
-        "{}",
-        got.message()
-    );
+    got.refused(403, "name_not_allowed");
     let got = post(
         dir,
         &server,
@@ -571,12 +554,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &same_key,
         &tls,
     );
-    assert_eq!(
-        (got.status, got.code()),
-        (409, "duplicate_key".into()),
-        "{}",
-        got.message()
-    );
+    got.refused(409, "duplicate_key");
     let got = post(
         dir,
         &server,
@@ -652,12 +630,7 @@ fn a_station_enrolls_devices_under_its_name_policy() {
         "DNS:web-1.devices.example",
     );
     let a = est(&station, "/.well-known/est/server/simpleenroll", &req);
-    assert_eq!(
-        (a.status, a.body["error"]["code"].as_str()),
-        (400, Some("attestation_required")),
-        "{}",
-        a.body
-    );
+    refused(&a, 400, "attestation_required");
     let a = est(&station, "/.well-known/est/simpleenroll", &req);
     assert_eq!(a.status, 200, "{}", a.body);
     let got = Got {
@@ -679,10 +652,7 @@ fn a_station_enrolls_devices_under_its_name_policy() {
     );
     // The same key again: refused, as everywhere.
     let a = est(&station, "/.well-known/est/client/simpleenroll", &req);
-    assert_eq!(
-        (a.status, a.body["error"]["code"].as_str()),
-        (409, Some("duplicate_key"))
-    );
+    refused(&a, 409, "duplicate_key");
 
     // A station without a name policy or registration: refused, named.
     let bare = credential(dir, &server, "station", "st-bare");
@@ -694,19 +664,11 @@ fn a_station_enrolls_devices_under_its_name_policy() {
         "DNS:web-2.devices.example",
     );
     let a = est(&bare, "/.well-known/est/simpleenroll", &req2);
-    assert_eq!(
-        (a.status, a.body["error"]["code"].as_str()),
-        (403, Some("not_registered")),
-        "{}",
-        a.body
-    );
+    refused(&a, 403, "not_registered");
     // An admin's credential is not a station's.
     let admin = server.client(Some(&server.admin));
     let a = est(&admin, "/.well-known/est/simpleenroll", &req2);
-    assert_eq!(
-        (a.status, a.body["error"]["code"].as_str()),
-        (403, Some("forbidden"))
-    );
+    refused(&a, 403, "forbidden");
     // A station credential cannot re-enroll itself over EST.
     let a = est(&station, "/.well-known/est/simplereenroll", &req2);
     assert_ne!(a.status, 200, "{}", a.body);

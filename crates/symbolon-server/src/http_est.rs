@@ -66,7 +66,12 @@ fn est_error(e: EstError) -> ApiError {
     match e {
         EstError::TooLarge(_) => bad(Code::PayloadTooLarge, e.to_string()),
         EstError::BadAuthorization(_) => bad(Code::Unauthenticated, e.to_string()),
-        EstError::Certificate(_) => bad(Code::Internal, e.to_string()),
+        // The service's own certificates do not encode: its fault, told
+        // in the log, not the body.
+        EstError::Certificate(_) => {
+            tracing::error!(error = %e, "cannot build an EST answer");
+            bad(Code::Internal, "the service failed; see its log")
+        }
         EstError::NotBase64(_) | EstError::NotPkcs10(_) => bad(Code::InvalidRequest, e.to_string()),
     }
 }
