@@ -344,8 +344,27 @@ fn make_csrs(n: usize) -> Vec<(String, String)> {
     })
 }
 
-/// Posts every CSR once to EST's `simpleenroll` (base64 DER), from
-/// CLIENTS threads over `client`; returns certificates per second.
+/// Runs `request(i)` for every i < n from CLIENTS threads; returns
+/// requests per second.
+fn timed(n: usize, request: impl Fn(usize) + Sync) -> f64 {
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..CLIENTS {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                request(i);
+            });
+        }
+    });
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Posts every CSR once to EST's `simpleenroll` (base64 DER) over
+/// `client`; returns certificates per second.
 fn load_est(client: &ServiceClient, csrs: &[(String, String)]) -> f64 {
     use base64::Engine as _;
     let bodies: Vec<Vec<u8>> = csrs
@@ -357,48 +376,27 @@ fn load_est(client: &ServiceClient, csrs: &[(String, String)]) -> f64 {
                 .into_bytes()
         })
         .collect();
-    let next = AtomicUsize::new(0);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..CLIENTS {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else {
-                    break;
-                };
-                let a = client
-                    .raw(
-                        "POST",
-                        "/.well-known/est/simpleenroll",
-                        &[("content-type", "application/pkcs10")],
-                        body.clone(),
-                    )
-                    .unwrap();
-                assert_eq!(a.status, 200, "{}", a.body);
-            });
-        }
-    });
-    csrs.len() as f64 / start.elapsed().as_secs_f64()
+    timed(bodies.len(), |i| {
+        let a = client
+            .raw(
+                "POST",
+                "/.well-known/est/simpleenroll",
+                &[("content-type", "application/pkcs10")],
+                bodies[i].clone(),
+            )
+            .unwrap();
+        assert_eq!(a.status, 200, "{}", a.body);
+    })
 }
 
-/// Posts every CSR once, from CLIENTS threads, round robin over `clients`
-/// (each keeps its connections alive); returns certificates per second.
+/// Posts every CSR once, round robin over `clients` (each keeps its
+/// connections alive); returns certificates per second.
 fn load(clients: &[ServiceClient], csrs: &[(String, String)]) -> f64 {
-    let next = AtomicUsize::new(0);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..CLIENTS {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((csr, identity)) = csrs.get(i) else {
-                    break;
-                };
-                let a = clients[i % clients.len()]
-                    .post("/v1/certify", &json!({ "csr": csr, "identity": identity }))
-                    .unwrap();
-                assert_eq!(a.status, 200, "{}", a.body);
-            });
-        }
-    });
-    csrs.len() as f64 / start.elapsed().as_secs_f64()
+    timed(csrs.len(), |i| {
+        let (csr, identity) = &csrs[i];
+        let a = clients[i % clients.len()]
+            .post("/v1/certify", &json!({ "csr": csr, "identity": identity }))
+            .unwrap();
+        assert_eq!(a.status, 200, "{}", a.body);
+    })
 }
