@@ -556,6 +556,14 @@ impl CaService {
             renews,
             delivered_with_answer,
         } = links;
+        // A reservation is a station's, settled by its delivery report:
+        // never with an answer that is its own delivery.
+        if delivered_with_answer && reservation.is_some() {
+            return Err(CaError::Internal(
+                "an issuance delivered with its answer takes no reservation".into(),
+            )
+            .into());
+        }
         let fp = approved.public_key.fingerprint();
         let registration = match &authority {
             Authority::Registration { registration } => Some(*registration),

@@ -301,7 +301,7 @@ pub(crate) enum RaCommand {
   \
         symbolon ra register --identity 'CN=www.example.com' --roles server --san dns:www.example.com --san dns:example.com \\\n      \
         --evidence 'domain control checked by DNS TXT record'
-  symbolon ra register --identity 'CN=router-7.example.net' --roles server --san dns:router-7.example.net \\\n      \
+  symbolon ra register --identity 'CN=router-7.example.net' --roles client --san dns:router-7.example.net \\\n      \
         --evidence 'serial R7-0042 checked against the delivery note' --enrollment-code
 
 \
