@@ -43,15 +43,18 @@ use symbolon_server::tls::{server_config, ServerKey, ServiceNames};
 use symbolon_server::{edge, http::router, CaService, DataDir};
 use symbolon_store::Registry;
 use tower::ServiceExt as _;
+use x509_cert::der::Decode as _;
 
 const REQUESTS: usize = 400;
+/// Rounds the paths alternate in.
+const ROUNDS: usize = 4;
 const CLIENTS: usize = 16;
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run briefly then.
     let quick = !std::env::args().any(|a| a == "--bench");
     let n = if quick { 8 } else { REQUESTS };
-    let csrs = make_csrs(3 * n);
+    let csrs = make_csrs(4 * n);
     if let Some(out) = std::env::var_os("SYMBOLON_BENCH_CSR_DIR") {
         std::fs::create_dir_all(&out).unwrap();
         for (i, (c, _)) in csrs.iter().enumerate() {
@@ -118,7 +121,7 @@ fn main() {
         .build()
         .unwrap();
     let url = data.database_url();
-    let (service, tls, credential, peer) = rt.block_on(async {
+    let (service, tls, credential, peer, cmp) = rt.block_on(async {
         let registry = Registry::open(&url).await.unwrap();
         let service = Arc::new(CaService::new(ca, registry).unwrap());
         let tls = server_config(&service, &ServerKey::Own(ServiceNames::loopback()))
@@ -143,7 +146,8 @@ fn main() {
             chain.push_str(&pem::encode("CERTIFICATE", c));
         }
         symbolon_client::Credential::install(&mut token, &slot, &chain).unwrap();
-        let credential = Credential::open(Arc::new(token), &slot).unwrap();
+        let token: Arc<dyn Token + Send + Sync> = Arc::new(token);
+        let credential = Credential::open(Arc::clone(&token), &slot).unwrap();
         // The bench subjects are vetted by the station itself (docs/vetting.md).
         service
             .registry()
@@ -157,7 +161,22 @@ fn main() {
             .await
             .unwrap();
         let peer = Arc::new(PeerCertificate::from_der(&issued.certificate).unwrap());
-        (service, tls, credential, peer)
+        // CMP's requests, signed by the station's credential before the
+        // clock starts (the client's signature is not the service's cost).
+        let station = x509_cert::Certificate::from_der(&issued.certificate).unwrap();
+        let ca_name = symbolon::x509::parse_certificate(&service.chain()[0])
+            .unwrap()
+            .tbs_certificate()
+            .subject()
+            .clone();
+        let cmp = csrs[3 * n..]
+            .iter()
+            .map(|(csr, _)| {
+                let (_, der) = pem::decode(csr.as_bytes(), &["CERTIFICATE REQUEST"]).unwrap();
+                cmp_p10cr(&station, &ca_name, &der, token.as_ref(), &slot)
+            })
+            .collect::<Vec<_>>();
+        (service, tls, credential, peer, cmp)
     });
     let many = Limit {
         per_second: 1e9,
@@ -194,18 +213,28 @@ fn main() {
     )
     .unwrap();
     let http = ServiceClient::new(&format!("http://{plain_addr}"), None, None).unwrap();
-    // Alternate halves so neither side runs on a warmer registry.
-    let plain_rate = load(std::slice::from_ref(&http), &csrs[..n / 2]);
-    let tls_rate = load(std::slice::from_ref(&https), &csrs[n / 2..n]);
-    let est_rate = load_est(&https, &csrs[2 * n..2 * n + n / 2]);
-    let plain_rate2 = load(std::slice::from_ref(&http), &csrs[n..n + n / 2]);
-    let tls_rate2 = load(std::slice::from_ref(&https), &csrs[n + n / 2..2 * n]);
-    let est_rate2 = load_est(&https, &csrs[2 * n + n / 2..]);
-    let est_rate = (est_rate + est_rate2) / 2.0;
-    let (plain_rate, tls_rate) = (
-        (plain_rate + plain_rate2) / 2.0,
-        (tls_rate + tls_rate2) / 2.0,
-    );
+    // Alternate rounds so no path runs on a warmer (or fuller) registry
+    // than another: each round certifies a quarter of each path's CSRs.
+    let issued = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(service.registry().audit_entries(0, 1_000_000))
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "certificate-issued")
+            .count()
+    };
+    let before = issued(&rt);
+    let rounds = if quick { 2 } else { ROUNDS };
+    let mut rates = [0.0f64; 4];
+    for r in 0..rounds {
+        let part = |base: usize| base + r * n / rounds..base + (r + 1) * n / rounds;
+        rates[0] += load(std::slice::from_ref(&http), &csrs[part(0)]);
+        rates[1] += load(std::slice::from_ref(&https), &csrs[part(n)]);
+        rates[2] += load_est(&https, &csrs[part(2 * n)]);
+        rates[3] += load_cmp(&https, &cmp[part(0)]);
+    }
+    // A CMP refusal is a 200 too: count what was issued.
+    assert_eq!(issued(&rt), before + 4 * n, "every request certified");
+    let [plain_rate, tls_rate, est_rate, cmp_rate] = rates.map(|r| r / rounds as f64);
     println!("issuance over plain HTTP: {plain_rate:.0} certificates/s ({n} requests, {CLIENTS} clients, keep-alive, one process, SQLite)");
     println!("issuance over HTTPS (mTLS, keep-alive): {tls_rate:.0} certificates/s");
     println!("ratio https/http: {:.2}", tls_rate / plain_rate);
@@ -213,6 +242,10 @@ fn main() {
         "issuance over EST simpleenroll (HTTPS, mTLS, keep-alive): {est_rate:.0} certificates/s"
     );
     println!("ratio EST / JSON API: {:.2}", est_rate / tls_rate);
+    println!(
+        "issuance over CMP p10cr (HTTPS, keep-alive, signed by the station's credential, implicit confirmation): {cmp_rate:.0} certificates/s"
+    );
+    println!("ratio CMP / JSON API: {:.2}", cmp_rate / tls_rate);
     println!("CA token raw sign rate ({algorithm}, one core): {raw_rate:.0} signatures/s");
     // One CA signature per certificate (the response is the delegated
     // signer's): issuance against the CA key's own rate.
@@ -383,6 +416,53 @@ fn load_est(client: &ServiceClient, csrs: &[(String, String)]) -> f64 {
                 "/.well-known/est/simpleenroll",
                 &[("content-type", "application/pkcs10")],
                 bodies[i].clone(),
+            )
+            .unwrap();
+        assert_eq!(a.status, 200, "{}", a.body);
+    })
+}
+
+/// A `p10cr` for `csr` from the station whose certificate is `station`,
+/// signed with its key in `token` (RSA, PKCS#1 v1.5 with SHA-256), asking
+/// for implicit confirmation.
+fn cmp_p10cr(
+    station: &x509_cert::Certificate,
+    ca: &symbolon::x509::Name,
+    csr: &[u8],
+    token: &(dyn Token + Send + Sync),
+    slot: &SlotName,
+) -> Vec<u8> {
+    let mut m =
+        symbolon::cmp::Message::p10cr(station.tbs_certificate().subject(), ca, csr).unwrap();
+    m.implicit_confirm().unwrap();
+    m.protect_with_signature(
+        x509_cert::spki::AlgorithmIdentifierOwned {
+            oid: x509_cert::der::oid::db::rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
+            parameters: Some(x509_cert::der::asn1::Null.into()),
+        },
+        station,
+        &[],
+        |m| {
+            let digest = MessageDigest::of(HashAlgorithm::Sha256, m);
+            token.sign_request(
+                slot,
+                SignRequest::Rsa(SignatureScheme::Pkcs1Sha256, &digest),
+            )
+        },
+    )
+    .unwrap()
+}
+
+/// Posts every CMP message once to `/.well-known/cmp` over `client`;
+/// returns certificates per second.
+fn load_cmp(client: &ServiceClient, messages: &[Vec<u8>]) -> f64 {
+    timed(messages.len(), |i| {
+        let a = client
+            .raw(
+                "POST",
+                "/.well-known/cmp",
+                &[("content-type", "application/pkixcmp")],
+                messages[i].clone(),
             )
             .unwrap();
         assert_eq!(a.status, 200, "{}", a.body);

@@ -12,6 +12,8 @@
 //!   registry.db             the registry (SQLite), unless --database says otherwise
 //!   recovery-issuer.sealed  the recovery enclave's issuer identity (tokens that
 //!   recovery-issuer.sealing-key  receive recovered keys trust it), made on first open
+//!   enrollment.key          the key registrations' enrollment codes are derived
+//!                           from (0600; docs/cmp.md), made on first open
 //! ```
 
 use std::os::unix::fs::PermissionsExt;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use symbolon::access::EnrollmentKey;
 use symbolon::ca::CaPolicy;
 use symbolon::issuer::IssuerIdentity;
 use symbolon::keys::KeyAlgorithm;
@@ -64,6 +67,8 @@ pub struct OpenedCa {
     pub chain: Vec<Vec<u8>>,
     /// The recovery enclave's issuer identity.
     pub enclave_issuer: IssuerIdentity,
+    /// The key registrations' enrollment codes are derived from.
+    pub enrollment_key: EnrollmentKey,
 }
 
 /// A data directory.
@@ -309,7 +314,41 @@ impl DataDir {
             token,
             chain,
             enclave_issuer: self.recovery_issuer()?,
+            enrollment_key: self.enrollment_key()?,
         })
+    }
+
+    /// The enrollment key, made on first use. It is written whole under a
+    /// temporary name and linked into place, so another process starting
+    /// at the same time reads no file or a complete one (and takes the
+    /// winner's), and a crash leaves at most a stray temporary file.
+    pub fn enrollment_key(&self) -> Result<EnrollmentKey, ServiceError> {
+        let path = self.root.join("enrollment.key");
+        if !path.exists() {
+            let key = EnrollmentKey::generate().map_err(|e| ServiceError::Setup(e.to_string()))?;
+            let mut nonce = [0u8; 8];
+            symbolon::keys::random_bytes(&mut nonce)
+                .map_err(|e| ServiceError::Setup(e.to_string()))?;
+            let tmp = self
+                .root
+                .join(format!("enrollment.key.{}.tmp", hex::encode(nonce)));
+            create_new_private(&tmp, key.to_key_file().as_bytes())?;
+            let linked = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
+                    // The name lasts: codes derived from this key are out.
+                    std::fs::File::open(&self.root)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| io("sync", &self.root, e))?;
+                    return Ok(key);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io("link", &path, e)),
+            }
+        }
+        let text = zeroize::Zeroizing::new(std::fs::read(&path).map_err(|e| io("read", &path, e))?);
+        EnrollmentKey::from_key_file(&text).map_err(|e| ServiceError::Setup(e.to_string()))
     }
 
     /// The recovery enclave's issuer identity, made on first use. Processes
@@ -377,4 +416,31 @@ pub fn read_chain(path: &Path) -> Result<Vec<Vec<u8>>, ServiceError> {
     let text = std::fs::read(path).map_err(|e| io("read", path, e))?;
     pem::decode_all(&text, "CERTIFICATE")
         .map_err(|e| ServiceError::Setup(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_racing_to_make_the_enrollment_key_agree_and_a_stray_temporary_is_harmless() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path().to_path_buf());
+        // A crash mid-write left a temporary file behind.
+        std::fs::write(dir.path().join("enrollment.key.1.tmp"), b"partial").unwrap();
+        let keys: Vec<EnrollmentKey> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| data.enrollment_key().unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let first = keys[0].code_for("r").digest();
+        assert!(keys.iter().all(|k| k.code_for("r").digest() == first));
+        assert_eq!(data.enrollment_key().unwrap().code_for("r").digest(), first);
+        let mode = std::fs::metadata(dir.path().join("enrollment.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

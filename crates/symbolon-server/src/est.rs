@@ -6,7 +6,7 @@
 //! device's current certificate.
 
 use symbolon::access::EnrollmentCode;
-use symbolon::ca::{CaError, CertifyRequest};
+use symbolon::ca::{CaError, CertifyRequest, RequestForm};
 use symbolon::x509::{csr_spki, identity_text, parse_certificate, CertificateRole};
 use symbolon_store::{Actor, CertificateSerial, RegistrationRecord, RegistrationState, StoreError};
 use x509_cert::der::{Decode, Encode};
@@ -81,6 +81,21 @@ impl CaService {
         label: Option<CertificateRole>,
         caller: EstCaller<'_>,
     ) -> Result<EstIssued, ServiceError> {
+        let identity = claimed_identity(&csr)?;
+        self.enroll_vouched(csr, RequestForm::Pkcs10, identity, label, caller)
+            .await
+    }
+
+    /// Certifies a request whose subject is `identity` (EST and CMP carry
+    /// no other), vouched for by a station or an enrollment code.
+    pub(crate) async fn enroll_vouched(
+        &self,
+        csr: Vec<u8>,
+        form: RequestForm,
+        identity: String,
+        label: Option<CertificateRole>,
+        caller: EstCaller<'_>,
+    ) -> Result<EstIssued, ServiceError> {
         // A code is looked at before the review: an unknown or spent one
         // costs the service no key checks.
         let voucher = match caller {
@@ -95,8 +110,9 @@ impl CaService {
             (None, Voucher::Station(_)) => CertificateRole::Client,
         };
         let request = CertifyRequest {
-            identity: claimed_identity(&csr)?,
+            identity,
             csr,
+            form,
             role,
             attestation: None,
         };
@@ -164,9 +180,10 @@ impl CaService {
         let renewed = self
             .renew(RenewalRequest {
                 csr: csr.clone(),
+                form: RequestForm::Pkcs10,
                 attestation: None,
                 nonce: Vec::new(),
-                authorization: RenewalProof::TlsClient(current.clone()),
+                authorization: RenewalProof::CurrentCertificate(current.clone()),
                 delivered_with_answer: true,
             })
             .await;

@@ -64,6 +64,11 @@ impl Caller {
     }
 }
 
+/// Marks a 200 answer that is a refusal in the protocol's own terms (a
+/// CMP error message): audited like a 4xx, with its reason.
+#[derive(Debug, Clone)]
+pub(crate) struct RefusedInBody(pub(crate) String);
+
 /// What the gate needs besides the service.
 pub struct Edge {
     /// The service.
@@ -259,7 +264,8 @@ pub async fn gate(
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(caller.clone());
     let response = json_errors(run_as(&caller, next, Request::from_parts(parts, body)).await).await;
-    if response.status().is_client_error() {
+    if response.status().is_client_error() || response.extensions().get::<RefusedInBody>().is_some()
+    {
         refusal
             .record(&caller, Outcome::of(&response), Some(&input))
             .await;
@@ -367,10 +373,12 @@ async fn run_as(caller: &Caller, next: Next, req: Request) -> Response {
 }
 
 /// How a refused request was answered.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Outcome {
     status: u16,
     code: Option<Code>,
+    /// The reason of a refusal answered in the protocol's own terms.
+    reason: Option<String>,
 }
 
 impl Outcome {
@@ -378,6 +386,7 @@ impl Outcome {
         Self {
             status: r.status().as_u16(),
             code: r.extensions().get::<Code>().copied(),
+            reason: r.extensions().get::<RefusedInBody>().map(|r| r.0.clone()),
         }
     }
 }
@@ -405,7 +414,7 @@ impl Refusal {
     /// size and digest (never the input: a refused request must not grow
     /// the registry by more than a few hundred bytes).
     async fn record(&self, caller: &Caller, outcome: Outcome, input: Option<&[u8]>) {
-        let detail = json!({
+        let mut detail = json!({
             "method": self.method.as_str(),
             "endpoint": self.endpoint,
             "status": outcome.status,
@@ -426,6 +435,9 @@ impl Refusal {
                 "sha256": hex::encode(MessageDigest::of(HashAlgorithm::Sha256, b).as_bytes()),
             })),
         });
+        if let Some(reason) = outcome.reason {
+            detail["reason"] = json!(reason);
+        }
         let write = self.edge.service.audit(AuditKind::RequestRefused, detail);
         let result = match caller {
             Caller::Operator(a) => acting_as(a.clone(), write).await,

@@ -148,6 +148,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .merge(crate::http_revocation::routes())
         .merge(crate::http_log::routes())
         .merge(crate::http_est::routes())
+        .merge(crate::http_cmp::routes())
         .route_layer(axum::middleware::from_fn_with_state(edge, gate))
         .fallback(|| async {
             ApiError::new(Code::NotFound, "no such endpoint; see /v1/openapi.json")
@@ -216,6 +217,7 @@ async fn certify(
         .map_err(|e| bad(Code::BadAttestation, e.to_string()))?;
     let request = CertifyRequest {
         csr,
+        form: symbolon::ca::RequestForm::Pkcs10,
         identity: b.identity,
         role,
         attestation,

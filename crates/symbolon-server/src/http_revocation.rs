@@ -316,6 +316,7 @@ async fn renew(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejectio
         .map_err(|e| bad(Code::BadAttestation, e.to_string()))?;
     let certified = s
         .renew(crate::renewal::RenewalRequest {
+            form: symbolon::ca::RequestForm::Pkcs10,
             csr,
             attestation,
             nonce,

@@ -15,6 +15,7 @@
 //! handler as its caller; [`credentials`] issues operator credentials and
 //! the service's own TLS certificate.
 
+pub mod cmp;
 pub mod credentials;
 pub mod data_dir;
 pub mod delegate;
@@ -24,6 +25,7 @@ pub mod evidence;
 pub mod gate;
 pub mod http;
 mod http_admin;
+mod http_cmp;
 mod http_est;
 mod http_joint;
 mod http_log;

@@ -17,8 +17,10 @@ use crate::{CaService, ServiceError};
 /// What a station sends to renew.
 #[derive(Debug, Clone)]
 pub struct RenewalRequest {
-    /// The PKCS#10 request, signed by the new key, DER.
+    /// The request, signed by the new key, DER.
     pub csr: Vec<u8>,
+    /// Its form (CRMF for CMP's `kur`).
+    pub form: symbolon::ca::RequestForm,
     /// The token's attestation of the new key, when it made it.
     pub attestation: Option<Attestation>,
     /// The nonce the response is bound to.
@@ -37,16 +39,17 @@ pub enum RenewalProof {
     /// A statement the old key signed inside its token, relayed by a
     /// station (`POST /v1/renewals`).
     Signed(RenewalAuthorization),
-    /// The TLS handshake the old certificate's key signed: the client
-    /// authenticated with it (EST `simplereenroll`, docs/est.md).
-    TlsClient(CertificateSerial),
+    /// The old certificate's key authenticated the request itself: the
+    /// TLS handshake it signed (EST `simplereenroll`, docs/est.md) or the
+    /// CMP message it protected (`kur`, docs/cmp.md).
+    CurrentCertificate(CertificateSerial),
 }
 
 impl RenewalProof {
     fn old_serial(&self) -> Result<CertificateSerial, ServiceError> {
         match self {
             RenewalProof::Signed(a) => Ok(a.old_serial.parse()?),
-            RenewalProof::TlsClient(serial) => Ok(serial.clone()),
+            RenewalProof::CurrentCertificate(serial) => Ok(serial.clone()),
         }
     }
 }
@@ -95,6 +98,7 @@ impl CaService {
         let approved = self
             .review(CertifyRequest {
                 csr: request.csr,
+                form: request.form,
                 identity: symbolon::x509::identity_text(&subject),
                 role,
                 attestation: request.attestation,
@@ -115,7 +119,7 @@ impl CaService {
         }
         // EST's re-enrollment asks for exactly the certificate's names
         // (RFC 7030 §4.2.2): one left out is refused, not dropped.
-        if matches!(request.authorization, RenewalProof::TlsClient(_)) {
+        if matches!(request.authorization, RenewalProof::CurrentCertificate(_)) {
             if let Some(missing) = old_names
                 .tagged()
                 .into_iter()

@@ -163,6 +163,8 @@ pub struct CaService {
     pub(crate) log: crate::transparency::TransparencyLog,
     pub(crate) crl_lock: tokio::sync::Mutex<()>,
     pub(crate) status_urls: Option<StatusUrls>,
+    pub(crate) enrollment_key: symbolon::access::EnrollmentKey,
+    pub(crate) cmp: crate::cmp::Transactions,
 }
 
 impl CaService {
@@ -174,6 +176,7 @@ impl CaService {
             mut token,
             chain,
             enclave_issuer,
+            enrollment_key,
         } = ca;
         let slot = SlotName::new(&config.slot)?;
         let issuer_der = chain
@@ -215,6 +218,8 @@ impl CaService {
             log,
             crl_lock: tokio::sync::Mutex::new(()),
             status_urls: None,
+            enrollment_key,
+            cmp: crate::cmp::Transactions::default(),
         })
     }
 
@@ -479,7 +484,7 @@ impl CaService {
         // The review's weak-key checks are CPU work (milliseconds, a second
         // at the deep effort): off the async threads.
         let policy = self.policy.clone();
-        let csr_spki = symbolon::x509::csr_spki(&request.csr);
+        let csr_spki = symbolon::ca::request_spki(&request);
         let reviewed =
             tokio::task::spawn_blocking(move || review(&request, &policy, device.as_ref()))
                 .await

@@ -115,14 +115,13 @@ impl CaService {
                 "an enrollment code is single-use: register with one use (--uses 1)",
             ));
         }
-        let code = if req.enrollment_code {
-            Some(EnrollmentCode::generate().map_err(|e| CaError::Internal(e.to_string()))?)
-        } else {
-            None
-        };
         let subject_der = symbolon::x509::identity_der(&subject)
             .map_err(|e| invalid(format!("identity: {e}")))?;
         let id = RegistrationId::random().map_err(|e| CaError::Internal(e.to_string()))?;
+        // Derived, not stored: CMP's reference is the ID (docs/cmp.md).
+        let code = req
+            .enrollment_code
+            .then(|| self.enrollment_key.code_for(&id.to_string()));
         self.registry
             .register_subscriber(NewRegistration {
                 id,

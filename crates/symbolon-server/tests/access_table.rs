@@ -109,6 +109,7 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             .replace("{arbitrator}", "a")
             .replace("{seq}", "1")
             .replace("{label}", "client")
+            .replace("{profile}", "client")
             .replace("{*request}", "MAA=");
         let req = Request::builder()
             .method(e.method)
@@ -129,7 +130,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             | Access::ProofOfPossession
             | Access::WitnessCosignature
             | Access::RolesOrEnrollmentCode(_)
-            | Access::CurrentCertificate => {
+            | Access::CurrentCertificate
+            | Access::MessageProtection => {
                 assert_ne!(status, StatusCode::UNAUTHORIZED, "{} {path}", e.method);
                 assert_ne!(
                     status,
@@ -154,8 +156,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
         .collect();
     assert_eq!(
         new.len(),
-        refused + 3 + 4,
-        "the anonymous enrollment with no code, the unsigned self-revocation, the unsigned cosignature and the four EST posts of JSON are refused too"
+        refused + 3 + 4 + 2,
+        "the anonymous enrollment with no code, the unsigned self-revocation, the unsigned cosignature, the four EST posts and the two CMP posts of JSON are refused too"
     );
     // A route outside the table does not exist; a preflight is not answered.
     let resp = app

@@ -18,6 +18,7 @@ mod random_id;
 
 pub mod access;
 pub mod ca;
+pub mod cmp;
 pub mod code;
 pub mod content;
 pub mod duration;

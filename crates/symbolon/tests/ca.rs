@@ -32,6 +32,7 @@ fn csr_for(k: &RsaPrivateKey, who: &str) -> Vec<u8> {
 fn request(csr: Vec<u8>, identity: &str, role: CertificateRole) -> CertifyRequest {
     CertifyRequest {
         csr,
+        form: symbolon::ca::RequestForm::Pkcs10,
         identity: identity.into(),
         role,
         attestation: None,

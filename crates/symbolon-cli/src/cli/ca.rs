@@ -303,6 +303,10 @@ pub(crate) enum RaCommand {
         --evidence 'domain control checked by DNS TXT record'
   symbolon ra register --identity 'CN=router-7.example.net' --roles client --san dns:router-7.example.net \\\n      \
         --evidence 'serial R7-0042 checked against the delivery note' --enrollment-code
+  # then, on the device (CMP; the id printed above is the reference):
+  openssl cmp -cmd ir -server ca.example:8443 -path .well-known/cmp -tls_used -tls_trusted root.pem \\\n      \
+        -trusted root.pem -ref ID -secret pass:CODE -newkey device.key -subject /CN=router-7.example.net \\\n      \
+        -recipient /CN=ca -certout device.pem
 
 \
         The CA then certifies exactly this subject (compared after case and whitespace folding), for these roles, \
@@ -349,8 +353,9 @@ pub(crate) struct RaRegisterArgs {
     /// A vetted subject alternative name: dns:NAME, ip:ADDRESS or email:ADDRESS (repeat).
     #[arg(long)]
     pub(crate) san: Vec<String>,
-    /// Also make a single-use enrollment code the device presents to EST's simpleenroll in
-    /// place of a station's credential (docs/est.md); shown once. Needs --uses 1.
+    /// Also make a single-use enrollment code the device presents in place of a station's
+    /// credential: to EST's simpleenroll (docs/est.md), or as CMP's shared secret with the
+    /// registration id as its reference (docs/cmp.md); shown once. Needs --uses 1.
     #[arg(long)]
     pub(crate) enrollment_code: bool,
 }

@@ -88,7 +88,7 @@ fn register(
     println!("{}", field(&v, "id")?);
     if let Some(code) = v["code"].as_str() {
         eprintln!(
-            "enrollment code (single use, shown once; the device sends it as the password of HTTP Basic to EST simpleenroll):\n  {code}"
+            "enrollment code (single use, shown once; the device sends it as the password of HTTP Basic to EST simpleenroll, or as CMP's secret with the id above as -ref):\n  {code}"
         );
     }
     eprintln!(

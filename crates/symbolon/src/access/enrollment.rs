@@ -1,7 +1,14 @@
 //! Single-use enrollment codes: `admin grant` makes one for a role and a
 //! name; whoever holds it may enroll one credential under them, once, before
 //! it expires. The service keeps only the code's digest.
+//!
+//! A registration's code (EST, CMP) is derived from the service's
+//! enrollment key and the registration's ID: CMP's MAC needs the secret
+//! itself at the service (RFC 4211 §4.4), and deriving it again from the
+//! reference the client sends means the registry never holds it.
 
+use aws_lc_rs::hmac;
+use secrecy::{ExposeSecret, SecretBox};
 use zeroize::Zeroizing;
 
 use super::AccessError;
@@ -61,6 +68,51 @@ impl EnrollmentCode {
     }
 }
 
+/// PEM label of the enrollment key file.
+const KEY_FILE_LABEL: &str = "SYMBOLON ENROLLMENT KEY";
+
+/// The service's key that registrations' codes are derived from (HMAC-SHA256
+/// keyed by it, over the registration ID). No `Debug`, `Clone`,
+/// `Serialize`; zeroised on drop.
+pub struct EnrollmentKey(SecretBox<[u8; 32]>);
+
+impl EnrollmentKey {
+    /// A fresh random key.
+    pub fn generate() -> Result<Self, AccessError> {
+        let mut k = Box::new([0u8; 32]);
+        crate::keys::random_bytes(k.as_mut()).map_err(|e| AccessError::Random(e.to_string()))?;
+        Ok(Self(SecretBox::new(k)))
+    }
+
+    /// Reads the key file (PEM `SYMBOLON ENROLLMENT KEY`, 32 bytes).
+    pub fn from_key_file(text: &[u8]) -> Result<Self, AccessError> {
+        let (_, der) = crate::pem::decode_secret(text, &[KEY_FILE_LABEL])
+            .map_err(|e| AccessError::KeyFile(e.to_string()))?;
+        let bytes: [u8; 32] = der
+            .as_slice()
+            .try_into()
+            .map_err(|_| AccessError::KeyFile("the key must be 32 bytes".into()))?;
+        Ok(Self(SecretBox::new(Box::new(bytes))))
+    }
+
+    /// The key file's contents, to be written with mode 0600.
+    pub fn to_key_file(&self) -> Zeroizing<String> {
+        crate::pem::encode_secret(KEY_FILE_LABEL, self.0.expose_secret())
+    }
+
+    /// The code of the registration `id`.
+    pub fn code_for(&self, id: &str) -> EnrollmentCode {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.expose_secret());
+        let mut ctx = hmac::Context::with_key(&key);
+        ctx.update(b"symbolon/enrollment-code/v1\0");
+        ctx.update(id.as_bytes());
+        let tag = ctx.sign();
+        let mut b = Zeroizing::new([0u8; CODE_BYTES]);
+        b.copy_from_slice(&tag.as_ref()[..CODE_BYTES]);
+        EnrollmentCode(b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +129,16 @@ mod tests {
         for bad in ["", "abcd", &"g".repeat(32), &"a".repeat(34)] {
             assert!(EnrollmentCode::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_derived_code_depends_on_the_key_and_the_registration() {
+        let k = EnrollmentKey::generate().unwrap();
+        let again = EnrollmentKey::from_key_file(k.to_key_file().as_bytes()).unwrap();
+        assert_eq!(k.code_for("r1").digest(), again.code_for("r1").digest());
+        assert_ne!(k.code_for("r1").digest(), k.code_for("r2").digest());
+        let other = EnrollmentKey::generate().unwrap();
+        assert_ne!(k.code_for("r1").digest(), other.code_for("r1").digest());
+        assert!(EnrollmentKey::from_key_file(b"junk").is_err());
     }
 }

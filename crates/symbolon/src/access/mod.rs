@@ -13,7 +13,7 @@ mod party;
 mod role;
 mod table;
 
-pub use enrollment::{EnrollmentCode, ENROLLMENT_VALIDITY_SECS};
+pub use enrollment::{EnrollmentCode, EnrollmentKey, ENROLLMENT_VALIDITY_SECS};
 pub use party::{PartyName, LOCAL_STATION};
 pub use role::{Role, ROLE_PURPOSE_ARC};
 pub use table::{endpoint, endpoint_access, Access, Endpoint, Media, ENDPOINTS};
@@ -42,4 +42,7 @@ pub enum AccessError {
     /// The system's random source failed.
     #[error("the random number generator failed: {0}")]
     Random(String),
+    /// The enrollment key file cannot be read.
+    #[error("enrollment key file: {0}")]
+    KeyFile(String),
 }

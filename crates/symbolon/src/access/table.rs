@@ -32,6 +32,10 @@ pub enum Access {
     Authenticated,
     /// Credentials with one of these roles.
     Roles(&'static [Role]),
+    /// Anyone: the CMP message's own protection (a code's MAC, or a
+    /// signature by a station's credential or by the certificate
+    /// concerned) says who sent it (checked by the endpoint).
+    MessageProtection,
 }
 
 impl Access {
@@ -43,7 +47,8 @@ impl Access {
             | Access::PublicQuery
             | Access::ProofOfPossession
             | Access::WitnessCosignature
-            | Access::CurrentCertificate => true,
+            | Access::CurrentCertificate
+            | Access::MessageProtection => true,
             Access::RolesOrEnrollmentCode(roles) => role.is_none_or(|r| roles.contains(&r)),
             Access::Authenticated => role.is_some(),
             Access::Roles(roles) => role.is_some_and(|r| roles.contains(&r)),
@@ -76,6 +81,9 @@ impl Access {
             Access::CurrentCertificate => {
                 "the holder of a live certificate, by its TLS client certificate".into()
             }
+            Access::MessageProtection => {
+                "anyone, by the message's protection: an enrollment code's MAC, or a signature by a station's credential or the certificate concerned".into()
+            }
             Access::Authenticated => "any credential".into(),
             Access::Roles(r) => r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
         }
@@ -89,6 +97,8 @@ pub enum Media {
     Json,
     /// `application/pkcs10`, base64 (EST, RFC 7030 §4.2.1).
     Pkcs10,
+    /// `application/pkixcmp`, a DER PKIMessage (CMP, RFC 6712 §3.4).
+    Pkixcmp,
 }
 
 impl Media {
@@ -97,6 +107,7 @@ impl Media {
         match self {
             Media::Json => "application/json",
             Media::Pkcs10 => "application/pkcs10",
+            Media::Pkixcmp => "application/pkixcmp",
         }
     }
 }
@@ -133,9 +144,19 @@ const fn pkcs10_row(method: &'static str, path: &'static str, access: Access) ->
     }
 }
 
+/// A CMP row: a POST of a DER PKIMessage, protected by itself.
+const fn cmp_row(path: &'static str) -> Endpoint {
+    Endpoint {
+        method: "POST",
+        path,
+        access: MessageProtection,
+        media: Media::Pkixcmp,
+    }
+}
+
 use Access::{
-    Authenticated, CurrentCertificate, EnrollmentCode, ProofOfPossession, Public, PublicQuery,
-    Roles, RolesOrEnrollmentCode, WitnessCosignature,
+    Authenticated, CurrentCertificate, EnrollmentCode, MessageProtection, ProofOfPossession,
+    Public, PublicQuery, Roles, RolesOrEnrollmentCode, WitnessCosignature,
 };
 use Role::{Admin, Arbitrator, Auditor, RegistrationOfficer, Station};
 
@@ -298,6 +319,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/.well-known/est/{label}/simplereenroll",
         CurrentCertificate,
     ),
+    // CMP (RFC 9483 over RFC 6712; docs/cmp.md), bare and under a profile
+    // naming the certificate role.
+    cmp_row("/.well-known/cmp"),
+    cmp_row("/.well-known/cmp/p/{profile}"),
 ];
 
 /// The row for a method and a router path template.
@@ -332,6 +357,7 @@ mod tests {
                         | ProofOfPossession
                         | WitnessCosignature
                         | CurrentCertificate
+                        | MessageProtection
                         | RolesOrEnrollmentCode(_)
                 )
             {
@@ -352,5 +378,11 @@ mod tests {
         assert!(!est.admits(Some(Admin)));
         assert!(est.takes_credential() && !est.needs_credential());
         assert!(!CurrentCertificate.takes_credential());
+        // CMP's message says who sent it: the gate reads no certificate.
+        assert!(MessageProtection.admits(None) && !MessageProtection.takes_credential());
+        assert_eq!(
+            endpoint("POST", "/.well-known/cmp").map(|e| e.media),
+            Some(Media::Pkixcmp)
+        );
     }
 }

@@ -13,4 +13,4 @@ pub use error::CaError;
 pub use key_checks::{check_key, check_key_with, check_subject_key, SMALL_PRIME_BOUND};
 pub use policy::{default_curves, CaPolicy};
 pub use response::CertifyResponse;
-pub use review::{attestation_nonce, review, Approved, CertifyRequest};
+pub use review::{attestation_nonce, request_spki, review, Approved, CertifyRequest, RequestForm};

@@ -12,15 +12,29 @@ use crate::keys::weak::{policy_class, WeakClass, WeakKey};
 use crate::keys::{KeyError, PublicKey};
 use crate::token::{Attestation, TokenSerial};
 use crate::vetting::{DeviceEvidence, RegisteredDevice};
+use crate::x509::crmf::CertReqMsg;
 use crate::x509::{
     parse_identity, same_identity, verify_csr, AltNames, CertificateRole, X509Error,
 };
 
+/// The form a certification request comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RequestForm {
+    /// PKCS#10 (RFC 2986), signed by the key: the JSON API, EST, `p10cr`.
+    #[default]
+    Pkcs10,
+    /// A CRMF `CertReqMsg` (RFC 4211) with the key's signature as proof of
+    /// possession: CMP's `ir`, `cr`, `kur`.
+    Crmf,
+}
+
 /// What arrives at the CA.
 #[derive(Debug, Clone)]
 pub struct CertifyRequest {
-    /// The PKCS#10 request, DER.
+    /// The request, DER, in `form`.
     pub csr: Vec<u8>,
+    /// The request's form.
+    pub form: RequestForm,
     /// The identity the user presented directly, RFC 4514.
     pub identity: String,
     /// The profile asked for.
@@ -60,6 +74,15 @@ pub fn attestation_nonce(csr_der: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
+/// The SubjectPublicKeyInfo DER a request names, without checking anything
+/// else (to record the modulus of a key whose request was refused).
+pub fn request_spki(req: &CertifyRequest) -> Option<Vec<u8>> {
+    match req.form {
+        RequestForm::Pkcs10 => crate::x509::csr_spki(&req.csr),
+        RequestForm::Crmf => CertReqMsg::from_der(&req.csr).ok()?.spki_der(),
+    }
+}
+
 /// Reviews `req`. `device` is the registered device the attestation names
 /// (None if it names none or an unregistered one).
 pub fn review(
@@ -73,13 +96,17 @@ pub fn review(
             req.role
         )));
     }
-    let csr = verify_csr(&req.csr).map_err(|e| match e {
+    let verified = match req.form {
+        RequestForm::Pkcs10 => verify_csr(&req.csr),
+        RequestForm::Crmf => CertReqMsg::from_der(&req.csr).and_then(|m| m.verify()),
+    };
+    let mut csr = verified.map_err(|e| match e {
         X509Error::BadSignature(_) => CaError::BadRequestSignature,
         X509Error::Key(KeyError::Weak(w)) => CaError::WeakKey(w),
         X509Error::Key(KeyError::UnsupportedKey(m)) => CaError::UnsupportedKey(m),
         X509Error::Key(KeyError::Refused(m)) => {
             // Refused by the key policy before the signature was checked.
-            let class = crate::x509::csr_spki(&req.csr)
+            let class = request_spki(req)
                 .and_then(|spki| crate::keys::rsa_components(&spki))
                 .map_or(WeakClass::Exponent, |(n, _)| policy_class(&n));
             CaError::WeakKey(WeakKey::new(class, m))
@@ -88,6 +115,12 @@ pub fn review(
     })?;
     let presented =
         parse_identity(&req.identity).map_err(|e| CaError::InvalidRequest(e.to_string()))?;
+    // A CRMF template may leave the subject out (a key update): it then
+    // asks for the identity presented (RFC 4211 §5: fields omitted are the
+    // CA's to fill).
+    if req.form == RequestForm::Crmf && csr.subject.is_empty() {
+        csr.subject = presented.clone();
+    }
     if !same_identity(&presented, &csr.subject) {
         return Err(CaError::IdentityMismatch {
             presented: presented.to_string(),

@@ -83,38 +83,7 @@ pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
     let req = CertReq::from_der(der).map_err(X509Error::malformed("PKCS#10 request"))?;
     require_der(der, &req)?;
     let alg = SignatureAlgorithm::from_x509(&req.algorithm.oid, req.algorithm.parameters.as_ref())?;
-    let spki = to_der("request public key", &req.info.public_key)?;
-    let public_key = if req.info.public_key.algorithm.oid == const_oid::db::rfc5912::RSA_ENCRYPTION
-    {
-        // rsaEncryption's parameters are NULL, and present (RFC 3279 §2.3.1).
-        if req
-            .info
-            .public_key
-            .algorithm
-            .parameters
-            .as_ref()
-            .map(der::Tagged::tag)
-            != Some(der::Tag::Null)
-        {
-            return Err(X509Error::Malformed {
-                what: "PKCS#10 request",
-                reason:
-                    "the subject public key's algorithm parameters must be NULL (RFC 3279 §2.3.1)"
-                        .into(),
-            });
-        }
-        let key = RsaPublicKey::from_der(&spki)?;
-        // Keys outside the policy cannot be verified here (and would be
-        // refused anyway): say so, rather than blame the signature.
-        key.check_policy()?;
-        PublicKey::Rsa(key)
-    } else {
-        // Named curves only, the point validated (docs/ec-keys.md); a key
-        // that cannot sign (X25519) cannot prove possession either.
-        let key = EcPublicKey::from_spki_der(&spki)?;
-        key.require_signing()?;
-        PublicKey::Ec(key)
-    };
+    let public_key = request_public_key(&req.info.public_key, "PKCS#10 request")?;
     let info = to_der("request info", &req.info)?;
     let sig = req
         .signature
@@ -138,6 +107,39 @@ pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
         public_key,
         alt_names,
     })
+}
+
+/// The key a request (PKCS#10 or CRMF) asks to certify, checked the way
+/// every subject key is before its proof of possession is verified: RSA
+/// with NULL parameters and within the key policy, or a validated point on
+/// a named curve that can sign.
+pub(crate) fn request_public_key(
+    spki: &spki::SubjectPublicKeyInfoOwned,
+    what: &'static str,
+) -> Result<PublicKey, X509Error> {
+    let der = to_der("request public key", spki)?;
+    if spki.algorithm.oid == const_oid::db::rfc5912::RSA_ENCRYPTION {
+        // rsaEncryption's parameters are NULL, and present (RFC 3279 §2.3.1).
+        if spki.algorithm.parameters.as_ref().map(der::Tagged::tag) != Some(der::Tag::Null) {
+            return Err(X509Error::Malformed {
+                what,
+                reason:
+                    "the subject public key's algorithm parameters must be NULL (RFC 3279 §2.3.1)"
+                        .into(),
+            });
+        }
+        let key = RsaPublicKey::from_der(&der)?;
+        // Keys outside the policy cannot be verified here (and would be
+        // refused anyway): say so, rather than blame the signature.
+        key.check_policy()?;
+        Ok(PublicKey::Rsa(key))
+    } else {
+        // Named curves only, the point validated (docs/ec-keys.md); a key
+        // that cannot sign (X25519) cannot prove possession either.
+        let key = EcPublicKey::from_spki_der(&der)?;
+        key.require_signing()?;
+        Ok(PublicKey::Ec(key))
+    }
 }
 
 /// The names in the request's subjectAltName extension request, if any.

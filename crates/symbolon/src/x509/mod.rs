@@ -6,6 +6,7 @@
 
 mod alt_names;
 mod certificate;
+pub mod crmf;
 mod csr;
 mod error;
 mod name;
