@@ -125,21 +125,6 @@ fn serial_of(dir: &Path, cert: &str) -> String {
     out.trim().trim_start_matches("serial=").to_lowercase()
 }
 
-fn verify(dir: &Path, server: &Server, cert: &str) {
-    let out = Command::new("openssl")
-        .args(["verify", "-CAfile"])
-        .arg(&server.ca_cert)
-        .arg(cert)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl verify {cert}: {}",
-        text(&out)
-    );
-}
-
 /// `openssl cmp -cmd ir` with a secret: the common options, plus `extra`.
 fn ir(
     dir: &Path,
@@ -168,18 +153,6 @@ fn ir(
     ];
     args.extend_from_slice(extra);
     cmp(dir, server, ".well-known/cmp", &args)
-}
-
-/// An audit entry's detail.
-fn detail_of(e: &serde_json::Value) -> serde_json::Value {
-    serde_json::from_str(e["opened"].as_str().unwrap()).unwrap()
-}
-
-fn audit_with(server: &Server, kind: &str) -> Vec<serde_json::Value> {
-    audit_entries(server)
-        .into_iter()
-        .filter(|e| e["kind"] == kind)
-        .collect()
 }
 
 #[test]
@@ -225,7 +198,7 @@ fn a_device_enrolls_by_mac_updates_its_key_and_revokes_it() {
         "{}",
         text(&o)
     );
-    verify(dir, &server, "meter.pem");
+    openssl_verify(dir, &server, "meter.pem");
     pkilint(dir, "meter.pem");
     let printed = String::from_utf8(openssl(
         dir,
@@ -240,8 +213,8 @@ fn a_device_enrolls_by_mac_updates_its_key_and_revokes_it() {
         "caPubs holds the CA"
     );
     let first = serial_of(dir, "meter.pem");
-    let issued = audit_with(&server, "certificate-issued");
-    let detail = detail_of(issued.last().unwrap());
+    let issued = audit_of_kind(&server, "certificate-issued");
+    let detail = opened(issued.last().unwrap());
     assert_eq!(detail["protocol"], "cmp", "{detail}");
 
     // The secret enrolls once: a second ir is refused, and so is the same
@@ -273,7 +246,7 @@ fn a_device_enrolls_by_mac_updates_its_key_and_revokes_it() {
         )
     };
     succeeds(&kur("meter.pem", &key, &key2, "meter-2.pem"));
-    verify(dir, &server, "meter-2.pem");
+    openssl_verify(dir, &server, "meter-2.pem");
     pkilint(dir, "meter-2.pem");
     let printed = String::from_utf8(openssl(
         dir,
@@ -337,9 +310,9 @@ fn a_device_enrolls_by_mac_updates_its_key_and_revokes_it() {
     succeeds(&rr("meter-2.pem", &key2, "meter-2.pem"));
     refused(&rr("meter-2.pem", &key2, "meter-2.pem"), "certRevoked");
     refused(&kur("meter-2.pem", &key2, &key3, "x.pem"), "certRevoked");
-    let revoked = audit_with(&server, "certificate-revoked");
+    let revoked = audit_of_kind(&server, "certificate-revoked");
     assert!(
-        revoked.iter().any(|e| detail_of(e)["serial"]
+        revoked.iter().any(|e| opened(e)["serial"]
             .as_str()
             .map(str::to_lowercase)
             .as_deref()
@@ -347,7 +320,7 @@ fn a_device_enrolls_by_mac_updates_its_key_and_revokes_it() {
         "{second}: {:?}",
         revoked
             .iter()
-            .map(|e| detail_of(e)["serial"].clone())
+            .map(|e| opened(e)["serial"].clone())
             .collect::<Vec<_>>()
     );
 
@@ -413,7 +386,7 @@ fn a_device_enrolls_by_mac_updates_its_key_and_revokes_it() {
         ],
     );
     succeeds(&o);
-    verify(dir, &server, "c.pem");
+    openssl_verify(dir, &server, "c.pem");
     let o = cmp(
         dir,
         &server,
@@ -455,7 +428,7 @@ fn wrong_protection_weak_and_reused_keys_are_refused_and_spend_nothing() {
     let secret = format!("pass:{code}");
     let subj = "/CN=pump-3.example.net";
     let key = ec_key(dir, "pump");
-    let issued = || audit_with(&server, "certificate-issued").len();
+    let issued = || audit_of_kind(&server, "certificate-issued").len();
     let before = issued();
 
     // A wrong secret, another registration's reference, no protection.
@@ -584,7 +557,7 @@ fn wrong_protection_weak_and_reused_keys_are_refused_and_spend_nothing() {
         subj,
         &["-certout", "pump.pem"],
     ));
-    verify(dir, &server, "pump.pem");
+    openssl_verify(dir, &server, "pump.pem");
     assert_eq!(issued(), before + 1);
     let (id2, code2) = registration(
         dir,
@@ -658,7 +631,7 @@ fn wrong_protection_weak_and_reused_keys_are_refused_and_spend_nothing() {
         "dns:pump-5.example.net",
     );
     let key6 = ec_key(dir, "pump6");
-    let revoked_before = audit_with(&server, "certificate-revoked").len();
+    let revoked_before = audit_of_kind(&server, "certificate-revoked").len();
     let o = ir(
         dir,
         &server,
@@ -674,13 +647,13 @@ fn wrong_protection_weak_and_reused_keys_are_refused_and_spend_nothing() {
         "{}",
         text(&o)
     );
-    let revoked = audit_with(&server, "certificate-revoked");
+    let revoked = audit_of_kind(&server, "certificate-revoked");
     assert_eq!(
         revoked.len(),
         revoked_before + 1,
         "the rejected certificate is revoked"
     );
-    let last = detail_of(revoked.last().unwrap());
+    let last = opened(revoked.last().unwrap());
     assert_eq!(last["reason"], "cessationOfOperation", "{last}");
     assert_eq!(last["origin"], "subscriber", "{last}");
     // A subscriber's certificate is no credential: it cannot enroll
@@ -708,10 +681,10 @@ fn wrong_protection_weak_and_reused_keys_are_refused_and_spend_nothing() {
     assert_eq!(issued(), before + 2);
 
     // Each refusal is audited, with its code.
-    let refusals = audit_with(&server, "request-refused");
+    let refusals = audit_of_kind(&server, "request-refused");
     let cmp_refusals: Vec<_> = refusals
         .iter()
-        .map(detail_of)
+        .map(opened)
         .filter(|d| {
             d["endpoint"]
                 .as_str()
@@ -861,7 +834,7 @@ fn a_key_in_a_pkcs11_device_is_enrolled_without_leaving_it() {
         .output()
         .unwrap();
     succeeds(&out);
-    verify(dir, &server, "sensor.pem");
+    openssl_verify(dir, &server, "sensor.pem");
     pkilint(dir, "sensor.pem");
 
     // The certificate is for the device's key, which it cannot give out.

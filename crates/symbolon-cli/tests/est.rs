@@ -190,22 +190,6 @@ fn certs_of(dir: &Path, got: &Got, out: &str) -> String {
     std::fs::read_to_string(dir.join(&printed)).unwrap()
 }
 
-fn verify(dir: &Path, server: &Server, cert: &str) {
-    let out = Command::new("openssl")
-        .args(["verify", "-CAfile"])
-        .arg(&server.ca_cert)
-        .arg(cert)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl verify {cert}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn text_of(dir: &Path, cert: &str) -> String {
     String::from_utf8(openssl(dir, &["x509", "-in", cert, "-noout", "-text"])).unwrap()
 }
@@ -232,13 +216,6 @@ fn code_for(dir: &Path, server: &Server, officer: &str, identity: &str, extra: &
     let v = ok(dir, &args).json();
     assert_eq!(v["enrollment_code"], true, "the record says it has a code");
     v["code"].as_str().unwrap().to_string()
-}
-
-fn audit_count(server: &Server, kind: &str) -> usize {
-    audit_entries(server)
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .count()
 }
 
 #[test]
@@ -327,7 +304,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &["--roles", "client", "--san", "dns:router-7.example.net"],
     );
     let basic = format!("device:{code}");
-    let issued_before = audit_count(&server, "certificate-issued");
+    let issued_before = audit_of_kind(&server, "certificate-issued").len();
 
     // Without any authentication: 401 with a Basic challenge, nothing issued.
     let first = ec_request(dir, "r7", subj, san);
@@ -419,7 +396,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
     );
     got.refused(400, "weak_key");
     assert_eq!(
-        audit_count(&server, "certificate-issued"),
+        audit_of_kind(&server, "certificate-issued").len(),
         issued_before,
         "nothing issued"
     );
@@ -434,7 +411,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
     );
     let leaf = certs_of(dir, &got, "r7.pem");
     assert_eq!(leaf.matches("BEGIN CERTIFICATE").count(), 1);
-    verify(dir, &server, "r7.pem");
+    openssl_verify(dir, &server, "r7.pem");
     pkilint(dir, "r7.pem");
     let t = text_of(dir, "r7.pem");
     assert!(
@@ -564,7 +541,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
     );
     let renewed = certs_of(dir, &got, "r7b.pem");
     assert_ne!(renewed, leaf);
-    verify(dir, &server, "r7b.pem");
+    openssl_verify(dir, &server, "r7b.pem");
     let second_serial = got.header("x-symbolon-serial").unwrap();
     assert_ne!(first_serial, second_serial);
     // The answer lost and the same request sent again: the same certificate.
@@ -595,7 +572,7 @@ fn a_device_enrolls_with_a_code_and_reenrolls_with_its_certificate() {
         &["--cert", "r7b.pem", "--key", "r7b.key"],
     );
     certs_of(dir, &got, "r7c.pem");
-    verify(dir, &server, "r7c.pem");
+    openssl_verify(dir, &server, "r7c.pem");
     sym!(dir, "audit verify --data data");
 }
 
@@ -639,7 +616,7 @@ fn a_station_enrolls_devices_under_its_name_policy() {
         body: a.body.as_str().unwrap().as_bytes().to_vec(),
     };
     certs_of(dir, &got, "web.pem");
-    verify(dir, &server, "web.pem");
+    openssl_verify(dir, &server, "web.pem");
     pkilint(dir, "web.pem");
     assert!(text_of(dir, "web.pem").contains("TLS Web Client Authentication"));
     let detail = last_audit_detail(&server, "certificate-issued");

@@ -1019,14 +1019,42 @@ pub fn audit_entries(server: &Server) -> Vec<serde_json::Value> {
     v["entries"].as_array().cloned().unwrap_or_default()
 }
 
+/// The audit entries of `kind`, oldest first.
+pub fn audit_of_kind(server: &Server, kind: &str) -> Vec<serde_json::Value> {
+    audit_entries(server)
+        .into_iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+/// An audit entry's detail with its committed fields opened (JSON).
+pub fn opened(entry: &serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(entry["opened"].as_str().unwrap()).unwrap()
+}
+
 /// The detail (JSON) of the last audit entry of `kind`.
 pub fn last_audit_detail(server: &Server, kind: &str) -> serde_json::Value {
-    let e = audit_entries(server)
-        .into_iter()
-        .rev()
-        .find(|e| e["kind"] == kind)
+    let e = audit_of_kind(server, kind)
+        .pop()
         .unwrap_or_else(|| panic!("no {kind} entry"));
-    serde_json::from_str(e["opened"].as_str().unwrap()).unwrap()
+    opened(&e)
+}
+
+/// `openssl verify` of `cert` against the service's chain.
+pub fn openssl_verify(dir: &Path, server: &Server, cert: &str) {
+    let out = Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(&server.ca_cert)
+        .arg(cert)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl verify {cert}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `key`'s evidence bundle fetched into `out` by an auditor and checked
