@@ -545,6 +545,12 @@ fn wrong_protection_weak_and_reused_keys_are_refused_and_spend_nothing() {
     );
     refused(&o, "notAuthorized");
     refused(&o, "was issued for CN=pump-3.example.net");
+    // A proof of possession the key did not sign (raVerified, none).
+    for popo in ["0", "-1"] {
+        let o = ir(dir, &server, &id, &secret, &key, subj, &["-popo", popo]);
+        refused(&o, "rejection");
+        refused(&o, "proof of possession");
+    }
     assert_eq!(issued(), before, "nothing issued");
 
     // With all that, the secret still enrolls, once.
