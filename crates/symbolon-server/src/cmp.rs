@@ -76,6 +76,14 @@ impl Sender {
     }
 }
 
+/// What an `ir`, `cr` or `p10cr` asks to certify.
+struct EnrollmentRequest {
+    csr: Vec<u8>,
+    form: RequestForm,
+    cert_req_id: i64,
+    identity: String,
+}
+
 /// A certificate issued in a transaction, waiting for its `certConf`.
 struct Pending {
     sender: String,
@@ -309,22 +317,35 @@ impl CaService {
                 let der = signer
                     .to_der()
                     .map_err(|e| Refusal::from(CmpError::Malformed(e.to_string())))?;
-                if let Some(peer) = PeerCertificate::from_der(&der) {
-                    if let Ok(actor) = crate::gate::authenticate(self, &peer).await {
-                        // Of the credentials, only a station's enrolls (as
-                        // on /v1/certify and EST).
+                // A credential speaks as a station (the only role that
+                // enrolls), or not at all: a revoked one is refused, not
+                // taken for a plain certificate.
+                match self.registry.credential(&serial).await {
+                    Ok(_) => {
+                        let peer = PeerCertificate::from_der(&der).ok_or_else(|| {
+                            not_trusted(format!("credential {serial} cannot be read"))
+                        })?;
+                        let actor = crate::gate::authenticate(self, &peer).await.map_err(|e| {
+                            Refusal::new(
+                                FailInfo::NotAuthorized,
+                                Code::Unauthenticated,
+                                e.to_string(),
+                            )
+                        })?;
                         if actor.role != Role::Station {
                             return Err(Refusal::new(
                                 FailInfo::NotAuthorized,
                                 Code::Forbidden,
                                 format!(
-                                    "credential {} is a {} credential; only stations enroll over CMP",
+                                    "credential {} has the role {}; only stations enroll over CMP",
                                     actor.credential, actor.role
                                 ),
                             ));
                         }
                         return Ok(Sender::Station(actor));
                     }
+                    Err(StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
                 }
                 // Whether it is live is the body's question: a key update
                 // supersedes the certificate that signs its certConf.
@@ -390,7 +411,8 @@ impl CaService {
         match body {
             RequestBody::Ir(_) | RequestBody::Cr(_) | RequestBody::P10cr(_) => {
                 let number = request.body_number();
-                let (cert_req_id, issued) = self.cmp_enroll(sender, body, profile).await?;
+                let asked = Self::enrollment_request(body)?;
+                let (cert_req_id, issued) = self.cmp_enroll(sender, asked, profile).await?;
                 self.cmp_issued(request, sender, &name, number, cert_req_id, issued)
             }
             RequestBody::Kur(msg) => {
@@ -413,11 +435,8 @@ impl CaService {
                 )
             }
             RequestBody::Rr(rr) => {
-                let status = match self.cmp_revoke(sender, &rr).await {
-                    Ok(()) => PkiStatusInfo::accepted(),
-                    Err(r) => return Err(r),
-                };
-                Message::revocation(header, &name, status).map_err(Refusal::from)
+                self.cmp_revoke(sender, &rr).await?;
+                Message::revocation(header, &name, PkiStatusInfo::accepted()).map_err(Refusal::from)
             }
             RequestBody::CertConf(statuses) => {
                 self.cmp_confirm(request, sender, &statuses).await?;
@@ -430,6 +449,9 @@ impl CaService {
                 "nothing is waiting: this CA answers every request at once",
             )),
             RequestBody::Error(text) => {
+                // The client gives up: nothing of its transaction waits any
+                // longer (its certificate, if any, stays delivered).
+                self.cmp.take(request.transaction_id(), &sender.id());
                 tracing::info!(sender = %sender.id(), %text, "CMP client ended its transaction");
                 Message::confirmation(header, &name).map_err(Refusal::from)
             }
@@ -453,14 +475,10 @@ impl CaService {
             .collect()
     }
 
-    /// `ir`, `cr`, `p10cr`: through the same path as EST's `simpleenroll`.
-    async fn cmp_enroll(
-        &self,
-        sender: &Sender,
-        body: RequestBody,
-        profile: Option<CertificateRole>,
-    ) -> Result<(i64, EstIssued), Refusal> {
-        let (csr, form, cert_req_id, identity) = match body {
+    /// What an `ir`, `cr` or `p10cr` asks to certify: the request, its
+    /// form, the certReqId the answer names, the subject it claims.
+    fn enrollment_request(body: RequestBody) -> Result<EnrollmentRequest, Refusal> {
+        match body {
             RequestBody::Ir(m) | RequestBody::Cr(m) => {
                 let subject = m.template.subject.as_ref().ok_or_else(|| {
                     Refusal::new(
@@ -469,8 +487,12 @@ impl CaService {
                         "the certTemplate names no subject",
                     )
                 })?;
-                let identity = identity_text(subject);
-                (m.der().to_vec(), RequestForm::Crmf, m.cert_req_id, identity)
+                Ok(EnrollmentRequest {
+                    identity: identity_text(subject),
+                    csr: m.der().to_vec(),
+                    form: RequestForm::Crmf,
+                    cert_req_id: m.cert_req_id,
+                })
             }
             RequestBody::P10cr(csr) => {
                 let req = x509_cert::request::CertReq::from_der(&csr).map_err(|e| {
@@ -480,12 +502,35 @@ impl CaService {
                         format!("p10cr: not a DER PKCS#10 request: {e}"),
                     )
                 })?;
-                let identity = identity_text(&req.info.subject);
-                // RFC 9480 §2.6: a p10cr's answer names certReqId -1.
-                (csr, RequestForm::Pkcs10, -1, identity)
+                Ok(EnrollmentRequest {
+                    identity: identity_text(&req.info.subject),
+                    csr,
+                    form: RequestForm::Pkcs10,
+                    // RFC 9480 §2.6: a p10cr's answer names certReqId -1.
+                    cert_req_id: -1,
+                })
             }
-            _ => unreachable!("cmp_enroll serves ir, cr and p10cr"),
-        };
+            other => Err(Refusal::new(
+                FailInfo::BadRequest,
+                Code::InvalidRequest,
+                format!("{} is not a certification request", other.name()),
+            )),
+        }
+    }
+
+    /// `ir`, `cr`, `p10cr`: through the same path as EST's `simpleenroll`.
+    async fn cmp_enroll(
+        &self,
+        sender: &Sender,
+        request: EnrollmentRequest,
+        profile: Option<CertificateRole>,
+    ) -> Result<(i64, EstIssued), Refusal> {
+        let EnrollmentRequest {
+            csr,
+            form,
+            cert_req_id,
+            identity,
+        } = request;
         let caller = match sender {
             Sender::Code { reference, .. } => {
                 EstCaller::Code(self.enrollment_key.code_for(reference))
@@ -500,7 +545,12 @@ impl CaService {
                     ),
                 ))
             }
-            Sender::Unproven => unreachable!("unprotected messages are genm only"),
+            Sender::Unproven => {
+                return Err(CmpError::BadProtection(
+                    "the message is not protected: only genm may be".into(),
+                )
+                .into())
+            }
         };
         let issued = self
             .enroll_vouched(csr, form, identity, profile, caller)

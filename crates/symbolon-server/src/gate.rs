@@ -139,10 +139,18 @@ async fn json_errors(response: Response) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let code = if status == axum::http::StatusCode::METHOD_NOT_ALLOWED {
-        Code::MethodNotAllowed
-    } else {
-        Code::InvalidRequest
+    let (code, text) = match status {
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => (Code::MethodNotAllowed, text),
+        // The body extractor's limit (the endpoint's own, under the
+        // gate's): say so in the service's terms.
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => (
+            Code::PayloadTooLarge,
+            format!(
+                "request bodies are limited to {} bytes",
+                crate::http::MAX_BODY
+            ),
+        ),
+        _ => (Code::InvalidRequest, text),
     };
     let mut r = ApiError::new(code, text).into_response();
     *r.status_mut() = status;

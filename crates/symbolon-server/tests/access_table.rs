@@ -159,6 +159,24 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
         refused + 3 + 4 + 2,
         "the anonymous enrollment with no code, the unsigned self-revocation, the unsigned cosignature, the four EST posts and the two CMP posts of JSON are refused too"
     );
+    // A body over an endpoint's own limit is refused in the service's
+    // terms (the extractor's, under the gate's larger one).
+    let resp = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/.well-known/cmp")
+                .header("content-type", "application/pkixcmp")
+                .body(Body::from(vec![0x30u8; 70 * 1024]))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "payload_too_large", "{v}");
     // A route outside the table does not exist; a preflight is not answered.
     let resp = app
         .clone()

@@ -250,7 +250,22 @@ fn a_station_enrolls_by_signature_within_its_name_policy_only() {
     assert!(
         refused
             .as_deref()
-            .is_some_and(|r| r.starts_with("forbidden") && r.contains("only stations")),
+            .is_some_and(|r| r.starts_with("forbidden") && r.contains("role admin; only stations")),
+        "{refused:?}"
+    );
+
+    // A revoked station credential is refused as such (not taken for a
+    // plain certificate's holder).
+    let serial = symbolon_store::CertificateSerial::from_bytes(
+        s.certificate.tbs_certificate().serial_number().as_bytes(),
+    );
+    s.rt.block_on(s.service.revoke_credential(&serial)).unwrap();
+    let (answer, refused) = s.send(&s.p10cr("CN=valve-6,O=Plant"));
+    assert_eq!(answer.body_number(), 23, "error");
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|r| r.starts_with("unauthenticated") && r.contains("revoked")),
         "{refused:?}"
     );
 }

@@ -29,6 +29,9 @@ pub(crate) mod number {
     pub(crate) const POLL_REQ: u32 = 25;
 }
 
+/// Most info types a `genm` may ask for.
+pub const MAX_GENM_ITEMS: usize = 8;
+
 /// `id-ce-cRLReasons`.
 const REASON_CODE: const_oid::ObjectIdentifier = const_oid::db::rfc5280::ID_CE_CRL_REASONS;
 
@@ -174,10 +177,19 @@ impl RequestBody {
                 Vec::<CertStatus>::from_der(&der_of(&inner)?)
                     .map_err(|e| malformed("certConf", e))?,
             ),
-            number::GENM => Self::Genm(
-                Vec::<InfoTypeAndValue>::from_der(&der_of(&inner)?)
-                    .map_err(|e| malformed("genm", e))?,
-            ),
+            number::GENM => {
+                let items = Vec::<InfoTypeAndValue>::from_der(&der_of(&inner)?)
+                    .map_err(|e| malformed("genm", e))?;
+                // Anyone may ask: an answer never outgrows its question
+                // by more than one chain.
+                if items.len() > MAX_GENM_ITEMS {
+                    return Err(CmpError::UnsupportedBody(format!(
+                        "genm asks for {} info types; at most {MAX_GENM_ITEMS}",
+                        items.len()
+                    )));
+                }
+                Self::Genm(items)
+            }
             number::POLL_REQ => Self::PollReq,
             number::ERROR => {
                 let e = ErrorMsgContent::from_der(&der_of(&inner)?)

@@ -296,7 +296,8 @@ impl Message {
     }
 
     /// `genp` for `genm`: the CA certificates for `caCerts` (and for an
-    /// empty `genm`); other info types answered without a value.
+    /// empty `genm`); other info types answered without a value; each
+    /// type once, however often it was asked.
     pub fn general(
         to: &PkiHeader,
         sender: &Name,
@@ -309,8 +310,10 @@ impl Message {
                 info_value: Some(ca_certs_value(chain)?),
             }]
         } else {
+            let mut seen = std::collections::BTreeSet::new();
             asked
                 .iter()
+                .filter(|i| seen.insert(i.info_type))
                 .map(|i| {
                     Ok(InfoTypeAndValue {
                         info_type: i.info_type,
@@ -568,5 +571,33 @@ mod tests {
         assert_ne!(back.header.sender_nonce, req.header.sender_nonce);
         assert_eq!(back.header.recipient, req.header.sender);
         assert_eq!(back.body_number(), crate::cmp::body::number::PKICONF);
+    }
+
+    #[test]
+    fn a_genm_gets_each_info_type_once_and_asks_for_few() {
+        let req = Request::from_der(&p10cr(CSR, b"s")).unwrap();
+        let ca = InfoTypeAndValue {
+            info_type: ID_IT_CA_CERTS,
+            info_value: None,
+        };
+        let chain: Vec<Certificate> = Vec::new();
+        let m = Message::general(
+            &req.header,
+            &name("CN=ca"),
+            &[ca.clone(), ca.clone(), ca.clone()],
+            &chain,
+        )
+        .unwrap();
+        let inner = AnyRef::from_der(m.body.value()).unwrap();
+        let items = Vec::<InfoTypeAndValue>::from_der(&inner.to_der().unwrap()).unwrap();
+        assert_eq!(items.len(), 1);
+        // Too many asked: refused before any answer is built.
+        let many = vec![ca; crate::cmp::MAX_GENM_ITEMS + 1].to_der().unwrap();
+        let e = RequestBody::parse(
+            crate::cmp::body::number::GENM,
+            AnyRef::from_der(&many).unwrap(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, CmpError::UnsupportedBody(_)), "{e}");
     }
 }

@@ -12,7 +12,7 @@ mod message;
 mod protection;
 mod status;
 
-pub use body::{CertStatus, RequestBody, RevocationRequest};
+pub use body::{CertStatus, RequestBody, RevocationRequest, MAX_GENM_ITEMS};
 pub use error::CmpError;
 pub use header::{InfoTypeAndValue, PkiHeader, ID_IT_CA_CERTS, ID_IT_IMPLICIT_CONFIRM};
 pub use message::{Message, Request, MAX_MESSAGE};
