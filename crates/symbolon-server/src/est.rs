@@ -115,6 +115,7 @@ impl CaService {
             form,
             role,
             attestation: None,
+            domain_validated: false,
         };
         let approved = self.review(request).await?;
         let fp = approved.public_key.fingerprint();

@@ -149,6 +149,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .merge(crate::http_log::routes())
         .merge(crate::http_est::routes())
         .merge(crate::http_cmp::routes())
+        .merge(crate::http_acme::routes())
         .route_layer(axum::middleware::from_fn_with_state(edge, gate))
         .fallback(|| async {
             ApiError::new(Code::NotFound, "no such endpoint; see /v1/openapi.json")
@@ -221,6 +222,7 @@ async fn certify(
         identity: b.identity,
         role,
         attestation,
+        domain_validated: false,
     };
     let certified = s
         .certify(request, nonce, reservation, caller.actor()?)

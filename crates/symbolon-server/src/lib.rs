@@ -15,6 +15,9 @@
 //! handler as its caller; [`credentials`] issues operator credentials and
 //! the service's own TLS certificate.
 
+pub mod acme;
+mod acme_order;
+pub mod acme_validate;
 pub mod cmp;
 pub mod credentials;
 pub mod data_dir;
@@ -24,6 +27,7 @@ pub mod est;
 pub mod evidence;
 pub mod gate;
 pub mod http;
+mod http_acme;
 mod http_admin;
 mod http_cmp;
 mod http_est;

@@ -102,6 +102,7 @@ impl CaService {
                 identity: symbolon::x509::identity_text(&subject),
                 role,
                 attestation: request.attestation,
+                domain_validated: false,
             })
             .await?;
         let new_key = approved.public_key.fingerprint();

@@ -165,6 +165,7 @@ pub struct CaService {
     pub(crate) status_urls: Option<StatusUrls>,
     pub(crate) enrollment_key: symbolon::access::EnrollmentKey,
     pub(crate) cmp: crate::cmp::Transactions,
+    pub(crate) acme: crate::acme::AcmeState,
 }
 
 impl CaService {
@@ -220,6 +221,7 @@ impl CaService {
             status_urls: None,
             enrollment_key,
             cmp: crate::cmp::Transactions::default(),
+            acme: crate::acme::AcmeState::new(crate::acme_validate::AcmeValidation::default()),
         })
     }
 
@@ -235,6 +237,13 @@ impl CaService {
                 })?,
             );
         Ok(self)
+    }
+
+    /// Where ACME validations connect (ports, and an address every name
+    /// resolves to: tests on one machine; docs/acme.md).
+    pub fn with_acme_validation(mut self, v: crate::acme_validate::AcmeValidation) -> Self {
+        self.acme = crate::acme::AcmeState::new(v);
+        self
     }
 
     /// The registry.
@@ -572,7 +581,9 @@ impl CaService {
         let fp = approved.public_key.fingerprint();
         let registration = match &authority {
             Authority::Registration { registration } => Some(*registration),
-            Authority::NamePolicy { .. } | Authority::Renewal { .. } => None,
+            Authority::NamePolicy { .. } | Authority::Renewal { .. } | Authority::Acme { .. } => {
+                None
+            }
         };
         // A cheap look first, so a key seen before costs no signature; the
         // authoritative check commits with the certificate below.

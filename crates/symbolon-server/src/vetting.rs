@@ -39,6 +39,15 @@ pub enum Authority {
         /// The station.
         station: String,
     },
+    /// An ACME account, bound to a station by an officer's key, that
+    /// proved control of every name (docs/acme.md); the station's name
+    /// policy covers them.
+    Acme {
+        /// The account.
+        account: String,
+        /// The station it acts for.
+        station: String,
+    },
     /// The old key of the certificate renewed, signing inside its token
     /// (the subject, names and role are the old certificate's).
     Renewal {
@@ -77,7 +86,7 @@ fn invalid(message: impl Into<String>) -> ServiceError {
     }
 }
 
-fn parse_policy(record: &NamePolicyRecord) -> Result<NamePolicy, ServiceError> {
+pub(crate) fn parse_policy(record: &NamePolicyRecord) -> Result<NamePolicy, ServiceError> {
     NamePolicy::parse(&record.policy).map_err(|e| {
         ServiceError::Store(StoreError::Corrupt(format!(
             "the name policy of {}: {e}",

@@ -110,6 +110,9 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             .replace("{seq}", "1")
             .replace("{label}", "client")
             .replace("{profile}", "client")
+            .replace("{provisioner}", "server")
+            .replace("{authz}", "00")
+            .replace("{kind}", "http-01")
             .replace("{*request}", "MAA=");
         let req = Request::builder()
             .method(e.method)
@@ -131,7 +134,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
             | Access::WitnessCosignature
             | Access::RolesOrEnrollmentCode(_)
             | Access::CurrentCertificate
-            | Access::MessageProtection => {
+            | Access::MessageProtection
+            | Access::AcmeSignature => {
                 assert_ne!(status, StatusCode::UNAUTHORIZED, "{} {path}", e.method);
                 assert_ne!(
                     status,
@@ -156,8 +160,8 @@ async fn the_gate_applies_the_table_to_anonymous_callers() {
         .collect();
     assert_eq!(
         new.len(),
-        refused + 3 + 4 + 2,
-        "the anonymous enrollment with no code, the unsigned self-revocation, the unsigned cosignature, the four EST posts and the two CMP posts of JSON are refused too"
+        refused + 3 + 4 + 2 + 11,
+        "the anonymous enrollment with no code, the unsigned self-revocation, the unsigned cosignature, the four EST posts, the two CMP posts and the eleven ACME posts of JSON are refused too"
     );
     // A body over an endpoint's own limit is refused in the service's
     // terms (the extractor's, under the gate's larger one).

@@ -96,6 +96,14 @@ pub enum AuditKind {
     LogWitnessAdded,
     /// An admin removed a witness of the transparency log.
     LogWitnessRemoved,
+    /// An officer issued an ACME external account binding key.
+    AcmeEabIssued,
+    /// An ACME account was created (its binding spent).
+    AcmeAccountCreated,
+    /// An ACME account was deactivated.
+    AcmeAccountDeactivated,
+    /// An ACME account's key was rolled over.
+    AcmeAccountKeyChanged,
 }
 
 impl AuditKind {
@@ -140,6 +148,10 @@ impl AuditKind {
             Self::ResponseSignerCertified => "response-signer-certified",
             Self::LogWitnessAdded => "log-witness-added",
             Self::LogWitnessRemoved => "log-witness-removed",
+            Self::AcmeEabIssued => "acme-eab-issued",
+            Self::AcmeAccountCreated => "acme-account-created",
+            Self::AcmeAccountDeactivated => "acme-account-deactivated",
+            Self::AcmeAccountKeyChanged => "acme-account-key-changed",
         }
     }
 }

@@ -16,6 +16,7 @@
 //! runs the same queries over its own migrations (`Backend`), through sqlx's
 //! `Any` driver.
 
+mod acme;
 pub mod actor;
 mod audit;
 mod credentials;
@@ -29,6 +30,7 @@ mod vetting;
 mod writer;
 mod writes;
 
+pub use acme::{AcmeAccountRecord, AcmeAccountStatus, EabRecord, NewAcmeAccount};
 pub use actor::{acting_as, Actor};
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
 pub use credentials::{CredentialRecord, CredentialState, Grant, NewCredential};

@@ -29,6 +29,9 @@ pub enum RevocationOrigin {
     SharedPrime,
     /// A renewal replaced the certificate.
     Renewal,
+    /// The ACME account that ordered it (docs/acme.md): the account is on
+    /// record beside the certificate.
+    AcmeAccount,
 }
 
 /// A revocation to record.
@@ -224,6 +227,7 @@ pub(crate) enum RevocationWrite {
 fn by_name(actor: Option<&Actor>, origin: RevocationOrigin) -> String {
     match (actor, origin) {
         (_, RevocationOrigin::Subscriber) => "subscriber".into(),
+        (_, RevocationOrigin::AcmeAccount) => "acme-account".into(),
         (Some(a), _) => a.owner(),
         (None, _) => "operator".into(),
     }

@@ -47,6 +47,7 @@ pub(crate) enum WriteOp {
     Access(crate::credentials::AccessWrite),
     Vetting(crate::vetting::VettingWrite),
     Revocation(crate::revocation::RevocationWrite),
+    Acme(crate::acme::AcmeWrite),
     Log(crate::log_tree::LogWrite),
     /// Two writes in one savepoint: both commit or neither; the first's
     /// result is the answer.
@@ -233,6 +234,12 @@ async fn execute(
             None => Ok(WriteOut::Done),
         },
         WriteOp::Revocation(w) => crate::revocation::execute(conn, actor, w).await,
+        WriteOp::Acme(w) => match crate::acme::execute(conn, w).await? {
+            Some((kind, detail)) => Ok(WriteOut::Seq(
+                append_in(conn, actor, kind, &detail.to_string()).await?,
+            )),
+            None => Ok(WriteOut::Done),
+        },
         WriteOp::Log(w) => match crate::log_tree::execute(conn, actor, w).await? {
             crate::log_tree::LogOut::Audit(kind, detail) => Ok(WriteOut::Seq(
                 append_in(conn, actor, kind, &detail.to_string()).await?,

@@ -17,6 +17,7 @@
 mod random_id;
 
 pub mod access;
+pub mod acme;
 pub mod ca;
 pub mod cmp;
 pub mod code;

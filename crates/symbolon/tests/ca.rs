@@ -36,6 +36,7 @@ fn request(csr: Vec<u8>, identity: &str, role: CertificateRole) -> CertifyReques
         identity: identity.into(),
         role,
         attestation: None,
+        domain_validated: false,
     }
 }
 

@@ -328,6 +328,33 @@ pub(crate) enum RaCommand {
     #[command(after_help = "Example:
   symbolon ra withdraw --id 5d1c… --reason 'left the company' --ca https://127.0.0.1:8080 --credential officer.token")]
     Withdraw(RaWithdrawArgs),
+    /// Issue an ACME external account binding key for a station: its holder makes one ACME account that orders names under the station's name policy.
+    #[command(after_help = "Examples:
+  symbolon ra acme-eab --station web-farm --ca https://ca.example:8443 --credential officer.token
+  # then, on the Web server (docs/acme.md):
+  certbot certonly --standalone --server https://ca.example:8443/acme/server/directory \\\n      \
+        --eab-kid KID --eab-hmac-key KEY -d www.example.com
+  lego --server https://ca.example:8443/acme/server/directory --eab --kid KID --hmac KEY \\\n      \
+        --email ops@example.com --domains www.example.com --http run
+
+\
+        The key binds one account, once, within --days. The station must have a name policy \
+        (`symbolon admin name-policy`): the account may order only names it allows, each proven by \
+        an http-01 or tls-alpn-01 challenge. The HMAC key is shown once.")]
+    AcmeEab(RaAcmeEabArgs),
+}
+
+/// The arguments of `RaCommand::AcmeEab`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RaAcmeEabArgs {
+    #[command(flatten)]
+    pub(crate) ca: CaArgs,
+    /// The station whose name policy the account works under.
+    #[arg(long)]
+    pub(crate) station: String,
+    /// Days the key may wait for its account (1 to 30).
+    #[arg(long, default_value_t = 7)]
+    pub(crate) days: u32,
 }
 
 /// The arguments of `RaCommand::Register`.

@@ -371,6 +371,25 @@ pub(crate) struct ServeArgs {
     pub(crate) weak_key_effort: Option<symbolon::keys::weak::Effort>,
     #[command(flatten)]
     pub(crate) edge: EdgeArgs,
+    #[command(flatten)]
+    pub(crate) acme: AcmeArgs,
+}
+
+/// Where ACME validations connect (docs/acme.md). A service facing the
+/// Internet keeps the defaults: the ports RFC 8555 and RFC 8737 name, and
+/// DNS.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct AcmeArgs {
+    /// The port http-01 validations fetch from.
+    #[arg(long, env = "SYMBOLON_ACME_HTTP_PORT", default_value_t = 80)]
+    pub(crate) acme_http_port: u16,
+    /// The port tls-alpn-01 validations connect to.
+    #[arg(long, env = "SYMBOLON_ACME_TLS_PORT", default_value_t = 443)]
+    pub(crate) acme_tls_port: u16,
+    /// Resolve every name validated to this address instead of through DNS
+    /// (tests on one machine, as Pebble allows; e.g. 127.0.0.1).
+    #[arg(long, env = "SYMBOLON_ACME_RESOLVE_TO")]
+    pub(crate) acme_resolve_to: Option<std::net::IpAddr>,
 }
 
 #[cfg(test)]

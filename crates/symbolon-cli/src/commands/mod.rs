@@ -47,6 +47,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
             a.ca_token.as_deref(),
             a.weak_key_effort,
             &a.edge,
+            &a.acme,
         ),
         Noun::Admin(c) => admin::run(c, json),
         Noun::Enroll(args) => admin::enroll(&args, json),

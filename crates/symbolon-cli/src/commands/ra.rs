@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 use symbolon::Code;
 
 use super::ca_client::field;
-use crate::cli::{RaCommand, RaListArgs, RaRegisterArgs, RaShowArgs, RaWithdrawArgs};
+use crate::cli::{
+    RaAcmeEabArgs, RaCommand, RaListArgs, RaRegisterArgs, RaShowArgs, RaWithdrawArgs,
+};
 use crate::error::CliError;
 use crate::output::print_json;
 
@@ -53,6 +55,7 @@ pub(crate) fn run(command: RaCommand, json: bool) -> Result<(), CliError> {
         RaCommand::List(args) => list(args, json),
         RaCommand::Show(args) => show(args, json),
         RaCommand::Withdraw(args) => withdraw(args, json),
+        RaCommand::AcmeEab(args) => acme_eab(args, json),
     }
 }
 
@@ -151,5 +154,23 @@ fn withdraw(RaWithdrawArgs { ca, id, reason }: RaWithdrawArgs, json: bool) -> Re
         return print_json(&v);
     }
     println!("registration {id} withdrawn");
+    Ok(())
+}
+
+fn acme_eab(
+    RaAcmeEabArgs { ca, station, days }: RaAcmeEabArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let v = super::ca_client(&ca)?
+        .post("/v1/acme/eab", &json!({ "station": station, "days": days }))?;
+    if json {
+        return print_json(&v);
+    }
+    println!("kid       {}", field(&v, "kid")?);
+    println!("hmac key  {}", field(&v, "hmac_key")?);
+    eprintln!(
+        "binds one ACME account for station {station} until {} (shown once: certbot --eab-kid/--eab-hmac-key, lego --kid/--hmac)",
+        when(&v["expires_at"])
+    );
     Ok(())
 }

@@ -11,6 +11,7 @@ use symbolon::keys::weak::Effort;
 use symbolon::keys::RsaAlgorithm;
 use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
 use symbolon_client::{Credential, PinnedRoots, DEFAULT_CREDENTIAL_SLOT};
+use symbolon_server::acme_validate::AcmeValidation;
 use symbolon_server::credentials::{CREDENTIAL_VALIDITY, IN_PROCESS_VALIDITY};
 use symbolon_server::gate::Edge;
 use symbolon_server::rate_limit::{Limit, RateLimiter};
@@ -21,7 +22,7 @@ use symbolon_token::file::{default_sealing_key_path, init_token};
 use symbolon_token::open::TokenSpec;
 
 use super::ca_client::CaClient;
-use crate::cli::{DataArgs, EdgeArgs};
+use crate::cli::{AcmeArgs, DataArgs, EdgeArgs};
 use crate::error::CliError;
 
 /// The CA a first run creates.
@@ -49,6 +50,7 @@ pub(crate) fn run(
     ca_token: Option<&str>,
     weak_key_effort: Option<Effort>,
     edge_args: &EdgeArgs,
+    acme: &AcmeArgs,
 ) -> Result<(), CliError> {
     // Everything the service creates is private: files 0600, directories
     // 0700 (the registry, its journal, tokens, certificates).
@@ -83,7 +85,12 @@ pub(crate) fn run(
     let url = data.database.clone().unwrap_or_else(|| dir.database_url());
     super::runtime()?.block_on(async move {
         let registry = open_registry(&url).await?;
-        let mut service = CaService::new(ca, registry.clone())?;
+        let mut service =
+            CaService::new(ca, registry.clone())?.with_acme_validation(AcmeValidation {
+                http_port: acme.acme_http_port,
+                tls_port: acme.acme_tls_port,
+                resolve_to: acme.acme_resolve_to,
+            });
         if let Some(url) = &edge_args.public_url {
             service = service.with_public_url(url)?;
         }

@@ -111,6 +111,38 @@ impl EnrollmentKey {
         b.copy_from_slice(&tag.as_ref()[..CODE_BYTES]);
         EnrollmentCode(b)
     }
+
+    /// The HMAC key of the ACME external account binding `kid`
+    /// (docs/acme.md): derived like a code, under its own label, so the
+    /// registry holds only the kid.
+    pub fn eab_key_for(&self, kid: &str) -> EabKey {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.expose_secret());
+        let mut ctx = hmac::Context::with_key(&key);
+        ctx.update(b"symbolon/acme-eab-key/v1\0");
+        ctx.update(kid.as_bytes());
+        let tag = ctx.sign();
+        let mut b = Zeroizing::new([0u8; 32]);
+        b.copy_from_slice(tag.as_ref());
+        EabKey(b)
+    }
+}
+
+/// An ACME external account binding's HMAC key (a bearer secret: no
+/// `Debug`, no `Display`; zeroised on drop).
+pub struct EabKey(Zeroizing<[u8; 32]>);
+
+impl EabKey {
+    /// The key's bytes, for the HMAC.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+
+    /// The key as ACME clients take it: base64url without padding
+    /// (certbot `--eab-hmac-key`, lego `--hmac`).
+    pub fn reveal(&self) -> Zeroizing<String> {
+        use base64::Engine;
+        Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0.as_ref()))
+    }
 }
 
 #[cfg(test)]
@@ -140,5 +172,17 @@ mod tests {
         let other = EnrollmentKey::generate().unwrap();
         assert_ne!(k.code_for("r1").digest(), other.code_for("r1").digest());
         assert!(EnrollmentKey::from_key_file(b"junk").is_err());
+    }
+
+    #[test]
+    fn eab_keys_depend_on_the_kid_and_differ_from_codes() {
+        let k = EnrollmentKey::generate().unwrap();
+        assert_eq!(k.eab_key_for("a").expose(), k.eab_key_for("a").expose());
+        assert_ne!(k.eab_key_for("a").expose(), k.eab_key_for("b").expose());
+        assert_ne!(
+            &k.eab_key_for("a").expose()[..16],
+            k.code_for("a").0.as_ref()
+        );
+        assert_eq!(k.eab_key_for("a").reveal().len(), 43);
     }
 }

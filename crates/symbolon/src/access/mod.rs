@@ -13,7 +13,7 @@ mod party;
 mod role;
 mod table;
 
-pub use enrollment::{EnrollmentCode, EnrollmentKey, ENROLLMENT_VALIDITY_SECS};
+pub use enrollment::{EabKey, EnrollmentCode, EnrollmentKey, ENROLLMENT_VALIDITY_SECS};
 pub use party::{PartyName, LOCAL_STATION};
 pub use role::{Role, ROLE_PURPOSE_ARC};
 pub use table::{endpoint, endpoint_access, Access, Endpoint, Media, ENDPOINTS};

@@ -36,6 +36,11 @@ pub enum Access {
     /// signature by a station's credential or by the certificate
     /// concerned) says who sent it (checked by the endpoint).
     MessageProtection,
+    /// Anyone: the ACME request's JWS says who sent it: an account's key
+    /// (the account bound to a station by an officer's binding key), or,
+    /// for a new account or a revocation, a key given whole (checked by
+    /// the endpoint).
+    AcmeSignature,
 }
 
 impl Access {
@@ -48,7 +53,8 @@ impl Access {
             | Access::ProofOfPossession
             | Access::WitnessCosignature
             | Access::CurrentCertificate
-            | Access::MessageProtection => true,
+            | Access::MessageProtection
+            | Access::AcmeSignature => true,
             Access::RolesOrEnrollmentCode(roles) => role.is_none_or(|r| roles.contains(&r)),
             Access::Authenticated => role.is_some(),
             Access::Roles(roles) => role.is_some_and(|r| roles.contains(&r)),
@@ -84,6 +90,9 @@ impl Access {
             Access::MessageProtection => {
                 "anyone, by the message's protection: an enrollment code's MAC, or a signature by a station's credential or the certificate concerned".into()
             }
+            Access::AcmeSignature => {
+                "anyone, by the request's JWS: an ACME account's key (bound to a station by an officer's binding key), or the certified key".into()
+            }
             Access::Authenticated => "any credential".into(),
             Access::Roles(r) => r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", "),
         }
@@ -99,6 +108,8 @@ pub enum Media {
     Pkcs10,
     /// `application/pkixcmp`, a DER PKIMessage (CMP, RFC 6712 §3.4).
     Pkixcmp,
+    /// `application/jose+json`, a flattened JWS (ACME, RFC 8555 §6.2).
+    JoseJson,
 }
 
 impl Media {
@@ -108,6 +119,7 @@ impl Media {
             Media::Json => "application/json",
             Media::Pkcs10 => "application/pkcs10",
             Media::Pkixcmp => "application/pkixcmp",
+            Media::JoseJson => "application/jose+json",
         }
     }
 }
@@ -151,6 +163,16 @@ const fn cmp_row(path: &'static str) -> Endpoint {
         path,
         access: MessageProtection,
         media: Media::Pkixcmp,
+    }
+}
+
+/// An ACME row: a POST of a JWS, signed by an account or a key.
+const fn acme_row(path: &'static str) -> Endpoint {
+    Endpoint {
+        method: "POST",
+        path,
+        access: Access::AcmeSignature,
+        media: Media::JoseJson,
     }
 }
 
@@ -323,6 +345,22 @@ pub const ENDPOINTS: &[Endpoint] = &[
     // naming the certificate role.
     cmp_row("/.well-known/cmp"),
     cmp_row("/.well-known/cmp/p/{profile}"),
+    // ACME (RFC 8555; docs/acme.md) under a provisioner naming the
+    // certificate role; binding keys from the officers.
+    row("POST", "/v1/acme/eab", Roles(&[RegistrationOfficer, Admin])),
+    row("GET", "/acme/{provisioner}/directory", Public),
+    row("GET", "/acme/{provisioner}/new-nonce", Public),
+    acme_row("/acme/{provisioner}/new-account"),
+    acme_row("/acme/{provisioner}/new-order"),
+    acme_row("/acme/{provisioner}/account/{id}"),
+    acme_row("/acme/{provisioner}/account/{id}/orders"),
+    acme_row("/acme/{provisioner}/order/{id}"),
+    acme_row("/acme/{provisioner}/order/{id}/finalize"),
+    acme_row("/acme/{provisioner}/authz/{id}"),
+    acme_row("/acme/{provisioner}/chall/{authz}/{kind}"),
+    acme_row("/acme/{provisioner}/cert/{serial}"),
+    acme_row("/acme/{provisioner}/key-change"),
+    acme_row("/acme/{provisioner}/revoke-cert"),
 ];
 
 /// The row for a method and a router path template.
@@ -358,6 +396,7 @@ mod tests {
                         | WitnessCosignature
                         | CurrentCertificate
                         | MessageProtection
+                        | Access::AcmeSignature
                         | RolesOrEnrollmentCode(_)
                 )
             {

@@ -41,6 +41,12 @@ pub struct CertifyRequest {
     pub role: CertificateRole,
     /// The token's word that it generated the key.
     pub attestation: Option<Attestation>,
+    /// The request's DNS names were proven controlled by the requester
+    /// (ACME challenges, docs/acme.md). For a `server` certificate this
+    /// stands in for the token attestation: a Web server's key lives in
+    /// its software, as the Web PKI expects; and an empty subject takes the
+    /// identity presented (the first name).
+    pub domain_validated: bool,
 }
 
 /// A request the CA will certify (if the subject's registration or the
@@ -118,7 +124,7 @@ pub fn review(
     // A CRMF template may leave the subject out (a key update): it then
     // asks for the identity presented (RFC 4211 §5: fields omitted are the
     // CA's to fill).
-    if req.form == RequestForm::Crmf && csr.subject.is_empty() {
+    if (req.form == RequestForm::Crmf || req.domain_validated) && csr.subject.is_empty() {
         csr.subject = presented.clone();
     }
     if !same_identity(&presented, &csr.subject) {
@@ -167,7 +173,9 @@ pub fn review(
     };
     let wants_manufacturer = policy.manufacturer_evidence.contains(&req.role);
     if attested_by.is_none()
-        && (req.role == CertificateRole::Server || policy.require_attestation || wants_manufacturer)
+        && ((req.role == CertificateRole::Server && !req.domain_validated)
+            || policy.require_attestation
+            || wants_manufacturer)
     {
         return Err(CaError::AttestationRequired {
             role: req.role.to_string(),

@@ -1,0 +1,361 @@
+//! ACME over HTTPS (RFC 8555 §6; docs/acme.md) at
+//! `/acme/{provisioner}/…`, the provisioner naming the certificate role
+//! (`server`, `client`): every answer carries a fresh `Replay-Nonce` and
+//! the directory's `Link`; refusals are problem documents
+//! (`application/problem+json`), marked for the gate's audit. And the
+//! officers' endpoint that issues external account binding keys.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use symbolon::access::PartyName;
+use symbolon::acme::{Problem, ProblemType};
+use symbolon::x509::CertificateRole;
+
+use crate::acme::{directory, AcmeBody, AcmeContext, AcmeError, AcmeResult, ACME_ROLES};
+use crate::gate::{Caller, RefusedInBody};
+use crate::http::{body, ApiResult};
+use crate::CaService;
+
+/// Longest Host header taken into the URLs.
+const MAX_HOST: usize = 255;
+
+pub(crate) fn routes() -> Router<Arc<CaService>> {
+    Router::new()
+        .route("/v1/acme/eab", post(issue_eab))
+        .route("/acme/{provisioner}/directory", get(get_directory))
+        .route("/acme/{provisioner}/new-nonce", get(new_nonce))
+        .route("/acme/{provisioner}/new-account", post(new_account))
+        .route("/acme/{provisioner}/new-order", post(new_order))
+        .route("/acme/{provisioner}/account/{id}", post(account))
+        .route("/acme/{provisioner}/account/{id}/orders", post(orders))
+        .route("/acme/{provisioner}/order/{id}", post(order))
+        .route("/acme/{provisioner}/order/{id}/finalize", post(finalize))
+        .route("/acme/{provisioner}/authz/{id}", post(authorization))
+        .route("/acme/{provisioner}/chall/{authz}/{kind}", post(challenge))
+        .route("/acme/{provisioner}/cert/{serial}", post(certificate))
+        .route("/acme/{provisioner}/key-change", post(key_change))
+        .route("/acme/{provisioner}/revoke-cert", post(revoke_cert))
+}
+
+/// The request's provisioner and base URL, from its Host header.
+fn context(
+    s: &CaService,
+    headers: &HeaderMap,
+    provisioner: &str,
+) -> Result<AcmeContext, AcmeError> {
+    let role = provisioner
+        .parse::<CertificateRole>()
+        .ok()
+        .filter(|r| ACME_ROLES.contains(r) && s.policy.roles.contains(r))
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemType::Malformed,
+                format!(
+                    "no ACME provisioner {:?}: provisioners are the certificate roles that name hosts (server, client) this CA issues",
+                    provisioner.chars().take(40).collect::<String>()
+                ),
+            )
+        })?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= MAX_HOST
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemType::Malformed,
+                "the request has no usable Host header",
+            )
+        })?;
+    Ok(AcmeContext {
+        base: format!("https://{}/acme/{}", host.to_ascii_lowercase(), role),
+        role,
+    })
+}
+
+/// The answer, with a fresh nonce and the directory link.
+fn answer(s: &CaService, ctx: Option<&AcmeContext>, result: AcmeResult) -> Response {
+    let nonce = s.acme_nonce();
+    let mut response = match result {
+        Ok(reply) => {
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+            let mut r = match reply.body {
+                AcmeBody::Json(v) => (status, Json(v)).into_response(),
+                AcmeBody::Pem(pem) => (
+                    status,
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/pem-certificate-chain"),
+                    )],
+                    pem,
+                )
+                    .into_response(),
+                AcmeBody::Empty => status.into_response(),
+            };
+            if let Some(l) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                r.headers_mut().insert(header::LOCATION, l);
+            }
+            for link in reply.links {
+                if let Ok(v) = HeaderValue::from_str(&link) {
+                    r.headers_mut().append(header::LINK, v);
+                }
+            }
+            r
+        }
+        Err(AcmeError { problem, code }) => {
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let detail = problem.to_string();
+            let mut r = (
+                status,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/problem+json"),
+                )],
+                serde_json::to_string(&problem).unwrap_or_default(),
+            )
+                .into_response();
+            r.extensions_mut().insert(code);
+            r.extensions_mut().insert(RefusedInBody(detail));
+            r
+        }
+    };
+    let h = response.headers_mut();
+    match nonce.ok().and_then(|n| HeaderValue::from_str(&n).ok()) {
+        Some(n) => {
+            h.insert("replay-nonce", n);
+        }
+        None => tracing::error!("cannot make an ACME nonce"),
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(ctx) = ctx {
+        if let Ok(v) = HeaderValue::from_str(&format!("<{}>;rel=\"index\"", ctx.url("directory"))) {
+            h.append(header::LINK, v);
+        }
+    }
+    response
+}
+
+/// Runs `f` in the request's context, and answers.
+async fn run<F, Fut>(s: Arc<CaService>, headers: HeaderMap, provisioner: String, f: F) -> Response
+where
+    F: FnOnce(Arc<CaService>, AcmeContext) -> Fut,
+    Fut: std::future::Future<Output = AcmeResult>,
+{
+    match context(&s, &headers, &provisioner) {
+        Ok(ctx) => {
+            let result = f(Arc::clone(&s), ctx.clone()).await;
+            answer(&s, Some(&ctx), result)
+        }
+        Err(e) => answer(&s, None, Err(e)),
+    }
+}
+
+async fn get_directory(
+    State(s): State<Arc<CaService>>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match context(&s, &headers, &p) {
+        Ok(ctx) => (StatusCode::OK, Json(directory(&ctx))).into_response(),
+        Err(e) => answer(&s, None, Err(e)),
+    }
+}
+
+async fn new_nonce(
+    State(s): State<Arc<CaService>>,
+    Path(p): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    // RFC 8555 §7.2: 200 to HEAD, 204 to GET.
+    let status = if method == Method::HEAD { 200 } else { 204 };
+    run(s, headers, p, |_, _| async move {
+        Ok(crate::acme::AcmeReply {
+            status,
+            location: None,
+            links: Vec::new(),
+            body: AcmeBody::Empty,
+        })
+    })
+    .await
+}
+
+async fn new_account(
+    State(s): State<Arc<CaService>>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_new_account(&ctx, &body).await
+    })
+    .await
+}
+
+async fn new_order(
+    State(s): State<Arc<CaService>>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_new_order(&ctx, &body).await
+    })
+    .await
+}
+
+async fn account(
+    State(s): State<Arc<CaService>>,
+    Path((p, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_account(&ctx, &id, &body).await
+    })
+    .await
+}
+
+async fn orders(
+    State(s): State<Arc<CaService>>,
+    Path((p, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_orders(&ctx, &id, &body).await
+    })
+    .await
+}
+
+async fn order(
+    State(s): State<Arc<CaService>>,
+    Path((p, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_order(&ctx, &id, &body).await
+    })
+    .await
+}
+
+async fn finalize(
+    State(s): State<Arc<CaService>>,
+    Path((p, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_finalize(&ctx, &id, &body).await
+    })
+    .await
+}
+
+async fn authorization(
+    State(s): State<Arc<CaService>>,
+    Path((p, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_authorization(&ctx, &id, &body).await
+    })
+    .await
+}
+
+async fn challenge(
+    State(s): State<Arc<CaService>>,
+    Path((p, authz, kind)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_challenge(&ctx, &authz, &kind, &body).await
+    })
+    .await
+}
+
+async fn certificate(
+    State(s): State<Arc<CaService>>,
+    Path((p, serial)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_certificate(&ctx, &serial, &body).await
+    })
+    .await
+}
+
+async fn key_change(
+    State(s): State<Arc<CaService>>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_key_change(&ctx, &body).await
+    })
+    .await
+}
+
+async fn revoke_cert(
+    State(s): State<Arc<CaService>>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(s, headers, p, |s, ctx| async move {
+        s.acme_revoke(&ctx, &body).await
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EabBody {
+    station: String,
+    /// Days it may wait for its account (1 to 30; 7 by default).
+    days: Option<u32>,
+}
+
+/// `POST /v1/acme/eab`: a binding key for a station's ACME account.
+async fn issue_eab(
+    State(s): State<Arc<CaService>>,
+    Extension(caller): Extension<Caller>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let b: EabBody = body(raw)?;
+    let by = caller.actor()?;
+    let station: PartyName = b
+        .station
+        .parse()
+        .map_err(|e: symbolon::access::AccessError| {
+            crate::http::bad(symbolon::Code::InvalidInput, e.to_string())
+        })?;
+    let issued = s.acme_issue_eab(&station, b.days, by).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "kid": issued.kid,
+            "hmac_key": issued.key.reveal().as_str(),
+            "station": station,
+            "expires_at": issued.expires_at,
+        })),
+    )
+        .into_response())
+}
