@@ -136,6 +136,9 @@ pub enum AcmeBody {
     Pem(String),
     /// Nothing (revocation).
     Empty,
+    /// A refusal that carries a header (a key change's conflict names the
+    /// other account): its problem and the service's code.
+    Problem(Problem, Code),
 }
 
 impl AcmeReply {
@@ -236,6 +239,31 @@ fn unauthorized(detail: impl Into<String>) -> AcmeError {
     Problem::new(ProblemType::Unauthorized, detail).into()
 }
 
+/// A deactivated account's refusal: 401 (RFC 8555 §7.3.6).
+fn deactivated(id: &str) -> AcmeError {
+    let mut p = Problem::new(
+        ProblemType::Unauthorized,
+        format!("account {id} is deactivated: it signs nothing more"),
+    );
+    p.status = 401;
+    p.into()
+}
+
+/// The account a key already has: itself if valid and of this
+/// provisioner.
+fn existing_account(ctx: &AcmeContext, a: &AcmeAccountRecord) -> AcmeResult {
+    if a.status != AcmeAccountStatus::Valid {
+        return Err(deactivated(&a.id));
+    }
+    if a.provisioner != ctx.role.to_string() {
+        return Err(unauthorized(format!(
+            "this key's account is at provisioner {}: use /acme/{}/directory",
+            a.provisioner, a.provisioner
+        )));
+    }
+    Ok(AcmeReply::json(200, account_json(ctx, a)).at(ctx.account_url(&a.id)))
+}
+
 impl CaService {
     /// A fresh nonce (RFC 8555 §7.2).
     pub fn acme_nonce(&self) -> Result<String, AcmeError> {
@@ -311,9 +339,17 @@ impl CaService {
                             "the kid is not an account URL of this provisioner",
                         )
                     })?;
-                let record = self.registry.acme_account(id).await?.ok_or_else(|| {
-                    Problem::new(ProblemType::AccountDoesNotExist, format!("no account {id}"))
-                })?;
+                let record = self
+                    .registry
+                    .acme_account(id)
+                    .await?
+                    .filter(|r| r.provisioner == ctx.role.to_string())
+                    .ok_or_else(|| {
+                        Problem::new(
+                            ProblemType::AccountDoesNotExist,
+                            format!("no account {id} at this provisioner (an account orders at the provisioner it was made at)"),
+                        )
+                    })?;
                 let key = Jwk::from_json(&record.jwk).map_err(|e| {
                     AcmeError::from(ServiceError::from(StoreError::Corrupt(e.to_string())))
                 })?;
@@ -324,10 +360,25 @@ impl CaService {
         self.spend_nonce(&header.nonce)?;
         if let Some(a) = &account {
             if a.status != AcmeAccountStatus::Valid {
-                return Err(unauthorized(format!("account {} is deactivated", a.id)));
+                return Err(deactivated(&a.id));
             }
         }
         Ok(Verified { jws, account, key })
+    }
+
+    /// Refuses an account key this CA certified, or refused to: an
+    /// account's key is never a certificate's (RFC 8555 §11.1).
+    async fn acme_fresh_key(&self, key: &Jwk) -> Result<(), AcmeError> {
+        let fp = symbolon::keys::Fingerprint::of_spki(&key.spki_der()?);
+        if self.registry.key_available(&fp, None).await? {
+            Ok(())
+        } else {
+            Err(Problem::new(
+                ProblemType::BadPublicKey,
+                "this key was certified or refused by this CA: an account key must be no certificate's key",
+            )
+            .into())
+        }
     }
 
     /// `newAccount` (RFC 8555 §7.3): finds the account of the signing key,
@@ -338,8 +389,7 @@ impl CaService {
         let payload = v.jws.payload_json()?;
         let thumbprint = v.key.thumbprint();
         if let Some(existing) = self.registry.acme_account_by_key(&thumbprint).await? {
-            return Ok(AcmeReply::json(200, account_json(ctx, &existing))
-                .at(ctx.account_url(&existing.id)));
+            return existing_account(ctx, &existing);
         }
         if payload.get("onlyReturnExisting").and_then(Value::as_bool) == Some(true) {
             return Err(
@@ -354,6 +404,7 @@ impl CaService {
             )
         })?;
         let binding = ExternalBinding::parse(binding)?;
+        self.acme_fresh_key(&v.key).await?;
         let record = self.registry.acme_eab(&binding.kid).await?.ok_or_else(|| {
             unauthorized(format!(
                 "kid {:?} is not a binding key an officer issued",
@@ -362,9 +413,9 @@ impl CaService {
         })?;
         let key = self.enrollment_key.eab_key_for(&binding.kid);
         binding.verify(key.expose(), &v.key, &url)?;
-        if let Some(account) = &record.account {
+        if record.account.is_some() {
             return Err(unauthorized(format!(
-                "binding key {} was used already, by account {account}; a key binds one account",
+                "binding key {} was used already; a key binds one account",
                 record.kid
             )));
         }
@@ -381,6 +432,7 @@ impl CaService {
                 id: id.clone(),
                 thumbprint: thumbprint.clone(),
                 jwk: v.key.canonical_json(),
+                provisioner: ctx.role.to_string(),
                 eab_kid: record.kid.clone(),
                 contact,
             })
@@ -390,8 +442,7 @@ impl CaService {
             // The same key raced itself: its account exists now.
             Err(StoreError::AlreadyExists(_)) => {
                 if let Some(existing) = self.registry.acme_account_by_key(&thumbprint).await? {
-                    return Ok(AcmeReply::json(200, account_json(ctx, &existing))
-                        .at(ctx.account_url(&existing.id)));
+                    return existing_account(ctx, &existing);
                 }
             }
             Err(StoreError::AlreadyClaimed { .. }) => {
@@ -457,28 +508,30 @@ impl CaService {
             ));
         }
         let thumbprint = change.new_key.thumbprint();
+        self.acme_fresh_key(&change.new_key).await?;
         if let Some(other) = self.registry.acme_account_by_key(&thumbprint).await? {
-            return Ok(AcmeReply {
-                status: 409,
-                location: Some(ctx.account_url(&other.id)),
-                links: Vec::new(),
-                body: AcmeBody::Json(
-                    serde_json::to_value(Problem::new(
-                        ProblemType::Malformed,
-                        "the new key is another account's already",
-                    ))
-                    .unwrap_or_default(),
-                ),
-            });
+            return Ok(key_taken(ctx, &other));
         }
-        self.registry
+        let changed = self
+            .registry
             .change_acme_account_key(
                 &account.id,
                 &account.thumbprint,
                 &thumbprint,
                 &change.new_key.canonical_json(),
             )
-            .await?;
+            .await;
+        match changed {
+            Ok(()) => {}
+            // Another account took the key meanwhile.
+            Err(StoreError::AlreadyExists(_)) => {
+                if let Some(other) = self.registry.acme_account_by_key(&thumbprint).await? {
+                    return Ok(key_taken(ctx, &other));
+                }
+                return Err(malformed("the new key was taken meanwhile; try again").into());
+            }
+            Err(e) => return Err(e.into()),
+        }
         let account = self
             .registry
             .acme_account(&account.id)
@@ -642,6 +695,22 @@ impl CaService {
     }
 }
 
+/// RFC 8555 §7.3.5: a new key that is another account's is a conflict,
+/// answered with that account's URL.
+fn key_taken(ctx: &AcmeContext, other: &AcmeAccountRecord) -> AcmeReply {
+    let mut problem = Problem::new(
+        ProblemType::Malformed,
+        "the new key is another account's already",
+    );
+    problem.status = 409;
+    AcmeReply {
+        status: 409,
+        location: Some(ctx.account_url(&other.id)),
+        links: Vec::new(),
+        body: AcmeBody::Problem(problem, Code::AlreadyExists),
+    }
+}
+
 fn contacts(v: Option<&Value>) -> Result<Vec<String>, AcmeError> {
     let Some(v) = v else { return Ok(Vec::new()) };
     let list = v
@@ -653,11 +722,7 @@ fn contacts(v: Option<&Value>) -> Result<Vec<String>, AcmeError> {
     list.iter()
         .map(|c| {
             let c = c.as_str().unwrap_or_default();
-            let ok = c.len() <= MAX_CONTACT_LEN
-                && c.strip_prefix("mailto:").is_some_and(|a| {
-                    a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
-                        && !a.contains(['?', ',', ' ', '<', '>'])
-                });
+            let ok = c.len() <= MAX_CONTACT_LEN && c.strip_prefix("mailto:").is_some_and(mailbox);
             if ok {
                 Ok(c.to_string())
             } else {
@@ -673,6 +738,22 @@ fn contacts(v: Option<&Value>) -> Result<Vec<String>, AcmeError> {
             }
         })
         .collect()
+}
+
+/// One plain address: `local@domain`, printable ASCII, one `@`, nothing
+/// a mail header or URL would read as more (no hfields, separators,
+/// escapes or line breaks).
+fn mailbox(a: &str) -> bool {
+    let plain = a
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"?,;<>()[]\\\":%/&=".contains(&b));
+    let mut parts = a.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            plain && !local.is_empty() && domain.parse::<symbolon::x509::DnsName>().is_ok()
+        }
+        _ => false,
+    }
 }
 
 fn revocation_reason(v: Option<&Value>) -> Result<RevocationReason, AcmeError> {

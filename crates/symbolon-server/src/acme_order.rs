@@ -36,6 +36,8 @@ const ORDER_LIFETIME_SECS: i64 = 24 * 3600;
 const MAX_ORDERS: usize = 20_000;
 /// Most unfinished orders one account may have.
 const MAX_OPEN_PER_ACCOUNT: usize = 100;
+/// Most orders of any state one account may have in memory (a day's).
+const MAX_ORDERS_PER_ACCOUNT: usize = 1_000;
 /// Longest CSR read (base64url).
 const MAX_CSR: usize = 32 * 1024;
 
@@ -230,15 +232,33 @@ impl CaService {
         }
         let mut objects = self.objects()?;
         objects.prune(t);
-        let open = objects
+        let mine: Vec<&OrderEntry> = objects
             .orders
             .values()
-            .filter(|o| o.account == account.id && matches!(o.outcome, Outcome::Open))
+            .filter(|o| o.account == account.id)
+            .collect();
+        let open = mine
+            .iter()
+            .filter(|o| {
+                matches!(
+                    objects.status(o, t),
+                    Status::Pending | Status::Ready | Status::Processing
+                )
+            })
             .count();
-        if open >= MAX_OPEN_PER_ACCOUNT || objects.orders.len() >= MAX_ORDERS {
+        if open >= MAX_OPEN_PER_ACCOUNT {
             return Err(Problem::new(
                 ProblemType::RateLimited,
-                format!("too many unfinished orders (at most {MAX_OPEN_PER_ACCOUNT} per account); finish or let some expire"),
+                format!("account {} has {MAX_OPEN_PER_ACCOUNT} unfinished orders; finish some, or deactivate their authorizations", account.id),
+            )
+            .into());
+        }
+        // Every order an account keeps in memory, finished or not, counts
+        // against its share: one account cannot fill the service's.
+        if mine.len() >= MAX_ORDERS_PER_ACCOUNT || objects.orders.len() >= MAX_ORDERS {
+            return Err(Problem::new(
+                ProblemType::RateLimited,
+                format!("too many orders in the last day (at most {MAX_ORDERS_PER_ACCOUNT} per account); try again when older ones expire"),
             )
             .into());
         }
@@ -401,7 +421,12 @@ impl CaService {
 
     /// `finalize` (RFC 8555 §7.4): the CSR for exactly the order's names,
     /// reviewed and issued under the account.
-    pub async fn acme_finalize(&self, ctx: &AcmeContext, id: &str, body: &[u8]) -> AcmeResult {
+    pub async fn acme_finalize(
+        self: &Arc<Self>,
+        ctx: &AcmeContext,
+        id: &str,
+        body: &[u8],
+    ) -> AcmeResult {
         let url = ctx.url(&format!("order/{id}/finalize"));
         let v = self.acme_verify(ctx, &url, body, false).await?;
         let account = v.account()?.clone();
@@ -445,20 +470,31 @@ impl CaService {
             o.outcome = Outcome::Processing;
             (o.identifiers.clone(), o.role)
         };
-        let issued = PROTOCOL
-            .scope("acme", self.acme_issue(&account, csr, &names, role))
-            .await;
-        let outcome = match &issued {
-            Ok(serial) => Outcome::Issued(serial.clone()),
-            Err(e) => Outcome::Failed(e.problem.clone()),
-        };
+        // In a task of its own: a client that goes away mid-request must
+        // not leave the order processing for ever, or a certificate made
+        // and its order not told.
+        let service = Arc::clone(self);
+        let order_id = id.to_string();
+        let task = tokio::spawn(async move {
+            let issued = PROTOCOL
+                .scope("acme", service.acme_issue(&account, csr, &names, role))
+                .await;
+            let outcome = match &issued {
+                Ok(serial) => Outcome::Issued(serial.clone()),
+                Err(e) => Outcome::Failed(e.problem.clone()),
+            };
+            if let Ok(mut objects) = service.acme.objects.lock() {
+                if let Some(o) = objects.orders.get_mut(&order_id) {
+                    o.outcome = outcome;
+                }
+            }
+            issued
+        });
+        let issued = task
+            .await
+            .map_err(|_| server_internal("the issuance task failed"))?;
         let reply = {
-            let mut objects = self.objects()?;
-            let o = objects
-                .orders
-                .get_mut(id)
-                .ok_or_else(|| not_found("order"))?;
-            o.outcome = outcome;
+            let objects = self.objects()?;
             let o = objects.orders.get(id).ok_or_else(|| not_found("order"))?;
             order_json(ctx, id, o, objects.status(o, t))
         };
@@ -506,6 +542,22 @@ impl CaService {
                 .await;
             return Err(Problem::new(ProblemType::BadCsr, e.to_string()).into());
         }
+        // An account's key certifies nothing (RFC 8555 §11.1): a
+        // certificate for it would let its holder's TLS server speak for
+        // the account, and the account for the server.
+        let spki = approved.public_key.spki_der();
+        let thumbprint = symbolon::acme::Jwk::from_spki(spki).map(|k| k.thumbprint());
+        if let Ok(tp) = thumbprint {
+            if self.registry.acme_account_by_key(&tp).await?.is_some() {
+                let e = CaError::InvalidRequest(
+                    "the CSR's key is an ACME account's key; a certificate's key must be its own"
+                        .into(),
+                );
+                self.refused(&e, Some(approved.public_key.fingerprint()))
+                    .await;
+                return Err(Problem::new(ProblemType::BadCsr, e.to_string()).into());
+            }
+        }
         // The policy again: it may have changed since the order.
         self.acme_names_allowed(account, names).await?;
         let subject = approved.subject.clone();
@@ -523,9 +575,6 @@ impl CaService {
                     ..IssueLinks::default()
                 },
             )
-            .await?;
-        self.registry
-            .link_acme_certificate(&certified.serial, &account.id)
             .await?;
         Ok(certified.serial)
     }

@@ -164,8 +164,28 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The gate, as an axum middleware on every matched route.
+/// The gate, as an axum middleware on every matched route. ACME's
+/// clients read refusals as problem documents with a fresh nonce: the
+/// gate's own are put in that form on ACME's paths (docs/acme.md).
 pub async fn gate(
+    State(edge): State<Arc<Edge>>,
+    matched: Option<MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let acme = matched
+        .as_ref()
+        .is_some_and(|m| m.as_str().starts_with("/acme/"));
+    let service = Arc::clone(&edge.service);
+    let response = admit_and_run(State(edge), matched, req, next).await;
+    if acme {
+        crate::http_acme::as_problem(&service, response).await
+    } else {
+        response
+    }
+}
+
+async fn admit_and_run(
     State(edge): State<Arc<Edge>>,
     matched: Option<MatchedPath>,
     req: Request,

@@ -65,25 +65,107 @@ fn context(
                 ),
             )
         })?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= MAX_HOST
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .ok_or_else(|| {
-            Problem::new(
-                ProblemType::Malformed,
-                "the request has no usable Host header",
-            )
-        })?;
+    let mut all = headers.get_all(header::HOST).iter();
+    let host = match (all.next(), all.next()) {
+        (Some(h), None) => h.to_str().ok(),
+        _ => None,
+    }
+    .filter(|h| {
+        !h.is_empty()
+            && h.len() <= MAX_HOST
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    })
+    .ok_or_else(|| {
+        Problem::new(
+            ProblemType::Malformed,
+            "the request has no usable Host header (exactly one)",
+        )
+    })?;
+    let name = host_name(host).to_ascii_lowercase();
+    if !s.acme_hosts.is_empty() && !s.acme_hosts.contains(&name) {
+        return Err(Problem::new(
+            ProblemType::Malformed,
+            format!(
+                "this service answers ACME as {}, not {:?}",
+                s.acme_hosts.join(", "),
+                name.chars().take(60).collect::<String>()
+            ),
+        )
+        .into());
+    }
     Ok(AcmeContext {
         base: format!("https://{}/acme/{}", host.to_ascii_lowercase(), role),
         role,
     })
+}
+
+/// The host of a Host header, without its port (`[::1]:8443` → `::1`).
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// The gate's own refusals on ACME's paths (a rate limit, a media type,
+/// a body too large or late) as problem documents with a fresh nonce;
+/// ACME's answers pass as they are.
+pub(crate) async fn as_problem(s: &CaService, response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !response.status().is_client_error() || !is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "refused".into());
+    let kind = if parts.status == StatusCode::TOO_MANY_REQUESTS {
+        ProblemType::RateLimited
+    } else {
+        ProblemType::Malformed
+    };
+    let mut problem = Problem::new(kind, message);
+    problem.status = parts.status.as_u16();
+    let mut r = problem_response(parts.status, &problem);
+    if let Some(v) = parts.headers.get(header::RETRY_AFTER) {
+        r.headers_mut().insert(header::RETRY_AFTER, v.clone());
+    }
+    *r.extensions_mut() = parts.extensions;
+    if let Some(n) = s
+        .acme_nonce()
+        .ok()
+        .and_then(|n| HeaderValue::from_str(&n).ok())
+    {
+        r.headers_mut().insert("replay-nonce", n);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A problem document (RFC 7807).
+fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        )],
+        serde_json::to_string(problem).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 /// The answer, with a fresh nonce and the directory link.
@@ -104,6 +186,13 @@ fn answer(s: &CaService, ctx: Option<&AcmeContext>, result: AcmeResult) -> Respo
                 )
                     .into_response(),
                 AcmeBody::Empty => status.into_response(),
+                AcmeBody::Problem(problem, code) => {
+                    let detail = problem.to_string();
+                    let mut r = problem_response(status, &problem);
+                    r.extensions_mut().insert(code);
+                    r.extensions_mut().insert(RefusedInBody(detail));
+                    r
+                }
             };
             if let Some(l) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
                 r.headers_mut().insert(header::LOCATION, l);
@@ -118,15 +207,7 @@ fn answer(s: &CaService, ctx: Option<&AcmeContext>, result: AcmeResult) -> Respo
         Err(AcmeError { problem, code }) => {
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
             let detail = problem.to_string();
-            let mut r = (
-                status,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                )],
-                serde_json::to_string(&problem).unwrap_or_default(),
-            )
-                .into_response();
+            let mut r = problem_response(status, &problem);
             r.extensions_mut().insert(code);
             r.extensions_mut().insert(RefusedInBody(detail));
             r

@@ -166,6 +166,9 @@ pub struct CaService {
     pub(crate) enrollment_key: symbolon::access::EnrollmentKey,
     pub(crate) cmp: crate::cmp::Transactions,
     pub(crate) acme: crate::acme::AcmeState,
+    /// The host names ACME answers under (lower case, no port); empty:
+    /// any (`serve` always sets them).
+    pub(crate) acme_hosts: Vec<String>,
 }
 
 impl CaService {
@@ -222,6 +225,7 @@ impl CaService {
             enrollment_key,
             cmp: crate::cmp::Transactions::default(),
             acme: crate::acme::AcmeState::new(crate::acme_validate::AcmeValidation::default()),
+            acme_hosts: Vec::new(),
         })
     }
 
@@ -243,6 +247,15 @@ impl CaService {
     /// resolves to: tests on one machine; docs/acme.md).
     pub fn with_acme_validation(mut self, v: crate::acme_validate::AcmeValidation) -> Self {
         self.acme = crate::acme::AcmeState::new(v);
+        self
+    }
+
+    /// The host names ACME answers under (the service's own: its TLS
+    /// names and its public URL's host): a request whose Host header names
+    /// another is refused, so no URL the service signs into its answers,
+    /// and no JWS `url` it accepts, is a stranger's (docs/acme.md).
+    pub fn with_acme_hosts(mut self, hosts: impl IntoIterator<Item = String>) -> Self {
+        self.acme_hosts = hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect();
         self
     }
 
@@ -669,7 +682,13 @@ impl CaService {
                         &record,
                         spki,
                         registration.as_ref(),
-                        renews.as_ref(),
+                        symbolon_store::DeliveryLinks {
+                            renews: renews.as_ref(),
+                            acme_account: match &authority {
+                                Authority::Acme { account, .. } => Some(account.as_str()),
+                                _ => None,
+                            },
+                        },
                         &detail,
                         &delivery,
                     )

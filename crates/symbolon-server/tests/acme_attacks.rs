@@ -35,6 +35,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// An ACME client's key.
 struct Key {
     pair: EcdsaKeyPair,
+    pkcs8: Vec<u8>,
     jwk: Value,
 }
 
@@ -49,7 +50,21 @@ impl Key {
             "kty": "EC", "crv": "P-256",
             "x": URL_SAFE_NO_PAD.encode(&p[1..33]), "y": URL_SAFE_NO_PAD.encode(&p[33..]),
         });
-        Key { pair, jwk }
+        Key {
+            pair,
+            pkcs8: pkcs8.as_ref().to_vec(),
+            jwk,
+        }
+    }
+
+    /// A CSR for this very key, for `name`.
+    fn csr(&self, name: &str) -> Vec<u8> {
+        let pem = symbolon::pem::encode("PRIVATE KEY", &self.pkcs8);
+        let key = EcPrivateKey::import_pem(pem.as_bytes()).unwrap();
+        let signer = EcSigner::new(key.public_key().clone()).unwrap();
+        let alt = AltNames::parse_tagged([format!("dns:{name}").as_str()]).unwrap();
+        build_ec_csr_with_names(&Default::default(), &alt, &signer, |input| key.sign(input))
+            .unwrap()
     }
 
     fn thumbprint(&self) -> String {
@@ -106,6 +121,11 @@ fn json_of(r: &AcmeReply) -> &Value {
 
 impl Acme {
     fn start() -> Acme {
+        Self::start_with_hosts(&[])
+    }
+
+    /// The same, ACME answering under `hosts` only.
+    fn start_with_hosts(hosts: &[&str]) -> Acme {
         let dir = tempfile::tempdir().unwrap();
         let data = DataDir::new(dir.path().join("data"));
         data.init(
@@ -156,7 +176,8 @@ impl Acme {
                     http_port: port,
                     tls_port: 1,
                     resolve_to: Some("127.0.0.1".parse().unwrap()),
-                }),
+                })
+                .with_acme_hosts(hosts.iter().map(|h| h.to_string())),
             );
             let mut token = SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
             let public = token.generate(&SlotName::new("web").unwrap(), RsaAlgorithm::Rsa2048).unwrap();
@@ -445,6 +466,20 @@ fn accounts_need_a_binding_an_officer_issued_used_once() {
         &bad_contact.to_string(),
     )));
     assert!(e.problem.kind.ends_with("invalidContact"), "{}", e.problem);
+    for injected in [
+        "mailto:a@acme.test\r\nBcc:x@evil.example",
+        "mailto:a@b@acme.test",
+        "mailto:a@acme.test;x@evil.example",
+        "mailto:a%0d@acme.test",
+    ] {
+        let c = json!({ "externalAccountBinding": acme.binding(&acme.eab().0, &hmac, &url, &other.jwk), "contact": [injected] });
+        let e = problem(send(acme.body(&other, None, &url, &c.to_string())));
+        assert!(
+            e.problem.kind.ends_with("invalidContact"),
+            "{injected:?}: {}",
+            e.problem
+        );
+    }
 }
 
 #[test]
@@ -735,4 +770,161 @@ fn a_key_rollover_needs_both_keys_and_moves_the_account() {
     };
     refused(read(&old), ProblemType::Malformed, "does not verify");
     read(&new).unwrap();
+}
+
+#[test]
+fn account_keys_and_certificate_keys_stay_apart_and_accounts_at_their_provisioner() {
+    let acme = Acme::start();
+    let a = Key::new();
+    let kid = acme.account(&a);
+    // A certificate for the account's own key: refused.
+    let order = acme.order(&a, &kid, &["own.acme.test"]).unwrap();
+    assert_eq!(acme.validate(&a, &kid, json_of(&order)), [Status::Valid]);
+    let id = Acme::id_of(order.location.as_ref().unwrap());
+    refused(
+        acme.finalize(&a, &kid, &id, &a.csr("own.acme.test")),
+        ProblemType::BadCsr,
+        "account's key",
+    );
+    // A key certified: it makes no account, and no account moves to it.
+    let certified = Key::new();
+    let order = acme.order(&a, &kid, &["own.acme.test"]).unwrap();
+    assert_eq!(acme.validate(&a, &kid, json_of(&order)), [Status::Valid]);
+    let id = Acme::id_of(order.location.as_ref().unwrap());
+    acme.finalize(&a, &kid, &id, &certified.csr("own.acme.test"))
+        .unwrap();
+    let (eab, hmac) = acme.eab();
+    let url = acme.ctx.url("new-account");
+    let payload =
+        json!({ "externalAccountBinding": acme.binding(&eab, &hmac, &url, &certified.jwk) })
+            .to_string();
+    refused(
+        acme.rt.block_on(
+            acme.service
+                .acme_new_account(&acme.ctx, &acme.body(&certified, None, &url, &payload)),
+        ),
+        ProblemType::BadPublicKey,
+        "certified",
+    );
+    let change = acme.ctx.url("key-change");
+    let inner = certified.sign(
+        json!({ "alg": "ES256", "jwk": certified.jwk, "url": change }),
+        &json!({ "account": kid, "oldKey": a.jwk }).to_string(),
+    );
+    refused(
+        acme.rt.block_on(acme.service.acme_key_change(
+            &acme.ctx,
+            &acme.body(&a, Some(&kid), &change, &inner.to_string()),
+        )),
+        ProblemType::BadPublicKey,
+        "certified",
+    );
+    // The server provisioner's account orders nothing at the client one.
+    let client = AcmeContext {
+        base: "https://ca.test/acme/client".into(),
+        role: CertificateRole::Client,
+    };
+    let client_kid = kid.replace("/acme/server/", "/acme/client/");
+    let url = client.url("new-order");
+    let ids = json!({ "identifiers": [{ "type": "dns", "value": "cl.acme.test" }] }).to_string();
+    refused(
+        acme.rt.block_on(
+            acme.service
+                .acme_new_order(&client, &acme.body(&a, Some(&client_kid), &url, &ids)),
+        ),
+        ProblemType::AccountDoesNotExist,
+        "provisioner",
+    );
+    let url = client.url("new-account");
+    refused(
+        acme.rt.block_on(
+            acme.service
+                .acme_new_account(&client, &acme.body(&a, None, &url, "{}")),
+        ),
+        ProblemType::Unauthorized,
+        "provisioner server",
+    );
+}
+
+#[test]
+fn the_edge_answers_acme_only_under_its_names_and_in_problem_documents() {
+    use symbolon_server::gate::Edge;
+    use symbolon_server::rate_limit::{Limit, RateLimiter};
+    use tower::ServiceExt as _;
+    let acme = Acme::start_with_hosts(&["ca.test"]);
+    let limit = Limit {
+        per_second: 1e6,
+        burst: 1e6,
+    };
+    let app = symbolon_server::http::router(Arc::new(Edge {
+        service: Arc::clone(&acme.service),
+        limiter: RateLimiter::new(limit, limit),
+    }));
+    let send = |method: &str, path: &str, host: &str, content_type: &str| {
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", host)
+            .header("content-type", content_type)
+            .body(axum::body::Body::from("{}"))
+            .unwrap();
+        acme.rt.block_on(async {
+            let r = app.clone().oneshot(req).await.unwrap();
+            let status = r.status().as_u16();
+            let headers = r.headers().clone();
+            let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+            (
+                status,
+                headers,
+                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+            )
+        })
+    };
+    let (status, _, dir) = send(
+        "GET",
+        "/acme/server/directory",
+        "ca.test:8443",
+        "application/json",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        dir["newNonce"],
+        "https://ca.test:8443/acme/server/new-nonce"
+    );
+    // A stranger's name: no URL of its is ever signed into an answer.
+    let (status, headers, body) = send(
+        "GET",
+        "/acme/server/directory",
+        "evil.example",
+        "application/json",
+    );
+    assert_eq!(status, 400);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(
+        body["detail"].as_str().unwrap().contains("ca.test"),
+        "{body}"
+    );
+    // The gate's refusals, in ACME's terms and with a nonce.
+    let (status, headers, body) = send(
+        "POST",
+        "/acme/server/new-order",
+        "ca.test",
+        "application/json",
+    );
+    assert_eq!(status, 415);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(headers.contains_key("replay-nonce"));
+    assert_eq!(body["type"], "urn:ietf:params:acme:error:malformed");
+    // A wrong provisioner.
+    let (status, _, body) = send(
+        "GET",
+        "/acme/email/directory",
+        "ca.test",
+        "application/json",
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["detail"].as_str().unwrap().contains("provisioner"),
+        "{body}"
+    );
 }

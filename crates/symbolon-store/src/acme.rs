@@ -56,6 +56,8 @@ pub struct AcmeAccountRecord {
     pub jwk: String,
     /// The station it acts for.
     pub station: String,
+    /// The provisioner it was made at (the certificate role it orders).
+    pub provisioner: String,
     /// The binding it spent.
     pub eab_kid: String,
     /// Its contact URLs.
@@ -75,6 +77,8 @@ pub struct NewAcmeAccount {
     pub thumbprint: String,
     /// Its key, canonical JWK JSON.
     pub jwk: String,
+    /// The provisioner it is made at.
+    pub provisioner: String,
     /// The binding it spends.
     pub eab_kid: String,
     /// Its contact URLs.
@@ -163,13 +167,14 @@ pub(crate) async fn execute(
                 .map_err(StoreError::db("read an ACME binding key"))?
                 .get(0);
             sqlx::query(
-                "INSERT INTO acme_accounts (id, thumbprint, jwk, station, eab_kid, contact, status, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7)",
+                "INSERT INTO acme_accounts (id, thumbprint, jwk, station, provisioner, eab_kid, contact, status, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'valid', $8)",
             )
             .bind(&a.id)
             .bind(&a.thumbprint)
             .bind(&a.jwk)
             .bind(&station)
+            .bind(&a.provisioner)
             .bind(&a.eab_kid)
             .bind(serde_json::to_string(&a.contact).unwrap_or_else(|_| "[]".into()))
             .bind(now)
@@ -184,7 +189,7 @@ pub(crate) async fn execute(
             })?;
             Some((
                 AuditKind::AcmeAccountCreated,
-                json!({ "account": a.id, "station": station, "kid": a.eab_kid, "key": a.thumbprint }),
+                json!({ "account": a.id, "station": station, "provisioner": a.provisioner, "kid": a.eab_kid, "key": a.thumbprint }),
             ))
         }
         AcmeWrite::Deactivate { id } => {
@@ -262,7 +267,8 @@ pub(crate) async fn execute(
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "id, thumbprint, jwk, station, eab_kid, contact, status, created_at";
+const ACCOUNT_COLUMNS: &str =
+    "id, thumbprint, jwk, station, eab_kid, contact, status, created_at, provisioner";
 
 fn account_of(row: &sqlx::any::AnyRow) -> Result<AcmeAccountRecord, StoreError> {
     let status = match row.get::<String, _>(6).as_str() {
@@ -284,6 +290,7 @@ fn account_of(row: &sqlx::any::AnyRow) -> Result<AcmeAccountRecord, StoreError> 
             .map_err(|e| StoreError::Corrupt(format!("ACME account contact: {e}")))?,
         status,
         created_at: row.get(7),
+        provisioner: row.get(8),
     })
 }
 
@@ -393,19 +400,6 @@ impl Registry {
             old_thumbprint: old_thumbprint.into(),
             thumbprint: thumbprint.into(),
             jwk: jwk.into(),
-        })
-        .await
-    }
-
-    /// Records that `account` ordered certificate `serial`.
-    pub async fn link_acme_certificate(
-        &self,
-        serial: &CertificateSerial,
-        account: &str,
-    ) -> Result<(), StoreError> {
-        self.acme_write(AcmeWrite::LinkCertificate {
-            serial: serial.clone(),
-            account: account.into(),
         })
         .await
     }

@@ -40,7 +40,7 @@ pub use records::{
     ArbitratorRecord, CertificateRecord, CertificateSerial, ClaimScope, KeyRecord, KeyState,
     ModulusRecord, RecoveryRecord, ReservationId, SharedKey, TokenRecord,
 };
-pub use registry::{Backend, Registry};
+pub use registry::{Backend, DeliveryLinks, Registry};
 pub use revocation::{
     CertificateListing, CertificateStatus, CrlBase, RevocationChanges, RevocationOrigin,
     RevocationRecord, Revoke, RevokedSet, StatusLookup, StoredCrl,

@@ -679,10 +679,14 @@ impl Registry {
         c: &CertificateRecord,
         spki: &[u8],
         registration: Option<&symbolon::vetting::RegistrationId>,
-        renews: Option<&CertificateSerial>,
+        links: DeliveryLinks<'_>,
         detail: &serde_json::Value,
         delivery: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        let DeliveryLinks {
+            renews,
+            acme_account,
+        } = links;
         let mut op = WriteOp::Issuance(crate::writes::Issuance {
             record: Box::new(c.clone()),
             spki: spki.to_vec(),
@@ -694,6 +698,13 @@ impl Registry {
             let link = WriteOp::Revocation(crate::revocation::RevocationWrite::Renews {
                 new: c.serial.clone(),
                 old: old.clone(),
+            });
+            op = WriteOp::Both(Box::new(op), Box::new(link));
+        }
+        if let Some(account) = acme_account {
+            let link = WriteOp::Acme(crate::acme::AcmeWrite::LinkCertificate {
+                serial: c.serial.clone(),
+                account: account.to_string(),
             });
             op = WriteOp::Both(Box::new(op), Box::new(link));
         }
@@ -967,4 +978,14 @@ fn audit_entry(r: &sqlx::any::AnyRow) -> Result<AuditEntry, StoreError> {
         hash: r.get(5),
         openings,
     })
+}
+
+/// What an issuance delivered with its answer is linked to, in its
+/// transaction.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeliveryLinks<'a> {
+    /// The certificate it renews.
+    pub renews: Option<&'a CertificateSerial>,
+    /// The ACME account that ordered it (docs/acme.md).
+    pub acme_account: Option<&'a str>,
 }

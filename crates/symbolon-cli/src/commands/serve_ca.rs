@@ -94,6 +94,7 @@ pub(crate) fn run(
         if let Some(url) = &edge_args.public_url {
             service = service.with_public_url(url)?;
         }
+        service = service.with_acme_hosts(acme_hosts(edge_args));
         let service = Arc::new(service);
         bootstrap_admin(&service, &dir).await?;
         tokio::spawn(maintain_status(Arc::clone(&service)));
@@ -132,6 +133,31 @@ pub(crate) fn run(
         eprintln!("symbolon stopped");
         Ok(())
     })
+}
+
+/// The names ACME answers under: the service's TLS names (`--hostname`,
+/// loopback by default) and its public URL's host.
+fn acme_hosts(edge_args: &EdgeArgs) -> Vec<String> {
+    let mut hosts: Vec<String> = if edge_args.hostnames.is_empty() {
+        let names = ServiceNames::loopback();
+        names
+            .dns
+            .into_iter()
+            .chain(names.ips.iter().map(ToString::to_string))
+            .collect()
+    } else {
+        edge_args.hostnames.clone()
+    };
+    if let Some(url) = &edge_args.public_url {
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        hosts.push(host.to_string());
+    }
+    hosts
 }
 
 /// Refuses rates that are not positive and plain HTTP beyond loopback.

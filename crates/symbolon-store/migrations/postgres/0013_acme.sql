@@ -10,12 +10,14 @@ CREATE TABLE acme_eab_keys (
     account TEXT
 );
 -- Accounts: one per key (its RFC 7638 thumbprint), acting for the station
--- its binding names, whose name policy bounds what it may order.
+-- its binding names, whose name policy bounds what it may order, under the
+-- provisioner (certificate role) it was made at.
 CREATE TABLE acme_accounts (
     id TEXT PRIMARY KEY,
     thumbprint TEXT NOT NULL UNIQUE,
     jwk TEXT NOT NULL,
     station TEXT NOT NULL,
+    provisioner TEXT NOT NULL,
     eab_kid TEXT NOT NULL UNIQUE,
     contact TEXT NOT NULL,
     status TEXT NOT NULL,

@@ -46,6 +46,19 @@ pub fn parse_identifiers(v: Option<&Value>) -> Result<Vec<DnsName>, Problem> {
         let name: DnsName = value.parse().map_err(|e: crate::x509::X509Error| {
             Problem::new(ProblemType::RejectedIdentifier, e.to_string())
         })?;
+        // A name whose last label is all digits is an address in
+        // disguise (`127.0.0.1`), not a host name (RFC 1123 §2.1).
+        if name
+            .as_str()
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(Problem::new(
+                ProblemType::RejectedIdentifier,
+                format!("{name} is an address, not a host name"),
+            ));
+        }
         if !out.contains(&name) {
             out.push(name);
         }
@@ -77,6 +90,9 @@ mod tests {
             parse_identifiers(Some(&json!([{"type": "ip", "value": "127.0.0.1"}]))).unwrap_err();
         assert!(ip.is(ProblemType::UnsupportedIdentifier));
         assert!(parse_identifiers(Some(&json!([]))).is_err());
+        let dotted =
+            parse_identifiers(Some(&json!([{"type": "dns", "value": "127.0.0.1"}]))).unwrap_err();
+        assert!(dotted.detail.contains("address"));
         assert!(parse_identifiers(None).is_err());
     }
 }

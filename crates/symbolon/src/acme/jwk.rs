@@ -138,6 +138,16 @@ impl Jwk {
         let m = v
             .as_object()
             .ok_or_else(|| bad_key("the JWK is not a JSON object"))?;
+        // A public key only: a client that sends its private half has
+        // lost it.
+        if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+            .iter()
+            .any(|private| m.contains_key(*private))
+        {
+            return Err(bad_key(
+                "the JWK carries private key material; send the public key only",
+            ));
+        }
         match member(m, "kty")? {
             "RSA" => {
                 let (n, e) = (member(m, "n")?, member(m, "e")?);
@@ -266,6 +276,52 @@ impl Jwk {
         Err(bad_key(
             "the certificate's key is of a type accounts do not use",
         ))
+    }
+
+    /// The key's SubjectPublicKeyInfo, DER (its fingerprint is the one the
+    /// registry keeps for certified keys).
+    pub fn spki_der(&self) -> Result<Vec<u8>, Problem> {
+        use der::asn1::{AnyRef, BitString, ObjectIdentifier};
+        use der::Encode;
+        use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+        let fail = |e: der::Error| bad_key(format!("the key does not encode: {e}"));
+        let (oid, parameters, key): (ObjectIdentifier, Option<der::Any>, Vec<u8>) = match self {
+            Self::Rsa { n, e } => {
+                let (n, e) = (decode("n", n)?, decode("e", e)?);
+                let key = pkcs1::RsaPublicKey {
+                    modulus: pkcs1::UintRef::new(&n).map_err(fail)?,
+                    public_exponent: pkcs1::UintRef::new(&e).map_err(fail)?,
+                }
+                .to_der()
+                .map_err(fail)?;
+                (
+                    const_oid::db::rfc5912::RSA_ENCRYPTION,
+                    Some(AnyRef::NULL.into()),
+                    key,
+                )
+            }
+            Self::Ec { curve, x, y } => {
+                let mut point = vec![4u8];
+                point.extend_from_slice(&decode("x", x)?);
+                point.extend_from_slice(&decode("y", y)?);
+                let named = match curve {
+                    EcCurve::P256 => const_oid::db::rfc5912::SECP_256_R_1,
+                    EcCurve::P384 => const_oid::db::rfc5912::SECP_384_R_1,
+                };
+                (
+                    const_oid::db::rfc5912::ID_EC_PUBLIC_KEY,
+                    Some(der::Any::encode_from(&named).map_err(fail)?),
+                    point,
+                )
+            }
+            Self::Ed25519 { x } => (const_oid::db::rfc8410::ID_ED_25519, None, decode("x", x)?),
+        };
+        SubjectPublicKeyInfoOwned {
+            algorithm: AlgorithmIdentifierOwned { oid, parameters },
+            subject_public_key: BitString::from_bytes(&key).map_err(fail)?,
+        }
+        .to_der()
+        .map_err(fail)
     }
 
     /// Reads a JWK from its JSON text.
@@ -428,5 +484,14 @@ mod tests {
         // One key, one thumbprint, whatever order the members came in.
         let again = Jwk::from_json(&k.canonical_json()).unwrap();
         assert_eq!(again.thumbprint(), k.thumbprint());
+        // Its SPKI is the one aws-lc would write, and reads back to it.
+        let spki = k.spki_der().unwrap();
+        assert_eq!(Jwk::from_spki(&spki).unwrap(), k);
+        let mut private = jwk.clone();
+        private["d"] = Value::String("AAAA".into());
+        assert!(Jwk::from_value(&private)
+            .unwrap_err()
+            .detail
+            .contains("private"));
     }
 }

@@ -46,6 +46,49 @@ pub struct RequestHeader {
     pub signer: Signer,
 }
 
+/// A JSON object whose members are each named once (a second `url` or
+/// `kid` would be read one way here and another way elsewhere).
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut m = Map::new();
+                while let Some((k, v)) = a.next_entry::<String, Value>()? {
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "member {:?} appears twice",
+                            k.chars().take(20).collect::<String>()
+                        )));
+                    }
+                    m.insert(k, v);
+                }
+                Ok(UniqueObject(m))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+fn unique_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, Problem> {
+    serde_json::from_slice::<UniqueObject>(bytes)
+        .map(|u| u.0)
+        .map_err(|e| {
+            malformed(format!(
+                "{what} is not a JSON object with each member once: {e}"
+            ))
+        })
+}
+
 fn b64(name: &str, text: &str) -> Result<Vec<u8>, Problem> {
     URL_SAFE_NO_PAD
         .decode(text)
@@ -74,11 +117,10 @@ impl Jws {
         };
         let (protected, payload, signature) =
             (part("protected")?, part("payload")?, part("signature")?);
-        let header: Value = serde_json::from_slice(&b64("protected header", protected)?)
-            .map_err(|_| malformed("the JWS protected header is not JSON"))?;
-        let Value::Object(header) = header else {
-            return Err(malformed("the JWS protected header is not a JSON object"));
-        };
+        let header = unique_object(
+            &b64("protected header", protected)?,
+            "the JWS protected header",
+        )?;
         // No extension is understood, so none may be critical; an
         // unencoded payload (RFC 7797) is not ACME's.
         if header.contains_key("crit") || header.contains_key("b64") {
@@ -99,9 +141,7 @@ impl Jws {
         if body.len() > MAX_JWS {
             return Err(malformed(format!("requests are at most {MAX_JWS} bytes")));
         }
-        let v: Value =
-            serde_json::from_slice(body).map_err(|_| malformed("the body is not JSON"))?;
-        Self::from_value(&v)
+        Self::from_value(&Value::Object(unique_object(body, "the body")?))
     }
 
     /// A header member that is a string, if present.
@@ -271,6 +311,15 @@ pub(crate) mod tests {
         let crit = k.sign(serde_json::json!({ "alg": "ES256", "crit": ["x"] }), b"");
         assert!(Jws::parse(crit.to_string().as_bytes()).is_err());
         assert!(Jws::parse(b"not json").is_err());
+        // A member twice, outside or in the protected header.
+        let twice = br#"{"protected":"e30","payload":"","signature":"","payload":"x"}"#;
+        assert!(Jws::parse(twice).unwrap_err().detail.contains("twice"));
+        let p = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","url":"a","url":"b"}"#);
+        let body = format!(r#"{{"protected":"{p}","payload":"","signature":""}}"#);
+        assert!(Jws::parse(body.as_bytes())
+            .unwrap_err()
+            .detail
+            .contains("twice"));
         assert!(Jws::parse(&vec![b' '; MAX_JWS + 1]).is_err());
         let mac = k.sign(
             serde_json::json!({ "alg": "HS256", "nonce": "n", "url": "u", "kid": "a" }),

@@ -90,11 +90,13 @@ impl Authorization {
     /// §7.5.1); a started one is reported as it stands.
     pub fn start(&mut self, kind: ChallengeType, now: i64) -> Result<Option<String>, Problem> {
         let status = self.status(now);
-        let c = self
+        let running = self
             .challenges
-            .iter_mut()
-            .find(|c| c.kind == kind)
-            .ok_or_else(|| super::problem::malformed("no such challenge"))?;
+            .iter()
+            .any(|c| c.status == Status::Processing);
+        let Some(c) = self.challenges.iter_mut().find(|c| c.kind == kind) else {
+            return Err(super::problem::malformed("no such challenge"));
+        };
         if status != Status::Pending {
             return match c.status {
                 // A retry of a challenge already tried: its state stands.
@@ -108,16 +110,35 @@ impl Authorization {
         if c.status != Status::Pending {
             return Ok(None);
         }
+        // One challenge at a time: a second type would let one failure
+        // and one success race for the verdict.
+        if running {
+            return Err(super::problem::malformed(
+                "another challenge of this authorization is being validated; wait for its verdict",
+            ));
+        }
         c.status = Status::Processing;
         Ok(Some(c.token.clone()))
     }
 
-    /// Records the outcome of the challenge of `kind`.
+    /// Records the outcome of the challenge of `kind`. A verdict changes
+    /// the authorization only while it is pending: one deactivated or
+    /// expired meanwhile stays so (its states are final, RFC 8555
+    /// §7.1.6).
     pub fn finish(&mut self, kind: ChallengeType, outcome: Result<(), Problem>, now: i64) {
+        let pending = self.status(now) == Status::Pending;
         let Some(c) = self.challenges.iter_mut().find(|c| c.kind == kind) else {
             return;
         };
         if c.status != Status::Processing {
+            return;
+        }
+        if !pending {
+            c.status = Status::Invalid;
+            c.error = Some(Problem::new(
+                ProblemType::Malformed,
+                "the authorization was deactivated or expired while this challenge was validated",
+            ));
             return;
         }
         match outcome {
@@ -224,6 +245,14 @@ mod tests {
             Status::Pending
         );
         assert_eq!(order_status(&[Status::Valid], 50, 50), Status::Expired);
+        // One challenge at a time; a verdict after deactivation changes
+        // nothing.
+        let mut c = authz();
+        c.start(ChallengeType::Http01, 1).unwrap();
+        assert!(c.start(ChallengeType::TlsAlpn01, 1).is_err());
+        c.deactivate(1).unwrap();
+        c.finish(ChallengeType::Http01, Ok(()), 2);
+        assert_eq!(c.status(2), Status::Deactivated);
         // A finish for a challenge not started is ignored.
         let mut b = authz();
         b.finish(ChallengeType::Http01, Ok(()), 1);
