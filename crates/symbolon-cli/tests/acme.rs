@@ -133,9 +133,20 @@ fn serial_of(dir: &Path, cert: &str) -> String {
 }
 
 fn lego(dir: &Path, acme: &Acme, kid: &str, key: &str, args: &[&str]) -> Output {
+    lego_as(dir, acme, ("lego", "ops@acme.test"), (kid, key), args)
+}
+
+/// lego with its own account directory and email: (path, email).
+fn lego_as(
+    dir: &Path,
+    acme: &Acme,
+    (path, email): (&str, &str),
+    (kid, key): (&str, &str),
+    args: &[&str],
+) -> Output {
     Command::new("lego")
-        .args(["--path", "lego", "--server", &acme.directory()])
-        .args(["--accept-tos", "--email", "ops@acme.test"])
+        .args(["--path", path, "--server", &acme.directory()])
+        .args(["--accept-tos", "--email", email])
         .args(["--eab", "--kid", kid, "--hmac", key])
         .args(args)
         .env("LEGO_CA_CERTIFICATES", &acme.server.ca_cert)
@@ -301,30 +312,15 @@ fn lego_obtains_renews_and_revokes_over_http01_and_tls_alpn01() {
     );
 
     // The binding key bound lego's account; another account cannot use it.
-    let other = Command::new("lego")
-        .args(["--path", "lego2", "--server", &acme.directory()])
-        .args([
-            "--accept-tos",
-            "--email",
-            "other@acme.test",
-            "--eab",
-            "--kid",
-            &kid,
-            "--hmac",
-            &key,
-        ])
-        .args([
-            "--domains",
-            "www.acme.test",
-            "--http",
-            "--http.port",
-            &http,
-            "run",
-        ])
-        .env("LEGO_CA_CERTIFICATES", &acme.server.ca_cert)
-        .current_dir(d)
-        .output()
-        .unwrap();
+    let run = [
+        "--domains",
+        "www.acme.test",
+        "--http",
+        "--http.port",
+        &http,
+        "run",
+    ];
+    let other = lego_as(d, &acme, ("lego2", "other@acme.test"), (&kid, &key), &run);
     assert!(!other.status.success());
     assert!(
         text(&other).contains("was used already"),
@@ -332,30 +328,13 @@ fn lego_obtains_renews_and_revokes_over_http01_and_tls_alpn01() {
         text(&other)
     );
     // A key nobody issued.
-    let forged = Command::new("lego")
-        .args(["--path", "lego3", "--server", &acme.directory()])
-        .args([
-            "--accept-tos",
-            "--email",
-            "x@acme.test",
-            "--eab",
-            "--kid",
-            "not-a-kid",
-            "--hmac",
-            &key,
-        ])
-        .args([
-            "--domains",
-            "www.acme.test",
-            "--http",
-            "--http.port",
-            &http,
-            "run",
-        ])
-        .env("LEGO_CA_CERTIFICATES", &acme.server.ca_cert)
-        .current_dir(d)
-        .output()
-        .unwrap();
+    let forged = lego_as(
+        d,
+        &acme,
+        ("lego3", "x@acme.test"),
+        ("not-a-kid", &key),
+        &run,
+    );
     assert!(
         text(&forged).contains("not a binding key an officer issued"),
         "{}",

@@ -14,8 +14,14 @@
 //! (`rsa-3072` by default; `p256`, `p384`, `ed25519`) names the CA key's
 //! algorithm, so an EC CA is measured beside the RSA one in one run. EST's
 //! `simpleenroll` (docs/est.md) is measured in the same run, interleaved
-//! with the JSON API over the same connection kind and caller.
+//! with the JSON API over the same connection kind and caller; so are
+//! CMP's `p10cr` and ACME's whole orders (docs/acme.md: new-order, the
+//! http-01 challenge answered on loopback, polls, finalize, download), the
+//! latter reported with the requests each certificate took.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "issuance/acme.rs"]
+mod acme;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -121,9 +127,17 @@ fn main() {
         .build()
         .unwrap();
     let url = data.database_url();
+    let thumbprint = Arc::new(std::sync::Mutex::new(String::new()));
     let (service, tls, credential, peer, cmp) = rt.block_on(async {
         let registry = Registry::open(&url).await.unwrap();
-        let service = Arc::new(CaService::new(ca, registry).unwrap());
+        let port = acme::responder(Arc::clone(&thumbprint)).await;
+        let service = Arc::new(CaService::new(ca, registry).unwrap().with_acme_validation(
+            symbolon_server::acme_validate::AcmeValidation {
+                http_port: port,
+                tls_port: 1,
+                resolve_to: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+            },
+        ));
         let tls = server_config(&service, &ServerKey::Own(ServiceNames::loopback()))
             .await
             .unwrap();
@@ -154,7 +168,8 @@ fn main() {
             .set_name_policy(
                 "bench-station",
                 symbolon::vetting::NamePolicyText {
-                    allow: vec!["dn:*".into()],
+                    // DNS names too: ACME's orders are for hosts.
+                    allow: vec!["dn:*".into(), "dns:*".into()],
                     deny: Vec::new(),
                 },
             )
@@ -213,6 +228,38 @@ fn main() {
     )
     .unwrap();
     let http = ServiceClient::new(&format!("http://{plain_addr}"), None, None).unwrap();
+    // ACME: one account bound by an officer's key, its clients anonymous
+    // over HTTPS (one connection each, kept alive), its CSRs made now.
+    let acme_base = format!("https://{tls_addr}/acme/client");
+    let acme_tls = symbolon_client::client::tls_config(&roots, None).unwrap();
+    let acme_clients: Vec<acme::Client> = (0..CLIENTS)
+        .map(|_| acme::Client::new(acme_tls.clone()))
+        .collect();
+    let mut account = acme::Account::new();
+    let officer = symbolon_store::Actor {
+        role: Role::Admin,
+        name: "bench-admin".parse().unwrap(),
+        credential: "0a0b".parse().unwrap(),
+    };
+    let eab = rt
+        .block_on(service.acme_issue_eab(&"bench-station".parse().unwrap(), None, &officer))
+        .unwrap();
+    let hmac = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(eab.key.reveal().as_bytes())
+            .unwrap()
+    };
+    account.register(&acme_clients[0], &acme_base, &eab.kid, &hmac);
+    *thumbprint.lock().unwrap() = account.thumbprint();
+    let acme_csrs: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let name = format!("a{i}.bench.test");
+            let csr = acme::csr(&name);
+            (name, csr)
+        })
+        .collect();
+    let acme_requests = AtomicUsize::new(0);
     // Alternate rounds so no path runs on a warmer (or fuller) registry
     // than another: each round certifies a quarter of each path's CSRs.
     let issued = |rt: &tokio::runtime::Runtime| {
@@ -224,17 +271,24 @@ fn main() {
     };
     let before = issued(&rt);
     let rounds = if quick { 2 } else { ROUNDS };
-    let mut rates = [0.0f64; 4];
+    let mut rates = [0.0f64; 5];
     for r in 0..rounds {
         let part = |base: usize| base + r * n / rounds..base + (r + 1) * n / rounds;
         rates[0] += load(std::slice::from_ref(&http), &csrs[part(0)]);
         rates[1] += load(std::slice::from_ref(&https), &csrs[part(n)]);
         rates[2] += load_est(&https, &csrs[part(2 * n)]);
         rates[3] += load_cmp(&https, &cmp[part(0)]);
+        rates[4] += acme::load(
+            &acme_clients,
+            &account,
+            &acme_base,
+            &acme_csrs[part(0)],
+            &acme_requests,
+        );
     }
     // A CMP refusal is a 200 too: count what was issued.
-    assert_eq!(issued(&rt), before + 4 * n, "every request certified");
-    let [plain_rate, tls_rate, est_rate, cmp_rate] = rates.map(|r| r / rounds as f64);
+    assert_eq!(issued(&rt), before + 5 * n, "every request certified");
+    let [plain_rate, tls_rate, est_rate, cmp_rate, acme_rate] = rates.map(|r| r / rounds as f64);
     println!("issuance over plain HTTP: {plain_rate:.0} certificates/s ({n} requests, {CLIENTS} clients, keep-alive, one process, SQLite)");
     println!("issuance over HTTPS (mTLS, keep-alive): {tls_rate:.0} certificates/s");
     println!("ratio https/http: {:.2}", tls_rate / plain_rate);
@@ -246,6 +300,14 @@ fn main() {
         "issuance over CMP p10cr (HTTPS, keep-alive, signed by the station's credential, implicit confirmation): {cmp_rate:.0} certificates/s"
     );
     println!("ratio CMP / JSON API: {:.2}", cmp_rate / tls_rate);
+    println!(
+        "issuance over ACME (HTTPS, keep-alive, whole orders: new-order, http-01, polls, finalize, download): {acme_rate:.0} certificates/s"
+    );
+    println!(
+        "ACME requests per certificate: {:.1} (the JSON API, EST and CMP take one)",
+        acme_requests.load(Ordering::Relaxed) as f64 / n as f64
+    );
+    println!("ratio ACME / JSON API: {:.2}", acme_rate / tls_rate);
     println!("CA token raw sign rate ({algorithm}, one core): {raw_rate:.0} signatures/s");
     // One CA signature per certificate (the response is the delegated
     // signer's): issuance against the CA key's own rate.

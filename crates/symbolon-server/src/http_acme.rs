@@ -5,6 +5,7 @@
 //! (`application/problem+json`), marked for the gate's audit. And the
 //! officers' endpoint that issues external account binding keys.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -12,7 +13,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -20,7 +21,7 @@ use symbolon::access::PartyName;
 use symbolon::acme::{Problem, ProblemType};
 use symbolon::x509::CertificateRole;
 
-use crate::acme::{directory, AcmeBody, AcmeContext, AcmeError, AcmeResult, ACME_ROLES};
+use crate::acme::{directory, AcmeBody, AcmeContext, AcmeError, AcmeReply, AcmeResult, ACME_ROLES};
 use crate::gate::{Caller, RefusedInBody};
 use crate::http::{body, ApiResult};
 use crate::CaService;
@@ -33,17 +34,23 @@ pub(crate) fn routes() -> Router<Arc<CaService>> {
         .route("/v1/acme/eab", post(issue_eab))
         .route("/acme/{provisioner}/directory", get(get_directory))
         .route("/acme/{provisioner}/new-nonce", get(new_nonce))
-        .route("/acme/{provisioner}/new-account", post(new_account))
-        .route("/acme/{provisioner}/new-order", post(new_order))
-        .route("/acme/{provisioner}/account/{id}", post(account))
-        .route("/acme/{provisioner}/account/{id}/orders", post(orders))
-        .route("/acme/{provisioner}/order/{id}", post(order))
-        .route("/acme/{provisioner}/order/{id}/finalize", post(finalize))
-        .route("/acme/{provisioner}/authz/{id}", post(authorization))
-        .route("/acme/{provisioner}/chall/{authz}/{kind}", post(challenge))
-        .route("/acme/{provisioner}/cert/{serial}", post(certificate))
-        .route("/acme/{provisioner}/key-change", post(key_change))
-        .route("/acme/{provisioner}/revoke-cert", post(revoke_cert))
+        .route("/acme/{provisioner}/new-account", acme(Op::NewAccount))
+        .route("/acme/{provisioner}/new-order", acme(Op::NewOrder))
+        .route("/acme/{provisioner}/account/{id}", acme(Op::Account))
+        .route("/acme/{provisioner}/account/{id}/orders", acme(Op::Orders))
+        .route("/acme/{provisioner}/order/{id}", acme(Op::Order))
+        .route(
+            "/acme/{provisioner}/order/{id}/finalize",
+            acme(Op::Finalize),
+        )
+        .route("/acme/{provisioner}/authz/{id}", acme(Op::Authorization))
+        .route(
+            "/acme/{provisioner}/chall/{authz}/{kind}",
+            acme(Op::Challenge),
+        )
+        .route("/acme/{provisioner}/cert/{serial}", acme(Op::Certificate))
+        .route("/acme/{provisioner}/key-change", acme(Op::KeyChange))
+        .route("/acme/{provisioner}/revoke-cert", acme(Op::Revoke))
 }
 
 /// The request's provisioner and base URL, from its Host header.
@@ -229,21 +236,6 @@ fn answer(s: &CaService, ctx: Option<&AcmeContext>, result: AcmeResult) -> Respo
     response
 }
 
-/// Runs `f` in the request's context, and answers.
-async fn run<F, Fut>(s: Arc<CaService>, headers: HeaderMap, provisioner: String, f: F) -> Response
-where
-    F: FnOnce(Arc<CaService>, AcmeContext) -> Fut,
-    Fut: std::future::Future<Output = AcmeResult>,
-{
-    match context(&s, &headers, &provisioner) {
-        Ok(ctx) => {
-            let result = f(Arc::clone(&s), ctx.clone()).await;
-            answer(&s, Some(&ctx), result)
-        }
-        Err(e) => answer(&s, None, Err(e)),
-    }
-}
-
 async fn get_directory(
     State(s): State<Arc<CaService>>,
     Path(p): Path<String>,
@@ -263,147 +255,77 @@ async fn new_nonce(
 ) -> Response {
     // RFC 8555 §7.2: 200 to HEAD, 204 to GET.
     let status = if method == Method::HEAD { 200 } else { 204 };
-    run(s, headers, p, |_, _| async move {
-        Ok(crate::acme::AcmeReply {
-            status,
-            location: None,
-            links: Vec::new(),
-            body: AcmeBody::Empty,
-        })
-    })
-    .await
+    match context(&s, &headers, &p) {
+        Ok(ctx) => {
+            let reply = AcmeReply {
+                status,
+                location: None,
+                links: Vec::new(),
+                body: AcmeBody::Empty,
+            };
+            answer(&s, Some(&ctx), Ok(reply))
+        }
+        Err(e) => answer(&s, None, Err(e)),
+    }
 }
 
-async fn new_account(
+/// What an ACME POST asks for: the route says.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    NewAccount,
+    NewOrder,
+    Account,
+    Orders,
+    Order,
+    Finalize,
+    Authorization,
+    Challenge,
+    Certificate,
+    KeyChange,
+    Revoke,
+}
+
+/// The route of `op`: a POST of a JWS.
+fn acme(op: Op) -> MethodRouter<Arc<CaService>> {
+    post(
+        move |s: State<Arc<CaService>>,
+              p: Path<HashMap<String, String>>,
+              h: HeaderMap,
+              b: Bytes| acme_post(op, s, p, h, b),
+    )
+}
+
+/// Every ACME POST: its provisioner and URLs, the service's answer to
+/// `op`, a fresh nonce.
+async fn acme_post(
+    op: Op,
     State(s): State<Arc<CaService>>,
-    Path(p): Path<String>,
+    Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_new_account(&ctx, &body).await
-    })
-    .await
-}
-
-async fn new_order(
-    State(s): State<Arc<CaService>>,
-    Path(p): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_new_order(&ctx, &body).await
-    })
-    .await
-}
-
-async fn account(
-    State(s): State<Arc<CaService>>,
-    Path((p, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_account(&ctx, &id, &body).await
-    })
-    .await
-}
-
-async fn orders(
-    State(s): State<Arc<CaService>>,
-    Path((p, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_orders(&ctx, &id, &body).await
-    })
-    .await
-}
-
-async fn order(
-    State(s): State<Arc<CaService>>,
-    Path((p, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_order(&ctx, &id, &body).await
-    })
-    .await
-}
-
-async fn finalize(
-    State(s): State<Arc<CaService>>,
-    Path((p, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_finalize(&ctx, &id, &body).await
-    })
-    .await
-}
-
-async fn authorization(
-    State(s): State<Arc<CaService>>,
-    Path((p, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_authorization(&ctx, &id, &body).await
-    })
-    .await
-}
-
-async fn challenge(
-    State(s): State<Arc<CaService>>,
-    Path((p, authz, kind)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_challenge(&ctx, &authz, &kind, &body).await
-    })
-    .await
-}
-
-async fn certificate(
-    State(s): State<Arc<CaService>>,
-    Path((p, serial)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_certificate(&ctx, &serial, &body).await
-    })
-    .await
-}
-
-async fn key_change(
-    State(s): State<Arc<CaService>>,
-    Path(p): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_key_change(&ctx, &body).await
-    })
-    .await
-}
-
-async fn revoke_cert(
-    State(s): State<Arc<CaService>>,
-    Path(p): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    run(s, headers, p, |s, ctx| async move {
-        s.acme_revoke(&ctx, &body).await
-    })
-    .await
+    let param = |k: &str| params.get(k).map_or("", String::as_str);
+    let ctx = match context(&s, &headers, param("provisioner")) {
+        Ok(ctx) => ctx,
+        Err(e) => return answer(&s, None, Err(e)),
+    };
+    let result = match op {
+        Op::NewAccount => s.acme_new_account(&ctx, &body).await,
+        Op::NewOrder => s.acme_new_order(&ctx, &body).await,
+        Op::Account => s.acme_account(&ctx, param("id"), &body).await,
+        Op::Orders => s.acme_orders(&ctx, param("id"), &body).await,
+        Op::Order => s.acme_order(&ctx, param("id"), &body).await,
+        Op::Finalize => s.acme_finalize(&ctx, param("id"), &body).await,
+        Op::Authorization => s.acme_authorization(&ctx, param("id"), &body).await,
+        Op::Challenge => {
+            s.acme_challenge(&ctx, param("authz"), param("kind"), &body)
+                .await
+        }
+        Op::Certificate => s.acme_certificate(&ctx, param("serial"), &body).await,
+        Op::KeyChange => s.acme_key_change(&ctx, &body).await,
+        Op::Revoke => s.acme_revoke(&ctx, &body).await,
+    };
+    answer(&s, Some(&ctx), result)
 }
 
 #[derive(Deserialize)]
