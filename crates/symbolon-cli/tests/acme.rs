@@ -346,11 +346,11 @@ fn lego_obtains_renews_and_revokes_over_http01_and_tls_alpn01() {
     assert_eq!(opened(&accounts[0])["station"], "web");
     let refused = audit_of_kind(&acme.server, "request-refused");
     assert!(
-        refused.iter().any(|e| opened(e)["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("rejectedIdentifier")),
-        "the refused order is audited"
+        refused.iter().any(|e| {
+            let reason = opened(e)["reason"].as_str().unwrap_or_default().to_string();
+            reason.contains("rejectedIdentifier") && reason.contains("signed by account")
+        }),
+        "the refused order is audited, with the account that signed it"
     );
     drop(acme);
     ok(d, &["audit", "verify", "--data", "d"]);

@@ -32,6 +32,12 @@ use crate::acme_validate::AcmeValidation;
 use crate::service::now;
 use crate::{CaService, ServiceError};
 
+tokio::task_local! {
+    /// Who signed the ACME request being answered, once its signature
+    /// checked: a refusal's audit names it.
+    pub(crate) static ACME_SIGNER: std::cell::RefCell<Option<String>>;
+}
+
 /// Nonces kept at most; the oldest go first.
 const MAX_NONCES: usize = 100_000;
 /// How long a nonce stays good.
@@ -357,6 +363,12 @@ impl CaService {
             }
         };
         jws.verify(header.alg, &key)?;
+        // Who signed, for the audit of a refusal that follows.
+        let signer = match &account {
+            Some(a) => format!("account {}", a.id),
+            None => format!("key {}", key.thumbprint()),
+        };
+        let _ = ACME_SIGNER.try_with(|s| *s.borrow_mut() = Some(signer));
         self.spend_nonce(&header.nonce)?;
         if let Some(a) = &account {
             if a.status != AcmeAccountStatus::Valid {

@@ -309,23 +309,47 @@ async fn acme_post(
         Ok(ctx) => ctx,
         Err(e) => return answer(&s, None, Err(e)),
     };
-    let result = match op {
-        Op::NewAccount => s.acme_new_account(&ctx, &body).await,
-        Op::NewOrder => s.acme_new_order(&ctx, &body).await,
-        Op::Account => s.acme_account(&ctx, param("id"), &body).await,
-        Op::Orders => s.acme_orders(&ctx, param("id"), &body).await,
-        Op::Order => s.acme_order(&ctx, param("id"), &body).await,
-        Op::Finalize => s.acme_finalize(&ctx, param("id"), &body).await,
-        Op::Authorization => s.acme_authorization(&ctx, param("id"), &body).await,
+    let signer = std::cell::RefCell::new(None);
+    let (result, signer) = crate::acme::ACME_SIGNER
+        .scope(signer, async {
+            let result = run_op(op, &s, &ctx, &params, &body).await;
+            let signer = crate::acme::ACME_SIGNER.with(|c| c.borrow().clone());
+            (result, signer)
+        })
+        .await;
+    let mut response = answer(&s, Some(&ctx), result);
+    if let (Some(by), Some(reason)) = (signer, response.extensions_mut().get_mut::<RefusedInBody>())
+    {
+        reason.0 = format!("{}; signed by {by}", reason.0);
+    }
+    response
+}
+
+/// The service's answer to `op`.
+async fn run_op(
+    op: Op,
+    s: &Arc<CaService>,
+    ctx: &AcmeContext,
+    params: &HashMap<String, String>,
+    body: &[u8],
+) -> AcmeResult {
+    let param = |k: &str| params.get(k).map_or("", String::as_str);
+    match op {
+        Op::NewAccount => s.acme_new_account(ctx, body).await,
+        Op::NewOrder => s.acme_new_order(ctx, body).await,
+        Op::Account => s.acme_account(ctx, param("id"), body).await,
+        Op::Orders => s.acme_orders(ctx, param("id"), body).await,
+        Op::Order => s.acme_order(ctx, param("id"), body).await,
+        Op::Finalize => s.acme_finalize(ctx, param("id"), body).await,
+        Op::Authorization => s.acme_authorization(ctx, param("id"), body).await,
         Op::Challenge => {
-            s.acme_challenge(&ctx, param("authz"), param("kind"), &body)
+            s.acme_challenge(ctx, param("authz"), param("kind"), body)
                 .await
         }
-        Op::Certificate => s.acme_certificate(&ctx, param("serial"), &body).await,
-        Op::KeyChange => s.acme_key_change(&ctx, &body).await,
-        Op::Revoke => s.acme_revoke(&ctx, &body).await,
-    };
-    answer(&s, Some(&ctx), result)
+        Op::Certificate => s.acme_certificate(ctx, param("serial"), body).await,
+        Op::KeyChange => s.acme_key_change(ctx, body).await,
+        Op::Revoke => s.acme_revoke(ctx, body).await,
+    }
 }
 
 #[derive(Deserialize)]

@@ -221,9 +221,12 @@ pub(crate) async fn execute(
                     "ACME account {id} that is valid"
                 )));
             }
-            // Contacts are the account holder's to change; the log keeps
-            // no personal data it would then have to keep forever.
-            None
+            // Attributed, without the addresses: the append-only log
+            // keeps no personal data it would then have to keep for ever.
+            Some((
+                AuditKind::AcmeAccountUpdated,
+                json!({ "account": id, "contacts": contact.len() }),
+            ))
         }
         AcmeWrite::ChangeKey {
             id,

@@ -100,6 +100,8 @@ pub enum AuditKind {
     AcmeEabIssued,
     /// An ACME account was created (its binding spent).
     AcmeAccountCreated,
+    /// An ACME account's contacts were changed.
+    AcmeAccountUpdated,
     /// An ACME account was deactivated.
     AcmeAccountDeactivated,
     /// An ACME account's key was rolled over.
@@ -150,6 +152,7 @@ impl AuditKind {
             Self::LogWitnessRemoved => "log-witness-removed",
             Self::AcmeEabIssued => "acme-eab-issued",
             Self::AcmeAccountCreated => "acme-account-created",
+            Self::AcmeAccountUpdated => "acme-account-updated",
             Self::AcmeAccountDeactivated => "acme-account-deactivated",
             Self::AcmeAccountKeyChanged => "acme-account-key-changed",
         }
