@@ -22,8 +22,8 @@ use symbolon::revocation::RevocationReason;
 use symbolon::x509::{parse_certificate, CertificateRole};
 use symbolon::Code;
 use symbolon_store::{
-    AcmeAccountRecord, AcmeAccountStatus, CertificateSerial, NewAcmeAccount, RevocationOrigin,
-    Revoke, StoreError,
+    AccountKey, AcmeAccountRecord, AcmeAccountStatus, CertificateSerial, NewAcmeAccount,
+    RevocationOrigin, Revoke, StoreError,
 };
 use x509_cert::der::Encode;
 
@@ -245,6 +245,16 @@ fn unauthorized(detail: impl Into<String>) -> AcmeError {
     Problem::new(ProblemType::Unauthorized, detail).into()
 }
 
+/// An account key the registry knows already: certified, refused, or
+/// another account's.
+fn key_seen() -> AcmeError {
+    Problem::new(
+        ProblemType::BadPublicKey,
+        "this key was certified or refused by this CA, or was an account's: an account key must be no certificate's key",
+    )
+    .into()
+}
+
 /// A deactivated account's refusal: 401 (RFC 8555 §7.3.6).
 fn deactivated(id: &str) -> AcmeError {
     let mut p = Problem::new(
@@ -380,16 +390,15 @@ impl CaService {
 
     /// Refuses an account key this CA certified, or refused to: an
     /// account's key is never a certificate's (RFC 8555 §11.1).
-    async fn acme_fresh_key(&self, key: &Jwk) -> Result<(), AcmeError> {
-        let fp = symbolon::keys::Fingerprint::of_spki(&key.spki_der()?);
-        if self.registry.key_available(&fp, None).await? {
-            Ok(())
+    /// (The registry decides for good: the key is registered among the
+    /// public keys in the account's transaction.)
+    async fn acme_fresh_key(&self, key: &Jwk) -> Result<AccountKey, AcmeError> {
+        let spki = key.spki_der()?;
+        let fingerprint = symbolon::keys::Fingerprint::of_spki(&spki);
+        if self.registry.key_available(&fingerprint, None).await? {
+            Ok(AccountKey { fingerprint, spki })
         } else {
-            Err(Problem::new(
-                ProblemType::BadPublicKey,
-                "this key was certified or refused by this CA: an account key must be no certificate's key",
-            )
-            .into())
+            Err(key_seen())
         }
     }
 
@@ -416,15 +425,15 @@ impl CaService {
             )
         })?;
         let binding = ExternalBinding::parse(binding)?;
-        self.acme_fresh_key(&v.key).await?;
+        let account_key = self.acme_fresh_key(&v.key).await?;
         let record = self.registry.acme_eab(&binding.kid).await?.ok_or_else(|| {
             unauthorized(format!(
                 "kid {:?} is not a binding key an officer issued",
                 binding.kid
             ))
         })?;
-        let key = self.enrollment_key.eab_key_for(&binding.kid);
-        binding.verify(key.expose(), &v.key, &url)?;
+        let mac_key = self.enrollment_key.eab_key_for(&binding.kid);
+        binding.verify(mac_key.expose(), &v.key, &url)?;
         if record.account.is_some() {
             return Err(unauthorized(format!(
                 "binding key {} was used already; a key binds one account",
@@ -447,15 +456,18 @@ impl CaService {
                 provisioner: ctx.role.to_string(),
                 eab_kid: record.kid.clone(),
                 contact,
+                key: account_key,
             })
             .await;
         match created {
             Ok(()) => {}
-            // The same key raced itself: its account exists now.
-            Err(StoreError::AlreadyExists(_)) => {
+            // The same key raced itself (its account exists now), or was
+            // certified meanwhile.
+            Err(StoreError::AlreadyExists(_) | StoreError::DuplicateKey(_)) => {
                 if let Some(existing) = self.registry.acme_account_by_key(&thumbprint).await? {
                     return existing_account(ctx, &existing);
                 }
+                return Err(key_seen());
             }
             Err(StoreError::AlreadyClaimed { .. }) => {
                 return Err(unauthorized(format!(
@@ -520,10 +532,10 @@ impl CaService {
             ));
         }
         let thumbprint = change.new_key.thumbprint();
-        self.acme_fresh_key(&change.new_key).await?;
         if let Some(other) = self.registry.acme_account_by_key(&thumbprint).await? {
             return Ok(key_taken(ctx, &other));
         }
+        let key = self.acme_fresh_key(&change.new_key).await?;
         let changed = self
             .registry
             .change_acme_account_key(
@@ -531,16 +543,17 @@ impl CaService {
                 &account.thumbprint,
                 &thumbprint,
                 &change.new_key.canonical_json(),
+                key,
             )
             .await;
         match changed {
             Ok(()) => {}
-            // Another account took the key meanwhile.
-            Err(StoreError::AlreadyExists(_)) => {
+            // Another account took the key meanwhile, or it was certified.
+            Err(StoreError::AlreadyExists(_) | StoreError::DuplicateKey(_)) => {
                 if let Some(other) = self.registry.acme_account_by_key(&thumbprint).await? {
                     return Ok(key_taken(ctx, &other));
                 }
-                return Err(malformed("the new key was taken meanwhile; try again").into());
+                return Err(key_seen());
             }
             Err(e) => return Err(e.into()),
         }
@@ -762,7 +775,13 @@ fn mailbox(a: &str) -> bool {
     let mut parts = a.split('@');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(local), Some(domain), None) => {
-            plain && !local.is_empty() && domain.parse::<symbolon::x509::DnsName>().is_ok()
+            let host = domain.parse::<symbolon::x509::DnsName>().is_ok()
+                && domain.contains('.')
+                && !domain
+                    .rsplit('.')
+                    .next()
+                    .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()));
+            plain && !local.is_empty() && host
         }
         _ => false,
     }

@@ -255,10 +255,17 @@ impl CaService {
         }
         // Every order an account keeps in memory, finished or not, counts
         // against its share: one account cannot fill the service's.
-        if mine.len() >= MAX_ORDERS_PER_ACCOUNT || objects.orders.len() >= MAX_ORDERS {
+        if mine.len() >= MAX_ORDERS_PER_ACCOUNT {
             return Err(Problem::new(
                 ProblemType::RateLimited,
-                format!("too many orders in the last day (at most {MAX_ORDERS_PER_ACCOUNT} per account); try again when older ones expire"),
+                format!("account {} made {MAX_ORDERS_PER_ACCOUNT} orders in the last day; try again when older ones expire", account.id),
+            )
+            .into());
+        }
+        if objects.orders.len() >= MAX_ORDERS {
+            return Err(Problem::new(
+                ProblemType::RateLimited,
+                format!("the service holds {MAX_ORDERS} orders, its most; try again when older ones expire"),
             )
             .into());
         }

@@ -89,7 +89,14 @@ fn context(
             "the request has no usable Host header (exactly one)",
         )
     })?;
-    let name = host_name(host).to_ascii_lowercase();
+    let name = host_name(host)
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemType::Malformed,
+                "the Host header is not a host and a port",
+            )
+        })?
+        .to_ascii_lowercase();
     if !s.acme_hosts.is_empty() && !s.acme_hosts.contains(&name) {
         return Err(Problem::new(
             ProblemType::Malformed,
@@ -107,15 +114,29 @@ fn context(
     })
 }
 
-/// The host of a Host header, without its port (`[::1]:8443` → `::1`).
-fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    }
+/// The host of a Host header without its port (`[::1]:8443` → `::1`), if
+/// the header is a host and, at most, a port (1 to 65535).
+fn host_name(host: &str) -> Option<&str> {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => {
+            let (name, after) = rest.split_once(']')?;
+            match after {
+                "" => (name, None),
+                _ => (name, Some(after.strip_prefix(':')?)),
+            }
+        }
+        None => match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    (!name.is_empty() && port_ok).then_some(name)
 }
 
 /// The gate's own refusals on ACME's paths (a rate limit, a media type,

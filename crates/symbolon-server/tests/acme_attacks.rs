@@ -915,6 +915,16 @@ fn the_edge_answers_acme_only_under_its_names_and_in_problem_documents() {
     assert_eq!(headers["content-type"], "application/problem+json");
     assert!(headers.contains_key("replay-nonce"));
     assert_eq!(body["type"], "urn:ietf:params:acme:error:malformed");
+    // Hosts that are not a host and a port.
+    for host in [
+        "[::1]evil.example",
+        "ca.test:",
+        "ca.test:99999",
+        "ca.test:8443:1",
+    ] {
+        let (status, _, body) = send("GET", "/acme/server/directory", host, "application/json");
+        assert_eq!(status, 400, "{host}: {body}");
+    }
     // A wrong provisioner.
     let (status, _, body) = send(
         "GET",
@@ -927,4 +937,44 @@ fn the_edge_answers_acme_only_under_its_names_and_in_problem_documents() {
         body["detail"].as_str().unwrap().contains("provisioner"),
         "{body}"
     );
+}
+
+#[test]
+fn a_key_is_an_account_key_or_a_certificate_key_even_when_both_race() {
+    let acme = Acme::start();
+    for _ in 0..4 {
+        let a = Key::new();
+        let kid = acme.account(&a);
+        let target = Key::new();
+        let order = acme.order(&a, &kid, &["race.acme.test"]).unwrap();
+        assert_eq!(acme.validate(&a, &kid, json_of(&order)), [Status::Valid]);
+        let id = Acme::id_of(order.location.as_ref().unwrap());
+        let change = acme.ctx.url("key-change");
+        let inner = target.sign(
+            json!({ "alg": "ES256", "jwk": target.jwk, "url": change }),
+            &json!({ "account": kid, "oldKey": a.jwk }).to_string(),
+        );
+        let change_body = acme.body(&a, Some(&kid), &change, &inner.to_string());
+        let finalize = acme.ctx.url(&format!("order/{id}/finalize"));
+        let csr =
+            json!({ "csr": URL_SAFE_NO_PAD.encode(target.csr("race.acme.test")) }).to_string();
+        let finalize_body = acme.body(&a, Some(&kid), &finalize, &csr);
+        let (s1, s2) = (Arc::clone(&acme.service), Arc::clone(&acme.service));
+        let (ctx1, ctx2) = (acme.ctx.clone(), acme.ctx.clone());
+        let id2 = id.clone();
+        let (changed, issued) = acme.rt.block_on(async move {
+            let c =
+                tokio::spawn(async move { s1.acme_key_change(&ctx1, &change_body).await.is_ok() });
+            let f =
+                tokio::spawn(
+                    async move { s2.acme_finalize(&ctx2, &id2, &finalize_body).await.is_ok() },
+                );
+            (c.await.unwrap(), f.await.unwrap())
+        });
+        assert!(
+            !(changed && issued),
+            "the key became both an account's and a certificate's"
+        );
+        assert!(changed || issued, "one of the two goes through");
+    }
 }

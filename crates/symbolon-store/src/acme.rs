@@ -6,8 +6,9 @@
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
-use crate::writer::{is_unique_violation, WriteOp};
+use crate::writer::{is_unique_violation, unique_or, WriteOp};
 use crate::{AuditKind, CertificateSerial, Registry, StoreError};
+use symbolon::keys::Fingerprint;
 
 /// An external account binding key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +72,9 @@ pub struct AcmeAccountRecord {
 /// A new account.
 #[derive(Debug, Clone)]
 pub struct NewAcmeAccount {
+    /// Its key's SubjectPublicKeyInfo (DER) and fingerprint: registered
+    /// among the public keys, so it is never a certificate's.
+    pub key: AccountKey,
     /// Its ID.
     pub id: String,
     /// Its key's thumbprint.
@@ -83,6 +87,41 @@ pub struct NewAcmeAccount {
     pub eab_kid: String,
     /// Its contact URLs.
     pub contact: Vec<String>,
+}
+
+/// An account key as the registry of public keys holds it.
+#[derive(Debug, Clone)]
+pub struct AccountKey {
+    /// SHA-256 of the SPKI.
+    pub fingerprint: Fingerprint,
+    /// The SubjectPublicKeyInfo, DER.
+    pub spki: Vec<u8>,
+}
+
+/// Registers an account key among the public keys, in the account's
+/// transaction: a key certified (or refused, or another account's) is
+/// refused, and one registered here is never certified, across every
+/// service process sharing the registry (the primary key decides).
+async fn register_key_in(
+    conn: &mut AnyConnection,
+    key: &AccountKey,
+    account: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO public_keys (fingerprint, spki, state, reservation, registered_at, updated_at, owner) \
+         VALUES ($1, $2, 'acme-account', NULL, $3, $3, $4)",
+    )
+    .bind(key.fingerprint.to_string())
+    .bind(key.spki.as_slice())
+    .bind(now)
+    .bind(account)
+    .execute(&mut *conn)
+    .await
+    .map_err(unique_or("register an ACME account key", || {
+        StoreError::DuplicateKey(key.fingerprint)
+    }))?;
+    Ok(())
 }
 
 pub(crate) enum AcmeWrite {
@@ -105,6 +144,7 @@ pub(crate) enum AcmeWrite {
         old_thumbprint: String,
         thumbprint: String,
         jwk: String,
+        key: AccountKey,
     },
     LinkCertificate {
         serial: CertificateSerial,
@@ -160,6 +200,7 @@ pub(crate) async fn execute(
                     id: a.eab_kid.clone(),
                 });
             }
+            register_key_in(conn, &a.key, &a.id, now).await?;
             let station: String = sqlx::query("SELECT station FROM acme_eab_keys WHERE kid = $1")
                 .bind(&a.eab_kid)
                 .fetch_one(&mut *conn)
@@ -233,7 +274,9 @@ pub(crate) async fn execute(
             old_thumbprint,
             thumbprint,
             jwk,
+            key,
         } => {
+            register_key_in(conn, key, id, now).await?;
             let done = sqlx::query(
                 "UPDATE acme_accounts SET thumbprint = $1, jwk = $2 WHERE id = $3 AND thumbprint = $4 AND status = 'valid'",
             )
@@ -397,12 +440,14 @@ impl Registry {
         old_thumbprint: &str,
         thumbprint: &str,
         jwk: &str,
+        key: AccountKey,
     ) -> Result<(), StoreError> {
         self.acme_write(AcmeWrite::ChangeKey {
             id: id.into(),
             old_thumbprint: old_thumbprint.into(),
             thumbprint: thumbprint.into(),
             jwk: jwk.into(),
+            key,
         })
         .await
     }

@@ -30,7 +30,7 @@ mod vetting;
 mod writer;
 mod writes;
 
-pub use acme::{AcmeAccountRecord, AcmeAccountStatus, EabRecord, NewAcmeAccount};
+pub use acme::{AccountKey, AcmeAccountRecord, AcmeAccountStatus, EabRecord, NewAcmeAccount};
 pub use actor::{acting_as, Actor};
 pub use audit::{AuditEntry, AuditKind, AuditVerification, BrokenLink, GENESIS_HASH};
 pub use credentials::{CredentialRecord, CredentialState, Grant, NewCredential};

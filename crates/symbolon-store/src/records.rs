@@ -19,6 +19,8 @@ pub enum KeyState {
     Certified,
     /// A reservation that failed or was given up: never usable again.
     Abandoned,
+    /// An ACME account's key (docs/acme.md): never a certificate's.
+    AcmeAccount,
 }
 
 impl KeyState {
@@ -28,6 +30,7 @@ impl KeyState {
             Self::Reserved => "reserved",
             Self::Certified => "certified",
             Self::Abandoned => "abandoned",
+            Self::AcmeAccount => "acme-account",
         }
     }
 }
@@ -39,6 +42,7 @@ impl FromStr for KeyState {
             "reserved" => Ok(Self::Reserved),
             "certified" => Ok(Self::Certified),
             "abandoned" => Ok(Self::Abandoned),
+            "acme-account" => Ok(Self::AcmeAccount),
             other => Err(StoreError::Corrupt(format!("unknown key state {other:?}"))),
         }
     }
