@@ -421,7 +421,7 @@ impl CaService {
         let binding = payload.get("externalAccountBinding").ok_or_else(|| {
             Problem::new(
                 ProblemType::ExternalAccountRequired,
-                "accounts here need an external account binding: ask a registration officer for a key (`symbolon acme eab`)",
+                "accounts here need an external account binding: ask a registration officer for a key (`symbolon ra acme-eab`)",
             )
         })?;
         let binding = ExternalBinding::parse(binding)?;
@@ -703,7 +703,7 @@ impl CaService {
             return Err(ServiceError::Invalid {
                 code: Code::NameNotAllowed,
                 message: format!(
-                    "station {station} has no name policy, so its ACME account could have no name certified; an admin sets one first (`symbolon admin name-policy`)"
+                    "station {station} has no name policy, so its ACME account could have no name certified; an admin sets one first (`symbolon admin name-policy set`)"
                 ),
             });
         }

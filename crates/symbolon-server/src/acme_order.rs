@@ -173,7 +173,7 @@ impl CaService {
                 return Err(Problem::new(
                     ProblemType::RejectedIdentifier,
                     format!(
-                        "station {} has no name policy, so its ACME account may have no name certified; an admin sets one (`symbolon admin name-policy`)",
+                        "station {} has no name policy, so its ACME account may have no name certified; an admin sets one (`symbolon admin name-policy set`)",
                         account.station
                     ),
                 )
