@@ -1,8 +1,10 @@
 //! Request bodies through the service's real router: every POST and PUT
 //! endpoint of the access table, called as each role (and anonymously),
 //! with arbitrary bytes as its body in the endpoint's media type (JSON, or
-//! EST's base64 PKCS#10). The service must answer — never panic,
-//! never a 500 — and every refusal must be a JSON error body with a code.
+//! EST's base64 PKCS#10, ACME's JWS). The service must answer — never
+//! panic, never a 500 — and every refusal must be a JSON error body with a
+//! code, or, on ACME's paths, a problem document (RFC 7807) with an ACME
+//! error type and a fresh nonce.
 //! The service runs once per process, on SQLite in a temporary directory.
 #![no_main]
 
@@ -41,15 +43,23 @@ fn harness() -> &'static Harness {
             std::fs::remove_dir_all(&dir).expect("a fresh directory");
         }
         let data = DataDir::new(&dir);
-        data.init("CN=fuzz CA", RsaAlgorithm::Rsa2048.into(), CaPolicy::default(), None)
-            .expect("a CA to fuzz");
+        data.init(
+            "CN=fuzz CA",
+            RsaAlgorithm::Rsa2048.into(),
+            CaPolicy::default(),
+            None,
+        )
+        .expect("a CA to fuzz");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime");
         let (service, callers) = rt.block_on(async {
-            let registry = Registry::open(&data.database_url()).await.expect("registry");
-            let service = Arc::new(CaService::new(data.open().expect("CA"), registry).expect("service"));
+            let registry = Registry::open(&data.database_url())
+                .await
+                .expect("registry");
+            let service =
+                Arc::new(CaService::new(data.open().expect("CA"), registry).expect("service"));
             let mut callers = vec![None];
             for (i, role) in Role::ALL.into_iter().enumerate() {
                 let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).expect("key");
@@ -97,13 +107,18 @@ fn fill(path: &str) -> String {
     let mut rest = path;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+        let end = rest[start..]
+            .find('}')
+            .map_or(rest.len(), |e| start + e + 1);
         out.push_str(match &rest[start..end] {
             "{serial}" => "0123456789abcdef",
             // The station credential's name (Role::ALL's third).
             "{station}" | "{name}" => "party-2",
             // An EST label: a certificate role.
             "{label}" => "client",
+            // An ACME provisioner, and a challenge type.
+            "{provisioner}" => "server",
+            "{kind}" => "http-01",
             _ => "00112233445566778899aabbccddeeff",
         });
         rest = &rest[end..];
@@ -123,24 +138,45 @@ fuzz_target!(|data: &[u8]| {
         .method(*method)
         .uri(path.as_str())
         .header("content-type", *media)
+        .header("host", "localhost")
         .extension(Connection {
             address: "127.0.0.1:9".parse().expect("an address"),
             peer,
         })
         .body(Body::from(body.to_vec()))
         .expect("a request");
-    let (status, bytes) = h.rt.block_on(async {
-        let response = h.app.clone().oneshot(request).await.expect("the router answers");
+    let (status, nonce, bytes) = h.rt.block_on(async {
+        let response = h
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
         let status = response.status();
+        let nonce = response.headers().contains_key("replay-nonce");
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
             .await
             .expect("a body");
-        (status, bytes)
+        (status, nonce, bytes)
     });
-    assert_ne!(status.as_u16(), 500, "{method} {path}: {}", String::from_utf8_lossy(&bytes));
+    assert_ne!(
+        status.as_u16(),
+        500,
+        "{method} {path}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
     if !status.is_success() {
         let v: serde_json::Value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|e| panic!("{method} {path} {status}: not JSON ({e})"));
-        assert!(v["error"]["code"].is_string(), "{method} {path}: {v}");
+        if path.starts_with("/acme/") {
+            let kind = v["type"].as_str().unwrap_or_default();
+            assert!(
+                kind.starts_with("urn:ietf:params:acme:error:"),
+                "{method} {path}: {v}"
+            );
+            assert!(nonce, "{method} {path}: a refusal without a nonce");
+        } else {
+            assert!(v["error"]["code"].is_string(), "{method} {path}: {v}");
+        }
     }
 });
