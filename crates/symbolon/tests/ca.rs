@@ -523,3 +523,39 @@ fn a_huge_public_exponent_is_a_weak_key_not_a_parse_error() {
         );
     }
 }
+
+#[test]
+fn proven_domain_control_stands_in_for_a_server_key_attestation_and_nothing_else() {
+    let user = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let csr = csr_for(&user, "CN=www.example");
+    let mut req = request(csr, "CN=www.example", CertificateRole::Server);
+    let e = review(&req, &CaPolicy::default(), None).unwrap_err();
+    assert_eq!(e.code(), "attestation_required");
+    // The names proven (ACME, docs/acme.md): a server certificate for a
+    // key that lives in the server's software.
+    req.domain_validated = true;
+    let ok = review(&req, &CaPolicy::default(), None).unwrap();
+    assert_eq!(ok.attested_by, None);
+    assert_eq!(ok.alt_names.dns[0].as_str(), "www.example");
+    // A CA that asks every key for its token's word still does.
+    let strict = CaPolicy {
+        require_attestation: true,
+        ..CaPolicy::default()
+    };
+    let e = review(&req, &strict, None).unwrap_err();
+    assert_eq!(e.code(), "attestation_required");
+
+    // An empty subject takes the identity presented, with proof only.
+    let empty = build_csr(&Default::default(), &csr_signer(&user), |s, d| {
+        user.sign_digest(s, d)
+    })
+    .unwrap();
+    let mut req = request(empty, "CN=www.example", CertificateRole::Server);
+    req.domain_validated = true;
+    let ok = review(&req, &CaPolicy::default(), None).unwrap();
+    assert_eq!(ok.subject, parse_identity("CN=www.example").unwrap());
+    req.domain_validated = false;
+    req.role = CertificateRole::Client;
+    let e = review(&req, &CaPolicy::default(), None).unwrap_err();
+    assert_eq!(e.code(), "identity_mismatch");
+}
