@@ -15,6 +15,11 @@ use std::process::{Command, Output};
 
 use common::*;
 
+#[track_caller]
+fn succeeds(o: &Output) {
+    peer_succeeded(o, "the ACME client");
+}
+
 /// A port free now on loopback (the clients listen on it for the
 /// challenges; the service is told to validate there).
 fn free_port() -> u16 {
@@ -23,19 +28,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[track_caller]
-fn succeeds(o: &Output) {
-    assert!(o.status.success(), "the ACME client failed: {}", text(o));
 }
 
 /// A service whose ACME validations go to loopback on these ports, a
@@ -265,7 +257,11 @@ fn lego_obtains_renews_and_revokes_over_http01_and_tls_alpn01() {
         ],
     );
     assert!(!o.status.success());
-    assert!(text(&o).contains("rejectedIdentifier"), "{}", text(&o));
+    assert!(
+        output_text(&o).contains("rejectedIdentifier"),
+        "{}",
+        output_text(&o)
+    );
     let o = lego(
         d,
         &acme,
@@ -280,7 +276,11 @@ fn lego_obtains_renews_and_revokes_over_http01_and_tls_alpn01() {
             "run",
         ],
     );
-    assert!(text(&o).contains("rejectedIdentifier"), "{}", text(&o));
+    assert!(
+        output_text(&o).contains("rejectedIdentifier"),
+        "{}",
+        output_text(&o)
+    );
 
     // A challenge answered where the service does not look: the
     // validation fails, the order is invalid, nothing is issued.
@@ -302,9 +302,9 @@ fn lego_obtains_renews_and_revokes_over_http01_and_tls_alpn01() {
     );
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("urn:ietf:params:acme:error:connection"),
+        output_text(&o).contains("urn:ietf:params:acme:error:connection"),
         "{}",
-        text(&o)
+        output_text(&o)
     );
     assert_eq!(
         audit_of_kind(&acme.server, "certificate-issued").len(),
@@ -323,9 +323,9 @@ fn lego_obtains_renews_and_revokes_over_http01_and_tls_alpn01() {
     let other = lego_as(d, &acme, ("lego2", "other@acme.test"), (&kid, &key), &run);
     assert!(!other.status.success());
     assert!(
-        text(&other).contains("was used already"),
+        output_text(&other).contains("was used already"),
         "{}",
-        text(&other)
+        output_text(&other)
     );
     // A key nobody issued.
     let forged = lego_as(
@@ -336,9 +336,9 @@ fn lego_obtains_renews_and_revokes_over_http01_and_tls_alpn01() {
         &run,
     );
     assert!(
-        text(&forged).contains("not a binding key an officer issued"),
+        output_text(&forged).contains("not a binding key an officer issued"),
         "{}",
-        text(&forged)
+        output_text(&forged)
     );
 
     let accounts = audit_of_kind(&acme.server, "acme-account-created");
@@ -417,7 +417,7 @@ fn certbot_obtains_renews_and_revokes_over_http01() {
         .current_dir(d)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     pkilint(d, &format!("{live}/cert.pem"));
     let first = serial_of(d, &format!("{live}/cert.pem"));
 
@@ -470,7 +470,7 @@ fn certbot_obtains_renews_and_revokes_over_http01() {
     );
     assert!(!o.status.success());
     let log = std::fs::read_to_string(d.join("cb/logs/letsencrypt.log")).unwrap();
-    assert!(log.contains("rejectedIdentifier"), "{}", text(&o));
+    assert!(log.contains("rejectedIdentifier"), "{}", output_text(&o));
     drop(acme);
     ok(d, &["audit", "verify", "--data", "d"]);
 }

@@ -13,6 +13,11 @@ use std::process::{Command, Output};
 
 use common::*;
 
+#[track_caller]
+fn succeeds(o: &Output) {
+    peer_succeeded(o, "openssl cmp");
+}
+
 fn peers() -> bool {
     let ok = have_openssl();
     if !ok && std::env::var("SYMBOLON_REQUIRE_PEERS").as_deref() == Ok("1") {
@@ -44,23 +49,10 @@ fn cmp(dir: &Path, server: &Server, path: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[track_caller]
-fn succeeds(o: &Output) {
-    assert!(o.status.success(), "openssl cmp failed: {}", text(o));
-}
-
 /// The command failed, and said `needle` (a failInfo name or the reason).
 #[track_caller]
 fn refused(o: &Output, needle: &str) {
-    let t = text(o);
+    let t = output_text(o);
     assert!(!o.status.success(), "openssl cmp succeeded: {t}");
     assert!(t.contains(needle), "expected {needle:?} in: {t}");
 }
@@ -194,9 +186,9 @@ fn a_device_enrolls_by_mac_updates_its_key_and_revokes_it() {
     );
     succeeds(&o);
     assert!(
-        text(&o).contains("received IP") && text(&o).contains("received PKICONF"),
+        output_text(&o).contains("received IP") && output_text(&o).contains("received PKICONF"),
         "{}",
-        text(&o)
+        output_text(&o)
     );
     openssl_verify(dir, &server, "meter.pem");
     pkilint(dir, "meter.pem");
@@ -340,7 +332,11 @@ fn a_device_enrolls_by_mac_updates_its_key_and_revokes_it() {
         ],
     );
     succeeds(&o);
-    assert!(text(&o).contains("id-it-caCerts"), "{}", text(&o));
+    assert!(
+        output_text(&o).contains("id-it-caCerts"),
+        "{}",
+        output_text(&o)
+    );
 
     // p10cr: an OpenSSL PKCS#10 request, under a profile path.
     let (id_c, code_c) = registration(
@@ -647,11 +643,12 @@ fn wrong_protection_weak_and_reused_keys_are_refused_and_spend_nothing() {
         "/CN=pump-5.example.net",
         &["-out_trusted", "foreign.pem"],
     );
-    assert!(!o.status.success(), "{}", text(&o));
+    assert!(!o.status.success(), "{}", output_text(&o));
     assert!(
-        text(&o).contains("sending CERTCONF") && text(&o).contains("received PKICONF"),
+        output_text(&o).contains("sending CERTCONF")
+            && output_text(&o).contains("received PKICONF"),
         "{}",
-        text(&o)
+        output_text(&o)
     );
     let revoked = audit_of_kind(&server, "certificate-revoked");
     assert_eq!(

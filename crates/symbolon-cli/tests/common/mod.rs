@@ -1093,3 +1093,18 @@ pub fn evidence_verify_args(file: &str) -> Vec<&str> {
         "evidence-log.vkey",
     ]
 }
+
+/// A peer's stdout and stderr, together (for assertion messages).
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The peer's run succeeded; otherwise `{what} failed:` and its output.
+#[track_caller]
+pub fn peer_succeeded(o: &std::process::Output, what: &str) {
+    assert!(o.status.success(), "{what} failed: {}", output_text(o));
+}
