@@ -64,6 +64,30 @@ fn interop(dir: &std::path::Path, token: &[&str]) {
     assert_eq!(ok(dir, &args).stdout, b"thirty-two bytes of key material");
 }
 
+/// aws-lc is built without its CPU-jitter sampler (docs/design.md §6): the
+/// binary seeds its DRBG from getrandom and the CPU's RNG. A build that lost
+/// `.cargo/config.toml`'s setting carries the sampler again and fails here.
+#[test]
+fn the_binary_seeds_aws_lc_without_the_jitter_sampler() {
+    // grep -F: a byte search through a debug binary of some 300 MB.
+    let has = |needle: &str| {
+        let found = std::process::Command::new("grep")
+            .args(["-q", "-F", "-a", needle, bin()])
+            .status()
+            .unwrap();
+        assert!(matches!(found.code(), Some(0 | 1)), "grep failed: {found}");
+        found.success()
+    };
+    assert!(
+        has("CTR_DRBG_generate"),
+        "symbols stripped: nothing to judge"
+    );
+    assert!(
+        !has("jent_entropy_init"),
+        "aws-lc built with jitter entropy"
+    );
+}
+
 #[test]
 fn openssl_verifies_token_signatures_and_encrypts_to_it() {
     if !have_openssl() {
