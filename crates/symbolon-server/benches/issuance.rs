@@ -22,6 +22,8 @@
 
 #[path = "issuance/acme.rs"]
 mod acme;
+#[path = "shared/mod.rs"]
+mod shared;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -29,38 +31,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use symbolon::access::Role;
 use symbolon::ca::CaPolicy;
 use symbolon::keys::{
-    EcPrivateKey, EcSigningInput, HashAlgorithm, KeyAlgorithm, MessageDigest, RsaAlgorithm,
-    RsaPrivateKey, SignRequest, SignatureScheme,
+    EcSigningInput, HashAlgorithm, KeyAlgorithm, MessageDigest, SignRequest, SignatureScheme,
 };
 use symbolon::pem;
-use symbolon::token::{MemoryStore, SealingKey, SlotName, SoftToken, Token};
-use symbolon::x509::{
-    build_csr, build_ec_csr_with_names, parse_identity, AltNames, EcSigner, RsaSigner,
-};
+use symbolon::token::{SlotName, Token};
 use symbolon_client::{Credential, PinnedRoots, ServiceClient};
-use symbolon_server::edge::{Connection, PeerCertificate};
 use symbolon_server::gate::Edge;
 use symbolon_server::rate_limit::{Limit, RateLimiter};
 use symbolon_server::tls::{server_config, ServerKey, ServiceNames};
 use symbolon_server::{edge, http::router, CaService, DataDir};
 use symbolon_store::Registry;
-use tower::ServiceExt as _;
 use x509_cert::der::Decode as _;
+
+use shared::{load, timed, CLIENTS};
 
 const REQUESTS: usize = 400;
 /// Rounds the paths alternate in.
 const ROUNDS: usize = 4;
-const CLIENTS: usize = 16;
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run briefly then.
     let quick = !std::env::args().any(|a| a == "--bench");
     let n = if quick { 8 } else { REQUESTS };
-    let csrs = make_csrs(4 * n);
+    let csrs = shared::make_csrs(4 * n, shared::subject_algorithm("rsa-2048"));
     if let Some(out) = std::env::var_os("SYMBOLON_BENCH_CSR_DIR") {
         std::fs::create_dir_all(&out).unwrap();
         for (i, (c, _)) in csrs.iter().enumerate() {
@@ -141,44 +137,16 @@ fn main() {
         let tls = server_config(&service, &ServerKey::Own(ServiceNames::loopback()))
             .await
             .unwrap();
-        // The station: its key in a soft token (in memory), certified.
-        let slot = SlotName::new(symbolon_client::DEFAULT_CREDENTIAL_SLOT).unwrap();
-        let mut token =
-            SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
-        let public = token.generate(&slot, RsaAlgorithm::Rsa3072).unwrap();
-        let issued = service
-            .bootstrap_credential(
-                Role::Station,
-                &"bench-station".parse().unwrap(),
-                &public,
-                symbolon_server::credentials::CREDENTIAL_VALIDITY,
-            )
-            .await
-            .unwrap();
-        let mut chain = pem::encode("CERTIFICATE", &issued.certificate);
-        for c in service.chain() {
-            chain.push_str(&pem::encode("CERTIFICATE", c));
-        }
-        symbolon_client::Credential::install(&mut token, &slot, &chain).unwrap();
-        let token: Arc<dyn Token + Send + Sync> = Arc::new(token);
-        let credential = Credential::open(Arc::clone(&token), &slot).unwrap();
-        // The bench subjects are vetted by the station itself (docs/vetting.md).
-        service
-            .registry()
-            .set_name_policy(
-                "bench-station",
-                symbolon::vetting::NamePolicyText {
-                    // DNS names too: ACME's orders are for hosts.
-                    allow: vec!["dn:*".into(), "dns:*".into()],
-                    deny: Vec::new(),
-                },
-            )
-            .await
-            .unwrap();
-        let peer = Arc::new(PeerCertificate::from_der(&issued.certificate).unwrap());
+        let shared::Station {
+            token,
+            slot,
+            credential,
+            certificate,
+            peer,
+        } = shared::station(&service).await;
         // CMP's requests, signed by the station's credential before the
         // clock starts (the client's signature is not the service's cost).
-        let station = x509_cert::Certificate::from_der(&issued.certificate).unwrap();
+        let station = x509_cert::Certificate::from_der(&certificate).unwrap();
         let ca_name = symbolon::x509::parse_certificate(&service.chain()[0])
             .unwrap()
             .tbs_certificate()
@@ -219,7 +187,7 @@ fn main() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let plain_addr = plain_listener.local_addr().unwrap();
-    rt.spawn(serve_plain_as(plain_listener, app, peer));
+    rt.spawn(shared::serve_plain_as(plain_listener, app, peer));
 
     let https = ServiceClient::new(
         &format!("https://{tls_addr}"),
@@ -325,36 +293,6 @@ fn main() {
     println!("new mTLS handshakes (RSA-3072 server and client keys, soft tokens, + GET /v1/health): {rate:.0}/s (one client)");
 }
 
-/// Serves `app` over plain HTTP with every connection attributed to `peer`:
-/// the baseline without TLS, everything else the same.
-async fn serve_plain_as(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    peer: Arc<PeerCertificate>,
-) {
-    loop {
-        let (stream, address) = listener.accept().await.unwrap();
-        let _ = stream.set_nodelay(true);
-        let (app, peer) = (app.clone(), Arc::clone(&peer));
-        tokio::spawn(async move {
-            let conn = Connection {
-                address,
-                peer: Some(peer),
-            };
-            let svc = tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(conn.clone());
-                app.clone().oneshot(req)
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(
-                    hyper_util::rt::TokioIo::new(stream),
-                    hyper_util::service::TowerToHyperService::new(svc),
-                )
-                .await;
-        });
-    }
-}
-
 /// Full handshakes (and one small request each) for `seconds`, from one
 /// client thread as `openssl s_time` is; returns handshakes per second.
 fn handshakes(addr: SocketAddr, config: &Arc<rustls::ClientConfig>, seconds: f64) -> f64 {
@@ -385,77 +323,6 @@ fn handshakes(addr: SocketAddr, config: &Arc<rustls::ClientConfig>, seconds: f64
         }
     });
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
-
-/// Distinct keys and CSRs, made before any clock starts: RSA-2048 keys,
-/// or `$SYMBOLON_BENCH_SUBJECT_ALGORITHM` (`p256`, `p384`, `ed25519`).
-fn make_csrs(n: usize) -> Vec<(String, String)> {
-    let subject: KeyAlgorithm = std::env::var("SYMBOLON_BENCH_SUBJECT_ALGORITHM")
-        .unwrap_or_else(|_| "rsa-2048".into())
-        .parse()
-        .unwrap();
-    std::thread::scope(|s| {
-        let per = n.div_ceil(2);
-        let handles: Vec<_> = (0..2)
-            .map(|t| {
-                s.spawn(move || {
-                    (0..per)
-                        .map(|i| {
-                            let identity = format!("CN=user {t}-{i}");
-                            let name = parse_identity(&identity).unwrap();
-                            let csr = match subject {
-                                KeyAlgorithm::Rsa(size) => {
-                                    let k = RsaPrivateKey::generate(size).unwrap();
-                                    let signer = RsaSigner::new(
-                                        k.public_key().clone(),
-                                        SignatureScheme::Pkcs1Sha256,
-                                    )
-                                    .unwrap();
-                                    build_csr(&name, &signer, |s, d| k.sign_digest(s, d)).unwrap()
-                                }
-                                KeyAlgorithm::Ec(curve) => {
-                                    let k = EcPrivateKey::generate(curve).unwrap();
-                                    let signer = EcSigner::new(k.public_key().clone()).unwrap();
-                                    build_ec_csr_with_names(
-                                        &name,
-                                        &AltNames::default(),
-                                        &signer,
-                                        |input| k.sign(input),
-                                    )
-                                    .unwrap()
-                                }
-                            };
-                            (pem::encode("CERTIFICATE REQUEST", &csr), identity)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .take(n)
-            .collect()
-    })
-}
-
-/// Runs `request(i)` for every i < n from CLIENTS threads; returns
-/// requests per second.
-fn timed(n: usize, request: impl Fn(usize) + Sync) -> f64 {
-    let next = AtomicUsize::new(0);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..CLIENTS {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                request(i);
-            });
-        }
-    });
-    n as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Posts every CSR once to EST's `simpleenroll` (base64 DER) over
@@ -526,18 +393,6 @@ fn load_cmp(client: &ServiceClient, messages: &[Vec<u8>]) -> f64 {
                 &[("content-type", "application/pkixcmp")],
                 messages[i].clone(),
             )
-            .unwrap();
-        assert_eq!(a.status, 200, "{}", a.body);
-    })
-}
-
-/// Posts every CSR once, round robin over `clients` (each keeps its
-/// connections alive); returns certificates per second.
-fn load(clients: &[ServiceClient], csrs: &[(String, String)]) -> f64 {
-    timed(csrs.len(), |i| {
-        let (csr, identity) = &csrs[i];
-        let a = clients[i % clients.len()]
-            .post("/v1/certify", &json!({ "csr": csr, "identity": identity }))
             .unwrap();
         assert_eq!(a.status, 200, "{}", a.body);
     })

@@ -10,7 +10,7 @@ use sqlx::Row;
 use symbolon::keys::Fingerprint;
 use symbolon::token::TokenSerial;
 
-use crate::audit::verify_chain;
+use crate::audit::ChainWalk;
 use crate::writer::{WriteOp, WriteOut, Writer};
 use crate::{
     ArbitratorRecord, AuditEntry, AuditKind, AuditVerification, BrokenLink, CertificateRecord,
@@ -925,19 +925,17 @@ impl Registry {
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::db("read audit head"))?;
-        let mut entries = Vec::new();
+        let mut walk = ChainWalk::new();
         let mut after = 0;
         loop {
             let page = self.audit_entries(after, 10_000).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
-            entries.extend(page);
+            if let Err(broken) = walk.feed(&page) {
+                return Ok(Err(broken));
+            }
         }
-        Ok(verify_chain(
-            &entries,
-            head.get(0),
-            &head.get::<Vec<u8>, _>(1),
-        ))
+        Ok(walk.finish(head.get(0), &head.get::<Vec<u8>, _>(1)))
     }
 
     /// Closes the pool.
