@@ -1,5 +1,6 @@
 //! The agent's client side: a `Token` whose every call crosses the socket.
 
+use std::ops::Range;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -14,11 +15,11 @@ use symbolon::token::{
     Attestation, JointToken, SignedCommand, SlotName, Token, TokenError, TokenInfo,
 };
 use symbolon::Code;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use super::protocol::{
-    read_frame, split_attachment, wait_readable, write_frame_with, Bytes, Reply, Request, Response,
-    WireRotateOutcome, WireSecret,
+    read_frame_into, split_attachment, wait_readable, write_frame_with, Bytes, Reply, Request,
+    Response, WireRotateOutcome, WireSecret,
 };
 
 /// Takes the one reply kind a request has, or names the protocol fault.
@@ -79,15 +80,19 @@ impl AgentClient {
 
 /// One request and its answer; the lock keeps request and reply paired.
 fn call(stream: &Mutex<UnixStream>, request: &Request) -> Result<Reply, TokenError> {
-    call_with(stream, request, None).map(|(v, _)| v)
+    // A reply may carry a secret (a partial's share): zeroised once read.
+    let mut buf = Zeroizing::new(Vec::new());
+    call_with(stream, request, None, &mut buf).map(|(v, _)| v)
 }
 
-/// A request with an optional raw attachment; the answer and its attachment.
+/// A request with an optional raw attachment; the answer, read into `buf`,
+/// and where in `buf` its attachment lies.
 fn call_with(
     stream: &Mutex<UnixStream>,
     request: &Request,
     attachment: Option<&[u8]>,
-) -> Result<(Reply, Option<Vec<u8>>), TokenError> {
+    buf: &mut Vec<u8>,
+) -> Result<(Reply, Option<Range<usize>>), TokenError> {
     let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
     // The body may hold a secret (a partial): zeroised once sent.
     let body = serde_json::to_vec(request)
@@ -96,14 +101,15 @@ fn call_with(
     let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
     write_frame_with(&mut *stream, &body, attachment).map_err(io)?;
     wait_readable(&*stream, REPLY_SPIN).map_err(io)?;
-    let frame = read_frame(&mut *stream)
+    let len = read_frame_into(&mut *stream, buf)
         .map_err(io)?
         .ok_or_else(|| TokenError::Storage("the token agent closed the connection".into()))?;
-    let (json, attached) = split_attachment(&frame);
+    let (json, attached) = split_attachment(&buf[..len]);
+    let attached = attached.map(|a| len - a.len()..len);
     match serde_json::from_slice::<Response>(json)
         .map_err(|e| TokenError::AgentProtocol(format!("malformed reply: {e}")))?
     {
-        Response::Ok(v) => Ok((v, attached.map(<[u8]>::to_vec))),
+        Response::Ok(v) => Ok((v, attached)),
         Response::Error(e) => Err(TokenError::Remote {
             code: e.code,
             message: e.message,
@@ -117,6 +123,9 @@ struct AgentOpener {
     stream: Arc<Mutex<UnixStream>>,
     session: u64,
     index: u64,
+    /// The replies, one chunk's plaintext at a time: one buffer for the
+    /// session, each plaintext wiped from it once copied out.
+    buf: Zeroizing<Vec<u8>>,
 }
 
 impl ChunkOpener for AgentOpener {
@@ -129,6 +138,7 @@ impl ChunkOpener for AgentOpener {
                 chunk: None,
             },
             Some(chunk),
+            &mut self.buf,
         )
         .map_err(|e| match e {
             // The agent's opener knows the same index; keep the typed error.
@@ -139,21 +149,24 @@ impl ChunkOpener for AgentOpener {
             other => ContentError::Io(other.to_string()),
         })?;
         self.index += 1;
-        let plain = match (reply, plain) {
-            (Reply::Chunk { plaintext: None }, Some(plain)) => Zeroizing::new(plain),
-            _ => {
-                return Err(ContentError::Io(
-                    "the agent answered without the chunk's plaintext".into(),
-                ))
+        let opened = match (reply, plain.clone()) {
+            (Reply::Chunk { plaintext: None }, Some(plain))
+                if plain.len() + symbolon::content::TAG_LEN == chunk.len() =>
+            {
+                chunk[..plain.len()].copy_from_slice(&self.buf[plain.clone()]);
+                Ok(plain.len())
             }
-        };
-        if plain.len() + symbolon::content::TAG_LEN != chunk.len() {
-            return Err(ContentError::Io(
+            (Reply::Chunk { plaintext: None }, Some(_)) => Err(ContentError::Io(
                 "the agent answered a chunk of the wrong length".into(),
-            ));
+            )),
+            _ => Err(ContentError::Io(
+                "the agent answered without the chunk's plaintext".into(),
+            )),
+        };
+        if let Some(plain) = plain {
+            self.buf[plain].zeroize();
         }
-        chunk[..plain.len()].copy_from_slice(&plain);
-        Ok(plain.len())
+        opened
     }
 }
 
@@ -350,6 +363,7 @@ impl Token for AgentClient {
             stream: Arc::clone(&self.stream),
             session,
             index: 0,
+            buf: Zeroizing::new(Vec::new()),
         }))
     }
 }
@@ -473,7 +487,7 @@ impl JointToken for AgentClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::protocol::write_frame;
+    use crate::agent::protocol::{read_frame, write_frame};
 
     /// A client whose agent answers every request with `reply`.
     fn client_answered_with(reply: &'static str) -> AgentClient {

@@ -6,7 +6,7 @@
 //! JSON, separated by a NUL byte (which JSON text never contains): content
 //! chunks travel that way, without base64.
 
-use std::io::{Read, Write};
+use std::io::{IoSlice, Read, Write};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -546,6 +546,17 @@ pub enum Response {
 
 /// Reads one frame; `Ok(None)` at a clean end of stream.
 pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut frame = Vec::new();
+    Ok(read_frame_into(r, &mut frame)?.map(|len| {
+        frame.truncate(len);
+        frame
+    }))
+}
+
+/// Reads one frame into `buf[..len]`, growing `buf` when it is short and
+/// never shrinking it, so a connection reuses one buffer for every chunk;
+/// returns `len`, or `None` at a clean end of stream.
+pub fn read_frame_into(r: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len) {
         Ok(()) => {}
@@ -559,9 +570,11 @@ pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
             format!("frame of {len} bytes exceeds the {MAX_FRAME}-byte limit"),
         ));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body)?;
-    Ok(Some(body))
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    r.read_exact(&mut buf[..len])?;
+    Ok(Some(len))
 }
 
 /// Waits until `fd` is readable, polling without sleeping for up to `spin`
@@ -596,7 +609,9 @@ pub fn write_frame(w: &mut impl Write, body: &[u8]) -> std::io::Result<()> {
     write_frame_with(w, body, None)
 }
 
-/// Writes one frame: JSON, and an attachment after a NUL when given.
+/// Writes one frame: the JSON and, after a NUL, the raw attachment. One
+/// `writev` from the parts where they lie: a split frame costs the peer an
+/// extra wake-up, a frame assembled first costs a copy of the attachment.
 pub fn write_frame_with(
     w: &mut impl Write,
     json: &[u8],
@@ -606,16 +621,23 @@ pub fn write_frame_with(
     let len = u32::try_from(total)
         .ok()
         .filter(|&l| l as usize <= MAX_FRAME)
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame too large"))?;
-    // One buffer, one write: a split frame costs an extra wake-up of the peer.
-    let mut frame = Vec::with_capacity(4 + total);
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(json);
-    if let Some(a) = attachment {
-        frame.push(0);
-        frame.extend_from_slice(a);
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame too large"))?
+        .to_be_bytes();
+    let mut parts = [
+        IoSlice::new(&len),
+        IoSlice::new(json),
+        IoSlice::new(if attachment.is_some() { &[0] } else { &[] }),
+        IoSlice::new(attachment.unwrap_or_default()),
+    ];
+    let mut parts = &mut parts[..];
+    while !parts.is_empty() {
+        match w.write_vectored(parts) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    w.write_all(&frame)?;
     w.flush()
 }
 
@@ -627,9 +649,78 @@ pub fn split_attachment(frame: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
+/// [`split_attachment`] of a frame whose attachment is opened in place.
+pub fn split_attachment_mut(frame: &mut [u8]) -> (&[u8], Option<&mut [u8]>) {
+    match frame.iter().position(|&b| b == 0) {
+        Some(i) => {
+            let (json, rest) = frame.split_at_mut(i);
+            (json, Some(&mut rest[1..]))
+        }
+        None => (frame, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer that takes at most `step` bytes a call, as a full socket
+    /// buffer does.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step);
+            self.out.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn frames_survive_short_writes_and_reuse_one_buffer() {
+        for step in [1, 3, 7, 4096, usize::MAX] {
+            let mut w = Trickle {
+                out: Vec::new(),
+                step,
+            };
+            write_frame_with(&mut w, br#"{"a":1}"#, Some(&[9u8; 300])).unwrap();
+            write_frame_with(&mut w, br#"{"b":2}"#, None).unwrap();
+            write_frame_with(&mut w, b"{}", Some(&[])).unwrap();
+            let mut r = w.out.as_slice();
+            let mut buf = Vec::new();
+            let len = read_frame_into(&mut r, &mut buf).unwrap().unwrap();
+            let (json, attached) = split_attachment_mut(&mut buf[..len]);
+            assert_eq!(
+                (json, attached.map(|a| a.to_vec())),
+                (&br#"{"a":1}"#[..], Some(vec![9u8; 300]))
+            );
+            // A shorter frame read into the same buffer: only its own bytes.
+            let len = read_frame_into(&mut r, &mut buf).unwrap().unwrap();
+            assert_eq!(split_attachment(&buf[..len]), (&br#"{"b":2}"#[..], None));
+            assert!(buf.len() >= 308, "the buffer is kept, not shrunk");
+            let len = read_frame_into(&mut r, &mut buf).unwrap().unwrap();
+            assert_eq!(split_attachment(&buf[..len]), (&b"{}"[..], Some(&[][..])));
+            assert_eq!(read_frame_into(&mut r, &mut buf).unwrap(), None);
+        }
+        // A frame announced over the limit is refused before any allocation.
+        let mut r = &((MAX_FRAME as u32) + 1).to_be_bytes()[..];
+        let e = read_frame_into(&mut r, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        // A stream that cannot take a byte is an error, not a loop.
+        let mut w = Trickle {
+            out: Vec::new(),
+            step: 0,
+        };
+        let e = write_frame_with(&mut w, b"{}", Some(b"x")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WriteZero);
+    }
 
     #[test]
     fn malformed_arguments_are_refused_when_the_frame_is_decoded() {

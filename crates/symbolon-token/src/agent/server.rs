@@ -18,10 +18,10 @@ use symbolon::Code;
 use thiserror::Error;
 
 use super::protocol::{
-    read_frame, split_attachment, wait_readable, write_frame_with, Bytes, Reply, Request, Response,
-    WireError, WireRotateOutcome, WireSecret,
+    read_frame_into, split_attachment_mut, wait_readable, write_frame_with, Bytes, Reply, Request,
+    Response, WireError, WireRotateOutcome, WireSecret,
 };
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// How long a connection thread busy-waits for the next request before
 /// sleeping (see `wait_readable`).
@@ -184,23 +184,21 @@ fn send_with(
     write_frame_with(stream, &body, attachment)
 }
 
-/// Opens one chunk of a session; returns its plaintext.
+/// Opens one chunk of a session in place; returns its plaintext's length.
 fn open_chunk<T: Token>(
     token: &RwLock<Option<T>>,
     sessions: &mut Sessions,
     session: u64,
     last: bool,
-    mut chunk: Vec<u8>,
-) -> Result<Vec<u8>, TokenError> {
+    chunk: &mut [u8],
+) -> Result<usize, TokenError> {
     // A session dies with its token: a tamper on any connection ends it.
-    with_read(token, |t| t.info().map(drop))?;
+    with_read(token, |t| t.check_live())?;
     let opener = sessions
         .open
         .get_mut(&session)
         .ok_or_else(|| TokenError::InvalidInput(format!("no content session {session}")))?;
-    let n = opener.open_chunk(&mut chunk, last)?;
-    chunk.truncate(n);
-    Ok(chunk)
+    Ok(opener.open_chunk(chunk, last)?)
 }
 
 fn error_response(code: Code, message: &str) -> Response {
@@ -223,15 +221,17 @@ struct Sessions {
 
 fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
     let mut sessions = Sessions::default();
+    // One buffer for every frame of the connection. A request may carry a
+    // secret (a partial) and a chunk is opened in place: each frame is
+    // zeroised once handled, the whole buffer when the connection ends.
+    let mut buf = Zeroizing::new(Vec::new());
     loop {
         // A client that sends back to back is usually here within microseconds.
         if wait_readable(&stream, NEXT_REQUEST_SPIN).is_err() {
             return;
         }
-        // A request may carry a secret (a partial): its frame is zeroised
-        // once handled.
-        let frame = match read_frame(&mut stream) {
-            Ok(Some(f)) => zeroize::Zeroizing::new(f),
+        let len = match read_frame_into(&mut stream, &mut buf) {
+            Ok(Some(len)) => len,
             Ok(None) => return,
             Err(e) => {
                 // Framing is lost: say why, then close this connection only.
@@ -245,50 +245,63 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
                 return;
             }
         };
-        let (json_part, attachment) = split_attachment(&frame);
-        if let (
-            Some(chunk),
+        let frame = &mut buf[..len];
+        let sent = answer(token, &mut sessions, &mut stream, frame);
+        frame.zeroize();
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Answers one request frame.
+fn answer<T: Token>(
+    token: &RwLock<Option<T>>,
+    sessions: &mut Sessions,
+    stream: &mut UnixStream,
+    frame: &mut [u8],
+) -> std::io::Result<()> {
+    let (json_part, attachment) = split_attachment_mut(frame);
+    match (serde_json::from_slice::<Request>(json_part), attachment) {
+        // The fast path: the chunk and its plaintext as raw attachments,
+        // opened where the chunk was read.
+        (
             Ok(Request::OpenChunk {
                 session,
                 last,
                 chunk: None,
             }),
-        ) = (attachment, serde_json::from_slice::<Request>(json_part))
-        {
-            // The fast path: the chunk and its plaintext as raw attachments.
-            let sent = match open_chunk(token, &mut sessions, session, last, chunk.to_vec()) {
-                Ok(plain) => send_with(
-                    &mut stream,
-                    Response::Ok(Reply::Chunk { plaintext: None }),
-                    Some(&plain),
-                ),
-                Err(e) => send(&mut stream, error_response(e.code(), &e.to_string())),
-            };
-            if sent.is_err() {
-                return;
-            }
-            continue;
-        }
-        let response = match serde_json::from_slice::<Request>(json_part) {
-            // A chunk inline and another attached: which one was meant?
-            Ok(Request::OpenChunk { chunk: Some(_), .. }) if attachment.is_some() => {
-                error_response(
-                    Code::AgentProtocol,
-                    "open-chunk carries its chunk inline or attached, not both",
-                )
-            }
-            Ok(request) => match dispatch(token, &mut sessions, request) {
+            Some(chunk),
+        ) => match open_chunk(token, sessions, session, last, chunk) {
+            Ok(n) => send_with(
+                stream,
+                Response::Ok(Reply::Chunk { plaintext: None }),
+                Some(&chunk[..n]),
+            ),
+            Err(e) => send(stream, error_response(e.code(), &e.to_string())),
+        },
+        // A chunk inline and another attached: which one was meant?
+        (Ok(Request::OpenChunk { chunk: Some(_), .. }), Some(_)) => send(
+            stream,
+            error_response(
+                Code::AgentProtocol,
+                "open-chunk carries its chunk inline or attached, not both",
+            ),
+        ),
+        (Ok(request), _) => send(
+            stream,
+            match dispatch(token, sessions, request) {
                 Ok(v) => Response::Ok(v),
                 Err(e) => error_response(e.code(), &e.to_string()),
             },
-            Err(e) => error_response(
+        ),
+        (Err(e), _) => send(
+            stream,
+            error_response(
                 Code::AgentProtocol,
                 &format!("not a valid agent request: {e}"),
             ),
-        };
-        if send(&mut stream, response).is_err() {
-            return;
-        }
+        ),
     }
 }
 
@@ -418,11 +431,11 @@ fn dispatch<T: Token>(
             last,
             chunk,
         } => {
-            let chunk = chunk.ok_or_else(no_chunk)?.0;
+            let mut chunk = Zeroizing::new(chunk.ok_or_else(no_chunk)?.0);
+            let n = open_chunk(token, sessions, session, last, &mut chunk)?;
+            chunk.truncate(n);
             Reply::Chunk {
-                plaintext: Some(WireSecret::from(Zeroizing::new(open_chunk(
-                    token, sessions, session, last, chunk,
-                )?))),
+                plaintext: Some(WireSecret::from(chunk)),
             }
         }
         Request::CloseContent { session } => {

@@ -60,6 +60,13 @@ pub trait Token {
     /// Serial, state, slots and trust list.
     fn info(&self) -> Result<TokenInfo, TokenError>;
 
+    /// `Ok` while the token can be used: an error once it was tampered with
+    /// (or its device is gone). What a content session asks before each
+    /// chunk, so cheaper than [`Token::info`] where a token can say so.
+    fn check_live(&self) -> Result<(), TokenError> {
+        self.info().map(drop)
+    }
+
     /// The device identity key that signs attestations.
     fn device_key(&self) -> Result<IdentityPublicKey, TokenError>;
 

@@ -229,6 +229,10 @@ impl<S: SealedStore> Token for SoftToken<S> {
         Ok(self.live()?.info())
     }
 
+    fn check_live(&self) -> Result<(), TokenError> {
+        self.live().map(drop)
+    }
+
     fn device_key(&self) -> Result<IdentityPublicKey, TokenError> {
         Ok(self.live()?.device_key.public_key().clone())
     }
