@@ -39,10 +39,8 @@ use symbolon::keys::{
 use symbolon::pem;
 use symbolon::token::{SlotName, Token};
 use symbolon_client::{Credential, PinnedRoots, ServiceClient};
-use symbolon_server::gate::Edge;
-use symbolon_server::rate_limit::{Limit, RateLimiter};
 use symbolon_server::tls::{server_config, ServerKey, ServiceNames};
-use symbolon_server::{edge, http::router, CaService, DataDir};
+use symbolon_server::{edge, CaService, DataDir};
 use symbolon_store::Registry;
 use x509_cert::der::Decode as _;
 
@@ -161,14 +159,7 @@ fn main() {
             .collect::<Vec<_>>();
         (service, tls, credential, peer, cmp)
     });
-    let many = Limit {
-        per_second: 1e9,
-        burst: 1e9,
-    };
-    let app = router(Arc::new(Edge {
-        service: Arc::clone(&service),
-        limiter: RateLimiter::new(many, many),
-    }));
+    let app = shared::app(&service);
     let roots = PinnedRoots::from_der(service.chain().to_vec());
 
     // HTTPS, mutual TLS, the real listener.

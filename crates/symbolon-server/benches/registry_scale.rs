@@ -28,9 +28,7 @@ use symbolon::keys::KeyAlgorithm;
 use symbolon::transparency::entry::hashes;
 use symbolon::transparency::merkle::{MemoryTree, NodeStore as _};
 use symbolon_client::ServiceClient;
-use symbolon_server::gate::Edge;
-use symbolon_server::rate_limit::{Limit, RateLimiter};
-use symbolon_server::{http::router, CaService, DataDir};
+use symbolon_server::{CaService, DataDir};
 use symbolon_store::Registry;
 
 /// Interleaved rounds, and certificates per size in each.
@@ -82,14 +80,7 @@ fn main() {
         let ca = data.open().unwrap();
         let service = Arc::new(CaService::new(ca, registry).unwrap());
         let station = rt.block_on(shared::station(&service));
-        let many = Limit {
-            per_second: 1e9,
-            burst: 1e9,
-        };
-        let app = router(Arc::new(Edge {
-            service: Arc::clone(&service),
-            limiter: RateLimiter::new(many, many),
-        }));
+        let app = shared::app(&service);
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();

@@ -18,6 +18,9 @@ use symbolon::x509::{
 };
 use symbolon_client::{Credential, ServiceClient};
 use symbolon_server::edge::{Connection, PeerCertificate};
+use symbolon_server::gate::Edge;
+use symbolon_server::http::router;
+use symbolon_server::rate_limit::{Limit, RateLimiter};
 use symbolon_server::CaService;
 use tower::ServiceExt as _;
 
@@ -79,6 +82,19 @@ pub async fn station(service: &CaService) -> Station {
         certificate: issued.certificate,
         peer,
     }
+}
+
+/// The service's router behind a gate that never limits: the bench is the
+/// only caller.
+pub fn app(service: &Arc<CaService>) -> axum::Router {
+    let many = Limit {
+        per_second: 1e9,
+        burst: 1e9,
+    };
+    router(Arc::new(Edge {
+        service: Arc::clone(service),
+        limiter: RateLimiter::new(many, many),
+    }))
 }
 
 /// Serves `app` over plain HTTP with every connection attributed to `peer`:
