@@ -251,8 +251,17 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
         if sent.is_err() {
             return;
         }
+        // An idle connection does not keep a large frame's memory (up to
+        // MAX_FRAME each): beyond a 1 MiB chunk's frame, the buffer goes.
+        if buf.len() > KEPT_FRAME_BUFFER {
+            buf = Zeroizing::new(Vec::new());
+        }
     }
 }
+
+/// The largest frame buffer a connection keeps between requests: a 1 MiB
+/// chunk (the content format allows up to 16 MiB) and its JSON.
+const KEPT_FRAME_BUFFER: usize = (1 << 20) + 4096;
 
 /// Answers one request frame.
 fn answer<T: Token>(
