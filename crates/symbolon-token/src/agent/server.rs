@@ -192,13 +192,23 @@ fn open_chunk<T: Token>(
     last: bool,
     chunk: &mut [u8],
 ) -> Result<usize, TokenError> {
-    // A session dies with its token: a tamper on any connection ends it.
-    with_read(token, |t| t.check_live())?;
+    // A session dies with its token: a tamper on any connection ends it,
+    // and this connection's payload keys go at once.
+    if let Err(e) = with_read(token, |t| t.check_live()) {
+        sessions.open.clear();
+        return Err(e);
+    }
     let opener = sessions
         .open
         .get_mut(&session)
         .ok_or_else(|| TokenError::InvalidInput(format!("no content session {session}")))?;
-    Ok(opener.open_chunk(chunk, last)?)
+    let opened = opener.open_chunk(chunk, last);
+    if opened.is_err() {
+        // A chunk refused ends its session (as a failure ends an unseal in
+        // process): no second try under the same key.
+        sessions.open.remove(&session);
+    }
+    Ok(opened?)
 }
 
 fn error_response(code: Code, message: &str) -> Response {
@@ -573,6 +583,57 @@ fn open_content<T: Token>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::AgentClient;
+    use symbolon::content::{seal, ContentError, ContentId, DEFAULT_CHUNK_LOG2};
+    use symbolon::keys::RsaAlgorithm;
+    use symbolon::token::{MemoryStore, SealingKey, SoftToken};
+
+    #[test]
+    fn a_refused_chunk_ends_its_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = SlotName::new("c").unwrap();
+        let mut t =
+            SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
+        t.generate(&slot, RsaAlgorithm::Rsa2048).unwrap();
+        let pk: symbolon::keys::PublicKey = t.public_key(&slot).unwrap().into();
+        let mut sealed = Vec::new();
+        let plain = vec![7u8; 3000];
+        seal(
+            &mut plain.as_slice(),
+            &mut sealed,
+            &pk,
+            ContentId::random().unwrap(),
+            DEFAULT_CHUNK_LOG2,
+        )
+        .unwrap();
+        let sock = dir.path().join("a.sock");
+        let listener = bind(&sock).unwrap();
+        std::thread::spawn(move || serve(listener, t));
+        let agent = AgentClient::connect(&sock).unwrap();
+        let mut input = sealed.as_slice();
+        let header = ContentHeader::read_from(&mut input).unwrap();
+        let open = || {
+            agent
+                .open_content(&slot, &header, header.wrapped_key())
+                .unwrap()
+        };
+        // The one chunk, genuine, opens in a fresh session.
+        let mut chunk = input.to_vec();
+        assert_eq!(open().open_chunk(&mut chunk, true).unwrap(), plain.len());
+        // Altered: refused, and the genuine chunk after it finds no session.
+        let mut opener = open();
+        let mut bad = input.to_vec();
+        bad[10] ^= 1;
+        assert!(matches!(
+            opener.open_chunk(&mut bad, true),
+            Err(ContentError::ChunkAltered { index: 0 })
+        ));
+        let mut chunk = input.to_vec();
+        match opener.open_chunk(&mut chunk, true) {
+            Err(ContentError::Io(m)) => assert!(m.contains("no content session"), "{m}"),
+            other => panic!("a second try in a failed session: {other:?}"),
+        }
+    }
 
     #[test]
     fn the_fallback_reply_is_a_protocol_error_the_client_reads() {
