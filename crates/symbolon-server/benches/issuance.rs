@@ -22,6 +22,8 @@
 
 #[path = "issuance/acme.rs"]
 mod acme;
+#[path = "shared/acme_key.rs"]
+mod acme_key;
 #[path = "shared/mod.rs"]
 mod shared;
 

@@ -12,8 +12,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -32,56 +30,17 @@ use symbolon_server::{CaService, DataDir};
 use symbolon_store::{acting_as, Actor, Registry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// An ACME client's key.
-struct Key {
-    pair: EcdsaKeyPair,
-    pkcs8: Vec<u8>,
-    jwk: Value,
-}
+#[path = "../benches/shared/acme_key.rs"]
+mod acme_key;
+use acme_key::{eab_binding, AcmeKey as Key};
 
-impl Key {
-    fn new() -> Key {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
-        let p = pair.public_key().as_ref().to_vec();
-        let jwk = json!({
-            "kty": "EC", "crv": "P-256",
-            "x": URL_SAFE_NO_PAD.encode(&p[1..33]), "y": URL_SAFE_NO_PAD.encode(&p[33..]),
-        });
-        Key {
-            pair,
-            pkcs8: pkcs8.as_ref().to_vec(),
-            jwk,
-        }
-    }
-
-    /// A CSR for this very key, for `name`.
-    fn csr(&self, name: &str) -> Vec<u8> {
-        let pem = symbolon::pem::encode("PRIVATE KEY", &self.pkcs8);
-        let key = EcPrivateKey::import_pem(pem.as_bytes()).unwrap();
-        let signer = EcSigner::new(key.public_key().clone()).unwrap();
-        let alt = AltNames::parse_tagged([format!("dns:{name}").as_str()]).unwrap();
-        build_ec_csr_with_names(&Default::default(), &alt, &signer, |input| key.sign(input))
-            .unwrap()
-    }
-
-    fn thumbprint(&self) -> String {
-        symbolon::acme::Jwk::from_value(&self.jwk)
-            .unwrap()
-            .thumbprint()
-    }
-
-    fn sign(&self, header: Value, payload: &str) -> Value {
-        let p = URL_SAFE_NO_PAD.encode(header.to_string());
-        let b = URL_SAFE_NO_PAD.encode(payload);
-        let sig = self
-            .pair
-            .sign(&SystemRandom::new(), format!("{p}.{b}").as_bytes())
-            .unwrap();
-        json!({ "protected": p, "payload": b, "signature": URL_SAFE_NO_PAD.encode(sig.as_ref()) })
-    }
+/// A CSR for `key` itself, for `name`.
+fn csr_of(key: &Key, name: &str) -> Vec<u8> {
+    let pem = symbolon::pem::encode("PRIVATE KEY", &key.pkcs8);
+    let key = EcPrivateKey::import_pem(pem.as_bytes()).unwrap();
+    let signer = EcSigner::new(key.public_key().clone()).unwrap();
+    let alt = AltNames::parse_tagged([format!("dns:{name}").as_str()]).unwrap();
+    build_ec_csr_with_names(&Default::default(), &alt, &signer, |input| key.sign(input)).unwrap()
 }
 
 struct Acme {
@@ -236,23 +195,11 @@ impl Acme {
         (issued.kid, key)
     }
 
-    fn binding(&self, kid: &str, hmac: &[u8], url: &str, jwk: &Value) -> Value {
-        use aws_lc_rs::hmac;
-        let p =
-            URL_SAFE_NO_PAD.encode(json!({ "alg": "HS256", "kid": kid, "url": url }).to_string());
-        let b = URL_SAFE_NO_PAD.encode(jwk.to_string());
-        let tag = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, hmac),
-            format!("{p}.{b}").as_bytes(),
-        );
-        json!({ "protected": p, "payload": b, "signature": URL_SAFE_NO_PAD.encode(tag.as_ref()) })
-    }
-
     /// A new account for `key` under a fresh binding: its kid URL.
     fn account(&self, key: &Key) -> String {
         let (kid, hmac) = self.eab();
         let url = self.ctx.url("new-account");
-        let payload = json!({ "termsOfServiceAgreed": true, "externalAccountBinding": self.binding(&kid, &hmac, &url, &key.jwk) });
+        let payload = json!({ "termsOfServiceAgreed": true, "externalAccountBinding": eab_binding(&kid, &hmac, &url, &key.jwk) });
         let r = self
             .rt
             .block_on(
@@ -401,34 +348,33 @@ fn accounts_need_a_binding_an_officer_issued_used_once() {
     let (kid, hmac) = acme.eab();
     // A MAC under another key, a binding made for another URL, a binding
     // of another account key, a kid nobody issued.
-    let forged = json!({ "externalAccountBinding": acme.binding(&kid, b"not the key at all, 32 bytes....", &url, &key.jwk) });
+    let forged = json!({ "externalAccountBinding": eab_binding(&kid, b"not the key at all, 32 bytes....", &url, &key.jwk) });
     refused(
         send(acme.body(&key, None, &url, &forged.to_string())),
         ProblemType::Unauthorized,
         "MAC does not verify",
     );
-    let elsewhere = json!({ "externalAccountBinding": acme.binding(&kid, &hmac, "https://ca.test/acme/client/new-account", &key.jwk) });
+    let elsewhere = json!({ "externalAccountBinding": eab_binding(&kid, &hmac, "https://ca.test/acme/client/new-account", &key.jwk) });
     refused(
         send(acme.body(&key, None, &url, &elsewhere.to_string())),
         ProblemType::Unauthorized,
         "another URL",
     );
     let other = Key::new();
-    let theirs = json!({ "externalAccountBinding": acme.binding(&kid, &hmac, &url, &other.jwk) });
+    let theirs = json!({ "externalAccountBinding": eab_binding(&kid, &hmac, &url, &other.jwk) });
     refused(
         send(acme.body(&key, None, &url, &theirs.to_string())),
         ProblemType::Unauthorized,
         "another key",
     );
-    let unknown =
-        json!({ "externalAccountBinding": acme.binding("nobody", &hmac, &url, &key.jwk) });
+    let unknown = json!({ "externalAccountBinding": eab_binding("nobody", &hmac, &url, &key.jwk) });
     refused(
         send(acme.body(&key, None, &url, &unknown.to_string())),
         ProblemType::Unauthorized,
         "not a binding key",
     );
 
-    let good = json!({ "externalAccountBinding": acme.binding(&kid, &hmac, &url, &key.jwk), "contact": ["mailto:ops@acme.test"] });
+    let good = json!({ "externalAccountBinding": eab_binding(&kid, &hmac, &url, &key.jwk), "contact": ["mailto:ops@acme.test"] });
     let body = acme.body(&key, None, &url, &good.to_string());
     let r = send(body.clone()).unwrap();
     assert_eq!(r.status, 201);
@@ -442,7 +388,7 @@ fn accounts_need_a_binding_an_officer_issued_used_once() {
         (200, Some(account.as_str()))
     );
     // The binding once more, for another key: used.
-    let reuse = json!({ "externalAccountBinding": acme.binding(&kid, &hmac, &url, &other.jwk) });
+    let reuse = json!({ "externalAccountBinding": eab_binding(&kid, &hmac, &url, &other.jwk) });
     refused(
         send(acme.body(&other, None, &url, &reuse.to_string())),
         ProblemType::Unauthorized,
@@ -458,7 +404,7 @@ fn accounts_need_a_binding_an_officer_issued_used_once() {
         ProblemType::AccountDoesNotExist,
         "no account",
     );
-    let bad_contact = json!({ "externalAccountBinding": acme.binding(&acme.eab().0, &hmac, &url, &other.jwk), "contact": ["tel:+1555"] });
+    let bad_contact = json!({ "externalAccountBinding": eab_binding(&acme.eab().0, &hmac, &url, &other.jwk), "contact": ["tel:+1555"] });
     let e = problem(send(acme.body(
         &other,
         None,
@@ -472,7 +418,7 @@ fn accounts_need_a_binding_an_officer_issued_used_once() {
         "mailto:a@acme.test;x@evil.example",
         "mailto:a%0d@acme.test",
     ] {
-        let c = json!({ "externalAccountBinding": acme.binding(&acme.eab().0, &hmac, &url, &other.jwk), "contact": [injected] });
+        let c = json!({ "externalAccountBinding": eab_binding(&acme.eab().0, &hmac, &url, &other.jwk), "contact": [injected] });
         let e = problem(send(acme.body(&other, None, &url, &c.to_string())));
         assert!(
             e.problem.kind.ends_with("invalidContact"),
@@ -782,7 +728,7 @@ fn account_keys_and_certificate_keys_stay_apart_and_accounts_at_their_provisione
     assert_eq!(acme.validate(&a, &kid, json_of(&order)), [Status::Valid]);
     let id = Acme::id_of(order.location.as_ref().unwrap());
     refused(
-        acme.finalize(&a, &kid, &id, &a.csr("own.acme.test")),
+        acme.finalize(&a, &kid, &id, &csr_of(&a, "own.acme.test")),
         ProblemType::BadCsr,
         "account's key",
     );
@@ -791,12 +737,12 @@ fn account_keys_and_certificate_keys_stay_apart_and_accounts_at_their_provisione
     let order = acme.order(&a, &kid, &["own.acme.test"]).unwrap();
     assert_eq!(acme.validate(&a, &kid, json_of(&order)), [Status::Valid]);
     let id = Acme::id_of(order.location.as_ref().unwrap());
-    acme.finalize(&a, &kid, &id, &certified.csr("own.acme.test"))
+    acme.finalize(&a, &kid, &id, &csr_of(&certified, "own.acme.test"))
         .unwrap();
     let (eab, hmac) = acme.eab();
     let url = acme.ctx.url("new-account");
     let payload =
-        json!({ "externalAccountBinding": acme.binding(&eab, &hmac, &url, &certified.jwk) })
+        json!({ "externalAccountBinding": eab_binding(&eab, &hmac, &url, &certified.jwk) })
             .to_string();
     refused(
         acme.rt.block_on(
@@ -957,7 +903,7 @@ fn a_key_is_an_account_key_or_a_certificate_key_even_when_both_race() {
         let change_body = acme.body(&a, Some(&kid), &change, &inner.to_string());
         let finalize = acme.ctx.url(&format!("order/{id}/finalize"));
         let csr =
-            json!({ "csr": URL_SAFE_NO_PAD.encode(target.csr("race.acme.test")) }).to_string();
+            json!({ "csr": URL_SAFE_NO_PAD.encode(csr_of(&target, "race.acme.test")) }).to_string();
         let finalize_body = acme.body(&a, Some(&kid), &finalize, &csr);
         let (s1, s2) = (Arc::clone(&acme.service), Arc::clone(&acme.service));
         let (ctx1, ctx2) = (acme.ctx.clone(), acme.ctx.clone());

@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 use symbolon::keys::{EcCurve, EcPrivateKey};
 use symbolon::x509::{build_ec_csr_with_names, parse_identity, AltNames, EcSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::acme_key::{eab_binding, AcmeKey};
 
 /// The http-01 responder: every token answered for the thumbprint set
 /// (the bench's one account); returns its port.
@@ -48,62 +48,33 @@ pub(crate) async fn responder(thumbprint: Arc<Mutex<String>>) -> u16 {
 
 /// The bench's ACME account: its key, its URL once made.
 pub(crate) struct Account {
-    pair: EcdsaKeyPair,
-    pub(crate) jwk: Value,
+    key: AcmeKey,
     kid: String,
 }
 
 impl Account {
     pub(crate) fn new() -> Account {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
-        let p = pair.public_key().as_ref().to_vec();
-        let jwk = json!({
-            "kty": "EC", "crv": "P-256",
-            "x": URL_SAFE_NO_PAD.encode(&p[1..33]), "y": URL_SAFE_NO_PAD.encode(&p[33..]),
-        });
         Account {
-            pair,
-            jwk,
+            key: AcmeKey::new(),
             kid: String::new(),
         }
     }
 
     pub(crate) fn thumbprint(&self) -> String {
-        symbolon::acme::Jwk::from_value(&self.jwk)
-            .unwrap()
-            .thumbprint()
+        self.key.thumbprint()
     }
 
     fn sign(&self, header: Value, payload: &str) -> Vec<u8> {
-        let p = URL_SAFE_NO_PAD.encode(header.to_string());
-        let b = URL_SAFE_NO_PAD.encode(payload);
-        let sig = self
-            .pair
-            .sign(&SystemRandom::new(), format!("{p}.{b}").as_bytes())
-            .unwrap();
-        json!({ "protected": p, "payload": b, "signature": URL_SAFE_NO_PAD.encode(sig.as_ref()) })
-            .to_string()
-            .into_bytes()
+        self.key.sign(header, payload).to_string().into_bytes()
     }
 
     /// Makes the account with the binding `kid`/`hmac` at `base`.
     pub(crate) fn register(&mut self, client: &Client, base: &str, kid: &str, hmac: &[u8]) {
-        use aws_lc_rs::hmac as mac;
         let url = format!("{base}/new-account");
-        let p =
-            URL_SAFE_NO_PAD.encode(json!({ "alg": "HS256", "kid": kid, "url": url }).to_string());
-        let b = URL_SAFE_NO_PAD.encode(self.jwk.to_string());
-        let tag = mac::sign(
-            &mac::Key::new(mac::HMAC_SHA256, hmac),
-            format!("{p}.{b}").as_bytes(),
-        );
-        let binding = json!({ "protected": p, "payload": b, "signature": URL_SAFE_NO_PAD.encode(tag.as_ref()) });
+        let binding = eab_binding(kid, hmac, &url, &self.key.jwk);
         let nonce = client.nonce(base);
         let body = self.sign(
-            json!({ "alg": "ES256", "nonce": nonce, "url": url, "jwk": self.jwk }),
+            json!({ "alg": "ES256", "nonce": nonce, "url": url, "jwk": self.key.jwk }),
             &json!({ "externalAccountBinding": binding }).to_string(),
         );
         let r = client.post(&url, body);
