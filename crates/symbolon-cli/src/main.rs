@@ -7,7 +7,6 @@ mod commands;
 mod error;
 mod files;
 mod output;
-mod write_behind;
 
 use std::process::ExitCode;
 

@@ -304,7 +304,49 @@ fn direct_sealing_round_trips_at_every_size_and_fails_on_every_change() {
 
     // Every kind of damage: a clear error, exit 4, no output file.
     let sealed = std::fs::read(dir.join("s")).unwrap();
-    let header = ContentHeader::read_from(&mut sealed.as_slice())
+    for (what, data) in damaged_copies(dir, &sealed, chunk) {
+        std::fs::write(dir.join("d"), &data).unwrap();
+        let r = run(
+            dir,
+            &["unseal", "--token", "t.tok", "--slot", "c", "d", "d.out"],
+        );
+        refused_without_output(dir, &what, &r, "d.out");
+    }
+    // Bad arguments.
+    sym_fails!(
+        dir,
+        "seal --to c.pem --chunk-size 1000 p x",
+        3,
+        "power of two"
+    );
+    sym_fails!(dir, "seal --to c.pem --content-id xyz p x", 3, "content id");
+    sym_fails!(dir, "seal --to p p x", 3, "");
+    assert!(!dir.join("x").exists());
+}
+
+/// A refused unseal: a clear error (exit 4, or 3 for a mangled header) and
+/// neither `out` nor a partial file left behind.
+fn refused_without_output(dir: &Path, what: &str, r: &Run, out: &str) {
+    assert!(
+        r.code == 4 || r.code == 3,
+        "{what}: exit {} {}",
+        r.code,
+        r.stderr
+    );
+    assert!(r.stderr.starts_with("error: "), "{what}: {}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{what}: {}", r.stderr);
+    assert!(!dir.join(out).exists(), "{what}: a partial output was left");
+    let leftovers: Vec<_> = walk(dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{what}: {leftovers:?}");
+}
+
+/// Every kind of damage to `sealed` (content `p` in `dir`, sealed to
+/// `c.pem` in chunks of `chunk` bytes), each named.
+fn damaged_copies(dir: &Path, sealed: &[u8], chunk: usize) -> Vec<(String, Vec<u8>)> {
+    let header = ContentHeader::read_from(&mut &sealed[..])
         .unwrap()
         .to_bytes()
         .len();
@@ -319,14 +361,14 @@ fn direct_sealing_round_trips_at_every_size_and_fails_on_every_change() {
         header + full,
         sealed.len() - 1,
     ] {
-        let mut d = sealed.clone();
+        let mut d = sealed.to_vec();
         d[at] ^= 0x01;
         damaged.push((format!("flip at {at}"), d));
     }
     for cut in [header, header + full, header + 2 * full, sealed.len() - 1] {
         damaged.push((format!("cut at {cut}"), sealed[..cut].to_vec()));
     }
-    let mut swapped = sealed.clone();
+    let mut swapped = sealed.to_vec();
     swapped[header..header + 2 * full].rotate_left(full);
     damaged.push(("chunks 0 and 1 swapped".into(), swapped));
     let mut dup = sealed[..header + 2 * full].to_vec();
@@ -335,44 +377,124 @@ fn direct_sealing_round_trips_at_every_size_and_fails_on_every_change() {
     // A chunk spliced from another sealing of the same plaintext to the same key.
     sym!(dir, "seal --to c.pem p s2");
     let other = std::fs::read(dir.join("s2")).unwrap();
-    let mut spliced = sealed.clone();
+    let mut spliced = sealed.to_vec();
     spliced[header + full..header + 2 * full]
         .copy_from_slice(&other[header + full..header + 2 * full]);
     damaged.push(("chunk 1 from another file".into(), spliced));
-    for (what, data) in damaged {
-        std::fs::write(dir.join("d"), &data).unwrap();
-        let r = run(
-            dir,
-            &["unseal", "--token", "t.tok", "--slot", "c", "d", "d.out"],
+    damaged
+}
+
+#[test]
+fn through_the_agent_files_unseal_inside_it_and_fail_the_same_way() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    sym!(dir, "token init --token t.tok");
+    sym!(dir, "token generate --token t.tok --slot c");
+    sym!(dir, "token public-key --token t.tok --slot c --out c.pem");
+    let agent = Agent::start(dir, "t.tok", "a.sock");
+    let sock = agent.socket.to_str().unwrap().to_string();
+    let unseal = |args: &[&str]| {
+        let mut argv = words!["unseal --agent", &sock, "--slot c"];
+        argv.extend_from_slice(args);
+        run(dir, &argv)
+    };
+    let chunk = 65536;
+    for n in [0, 1, chunk, 3 * chunk + 7] {
+        let p = pattern(n);
+        std::fs::write(dir.join("p"), &p).unwrap();
+        sym!(dir, "seal --to c.pem p s");
+        // File to file: the agent reads and writes the files itself.
+        let r = unseal(&["s", "u"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(std::fs::read(dir.join("u")).unwrap(), p, "size {n}");
+        // Standard output a regular file: written by the agent as well.
+        let out = std::fs::File::create(dir.join("u2")).unwrap();
+        let status = std::process::Command::new(bin())
+            .args(words!["unseal --agent", &sock, "--slot c s"])
+            .current_dir(dir)
+            .stdout(out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(
+            std::fs::read(dir.join("u2")).unwrap(),
+            p,
+            "size {n} to >file"
         );
-        assert!(
-            r.code == 4 || r.code == 3,
-            "{what}: exit {} {}",
-            r.code,
+        // A pipe on either side: chunks cross the socket instead.
+        let sealed = std::fs::read(dir.join("s")).unwrap();
+        let r = run_stdin(
+            dir,
+            &words!["unseal --agent", &sock, "--slot c"],
+            Some(&sealed),
+        );
+        assert_eq!(
+            (r.code, &r.stdout),
+            (0, &p),
+            "size {n} via stdio: {}",
             r.stderr
         );
-        assert!(r.stderr.starts_with("error: "), "{what}: {}", r.stderr);
-        assert!(!r.stderr.contains("panicked"), "{what}: {}", r.stderr);
-        assert!(
-            !dir.join("d.out").exists(),
-            "{what}: a partial output was left"
-        );
-        let leftovers: Vec<_> = walk(dir)
-            .into_iter()
-            .filter(|p| p.to_string_lossy().contains("partial"))
-            .collect();
-        assert!(leftovers.is_empty(), "{what}: {leftovers:?}");
     }
-    // Bad arguments.
-    sym_fails!(
-        dir,
-        "seal --to c.pem --chunk-size 1000 p x",
-        3,
-        "power of two"
-    );
-    sym_fails!(dir, "seal --to c.pem --content-id xyz p x", 3, "content id");
-    sym_fails!(dir, "seal --to p p x", 3, "");
-    assert!(!dir.join("x").exists());
+    let sealed = std::fs::read(dir.join("s")).unwrap();
+    for (what, data) in damaged_copies(dir, &sealed, chunk) {
+        std::fs::write(dir.join("d"), &data).unwrap();
+        let r = unseal(&["d", "d.out"]);
+        refused_without_output(dir, &format!("{what}, in the agent"), &r, "d.out");
+    }
+    // The agent served every one of them and is still up.
+    let r = unseal(&["s", "u3"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // No plaintext stays in the agent's memory once a file is unsealed.
+    let marker = b"plaintext marker 7f3e9c1d5a0b2468 that only the file holds";
+    let plain: Vec<u8> = marker.iter().copied().cycle().take(5 * chunk).collect();
+    std::fs::write(dir.join("m"), &plain).unwrap();
+    sym!(dir, "seal --to c.pem m ms");
+    let r = unseal(&["ms", "mu"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read(dir.join("mu")).unwrap(), plain);
+    match memory_of(agent.child.id()) {
+        Some(memory) => {
+            // The scan sees the agent's memory: its socket's name is there.
+            assert!(find(&memory, b"a.sock"), "the scan read nothing useful");
+            assert!(
+                !find(&memory, marker),
+                "plaintext left in the agent's memory"
+            );
+        }
+        None => eprintln!("note: /proc/PID/mem of the agent is not readable here; scan skipped"),
+    }
+    drop(agent);
+}
+
+/// The writable memory of process `pid` (root reads a non-dumpable
+/// process too), or None where the system does not allow it.
+fn memory_of(pid: u32) -> Option<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut out = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !perms.starts_with("rw") {
+            continue;
+        }
+        let (start, end) = range.split_once('-')?;
+        let start = u64::from_str_radix(start, 16).ok()?;
+        let end = u64::from_str_radix(end, 16).ok()?;
+        let mut region = vec![0u8; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_ok() && mem.read_exact(&mut region).is_ok() {
+            out.extend_from_slice(&region);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Peak resident memory of a child, polled from /proc until it exits.

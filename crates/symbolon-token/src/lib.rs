@@ -3,7 +3,8 @@
 //! hardened process and serves it over a Unix socket ([`agent`]), like
 //! ssh-agent; and tokens on PKCS#11 devices ([`pkcs11`]). [`open`] turns a
 //! `--token` argument into a [`Token`]; [`tls`] lets a token's key sign TLS
-//! handshakes.
+//! handshakes; [`write_behind`] overlaps producing plaintext with writing it
+//! (the CLI's unseal and the agent's).
 //!
 //! [`Token`]: symbolon::token::Token
 
@@ -12,3 +13,4 @@ pub mod file;
 pub mod open;
 pub mod pkcs11;
 pub mod tls;
+pub mod write_behind;

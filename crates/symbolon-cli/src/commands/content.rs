@@ -20,14 +20,19 @@ use symbolon::pem;
 use symbolon::token::{SlotName, TokenSerial};
 use symbolon::x509::{certificate_public_key, parse_certificate};
 
-use super::open_token;
+use super::{open_token, token_spec};
 use crate::cli::{
     ContentCommand, ContentInspectArgs, ContentLicenseArgs, ContentOrderArgs, SealArgs, UnsealArgs,
 };
 use crate::error::CliError;
 use crate::files::{read_input, write_output};
 use crate::output::print_json;
-use crate::write_behind::write_behind;
+use std::io::Seek as _;
+use std::os::fd::{AsFd, BorrowedFd};
+use symbolon::token::Token;
+use symbolon_token::agent::AgentClient;
+use symbolon_token::open::TokenSpec;
+use symbolon_token::write_behind::write_behind;
 
 impl From<ContentError> for CliError {
     fn from(e: ContentError) -> Self {
@@ -45,9 +50,25 @@ fn open_input(
     path: Option<&Path>,
     json: bool,
 ) -> Result<(Box<dyn Read>, indicatif::ProgressBar), CliError> {
+    open_input_file(path, json).map(|i| (i.reader, i.bar))
+}
+
+/// An input stream, its progress bar, and for a named input the file
+/// itself (its offset shared with the reader's).
+struct Input {
+    reader: Box<dyn Read>,
+    bar: indicatif::ProgressBar,
+    file: Option<File>,
+}
+
+/// [`open_input`], keeping the file of a named input.
+fn open_input_file(path: Option<&Path>, json: bool) -> Result<Input, CliError> {
     match path {
         Some(p) => {
             let f = File::open(p).map_err(|e| CliError::io("cannot read", p, e))?;
+            let shared = f
+                .try_clone()
+                .map_err(|e| CliError::io("cannot read", p, e))?;
             let len = f.metadata().map(|m| m.len()).unwrap_or(0);
             let bar = if json || len < 64 * 1024 * 1024 {
                 indicatif::ProgressBar::hidden()
@@ -59,12 +80,17 @@ fn open_input(
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
                 )
             };
-            Ok((Box::new(bar.wrap_read(f)), bar))
+            Ok(Input {
+                reader: Box::new(bar.wrap_read(f)),
+                bar,
+                file: Some(shared),
+            })
         }
-        None => Ok((
-            Box::new(std::io::stdin().lock()),
-            indicatif::ProgressBar::hidden(),
-        )),
+        None => Ok(Input {
+            reader: Box::new(std::io::stdin().lock()),
+            bar: indicatif::ProgressBar::hidden(),
+            file: None,
+        }),
     }
 }
 
@@ -155,8 +181,21 @@ pub(crate) fn unseal(args: &UnsealArgs, json: bool) -> Result<(), CliError> {
         Some(p) => Some(Licence::from_pem(&read_input(Some(p))?)?),
         None => None,
     };
-    let token = open_token(&args.token)?;
-    let (mut input, bar) = open_input(named(args.input.as_ref()), json)?;
+    // Through an agent, a file unseals inside it (docs/agent-protocol.md §6).
+    let spec = token_spec(&args.token)?;
+    let agent = match &spec {
+        TokenSpec::Agent(sock) => Some(AgentClient::connect(sock)?),
+        _ => None,
+    };
+    let token: Box<dyn Token + Send + Sync> = match &agent {
+        Some(a) => Box::new(a.clone()),
+        None => spec.open()?,
+    };
+    let Input {
+        reader: mut input,
+        bar,
+        file: input_file,
+    } = open_input_file(named(args.input.as_ref()), json)?;
     let header = ContentHeader::read_from(&mut input)?;
     let wrapped = match &licence {
         Some(l) => {
@@ -175,11 +214,27 @@ pub(crate) fn unseal(args: &UnsealArgs, json: bool) -> Result<(), CliError> {
             header.wrapped_key()
         }
     };
-    let mut opener = token.open_content(&slot, &header, wrapped)?;
     let out_path = named(args.output.as_ref());
-    let bytes = write_atomically(out_path, |out| {
-        content::unseal(&mut input, &header, opener.as_mut(), out)
-    })?;
+    let files = agent
+        .as_ref()
+        .zip(input_file.as_ref().filter(|f| is_regular(f)))
+        .filter(|_| out_path.is_some() || is_regular(std::io::stdout()));
+    let bytes = match files {
+        Some((agent, input)) => with_output(out_path, |out| {
+            let mut progress = || {
+                if let Ok(at) = (&*input).stream_position() {
+                    bar.set_position(at);
+                }
+            };
+            Ok(agent.unseal_files(&slot, &header, wrapped, input.as_fd(), out, &mut progress)?)
+        })?,
+        None => {
+            let mut opener = token.open_content(&slot, &header, wrapped)?;
+            write_atomically(out_path, |out| {
+                content::unseal(&mut input, &header, opener.as_mut(), out)
+            })?
+        }
+    };
     bar.finish_and_clear();
     let value = json!({ "content_id": header.content_id(), "bytes": bytes });
     match (out_path, json) {
@@ -196,6 +251,11 @@ pub(crate) fn unseal(args: &UnsealArgs, json: bool) -> Result<(), CliError> {
     }
 }
 
+/// Whether `fd` is a regular file (what the agent writes and reads).
+fn is_regular(fd: impl AsFd) -> bool {
+    rustix::fs::fstat(fd).is_ok_and(|s| rustix::fs::FileType::from_raw_mode(s.st_mode).is_file())
+}
+
 /// Runs `write` into `path` so that the file appears, complete and synced,
 /// only if `write` succeeds; or into stdout.
 fn write_atomically<T>(
@@ -207,16 +267,31 @@ fn write_atomically<T>(
         let mut out = std::io::stdout();
         return Ok(write_behind(&mut out, write).map_err(io)??);
     };
+    with_output(Some(path), |out| {
+        let mut out = File::from(out.try_clone_to_owned().map_err(io)?);
+        Ok(write_behind(&mut out, write).map_err(io)??)
+    })
+}
+
+/// Runs `write` on the descriptor of a new file that becomes `path`,
+/// complete and synced, only if `write` succeeds; or on stdout's.
+fn with_output<T>(
+    path: Option<&Path>,
+    write: impl FnOnce(BorrowedFd<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let Some(path) = path else {
+        return write(std::io::stdout().as_fd());
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(".symbolon-partial-")
         .tempfile_in(dir)
         .map_err(|e| CliError::io("cannot create a file in", dir, e))?;
     // On any error `tmp` is dropped, which deletes the partial output.
-    let result = write_behind(tmp.as_file_mut(), write).map_err(io)??;
+    let result = write(tmp.as_file().as_fd())?;
     tmp.as_file()
         .sync_all()
         .map_err(|e| CliError::io("cannot sync", path, e))?;

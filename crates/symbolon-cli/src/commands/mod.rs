@@ -72,15 +72,19 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
 
 /// Opens the token the common flags name.
 pub(crate) fn open_token(args: &TokenArgs) -> Result<Box<dyn Token + Send + Sync>, CliError> {
-    let spec = match (&args.agent, &args.token) {
+    Ok(token_spec(args)?.open()?)
+}
+
+/// Where the common flags say the token is.
+pub(crate) fn token_spec(args: &TokenArgs) -> Result<TokenSpec, CliError> {
+    Ok(match (&args.agent, &args.token) {
         (Some(sock), _) => TokenSpec::Agent(sock.clone()),
         (None, Some(t)) => TokenSpec::parse(t, args.sealing_key.as_deref())?,
         (None, None) => {
             return Err(CliError::new(Code::InvalidInput, "no token given")
                 .hint("pass --token FILE or --agent SOCKET"));
         }
-    };
-    Ok(spec.open()?)
+    })
 }
 
 /// The CA client for `--ca URL --ca-cert ROOT`.

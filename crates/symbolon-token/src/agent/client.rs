@@ -1,6 +1,7 @@
 //! The agent's client side: a `Token` whose every call crosses the socket.
 
 use std::ops::Range;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use symbolon::token::{
 use symbolon::Code;
 use zeroize::{Zeroize as _, Zeroizing};
 
+use super::fds::write_frame_with_fds;
 use super::protocol::{
     read_frame_into, split_attachment, wait_readable, write_frame_with, Bytes, Reply, Request,
     Response, WireRotateOutcome, WireSecret,
@@ -43,7 +45,11 @@ fn unexpected(reply: &Reply) -> TokenError {
 /// RSA-3072 private-key operation.
 const REPLY_SPIN: std::time::Duration = std::time::Duration::from_micros(700);
 
-/// A connection to a token agent.
+/// How often a client waiting on a file unseal reports progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A connection to a token agent. Clones share the connection.
+#[derive(Clone)]
 pub struct AgentClient {
     stream: Arc<Mutex<UnixStream>>,
 }
@@ -75,6 +81,68 @@ impl AgentClient {
     /// A request whose answer is `done`.
     fn call_done(&self, request: &Request) -> Result<(), TokenError> {
         expect!(self.call(request)?, Reply::Done {} => ())
+    }
+
+    /// Unseals a whole file inside the agent: `input` is the sealed file,
+    /// read from its current offset (just after `header`, which the caller
+    /// read from it), and `output` the file the plaintext is written to
+    /// from its current offset. Both must be regular files. The plaintext
+    /// never enters this process. `progress` is called every 100 ms while
+    /// the agent works (the input's offset, shared with the agent, says how
+    /// far it is). Returns the plaintext's length.
+    pub fn unseal_files(
+        &self,
+        slot: &SlotName,
+        header: &ContentHeader,
+        wrapped_key: &[u8],
+        input: BorrowedFd<'_>,
+        output: BorrowedFd<'_>,
+        progress: &mut dyn FnMut(),
+    ) -> Result<u64, TokenError> {
+        let io = |e: std::io::Error| TokenError::Storage(format!("token agent connection: {e}"));
+        let request = Request::UnsealFiles {
+            slot: slot.clone(),
+            header: Bytes(header.to_bytes()),
+            wrapped_key: wrapped_key.into(),
+        };
+        let body = serde_json::to_vec(&request)
+            .map_err(|e| TokenError::AgentProtocol(format!("cannot encode the request: {e}")))?;
+        let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        write_frame_with_fds(&stream, &body, &[input, output]).map_err(io)?;
+        while !readable_within(&*stream, PROGRESS_EVERY).map_err(io)? {
+            progress();
+        }
+        let mut buf = Vec::new();
+        let len = read_frame_into(&mut &*stream, &mut buf)
+            .map_err(io)?
+            .ok_or_else(|| TokenError::Storage("the token agent closed the connection".into()))?;
+        let reply = match serde_json::from_slice::<Response>(&buf[..len])
+            .map_err(|e| TokenError::AgentProtocol(format!("malformed reply: {e}")))?
+        {
+            Response::Ok(v) => v,
+            Response::Error(e) => {
+                return Err(TokenError::Remote {
+                    code: e.code,
+                    message: e.message,
+                })
+            }
+        };
+        expect!(reply, Reply::Unsealed { bytes } => bytes)
+    }
+}
+
+/// Whether `fd` becomes readable within `wait`.
+fn readable_within(fd: impl AsFd, wait: std::time::Duration) -> std::io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::from(wait.subsec_nanos()),
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 

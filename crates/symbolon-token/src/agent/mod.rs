@@ -4,9 +4,12 @@
 //! boundary, like ssh-agent).
 //!
 //! Wire: each message is a 4-byte big-endian length and a JSON body
-//! ([`protocol`]). Only the socket owner's UID may connect.
+//! ([`protocol`]). Only the socket owner's UID may connect. A whole file is
+//! unsealed in the agent from descriptors the client passes ([`fds`]).
 
 mod client;
+pub mod fds;
+mod file_unseal;
 mod harden;
 pub mod protocol;
 mod server;

@@ -225,6 +225,18 @@ pub enum Request {
         /// The session.
         session: u64,
     },
+    /// Unseals a whole file in the agent: the frame carries two file
+    /// descriptors (SCM_RIGHTS), the sealed input positioned just after its
+    /// header and the output. The agent reads, opens and writes itself, so
+    /// the plaintext never crosses the socket.
+    UnsealFiles {
+        /// Slot.
+        slot: SlotName,
+        /// The sealed content header, as read from the input.
+        header: Bytes,
+        /// The wrapped content key (from the header or a licence).
+        wrapped_key: Bytes,
+    },
 }
 
 /// A rotation step (FIG. 21) on the wire: `JointRotate`'s `step`.
@@ -362,6 +374,11 @@ pub enum Reply {
         #[serde(default)]
         plaintext: Option<WireSecret>,
     },
+    /// A file unsealed into its output.
+    Unsealed {
+        /// Plaintext bytes written.
+        bytes: u64,
+    },
 }
 
 impl Reply {
@@ -384,6 +401,7 @@ impl Reply {
             Self::Objects { .. } => "objects",
             Self::Session { .. } => "session",
             Self::Chunk { .. } => "chunk",
+            Self::Unsealed { .. } => "unsealed",
         }
     }
 }
@@ -563,18 +581,34 @@ pub fn read_frame_into(r: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let len = u32::from_be_bytes(len) as usize;
+    let len = frame_len(len)?;
+    read_frame_body(r, len, buf)?;
+    Ok(Some(len))
+}
+
+/// A frame's length from its 4-byte head, refused beyond [`MAX_FRAME`]
+/// before anything is allocated.
+pub(super) fn frame_len(head: [u8; 4]) -> std::io::Result<usize> {
+    let len = u32::from_be_bytes(head) as usize;
     if len > MAX_FRAME {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("frame of {len} bytes exceeds the {MAX_FRAME}-byte limit"),
         ));
     }
+    Ok(len)
+}
+
+/// Reads a frame's `len` bytes after its head into `buf[..len]`.
+pub(super) fn read_frame_body(
+    r: &mut impl Read,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
     if buf.len() < len {
         buf.resize(len, 0);
     }
-    r.read_exact(&mut buf[..len])?;
-    Ok(Some(len))
+    r.read_exact(&mut buf[..len])
 }
 
 /// Waits until `fd` is readable, polling without sleeping for up to `spin`

@@ -17,9 +17,11 @@ use symbolon::token::{
 use symbolon::Code;
 use thiserror::Error;
 
+use super::fds::read_frame_with_fds;
+use super::file_unseal::unseal_files;
 use super::protocol::{
-    read_frame_into, split_attachment_mut, wait_readable, write_frame_with, Bytes, Reply, Request,
-    Response, WireError, WireRotateOutcome, WireSecret,
+    split_attachment_mut, wait_readable, write_frame_with, Bytes, Reply, Request, Response,
+    WireError, WireRotateOutcome, WireSecret,
 };
 use zeroize::{Zeroize as _, Zeroizing};
 
@@ -113,6 +115,7 @@ where
     T: Token + Send + Sync + 'static,
 {
     let active = Arc::new(AtomicUsize::new(0));
+    let unsealing = Arc::new(AtomicUsize::new(0));
     let uid = rustix::process::geteuid();
     for stream in listener.incoming() {
         let mut stream = match stream {
@@ -150,8 +153,9 @@ where
         }
         let token = Arc::clone(token);
         let active = Arc::clone(&active);
+        let unsealing = Arc::clone(&unsealing);
         std::thread::spawn(move || {
-            connection(stream, &token);
+            connection(stream, &token, &unsealing);
             active.fetch_sub(1, Ordering::SeqCst);
         });
     }
@@ -229,18 +233,23 @@ struct Sessions {
     next: u64,
 }
 
-fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
+fn connection<T: Token>(
+    mut stream: UnixStream,
+    token: &RwLock<Option<T>>,
+    unsealing: &AtomicUsize,
+) {
     let mut sessions = Sessions::default();
     // One buffer for every frame of the connection. A request may carry a
     // secret (a partial) and a chunk is opened in place: each frame is
     // zeroised once handled, the whole buffer when the connection ends.
     let mut buf = Zeroizing::new(Vec::new());
+    let mut fds = Vec::new();
     loop {
         // A client that sends back to back is usually here within microseconds.
         if wait_readable(&stream, NEXT_REQUEST_SPIN).is_err() {
             return;
         }
-        let len = match read_frame_into(&mut stream, &mut buf) {
+        let len = match read_frame_with_fds(&stream, &mut buf, &mut fds) {
             Ok(Some(len)) => len,
             Ok(None) => return,
             Err(e) => {
@@ -256,7 +265,12 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
             }
         };
         let frame = &mut buf[..len];
-        let sent = answer(token, &mut sessions, &mut stream, frame);
+        let conn = Conn {
+            token,
+            sessions: &mut sessions,
+            unsealing,
+        };
+        let sent = answer(conn, &mut stream, frame, std::mem::take(&mut fds));
         frame.zeroize();
         if sent.is_err() {
             return;
@@ -273,15 +287,66 @@ fn connection<T: Token>(mut stream: UnixStream, token: &RwLock<Option<T>>) {
 /// chunk (the content format allows up to 16 MiB) and its JSON.
 const KEPT_FRAME_BUFFER: usize = (1 << 20) + 4096;
 
-/// Answers one request frame.
+/// What a request may reach on its connection.
+struct Conn<'a, T> {
+    token: &'a RwLock<Option<T>>,
+    sessions: &'a mut Sessions,
+    /// File unseals running in the whole agent.
+    unsealing: &'a AtomicUsize,
+}
+
+/// Answers one request frame and the descriptors that came with it.
 fn answer<T: Token>(
+    conn: Conn<'_, T>,
+    stream: &mut UnixStream,
+    frame: &mut [u8],
+    fds: Vec<std::os::fd::OwnedFd>,
+) -> std::io::Result<()> {
+    let Conn {
+        token,
+        sessions,
+        unsealing,
+    } = conn;
+    let (json_part, attachment) = split_attachment_mut(frame);
+    let request = serde_json::from_slice::<Request>(json_part);
+    // Descriptors belong to `unseal-files` alone; any others are closed
+    // unused, and the request refused.
+    match (request, attachment) {
+        (
+            Ok(Request::UnsealFiles {
+                slot,
+                header,
+                wrapped_key,
+            }),
+            None,
+        ) => {
+            let response = unseal_files(token, unsealing, &slot, &header.0, &wrapped_key.0, fds);
+            send(stream, response)
+        }
+        (Ok(Request::UnsealFiles { .. }), Some(_)) => send(
+            stream,
+            error_response(Code::AgentProtocol, "unseal-files carries no attachment"),
+        ),
+        (Ok(_), _) if !fds.is_empty() => send(
+            stream,
+            error_response(
+                Code::AgentProtocol,
+                "file descriptors came with a request that takes none",
+            ),
+        ),
+        (request, attachment) => answer_plain(token, sessions, stream, request, attachment),
+    }
+}
+
+/// Answers a request that came without descriptors.
+fn answer_plain<T: Token>(
     token: &RwLock<Option<T>>,
     sessions: &mut Sessions,
     stream: &mut UnixStream,
-    frame: &mut [u8],
+    request: Result<Request, serde_json::Error>,
+    attachment: Option<&mut [u8]>,
 ) -> std::io::Result<()> {
-    let (json_part, attachment) = split_attachment_mut(frame);
-    match (serde_json::from_slice::<Request>(json_part), attachment) {
+    match (request, attachment) {
         // The fast path: the chunk and its plaintext as raw attachments,
         // opened where the chunk was read.
         (
@@ -330,7 +395,7 @@ fn closing() -> TokenError {
 
 // A panic while holding the lock cannot leave the token half-changed (changes
 // are committed whole), so a poisoned lock is still usable.
-fn with_read<T, R>(
+pub(super) fn with_read<T, R>(
     token: &RwLock<Option<T>>,
     f: impl FnOnce(&T) -> Result<R, TokenError>,
 ) -> Result<R, TokenError> {
@@ -338,7 +403,7 @@ fn with_read<T, R>(
     f(guard.as_ref().ok_or_else(closing)?)
 }
 
-fn with_write<T, R>(
+pub(super) fn with_write<T, R>(
     token: &RwLock<Option<T>>,
     f: impl FnOnce(&mut T) -> Result<R, TokenError>,
 ) -> Result<R, TokenError> {
@@ -463,6 +528,11 @@ fn dispatch<T: Token>(
             })?;
             Reply::Done {}
         }
+        Request::UnsealFiles { .. } => {
+            return Err(TokenError::InvalidInput(
+                "unseal-files needs its two file descriptors".into(),
+            ))
+        }
         joint => dispatch_joint(token, joint)?,
     })
 }
@@ -565,19 +635,25 @@ fn open_content<T: Token>(
             "a connection may hold at most {MAX_SESSIONS} content sessions"
         )));
     }
-    let mut input = header;
-    let header = ContentHeader::read_from(&mut input)?;
-    if !input.is_empty() {
-        return Err(TokenError::InvalidInput(
-            "bytes follow the content header".into(),
-        ));
-    }
+    let header = parse_header(header)?;
     let opener = with_read(token, |t| t.open_content(slot, &header, wrapped_key))?;
     sessions.next += 1;
     sessions.open.insert(sessions.next, opener);
     Ok(Reply::Session {
         session: sessions.next,
     })
+}
+
+/// The header a request carries, whole: nothing may follow it.
+pub(super) fn parse_header(bytes: &[u8]) -> Result<ContentHeader, TokenError> {
+    let mut input = bytes;
+    let header = ContentHeader::read_from(&mut input)?;
+    if !input.is_empty() {
+        return Err(TokenError::InvalidInput(
+            "bytes follow the content header".into(),
+        ));
+    }
+    Ok(header)
 }
 
 #[cfg(test)]

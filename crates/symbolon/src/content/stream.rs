@@ -133,8 +133,9 @@ pub(crate) fn seal_with_key(
     output.write_all(&header.to_bytes()).map_err(write_error)?;
 
     let size = header.chunk_size();
-    // One byte past the chunk tells whether another chunk follows.
-    let mut buf = vec![0u8; size + TAG_LEN + 1];
+    // One byte past the chunk tells whether another chunk follows. The
+    // buffer holds plaintext between reads: wiped when dropped.
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; size + TAG_LEN + 1]);
     let mut have = 0usize;
     let (mut index, mut bytes) = (0u64, 0u64);
     loop {
@@ -175,7 +176,9 @@ pub fn unseal(
     output: &mut (impl Write + ?Sized),
 ) -> Result<u64, ContentError> {
     let full = header.chunk_size() + TAG_LEN;
-    let mut buf = vec![0u8; full + 1];
+    // Chunks are opened in place: the buffer ends holding plaintext, wiped
+    // when dropped (in an agent it would otherwise stay in freed memory).
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; full + 1]);
     let mut have = 0usize;
     let (mut index, mut bytes) = (0u64, 0u64);
     loop {

@@ -3,19 +3,26 @@
 //! For a new output file the kernel's page allocation costs more than
 //! AES-GCM itself (about 0.36 s per GiB on tmpfs here against 0.05 s of
 //! decryption), so the two running side by side is most of unseal's speed.
+//! The batches hold plaintext: each is zeroised, whole capacity, when it is
+//! dropped (once, at the end; in between they are reused).
 
 use std::io::{self, Write};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+
+use zeroize::Zeroizing;
 
 /// Bytes handed to the writer at a time.
 const BATCH: usize = 1024 * 1024;
 /// Batches in flight: bounds memory at `BUFFERS × BATCH`.
 const BUFFERS: usize = 4;
 
+/// One batch of plaintext.
+type Batch = Zeroizing<Vec<u8>>;
+
 struct Behind {
-    current: Vec<u8>,
-    full: Option<SyncSender<Vec<u8>>>,
-    empty: Receiver<Vec<u8>>,
+    current: Batch,
+    full: Option<SyncSender<Batch>>,
+    empty: Receiver<Batch>,
 }
 
 impl Behind {
@@ -56,15 +63,15 @@ impl Write for Behind {
 /// Runs `produce` with a writer whose bytes another thread writes to `out`,
 /// in order. Returns what `produce` returned once every byte is written, or
 /// the first write error.
-pub(crate) fn write_behind<W: Write + Send, T>(
+pub fn write_behind<W: Write + Send, T>(
     out: &mut W,
     produce: impl FnOnce(&mut dyn Write) -> T,
 ) -> io::Result<T> {
-    let (full_tx, full_rx) = sync_channel::<Vec<u8>>(BUFFERS);
-    let (empty_tx, empty_rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = channel();
+    let (full_tx, full_rx) = sync_channel::<Batch>(BUFFERS);
+    let (empty_tx, empty_rx): (Sender<Batch>, Receiver<Batch>) = channel();
     for _ in 0..BUFFERS {
         // A closed receiver cannot happen here: it is alive in this scope.
-        let _ = empty_tx.send(Vec::with_capacity(BATCH));
+        let _ = empty_tx.send(Zeroizing::new(Vec::with_capacity(BATCH)));
     }
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> io::Result<()> {
@@ -77,7 +84,7 @@ pub(crate) fn write_behind<W: Write + Send, T>(
             out.flush()
         });
         let mut behind = Behind {
-            current: Vec::with_capacity(BATCH),
+            current: Zeroizing::new(Vec::with_capacity(BATCH)),
             full: Some(full_tx),
             empty: empty_rx,
         };
