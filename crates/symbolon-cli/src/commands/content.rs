@@ -29,7 +29,7 @@ use crate::files::{read_input, write_output};
 use crate::output::print_json;
 use std::io::Seek as _;
 use std::os::fd::{AsFd, BorrowedFd};
-use symbolon::token::Token;
+use symbolon::token::{Token, TokenError};
 use symbolon_token::agent::AgentClient;
 use symbolon_token::open::TokenSpec;
 use symbolon_token::write_behind::write_behind;
@@ -219,15 +219,38 @@ pub(crate) fn unseal(args: &UnsealArgs, json: bool) -> Result<(), CliError> {
         .as_ref()
         .zip(input_file.as_ref().filter(|f| is_regular(f)))
         .filter(|_| out_path.is_some() || is_regular(std::io::stdout()));
-    let bytes = match files {
-        Some((agent, input)) => with_output(out_path, |out| {
-            let mut progress = || {
-                if let Ok(at) = (&*input).stream_position() {
-                    bar.set_position(at);
-                }
-            };
-            Ok(agent.unseal_files(&slot, &header, wrapped, input.as_fd(), out, &mut progress)?)
-        })?,
+    // The agent declines a file it will not touch (busy, or a kind of file
+    // it does not unseal) before reading or writing a byte: then the chunks
+    // go over the socket instead.
+    let mut declined = false;
+    let in_agent = match files {
+        Some((agent, input)) => {
+            let outcome = with_output(out_path, |out| {
+                let mut progress = || {
+                    if let Ok(at) = (&*input).stream_position() {
+                        bar.set_position(at);
+                    }
+                };
+                let result =
+                    agent.unseal_files(&slot, &header, wrapped, input.as_fd(), out, &mut progress);
+                declined = matches!(
+                    &result,
+                    Err(TokenError::Remote {
+                        code: Code::Busy | Code::Unsupported,
+                        ..
+                    })
+                );
+                Ok(result?)
+            });
+            match outcome {
+                Err(_) if declined => None,
+                other => Some(other?),
+            }
+        }
+        None => None,
+    };
+    let bytes = match in_agent {
+        Some(bytes) => bytes,
         None => {
             let mut opener = token.open_content(&slot, &header, wrapped)?;
             write_atomically(out_path, |out| {

@@ -5,11 +5,12 @@
 //! the count of bytes written.
 
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
 
-use rustix::fs::{fcntl_getfl, fstat, FileType, OFlags};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fs::{fcntl_getfl, fstat, fstatfs, FileType, OFlags};
 use symbolon::content::{self, ChunkOpener, ContentError};
 use symbolon::token::{SlotName, Token, TokenError};
 use symbolon::Code;
@@ -22,20 +23,50 @@ use crate::write_behind::write_behind;
 /// running as root keeps locked; more are told the agent is busy.
 pub(super) const MAX_FILE_UNSEALS: usize = 4;
 
+/// How many chunks pass between two checks that the client is still there
+/// (a `poll` of its connection: about 1 MiB of 64 KiB chunks).
+const CLIENT_CHECK_EVERY: u64 = 16;
+
 /// A chunk opener that asks the token before each chunk whether it is still
 /// live, as a session over the socket does: a tamper on any connection
-/// stops an unseal in progress at its next chunk.
+/// stops an unseal in progress at its next chunk, with the token's own
+/// error. Every few chunks it also looks whether the client hung up: no
+/// one would get the answer, so the work stops.
 struct Live<'a, T> {
     token: &'a RwLock<Option<T>>,
     opener: Box<dyn ChunkOpener + Send>,
+    client: BorrowedFd<'a>,
+    chunks: u64,
+    /// Why the token stopped the unseal, for the answer's code.
+    stopped: Option<TokenError>,
 }
 
 impl<T: Token> ChunkOpener for Live<'_, T> {
     fn open_chunk(&mut self, chunk: &mut [u8], last: bool) -> Result<usize, ContentError> {
-        super::server::with_read(self.token, |t| t.check_live())
-            .map_err(|e| ContentError::Io(format!("the token stopped: {e}")))?;
+        if let Err(e) = super::server::with_read(self.token, |t| t.check_live()) {
+            let message = format!("the token stopped: {e}");
+            self.stopped = Some(e);
+            return Err(ContentError::Io(message));
+        }
+        self.chunks += 1;
+        if self.chunks % CLIENT_CHECK_EVERY == 0 && hung_up(self.client) {
+            return Err(ContentError::Io("the client hung up".into()));
+        }
         self.opener.open_chunk(chunk, last)
     }
+}
+
+/// Whether the peer of `client` has closed its end (without waiting).
+fn hung_up(client: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(&client, PollFlags::RDHUP)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+        && fds[0]
+            .revents()
+            .intersects(PollFlags::HUP | PollFlags::RDHUP | PollFlags::ERR)
 }
 
 /// Counts a file unseal in progress while alive.
@@ -57,16 +88,50 @@ impl Drop for Running<'_> {
     }
 }
 
-/// What a descriptor must be: a regular file (a read or write on one never
-/// waits on another process, so a client cannot park an agent thread),
-/// opened for `access`.
+/// File systems whose "regular files" are answered by a process or the
+/// kernel on demand, so a read or write may wait forever: FUSE (any user can
+/// mount one), proc, sysfs, debugfs, tracefs, securityfs, configfs.
+const WAITING_FILE_SYSTEMS: [i64; 7] = [
+    0x6573_5546, // FUSE_SUPER_MAGIC
+    0x9fa0,      // PROC_SUPER_MAGIC
+    0x6265_6572, // SYSFS_MAGIC
+    0x6462_6720, // DEBUGFS_MAGIC
+    0x7472_6163, // TRACEFS_MAGIC
+    0x7363_6673, // SECURITYFS_MAGIC
+    0x6265_6570, // CONFIGFS_MAGIC
+];
+
+/// What a descriptor must be: a regular file on a file system that stores
+/// it (a read or write never waits on another process, so a client cannot
+/// park an agent thread), opened for reading (`readable`) or writing. A
+/// file of another kind is `unsupported` here (the client falls back to a
+/// content session); a wrong access mode is the client's mistake.
 fn regular_file(fd: &OwnedFd, role: &str, readable: bool) -> Result<(), TokenError> {
     let bad = |why: String| TokenError::InvalidInput(format!("the {role} descriptor {why}"));
+    let unfit = |why: &str| {
+        TokenError::Unsupported(format!(
+            "the {role} descriptor {why}; the agent unseals regular files on stored file systems only"
+        ))
+    };
     let stat = fstat(fd).map_err(|e| bad(format!("cannot be examined: {e}")))?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Err(bad("is not a regular file".into()));
+        return Err(unfit("is not a regular file"));
+    }
+    let fs = fstatfs(fd).map_err(|e| bad(format!("cannot be examined: {e}")))?;
+    // `f_type` is i64 here and narrower on some architectures.
+    #[allow(clippy::useless_conversion)]
+    let kind = i64::from(fs.f_type);
+    if WAITING_FILE_SYSTEMS.contains(&kind) {
+        return Err(unfit(
+            "is on a file system whose reads and writes may wait on a process",
+        ));
     }
     let flags = fcntl_getfl(fd).map_err(|e| bad(format!("cannot be examined: {e}")))?;
+    if flags.contains(OFlags::PATH) {
+        return Err(bad(
+            "is a path, not open for reading or writing (O_PATH)".into()
+        ));
+    }
     let mode = flags & OFlags::RWMODE;
     let allowed = if readable {
         mode == OFlags::RDONLY || mode == OFlags::RDWR
@@ -85,6 +150,7 @@ fn regular_file(fd: &OwnedFd, role: &str, readable: bool) -> Result<(), TokenErr
 pub(super) fn unseal_files<T: Token>(
     token: &RwLock<Option<T>>,
     running: &AtomicUsize,
+    client: BorrowedFd<'_>,
     slot: &SlotName,
     header: &[u8],
     wrapped_key: &[u8],
@@ -106,7 +172,7 @@ pub(super) fn unseal_files<T: Token>(
             message: format!("the agent is already unsealing {MAX_FILE_UNSEALS} files; retry"),
         });
     };
-    match unseal(token, slot, header, wrapped_key, input, output) {
+    match unseal(token, client, slot, header, wrapped_key, input, output) {
         Ok(bytes) => Response::Ok(Reply::Unsealed { bytes }),
         Err(e) => error(e),
     }
@@ -135,6 +201,7 @@ fn checked(fds: Vec<OwnedFd>) -> Result<(File, File), TokenError> {
 
 fn unseal<T: Token>(
     token: &RwLock<Option<T>>,
+    client: BorrowedFd<'_>,
     slot: &SlotName,
     header: &[u8],
     wrapped_key: &[u8],
@@ -143,12 +210,23 @@ fn unseal<T: Token>(
 ) -> Result<u64, TokenError> {
     let header = super::server::parse_header(header)?;
     let opener = super::server::with_read(token, |t| t.open_content(slot, &header, wrapped_key))?;
-    let mut opener = Live { token, opener };
-    let bytes = write_behind(&mut output, |out| {
+    let mut opener = Live {
+        token,
+        opener,
+        client,
+        chunks: 0,
+        stopped: None,
+    };
+    let unsealed = write_behind(&mut output, |out| {
         content::unseal(&mut input, &header, &mut opener, out)
     })
-    .map_err(|e| ContentError::Io(format!("cannot write the output: {e}")))??;
-    Ok(bytes)
+    .map_err(|e| ContentError::Io(format!("cannot write the output: {e}")))?;
+    match (unsealed, opener.stopped) {
+        (Ok(bytes), _) => Ok(bytes),
+        // A tamper answers as a tamper (`token_tampered`), not as I/O.
+        (Err(_), Some(stopped)) => Err(stopped),
+        (Err(e), None) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]
@@ -265,15 +343,32 @@ mod tests {
                 &mut || {},
             )
         };
-        // A pipe could park the agent's thread: refused as input and output.
+        // A pipe could park the agent's thread: refused as input and output
+        // (`unsupported`: the client falls back to a content session).
         let (r, w) = std::io::pipe().unwrap();
         let out = tempfile::tempfile().unwrap();
         let (code, m) = code_of(run(r.as_fd(), out.as_fd()).unwrap_err());
-        assert_eq!(code, Code::InvalidInput);
+        assert_eq!(code, Code::Unsupported);
         assert!(m.contains("input descriptor is not a regular file"), "{m}");
         let (code, m) = code_of(run(input.as_fd(), w.as_fd()).unwrap_err());
-        assert_eq!(code, Code::InvalidInput);
+        assert_eq!(code, Code::Unsupported);
         assert!(m.contains("output descriptor is not a regular file"), "{m}");
+        // So could a regular file of a file system that answers on demand.
+        let status = File::open("/proc/self/status").unwrap();
+        let (code, m) = code_of(run(status.as_fd(), out.as_fd()).unwrap_err());
+        assert_eq!(code, Code::Unsupported);
+        assert!(m.contains("may wait on a process"), "{m}");
+        // A path-only descriptor is neither readable nor writable.
+        std::fs::write(dir.path().join("p"), b"").unwrap();
+        let path_fd = rustix::fs::open(
+            dir.path().join("p"),
+            OFlags::PATH,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let (code, m) = code_of(run(path_fd.as_fd(), out.as_fd()).unwrap_err());
+        assert_eq!(code, Code::InvalidInput);
+        assert!(m.contains("O_PATH"), "{m}");
         // An output opened read-only; the input as its own output.
         std::fs::write(dir.path().join("ro"), b"").unwrap();
         let ro = File::open(dir.path().join("ro")).unwrap();
@@ -353,9 +448,13 @@ mod tests {
             .open_content(&slot, &header, header.wrapped_key())
             .unwrap();
         let token = RwLock::new(Some(t));
+        let (client, _peer) = UnixStream::pair().unwrap();
         let mut live = Live {
             token: &token,
             opener,
+            client: client.as_fd(),
+            chunks: 0,
+            stopped: None,
         };
         let full = header.chunk_size() + symbolon::content::TAG_LEN;
         let mut chunk = input[..full].to_vec();
@@ -364,6 +463,19 @@ mod tests {
         let mut chunk = input[full..2 * full].to_vec();
         let e = live.open_chunk(&mut chunk, false).unwrap_err();
         assert!(e.to_string().contains("the token stopped"), "{e}");
+        // The answer carries the token's own code.
+        assert_eq!(live.stopped.unwrap().code(), Code::TokenTampered);
+    }
+
+    #[test]
+    fn a_client_that_hung_up_is_noticed() {
+        let (client, peer) = UnixStream::pair().unwrap();
+        assert!(!hung_up(client.as_fd()));
+        // A request sent while waiting is not a hang-up.
+        (&peer).write_all(b"more").unwrap();
+        assert!(!hung_up(client.as_fd()));
+        drop(peer);
+        assert!(hung_up(client.as_fd()));
     }
 
     #[test]

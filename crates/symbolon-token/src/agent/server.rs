@@ -320,7 +320,16 @@ fn answer<T: Token>(
             }),
             None,
         ) => {
-            let response = unseal_files(token, unsealing, &slot, &header.0, &wrapped_key.0, fds);
+            let client = std::os::fd::AsFd::as_fd(&*stream);
+            let response = unseal_files(
+                token,
+                unsealing,
+                client,
+                &slot,
+                &header.0,
+                &wrapped_key.0,
+                fds,
+            );
             send(stream, response)
         }
         (Ok(Request::UnsealFiles { .. }), Some(_)) => send(
