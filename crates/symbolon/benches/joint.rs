@@ -1,13 +1,14 @@
 //! Joint-key arithmetic beside plain RSA: generating a joint key (primes,
 //! λ(n), e and two partials corrected, d0, the composed key) against
 //! aws-lc's key generation; one partial signature x^{d_i} mod n with a
-//! full-length partial (crypto-bigint, constant time) against a full CRT
-//! signature (aws-lc); prime recovery from e·d0·d1·d2 − 1; a party's step
+//! full-length partial (aws-lc's constant-time exponentiation, and the
+//! crypto-bigint one it replaced) against a full CRT signature (aws-lc); prime recovery from e·d0·d1·d2 − 1; a party's step
 //! in a chain file and the check of a complete one (FIG. 19/20).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use crypto_bigint::{BoxedUint, NonZero, RandomMod};
+use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
+use crypto_bigint::{BoxedUint, NonZero, Odd, RandomMod};
 use symbolon::joint::arith::{
     carmichael, complement, compose, coprime_from, fit, generate_primes, modulus, params, pow_mod,
     recover_factors, to_be, Secret, MIN_E,
@@ -25,7 +26,7 @@ struct Joint {
 }
 
 fn joint(bits: u32) -> Joint {
-    let (p, q) = generate_primes(bits);
+    let (p, q) = generate_primes(bits).unwrap();
     let n = modulus(&p, &q, bits);
     let l = carmichael(&p, &q, bits).unwrap();
     let e = coprime_from(&BoxedUint::from(MIN_E), &l, bits).unwrap();
@@ -68,7 +69,16 @@ fn bench(c: &mut Criterion) {
     let x = fit(&BoxedUint::from(123_456_789u64), bits);
     g.sample_size(50);
     g.bench_function("partial-sign/2048", |b| {
-        b.iter(|| pow_mod(&x, &j.exps[1], &p))
+        b.iter(|| pow_mod(&x, &j.exps[1], &p).unwrap())
+    });
+    // The same with crypto-bigint (what partial signatures used before).
+    let monty = BoxedMontyParams::new(Odd::new(j.n.clone()).unwrap());
+    g.bench_function("partial-sign-crypto-bigint/2048", |b| {
+        b.iter(|| {
+            BoxedMontyForm::new(x.clone(), monty.clone())
+                .pow(&j.exps[1])
+                .retrieve()
+        })
     });
     let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
     let digest = MessageDigest::of(HashAlgorithm::Sha256, b"bench");

@@ -1,5 +1,9 @@
 //! The fifth embodiment's arithmetic (FIG. 19–21), in constant time where a
-//! secret is involved (crypto-bigint; primes from crypto-primes):
+//! secret is involved. crypto-bigint holds the values and does the products
+//! and divisions; aws-lc, through `symbolon-bn`, does what dominates the
+//! time: the exponentiations (2.1× crypto-bigint's), the gcds and the
+//! inverse mod λ, and the primes (its FIPS RSA key generation)
+//! (docs/design.md §7):
 //!
 //! - n = p·q, L = λ(n) = lcm(p−1, q−1);
 //! - e from the initial value e′, and each partial d_i from d_i′, by
@@ -19,9 +23,35 @@
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Gcd, Integer, NonZero, Odd, RandomMod};
+use symbolon_bn::{Bn, BnError, Modulus};
 use zeroize::Zeroizing;
 
 use super::JointError;
+
+impl From<BnError> for JointError {
+    fn from(e: BnError) -> Self {
+        Self::Internal(format!("big-number arithmetic: {e}"))
+    }
+}
+
+/// `x` as aws-lc's number (through a zeroised byte buffer: x may be secret).
+fn to_bn(x: &BoxedUint) -> Result<Bn, JointError> {
+    let bytes = Zeroizing::new(x.to_be_bytes());
+    Ok(Bn::from_be(&bytes)?)
+}
+
+/// aws-lc's number back at `bits` of precision.
+fn from_bn(x: &Bn, bits: u32) -> Result<BoxedUint, JointError> {
+    let width = bits.div_ceil(64) * 64;
+    let bytes = x.to_be_padded(width as usize / 8)?;
+    BoxedUint::from_be_slice(&bytes, width).map_err(|e| JointError::Internal(format!("{e:?}")))
+}
+
+/// gcd(a, b) == 1, in constant time (aws-lc's binary gcd).
+fn coprime(a: &Bn, b: &Bn) -> Result<bool, JointError> {
+    let g = symbolon_bn::gcd(a, b)?;
+    Ok(g.bits() == 1)
+}
 
 /// The smallest public exponent accepted (FIPS 186-5, docs/design.md §3).
 pub const MIN_E: u64 = 65537;
@@ -107,23 +137,25 @@ fn nonzero(x: BoxedUint, what: &str) -> Result<NonZero<BoxedUint>, JointError> {
 }
 
 /// Two primes whose product has exactly `bits` bits, far enough apart
-/// (|p − q| > 2^(bits/2 − 100), FIPS 186-5 A.1.3).
-pub fn generate_primes(bits: u32) -> (Secret, Secret) {
-    let half = bits / 2;
-    loop {
-        let p: BoxedUint = crypto_primes::generate_prime_with_rng(&mut rand_core::OsRng, half);
-        let q: BoxedUint = crypto_primes::generate_prime_with_rng(&mut rand_core::OsRng, half);
-        let (p, q) = (Zeroizing::new(fit(&p, bits)), Zeroizing::new(fit(&q, bits)));
-        let n = p.mul(&q);
-        let diff = if *p > *q {
-            p.wrapping_sub(&q)
-        } else {
-            q.wrapping_sub(&p)
-        };
-        if n.bits() == bits && diff.bits() > half.saturating_sub(100) {
-            return (Secret(p), Secret(q));
-        }
+/// (|p − q| > 2^(bits/2 − 100), FIPS 186-4 B.3.3): those of an RSA key
+/// aws-lc generates and then discards.
+pub fn generate_primes(bits: u32) -> Result<(Secret, Secret), JointError> {
+    let (p, q) = symbolon_bn::rsa_primes(bits)?;
+    let (p, q) = (from_bn(&p, bits)?, from_bn(&q, bits)?);
+    let (p, q) = (Zeroizing::new(p), Zeroizing::new(q));
+    // aws-lc promises both; a joint key that missed either would be weak.
+    let n = p.mul(&q);
+    let diff = if *p > *q {
+        p.wrapping_sub(&q)
+    } else {
+        q.wrapping_sub(&p)
+    };
+    if n.bits() != bits || diff.bits() <= (bits / 2).saturating_sub(100) {
+        return Err(JointError::Internal(
+            "the primes generated do not make the key size asked for".into(),
+        ));
     }
+    Ok((Secret(p), Secret(q)))
 }
 
 /// n = p·q at `bits` of precision.
@@ -133,9 +165,12 @@ pub fn modulus(p: &Secret, q: &Secret, bits: u32) -> BoxedUint {
 
 /// λ(n) = lcm(p−1, q−1).
 pub fn carmichael(p: &Secret, q: &Secret, bits: u32) -> Result<Secret, JointError> {
-    let p1 = p.0.wrapping_sub(&one(bits));
-    let q1 = q.0.wrapping_sub(&one(bits));
-    let g = p1.gcd(&q1);
+    let p1 = Zeroizing::new(p.0.wrapping_sub(&one(bits)));
+    let q1 = Zeroizing::new(q.0.wrapping_sub(&one(bits)));
+    let g = Zeroizing::new(from_bn(
+        &symbolon_bn::gcd(&to_bn(&p1)?, &to_bn(&q1)?)?,
+        bits,
+    )?);
     let product = p1.mul(&q1);
     let wide = product.bits_precision();
     let (l, _) = product.div_rem(&nonzero(fit(&g, wide), "gcd(p−1, q−1)")?);
@@ -151,10 +186,11 @@ pub fn coprime_from(start: &BoxedUint, l: &Secret, bits: u32) -> Result<BoxedUin
     if x < two {
         x = two;
     }
+    let l_bn = to_bn(l)?;
     // Bounded: among any 2·(number of prime factors of L) consecutive
     // integers one is coprime to L; far fewer steps happen in practice.
     for _ in 0..100_000 {
-        if bool::from(x.gcd(l).is_one()) {
+        if coprime(&to_bn(&x)?, &l_bn)? {
             return Ok(x);
         }
         x = x.wrapping_add(&one(bits));
@@ -198,9 +234,17 @@ pub fn complement(
         *acc = fit(&product, wide).rem(&lw);
     }
     let acc = fit(&acc, bits);
-    let inv: Option<BoxedUint> = acc.inv_mod(&fit(&l.0, bits)).into();
-    let inv = inv.ok_or_else(|| JointError::Internal("e·d1·… is not invertible mod L".into()))?;
-    Ok(Secret(Zeroizing::new(inv)))
+    // L = λ(n) is even: aws-lc's constant-time inverse for even moduli.
+    let inv = match symbolon_bn::inverse_mod_even(&to_bn(&acc)?, &to_bn(&l.0)?) {
+        Ok(inv) => inv,
+        Err(BnError::NoInverse) => {
+            return Err(JointError::Internal(
+                "e·d1·… is not invertible mod L".into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Secret(Zeroizing::new(from_bn(&inv, bits)?)))
 }
 
 /// x mod L at `bits` of precision (x may be wider than L).
@@ -210,27 +254,49 @@ pub fn reduce(x: &BoxedUint, l: &Secret, bits: u32) -> Result<BoxedUint, JointEr
     Ok(fit(&r, bits))
 }
 
-/// Montgomery parameters for n.
-pub fn params(n: &BoxedUint) -> Result<BoxedMontyParams, JointError> {
-    let odd: Option<Odd<BoxedUint>> = Odd::new(n.clone()).into();
-    Ok(BoxedMontyParams::new(odd.ok_or_else(|| {
-        JointError::InvalidInput("n is even".into())
-    })?))
+/// A modulus n made ready for exponentiations: aws-lc's Montgomery
+/// context for secret exponents, crypto-bigint's for short public ones.
+pub struct Params {
+    n: BoxedUint,
+    monty: BoxedMontyParams,
+    modulus: Modulus,
 }
 
-/// x^d mod n, constant time in d.
-pub fn pow_mod(x: &BoxedUint, d: &BoxedUint, params: &BoxedMontyParams) -> BoxedUint {
-    let bits = params.bits_precision();
-    BoxedMontyForm::new(fit(x, bits), params.clone())
-        .pow(d)
-        .retrieve()
+/// Montgomery parameters for n.
+pub fn params(n: &BoxedUint) -> Result<Params, JointError> {
+    let odd: Option<Odd<BoxedUint>> = Odd::new(n.clone()).into();
+    let odd = odd.ok_or_else(|| JointError::InvalidInput("n is even".into()))?;
+    let modulus = Modulus::new(to_bn(n)?)?;
+    Ok(Params {
+        n: n.clone(),
+        monty: BoxedMontyParams::new(odd),
+        modulus,
+    })
+}
+
+/// x^d mod n, constant time in d (aws-lc's `BN_mod_exp_mont_consttime`).
+/// x is a public value (a message or a chain link) and is reduced mod n
+/// first if it is not below n.
+pub fn pow_mod(x: &BoxedUint, d: &BoxedUint, params: &Params) -> Result<BoxedUint, JointError> {
+    let bits = params.monty.bits_precision();
+    let x = fit(x, bits.max(x.bits_precision()));
+    let x = if x.bits() <= bits && fit(&x, bits) < params.n {
+        fit(&x, bits)
+    } else {
+        fit(
+            &x.rem(&nonzero(fit(&params.n, x.bits_precision()), "n")?),
+            bits,
+        )
+    };
+    let r = params.modulus.pow(&to_bn(&x)?, &to_bn(d)?)?;
+    from_bn(&r, bits)
 }
 
 /// x^e mod n for a *public* exponent (e): time depends on e's length only,
 /// so a verification does not pay for a full-width exponent.
-pub fn pow_public(x: &BoxedUint, e: &BoxedUint, params: &BoxedMontyParams) -> BoxedUint {
-    let bits = params.bits_precision();
-    BoxedMontyForm::new(fit(x, bits), params.clone())
+pub fn pow_public(x: &BoxedUint, e: &BoxedUint, params: &Params) -> BoxedUint {
+    let bits = params.monty.bits_precision();
+    BoxedMontyForm::new(fit(x, bits), params.monty.clone())
         .pow_bounded_exp(e, e.bits())
         .retrieve()
 }
@@ -256,19 +322,19 @@ pub fn recover_factors(
     let params = params(n)?;
     // A multiple of λ(n) sends every unit to 1: a wrong partial shows at
     // once, without the hundred random tries.
-    if !bool::from(pow_mod(&fit(&BoxedUint::from(2u64), bits), k, &params).is_one()) {
+    if !bool::from(pow_mod(&fit(&BoxedUint::from(2u64), bits), k, &params)?.is_one()) {
         return Err(fail());
     }
     let n_minus_1 = n.wrapping_sub(&one(bits));
     let nz = nonzero(n.clone(), "n")?;
     for _ in 0..100 {
         let g = BoxedUint::random_mod(&mut rand_core::OsRng, &nz);
-        let mut y = pow_mod(&g, &r, &params);
+        let mut y = pow_mod(&g, &r, &params)?;
         if bool::from(y.is_one()) || y == n_minus_1 {
             continue;
         }
         for _ in 0..t {
-            let x = pow_mod(&y, &fit(&BoxedUint::from(2u64), 64), &params);
+            let x = pow_mod(&y, &fit(&BoxedUint::from(2u64), 64), &params)?;
             if bool::from(x.is_one()) {
                 let p = y.wrapping_sub(&one(bits)).gcd(n);
                 if bool::from(p.is_one()) || p == *n {
@@ -338,10 +404,12 @@ pub fn compose(
         ))
     };
     let (dp, dq) = (reduce(&p.0)?, reduce(&q.0)?);
-    let qinv: Option<BoxedUint> = q.0.inv_mod(&p.0).into();
-    let qinv = Zeroizing::new(
-        qinv.ok_or_else(|| JointError::Internal("q is not invertible mod p".into()))?,
-    );
+    // q⁻¹ mod p = q^(p−2) mod p (Fermat): constant time, where aws-lc's
+    // inverse modulo an odd number is not.
+    let q_mod_p = Zeroizing::new(q.0.rem(&nonzero(BoxedUint::clone(&p.0), "p")?));
+    let p_minus_2 = Zeroizing::new(p.0.wrapping_sub(&fit(&BoxedUint::from(2u64), bits)));
+    let qinv = Modulus::new(to_bn(&p.0)?)?.pow(&to_bn(&q_mod_p)?, &to_bn(&p_minus_2)?)?;
+    let qinv = Zeroizing::new(from_bn(&qinv, bits)?);
     let n = modulus(p, q, bits);
     let bytes: Vec<Zeroizing<Vec<u8>>> = [&n, e, &*d, &*p.0, &*q.0, &*dp, &*dq, &*qinv]
         .iter()
@@ -390,7 +458,7 @@ mod tests {
         Vec<BoxedUint>,
         Secret,
     ) {
-        let (p, q) = generate_primes(bits);
+        let (p, q) = generate_primes(bits).unwrap();
         let n = modulus(&p, &q, bits);
         let l = carmichael(&p, &q, bits).unwrap();
         let e = coprime_from(&BoxedUint::from(MIN_E), &l, bits).unwrap();
@@ -418,12 +486,12 @@ mod tests {
             let (p, q, n, l, e, partials, d0) = small_key(bits, parties);
             let params = params(&n).unwrap();
             let x = fit(&BoxedUint::from(seed | 2), bits);
-            let mut s = pow_mod(&x, &d0.0, &params);
+            let mut s = pow_mod(&x, &d0.0, &params).unwrap();
             for d in &partials {
                 prop_assert!(bool::from(d.gcd(&l.0).is_one()));
-                s = pow_mod(&s, d, &params);
+                s = pow_mod(&s, d, &params).unwrap();
             }
-            prop_assert_eq!(pow_mod(&s, &e, &params), x.clone());
+            prop_assert_eq!(pow_mod(&s, &e, &params).unwrap(), x.clone());
             // The product e·d0·d1… − 1 is a multiple of L …
             let mut k = fit(&e, bits * (parties as u32 + 2));
             for d in std::iter::once(&*d0.0).chain(partials.iter()) {
@@ -468,7 +536,7 @@ mod tests {
         let params = params(&n).unwrap();
         let mut s = from_be(&em, bits).unwrap();
         for d in exps {
-            s = pow_mod(&s, d, &params);
+            s = pow_mod(&s, d, &params).unwrap();
         }
         let mut chained = to_be(&s);
         while chained.len() < 256 {

@@ -854,7 +854,10 @@ impl ChainMessage {
             Some(link) => link.value.0.clone(),
         };
         let d = zeroize::Zeroizing::new(from_be(partial, bits.max(partial.len() as u32 * 8))?);
-        let value = to_be_len(&pow_mod(&from_be(&previous, bits)?, &d, &p), self.key.len());
+        let value = to_be_len(
+            &pow_mod(&from_be(&previous, bits)?, &d, &p)?,
+            self.key.len(),
+        );
         if let Some(views) = self.token_views() {
             if views.prefixes.get(i).map(|v| v.0.as_slice()) != Some(value.as_slice()) {
                 return Err(JointError::WrongPartial {
@@ -937,7 +940,7 @@ pub(crate) fn views(
     let mut prefixes = Vec::with_capacity(partials.len());
     for d in partials {
         let d = zeroize::Zeroizing::new(from_be(d, bits)?);
-        value = fit(&pow_mod(&value, &d, &p), bits);
+        value = fit(&pow_mod(&value, &d, &p)?, bits);
         prefixes.push(Hex(to_be_len(&value, k)));
     }
     let signed = message.views_message(&prefixes);

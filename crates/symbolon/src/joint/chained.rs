@@ -54,7 +54,7 @@ pub fn partial_sign(key: &RsaPublicKey, x: &[u8], partial: &[u8]) -> Result<Vec<
     }
     let d = Zeroizing::new(from_be(partial, bits.max(partial.len() as u32 * 8))?);
     Ok(to_be_len(
-        &pow_mod(&x, &d, &params(&n)?),
+        &pow_mod(&x, &d, &params(&n)?)?,
         key.modulus().len(),
     ))
 }
@@ -109,7 +109,7 @@ mod tests {
     fn a_two_party_chain_verifies_with_e_and_half_a_chain_does_not() {
         use crate::joint::arith::{carmichael, complement, coprime_from, generate_primes, modulus};
         let bits = 2048;
-        let (p, q) = generate_primes(bits);
+        let (p, q) = generate_primes(bits).unwrap();
         let n = modulus(&p, &q, bits);
         let l = carmichael(&p, &q, bits).unwrap();
         let e = coprime_from(&BoxedUint::from(65537u64), &l, bits).unwrap();

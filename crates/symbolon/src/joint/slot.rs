@@ -142,7 +142,7 @@ impl JointSlot {
         let bits = algorithm.bits() as u32;
         arith::check_e_start(e_start)?;
         check_partial(partial, bits)?;
-        let (p, q) = arith::generate_primes(bits);
+        let (p, q) = arith::generate_primes(bits)?;
         let l = arith::carmichael(&p, &q, bits)?;
         let e = arith::coprime_from(&BoxedUint::from(e_start.max(arith::MIN_E)), &l, bits)?;
         let (d1, offset) = arith::correct(&arith::from_be(partial, bits)?, &l, bits)?;
@@ -378,7 +378,7 @@ impl JointSlot {
         if record.partials.is_empty() {
             return Err(no_record());
         }
-        let (p, q) = arith::generate_primes(bits);
+        let (p, q) = arith::generate_primes(bits)?;
         let l = arith::carmichael(&p, &q, bits)?;
         let e = arith::coprime_from(&BoxedUint::from(e_start.max(arith::MIN_E)), &l, bits)?;
         let k = record.partials.len();
