@@ -597,7 +597,7 @@ impl CaService {
         self.after_change(Some(current)).await;
         Ok(EstIssued {
             serial: certified.serial,
-            certificate: certified.response.certificate,
+            certificate: certified.certificate,
         })
     }
 

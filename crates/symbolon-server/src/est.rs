@@ -144,7 +144,7 @@ impl CaService {
             .await?;
         Ok(EstIssued {
             serial: certified.serial,
-            certificate: certified.response.certificate,
+            certificate: certified.certificate,
         })
     }
 
@@ -205,7 +205,7 @@ impl CaService {
         self.after_change(Some(current)).await;
         Ok(EstIssued {
             serial: certified.serial,
-            certificate: certified.response.certificate,
+            certificate: certified.certificate,
         })
     }
 

@@ -107,6 +107,15 @@ pub(crate) fn bad(code: Code, message: impl Into<String>) -> ApiError {
     ApiError::new(code, message)
 }
 
+/// A JSON API issuance came back without its signed response (only EST,
+/// CMP and ACME issuances have none): a fault of the service, never sent.
+pub(crate) fn unsigned_response() -> ApiError {
+    ApiError::new(
+        Code::Internal,
+        "the certificate was issued without its signed response",
+    )
+}
+
 /// Longest identity (an RFC 4514 string): each attribute has its RFC 5280
 /// upper bound, checked when it is parsed; this bounds the whole.
 pub(crate) const MAX_IDENTITY: usize = 1024;
@@ -229,6 +238,7 @@ async fn certify(
         .await?;
     let mut body = certified
         .response
+        .ok_or_else(unsigned_response)?
         .to_json(certified.serial.as_str())
         .map_err(ServiceError::from)?;
     // Beside the signed response: what vouched for the subject and the device.

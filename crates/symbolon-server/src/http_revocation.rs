@@ -332,6 +332,7 @@ async fn renew(State(s): State<Arc<CaService>>, raw: Result<Bytes, BytesRejectio
         .await?;
     let mut out = certified
         .response
+        .ok_or_else(crate::http::unsigned_response)?
         .to_json(certified.serial.as_str())
         .map_err(ServiceError::from)?;
     out["authority"] = json!(certified.authority);

@@ -232,7 +232,8 @@ impl CaService {
         .await
         .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;
         Ok(Certified {
-            response,
+            certificate: response.certificate.clone(),
+            response: Some(response),
             serial: earlier.clone(),
             authority: Authority::Renewal {
                 renews: old.clone(),

@@ -631,7 +631,7 @@ impl CaService {
                 status: self.status_urls.clone(),
             },
         };
-        let signed = self.sign_certified(params, nonce).await?;
+        let (certificate, response) = self.sign_certified(params, nonce).await?;
 
         let serial = CertificateSerial::from_bytes(&serial_bytes);
         let attestation = approved
@@ -652,7 +652,7 @@ impl CaService {
             profile: approved.role.to_string(),
             not_before: unix(not_before),
             not_after: unix(not_before + validity),
-            der: signed.certificate.clone(),
+            der: certificate.clone(),
             generated_on_token: approved.attested_by,
             attestation: attestation.clone(),
             issued_at: now(),
@@ -713,7 +713,8 @@ impl CaService {
         };
         self.settle_recording(recorded, fp).await?;
         Ok(Certified {
-            response: signed,
+            certificate,
+            response,
             serial,
             authority,
             device: approved.device_evidence,
@@ -722,12 +723,14 @@ impl CaService {
 
     /// The certificate and the response, signed inside the CA's token off
     /// the async threads: one signature by the CA key (the certificate),
-    /// the response by the delegated response signer.
+    /// the response by the delegated response signer. EST, CMP and ACME
+    /// answer in their own formats, so for them no response is signed.
     async fn sign_certified(
         &self,
         params: IssueParams,
         nonce: Vec<u8>,
-    ) -> Result<CertifyResponse, ServiceError> {
+    ) -> Result<(Vec<u8>, Option<CertifyResponse>), ServiceError> {
+        let respond = PROTOCOL.try_with(|_| ()).is_err();
         let (response_slot, response_cert) = self.response_signer().await?;
         let (token, slot, signer, issuer, chain) = (
             Arc::clone(&self.token),
@@ -736,21 +739,25 @@ impl CaService {
             self.issuer.clone(),
             self.chain.clone(),
         );
-        Ok(
-            tokio::task::spawn_blocking(move || -> Result<CertifyResponse, CaError> {
+        Ok(tokio::task::spawn_blocking(
+            move || -> Result<(Vec<u8>, Option<CertifyResponse>), CaError> {
                 let cert = issue_leaf(&issuer, &signer, &params, |r| token.sign_request(&slot, r))
                     .map_err(|e| CaError::Internal(e.to_string()))?;
-                CertifyResponse::sign_delegated(
-                    cert,
+                if !respond {
+                    return Ok((cert, None));
+                }
+                let response = CertifyResponse::sign_delegated(
+                    cert.clone(),
                     chain,
                     nonce,
                     response_cert.as_ref().clone(),
                     |m| crate::response_signer::sign_response(token.as_ref(), &response_slot, m),
-                )
-            })
-            .await
-            .map_err(|e| CaError::Internal(format!("signing task: {e}")))??,
+                )?;
+                Ok((cert, Some(response)))
+            },
         )
+        .await
+        .map_err(|e| CaError::Internal(format!("signing task: {e}")))??)
     }
 
     /// What the registry's answer to recording a certificate means for the
@@ -794,11 +801,15 @@ pub(crate) struct IssueLinks {
     pub(crate) delivered_with_answer: bool,
 }
 
-/// A certification's outcome: the signed response and what vouched for it.
+/// A certification's outcome: the certificate, the signed response, and
+/// what vouched for it.
 #[derive(Debug)]
 pub struct Certified {
-    /// The response, signed by the CA and bound to the request's nonce.
-    pub response: CertifyResponse,
+    /// The certificate, DER.
+    pub certificate: Vec<u8>,
+    /// The response, signed by the CA and bound to the request's nonce:
+    /// for the JSON API only (EST, CMP and ACME answer in their formats).
+    pub response: Option<CertifyResponse>,
     /// The certificate's serial.
     pub serial: CertificateSerial,
     /// The registration or name policy that authorised the subject.
