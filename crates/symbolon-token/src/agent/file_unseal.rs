@@ -234,13 +234,12 @@ mod tests {
     use super::*;
     use crate::agent::fds::write_frame_with_fds;
     use crate::agent::protocol::read_frame;
+    use crate::agent::test_support::token_and_sealed;
     use crate::agent::{bind, serve, AgentClient};
     use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
     use std::os::fd::AsFd as _;
     use std::os::unix::net::UnixStream;
-    use symbolon::content::{seal, ContentHeader, ContentId};
-    use symbolon::keys::RsaAlgorithm;
-    use symbolon::token::{MemoryStore, SealingKey, SoftToken};
+    use symbolon::content::ContentHeader;
 
     const CHUNK_LOG2: u8 = 12;
 
@@ -254,21 +253,8 @@ mod tests {
 
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let slot = SlotName::new("c").unwrap();
-        let mut t =
-            SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
-        t.generate(&slot, RsaAlgorithm::Rsa2048).unwrap();
-        let pk: symbolon::keys::PublicKey = t.public_key(&slot).unwrap().into();
         let plain: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let mut sealed = Vec::new();
-        seal(
-            &mut plain.as_slice(),
-            &mut sealed,
-            &pk,
-            ContentId::random().unwrap(),
-            CHUNK_LOG2,
-        )
-        .unwrap();
+        let (t, slot, sealed) = token_and_sealed(&plain, CHUNK_LOG2);
         let sock = dir.path().join("a.sock");
         let listener = bind(&sock).unwrap();
         std::thread::spawn(move || serve(listener, t));
@@ -428,20 +414,7 @@ mod tests {
 
     #[test]
     fn a_tamper_stops_an_unseal_at_its_next_chunk() {
-        let slot = SlotName::new("c").unwrap();
-        let mut t =
-            SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
-        t.generate(&slot, RsaAlgorithm::Rsa2048).unwrap();
-        let pk: symbolon::keys::PublicKey = t.public_key(&slot).unwrap().into();
-        let mut sealed = Vec::new();
-        seal(
-            &mut [1u8; 9000].as_slice(),
-            &mut sealed,
-            &pk,
-            ContentId::random().unwrap(),
-            CHUNK_LOG2,
-        )
-        .unwrap();
+        let (t, slot, sealed) = token_and_sealed(&[1u8; 9000], CHUNK_LOG2);
         let mut input = sealed.as_slice();
         let header = ContentHeader::read_from(&mut input).unwrap();
         let opener = t

@@ -13,6 +13,8 @@ mod file_unseal;
 mod harden;
 pub mod protocol;
 mod server;
+#[cfg(test)]
+mod test_support;
 
 pub use client::AgentClient;
 pub use harden::{harden_process, Hardening};

@@ -668,29 +668,15 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<ContentHeader, TokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::test_support::token_and_sealed;
     use crate::agent::AgentClient;
-    use symbolon::content::{seal, ContentError, ContentId, DEFAULT_CHUNK_LOG2};
-    use symbolon::keys::RsaAlgorithm;
-    use symbolon::token::{MemoryStore, SealingKey, SoftToken};
+    use symbolon::content::{ContentError, DEFAULT_CHUNK_LOG2};
 
     #[test]
     fn a_refused_chunk_ends_its_session() {
         let dir = tempfile::tempdir().unwrap();
-        let slot = SlotName::new("c").unwrap();
-        let mut t =
-            SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
-        t.generate(&slot, RsaAlgorithm::Rsa2048).unwrap();
-        let pk: symbolon::keys::PublicKey = t.public_key(&slot).unwrap().into();
-        let mut sealed = Vec::new();
         let plain = vec![7u8; 3000];
-        seal(
-            &mut plain.as_slice(),
-            &mut sealed,
-            &pk,
-            ContentId::random().unwrap(),
-            DEFAULT_CHUNK_LOG2,
-        )
-        .unwrap();
+        let (t, slot, sealed) = token_and_sealed(&plain, DEFAULT_CHUNK_LOG2);
         let sock = dir.path().join("a.sock");
         let listener = bind(&sock).unwrap();
         std::thread::spawn(move || serve(listener, t));
