@@ -1,14 +1,14 @@
 //! symbolon's window on aws-lc's big-number arithmetic (BN), for the joint
 //! keys' secret exponents (docs/design.md §7): constant-time modular
 //! exponentiation (`BN_mod_exp_mont_consttime`, Montgomery with a fixed
-//! window and `mulx`/`adx` code), constant-time gcd (Stein's binary gcd,
-//! `BN_gcd`) and inverse modulo an even number (the extended binary gcd),
+//! window and `mulx`/`adx` code), with the Montgomery context made in
+//! constant time for a secret modulus; gcd (Stein's binary gcd, `BN_gcd`);
 //! and prime pairs from aws-lc's FIPS 186-4 RSA key generation.
 //!
 //! Why this crate exists: the pure-Rust crypto-bigint the core uses
 //! elsewhere runs a 2048-bit exponentiation at 3.3 ms here against aws-lc's
-//! 1.55 ms on the same numbers (2.1×), and its safegcd-based gcd and
-//! inverses dominate a joint key's generation. aws-lc-rs does not expose BN,
+//! 1.55 ms on the same numbers (2.1×), and its prime search and
+//! safegcd-based gcds dominate a joint key's generation. aws-lc-rs does not expose BN,
 //! so these calls go through aws-lc-sys, the same libcrypto build aws-lc-rs
 //! links. This is the workspace's only `unsafe` code: each block is an FFI
 //! call whose pointers come from live values of this crate, and says why.
@@ -39,9 +39,6 @@ pub enum BnError {
     /// A number does not fit the byte length asked for.
     #[error("the number does not fit in {0} bytes")]
     TooLong(usize),
-    /// An inverse modulo an even number was asked of one that has none.
-    #[error("the number has no inverse modulo the modulus")]
-    NoInverse,
 }
 
 /// Clears aws-lc's thread-local error queue after a refusal, so that the
@@ -108,6 +105,17 @@ impl Bn {
         unsafe { ffi::BN_num_bits(self.as_ptr()) }
     }
 
+    /// Whether the number is one, in constant time: its bytes at `len`
+    /// (a masked conversion) compared with one's without branching.
+    pub fn is_one(&self, len: usize) -> Result<bool, BnError> {
+        let bytes = self.to_be_padded(len)?;
+        let mut diff = 0u8;
+        for (i, b) in bytes.iter().enumerate() {
+            diff |= b ^ u8::from(i + 1 == len);
+        }
+        Ok(std::hint::black_box(diff) == 0)
+    }
+
     /// Whether the number is odd.
     pub fn is_odd(&self) -> bool {
         // SAFETY: `self` is a live BIGNUM, only read.
@@ -122,7 +130,8 @@ impl Bn {
         self.0.as_ptr()
     }
 
-    /// Whether `self < other` (variable time: for public values).
+    /// Whether `self < other`: `BN_ucmp` compares every word, masked, so
+    /// only the operands' widths show.
     fn less_than(&self, other: &Bn) -> bool {
         // SAFETY: both are live BIGNUMs, only read.
         unsafe { ffi::BN_ucmp(self.as_ptr(), other.as_ptr()) < 0 }
@@ -162,7 +171,11 @@ fn check(ok: c_int, what: &'static str) -> Result<(), BnError> {
     }
 }
 
-/// gcd(a, b), in time that depends on the operands' widths only.
+/// gcd(a, b) by aws-lc's constant-time binary gcd. Two things show besides
+/// the operands' widths: the final shift by the power of two a and b share
+/// (none when either is odd), and the result's width in words (its
+/// trimming). Callers with secrets pass an odd operand and care only
+/// whether the result is one, which [`Bn::is_one`] answers in constant time.
 pub fn gcd(a: &Bn, b: &Bn) -> Result<Bn, BnError> {
     let mut out = Bn::new()?;
     let mut ctx = Ctx::new()?;
@@ -170,33 +183,6 @@ pub fn gcd(a: &Bn, b: &Bn) -> Result<Bn, BnError> {
     // from the inputs (it was just made).
     let ok = unsafe { ffi::BN_gcd(out.as_mut_ptr(), a.as_ptr(), b.as_ptr(), ctx.as_ptr()) };
     check(ok, "compute a gcd")?;
-    Ok(out)
-}
-
-/// a⁻¹ mod n for an even n (λ(n) in the joint keys), by aws-lc's
-/// constant-time extended binary gcd. An odd n is refused: aws-lc inverts
-/// modulo an odd number in variable time, so callers use Fermat's
-/// a^(p−2) mod p ([`Modulus::pow`]) for a prime instead.
-pub fn inverse_mod_even(a: &Bn, n: &Bn) -> Result<Bn, BnError> {
-    if n.is_odd() || n.bits() < 2 {
-        return Err(BnError::EvenModulus);
-    }
-    // The constant-time path takes a reduced a; reduction by BN_nnmod is
-    // not constant time, so the caller reduces (the joint keys' products are
-    // reduced by crypto-bigint's constant-time division).
-    if !a.less_than(n) {
-        return Err(BnError::NotReduced);
-    }
-    let mut out = Bn::new()?;
-    let mut ctx = Ctx::new()?;
-    // SAFETY: all pointers are live values of this crate and `out` is
-    // distinct from the inputs; a null return (no inverse) is handled.
-    let r = unsafe { ffi::BN_mod_inverse(out.as_mut_ptr(), a.as_ptr(), n.as_ptr(), ctx.as_ptr()) };
-    if r.is_null() {
-        // SAFETY: no arguments; clears this thread's error queue.
-        unsafe { ffi::ERR_clear_error() };
-        return Err(BnError::NoInverse);
-    }
     Ok(out)
 }
 
@@ -222,14 +208,35 @@ impl Drop for Modulus {
 }
 
 impl Modulus {
-    /// The Montgomery context for an odd `n` > 1.
+    /// The Montgomery context for a *public* odd `n` > 1 (an RSA modulus):
+    /// `BN_MONT_CTX_new_for_modulus` reduces R² mod n with `BN_mod`, which is
+    /// not constant time. A secret modulus takes [`Modulus::new_secret`].
     pub fn new(n: Bn) -> Result<Self, BnError> {
+        Self::with(n, false)
+    }
+
+    /// The Montgomery context for a *secret* odd `n` > 1 (a prime of a key),
+    /// made by `BN_MONT_CTX_new_consttime` (as aws-lc does for its own RSA
+    /// primes). Only n's width shows.
+    pub fn new_secret(n: Bn) -> Result<Self, BnError> {
+        Self::with(n, true)
+    }
+
+    fn with(n: Bn, secret: bool) -> Result<Self, BnError> {
+        // n's parity and width are public for both uses (an odd prime or
+        // modulus of a known size).
         if !n.is_odd() || n.bits() < 2 {
             return Err(BnError::EvenModulus);
         }
         let mut ctx = Ctx::new()?;
         // SAFETY: `n` is a live BIGNUM, only read; a null return is handled.
-        let mont = unsafe { ffi::BN_MONT_CTX_new_for_modulus(n.as_ptr(), ctx.as_ptr()) };
+        let mont = unsafe {
+            if secret {
+                ffi::BN_MONT_CTX_new_consttime(n.as_ptr(), ctx.as_ptr())
+            } else {
+                ffi::BN_MONT_CTX_new_for_modulus(n.as_ptr(), ctx.as_ptr())
+            }
+        };
         let mont = NonNull::new(mont).ok_or_else(|| failed("make a Montgomery context"))?;
         Ok(Self { n, mont })
     }

@@ -44,23 +44,29 @@ proptest! {
     }
 
     #[test]
-    fn gcd_and_inverse_agree_with_crypto_bigint(seed in proptest::collection::vec(any::<u8>(), 1..64),
-                                                a in any::<u64>()) {
+    fn gcd_agrees_with_crypto_bigint(seed in proptest::collection::vec(any::<u8>(), 1..64),
+                                     a in any::<u64>(), factor in 1u64..1000) {
         let bits = 1024;
-        // An even modulus, as λ(n) is.
+        // An even number, as λ(n) is, against odd ones with and without a
+        // factor in common.
         let n = odd(bits, &seed).wrapping_add(&BoxedUint::one_with_precision(bits));
         let a = BoxedUint::from(a | 1).widen(bits);
-        let g = back(&gcd(&bn(&a), &bn(&n)).unwrap(), bits);
-        prop_assert_eq!(&g, &a.gcd(&n));
-        let inv = inverse_mod_even(&bn(&a), &bn(&n));
-        if bool::from(g.is_one()) {
-            let inv = back(&inv.unwrap(), bits);
-            let product = a.widen(2 * bits).wrapping_mul(&inv.widen(2 * bits));
-            let (_, r) = product.div_rem(&NonZero::new(n.widen(2 * bits)).unwrap());
-            prop_assert!(bool::from(r.is_one()));
-        } else {
-            prop_assert_eq!(inv.err(), Some(BnError::NoInverse));
-        }
+        let a = a.wrapping_mul(&BoxedUint::from(factor | 1).widen(bits));
+        let g = gcd(&bn(&a), &bn(&n)).unwrap();
+        let want = a.gcd(&n);
+        prop_assert_eq!(&back(&g, bits), &want);
+        prop_assert_eq!(g.is_one(128).unwrap(), bool::from(want.is_one()));
+    }
+
+    #[test]
+    fn a_secret_modulus_gives_the_same_powers(seed in proptest::collection::vec(any::<u8>(), 1..64)) {
+        let n = odd(1024, &seed);
+        let nz = NonZero::new(n.clone()).unwrap();
+        let x = BoxedUint::random_mod(&mut rand_core::OsRng, &nz);
+        let d = BoxedUint::random_mod(&mut rand_core::OsRng, &nz);
+        let public = Modulus::new(bn(&n)).unwrap().pow(&bn(&x), &bn(&d)).unwrap();
+        let secret = Modulus::new_secret(bn(&n)).unwrap().pow(&bn(&x), &bn(&d)).unwrap();
+        prop_assert_eq!(back(&public, 1024), back(&secret, 1024));
     }
 }
 
@@ -98,20 +104,24 @@ fn exponentiation_refuses_an_even_modulus_and_an_unreduced_base() {
 }
 
 #[test]
-fn inverse_refuses_an_odd_modulus_and_an_unreduced_number() {
-    let odd_n = Bn::from_u64(101).unwrap();
-    assert_eq!(
-        inverse_mod_even(&Bn::from_u64(3).unwrap(), &odd_n).err(),
-        Some(BnError::EvenModulus)
-    );
-    let n = Bn::from_u64(100).unwrap();
-    assert_eq!(
-        inverse_mod_even(&Bn::from_u64(100).unwrap(), &n).err(),
-        Some(BnError::NotReduced)
-    );
-    // 3 · 67 = 201 ≡ 1 (mod 100).
-    let inv = inverse_mod_even(&Bn::from_u64(3).unwrap(), &n).unwrap();
-    assert_eq!(&inv.to_be_padded(1).unwrap()[..], &[67]);
+fn one_is_told_from_everything_else() {
+    assert!(Bn::from_u64(1).unwrap().is_one(8).unwrap());
+    for v in [0u64, 2, 3, 256, 257, 1 << 63] {
+        assert!(!Bn::from_u64(v).unwrap().is_one(8).unwrap(), "{v}");
+    }
+    assert!(!Bn::from_be(&[1, 0, 0, 0, 0, 0, 0, 0, 1])
+        .unwrap()
+        .is_one(9)
+        .unwrap());
+    // Too long for the width asked: an error, never "one".
+    assert!(Bn::from_be(&[1, 0, 0, 0, 0, 0, 0, 0, 1])
+        .unwrap()
+        .is_one(8)
+        .is_err());
+    // Gcds: of coprime odd numbers one, of 15 and 21 three.
+    let g = |a, b| gcd(&Bn::from_u64(a).unwrap(), &Bn::from_u64(b).unwrap()).unwrap();
+    assert!(g(15, 22).is_one(8).unwrap());
+    assert!(!g(15, 21).is_one(8).unwrap());
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! The fifth embodiment's arithmetic (FIG. 19–21), in constant time where a
-//! secret is involved. crypto-bigint holds the values and does the products
-//! and divisions; aws-lc, through `symbolon-bn`, does what dominates the
-//! time: the exponentiations (2.1× crypto-bigint's), the gcds and the
-//! inverse mod λ, and the primes (its FIPS RSA key generation)
-//! (docs/design.md §7):
+//! secret is involved. crypto-bigint holds the values and does the products,
+//! divisions, λ's gcd and the inverse mod λ; aws-lc, through `symbolon-bn`,
+//! does what dominates the time: the exponentiations (2.1× crypto-bigint's),
+//! the coprime corrections' gcds, and the primes (its FIPS RSA key
+//! generation) (docs/design.md §7):
 //!
 //! - n = p·q, L = λ(n) = lcm(p−1, q−1);
 //! - e from the initial value e′, and each partial d_i from d_i′, by
@@ -47,10 +47,17 @@ fn from_bn(x: &Bn, bits: u32) -> Result<BoxedUint, JointError> {
     BoxedUint::from_be_slice(&bytes, width).map_err(|e| JointError::Internal(format!("{e:?}")))
 }
 
-/// gcd(a, b) == 1, in constant time (aws-lc's binary gcd).
-fn coprime(a: &Bn, b: &Bn) -> Result<bool, JointError> {
-    let g = symbolon_bn::gcd(a, b)?;
-    Ok(g.bits() == 1)
+/// gcd(x, L) == 1 for an even L (λ(n)). An even x is not coprime: said
+/// without a gcd, and public anyway (a correction's offset δ tells how many
+/// candidates failed, and the one that passes is odd, so every candidate's
+/// parity follows). For an odd x aws-lc's binary gcd shows only the result's
+/// width in words, and the comparison with one is constant time.
+fn coprime_to_even(x: &BoxedUint, l: &Bn) -> Result<bool, JointError> {
+    if !bool::from(x.is_odd()) {
+        return Ok(false);
+    }
+    let g = symbolon_bn::gcd(&to_bn(x)?, l)?;
+    Ok(g.is_one(x.bits_precision() as usize / 8)?)
 }
 
 /// The smallest public exponent accepted (FIPS 186-5, docs/design.md §3).
@@ -141,15 +148,15 @@ fn nonzero(x: BoxedUint, what: &str) -> Result<NonZero<BoxedUint>, JointError> {
 /// aws-lc generates and then discards.
 pub fn generate_primes(bits: u32) -> Result<(Secret, Secret), JointError> {
     let (p, q) = symbolon_bn::rsa_primes(bits)?;
-    let (p, q) = (from_bn(&p, bits)?, from_bn(&q, bits)?);
-    let (p, q) = (Zeroizing::new(p), Zeroizing::new(q));
+    let p = Zeroizing::new(from_bn(&p, bits)?);
+    let q = Zeroizing::new(from_bn(&q, bits)?);
     // aws-lc promises both; a joint key that missed either would be weak.
     let n = p.mul(&q);
-    let diff = if *p > *q {
+    let diff = Zeroizing::new(if *p > *q {
         p.wrapping_sub(&q)
     } else {
         q.wrapping_sub(&p)
-    };
+    });
     if n.bits() != bits || diff.bits() <= (bits / 2).saturating_sub(100) {
         return Err(JointError::Internal(
             "the primes generated do not make the key size asked for".into(),
@@ -167,13 +174,13 @@ pub fn modulus(p: &Secret, q: &Secret, bits: u32) -> BoxedUint {
 pub fn carmichael(p: &Secret, q: &Secret, bits: u32) -> Result<Secret, JointError> {
     let p1 = Zeroizing::new(p.0.wrapping_sub(&one(bits)));
     let q1 = Zeroizing::new(q.0.wrapping_sub(&one(bits)));
-    let g = Zeroizing::new(from_bn(
-        &symbolon_bn::gcd(&to_bn(&p1)?, &to_bn(&q1)?)?,
-        bits,
-    )?);
-    let product = p1.mul(&q1);
+    // Once per key, so crypto-bigint's safegcd: aws-lc's BN_gcd would show
+    // the power of two p − 1 and q − 1 share.
+    let g = Zeroizing::new(p1.gcd(&q1));
+    let product = Zeroizing::new(p1.mul(&q1));
     let wide = product.bits_precision();
     let (l, _) = product.div_rem(&nonzero(fit(&g, wide), "gcd(p−1, q−1)")?);
+    let l = Zeroizing::new(l);
     Ok(Secret(Zeroizing::new(fit(&l, bits))))
 }
 
@@ -190,7 +197,7 @@ pub fn coprime_from(start: &BoxedUint, l: &Secret, bits: u32) -> Result<BoxedUin
     // Bounded: among any 2·(number of prime factors of L) consecutive
     // integers one is coprime to L; far fewer steps happen in practice.
     for _ in 0..100_000 {
-        if coprime(&to_bn(&x)?, &l_bn)? {
+        if coprime_to_even(&x, &l_bn)? {
             return Ok(x);
         }
         x = x.wrapping_add(&one(bits));
@@ -234,17 +241,11 @@ pub fn complement(
         *acc = fit(&product, wide).rem(&lw);
     }
     let acc = fit(&acc, bits);
-    // L = λ(n) is even: aws-lc's constant-time inverse for even moduli.
-    let inv = match symbolon_bn::inverse_mod_even(&to_bn(&acc)?, &to_bn(&l.0)?) {
-        Ok(inv) => inv,
-        Err(BnError::NoInverse) => {
-            return Err(JointError::Internal(
-                "e·d1·… is not invertible mod L".into(),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Secret(Zeroizing::new(from_bn(&inv, bits)?)))
+    // Once per key, so crypto-bigint's constant-time inverse (aws-lc's for
+    // an even modulus is constant time in its code, not in its contract).
+    let inv: Option<BoxedUint> = acc.inv_mod(&fit(&l.0, bits)).into();
+    let inv = inv.ok_or_else(|| JointError::Internal("e·d1·… is not invertible mod L".into()))?;
+    Ok(Secret(Zeroizing::new(inv)))
 }
 
 /// x mod L at `bits` of precision (x may be wider than L).
@@ -406,10 +407,14 @@ pub fn compose(
     let (dp, dq) = (reduce(&p.0)?, reduce(&q.0)?);
     // q⁻¹ mod p = q^(p−2) mod p (Fermat): constant time, where aws-lc's
     // inverse modulo an odd number is not.
-    let q_mod_p = Zeroizing::new(q.0.rem(&nonzero(BoxedUint::clone(&p.0), "p")?));
-    let p_minus_2 = Zeroizing::new(p.0.wrapping_sub(&fit(&BoxedUint::from(2u64), bits)));
-    let qinv = Modulus::new(to_bn(&p.0)?)?.pow(&to_bn(&q_mod_p)?, &to_bn(&p_minus_2)?)?;
-    let qinv = Zeroizing::new(from_bn(&qinv, bits)?);
+    // p is secret: its Montgomery context is made in constant time, and
+    // every operand is held at p's width (half of n's).
+    let half = bits / 2;
+    let q_mod_p = Zeroizing::new(fit(&q.0.rem(&nonzero(BoxedUint::clone(&p.0), "p")?), half));
+    let p_half = Zeroizing::new(fit(&p.0, half));
+    let p_minus_2 = Zeroizing::new(p_half.wrapping_sub(&fit(&BoxedUint::from(2u64), half)));
+    let qinv = Modulus::new_secret(to_bn(&p_half)?)?.pow(&to_bn(&q_mod_p)?, &to_bn(&p_minus_2)?)?;
+    let qinv = Zeroizing::new(fit(&from_bn(&qinv, half)?, bits));
     let n = modulus(p, q, bits);
     let bytes: Vec<Zeroizing<Vec<u8>>> = [&n, e, &*d, &*p.0, &*q.0, &*dp, &*dq, &*qinv]
         .iter()
@@ -543,6 +548,41 @@ mod tests {
             chained.insert(0, 0);
         }
         assert_eq!(chained, full);
+    }
+
+    /// A public base at or above n (a chain link from an untrusted party) is
+    /// reduced first; exponent zero and exponents wider than n work.
+    #[test]
+    fn public_bases_at_or_above_n_are_reduced_first() {
+        let (p, q) = generate_primes(512).unwrap();
+        let n = modulus(&p, &q, 512);
+        let pr = params(&n).unwrap();
+        let d = fit(&BoxedUint::from(65537u64), 512);
+        let reference = |x: &BoxedUint| {
+            let w = x.bits_precision().max(512);
+            let r = fit(x, w).rem(&NonZero::new(fit(&n, w)).unwrap());
+            pow_public(&fit(&r, 512), &d, &pr)
+        };
+        let wide = fit(&n, 2048)
+            .wrapping_mul(&fit(&n, 2048))
+            .wrapping_add(&fit(&BoxedUint::from(7u64), 2048));
+        for x in [
+            n.clone(),
+            n.wrapping_add(&one(512)),
+            n.wrapping_sub(&one(512)),
+            fit(&BoxedUint::zero(), 512),
+            one(512),
+            wide,
+            fit(&BoxedUint::from(3u64), 64),
+        ] {
+            assert_eq!(pow_mod(&x, &d, &pr).unwrap(), reference(&x));
+        }
+        let five = fit(&BoxedUint::from(5u64), 512);
+        let zero = fit(&BoxedUint::zero(), 512);
+        assert!(bool::from(pow_mod(&five, &zero, &pr).unwrap().is_one()));
+        let l = carmichael(&p, &q, 512).unwrap();
+        let k = fit(&l.0, 1024).wrapping_mul(&fit(&BoxedUint::from(12345u64), 1024));
+        assert!(bool::from(pow_mod(&five, &k, &pr).unwrap().is_one()));
     }
 
     #[test]
