@@ -7,10 +7,10 @@
 //!
 //! Why this crate exists: the pure-Rust crypto-bigint the core uses
 //! elsewhere runs a 2048-bit exponentiation at 3.3 ms here against aws-lc's
-//! 1.55 ms on the same numbers (2.1×), and its prime search and
-//! safegcd-based gcds dominate a joint key's generation. aws-lc-rs does not expose BN,
-//! so these calls go through aws-lc-sys, the same libcrypto build aws-lc-rs
-//! links. This is the workspace's only `unsafe` code: each block is an FFI
+//! 1.55 ms on the same numbers (2.1×), and crypto-primes' prime search and
+//! crypto-bigint's safegcd dominated a joint key's generation. aws-lc-rs
+//! does not expose BN, so these calls go through aws-lc-sys, the same
+//! libcrypto build aws-lc-rs links. This is the workspace's only `unsafe` code: each block is an FFI
 //! call whose pointers come from live values of this crate, and says why.
 //!
 //! Secrets: every number aws-lc allocates is wiped when freed (aws-lc's

@@ -117,7 +117,7 @@ mod tests {
     use std::os::fd::AsFd as _;
 
     #[test]
-    fn descriptors_arrive_with_their_frame_and_stray_ones_are_closed() {
+    fn descriptors_arrive_with_their_frame_and_too_many_are_refused() {
         let (a, b) = UnixStream::pair().unwrap();
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(b"shared").unwrap();
