@@ -130,10 +130,13 @@ pub(crate) enum Noun {
     /// Unseal content inside the token that holds the decryption key.
     #[command(after_help = "Examples:\n  \
         symbolon unseal --token alice.token --slot content film.sealed film.mp4\n  \
-        symbolon unseal --token alice.token --slot content --licence film.licence film.sealed film.mp4\n\n\
+        symbolon unseal --token alice.token --slot content --licence film.licence film.sealed film.mp4\n  \
+        symbolon unseal --agent /run/user/1000/symbolon.sock --slot content film.sealed film.mp4\n\n\
         The content key is unwrapped inside the token and never leaves it. Each chunk is written only once it \
         has authenticated; an output file appears under its name only when the whole stream has (to stdout, a \
-        failure exits non-zero after the chunks that did authenticate).")]
+        failure exits non-zero after the chunks that did authenticate). Through a token agent, a file is \
+        unsealed inside the agent, which reads the input and writes the output itself (the plaintext never \
+        enters this process); from or to a pipe, the chunks cross the agent's socket instead.")]
     Unseal(UnsealArgs),
     /// Protected content: the owner's station, purchase orders and licences.
     #[command(
