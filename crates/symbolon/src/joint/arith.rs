@@ -410,6 +410,11 @@ pub fn compose(
     // p is secret: its Montgomery context is made in constant time, and
     // every operand is held at p's width (half of n's).
     let half = bits / 2;
+    if p.0.bits() > half {
+        return Err(JointError::Inconsistent(format!(
+            "p has more than {half} bits: not a prime of a {bits}-bit key"
+        )));
+    }
     let q_mod_p = Zeroizing::new(fit(&q.0.rem(&nonzero(BoxedUint::clone(&p.0), "p")?), half));
     let p_half = Zeroizing::new(fit(&p.0, half));
     let p_minus_2 = Zeroizing::new(p_half.wrapping_sub(&fit(&BoxedUint::from(2u64), half)));
