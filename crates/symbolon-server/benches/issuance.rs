@@ -10,7 +10,8 @@
 //! `$SYMBOLON_BENCH_URLS` (comma-separated service URLs),
 //! `$SYMBOLON_BENCH_CA_CERT` and `$SYMBOLON_BENCH_CREDENTIAL` (a station
 //! credential token) it loads running `symbolon serve` processes instead,
-//! round robin: the scale-out figures. `$SYMBOLON_BENCH_CA_ALGORITHM`
+//! round robin, from a light client (`shared/light_client.rs`): the
+//! scale-out and both-cores figures. `$SYMBOLON_BENCH_CA_ALGORITHM`
 //! (`rsa-3072` by default; `p256`, `p384`, `ed25519`) names the CA key's
 //! algorithm, so an EC CA is measured beside the RSA one in one run. EST's
 //! `simpleenroll` (docs/est.md) is measured in the same run, interleaved
@@ -24,6 +25,8 @@
 mod acme;
 #[path = "shared/acme_key.rs"]
 mod acme_key;
+#[path = "shared/light_client.rs"]
+mod light_client;
 #[path = "shared/mod.rs"]
 mod shared;
 
@@ -49,14 +52,27 @@ use x509_cert::der::Decode as _;
 use shared::{load, timed, CLIENTS};
 
 const REQUESTS: usize = 400;
+/// Connections of the light client against running services: enough that
+/// requests queue at the service's cores, not at its database's commits.
+const REMOTE_CLIENTS: usize = 32;
 /// Rounds the paths alternate in.
 const ROUNDS: usize = 4;
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run briefly then.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let n = if quick { 8 } else { REQUESTS };
-    let csrs = shared::make_csrs(4 * n, shared::subject_algorithm("rsa-2048"));
+    // `$SYMBOLON_BENCH_REQUESTS` lengthens a run against running services
+    // (the both-cores figure, with cheap P-256 subjects) for a steadier rate.
+    let remote = std::env::var_os("SYMBOLON_BENCH_URLS").is_some();
+    let n = match std::env::var("SYMBOLON_BENCH_REQUESTS") {
+        _ if quick => 8,
+        Ok(n) if remote => n.parse().unwrap(),
+        _ => REQUESTS,
+    };
+    // Run in process, four paths take n each; a remote run takes n, and one
+    // more per client to open its connection with.
+    let count = if remote { n + REMOTE_CLIENTS } else { 4 * n };
+    let csrs = shared::make_csrs(count, shared::subject_algorithm("rsa-2048"));
     if let Some(out) = std::env::var_os("SYMBOLON_BENCH_CSR_DIR") {
         std::fs::create_dir_all(&out).unwrap();
         for (i, (c, _)) in csrs.iter().enumerate() {
@@ -75,14 +91,18 @@ fn main() {
             .unwrap();
         let slot = SlotName::new(symbolon_client::DEFAULT_CREDENTIAL_SLOT).unwrap();
         let credential = Credential::open(Arc::from(token), &slot).unwrap();
-        let clients: Vec<ServiceClient> = urls
-            .split(',')
-            .map(|u| ServiceClient::new(u, Some(&roots), Some(&credential)).unwrap())
-            .collect();
-        let rate = load(&clients, &csrs[..n]);
+        let urls: Vec<&str> = urls.split(',').collect();
+        let config =
+            Arc::new(symbolon_client::client::tls_config(&roots, Some(&credential)).unwrap());
+        let body = |(csr, identity): &(String, String)| {
+            serde_json::to_vec(&serde_json::json!({ "csr": csr, "identity": identity })).unwrap()
+        };
+        let bodies: Vec<Vec<u8>> = csrs[..n].iter().map(body).collect();
+        let warm: Vec<Vec<u8>> = csrs[n..n + REMOTE_CLIENTS].iter().map(body).collect();
+        let rate = light_client::load(&urls, &config, "/v1/certify", &warm, &bodies);
         println!(
-            "issuance over HTTPS (mTLS, keep-alive): {rate:.0} certificates/s ({n} requests, {CLIENTS} clients, {} service processes)",
-            clients.len()
+            "issuance over HTTPS (mTLS, keep-alive): {rate:.0} certificates/s ({n} requests, {REMOTE_CLIENTS} clients, {} service processes)",
+            urls.len()
         );
         return;
     }

@@ -159,7 +159,22 @@ where
 /// leaf); after an upgrade from a registry without the tree, every earlier
 /// entry, once.
 pub(crate) async fn catch_up_in(conn: &mut AnyConnection, seq: i64) -> Result<(), StoreError> {
-    let mut size = size_in(conn).await?;
+    let size = size_in(conn).await?;
+    catch_up(conn, seq, size).await
+}
+
+/// [`catch_up_in`] for a caller that has read the tree's size (stored
+/// leaves, as `size_in` counts them) in the same transaction.
+pub(crate) async fn catch_up_from(
+    conn: &mut AnyConnection,
+    seq: i64,
+    size: i64,
+) -> Result<(), StoreError> {
+    let size = u64::try_from(size).map_err(|_| corrupt("the log tree's size is negative"))?;
+    catch_up(conn, seq, size).await
+}
+
+async fn catch_up(conn: &mut AnyConnection, seq: i64, mut size: u64) -> Result<(), StoreError> {
     let want = u64::try_from(seq).map_err(|_| corrupt("a negative audit sequence number"))?;
     if size > want {
         return Err(corrupt(format!(
@@ -225,15 +240,31 @@ pub(crate) async fn append_leaf_in(
     }
     let nodes = merkle::append(&NodeMap(map), index, leaf)
         .map_err(|m| corrupt(format!("the log tree: {m}")))?;
+    // The leaf and the subtrees it closes in one statement (a round trip
+    // each would be most of an append's cost).
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    // Numbered placeholders: both SQLite and PostgreSQL read them, where
+    // sqlx's query builder writes `?` for its Any driver.
+    let values: Vec<String> = (0..nodes.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO log_nodes (level, idx, hash) VALUES {}",
+        values.join(", ")
+    );
+    let mut insert = sqlx::query(&sql);
     for (level, idx, hash) in nodes {
-        sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+        insert = insert
             .bind(i64::from(level))
             .bind(as_i64(idx, "node index")?)
-            .bind(hash.as_slice())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("append to the log tree"))?;
+            .bind(hash.to_vec());
     }
+    insert
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("append to the log tree"))?;
     Ok(())
 }
 

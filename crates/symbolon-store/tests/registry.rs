@@ -268,6 +268,50 @@ async fn certificates_and_tokens_round_trip() {
     }
 }
 
+/// Writes submitted together commit in one transaction (group commit).
+/// One refused among them is rolled back alone: the batch is run again
+/// with a savepoint around each write, and the others commit with their
+/// audit entries and log leaves, in one unbroken chain.
+#[tokio::test]
+async fn a_refusal_in_a_batch_undoes_only_itself() {
+    use symbolon::transparency::merkle::root;
+    for db in databases().await {
+        let r = db.open().await;
+        let (taken, taken_spki) = key();
+        r.certify_key(taken, &taken_spki, None).await.unwrap();
+        let fresh: Vec<(Fingerprint, Vec<u8>)> = (0..2).map(|_| key()).collect();
+        let entry = |i: i32| json!({ "i": i });
+        let (e1, e2) = (entry(1), entry(2));
+        // One task polls all five: each is queued before the writer runs,
+        // so the writer takes them as one batch, the refusal in the middle.
+        let (a, b, refused, c, d) = tokio::join!(
+            r.append_audit(AuditKind::KeyReserved, &e1),
+            r.certify_key(fresh[0].0, &fresh[0].1, None),
+            r.certify_key(taken, &taken_spki, None),
+            r.append_audit(AuditKind::KeyReserved, &e2),
+            r.certify_key(fresh[1].0, &fresh[1].1, None),
+        );
+        assert!(
+            matches!(refused, Err(StoreError::DuplicateKey(_))),
+            "{refused:?}"
+        );
+        b.unwrap();
+        d.unwrap();
+        for (fp, _) in &fresh {
+            assert_eq!(r.key(fp).await.unwrap().state, KeyState::Certified);
+        }
+        assert_eq!((a.unwrap(), c.unwrap()), (1, 2));
+        assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, 2);
+        // The log tree took exactly the committed entries' leaves.
+        let size = r.log_size().await.unwrap();
+        assert_eq!(size, 2);
+        assert_eq!(
+            r.log_root(size).await.unwrap(),
+            root(&memory_tree(&r).await, size).unwrap()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_make_one_chain() {
     for db in databases().await {
