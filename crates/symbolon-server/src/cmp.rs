@@ -774,20 +774,22 @@ impl CaService {
             .map_err(|e| Refusal::from(ServiceError::from(CaError::Internal(e.to_string()))))?;
         let chain = self.chain_certificates().map_err(Refusal::from)?;
         let token = Arc::clone(&self.token);
-        tokio::task::spawn_blocking(move || {
-            answer.protect_with_signature(
-                x509_cert::spki::AlgorithmIdentifierOwned {
-                    oid: x509_cert::der::oid::db::rfc5912::ECDSA_WITH_SHA_256,
-                    parameters: None,
-                },
-                &signer,
-                &chain,
-                |m| crate::response_signer::sign_response(token.as_ref(), &slot, m),
-            )
-        })
-        .await
-        .map_err(|e| Refusal::from(ServiceError::from(CaError::Internal(e.to_string()))))?
-        .map_err(Refusal::from)
+        self.cpu
+            .signing
+            .run(move || {
+                answer.protect_with_signature(
+                    x509_cert::spki::AlgorithmIdentifierOwned {
+                        oid: x509_cert::der::oid::db::rfc5912::ECDSA_WITH_SHA_256,
+                        parameters: None,
+                    },
+                    &signer,
+                    &chain,
+                    |m| crate::response_signer::sign_response(token.as_ref(), &slot, m),
+                )
+            })
+            .await
+            .map_err(|e| Refusal::from(ServiceError::from(CaError::Internal(e.to_string()))))?
+            .map_err(Refusal::from)
     }
 
     /// An error message for a refusal, protected like any answer (by MAC

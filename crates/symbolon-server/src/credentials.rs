@@ -66,7 +66,10 @@ impl CaService {
     /// shared with any key seen, seen before at all), refusals audited.
     async fn check_new_key(&self, key: &RsaPublicKey) -> Result<(), ServiceError> {
         let (k, effort) = (key.clone(), self.policy.weak_key_effort);
-        let checked = tokio::task::spawn_blocking(move || symbolon::ca::check_key_with(&k, effort))
+        let checked = self
+            .cpu
+            .checks
+            .run(move || symbolon::ca::check_key_with(&k, effort))
             .await
             .map_err(|e| CaError::Internal(format!("key check task: {e}")))?;
         if let Err(e) = checked {
@@ -98,12 +101,13 @@ impl CaService {
             self.issuer.clone(),
         );
         let p = params.clone();
-        let der = tokio::task::spawn_blocking(move || {
-            issue_leaf(&issuer, &signer, &p, |r| token.sign_request(&slot, r))
-        })
-        .await
-        .map_err(|e| CaError::Internal(format!("signing task: {e}")))?
-        .map_err(|e| CaError::Internal(e.to_string()))?;
+        let der = self
+            .cpu
+            .signing
+            .run(move || issue_leaf(&issuer, &signer, &p, |r| token.sign_request(&slot, r)))
+            .await
+            .map_err(|e| CaError::Internal(format!("signing task: {e}")))?
+            .map_err(|e| CaError::Internal(e.to_string()))?;
         let record = CertificateRecord {
             serial: CertificateSerial::from_bytes(&params.serial),
             fingerprint: params.public_key.fingerprint(),

@@ -40,25 +40,28 @@ impl CaService {
             self.slot.clone(),
             self.signer.clone(),
         );
-        let der = tokio::task::spawn_blocking(move || {
-            let serial = random_serial().map_err(|e| CaError::Internal(e.to_string()))?;
-            let not_before = std::time::SystemTime::now() - Duration::from_secs(60);
-            issue_delegate(
-                delegation,
-                &issuer,
-                &signer,
-                serial,
-                &spki_der,
-                not_before,
-                length,
-                |r| token.sign_request(&slot, r),
-            )
-            .map_err(|e| {
-                CaError::Internal(format!("cannot certify the CA's {delegation:?} key: {e}"))
+        let der = self
+            .cpu
+            .signing
+            .run(move || {
+                let serial = random_serial().map_err(|e| CaError::Internal(e.to_string()))?;
+                let not_before = std::time::SystemTime::now() - Duration::from_secs(60);
+                issue_delegate(
+                    delegation,
+                    &issuer,
+                    &signer,
+                    serial,
+                    &spki_der,
+                    not_before,
+                    length,
+                    |r| token.sign_request(&slot, r),
+                )
+                .map_err(|e| {
+                    CaError::Internal(format!("cannot certify the CA's {delegation:?} key: {e}"))
+                })
             })
-        })
-        .await
-        .map_err(|e| CaError::Internal(format!("delegate certification task: {e}")))??;
+            .await
+            .map_err(|e| CaError::Internal(format!("delegate certification task: {e}")))??;
         let cert = parse_certificate(&der).map_err(|e| CaError::Internal(e.to_string()))?;
         let not_after = symbolon::x509::not_after_unix(&cert);
         let serial = symbolon::x509::serial_hex(&cert);

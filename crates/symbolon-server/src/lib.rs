@@ -19,6 +19,7 @@ pub mod acme;
 mod acme_order;
 pub mod acme_validate;
 pub mod cmp;
+mod cpu;
 pub mod credentials;
 pub mod data_dir;
 pub mod delegate;

@@ -275,14 +275,17 @@ impl crate::CaService {
         let identity = current.identity.clone();
         let nonce = query.nonce.clone();
         let signing = answers.clone();
-        let der = tokio::task::spawn_blocking(move || {
-            build_response(&identity, &signer, now, &signing, nonce.as_ref(), |r| {
-                token.sign_request(&slot, r)
+        let der = self
+            .cpu
+            .signing
+            .run(move || {
+                build_response(&identity, &signer, now, &signing, nonce.as_ref(), |r| {
+                    token.sign_request(&slot, r)
+                })
             })
-        })
-        .await
-        .map_err(|e| CaError::Internal(format!("OCSP signing task: {e}")))?
-        .map_err(|e| CaError::Internal(format!("OCSP response: {e}")))?;
+            .await
+            .map_err(|e| CaError::Internal(format!("OCSP signing task: {e}")))?
+            .map_err(|e| CaError::Internal(format!("OCSP response: {e}")))?;
         if cacheable {
             let mut cache = responder.cache.lock().map_err(lock_error)?;
             if cache.len() >= MAX_CACHED {

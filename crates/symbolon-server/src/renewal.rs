@@ -220,17 +220,20 @@ impl CaService {
         let chain = self.chain().to_vec();
         let token = std::sync::Arc::clone(&self.token);
         // Signing is work inside the token: off the async threads.
-        let response = tokio::task::spawn_blocking(move || {
-            symbolon::ca::CertifyResponse::sign_delegated(
-                record.der,
-                chain,
-                nonce,
-                signer.as_ref().clone(),
-                |m| crate::response_signer::sign_response(token.as_ref(), &slot, m),
-            )
-        })
-        .await
-        .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;
+        let response = self
+            .cpu
+            .signing
+            .run(move || {
+                symbolon::ca::CertifyResponse::sign_delegated(
+                    record.der,
+                    chain,
+                    nonce,
+                    signer.as_ref().clone(),
+                    |m| crate::response_signer::sign_response(token.as_ref(), &slot, m),
+                )
+            })
+            .await
+            .map_err(|e| CaError::Internal(format!("signing task: {e}")))??;
         Ok(Certified {
             certificate: response.certificate.clone(),
             response: Some(response),

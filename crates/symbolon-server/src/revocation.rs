@@ -228,14 +228,17 @@ impl CaService {
         let (number, this_update, next_update) =
             (params.number, params.this_update, params.next_update);
         let delta_of = params.delta.as_ref().map(|d| d.base);
-        let der = tokio::task::spawn_blocking(move || {
-            build_crl(&issuer, &signer, &params, &entries, |r| {
-                token.sign_request(&slot, r)
+        let der = self
+            .cpu
+            .signing
+            .run(move || {
+                build_crl(&issuer, &signer, &params, &entries, |r| {
+                    token.sign_request(&slot, r)
+                })
             })
-        })
-        .await
-        .map_err(|e| CaError::Internal(format!("CRL signing task: {e}")))?
-        .map_err(|e| CaError::Internal(format!("CRL: {e}")))?;
+            .await
+            .map_err(|e| CaError::Internal(format!("CRL signing task: {e}")))?
+            .map_err(|e| CaError::Internal(format!("CRL: {e}")))?;
         let as_i64 = |n: u64| i64::try_from(n).map_err(|_| CaError::Internal("CRL number".into()));
         let stored = StoredCrl {
             number: as_i64(number)?,

@@ -169,6 +169,8 @@ pub struct CaService {
     /// The host names ACME answers under (lower case, no port); empty:
     /// any (`serve` always sets them).
     pub(crate) acme_hosts: Vec<String>,
+    /// Where requests' CPU work runs, lanes per core (`crate::cpu`).
+    pub(crate) cpu: crate::cpu::Cpu,
 }
 
 impl CaService {
@@ -226,6 +228,7 @@ impl CaService {
             cmp: crate::cmp::Transactions::default(),
             acme: crate::acme::AcmeState::new(crate::acme_validate::AcmeValidation::default()),
             acme_hosts: Vec::new(),
+            cpu: crate::cpu::Cpu::per_core(),
         })
     }
 
@@ -378,10 +381,12 @@ impl CaService {
         // A weak key is refused before it is reserved, as it would be at
         // certification: the same checks, audited the same way.
         let (key, effort) = (public_key.clone(), self.policy.weak_key_effort);
-        let checked =
-            tokio::task::spawn_blocking(move || symbolon::ca::check_key_with(&key, effort))
-                .await
-                .map_err(|e| CaError::Internal(format!("key check task: {e}")))?;
+        let checked = self
+            .cpu
+            .checks
+            .run(move || symbolon::ca::check_key_with(&key, effort))
+            .await
+            .map_err(|e| CaError::Internal(format!("key check task: {e}")))?;
         if let Err(e) = checked {
             self.refused(&e, Some(public_key.fingerprint())).await;
             self.keep_refused(public_key.spki_der()).await;
@@ -507,10 +512,12 @@ impl CaService {
         // at the deep effort): off the async threads.
         let policy = self.policy.clone();
         let csr_spki = symbolon::ca::request_spki(&request);
-        let reviewed =
-            tokio::task::spawn_blocking(move || review(&request, &policy, device.as_ref()))
-                .await
-                .map_err(|e| CaError::Internal(format!("review task: {e}")))?;
+        let reviewed = self
+            .cpu
+            .checks
+            .run(move || review(&request, &policy, device.as_ref()))
+            .await
+            .map_err(|e| CaError::Internal(format!("review task: {e}")))?;
         match reviewed {
             Ok(a) => Ok(a),
             Err(e @ CaError::WeakKey(_)) => {
@@ -739,25 +746,31 @@ impl CaService {
             self.issuer.clone(),
             self.chain.clone(),
         );
-        Ok(tokio::task::spawn_blocking(
-            move || -> Result<(Vec<u8>, Option<CertifyResponse>), CaError> {
-                let cert = issue_leaf(&issuer, &signer, &params, |r| token.sign_request(&slot, r))
-                    .map_err(|e| CaError::Internal(e.to_string()))?;
-                if !respond {
-                    return Ok((cert, None));
-                }
-                let response = CertifyResponse::sign_delegated(
-                    cert.clone(),
-                    chain,
-                    nonce,
-                    response_cert.as_ref().clone(),
-                    |m| crate::response_signer::sign_response(token.as_ref(), &response_slot, m),
-                )?;
-                Ok((cert, Some(response)))
-            },
-        )
-        .await
-        .map_err(|e| CaError::Internal(format!("signing task: {e}")))??)
+        Ok(self
+            .cpu
+            .signing
+            .run(
+                move || -> Result<(Vec<u8>, Option<CertifyResponse>), CaError> {
+                    let cert =
+                        issue_leaf(&issuer, &signer, &params, |r| token.sign_request(&slot, r))
+                            .map_err(|e| CaError::Internal(e.to_string()))?;
+                    if !respond {
+                        return Ok((cert, None));
+                    }
+                    let response = CertifyResponse::sign_delegated(
+                        cert.clone(),
+                        chain,
+                        nonce,
+                        response_cert.as_ref().clone(),
+                        |m| {
+                            crate::response_signer::sign_response(token.as_ref(), &response_slot, m)
+                        },
+                    )?;
+                    Ok((cert, Some(response)))
+                },
+            )
+            .await
+            .map_err(|e| CaError::Internal(format!("signing task: {e}")))??)
     }
 
     /// What the registry's answer to recording a certificate means for the

@@ -165,11 +165,12 @@ impl CaService {
         let token = self.token.clone();
         let slot = self.log.slot.clone();
         let message = body.clone();
-        let signature = tokio::task::spawn_blocking(move || {
-            token.sign_ec(&slot, EcSigningInput::Message(message.as_bytes()))
-        })
-        .await
-        .map_err(|e| internal(format!("the log signer stopped: {e}")))??;
+        let signature = self
+            .cpu
+            .signing
+            .run(move || token.sign_ec(&slot, EcSigningInput::Message(message.as_bytes())))
+            .await
+            .map_err(|e| internal(format!("the log signer stopped: {e}")))??;
         let note = format!("{body}\n{}", self.log.key.signature_line(&signature));
         // The token's answer is checked before it is published.
         Checkpoint::open(&note, &self.log.key, &[])

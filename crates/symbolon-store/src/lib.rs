@@ -26,6 +26,7 @@ mod log_tree;
 mod records;
 mod registry;
 mod revocation;
+mod tx_cache;
 mod vetting;
 mod writer;
 mod writes;

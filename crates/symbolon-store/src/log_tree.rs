@@ -219,11 +219,18 @@ pub(crate) async fn append_leaf_in(
     index: u64,
     leaf: Hash,
 ) -> Result<(), StoreError> {
+    // The tree moves: a head cached by an audit append no longer holds
+    // (the append records it again after this).
+    crate::tx_cache::forget_head();
     let recorder = NodeRecorder::default();
     let Ok(_) = merkle::append(&recorder, index, leaf);
     let needed = recorder.into_keys();
     let mut map = BTreeMap::new();
     for (level, idx) in needed {
+        if let Some(hash) = crate::tx_cache::node(level, idx) {
+            map.insert((level, idx), hash);
+            continue;
+        }
         let hash: Option<Vec<u8>> =
             sqlx::query_scalar("SELECT hash FROM log_nodes WHERE level = $1 AND idx = $2")
                 .bind(i64::from(level))
@@ -236,7 +243,9 @@ pub(crate) async fn append_leaf_in(
                 "the log tree lacks node ({level}, {idx}) below its size"
             ))
         })?;
-        map.insert((level, idx), to_hash(hash)?);
+        let hash = to_hash(hash)?;
+        crate::tx_cache::remember_node(level, idx, hash);
+        map.insert((level, idx), hash);
     }
     let nodes = merkle::append(&NodeMap(map), index, leaf)
         .map_err(|m| corrupt(format!("the log tree: {m}")))?;
@@ -255,7 +264,7 @@ pub(crate) async fn append_leaf_in(
         values.join(", ")
     );
     let mut insert = sqlx::query(&sql);
-    for (level, idx, hash) in nodes {
+    for &(level, idx, hash) in &nodes {
         insert = insert
             .bind(i64::from(level))
             .bind(as_i64(idx, "node index")?)
@@ -265,6 +274,10 @@ pub(crate) async fn append_leaf_in(
         .execute(&mut *conn)
         .await
         .map_err(StoreError::db("append to the log tree"))?;
+    for (level, idx, hash) in nodes {
+        crate::tx_cache::remember_node(level, idx, hash);
+    }
+    crate::tx_cache::keep_frontier(index.saturating_add(1));
     Ok(())
 }
 

@@ -56,7 +56,7 @@ pub(crate) fn now() -> i64 {
 pub struct Registry {
     pool: AnyPool,
     backend: Backend,
-    writer: Writer,
+    pub(crate) writer: Writer,
 }
 
 impl Registry {

@@ -101,6 +101,10 @@ impl Writer {
 }
 
 async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Job>) {
+    // Set when the last batch had a refusal: the next then starts with
+    // savepoints, so a stream of refusals (a client's repeated mistakes)
+    // costs what savepoints cost, never a rerun of every batch.
+    let mut careful = false;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -113,7 +117,8 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Jo
             .into_iter()
             .map(|j| ((j.op, j.actor), j.reply))
             .unzip();
-        let results = commit_batch(pool.clone(), backend, ops).await;
+        let results = commit_batch(pool.clone(), backend, ops, careful).await;
+        careful = results.iter().any(Result::is_err);
         for (reply, result) in replies.into_iter().zip(results) {
             // A caller that gave up waiting has gone; its write stands.
             let _ = reply.send(result);
@@ -127,15 +132,20 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Jo
 /// The batch first runs without savepoints, since writes are refused
 /// rarely and two statements per write are a fifth of an issuance's. If
 /// any write of a batch of several fails, that attempt is rolled back
-/// whole and the batch runs again with a savepoint around each write, so
-/// the refusal undoes only itself. Nothing of the first attempt stands,
-/// and the writes depend only on the database (and the clock and fresh
-/// salts, which a rerun draws anew), so the rerun gives each write what
-/// it would have got alone.
+/// whole (having cost the writes up to the refusal) and the batch runs
+/// again with a savepoint around each write, so the refusal undoes only
+/// itself; `careful` (the last batch had a refusal) starts there. Nothing
+/// of the first attempt stands, and the writes depend only on the
+/// database (and the clock and fresh salts, which a rerun draws anew), so
+/// the rerun gives each write what it would have got alone.
+///
+/// After a failed transaction the connection is closed, not returned to
+/// the pool: a rollback that failed may have left it inside one.
 async fn commit_batch(
     pool: AnyPool,
     backend: Backend,
     batch: Vec<(WriteOp, Option<Actor>)>,
+    careful: bool,
 ) -> Vec<Result<WriteOut, StoreError>> {
     let n = batch.len();
     let fail_all = |context: &'static str, e: sqlx::Error| -> Vec<Result<WriteOut, StoreError>> {
@@ -153,24 +163,30 @@ async fn commit_batch(
         Ok(c) => c,
         Err(e) => return fail_all("acquire", e),
     };
-    if n > 1 {
-        match attempt(&mut conn, backend, &batch, false).await {
+    if n > 1 && !careful {
+        match crate::tx_cache::scope(attempt(&mut conn, backend, &batch, false)).await {
             Ok(Attempt::Done(results)) => return results,
             Ok(Attempt::Refused) => {}
-            Err((context, e)) => return fail_all(context, e),
+            Err((context, e)) => {
+                let _ = conn.close().await;
+                return fail_all(context, e);
+            }
         }
     }
     // One write alone needs no savepoint: its transaction's rollback
     // undoes exactly it.
-    match attempt(&mut conn, backend, &batch, n > 1).await {
-        Ok(Attempt::Done(results)) => results,
+    let outcome = crate::tx_cache::scope(attempt(&mut conn, backend, &batch, n > 1)).await;
+    let failed = match outcome {
+        Ok(Attempt::Done(results)) => return results,
         // Only an attempt without savepoints gives up on a refusal.
-        Ok(Attempt::Refused) => fail_all(
+        Ok(Attempt::Refused) => (
             "batch",
             sqlx::Error::Protocol("a refused write was not isolated".into()),
         ),
-        Err((context, e)) => fail_all(context, e),
-    }
+        Err(failed) => failed,
+    };
+    let _ = conn.close().await;
+    fail_all(failed.0, failed.1)
 }
 
 /// How an attempt at a batch ended, short of a failed transaction.
@@ -219,6 +235,8 @@ async fn attempt(
         let result = execute(conn, op, actor.as_ref()).await;
         if savepoints {
             let undo = if result.is_err() {
+                // What the undone write put in the cache is undone too.
+                crate::tx_cache::clear();
                 statement(conn, "ROLLBACK TO write").await
             } else {
                 Ok(())
@@ -231,7 +249,11 @@ async fn attempt(
                 return Err(("savepoint", e));
             }
         } else if result.is_err() {
-            rollback(conn).await;
+            // A rollback that failed leaves the transaction in doubt: the
+            // batch fails whole and the connection is closed.
+            statement(conn, "ROLLBACK")
+                .await
+                .map_err(|e| ("roll back a refused write", e))?;
             if batch.len() > 1 {
                 return Ok(Attempt::Refused);
             }
@@ -424,15 +446,21 @@ pub(crate) async fn append_in(
     let (detail, openings) = commit(detail)?;
     let detail = detail.as_str();
     let db = StoreError::db("append audit");
-    // The head and the log tree's size in one statement: each is a round
-    // trip to the database on the path every write takes.
-    let head = sqlx::query(
-        "SELECT seq, hash, (SELECT COALESCE(MAX(idx) + 1, 0) FROM log_nodes WHERE level = 0) FROM audit_head WHERE id = 1",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(StoreError::db("append audit"))?;
-    let (seq, prev, size): (i64, Vec<u8>, i64) = (head.get(0), head.get(1), head.get(2));
+    // The head and the log tree's size: as this transaction's last append
+    // left them, else in one statement (each is a round trip to the
+    // database on the path every write takes).
+    let (seq, prev, size) = match crate::tx_cache::head() {
+        Some(h) => (h.seq, h.hash, h.size),
+        None => {
+            let head = sqlx::query(
+                "SELECT seq, hash, (SELECT COALESCE(MAX(idx) + 1, 0) FROM log_nodes WHERE level = 0) FROM audit_head WHERE id = 1",
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(StoreError::db("append audit"))?;
+            (head.get(0), head.get(1), head.get(2))
+        }
+    };
     let at = crate::registry::now();
     let next = seq + 1;
     let (hash, leaf) =
@@ -471,6 +499,12 @@ pub(crate) async fn append_in(
     // (after any earlier entries the tree lacks).
     crate::log_tree::catch_up_from(conn, seq, size).await?;
     crate::log_tree::append_leaf_in(conn, seq as u64, leaf).await?;
+    // Chain and tree now both end at `next`.
+    crate::tx_cache::set_head(crate::tx_cache::Head {
+        seq: next,
+        hash: hash.to_vec(),
+        size: next,
+    });
     Ok(next)
 }
 
@@ -509,4 +543,65 @@ pub(crate) fn unique_or(
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::writes::{Audit, Certify};
+    use crate::{Registry, StoreError};
+    use symbolon::keys::{RsaAlgorithm, RsaPrivateKey};
+    use symbolon::transparency::merkle::{root, MemoryTree};
+
+    fn audit(i: u32) -> WriteOp {
+        WriteOp::Audit(Audit {
+            kind: AuditKind::KeyReserved,
+            detail: format!("{{\"i\":{i}}}"),
+        })
+    }
+
+    /// A write that appends an audit entry and is then refused, amid
+    /// appends in the same batch: its entry is undone with it, and the
+    /// appends after it link to the entry before (the head this
+    /// transaction had cached is forgotten with the undone write).
+    #[tokio::test]
+    async fn an_append_undone_in_a_batch_leaves_one_chain_and_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let r = Registry::open(&url).await.unwrap();
+        let k = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        let certify = || {
+            WriteOp::Certify(Certify {
+                fingerprint: k.public_key().fingerprint(),
+                spki: k.public_key().spki_der().to_vec(),
+                reservation: None,
+            })
+        };
+        r.writer.submit(certify()).await.unwrap();
+        // Appends, then is refused: the key is certified already.
+        let undone = WriteOp::Both(Box::new(audit(2)), Box::new(certify()));
+        // One task polls all: the writer takes them as one batch.
+        let (a, b, c, d) = tokio::join!(
+            r.writer.submit(audit(1)),
+            r.writer.submit(undone),
+            r.writer.submit(audit(3)),
+            r.writer.submit(audit(4)),
+        );
+        assert!(matches!(b, Err(StoreError::DuplicateKey(_))));
+        let seqs: Vec<i64> = [a, c, d]
+            .into_iter()
+            .map(|o| match o.unwrap() {
+                WriteOut::Seq(s) => s,
+                _ => panic!("an audit append answers its sequence number"),
+            })
+            .collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, 3);
+        let mut tree = MemoryTree::new();
+        for e in r.audit_entries(0, 10).await.unwrap() {
+            tree.push(e.leaf_hash()).unwrap();
+        }
+        assert_eq!(r.log_size().await.unwrap(), 3);
+        assert_eq!(r.log_root(3).await.unwrap(), root(&tree, 3).unwrap());
+    }
 }

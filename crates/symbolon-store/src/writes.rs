@@ -402,6 +402,24 @@ impl Approval {
             detail,
         } = self;
 
+        // The arbitrator's own decision first: after a failed insert,
+        // PostgreSQL answers nothing more in the transaction, so the
+        // insert's refusal cannot be asked which constraint it was. No
+        // other writer can decide in between (the writer's transaction
+        // holds the database's write lock, or the audit head's row).
+        let decided: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recovery_approvals WHERE request_id = $1 AND arbitrator = $2",
+        )
+        .bind(request_id.as_str())
+        .bind(arbitrator.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::db("record approval"))?;
+        if decided > 0 {
+            return Err(StoreError::AlreadyExists(format!(
+                "a decision by {arbitrator} on request {request_id}"
+            )));
+        }
         let r = sqlx::query(
                 "INSERT INTO recovery_approvals (request_id, position, arbitrator, record, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -414,23 +432,9 @@ impl Approval {
             .await;
         match r {
             Ok(_) => {}
+            // The arbitrator had not decided: the position was taken.
             Err(e) if is_unique_violation(&e) => {
-                // Which constraint: the arbitrator's, or the position's.
-                let decided: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM recovery_approvals WHERE request_id = $1 AND arbitrator = $2",
-                    )
-                    .bind(request_id.as_str())
-                    .bind(arbitrator.as_str())
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(StoreError::db("record approval"))?;
-                return Err(if decided > 0 {
-                    StoreError::AlreadyExists(format!(
-                        "a decision by {arbitrator} on request {request_id}"
-                    ))
-                } else {
-                    StoreError::ChainMoved(request_id.clone())
-                });
+                return Err(StoreError::ChainMoved(request_id.clone()))
             }
             Err(e) => return Err(StoreError::db("record approval")(e)),
         }

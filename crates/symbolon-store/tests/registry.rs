@@ -714,3 +714,37 @@ async fn full_and_delta_crls_share_one_number_sequence_and_bases_go_by_age() {
         assert_eq!(kept, 2);
     }
 }
+
+/// A second decision by one arbitrator, and a decision for a position
+/// already taken, are told apart on both databases (PostgreSQL aborts a
+/// transaction at its first error, so the store must not ask after one).
+#[tokio::test]
+async fn a_repeated_decision_and_a_taken_position_are_told_apart() {
+    for db in databases().await {
+        let r = db.open().await;
+        let (fp, _) = key();
+        let detail = json!({});
+        r.record_escrow(b"escrow-1", fp, b"escrow", Vec::new(), &detail)
+            .await
+            .unwrap();
+        r.create_recovery("request-1", b"escrow-1", b"request", &detail)
+            .await
+            .unwrap();
+        r.append_approval("request-1", 0, "alice", b"a0", true, &detail)
+            .await
+            .unwrap();
+        let again = r
+            .append_approval("request-1", 1, "alice", b"a1", true, &detail)
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::AlreadyExists(_))),
+            "{again:?}"
+        );
+        let taken = r
+            .append_approval("request-1", 0, "bob", b"b0", false, &detail)
+            .await;
+        assert!(matches!(taken, Err(StoreError::ChainMoved(_))), "{taken:?}");
+        // Neither refusal left anything: the chain holds alice's alone.
+        assert_eq!(r.recovery("request-1").await.unwrap().approvals.len(), 1);
+    }
+}

@@ -1,0 +1,144 @@
+//! What the writer's transaction already knows of the audit chain's head
+//! and the log tree's nodes, so the appends of one batch read them from the
+//! database once instead of once each (each read is a round trip to the
+//! database's thread, and the writer is the service's one serial path).
+//!
+//! Exact for as long as it lives: it lives for one transaction, during
+//! which no other writer can move the head or the tree (SQLite's immediate
+//! transaction; PostgreSQL's lock on the head row, taken first). A write
+//! that is undone (its savepoint rolled back) clears it, and a leaf stored
+//! by anything but the audit append forgets the head. Outside the writer
+//! there is none, and every read goes to the database as before.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use symbolon::transparency::merkle::Hash;
+
+/// The chain's head after the last append of this transaction.
+#[derive(Clone)]
+pub(crate) struct Head {
+    /// The newest entry's sequence number.
+    pub(crate) seq: i64,
+    /// Its hash.
+    pub(crate) hash: Vec<u8>,
+    /// Leaves in the tree (equal to `seq` after an append).
+    pub(crate) size: i64,
+}
+
+#[derive(Default)]
+struct Known {
+    head: Option<Head>,
+    /// Tree nodes written or read in this transaction, by (level, index):
+    /// the frontier of the tree as it grows.
+    nodes: BTreeMap<(u32, u64), Hash>,
+}
+
+tokio::task_local! {
+    static KNOWN: RefCell<Known>;
+}
+
+/// Runs `transaction` with an empty cache, dropped when it ends.
+pub(crate) async fn scope<F: Future>(transaction: F) -> F::Output {
+    KNOWN
+        .scope(RefCell::new(Known::default()), transaction)
+        .await
+}
+
+/// The head this transaction left, if it appended and nothing undid it.
+pub(crate) fn head() -> Option<Head> {
+    KNOWN.try_with(|k| k.borrow().head.clone()).ok().flatten()
+}
+
+/// Records the head an append just wrote.
+pub(crate) fn set_head(head: Head) {
+    let _ = KNOWN.try_with(|k| k.borrow_mut().head = Some(head));
+}
+
+/// Forgets the head (the tree grew without an audit append).
+pub(crate) fn forget_head() {
+    let _ = KNOWN.try_with(|k| k.borrow_mut().head = None);
+}
+
+/// A node this transaction has seen.
+pub(crate) fn node(level: u32, index: u64) -> Option<Hash> {
+    KNOWN
+        .try_with(|k| k.borrow().nodes.get(&(level, index)).copied())
+        .ok()
+        .flatten()
+}
+
+/// Remembers a node read or written in this transaction.
+pub(crate) fn remember_node(level: u32, index: u64, hash: Hash) {
+    let _ = KNOWN.try_with(|k| k.borrow_mut().nodes.insert((level, index), hash));
+}
+
+/// Keeps only the nodes the next append can need: the roots of the
+/// complete subtrees of a tree of `size` leaves (at most 64), so a long
+/// catch-up does not hold every node it wrote.
+pub(crate) fn keep_frontier(size: u64) {
+    let _ = KNOWN.try_with(|k| {
+        k.borrow_mut().nodes.retain(|&(level, index), _| {
+            level < 64 && (size >> level) & 1 == 1 && index == (size >> level) - 1
+        })
+    });
+}
+
+/// Forgets everything: a write was undone.
+pub(crate) fn clear() {
+    let _ = KNOWN.try_with(|k| *k.borrow_mut() = Known::default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_known_outside_a_transaction() {
+        set_head(Head {
+            seq: 1,
+            hash: vec![1],
+            size: 1,
+        });
+        remember_node(0, 0, [7; 32]);
+        assert!(head().is_none());
+        assert!(node(0, 0).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_transaction_knows_what_it_wrote_until_cleared() {
+        scope(async {
+            set_head(Head {
+                seq: 4,
+                hash: vec![9; 32],
+                size: 4,
+            });
+            remember_node(1, 2, [3; 32]);
+            assert_eq!(head().map(|h| (h.seq, h.size)), Some((4, 4)));
+            assert_eq!(node(1, 2), Some([3; 32]));
+            forget_head();
+            assert!(head().is_none());
+            assert_eq!(node(1, 2), Some([3; 32]));
+            clear();
+            assert!(node(1, 2).is_none());
+        })
+        .await;
+        // Of a tree of 6 leaves the next append can need (2, 0) and (1, 2):
+        // the subtrees over leaves 0–3 and 4–5.
+        scope(async {
+            for (level, index) in [(0, 5), (1, 2), (2, 0), (0, 3), (1, 1)] {
+                remember_node(level, index, [1; 32]);
+            }
+            keep_frontier(6);
+            let kept: Vec<bool> = [(0, 5), (1, 2), (2, 0), (0, 3), (1, 1)]
+                .iter()
+                .map(|&(l, i)| node(l, i).is_some())
+                .collect();
+            assert_eq!(kept, [false, true, true, false, false]);
+        })
+        .await;
+        // The next transaction starts empty.
+        scope(async { assert!(head().is_none() && node(1, 2).is_none()) }).await;
+    }
+}
