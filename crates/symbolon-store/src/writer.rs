@@ -130,7 +130,7 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Jo
 /// fails every write in it (none of them committed).
 ///
 /// The batch first runs without savepoints, since writes are refused
-/// rarely and two statements per write are a fifth of an issuance's. If
+/// rarely and an issuance's write is five statements without its two. If
 /// any write of a batch of several fails, that attempt is rolled back
 /// whole (having cost the writes up to the refusal) and the batch runs
 /// again with a savepoint around each write, so the refusal undoes only
