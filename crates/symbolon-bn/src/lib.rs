@@ -10,8 +10,9 @@
 //! 1.55 ms on the same numbers (2.1×), and crypto-primes' prime search and
 //! crypto-bigint's safegcd dominated a joint key's generation. aws-lc-rs
 //! does not expose BN, so these calls go through aws-lc-sys, the same
-//! libcrypto build aws-lc-rs links. This is the workspace's only `unsafe` code: each block is an FFI
-//! call whose pointers come from live values of this crate, and says why.
+//! libcrypto build aws-lc-rs links. This is the workspace's only `unsafe`
+//! code: each block is an FFI call whose pointers come from live values of
+//! this crate, and says why.
 //!
 //! Secrets: every number aws-lc allocates is wiped when freed (aws-lc's
 //! `OPENSSL_free` cleanses each allocation), the byte forms this crate hands

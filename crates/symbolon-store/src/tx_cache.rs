@@ -21,10 +21,9 @@ use symbolon::transparency::merkle::Hash;
 pub(crate) struct Head {
     /// The newest entry's sequence number.
     pub(crate) seq: i64,
-    /// Its hash.
+    /// Its hash. The tree then holds `seq` leaves: the append stored the
+    /// last.
     pub(crate) hash: Vec<u8>,
-    /// Leaves in the tree (equal to `seq` after an append).
-    pub(crate) size: i64,
 }
 
 #[derive(Default)]
@@ -99,7 +98,6 @@ mod tests {
         set_head(Head {
             seq: 1,
             hash: vec![1],
-            size: 1,
         });
         remember_node(0, 0, [7; 32]);
         assert!(head().is_none());
@@ -112,10 +110,9 @@ mod tests {
             set_head(Head {
                 seq: 4,
                 hash: vec![9; 32],
-                size: 4,
             });
             remember_node(1, 2, [3; 32]);
-            assert_eq!(head().map(|h| (h.seq, h.size)), Some((4, 4)));
+            assert_eq!(head().map(|h| h.seq), Some(4));
             assert_eq!(node(1, 2), Some([3; 32]));
             forget_head();
             assert!(head().is_none());

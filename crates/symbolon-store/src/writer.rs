@@ -450,7 +450,7 @@ pub(crate) async fn append_in(
     // left them, else in one statement (each is a round trip to the
     // database on the path every write takes).
     let (seq, prev, size) = match crate::tx_cache::head() {
-        Some(h) => (h.seq, h.hash, h.size),
+        Some(h) => (h.seq, h.hash, h.seq),
         None => {
             let head = sqlx::query(
                 "SELECT seq, hash, (SELECT COALESCE(MAX(idx) + 1, 0) FROM log_nodes WHERE level = 0) FROM audit_head WHERE id = 1",
@@ -503,7 +503,6 @@ pub(crate) async fn append_in(
     crate::tx_cache::set_head(crate::tx_cache::Head {
         seq: next,
         hash: hash.to_vec(),
-        size: next,
     });
     Ok(next)
 }
