@@ -78,17 +78,21 @@ fn escrowed_with(dir: &Path, algorithm: &str) -> (Server, String, String) {
 
 /// A new token trusting the enclave, registered with the CA.
 fn new_token(dir: &Path, server: &Server, name: &str) {
-    ok(
+    let st = ok(
         dir,
         &words![
-            "recovery enclave --ca",
+            "--json recovery enclave --ca",
             &server.url,
             "--ca-cert",
             "root.pem",
             "--out",
             "enclave.pem"
         ],
-    );
+    )
+    .json();
+    // Shares go to the enclave by HPKE to its P-256 key.
+    assert_eq!(st["enclave_algorithm"], "p256", "{st}");
+    assert_eq!(st["verified"], true, "{st}");
     ok(dir, &words!["token init --token", name]);
     ok(
         dir,

@@ -805,6 +805,15 @@ fn escrow_and_recovery_with_pkcs11_tokens_and_a_pkcs11_ca() {
             &fresh
         ],
     );
+    // The shares were opened on the CA's HSM: its enclave key is a P-256
+    // key there (ECDH inside, HPKE's schedule outside), sensitive.
+    let out = pkcs11_tool(dir, "ca", "ca-pin-24680", &["--list-objects"]);
+    assert!(out.status.success());
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let block = object_block(&listing, "Private Key Object; EC", "recovery-kem")
+        .unwrap_or_else(|| panic!("no EC enclave key: {listing}"));
+    assert!(block.contains("derive"), "{block}");
+    assert!(block.contains("sensitive"), "{block}");
     std::fs::write(dir.join("doc"), b"after recovery").unwrap();
     sym_ok(
         dir,

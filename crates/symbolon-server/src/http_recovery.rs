@@ -157,6 +157,7 @@ async fn enclave(State(s): State<Arc<CaService>>) -> ApiResult {
     let st = s.enclave_statement();
     Ok(Json(json!({
         "enclave_key": st.enclave_key.to_pem(),
+        "enclave_algorithm": st.enclave_key.algorithm().name(),
         "enclave_fingerprint": st.enclave_key.fingerprint(),
         "issuer_key": st.issuer_key.to_pem(),
         "issuer_fingerprint": st.issuer_key.fingerprint(),

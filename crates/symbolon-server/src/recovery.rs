@@ -1,7 +1,8 @@
 //! Escrow and recovery in the service (third embodiment, FIG. 7–12): the
 //! registry of arbitrators and deposits, recovery requests and their
-//! approval chains, and the recovery enclave: its RSA key in the CA's token
-//! (slot `recovery`, the key arbitrators re-encrypt their shares to) and its
+//! approval chains, and the recovery enclave: its P-256 key in the CA's token
+//! (slot `recovery-kem`, the key arbitrators seal their shares to with HPKE;
+//! docs/recovery-shares.md) and its
 //! issuer identity (which signs the command that writes a recovered key into
 //! the target token). Everything is audited, refusals with whom they blame.
 
@@ -12,29 +13,120 @@ use symbolon::Code;
 
 use serde_json::json;
 use symbolon::escrow::{
-    recover, verify_chain, Approval, ArbitratorId, ArbitratorPublic, EnclaveStatement,
-    EscrowDeposit, EscrowError, EscrowId, Policy, RecoveryId, RecoveryRequest, StatusNode,
+    enclave_share, recover, verify_chain, Approval, ArbitratorId, ArbitratorPublic,
+    EnclaveStatement, EscrowDeposit, EscrowError, EscrowId, Policy, RecoveryId, RecoveryRequest,
+    StatusNode,
 };
 use symbolon::issuer::{IssuerIdentity, TokenTarget};
-use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaAlgorithm, RsaPublicKey};
+use symbolon::keys::hpke::Kem;
+use symbolon::keys::{
+    EcCurve, Fingerprint, IdentityPublicKey, KeyAlgorithm, PublicKey, RsaPublicKey,
+};
 use symbolon::token::{SignedCommand, SlotName, Token, TokenError, TokenSerial};
 use symbolon_store::{Actor, ArbitratorRecord, AuditKind, ClaimScope, StoreError};
+use zeroize::Zeroizing;
 
 use crate::{CaService, ServiceError};
 
 /// The slot of the enclave key in the CA token.
-const ENCLAVE_SLOT: &str = "recovery";
+const ENCLAVE_SLOT: &str = "recovery-kem";
+/// The enclave key's curve: P-256, which every PKCS#11 device derives with
+/// (`CKM_ECDH1_DERIVE`), unlike X25519.
+const ENCLAVE_CURVE: EcCurve = EcCurve::P256;
+/// The slot of the RSA-3072 enclave key of earlier releases, kept (when
+/// the token has it) to open shares of approvals made before an upgrade.
+const LEGACY_SLOT: &str = "recovery";
 
 /// The recovery enclave's keys.
 pub(crate) struct Enclave {
-    slot: SlotName,
+    slots: EnclaveSlots,
     issuer: Arc<IssuerIdentity>,
     statement: EnclaveStatement,
 }
 
+/// Where the enclave's share keys are in the CA token.
+#[derive(Clone)]
+struct EnclaveSlots {
+    /// The key the statement names (HPKE).
+    kem: SlotName,
+    /// Its KEM.
+    kem_id: Kem,
+    /// The earlier releases' RSA key, if the token holds one.
+    legacy: Option<SlotName>,
+}
+
+impl EnclaveSlots {
+    /// The enclave's share key in the CA token, made there on first use (a
+    /// concurrent process may win the race, which is fine), and the
+    /// earlier releases' RSA key if the token holds one.
+    fn prepare(token: &mut (dyn Token + Send + Sync)) -> Result<(PublicKey, Self), ServiceError> {
+        let slot = SlotName::new(ENCLAVE_SLOT)?;
+        // By code, not variant: through a token agent errors arrive as
+        // `TokenError::Remote` with the same codes.
+        let public = match token.slot_public_key(&slot) {
+            Ok(k) => k,
+            Err(e) if e.code() == Code::SlotNotFound => {
+                match token.generate_key(&slot, KeyAlgorithm::Ec(ENCLAVE_CURVE)) {
+                    Ok(k) => k,
+                    Err(e) if e.code() == Code::SlotOccupied => token.slot_public_key(&slot)?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let kem_id = public
+            .curve()
+            .and_then(|c| Kem::for_curve(c).ok())
+            .ok_or_else(|| {
+                ServiceError::Setup(format!(
+                    "the CA token's slot {ENCLAVE_SLOT} holds a {} key; the recovery enclave \
+                     needs a P-256, P-384 or X25519 key there (the slot is the enclave's)",
+                    public.algorithm().name()
+                ))
+            })?;
+        let legacy_slot = SlotName::new(LEGACY_SLOT)?;
+        let legacy = match token.slot_public_key(&legacy_slot) {
+            Ok(PublicKey::Rsa(_)) => Some(legacy_slot),
+            Ok(PublicKey::Ec(_)) => None,
+            Err(e) if e.code() == Code::SlotNotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok((
+            public,
+            Self {
+                kem: slot,
+                kem_id,
+                legacy,
+            },
+        ))
+    }
+
+    /// Opens a share with the key it was sealed to: HPKE when it names the
+    /// enclave's KEM (and, failing that, RSA-OAEP if there is an RSA key:
+    /// one OAEP ciphertext in 2^16 starts with the same two bytes), else
+    /// RSA-OAEP with the earlier key.
+    fn open(
+        &self,
+        token: &(dyn Token + Send + Sync),
+        info: &[u8],
+        share: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        let hpke = enclave_share::hpke_part(share, self.kem_id)
+            .map(|sealed| token.open_hpke(&self.kem, info, sealed));
+        match (hpke, &self.legacy) {
+            (Some(Ok(file)), _) => Ok(file),
+            (Some(Err(e)), None) => Err(e),
+            (_, Some(legacy)) => token.decrypt(legacy, share),
+            (None, None) => Err(TokenError::InvalidInput(
+                "the share is not sealed to the enclave key".into(),
+            )),
+        }
+    }
+}
+
 impl Enclave {
-    /// Makes sure the CA token holds the enclave key (generated there on
-    /// first use; a concurrent process may win the race, which is fine).
+    /// Makes sure the CA token holds the enclave key, and has the CA sign
+    /// the statement naming it.
     pub(crate) fn prepare(
         token: &mut (dyn Token + Send + Sync),
         issuer: IssuerIdentity,
@@ -42,20 +134,7 @@ impl Enclave {
         ca_signer: &symbolon::x509::CaSigner,
         chain: &[Vec<u8>],
     ) -> Result<Self, ServiceError> {
-        let slot = SlotName::new(ENCLAVE_SLOT)?;
-        // By code, not variant: through a token agent errors arrive as
-        // `TokenError::Remote` with the same codes.
-        let public = match token.public_key(&slot) {
-            Ok(k) => k,
-            Err(e) if e.code() == Code::SlotNotFound => {
-                match token.generate(&slot, RsaAlgorithm::Rsa3072) {
-                    Ok(k) => k,
-                    Err(e) if e.code() == Code::SlotOccupied => token.public_key(&slot)?,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (public, slots) = EnclaveSlots::prepare(token)?;
         let statement = EnclaveStatement::sign(
             public,
             issuer.public_key().clone(),
@@ -64,7 +143,7 @@ impl Enclave {
             |r| token.sign_request(ca_slot, r),
         )?;
         Ok(Self {
-            slot,
+            slots,
             issuer: Arc::new(issuer),
             statement,
         })
@@ -538,7 +617,7 @@ impl CaService {
         let approvals = chain.len();
         let enclave = EnclaveWork {
             token: Arc::clone(&self.token),
-            slot: self.enclave.slot.clone(),
+            slots: self.enclave.slots.clone(),
             issuer: Arc::clone(&self.enclave.issuer),
             request: request.clone(),
             chain,
@@ -599,7 +678,7 @@ impl CaService {
 /// target token. The key is dropped (zeroised) before this returns.
 struct EnclaveWork {
     token: Arc<dyn Token + Send + Sync>,
-    slot: SlotName,
+    slots: EnclaveSlots,
     issuer: Arc<IssuerIdentity>,
     request: RecoveryRequest,
     chain: Vec<Approval>,
@@ -617,9 +696,9 @@ impl EnclaveWork {
             &self.chain,
             &self.deposit,
             &self.keys,
-            |ct| {
-                self.token
-                    .decrypt(&self.slot, ct)
+            |info, share| {
+                self.slots
+                    .open(&*self.token, info, share)
                     .map_err(|e| EscrowError::Internal(e.to_string()))
             },
         )?;
@@ -683,4 +762,95 @@ fn turns(policy: &Policy, chain: &[Approval]) -> (Vec<ArbitratorId>, Vec<Arbitra
         .filter(|a| !chain.iter().any(|d| &d.arbitrator == a))
         .collect();
     (approving, open)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use symbolon::escrow::enclave_share::{seal_share, share_info};
+    use symbolon::keys::RsaAlgorithm;
+    use symbolon::token::{MemoryStore, SealingKey, SoftToken};
+
+    fn token() -> SoftToken<MemoryStore> {
+        SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap()
+    }
+
+    fn ids() -> (RecoveryId, ArbitratorId) {
+        (
+            RecoveryId::random().unwrap(),
+            ArbitratorId::new("a").unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_new_enclave_makes_a_p256_key_once_and_opens_hpke_shares_only() {
+        let mut t = token();
+        let (public, slots) = EnclaveSlots::prepare(&mut t).unwrap();
+        assert_eq!(public.curve(), Some(EcCurve::P256));
+        assert!(slots.legacy.is_none());
+        // Prepared again (a restart): the same key.
+        let (again, _) = EnclaveSlots::prepare(&mut t).unwrap();
+        assert_eq!(again, public);
+        let (request, a) = ids();
+        let share = seal_share(&public, &request, &a, b"file").unwrap();
+        let info = share_info(&request, &a);
+        assert_eq!(slots.open(&t, &info, &share).unwrap().as_slice(), b"file");
+        // Sealed to an RSA key: no key here opens it.
+        let rsa = symbolon::keys::RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+        let oaep = seal_share(
+            &PublicKey::Rsa(rsa.public_key().clone()),
+            &request,
+            &a,
+            b"f",
+        );
+        let e = slots.open(&t, &info, &oaep.unwrap()).unwrap_err();
+        assert!(
+            e.to_string().contains("not sealed to the enclave key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_upgraded_enclave_opens_shares_of_either_key() {
+        let mut t = token();
+        let legacy = SlotName::new(LEGACY_SLOT).unwrap();
+        let rsa = PublicKey::Rsa(t.generate(&legacy, RsaAlgorithm::Rsa2048).unwrap());
+        let (public, slots) = EnclaveSlots::prepare(&mut t).unwrap();
+        assert_eq!(slots.legacy.as_ref(), Some(&legacy));
+        assert_eq!(public.curve(), Some(EcCurve::P256));
+        let (request, a) = ids();
+        let info = share_info(&request, &a);
+        let hpke = seal_share(&public, &request, &a, b"new").unwrap();
+        assert_eq!(slots.open(&t, &info, &hpke).unwrap().as_slice(), b"new");
+        let oaep = seal_share(&rsa, &request, &a, b"old").unwrap();
+        assert_eq!(slots.open(&t, &info, &oaep).unwrap().as_slice(), b"old");
+        // An OAEP ciphertext that happens to start with the KEM's id (one
+        // in 2^16) is still opened, by the RSA key.
+        let prefix = slots.kem_id.id().to_be_bytes();
+        let lookalike = (0..1 << 22)
+            .map(|_| seal_share(&rsa, &request, &a, b"old").unwrap())
+            .find(|c| c.starts_with(&prefix))
+            .unwrap();
+        assert_eq!(
+            slots.open(&t, &info, &lookalike).unwrap().as_slice(),
+            b"old"
+        );
+        // Neither key's: refused.
+        let mut bad = hpke.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(slots.open(&t, &info, &bad).is_err());
+    }
+
+    #[test]
+    fn a_slot_holding_another_kind_of_key_is_a_setup_error() {
+        let mut t = token();
+        t.generate(&SlotName::new(ENCLAVE_SLOT).unwrap(), RsaAlgorithm::Rsa2048)
+            .unwrap();
+        let Err(e) = EnclaveSlots::prepare(&mut t) else {
+            panic!("an RSA key in the enclave's slot was taken")
+        };
+        assert_eq!(e.code(), Code::Setup);
+        assert!(e.to_string().contains("rsa-2048"), "{e}");
+    }
 }

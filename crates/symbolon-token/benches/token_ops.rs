@@ -1,6 +1,7 @@
 //! Token operation rates: RSA-2048 and RSA-3072 signing and OAEP decryption,
-//! EC signing (P-256, P-384, Ed25519) and EC key generation, in process and
-//! through the token agent. `scripts/bench` runs these beside `openssl
+//! EC signing (P-256, P-384, Ed25519), HPKE opening (P-256, P-384: what
+//! the recovery enclave does per share) and EC key generation, in process
+//! and through the token agent. `scripts/bench` runs these beside `openssl
 //! speed` and prints the ratios.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -98,6 +99,22 @@ fn bench_ec(c: &mut Criterion) {
         g.bench_function("sign/agent", |b| {
             b.iter(|| agent.sign_ec(&slot, input()).unwrap())
         });
+        if curve.can_agree() {
+            // A 100-byte share file sealed to each token's key.
+            let sealed_to = |t: &dyn Token| {
+                let symbolon::keys::PublicKey::Ec(k) = t.slot_public_key(&slot).unwrap() else {
+                    unreachable!()
+                };
+                symbolon::keys::hpke::seal(&k, b"share info", &[7u8; 100]).unwrap()
+            };
+            let (local_ct, agent_ct) = (sealed_to(&local), sealed_to(&agent));
+            g.bench_function("open-hpke/in-process", |b| {
+                b.iter(|| local.open_hpke(&slot, b"share info", &local_ct).unwrap())
+            });
+            g.bench_function("open-hpke/agent", |b| {
+                b.iter(|| agent.open_hpke(&slot, b"share info", &agent_ct).unwrap())
+            });
+        }
         // Key generation with its pairwise test, as a token runs it.
         g.bench_function("generate/in-process", |b| {
             b.iter(|| EcPrivateKey::generate(curve).unwrap())

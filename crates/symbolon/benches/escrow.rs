@@ -2,18 +2,23 @@
 //! 1000 arbitrators: seq(user, all(card, any(⌈p/2⌉, providers…), any(⌈m/2⌉,
 //! managers…)), recorder). Split = the station's deposit (VSS, AES-GCM, an
 //! age envelope per arbitrator); recover = the enclave's check of a minimal
-//! ordered approval chain, the shares' decryption under an RSA-3072 enclave
-//! key, combination, decryption and the consistency test.
+//! ordered approval chain, the shares' opening under the enclave's P-256
+//! key (HPKE), combination, decryption and the consistency test; at 100
+//! arbitrators also with shares under an RSA-3072 enclave key
+//! (`recover-rsa-oaep`, the earlier releases' scheme) beside it.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use symbolon::escrow::{
-    recover, ArbitratorId, ArbitratorIdentity, EscrowDeposit, EscrowError, Policy, RecoveryId,
-    RecoveryRequest,
+    enclave_share, recover, Approval, ArbitratorId, ArbitratorIdentity, EscrowDeposit, EscrowError,
+    Policy, RecoveryId, RecoveryRequest,
 };
-use symbolon::keys::{Fingerprint, RsaAlgorithm, RsaPrivateKey};
+use symbolon::keys::hpke::{self, Kem};
+use symbolon::keys::{
+    EcCurve, EcPrivateKey, Fingerprint, KeyError, PublicKey, RsaAlgorithm, RsaPrivateKey,
+};
 use symbolon::token::{SlotName, TokenSerial};
 
 fn policy(n: usize) -> (Policy, Vec<String>) {
@@ -38,7 +43,10 @@ fn policy(n: usize) -> (Policy, Vec<String>) {
 
 fn bench(c: &mut Criterion) {
     let key = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
-    let enclave = RsaPrivateKey::generate(RsaAlgorithm::Rsa3072).unwrap();
+    let enclave = EcPrivateKey::generate(EcCurve::P256).unwrap();
+    let enclave_public = PublicKey::Ec(enclave.public_key().clone());
+    let legacy = RsaPrivateKey::generate(RsaAlgorithm::Rsa3072).unwrap();
+    let legacy_public = PublicKey::Rsa(legacy.public_key().clone());
     let mut g = c.benchmark_group("escrow");
     g.sample_size(10);
     for n in [5usize, 20, 100, 1000] {
@@ -86,39 +94,52 @@ fn bench(c: &mut Criterion) {
             created_at: 0,
             requester: "st".into(),
         };
-        let mut chain = Vec::new();
-        for name in &order {
-            let me = ids.iter().find(|i| i.id().as_str() == name).unwrap();
-            let previous = chain
-                .last()
-                .map(symbolon::escrow::Approval::hash)
-                .unwrap_or_else(|| request.hash());
-            chain.push(
-                me.approve(
-                    &request,
-                    &deposit,
-                    &envelopes[me.id()],
-                    enclave.public_key(),
-                    previous,
-                )
-                .unwrap(),
-            );
-        }
+        let chain_to = |enclave: &PublicKey| {
+            let mut chain: Vec<Approval> = Vec::new();
+            for name in &order {
+                let me = ids.iter().find(|i| i.id().as_str() == name).unwrap();
+                let previous = chain
+                    .last()
+                    .map(Approval::hash)
+                    .unwrap_or_else(|| request.hash());
+                chain.push(
+                    me.approve(&request, &deposit, &envelopes[me.id()], enclave, previous)
+                        .unwrap(),
+                );
+            }
+            chain
+        };
+        let chain = chain_to(&enclave_public);
         let keys: BTreeMap<_, _> = publics
             .iter()
             .map(|p| (p.id.clone(), p.approval_key.clone()))
             .collect();
         g.bench_with_input(BenchmarkId::new("recover", n), &n, |b, _| {
             b.iter(|| {
-                recover(&request, &chain, &deposit, &keys, |ct| {
-                    enclave
-                        .decrypt_oaep(ct)
+                recover(&request, &chain, &deposit, &keys, |info, share| {
+                    let part = enclave_share::hpke_part(share, Kem::P256)
+                        .ok_or_else(|| EscrowError::Internal("not HPKE".into()))?;
+                    hpke::open::<KeyError>(enclave.public_key(), info, part, |e| enclave.agree(e))
                         .map_err(|e| EscrowError::Internal(e.to_string()))
                 })
                 .map(|k| k.public_key().fingerprint())
                 .unwrap()
             })
         });
+        if n == 100 {
+            let chain = chain_to(&legacy_public);
+            g.bench_with_input(BenchmarkId::new("recover-rsa-oaep", n), &n, |b, _| {
+                b.iter(|| {
+                    recover(&request, &chain, &deposit, &keys, |_, ct| {
+                        legacy
+                            .decrypt_oaep(ct)
+                            .map_err(|e| EscrowError::Internal(e.to_string()))
+                    })
+                    .map(|k| k.public_key().fingerprint())
+                    .unwrap()
+                })
+            });
+        }
     }
     g.finish();
 }

@@ -359,3 +359,69 @@ fn a_joint_key_in_the_making_holds_its_slot_and_attests_as_joint() {
         symbolon::keys::PublicKey::from(public)
     );
 }
+
+#[test]
+fn hpke_opens_inside_for_ec_keys_and_never_for_content() {
+    use symbolon::keys::hpke;
+    use symbolon::keys::{EcCurve, KeyAlgorithm, PublicKey};
+    let (mut t, ()) = new_token();
+    for (name, curve) in [
+        ("p256", EcCurve::P256),
+        ("p384", EcCurve::P384),
+        ("x25519", EcCurve::X25519),
+    ] {
+        let PublicKey::Ec(pk) = t
+            .generate_key(&slot(name), KeyAlgorithm::Ec(curve))
+            .unwrap()
+        else {
+            panic!("not an EC key")
+        };
+        let sealed = hpke::seal(&pk, b"a share's info", b"share").unwrap();
+        assert_eq!(
+            t.open_hpke(&slot(name), b"a share's info", &sealed)
+                .unwrap()
+                .as_slice(),
+            b"share"
+        );
+        // Another info, a flipped byte: refused, nothing comes out.
+        assert_eq!(
+            t.open_hpke(&slot(name), b"another info", &sealed)
+                .unwrap_err()
+                .code(),
+            symbolon::Code::DecryptionFailed
+        );
+        let mut bad = sealed.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(t.open_hpke(&slot(name), b"a share's info", &bad).is_err());
+        // Sealed content's content key stays in the token.
+        let content =
+            hpke::seal(&pk, b"symbolon-content v2 key0123456789abcdef", &[7; 32]).unwrap();
+        let e = t
+            .open_hpke(
+                &slot(name),
+                b"symbolon-content v2 key0123456789abcdef",
+                &content,
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), symbolon::Code::InvalidInput);
+        assert!(e.to_string().contains("only inside the token"), "{e}");
+        let e = t
+            .open_hpke(
+                &slot(name),
+                &[0; symbolon::token::MAX_HPKE_INFO + 1],
+                &sealed,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("at most"), "{e}");
+    }
+    // Keys that do not agree: RSA, Ed25519.
+    t.generate(&slot("rsa"), RsaAlgorithm::Rsa2048).unwrap();
+    t.generate_key(&slot("ed"), KeyAlgorithm::Ec(EcCurve::Ed25519))
+        .unwrap();
+    for name in ["rsa", "ed"] {
+        assert!(matches!(
+            t.open_hpke(&slot(name), b"i", &[0; 100]).unwrap_err(),
+            TokenError::WrongKeyType { .. }
+        ));
+    }
+}

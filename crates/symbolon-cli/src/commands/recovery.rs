@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use symbolon::escrow::{EnclaveStatement, RecoveryRequest};
-use symbolon::keys::{Fingerprint, IdentityPublicKey, RsaPublicKey};
+use symbolon::keys::{Fingerprint, IdentityPublicKey, PublicKey};
 use symbolon::pem;
 use symbolon::token::{SignedCommand, SlotName, TokenInfo};
 
@@ -48,7 +48,7 @@ fn enclave(ca: &CaClient, root_pem: &std::path::Path) -> Result<EnclaveStatement
         })
         .collect::<Result<Vec<_>, _>>()?;
     let st = EnclaveStatement {
-        enclave_key: RsaPublicKey::from_pem_or_der(field(&v, "enclave_key")?.as_bytes())?,
+        enclave_key: PublicKey::from_pem_or_der(field(&v, "enclave_key")?.as_bytes())?,
         issuer_key: IdentityPublicKey::from_pem_or_der(field(&v, "issuer_key")?.as_bytes())?,
         chain,
         signature: B64
@@ -220,13 +220,16 @@ fn enclave_command(
     }
     if json {
         print_json(&json!({
-            "enclave_key": st.enclave_key.fingerprint(), "issuer_key": st.issuer_key.fingerprint(),
+            "enclave_key": st.enclave_key.fingerprint(),
+            "enclave_algorithm": st.enclave_key.algorithm().name(),
+            "issuer_key": st.issuer_key.fingerprint(),
             "issuer_key_pem": st.issuer_key.to_pem(), "verified": true,
         }))
     } else {
         println!(
-            "enclave key {} and issuer key {}, vouched for by the CA you pinned",
+            "enclave key {} ({}) and issuer key {}, vouched for by the CA you pinned",
             st.enclave_key.fingerprint(),
+            st.enclave_key.algorithm().name(),
             st.issuer_key.fingerprint()
         );
         Ok(())

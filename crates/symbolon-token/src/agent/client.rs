@@ -359,6 +359,20 @@ impl Token for AgentClient {
         expect!(reply, Reply::Plaintext { plaintext } => plaintext.into_inner())
     }
 
+    fn open_hpke(
+        &self,
+        slot: &SlotName,
+        info: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        let reply = self.call(&Request::OpenHpke {
+            slot: slot.clone(),
+            info: info.into(),
+            sealed: sealed.into(),
+        })?;
+        expect!(reply, Reply::Plaintext { plaintext } => plaintext.into_inner())
+    }
+
     fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {
         let reply = self.call(&Request::Certificate { slot: slot.clone() })?;
         expect!(reply, Reply::Certificate { certificate } => certificate.0)

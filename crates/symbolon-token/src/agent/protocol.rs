@@ -92,6 +92,15 @@ pub enum Request {
         /// The RSA-OAEP ciphertext.
         ciphertext: Bytes,
     },
+    /// `Token::open_hpke`.
+    OpenHpke {
+        /// Slot.
+        slot: SlotName,
+        /// The HPKE `info`.
+        info: Bytes,
+        /// `enc ‖ ct`.
+        sealed: Bytes,
+    },
     /// `Token::certificate`.
     Certificate {
         /// Slot.

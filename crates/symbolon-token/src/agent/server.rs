@@ -485,6 +485,9 @@ fn dispatch<T: Token>(
         Request::Decrypt { slot, ciphertext } => Reply::Plaintext {
             plaintext: with_read(token, |t| t.decrypt(&slot, &ciphertext.0))?.into(),
         },
+        Request::OpenHpke { slot, info, sealed } => Reply::Plaintext {
+            plaintext: with_read(token, |t| t.open_hpke(&slot, &info.0, &sealed.0))?.into(),
+        },
         Request::Certificate { slot } => Reply::Certificate {
             certificate: Bytes(with_read(token, |t| t.certificate(&slot))?),
         },
@@ -671,6 +674,37 @@ mod tests {
     use crate::agent::test_support::token_and_sealed;
     use crate::agent::AgentClient;
     use symbolon::content::{ContentError, DEFAULT_CHUNK_LOG2};
+
+    #[test]
+    fn hpke_opens_through_the_agent_and_content_keys_do_not() {
+        use symbolon::keys::{hpke, EcCurve, KeyAlgorithm, PublicKey};
+        use symbolon::token::{MemoryStore, SealingKey, SoftToken};
+        let dir = tempfile::tempdir().unwrap();
+        let slot = SlotName::new("e").unwrap();
+        let mut t =
+            SoftToken::create(MemoryStore::default(), SealingKey::generate().unwrap()).unwrap();
+        let PublicKey::Ec(pk) = t
+            .generate_key(&slot, KeyAlgorithm::Ec(EcCurve::P256))
+            .unwrap()
+        else {
+            panic!("not an EC key")
+        };
+        let sock = dir.path().join("a.sock");
+        let listener = bind(&sock).unwrap();
+        std::thread::spawn(move || serve(listener, t));
+        let agent = AgentClient::connect(&sock).unwrap();
+        let sealed = hpke::seal(&pk, b"info", b"a share").unwrap();
+        assert_eq!(
+            agent.open_hpke(&slot, b"info", &sealed).unwrap().as_slice(),
+            b"a share"
+        );
+        let e = agent.open_hpke(&slot, b"other", &sealed).unwrap_err();
+        assert_eq!(e.code(), Code::DecryptionFailed, "{e}");
+        let info = b"symbolon-content v2 key0123456789abcdef";
+        let content = hpke::seal(&pk, info, &[7; 32]).unwrap();
+        let e = agent.open_hpke(&slot, info, &content).unwrap_err();
+        assert_eq!(e.code(), Code::InvalidInput, "{e}");
+    }
 
     #[test]
     fn a_refused_chunk_ends_its_session() {

@@ -1114,6 +1114,34 @@ impl Token for Pkcs11Token {
         self.oaep_decrypt(&inner.session, key, ciphertext)
     }
 
+    fn open_hpke(
+        &self,
+        slot: &SlotName,
+        info: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        // The device computes the Diffie-Hellman (CKM_ECDH1_DERIVE); the
+        // key schedule and the AEAD run here, as for sealed content.
+        symbolon::token::check_hpke_info(info)?;
+        let mut inner = self.lock();
+        let (key, public) = self.slot_key(&mut inner, slot)?;
+        let public = match public {
+            PublicKey::Ec(k) if k.curve().can_agree() => k,
+            other => {
+                return Err(TokenError::WrongKeyType {
+                    slot: slot.clone(),
+                    holds: other.algorithm(),
+                    operation: "HPKE opening",
+                    needs: "a P-256, P-384 or X25519 key",
+                })
+            }
+        };
+        let s = &inner.session;
+        symbolon::keys::hpke::open::<TokenError>(&public, info, sealed, |peer| {
+            super::ec::derive(s, key, peer)
+        })
+    }
+
     fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError> {
         let mut inner = self.lock();
         self.slot_key(&mut inner, slot)?;

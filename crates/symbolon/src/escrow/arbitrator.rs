@@ -11,7 +11,7 @@ use super::{
     Approval, ArbitratorId, ArbitratorPublic, Decision, EscrowDeposit, EscrowError, RecoveryRequest,
 };
 use crate::encoding::{Reader, Writer};
-use crate::keys::{IdentityKeyPair, RsaPublicKey};
+use crate::keys::{IdentityKeyPair, PublicKey};
 use crate::token::{
     open_sealed, seal, OpenFailure, SealedKind, SealingKey, TokenError, TokenSerial,
 };
@@ -117,14 +117,14 @@ impl ArbitratorIdentity {
     }
 
     /// Approves `request`: opens the envelope, checks the share, re-encrypts
-    /// it to the enclave key (RSA-OAEP-SHA-256) and signs the next link after
-    /// `previous`.
+    /// it to the enclave key (HPKE, or RSA-OAEP-SHA-256 to an RSA key:
+    /// [`super::enclave_share`]) and signs the next link after `previous`.
     pub fn approve(
         &self,
         request: &RecoveryRequest,
         deposit: &EscrowDeposit,
         envelope: &[u8],
-        enclave: &RsaPublicKey,
+        enclave: &PublicKey,
         previous: [u8; 32],
     ) -> Result<Approval, EscrowError> {
         if request.escrow != deposit.id {
@@ -134,9 +134,7 @@ impl ArbitratorIdentity {
         }
         let file = self.open_envelope(envelope)?;
         deposit.check_share(&self.id, &file)?;
-        let share = enclave
-            .encrypt_oaep(&file)
-            .map_err(|e| EscrowError::Internal(format!("cannot encrypt to the enclave: {e}")))?;
+        let share = super::enclave_share::seal_share(enclave, &request.id, &self.id, &file)?;
         Approval::sign(
             &self.approvals,
             request,

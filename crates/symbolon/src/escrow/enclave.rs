@@ -1,18 +1,19 @@
 //! The recovery enclave's keys, vouched for by the CA: the issuing CA key
-//! signs the enclave's RSA key (which arbitrators encrypt shares to) and its
+//! signs the enclave's key (P-256, which arbitrators seal shares to with
+//! HPKE; RSA-3072 in earlier releases: [`super::enclave_share`]) and its
 //! issuer key (which signs the command writing a recovered key into a
 //! token). An arbitrator checks the statement against the CA root it pins
 //! before a share leaves its hands, so no one between it and the service can
 //! substitute a key of their own.
 //!
 //! Signed bytes: canonical("symbolon recovery enclave v1", enclave SPKI,
-//! issuer SPKI), PKCS#1 v1.5 SHA-256 by the issuing CA key.
+//! issuer SPKI), by the issuing CA key in its natural algorithm.
 
 use std::time::SystemTime;
 
 use super::EscrowError;
 use crate::encoding::Writer;
-use crate::keys::{IdentityPublicKey, RsaPublicKey, SignRequest};
+use crate::keys::{IdentityPublicKey, PublicKey, SignRequest};
 use crate::x509::{certificate_public_key, verify_path, CaSigner};
 
 const DOMAIN: &str = "symbolon recovery enclave v1";
@@ -20,8 +21,8 @@ const DOMAIN: &str = "symbolon recovery enclave v1";
 /// The CA's word on the enclave's keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnclaveStatement {
-    /// The key shares are encrypted to.
-    pub enclave_key: RsaPublicKey,
+    /// The key shares are sealed to (its SPKI says which scheme).
+    pub enclave_key: PublicKey,
     /// The key that signs recovered keys into tokens.
     pub issuer_key: IdentityPublicKey,
     /// Issuing CA first, root last (DER).
@@ -30,7 +31,7 @@ pub struct EnclaveStatement {
     pub signature: Vec<u8>,
 }
 
-fn to_be_signed(enclave_key: &RsaPublicKey, issuer_key: &IdentityPublicKey) -> Vec<u8> {
+fn to_be_signed(enclave_key: &PublicKey, issuer_key: &IdentityPublicKey) -> Vec<u8> {
     let mut w = Writer::with_domain(DOMAIN);
     w.bytes(enclave_key.spki_der());
     w.bytes(issuer_key.spki_der());
@@ -40,7 +41,7 @@ fn to_be_signed(enclave_key: &RsaPublicKey, issuer_key: &IdentityPublicKey) -> V
 impl EnclaveStatement {
     /// Signs through `sign` (the CA token).
     pub fn sign<E: std::fmt::Display>(
-        enclave_key: RsaPublicKey,
+        enclave_key: PublicKey,
         issuer_key: IdentityPublicKey,
         chain: Vec<Vec<u8>>,
         signer: &CaSigner,

@@ -13,10 +13,13 @@
 //!   its arbitrator.
 //! - [`recovery`]: requests, signed approvals chained in order, and the
 //!   enclave's check-and-combine.
+//! - [`enclave_share`]: an approved share re-encrypted to the enclave
+//!   (HPKE to its P-256 key).
 
 mod arbitrator;
 pub mod deposit;
 mod enclave;
+pub mod enclave_share;
 mod error;
 pub mod policy;
 pub mod recovery;

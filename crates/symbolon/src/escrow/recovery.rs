@@ -340,7 +340,8 @@ pub fn verify_chain(
 }
 
 /// The enclave's recovery: chain, order against the policy, every share
-/// (decrypted by `enclave_decrypt`, the enclave key in the server's token),
+/// (opened by `enclave_open` with the enclave key in the server's token,
+/// given the share's HPKE `info` and its bytes: [`super::enclave_share`]),
 /// combination, the escrowed key, its consistency with the registered
 /// public key, and the target binding. Returns the key for the caller to
 /// wrap to the target token and drop.
@@ -349,7 +350,7 @@ pub fn recover(
     chain: &[Approval],
     deposit: &EscrowDeposit,
     keys: &BTreeMap<ArbitratorId, IdentityPublicKey>,
-    enclave_decrypt: impl Fn(&[u8]) -> Result<Zeroizing<Vec<u8>>, EscrowError>,
+    enclave_open: impl Fn(&[u8], &[u8]) -> Result<Zeroizing<Vec<u8>>, EscrowError>,
 ) -> Result<PrivateKey, EscrowError> {
     if request.escrow != deposit.id || request.key != deposit.fingerprint() {
         return Err(EscrowError::InvalidInput(
@@ -376,8 +377,9 @@ pub fn recover(
             arbitrator: a.arbitrator.to_string(),
             reason: reason.into(),
         };
-        let file =
-            enclave_decrypt(share).map_err(|_| bad("it does not decrypt with the enclave key"))?;
+        let info = super::enclave_share::share_info(&request.id, &a.arbitrator);
+        let file = enclave_open(&info, share)
+            .map_err(|_| bad("it does not decrypt with the enclave key"))?;
         leaves.insert(
             a.arbitrator.clone(),
             deposit.read_share(&a.arbitrator, &file)?,

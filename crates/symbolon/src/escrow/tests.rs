@@ -9,7 +9,10 @@ use proptest::prelude::*;
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::keys::{IdentityKeyPair, RsaAlgorithm, RsaPrivateKey};
+use crate::keys::hpke::{self, Kem};
+use crate::keys::{
+    EcCurve, EcPrivateKey, IdentityKeyPair, KeyError, PublicKey, RsaAlgorithm, RsaPrivateKey,
+};
 use crate::token::{SlotName, TokenSerial};
 
 struct Arb {
@@ -37,9 +40,23 @@ fn escrowed_key() -> &'static RsaPrivateKey {
     K.get_or_init(|| RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap())
 }
 
-fn enclave() -> &'static RsaPrivateKey {
-    static K: OnceLock<RsaPrivateKey> = OnceLock::new();
-    K.get_or_init(|| RsaPrivateKey::generate(RsaAlgorithm::Rsa3072).unwrap())
+fn enclave() -> &'static EcPrivateKey {
+    static K: OnceLock<EcPrivateKey> = OnceLock::new();
+    K.get_or_init(|| EcPrivateKey::generate(EcCurve::P256).unwrap())
+}
+
+/// An arbitrator's share sealed to the enclave key for `request`.
+fn seal(request: &RecoveryRequest, arbitrator: &ArbitratorId, file: &[u8]) -> Vec<u8> {
+    let key = PublicKey::Ec(enclave().public_key().clone());
+    enclave_share::seal_share(&key, &request.id, arbitrator, file).unwrap()
+}
+
+/// The enclave's side of a share: what the server's token does.
+fn enclave_open(info: &[u8], share: &[u8]) -> Result<Zeroizing<Vec<u8>>, EscrowError> {
+    let part = enclave_share::hpke_part(share, Kem::P256)
+        .ok_or_else(|| EscrowError::Internal("not an HPKE share".into()))?;
+    hpke::open::<KeyError>(enclave().public_key(), info, part, |e| enclave().agree(e))
+        .map_err(|e| EscrowError::Internal(e.to_string()))
 }
 
 struct World {
@@ -102,7 +119,7 @@ impl World {
         let a = &self.arbs[&id];
         let file = Zeroizing::new(age::decrypt(&a.age, &self.envelopes[&id]).unwrap());
         self.deposit.check_share(&id, &file).unwrap();
-        let share = enclave().public_key().encrypt_oaep(&file).unwrap();
+        let share = seal(request, &id, &file);
         let previous = chain
             .last()
             .map(Approval::hash)
@@ -132,12 +149,8 @@ impl World {
         request: &RecoveryRequest,
         chain: &[Approval],
     ) -> Result<Fingerprint, EscrowError> {
-        recover(request, chain, &self.deposit, &self.keys(), |ct| {
-            enclave()
-                .decrypt_oaep(ct)
-                .map_err(|e| EscrowError::Internal(e.to_string()))
-        })
-        .map(|k| k.public_key().fingerprint())
+        recover(request, chain, &self.deposit, &self.keys(), enclave_open)
+            .map(|k| k.public_key().fingerprint())
     }
 }
 
@@ -234,7 +247,7 @@ fn bad_shares_are_blamed_on_their_sender() {
     let mut chain = Vec::new();
     w.approve(&request, &mut chain, "a");
     let b = ArbitratorId::new("b").unwrap();
-    let share = enclave().public_key().encrypt_oaep(&a_file).unwrap();
+    let share = seal(&request, &b, &a_file);
     chain.push(
         Approval::sign(
             &w.arbs[&b].signing,
@@ -262,7 +275,7 @@ fn bad_shares_are_blamed_on_their_sender() {
     ] {
         let mut file = b_file.clone();
         alter(&mut file);
-        let share = enclave().public_key().encrypt_oaep(&file).unwrap();
+        let share = seal(&request, &b, &file);
         let mut chain = Vec::new();
         w.approve(&request, &mut chain, "a");
         chain.push(
@@ -308,11 +321,7 @@ fn bad_shares_are_blamed_on_their_sender() {
     let mut chain = Vec::new();
     w.approve(&request, &mut chain, "a");
     w.approve(&request, &mut chain, "c");
-    let Err(e) = recover(&request, &chain, &tampered, &w.keys(), |ct| {
-        enclave()
-            .decrypt_oaep(ct)
-            .map_err(|e| EscrowError::Internal(e.to_string()))
-    }) else {
+    let Err(e) = recover(&request, &chain, &tampered, &w.keys(), enclave_open) else {
         panic!("a tampered blob was recovered");
     };
     assert_eq!(e.code(), "escrow_damaged");
@@ -526,4 +535,79 @@ proptest! {
             );
         }
     }
+}
+
+#[test]
+fn a_share_sealed_for_one_request_does_not_open_in_another() {
+    let w = world("any(2, a, b, c)");
+    let first = w.request(w.bound_device);
+    let second = w.request(w.bound_device);
+    let mut earlier = Vec::new();
+    w.approve(&first, &mut earlier, "a");
+    let Decision::Approve { share } = &earlier[0].decision else {
+        unreachable!()
+    };
+    // a's sealed share from the first request, signed into the second by a
+    // itself (the worst case: the approval is genuine, the share is not
+    // this request's).
+    let a = ArbitratorId::new("a").unwrap();
+    let mut chain = vec![Approval::sign(
+        &w.arbs[&a].signing,
+        &second,
+        a.clone(),
+        second.hash(),
+        Decision::Approve {
+            share: share.clone(),
+        },
+    )
+    .unwrap()];
+    w.approve(&second, &mut chain, "b");
+    match w.recover(&second, &chain) {
+        Err(EscrowError::BadShare { arbitrator, reason }) => {
+            assert_eq!(arbitrator, "a");
+            assert!(reason.contains("does not decrypt"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn shares_sealed_to_an_earlier_rsa_enclave_key_still_recover() {
+    // Approvals made before an upgrade carry RSA-OAEP shares to the
+    // enclave's RSA key; the enclave opens them with that key.
+    let rsa = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
+    let w = world("any(2, a, b, c)");
+    let request = w.request(w.bound_device);
+    let mut chain = Vec::new();
+    for name in ["a", "c"] {
+        let id = ArbitratorId::new(name).unwrap();
+        let file = age::decrypt(&w.arbs[&id].age, &w.envelopes[&id]).unwrap();
+        let share = enclave_share::seal_share(
+            &PublicKey::Rsa(rsa.public_key().clone()),
+            &request.id,
+            &id,
+            &file,
+        )
+        .unwrap();
+        let previous = chain
+            .last()
+            .map(Approval::hash)
+            .unwrap_or_else(|| request.hash());
+        chain.push(
+            Approval::sign(
+                &w.arbs[&id].signing,
+                &request,
+                id,
+                previous,
+                Decision::Approve { share },
+            )
+            .unwrap(),
+        );
+    }
+    let key = recover(&request, &chain, &w.deposit, &w.keys(), |_, ct| {
+        rsa.decrypt_oaep(ct)
+            .map_err(|e| EscrowError::Internal(e.to_string()))
+    })
+    .unwrap();
+    assert_eq!(key.public_key().fingerprint(), w.deposit.fingerprint());
 }

@@ -39,6 +39,30 @@ pub const MAX_OBJECT: usize = 64 * 1024;
 /// Most data objects a token keeps.
 pub const MAX_OBJECTS: usize = 64;
 
+/// Longest HPKE `info` [`Token::open_hpke`] takes.
+pub const MAX_HPKE_INFO: usize = 1024;
+
+/// Checks an `info` for [`Token::open_hpke`]: not longer than
+/// [`MAX_HPKE_INFO`], and not sealed content's, whose content key stays in
+/// the token (it opens only through [`Token::open_content`]). Every
+/// backend calls this before its Diffie-Hellman.
+pub fn check_hpke_info(info: &[u8]) -> Result<(), TokenError> {
+    if info.len() > MAX_HPKE_INFO {
+        return Err(TokenError::InvalidInput(format!(
+            "an HPKE info holds at most {MAX_HPKE_INFO} bytes; this one has {}",
+            info.len()
+        )));
+    }
+    if info.starts_with(crate::content::wrap::HPKE_INFO) {
+        return Err(TokenError::InvalidInput(
+            "this is a sealed content key, which opens only inside the token \
+             (`symbolon unseal`), never out of it"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a data object's size.
 pub fn check_object(data: &[u8]) -> Result<(), TokenError> {
     if data.len() > MAX_OBJECT {
@@ -149,6 +173,28 @@ pub trait Token {
     /// Decrypts an RSAES-OAEP-SHA256 ciphertext with a slot's key.
     fn decrypt(&self, slot: &SlotName, ciphertext: &[u8])
         -> Result<Zeroizing<Vec<u8>>, TokenError>;
+
+    /// Opens an HPKE ciphertext (RFC 9180 base mode, single shot,
+    /// `enc ‖ ct`, empty AAD) sealed to an EC slot's key (P-256, P-384 or
+    /// X25519) with `info`: the EC counterpart of [`Token::decrypt`], what
+    /// the recovery enclave opens its shares with (docs/recovery-shares.md).
+    /// Content keys never come out this way: an `info` of sealed content
+    /// is refused ([`check_hpke_info`]). A backend without EC keys refuses
+    /// as `unsupported`.
+    fn open_hpke(
+        &self,
+        slot: &SlotName,
+        info: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        let _ = (info, sealed);
+        Err(TokenError::WrongKeyType {
+            slot: slot.clone(),
+            holds: self.slot_public_key(slot)?.algorithm(),
+            operation: "HPKE opening",
+            needs: "a P-256, P-384 or X25519 key",
+        })
+    }
 
     /// A slot's certificate (DER).
     fn certificate(&self, slot: &SlotName) -> Result<Vec<u8>, TokenError>;

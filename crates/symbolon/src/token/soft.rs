@@ -332,6 +332,28 @@ impl<S: SealedStore> Token for SoftToken<S> {
             .decrypt_oaep(ciphertext)?)
     }
 
+    fn open_hpke(
+        &self,
+        slot: &SlotName,
+        info: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        super::check_hpke_info(info)?;
+        let state = self.live()?;
+        let s = state.slot(slot)?;
+        let key = s
+            .key
+            .as_ec()
+            .filter(|k| k.curve().can_agree())
+            .ok_or_else(|| TokenError::WrongKeyType {
+                slot: slot.clone(),
+                holds: s.key.algorithm(),
+                operation: "HPKE opening",
+                needs: "a P-256, P-384 or X25519 key",
+            })?;
+        crate::keys::hpke::open::<TokenError>(key.public_key(), info, sealed, |e| Ok(key.agree(e)?))
+    }
+
     fn joint(&self) -> Option<&dyn JointToken> {
         Some(self)
     }
