@@ -566,6 +566,54 @@ fn post_approval(
     )
 }
 
+/// `who`'s approval of request `id`, made as `recovery approve` makes it
+/// but with the share sealed to a stray RSA key (RSA-OAEP).
+fn approval_with_rsa_share(
+    dir: &Path,
+    server: &Server,
+    escrow: &str,
+    who: &str,
+    id: &str,
+) -> Vec<u8> {
+    use symbolon::escrow::{ArbitratorIdentity, EscrowDeposit, RecoveryRequest};
+    let me = ArbitratorIdentity::open(
+        &std::fs::read(dir.join("arb").join(who).join("arbitrator.sealed")).unwrap(),
+        &symbolon::token::SealingKey::from_key_file(
+            &std::fs::read(dir.join("arb").join(who).join("arbitrator.sealing-key")).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let client = server.client(Some(&dir.join(credential(dir, server, "arbitrator", who))));
+    let get = |path: String| common::request(&client, "GET", &path, None).1;
+    let b64_field = |v: &Value, f: &str| b64().decode(v[f].as_str().unwrap()).unwrap();
+    let status = get(format!("/v1/recovery/{id}"));
+    let request = RecoveryRequest::decode(&b64_field(&status, "record")).unwrap();
+    let head: [u8; 32] = hex::decode(status["head"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let deposit =
+        EscrowDeposit::decode(&b64_field(&get(format!("/v1/escrows/{escrow}")), "record")).unwrap();
+    let envelope = b64_field(
+        &get(format!("/v1/escrows/{escrow}/shares/{who}")),
+        "envelope",
+    );
+    let stray = symbolon::keys::RsaPrivateKey::generate(symbolon::keys::RsaAlgorithm::Rsa2048)
+        .unwrap()
+        .public_key()
+        .clone();
+    me.approve(
+        &request,
+        &deposit,
+        &envelope,
+        &symbolon::keys::PublicKey::Rsa(stray),
+        head,
+    )
+    .unwrap()
+    .encode()
+}
+
 /// The stored approvals of a request, as the service keeps them.
 fn stored_approvals(dir: &Path, id: &str) -> Vec<Vec<u8>> {
     let db = dir.join("data/registry.db");
@@ -661,6 +709,23 @@ fn forged_replayed_and_tampered_are_refused_and_recorded() {
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_request"))
+    );
+    // Genuine, in turn, but its share sealed with RSA-OAEP (an earlier
+    // release's scheme; an old share replayed) rather than HPKE to the
+    // enclave's key: refused, nothing stored.
+    let rsa_share = approval_with_rsa_share(dir, &server, &escrow, "user", &second);
+    let (status, body) = post_approval(dir, &server, "user", &second, &rsa_share);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not sealed to the enclave's key with HPKE"),
+        "{body}"
     );
     assert!(
         stored_approvals(dir, &second).is_empty(),

@@ -102,25 +102,38 @@ impl EnclaveSlots {
     }
 
     /// Opens a share with the key it was sealed to: HPKE when it names the
-    /// enclave's KEM (and, failing that, RSA-OAEP if there is an RSA key:
-    /// one OAEP ciphertext in 2^16 starts with the same two bytes), else
-    /// RSA-OAEP with the earlier key.
+    /// enclave's KEM (and, if it does not open so, RSA-OAEP when there is
+    /// an RSA key: one OAEP ciphertext in 2^16 starts with the same two
+    /// bytes), else RSA-OAEP with the earlier key. A share that opens with
+    /// neither is the arbitrator's fault (`InvalidInput`); a failure of the
+    /// token is the enclave's own (`Internal`), blamed on no one.
     fn open(
         &self,
         token: &(dyn Token + Send + Sync),
         info: &[u8],
         share: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+    ) -> Result<Zeroizing<Vec<u8>>, EscrowError> {
         let hpke = enclave_share::hpke_part(share, self.kem_id)
             .map(|sealed| token.open_hpke(&self.kem, info, sealed));
-        match (hpke, &self.legacy) {
+        let opened = match (hpke, &self.legacy) {
             (Some(Ok(file)), _) => Ok(file),
-            (Some(Err(e)), None) => Err(e),
-            (_, Some(legacy)) => token.decrypt(legacy, share),
-            (None, None) => Err(TokenError::InvalidInput(
-                "the share is not sealed to the enclave key".into(),
-            )),
-        }
+            (Some(Err(e)), Some(legacy)) if e.code() == Code::DecryptionFailed => {
+                token.decrypt(legacy, share)
+            }
+            (Some(Err(e)), _) => Err(e),
+            (None, Some(legacy)) => token.decrypt(legacy, share),
+            (None, None) => {
+                return Err(EscrowError::InvalidInput(
+                    "the share is not sealed to the enclave key".into(),
+                ))
+            }
+        };
+        opened.map_err(|e| match e.code() {
+            Code::DecryptionFailed | Code::InvalidInput | Code::MalformedKey => {
+                EscrowError::InvalidInput(e.to_string())
+            }
+            _ => EscrowError::Internal(e.to_string()),
+        })
     }
 }
 
@@ -531,6 +544,22 @@ impl CaService {
             })
             .await;
         }
+        // New shares are sealed to the enclave's key the statement names
+        // (HPKE); RSA-OAEP shares are opened only in approvals recorded
+        // before an upgrade, never taken anew.
+        if let symbolon::escrow::Decision::Approve { share } = &approval.decision {
+            if share.len() > 2 + symbolon::token::MAX_HPKE_SEALED
+                || enclave_share::hpke_part(share, self.enclave.slots.kem_id).is_none()
+            {
+                return refuse(EscrowError::InvalidInput(
+                    "the share is not sealed to the enclave's key with HPKE \
+                     (docs/recovery-shares.md); fetch the enclave statement again \
+                     (`symbolon recovery enclave`) and approve with a current symbolon"
+                        .into(),
+                ))
+                .await;
+            }
+        }
         let keys = self.keys_of(&policy).await?;
         chain.push(approval.clone());
         if let Err(e) = verify_chain(&request, &chain, &keys) {
@@ -696,11 +725,7 @@ impl EnclaveWork {
             &self.chain,
             &self.deposit,
             &self.keys,
-            |info, share| {
-                self.slots
-                    .open(&*self.token, info, share)
-                    .map_err(|e| EscrowError::Internal(e.to_string()))
-            },
+            |info, share| self.slots.open(&*self.token, info, share),
         )?;
         let target = TokenTarget {
             serial: self.request.target,
@@ -836,10 +861,19 @@ mod tests {
             slots.open(&t, &info, &lookalike).unwrap().as_slice(),
             b"old"
         );
-        // Neither key's: refused.
+        // Neither key's: the arbitrator's fault.
         let mut bad = hpke.clone();
         *bad.last_mut().unwrap() ^= 1;
-        assert!(slots.open(&t, &info, &bad).is_err());
+        assert!(matches!(
+            slots.open(&t, &info, &bad),
+            Err(EscrowError::InvalidInput(_))
+        ));
+        // The token failing is the enclave's own fault, blamed on no one.
+        t.tamper().unwrap();
+        assert!(matches!(
+            slots.open(&t, &info, &hpke),
+            Err(EscrowError::Internal(_))
+        ));
     }
 
     #[test]

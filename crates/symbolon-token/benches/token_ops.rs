@@ -101,18 +101,22 @@ fn bench_ec(c: &mut Criterion) {
         });
         if curve.can_agree() {
             // A 100-byte share file sealed to each token's key.
+            let info = symbolon::escrow::enclave_share::share_info(
+                &symbolon::escrow::RecoveryId::random().unwrap(),
+                &symbolon::escrow::ArbitratorId::new("bench").unwrap(),
+            );
             let sealed_to = |t: &dyn Token| {
                 let symbolon::keys::PublicKey::Ec(k) = t.slot_public_key(&slot).unwrap() else {
                     unreachable!()
                 };
-                symbolon::keys::hpke::seal(&k, b"share info", &[7u8; 100]).unwrap()
+                symbolon::keys::hpke::seal(&k, &info, &[7u8; 100]).unwrap()
             };
             let (local_ct, agent_ct) = (sealed_to(&local), sealed_to(&agent));
             g.bench_function("open-hpke/in-process", |b| {
-                b.iter(|| local.open_hpke(&slot, b"share info", &local_ct).unwrap())
+                b.iter(|| local.open_hpke(&slot, &info, &local_ct).unwrap())
             });
             g.bench_function("open-hpke/agent", |b| {
-                b.iter(|| agent.open_hpke(&slot, b"share info", &agent_ct).unwrap())
+                b.iter(|| agent.open_hpke(&slot, &info, &agent_ct).unwrap())
             });
         }
         // Key generation with its pairwise test, as a token runs it.

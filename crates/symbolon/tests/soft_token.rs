@@ -361,10 +361,15 @@ fn a_joint_key_in_the_making_holds_its_slot_and_attests_as_joint() {
 }
 
 #[test]
-fn hpke_opens_inside_for_ec_keys_and_never_for_content() {
+fn hpke_opens_recovery_shares_for_ec_keys_and_nothing_else() {
+    use symbolon::escrow::enclave_share::share_info;
+    use symbolon::escrow::{ArbitratorId, RecoveryId};
     use symbolon::keys::hpke;
     use symbolon::keys::{EcCurve, KeyAlgorithm, PublicKey};
     let (mut t, ()) = new_token();
+    let request = RecoveryId::random().unwrap();
+    let info = share_info(&request, &ArbitratorId::new("a").unwrap());
+    let other = share_info(&request, &ArbitratorId::new("b").unwrap());
     for (name, curve) in [
         ("p256", EcCurve::P256),
         ("p384", EcCurve::P384),
@@ -376,42 +381,39 @@ fn hpke_opens_inside_for_ec_keys_and_never_for_content() {
         else {
             panic!("not an EC key")
         };
-        let sealed = hpke::seal(&pk, b"a share's info", b"share").unwrap();
+        let sealed = hpke::seal(&pk, &info, b"share").unwrap();
         assert_eq!(
-            t.open_hpke(&slot(name), b"a share's info", &sealed)
-                .unwrap()
-                .as_slice(),
+            t.open_hpke(&slot(name), &info, &sealed).unwrap().as_slice(),
             b"share"
         );
-        // Another info, a flipped byte: refused, nothing comes out.
+        // Another share's info, a flipped byte: refused, nothing comes out.
         assert_eq!(
-            t.open_hpke(&slot(name), b"another info", &sealed)
+            t.open_hpke(&slot(name), &other, &sealed)
                 .unwrap_err()
                 .code(),
             symbolon::Code::DecryptionFailed
         );
         let mut bad = sealed.clone();
         *bad.last_mut().unwrap() ^= 1;
-        assert!(t.open_hpke(&slot(name), b"a share's info", &bad).is_err());
-        // Sealed content's content key stays in the token.
-        let content =
-            hpke::seal(&pk, b"symbolon-content v2 key0123456789abcdef", &[7; 32]).unwrap();
-        let e = t
-            .open_hpke(
-                &slot(name),
-                b"symbolon-content v2 key0123456789abcdef",
-                &content,
-            )
-            .unwrap_err();
-        assert_eq!(e.code(), symbolon::Code::InvalidInput);
-        assert!(e.to_string().contains("only inside the token"), "{e}");
-        let e = t
-            .open_hpke(
-                &slot(name),
-                &[0; symbolon::token::MAX_HPKE_INFO + 1],
-                &sealed,
-            )
-            .unwrap_err();
+        assert!(t.open_hpke(&slot(name), &info, &bad).is_err());
+        // Sealed content's content key (or anything but a share) stays in
+        // the token.
+        for foreign in [
+            &b"symbolon-content v2 key0123456789abcdef"[..],
+            b"",
+            b"info",
+        ] {
+            let ct = hpke::seal(&pk, foreign, &[7; 32]).unwrap();
+            let e = t.open_hpke(&slot(name), foreign, &ct).unwrap_err();
+            assert_eq!(e.code(), symbolon::Code::InvalidInput);
+            assert!(e.to_string().contains("only recovery shares"), "{e}");
+        }
+        let mut long = info.clone();
+        long.resize(symbolon::token::MAX_HPKE_INFO + 1, 0);
+        let e = t.open_hpke(&slot(name), &long, &sealed).unwrap_err();
+        assert!(e.to_string().contains("at most"), "{e}");
+        let big = vec![0; symbolon::token::MAX_HPKE_SEALED + 1];
+        let e = t.open_hpke(&slot(name), &info, &big).unwrap_err();
         assert!(e.to_string().contains("at most"), "{e}");
     }
     // Keys that do not agree: RSA, Ed25519.
@@ -420,7 +422,7 @@ fn hpke_opens_inside_for_ec_keys_and_never_for_content() {
         .unwrap();
     for name in ["rsa", "ed"] {
         assert!(matches!(
-            t.open_hpke(&slot(name), b"i", &[0; 100]).unwrap_err(),
+            t.open_hpke(&slot(name), &info, &[0; 100]).unwrap_err(),
             TokenError::WrongKeyType { .. }
         ));
     }

@@ -676,7 +676,7 @@ mod tests {
     use symbolon::content::{ContentError, DEFAULT_CHUNK_LOG2};
 
     #[test]
-    fn hpke_opens_through_the_agent_and_content_keys_do_not() {
+    fn shares_open_through_the_agent_and_content_keys_do_not() {
         use symbolon::keys::{hpke, EcCurve, KeyAlgorithm, PublicKey};
         use symbolon::token::{MemoryStore, SealingKey, SoftToken};
         let dir = tempfile::tempdir().unwrap();
@@ -693,12 +693,20 @@ mod tests {
         let listener = bind(&sock).unwrap();
         std::thread::spawn(move || serve(listener, t));
         let agent = AgentClient::connect(&sock).unwrap();
-        let sealed = hpke::seal(&pk, b"info", b"a share").unwrap();
+        let request = symbolon::escrow::RecoveryId::random().unwrap();
+        let info = |a: &str| {
+            let a = symbolon::escrow::ArbitratorId::new(a).unwrap();
+            symbolon::escrow::enclave_share::share_info(&request, &a)
+        };
+        let sealed = hpke::seal(&pk, &info("a"), b"a share").unwrap();
         assert_eq!(
-            agent.open_hpke(&slot, b"info", &sealed).unwrap().as_slice(),
+            agent
+                .open_hpke(&slot, &info("a"), &sealed)
+                .unwrap()
+                .as_slice(),
             b"a share"
         );
-        let e = agent.open_hpke(&slot, b"other", &sealed).unwrap_err();
+        let e = agent.open_hpke(&slot, &info("b"), &sealed).unwrap_err();
         assert_eq!(e.code(), Code::DecryptionFailed, "{e}");
         let info = b"symbolon-content v2 key0123456789abcdef";
         let content = hpke::seal(&pk, info, &[7; 32]).unwrap();

@@ -1122,7 +1122,7 @@ impl Token for Pkcs11Token {
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         // The device computes the Diffie-Hellman (CKM_ECDH1_DERIVE); the
         // key schedule and the AEAD run here, as for sealed content.
-        symbolon::token::check_hpke_info(info)?;
+        symbolon::token::check_hpke_open(info, sealed)?;
         let mut inner = self.lock();
         let (key, public) = self.slot_key(&mut inner, slot)?;
         let public = match public {

@@ -13,7 +13,7 @@ use crate::keys::{EcPublicKey, KeyError, PrivateKeyRef, PublicKey};
 
 /// The HPKE `info` prefix; the content id follows it, so a wrapped key
 /// moved into another content's header does not open.
-pub(crate) const HPKE_INFO: &[u8] = b"symbolon-content v2 key";
+const HPKE_INFO: &[u8] = b"symbolon-content v2 key";
 
 fn info(content_id: ContentId) -> Vec<u8> {
     let mut out = HPKE_INFO.to_vec();

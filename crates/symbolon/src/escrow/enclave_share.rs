@@ -21,11 +21,10 @@ use crate::keys::PublicKey;
 
 use super::{ArbitratorId, EscrowError, RecoveryId};
 
-const INFO_DOMAIN: &str = "symbolon recovery share v1";
-
 /// The HPKE `info` of `arbitrator`'s share for `request`.
 pub fn share_info(request: &RecoveryId, arbitrator: &ArbitratorId) -> Vec<u8> {
-    let mut w = Writer::with_domain(INFO_DOMAIN);
+    // The domain a token opens HPKE ciphertexts of out of itself.
+    let mut w = Writer::with_domain(crate::token::HPKE_OPEN_DOMAIN);
     w.bytes(request.as_bytes());
     w.str(arbitrator.as_str());
     w.into_bytes().to_vec()

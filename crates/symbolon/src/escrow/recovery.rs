@@ -156,7 +156,8 @@ impl RecoveryRequest {
 /// What an arbitrator decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Approved, with its share encrypted to the enclave (RSA-OAEP-SHA-256).
+    /// Approved, with its share sealed to the enclave
+    /// ([`super::enclave_share`]).
     Approve {
         /// The share, for the enclave only.
         share: Vec<u8>,
@@ -341,7 +342,10 @@ pub fn verify_chain(
 
 /// The enclave's recovery: chain, order against the policy, every share
 /// (opened by `enclave_open` with the enclave key in the server's token,
-/// given the share's HPKE `info` and its bytes: [`super::enclave_share`]),
+/// given the share's HPKE `info` and its bytes: [`super::enclave_share`];
+/// it answers [`EscrowError::InvalidInput`] for a share that does not open,
+/// which is blamed on its arbitrator, and any other error for a failure of
+/// its own, which is not),
 /// combination, the escrowed key, its consistency with the registered
 /// public key, and the target binding. Returns the key for the caller to
 /// wrap to the target token and drop.
@@ -378,8 +382,10 @@ pub fn recover(
             reason: reason.into(),
         };
         let info = super::enclave_share::share_info(&request.id, &a.arbitrator);
-        let file = enclave_open(&info, share)
-            .map_err(|_| bad("it does not decrypt with the enclave key"))?;
+        let file = enclave_open(&info, share).map_err(|e| match e {
+            EscrowError::InvalidInput(_) => bad("it does not decrypt with the enclave key"),
+            other => other,
+        })?;
         leaves.insert(
             a.arbitrator.clone(),
             deposit.read_share(&a.arbitrator, &file)?,

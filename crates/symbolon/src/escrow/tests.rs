@@ -54,9 +54,9 @@ fn seal(request: &RecoveryRequest, arbitrator: &ArbitratorId, file: &[u8]) -> Ve
 /// The enclave's side of a share: what the server's token does.
 fn enclave_open(info: &[u8], share: &[u8]) -> Result<Zeroizing<Vec<u8>>, EscrowError> {
     let part = enclave_share::hpke_part(share, Kem::P256)
-        .ok_or_else(|| EscrowError::Internal("not an HPKE share".into()))?;
+        .ok_or_else(|| EscrowError::InvalidInput("not an HPKE share".into()))?;
     hpke::open::<KeyError>(enclave().public_key(), info, part, |e| enclave().agree(e))
-        .map_err(|e| EscrowError::Internal(e.to_string()))
+        .map_err(|e| EscrowError::InvalidInput(e.to_string()))
 }
 
 struct World {
@@ -606,8 +606,27 @@ fn shares_sealed_to_an_earlier_rsa_enclave_key_still_recover() {
     }
     let key = recover(&request, &chain, &w.deposit, &w.keys(), |_, ct| {
         rsa.decrypt_oaep(ct)
-            .map_err(|e| EscrowError::Internal(e.to_string()))
+            .map_err(|e| EscrowError::InvalidInput(e.to_string()))
     })
     .unwrap();
     assert_eq!(key.public_key().fingerprint(), w.deposit.fingerprint());
+}
+
+#[test]
+fn an_enclave_failure_is_not_blamed_on_an_arbitrator() {
+    let w = world("any(2, a, b, c)");
+    let request = w.request(w.bound_device);
+    let mut chain = Vec::new();
+    w.approve(&request, &mut chain, "a");
+    w.approve(&request, &mut chain, "b");
+    // The enclave's token failed (a device gone, an agent down): the
+    // error is its own, with no arbitrator named.
+    let Err(e) = recover(&request, &chain, &w.deposit, &w.keys(), |_, _| {
+        Err(EscrowError::Internal(
+            "the CA token failed: device removed".into(),
+        ))
+    }) else {
+        panic!("recovered without the enclave")
+    };
+    assert!(matches!(e, EscrowError::Internal(_)), "{e:?}");
 }

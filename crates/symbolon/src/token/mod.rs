@@ -39,24 +39,35 @@ pub const MAX_OBJECT: usize = 64 * 1024;
 /// Most data objects a token keeps.
 pub const MAX_OBJECTS: usize = 64;
 
+/// The one kind of HPKE ciphertext a token opens out of itself
+/// ([`Token::open_hpke`]): a share re-encrypted to the recovery enclave,
+/// whose `info` begins with this domain as [`crate::encoding::Writer`]
+/// writes it (docs/recovery-shares.md §2). Anything else sealed to a slot
+/// key with HPKE — a content key above all — opens only inside.
+pub const HPKE_OPEN_DOMAIN: &str = "symbolon recovery share v1";
 /// Longest HPKE `info` [`Token::open_hpke`] takes.
 pub const MAX_HPKE_INFO: usize = 1024;
+/// Longest HPKE ciphertext [`Token::open_hpke`] takes (a share is far
+/// shorter).
+pub const MAX_HPKE_SEALED: usize = 64 * 1024;
 
-/// Checks an `info` for [`Token::open_hpke`]: not longer than
-/// [`MAX_HPKE_INFO`], and not sealed content's, whose content key stays in
-/// the token (it opens only through [`Token::open_content`]). Every
-/// backend calls this before its Diffie-Hellman.
-pub fn check_hpke_info(info: &[u8]) -> Result<(), TokenError> {
-    if info.len() > MAX_HPKE_INFO {
+/// Checks what [`Token::open_hpke`] is asked to open: an `info` of the
+/// [`HPKE_OPEN_DOMAIN`] and sizes within bounds. Every backend calls this
+/// before its Diffie-Hellman.
+pub fn check_hpke_open(info: &[u8], sealed: &[u8]) -> Result<(), TokenError> {
+    if info.len() > MAX_HPKE_INFO || sealed.len() > MAX_HPKE_SEALED {
         return Err(TokenError::InvalidInput(format!(
-            "an HPKE info holds at most {MAX_HPKE_INFO} bytes; this one has {}",
-            info.len()
+            "HPKE opening takes an info of at most {MAX_HPKE_INFO} bytes and a ciphertext of at \
+             most {MAX_HPKE_SEALED}; these have {} and {}",
+            info.len(),
+            sealed.len()
         )));
     }
-    if info.starts_with(crate::content::wrap::HPKE_INFO) {
+    let domain = crate::encoding::Writer::with_domain(HPKE_OPEN_DOMAIN).into_bytes();
+    if !info.starts_with(&domain) {
         return Err(TokenError::InvalidInput(
-            "this is a sealed content key, which opens only inside the token \
-             (`symbolon unseal`), never out of it"
+            "a token opens only recovery shares out of itself (docs/recovery-shares.md); \
+             sealed content opens inside it (`symbolon unseal`)"
                 .into(),
         ));
     }
@@ -178,9 +189,9 @@ pub trait Token {
     /// `enc ‖ ct`, empty AAD) sealed to an EC slot's key (P-256, P-384 or
     /// X25519) with `info`: the EC counterpart of [`Token::decrypt`], what
     /// the recovery enclave opens its shares with (docs/recovery-shares.md).
-    /// Content keys never come out this way: an `info` of sealed content
-    /// is refused ([`check_hpke_info`]). A backend without EC keys refuses
-    /// as `unsupported`.
+    /// Only a recovery share's `info` is taken ([`check_hpke_open`]), so an
+    /// HPKE-sealed content key never comes out this way. A backend without
+    /// EC keys refuses as a wrong key type.
     fn open_hpke(
         &self,
         slot: &SlotName,

@@ -338,7 +338,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
         info: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
-        super::check_hpke_info(info)?;
+        super::check_hpke_open(info, sealed)?;
         let state = self.live()?;
         let s = state.slot(slot)?;
         let key = s
