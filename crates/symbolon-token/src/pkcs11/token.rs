@@ -1127,14 +1127,7 @@ impl Token for Pkcs11Token {
         let (key, public) = self.slot_key(&mut inner, slot)?;
         let public = match public {
             PublicKey::Ec(k) if k.curve().can_agree() => k,
-            other => {
-                return Err(TokenError::WrongKeyType {
-                    slot: slot.clone(),
-                    holds: other.algorithm(),
-                    operation: "HPKE opening",
-                    needs: "a P-256, P-384 or X25519 key",
-                })
-            }
+            other => return Err(symbolon::token::no_hpke_key(slot, other.algorithm())),
         };
         let s = &inner.session;
         symbolon::keys::hpke::open::<TokenError>(&public, info, sealed, |peer| {

@@ -115,11 +115,23 @@ impl World {
     /// The arbitrator's side: open the envelope, check the share, re-encrypt
     /// it to the enclave, sign the next link.
     fn approve(&self, request: &RecoveryRequest, chain: &mut Vec<Approval>, name: &str) {
+        let enclave = PublicKey::Ec(enclave().public_key().clone());
+        self.approve_to(&enclave, request, chain, name);
+    }
+
+    /// [`World::approve`] with the share sealed to `enclave`.
+    fn approve_to(
+        &self,
+        enclave: &PublicKey,
+        request: &RecoveryRequest,
+        chain: &mut Vec<Approval>,
+        name: &str,
+    ) {
         let id = ArbitratorId::new(name).unwrap();
         let a = &self.arbs[&id];
         let file = Zeroizing::new(age::decrypt(&a.age, &self.envelopes[&id]).unwrap());
         self.deposit.check_share(&id, &file).unwrap();
-        let share = seal(request, &id, &file);
+        let share = enclave_share::seal_share(enclave, &request.id, &id, &file).unwrap();
         let previous = chain
             .last()
             .map(Approval::hash)
@@ -579,30 +591,9 @@ fn shares_sealed_to_an_earlier_rsa_enclave_key_still_recover() {
     let w = world("any(2, a, b, c)");
     let request = w.request(w.bound_device);
     let mut chain = Vec::new();
+    let enclave = PublicKey::Rsa(rsa.public_key().clone());
     for name in ["a", "c"] {
-        let id = ArbitratorId::new(name).unwrap();
-        let file = age::decrypt(&w.arbs[&id].age, &w.envelopes[&id]).unwrap();
-        let share = enclave_share::seal_share(
-            &PublicKey::Rsa(rsa.public_key().clone()),
-            &request.id,
-            &id,
-            &file,
-        )
-        .unwrap();
-        let previous = chain
-            .last()
-            .map(Approval::hash)
-            .unwrap_or_else(|| request.hash());
-        chain.push(
-            Approval::sign(
-                &w.arbs[&id].signing,
-                &request,
-                id,
-                previous,
-                Decision::Approve { share },
-            )
-            .unwrap(),
-        );
+        w.approve_to(&enclave, &request, &mut chain, name);
     }
     let key = recover(&request, &chain, &w.deposit, &w.keys(), |_, ct| {
         rsa.decrypt_oaep(ct)

@@ -51,6 +51,16 @@ pub const MAX_HPKE_INFO: usize = 1024;
 /// shorter).
 pub const MAX_HPKE_SEALED: usize = 64 * 1024;
 
+/// Why a slot holding a key of `holds` cannot [`Token::open_hpke`].
+pub fn no_hpke_key(slot: &SlotName, holds: KeyAlgorithm) -> TokenError {
+    TokenError::WrongKeyType {
+        slot: slot.clone(),
+        holds,
+        operation: "HPKE opening",
+        needs: "a P-256, P-384 or X25519 key",
+    }
+}
+
 /// Checks what [`Token::open_hpke`] is asked to open: an `info` of the
 /// [`HPKE_OPEN_DOMAIN`] and sizes within bounds. Every backend calls this
 /// before its Diffie-Hellman.
@@ -199,12 +209,7 @@ pub trait Token {
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         let _ = (info, sealed);
-        Err(TokenError::WrongKeyType {
-            slot: slot.clone(),
-            holds: self.slot_public_key(slot)?.algorithm(),
-            operation: "HPKE opening",
-            needs: "a P-256, P-384 or X25519 key",
-        })
+        Err(no_hpke_key(slot, self.slot_public_key(slot)?.algorithm()))
     }
 
     /// A slot's certificate (DER).

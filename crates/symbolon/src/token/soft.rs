@@ -345,12 +345,7 @@ impl<S: SealedStore> Token for SoftToken<S> {
             .key
             .as_ec()
             .filter(|k| k.curve().can_agree())
-            .ok_or_else(|| TokenError::WrongKeyType {
-                slot: slot.clone(),
-                holds: s.key.algorithm(),
-                operation: "HPKE opening",
-                needs: "a P-256, P-384 or X25519 key",
-            })?;
+            .ok_or_else(|| super::no_hpke_key(slot, s.key.algorithm()))?;
         crate::keys::hpke::open::<TokenError>(key.public_key(), info, sealed, |e| Ok(key.agree(e)?))
     }
 
