@@ -65,14 +65,7 @@ impl CaService {
     /// Checks a key as a subscriber's would be (weak-key classes, a prime
     /// shared with any key seen, seen before at all), refusals audited.
     async fn check_new_key(&self, key: &RsaPublicKey) -> Result<(), ServiceError> {
-        let (k, effort) = (key.clone(), self.policy.weak_key_effort);
-        let checked = self
-            .cpu
-            .checks
-            .run(move || symbolon::ca::check_key_with(&k, effort))
-            .await
-            .map_err(|e| CaError::Internal(format!("key check task: {e}")))?;
-        if let Err(e) = checked {
+        if let Err(e) = self.weak_key_checks(key).await? {
             self.refused(&e, Some(key.fingerprint())).await;
             return Err(e.into());
         }

@@ -375,19 +375,26 @@ impl CaService {
         }
     }
 
+    /// The weak-key checks of `key` at the policy's effort, in a checks
+    /// lane: the outer error is the lane's, the inner the checks' verdict.
+    pub(crate) async fn weak_key_checks(
+        &self,
+        key: &RsaPublicKey,
+    ) -> Result<Result<(), CaError>, CaError> {
+        let (key, effort) = (key.clone(), self.policy.weak_key_effort);
+        self.cpu
+            .checks
+            .run(move || symbolon::ca::check_key_with(&key, effort))
+            .await
+            .map_err(|e| CaError::Internal(format!("key check task: {e}")))
+    }
+
     /// Reserves a public key for a station (patent: the key generation
     /// device registers the key before the CA sees it).
     pub async fn reserve(&self, public_key: &RsaPublicKey) -> Result<ReservationId, ServiceError> {
         // A weak key is refused before it is reserved, as it would be at
         // certification: the same checks, audited the same way.
-        let (key, effort) = (public_key.clone(), self.policy.weak_key_effort);
-        let checked = self
-            .cpu
-            .checks
-            .run(move || symbolon::ca::check_key_with(&key, effort))
-            .await
-            .map_err(|e| CaError::Internal(format!("key check task: {e}")))?;
-        if let Err(e) = checked {
+        if let Err(e) = self.weak_key_checks(public_key).await? {
             self.refused(&e, Some(public_key.fingerprint())).await;
             self.keep_refused(public_key.spki_der()).await;
             return Err(e.into());
