@@ -20,6 +20,7 @@ mod acme;
 pub mod actor;
 mod audit;
 mod credentials;
+mod deferred;
 mod error;
 mod log_refs;
 mod log_tree;

@@ -121,10 +121,7 @@ impl NodeStore for NodeMap {
     }
 }
 
-async fn fetch<'c, E>(executor: E, keys: &[(u32, u64)]) -> Result<NodeMap, StoreError>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any> + Copy,
-{
+async fn fetch(conn: &mut AnyConnection, keys: &[(u32, u64)]) -> Result<NodeMap, StoreError> {
     let mut map = BTreeMap::new();
     for chunk in keys.chunks(NODES_PER_QUERY) {
         let clauses: Vec<String> = (0..chunk.len())
@@ -139,7 +136,7 @@ where
             q = q.bind(i64::from(level)).bind(as_i64(idx, "node index")?);
         }
         for row in q
-            .fetch_all(executor)
+            .fetch_all(&mut *conn)
             .await
             .map_err(StoreError::db("read the log tree"))?
         {
@@ -224,58 +221,61 @@ pub(crate) async fn append_leaf_in(
     crate::tx_cache::forget_head();
     let recorder = NodeRecorder::default();
     let Ok(_) = merkle::append(&recorder, index, leaf);
-    let needed = recorder.into_keys();
     let mut map = BTreeMap::new();
-    for (level, idx) in needed {
-        if let Some(hash) = crate::tx_cache::node(level, idx) {
-            map.insert((level, idx), hash);
-            continue;
+    let mut missing = Vec::new();
+    for (level, idx) in recorder.into_keys() {
+        match crate::tx_cache::node(level, idx) {
+            Some(hash) => {
+                map.insert((level, idx), hash);
+            }
+            None => missing.push((level, idx)),
         }
-        let hash: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT hash FROM log_nodes WHERE level = $1 AND idx = $2")
-                .bind(i64::from(level))
-                .bind(as_i64(idx, "node index")?)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(StoreError::db("read the log tree"))?;
-        let hash = hash.ok_or_else(|| {
-            corrupt(format!(
-                "the log tree lacks node ({level}, {idx}) below its size"
-            ))
-        })?;
-        let hash = to_hash(hash)?;
-        crate::tx_cache::remember_node(level, idx, hash);
-        map.insert((level, idx), hash);
+    }
+    if !missing.is_empty() {
+        // Nodes read from the database (the frontier as the transaction
+        // found it), in one query; any node waiting is written first.
+        if crate::tx_cache::nodes_pending() {
+            crate::deferred::flush(conn).await?;
+        }
+        let NodeMap(read) = fetch(conn, &missing).await?;
+        for (level, idx) in missing {
+            let hash = read.get(&(level, idx)).copied().ok_or_else(|| {
+                corrupt(format!(
+                    "the log tree lacks node ({level}, {idx}) below its size"
+                ))
+            })?;
+            crate::tx_cache::remember_node(level, idx, hash);
+            map.insert((level, idx), hash);
+        }
     }
     let nodes = merkle::append(&NodeMap(map), index, leaf)
         .map_err(|m| corrupt(format!("the log tree: {m}")))?;
     // The leaf and the subtrees it closes in one statement (a round trip
-    // each would be most of an append's cost).
+    // each would be most of an append's cost), or none while appends wait.
     if nodes.is_empty() {
         return Ok(());
     }
-    // Numbered placeholders: both SQLite and PostgreSQL read them, where
-    // sqlx's query builder writes `?` for its Any driver.
-    let values: Vec<String> = (0..nodes.len())
-        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-        .collect();
-    let sql = format!(
-        "INSERT INTO log_nodes (level, idx, hash) VALUES {}",
-        values.join(", ")
-    );
-    let mut insert = sqlx::query(&sql);
     for &(level, idx, hash) in &nodes {
-        insert = insert
-            .bind(i64::from(level))
-            .bind(as_i64(idx, "node index")?)
-            .bind(hash.to_vec());
-    }
-    insert
-        .execute(&mut *conn)
-        .await
-        .map_err(StoreError::db("append to the log tree"))?;
-    for (level, idx, hash) in nodes {
         crate::tx_cache::remember_node(level, idx, hash);
+    }
+    if crate::tx_cache::defers() {
+        crate::tx_cache::pend(|p| p.nodes.extend_from_slice(&nodes));
+    } else {
+        let sql = format!(
+            "INSERT INTO log_nodes (level, idx, hash) VALUES {}",
+            crate::deferred::placeholders(nodes.len(), 3)
+        );
+        let mut insert = sqlx::query(&sql).persistent(false);
+        for &(level, idx, hash) in &nodes {
+            insert = insert
+                .bind(i64::from(level))
+                .bind(as_i64(idx, "node index")?)
+                .bind(hash.to_vec());
+        }
+        insert
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("append to the log tree"))?;
     }
     crate::tx_cache::keep_frontier(index.saturating_add(1));
     Ok(())
@@ -441,7 +441,12 @@ async fn over_nodes<T>(
     let Nodes::Recording(recorder) = recording else {
         unreachable!("made as Recording above")
     };
-    let fetched = Nodes::Fetched(fetch(registry.pool(), &recorder.into_keys()).await?);
+    let mut conn = registry
+        .pool()
+        .acquire()
+        .await
+        .map_err(StoreError::db("read the log tree"))?;
+    let fetched = Nodes::Fetched(fetch(&mut conn, &recorder.into_keys()).await?);
     f(&fetched).map_err(|m| corrupt(format!("the log tree: {m}")))
 }
 

@@ -113,6 +113,15 @@ impl Registry {
         })
     }
 
+    /// How many batches this process's registry writer ran a second time,
+    /// with a savepoint around each write, because the first attempt was
+    /// refused: a figure for monitoring. It rises with refused writes (a
+    /// key issued before, a claim taken); a rise without them means the
+    /// database refuses the rows a batch writes together.
+    pub fn writer_reruns(&self) -> u64 {
+        self.writer.reruns()
+    }
+
     async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
         let migrator = backend.migrator();
         let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);

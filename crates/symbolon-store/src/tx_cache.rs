@@ -9,12 +9,18 @@
 //! that is undone (its savepoint rolled back) clears it, and a leaf stored
 //! by anything but the audit append forgets the head. Outside the writer
 //! there is none, and every read goes to the database as before.
+//!
+//! It also holds what the transaction's appends have yet to write, while
+//! the writer lets them wait (`deferred`): their entries, tree nodes and
+//! the head's move, written together before anything else reads them.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 
 use symbolon::transparency::merkle::Hash;
+
+pub(crate) use crate::deferred::{Defer, Pending};
 
 /// The chain's head after the last append of this transaction.
 #[derive(Clone)]
@@ -32,6 +38,12 @@ struct Known {
     /// Tree nodes written or read in this transaction, by (level, index):
     /// the frontier of the tree as it grows.
     nodes: BTreeMap<(u32, u64), Hash>,
+    /// What now waits in `pending` instead of being written.
+    defer: Defer,
+    /// A flush failed: what it took is lost, and the transaction must not
+    /// commit.
+    flush_failed: bool,
+    pending: Pending,
 }
 
 tokio::task_local! {
@@ -82,6 +94,66 @@ pub(crate) fn keep_frontier(size: u64) {
             level < 64 && (size >> level) & 1 == 1 && index == (size >> level) - 1
         })
     });
+}
+
+/// Sets what the next write lets wait. What waits already is the
+/// caller's to flush.
+pub(crate) fn set_defer(defer: Defer) {
+    let _ = KNOWN.try_with(|k| k.borrow_mut().defer = defer);
+}
+
+/// What a write now lets wait (nothing, outside a transaction).
+fn deferring() -> Defer {
+    KNOWN.try_with(|k| k.borrow().defer).unwrap_or_default()
+}
+
+/// Whether an append now waits instead of writing.
+pub(crate) fn defers() -> bool {
+    deferring() != Defer::Nothing
+}
+
+/// Whether an issuance's rows now wait instead of being written.
+pub(crate) fn defers_rows() -> bool {
+    deferring() == Defer::All
+}
+
+/// Whether appends wait (an entry or the head's move).
+pub(crate) fn appends_pending() -> bool {
+    KNOWN
+        .try_with(|k| {
+            let p = &k.borrow().pending;
+            p.head.is_some() || !p.entries.is_empty() || !p.nodes.is_empty()
+        })
+        .unwrap_or(false)
+}
+
+/// Whether tree nodes wait.
+pub(crate) fn nodes_pending() -> bool {
+    KNOWN
+        .try_with(|k| !k.borrow().pending.nodes.is_empty())
+        .unwrap_or(false)
+}
+
+/// Marks the transaction as one that must not commit.
+pub(crate) fn mark_flush_failed() {
+    let _ = KNOWN.try_with(|k| k.borrow_mut().flush_failed = true);
+}
+
+/// Whether a flush failed in this transaction.
+pub(crate) fn flush_failed() -> bool {
+    KNOWN.try_with(|k| k.borrow().flush_failed).unwrap_or(false)
+}
+
+/// Adds to what waits: `f` runs on it.
+pub(crate) fn pend(f: impl FnOnce(&mut Pending)) {
+    let _ = KNOWN.try_with(|k| f(&mut k.borrow_mut().pending));
+}
+
+/// Takes what waits, leaving nothing.
+pub(crate) fn take_pending() -> Pending {
+    KNOWN
+        .try_with(|k| std::mem::take(&mut k.borrow_mut().pending))
+        .unwrap_or_default()
 }
 
 /// Forgets everything: a write was undone.

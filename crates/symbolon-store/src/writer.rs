@@ -11,12 +11,16 @@
 //! Writers in other processes are serialised by the database's own lock;
 //! the audit head's compare-and-set keeps the chain from forking there too.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use sqlx::Row;
 use sqlx::{AnyConnection, AnyPool};
 use symbolon::keys::Fingerprint;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::actor::Actor;
+use crate::deferred::Defer;
 use crate::writes::{
     Abandon, Approval, Audit, Certify, Claim, Escrow, Issuance, JointExtend, JointPost,
     RecoveryRequest, RegisterArbitrator, RegisterToken, Reserve, SeeModulus,
@@ -56,6 +60,50 @@ pub(crate) enum WriteOp {
     Both(Box<WriteOp>, Box<WriteOp>),
 }
 
+impl WriteOp {
+    /// Whether the write reads the audit log or the log tree beyond what
+    /// its own appends leave in the transaction's cache: such a write
+    /// must see every earlier append of its batch in the database. Every
+    /// kind is named, so a new one is decided on, not assumed.
+    fn reads_the_log(&self) -> bool {
+        match self {
+            Self::IndexLog { .. } | Self::Log(_) => true,
+            Self::Reserve(_)
+            | Self::Certify(_)
+            | Self::Abandon(_)
+            | Self::Issuance(_)
+            | Self::RegisterToken(_)
+            | Self::RegisterArbitrator(_)
+            | Self::Escrow(_)
+            | Self::RecoveryRequest(_)
+            | Self::Approval(_)
+            | Self::Audit(_)
+            | Self::Claim(_)
+            | Self::JointPost(_)
+            | Self::JointExtend(_)
+            | Self::SeeModulus(_)
+            | Self::Access(_)
+            | Self::Vetting(_)
+            | Self::Revocation(_)
+            | Self::Acme(_) => false,
+            Self::Both(first, second) => first.reads_the_log() || second.reads_the_log(),
+        }
+    }
+
+    /// Whether the write's rows can wait for the batch's end: an issuance
+    /// that reads nothing (no reservation to close, no registration to
+    /// spend), or a bare audit entry. Such a write reads nothing another
+    /// write's waiting rows would change, and a unique constraint is all
+    /// that could refuse its own.
+    fn rows_wait(&self) -> bool {
+        match self {
+            Self::Issuance(w) => w.reservation.is_none() && w.registration.is_none(),
+            Self::Audit(_) => true,
+            _ => false,
+        }
+    }
+}
+
 /// What a write yields.
 pub(crate) enum WriteOut {
     Done,
@@ -75,14 +123,22 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: mpsc::UnboundedSender<Job>,
+    reruns: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Starts the writer task on the current runtime.
     pub(crate) fn start(pool: AnyPool, backend: Backend) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, backend, rx));
-        Self { queue }
+        let reruns = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(pool, backend, rx, Arc::clone(&reruns)));
+        Self { queue, reruns }
+    }
+
+    /// How many batches ran again with savepoints because their first
+    /// attempt was refused.
+    pub(crate) fn reruns(&self) -> u64 {
+        self.reruns.load(Ordering::Relaxed)
     }
 
     /// Submits a write and waits for its commit.
@@ -100,7 +156,12 @@ impl Writer {
     }
 }
 
-async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(
+    pool: AnyPool,
+    backend: Backend,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    reruns: Arc<AtomicU64>,
+) {
     // Set when the last batch had a refusal: the next then starts with
     // savepoints, so a stream of refusals (a client's repeated mistakes)
     // costs what savepoints cost, never a rerun of every batch.
@@ -117,7 +178,7 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Jo
             .into_iter()
             .map(|j| ((j.op, j.actor), j.reply))
             .unzip();
-        let results = commit_batch(pool.clone(), backend, ops, careful).await;
+        let results = commit_batch(pool.clone(), backend, ops, careful, &reruns).await;
         careful = results.iter().any(Result::is_err);
         for (reply, result) in replies.into_iter().zip(results) {
             // A caller that gave up waiting has gone; its write stands.
@@ -130,8 +191,11 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Jo
 /// fails every write in it (none of them committed).
 ///
 /// The batch first runs without savepoints, since writes are refused
-/// rarely and an issuance's write is five statements without its two. If
-/// any write of a batch of several fails, that attempt is rolled back
+/// rarely and savepoints are two statements a write, where an issuance's
+/// own rows then wait to be written with the batch's others (`deferred`):
+/// a batch of issuances costs a handful of statements, whatever its size.
+/// If any write of a batch of several fails (or what waits is refused when
+/// written), that attempt is rolled back
 /// whole (having cost the writes up to the refusal) and the batch runs
 /// again with a savepoint around each write, so the refusal undoes only
 /// itself; `careful` (the last batch had a refusal) starts there. Nothing
@@ -146,6 +210,7 @@ async fn commit_batch(
     backend: Backend,
     batch: Vec<(WriteOp, Option<Actor>)>,
     careful: bool,
+    reruns: &AtomicU64,
 ) -> Vec<Result<WriteOut, StoreError>> {
     let n = batch.len();
     let fail_all = |context: &'static str, e: sqlx::Error| -> Vec<Result<WriteOut, StoreError>> {
@@ -166,7 +231,9 @@ async fn commit_batch(
     if n > 1 && !careful {
         match crate::tx_cache::scope(attempt(&mut conn, backend, &batch, false)).await {
             Ok(Attempt::Done(results)) => return results,
-            Ok(Attempt::Refused) => {}
+            Ok(Attempt::Refused) => {
+                reruns.fetch_add(1, Ordering::Relaxed);
+            }
             Err((context, e)) => {
                 let _ = conn.close().await;
                 return fail_all(context, e);
@@ -232,7 +299,44 @@ async fn attempt(
                 return Err(("savepoint", e));
             }
         }
-        let result = execute(conn, op, actor.as_ref()).await;
+        // In a batch of several without savepoints, writes let what they
+        // would write wait, to be written together (`deferred`): every
+        // write its appends, an issuance that reads nothing its rows too.
+        // What waits is written before a write that could read it: the
+        // rows before any write that does not let its own wait, everything
+        // before one that reads the log. A flush that fails counts as this
+        // write's refusal: the batch runs again with savepoints, where
+        // nothing waits.
+        let defer = if savepoints || batch.len() == 1 || op.reads_the_log() {
+            Defer::Nothing
+        } else if op.rows_wait() {
+            Defer::All
+        } else {
+            Defer::Appends
+        };
+        let flushed = match defer {
+            Defer::Nothing => crate::deferred::flush(conn).await,
+            Defer::Appends => crate::deferred::flush_rows(conn).await,
+            Defer::All => Ok(()),
+        };
+        crate::tx_cache::set_defer(defer);
+        let mut result = match flushed {
+            Ok(()) => execute(conn, op, actor.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        if crate::tx_cache::flush_failed() {
+            // What the flush took is lost: this attempt ends here, however
+            // the write fared with the error.
+            tracing::warn!(
+                "writing a batch's waiting rows failed; running it again with savepoints"
+            );
+            if result.is_ok() {
+                result = Err(StoreError::Database {
+                    context: "append audit",
+                    source: sqlx::Error::Protocol("rows waiting to be written were refused".into()),
+                });
+            }
+        }
         if savepoints {
             let undo = if result.is_err() {
                 // What the undone write put in the cache is undone too.
@@ -260,6 +364,16 @@ async fn attempt(
             return Ok(Attempt::Done(vec![result]));
         }
         results.push(result);
+    }
+    if let Err(e) = crate::deferred::flush(conn).await {
+        tracing::warn!(error = %e, "writing a batch's waiting rows failed; running it again with savepoints");
+        statement(conn, "ROLLBACK")
+            .await
+            .map_err(|e| ("roll back a failed append", e))?;
+        if batch.len() > 1 {
+            return Ok(Attempt::Refused);
+        }
+        return Ok(Attempt::Done(vec![Err(e)]));
     }
     match statement(conn, "COMMIT").await {
         Ok(()) => Ok(Attempt::Done(results)),
@@ -452,6 +566,11 @@ pub(crate) async fn append_in(
     let (seq, prev, size) = match crate::tx_cache::head() {
         Some(h) => (h.seq, h.hash, h.seq),
         None => {
+            // Appends that wait are written before the head is read from
+            // the database (with the head cached, none ever do).
+            if crate::tx_cache::appends_pending() {
+                crate::deferred::flush(conn).await?;
+            }
             let head = sqlx::query(
                 "SELECT seq, hash, (SELECT COALESCE(MAX(idx) + 1, 0) FROM log_nodes WHERE level = 0) FROM audit_head WHERE id = 1",
             )
@@ -465,17 +584,13 @@ pub(crate) async fn append_in(
     let next = seq + 1;
     let (hash, leaf) =
         symbolon::transparency::entry::hashes(next, at, kind.as_str(), detail, &prev);
-    let moved = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
-        .bind(next)
-        .bind(hash.as_slice())
-        .bind(seq)
-        .execute(&mut *conn)
-        .await
-        .map_err(StoreError::db("append audit"))?;
-    if moved.rows_affected() != 1 {
-        return Err(db(sqlx::Error::Protocol(
-            "the audit head moved during the append".into(),
-        )));
+    let head = crate::tx_cache::Head {
+        seq: next,
+        hash: hash.to_vec(),
+    };
+    let deferred = crate::tx_cache::defers();
+    if !deferred {
+        crate::deferred::move_head(conn, seq, &head).await?;
     }
     // A map of strings always encodes.
     let openings = openings
@@ -484,26 +599,38 @@ pub(crate) async fn append_in(
         .map_err(|e| {
             StoreError::db("append audit")(sqlx::Error::Protocol(format!("encode openings: {e}")))
         })?;
-    sqlx::query("INSERT INTO audit_log (seq, at, kind, detail, prev_hash, hash, openings) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(next)
-        .bind(at)
-        .bind(kind.as_str())
-        .bind(detail)
-        .bind(prev.as_slice())
-        .bind(hash.as_slice())
-        .bind(openings)
-        .execute(&mut *conn)
-        .await
-        .map_err(StoreError::db("append audit"))?;
+    if deferred {
+        crate::tx_cache::pend(|p| {
+            p.entries.push(crate::deferred::EntryRow {
+                seq: next,
+                at,
+                kind: kind.as_str(),
+                detail: detail.to_owned(),
+                prev: prev.clone(),
+                hash: hash.to_vec(),
+                openings,
+            });
+            p.move_head(seq, head.clone());
+        });
+    } else {
+        sqlx::query("INSERT INTO audit_log (seq, at, kind, detail, prev_hash, hash, openings) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(next)
+            .bind(at)
+            .bind(kind.as_str())
+            .bind(detail)
+            .bind(prev.as_slice())
+            .bind(hash.as_slice())
+            .bind(openings)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
     // The transparency log's leaf for this entry, in the same transaction
     // (after any earlier entries the tree lacks).
     crate::log_tree::catch_up_from(conn, seq, size).await?;
     crate::log_tree::append_leaf_in(conn, seq as u64, leaf).await?;
     // Chain and tree now both end at `next`.
-    crate::tx_cache::set_head(crate::tx_cache::Head {
-        seq: next,
-        hash: hash.to_vec(),
-    });
+    crate::tx_cache::set_head(head);
     Ok(next)
 }
 
@@ -602,5 +729,154 @@ mod tests {
         }
         assert_eq!(r.log_size().await.unwrap(), 3);
         assert_eq!(r.log_root(3).await.unwrap(), root(&tree, 3).unwrap());
+    }
+
+    /// The chain and the tree a registry holds are whole, of `n` entries.
+    async fn assert_whole(r: &Registry, n: u64) {
+        assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, n as i64);
+        let mut tree = MemoryTree::new();
+        for e in r.audit_entries(0, 1000).await.unwrap() {
+            tree.push(e.leaf_hash()).unwrap();
+        }
+        assert_eq!(r.log_size().await.unwrap(), n);
+        assert_eq!(r.log_root(n).await.unwrap(), root(&tree, n).unwrap());
+    }
+
+    /// Appends that wait are written before a write that reads the log
+    /// (here the log's index, which reads the entries themselves), and the
+    /// appends after it link on.
+    #[tokio::test]
+    async fn a_write_that_reads_the_log_sees_the_appends_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let r = Registry::open(&url).await.unwrap();
+        let (a, b, index, c) = tokio::join!(
+            r.writer.submit(audit(1)),
+            r.writer.submit(audit(2)),
+            r.writer.submit(WriteOp::IndexLog { limit: 100 }),
+            r.writer.submit(audit(3)),
+        );
+        for o in [a, b, c] {
+            assert!(matches!(o.unwrap(), WriteOut::Seq(_)));
+        }
+        assert!(
+            matches!(index.unwrap(), WriteOut::Count(2)),
+            "the index read both entries appended before it"
+        );
+        assert_whole(&r, 3).await;
+    }
+
+    fn issuance(k: &RsaPrivateKey, serial: &str, attestation: Option<&str>) -> WriteOp {
+        WriteOp::Issuance(crate::writes::Issuance {
+            record: Box::new(crate::CertificateRecord {
+                serial: serial.parse().unwrap(),
+                fingerprint: k.public_key().fingerprint(),
+                subject: format!("CN={serial}"),
+                profile: "client".into(),
+                not_before: 1,
+                not_after: 2,
+                der: vec![0x30, 0x00],
+                generated_on_token: None,
+                attestation: attestation.map(str::to_owned),
+                issued_at: 3,
+            }),
+            spki: k.public_key().spki_der().to_vec(),
+            reservation: None,
+            registration: None,
+            detail: format!("{{\"serial\":\"{serial}\"}}"),
+        })
+    }
+
+    /// Issuances whose rows wait for the batch's end: the same key twice in
+    /// one batch is refused once (when the rows are written together, the
+    /// key's constraint refuses them all; the rerun with savepoints finds
+    /// the write at fault), and a write that reads keys (a certification
+    /// of a key issued earlier in the batch) sees the rows before it.
+    #[tokio::test]
+    async fn issuance_rows_written_together_are_refused_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let r = Registry::open(&url).await.unwrap();
+        let keys: Vec<RsaPrivateKey> = (0..3)
+            .map(|_| RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap())
+            .collect();
+        let certify_again = WriteOp::Certify(Certify {
+            fingerprint: keys[1].public_key().fingerprint(),
+            spki: keys[1].public_key().spki_der().to_vec(),
+            reservation: None,
+        });
+        let (a, b, again, c, d) = tokio::join!(
+            r.writer.submit(issuance(&keys[0], "0a", None)),
+            r.writer.submit(issuance(&keys[1], "0b", Some("attested"))),
+            r.writer.submit(certify_again),
+            r.writer.submit(issuance(&keys[0], "0c", None)),
+            r.writer.submit(issuance(&keys[2], "0d", None)),
+        );
+        assert!(matches!(again, Err(StoreError::DuplicateKey(_))));
+        assert!(matches!(c, Err(StoreError::DuplicateKey(_))));
+        let seqs: Vec<i64> = [a, b, d]
+            .into_iter()
+            .map(|o| match o.unwrap() {
+                WriteOut::Seq(s) => s,
+                _ => panic!("an issuance answers its sequence number"),
+            })
+            .collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert_whole(&r, 3).await;
+        let b = r.certificate(&"0b".parse().unwrap()).await.unwrap();
+        assert_eq!(b.attestation.as_deref(), Some("attested"));
+        assert_eq!(b.fingerprint, keys[1].public_key().fingerprint());
+        assert!(matches!(
+            r.certificate(&"0c".parse().unwrap()).await,
+            Err(StoreError::NotFound(_))
+        ));
+        for k in &keys {
+            let fp = k.public_key().fingerprint();
+            assert!(!r.key_available(&fp, None).await.unwrap());
+        }
+    }
+
+    /// An append the database refuses only when the batch's appends are
+    /// written together (a trigger refuses its entry): the batch runs
+    /// again with savepoints, and that write alone is refused.
+    #[tokio::test]
+    async fn an_append_refused_when_written_together_is_refused_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let r = Registry::open(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.detail LIKE '%poison%' \
+             BEGIN SELECT RAISE(ABORT, 'a poisoned entry'); END",
+        )
+        .execute(r.pool())
+        .await
+        .unwrap();
+        let poison = WriteOp::Audit(Audit {
+            kind: AuditKind::KeyReserved,
+            detail: "{\"poison\":1}".into(),
+        });
+        let (a, b, c, d) = tokio::join!(
+            r.writer.submit(audit(1)),
+            r.writer.submit(poison),
+            r.writer.submit(audit(3)),
+            r.writer.submit(audit(4)),
+        );
+        match b {
+            Err(StoreError::Database { context, .. }) => assert_eq!(context, "append audit"),
+            _ => panic!("the poisoned append is refused"),
+        }
+        let seqs: Vec<i64> = [a, c, d]
+            .into_iter()
+            .map(|o| match o.unwrap() {
+                WriteOut::Seq(s) => s,
+                _ => panic!("an audit append answers its sequence number"),
+            })
+            .collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert_whole(&r, 3).await;
+        // The next batch starts careful and appends on the same chain.
+        let (e, f) = tokio::join!(r.writer.submit(audit(5)), r.writer.submit(audit(6)));
+        assert!(e.is_ok() && f.is_ok());
+        assert_whole(&r, 5).await;
     }
 }

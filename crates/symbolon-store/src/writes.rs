@@ -140,9 +140,21 @@ impl Issuance {
             detail,
         } = self;
 
-        record_certificate_in(conn, actor, c, spki, reservation.as_ref()).await?;
-        if let Some(id) = registration {
-            crate::vetting::consume_in(conn, id, &c.serial).await?;
+        if crate::tx_cache::defers_rows() && reservation.is_none() && registration.is_none() {
+            // The same rows, written with the batch's others (`deferred`).
+            crate::tx_cache::pend(|p| {
+                p.issued.push(crate::deferred::IssuedRow {
+                    record: (**c).clone(),
+                    spki: spki.clone(),
+                    at: crate::registry::now(),
+                    requester: actor.map(Actor::owner),
+                })
+            });
+        } else {
+            record_certificate_in(conn, actor, c, spki, reservation.as_ref()).await?;
+            if let Some(id) = registration {
+                crate::vetting::consume_in(conn, id, &c.serial).await?;
+            }
         }
         Ok(WriteOut::Seq(
             append_in(conn, actor, AuditKind::CertificateIssued, detail).await?,

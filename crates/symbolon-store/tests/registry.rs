@@ -748,3 +748,79 @@ async fn a_repeated_decision_and_a_taken_position_are_told_apart() {
         assert_eq!(r.recovery("request-1").await.unwrap().approvals.len(), 1);
     }
 }
+
+/// Issuances that arrive together are one batch, whose rows and audit
+/// appends the writer writes together in multi-row statements: on each
+/// database the batch commits the same rows as one issuance at a time
+/// would (the attestation, the chain, the tree), and the same key twice in
+/// the batch is refused once, as a duplicate.
+#[tokio::test]
+async fn issuances_in_one_batch_commit_what_each_would_alone() {
+    use symbolon::transparency::merkle::{root, MemoryTree};
+    for db in databases().await {
+        let r = db.open().await;
+        let keys: Vec<(Fingerprint, Vec<u8>)> = (0..3).map(|_| key()).collect();
+        let record = |i: usize, serial: &str, attestation: Option<&str>| CertificateRecord {
+            serial: serial.parse().unwrap(),
+            fingerprint: keys[i].0,
+            subject: format!("CN=batch {serial}"),
+            profile: "client".into(),
+            not_before: 1,
+            not_after: 2,
+            der: vec![0x30, 0x00],
+            generated_on_token: None,
+            attestation: attestation.map(str::to_owned),
+            issued_at: 3,
+        };
+        let recs = [
+            record(0, "0a", None),
+            record(1, "0b", Some("attested")),
+            record(0, "0c", None),
+            record(2, "0d", None),
+        ];
+        let details: Vec<serde_json::Value> = (0..4).map(|i| json!({ "n": i })).collect();
+        let key_of = [0, 1, 0, 2];
+        let issue =
+            |i: usize| r.record_issuance(&recs[i], &keys[key_of[i]].1, None, None, &details[i]);
+        // One task polls all four: the writer takes them as one batch.
+        let (a, b, c, d) = tokio::join!(issue(0), issue(1), issue(2), issue(3));
+        assert!(matches!(c, Err(StoreError::DuplicateKey(_))), "{c:?}");
+        assert_eq!([a.unwrap(), b.unwrap(), d.unwrap()], [1, 2, 3]);
+        // The duplicate was found by running the batch again.
+        assert_eq!(r.writer_reruns(), 1);
+        for (i, rec) in recs.iter().enumerate() {
+            let found = r.certificate(&rec.serial).await;
+            if i == 2 {
+                assert!(matches!(found, Err(StoreError::NotFound(_))));
+            } else {
+                assert_eq!(&found.unwrap(), rec);
+            }
+        }
+        assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, 3);
+        let mut tree = MemoryTree::new();
+        for e in r.audit_entries(0, 10).await.unwrap() {
+            tree.push(e.leaf_hash()).unwrap();
+        }
+        assert_eq!(r.log_size().await.unwrap(), 3);
+        assert_eq!(r.log_root(3).await.unwrap(), root(&tree, 3).unwrap());
+        // Two batches on (the first after a refusal starts with
+        // savepoints): the rows written together are taken the first time.
+        for round in 0..2 {
+            let more: Vec<(Fingerprint, Vec<u8>)> = (0..3).map(|_| key()).collect();
+            let recs: Vec<CertificateRecord> = more
+                .iter()
+                .enumerate()
+                .map(|(i, (fp, _))| CertificateRecord {
+                    serial: format!("1{round}0{i}").parse().unwrap(),
+                    fingerprint: *fp,
+                    ..record(0, "01", Some("attested"))
+                })
+                .collect();
+            let issue = |i: usize| r.record_issuance(&recs[i], &more[i].1, None, None, &details[i]);
+            let (a, b, c) = tokio::join!(issue(0), issue(1), issue(2));
+            assert!(a.is_ok() && b.is_ok() && c.is_ok());
+        }
+        assert_eq!(r.writer_reruns(), 1, "a batch without a refusal runs once");
+        assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, 9);
+    }
+}
