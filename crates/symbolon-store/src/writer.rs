@@ -679,6 +679,14 @@ mod tests {
     use symbolon::keys::{RsaAlgorithm, RsaPrivateKey};
     use symbolon::transparency::merkle::{root, MemoryTree};
 
+    /// A registry in a fresh SQLite file (kept while the directory lives).
+    async fn registry() -> (tempfile::TempDir, Registry) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("r.db").display());
+        let r = Registry::open(&url).await.unwrap();
+        (dir, r)
+    }
+
     fn audit(i: u32) -> WriteOp {
         WriteOp::Audit(Audit {
             kind: AuditKind::KeyReserved,
@@ -692,9 +700,7 @@ mod tests {
     /// transaction had cached is forgotten with the undone write).
     #[tokio::test]
     async fn an_append_undone_in_a_batch_leaves_one_chain_and_tree() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("r.db").display());
-        let r = Registry::open(&url).await.unwrap();
+        let (_dir, r) = registry().await;
         let k = RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap();
         let certify = || {
             WriteOp::Certify(Certify {
@@ -747,9 +753,7 @@ mod tests {
     /// appends after it link on.
     #[tokio::test]
     async fn a_write_that_reads_the_log_sees_the_appends_before_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("r.db").display());
-        let r = Registry::open(&url).await.unwrap();
+        let (_dir, r) = registry().await;
         let (a, b, index, c) = tokio::join!(
             r.writer.submit(audit(1)),
             r.writer.submit(audit(2)),
@@ -794,9 +798,7 @@ mod tests {
     /// of a key issued earlier in the batch) sees the rows before it.
     #[tokio::test]
     async fn issuance_rows_written_together_are_refused_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("r.db").display());
-        let r = Registry::open(&url).await.unwrap();
+        let (_dir, r) = registry().await;
         let keys: Vec<RsaPrivateKey> = (0..3)
             .map(|_| RsaPrivateKey::generate(RsaAlgorithm::Rsa2048).unwrap())
             .collect();
@@ -841,9 +843,7 @@ mod tests {
     /// again with savepoints, and that write alone is refused.
     #[tokio::test]
     async fn an_append_refused_when_written_together_is_refused_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("r.db").display());
-        let r = Registry::open(&url).await.unwrap();
+        let (_dir, r) = registry().await;
         sqlx::query(
             "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.detail LIKE '%poison%' \
              BEGIN SELECT RAISE(ABORT, 'a poisoned entry'); END",
