@@ -191,12 +191,12 @@ async fn run(
 /// fails every write in it (none of them committed).
 ///
 /// The batch first runs without savepoints, since writes are refused
-/// rarely and savepoints are two statements a write, where an issuance's
-/// own rows then wait to be written with the batch's others (`deferred`):
-/// a batch of issuances costs a handful of statements, whatever its size.
-/// If any write of a batch of several fails (or what waits is refused when
-/// written), that attempt is rolled back
-/// whole (having cost the writes up to the refusal) and the batch runs
+/// rarely and savepoints cost two statements a write, while without them
+/// the rows of a batch wait to be written together (`deferred`): a batch
+/// of issuances costs a handful of statements, whatever its size. If any
+/// write of a batch of several fails (or what waits is refused when
+/// written), that attempt is rolled back whole (having cost the writes up
+/// to the refusal) and the batch runs
 /// again with a savepoint around each write, so the refusal undoes only
 /// itself; `careful` (the last batch had a refusal) starts there. Nothing
 /// of the first attempt stands, and the writes depend only on the
