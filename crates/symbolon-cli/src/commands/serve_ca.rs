@@ -125,8 +125,11 @@ pub(crate) fn run(
         if tls.is_none() {
             eprintln!("warning: plain HTTP: every caller is anonymous (public endpoints only)");
         }
+        // Handlers before the announcement: once a supervisor reads it, a
+        // SIGTERM stops the service gracefully, never by default action.
+        let stop = shutdown();
         eprintln!("symbolon serving on {scheme}://{addr}");
-        edge::serve(listener, app, tls, shutdown())
+        edge::serve(listener, app, tls, stop)
             .await
             .map_err(|e| CliError::new(Code::Io, format!("the server failed: {e}")))?;
         registry.close().await;
@@ -448,18 +451,25 @@ impl Drop for InProcessCa {
     }
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
-async fn shutdown() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight. The
+/// handlers are installed when this is called (not when the future is
+/// first polled), so a signal from then on is never lost.
+fn shutdown() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            _ = wait(interrupt) => {}
+            _ = wait(term) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }

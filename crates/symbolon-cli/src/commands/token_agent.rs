@@ -22,6 +22,11 @@ pub(crate) fn run(token: &Path, sealing_key: Option<&Path>, socket: &Path) -> Re
             "could not lock memory; secrets may be swapped to disk (raise RLIMIT_MEMLOCK)"
         );
     }
+    // Handlers first: from the moment the socket exists (which is how a
+    // supervisor knows the agent is up), a SIGTERM closes the agent
+    // cleanly. One that comes earlier waits here until the agent is open.
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| CliError::new(Code::Io, format!("cannot install signal handlers: {e}")))?;
     let key_path = sealing_key
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_sealing_key_path(token));
@@ -29,8 +34,6 @@ pub(crate) fn run(token: &Path, sealing_key: Option<&Path>, socket: &Path) -> Re
     // opens the token while it serves.
     let agent = Agent::new(open_token(token, &key_path, std::time::Duration::ZERO)?);
     let listener = bind(socket).map_err(|e| CliError::new(Code::Io, e.to_string()))?;
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])
-        .map_err(|e| CliError::new(Code::Io, format!("cannot install signal handlers: {e}")))?;
     let closer = agent.clone();
     let socket_path: PathBuf = socket.to_path_buf();
     std::thread::spawn(move || {
