@@ -117,7 +117,7 @@ pub(crate) fn defers_rows() -> bool {
     deferring() == Defer::All
 }
 
-/// Whether appends wait (an entry or the head's move).
+/// Whether appends wait (an entry, a tree node or the head's move).
 pub(crate) fn appends_pending() -> bool {
     KNOWN
         .try_with(|k| {

@@ -720,21 +720,18 @@ mod tests {
             r.writer.submit(audit(4)),
         );
         assert!(matches!(b, Err(StoreError::DuplicateKey(_))));
-        let seqs: Vec<i64> = [a, c, d]
-            .into_iter()
+        assert_eq!(seqs([a, c, d]), [1, 2, 3]);
+        assert_whole(&r, 3).await;
+    }
+
+    /// The sequence numbers writes that append answered.
+    fn seqs<const N: usize>(outs: [Result<WriteOut, StoreError>; N]) -> Vec<i64> {
+        outs.into_iter()
             .map(|o| match o.unwrap() {
                 WriteOut::Seq(s) => s,
-                _ => panic!("an audit append answers its sequence number"),
+                _ => panic!("a write that appends answers its sequence number"),
             })
-            .collect();
-        assert_eq!(seqs, [1, 2, 3]);
-        assert_eq!(r.verify_audit().await.unwrap().unwrap().entries, 3);
-        let mut tree = MemoryTree::new();
-        for e in r.audit_entries(0, 10).await.unwrap() {
-            tree.push(e.leaf_hash()).unwrap();
-        }
-        assert_eq!(r.log_size().await.unwrap(), 3);
-        assert_eq!(r.log_root(3).await.unwrap(), root(&tree, 3).unwrap());
+            .collect()
     }
 
     /// The chain and the tree a registry holds are whole, of `n` entries.
@@ -816,14 +813,7 @@ mod tests {
         );
         assert!(matches!(again, Err(StoreError::DuplicateKey(_))));
         assert!(matches!(c, Err(StoreError::DuplicateKey(_))));
-        let seqs: Vec<i64> = [a, b, d]
-            .into_iter()
-            .map(|o| match o.unwrap() {
-                WriteOut::Seq(s) => s,
-                _ => panic!("an issuance answers its sequence number"),
-            })
-            .collect();
-        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(seqs([a, b, d]), [1, 2, 3]);
         assert_whole(&r, 3).await;
         let b = r.certificate(&"0b".parse().unwrap()).await.unwrap();
         assert_eq!(b.attestation.as_deref(), Some("attested"));
@@ -865,14 +855,7 @@ mod tests {
             Err(StoreError::Database { context, .. }) => assert_eq!(context, "append audit"),
             _ => panic!("the poisoned append is refused"),
         }
-        let seqs: Vec<i64> = [a, c, d]
-            .into_iter()
-            .map(|o| match o.unwrap() {
-                WriteOut::Seq(s) => s,
-                _ => panic!("an audit append answers its sequence number"),
-            })
-            .collect();
-        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(seqs([a, c, d]), [1, 2, 3]);
         assert_whole(&r, 3).await;
         // The next batch starts careful and appends on the same chain.
         let (e, f) = tokio::join!(r.writer.submit(audit(5)), r.writer.submit(audit(6)));
