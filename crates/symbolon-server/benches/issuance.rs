@@ -99,9 +99,13 @@ fn main() {
         };
         let bodies: Vec<Vec<u8>> = csrs[..n].iter().map(body).collect();
         let warm: Vec<Vec<u8>> = csrs[n..n + REMOTE_CLIENTS].iter().map(body).collect();
-        let rate = light_client::load(&urls, &config, "/v1/certify", &warm, &bodies);
+        let measured = light_client::load(&urls, &config, "/v1/certify", &warm, &bodies);
+        let load = measured
+            .load_cores
+            .map_or(String::new(), |c| format!("; the load took {c:.2} core"));
         println!(
-            "issuance over HTTPS (mTLS, keep-alive): {rate:.0} certificates/s ({n} requests, {REMOTE_CLIENTS} clients, {} service processes)",
+            "issuance over HTTPS (mTLS, keep-alive): {:.0} certificates/s ({n} requests, {REMOTE_CLIENTS} clients, {} service processes{load})",
+            measured.rate,
             urls.len()
         );
         return;

@@ -228,7 +228,8 @@ impl CaService {
             cmp: crate::cmp::Transactions::default(),
             acme: crate::acme::AcmeState::new(crate::acme_validate::AcmeValidation::default()),
             acme_hosts: Vec::new(),
-            cpu: crate::cpu::Cpu::per_core(),
+            cpu: crate::cpu::Cpu::per_core()
+                .map_err(|e| ServiceError::Setup(format!("starting the CPU lanes: {e}")))?,
         })
     }
 

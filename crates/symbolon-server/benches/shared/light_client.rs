@@ -79,17 +79,36 @@ impl Connection {
     }
 }
 
+/// What a timed load measured.
+pub struct Measured {
+    /// Requests per second.
+    pub rate: f64,
+    /// Cores the load generator itself kept busy while the clock ran (its
+    /// process's CPU time over the wall time), where the platform says.
+    pub load_cores: Option<f64>,
+}
+
+/// This process's CPU time so far (user and system), from
+/// `/proc/self/stat` in clock ticks of 1/100 s: enough over a run of
+/// seconds to say what share of a core the load took.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which ends at the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let (user, system): (u64, u64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
+    Some((user + system) as f64 / 100.0)
+}
+
 /// Posts each body once to `path` from one thread per `warm` body, each on
 /// its own connection (to `urls` round robin), opened and warmed by its
-/// `warm` request before the clock starts; returns requests per second.
-/// Every answer must be 200.
+/// `warm` request before the clock starts. Every answer must be 200.
 pub fn load(
     urls: &[&str],
     config: &Arc<ClientConfig>,
     path: &str,
     warm: &[Vec<u8>],
     bodies: &[Vec<u8>],
-) -> f64 {
+) -> Measured {
     let mut connections: Vec<Connection> = warm
         .iter()
         .enumerate()
@@ -101,6 +120,7 @@ pub fn load(
         })
         .collect();
     let next = AtomicUsize::new(0);
+    let cpu_before = process_cpu_seconds();
     let start = Instant::now();
     std::thread::scope(|s| {
         for c in &mut connections {
@@ -115,5 +135,12 @@ pub fn load(
             });
         }
     });
-    bodies.len() as f64 / start.elapsed().as_secs_f64()
+    let elapsed = start.elapsed().as_secs_f64();
+    let load_cores = cpu_before
+        .zip(process_cpu_seconds())
+        .map(|(before, after)| (after - before) / elapsed);
+    Measured {
+        rate: bodies.len() as f64 / elapsed,
+        load_cores,
+    }
 }
