@@ -120,7 +120,7 @@ impl Drop for Owner {
 
 /// Lanes for one kind of work.
 ///
-/// With two cores or more each lane is a thread that takes the next job
+/// With two lanes or more (cores) each lane is a thread that takes the next job
 /// from a shared queue as soon as it ends the last: a busy lane goes from
 /// job to job without a hop through the async runtime, which a semaphore
 /// and a blocking task per job cost (two thread wakes between jobs, in
@@ -130,6 +130,12 @@ impl Drop for Owner {
 /// writer commits a batch for every certificate or two instead of every
 /// eight (measured on issuance pinned to one core: 15 % fewer
 /// certificates/s), so one lane hands each job's end through the runtime.
+///
+/// The queue holds at most [`QUEUED_PER_LANE`] jobs a lane; callers beyond
+/// wait as parked futures, and one that leaves is gone with its captures.
+/// Lane threads are not joined: a process that exits ends a job still
+/// running, which after the service's graceful stop (connections drained)
+/// can only be work whose caller already left.
 #[derive(Clone)]
 pub(crate) struct Lanes {
     kind: LaneKind,
@@ -139,9 +145,17 @@ pub(crate) struct Lanes {
 enum LaneKind {
     /// One lane: a permit per job, the job on a blocking task.
     HandOff(Arc<Semaphore>),
-    /// Lane threads and their queue.
-    Threads(Arc<Owner>),
+    /// Lane threads, their queue, and room in it.
+    Threads {
+        owner: Arc<Owner>,
+        room: Arc<Semaphore>,
+    },
 }
+
+/// Jobs a lane may have queued: enough that a lane never waits for the
+/// runtime to hand it the next, few enough that a caller who leaves does
+/// not leave its work queued for long.
+const QUEUED_PER_LANE: usize = 8;
 
 impl Lanes {
     /// One lane per core this process may run on (its affinity and CPU
@@ -167,12 +181,18 @@ impl Lanes {
                 .name(name.to_string())
                 .spawn(move || {
                     while let Some(job) = queue.take() {
-                        job();
+                        // A job catches its work's panic for its caller;
+                        // this catches one from dropping what it holds, so
+                        // the lane lives on either way.
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
                     }
                 })?;
         }
         Ok(Self {
-            kind: LaneKind::Threads(Arc::new(owner)),
+            kind: LaneKind::Threads {
+                owner: Arc::new(owner),
+                room: Arc::new(Semaphore::new(lanes * QUEUED_PER_LANE)),
+            },
         })
     }
 
@@ -203,9 +223,14 @@ impl Lanes {
                     }
                 })
             }
-            LaneKind::Threads(owner) => {
+            LaneKind::Threads { owner, room } => {
+                let place = Arc::clone(room)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| LaneError::Closed)?;
                 let (tx, rx) = oneshot::channel();
                 owner.0.push(Box::new(move || {
+                    drop(place);
                     if tx.is_closed() {
                         return;
                     }
@@ -261,25 +286,36 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_panic_is_an_error_and_frees_its_lane() {
-        for count in LANE_COUNTS {
-            let lanes = Lanes::new("test", count).unwrap();
-            for _ in 0..count {
-                let e = lanes.run(|| panic!("boom")).await.unwrap_err();
-                assert!(matches!(e, LaneError::Panicked), "{e}");
-            }
-            assert_eq!(lanes.run(|| 7).await.unwrap(), 7);
+    /// Runs `count` jobs that must all be on a lane at once to end: only
+    /// when every lane is free and alive.
+    async fn all_lanes_at_once(lanes: &Lanes, count: usize) {
+        let meet = Arc::new(std::sync::Barrier::new(count));
+        let jobs: Vec<_> = (0..count)
+            .map(|_| {
+                let (lanes, meet) = (lanes.clone(), Arc::clone(&meet));
+                tokio::spawn(
+                    async move { lanes.run(move || meet.wait().is_leader()).await.unwrap() },
+                )
+            })
+            .collect();
+        let mut leaders = 0;
+        for j in jobs {
+            leaders += usize::from(j.await.unwrap());
         }
+        assert_eq!(leaders, 1);
     }
 
-    #[tokio::test]
-    async fn work_whose_caller_left_before_its_turn_never_runs() {
-        let lanes = Lanes::new("test", 2).unwrap();
-        // Both lanes held until the gate opens.
+    /// Holds every lane until the returned gate opens.
+    async fn hold_every_lane(
+        lanes: &Lanes,
+        count: usize,
+    ) -> (
+        Arc<(Mutex<bool>, Condvar)>,
+        Vec<tokio::task::JoinHandle<()>>,
+    ) {
         let gate = Arc::new((Mutex::new(false), Condvar::new()));
         let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
-        let holders: Vec<_> = (0..2)
+        let holders = (0..count)
             .map(|_| {
                 let (lanes, gate, started) = (lanes.clone(), Arc::clone(&gate), started_tx.clone());
                 tokio::spawn(async move {
@@ -297,35 +333,99 @@ mod tests {
                 })
             })
             .collect();
-        for _ in 0..2 {
+        for _ in 0..count {
             started_rx.recv().await.unwrap();
         }
-        // Queued behind them, then given up.
-        let ran = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&ran);
-        let waiting = lanes.run(move || flag.store(true, Ordering::SeqCst));
-        assert!(tokio::time::timeout(Duration::from_millis(1), waiting)
-            .await
-            .is_err());
-        {
-            let (open, cv) = &*gate;
-            *open.lock().unwrap() = true;
-            cv.notify_all();
-        }
+        (gate, holders)
+    }
+
+    async fn open(gate: &(Mutex<bool>, Condvar), holders: Vec<tokio::task::JoinHandle<()>>) {
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
         for h in holders {
             h.await.unwrap();
         }
-        // The queue is in order: once this ran, the abandoned job had its turn.
-        for _ in 0..2 {
-            lanes.run(|| ()).await.unwrap();
-        }
-        assert!(!ran.load(Ordering::SeqCst));
+    }
+
+    /// A hung lane fails the test instead of hanging it.
+    const PATIENCE: Duration = Duration::from_secs(60);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_is_an_error_and_every_lane_lives_on() {
+        tokio::time::timeout(PATIENCE, async {
+            for count in LANE_COUNTS {
+                let lanes = Lanes::new("test", count).unwrap();
+                for _ in 0..2 * count {
+                    let e = lanes.run(|| panic!("boom")).await.unwrap_err();
+                    assert!(matches!(e, LaneError::Panicked), "{e}");
+                }
+                all_lanes_at_once(&lanes, count).await;
+                assert_eq!(lanes.run(|| 7).await.unwrap(), 7);
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_whose_caller_left_before_its_turn_never_runs() {
+        tokio::time::timeout(PATIENCE, async {
+            for count in LANE_COUNTS {
+                let lanes = Lanes::new("test", count).unwrap();
+                let (gate, holders) = hold_every_lane(&lanes, count).await;
+                // Queued behind them, then given up.
+                let ran = Arc::new(AtomicBool::new(false));
+                let flag = Arc::clone(&ran);
+                let waiting = lanes.run(move || flag.store(true, Ordering::SeqCst));
+                assert!(tokio::time::timeout(Duration::from_millis(1), waiting)
+                    .await
+                    .is_err());
+                open(&gate, holders).await;
+                // In queue order, the abandoned job had its turn and ended
+                // before every lane could be free at once.
+                all_lanes_at_once(&lanes, count).await;
+                assert!(!ran.load(Ordering::SeqCst), "{count} lanes");
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_who_leave_keep_no_more_queued_than_the_room() {
+        tokio::time::timeout(PATIENCE, async {
+            let count = 2;
+            let lanes = Lanes::new("test", count).unwrap();
+            let (gate, holders) = hold_every_lane(&lanes, count).await;
+            // Far more callers than the queue has room for, each leaving
+            // its captured share of `held` behind, then all given up.
+            let held = Arc::new(());
+            let callers = count * QUEUED_PER_LANE + 20;
+            for _ in 0..callers {
+                let mine = Arc::clone(&held);
+                let waiting = lanes.run(move || drop(mine));
+                assert!(tokio::time::timeout(Duration::from_millis(1), waiting)
+                    .await
+                    .is_err());
+            }
+            // Only what entered the queue still holds its captures.
+            let still_held = Arc::strong_count(&held) - 1;
+            assert!(
+                still_held <= count * QUEUED_PER_LANE,
+                "{still_held} still held"
+            );
+            open(&gate, holders).await;
+            all_lanes_at_once(&lanes, count).await;
+            assert_eq!(Arc::strong_count(&held), 1);
+        })
+        .await
+        .unwrap();
     }
 
     #[test]
     fn lane_threads_end_with_their_lanes() {
         let lanes = Lanes::new("test", 2).unwrap();
-        let LaneKind::Threads(owner) = &lanes.kind else {
+        let LaneKind::Threads { owner, .. } = &lanes.kind else {
             panic!("two lanes are threads");
         };
         let queue = Arc::downgrade(&owner.0);
