@@ -120,13 +120,13 @@ impl Drop for Owner {
 
 /// Lanes for one kind of work.
 ///
-/// With two lanes or more (cores) each lane is a thread that takes the next job
-/// from a shared queue as soon as it ends the last: a busy lane goes from
-/// job to job without a hop through the async runtime, which a semaphore
-/// and a blocking task per job cost (two thread wakes between jobs, in
-/// which a core stands idle). With one core that hop is what lets the
-/// service's coordination gather: a lane that never waits is preempted by
-/// every wake of the registry's writer and its database thread, and the
+/// With two lanes or more (cores) each lane is a thread that takes the next
+/// job from a shared queue as soon as it ends the last: a busy lane goes
+/// from job to job without a hop through the async runtime, which a
+/// semaphore and a blocking task per job cost (two thread wakes between
+/// jobs, in which a core stands idle). With one core that hop is what lets
+/// the service's coordination gather: a lane that never waits is preempted
+/// by every wake of the registry's writer and its database thread, and the
 /// writer commits a batch for every certificate or two instead of every
 /// eight (measured on issuance pinned to one core: 15 % fewer
 /// certificates/s), so one lane hands each job's end through the runtime.
