@@ -43,11 +43,13 @@ pub(crate) struct Cpu {
 }
 
 impl Cpu {
-    /// Each kind of work gets a lane per core.
+    /// Each kind of work gets a lane per core this process may run on (its
+    /// affinity and CPU quota: `taskset -c 0` gives one).
     pub(crate) fn per_core() -> std::io::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Ok(Self {
-            checks: Lanes::per_core("symbolon-check")?,
-            signing: Lanes::per_core("symbolon-sign")?,
+            checks: Lanes::new("symbolon-check", cores)?,
+            signing: Lanes::new("symbolon-sign", cores)?,
         })
     }
 }
@@ -65,21 +67,19 @@ struct Queue {
 #[derive(Default)]
 struct QueueState {
     jobs: VecDeque<Job>,
-    /// Set when the last [`Lanes`] handle goes: the threads finish what is
-    /// queued and end.
+    /// Set when the last [`Lanes`] handle goes (so nothing can be pushed
+    /// after): the threads finish what is queued and end.
     closed: bool,
 }
 
 impl Queue {
-    fn push(&self, job: Job) -> Result<(), LaneError> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.closed {
-            return Err(LaneError::Closed);
-        }
-        state.jobs.push_back(job);
-        drop(state);
+    fn push(&self, job: Job) {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .jobs
+            .push_back(job);
         self.ready.notify_one();
-        Ok(())
     }
 
     /// The next job, waiting for one; `None` once closed and drained.
@@ -158,15 +158,6 @@ enum LaneKind {
 const QUEUED_PER_LANE: usize = 8;
 
 impl Lanes {
-    /// One lane per core this process may run on (its affinity and CPU
-    /// quota: `taskset -c 0` gives one).
-    pub(crate) fn per_core(name: &str) -> std::io::Result<Self> {
-        Self::new(
-            name,
-            std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-        )
-    }
-
     pub(crate) fn new(name: &str, lanes: usize) -> std::io::Result<Self> {
         if lanes <= 1 {
             return Ok(Self {
@@ -237,7 +228,7 @@ impl Lanes {
                     // A panic ends this job, not the lane: the caller
                     // hears of it.
                     let _ = tx.send(std::panic::catch_unwind(AssertUnwindSafe(work)));
-                }))?;
+                }));
                 match rx.await {
                     Ok(Ok(out)) => Ok(out),
                     Ok(Err(_)) => Err(LaneError::Panicked),

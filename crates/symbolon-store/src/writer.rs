@@ -190,18 +190,17 @@ async fn run(
 /// Runs a batch in one transaction; a failure of the transaction itself
 /// fails every write in it (none of them committed).
 ///
-/// The batch first runs without savepoints, since writes are refused
-/// rarely and savepoints cost two statements a write, while without them
-/// the rows of a batch wait to be written together (`deferred`): a batch
-/// of issuances costs a handful of statements, whatever its size. If any
-/// write of a batch of several fails (or what waits is refused when
-/// written), that attempt is rolled back whole (having cost the writes up
-/// to the refusal) and the batch runs
-/// again with a savepoint around each write, so the refusal undoes only
-/// itself; `careful` (the last batch had a refusal) starts there. Nothing
-/// of the first attempt stands, and the writes depend only on the
-/// database (and the clock and fresh salts, which a rerun draws anew), so
-/// the rerun gives each write what it would have got alone.
+/// The batch first runs without savepoints, since writes are refused rarely
+/// and savepoints cost two statements a write, while without them the rows
+/// of a batch wait to be written together (`deferred`): a batch of
+/// issuances costs a handful of statements, whatever its size. If any write
+/// of a batch of several fails (or what waits is refused when written),
+/// that attempt is rolled back whole (having cost the writes up to the
+/// refusal) and the batch runs again with a savepoint around each write, so
+/// the refusal undoes only itself; `careful` (the last batch had a refusal)
+/// starts there. Nothing of the first attempt stands, and the writes depend
+/// only on the database (and the clock and fresh salts, which a rerun draws
+/// anew), so the rerun gives each write what it would have got alone.
 ///
 /// After a failed transaction the connection is closed, not returned to
 /// the pool: a rollback that failed may have left it inside one.
